@@ -1,0 +1,5 @@
+"""``python -m gradcli``."""
+
+from .cli import run_cli
+
+run_cli()

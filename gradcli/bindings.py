@@ -1,0 +1,119 @@
+"""Input values: ``NAME=VALUE`` arguments and ``--vars FILE.json``.
+
+A value is a constant expression in gradcli's own language (``3``, ``1/3``,
+``-2.5e-3``, ``pi/4``), parsed and evaluated by gradcli itself -- never by Python's
+``eval``.  JSON files hold numbers or such expressions as strings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Iterable, NamedTuple
+
+from .errors import GradcliError, MathError, ParseError, UsageError
+
+
+class Binding(NamedTuple):
+    name: str
+    value: float
+    #: the text the value was written as (kept for exact arithmetic and messages)
+    text: str
+    #: where it came from: "argument" or the --vars file name
+    origin: str
+
+
+def constant_value(text: str, where: str) -> float:
+    """Evaluate a constant expression such as ``1/3`` or ``-pi/4``."""
+    from .engine import Tape
+    from .lower import lower
+    from .parser import parse
+
+    try:
+        program = parse(text)
+        if len(program.statements) != 1 or program.statements[0].target is not None:
+            raise UsageError(f"{where}: the value must be one expression, got {text!r}")
+        graph = lower(program)
+    except ParseError as exc:
+        line, col = exc.line_col
+        raise UsageError(f"{where}: {exc.message} (column {col} of {text!r})") from None
+    if graph.inputs:
+        names = ", ".join(graph.nodes[i].name for i in graph.inputs)  # type: ignore[misc]
+        raise UsageError(f"{where}: a value may not use other names ({names}) in {text!r}")
+    try:
+        values = Tape(graph).forward({})
+    except MathError as exc:
+        raise MathError(f"{where}: {exc.message}") from None
+    return float(values[graph.output])
+
+
+def _check_name(name: str, where: str) -> None:
+    from .ops import CONSTANTS, FUNCTIONS
+
+    if not name or not (name[0].isalpha() or name[0] == "_") or not all(
+        ch.isalpha() or ch in "_0123456789" for ch in name
+    ):
+        raise UsageError(f"{where}: {name!r} is not a valid name (letters, digits, _)")
+    if name in FUNCTIONS or name in CONSTANTS:
+        raise UsageError(f"{where}: {name!r} is a built-in and cannot be bound")
+
+
+def parse_argument(arg: str) -> Binding:
+    """``a=3`` -> Binding('a', 3.0, '3', 'argument')."""
+    name, eq, text = arg.partition("=")
+    name = name.strip()
+    if not eq:
+        raise UsageError(f"unexpected argument {arg!r}: bindings are written NAME=VALUE, e.g. x=0.5")
+    _check_name(name, f"binding {arg!r}")
+    if not text.strip():
+        raise UsageError(f"binding {arg!r} has no value after '='")
+    return Binding(name, constant_value(text, f"binding {name}"), text.strip(), "argument")
+
+
+def read_vars_file(path: str) -> list[Binding]:
+    """Bindings from a JSON object ``{"a": 3, "b": "1/3"}``."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise UsageError(f"--vars {path}: {exc.strerror or exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"--vars {path}: not valid JSON ({str(exc)[:120]})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--vars {path}: expected a JSON object of name: value pairs")
+    out = []
+    for name, raw in data.items():
+        where = f"--vars {path}: {name}"
+        _check_name(name, f"--vars {path}")
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            kind = type(raw).__name__ if not isinstance(raw, list) else "list (vectors need the tensor build)"
+            raise UsageError(f"{where}: expected a number or a constant expression string, got {kind}")
+        if isinstance(raw, str):
+            value = constant_value(raw, where)
+            text = raw
+        else:
+            value = float(raw)
+            text = json.dumps(raw)
+            if not math.isfinite(value):
+                raise UsageError(f"{where}: {raw} is too large for a 64-bit float")
+        out.append(Binding(name, value, text, path))
+    return out
+
+
+def collect(arguments: Iterable[str], vars_files: Iterable[str]) -> dict[str, Binding]:
+    """All bindings by name; a command-line argument overrides a --vars file."""
+    bound: dict[str, Binding] = {}
+    for path in vars_files:
+        for b in read_vars_file(path):
+            bound[b.name] = b
+    seen: set[str] = set()
+    for arg in arguments:
+        b = parse_argument(arg)
+        if b.name in seen:
+            raise UsageError(f"{b.name} is bound twice on the command line")
+        seen.add(b.name)
+        bound[b.name] = b
+    return bound
+
+
+__all__ = ["Binding", "collect", "constant_value", "parse_argument", "read_vars_file", "GradcliError"]

@@ -1,0 +1,124 @@
+"""Run a job under a hard time budget, keeping whatever it reported before the deadline.
+
+SymPy can take minutes (or forever) on an innocent-looking program, and pure-Python
+code cannot be interrupted reliably from another thread.  So the job runs in a forked
+child process that streams small results back through a pipe as it finds them; at the
+deadline the parent kills the child and keeps the results received so far.  Where
+``os.fork`` does not exist the job runs in a daemon thread instead (the budget then
+bounds the wait, not the work).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import struct
+import threading
+import time
+from typing import Callable
+
+Send = Callable[[tuple], None]
+
+
+class Outcome:
+    """What a budgeted job reported, and whether it finished."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple] = []
+        self.finished = False
+        self.timed_out = False
+        self.error = ""
+
+
+def run(job: Callable[[Send], None], seconds: float) -> Outcome:
+    """Run ``job(send)``; every ``send(message)`` before the deadline is kept."""
+    if not hasattr(os, "fork"):
+        return _run_thread(job, seconds)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_fd)
+        code = 0
+        try:
+
+            def send(message: tuple) -> None:
+                data = pickle.dumps(message)
+                os.write(write_fd, struct.pack("!I", len(data)) + data)
+
+            try:
+                job(send)
+                send(("done",))
+            except BaseException as exc:  # report, never propagate out of the child
+                send(("error", f"{type(exc).__name__}: {str(exc)[:300]}"))
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    outcome = Outcome()
+    deadline = time.monotonic() + seconds
+    buffer = b""
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                outcome.timed_out = True
+                break
+            ready, _, _ = select.select([read_fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(read_fd, 1 << 16)
+            if not chunk:
+                break
+            buffer += chunk
+            while len(buffer) >= 4:
+                (size,) = struct.unpack("!I", buffer[:4])
+                if len(buffer) < 4 + size:
+                    break
+                message = pickle.loads(buffer[4 : 4 + size])
+                buffer = buffer[4 + size :]
+                _take(outcome, message)
+    finally:
+        os.close(read_fd)
+        if outcome.timed_out or not outcome.finished:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os.waitpid(pid, 0)
+    return outcome
+
+
+def _take(outcome: Outcome, message: tuple) -> None:
+    if message[0] == "done":
+        outcome.finished = True
+    elif message[0] == "error":
+        outcome.error = str(message[1])
+    else:
+        outcome.messages.append(message)
+
+
+def _run_thread(job: Callable[[Send], None], seconds: float) -> Outcome:
+    outcome = Outcome()
+    lock = threading.Lock()
+
+    def send(message: tuple) -> None:
+        with lock:
+            _take(outcome, message)
+
+    def target() -> None:
+        try:
+            job(send)
+            send(("done",))
+        except BaseException as exc:
+            send(("error", f"{type(exc).__name__}: {str(exc)[:300]}"))
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    with lock:
+        outcome.timed_out = thread.is_alive()
+        result = Outcome()
+        result.messages = list(outcome.messages)
+        result.finished, result.error, result.timed_out = outcome.finished, outcome.error, outcome.timed_out
+    return result

@@ -1,0 +1,161 @@
+"""Gradient checks: finite differences here, SymPy in `gradcli.symbolic`.
+
+Both produce a `Check`: per input, an independent estimate of ∂out/∂input, its
+difference from the AD value, and a status:
+
+* ``ok`` -- agrees within tolerance;
+* ``fail`` -- disagrees (exit status 1);
+* ``kink`` -- disagrees, but the point sits where some node the input reaches is not
+  differentiable (relu at 0, a tie in max): reported as "not differentiable here",
+  a warning, not a failure;
+* ``skipped`` -- the check could not run for this input (reason given).
+
+Agreement means ``|AD - estimate| <= atol + rtol * max(|AD|, |estimate|)``; for
+finite differences the rounding floor of the difference quotient,
+``10·ε·max|f(x±h)| / h``, is added, since no step can do better than that.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from .errors import MathError
+from .evaluate import Evaluation, Kink
+
+EPS = 2.220446049250313e-16
+#: default tolerances per check (README, "Checks")
+DEFAULT_TOLERANCE = {"sympy": (1e-9, 1e-12), "fd": (1e-6, 1e-8)}
+#: finite differences are skipped beyond this many node evaluations (nodes x inputs x 4)
+FD_WORK_LIMIT = 20_000_000
+
+
+class CheckResult:
+    """One check of one input's gradient."""
+
+    __slots__ = ("estimate", "error", "status", "note", "detail")
+
+    def __init__(self, estimate: Optional[float], error: Optional[float], status: str,
+                 note: str = "", detail: Optional[dict] = None) -> None:
+        self.estimate = estimate
+        self.error = error
+        self.status = status
+        self.note = note
+        self.detail = detail or {}
+
+    @property
+    def ok(self) -> Optional[bool]:
+        """True (agrees, or a kink), False (fails), None (skipped)."""
+        if self.status == "skipped":
+            return None
+        return self.status != "fail"
+
+
+class Check:
+    """All inputs' results of one check, with its tolerances."""
+
+    def __init__(self, name: str, rtol: float, atol: float) -> None:
+        self.name = name
+        self.rtol = rtol
+        self.atol = atol
+        self.results: dict[str, CheckResult] = {}
+        #: a reason when the whole check was skipped or cut short
+        self.note = ""
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, r in self.results.items() if r.status == "fail"]
+
+
+def agree(ad: float, estimate: float, rtol: float, atol: float, floor: float = 0.0) -> bool:
+    if math.isinf(ad) or math.isinf(estimate):
+        return ad == estimate
+    if math.isnan(ad) or math.isnan(estimate):
+        return False
+    return abs(ad - estimate) <= atol + rtol * max(abs(ad), abs(estimate)) + floor
+
+
+def judge(ev: Evaluation, name: str, ad: float, estimate: float, ok: bool) -> tuple[str, str]:
+    """Status and note: a disagreement at a kink the input reaches is not a failure."""
+    if ok:
+        return "ok", ""
+    kinks = kinks_reached(ev, name)
+    if kinks:
+        from .evaluate import _CONVENTION
+
+        k = kinks[0]
+        label = ev.graph.label(k.node)
+        return "kink", f"not differentiable here: {k.op} at node {label} ({_CONVENTION.get(k.op, '')})"
+    return "fail", ""
+
+
+def kinks_reached(ev: Evaluation, name: str) -> list[Kink]:
+    """The kinks on some path from input `name` to the output."""
+    if not ev.kinks:
+        return []
+    reach = [False] * len(ev.graph.nodes)
+    reach[ev.input_id(name)] = True
+    for node in ev.graph.nodes:
+        if node.args and any(reach[a] for a in node.args):
+            reach[node.id] = True
+    return [k for k in ev.kinks if any(reach[a] for a in ev.graph.nodes[k.node].args)]
+
+
+def finite_differences(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[float] = None) -> Check:
+    """Central differences with Richardson extrapolation, one input at a time."""
+    d_rtol, d_atol = DEFAULT_TOLERANCE["fd"]
+    check = Check("fd", d_rtol if rtol is None else rtol, d_atol if atol is None else atol)
+    work = len(ev.graph.nodes) * len(ev.wrt) * 4
+    if work > FD_WORK_LIMIT:
+        check.note = (
+            f"skipped: {len(ev.wrt)} inputs × {len(ev.graph.nodes)} nodes is too much work for finite "
+            "differences (pick inputs with --wrt)"
+        )
+        for name in ev.wrt:
+            check.results[name] = CheckResult(None, None, "skipped", "too large")
+        return check
+    for name in ev.wrt:
+        check.results[name] = _fd_one(ev, name, check)
+    return check
+
+
+def _fd_one(ev: Evaluation, name: str, check: Check) -> CheckResult:
+    tape, out = ev.tape, ev.graph.output
+    x = ev.env[name]
+    ad = ev.gradient[name]
+    h0 = EPS ** (1 / 3) * max(1.0, abs(x))
+
+    def f(at: float) -> float:
+        env = dict(ev.env)
+        env[name] = at
+        return tape.forward(env)[out]
+
+    def central(h: float) -> tuple[float, float, float]:
+        hi, lo = x + h, x - h
+        fp, fm = f(hi), f(lo)
+        return (fp - fm) / (hi - lo), max(abs(fp), abs(fm)), hi - lo
+
+    for shrink in (1.0, 1e-2, 1e-4):
+        h = h0 * shrink
+        try:
+            d1, scale, width = central(h)
+            d2, scale2, width2 = central(h / 2)
+        except MathError:
+            continue
+        estimate = (4.0 * d2 - d1) / 3.0  # Richardson: cancels the h^2 error term
+        floor = 10.0 * EPS * max(scale, scale2) / (width2 / 2)
+        if not math.isfinite(estimate):
+            estimate = d2
+        ok = agree(ad, estimate, check.rtol, check.atol, floor)
+        status, note = judge(ev, name, ad, estimate, ok)
+        return CheckResult(estimate, _diff(ad, estimate), status, note, {"step": h})
+    return CheckResult(
+        None, None, "skipped",
+        f"the program is undefined within {h0:.1e} of {name} = {x}: no finite difference possible",
+    )
+
+
+def _diff(a: float, b: float) -> float:
+    if math.isinf(a) and a == b:
+        return 0.0
+    return abs(a - b)

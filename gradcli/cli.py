@@ -1,0 +1,243 @@
+"""The command line: ``gradcli eval PROGRAM NAME=VALUE ...``.
+
+This is the only module that prints or exits.  Every `GradcliError` becomes its
+one-line message on stderr and its exit status (README, "Exit codes"); click's own
+usage errors are shortened to one line too.  Heavy imports (rich, SymPy) happen
+inside the branches that need them, so ``gradcli eval ... --json`` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional, Sequence
+
+import click
+
+from . import __version__
+from .errors import ExitStatus, GradcliError, UsageError
+
+_PROTECT = "\x00gradcli-arg-"
+
+
+class ProgramCommand(click.Command):
+    """A command whose first argument is a program that may start with '-'.
+
+    ``gradcli eval "-x^2" x=1`` must not read ``-x^2`` as options.  Arguments that
+    start with '-' but cannot be an option (``-x^2``, ``-2*x``, ``-exp(x)``) are
+    set aside before click parses and put back afterwards.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        protected: dict[str, str] = {}
+        new_args = []
+        after_dashdash = False
+        for a in args:
+            if a == "--":
+                after_dashdash = True
+            if not after_dashdash and _looks_like_program(a, self):
+                key = f"{_PROTECT}{len(protected)}"
+                protected[key] = a
+                a = key
+            new_args.append(a)
+        rest = super().parse_args(ctx, new_args)
+        if protected and "args" in ctx.params:
+            ctx.params["args"] = tuple(protected.get(a, a) for a in ctx.params["args"])
+        return rest
+
+
+def _looks_like_program(arg: str, command: click.Command) -> bool:
+    if not arg.startswith("-") or arg == "-" or arg.startswith("--"):
+        return False
+    if len(arg) == 2 and arg[1].isalpha():
+        known = {opt for p in command.params for opt in getattr(p, "opts", [])}
+        return arg not in known  # "-x" is a program unless it is an option
+    return not (arg[1].isalpha() and arg[2:].replace("_", "").replace(".", "").replace("/", "").isalnum())
+
+
+class GradcliGroup(click.Group):
+    """Maps errors to one line on stderr and the documented exit status."""
+
+    def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,
+             complete_var: Optional[str] = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except GradcliError as exc:
+            click.echo(exc.render(), err=True)
+            sys.exit(int(exc.exit_status))
+        except click.exceptions.NoSuchOption as exc:
+            hint = f" Did you mean {', '.join(exc.possibilities)}?" if exc.possibilities else ""
+            _usage_exit(f"no such option: {exc.option_name}.{hint}", exc.ctx)
+        except click.ClickException as exc:
+            _usage_exit(exc.format_message(), getattr(exc, "ctx", None))
+        except click.exceptions.Abort:
+            click.echo("gradcli: aborted", err=True)
+            sys.exit(130)
+        except KeyboardInterrupt:
+            click.echo("gradcli: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _usage_exit(message: str, ctx: Optional[click.Context]) -> None:
+    where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    message = message[0].lower() + message[1:] if message else message
+    click.echo(f"gradcli: error: {message}{where}", err=True)
+    sys.exit(int(ExitStatus.BAD_INPUT))
+
+
+@click.group(cls=GradcliGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gradcli")
+def main() -> None:
+    """gradcli: gradients of small programs by reverse-mode automatic differentiation.
+
+    \b
+    gradcli eval "(a+b)*(b+1)" a=3 b=2
+    gradcli eval "c = a + b; d = b + 1; e = c * d" a=3 b=2 --check all
+    """
+
+
+@main.command(
+    "eval",
+    cls=ProgramCommand,
+    context_settings={"ignore_unknown_options": True},
+)
+@click.argument("args", nargs=-1)
+@click.option("-f", "--file", "program_file", metavar="FILE",
+              help="Read the program from FILE ('-' for stdin); all arguments are then bindings.")
+@click.option("--vars", "vars_files", metavar="FILE.json", multiple=True,
+              help="Input values from a JSON object; NAME=VALUE arguments override them.")
+@click.option("--output", "output", metavar="NAME", help="Differentiate this named step instead of the last.")
+@click.option("--wrt", metavar="A,B", help="Only report the gradient for these inputs.")
+@click.option("--check", "check", type=click.Choice(["sympy", "fd", "all"]), multiple=True,
+              help="Check gradients against SymPy, finite differences, or both (exit 1 on disagreement).")
+@click.option("--rtol", type=float, help="Relative tolerance of checks (defaults: sympy 1e-9, fd 1e-6).")
+@click.option("--atol", type=float, help="Absolute tolerance of checks (defaults: sympy 1e-12, fd 1e-8).")
+@click.option("--sympy-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              metavar="SECONDS", help="Time budget of the SymPy check.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "tsv"]), default=None,
+              help="Output format (default: table).")
+@click.option("--nodes/--no-nodes", "show_nodes", default=None,
+              help="Show every node (default: all up to 60, else head and tail), or none.")
+@click.option("--full", is_flag=True, help="Show every input in the gradient table.")
+@click.option("--digits", type=click.IntRange(1, 17), default=10, show_default=True,
+              help="Significant digits in tables.")
+def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                 output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
+                 rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
+                 fmt: Optional[str], show_nodes: Optional[bool], full: bool, digits: int) -> int:
+    """Evaluate PROGRAM at NAME=VALUE and backpropagate.
+
+    PROGRAM is an expression such as "(a+b)*(b+1)" or statements such as
+    "c = a + b; d = b + 1; e = c * d" ('-' reads it from stdin).  Prints every
+    node's value and adjoint and every input's gradient.
+    """
+    from . import bindings as binding_mod
+    from .evaluate import prepare, run
+
+    source, binding_args = _program_and_bindings(args, program_file)
+    for a in binding_args:
+        if a.startswith("--"):
+            raise UsageError(f"no such option: {a.split('=')[0]} (see 'gradcli eval --help')")
+    bound = binding_mod.collect(binding_args, vars_files)
+    if as_json:
+        if fmt not in (None, "json"):
+            raise UsageError(f"--json and --format {fmt} disagree: choose one")
+        fmt = "json"
+    fmt = fmt or "table"
+    wrt_names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
+    ev = prepare(source, bound, output, wrt_names)
+    run(ev)
+    for warning in ev.warnings:
+        click.echo(f"gradcli: warning: {warning}", err=True)
+
+    checks = []
+    kinds = {"sympy", "fd"} if "all" in check else set(check)
+    if "sympy" in kinds:
+        from .symbolic import sympy_check
+
+        checks.append(sympy_check(ev, rtol, atol, sympy_timeout))
+    if "fd" in kinds:
+        from .checks import finite_differences
+
+        checks.append(finite_differences(ev, rtol, atol))
+
+    _emit(ev, checks, fmt, show_nodes, full, digits)
+    failed = any(c.failed for c in checks)
+    return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)
+
+
+def _program_and_bindings(args: tuple[str, ...], program_file: Optional[str]) -> tuple[str, list[str]]:
+    """The program text (from the first argument, a file, or stdin) and the bindings."""
+    rest = list(args)
+    if rest and rest[0] == "--":
+        rest.pop(0)
+    if program_file is not None:
+        return _read_program(program_file), [a for a in rest if a != "--"]
+    if not rest:
+        raise UsageError("no program given: gradcli eval \"(a+b)*(b+1)\" a=3 b=2 (or -f FILE, or - for stdin)")
+    first = rest.pop(0)
+    rest = [a for a in rest if a != "--"]
+    if first == "-":
+        return _read_program("-"), rest
+    return first, rest
+
+
+def _read_program(path: str) -> str:
+    try:
+        if path == "-":
+            data = click.get_binary_stream("stdin").read()
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{'stdin' if path == '-' else path} is not UTF-8 text (byte {exc.start})") from None
+    return text.lstrip("\ufeff")
+
+
+def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: int) -> None:
+    if fmt == "json":
+        import json
+
+        from .report import to_json
+
+        click.echo(json.dumps(to_json(ev, checks), indent=2, ensure_ascii=False, allow_nan=False))
+    elif fmt in ("csv", "tsv"):
+        import csv
+        import io
+
+        from .report import csv_rows
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+        writer.writerows(csv_rows(ev, checks))
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        from .render import Style, evaluation
+
+        console = _console()
+        console.print(evaluation(ev, checks, Style(console.is_terminal, digits), show_nodes, full))
+
+
+def _console():
+    import os
+
+    from rich.console import Console
+
+    out = sys.stdout
+    terminal = out.isatty()
+    width = None if terminal else int(os.environ.get("COLUMNS", "0") or 0) or 120
+    return Console(file=out, width=width, highlight=False, soft_wrap=False,
+                   no_color=bool(os.environ.get("NO_COLOR")) or None, emoji=False)
+
+
+def run_cli() -> None:
+    """Console-script entry point."""
+    import gc
+
+    gc.disable()  # a short-lived process building large acyclic graphs: GC only costs time
+    main()

@@ -1,0 +1,179 @@
+"""One evaluation: program text + bindings -> graph, values, adjoints, gradient.
+
+This is the pipeline every command shares (parse, lower, bind, forward, backward),
+with the user-facing diagnostics that belong to it: missing and unused bindings,
+points that sit on a kink, and derivatives that come out infinite.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from .bindings import Binding
+from .engine import Tape
+from .errors import UsageError
+from .graph import CONST, INPUT, Graph
+from .lower import lower
+from .ops import OPS
+from .parser import parse
+
+
+class Kink:
+    """A node evaluated exactly where its op is not differentiable."""
+
+    __slots__ = ("node", "op", "args")
+
+    def __init__(self, node: int, op: str, args: tuple[float, ...]) -> None:
+        self.node = node
+        self.op = op
+        self.args = args
+
+
+class Evaluation:
+    """Everything one forward and backward pass produced, for rendering and checks."""
+
+    def __init__(self, source: str, graph: Graph, tape: Tape, env: dict[str, float],
+                 bindings: dict[str, Binding], wrt: list[str]) -> None:
+        self.source = source
+        self.graph = graph
+        self.tape = tape
+        self.env = env
+        self.bindings = bindings
+        #: input names, in order of first use in the program
+        self.inputs = [graph.nodes[i].name for i in graph.inputs]
+        #: the inputs whose gradient is reported (all unless --wrt)
+        self.wrt = wrt
+        self.values: list = []
+        self.adjoints: list = []
+        self.warnings: list[str] = []
+        self.kinks: list[Kink] = []
+
+    @property
+    def output_name(self) -> str:
+        return self.graph.output_name
+
+    @property
+    def value(self) -> float:
+        return self.values[self.graph.output]
+
+    @property
+    def gradient(self) -> dict[str, float]:
+        names = self.graph.names
+        return {name: self.adjoints[names[name]] for name in self.wrt}
+
+    def input_id(self, name: str) -> int:
+        return self.graph.names[name]
+
+
+def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = None,
+            wrt: Optional[list[str]] = None) -> Evaluation:
+    """Parse, lower and bind, without evaluating: errors here are exit 2."""
+    graph = lower(parse(source), output)
+    inputs = [graph.nodes[i].name for i in graph.inputs]
+    missing = [name for name in inputs if name not in bindings]
+    if missing:
+        example = " ".join(f"{name}=…" for name in missing[:4])
+        raise UsageError(
+            f"missing value{'s' if len(missing) > 1 else ''} for input{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} (give {'them' if len(missing) > 1 else 'it'} as {example})"
+        )
+    if wrt:
+        unknown = [name for name in wrt if name not in inputs]
+        if unknown:
+            raise UsageError(
+                f"--wrt {','.join(unknown)}: not an input of the program (inputs: {', '.join(inputs) or 'none'})"
+            )
+        chosen = [name for name in inputs if name in wrt]
+    else:
+        chosen = list(inputs)
+    env = {name: bindings[name].value for name in inputs}  # type: ignore[index]
+    ev = Evaluation(source, graph, Tape(graph), env, bindings, chosen)  # type: ignore[arg-type]
+    assigned = set(graph.names) - set(inputs)
+    for name, b in bindings.items():
+        if name in assigned:
+            ev.warnings.append(f"{name} is computed by the program; the value {name}={b.text} is ignored")
+        elif name not in env:
+            ev.warnings.append(f"{name}={b.text} is not used by the program (a typo?)")
+    return ev
+
+
+def run(ev: Evaluation) -> Evaluation:
+    """Forward and backward pass; math errors (exit 3) surface here."""
+    ev.values = ev.tape.forward(ev.env)
+    ev.adjoints = ev.tape.backward(ev.values)
+    ev.kinks = find_kinks(ev.graph, ev.values, ev.tape.live)
+    for k in ev.kinks:
+        ev.warnings.append(kink_message(ev.graph, ev.values, k))
+    bad = [name for name, g in ev.gradient.items() if not math.isfinite(g)]
+    if bad:
+        ev.warnings.append(_non_finite_message(ev, bad))
+    return ev
+
+
+def evaluate(source: str, bindings: dict[str, Binding], output: Optional[str] = None,
+             wrt: Optional[list[str]] = None) -> Evaluation:
+    return run(prepare(source, bindings, output, wrt))
+
+
+def find_kinks(graph: Graph, values: list, live: list[bool]) -> list[Kink]:
+    """Live nodes whose arguments sit on their op's kink (relu at 0, a tie in max)."""
+    found = []
+    for node in graph.nodes:
+        if node.op in (INPUT, CONST) or not live[node.id]:
+            continue
+        kink = OPS[node.op].kink
+        if kink is not None:
+            args = tuple(values[a] for a in node.args)
+            if kink(*args):
+                found.append(Kink(node.id, node.op, args))
+    return found
+
+
+_CONVENTION = {
+    "relu": "relu'(0) = 0, as in PyTorch",
+    "abs": "abs'(0) = 0, as in PyTorch",
+    "max": "tied arguments share the gradient evenly, as in PyTorch",
+    "min": "tied arguments share the gradient evenly, as in PyTorch",
+    "sqrt": "the derivative of sqrt at 0 is infinite",
+    "pow": "0^y has no finite derivative in x for y < 1",
+    "asin": "the derivative of asin at ±1 is infinite",
+    "acos": "the derivative of acos at ±1 is infinite",
+}
+
+
+def kink_message(graph: Graph, values: list, k: Kink) -> str:
+    from .fmt import number
+
+    node = graph.nodes[k.node]
+    shown = ", ".join(
+        f"{graph.label(a)} = {number(values[a])}" for a in node.args if graph.nodes[a].op != CONST
+    )
+    return (
+        f"node {graph.label(k.node)} = {graph.definition(k.node)} is not differentiable here "
+        f"({shown}); {_CONVENTION.get(k.op, 'its derivative is a convention')}"
+    )
+
+
+def _non_finite_message(ev: Evaluation, names: list[str]) -> str:
+    """Say which node's derivative made the gradient infinite or undefined."""
+    from .fmt import number
+
+    graph, adj, values = ev.graph, ev.adjoints, ev.values
+    source = None
+    for node in reversed(graph.nodes):
+        if node.args and math.isfinite(adj[node.id]) and any(
+            ev.tape.live[a] and not math.isfinite(adj[a]) for a in node.args
+        ):
+            source = node
+            break
+    grads = ", ".join(f"∂{ev.output_name}/∂{n} = {number(ev.gradient[n])}" for n in names)
+    if source is None:
+        return f"{grads}: the gradient is not finite"
+    shown = ", ".join(
+        f"{graph.label(a)} = {number(values[a])}" for a in source.args if graph.nodes[a].op != CONST
+    )
+    return (
+        f"{grads}: the derivative of {source.op} at node {graph.label(source.id)} = "
+        f"{graph.definition(source.id)} is not finite ({shown})"
+    )

@@ -1,0 +1,193 @@
+"""Rich renderables for people: the header, the node table, the gradient table.
+
+Functions here return renderables and never print; `gradcli.cli` owns the console.
+Numeric columns are right-justified.  Large graphs are shown head and tail with a
+row saying how many nodes were left out (``--nodes`` shows all).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from .checks import Check
+from .evaluate import Evaluation
+from .fmt import number
+from .graph import CONST, INPUT
+
+#: with more nodes than this, the node table shows the first and last NODE_EDGE rows
+NODE_LIMIT = 60
+NODE_EDGE = 20
+#: with more inputs than this, the gradient table is cut likewise (--full shows all)
+GRADIENT_LIMIT = 60
+
+_STATUS = {"ok": "✓", "fail": "✗", "kink": "~ not differentiable here", "skipped": "skipped"}
+_STATUS_STYLE = {"ok": "green", "fail": "bold red", "kink": "yellow", "skipped": "dim"}
+
+
+class Style:
+    """How tables are drawn: rounded boxes on a terminal, plain ASCII elsewhere."""
+
+    def __init__(self, terminal: bool, digits: int = 10) -> None:
+        self.box = box.ROUNDED if terminal else box.ASCII
+        self.digits = digits
+
+    def num(self, x: Optional[float]) -> str:
+        return "" if x is None else number(x, self.digits)
+
+
+def evaluation(ev: Evaluation, checks: list[Check], style: Style,
+               show_nodes: Optional[bool] = None, full: bool = False) -> RenderableType:
+    """Everything `gradcli eval` shows on a terminal, top to bottom."""
+    parts: list[RenderableType] = [header(ev, style)]
+    n = len(ev.graph.nodes)
+    if show_nodes is not False:
+        limit = None if show_nodes else NODE_LIMIT
+        parts += [Text(""), node_table(ev, style, limit)]
+    parts += [Text(""), gradient_table(ev, checks, style, None if full else GRADIENT_LIMIT)]
+    formulas = formula_lines(ev, checks)
+    if formulas is not None:
+        parts += [Text(""), formulas]
+    verdict = verdict_lines(checks)
+    if verdict is not None:
+        parts += [Text(""), verdict]
+    del n
+    return Group(*parts)
+
+
+def header(ev: Evaluation, style: Style) -> RenderableType:
+    text = Text()
+    source = " ".join(line.strip() for line in ev.source.strip().splitlines() if line.strip())
+    if len(source) > 200:
+        source = source[:199] + "…"
+    text.append("program  ", style="dim")
+    text.append(source + "\n")
+    text.append("output   ", style="dim")
+    text.append(f"{ev.output_name} = ", style="bold")
+    text.append(style.num(ev.value), style="bold cyan")
+    return text
+
+
+def node_table(ev: Evaluation, style: Style, limit: Optional[int] = NODE_LIMIT) -> Table:
+    """One row per DAG node in evaluation order: id, name, op, inputs, value, adjoint."""
+    graph, values, adjoints, live = ev.graph, ev.values, ev.adjoints, ev.tape.live
+    out = ev.output_name
+    table = Table(
+        title=f"Computational graph: {len(graph.nodes)} nodes in evaluation order",
+        title_justify="left", box=style.box, show_edge=True,
+    )
+    table.add_column("id", justify="right", style="dim")
+    table.add_column("name", style="bold")
+    table.add_column("op")
+    table.add_column("inputs")
+    table.add_column("value", justify="right")
+    table.add_column(f"adjoint ∂{out}/∂node", justify="right")
+    n = len(graph.nodes)
+    shown = range(n)
+    if limit is not None and n > limit:
+        shown = [*range(NODE_EDGE), -1, *range(n - NODE_EDGE, n)]  # type: ignore[assignment]
+    for i in shown:
+        if i < 0:
+            table.add_row("…", f"{n - 2 * NODE_EDGE} more nodes (--nodes shows all)", "", "", "", "")
+            continue
+        node = graph.nodes[i]
+        name = "" if node.op == CONST else (node.name or "")
+        if node.op == INPUT:
+            inputs = ""
+        elif node.op == CONST:
+            inputs = ""
+        else:
+            inputs = ", ".join(graph.label(a) for a in node.args)
+        adjoint = style.num(adjoints[i]) if live[i] else "—"
+        row_style = "bold" if i == graph.output else None
+        table.add_row(str(i), name, node.op, inputs, style.num(values[i]), adjoint, style=row_style)
+    return table
+
+
+def gradient_table(ev: Evaluation, checks: list[Check], style: Style,
+                   limit: Optional[int] = GRADIENT_LIMIT) -> Table:
+    """One row per input: value, ∂out/∂input, and each check's estimate and verdict."""
+    out = ev.output_name
+    table = Table(title=f"Gradient of {out}", title_justify="left", box=style.box)
+    table.add_column("input", style="bold")
+    table.add_column("value", justify="right")
+    table.add_column(f"∂{out}/∂input", justify="right", style="bold")
+    names = {"sympy": "SymPy", "fd": "finite diff."}
+    for check in checks:
+        table.add_column(names.get(check.name, check.name), justify="right")
+        table.add_column("|Δ|", justify="right")
+    if checks:
+        table.add_column("check")
+    items = list(ev.gradient.items())
+    cut = limit is not None and len(items) > limit
+    if cut:
+        items = items[: limit // 2] + [("", None)] + items[-(limit // 2):]  # type: ignore[operator]
+    for name, g in items:
+        if g is None:
+            table.add_row("…", f"{len(ev.gradient) - 2 * (limit // 2)} more (--full shows all)")  # type: ignore[operator]
+            continue
+        row: list = [name, style.num(ev.env[name]), style.num(g)]
+        statuses = []
+        for check in checks:
+            r = check.results.get(name)
+            if r is None or r.estimate is None:
+                row += ["—", ""]
+            else:
+                row += [style.num(r.estimate), number(r.error, 2) if r.error is not None else ""]
+            statuses.append("skipped" if r is None else r.status)
+        if checks:
+            row.append(_verdict_cell(statuses))
+        table.add_row(*row)
+    return table
+
+
+def _verdict_cell(statuses: list[str]) -> Text:
+    for status in ("fail", "kink", "ok", "skipped"):
+        if status in statuses:
+            return Text(_STATUS[status], style=_STATUS_STYLE[status])
+    return Text("")
+
+
+def formula_lines(ev: Evaluation, checks: list[Check]) -> Optional[RenderableType]:
+    """SymPy's derivative of the output for each input, and any check notes."""
+    lines = Text()
+    for check in checks:
+        if check.name == "sympy":
+            for name, r in check.results.items():
+                formula = r.detail.get("formula")
+                if formula:
+                    lines.append(f"SymPy  ∂{ev.output_name}/∂{name} = {formula}\n")
+        for name, r in check.results.items():
+            if r.note and r.status != "skipped":
+                lines.append(f"{check.name}: ∂{ev.output_name}/∂{name}: {r.note}\n", style="yellow")
+            elif r.status == "skipped" and r.note not in ("too large", ""):
+                lines.append(f"{check.name}: ∂{ev.output_name}/∂{name} skipped: {r.note}\n", style="dim")
+        if check.note:
+            lines.append(f"{check.name}: {check.note}\n", style="dim")
+    if not lines.plain:
+        return None
+    lines.rstrip()
+    return lines
+
+
+def verdict_lines(checks: list[Check]) -> Optional[RenderableType]:
+    if not checks:
+        return None
+    failed = [(c.name, n) for c in checks for n in c.failed]
+    tol = "; ".join(f"{c.name}: rtol {c.rtol:g}, atol {c.atol:g}" for c in checks)
+    if failed:
+        which = ", ".join(f"{name} ({check})" for check, name in failed)
+        return Text(f"✗ check failed for {which}   [{tol}]", style="bold red")
+    kinks = any(r.status == "kink" for c in checks for r in c.results.values())
+    skipped = any(r.status == "skipped" for c in checks for r in c.results.values())
+    extra = []
+    if kinks:
+        extra.append("some at points that are not differentiable")
+    if skipped:
+        extra.append("some skipped")
+    more = f" ({'; '.join(extra)})" if extra else ""
+    return Text(f"✓ all checks passed{more}   [{tol}]", style="bold green")

@@ -1,0 +1,102 @@
+"""Machine-readable results: the JSON document and CSV/TSV rows.
+
+The JSON schema (README, "JSON output") is a contract: ``value`` and ``gradient``
+stay as they are.  JSON is strict -- non-finite numbers are the strings ``"nan"``,
+``"inf"``, ``"-inf"``, never the NaN/Infinity literals Python would write.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from .checks import Check
+from .evaluate import Evaluation
+from .fmt import json_number
+from .graph import CONST, INPUT
+
+SCHEMA_VERSION = 1
+
+
+def overall_ok(checks: list[Check]) -> bool:
+    return not any(check.failed for check in checks)
+
+
+def to_json(ev: Evaluation, checks: list[Check]) -> dict:
+    graph, values, adjoints, live = ev.graph, ev.values, ev.adjoints, ev.tape.live
+    nodes = []
+    for node in graph.nodes:
+        nodes.append({
+            "id": node.id,
+            "name": node.name,
+            "op": node.op,
+            "expr": graph.definition(node.id) if node.op != INPUT else node.name,
+            "inputs": list(node.args),
+            "value": json_number(values[node.id]),
+            "adjoint": json_number(adjoints[node.id]) if live[node.id] else None,
+        })
+    doc: dict = {
+        "schema": SCHEMA_VERSION,
+        "program": ev.source,
+        "output": ev.output_name,
+        "value": json_number(ev.value),
+        "inputs": {name: json_number(ev.env[name]) for name in ev.inputs},
+        "gradient": {name: json_number(g) for name, g in ev.gradient.items()},
+        "nodes": nodes,
+        "checks": {},
+        "tolerances": {},
+        "warnings": list(ev.warnings),
+        "ok": overall_ok(checks),
+    }
+    for check in checks:
+        doc["tolerances"][check.name] = {"rtol": check.rtol, "atol": check.atol}
+        entries = {}
+        for name, r in check.results.items():
+            entry: dict = {
+                "estimate": _num(r.estimate),
+                "error": _num(r.error),
+                "ok": r.ok,
+                "status": r.status,
+            }
+            if r.note:
+                entry["note"] = r.note
+            for key, val in r.detail.items():
+                entry[key] = _num(val) if isinstance(val, float) else val
+            entries[name] = entry
+        doc["checks"][check.name] = entries
+        if check.note:
+            doc.setdefault("check_notes", {})[check.name] = check.note
+    return doc
+
+
+def _num(x: Optional[float]) -> object:
+    return None if x is None else json_number(x)
+
+
+def csv_rows(ev: Evaluation, checks: list[Check]) -> list[list[str]]:
+    """Header, then one row per input: value, gradient, and each check's columns."""
+    header = ["input", "value", "gradient"]
+    for check in checks:
+        header += [check.name, f"{check.name}_error", f"{check.name}_status"]
+    rows = [header]
+    for name, g in ev.gradient.items():
+        row = [name, _cell(ev.env[name]), _cell(g)]
+        for check in checks:
+            r = check.results.get(name)
+            if r is None:
+                row += ["", "", "skipped"]
+            else:
+                row += [_cell(r.estimate), _cell(r.error), r.status]
+        rows.append(row)
+    return rows
+
+
+def _cell(x: Optional[float]) -> str:
+    if x is None:
+        return ""
+    if math.isfinite(x):
+        return repr(float(x))
+    return str(json_number(x))
+
+
+__all__ = ["to_json", "csv_rows", "overall_ok", "CONST"]
