@@ -201,11 +201,9 @@ def _read_program(path: str) -> str:
 
 def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: int) -> None:
     if fmt == "json":
-        import json
+        from .report import dumps, to_json
 
-        from .report import to_json
-
-        click.echo(json.dumps(to_json(ev, checks), indent=2, ensure_ascii=False, allow_nan=False))
+        click.echo(dumps(to_json(ev, checks)))
     elif fmt in ("csv", "tsv"):
         import csv
         import io

@@ -44,7 +44,6 @@ def evaluation(ev: Evaluation, checks: list[Check], style: Style,
                show_nodes: Optional[bool] = None, full: bool = False) -> RenderableType:
     """Everything `gradcli eval` shows on a terminal, top to bottom."""
     parts: list[RenderableType] = [header(ev, style)]
-    n = len(ev.graph.nodes)
     if show_nodes is not False:
         limit = None if show_nodes else NODE_LIMIT
         parts += [Text(""), node_table(ev, style, limit)]
@@ -55,7 +54,6 @@ def evaluation(ev: Evaluation, checks: list[Check], style: Style,
     verdict = verdict_lines(checks)
     if verdict is not None:
         parts += [Text(""), verdict]
-    del n
     return Group(*parts)
 
 
@@ -178,10 +176,11 @@ def verdict_lines(checks: list[Check]) -> Optional[RenderableType]:
     if not checks:
         return None
     failed = [(c.name, n) for c in checks for n in c.failed]
-    tol = "; ".join(f"{c.name}: rtol {c.rtol:g}, atol {c.atol:g}" for c in checks)
+    tol = Text("tolerances: " + "; ".join(f"{c.name} rtol {c.rtol:g}, atol {c.atol:g}" for c in checks),
+               style="dim")
     if failed:
-        which = ", ".join(f"{name} ({check})" for check, name in failed)
-        return Text(f"✗ check failed for {which}   [{tol}]", style="bold red")
+        which = ", ".join(f"∂/∂{name} ({check})" for check, name in failed)
+        return Group(Text(f"✗ check failed: {which}", style="bold red"), tol)
     kinks = any(r.status == "kink" for c in checks for r in c.results.values())
     skipped = any(r.status == "skipped" for c in checks for r in c.results.values())
     extra = []
@@ -190,4 +189,4 @@ def verdict_lines(checks: list[Check]) -> Optional[RenderableType]:
     if skipped:
         extra.append("some skipped")
     more = f" ({'; '.join(extra)})" if extra else ""
-    return Text(f"✓ all checks passed{more}   [{tol}]", style="bold green")
+    return Group(Text(f"✓ all checks passed{more}", style="bold green"), tol)

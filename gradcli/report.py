@@ -100,3 +100,30 @@ def _cell(x: Optional[float]) -> str:
 
 
 __all__ = ["to_json", "csv_rows", "overall_ok", "CONST"]
+
+
+def dumps(doc: dict) -> str:
+    """The JSON document, indented, with each node on one line (easy to read and grep)."""
+    import json
+
+    def one(x: object) -> str:
+        return json.dumps(x, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+    lines = ["{"]
+    keys = list(doc)
+    for k, key in enumerate(keys):
+        comma = "," if k < len(keys) - 1 else ""
+        value = doc[key]
+        if key == "nodes" and value:
+            inner = ",\n".join(f"    {one(n)}" for n in value)
+            lines.append(f"  {one(key)}: [\n{inner}\n  ]{comma}")
+        elif key == "checks" and value:
+            blocks = []
+            for check, entries in value.items():
+                rows = ",\n".join(f"      {one(name)}: {one(e)}" for name, e in entries.items())
+                blocks.append(f"    {one(check)}: {{\n{rows}\n    }}")
+            lines.append(f"  {one(key)}: {{\n" + ",\n".join(blocks) + f"\n  }}{comma}")
+        else:
+            lines.append(f"  {one(key)}: {one(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines)
