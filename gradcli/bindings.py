@@ -16,18 +16,21 @@ from .errors import GradcliError, MathError, ParseError, UsageError
 
 class Binding(NamedTuple):
     name: str
-    value: float
+    #: a float, or a float64 NumPy array for vectors and matrices
+    value: object
     #: the text the value was written as (kept for exact arithmetic and messages)
     text: str
     #: where it came from: "argument" or the --vars file name
     origin: str
 
 
-def constant_value(text: str, where: str) -> float:
-    """Evaluate a constant expression such as ``1/3`` or ``-pi/4``."""
+def constant_value(text: str, where: str) -> object:
+    """Evaluate a constant expression such as ``1/3``, ``-pi/4`` or ``[1, 2/3]``."""
     from .engine import Tape
+    from .errors import ShapeError
     from .lower import lower
     from .parser import parse
+    from .shapes import infer_shapes
 
     try:
         program = parse(text)
@@ -41,10 +44,48 @@ def constant_value(text: str, where: str) -> float:
         names = ", ".join(graph.nodes[i].name for i in graph.inputs)  # type: ignore[misc]
         raise UsageError(f"{where}: a value may not use other names ({names}) in {text!r}")
     try:
+        infer_shapes(graph, {})
         values = Tape(graph).forward({})
     except MathError as exc:
         raise MathError(f"{where}: {exc.message}") from None
-    return float(values[graph.output])
+    except ShapeError as exc:
+        raise UsageError(f"{where}: {exc.message}") from None
+    value = values[graph.output]
+    return value if hasattr(value, "shape") else float(value)
+
+
+#: deepest nesting accepted for an array in --vars (a matrix is 2)
+MAX_RANK = 8
+
+
+def json_array(raw: list, where: str):
+    """A rectangular list of numbers (any nesting up to MAX_RANK) as a float64 array."""
+    import numpy as np
+
+    depth, probe = 0, raw
+    while isinstance(probe, list):
+        depth += 1
+        if depth > MAX_RANK or not probe:
+            why = "too deeply nested" if probe else "an empty list"
+            raise UsageError(f"{where}: {why} is not a vector or matrix")
+        probe = probe[0]
+    flat: list = []
+    shape: list = []
+    level = [raw]
+    for d in range(depth):
+        sizes = {len(x) if isinstance(x, list) else -1 for x in level}
+        if len(sizes) != 1 or -1 in sizes:
+            raise UsageError(f"{where}: rows of different lengths (a matrix must be rectangular)")
+        shape.append(sizes.pop())
+        level = [y for x in level for y in x]
+    for v in level:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise UsageError(f"{where}: {json.dumps(v)[:40]} is not a number")
+        flat.append(float(v))
+    arr = np.array(flat, dtype=float).reshape(shape)
+    if not np.all(np.isfinite(arr)):
+        raise UsageError(f"{where}: numbers must be finite")
+    return arr
 
 
 def _check_name(name: str, where: str) -> None:
@@ -85,9 +126,12 @@ def read_vars_file(path: str) -> list[Binding]:
     for name, raw in data.items():
         where = f"--vars {path}: {name}"
         _check_name(name, f"--vars {path}")
+        if isinstance(raw, list):
+            out.append(Binding(name, json_array(raw, where), json.dumps(raw), path))
+            continue
         if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-            kind = type(raw).__name__ if not isinstance(raw, list) else "list (vectors need the tensor build)"
-            raise UsageError(f"{where}: expected a number or a constant expression string, got {kind}")
+            kind = {dict: "an object", type(None): "null"}.get(type(raw), type(raw).__name__)
+            raise UsageError(f"{where}: expected a number, a list of numbers or an expression string, got {kind}")
         if isinstance(raw, str):
             value = constant_value(raw, where)
             text = raw

@@ -33,12 +33,16 @@ FD_WORK_LIMIT = 20_000_000
 class CheckResult:
     """One check of one input's gradient."""
 
-    __slots__ = ("estimate", "error", "status", "note", "detail")
+    __slots__ = ("estimate", "error", "errors", "status", "note", "detail")
 
-    def __init__(self, estimate: Optional[float], error: Optional[float], status: str,
-                 note: str = "", detail: Optional[dict] = None) -> None:
+    def __init__(self, estimate: object, error: Optional[float], status: str,
+                 note: str = "", detail: Optional[dict] = None, errors: object = None) -> None:
+        #: the independent estimate: a float, or an array shaped like the input
         self.estimate = estimate
+        #: the largest |AD - estimate| over the input's elements
         self.error = error
+        #: per-element |AD - estimate| for array inputs
+        self.errors = errors
         self.status = status
         self.note = note
         self.detail = detail or {}
@@ -105,7 +109,9 @@ def finite_differences(ev: Evaluation, rtol: Optional[float] = None, atol: Optio
     """Central differences with Richardson extrapolation, one input at a time."""
     d_rtol, d_atol = DEFAULT_TOLERANCE["fd"]
     check = Check("fd", d_rtol if rtol is None else rtol, d_atol if atol is None else atol)
-    work = len(ev.graph.nodes) * len(ev.wrt) * 4
+    from .elements import size
+
+    work = len(ev.graph.nodes) * sum(size(ev.env[name]) for name in ev.wrt) * 4
     if work > FD_WORK_LIMIT:
         check.note = (
             f"skipped: {len(ev.wrt)} inputs × {len(ev.graph.nodes)} nodes is too much work for finite "
@@ -120,14 +126,51 @@ def finite_differences(ev: Evaluation, rtol: Optional[float] = None, atol: Optio
 
 
 def _fd_one(ev: Evaluation, name: str, check: Check) -> CheckResult:
+    """Finite differences for one input: per element for arrays."""
+    from .elements import elements
+
+    value, ad = ev.env[name], ev.gradient[name]
+    if not hasattr(value, "shape"):
+        return _fd_element(ev, name, None, check)
+    import numpy as np
+
+    estimate = np.zeros(value.shape)
+    errors = np.zeros(value.shape)
+    statuses, notes, skipped = [], [], []
+    for label, index in elements(name, value):
+        r = _fd_element(ev, name, index, check)
+        if r.estimate is None:
+            skipped.append(f"{label}: {r.note}")
+            estimate[index], errors[index] = np.nan, np.nan
+            continue
+        estimate[index], errors[index] = r.estimate, r.error
+        statuses.append(r.status)
+        if r.note and r.note not in notes:
+            notes.append(r.note)
+    if skipped and not statuses:
+        return CheckResult(None, None, "skipped", skipped[0])
+    status = "fail" if "fail" in statuses else ("kink" if "kink" in statuses else "ok")
+    del ad
+    return CheckResult(estimate, float(np.nanmax(errors)), status, "; ".join(notes + skipped[:1]),
+                       errors=errors)
+
+
+def _fd_element(ev: Evaluation, name: str, index, check: Check) -> CheckResult:
     tape, out = ev.tape, ev.graph.output
-    x = ev.env[name]
-    ad = ev.gradient[name]
+    base = ev.env[name]
+    x = float(base if index is None else base[index])
+    grad = ev.gradient[name]
+    ad = float(grad if index is None else grad[index])
     h0 = EPS ** (1 / 3) * max(1.0, abs(x))
 
     def f(at: float) -> float:
         env = dict(ev.env)
-        env[name] = at
+        if index is None:
+            env[name] = at
+        else:
+            moved = base.copy()
+            moved[index] = at
+            env[name] = moved
         return tape.forward(env)[out]
 
     def central(h: float) -> tuple[float, float, float]:
@@ -148,7 +191,7 @@ def _fd_one(ev: Evaluation, name: str, check: Check) -> CheckResult:
             estimate = d2
         ok = agree(ad, estimate, check.rtol, check.atol, floor)
         status, note = judge(ev, name, ad, estimate, ok)
-        return CheckResult(estimate, _diff(ad, estimate), status, note, {"step": h})
+        return CheckResult(estimate, _diff(ad, estimate), status, note, {"step": h} if index is None else {})
     return CheckResult(
         None, None, "skipped",
         f"the program is undefined within {h0:.1e} of {name} = {x}: no finite difference possible",

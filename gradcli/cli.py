@@ -75,6 +75,23 @@ class GradcliGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("gradcli: interrupted", err=True)
             sys.exit(130)
+        except RecursionError:
+            click.echo("gradcli: internal error: recursion too deep (please report this program)", err=True)
+            sys.exit(int(ExitStatus.INTERNAL_ERROR))
+        except MemoryError:
+            click.echo("gradcli: error: out of memory", err=True)
+            sys.exit(int(ExitStatus.BAD_INPUT))
+        except Exception as exc:  # a bug: say so in one line, traceback only on request
+            import os
+
+            if os.environ.get("GRADCLI_DEBUG"):
+                raise
+            click.echo(
+                f"gradcli: internal error: {type(exc).__name__}: {exc} "
+                "(a bug: please report it; GRADCLI_DEBUG=1 shows the traceback)",
+                err=True,
+            )
+            sys.exit(int(ExitStatus.INTERNAL_ERROR))
         sys.exit(rv if isinstance(rv, int) else 0)
 
 

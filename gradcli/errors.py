@@ -16,6 +16,7 @@ class ExitStatus(IntEnum):
     CHECK_FAILED = 1
     BAD_INPUT = 2
     MATH_ERROR = 3
+    INTERNAL_ERROR = 4
 
 
 class GradcliError(Exception):

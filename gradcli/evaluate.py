@@ -17,6 +17,7 @@ from .graph import CONST, INPUT, Graph
 from .lower import lower
 from .ops import OPS
 from .parser import parse
+from .shapes import infer_shapes
 
 
 class Kink:
@@ -58,7 +59,15 @@ class Evaluation:
         return self.values[self.graph.output]
 
     @property
-    def gradient(self) -> dict[str, float]:
+    def scalar_output(self) -> bool:
+        return self.graph.nodes[self.graph.output].shape == ()
+
+    @property
+    def gradient(self) -> dict[str, object]:
+        """∂output/∂input for each reported input (empty for a non-scalar output
+        without a seed: its derivative is a Jacobian)."""
+        if not self.adjoints:
+            return {}
         names = self.graph.names
         return {name: self.adjoints[names[name]] for name in self.wrt}
 
@@ -88,6 +97,7 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
     else:
         chosen = list(inputs)
     env = {name: bindings[name].value for name in inputs}  # type: ignore[index]
+    infer_shapes(graph, env)
     ev = Evaluation(source, graph, Tape(graph), env, bindings, chosen)  # type: ignore[arg-type]
     assigned = set(graph.names) - set(inputs)
     for name, b in bindings.items():
@@ -98,14 +108,23 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
     return ev
 
 
-def run(ev: Evaluation) -> Evaluation:
-    """Forward and backward pass; math errors (exit 3) surface here."""
+def run(ev: Evaluation, seed: object = None) -> Evaluation:
+    """Forward and backward pass; math errors (exit 3) surface here.
+
+    A non-scalar output is only differentiated with a `seed` (its cotangent: a
+    vector-Jacobian product); otherwise the gradient is left empty.
+    """
     ev.values = ev.tape.forward(ev.env)
-    ev.adjoints = ev.tape.backward(ev.values)
+    out_shape = ev.graph.nodes[ev.graph.output].shape
+    if seed is not None:
+        seed = _seed_value(seed, out_shape)
+        ev.adjoints = ev.tape.backward(ev.values, seed)
+    elif out_shape == ():
+        ev.adjoints = ev.tape.backward(ev.values)
     ev.kinks = find_kinks(ev.graph, ev.values, ev.tape.live)
     for k in ev.kinks:
         ev.warnings.append(kink_message(ev.graph, ev.values, k))
-    bad = [name for name, g in ev.gradient.items() if not math.isfinite(g)]
+    bad = [name for name, g in ev.gradient.items() if not all_finite(g)]
     if bad:
         ev.warnings.append(_non_finite_message(ev, bad))
     return ev
@@ -114,6 +133,26 @@ def run(ev: Evaluation) -> Evaluation:
 def evaluate(source: str, bindings: dict[str, Binding], output: Optional[str] = None,
              wrt: Optional[list[str]] = None) -> Evaluation:
     return run(prepare(source, bindings, output, wrt))
+
+
+def all_finite(x: object) -> bool:
+    if isinstance(x, float):
+        return math.isfinite(x)
+    import numpy as np
+
+    return bool(np.all(np.isfinite(x)))
+
+
+def _seed_value(seed: object, shape: tuple) -> object:
+    import numpy as np
+
+    from .shapes import shape_of
+
+    if shape_of(seed) != shape:
+        if shape_of(seed) == () and shape != ():
+            raise UsageError(f"--seed-output must have the output's shape {shape}, got a scalar")
+        raise UsageError(f"--seed-output has shape {shape_of(seed)}, the output has shape {shape}")
+    return seed if shape == () else np.asarray(seed, dtype=float)
 
 
 def find_kinks(graph: Graph, values: list, live: list[bool]) -> list[Kink]:
@@ -125,7 +164,8 @@ def find_kinks(graph: Graph, values: list, live: list[bool]) -> list[Kink]:
         kink = OPS[node.op].kink
         if kink is not None:
             args = tuple(values[a] for a in node.args)
-            if kink(*args):
+            hit = kink(*args)
+            if hit is True or (hit is not False and bool(getattr(hit, "any", lambda: hit)())):
                 found.append(Kink(node.id, node.op, args))
     return found
 
@@ -162,12 +202,13 @@ def _non_finite_message(ev: Evaluation, names: list[str]) -> str:
     graph, adj, values = ev.graph, ev.adjoints, ev.values
     source = None
     for node in reversed(graph.nodes):
-        if node.args and math.isfinite(adj[node.id]) and any(
-            ev.tape.live[a] and not math.isfinite(adj[a]) for a in node.args
+        if node.args and adj_finite[node.id] and any(
+            ev.tape.live[a] and not adj_finite[a] for a in node.args
         ):
             source = node
             break
     grads = ", ".join(f"∂{ev.output_name}/∂{n} = {number(ev.gradient[n])}" for n in names)
+    adj_finite = [all_finite(a) for a in adj]
     if source is None:
         return f"{grads}: the gradient is not finite"
     shown = ", ".join(

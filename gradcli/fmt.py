@@ -6,9 +6,17 @@ import math
 
 
 def number(x: object, digits: int = 10) -> str:
-    """A float as a person writes it: ``15``, ``0.3``, ``1.5e-07``, ``inf``, ``nan``."""
+    """A float as a person writes it: ``15``, ``0.3``, ``1.5e-07``, ``inf``, ``nan``.
+
+    Arrays are shown as nested brackets, cut to a few elements per axis.
+    """
+    if hasattr(x, "shape") and getattr(x, "shape", ()) != ():
+        return array(x, digits)
     if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return str(x)
+        try:
+            x = float(x)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return str(x)
     x = float(x)
     if math.isnan(x):
         return "nan"
@@ -28,3 +36,40 @@ def json_number(x: float) -> object:
     if math.isfinite(x):
         return x
     return number(x)
+
+
+def array(x, digits: int = 10, edge: int = 3, full: bool = False) -> str:
+    """``[[1, 2], [3, 4]]``; with more than 2·edge elements on an axis, the middle is ``…``."""
+    import numpy as np
+
+    a = np.asarray(x)
+    if a.ndim == 0:
+        return number(float(a), digits)
+
+    def row(sub) -> str:
+        n = sub.shape[0]
+        idx = list(range(n)) if full or n <= 2 * edge else [*range(edge), -1, *range(n - edge, n)]
+        parts = []
+        for k in idx:
+            if k < 0:
+                parts.append("…")
+            elif sub.ndim == 1:
+                parts.append(number(float(sub[k]), digits))
+            else:
+                parts.append(row(sub[k]))
+        return "[" + ", ".join(parts) + "]"
+
+    return row(a)
+
+
+def json_value(x):
+    """Numbers and arrays (nested lists) for strict JSON."""
+    if hasattr(x, "tolist") and getattr(x, "shape", ()) != ():
+        return _json_nested(x.tolist())
+    return json_number(float(x))
+
+
+def _json_nested(items):
+    if isinstance(items, list):
+        return [_json_nested(v) for v in items]
+    return json_number(items)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Iterator, Optional
 
-from .ops import OPS
+from .ops import DEFAULT_AXIS, OPS
 
 INPUT = "input"
 CONST = "const"
@@ -56,6 +56,19 @@ class Node:
 
     def __repr__(self) -> str:
         return f"Node({self.id}, {self.op}, {self.args}, name={self.name!r})"
+
+
+def index_text(index: tuple) -> str:
+    """``1:3, 0`` for the param of an index node."""
+    parts = []
+    for item in index:
+        if isinstance(item, tuple):
+            _, start, stop, step = item
+            text = f"{'' if start is None else start}:{'' if stop is None else stop}"
+            parts.append(text + (f":{step}" if step is not None else ""))
+        else:
+            parts.append(str(item))
+    return ", ".join(parts)
 
 
 class Graph:
@@ -136,6 +149,14 @@ class Graph:
             return f"{labels[0]} {op.infix} {labels[1]}"
         if node.op == "neg":
             return f"-{labels[0]}"
+        if node.op == "stack":
+            return f"[{', '.join(labels)}]"
+        if node.op == "index":
+            return f"{labels[0]}[{index_text(node.param)}]"  # type: ignore[arg-type]
+        if node.op in ("amax", "amin"):
+            return f"{node.op[1:]}({labels[0]})"
+        if node.param is not None and node.param != DEFAULT_AXIS.get(node.op):
+            labels.append(str(node.param))
         return f"{node.op}({', '.join(labels)})"
 
     def depends_on_input(self) -> list[bool]:

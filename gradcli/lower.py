@@ -13,7 +13,7 @@ from typing import Optional
 
 from .errors import ParseError
 from .graph import CONST, Graph
-from .ops import BINARY_OPS, CONSTANTS, FUNCTIONS
+from .ops import AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_AXIS, FUNCTIONS
 from .parser import Program
 
 
@@ -41,7 +41,7 @@ def lower(program: Program, output: Optional[str] = None) -> Graph:
     defined: dict[str, int] = {}
     last = -1
     for st in program.statements:
-        stack: list[int] = []
+        stack: list = []  # node ids; inside an index also None (omitted bound) and slices
         for tag, payload, pos in st.code:
             if tag == "num":
                 value, text = payload  # type: ignore[misc]
@@ -51,9 +51,7 @@ def lower(program: Program, output: Optional[str] = None) -> Graph:
             elif tag == "bin":
                 b = stack.pop()
                 a = stack.pop()
-                op = BINARY_OPS.get(str(payload))
-                if op is None:
-                    raise fail(f"'{payload}' needs vectors or matrices, which this build does not support", pos)
+                op = BINARY_OPS[str(payload)]
                 stack.append(g.add(op.name, (a, b), pos=pos))
             elif tag == "neg":
                 a = stack.pop()
@@ -68,8 +66,31 @@ def lower(program: Program, output: Optional[str] = None) -> Graph:
                 args = tuple(stack[len(stack) - nargs :]) if nargs else ()
                 del stack[len(stack) - nargs :]
                 stack.append(_call(g, name, args, pos, fail))
-            else:
-                raise fail(_unsupported(tag), pos)
+            elif tag == "list":
+                n = int(payload)  # type: ignore[arg-type]
+                items = tuple(stack[len(stack) - n :])
+                del stack[len(stack) - n :]
+                stack.append(g.add("stack", items, pos=pos))
+            elif tag == "T":
+                stack.append(g.add("transpose", (stack.pop(),), pos=pos))
+            elif tag == "none":
+                stack.append(None)
+            elif tag == "slice":
+                n = int(payload)  # type: ignore[arg-type]
+                parts = [_integer(g, p, pos, fail) for p in stack[len(stack) - n :]]
+                del stack[len(stack) - n :]
+                stack.append(("slice", *parts, *([None] * (3 - n))))
+            elif tag == "index":
+                n = int(payload)  # type: ignore[arg-type]
+                items = stack[len(stack) - n :]
+                del stack[len(stack) - n :]
+                base = stack.pop()
+                index = tuple(it if isinstance(it, tuple) else _integer(g, it, pos, fail) for it in items)
+                if any(it is None for it in index):
+                    raise fail("an index must be an integer or a slice", pos)
+                stack.append(g.add("index", (base,), param=index, pos=pos))
+            else:  # pragma: no cover - the parser emits no other tags
+                raise fail(f"unsupported syntax {tag!r}", pos)
         (result,) = stack
         if st.target is not None:
             defined[st.target] = result
@@ -107,19 +128,33 @@ def _resolve(g: Graph, name: str, pos: int, defined, assigned_at, fail) -> int:
     return g.input(name, pos)
 
 
+def _integer(g: Graph, item, pos: int, fail):
+    """An index or slice bound: a literal integer (or None for an omitted bound)."""
+    if item is None:
+        return None
+    node = g.nodes[item] if isinstance(item, int) else None
+    if node is None or node.op != CONST or not float(node.param).is_integer():
+        raise fail("indices and axes must be integer literals, such as x[0], x[-1] or x[1:3]", pos)
+    return int(node.param)
+
+
 def _call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail) -> int:
     op = FUNCTIONS.get(name)
     if op is None:
         raise fail(_unknown_function(name), pos)
+    if name in AXIS_OPS and len(args) == 2:
+        axis = _integer(g, args[1], pos, fail)
+        return g.add(op.name, args[:1], param=axis, pos=pos)
     if op.variadic:
         if not args:
             raise fail(f"{name}() needs at least one argument", pos)
-        if len(args) == 1:
-            return args[0]  # max of one scalar is itself
+        if len(args) == 1:  # max(x) of an array: its largest element
+            return g.add("a" + name, args, pos=pos)
     elif len(args) != op.arity:
         plural = "s" if op.arity != 1 else ""
-        raise fail(f"{name}() takes {op.arity} argument{plural}, got {len(args)}", pos)
-    return g.add(op.name, args, pos=pos)
+        extra = " (and optionally an axis)" if name in AXIS_OPS else ""
+        raise fail(f"{name}() takes {op.arity} argument{plural}{extra}, got {len(args)}", pos)
+    return g.add(op.name, args, param=DEFAULT_AXIS.get(name), pos=pos)
 
 
 def _unknown_function(name: str) -> str:
@@ -128,14 +163,3 @@ def _unknown_function(name: str) -> str:
     close = difflib.get_close_matches(name, list(FUNCTIONS), n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(close)}?" if close else f" (functions: {', '.join(sorted(FUNCTIONS))})"
     return f"unknown function {name!r}{hint}"
-
-
-def _unsupported(tag: str) -> str:
-    what = {
-        "list": "vector literals [a, b]",
-        "index": "indexing x[i]",
-        "slice": "slices x[a:b]",
-        "none": "slices x[a:b]",
-        "T": "transposes x.T",
-    }.get(tag, tag)
-    return f"{what} need vectors or matrices, which this build does not support"

@@ -16,8 +16,8 @@ from rich.text import Text
 
 from .checks import Check
 from .evaluate import Evaluation
-from .fmt import number
-from .graph import CONST, INPUT
+from .fmt import array, number
+from .graph import CONST, INPUT, index_text
 
 #: with more nodes than this, the node table shows the first and last NODE_EDGE rows
 NODE_LIMIT = 60
@@ -32,22 +32,37 @@ _STATUS_STYLE = {"ok": "green", "fail": "bold red", "kink": "yellow", "skipped":
 class Style:
     """How tables are drawn: rounded boxes on a terminal, plain ASCII elsewhere."""
 
-    def __init__(self, terminal: bool, digits: int = 10) -> None:
+    def __init__(self, terminal: bool, digits: int = 10, full: bool = False) -> None:
         self.box = box.ROUNDED if terminal else box.ASCII
         self.digits = digits
+        #: show whole arrays instead of their first and last elements
+        self.full = full
 
-    def num(self, x: Optional[float]) -> str:
-        return "" if x is None else number(x, self.digits)
+    def num(self, x: object) -> str:
+        if x is None:
+            return ""
+        shape = getattr(x, "shape", ())
+        if shape != ():
+            text = array(x, min(self.digits, 6), full=self.full)
+            return text.replace("], [", "],\n [") if len(shape) == 2 else text
+        return number(x, self.digits)
 
 
 def evaluation(ev: Evaluation, checks: list[Check], style: Style,
                show_nodes: Optional[bool] = None, full: bool = False) -> RenderableType:
     """Everything `gradcli eval` shows on a terminal, top to bottom."""
     parts: list[RenderableType] = [header(ev, style)]
+    style.full = style.full or full
     if show_nodes is not False:
         limit = None if show_nodes else NODE_LIMIT
         parts += [Text(""), node_table(ev, style, limit)]
-    parts += [Text(""), gradient_table(ev, checks, style, None if full else GRADIENT_LIMIT)]
+    if ev.adjoints:
+        parts += [Text(""), gradient_table(ev, checks, style, None if full else GRADIENT_LIMIT)]
+    else:
+        shape = ev.graph.nodes[ev.graph.output].shape
+        parts += [Text(""), Text(
+            f"The output has shape {shape}: its derivative is a Jacobian. Use 'gradcli jacobian' "
+            "for all of it, or --seed-output for one vector-Jacobian product.", style="yellow")]
     formulas = formula_lines(ev, checks)
     if formulas is not None:
         parts += [Text(""), formulas]
@@ -67,6 +82,9 @@ def header(ev: Evaluation, style: Style) -> RenderableType:
     text.append("output   ", style="dim")
     text.append(f"{ev.output_name} = ", style="bold")
     text.append(style.num(ev.value), style="bold cyan")
+    shape = ev.graph.nodes[ev.graph.output].shape
+    if shape:
+        text.append(f"   shape {shape}", style="dim")
     return text
 
 
@@ -78,10 +96,13 @@ def node_table(ev: Evaluation, style: Style, limit: Optional[int] = NODE_LIMIT) 
         title=f"Computational graph: {len(graph.nodes)} nodes in evaluation order",
         title_justify="left", box=style.box, show_edge=True,
     )
+    tensors = not ev.tape.scalar
     table.add_column("id", justify="right", style="dim")
     table.add_column("name", style="bold")
     table.add_column("op")
     table.add_column("inputs")
+    if tensors:
+        table.add_column("shape", justify="right")
     table.add_column("value", justify="right")
     table.add_column(f"adjoint ∂{out}/∂node", justify="right")
     n = len(graph.nodes)
@@ -90,7 +111,7 @@ def node_table(ev: Evaluation, style: Style, limit: Optional[int] = NODE_LIMIT) 
         shown = [*range(NODE_EDGE), -1, *range(n - NODE_EDGE, n)]  # type: ignore[assignment]
     for i in shown:
         if i < 0:
-            table.add_row("…", f"{n - 2 * NODE_EDGE} more nodes (--nodes shows all)", "", "", "", "")
+            table.add_row("…", f"{n - 2 * NODE_EDGE} more nodes (--nodes shows all)")
             continue
         node = graph.nodes[i]
         name = "" if node.op == CONST else (node.name or "")
@@ -100,9 +121,15 @@ def node_table(ev: Evaluation, style: Style, limit: Optional[int] = NODE_LIMIT) 
             inputs = ""
         else:
             inputs = ", ".join(graph.label(a) for a in node.args)
-        adjoint = style.num(adjoints[i]) if live[i] else "—"
+        adjoint = style.num(adjoints[i]) if live[i] and adjoints else "—"
         row_style = "bold" if i == graph.output else None
-        table.add_row(str(i), name, node.op, inputs, style.num(values[i]), adjoint, style=row_style)
+        shape = [_shape_text(node.shape)] if tensors else []
+        op = node.op
+        if node.op == "index":
+            op = f"index [{index_text(node.param)}]"  # type: ignore[arg-type]
+        elif node.param is not None and node.op not in (INPUT, CONST):
+            op = f"{node.op} (axis {node.param})"
+        table.add_row(str(i), name, op, inputs, *shape, style.num(values[i]), adjoint, style=row_style)
     return table
 
 
@@ -111,7 +138,10 @@ def gradient_table(ev: Evaluation, checks: list[Check], style: Style,
     """One row per input: value, ∂out/∂input, and each check's estimate and verdict."""
     out = ev.output_name
     table = Table(title=f"Gradient of {out}", title_justify="left", box=style.box)
+    tensors = any(getattr(ev.env[name], "shape", ()) for name in ev.wrt)
     table.add_column("input", style="bold")
+    if tensors:
+        table.add_column("shape", justify="right")
     table.add_column("value", justify="right")
     table.add_column(f"∂{out}/∂input", justify="right", style="bold")
     names = {"sympy": "SymPy", "fd": "finite diff."}
@@ -128,7 +158,8 @@ def gradient_table(ev: Evaluation, checks: list[Check], style: Style,
         if g is None:
             table.add_row("…", f"{len(ev.gradient) - 2 * (limit // 2)} more (--full shows all)")  # type: ignore[operator]
             continue
-        row: list = [name, style.num(ev.env[name]), style.num(g)]
+        shape = [_shape_text(getattr(ev.env[name], "shape", ()))] if tensors else []
+        row: list = [name, *shape, style.num(ev.env[name]), style.num(g)]
         statuses = []
         for check in checks:
             r = check.results.get(name)
@@ -141,6 +172,10 @@ def gradient_table(ev: Evaluation, checks: list[Check], style: Style,
             row.append(_verdict_cell(statuses))
         table.add_row(*row)
     return table
+
+
+def _shape_text(shape: tuple) -> str:
+    return "scalar" if not shape else "×".join(map(str, shape))
 
 
 def _verdict_cell(statuses: list[str]) -> Text:

@@ -12,7 +12,7 @@ from typing import Optional
 
 from .checks import Check
 from .evaluate import Evaluation
-from .fmt import json_number
+from .fmt import json_number, json_value
 from .graph import CONST, INPUT
 
 SCHEMA_VERSION = 1
@@ -32,16 +32,19 @@ def to_json(ev: Evaluation, checks: list[Check]) -> dict:
             "op": node.op,
             "expr": graph.definition(node.id) if node.op != INPUT else node.name,
             "inputs": list(node.args),
-            "value": json_number(values[node.id]),
-            "adjoint": json_number(adjoints[node.id]) if live[node.id] else None,
+            "value": json_value(values[node.id]),
+            "adjoint": json_value(adjoints[node.id]) if live[node.id] and adjoints else None,
         })
+        if node.shape:
+            nodes[-1]["shape"] = list(node.shape)
     doc: dict = {
         "schema": SCHEMA_VERSION,
         "program": ev.source,
         "output": ev.output_name,
-        "value": json_number(ev.value),
-        "inputs": {name: json_number(ev.env[name]) for name in ev.inputs},
-        "gradient": {name: json_number(g) for name, g in ev.gradient.items()},
+        "value": json_value(ev.value),
+        "shape": list(ev.graph.nodes[ev.graph.output].shape),
+        "inputs": {name: json_value(ev.env[name]) for name in ev.inputs},
+        "gradient": {name: json_value(g) for name, g in ev.gradient.items()} if ev.adjoints else None,
         "nodes": nodes,
         "checks": {},
         "tolerances": {},
@@ -53,7 +56,7 @@ def to_json(ev: Evaluation, checks: list[Check]) -> dict:
         entries = {}
         for name, r in check.results.items():
             entry: dict = {
-                "estimate": _num(r.estimate),
+                "estimate": None if r.estimate is None else json_value(r.estimate),
                 "error": _num(r.error),
                 "ok": r.ok,
                 "status": r.status,
@@ -74,21 +77,29 @@ def _num(x: Optional[float]) -> object:
 
 
 def csv_rows(ev: Evaluation, checks: list[Check]) -> list[list[str]]:
-    """Header, then one row per input: value, gradient, and each check's columns."""
+    """Header, then one row per input (per element for arrays, ``W[0,1]``)."""
+    from .elements import elements
+
     header = ["input", "value", "gradient"]
     for check in checks:
         header += [check.name, f"{check.name}_error", f"{check.name}_status"]
     rows = [header]
     for name, g in ev.gradient.items():
-        row = [name, _cell(ev.env[name]), _cell(g)]
-        for check in checks:
-            r = check.results.get(name)
-            if r is None:
-                row += ["", "", "skipped"]
-            else:
-                row += [_cell(r.estimate), _cell(r.error), r.status]
-        rows.append(row)
+        for label, index in elements(name, ev.env[name]):
+            row = [label, _cell(_at(ev.env[name], index)), _cell(_at(g, index))]
+            for check in checks:
+                r = check.results.get(name)
+                if r is None or r.estimate is None:
+                    row += ["", "", "skipped"]
+                else:
+                    err = r.errors[index] if index is not None and r.errors is not None else r.error
+                    row += [_cell(_at(r.estimate, index)), _cell(err), r.status]
+            rows.append(row)
     return rows
+
+
+def _at(x, index):
+    return float(x if index is None else x[index])
 
 
 def _cell(x: Optional[float]) -> str:

@@ -1,0 +1,41 @@
+"""Shape inference: every node's shape from the input shapes, before any arithmetic.
+
+Runs once per evaluation, in evaluation order.  Elementwise ops broadcast like
+NumPy; tensor ops use their row's ``shape`` rule.  A mismatch is a `ShapeError`
+(exit 2) that names the node, its operation and the shapes involved:
+``node z = W @ x (matmul): (3, 2) @ (3,): inner dimensions 2 and 3 differ``.
+"""
+
+from __future__ import annotations
+
+from .errors import ShapeError
+from .graph import CONST, INPUT, Graph
+from .ops import OPS, broadcast_shapes
+
+
+def shape_of(value: object) -> tuple:
+    return tuple(getattr(value, "shape", ()))
+
+
+def infer_shapes(graph: Graph, env: dict) -> None:
+    """Set ``node.shape`` for every node of `graph`, given input values by name."""
+    nodes = graph.nodes
+    for node in nodes:
+        if node.op == INPUT:
+            node.shape = shape_of(env[node.name])
+            continue
+        if node.op == CONST:
+            node.shape = ()
+            continue
+        op = OPS[node.op]
+        shapes = [nodes[a].shape for a in node.args]
+        try:
+            if op.shape is not None:
+                node.shape = tuple(op.shape(shapes, node.param))
+            else:
+                node.shape = broadcast_shapes(shapes) if any(shapes) else ()
+        except ValueError as exc:
+            shown = ", ".join(f"{graph.label(a)}: {nodes[a].shape}" for a in node.args)
+            raise ShapeError(
+                f"node {graph.label(node.id)} = {graph.definition(node.id)} ({node.op}): {exc} [{shown}]"
+            ) from None
