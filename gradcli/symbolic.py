@@ -32,41 +32,91 @@ DEFAULT_BUDGET = 10.0
 FORMULA_LIMIT = 400
 #: graphs larger than this are not translated at all
 NODE_LIMIT = 5000
+#: inputs with more elements than this in all are not checked symbolically
+ELEMENT_LIMIT = 200
 
 
 def sympy_backend() -> SimpleNamespace:
-    """The SymPy form of every primitive (same names as `gradcli.backends.SCALAR`)."""
+    """The SymPy form of every primitive (same names as `gradcli.backends.SCALAR`).
+
+    Arrays are NumPy object arrays of SymPy expressions, so a matrix program becomes
+    one expression per element; elementwise functions are mapped over them.
+    """
+    import numpy as np
     import sympy as sp
+
+    def each(f):
+        vf = np.vectorize(f, otypes=[object])
+
+        def g(*xs):
+            if any(isinstance(x, np.ndarray) for x in xs):
+                return vf(*xs)
+            return f(*xs)
+
+        return g
+
+    def exp_all(x):
+        return each(sp.exp)(x)
+
+    def softmax(x, axis=-1):
+        e = exp_all(x)
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+    def log_softmax(x, axis=-1):
+        return x - each(sp.log)(np.sum(exp_all(x), axis=axis, keepdims=True))
+
+    def logsumexp(x, axis=None):
+        return each(sp.log)(np.sum(exp_all(x), axis=axis)) if axis is not None else sp.log(np.sum(exp_all(x)))
+
+    def index(x, idx):
+        from .arrays import _np_index
+
+        return x[_np_index(idx)]
 
     return SimpleNamespace(
         add=operator.add,
         sub=operator.sub,
         mul=operator.mul,
         div=operator.truediv,
-        pow=operator.pow,
+        pow=each(operator.pow),
         neg=operator.neg,
-        exp=sp.exp,
-        log=sp.log,
-        sqrt=sp.sqrt,
-        sin=sp.sin,
-        cos=sp.cos,
-        tan=sp.tan,
-        asin=sp.asin,
-        acos=sp.acos,
-        atan=sp.atan,
-        sinh=sp.sinh,
-        cosh=sp.cosh,
-        tanh=sp.tanh,
-        sigmoid=lambda x: 1 / (1 + sp.exp(-x)),
-        relu=lambda x: sp.Max(0, x),
-        softplus=lambda x: sp.log(1 + sp.exp(x)),
-        abs=sp.Abs,
-        max=lambda *xs: sp.Max(*xs),
-        min=lambda *xs: sp.Min(*xs),
-        step=lambda x: sp.Heaviside(x, 0),
-        sign=sp.sign,
-        eq=lambda x, y: sp.Piecewise((1, sp.Eq(x, y)), (0, True)),
-        xlogy=lambda x, y: x * sp.log(y),
+        exp=each(sp.exp),
+        log=each(sp.log),
+        sqrt=each(sp.sqrt),
+        sin=each(sp.sin),
+        cos=each(sp.cos),
+        tan=each(sp.tan),
+        asin=each(sp.asin),
+        acos=each(sp.acos),
+        atan=each(sp.atan),
+        sinh=each(sp.sinh),
+        cosh=each(sp.cosh),
+        tanh=each(sp.tanh),
+        sigmoid=each(lambda x: 1 / (1 + sp.exp(-x))),
+        relu=each(lambda x: sp.Max(0, x)),
+        softplus=each(lambda x: sp.log(1 + sp.exp(x))),
+        abs=each(sp.Abs),
+        max=each(lambda *xs: sp.Max(*xs)),
+        min=each(lambda *xs: sp.Min(*xs)),
+        step=each(lambda x: sp.Heaviside(x, 0)),
+        sign=each(sp.sign),
+        eq=each(lambda x, y: sp.Piecewise((1, sp.Eq(x, y)), (0, True))),
+        xlogy=each(lambda x, y: x * sp.log(y)),
+        matmul=np.dot,
+        dot=np.dot,
+        outer=np.outer,
+        transpose=np.transpose,
+        sum=lambda x, axis=None: np.sum(x, axis=axis) if axis is not None else sp.Add(*np.ravel(x)),
+        mean=lambda x, axis=None: (np.sum(x, axis=axis) / np.shape(x)[axis]) if axis is not None
+        else sp.Add(*np.ravel(x)) / np.size(x),
+        norm=lambda x: sp.sqrt(sp.Add(*[e * e for e in np.ravel(x)])),
+        softmax=softmax,
+        log_softmax=log_softmax,
+        logsumexp=logsumexp,
+        amax=lambda x: sp.Max(*np.ravel(x)),
+        amin=lambda x: sp.Min(*np.ravel(x)),
+        index=index,
+        stack=lambda *xs: np.array(list(xs), dtype=object),
     )
 
 
@@ -80,6 +130,27 @@ def exact_constant(text: str):
     return -value if negative else value
 
 
+def input_symbols(graph: Graph, env: dict) -> dict[str, object]:
+    """A real SymPy symbol per input, or an object array of ``W[0,1]`` symbols."""
+    import numpy as np
+    import sympy as sp
+
+    from .elements import elements
+
+    symbols: dict[str, object] = {}
+    for i in graph.inputs:
+        name = graph.nodes[i].name
+        value = env[name]
+        if getattr(value, "shape", ()):
+            arr = np.empty(value.shape, dtype=object)
+            for label, index in elements(name, value):
+                arr[index] = sp.Symbol(label, real=True)
+            symbols[name] = arr  # type: ignore[index]
+        else:
+            symbols[name] = sp.Symbol(name, real=True)  # type: ignore[index]
+    return symbols
+
+
 def to_sympy(graph: Graph, symbols: dict[str, object]) -> list:
     """SymPy expressions of every node, in evaluation order (no recursion on our side)."""
     m = sympy_backend()
@@ -90,8 +161,35 @@ def to_sympy(graph: Graph, symbols: dict[str, object]) -> list:
         elif node.op == CONST:
             exprs[node.id] = exact_constant(node.text)
         else:
-            exprs[node.id] = getattr(m, node.op)(*[exprs[a] for a in node.args])
+            f = getattr(m, node.op)
+            args = [exprs[a] for a in node.args]
+            exprs[node.id] = f(*args) if node.param is None else f(*args, node.param)
     return exprs
+
+
+def point_of(symbols: dict, env: dict) -> dict:
+    """{symbol: Float} for every input element, at 30 digits."""
+    import numpy as np
+    import sympy as sp
+
+    point = {}
+    for name, sym in symbols.items():
+        if isinstance(sym, np.ndarray):
+            for index in np.ndindex(*sym.shape):
+                point[sym[index]] = sp.Float(float(env[name][index]), 30)
+        else:
+            point[sym] = sp.Float(float(env[name]), 30)
+    return point
+
+
+def flat_symbols(symbols: dict, names: list[str]) -> list:
+    import numpy as np
+
+    out = []
+    for name in names:
+        sym = symbols[name]
+        out.extend(np.ravel(sym) if isinstance(sym, np.ndarray) else [sym])
+    return out
 
 
 def value_at(expr, point: dict, digits: int = 30):
@@ -135,49 +233,81 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
         return check
     import sympy  # noqa: F401  (import before forking, so the child need not)
 
+    from .elements import elements, size
+
     graph, wrt, env = ev.graph, list(ev.wrt), ev.env
+    if sum(size(env[name]) for name in wrt) > ELEMENT_LIMIT:
+        check.note = f"skipped: more than {ELEMENT_LIMIT} input elements for a symbolic check"
+        for name in ev.wrt:
+            check.results[name] = CheckResult(None, None, "skipped", "too large")
+        return check
+    labels = [(name, label, index) for name in wrt for label, index in elements(name, env[name])]
 
     def job(send: budget.Send) -> None:
+        import numpy as np
         import sympy as sp
 
-        symbols = {name: sp.Symbol(name, real=True) for name in ev.inputs}
+        symbols = input_symbols(graph, env)
         f = to_sympy(graph, symbols)[graph.output]
-        point = {symbols[name]: sp.Float(env[name], 30) for name in ev.inputs}
+        point = point_of(symbols, env)
         derivatives = {}
-        for name in wrt:
-            d = sp.diff(f, symbols[name])
-            derivatives[name] = d
+        for name, label, index in labels:
+            sym = symbols[name] if index is None else symbols[name][index]  # type: ignore[index]
+            d = sp.diff(f, sym)
+            derivatives[label] = d
             v = value_at(d, point)
-            send(("value", name, to_float(v), str(v)))
-        for name in wrt:
-            send(("formula", name, short(str(derivatives[name]))))
-        for name in wrt:
-            d = derivatives[name]
+            send(("value", label, to_float(v), str(v)))
+        for label, d in derivatives.items():
+            send(("formula", label, short(str(d))))
+        for label, d in derivatives.items():
             if sp.count_ops(d) <= 200:
-                send(("simplified", name, short(str(sp.simplify(d)))))
+                send(("simplified", label, short(str(sp.simplify(d)))))
+        del np
 
     outcome = budget.run(job, seconds)
-    got: dict[str, dict] = {name: {} for name in wrt}
+    got: dict[str, dict] = {label: {} for _, label, _ in labels}
     for message in outcome.messages:
-        kind, name, *rest = message
+        kind, label, *rest = message
         if kind == "value":
-            got[name]["value"], got[name]["exact"] = rest
+            got[label]["value"], got[label]["exact"] = rest
         else:
-            got[name][kind] = rest[0]
+            got[label][kind] = rest[0]
+    why = "time budget" if outcome.timed_out else (outcome.error or "no result")
     for name in wrt:
-        entry = got[name]
-        if "value" not in entry:
-            why = "time budget" if outcome.timed_out else (outcome.error or "no result")
+        mine = [(label, index) for n, label, index in labels if n == name]
+        if any("value" not in got[label] for label, _ in mine):
             check.results[name] = CheckResult(None, None, "skipped", why)
             continue
-        estimate = entry["value"]
         ad = ev.gradient[name]
-        ok = agree(ad, estimate, check.rtol, check.atol)
-        status, note = judge(ev, name, ad, estimate, ok)
-        formula = entry.get("simplified") or entry.get("formula") or ""
-        error = 0.0 if (math.isinf(ad) and ad == estimate) else abs(ad - estimate)
+        if mine[0][1] is None:
+            entry = got[name]
+            estimate = entry["value"]
+            ok = agree(ad, estimate, check.rtol, check.atol)
+            status, note = judge(ev, name, ad, estimate, ok)
+            formula = entry.get("simplified") or entry.get("formula") or ""
+            error = 0.0 if (math.isinf(ad) and ad == estimate) else abs(ad - estimate)
+            check.results[name] = CheckResult(
+                estimate, error, status, note, {"formula": formula, "exact": entry["exact"]}
+            )
+            continue
+        import numpy as np
+
+        estimate_arr = np.zeros(np.shape(ad))
+        errors = np.zeros(np.shape(ad))
+        statuses, notes, formulas = [], [], {}
+        for label, index in mine:
+            est = got[label]["value"]
+            a = float(ad[index])  # type: ignore[index]
+            estimate_arr[index] = est
+            errors[index] = 0.0 if (math.isinf(a) and a == est) else abs(a - est)
+            status, note = judge(ev, name, a, est, agree(a, est, check.rtol, check.atol))
+            statuses.append(status)
+            if note and note not in notes:
+                notes.append(note)
+            formulas[label] = got[label].get("simplified") or got[label].get("formula") or ""
+        status = "fail" if "fail" in statuses else ("kink" if "kink" in statuses else "ok")
         check.results[name] = CheckResult(
-            estimate, error, status, note, {"formula": formula, "exact": entry["exact"]}
+            estimate_arr, float(errors.max()), status, "; ".join(notes), {"formulas": formulas}, errors=errors
         )
     if outcome.timed_out:
         check.note = f"the time budget of {seconds:g} s ran out; unfinished parts are skipped (--sympy-timeout)"
