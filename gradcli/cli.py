@@ -113,63 +113,204 @@ def main() -> None:
     """
 
 
-@main.command(
-    "eval",
-    cls=ProgramCommand,
-    context_settings={"ignore_unknown_options": True},
-)
-@click.argument("args", nargs=-1)
-@click.option("-f", "--file", "program_file", metavar="FILE",
-              help="Read the program from FILE ('-' for stdin); all arguments are then bindings.")
-@click.option("--vars", "vars_files", metavar="FILE.json", multiple=True,
-              help="Input values from a JSON object; NAME=VALUE arguments override them.")
-@click.option("--output", "output", metavar="NAME", help="Differentiate this named step instead of the last.")
-@click.option("--wrt", metavar="A,B", help="Only report the gradient for these inputs.")
-@click.option("--check", "check", type=click.Choice(["sympy", "fd", "all"]), multiple=True,
-              help="Check gradients against SymPy, finite differences, or both (exit 1 on disagreement).")
-@click.option("--rtol", type=float, help="Relative tolerance of checks (defaults: sympy 1e-9, fd 1e-6).")
-@click.option("--atol", type=float, help="Absolute tolerance of checks (defaults: sympy 1e-12, fd 1e-8).")
-@click.option("--sympy-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              metavar="SECONDS", help="Time budget of the SymPy check.")
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "tsv"]), default=None,
-              help="Output format (default: table).")
+def program_options(f):
+    """The program and its inputs: PROGRAM NAME=VALUE..., -f, --vars, --output, --wrt."""
+    for decorator in reversed([
+        click.argument("args", nargs=-1),
+        click.option("-f", "--file", "program_file", metavar="FILE",
+                     help="Read the program from FILE ('-' for stdin); all arguments are then bindings."),
+        click.option("--vars", "vars_files", metavar="FILE.json", multiple=True,
+                     help="Input values from a JSON object; NAME=VALUE arguments override them."),
+        click.option("--output", "output", metavar="NAME",
+                     help="Differentiate this named step instead of the last statement."),
+        click.option("--wrt", metavar="A,B", help="Only these inputs (comma-separated)."),
+    ]):
+        f = decorator(f)
+    return f
+
+
+def check_options(f):
+    for decorator in reversed([
+        click.option("--check", "check", type=click.Choice(["sympy", "fd", "all"]), multiple=True,
+                     help="Check against SymPy, finite differences, or both (exit 1 on disagreement)."),
+        click.option("--rtol", type=float, help="Relative tolerance of checks (defaults: sympy 1e-9, fd 1e-6)."),
+        click.option("--atol", type=float, help="Absolute tolerance of checks (defaults: sympy 1e-12, fd 1e-8)."),
+        click.option("--sympy-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+                     metavar="SECONDS", help="Time budget of the SymPy check."),
+    ]):
+        f = decorator(f)
+    return f
+
+
+def output_options(formats: tuple[str, ...]):
+    def apply(f):
+        for decorator in reversed([
+            click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
+            click.option("--format", "fmt", type=click.Choice(list(formats)), default=None,
+                         help="Output format (default: table)."),
+            click.option("--full", is_flag=True, help="Show whole arrays and every row."),
+            click.option("--digits", type=click.IntRange(1, 17), default=10, show_default=True,
+                         help="Significant digits in tables."),
+        ]):
+            f = decorator(f)
+        return f
+
+    return apply
+
+
+_PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_options": True})
+
+
+@main.command("eval", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@program_options
+@check_options
+@output_options(("table", "json", "csv", "tsv"))
 @click.option("--nodes/--no-nodes", "show_nodes", default=None,
               help="Show every node (default: all up to 60, else head and tail), or none.")
-@click.option("--full", is_flag=True, help="Show every input in the gradient table.")
-@click.option("--digits", type=click.IntRange(1, 17), default=10, show_default=True,
-              help="Significant digits in tables.")
+@click.option("--seed-output", metavar="VALUE",
+              help="Cotangent of a non-scalar output, e.g. [1,0,0]: gives a vector-Jacobian product.")
 def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                  output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
                  rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
-                 fmt: Optional[str], show_nodes: Optional[bool], full: bool, digits: int) -> int:
+                 fmt: Optional[str], full: bool, digits: int, show_nodes: Optional[bool],
+                 seed_output: Optional[str]) -> int:
     """Evaluate PROGRAM at NAME=VALUE and backpropagate.
 
     PROGRAM is an expression such as "(a+b)*(b+1)" or statements such as
     "c = a + b; d = b + 1; e = c * d" ('-' reads it from stdin).  Prints every
     node's value and adjoint and every input's gradient.
     """
+    from .evaluate import run
+
+    fmt = _format(as_json, fmt)
+    ev = _prepare(args, program_file, vars_files, output, wrt)
+    seed = None
+    if seed_output is not None:
+        from .bindings import constant_value
+
+        seed = constant_value(seed_output, "--seed-output")
+    run(ev, seed)
+    _warn(ev.warnings)
+    checks = []
+    if ev.adjoints:
+        checks = _gradient_checks(ev, check, rtol, atol, sympy_timeout)
+    elif check:
+        raise UsageError("checks need a scalar output (or --seed-output); for a vector output use 'gradcli jacobian'")
+    _emit(ev, checks, fmt, show_nodes, full, digits)
+    failed = any(c.failed for c in checks)
+    return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)
+
+
+@main.command("jacobian", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@program_options
+@check_options
+@output_options(("table", "json", "csv", "tsv"))
+@click.option("--mode", type=click.Choice(["reverse", "forward", "both"]), default="reverse", show_default=True,
+              help="Reverse: one backward pass per output element; forward: one tangent pass per input "
+                   "element; both: compute both and compare.")
+def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                     output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
+                     rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
+                     fmt: Optional[str], full: bool, digits: int, mode: str) -> int:
+    """The Jacobian of PROGRAM's output with respect to its inputs.
+
+    Rows are output elements (y[0], y[1], ...), columns input elements (x[0], W[0,1],
+    ...), inputs in --wrt order, each flattened row-major.
+    """
+    from .derivatives import jacobian
+    from .evaluate import run
+
+    fmt = _format(as_json, fmt)
+    ev = _prepare(args, program_file, vars_files, output, wrt)
+    run(ev)
+    _warn(ev.warnings)
+    matrix = jacobian(ev, "reverse" if mode == "both" else mode)
+    if mode == "both":
+        import numpy as np
+
+        other = jacobian(ev, "forward")
+        gap = float(np.max(np.abs(matrix.data - other.data))) if matrix.data.size else 0.0
+        matrix.notes.append(
+            f"reverse mode: {matrix.passes} backward pass(es); forward mode: {other.passes} tangent pass(es); "
+            f"largest difference {gap:.3g}"
+        )
+        matrix.mode = "both"
+        matrix.agreement = gap  # type: ignore[attr-defined]
+    return _finish_matrix(ev, matrix, check, rtol, atol, sympy_timeout, fmt, full, digits)
+
+
+@main.command("hessian", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@program_options
+@check_options
+@output_options(("table", "json", "csv", "tsv"))
+def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                    output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
+                    rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
+                    fmt: Optional[str], full: bool, digits: int) -> int:
+    """Second derivatives of PROGRAM's scalar output (forward-over-reverse).
+
+    Computed by differentiating the gradient with dual numbers, not by finite
+    differences; symmetric to rounding.
+    """
+    from .derivatives import hessian
+    from .evaluate import run
+
+    fmt = _format(as_json, fmt)
+    ev = _prepare(args, program_file, vars_files, output, wrt)
+    if ev.graph.nodes[ev.graph.output].shape != ():
+        shape = ev.graph.nodes[ev.graph.output].shape
+        raise UsageError(f"the Hessian needs a scalar output; {ev.output_name} has shape {shape}")
+    run(ev)
+    _warn(ev.warnings)
+    matrix = hessian(ev)
+    return _finish_matrix(ev, matrix, check, rtol, atol, sympy_timeout, fmt, full, digits)
+
+
+def _finish_matrix(ev, matrix, check, rtol, atol, sympy_timeout, fmt, full, digits) -> int:
+    from .matrix_checks import check_matrix
+
+    kinds = _check_kinds(check)
+    for kind in ("sympy", "fd"):
+        if kind in kinds:
+            matrix.checks.append(check_matrix(ev, matrix, kind, rtol, atol, sympy_timeout))
+    _emit_matrix(ev, matrix, fmt, full, digits)
+    failed = any(c.status == "fail" for c in matrix.checks)
+    return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)
+
+
+def _format(as_json: bool, fmt: Optional[str]) -> str:
+    if as_json:
+        if fmt not in (None, "json"):
+            raise UsageError(f"--json and --format {fmt} disagree: choose one")
+        return "json"
+    return fmt or "table"
+
+
+def _prepare(args, program_file, vars_files, output, wrt):
     from . import bindings as binding_mod
-    from .evaluate import prepare, run
+    from .evaluate import prepare
 
     source, binding_args = _program_and_bindings(args, program_file)
     for a in binding_args:
         if a.startswith("--"):
-            raise UsageError(f"no such option: {a.split('=')[0]} (see 'gradcli eval --help')")
+            raise UsageError(f"no such option: {a.split('=')[0]}")
     bound = binding_mod.collect(binding_args, vars_files)
-    if as_json:
-        if fmt not in (None, "json"):
-            raise UsageError(f"--json and --format {fmt} disagree: choose one")
-        fmt = "json"
-    fmt = fmt or "table"
     wrt_names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
-    ev = prepare(source, bound, output, wrt_names)
-    run(ev)
-    for warning in ev.warnings:
+    return prepare(source, bound, output, wrt_names)
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
         click.echo(f"gradcli: warning: {warning}", err=True)
 
+
+def _check_kinds(check: tuple[str, ...]) -> set[str]:
+    return {"sympy", "fd"} if "all" in check else set(check)
+
+
+def _gradient_checks(ev, check, rtol, atol, sympy_timeout) -> list:
     checks = []
-    kinds = {"sympy", "fd"} if "all" in check else set(check)
+    kinds = _check_kinds(check)
     if "sympy" in kinds:
         from .symbolic import sympy_check
 
@@ -178,10 +319,7 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         from .checks import finite_differences
 
         checks.append(finite_differences(ev, rtol, atol))
-
-    _emit(ev, checks, fmt, show_nodes, full, digits)
-    failed = any(c.failed for c in checks)
-    return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)
+    return checks
 
 
 def _program_and_bindings(args: tuple[str, ...], program_file: Optional[str]) -> tuple[str, list[str]]:
@@ -216,21 +354,46 @@ def _read_program(path: str) -> str:
     return text.lstrip("\ufeff")
 
 
+def _emit_matrix(ev, matrix, fmt: str, full: bool, digits: int) -> None:
+    if fmt == "json":
+        from .report import dumps, matrix_json
+
+        click.echo(dumps(matrix_json(ev, matrix)))
+    elif fmt in ("csv", "tsv"):
+        _write_csv(_matrix_rows(matrix), fmt)
+    else:
+        from .render import Style, matrix_view
+
+        console = _console()
+        console.print(matrix_view(ev, matrix, Style(console.is_terminal, digits, full)))
+
+
+def _matrix_rows(matrix) -> list[list[str]]:
+    rows = [["", *matrix.columns]]
+    for label, row in zip(matrix.rows, matrix.data):
+        rows.append([label, *(repr(float(v)) for v in row)])
+    return rows
+
+
+def _write_csv(rows: list[list[str]], fmt: str) -> None:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+    writer.writerows(rows)
+    click.echo(buf.getvalue(), nl=False)
+
+
 def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: int) -> None:
     if fmt == "json":
         from .report import dumps, to_json
 
         click.echo(dumps(to_json(ev, checks)))
     elif fmt in ("csv", "tsv"):
-        import csv
-        import io
-
         from .report import csv_rows
 
-        buf = io.StringIO()
-        writer = csv.writer(buf, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
-        writer.writerows(csv_rows(ev, checks))
-        click.echo(buf.getvalue(), nl=False)
+        _write_csv(csv_rows(ev, checks), fmt)
     else:
         from .render import Style, evaluation
 

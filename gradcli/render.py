@@ -225,3 +225,60 @@ def verdict_lines(checks: list[Check]) -> Optional[RenderableType]:
         extra.append("some skipped")
     more = f" ({'; '.join(extra)})" if extra else ""
     return Group(Text(f"✓ all checks passed{more}", style="bold green"), tol)
+
+
+#: a matrix view shows at most this many rows and columns unless --full
+MATRIX_EDGE = 12
+
+
+def matrix_view(ev: Evaluation, matrix, style: Style) -> RenderableType:
+    """A Jacobian or Hessian as a labelled table, with how it was computed and checked."""
+    parts: list[RenderableType] = [header(ev, style), Text("")]
+    title = {"jacobian": f"Jacobian ∂{ev.output_name}/∂inputs", "hessian": f"Hessian of {ev.output_name}"}
+    how = {
+        "reverse": f"reverse mode: {matrix.passes} backward pass(es), one per output element",
+        "forward": f"forward mode: {matrix.passes} tangent pass(es), one per input element",
+        "both": "reverse and forward mode",
+        "forward-over-reverse": f"forward-over-reverse: {matrix.passes} dual-number pass(es), one per input element",
+    }[matrix.mode]
+    table = Table(title=title[matrix.kind], title_justify="left", box=style.box)
+    rows, cols = list(range(len(matrix.rows))), list(range(len(matrix.columns)))
+    if not style.full:
+        rows = _edge(rows)
+        cols = _edge(cols)
+    table.add_column("", style="bold")
+    for j in cols:
+        table.add_column("…" if j < 0 else matrix.columns[j], justify="right")
+    for i in rows:
+        if i < 0:
+            table.add_row("…", *["…" for _ in cols])
+            continue
+        table.add_row(matrix.rows[i], *["…" if j < 0 else style.num(float(matrix.data[i, j])) for j in cols])
+    parts.append(table)
+    notes = Text(how + "\n", style="dim")
+    if matrix.kind == "hessian" and matrix.data.size:
+        import numpy as np
+
+        notes.append(f"symmetric to {float(np.max(np.abs(matrix.data - matrix.data.T))):.2g}\n", style="dim")
+    for note in matrix.notes:
+        notes.append(note + "\n", style="dim")
+    for c in matrix.checks:
+        mark = {"ok": "✓", "fail": "✗", "kink": "~", "skipped": "–"}[c.status]
+        err = "" if c.max_error is None else f", largest |Δ| {c.max_error:.2g}"
+        label = {"fd": "finite differences", "sympy": "SymPy"}[c.name]
+        line = f"{mark} {label}: {c.status}{err}"
+        if c.note:
+            line += f" ({c.note})"
+        notes.append(line + f"   [rtol {c.rtol:g}, atol {c.atol:g}]\n",
+                     style=_STATUS_STYLE.get(c.status, ""))
+    if notes.plain:
+        notes.rstrip()
+        parts += [Text(""), notes]
+    return Group(*parts)
+
+
+def _edge(items: list[int]) -> list[int]:
+    if len(items) <= MATRIX_EDGE:
+        return items
+    half = MATRIX_EDGE // 2
+    return items[:half] + [-1] + items[-half:]

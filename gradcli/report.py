@@ -138,3 +138,42 @@ def dumps(doc: dict) -> str:
             lines.append(f"  {one(key)}: {one(value)}{comma}")
     lines.append("}")
     return "\n".join(lines)
+
+
+def matrix_json(ev: Evaluation, matrix) -> dict:
+    """``gradcli jacobian`` / ``gradcli hessian`` as a JSON document."""
+    from .fmt import json_value
+
+    doc: dict = {
+        "schema": SCHEMA_VERSION,
+        "program": ev.source,
+        "output": ev.output_name,
+        "value": json_value(ev.value),
+        "shape": list(ev.graph.nodes[ev.graph.output].shape),
+        "inputs": {name: json_value(ev.env[name]) for name in ev.inputs},
+        matrix.kind: json_value(matrix.data) if matrix.data.size else [[] for _ in matrix.rows],
+        "rows": matrix.rows,
+        "columns": matrix.columns,
+        "mode": matrix.mode,
+        "passes": matrix.passes,
+        "checks": {},
+        "warnings": list(ev.warnings),
+        "ok": not any(c.status == "fail" for c in matrix.checks),
+    }
+    if matrix.kind == "hessian" and matrix.data.size:
+        import numpy as np
+
+        doc["asymmetry"] = float(np.max(np.abs(matrix.data - matrix.data.T)))
+    if hasattr(matrix, "agreement"):
+        doc["forward_reverse_difference"] = matrix.agreement
+    for c in matrix.checks:
+        doc["checks"][c.name] = {
+            "estimate": None if c.estimate is None else json_value(c.estimate),
+            "error": c.max_error,
+            "ok": None if c.status == "skipped" else c.status != "fail",
+            "status": c.status,
+            "note": c.note,
+            "rtol": c.rtol,
+            "atol": c.atol,
+        }
+    return doc
