@@ -49,6 +49,8 @@ def constant_value(text: str, where: str) -> object:
     except MathError as exc:
         raise MathError(f"{where}: {exc.message}") from None
     except ShapeError as exc:
+        if "(stack)" in exc.message:
+            raise UsageError(f"{where}: {text!r} is not a rectangular array (rows of different lengths)") from None
         raise UsageError(f"{where}: {exc.message}") from None
     value = values[graph.output]
     return value if hasattr(value, "shape") else float(value)

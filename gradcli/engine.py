@@ -34,6 +34,8 @@ from .graph import CONST, INPUT, Graph
 from .ops import OPS
 
 _isfinite = math.isfinite
+#: the adjoint of a node nothing has flowed into yet (identity-compared, never mutated)
+_UNTOUCHED = 0.0
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError, ArithmeticError)
 
 
@@ -194,13 +196,14 @@ class Tape:
 
         array = backend or self.array
         shapes, nodes = self.shapes, self.graph.nodes
-        adjoint: list = [0.0] * self.n
+        zero = _UNTOUCHED
+        adjoint: list = [zero] * self.n
         adjoint[out] = seed
         with np.errstate(all="ignore"):
             for i, kind, args, parts in self.reverse_code:
-                if i > out:
-                    continue
                 g = adjoint[i]
+                if i > out or g is zero:
+                    continue  # nothing flows back from a node the output does not use
                 xs = [values[a] for a in args]
                 if kind < 0:  # structural op: its VJP rows
                     param = nodes[i].param
@@ -210,7 +213,8 @@ class Tape:
                         contributions = [None if v is None else v(array, g, xs, values[i], param) for v in parts]
                     for a, c in zip(args, contributions):
                         if c is not None:
-                            adjoint[a] = adjoint[a] + c
+                            prev = adjoint[a]
+                            adjoint[a] = c if prev is zero else prev + c
                     continue
                 on_floats = backend is None and self._on_floats(nodes[i])
                 m = SCALAR if on_floats else array
@@ -222,15 +226,19 @@ class Tape:
                 for a, p in zip(args, local):
                     if p is None:
                         continue
-                    c = g * p
-                    if shapes[a] != shapes[i] and backend is None:
-                        c = self.array.unbroadcast(c, shapes[a])
-                    elif shapes[a] != shapes[i]:
+                    if p.__class__ is float and (p == 1.0 or p == -1.0):
+                        c = g if p == 1.0 else -g  # add, sub, neg: no multiplication
+                    else:
+                        c = g * p
+                    if shapes[a] != shapes[i]:
                         c = array.unbroadcast(c, shapes[a])
-                    adjoint[a] = adjoint[a] + c
-        if backend is None:
-            for k, shape in enumerate(shapes):
-                a = adjoint[k]
+                    prev = adjoint[a]
+                    adjoint[a] = c if prev is zero else prev + c
+        for k, shape in enumerate(shapes):
+            a = adjoint[k]
+            if a is zero:
+                adjoint[k] = 0.0 if backend is not None or shape == () else np.zeros(shape)
+            elif backend is None:
                 if shape == ():
                     adjoint[k] = float(a)
                 elif np.shape(a) != shape:
