@@ -148,6 +148,8 @@ def gradient_table(ev: Evaluation, checks: list[Check], style: Style,
     for check in checks:
         table.add_column(names.get(check.name, check.name), justify="right")
         table.add_column("|Δ|", justify="right")
+        if check.name == "fd":
+            table.add_column("step h", justify="right")
     if checks:
         table.add_column("check")
     items = list(ev.gradient.items())
@@ -167,6 +169,9 @@ def gradient_table(ev: Evaluation, checks: list[Check], style: Style,
                 row += ["—", ""]
             else:
                 row += [style.num(r.estimate), number(r.error, 2) if r.error is not None else ""]
+            if check.name == "fd":
+                step = r.detail.get("step") if r is not None else None
+                row.append(number(step, 2) if step is not None else ("per element" if tensors else ""))
             statuses.append("skipped" if r is None else r.status)
         if checks:
             row.append(_verdict_cell(statuses))
