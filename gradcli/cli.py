@@ -293,7 +293,7 @@ def _prepare(args, program_file, vars_files, output, wrt):
     source, binding_args = _program_and_bindings(args, program_file)
     for a in binding_args:
         if a.startswith("--"):
-            raise UsageError(f"no such option: {a.split('=')[0]}")
+            raise UsageError(_unknown_option(a))
     bound = binding_mod.collect(binding_args, vars_files)
     wrt_names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
     return prepare(source, bound, output, wrt_names)
@@ -322,9 +322,25 @@ def _gradient_checks(ev, check, rtol, atol, sympy_timeout) -> list:
     return checks
 
 
+def _unknown_option(arg: str) -> str:
+    """'no such option' with a suggestion, or the reason an option was not read."""
+    import difflib
+
+    ctx = click.get_current_context(silent=True)
+    name = arg.split("=")[0]
+    known = [o for p in ctx.command.params for o in getattr(p, "opts", []) if o.startswith("--")] if ctx else []
+    if name in known:
+        return f"{name} comes after '--', where options are no longer read: put it before '--'"
+    close = difflib.get_close_matches(name, known, n=2, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"no such option: {name}{hint}"
+
+
 def _program_and_bindings(args: tuple[str, ...], program_file: Optional[str]) -> tuple[str, list[str]]:
     """The program text (from the first argument, a file, or stdin) and the bindings."""
     rest = list(args)
+    if rest and rest[0].startswith("--") and rest[0] != "--":
+        raise UsageError(_unknown_option(rest[0]))
     if rest and rest[0] == "--":
         rest.pop(0)
     if program_file is not None:
@@ -341,7 +357,8 @@ def _program_and_bindings(args: tuple[str, ...], program_file: Optional[str]) ->
 def _read_program(path: str) -> str:
     try:
         if path == "-":
-            data = click.get_binary_stream("stdin").read()
+            stdin = sys.stdin
+            data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode("utf-8")
         else:
             with open(path, "rb") as fh:
                 data = fh.read()

@@ -48,8 +48,10 @@ class Tape:
         self.n = len(nodes)
         self.live = graph.depends_on_input()
         self.shapes = [node.shape for node in nodes]
-        #: True when every node is a scalar: the fast float-only path
-        self.scalar = not any(self.shapes)
+        #: True when every node is a scalar and every op elementwise: the fast float-only path
+        self.scalar = not any(self.shapes) and all(
+            node.op in (INPUT, CONST) or OPS[node.op].elementwise for node in nodes
+        )
         self.array = None if self.scalar else _array_backend()
         #: forward instructions (i, f, args) for computed nodes
         self.code: list[tuple] = []
@@ -128,6 +130,9 @@ class Tape:
                     for i, f, args in self.code:
                         values[i] = f(*[values[a] for a in args])
         except _MATH_ERRORS as exc:
+            earlier = _first_non_finite(values[:i])
+            if earlier is not None:  # an overflow to inf that this node then rejected
+                raise _math_error(graph, values, earlier, None) from None
             raise _math_error(graph, values, i, exc) from None
         if self.scalar:
             if not all(map(_isfinite, values)):
@@ -173,16 +178,19 @@ class Tape:
                 if kind == 2:
                     a, b = args
                     pa, pb = parts
-                    if pa is not None:
-                        adjoint[a] += g * (pa if pa.__class__ is float else pa(m, values[a], values[b], values[i]))
-                    if pb is not None:
-                        adjoint[b] += g * (pb if pb.__class__ is float else pb(m, values[a], values[b], values[i]))
+                    # both partials first: if one raises, nothing has been added yet
+                    da = None if pa is None else (pa if pa.__class__ is float else pa(m, values[a], values[b], values[i]))
+                    db = None if pb is None else (pb if pb.__class__ is float else pb(m, values[a], values[b], values[i]))
+                    if da is not None:
+                        adjoint[a] += g * da
+                    if db is not None:
+                        adjoint[b] += g * db
                 elif kind == 1:
                     (pa,) = parts
                     a = args[0]
                     adjoint[a] += g * (pa if pa.__class__ is float else pa(m, values[a], values[i]))
                 else:
-                    for a, p in zip(args, parts(m, [values[a] for a in args], values[i])):
+                    for a, p in zip(args, list(parts(m, [values[a] for a in args], values[i]))):
                         adjoint[a] += g * p
             except _MATH_ERRORS:
                 local = local_partials(IEEE, kind, parts, [ieee(values[a]) for a in args], ieee(values[i]))
@@ -296,14 +304,15 @@ def _array_backend():
 
 
 def _first_non_finite(values: Sequence) -> Optional[int]:
-    import numpy as np
-
     for k, v in enumerate(values):
         if isinstance(v, float):
             if not _isfinite(v):
                 return k
-        elif v is not None and not np.all(np.isfinite(v)):
-            return k
+        elif v is not None:
+            import numpy as np
+
+            if not np.all(np.isfinite(v)):
+                return k
     return None
 
 

@@ -65,7 +65,7 @@ class ParseError(GradcliError):
         return (
             f"gradcli: {self.kind} at {where}: {self.message}\n"
             f"  {shown}\n"
-            f"  {' ' * caret_col}^"
+            f"  {' ' * _display_width(shown[:caret_col])}^"
         )
 
 
@@ -92,3 +92,15 @@ def _window(text: str, col: int, width: int) -> tuple[str, int]:
     prefix = "…" if start > 0 else ""
     suffix = "…" if start + width < len(text) else ""
     return prefix + shown + suffix, col - start + len(prefix)
+
+
+def _display_width(text: str) -> int:
+    """Terminal columns taken by `text`: East Asian wide characters take two."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(
+        0 if unicodedata.combining(ch) else (2 if unicodedata.east_asian_width(ch) in "WF" else 1)
+        for ch in text
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .errors import ParseError
+from .errors import ParseError, UsageError
 from .graph import CONST, Graph
 from .ops import AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_AXIS, FUNCTIONS
 from .parser import Program
@@ -103,7 +103,7 @@ def lower(program: Program, output: Optional[str] = None) -> Graph:
     if output is not None:
         if output not in defined and output not in g.names:
             known = ", ".join(sorted(defined)) or "none"
-            raise ParseError(f"--output {output}: no statement assigns {output!r} (assigned: {known})", source, 0)
+            raise UsageError(f"--output {output}: no statement assigns {output!r} (assigned: {known})")
         out = defined.get(output, g.names.get(output, -1))
         out_name = output
     else:

@@ -96,15 +96,20 @@ def _max_partials(m, xs, out):
     return [h / count for h in hits]
 
 
-def _tie(*xs):
-    """More than one argument equals the result (elementwise for arrays)."""
-    if all(isinstance(x, float) for x in xs):
-        return sum(1 for x in xs if x == max(xs)) > 1 or sum(1 for x in xs if x == min(xs)) > 1
-    import numpy as np
+def _tie_at(extreme: str):
+    """Kink test: more than one argument attains the max (or min), elementwise for arrays."""
 
-    hi = np.maximum.reduce(np.broadcast_arrays(*xs))
-    lo = np.minimum.reduce(np.broadcast_arrays(*xs))
-    return (sum((x == hi).astype(int) for x in xs) > 1) | (sum((x == lo).astype(int) for x in xs) > 1)
+    def tie(*xs):
+        if all(isinstance(x, float) for x in xs):
+            top = max(xs) if extreme == "max" else min(xs)
+            return sum(1 for x in xs if x == top) > 1
+        import numpy as np
+
+        reduce = np.maximum.reduce if extreme == "max" else np.minimum.reduce
+        top = reduce(np.broadcast_arrays(*xs))
+        return sum((x == top).astype(int) for x in xs) > 1
+
+    return tie
 
 
 def _pow_kink(x, y):
@@ -169,11 +174,11 @@ RELU = _row("relu", 1, (lambda m, x, o: m.step(x),), kink=lambda x: x == 0, doc=
 SOFTPLUS = _row("softplus", 1, (lambda m, x, o: m.sigmoid(x),), doc="log(1 + e^x), overflow-free")
 ABS = _row("abs", 1, (lambda m, x, o: m.sign(x),), kink=lambda x: x == 0, doc="|x|; abs'(0) = 0")
 MAX = _row(
-    "max", -1, _max_partials, kink=_tie,
+    "max", -1, _max_partials, kink=_tie_at("max"),
     doc="largest argument; tied arguments share the gradient evenly",
 )
 MIN = _row(
-    "min", -1, _max_partials, kink=_tie,
+    "min", -1, _max_partials, kink=_tie_at("min"),
     doc="smallest argument; tied arguments share the gradient evenly",
 )
 
