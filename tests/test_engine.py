@@ -184,8 +184,6 @@ def test_backward_to_an_intermediate_output():
     assert adj[ids["y"]] == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: pow with a negative base and a live exponent: the x-partial "
-                   "is added twice when the y-partial (log of a negative base) falls back to IEEE")
 @pytest.mark.parametrize("x, y, dx", [(-2.0, 3.0, 12.0), (-2.0, 2.0, -4.0), (-1.5, -1.0, -1 / 2.25)])
 def test_pow_negative_base_with_input_exponent(x, y, dx):
     value, grads, g, values, adjoints = run("x^y", x=x, y=y)
@@ -373,8 +371,6 @@ def test_non_finite_input_is_a_math_error():
     assert "x" in info.value.message and "inf" in info.value.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an overflow to inf that a later node rejects is blamed "
-                   "on that later node ('math domain error') instead of the overflowing node")
 @pytest.mark.parametrize("src", ["y = x*z\nw = sin(y)", "y = x*z\nw = sqrt(-y)"])
 def test_overflow_is_blamed_on_the_overflowing_node(src):
     g, tape = build(src)

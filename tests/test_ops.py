@@ -421,8 +421,6 @@ def test_kink_predicates():
     assert OPS["pow"].kink(0.0, 0.5) and not OPS["pow"].kink(0.0, 2.0) and not OPS["pow"].kink(2.0, 0.5)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the max/min kink predicate is shared and reports a tie at "
-                   "either end: max(3, 1, 1) and min(1, 3, 3) are flagged as not differentiable")
 def test_max_min_kink_only_for_ties_at_the_extreme():
     from gradcli.bindings import Binding
     from gradcli.evaluate import evaluate
@@ -436,8 +434,6 @@ def test_max_min_kink_only_for_ties_at_the_extreme():
     assert not any("not differentiable" in w for w in ev.warnings), ev.warnings
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: max(x)/min(x) of one scalar lowers to amax/amin, "
-                   "which the float backend lacks (AttributeError in Tape)")
 @pytest.mark.parametrize("src", ["max(x)", "min(x)"])
 def test_max_of_one_scalar_is_itself(src):
     v, g = run(src, x=2.5)
