@@ -30,10 +30,17 @@ class Outcome:
         self.finished = False
         self.timed_out = False
         self.error = ""
+        #: the job said its essential results were all sent
+        self.essentials = False
 
 
-def run(job: Callable[[Send], None], seconds: float) -> Outcome:
-    """Run ``job(send)``; every ``send(message)`` before the deadline is kept."""
+def run(job: Callable[[Send], None], seconds: float, patience: float = float("inf")) -> Outcome:
+    """Run ``job(send)``; every ``send(message)`` before the deadline is kept.
+
+    A job that sends ``("essentials",)`` has delivered what matters; from then on it
+    gets at most `patience` more seconds (for optional extras such as simplified
+    formulas) before it is stopped.
+    """
     if not hasattr(os, "fork"):
         return _run_thread(job, seconds)
     read_fd, write_fd = os.pipe()
@@ -77,6 +84,10 @@ def run(job: Callable[[Send], None], seconds: float) -> Outcome:
                     break
                 message = pickle.loads(buffer[4 : 4 + size])
                 buffer = buffer[4 + size :]
+                if message[0] == "essentials":
+                    deadline = min(deadline, time.monotonic() + patience)
+                    outcome.essentials = True
+                    continue
                 _take(outcome, message)
     finally:
         os.close(read_fd)
@@ -90,7 +101,9 @@ def run(job: Callable[[Send], None], seconds: float) -> Outcome:
 
 
 def _take(outcome: Outcome, message: tuple) -> None:
-    if message[0] == "done":
+    if message[0] == "essentials":
+        outcome.essentials = True
+    elif message[0] == "done":
         outcome.finished = True
     elif message[0] == "error":
         outcome.error = str(message[1])

@@ -162,6 +162,8 @@ def _fd_element(ev: Evaluation, name: str, index, check: Check) -> CheckResult:
     grad = ev.gradient[name]
     ad = float(grad if index is None else grad[index])
     h0 = EPS ** (1 / 3) * max(1.0, abs(x))
+    if not math.isfinite(ad):
+        return CheckResult(None, None, "skipped", "the AD derivative is not finite: no finite difference to compare")
 
     def f(at: float) -> float:
         env = dict(ev.env)
@@ -199,7 +201,8 @@ def derivative_estimate(f, x: float):
     def central(h: float):
         hi, lo = x + h, x - h
         fp, fm = np.asarray(f(hi), dtype=float), np.asarray(f(lo), dtype=float)
-        return (fp - fm) / (hi - lo), np.maximum(np.abs(fp), np.abs(fm)), hi - lo
+        with np.errstate(all="ignore"):
+            return (fp - fm) / (hi - lo), np.maximum(np.abs(fp), np.abs(fm)), hi - lo
 
     best = None
     for h in _steps(x, h0):
@@ -212,7 +215,8 @@ def derivative_estimate(f, x: float):
             estimate = (4.0 * d2 - d1) / 3.0  # Richardson: cancels the h^2 error term
             spread = float(np.max(np.abs(d1 - d2) / np.maximum(np.abs(d2), 1e-300)))
         estimate = np.where(np.isfinite(estimate), estimate, d2)
-        floor = 10.0 * EPS * np.maximum(scale, scale2) / (width2 / 2)
+        with np.errstate(all="ignore"):
+            floor = 10.0 * EPS * np.maximum(scale, scale2) / (width2 / 2)
         found = (float(estimate) if estimate.ndim == 0 else estimate,
                  float(floor) if np.ndim(floor) == 0 else floor, h)
         if spread < 1e-3:  # the two steps agree: the extrapolation is trustworthy

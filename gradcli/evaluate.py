@@ -200,6 +200,7 @@ def _non_finite_message(ev: Evaluation, names: list[str]) -> str:
     from .fmt import number
 
     graph, adj, values = ev.graph, ev.adjoints, ev.values
+    adj_finite = [all_finite(a) for a in adj]
     source = None
     for node in reversed(graph.nodes):
         if node.args and adj_finite[node.id] and any(
@@ -208,7 +209,6 @@ def _non_finite_message(ev: Evaluation, names: list[str]) -> str:
             source = node
             break
     grads = ", ".join(f"∂{ev.output_name}/∂{n} = {number(ev.gradient[n])}" for n in names)
-    adj_finite = [all_finite(a) for a in adj]
     if source is None:
         return f"{grads}: the gradient is not finite"
     shown = ", ".join(

@@ -183,16 +183,22 @@ class Graph:
 
     # ---- finishing ----------------------------------------------------------------
     def pruned(self, output: int) -> "Graph":
-        """A copy holding only `output` and the nodes it depends on, renumbered."""
-        keep = [False] * len(self.nodes)
+        """A copy holding only `output`, the nodes it depends on and the inputs, renumbered.
+
+        Returns the graph itself when nothing is left out (the common case).
+        """
+        keep = [node.op == INPUT for node in self.nodes]  # every input stays (gradient 0 if unused)
         keep[output] = True
         for node in reversed(self.nodes[: output + 1]):
             if keep[node.id]:
                 for a in node.args:
                     keep[a] = True
+        if all(keep) and output == len(self.nodes) - 1:
+            self.output = output
+            return self
         new = Graph()
         remap: dict[int, int] = {}
-        for node in self.nodes[: output + 1]:
+        for node in self.nodes:
             if not keep[node.id]:
                 continue
             remap[node.id] = len(new.nodes)

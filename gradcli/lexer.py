@@ -15,40 +15,52 @@ from .errors import ParseError
 
 Token = tuple[str, str, int]
 
+#: every character of the source belongs to exactly one match, so positions are the
+#: running sum of match lengths and `findall` (C speed) does the scanning
 _TOKEN = re.compile(
     r"""
-    (?P<ws>[ \t\r\f\v]+)
-  | (?P<comment>\#[^\n]*)
-  | (?P<nl>\n)
-  | (?P<num>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
-  | (?P<name>[^\W\d]\w*)
-  | (?P<op>\*\*|[-+*/^@()\[\],:;=.])
-  | (?P<bad>.)
+    [ \t\r\f\v]+
+  | \#[^\n]*
+  | \n
+  | (?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
+  | [^\W\d]\w*
+  | \*\*
+  | [-+*/^@()\[\],:;=.]
+  | .
     """,
     re.VERBOSE | re.DOTALL,
 )
 
 _NAME_CHARS = frozenset("_0123456789")
+_OPERATORS = frozenset("-+*/^@()[],:;=.")
+_BLANK = frozenset(" \t\r\f\v#")
 
 
 def tokenize(source: str) -> Iterator[Token]:
     """Yield the tokens of `source`, ending with one ``eof`` token."""
-    for m in _TOKEN.finditer(source):
-        kind = m.lastgroup
-        text = m.group()
-        pos = m.start()
-        if kind == "ws" or kind == "comment":
-            continue
-        if kind == "name" and not text.isascii():
-            for i, ch in enumerate(text):
-                if not (ch.isalpha() or ch in _NAME_CHARS):
-                    hint = _bad_char_message(ch).partition(" (")[2].rstrip(")")
-                    raise ParseError(
-                        f"{ch!r} cannot be part of a name" + (f" ({hint})" if hint else ""), source, pos + i
-                    )
-        elif kind == "bad":
+    pos = 0
+    for text in _TOKEN.findall(source):
+        first = text[0]
+        if first in _BLANK:
+            pass
+        elif first == "\n":
+            yield ("nl", text, pos)
+        elif ("0" <= first <= "9") or (first == "." and len(text) > 1):
+            yield ("num", text, pos)
+        elif first.isalpha() or first == "_":
+            if not text.isascii():
+                for i, ch in enumerate(text):
+                    if not (ch.isalpha() or ch in _NAME_CHARS):
+                        hint = _bad_char_message(ch).partition(" (")[2].rstrip(")")
+                        raise ParseError(
+                            f"{ch!r} cannot be part of a name" + (f" ({hint})" if hint else ""), source, pos + i
+                        )
+            yield ("name", text, pos)
+        elif first in _OPERATORS:
+            yield ("op", text, pos)
+        else:
             raise ParseError(_bad_char_message(text), source, pos)
-        yield (kind, text, pos)  # type: ignore[misc]
+        pos += len(text)
     yield ("eof", "", len(source))
 
 

@@ -193,8 +193,12 @@ def test_unicode_letters_are_names():
 
 
 def test_output_is_the_last_statement_and_unused_statements_are_pruned():
-    value, inputs, _ = evaluate("a = x*2\nb = y*3\nc = a + 1", x=1.0)
-    assert (value, inputs) == (3.0, ["x"])
+    # the dead statement's node is gone, but every name the program reads stays an
+    # input (its gradient is 0), so --output and dead code never hide an input
+    g = lower(parse("a = x*2\nb = y*3\nc = a + 1"))
+    assert [n.op for n in g.nodes].count("mul") == 1
+    value, inputs, grads = evaluate("a = x*2\nb = y*3\nc = a + 1", x=1.0, y=5.0)
+    assert (value, inputs, grads) == (3.0, ["x", "y"], {"x": 2.0, "y": 0.0})
 
 
 # ---- rejected programs --------------------------------------------------------------------
