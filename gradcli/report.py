@@ -25,18 +25,31 @@ def overall_ok(checks: list[Check]) -> bool:
 def to_json(ev: Evaluation, checks: list[Check]) -> dict:
     graph, values, adjoints, live = ev.graph, ev.values, ev.adjoints, ev.tape.live
     nodes = []
+    scalar = ev.tape.scalar
+    finite = math.isfinite
     for node in graph.nodes:
-        nodes.append({
-            "id": node.id,
+        i = node.id
+        value = values[i]
+        adjoint = adjoints[i] if live[i] and adjoints else None
+        if scalar:  # floats: the common, fast case
+            value = value if finite(value) else json_number(value)
+            if adjoint is not None and not finite(adjoint):
+                adjoint = json_number(adjoint)
+        else:
+            value = json_value(value)
+            adjoint = None if adjoint is None else json_value(adjoint)
+        entry = {
+            "id": i,
             "name": node.name,
             "op": node.op,
-            "expr": graph.definition(node.id) if node.op != INPUT else node.name,
+            "expr": node.name if node.op == INPUT else graph.definition(i),
             "inputs": list(node.args),
-            "value": json_value(values[node.id]),
-            "adjoint": json_value(adjoints[node.id]) if live[node.id] and adjoints else None,
-        })
+            "value": value,
+            "adjoint": adjoint,
+        }
         if node.shape:
-            nodes[-1]["shape"] = list(node.shape)
+            entry["shape"] = list(node.shape)
+        nodes.append(entry)
     doc: dict = {
         "schema": SCHEMA_VERSION,
         "program": ev.source,
@@ -126,8 +139,11 @@ def dumps(doc: dict) -> str:
         comma = "," if k < len(keys) - 1 else ""
         value = doc[key]
         if key == "nodes" and value:
-            inner = ",\n".join(f"    {one(n)}" for n in value)
-            lines.append(f"  {one(key)}: [\n{inner}\n  ]{comma}")
+            # one encoder call for all nodes, then a line break between them: node
+            # dicts hold no nested objects and no text with braces, so "}, {" only
+            # ever separates two nodes
+            inner = one(value)[1:-1].replace("}, {", "},\n    {")
+            lines.append(f"  {one(key)}: [\n    {inner}\n  ]{comma}")
         elif key == "checks" and value:
             blocks = []
             for check, entries in value.items():
