@@ -266,6 +266,123 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
     return _finish_matrix(ev, matrix, check, rtol, atol, sympy_timeout, fmt, full, digits)
 
 
+@main.command("check", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@program_options
+@click.option("--expect", "expects", metavar="NAME=VALUE", multiple=True,
+              help="A student's ∂out/∂NAME (a number, a constant expression such as 1/3, or an array).")
+@click.option("--expect-value", metavar="VALUE", help="A student's value of the output.")
+@click.option("--expect-formula", "formulas", metavar="NAME=EXPR", multiple=True,
+              help="A student's formula for ∂out/∂NAME, judged equivalent with SymPy.")
+@click.option("--answers", metavar="FILE.csv",
+              help="A class's answers: an id column, then columns NAME or d/dNAME (gradients) or value.")
+@click.option("--out", "out_file", metavar="FILE.csv", help="With --answers: write the gradebook here.")
+@click.option("--reveal", is_flag=True, help="Show the right answers.")
+@click.option("--rtol", type=float, default=None, help="Relative tolerance for numbers (default 1e-4).")
+@click.option("--atol", type=float, default=None, help="Absolute tolerance for numbers (default 1e-8).")
+@click.option("--sympy-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              metavar="SECONDS", help="Time budget for judging formulas.")
+@click.option("--json", "as_json", is_flag=True, help="Verdicts as JSON.")
+def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                  output: Optional[str], wrt: Optional[str], expects: tuple[str, ...],
+                  expect_value: Optional[str], formulas: tuple[str, ...], answers: Optional[str],
+                  out_file: Optional[str], reveal: bool, rtol: Optional[float], atol: Optional[float],
+                  sympy_timeout: float, as_json: bool) -> int:
+    """Check a student's answers for PROGRAM at NAME=VALUE.
+
+    \b
+    gradcli check "(a+b)*(b+1)" a=3 b=2 --expect a=3 --expect b=8
+    gradcli check "x*exp(x^2)" x=0.5 --expect-formula "x=exp(x^2)*(1+2*x^2)"
+    gradcli check -f hw3.grad x=1 --answers answers.csv --out grades.csv
+
+    Exit 0 when every answer is right, 1 otherwise.
+    """
+    from . import homework
+    from .bindings import constant_value
+    from .evaluate import run
+
+    ev = _prepare(args, program_file, vars_files, output, wrt)
+    run(ev)
+    _warn(ev.warnings)
+    rtol = homework.DEFAULT_RTOL if rtol is None else rtol
+    atol = homework.DEFAULT_ATOL if atol is None else atol
+    if answers is not None:
+        if expects or formulas or expect_value is not None:
+            raise UsageError("--answers grades a whole class: leave out --expect, --expect-value and --expect-formula")
+        return _grade_class(ev, answers, out_file, rtol, atol, as_json)
+    if not (expects or formulas or expect_value is not None):
+        raise UsageError("nothing to check: give --expect NAME=VALUE, --expect-value, --expect-formula or --answers")
+    expected = {}
+    for item in expects:
+        name, eq, text = item.partition("=")
+        if not eq or not name.strip():
+            raise UsageError(f"--expect {item!r}: write NAME=VALUE, e.g. --expect b=8")
+        expected[name.strip()] = constant_value(text, f"--expect {name.strip()}")
+    value = None if expect_value is None else constant_value(expect_value, "--expect-value")
+    parsed_formulas = {}
+    for item in formulas:
+        name, eq, text = item.partition("=")
+        if not eq or not name.strip() or not text.strip():
+            raise UsageError(f"--expect-formula {item!r}: write NAME=EXPRESSION, e.g. x=2*x")
+        parsed_formulas[name.strip()] = text.strip()
+    verdicts = homework.judge_numbers(ev, expected, value, rtol, atol)
+    verdicts += homework.judge_formulas(ev, parsed_formulas, sympy_timeout)
+    if as_json:
+        from .report import dumps, verdicts_json
+
+        click.echo(dumps(verdicts_json(ev, verdicts, reveal, rtol, atol)))
+    else:
+        from .render import Style, verdict_view
+
+        console = _console()
+        console.print(verdict_view(ev, verdicts, Style(console.is_terminal), reveal, rtol, atol))
+    return int(ExitStatus.OK if all(v.ok for v in verdicts) else ExitStatus.CHECK_FAILED)
+
+
+def _grade_class(ev, answers: str, out_file: Optional[str], rtol: float, atol: float, as_json: bool) -> int:
+    import csv
+    import io
+
+    from . import homework
+
+    header, rows = homework.read_answers(answers)
+    id_column, columns, book = homework.grade(ev, header, rows, rtol, atol)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([id_column, *[f"{c}{suffix}" for c in columns for suffix in ("", " verdict")], "score"])
+    for student, verdicts in book:
+        cells = []
+        for v in verdicts:
+            cells += [v.answer, "right" if v.ok else (v.how or "wrong")]
+        right = sum(1 for v in verdicts if v.ok)
+        writer.writerow([student, *cells, f"{right}/{len(verdicts)}"])
+    if out_file:
+        try:
+            with open(out_file, "w", encoding="utf-8", newline="") as fh:
+                fh.write(buf.getvalue())
+        except OSError as exc:
+            raise UsageError(f"--out {out_file}: {exc.strerror or exc}") from None
+    if as_json:
+        import json
+
+        doc = {
+            "program": ev.source,
+            "students": [
+                {"id": student, "score": sum(1 for v in vs if v.ok), "of": len(vs),
+                 "answers": {v.question: {"answer": v.answer, "ok": bool(v.ok), "note": v.how} for v in vs}}
+                for student, vs in book
+            ],
+        }
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    elif not out_file:
+        click.echo(buf.getvalue(), nl=False)
+    if not as_json:
+        from .render import Style, gradebook_summary
+
+        console = _console(err=bool(not out_file))
+        console.print(gradebook_summary(columns, book, Style(console.is_terminal), out_file))
+    return int(ExitStatus.OK)
+
+
 def _finish_matrix(ev, matrix, check, rtol, atol, sympy_timeout, fmt, full, digits) -> int:
     from .matrix_checks import check_matrix
 
@@ -418,12 +535,12 @@ def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: 
         console.print(evaluation(ev, checks, Style(console.is_terminal, digits), show_nodes, full))
 
 
-def _console():
+def _console(err: bool = False):
     import os
 
     from rich.console import Console
 
-    out = sys.stdout
+    out = sys.stderr if err else sys.stdout
     terminal = out.isatty()
     width = None if terminal else int(os.environ.get("COLUMNS", "0") or 0) or 120
     return Console(file=out, width=width, highlight=False, soft_wrap=False,

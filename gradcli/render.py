@@ -287,3 +287,50 @@ def _edge(items: list[int]) -> list[int]:
         return items
     half = MATRIX_EDGE // 2
     return items[:half] + [-1] + items[-half:]
+
+
+def verdict_view(ev: Evaluation, verdicts: list, style: Style, reveal: bool, rtol: float,
+                 atol: float) -> RenderableType:
+    """The ✓/✗ table of `gradcli check`."""
+    out = ev.output_name
+    table = Table(title=f"Answers for {out} = {style.num(ev.value)}", title_justify="left", box=style.box)
+    table.add_column("question", style="bold")
+    table.add_column("answer", justify="right")
+    table.add_column("")
+    if reveal:
+        table.add_column("right answer", justify="right")
+    table.add_column("note")
+    for v in verdicts:
+        if v.question == "value":
+            question = f"{out}"
+        elif v.question.startswith("formula "):
+            question = f"∂{out}/∂{v.question[8:]} (formula)"
+        else:
+            question = f"∂{out}/∂{v.question}"
+        mark = Text("✓", style="green") if v.ok else (Text("?", style="yellow") if v.ok is None else Text("✗", style="bold red"))
+        answer = v.answer if isinstance(v.answer, str) else style.num(v.answer)
+        row = [question, answer, mark]
+        if reveal:
+            row.append("" if v.truth is None else (v.truth if isinstance(v.truth, str) else style.num(v.truth)))
+        row.append(v.how)
+        table.add_row(*row)
+    right = sum(1 for v in verdicts if v.ok)
+    summary = Text(f"{right} of {len(verdicts)} right", style="bold green" if right == len(verdicts) else "bold red")
+    tol = Text(f"numbers are right within rtol {rtol:g}, atol {atol:g}", style="dim")
+    hint = [] if reveal or right == len(verdicts) else [Text("(--reveal shows the right answers)", style="dim")]
+    return Group(table, Text(""), summary, tol, *hint)
+
+
+def gradebook_summary(columns: list[str], book: list, style: Style, out_file) -> RenderableType:
+    """Per question, how many students got it right; where the gradebook went."""
+    table = Table(title=f"{len(book)} students", title_justify="left", box=style.box)
+    table.add_column("question", style="bold")
+    table.add_column("right", justify="right")
+    table.add_column("wrong", justify="right")
+    for k, column in enumerate(columns):
+        right = sum(1 for _, vs in book if vs[k].ok)
+        table.add_row(column, str(right), str(len(book) - right))
+    parts: list[RenderableType] = [table]
+    if out_file:
+        parts.append(Text(f"gradebook written to {out_file}", style="dim"))
+    return Group(*parts)

@@ -193,3 +193,24 @@ def matrix_json(ev: Evaluation, matrix) -> dict:
             "atol": c.atol,
         }
     return doc
+
+
+def verdicts_json(ev: Evaluation, verdicts: list, reveal: bool, rtol: float, atol: float) -> dict:
+    """``gradcli check --json``: one entry per answer; the truth only with --reveal."""
+    from .fmt import json_value
+
+    entries = []
+    for v in verdicts:
+        entry: dict = {"question": v.question, "ok": v.ok, "how": v.how}
+        entry["answer"] = v.answer if isinstance(v.answer, str) else json_value(v.answer)
+        if reveal and v.truth is not None:
+            entry["truth"] = v.truth if isinstance(v.truth, str) else json_value(v.truth)
+        entries.append(entry)
+    return {
+        "schema": SCHEMA_VERSION,
+        "program": ev.source,
+        "output": ev.output_name,
+        "verdicts": entries,
+        "tolerance": {"rtol": rtol, "atol": atol},
+        "ok": all(v.ok for v in verdicts),
+    }
