@@ -169,30 +169,43 @@ _PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_op
               help="Show every node (default: all up to 60, else head and tail), or none.")
 @click.option("--seed-output", metavar="VALUE",
               help="Cotangent of a non-scalar output, e.g. [1,0,0]: gives a vector-Jacobian product.")
+@click.option("--mode", type=click.Choice(["reverse", "forward"]), default="reverse", show_default=True,
+              help="Reverse: one backward pass; forward: one tangent pass per input.")
+@click.option("--seed", "seed_input", metavar="NAME",
+              help="Forward mode: a single tangent pass started with 1 at input NAME.")
 def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                  output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
                  rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
                  fmt: Optional[str], full: bool, digits: int, show_nodes: Optional[bool],
-                 seed_output: Optional[str]) -> int:
+                 seed_output: Optional[str], mode: str, seed_input: Optional[str]) -> int:
     """Evaluate PROGRAM at NAME=VALUE and backpropagate.
 
     PROGRAM is an expression such as "(a+b)*(b+1)" or statements such as
     "c = a + b; d = b + 1; e = c * d" ('-' reads it from stdin).  Prints every
     node's value and adjoint and every input's gradient.
     """
-    from .evaluate import run
+    from .evaluate import run, run_forward
 
     fmt = _format(as_json, fmt)
     ev = _prepare(args, program_file, vars_files, output, wrt)
-    seed = None
-    if seed_output is not None:
-        from .bindings import constant_value
+    if seed_input is not None and mode != "forward":
+        mode = "forward"  # --seed only makes sense for a tangent pass
+    if mode == "forward":
+        if seed_output is not None:
+            raise UsageError("--seed-output is for reverse mode; forward mode seeds an input with --seed NAME")
+        if seed_input is not None:
+            ev.wrt = [seed_input] if seed_input in ev.inputs else ev.wrt
+        run_forward(ev, seed_input)
+    else:
+        seed = None
+        if seed_output is not None:
+            from .bindings import constant_value
 
-        seed = constant_value(seed_output, "--seed-output")
-    run(ev, seed)
+            seed = constant_value(seed_output, "--seed-output")
+        run(ev, seed)
     _warn(ev.warnings)
     checks = []
-    if ev.adjoints:
+    if ev.adjoints or ev.mode == "forward":
         checks = _gradient_checks(ev, check, rtol, atol, sympy_timeout)
     elif check:
         raise UsageError("checks need a scalar output (or --seed-output); for a vector output use 'gradcli jacobian'")

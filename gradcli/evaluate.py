@@ -49,6 +49,15 @@ class Evaluation:
         self.adjoints: list = []
         self.warnings: list[str] = []
         self.kinks: list[Kink] = []
+        #: "reverse", or "forward" (tangent passes, `run_forward`)
+        self.mode = "reverse"
+        #: forward mode: input name -> the tangent ∂node/∂input of every node
+        #: (scalar inputs; an array input takes one pass per element)
+        self.tangents: dict[str, list] = {}
+        #: forward mode: input name -> ∂output/∂input
+        self.forward_gradient: dict[str, object] = {}
+        #: forward mode: how many tangent passes ran
+        self.passes = 0
 
     @property
     def output_name(self) -> str:
@@ -66,10 +75,18 @@ class Evaluation:
     def gradient(self) -> dict[str, object]:
         """∂output/∂input for each reported input (empty for a non-scalar output
         without a seed: its derivative is a Jacobian)."""
+        out = self.graph.output
+        if self.mode == "forward":
+            return {name: self.forward_gradient[name] for name in self.wrt if name in self.forward_gradient}
         if not self.adjoints:
             return {}
         names = self.graph.names
         return {name: self.adjoints[names[name]] for name in self.wrt}
+
+    @property
+    def operations(self) -> int:
+        """Operations an input reaches: the work of one tangent or one backward pass."""
+        return len(self.tape.reverse_code)
 
     def input_id(self, name: str) -> int:
         return self.graph.names[name]
@@ -133,6 +150,53 @@ def run(ev: Evaluation, seed: object = None) -> Evaluation:
 def evaluate(source: str, bindings: dict[str, Binding], output: Optional[str] = None,
              wrt: Optional[list[str]] = None) -> Evaluation:
     return run(prepare(source, bindings, output, wrt))
+
+
+def run_forward(ev: Evaluation, seed: Optional[str] = None) -> Evaluation:
+    """Forward mode: one tangent pass per input (or just the `seed` input).
+
+    Pass ``k`` starts with tangent 1 at input ``k`` and 0 elsewhere and carries
+    ∂node/∂input forward through every node, as the lecture's "start with 1 at b".
+    """
+    if ev.graph.nodes[ev.graph.output].shape != ():
+        raise UsageError("forward mode in eval needs a scalar output; use 'gradcli jacobian --mode forward'")
+    if seed is not None and seed not in ev.inputs:
+        raise UsageError(f"--seed {seed}: not an input of the program (inputs: {', '.join(ev.inputs)})")
+    ev.values = ev.tape.forward(ev.env)
+    ev.mode = "forward"
+    names = [seed] if seed is not None else list(ev.wrt)
+    out = ev.graph.output
+    for name in names:
+        value = ev.env[name]
+        if getattr(value, "shape", ()):
+            if seed is not None:
+                raise UsageError(f"--seed {name}: an array input takes one tangent pass per element "
+                                 "(use 'gradcli jacobian --mode forward')")
+            import numpy as np
+
+            from .derivatives import _dual_forward
+            from .dual import tangent
+            from .elements import elements
+
+            grad = np.zeros(value.shape)
+            for _, index in elements(name, value):
+                grad[index] = float(tangent(_dual_forward(ev, name, index)[out]))
+                ev.passes += 1
+            ev.forward_gradient[name] = grad
+            continue
+        if ev.tape.scalar:
+            ev.tangents[name] = ev.tape.jvp(ev.values, {ev.graph.names[name]: 1.0})
+        else:
+            from .derivatives import _dual_forward
+            from .dual import tangent
+
+            ev.tangents[name] = [tangent(v) for v in _dual_forward(ev, name, None)]
+        ev.forward_gradient[name] = float(ev.tangents[name][out])
+        ev.passes += 1
+    ev.kinks = find_kinks(ev.graph, ev.values, ev.tape.live)
+    for k in ev.kinks:
+        ev.warnings.append(kink_message(ev.graph, ev.values, k))
+    return ev
 
 
 def all_finite(x: object) -> bool:

@@ -56,7 +56,10 @@ def evaluation(ev: Evaluation, checks: list[Check], style: Style,
     if show_nodes is not False:
         limit = None if show_nodes else NODE_LIMIT
         parts += [Text(""), node_table(ev, style, limit)]
-    if ev.adjoints:
+    if ev.mode == "forward":
+        parts += [Text(""), gradient_table(ev, checks, style, None if full else GRADIENT_LIMIT),
+                  Text(""), passes_note(ev)]
+    elif ev.adjoints:
         parts += [Text(""), gradient_table(ev, checks, style, None if full else GRADIENT_LIMIT)]
     else:
         shape = ev.graph.nodes[ev.graph.output].shape
@@ -104,7 +107,11 @@ def node_table(ev: Evaluation, style: Style, limit: Optional[int] = NODE_LIMIT) 
     if tensors:
         table.add_column("shape", justify="right")
     table.add_column("value", justify="right")
-    table.add_column(f"adjoint ∂{out}/∂node", justify="right")
+    if ev.mode == "forward":
+        for name in list(ev.tangents)[:4]:
+            table.add_column(f"tangent ∂node/∂{name}", justify="right")
+    else:
+        table.add_column(f"adjoint ∂{out}/∂node", justify="right")
     n = len(graph.nodes)
     shown = range(n)
     if limit is not None and n > limit:
@@ -121,7 +128,10 @@ def node_table(ev: Evaluation, style: Style, limit: Optional[int] = NODE_LIMIT) 
             inputs = ""
         else:
             inputs = ", ".join(graph.label(a) for a in node.args)
-        adjoint = style.num(adjoints[i]) if live[i] and adjoints else "—"
+        if ev.mode == "forward":
+            derivs = [style.num(t[i]) if live[i] else "—" for t in list(ev.tangents.values())[:4]]
+        else:
+            derivs = [style.num(adjoints[i]) if live[i] and adjoints else "—"]
         row_style = "bold" if i == graph.output else None
         shape = [_shape_text(node.shape)] if tensors else []
         op = node.op
@@ -129,7 +139,7 @@ def node_table(ev: Evaluation, style: Style, limit: Optional[int] = NODE_LIMIT) 
             op = f"index [{index_text(node.param)}]"  # type: ignore[arg-type]
         elif node.param is not None and node.op not in (INPUT, CONST):
             op = f"{node.op} (axis {node.param})"
-        table.add_row(str(i), name, op, inputs, *shape, style.num(values[i]), adjoint, style=row_style)
+        table.add_row(str(i), name, op, inputs, *shape, style.num(values[i]), *derivs, style=row_style)
     return table
 
 
@@ -177,6 +187,20 @@ def gradient_table(ev: Evaluation, checks: list[Check], style: Style,
             row.append(_verdict_cell(statuses))
         table.add_row(*row)
     return table
+
+
+def passes_note(ev: Evaluation) -> Text:
+    """How much work forward mode did, against what reverse mode needs."""
+    from .elements import size
+
+    ops = ev.operations
+    k = ev.passes
+    total = sum(size(ev.env[name]) for name in ev.inputs)
+    lines = [
+        f"forward mode: {k} tangent pass{'es' if k != 1 else ''} × {ops} operations = {k * ops} steps",
+        f"reverse mode: 1 backward pass × {ops} operations = {ops} steps, for all {total} input values at once",
+    ]
+    return Text("\n".join(lines), style="dim")
 
 
 def _shape_text(shape: tuple) -> str:

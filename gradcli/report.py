@@ -49,6 +49,8 @@ def to_json(ev: Evaluation, checks: list[Check]) -> dict:
         }
         if node.shape:
             entry["shape"] = list(node.shape)
+        if ev.tangents:
+            entry["tangent"] = {name: json_value(t[i]) for name, t in ev.tangents.items()}
         nodes.append(entry)
     doc: dict = {
         "schema": SCHEMA_VERSION,
@@ -63,6 +65,9 @@ def to_json(ev: Evaluation, checks: list[Check]) -> dict:
         "tolerances": {},
         "warnings": list(ev.warnings),
         "ok": overall_ok(checks),
+        "mode": ev.mode,
+        "passes": {"forward": ev.passes, "reverse": 0 if ev.mode == "forward" else 1,
+                   "operations_per_pass": ev.operations},
     }
     for check in checks:
         doc["tolerances"][check.name] = {"rtol": check.rtol, "atol": check.atol}

@@ -196,13 +196,18 @@ def flat_symbols(symbols: dict, names: list[str]) -> list:
 
 def value_at(expr, point: dict, digits: int = 30):
     """Evaluate `expr` at `point` via CSE: linear in the number of distinct subterms."""
+    return values_at([expr], point, digits)[0]
+
+
+def values_at(exprs: list, point: dict, digits: int = 30) -> list:
+    """Evaluate several expressions at `point`, sharing their common subexpressions."""
     import sympy as sp
 
-    replacements, (reduced,) = sp.cse([expr])
+    replacements, reduced = sp.cse(exprs)
     env = dict(point)
     for sym, sub in replacements:
         env[sym] = sub.xreplace(env).evalf(digits)
-    return reduced.xreplace(env).evalf(digits)
+    return [r.xreplace(env).evalf(digits) for r in reduced]
 
 
 def to_float(value) -> float:
@@ -253,12 +258,15 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
         f = to_sympy(graph, symbols)[graph.output]
         point = point_of(symbols, env)
         derivatives = {}
-        for name, label, index in labels:
-            sym = symbols[name] if index is None else symbols[name][index]  # type: ignore[index]
-            d = sp.diff(f, sym)
-            derivatives[label] = d
-            v = value_at(d, point)
-            send(("value", label, to_float(v), str(v)))
+        for name in wrt:  # one input at a time: its elements share one CSE pass
+            mine = [(label, index) for n, label, index in labels if n == name]
+            ds = []
+            for label, index in mine:
+                sym = symbols[name] if index is None else symbols[name][index]  # type: ignore[index]
+                derivatives[label] = sp.diff(f, sym)
+                ds.append(derivatives[label])
+            for (label, _), v in zip(mine, values_at(ds, point)):
+                send(("value", label, to_float(v), str(v)))
         for label, d in derivatives.items():
             send(("formula", label, short(str(d))))
         send(("essentials",))
