@@ -173,11 +173,15 @@ _PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_op
               help="Reverse: one backward pass; forward: one tangent pass per input.")
 @click.option("--seed", "seed_input", metavar="NAME",
               help="Forward mode: a single tangent pass started with 1 at input NAME.")
+@click.option("--points", "points_file", metavar="FILE.csv",
+              help="Evaluate at every row of a CSV (header: input names; '-' for stdin) in one vectorized "
+                   "pass; prints a CSV (or JSON lines) of values and gradients.")
 def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                  output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
                  rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
                  fmt: Optional[str], full: bool, digits: int, show_nodes: Optional[bool],
-                 seed_output: Optional[str], mode: str, seed_input: Optional[str]) -> int:
+                 seed_output: Optional[str], mode: str, seed_input: Optional[str],
+                 points_file: Optional[str]) -> int:
     """Evaluate PROGRAM at NAME=VALUE and backpropagate.
 
     PROGRAM is an expression such as "(a+b)*(b+1)" or statements such as
@@ -187,6 +191,10 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     from .evaluate import run, run_forward
 
     fmt = _format(as_json, fmt)
+    if points_file is not None:
+        if check or mode != "reverse" or seed_output is not None:
+            raise UsageError("--points runs plain reverse mode: leave out --check, --mode and --seed-output")
+        return _batch(args, program_file, vars_files, output, wrt, points_file, fmt)
     ev = _prepare(args, program_file, vars_files, output, wrt)
     if seed_input is not None and mode != "forward":
         mode = "forward"  # --seed only makes sense for a tangent pass
@@ -393,6 +401,49 @@ def _grade_class(ev, answers: str, out_file: Optional[str], rtol: float, atol: f
 
         console = _console(err=bool(not out_file))
         console.print(gradebook_summary(columns, book, Style(console.is_terminal), out_file))
+    return int(ExitStatus.OK)
+
+
+def _batch(args, program_file, vars_files, output, wrt, points_file: str, fmt: str) -> int:
+    from . import batch
+    from . import bindings as binding_mod
+
+    source, binding_args = _program_and_bindings(args, program_file)
+    if program_file is None and source == "-" or (points_file == "-" and (program_file == "-" or source == "-")):
+        raise UsageError("the program and --points cannot both come from stdin")
+    fixed = binding_mod.collect(binding_args, vars_files)
+    names, data = batch.read_points(points_file)
+    wrt_names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
+    n = data.shape[0]
+    progress = None
+    bar = None
+    if n > 5 * batch.CHUNK and sys.stderr.isatty():
+        from rich.progress import Progress
+
+        bar = Progress(transient=True, console=_console(err=True))
+        task = bar.add_task("evaluating", total=n)
+        bar.start()
+
+        def progress(done: int) -> None:
+            bar.advance(task, done)
+
+    try:
+        result = batch.evaluate_points(source, names, data, fixed, output, wrt_names, progress)
+    finally:
+        if bar is not None:
+            bar.stop()
+    out = click.get_text_stream("stdout") if False else sys.stdout
+    if fmt == "json":
+        batch.write_json_lines(result, out)
+    elif fmt in ("csv", "tsv"):
+        batch.write_csv(result, out, fmt)
+    else:
+        batch.write_csv(result, out, "csv")
+    failed = int(result.failed.sum())
+    if failed:
+        click.echo(f"gradcli: math error: {failed} of {n} rows are undefined (nan); first: {result.first_error}",
+                   err=True)
+        return int(ExitStatus.MATH_ERROR)
     return int(ExitStatus.OK)
 
 

@@ -144,6 +144,19 @@ class Tape:
                 raise _math_error(graph, values, bad, None)
         return values
 
+    def forward_unchecked(self, env: dict) -> list:
+        """The forward pass on arrays with IEEE semantics: undefined values become nan
+        instead of raising (batch evaluation reports failing rows itself)."""
+        values: list = [None] * self.n
+        for node in self.graph.nodes:
+            if node.op == INPUT:
+                values[node.id] = env[node.name]  # type: ignore[index]
+            elif node.op == CONST:
+                values[node.id] = node.param
+        for i, f, args in self.code:
+            values[i] = f(*[values[a] for a in args])
+        return values
+
     def _forward_with(self, backend, values: list) -> list:
         nodes = self.graph.nodes
         for i, _, args in self.code:
