@@ -173,6 +173,12 @@ _PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_op
               help="Reverse: one backward pass; forward: one tangent pass per input.")
 @click.option("--seed", "seed_input", metavar="NAME",
               help="Forward mode: a single tangent pass started with 1 at input NAME.")
+@click.option("--steps", is_flag=True, help="Explain the backward pass step by step.")
+@click.option("--paths", is_flag=True, help="Explain each gradient as a sum over paths (small graphs).")
+@click.option("--edges", is_flag=True, help="Show the local derivative on every edge.")
+@click.option("--exact", is_flag=True,
+              help="Also compute with exact numbers (rationals, surds, π) via SymPy: a=1/3 stays 1/3.")
+@click.option("--latex", is_flag=True, help="Also print the derivatives as LaTeX.")
 @click.option("--points", "points_file", metavar="FILE.csv",
               help="Evaluate at every row of a CSV (header: input names; '-' for stdin) in one vectorized "
                    "pass; prints a CSV (or JSON lines) of values and gradients.")
@@ -181,6 +187,7 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
                  rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
                  fmt: Optional[str], full: bool, digits: int, show_nodes: Optional[bool],
                  seed_output: Optional[str], mode: str, seed_input: Optional[str],
+                 steps: bool, paths: bool, edges: bool, exact: bool, latex: bool,
                  points_file: Optional[str]) -> int:
     """Evaluate PROGRAM at NAME=VALUE and backpropagate.
 
@@ -215,6 +222,26 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     checks = []
     if ev.adjoints or ev.mode == "forward":
         checks = _gradient_checks(ev, check, rtol, atol, sympy_timeout)
+    if steps or paths or edges:
+        if not ev.adjoints:
+            raise UsageError("--steps, --paths and --edges explain reverse mode: they need a scalar output "
+                             "(or --seed-output) and --mode reverse")
+        for flag, key in ((steps, "steps"), (paths, "paths"), (edges, "edges")):
+            if flag:
+                ev.extras[key] = True
+    if exact or latex:
+        if not ev.scalar_output:
+            raise UsageError("--exact and --latex need a scalar output")
+        from .exact import run_exact, run_latex
+
+        if exact:
+            ev.extras["exact"] = run_exact(ev, sympy_timeout)
+        if latex:
+            ev.extras["latex"] = run_latex(ev, sympy_timeout)
+            if steps:
+                from .explain import steps_latex
+
+                ev.extras["latex"]["steps"] = steps_latex(ev, digits)  # type: ignore[index]
     elif check:
         raise UsageError("checks need a scalar output (or --seed-output); for a vector output use 'gradcli jacobian'")
     _emit(ev, checks, fmt, show_nodes, full, digits)
@@ -444,6 +471,58 @@ def _batch(args, program_file, vars_files, output, wrt, points_file: str, fmt: s
         click.echo(f"gradcli: math error: {failed} of {n} rows are undefined (nan); first: {result.first_error}",
                    err=True)
         return int(ExitStatus.MATH_ERROR)
+    return int(ExitStatus.OK)
+
+
+@main.command("graph", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@program_options
+@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png"]), default="text",
+              show_default=True, help="text draws in the terminal; dot and mermaid are text for Graphviz and "
+                                       "Markdown; svg and png need Graphviz's dot program.")
+@click.option("-o", "--out", "out_file", metavar="FILE", help="Write the picture to FILE.")
+@click.option("--seed-output", metavar="VALUE", help="Cotangent of a non-scalar output (for the adjoints).")
+@click.option("--digits", type=click.IntRange(1, 17), default=6, show_default=True,
+              help="Significant digits in the picture.")
+def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                  output: Optional[str], wrt: Optional[str], fmt: str, out_file: Optional[str],
+                  seed_output: Optional[str], digits: int) -> int:
+    """Draw PROGRAM's DAG like the lecture slides: values, adjoints, local derivatives.
+
+    \b
+    gradcli graph "(a+b)*(b+1)" a=3 b=2
+    gradcli graph "(a+b)*(b+1)" a=3 b=2 --format dot -o lecture.dot
+    gradcli graph "(a+b)*(b+1)" a=3 b=2 --format svg -o lecture.svg
+    """
+    from .evaluate import run
+    from .pictures import render
+
+    ev = _prepare(args, program_file, vars_files, output, wrt)
+    seed = None
+    if seed_output is not None:
+        from .bindings import constant_value
+
+        seed = constant_value(seed_output, "--seed-output")
+    run(ev, seed)
+    _warn(ev.warnings)
+    picture = render(ev, fmt, digits)
+    if out_file is not None:
+        try:
+            if isinstance(picture, bytes):
+                with open(out_file, "wb") as fh:
+                    fh.write(picture)
+            else:
+                with open(out_file, "w", encoding="utf-8") as fh:
+                    fh.write(picture if picture.endswith("\n") else picture + "\n")
+        except OSError as exc:
+            raise UsageError(f"-o {out_file}: {exc.strerror or exc}") from None
+        click.echo(f"gradcli: wrote {fmt} picture to {out_file}", err=True)
+    elif isinstance(picture, bytes):
+        if sys.stdout.isatty():
+            raise UsageError("a PNG is binary: write it to a file with -o FILE.png")
+        sys.stdout.buffer.write(picture)
+        sys.stdout.flush()
+    else:
+        click.echo(picture.rstrip("\n"))
     return int(ExitStatus.OK)
 
 

@@ -58,6 +58,8 @@ class Evaluation:
         self.forward_gradient: dict[str, object] = {}
         #: forward mode: how many tangent passes ran
         self.passes = 0
+        #: optional results shown after the tables: "exact", "latex", "steps", ...
+        self.extras: dict[str, object] = {}
 
     @property
     def output_name(self) -> str:

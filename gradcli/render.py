@@ -66,6 +66,9 @@ def evaluation(ev: Evaluation, checks: list[Check], style: Style,
         parts += [Text(""), Text(
             f"The output has shape {shape}: its derivative is a Jacobian. Use 'gradcli jacobian' "
             "for all of it, or --seed-output for one vector-Jacobian product.", style="yellow")]
+    for key in ("steps", "paths", "edges", "exact", "latex"):
+        if key in ev.extras:
+            parts += [Text(""), EXTRA_VIEWS[key](ev, style)]
     formulas = formula_lines(ev, checks)
     if formulas is not None:
         parts += [Text(""), formulas]
@@ -358,3 +361,56 @@ def gradebook_summary(columns: list[str], book: list, style: Style, out_file) ->
     if out_file:
         parts.append(Text(f"gradebook written to {out_file}", style="dim"))
     return Group(*parts)
+
+
+def exact_view(ev: Evaluation, style: Style) -> RenderableType:
+    result = ev.extras["exact"]
+    table = Table(title="Exact arithmetic", title_justify="left", box=style.box)
+    table.add_column("", style="bold")
+    table.add_column("exact")
+    table.add_column("decimal", justify="right")
+    graph = ev.graph
+    for i, (text, decimal) in result.values.items():  # type: ignore[attr-defined]
+        table.add_row(graph.label(i), text, decimal)
+    for name, (text, decimal) in result.gradient.items():  # type: ignore[attr-defined]
+        table.add_row(f"∂{ev.output_name}/∂{name}", text, decimal)
+    parts: list[RenderableType] = [table]
+    if result.note:  # type: ignore[attr-defined]
+        parts.append(Text(result.note, style="yellow"))  # type: ignore[attr-defined]
+    return Group(*parts)
+
+
+def latex_view(ev: Evaluation, style: Style) -> RenderableType:
+    lines = ev.extras["latex"]
+    text = Text("LaTeX\n", style="bold")
+    for line in lines.values():  # type: ignore[attr-defined]
+        text.append(line + "\n", style=None)
+    text.rstrip()
+    return text
+
+
+def _steps_view(ev: Evaluation, style: Style) -> RenderableType:
+    from .explain import steps_text
+
+    return Text(steps_text(ev, style.digits))
+
+
+def _paths_view(ev: Evaluation, style: Style) -> RenderableType:
+    from .explain import paths_text
+
+    return Text(paths_text(ev, style.digits))
+
+
+def _edges_view(ev: Evaluation, style: Style) -> RenderableType:
+    from .explain import edge_table
+
+    return edge_table(ev, style)
+
+
+EXTRA_VIEWS = {
+    "exact": exact_view,
+    "latex": latex_view,
+    "steps": _steps_view,
+    "paths": _paths_view,
+    "edges": _edges_view,
+}

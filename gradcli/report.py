@@ -69,6 +69,21 @@ def to_json(ev: Evaluation, checks: list[Check]) -> dict:
         "passes": {"forward": ev.passes, "reverse": 0 if ev.mode == "forward" else 1,
                    "operations_per_pass": ev.operations},
     }
+    exact = ev.extras.get("exact")
+    if exact is not None:
+        doc["exact"] = {
+            "nodes": {ev.graph.label(i): {"exact": t, "decimal": d} for i, (t, d) in exact.values.items()},
+            "gradient": {name: {"exact": t, "decimal": d} for name, (t, d) in exact.gradient.items()},
+        }
+        if exact.note:
+            doc["exact"]["note"] = exact.note
+    if "latex" in ev.extras:
+        doc["latex"] = ev.extras["latex"]
+    for key in ("steps", "paths"):
+        if key in ev.extras:
+            from . import explain
+
+            doc[key] = getattr(explain, f"{key}_json")(ev)
     for check in checks:
         doc["tolerances"][check.name] = {"rtol": check.rtol, "atol": check.atol}
         entries = {}
