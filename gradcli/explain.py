@@ -180,8 +180,9 @@ def paths(ev: Evaluation, name: str) -> tuple[int, list[list[Edge]]]:
     return total, found
 
 
-def _expand(ev: Evaluation, text: str) -> str:
-    """Replace intermediate labels by their definitions, one level: d -> (b + 1)."""
+def _expand(ev: Evaluation, text: str, limit: int = 300) -> str:
+    """Write a local derivative in terms of the inputs: intermediate labels are replaced
+    by their definitions (repeatedly, while the text stays short): d -> (b + 1)."""
     graph = ev.graph
     defs = {
         graph.label(n.id): graph.definition(n.id)
@@ -195,9 +196,17 @@ def _expand(ev: Evaluation, text: str) -> str:
         d = defs.get(m.group(0))
         if d is None:
             return m.group(0)
-        return d if re.fullmatch(r"[\w.]+(\(.*\))?|-?[\w.]+", d) else f"({d})"
+        whole = m.string
+        enclosed = m.start() > 0 and whole[m.start() - 1] == "(" and m.end() < len(whole) and whole[m.end()] == ")"
+        simple = re.fullmatch(r"[\w.]+(\(.*\))?|-?[\w.]+", d) is not None
+        return d if simple or enclosed else f"({d})"
 
-    return re.sub(r"[^\W\d]\w*", sub, text)
+    for _ in range(len(defs)):
+        expanded = re.sub(r"[^\W\d]\w*", sub, text)
+        if expanded == text or len(expanded) > limit:
+            break
+        text = expanded
+    return text
 
 
 def paths_text(ev: Evaluation, digits: int = 10) -> str:
