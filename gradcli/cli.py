@@ -222,6 +222,8 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     checks = []
     if ev.adjoints or ev.mode == "forward":
         checks = _gradient_checks(ev, check, rtol, atol, sympy_timeout)
+    elif check:
+        raise UsageError("checks need a scalar output (or --seed-output); for a vector output use 'gradcli jacobian'")
     if steps or paths or edges:
         if not ev.adjoints:
             raise UsageError("--steps, --paths and --edges explain reverse mode: they need a scalar output "
@@ -242,8 +244,6 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
                 from .explain import steps_latex
 
                 ev.extras["latex"]["steps"] = steps_latex(ev, digits)  # type: ignore[index]
-    elif check:
-        raise UsageError("checks need a scalar output (or --seed-output); for a vector output use 'gradcli jacobian'")
     _emit(ev, checks, fmt, show_nodes, full, digits)
     failed = any(c.failed for c in checks)
     return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)

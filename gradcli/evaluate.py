@@ -112,7 +112,7 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
             raise UsageError(
                 f"--wrt {','.join(unknown)}: not an input of the program (inputs: {', '.join(inputs) or 'none'})"
             )
-        chosen = [name for name in inputs if name in wrt]
+        chosen = list(dict.fromkeys(wrt))  # the order the user asked for
     else:
         chosen = list(inputs)
     env = {name: bindings[name].value for name in inputs}  # type: ignore[index]

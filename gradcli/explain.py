@@ -274,15 +274,18 @@ def _product(p: list[Edge]) -> float:
 def edge_table(ev: Evaluation, style) -> object:
     """Every edge's local derivative: symbolic in node labels, and its value."""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title="Local derivatives on the edges", title_justify="left", box=style.box)
+    from .render import add_row
+
+    table = Table(title=Text("Local derivatives on the edges"), title_justify="left", box=style.box)
     table.add_column("edge")
     table.add_column("local derivative", style="bold")
     table.add_column("symbolic")
     table.add_column("value", justify="right")
     for e in edge_partials(ev):
         value = "" if e.value is None else number(e.value, style.digits)
-        table.add_row(f"{e.source_label} → {e.target_label}", e.name, e.symbolic, value)
+        add_row(table, f"{e.source_label} → {e.target_label}", e.name, e.symbolic, value)
     return table
 
 

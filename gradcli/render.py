@@ -29,6 +29,11 @@ _STATUS = {"ok": "✓", "fail": "✗", "kink": "~ not differentiable here", "ski
 _STATUS_STYLE = {"ok": "green", "fail": "bold red", "kink": "yellow", "skipped": "dim"}
 
 
+def add_row(table: Table, *cells, style: Optional[str] = None) -> None:
+    """A row whose text cells are plain text, never rich markup ('[inf, 0.5]' stays)."""
+    table.add_row(*[Text(c) if isinstance(c, str) else c for c in cells], style=style)
+
+
 class Style:
     """How tables are drawn: rounded boxes on a terminal, plain ASCII elsewhere."""
 
@@ -121,7 +126,7 @@ def node_table(ev: Evaluation, style: Style, limit: Optional[int] = NODE_LIMIT) 
         shown = [*range(NODE_EDGE), -1, *range(n - NODE_EDGE, n)]  # type: ignore[assignment]
     for i in shown:
         if i < 0:
-            table.add_row("…", f"{n - 2 * NODE_EDGE} more nodes (--nodes shows all)")
+            add_row(table, "…", f"{n - 2 * NODE_EDGE} more nodes (--nodes shows all)")
             continue
         node = graph.nodes[i]
         name = "" if node.op == CONST else (node.name or "")
@@ -142,7 +147,7 @@ def node_table(ev: Evaluation, style: Style, limit: Optional[int] = NODE_LIMIT) 
             op = f"index [{index_text(node.param)}]"  # type: ignore[arg-type]
         elif node.param is not None and node.op not in (INPUT, CONST):
             op = f"{node.op} (axis {node.param})"
-        table.add_row(str(i), name, op, inputs, *shape, style.num(values[i]), *derivs, style=row_style)
+        add_row(table, str(i), name, op, inputs, *shape, style.num(values[i]), *derivs, style=row_style)
     return table
 
 
@@ -150,7 +155,7 @@ def gradient_table(ev: Evaluation, checks: list[Check], style: Style,
                    limit: Optional[int] = GRADIENT_LIMIT) -> Table:
     """One row per input: value, ∂out/∂input, and each check's estimate and verdict."""
     out = ev.output_name
-    table = Table(title=f"Gradient of {out}", title_justify="left", box=style.box)
+    table = Table(title=Text(f"Gradient of {out}"), title_justify="left", box=style.box)
     tensors = any(getattr(ev.env[name], "shape", ()) for name in ev.wrt)
     table.add_column("input", style="bold")
     if tensors:
@@ -171,7 +176,7 @@ def gradient_table(ev: Evaluation, checks: list[Check], style: Style,
         items = items[: limit // 2] + [("", None)] + items[-(limit // 2):]  # type: ignore[operator]
     for name, g in items:
         if g is None:
-            table.add_row("…", f"{len(ev.gradient) - 2 * (limit // 2)} more (--full shows all)")  # type: ignore[operator]
+            add_row(table, "…", f"{len(ev.gradient) - 2 * (limit // 2)} more (--full shows all)")  # type: ignore[operator]
             continue
         shape = [_shape_text(getattr(ev.env[name], "shape", ()))] if tensors else []
         row: list = [name, *shape, style.num(ev.env[name]), style.num(g)]
@@ -188,7 +193,7 @@ def gradient_table(ev: Evaluation, checks: list[Check], style: Style,
             statuses.append("skipped" if r is None else r.status)
         if checks:
             row.append(_verdict_cell(statuses))
-        table.add_row(*row)
+        add_row(table, *row)
     return table
 
 
@@ -273,7 +278,7 @@ def matrix_view(ev: Evaluation, matrix, style: Style) -> RenderableType:
         "both": "reverse and forward mode",
         "forward-over-reverse": f"forward-over-reverse: {matrix.passes} dual-number pass(es), one per input element",
     }[matrix.mode]
-    table = Table(title=title[matrix.kind], title_justify="left", box=style.box)
+    table = Table(title=Text(title[matrix.kind]), title_justify="left", box=style.box)
     rows, cols = list(range(len(matrix.rows))), list(range(len(matrix.columns)))
     if not style.full:
         rows = _edge(rows)
@@ -283,9 +288,9 @@ def matrix_view(ev: Evaluation, matrix, style: Style) -> RenderableType:
         table.add_column("…" if j < 0 else matrix.columns[j], justify="right")
     for i in rows:
         if i < 0:
-            table.add_row("…", *["…" for _ in cols])
+            add_row(table, "…", *["…" for _ in cols])
             continue
-        table.add_row(matrix.rows[i], *["…" if j < 0 else style.num(float(matrix.data[i, j])) for j in cols])
+        add_row(table, matrix.rows[i], *["…" if j < 0 else style.num(float(matrix.data[i, j])) for j in cols])
     parts.append(table)
     notes = Text(how + "\n", style="dim")
     if matrix.kind == "hessian" and matrix.data.size:
@@ -320,7 +325,7 @@ def verdict_view(ev: Evaluation, verdicts: list, style: Style, reveal: bool, rto
                  atol: float) -> RenderableType:
     """The ✓/✗ table of `gradcli check`."""
     out = ev.output_name
-    table = Table(title=f"Answers for {out} = {style.num(ev.value)}", title_justify="left", box=style.box)
+    table = Table(title=Text(f"Answers for {out} = {style.num(ev.value)}"), title_justify="left", box=style.box)
     table.add_column("question", style="bold")
     table.add_column("answer", justify="right")
     table.add_column("")
@@ -340,7 +345,7 @@ def verdict_view(ev: Evaluation, verdicts: list, style: Style, reveal: bool, rto
         if reveal:
             row.append("" if v.truth is None else (v.truth if isinstance(v.truth, str) else style.num(v.truth)))
         row.append(v.how)
-        table.add_row(*row)
+        add_row(table, *row)
     right = sum(1 for v in verdicts if v.ok)
     summary = Text(f"{right} of {len(verdicts)} right", style="bold green" if right == len(verdicts) else "bold red")
     tol = Text(f"numbers are right within rtol {rtol:g}, atol {atol:g}", style="dim")
@@ -350,13 +355,13 @@ def verdict_view(ev: Evaluation, verdicts: list, style: Style, reveal: bool, rto
 
 def gradebook_summary(columns: list[str], book: list, style: Style, out_file) -> RenderableType:
     """Per question, how many students got it right; where the gradebook went."""
-    table = Table(title=f"{len(book)} students", title_justify="left", box=style.box)
+    table = Table(title=Text(f"{len(book)} students"), title_justify="left", box=style.box)
     table.add_column("question", style="bold")
     table.add_column("right", justify="right")
     table.add_column("wrong", justify="right")
     for k, column in enumerate(columns):
         right = sum(1 for _, vs in book if vs[k].ok)
-        table.add_row(column, str(right), str(len(book) - right))
+        add_row(table, column, str(right), str(len(book) - right))
     parts: list[RenderableType] = [table]
     if out_file:
         parts.append(Text(f"gradebook written to {out_file}", style="dim"))
@@ -365,15 +370,15 @@ def gradebook_summary(columns: list[str], book: list, style: Style, out_file) ->
 
 def exact_view(ev: Evaluation, style: Style) -> RenderableType:
     result = ev.extras["exact"]
-    table = Table(title="Exact arithmetic", title_justify="left", box=style.box)
+    table = Table(title=Text("Exact arithmetic"), title_justify="left", box=style.box)
     table.add_column("", style="bold")
     table.add_column("exact")
     table.add_column("decimal", justify="right")
     graph = ev.graph
     for i, (text, decimal) in result.values.items():  # type: ignore[attr-defined]
-        table.add_row(graph.label(i), text, decimal)
+        add_row(table, graph.label(i), text, decimal)
     for name, (text, decimal) in result.gradient.items():  # type: ignore[attr-defined]
-        table.add_row(f"∂{ev.output_name}/∂{name}", text, decimal)
+        add_row(table, f"∂{ev.output_name}/∂{name}", text, decimal)
     parts: list[RenderableType] = [table]
     if result.note:  # type: ignore[attr-defined]
         parts.append(Text(result.note, style="yellow"))  # type: ignore[attr-defined]
