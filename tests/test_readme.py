@@ -1,0 +1,40 @@
+"""The README is the front door: its commands must be the ones CI runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _blocks(text: str) -> list[str]:
+    return re.findall(r"```(?:sh|console)?\n(.*?)```", text, flags=re.S)
+
+
+def test_readme_starts_with_the_install_and_test_commands():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    head = text[: text.index("## ")]
+    blocks = _blocks(head)
+    assert len(blocks) >= 2
+    assert "gradcli eval" in blocks[0] and "pip install" in blocks[0]
+    assert "pytest" in blocks[1]
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    test_command = _blocks(text[: text.index("## ")])[1].strip()
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert test_command in ci.splitlines()
+
+
+def test_every_option_of_eval_is_in_the_readme():
+    from gradcli.cli import main
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in ("eval", "jacobian", "hessian", "check", "graph"):
+        command = main.commands[name]
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--") and opt not in ("--help",):
+                    assert opt in text, f"README does not mention {name} {opt}"
