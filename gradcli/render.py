@@ -85,7 +85,8 @@ def evaluation(ev: Evaluation, checks: list[Check], style: Style,
 
 def header(ev: Evaluation, style: Style) -> RenderableType:
     text = Text()
-    source = " ".join(line.strip() for line in ev.source.strip().splitlines() if line.strip())
+    statements = [line.split("#", 1)[0].strip() for line in ev.source.splitlines()]
+    source = "; ".join(st for st in statements if st)
     if len(source) > 200:
         source = source[:199] + "…"
     text.append("program  ", style="dim")
