@@ -1,5 +1,5 @@
 """``python -m gradcli``."""
 
-from .cli import run_cli
+from .main import run
 
-run_cli()
+run()

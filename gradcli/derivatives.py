@@ -49,8 +49,16 @@ def _flat(x) -> np.ndarray:
     return np.ravel(np.asarray(x, dtype=float))
 
 
+def _need_inputs(ev: Evaluation) -> None:
+    if not ev.wrt:
+        from .errors import UsageError
+
+        raise UsageError("the program has no inputs: there is nothing to differentiate")
+
+
 def jacobian(ev: Evaluation, mode: str = "reverse") -> Matrix:
     """∂output/∂inputs as a matrix (one row per output element)."""
+    _need_inputs(ev)
     outs = output_labels(ev)
     ins = input_elements(ev)
     tape, graph = ev.tape, ev.graph
@@ -106,6 +114,7 @@ def hessian(ev: Evaluation) -> Matrix:
     """Second derivatives of a scalar output: forward-over-reverse, one pass per input element."""
     from .dual import DUAL, Dual, tangent
 
+    _need_inputs(ev)
     ins = input_elements(ev)
     graph = ev.graph
     rows = []

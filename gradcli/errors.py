@@ -31,7 +31,7 @@ class GradcliError(Exception):
 
     def render(self) -> str:
         """The text written to stderr (one line, except parse errors' caret)."""
-        return f"gradcli: {self.kind}: {self.message}"
+        return f"gradcli: {self.kind}: {one_line(self.message)}"
 
 
 class UsageError(GradcliError):
@@ -63,7 +63,7 @@ class ParseError(GradcliError):
         shown, caret_col = _window(text, col - 1, 100)
         where = f"line {line}, column {col}" if "\n" in self.source else f"column {col}"
         return (
-            f"gradcli: {self.kind} at {where}: {self.message}\n"
+            f"gradcli: {self.kind} at {where}: {one_line(self.message)}\n"
             f"  {shown}\n"
             f"  {' ' * _display_width(shown[:caret_col])}^"
         )
@@ -80,6 +80,14 @@ class MathError(GradcliError):
 
     exit_status = ExitStatus.MATH_ERROR
     kind = "math error"
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and other control characters shown escaped (user text
+    quoted in a message must not split it over lines)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
 
 
 def _window(text: str, col: int, width: int) -> tuple[str, int]:
