@@ -1,0 +1,90 @@
+"""The entry point's fast path: plain ``eval`` command lines skip importing click.
+
+`gradcli.main.fast_eval_args` must accept only the plain form and hand everything
+else to click; and for the lines it accepts, a real process must print exactly what
+the click command prints (same stdout, stderr and exit status).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from gradcli.cli import main
+from gradcli.main import fast_eval_args
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["eval", "(a+b)*(b+1)", "a=3", "b=2"], {"args": ("(a+b)*(b+1)", "a=3", "b=2"), "fmt": "table"}),
+    (["eval", "x^2", "x=1", "--json"], {"args": ("x^2", "x=1"), "fmt": "json"}),
+    (["eval", "x^2", "--format", "csv", "x=1"], {"args": ("x^2", "x=1"), "fmt": "csv"}),
+    (["eval", "x^2", "x=1", "--format=tsv"], {"args": ("x^2", "x=1"), "fmt": "tsv"}),
+    (["eval", "x", "x=[1, 2]"], {"args": ("x", "x=[1, 2]"), "fmt": "table"}),
+])
+def test_plain_lines_take_the_fast_path(argv, expected):
+    assert fast_eval_args(argv) == expected
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["eval"],
+    ["--help"],
+    ["eval", "--help"],
+    ["eval", "-x^2", "x=1"],            # program starting with '-': click's protection
+    ["eval", "-f", "prog.grad", "x=1"],
+    ["eval", "-", "x=1"],
+    ["eval", "x", "x=1", "--check", "all"],
+    ["eval", "x", "x=1", "--json", "--format", "csv"],
+    ["eval", "x", "x=1", "--format", "xml"],
+    ["eval", "x", "x=1", "--chekc"],
+    ["eval", "x", "1x=2"],
+    ["eval", "x", "x="],
+    ["eval", "x", "x"],
+    ["jacobian", "x", "x=1"],
+    ["eval", "x", "--", "x=1"],
+])
+def test_everything_else_goes_to_click(argv):
+    assert fast_eval_args(argv) is None
+
+
+CASES = [
+    ["eval", "(a+b)*(b+1)", "a=3", "b=2"],
+    ["eval", "(a+b)*(b+1)", "a=3", "b=2", "--json"],
+    ["eval", "c = a + b; d = b + 1; e = c * d", "a=3", "b=2", "--format", "csv"],
+    ["eval", "s = dot(u, sigmoid(W@x + b))", "u=[0.3,-0.2,0.5]", "W=[[0.1,0.2],[-0.3,0.4],[0.5,-0.6]]",
+     "x=[1,2]", "b=[0,0.1,-0.1]", "--json"],
+    ["eval", "log(x)", "x=-1"],           # math error, exit 3
+    ["eval", "x +", "x=1"],               # parse error, exit 2
+    ["eval", "x*y", "x=1"],               # missing binding, exit 2
+    ["eval", "x", "x=1", "y=2"],          # unused binding warning
+    ["eval", "sqrt(x)", "x=0", "--json"],  # infinite gradient warning
+]
+
+
+@pytest.mark.parametrize("argv", CASES, ids=lambda a: " ".join(a[1:3])[:40])
+def test_fast_path_prints_what_click_prints(argv):
+    assert fast_eval_args(argv) is not None
+    env = {**os.environ, "COLUMNS": "100", "GRADCLI_DEBUG": ""}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.run([sys.executable, "-m", "gradcli", *argv], capture_output=True, text=True,
+                          env=env, timeout=60)
+    clicked = CliRunner().invoke(main, argv, env={"COLUMNS": "100"})
+    assert proc.returncode == clicked.exit_code
+    assert proc.stdout == clicked.stdout
+    assert proc.stderr == clicked.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_fast_path_does_not_import_click():
+    code = ("import sys; sys.argv = ['gradcli', 'eval', 'x*y', 'x=2', 'y=3', '--json']\n"
+            "from gradcli.main import run\n"
+            "try:\n    run()\nexcept SystemExit as e:\n    code = e.code\n"
+            "print('click' in sys.modules, 'rich' in sys.modules, 'numpy' in sys.modules, 'sympy' in sys.modules,"
+            " code, file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stderr.strip().splitlines()[-1] == "False False False False 0"
+    assert '"value": 6.0' in proc.stdout
