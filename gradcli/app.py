@@ -82,7 +82,7 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
         run(ev, seed)
     _warn(ev.warnings)
     checks = []
-    if ev.adjoints or ev.mode == "forward":
+    if ev.has_gradient:
         checks = _gradient_checks(ev, check, rtol, atol, sympy_timeout)
     elif check:
         raise UsageError("checks need a scalar output (or --seed-output); for a vector output use 'gradcli jacobian'")

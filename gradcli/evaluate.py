@@ -86,6 +86,11 @@ class Evaluation:
         return {name: self.adjoints[names[name]] for name in self.wrt}
 
     @property
+    def has_gradient(self) -> bool:
+        """A gradient was computed (reverse mode with a scalar output or a seed, or forward mode)."""
+        return bool(self.adjoints) or self.mode == "forward"
+
+    @property
     def operations(self) -> int:
         """Operations an input reaches: the work of one tangent or one backward pass."""
         return len(self.tape.reverse_code)

@@ -53,13 +53,8 @@ def to_json(ev: Evaluation, checks: list[Check]) -> dict:
             entry["tangent"] = {name: json_value(t[i]) for name, t in ev.tangents.items()}
         nodes.append(entry)
     doc: dict = {
-        "schema": SCHEMA_VERSION,
-        "program": ev.source,
-        "output": ev.output_name,
-        "value": json_value(ev.value),
-        "shape": list(ev.graph.nodes[ev.graph.output].shape),
-        "inputs": {name: json_value(ev.env[name]) for name in ev.inputs},
-        "gradient": {name: json_value(g) for name, g in ev.gradient.items()} if ev.adjoints else None,
+        **_head(ev),
+        "gradient": {name: json_value(g) for name, g in ev.gradient.items()} if ev.has_gradient else None,
         "nodes": nodes,
         "checks": {},
         "tolerances": {},
@@ -103,6 +98,18 @@ def to_json(ev: Evaluation, checks: list[Check]) -> dict:
         if check.note:
             doc.setdefault("check_notes", {})[check.name] = check.note
     return doc
+
+
+def _head(ev: Evaluation) -> dict:
+    """The keys every document starts with: the program, its output and inputs."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "program": ev.source,
+        "output": ev.output_name,
+        "value": json_value(ev.value),
+        "shape": list(ev.graph.nodes[ev.graph.output].shape),
+        "inputs": {name: json_value(ev.env[name]) for name in ev.inputs},
+    }
 
 
 def _num(x: Optional[float]) -> object:
@@ -181,12 +188,7 @@ def matrix_json(ev: Evaluation, matrix) -> dict:
     from .fmt import json_value
 
     doc: dict = {
-        "schema": SCHEMA_VERSION,
-        "program": ev.source,
-        "output": ev.output_name,
-        "value": json_value(ev.value),
-        "shape": list(ev.graph.nodes[ev.graph.output].shape),
-        "inputs": {name: json_value(ev.env[name]) for name in ev.inputs},
+        **_head(ev),
         matrix.kind: json_value(matrix.data) if matrix.data.size else [[] for _ in matrix.rows],
         "rows": matrix.rows,
         "columns": matrix.columns,
