@@ -124,12 +124,23 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
     infer_shapes(graph, env)
     ev = Evaluation(source, graph, Tape(graph), env, bindings, chosen)  # type: ignore[arg-type]
     assigned = set(graph.names) - set(inputs)
+    unused = []
     for name, b in bindings.items():
         if name in assigned:
-            ev.warnings.append(f"{name} is computed by the program; the value {name}={b.text} is ignored")
+            ev.warnings.append(f"{name} is computed by the program; the value {name}={_short(b.text)} is ignored")
         elif name not in env:
-            ev.warnings.append(f"{name}={b.text} is not used by the program (a typo?)")
+            unused.append(name)
+    if len(unused) <= 3:
+        for name in unused:
+            ev.warnings.append(f"{name}={_short(bindings[name].text)} is not used by the program (a typo?)")
+    else:  # one line, not thousands
+        shown = ", ".join(unused[:5]) + (", …" if len(unused) > 5 else "")
+        ev.warnings.append(f"{len(unused)} values are not used by the program: {shown}")
     return ev
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def run(ev: Evaluation, seed: object = None) -> Evaluation:
