@@ -356,7 +356,38 @@ def _math_error(graph: Graph, values: Sequence, i: int, exc: Optional[BaseExcept
         why = "the result is not a number (nan)"
     else:
         why = f"the result overflows to {_fmt(result)}"
-    return MathError(f"node {graph.label(i)} = {graph.definition(i)} ({op.name}) with {shown_args}: {why}")
+    where = _failing_element(graph, values, i) if exc is not None and node.shape else ""
+    return MathError(
+        f"node {graph.label(i)} = {graph.definition(i)} ({op.name}) with {shown_args}: {why}{where}"
+    )
+
+
+def _failing_element(graph: Graph, values: Sequence, i: int) -> str:
+    """For an elementwise op on arrays: the first element where it is undefined."""
+    op = OPS[graph.nodes[i].op]
+    if not op.elementwise:
+        return ""
+    import numpy as np
+
+    node = graph.nodes[i]
+    args = np.broadcast_arrays(*[np.asarray(values[a], dtype=float) for a in node.args])
+    f = getattr(SCALAR, node.op)
+    for count, index in enumerate(np.ndindex(*node.shape)):
+        if count > 1_000_000:
+            break
+        xs = [float(a[index]) for a in args]
+        try:
+            y = f(*xs)
+        except _MATH_ERRORS:
+            y = math.nan
+        if not _isfinite(y):
+            at = ", ".join(
+                f"{graph.label(a)}[{','.join(map(str, index[len(index) - np.ndim(values[a]):]))}] = {_fmt(x)}"
+                if np.ndim(values[a]) else f"{graph.label(a)} = {_fmt(x)}"
+                for a, x in zip(node.args, xs) if graph.nodes[a].op != CONST
+            )
+            return f" (first at element {list(index)}: {at})"
+    return ""
 
 
 def _has_nan(x) -> bool:
