@@ -61,8 +61,11 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
     from .evaluate import run, run_forward
 
     if points_file is not None:
-        if check or mode != "reverse" or seed_output is not None:
-            raise UsageError("--points runs plain reverse mode: leave out --check, --mode and --seed-output")
+        if check or mode != "reverse" or seed_output is not None or seed_input is not None:
+            raise UsageError("--points runs plain reverse mode: leave out --check, --mode, --seed and --seed-output")
+        if steps or paths or edges or exact or latex:
+            raise UsageError("--points prints values and gradients only: leave out --steps, --paths, --edges, "
+                             "--exact and --latex")
         return _batch(args, program_file, vars_files, output, wrt, points_file, fmt)
     ev = _prepare(args, program_file, vars_files, output, wrt)
     if seed_input is not None and mode != "forward":
@@ -105,7 +108,7 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
             if steps:
                 from .explain import steps_latex
 
-                ev.extras["latex"]["steps"] = steps_latex(ev, digits)  # type: ignore[index]
+                ev.extras["latex_steps"] = steps_latex(ev, digits)
     _emit(ev, checks, fmt, show_nodes, full, digits)
     failed = any(c.failed for c in checks)
     return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)
@@ -161,11 +164,14 @@ def _batch(args, program_file, vars_files, output, wrt, points_file: str, fmt: s
     from . import batch
     from . import bindings as binding_mod
 
-    source, binding_args = _program_and_bindings(args, program_file)
-    if program_file is None and source == "-" or (points_file == "-" and (program_file == "-" or source == "-")):
+    if points_file == "-" and (program_file == "-" or (program_file is None and args and args[0] == "-")):
         raise UsageError("the program and --points cannot both come from stdin")
+    source, binding_args = _program_and_bindings(args, program_file)
     fixed = binding_mod.collect(binding_args, vars_files)
     names, data = batch.read_points(points_file)
+    for name in names:
+        if name in fixed:
+            _warn([f"{name}={fixed[name].text} is ignored: the --points column {name} gives its values"])
     wrt_names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
     n = data.shape[0]
     progress = None

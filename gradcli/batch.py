@@ -56,16 +56,32 @@ def read_points(path: str) -> tuple[list[str], np.ndarray]:
     if len(set(names)) != len(names):
         raise UsageError(f"--points {path}: a column name appears twice")
     if not body.strip():
-        return names, np.zeros((0, len(names)))
+        raise UsageError(f"--points {path}: no rows after the header line")
     try:
         data = np.loadtxt(io.StringIO(body), delimiter=",", ndmin=2, dtype=float)
-    except ValueError as exc:
-        raise UsageError(f"--points {path}: {str(exc).splitlines()[0][:160]}") from None
+    except ValueError:
+        raise UsageError(f"--points {path}: {_first_bad_row(body, len(names))}") from None
     if data.shape[1] != len(names):
         raise UsageError(f"--points {path}: {data.shape[1]} values per row but {len(names)} column names")
     if not np.all(np.isfinite(data)):
         raise UsageError(f"--points {path}: every value must be a finite number")
     return names, data
+
+
+def _first_bad_row(body: str, width: int) -> str:
+    """Say which row (1-based, after the header) cannot be read, and why."""
+    for k, line in enumerate(body.splitlines(), 1):
+        if not line.strip():
+            continue
+        cells = line.split(",")
+        if len(cells) != width:
+            return f"row {k} has {len(cells)} values, the header names {width}"
+        for cell in cells:
+            try:
+                float(cell)
+            except ValueError:
+                return f"row {k}: {cell.strip()[:30]!r} is not a number"
+    return "cannot be read as numbers"
 
 
 def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict[str, Binding],

@@ -320,6 +320,8 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
         name, eq, text = item.partition("=")
         if not eq or not name.strip():
             raise UsageError(f"--expect {item!r}: write NAME=VALUE, e.g. --expect b=8")
+        if name.strip() in expected:
+            raise UsageError(f"--expect {name.strip()} is given twice")
         expected[name.strip()] = constant_value(text, f"--expect {name.strip()}")
     value = None if expect_value is None else constant_value(expect_value, "--expect-value")
     parsed_formulas = {}
@@ -327,6 +329,8 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
         name, eq, text = item.partition("=")
         if not eq or not name.strip() or not text.strip():
             raise UsageError(f"--expect-formula {item!r}: write NAME=EXPRESSION, e.g. x=2*x")
+        if name.strip() in parsed_formulas:
+            raise UsageError(f"--expect-formula {name.strip()} is given twice")
         parsed_formulas[name.strip()] = text.strip()
     verdicts = homework.judge_numbers(ev, expected, value, rtol, atol)
     verdicts += homework.judge_formulas(ev, parsed_formulas, sympy_timeout)

@@ -65,23 +65,32 @@ def exact_inputs(ev: Evaluation) -> dict:
 
 
 def refuse_huge_powers(ev: Evaluation) -> None:
-    """Refuse ``x^k`` whose exact value would have more than MAX_DIGITS digits."""
+    """Refuse a program whose exact numbers would grow beyond MAX_DIGITS digits.
+
+    Each node's size in digits is estimated from its inputs' (a product adds sizes, an
+    integer power multiplies its base's size by the exponent, functions such as exp
+    stay symbolic), so ``(x^1000)^10000`` is refused as well as ``x^10000000``.
+    """
     graph = ev.graph
+    size = [0.0] * len(graph.nodes)
     for node in graph.nodes:
-        if node.op != "pow":
+        if node.op in ("input", CONST):
+            text = ev.bindings[node.name].text if node.op == "input" and node.name in ev.bindings else node.text
+            size[node.id] = max(1.0, float(len(text or "1")))
             continue
-        base, exponent = (ev.values[a] for a in node.args)
-        if getattr(base, "shape", ()) or getattr(exponent, "shape", ()):
-            continue
-        exp_node = graph.nodes[node.args[1]]
-        if exp_node.op != CONST and not float(exponent).is_integer():
-            continue
-        b = abs(float(base))
-        digits = abs(float(exponent)) * (len(str(int(b))) if b >= 1 else 1) if b not in (0.0, 1.0) else 0
-        if digits > MAX_DIGITS:
+        args = [size[a] for a in node.args]
+        if node.op == "pow":
+            exponent = ev.values[node.args[1]]
+            k = abs(float(exponent)) if not getattr(exponent, "shape", ()) else 1.0
+            size[node.id] = args[0] * max(1.0, k) + args[1]
+        elif node.op in ("mul", "div", "matmul", "dot", "outer"):
+            size[node.id] = sum(args)
+        else:
+            size[node.id] = max(args, default=1.0) + 1.0
+        if size[node.id] > MAX_DIGITS:
             raise UsageError(
                 f"--exact: node {graph.label(node.id)} = {graph.definition(node.id)} would have about "
-                f"{digits:.0f} digits exactly; exact arithmetic is limited to {MAX_DIGITS} digits"
+                f"{size[node.id]:.3g} digits exactly; exact arithmetic is limited to {MAX_DIGITS} digits"
             )
 
 
@@ -96,9 +105,13 @@ def run_exact(ev: Evaluation, seconds: float) -> ExactResult:
     wrt = list(ev.wrt)
 
     def job(send) -> None:
+        import sys
+
         import numpy as np
         import sympy as sp
 
+        if hasattr(sys, "set_int_max_str_digits"):
+            sys.set_int_max_str_digits(0)  # exact results may be long; MAX_DIGITS bounds them
         exact = exact_inputs(ev)
         values = to_sympy(graph, exact)
         for node in graph.nodes:
@@ -153,9 +166,14 @@ def _decimal(v) -> str:
     if isinstance(v, np.ndarray):
         return "[" + ", ".join(_decimal(x) for x in v) + "]"
     try:
-        return number(float(v.evalf(20)), 15)
+        approx = v.evalf(15)
+        as_float = float(approx)
     except (TypeError, ValueError, AttributeError):
         return str(v)
+    if as_float == 0 and approx != 0:  # below the smallest float: keep SymPy's decimal
+        mantissa, _, exponent = str(approx).partition("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{exponent}" if exponent else str(approx)
+    return number(as_float, 15)
 
 
 def run_latex(ev: Evaluation, seconds: float) -> dict[str, str]:

@@ -21,7 +21,7 @@ from typing import Optional
 from .evaluate import Evaluation
 from .fmt import number
 from .graph import CONST, INPUT
-from .pictures import Edge, _bar, edge_partials
+from .pictures import Edge, _bar, edge_partials, is_number
 
 #: --paths lists at most this many paths per input
 MAX_PATHS = 64
@@ -90,7 +90,7 @@ def steps_text(ev: Evaluation, digits: int = 10) -> str:
             value = _num(c["partial_value"], digits)
             product = _num(c["product"], digits)
             symbolic = c["partial"]
-            if symbolic == value:
+            if symbolic == value or is_number(symbolic):
                 lines.append(f"{prefix}{down} += {up} · {name} = {upstream} · {value} = {product}")
             else:
                 lines.append(
@@ -285,7 +285,8 @@ def edge_table(ev: Evaluation, style) -> object:
     table.add_column("value", justify="right")
     for e in edge_partials(ev):
         value = "" if e.value is None else number(e.value, style.digits)
-        add_row(table, f"{e.source_label} → {e.target_label}", e.name, e.symbolic, value)
+        symbolic = value if is_number(e.symbolic) else e.symbolic
+        add_row(table, f"{e.source_label} → {e.target_label}", e.name, symbolic, value)
     return table
 
 

@@ -58,16 +58,25 @@ def close(answer: object, truth: object, rtol: float, atol: float) -> bool:
     return abs(a - t) <= atol + rtol * abs(t)
 
 
+def _gradient_of(ev: Evaluation, name: str, what: str) -> object:
+    """The true ∂out/∂name, or a UsageError that says why there is none."""
+    if not ev.has_gradient:
+        raise UsageError(f"{what}: the output {ev.output_name} is not a scalar, so it has no gradient "
+                         "(check its Jacobian with 'gradcli jacobian')")
+    if name not in ev.inputs:
+        raise UsageError(f"{what}: {name!r} is not an input of the program (inputs: {', '.join(ev.inputs)})")
+    if name not in ev.gradient:
+        raise UsageError(f"{what}: {name} is left out by --wrt")
+    return ev.gradient[name]
+
+
 def judge_numbers(ev: Evaluation, expected: dict[str, object], expected_value: Optional[object],
                   rtol: float, atol: float) -> list[Verdict]:
     verdicts = []
     if expected_value is not None:
         verdicts.append(Verdict("value", expected_value, ev.value, close(expected_value, ev.value, rtol, atol)))
-    gradient = ev.gradient
     for name, answer in expected.items():
-        if name not in gradient:
-            raise UsageError(f"--expect {name}: not an input of the program (inputs: {', '.join(ev.inputs)})")
-        truth = gradient[name]
+        truth = _gradient_of(ev, name, f"--expect {name}")
         shape = getattr(truth, "shape", ())
         if getattr(answer, "shape", ()) != shape:
             verdicts.append(Verdict(name, answer, truth, False, f"expected shape {shape}"))
@@ -86,8 +95,7 @@ def judge_formulas(ev: Evaluation, formulas: dict[str, str], seconds: float) -> 
     graphs = {}
     verdicts: dict[str, Verdict] = {}
     for name, text in formulas.items():
-        if name not in ev.inputs:
-            raise UsageError(f"--expect-formula {name}: not an input of the program (inputs: {', '.join(ev.inputs)})")
+        _gradient_of(ev, name, f"--expect-formula {name}")
         if getattr(ev.env[name], "shape", ()):
             raise UsageError(f"--expect-formula {name}: formulas are checked for scalar inputs only")
         try:
@@ -102,8 +110,10 @@ def judge_formulas(ev: Evaluation, formulas: dict[str, str], seconds: float) -> 
                                      f"uses names the program does not have: {', '.join(map(str, unknown))}")
             continue
         graphs[name] = graph
-    if graphs:
-        verdicts.update(_formula_verdicts(ev, graphs, formulas, seconds))
+    judged = _formula_verdicts(ev, graphs, formulas, seconds)
+    for name, v in verdicts.items():  # unreadable answers still get the right answer (--reveal)
+        v.truth = judged.get(name, v).truth
+    verdicts.update({name: v for name, v in judged.items() if name in graphs})
     return [verdicts[name] for name in formulas]
 
 
@@ -126,6 +136,9 @@ def _formula_verdicts(ev: Evaluation, graphs: dict, formulas: dict[str, str], se
 
         symbols = input_symbols(program, ev.env)
         truth_f = to_sympy(program, symbols)[program.output]
+        for name in formulas:
+            if name not in graphs:  # unreadable: only the right answer
+                send(("truth", name, str(sp.diff(truth_f, symbols[name]))))
         for name, graph in graphs.items():
             truth = sp.diff(truth_f, symbols[name])
             student = to_sympy(graph, {graph.nodes[i].name: symbols[graph.nodes[i].name] for i in graph.inputs})[
@@ -152,10 +165,13 @@ def _formula_verdicts(ev: Evaluation, graphs: dict, formulas: dict[str, str], se
 
     outcome = budget.run(job, seconds)
     out = {}
-    found: dict[str, dict] = {name: {} for name in graphs}
+    found: dict[str, dict] = {name: {} for name in formulas}
     for kind, name, *rest in outcome.messages:
         found[name][kind] = rest
-    for name in graphs:
+    for name in formulas:
+        if name not in graphs:
+            out[name] = Verdict(f"formula {name}", formulas[name], found[name].get("truth", [None])[0], False)
+            continue
         got = found[name]
         truth = got.get("truth", [None])[0]
         question = f"formula {name}"
@@ -164,7 +180,9 @@ def _formula_verdicts(ev: Evaluation, graphs: dict, formulas: dict[str, str], se
         elif "numeric" in got:
             agree, tried = got["numeric"]
             if tried and agree == tried:
-                how = f"equal at {tried} random points (SymPy could not simplify the difference to 0 in time)"
+                why = "could not simplify the difference to 0 in time" if outcome.timed_out else \
+                    "did not simplify the difference to 0"
+                how = f"equal at {tried} random points (SymPy {why})"
                 out[name] = Verdict(question, formulas[name], truth, True, how)
             elif tried:
                 out[name] = Verdict(question, formulas[name], truth, False,
@@ -193,6 +211,9 @@ def read_answers(path: str) -> tuple[list[str], list[dict[str, str]]]:
         raise UsageError(f"--answers {path}: not a UTF-8 CSV file ({exc})") from None
     if len(header) < 2:
         raise UsageError(f"--answers {path}: expected an id column and at least one answer column")
+    duplicates = sorted({h for h in header if header.count(h) > 1})
+    if duplicates:
+        raise UsageError(f"--answers {path}: the column {duplicates[0]!r} appears twice")
     return header, rows
 
 
@@ -217,6 +238,13 @@ def grade(ev: Evaluation, header: list[str], rows: list[dict[str, str]], rtol: f
 
     id_column, columns = header[0], header[1:]
     questions = {c: question_of(c, ev) for c in columns}
+    seen: dict[str, str] = {}
+    for column, q in questions.items():
+        if q in seen:
+            raise UsageError(f"answers columns {seen[q]!r} and {column!r} ask the same question")
+        seen[q] = column
+        if q != "value":
+            _gradient_of(ev, q, f"answers column {column!r}")
     book = []
     for row in rows:
         verdicts = []

@@ -241,9 +241,18 @@ class Edge(NamedTuple):
         if self.value is None:
             return f"{self.name} = {self.symbolic}, elementwise"
         shown = number(self.value, digits)
-        if shown == self.symbolic:
+        if shown == self.symbolic or is_number(self.symbolic):
             return f"{self.name} = {shown}"
         return f"{self.name} = {self.symbolic} = {shown}"
+
+
+def is_number(text: str) -> bool:
+    """Is a symbolic partial just a number (a folded constant such as 1/3)?"""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _leaf(ev, i: int) -> Sym:

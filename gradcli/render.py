@@ -71,7 +71,7 @@ def evaluation(ev: Evaluation, checks: list[Check], style: Style,
         parts += [Text(""), Text(
             f"The output has shape {shape}: its derivative is a Jacobian. Use 'gradcli jacobian' "
             "for all of it, or --seed-output for one vector-Jacobian product.", style="yellow")]
-    for key in ("steps", "paths", "edges", "exact", "latex"):
+    for key in ("steps", "paths", "edges", "exact", "latex", "latex_steps"):
         if key in ev.extras:
             parts += [Text(""), EXTRA_VIEWS[key](ev, style)]
     formulas = formula_lines(ev, checks)
@@ -356,7 +356,8 @@ def verdict_view(ev: Evaluation, verdicts: list, style: Style, reveal: bool, rto
 
 def gradebook_summary(columns: list[str], book: list, style: Style, out_file) -> RenderableType:
     """Per question, how many students got it right; where the gradebook went."""
-    table = Table(title=Text(f"{len(book)} students"), title_justify="left", box=style.box)
+    table = Table(title=Text(f"{len(book)} student{'s' if len(book) != 1 else ''}"), title_justify="left",
+                  box=style.box)
     table.add_column("question", style="bold")
     table.add_column("right", justify="right")
     table.add_column("wrong", justify="right")
@@ -416,6 +417,7 @@ def _edges_view(ev: Evaluation, style: Style) -> RenderableType:
 EXTRA_VIEWS = {
     "exact": exact_view,
     "latex": latex_view,
+    "latex_steps": lambda ev, style: Text(str(ev.extras["latex_steps"])),
     "steps": _steps_view,
     "paths": _paths_view,
     "edges": _edges_view,

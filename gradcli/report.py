@@ -74,6 +74,8 @@ def to_json(ev: Evaluation, checks: list[Check]) -> dict:
             doc["exact"]["note"] = exact.note
     if "latex" in ev.extras:
         doc["latex"] = ev.extras["latex"]
+    if "latex_steps" in ev.extras:
+        doc["latex_steps"] = ev.extras["latex_steps"]
     for key in ("steps", "paths"):
         if key in ev.extras:
             from . import explain
