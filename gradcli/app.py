@@ -297,7 +297,25 @@ def _program_and_bindings(args: tuple[str, ...], program_file: Optional[str]) ->
     rest = [a for a in rest if a != "--"]
     if first == "-":
         return _read_program("-"), rest
-    return first, rest
+    return _check_size(first, "the program"), rest
+
+
+#: programs larger than this are refused at once (GRADCLI_MAX_PROGRAM_BYTES overrides):
+#: each node costs about a kilobyte, so 8 MB is already several gigabytes of graph
+MAX_PROGRAM_BYTES = 8_000_000
+
+
+def _check_size(text: str, where: str) -> str:
+    import os
+
+    limit = int(os.environ.get("GRADCLI_MAX_PROGRAM_BYTES") or MAX_PROGRAM_BYTES)
+    size = len(text.encode("utf-8")) if len(text) * 4 > limit else len(text)
+    if size > limit:
+        raise UsageError(
+            f"{where} is {size / 1e6:.1f} MB; gradcli takes programs up to {limit / 1e6:.1f} MB "
+            "(set GRADCLI_MAX_PROGRAM_BYTES to allow more, and expect about 1 KB of memory per node)"
+        )
+    return text
 
 
 def _read_program(path: str) -> str:
@@ -306,6 +324,12 @@ def _read_program(path: str) -> str:
             stdin = sys.stdin
             data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode("utf-8")
         else:
+            import os
+
+            limit = int(os.environ.get("GRADCLI_MAX_PROGRAM_BYTES") or MAX_PROGRAM_BYTES)
+            if os.path.isfile(path) and os.path.getsize(path) > 4 * limit:  # do not even read it
+                raise UsageError(f"{path} is {os.path.getsize(path) / 1e6:.1f} MB; gradcli takes programs up to "
+                                 f"{limit / 1e6:.1f} MB (set GRADCLI_MAX_PROGRAM_BYTES to allow more)")
             with open(path, "rb") as fh:
                 data = fh.read()
     except OSError as exc:
@@ -314,7 +338,7 @@ def _read_program(path: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{'stdin' if path == '-' else path} is not UTF-8 text (byte {exc.start})") from None
-    return text.lstrip("\ufeff")
+    return _check_size(text.lstrip("\ufeff"), "stdin" if path == "-" else path)
 
 
 def _emit_matrix(ev, matrix, fmt: str, full: bool, digits: int) -> None:

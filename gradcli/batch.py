@@ -116,8 +116,9 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
         tape = Tape(graph)
         with np.errstate(all="ignore"):
             values = tape.forward_unchecked(env)
-            out = np.asarray(values[graph.output], dtype=float)
-            adjoint = tape.backward(values, np.ones(stop - start))
+            out = np.broadcast_to(np.asarray(values[graph.output], dtype=float), (stop - start,))
+            seed = np.ones(stop - start) if graph.nodes[graph.output].shape else 1.0
+            adjoint = tape.backward(values, seed)
         bad = ~np.isfinite(out)
         value[start:stop] = out
         for name in ev.wrt:

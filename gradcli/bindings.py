@@ -83,7 +83,7 @@ def json_array(raw: list, where: str):
     for v in level:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise UsageError(f"{where}: {json.dumps(v)[:40]} is not a number")
-        flat.append(float(v))
+        flat.append(_finite(v, where))
     arr = np.array(flat, dtype=float).reshape(shape)
     if not np.all(np.isfinite(arr)):
         raise UsageError(f"{where}: numbers must be finite")
@@ -138,12 +138,22 @@ def read_vars_file(path: str) -> list[Binding]:
             value = constant_value(raw, where)
             text = raw
         else:
-            value = float(raw)
-            text = json.dumps(raw)
-            if not math.isfinite(value):
-                raise UsageError(f"{where}: {raw} is too large for a 64-bit float")
+            value = _finite(raw, where)
+            text = repr(raw) if isinstance(raw, float) else str(raw)
         out.append(Binding(name, value, text, path))
     return out
+
+
+def _finite(raw, where: str) -> float:
+    """A JSON number as a finite float, or a UsageError (1e400, an integer of 400 digits)."""
+    try:
+        value = float(raw)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        shown = str(raw) if len(str(raw)) <= 30 else str(raw)[:27] + "…"
+        raise UsageError(f"{where}: {shown} is too large for a 64-bit float")
+    return value
 
 
 def collect(arguments: Iterable[str], vars_files: Iterable[str]) -> dict[str, Binding]:

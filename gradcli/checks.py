@@ -232,7 +232,8 @@ def _steps(x: float, h0: float) -> list[float]:
     steps = [h0 * 10.0 ** -k for k in range(0, 7, 2)]
     if 0 < abs(x) < 1:
         steps += [c * abs(x), c * abs(x) * 1e-2]
-    return sorted(set(steps), reverse=True)
+    # a step must move x in both directions (not underflow, not vanish next to x)
+    return sorted({h for h in steps if h > 0 and x + h / 2 != x and x - h / 2 != x}, reverse=True)
 
 
 def _diff(a: float, b: float) -> float:

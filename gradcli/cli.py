@@ -113,6 +113,19 @@ def main() -> None:
     """
 
 
+class Seconds(click.FloatRange):
+    """A time budget: 0.1 to 3600 seconds (and not NaN, which a plain range lets through)."""
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return number
+
+
+SECONDS = Seconds(min=0.1, max=3600)
+
+
 def program_options(f):
     """The program and its inputs: PROGRAM NAME=VALUE..., -f, --vars, --output, --wrt."""
     for decorator in reversed([
@@ -135,7 +148,7 @@ def check_options(f):
                      help="Check against SymPy, finite differences, or both (exit 1 on disagreement)."),
         click.option("--rtol", type=click.FloatRange(min=0), help="Relative tolerance of checks (defaults: sympy 1e-9, fd 1e-6)."),
         click.option("--atol", type=click.FloatRange(min=0), help="Absolute tolerance of checks (defaults: sympy 1e-12, fd 1e-8)."),
-        click.option("--sympy-timeout", type=click.FloatRange(min=0.1, max=3600), default=10.0, show_default=True,
+        click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True,
                      metavar="SECONDS", help="Time budget of the SymPy check."),
     ]):
         f = decorator(f)
@@ -283,7 +296,7 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
 @click.option("--reveal", is_flag=True, help="Show the right answers.")
 @click.option("--rtol", type=click.FloatRange(min=0), default=None, help="Relative tolerance for numbers (default 1e-4).")
 @click.option("--atol", type=click.FloatRange(min=0), default=None, help="Absolute tolerance for numbers (default 1e-8).")
-@click.option("--sympy-timeout", type=click.FloatRange(min=0.1, max=3600), default=10.0, show_default=True,
+@click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True,
               metavar="SECONDS", help="Time budget for judging formulas.")
 @click.option("--json", "as_json", is_flag=True, help="Verdicts as JSON.")
 def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
