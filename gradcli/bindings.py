@@ -150,6 +150,8 @@ def _finite(raw, where: str) -> float:
         value = float(raw)
     except OverflowError:
         value = math.inf
+    if math.isnan(value):
+        raise UsageError(f"{where}: NaN is not a number gradcli can use")
     if not math.isfinite(value):
         shown = str(raw) if len(str(raw)) <= 30 else str(raw)[:27] + "…"
         raise UsageError(f"{where}: {shown} is too large for a 64-bit float")

@@ -16,10 +16,10 @@ import click
 from . import __version__
 from .app import (
     report_failure,
-    _check_kinds, _console, _emit_matrix, _finish_matrix, _format, _gradient_checks, _grade_class,
-    _prepare, _program_and_bindings, _unknown_option, _warn,
+    _console, _finish_matrix, _format, _grade_class,
+    _prepare, _warn,
 )
-from .errors import ExitStatus, GradcliError, UsageError
+from .errors import ExitStatus, UsageError
 
 _PROTECT = "\x00gradcli-arg-"
 
@@ -113,17 +113,18 @@ def main() -> None:
     """
 
 
-class Seconds(click.FloatRange):
-    """A time budget: 0.1 to 3600 seconds (and not NaN, which a plain range lets through)."""
+class Number(click.FloatRange):
+    """A float in a range, and never NaN (which a plain FloatRange lets through)."""
 
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
         number = super().convert(value, param, ctx)
         if number != number:
-            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+            self.fail(f"{value!r} is not a number", param, ctx)
         return number
 
 
-SECONDS = Seconds(min=0.1, max=3600)
+SECONDS = Number(min=0.1, max=3600)
+TOLERANCE = Number(min=0)
 
 
 def program_options(f):
@@ -146,8 +147,8 @@ def check_options(f):
     for decorator in reversed([
         click.option("--check", "check", type=click.Choice(["sympy", "fd", "all"]), multiple=True,
                      help="Check against SymPy, finite differences, or both (exit 1 on disagreement)."),
-        click.option("--rtol", type=click.FloatRange(min=0), help="Relative tolerance of checks (defaults: sympy 1e-9, fd 1e-6)."),
-        click.option("--atol", type=click.FloatRange(min=0), help="Absolute tolerance of checks (defaults: sympy 1e-12, fd 1e-8)."),
+        click.option("--rtol", type=TOLERANCE, help="Relative tolerance of checks (defaults: sympy 1e-9, fd 1e-6)."),
+        click.option("--atol", type=TOLERANCE, help="Absolute tolerance of checks (defaults: sympy 1e-12, fd 1e-8)."),
         click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True,
                      metavar="SECONDS", help="Time budget of the SymPy check."),
     ]):
@@ -294,8 +295,8 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
               help="A class's answers: an id column, then columns NAME or d/dNAME (gradients) or value.")
 @click.option("--out", "out_file", metavar="FILE.csv", help="With --answers: write the gradebook here.")
 @click.option("--reveal", is_flag=True, help="Show the right answers.")
-@click.option("--rtol", type=click.FloatRange(min=0), default=None, help="Relative tolerance for numbers (default 1e-4).")
-@click.option("--atol", type=click.FloatRange(min=0), default=None, help="Absolute tolerance for numbers (default 1e-8).")
+@click.option("--rtol", type=TOLERANCE, default=None, help="Relative tolerance for numbers (default 1e-4).")
+@click.option("--atol", type=TOLERANCE, default=None, help="Absolute tolerance for numbers (default 1e-8).")
 @click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True,
               metavar="SECONDS", help="Time budget for judging formulas.")
 @click.option("--json", "as_json", is_flag=True, help="Verdicts as JSON.")

@@ -77,7 +77,6 @@ class Evaluation:
     def gradient(self) -> dict[str, object]:
         """∂output/∂input for each reported input (empty for a non-scalar output
         without a seed: its derivative is a Jacobian)."""
-        out = self.graph.output
         if self.mode == "forward":
             return {name: self.forward_gradient[name] for name in self.wrt if name in self.forward_gradient}
         if not self.adjoints:
