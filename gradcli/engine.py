@@ -183,23 +183,24 @@ class Tape:
         adjoint = [0.0] * self.n
         adjoint[out] = seed
         m = SCALAR
-        for i, kind, args, parts in self.reverse_code:
-            if i > out:
-                continue
+        code = self.reverse_code if out == self.graph.output else [c for c in self.reverse_code if c[0] <= out]
+        for i, kind, args, parts in code:
             g = adjoint[i]
             try:
                 if kind == 2:
                     a, b = args
                     pa, pb = parts
-                    # both partials first: if one raises, nothing has been added yet
-                    da = None if pa is None else (pa if pa.__class__ is float else pa(m, values[a], values[b], values[i]))
-                    db = None if pb is None else (pb if pb.__class__ is float else pb(m, values[a], values[b], values[i]))
-                    if da is not None:
-                        adjoint[a] += g * da
-                    if db is not None:
-                        adjoint[b] += g * db
+                    # both partials before either is added: if one raises, nothing is added twice
+                    if pa.__class__ is not float and pa is not None:
+                        pa = pa(m, values[a], values[b], values[i])
+                    if pb.__class__ is not float and pb is not None:
+                        pb = pb(m, values[a], values[b], values[i])
+                    if pa is not None:
+                        adjoint[a] += g * pa
+                    if pb is not None:
+                        adjoint[b] += g * pb
                 elif kind == 1:
-                    (pa,) = parts
+                    pa = parts[0]
                     a = args[0]
                     adjoint[a] += g * (pa if pa.__class__ is float else pa(m, values[a], values[i]))
                 else:
