@@ -11,43 +11,21 @@ import io
 import json
 import math
 import time
-from typing import Optional
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from gradcli.cli import main
+
+from clitools import run_cli, usage_error
 
 LECTURE = "(a+b)*(b+1)"
 
-ENV: dict[str, Optional[str]] = {
-    "COLUMNS": "100",
-    "NO_COLOR": None,
-    "FORCE_COLOR": None,
-    "TTY_COMPATIBLE": None,
-    "TTY_INTERACTIVE": None,
-    "GRADCLI_DEBUG": None,
-}
+ENV = {"COLUMNS": "100"}
 
 
 def invoke(*args: str, input=None) -> Result:
-    result = CliRunner().invoke(main, ["eval", *args], input=input, env=ENV)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    for stream in (result.stdout, result.stderr):
-        assert "Traceback" not in stream
-        assert "internal error" not in stream
-    return result
-
-
-def usage_error(result: Result, *fragments: str) -> None:
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("gradcli: error: ")
-    for f in fragments:
-        assert f in lines[0], lines[0]
+    return run_cli(["eval", *args], input=input, env=ENV)
 
 
 def lecture(a, b):

@@ -8,38 +8,25 @@ exit status, stdout and stderr.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from fractions import Fraction
-from typing import Optional
 
 import numpy as np
 import pytest
 import sympy as sp
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from gradcli.cli import main
+
+from clitools import run_cli, strict_json, usage_error
 
 LECTURE = "(a+b)*(b+1)"  # a=3 b=2: c = a+b = 5, d = b+1 = 3, e = 15; ē=1, c̄=d=3, d̄=c=5, ā=3, b̄=8
 
-ENV: dict[str, Optional[str]] = {
-    "COLUMNS": "250",
-    "NO_COLOR": None,
-    "FORCE_COLOR": None,
-    "TTY_COMPATIBLE": None,
-    "TTY_INTERACTIVE": None,
-    "GRADCLI_DEBUG": None,
-}
+ENV = {"COLUMNS": "250"}
 
 
 def invoke(*args: str) -> Result:
-    result = CliRunner().invoke(main, ["eval", *args], env=ENV)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    for stream in (result.stdout, result.stderr):
-        assert "Traceback" not in stream
-        assert "internal error" not in stream
-    return result
+    return run_cli(["eval", *args], env=ENV)
 
 
 def ok(*args: str) -> str:
@@ -49,25 +36,8 @@ def ok(*args: str) -> str:
     return result.stdout
 
 
-def strict_json(text: str) -> dict:
-    def reject(name: str) -> None:
-        raise AssertionError(f"non-standard JSON constant {name}")
-
-    return json.loads(text, parse_constant=reject)
-
-
 def ok_json(*args: str) -> dict:
     return strict_json(ok(*args, "--json"))
-
-
-def usage_error(result: Result, *fragments: str) -> None:
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("gradcli: error: ")
-    for f in fragments:
-        assert f in lines[0], lines[0]
 
 
 def table(text: str, title: str) -> list[dict[str, str]]:

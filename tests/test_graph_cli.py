@@ -15,43 +15,22 @@ import subprocess
 from typing import Optional
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from gradcli.cli import main
+
+from clitools import run_cli, usage_error
 
 LECTURE = "(a+b)*(b+1)"
 BINDINGS = ("a=3", "b=2")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-ENV: dict[str, Optional[str]] = {
-    "COLUMNS": "100",
-    "NO_COLOR": None,
-    "FORCE_COLOR": None,
-    "TTY_COMPATIBLE": None,
-    "TTY_INTERACTIVE": None,
-    "GRADCLI_DEBUG": None,
-}
+ENV = {"COLUMNS": "100"}
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
 
 
 def invoke(*args: str, env: Optional[dict] = None) -> Result:
-    full = dict(ENV)
-    full.update(env or {})
-    result = CliRunner().invoke(main, ["graph", *args], env=full)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
-    return result
-
-
-def usage_error(result: Result, *fragments: str) -> None:
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("gradcli: error: ")
-    for f in fragments:
-        assert f in lines[0], lines[0]
+    return run_cli(["graph", *args], env={**ENV, **(env or {})})
 
 
 def test_text_picture_has_the_lecture_numbers():

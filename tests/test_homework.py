@@ -8,43 +8,23 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
-from typing import Optional
 
 import pytest
 import sympy as sp
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from gradcli.cli import main
+
+from clitools import run_cli, strict_json, usage_error
 
 LECTURE = "(a+b)*(b+1)"  # a=3 b=2: e = 15, ∂e/∂a = b+1 = 3, ∂e/∂b = (b+1)+(a+b) = 8
 MAXPROG = "(x+y)*max(y,z)"  # x=1 y=2 z=0: value 6, ∂x = max(y,z) = 2, ∂y = max + (x+y) = 5, ∂z = 0
 
-ENV: dict[str, Optional[str]] = {
-    "COLUMNS": "250",  # wide: no wrapping inside table cells
-    "NO_COLOR": None,
-    "FORCE_COLOR": None,
-    "TTY_COMPATIBLE": None,
-    "TTY_INTERACTIVE": None,
-    "GRADCLI_DEBUG": None,
-}
+ENV = {"COLUMNS": "250"}
 
 
 def invoke(*args: str, input=None) -> Result:
-    result = CliRunner().invoke(main, ["check", *args], input=input, env=ENV)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    for stream in (result.stdout, result.stderr):
-        assert "Traceback" not in stream
-        assert "internal error" not in stream
-    return result
-
-
-def strict_json(text: str) -> dict:
-    def reject(name: str) -> None:
-        raise AssertionError(f"non-standard JSON constant {name}")
-
-    return json.loads(text, parse_constant=reject)
+    return run_cli(["check", *args], input=input, env=ENV)
 
 
 def rows(text: str) -> dict[str, list[str]]:
@@ -56,17 +36,6 @@ def rows(text: str) -> dict[str, list[str]]:
             if cells[0] != "question":
                 out[cells[0]] = cells
     return out
-
-
-def usage_error(result: Result, *fragments: str) -> None:
-    """Exit 2, nothing on stdout, one 'gradcli: error:' line naming the problem."""
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("gradcli: error: ")
-    for f in fragments:
-        assert f in lines[0], lines[0]
 
 
 # ---- numbers -----------------------------------------------------------------------
