@@ -4,6 +4,8 @@ and check the things every run must satisfy."""
 from __future__ import annotations
 
 import json
+import signal
+from contextlib import contextmanager
 from typing import Optional
 
 from click.testing import CliRunner, Result
@@ -49,3 +51,23 @@ def usage_error(result: Result, *fragments: str) -> None:
     assert lines[0].startswith("gradcli: error: ")
     for f in fragments:
         assert f in lines[0], lines[0]
+
+
+class Hang(BaseException):
+    """Raised by the watchdog: not an Exception, so ordinary handlers do not swallow it."""
+
+
+@contextmanager
+def watchdog(seconds: int):
+    """Fail a call that takes longer than `seconds` (SIGALRM: main thread, Unix)."""
+
+    def alarm(signum, frame):
+        raise Hang(f"no answer within {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import string
 import tempfile
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 
+from clitools import watchdog
 from gradcli.bindings import parse_argument
 from gradcli.cli import main
 from gradcli.errors import ExitStatus, GradcliError, MathError
@@ -543,22 +543,6 @@ def command_lines(draw, files: dict[str, str]):
     return [command, *head, program, *rest], stdin
 
 
-class Hang(BaseException):
-    """Raised by the watchdog: not an Exception, so gradcli's handlers cannot swallow it."""
-
-
-@contextmanager
-def watchdog(seconds: int):
-    def alarm(signum, frame):
-        raise Hang(f"no answer within {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @contextmanager

@@ -19,17 +19,16 @@ import math
 import os
 import re
 import resource
-import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import pytest
 from click.testing import CliRunner, Result
 
+from clitools import watchdog
 from gradcli.cli import main
 
 HERE = Path(__file__).parent
@@ -44,22 +43,6 @@ slow = pytest.mark.slow  # registered in pyproject.toml; `-m "not slow"` deselec
 ENV = {"COLUMNS": "100", "NO_COLOR": None, "FORCE_COLOR": None, "GRADCLI_DEBUG": None}
 
 
-class Hang(BaseException):
-    """Raised by the watchdog; not an Exception, so nothing in gradcli swallows it."""
-
-
-@contextmanager
-def watchdog(seconds: int):
-    def alarm(signum, frame):
-        raise Hang(f"no answer within {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def check_contract(code: int, out: str, err: str) -> None:
