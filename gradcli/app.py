@@ -297,7 +297,7 @@ def _program_and_bindings(args: tuple[str, ...], program_file: Optional[str]) ->
     rest = [a for a in rest if a != "--"]
     if first == "-":
         return _read_program("-"), rest
-    return _check_size(first, "the program"), rest
+    return _program_text(first, "the program"), rest
 
 
 #: programs larger than this are refused at once (GRADCLI_MAX_PROGRAM_BYTES overrides):
@@ -305,16 +305,27 @@ def _program_and_bindings(args: tuple[str, ...], program_file: Optional[str]) ->
 MAX_PROGRAM_BYTES = 8_000_000
 
 
-def _check_size(text: str, where: str) -> str:
+def _size_limit() -> int:
     import os
 
-    limit = int(os.environ.get("GRADCLI_MAX_PROGRAM_BYTES") or MAX_PROGRAM_BYTES)
-    size = len(text.encode("utf-8")) if len(text) * 4 > limit else len(text)
+    return int(os.environ.get("GRADCLI_MAX_PROGRAM_BYTES") or MAX_PROGRAM_BYTES)
+
+
+def _check_size(where: str, size: int) -> None:
+    """Refuse a program of `size` bytes over the limit, before any work is done on it."""
+    limit = _size_limit()
     if size > limit:
         raise UsageError(
             f"{where} is {size / 1e6:.1f} MB; gradcli takes programs up to {limit / 1e6:.1f} MB "
             "(set GRADCLI_MAX_PROGRAM_BYTES to allow more, and expect about 1 KB of memory per node)"
         )
+
+
+def _program_text(text: str, where: str) -> str:
+    """`text`, unless it is over the size limit (UTF-8 bytes; at most 4 per character,
+    so short texts are not encoded just to be measured)."""
+    if len(text) * 4 > _size_limit():
+        _check_size(where, len(text.encode("utf-8", "surrogatepass")))
     return text
 
 
@@ -326,10 +337,8 @@ def _read_program(path: str) -> str:
         else:
             import os
 
-            limit = int(os.environ.get("GRADCLI_MAX_PROGRAM_BYTES") or MAX_PROGRAM_BYTES)
-            if os.path.isfile(path) and os.path.getsize(path) > 4 * limit:  # do not even read it
-                raise UsageError(f"{path} is {os.path.getsize(path) / 1e6:.1f} MB; gradcli takes programs up to "
-                                 f"{limit / 1e6:.1f} MB (set GRADCLI_MAX_PROGRAM_BYTES to allow more)")
+            if os.path.isfile(path):  # a file over the limit is not even read
+                _check_size(path, os.path.getsize(path))
             with open(path, "rb") as fh:
                 data = fh.read()
     except OSError as exc:
@@ -338,7 +347,7 @@ def _read_program(path: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{'stdin' if path == '-' else path} is not UTF-8 text (byte {exc.start})") from None
-    return _check_size(text.lstrip("\ufeff"), "stdin" if path == "-" else path)
+    return _program_text(text.lstrip("\ufeff"), "stdin" if path == "-" else path)
 
 
 def _emit_matrix(ev, matrix, fmt: str, full: bool, digits: int) -> None:

@@ -129,7 +129,7 @@ def _fd_one(ev: Evaluation, name: str, check: Check) -> CheckResult:
     """Finite differences for one input: per element for arrays."""
     from .elements import elements
 
-    value, ad = ev.env[name], ev.gradient[name]
+    value = ev.env[name]
     if not hasattr(value, "shape"):
         return _fd_element(ev, name, None, check)
     import numpy as np
@@ -150,7 +150,6 @@ def _fd_one(ev: Evaluation, name: str, check: Check) -> CheckResult:
     if skipped and not statuses:
         return CheckResult(None, None, "skipped", skipped[0])
     status = "fail" if "fail" in statuses else ("kink" if "kink" in statuses else "ok")
-    del ad
     return CheckResult(estimate, float(np.nanmax(errors)), status, "; ".join(notes + skipped[:1]),
                        errors=errors)
 

@@ -239,12 +239,7 @@ class Tape:
                             adjoint[a] = c if prev is zero else prev + c
                     continue
                 on_floats = backend is None and self._on_floats(nodes[i])
-                m = SCALAR if on_floats else array
-                try:
-                    local = local_partials(m, kind, parts, xs, values[i])
-                except _MATH_ERRORS:
-                    m = IEEE
-                    local = local_partials(IEEE, kind, parts, [ieee(x) for x in xs], ieee(values[i]))
+                local = safe_partials(SCALAR if on_floats else array, kind, parts, xs, values[i])
                 for a, p in zip(args, local):
                     if p is None:
                         continue
@@ -277,11 +272,7 @@ class Tape:
         for k, t in seeds.items():
             tangent[k] = t
         for i, kind, args, parts in reversed(self.reverse_code):
-            xs = [values[a] for a in args]
-            try:
-                local = local_partials(SCALAR, kind, parts, xs, values[i])
-            except _MATH_ERRORS:
-                local = local_partials(IEEE, kind, parts, [ieee(x) for x in xs], ieee(values[i]))
+            local = safe_partials(SCALAR, kind, parts, [values[a] for a in args], values[i])
             total = 0.0
             for a, p in zip(args, local):
                 if p is not None and tangent[a]:
@@ -295,6 +286,15 @@ def local_partials(m, kind: int, parts, xs: list, out) -> list:
     if not kind:
         return parts(m, xs, out)
     return [None if p is None else (p if p.__class__ is float else p(m, *xs, out)) for p in parts]
+
+
+def safe_partials(m, kind: int, parts, xs: list, out) -> list:
+    """`local_partials`, recomputed with IEEE arithmetic where `m` raises (an infinite
+    derivative, such as sqrt's at 0, is a value here, not an error)."""
+    try:
+        return local_partials(m, kind, parts, xs, out)
+    except _MATH_ERRORS:
+        return local_partials(IEEE, kind, parts, [ieee(x) for x in xs], ieee(out))
 
 
 def _with_param(f, param):

@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple, Optional, Union
 
-from .backends import IEEE, SCALAR, ieee
-from .engine import local_partials
+from .backends import SCALAR
+from .engine import safe_partials
 from .errors import UsageError
 from .fmt import array as _array_text
 from .fmt import number
@@ -275,10 +275,7 @@ def _leaf(ev, i: int) -> Sym:
 def _numeric_partials(op, xs: list, out: float, live: list) -> list:
     kind = 0 if op.variadic else len(xs)
     parts = op.partials if op.variadic else tuple(p if ok else None for p, ok in zip(op.partials, live))
-    try:
-        local = local_partials(SCALAR, kind, parts, xs, out)
-    except (ValueError, ZeroDivisionError, OverflowError, ArithmeticError):
-        local = local_partials(IEEE, kind, parts, [ieee(x) for x in xs], ieee(out))
+    local = safe_partials(SCALAR, kind, parts, xs, out)
     return [None if p is None else float(p) for p in local]
 
 

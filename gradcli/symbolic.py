@@ -251,7 +251,6 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
     labels = [(name, label, index) for name in wrt for label, index in elements(name, env[name])]
 
     def job(send: budget.Send) -> None:
-        import numpy as np
         import sympy as sp
 
         symbols = input_symbols(graph, env)
@@ -273,7 +272,6 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
         for label, d in derivatives.items():
             if sp.count_ops(d) <= 200:
                 send(("simplified", label, short(str(sp.simplify(d)))))
-        del np
 
     outcome = budget.run(job, seconds, patience=SIMPLIFY_SECONDS)
     got: dict[str, dict] = {label: {} for _, label, _ in labels}

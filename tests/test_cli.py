@@ -19,18 +19,13 @@ from click.testing import CliRunner, Result
 
 from gradcli.cli import main
 
+from clitools import ENV
+
 LECTURE = "(a+b)*(b+1)"
 LECTURE_STATEMENTS = "c = a + b; d = b + 1; e = c * d"
 
 #: a clean, reproducible environment: not a terminal, 100 columns, no colour overrides
-BASE_ENV: dict[str, Optional[str]] = {
-    "COLUMNS": "100",
-    "NO_COLOR": None,
-    "FORCE_COLOR": None,
-    "TTY_COMPATIBLE": None,
-    "TTY_INTERACTIVE": None,
-    "GRADCLI_DEBUG": None,
-}
+BASE_ENV = ENV
 ANSI = re.compile(r"\x1b\[")
 
 

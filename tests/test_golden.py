@@ -23,10 +23,10 @@ from click.testing import CliRunner
 
 from gradcli.cli import main
 
+from clitools import ENV
+
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("GRADCLI_UPDATE_GOLDEN") == "1"
-ENV = {"COLUMNS": "100", "NO_COLOR": None, "FORCE_COLOR": None, "TTY_COMPATIBLE": None,
-       "TTY_INTERACTIVE": None, "GRADCLI_DEBUG": None}
 
 LECTURE_E = ["eval", "c = a + b; d = b + 1; e = c * d", "a=3", "b=2"]
 LECTURE_MAX = ["eval", "q = x + y; m = max(y, z); f = q * m", "x=1", "y=2", "z=0"]
