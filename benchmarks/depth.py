@@ -70,9 +70,9 @@ def maxrss_mib(ru_maxrss: int) -> float:
 
 def child(case: str, n: int) -> None:
     """Run one case in this process and print a JSON result line."""
-    from gradcli.engine import Tape
-    from gradcli.lower import lower
-    from gradcli.parser import parse
+    from gradcli.core.engine import Tape
+    from gradcli.language.lower import lower
+    from gradcli.language.parser import parse
 
     gc.disable()  # as the CLI does
     base = maxrss_mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -25,12 +25,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import best_of, header, mark, table  # noqa: E402
 from dag import compile_for, depth, micrograd_ops, random_program, run_forward, torch_ops  # noqa: E402
 
-from gradcli.bindings import parse_argument  # noqa: E402
-from gradcli.engine import Tape  # noqa: E402
-from gradcli.evaluate import evaluate  # noqa: E402
-from gradcli.lower import lower  # noqa: E402
-from gradcli.parser import parse  # noqa: E402
-from gradcli.report import dumps, to_json  # noqa: E402
+from gradcli.run.bindings import parse_argument  # noqa: E402
+from gradcli.core.engine import Tape  # noqa: E402
+from gradcli.run.evaluate import evaluate  # noqa: E402
+from gradcli.language.lower import lower  # noqa: E402
+from gradcli.language.parser import parse  # noqa: E402
+from gradcli.output.documents import dumps, to_json  # noqa: E402
 
 TARGET_FB_US = 1.0  # forward+backward µs/node at 10^5
 TARGET_RATIO = 2.5  # (forward+backward)/forward

@@ -21,8 +21,8 @@ import time
 
 import numpy as np
 
-from gradcli.bindings import Binding
-from gradcli.evaluate import prepare, run
+from gradcli.run.bindings import Binding
+from gradcli.run.evaluate import prepare, run
 
 PROGRAM = "a = W @ X; h = sigmoid(a); yhat = v @ h; J = mean((yhat - y)^2) + lam * (sum(W^2) + sum(v^2))"
 

@@ -1,10 +1,12 @@
 """gradcli: a command-line gradient calculator.
 
-Programs are parsed (`gradcli.parser`), lowered to a DAG of primitives
-(`gradcli.lower`, `gradcli.graph`, `gradcli.ops`), evaluated and differentiated in
-reverse mode (`gradcli.engine`), checked against finite differences
-(`gradcli.checks`) and SymPy (`gradcli.symbolic`), and shown as tables or JSON
-(`gradcli.render`, `gradcli.report`) by the command line (`gradcli.cli`).
+Programs are read by `gradcli.language` (text -> DAG), evaluated and differentiated
+by `gradcli.core` on a backend of `gradcli.backends`, run with bindings by
+`gradcli.run`, checked by `gradcli.oracles`, explained and graded by
+`gradcli.teach`, rendered by `gradcli.output`, and driven by the command line in
+`gradcli.cli`.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
+
+__all__ = ["__version__"]

@@ -1,5 +1,5 @@
 """``python -m gradcli``."""
 
-from .main import run
+from .cli.main import run
 
 run()

@@ -10,7 +10,7 @@ from typing import Optional
 
 from click.testing import CliRunner, Result
 
-from gradcli.cli import main
+from gradcli.cli.commands import main
 
 #: a fixed, colourless, non-terminal environment (COLUMNS set per file when needed)
 ENV: dict[str, Optional[str]] = {

@@ -17,7 +17,7 @@ from typing import Optional
 import pytest
 from click.testing import CliRunner, Result
 
-from gradcli.cli import main
+from gradcli.cli.commands import main
 
 from clitools import ENV
 

@@ -1,4 +1,4 @@
-"""The engine (`gradcli.engine.Tape`): forward values, reverse-mode adjoints, forward mode.
+"""The engine (`gradcli.core.engine.Tape`): forward values, reverse-mode adjoints, forward mode.
 
 Fan-out and sharing, common-subexpression elimination, forward mode against reverse
 mode on random programs, the lecture notes' worked examples, programs far too deep
@@ -14,11 +14,11 @@ import re
 import pytest
 import sympy as sp
 
-from gradcli.engine import Tape
-from gradcli.errors import ExitStatus, MathError
-from gradcli.lower import lower
-from gradcli.parser import parse
-from gradcli.symbolic import to_sympy, value_at
+from gradcli.core.engine import Tape
+from gradcli.core.errors import ExitStatus, MathError
+from gradcli.language.lower import lower
+from gradcli.language.parser import parse
+from gradcli.backends.sympy import to_sympy, value_at
 
 
 def build(src: str):

@@ -2,7 +2,7 @@
 
 1. Random *valid* scalar programs, built from a small grammar and rendered to text
    (fully parenthesised or with the fewest parentheses the precedence rules allow),
-   are evaluated at random points through `gradcli.evaluate`.  Either gradcli reports
+   are evaluated at random points through `gradcli.run.evaluate`.  Either gradcli reports
    a math error (exit 3), or its value agrees with an independent evaluator written
    here and its reverse-mode gradient agrees with central finite differences of that
    evaluator (rel 1e-5 / abs 1e-7).  Points on a kink (``ev.kinks``) or where the
@@ -15,7 +15,7 @@
    through ``CliRunner(main)``: never a traceback, exit status 0-3, errors only on
    stderr, one line each except parse errors (message, source line, caret).  A
    failed check (exit 1) prints its verdict on stdout and need not write to stderr.
-   Plain ``eval`` lines also go through the real entry point (`gradcli.main.run`,
+   Plain ``eval`` lines also go through the real entry point (`gradcli.cli.main.run`,
    which skips click for them) and must print exactly what the click path prints.
 
 Bounded for CI: modest ``max_examples``, ``derandomize=True``, no example database.
@@ -42,10 +42,10 @@ from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 
 from clitools import watchdog
-from gradcli.bindings import parse_argument
-from gradcli.cli import main
-from gradcli.errors import ExitStatus, GradcliError, MathError
-from gradcli.evaluate import prepare, run
+from gradcli.run.bindings import parse_argument
+from gradcli.cli.commands import main
+from gradcli.core.errors import ExitStatus, GradcliError, MathError
+from gradcli.run.evaluate import prepare, run
 
 EXTRA = int(os.environ.get("GRADCLI_FUZZ_EXAMPLES", "0") or 0)
 
@@ -255,7 +255,7 @@ def close(a: float, b: float, rtol: float, atol: float) -> bool:
 
 def test_renderers_agree_with_the_parser():
     """The minimal renderer is only useful if it means what the full one means."""
-    from gradcli.parser import parse, program_sexpr
+    from gradcli.language.parser import parse, program_sexpr
 
     expr = ("bin", "-", ("neg", ("pow", ("var", "x"), -2, "^")),
             ("bin", "/", ("var", "y"), ("bin", "*", ("var", "z"), ("num", 2.0, "2"))))
@@ -298,7 +298,7 @@ def test_gradient_matches_finite_differences(program, point):
         assert close(ad, fd, 1e-5, 1e-7), f"∂/∂{name}: AD {ad!r}, finite differences {fd!r}"
     event(f"compared {len(ev.wrt)} gradient(s)")
     # AD is right here, so gradcli's own --check fd must not report a failure (exit 1)
-    from gradcli.checks import finite_differences
+    from gradcli.oracles.checks import finite_differences
 
     check = finite_differences(ev)
     assert not check.failed, {n: (r.estimate, r.error, r.note) for n, r in check.results.items()}
@@ -308,7 +308,7 @@ def test_gradient_matches_finite_differences(program, point):
 @given(program=programs(), point=points)
 def test_sympy_check_agrees_at_smooth_points(program, point):
     """gradcli's --check sympy: never a failure where AD agrees with finite differences."""
-    from gradcli.symbolic import sympy_check
+    from gradcli.oracles.sympy_check import sympy_check
 
     source, statements = program
     note(f"gradcli eval {source!r} " + " ".join(f"{k}={v!r}" for k, v in point.items()) + " --check sympy")
@@ -335,7 +335,7 @@ def test_sympy_check_agrees_at_smooth_points(program, point):
 @fuzz(100)
 @given(program=programs(), point=points)
 def test_hessian_matches_finite_differences_of_the_gradient(program, point):
-    from gradcli.derivatives import hessian
+    from gradcli.run.derivatives import hessian
 
     source, statements = program
     note(f"gradcli hessian {source!r} " + " ".join(f"{k}={v!r}" for k, v in point.items()))
@@ -657,13 +657,13 @@ def test_mutated_program(program, command, fmt):
 
 
 def run_fast_path(argv: list[str]) -> tuple[int, str, str]:
-    """The real entry point (`gradcli.main.run`, which skips click for plain eval lines),
+    """The real entry point (`gradcli.cli.main.run`, which skips click for plain eval lines),
     in-process: (exit status, stdout, stderr)."""
     import gc
     import io
     import sys
 
-    from gradcli.main import run as entry_point
+    from gradcli.cli.main import run as entry_point
 
     streams = [io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors=e) for e in ("strict", "backslashreplace")]
     saved = sys.argv, sys.stdout, sys.stderr, os.environ.get("COLUMNS"), gc.isenabled()
@@ -705,8 +705,8 @@ def plain_eval_lines(draw):
 @fuzz(120)
 @given(argv=plain_eval_lines())
 def test_fast_path_matches_click(argv):
-    pytest.importorskip("gradcli.main")
-    from gradcli.main import fast_eval_args
+    pytest.importorskip("gradcli.cli.main")
+    from gradcli.cli.main import fast_eval_args
 
     assume(fast_eval_args(argv) is not None)
     note(f"argv={argv!r}")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gradcli.cli import main
+from gradcli.cli.commands import main
 
 from clitools import ENV
 

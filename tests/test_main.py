@@ -1,6 +1,6 @@
 """The entry point's fast path: plain ``eval`` command lines skip importing click.
 
-`gradcli.main.fast_eval_args` must accept only the plain form and hand everything
+`gradcli.cli.main.fast_eval_args` must accept only the plain form and hand everything
 else to click; and for the lines it accepts, a real process must print exactly what
 the click command prints (same stdout, stderr and exit status).
 """
@@ -14,8 +14,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from gradcli.cli import main
-from gradcli.main import fast_eval_args
+from gradcli.cli.commands import main
+from gradcli.cli.main import fast_eval_args
 
 
 @pytest.mark.parametrize("argv, expected", [
@@ -81,7 +81,7 @@ def test_fast_path_prints_what_click_prints(argv):
 
 def test_fast_path_does_not_import_click():
     code = ("import sys; sys.argv = ['gradcli', 'eval', 'x*y', 'x=2', 'y=3', '--json']\n"
-            "from gradcli.main import run\n"
+            "from gradcli.cli.main import run\n"
             "try:\n    run()\nexcept SystemExit as e:\n    code = e.code\n"
             "print('click' in sys.modules, 'rich' in sys.modules, 'numpy' in sys.modules, 'sympy' in sys.modules,"
             " code, file=sys.stderr)")

@@ -1,4 +1,4 @@
-"""The primitive rule table (`gradcli.ops`) against independent oracles.
+"""The primitive rule table (`gradcli.core.ops`) against independent oracles.
 
 * structure: every row has an arity and derivative rules of the right shape, and
   every backend implements every row it should;
@@ -18,13 +18,13 @@ import random
 import pytest
 import sympy as sp
 
-from gradcli.backends import IEEE, SCALAR
-from gradcli.engine import Tape
-from gradcli.errors import MathError
-from gradcli.lower import lower
-from gradcli.ops import BINARY_OPS, FUNCTIONS, OPS
-from gradcli.parser import parse
-from gradcli.symbolic import sympy_backend
+from gradcli.backends.floats import IEEE, SCALAR
+from gradcli.core.engine import Tape
+from gradcli.core.errors import MathError
+from gradcli.language.lower import lower
+from gradcli.core.ops import BINARY_OPS, FUNCTIONS, OPS
+from gradcli.language.parser import parse
+from gradcli.backends.sympy import sympy_backend
 
 SYM = sympy_backend()
 HELPERS = {"step", "sign", "eq", "xlogy"}
@@ -229,7 +229,7 @@ def test_every_backend_implements_every_elementwise_op(backend):
 
 
 def test_array_backend_implements_every_op():
-    from gradcli.arrays import ARRAY
+    from gradcli.backends.arrays import ARRAY
 
     missing = [name for name in OPS if not callable(getattr(ARRAY, name, None))]
     assert not missing, f"ARRAY lacks {missing}"
@@ -307,7 +307,7 @@ def test_forward_matches_sympy_form(case):
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
 def test_ieee_and_array_backends_agree_with_scalar_inside_the_domain(case):
-    from gradcli.arrays import ARRAY
+    from gradcli.backends.arrays import ARRAY
 
     for xs in points(case, 20):
         want = forward(case.op, xs)
@@ -422,8 +422,8 @@ def test_kink_predicates():
 
 
 def test_max_min_kink_only_for_ties_at_the_extreme():
-    from gradcli.bindings import Binding
-    from gradcli.evaluate import evaluate
+    from gradcli.run.bindings import Binding
+    from gradcli.run.evaluate import evaluate
 
     assert not OPS["max"].kink(3.0, 1.0, 1.0)
     assert not OPS["min"].kink(1.0, 3.0, 3.0)

@@ -1,4 +1,4 @@
-"""The parser (`gradcli.parser`) and lowering (`gradcli.lower`): what is accepted, how
+"""The parser (`gradcli.language.parser`) and lowering (`gradcli.language.lower`): what is accepted, how
 it is read (canonical S-expressions), and what is rejected, where, and with which
 message (the cases in ``tests/rejected.txt``).
 """
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from gradcli.engine import Tape
-from gradcli.errors import ExitStatus, ParseError
-from gradcli.graph import CONST, INPUT
-from gradcli.lower import lower
-from gradcli.parser import parse, program_sexpr
+from gradcli.core.engine import Tape
+from gradcli.core.errors import ExitStatus, ParseError
+from gradcli.core.graph import CONST, INPUT
+from gradcli.language.lower import lower
+from gradcli.language.parser import parse, program_sexpr
 
 REJECTED = Path(__file__).with_name("rejected.txt")
 

@@ -29,7 +29,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from clitools import watchdog
-from gradcli.cli import main
+from gradcli.cli.commands import main
 
 HERE = Path(__file__).parent
 DATA = HERE / "pathological"
@@ -68,7 +68,7 @@ def cli(*args: str, input=None, limit: float = LIMIT_S, label: str = "") -> Resu
     """Run gradcli in-process; check the contract and the time, print the time.
 
     The garbage collector is off during the run, as in the real entry point
-    (`gradcli.main.run`): with it on, big graphs take several times longer.
+    (`gradcli.cli.main.run`): with it on, big graphs take several times longer.
     """
     collecting = gc.isenabled()
     gc.disable()

@@ -1,4 +1,4 @@
-"""Graph pictures (gradcli.pictures): edge partials, text, DOT, Mermaid, SVG, PNG."""
+"""Graph pictures (gradcli.teach.pictures): edge partials, text, DOT, Mermaid, SVG, PNG."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import unicodedata
 
 import pytest
 
-from gradcli import pictures
-from gradcli.bindings import parse_argument
-from gradcli.errors import UsageError
-from gradcli.evaluate import prepare, run
-from gradcli.pictures import Edge, edge_partials, render
+from gradcli.teach import pictures
+from gradcli.run.bindings import parse_argument
+from gradcli.core.errors import UsageError
+from gradcli.run.evaluate import prepare, run
+from gradcli.teach.pictures import Edge, edge_partials, render
 
 LECTURE = "(a+b)*(b+1)"
 MAX_EXAMPLE = "(x+y)*max(y,z)"
@@ -309,7 +309,7 @@ def test_large_graphs_need_no_recursion():
 
 
 def test_import_is_light():
-    code = ("import sys, gradcli.pictures; "
+    code = ("import sys, gradcli.teach.pictures; "
             "print(sorted(m for m in ('numpy', 'sympy', 'rich', 'click') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -29,7 +29,7 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 
 def test_every_option_of_eval_is_in_the_readme():
-    from gradcli.cli import main
+    from gradcli.cli.commands import main
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in ("eval", "jacobian", "hessian", "check", "graph"):

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gradcli.cli import main
+from gradcli.cli.commands import main
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 FILES = sorted(SAMPLES.glob("*.grad"))

@@ -20,11 +20,11 @@ import pytest
 import sympy as sp
 from click.testing import CliRunner
 
-from gradcli.bindings import Binding
-from gradcli.cli import main
-from gradcli.derivatives import hessian, jacobian
-from gradcli.evaluate import prepare, run
-from gradcli.ops import OPS
+from gradcli.run.bindings import Binding
+from gradcli.cli.commands import main
+from gradcli.run.derivatives import hessian, jacobian
+from gradcli.run.evaluate import prepare, run
+from gradcli.core.ops import OPS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

@@ -1,0 +1,9 @@
+"""Each primitive evaluated on one kind of number; the engine is written against these.
+
+* `floats` -- Python floats and the C functions of `math` (the fast scalar path).
+* `arrays` -- NumPy arrays, with broadcasting.
+* `dual` -- dual numbers built generically from the op table (forward mode, Hessians).
+* `sympy` -- SymPy expressions built from our graph (never from user text).
+
+Backends sit above `gradcli.core.ops` and below `gradcli.core.engine`.
+"""

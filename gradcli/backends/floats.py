@@ -1,0 +1,138 @@
+"""Backends: the forward function of every primitive, for one kind of number.
+
+A backend is a namespace with one attribute per primitive name (``SCALAR.sin``,
+``SCALAR.add``); the rule rows in `gradcli.core.ops` call the same names to build their
+partials.  `SCALAR` works on Python floats with the C functions of `math`, which
+raise on domain errors (``log(-1)``) instead of quietly giving NaN: the engine turns
+those into math errors that name the node.  `IEEE` is its forgiving twin: the same
+functions but returning inf/nan like IEEE 754, used only on the rare slow path where a
+*derivative* is infinite (sqrt at 0) so the gradient can still be reported.
+
+The SymPy backend lives in `gradcli.backends.sympy` (SymPy is imported only for checks).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from types import SimpleNamespace
+
+_exp = math.exp
+_log1p = math.log1p
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0.0:
+        return 1.0 / (1.0 + _exp(-x))
+    z = _exp(x)
+    return z / (1.0 + z)
+
+
+def _softplus(x: float) -> float:
+    return (x if x > 0.0 else 0.0) + _log1p(_exp(-abs(x)))
+
+
+def _relu(x: float) -> float:
+    return x if x > 0.0 else 0.0
+
+
+def _step(x: float) -> float:
+    return 1.0 if x > 0.0 else 0.0
+
+
+def _sign(x: float) -> float:
+    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
+
+
+def _eq(x: float, y: float) -> float:
+    return 1.0 if x == y else 0.0
+
+
+def _xlogy(x: float, y: float) -> float:
+    return 0.0 if x == 0.0 else x * math.log(y)
+
+
+SCALAR = SimpleNamespace(
+    add=operator.add,
+    sub=operator.sub,
+    mul=operator.mul,
+    div=operator.truediv,
+    pow=math.pow,
+    neg=operator.neg,
+    exp=math.exp,
+    log=math.log,
+    sqrt=math.sqrt,
+    sin=math.sin,
+    cos=math.cos,
+    tan=math.tan,
+    asin=math.asin,
+    acos=math.acos,
+    atan=math.atan,
+    sinh=math.sinh,
+    cosh=math.cosh,
+    tanh=math.tanh,
+    sigmoid=_sigmoid,
+    relu=_relu,
+    softplus=_softplus,
+    abs=math.fabs,
+    max=max,
+    min=min,
+    step=_step,
+    sign=_sign,
+    eq=_eq,
+    xlogy=_xlogy,
+)
+
+
+def _ieee(f):
+    def g(*args: float) -> float:
+        try:
+            return _IEEEFloat(f(*args))
+        except ZeroDivisionError:
+            num = args[0] if len(args) > 1 else 1.0
+            return _IEEEFloat(math.copysign(math.inf, num) if num else math.nan)
+        except OverflowError:
+            return _IEEEFloat(math.inf)
+        except ValueError:
+            if f is math.pow and args[0] == 0.0:
+                return _IEEEFloat(math.inf)
+            return _IEEEFloat(math.nan)
+
+    return g
+
+
+class _IEEEFloat(float):
+    """A float whose division by zero gives inf/nan instead of raising."""
+
+    __slots__ = ()
+
+    def __truediv__(self, other):  # type: ignore[override]
+        return _IEEEFloat(_ieee(operator.truediv)(float(self), float(other)))
+
+    def __rtruediv__(self, other):  # type: ignore[override]
+        return _IEEEFloat(_ieee(operator.truediv)(float(other), float(self)))
+
+    def _wrap(name):  # type: ignore[no-untyped-def]
+        base = getattr(float, name)
+
+        def method(self, other):
+            return _IEEEFloat(base(self, other))
+
+        return method
+
+    __add__ = _wrap("__add__")
+    __radd__ = _wrap("__radd__")
+    __sub__ = _wrap("__sub__")
+    __rsub__ = _wrap("__rsub__")
+    __mul__ = _wrap("__mul__")
+    __rmul__ = _wrap("__rmul__")
+    __neg__ = lambda self: _IEEEFloat(-float(self))  # noqa: E731
+    del _wrap
+
+
+def ieee(x: float) -> float:
+    """`x` as a float whose arithmetic follows IEEE 754 (1/0 = inf) instead of raising."""
+    return _IEEEFloat(x)
+
+
+IEEE = SimpleNamespace(**{name: _ieee(f) for name, f in vars(SCALAR).items()})

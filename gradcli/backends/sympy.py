@@ -1,0 +1,211 @@
+"""The SymPy backend: every primitive as a SymPy expression, built from our graph.
+
+`to_sympy` translates a graph node by node (a loop in evaluation order) with the
+SymPy backend, whose entry for each primitive is that primitive's SymPy form; the
+helpers here make input symbols, points and 30-digit values.  The oracle that
+differentiates with SymPy is `gradcli.oracles.sympy_check`.
+
+SymPy is imported only when a symbolic form is asked for.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from fractions import Fraction
+from types import SimpleNamespace
+
+from ..core.graph import CONST, INPUT, Graph
+
+#: formulas longer than this are shortened in the output
+FORMULA_LIMIT = 400
+
+
+def sympy_backend() -> SimpleNamespace:
+    """The SymPy form of every primitive (same names as `gradcli.backends.floats.SCALAR`).
+
+    Arrays are NumPy object arrays of SymPy expressions, so a matrix program becomes
+    one expression per element; elementwise functions are mapped over them.
+    """
+    import numpy as np
+    import sympy as sp
+
+    def each(f):
+        vf = np.vectorize(f, otypes=[object])
+
+        def g(*xs):
+            if any(isinstance(x, np.ndarray) for x in xs):
+                return vf(*xs)
+            return f(*xs)
+
+        return g
+
+    def exp_all(x):
+        return each(sp.exp)(x)
+
+    def softmax(x, axis=-1):
+        e = exp_all(x)
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+    def log_softmax(x, axis=-1):
+        return x - each(sp.log)(np.sum(exp_all(x), axis=axis, keepdims=True))
+
+    def logsumexp(x, axis=None):
+        return each(sp.log)(np.sum(exp_all(x), axis=axis)) if axis is not None else sp.log(np.sum(exp_all(x)))
+
+    def index(x, idx):
+        from .arrays import _np_index
+
+        return x[_np_index(idx)]
+
+    return SimpleNamespace(
+        add=operator.add,
+        sub=operator.sub,
+        mul=operator.mul,
+        div=operator.truediv,
+        pow=each(operator.pow),
+        neg=operator.neg,
+        exp=each(sp.exp),
+        log=each(sp.log),
+        sqrt=each(sp.sqrt),
+        sin=each(sp.sin),
+        cos=each(sp.cos),
+        tan=each(sp.tan),
+        asin=each(sp.asin),
+        acos=each(sp.acos),
+        atan=each(sp.atan),
+        sinh=each(sp.sinh),
+        cosh=each(sp.cosh),
+        tanh=each(sp.tanh),
+        sigmoid=each(lambda x: 1 / (1 + sp.exp(-x))),
+        relu=each(lambda x: sp.Max(0, x)),
+        softplus=each(lambda x: sp.log(1 + sp.exp(x))),
+        abs=each(sp.Abs),
+        max=each(lambda *xs: sp.Max(*xs)),
+        min=each(lambda *xs: sp.Min(*xs)),
+        step=each(lambda x: sp.Heaviside(x, 0)),
+        sign=each(sp.sign),
+        eq=each(lambda x, y: sp.Piecewise((1, sp.Eq(x, y)), (0, True))),
+        xlogy=each(lambda x, y: x * sp.log(y)),
+        matmul=np.dot,
+        dot=np.dot,
+        outer=np.outer,
+        transpose=np.transpose,
+        sum=lambda x, axis=None: np.sum(x, axis=axis) if axis is not None else sp.Add(*np.ravel(x)),
+        mean=lambda x, axis=None: (np.sum(x, axis=axis) / np.shape(x)[axis]) if axis is not None
+        else sp.Add(*np.ravel(x)) / np.size(x),
+        norm=lambda x: sp.sqrt(sp.Add(*[e * e for e in np.ravel(x)])),
+        softmax=softmax,
+        log_softmax=log_softmax,
+        logsumexp=logsumexp,
+        amax=lambda x: sp.Max(*np.ravel(x)),
+        amin=lambda x: sp.Min(*np.ravel(x)),
+        index=index,
+        stack=lambda *xs: np.array(list(xs), dtype=object),
+    )
+
+
+def exact_constant(text: str):
+    """A constant's source text as an exact SymPy number: "0.1" -> 1/10, "pi" -> pi."""
+    import sympy as sp
+
+    negative = text.startswith("-")
+    body = text[1:] if negative else text
+    value = sp.pi if body == "pi" else sp.Rational(*Fraction(body).as_integer_ratio())
+    return -value if negative else value
+
+
+def input_symbols(graph: Graph, env: dict) -> dict[str, object]:
+    """A real SymPy symbol per input, or an object array of ``W[0,1]`` symbols."""
+    import numpy as np
+    import sympy as sp
+
+    from ..core.elements import elements
+
+    symbols: dict[str, object] = {}
+    for i in graph.inputs:
+        name = graph.nodes[i].name
+        value = env[name]
+        if getattr(value, "shape", ()):
+            arr = np.empty(value.shape, dtype=object)
+            for label, index in elements(name, value):
+                arr[index] = sp.Symbol(label, real=True)
+            symbols[name] = arr  # type: ignore[index]
+        else:
+            symbols[name] = sp.Symbol(name, real=True)  # type: ignore[index]
+    return symbols
+
+
+def to_sympy(graph: Graph, symbols: dict[str, object]) -> list:
+    """SymPy expressions of every node, in evaluation order (no recursion on our side)."""
+    m = sympy_backend()
+    exprs: list = [None] * len(graph.nodes)
+    for node in graph.nodes:
+        if node.op == INPUT:
+            exprs[node.id] = symbols[node.name]  # type: ignore[index]
+        elif node.op == CONST:
+            exprs[node.id] = exact_constant(node.text)
+        else:
+            f = getattr(m, node.op)
+            args = [exprs[a] for a in node.args]
+            exprs[node.id] = f(*args) if node.param is None else f(*args, node.param)
+    return exprs
+
+
+def point_of(symbols: dict, env: dict) -> dict:
+    """{symbol: Float} for every input element, at 30 digits."""
+    import numpy as np
+    import sympy as sp
+
+    point = {}
+    for name, sym in symbols.items():
+        if isinstance(sym, np.ndarray):
+            for index in np.ndindex(*sym.shape):
+                point[sym[index]] = sp.Float(float(env[name][index]), 30)
+        else:
+            point[sym] = sp.Float(float(env[name]), 30)
+    return point
+
+
+def flat_symbols(symbols: dict, names: list[str]) -> list:
+    import numpy as np
+
+    out = []
+    for name in names:
+        sym = symbols[name]
+        out.extend(np.ravel(sym) if isinstance(sym, np.ndarray) else [sym])
+    return out
+
+
+def value_at(expr, point: dict, digits: int = 30):
+    """Evaluate `expr` at `point` via CSE: linear in the number of distinct subterms."""
+    return values_at([expr], point, digits)[0]
+
+
+def values_at(exprs: list, point: dict, digits: int = 30) -> list:
+    """Evaluate several expressions at `point`, sharing their common subexpressions."""
+    import sympy as sp
+
+    replacements, reduced = sp.cse(exprs)
+    env = dict(point)
+    for sym, sub in replacements:
+        env[sym] = sub.xreplace(env).evalf(digits)
+    return [r.xreplace(env).evalf(digits) for r in reduced]
+
+
+def to_float(value) -> float:
+    """A SymPy number as a float; oo/zoo/nan/complex become inf/nan."""
+    import sympy as sp
+
+    if value is sp.zoo or value is sp.oo:
+        return math.inf
+    if value is sp.S.NegativeInfinity:
+        return -math.inf
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def short(text: str, limit: int = FORMULA_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,15 @@
+"""The ground floor: what a program *is* and how it is differentiated.
+
+* `ops` -- the closed set of primitives, one rule row each (forward, partials or
+  VJP/JVP, shape rule, kink test, domain message).  Pure data; imports nothing.
+* `errors` -- the typed errors, each carrying its exit status.
+* `fmt` -- how gradcli writes a number (shared by error messages, explanations and
+  tables, so a value reads the same everywhere).
+* `elements` -- naming and walking the elements of an array value.
+* `graph` -- the DAG: an ordered list of single-assignment nodes.
+* `shapes` -- shape inference over the graph.
+* `engine` -- `Tape`: the forward loop and the reverse walk that accumulates adjoints,
+  on any backend from `gradcli.backends`.
+
+Nothing here imports from a higher floor.
+"""

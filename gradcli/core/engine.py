@@ -1,0 +1,399 @@
+"""Forward evaluation and reverse-mode backpropagation over a `Graph`.
+
+`Tape` compiles a graph once into flat per-node instructions (each node's forward
+function and the partials of the arguments an input reaches).  Then
+
+* `Tape.forward` is a loop in evaluation order filling ``values[i]``;
+* `Tape.backward` is the reverse walk: it seeds ``adjoint[output]`` and, for each
+  node from last to first, adds ``adjoint[node] · ∂node/∂arg`` to each argument's
+  adjoint (``+=``, so fan-out sums) -- exactly the sweep of the lecture notes.
+
+Neither walk recurses, so a chain 10^6 deep is as easy as a wide sum.
+
+Two paths share that structure.  A graph of scalars runs on Python floats with the C
+functions of `math` (the fast path, no NumPy import).  A graph with vectors or
+matrices runs node by node on the cheapest backend that fits: scalar nodes still
+on floats, the rest on NumPy (`gradcli.backends.arrays`), where elementwise partials are
+summed back over broadcast axes and structural ops use their VJP rows.  Both accept
+a *backend override* (`gradcli.backends.dual.DUAL`) that carries tangents through the very
+same walks: forward mode, and forward-over-reverse for Hessians.
+
+Domain errors (``log(-1)``) and overflow surface as `MathError` naming the node, its
+operation and its input values.  An *infinite derivative* (sqrt at 0) is not an
+error: the partial is recomputed with IEEE semantics and the gradient reports inf.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+from ..backends.floats import IEEE, SCALAR, ieee
+from .errors import MathError
+from .graph import CONST, INPUT, Graph
+from .ops import OPS
+
+_isfinite = math.isfinite
+#: the adjoint of a node nothing has flowed into yet (identity-compared, never mutated)
+_UNTOUCHED = 0.0
+_MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError, ArithmeticError)
+
+
+class Tape:
+    """A graph compiled for evaluation; node shapes must be set (`gradcli.core.shapes`)."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        nodes = graph.nodes
+        self.n = len(nodes)
+        self.live = graph.depends_on_input()
+        self.shapes = [node.shape for node in nodes]
+        #: True when every node is a scalar and every op elementwise: the fast float-only path
+        self.scalar = not any(self.shapes) and all(
+            node.op in (INPUT, CONST) or OPS[node.op].elementwise for node in nodes
+        )
+        self.array = None if self.scalar else _array_backend()
+        #: forward instructions (i, f, args) for computed nodes
+        self.code: list[tuple] = []
+        #: backward instructions (i, kind, args, partials) for nodes an input reaches:
+        #: kind is the arity of an elementwise op, 0 for a variadic one (partials is
+        #: then one function), -1 for a structural op (partials are its VJPs)
+        self.reverse_code: list[tuple] = []
+        live = self.live
+        for node in nodes:
+            if node.op in (INPUT, CONST):
+                continue
+            op = OPS[node.op]
+            self.code.append((node.id, self._forward_function(node), node.args))
+            if not live[node.id]:
+                continue
+            if not op.elementwise:
+                vjps = op.vjp if op.variadic else tuple(
+                    v if live[a] else None for v, a in zip(op.vjp, node.args)  # type: ignore[arg-type]
+                )
+                self.reverse_code.append((node.id, -1, node.args, vjps))
+            elif op.variadic:
+                self.reverse_code.append((node.id, 0, node.args, op.partials))
+            else:
+                parts = tuple(p if live[a] else None for p, a in zip(op.partials, node.args))  # type: ignore[arg-type]
+                self.reverse_code.append((node.id, len(node.args), node.args, parts))
+        self.reverse_code.reverse()
+
+    def _forward_function(self, node):
+        if self._on_floats(node):
+            return getattr(SCALAR, node.op)
+        f = getattr(self.array, node.op)
+        if node.param is not None:
+            f = _with_param(f, node.param)
+        if node.shape == ():
+            return _as_float(f)
+        return f
+
+    def _on_floats(self, node) -> bool:
+        """Is this node computed on Python floats (scalar elementwise)?"""
+        if self.scalar:
+            return True
+        return OPS[node.op].elementwise and node.shape == () and all(
+            self.shapes[a] == () for a in node.args
+        )
+
+    # ---- forward --------------------------------------------------------------------
+    def forward(self, env: dict, backend=None) -> list:
+        """Values of every node, given input values by name.
+
+        With `backend` (dual numbers), every node is computed by that backend and the
+        finiteness check is left to the caller.
+        """
+        graph = self.graph
+        values: list = [None] * self.n
+        for node in graph.nodes:
+            if node.op == INPUT:
+                values[node.id] = env[node.name]  # type: ignore[index]
+            elif node.op == CONST:
+                values[node.id] = node.param
+        if backend is not None:
+            return self._forward_with(backend, values)
+        i = -1
+        try:
+            if self.scalar:
+                for i, f, args in self.code:
+                    if len(args) == 2:
+                        values[i] = f(values[args[0]], values[args[1]])
+                    elif len(args) == 1:
+                        values[i] = f(values[args[0]])
+                    else:
+                        values[i] = f(*[values[a] for a in args])
+            else:
+                import numpy as np
+
+                with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
+                    for i, f, args in self.code:
+                        values[i] = f(*[values[a] for a in args])
+        except _MATH_ERRORS as exc:
+            earlier = _first_non_finite(values[:i])
+            if earlier is not None:  # an overflow to inf that this node then rejected
+                raise _math_error(graph, values, earlier, None) from None
+            raise _math_error(graph, values, i, exc) from None
+        if self.scalar:
+            if not all(map(_isfinite, values)):
+                first = next(k for k, v in enumerate(values) if not _isfinite(v))
+                raise _math_error(graph, values, first, None)
+        else:
+            bad = _first_non_finite(values)
+            if bad is not None:
+                raise _math_error(graph, values, bad, None)
+        return values
+
+    def forward_unchecked(self, env: dict) -> list:
+        """The forward pass on arrays with IEEE semantics: undefined values become nan
+        instead of raising (batch evaluation reports failing rows itself)."""
+        values: list = [None] * self.n
+        for node in self.graph.nodes:
+            if node.op == INPUT:
+                values[node.id] = env[node.name]  # type: ignore[index]
+            elif node.op == CONST:
+                values[node.id] = node.param
+        for i, f, args in self.code:
+            values[i] = f(*[values[a] for a in args])
+        return values
+
+    def _forward_with(self, backend, values: list) -> list:
+        nodes = self.graph.nodes
+        for i, _, args in self.code:
+            node = nodes[i]
+            f = getattr(backend, node.op)
+            xs = [values[a] for a in args]
+            values[i] = f(*xs) if node.param is None else f(*xs, node.param)
+        return values
+
+    # ---- reverse mode ---------------------------------------------------------------
+    def backward(self, values: Sequence, seed: object = 1.0, output: Optional[int] = None,
+                 backend=None) -> list:
+        """Adjoints ∂output/∂node of every node (0 for nodes no input reaches).
+
+        `seed` is the output's cotangent: 1 for a scalar output, an array of the
+        output's shape for a vector-Jacobian product.
+        """
+        out = self.graph.output if output is None else output
+        if self.scalar and backend is None:
+            return self._backward_floats(values, seed, out)  # type: ignore[arg-type]
+        return self._backward_general(values, seed, out, backend)
+
+    def _backward_floats(self, values: Sequence, seed: float, out: int) -> list:
+        adjoint = [0.0] * self.n
+        adjoint[out] = seed
+        m = SCALAR
+        code = self.reverse_code if out == self.graph.output else [c for c in self.reverse_code if c[0] <= out]
+        for i, kind, args, parts in code:
+            g = adjoint[i]
+            try:
+                if kind == 2:
+                    a, b = args
+                    pa, pb = parts
+                    # both partials before either is added: if one raises, nothing is added twice
+                    if pa.__class__ is not float and pa is not None:
+                        pa = pa(m, values[a], values[b], values[i])
+                    if pb.__class__ is not float and pb is not None:
+                        pb = pb(m, values[a], values[b], values[i])
+                    if pa is not None:
+                        adjoint[a] += g * pa
+                    if pb is not None:
+                        adjoint[b] += g * pb
+                elif kind == 1:
+                    pa = parts[0]
+                    a = args[0]
+                    adjoint[a] += g * (pa if pa.__class__ is float else pa(m, values[a], values[i]))
+                else:
+                    for a, p in zip(args, list(parts(m, [values[a] for a in args], values[i]))):
+                        adjoint[a] += g * p
+            except _MATH_ERRORS:
+                local = local_partials(IEEE, kind, parts, [ieee(values[a]) for a in args], ieee(values[i]))
+                for a, p in zip(args, local):
+                    if p is not None:
+                        adjoint[a] = float(adjoint[a] + ieee(g) * p)
+        return adjoint
+
+    def _backward_general(self, values: Sequence, seed: object, out: int, backend) -> list:
+        import numpy as np
+
+        array = backend or self.array
+        shapes, nodes = self.shapes, self.graph.nodes
+        zero = _UNTOUCHED
+        adjoint: list = [zero] * self.n
+        adjoint[out] = seed
+        with np.errstate(all="ignore"):
+            for i, kind, args, parts in self.reverse_code:
+                g = adjoint[i]
+                if i > out or g is zero:
+                    continue  # nothing flows back from a node the output does not use
+                xs = [values[a] for a in args]
+                if kind < 0:  # structural op: its VJP rows
+                    param = nodes[i].param
+                    if callable(parts):
+                        contributions = parts(array, g, xs, values[i], param)
+                    else:
+                        contributions = [None if v is None else v(array, g, xs, values[i], param) for v in parts]
+                    for a, c in zip(args, contributions):
+                        if c is not None:
+                            prev = adjoint[a]
+                            adjoint[a] = c if prev is zero else prev + c
+                    continue
+                on_floats = backend is None and self._on_floats(nodes[i])
+                local = safe_partials(SCALAR if on_floats else array, kind, parts, xs, values[i])
+                for a, p in zip(args, local):
+                    if p is None:
+                        continue
+                    if p.__class__ is float and (p == 1.0 or p == -1.0):
+                        c = g if p == 1.0 else -g  # add, sub, neg: no multiplication
+                    else:
+                        c = g * p
+                    if shapes[a] != shapes[i]:
+                        c = array.unbroadcast(c, shapes[a])
+                    prev = adjoint[a]
+                    adjoint[a] = c if prev is zero else prev + c
+        for k, shape in enumerate(shapes):
+            a = adjoint[k]
+            if a is zero:
+                adjoint[k] = 0.0 if backend is not None or shape == () else np.zeros(shape)
+            elif backend is None:
+                if shape == ():
+                    adjoint[k] = float(a)
+                elif np.shape(a) != shape:
+                    adjoint[k] = np.broadcast_to(a, shape).astype(float)
+        return adjoint
+
+    # ---- forward mode ---------------------------------------------------------------
+    def jvp(self, values: Sequence, seeds: dict[int, float]) -> list:
+        """Tangents ∂node/∂(seeded direction) of every node: one forward-mode pass.
+
+        Scalar graphs only; `gradcli.backends.dual` does forward mode for arrays.
+        """
+        tangent = [0.0] * self.n
+        for k, t in seeds.items():
+            tangent[k] = t
+        for i, kind, args, parts in reversed(self.reverse_code):
+            local = safe_partials(SCALAR, kind, parts, [values[a] for a in args], values[i])
+            total = 0.0
+            for a, p in zip(args, local):
+                if p is not None and tangent[a]:
+                    total = total + p * tangent[a]
+            tangent[i] = float(total)
+        return tangent
+
+
+def local_partials(m, kind: int, parts, xs: list, out) -> list:
+    """∂node/∂arg for each argument (None where no input reaches the argument)."""
+    if not kind:
+        return parts(m, xs, out)
+    return [None if p is None else (p if p.__class__ is float else p(m, *xs, out)) for p in parts]
+
+
+def safe_partials(m, kind: int, parts, xs: list, out) -> list:
+    """`local_partials`, recomputed with IEEE arithmetic where `m` raises (an infinite
+    derivative, such as sqrt's at 0, is a value here, not an error)."""
+    try:
+        return local_partials(m, kind, parts, xs, out)
+    except _MATH_ERRORS:
+        return local_partials(IEEE, kind, parts, [ieee(x) for x in xs], ieee(out))
+
+
+def _with_param(f, param):
+    def bound(*xs):
+        return f(*xs, param)
+
+    return bound
+
+
+def _as_float(f):
+    def scalar(*xs):
+        return float(f(*xs))
+
+    return scalar
+
+
+def _array_backend():
+    from ..backends.arrays import ARRAY
+
+    return ARRAY
+
+
+def _first_non_finite(values: Sequence) -> Optional[int]:
+    for k, v in enumerate(values):
+        if isinstance(v, float):
+            if not _isfinite(v):
+                return k
+        elif v is not None:
+            import numpy as np
+
+            if not np.all(np.isfinite(v)):
+                return k
+    return None
+
+
+def _fmt(x: object) -> str:
+    from .fmt import number
+
+    return number(x)
+
+
+def _math_error(graph: Graph, values: Sequence, i: int, exc: Optional[BaseException]) -> MathError:
+    """A message naming node `i`, its operation and its input values."""
+    node = graph.nodes[i]
+    if node.op == INPUT:
+        return MathError(f"input {node.name} = {_fmt(values[i])} is not a finite number")
+    op = OPS[node.op]
+    shown_args = ", ".join(
+        f"{graph.label(a)} = {_fmt(values[a])}" if graph.nodes[a].op != CONST else graph.label(a)
+        for a in node.args
+    )
+    result = values[i] if exc is None else None
+    if isinstance(exc, OverflowError) or (exc is not None and "overflow" in str(exc)):
+        why = "the result overflows a 64-bit float"
+    elif exc is not None:
+        why = op.domain or str(exc)
+        if "divide" in str(exc) and not op.domain:
+            why = "division by zero"
+    elif result is not None and _has_nan(result):
+        why = "the result is not a number (nan)"
+    else:
+        why = f"the result overflows to {_fmt(result)}"
+    where = _failing_element(graph, values, i) if exc is not None and node.shape else ""
+    return MathError(
+        f"node {graph.label(i)} = {graph.definition(i)} ({op.name}) with {shown_args}: {why}{where}"
+    )
+
+
+def _failing_element(graph: Graph, values: Sequence, i: int) -> str:
+    """For an elementwise op on arrays: the first element where it is undefined."""
+    op = OPS[graph.nodes[i].op]
+    if not op.elementwise:
+        return ""
+    import numpy as np
+
+    node = graph.nodes[i]
+    args = np.broadcast_arrays(*[np.asarray(values[a], dtype=float) for a in node.args])
+    f = getattr(SCALAR, node.op)
+    for count, index in enumerate(np.ndindex(*node.shape)):
+        if count > 1_000_000:
+            break
+        xs = [float(a[index]) for a in args]
+        try:
+            y = f(*xs)
+        except _MATH_ERRORS:
+            y = math.nan
+        if not _isfinite(y):
+            at = ", ".join(
+                f"{graph.label(a)}[{','.join(map(str, index[len(index) - np.ndim(values[a]):]))}] = {_fmt(x)}"
+                if np.ndim(values[a]) else f"{graph.label(a)} = {_fmt(x)}"
+                for a, x in zip(node.args, xs) if graph.nodes[a].op != CONST
+            )
+            return f" (first at element {list(index)}: {at})"
+    return ""
+
+
+def _has_nan(x) -> bool:
+    if isinstance(x, float):
+        return x != x
+    import numpy as np
+
+    return bool(np.any(np.isnan(x)))

@@ -1,0 +1,241 @@
+"""The computational DAG: an ordered list of single-assignment nodes.
+
+Node ``i`` only reads nodes ``< i``, so the list is topological by construction and
+every walk (forward, backward, printing, SymPy translation) is a plain loop.  Adding a
+node that already exists -- same operation, same arguments, same parameter -- returns
+the existing one (hash-consing), so ``exp(x^2)*x^2`` computes ``x^2`` once.
+
+``str(graph)`` prints the program the way the lecture notes write it::
+
+    a = input
+    b = input
+    c = a + b
+    d = b + 1
+    e = c * d          # output
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+from .ops import DEFAULT_AXIS, OPS
+
+INPUT = "input"
+CONST = "const"
+
+
+class Node:
+    """One single-assignment node.
+
+    ``op`` is a primitive name from `gradcli.core.ops.OPS`, or ``"input"``/``"const"``.
+    ``param`` holds static, hashable data (constant value, index, axis).
+    """
+
+    __slots__ = ("id", "op", "args", "name", "param", "text", "pos", "shape")
+
+    def __init__(
+        self,
+        id: int,
+        op: str,
+        args: tuple[int, ...],
+        param: object = None,
+        text: str = "",
+        pos: int = -1,
+        shape: tuple[int, ...] = (),
+    ) -> None:
+        self.id = id
+        self.op = op
+        self.args = args
+        self.name: Optional[str] = None
+        self.param = param
+        #: source text of a constant (exact for SymPy: "0.1", "pi")
+        self.text = text
+        #: offset in the program source where the node was written (-1: none)
+        self.pos = pos
+        self.shape = shape
+
+    def __repr__(self) -> str:
+        return f"Node({self.id}, {self.op}, {self.args}, name={self.name!r})"
+
+
+def index_text(index: tuple) -> str:
+    """``1:3, 0`` for the param of an index node."""
+    parts = []
+    for item in index:
+        if isinstance(item, tuple):
+            _, start, stop, step = item
+            text = f"{'' if start is None else start}:{'' if stop is None else stop}"
+            parts.append(text + (f":{step}" if step is not None else ""))
+        else:
+            parts.append(str(item))
+    return ", ".join(parts)
+
+
+class Graph:
+    """Nodes in evaluation order, plus the user's names, the inputs and the output."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Node] = []
+        #: user name -> node id (inputs, assigned names and their aliases)
+        self.names: dict[str, int] = {}
+        #: input node ids in order of first use
+        self.inputs: list[int] = []
+        self.output: int = -1
+        #: the name the output is reported under
+        self.output_name: str = ""
+        self._memo: dict[tuple, int] = {}
+
+    # ---- building ---------------------------------------------------------------
+    def add(self, op: str, args: tuple[int, ...], param: object = None, pos: int = -1) -> int:
+        """The node ``op(args)``, reusing an identical existing node."""
+        key = (op, args, param)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        node = Node(len(self.nodes), op, args, param, pos=pos)
+        self.nodes.append(node)
+        self._memo[key] = node.id
+        return node.id
+
+    def const(self, value: float, text: str, pos: int = -1) -> int:
+        """A constant node; equal constants are one node (``0.0`` and ``-0.0`` are not)."""
+        key = (CONST, (), value.hex() if isinstance(value, float) else value)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        node = Node(len(self.nodes), CONST, (), value, text=text, pos=pos)
+        self.nodes.append(node)
+        self._memo[key] = node.id
+        return node.id
+
+    def input(self, name: str, pos: int = -1) -> int:
+        """The input node called `name`, created on first use."""
+        found = self.names.get(name)
+        if found is not None:
+            return found
+        node = Node(len(self.nodes), INPUT, (), name, pos=pos)
+        node.name = name
+        self.nodes.append(node)
+        self.names[name] = node.id
+        self.inputs.append(node.id)
+        return node.id
+
+    # ---- reading ----------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def label(self, i: int) -> str:
+        """How node `i` is referred to: its name, or a constant's text."""
+        node = self.nodes[i]
+        if node.name is not None:
+            return node.name
+        if node.op == CONST:
+            return node.text
+        return f"%{i}"
+
+    def definition(self, i: int) -> str:
+        """Node `i`'s right-hand side in terms of its inputs' labels: ``a + b``."""
+        node = self.nodes[i]
+        if node.op == INPUT:
+            return "input"
+        if node.op == CONST:
+            return node.text
+        labels = [self.label(a) for a in node.args]
+        op = OPS[node.op]
+        if op.infix and len(labels) == 2:
+            return f"{labels[0]} {op.infix} {labels[1]}"
+        if node.op == "neg":
+            return f"-{labels[0]}"
+        if node.op == "stack":
+            return f"[{', '.join(labels)}]"
+        if node.op == "index":
+            return f"{labels[0]}[{index_text(node.param)}]"  # type: ignore[arg-type]
+        if node.op in ("amax", "amin"):
+            return f"{node.op[1:]}({labels[0]})"
+        if node.param is not None and node.param != DEFAULT_AXIS.get(node.op):
+            labels.append(str(node.param))
+        return f"{node.op}({', '.join(labels)})"
+
+    def depends_on_input(self) -> list[bool]:
+        """For each node: does any input reach it?  (Only those get adjoints.)"""
+        live = [False] * len(self.nodes)
+        for node in self.nodes:
+            if node.op == INPUT:
+                live[node.id] = True
+            elif node.args:
+                for a in node.args:
+                    if live[a]:
+                        live[node.id] = True
+                        break
+        return live
+
+    def __str__(self) -> str:
+        lines = []
+        for node in self.nodes:
+            if node.op == CONST:
+                continue
+            mark = "    # output" if node.id == self.output else ""
+            lines.append(f"{self.label(node.id)} = {self.definition(node.id)}{mark}")
+        return "\n".join(lines)
+
+    # ---- finishing ----------------------------------------------------------------
+    def pruned(self, output: int) -> "Graph":
+        """A copy holding only `output`, the nodes it depends on and the inputs, renumbered.
+
+        Returns the graph itself when nothing is left out (the common case).
+        """
+        keep = [node.op == INPUT for node in self.nodes]  # every input stays (gradient 0 if unused)
+        keep[output] = True
+        for node in reversed(self.nodes[: output + 1]):
+            if keep[node.id]:
+                for a in node.args:
+                    keep[a] = True
+        if all(keep) and output == len(self.nodes) - 1:
+            self.output = output
+            return self
+        new = Graph()
+        remap: dict[int, int] = {}
+        for node in self.nodes:
+            if not keep[node.id]:
+                continue
+            remap[node.id] = len(new.nodes)
+            node_copy = Node(
+                len(new.nodes), node.op, tuple(remap[a] for a in node.args),
+                node.param, node.text, node.pos, node.shape,
+            )
+            node_copy.name = node.name
+            new.nodes.append(node_copy)
+            if node.op == INPUT:
+                new.inputs.append(node_copy.id)
+        new.names = {name: remap[i] for name, i in self.names.items() if i in remap}
+        new.output = remap[output]
+        return new
+
+    def name_anonymous_nodes(self) -> None:
+        """Give every unnamed computed node a short name, as the lecture notes do.
+
+        ``(a+b)*(b+1)`` gets ``c = a + b``, ``d = b + 1``, ``e = c * d``: letters
+        after the last single-letter name in use, never x, y, z (they read as inputs).
+        When letters run out: t1, t2, ...
+        """
+        anonymous = [n for n in self.nodes if n.name is None and n.op != CONST]
+        if not anonymous:
+            return
+        used = set(self.names)
+        letters = "abcdefghijklmnopqrstuvw"
+        singles = [name for name in used if len(name) == 1 and name in letters]
+        start = letters.index(max(singles)) + 1 if singles else 0
+        ordered = letters[start:] + letters[:start]
+        free = [ch for ch in ordered if ch not in used]
+        if len(free) < len(anonymous):
+            free = []
+            k = 1
+            while len(free) < len(anonymous):
+                if f"t{k}" not in used:
+                    free.append(f"t{k}")
+                k += 1
+        for node, name in zip(anonymous, free):
+            node.name = name

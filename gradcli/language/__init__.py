@@ -1,0 +1,3 @@
+"""Program text to graph: `lexer` (tokens), `parser` (a Pratt parser with loops, never
+recursion, giving postfix code per statement) and `lower` (postfix code to the DAG of
+`gradcli.core.graph`, merging identical subexpressions)."""

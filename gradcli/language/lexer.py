@@ -1,0 +1,88 @@
+"""Tokens of the gradcli language, produced lazily by one regular expression.
+
+A token is a tuple ``(kind, text, pos)``; ``pos`` is the character offset in the
+source, which every later error message turns into a line and column.
+Kinds: ``num``, ``name``, ``op`` (any punctuation or operator, the text says which),
+``nl`` (a newline) and ``eof``.  Comments and blanks are dropped here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from ..core.errors import ParseError
+
+Token = tuple[str, str, int]
+
+#: every character of the source belongs to exactly one match, so positions are the
+#: running sum of match lengths and `findall` (C speed) does the scanning
+_TOKEN = re.compile(
+    r"""
+    [ \t\r\f\v]+
+  | \#[^\n]*
+  | \n
+  | (?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
+  | [^\W\d]\w*
+  | \*\*
+  | [-+*/^@()\[\],:;=.]
+  | .
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+_NAME_CHARS = frozenset("_0123456789")
+_OPERATORS = frozenset("-+*/^@()[],:;=.")
+_BLANK = frozenset(" \t\r\f\v#")
+
+
+def tokenize(source: str) -> Iterator[Token]:
+    """Yield the tokens of `source`, ending with one ``eof`` token."""
+    pos = 0
+    for text in _TOKEN.findall(source):
+        first = text[0]
+        if first in _BLANK:
+            pass
+        elif first == "\n":
+            yield ("nl", text, pos)
+        elif ("0" <= first <= "9") or (first == "." and len(text) > 1):
+            yield ("num", text, pos)
+        elif first.isalpha() or first == "_":
+            if not text.isascii():
+                for i, ch in enumerate(text):
+                    if not (ch.isalpha() or ch in _NAME_CHARS):
+                        hint = _bad_char_message(ch).partition(" (")[2].rstrip(")")
+                        raise ParseError(
+                            f"{ch!r} cannot be part of a name" + (f" ({hint})" if hint else ""), source, pos + i
+                        )
+            yield ("name", text, pos)
+        elif first in _OPERATORS:
+            yield ("op", text, pos)
+        else:
+            raise ParseError(_bad_char_message(text), source, pos)
+        pos += len(text)
+    yield ("eof", "", len(source))
+
+
+def _bad_char_message(ch: str) -> str:
+    hints = {
+        "!": "factorial is not supported",
+        "%": "modulo is not supported",
+        "&": "bitwise operators are not supported",
+        "|": "write abs(x) for |x|",
+        "<": "comparisons are not supported",
+        ">": "comparisons are not supported",
+        '"': "strings are not supported",
+        "'": "strings are not supported",
+        "{": "use parentheses ( ) for grouping",
+        "}": "use parentheses ( ) for grouping",
+        "²": "write x^2",
+        "³": "write x^3",
+        "·": "write * for multiplication",
+        "×": "write * for multiplication",
+        "−": "write - (ASCII hyphen-minus) for minus",
+        "÷": "write / for division",
+    }
+    shown = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
+    hint = hints.get(ch)
+    return f"unexpected character {shown}" + (f" ({hint})" if hint else "")

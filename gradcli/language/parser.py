@@ -1,0 +1,337 @@
+"""Parse gradcli programs into statements of postfix (RPN) code, without recursion.
+
+The parser is a Pratt-style operator-precedence parser written as a loop with an
+explicit operator stack (Dijkstra's shunting-yard), so nesting depth and expression
+length are bounded only by memory: 10^5 nested parentheses or a 10^6-term sum parse
+in linear time.  Binding powers live in one table (`BINARY`); unary minus binds
+looser than ``^`` so ``-x^2`` is ``-(x^2)``, and ``^`` is right-associative so
+``2^3^2`` is ``2^9``.
+
+Each statement becomes a flat list of `Item` tuples ``(tag, payload, pos)`` in
+postfix order, which `gradcli.language.lower` turns into graph nodes with a stack machine:
+
+======== ======================== ===========================================
+tag      payload                  meaning
+======== ======================== ===========================================
+num      (value, text)            a number literal
+name     name                     a variable or constant name
+bin      operator text            binary operator: ``+ - * / ^ @``
+neg      None                     unary minus
+call     (function, nargs)        function call
+list     n                        vector literal ``[a, b, ...]``
+index    n                        ``x[i]`` / ``W[i, j]`` with n index items
+slice    nparts                   ``start:stop[:step]`` (2 or 3 parts)
+none     None                     an omitted slice bound
+T        None                     ``x.T``
+======== ======================== ===========================================
+
+`sexpr` prints a statement canonically, e.g. ``(+ 1 (* 2 3))``; the parser tests
+compare those strings.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+from ..core.errors import ParseError
+from .lexer import tokenize
+
+Item = tuple[str, object, int]
+
+#: binary operator -> (binding power, right associative)
+BINARY: dict[str, tuple[int, bool]] = {
+    "+": (10, False),
+    "-": (10, False),
+    "*": (20, False),
+    "/": (20, False),
+    "@": (20, False),
+    "^": (40, True),
+    "**": (40, True),
+}
+#: binding power of unary minus/plus: tighter than * and /, looser than ^
+UNARY_POWER = 30
+
+
+class Statement(NamedTuple):
+    """``target = expression`` (target None for a bare expression)."""
+
+    target: Optional[str]
+    target_pos: int
+    code: list[Item]
+    start: int
+    end: int
+
+
+class Program(NamedTuple):
+    source: str
+    statements: list[Statement]
+
+
+# Operator-stack entries are lists: [kind, pos, ...]
+#   ["bin", pos, op, power]      ["neg", pos]
+#   ["(", pos]                   ["call", pos, name, nargs]
+#   ["[", pos, n]                ["idx", pos, n_items, n_colons]
+
+
+def parse(source: str) -> Program:
+    """Parse a whole program (statements separated by ``;`` or newlines)."""
+    if "\x00" in source:
+        raise ParseError("the program contains a NUL character", source, source.index("\x00"))
+    statements: list[Statement] = []
+    tokens = tokenize(source)
+    peeked: list = []
+
+    def next_token() -> tuple[str, str, int]:
+        return peeked.pop() if peeked else next(tokens)
+
+    def fail(message: str, pos: int) -> ParseError:
+        return ParseError(message, source, pos)
+
+    while True:
+        tok = next_token()
+        while tok[0] == "nl" or tok[1] == ";":
+            tok = next_token()
+        if tok[0] == "eof":
+            break
+        start = tok[2]
+        target, target_pos = None, -1
+        if tok[0] == "name":
+            after = next_token()
+            if after[1] == "=":
+                target, target_pos = tok[1], tok[2]
+                tok = next_token()
+            else:
+                peeked.append(after)
+        code, tok = _expression(tok, next_token, peeked, fail)
+        statements.append(Statement(target, target_pos, code, start, tok[2]))
+        if tok[0] == "eof":
+            break
+    return Program(source, statements)
+
+
+def _expression(tok, next_token, peeked, fail) -> tuple[list[Item], tuple[str, str, int]]:
+    """Parse one statement's expression starting at `tok`; returns (code, end token)."""
+    out: list[Item] = []
+    stack: list[list] = []
+    expect_operand = True
+    depth = 0  # open brackets: inside them a newline is white space
+
+    def pop_operators() -> None:
+        """Pop binary/unary operators down to the nearest bracket marker."""
+        while stack and stack[-1][0] in ("bin", "neg"):
+            entry = stack.pop()
+            out.append(("bin", entry[2], entry[1]) if entry[0] == "bin" else ("neg", None, entry[1]))
+
+    while True:
+        kind, text, pos = tok
+        if expect_operand:
+            if kind == "num":
+                value = float(text)
+                if value == float("inf"):
+                    raise fail(f"the number {_short(text)} is too large for a 64-bit float", pos)
+                out.append(("num", (value, text), pos))
+                expect_operand = False
+            elif kind == "name":
+                after = next_token()
+                if after[1] == "(":
+                    stack.append(["call", pos, text, 0])
+                    depth += 1
+                    after = next_token()
+                    if after[1] == ")":  # f()
+                        out.append(("call", (text, 0), pos))
+                        stack.pop()
+                        depth -= 1
+                        expect_operand = False
+                    else:
+                        peeked.append(after)
+                else:
+                    peeked.append(after)
+                    out.append(("name", text, pos))
+                    expect_operand = False
+            elif text == "(":
+                stack.append(["(", pos])
+                depth += 1
+            elif text == "[":
+                after = next_token()
+                if after[1] == "]":
+                    raise fail("an empty vector [] is not allowed", after[2])
+                peeked.append(after)
+                stack.append(["[", pos, 0])
+                depth += 1
+            elif text in ("-", "+"):
+                if text == "-":
+                    stack.append(["neg", pos])
+            elif text == ":" and stack and stack[-1][0] == "idx":
+                out.append(("none", None, pos))  # x[:2]
+                _colon(stack[-1], pos, fail)
+            elif (text == "," or text == "]") and stack and stack[-1][0] == "idx" and stack[-1][3]:
+                out.append(("none", None, pos))  # x[1:]
+                expect_operand = False
+                continue  # handle the separator in operator position
+            elif kind == "nl":
+                pass  # the expression continues on the next line
+            elif kind == "eof" or text == ";":
+                if out or stack:
+                    raise fail("expected an expression, found the end of the statement", pos)
+                raise fail("expected an expression", pos)
+            elif text == "=":
+                raise fail("unexpected '=': an assignment must start the statement (name = expression)", pos)
+            else:
+                raise fail(f"expected an expression, found {_describe(tok)}", pos)
+            tok = next_token()
+            continue
+
+        # expecting an operator (the previous operand is complete)
+        if kind == "op" and text in BINARY:
+            power, right = BINARY[text]
+            op = "^" if text == "**" else text
+            while stack:
+                top = stack[-1]
+                if top[0] == "bin":
+                    top_power = top[3]
+                elif top[0] == "neg":
+                    top_power = UNARY_POWER
+                else:
+                    break
+                if top_power > power or (top_power == power and not right):
+                    stack.pop()
+                    out.append(("bin", top[2], top[1]) if top[0] == "bin" else ("neg", None, top[1]))
+                else:
+                    break
+            stack.append(["bin", pos, op, power])
+            expect_operand = True
+        elif text == ")":
+            pop_operators()
+            if not stack:
+                raise fail("unmatched ')'", pos)
+            top = stack.pop()
+            depth -= 1
+            if top[0] == "(":
+                pass
+            elif top[0] == "call":
+                out.append(("call", (top[2], top[3] + 1), top[1]))
+            else:
+                raise fail("expected ']' to close '[', found ')'", pos)
+        elif text == "]":
+            pop_operators()
+            if not stack or stack[-1][0] not in ("[", "idx"):
+                if stack and stack[-1][0] in ("(", "call"):
+                    raise fail("expected ')' before ']'", pos)
+                raise fail("unmatched ']'", pos)
+            top = stack.pop()
+            depth -= 1
+            if top[0] == "[":
+                out.append(("list", top[2] + 1, top[1]))
+            else:
+                _end_index_item(top, out, pos)
+                out.append(("index", top[2] + 1, top[1]))
+        elif text == ",":
+            pop_operators()
+            if not stack or stack[-1][0] == "(":
+                raise fail("unexpected ','" + (" outside a function call or [ ]" if not stack else ""), pos)
+            top = stack[-1]
+            if top[0] == "idx":
+                _end_index_item(top, out, pos)
+            top[3 if top[0] == "call" else 2] += 1
+            expect_operand = True
+        elif text == ":" and stack and stack[-1][0] in ("idx", "bin", "neg"):
+            pop_operators()
+            if not stack or stack[-1][0] != "idx":
+                raise fail("':' is only allowed inside an index, as in x[1:3]", pos)
+            _colon(stack[-1], pos, fail)
+            expect_operand = True
+        elif text == "[":
+            stack.append(["idx", pos, 0, 0])
+            depth += 1
+            expect_operand = True
+        elif text == ".":
+            attr = next_token()
+            if attr[0] != "name":
+                raise fail("expected an attribute name after '.'", attr[2])
+            if attr[1] != "T":
+                raise fail(f"unknown attribute .{attr[1]} (only .T, the transpose, exists)", attr[2])
+            out.append(("T", None, attr[2]))
+        elif kind == "eof" or text == ";" or (kind == "nl" and not depth):
+            pop_operators()
+            if stack:
+                top = stack[-1]
+                closer = "]" if top[0] in ("[", "idx") else ")"
+                opener = "[" if closer == "]" else "("
+                raise fail(f"'{opener}' is never closed: expected '{closer}'", top[1])
+            return out, tok
+        elif kind == "nl":
+            pass  # a newline inside brackets is just white space
+        elif text == "=":
+            raise fail("unexpected '=': an assignment must start the statement (name = expression)", pos)
+        elif kind in ("num", "name") or text == "(":
+            raise fail(f"expected an operator before {_describe(tok)} (write * for multiplication)", pos)
+        else:
+            raise fail(f"unexpected {_describe(tok)}", pos)
+        tok = next_token()
+
+
+def _colon(entry: list, pos: int, fail) -> None:
+    entry[3] += 1
+    if entry[3] > 2:
+        raise fail("a slice has at most two ':' (start:stop:step)", pos)
+
+
+def _end_index_item(entry: list, out: list[Item], pos: int) -> None:
+    """Close one item of ``x[...]``: a plain index, or a slice of 2-3 parts."""
+    if entry[3]:
+        out.append(("slice", entry[3] + 1, pos))
+        entry[3] = 0
+
+
+def _describe(tok: tuple[str, str, int]) -> str:
+    kind, text, _ = tok
+    if kind == "eof":
+        return "the end of the program"
+    if kind == "nl":
+        return "the end of the line"
+    if kind == "num":
+        return f"the number {_short(text)}"
+    if kind == "name":
+        return f"the name {_short(text)!r}"
+    return f"'{text}'"
+
+
+def _short(text: str, limit: int = 30) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def sexpr(code: list[Item]) -> str:
+    """The canonical S-expression of a statement's code, e.g. ``(+ a (* b c))``."""
+    stack: list[str] = []
+    for tag, payload, _ in code:
+        if tag == "num":
+            stack.append(payload[1])  # type: ignore[index]
+        elif tag == "name":
+            stack.append(str(payload))
+        elif tag == "none":
+            stack.append("_")
+        elif tag == "bin":
+            b = stack.pop()
+            a = stack.pop()
+            stack.append(f"({payload} {a} {b})")
+        elif tag == "neg":
+            stack.append(f"(neg {stack.pop()})")
+        elif tag == "T":
+            stack.append(f"(T {stack.pop()})")
+        else:
+            name, n = (payload if tag == "call" else (tag, payload))  # type: ignore[misc]
+            if tag == "index":
+                n += 1  # the indexed value, then the index items
+            args = stack[len(stack) - n :] if n else []
+            del stack[len(stack) - n :]
+            stack.append("(" + " ".join([str(name), *args]) + ")")
+    return " ".join(stack)
+
+
+def program_sexpr(program: Program) -> str:
+    """All statements of a program, canonically, separated by ``; ``."""
+    parts = []
+    for st in program.statements:
+        body = sexpr(st.code)
+        parts.append(f"(= {st.target} {body})" if st.target else body)
+    return "; ".join(parts)

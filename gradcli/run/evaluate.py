@@ -1,0 +1,328 @@
+"""One evaluation: program text + bindings -> graph, values, adjoints, gradient.
+
+This is the pipeline every command shares (parse, lower, bind, forward, backward),
+with the user-facing diagnostics that belong to it: missing and unused bindings,
+points that sit on a kink, and derivatives that come out infinite.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from .bindings import Binding
+from ..core.engine import Tape
+from ..core.errors import UsageError
+from ..core.graph import CONST, INPUT, Graph
+from ..language.lower import lower
+from ..core.ops import OPS
+from ..language.parser import parse
+from ..core.shapes import infer_shapes
+
+
+class Kink:
+    """A node evaluated exactly where its op is not differentiable."""
+
+    __slots__ = ("node", "op", "args")
+
+    def __init__(self, node: int, op: str, args: tuple[float, ...]) -> None:
+        self.node = node
+        self.op = op
+        self.args = args
+
+
+class Evaluation:
+    """Everything one forward and backward pass produced, for rendering and checks."""
+
+    def __init__(self, source: str, graph: Graph, tape: Tape, env: dict[str, float],
+                 bindings: dict[str, Binding], wrt: list[str]) -> None:
+        self.source = source
+        self.graph = graph
+        self.tape = tape
+        self.env = env
+        self.bindings = bindings
+        #: input names, in order of first use in the program
+        self.inputs = [graph.nodes[i].name for i in graph.inputs]
+        #: the inputs whose gradient is reported (all unless --wrt)
+        self.wrt = wrt
+        self.values: list = []
+        self.adjoints: list = []
+        self.warnings: list[str] = []
+        self.kinks: list[Kink] = []
+        #: "reverse", or "forward" (tangent passes, `run_forward`)
+        self.mode = "reverse"
+        #: forward mode: input name -> the tangent ∂node/∂input of every node
+        #: (scalar inputs; an array input takes one pass per element)
+        self.tangents: dict[str, list] = {}
+        #: forward mode: input name -> ∂output/∂input
+        self.forward_gradient: dict[str, object] = {}
+        #: forward mode: how many tangent passes ran
+        self.passes = 0
+        #: optional results shown after the tables: "exact", "latex", "steps", ...
+        self.extras: dict[str, object] = {}
+
+    @property
+    def output_name(self) -> str:
+        return self.graph.output_name
+
+    @property
+    def value(self) -> float:
+        return self.values[self.graph.output]
+
+    @property
+    def scalar_output(self) -> bool:
+        return self.graph.nodes[self.graph.output].shape == ()
+
+    @property
+    def gradient(self) -> dict[str, object]:
+        """∂output/∂input for each reported input (empty for a non-scalar output
+        without a seed: its derivative is a Jacobian)."""
+        if self.mode == "forward":
+            return {name: self.forward_gradient[name] for name in self.wrt if name in self.forward_gradient}
+        if not self.adjoints:
+            return {}
+        names = self.graph.names
+        return {name: self.adjoints[names[name]] for name in self.wrt}
+
+    @property
+    def has_gradient(self) -> bool:
+        """A gradient was computed (reverse mode with a scalar output or a seed, or forward mode)."""
+        return bool(self.adjoints) or self.mode == "forward"
+
+    @property
+    def operations(self) -> int:
+        """Operations an input reaches: the work of one tangent or one backward pass."""
+        return len(self.tape.reverse_code)
+
+    def input_id(self, name: str) -> int:
+        return self.graph.names[name]
+
+
+def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = None,
+            wrt: Optional[list[str]] = None) -> Evaluation:
+    """Parse, lower and bind, without evaluating: errors here are exit 2."""
+    graph = lower(parse(source), output)
+    inputs = [graph.nodes[i].name for i in graph.inputs]
+    missing = [name for name in inputs if name not in bindings]
+    if missing:
+        example = " ".join(f"{name}=…" for name in missing[:4])
+        raise UsageError(
+            f"missing value{'s' if len(missing) > 1 else ''} for input{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} (give {'them' if len(missing) > 1 else 'it'} as {example})"
+        )
+    if wrt:
+        unknown = [name for name in wrt if name not in inputs]
+        if unknown:
+            raise UsageError(
+                f"--wrt {','.join(unknown)}: not an input of the program (inputs: {', '.join(inputs) or 'none'})"
+            )
+        chosen = list(dict.fromkeys(wrt))  # the order the user asked for
+    else:
+        chosen = list(inputs)
+    env = {name: bindings[name].value for name in inputs}  # type: ignore[index]
+    infer_shapes(graph, env)
+    ev = Evaluation(source, graph, Tape(graph), env, bindings, chosen)  # type: ignore[arg-type]
+    assigned = set(graph.names) - set(inputs)
+    unused = []
+    for name, b in bindings.items():
+        if name in assigned:
+            ev.warnings.append(f"{name} is computed by the program; the value {name}={_short(b.text)} is ignored")
+        elif name not in env:
+            unused.append(name)
+    if len(unused) <= 3:
+        for name in unused:
+            ev.warnings.append(f"{name}={_short(bindings[name].text)} is not used by the program (a typo?)")
+    else:  # one line, not thousands
+        shown = ", ".join(unused[:5]) + (", …" if len(unused) > 5 else "")
+        ev.warnings.append(f"{len(unused)} values are not used by the program: {shown}")
+    return ev
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def run(ev: Evaluation, seed: object = None) -> Evaluation:
+    """Forward and backward pass; math errors (exit 3) surface here.
+
+    A non-scalar output is only differentiated with a `seed` (its cotangent: a
+    vector-Jacobian product); otherwise the gradient is left empty.
+    """
+    ev.values = ev.tape.forward(ev.env)
+    out_shape = ev.graph.nodes[ev.graph.output].shape
+    if seed is not None:
+        seed = _seed_value(seed, out_shape)
+        ev.adjoints = ev.tape.backward(ev.values, seed)
+    elif out_shape == ():
+        ev.adjoints = ev.tape.backward(ev.values)
+    ev.kinks = find_kinks(ev.graph, ev.values, ev.tape.live)
+    for k in ev.kinks:
+        ev.warnings.append(kink_message(ev.graph, ev.values, k))
+    bad = [name for name, g in ev.gradient.items() if not all_finite(g)]
+    if bad:
+        ev.warnings.append(_non_finite_message(ev, bad))
+    return ev
+
+
+def evaluate(source: str, bindings: dict[str, Binding], output: Optional[str] = None,
+             wrt: Optional[list[str]] = None) -> Evaluation:
+    return run(prepare(source, bindings, output, wrt))
+
+
+def run_forward(ev: Evaluation, seed: Optional[str] = None) -> Evaluation:
+    """Forward mode: one tangent pass per input (or just the `seed` input).
+
+    Pass ``k`` starts with tangent 1 at input ``k`` and 0 elsewhere and carries
+    ∂node/∂input forward through every node, as the lecture's "start with 1 at b".
+    """
+    if ev.graph.nodes[ev.graph.output].shape != ():
+        raise UsageError("forward mode in eval needs a scalar output; use 'gradcli jacobian --mode forward'")
+    if seed is not None and seed not in ev.inputs:
+        raise UsageError(f"--seed {seed}: not an input of the program (inputs: {', '.join(ev.inputs)})")
+    ev.values = ev.tape.forward(ev.env)
+    ev.mode = "forward"
+    names = [seed] if seed is not None else list(ev.wrt)
+    out = ev.graph.output
+    for name in names:
+        value = ev.env[name]
+        if getattr(value, "shape", ()):
+            if seed is not None:
+                raise UsageError(f"--seed {name}: an array input takes one tangent pass per element "
+                                 "(use 'gradcli jacobian --mode forward')")
+            import numpy as np
+
+            from ..backends.dual import tangent
+            from ..core.elements import elements
+
+            grad = np.zeros(value.shape)
+            for _, index in elements(name, value):
+                grad[index] = float(tangent(tangent_pass(ev, name, index)[out]))
+                ev.passes += 1
+            ev.forward_gradient[name] = grad
+            continue
+        if ev.tape.scalar:
+            ev.tangents[name] = ev.tape.jvp(ev.values, {ev.graph.names[name]: 1.0})
+        else:
+            from ..backends.dual import tangent
+
+            ev.tangents[name] = [tangent(v) for v in tangent_pass(ev, name, None)]
+        ev.forward_gradient[name] = float(ev.tangents[name][out])
+        ev.passes += 1
+    ev.kinks = find_kinks(ev.graph, ev.values, ev.tape.live)
+    for k in ev.kinks:
+        ev.warnings.append(kink_message(ev.graph, ev.values, k))
+    return ev
+
+
+def all_finite(x: object) -> bool:
+    if isinstance(x, float):
+        return math.isfinite(x)
+    import numpy as np
+
+    return bool(np.all(np.isfinite(x)))
+
+
+def _seed_value(seed: object, shape: tuple) -> object:
+    import numpy as np
+
+    from ..core.shapes import shape_of
+
+    if shape_of(seed) != shape:
+        if shape_of(seed) == () and shape != ():
+            raise UsageError(f"--seed-output must have the output's shape {shape}, got a scalar")
+        raise UsageError(f"--seed-output has shape {shape_of(seed)}, the output has shape {shape}")
+    return seed if shape == () else np.asarray(seed, dtype=float)
+
+
+def find_kinks(graph: Graph, values: list, live: list[bool]) -> list[Kink]:
+    """Live nodes whose arguments sit on their op's kink (relu at 0, a tie in max)."""
+    found = []
+    for node in graph.nodes:
+        if node.op in (INPUT, CONST) or not live[node.id]:
+            continue
+        kink = OPS[node.op].kink
+        if kink is not None:
+            args = tuple(values[a] for a in node.args)
+            hit = kink(*args)
+            if hit is True or (hit is not False and bool(getattr(hit, "any", lambda: hit)())):
+                found.append(Kink(node.id, node.op, args))
+    return found
+
+
+_CONVENTION = {
+    "relu": "relu'(0) = 0, as in PyTorch",
+    "abs": "abs'(0) = 0, as in PyTorch",
+    "max": "tied arguments share the gradient evenly, as in PyTorch",
+    "min": "tied arguments share the gradient evenly, as in PyTorch",
+    "sqrt": "the derivative of sqrt at 0 is infinite",
+    "pow": "0^y has no finite derivative in x for y < 1",
+    "asin": "the derivative of asin at ±1 is infinite",
+    "acos": "the derivative of acos at ±1 is infinite",
+}
+
+
+def kink_message(graph: Graph, values: list, k: Kink) -> str:
+    from ..core.fmt import number
+
+    node = graph.nodes[k.node]
+    shown = ", ".join(
+        f"{graph.label(a)} = {number(values[a])}" for a in node.args if graph.nodes[a].op != CONST
+    )
+    return (
+        f"node {graph.label(k.node)} = {graph.definition(k.node)} is not differentiable here "
+        f"({shown}); {_CONVENTION.get(k.op, 'its derivative is a convention')}"
+    )
+
+
+def _non_finite_message(ev: Evaluation, names: list[str]) -> str:
+    """Say which node's derivative made the gradient infinite or undefined."""
+    from ..core.fmt import number
+
+    graph, adj, values = ev.graph, ev.adjoints, ev.values
+    adj_finite = [all_finite(a) for a in adj]
+    source = None
+    for node in reversed(graph.nodes):
+        if node.args and adj_finite[node.id] and any(
+            ev.tape.live[a] and not adj_finite[a] for a in node.args
+        ):
+            source = node
+            break
+    grads = ", ".join(f"∂{ev.output_name}/∂{n} = {number(ev.gradient[n])}" for n in names)
+    if source is None:
+        return f"{grads}: the gradient is not finite"
+    shown = ", ".join(
+        f"{graph.label(a)} = {number(values[a])}" for a in source.args if graph.nodes[a].op != CONST
+    )
+    return (
+        f"{grads}: the derivative of {source.op} at node {graph.label(source.id)} = "
+        f"{graph.definition(source.id)} is not finite ({shown})"
+    )
+
+
+def dual_inputs(ev: Evaluation, seeded: str, index) -> dict:
+    """Inputs as dual numbers, with tangent 1 at element `index` of `seeded`."""
+    import numpy as np
+
+    from ..backends.dual import Dual
+
+    env = {}
+    for name in ev.inputs:
+        v = ev.env[name]
+        if getattr(v, "shape", ()):
+            t = np.zeros(v.shape)
+            if name == seeded:
+                t[index] = 1.0
+            env[name] = Dual(np.array(v, dtype=float), t)
+        else:
+            env[name] = Dual(np.float64(v), 1.0 if name == seeded else 0.0)
+    return env
+
+
+def tangent_pass(ev: Evaluation, seeded: str, index) -> list:
+    """One tangent pass: every node's value and tangent."""
+    import numpy as np
+
+    from ..backends.dual import DUAL
+
+    with np.errstate(all="ignore"):
+        return ev.tape.forward(dual_inputs(ev, seeded, index), backend=DUAL)
