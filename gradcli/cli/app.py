@@ -53,7 +53,7 @@ def echo(text: str = "", err: bool = False, nl: bool = True) -> None:
 def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_files: tuple[str, ...] = (),
              output: Optional[str] = None, wrt: Optional[str] = None, check: tuple[str, ...] = (),
              rtol: Optional[float] = None, atol: Optional[float] = None, sympy_timeout: float = 10.0,
-             fmt: str = "table", full: bool = False, digits: int = 10, show_nodes: Optional[bool] = None,
+             fmt: str = "table", full: bool = False, digits: Optional[int] = None, show_nodes: Optional[bool] = None,
              seed_output: Optional[str] = None, mode: str = "reverse", seed_input: Optional[str] = None,
              steps: bool = False, paths: bool = False, edges: bool = False, exact: bool = False,
              latex: bool = False, points_file: Optional[str] = None) -> int:
@@ -108,7 +108,7 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
             if steps:
                 from ..teach.explain import steps_latex
 
-                ev.extras["latex_steps"] = steps_latex(ev, digits)
+                ev.extras["latex_steps"] = steps_latex(ev, 10 if digits is None else digits)
     _emit(ev, checks, fmt, show_nodes, full, digits)
     failed = any(c.failed for c in checks)
     return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)
@@ -350,7 +350,7 @@ def _read_program(path: str) -> str:
     return _program_text(text.lstrip("\ufeff"), "stdin" if path == "-" else path)
 
 
-def _emit_matrix(ev, matrix, fmt: str, full: bool, digits: int) -> None:
+def _emit_matrix(ev, matrix, fmt: str, full: bool, digits: Optional[int]) -> None:
     if fmt == "json":
         from ..output.documents import dumps, matrix_json
 
@@ -381,7 +381,7 @@ def _write_csv(rows: list[list[str]], fmt: str) -> None:
     echo(buf.getvalue(), nl=False)
 
 
-def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: int) -> None:
+def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: Optional[int]) -> None:
     if fmt == "json":
         from ..output.documents import dumps, to_json
 

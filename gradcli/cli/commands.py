@@ -163,8 +163,9 @@ def output_options(formats: tuple[str, ...]):
             click.option("--format", "fmt", type=click.Choice(list(formats)), default=None,
                          help="Output format (default: table)."),
             click.option("--full", is_flag=True, help="Show whole arrays and every row."),
-            click.option("--digits", type=click.IntRange(1, 17), default=10, show_default=True,
-                         help="Significant digits in tables."),
+            click.option("--digits", type=click.IntRange(1, 17), default=None,
+                         help="Significant digits in tables, array elements included "
+                              "[default: 10; 6 for array elements]."),
         ]):
             f = decorator(f)
         return f
@@ -199,7 +200,7 @@ _PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_op
 def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                  output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
                  rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
-                 fmt: Optional[str], full: bool, digits: int, show_nodes: Optional[bool],
+                 fmt: Optional[str], full: bool, digits: Optional[int], show_nodes: Optional[bool],
                  seed_output: Optional[str], mode: str, seed_input: Optional[str],
                  steps: bool, paths: bool, edges: bool, exact: bool, latex: bool,
                  points_file: Optional[str]) -> int:
@@ -229,7 +230,7 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
 def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                      output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
                      rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
-                     fmt: Optional[str], full: bool, digits: int, mode: str) -> int:
+                     fmt: Optional[str], full: bool, digits: Optional[int], mode: str) -> int:
     """The Jacobian of PROGRAM's output with respect to its inputs.
 
     Rows are output elements (y[0], y[1], ...), columns input elements (x[0], W[0,1],
@@ -367,11 +368,11 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
                                        "Markdown; svg and png need Graphviz's dot program.")
 @click.option("-o", "--out", "out_file", metavar="FILE", help="Write the picture to FILE.")
 @click.option("--seed-output", metavar="VALUE", help="Cotangent of a non-scalar output (for the adjoints).")
-@click.option("--digits", type=click.IntRange(1, 17), default=6, show_default=True,
-              help="Significant digits in the picture.")
+@click.option("--digits", type=click.IntRange(1, 17), default=None,
+              help="Significant digits in the picture, array elements included [default: 6; 4 for array elements].")
 def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                   output: Optional[str], wrt: Optional[str], fmt: str, out_file: Optional[str],
-                  seed_output: Optional[str], digits: int) -> int:
+                  seed_output: Optional[str], digits: Optional[int]) -> int:
     """Draw PROGRAM's DAG like the lecture slides: values, adjoints, local derivatives.
 
     \b
