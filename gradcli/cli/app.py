@@ -15,11 +15,48 @@ from typing import Optional
 from ..core.errors import ExitStatus, UsageError
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind (so a SymPy child is killed) and exit 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM and SIGHUP into `Terminated`, so ``finally`` blocks run before the exit."""
+    import signal
+
+    def handler(signum, frame):  # type: ignore[no-untyped-def]
+        raise Terminated(signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            try:
+                signal.signal(getattr(signal, name), handler)
+            except (ValueError, OSError):  # not the main thread (an embedding program): leave it
+                pass
+
+
+def prepare_streams() -> None:
+    """Streams that can print our symbols in any encoding (ASCII words where they cannot)."""
+    from ..output.terminal import fit_encoding
+
+    fit_encoding(sys.stdout)
+    fit_encoding(sys.stderr)
+
+
+#: exit status after a broken pipe: what a shell reports for a process killed by SIGPIPE
+#: (128 + 13), and silent, as `head` and `grep -q` expect (README, "Exit codes")
+BROKEN_PIPE = 141
+
+
 def report_failure(exc: BaseException) -> int:
     """One line on stderr for any failure, and its exit status (README, "Exit codes").
 
-    A `GradcliError` says what was wrong with the input; anything else is a bug in
-    gradcli and says so (``GRADCLI_DEBUG=1`` re-raises it for the traceback).
+    A `GradcliError` says what was wrong with the input; so do the environment's own
+    failures (a signal, a broken pipe, a full disk); anything else is a bug in gradcli and
+    says so (``GRADCLI_DEBUG=1`` re-raises it for the traceback).
     """
     import os
 
@@ -28,11 +65,24 @@ def report_failure(exc: BaseException) -> int:
     if isinstance(exc, GradcliError):
         echo(exc.render(), err=True)
         return int(exc.exit_status)
+    if isinstance(exc, Terminated):
+        import signal
+
+        name = signal.Signals(exc.signum).name
+        echo(f"gradcli: stopped by {name}", err=True)
+        return 128 + exc.signum
     if isinstance(exc, KeyboardInterrupt):
         echo("gradcli: interrupted", err=True)
         return 130
+    if isinstance(exc, BrokenPipeError):
+        _detach_stdout()
+        return BROKEN_PIPE
     if isinstance(exc, MemoryError):
         echo("gradcli: error: out of memory", err=True)
+        return int(ExitStatus.BAD_INPUT)
+    if isinstance(exc, OSError) and _is_output_error(exc):
+        _detach_stdout()
+        echo(f"gradcli: error: cannot write the output: {exc.strerror or exc}", err=True)
         return int(ExitStatus.BAD_INPUT)
     if os.environ.get("GRADCLI_DEBUG"):
         raise exc
@@ -44,10 +94,54 @@ def report_failure(exc: BaseException) -> int:
     return int(ExitStatus.INTERNAL_ERROR)
 
 
-def echo(text: str = "", err: bool = False, nl: bool = True) -> None:
+def _is_output_error(exc: OSError) -> bool:
+    """A failure of the machine or the output stream (full disk, I/O error), not of gradcli."""
+    import errno
+
+    return exc.errno in {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EPIPE, errno.EBADF,
+                         getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _detach_stdout() -> None:
+    """Point stdout at /dev/null, so Python's final flush cannot fail again and print a traceback."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (a test runner's buffer)
+        pass
+
+
+def finish(status: int) -> int:
+    """Flush stdout; a failure to do so (full disk, closed pipe) becomes its own status."""
+    try:
+        sys.stdout.flush()
+    except BaseException as exc:  # noqa: B036 - mapped like every other failure
+        return report_failure(exc)
+    return status
+
+
+def echo(text: str = "", err: bool = False, nl: bool = True, escape: bool = True) -> None:
+    """Write `text` to stdout or stderr; control characters from user text are shown escaped.
+
+    A message on stderr that cannot be written (stderr closed, disk full) is dropped: the
+    exit status still tells.
+    """
+    from ..output.terminal import visible
+
     stream = sys.stderr if err else sys.stdout
-    stream.write(text + ("\n" if nl else ""))
-    stream.flush()
+    text = (visible(text) if escape else text) + ("\n" if nl else "")
+    if not err:
+        stream.write(text)
+        stream.flush()
+        return
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_files: tuple[str, ...] = (),
@@ -141,6 +235,8 @@ def _grade_class(ev, answers: str, out_file: Optional[str], rtol: float, atol: f
     if as_json:
         import json
 
+        from ..output.terminal import json_visible
+
         doc = {
             "program": ev.source,
             "students": [
@@ -149,7 +245,7 @@ def _grade_class(ev, answers: str, out_file: Optional[str], rtol: float, atol: f
                 for student, vs in book
             ],
         }
-        echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        echo(json_visible(json.dumps(doc, indent=2, ensure_ascii=False)), escape=False)
     elif not out_file:
         echo(buf.getvalue(), nl=False)
     if not as_json:
@@ -354,7 +450,7 @@ def _emit_matrix(ev, matrix, fmt: str, full: bool, digits: Optional[int]) -> Non
     if fmt == "json":
         from ..output.documents import dumps, matrix_json
 
-        echo(dumps(matrix_json(ev, matrix)))
+        echo(dumps(matrix_json(ev, matrix)), escape=False)
     elif fmt in ("csv", "tsv"):
         _write_csv(_matrix_rows(matrix), fmt)
     else:
@@ -385,7 +481,7 @@ def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: 
     if fmt == "json":
         from ..output.documents import dumps, to_json
 
-        echo(dumps(to_json(ev, checks)))
+        echo(dumps(to_json(ev, checks)), escape=False)
     elif fmt in ("csv", "tsv"):
         from ..output.documents import csv_rows
 
@@ -400,12 +496,28 @@ def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: 
 def _console(err: bool = False):
     import os
 
-    from rich.console import Console
+    from ..output.terminal import console
 
     out = sys.stderr if err else sys.stdout
     terminal = out.isatty()
-    width = None if terminal else int(os.environ.get("COLUMNS", "0") or 0) or 120
-    return Console(file=out, width=width, highlight=False, soft_wrap=False,
-                   no_color=bool(os.environ.get("NO_COLOR")) or None, emoji=False)
+    width = _columns(os.environ.get("COLUMNS")) or (None if terminal else 120)
+    return console(out, width=width, no_color=bool(os.environ.get("NO_COLOR")) or None)
+
+
+#: tables are drawn at least this wide, whatever COLUMNS says (narrower is unreadable)
+MIN_COLUMNS = 20
+
+
+def _columns(value: Optional[str]) -> Optional[int]:
+    """The width COLUMNS asks for: None when unset or not a whole number (with a warning),
+    at least MIN_COLUMNS."""
+    if value is None or not value.strip():
+        return None
+    try:
+        columns = int(value)
+    except ValueError:
+        _warn([f"COLUMNS={value!r} is not a whole number; it is ignored"])
+        return None
+    return max(columns, MIN_COLUMNS)
 
 

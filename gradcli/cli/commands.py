@@ -15,7 +15,7 @@ import click
 
 from .._version import __version__
 from .app import (
-    report_failure,
+    echo, finish, install_signal_handlers, prepare_streams, report_failure,
     _console, _finish_matrix, _format, _grade_class,
     _prepare, _warn,
 )
@@ -52,7 +52,7 @@ class ProgramCommand(click.Command):
                     key = f"{_PROTECT}{len(protected)}"
                     protected[key] = "\x00" + a
                     a = key
-            elif previous not in takes_value and _looks_like_program(a, self):
+            elif previous not in takes_value and a not in ctx.help_option_names and _looks_like_program(a, self):
                 key = f"{_PROTECT}{len(protected)}"
                 protected[key] = a
                 a = key
@@ -78,27 +78,39 @@ class GradcliGroup(click.Group):
 
     def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,
              complete_var: Optional[str] = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        from ..oracles import budget
+
+        budget.new_command()
         try:
+            install_signal_handlers()
+            prepare_streams()
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoSuchOption as exc:
             hint = f" Did you mean {', '.join(exc.possibilities)}?" if exc.possibilities else ""
             _usage_exit(f"no such option: {exc.option_name}.{hint}", exc.ctx)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `gradcli`: usage, not an error
+            echo(exc.ctx.get_help())
+            sys.exit(finish(int(ExitStatus.OK)))
         except click.ClickException as exc:
             _usage_exit(exc.format_message(), getattr(exc, "ctx", None))
         except click.exceptions.Abort:
-            click.echo("gradcli: aborted", err=True)
+            echo("gradcli: aborted", err=True)
             sys.exit(130)
         except BaseException as exc:  # noqa: B036 - every other failure has one mapping, in app
             if isinstance(exc, SystemExit):
+                if exc.code in (0, None):  # --help, --version: their text must reach the reader
+                    sys.exit(finish(0))
                 raise
-            sys.exit(report_failure(exc))
-        sys.exit(rv if isinstance(rv, int) else 0)
+            sys.exit(finish(report_failure(exc)))
+        finally:
+            budget.end_command()
+        sys.exit(finish(rv if isinstance(rv, int) else 0))
 
 
 def _usage_exit(message: str, ctx: Optional[click.Context]) -> None:
     where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
     message = message[0].lower() + message[1:] if message else message
-    click.echo(f"gradcli: error: {message}{where}", err=True)
+    echo(f"gradcli: error: {message}{where}", err=True)
     sys.exit(int(ExitStatus.BAD_INPUT))
 
 
