@@ -226,12 +226,12 @@ def _grade_class(ev, answers: str, out_file: Optional[str], rtol: float, atol: f
             cells += [v.answer, "right" if v.ok else (v.how or "wrong")]
         right = sum(1 for v in verdicts if v.ok)
         writer.writerow([student, *cells, f"{right}/{len(verdicts)}"])
-    if out_file:
-        try:
-            with open(out_file, "w", encoding="utf-8", newline="") as fh:
-                fh.write(buf.getvalue())
-        except OSError as exc:
-            raise UsageError(f"--out {out_file}: {exc.strerror or exc}") from None
+    if out_file == "-":  # the gradebook is the output; the summary goes to stderr
+        echo(buf.getvalue(), nl=False)
+    elif out_file:
+        from .files import write_output
+
+        write_output(out_file, buf.getvalue(), "--out")
     if as_json:
         import json
 
@@ -251,8 +251,9 @@ def _grade_class(ev, answers: str, out_file: Optional[str], rtol: float, atol: f
     if not as_json:
         from ..output.tables import Style, gradebook_summary
 
-        console = _console(err=bool(not out_file))
-        console.print(gradebook_summary(columns, book, Style(console.is_terminal), out_file))
+        console = _console(err=bool(not out_file or out_file == "-"))
+        console.print(gradebook_summary(columns, book, Style(console.is_terminal),
+                                        None if out_file == "-" else out_file))
     return int(ExitStatus.OK)
 
 
@@ -260,11 +261,10 @@ def _batch(args, program_file, vars_files, output, wrt, points_file: str, fmt: s
     from ..run import batch
     from ..run import bindings as binding_mod
 
-    if points_file == "-" and (program_file == "-" or (program_file is None and args and args[0] == "-")):
-        raise UsageError("the program and --points cannot both come from stdin")
+    _one_stdin(args, program_file, vars_files, points=points_file)
     source, binding_args = _program_and_bindings(args, program_file)
     fixed = binding_mod.collect(binding_args, vars_files)
-    names, data = batch.read_points(points_file)
+    names, data, lines = batch.read_points_lines(points_file)
     for name in names:
         if name in fixed:
             _warn([f"{name}={fixed[name].text} is ignored: the --points column {name} gives its values"])
@@ -283,7 +283,7 @@ def _batch(args, program_file, vars_files, output, wrt, points_file: str, fmt: s
             bar.advance(task, done)
 
     try:
-        result = batch.evaluate_points(source, names, data, fixed, output, wrt_names, progress)
+        result = batch.evaluate_points(source, names, data, fixed, output, wrt_names, progress, lines)
     finally:
         if bar is not None:
             bar.stop()
@@ -296,7 +296,8 @@ def _batch(args, program_file, vars_files, output, wrt, points_file: str, fmt: s
         batch.write_csv(result, out, "csv")
     failed = int(result.failed.sum())
     if failed:
-        echo(f"gradcli: math error: {failed} of {n} rows are undefined (nan); first: {result.first_error}",
+        echo(f"gradcli: math error: {failed} of {n} rows are undefined or not finite (written as nan); "
+             f"first: {result.first_error}",
                    err=True)
         return int(ExitStatus.MATH_ERROR)
     return int(ExitStatus.OK)
@@ -322,10 +323,22 @@ def _format(as_json: bool, fmt: Optional[str]) -> str:
     return fmt or "table"
 
 
+def _one_stdin(args, program_file, vars_files, **more: Optional[str]) -> None:
+    """Refuse two inputs that both read stdin ('-'): the program, --vars files, --answers, --points."""
+    readers = []
+    if program_file == "-" or (program_file is None and args and args[0] == "-"):
+        readers.append("the program" if program_file is None else "-f")
+    readers += ["--vars" for v in vars_files if v == "-"]
+    readers += [f"--{option}" for option, path in more.items() if path == "-"]
+    if len(readers) > 1:
+        raise UsageError(f"{' and '.join(readers)} cannot both read stdin ('-'): put one of them in a file")
+
+
 def _prepare(args, program_file, vars_files, output, wrt):
     from ..run import bindings as binding_mod
     from ..run.evaluate import prepare
 
+    _one_stdin(args, program_file, vars_files)
     source, binding_args = _program_and_bindings(args, program_file)
     for a in binding_args:
         if a.startswith("--"):
@@ -402,48 +415,61 @@ MAX_PROGRAM_BYTES = 8_000_000
 
 
 def _size_limit() -> int:
+    """The program size limit: GRADCLI_MAX_PROGRAM_BYTES if it is a positive whole number of
+    bytes (``1e9`` is fine), else the default, with a warning saying the value was ignored."""
+    import math
     import os
 
-    return int(os.environ.get("GRADCLI_MAX_PROGRAM_BYTES") or MAX_PROGRAM_BYTES)
+    raw = os.environ.get("GRADCLI_MAX_PROGRAM_BYTES")
+    if raw is None or not raw.strip():
+        return MAX_PROGRAM_BYTES
+    try:
+        number = float(raw)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number >= 1 and number == int(number)):
+        _warn([f"GRADCLI_MAX_PROGRAM_BYTES={raw!r} is not a positive whole number of bytes; "
+               f"using the default, {MAX_PROGRAM_BYTES}"])
+        return MAX_PROGRAM_BYTES
+    return int(number)
 
 
-def _check_size(where: str, size: int) -> None:
+def _check_size(where: str, size: int, limit: int) -> None:
     """Refuse a program of `size` bytes over the limit, before any work is done on it."""
-    limit = _size_limit()
     if size > limit:
-        raise UsageError(
-            f"{where} is {size / 1e6:.1f} MB; gradcli takes programs up to {limit / 1e6:.1f} MB "
-            "(set GRADCLI_MAX_PROGRAM_BYTES to allow more, and expect about 1 KB of memory per node)"
-        )
+        raise UsageError(_too_large(where, f"{size / 1e6:.1f} MB", limit))
 
 
-def _program_text(text: str, where: str) -> str:
+def _too_large(where: str, size: str, limit: int) -> str:
+    return (f"{where} is {size}; gradcli takes programs up to {limit / 1e6:.1f} MB "
+            "(set GRADCLI_MAX_PROGRAM_BYTES to allow more, and expect about 1 KB of memory per node)")
+
+
+def _program_text(text: str, where: str, limit: Optional[int] = None) -> str:
     """`text`, unless it is over the size limit (UTF-8 bytes; at most 4 per character,
     so short texts are not encoded just to be measured)."""
-    if len(text) * 4 > _size_limit():
-        _check_size(where, len(text.encode("utf-8", "surrogatepass")))
+    if len(text) * 4 > (limit := limit or _size_limit()):
+        _check_size(where, len(text.encode("utf-8", "surrogatepass")), limit)
     return text
 
 
 def _read_program(path: str) -> str:
-    try:
-        if path == "-":
-            stdin = sys.stdin
-            data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode("utf-8")
-        else:
-            import os
+    """The program in `path` ('-': stdin), read no further than one byte past the size limit."""
+    from ..run.files import read_bytes
 
-            if os.path.isfile(path):  # a file over the limit is not even read
-                _check_size(path, os.path.getsize(path))
-            with open(path, "rb") as fh:
-                data = fh.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    where = "stdin" if path == "-" else path
+    limit = _size_limit()
+    try:
+        data = read_bytes(path, limit, f"cannot read {path}" if path != "-" else "stdin")
+    except UsageError as exc:
+        if " is over " in exc.message:  # stopped at the limit: the same message as for an argument
+            raise UsageError(_too_large(where, f"over {limit / 1e6:.1f} MB", limit)) from None
+        raise
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{'stdin' if path == '-' else path} is not UTF-8 text (byte {exc.start})") from None
-    return _program_text(text.lstrip("\ufeff"), "stdin" if path == "-" else path)
+        raise UsageError(f"{where} is not UTF-8 text (byte {exc.start})") from None
+    return text.lstrip("\ufeff")
 
 
 def _emit_matrix(ev, matrix, fmt: str, full: bool, digits: Optional[int]) -> None:

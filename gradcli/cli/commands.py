@@ -16,7 +16,7 @@ import click
 from .._version import __version__
 from .app import (
     echo, finish, install_signal_handlers, prepare_streams, report_failure,
-    _console, _finish_matrix, _format, _grade_class,
+    _console, _finish_matrix, _format, _grade_class, _one_stdin,
     _prepare, _warn,
 )
 from ..core.errors import ExitStatus, UsageError
@@ -306,7 +306,8 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
               help="A student's formula for ∂out/∂NAME, judged equivalent with SymPy.")
 @click.option("--answers", metavar="FILE.csv",
               help="A class's answers: an id column, then columns NAME or d/dNAME (gradients) or value.")
-@click.option("--out", "out_file", metavar="FILE.csv", help="With --answers: write the gradebook here.")
+@click.option("--out", "out_file", metavar="FILE.csv",
+              help="With --answers: write the gradebook here ('-' for stdout); never onto an input file.")
 @click.option("--reveal", is_flag=True, help="Show the right answers.")
 @click.option("--rtol", type=TOLERANCE, default=None, help="Relative tolerance for numbers (default 1e-4).")
 @click.option("--atol", type=TOLERANCE, default=None, help="Absolute tolerance for numbers (default 1e-8).")
@@ -330,7 +331,14 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     from ..teach import homework
     from ..run.bindings import constant_value
     from ..run.evaluate import run
+    from .files import refuse_overwrite
 
+    if out_file is not None and answers is None:
+        raise UsageError("--out writes the gradebook of --answers: give --answers FILE.csv too")
+    if out_file == "-" and as_json:
+        raise UsageError("--out - and --json would both write to stdout: choose one")
+    refuse_overwrite("--out", out_file, _inputs(args, program_file, vars_files, **{"--answers": answers}))
+    _one_stdin(args, program_file, vars_files, answers=answers)
     ev = _prepare(args, program_file, vars_files, output, wrt)
     run(ev)
     _warn(ev.warnings)
@@ -364,7 +372,7 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     if as_json:
         from ..output.documents import dumps, verdicts_json
 
-        click.echo(dumps(verdicts_json(ev, verdicts, reveal, rtol, atol)))
+        echo(dumps(verdicts_json(ev, verdicts, reveal, rtol, atol)), escape=False)
     else:
         from ..output.tables import Style, verdict_view
 
@@ -375,15 +383,15 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
 
 @main.command("graph", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
 @program_options
-@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png"]), default="text",
-              show_default=True, help="text draws in the terminal; dot and mermaid are text for Graphviz and "
-                                       "Markdown; svg and png need Graphviz's dot program.")
-@click.option("-o", "--out", "out_file", metavar="FILE", help="Write the picture to FILE.")
+@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png"]), default=None,
+              help="text draws in the terminal; dot and mermaid are text for Graphviz and Markdown; svg and png "
+                   "need Graphviz's dot program [default: from the -o file's extension, else text].")
+@click.option("-o", "--out", "out_file", metavar="FILE", help="Write the picture to FILE ('-' for stdout).")
 @click.option("--seed-output", metavar="VALUE", help="Cotangent of a non-scalar output (for the adjoints).")
 @click.option("--digits", type=click.IntRange(1, 17), default=None,
               help="Significant digits in the picture, array elements included [default: 6; 4 for array elements].")
 def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
-                  output: Optional[str], wrt: Optional[str], fmt: str, out_file: Optional[str],
+                  output: Optional[str], wrt: Optional[str], fmt: Optional[str], out_file: Optional[str],
                   seed_output: Optional[str], digits: Optional[int]) -> int:
     """Draw PROGRAM's DAG like the lecture slides: values, adjoints, local derivatives.
 
@@ -394,7 +402,10 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     """
     from ..run.evaluate import run
     from ..teach.pictures import render
+    from .files import picture_format, refuse_overwrite, write_output
 
+    fmt = picture_format(out_file, fmt)
+    refuse_overwrite("-o", out_file, _inputs(args, program_file, vars_files))
     ev = _prepare(args, program_file, vars_files, output, wrt)
     seed = None
     if seed_output is not None:
@@ -404,25 +415,27 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     run(ev, seed)
     _warn(ev.warnings)
     picture = render(ev, fmt, digits)
-    if out_file is not None:
-        try:
-            if isinstance(picture, bytes):
-                with open(out_file, "wb") as fh:
-                    fh.write(picture)
-            else:
-                with open(out_file, "w", encoding="utf-8") as fh:
-                    fh.write(picture if picture.endswith("\n") else picture + "\n")
-        except OSError as exc:
-            raise UsageError(f"-o {out_file}: {exc.strerror or exc}") from None
-        click.echo(f"gradcli: wrote {fmt} picture to {out_file}", err=True)
+    if isinstance(picture, str) and not picture.endswith("\n"):
+        picture += "\n"
+    if out_file is not None and out_file != "-":
+        write_output(out_file, picture, "-o")
+        echo(f"gradcli: wrote {fmt} picture to {out_file}", err=True)
     elif isinstance(picture, bytes):
         if sys.stdout.isatty():
             raise UsageError("a PNG is binary: write it to a file with -o FILE.png")
-        sys.stdout.buffer.write(picture)
-        sys.stdout.flush()
+        write_output("-", picture, "-o")
     else:
-        click.echo(picture.rstrip("\n"))
+        echo(picture.rstrip("\n"))
     return int(ExitStatus.OK)
+
+
+def _inputs(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+            **more: Optional[str]) -> list[tuple[str, Optional[str]]]:
+    """The files a command reads, as (option, path) pairs, for `refuse_overwrite`."""
+    found: list[tuple[str, Optional[str]]] = [("-f", program_file)]
+    found += [("--vars", v) for v in vars_files]
+    found += [(option, path) for option, path in more.items()]
+    return found
 
 
 def run_cli() -> None:
