@@ -46,6 +46,10 @@ def prepare_streams() -> None:
     fit_encoding(sys.stderr)
 
 
+class PipeClosed(Exception):
+    """stdout's reader went away (``gradcli ... | head``): not an OSError, so click passes it on."""
+
+
 #: exit status after a broken pipe: what a shell reports for a process killed by SIGPIPE
 #: (128 + 13), and silent, as `head` and `grep -q` expect (README, "Exit codes")
 BROKEN_PIPE = 141
@@ -74,7 +78,7 @@ def report_failure(exc: BaseException) -> int:
     if isinstance(exc, KeyboardInterrupt):
         echo("gradcli: interrupted", err=True)
         return 130
-    if isinstance(exc, BrokenPipeError):
+    if isinstance(exc, (BrokenPipeError, PipeClosed)):
         _detach_stdout()
         return BROKEN_PIPE
     if isinstance(exc, MemoryError):
@@ -148,22 +152,25 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
              output: Optional[str] = None, wrt: Optional[str] = None, check: tuple[str, ...] = (),
              rtol: Optional[float] = None, atol: Optional[float] = None, sympy_timeout: float = 10.0,
              fmt: str = "table", full: bool = False, digits: Optional[int] = None, show_nodes: Optional[bool] = None,
-             seed_output: Optional[str] = None, mode: str = "reverse", seed_input: Optional[str] = None,
+             seed_output: Optional[str] = None, mode: Optional[str] = None, seed_input: Optional[str] = None,
              steps: bool = False, paths: bool = False, edges: bool = False, exact: bool = False,
              latex: bool = False, points_file: Optional[str] = None) -> int:
     """``gradcli eval``: the exit status."""
     from ..run.evaluate import run, run_forward
 
     if points_file is not None:
-        if check or mode != "reverse" or seed_output is not None or seed_input is not None:
+        if check or mode not in (None, "reverse") or seed_output is not None or seed_input is not None:
             raise UsageError("--points runs plain reverse mode: leave out --check, --mode, --seed and --seed-output")
         if steps or paths or edges or exact or latex:
             raise UsageError("--points prints values and gradients only: leave out --steps, --paths, --edges, "
                              "--exact and --latex")
         return _batch(args, program_file, vars_files, output, wrt, points_file, fmt)
     ev = _prepare(args, program_file, vars_files, output, wrt)
-    if seed_input is not None and mode != "forward":
-        mode = "forward"  # --seed only makes sense for a tangent pass
+    if seed_input is not None and mode == "reverse":
+        raise UsageError("--seed NAME starts a forward-mode tangent pass: it conflicts with --mode reverse "
+                         "(for reverse mode with a chosen cotangent use --seed-output)")
+    if mode is None:
+        mode = "forward" if seed_input is not None else "reverse"  # --seed only makes sense for a tangent pass
     if mode == "forward":
         if seed_output is not None:
             raise UsageError("--seed-output is for reverse mode; forward mode seeds an input with --seed NAME")
@@ -511,6 +518,10 @@ def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: 
     elif fmt in ("csv", "tsv"):
         from ..output.documents import csv_rows
 
+        if not ev.has_gradient and ev.mode != "forward":
+            shape = ev.graph.nodes[ev.graph.output].shape
+            _warn([f"no gradient columns: the output has shape {shape}, so its derivative is a Jacobian; "
+                   "use 'gradcli jacobian', or --seed-output for one vector-Jacobian product"])
         _write_csv(csv_rows(ev, checks), fmt)
     else:
         from ..output.tables import Style, evaluation
@@ -535,14 +546,16 @@ MIN_COLUMNS = 20
 
 
 def _columns(value: Optional[str]) -> Optional[int]:
-    """The width COLUMNS asks for: None when unset or not a whole number (with a warning),
-    at least MIN_COLUMNS."""
+    """The width COLUMNS asks for: None when unset or not a positive whole number (with a
+    warning), and at least MIN_COLUMNS."""
     if value is None or not value.strip():
         return None
     try:
         columns = int(value)
     except ValueError:
-        _warn([f"COLUMNS={value!r} is not a whole number; it is ignored"])
+        columns = 0
+    if columns <= 0:
+        _warn([f"COLUMNS={value!r} is not a positive whole number; it is ignored"])
         return None
     return max(columns, MIN_COLUMNS)
 

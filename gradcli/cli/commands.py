@@ -15,7 +15,7 @@ import click
 
 from .._version import __version__
 from .app import (
-    echo, finish, install_signal_handlers, prepare_streams, report_failure,
+    PipeClosed, echo, finish, install_signal_handlers, prepare_streams, report_failure,
     _console, _finish_matrix, _format, _grade_class, _one_stdin,
     _prepare, _warn,
 )
@@ -75,6 +75,12 @@ def _looks_like_program(arg: str, command: click.Command) -> bool:
 
 class GradcliGroup(click.Group):
     """Maps errors to one line on stderr and the documented exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # click would turn it into exit 0; the README says 141, silently
+            raise PipeClosed() from None
 
     def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,
              complete_var: Optional[str] = None, standalone_mode: bool = True, **extra: Any) -> Any:
@@ -196,8 +202,9 @@ _PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_op
               help="Show every node (default: all up to 60, else head and tail), or none.")
 @click.option("--seed-output", metavar="VALUE",
               help="Cotangent of a non-scalar output, e.g. [1,0,0]: gives a vector-Jacobian product.")
-@click.option("--mode", type=click.Choice(["reverse", "forward"]), default="reverse", show_default=True,
-              help="Reverse: one backward pass; forward: one tangent pass per input.")
+@click.option("--mode", type=click.Choice(["reverse", "forward"]), default=None,
+              help="Reverse: one backward pass; forward: one tangent pass per input "
+                   "[default: reverse; forward with --seed].")
 @click.option("--seed", "seed_input", metavar="NAME",
               help="Forward mode: a single tangent pass started with 1 at input NAME.")
 @click.option("--steps", is_flag=True, help="Explain the backward pass step by step.")
@@ -213,7 +220,7 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
                  output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
                  rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
                  fmt: Optional[str], full: bool, digits: Optional[int], show_nodes: Optional[bool],
-                 seed_output: Optional[str], mode: str, seed_input: Optional[str],
+                 seed_output: Optional[str], mode: Optional[str], seed_input: Optional[str],
                  steps: bool, paths: bool, edges: bool, exact: bool, latex: bool,
                  points_file: Optional[str]) -> int:
     """Evaluate PROGRAM at NAME=VALUE and backpropagate.

@@ -71,9 +71,10 @@ class TidyStream:
         return getattr(self._stream, name)
 
 
-#: ASCII for the symbols gradcli itself prints, used when the output encoding lacks them
+#: ASCII for the symbols gradcli itself prints, used when the output encoding lacks them;
+#: one character for one where the symbol sits in a table cell, so columns stay aligned
 ASCII = {
-    "✓": "ok", "✗": "X", "∂": "d", "…": "...", "→": "->", "←": "<-", "Δ": "D", "×": "x",
+    "✓": "v", "✗": "x", "∂": "d", "…": "...", "→": ">", "←": "<", "Δ": "D", "×": "x",
     "—": "-", "–": "-", "·": "*", "π": "pi", "√": "sqrt", "∑": "sum", "Σ": "sum", "≈": "~",
     "≤": "<=", "≥": ">=", "≠": "!=", "∞": "inf", "\u0304": "_bar", "│": "|", "─": "-", "╭": "+",
     "╮": "+", "╰": "+", "╯": "+", "├": "+", "┤": "+", "┬": "+", "┴": "+", "┼": "+", "⋯": "...",
@@ -120,6 +121,10 @@ def console(stream: TextIO, width: Any = None, no_color: Any = None):  # -> rich
     from rich.segment import Segment
 
     class SafeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich would exit 1 ("a check failed"); the command line maps this to 141, silently
+            raise BrokenPipeError(32, "Broken pipe")
+
         def render(self, renderable, options=None):  # type: ignore[no-untyped-def, override]
             for segment in super().render(renderable, options):
                 if segment.control is None and _UNSAFE.search(segment.text):

@@ -68,7 +68,7 @@ def read_points_lines(path: str) -> tuple[list[str], np.ndarray, np.ndarray]:
                 continue
             line = reader.line_num
             if len(cells) != len(names):
-                raise UsageError(f"{where}: line {line} has {len(cells)} values, the header names {len(names)}")
+                raise UsageError(f"{where}: line {line}: {len(cells)} values per row but {len(names)} column names")
             row = []
             for cell in cells:
                 try:
