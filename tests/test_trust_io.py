@@ -245,6 +245,7 @@ def test_endless_stdin_program_is_refused_while_reading():
     finally:
         yes.kill()
         yes.wait()
+        yes.stdout.close()
     assert result.returncode == 2
     assert b"stdin is over 0.1 MB" in result.stderr
 
@@ -352,14 +353,15 @@ def test_broken_pipe_is_silent_with_141(argv):
 def test_h_is_help_everywhere(command, flag):
     result = cli(command, flag)
     assert result.exit_code == 0
-    assert result.stdout.startswith(f"Usage: gradcli {command}")
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("Usage: ") and f" {command} [OPTIONS]" in first
     assert result.stderr == ""
 
 
 def test_bare_gradcli_prints_usage_with_exit_0():
     result = cli()
     assert result.exit_code == 0
-    assert result.stdout.startswith("Usage: gradcli")
+    assert result.stdout.startswith("Usage: ") and "COMMAND" in result.stdout.splitlines()[0]
     assert "error" not in result.stdout + result.stderr
 
 
@@ -422,10 +424,7 @@ def test_sympy_budget_is_shared_across_features(monkeypatch):
         starts.append(budget._shared_deadline(seconds))
         return real_run(job, seconds, patience)
 
-    monkeypatch.setattr(budget, "run", spy)
-    for module in ("gradcli.oracles.sympy_check", "gradcli.oracles.exact"):
-        mod = __import__(module, fromlist=["budget"])
-        monkeypatch.setattr(mod.budget, "run", spy, raising=False)
+    monkeypatch.setattr(budget, "run", spy)  # every feature calls budget.run through the module
     result = cli("eval", "x*exp(x^2)", "x=0.5", "--check", "sympy", "--exact", "--latex",
                  "--sympy-timeout", "30", "--no-nodes")
     assert result.exit_code == 0, result.stderr
