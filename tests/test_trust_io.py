@@ -259,6 +259,19 @@ def test_vars_arrays_are_capped(monkeypatch, tmp_path):
     usage_error(cli("eval", "sum(v)", "--vars", str(values)), "10 elements")
 
 
+@pytest.mark.parametrize("command, program", [("jacobian", "v*2"), ("hessian", "sum(v*v)")])
+def test_matrices_that_cannot_fit_are_refused_up_front(command, program, monkeypatch):
+    from gradcli.run import derivatives, evaluate
+
+    monkeypatch.setattr(derivatives, "MAX_MATRIX_ENTRIES", 100)
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the forward pass ran before the size check")
+
+    monkeypatch.setattr(evaluate, "run", no_run)
+    usage_error(cli(command, program, "v=[1,2,3,4,5,6,7,8,9,10,11]"), "121 entries", "at most 100")
+
+
 def test_vars_expression_strings_inside_lists(tmp_path):
     values = tmp_path / "v.json"
     values.write_text('{"W": [[1, "1/2"], [0, 1]]}', encoding="utf-8")

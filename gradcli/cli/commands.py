@@ -255,11 +255,12 @@ def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_fi
     Rows are output elements (y[0], y[1], ...), columns input elements (x[0], W[0,1],
     ...), inputs in --wrt order, each flattened row-major.
     """
-    from ..run.derivatives import jacobian
+    from ..run.derivatives import check_matrix_size, jacobian
     from ..run.evaluate import run
 
     fmt = _format(as_json, fmt)
     ev = _prepare(args, program_file, vars_files, output, wrt)
+    check_matrix_size(ev, "jacobian")  # before the forward pass: a size that cannot fit is refused at once
     run(ev)
     _warn(ev.warnings)
     matrix = jacobian(ev, "reverse" if mode == "both" else mode)
@@ -290,7 +291,7 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
     Computed by differentiating the gradient with dual numbers, not by finite
     differences; symmetric to rounding.
     """
-    from ..run.derivatives import hessian
+    from ..run.derivatives import check_matrix_size, hessian
     from ..run.evaluate import run
 
     fmt = _format(as_json, fmt)
@@ -298,6 +299,7 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
     if ev.graph.nodes[ev.graph.output].shape != ():
         shape = ev.graph.nodes[ev.graph.output].shape
         raise UsageError(f"the Hessian needs a scalar output; {ev.output_name} has shape {shape}")
+    check_matrix_size(ev, "hessian")
     run(ev)
     _warn(ev.warnings)
     matrix = hessian(ev)
