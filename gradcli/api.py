@@ -109,7 +109,7 @@ class NodeInfo:
     """One node of the computational graph, in evaluation order."""
 
     id: int
-    #: the label shown in tables (a user's name, or an automatic letter)
+    #: the name shown in tables (a user's name, or an automatic letter; "" for a constant)
     name: str
     op: str
     #: the nodes it reads, by id
@@ -210,7 +210,7 @@ class Result:
             i = node.id
             adjoint = _plain(ev.adjoints[i]) if ev.adjoints and live[i] else None
             expr = str(node.name) if node.op == "input" else graph.definition(i)
-            out.append(NodeInfo(i, graph.label(i), node.op, tuple(node.args), expr,
+            out.append(NodeInfo(i, node.name or "", node.op, tuple(node.args), expr,
                                 _plain(ev.values[i]), adjoint, tuple(node.shape)))
         return out
 
@@ -261,6 +261,32 @@ class Result:
         from .output.documents import dumps, to_json
 
         return dumps(to_json(self._ev, self._checks))
+
+    # ---- display in notebooks and rich consoles ----
+    def svg(self, digits: int = 6) -> Optional[str]:
+        """The graph drawn by Graphviz as SVG text, or None when Graphviz is not installed."""
+        from .teach.pictures import graphviz, render
+
+        if graphviz() is None:
+            return None
+        picture = render(self._ev, "svg", digits)
+        return picture if isinstance(picture, str) else picture.decode("utf-8")
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the node table, the gradient table and the graph."""
+        from .output.html import evaluation_html
+
+        try:
+            svg = self.svg()
+        except Exception:  # noqa: BLE001 - a picture that fails must not hide the numbers
+            svg = None
+        return evaluation_html(self._ev, self._checks, svg=svg)
+
+    def __rich__(self) -> Any:
+        """What ``gradcli eval`` shows, for ``rich.print(result)``."""
+        from .output.tables import Style, evaluation
+
+        return evaluation(self._ev, self._checks, Style(terminal=True))
 
 
 class DerivativeMatrix:

@@ -25,7 +25,7 @@ def test_the_lecture_example():
     assert r.gradient == {"a": 3.0, "b": 8.0}
     assert (r.adjoint("c"), r.adjoint("d"), r.adjoint("e")) == (3.0, 5.0, 1.0)
     assert (r.value_of("c"), r.value_of("d")) == (5.0, 3.0)
-    assert [n.name for n in r.nodes] == ["a", "b", "c", "1", "d", "e"]
+    assert [n.name for n in r.nodes] == ["a", "b", "c", "", "d", "e"]
     c = r.nodes[2]
     assert (c.op, c.inputs, c.expr, c.value, c.adjoint) == ("add", (0, 1), "a + b", 5.0, 3.0)
     assert r.output == "e" and r.inputs == ["a", "b"]
