@@ -282,6 +282,28 @@ class Result:
             svg = None
         return evaluation_html(self._ev, self._checks, svg=svg)
 
+    def stepper(self, digits: int = 6) -> str:
+        """The interactive backprop page (``gradcli graph --format html``) as HTML text.
+
+        In Jupyter: ``from IPython.display import HTML; HTML(r.stepper())``, or `show`.
+        """
+        from .output.stepper import page
+        from .teach.explain import steps_text
+
+        return page(self._ev, digits, steps_text(self._ev, digits) if self._ev.adjoints else None)
+
+    def show(self, height: int = 720) -> None:
+        """Display the interactive page inline in a notebook (needs IPython).
+
+        The page goes in an ``<iframe srcdoc>``, so its ids, styles and keys stay its own.
+        """
+        from html import escape
+
+        from IPython.display import HTML, display  # type: ignore[import-not-found]
+
+        display(HTML(f'<iframe srcdoc="{escape(self.stepper(), quote=True)}" title="backprop, step by step" '
+                     f'style="width:100%;height:{int(height)}px;border:0"></iframe>'))
+
     def __rich__(self) -> Any:
         """What ``gradcli eval`` shows, for ``rich.print(result)``."""
         from .output.tables import Style, evaluation
