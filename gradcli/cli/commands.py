@@ -392,9 +392,10 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
 
 @main.command("graph", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
 @program_options
-@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png"]), default=None,
+@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png", "html"]), default=None,
               help="text draws in the terminal; dot and mermaid are text for Graphviz and Markdown; svg and png "
-                   "need Graphviz's dot program [default: from the -o file's extension, else text].")
+                   "need Graphviz's dot program; html is a page that steps through backprop "
+                   "[default: from the -o file's extension, else text].")
 @click.option("-o", "--out", "out_file", metavar="FILE", help="Write the picture to FILE ('-' for stdout).")
 @click.option("--seed-output", metavar="VALUE", help="Cotangent of a non-scalar output (for the adjoints).")
 @click.option("--digits", type=click.IntRange(1, 17), default=None,
@@ -408,6 +409,7 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     gradcli graph "(a+b)*(b+1)" a=3 b=2
     gradcli graph "(a+b)*(b+1)" a=3 b=2 --format dot -o lecture.dot
     gradcli graph "(a+b)*(b+1)" a=3 b=2 --format svg -o lecture.svg
+    gradcli graph "(a+b)*(b+1)" a=3 b=2 --format html -o lecture.html
     """
     from ..run.evaluate import run
     from ..teach.pictures import render
@@ -423,7 +425,14 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
         seed = constant_value(seed_output, "--seed-output")
     run(ev, seed)
     _warn(ev.warnings)
-    picture = render(ev, fmt, digits)
+    if fmt == "html":
+        from ..output.stepper import page
+        from ..teach.explain import steps_text
+
+        shown = 6 if digits is None else digits
+        picture = page(ev, shown, steps_text(ev, shown) if ev.adjoints else None)
+    else:
+        picture = render(ev, fmt, digits)
     if isinstance(picture, str) and not picture.endswith("\n"):
         picture += "\n"
     if out_file is not None and out_file != "-":

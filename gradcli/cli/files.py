@@ -85,7 +85,8 @@ def _mode_for(target: str) -> int:
 
 #: picture formats by file extension, for `graph -o FILE` without --format
 PICTURE_EXTENSIONS = {".txt": "text", ".text": "text", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
-                      ".mermaid": "mermaid", ".svg": "svg", ".png": "png"}
+                      ".mermaid": "mermaid", ".svg": "svg", ".png": "png",
+                      ".html": "html", ".htm": "html"}
 
 
 def picture_format(out: Optional[str], fmt: Optional[str]) -> str:
@@ -100,7 +101,7 @@ def picture_format(out: Optional[str], fmt: Optional[str]) -> str:
     if ext not in PICTURE_EXTENSIONS:
         known = ", ".join(sorted(PICTURE_EXTENSIONS))
         raise UsageError(f"-o {out}: cannot tell the picture format from {ext!r} (known: {known}); "
-                         "give --format text, dot, mermaid, svg or png")
+                         "give --format text, dot, mermaid, svg, png or html")
     return PICTURE_EXTENSIONS[ext]
 
 
