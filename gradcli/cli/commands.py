@@ -420,6 +420,67 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     return int(ExitStatus.OK)
 
 
+@main.command("diff", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@click.argument("args", nargs=-1)
+@click.option("-f", "--file", "program_file", metavar="FILE",
+              help="Read the program from FILE ('-' for stdin).")
+@click.option("--output", "output", metavar="NAME", help="Differentiate this named step instead of the last.")
+@click.option("--wrt", metavar="A,B", help="Only these inputs (comma-separated).")
+@click.option("--steps", is_flag=True, help="Show the backward sweep in symbols, step by step.")
+@click.option("--latex", is_flag=True, help="Also give each derivative as LaTeX.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+@click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True, metavar="SECONDS",
+              help="Time budget for simplifying the formulas.")
+def diff_command(args: tuple[str, ...], program_file: Optional[str], output: Optional[str], wrt: Optional[str],
+                 steps: bool, latex: bool, as_json: bool, sympy_timeout: float) -> int:
+    """Derivatives of PROGRAM as formulas in its inputs: no point needed.
+
+    The reverse sweep runs in symbols over the program's own graph ("downstream =
+    upstream × local", summed where a node feeds several others); each formula is
+    written in gradcli's language, so gradcli reads it back.  Scalar programs.
+
+    \b
+    gradcli diff "(a+b)*(b+1)"
+    gradcli diff "f = (x+y)*max(y,z)" --steps
+    gradcli diff -f samples/lecture_e.grad --latex --json
+    """
+    from ..language.lower import lower
+    from ..language.parser import parse
+    from ..teach import derive
+    from .app import _program_and_bindings
+
+    source, rest = _program_and_bindings(args, program_file)
+    extra = [a for a in rest if not a.startswith("#")]
+    if extra:
+        raise UsageError(f"gradcli diff needs no point: leave out {extra[0]!r} (use 'gradcli eval' for numbers)")
+    graph = lower(parse(source), output)
+    names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
+    d = derive.derive(graph, names)
+    derive.simplify(d, sympy_timeout)
+    found = derive.formulas(d)
+    out = graph.label(graph.output)
+    if as_json:
+        import json
+
+        doc: dict[str, Any] = {"schema": 1, "program": source, "output": out, "gradient": found}
+        if steps:
+            doc["steps"] = derive.steps_text(d).splitlines()
+        if latex:
+            doc["latex"] = derive.latex(d)
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return int(ExitStatus.OK)
+    if steps:
+        click.echo(derive.steps_text(d))
+        click.echo()
+    for name, formula in found.items():
+        click.echo(f"∂{out}/∂{name} = {formula}")
+    if latex:
+        click.echo()
+        for name, tex in derive.latex(d).items():
+            click.echo(f"\\frac{{\\partial {out}}}{{\\partial {name}}} = {tex}")
+    return int(ExitStatus.OK)
+
+
 def run_cli() -> None:
     """The click command line (`gradcli.cli.main.run` tries a faster path first)."""
     main()
