@@ -543,3 +543,10 @@ def test_csv_of_a_vector_output_says_why_there_is_no_gradient():
     result = cli("eval", "W@x", "W=[[1,2],[3,4]]", "x=[1,1]", "--format", "csv")
     assert result.exit_code == 0
     assert "Jacobian" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_export_onto_its_program_is_refused(tmp_path):
+    program = tmp_path / "p.grad"
+    program.write_text("x^2", encoding="utf-8")
+    usage_error(cli("export", "-f", str(program), "x=1", "-o", str(program)), "same file")
+    assert program.read_text() == "x^2"

@@ -519,9 +519,14 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], output: Opt
 
 def _write_or_print(data: Any, out_file: Optional[str], what: str) -> None:
     """A picture or document to `out_file`, or to stdout (binary refused on a terminal)."""
-    from .files import write_output
+    from .files import refuse_overwrite, write_output
 
     if out_file is not None and out_file != "-":
+        ctx = click.get_current_context(silent=True)
+        params = ctx.params if ctx is not None else {}
+        inputs = [("-f", params.get("program_file")), ("--points", params.get("points_file"))]
+        inputs += [("--vars", v) for v in params.get("vars_files") or ()]
+        refuse_overwrite("-o", out_file, inputs)  # never onto an input file
         write_output(out_file, data, "-o")  # atomic: a full disk keeps the old file
         echo(f"gradcli: wrote {what} to {out_file}", err=True)
     elif isinstance(data, bytes):
