@@ -181,6 +181,8 @@ def _grade_class(ev, answers: str, out_file: Optional[str], rtol: float, atol: f
     from ..output import documents
     from ..teach import gradebook
 
+    if out_file and out_file != "-" and answers != "-" and _same_file(out_file, answers):
+        raise UsageError(f"--out {out_file} is the --answers file: the gradebook never overwrites the answers")
     sheet = gradebook.read_answers(answers)
     book = gradebook.grade(ev, sheet, rtol, atol, sympy_timeout)
     for problem in book.problems:
@@ -207,6 +209,15 @@ def _grade_class(ev, answers: str, out_file: Optional[str], rtol: float, atol: f
     if strict and not book.all_right:
         return int(ExitStatus.CHECK_FAILED)
     return int(ExitStatus.OK)
+
+
+def _same_file(a: str, b: str) -> bool:
+    import os
+
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _write_atomically(path: str, text: str) -> None:
