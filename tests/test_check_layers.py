@@ -250,3 +250,18 @@ def test_diagnosis_is_shown_in_the_table_without_the_answer():
     assert "adds 3" not in result.stdout and "8" not in result.stdout.split("numbers are right")[0]
     revealed = invoke(LECTURE, "a=3", "b=2", "--expect", "b=5", "--reveal")
     assert "(it adds 3)" in revealed.stdout
+
+
+def test_the_readme_worked_layer_example_is_what_gradcli_prints():
+    readme = (SAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("$ gradcli check -f samples/layer.grad", 1)[1].split("```", 1)[0]
+    command, _, rest = block.partition("\nAnswers for")
+    printed, _, exit_line = ("Answers for" + rest).rpartition("$ echo $?\n")
+    args = [a.strip().strip('"') for a in command.replace("\\\n", " ").split(" --")[1:]]
+    argv = []
+    for a in args:
+        option, _, value = a.partition(" ")
+        argv += [f"--{option}", value.strip().strip('"')] if value else [f"--{option}"]
+    result = run_cli(["check", *LAYER, *argv], env={"COLUMNS": "100"})
+    assert result.exit_code == int(exit_line.strip())
+    assert [line.rstrip() for line in result.stdout.splitlines()] == printed.rstrip("\n").splitlines()
