@@ -145,7 +145,7 @@ def _steps(ev: Evaluation, names: dict[str, int]) -> list[str]:
 
 
 def judge_number(question: str, answer: object, truth: object, rtol: float, atol: float,
-                 candidates: Optional[list] = None) -> Verdict:
+                 candidates=None) -> Verdict:
     """One number or array against the truth; arrays element by element; a diagnosis
     from `candidates` (common mistakes) when the answer is wrong."""
     shape = getattr(truth, "shape", ())
@@ -207,7 +207,7 @@ def judge_formulas(ev: Evaluation, formulas: dict[str, str], seconds: float,
 
 
 def judge_formula_at_point(ev: Evaluation, name: str, node: int, text: str, rtol: float, atol: float,
-                           candidates: Optional[list] = None):
+                           candidates=None):
     """(verdict, graph): the formula evaluated with the steps' values at the point and
     near it.  `graph` is None when nothing more can be learned (unreadable, or wrong)."""
     question = f"formula {name}"
@@ -263,7 +263,8 @@ def _near_points(ev: Evaluation, node: int, graph, names: dict[str, int]) -> tup
         for name, value in ev.env.items():
             if getattr(value, "shape", ()):
                 noise = np.array([rng.random() for _ in range(value.size)]).reshape(value.shape)
-                env[name] = value * (1 + 0.2 * (noise - 0.5)) + 0.1 * (noise[::-1] if noise.ndim == 1 else noise - 0.5)
+                shift = np.array([rng.random() for _ in range(value.size)]).reshape(value.shape)
+                env[name] = value * (1 + 0.2 * (noise - 0.5)) + 0.1 * (shift - 0.5)
             else:
                 env[name] = value * (1 + 0.2 * (rng.random() - 0.5)) + 0.1 * (rng.random() - 0.5)
         try:

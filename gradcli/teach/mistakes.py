@@ -35,6 +35,8 @@ from ..core.fmt import number
 MAX_PATHS = 12
 #: at most this many "one use only" reverse walks per question
 MAX_FAN_OUT = 24
+#: programs with more nodes get only the diagnoses that cost one reverse walk or none
+MAX_NODES = 5000
 
 #: elementwise ops whose derivative students replace by the function itself
 _SQUASHES = {"sigmoid": ("σ", "σ'(z) = σ(z)(1 − σ(z))"), "tanh": ("tanh", "tanh'(z) = 1 − tanh(z)²")}
@@ -55,21 +57,41 @@ class Mistake:
         self.value = value
 
 
-def mistakes(ev, node: int) -> list[Mistake]:
-    """Every candidate mistake for ∂out/∂(node `node`), most specific first."""
+def mistakes(ev, node: int) -> "Candidates":
+    """The candidate mistakes for ∂out/∂(node `node`), computed when first needed."""
+    return Candidates(ev, node)
+
+
+class Candidates:
+    """Every candidate mistake for one question, most specific first; computed on first
+    use, since only a wrong answer needs them."""
+
+    def __init__(self, ev, node: int) -> None:
+        self.ev = ev
+        self.node = node
+        self._found: Optional[list[Mistake]] = None
+
+    def __iter__(self):
+        if self._found is None:
+            self._found = _candidates(self.ev, self.node)
+        return iter(self._found)
+
+
+def _candidates(ev, node: int) -> list[Mistake]:
     truth = ev.adjoints[node]
     found: list[Mistake] = []
-    path_list = _paths(ev, node)
-    if path_list is not None:
-        found += _path_mistakes(ev, node, path_list)
-    else:
-        found += _fan_out_mistakes(ev, node)
+    if len(ev.graph.nodes) <= MAX_NODES:  # paths and one-use walks are for homework-sized programs
+        path_list = _paths(ev, node)
+        if path_list is not None:
+            found += _path_mistakes(ev, node, path_list)
+        else:
+            found += _fan_out_mistakes(ev, node)
     found += _squash_mistakes(ev, node)
     found += _simple_mistakes(ev, node, truth)
     return found
 
 
-def diagnose(candidates: list[Mistake], answer: object, truth: object,
+def diagnose(candidates, answer: object, truth: object,
              close: Callable[[object, object], bool]) -> Optional[Mistake]:
     """The first mistake that explains `answer` (and is not itself the truth)."""
     for m in candidates:
