@@ -233,3 +233,28 @@ def test_gradescope_results_json(tmp_path):
 def test_gradescope_needs_one_submission(tmp_path):
     usage_error(invoke("--answers", sheet(tmp_path, "id,a\ns1,3\ns2,3\n"), "--format", "gradescope"),
                 "one submission", "2 students")
+
+
+# ---- per-student inputs -------------------------------------------------------------------------
+def test_each_student_may_have_their_own_point(tmp_path):
+    # at a=3 b=2: ∂e/∂b = a + 2b + 1 = 8; ann has b=4: 3 + 8 + 1 = 12; ben has a=1, b=0: 2
+    answers = sheet(tmp_path, "id,in:a,in:b,b,value\nann,,4,12,35\nben,1,0,2,1\ncat,,,8,15\ndan,,4,8,15\n")
+    result = invoke("--answers", answers, "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = strict_json(result.stdout)
+    scores = {s["id"]: s["score"] for s in doc["students"]}
+    assert scores == {"ann": 2, "ben": 2, "cat": 2, "dan": 0}
+    assert {s["id"]: s["fields"] for s in doc["students"]}["ben"] == {"in:a": "1", "in:b": "0"}
+
+
+def test_a_student_point_where_the_program_is_undefined_is_reported(tmp_path):
+    answers = sheet(tmp_path, "id,in:x,x\nann,2,0.5\nben,-1,1\n")
+    result = run_cli(["check", "log(x)", "x=1", "--answers", answers], env=ENV)
+    assert result.exit_code == 0
+    assert "line 3: the student's inputs:" in result.stderr
+    rows = {r["id"]: r for r in book(result.stdout)}
+    assert rows["ann"]["x verdict"] == "right" and rows["ben"]["x verdict"].startswith("invalid row")
+
+
+def test_an_input_column_must_name_an_input(tmp_path):
+    usage_error(invoke("--answers", sheet(tmp_path, "id,in:c,a\nann,1,3\n")), "in:c", "not an input")

@@ -347,7 +347,7 @@ def gradebook_json(ev: Evaluation, book, reveal: bool, rtol: float, atol: float)
                 "line": s.line,
                 "score": s.score,
                 "out_of": book.out_of,
-                "fields": {c.title: s.cells[c.index] for c in book.columns if c.kind == "keep"},
+                "fields": {c.title: s.cells[c.index] for c in book.columns if c.kind in ("keep", "input")},
                 "answers": {c.title: verdict_entry(s.verdicts[c.index], reveal) for c in book.questions},
             }
             for s in book.students

@@ -7,6 +7,8 @@ The first column is the student's id.  Headers are stripped of spaces.  A column
 * ``value`` (the output's value) or ``value:NAME`` (a step's forward value);
 * ``formula:NAME``: a formula for ∂out/∂NAME (judged at the point and at random
   points near it, as `gradcli.teach.homework` does, without the SymPy proof);
+* ``in:NAME``: the student's own value of the input NAME (each student may have a
+  different point; the command line's values are the defaults);
 * anything else (``name``, ``email``, ...): an LMS column, kept unchanged.
 
 Rows that cannot be trusted are reported with their line number and the rest are
@@ -45,17 +47,16 @@ class Sheet:
 class Column:
     """One column of the sheet and what it asks."""
 
-    __slots__ = ("index", "title", "kind", "name", "node", "truth", "candidates")
+    __slots__ = ("index", "title", "kind", "name", "truth")
 
     def __init__(self, index: int, title: str, kind: str, name: Optional[str] = None) -> None:
         self.index = index
         self.title = title
-        #: "id", "keep" (an LMS column), "gradient", "value" or "formula"
+        #: "id", "keep" (an LMS column), "input", "gradient", "value" or "formula"
         self.kind = kind
         self.name = name
-        self.node = -1
+        #: the right answer at the class's point (the key row)
         self.truth: object = None
-        self.candidates: list = []
 
     @property
     def question(self) -> bool:
@@ -167,9 +168,13 @@ def classify(ev: Evaluation, header: list[str]) -> list[Column]:
         if lower == "value":
             columns.append(Column(k, title, "value", None))
             continue
-        for prefix, kind in (("value:", "value"), ("formula:", "formula"), ("d/d", "gradient"), ("∂/∂", "gradient")):
+        for prefix, kind in (("value:", "value"), ("formula:", "formula"), ("in:", "input"), ("d/d", "gradient"),
+                             ("∂/∂", "gradient")):
             if lower.startswith(prefix):
                 name = title[len(prefix):].strip()
+                if kind == "input" and name not in ev.inputs:
+                    raise UsageError(f"answers column {title!r}: {name!r} is not an input of the program "
+                                     f"(inputs: {', '.join(ev.inputs)})")
                 if name not in names:
                     raise UsageError(f"answers column {title!r}: {name!r} is not an input or a step of the "
                                      f"program (inputs: {', '.join(ev.inputs)}; names: {known})")
@@ -192,20 +197,36 @@ def classify(ev: Evaluation, header: list[str]) -> list[Column]:
 
 
 # ---- grading ----------------------------------------------------------------------------
+class _Truths:
+    """Per evaluation (the class's point, or one student's own point): each question's
+    node, truth and candidate mistakes."""
+
+    def __init__(self, ev: Evaluation, columns: list[Column]) -> None:
+        self.ev = ev
+        self.node: dict[int, int] = {}
+        self.truth: dict[int, object] = {}
+        self.candidates: dict[int, object] = {}
+        for c in columns:
+            where = f"answers column {c.title!r}"
+            if c.kind == "value":
+                self.truth[c.index] = homework.value_of(ev, c.name, where)
+            elif c.kind in ("gradient", "formula"):
+                self.node[c.index] = homework.adjoint_node(ev, str(c.name), where)
+                self.truth[c.index] = ev.adjoints[self.node[c.index]]
+                self.candidates[c.index] = mistakes_mod.mistakes(ev, self.node[c.index])
+
+
 def grade(ev: Evaluation, sheet: Sheet, rtol: float, atol: float, sympy_timeout: float = 0.0) -> Book:
     """Every answer of every well-formed row judged; the rest reported."""
     columns = classify(ev, sheet.header)
+    shared = _Truths(ev, columns)
     for c in columns:
-        if c.kind == "value":
-            c.truth = homework.value_of(ev, c.name, f"answers column {c.title!r}")
-        elif c.kind in ("gradient", "formula"):
-            c.node = homework.adjoint_node(ev, str(c.name), f"answers column {c.title!r}")
-            c.truth = ev.adjoints[c.node]
-            c.candidates = mistakes_mod.mistakes(ev, c.node)
+        c.truth = shared.truth.get(c.index)
     book = Book(sheet, columns)
     width = len(sheet.header)
     seen: dict[str, int] = {}
     formula_cache: dict[tuple[int, str], homework.Verdict] = {}
+    inputs = [c for c in columns if c.kind == "input"]
     for line, fields in sheet.rows:
         sid = fields[0].strip() if fields else ""
         if not sid:
@@ -218,30 +239,55 @@ def grade(ev: Evaluation, sheet: Sheet, rtol: float, atol: float, sympy_timeout:
         seen[sid] = line
         student = Student(sid, line, (fields + [""] * width)[:width])
         book.students.append(student)
+        why = ""
         if len(fields) > width:
             why = (f"{len(fields)} fields where the header has {width} (quote answers that contain "
                    f"'{sheet.delimiter}', such as \"max(y,z)\")")
+        truths, cache = shared, formula_cache
+        own = {c.name: student.cells[c.index].strip() for c in inputs if student.cells[c.index].strip()}
+        if own and not why:
+            try:
+                truths, cache = _Truths(_at(ev, own), columns), {}
+            except GradcliError as exc:
+                why = f"the student's inputs: {exc.message}"
+        if why:
             book.problems.append(f"line {line}: {why}; every answer on it is marked invalid")
             for c in book.questions:
-                student.verdicts[c.index] = homework.Verdict(c.title, fields[c.index].strip(), c.truth, False,
-                                                             f"invalid row: {why}", "invalid")
+                student.verdicts[c.index] = homework.Verdict(c.title, student.cells[c.index].strip(), c.truth,
+                                                             False, f"invalid row: {why}", "invalid")
             continue
         for c in book.questions:
-            student.verdicts[c.index] = _judge_cell(ev, c, student.cells[c.index].strip(), rtol, atol,
-                                                    formula_cache, f"line {line}, {c.title}")
+            student.verdicts[c.index] = _judge_cell(truths, c, student.cells[c.index].strip(), rtol, atol,
+                                                    cache, f"line {line}, {c.title}")
     return book
 
 
-def _judge_cell(ev: Evaluation, c: Column, raw: str, rtol: float, atol: float,
+def _at(ev: Evaluation, own: dict) -> Evaluation:
+    """The program evaluated at the class's point with a student's own input values."""
+    from ..run.bindings import Binding, constant_value
+    from ..run.evaluate import prepare, run
+
+    bindings = dict(ev.bindings)
+    for name, text in own.items():
+        bindings[name] = Binding(name, constant_value(text, f"in:{name}"), text, "answers")
+    names = homework.step_names(ev)
+    output = ev.output_name if ev.output_name in ev.graph.names and ev.output_name in names else None
+    student = prepare(ev.source, bindings, output, list(ev.wrt))
+    return run(student)
+
+
+def _judge_cell(truths: _Truths, c: Column, raw: str, rtol: float, atol: float,
                 cache: dict, where: str) -> homework.Verdict:
     from ..run.bindings import constant_value
 
+    truth = truths.truth[c.index]
     if not raw:
-        return homework.Verdict(c.title, "", c.truth, False, "missing", "missing")
+        return homework.Verdict(c.title, "", truth, False, "missing", "missing")
     if c.kind == "formula":
         key = (c.index, raw)
         if key not in cache:
-            v, _ = homework.judge_formula_at_point(ev, str(c.name), c.node, raw, rtol, atol, c.candidates)
+            v, _ = homework.judge_formula_at_point(truths.ev, str(c.name), truths.node[c.index], raw, rtol, atol,
+                                                   truths.candidates[c.index])
             v.question = c.title
             cache[key] = v
         found = cache[key]
@@ -251,7 +297,8 @@ def _judge_cell(ev: Evaluation, c: Column, raw: str, rtol: float, atol: float,
     try:
         answer = constant_value(raw, where)
     except GradcliError as exc:  # an unreadable answer is invalid, not a crash
-        return homework.Verdict(c.title, raw, c.truth, False, f"invalid: {exc.message}", "invalid")
-    v = homework.judge_number(c.title, answer, c.truth, rtol, atol, c.candidates if c.kind == "gradient" else None)
+        return homework.Verdict(c.title, raw, truth, False, f"invalid: {exc.message}", "invalid")
+    candidates = truths.candidates.get(c.index) if c.kind == "gradient" else None
+    v = homework.judge_number(c.title, answer, truth, rtol, atol, candidates)
     v.answer = raw
     return v
