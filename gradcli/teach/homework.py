@@ -164,9 +164,12 @@ def judge_number(question: str, answer: object, truth: object, rtol: float, atol
     return v
 
 
-def judge_numbers(ev: Evaluation, expected: dict[str, object], expected_values: dict[Optional[str], object],
+def judge_numbers(ev: Evaluation, expected: dict[str, object], expected_values: object,
                   rtol: float, atol: float) -> list[Verdict]:
-    """``--expect-value`` (None: the output) and ``--expect`` answers."""
+    """``--expect-value`` answers (a dict from step name, None for the output, to the
+    answer; or just the output's value, or None) and ``--expect`` answers."""
+    if not isinstance(expected_values, dict):
+        expected_values = {} if expected_values is None else {None: expected_values}
     verdicts = []
     for name, answer in expected_values.items():
         truth = value_of(ev, name, f"--expect-value {name}" if name else "--expect-value")
