@@ -265,3 +265,12 @@ def test_the_readme_worked_layer_example_is_what_gradcli_prints():
     result = run_cli(["check", *LAYER, *argv], env={"COLUMNS": "100"})
     assert result.exit_code == int(exit_line.strip())
     assert [line.rstrip() for line in result.stdout.splitlines()] == printed.rstrip("\n").splitlines()
+
+
+def test_diagnosis_fan_out_when_there_are_too_many_paths_to_list():
+    # x reaches y by 2^4 paths through the squarings and one through sin: too many to list,
+    # so the one-use-only reverse walks find it: keeping only sin's use gives cos(x)
+    program = "a = x*x; b = a*a; c = b*b; d = c*c; y = d + sin(x)"
+    d = diagnosis(program, "x=0.5", "--expect", f"x={float(np.cos(0.5))!r}")
+    assert d["kind"] == "fan-out"
+    assert "x is used 3 times" in d["message"] and "only the one through" in d["message"]

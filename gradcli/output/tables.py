@@ -16,6 +16,7 @@ from rich.text import Text
 
 from ..oracles.checks import Check
 from ..run.evaluate import Evaluation
+from ..core.errors import one_line
 from ..core.fmt import array, number
 from ..core.graph import CONST, INPUT, index_text
 
@@ -337,11 +338,11 @@ def verdict_view(ev: Evaluation, verdicts: list, style: Style, reveal: bool, rto
     for v in verdicts:
         question = question_text(out, v.question)
         mark = Text("✓", style="green") if v.ok else (Text("?", style="yellow") if v.ok is None else Text("✗", style="bold red"))
-        answer = v.answer if isinstance(v.answer, str) else style.num(v.answer)
+        answer = one_line(v.answer) if isinstance(v.answer, str) else style.num(v.answer)  # no raw escapes
         row = [question, answer, mark]
         if reveal:
             row.append("" if v.truth is None else (v.truth if isinstance(v.truth, str) else style.num(v.truth)))
-        row.append(v.how)
+        row.append(one_line(v.how))
         add_row(table, *row)
         details += verdict_details(question, v, style, reveal)
     right = sum(1 for v in verdicts if v.ok)

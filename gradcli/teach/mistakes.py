@@ -216,7 +216,9 @@ def _fan_out_mistakes(ev, node: int) -> list[Mistake]:
         if len(uses[v]) < 2:
             continue
         consumers = [ev.tape.reverse_code[pos][0] for pos, _ in uses[v]]
-        uses_text = ", ".join(f"{graph.label(c)} = {graph.definition(c)}" for c in consumers)
+        uses_text = ", ".join(f"{graph.label(c)} = {graph.definition(c)}" + (" twice" if consumers.count(c) == 2 else
+                              f" {consumers.count(c)} times" if consumers.count(c) > 2 else "")
+                              for c in dict.fromkeys(consumers))
         for keep in uses[v]:
             if len(out) >= MAX_FAN_OUT:
                 return out
@@ -227,7 +229,7 @@ def _fan_out_mistakes(ev, node: int) -> list[Mistake]:
                     continue
                 i, kind, args, parts = code[pos]
                 parts = list(parts)
-                parts[slot] = None
+                parts[slot] = None if kind < 0 else 0.0  # a structural VJP left out; an elementwise partial 0
                 code[pos] = (i, kind, args, tuple(parts))
             tape.reverse_code = code
             try:
