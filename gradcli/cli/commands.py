@@ -316,7 +316,7 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     \b
     gradcli check "(a+b)*(b+1)" a=3 b=2 --expect a=3 --expect b=8
     gradcli check "c = a+b; d = b+1; e = c*d" a=3 b=2 --expect-formula "b=d+c"
-    gradcli check -f samples/layer.grad --vars samples/layer.json --expect "z=[0.0705, -0.0458, 0.107]"
+    gradcli check -f samples/layer.grad --vars samples/layer.json --expect "z=[0.0705011,-0.0457568,0.106955]"
     gradcli check -f hw3.grad x=1 --answers answers.csv --out grades.csv
 
     Exit 0 when every answer is right, 1 otherwise.  With --answers: exit 0 once

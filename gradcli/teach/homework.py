@@ -75,9 +75,9 @@ def close(answer: object, truth: object, rtol: float, atol: float) -> bool:
     if getattr(truth, "shape", ()):
         import numpy as np
 
-        a, t = np.asarray(answer, dtype=float), np.asarray(truth, dtype=float)
+        aa, tt = np.asarray(answer, dtype=float), np.asarray(truth, dtype=float)
         with np.errstate(invalid="ignore"):
-            ok = (np.abs(a - t) <= atol + rtol * np.abs(t)) | (a == t) | (np.isnan(a) & np.isnan(t))
+            ok = (np.abs(aa - tt) <= atol + rtol * np.abs(tt)) | (aa == tt) | (np.isnan(aa) & np.isnan(tt))
         return bool(np.all(ok))
     a, t = float(answer), float(truth)  # type: ignore[arg-type]
     if math.isinf(t) or math.isnan(t):
@@ -262,12 +262,13 @@ def _near_points(ev: Evaluation, node: int, graph, names: dict[str, int]) -> tup
     rng = random.Random(0)
     agree = tried = 0
     for _ in range(FORMULA_POINTS):
-        env = {}
+        env: dict = {}
         for name, value in ev.env.items():
             if getattr(value, "shape", ()):
-                noise = np.array([rng.random() for _ in range(value.size)]).reshape(value.shape)
-                shift = np.array([rng.random() for _ in range(value.size)]).reshape(value.shape)
-                env[name] = value * (1 + 0.2 * (noise - 0.5)) + 0.1 * (shift - 0.5)
+                arr = np.asarray(value, dtype=float)
+                noise = np.array([rng.random() for _ in range(arr.size)]).reshape(arr.shape)
+                shift = np.array([rng.random() for _ in range(arr.size)]).reshape(arr.shape)
+                env[name] = arr * (1 + 0.2 * (noise - 0.5)) + 0.1 * (shift - 0.5)
             else:
                 env[name] = value * (1 + 0.2 * (rng.random() - 0.5)) + 0.1 * (rng.random() - 0.5)
         try:
