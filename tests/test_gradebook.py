@@ -258,3 +258,13 @@ def test_a_student_point_where_the_program_is_undefined_is_reported(tmp_path):
 
 def test_an_input_column_must_name_an_input(tmp_path):
     usage_error(invoke("--answers", sheet(tmp_path, "id,in:c,a\nann,1,3\n")), "in:c", "not an input")
+
+
+def test_gradescope_to_stdout_and_not_with_json(tmp_path):
+    answers = sheet(tmp_path, "id,a\ns1,3\n")
+    result = invoke("--answers", answers, "--format", "gradescope")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {"score": 1.0, "tests": [
+        {"name": "a", "score": 1.0, "max_score": 1.0, "status": "passed", "output": "right"}]}
+    assert "1 student" in result.stderr  # the summary goes to stderr
+    usage_error(invoke("--answers", answers, "--format", "gradescope", "--json"), "--format gradescope")

@@ -183,6 +183,8 @@ def _grade_class(ev, answers: str, out_file: Optional[str], rtol: float, atol: f
 
     if out_file and out_file != "-" and answers != "-" and _same_file(out_file, answers):
         raise UsageError(f"--out {out_file} is the --answers file: the gradebook never overwrites the answers")
+    if fmt == "gradescope" and as_json:
+        raise UsageError("--format gradescope writes Gradescope's JSON already: leave out --json")
     sheet = gradebook.read_answers(answers)
     book = gradebook.grade(ev, sheet, rtol, atol, sympy_timeout)
     for problem in book.problems:
