@@ -216,51 +216,105 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
 
 
 
-def _grade_class(ev, answers: str, out_file: Optional[str], rtol: float, atol: float, as_json: bool) -> int:
-    import csv
-    import io
-
+def run_check(ev, expects: tuple[str, ...], expect_values: tuple[str, ...], formulas: tuple[str, ...],
+              answers: Optional[str], out_file: Optional[str], reveal: bool, rtol: Optional[float],
+              atol: Optional[float], sympy_timeout: float, as_json: bool, strict: bool = False,
+              fmt: str = "text") -> int:
+    """`gradcli check`: one student's answers (exit 1 when any is wrong), or a class's
+    (exit 0 once the gradebook is written; with --strict, 1 when any answer is not right)."""
     from ..teach import homework
+    from ..run.bindings import constant_value
 
-    header, rows = homework.read_answers(answers)
-    id_column, columns, book = homework.grade(ev, header, rows, rtol, atol)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([id_column, *[f"{c}{suffix}" for c in columns for suffix in ("", " verdict")], "score"])
-    for student, verdicts in book:
-        cells = []
-        for v in verdicts:
-            cells += [v.answer, "right" if v.ok else (v.how or "wrong")]
-        right = sum(1 for v in verdicts if v.ok)
-        writer.writerow([student, *cells, f"{right}/{len(verdicts)}"])
-    if out_file == "-":  # the gradebook is the output; the summary goes to stderr
-        echo(buf.getvalue(), nl=False)
-    elif out_file:
-        from .files import write_output
-
-        write_output(out_file, buf.getvalue(), "--out")
+    rtol = homework.DEFAULT_RTOL if rtol is None else rtol
+    atol = homework.DEFAULT_ATOL if atol is None else atol
+    if answers is not None:
+        if expects or formulas or expect_values:
+            raise UsageError("--answers grades a whole class: leave out --expect, --expect-value and --expect-formula")
+        return _grade_class(ev, answers, out_file, rtol, atol, as_json, reveal, strict, sympy_timeout, fmt)
+    if out_file is not None or strict or fmt != "text":
+        raise UsageError("--out, --strict and --format go with --answers (a class's gradebook)")
+    if not (expects or formulas or expect_values):
+        raise UsageError("nothing to check: give --expect NAME=VALUE, --expect-value, --expect-formula or --answers")
+    expected = {}
+    for item in expects:
+        name, eq, text = item.partition("=")
+        if not eq or not name.strip():
+            raise UsageError(f"--expect {item!r}: write NAME=VALUE, e.g. --expect b=8")
+        if name.strip() in expected:
+            raise UsageError(f"--expect {name.strip()} is given twice")
+        expected[name.strip()] = constant_value(text, f"--expect {name.strip()}")
+    values: dict = {}
+    for item in expect_values:
+        name, eq, text = item.partition("=")
+        key = name.strip() if eq and homework._NAME.match(name.strip()) else None
+        if key is None:
+            text = item
+        where = f"--expect-value {key}" if key else "--expect-value"
+        if key == ev.output_name:
+            key = None
+        if key in values:
+            raise UsageError(f"{where} is given twice")
+        values[key] = constant_value(text, where)
+    parsed_formulas = {}
+    for item in formulas:
+        name, eq, text = item.partition("=")
+        if not eq or not name.strip() or not text.strip():
+            raise UsageError(f"--expect-formula {item!r}: write NAME=EXPRESSION, e.g. x=2*x")
+        if name.strip() in parsed_formulas:
+            raise UsageError(f"--expect-formula {name.strip()} is given twice")
+        parsed_formulas[name.strip()] = text.strip()
+    verdicts = homework.judge_numbers(ev, expected, values, rtol, atol)
+    verdicts += homework.judge_formulas(ev, parsed_formulas, sympy_timeout, rtol, atol)
     if as_json:
-        import json
+        from ..output.documents import dumps, verdicts_json
 
         from ..output.terminal import json_visible
 
-        doc = {
-            "program": ev.source,
-            "students": [
-                {"id": student, "score": sum(1 for v in vs if v.ok), "of": len(vs),
-                 "answers": {v.question: {"answer": v.answer, "ok": bool(v.ok), "note": v.how} for v in vs}}
-                for student, vs in book
-            ],
-        }
-        echo(json_visible(json.dumps(doc, indent=2, ensure_ascii=False)), escape=False)
-    elif not out_file:
-        echo(buf.getvalue(), nl=False)
+        echo(json_visible(dumps(verdicts_json(ev, verdicts, reveal, rtol, atol))), escape=False)
+    else:
+        from ..output.tables import Style, verdict_view
+
+        console = _console()
+        console.print(verdict_view(ev, verdicts, Style(console.is_terminal), reveal, rtol, atol))
+    return int(ExitStatus.OK if all(v.ok for v in verdicts) else ExitStatus.CHECK_FAILED)
+
+
+def _grade_class(ev, answers: str, out_file: Optional[str], rtol: float, atol: float, as_json: bool,
+                 reveal: bool, strict: bool, sympy_timeout: float, fmt: str) -> int:
+    from ..output import documents
+    from ..teach import gradebook
+
+    from .files import write_output
+
+    if fmt == "gradescope" and as_json:
+        raise UsageError("--format gradescope writes Gradescope's JSON already: leave out --json")
+    sheet = gradebook.read_answers(answers)
+    book = gradebook.grade(ev, sheet, rtol, atol, sympy_timeout)
+    for problem in book.problems:
+        echo(f"gradcli: warning: {answers}: {problem}", err=True)
+    if fmt == "gradescope":
+        if len(book.students) != 1:
+            raise UsageError(f"--format gradescope writes one submission's results.json: {answers} has "
+                             f"{len(book.students)} students (give one row)")
+        text = documents.dumps(documents.gradescope_json(book))
+    else:
+        text = documents.gradebook_csv(book, reveal)
+    if out_file and out_file != "-":
+        write_output(out_file, text, "--out")
+    if as_json:
+        from ..output.terminal import json_visible
+
+        echo(json_visible(documents.dumps(documents.gradebook_json(ev, book, reveal, rtol, atol))), escape=False)
+    elif not out_file or out_file == "-":
+        echo(text, nl=False)
     if not as_json:
         from ..output.tables import Style, gradebook_summary
 
-        console = _console(err=bool(not out_file or out_file == "-"))
-        console.print(gradebook_summary(columns, book, Style(console.is_terminal),
-                                        None if out_file == "-" else out_file))
+        to_stdout = bool(out_file) and out_file != "-"
+        console = _console(err=not to_stdout)
+        console.print(gradebook_summary(book, Style(console.is_terminal), out_file if to_stdout else None))
+    if strict and not book.all_right:
+        return int(ExitStatus.CHECK_FAILED)
     return int(ExitStatus.OK)
 
 

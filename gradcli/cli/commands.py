@@ -16,7 +16,7 @@ import click
 from .._version import __version__
 from .app import (
     PipeClosed, echo, finish, install_signal_handlers, prepare_streams, report_failure,
-    _console, _finish_matrix, _format, _grade_class, _one_stdin,
+    _console, _finish_matrix, _format, _one_stdin, run_check,
     _prepare, _warn,
 )
 from ..core.errors import ExitStatus, UsageError
@@ -309,15 +309,21 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
 @main.command("check", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
 @program_options
 @click.option("--expect", "expects", metavar="NAME=VALUE", multiple=True,
-              help="A student's ∂out/∂NAME (a number, a constant expression such as 1/3, or an array).")
-@click.option("--expect-value", metavar="VALUE", help="A student's value of the output.")
+              help="A student's ∂out/∂NAME, for an input or any named step (a number, a constant "
+                   "expression such as 1/3, or an array).")
+@click.option("--expect-value", "expect_values", metavar="[NAME=]VALUE", multiple=True,
+              help="A student's value of the output, or of the step NAME.")
 @click.option("--expect-formula", "formulas", metavar="NAME=EXPR", multiple=True,
-              help="A student's formula for ∂out/∂NAME, judged equivalent with SymPy.")
+              help="A student's formula for ∂out/∂NAME; may use the program's step names and arrays.")
 @click.option("--answers", metavar="FILE.csv",
-              help="A class's answers: an id column, then columns NAME or d/dNAME (gradients) or value.")
+              help="A class's answers (CSV, TSV or ;): an id column, then columns NAME or d/dNAME "
+                   "(gradients), value or value:NAME (values), formula:NAME (formulas); other columns are kept.")
 @click.option("--out", "out_file", metavar="FILE.csv",
               help="With --answers: write the gradebook here ('-' for stdout); never onto an input file.")
-@click.option("--reveal", is_flag=True, help="Show the right answers.")
+@click.option("--strict", is_flag=True, help="With --answers: exit 1 when any answer is not right.")
+@click.option("--format", "fmt", type=click.Choice(["text", "gradescope"]), default="text", show_default=True,
+              help="With --answers: the gradebook as CSV (text) or Gradescope's results.json.")
+@click.option("--reveal", is_flag=True, help="Show the right answers (with --answers: a key row).")
 @click.option("--rtol", type=TOLERANCE, default=None, help="Relative tolerance for numbers (default 1e-4).")
 @click.option("--atol", type=TOLERANCE, default=None, help="Absolute tolerance for numbers (default 1e-8).")
 @click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True,
@@ -325,20 +331,20 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
 @click.option("--json", "as_json", is_flag=True, help="Verdicts as JSON.")
 def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                   output: Optional[str], wrt: Optional[str], expects: tuple[str, ...],
-                  expect_value: Optional[str], formulas: tuple[str, ...], answers: Optional[str],
-                  out_file: Optional[str], reveal: bool, rtol: Optional[float], atol: Optional[float],
-                  sympy_timeout: float, as_json: bool) -> int:
+                  expect_values: tuple[str, ...], formulas: tuple[str, ...], answers: Optional[str],
+                  out_file: Optional[str], strict: bool, fmt: str, reveal: bool, rtol: Optional[float],
+                  atol: Optional[float], sympy_timeout: float, as_json: bool) -> int:
     """Check a student's answers for PROGRAM at NAME=VALUE.
 
     \b
     gradcli check "(a+b)*(b+1)" a=3 b=2 --expect a=3 --expect b=8
-    gradcli check "x*exp(x^2)" x=0.5 --expect-formula "x=exp(x^2)*(1+2*x^2)"
+    gradcli check "c = a+b; d = b+1; e = c*d" a=3 b=2 --expect-formula "b=d+c"
+    gradcli check -f samples/layer.grad --vars samples/layer.json --expect "z=[0.0705011,-0.0457568,0.106955]"
     gradcli check -f hw3.grad x=1 --answers answers.csv --out grades.csv
 
-    Exit 0 when every answer is right, 1 otherwise.
+    Exit 0 when every answer is right, 1 otherwise.  With --answers: exit 0 once
+    the gradebook is written (--strict: 1 when any answer is not right).
     """
-    from ..teach import homework
-    from ..run.bindings import constant_value
     from ..run.evaluate import run
     from .files import refuse_overwrite
 
@@ -351,43 +357,8 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     ev = _prepare(args, program_file, vars_files, output, wrt)
     run(ev)
     _warn(ev.warnings)
-    rtol = homework.DEFAULT_RTOL if rtol is None else rtol
-    atol = homework.DEFAULT_ATOL if atol is None else atol
-    if answers is not None:
-        if expects or formulas or expect_value is not None:
-            raise UsageError("--answers grades a whole class: leave out --expect, --expect-value and --expect-formula")
-        return _grade_class(ev, answers, out_file, rtol, atol, as_json)
-    if not (expects or formulas or expect_value is not None):
-        raise UsageError("nothing to check: give --expect NAME=VALUE, --expect-value, --expect-formula or --answers")
-    expected = {}
-    for item in expects:
-        name, eq, text = item.partition("=")
-        if not eq or not name.strip():
-            raise UsageError(f"--expect {item!r}: write NAME=VALUE, e.g. --expect b=8")
-        if name.strip() in expected:
-            raise UsageError(f"--expect {name.strip()} is given twice")
-        expected[name.strip()] = constant_value(text, f"--expect {name.strip()}")
-    value = None if expect_value is None else constant_value(expect_value, "--expect-value")
-    parsed_formulas = {}
-    for item in formulas:
-        name, eq, text = item.partition("=")
-        if not eq or not name.strip() or not text.strip():
-            raise UsageError(f"--expect-formula {item!r}: write NAME=EXPRESSION, e.g. x=2*x")
-        if name.strip() in parsed_formulas:
-            raise UsageError(f"--expect-formula {name.strip()} is given twice")
-        parsed_formulas[name.strip()] = text.strip()
-    verdicts = homework.judge_numbers(ev, expected, value, rtol, atol)
-    verdicts += homework.judge_formulas(ev, parsed_formulas, sympy_timeout)
-    if as_json:
-        from ..output.documents import dumps, verdicts_json
-
-        echo(dumps(verdicts_json(ev, verdicts, reveal, rtol, atol)), escape=False)
-    else:
-        from ..output.tables import Style, verdict_view
-
-        console = _console()
-        console.print(verdict_view(ev, verdicts, Style(console.is_terminal), reveal, rtol, atol))
-    return int(ExitStatus.OK if all(v.ok for v in verdicts) else ExitStatus.CHECK_FAILED)
+    return run_check(ev, expects, expect_values, formulas, answers, out_file, reveal, rtol, atol,
+                     sympy_timeout, as_json, strict, fmt)
 
 
 @main.command("graph", **_PROGRAM_COMMAND)  # type: ignore[arg-type]

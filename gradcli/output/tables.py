@@ -17,6 +17,7 @@ from rich.text import Text
 
 from ..oracles.checks import Check
 from ..run.evaluate import Evaluation
+from ..core.errors import one_line
 from ..core.fmt import array, number
 from ..core.graph import CONST, INPUT, index_text
 
@@ -431,7 +432,7 @@ def _edge(items: list[int]) -> list[int]:
 
 def verdict_view(ev: Evaluation, verdicts: list, style: Style, reveal: bool, rtol: float,
                  atol: float) -> RenderableType:
-    """The ✓/✗ table of `gradcli check`."""
+    """The ✓/✗ table of `gradcli check`, then the wrong elements and diagnoses."""
     out = ev.output_name
     table = Table(title=Text(f"Answers for {out} = {style.num(ev.value)}"), title_justify="left", box=style.box)
     table.add_column("question", style="bold")
@@ -440,38 +441,75 @@ def verdict_view(ev: Evaluation, verdicts: list, style: Style, reveal: bool, rto
     if reveal:
         table.add_column("right answer", justify="right")
     table.add_column("note")
+    details: list[RenderableType] = []
     for v in verdicts:
-        if v.question == "value":
-            question = f"{out}"
-        elif v.question.startswith("formula "):
-            question = f"∂{out}/∂{v.question[8:]} (formula)"
-        else:
-            question = f"∂{out}/∂{v.question}"
+        question = question_text(out, v.question)
         mark = Text("✓", style="green") if v.ok else (Text("?", style="yellow") if v.ok is None else Text("✗", style="bold red"))
-        answer = v.answer if isinstance(v.answer, str) else style.num(v.answer)
+        answer = one_line(v.answer) if isinstance(v.answer, str) else style.num(v.answer)  # no raw escapes
         row = [question, answer, mark]
         if reveal:
             row.append("" if v.truth is None else (v.truth if isinstance(v.truth, str) else style.num(v.truth)))
-        row.append(v.how)
+        row.append(one_line(v.how))
         add_row(table, *row)
+        details += verdict_details(question, v, style, reveal)
     right = sum(1 for v in verdicts if v.ok)
     summary = Text(f"{right} of {len(verdicts)} right", style="bold green" if right == len(verdicts) else "bold red")
     tol = Text(f"numbers are right within rtol {rtol:g}, atol {atol:g}", style="dim")
     hint = [] if reveal or right == len(verdicts) else [Text("(--reveal shows the right answers)", style="dim")]
-    return Group(table, Text(""), summary, tol, *hint)
+    return Group(table, *details, Text(""), summary, tol, *hint)
 
 
-def gradebook_summary(columns: list[str], book: list, style: Style, out_file) -> RenderableType:
-    """Per question, how many students got it right; where the gradebook went."""
-    table = Table(title=Text(f"{len(book)} student{'s' if len(book) != 1 else ''}"), title_justify="left",
-                  box=style.box)
+def question_text(out: str, question: str) -> str:
+    """``∂e/∂b``, ``∂e/∂b (formula)``, ``e``, ``h (value)``."""
+    if question == "value":
+        return out
+    if question.startswith("value "):
+        return f"{question[6:]} (value)"
+    if question.startswith("formula "):
+        return f"∂{out}/∂{question[8:]} (formula)"
+    return f"∂{out}/∂{question}"
+
+
+def verdict_details(question: str, v, style: Style, reveal: bool) -> list[RenderableType]:
+    """Under the table: each wrong element ("[1,0]: 0.14, expected 0.0915" with
+    --reveal), and the diagnosis of a wrong answer."""
+    lines: list[RenderableType] = []
+    if v.elements:
+        from ..core.fmt import number
+
+        shown = v.elements[:8]
+        for index, a, t in shown:
+            where = "[" + ",".join(map(str, index)) + "]"
+            text = f"  {question} {where}: {number(a, 6)}" + (f", expected {number(t, 6)}" if reveal else " is wrong")
+            lines.append(Text(text))
+        if len(v.elements) > len(shown):
+            lines.append(Text(f"  … and {len(v.elements) - len(shown)} more wrong elements", style="dim"))
+    if v.diagnosis is not None:
+        extra = f" ({v.diagnosis.reveal})" if reveal and v.diagnosis.reveal else ""
+        lines.append(Text(f"  {question}: {v.diagnosis.message}{extra}", style="yellow"))
+    return lines
+
+
+def gradebook_summary(book, style: Style, out_file) -> RenderableType:
+    """Per question, how many answers were right, wrong, missing, invalid; the class
+    average; where the gradebook went."""
+    n = len(book.students)
+    table = Table(title=Text(f"{n} student{'s' if n != 1 else ''}"), title_justify="left", box=style.box)
     table.add_column("question", style="bold")
-    table.add_column("right", justify="right")
-    table.add_column("wrong", justify="right")
-    for k, column in enumerate(columns):
-        right = sum(1 for _, vs in book if vs[k].ok)
-        add_row(table, column, str(right), str(len(book) - right))
+    for status in ("right", "wrong", "missing", "invalid"):
+        table.add_column(status, justify="right")
+    for c in book.questions:
+        counts = book.counts(c)
+        add_row(table, c.title, *(str(counts[s]) for s in ("right", "wrong", "missing", "invalid")))
     parts: list[RenderableType] = [table]
+    if book.average is not None:
+        from ..core.fmt import number
+
+        parts.append(Text(f"class average: {number(book.average, 4)} of {book.out_of} points "
+                          f"({number(100 * book.average / max(book.out_of, 1), 3)}%)"))
+    if book.problems:
+        parts.append(Text(f"{len(book.problems)} row{'s' if len(book.problems) != 1 else ''} with problems "
+                          "(see the warnings)", style="yellow"))
     if out_file:
         parts.append(Text(f"gradebook written to {out_file}", style="dim"))
     return Group(*parts)

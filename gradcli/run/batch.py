@@ -8,7 +8,6 @@ Rows where an operation is undefined get ``nan`` and are counted, not fatal.
 
 from __future__ import annotations
 
-import sys
 from typing import Callable, Optional
 
 import numpy as np
