@@ -399,13 +399,13 @@ def latex_view(ev: Evaluation, style: Style) -> RenderableType:
 def _steps_view(ev: Evaluation, style: Style) -> RenderableType:
     from ..teach.explain import steps_text
 
-    return Text(steps_text(ev, style.digits))
+    return Text(steps_text(ev, style.digits, style.full))
 
 
 def _paths_view(ev: Evaluation, style: Style) -> RenderableType:
     from ..teach.explain import paths_text
 
-    return Text(paths_text(ev, style.digits))
+    return Text(paths_text(ev, style.digits, style.full))
 
 
 def _edges_view(ev: Evaluation, style: Style) -> RenderableType:
