@@ -254,15 +254,15 @@ class Rule(NamedTuple):
 # ---- the table: op -> case -> one Rule per argument -------------------------------------
 # cases of matmul/dot by the arguments' ranks
 _MATMUL = {
-    (2, 1): (Rule(G @ X1.T, kron(EYE, X1.T), "sparse: W read as a vector (row-major), row i holds xᵀ in block i",
+    (2, 1): (Rule(G @ X1.T, kron(EYE, X1.T), "sparse: {x0} read as a vector (row-major), row i holds {x1}ᵀ in block i",
                   eye=("out", 0)),
              Rule(X0.T @ G, X0, "dense")),
     (1, 2): (Rule(X1 @ G, X1.T, "dense"),
-             Rule(X0 @ G.T, kron(X0.T, EYE), "sparse: row j holds uᵀ spread with stride n (W read row-major)",
+             Rule(X0 @ G.T, kron(X0.T, EYE), "sparse: row j holds {x0}ᵀ spread with stride {n_out} ({x1} read row-major)",
                   eye=("out", 0))),
-    (2, 2): (Rule(G @ X1.T, kron(EYE, X1.T), "sparse: block diagonal, one Bᵀ block per row of A",
+    (2, 2): (Rule(G @ X1.T, kron(EYE, X1.T), "sparse: block diagonal, one {x1}ᵀ block per row of {x0}",
                   eye=("arg", 0)),
-             Rule(X0.T @ G, kron(X0, EYE), "sparse: A ⊗ I", eye=("out", 1))),
+             Rule(X0.T @ G, kron(X0, EYE), "sparse: {x0} ⊗ I", eye=("out", 1))),
     (1, 1): (Rule(scale(G, X1), X1.T, "dense row"),
              Rule(scale(G, X0), X0.T, "dense row")),
 }
@@ -273,8 +273,8 @@ RULES: dict[str, Callable[[tuple, object], tuple]] = {
     "matmul": lambda shapes, p: _MATMUL[(len(shapes[0]), len(shapes[1]))],
     "dot": lambda shapes, p: _MATMUL[(len(shapes[0]), len(shapes[1]))],
     "outer": lambda shapes, p: (
-        Rule(G @ X1, kron(EYE, X1), "sparse: block i is the column v", eye=("arg", 0)),
-        Rule(G.T @ X0, kron(X0, EYE), "sparse: u ⊗ I", eye=("arg", 0)),
+        Rule(G @ X1, kron(EYE, X1), "sparse: block i is the column {x1}", eye=("arg", 0)),
+        Rule(G.T @ X0, kron(X0, EYE), "sparse: {x0} ⊗ I", eye=("arg", 0)),
     ),
     "transpose": lambda shapes, p: (Rule(G.T, PERM, "permutation"),),
     "sum": lambda shapes, p: (
@@ -320,7 +320,8 @@ def elementwise_rule(k: int, broadcast: bool, unit: float = 0.0) -> Rule:
         return Rule(Expr("sumto", adjoint), None, "sparse: one entry per broadcast copy",
                     "summed over the broadcast axes")
     if unit:
-        return Rule(adjoint, EYE if unit == 1.0 else Expr("neg", EYE), "diagonal: ±I", eye=("arg", -1))
+        return Rule(adjoint, EYE if unit == 1.0 else Expr("neg", EYE), "identity" if unit == 1.0 else "minus the identity",
+                    eye=("arg", -1))
     return Rule(adjoint, diag(p), "diagonal")
 
 

@@ -356,6 +356,8 @@ def edge_partials(ev) -> list[Edge]:
 #: how the lecture names the derivative of an elementwise function: σ'(z)
 _PRIME = {"sigmoid": "σ'", "tanh": "tanh'", "relu": "relu'", "softplus": "softplus'", "exp": "exp'",
           "log": "log'", "sqrt": "sqrt'", "abs": "abs'", "sin": "sin'", "cos": "cos'"}
+_TEX_PRIME = {"sigmoid": r"\sigma'", "tanh": r"\tanh'", "exp": r"\exp'", "log": r"\log'", "sin": r"\sin'",
+              "cos": r"\cos'"}
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
@@ -393,7 +395,8 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
         if len(node.args) == 1 and node.op != "neg":  # an elementwise function: σ'(z)
             prime = _PRIME.get(node.op, f"{node.op}'")
             names["p0"] = f"{prime}({graph.label(arg)})"
-            tex["p0"] = f"{prime}({_tex_name(graph.label(arg))})"
+            tex_prime = _TEX_PRIME.get(node.op, rf"\operatorname{{{node.op}}}'")
+            tex["p0"] = f"{tex_prime}({_tex_name(graph.label(arg))})"
             note = f"{names['p0']} = {text.replace('*', ' ∘ ')}"
         else:
             names[f"p{k}"] = text if _simple(text) else f"({text})"
@@ -417,7 +420,8 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
         rule, positions, names, tex, lhs, latex_lhs, rule.adjoint.text(names), rule.adjoint.text(tex, latex=True),
         rules.shapes_note(rule, env), "" if rule.jacobian is None else rule.jacobian.text(names),
         "" if rule.jacobian is None else rule.jacobian.text(tex, latex=True),
-        (size(out_shape), size(arg_shape)), rule.structure, note,
+        (size(out_shape), size(arg_shape)),
+        rule.structure.format(x0=names["x0"], x1=names.get("x1", ""), n_out=size(out_shape)), note,
     )
 
 

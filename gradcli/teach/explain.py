@@ -214,7 +214,10 @@ def steps_latex(ev: Evaluation, digits: int = 10) -> str:
     for step in steps(ev):
         for c in step["contributions"]:
             if "rule" in c:
-                rows.append(c["latex"].replace(r" \mathrel{+}= ", r" &\mathrel{+}= ", 1))
+                if c.get("delta"):
+                    rows.append(r"\delta = " + c["latex"].replace(r" \mathrel{+}= ", " &= ", 1))
+                else:
+                    rows.append(c["latex"].replace(r" \mathrel{+}= ", r" &\mathrel{+}= ", 1))
                 continue
             if c["product"] is None:
                 continue
@@ -434,7 +437,8 @@ def paths_latex(ev: Evaluation) -> dict[str, str]:
         total, found = paths(ev, name)
         if not found or not any(e.tensor is not None for p in found for e in p):
             continue
-        chains = [r"\,".join(jacobian_chain(ev, p)["latex"]) for p in found]
+        chains = [r"\,".join(f if " " not in f else rf"\left({f}\right)" for f in jacobian_chain(ev, p)["latex"])
+                  for p in found]
         out[name] = (f"\\frac{{\\partial {_tex_name(ev.output_name)}}}{{\\partial {_tex_name(name)}}} = "
                      + " + ".join(chains))
     return out
