@@ -237,7 +237,7 @@ def test_tensor_steps_print_matrix_rules():
     out = ok("sum(W@x)", "W=[[1,2],[3,4]]", "x=[1,2]", "--steps", "--no-nodes")
     lines = [line.strip() for line in out.splitlines()]
     assert "1. b = sum(a)   ā += b̄ · 𝟏  (scalar · 2 → 2)   broadcast back to the shape of a" in lines
-    assert "W̄ += ā xᵀ  (2×1 · 1×2 → 2×2)" in lines
+    assert "2. a = W @ x    W̄ += ā xᵀ  (2×1 · 1×2 → 2×2)" in lines
     assert "x̄ += Wᵀ ā  (2×2 · 2×1 → 2)" in lines
     # ∂/∂W_ij = x_j, ∂/∂x_j = Σ_i W_ij
     assert "∂b/∂W = W̄ = [[1, 2]," in lines and "[1, 2]]" in lines
