@@ -86,7 +86,7 @@ class Expr:
             return (r"\textstyle\sum " if latex else "Σ ") + sub(a[0], _UNARY)
         if k == "sumto":
             axes = names.get("axes", "")
-            return (rf"\textstyle\sum_{{{axes}}} " if latex else f"Σ_{axes} ") + sub(a[0], _UNARY)
+            return (rf"\textstyle\sum_{{{axes}}} " if latex else f"Σ{axes} ") + sub(a[0], _UNARY)
         if k == "func":
             return (rf"\{self.key}" if latex else self.key) + "(" + a[0].text(names, latex) + ")"
         if k == "diag":
@@ -302,7 +302,7 @@ RULES: dict[str, Callable[[tuple, object], tuple]] = {
         Rule(scale(G, indicator(X0, OUT)) / total(indicator(X0, OUT)),
              row(indicator(X0, OUT)) / total(indicator(X0, OUT)), "sparse row: 1 at the smallest element"),),
     "index": lambda shapes, p: (
-        Rule(Expr("scatter", G), SELECT, "sparse: rows of I (a selection)", "the rest gets 0: scatter into zeros",
+        Rule(Expr("scatter", G), SELECT, "sparse: the rows of I at [{index}] (a selection)", "the rest gets 0: scatter into zeros",
              scatter=True),),
     "stack": lambda shapes, p: tuple(
         Rule(Expr("pick", G), None, "sparse: a block of I") for _ in shapes),

@@ -19,7 +19,7 @@ from typing import NamedTuple, Optional
 from ..backends.floats import SCALAR
 from ..core.engine import safe_partials
 from ..core.fmt import number
-from ..core.graph import CONST, INPUT
+from ..core.graph import CONST, INPUT, index_text
 from ..core.ops import OPS
 
 _MACRON = "\u0304"
@@ -410,8 +410,6 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
             note = (note + "; " if note else "") + f"summed over {word} {', '.join(map(str, axes))}: {where}"
     lhs, latex_lhs = _bar(graph.label(arg)), rf"\bar{{{_tex_name(graph.label(arg))}}}"
     if rule.scatter:
-        from ..core.graph import index_text
-
         lhs += f"[{index_text(node.param)}]"
         latex_lhs += f"[{index_text(node.param)}]"
     env = _shape_environment(node.op, k, shapes, out_shape, node.param, op.partials is not None)
@@ -421,7 +419,8 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
         rules.shapes_note(rule, env), "" if rule.jacobian is None else rule.jacobian.text(names),
         "" if rule.jacobian is None else rule.jacobian.text(tex, latex=True),
         (size(out_shape), size(arg_shape)),
-        rule.structure.format(x0=names["x0"], x1=names.get("x1", ""), n_out=size(out_shape)), note,
+        rule.structure.format(x0=names["x0"], x1=names.get("x1", ""), n_out=size(out_shape),
+                              index=index_text(node.param) if node.op == "index" else ""), note,
     )
 
 

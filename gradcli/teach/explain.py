@@ -17,6 +17,7 @@ drawn by `gradcli.output.tables`.
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 from ..run.evaluate import Evaluation
 from ..core.fmt import number
@@ -354,18 +355,50 @@ def _chain_lines(ev: Evaluation, name: str, found: list[list[Edge]], digits: int
         factors = " · ".join(f if _atomic(f) or " " not in f else f"({f})" for f in c["factors"])
         shapes = " · ".join(shape_text(s) for s in c["shapes"]) + " → " + shape_text(c["shape"])
         head = f"  ∂{out}/∂{name} = " if len(found) == 1 else "      "
-        lines.append(f"{head}{' · '.join(c['names'])} = {factors}  ({shapes})")
-        pad = " " * (len(head) + 2)
+        pad = " " * (len(head) - 2)
+        lines.append(f"{head}{' · '.join(c['names'])}")
+        lines.append(f"{pad}= {factors}   ({shapes})")
+        short = _simplified(c["factors"], c["shapes"])
+        if short is not None:
+            lines.append(f"{pad}= {short}")
         if c["value"] is None:
             lines.append(f"{pad}= (too large to multiply out here; the limit is {MAX_CHAIN_ENTRIES} entries a matrix)")
         else:
-            lines.append(f"{pad}= {_array_num(_as_input(ev, name, c['value']), digits, full, len(pad) + 2)}")
+            value = _as_input(ev, name, c["value"])
+            reread = ""
+            if getattr(value, "ndim", 0) == 2 and c["shape"][0] == 1:
+                reread = f"   (the 1×{c['shape'][1]} row read in the shape of {name})"
+            text = _array_num(value, digits, full, len(pad) + 2)
+            lines.append(f"{pad}= {text}" + (reread if "\n" not in text else "") )
+            if reread and "\n" in text:
+                lines.append(f"{pad} {reread.strip()}")
         lines.append("      path " + " → ".join([p[0].source_label] + [e.target_label for e in p]))
     if len(found) > 1:
         head = f"  ∂{out}/∂{name} = the sum of these {len(found)} paths = "
         lines.insert(0, f"  ∂{out}/∂{name}: {len(found)} paths")
         lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, len(head))))
     return lines
+
+
+def _simplified(factors: list[str], shapes: list[tuple]) -> Optional[str]:
+    """The lecture's shorthand for a chain: identities dropped, and a row times a
+    diagonal folded into one row, ``uᵀ · diag(σ'(z)) · I`` -> ``(u ∘ σ'(z))ᵀ``."""
+    kept = [(f, s) for f, s in zip(factors, shapes) if f != "I"]
+    if not kept:
+        return None
+    first, shape = kept[0]
+    row = re.fullmatch(r"([^\W\d]\w*)ᵀ", first)
+    if row and shape[0] == 1:
+        inner = [row.group(1)]
+        rest = kept[1:]
+        while rest and rest[0][0].startswith("diag(") and rest[0][0].endswith(")"):
+            inner.append(rest[0][0][5:-1])
+            rest = rest[1:]
+        if len(inner) > 1:
+            kept = [(f"({' ∘ '.join(inner)})ᵀ", (1, shape[1]))] + rest
+    text = " · ".join(f if _atomic(f) or " " not in f or f.endswith(")ᵀ") else f"({f})" for f, _ in kept)
+    original = " · ".join(f if _atomic(f) or " " not in f else f"({f})" for f in factors)
+    return None if text == original else text
 
 
 def paths_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
