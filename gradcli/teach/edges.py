@@ -416,12 +416,18 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
     size = lambda shape: int(__import__("math").prod(shape))  # noqa: E731
     return TensorRule(
         rule, positions, names, tex, lhs, latex_lhs, rule.adjoint.text(names), rule.adjoint.text(tex, latex=True),
-        rules.shapes_note(rule, env), "" if rule.jacobian is None else rule.jacobian.text(names),
-        "" if rule.jacobian is None else rule.jacobian.text(tex, latex=True),
+        rules.shapes_note(rule, env), "" if rule.jacobian is None else rule.jacobian.text(_bare(names)),
+        "" if rule.jacobian is None else rule.jacobian.text(_bare(tex), latex=True),
         (size(out_shape), size(arg_shape)),
         rule.structure.format(x0=names["x0"], x1=names.get("x1", ""), n_out=size(out_shape),
                               index=index_text(node.param) if node.op == "index" else ""), note,
     )
+
+
+def _bare(names: dict) -> dict:
+    """Names without the brackets a partial gets inside a product: diag(2*W), not diag((2*W))."""
+    return {k: v[1:-1] if k.startswith("p") and v.startswith("(") and v.endswith(")") else v
+            for k, v in names.items()}
 
 
 def _simple(text: str) -> bool:

@@ -355,7 +355,7 @@ def _chain_lines(ev: Evaluation, name: str, found: list[list[Edge]], digits: int
         factors = " · ".join(f if _atomic(f) or " " not in f else f"({f})" for f in c["factors"])
         shapes = " · ".join(shape_text(s) for s in c["shapes"]) + " → " + shape_text(c["shape"])
         head = f"  ∂{out}/∂{name} = " if len(found) == 1 else "      "
-        pad = " " * (len(head) - 2)
+        pad = " " * max(len(head) - 2, 8)
         lines.append(f"{head}{' · '.join(c['names'])}")
         lines.append(f"{pad}= {factors}   ({shapes})")
         short = _simplified(c["factors"], c["shapes"])
