@@ -357,8 +357,8 @@ def test_too_many_paths_json_counts():
 def test_tensor_paths_are_chains_of_jacobians():
     out = ok("sum(W@x)", "W=[[1,2],[3,4]]", "x=[1,2]", "--paths", "--no-nodes")
     lines = [line.strip() for line in out.splitlines()]
-    assert "∂b/∂W = ∂b/∂a · ∂a/∂W = 𝟏ᵀ · (I ⊗ xᵀ)  (1×2 · 2×4 → 1×4)" in lines
-    assert "∂b/∂x = ∂b/∂a · ∂a/∂x = 𝟏ᵀ · W  (1×2 · 2×2 → 1×2)" in lines
+    assert "∂b/∂W = ∂b/∂a · ∂a/∂W" in lines and "= 𝟏ᵀ · (I ⊗ xᵀ)   (1×2 · 2×4 → 1×4)" in lines
+    assert "∂b/∂x = ∂b/∂a · ∂a/∂x" in lines and "= 𝟏ᵀ · W   (1×2 · 2×2 → 1×2)" in lines
     assert "= [4, 6]" in lines and "path x → a → b" in lines
 
 
