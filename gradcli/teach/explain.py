@@ -148,7 +148,8 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
                 value = _array_num(c["product"], digits, full, len(pad) + 2)
                 tail = f"   δ: the error signal of the layer {c['to']}" if c.get("delta") else ""
                 lines.append(f"{pad}= {value}{tail}")
-                received.setdefault(c["to"], []).append(f"(step {k})")
+                twice = sum(1 for d in step["contributions"] if d["to"] == c["to"]) > 1
+                received.setdefault(c["to"], []).append(f"(step {k}: {c['rule']})" if twice else f"(step {k})")
                 continue
             if c["product"] is None:
                 lines.append(f"{prefix}{down} += {up} ∘ {name} = {up} ∘ ({c['partial']})  (elementwise)")
