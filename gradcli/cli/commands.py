@@ -366,9 +366,10 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
 
 @main.command("graph", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
 @program_options
-@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png"]), default="text",
-              show_default=True, help="text draws in the terminal; dot and mermaid are text for Graphviz and "
-                                       "Markdown; svg and png need Graphviz's dot program.")
+@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png", "html"]),
+              default="text", show_default=True,
+              help="text draws in the terminal; dot and mermaid are text for Graphviz and Markdown; svg and "
+                   "png need Graphviz's dot program; html is a page that steps through backprop.")
 @click.option("-o", "--out", "out_file", metavar="FILE", help="Write the picture to FILE.")
 @click.option("--seed-output", metavar="VALUE", help="Cotangent of a non-scalar output (for the adjoints).")
 @click.option("--digits", type=click.IntRange(1, 17), default=6, show_default=True,
@@ -382,6 +383,7 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     gradcli graph "(a+b)*(b+1)" a=3 b=2
     gradcli graph "(a+b)*(b+1)" a=3 b=2 --format dot -o lecture.dot
     gradcli graph "(a+b)*(b+1)" a=3 b=2 --format svg -o lecture.svg
+    gradcli graph "(a+b)*(b+1)" a=3 b=2 --format html -o lecture.html
     """
     from ..run.evaluate import run
     from ..teach.pictures import render
@@ -394,7 +396,13 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
         seed = constant_value(seed_output, "--seed-output")
     run(ev, seed)
     _warn(ev.warnings)
-    picture = render(ev, fmt, digits)
+    if fmt == "html":
+        from ..output.stepper import page
+        from ..teach.explain import steps_text
+
+        picture = page(ev, digits, steps_text(ev, digits) if ev.adjoints else None)
+    else:
+        picture = render(ev, fmt, digits)
     if out_file is not None:
         try:
             if isinstance(picture, bytes):
