@@ -226,7 +226,7 @@ def test_no_output_says_vjp(name):
         _ok([*args, "--steps", "--paths", "--edges", "--jacobians"]),
         _ok([*args, "--steps", "--paths", "--edges", "--jacobians", "--json"]),
     ]
-    for fmt in ("text", "dot", "mermaid"):
+    for fmt in ("text", "dot", "mermaid", "html"):
         result = run_cli(["graph", *args, "--format", fmt], env=WIDE)
         assert result.exit_code == 0, result.stderr
         outputs.append(result.stdout)
