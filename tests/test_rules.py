@@ -10,6 +10,8 @@ the words of ``--steps`` and ``--edges`` can never drift from the math.
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -67,11 +69,6 @@ def _cases(rng):
     yield "index", [(n, m)], (int(rng.integers(0, n)), int(rng.integers(0, m)))
     yield "index", [(n + 2,)], (("slice", 1, None, 2),)
     yield "stack", [(m,), (m,), (m,)], None
-
-
-def _points(rng):
-    for trial in range(12):
-        yield from _cases(rng)
 
 
 def test_every_structural_op_has_a_rule():
@@ -145,9 +142,7 @@ def _domain(name, x):
 @pytest.mark.parametrize("name", ELEMENTWISE + ["max", "min"])
 def test_elementwise_rules_with_broadcasting(name):
     """``x̄ += Σ_axes (ḡ ∘ ∂y/∂x)``: the axes summed over are the broadcast ones."""
-    from gradcli.core.engine import Tape  # noqa: F401  (the engine is what is compared with)
-
-    rng = np.random.default_rng(hash(name) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
     op = OPS[name]
     arity = 2 if op.variadic else op.arity
     for shapes in ([(3,)] * arity, [(2, 3), (3,)], [(2, 3), ()], [(2, 1), (1, 3)], [(4,), ()])[: 1 if arity == 1 else 5]:
