@@ -164,6 +164,13 @@ def test_elementwise_rules_with_broadcasting(name):
             if not broadcast:
                 jac = rules.jacobian_value(rule, env)
                 assert np.allclose(jac, np.diag(np.ravel(np.broadcast_to(parts[k], out.shape))))
+            if np.shape(xs[k]) == () and out.shape != ():  # a scalar spread over the output: a column
+                column = rules.elementwise_rule(k, "scalar")
+                want = np.ravel(np.broadcast_to(parts[k], out.shape)).reshape(-1, 1)
+                assert np.allclose(rules.jacobian_value(column, env), want), f"{name} {shapes} argument {k}"
+                for unit in (1.0, -1.0):
+                    ones = rules.elementwise_rule(k, "scalar", unit)
+                    assert np.allclose(rules.jacobian_value(ones, env), unit * np.ones((out.size, 1)))
 
 
 def test_rules_print_the_lecture_notation():

@@ -100,6 +100,8 @@ class Expr:
             return f"[{x} = {y}]"
         if k == "pick":
             return sub(a[0], _ATOM) + f"[{names['k']}]"
+        if k == "col":
+            return a[0].text(names, latex)
         if k == "scatter":
             return a[0].text(names, latex)
         if k == "neg":
@@ -152,6 +154,10 @@ class Expr:
             return (a[0].value(env) == a[1].value(env)).astype(float)
         if k == "pick":
             return a[0].value(env)[env["k"]]
+        if k == "col":
+            if a[0].kind == "ones":
+                return np.ones((int(np.prod(env["out_shape"])), 1))
+            return np.reshape(a[0].value(env), (-1, 1))
         if k == "scatter":
             out = np.zeros(env["arg_shape"])
             out[env["index"]] += a[0].value(env)
@@ -309,13 +315,19 @@ RULES: dict[str, Callable[[tuple, object], tuple]] = {
 }
 
 
-def elementwise_rule(k: int, broadcast: bool, unit: float = 0.0) -> Rule:
+def elementwise_rule(k: int, broadcast: object, unit: float = 0.0) -> Rule:
     """Argument `k` of an elementwise op: ``x̄ += ḡ ∘ ∂y/∂x``, summed over broadcast axes.
+
+    `broadcast` is false, true, or ``"scalar"`` (a scalar argument spread over an array).
 
     `unit` is a constant partial of +1 or -1 (add, sub, neg): then just ``ḡ`` or ``−ḡ``.
     """
     p = P0 if k == 0 else P1
     adjoint = G if unit == 1.0 else Expr("neg", G) if unit == -1.0 else G * p
+    if broadcast == "scalar":  # a scalar spread over the whole output: a column
+        column = Expr("col", Expr("ones") if unit else p)
+        return Rule(Expr("sumto", adjoint), Expr("neg", column) if unit == -1.0 else column, "dense column",
+                    "summed over the broadcast axes")
     if broadcast:
         return Rule(Expr("sumto", adjoint), None, "sparse: one entry per broadcast copy",
                     "summed over the broadcast axes")

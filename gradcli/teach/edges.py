@@ -380,7 +380,7 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
         tex[f"x{j}"] = _tex_name(graph.label(a))
     note = ""
     if op.partials is None:
-        rule = rules.rules_for(node.op, shapes, node.param)[k]  # type: ignore[index]
+        rule = rules.rules_for(node.op, tuple(shapes), node.param)[k]  # type: ignore[index]
         note = rule.note.format(arg=graph.label(arg))
         if node.op == "mean":
             n = 1
@@ -390,7 +390,7 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
     else:
         broadcast = arg_shape != out_shape
         unit = sym.num if sym is not None and sym.num in (1.0, -1.0) else 0.0
-        rule = rules.elementwise_rule(k, broadcast, unit or 0.0)
+        rule = rules.elementwise_rule(k, "scalar" if broadcast and not arg_shape else broadcast, unit or 0.0)
         text = sym.text if sym is not None else f"{node.op}'"
         if len(node.args) == 1 and node.op != "neg":  # an elementwise function: σ'(z)
             prime = _PRIME.get(node.op, f"{node.op}'")
