@@ -234,3 +234,12 @@ def test_no_output_says_vjp(name):
         outputs.append(_ok([*args, "--latex", "--steps"]))
     for text in outputs:
         assert not re.search(r"vjp|vector-jacobian", text, re.I), name
+
+
+def test_the_readme_layer_example_is_what_gradcli_prints():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Backprop through a layer, worked in full", 1)[1]
+    block = section.split("```text\n", 1)[1].split("\n```", 1)[0]
+    out = _ok([*_args("layer"), "--steps", "--paths", "--edges", "--jacobians", "--no-nodes"], env={"COLUMNS": "120"})
+    shown = out[out.index("Backward pass"):]
+    assert [line.rstrip() for line in shown.rstrip().splitlines()] == [line.rstrip() for line in block.splitlines()]
