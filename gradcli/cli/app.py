@@ -154,10 +154,11 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
              fmt: str = "table", full: bool = False, digits: Optional[int] = None, show_nodes: Optional[bool] = None,
              seed_output: Optional[str] = None, mode: Optional[str] = None, seed_input: Optional[str] = None,
              steps: bool = False, paths: bool = False, edges: bool = False, exact: bool = False,
-             latex: bool = False, points_file: Optional[str] = None) -> int:
+             latex: bool = False, points_file: Optional[str] = None, jacobians: bool = False) -> int:
     """``gradcli eval``: the exit status."""
     from ..run.evaluate import run, run_forward
 
+    edges = edges or jacobians  # the matrices come after the edge table
     if points_file is not None:
         if check or mode not in (None, "reverse") or seed_output is not None or seed_input is not None:
             raise UsageError("--points runs plain reverse mode: leave out --check, --mode, --seed and --seed-output")
@@ -194,7 +195,7 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
         if not ev.adjoints:
             raise UsageError("--steps, --paths and --edges explain reverse mode: they need a scalar output "
                              "(or --seed-output) and --mode reverse")
-        for flag, key in ((steps, "steps"), (paths, "paths"), (edges, "edges")):
+        for flag, key in ((steps, "steps"), (paths, "paths"), (edges, "edges"), (jacobians, "jacobians")):
             if flag:
                 ev.extras[key] = True
     if exact or latex:
@@ -206,7 +207,12 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
             ev.extras["exact"] = run_exact(ev, sympy_timeout)
         if latex:
             ev.extras["latex"] = run_latex(ev, sympy_timeout)
-            if steps:
+            if not ev.tape.scalar:  # arrays: the chains of local Jacobians, and the matrix rules
+                from ..teach.explain import paths_latex, steps_latex
+
+                ev.extras["latex"].update(paths_latex(ev))
+                ev.extras["latex_steps"] = steps_latex(ev, digits)
+            elif steps:
                 from ..teach.explain import steps_latex
 
                 ev.extras["latex_steps"] = steps_latex(ev, 10 if digits is None else digits)

@@ -209,7 +209,10 @@ _PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_op
               help="Forward mode: a single tangent pass started with 1 at input NAME.")
 @click.option("--steps", is_flag=True, help="Explain the backward pass step by step.")
 @click.option("--paths", is_flag=True, help="Explain each gradient as a sum over paths (small graphs).")
-@click.option("--edges", is_flag=True, help="Show the local derivative on every edge.")
+@click.option("--edges", is_flag=True, help="Show the local derivative on every edge (arrays: the local Jacobian's "
+                                           "shape and structure).")
+@click.option("--jacobians", is_flag=True,
+              help="With arrays: also print each edge's local Jacobian matrix (up to 144 entries; --full: all).")
 @click.option("--exact", is_flag=True,
               help="Also compute with exact numbers (rationals, surds, π) via SymPy: a=1/3 stays 1/3.")
 @click.option("--latex", is_flag=True, help="Also print the derivatives as LaTeX.")
@@ -221,7 +224,7 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
                  rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
                  fmt: Optional[str], full: bool, digits: Optional[int], show_nodes: Optional[bool],
                  seed_output: Optional[str], mode: Optional[str], seed_input: Optional[str],
-                 steps: bool, paths: bool, edges: bool, exact: bool, latex: bool,
+                 steps: bool, paths: bool, edges: bool, jacobians: bool, exact: bool, latex: bool,
                  points_file: Optional[str]) -> int:
     """Evaluate PROGRAM at NAME=VALUE and backpropagate.
 
@@ -235,7 +238,8 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         args, program_file=program_file, vars_files=vars_files, output=output, wrt=wrt, check=check,
         rtol=rtol, atol=atol, sympy_timeout=sympy_timeout, fmt=_format(as_json, fmt), full=full,
         digits=digits, show_nodes=show_nodes, seed_output=seed_output, mode=mode, seed_input=seed_input,
-        steps=steps, paths=paths, edges=edges, exact=exact, latex=latex, points_file=points_file,
+        steps=steps, paths=paths, edges=edges, jacobians=jacobians, exact=exact, latex=latex,
+        points_file=points_file,
     )
 
 

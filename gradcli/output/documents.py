@@ -76,6 +76,8 @@ def to_json(ev: Evaluation, checks: list[Check]) -> dict:
         doc["latex"] = ev.extras["latex"]
     if "latex_steps" in ev.extras:
         doc["latex_steps"] = ev.extras["latex_steps"]
+    if "edges" in ev.extras:
+        doc["edges"] = edges_json(ev)
     for key in ("steps", "paths"):
         if key in ev.extras:
             from ..teach import explain
@@ -100,6 +102,36 @@ def to_json(ev: Evaluation, checks: list[Check]) -> dict:
         if check.note:
             doc.setdefault("check_notes", {})[check.name] = check.note
     return doc
+
+
+#: with --jacobians, JSON carries a local Jacobian matrix with at most this many entries
+JSON_JACOBIAN_LIMIT = 10_000
+
+
+def edges_json(ev: Evaluation) -> list[dict]:
+    """Every edge: its local derivative (scalars) or its local Jacobian's formula, shape,
+    structure and adjoint rule (arrays); with --jacobians, the matrix itself when small."""
+    from ..teach.edges import edge_partials, local_jacobian
+
+    out = []
+    for e in edge_partials(ev):
+        entry: dict = {"source": e.source_label, "target": e.target_label, "name": e.name, "kind": e.kind}
+        if e.tensor is None:
+            entry["partial"] = e.symbolic
+            entry["value"] = None if e.value is None else json_number(e.value)
+        else:
+            t = e.tensor
+            rows, cols = t.jacobian_shape
+            entry.update({"jacobian": t.jacobian or None, "jacobian_latex": t.latex_jacobian or None,
+                          "jacobian_shape": [rows, cols], "structure": t.structure,
+                          "rule": f"{t.lhs} += {t.text}", "rule_latex": f"{t.latex_lhs} \\mathrel{{+}}= {t.latex}",
+                          "shapes": t.shapes})
+            if t.note:
+                entry["note"] = t.note
+            if "jacobians" in ev.extras and rows * cols <= JSON_JACOBIAN_LIMIT:
+                entry["matrix"] = json_value(local_jacobian(ev, e))
+        out.append(entry)
+    return out
 
 
 def _head(ev: Evaluation) -> dict:

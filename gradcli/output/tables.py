@@ -544,13 +544,13 @@ def latex_view(ev: Evaluation, style: Style) -> RenderableType:
 def _steps_view(ev: Evaluation, style: Style) -> RenderableType:
     from ..teach.explain import steps_text
 
-    return Text(steps_text(ev, style.digits))
+    return Text(steps_text(ev, style.digits, style.full))
 
 
 def _paths_view(ev: Evaluation, style: Style) -> RenderableType:
     from ..teach.explain import paths_text
 
-    return Text(paths_text(ev, style.digits))
+    return Text(paths_text(ev, style.digits, style.full))
 
 
 def _edges_view(ev: Evaluation, style: Style) -> RenderableType:
@@ -562,11 +562,82 @@ def _edges_view(ev: Evaluation, style: Style) -> RenderableType:
     table.add_column("local derivative", style="bold")
     table.add_column("symbolic")
     table.add_column("value", justify="right")
-    for e in edge_partials(ev):
+    edges = edge_partials(ev)
+    if any(e.tensor is not None for e in edges):
+        return _tensor_edges_view(ev, edges, style)
+    for e in edges:
         value = "" if e.value is None else number(e.value, style.digits)
         symbolic = value if is_number(e.symbolic) else e.symbolic
         add_row(table, f"{e.source_label} → {e.target_label}", e.name, symbolic, value)
     return table
+
+
+def _tensor_edges_view(ev: Evaluation, edges: list, style: Style) -> RenderableType:
+    """Array programs: each edge's local Jacobian, its shape and structure, and its rule."""
+    from ..core.rules import shape_text
+    from ..teach.edges import is_number
+
+    table = Table(title=Text("Local Jacobians on the edges"), title_justify="left", box=style.box)
+    table.add_column("edge")
+    table.add_column("local Jacobian", style="bold")
+    table.add_column("shape", justify="right")
+    table.add_column("structure")
+    table.add_column("adjoint rule")
+    for e in edges:
+        if e.tensor is None:
+            value = number(e.value, style.digits) if e.value is not None else ""
+            formula = value if is_number(e.symbolic) else f"{e.symbolic} = {value}"
+            add_row(table, f"{e.source_label} → {e.target_label}", f"{e.name} = {formula}", "1×1", "scalar",
+                    f"{_bar_of(e.source_label)} += {_bar_of(e.target_label)} · {e.name}")
+            continue
+        t = e.tensor
+        formula = f"{e.name} = {t.jacobian}" if t.jacobian else e.name
+        add_row(table, f"{e.source_label} → {e.target_label}", formula, shape_text(t.jacobian_shape),
+                t.structure, f"{t.lhs} += {t.text}  ({t.shapes})")
+    parts: list[RenderableType] = [table]
+    notes = [f"{e.name}: {e.tensor.note}" for e in edges if e.tensor is not None and e.tensor.note]
+    parts.append(Text("A local Jacobian has one row per element of the node and one column per element of "
+                      "the argument,\nboth read row-major (W as a vector: W[0,0], W[0,1], …)."
+                      + "".join("\n" + n for n in notes), style="dim"))
+    if "jacobians" in ev.extras:
+        parts += [Text(""), jacobians_view(ev, edges, style)]
+    return Group(*parts)
+
+
+def _bar_of(label: str) -> str:
+    from ..teach.edges import _bar
+
+    return _bar(label)
+
+
+#: --jacobians prints a local Jacobian with at most this many entries
+JACOBIAN_LIMIT = 144
+
+
+def jacobians_view(ev: Evaluation, edges: list, style: Style) -> RenderableType:
+    """The local Jacobian matrices themselves (computed from each op's own VJP), when small."""
+    from ..core.rules import shape_text
+    from ..teach.edges import local_jacobian
+
+    lines = Text()
+    for e in edges:
+        if e.tensor is None:
+            continue
+        t = e.tensor
+        rows, cols = t.jacobian_shape
+        title = f"{e.name} = {t.jacobian}" if t.jacobian else e.name
+        if rows * cols > JACOBIAN_LIMIT and not style.full:
+            lines.append(f"{title}: {shape_text(t.jacobian_shape)} has {rows * cols} entries, more than "
+                         f"{JACOBIAN_LIMIT}: not printed (--full prints it)\n", style="dim")
+            continue
+        j = local_jacobian(ev, e)
+        cells = [[number(float(v), min(style.digits, 4)) for v in row] for row in j]
+        width = max((len(c) for row in cells for c in row), default=1)
+        lines.append(f"{title}   ({shape_text(t.jacobian_shape)}, {t.structure})\n", style="bold")
+        for row in cells:
+            lines.append("  [" + " ".join(c.rjust(width) for c in row) + "]\n")
+    lines.rstrip()
+    return lines
 
 
 EXTRA_VIEWS = {

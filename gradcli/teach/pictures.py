@@ -246,7 +246,7 @@ def to_dot(ev, digits: int = 6, array_digits: Optional[int] = None) -> str:
     for v in views:
         out.append(f"  n{v.id} [label={_dot_quote(chr(10).join(_node_lines(v)))}, {_DOT_STYLE[_style_key(v)]}];")
     for e in edge_partials(ev):
-        style = ', style=dashed, color="#6b7280"' if e.kind == "vjp" else ""
+        style = ', style=dashed, color="#6b7280"' if e.kind == "structural" else ""
         out.append(f"  n{e.source} -> n{e.target} [label={_dot_quote(e.label(digits))}{style}];")
     for a, i in _context_edges(ev):
         out.append(f'  n{a} -> n{i} [style=dashed, color="#9ca3af", arrowhead=empty];')
@@ -283,7 +283,7 @@ def to_mermaid(ev, digits: int = 6, array_digits: Optional[int] = None) -> str:
         elif key == "dead":
             classes["const"].append(f"n{v.id}")
     for e in edge_partials(ev):
-        arrow = "-.->" if e.kind == "vjp" else "-->"
+        arrow = "-.->" if e.kind == "structural" else "-->"
         out.append(f'  n{e.source} {arrow}|"{_mermaid_text(e.label(digits))}"| n{e.target}')
     for a, i in _context_edges(ev):
         out.append(f"  n{a} -.-> n{i}")
