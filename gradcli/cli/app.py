@@ -410,9 +410,23 @@ def _prepare(args, program_file, vars_files, output, wrt):
     for a in binding_args:
         if a.startswith("--"):
             raise UsageError(_unknown_option(a))
-    bound = binding_mod.collect(binding_args, vars_files)
+    point, default_output = _program_point(source, program_file)
+    bound = {**point, **binding_mod.collect(binding_args, vars_files)}  # the command line wins
     wrt_names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
-    return prepare(source, bound, output, wrt_names)
+    return prepare(source, bound, output or default_output, wrt_names)
+
+
+def _program_point(source: str, program_file: Optional[str]):
+    """The point (and output) a program file states in its ``#:`` lines (README, "Programs
+    that carry their point"); none for a program given on the command line."""
+    import os
+
+    from ..run import bindings as binding_mod
+
+    if program_file is None or "#:" not in source:
+        return {}, None
+    folder = os.path.dirname(os.path.abspath(program_file)) if program_file != "-" else "."
+    return binding_mod.program_point(source, folder)
 
 
 def _warn(warnings: list[str]) -> None:

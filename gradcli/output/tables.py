@@ -205,6 +205,14 @@ def header(ev: Evaluation, style: Style) -> RenderableType:
     shape = ev.graph.nodes[ev.graph.output].shape
     if shape:
         text.append(f"   shape {shape}", style="dim")
+    origins = {name: ev.bindings[name].origin for name in ev.inputs if name in ev.bindings}
+    if "program" in origins.values():  # say where each value came from
+        mine = [n for n, o in origins.items() if o == "program"]
+        given = [n for n, o in origins.items() if o != "program"]
+        text.append("\npoint    ", style="dim")
+        text.append(f"{', '.join(mine)} from the program's #: lines")
+        if given:
+            text.append(f"; {', '.join(given)} given here")
     return text
 
 
