@@ -18,8 +18,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .arrays import ARRAY
-from ..core.ops import AXIS_OPS, OPS
+from .arrays import ARRAY, _along_last, _from_last
+from ..core.ops import OPS, PARAM_OPS
 
 
 class Dual:
@@ -118,11 +118,12 @@ def _elementwise(name: str):
 def _structural(name: str):
     op = OPS[name]
     f = getattr(ARRAY, name)
-    takes_param = name in AXIS_OPS or name == "index"
+    takes_param = name in PARAM_OPS
+    arity = op.arity
 
     def dual_f(*args):
         if takes_param:
-            xs, param = list(args[:1]), (args[1] if len(args) > 1 else None)
+            xs, param = list(args[:arity]), (args[arity] if len(args) > arity else None)
         else:
             xs, param = list(args), None
         vs = [value(x) for x in xs]
@@ -172,6 +173,33 @@ def _safe_div(x, y):
     return Dual(q, ARRAY.safe_div(xt - q * yt, yv))
 
 
+def _prod_others(x, axis):
+    """Products of the other elements; the tangent of P_i = prod_{j != i} x_j is
+    sum_k P_i(x with x_k replaced by t_k) - P_i(x) (the k = i term is P_i itself)."""
+    if not isinstance(x, Dual):
+        return ARRAY.prod_others(x, axis)
+    xv = np.asarray(x.v, dtype=float)
+    out = ARRAY.prod_others(xv, axis)
+    v, t = _along_last(xv, axis), _along_last(tangent(x), axis)
+    total = -_along_last(out, axis)
+    for k in range(v.shape[-1]):
+        swapped = v.copy()
+        swapped[..., k] = t[..., k]
+        total = total + ARRAY.prod_others(swapped, -1)
+    return Dual(out, _from_last(total, xv.shape, axis))
+
+
+def _cofactor(x):
+    """C = det(X) X^-T, with dC = det(X) (tr(X^-1 T) X^-T - X^-T T^T X^-T) (X non-singular)."""
+    if not isinstance(x, Dual):
+        return ARRAY.cofactor(x)
+    xv, t = np.asarray(x.v, dtype=float), tangent(x)
+    out = ARRAY.cofactor(xv)
+    inv_t = np.linalg.inv(xv).T
+    d = np.linalg.det(xv)
+    return Dual(out, d * (np.sum(inv_t * t) * inv_t - inv_t @ t.T @ inv_t))
+
+
 def _eq(x, y):
     return ARRAY.eq(value(x), value(y))
 
@@ -184,6 +212,9 @@ def _build() -> SimpleNamespace:
         eq=_eq,
         step=lambda x: ARRAY.step(value(x)),
         sign=lambda x: ARRAY.sign(value(x)),
+        prod_others=_prod_others,
+        cofactor=_cofactor,
+        rcumsum=_linear(ARRAY.rcumsum),
         matmul_grad_a=_bilinear(ARRAY.matmul_grad_a, 0, 2),
         matmul_grad_b=_bilinear(ARRAY.matmul_grad_b, 0, 1),
         expand_to=_linear(ARRAY.expand_to),
@@ -192,7 +223,6 @@ def _build() -> SimpleNamespace:
         unbroadcast=_linear(ARRAY.unbroadcast),
         safe_div=_safe_div,
         shape=lambda x: np.shape(value(x)),
-        zeros=np.zeros,
     )
     return SimpleNamespace(**funcs)
 
