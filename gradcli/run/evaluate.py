@@ -270,7 +270,7 @@ def kink_message(graph: Graph, values: list, k: Kink) -> str:
     )
     return (
         f"node {graph.label(k.node)} = {graph.definition(k.node)} is not differentiable here "
-        f"({shown}); {_CONVENTION.get(k.op, 'its derivative is a convention')}"
+        f"({shown}); {_CONVENTION.get(k.op) or OPS[k.op].convention or 'its derivative is a convention'}"
     )
 
 
