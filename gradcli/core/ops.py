@@ -148,8 +148,9 @@ POW = _row(
     infix="^", kink=_pow_kink,
     domain="a negative base needs an integer exponent, and 0 has no negative powers",
     doc="x ^ y (also x ** y and pow(x, y))",
+    convention="0^y has no finite derivative in x for y < 1",
 )
-NEG = _row("neg", 1, (-1.0,), doc="-x")
+NEG = _row("neg", 1, (-1.0,), doc="minus x")
 
 # ---- elementary functions ---------------------------------------------------------
 EXP = _row("exp", 1, (lambda m, x, o: o,), doc="e^x")
@@ -157,6 +158,7 @@ LOG = _row("log", 1, (lambda m, x, o: 1.0 / x,), domain="log needs a positive in
 SQRT = _row(
     "sqrt", 1, (lambda m, x, o: 0.5 / o,),
     kink=lambda x: x == 0, domain="sqrt needs a non-negative input", doc="square root",
+    convention="the derivative of sqrt at 0 is infinite",
 )
 SIN = _row("sin", 1, (lambda m, x, o: m.cos(x),), doc="sine")
 COS = _row("cos", 1, (lambda m, x, o: -m.sin(x),), doc="cosine")
@@ -164,26 +166,32 @@ TAN = _row("tan", 1, (lambda m, x, o: 1.0 + o * o,), doc="tangent")
 ASIN = _row(
     "asin", 1, (lambda m, x, o: 1.0 / m.sqrt(1.0 - x * x),),
     kink=lambda x: (x == 1) | (x == -1), domain="asin needs an input in [-1, 1]", doc="arcsine",
+    convention="the derivative of asin at ±1 is infinite",
 )
 ACOS = _row(
     "acos", 1, (lambda m, x, o: -1.0 / m.sqrt(1.0 - x * x),),
     kink=lambda x: (x == 1) | (x == -1), domain="acos needs an input in [-1, 1]", doc="arccosine",
+    convention="the derivative of acos at ±1 is infinite",
 )
 ATAN = _row("atan", 1, (lambda m, x, o: 1.0 / (1.0 + x * x),), doc="arctangent")
 SINH = _row("sinh", 1, (lambda m, x, o: m.cosh(x),), doc="hyperbolic sine")
 COSH = _row("cosh", 1, (lambda m, x, o: m.sinh(x),), doc="hyperbolic cosine")
 TANH = _row("tanh", 1, (lambda m, x, o: 1.0 - o * o,), doc="hyperbolic tangent")
 SIGMOID = _row("sigmoid", 1, (lambda m, x, o: o * (1.0 - o),), doc="1 / (1 + e^-x), overflow-free")
-RELU = _row("relu", 1, (lambda m, x, o: m.step(x),), kink=lambda x: x == 0, doc="max(x, 0); relu'(0) = 0")
+RELU = _row("relu", 1, (lambda m, x, o: m.step(x),), kink=lambda x: x == 0, doc="max(x, 0); relu'(0) = 0",
+           convention="relu'(0) = 0, as in PyTorch")
 SOFTPLUS = _row("softplus", 1, (lambda m, x, o: m.sigmoid(x),), doc="log(1 + e^x), overflow-free")
-ABS = _row("abs", 1, (lambda m, x, o: m.sign(x),), kink=lambda x: x == 0, doc="|x|; abs'(0) = 0")
+ABS = _row("abs", 1, (lambda m, x, o: m.sign(x),), kink=lambda x: x == 0, doc="|x|; abs'(0) = 0",
+          convention="abs'(0) = 0, as in PyTorch")
 MAX = _row(
     "max", -1, _max_partials, kink=_tie_at("max"),
     doc="largest argument; tied arguments share the gradient evenly",
+    convention="tied arguments share the gradient evenly, as in PyTorch",
 )
 MIN = _row(
     "min", -1, _max_partials, kink=_tie_at("min"),
     doc="smallest argument; tied arguments share the gradient evenly",
+    convention="tied arguments share the gradient evenly, as in PyTorch",
 )
 
 # ---- comparisons and selection (zero gradient; a jump where the sides are equal) ------
@@ -416,12 +424,13 @@ MATMUL = _row(
     vjp=(lambda m, g, xs, o, p: m.matmul_grad_a(g, xs[0], xs[1]),
          lambda m, g, xs, o, p: m.matmul_grad_b(g, xs[0], xs[1])),
     jvp=lambda m, ts, xs, o, p: m.matmul(ts[0], xs[1]) + m.matmul(xs[0], ts[1]),
-    doc="matrix product A @ B (matrix·vector, vector·matrix, matrix·matrix, vector·vector)",
+    doc="matrix product A @ B (matrix·vector, vector·matrix, matrix·matrix, vector·vector; "
+        "a scalar operand scales, as np.dot)",
 )
 DOT = _row(
     "dot", 2, None, shape=_matmul_shape, vjp=MATMUL.vjp,
     jvp=lambda m, ts, xs, o, p: m.dot(ts[0], xs[1]) + m.dot(xs[0], ts[1]),
-    doc="dot(u, v): inner product (same as u @ v)",
+    doc="dot(u, v): inner product (same as u @ v; a scalar operand scales, as np.dot)",
 )
 OUTER = _row(
     "outer", 2, None, shape=_outer_shape,
@@ -454,6 +463,7 @@ NORM = _row(
     jvp=lambda m, ts, xs, o, p: m.sum(m.safe_div(xs[0], o) * ts[0], None),
     kink=lambda x: not bool((x != 0).any()) if not isinstance(x, float) else x == 0,
     doc="Euclidean (L2, Frobenius) norm; norm'(0) = 0",
+    convention="norm'(0) = 0, as in PyTorch",
 )
 SOFTMAX = _row(
     "softmax", 1, None, shape=_same_shape,
@@ -749,3 +759,29 @@ CONSTANTS = {"pi": 3.141592653589793}
 #: binary operator text -> op
 BINARY_OPS = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "@": MATMUL,
               "<": LT, "<=": LE, ">": GT, ">=": GE, "==": EQ, "!=": NE}
+
+
+# ---- the catalogue: what `gradcli functions` and the README list ----------------------
+_ARG_NAMES = {0: "", 1: "x", 2: "x, y", 3: "x, y, z", -1: "a, b, ..."}
+
+
+def _entry(name: str, op: Op, usage: str = "") -> dict[str, object]:
+    meaning = op.doc
+    head, sep, rest = op.doc.partition(": ")
+    if not usage and sep and head.startswith(name + "("):
+        usage, meaning = head, rest
+    if not usage:
+        usage = f"{name}({_ARG_NAMES[op.arity]}{'[, axis]' if name in AXIS_OPS else ''})"
+    return {"name": name, "usage": usage, "arity": op.arity, "meaning": meaning, "kink": op.convention}
+
+
+def catalogue() -> list[dict[str, object]]:
+    """Every operation a program can write, straight from the rule rows: operators
+    first, then functions in alphabetical order.  Keys: name, usage, arity
+    (-1: one or more), meaning, kink (PyTorch's convention where the op is not
+    differentiable, or where gradcli departs from it)."""
+    rows = [_entry(op.infix, op, "A @ B" if op.infix == "@" else f"x {op.infix} y")
+            for op in OPS.values() if op.infix]
+    rows.insert(0, _entry("-", OPS["neg"], "-x"))
+    rows += [_entry(name, FUNCTIONS[name]) for name in sorted(FUNCTIONS)]
+    return rows
