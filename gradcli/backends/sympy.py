@@ -116,8 +116,8 @@ def sympy_backend() -> SimpleNamespace:
         atan2=each(sp.atan2),
         hypot=each(lambda x, y: sp.sqrt(x * x + y * y)),
         logaddexp=each(lambda a, b: sp.log(sp.exp(a) + sp.exp(b))),
-        floor=each(sp.floor),
-        ceil=each(sp.ceiling),
+        floor=each(flat(sp.floor)),
+        ceil=each(flat(sp.ceiling)),
         round=each(round_half_even),
         clip=each(lambda x, lo, hi: sp.Min(sp.Max(x, lo), hi)),
         leaky_relu=each(lambda x, s: sp.Piecewise((x, x > 0), (s * x, True))),
@@ -184,6 +184,16 @@ def sympy_backend() -> SimpleNamespace:
         index=index,
         stack=lambda *xs: np.array(list(xs), dtype=object),
     )
+
+
+_FLAT: dict = {}
+
+
+def flat(base):
+    """`base` (SymPy's floor or ceiling) with derivative 0, so diff() evaluates."""
+    if base not in _FLAT:
+        _FLAT[base] = type(base.__name__, (base,), {"fdiff": lambda self, argindex=1: base(0) * 0})
+    return _FLAT[base]
 
 
 _ROUND = None

@@ -195,7 +195,7 @@ MIN = _row(
 )
 
 # ---- comparisons and selection (zero gradient; a jump where the sides are equal) ------
-_CMP = "1.0 or 0.0 with zero gradient; flagged where both sides are equal (the value jumps)"
+_CMP = "zero gradient; flagged where x == y (the value jumps)"
 LT = _row("lt", 2, (0.0, 0.0), infix="<", kink=lambda x, y: x == y, doc="1.0 if x < y else 0.0",
           convention=_CMP)
 LE = _row("le", 2, (0.0, 0.0), infix="<=", kink=lambda x, y: x == y, doc="1.0 if x <= y else 0.0",

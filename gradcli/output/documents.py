@@ -238,3 +238,15 @@ def verdicts_json(ev: Evaluation, verdicts: list, reveal: bool, rtol: float, ato
         "tolerance": {"rtol": rtol, "atol": atol},
         "ok": all(v.ok for v in verdicts),
     }
+
+
+def functions_markdown(rows: list[dict]) -> str:
+    """The language's operations as a Markdown table (README's reference is this text)."""
+
+    def cell(text: object) -> str:
+        return str(text).replace("|", "\\|")
+
+    lines = ["| operation | meaning | where not differentiable |", "|---|---|---|"]
+    for row in rows:
+        lines.append(f"| `{cell(row['usage'])}` | {cell(row['meaning'])} | {cell(row['kink'])} |")
+    return "\n".join(lines)
