@@ -309,8 +309,13 @@ def values_at(exprs: list, point: dict, digits: int = 30) -> list:
     replacements, reduced = sp.cse(exprs)
     env = dict(point)
     for sym, sub in replacements:
-        env[sym] = sub.xreplace(env).evalf(digits)
-    return [r.xreplace(env).evalf(digits) for r in reduced]
+        env[sym] = _evalf(sub.xreplace(env), digits)
+    return [_evalf(r.xreplace(env), digits) for r in reduced]
+
+
+def _evalf(expr, digits: int):
+    """evalf, except for truth values (a comparison's condition that cse pulled out)."""
+    return expr.evalf(digits) if hasattr(expr, "evalf") else expr
 
 
 def to_float(value) -> float:
