@@ -399,3 +399,20 @@ def test_exact_value_of_new_ops():
     doc = json.loads(result.stdout)
     assert doc["exact"]["nodes"][doc["output"]]["exact"] == "14"  # 5 + 5 + round(5/2) + floor(5/2)
     assert doc["exact"]["gradient"]["X"]["exact"] == "[[4, -1], [-1, 3]]"
+
+
+def test_export_writes_the_new_elementwise_ops(tmp_path):
+    import subprocess
+    import sys
+
+    program = ("f = where(x > 1, log1p(x) * atan2(x, y), 0) + clip(x, 0, 3) * leaky_relu(y, 0.2) + floor(x)"
+               " + hypot(x, y) + (x != y) + expm1(y) + log2(x) + log10(x) + asinh(y) + acosh(x) + atanh(y)"
+               " + cbrt(y) + logaddexp(x, y) + round(x) + ceil(y) + sign(y)")
+    script = tmp_path / "backprop.py"
+    made = invoke("export", program, "x=1.5", "y=0.3", "-o", str(script))
+    assert made.exit_code == 0, made.stderr
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout
+    exported = json.loads(out)
+    ev = evaluate(program, x=1.5, y=0.3)
+    assert exported["value"] == pytest.approx(ev.value, rel=1e-12)
+    assert exported["gradient"] == pytest.approx(ev.gradient, rel=1e-12)
