@@ -416,3 +416,10 @@ def test_export_writes_the_new_elementwise_ops(tmp_path):
     ev = evaluate(program, x=1.5, y=0.3)
     assert exported["value"] == pytest.approx(ev.value, rel=1e-12)
     assert exported["gradient"] == pytest.approx(ev.gradient, rel=1e-12)
+
+
+def test_det_hessian_at_a_singular_matrix():
+    """Second derivatives of det are exact even where X has no inverse: for 2x2, det is
+    X00 X11 - X01 X10, so its Hessian pairs (X00, X11) with 1 and (X01, X10) with -1."""
+    H = hessian(evaluate("det(X)", X=[[1.0, 2.0], [2.0, 4.0]])).data
+    np.testing.assert_array_equal(H, [[0, 0, 0, 1], [0, 0, -1, 0], [0, -1, 0, 0], [1, 0, 0, 0]])

@@ -190,14 +190,23 @@ def _prod_others(x, axis):
 
 
 def _cofactor(x):
-    """C = det(X) X^-T, with dC = det(X) (tr(X^-1 T) X^-T - X^-T T^T X^-T) (X non-singular)."""
+    """The cofactor matrix C (C_ij = (-1)^(i+j) det of X without row i and column j), whose
+    tangent is, entry by entry, d det(minor) = sum(cofactor(minor) * minor of T): exact,
+    singular X included (no inverse is formed)."""
     if not isinstance(x, Dual):
         return ARRAY.cofactor(x)
     xv, t = np.asarray(x.v, dtype=float), tangent(x)
+    n = xv.shape[0]
     out = ARRAY.cofactor(xv)
-    inv_t = np.linalg.inv(xv).T
-    d = np.linalg.det(xv)
-    return Dual(out, d * (np.sum(inv_t * t) * inv_t - inv_t @ t.T @ inv_t))
+    dt = np.zeros((n, n))
+    if n > 1:
+        for i in range(n):
+            for j in range(n):
+                keep_r = [k for k in range(n) if k != i]
+                keep_c = [k for k in range(n) if k != j]
+                minor = xv[np.ix_(keep_r, keep_c)]
+                dt[i, j] = (-1) ** (i + j) * np.sum(ARRAY.cofactor(minor) * t[np.ix_(keep_r, keep_c)])
+    return Dual(out, dt)
 
 
 def _eq(x, y):
