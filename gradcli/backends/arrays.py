@@ -147,13 +147,13 @@ def _logdet(x):
     return logabs
 
 
-def _along_last(x, axis):
+def along_last(x, axis):
     """x with `axis` moved last (all of x flattened when axis is None)."""
     x = np.asarray(x, dtype=float)
     return x.reshape(-1) if axis is None else np.moveaxis(x, axis, -1)
 
 
-def _from_last(y, shape, axis):
+def from_last(y, shape, axis):
     return y.reshape(shape) if axis is None else np.moveaxis(y, -1, axis)
 
 
@@ -161,11 +161,11 @@ def _prod_others(x, axis):
     """Each element's product of all *other* elements along `axis` (or of all of x):
     exclusive products from the left times from the right, so zeros need no division."""
     x = np.asarray(x, dtype=float)
-    v = _along_last(x, axis)
+    v = along_last(x, axis)
     ones = np.ones(v.shape[:-1] + (1,))
     left = np.cumprod(np.concatenate([ones, v[..., :-1]], axis=-1), axis=-1)
     right = np.flip(np.cumprod(np.concatenate([ones, np.flip(v, -1)[..., :-1]], axis=-1), axis=-1), -1)
-    return _from_last(left * right, x.shape, axis)
+    return from_last(left * right, x.shape, axis)
 
 
 def _cumsum(x, axis=None):

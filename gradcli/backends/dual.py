@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .arrays import ARRAY, _along_last, _from_last
+from .arrays import ARRAY, along_last, from_last
 from ..core.ops import OPS, PARAM_OPS
 
 
@@ -180,13 +180,13 @@ def _prod_others(x, axis):
         return ARRAY.prod_others(x, axis)
     xv = np.asarray(x.v, dtype=float)
     out = ARRAY.prod_others(xv, axis)
-    v, t = _along_last(xv, axis), _along_last(tangent(x), axis)
-    total = -_along_last(out, axis)
+    v, t = along_last(xv, axis), along_last(tangent(x), axis)
+    total = -along_last(out, axis)
     for k in range(v.shape[-1]):
         swapped = v.copy()
         swapped[..., k] = t[..., k]
         total = total + ARRAY.prod_others(swapped, -1)
-    return Dual(out, _from_last(total, xv.shape, axis))
+    return Dual(out, from_last(total, xv.shape, axis))
 
 
 def _cofactor(x):

@@ -587,6 +587,11 @@ def _square(shapes, param=None) -> tuple:
     return s
 
 
+def _square_to_scalar(shapes, param=None) -> tuple:
+    _square(shapes)
+    return ()
+
+
 def _diag_shape(shapes, param=None) -> tuple:
     (s,) = shapes
     if len(s) == 1:
@@ -681,20 +686,20 @@ VSTACK = _row(
     doc="vstack(a, b, ...): stack rows; a vector is one row (NumPy's rules)",
 )
 TRACE = _row(
-    "trace", 1, None, shape=lambda shapes, p=None: _square(shapes) and (),
+    "trace", 1, None, shape=_square_to_scalar,
     vjp=(lambda m, g, xs, o, p: g * m.eye((m.shape(xs[0])[0],)),),
     jvp=lambda m, ts, xs, o, p: m.trace(ts[0]),
     doc="trace(X): sum of the diagonal of a square matrix",
 )
 DET = _row(
-    "det", 1, None, shape=lambda shapes, p=None: _square(shapes) and (),
+    "det", 1, None, shape=_square_to_scalar,
     vjp=(lambda m, g, xs, o, p: g * m.cofactor(xs[0]),),
     jvp=lambda m, ts, xs, o, p: m.sum(m.cofactor(xs[0]) * ts[0], None),
     doc="det(X): determinant of a square matrix",
     convention="exact at singular X too (the gradient is the cofactor matrix)",
 )
 LOGDET = _row(
-    "logdet", 1, None, shape=lambda shapes, p=None: _square(shapes) and (),
+    "logdet", 1, None, shape=_square_to_scalar,
     vjp=(lambda m, g, xs, o, p: g * m.transpose(m.inv(xs[0])),),
     jvp=lambda m, ts, xs, o, p: m.trace(m.matmul(m.inv(xs[0]), ts[0])),
     domain="logdet needs a matrix with a positive determinant",
@@ -718,8 +723,11 @@ DIAG = _row(
     jvp=lambda m, ts, xs, o, p: m.diag(ts[0]),
     doc="diag(v): the diagonal matrix of a vector; diag(X): the diagonal of a square matrix",
 )
-_constant_shape = lambda shapes, p=None: tuple(p)  # noqa: E731
-EYE = _row("eye", 0, None, shape=lambda shapes, p=None: (p[0], p[0]), vjp=(), jvp=None,
+def _constant_shape(shapes, p) -> tuple:
+    return tuple(p)
+
+
+EYE = _row("eye", 0, None, shape=lambda shapes, p: (p[0], p[0]), vjp=(), jvp=None,
            doc="eye(n): the n x n identity matrix")
 ZEROS = _row("zeros", 0, None, shape=_constant_shape, vjp=(), jvp=None,
              doc="zeros(n), zeros(r, c): a vector or matrix of zeros")
