@@ -448,8 +448,8 @@ def test_exact_power_with_more_than_4300_digits():
     assert result.stderr == ""
     assert "exact arithmetic failed" not in result.stdout
     assert "ValueError" not in result.stdout and "4300" not in result.stdout
-    rows = {r[""]: r for r in table(result.stdout, "Exact arithmetic")}
-    assert rows["∂a/∂x"]["exact"].startswith("10000/")  # 10000·(1/3)^9999
+    # the exact value is wider than any screen: the table is shown stacked, never cut to fit
+    assert "\n∂a/∂x\n  exact\n    10000/" in result.stdout  # 10000·(1/3)^9999
 
 
 def test_exact_decimal_of_a_tiny_value():

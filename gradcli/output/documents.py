@@ -182,7 +182,9 @@ def dumps(doc: dict) -> str:
         else:
             lines.append(f"  {one(key)}: {one(value)}{comma}")
     lines.append("}")
-    return "\n".join(lines)
+    from .terminal import json_visible
+
+    return json_visible("\n".join(lines))
 
 
 def matrix_json(ev: Evaluation, matrix) -> dict:

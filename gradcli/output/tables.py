@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Optional
 
 from rich import box
-from rich.console import Group, RenderableType
-from rich.table import Table
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.table import Table as RichTable
 from rich.text import Text
 
 from ..oracles.checks import Check
@@ -29,6 +30,110 @@ _STATUS = {"ok": "✓", "fail": "✗", "kink": "~ not differentiable here", "ski
 _STATUS_STYLE = {"ok": "green", "fail": "bold red", "kink": "yellow", "skipped": "dim"}
 
 
+class Table(RichTable):
+    """A rich table that never cuts a cell to fit: numbers are shown whole or not squeezed.
+
+    Rich squeezes a table that is wider than the console by shortening cells with "…",
+    which turns 1.926038125 into 1.926….  A number shown must be the number computed,
+    so when any column would get narrower than its longest word, the table is shown
+    stacked instead: one block per row, one "header  value" line per cell.  The title
+    is printed as its own line, so it carries no trailing spaces.
+    """
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        title, self.title = self.title, None
+        saved = [(c.width, c.min_width) for c in self.columns], self.pad_edge
+        try:
+            if title:
+                line = title.copy() if isinstance(title, Text) else Text(str(title))
+                line.stylize("table.title")
+                yield line
+            if self.columns and not self._fit(console, options):
+                self.pad_edge = False  # two more columns of room before giving up on the grid
+                if not self._fit(console, options):
+                    self.pad_edge = saved[1]
+                    yield from self._stacked(options.max_width)
+                    return
+            yield from list(super().__rich_console__(console, options))
+        finally:
+            self.title = title
+            for column, (width, min_width) in zip(self.columns, saved[0]):
+                column.width, column.min_width = width, min_width
+            self.pad_edge = saved[1]
+
+    def _fit(self, console: Console, options: ConsoleOptions) -> bool:
+        """Make every column at least as wide as its longest word, or say it cannot be done.
+
+        Rich shrinks the widest columns first, below their longest word; instead, when the
+        natural widths do not fit, each column gets its minimum plus a share of the room
+        left, as a fixed width.
+        """
+        wide = options.update_width(10**6)
+        minima, maxima = [], []
+        for k, column in enumerate(self.columns):
+            pad = self._get_padding_width(k)
+            sizes = [Measurement.get(console, wide, cell) for cell in [column.header, *column.cells]]
+            minima.append(max((m.minimum for m in sizes), default=1) + pad)
+            maxima.append(max((m.maximum for m in sizes), default=1) + pad)
+        room = options.max_width - self._extra_width
+        if sum(maxima) <= room:
+            return True
+        if sum(minima) > room:
+            return False
+        spare = room - sum(minima)
+        want = [hi - lo for lo, hi in zip(minima, maxima)]
+        total = sum(want) or 1
+        widths = [lo + min(w, spare * w // total) for lo, w in zip(minima, want)]
+        for k, column in enumerate(self.columns):
+            column.width = widths[k] - self._get_padding_width(k)
+        return True
+
+    def _stacked(self, width: int) -> RenderResult:
+        """One block per row: the first cell, then "header  value" per other column."""
+        headers = [_plain(c.header) for c in self.columns]
+        cells = [list(c.cells) for c in self.columns]
+        rows = max((len(c) for c in cells), default=0)
+        label_width = max((len(h) for h in headers[1:]), default=0)
+        for r in range(rows):
+            row = [_plain(col[r]) if r < len(col) else "" for col in cells]
+            first = f"{headers[0]} {row[0]}" if headers[0] == "id" else row[0]
+            block = Text(first or "·", style="bold")
+            for header, value in zip(headers[1:], row[1:]):
+                if not value:
+                    continue
+                lines = value.splitlines() or [""]
+                if 2 + label_width + 2 + max(len(v) for v in lines) <= width:
+                    block.append("\n  " + header.ljust(label_width) + "  " + lines[0])
+                    for more in lines[1:]:
+                        block.append("\n" + " " * (4 + label_width) + more)
+                else:
+                    block.append("\n  " + header)
+                    for more in lines:
+                        for piece in _wrap_at_commas(more, width - 4):
+                            block.append("\n    " + piece)
+            block.overflow = "fold"  # a word wider than the screen wraps; it is never cut
+            yield block
+            if r + 1 < rows:
+                yield Text("")
+
+
+def _wrap_at_commas(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` (where it can), broken after ", " so no number is split."""
+    lines: list[str] = []
+    line = ""
+    for piece in text.split(", "):
+        if line and len(line) + 2 + len(piece) > width:
+            lines.append(line + ",")
+            line = " " + piece
+        else:
+            line = f"{line}, {piece}" if line else piece
+    return [*lines, line]
+
+
+def _plain(cell: object) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell or "")
+
+
 def add_row(table: Table, *cells, style: Optional[str] = None) -> None:
     """A row whose text cells are plain text, never rich markup ('[inf, 0.5]' stays)."""
     table.add_row(*[Text(c) if isinstance(c, str) else c for c in cells], style=style)
@@ -37,9 +142,11 @@ def add_row(table: Table, *cells, style: Optional[str] = None) -> None:
 class Style:
     """How tables are drawn: rounded boxes on a terminal, plain ASCII elsewhere."""
 
-    def __init__(self, terminal: bool, digits: int = 10, full: bool = False) -> None:
+    def __init__(self, terminal: bool, digits: Optional[int] = None, full: bool = False) -> None:
         self.box = box.ROUNDED if terminal else box.ASCII
-        self.digits = digits
+        #: significant digits of numbers, and of array elements (fewer by default, all when asked)
+        self.digits = 10 if digits is None else digits
+        self.array_digits = 6 if digits is None else digits
         #: show whole arrays instead of their first and last elements
         self.full = full
 
@@ -48,7 +155,7 @@ class Style:
             return ""
         shape = getattr(x, "shape", ())
         if shape != ():
-            text = array(x, min(self.digits, 6), full=self.full)
+            text = array(x, self.array_digits, full=self.full)
             return text.replace("], [", "],\n [") if len(shape) == 2 else text
         return number(x, self.digits)
 

@@ -200,14 +200,22 @@ def read_answers(path: str) -> tuple[list[str], list[dict[str, str]]]:
     """Header and rows of an answers CSV (first column: the student's id)."""
     import csv
 
+    import io
+
+    from ..run.files import read_text
+
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            rows = list(reader)
-            header = list(reader.fieldnames or [])
-    except OSError as exc:
-        raise UsageError(f"--answers {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
+        # bounded, and '-' reads stdin (README, "Files and limits")
+        text = read_text(path, f"--answers {path}")
+    except UsageError as exc:
+        if "not UTF-8" in exc.message:
+            raise UsageError(f"--answers {path}: not a UTF-8 CSV file ({exc.message})") from None
+        raise
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = list(reader)
+        header = list(reader.fieldnames or [])
+    except csv.Error as exc:
         raise UsageError(f"--answers {path}: not a UTF-8 CSV file ({exc})") from None
     if len(header) < 2:
         raise UsageError(f"--answers {path}: expected an id column and at least one answer column")
