@@ -604,6 +604,40 @@ def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: 
         console.print(evaluation(ev, checks, Style(console.is_terminal, digits), show_nodes, full))
 
 
+def function_rows() -> list[dict]:
+    """The operations of the language (`gradcli.core.ops.catalogue`), then the prelude's
+    definitions when the language has a prelude."""
+    from ..core.ops import catalogue
+
+    rows = catalogue()
+    try:
+        from ..language import prelude  # type: ignore[attr-defined]
+    except ImportError:
+        return rows
+    rows.extend(prelude_rows(getattr(prelude, "PRELUDE", None)))
+    return rows
+
+
+def prelude_rows(prelude: object) -> list[dict]:
+    """Rows for the prelude's defs, whatever their container (text, or name -> text)."""
+    if not prelude:
+        return []
+    if isinstance(prelude, str):
+        lines = [line.strip() for line in prelude.splitlines()]
+        defs = [line[4:] for line in lines if line.startswith("def ")]
+    else:
+        items = prelude.items() if isinstance(prelude, dict) else prelude
+        defs = [str(v if not str(v).startswith("def ") else str(v)[4:]) for _, v in items]  # type: ignore[misc]
+    rows = []
+    for text in defs:
+        head, _, body = text.partition("=")
+        name = head.split("(")[0].strip()
+        arity = head.count(",") + 1 if "(" in head and head.split("(", 1)[1].strip(" )") else 0
+        rows.append({"name": name, "usage": head.strip(), "arity": arity,
+                     "meaning": f"prelude: {body.strip()}", "kink": ""})
+    return rows
+
+
 def _console(err: bool = False):
     import os
 

@@ -403,3 +403,15 @@ def gradescope_json(book) -> dict:
         tests.append({"name": c.title, "score": 1.0 if v.ok else 0.0, "max_score": 1.0,
                       "status": "passed" if v.ok else "failed", "output": verdict_cell(v)})
     return {"score": float(s.score), "tests": tests}
+
+
+def functions_markdown(rows: list[dict]) -> str:
+    """The language's operations as a Markdown table (README's reference is this text)."""
+
+    def cell(text: object) -> str:
+        return str(text).replace("|", "\\|")
+
+    lines = ["| operation | meaning | where not differentiable |", "|---|---|---|"]
+    for row in rows:
+        lines.append(f"| `{cell(row['usage'])}` | {cell(row['meaning'])} | {cell(row['kink'])} |")
+    return "\n".join(lines)

@@ -656,3 +656,14 @@ EXTRA_VIEWS = {
     "paths": _paths_view,
     "edges": _edges_view,
 }
+
+
+def functions_table(rows: list[dict], style: Style) -> RenderableType:
+    """`gradcli functions`: one row per operation of the language."""
+    table = Table(box=style.box, title="Operations (from the op table)", title_justify="left")
+    table.add_column("operation", no_wrap=True)
+    table.add_column("meaning", ratio=3)
+    table.add_column("where not differentiable", ratio=2)
+    for row in rows:
+        add_row(table, str(row["usage"]), str(row["meaning"]), str(row["kink"]))
+    return table
