@@ -191,10 +191,15 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
         checks = _gradient_checks(ev, check, rtol, atol, sympy_timeout)
     elif check:
         raise UsageError("checks need a scalar output (or --seed-output); for a vector output use 'gradcli jacobian'")
-    if steps or paths or edges:
+    if steps and ev.mode == "forward" and not (paths or edges or jacobians):
+        from ..teach.forward import forward_steps
+
+        forward_steps(ev)  # refuses what it cannot explain, before anything is printed
+        ev.extras["forward_steps"] = True
+    elif steps or paths or edges:
         if not ev.adjoints:
             raise UsageError("--steps, --paths and --edges explain reverse mode: they need a scalar output "
-                             "(or --seed-output) and --mode reverse")
+                             "(or --seed-output) and --mode reverse (forward mode takes --steps alone)")
         for flag, key in ((steps, "steps"), (paths, "paths"), (edges, "edges"), (jacobians, "jacobians")):
             if flag:
                 ev.extras[key] = True
