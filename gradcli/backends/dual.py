@@ -14,12 +14,30 @@ pass (forward-over-reverse).  Nothing here is a finite difference.
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
 
 from .arrays import ARRAY
 from ..core.ops import AXIS_OPS, OPS
+
+
+def times(a, b):
+    """a * b, except that a zero factor gives 0 even against inf or NaN.
+
+    A partial multiplied by a zero tangent (or cotangent) contributes nothing: an
+    unused partial that is undefined (log of a negative base in ``x^y``) must not turn
+    a derivative that exists into NaN.
+    """
+    c = a * b
+    if c.__class__ is float or np.ndim(c) == 0:
+        if math.isfinite(c):
+            return c
+        return 0.0 if (a == 0 or b == 0) else c
+    if np.all(np.isfinite(c)):
+        return c
+    return np.where((np.asarray(a) == 0) | (np.asarray(b) == 0), 0.0, c)
 
 
 class Dual:
@@ -55,7 +73,7 @@ class Dual:
 
     def __mul__(self, other):
         ov, ot = parts(other)
-        return Dual(self.v * ov, self.t * ov + self.v * ot)
+        return Dual(times(self.v, ov), times(self.t, ov) + times(self.v, ot))
 
     __rmul__ = __mul__
 
@@ -109,7 +127,7 @@ def _elementwise(name: str):
         t = 0.0
         for x, p in zip(xs, local):
             if isinstance(x, Dual):
-                t = t + p * x.t
+                t = t + times(p, x.t)
         return Dual(out, t)
 
     return dual_f

@@ -113,11 +113,12 @@ def _tie_at(extreme: str):
 
 
 def _pow_kink(x, y):
+    # x^0 is the constant 1: its derivatives are 0 at x = 0 too (as in PyTorch and JAX)
     if isinstance(x, float) and isinstance(y, float):
-        return x == 0 and not (y.is_integer() and y >= 1)
+        return x == 0 and y != 0 and not (y.is_integer() and y >= 1)
     import numpy as np
 
-    return (x == 0) & ~((np.mod(y, 1) == 0) & (y >= 1))
+    return (x == 0) & (y != 0) & ~((np.mod(y, 1) == 0) & (y >= 1))
 
 
 OPS: dict[str, Op] = {}
@@ -140,7 +141,10 @@ DIV = _row(
 )
 POW = _row(
     "pow", 2,
-    (lambda m, x, y, o: y * m.pow(x, y - 1.0), lambda m, x, y, o: m.xlogy(o, x)),
+    # y*x^(y-1) and x^y*log(x), made exact where they are 0*inf: at y = 0 the exponent
+    # stays y (so the partial is 0*x^0 = 0), and at x = 0 the log term is 0 (PyTorch, JAX)
+    (lambda m, x, y, o: y * m.pow(x, y - (1.0 - m.eq(y, 0.0))),
+     lambda m, x, y, o: m.xlogy(o * (1.0 - m.eq(x, 0.0)), x)),
     infix="^", kink=_pow_kink,
     domain="a negative base needs an integer exponent, and 0 has no negative powers",
     doc="x ^ y (also x ** y and pow(x, y))",
