@@ -10,6 +10,7 @@ an int, or ``("slice", start, stop, step)``.
 from __future__ import annotations
 
 import functools
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -63,25 +64,58 @@ def unbroadcast(g, shape):
     return g
 
 
+def times(a, b):
+    """a * b, except that a zero factor gives 0 even against inf or NaN.
+
+    A partial multiplied by a zero tangent (or cotangent) contributes nothing: an
+    unused partial that is undefined (log of a negative base in ``x^y``), or an
+    infinite one (sqrt at 0) met by a zero weight, must not turn a derivative that
+    exists into NaN.  Finite products (the usual case) cost one check.
+    """
+    c = a * b
+    if c.__class__ is float or np.ndim(c) == 0:
+        if math.isfinite(c):
+            return c
+        return 0.0 if (a == 0 or b == 0) else c
+    if np.all(np.isfinite(c)):
+        return c
+    return np.where((np.asarray(a) == 0) | (np.asarray(b) == 0), 0.0, c)
+
+
+def _matmul0(a, b):
+    """a @ b with `times` semantics in the products (for cotangents that may be inf)."""
+    r = np.matmul(a, b)
+    if np.all(np.isfinite(r)):
+        return r
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 1 and b.ndim == 1:
+        return np.sum(times(a, b))
+    if a.ndim == 1:
+        return np.sum(times(a[:, None], b), axis=0)
+    if b.ndim == 1:
+        return np.sum(times(a, b[None, :]), axis=1)
+    return np.sum(times(a[:, :, None], b[None, :, :]), axis=1)
+
+
 def _matmul_grad_a(g, a, b):
     """∂(a @ b)/∂a contracted with g, for every vector/matrix combination."""
     if np.ndim(a) == 1 and np.ndim(b) == 1:
-        return g * b
+        return times(g, b)
     if np.ndim(a) == 1:  # (m,) @ (m, k) -> (k,)
-        return np.matmul(b, g)
+        return _matmul0(b, g)
     if np.ndim(b) == 1:  # (n, m) @ (m,) -> (n,)
-        return np.outer(g, b)
-    return np.matmul(g, np.transpose(b))
+        return times(np.asarray(g)[:, None], np.asarray(b)[None, :])
+    return _matmul0(g, np.transpose(b))
 
 
 def _matmul_grad_b(g, a, b):
     if np.ndim(a) == 1 and np.ndim(b) == 1:
-        return g * a
+        return times(g, a)
     if np.ndim(a) == 1:
-        return np.outer(a, g)
+        return times(np.asarray(a)[:, None], np.asarray(g)[None, :])
     if np.ndim(b) == 1:
-        return np.matmul(np.transpose(a), g)
-    return np.matmul(np.transpose(a), g)
+        return _matmul0(np.transpose(a), g)
+    return _matmul0(np.transpose(a), g)
 
 
 def _logsumexp(x, axis):
@@ -165,6 +199,7 @@ ARRAY = SimpleNamespace(
     scatter=_scatter,
     unbroadcast=unbroadcast,
     safe_div=_safe_div,
+    times=times,
     shape=np.shape,
     zeros=np.zeros,
 )

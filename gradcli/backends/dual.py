@@ -14,30 +14,12 @@ pass (forward-over-reverse).  Nothing here is a finite difference.
 
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 
 import numpy as np
 
-from .arrays import ARRAY
+from .arrays import ARRAY, times
 from ..core.ops import AXIS_OPS, OPS
-
-
-def times(a, b):
-    """a * b, except that a zero factor gives 0 even against inf or NaN.
-
-    A partial multiplied by a zero tangent (or cotangent) contributes nothing: an
-    unused partial that is undefined (log of a negative base in ``x^y``) must not turn
-    a derivative that exists into NaN.
-    """
-    c = a * b
-    if c.__class__ is float or np.ndim(c) == 0:
-        if math.isfinite(c):
-            return c
-        return 0.0 if (a == 0 or b == 0) else c
-    if np.all(np.isfinite(c)):
-        return c
-    return np.where((np.asarray(a) == 0) | (np.asarray(b) == 0), 0.0, c)
 
 
 class Dual:
@@ -209,6 +191,7 @@ def _build() -> SimpleNamespace:
         scatter=_linear(ARRAY.scatter),
         unbroadcast=_linear(ARRAY.unbroadcast),
         safe_div=_safe_div,
+        times=_bilinear(times, 0, 1),
         shape=lambda x: np.shape(value(x)),
         zeros=np.zeros,
     )

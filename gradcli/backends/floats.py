@@ -107,16 +107,23 @@ class _IEEEFloat(float):
     __slots__ = ()
 
     def __truediv__(self, other):  # type: ignore[override]
+        if not isinstance(other, (float, int)):
+            return NotImplemented
         return _IEEEFloat(_ieee(operator.truediv)(float(self), float(other)))
 
     def __rtruediv__(self, other):  # type: ignore[override]
+        if not isinstance(other, (float, int)):
+            return NotImplemented
         return _IEEEFloat(_ieee(operator.truediv)(float(other), float(self)))
 
     def _wrap(name):  # type: ignore[no-untyped-def]
         base = getattr(float, name)
 
         def method(self, other):
-            return _IEEEFloat(base(self, other))
+            result = base(self, other)
+            if result is NotImplemented:  # an array operand: NumPy's IEEE arithmetic takes over
+                return result
+            return _IEEEFloat(result)
 
         return method
 

@@ -264,6 +264,8 @@ class Tape:
                     continue
                 on_floats = backend is None and self._on_floats(nodes[i])
                 local = safe_partials(SCALAR if on_floats else array, kind, parts, xs, values[i])
+                if on_floats:  # plain floats (not the IEEE slow path's subclass) meet arrays below
+                    local = [None if p is None else float(p) for p in local]
                 for a, p in zip(args, local):
                     if p is None:
                         continue
@@ -348,7 +350,8 @@ def _all_finite(x) -> bool:
 
 def _times(g, p):
     """g * p where a zero factor makes the product 0, even against inf or NaN."""
-    from ..backends.dual import Dual, times
+    from ..backends.arrays import times
+    from ..backends.dual import Dual
 
     if isinstance(g, Dual) or isinstance(p, Dual):
         return g * p  # dual numbers multiply this way themselves

@@ -335,7 +335,7 @@ MEAN = _row(
 )
 NORM = _row(
     "norm", 1, None, shape=lambda shapes, p=None: (),
-    vjp=(lambda m, g, xs, o, p: g * m.safe_div(xs[0], o),),
+    vjp=(lambda m, g, xs, o, p: m.times(g, m.safe_div(xs[0], o)),),
     jvp=lambda m, ts, xs, o, p: m.sum(m.safe_div(xs[0], o) * ts[0], None),
     kink=lambda x: not bool((x != 0).any()) if not isinstance(x, float) else x == 0,
     doc="Euclidean (L2, Frobenius) norm; norm'(0) = 0",
@@ -354,14 +354,14 @@ LOG_SOFTMAX = _row(
 )
 LOGSUMEXP = _row(
     "logsumexp", 1, None, shape=_reduce_shape,
-    vjp=(lambda m, g, xs, o, p: m.expand_to(g, m.shape(xs[0]), p)
-         * m.exp(xs[0] - m.expand_to(o, m.shape(xs[0]), p)),),
+    vjp=(lambda m, g, xs, o, p: m.times(m.expand_to(g, m.shape(xs[0]), p),
+                                         m.exp(xs[0] - m.expand_to(o, m.shape(xs[0]), p))),),
     jvp=lambda m, ts, xs, o, p: m.sum(m.exp(xs[0] - m.expand_to(o, m.shape(xs[0]), p)) * ts[0], p),
     doc="logsumexp(z), logsumexp(z, axis): log(sum(exp(z))), stable",
 )
 AMAX = _row(
     "amax", 1, None, shape=lambda shapes, p=None: (), user=False, kink=_amax_kink,
-    vjp=(lambda m, g, xs, o, p: g * m.eq(xs[0], o) / m.sum(m.eq(xs[0], o), None),),
+    vjp=(lambda m, g, xs, o, p: m.times(g, m.eq(xs[0], o)) / m.sum(m.eq(xs[0], o), None),),
     jvp=lambda m, ts, xs, o, p: m.sum(m.eq(xs[0], o) * ts[0], None) / m.sum(m.eq(xs[0], o), None),
     doc="max(x) with one array argument: the largest element; ties share the gradient",
 )
