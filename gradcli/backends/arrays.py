@@ -118,6 +118,19 @@ def _matmul_grad_b(g, a, b):
     return _matmul0(np.transpose(a), g)
 
 
+def _mean(x, axis=None):
+    """np.mean, without NumPy's Python-level "Mean of empty slice" warning (the empty
+    mean is nan, which the engine reports as a math error naming the node)."""
+    x = np.asarray(x)
+    if x.size and (axis is None or x.shape[axis]):
+        return np.mean(x, axis=axis)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.mean(x, axis=axis)
+
+
 def _logsumexp(x, axis):
     x = np.asarray(x)
     top = np.max(x, axis=axis, keepdims=True)
@@ -182,7 +195,7 @@ ARRAY = SimpleNamespace(
     outer=np.outer,
     transpose=np.transpose,
     sum=lambda x, axis=None: np.sum(x, axis=axis),
-    mean=lambda x, axis=None: np.mean(x, axis=axis),
+    mean=lambda x, axis=None: _mean(x, axis),
     norm=lambda x: np.sqrt(np.sum(np.square(x))),
     softmax=lambda x, axis=-1: _softmax(x, axis),
     log_softmax=lambda x, axis=-1: _log_softmax(x, axis),
@@ -200,6 +213,8 @@ ARRAY = SimpleNamespace(
     unbroadcast=unbroadcast,
     safe_div=_safe_div,
     times=times,
+    matmul0=_matmul0,
+    outer0=lambda a, b: times(np.asarray(a)[:, None], np.asarray(b)[None, :]),
     shape=np.shape,
     zeros=np.zeros,
 )

@@ -192,6 +192,8 @@ def _build() -> SimpleNamespace:
         unbroadcast=_linear(ARRAY.unbroadcast),
         safe_div=_safe_div,
         times=_bilinear(times, 0, 1),
+        matmul0=_bilinear(ARRAY.matmul0, 0, 1),
+        outer0=_bilinear(ARRAY.outer0, 0, 1),
         shape=lambda x: np.shape(value(x)),
         zeros=np.zeros,
     )

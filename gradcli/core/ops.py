@@ -300,19 +300,19 @@ MATMUL = _row(
     "matmul", 2, None, infix="@", shape=_matmul_shape,
     vjp=(lambda m, g, xs, o, p: m.matmul_grad_a(g, xs[0], xs[1]),
          lambda m, g, xs, o, p: m.matmul_grad_b(g, xs[0], xs[1])),
-    jvp=lambda m, ts, xs, o, p: m.matmul(ts[0], xs[1]) + m.matmul(xs[0], ts[1]),
+    jvp=lambda m, ts, xs, o, p: m.matmul0(ts[0], xs[1]) + m.matmul0(xs[0], ts[1]),
     doc="matrix product A @ B (matrix·vector, vector·matrix, matrix·matrix, vector·vector)",
 )
 DOT = _row(
     "dot", 2, None, shape=_matmul_shape, vjp=MATMUL.vjp,
-    jvp=lambda m, ts, xs, o, p: m.dot(ts[0], xs[1]) + m.dot(xs[0], ts[1]),
+    jvp=lambda m, ts, xs, o, p: m.matmul0(ts[0], xs[1]) + m.matmul0(xs[0], ts[1]),
     doc="dot(u, v): inner product (same as u @ v)",
 )
 OUTER = _row(
     "outer", 2, None, shape=_outer_shape,
     vjp=(lambda m, g, xs, o, p: m.matmul(g, xs[1]),
          lambda m, g, xs, o, p: m.matmul(m.transpose(g), xs[0])),
-    jvp=lambda m, ts, xs, o, p: m.outer(ts[0], xs[1]) + m.outer(xs[0], ts[1]),
+    jvp=lambda m, ts, xs, o, p: m.outer0(ts[0], xs[1]) + m.outer0(xs[0], ts[1]),
     doc="outer(u, v): the matrix u vᵀ",
 )
 TRANSPOSE = _row(
@@ -336,7 +336,7 @@ MEAN = _row(
 NORM = _row(
     "norm", 1, None, shape=lambda shapes, p=None: (),
     vjp=(lambda m, g, xs, o, p: m.times(g, m.safe_div(xs[0], o)),),
-    jvp=lambda m, ts, xs, o, p: m.sum(m.safe_div(xs[0], o) * ts[0], None),
+    jvp=lambda m, ts, xs, o, p: m.sum(m.times(m.safe_div(xs[0], o), ts[0]), None),
     kink=lambda x: not bool((x != 0).any()) if not isinstance(x, float) else x == 0,
     doc="Euclidean (L2, Frobenius) norm; norm'(0) = 0",
 )
@@ -356,13 +356,13 @@ LOGSUMEXP = _row(
     "logsumexp", 1, None, shape=_reduce_shape,
     vjp=(lambda m, g, xs, o, p: m.times(m.expand_to(g, m.shape(xs[0]), p),
                                          m.exp(xs[0] - m.expand_to(o, m.shape(xs[0]), p))),),
-    jvp=lambda m, ts, xs, o, p: m.sum(m.exp(xs[0] - m.expand_to(o, m.shape(xs[0]), p)) * ts[0], p),
+    jvp=lambda m, ts, xs, o, p: m.sum(m.times(m.exp(xs[0] - m.expand_to(o, m.shape(xs[0]), p)), ts[0]), p),
     doc="logsumexp(z), logsumexp(z, axis): log(sum(exp(z))), stable",
 )
 AMAX = _row(
     "amax", 1, None, shape=lambda shapes, p=None: (), user=False, kink=_amax_kink,
     vjp=(lambda m, g, xs, o, p: m.times(g, m.eq(xs[0], o)) / m.sum(m.eq(xs[0], o), None),),
-    jvp=lambda m, ts, xs, o, p: m.sum(m.eq(xs[0], o) * ts[0], None) / m.sum(m.eq(xs[0], o), None),
+    jvp=lambda m, ts, xs, o, p: m.sum(m.times(m.eq(xs[0], o), ts[0]), None) / m.sum(m.eq(xs[0], o), None),
     doc="max(x) with one array argument: the largest element; ties share the gradient",
 )
 AMIN = _row(

@@ -295,9 +295,9 @@ def matrix_view(ev: Evaluation, matrix, style: Style) -> RenderableType:
     parts.append(table)
     notes = Text(how + "\n", style="dim")
     if matrix.kind == "hessian" and matrix.data.size:
-        import numpy as np
+        from ..run.derivatives import largest_difference
 
-        notes.append(f"symmetric to {float(np.max(np.abs(matrix.data - matrix.data.T))):.2g}\n", style="dim")
+        notes.append(f"symmetric to {largest_difference(matrix.data, matrix.data.T):.2g}\n", style="dim")
     for note in matrix.notes:
         notes.append(note + "\n", style="dim")
     for c in matrix.checks:
