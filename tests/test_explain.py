@@ -340,7 +340,7 @@ def test_too_many_paths_json_counts():
     start = time.perf_counter()
     doc = ok_json(_chain(20), "x=0.001", "--paths")
     assert time.perf_counter() - start < 10
-    assert doc["paths"]["x"] == {"count": 2**20, "paths": []}
+    assert doc["paths"]["x"] == {"count": 2**20, "capped": False, "paths": []}
     assert doc["gradient"]["x"] == pytest.approx(_chain_gradient(0.001, 20), rel=1e-12)
     small = ok_json(_chain(3), "x=0.5", "--paths")
     assert small["paths"]["x"]["count"] == 8 and len(small["paths"]["x"]["paths"]) == 8

@@ -111,8 +111,24 @@ def exact_constant(text: str):
 
     negative = text.startswith("-")
     body = text[1:] if negative else text
-    value = sp.pi if body == "pi" else sp.Rational(*Fraction(body).as_integer_ratio())
+    value = sp.pi if body == "pi" else sp.Rational(*_exact_fraction(body).as_integer_ratio())
     return -value if negative else value
+
+
+#: literal exponents beyond this are not built exactly (Fraction("1e-999999999") would
+#: build 10^999999999): the value is then the float the program computed with
+MAX_EXACT_EXPONENT = 1000
+
+
+def _exact_fraction(body: str) -> Fraction:
+    """The decimal literal as a fraction, with absurd exponents normalised: ``0e999999999``
+    is 0, and ``1e-999999999`` is the float it rounds to (0)."""
+    mantissa, _, exponent = body.lower().partition("e")
+    if exponent and abs(int(exponent)) > MAX_EXACT_EXPONENT:
+        if not mantissa.strip("0.+-"):
+            return Fraction(0)
+        return Fraction(float(body))
+    return Fraction(body)
 
 
 def input_symbols(graph: Graph, env: dict) -> dict[str, object]:

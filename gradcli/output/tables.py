@@ -85,8 +85,9 @@ def evaluation(ev: Evaluation, checks: list[Check], style: Style,
 
 def header(ev: Evaluation, style: Style) -> RenderableType:
     text = Text()
-    statements = [line.split("#", 1)[0].strip() for line in ev.source.splitlines()]
-    source = "; ".join(st for st in statements if st)
+    from ..language.parser import statement_texts
+
+    source = "; ".join(statement_texts(ev.source, limit=200))
     if len(source) > 200:
         source = source[:199] + "…"
     text.append("program  ", style="dim")

@@ -103,7 +103,9 @@ def _context_edges(ev) -> list[tuple[int, int]]:
 
 
 def _source_line(ev, limit: int = 80) -> str:
-    text = "; ".join(line.strip() for line in ev.source.strip().splitlines() if line.strip())
+    from ..language.parser import statement_texts
+
+    text = "; ".join(statement_texts(ev.source, limit=limit))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
