@@ -31,6 +31,10 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
+#: the hint where two operands meet without an operator (``W x``, ``w·x``); when the
+#: values are bound, `gradcli.run.evaluate` narrows it to * or to @ / dot
+PRODUCT_HINT = "write * for multiplication, or @ or dot(u, v) for matrix and vector products"
+
 _NAME_CHARS = frozenset("_0123456789")
 _OPERATORS = frozenset("-+*/^@()[],:;=.")
 _BLANK = frozenset(" \t\r\f\v#")
@@ -78,8 +82,8 @@ def _bad_char_message(ch: str) -> str:
         "}": "use parentheses ( ) for grouping",
         "²": "write x^2",
         "³": "write x^3",
-        "·": "write * for multiplication",
-        "×": "write * for multiplication",
+        "·": PRODUCT_HINT,
+        "×": PRODUCT_HINT,
         "−": "write - (ASCII hyphen-minus) for minus",
         "÷": "write / for division",
     }

@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import NamedTuple, Optional
 
 from ..core.errors import ParseError
-from .lexer import tokenize
+from .lexer import PRODUCT_HINT, tokenize
 
 Item = tuple[str, object, int]
 
@@ -277,7 +277,9 @@ def _expression(tok, next_token, peeked, fail) -> tuple[list[Item], tuple[str, s
         elif text == "=":
             raise fail("unexpected '=': an assignment must start the statement (name = expression)", pos)
         elif kind in ("num", "name") or text == "(":
-            raise fail(f"expected an operator before {_describe(tok)} (write * for multiplication)", pos)
+            # after a number (2x) it is a multiplication; between names it may be a matrix product
+            hint = "write * for multiplication" if out and out[-1][0] == "num" else PRODUCT_HINT
+            raise fail(f"expected an operator before {_describe(tok)} ({hint})", pos)
         else:
             raise fail(f"unexpected {_describe(tok)}", pos)
         tok = next_token()
