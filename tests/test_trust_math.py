@@ -228,3 +228,174 @@ def test_jacobians_agree_between_modes(source, point):
         except (GradcliError, MathError):
             assume(False)
         agree(jacobian(ev, "reverse").data, jacobian(ev, "forward").data, "J")
+
+
+# --------------------------------------------------------------------------------------
+# 3. Exit 4 means a bug only
+# --------------------------------------------------------------------------------------
+ARRAY_KINKS = [
+    (["sqrt(v @ v)", "v=[0,0]"], {"v": [0.0, 0.0]}),
+    (["acos(dot(u, v))", "u=[1,0]", "v=[1,0]"], {"u": ["-inf", 0.0], "v": ["-inf", 0.0]}),
+    (["sqrt(max(v))", "v=[0,0]"], {"v": ["inf", "inf"]}),
+    (["asin(norm(v))", "v=[1,0]"], {"v": ["inf", 0.0]}),
+    (["z ^ (v @ v)", "z=-2", "v=[1,1]"], {"z": -4.0, "v": ["nan", "nan"]}),
+]
+
+
+@pytest.mark.parametrize("args, gradient", ARRAY_KINKS)
+def test_infinite_derivative_reaching_an_array_op(args, gradient):
+    result = run_cli(["eval", *args, "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert gradient_of(result) == gradient
+    for mode in ("forward", "reverse"):
+        assert run_cli(["jacobian", *args, "--mode", mode]).exit_code == 0
+
+
+@pytest.mark.parametrize("args", [a for a, _ in ARRAY_KINKS])
+def test_graph_of_an_infinite_derivative(args):
+    result = run_cli(["graph", *args])
+    assert result.exit_code == 0, result.stderr
+
+
+def test_paths_when_the_output_is_an_input():
+    result = run_cli(["eval", "x", "x=1", "--paths", "--no-nodes"])
+    assert result.exit_code == 0, result.stderr
+    assert "∂x/∂x = 1 (the output is the input x itself: one path with no edges)" in result.stdout
+    doc = strict_json(run_cli(["eval", "d = a", "a=2.8", "--paths", "--json"]).stdout)
+    assert doc["paths"]["a"] == {"count": 1, "capped": False,
+                                 "paths": [{"nodes": ["a"], "factors": [], "value": 1.0}]}
+
+
+def _lattice(levels: int) -> str:
+    lines = ["a0 = x", "b0 = x"]
+    for i in range(1, levels):
+        lines += [f"s{i} = a{i - 1} + b{i - 1}", f"a{i} = sin(s{i})", f"b{i} = cos(s{i})"]
+    return "\n".join(lines + [f"a{levels - 1} + b{levels - 1}"])
+
+
+def test_paths_over_a_huge_lattice_are_counted_without_big_integers():
+    result = run_cli(["eval", _lattice(2000), "x=0.1", "--paths", "--no-nodes"])
+    assert result.exit_code == 0, result.stderr
+    assert "more than 1e15 paths are too many to list" in result.stdout
+    doc = strict_json(run_cli(["eval", _lattice(2000), "x=0.1", "--paths", "--json"]).stdout)
+    assert doc["paths"]["x"]["capped"] is True and doc["paths"]["x"]["count"] == 10**15
+
+
+def test_paths_on_a_long_chain_are_bounded():
+    chain = "\n".join(["t0 = x"] + [f"t{i} = sin(t{i - 1})" for i in range(1, 3000)])
+    result = run_cli(["eval", chain, "x=0.1", "--paths", "--no-nodes"])
+    assert result.exit_code == 0, result.stderr
+    assert "1 path(s), the longest with 2999 edges, too long to write out" in result.stdout
+
+
+@pytest.mark.parametrize("args, key, expected", [
+    (["hessian", "sqrt(x)", "x=0"], "hessian", [["-inf"]]),
+    (["hessian", "x^y", "x=-2", "y=2"], "hessian", [[2.0, "nan"], ["nan", "nan"]]),
+    (["jacobian", "sqrt(x)", "x=0", "--mode", "both"], "jacobian", [["inf"]]),
+])
+def test_non_finite_numbers_in_matrix_documents(args, key, expected):
+    result = run_cli([*args, "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert strict_json(result.stdout)[key] == expected
+    assert "Warning" not in result.stderr
+
+
+def test_infinite_tolerance_in_a_json_document():
+    result = run_cli(["eval", "x", "x=1", "--check", "fd", "--rtol", "inf", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert strict_json(result.stdout)["tolerances"]["fd"]["rtol"] == "inf"
+
+
+def test_mode_difference_and_asymmetry_ignore_equal_infinities():
+    doc = strict_json(run_cli(["jacobian", "sqrt(x)", "x=0", "--mode", "both", "--json"]).stdout)
+    assert doc["forward_reverse_difference"] == 0.0
+    assert strict_json(run_cli(["hessian", "sqrt(x)", "x=0", "--json"]).stdout)["asymmetry"] == 0.0
+
+
+# --------------------------------------------------------------------------------------
+# 4. No Python warnings; --rtol inf keeps exact agreement
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("args, code", [
+    (["eval", "mean(x[0:0])", "x=[1,2]"], 3),
+    (["hessian", "pow(-x, y)*1", "x=2", "y=2", "--check", "fd", "--wrt", "x"], 0),
+    (["jacobian", "sqrt(x)", "x=0", "--mode", "both"], 0),
+])
+def test_no_python_warnings(args, code):
+    result = run_cli(args)
+    assert result.exit_code == code, result.stderr
+    assert all(line.startswith("gradcli: ") for line in result.stderr.splitlines()), result.stderr
+
+
+@pytest.mark.parametrize("command", ["eval", "jacobian", "hessian"])
+def test_infinite_rtol_keeps_exact_agreement(command):
+    result = run_cli([command, "x*0", "x=0", "--check", "fd", "--rtol", "inf"])
+    assert result.exit_code == 0, result.stdout
+
+
+# --------------------------------------------------------------------------------------
+# 5. Huge literal exponents
+# --------------------------------------------------------------------------------------
+def test_huge_exponent_literals_are_normalised():
+    from fractions import Fraction
+
+    from gradcli.backends.sympy import _exact_fraction
+
+    assert _exact_fraction("0e999999999") == 0
+    assert _exact_fraction("1e-999999999") == 0
+    assert _exact_fraction("0.0e-999999999") == 0
+    assert _exact_fraction("1.5e-300") == Fraction("1.5e-300")  # still exact in range
+
+
+@pytest.mark.parametrize("program", ["x + 0e999999999", "x*1e-999999999"])
+def test_huge_exponent_literals_in_checks(program):
+    result = run_cli(["eval", program, "x=1", "--check", "sympy", "--exact", "--sympy-timeout", "20"])
+    assert result.exit_code == 0, result.stdout
+    assert "time budget" not in result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------------------
+# 6. Parse errors and the program header
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("source, opener, line_col", [
+    ("a = (x + 1\nf = a*2\nf", "(", (1, 5)),
+    ("a = sin(x\nb = 2", "(", (1, 5)),
+    ("a = [x,\n1\nb = 2", "[", (1, 5)),
+    ("a = (x +\nb = 2", "(", (1, 5)),
+])
+def test_unclosed_bracket_is_named_where_it_opened(source, opener, line_col):
+    from gradcli.core.errors import ParseError
+    from gradcli.language.parser import parse
+
+    with pytest.raises(ParseError) as info:
+        parse(source)
+    assert info.value.message.startswith(f"'{opener}' is never closed"), info.value.message
+    assert info.value.line_col == line_col
+
+
+def test_header_keeps_a_continued_statement_whole():
+    result = run_cli(["eval", "a = x\nb = a*\n2\nb", "x=1", "--no-nodes"])
+    assert result.stdout.splitlines()[0] == "program  a = x; b = a* 2; b"
+    from gradcli.language.parser import statement_texts
+
+    assert statement_texts("a = x  # one\nb = max(a,\n  x) # two\nc = -\n b; b*c") == [
+        "a = x", "b = max(a, x)", "c = - b", "b*c"]
+
+
+# --------------------------------------------------------------------------------------
+# 7. Hints
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("args, hint", [
+    (["w·x", "w=[1,2]", "x=[1,2]"], "write @ or dot(u, v) for a matrix or vector product"),
+    (["W x", "W=[[1,2],[3,4]]", "x=[1,2]"], "write @ or dot(u, v) for a matrix or vector product"),
+    (["a b", "a=1", "b=2"], "(write * for multiplication)"),
+    (["a b", "a=1"], "write * for multiplication, or @ or dot(u, v) for matrix and vector products"),
+    (["2 x", "x=[1,2]"], "(write * for multiplication)"),
+    (["w^T @ x", "w=[1,2]", "x=[1,2]"], "for the transpose write w.T, not w^T"),
+    (["ln(x)", "x=1"], "did you mean log?"),
+    (["ReLU(x)", "x=1"], "did you mean relu?"),
+    (["e^x", "x=1"], "for Euler's number write exp(x)"),
+])
+def test_hints(args, hint):
+    result = run_cli(["eval", *args])
+    assert result.exit_code == 2
+    assert hint in result.stderr, result.stderr
