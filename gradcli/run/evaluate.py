@@ -295,7 +295,7 @@ _CONVENTION = {
     "max": "tied arguments share the gradient evenly, as in PyTorch",
     "min": "tied arguments share the gradient evenly, as in PyTorch",
     "sqrt": "the derivative of sqrt at 0 is infinite",
-    "pow": "0^y has no finite derivative in x for y < 1",
+    "pow": "0^y is one-sided in x for y not an integer (its derivative is infinite for 0 < y < 1)",
     "asin": "the derivative of asin at ±1 is infinite",
     "acos": "the derivative of acos at ±1 is infinite",
 }
