@@ -157,7 +157,8 @@ def _safe_div(x, y):
 
 def _xlogy(x, y):
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
+        zero = (x == 0) | (y == 0)
+        return np.where(zero, 0.0, x * np.log(np.where(zero, 1.0, y)))
 
 
 ARRAY = SimpleNamespace(

@@ -49,7 +49,12 @@ def _eq(x: float, y: float) -> float:
 
 
 def _xlogy(x: float, y: float) -> float:
-    return 0.0 if x == 0.0 else x * math.log(y)
+    return 0.0 if x == 0.0 or y == 0.0 else x * math.log(y)
+
+
+def _times(x: float, y: float) -> float:
+    """x * y, and 0 when either is 0 (even against inf or nan: a zero weight wins)."""
+    return 0.0 if x == 0.0 or y == 0.0 else x * y
 
 
 SCALAR = SimpleNamespace(
@@ -81,6 +86,7 @@ SCALAR = SimpleNamespace(
     sign=_sign,
     eq=_eq,
     xlogy=_xlogy,
+    times=_times,
 )
 
 
@@ -143,3 +149,4 @@ def ieee(x: float) -> float:
 
 
 IEEE = SimpleNamespace(**{name: _ieee(f) for name, f in vars(SCALAR).items()})
+IEEE.times = lambda x, y: _IEEEFloat(_times(float(x), float(y)))

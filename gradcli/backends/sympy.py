@@ -87,6 +87,7 @@ def sympy_backend() -> SimpleNamespace:
         sign=each(sp.sign),
         eq=each(lambda x, y: sp.Piecewise((1, sp.Eq(x, y)), (0, True))),
         xlogy=each(lambda x, y: x * sp.log(y)),
+        times=operator.mul,
         matmul=np.dot,
         dot=np.dot,
         outer=np.outer,

@@ -141,10 +141,9 @@ DIV = _row(
 )
 POW = _row(
     "pow", 2,
-    # y*x^(y-1) and x^y*log(x), made exact where they are 0*inf: at y = 0 the exponent
-    # stays y (so the partial is 0*x^0 = 0), and at x = 0 the log term is 0 (PyTorch, JAX)
-    (lambda m, x, y, o: y * m.pow(x, y - (1.0 - m.eq(y, 0.0))),
-     lambda m, x, y, o: m.xlogy(o * (1.0 - m.eq(x, 0.0)), x)),
+    # y*x^(y-1) and x^y*log(x), exact where they meet 0*inf: `times` makes 0*x^-1 = 0 at
+    # y = 0, and xlogy is 0 at x = 0, so 0^0 has both partials 0 (PyTorch, JAX, autograd)
+    (lambda m, x, y, o: m.times(y, m.pow(x, y - 1.0)), lambda m, x, y, o: m.xlogy(o, x)),
     infix="^", kink=_pow_kink,
     domain="a negative base needs an integer exponent, and 0 has no negative powers",
     doc="x ^ y (also x ** y and pow(x, y))",
@@ -394,7 +393,7 @@ XLOGY = _row(
     "xlogy", 2,
     (lambda m, x, y, o: m.log(y), lambda m, x, y, o: x / y),
     kink=lambda x, y: x == 0, domain="log needs a positive input", user=False,
-    doc="x * log(y), and 0 where x == 0",
+    doc="x * log(y), and 0 where x == 0 or y == 0 (pow's ∂y at 0^0)",
 )
 
 #: functions a program may call, with how many arguments (-1: one or more)

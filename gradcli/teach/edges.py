@@ -170,6 +170,7 @@ class SymbolicText:
     div = staticmethod(lambda a, b: _sym(a) / b)
     neg = staticmethod(lambda a: -_sym(a))
     pow = staticmethod(lambda a, b: _pow(_sym(a), _sym(b)))
+    times = mul  # 0 * inf = 0 is a numeric detail; the text is the product
 
     @staticmethod
     def xlogy(a: object, b: object) -> Sym:
@@ -180,10 +181,6 @@ class SymbolicText:
         a, b = _sym(a), _sym(b)
         if a.val is not None and b.val is not None:
             return _lit(1.0 if a.val == b.val else 0.0)
-        if b.num == 0.0 and a.num is None:
-            # only pow's partials compare with a literal 0 (to stay exact at 0); where the
-            # point is unknown (arrays) the text shows the textbook formula, y*x^(y - 1)
-            return _lit(0.0)
         return _call("eq")(a, b)
 
     def __getattr__(self, name: str):
