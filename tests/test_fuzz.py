@@ -572,8 +572,19 @@ def report_invocations():
         print(f"\n{INVOCATIONS[0]} in-process gradcli invocations")
 
 
-def invoke(args: list[str], stdin=None) -> Result:
+#: a long local run can write its running count to this file (GRADCLI_FUZZ_PROGRESS)
+PROGRESS = os.environ.get("GRADCLI_FUZZ_PROGRESS")
+
+
+def count_invocation() -> None:
     INVOCATIONS[0] += 1
+    if PROGRESS and INVOCATIONS[0] % 100 == 0:
+        with open(PROGRESS, "w") as f:
+            f.write(f"{INVOCATIONS[0]}\n")
+
+
+def invoke(args: list[str], stdin=None) -> Result:
+    count_invocation()
     with watchdog(30):
         return CliRunner().invoke(main, args, input=stdin, env=ENV)
 
@@ -688,7 +699,7 @@ def run_fast_path(argv: list[str]) -> tuple[int, str, str]:
     sys.argv, sys.stdout, sys.stderr = ["gradcli", *argv], streams[0], streams[1]
     os.environ["COLUMNS"] = "100"
     code = 0
-    INVOCATIONS[0] += 1
+    count_invocation()
     try:
         with watchdog(30):
             entry_point()
