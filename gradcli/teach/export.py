@@ -473,7 +473,7 @@ def to_numpy(ev: Evaluation) -> str:
     helpers = "\n\n\n".join(_HELPERS[h] for h in sorted(m.helpers))
     title = ev.source.strip().replace('"""', "'''")
     return "\n".join([
-        f'"""Backprop written out in NumPy, by gradcli export.\n\nProgram:\n\n    '
+        '"""Backprop written out in NumPy, by gradcli export.\n\nProgram:\n\n    '
         + title.replace("\n", "\n    ") + '\n\nd<name> is the adjoint ∂' + names[out] + '/∂<name>.\n"""',
         "",
         "import json",
