@@ -106,9 +106,7 @@ def _context_edges(ev) -> list[tuple[int, int]]:
 
 
 def _source_line(ev, limit: int = 80) -> str:
-    from ..language.parser import statement_texts
-
-    text = "; ".join(statement_texts(ev.source, limit=limit))
+    text = "; ".join(line.strip() for line in ev.source.strip().splitlines() if line.strip())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
