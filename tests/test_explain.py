@@ -189,8 +189,11 @@ def test_forward_mode_needs_a_scalar_output():
     usage_error(invoke("W@x", "W=[[1,2],[3,4]]", "x=[1,2]", "--mode", "forward"), "scalar output")
 
 
-def test_steps_need_reverse_mode():
-    usage_error(invoke(LECTURE, "a=3", "b=2", "--mode", "forward", "--steps"), "--steps")
+def test_paths_and_edges_need_reverse_mode():
+    usage_error(invoke(LECTURE, "a=3", "b=2", "--mode", "forward", "--paths"), "--paths")
+    usage_error(invoke(LECTURE, "a=3", "b=2", "--mode", "forward", "--steps", "--edges"), "--edges")
+    forward = ok(LECTURE, "a=3", "b=2", "--mode", "forward", "--steps", "--no-nodes")  # tests/test_forward_steps.py
+    assert "Forward pass 1 of 2: start with ȧ = 1, ḃ = 0:" in forward
 
 
 # ---- --steps -----------------------------------------------------------------------------
@@ -347,7 +350,7 @@ def test_too_many_paths_json_counts():
     start = time.perf_counter()
     doc = ok_json(_chain(20), "x=0.001", "--paths")
     assert time.perf_counter() - start < 10
-    assert doc["paths"]["x"] == {"count": 2**20, "paths": []}
+    assert doc["paths"]["x"] == {"count": 2**20, "capped": False, "paths": []}
     assert doc["gradient"]["x"] == pytest.approx(_chain_gradient(0.001, 20), rel=1e-12)
     small = ok_json(_chain(3), "x=0.5", "--paths")
     assert small["paths"]["x"]["count"] == 8 and len(small["paths"]["x"]["paths"]) == 8

@@ -269,10 +269,10 @@ def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_fi
     _warn(ev.warnings)
     matrix = jacobian(ev, "reverse" if mode == "both" else mode)
     if mode == "both":
-        import numpy as np
+        from ..run.derivatives import largest_difference
 
         other = jacobian(ev, "forward")
-        gap = float(np.max(np.abs(matrix.data - other.data))) if matrix.data.size else 0.0
+        gap = largest_difference(matrix.data, other.data)
         matrix.notes.append(
             f"reverse mode: {matrix.passes} backward pass(es); forward mode: {other.passes} tangent pass(es); "
             f"largest difference {gap:.3g}"

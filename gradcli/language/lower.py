@@ -175,9 +175,15 @@ def _shape_call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail) -> i
     return g.add(name, args[:values], param=shape, pos=pos)
 
 
+#: names other tools use for our functions (checked case-insensitively, as ReLU is relu)
+ALIASES = {"ln": "log", "arcsin": "asin", "arccos": "acos", "arctan": "atan", "expit": "sigmoid",
+           "logistic": "sigmoid"}
+
+
 def _unknown_function(name: str) -> str:
     import difflib  # only on this error path: start-up time matters
 
-    close = difflib.get_close_matches(name, list(FUNCTIONS), n=3, cutoff=0.6)
+    alias = ALIASES.get(name.lower()) or (name.lower() if name.lower() in FUNCTIONS else None)
+    close = [alias] if alias else difflib.get_close_matches(name, list(FUNCTIONS), n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(close)}?" if close else f" (functions: {', '.join(sorted(FUNCTIONS))})"
     return f"unknown function {name!r}{hint}"
