@@ -77,7 +77,7 @@ class _Thunk:
 class _Ctx:
     """Where code runs: the main program (fn None) or the body of one call."""
 
-    __slots__ = ("code", "plan", "env", "fn", "call", "site")
+    __slots__ = ("code", "plan", "env", "fn", "call", "site", "tools")
 
     def __init__(self, code, plan, env, fn, call, site) -> None:
         self.code: list[Item] = code
@@ -87,6 +87,8 @@ class _Ctx:
         self.call: int = call
         #: in the prelude: where the user's program called into it (errors point there)
         self.site: int = site
+        #: (resolve, call, fail) for `_run`, made on first use
+        self.tools: Optional[tuple] = None
 
 
 def _arity(tag: str, payload) -> int:
@@ -280,9 +282,15 @@ def lower(program: Program, output: Optional[str] = None) -> Graph:
 
     def builtin(ctx: _Ctx) -> Callable:
         err = ctx_fail(ctx)
+        in_prelude = ctx.fn is not None and ctx.fn.is_prelude
+        #: names whose call needs a closer look (an error, at least)
+        special = {*ctx.env, *assigned_at, *user_defs, *prelude.NAMES}
 
         def call(name: str, args: tuple, pos: int) -> int:
-            callee(ctx, name, len(args), pos)  # the checks only: no definition reaches here
+            if name in special:
+                callee(ctx, name, len(args), pos)  # its checks only: no definition reaches here
+            elif not in_prelude:
+                user_calls.setdefault(name, pos)
             return _call(g, name, args, pos, err, user_defs)
 
         return call
@@ -292,7 +300,17 @@ def lower(program: Program, output: Optional[str] = None) -> Graph:
 
     def run_span(ctx: _Ctx, lo: int, hi: int) -> None:
         g.call = ctx.call
-        _run(g, ctx.code, lo, hi, values, lambda n, p: resolve(ctx, n, p), builtin(ctx), ctx_fail(ctx))
+        tools = ctx.tools
+        if tools is None:
+            if ctx.fn is None:  # the program itself: most names are steps or inputs seen before
+                def find(name: str, pos: int) -> int:
+                    found = defined.get(name)
+                    return found if found is not None else resolve(ctx, name, pos)
+            else:
+                def find(name: str, pos: int) -> int:
+                    return resolve(ctx, name, pos)
+            tools = ctx.tools = (find, builtin(ctx), ctx_fail(ctx))
+        _run(g, ctx.code, lo, hi, values, *tools)
 
     def evaluate(ctx: _Ctx) -> int:
         """Lower `ctx.code` (a statement) with every call inlined; returns the node."""
@@ -376,12 +394,16 @@ def lower(program: Program, output: Optional[str] = None) -> Graph:
         work.append(("eval", d.plan.root, inner))  # type: ignore[union-attr]
 
     last = -1
+    main = _Ctx([], None, {}, None, -1, -1)  # one context for every statement of the program
+    # a statement needs the work stack only if it calls a function; skip looking when none can be
+    may_call = bool(user_defs) or any(name in source for name in prelude.NAMES)
     for order, st in steps:
         order_now[0] = order
-        plan = None
-        if any(tag == "call" and is_function(str(payload[0])) for tag, payload, _ in st.code):  # type: ignore
-            plan = _plan(st.code, is_function, frozenset())
-        result = evaluate(_Ctx(st.code, plan, {}, None, -1, -1))
+        main.code = st.code
+        main.plan = None
+        if may_call and any(tag == "call" and is_function(str(payload[0])) for tag, payload, _ in st.code):  # type: ignore
+            main.plan = _plan(st.code, is_function, frozenset())
+        result = evaluate(main)
         if st.target is not None:
             defined[st.target] = result
             g.names.setdefault(st.target, result)
@@ -426,8 +448,7 @@ def _meaning(name: str, user_defs: dict, in_prelude: bool) -> str:
 
 def _run(g: Graph, code: list[Item], lo: int, hi: int, stack: list, resolve, call, fail) -> None:
     """Run postfix items ``code[lo..hi]`` (no inlined calls among them) on `stack`."""
-    for k in range(lo, hi + 1):
-        tag, payload, pos = code[k]
+    for tag, payload, pos in (code if lo == 0 and hi == len(code) - 1 else code[lo : hi + 1]):
         if tag == "num":
             value, text = payload  # type: ignore[misc]
             stack.append(g.const(value, text, pos))
