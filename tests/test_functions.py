@@ -127,7 +127,7 @@ def test_nodes_are_named_after_the_call_that_made_them():
     assert "y = sq#1 * sq#2" in text
     calls = [label for label, _, _ in g.calls]
     assert calls == ["sq#1", "sq#2"]
-    assert {g.nodes[i].call for i in range(len(g.nodes)) if g.nodes[i].name.startswith("sq#2")} == {1}
+    assert {g.nodes[i].call for i in range(len(g.nodes)) if (g.nodes[i].name or "").startswith("sq#2")} == {1}
 
 
 def test_a_named_step_keeps_its_name_and_the_call_is_its_provenance():
