@@ -15,8 +15,8 @@ import click
 
 from .._version import __version__
 from .app import (
-    report_failure,
-    _console, _finish_matrix, _format, _grade_class,
+    PipeClosed, echo, finish, install_signal_handlers, prepare_streams, report_failure,
+    _console, _finish_matrix, _format, _one_stdin, run_check,
     _prepare, _warn,
 )
 from ..core.errors import ExitStatus, UsageError
@@ -52,7 +52,7 @@ class ProgramCommand(click.Command):
                     key = f"{_PROTECT}{len(protected)}"
                     protected[key] = "\x00" + a
                     a = key
-            elif previous not in takes_value and _looks_like_program(a, self):
+            elif previous not in takes_value and a not in ctx.help_option_names and _looks_like_program(a, self):
                 key = f"{_PROTECT}{len(protected)}"
                 protected[key] = a
                 a = key
@@ -76,29 +76,47 @@ def _looks_like_program(arg: str, command: click.Command) -> bool:
 class GradcliGroup(click.Group):
     """Maps errors to one line on stderr and the documented exit status."""
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # click would turn it into exit 0; the README says 141, silently
+            raise PipeClosed() from None
+
     def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,
              complete_var: Optional[str] = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        from ..oracles import budget
+
+        budget.new_command()
         try:
+            install_signal_handlers()
+            prepare_streams()
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoSuchOption as exc:
             hint = f" Did you mean {', '.join(exc.possibilities)}?" if exc.possibilities else ""
             _usage_exit(f"no such option: {exc.option_name}.{hint}", exc.ctx)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `gradcli`: usage, not an error
+            echo(exc.ctx.get_help())
+            sys.exit(finish(int(ExitStatus.OK)))
         except click.ClickException as exc:
             _usage_exit(exc.format_message(), getattr(exc, "ctx", None))
         except click.exceptions.Abort:
-            click.echo("gradcli: aborted", err=True)
+            echo("gradcli: aborted", err=True)
             sys.exit(130)
         except BaseException as exc:  # noqa: B036 - every other failure has one mapping, in app
             if isinstance(exc, SystemExit):
+                if exc.code in (0, None):  # --help, --version: their text must reach the reader
+                    sys.exit(finish(0))
                 raise
-            sys.exit(report_failure(exc))
-        sys.exit(rv if isinstance(rv, int) else 0)
+            sys.exit(finish(report_failure(exc)))
+        finally:
+            budget.end_command()
+        sys.exit(finish(rv if isinstance(rv, int) else 0))
 
 
 def _usage_exit(message: str, ctx: Optional[click.Context]) -> None:
     where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
     message = message[0].lower() + message[1:] if message else message
-    click.echo(f"gradcli: error: {message}{where}", err=True)
+    echo(f"gradcli: error: {message}{where}", err=True)
     sys.exit(int(ExitStatus.BAD_INPUT))
 
 
@@ -163,8 +181,9 @@ def output_options(formats: tuple[str, ...]):
             click.option("--format", "fmt", type=click.Choice(list(formats)), default=None,
                          help="Output format (default: table)."),
             click.option("--full", is_flag=True, help="Show whole arrays and every row."),
-            click.option("--digits", type=click.IntRange(1, 17), default=10, show_default=True,
-                         help="Significant digits in tables."),
+            click.option("--digits", type=click.IntRange(1, 17), default=None,
+                         help="Significant digits in tables, array elements included "
+                              "[default: 10; 6 for array elements]."),
         ]):
             f = decorator(f)
         return f
@@ -183,13 +202,17 @@ _PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_op
               help="Show every node (default: all up to 60, else head and tail), or none.")
 @click.option("--seed-output", metavar="VALUE",
               help="Cotangent of a non-scalar output, e.g. [1,0,0]: gives a vector-Jacobian product.")
-@click.option("--mode", type=click.Choice(["reverse", "forward"]), default="reverse", show_default=True,
-              help="Reverse: one backward pass; forward: one tangent pass per input.")
+@click.option("--mode", type=click.Choice(["reverse", "forward"]), default=None,
+              help="Reverse: one backward pass; forward: one tangent pass per input "
+                   "[default: reverse; forward with --seed].")
 @click.option("--seed", "seed_input", metavar="NAME",
               help="Forward mode: a single tangent pass started with 1 at input NAME.")
 @click.option("--steps", is_flag=True, help="Explain the backward pass step by step.")
 @click.option("--paths", is_flag=True, help="Explain each gradient as a sum over paths (small graphs).")
-@click.option("--edges", is_flag=True, help="Show the local derivative on every edge.")
+@click.option("--edges", is_flag=True, help="Show the local derivative on every edge (arrays: the local Jacobian's "
+                                           "shape and structure).")
+@click.option("--jacobians", is_flag=True,
+              help="With arrays: also print each edge's local Jacobian matrix (up to 144 entries; --full: all).")
 @click.option("--exact", is_flag=True,
               help="Also compute with exact numbers (rationals, surds, π) via SymPy: a=1/3 stays 1/3.")
 @click.option("--latex", is_flag=True, help="Also print the derivatives as LaTeX.")
@@ -199,9 +222,9 @@ _PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_op
 def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                  output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
                  rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
-                 fmt: Optional[str], full: bool, digits: int, show_nodes: Optional[bool],
-                 seed_output: Optional[str], mode: str, seed_input: Optional[str],
-                 steps: bool, paths: bool, edges: bool, exact: bool, latex: bool,
+                 fmt: Optional[str], full: bool, digits: Optional[int], show_nodes: Optional[bool],
+                 seed_output: Optional[str], mode: Optional[str], seed_input: Optional[str],
+                 steps: bool, paths: bool, edges: bool, jacobians: bool, exact: bool, latex: bool,
                  points_file: Optional[str]) -> int:
     """Evaluate PROGRAM at NAME=VALUE and backpropagate.
 
@@ -215,7 +238,8 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         args, program_file=program_file, vars_files=vars_files, output=output, wrt=wrt, check=check,
         rtol=rtol, atol=atol, sympy_timeout=sympy_timeout, fmt=_format(as_json, fmt), full=full,
         digits=digits, show_nodes=show_nodes, seed_output=seed_output, mode=mode, seed_input=seed_input,
-        steps=steps, paths=paths, edges=edges, exact=exact, latex=latex, points_file=points_file,
+        steps=steps, paths=paths, edges=edges, jacobians=jacobians, exact=exact, latex=latex,
+        points_file=points_file,
     )
 
 
@@ -229,17 +253,18 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
 def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                      output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
                      rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
-                     fmt: Optional[str], full: bool, digits: int, mode: str) -> int:
+                     fmt: Optional[str], full: bool, digits: Optional[int], mode: str) -> int:
     """The Jacobian of PROGRAM's output with respect to its inputs.
 
     Rows are output elements (y[0], y[1], ...), columns input elements (x[0], W[0,1],
     ...), inputs in --wrt order, each flattened row-major.
     """
-    from ..run.derivatives import jacobian
+    from ..run.derivatives import check_matrix_size, jacobian
     from ..run.evaluate import run
 
     fmt = _format(as_json, fmt)
     ev = _prepare(args, program_file, vars_files, output, wrt)
+    check_matrix_size(ev, "jacobian")  # before the forward pass: a size that cannot fit is refused at once
     run(ev)
     _warn(ev.warnings)
     matrix = jacobian(ev, "reverse" if mode == "both" else mode)
@@ -270,7 +295,7 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
     Computed by differentiating the gradient with dual numbers, not by finite
     differences; symmetric to rounding.
     """
-    from ..run.derivatives import hessian
+    from ..run.derivatives import check_matrix_size, hessian
     from ..run.evaluate import run
 
     fmt = _format(as_json, fmt)
@@ -278,6 +303,7 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
     if ev.graph.nodes[ev.graph.output].shape != ():
         shape = ev.graph.nodes[ev.graph.output].shape
         raise UsageError(f"the Hessian needs a scalar output; {ev.output_name} has shape {shape}")
+    check_matrix_size(ev, "hessian")
     run(ev)
     _warn(ev.warnings)
     matrix = hessian(ev)
@@ -287,14 +313,21 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
 @main.command("check", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
 @program_options
 @click.option("--expect", "expects", metavar="NAME=VALUE", multiple=True,
-              help="A student's ∂out/∂NAME (a number, a constant expression such as 1/3, or an array).")
-@click.option("--expect-value", metavar="VALUE", help="A student's value of the output.")
+              help="A student's ∂out/∂NAME, for an input or any named step (a number, a constant "
+                   "expression such as 1/3, or an array).")
+@click.option("--expect-value", "expect_values", metavar="[NAME=]VALUE", multiple=True,
+              help="A student's value of the output, or of the step NAME.")
 @click.option("--expect-formula", "formulas", metavar="NAME=EXPR", multiple=True,
-              help="A student's formula for ∂out/∂NAME, judged equivalent with SymPy.")
+              help="A student's formula for ∂out/∂NAME; may use the program's step names and arrays.")
 @click.option("--answers", metavar="FILE.csv",
-              help="A class's answers: an id column, then columns NAME or d/dNAME (gradients) or value.")
-@click.option("--out", "out_file", metavar="FILE.csv", help="With --answers: write the gradebook here.")
-@click.option("--reveal", is_flag=True, help="Show the right answers.")
+              help="A class's answers (CSV, TSV or ;): an id column, then columns NAME or d/dNAME "
+                   "(gradients), value or value:NAME (values), formula:NAME (formulas); other columns are kept.")
+@click.option("--out", "out_file", metavar="FILE.csv",
+              help="With --answers: write the gradebook here ('-' for stdout); never onto an input file.")
+@click.option("--strict", is_flag=True, help="With --answers: exit 1 when any answer is not right.")
+@click.option("--format", "fmt", type=click.Choice(["text", "gradescope"]), default="text", show_default=True,
+              help="With --answers: the gradebook as CSV (text) or Gradescope's results.json.")
+@click.option("--reveal", is_flag=True, help="Show the right answers (with --answers: a key row).")
 @click.option("--rtol", type=TOLERANCE, default=None, help="Relative tolerance for numbers (default 1e-4).")
 @click.option("--atol", type=TOLERANCE, default=None, help="Absolute tolerance for numbers (default 1e-8).")
 @click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True,
@@ -302,86 +335,63 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
 @click.option("--json", "as_json", is_flag=True, help="Verdicts as JSON.")
 def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                   output: Optional[str], wrt: Optional[str], expects: tuple[str, ...],
-                  expect_value: Optional[str], formulas: tuple[str, ...], answers: Optional[str],
-                  out_file: Optional[str], reveal: bool, rtol: Optional[float], atol: Optional[float],
-                  sympy_timeout: float, as_json: bool) -> int:
+                  expect_values: tuple[str, ...], formulas: tuple[str, ...], answers: Optional[str],
+                  out_file: Optional[str], strict: bool, fmt: str, reveal: bool, rtol: Optional[float],
+                  atol: Optional[float], sympy_timeout: float, as_json: bool) -> int:
     """Check a student's answers for PROGRAM at NAME=VALUE.
 
     \b
     gradcli check "(a+b)*(b+1)" a=3 b=2 --expect a=3 --expect b=8
-    gradcli check "x*exp(x^2)" x=0.5 --expect-formula "x=exp(x^2)*(1+2*x^2)"
+    gradcli check "c = a+b; d = b+1; e = c*d" a=3 b=2 --expect-formula "b=d+c"
+    gradcli check -f samples/layer.grad --vars samples/layer.json --expect "z=[0.0705011,-0.0457568,0.106955]"
     gradcli check -f hw3.grad x=1 --answers answers.csv --out grades.csv
 
-    Exit 0 when every answer is right, 1 otherwise.
+    Exit 0 when every answer is right, 1 otherwise.  With --answers: exit 0 once
+    the gradebook is written (--strict: 1 when any answer is not right).
     """
-    from ..teach import homework
-    from ..run.bindings import constant_value
     from ..run.evaluate import run
+    from .files import refuse_overwrite
 
+    if out_file is not None and answers is None:
+        raise UsageError("--out writes the gradebook of --answers: give --answers FILE.csv too")
+    if out_file == "-" and as_json:
+        raise UsageError("--out - and --json would both write to stdout: choose one")
+    refuse_overwrite("--out", out_file, _inputs(args, program_file, vars_files, **{"--answers": answers}))
+    _one_stdin(args, program_file, vars_files, answers=answers)
     ev = _prepare(args, program_file, vars_files, output, wrt)
     run(ev)
     _warn(ev.warnings)
-    rtol = homework.DEFAULT_RTOL if rtol is None else rtol
-    atol = homework.DEFAULT_ATOL if atol is None else atol
-    if answers is not None:
-        if expects or formulas or expect_value is not None:
-            raise UsageError("--answers grades a whole class: leave out --expect, --expect-value and --expect-formula")
-        return _grade_class(ev, answers, out_file, rtol, atol, as_json)
-    if not (expects or formulas or expect_value is not None):
-        raise UsageError("nothing to check: give --expect NAME=VALUE, --expect-value, --expect-formula or --answers")
-    expected = {}
-    for item in expects:
-        name, eq, text = item.partition("=")
-        if not eq or not name.strip():
-            raise UsageError(f"--expect {item!r}: write NAME=VALUE, e.g. --expect b=8")
-        if name.strip() in expected:
-            raise UsageError(f"--expect {name.strip()} is given twice")
-        expected[name.strip()] = constant_value(text, f"--expect {name.strip()}")
-    value = None if expect_value is None else constant_value(expect_value, "--expect-value")
-    parsed_formulas = {}
-    for item in formulas:
-        name, eq, text = item.partition("=")
-        if not eq or not name.strip() or not text.strip():
-            raise UsageError(f"--expect-formula {item!r}: write NAME=EXPRESSION, e.g. x=2*x")
-        if name.strip() in parsed_formulas:
-            raise UsageError(f"--expect-formula {name.strip()} is given twice")
-        parsed_formulas[name.strip()] = text.strip()
-    verdicts = homework.judge_numbers(ev, expected, value, rtol, atol)
-    verdicts += homework.judge_formulas(ev, parsed_formulas, sympy_timeout)
-    if as_json:
-        from ..output.documents import dumps, verdicts_json
-
-        click.echo(dumps(verdicts_json(ev, verdicts, reveal, rtol, atol)))
-    else:
-        from ..output.tables import Style, verdict_view
-
-        console = _console()
-        console.print(verdict_view(ev, verdicts, Style(console.is_terminal), reveal, rtol, atol))
-    return int(ExitStatus.OK if all(v.ok for v in verdicts) else ExitStatus.CHECK_FAILED)
+    return run_check(ev, expects, expect_values, formulas, answers, out_file, reveal, rtol, atol,
+                     sympy_timeout, as_json, strict, fmt)
 
 
 @main.command("graph", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
 @program_options
-@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png"]), default="text",
-              show_default=True, help="text draws in the terminal; dot and mermaid are text for Graphviz and "
-                                       "Markdown; svg and png need Graphviz's dot program.")
-@click.option("-o", "--out", "out_file", metavar="FILE", help="Write the picture to FILE.")
+@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png", "html"]), default=None,
+              help="text draws in the terminal; dot and mermaid are text for Graphviz and Markdown; svg and png "
+                   "need Graphviz's dot program; html is a page that steps through backprop "
+                   "[default: from the -o file's extension, else text].")
+@click.option("-o", "--out", "out_file", metavar="FILE", help="Write the picture to FILE ('-' for stdout).")
 @click.option("--seed-output", metavar="VALUE", help="Cotangent of a non-scalar output (for the adjoints).")
-@click.option("--digits", type=click.IntRange(1, 17), default=6, show_default=True,
-              help="Significant digits in the picture.")
+@click.option("--digits", type=click.IntRange(1, 17), default=None,
+              help="Significant digits in the picture, array elements included [default: 6; 4 for array elements].")
 def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
-                  output: Optional[str], wrt: Optional[str], fmt: str, out_file: Optional[str],
-                  seed_output: Optional[str], digits: int) -> int:
+                  output: Optional[str], wrt: Optional[str], fmt: Optional[str], out_file: Optional[str],
+                  seed_output: Optional[str], digits: Optional[int]) -> int:
     """Draw PROGRAM's DAG like the lecture slides: values, adjoints, local derivatives.
 
     \b
     gradcli graph "(a+b)*(b+1)" a=3 b=2
     gradcli graph "(a+b)*(b+1)" a=3 b=2 --format dot -o lecture.dot
     gradcli graph "(a+b)*(b+1)" a=3 b=2 --format svg -o lecture.svg
+    gradcli graph "(a+b)*(b+1)" a=3 b=2 --format html -o lecture.html
     """
     from ..run.evaluate import run
     from ..teach.pictures import render
+    from .files import picture_format, refuse_overwrite, write_output
 
+    fmt = picture_format(out_file, fmt)
+    refuse_overwrite("-o", out_file, _inputs(args, program_file, vars_files))
     ev = _prepare(args, program_file, vars_files, output, wrt)
     seed = None
     if seed_output is not None:
@@ -390,25 +400,340 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
         seed = constant_value(seed_output, "--seed-output")
     run(ev, seed)
     _warn(ev.warnings)
-    picture = render(ev, fmt, digits)
-    if out_file is not None:
-        try:
-            if isinstance(picture, bytes):
-                with open(out_file, "wb") as fh:
-                    fh.write(picture)
-            else:
-                with open(out_file, "w", encoding="utf-8") as fh:
-                    fh.write(picture if picture.endswith("\n") else picture + "\n")
-        except OSError as exc:
-            raise UsageError(f"-o {out_file}: {exc.strerror or exc}") from None
-        click.echo(f"gradcli: wrote {fmt} picture to {out_file}", err=True)
+    if fmt == "html":
+        from ..output.stepper import page
+        from ..teach.explain import steps_text
+
+        shown = 6 if digits is None else digits
+        picture = page(ev, shown, steps_text(ev, shown) if ev.adjoints else None)
+    else:
+        picture = render(ev, fmt, digits)
+    if isinstance(picture, str) and not picture.endswith("\n"):
+        picture += "\n"
+    if out_file is not None and out_file != "-":
+        write_output(out_file, picture, "-o")
+        echo(f"gradcli: wrote {fmt} picture to {out_file}", err=True)
     elif isinstance(picture, bytes):
         if sys.stdout.isatty():
             raise UsageError("a PNG is binary: write it to a file with -o FILE.png")
-        sys.stdout.buffer.write(picture)
-        sys.stdout.flush()
+        write_output("-", picture, "-o")
     else:
-        click.echo(picture.rstrip("\n"))
+        echo(picture.rstrip("\n"))
+    return int(ExitStatus.OK)
+
+
+def _inputs(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+            **more: Optional[str]) -> list[tuple[str, Optional[str]]]:
+    """The files a command reads, as (option, path) pairs, for `refuse_overwrite`."""
+    found: list[tuple[str, Optional[str]]] = [("-f", program_file)]
+    found += [("--vars", v) for v in vars_files]
+    found += [(option, path) for option, path in more.items()]
+    return found
+
+
+@main.command("diff", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@click.argument("args", nargs=-1)
+@click.option("-f", "--file", "program_file", metavar="FILE",
+              help="Read the program from FILE ('-' for stdin).")
+@click.option("--output", "output", metavar="NAME", help="Differentiate this named step instead of the last.")
+@click.option("--wrt", metavar="A,B", help="Only these inputs (comma-separated).")
+@click.option("--steps", is_flag=True, help="Show the backward sweep in symbols, step by step.")
+@click.option("--latex", is_flag=True, help="Also give each derivative as LaTeX.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+@click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True, metavar="SECONDS",
+              help="Time budget for simplifying the formulas.")
+def diff_command(args: tuple[str, ...], program_file: Optional[str], output: Optional[str], wrt: Optional[str],
+                 steps: bool, latex: bool, as_json: bool, sympy_timeout: float) -> int:
+    """Derivatives of PROGRAM as formulas in its inputs: no point needed.
+
+    The reverse sweep runs in symbols over the program's own graph ("downstream =
+    upstream × local", summed where a node feeds several others); each formula is
+    written in gradcli's language, so gradcli reads it back.  Scalar programs.
+
+    \b
+    gradcli diff "(a+b)*(b+1)"
+    gradcli diff "f = (x+y)*max(y,z)" --steps
+    gradcli diff -f samples/lecture_e.grad --latex --json
+    """
+    from ..language.lower import lower
+    from ..language.parser import parse
+    from ..teach import derive
+    from .app import _program_and_bindings
+
+    source, rest = _program_and_bindings(args, program_file)
+    extra = [a for a in rest if not a.startswith("#")]
+    if extra:
+        raise UsageError(f"gradcli diff needs no point: leave out {extra[0]!r} (use 'gradcli eval' for numbers)")
+    graph = lower(parse(source), output)
+    names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
+    d = derive.derive(graph, names)
+    derive.simplify(d, sympy_timeout)
+    found = derive.formulas(d)
+    out = graph.label(graph.output)
+    if as_json:
+        import json
+
+        doc: dict[str, Any] = {"schema": 1, "program": source, "output": out, "gradient": found}
+        if steps:
+            doc["steps"] = derive.steps_text(d).splitlines()
+        if latex:
+            doc["latex"] = derive.latex(d)
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return int(ExitStatus.OK)
+    if steps:
+        click.echo(derive.steps_text(d))
+        click.echo()
+    for name, formula in found.items():
+        click.echo(f"∂{out}/∂{name} = {formula}")
+    if latex:
+        click.echo()
+        for name, tex in derive.latex(d).items():
+            click.echo(f"\\frac{{\\partial {out}}}{{\\partial {name}}} = {tex}")
+    return int(ExitStatus.OK)
+
+
+def _write_or_print(data: Any, out_file: Optional[str], what: str) -> None:
+    """A picture or document to `out_file`, or to stdout (binary refused on a terminal)."""
+    from .files import refuse_overwrite, write_output
+
+    if out_file is not None and out_file != "-":
+        ctx = click.get_current_context(silent=True)
+        params = ctx.params if ctx is not None else {}
+        inputs = [("-f", params.get("program_file")), ("--points", params.get("points_file"))]
+        inputs += [("--vars", v) for v in params.get("vars_files") or ()]
+        refuse_overwrite("-o", out_file, inputs)  # never onto an input file
+        write_output(out_file, data, "-o")  # atomic: a full disk keeps the old file
+        echo(f"gradcli: wrote {what} to {out_file}", err=True)
+    elif isinstance(data, bytes):
+        if sys.stdout.isatty():
+            raise UsageError("a picture is binary: write it to a file with -o FILE")
+        write_output("-", data, "-o")
+    else:
+        echo(data, nl=not data.endswith("\n"))
+
+
+def _picture_format(fmt: Optional[str], out_file: Optional[str], allowed: tuple[str, ...]) -> str:
+    if fmt is None and out_file not in (None, "-"):
+        ext = out_file.rsplit(".", 1)[-1].lower() if "." in out_file else ""
+        if ext not in allowed:
+            raise UsageError(f"-o {out_file}: give --format ({', '.join(allowed)}) or a file ending in "
+                             + ", ".join(f".{a}" for a in allowed if a not in ("text", "table")))
+        return ext
+    return fmt or allowed[0]
+
+
+@main.command("plot", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@click.argument("args", nargs=-1)
+@click.option("-f", "--file", "program_file", metavar="FILE", help="Read the program from FILE.")
+@click.option("--vars", "vars_files", metavar="FILE.json", multiple=True, help="Values of the other inputs.")
+@click.option("--output", "output", metavar="NAME", help="Plot this named step instead of the last.")
+@click.option("--format", "fmt", type=click.Choice(["text", "png", "svg", "csv"]), default=None,
+              help="text (the terminal), png or svg (matplotlib), csv (the sampled data); "
+                   "default: from -o's extension, else text.")
+@click.option("--check", "check", type=click.Choice(["fd"]), help="Overlay finite differences (one input).")
+@click.option("-o", "--out", "out_file", metavar="FILE", help="Write the picture or data to FILE.")
+def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                 output: Optional[str], fmt: Optional[str], check: Optional[str], out_file: Optional[str]) -> int:
+    """Plot PROGRAM over one input (with its derivative) or two (contours and gradient arrows).
+
+    Ranges are NAME=LOW:HIGH or NAME=LOW:HIGH:POINTS; other inputs take NAME=VALUE.
+
+    \b
+    gradcli plot "x*exp(-x^2)" x=-2:2
+    gradcli plot "relu(x) + 0.1*x^2" x=-2:2:400 --check fd -o relu.png
+    gradcli plot "(x-1)^2 + 10*(y-x^2)^2" x=-2:2 y=-1:3 -o field.svg
+    gradcli plot "w*x + b" w=-1:1 b=0.5 x=2 --format csv
+    """
+    from ..output import plots
+    from ..run import bindings as binding_mod
+    from ..run import sample
+    from .app import _program_and_bindings
+
+    source, rest = _program_and_bindings(args, program_file)
+    ranges = [sample.parse_range(a) for a in rest if sample.is_range(a)]
+    fixed = binding_mod.collect([a for a in rest if not sample.is_range(a)], vars_files)
+    if not 1 <= len(ranges) <= 2:
+        raise UsageError("give one range (NAME=LOW:HIGH) for a curve, or two for a gradient field")
+    kind = _picture_format(fmt, out_file, ("text", "png", "svg", "csv"))
+    if kind == "text" and out_file in (None, "-") and not sys.stdout.isatty() and fmt is None:
+        kind = "csv"  # piped: the data, not a drawing
+    if len(ranges) == 1:
+        curve = sample.curve(source, ranges[0], fixed, output)
+        if check == "fd":
+            sample.with_finite_differences(curve, source, fixed, output)
+        if kind == "csv":
+            _write_or_print(_csv_text(plots.curve_rows(curve)), out_file, "the sampled data")
+        elif kind == "text":
+            _write_or_print(plots.text_curve(curve), out_file, "the plot")
+        else:
+            _write_or_print(plots.figure_curve(curve, kind), out_file, f"a {kind} plot")
+    else:
+        if check:
+            raise UsageError("--check fd overlays a curve: give one range")
+        fld = sample.field(source, ranges[0], ranges[1], fixed, output)
+        if kind == "csv":
+            _write_or_print(_csv_text(plots.field_rows(fld)), out_file, "the sampled data")
+        elif kind == "text":
+            raise UsageError("a gradient field is drawn as png or svg (-o field.png), or given as --format csv")
+        else:
+            _write_or_print(plots.figure_field(fld, kind), out_file, f"a {kind} plot")
+    return int(ExitStatus.OK)
+
+
+def _csv_text(rows: list[list[str]]) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+@main.command("descend", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@click.argument("args", nargs=-1)
+@click.option("-f", "--file", "program_file", metavar="FILE", help="Read the program from FILE.")
+@click.option("--vars", "vars_files", metavar="FILE.json", multiple=True, help="Starting values from JSON.")
+@click.option("--output", "output", metavar="NAME", help="Minimize this named step instead of the last.")
+@click.option("--wrt", metavar="A,B", help="The parameters to update (default: every input that is not data).")
+@click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate.")
+@click.option("--steps", "steps", type=click.IntRange(0, 10_000_000), default=50, show_default=True,
+              help="Most updates.")
+@click.option("--momentum", type=float, default=0.0, show_default=True, help="Momentum μ (PyTorch's SGD rule).")
+@click.option("--tol", type=float, default=0.0, show_default=True, help="Stop when the gradient norm is below this.")
+@click.option("--every", type=click.IntRange(1, None), default=1, show_default=True, help="Show every N-th step.")
+@click.option("--points", "points_file", metavar="FILE.csv",
+              help="Training data: one example per row; the loss is the mean over a (mini)batch.")
+@click.option("--batch", type=click.IntRange(1, None), help="Minibatch size (default: all rows).")
+@click.option("--seed", "seed", type=int, default=0, show_default=True, help="Seed for shuffling minibatches.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--plot", "plot_file", metavar="FILE", help="Draw the loss curve (png or svg; with two scalar "
+                                                         "parameters also the path over the contours).")
+def descend_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                    output: Optional[str], wrt: Optional[str], lr: float, steps: int, momentum: float, tol: float,
+                    every: int, points_file: Optional[str], batch: Optional[int], seed: int, fmt: str,
+                    as_json: bool, plot_file: Optional[str]) -> int:
+    """Gradient descent on PROGRAM's output: θ ← θ − lr·∇output, with the same engine.
+
+    \b
+    gradcli descend "(x-1)^2 + 10*(y-x^2)^2" x=-1 y=2 --lr 0.01 --steps 200 --every 20
+    gradcli descend "(w*x - y)^2" w=0 --points data.csv --batch 8 --lr 0.05
+    gradcli descend -f loss.grad --vars start.json --momentum 0.9 --plot loss.png
+    """
+    import math
+
+    from ..run import batch as batch_mod
+    from ..run import bindings as binding_mod
+    from ..run.descend import descend
+    from .app import _program_and_bindings
+
+    fmt = _format(as_json, fmt if fmt != "table" or not as_json else None)
+    source, rest = _program_and_bindings(args, program_file)
+    start = binding_mod.collect(rest, vars_files)
+    data = batch_mod.read_points(points_file) if points_file else None
+    if batch is not None and data is None:
+        raise UsageError("--batch takes minibatches of --points data")
+    if not math.isfinite(tol) or tol < 0 or not math.isfinite(momentum):
+        raise UsageError("--tol must be a non-negative number and --momentum finite")
+    names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
+    run_ = descend(source, start, lr=lr, steps=steps, wrt=names, momentum=momentum, tol=tol, every=every,
+                   output=output, data=data, batch=batch, seed=seed)
+    _show_descent(run_, fmt)
+    if plot_file:
+        _plot_descent(run_, source, start, output, plot_file)
+    return int(ExitStatus.OK)
+
+
+def _show_descent(run_: Any, fmt: str) -> None:
+    from ..core.fmt import json_value, number
+
+    if fmt == "json":
+        import json
+
+        doc = {"schema": 1, "output": run_.output, "wrt": run_.wrt, "stopped": run_.stopped,
+               "steps": run_.steps_taken,
+               "records": [{"step": r.step, "loss": json_value(r.loss), "grad_norm": json_value(r.grad_norm),
+                            "params": {n: json_value(v) for n, v in r.params.items()}} for r in run_.records],
+               "final": {n: json_value(v) for n, v in run_.final.items()}}
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    rows = [["step", run_.output, "|gradient|", *run_.wrt]]
+    for r in run_.records:
+        rows.append([str(r.step), repr(r.loss), repr(r.grad_norm),
+                     *(number(r.params[n], 10) if fmt == "table" else _cell(r.params[n]) for n in run_.wrt)])
+    if fmt == "csv":
+        click.echo(_csv_text(rows), nl=False)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Gradient descent on {run_.output}: {run_.steps_taken} steps "
+                        f"({'stopped at --tol' if run_.stopped == 'tolerance' else 'all --steps'})",
+                  title_justify="left")
+    for k, head in enumerate(rows[0]):
+        table.add_column(head, justify="right" if k < 3 else "left")
+    for row in rows[1:]:
+        table.add_row(row[0], number(float(row[1]), 10), number(float(row[2]), 4), *row[3:])
+    _console().print(table)
+
+
+def _cell(x: Any) -> str:
+    import json
+
+    return json.dumps(x.tolist()) if hasattr(x, "tolist") and getattr(x, "shape", ()) else repr(float(x))
+
+
+def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plot_file: str) -> None:
+    from ..output import plots
+
+    kind = _picture_format(None, plot_file, ("png", "svg"))
+    losses = [(r.step, r.loss) for r in run_.records]
+    scalars = [n for n in run_.wrt if not getattr(run_.final[n], "shape", ())]
+    if len(run_.wrt) == 2 and len(scalars) == 2:
+        from ..run import sample
+
+        path = [(float(p[scalars[0]]), float(p[scalars[1]])) for p in run_.history]  # type: ignore[arg-type]
+        xs, ys = [p[0] for p in path], [p[1] for p in path]
+
+        def span(values: list[float]) -> tuple[float, float]:
+            lo, hi = min(values), max(values)
+            pad = max(0.25 * (hi - lo), 0.5)
+            return lo - pad, hi + pad
+
+        (x0, x1), (y0, y1) = span(xs), span(ys)
+        fixed = {k: v for k, v in start.items() if k not in scalars}
+        fld = sample.field(source, sample.Range(scalars[0], x0, x1, None), sample.Range(scalars[1], y0, y1, None),
+                           fixed, output)
+        data = plots.figure_field(fld, kind, path)
+    else:
+        data = plots.figure_descent(losses, run_.output, kind)
+    _write_or_print(data, plot_file, f"a {kind} plot")
+
+
+@main.command("export", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@program_options
+@click.option("--to", "target", type=click.Choice(["numpy", "torch", "jax"]), default="numpy", show_default=True,
+              help="numpy: backprop written out by hand; torch, jax: the forward pass, autograd for the rest.")
+@click.option("-o", "--out", "out_file", metavar="FILE", help="Write the script to FILE.")
+def export_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                   output: Optional[str], wrt: Optional[str], target: str, out_file: Optional[str]) -> int:
+    """Write PROGRAM at the point as a Python script: NumPy with backprop written out, or PyTorch/JAX.
+
+    The NumPy script has one line per node for the forward pass and one line per
+    adjoint for the backward pass (dW = np.outer(dz, x)), from the same rules the
+    engine runs; it prints the value and gradient as JSON.
+
+    \b
+    gradcli export "(a+b)*(b+1)" a=3 b=2
+    gradcli export -f samples/layer.grad --vars samples/layer.json -o layer_backprop.py
+    gradcli export -f samples/logreg.grad --to torch
+    """
+    from ..run.evaluate import run
+    from ..teach import export
+
+    ev = run(_prepare(args, program_file, vars_files, output, wrt))
+    _warn(ev.warnings)
+    script = export.to_numpy(ev) if target == "numpy" else export.to_framework(ev, target)
+    _write_or_print(script, out_file, f"a {target} script")
     return int(ExitStatus.OK)
 
 
