@@ -191,10 +191,15 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
         checks = _gradient_checks(ev, check, rtol, atol, sympy_timeout)
     elif check:
         raise UsageError("checks need a scalar output (or --seed-output); for a vector output use 'gradcli jacobian'")
-    if steps or paths or edges:
+    if steps and ev.mode == "forward" and not (paths or edges or jacobians):
+        from ..teach.forward import forward_steps
+
+        forward_steps(ev)  # refuses what it cannot explain, before anything is printed
+        ev.extras["forward_steps"] = True
+    elif steps or paths or edges:
         if not ev.adjoints:
             raise UsageError("--steps, --paths and --edges explain reverse mode: they need a scalar output "
-                             "(or --seed-output) and --mode reverse")
+                             "(or --seed-output) and --mode reverse (forward mode takes --steps alone)")
         for flag, key in ((steps, "steps"), (paths, "paths"), (edges, "edges"), (jacobians, "jacobians")):
             if flag:
                 ev.extras[key] = True
@@ -410,9 +415,23 @@ def _prepare(args, program_file, vars_files, output, wrt):
     for a in binding_args:
         if a.startswith("--"):
             raise UsageError(_unknown_option(a))
-    bound = binding_mod.collect(binding_args, vars_files)
+    point, default_output = _program_point(source, program_file)
+    bound = {**point, **binding_mod.collect(binding_args, vars_files)}  # the command line wins
     wrt_names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
-    return prepare(source, bound, output, wrt_names)
+    return prepare(source, bound, output or default_output, wrt_names)
+
+
+def _program_point(source: str, program_file: Optional[str]):
+    """The point (and output) a program file states in its ``#:`` lines (README, "Programs
+    that carry their point"); none for a program given on the command line."""
+    import os
+
+    from ..run import bindings as binding_mod
+
+    if program_file is None or "#:" not in source:
+        return {}, None
+    folder = os.path.dirname(os.path.abspath(program_file)) if program_file != "-" else "."
+    return binding_mod.program_point(source, folder)
 
 
 def _warn(warnings: list[str]) -> None:
@@ -588,6 +607,40 @@ def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: 
 
         console = _console()
         console.print(evaluation(ev, checks, Style(console.is_terminal, digits), show_nodes, full))
+
+
+def function_rows() -> list[dict]:
+    """The operations of the language (`gradcli.core.ops.catalogue`), then the prelude's
+    definitions when the language has a prelude."""
+    from ..core.ops import catalogue
+
+    rows = catalogue()
+    try:
+        from ..language import prelude  # type: ignore[attr-defined]
+    except ImportError:
+        return rows
+    rows.extend(prelude_rows(getattr(prelude, "PRELUDE", None)))
+    return rows
+
+
+def prelude_rows(prelude: object) -> list[dict]:
+    """Rows for the prelude's defs, whatever their container (text, or name -> text)."""
+    if not prelude:
+        return []
+    if isinstance(prelude, str):
+        lines = [line.strip() for line in prelude.splitlines()]
+        defs = [line[4:] for line in lines if line.startswith("def ")]
+    else:
+        items = prelude.items() if isinstance(prelude, dict) else prelude
+        defs = [str(v if not str(v).startswith("def ") else str(v)[4:]) for _, v in items]  # type: ignore[misc]
+    rows = []
+    for text in defs:
+        head, _, body = text.partition("=")
+        name = head.split("(")[0].strip()
+        arity = head.count(",") + 1 if "(" in head and head.split("(", 1)[1].strip(" )") else 0
+        rows.append({"name": name, "usage": head.strip(), "arity": arity,
+                     "meaning": f"prelude: {body.strip()}", "kink": ""})
+    return rows
 
 
 def _console(err: bool = False):

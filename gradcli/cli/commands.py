@@ -737,6 +737,37 @@ def export_command(args: tuple[str, ...], program_file: Optional[str], vars_file
     return int(ExitStatus.OK)
 
 
+@main.command("functions")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default=None,
+              help="Output format (default: table); markdown is the README's reference table.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+def functions_command(fmt: Optional[str], as_json: bool) -> int:
+    """List every operator and function of the language, read from the op table itself.
+
+    \b
+    gradcli functions
+    gradcli functions --format markdown
+    """
+    from .app import function_rows
+
+    rows = function_rows()
+    fmt = _format(as_json, fmt)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps({"schema": 1, "functions": rows}, ensure_ascii=False, indent=2))
+    elif fmt == "markdown":
+        from ..output.documents import functions_markdown
+
+        click.echo(functions_markdown(rows))
+    else:
+        from ..output.tables import Style, functions_table
+
+        console = _console()
+        console.print(functions_table(rows, Style(console.is_terminal)))
+    return int(ExitStatus.OK)
+
+
 def run_cli() -> None:
     """The click command line (`gradcli.cli.main.run` tries a faster path first)."""
     main()

@@ -62,6 +62,19 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
+def fork_is_safe() -> bool:
+    """Fork only where it is safe and available: Linux and the BSDs, in a process with
+    no other threads.  A threaded host (a Jupyter kernel, a web server) can deadlock in
+    a forked child (Python 3.12 warns about it), and macOS's system libraries are not
+    fork-safe; there the job runs in a thread, so the budget bounds the wait, not the work."""
+    import sys
+    import threading
+
+    if not hasattr(os, "fork") or sys.platform == "darwin":
+        return False
+    return threading.active_count() == 1
+
+
 class Outcome:
     """What a budgeted job reported, and whether it finished."""
 
@@ -86,7 +99,7 @@ def run(job: Callable[[Send], None], seconds: float, patience: float = float("in
         outcome = Outcome()
         outcome.timed_out = True
         return outcome
-    if not hasattr(os, "fork"):
+    if not fork_is_safe():
         return _run_thread(job, deadline - time.monotonic())
     read_fd, write_fd = os.pipe()
     parent = os.getpid()

@@ -83,6 +83,18 @@ def to_json(ev: Evaluation, checks: list[Check]) -> dict:
             from ..teach import explain
 
             doc[key] = getattr(explain, f"{key}_json")(ev)
+    if "forward_steps" in ev.extras:
+        from ..teach.forward import forward_steps
+
+        steps = forward_steps(ev)
+        for p in steps:  # strict JSON: non-finite numbers as strings, as everywhere
+            p["derivative"] = json_value(p["derivative"])
+            for n in p["nodes"]:
+                n["tangent"] = json_value(n["tangent"])
+                for term in n["terms"]:
+                    for key in ("partial_value", "tangent"):
+                        term[key] = None if term[key] is None else json_value(term[key])
+        doc["forward_steps"] = steps
     for check in checks:
         doc["tolerances"][check.name] = {"rtol": check.rtol, "atol": check.atol}
         entries = {}
@@ -403,3 +415,15 @@ def gradescope_json(book) -> dict:
         tests.append({"name": c.title, "score": 1.0 if v.ok else 0.0, "max_score": 1.0,
                       "status": "passed" if v.ok else "failed", "output": verdict_cell(v)})
     return {"score": float(s.score), "tests": tests}
+
+
+def functions_markdown(rows: list[dict]) -> str:
+    """The language's operations as a Markdown table (README's reference is this text)."""
+
+    def cell(text: object) -> str:
+        return str(text).replace("|", "\\|")
+
+    lines = ["| operation | meaning | where not differentiable |", "|---|---|---|"]
+    for row in rows:
+        lines.append(f"| `{cell(row['usage'])}` | {cell(row['meaning'])} | {cell(row['kink'])} |")
+    return "\n".join(lines)

@@ -179,7 +179,7 @@ def evaluation(ev: Evaluation, checks: list[Check], style: Style,
         parts += [Text(""), Text(
             f"The output has shape {shape}: its derivative is a Jacobian. Use 'gradcli jacobian' "
             "for all of it, or --seed-output for one vector-Jacobian product.", style="yellow")]
-    for key in ("steps", "paths", "edges", "exact", "latex", "latex_steps"):
+    for key in ("steps", "forward_steps", "paths", "edges", "exact", "latex", "latex_steps"):
         if key in ev.extras:
             parts += [Text(""), EXTRA_VIEWS[key](ev, style)]
     formulas = formula_lines(ev, checks)
@@ -205,6 +205,14 @@ def header(ev: Evaluation, style: Style) -> RenderableType:
     shape = ev.graph.nodes[ev.graph.output].shape
     if shape:
         text.append(f"   shape {shape}", style="dim")
+    origins = {name: ev.bindings[name].origin for name in ev.inputs if name in ev.bindings}
+    if "program" in origins.values():  # say where each value came from
+        mine = [n for n, o in origins.items() if o == "program"]
+        given = [n for n, o in origins.items() if o != "program"]
+        text.append("\npoint    ", style="dim")
+        text.append(f"{', '.join(mine)} from the program's #: lines")
+        if given:
+            text.append(f"; {', '.join(given)} given here")
     return text
 
 
@@ -647,4 +655,22 @@ EXTRA_VIEWS = {
     "steps": _steps_view,
     "paths": _paths_view,
     "edges": _edges_view,
+    "forward_steps": lambda ev, style: Text(_forward_steps_text(ev, style.digits)),
 }
+
+
+def _forward_steps_text(ev: Evaluation, digits: int) -> str:
+    from ..teach.forward import forward_steps_text
+
+    return forward_steps_text(ev, digits)
+
+
+def functions_table(rows: list[dict], style: Style) -> RenderableType:
+    """`gradcli functions`: one row per operation of the language."""
+    table = Table(box=style.box, title="Operations (from the op table)", title_justify="left")
+    table.add_column("operation", no_wrap=True)
+    table.add_column("meaning", ratio=3)
+    table.add_column("where not differentiable", ratio=2)
+    for row in rows:
+        add_row(table, str(row["usage"]), str(row["meaning"]), str(row["kink"]))
+    return table

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Iterable, NamedTuple
+from typing import Iterable, NamedTuple, Optional
 
 from ..core.errors import GradcliError, MathError, ParseError, UsageError
 
@@ -167,6 +167,36 @@ def _finite(raw, where: str) -> float:
         shown = str(raw) if len(str(raw)) <= 30 else str(raw)[:27] + "…"
         raise UsageError(f"{where}: {shown} is too large for a 64-bit float")
     return value
+
+
+def program_point(source: str, folder: str = ".") -> tuple[dict[str, Binding], Optional[str]]:
+    """The default point a program file states, and its default output.
+
+    ``#: bind a=3 b=2`` gives values, ``#: vars FILE.json`` a values file (relative to
+    the program's folder), ``#: output NAME`` the step to differentiate; other ``#:``
+    lines (a sample's expected answers) are not read here.  Values given on the
+    command line or with --vars override these.
+    """
+    import os
+
+    point: dict[str, Binding] = {}
+    output = None
+    for line in source.splitlines():
+        stripped = line.strip()
+        if not stripped.startswith("#:"):
+            continue
+        key, _, rest = stripped[2:].strip().partition(" ")
+        if key == "bind":
+            for item in rest.split():
+                b = parse_argument(item)
+                point[b.name] = Binding(b.name, b.value, b.text, "program")
+        elif key == "vars" and rest.strip():
+            path = os.path.join(folder, rest.strip())
+            for b in read_vars_file(path):
+                point[b.name] = Binding(b.name, b.value, b.text, "program")
+        elif key == "output" and rest.strip():
+            output = rest.strip()
+    return point, output
 
 
 def collect(arguments: Iterable[str], vars_files: Iterable[str]) -> dict[str, Binding]:

@@ -176,9 +176,19 @@ class NumpyCode:
     def __getattr__(self, name: str) -> Any:
         numpy_names = {"exp": "exp", "log": "log", "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan",
                        "asin": "arcsin", "acos": "arccos", "atan": "arctan", "sinh": "sinh", "cosh": "cosh",
-                       "tanh": "tanh", "abs": "abs", "sign": "sign"}
+                       "tanh": "tanh", "abs": "abs", "sign": "sign", "log1p": "log1p", "expm1": "expm1",
+                       "log2": "log2", "log10": "log10", "asinh": "arcsinh", "acosh": "arccosh",
+                       "atanh": "arctanh", "cbrt": "cbrt", "floor": "floor", "ceil": "ceil", "round": "round"}
+        binary_names = {"atan2": "arctan2", "hypot": "hypot", "logaddexp": "logaddexp"}
+        comparisons = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "ne": "!="}
         if name in numpy_names:
             return self._np(numpy_names[name])
+        if name in binary_names:
+            return lambda x, y: _call(f"np.{binary_names[name]}", code(x), code(y),
+                                      shape=_shape(code(x).shape, code(y).shape))
+        if name in comparisons:
+            return lambda x, y: Code(f"1.0 * ({code(x).text} {comparisons[name]} {code(y).text})", _MUL,
+                                     _shape(code(x).shape, code(y).shape))
         raise UsageError(f"gradcli export cannot write the operation {name!r} as NumPy code yet")
 
     def sigmoid(self, x: Code) -> Code:
@@ -210,6 +220,18 @@ class NumpyCode:
     def eq(self, x: Code, y: Code) -> Code:
         x, y = code(x), code(y)
         return Code(f"1.0 * ({x.text} == {y.text})", _MUL, _shape(x.shape, y.shape))
+
+    def where(self, c: Code, a: Code, b: Code) -> Code:
+        c, a, b = code(c), code(a), code(b)
+        return Code(f"np.where({c.text} != 0, {a.text}, {b.text})", _ATOM, _shape(c.shape, a.shape, b.shape))
+
+    def clip(self, x: Code, lo: Code, hi: Code) -> Code:
+        return _call("np.clip", code(x), code(lo), code(hi), shape=_shape(code(x).shape, code(lo).shape,
+                                                                       code(hi).shape))
+
+    def leaky_relu(self, x: Code, slope: Code) -> Code:
+        x, slope = code(x), code(slope)
+        return Code(f"np.where({x.text} > 0, {x.text}, {(slope * x).text})", _ATOM, _shape(x.shape, slope.shape))
 
     def xlogy(self, x: Code, y: Code) -> Code:
         self.helpers.add("xlogy")
@@ -416,7 +438,7 @@ def to_numpy(ev: Evaluation) -> str:
         shape = tuple(getattr(ev.values[i], "shape", ()))
         var[i] = Code(names[i], _ATOM, shape)
         if node.op == INPUT:
-            lines_point.append(f"{names[i]} = {_literal(ev.env[node.name])}")
+            lines_point.append(f"{names[i]} = {_literal(ev.env[node.name or ''])}")
             continue
         f = getattr(m, node.op)
         args = [var[a] for a in node.args]
@@ -433,10 +455,7 @@ def to_numpy(ev: Evaluation) -> str:
         xs = [var[a] for a in node.args]
         g = Code(dnames[i], _ATOM, var[i].shape)
         if op.partials is not None:
-            if op.variadic:
-                partials = op.partials(m, xs, var[i])
-            else:
-                partials = [p if isinstance(p, float) else p(m, *xs, var[i]) for p in op.partials]
+            partials = op.partials_at(m, xs, var[i])
             terms = [None if not live[a] else m.unbroadcast(g * code(p), var[a].shape)
                      for a, p in zip(node.args, partials)]
         else:
@@ -491,6 +510,7 @@ def to_numpy(ev: Evaluation) -> str:
 
 
 def _vjps(op: Any, n: int) -> list:
+    """One VJP rule per argument (a variadic row gives all at once)."""
     if callable(op.vjp):  # variadic structural ops give all their VJPs at once
         return [lambda m, g, xs, o, p, k=k: op.vjp(m, g, xs, o, p)[k] for k in range(n)]
     return list(op.vjp)
@@ -555,7 +575,7 @@ def _framework_line(ev: Evaluation, i: int, names: dict[int, str], target: str) 
                 f"torch.logsumexp({args[0]}, dim={p})"
         return f"jax.scipy.special.logsumexp({args[0]}, axis={p})"
     if op == "index":
-        return f"{args[0]}[{_index_text(p)}]"
+        return f"{args[0]}[{_index_text(tuple(p))}]"  # type: ignore[arg-type]
     if op == "stack":
         return f"{xp}.stack([{', '.join(_as_tensor(a, target) for a in args)}])"
     if op == "dot" and target == "torch" and any(len(getattr(ev.values[a], "shape", ())) != 1 for a in node.args):
@@ -588,7 +608,7 @@ def to_framework(ev: Evaluation, target: str) -> str:
     title = ev.source.strip().replace('"""', "'''").replace("\n", "\n    ")
     point = []
     for i in inputs:
-        value = ev.env[graph.nodes[i].name]
+        value: Any = ev.env[graph.nodes[i].name or ""]
         literal = json.dumps(value.tolist()) if getattr(value, "shape", ()) else repr(float(value))
         if target == "torch":
             point.append(f"    {names[i]} = torch.tensor({literal}, dtype=torch.float64, requires_grad=True)")

@@ -206,7 +206,34 @@ def judge_formulas(ev: Evaluation, formulas: dict[str, str], seconds: float,
         proved = _symbolic(ev, {n: targets[n] for n in graphs}, graphs, seconds)
         for name in graphs:
             _finish(verdicts[name], proved.get(name), bool(proved[""]))
+    _formula_truths(ev, [verdicts[n] for n in formulas if not isinstance(verdicts[n].truth, str)], targets,
+                    seconds)
     return [verdicts[name] for name in formulas]
+
+
+def _formula_truths(ev: Evaluation, verdicts: list[Verdict], targets: dict[str, int], seconds: float) -> None:
+    """The right formula, in gradcli's syntax, for answers SymPy did not get to (wrong or
+    unreadable ones), so that --reveal shows a formula, not only a number.  Scalar
+    programs; from the symbolic sweep of `gradcli diff`, under the time budget."""
+    if not verdicts or any(n.shape not in ((), None) for n in ev.graph.nodes):
+        return
+    from ..oracles import budget
+    from . import derive
+
+    graph = ev.graph
+    labels = {v.question: graph.label(targets[v.question.split(" ", 1)[1]]) for v in verdicts
+              if v.question.startswith("formula ")}
+
+    def job(send: budget.Send) -> None:
+        d = derive.derive(graph)
+        for question, label in labels.items():
+            if label in d.in_inputs:
+                send((question, _in_our_language(d.in_inputs[label])))
+
+    for question, text in budget.run(job, seconds).messages:
+        for v in verdicts:
+            if v.question == question and isinstance(question, str):
+                v.truth = text
 
 
 def judge_formula_at_point(ev: Evaluation, name: str, node: int, text: str, rtol: float, atol: float,
@@ -337,7 +364,7 @@ def _symbolic(ev: Evaluation, targets: dict[str, int], graphs: dict, seconds: fl
                                        for i in graph.inputs})[graph.output]
             t_items = list(np.ravel(truth)) if isinstance(truth, np.ndarray) else [truth]
             s_items = list(np.ravel(student)) if isinstance(student, np.ndarray) else [student]
-            text = None if isinstance(truth, np.ndarray) else str(truth)
+            text = None if isinstance(truth, np.ndarray) else _in_our_language(truth)
             send((name, False, text, False))  # the truth's text first, in case the proof runs out of time
             proved = len(t_items) == len(s_items) and all(
                 sp.simplify(t - s) == 0 for t, s in zip(t_items, s_items))
@@ -405,3 +432,14 @@ def _to_sympy_cut(program, symbols: dict, node: int, fresh) -> list:
             args = [exprs[a] for a in n.args]
             exprs[n.id] = f(*args) if n.param is None else f(*args, n.param)
     return exprs
+
+
+def _in_our_language(expr: object) -> str:
+    """A SymPy derivative written in gradcli's own syntax (``x^2``, ``(x > 0)``), as the
+    answer a student could have typed; SymPy's text where ours cannot say it."""
+    from .derive import to_gradcli
+
+    try:
+        return to_gradcli(expr)
+    except UsageError:
+        return str(expr)
