@@ -61,13 +61,17 @@ UNARY_POWER = 30
 
 
 class Statement(NamedTuple):
-    """``target = expression`` (target None for a bare expression)."""
+    """``target = expression`` (target None for a bare expression), or a definition
+    ``def target(params) = expression`` (then `params` is a tuple, maybe empty)."""
 
     target: Optional[str]
     target_pos: int
     code: list[Item]
     start: int
     end: int
+    #: a definition's parameter names and their offsets; None for a step
+    params: Optional[tuple[str, ...]] = None
+    param_pos: tuple[int, ...] = ()
 
 
 class Program(NamedTuple):
@@ -103,6 +107,16 @@ def parse(source: str) -> Program:
             break
         start = tok[2]
         target, target_pos = None, -1
+        if tok[0] == "name" and tok[1] == "def":
+            after = next_token()
+            peeked.append(after)
+            if after[0] == "name":  # `def NAME(...) = EXPR`; otherwise `def` is an ordinary name
+                target, target_pos, params, param_pos, tok = _definition_head(next_token, fail)
+                code, tok = _expression(tok, next_token, peeked, fail)
+                statements.append(Statement(target, target_pos, code, start, tok[2], params, param_pos))
+                if tok[0] == "eof":
+                    break
+                continue
         if tok[0] == "name":
             after = next_token()
             if after[1] == "=":
@@ -115,6 +129,37 @@ def parse(source: str) -> Program:
         if tok[0] == "eof":
             break
     return Program(source, statements)
+
+
+def _definition_head(next_token, fail):
+    """Read ``NAME(P1, P2, ...) =`` after ``def``; returns the name, the parameters and
+    the first token of the body."""
+    name_tok = next_token()
+    opening = next_token()
+    if opening[1] != "(":
+        raise fail(f"expected '(' after 'def {_short(name_tok[1])}': a definition reads def NAME(P1, P2) = EXPR",
+                   opening[2])
+    params: list[str] = []
+    positions: list[int] = []
+    tok = next_token()
+    if tok[1] != ")":
+        while True:
+            if tok[0] != "name":
+                raise fail(f"expected a parameter name, found {_describe(tok)}", tok[2])
+            if tok[1] in params:
+                raise fail(f"parameter {tok[1]!r} appears twice in the definition of {name_tok[1]!r}", tok[2])
+            params.append(tok[1])
+            positions.append(tok[2])
+            tok = next_token()
+            if tok[1] == ")":
+                break
+            if tok[1] != ",":
+                raise fail(f"expected ',' or ')' in the parameter list, found {_describe(tok)}", tok[2])
+            tok = next_token()
+    equals = next_token()
+    if equals[1] != "=":
+        raise fail(f"expected '=' after the parameters of {name_tok[1]!r}, found {_describe(equals)}", equals[2])
+    return name_tok[1], name_tok[2], tuple(params), tuple(positions), next_token()
 
 
 def _expression(tok, next_token, peeked, fail) -> tuple[list[Item], tuple[str, str, int]]:
@@ -406,5 +451,8 @@ def program_sexpr(program: Program) -> str:
     parts = []
     for st in program.statements:
         body = sexpr(st.code)
-        parts.append(f"(= {st.target} {body})" if st.target else body)
+        if st.params is not None:
+            parts.append(f"(def {st.target} ({' '.join(st.params)}) {body})")
+        else:
+            parts.append(f"(= {st.target} {body})" if st.target else body)
     return "; ".join(parts)

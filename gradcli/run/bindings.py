@@ -102,14 +102,14 @@ def json_array(raw: list, where: str):
 
 
 def _check_name(name: str, where: str) -> None:
-    from ..core.ops import CONSTANTS, FUNCTIONS
+    from ..core.ops import CONSTANTS
 
     if not name or not (name[0].isalpha() or name[0] == "_") or not all(
         ch.isalpha() or ch in "_0123456789" for ch in name
     ):
         raise UsageError(f"{where}: {name!r} is not a valid name (letters, digits, _)")
-    if name in FUNCTIONS or name in CONSTANTS:
-        raise UsageError(f"{where}: {name!r} is a built-in and cannot be bound")
+    if name in CONSTANTS:  # function names are not reserved: an input may be called `mean`
+        raise UsageError(f"{where}: {name!r} is a built-in constant and cannot be bound")
 
 
 def parse_argument(arg: str) -> Binding:
