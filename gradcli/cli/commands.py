@@ -102,7 +102,24 @@ def _usage_exit(message: str, ctx: Optional[click.Context]) -> None:
     sys.exit(int(ExitStatus.BAD_INPUT))
 
 
-@click.group(cls=GradcliGroup, context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES_EPILOG = """\b
+Exit codes:
+  0  success (warnings, kinks and skipped checks included)
+  1  a check failed
+  2  bad usage or input (options, bindings, parse and shape errors, files)
+  3  math error (a value outside an operation's domain, an overflow)
+  4  internal error: a bug in gradcli (GRADCLI_DEBUG=1 shows the traceback)
+
+\b
+The language: 'gradcli functions' lists every function and operator.
+Each command has examples: 'gradcli COMMAND --help'."""
+
+
+# This group is the whole command line as one click object: tools that read click
+# commands (click-man, sphinx-click) take it as ``gradcli.cli.commands:main``.  The
+# console script, ``gradcli.cli.main:run``, tries a click-free fast path first.
+@click.group(cls=GradcliGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_CODES_EPILOG)
 @click.version_option(__version__, prog_name="gradcli")
 def main() -> None:
     """gradcli: gradients of small programs by reverse-mode automatic differentiation.
@@ -127,13 +144,32 @@ SECONDS = Number(min=0.1, max=3600)
 TOLERANCE = Number(min=0)
 
 
+class FileName(click.Path):
+    """A file name, '-' for stdin or stdout: shells complete it as a file.
+
+    The command checks the file itself (gradcli's own one-line messages, and a
+    name with a NUL byte is bad input, not a crash in ``os.stat``), so conversion
+    keeps the text as given.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, allow_dash=True)
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        return value
+
+
+#: the usage line's name for the arguments: ``gradcli eval [OPTIONS] PROGRAM [NAME=VALUE]...``
+PROGRAM_ARGUMENTS = "PROGRAM [NAME=VALUE]..."
+
+
 def program_options(f):
     """The program and its inputs: PROGRAM NAME=VALUE..., -f, --vars, --output, --wrt."""
     for decorator in reversed([
-        click.argument("args", nargs=-1),
-        click.option("-f", "--file", "program_file", metavar="FILE",
+        click.argument("args", nargs=-1, metavar=PROGRAM_ARGUMENTS),
+        click.option("-f", "--file", "program_file", metavar="FILE", type=FileName(),
                      help="Read the program from FILE ('-' for stdin); all arguments are then bindings."),
-        click.option("--vars", "vars_files", metavar="FILE.json", multiple=True,
+        click.option("--vars", "vars_files", metavar="FILE.json", type=FileName(), multiple=True,
                      help="Input values from a JSON object; NAME=VALUE arguments override them."),
         click.option("--output", "output", metavar="NAME",
                      help="Differentiate this named step instead of the last statement."),
@@ -193,7 +229,7 @@ _PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_op
 @click.option("--exact", is_flag=True,
               help="Also compute with exact numbers (rationals, surds, π) via SymPy: a=1/3 stays 1/3.")
 @click.option("--latex", is_flag=True, help="Also print the derivatives as LaTeX.")
-@click.option("--points", "points_file", metavar="FILE.csv",
+@click.option("--points", "points_file", metavar="FILE.csv", type=FileName(),
               help="Evaluate at every row of a CSV (header: input names; '-' for stdin) in one vectorized "
                    "pass; prints a CSV (or JSON lines) of values and gradients.")
 def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
@@ -208,6 +244,14 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     PROGRAM is an expression such as "(a+b)*(b+1)" or statements such as
     "c = a + b; d = b + 1; e = c * d" ('-' reads it from stdin).  Prints every
     node's value and adjoint and every input's gradient.
+
+    \b
+    gradcli eval "(a+b)*(b+1)" a=3 b=2
+    gradcli eval "(a+b)*(b+1)" a=3 b=2 --check all --json
+    gradcli eval -f samples/lecture_e.grad a=3 b=2 --steps --paths
+    gradcli eval "x*exp(x^2)" x=1/3 --exact --latex
+    gradcli eval "x*y + sin(x)" x=1 y=2 --mode forward --seed y
+    gradcli eval "(a+b)*(b+1)" --points points.csv > gradients.csv
     """
     from .app import run_eval
 
@@ -234,6 +278,11 @@ def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_fi
 
     Rows are output elements (y[0], y[1], ...), columns input elements (x[0], W[0,1],
     ...), inputs in --wrt order, each flattened row-major.
+
+    \b
+    gradcli jacobian "softmax(z)" z=[1,2,3]
+    gradcli jacobian "softmax(z)" z=[1,2,3] --mode both --check all
+    gradcli jacobian "[x*y, x+y]" x=1 y=2 --wrt y,x --json
     """
     from ..run.derivatives import jacobian
     from ..run.evaluate import run
@@ -269,6 +318,11 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
 
     Computed by differentiating the gradient with dual numbers, not by finite
     differences; symmetric to rounding.
+
+    \b
+    gradcli hessian "x^2*y + sin(x*y)" x=1 y=2
+    gradcli hessian "x^2*y + sin(x*y)" x=1 y=2 --check all --json
+    gradcli hessian "sum(log(1 + exp(-w*x)))" w=[0.5,-1] x=[1,2] --format csv
     """
     from ..run.derivatives import hessian
     from ..run.evaluate import run
@@ -291,9 +345,9 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
 @click.option("--expect-value", metavar="VALUE", help="A student's value of the output.")
 @click.option("--expect-formula", "formulas", metavar="NAME=EXPR", multiple=True,
               help="A student's formula for ∂out/∂NAME, judged equivalent with SymPy.")
-@click.option("--answers", metavar="FILE.csv",
+@click.option("--answers", metavar="FILE.csv", type=FileName(),
               help="A class's answers: an id column, then columns NAME or d/dNAME (gradients) or value.")
-@click.option("--out", "out_file", metavar="FILE.csv", help="With --answers: write the gradebook here.")
+@click.option("--out", "out_file", metavar="FILE.csv", type=FileName(), help="With --answers: write the gradebook here.")
 @click.option("--reveal", is_flag=True, help="Show the right answers.")
 @click.option("--rtol", type=TOLERANCE, default=None, help="Relative tolerance for numbers (default 1e-4).")
 @click.option("--atol", type=TOLERANCE, default=None, help="Absolute tolerance for numbers (default 1e-8).")
@@ -365,7 +419,7 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
 @click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png"]), default="text",
               show_default=True, help="text draws in the terminal; dot and mermaid are text for Graphviz and "
                                        "Markdown; svg and png need Graphviz's dot program.")
-@click.option("-o", "--out", "out_file", metavar="FILE", help="Write the picture to FILE.")
+@click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(), help="Write the picture to FILE.")
 @click.option("--seed-output", metavar="VALUE", help="Cotangent of a non-scalar output (for the adjoints).")
 @click.option("--digits", type=click.IntRange(1, 17), default=6, show_default=True,
               help="Significant digits in the picture.")
