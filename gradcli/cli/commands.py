@@ -347,7 +347,8 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
               help="A student's formula for ∂out/∂NAME, judged equivalent with SymPy.")
 @click.option("--answers", metavar="FILE.csv", type=FileName(),
               help="A class's answers: an id column, then columns NAME or d/dNAME (gradients) or value.")
-@click.option("--out", "out_file", metavar="FILE.csv", type=FileName(), help="With --answers: write the gradebook here.")
+@click.option("--out", "out_file", metavar="FILE.csv", type=FileName(),
+              help="With --answers: write the gradebook here.")
 @click.option("--reveal", is_flag=True, help="Show the right answers.")
 @click.option("--rtol", type=TOLERANCE, default=None, help="Relative tolerance for numbers (default 1e-4).")
 @click.option("--atol", type=TOLERANCE, default=None, help="Absolute tolerance for numbers (default 1e-8).")
@@ -416,9 +417,10 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
 
 @main.command("graph", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
 @program_options
-@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png"]), default="text",
-              show_default=True, help="text draws in the terminal; dot and mermaid are text for Graphviz and "
-                                       "Markdown; svg and png need Graphviz's dot program.")
+@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png", "html"]),
+              default="text", show_default=True,
+              help="text draws in the terminal; dot and mermaid are text for Graphviz and Markdown; svg and "
+                   "png need Graphviz's dot program; html is a page that steps through backprop.")
 @click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(), help="Write the picture to FILE.")
 @click.option("--seed-output", metavar="VALUE", help="Cotangent of a non-scalar output (for the adjoints).")
 @click.option("--digits", type=click.IntRange(1, 17), default=6, show_default=True,
@@ -432,6 +434,7 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     gradcli graph "(a+b)*(b+1)" a=3 b=2
     gradcli graph "(a+b)*(b+1)" a=3 b=2 --format dot -o lecture.dot
     gradcli graph "(a+b)*(b+1)" a=3 b=2 --format svg -o lecture.svg
+    gradcli graph "(a+b)*(b+1)" a=3 b=2 --format html -o lecture.html
     """
     from ..run.evaluate import run
     from ..teach.pictures import render
@@ -444,7 +447,13 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
         seed = constant_value(seed_output, "--seed-output")
     run(ev, seed)
     _warn(ev.warnings)
-    picture = render(ev, fmt, digits)
+    if fmt == "html":
+        from ..output.stepper import page
+        from ..teach.explain import steps_text
+
+        picture = page(ev, digits, steps_text(ev, digits) if ev.adjoints else None)
+    else:
+        picture = render(ev, fmt, digits)
     if out_file is not None:
         try:
             if isinstance(picture, bytes):
@@ -464,6 +473,289 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     else:
         click.echo(picture.rstrip("\n"))
     return int(ExitStatus.OK)
+
+
+@main.command("diff", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@click.argument("args", nargs=-1, metavar="PROGRAM")
+@click.option("-f", "--file", "program_file", metavar="FILE", type=FileName(),
+              help="Read the program from FILE ('-' for stdin).")
+@click.option("--output", "output", metavar="NAME", help="Differentiate this named step instead of the last.")
+@click.option("--wrt", metavar="A,B", help="Only these inputs (comma-separated).")
+@click.option("--steps", is_flag=True, help="Show the backward sweep in symbols, step by step.")
+@click.option("--latex", is_flag=True, help="Also give each derivative as LaTeX.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+@click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True, metavar="SECONDS",
+              help="Time budget for simplifying the formulas.")
+def diff_command(args: tuple[str, ...], program_file: Optional[str], output: Optional[str], wrt: Optional[str],
+                 steps: bool, latex: bool, as_json: bool, sympy_timeout: float) -> int:
+    """Derivatives of PROGRAM as formulas in its inputs: no point needed.
+
+    The reverse sweep runs in symbols over the program's own graph ("downstream =
+    upstream × local", summed where a node feeds several others); each formula is
+    written in gradcli's language, so gradcli reads it back.  Scalar programs.
+
+    \b
+    gradcli diff "(a+b)*(b+1)"
+    gradcli diff "f = (x+y)*max(y,z)" --steps
+    gradcli diff -f samples/lecture_e.grad --latex --json
+    """
+    from ..language.lower import lower
+    from ..language.parser import parse
+    from ..teach import derive
+    from .app import _program_and_bindings
+
+    source, rest = _program_and_bindings(args, program_file)
+    extra = [a for a in rest if not a.startswith("#")]
+    if extra:
+        raise UsageError(f"gradcli diff needs no point: leave out {extra[0]!r} (use 'gradcli eval' for numbers)")
+    graph = lower(parse(source), output)
+    names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
+    d = derive.derive(graph, names)
+    derive.simplify(d, sympy_timeout)
+    found = derive.formulas(d)
+    out = graph.label(graph.output)
+    if as_json:
+        import json
+
+        doc: dict[str, Any] = {"schema": 1, "program": source, "output": out, "gradient": found}
+        if steps:
+            doc["steps"] = derive.steps_text(d).splitlines()
+        if latex:
+            doc["latex"] = derive.latex(d)
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return int(ExitStatus.OK)
+    if steps:
+        click.echo(derive.steps_text(d))
+        click.echo()
+    for name, formula in found.items():
+        click.echo(f"∂{out}/∂{name} = {formula}")
+    if latex:
+        click.echo()
+        for name, tex in derive.latex(d).items():
+            click.echo(f"\\frac{{\\partial {out}}}{{\\partial {name}}} = {tex}")
+    return int(ExitStatus.OK)
+
+
+def _write_or_print(data: Any, out_file: Optional[str], what: str) -> None:
+    """A picture or document to `out_file`, or to stdout (binary refused on a terminal)."""
+    if out_file is not None and out_file != "-":
+        try:
+            mode = "wb" if isinstance(data, bytes) else "w"
+            with open(out_file, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise UsageError(f"-o {out_file}: {exc.strerror or exc}") from None
+        click.echo(f"gradcli: wrote {what} to {out_file}", err=True)
+    elif isinstance(data, bytes):
+        if sys.stdout.isatty():
+            raise UsageError("a picture is binary: write it to a file with -o FILE")
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        click.echo(data, nl=not data.endswith("\n"))
+
+
+def _picture_format(fmt: Optional[str], out_file: Optional[str], allowed: tuple[str, ...]) -> str:
+    if fmt is None and out_file not in (None, "-"):
+        ext = out_file.rsplit(".", 1)[-1].lower() if "." in out_file else ""
+        if ext not in allowed:
+            raise UsageError(f"-o {out_file}: give --format ({', '.join(allowed)}) or a file ending in "
+                             + ", ".join(f".{a}" for a in allowed if a not in ("text", "table")))
+        return ext
+    return fmt or allowed[0]
+
+
+@main.command("plot", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@click.argument("args", nargs=-1, metavar="PROGRAM NAME=LOW:HIGH[:POINTS]... [NAME=VALUE]...")
+@click.option("-f", "--file", "program_file", metavar="FILE", type=FileName(),
+              help="Read the program from FILE.")
+@click.option("--vars", "vars_files", metavar="FILE.json", type=FileName(), multiple=True,
+              help="Values of the other inputs.")
+@click.option("--output", "output", metavar="NAME", help="Plot this named step instead of the last.")
+@click.option("--format", "fmt", type=click.Choice(["text", "png", "svg", "csv"]), default=None,
+              help="text (the terminal), png or svg (matplotlib), csv (the sampled data); "
+                   "default: from -o's extension, else text.")
+@click.option("--check", "check", type=click.Choice(["fd"]), help="Overlay finite differences (one input).")
+@click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(),
+              help="Write the picture or data to FILE.")
+def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                 output: Optional[str], fmt: Optional[str], check: Optional[str], out_file: Optional[str]) -> int:
+    """Plot PROGRAM over one input (with its derivative) or two (contours and gradient arrows).
+
+    Ranges are NAME=LOW:HIGH or NAME=LOW:HIGH:POINTS; other inputs take NAME=VALUE.
+
+    \b
+    gradcli plot "x*exp(-x^2)" x=-2:2
+    gradcli plot "relu(x) + 0.1*x^2" x=-2:2:400 --check fd -o relu.png
+    gradcli plot "(x-1)^2 + 10*(y-x^2)^2" x=-2:2 y=-1:3 -o field.svg
+    gradcli plot "w*x + b" w=-1:1 b=0.5 x=2 --format csv
+    """
+    from ..output import plots
+    from ..run import bindings as binding_mod
+    from ..run import sample
+    from .app import _program_and_bindings
+
+    source, rest = _program_and_bindings(args, program_file)
+    ranges = [sample.parse_range(a) for a in rest if sample.is_range(a)]
+    fixed = binding_mod.collect([a for a in rest if not sample.is_range(a)], vars_files)
+    if not 1 <= len(ranges) <= 2:
+        raise UsageError("give one range (NAME=LOW:HIGH) for a curve, or two for a gradient field")
+    kind = _picture_format(fmt, out_file, ("text", "png", "svg", "csv"))
+    if kind == "text" and out_file in (None, "-") and not sys.stdout.isatty() and fmt is None:
+        kind = "csv"  # piped: the data, not a drawing
+    if len(ranges) == 1:
+        curve = sample.curve(source, ranges[0], fixed, output)
+        if check == "fd":
+            sample.with_finite_differences(curve, source, fixed, output)
+        if kind == "csv":
+            _write_or_print(_csv_text(plots.curve_rows(curve)), out_file, "the sampled data")
+        elif kind == "text":
+            _write_or_print(plots.text_curve(curve), out_file, "the plot")
+        else:
+            _write_or_print(plots.figure_curve(curve, kind), out_file, f"a {kind} plot")
+    else:
+        if check:
+            raise UsageError("--check fd overlays a curve: give one range")
+        fld = sample.field(source, ranges[0], ranges[1], fixed, output)
+        if kind == "csv":
+            _write_or_print(_csv_text(plots.field_rows(fld)), out_file, "the sampled data")
+        elif kind == "text":
+            raise UsageError("a gradient field is drawn as png or svg (-o field.png), or given as --format csv")
+        else:
+            _write_or_print(plots.figure_field(fld, kind), out_file, f"a {kind} plot")
+    return int(ExitStatus.OK)
+
+
+def _csv_text(rows: list[list[str]]) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+@main.command("descend", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@click.argument("args", nargs=-1, metavar=PROGRAM_ARGUMENTS)
+@click.option("-f", "--file", "program_file", metavar="FILE", type=FileName(),
+              help="Read the program from FILE.")
+@click.option("--vars", "vars_files", metavar="FILE.json", type=FileName(), multiple=True,
+              help="Starting values from JSON.")
+@click.option("--output", "output", metavar="NAME", help="Minimize this named step instead of the last.")
+@click.option("--wrt", metavar="A,B", help="The parameters to update (default: every input that is not data).")
+@click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate.")
+@click.option("--steps", "steps", type=click.IntRange(0, 10_000_000), default=50, show_default=True,
+              help="Most updates.")
+@click.option("--momentum", type=float, default=0.0, show_default=True, help="Momentum μ (PyTorch's SGD rule).")
+@click.option("--tol", type=float, default=0.0, show_default=True, help="Stop when the gradient norm is below this.")
+@click.option("--every", type=click.IntRange(1, None), default=1, show_default=True, help="Show every N-th step.")
+@click.option("--points", "points_file", metavar="FILE.csv", type=FileName(),
+              help="Training data: one example per row; the loss is the mean over a (mini)batch.")
+@click.option("--batch", type=click.IntRange(1, None), help="Minibatch size (default: all rows).")
+@click.option("--seed", "seed", type=int, default=0, show_default=True, help="Seed for shuffling minibatches.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--plot", "plot_file", metavar="FILE", type=FileName(),
+              help="Draw the loss curve (png or svg; with two scalar "
+                   "parameters also the path over the contours).")
+def descend_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                    output: Optional[str], wrt: Optional[str], lr: float, steps: int, momentum: float, tol: float,
+                    every: int, points_file: Optional[str], batch: Optional[int], seed: int, fmt: str,
+                    as_json: bool, plot_file: Optional[str]) -> int:
+    """Gradient descent on PROGRAM's output: θ ← θ − lr·∇output, with the same engine.
+
+    \b
+    gradcli descend "(x-1)^2 + 10*(y-x^2)^2" x=-1 y=2 --lr 0.01 --steps 200 --every 20
+    gradcli descend "(w*x - y)^2" w=0 --points data.csv --batch 8 --lr 0.05
+    gradcli descend -f loss.grad --vars start.json --momentum 0.9 --plot loss.png
+    """
+    import math
+
+    from ..run import batch as batch_mod
+    from ..run import bindings as binding_mod
+    from ..run.descend import descend
+    from .app import _program_and_bindings
+
+    fmt = _format(as_json, fmt if fmt != "table" or not as_json else None)
+    source, rest = _program_and_bindings(args, program_file)
+    start = binding_mod.collect(rest, vars_files)
+    data = batch_mod.read_points(points_file) if points_file else None
+    if batch is not None and data is None:
+        raise UsageError("--batch takes minibatches of --points data")
+    if not math.isfinite(tol) or tol < 0 or not math.isfinite(momentum):
+        raise UsageError("--tol must be a non-negative number and --momentum finite")
+    names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
+    run_ = descend(source, start, lr=lr, steps=steps, wrt=names, momentum=momentum, tol=tol, every=every,
+                   output=output, data=data, batch=batch, seed=seed)
+    _show_descent(run_, fmt)
+    if plot_file:
+        _plot_descent(run_, source, start, output, plot_file)
+    return int(ExitStatus.OK)
+
+
+def _show_descent(run_: Any, fmt: str) -> None:
+    from ..core.fmt import json_value, number
+
+    if fmt == "json":
+        import json
+
+        doc = {"schema": 1, "output": run_.output, "wrt": run_.wrt, "stopped": run_.stopped,
+               "steps": run_.steps_taken,
+               "records": [{"step": r.step, "loss": json_value(r.loss), "grad_norm": json_value(r.grad_norm),
+                            "params": {n: json_value(v) for n, v in r.params.items()}} for r in run_.records],
+               "final": {n: json_value(v) for n, v in run_.final.items()}}
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    rows = [["step", run_.output, "|gradient|", *run_.wrt]]
+    for r in run_.records:
+        rows.append([str(r.step), repr(r.loss), repr(r.grad_norm),
+                     *(number(r.params[n], 10) if fmt == "table" else _cell(r.params[n]) for n in run_.wrt)])
+    if fmt == "csv":
+        click.echo(_csv_text(rows), nl=False)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Gradient descent on {run_.output}: {run_.steps_taken} steps "
+                        f"({'stopped at --tol' if run_.stopped == 'tolerance' else 'all --steps'})",
+                  title_justify="left")
+    for k, head in enumerate(rows[0]):
+        table.add_column(head, justify="right" if k < 3 else "left")
+    for row in rows[1:]:
+        table.add_row(row[0], number(float(row[1]), 10), number(float(row[2]), 4), *row[3:])
+    _console().print(table)
+
+
+def _cell(x: Any) -> str:
+    import json
+
+    return json.dumps(x.tolist()) if hasattr(x, "tolist") and getattr(x, "shape", ()) else repr(float(x))
+
+
+def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plot_file: str) -> None:
+    from ..output import plots
+
+    kind = _picture_format(None, plot_file, ("png", "svg"))
+    losses = [(r.step, r.loss) for r in run_.records]
+    scalars = [n for n in run_.wrt if not getattr(run_.final[n], "shape", ())]
+    if len(run_.wrt) == 2 and len(scalars) == 2:
+        from ..run import sample
+
+        path = [(float(p[scalars[0]]), float(p[scalars[1]])) for p in run_.history]  # type: ignore[arg-type]
+        xs, ys = [p[0] for p in path], [p[1] for p in path]
+
+        def span(values: list[float]) -> tuple[float, float]:
+            lo, hi = min(values), max(values)
+            pad = max(0.25 * (hi - lo), 0.5)
+            return lo - pad, hi + pad
+
+        (x0, x1), (y0, y1) = span(xs), span(ys)
+        fixed = {k: v for k, v in start.items() if k not in scalars}
+        fld = sample.field(source, sample.Range(scalars[0], x0, x1, None), sample.Range(scalars[1], y0, y1, None),
+                           fixed, output)
+        data = plots.figure_field(fld, kind, path)
+    else:
+        data = plots.figure_descent(losses, run_.output, kind)
+    _write_or_print(data, plot_file, f"a {kind} plot")
 
 
 def run_cli() -> None:

@@ -42,7 +42,7 @@ class Evaluation:
         self.env = env
         self.bindings = bindings
         #: input names, in order of first use in the program
-        self.inputs = [graph.nodes[i].name for i in graph.inputs]
+        self.inputs: list[str] = [graph.nodes[i].name or "" for i in graph.inputs]
         #: the inputs whose gradient is reported (all unless --wrt)
         self.wrt = wrt
         self.values: list = []

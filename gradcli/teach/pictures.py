@@ -305,17 +305,22 @@ def graphviz() -> Optional[str]:
 
 def to_image(ev, fmt: str, digits: int = 6) -> Union[str, bytes]:
     """SVG text or PNG bytes drawn by Graphviz from `to_dot`."""
+    return draw(to_dot(ev, digits), fmt, len(ev.graph))
+
+
+def draw(source: str, fmt: str, nodes: int) -> Union[str, bytes]:
+    """Graphviz's drawing of DOT `source`: SVG text or PNG bytes."""
     import subprocess
 
     dot = graphviz()
     if dot is None:
         raise UsageError(_INSTALL_HINT.format(fmt=fmt))
-    source = to_dot(ev, digits).encode("utf-8")
     try:
-        done = subprocess.run([dot, f"-T{fmt}"], input=source, capture_output=True, timeout=DOT_TIMEOUT)
+        done = subprocess.run([dot, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True,
+                              timeout=DOT_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise UsageError(
-            f"Graphviz took over {DOT_TIMEOUT:g} s to draw {len(ev.graph)} nodes; "
+            f"Graphviz took over {DOT_TIMEOUT:g} s to draw {nodes} nodes; "
             "use --format dot or --format text"
         ) from None
     except OSError as exc:

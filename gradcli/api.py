@@ -1,0 +1,507 @@
+"""gradcli as a library: a small, typed face for autograders, notebooks and scripts.
+
+Every function here runs the very pipeline the command line runs (`gradcli.run`,
+`gradcli.oracles`, `gradcli.teach`, `gradcli.output`), so the two can never
+disagree: `Result.to_json()` is, byte for byte, what ``gradcli eval … --json``
+prints.
+
+>>> import gradcli
+>>> r = gradcli.evaluate("(a+b)*(b+1)", a=3, b=2)
+>>> r.value, r.gradient
+(15.0, {'a': 3.0, 'b': 8.0})
+>>> r.adjoint("c"), r.value_of("d")
+(3.0, 3.0)
+
+Values may be numbers, constant expressions in gradcli's language (``"1/3"``,
+``"pi/4"``), nested lists, or NumPy arrays.  Errors are the typed exceptions the
+command line maps to exit codes (`ParseError`, `UsageError`, `ShapeError`,
+`MathError`, all `GradcliError`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Union
+
+from .core.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover - names for the type checker only
+    import numpy as np
+
+    from .oracles.checks import Check
+    from .run.bindings import Binding
+    from .run.derivatives import Matrix as _Matrix
+    from .run.evaluate import Evaluation
+
+#: what a value may be given as
+BindingValue = Union[int, float, str, Sequence[Any], "np.ndarray"]
+#: what a value comes back as: a float for a scalar, a float64 array otherwise
+Value = Union[float, "np.ndarray"]
+
+__all__ = [
+    "evaluate", "jacobian", "hessian", "judge",
+    "Result", "NodeInfo", "CheckEntry", "DerivativeMatrix", "Verdict", "Judgement",
+]
+
+
+# ---- bindings ----------------------------------------------------------------------------
+def _binding(name: str, raw: object) -> "Binding":
+    """One Python value as a `Binding`, validated as the command line validates it."""
+    from .run.bindings import Binding, _check_name, _finite, constant_value, json_array
+
+    where = f"binding {name}"
+    _check_name(name, "binding")
+    if isinstance(raw, bool):
+        raise UsageError(f"{where}: True/False is not a number")
+    if isinstance(raw, str):
+        return Binding(name, constant_value(raw, where), raw.strip(), "python")
+    if isinstance(raw, (int, float)):
+        value = _finite(raw, where)
+        return Binding(name, value, repr(raw) if isinstance(raw, float) else str(raw), "python")
+    if hasattr(raw, "tolist") and not isinstance(raw, (list, tuple)):  # NumPy arrays and scalars
+        raw = raw.tolist()
+        if isinstance(raw, (int, float)):
+            return _binding(name, raw)
+    if isinstance(raw, (list, tuple)):
+        nested = json.loads(json.dumps(raw, default=_no_json(where)))  # tuples -> lists, checked
+        return Binding(name, json_array(nested, where), json.dumps(nested), "python")
+    raise UsageError(f"{where}: expected a number, a list of numbers, an array or an expression string, "
+                     f"got {type(raw).__name__}")
+
+
+def _no_json(where: str):  # type: ignore[no-untyped-def]
+    def fail(obj: object) -> object:
+        raise UsageError(f"{where}: {type(obj).__name__} is not a number")
+
+    return fail
+
+
+def _bindings(bindings: Optional[Mapping[str, object]], values: Mapping[str, object]) -> dict[str, "Binding"]:
+    both: dict[str, object] = dict(bindings or {})
+    for name, raw in values.items():
+        if name in both:
+            raise UsageError(f"{name} is bound twice (in bindings and as a keyword)")
+        both[name] = raw
+    return {name: _binding(name, raw) for name, raw in both.items()}
+
+
+def _wrt(wrt: Union[None, str, Iterable[str]]) -> Optional[list[str]]:
+    if wrt is None:
+        return None
+    names = wrt.split(",") if isinstance(wrt, str) else list(wrt)
+    return [n.strip() for n in names if n.strip()] or None
+
+
+def _plain(x: object) -> Value:
+    """Engine values as the API hands them out: floats and float64 arrays."""
+    if getattr(x, "shape", ()):
+        import numpy as np
+
+        return np.array(x, dtype=float)
+    return float(x)  # type: ignore[arg-type]
+
+
+# ---- results -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NodeInfo:
+    """One node of the computational graph, in evaluation order."""
+
+    id: int
+    #: the name shown in tables (a user's name, or an automatic letter; "" for a constant)
+    name: str
+    op: str
+    #: the nodes it reads, by id
+    inputs: tuple[int, ...]
+    #: its definition in terms of other labels (``a + b``)
+    expr: str
+    value: Value
+    #: ∂output/∂node; None where no input reaches the node, or when nothing was differentiated
+    adjoint: Optional[Value]
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CheckEntry:
+    """One input's gradient, checked by one oracle."""
+
+    estimate: Optional[Value]
+    error: Optional[float]
+    #: True agreed, False disagreed, None not judged (skipped, or a kink)
+    ok: Optional[bool]
+    #: "ok", "fail", "kink" or "skipped"
+    status: str
+    note: str = ""
+    #: extra facts from the oracle (SymPy's formula and exact value, ...)
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Result:
+    """One evaluation: values, adjoints and gradient, plus any checks run on it."""
+
+    def __init__(self, ev: "Evaluation") -> None:
+        self._ev = ev
+        self._checks: list["Check"] = []
+
+    def __repr__(self) -> str:
+        return f"<gradcli.Result {self.output} = {self.value!r}, gradient {self.gradient!r}>"
+
+    @property
+    def program(self) -> str:
+        return self._ev.source
+
+    @property
+    def output(self) -> str:
+        """The output's name."""
+        return self._ev.output_name
+
+    @property
+    def inputs(self) -> list[str]:
+        """Input names, in order of first use."""
+        return list(self._ev.inputs)
+
+    @property
+    def value(self) -> Value:
+        """The output's value."""
+        return _plain(self._ev.value)
+
+    @property
+    def gradient(self) -> dict[str, Value]:
+        """∂output/∂input for each input (those named by ``wrt``); empty for a non-scalar output."""
+        return {name: _plain(g) for name, g in self._ev.gradient.items()}
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the command line prints as ``gradcli: warning: …`` (kinks, unused values, …)."""
+        return list(self._ev.warnings)
+
+    def _node(self, name: str) -> int:
+        graph = self._ev.graph
+        if name in graph.names:
+            return graph.names[name]
+        for node in graph.nodes:  # automatic labels (c, d, …) as shown in the tables
+            if graph.label(node.id) == name:
+                return node.id
+        known = ", ".join(graph.label(n.id) for n in graph.nodes if graph.label(n.id))
+        raise UsageError(f"{name!r} is not a step of the program (steps: {known})")
+
+    def value_of(self, name: str) -> Value:
+        """The forward value of a named step or input."""
+        return _plain(self._ev.values[self._node(name)])
+
+    def adjoint(self, name: str) -> Value:
+        """∂output/∂step for a named step or input (its adjoint)."""
+        i = self._node(name)
+        ev = self._ev
+        if not ev.adjoints:
+            raise UsageError("no adjoints: the output is not a scalar, or forward mode was used")
+        if not ev.tape.live[i]:
+            return 0.0 if not getattr(ev.values[i], "shape", ()) else _plain(ev.values[i]) * 0.0
+        return _plain(ev.adjoints[i])
+
+    @property
+    def nodes(self) -> list[NodeInfo]:
+        """Every node, in evaluation order."""
+        ev = self._ev
+        graph, live = ev.graph, ev.tape.live
+        out = []
+        for node in graph.nodes:
+            i = node.id
+            adjoint = _plain(ev.adjoints[i]) if ev.adjoints and live[i] else None
+            expr = str(node.name) if node.op == "input" else graph.definition(i)
+            out.append(NodeInfo(i, node.name or "", node.op, tuple(node.args), expr,
+                                _plain(ev.values[i]), adjoint, tuple(node.shape)))
+        return out
+
+    def check(self, *kinds: str, rtol: Optional[float] = None, atol: Optional[float] = None,
+              sympy_timeout: float = 10.0) -> dict[str, dict[str, CheckEntry]]:
+        """Check the gradient against ``"fd"`` (finite differences) and/or ``"sympy"``.
+
+        Returns ``{kind: {input: CheckEntry}}``; the checks also join `to_json`.
+        """
+        ev = self._ev
+        chosen = list(dict.fromkeys(kinds or ("fd",)))
+        if "all" in chosen:
+            chosen = ["sympy", "fd"]
+        unknown = [k for k in chosen if k not in ("fd", "sympy")]
+        if unknown:
+            raise UsageError(f"unknown check {unknown[0]!r}: choose 'fd', 'sympy' or 'all'")
+        if not ev.has_gradient:
+            raise UsageError("checks need a scalar output; for a vector output use gradcli.jacobian")
+        report: dict[str, dict[str, CheckEntry]] = {}
+        for kind in chosen:
+            if kind == "sympy":
+                from .oracles.sympy_check import sympy_check
+
+                check = sympy_check(ev, rtol, atol, sympy_timeout)
+            else:
+                from .oracles.checks import finite_differences
+
+                check = finite_differences(ev, rtol, atol)
+            self._checks = [c for c in self._checks if c.name != check.name] + [check]
+            report[kind] = {
+                name: CheckEntry(None if r.estimate is None else _plain(r.estimate), r.error, r.ok,
+                                 r.status, r.note, dict(r.detail))
+                for name, r in check.results.items()
+            }
+        return report
+
+    @property
+    def ok(self) -> bool:
+        """No check run so far has failed."""
+        return not any(c.failed for c in self._checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The command line's JSON document as a dict (schema in the README)."""
+        return json.loads(self.to_json())  # type: ignore[no-any-return]
+
+    def to_json(self) -> str:
+        """Exactly what ``gradcli eval … --json`` prints (without the final newline)."""
+        from .output.documents import dumps, to_json
+
+        return dumps(to_json(self._ev, self._checks))
+
+    # ---- display in notebooks and rich consoles ----
+    def svg(self, digits: int = 6) -> Optional[str]:
+        """The graph drawn by Graphviz as SVG text, or None when Graphviz is not installed."""
+        from .teach.pictures import graphviz, render
+
+        if graphviz() is None:
+            return None
+        picture = render(self._ev, "svg", digits)
+        return picture if isinstance(picture, str) else picture.decode("utf-8")
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the node table, the gradient table and the graph."""
+        from .output.html import evaluation_html
+
+        try:
+            svg = self.svg()
+        except Exception:  # noqa: BLE001 - a picture that fails must not hide the numbers
+            svg = None
+        return evaluation_html(self._ev, self._checks, svg=svg)
+
+    def stepper(self, digits: int = 6) -> str:
+        """The interactive backprop page (``gradcli graph --format html``) as HTML text.
+
+        In Jupyter: ``from IPython.display import HTML; HTML(r.stepper())``, or `show`.
+        """
+        from .output.stepper import page
+        from .teach.explain import steps_text
+
+        return page(self._ev, digits, steps_text(self._ev, digits) if self._ev.adjoints else None)
+
+    def show(self, height: int = 720) -> None:
+        """Display the interactive page inline in a notebook (needs IPython).
+
+        The page goes in an ``<iframe srcdoc>``, so its ids, styles and keys stay its own.
+        """
+        from html import escape
+
+        from IPython.display import HTML, display  # type: ignore[import-not-found]
+
+        display(HTML(f'<iframe srcdoc="{escape(self.stepper(), quote=True)}" title="backprop, step by step" '
+                     f'style="width:100%;height:{int(height)}px;border:0"></iframe>'))
+
+    def __rich__(self) -> Any:
+        """What ``gradcli eval`` shows, for ``rich.print(result)``."""
+        from .output.tables import Style, evaluation
+
+        return evaluation(self._ev, self._checks, Style(terminal=True))
+
+
+class DerivativeMatrix:
+    """A Jacobian or Hessian with its row and column labels."""
+
+    def __init__(self, ev: "Evaluation", matrix: "_Matrix") -> None:
+        self._ev = ev
+        self._matrix = matrix
+
+    def __repr__(self) -> str:
+        return f"<gradcli.DerivativeMatrix {self.kind} {self.data.shape[0]}×{self.data.shape[1]}>"
+
+    @property
+    def kind(self) -> str:
+        """"jacobian" or "hessian"."""
+        return str(self._matrix.kind)
+
+    @property
+    def data(self) -> "np.ndarray":
+        import numpy as np
+
+        return np.array(self._matrix.data, dtype=float)
+
+    @property
+    def rows(self) -> list[str]:
+        """Row labels: output elements (Jacobian) or input elements (Hessian)."""
+        return list(self._matrix.rows)
+
+    @property
+    def columns(self) -> list[str]:
+        """Column labels: input elements."""
+        return list(self._matrix.columns)
+
+    @property
+    def mode(self) -> str:
+        return str(self._matrix.mode)
+
+    @property
+    def passes(self) -> int:
+        """How many forward or backward passes it took."""
+        return int(self._matrix.passes)
+
+    def __getitem__(self, key: tuple[str, str]) -> float:
+        """``J["y[0]", "x[1]"]``: one entry by its labels."""
+        row, col = key
+        return float(self._matrix.data[self.rows.index(row)][self.columns.index(col)])
+
+    def to_json(self) -> str:
+        """Exactly what ``gradcli jacobian|hessian … --json`` prints (without the final newline)."""
+        from .output.documents import dumps, matrix_json
+
+        return dumps(matrix_json(self._ev, self._matrix))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One answer, judged."""
+
+    #: "value", a name (its gradient ∂out/∂name), or "formula NAME"
+    question: str
+    answer: object
+    #: True right, False wrong, None could not be judged
+    ok: Optional[bool]
+    #: how it was judged, or why not
+    note: str
+    #: the right answer (shown to students only if you choose to)
+    truth: object
+
+
+class Judgement:
+    """A student's answers, judged against the program."""
+
+    def __init__(self, ev: "Evaluation", verdicts: list[Any], rtol: float, atol: float) -> None:
+        self._ev = ev
+        self._verdicts = verdicts
+        self.rtol = rtol
+        self.atol = atol
+        self.verdicts = [Verdict(v.question, _answer(v.answer), v.ok, v.how, _answer(v.truth)) for v in verdicts]
+
+    def __repr__(self) -> str:
+        right = sum(1 for v in self.verdicts if v.ok)
+        return f"<gradcli.Judgement {right}/{len(self.verdicts)} right>"
+
+    @property
+    def ok(self) -> bool:
+        """Every answer is right."""
+        return all(v.ok for v in self.verdicts)
+
+    @property
+    def score(self) -> int:
+        return sum(1 for v in self.verdicts if v.ok)
+
+    def to_json(self, reveal: bool = False) -> str:
+        """Exactly what ``gradcli check … --json`` prints (without the final newline)."""
+        from .output.documents import dumps, verdicts_json
+
+        return dumps(verdicts_json(self._ev, self._verdicts, reveal, self.rtol, self.atol))
+
+
+def _answer(x: object) -> object:
+    return _plain(x) if isinstance(x, (int, float)) or hasattr(x, "shape") else x
+
+
+# ---- the functions ---------------------------------------------------------------------------
+def _prepared(program: str, bindings: Optional[Mapping[str, object]], values: Mapping[str, object],
+              output: Optional[str], wrt: Union[None, str, Iterable[str]]) -> "Evaluation":
+    from .run.evaluate import prepare
+
+    if not isinstance(program, str):
+        raise UsageError(f"the program must be a string, got {type(program).__name__}")
+    return prepare(program, _bindings(bindings, values), output, _wrt(wrt))
+
+
+def evaluate(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /, *,
+             output: Optional[str] = None, wrt: Union[None, str, Iterable[str]] = None,
+             mode: str = "reverse", seed: Optional[str] = None,
+             seed_output: Optional[BindingValue] = None, **values: BindingValue) -> Result:
+    """Run `program` at a point: ``gradcli eval``.
+
+    Give the point as keywords (``a=3, b=2``) or as a mapping (``{"a": 3}``; needed
+    for inputs called ``output``, ``wrt``, ``mode``, ``seed`` or ``seed_output``).
+    ``mode="forward"`` runs tangent passes (``seed`` picks one input);
+    ``seed_output`` differentiates a non-scalar output along that cotangent.
+    """
+    from .run.evaluate import run, run_forward
+
+    ev = _prepared(program, bindings, values, output, wrt)
+    if mode not in ("reverse", "forward"):
+        raise UsageError(f"mode must be 'reverse' or 'forward', got {mode!r}")
+    if mode == "forward":
+        if seed_output is not None:
+            raise UsageError("seed_output is for reverse mode; forward mode seeds an input with seed=NAME")
+        if seed is not None and seed in ev.inputs:
+            ev.wrt = [seed]
+        run_forward(ev, seed)
+    else:
+        if seed is not None:
+            raise UsageError("seed=NAME seeds an input in forward mode: add mode='forward'")
+        cotangent = None if seed_output is None else _binding("seed_output", seed_output).value
+        run(ev, cotangent)
+    return Result(ev)
+
+
+def jacobian(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /, *,
+             output: Optional[str] = None, wrt: Union[None, str, Iterable[str]] = None,
+             mode: str = "reverse", **values: BindingValue) -> DerivativeMatrix:
+    """The full Jacobian of the output: ``gradcli jacobian`` (``mode`` "reverse" or "forward")."""
+    from .run.derivatives import jacobian as full_jacobian
+    from .run.evaluate import run
+
+    if mode not in ("reverse", "forward"):
+        raise UsageError(f"mode must be 'reverse' or 'forward', got {mode!r}")
+    ev = run(_prepared(program, bindings, values, output, wrt))
+    return DerivativeMatrix(ev, full_jacobian(ev, mode))
+
+
+def hessian(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /, *,
+            output: Optional[str] = None, wrt: Union[None, str, Iterable[str]] = None,
+            **values: BindingValue) -> DerivativeMatrix:
+    """The Hessian of a scalar output, forward-over-reverse: ``gradcli hessian``."""
+    from .run.derivatives import hessian as full_hessian
+    from .run.evaluate import run
+
+    ev = run(_prepared(program, bindings, values, output, wrt))
+    if not ev.scalar_output:
+        raise UsageError("a Hessian needs a scalar output")
+    return DerivativeMatrix(ev, full_hessian(ev))
+
+
+def judge(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /, *,
+          expect: Optional[Mapping[str, BindingValue]] = None,
+          expect_value: Optional[BindingValue] = None,
+          expect_formula: Optional[Mapping[str, str]] = None,
+          output: Optional[str] = None, rtol: Optional[float] = None, atol: Optional[float] = None,
+          sympy_timeout: float = 10.0, **values: BindingValue) -> Judgement:
+    """Judge a student's answers: ``gradcli check``.
+
+    ``expect`` maps names to their gradient ∂out/∂name, ``expect_value`` is the
+    output's value, ``expect_formula`` maps input names to a formula for the gradient
+    (in gradcli's language; judged with SymPy within ``sympy_timeout`` seconds).
+    """
+    from .run.evaluate import run
+    from .teach import homework
+
+    r = homework.DEFAULT_RTOL if rtol is None else float(rtol)
+    a = homework.DEFAULT_ATOL if atol is None else float(atol)
+    if not (r >= 0 and a >= 0) or math.isnan(r) or math.isnan(a):
+        raise UsageError("rtol and atol must be non-negative numbers")
+    if not (expect or expect_formula or expect_value is not None):
+        raise UsageError("nothing to judge: give expect, expect_value or expect_formula")
+    ev = run(_prepared(program, bindings, values, output, None))
+    expected = {name: _binding(name, v).value for name, v in (expect or {}).items()}
+    value = None if expect_value is None else _binding("expect_value", expect_value).value
+    verdicts = homework.judge_numbers(ev, expected, value, r, a)
+    verdicts += homework.judge_formulas(ev, dict(expect_formula or {}), sympy_timeout)
+    return Judgement(ev, verdicts, r, a)

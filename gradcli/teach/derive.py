@@ -1,0 +1,323 @@
+"""Derivatives without a point: the reverse sweep done in symbols, as the notes do by hand.
+
+For e = (a+b)(b+1) the sweep reads ``ē = 1``, ``c̄ = ē·∂e/∂c = d``, ``d̄ = c``,
+``ā = c̄ = b + 1``, ``b̄ = c̄ + d̄ = (b + 1) + (a + b)``, simplified to ``a + 2*b + 1``.
+
+Each local partial is the op row's own partial (`gradcli.core.ops`), called on the
+SymPy backend with the nodes' labels as symbols, so the formulas are the ones the
+engine computes with; adjoints accumulate in reverse evaluation order (a loop, no
+recursion), and each is then written in the inputs by substituting the nodes'
+definitions.  Formulas are printed in gradcli's own language (`to_gradcli`), which
+gradcli parses back: kinks use its conventions (relu' is ``(x > 0)``, a tie in
+``max`` splits evenly), never SymPy's ``Heaviside``.
+
+Scalar programs only; SymPy is imported only here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ..backends.sympy import exact_constant, sympy_backend
+from ..core.errors import UsageError
+from ..core.graph import CONST, INPUT, Graph
+from ..core.ops import OPS
+from .edges import _bar
+
+#: graphs larger than this are not derived symbolically
+NODE_LIMIT = 400
+
+
+class Contribution:
+    """``to̅ += from̅ · ∂from/∂to``, in node labels."""
+
+    __slots__ = ("to", "source", "partial", "term")
+
+    def __init__(self, to: str, source: str, partial: Any, term: Any) -> None:
+        self.to, self.source, self.partial, self.term = to, source, partial, term
+
+
+class Derivation:
+    """The symbolic sweep: per node its contributions, its adjoint in labels and in inputs."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        #: (node label, definition, contributions it sends), in reverse evaluation order
+        self.steps: list[tuple[str, str, list[Contribution]]] = []
+        #: label -> adjoint in node labels / in the inputs
+        self.in_labels: dict[str, Any] = {}
+        self.in_inputs: dict[str, Any] = {}
+        #: input -> the simplified derivative (filled by `simplify`)
+        self.simplified: dict[str, Any] = {}
+        self.wrt: list[str] = []
+
+
+def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
+    """Run the reverse sweep in symbols over `graph` (scalar nodes only)."""
+    import sympy as sp
+
+    if len(graph.nodes) > NODE_LIMIT:
+        raise UsageError(f"gradcli diff takes programs of up to {NODE_LIMIT} nodes; this one has {len(graph.nodes)}")
+    from ..core.errors import ShapeError
+    from ..core.shapes import infer_shapes
+
+    try:  # without a point every input is a scalar
+        infer_shapes(graph, {graph.nodes[i].name: 0.0 for i in graph.inputs})
+    except ShapeError as exc:
+        raise UsageError(f"gradcli diff takes every input as a scalar, and then {exc.message}") from None
+    arrays = [graph.label(n.id) for n in graph.nodes if n.shape not in ((), None)]
+    if arrays:
+        raise UsageError("gradcli diff derives scalar programs; for vectors and matrices use "
+                         "'gradcli eval … --steps' at a point")
+    inputs = [graph.nodes[i].name or "" for i in graph.inputs]
+    chosen = list(dict.fromkeys(wrt)) if wrt else inputs
+    unknown = [n for n in chosen if n not in inputs]
+    if unknown:
+        raise UsageError(f"--wrt {','.join(unknown)}: not an input of the program (inputs: {', '.join(inputs) or 'none'})")
+    m = sympy_backend()
+    labels = [graph.label(n.id) for n in graph.nodes]
+    sym: list[Any] = []
+    definition: list[Any] = []  # each node in the inputs
+    for node in graph.nodes:
+        if node.op == CONST:
+            c = exact_constant(node.text)
+            sym.append(c)
+            definition.append(c)
+            continue
+        s = sp.Symbol(labels[node.id], real=True)
+        sym.append(s)
+        if node.op == INPUT:
+            definition.append(s)
+        else:
+            f = getattr(m, node.op)
+            args = [definition[a] for a in node.args]
+            definition.append(f(*args) if node.param is None else f(*args, node.param))
+    reaches = _reaches(graph, set(graph.nodes[graph.names[n]].id for n in chosen))
+    d = Derivation(graph)
+    d.wrt = chosen
+    adjoint: list[Any] = [None] * len(graph.nodes)
+    adjoint[graph.output] = sp.Integer(1)
+    for node in reversed(graph.nodes):
+        i = node.id
+        if node.op in (INPUT, CONST) or adjoint[i] is None:
+            continue
+        op = OPS[node.op]
+        xs = [sym[a] for a in node.args]
+        if op.variadic and len(xs) == 2 and node.shape == ():
+            # a tie splits evenly: ∂max(y, z)/∂y = (y > z) + 0.5·(y == z)
+            sign = 1 if node.op == "max" else -1
+            half = sp.Rational(1, 2)
+            partials = [sp.Heaviside(sign * (xs[0] - xs[1]), half), sp.Heaviside(sign * (xs[1] - xs[0]), half)]
+        elif op.variadic:
+            partials = op.partials(m, xs, sym[i])
+        else:
+            partials = [p if isinstance(p, float) else p(m, *xs, sym[i]) for p in op.partials]
+        sent: list[Contribution] = []
+        for a, p in zip(node.args, partials):
+            if not reaches[a]:
+                continue
+            p = sp.nsimplify(p, rational=True)  # the rows write 1.0 and 0.5: show 1 and 1/2
+            term = adjoint[i] * p
+            adjoint[a] = term if adjoint[a] is None else adjoint[a] + term
+            sent.append(Contribution(labels[a], labels[i], p, term))
+        if sent:
+            d.steps.append((labels[i], graph.definition(i), sent))
+    subs = {sym[n.id]: definition[n.id] for n in reversed(graph.nodes) if n.op not in (INPUT, CONST)}
+    for node in graph.nodes:
+        if adjoint[node.id] is None or node.op == CONST:
+            continue
+        label = labels[node.id]
+        d.in_labels[label] = adjoint[node.id]
+        d.in_inputs[label] = _substitute(adjoint[node.id], subs)
+    for name in chosen:
+        if name not in d.in_inputs:  # the output does not depend on it
+            d.in_labels[name] = d.in_inputs[name] = sp.Integer(0)
+    return d
+
+
+def _substitute(expr: Any, subs: dict) -> Any:
+    """Replace node symbols by their definitions until only inputs remain (a loop)."""
+    for _ in range(len(subs) + 1):
+        free = expr.free_symbols & subs.keys()
+        if not free:
+            return expr
+        expr = expr.xreplace({s: subs[s] for s in free})
+    return expr
+
+
+def _reaches(graph: Graph, sources: set[int]) -> list[bool]:
+    """Which nodes an input in `sources` reaches (their adjoints are the ones worth writing)."""
+    live = [False] * len(graph.nodes)
+    for node in graph.nodes:
+        live[node.id] = node.id in sources or any(live[a] for a in node.args)
+    return live
+
+
+def simplify(d: Derivation, seconds: float) -> None:
+    """Simplify each input's derivative within `seconds` (what does not finish stays as it is).
+
+    SymPy runs in the budget's child process; expressions come back pickled.
+    """
+    from ..oracles import budget
+
+    formulas = {name: d.in_inputs[name] for name in d.wrt}
+
+    def job(send: budget.Send) -> None:
+        import sympy as sp
+
+        for name, f in formulas.items():
+            send((name, sp.simplify(f)))
+
+    for message in budget.run(job, seconds).messages:
+        if len(message) == 2 and message[0] in formulas:
+            d.simplified[message[0]] = message[1]
+
+
+# ---- formulas in gradcli's own language --------------------------------------------------
+def to_gradcli(expr: Any) -> str:
+    """`expr` written in gradcli's language, so that gradcli parses it back."""
+    return _printer().doprint(expr)
+
+
+_PRINTER: Any = None
+
+
+def _printer() -> Any:
+    global _PRINTER
+    if _PRINTER is None:
+        _PRINTER = _make_printer()
+    return _PRINTER
+
+
+def _make_printer() -> Any:
+    import sympy as sp
+    from sympy.printing.precedence import PRECEDENCE
+    from sympy.printing.str import StrPrinter
+
+    def comparison(u: Any, relation: str) -> str:
+        """``(a > b)`` for u = a - b, else ``(u > 0)``; always in parentheses (comparisons
+        bind more loosely than arithmetic)."""
+        p = Printer()
+        if isinstance(u, sp.Add) and len(u.args) == 2:
+            a, b = u.args
+            if _is_negated(b) and not _is_negated(a):
+                return f"({p.doprint(a)} {relation} {p.doprint(-b)})"
+            if _is_negated(a) and not _is_negated(b):
+                return f"({p.doprint(b)} {relation} {p.doprint(-a)})"
+        return f"({p.doprint(u)} {relation} 0)"
+
+    class Printer(StrPrinter):  # type: ignore[misc]
+        def _print_Pow(self, expr: Any, rational: bool = False) -> str:
+            base, e = expr.as_base_exp()
+            if e == sp.Rational(1, 2):
+                return f"sqrt({self._print(base)})"
+            if e == -1:
+                return f"1/{self.parenthesize(base, PRECEDENCE['Mul'], strict=False)}"
+            if e == sp.Rational(-1, 2):
+                return f"1/sqrt({self._print(base)})"
+            return f"{self.parenthesize(base, PRECEDENCE['Pow'], strict=True)}^" \
+                   f"{self.parenthesize(e, PRECEDENCE['Pow'], strict=True)}"
+
+        def _print_Heaviside(self, expr: Any) -> str:
+            u = expr.args[0]
+            h0 = expr.args[1] if len(expr.args) > 1 else sp.Rational(1, 2)
+            above = comparison(u, ">")
+            if h0 == 0:
+                return above
+            if h0 == 1:
+                return comparison(u, ">=")
+            return f"({above} + {float(h0)!r}*{comparison(u, '==')})"
+
+        def _print_Piecewise(self, expr: Any) -> str:
+            pieces = expr.args
+            if len(pieces) == 2 and pieces[1].cond == sp.true and pieces[1].expr == 0:
+                value, cond = pieces[0].expr, pieces[0].cond
+                if isinstance(cond, sp.Eq):
+                    test = f"({self._print(cond.lhs)} == {self._print(cond.rhs)})"
+                    return test if value == 1 else f"{self.parenthesize(value, PRECEDENCE['Mul'])}*{test}"
+            raise UsageError("this derivative has a piecewise form gradcli cannot write in its own language")
+
+        def _print_Max(self, expr: Any) -> str:
+            return f"max({', '.join(self._print(a) for a in expr.args)})"
+
+        def _print_Min(self, expr: Any) -> str:
+            return f"min({', '.join(self._print(a) for a in expr.args)})"
+
+        def _print_Abs(self, expr: Any) -> str:
+            return f"abs({self._print(expr.args[0])})"
+
+        def _print_Exp1(self, expr: Any) -> str:
+            return "exp(1)"
+
+        def _print_Float(self, expr: Any) -> str:
+            return repr(float(expr))
+
+        def _print_Symbol(self, expr: Any) -> str:
+            return str(expr.name)
+
+    return Printer()
+
+
+def _is_negated(x: Any) -> bool:
+    return bool(x.could_extract_minus_sign())
+
+
+# ---- the sweep as text --------------------------------------------------------------------
+def formulas(d: Derivation) -> dict[str, str]:
+    """∂out/∂input for each input, simplified where SymPy finished, in gradcli's language
+    (SymPy's simplified form is used only where gradcli's language can write it)."""
+    out = {}
+    for name in d.wrt:
+        text = None
+        if name in d.simplified:
+            try:
+                text = to_gradcli(d.simplified[name])
+            except UsageError:
+                text = None
+        out[name] = text if text is not None else to_gradcli(d.in_inputs[name])
+    return out
+
+
+def steps_text(d: Derivation) -> str:
+    """The backward sweep in symbols, step by step, before any numbers."""
+    graph = d.graph
+    out = graph.label(graph.output)
+    lines = [f"Backward pass in symbols, in reverse evaluation order, starting from {_bar(out)} = 1:"]
+    received: dict[str, list[str]] = {}
+    for k, (label, definition, sent) in enumerate(d.steps, 1):
+        head = f"{k:>3}. {label} = {definition}   "
+        for j, c in enumerate(sent):
+            prefix = head if j == 0 else " " * len(head)
+            local = to_gradcli(c.partial)
+            upstream = to_gradcli(d.in_labels[c.source])
+            lines.append(f"{prefix}{_bar(c.to)} += {_bar(c.source)} · ∂{c.source}/∂{c.to} = "
+                         f"{upstream} · {local} = {to_gradcli(c.term)}")
+            received.setdefault(c.to, []).append(to_gradcli(c.term))
+    lines.append("Each adjoint, in node labels and then in the inputs:")
+    for node in reversed(graph.nodes):
+        label = graph.label(node.id)
+        if label not in d.in_labels or node.op == CONST:
+            continue
+        parts = received.get(label, [])
+        summed = " + ".join(f"({p})" if len(parts) > 1 and (" + " in p or " - " in p) else p for p in parts)
+        in_labels = to_gradcli(d.in_labels[label])
+        in_inputs = to_gradcli(d.in_inputs[label])
+        chain = [f"{_bar(label)}"]
+        for text in (summed if len(parts) > 1 else "", in_labels, in_inputs):
+            if text and _bare(text) != _bare(chain[-1]):
+                chain.append(text)
+        lines.append("     " + " = ".join(chain))
+    final = formulas(d)
+    lines.append("Gradient: " + ", ".join(f"∂{out}/∂{name} = {f}" for name, f in final.items()))
+    return "\n".join(lines)
+
+
+def _bare(text: str) -> str:
+    return text.replace("(", "").replace(")", "").replace(" ", "")
+
+
+def latex(d: Derivation) -> dict[str, str]:
+    """Each input's derivative as LaTeX (SymPy's printer)."""
+    import sympy as sp
+
+    return {name: sp.latex(d.simplified.get(name, d.in_inputs[name])) for name in d.wrt}
