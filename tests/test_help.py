@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = sorted(main.commands)
 PROGRAM_COMMANDS = [name for name in COMMANDS
                     if any(isinstance(p, click.Argument) and p.name == "args" for p in main.commands[name].params)]
-FILE_OPTIONS = {"-f", "--vars", "--points", "--answers", "-o", "--out"}
+FILE_OPTIONS = {"-f", "--vars", "--points", "--answers", "-o", "--out", "--plot"}
 
 
 def _as_gradcli(argv: list[str], env: dict | None = None):
@@ -38,9 +38,14 @@ def _examples(text: str, command: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip().startswith(f"gradcli {command} ")]
 
 
+#: what each command's usage line says after [OPTIONS]; the rest take PROGRAM [NAME=VALUE]...
+ARGUMENTS = {"diff": "PROGRAM", "plot": "PROGRAM NAME=LOW:HIGH[:POINTS]... [NAME=VALUE]..."}
+
+
 @pytest.mark.parametrize("name", PROGRAM_COMMANDS)
 def test_usage_line_names_the_arguments(name):
-    assert _help(name).splitlines()[0] == f"Usage: gradcli {name} [OPTIONS] PROGRAM [NAME=VALUE]..."
+    arguments = ARGUMENTS.get(name, "PROGRAM [NAME=VALUE]...")
+    assert _help(name).splitlines()[0] == f"Usage: gradcli {name} [OPTIONS] {arguments}"
 
 
 @pytest.mark.parametrize("name", COMMANDS)

@@ -34,8 +34,9 @@ def test_man_pages_build_for_the_group_and_every_command(tmp_path):
     for name, command in main.commands.items():
         page = (tmp_path / f"gradcli-{name}.1").read_text(encoding="utf-8")
         assert ".SH SYNOPSIS" in page and ".SH OPTIONS" in page
-        if any(getattr(p, "metavar", None) == "PROGRAM [NAME=VALUE]..." for p in command.params):
-            assert "PROGRAM [NAME=VALUE]..." in page
+        for argument in command.params:
+            if argument.param_type_name == "argument" and argument.metavar:
+                assert argument.metavar in page, (name, argument.metavar)
         for param in command.params:
             for opt in getattr(param, "opts", []):
                 if opt.startswith("--"):

@@ -138,6 +138,40 @@ def test_points_lines_validate(path, tmp_path):
         validate(strict_json(line), "points")
 
 
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_diff_documents_validate(path):
+    """gradcli diff takes scalar programs; array samples are refused (exit 2) and skipped."""
+    spec, _ = _sample_args(path)
+    args = ["diff", "-f", str(path), "--json", "--steps", "--latex"]
+    if spec["output"]:
+        args += ["--output", spec["output"]]
+    result = run_cli(args)
+    if "--vars" in spec["bind"] and result.exit_code == 2:
+        return
+    assert result.exit_code == 0, result.stderr
+    doc = strict_json(result.stdout)
+    validate(doc, "diff")
+    assert set(doc["gradient"]) == set(spec["grad"]) or spec["output"]
+
+
+@pytest.mark.parametrize("args", [
+    ["(x-1)^2 + 10*(y-x^2)^2", "x=-1", "y=2", "--lr", "0.001", "--steps", "20", "--every", "5"],
+    ["(x-1)^2", "x=0", "--tol", "0.5", "--momentum", "0.9"],
+    ["sum(W^2)", "W=[[1,2],[3,4]]", "--steps", "3"],
+], ids=["rosenbrock", "tolerance", "matrix"])
+def test_descend_documents_validate(args):
+    result = run_cli(["descend", *args, "--json"])
+    assert result.exit_code == 0, result.stderr
+    validate(strict_json(result.stdout), "descend")
+
+
+def test_descend_over_points_validates():
+    result = run_cli(["descend", "(w*x - y)^2", "w=0", "--points", "-", "--batch", "2", "--steps", "4", "--json"],
+                     input="x,y\n1,2\n2,4\n3,6\n")
+    assert result.exit_code == 0, result.stderr
+    validate(strict_json(result.stdout), "descend")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_documents_with_sympy_checks_validate(path):
