@@ -64,7 +64,8 @@ def _runnable(example: str, workdir: Path) -> list[str] | None:
     return argv
 
 
-@pytest.mark.parametrize("name", COMMANDS)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in ("plot", "descend") else n
+                                  for n in COMMANDS])  # matplotlib pictures: seconds
 def test_help_examples_run(name, tmp_path, monkeypatch):
     """Every example in --help runs (exit 0, or 1 where it is an example of a wrong answer)."""
     shutil.copytree(ROOT / "samples", tmp_path / "samples")
