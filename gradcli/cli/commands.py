@@ -758,6 +758,34 @@ def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plo
     _write_or_print(data, plot_file, f"a {kind} plot")
 
 
+@main.command("export", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@program_options
+@click.option("--to", "target", type=click.Choice(["numpy", "torch", "jax"]), default="numpy", show_default=True,
+              help="numpy: backprop written out by hand; torch, jax: the forward pass, autograd for the rest.")
+@click.option("-o", "--out", "out_file", metavar="FILE", help="Write the script to FILE.")
+def export_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                   output: Optional[str], wrt: Optional[str], target: str, out_file: Optional[str]) -> int:
+    """Write PROGRAM at the point as a Python script: NumPy with backprop written out, or PyTorch/JAX.
+
+    The NumPy script has one line per node for the forward pass and one line per
+    adjoint for the backward pass (dW = np.outer(dz, x)), from the same rules the
+    engine runs; it prints the value and gradient as JSON.
+
+    \b
+    gradcli export "(a+b)*(b+1)" a=3 b=2
+    gradcli export -f samples/layer.grad --vars samples/layer.json -o layer_backprop.py
+    gradcli export -f samples/logreg.grad --to torch
+    """
+    from ..run.evaluate import run
+    from ..teach import export
+
+    ev = run(_prepare(args, program_file, vars_files, output, wrt))
+    _warn(ev.warnings)
+    script = export.to_numpy(ev) if target == "numpy" else export.to_framework(ev, target)
+    _write_or_print(script, out_file, f"a {target} script")
+    return int(ExitStatus.OK)
+
+
 def run_cli() -> None:
     """The click command line (`gradcli.cli.main.run` tries a faster path first)."""
     main()

@@ -1,0 +1,630 @@
+"""A program as the code a student would write: NumPy with backprop written out, or
+framework code (PyTorch, JAX) that lets autograd do it.
+
+``gradcli export PROGRAM BINDINGS --to numpy`` writes a standalone script: the point,
+the forward pass one line per node, then the backward pass one line per adjoint
+(``dz = a - y``, ``dW = np.outer(dz, x)``, ``db = dz``), summing where a node feeds
+several others, and finally the value and gradient as JSON.
+
+The backward lines are not templates of our own: they come from the op table's rows
+(`gradcli.core.ops`), the very partials and vector-Jacobian products the engine
+runs, evaluated on a backend whose "numbers" are NumPy source text (`Code`).  So an
+exported script and the engine can only disagree if NumPy does, and a test runs the
+script of every sample against gradcli's gradient at 1e-12.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+from typing import Any, Optional
+
+from ..core.errors import UsageError
+from ..core.graph import CONST, INPUT
+from ..core.ops import OPS
+from ..run.evaluate import Evaluation
+
+TARGETS = ("numpy", "torch", "jax")
+#: precedence of the Python text an expression is written as
+_ATOM, _POW, _UNARY, _MUL, _ADD, _CMP = 6, 5, 4, 3, 2, 1
+
+
+class Code:
+    """A Python expression's text, how tightly it binds, and its array shape."""
+
+    __slots__ = ("text", "prec", "shape", "const")
+
+    def __init__(self, text: str, prec: int = _ATOM, shape: tuple = (), const: Optional[float] = None) -> None:
+        self.text, self.prec, self.shape, self.const = text, prec, shape, const
+
+    def wrap(self, below: int) -> str:
+        return f"({self.text})" if self.prec < below else self.text
+
+    # arithmetic builds text; constants 0 and ±1 fold away so the lines read as written by hand
+    def __add__(self, other: object) -> "Code":
+        return _binary(self, code(other), "+")
+
+    def __radd__(self, other: object) -> "Code":
+        return _binary(code(other), self, "+")
+
+    def __sub__(self, other: object) -> "Code":
+        return _binary(self, code(other), "-")
+
+    def __rsub__(self, other: object) -> "Code":
+        return _binary(code(other), self, "-")
+
+    def __mul__(self, other: object) -> "Code":
+        return _binary(self, code(other), "*")
+
+    def __rmul__(self, other: object) -> "Code":
+        return _binary(code(other), self, "*")
+
+    def __truediv__(self, other: object) -> "Code":
+        return _binary(self, code(other), "/")
+
+    def __rtruediv__(self, other: object) -> "Code":
+        return _binary(code(other), self, "/")
+
+    def __neg__(self) -> "Code":
+        if self.const is not None:
+            return number(-self.const)
+        return Code(f"-{self.wrap(_UNARY)}", _UNARY, self.shape)
+
+
+def number(x: float) -> Code:
+    x = float(x)
+    text = repr(int(x)) + ".0" if x.is_integer() and abs(x) < 1e15 else repr(x)
+    return Code(text, _ATOM if x >= 0 else _UNARY, (), x)
+
+
+def code(x: object) -> Code:
+    if isinstance(x, Code):
+        return x
+    if isinstance(x, (int, float)):
+        return number(x)
+    raise TypeError(f"cannot write {x!r} as code")
+
+
+def _shape(*shapes: tuple) -> tuple:
+    from ..core.ops import broadcast_shapes
+
+    try:
+        return tuple(broadcast_shapes(list(shapes)))
+    except ValueError:
+        return shapes[0]
+
+
+def _binary(a: Code, b: Code, op: str) -> Code:
+    shape = _shape(a.shape, b.shape)
+    if op == "+":
+        if a.const == 0:
+            return b
+        if b.const == 0:
+            return a
+    if op == "-" and b.const == 0:
+        return a
+    if op == "*":
+        if a.const == 1:
+            return b
+        if b.const == 1:
+            return a
+        if a.const == -1:
+            return -b
+        if b.const == -1:
+            return -a
+    if op == "/" and b.const == 1:
+        return a
+    if a.const is not None and b.const is not None:
+        value = {"+": a.const + b.const, "-": a.const - b.const, "*": a.const * b.const,
+                 "/": a.const / b.const if b.const else float("nan")}[op]
+        return number(value)
+    prec = _ADD if op in "+-" else _MUL
+    right_needs = prec + 1 if op in "-/" else prec
+    return Code(f"{a.wrap(prec)} {op} {b.wrap(right_needs)}", prec, shape)
+
+
+def _call(name: str, *args: Code, shape: tuple = ()) -> Code:
+    return Code(f"{name}({', '.join(a.text for a in args)})", _ATOM, shape)
+
+
+def _index_text(index: tuple) -> str:
+    parts = []
+    for item in index:
+        if isinstance(item, tuple):  # ("slice", start, stop, step)
+            _, start, stop, step = item
+            text = f"{'' if start is None else start}:{'' if stop is None else stop}"
+            parts.append(text + (f":{step}" if step is not None else ""))
+        else:
+            parts.append(str(item))
+    return ", ".join(parts)
+
+
+class NumpyCode:
+    """The backend namespace the op rows are evaluated on: every operation returns `Code`.
+
+    `helpers` collects the helper functions the script must define.
+    """
+
+    def __init__(self) -> None:
+        self.helpers: set[str] = set()
+
+    # elementwise
+    def add(self, a: Code, b: Code) -> Code:
+        return a + b
+
+    def sub(self, a: Code, b: Code) -> Code:
+        return a - b
+
+    def mul(self, a: Code, b: Code) -> Code:
+        return a * b
+
+    def div(self, a: Code, b: Code) -> Code:
+        return a / b
+
+    def pow(self, a: Code, b: Code) -> Code:
+        a, b = code(a), code(b)
+        if b.const == 1:
+            return a
+        return Code(f"{a.wrap(_POW + 1)} ** {b.wrap(_POW)}", _POW, _shape(a.shape, b.shape))
+
+    def neg(self, a: Code) -> Code:
+        return -a
+
+    def _np(self, name: str) -> Any:
+        return lambda x: _call(f"np.{name}", code(x), shape=code(x).shape)
+
+    def __getattr__(self, name: str) -> Any:
+        numpy_names = {"exp": "exp", "log": "log", "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan",
+                       "asin": "arcsin", "acos": "arccos", "atan": "arctan", "sinh": "sinh", "cosh": "cosh",
+                       "tanh": "tanh", "abs": "abs", "sign": "sign"}
+        if name in numpy_names:
+            return self._np(numpy_names[name])
+        raise UsageError(f"gradcli export cannot write the operation {name!r} as NumPy code yet")
+
+    def sigmoid(self, x: Code) -> Code:
+        self.helpers.add("sigmoid")
+        return _call("sigmoid", x, shape=x.shape)
+
+    def softplus(self, x: Code) -> Code:
+        return _call("np.logaddexp", number(0.0), x, shape=x.shape)
+
+    def relu(self, x: Code) -> Code:
+        return _call("np.maximum", x, number(0.0), shape=x.shape)
+
+    def max(self, *xs: Code) -> Code:
+        out = xs[0]
+        for x in xs[1:]:
+            out = _call("np.maximum", out, x, shape=_shape(out.shape, x.shape))
+        return out
+
+    def min(self, *xs: Code) -> Code:
+        out = xs[0]
+        for x in xs[1:]:
+            out = _call("np.minimum", out, x, shape=_shape(out.shape, x.shape))
+        return out
+
+    # comparisons as 0.0/1.0 (NumPy adds booleans as "or", so never leave them bare)
+    def step(self, x: Code) -> Code:
+        return Code(f"1.0 * ({code(x).text} > 0)", _MUL, code(x).shape)
+
+    def eq(self, x: Code, y: Code) -> Code:
+        x, y = code(x), code(y)
+        return Code(f"1.0 * ({x.text} == {y.text})", _MUL, _shape(x.shape, y.shape))
+
+    def xlogy(self, x: Code, y: Code) -> Code:
+        self.helpers.add("xlogy")
+        return _call("xlogy", code(x), code(y), shape=_shape(code(x).shape, code(y).shape))
+
+    # structural
+    def matmul(self, a: Code, b: Code) -> Code:
+        from ..core.ops import _matmul_shape
+
+        return Code(f"{a.wrap(_MUL)} @ {b.wrap(_MUL + 1)}", _MUL, _matmul_shape([a.shape, b.shape]))
+
+    def dot(self, a: Code, b: Code) -> Code:
+        return _call("np.dot", a, b, shape=())
+
+    def outer(self, a: Code, b: Code) -> Code:
+        return _call("np.outer", a, b, shape=(a.shape[0], b.shape[0]))
+
+    def transpose(self, x: Code) -> Code:
+        return Code(f"{x.wrap(_ATOM)}.T", _ATOM, tuple(reversed(x.shape)))
+
+    def _reduce(self, name: str, x: Code, axis: Optional[int]) -> Code:
+        if axis is None:
+            return _call(f"np.{name}", x, shape=())
+        k = axis % len(x.shape)
+        return Code(f"np.{name}({x.text}, axis={axis})", _ATOM, x.shape[:k] + x.shape[k + 1:])
+
+    def sum(self, x: Code, axis: Optional[int] = None) -> Code:
+        return self._reduce("sum", x, axis)
+
+    def mean(self, x: Code, axis: Optional[int] = None) -> Code:
+        return self._reduce("mean", x, axis)
+
+    def norm(self, x: Code) -> Code:
+        return _call("np.linalg.norm", x, shape=())
+
+    def _helper(self, name: str, x: Code, axis: Optional[int], shape: tuple) -> Code:
+        self.helpers.add(name)
+        return Code(f"{name}({x.text}, axis={axis})", _ATOM, shape)
+
+    def softmax(self, x: Code, axis: int = -1) -> Code:
+        return self._helper("softmax", x, axis, x.shape)
+
+    def log_softmax(self, x: Code, axis: int = -1) -> Code:
+        return self._helper("log_softmax", x, axis, x.shape)
+
+    def logsumexp(self, x: Code, axis: Optional[int] = None) -> Code:
+        shape = () if axis is None else x.shape[:axis % len(x.shape)] + x.shape[axis % len(x.shape) + 1:]
+        return self._helper("logsumexp", x, axis, shape)
+
+    def amax(self, x: Code) -> Code:
+        return _call("np.max", x, shape=())
+
+    def amin(self, x: Code) -> Code:
+        return _call("np.min", x, shape=())
+
+    def index(self, x: Code, index: tuple) -> Code:
+        from ..core.ops import _index_shape
+
+        return Code(f"{x.wrap(_ATOM)}[{_index_text(index)}]", _ATOM, _index_shape([x.shape], index))
+
+    def stack(self, *xs: Code) -> Code:
+        return Code(f"np.array([{', '.join(code(x).text for x in xs)}])", _ATOM, (len(xs),) + code(xs[0]).shape)
+
+    # what the vector-Jacobian products are made of
+    def matmul_grad_a(self, g: Code, a: Code, b: Code) -> Code:
+        if len(a.shape) == 1 and len(b.shape) == 1:
+            return g * b
+        if len(a.shape) == 1:
+            return self.matmul(b, g)
+        if len(b.shape) == 1:
+            return self.outer(g, b)
+        return self.matmul(g, self.transpose(b))
+
+    def matmul_grad_b(self, g: Code, a: Code, b: Code) -> Code:
+        if len(a.shape) == 1 and len(b.shape) == 1:
+            return g * a
+        if len(a.shape) == 1:
+            return self.outer(a, g)
+        return self.matmul(self.transpose(a), g)
+
+    def shape(self, x: Code) -> tuple:
+        return x.shape
+
+    def expand_to(self, g: Code, shape: tuple, axis: Optional[int]) -> Code:
+        if axis is not None:
+            g = Code(f"np.expand_dims({g.text}, {axis % len(shape)})", _ATOM, g.shape)
+        return Code(f"np.broadcast_to({g.text}, {shape!r})", _ATOM, tuple(shape))
+
+    def sum_keep(self, x: Code, axis: Optional[int]) -> Code:
+        return Code(f"np.sum({x.text}, axis={axis}, keepdims=True)", _ATOM, x.shape)
+
+    def scatter(self, g: Code, shape: tuple, index: tuple) -> Code:
+        self.helpers.add("scatter")
+        return Code(f"scatter({g.text}, {shape!r}, np.s_[{_index_text(index)}])", _ATOM, tuple(shape))
+
+    def unbroadcast(self, g: Code, shape: tuple) -> Code:
+        if tuple(g.shape) == tuple(shape):
+            return g
+        if shape == ():
+            return _call("np.sum", g, shape=())
+        self.helpers.add("unbroadcast")
+        return Code(f"unbroadcast({g.text}, {shape!r})", _ATOM, tuple(shape))
+
+    def safe_div(self, x: Code, y: Code) -> Code:
+        self.helpers.add("safe_div")
+        return _call("safe_div", x, y, shape=_shape(x.shape, y.shape))
+
+
+_HELPERS = {
+    "sigmoid": '''def sigmoid(x):
+    """1 / (1 + e^-x), without overflow."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))''',
+    "xlogy": '''def xlogy(x, y):
+    """x * log(y), and 0 where x == 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))''',
+    "softmax": '''def softmax(z, axis=-1):
+    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)''',
+    "log_softmax": '''def log_softmax(z, axis=-1):
+    shifted = z - np.max(z, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))''',
+    "logsumexp": '''def logsumexp(z, axis=None):
+    top = np.max(z, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(z - top), axis=axis, keepdims=True)) + top
+    return out.reshape(()) if axis is None else np.squeeze(out, axis=axis)''',
+    "scatter": '''def scatter(g, shape, index):
+    """The adjoint of indexing: g put back where it came from, zeros elsewhere."""
+    out = np.zeros(shape)
+    out[index] += g
+    return out''',
+    "unbroadcast": '''def unbroadcast(g, shape):
+    """Sum g over the axes broadcasting added or stretched, back to shape."""
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    for k, d in enumerate(shape):
+        if d == 1 and g.shape[k] != 1:
+            g = g.sum(axis=k, keepdims=True)
+    return g''',
+    "safe_div": '''def safe_div(x, y):
+    """x / y, and 0 where y == 0 (the derivative of a norm at 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(y == 0, 0.0, x / np.where(y == 0, 1.0, y))''',
+}
+
+_RESERVED = set(keyword.kwlist) | {"np", "json", "torch", "jax", "jnp", "print", "sum", "max", "min", "abs",
+                                   "value", "gradient", "main"} | set(_HELPERS)
+
+
+def _names(ev: Evaluation) -> tuple[dict[int, str], dict[int, str]]:
+    """Python names for every non-constant node, and for its adjoint (``dW`` for ``W``)."""
+    graph = ev.graph
+    taken: set[str] = set()
+    names: dict[int, str] = {}
+    for node in graph.nodes:
+        if node.op == CONST:
+            continue
+        name = graph.label(node.id) or f"t{node.id}"
+        while name in _RESERVED or name in taken:
+            name += "_"
+        taken.add(name)
+        names[node.id] = name
+    adjoints: dict[int, str] = {}
+    for i, name in names.items():
+        d = "d" + name
+        while d in taken or d in _RESERVED:
+            d = "d" + d
+        taken.add(d)
+        adjoints[i] = d
+    return names, adjoints
+
+
+def _literal(x: Any) -> str:
+    if getattr(x, "shape", ()):
+        return f"np.array({json.dumps(x.tolist())})"
+    return repr(float(x))
+
+
+def _const_code(ev: Evaluation, i: int) -> Code:
+    node = ev.graph.nodes[i]
+    value = ev.values[i]
+    if getattr(value, "shape", ()):
+        return Code(_literal(value), _ATOM, tuple(value.shape))
+    if node.text == "pi":
+        return Code("np.pi", _ATOM, (), float(value))
+    return number(float(value))
+
+
+def to_numpy(ev: Evaluation) -> str:
+    """A standalone NumPy script: the point, the forward pass, the backward pass written out."""
+    if not ev.adjoints:
+        raise UsageError("gradcli export writes backprop for a scalar output (a loss)")
+    graph, live = ev.graph, ev.tape.live
+    m = NumpyCode()
+    names, dnames = _names(ev)
+    var: dict[int, Code] = {}
+    lines_point, lines_forward, lines_backward = [], [], []
+    for node in graph.nodes:
+        i = node.id
+        if node.op == CONST:
+            var[i] = _const_code(ev, i)
+            continue
+        shape = tuple(getattr(ev.values[i], "shape", ()))
+        var[i] = Code(names[i], _ATOM, shape)
+        if node.op == INPUT:
+            lines_point.append(f"{names[i]} = {_literal(ev.env[node.name])}")
+            continue
+        f = getattr(m, node.op)
+        args = [var[a] for a in node.args]
+        expr = f(*args) if node.param is None else f(*args, node.param)
+        lines_forward.append(f"{names[i]} = {expr.text}")
+    out = graph.output
+    lines_backward.append(f"{dnames[out]} = {'1.0' if not var[out].shape else f'np.ones({var[out].shape!r})'}")
+    assigned = {out}
+    for node in reversed(graph.nodes):
+        i = node.id
+        if node.op in (INPUT, CONST) or not live[i] or i not in assigned:
+            continue
+        op = OPS[node.op]
+        xs = [var[a] for a in node.args]
+        g = Code(dnames[i], _ATOM, var[i].shape)
+        if op.partials is not None:
+            if op.variadic:
+                partials = op.partials(m, xs, var[i])
+            else:
+                partials = [p if isinstance(p, float) else p(m, *xs, var[i]) for p in op.partials]
+            terms = [None if not live[a] else m.unbroadcast(g * code(p), var[a].shape)
+                     for a, p in zip(node.args, partials)]
+        else:
+            terms = [None if not live[a] else rule(m, g, xs, var[i], node.param)
+                     for a, rule in zip(node.args, _vjps(op, len(xs)))]
+        for a, term in zip(node.args, terms):
+            if term is None or graph.nodes[a].op == CONST:
+                continue
+            if a in assigned:
+                lines_backward.append(f"{dnames[a]} = {dnames[a]} + {term.wrap(_ADD + 1)}")
+            else:
+                text = term.text
+                if term.prec == _ATOM and term.text in dnames.values():  # a bare adjoint: copy, no alias
+                    text = f"np.copy({term.text})" if term.shape else term.text
+                lines_backward.append(f"{dnames[a]} = {text}")
+                assigned.add(a)
+    inputs = [graph.names[name] for name in ev.wrt]
+    gradient = ", ".join(
+        f'"{graph.nodes[i].name}": ' + (f"np.asarray({dnames[i]}).tolist()" if i in assigned else "0.0")
+        for i in inputs
+    )
+    helpers = "\n\n\n".join(_HELPERS[h] for h in sorted(m.helpers))
+    title = ev.source.strip().replace('"""', "'''")
+    return "\n".join([
+        f'"""Backprop written out in NumPy, by gradcli export.\n\nProgram:\n\n    '
+        + title.replace("\n", "\n    ") + '\n\nd<name> is the adjoint ∂' + names[out] + '/∂<name>.\n"""',
+        "",
+        "import json",
+        "",
+        "import numpy as np",
+        *(["", "", helpers] if helpers else []),
+        "",
+        "",
+        "def main():",
+        "    # the point",
+        *(f"    {line}" for line in lines_point),
+        "",
+        "    # forward pass, in evaluation order",
+        *(f"    {line}" for line in lines_forward),
+        "",
+        f"    # backward pass, in reverse order: d{names[out]} = 1, then downstream = upstream x local",
+        *(f"    {line}" for line in lines_backward),
+        "",
+        f"    return {names[out]}, {{{gradient}}}",
+        "",
+        "",
+        'if __name__ == "__main__":',
+        "    value, gradient = main()",
+        '    print(json.dumps({"value": float(value), "gradient": gradient}))',
+        "",
+    ])
+
+
+def _vjps(op: Any, n: int) -> list:
+    if callable(op.vjp):  # variadic structural ops give all their VJPs at once
+        return [lambda m, g, xs, o, p, k=k: op.vjp(m, g, xs, o, p)[k] for k in range(n)]
+    return list(op.vjp)
+
+
+# ---- frameworks: the forward pass, autograd does the rest ---------------------------------
+_TORCH = {
+    "exp": "torch.exp", "log": "torch.log", "sqrt": "torch.sqrt", "sin": "torch.sin", "cos": "torch.cos",
+    "tan": "torch.tan", "asin": "torch.asin", "acos": "torch.acos", "atan": "torch.atan", "sinh": "torch.sinh",
+    "cosh": "torch.cosh", "tanh": "torch.tanh", "sigmoid": "torch.sigmoid", "relu": "torch.relu",
+    "softplus": "torch.nn.functional.softplus", "abs": "torch.abs", "transpose": "{0}.T",
+    "norm": "torch.linalg.norm", "outer": "torch.outer", "dot": "torch.dot", "amax": "torch.max",
+    "amin": "torch.min",
+}
+_JAX = {
+    "exp": "jnp.exp", "log": "jnp.log", "sqrt": "jnp.sqrt", "sin": "jnp.sin", "cos": "jnp.cos", "tan": "jnp.tan",
+    "asin": "jnp.arcsin", "acos": "jnp.arccos", "atan": "jnp.arctan", "sinh": "jnp.sinh", "cosh": "jnp.cosh",
+    "tanh": "jnp.tanh", "sigmoid": "jax.nn.sigmoid", "relu": "jax.nn.relu", "softplus": "jax.nn.softplus",
+    "abs": "jnp.abs", "transpose": "{0}.T", "norm": "jnp.linalg.norm", "outer": "jnp.outer", "dot": "jnp.dot",
+    "amax": "jnp.max", "amin": "jnp.min",
+}
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
+
+
+def _framework_line(ev: Evaluation, i: int, names: dict[int, str], target: str) -> str:
+    graph = ev.graph
+    node = graph.nodes[i]
+    table = _TORCH if target == "torch" else _JAX
+    xp = "torch" if target == "torch" else "jnp"
+
+    def arg(a: int) -> str:
+        if graph.nodes[a].op == CONST:
+            value = ev.values[a]
+            if getattr(value, "shape", ()):
+                return f"{xp}.tensor({json.dumps(value.tolist())}, dtype=torch.float64)" if target == "torch" \
+                    else f"jnp.array({json.dumps(value.tolist())})"
+            return "math.pi" if graph.nodes[a].text == "pi" else repr(float(value))
+        return names[a]
+
+    args = [arg(a) for a in node.args]
+    op, p = node.op, node.param
+    if op in _INFIX:
+        return f"({args[0]} {_INFIX[op]} {args[1]})"
+    if op == "neg":
+        return f"(-{args[0]})"
+    if op in ("max", "min"):
+        f = f"{xp}.maximum" if op == "max" else f"{xp}.minimum"
+        text = args[0]
+        for a in args[1:]:
+            text = f"{f}({_as_tensor(text, target)}, {_as_tensor(a, target)})"
+        return text
+    if op in ("sum", "mean"):
+        key = "dim" if target == "torch" else "axis"
+        return f"{xp}.{op}({args[0]})" if p is None else f"{xp}.{op}({args[0]}, {key}={p})"
+    if op in ("softmax", "log_softmax"):
+        if target == "torch":
+            return f"torch.{op}({args[0]}, dim={p})"
+        return f"jax.nn.{op}({args[0]}, axis={p})"
+    if op == "logsumexp":
+        if target == "torch":
+            return f"torch.logsumexp({args[0]}.flatten(), dim=0)" if p is None else \
+                f"torch.logsumexp({args[0]}, dim={p})"
+        return f"jax.scipy.special.logsumexp({args[0]}, axis={p})"
+    if op == "index":
+        return f"{args[0]}[{_index_text(p)}]"
+    if op == "stack":
+        return f"{xp}.stack([{', '.join(_as_tensor(a, target) for a in args)}])"
+    if op == "dot" and target == "torch" and any(len(getattr(ev.values[a], "shape", ())) != 1 for a in node.args):
+        return f"({args[0]} @ {args[1]})"
+    if op in table:
+        f = table[op]
+        return f.format(*args) if "{0}" in f else f"{f}({', '.join(_as_tensor(a, target) for a in args)})"
+    raise UsageError(f"gradcli export --to {target} cannot write the operation {op!r} yet")
+
+
+def _as_tensor(text: str, target: str) -> str:
+    try:
+        float(text)
+    except ValueError:
+        return text
+    return f"torch.tensor({text}, dtype=torch.float64)" if target == "torch" else text
+
+
+def to_framework(ev: Evaluation, target: str) -> str:
+    """The program as PyTorch or JAX code whose autograd gives the gradient."""
+    if not ev.adjoints:
+        raise UsageError("gradcli export writes backprop for a scalar output (a loss)")
+    graph = ev.graph
+    names, _ = _names(ev)
+    inputs = [graph.names[name] for name in ev.inputs]
+    params = ", ".join(names[i] for i in inputs)
+    body = [f"    {names[n.id]} = {_framework_line(ev, n.id, names, target)}"
+            for n in graph.nodes if n.op not in (INPUT, CONST)]
+    out = names[graph.output]
+    title = ev.source.strip().replace('"""', "'''").replace("\n", "\n    ")
+    point = []
+    for i in inputs:
+        value = ev.env[graph.nodes[i].name]
+        literal = json.dumps(value.tolist()) if getattr(value, "shape", ()) else repr(float(value))
+        if target == "torch":
+            point.append(f"    {names[i]} = torch.tensor({literal}, dtype=torch.float64, requires_grad=True)")
+        else:
+            point.append(f"    {names[i]} = jnp.array({literal}, dtype=jnp.float64)")
+    wrt = [graph.names[name] for name in ev.wrt]
+    if target == "torch":
+        header = ["import json", "import math", "", "import torch", "", "torch.set_default_dtype(torch.float64)"]
+        run = [*point, f"    value = forward({params})", "    value.backward()",
+               "    gradient = {" + ", ".join(
+                   f'"{graph.nodes[i].name}": ({names[i]}.grad.tolist() if {names[i]}.grad is not None else 0.0)'
+                   for i in wrt) + "}",
+               '    print(json.dumps({"value": value.item(), "gradient": gradient}))']
+    else:
+        header = ["import json", "import math", "", "import jax", "", 'jax.config.update("jax_enable_x64", True)',
+                  "import jax.numpy as jnp  # noqa: E402", "import jax.scipy.special  # noqa: E402"]
+        argnums = ", ".join(str(inputs.index(i)) for i in wrt)
+        run = [*point, f"    value = forward({params})",
+               f"    grads = jax.grad(forward, argnums=({argnums},))({params})",
+               "    gradient = {" + ", ".join(
+                   f'"{graph.nodes[i].name}": jnp.asarray(grads[{k}]).tolist()' for k, i in enumerate(wrt)) + "}",
+               '    print(json.dumps({"value": float(value), "gradient": gradient}))']
+    return "\n".join([
+        f'"""The program in {"PyTorch" if target == "torch" else "JAX"}, by gradcli export: the forward pass '
+        f'written out,\nthe gradient from {"autograd (.backward())" if target == "torch" else "jax.grad"}.\n\n'
+        f"Program:\n\n    {title}\n" + '"""',
+        "",
+        *header,
+        "",
+        "",
+        f"def forward({params}):",
+        *body,
+        f"    return {out}",
+        "",
+        "",
+        'if __name__ == "__main__":',
+        *run,
+        "",
+    ])
