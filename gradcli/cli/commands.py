@@ -762,7 +762,7 @@ def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plo
 @program_options
 @click.option("--to", "target", type=click.Choice(["numpy", "torch", "jax"]), default="numpy", show_default=True,
               help="numpy: backprop written out by hand; torch, jax: the forward pass, autograd for the rest.")
-@click.option("-o", "--out", "out_file", metavar="FILE", help="Write the script to FILE.")
+@click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(), help="Write the script to FILE.")
 def export_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                    output: Optional[str], wrt: Optional[str], target: str, out_file: Optional[str]) -> int:
     """Write PROGRAM at the point as a Python script: NumPy with backprop written out, or PyTorch/JAX.
