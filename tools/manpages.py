@@ -19,7 +19,11 @@ from pathlib import Path
 
 def build(target: Path, date: str | None = None) -> list[Path]:
     """Write the man pages into `target`; return their paths, gradcli.1 first."""
-    from click_man.core import write_man_pages
+    with warnings.catch_warnings():
+        # click-man reads click.__version__ (0.5) and calls click.utils.make_default_short_help
+        # (0.6), both deprecated since click 8.3: its warnings are not ours to fix
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        from click_man.core import write_man_pages
 
     from gradcli._version import __version__
     from gradcli.cli.commands import main
@@ -32,7 +36,6 @@ def build(target: Path, date: str | None = None) -> list[Path]:
         stamp = datetime.datetime.fromtimestamp(int(os.environ["SOURCE_DATE_EPOCH"]), datetime.timezone.utc)
         date = stamp.strftime("%Y-%m-%d")
     with warnings.catch_warnings():
-        # click-man 0.6 calls click.utils.make_default_short_help, deprecated since click 8.3
         warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*click.utils.")
         write_man_pages("gradcli", main, version=__version__, target_dir=str(target), date=date)
     pages = sorted(target.glob("gradcli*.1"), key=lambda p: (p.name != "gradcli.1", p.name))

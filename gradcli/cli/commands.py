@@ -774,7 +774,7 @@ def export_command(args: tuple[str, ...], program_file: Optional[str], vars_file
     \b
     gradcli export "(a+b)*(b+1)" a=3 b=2
     gradcli export -f samples/layer.grad --vars samples/layer.json -o layer_backprop.py
-    gradcli export -f samples/logreg.grad --to torch
+    gradcli export "sigmoid(w*x + b)" w=0.5 x=2 b=-1 --to torch
     """
     from ..run.evaluate import run
     from ..teach import export
