@@ -138,7 +138,8 @@ def test_points_lines_validate(path, tmp_path):
         validate(strict_json(line), "points")
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+@pytest.mark.parametrize("path", [pytest.param(p, marks=() if p.stem == "lecture_e" else pytest.mark.slow)
+                                  for p in FILES], ids=[p.stem for p in FILES])
 def test_diff_documents_validate(path):
     """gradcli diff takes scalar programs; array samples are refused (exit 2) and skipped."""
     spec, _ = _sample_args(path)
