@@ -297,11 +297,11 @@ class Result:
 
         The page goes in an ``<iframe srcdoc>``, so its ids, styles and keys stay its own.
         """
+        import importlib
         from html import escape
 
-        from IPython.display import HTML, display  # type: ignore[import-not-found]
-
-        display(HTML(f'<iframe srcdoc="{escape(self.stepper(), quote=True)}" title="backprop, step by step" '
+        ipython: Any = importlib.import_module("IPython.display")  # only in a notebook
+        ipython.display(ipython.HTML(f'<iframe srcdoc="{escape(self.stepper(), quote=True)}" title="backprop, step by step" '
                      f'style="width:100%;height:{int(height)}px;border:0"></iframe>'))
 
     def __rich__(self) -> Any:

@@ -69,18 +69,25 @@ def table(text: str, title: str) -> list[dict[str, str]]:
     """
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(title))
-    rows = []
+    rows: list[list[str]] = []
+    header: list[str] = []
+    in_header = True
     for line in lines[start + 1:]:
         if not line.startswith(("|", "+")):
             break
-        if line.startswith("+") or set(line.rstrip()) <= set("|-+"):
+        if line.startswith("+"):
+            continue
+        if set(line.rstrip()) <= set("|-+"):  # the rule under the header
+            in_header = False
             continue
         cells = split_row(line)
-        if rows and cells[0] == "":  # a wrapped cell continues on the next line
+        if in_header:  # a header that rich wrapped over several lines
+            header = [f"{a} {b}".strip() for a, b in zip(header, cells)] if header else cells
+        elif rows and cells[0] == "":  # a wrapped cell continues on the next line
             rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells)]
         else:
             rows.append(cells)
-    header, *body = rows
+    body = rows
     return [dict(zip(header, r)) for r in body]
 
 

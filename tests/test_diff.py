@@ -157,3 +157,16 @@ def test_wrt_latex_and_errors():
     assert unknown.exit_code == 2 and "not an input" in unknown.stderr
     const = diff("x*0 + y")
     assert const["gradient"]["x"] == "0"
+
+
+def test_check_reveal_writes_the_right_formula_in_gradcli_s_syntax():
+    result = run_cli(["check", "x^3 + relu(x)", "x=2", "--expect-formula", "x=3*x^2", "--reveal", "--json"])
+    assert result.exit_code == 1, result.stderr
+    (verdict,) = json.loads(result.stdout)["verdicts"]
+    assert verdict["truth"] == "3*x^2 + (x > 0)"
+    lecture = run_cli(["check", "c = a+b; d = b+1; e = c*d", "a=3", "b=2", "--expect-formula", "b=d",
+                       "--expect-formula", "c=d", "--reveal", "--json"])
+    truths = [v["truth"] for v in json.loads(lecture.stdout)["verdicts"]]
+    assert truths == ["a + 2*b + 1", "b + 1"]
+    for t in truths:
+        assert "**" not in t and "Heaviside" not in t

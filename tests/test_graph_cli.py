@@ -173,10 +173,11 @@ def test_out_to_a_read_only_directory(tmp_path):
         locked.chmod(0o700)
 
 
-def test_tensor_graph_edges_are_vjp():
+def test_tensor_graph_edges_show_their_rules():
     result = invoke("sum(W@x)", "W=[[1,2],[3,4]]", "x=[1,2]", "--format", "dot")
     assert result.exit_code == 0 and result.stderr == ""
     assert result.stdout.count("style=dashed, color=\"#6b7280\"") == 3  # W → a, x → a, a → b
+    assert "W̄ += ā xᵀ  (2×1 · 1×2 → 2×2)" in result.stdout and "vjp" not in result.stdout
     assert "value 16" in result.stdout  # Σ W@x = 5 + 11
 
 

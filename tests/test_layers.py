@@ -27,7 +27,7 @@ FLOORS: list[list[str]] = [
     ["gradcli.core.engine"],
     ["gradcli.backends"],
     ["gradcli.core.graph", "gradcli.core.shapes"],
-    ["gradcli._version", "gradcli.core.ops", "gradcli.core.errors", "gradcli.core.fmt", "gradcli.core.elements", "gradcli.core"],
+    ["gradcli._version", "gradcli.core.ops", "gradcli.core.rules", "gradcli.core.errors", "gradcli.core.fmt", "gradcli.core.elements", "gradcli.core"],
 ]
 
 

@@ -27,7 +27,7 @@ from gradcli.language.parser import parse
 from gradcli.backends.sympy import sympy_backend
 
 SYM = sympy_backend()
-HELPERS = {"step", "sign", "eq", "xlogy"}
+HELPERS = {"step", "eq", "xlogy"}
 EPS = 2.220446049250313e-16
 N_POINTS = 60
 
@@ -96,6 +96,30 @@ CASES = [
     Case("sign", [AWAY0]),
     Case("eq", [SMALL, SMALL], distinct=True),
     Case("xlogy", [AWAY0, [(0.05, 10.0)]]),
+    # issue 11's operations (more, with hypothesis and on arrays, in test_new_ops.py)
+    *[Case(name, [SMALL, SMALL], distinct=True) for name in ("lt", "le", "gt", "ge", "ne")],
+    Case("where", [AWAY0, SMALL, SMALL]),
+    Case("where", [[(0.0, 0.0)], SMALL, SMALL], label="where-false"),
+    Case("log1p", [[(-0.95, 10.0)]]),
+    Case("expm1", [[(-20.0, 20.0)]]),
+    Case("log2", [[(0.01, 100.0)]]),
+    Case("log10", [[(0.01, 100.0)]]),
+    Case("erf", [[(-4.0, 4.0)]]),
+    Case("asinh", [ANY]),
+    Case("acosh", [[(1.05, 20.0)]]),
+    Case("atanh", [[(-0.95, 0.95)]]),
+    Case("cbrt", [AWAY0]),
+    Case("atan2", [AWAY0, AWAY0]),
+    Case("hypot", [AWAY0, AWAY0]),
+    Case("logaddexp", [[(-30.0, 30.0)], [(-30.0, 30.0)]]),
+    Case("sign", [AWAY0]),
+    Case("floor", [[(0.1, 0.4), (1.1, 1.4), (-2.4, -2.1)]]),
+    Case("ceil", [[(0.1, 0.4), (1.1, 1.4), (-2.4, -2.1)]]),
+    Case("round", [[(0.1, 0.4), (0.6, 0.9), (-1.4, -1.1)]]),
+    Case("clip", [SMALL, [(-4.0, -1.0)], [(1.0, 4.0)]], distinct=True),
+    Case("leaky_relu", [AWAY0, [(0.01, 0.5)]]),
+    Case("elu", [AWAY0, [(0.1, 2.0)]]),
+    Case("gelu", [[(-6.0, 6.0)]]),
 ]
 
 
@@ -203,7 +227,10 @@ def test_elementwise_row_shape(name):
 def test_structural_row_shape(name):
     """Tensor ops have no elementwise partials: they give VJPs, a JVP and a shape rule."""
     op = OPS[name]
-    assert isinstance(op.arity, int) and op.arity != 0
+    assert isinstance(op.arity, int)
+    if op.arity == 0:  # eye, zeros, ones: constants with a shape, nothing to differentiate
+        assert op.vjp == () and callable(op.shape)
+        return
     if op.variadic:
         assert callable(op.vjp)
     else:
@@ -252,7 +279,8 @@ def test_functions_exclude_internal_helpers():
     assert FUNCTIONS["pow"] is OPS["pow"]
     assert FUNCTIONS["max"].variadic and FUNCTIONS["min"].variadic
     assert {sym: op.name for sym, op in BINARY_OPS.items() if sym != "@"} == {
-        "+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow"
+        "+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow",
+        "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne",
     }
 
 

@@ -282,7 +282,7 @@ def test_render_shows_the_line_of_the_error():
 
 def test_render_lowering_error():
     assert error_of("a = 1\nb = sine(a)").render() == (
-        "gradcli: parse error at line 2, column 5: unknown function 'sine'; did you mean sin or sinh or asin?\n"
+        "gradcli: parse error at line 2, column 5: unknown function 'sine'; did you mean sin or sinh or sign?\n"
         "  b = sine(a)\n"
         "      ^"
     )

@@ -151,15 +151,19 @@ def test_infinite_partial_is_reported_not_raised():
     assert "= inf" in picture(ev, "text")
 
 
-def test_tensor_edges_are_vjp(tensor):
+def test_tensor_edges_carry_their_rules(tensor):
     edges = by_pair(tensor)
     assert len(edges) == 7
     for pair in [("W", "v"), ("x", "v"), ("u", "s"), ("a", "s")]:
-        assert edges[pair].kind == "vjp" and edges[pair].value is None
-        assert edges[pair].label() == f"∂{pair[1]}/∂{pair[0]}: vjp"
+        assert edges[pair].kind == "structural" and edges[pair].value is None
+    assert edges[("W", "v")].label() == "W̄ += v̄ xᵀ  (3×1 · 1×2 → 3×2)"
+    assert edges[("x", "v")].label() == "x̄ += Wᵀ v̄  (2×3 · 3×1 → 2)"
+    assert edges[("u", "s")].label() == "ū += s̄ · a  (scalar · 3 → 3)"
+    assert (edges[("W", "v")].symbolic, edges[("x", "v")].symbolic) == ("I ⊗ xᵀ", "W")
     sig = edges[("w", "a")]
-    assert (sig.kind, sig.value, sig.symbolic) == ("elementwise", None, "a*(1 - a)")
-    assert sig.label() == "∂a/∂w = a*(1 - a), elementwise"
+    assert (sig.kind, sig.value, sig.symbolic) == ("elementwise", None, "diag(σ'(w))")
+    assert sig.label() == "w̄ += ā ∘ σ'(w)  (3 ∘ 3 → 3)"
+    assert sig.tensor.note == "σ'(w) = a ∘ (1 - a)"
 
 
 # ---- text -------------------------------------------------------------------------------
@@ -197,7 +201,7 @@ def test_max_text():
 
 def test_tensor_text(tensor):
     text = picture(tensor, "text")
-    assert "∂v/∂W: vjp" in text and "∂v/∂x: vjp" in text
+    assert "W̄ += v̄ xᵀ  (3×1 · 1×2 → 3×2)" in text and "x̄ += Wᵀ v̄  (2×3 · 3×1 → 2)" in text
     assert "v = W @ x = [0.5, 0.5, -0.7]  (shape 3)" in text
     assert "(shape 3×2)" in text
     assert line_of(text, "s = dot(u, a)").split()[0] == "output"
@@ -206,7 +210,7 @@ def test_tensor_text(tensor):
 def test_non_scalar_output_without_seed():
     ev = evaluate("softmax(z)", "z=[1,2]")
     text = picture(ev, "text")
-    assert "no adjoints" in text and "∂a/∂z: vjp" in text
+    assert "no adjoints" in text and "z̄ += a ∘ (ā − ⟨ā, a⟩)  (2 ∘ 2 → 2)" in text
     assert "digraph" in picture(ev, "dot")
 
 
@@ -256,7 +260,7 @@ def test_svg_and_png(lecture, tensor):
         assert label in svg
     png = render(lecture, "png")
     assert isinstance(png, bytes) and png.startswith(b"\x89PNG\r\n\x1a\n")
-    assert "∂v/∂W: vjp" in picture(tensor, "svg")
+    assert "W̄ += v̄ xᵀ" in picture(tensor, "svg")
 
 
 def test_images_need_graphviz(lecture, monkeypatch):
@@ -290,8 +294,8 @@ def test_lecture_mermaid(lecture):
 def test_mermaid_escapes_and_tensor(tensor):
     assert pictures._mermaid_text('a "b" <c> #d') == "a #quot;b#quot; #lt;c#gt; #35;d"
     mer = picture(tensor, "mermaid")
-    assert 'n1 -.->|"∂v/∂W: vjp"| n3' in mer
-    assert 'n5 -->|"∂a/∂w = a*(1 - a), elementwise"| n6' in mer
+    assert 'n1 -.->|"W̄ += v̄ xᵀ  (3×1 · 1×2 → 3×2)"| n3' in mer
+    assert 'n5 -->|"w̄ += ā ∘ σ\'(w)  (3 ∘ 3 → 3)"| n6' in mer
 
 
 # ---- scale and imports -----------------------------------------------------------------------

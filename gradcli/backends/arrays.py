@@ -10,6 +10,7 @@ an int, or ``("slice", start, stop, step)``.
 from __future__ import annotations
 
 import functools
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -65,6 +66,10 @@ def unbroadcast(g, shape):
 
 def _matmul_grad_a(g, a, b):
     """∂(a @ b)/∂a contracted with g, for every vector/matrix combination."""
+    if np.ndim(a) == 0:
+        return np.sum(np.multiply(g, b))
+    if np.ndim(b) == 0:
+        return np.multiply(g, b)
     if np.ndim(a) == 1 and np.ndim(b) == 1:
         return g * b
     if np.ndim(a) == 1:  # (m,) @ (m, k) -> (k,)
@@ -75,6 +80,10 @@ def _matmul_grad_a(g, a, b):
 
 
 def _matmul_grad_b(g, a, b):
+    if np.ndim(b) == 0:
+        return np.sum(np.multiply(g, a))
+    if np.ndim(a) == 0:
+        return np.multiply(g, a)
     if np.ndim(a) == 1 and np.ndim(b) == 1:
         return g * a
     if np.ndim(a) == 1:
@@ -113,6 +122,79 @@ def _xlogy(x, y):
         return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
 
 
+_erf_each = np.frompyfunc(math.erf, 1, 1)
+_erfc_each = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _erf(x):
+    """NumPy has no erf; math.erf element by element (exact to the last bit, like C's)."""
+    return np.asarray(_erf_each(np.asarray(x, dtype=float)), dtype=float)
+
+
+def _gelu(x):
+    x = np.asarray(x, dtype=float)
+    return 0.5 * x * np.asarray(_erfc_each(-x * 0.7071067811865476), dtype=float)
+
+
+def _where(c, a, b):
+    return np.where(np.asarray(c) != 0, a, b).astype(float)
+
+
+def _logdet(x):
+    sign, logabs = np.linalg.slogdet(x)
+    if sign <= 0:
+        raise ValueError("logdet needs a matrix with a positive determinant")
+    return logabs
+
+
+def along_last(x, axis):
+    """x with `axis` moved last (all of x flattened when axis is None)."""
+    x = np.asarray(x, dtype=float)
+    return x.reshape(-1) if axis is None else np.moveaxis(x, axis, -1)
+
+
+def from_last(y, shape, axis):
+    return y.reshape(shape) if axis is None else np.moveaxis(y, -1, axis)
+
+
+def _prod_others(x, axis):
+    """Each element's product of all *other* elements along `axis` (or of all of x):
+    exclusive products from the left times from the right, so zeros need no division."""
+    x = np.asarray(x, dtype=float)
+    v = along_last(x, axis)
+    ones = np.ones(v.shape[:-1] + (1,))
+    left = np.cumprod(np.concatenate([ones, v[..., :-1]], axis=-1), axis=-1)
+    right = np.flip(np.cumprod(np.concatenate([ones, np.flip(v, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    return from_last(left * right, x.shape, axis)
+
+
+def _cumsum(x, axis=None):
+    return np.cumsum(x, axis=axis)
+
+
+def _rcumsum(g, shape, axis):
+    """The VJP of cumsum: sums from the end, back in x's shape."""
+    g = np.asarray(g, dtype=float)
+    if axis is None:
+        return np.flip(np.cumsum(np.flip(g.reshape(-1)))).reshape(shape)
+    return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
+
+
+def _cofactor(x):
+    """The cofactor matrix of a square matrix, ∂det X/∂X = adj(X)ᵀ, also when X is singular:
+    with X = U S Vᵀ, adj(X) = det(U) det(V) V diag(prod of the other s) Uᵀ."""
+    x = np.asarray(x, dtype=float)
+    u, sv, vt = np.linalg.svd(x)
+    adj = np.linalg.det(u) * np.linalg.det(vt) * (vt.T * _prod_others(sv, None)) @ u.T
+    return adj.T
+
+
+def _matmul(a, b):
+    if np.ndim(a) == 0 or np.ndim(b) == 0:  # a scalar operand scales, as np.dot does
+        return np.multiply(a, b)
+    return np.matmul(a, b)
+
+
 ARRAY = SimpleNamespace(
     add=np.add,
     sub=np.subtract,
@@ -142,8 +224,33 @@ ARRAY = SimpleNamespace(
     sign=np.sign,
     eq=lambda x, y: (np.asarray(x) == y).astype(float),
     xlogy=_xlogy,
+    lt=lambda x, y: np.less(x, y).astype(float),
+    le=lambda x, y: np.less_equal(x, y).astype(float),
+    gt=lambda x, y: np.greater(x, y).astype(float),
+    ge=lambda x, y: np.greater_equal(x, y).astype(float),
+    ne=lambda x, y: np.not_equal(x, y).astype(float),
+    where=_where,
+    log1p=np.log1p,
+    expm1=np.expm1,
+    log2=np.log2,
+    log10=np.log10,
+    erf=_erf,
+    asinh=np.arcsinh,
+    acosh=np.arccosh,
+    atanh=np.arctanh,
+    cbrt=np.cbrt,
+    atan2=np.arctan2,
+    hypot=np.hypot,
+    logaddexp=np.logaddexp,
+    floor=np.floor,
+    ceil=np.ceil,
+    round=np.round,
+    clip=lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
+    leaky_relu=lambda x, slope: np.where(np.asarray(x) > 0, x, np.multiply(slope, x)),
+    elu=lambda x, alpha: np.where(np.asarray(x) > 0, x, np.multiply(alpha, np.expm1(np.minimum(x, 0.0)))),
+    gelu=_gelu,
     # tensor ops
-    matmul=np.matmul,
+    matmul=_matmul,
     dot=np.dot,
     outer=np.outer,
     transpose=np.transpose,
@@ -157,6 +264,23 @@ ARRAY = SimpleNamespace(
     amin=lambda x: np.min(x),
     index=_index,
     stack=lambda *xs: np.stack([np.asarray(x, dtype=float) for x in xs]),
+    prod=lambda x, axis=None: np.prod(x, axis=axis),
+    cumsum=_cumsum,
+    var=lambda x, axis=None: np.var(x, axis=axis),
+    std=lambda x, axis=None: np.std(x, axis=axis),
+    reshape=lambda x, shape: np.reshape(x, shape),
+    flatten=lambda x: np.ravel(x).astype(float),
+    hstack=lambda *xs: np.hstack([np.asarray(x, dtype=float) for x in xs]),
+    vstack=lambda *xs: np.vstack([np.asarray(x, dtype=float) for x in xs]),
+    trace=np.trace,
+    det=np.linalg.det,
+    logdet=_logdet,
+    inv=np.linalg.inv,
+    solve=np.linalg.solve,
+    diag=np.diag,
+    eye=lambda shape: np.eye(shape[0]),
+    zeros=lambda shape: np.zeros(shape),
+    ones=lambda shape: np.ones(shape),
     # helpers of the VJP rules
     matmul_grad_a=_matmul_grad_a,
     matmul_grad_b=_matmul_grad_b,
@@ -165,6 +289,8 @@ ARRAY = SimpleNamespace(
     scatter=_scatter,
     unbroadcast=unbroadcast,
     safe_div=_safe_div,
+    prod_others=_prod_others,
+    rcumsum=_rcumsum,
+    cofactor=_cofactor,
     shape=np.shape,
-    zeros=np.zeros,
 )

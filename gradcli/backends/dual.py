@@ -18,8 +18,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .arrays import ARRAY
-from ..core.ops import AXIS_OPS, OPS
+from .arrays import ARRAY, along_last, from_last
+from ..core.ops import OPS, PARAM_OPS
 
 
 class Dual:
@@ -118,11 +118,12 @@ def _elementwise(name: str):
 def _structural(name: str):
     op = OPS[name]
     f = getattr(ARRAY, name)
-    takes_param = name in AXIS_OPS or name == "index"
+    takes_param = name in PARAM_OPS
+    arity = op.arity
 
     def dual_f(*args):
         if takes_param:
-            xs, param = list(args[:1]), (args[1] if len(args) > 1 else None)
+            xs, param = list(args[:arity]), (args[arity] if len(args) > arity else None)
         else:
             xs, param = list(args), None
         vs = [value(x) for x in xs]
@@ -172,6 +173,42 @@ def _safe_div(x, y):
     return Dual(q, ARRAY.safe_div(xt - q * yt, yv))
 
 
+def _prod_others(x, axis):
+    """Products of the other elements; the tangent of P_i = prod_{j != i} x_j is
+    sum_k P_i(x with x_k replaced by t_k) - P_i(x) (the k = i term is P_i itself)."""
+    if not isinstance(x, Dual):
+        return ARRAY.prod_others(x, axis)
+    xv = np.asarray(x.v, dtype=float)
+    out = ARRAY.prod_others(xv, axis)
+    v, t = along_last(xv, axis), along_last(tangent(x), axis)
+    total = -along_last(out, axis)
+    for k in range(v.shape[-1]):
+        swapped = v.copy()
+        swapped[..., k] = t[..., k]
+        total = total + ARRAY.prod_others(swapped, -1)
+    return Dual(out, from_last(total, xv.shape, axis))
+
+
+def _cofactor(x):
+    """The cofactor matrix C (C_ij = (-1)^(i+j) det of X without row i and column j), whose
+    tangent is, entry by entry, d det(minor) = sum(cofactor(minor) * minor of T): exact,
+    singular X included (no inverse is formed)."""
+    if not isinstance(x, Dual):
+        return ARRAY.cofactor(x)
+    xv, t = np.asarray(x.v, dtype=float), tangent(x)
+    n = xv.shape[0]
+    out = ARRAY.cofactor(xv)
+    dt = np.zeros((n, n))
+    if n > 1:
+        for i in range(n):
+            for j in range(n):
+                keep_r = [k for k in range(n) if k != i]
+                keep_c = [k for k in range(n) if k != j]
+                minor = xv[np.ix_(keep_r, keep_c)]
+                dt[i, j] = (-1) ** (i + j) * np.sum(ARRAY.cofactor(minor) * t[np.ix_(keep_r, keep_c)])
+    return Dual(out, dt)
+
+
 def _eq(x, y):
     return ARRAY.eq(value(x), value(y))
 
@@ -184,6 +221,9 @@ def _build() -> SimpleNamespace:
         eq=_eq,
         step=lambda x: ARRAY.step(value(x)),
         sign=lambda x: ARRAY.sign(value(x)),
+        prod_others=_prod_others,
+        cofactor=_cofactor,
+        rcumsum=_linear(ARRAY.rcumsum),
         matmul_grad_a=_bilinear(ARRAY.matmul_grad_a, 0, 2),
         matmul_grad_b=_bilinear(ARRAY.matmul_grad_b, 0, 1),
         expand_to=_linear(ARRAY.expand_to),
@@ -192,7 +232,6 @@ def _build() -> SimpleNamespace:
         unbroadcast=_linear(ARRAY.unbroadcast),
         safe_div=_safe_div,
         shape=lambda x: np.shape(value(x)),
-        zeros=np.zeros,
     )
     return SimpleNamespace(**funcs)
 

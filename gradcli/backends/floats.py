@@ -52,6 +52,30 @@ def _xlogy(x: float, y: float) -> float:
     return 0.0 if x == 0.0 else x * math.log(y)
 
 
+def _cbrt(x: float) -> float:
+    root = abs(x) ** (1.0 / 3.0)
+    if root:  # one Newton step makes perfect cubes exact (27 -> 3.0)
+        root -= (root * root * root - abs(x)) / (3.0 * root * root)
+    return math.copysign(root, x)
+
+
+def _logaddexp(a: float, b: float) -> float:
+    top = a if a > b else b
+    return top + _log1p(_exp(-abs(a - b)))
+
+
+def _elu(x: float, alpha: float) -> float:
+    return x if x > 0.0 else alpha * math.expm1(x)
+
+
+def _gelu(x: float) -> float:
+    return 0.5 * x * math.erfc(-x * 0.7071067811865476)
+
+
+def _clip(x: float, lo: float, hi: float) -> float:
+    return min(max(x, lo), hi)
+
+
 SCALAR = SimpleNamespace(
     add=operator.add,
     sub=operator.sub,
@@ -81,6 +105,31 @@ SCALAR = SimpleNamespace(
     sign=_sign,
     eq=_eq,
     xlogy=_xlogy,
+    lt=lambda x, y: 1.0 if x < y else 0.0,
+    le=lambda x, y: 1.0 if x <= y else 0.0,
+    gt=lambda x, y: 1.0 if x > y else 0.0,
+    ge=lambda x, y: 1.0 if x >= y else 0.0,
+    ne=lambda x, y: 1.0 if x != y else 0.0,
+    where=lambda c, a, b: a if c != 0.0 else b,
+    log1p=math.log1p,
+    expm1=math.expm1,
+    log2=math.log2,
+    log10=math.log10,
+    erf=math.erf,
+    asinh=math.asinh,
+    acosh=math.acosh,
+    atanh=math.atanh,
+    cbrt=getattr(math, "cbrt", _cbrt),
+    atan2=math.atan2,
+    hypot=math.hypot,
+    logaddexp=_logaddexp,
+    floor=lambda x: float(math.floor(x)),
+    ceil=lambda x: float(math.ceil(x)),
+    round=lambda x: float(round(x)),
+    clip=_clip,
+    leaky_relu=lambda x, slope: x if x > 0.0 else slope * x,
+    elu=_elu,
+    gelu=_gelu,
 )
 
 

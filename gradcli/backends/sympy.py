@@ -58,7 +58,88 @@ def sympy_backend() -> SimpleNamespace:
 
         return x[_np_index(idx)]
 
+    def indicator(test):
+        return each(lambda x, y: sp.Piecewise((1, test(x, y)), (0, True)))
+
+    def reduce_each(f, x, axis):
+        """f over each slice along `axis` (a SymPy function of a list), or over all of x."""
+        if axis is None:
+            return f(list(np.ravel(x)))
+        moved = np.moveaxis(x, axis, -1)
+        out = np.empty(moved.shape[:-1], dtype=object)
+        for index in np.ndindex(*out.shape):
+            out[index] = f(list(moved[index]))
+        return out
+
+    def mean_of(xs):
+        return sp.Add(*xs) / len(xs)
+
+    def var_of(xs):
+        mu = mean_of(xs)
+        return sp.Add(*[(v - mu) ** 2 for v in xs]) / len(xs)
+
+    def matrix(x):
+        return sp.Matrix(x.tolist())
+
+    def array(mat, shape):
+        return np.array(mat.tolist(), dtype=object).reshape(shape)
+
+    def logdet(x):
+        return sp.log(matrix(x).det())
+
+    def solve(a, b):
+        return array(matrix(a).LUsolve(sp.Matrix(np.reshape(b, (np.shape(b)[0], -1)).tolist())), np.shape(b))
+
+    def cumsum(x, axis=None):
+        flat = np.ravel(x) if axis is None else x
+        return np.cumsum(flat, axis=0 if axis is None else axis).astype(object)
+
+    def constant(value):
+        return np.vectorize(sp.Integer, otypes=[object])(value.astype(int))
+
     return SimpleNamespace(
+        lt=indicator(lambda x, y: x < y),
+        le=indicator(lambda x, y: x <= y),
+        gt=indicator(lambda x, y: x > y),
+        ge=indicator(lambda x, y: x >= y),
+        ne=indicator(lambda x, y: sp.Ne(x, y)),
+        where=each(lambda c, a, b: sp.Piecewise((a, sp.Ne(c, 0)), (b, True))),
+        log1p=each(lambda x: sp.log(1 + x)),
+        expm1=each(lambda x: sp.exp(x) - 1),
+        log2=each(lambda x: sp.log(x, 2)),
+        log10=each(lambda x: sp.log(x, 10)),
+        erf=each(sp.erf),
+        asinh=each(sp.asinh),
+        acosh=each(sp.acosh),
+        atanh=each(sp.atanh),
+        cbrt=each(lambda x: sp.sign(x) * sp.Abs(x) ** sp.Rational(1, 3)),
+        atan2=each(sp.atan2),
+        hypot=each(lambda x, y: sp.sqrt(x * x + y * y)),
+        logaddexp=each(lambda a, b: sp.log(sp.exp(a) + sp.exp(b))),
+        floor=each(flat(sp.floor)),
+        ceil=each(flat(sp.ceiling)),
+        round=each(round_half_even),
+        clip=each(lambda x, lo, hi: sp.Min(sp.Max(x, lo), hi)),
+        leaky_relu=each(lambda x, s: sp.Piecewise((x, x > 0), (s * x, True))),
+        elu=each(lambda x, a: sp.Piecewise((x, x > 0), (a * (sp.exp(x) - 1), True))),
+        gelu=each(lambda x: x * (1 + sp.erf(x / sp.sqrt(2))) / 2),
+        prod=lambda x, axis=None: reduce_each(lambda xs: sp.Mul(*xs), x, axis),
+        cumsum=cumsum,
+        var=lambda x, axis=None: reduce_each(var_of, x, axis),
+        std=lambda x, axis=None: reduce_each(lambda xs: sp.sqrt(var_of(xs)), x, axis),
+        reshape=lambda x, shape: np.reshape(x, shape),
+        flatten=np.ravel,
+        hstack=lambda *xs: np.hstack([np.array(x, dtype=object) for x in xs]),
+        vstack=lambda *xs: np.vstack([np.array(x, dtype=object) for x in xs]),
+        trace=lambda x: sp.Add(*np.diagonal(x)),
+        det=lambda x: matrix(x).det(),
+        logdet=logdet,
+        inv=lambda x: array(matrix(x).inv(), np.shape(x)),
+        solve=solve,
+        diag=np.diag,
+        eye=lambda shape: constant(np.eye(shape[0])),
+        zeros=lambda shape: constant(np.zeros(shape)),
+        ones=lambda shape: constant(np.ones(shape)),
         add=operator.add,
         sub=operator.sub,
         mul=operator.mul,
@@ -103,6 +184,45 @@ def sympy_backend() -> SimpleNamespace:
         index=index,
         stack=lambda *xs: np.array(list(xs), dtype=object),
     )
+
+
+_FLAT: dict = {}
+
+
+def flat(base):
+    """`base` (SymPy's floor or ceiling) with derivative 0, so diff() evaluates."""
+    if base not in _FLAT:
+        _FLAT[base] = type(base.__name__, (base,), {"fdiff": lambda self, argindex=1: base(0) * 0})
+    return _FLAT[base]
+
+
+_ROUND = None
+
+
+def round_half_even(x):
+    """SymPy's form of NumPy's round (halves to even), derivative 0 (made once, lazily)."""
+    global _ROUND
+    if _ROUND is None:
+        import sympy as sp
+
+        class round(sp.Function):  # noqa: A001 - printed as round(x)
+            @classmethod
+            def eval(cls, arg):
+                if arg.is_Rational:
+                    down = sp.floor(arg)
+                    rest = arg - down
+                    if rest == sp.Rational(1, 2):
+                        return down if down % 2 == 0 else down + 1
+                    return down if rest < sp.Rational(1, 2) else down + 1
+                if arg.is_Float:
+                    return sp.Integer(float(arg).__round__())
+                return None
+
+            def fdiff(self, argindex=1):
+                return sp.S.Zero
+
+        _ROUND = round
+    return _ROUND(x)
 
 
 def exact_constant(text: str):
@@ -189,8 +309,13 @@ def values_at(exprs: list, point: dict, digits: int = 30) -> list:
     replacements, reduced = sp.cse(exprs)
     env = dict(point)
     for sym, sub in replacements:
-        env[sym] = sub.xreplace(env).evalf(digits)
-    return [r.xreplace(env).evalf(digits) for r in reduced]
+        env[sym] = _evalf(sub.xreplace(env), digits)
+    return [_evalf(r.xreplace(env), digits) for r in reduced]
+
+
+def _evalf(expr, digits: int):
+    """evalf, except for truth values (a comparison's condition that cse pulled out)."""
+    return expr.evalf(digits) if hasattr(expr, "evalf") else expr
 
 
 def to_float(value) -> float:

@@ -15,8 +15,8 @@ import click
 
 from .._version import __version__
 from .app import (
-    report_failure,
-    _console, _finish_matrix, _format, _grade_class,
+    PipeClosed, echo, finish, install_signal_handlers, prepare_streams, report_failure,
+    _console, _finish_matrix, _format, _one_stdin, run_check,
     _prepare, _warn,
 )
 from ..core.errors import ExitStatus, UsageError
@@ -52,7 +52,7 @@ class ProgramCommand(click.Command):
                     key = f"{_PROTECT}{len(protected)}"
                     protected[key] = "\x00" + a
                     a = key
-            elif previous not in takes_value and _looks_like_program(a, self):
+            elif previous not in takes_value and a not in ctx.help_option_names and _looks_like_program(a, self):
                 key = f"{_PROTECT}{len(protected)}"
                 protected[key] = a
                 a = key
@@ -76,29 +76,47 @@ def _looks_like_program(arg: str, command: click.Command) -> bool:
 class GradcliGroup(click.Group):
     """Maps errors to one line on stderr and the documented exit status."""
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # click would turn it into exit 0; the README says 141, silently
+            raise PipeClosed() from None
+
     def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,
              complete_var: Optional[str] = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        from ..oracles import budget
+
+        budget.new_command()
         try:
+            install_signal_handlers()
+            prepare_streams()
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoSuchOption as exc:
             hint = f" Did you mean {', '.join(exc.possibilities)}?" if exc.possibilities else ""
             _usage_exit(f"no such option: {exc.option_name}.{hint}", exc.ctx)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `gradcli`: usage, not an error
+            echo(exc.ctx.get_help())
+            sys.exit(finish(int(ExitStatus.OK)))
         except click.ClickException as exc:
             _usage_exit(exc.format_message(), getattr(exc, "ctx", None))
         except click.exceptions.Abort:
-            click.echo("gradcli: aborted", err=True)
+            echo("gradcli: aborted", err=True)
             sys.exit(130)
         except BaseException as exc:  # noqa: B036 - every other failure has one mapping, in app
             if isinstance(exc, SystemExit):
+                if exc.code in (0, None):  # --help, --version: their text must reach the reader
+                    sys.exit(finish(0))
                 raise
-            sys.exit(report_failure(exc))
-        sys.exit(rv if isinstance(rv, int) else 0)
+            sys.exit(finish(report_failure(exc)))
+        finally:
+            budget.end_command()
+        sys.exit(finish(rv if isinstance(rv, int) else 0))
 
 
 def _usage_exit(message: str, ctx: Optional[click.Context]) -> None:
     where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
     message = message[0].lower() + message[1:] if message else message
-    click.echo(f"gradcli: error: {message}{where}", err=True)
+    echo(f"gradcli: error: {message}{where}", err=True)
     sys.exit(int(ExitStatus.BAD_INPUT))
 
 
@@ -199,8 +217,9 @@ def output_options(formats: tuple[str, ...]):
             click.option("--format", "fmt", type=click.Choice(list(formats)), default=None,
                          help="Output format (default: table)."),
             click.option("--full", is_flag=True, help="Show whole arrays and every row."),
-            click.option("--digits", type=click.IntRange(1, 17), default=10, show_default=True,
-                         help="Significant digits in tables."),
+            click.option("--digits", type=click.IntRange(1, 17), default=None,
+                         help="Significant digits in tables, array elements included "
+                              "[default: 10; 6 for array elements]."),
         ]):
             f = decorator(f)
         return f
@@ -219,13 +238,17 @@ _PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_op
               help="Show every node (default: all up to 60, else head and tail), or none.")
 @click.option("--seed-output", metavar="VALUE",
               help="Cotangent of a non-scalar output, e.g. [1,0,0]: gives a vector-Jacobian product.")
-@click.option("--mode", type=click.Choice(["reverse", "forward"]), default="reverse", show_default=True,
-              help="Reverse: one backward pass; forward: one tangent pass per input.")
+@click.option("--mode", type=click.Choice(["reverse", "forward"]), default=None,
+              help="Reverse: one backward pass; forward: one tangent pass per input "
+                   "[default: reverse; forward with --seed].")
 @click.option("--seed", "seed_input", metavar="NAME",
               help="Forward mode: a single tangent pass started with 1 at input NAME.")
 @click.option("--steps", is_flag=True, help="Explain the backward pass step by step.")
 @click.option("--paths", is_flag=True, help="Explain each gradient as a sum over paths (small graphs).")
-@click.option("--edges", is_flag=True, help="Show the local derivative on every edge.")
+@click.option("--edges", is_flag=True, help="Show the local derivative on every edge (arrays: the local Jacobian's "
+                                           "shape and structure).")
+@click.option("--jacobians", is_flag=True,
+              help="With arrays: also print each edge's local Jacobian matrix (up to 144 entries; --full: all).")
 @click.option("--exact", is_flag=True,
               help="Also compute with exact numbers (rationals, surds, π) via SymPy: a=1/3 stays 1/3.")
 @click.option("--latex", is_flag=True, help="Also print the derivatives as LaTeX.")
@@ -235,9 +258,9 @@ _PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_op
 def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                  output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
                  rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
-                 fmt: Optional[str], full: bool, digits: int, show_nodes: Optional[bool],
-                 seed_output: Optional[str], mode: str, seed_input: Optional[str],
-                 steps: bool, paths: bool, edges: bool, exact: bool, latex: bool,
+                 fmt: Optional[str], full: bool, digits: Optional[int], show_nodes: Optional[bool],
+                 seed_output: Optional[str], mode: Optional[str], seed_input: Optional[str],
+                 steps: bool, paths: bool, edges: bool, jacobians: bool, exact: bool, latex: bool,
                  points_file: Optional[str]) -> int:
     """Evaluate PROGRAM at NAME=VALUE and backpropagate.
 
@@ -259,7 +282,8 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         args, program_file=program_file, vars_files=vars_files, output=output, wrt=wrt, check=check,
         rtol=rtol, atol=atol, sympy_timeout=sympy_timeout, fmt=_format(as_json, fmt), full=full,
         digits=digits, show_nodes=show_nodes, seed_output=seed_output, mode=mode, seed_input=seed_input,
-        steps=steps, paths=paths, edges=edges, exact=exact, latex=latex, points_file=points_file,
+        steps=steps, paths=paths, edges=edges, jacobians=jacobians, exact=exact, latex=latex,
+        points_file=points_file,
     )
 
 
@@ -273,7 +297,7 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
 def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                      output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
                      rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
-                     fmt: Optional[str], full: bool, digits: int, mode: str) -> int:
+                     fmt: Optional[str], full: bool, digits: Optional[int], mode: str) -> int:
     """The Jacobian of PROGRAM's output with respect to its inputs.
 
     Rows are output elements (y[0], y[1], ...), columns input elements (x[0], W[0,1],
@@ -284,11 +308,12 @@ def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_fi
     gradcli jacobian "softmax(z)" z=[1,2,3] --mode both --check all
     gradcli jacobian "[x*y, x+y]" x=1 y=2 --wrt y,x --json
     """
-    from ..run.derivatives import jacobian
+    from ..run.derivatives import check_matrix_size, jacobian
     from ..run.evaluate import run
 
     fmt = _format(as_json, fmt)
     ev = _prepare(args, program_file, vars_files, output, wrt)
+    check_matrix_size(ev, "jacobian")  # before the forward pass: a size that cannot fit is refused at once
     run(ev)
     _warn(ev.warnings)
     matrix = jacobian(ev, "reverse" if mode == "both" else mode)
@@ -324,7 +349,7 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
     gradcli hessian "x^2*y + sin(x*y)" x=1 y=2 --check all --json
     gradcli hessian "sum(log(1 + exp(-w*x)))" w=[0.5,-1] x=[1,2] --format csv
     """
-    from ..run.derivatives import hessian
+    from ..run.derivatives import check_matrix_size, hessian
     from ..run.evaluate import run
 
     fmt = _format(as_json, fmt)
@@ -332,6 +357,7 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
     if ev.graph.nodes[ev.graph.output].shape != ():
         shape = ev.graph.nodes[ev.graph.output].shape
         raise UsageError(f"the Hessian needs a scalar output; {ev.output_name} has shape {shape}")
+    check_matrix_size(ev, "hessian")
     run(ev)
     _warn(ev.warnings)
     matrix = hessian(ev)
@@ -341,15 +367,21 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
 @main.command("check", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
 @program_options
 @click.option("--expect", "expects", metavar="NAME=VALUE", multiple=True,
-              help="A student's ∂out/∂NAME (a number, a constant expression such as 1/3, or an array).")
-@click.option("--expect-value", metavar="VALUE", help="A student's value of the output.")
+              help="A student's ∂out/∂NAME, for an input or any named step (a number, a constant "
+                   "expression such as 1/3, or an array).")
+@click.option("--expect-value", "expect_values", metavar="[NAME=]VALUE", multiple=True,
+              help="A student's value of the output, or of the step NAME.")
 @click.option("--expect-formula", "formulas", metavar="NAME=EXPR", multiple=True,
-              help="A student's formula for ∂out/∂NAME, judged equivalent with SymPy.")
+              help="A student's formula for ∂out/∂NAME; may use the program's step names and arrays.")
 @click.option("--answers", metavar="FILE.csv", type=FileName(),
-              help="A class's answers: an id column, then columns NAME or d/dNAME (gradients) or value.")
+              help="A class's answers (CSV, TSV or ;): an id column, then columns NAME or d/dNAME "
+                   "(gradients), value or value:NAME (values), formula:NAME (formulas); other columns are kept.")
 @click.option("--out", "out_file", metavar="FILE.csv", type=FileName(),
-              help="With --answers: write the gradebook here.")
-@click.option("--reveal", is_flag=True, help="Show the right answers.")
+              help="With --answers: write the gradebook here ('-' for stdout); never onto an input file.")
+@click.option("--strict", is_flag=True, help="With --answers: exit 1 when any answer is not right.")
+@click.option("--format", "fmt", type=click.Choice(["text", "gradescope"]), default="text", show_default=True,
+              help="With --answers: the gradebook as CSV (text) or Gradescope's results.json.")
+@click.option("--reveal", is_flag=True, help="Show the right answers (with --answers: a key row).")
 @click.option("--rtol", type=TOLERANCE, default=None, help="Relative tolerance for numbers (default 1e-4).")
 @click.option("--atol", type=TOLERANCE, default=None, help="Absolute tolerance for numbers (default 1e-8).")
 @click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True,
@@ -357,77 +389,50 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
 @click.option("--json", "as_json", is_flag=True, help="Verdicts as JSON.")
 def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                   output: Optional[str], wrt: Optional[str], expects: tuple[str, ...],
-                  expect_value: Optional[str], formulas: tuple[str, ...], answers: Optional[str],
-                  out_file: Optional[str], reveal: bool, rtol: Optional[float], atol: Optional[float],
-                  sympy_timeout: float, as_json: bool) -> int:
+                  expect_values: tuple[str, ...], formulas: tuple[str, ...], answers: Optional[str],
+                  out_file: Optional[str], strict: bool, fmt: str, reveal: bool, rtol: Optional[float],
+                  atol: Optional[float], sympy_timeout: float, as_json: bool) -> int:
     """Check a student's answers for PROGRAM at NAME=VALUE.
 
     \b
     gradcli check "(a+b)*(b+1)" a=3 b=2 --expect a=3 --expect b=8
-    gradcli check "x*exp(x^2)" x=0.5 --expect-formula "x=exp(x^2)*(1+2*x^2)"
+    gradcli check "c = a+b; d = b+1; e = c*d" a=3 b=2 --expect-formula "b=d+c"
+    gradcli check -f samples/layer.grad --vars samples/layer.json --expect "z=[0.0705011,-0.0457568,0.106955]"
     gradcli check -f hw3.grad x=1 --answers answers.csv --out grades.csv
 
-    Exit 0 when every answer is right, 1 otherwise.
+    Exit 0 when every answer is right, 1 otherwise.  With --answers: exit 0 once
+    the gradebook is written (--strict: 1 when any answer is not right).
     """
-    from ..teach import homework
-    from ..run.bindings import constant_value
     from ..run.evaluate import run
+    from .files import refuse_overwrite
 
+    if out_file is not None and answers is None:
+        raise UsageError("--out writes the gradebook of --answers: give --answers FILE.csv too")
+    if out_file == "-" and as_json:
+        raise UsageError("--out - and --json would both write to stdout: choose one")
+    refuse_overwrite("--out", out_file, _inputs(args, program_file, vars_files, **{"--answers": answers}))
+    _one_stdin(args, program_file, vars_files, answers=answers)
     ev = _prepare(args, program_file, vars_files, output, wrt)
     run(ev)
     _warn(ev.warnings)
-    rtol = homework.DEFAULT_RTOL if rtol is None else rtol
-    atol = homework.DEFAULT_ATOL if atol is None else atol
-    if answers is not None:
-        if expects or formulas or expect_value is not None:
-            raise UsageError("--answers grades a whole class: leave out --expect, --expect-value and --expect-formula")
-        return _grade_class(ev, answers, out_file, rtol, atol, as_json)
-    if not (expects or formulas or expect_value is not None):
-        raise UsageError("nothing to check: give --expect NAME=VALUE, --expect-value, --expect-formula or --answers")
-    expected = {}
-    for item in expects:
-        name, eq, text = item.partition("=")
-        if not eq or not name.strip():
-            raise UsageError(f"--expect {item!r}: write NAME=VALUE, e.g. --expect b=8")
-        if name.strip() in expected:
-            raise UsageError(f"--expect {name.strip()} is given twice")
-        expected[name.strip()] = constant_value(text, f"--expect {name.strip()}")
-    value = None if expect_value is None else constant_value(expect_value, "--expect-value")
-    parsed_formulas = {}
-    for item in formulas:
-        name, eq, text = item.partition("=")
-        if not eq or not name.strip() or not text.strip():
-            raise UsageError(f"--expect-formula {item!r}: write NAME=EXPRESSION, e.g. x=2*x")
-        if name.strip() in parsed_formulas:
-            raise UsageError(f"--expect-formula {name.strip()} is given twice")
-        parsed_formulas[name.strip()] = text.strip()
-    verdicts = homework.judge_numbers(ev, expected, value, rtol, atol)
-    verdicts += homework.judge_formulas(ev, parsed_formulas, sympy_timeout)
-    if as_json:
-        from ..output.documents import dumps, verdicts_json
-
-        click.echo(dumps(verdicts_json(ev, verdicts, reveal, rtol, atol)))
-    else:
-        from ..output.tables import Style, verdict_view
-
-        console = _console()
-        console.print(verdict_view(ev, verdicts, Style(console.is_terminal), reveal, rtol, atol))
-    return int(ExitStatus.OK if all(v.ok for v in verdicts) else ExitStatus.CHECK_FAILED)
+    return run_check(ev, expects, expect_values, formulas, answers, out_file, reveal, rtol, atol,
+                     sympy_timeout, as_json, strict, fmt)
 
 
 @main.command("graph", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
 @program_options
-@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png", "html"]),
-              default="text", show_default=True,
-              help="text draws in the terminal; dot and mermaid are text for Graphviz and Markdown; svg and "
-                   "png need Graphviz's dot program; html is a page that steps through backprop.")
-@click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(), help="Write the picture to FILE.")
+@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png", "html"]), default=None,
+              help="text draws in the terminal; dot and mermaid are text for Graphviz and Markdown; svg and png "
+                   "need Graphviz's dot program; html is a page that steps through backprop "
+                   "[default: from the -o file's extension, else text].")
+@click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(),
+              help="Write the picture to FILE ('-' for stdout).")
 @click.option("--seed-output", metavar="VALUE", help="Cotangent of a non-scalar output (for the adjoints).")
-@click.option("--digits", type=click.IntRange(1, 17), default=6, show_default=True,
-              help="Significant digits in the picture.")
+@click.option("--digits", type=click.IntRange(1, 17), default=None,
+              help="Significant digits in the picture, array elements included [default: 6; 4 for array elements].")
 def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
-                  output: Optional[str], wrt: Optional[str], fmt: str, out_file: Optional[str],
-                  seed_output: Optional[str], digits: int) -> int:
+                  output: Optional[str], wrt: Optional[str], fmt: Optional[str], out_file: Optional[str],
+                  seed_output: Optional[str], digits: Optional[int]) -> int:
     """Draw PROGRAM's DAG like the lecture slides: values, adjoints, local derivatives.
 
     \b
@@ -438,7 +443,10 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     """
     from ..run.evaluate import run
     from ..teach.pictures import render
+    from .files import picture_format, refuse_overwrite, write_output
 
+    fmt = picture_format(out_file, fmt)
+    refuse_overwrite("-o", out_file, _inputs(args, program_file, vars_files))
     ev = _prepare(args, program_file, vars_files, output, wrt)
     seed = None
     if seed_output is not None:
@@ -451,28 +459,31 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
         from ..output.stepper import page
         from ..teach.explain import steps_text
 
-        picture = page(ev, digits, steps_text(ev, digits) if ev.adjoints else None)
+        shown = 6 if digits is None else digits
+        picture = page(ev, shown, steps_text(ev, shown) if ev.adjoints else None)
     else:
         picture = render(ev, fmt, digits)
-    if out_file is not None:
-        try:
-            if isinstance(picture, bytes):
-                with open(out_file, "wb") as fh:
-                    fh.write(picture)
-            else:
-                with open(out_file, "w", encoding="utf-8") as fh:
-                    fh.write(picture if picture.endswith("\n") else picture + "\n")
-        except OSError as exc:
-            raise UsageError(f"-o {out_file}: {exc.strerror or exc}") from None
-        click.echo(f"gradcli: wrote {fmt} picture to {out_file}", err=True)
+    if isinstance(picture, str) and not picture.endswith("\n"):
+        picture += "\n"
+    if out_file is not None and out_file != "-":
+        write_output(out_file, picture, "-o")
+        echo(f"gradcli: wrote {fmt} picture to {out_file}", err=True)
     elif isinstance(picture, bytes):
         if sys.stdout.isatty():
             raise UsageError("a PNG is binary: write it to a file with -o FILE.png")
-        sys.stdout.buffer.write(picture)
-        sys.stdout.flush()
+        write_output("-", picture, "-o")
     else:
-        click.echo(picture.rstrip("\n"))
+        echo(picture.rstrip("\n"))
     return int(ExitStatus.OK)
+
+
+def _inputs(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+            **more: Optional[str]) -> list[tuple[str, Optional[str]]]:
+    """The files a command reads, as (option, path) pairs, for `refuse_overwrite`."""
+    found: list[tuple[str, Optional[str]]] = [("-f", program_file)]
+    found += [("--vars", v) for v in vars_files]
+    found += [(option, path) for option, path in more.items()]
+    return found
 
 
 @main.command("diff", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
@@ -538,21 +549,22 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], output: Opt
 
 def _write_or_print(data: Any, out_file: Optional[str], what: str) -> None:
     """A picture or document to `out_file`, or to stdout (binary refused on a terminal)."""
+    from .files import refuse_overwrite, write_output
+
     if out_file is not None and out_file != "-":
-        try:
-            mode = "wb" if isinstance(data, bytes) else "w"
-            with open(out_file, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as fh:
-                fh.write(data)
-        except OSError as exc:
-            raise UsageError(f"-o {out_file}: {exc.strerror or exc}") from None
-        click.echo(f"gradcli: wrote {what} to {out_file}", err=True)
+        ctx = click.get_current_context(silent=True)
+        params = ctx.params if ctx is not None else {}
+        inputs = [("-f", params.get("program_file")), ("--points", params.get("points_file"))]
+        inputs += [("--vars", v) for v in params.get("vars_files") or ()]
+        refuse_overwrite("-o", out_file, inputs)  # never onto an input file
+        write_output(out_file, data, "-o")  # atomic: a full disk keeps the old file
+        echo(f"gradcli: wrote {what} to {out_file}", err=True)
     elif isinstance(data, bytes):
         if sys.stdout.isatty():
             raise UsageError("a picture is binary: write it to a file with -o FILE")
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        write_output("-", data, "-o")
     else:
-        click.echo(data, nl=not data.endswith("\n"))
+        echo(data, nl=not data.endswith("\n"))
 
 
 def _picture_format(fmt: Optional[str], out_file: Optional[str], allowed: tuple[str, ...]) -> str:
@@ -783,6 +795,37 @@ def export_command(args: tuple[str, ...], program_file: Optional[str], vars_file
     _warn(ev.warnings)
     script = export.to_numpy(ev) if target == "numpy" else export.to_framework(ev, target)
     _write_or_print(script, out_file, f"a {target} script")
+    return int(ExitStatus.OK)
+
+
+@main.command("functions")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default=None,
+              help="Output format (default: table); markdown is the README's reference table.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+def functions_command(fmt: Optional[str], as_json: bool) -> int:
+    """List every operator and function of the language, read from the op table itself.
+
+    \b
+    gradcli functions
+    gradcli functions --format markdown
+    """
+    from .app import function_rows
+
+    rows = function_rows()
+    fmt = _format(as_json, fmt)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps({"schema": 1, "functions": rows}, ensure_ascii=False, indent=2))
+    elif fmt == "markdown":
+        from ..output.documents import functions_markdown
+
+        click.echo(functions_markdown(rows))
+    else:
+        from ..output.tables import Style, functions_table
+
+        console = _console()
+        console.print(functions_table(rows, Style(console.is_terminal)))
     return int(ExitStatus.OK)
 
 

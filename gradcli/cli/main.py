@@ -55,13 +55,14 @@ def run() -> None:
 
         run_cli()
         return
-    from .app import report_failure, run_eval
+    from .app import finish, install_signal_handlers, prepare_streams, report_failure, run_eval
 
     try:
+        install_signal_handlers()
+        prepare_streams()
         status = run_eval(plain["args"], fmt=plain["fmt"])
     except BaseException as exc:  # noqa: B036 - mapped to one line and an exit status
         if isinstance(exc, SystemExit):
             raise
         status = report_failure(exc)
-    sys.stdout.flush()
-    sys.exit(status)
+    sys.exit(finish(status))

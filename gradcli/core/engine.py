@@ -203,9 +203,11 @@ class Tape:
                     pa = parts[0]
                     a = args[0]
                     adjoint[a] += g * (pa if pa.__class__ is float else pa(m, values[a], values[i]))
-                else:
-                    for a, p in zip(args, list(parts(m, [values[a] for a in args], values[i]))):
-                        adjoint[a] += g * p
+                else:  # variadic (kind 0) or three arguments (where, clip)
+                    local = local_partials(m, kind, parts, [values[a] for a in args], values[i])
+                    for a, p in zip(args, local):
+                        if p is not None:
+                            adjoint[a] += g * p
             except _MATH_ERRORS:
                 local = local_partials(IEEE, kind, parts, [ieee(values[a]) for a in args], ieee(values[i]))
                 for a, p in zip(args, local):

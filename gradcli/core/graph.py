@@ -155,7 +155,9 @@ class Graph:
             return f"{labels[0]}[{index_text(node.param)}]"  # type: ignore[arg-type]
         if node.op in ("amax", "amin"):
             return f"{node.op[1:]}({labels[0]})"
-        if node.param is not None and node.param != DEFAULT_AXIS.get(node.op):
+        if isinstance(node.param, tuple):  # reshape(x, 2, 3), zeros(2, 3)
+            labels.extend(map(str, node.param))
+        elif node.param is not None and node.param != DEFAULT_AXIS.get(node.op):
             labels.append(str(node.param))
         return f"{node.op}({', '.join(labels)})"
 

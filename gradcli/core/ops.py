@@ -34,6 +34,7 @@ The forward function of op ``name`` is ``backend.<name>`` in every backend;
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional, Union
 
 Partial = Union[float, Callable[..., object]]
@@ -43,7 +44,7 @@ class Op:
     """One primitive: its name, arity and derivative rules."""
 
     __slots__ = ("name", "arity", "partials", "kink", "domain", "infix", "user", "doc",
-                 "vjp", "jvp", "shape")
+                 "vjp", "jvp", "shape", "convention")
 
     def __init__(
         self,
@@ -59,6 +60,7 @@ class Op:
         vjp: Union[tuple[Callable[..., object], ...], Callable[..., list], None] = None,
         jvp: Optional[Callable[..., object]] = None,
         shape: Optional[Callable[..., tuple]] = None,
+        convention: str = "",
     ) -> None:
         self.name = name
         #: number of arguments; -1 means one or more (max, min)
@@ -74,6 +76,8 @@ class Op:
         #: callable by name from the language (internal helpers are not)
         self.user = user
         self.doc = doc
+        #: what gradcli does where the op is not differentiable (its kink), in words
+        self.convention = convention
 
     @property
     def variadic(self) -> bool:
@@ -144,8 +148,9 @@ POW = _row(
     infix="^", kink=_pow_kink,
     domain="a negative base needs an integer exponent, and 0 has no negative powers",
     doc="x ^ y (also x ** y and pow(x, y))",
+    convention="0^y has no finite derivative in x for y < 1",
 )
-NEG = _row("neg", 1, (-1.0,), doc="-x")
+NEG = _row("neg", 1, (-1.0,), doc="minus x")
 
 # ---- elementary functions ---------------------------------------------------------
 EXP = _row("exp", 1, (lambda m, x, o: o,), doc="e^x")
@@ -153,6 +158,7 @@ LOG = _row("log", 1, (lambda m, x, o: 1.0 / x,), domain="log needs a positive in
 SQRT = _row(
     "sqrt", 1, (lambda m, x, o: 0.5 / o,),
     kink=lambda x: x == 0, domain="sqrt needs a non-negative input", doc="square root",
+    convention="the derivative of sqrt at 0 is infinite",
 )
 SIN = _row("sin", 1, (lambda m, x, o: m.cos(x),), doc="sine")
 COS = _row("cos", 1, (lambda m, x, o: -m.sin(x),), doc="cosine")
@@ -160,27 +166,148 @@ TAN = _row("tan", 1, (lambda m, x, o: 1.0 + o * o,), doc="tangent")
 ASIN = _row(
     "asin", 1, (lambda m, x, o: 1.0 / m.sqrt(1.0 - x * x),),
     kink=lambda x: (x == 1) | (x == -1), domain="asin needs an input in [-1, 1]", doc="arcsine",
+    convention="the derivative of asin at ±1 is infinite",
 )
 ACOS = _row(
     "acos", 1, (lambda m, x, o: -1.0 / m.sqrt(1.0 - x * x),),
     kink=lambda x: (x == 1) | (x == -1), domain="acos needs an input in [-1, 1]", doc="arccosine",
+    convention="the derivative of acos at ±1 is infinite",
 )
 ATAN = _row("atan", 1, (lambda m, x, o: 1.0 / (1.0 + x * x),), doc="arctangent")
 SINH = _row("sinh", 1, (lambda m, x, o: m.cosh(x),), doc="hyperbolic sine")
 COSH = _row("cosh", 1, (lambda m, x, o: m.sinh(x),), doc="hyperbolic cosine")
 TANH = _row("tanh", 1, (lambda m, x, o: 1.0 - o * o,), doc="hyperbolic tangent")
 SIGMOID = _row("sigmoid", 1, (lambda m, x, o: o * (1.0 - o),), doc="1 / (1 + e^-x), overflow-free")
-RELU = _row("relu", 1, (lambda m, x, o: m.step(x),), kink=lambda x: x == 0, doc="max(x, 0); relu'(0) = 0")
+RELU = _row("relu", 1, (lambda m, x, o: m.step(x),), kink=lambda x: x == 0, doc="max(x, 0); relu'(0) = 0",
+           convention="relu'(0) = 0, as in PyTorch")
 SOFTPLUS = _row("softplus", 1, (lambda m, x, o: m.sigmoid(x),), doc="log(1 + e^x), overflow-free")
-ABS = _row("abs", 1, (lambda m, x, o: m.sign(x),), kink=lambda x: x == 0, doc="|x|; abs'(0) = 0")
+ABS = _row("abs", 1, (lambda m, x, o: m.sign(x),), kink=lambda x: x == 0, doc="|x|; abs'(0) = 0",
+          convention="abs'(0) = 0, as in PyTorch")
 MAX = _row(
     "max", -1, _max_partials, kink=_tie_at("max"),
     doc="largest argument; tied arguments share the gradient evenly",
+    convention="tied arguments share the gradient evenly, as in PyTorch",
 )
 MIN = _row(
     "min", -1, _max_partials, kink=_tie_at("min"),
     doc="smallest argument; tied arguments share the gradient evenly",
+    convention="tied arguments share the gradient evenly, as in PyTorch",
 )
+
+# ---- comparisons and selection (zero gradient; a jump where the sides are equal) ------
+_CMP = "zero gradient; flagged where x == y (the value jumps)"
+LT = _row("lt", 2, (0.0, 0.0), infix="<", kink=lambda x, y: x == y, doc="1.0 if x < y else 0.0",
+          convention=_CMP)
+LE = _row("le", 2, (0.0, 0.0), infix="<=", kink=lambda x, y: x == y, doc="1.0 if x <= y else 0.0",
+          convention=_CMP)
+GT = _row("gt", 2, (0.0, 0.0), infix=">", kink=lambda x, y: x == y, doc="1.0 if x > y else 0.0",
+          convention=_CMP)
+GE = _row("ge", 2, (0.0, 0.0), infix=">=", kink=lambda x, y: x == y, doc="1.0 if x >= y else 0.0",
+          convention=_CMP)
+NE = _row("ne", 2, (0.0, 0.0), infix="!=", kink=lambda x, y: x == y, doc="1.0 if x != y else 0.0",
+          convention=_CMP)
+WHERE = _row(
+    "where", 3,
+    (0.0, lambda m, c, a, b, o: m.ne(c, 0.0), lambda m, c, a, b, o: m.eq(c, 0.0)),
+    doc="where(c, a, b): a where c is nonzero, else b",
+    convention="the gradient flows to the chosen branch only (the other gets 0), as in PyTorch",
+)
+
+# ---- more elementary functions ---------------------------------------------------------
+_LN2 = 0.6931471805599453
+_LN10 = 2.302585092994046
+_TWO_OVER_SQRT_PI = 1.1283791670955126
+_INV_SQRT2 = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327
+
+
+def _whole(x):
+    """Kink test of floor/ceil: x is a whole number (the value jumps there)."""
+    if isinstance(x, float):
+        return x == math.floor(x)
+    import numpy as np
+
+    return np.floor(x) == x
+
+
+def _half_way(x):
+    """Kink test of round: x is halfway between two whole numbers."""
+    if isinstance(x, float):
+        return x - math.floor(x) == 0.5
+    import numpy as np
+
+    return x - np.floor(x) == 0.5
+
+
+_JUMP = "zero gradient, as in PyTorch; flagged at the jumps"
+LOG1P = _row("log1p", 1, (lambda m, x, o: 1.0 / (1.0 + x),),
+             domain="log1p needs an input greater than -1", doc="log(1 + x), accurate near 0")
+EXPM1 = _row("expm1", 1, (lambda m, x, o: m.exp(x),), doc="e^x - 1, accurate near 0")
+LOG2 = _row("log2", 1, (lambda m, x, o: 1.0 / (x * _LN2),),
+            domain="log2 needs a positive input", doc="base-2 logarithm")
+LOG10 = _row("log10", 1, (lambda m, x, o: 1.0 / (x * _LN10),),
+             domain="log10 needs a positive input", doc="base-10 logarithm")
+ERF = _row("erf", 1, (lambda m, x, o: _TWO_OVER_SQRT_PI * m.exp(-(x * x)),), doc="error function")
+ASINH = _row("asinh", 1, (lambda m, x, o: 1.0 / m.sqrt(x * x + 1.0),), doc="inverse hyperbolic sine")
+ACOSH = _row(
+    "acosh", 1, (lambda m, x, o: 1.0 / m.sqrt(x * x - 1.0),),
+    kink=lambda x: x == 1, domain="acosh needs an input >= 1", doc="inverse hyperbolic cosine",
+    convention="the derivative of acosh at 1 is infinite",
+)
+ATANH = _row("atanh", 1, (lambda m, x, o: 1.0 / (1.0 - x * x),),
+             domain="atanh needs an input in (-1, 1)", doc="inverse hyperbolic tangent")
+CBRT = _row(
+    "cbrt", 1, (lambda m, x, o: 1.0 / (3.0 * o * o),), kink=lambda x: x == 0,
+    doc="real cube root (negative for negative x)", convention="the derivative of cbrt at 0 is infinite",
+)
+ATAN2 = _row(
+    "atan2", 2,
+    (lambda m, y, x, o: x / (x * x + y * y), lambda m, y, x, o: -y / (x * x + y * y)),
+    kink=lambda y, x: (y == 0) & (x == 0), doc="atan2(y, x): the angle of the point (x, y), in (-pi, pi]",
+    convention="at (0, 0) the gradient is undefined (nan), as in PyTorch",
+)
+HYPOT = _row(
+    "hypot", 2, (lambda m, x, y, o: x / o, lambda m, x, y, o: y / o),
+    kink=lambda x, y: (x == 0) & (y == 0), doc="hypot(x, y): sqrt(x^2 + y^2) without overflow",
+    convention="at (0, 0) the gradient is undefined (nan), as in PyTorch",
+)
+LOGADDEXP = _row(
+    "logaddexp", 2, (lambda m, a, b, o: m.sigmoid(a - b), lambda m, a, b, o: m.sigmoid(b - a)),
+    doc="logaddexp(a, b): log(e^a + e^b), stable",
+)
+SIGN = _row("sign", 1, (0.0,), kink=lambda x: x == 0, doc="-1, 0 or 1", convention=_JUMP)
+FLOOR = _row("floor", 1, (0.0,), kink=_whole, doc="largest whole number <= x", convention=_JUMP)
+CEIL = _row("ceil", 1, (0.0,), kink=_whole, doc="smallest whole number >= x", convention=_JUMP)
+ROUND = _row("round", 1, (0.0,), kink=_half_way, doc="nearest whole number, halves to even (NumPy)",
+             convention=_JUMP)
+CLIP = _row(
+    "clip", 3,
+    (lambda m, x, lo, hi, o: 1.0 - m.step(lo - x) - m.step(x - hi),
+     lambda m, x, lo, hi, o: m.step(lo - x),
+     lambda m, x, lo, hi, o: m.step(x - hi)),
+    kink=lambda x, lo, hi: (x == lo) | (x == hi), doc="clip(x, lo, hi): min(max(x, lo), hi)",
+    convention="gradient 1 to x when lo <= x <= hi (ends included), as PyTorch's clamp",
+)
+LEAKY_RELU = _row(
+    "leaky_relu", 2,
+    (lambda m, x, s, o: m.step(x) + s * (1.0 - m.step(x)), lambda m, x, s, o: x - m.relu(x)),
+    kink=lambda x, s: x == 0, doc="leaky_relu(x[, slope=0.01]): x if x > 0 else slope*x",
+    convention="the derivative at 0 is the slope, as in PyTorch",
+)
+ELU = _row(
+    "elu", 2,
+    (lambda m, x, a, o: m.step(x) + (1.0 - m.step(x)) * (o + a),
+     lambda m, x, a, o: m.expm1(-m.relu(-x))),
+    kink=lambda x, a: x == 0, doc="elu(x[, alpha=1]): x if x > 0 else alpha*(e^x - 1)",
+    convention="the derivative at 0 is alpha, as in PyTorch",
+)
+GELU = _row(
+    "gelu", 1,
+    (lambda m, x, o: 0.5 * (1.0 + m.erf(x * _INV_SQRT2)) + x * m.exp(-0.5 * (x * x)) * _INV_SQRT_2PI,),
+    doc="x * Phi(x), the exact erf form: x/2 * (1 + erf(x/sqrt(2)))",
+)
+#: a missing trailing argument takes this default (its source text)
+DEFAULT_ARGS = {"leaky_relu": "0.01", "elu": "1"}
 
 # ---- shape rules of tensor ops ------------------------------------------------------
 def broadcast_shapes(shapes, param=None) -> tuple:
@@ -201,8 +328,8 @@ def broadcast_shapes(shapes, param=None) -> tuple:
 
 def _matmul_shape(shapes, param=None) -> tuple:
     a, b = shapes
-    if a == () or b == ():
-        raise ValueError(f"{a} @ {b}: @ needs vectors or matrices (use * with a scalar)")
+    if a == () or b == ():  # a scalar operand scales, as np.dot allows
+        return a or b
     if len(a) > 2 or len(b) > 2:
         raise ValueError(f"{a} @ {b}: @ takes vectors and matrices, at most 2 dimensions")
     inner_b = b[0] if len(b) == 1 else b[-2]
@@ -297,12 +424,13 @@ MATMUL = _row(
     vjp=(lambda m, g, xs, o, p: m.matmul_grad_a(g, xs[0], xs[1]),
          lambda m, g, xs, o, p: m.matmul_grad_b(g, xs[0], xs[1])),
     jvp=lambda m, ts, xs, o, p: m.matmul(ts[0], xs[1]) + m.matmul(xs[0], ts[1]),
-    doc="matrix product A @ B (matrix·vector, vector·matrix, matrix·matrix, vector·vector)",
+    doc="matrix product A @ B (matrix·vector, vector·matrix, matrix·matrix, vector·vector; "
+        "a scalar operand scales, as np.dot)",
 )
 DOT = _row(
     "dot", 2, None, shape=_matmul_shape, vjp=MATMUL.vjp,
     jvp=lambda m, ts, xs, o, p: m.dot(ts[0], xs[1]) + m.dot(xs[0], ts[1]),
-    doc="dot(u, v): inner product (same as u @ v)",
+    doc="dot(u, v): inner product (same as u @ v; a scalar operand scales, as np.dot)",
 )
 OUTER = _row(
     "outer", 2, None, shape=_outer_shape,
@@ -335,6 +463,7 @@ NORM = _row(
     jvp=lambda m, ts, xs, o, p: m.sum(m.safe_div(xs[0], o) * ts[0], None),
     kink=lambda x: not bool((x != 0).any()) if not isinstance(x, float) else x == 0,
     doc="Euclidean (L2, Frobenius) norm; norm'(0) = 0",
+    convention="norm'(0) = 0, as in PyTorch",
 )
 SOFTMAX = _row(
     "softmax", 1, None, shape=_same_shape,
@@ -377,15 +506,247 @@ STACK = _row(
     jvp=lambda m, ts, xs, o, p: m.stack(*ts),
     doc="[a, b, c]: a vector of scalars (or a matrix of vectors)",
 )
+
+
+def _cumsum_shape(shapes, axis) -> tuple:
+    (s,) = shapes
+    if axis is None:
+        return (_count(s, None),)
+    _axis(s, axis)
+    return s
+
+
+def _reshape_shape(shapes, target) -> tuple:
+    (s,) = shapes
+    size = _count(s, None)
+    if sum(1 for d in target if d == -1) > 1 or any(d < -1 for d in target):
+        raise ValueError(f"reshape to {target}: at most one size may be -1 and none other negative")
+    known = 1
+    for d in target:
+        known *= d if d != -1 else 1
+    if -1 in target:
+        if known == 0 or size % known:
+            raise ValueError(f"cannot reshape {size} elements into {target}")
+        return tuple(size // known if d == -1 else d for d in target)
+    if known != size:
+        raise ValueError(f"cannot reshape {size} elements into {target}")
+    return tuple(target)
+
+
+def _hstack_shape(shapes, param=None) -> tuple:
+    """NumPy's hstack: 1-D pieces (scalars count as 1-D) join end to end, else along columns."""
+    shapes = [s or (1,) for s in shapes]
+    if all(len(s) == 1 for s in shapes):
+        return (sum(s[0] for s in shapes),)
+    if any(len(s) != 2 for s in shapes) or len({s[0] for s in shapes}) > 1:
+        raise ValueError("hstack needs all vectors, or matrices with the same number of rows, got "
+                         + ", ".join(map(str, shapes)))
+    return (shapes[0][0], sum(s[1] for s in shapes))
+
+
+def _as_row(s: tuple) -> tuple:
+    return (1, 1) if s == () else ((1,) + s if len(s) == 1 else s)
+
+
+def _vstack_shape(shapes, param=None) -> tuple:
+    """NumPy's vstack: a vector (n,) is the row (1, n); pieces join along rows."""
+    rows = [_as_row(s) for s in shapes]
+    if any(len(s) != 2 for s in rows) or len({s[1] for s in rows}) > 1:
+        raise ValueError("vstack needs pieces with the same number of columns, got "
+                         + ", ".join(map(str, shapes)))
+    return (sum(s[0] for s in rows), rows[0][1])
+
+
+def _hstack_vjp(m, g, xs, out, param) -> list:
+    shapes = [m.shape(x) for x in xs]
+    flat = all(len(s) <= 1 for s in shapes)
+    pieces, start = [], 0
+    for s in shapes:
+        width = (s or (1,))[0] if flat else s[1]
+        cut = ("slice", start, start + width, None)
+        piece = m.index(g, (cut,) if flat else (("slice", None, None, None), cut))
+        pieces.append(m.reshape(piece, s))
+        start += width
+    return pieces
+
+
+def _vstack_vjp(m, g, xs, out, param) -> list:
+    pieces, start = [], 0
+    for x in xs:
+        s = m.shape(x)
+        height = _as_row(s)[0]
+        pieces.append(m.reshape(m.index(g, (("slice", start, start + height, None),)), s))
+        start += height
+    return pieces
+
+
+def _square(shapes, param=None) -> tuple:
+    s = shapes[0]
+    if len(s) != 2 or s[0] != s[1]:
+        raise ValueError(f"needs a square matrix, got shape {s}")
+    return s
+
+
+def _square_to_scalar(shapes, param=None) -> tuple:
+    _square(shapes)
+    return ()
+
+
+def _diag_shape(shapes, param=None) -> tuple:
+    (s,) = shapes
+    if len(s) == 1:
+        return (s[0], s[0])
+    if len(s) == 2 and s[0] == s[1]:
+        return (s[0],)
+    raise ValueError(f"diag takes a vector or a square matrix, got shape {s}")
+
+
+def _solve_shape(shapes, param=None) -> tuple:
+    a, b = shapes
+    _square([a])
+    if len(b) not in (1, 2) or b[0] != a[0]:
+        raise ValueError(f"solve(A, b) needs b of shape ({a[0]},) or ({a[0]}, k) for A of shape {a}, got {b}")
+    return b
+
+
+def _solve_grad_a(m, g, xs, out, param):
+    gb = m.solve(m.transpose(xs[0]), g)
+    return -(m.outer(gb, out) if len(m.shape(out)) == 1 else m.matmul(gb, m.transpose(out)))
+
+
+def _singular(x) -> bool:
+    if isinstance(x, float):
+        return False
+    import numpy as np
+
+    return bool(np.linalg.matrix_rank(x) < x.shape[0])
+
+
+def _std_zero(x) -> bool:
+    if isinstance(x, float):
+        return True
+    import numpy as np
+
+    return bool(np.any(np.std(x) == 0))
+
+
+PROD = _row(
+    "prod", 1, None, shape=_reduce_shape,
+    vjp=(lambda m, g, xs, o, p: m.expand_to(g, m.shape(xs[0]), p) * m.prod_others(xs[0], p),),
+    jvp=lambda m, ts, xs, o, p: m.sum(m.prod_others(xs[0], p) * ts[0], p),
+    doc="prod(x[, axis]): product of the elements (gradient exact with zeros in x)",
+)
+CUMSUM = _row(
+    "cumsum", 1, None, shape=_cumsum_shape,
+    vjp=(lambda m, g, xs, o, p: m.rcumsum(g, m.shape(xs[0]), p),),
+    jvp=lambda m, ts, xs, o, p: m.cumsum(ts[0], p),
+    doc="cumsum(x[, axis]): running sums (of the flattened x when no axis)",
+)
+
+
+def _centred(m, x, p):
+    return x - m.expand_to(m.mean(x, p), m.shape(x), p)
+
+
+VAR = _row(
+    "var", 1, None, shape=_reduce_shape,
+    vjp=(lambda m, g, xs, o, p: m.expand_to(g, m.shape(xs[0]), p) * _centred(m, xs[0], p)
+         * (2.0 / _count(m.shape(xs[0]), p)),),
+    jvp=lambda m, ts, xs, o, p: m.mean(_centred(m, xs[0], p) * ts[0], p) * 2.0,
+    doc="var(x[, axis]): population variance (ddof 0)",
+)
+STD = _row(
+    "std", 1, None, shape=_reduce_shape, kink=_std_zero,
+    vjp=(lambda m, g, xs, o, p: m.expand_to(m.safe_div(g, o), m.shape(xs[0]), p) * _centred(m, xs[0], p)
+         / _count(m.shape(xs[0]), p),),
+    jvp=lambda m, ts, xs, o, p: m.safe_div(m.mean(_centred(m, xs[0], p) * ts[0], p), o),
+    doc="std(x[, axis]): population standard deviation (ddof 0)",
+    convention="gradient 0 where all elements are equal (PyTorch gives nan there)",
+)
+RESHAPE = _row(
+    "reshape", 1, None, shape=_reshape_shape,
+    vjp=(lambda m, g, xs, o, p: m.reshape(g, m.shape(xs[0])),),
+    jvp=lambda m, ts, xs, o, p: m.reshape(ts[0], p),
+    doc="reshape(x, r, c) or reshape(x, n): the same elements row by row; one size may be -1",
+)
+FLATTEN = _row(
+    "flatten", 1, None, shape=lambda shapes, p=None: (_count(shapes[0], None),),
+    vjp=(lambda m, g, xs, o, p: m.reshape(g, m.shape(xs[0])),),
+    jvp=lambda m, ts, xs, o, p: m.flatten(ts[0]),
+    doc="flatten(x): the elements as a vector, row by row",
+)
+HSTACK = _row(
+    "hstack", -1, None, shape=_hstack_shape, vjp=_hstack_vjp,
+    jvp=lambda m, ts, xs, o, p: m.hstack(*ts),
+    doc="hstack(a, b, ...): join vectors end to end, matrices side by side (NumPy's rules)",
+)
+VSTACK = _row(
+    "vstack", -1, None, shape=_vstack_shape, vjp=_vstack_vjp,
+    jvp=lambda m, ts, xs, o, p: m.vstack(*ts),
+    doc="vstack(a, b, ...): stack rows; a vector is one row (NumPy's rules)",
+)
+TRACE = _row(
+    "trace", 1, None, shape=_square_to_scalar,
+    vjp=(lambda m, g, xs, o, p: g * m.eye((m.shape(xs[0])[0],)),),
+    jvp=lambda m, ts, xs, o, p: m.trace(ts[0]),
+    doc="trace(X): sum of the diagonal of a square matrix",
+)
+DET = _row(
+    "det", 1, None, shape=_square_to_scalar,
+    vjp=(lambda m, g, xs, o, p: g * m.cofactor(xs[0]),),
+    jvp=lambda m, ts, xs, o, p: m.sum(m.cofactor(xs[0]) * ts[0], None),
+    doc="det(X): determinant of a square matrix",
+    convention="exact at singular X too (the gradient is the cofactor matrix)",
+)
+LOGDET = _row(
+    "logdet", 1, None, shape=_square_to_scalar,
+    vjp=(lambda m, g, xs, o, p: g * m.transpose(m.inv(xs[0])),),
+    jvp=lambda m, ts, xs, o, p: m.trace(m.matmul(m.inv(xs[0]), ts[0])),
+    domain="logdet needs a matrix with a positive determinant",
+    doc="logdet(X): log det X, for det X > 0",
+)
+INV = _row(
+    "inv", 1, None, shape=_square,
+    vjp=(lambda m, g, xs, o, p: -m.matmul(m.matmul(m.transpose(o), g), m.transpose(o)),),
+    jvp=lambda m, ts, xs, o, p: -m.matmul(m.matmul(o, ts[0]), o),
+    domain="inv needs a non-singular matrix", doc="inv(X): inverse of a square matrix",
+)
+SOLVE = _row(
+    "solve", 2, None, shape=_solve_shape,
+    vjp=(_solve_grad_a, lambda m, g, xs, o, p: m.solve(m.transpose(xs[0]), g)),
+    jvp=lambda m, ts, xs, o, p: m.solve(xs[0], ts[1] - m.matmul(ts[0], o)),
+    domain="solve needs a non-singular matrix A", doc="solve(A, b): x with A x = b (b a vector or a matrix)",
+)
+DIAG = _row(
+    "diag", 1, None, shape=_diag_shape,
+    vjp=(lambda m, g, xs, o, p: m.diag(g),),
+    jvp=lambda m, ts, xs, o, p: m.diag(ts[0]),
+    doc="diag(v): the diagonal matrix of a vector; diag(X): the diagonal of a square matrix",
+)
+def _constant_shape(shapes, p) -> tuple:
+    return tuple(p)
+
+
+EYE = _row("eye", 0, None, shape=lambda shapes, p: (p[0], p[0]), vjp=(), jvp=None,
+           doc="eye(n): the n x n identity matrix")
+ZEROS = _row("zeros", 0, None, shape=_constant_shape, vjp=(), jvp=None,
+             doc="zeros(n), zeros(r, c): a vector or matrix of zeros")
+ONES = _row("ones", 0, None, shape=_constant_shape, vjp=(), jvp=None,
+            doc="ones(n), ones(r, c): a vector or matrix of ones")
+
 #: ops whose optional last argument is an axis (a literal integer)
-AXIS_OPS = {"sum", "mean", "softmax", "log_softmax", "logsumexp"}
+AXIS_OPS = {"sum", "mean", "softmax", "log_softmax", "logsumexp", "prod", "cumsum", "var", "std"}
+#: ops whose trailing arguments are integer literals making a shape: name -> number of value arguments
+SHAPE_ARG_OPS = {"reshape": 1, "eye": 0, "zeros": 0, "ones": 0}
+#: ops that take a static parameter (the engine passes it after the arguments)
+PARAM_OPS = AXIS_OPS | set(SHAPE_ARG_OPS) | {"index"}
 #: default axis when none is written
 DEFAULT_AXIS = {"softmax": -1, "log_softmax": -1}
 
 # ---- helpers that derivatives are made of (not callable from programs) ---------------
 STEP = _row("step", 1, (0.0,), kink=lambda x: x == 0, user=False, doc="1 if x > 0 else 0")
-SIGN = _row("sign", 1, (0.0,), kink=lambda x: x == 0, user=False, doc="-1, 0 or 1")
-EQ = _row("eq", 2, (0.0, 0.0), kink=lambda x, y: x == y, user=False, doc="1 if x == y else 0")
+EQ = _row("eq", 2, (0.0, 0.0), infix="==", kink=lambda x, y: x == y, user=False, doc="1.0 if x == y else 0.0",
+          convention=_CMP)
 XLOGY = _row(
     "xlogy", 2,
     (lambda m, x, y, o: m.log(y), lambda m, x, y, o: x / y),
@@ -404,4 +765,31 @@ FUNCTIONS["matmul"] = MATMUL
 CONSTANTS = {"pi": 3.141592653589793}
 
 #: binary operator text -> op
-BINARY_OPS = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "@": MATMUL}
+BINARY_OPS = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "@": MATMUL,
+              "<": LT, "<=": LE, ">": GT, ">=": GE, "==": EQ, "!=": NE}
+
+
+# ---- the catalogue: what `gradcli functions` and the README list ----------------------
+_ARG_NAMES = {0: "", 1: "x", 2: "x, y", 3: "x, y, z", -1: "a, b, ..."}
+
+
+def _entry(name: str, op: Op, usage: str = "") -> dict[str, object]:
+    meaning = op.doc
+    head, sep, rest = op.doc.partition(": ")
+    if not usage and sep and head.startswith(name + "("):
+        usage, meaning = head, rest
+    if not usage:
+        usage = f"{name}({_ARG_NAMES[op.arity]}{'[, axis]' if name in AXIS_OPS else ''})"
+    return {"name": name, "usage": usage, "arity": op.arity, "meaning": meaning, "kink": op.convention}
+
+
+def catalogue() -> list[dict[str, object]]:
+    """Every operation a program can write, straight from the rule rows: operators
+    first, then functions in alphabetical order.  Keys: name, usage, arity
+    (-1: one or more), meaning, kink (PyTorch's convention where the op is not
+    differentiable, or where gradcli departs from it)."""
+    rows = [_entry(op.infix, op, "A @ B" if op.infix == "@" else f"x {op.infix} y")
+            for op in OPS.values() if op.infix]
+    rows.insert(0, _entry("-", OPS["neg"], "-x"))
+    rows += [_entry(name, FUNCTIONS[name]) for name in sorted(FUNCTIONS)]
+    return rows

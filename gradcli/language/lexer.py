@@ -25,6 +25,7 @@ _TOKEN = re.compile(
   | (?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
   | [^\W\d]\w*
   | \*\*
+  | [<>=!]=|[<>]
   | [-+*/^@()\[\],:;=.]
   | .
     """,
@@ -32,7 +33,9 @@ _TOKEN = re.compile(
 )
 
 _NAME_CHARS = frozenset("_0123456789")
-_OPERATORS = frozenset("-+*/^@()[],:;=.")
+_OPERATORS = frozenset("-+*/^@()[],:;=.<>")
+#: the comparison operators (``!`` alone stays an error)
+_COMPARISONS = frozenset(("<", "<=", ">", ">=", "==", "!="))
 _BLANK = frozenset(" \t\r\f\v#")
 
 
@@ -56,7 +59,7 @@ def tokenize(source: str) -> Iterator[Token]:
                             f"{ch!r} cannot be part of a name" + (f" ({hint})" if hint else ""), source, pos + i
                         )
             yield ("name", text, pos)
-        elif first in _OPERATORS:
+        elif first in _OPERATORS or text in _COMPARISONS:
             yield ("op", text, pos)
         else:
             raise ParseError(_bad_char_message(text), source, pos)
@@ -66,12 +69,10 @@ def tokenize(source: str) -> Iterator[Token]:
 
 def _bad_char_message(ch: str) -> str:
     hints = {
-        "!": "factorial is not supported",
+        "!": "factorial is not supported; != compares",
         "%": "modulo is not supported",
         "&": "bitwise operators are not supported",
         "|": "write abs(x) for |x|",
-        "<": "comparisons are not supported",
-        ">": "comparisons are not supported",
         '"': "strings are not supported",
         "'": "strings are not supported",
         "{": "use parentheses ( ) for grouping",

@@ -13,7 +13,7 @@ from typing import Optional
 
 from ..core.errors import ParseError, UsageError
 from ..core.graph import CONST, Graph
-from ..core.ops import AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_AXIS, FUNCTIONS
+from ..core.ops import AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS, SHAPE_ARG_OPS
 from .parser import Program
 
 
@@ -145,16 +145,34 @@ def _call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail) -> int:
     if name in AXIS_OPS and len(args) == 2:
         axis = _integer(g, args[1], pos, fail)
         return g.add(op.name, args[:1], param=axis, pos=pos)
+    if name in SHAPE_ARG_OPS:
+        return _shape_call(g, name, args, pos, fail)
+    if name in DEFAULT_ARGS and len(args) == op.arity - 1:
+        text = DEFAULT_ARGS[name]
+        args = args + (g.const(float(text), text, pos),)
     if op.variadic:
         if not args:
             raise fail(f"{name}() needs at least one argument", pos)
-        if len(args) == 1:  # max(x) of an array: its largest element
+        if len(args) == 1 and name in ("max", "min"):  # max(x) of an array: its largest element
             return g.add("a" + name, args, pos=pos)
     elif len(args) != op.arity:
         plural = "s" if op.arity != 1 else ""
         extra = " (and optionally an axis)" if name in AXIS_OPS else ""
         raise fail(f"{name}() takes {op.arity} argument{plural}{extra}, got {len(args)}", pos)
     return g.add(op.name, args, param=DEFAULT_AXIS.get(name), pos=pos)
+
+
+def _shape_call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail) -> int:
+    """reshape(x, r, c), eye(n), zeros(r, c), ...: the sizes are integer literals (the node's param)."""
+    values = SHAPE_ARG_OPS[name]
+    sizes = args[values:]
+    if len(args) < values or not 1 <= len(sizes) <= (1 if name == "eye" else 2):
+        shown = {"reshape": "reshape(x, n) or reshape(x, r, c)", "eye": "eye(n)"}.get(name, f"{name}(n) or {name}(r, c)")
+        raise fail(f"{name}() is written {shown}, got {len(args)} argument{'s' if len(args) != 1 else ''}", pos)
+    shape = tuple(_integer(g, a, pos, fail) for a in sizes)
+    if any(d < (-1 if name == "reshape" else 0) for d in shape):
+        raise fail(f"{name}(): sizes must be non-negative integers" + (" (or -1)" if name == "reshape" else ""), pos)
+    return g.add(name, args[:values], param=shape, pos=pos)
 
 
 def _unknown_function(name: str) -> str:

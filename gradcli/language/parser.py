@@ -15,7 +15,7 @@ tag      payload                  meaning
 ======== ======================== ===========================================
 num      (value, text)            a number literal
 name     name                     a variable or constant name
-bin      operator text            binary operator: ``+ - * / ^ @``
+bin      operator text            binary operator: ``+ - * / ^ @ < <= > >= == !=``
 neg      None                     unary minus
 call     (function, nargs)        function call
 list     n                        vector literal ``[a, b, ...]``
@@ -40,6 +40,12 @@ Item = tuple[str, object, int]
 
 #: binary operator -> (binding power, right associative)
 BINARY: dict[str, tuple[int, bool]] = {
+    "<": (5, False),
+    "<=": (5, False),
+    ">": (5, False),
+    ">=": (5, False),
+    "==": (5, False),
+    "!=": (5, False),
     "+": (10, False),
     "-": (10, False),
     "*": (20, False),
@@ -48,6 +54,8 @@ BINARY: dict[str, tuple[int, bool]] = {
     "^": (40, True),
     "**": (40, True),
 }
+#: binding power of the comparisons: below arithmetic, as in Python
+COMPARE_POWER = 5
 #: binding power of unary minus/plus: tighter than * and /, looser than ^
 UNARY_POWER = 30
 
@@ -194,6 +202,11 @@ def _expression(tok, next_token, peeked, fail) -> tuple[list[Item], tuple[str, s
                 else:
                     break
                 if top_power > power or (top_power == power and not right):
+                    if power == COMPARE_POWER and top_power == COMPARE_POWER:
+                        raise fail(
+                            f"chained comparison {top[2]} ... {text} is not supported "
+                            "(write (a < b) * (b < c) for 'both')", pos,
+                        )
                     stack.pop()
                     out.append(("bin", top[2], top[1]) if top[0] == "bin" else ("neg", None, top[1]))
                 else:

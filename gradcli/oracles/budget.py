@@ -17,9 +17,62 @@ import signal
 import struct
 import threading
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 Send = Callable[[tuple], None]
+
+#: the deadline shared by every SymPy job of one command (monotonic seconds), or None
+#: before the first: --sympy-timeout is the budget for all SymPy work of a command together
+_command_deadline: Optional[float] = None
+#: whether a command is running (outside one, e.g. from the Python API, each job has its own budget)
+_in_command = False
+
+
+def new_command() -> None:
+    """Start a command: its first budgeted job starts a clock that its later jobs share."""
+    global _command_deadline, _in_command
+    _command_deadline, _in_command = None, True
+
+
+def end_command() -> None:
+    global _command_deadline, _in_command
+    _command_deadline, _in_command = None, False
+
+
+def _shared_deadline(seconds: float) -> float:
+    """The deadline of a job given `seconds`: in a command, the command's, started by its first job."""
+    global _command_deadline
+    if not _in_command:
+        return time.monotonic() + seconds
+    if _command_deadline is None:
+        _command_deadline = time.monotonic() + seconds
+    return _command_deadline
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child: be killed when the parent dies, however it dies (Linux), and not outlive it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's finally still kills the child
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(0)
+
+
+def fork_is_safe() -> bool:
+    """Fork only where it is safe and available: Linux and the BSDs, in a process with
+    no other threads.  A threaded host (a Jupyter kernel, a web server) can deadlock in
+    a forked child (Python 3.12 warns about it), and macOS's system libraries are not
+    fork-safe; there the job runs in a thread, so the budget bounds the wait, not the work."""
+    import sys
+    import threading
+
+    if not hasattr(os, "fork") or sys.platform == "darwin":
+        return False
+    return threading.active_count() == 1
 
 
 class Outcome:
@@ -41,14 +94,24 @@ def run(job: Callable[[Send], None], seconds: float, patience: float = float("in
     gets at most `patience` more seconds (for optional extras such as simplified
     formulas) before it is stopped.
     """
-    if not hasattr(os, "fork"):
-        return _run_thread(job, seconds)
+    deadline = _shared_deadline(seconds)
+    if deadline - time.monotonic() <= 0:  # earlier SymPy work of this command used the budget
+        outcome = Outcome()
+        outcome.timed_out = True
+        return outcome
+    if not fork_is_safe():
+        return _run_thread(job, deadline - time.monotonic())
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # child
         os.close(read_fd)
         code = 0
         try:
+            for name in ("SIGTERM", "SIGHUP", "SIGINT"):  # the parent's handlers are not the child's
+                if hasattr(signal, name):
+                    signal.signal(getattr(signal, name), signal.SIG_DFL)
+            _die_with_parent(parent)
 
             def send(message: tuple) -> None:
                 data = pickle.dumps(message)
@@ -63,7 +126,6 @@ def run(job: Callable[[Send], None], seconds: float, patience: float = float("in
             os._exit(code)
     os.close(write_fd)
     outcome = Outcome()
-    deadline = time.monotonic() + seconds
     buffer = b""
     try:
         while True:

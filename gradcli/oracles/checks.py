@@ -85,11 +85,11 @@ def judge(ev: Evaluation, name: str, ad: float, estimate: float, ok: bool) -> tu
         return "ok", ""
     kinks = kinks_reached(ev, name)
     if kinks:
-        from ..run.evaluate import _CONVENTION
+        from ..core.ops import OPS
 
         k = kinks[0]
         label = ev.graph.label(k.node)
-        return "kink", f"not differentiable here: {k.op} at node {label} ({_CONVENTION.get(k.op, '')})"
+        return "kink", f"not differentiable here: {k.op} at node {label} ({OPS[k.op].convention})"
     return "fail", ""
 
 

@@ -76,11 +76,25 @@ def to_json(ev: Evaluation, checks: list[Check]) -> dict:
         doc["latex"] = ev.extras["latex"]
     if "latex_steps" in ev.extras:
         doc["latex_steps"] = ev.extras["latex_steps"]
+    if "edges" in ev.extras:
+        doc["edges"] = edges_json(ev)
     for key in ("steps", "paths"):
         if key in ev.extras:
             from ..teach import explain
 
             doc[key] = getattr(explain, f"{key}_json")(ev)
+    if "forward_steps" in ev.extras:
+        from ..teach.forward import forward_steps
+
+        steps = forward_steps(ev)
+        for p in steps:  # strict JSON: non-finite numbers as strings, as everywhere
+            p["derivative"] = json_value(p["derivative"])
+            for n in p["nodes"]:
+                n["tangent"] = json_value(n["tangent"])
+                for term in n["terms"]:
+                    for key in ("partial_value", "tangent"):
+                        term[key] = None if term[key] is None else json_value(term[key])
+        doc["forward_steps"] = steps
     for check in checks:
         doc["tolerances"][check.name] = {"rtol": check.rtol, "atol": check.atol}
         entries = {}
@@ -100,6 +114,36 @@ def to_json(ev: Evaluation, checks: list[Check]) -> dict:
         if check.note:
             doc.setdefault("check_notes", {})[check.name] = check.note
     return doc
+
+
+#: with --jacobians, JSON carries a local Jacobian matrix with at most this many entries
+JSON_JACOBIAN_LIMIT = 10_000
+
+
+def edges_json(ev: Evaluation) -> list[dict]:
+    """Every edge: its local derivative (scalars) or its local Jacobian's formula, shape,
+    structure and adjoint rule (arrays); with --jacobians, the matrix itself when small."""
+    from ..teach.edges import edge_partials, local_jacobian
+
+    out = []
+    for e in edge_partials(ev):
+        entry: dict = {"source": e.source_label, "target": e.target_label, "name": e.name, "kind": e.kind}
+        if e.tensor is None:
+            entry["partial"] = e.symbolic
+            entry["value"] = None if e.value is None else json_number(e.value)
+        else:
+            t = e.tensor
+            rows, cols = t.jacobian_shape
+            entry.update({"jacobian": t.jacobian or None, "jacobian_latex": t.latex_jacobian or None,
+                          "jacobian_shape": [rows, cols], "structure": t.structure,
+                          "rule": f"{t.lhs} += {t.text}", "rule_latex": f"{t.latex_lhs} \\mathrel{{+}}= {t.latex}",
+                          "shapes": t.shapes})
+            if t.note:
+                entry["note"] = t.note
+            if "jacobians" in ev.extras and rows * cols <= JSON_JACOBIAN_LIMIT:
+                entry["matrix"] = json_value(local_jacobian(ev, e))
+        out.append(entry)
+    return out
 
 
 def _head(ev: Evaluation) -> dict:
@@ -182,7 +226,9 @@ def dumps(doc: dict) -> str:
         else:
             lines.append(f"  {one(key)}: {one(value)}{comma}")
     lines.append("}")
-    return "\n".join(lines)
+    from .terminal import json_visible
+
+    return json_visible("\n".join(lines))
 
 
 def matrix_json(ev: Evaluation, matrix) -> dict:
@@ -219,22 +265,165 @@ def matrix_json(ev: Evaluation, matrix) -> dict:
     return doc
 
 
+def verdict_entry(v, reveal: bool) -> dict:
+    """One judged answer for JSON: the truth, and what a diagnosis would reveal, only with --reveal."""
+    entry: dict = {"question": v.question, "ok": v.ok, "status": v.status, "how": v.how}
+    entry["answer"] = v.answer if isinstance(v.answer, str) else json_value(v.answer)
+    if v.elements:
+        entry["elements"] = [
+            {"index": list(index), "answer": json_number(a), **({"truth": json_number(t)} if reveal else {})}
+            for index, a, t in v.elements
+        ]
+    if v.diagnosis is not None:
+        entry["diagnosis"] = {"kind": v.diagnosis.kind, "message": v.diagnosis.message}
+        if reveal and v.diagnosis.reveal:
+            entry["diagnosis"]["reveal"] = v.diagnosis.reveal
+    if reveal and v.truth is not None:
+        entry["truth"] = v.truth if isinstance(v.truth, str) else json_value(v.truth)
+    return entry
+
+
 def verdicts_json(ev: Evaluation, verdicts: list, reveal: bool, rtol: float, atol: float) -> dict:
     """``gradcli check --json``: one entry per answer; the truth only with --reveal."""
-    from ..core.fmt import json_value
-
-    entries = []
-    for v in verdicts:
-        entry: dict = {"question": v.question, "ok": v.ok, "how": v.how}
-        entry["answer"] = v.answer if isinstance(v.answer, str) else json_value(v.answer)
-        if reveal and v.truth is not None:
-            entry["truth"] = v.truth if isinstance(v.truth, str) else json_value(v.truth)
-        entries.append(entry)
     return {
         "schema": SCHEMA_VERSION,
         "program": ev.source,
         "output": ev.output_name,
-        "verdicts": entries,
+        "verdicts": [verdict_entry(v, reveal) for v in verdicts],
         "tolerance": {"rtol": rtol, "atol": atol},
         "ok": all(v.ok for v in verdicts),
     }
+
+
+# ---- a class's gradebook ------------------------------------------------------------------
+#: what a spreadsheet may run as a formula when a cell starts with it (OWASP, CSV injection)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(text: str) -> str:
+    """A cell a spreadsheet will not run: text starting with = + - @ tab or CR gets a
+    leading apostrophe (OWASP); a plain number such as -3 or +1e-5 is left as it is."""
+    if not text.startswith(_FORMULA_STARTS):
+        return text
+    try:
+        float(text)
+        return text
+    except ValueError:
+        return "'" + text
+
+
+def _cell_number(x: object) -> str:
+    """A right answer for the key row: full precision, arrays as nested lists."""
+    if isinstance(x, str):
+        return x
+    if getattr(x, "shape", ()):
+        import json
+
+        return json.dumps(json_value(x))
+    return repr(float(x)) if math.isfinite(float(x)) else json_number(float(x))  # type: ignore[return-value, arg-type]
+
+
+def verdict_cell(v) -> str:
+    """``right``, ``wrong``, ``wrong: <diagnosis>``, ``missing`` or ``invalid: …``."""
+    if v.ok:
+        return "right"
+    if v.status in ("missing", "invalid"):
+        return v.how if v.how.startswith(v.status) else f"{v.status}: {v.how}" if v.how else v.status
+    text = "wrong" if v.ok is False else "not judged"
+    if v.diagnosis is not None:
+        return f"{text}: {v.diagnosis.message}"
+    return f"{text}: {v.how}" if v.how else text
+
+
+#: the id cell of the answer key row (--reveal)
+KEY_ID = "(answer key)"
+
+
+def gradebook_csv(book, reveal: bool) -> str:
+    """The gradebook: every column of the sheet as it was (LMS columns unchanged), a
+    verdict column after each question, then ``score`` (points) and ``out_of``; cells
+    neutralised against CSV injection; the sheet's delimiter."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=book.sheet.delimiter, lineterminator="\n")
+    header = []
+    for c in book.columns:
+        header.append(c.title)
+        if c.question:
+            header.append(f"{c.title} verdict")
+    writer.writerow([safe_cell(h) for h in header + ["score", "out_of"]])
+    if reveal:
+        row = []
+        for c in book.columns:
+            row.append(KEY_ID if c.kind == "id" else _cell_number(c.truth) if c.question else "")
+            if c.question:
+                row.append("")
+        writer.writerow([safe_cell(x) for x in row + [str(book.out_of), str(book.out_of)]])
+    for s in book.students:
+        row = []
+        for c in book.columns:
+            row.append(s.cells[c.index])
+            if c.question:
+                row.append(verdict_cell(s.verdicts[c.index]))
+        writer.writerow([safe_cell(x) for x in row + [str(s.score), str(book.out_of)]])
+    return buf.getvalue()
+
+
+def gradebook_json(ev: Evaluation, book, reveal: bool, rtol: float, atol: float) -> dict:
+    """``gradcli check --answers --json`` (gradcli/schemas/gradebook.schema.json)."""
+    questions = []
+    for c in book.questions:
+        q: dict = {"column": c.title, "kind": c.kind, "name": c.name if c.name is not None else ev.output_name,
+                   **book.counts(c)}
+        if reveal:
+            q["truth"] = json_value(c.truth)
+        questions.append(q)
+    average = book.average
+    return {
+        "schema": SCHEMA_VERSION,
+        "program": ev.source,
+        "output": ev.output_name,
+        "tolerance": {"rtol": rtol, "atol": atol},
+        "questions": questions,
+        "students": [
+            {
+                "id": s.id,
+                "line": s.line,
+                "score": s.score,
+                "out_of": book.out_of,
+                "fields": {c.title: s.cells[c.index] for c in book.columns if c.kind in ("keep", "input")},
+                "answers": {c.title: verdict_entry(s.verdicts[c.index], reveal) for c in book.questions},
+            }
+            for s in book.students
+        ],
+        "problems": list(book.problems),
+        "average": average,
+        "ok": book.all_right,
+    }
+
+
+def gradescope_json(book) -> dict:
+    """Gradescope's results.json for one submission (the autograder runs once per
+    student): total ``score``, and one test per question with ``name``, ``score``,
+    ``max_score``, ``status`` and ``output`` (the verdict, without the right answer)."""
+    (s,) = book.students
+    tests = []
+    for c in book.questions:
+        v = s.verdicts[c.index]
+        tests.append({"name": c.title, "score": 1.0 if v.ok else 0.0, "max_score": 1.0,
+                      "status": "passed" if v.ok else "failed", "output": verdict_cell(v)})
+    return {"score": float(s.score), "tests": tests}
+
+
+def functions_markdown(rows: list[dict]) -> str:
+    """The language's operations as a Markdown table (README's reference is this text)."""
+
+    def cell(text: object) -> str:
+        return str(text).replace("|", "\\|")
+
+    lines = ["| operation | meaning | where not differentiable |", "|---|---|---|"]
+    for row in rows:
+        lines.append(f"| `{cell(row['usage'])}` | {cell(row['meaning'])} | {cell(row['kink'])} |")
+    return "\n".join(lines)

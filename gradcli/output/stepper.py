@@ -79,11 +79,12 @@ def stepper_steps(ev: Evaluation, digits: int = 6) -> list[dict]:
             src = index[c["to"]]
             down, up = _bar(c["to"]), _bar(c["from"])
             name = f"∂{c['from']}/∂{c['to']}"
-            if c["product"] is None:
-                if c["kind"] == "vjp":
-                    text = f"{down} += the contribution of {up} through {step['node']} = {step['expr']}"
-                else:
-                    text = f"{down} += {up} ∘ {name} = {up} ∘ ({c['partial']})  (elementwise)"
+            if "rule" in c:  # an array edge: its matrix rule, shapes and value (gradcli.core.rules)
+                lhs = f"δ = {c['lhs']} =" if c.get("delta") else f"{c['lhs']} +="
+                text = f"{lhs} {c['rule']}  ({c['shapes']}) = {_num(c['product'], digits)}"
+                part = "…"
+            elif c["product"] is None:
+                text = f"{down} += {up} ∘ {name} = {up} ∘ ({c['partial']})  (elementwise)"
                 part = "…"
             else:
                 upstream, value, product = (_num(c[k], digits) for k in ("upstream", "partial_value", "product"))
@@ -135,7 +136,7 @@ def _dot(ev: Evaluation) -> str:
             label = f"{graph.label(i)} = {graph.definition(i)}"
         lines.append(f'  n{i} [id="node-{i}", label={quote(label)}];')
     for e in edge_partials(ev):
-        partial = e.name if e.kind == "vjp" else f"{e.name} = {e.symbolic}"
+        partial = e.label() if e.tensor is not None else f"{e.name} = {e.symbolic}"
         lines.append(f'  n{e.source} -> n{e.target} [id="edge-{e.source}-{e.target}", label={quote(partial)}];')
     for node in graph.nodes:  # edges no input reaches (constants) are drawn faint
         for a in dict.fromkeys(node.args):

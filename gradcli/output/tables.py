@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Optional
 
 from rich import box
-from rich.console import Group, RenderableType
-from rich.table import Table
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.table import Table as RichTable
 from rich.text import Text
 
 from ..oracles.checks import Check
 from ..run.evaluate import Evaluation
+from ..core.errors import one_line
 from ..core.fmt import array, number
 from ..core.graph import CONST, INPUT, index_text
 
@@ -29,6 +31,110 @@ _STATUS = {"ok": "✓", "fail": "✗", "kink": "~ not differentiable here", "ski
 _STATUS_STYLE = {"ok": "green", "fail": "bold red", "kink": "yellow", "skipped": "dim"}
 
 
+class Table(RichTable):
+    """A rich table that never cuts a cell to fit: numbers are shown whole or not squeezed.
+
+    Rich squeezes a table that is wider than the console by shortening cells with "…",
+    which turns 1.926038125 into 1.926….  A number shown must be the number computed,
+    so when any column would get narrower than its longest word, the table is shown
+    stacked instead: one block per row, one "header  value" line per cell.  The title
+    is printed as its own line, so it carries no trailing spaces.
+    """
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        title, self.title = self.title, None
+        saved = [(c.width, c.min_width) for c in self.columns], self.pad_edge
+        try:
+            if title:
+                line = title.copy() if isinstance(title, Text) else Text(str(title))
+                line.stylize("table.title")
+                yield line
+            if self.columns and not self._fit(console, options):
+                self.pad_edge = False  # two more columns of room before giving up on the grid
+                if not self._fit(console, options):
+                    self.pad_edge = saved[1]
+                    yield from self._stacked(options.max_width)
+                    return
+            yield from list(super().__rich_console__(console, options))
+        finally:
+            self.title = title
+            for column, (width, min_width) in zip(self.columns, saved[0]):
+                column.width, column.min_width = width, min_width
+            self.pad_edge = saved[1]
+
+    def _fit(self, console: Console, options: ConsoleOptions) -> bool:
+        """Make every column at least as wide as its longest word, or say it cannot be done.
+
+        Rich shrinks the widest columns first, below their longest word; instead, when the
+        natural widths do not fit, each column gets its minimum plus a share of the room
+        left, as a fixed width.
+        """
+        wide = options.update_width(10**6)
+        minima, maxima = [], []
+        for k, column in enumerate(self.columns):
+            pad = self._get_padding_width(k)
+            sizes = [Measurement.get(console, wide, cell) for cell in [column.header, *column.cells]]
+            minima.append(max((m.minimum for m in sizes), default=1) + pad)
+            maxima.append(max((m.maximum for m in sizes), default=1) + pad)
+        room = options.max_width - self._extra_width
+        if sum(maxima) <= room:
+            return True
+        if sum(minima) > room:
+            return False
+        spare = room - sum(minima)
+        want = [hi - lo for lo, hi in zip(minima, maxima)]
+        total = sum(want) or 1
+        widths = [lo + min(w, spare * w // total) for lo, w in zip(minima, want)]
+        for k, column in enumerate(self.columns):
+            column.width = widths[k] - self._get_padding_width(k)
+        return True
+
+    def _stacked(self, width: int) -> RenderResult:
+        """One block per row: the first cell, then "header  value" per other column."""
+        headers = [_plain(c.header) for c in self.columns]
+        cells = [list(c.cells) for c in self.columns]
+        rows = max((len(c) for c in cells), default=0)
+        label_width = max((len(h) for h in headers[1:]), default=0)
+        for r in range(rows):
+            row = [_plain(col[r]) if r < len(col) else "" for col in cells]
+            first = f"{headers[0]} {row[0]}" if headers[0] == "id" else row[0]
+            block = Text(first or "·", style="bold")
+            for header, value in zip(headers[1:], row[1:]):
+                if not value:
+                    continue
+                lines = value.splitlines() or [""]
+                if 2 + label_width + 2 + max(len(v) for v in lines) <= width:
+                    block.append("\n  " + header.ljust(label_width) + "  " + lines[0])
+                    for more in lines[1:]:
+                        block.append("\n" + " " * (4 + label_width) + more)
+                else:
+                    block.append("\n  " + header)
+                    for more in lines:
+                        for piece in _wrap_at_commas(more, width - 4):
+                            block.append("\n    " + piece)
+            block.overflow = "fold"  # a word wider than the screen wraps; it is never cut
+            yield block
+            if r + 1 < rows:
+                yield Text("")
+
+
+def _wrap_at_commas(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` (where it can), broken after ", " so no number is split."""
+    lines: list[str] = []
+    line = ""
+    for piece in text.split(", "):
+        if line and len(line) + 2 + len(piece) > width:
+            lines.append(line + ",")
+            line = " " + piece
+        else:
+            line = f"{line}, {piece}" if line else piece
+    return [*lines, line]
+
+
+def _plain(cell: object) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell or "")
+
+
 def add_row(table: Table, *cells, style: Optional[str] = None) -> None:
     """A row whose text cells are plain text, never rich markup ('[inf, 0.5]' stays)."""
     table.add_row(*[Text(c) if isinstance(c, str) else c for c in cells], style=style)
@@ -37,9 +143,11 @@ def add_row(table: Table, *cells, style: Optional[str] = None) -> None:
 class Style:
     """How tables are drawn: rounded boxes on a terminal, plain ASCII elsewhere."""
 
-    def __init__(self, terminal: bool, digits: int = 10, full: bool = False) -> None:
+    def __init__(self, terminal: bool, digits: Optional[int] = None, full: bool = False) -> None:
         self.box = box.ROUNDED if terminal else box.ASCII
-        self.digits = digits
+        #: significant digits of numbers, and of array elements (fewer by default, all when asked)
+        self.digits = 10 if digits is None else digits
+        self.array_digits = 6 if digits is None else digits
         #: show whole arrays instead of their first and last elements
         self.full = full
 
@@ -48,7 +156,7 @@ class Style:
             return ""
         shape = getattr(x, "shape", ())
         if shape != ():
-            text = array(x, min(self.digits, 6), full=self.full)
+            text = array(x, self.array_digits, full=self.full)
             return text.replace("], [", "],\n [") if len(shape) == 2 else text
         return number(x, self.digits)
 
@@ -71,7 +179,7 @@ def evaluation(ev: Evaluation, checks: list[Check], style: Style,
         parts += [Text(""), Text(
             f"The output has shape {shape}: its derivative is a Jacobian. Use 'gradcli jacobian' "
             "for all of it, or --seed-output for one vector-Jacobian product.", style="yellow")]
-    for key in ("steps", "paths", "edges", "exact", "latex", "latex_steps"):
+    for key in ("steps", "forward_steps", "paths", "edges", "exact", "latex", "latex_steps"):
         if key in ev.extras:
             parts += [Text(""), EXTRA_VIEWS[key](ev, style)]
     formulas = formula_lines(ev, checks)
@@ -97,6 +205,14 @@ def header(ev: Evaluation, style: Style) -> RenderableType:
     shape = ev.graph.nodes[ev.graph.output].shape
     if shape:
         text.append(f"   shape {shape}", style="dim")
+    origins = {name: ev.bindings[name].origin for name in ev.inputs if name in ev.bindings}
+    if "program" in origins.values():  # say where each value came from
+        mine = [n for n, o in origins.items() if o == "program"]
+        given = [n for n, o in origins.items() if o != "program"]
+        text.append("\npoint    ", style="dim")
+        text.append(f"{', '.join(mine)} from the program's #: lines")
+        if given:
+            text.append(f"; {', '.join(given)} given here")
     return text
 
 
@@ -324,7 +440,7 @@ def _edge(items: list[int]) -> list[int]:
 
 def verdict_view(ev: Evaluation, verdicts: list, style: Style, reveal: bool, rtol: float,
                  atol: float) -> RenderableType:
-    """The ✓/✗ table of `gradcli check`."""
+    """The ✓/✗ table of `gradcli check`, then the wrong elements and diagnoses."""
     out = ev.output_name
     table = Table(title=Text(f"Answers for {out} = {style.num(ev.value)}"), title_justify="left", box=style.box)
     table.add_column("question", style="bold")
@@ -333,38 +449,75 @@ def verdict_view(ev: Evaluation, verdicts: list, style: Style, reveal: bool, rto
     if reveal:
         table.add_column("right answer", justify="right")
     table.add_column("note")
+    details: list[RenderableType] = []
     for v in verdicts:
-        if v.question == "value":
-            question = f"{out}"
-        elif v.question.startswith("formula "):
-            question = f"∂{out}/∂{v.question[8:]} (formula)"
-        else:
-            question = f"∂{out}/∂{v.question}"
+        question = question_text(out, v.question)
         mark = Text("✓", style="green") if v.ok else (Text("?", style="yellow") if v.ok is None else Text("✗", style="bold red"))
-        answer = v.answer if isinstance(v.answer, str) else style.num(v.answer)
+        answer = one_line(v.answer) if isinstance(v.answer, str) else style.num(v.answer)  # no raw escapes
         row = [question, answer, mark]
         if reveal:
             row.append("" if v.truth is None else (v.truth if isinstance(v.truth, str) else style.num(v.truth)))
-        row.append(v.how)
+        row.append(one_line(v.how))
         add_row(table, *row)
+        details += verdict_details(question, v, style, reveal)
     right = sum(1 for v in verdicts if v.ok)
     summary = Text(f"{right} of {len(verdicts)} right", style="bold green" if right == len(verdicts) else "bold red")
     tol = Text(f"numbers are right within rtol {rtol:g}, atol {atol:g}", style="dim")
     hint = [] if reveal or right == len(verdicts) else [Text("(--reveal shows the right answers)", style="dim")]
-    return Group(table, Text(""), summary, tol, *hint)
+    return Group(table, *details, Text(""), summary, tol, *hint)
 
 
-def gradebook_summary(columns: list[str], book: list, style: Style, out_file) -> RenderableType:
-    """Per question, how many students got it right; where the gradebook went."""
-    table = Table(title=Text(f"{len(book)} student{'s' if len(book) != 1 else ''}"), title_justify="left",
-                  box=style.box)
+def question_text(out: str, question: str) -> str:
+    """``∂e/∂b``, ``∂e/∂b (formula)``, ``e``, ``h (value)``."""
+    if question == "value":
+        return out
+    if question.startswith("value "):
+        return f"{question[6:]} (value)"
+    if question.startswith("formula "):
+        return f"∂{out}/∂{question[8:]} (formula)"
+    return f"∂{out}/∂{question}"
+
+
+def verdict_details(question: str, v, style: Style, reveal: bool) -> list[RenderableType]:
+    """Under the table: each wrong element ("[1,0]: 0.14, expected 0.0915" with
+    --reveal), and the diagnosis of a wrong answer."""
+    lines: list[RenderableType] = []
+    if v.elements:
+        from ..core.fmt import number
+
+        shown = v.elements[:8]
+        for index, a, t in shown:
+            where = "[" + ",".join(map(str, index)) + "]"
+            text = f"  {question} {where}: {number(a, 6)}" + (f", expected {number(t, 6)}" if reveal else " is wrong")
+            lines.append(Text(text))
+        if len(v.elements) > len(shown):
+            lines.append(Text(f"  … and {len(v.elements) - len(shown)} more wrong elements", style="dim"))
+    if v.diagnosis is not None:
+        extra = f" ({v.diagnosis.reveal})" if reveal and v.diagnosis.reveal else ""
+        lines.append(Text(f"  {question}: {v.diagnosis.message}{extra}", style="yellow"))
+    return lines
+
+
+def gradebook_summary(book, style: Style, out_file) -> RenderableType:
+    """Per question, how many answers were right, wrong, missing, invalid; the class
+    average; where the gradebook went."""
+    n = len(book.students)
+    table = Table(title=Text(f"{n} student{'s' if n != 1 else ''}"), title_justify="left", box=style.box)
     table.add_column("question", style="bold")
-    table.add_column("right", justify="right")
-    table.add_column("wrong", justify="right")
-    for k, column in enumerate(columns):
-        right = sum(1 for _, vs in book if vs[k].ok)
-        add_row(table, column, str(right), str(len(book) - right))
+    for status in ("right", "wrong", "missing", "invalid"):
+        table.add_column(status, justify="right")
+    for c in book.questions:
+        counts = book.counts(c)
+        add_row(table, c.title, *(str(counts[s]) for s in ("right", "wrong", "missing", "invalid")))
     parts: list[RenderableType] = [table]
+    if book.average is not None:
+        from ..core.fmt import number
+
+        parts.append(Text(f"class average: {number(book.average, 4)} of {book.out_of} points "
+                          f"({number(100 * book.average / max(book.out_of, 1), 3)}%)"))
+    if book.problems:
+        parts.append(Text(f"{len(book.problems)} row{'s' if len(book.problems) != 1 else ''} with problems "
+                          "(see the warnings)", style="yellow"))
     if out_file:
         parts.append(Text(f"gradebook written to {out_file}", style="dim"))
     return Group(*parts)
@@ -399,13 +552,13 @@ def latex_view(ev: Evaluation, style: Style) -> RenderableType:
 def _steps_view(ev: Evaluation, style: Style) -> RenderableType:
     from ..teach.explain import steps_text
 
-    return Text(steps_text(ev, style.digits))
+    return Text(steps_text(ev, style.digits, style.full))
 
 
 def _paths_view(ev: Evaluation, style: Style) -> RenderableType:
     from ..teach.explain import paths_text
 
-    return Text(paths_text(ev, style.digits))
+    return Text(paths_text(ev, style.digits, style.full))
 
 
 def _edges_view(ev: Evaluation, style: Style) -> RenderableType:
@@ -417,11 +570,82 @@ def _edges_view(ev: Evaluation, style: Style) -> RenderableType:
     table.add_column("local derivative", style="bold")
     table.add_column("symbolic")
     table.add_column("value", justify="right")
-    for e in edge_partials(ev):
+    edges = edge_partials(ev)
+    if any(e.tensor is not None for e in edges):
+        return _tensor_edges_view(ev, edges, style)
+    for e in edges:
         value = "" if e.value is None else number(e.value, style.digits)
         symbolic = value if is_number(e.symbolic) else e.symbolic
         add_row(table, f"{e.source_label} → {e.target_label}", e.name, symbolic, value)
     return table
+
+
+def _tensor_edges_view(ev: Evaluation, edges: list, style: Style) -> RenderableType:
+    """Array programs: each edge's local Jacobian, its shape and structure, and its rule."""
+    from ..core.rules import shape_text
+    from ..teach.edges import is_number
+
+    table = Table(title=Text("Local Jacobians on the edges"), title_justify="left", box=style.box)
+    table.add_column("edge")
+    table.add_column("local Jacobian", style="bold")
+    table.add_column("shape", justify="right")
+    table.add_column("structure")
+    table.add_column("adjoint rule")
+    for e in edges:
+        if e.tensor is None:
+            value = number(e.value, style.digits) if e.value is not None else ""
+            formula = value if is_number(e.symbolic) else f"{e.symbolic} = {value}"
+            add_row(table, f"{e.source_label} → {e.target_label}", f"{e.name} = {formula}", "1×1", "scalar",
+                    f"{_bar_of(e.source_label)} += {_bar_of(e.target_label)} · {e.name}")
+            continue
+        t = e.tensor
+        formula = f"{e.name} = {t.jacobian}" if t.jacobian else e.name
+        add_row(table, f"{e.source_label} → {e.target_label}", formula, shape_text(t.jacobian_shape),
+                t.structure, f"{t.lhs} += {t.text}  ({t.shapes})")
+    parts: list[RenderableType] = [table]
+    notes = [f"{e.name}: {e.tensor.note}" for e in edges if e.tensor is not None and e.tensor.note]
+    parts.append(Text("A local Jacobian has one row per element of the node and one column per element of "
+                      "the argument,\nboth read row-major (W as a vector: W[0,0], W[0,1], …)."
+                      + "".join("\n" + n for n in notes), style="dim"))
+    if "jacobians" in ev.extras:
+        parts += [Text(""), jacobians_view(ev, edges, style)]
+    return Group(*parts)
+
+
+def _bar_of(label: str) -> str:
+    from ..teach.edges import _bar
+
+    return _bar(label)
+
+
+#: --jacobians prints a local Jacobian with at most this many entries
+JACOBIAN_LIMIT = 144
+
+
+def jacobians_view(ev: Evaluation, edges: list, style: Style) -> RenderableType:
+    """The local Jacobian matrices themselves (computed from each op's own VJP), when small."""
+    from ..core.rules import shape_text
+    from ..teach.edges import local_jacobian
+
+    lines = Text()
+    for e in edges:
+        if e.tensor is None:
+            continue
+        t = e.tensor
+        rows, cols = t.jacobian_shape
+        title = f"{e.name} = {t.jacobian}" if t.jacobian else e.name
+        if rows * cols > JACOBIAN_LIMIT and not style.full:
+            lines.append(f"{title}: {shape_text(t.jacobian_shape)} has {rows * cols} entries, more than "
+                         f"{JACOBIAN_LIMIT}: not printed (--full prints it)\n", style="dim")
+            continue
+        j = local_jacobian(ev, e)
+        cells = [[number(float(v), min(style.digits, 4)) for v in row] for row in j]
+        width = max((len(c) for row in cells for c in row), default=1)
+        lines.append(f"{title}   ({shape_text(t.jacobian_shape)}, {t.structure})\n", style="bold")
+        for row in cells:
+            lines.append("  [" + " ".join(c.rjust(width) for c in row) + "]\n")
+    lines.rstrip()
+    return lines
 
 
 EXTRA_VIEWS = {
@@ -431,4 +655,22 @@ EXTRA_VIEWS = {
     "steps": _steps_view,
     "paths": _paths_view,
     "edges": _edges_view,
+    "forward_steps": lambda ev, style: Text(_forward_steps_text(ev, style.digits)),
 }
+
+
+def _forward_steps_text(ev: Evaluation, digits: int) -> str:
+    from ..teach.forward import forward_steps_text
+
+    return forward_steps_text(ev, digits)
+
+
+def functions_table(rows: list[dict], style: Style) -> RenderableType:
+    """`gradcli functions`: one row per operation of the language."""
+    table = Table(box=style.box, title="Operations (from the op table)", title_justify="left")
+    table.add_column("operation", no_wrap=True)
+    table.add_column("meaning", ratio=3)
+    table.add_column("where not differentiable", ratio=2)
+    for row in rows:
+        add_row(table, str(row["usage"]), str(row["meaning"]), str(row["kink"]))
+    return table

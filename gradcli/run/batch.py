@@ -8,7 +8,6 @@ Rows where an operation is undefined get ``nan`` and are counted, not fatal.
 
 from __future__ import annotations
 
-import sys
 from typing import Callable, Optional
 
 import numpy as np
@@ -36,58 +35,68 @@ class Batch:
 
 def read_points(path: str) -> tuple[list[str], np.ndarray]:
     """Column names and an (N, k) float array from a CSV with a header line."""
-    import io
-
-    try:
-        if path == "-":
-            stream = sys.stdin
-            text = stream.buffer.read().decode("utf-8") if hasattr(stream, "buffer") else stream.read()
-        else:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-    except OSError as exc:
-        raise UsageError(f"--points {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"--points {path}: not UTF-8 text") from None
-    header, _, body = text.lstrip("\ufeff").partition("\n")
-    names = [h.strip() for h in header.split(",")]
-    if not header.strip() or any(not n for n in names):
-        raise UsageError(f"--points {path}: the first line must name the inputs, e.g. a,b")
-    if len(set(names)) != len(names):
-        raise UsageError(f"--points {path}: a column name appears twice")
-    if not body.strip():
-        raise UsageError(f"--points {path}: no rows after the header line")
-    try:
-        data = np.loadtxt(io.StringIO(body), delimiter=",", ndmin=2, dtype=float)
-    except ValueError:
-        raise UsageError(f"--points {path}: {_first_bad_row(body, len(names))}") from None
-    if data.shape[1] != len(names):
-        raise UsageError(f"--points {path}: {data.shape[1]} values per row but {len(names)} column names")
-    if not np.all(np.isfinite(data)):
-        raise UsageError(f"--points {path}: every value must be a finite number")
+    names, data, _ = read_points_lines(path)
     return names, data
 
 
-def _first_bad_row(body: str, width: int) -> str:
-    """Say which row (1-based, after the header) cannot be read, and why."""
-    for k, line in enumerate(body.splitlines(), 1):
-        if not line.strip():
-            continue
-        cells = line.split(",")
-        if len(cells) != width:
-            return f"row {k} has {len(cells)} values, the header names {width}"
-        for cell in cells:
-            try:
-                float(cell)
-            except ValueError:
-                return f"row {k}: {cell.strip()[:30]!r} is not a number"
-    return "cannot be read as numbers"
+def read_points_lines(path: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Column names, an (N, k) float array, and the line of the file each row came from.
+
+    Read with the csv module, so quoted headers ("a","b") and quoted numbers work; blank
+    lines are skipped.  At most `MAX_INPUT_BYTES` are read ('-': stdin).
+    """
+    import csv
+    import io
+
+    from .files import read_text
+
+    where = f"--points {path}"
+    text = read_text(path, where)
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader, None)
+        names = [h.strip() for h in header] if header else []
+        if not names or any(not n for n in names):
+            raise UsageError(f"{where}: the first line must name the inputs, e.g. a,b")
+        if len(set(names)) != len(names):
+            raise UsageError(f"{where}: a column name appears twice")
+        rows: list[list[float]] = []
+        lines: list[int] = []
+        for cells in reader:
+            if not cells or all(not c.strip() for c in cells):
+                continue
+            line = reader.line_num
+            if len(cells) != len(names):
+                raise UsageError(f"{where}: line {line}: {len(cells)} values per row but {len(names)} column names")
+            row = []
+            for cell in cells:
+                try:
+                    row.append(float(cell))
+                except ValueError:
+                    raise UsageError(f"{where}: line {line}: {cell.strip()[:30]!r} is not a number") from None
+            rows.append(row)
+            lines.append(line)
+    except csv.Error as exc:
+        raise UsageError(f"{where}: line {reader.line_num}: {exc}") from None
+    if not rows:
+        raise UsageError(f"{where}: no rows after the header line")
+    data = np.array(rows, dtype=float).reshape(len(rows), len(names))
+    if not np.all(np.isfinite(data)):
+        bad = int(np.argmax(~np.all(np.isfinite(data), axis=1)))
+        raise UsageError(f"{where}: line {lines[bad]}: every value must be a finite number")
+    return names, data, np.array(lines)
 
 
 def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict[str, Binding],
                     output: Optional[str] = None, wrt: Optional[list[str]] = None,
-                    progress: Optional[Callable[[int], None]] = None) -> Batch:
-    """Values and gradients of `source` at every row of `data` (columns `names`)."""
+                    progress: Optional[Callable[[int], None]] = None,
+                    lines: Optional[np.ndarray] = None) -> Batch:
+    """Values and gradients of `source` at every row of `data` (columns `names`).
+
+    A row whose value is not finite -- undefined (nan) or overflowing (±inf) -- failed: its
+    value and gradient are both written as nan, one rule for both.  `lines` (the line of
+    the file each row came from) names the first failing row in the message.
+    """
     n = data.shape[0]
     columns = {name: data[:, k] for k, name in enumerate(names)}
     probe = {name: Binding(name, float(col[0]) if n else 0.0, "", "--points") for name, col in columns.items()}
@@ -120,7 +129,7 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
             seed = np.ones(stop - start) if graph.nodes[graph.output].shape else 1.0
             adjoint = tape.backward(values, seed)
         bad = ~np.isfinite(out)
-        value[start:stop] = out
+        value[start:stop] = np.where(bad, np.nan, out)
         for name in ev.wrt:
             g = np.broadcast_to(adjoint[graph.names[name]], (stop - start,))
             gradient[name][start:stop] = np.where(bad, np.nan, g)  # no gradient where the value failed
@@ -128,7 +137,8 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
             failed[start:stop] = bad
             if not first_error:
                 row = start + int(np.argmax(bad))
-                first_error = _row_error(source, names, data[row], fixed, output, row)
+                line = int(lines[row]) if lines is not None else None
+                first_error = _row_error(source, names, data[row], fixed, output, row, line)
         if progress is not None:
             progress(stop - start)
     for node in graph.nodes:  # leave the graph as a scalar graph again
@@ -136,17 +146,18 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
     return Batch(list(ev.wrt), columns, value, gradient, failed, first_error)
 
 
-def _row_error(source, names, row, fixed, output, index: int) -> str:
+def _row_error(source, names, row, fixed, output, index: int, line: Optional[int] = None) -> str:
     """The math error of one failing row, by evaluating it alone."""
     from ..core.errors import MathError
     from .evaluate import run
 
     bindings = {**fixed, **{name: Binding(name, float(v), "", "--points") for name, v in zip(names, row)}}
+    where = f"row {index + 1}" if line is None else f"line {line} (row {index + 1})"
     try:
         run(prepare(source, bindings, output))
     except MathError as exc:
-        return f"row {index + 1}: {exc.message}"
-    return f"row {index + 1}: the result is not finite"
+        return f"{where}: {exc.message}"
+    return f"{where}: the result is not finite"
 
 
 def write_csv(batch: Batch, out, fmt: str = "csv") -> None:
@@ -158,7 +169,7 @@ def write_csv(batch: Batch, out, fmt: str = "csv") -> None:
     cols = [batch.inputs[name] for name in in_names] + [batch.value] + [batch.gradient[n] for n in batch.names]
     if not cols or not len(batch.value):
         return
-    table = np.column_stack(cols)
+    table = np.column_stack(cols) + 0.0  # + 0.0 turns -0.0 into 0.0: no "-0.0" in the output
     row_format = sep.join(["%r"] * table.shape[1])  # one formatting call per row
     for start in range(0, table.shape[0], CHUNK):
         block = table[start:start + CHUNK].tolist()
@@ -175,8 +186,8 @@ def write_json_lines(batch: Batch, out) -> None:
         doc = {
             "schema": 1,  # the layout version, as in every gradcli JSON document (gradcli/schemas/points.schema.json)
             "row": k + 1,
-            "inputs": {name: float(batch.inputs[name][k]) for name in in_names},
-            "value": json_number(float(batch.value[k])),
-            "gradient": {name: json_number(float(batch.gradient[name][k])) for name in batch.names},
+            "inputs": {name: float(batch.inputs[name][k]) + 0.0 for name in in_names},
+            "value": json_number(float(batch.value[k]) + 0.0),
+            "gradient": {name: json_number(float(batch.gradient[name][k]) + 0.0) for name in batch.names},
         }
         out.write(json.dumps(doc, allow_nan=False) + "\n")

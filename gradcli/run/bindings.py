@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Iterable, NamedTuple
+from typing import Iterable, NamedTuple, Optional
 
 from ..core.errors import GradcliError, MathError, ParseError, UsageError
 
@@ -58,6 +58,8 @@ def constant_value(text: str, where: str) -> object:
 
 #: deepest nesting accepted for an array in --vars (a matrix is 2)
 MAX_RANK = 8
+#: the most elements an input array may have (--vars and NAME=[...]; README, "Files and limits")
+MAX_ARRAY_ELEMENTS = 1_000_000
 
 
 def json_array(raw: list, where: str):
@@ -80,7 +82,16 @@ def json_array(raw: list, where: str):
             raise UsageError(f"{where}: rows of different lengths (a matrix must be rectangular)")
         shape.append(sizes.pop())
         level = [y for x in level for y in x]
+        if len(level) > MAX_ARRAY_ELEMENTS:
+            raise UsageError(f"{where}: more than {MAX_ARRAY_ELEMENTS:,} elements; gradcli takes arrays "
+                             f"up to {MAX_ARRAY_ELEMENTS:,} elements")
     for v in level:
+        if isinstance(v, str):  # an expression such as "1/2" or "pi/4", as for a single value
+            value = constant_value(v, where)
+            if getattr(value, "shape", ()) != ():
+                raise UsageError(f"{where}: {v!r} is not a single number")
+            flat.append(float(value))  # type: ignore[arg-type]
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise UsageError(f"{where}: {json.dumps(v)[:40]} is not a number")
         flat.append(_finite(v, where))
@@ -115,11 +126,11 @@ def parse_argument(arg: str) -> Binding:
 
 def read_vars_file(path: str) -> list[Binding]:
     """Bindings from a JSON object ``{"a": 3, "b": "1/3"}``."""
+    from .files import read_text
+
+    text = read_text(path, f"--vars {path}")
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as exc:
-        raise UsageError(f"--vars {path}: {exc.strerror or exc}") from None
+        data = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise UsageError(f"--vars {path}: not valid JSON ({str(exc)[:120]})") from None
     if not isinstance(data, dict):
@@ -156,6 +167,36 @@ def _finite(raw, where: str) -> float:
         shown = str(raw) if len(str(raw)) <= 30 else str(raw)[:27] + "…"
         raise UsageError(f"{where}: {shown} is too large for a 64-bit float")
     return value
+
+
+def program_point(source: str, folder: str = ".") -> tuple[dict[str, Binding], Optional[str]]:
+    """The default point a program file states, and its default output.
+
+    ``#: bind a=3 b=2`` gives values, ``#: vars FILE.json`` a values file (relative to
+    the program's folder), ``#: output NAME`` the step to differentiate; other ``#:``
+    lines (a sample's expected answers) are not read here.  Values given on the
+    command line or with --vars override these.
+    """
+    import os
+
+    point: dict[str, Binding] = {}
+    output = None
+    for line in source.splitlines():
+        stripped = line.strip()
+        if not stripped.startswith("#:"):
+            continue
+        key, _, rest = stripped[2:].strip().partition(" ")
+        if key == "bind":
+            for item in rest.split():
+                b = parse_argument(item)
+                point[b.name] = Binding(b.name, b.value, b.text, "program")
+        elif key == "vars" and rest.strip():
+            path = os.path.join(folder, rest.strip())
+            for b in read_vars_file(path):
+                point[b.name] = Binding(b.name, b.value, b.text, "program")
+        elif key == "output" and rest.strip():
+            output = rest.strip()
+    return point, output
 
 
 def collect(arguments: Iterable[str], vars_files: Iterable[str]) -> dict[str, Binding]:

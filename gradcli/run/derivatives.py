@@ -49,6 +49,26 @@ def _flat(x) -> np.ndarray:
     return np.ravel(np.asarray(x, dtype=float))
 
 
+#: the most entries a Jacobian or Hessian may have (80 MB of float64; README, "Files and limits")
+MAX_MATRIX_ENTRIES = 10_000_000
+
+
+def check_matrix_size(ev: Evaluation, kind: str) -> None:
+    """Refuse, before any pass runs, a Jacobian or Hessian too large to hold or to compute."""
+    from ..core.errors import UsageError
+
+    n_in = sum(int(np.prod(np.shape(ev.env[name]))) for name in ev.wrt)
+    if kind == "hessian":
+        n_out = n_in
+    else:
+        n_out = int(np.prod(ev.graph.nodes[ev.graph.output].shape or ()))
+    if n_out * n_in > MAX_MATRIX_ENTRIES:
+        raise UsageError(
+            f"the {kind} would be {n_out:,} × {n_in:,} = {n_out * n_in:,} entries; gradcli computes at most "
+            f"{MAX_MATRIX_ENTRIES:,} (use --wrt to choose fewer inputs"
+            + (", or 'gradcli eval --seed-output' for one vector-Jacobian product)" if kind == "jacobian" else ")"))
+
+
 def _need_inputs(ev: Evaluation) -> None:
     if not ev.wrt:
         from ..core.errors import UsageError
@@ -59,6 +79,7 @@ def _need_inputs(ev: Evaluation) -> None:
 def jacobian(ev: Evaluation, mode: str = "reverse") -> Matrix:
     """∂output/∂inputs as a matrix (one row per output element)."""
     _need_inputs(ev)
+    check_matrix_size(ev, "jacobian")
     outs = output_labels(ev)
     ins = input_elements(ev)
     tape, graph = ev.tape, ev.graph
@@ -92,6 +113,7 @@ def hessian(ev: Evaluation) -> Matrix:
     from ..backends.dual import DUAL, Dual, tangent
 
     _need_inputs(ev)
+    check_matrix_size(ev, "hessian")
     ins = input_elements(ev)
     graph = ev.graph
     rows = []

@@ -249,18 +249,6 @@ def find_kinks(graph: Graph, values: list, live: list[bool]) -> list[Kink]:
     return found
 
 
-_CONVENTION = {
-    "relu": "relu'(0) = 0, as in PyTorch",
-    "abs": "abs'(0) = 0, as in PyTorch",
-    "max": "tied arguments share the gradient evenly, as in PyTorch",
-    "min": "tied arguments share the gradient evenly, as in PyTorch",
-    "sqrt": "the derivative of sqrt at 0 is infinite",
-    "pow": "0^y has no finite derivative in x for y < 1",
-    "asin": "the derivative of asin at ±1 is infinite",
-    "acos": "the derivative of acos at ±1 is infinite",
-}
-
-
 def kink_message(graph: Graph, values: list, k: Kink) -> str:
     from ..core.fmt import number
 
@@ -270,7 +258,7 @@ def kink_message(graph: Graph, values: list, k: Kink) -> str:
     )
     return (
         f"node {graph.label(k.node)} = {graph.definition(k.node)} is not differentiable here "
-        f"({shown}); {_CONVENTION.get(k.op, 'its derivative is a convention')}"
+        f"({shown}); {OPS[k.op].convention or 'its derivative is a convention'}"
     )
 
 

@@ -69,6 +69,12 @@ def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
     if arrays:
         raise UsageError("gradcli diff derives scalar programs; for vectors and matrices use "
                          "'gradcli eval … --steps' at a point")
+    tensor_ops = [n for n in graph.nodes if n.op not in (INPUT, CONST) and not OPS[n.op].elementwise]
+    if tensor_ops:  # sum(x), x @ y of scalars: shapes allow them, but they have no scalar partials
+        n = tensor_ops[0]
+        raise UsageError(f"gradcli diff takes every input as a scalar, and then node {graph.label(n.id)} = "
+                         f"{graph.definition(n.id)} ({n.op}) is an array operation; use 'gradcli eval … --steps' "
+                         "at a point")
     inputs = [graph.nodes[i].name or "" for i in graph.inputs]
     chosen = list(dict.fromkeys(wrt)) if wrt else inputs
     unknown = [n for n in chosen if n not in inputs]

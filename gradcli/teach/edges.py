@@ -19,7 +19,7 @@ from typing import NamedTuple, Optional
 from ..backends.floats import SCALAR
 from ..core.engine import safe_partials
 from ..core.fmt import number
-from ..core.graph import CONST, INPUT
+from ..core.graph import CONST, INPUT, index_text
 from ..core.ops import OPS
 
 _MACRON = "\u0304"
@@ -192,6 +192,33 @@ _SYMBOLIC = SymbolicText()
 
 
 # ---- edges --------------------------------------------------------------------------
+class TensorRule(NamedTuple):
+    """The rule on an array edge, rendered: ``W̄ += v̄ xᵀ`` and ``∂v/∂W = I ⊗ xᵀ``."""
+
+    #: the rule row (`gradcli.core.rules.Rule`)
+    rule: object
+    #: the argument's position(s) in the node (two for ``x*x``)
+    positions: tuple
+    #: leaf key -> label, as text and as LaTeX
+    names: dict
+    latex_names: dict
+    #: the left-hand side, ``W̄`` (``X̄[2]`` for an index)
+    lhs: str
+    latex_lhs: str
+    #: the adjoint contribution, ``v̄ xᵀ``, and its LaTeX
+    text: str
+    latex: str
+    #: ``3×1 · 1×2 → 3×2``
+    shapes: str
+    #: the local Jacobian's formula ("" if none is written), its LaTeX, its shape (rows, columns), structure
+    jacobian: str
+    latex_jacobian: str
+    jacobian_shape: tuple
+    structure: str
+    #: printed after the rule (``σ'(z) = h*(1 - h)``, ``summed over axis 0``)
+    note: str
+
+
 class Edge(NamedTuple):
     """One DAG edge ``source -> target`` with its local derivative ∂target/∂source."""
 
@@ -199,23 +226,24 @@ class Edge(NamedTuple):
     target: int
     source_label: str
     target_label: str
-    #: the partial in terms of node labels ("d", "1", "c*(1 - c)"), or "vjp"
+    #: the partial in terms of node labels ("d", "1", "c*(1 - c)"); for an array edge
+    #: its local Jacobian ("diag(σ'(z))", "W", "I ⊗ xᵀ"), or "" where none is written
     symbolic: str
     #: its value at the point; None for array nodes and structural ops
     value: Optional[float]
-    #: "scalar", "elementwise" (array node, elementwise op) or "vjp" (structural op)
+    #: "scalar", "elementwise" (array node, elementwise op) or "structural" (matmul, sum, ...)
     kind: str = "scalar"
+    #: array edges: the rule, from `gradcli.core.rules` (None for scalar edges)
+    tensor: Optional["TensorRule"] = None
 
     @property
     def name(self) -> str:
         return f"∂{self.target_label}/∂{self.source_label}"
 
     def label(self, digits: int = 6) -> str:
-        """``∂e/∂c = d = 3``; ``∂c/∂a = 1``; ``∂v/∂W: vjp``; ``∂a/∂w = a*(1 - a), elementwise``."""
-        if self.kind == "vjp":
-            return f"{self.name}: {self.symbolic}"
-        if self.value is None:
-            return f"{self.name} = {self.symbolic}, elementwise"
+        """``∂e/∂c = d = 3``; ``∂c/∂a = 1``; ``W̄ += v̄ xᵀ (3×1 · 1×2 → 3×2)`` on array edges."""
+        if self.tensor is not None:
+            return f"{self.tensor.lhs} += {self.tensor.text}  ({self.tensor.shapes})"
         shown = number(self.value, digits)
         if shown == self.symbolic or is_number(self.symbolic):
             return f"{self.name} = {shown}"
@@ -292,11 +320,10 @@ def edge_partials(ev) -> list[Edge]:
         target = graph.label(node.id)
         arg_live = [live[a] for a in node.args]
         if op.partials is None:
-            seen: set[int] = set()
-            for a, label, ok in zip(node.args, labels, arg_live):
-                if ok and a not in seen:
-                    seen.add(a)
-                    edges.append(Edge(a, node.id, label, target, "vjp", None, "vjp"))
+            for k, (a, label, ok) in enumerate(zip(node.args, labels, arg_live)):
+                if ok:
+                    t = _tensor_rule(ev, node, (k,), None)
+                    edges.append(Edge(a, node.id, label, target, t.jacobian, None, "structural", t))
             continue
         scalar = node.shape == () and all(graph.nodes[a].shape == () for a in node.args)
         try:
@@ -317,9 +344,203 @@ def edge_partials(ev) -> list[Edge]:
             else:
                 merged[a] = [sym, num]
         for a, (sym, num) in merged.items():
-            edges.append(Edge(a, node.id, graph.label(a), target, sym.text, num,
-                              "scalar" if scalar else "elementwise"))
+            if scalar:
+                edges.append(Edge(a, node.id, graph.label(a), target, sym.text, num, "scalar"))
+            else:
+                positions = tuple(k for k, b in enumerate(node.args) if b == a)
+                t = _tensor_rule(ev, node, positions, sym)
+                edges.append(Edge(a, node.id, graph.label(a), target, t.jacobian, None, "elementwise", t))
     return edges
+
+
+#: how the lecture names the derivative of an elementwise function: σ'(z)
+_PRIME = {"sigmoid": "σ'", "tanh": "tanh'", "relu": "relu'", "softplus": "softplus'", "exp": "exp'",
+          "log": "log'", "sqrt": "sqrt'", "abs": "abs'", "sin": "sin'", "cos": "cos'"}
+_TEX_PRIME = {"sigmoid": r"\sigma'", "tanh": r"\tanh'", "exp": r"\exp'", "log": r"\log'", "sin": r"\sin'",
+              "cos": r"\cos'"}
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
+    """The rule of an array edge, rendered with the nodes' labels (see `gradcli.core.rules`)."""
+    from ..core import rules
+    from ..oracles.exact import _tex_name
+
+    graph = ev.graph
+    k = positions[0]
+    arg = node.args[k]
+    op = OPS[node.op]
+    arg_shape, out_shape = graph.nodes[arg].shape, node.shape
+    shapes = [graph.nodes[a].shape for a in node.args]
+    target = graph.label(node.id)
+    names = {"g": _bar(target), "out": target, "n": "n", "k": str(k), "axes": ""}
+    tex = {"g": rf"\bar{{{_tex_name(target)}}}", "out": _tex_name(target), "n": "n", "k": str(k), "axes": ""}
+    for j, a in enumerate(node.args[:2]):
+        names[f"x{j}"] = graph.label(a)
+        tex[f"x{j}"] = _tex_name(graph.label(a))
+    note = ""
+    if op.partials is None:
+        rule = rules.rules_for(node.op, tuple(shapes), node.param)[k]  # type: ignore[index]
+        note = rule.note.format(arg=graph.label(arg))
+        if node.op == "mean":
+            n = 1
+            for d in (arg_shape if node.param is None else (arg_shape[node.param],)):
+                n *= d
+            note = (note + f", n = {n}").lstrip(", ")
+    else:
+        broadcast = arg_shape != out_shape
+        unit = sym.num if sym is not None and sym.num in (1.0, -1.0) else 0.0
+        rule = rules.elementwise_rule(k, "scalar" if broadcast and not arg_shape else broadcast, unit or 0.0)
+        text = sym.text if sym is not None else f"{node.op}'"
+        if len(node.args) == 1 and node.op != "neg":  # an elementwise function: σ'(z)
+            prime = _PRIME.get(node.op, f"{node.op}'")
+            names["p0"] = f"{prime}({graph.label(arg)})"
+            tex_prime = _TEX_PRIME.get(node.op, rf"\operatorname{{{node.op}}}'")
+            tex["p0"] = f"{tex_prime}({_tex_name(graph.label(arg))})"
+            note = f"{names['p0']} = {text.replace('*', ' ∘ ')}"
+        else:
+            names[f"p{k}"] = text if _simple(text) else f"({text})"
+            tex[f"p{k}"] = names[f"p{k}"].replace("*", r" \cdot ")
+        if broadcast:
+            axes = _broadcast_axes(arg_shape, out_shape)
+            names["axes"] = ",".join(map(str, axes)).translate(_SUBSCRIPT)
+            tex["axes"] = ",".join(map(str, axes))
+            word = "axis" if len(axes) == 1 else "axes"
+            where = f"{graph.label(arg)} is broadcast from {rules.shape_text(arg_shape)} to {rules.shape_text(out_shape)}"
+            note = (note + "; " if note else "") + f"summed over {word} {', '.join(map(str, axes))}: {where}"
+    lhs, latex_lhs = _bar(graph.label(arg)), rf"\bar{{{_tex_name(graph.label(arg))}}}"
+    if rule.scatter:
+        lhs += f"[{index_text(node.param)}]"
+        latex_lhs += f"[{index_text(node.param)}]"
+    env = _shape_environment(node.op, k, shapes, out_shape, node.param, op.partials is not None)
+    size = lambda shape: int(__import__("math").prod(shape))  # noqa: E731
+    return TensorRule(
+        rule, positions, names, tex, lhs, latex_lhs, rule.adjoint.text(names), rule.adjoint.text(tex, latex=True),
+        rules.shapes_note(rule, env), "" if rule.jacobian is None else rule.jacobian.text(_bare(names)),
+        "" if rule.jacobian is None else rule.jacobian.text(_bare(tex), latex=True),
+        (size(out_shape), size(arg_shape)),
+        rule.structure.format(x0=names["x0"], x1=names.get("x1", ""), n_out=size(out_shape),
+                              index=index_text(node.param) if node.op == "index" else ""), note,
+    )
+
+
+def _bare(names: dict) -> dict:
+    """Names without the brackets a partial gets inside a product: diag(2*W), not diag((2*W))."""
+    return {k: v[1:-1] if k.startswith("p") and v.startswith("(") and v.endswith(")") else v
+            for k, v in names.items()}
+
+
+def _simple(text: str) -> bool:
+    import re
+
+    return re.fullmatch(r"-?[\w.]+", text) is not None
+
+
+def _broadcast_axes(arg_shape: tuple, out_shape: tuple) -> tuple:
+    lead = len(out_shape) - len(arg_shape)
+    axes = list(range(lead))
+    for j, d in enumerate(arg_shape):
+        if d == 1 and out_shape[lead + j] != 1:
+            axes.append(lead + j)
+    return tuple(axes)
+
+
+def _shape_environment(op: str, k: int, shapes: list, out_shape: tuple, param, elementwise: bool) -> dict:
+    """A rule environment of ones with the right shapes: enough to read the shapes note."""
+    import numpy as np
+
+    from ..core import rules
+
+    xs = [np.ones(s) for s in shapes]
+    out = np.ones(out_shape)
+    partials = [np.ones(out_shape) for _ in shapes] if elementwise else None
+    with np.errstate(all="ignore"):
+        return rules.environment(op, k, xs, out, np.ones(out_shape), param, partials)
+
+
+def edge_environment(ev, edge: Edge) -> dict:
+    """The values an array edge's rule reads at the point: adjoint, arguments, output, partials."""
+    import numpy as np
+
+    from ..backends.arrays import ARRAY
+    from ..core import rules
+
+    graph = ev.graph
+    node = graph.nodes[edge.target]
+    op = OPS[node.op]
+    xs = [np.asarray(ev.values[a], dtype=float) for a in node.args]
+    out = np.asarray(ev.values[node.id], dtype=float)
+    g = np.asarray(ev.adjoints[node.id], dtype=float) if ev.adjoints else None
+    partials = None
+    k = edge.tensor.positions[0]  # type: ignore[union-attr]
+    if op.partials is not None:
+        kind = 0 if op.variadic else len(xs)
+        with np.errstate(all="ignore"):
+            local = safe_partials(ARRAY, kind, op.partials, xs, out)
+        total = None
+        for j in edge.tensor.positions:  # type: ignore[union-attr]
+            p = np.broadcast_to(np.asarray(local[j], dtype=float), out.shape)
+            total = p if total is None else total + p
+        partials = [None] * len(xs)
+        partials[k] = total
+    return rules.environment(node.op, k, xs, out, g, node.param, partials)
+
+
+def contribution(ev, edge: Edge):
+    """What the engine adds into the argument's adjoint along this edge (its own VJP row)."""
+    import numpy as np
+
+    from ..backends.arrays import ARRAY
+
+    graph = ev.graph
+    node = graph.nodes[edge.target]
+    op = OPS[node.op]
+    xs = [np.asarray(ev.values[a], dtype=float) for a in node.args]
+    out = np.asarray(ev.values[node.id], dtype=float)
+    g = ev.adjoints[node.id]
+    with np.errstate(all="ignore"):
+        if op.partials is None:
+            k = edge.tensor.positions[0]  # type: ignore[union-attr]
+            if callable(op.vjp):
+                return np.asarray(op.vjp(ARRAY, g, xs, out, node.param)[k], dtype=float)
+            return np.asarray(op.vjp[k](ARRAY, g, xs, out, node.param), dtype=float)  # type: ignore[index]
+        kind = 0 if op.variadic else len(xs)
+        local = safe_partials(ARRAY, kind, op.partials, xs, out)
+        total = 0.0
+        for j in edge.tensor.positions:  # type: ignore[union-attr]
+            total = total + ARRAY.unbroadcast(np.asarray(g) * local[j], np.shape(xs[j]))
+        return np.asarray(total, dtype=float)
+
+
+def local_jacobian(ev, edge: Edge):
+    """The edge's local Jacobian (output elements × argument elements), from the op's own VJP."""
+    import numpy as np
+
+    from ..backends.arrays import ARRAY
+
+    graph = ev.graph
+    node = graph.nodes[edge.target]
+    op = OPS[node.op]
+    xs = [np.asarray(ev.values[a], dtype=float) for a in node.args]
+    out = np.asarray(ev.values[node.id], dtype=float)
+    rows = []
+    for i in range(max(out.size, 1)):
+        e = np.zeros(out.size)
+        e[i] = 1.0
+        g = e.reshape(out.shape)
+        with np.errstate(all="ignore"):
+            if op.partials is None:
+                k = edge.tensor.positions[0]  # type: ignore[union-attr]
+                vjp = op.vjp(ARRAY, g, xs, out, node.param) if callable(op.vjp) else \
+                    [op.vjp[k](ARRAY, g, xs, out, node.param)]  # type: ignore[index]
+                c = vjp[k] if callable(op.vjp) else vjp[0]
+            else:
+                kind = 0 if op.variadic else len(xs)
+                local = safe_partials(ARRAY, kind, op.partials, xs, out)
+                c = sum(ARRAY.unbroadcast(g * local[j], np.shape(xs[j]))
+                        for j in edge.tensor.positions)  # type: ignore[union-attr]
+        rows.append(np.ravel(np.asarray(c, dtype=float)))
+    return np.array(rows)
 
 
 def _bar(label: str) -> str:

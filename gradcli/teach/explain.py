@@ -17,11 +17,13 @@ drawn by `gradcli.output.tables`.
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 from ..run.evaluate import Evaluation
 from ..core.fmt import number
 from ..core.graph import CONST, INPUT
-from .edges import Edge, _bar, edge_partials, is_number
+from ..core.ops import OPS
+from .edges import Edge, _bar, contribution, edge_partials, is_number
 
 #: --paths lists at most this many paths per input
 MAX_PATHS = 64
@@ -39,9 +41,15 @@ def _edges_by_target(ev: Evaluation) -> dict[int, list[Edge]]:
 
 
 def steps(ev: Evaluation) -> list[dict]:
-    """The backward sweep as data: one step per node, one contribution per live argument."""
+    """The backward sweep as data: one step per node, one contribution per live argument.
+
+    An array edge's contribution carries its matrix rule (``W̄ += v̄ xᵀ``, from
+    `gradcli.core.rules` via the edge), the shapes it multiplies, and its value --
+    the engine's own VJP of that edge.  ``delta`` marks a layer's error signal.
+    """
     graph, adj = ev.graph, ev.adjoints
     grouped = _edges_by_target(ev)
+    deltas = error_signals(ev)
     out: list[dict] = []
     for node in reversed(graph.nodes):
         edges = grouped.get(node.id)
@@ -50,6 +58,15 @@ def steps(ev: Evaluation) -> list[dict]:
         contributions = []
         for e in edges:
             upstream = adj[node.id]
+            if e.tensor is not None:
+                t = e.tensor
+                entry = {"to": e.source_label, "from": e.target_label, "upstream": upstream, "kind": e.kind,
+                         "lhs": t.lhs, "rule": t.text, "latex": f"{t.latex_lhs} \\mathrel{{+}}= {t.latex}",
+                         "shapes": t.shapes, "note": t.note, "product": contribution(ev, e)}
+                if e.source in deltas:
+                    entry["delta"] = True
+                contributions.append(entry)
+                continue
             product = None if e.value is None or not isinstance(upstream, float) else upstream * e.value
             contributions.append({"to": e.source_label, "from": e.target_label, "upstream": upstream,
                                   "partial": e.symbolic, "partial_value": e.value, "product": product,
@@ -59,7 +76,50 @@ def steps(ev: Evaluation) -> list[dict]:
     return out
 
 
-def steps_text(ev: Evaluation, digits: int = 10) -> str:
+#: products whose output a pre-activation is (an affine layer: W x, W x + b)
+_PRODUCTS = {"matmul", "dot"}
+
+
+def error_signals(ev: Evaluation) -> set[int]:
+    """Pre-activations: nodes that are an affine layer (``W@x``, ``W@x + b``) and whose
+    only use is an elementwise nonlinearity (σ, tanh, relu...).  Their adjoint is the
+    lecture's error signal δ."""
+    graph, live = ev.graph, ev.tape.live
+    uses: dict[int, list[int]] = {}
+    for node in graph.nodes:
+        if live[node.id]:
+            for a in set(node.args):
+                uses.setdefault(a, []).append(node.id)
+    affine = [False] * len(graph.nodes)
+    for node in graph.nodes:  # evaluation order: arguments are decided first
+        if node.op in _PRODUCTS:
+            affine[node.id] = True
+        elif node.op in ("add", "sub"):
+            affine[node.id] = any(affine[a] for a in node.args)
+    found = set()
+    for i, users in uses.items():
+        if not affine[i] or len(users) != 1 or not graph.nodes[i].shape:
+            continue
+        user = graph.nodes[users[0]]
+        op = OPS[user.op]
+        if op.partials is not None and len(user.args) == 1 and user.op != "neg":
+            found.add(i)
+    return found
+
+
+def _array_num(x: object, digits: int, full: bool, indent: int = 0) -> str:
+    """An array, compact (first and last elements) unless `full`; a matrix one row a line."""
+    from ..core.fmt import array
+
+    if getattr(x, "shape", ()) == ():
+        return _num(float(x), digits)  # type: ignore[arg-type]
+    text = array(x, min(digits, 6), full=full)
+    if len(getattr(x, "shape", ())) == 2:
+        text = text.replace("], [", "],\n" + " " * (indent + 1) + "[")
+    return text
+
+
+def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     if not ev.adjoints:
         return "--steps needs a reverse-mode gradient (a scalar output, or --seed-output)."
     graph = ev.graph
@@ -78,9 +138,18 @@ def steps_text(ev: Evaluation, digits: int = 10) -> str:
             prefix = head if j == 0 else " " * len(head)
             down, up = _bar(c["to"]), _bar(c["from"])
             name = f"∂{c['from']}/∂{c['to']}"
-            if c["kind"] == "vjp":
-                lines.append(f"{prefix}{down} += vector-Jacobian product of {up} through {step['expr']}")
-                received.setdefault(c["to"], []).append("vjp")
+            if "rule" in c:
+                if c.get("delta"):
+                    rule = f"δ = {c['lhs']} = {c['rule']}"
+                else:
+                    rule = f"{c['lhs']} += {c['rule']}"
+                lines.append(f"{prefix}{rule}  ({c['shapes']})" + (f"   {c['note']}" if c["note"] else ""))
+                pad = " " * (len(head) + 3)
+                value = _array_num(c["product"], digits, full, len(pad) + 2)
+                tail = f"   δ: the error signal of the layer {c['to']}" if c.get("delta") else ""
+                lines.append(f"{pad}= {value}{tail}")
+                twice = sum(1 for d in step["contributions"] if d["to"] == c["to"]) > 1
+                received.setdefault(c["to"], []).append(f"(step {k}: {c['rule']})" if twice else f"(step {k})")
                 continue
             if c["product"] is None:
                 lines.append(f"{prefix}{down} += {up} ∘ {name} = {up} ∘ ({c['partial']})  (elementwise)")
@@ -103,9 +172,17 @@ def steps_text(ev: Evaluation, digits: int = 10) -> str:
         for name, parts in sums:
             total = _adjoint_of(ev, name)
             joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
-            lines.append(f"     {_bar(name)} = {joined} = {_num(total, digits)}")
-    grads = ", ".join(f"∂{out}/∂{name} = {_bar(name)} = {_num(g, digits)}" for name, g in ev.gradient.items())
-    lines.append(f"Gradient: {grads}")
+            head = f"     {_bar(name)} = {joined} = "
+            shown = _num(total, digits) if isinstance(total, float) else _array_num(total, digits, full, len(head))
+            lines.append(head + shown)
+    if all(isinstance(g, float) for g in ev.gradient.values()):
+        grads = ", ".join(f"∂{out}/∂{name} = {_bar(name)} = {_num(g, digits)}" for name, g in ev.gradient.items())
+        lines.append(f"Gradient: {grads}")
+    else:
+        lines.append("Gradient:")
+        for name, g in ev.gradient.items():
+            head = f"  ∂{out}/∂{name} = {_bar(name)} = "
+            lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, len(head))))
     return "\n".join(lines)
 
 
@@ -123,7 +200,7 @@ def steps_json(ev: Evaluation) -> list[dict]:
     for step in data:
         for c in step["contributions"]:
             for key in ("upstream", "partial_value", "product"):
-                if c[key] is not None:
+                if c.get(key) is not None:
                     c[key] = json_value(c[key])
     return data
 
@@ -138,6 +215,12 @@ def steps_latex(ev: Evaluation, digits: int = 10) -> str:
     rows = []
     for step in steps(ev):
         for c in step["contributions"]:
+            if "rule" in c:
+                if c.get("delta"):
+                    rows.append(r"\delta = " + c["latex"].replace(r" \mathrel{+}= ", " &= ", 1))
+                else:
+                    rows.append(c["latex"].replace(r" \mathrel{+}= ", r" &\mathrel{+}= ", 1))
+                continue
             if c["product"] is None:
                 continue
             partial = f"\\frac{{\\partial {_tex_name(c['from'])}}}{{\\partial {_tex_name(c['to'])}}}"
@@ -209,7 +292,117 @@ def _expand(ev: Evaluation, text: str, limit: int = 300) -> str:
     return text
 
 
-def paths_text(ev: Evaluation, digits: int = 10) -> str:
+#: a chain of Jacobians is multiplied out only when each has at most this many entries
+MAX_CHAIN_ENTRIES = 1_000_000
+
+
+def jacobian_chain(ev: Evaluation, path: list[Edge]) -> dict:
+    """One path through array operations as a product of local Jacobians, output first:
+    ``∂s/∂h · ∂h/∂z · ∂z/∂b = uᵀ · diag(σ'(z)) · I``, with shapes and the product's value
+    (from each edge's own VJP rows, `gradcli.teach.edges.local_jacobian`)."""
+    import numpy as np
+
+    from .edges import local_jacobian
+
+    chain = list(reversed(path))
+    names = [e.name for e in chain]
+    formulas, latex, shapes = [], [], []
+    for e in chain:
+        if e.tensor is not None:
+            formulas.append(e.tensor.jacobian or e.name)
+            latex.append(e.tensor.latex_jacobian or _tex_partial(e))
+            shapes.append(e.tensor.jacobian_shape)
+        else:
+            formulas.append(e.symbolic if not is_number(e.symbolic) else _num(e.value, 10))
+            latex.append(e.symbolic.replace("*", r" \cdot "))
+            shapes.append((1, 1))
+    value = None
+    if all(r * c <= MAX_CHAIN_ENTRIES for r, c in shapes):
+        product = None
+        for e in chain:
+            j = local_jacobian(ev, e) if e.tensor is not None else np.array([[e.value]])
+            product = j if product is None else product @ j
+        value = product
+    rows, cols = shapes[0][0], shapes[-1][1]
+    return {"names": names, "factors": formulas, "latex": latex, "shapes": shapes,
+            "shape": (rows, cols), "value": value}
+
+
+def _tex_partial(e: Edge) -> str:
+    from ..oracles.exact import _tex_name
+
+    return f"\\frac{{\\partial {_tex_name(e.target_label)}}}{{\\partial {_tex_name(e.source_label)}}}"
+
+
+def _as_input(ev: Evaluation, name: str, value):
+    """A 1×n row of a scalar output's path, in the input's shape."""
+    import numpy as np
+
+    shape = getattr(ev.env[name], "shape", ())
+    if value.shape[0] == 1 and value.size == int(np.prod(shape)):
+        return value.reshape(shape) if shape else float(value.reshape(()))
+    return value
+
+
+def _chain_lines(ev: Evaluation, name: str, found: list[list[Edge]], digits: int, full: bool) -> list[str]:
+    from .edges import Edge  # noqa: F401
+    from ..core.rules import shape_text
+
+    out = ev.output_name
+    lines = []
+    g = ev.gradient.get(name)
+    for p in found:
+        c = jacobian_chain(ev, p)
+        factors = " · ".join(f if _atomic(f) or " " not in f else f"({f})" for f in c["factors"])
+        shapes = " · ".join(shape_text(s) for s in c["shapes"]) + " → " + shape_text(c["shape"])
+        head = f"  ∂{out}/∂{name} = " if len(found) == 1 else "      "
+        pad = " " * max(len(head) - 2, 8)
+        lines.append(f"{head}{' · '.join(c['names'])}")
+        lines.append(f"{pad}= {factors}   ({shapes})")
+        short = _simplified(c["factors"], c["shapes"])
+        if short is not None:
+            lines.append(f"{pad}= {short}")
+        if c["value"] is None:
+            lines.append(f"{pad}= (too large to multiply out here; the limit is {MAX_CHAIN_ENTRIES} entries a matrix)")
+        else:
+            value = _as_input(ev, name, c["value"])
+            reread = ""
+            if getattr(value, "ndim", 0) == 2 and c["shape"][0] == 1:
+                reread = f"   (the 1×{c['shape'][1]} row read in the shape of {name})"
+            text = _array_num(value, digits, full, len(pad) + 2)
+            lines.append(f"{pad}= {text}" + (reread if "\n" not in text else "") )
+            if reread and "\n" in text:
+                lines.append(f"{pad} {reread.strip()}")
+        lines.append("      path " + " → ".join([p[0].source_label] + [e.target_label for e in p]))
+    if len(found) > 1:
+        head = f"  ∂{out}/∂{name} = the sum of these {len(found)} paths = "
+        lines.insert(0, f"  ∂{out}/∂{name}: {len(found)} paths")
+        lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, len(head))))
+    return lines
+
+
+def _simplified(factors: list[str], shapes: list[tuple]) -> Optional[str]:
+    """The lecture's shorthand for a chain: identities dropped, and a row times a
+    diagonal folded into one row, ``uᵀ · diag(σ'(z)) · I`` -> ``(u ∘ σ'(z))ᵀ``."""
+    kept = [(f, s) for f, s in zip(factors, shapes) if f != "I"]
+    if not kept:
+        return None
+    first, shape = kept[0]
+    row = re.fullmatch(r"([^\W\d]\w*)ᵀ", first)
+    if row and shape[0] == 1:
+        inner = [row.group(1)]
+        rest = kept[1:]
+        while rest and rest[0][0].startswith("diag(") and rest[0][0].endswith(")"):
+            inner.append(rest[0][0][5:-1])
+            rest = rest[1:]
+        if len(inner) > 1:
+            kept = [(f"({' ∘ '.join(inner)})ᵀ", (1, shape[1]))] + rest
+    text = " · ".join(f if _atomic(f) or " " not in f or f.endswith(")ᵀ") else f"({f})" for f, _ in kept)
+    original = " · ".join(f if _atomic(f) or " " not in f else f"({f})" for f in factors)
+    return None if text == original else text
+
+
+def paths_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     out = ev.output_name
     lines = ["The chain rule as a sum over paths (each path: the product of its local derivatives):"]
     for name in ev.wrt:
@@ -222,9 +415,8 @@ def paths_text(ev: Evaluation, digits: int = 10) -> str:
             lines.append(f"  ∂{out}/∂{name}: {total} paths are too many to list (the limit is {MAX_PATHS}); "
                          f"their sum is {_num(g, digits)}")
             continue
-        if any(e.value is None for p in found for e in p):
-            lines.append(f"  ∂{out}/∂{name}: {len(found)} path(s) through array operations; "
-                         "see --steps for the vector-Jacobian products")
+        if any(e.tensor is not None for p in found for e in p):
+            lines += _chain_lines(ev, name, found, digits, full)
             continue
         symbolic, numeric, values = [], [], []
         for p in found:
@@ -252,16 +444,38 @@ def paths_json(ev: Evaluation) -> dict:
     result = {}
     for name in ev.wrt:
         total, found = paths(ev, name)
-        result[name] = {
-            "count": total,
-            "paths": [
-                {"nodes": [p[0].source_label] + [e.target_label for e in p],
-                 "factors": [e.symbolic for e in p],
-                 "value": None if any(e.value is None for e in p) else _product(p)}
-                for p in found
-            ],
-        }
+        entries = []
+        for p in found:
+            nodes = [p[0].source_label] + [e.target_label for e in p]
+            if any(e.tensor is not None for e in p):
+                from ..core.fmt import json_value
+
+                c = jacobian_chain(ev, p)
+                entries.append({"nodes": nodes, "jacobians": c["names"], "factors": c["factors"],
+                                "latex": c["latex"], "shapes": [list(s) for s in c["shapes"]],
+                                "shape": list(c["shape"]),
+                                "value": None if c["value"] is None else json_value(c["value"])})
+            else:
+                entries.append({"nodes": nodes, "factors": [e.symbolic for e in p],
+                                "value": None if any(e.value is None for e in p) else _product(p)})
+        result[name] = {"count": total, "paths": entries}
     return result
+
+
+def paths_latex(ev: Evaluation) -> dict[str, str]:
+    """For each array input: ``\\frac{∂s}{∂b} = u^\\top\\,\\operatorname{diag}(σ'(z))\\,I`` (the chains)."""
+    from ..oracles.exact import _tex_name
+
+    out = {}
+    for name in ev.wrt:
+        total, found = paths(ev, name)
+        if not found or not any(e.tensor is not None for p in found for e in p):
+            continue
+        chains = [r"\,".join(f if " " not in f else rf"\left({f}\right)" for f in jacobian_chain(ev, p)["latex"])
+                  for p in found]
+        out[name] = (f"\\frac{{\\partial {_tex_name(ev.output_name)}}}{{\\partial {_tex_name(name)}}} = "
+                     + " + ".join(chains))
+    return out
 
 
 def _product(p: list[Edge]) -> float:
@@ -271,4 +485,5 @@ def _product(p: list[Edge]) -> float:
     return v
 
 
-__all__ = ["steps_text", "steps_json", "steps_latex", "paths_text", "paths_json"]
+__all__ = ["steps_text", "steps_json", "steps_latex", "paths_text", "paths_json", "paths_latex", "error_signals",
+           "jacobian_chain"]

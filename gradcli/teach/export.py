@@ -176,9 +176,19 @@ class NumpyCode:
     def __getattr__(self, name: str) -> Any:
         numpy_names = {"exp": "exp", "log": "log", "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan",
                        "asin": "arcsin", "acos": "arccos", "atan": "arctan", "sinh": "sinh", "cosh": "cosh",
-                       "tanh": "tanh", "abs": "abs", "sign": "sign"}
+                       "tanh": "tanh", "abs": "abs", "sign": "sign", "log1p": "log1p", "expm1": "expm1",
+                       "log2": "log2", "log10": "log10", "asinh": "arcsinh", "acosh": "arccosh",
+                       "atanh": "arctanh", "cbrt": "cbrt", "floor": "floor", "ceil": "ceil", "round": "round"}
+        binary_names = {"atan2": "arctan2", "hypot": "hypot", "logaddexp": "logaddexp"}
+        comparisons = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "ne": "!="}
         if name in numpy_names:
             return self._np(numpy_names[name])
+        if name in binary_names:
+            return lambda x, y: _call(f"np.{binary_names[name]}", code(x), code(y),
+                                      shape=_shape(code(x).shape, code(y).shape))
+        if name in comparisons:
+            return lambda x, y: Code(f"1.0 * ({code(x).text} {comparisons[name]} {code(y).text})", _MUL,
+                                     _shape(code(x).shape, code(y).shape))
         raise UsageError(f"gradcli export cannot write the operation {name!r} as NumPy code yet")
 
     def sigmoid(self, x: Code) -> Code:
@@ -210,6 +220,18 @@ class NumpyCode:
     def eq(self, x: Code, y: Code) -> Code:
         x, y = code(x), code(y)
         return Code(f"1.0 * ({x.text} == {y.text})", _MUL, _shape(x.shape, y.shape))
+
+    def where(self, c: Code, a: Code, b: Code) -> Code:
+        c, a, b = code(c), code(a), code(b)
+        return Code(f"np.where({c.text} != 0, {a.text}, {b.text})", _ATOM, _shape(c.shape, a.shape, b.shape))
+
+    def clip(self, x: Code, lo: Code, hi: Code) -> Code:
+        return _call("np.clip", code(x), code(lo), code(hi), shape=_shape(code(x).shape, code(lo).shape,
+                                                                       code(hi).shape))
+
+    def leaky_relu(self, x: Code, slope: Code) -> Code:
+        x, slope = code(x), code(slope)
+        return Code(f"np.where({x.text} > 0, {x.text}, {(slope * x).text})", _ATOM, _shape(x.shape, slope.shape))
 
     def xlogy(self, x: Code, y: Code) -> Code:
         self.helpers.add("xlogy")
@@ -461,7 +483,7 @@ def to_numpy(ev: Evaluation) -> str:
     helpers = "\n\n\n".join(_HELPERS[h] for h in sorted(m.helpers))
     title = ev.source.strip().replace('"""', "'''")
     return "\n".join([
-        f'"""Backprop written out in NumPy, by gradcli export.\n\nProgram:\n\n    '
+        '"""Backprop written out in NumPy, by gradcli export.\n\nProgram:\n\n    '
         + title.replace("\n", "\n    ") + '\n\nd<name> is the adjoint ∂' + names[out] + '/∂<name>.\n"""',
         "",
         "import json",

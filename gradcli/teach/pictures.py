@@ -53,17 +53,20 @@ class _NodeView(NamedTuple):
     live: bool
 
 
-def _value_text(x: object, digits: int, width: int = VALUE_WIDTH) -> str:
+def _value_text(x: object, digits: int, width: int = VALUE_WIDTH, array_digits: Optional[int] = None) -> str:
+    """A value as shown in a picture: numbers are never cut; a long array shows fewer elements."""
     if x is None:
         return ""
     if getattr(x, "shape", ()) != ():
-        text = _array_text(x, min(digits, 4), edge=2)
-    else:
-        text = number(x, digits)
-    return text if len(text) <= width else text[: width - 1] + "…"
+        each = min(digits, 4) if array_digits is None else array_digits
+        text = _array_text(x, each, edge=2)
+        if len(text) > width:
+            text = _array_text(x, each, edge=1)
+        return text
+    return number(x, digits)
 
 
-def _views(ev, digits: int) -> list[_NodeView]:
+def _views(ev, digits: int, array_digits: Optional[int] = None) -> list[_NodeView]:
     graph = ev.graph
     live = ev.tape.live
     out = []
@@ -79,12 +82,12 @@ def _views(ev, digits: int) -> list[_NodeView]:
             tags += ("output",)
         head = label if node.op in (INPUT, CONST) else f"{label} = {graph.definition(i)}"
         shape = node.shape
-        value = _value_text(ev.values[i] if ev.values else None, digits)
+        value = _value_text(ev.values[i] if ev.values else None, digits, array_digits=array_digits)
         if shape != () and ev.values:
             value += f"  (shape {'×'.join(map(str, shape))})"
         adjoint = ""
         if ev.adjoints and live[i]:
-            adjoint = f"{_bar(label)} = {_value_text(ev.adjoints[i], digits)}"
+            adjoint = f"{_bar(label)} = {_value_text(ev.adjoints[i], digits, array_digits=array_digits)}"
         out.append(_NodeView(i, label, head, value, adjoint, tags, live[i]))
     return out
 
@@ -133,10 +136,10 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def to_text(ev, digits: int = 6) -> str:
+def to_text(ev, digits: int = 6, array_digits: Optional[int] = None) -> str:
     """One line per node in evaluation order, its incoming edges beneath it."""
     graph = ev.graph
-    views = _views(ev, digits)
+    views = _views(ev, digits, array_digits)
     edges = edge_partials(ev)
     incoming: dict[int, list] = {}
     for e in edges:
@@ -226,10 +229,10 @@ def _style_key(v: _NodeView) -> str:
     return "op" if v.live else "dead"
 
 
-def to_dot(ev, digits: int = 6) -> str:
+def to_dot(ev, digits: int = 6, array_digits: Optional[int] = None) -> str:
     """Graphviz source: inputs blue, the output gold with a double border, constants dashed."""
     graph = ev.graph
-    views = _views(ev, digits)
+    views = _views(ev, digits, array_digits)
     title = f"{_source_line(ev)}   (output {graph.label(graph.output)})"
     out = ["digraph gradcli {"]
     note = _large_note(len(views))
@@ -243,7 +246,7 @@ def to_dot(ev, digits: int = 6) -> str:
     for v in views:
         out.append(f"  n{v.id} [label={_dot_quote(chr(10).join(_node_lines(v)))}, {_DOT_STYLE[_style_key(v)]}];")
     for e in edge_partials(ev):
-        style = ', style=dashed, color="#6b7280"' if e.kind == "vjp" else ""
+        style = ', style=dashed, color="#6b7280"' if e.kind == "structural" else ""
         out.append(f"  n{e.source} -> n{e.target} [label={_dot_quote(e.label(digits))}{style}];")
     for a, i in _context_edges(ev):
         out.append(f'  n{a} -> n{i} [style=dashed, color="#9ca3af", arrowhead=empty];')
@@ -262,9 +265,9 @@ def _mermaid_text(text: str) -> str:
 _MERMAID_SHAPE = {"input": ('(["', '"])'), "output": ('[["', '"]]'), "const": ('("', '")')}
 
 
-def to_mermaid(ev, digits: int = 6) -> str:
+def to_mermaid(ev, digits: int = 6, array_digits: Optional[int] = None) -> str:
     """``flowchart LR`` text; nodes n0, n1, …; classes input/output/const for colours."""
-    views = _views(ev, digits)
+    views = _views(ev, digits, array_digits)
     out = ["flowchart LR"]
     note = _large_note(len(views))
     if note:
@@ -280,7 +283,7 @@ def to_mermaid(ev, digits: int = 6) -> str:
         elif key == "dead":
             classes["const"].append(f"n{v.id}")
     for e in edge_partials(ev):
-        arrow = "-.->" if e.kind == "vjp" else "-->"
+        arrow = "-.->" if e.kind == "structural" else "-->"
         out.append(f'  n{e.source} {arrow}|"{_mermaid_text(e.label(digits))}"| n{e.target}')
     for a, i in _context_edges(ev):
         out.append(f"  n{a} -.-> n{i}")
@@ -303,9 +306,9 @@ def graphviz() -> Optional[str]:
     return shutil.which("dot")
 
 
-def to_image(ev, fmt: str, digits: int = 6) -> Union[str, bytes]:
+def to_image(ev, fmt: str, digits: int = 6, array_digits: Optional[int] = None) -> Union[str, bytes]:
     """SVG text or PNG bytes drawn by Graphviz from `to_dot`."""
-    return draw(to_dot(ev, digits), fmt, len(ev.graph))
+    return draw(to_dot(ev, digits, array_digits), fmt, len(ev.graph))
 
 
 def draw(source: str, fmt: str, nodes: int) -> Union[str, bytes]:
@@ -331,16 +334,21 @@ def draw(source: str, fmt: str, nodes: int) -> Union[str, bytes]:
     return done.stdout.decode("utf-8") if fmt == "svg" else done.stdout
 
 
-def render(ev, fmt: str, digits: int = 6) -> Union[str, bytes]:
-    """The picture of an evaluated graph: str for text/dot/mermaid/svg, bytes for png."""
+def render(ev, fmt: str, digits: Optional[int] = None) -> Union[str, bytes]:
+    """The picture of an evaluated graph: str for text/dot/mermaid/svg, bytes for png.
+
+    `digits` None: 6 significant digits, 4 for array elements; a number: that many for all.
+    """
+    array_digits = digits
+    digits = 6 if digits is None else digits
     if fmt == "text":
-        return to_text(ev, digits)
+        return to_text(ev, digits, array_digits)
     if fmt == "dot":
-        return to_dot(ev, digits)
+        return to_dot(ev, digits, array_digits)
     if fmt == "mermaid":
-        return to_mermaid(ev, digits)
+        return to_mermaid(ev, digits, array_digits)
     if fmt in ("svg", "png"):
-        return to_image(ev, fmt, digits)
+        return to_image(ev, fmt, digits, array_digits)
     raise UsageError(f"unknown picture format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 

@@ -1,0 +1,108 @@
+"""The files gradcli writes: never onto one of its inputs, always atomically, '-' for stdout.
+
+* `refuse_overwrite` -- an output option naming the same file as an input (the program,
+  a --vars file, the answers) is refused before any work is done: a user's file is never lost.
+* `write_output` -- the one way gradcli writes a file: into a temporary file in the same
+  folder, flushed to disk, then renamed over the target (``os.replace``).  A full disk or
+  a crash leaves the old file as it was, never a truncated one.  ``-`` writes to stdout.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Iterable, Optional, Union
+
+from ..core.errors import UsageError
+
+
+def refuse_overwrite(option: str, out: Optional[str], inputs: Iterable[tuple[str, Optional[str]]]) -> None:
+    """A UsageError when `out` (given as `option`) is one of `inputs` ((option, path) pairs)."""
+    if out is None or out == "-":
+        return
+    for in_option, path in inputs:
+        if path is None or path == "-":
+            continue
+        if _same_file(out, path):
+            raise UsageError(f"{option} {out} is the same file as {in_option} {path}: gradcli never "
+                             "overwrites its input; choose another output file")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): then they are not the same file
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def write_output(path: str, data: Union[str, bytes], option: str) -> None:
+    """Write `data` to `path` atomically ('-': stdout); errors are one UsageError line."""
+    if path == "-":
+        if isinstance(data, bytes):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        sys.stdout.flush()
+        return
+    import tempfile
+
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise UsageError(f"{option} {path}: is a folder, not a file")
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _mode_for(target))
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _mode_for(target: str) -> int:
+    """The permissions the file would have got from open(): the old file's, or 0666 less the umask."""
+    import stat
+
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+#: picture formats by file extension, for `graph -o FILE` without --format
+PICTURE_EXTENSIONS = {".txt": "text", ".text": "text", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
+                      ".mermaid": "mermaid", ".svg": "svg", ".png": "png",
+                      ".html": "html", ".htm": "html"}
+
+
+def picture_format(out: Optional[str], fmt: Optional[str]) -> str:
+    """The --format of `graph`: as given, else from the -o file's extension, else text."""
+    if fmt is not None:
+        return fmt
+    if out is None or out == "-":
+        return "text"
+    ext = os.path.splitext(out)[1].lower()
+    if not ext:
+        return "text"
+    if ext not in PICTURE_EXTENSIONS:
+        known = ", ".join(sorted(PICTURE_EXTENSIONS))
+        raise UsageError(f"-o {out}: cannot tell the picture format from {ext!r} (known: {known}); "
+                         "give --format text, dot, mermaid, svg, png or html")
+    return PICTURE_EXTENSIONS[ext]
+
+
+__all__ = ["PICTURE_EXTENSIONS", "picture_format", "refuse_overwrite", "write_output"]

@@ -1,0 +1,136 @@
+"""What reaches a terminal: user text with its control characters shown escaped, tidy lines,
+and an ASCII fallback for streams that cannot encode the table's characters.
+
+* `visible` -- the one helper every renderer's output passes through: escape sequences
+  and other control characters from user text (program comments, names, student ids and
+  answers, formulas) are shown as ``\\x1b``, ``\\x07``..., so a program cannot set the
+  window title or move the cursor.  Newlines and tabs stay.
+* `TidyStream` -- a stream wrapper that escapes control characters in plain text and drops
+  the trailing spaces rich pads lines with.
+* `ascii_fallback` -- an encoding error handler: our own symbols (✓ ∂ → …) become ASCII
+  words, anything else a ``\\u`` escape, so ``PYTHONIOENCODING=ascii`` still prints everything.
+* `console` -- a rich console whose rendered text goes through `visible`.
+
+No rich import at module level: the fast path (``gradcli eval ... --json``) uses `visible`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from typing import Any, TextIO
+
+#: C0 controls except tab and newline, DEL, C1 controls, and the bidirectional overrides
+#: that can make text read differently from what it is
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: an SGR colour/style sequence, which rich itself writes when colours are on
+_SGR = r"(?:\x1b\[[0-9;]*m)*"
+_TRAILING = re.compile(rf"[ ]+({_SGR})(?=\n|$)")
+
+
+def _escape(match: "re.Match[str]") -> str:
+    c = ord(match.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def visible(text: str) -> str:
+    """`text` with control characters shown as escapes (newlines and tabs kept)."""
+    return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
+
+
+def json_visible(text: str) -> str:
+    """JSON text with the control characters json.dumps leaves raw (DEL, C1, bidi) as \\u escapes."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _UNSAFE.search(text) else text
+
+
+def tidy(text: str) -> str:
+    """`text` without spaces at the ends of its lines (colour codes kept)."""
+    return _TRAILING.sub(r"\1", text)
+
+
+class TidyStream:
+    """A text stream that drops trailing spaces; with `escape`, also escapes control characters.
+
+    rich pads table titles and wrapped lines with spaces to the table's width; that padding
+    is noise in a terminal and in a file.  `escape` is for plain text (messages, CSV, text
+    pictures); a colour console's own escape codes must pass, so there `console` escapes
+    the rendered text segments instead.
+    """
+
+    def __init__(self, stream: TextIO, escape: bool = False) -> None:
+        self._stream = stream
+        self._escape = escape
+
+    def write(self, text: str) -> int:
+        if self._escape:
+            text = visible(text)
+        self._stream.write(tidy(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+#: ASCII for the symbols gradcli itself prints, used when the output encoding lacks them;
+#: one character for one where the symbol sits in a table cell, so columns stay aligned
+ASCII = {
+    "✓": "v", "✗": "x", "∂": "d", "…": "...", "→": ">", "←": "<", "Δ": "D", "×": "x",
+    "—": "-", "–": "-", "·": "*", "π": "pi", "√": "sqrt", "∑": "sum", "Σ": "sum", "≈": "~",
+    "≤": "<=", "≥": ">=", "≠": "!=", "∞": "inf", "\u0304": "_bar", "│": "|", "─": "-", "╭": "+",
+    "╮": "+", "╰": "+", "╯": "+", "├": "+", "┤": "+", "┬": "+", "┴": "+", "┼": "+", "⋯": "...",
+    "∇": "grad", "λ": "lambda", "σ": "sigma", "θ": "theta", "μ": "mu", "\ufeff": "",
+}
+
+
+def _ascii_fallback(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start:error.end]
+    out = []
+    for c in text:
+        if c in ASCII:
+            out.append(ASCII[c])
+        else:
+            code = ord(c)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out), error.end
+
+
+codecs.register_error("gradcli-ascii", _ascii_fallback)
+
+
+def fit_encoding(stream: TextIO) -> None:
+    """Let `stream` print gradcli's symbols in any encoding: ASCII words where they cannot be encoded."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        "✓∂…→│".encode(encoding)
+        return
+    except (UnicodeEncodeError, LookupError):
+        pass
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="gradcli-ascii")
+        except (ValueError, OSError):  # a stream that cannot be reconfigured keeps its errors
+            pass
+
+
+def console(stream: TextIO, width: Any = None, no_color: Any = None):  # -> rich.console.Console
+    """A rich console on `stream` that shows user text's control characters escaped."""
+    from rich.console import Console
+    from rich.segment import Segment
+
+    class SafeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich would exit 1 ("a check failed"); the command line maps this to 141, silently
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def render(self, renderable, options=None):  # type: ignore[no-untyped-def, override]
+            for segment in super().render(renderable, options):
+                if segment.control is None and _UNSAFE.search(segment.text):
+                    yield Segment(visible(segment.text), segment.style)
+                else:
+                    yield segment
+
+    return SafeConsole(file=TidyStream(stream), width=width, highlight=False, soft_wrap=False,
+                       no_color=no_color, emoji=False)

@@ -1,0 +1,186 @@
+"""Every printed matrix rule is evaluated numerically against the op row's VJP.
+
+`gradcli.core.rules` writes each structural op's rule (``W̄ += v̄ xᵀ``) as an
+expression tree that both prints itself and evaluates itself.  Here each rule is
+evaluated at random shapes and points (seeded) and compared with what the engine
+computes from `gradcli.core.ops` (the op's ``vjp`` on the NumPy backend), and each
+local Jacobian formula with the Jacobian built column by column from that VJP.  So
+the words of ``--steps`` and ``--edges`` can never drift from the math.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+from gradcli.backends.arrays import ARRAY
+from gradcli.core import rules
+from gradcli.core.engine import safe_partials
+from gradcli.core.ops import OPS
+
+RNG_SEED = 20261129
+
+
+def _forward(name, xs, param):
+    f = getattr(ARRAY, name)
+    if name in ("sum", "mean", "softmax", "log_softmax", "logsumexp"):
+        return np.asarray(f(xs[0], param), dtype=float) if param is not None else np.asarray(f(xs[0]), dtype=float)
+    if name == "index":
+        return np.asarray(f(xs[0], param), dtype=float)
+    return np.asarray(f(*xs), dtype=float)
+
+
+def _vjps(name, g, xs, out, param):
+    op = OPS[name]
+    if callable(op.vjp):
+        return op.vjp(ARRAY, g, xs, out, param)
+    return [v(ARRAY, g, xs, out, param) for v in op.vjp]
+
+
+def _cases(rng):
+    """(op, argument shapes, param) at random sizes: every structural op and every case."""
+    n, m, k = (int(rng.integers(1, 5)) for _ in range(3))
+    yield "matmul", [(n, m), (m,)], None
+    yield "matmul", [(m,), (m, k)], None
+    yield "matmul", [(n, m), (m, k)], None
+    yield "matmul", [(m,), (m,)], None
+    yield "dot", [(m,), (m,)], None
+    yield "dot", [(n, m), (m,)], None
+    yield "outer", [(n,), (m,)], None
+    yield "transpose", [(n, m)], None
+    yield "transpose", [(m,)], None
+    for op in ("sum", "mean", "logsumexp"):
+        yield op, [(n,)], None
+        yield op, [(n, m)], None
+        yield op, [(n, m)], 0
+        yield op, [(n, m)], 1
+        yield op, [(n, m)], -1
+    yield "norm", [(n,)], None
+    yield "norm", [(n, m)], None
+    for op in ("softmax", "log_softmax"):
+        yield op, [(n,)], -1
+        yield op, [(n, m)], -1
+        yield op, [(n, m)], 0
+    yield "amax", [(n, m)], None
+    yield "amin", [(n,)], None
+    yield "index", [(n, m)], (int(rng.integers(0, n)),)
+    yield "index", [(n, m)], (int(rng.integers(0, n)), int(rng.integers(0, m)))
+    yield "index", [(n + 2,)], (("slice", 1, None, 2),)
+    yield "stack", [(m,), (m,), (m,)], None
+
+
+def test_every_structural_op_has_a_rule():
+    structural = {name for name, op in OPS.items() if op.partials is None}
+    assert structural <= set(rules.RULES), f"structural ops without a printed rule: {structural - set(rules.RULES)}"
+
+
+def test_the_cases_cover_every_rule():
+    covered = {op for op, _, _ in _cases(np.random.default_rng(0))}
+    assert covered == set(rules.RULES)
+
+
+@pytest.mark.parametrize("trial", range(12))
+def test_printed_rules_equal_the_engine_vjp(trial):
+    rng = np.random.default_rng(RNG_SEED + trial)
+    for name, shapes, param in _cases(rng):
+        xs = [rng.normal(size=s) for s in shapes]
+        out = _forward(name, xs, param)
+        g = rng.normal(size=out.shape)
+        engine = _vjps(name, g, xs, out, param)
+        for k, rule in enumerate(rules.rules_for(name, shapes, param)):
+            env = rules.environment(name, k, xs, out, g, param)
+            got = rules.adjoint_value(rule, env)
+            assert np.allclose(got, engine[k], rtol=1e-10, atol=1e-12), (
+                f"{name} {shapes} axis {param}, argument {k}: rule {rule.adjoint.text(_NAMES)} gives {got}, "
+                f"the engine {engine[k]}")
+
+
+def _jacobian_from_vjp(name, xs, out, param, k):
+    rows = []
+    for i in range(out.size):
+        e = np.zeros(out.size)
+        e[i] = 1.0
+        rows.append(np.ravel(_vjps(name, e.reshape(out.shape), xs, out, param)[k]))
+    return np.array(rows).reshape(out.size, xs[k].size)
+
+
+@pytest.mark.parametrize("trial", range(6))
+def test_printed_jacobians_equal_the_engine(trial):
+    rng = np.random.default_rng(RNG_SEED + 100 + trial)
+    seen = 0
+    for name, shapes, param in _cases(rng):
+        xs = [rng.normal(size=s) for s in shapes]
+        out = _forward(name, xs, param)
+        for k, rule in enumerate(rules.rules_for(name, shapes, param)):
+            env = rules.environment(name, k, xs, out, None, param)
+            got = rules.jacobian_value(rule, env)
+            if got is None:
+                continue
+            seen += 1
+            want = _jacobian_from_vjp(name, xs, out, param, k)
+            assert np.allclose(got, want, rtol=1e-10, atol=1e-12), (
+                f"{name} {shapes} axis {param}, argument {k}: Jacobian {rule.jacobian.text(_NAMES)}")
+    assert seen > 20
+
+
+_NAMES = {"g": "ḡ", "x0": "x", "x1": "y", "out": "s", "n": "n", "p0": "p", "p1": "q", "axes": "", "k": "k"}
+
+
+ELEMENTWISE = [name for name, op in OPS.items() if op.partials is not None and op.user and not op.variadic]
+
+
+def _domain(name, x):
+    if name in ("log", "sqrt"):
+        return np.abs(x) + 0.5
+    if name in ("asin", "acos"):
+        return np.tanh(x) * 0.9
+    return x
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE + ["max", "min"])
+def test_elementwise_rules_with_broadcasting(name):
+    """``x̄ += Σ_axes (ḡ ∘ ∂y/∂x)``: the axes summed over are the broadcast ones."""
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    op = OPS[name]
+    arity = 2 if op.variadic else op.arity
+    for shapes in ([(3,)] * arity, [(2, 3), (3,)], [(2, 3), ()], [(2, 1), (1, 3)], [(4,), ()])[: 1 if arity == 1 else 5]:
+        shapes = shapes[:arity]
+        xs = [_domain(name, rng.normal(size=s)) for s in shapes]
+        if name == "pow":
+            xs[0] = np.abs(xs[0]) + 0.5
+        out = np.asarray(getattr(ARRAY, name)(*xs), dtype=float)
+        g = rng.normal(size=out.shape)
+        kind = 0 if op.variadic else arity
+        parts = safe_partials(ARRAY, kind, op.partials, xs, out)
+        for k in range(arity):
+            broadcast = tuple(np.shape(xs[k])) != out.shape
+            rule = rules.elementwise_rule(k, broadcast)
+            env = rules.environment(name, k, xs, out, g, None, parts)
+            got = rules.adjoint_value(rule, env)
+            want = ARRAY.unbroadcast(g * parts[k], np.shape(xs[k]))
+            assert np.allclose(got, want), f"{name} {shapes} argument {k}"
+            if not broadcast:
+                jac = rules.jacobian_value(rule, env)
+                assert np.allclose(jac, np.diag(np.ravel(np.broadcast_to(parts[k], out.shape))))
+            if np.shape(xs[k]) == () and out.shape != ():  # a scalar spread over the output: a column
+                column = rules.elementwise_rule(k, "scalar")
+                want = np.ravel(np.broadcast_to(parts[k], out.shape)).reshape(-1, 1)
+                assert np.allclose(rules.jacobian_value(column, env), want), f"{name} {shapes} argument {k}"
+                for unit in (1.0, -1.0):
+                    ones = rules.elementwise_rule(k, "scalar", unit)
+                    assert np.allclose(rules.jacobian_value(ones, env), unit * np.ones((out.size, 1)))
+
+
+def test_rules_print_the_lecture_notation():
+    def text(op, shapes, k, param=None, names=None):
+        return rules.rules_for(op, shapes, param)[k].adjoint.text(names or _NAMES)
+
+    assert text("matmul", [(3, 2), (2,)], 0, names={**_NAMES, "g": "v̄", "x0": "W", "x1": "x"}) == "v̄ xᵀ"
+    assert text("matmul", [(3, 2), (2,)], 1, names={**_NAMES, "g": "v̄", "x0": "W", "x1": "x"}) == "Wᵀ v̄"
+    assert text("dot", [(3,), (3,)], 0, names={**_NAMES, "g": "s̄", "x1": "a"}) == "s̄ · a"
+    assert text("softmax", [(3,)], 0, -1, names={**_NAMES, "g": "s̄"}) == "s ∘ (s̄ − ⟨s̄, s⟩)"
+    latex = rules.rules_for("matmul", [(3, 2), (2,)], None)[0].adjoint.text(
+        {**_NAMES, "g": r"\bar{v}", "x1": "x"}, latex=True)
+    assert latex == r"\bar{v}\,x^\top"
