@@ -35,7 +35,8 @@ def _help(*argv: str) -> str:
 
 
 def _examples(text: str, command: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip().startswith(f"gradcli {command} ")]
+    return [line.strip() for line in text.splitlines()
+            if line.strip() == f"gradcli {command}" or line.strip().startswith(f"gradcli {command} ")]
 
 
 #: what each command's usage line says after [OPTIONS]; the rest take PROGRAM [NAME=VALUE]...

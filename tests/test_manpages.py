@@ -42,7 +42,8 @@ def test_man_pages_build_for_the_group_and_every_command(tmp_path):
                 if opt.startswith("--"):
                     assert opt.replace("-", "\\-") in page, (name, opt)
         # the examples stay one per line (no-fill), as in --help
-        examples = [line for line in page.splitlines() if line.startswith(f"gradcli {name} ")]
+        examples = [line for line in page.splitlines()
+                    if line == f"gradcli {name}" or line.startswith(f"gradcli {name} ")]
         assert examples, name
         first = page.splitlines().index(examples[0])
         assert page.splitlines()[first - 1] == ".nf"
