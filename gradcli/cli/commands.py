@@ -124,9 +124,9 @@ EXIT_CODES_EPILOG = """\b
 Exit codes:
   0  success (warnings, kinks and skipped checks included)
   1  a check failed
-  2  bad usage or input (options, bindings, parse and shape errors, files)
-  3  math error (a value outside an operation's domain, an overflow)
-  4  internal error: a bug in gradcli (GRADCLI_DEBUG=1 shows the traceback)
+  2  bad usage or input (options, bindings, parsing, shapes, files)
+  3  a math failure (a value outside an operation's domain, an overflow)
+  4  a bug in gradcli: please report it (GRADCLI_DEBUG=1 shows the traceback)
 
 \b
 The language: 'gradcli functions' lists every function and operator.
