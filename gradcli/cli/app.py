@@ -593,7 +593,7 @@ def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: 
     if fmt == "json":
         from ..output.documents import dumps, to_json
 
-        echo(dumps(to_json(ev, checks)), escape=False)
+        echo(dumps(to_json(ev, checks, with_nodes=show_nodes is not False)), escape=False)
     elif fmt in ("csv", "tsv"):
         from ..output.documents import csv_rows
 

@@ -22,12 +22,14 @@ def overall_ok(checks: list[Check]) -> bool:
     return not any(check.failed for check in checks)
 
 
-def to_json(ev: Evaluation, checks: list[Check]) -> dict:
+def to_json(ev: Evaluation, checks: list[Check], with_nodes: bool = True) -> dict:
+    """The eval document; `with_nodes` False (``--no-nodes``) leaves ``nodes`` empty,
+    which skips the per-node work, most of the document's cost on a large graph."""
     graph, values, adjoints, live = ev.graph, ev.values, ev.adjoints, ev.tape.live
-    nodes = []
+    nodes: list = []
     scalar = ev.tape.scalar
     finite = math.isfinite
-    for node in graph.nodes:
+    for node in graph.nodes if with_nodes else ():
         i = node.id
         value = values[i]
         adjoint = adjoints[i] if live[i] and adjoints else None
