@@ -52,13 +52,20 @@ EXTRA = int(os.environ.get("GRADCLI_FUZZ_EXAMPLES", "0") or 0)
 
 
 def fuzz(max_examples: int):
-    return settings(
+    """Hypothesis settings for a fuzz test, which is also marked slow: `pytest -m "not slow"`
+    (the quick loop, README) leaves the fuzzers out; CI runs them."""
+    configured = settings(
         max_examples=max(max_examples, EXTRA),
         deadline=None,
         derandomize=True,
         database=None,
         suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow, HealthCheck.data_too_large],
     )
+
+    def apply(test):
+        return pytest.mark.slow(configured(test))
+
+    return apply
 
 
 # --------------------------------------------------------------------------------------
