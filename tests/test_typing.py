@@ -28,3 +28,8 @@ def _mypy(*args: str) -> subprocess.CompletedProcess:
 def test_public_modules_pass_mypy_strict():
     out = _mypy("--strict", "--follow-imports=silent", *PUBLIC)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_whole_package_passes_mypy_with_the_project_config():
+    out = _mypy("gradcli")
+    assert out.returncode == 0, out.stdout + out.stderr

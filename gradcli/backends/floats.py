@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import operator
 from types import SimpleNamespace
+from typing import Any
 
 _exp = math.exp
 _log1p = math.log1p
@@ -156,6 +157,19 @@ def _ieee(f):
     return g
 
 
+def _ieee_method(name: str) -> Any:
+    """float's arithmetic method `name`, returning an _IEEEFloat."""
+    base = getattr(float, name)
+
+    def method(self: float, other: object) -> Any:
+        result = base(self, other)
+        if result is NotImplemented:  # an array operand: NumPy's IEEE arithmetic takes over
+            return result
+        return _IEEEFloat(result)
+
+    return method
+
+
 class _IEEEFloat(float):
     """A float whose division by zero gives inf/nan instead of raising."""
 
@@ -171,25 +185,13 @@ class _IEEEFloat(float):
             return NotImplemented
         return _IEEEFloat(_ieee(operator.truediv)(float(other), float(self)))
 
-    def _wrap(name):  # type: ignore[no-untyped-def]
-        base = getattr(float, name)
-
-        def method(self, other):
-            result = base(self, other)
-            if result is NotImplemented:  # an array operand: NumPy's IEEE arithmetic takes over
-                return result
-            return _IEEEFloat(result)
-
-        return method
-
-    __add__ = _wrap("__add__")
-    __radd__ = _wrap("__radd__")
-    __sub__ = _wrap("__sub__")
-    __rsub__ = _wrap("__rsub__")
-    __mul__ = _wrap("__mul__")
-    __rmul__ = _wrap("__rmul__")
+    __add__ = _ieee_method("__add__")
+    __radd__ = _ieee_method("__radd__")
+    __sub__ = _ieee_method("__sub__")
+    __rsub__ = _ieee_method("__rsub__")
+    __mul__ = _ieee_method("__mul__")
+    __rmul__ = _ieee_method("__rmul__")
     __neg__ = lambda self: _IEEEFloat(-float(self))  # noqa: E731
-    del _wrap
 
 
 def ieee(x: float) -> float:

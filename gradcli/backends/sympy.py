@@ -14,6 +14,7 @@ import math
 import operator
 from fractions import Fraction
 from types import SimpleNamespace
+from typing import Any
 
 from ..core.graph import CONST, INPUT, Graph
 
@@ -33,7 +34,7 @@ class _LazyNumpy:
 _LAZY_NUMPY = _LazyNumpy()
 
 
-def sympy_backend(sp=None) -> SimpleNamespace:
+def sympy_backend(sp: Any = None) -> SimpleNamespace:
     """The SymPy form of every primitive (same names as `gradcli.backends.floats.SCALAR`).
 
     Arrays are NumPy object arrays of SymPy expressions, so a matrix program becomes
@@ -43,7 +44,9 @@ def sympy_backend(sp=None) -> SimpleNamespace:
     scalar check does not pay for it.
     """
     if sp is None:
-        import sympy as sp
+        import sympy
+
+        sp = sympy
     np = _LAZY_NUMPY
 
     def each(f):
@@ -260,10 +263,12 @@ def round_half_even(x):
     return _ROUND(x)
 
 
-def exact_constant(text: str, sp=None):
+def exact_constant(text: str, sp: Any = None) -> Any:
     """A constant's source text as an exact SymPy number: "0.1" -> 1/10, "pi" -> pi."""
     if sp is None:
-        import sympy as sp
+        import sympy
+
+        sp = sympy
 
     negative = text.startswith("-")
     body = text[1:] if negative else text
@@ -307,7 +312,7 @@ def input_symbols(graph: Graph, env: dict, symbol=None) -> dict[str, object]:
             import numpy as np
 
             arr = np.empty(value.shape, dtype=object)
-            for label, index in elements(name, value):
+            for label, index in elements(name or "", value):
                 arr[index] = symbol(label)
             symbols[name] = arr  # type: ignore[index]
         else:
@@ -352,7 +357,7 @@ def point_of(symbols: dict, env: dict) -> dict:
 def flat_symbols(symbols: dict, names: list[str]) -> list:
     import numpy as np
 
-    out = []
+    out: list = []
     for name in names:
         sym = symbols[name]
         out.extend(np.ravel(sym) if isinstance(sym, np.ndarray) else [sym])

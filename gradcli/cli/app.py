@@ -216,7 +216,7 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
                 from ..teach.explain import paths_latex, steps_latex
 
                 ev.extras["latex"].update(paths_latex(ev))
-                ev.extras["latex_steps"] = steps_latex(ev, digits)
+                ev.extras["latex_steps"] = steps_latex(ev, 10 if digits is None else digits)
             elif steps:
                 from ..teach.explain import steps_latex
 
@@ -637,7 +637,7 @@ def prelude_rows(prelude: object) -> list[dict]:
         defs = [line[4:] for line in lines if line.startswith("def ")]
     else:
         items = prelude.items() if isinstance(prelude, dict) else prelude
-        defs = [str(v if not str(v).startswith("def ") else str(v)[4:]) for _, v in items]  # type: ignore[misc]
+        defs = [str(v if not str(v).startswith("def ") else str(v)[4:]) for _, v in items]  # type: ignore[attr-defined, misc]
     rows = []
     for text in defs:
         head, _, body = text.partition("=")

@@ -9,7 +9,7 @@ inside the branches that need them, so ``gradcli eval ... --json`` starts fast.
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 import click
 
@@ -460,7 +460,7 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
         from ..teach.explain import steps_text
 
         shown = 6 if digits is None else digits
-        picture = page(ev, shown, steps_text(ev, shown) if ev.adjoints else None)
+        picture: Union[str, bytes] = page(ev, shown, steps_text(ev, shown) if ev.adjoints else None)
     else:
         picture = render(ev, fmt, digits)
     if isinstance(picture, str) and not picture.endswith("\n"):
@@ -740,7 +740,7 @@ def _show_descent(run_: Any, fmt: str) -> None:
 def _cell(x: Any) -> str:
     import json
 
-    return json.dumps(x.tolist()) if hasattr(x, "tolist") and getattr(x, "shape", ()) else repr(float(x))
+    return json.dumps(x.tolist()) if hasattr(x, "tolist") and bool(getattr(x, "shape", ())) else repr(float(x))
 
 
 def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plot_file: str) -> None:

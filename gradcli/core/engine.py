@@ -26,7 +26,7 @@ error: the partial is recomputed with IEEE semantics and the gradient reports in
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from ..backends.floats import IEEE, SCALAR, ieee
 from .errors import MathError
@@ -242,7 +242,7 @@ class Tape:
         import numpy as np
 
         careful = careful or backend is not None
-        array = backend or self.array
+        array: Any = backend or self.array
         shapes, nodes = self.shapes, self.graph.nodes
         zero = _UNTOUCHED
         adjoint: list = [zero] * self.n

@@ -16,7 +16,7 @@ the existing one (hash-consing), so ``exp(x^2)*x^2`` computes ``x^2`` once.
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from .ops import DEFAULT_AXIS, OPS
 
@@ -38,7 +38,7 @@ class Node:
         id: int,
         op: str,
         args: tuple[int, ...],
-        param: object = None,
+        param: Any = None,
         text: str = "",
         pos: int = -1,
         shape: tuple[int, ...] = (),
@@ -94,7 +94,7 @@ class Graph:
         self._memo: dict[tuple, int] = {}
 
     # ---- building ---------------------------------------------------------------
-    def add(self, op: str, args: tuple[int, ...], param: object = None, pos: int = -1) -> int:
+    def add(self, op: str, args: tuple[int, ...], param: Any = None, pos: int = -1) -> int:
         """The node ``op(args)``, reusing an identical existing node."""
         key = (op, args, param)
         found = self._memo.get(key)

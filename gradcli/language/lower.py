@@ -174,8 +174,8 @@ def lower(program: Program, output: Optional[str] = None) -> Graph:
             raise fail(f"{name!r} is a function (defined on line {d.line}) and cannot be assigned",
                        assigned_at[name])
     if not steps:
-        last = program.statements[-1]
-        raise fail("the program only defines functions: add a statement that uses them", last.end)
+        final = program.statements[-1]
+        raise fail("the program only defines functions: add a statement that uses them", final.end)
 
     prelude_defs: dict[str, _Def] = {}
 
@@ -488,10 +488,10 @@ def _run(g: Graph, code: list[Item], lo: int, hi: int, stack: list, resolve, cal
             stack.append(("slice", *parts, *([None] * (3 - n))))
         elif tag == "index":
             n = int(payload)  # type: ignore[arg-type]
-            items = stack[len(stack) - n :]
+            picked = stack[len(stack) - n :]
             del stack[len(stack) - n :]
             base = stack.pop()
-            index = tuple(it if isinstance(it, tuple) else _integer(g, it, pos, fail) for it in items)
+            index = tuple(it if isinstance(it, tuple) else _integer(g, it, pos, fail) for it in picked)
             if any(it is None for it in index):
                 raise fail("an index must be an integer or a slice", pos)
             stack.append(g.add("index", (base,), param=index, pos=pos))

@@ -31,12 +31,12 @@ compare those strings.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 from ..core.errors import ParseError
 from .lexer import PRODUCT_HINT, tokenize
 
-Item = tuple[str, object, int]
+Item = tuple[str, Any, int]  # (tag, payload, position): the payload depends on the tag
 
 #: binary operator -> (binding power, right associative)
 BINARY: dict[str, tuple[int, bool]] = {

@@ -18,7 +18,7 @@ finite differences the rounding floor of the difference quotient,
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 from ..core.errors import MathError
 from ..run.evaluate import Evaluation, Kink
@@ -35,8 +35,8 @@ class CheckResult:
 
     __slots__ = ("estimate", "error", "errors", "status", "note", "detail")
 
-    def __init__(self, estimate: object, error: Optional[float], status: str,
-                 note: str = "", detail: Optional[dict] = None, errors: object = None) -> None:
+    def __init__(self, estimate: Any, error: Optional[float], status: str,
+                 note: str = "", detail: Optional[dict] = None, errors: Any = None) -> None:
         #: the independent estimate: a float, or an array shaped like the input
         self.estimate = estimate
         #: the largest |AD - estimate| over the input's elements

@@ -14,7 +14,7 @@ more than `MAX_DIGITS` digits are refused up front with a message.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 from ..core.errors import UsageError
 from ..run.evaluate import Evaluation
@@ -119,7 +119,7 @@ def run_exact(ev: Evaluation, seconds: float) -> ExactResult:
                 continue
             v = values[node.id]
             send(("value", node.id, short(_exact_text(v)), _decimal(v)))
-        symbols = input_symbols(graph, ev.env)
+        symbols: dict[str, Any] = input_symbols(graph, ev.env)
         f = to_sympy(graph, symbols)[graph.output]
         point = {}
         for name, sym in symbols.items():

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 from ..backends.sympy import input_symbols, point_of, short, to_float, to_sympy, values_at
 from ..run.evaluate import Evaluation
@@ -178,7 +178,7 @@ def _symengine_values(graph, env, wrt, labels, send) -> Optional[dict]:
 
     se = fast_backend.load()
     try:
-        symbols = input_symbols(graph, env, symbol=se.Symbol)
+        symbols: dict[str, Any] = input_symbols(graph, env, symbol=se.Symbol)
         f = to_sympy(graph, symbols, se)[graph.output]
         point = {}
         for name, sym in symbols.items():

@@ -8,7 +8,7 @@ stay as they are.  JSON is strict -- non-finite numbers are the strings ``"nan"`
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 from ..oracles.checks import Check
 from ..run.evaluate import Evaluation
@@ -66,7 +66,7 @@ def to_json(ev: Evaluation, checks: list[Check], with_nodes: bool = True) -> dic
         "passes": {"forward": ev.passes, "reverse": 0 if ev.mode == "forward" else 1,
                    "operations_per_pass": ev.operations},
     }
-    exact = ev.extras.get("exact")
+    exact: Any = ev.extras.get("exact")
     if exact is not None:
         doc["exact"] = {
             "nodes": {ev.graph.label(i): {"exact": t, "decimal": d} for i, (t, d) in exact.values.items()},
@@ -101,7 +101,7 @@ def to_json(ev: Evaluation, checks: list[Check], with_nodes: bool = True) -> dic
         doc["tolerances"][check.name] = {"rtol": check.rtol, "atol": check.atol}
         entries = {}
         for name, r in check.results.items():
-            entry: dict = {
+            entry = {
                 "estimate": None if r.estimate is None else json_value(r.estimate),
                 "error": _num(r.error),
                 "ok": r.ok,
@@ -213,7 +213,7 @@ def dumps(doc: dict) -> str:
         return _dumps(_finite_only(doc))
 
 
-def _finite_only(doc: object) -> object:
+def _finite_only(doc: Any) -> Any:
     """A copy of `doc` with non-finite floats as ``"nan"``/``"inf"``/``"-inf"`` (no recursion)."""
     from ..core.fmt import json_number
 

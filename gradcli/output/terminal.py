@@ -132,5 +132,6 @@ def console(stream: TextIO, width: Any = None, no_color: Any = None):  # -> rich
                 else:
                     yield segment
 
-    return SafeConsole(file=TidyStream(stream), width=width, highlight=False, soft_wrap=False,
+    tidy: Any = TidyStream(stream)  # a text stream that strips trailing spaces (rich takes any IO[str])
+    return SafeConsole(file=tidy, width=width, highlight=False, soft_wrap=False,
                        no_color=no_color, emoji=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Optional
+from typing import Any, Optional
 
 from .bindings import Binding
 from ..core.engine import Tape
@@ -35,7 +35,7 @@ class Kink:
 class Evaluation:
     """Everything one forward and backward pass produced, for rendering and checks."""
 
-    def __init__(self, source: str, graph: Graph, tape: Tape, env: dict[str, float],
+    def __init__(self, source: str, graph: Graph, tape: Tape, env: dict[str, Any],
                  bindings: dict[str, Binding], wrt: list[str]) -> None:
         self.source = source
         self.graph = graph
@@ -46,8 +46,8 @@ class Evaluation:
         self.inputs: list[str] = [graph.nodes[i].name or "" for i in graph.inputs]
         #: the inputs whose gradient is reported (all unless --wrt)
         self.wrt = wrt
-        self.values: list = []
-        self.adjoints: list = []
+        self.values: list[Any] = []
+        self.adjoints: list[Any] = []
         self.warnings: list[str] = []
         self.kinks: list[Kink] = []
         #: "reverse", or "forward" (tangent passes, `run_forward`)
@@ -60,7 +60,7 @@ class Evaluation:
         #: forward mode: how many tangent passes ran
         self.passes = 0
         #: optional results shown after the tables: "exact", "latex", "steps", ...
-        self.extras: dict[str, object] = {}
+        self.extras: dict[str, Any] = {}
 
     @property
     def output_name(self) -> str:
@@ -75,7 +75,7 @@ class Evaluation:
         return self.graph.nodes[self.graph.output].shape == ()
 
     @property
-    def gradient(self) -> dict[str, object]:
+    def gradient(self) -> dict[str, Any]:
         """∂output/∂input for each reported input (empty for a non-scalar output
         without a seed: its derivative is a Jacobian)."""
         if self.mode == "forward":
@@ -107,7 +107,7 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
     except ParseError as exc:
         _narrow_product_hint(exc, bindings)
         raise
-    inputs = [graph.nodes[i].name for i in graph.inputs]
+    inputs = [graph.nodes[i].name or "" for i in graph.inputs]
     missing = [name for name in inputs if name not in bindings]
     if missing:
         example = " ".join(f"{name}=…" for name in missing[:4])
@@ -125,7 +125,7 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
         chosen = list(dict.fromkeys(wrt))  # the order the user asked for
     else:
         chosen = list(inputs)
-    env = {name: bindings[name].value for name in inputs}  # type: ignore[index]
+    env: dict[str, Any] = {name: bindings[name].value for name in inputs}
     infer_shapes(graph, env)
     ev = Evaluation(source, graph, Tape(graph), env, bindings, chosen)  # type: ignore[arg-type]
     assigned = set(graph.names) - set(inputs)
@@ -254,7 +254,7 @@ def run_forward(ev: Evaluation, seed: Optional[str] = None) -> Evaluation:
     return ev
 
 
-def all_finite(x: object) -> bool:
+def all_finite(x: Any) -> bool:
     if isinstance(x, float):
         return math.isfinite(x)
     import numpy as np

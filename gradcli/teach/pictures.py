@@ -260,11 +260,11 @@ def _dot_clusters(graph, lines: dict[int, str]) -> list[str]:
     call (nested as the calls were), labelled ``cell#2``; a loop, not recursion."""
     calls = graph.calls
     members: list[list[int]] = [[] for _ in calls]
-    top = []
+    top: list[int] = []
     for node in graph.nodes:
         (members[node.call] if node.call >= 0 else top).append(node.id)
     children: list[list[int]] = [[] for _ in calls]
-    roots = []
+    roots: list[int] = []
     for c, (_, parent, _) in enumerate(calls):
         (children[parent] if parent >= 0 else roots).append(c)
     shown = [bool(m) for m in members]
