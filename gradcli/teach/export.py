@@ -20,7 +20,7 @@ import keyword
 from typing import Any, Optional
 
 from ..core.errors import UsageError
-from ..core.graph import CONST, INPUT
+from ..core.graph import CONST, INPUT, index_text
 from ..core.ops import OPS
 from ..run.evaluate import Evaluation
 
@@ -125,18 +125,6 @@ def _binary(a: Code, b: Code, op: str) -> Code:
 
 def _call(name: str, *args: Code, shape: tuple = ()) -> Code:
     return Code(f"{name}({', '.join(a.text for a in args)})", _ATOM, shape)
-
-
-def _index_text(index: tuple) -> str:
-    parts = []
-    for item in index:
-        if isinstance(item, tuple):  # ("slice", start, stop, step)
-            _, start, stop, step = item
-            text = f"{'' if start is None else start}:{'' if stop is None else stop}"
-            parts.append(text + (f":{step}" if step is not None else ""))
-        else:
-            parts.append(str(item))
-    return ", ".join(parts)
 
 
 class NumpyCode:
@@ -290,7 +278,7 @@ class NumpyCode:
     def index(self, x: Code, index: tuple) -> Code:
         from ..core.ops import _index_shape
 
-        return Code(f"{x.wrap(_ATOM)}[{_index_text(index)}]", _ATOM, _index_shape([x.shape], index))
+        return Code(f"{x.wrap(_ATOM)}[{index_text(index)}]", _ATOM, _index_shape([x.shape], index))
 
     def stack(self, *xs: Code) -> Code:
         return Code(f"np.array([{', '.join(code(x).text for x in xs)}])", _ATOM, (len(xs),) + code(xs[0]).shape)
@@ -325,7 +313,7 @@ class NumpyCode:
 
     def scatter(self, g: Code, shape: tuple, index: tuple) -> Code:
         self.helpers.add("scatter")
-        return Code(f"scatter({g.text}, {shape!r}, np.s_[{_index_text(index)}])", _ATOM, tuple(shape))
+        return Code(f"scatter({g.text}, {shape!r}, np.s_[{index_text(index)}])", _ATOM, tuple(shape))
 
     def unbroadcast(self, g: Code, shape: tuple) -> Code:
         if tuple(g.shape) == tuple(shape):
@@ -587,7 +575,7 @@ def _framework_line(ev: Evaluation, i: int, names: dict[int, str], target: str) 
                 f"torch.logsumexp({args[0]}, dim={p})"
         return f"jax.scipy.special.logsumexp({args[0]}, axis={p})"
     if op == "index":
-        return f"{args[0]}[{_index_text(tuple(p))}]"  # type: ignore[arg-type]
+        return f"{args[0]}[{index_text(tuple(p))}]"  # type: ignore[arg-type]
     if op == "stack":
         return f"{xp}.stack([{', '.join(_as_tensor(a, target) for a in args)}])"
     if op == "dot" and target == "torch" and any(len(getattr(ev.values[a], "shape", ())) != 1 for a in node.args):
