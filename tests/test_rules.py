@@ -132,10 +132,12 @@ ELEMENTWISE = [name for name, op in OPS.items() if op.partials is not None and o
 
 
 def _domain(name, x):
-    if name in ("log", "sqrt"):
+    if name in ("log", "sqrt", "log2", "log10", "log1p"):
         return np.abs(x) + 0.5
-    if name in ("asin", "acos"):
+    if name in ("asin", "acos", "atanh"):
         return np.tanh(x) * 0.9
+    if name == "acosh":
+        return np.abs(x) + 1.5
     return x
 
 
@@ -145,11 +147,14 @@ def test_elementwise_rules_with_broadcasting(name):
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     op = OPS[name]
     arity = 2 if op.variadic else op.arity
-    for shapes in ([(3,)] * arity, [(2, 3), (3,)], [(2, 3), ()], [(2, 1), (1, 3)], [(4,), ()])[: 1 if arity == 1 else 5]:
+    cases = ([(3,)] * 3, [(2, 3), (3,), (3,)], [(2, 3), (), ()], [(2, 1), (1, 3), (2, 3)], [(4,), (), (4,)])
+    for shapes in cases[: 1 if arity == 1 else 5]:
         shapes = shapes[:arity]
         xs = [_domain(name, rng.normal(size=s)) for s in shapes]
         if name == "pow":
             xs[0] = np.abs(xs[0]) + 0.5
+        if name == "clip":  # lo below hi
+            xs[1], xs[2] = -np.abs(xs[1]) - 0.1, np.abs(xs[2]) + 0.1
         out = np.asarray(getattr(ARRAY, name)(*xs), dtype=float)
         g = rng.normal(size=out.shape)
         kind = 0 if op.variadic else arity

@@ -322,7 +322,7 @@ def elementwise_rule(k: int, broadcast: object, unit: float = 0.0) -> Rule:
 
     `unit` is a constant partial of +1 or -1 (add, sub, neg): then just ``ḡ`` or ``−ḡ``.
     """
-    p = P0 if k == 0 else P1
+    p = _leaf(f"p{k}")  # ∂y/∂x_k, for any argument (where has three)
     adjoint = G if unit == 1.0 else Expr("neg", G) if unit == -1.0 else G * p
     if broadcast == "scalar":  # a scalar spread over the whole output: a column
         column = Expr("col", Expr("ones") if unit else p)
