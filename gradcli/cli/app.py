@@ -211,7 +211,7 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
                 from ..teach.explain import paths_latex, steps_latex
 
                 ev.extras["latex"].update(paths_latex(ev))
-                ev.extras["latex_steps"] = steps_latex(ev, digits)
+                ev.extras["latex_steps"] = steps_latex(ev, 10 if digits is None else digits)
             elif steps:
                 from ..teach.explain import steps_latex
 

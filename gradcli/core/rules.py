@@ -452,7 +452,7 @@ def _join_rules(shapes: tuple, rows: bool) -> tuple:
             where = (start,) if s else (start, 0)
             text = f"[{start}]" if s else f"[{start}, 0]"
         out.append(Rule(Expr("part", G, key=text, data=where), Expr("embed", key="E", data=_embedding(where)),
-                        f"sparse: 0/1, one 1 per element of the argument, at the elements {text} of the result",
+                        f"sparse: 0/1, the argument placed at {text} of the result",
                         "each argument gets its own slice of the adjoint"))
         start += width
     return tuple(out)
@@ -470,11 +470,11 @@ def _diag_rules(shapes: tuple) -> tuple:
     on_diagonal = (tuple(range(n)), tuple(range(n)))
     if len(shapes[0]) == 1:  # Y = diag(v): v̄ gets the diagonal of Ȳ
         return (Rule(Expr("diagof", G), Expr("embed", key="E", data=_embedding(on_diagonal)),
-                     "sparse: 0/1, column i has its 1 at Y[i, i] (read row-major)", "the diagonal of the adjoint"),)
+                     "sparse: 0/1, column i has its 1 at element [i, i] of the result (read row-major)", "the diagonal of the adjoint"),)
     # y = diag(X): X̄ gets the diagonal matrix of ȳ
     pick = Expr("embed", key="E", data=lambda env: _embedding(on_diagonal)(
         dict(env, out_shape=env["arg_shape"], arg_shape=env["out_shape"])).T)
-    return (Rule(diag(G), pick, "sparse: 0/1, row i has its 1 at X[i, i] (read row-major)",
+    return (Rule(diag(G), pick, "sparse: 0/1, row i has its 1 at {x0}[i, i] (read row-major)",
                  "off the diagonal {arg} gets 0"),)
 
 
@@ -489,7 +489,7 @@ def _cumsum_rule(shapes: tuple, axis) -> tuple:
     whole = axis is None or len(shapes[0]) == 1
     return (Rule(Expr("rcumsum", G), Expr("embed", key="L", data=_lower_ones) if whole else None,
                  "lower triangular, all ones (L)" if whole else f"sparse: a lower triangle of ones along axis {axis}",
-                 "sums from the end: x̄ᵢ = Σⱼ≥ᵢ ȳⱼ" + ("" if axis is None or len(shapes[0]) == 1 else f" along axis {axis}")
+                 "sums from the end: element i gets the adjoint's elements i, i+1, … added up" + ("" if axis is None or len(shapes[0]) == 1 else f" along axis {axis}")
                  + (", over {arg} read row-major" if axis is None and len(shapes[0]) > 1 else "")),)
 
 
@@ -501,7 +501,7 @@ def _solve_rules(shapes: tuple) -> tuple:
     matrix = len(shapes[1]) == 2
     return (
         Rule(Expr("neg", INVT @ G) @ OUT.T, kron(Expr("neg", INV), OUT.T),
-             "dense ({x0} read row-major)", "the output is {x0}⁻¹ {x1}"),
+             "dense ({x0} read row-major)"),
         Rule(INVT @ G, kron(INV, EYE) if matrix else INV, "sparse: {x0}⁻¹ ⊗ I" if matrix else "dense",
              eye=("arg", 1) if matrix else ()),
     )
@@ -517,9 +517,9 @@ RULES.update({
     "prod": lambda shapes, p: (
         Rule(scale(G, Expr("others", X0)), row(Expr("others", X0)) if p is None else None,
              "dense row" if p is None else "sparse: one dense row per reduced slice",
-             "the product of the other elements (the product ÷ xᵢ where xᵢ ≠ 0)"),),
+             "the product of the other elements (the product ÷ {arg}ᵢ where {arg}ᵢ ≠ 0)"),),
     "var": lambda shapes, p: (
-        Rule(scale(G, scale(_TWO, X0 - _MEANX)) / N, row(scale(_TWO, X0 - _MEANX) / N) if p is None else None,
+        Rule(scale(scale(G, _TWO), X0 - _MEANX) / N, row(scale(_TWO, X0 - _MEANX) / N) if p is None else None,
              "dense row" if p is None else "sparse: one dense row per reduced slice", "n = the number averaged over"),),
     "std": lambda shapes, p: (
         Rule(scale(G, X0 - _MEANX) / scale(N, OUT), row((X0 - _MEANX) / scale(N, OUT)) if p is None else None,
@@ -529,8 +529,8 @@ RULES.update({
         Rule(scale(G, EYE), Expr("vec", EYE), "sparse row: 1 at each diagonal element (read row-major)",
              eye=("arg", 0)),),
     "det": lambda shapes, p: (
-        Rule(scale(G, scale(OUT, INVT)), scale(OUT, Expr("vec", INVT)), "dense row ({x0} read row-major)",
-             "det({arg}) {arg}⁻ᵀ is the cofactor matrix of {arg} (gradcli uses that, exact at a singular {arg} too)"),),
+        Rule(scale(scale(G, OUT), INVT), scale(OUT, Expr("vec", INVT)), "dense row ({x0} read row-major)",
+             "det({arg}) {arg}⁻ᵀ = the cofactor matrix of {arg} (gradcli's, exact when {arg} is singular too)"),),
     "logdet": lambda shapes, p: (
         Rule(scale(G, INVT), Expr("vec", INVT), "dense row ({x0} read row-major)"),),
     "inv": lambda shapes, p: (
