@@ -144,3 +144,14 @@ def test_the_programs_use_every_shape_and_linear_algebra_op():
     ops = {"reshape", "flatten", "hstack", "vstack", "diag", "cumsum", "prod", "var", "std", "trace", "det",
            "logdet", "inv", "solve", "eye", "zeros", "ones"}
     assert ops <= used, ops - used
+
+
+def test_three_argument_elementwise_ops_print_their_own_partial():
+    """where(c, a, b) and clip(x, lo, hi): the third argument's rule reads its own partial
+    (it read the second's, an internal error, before)."""
+    out = _ok(["sum(where(y, u, y*y)) + sum(clip(y, u, y*y + 1))", "y=[0.5,2,-1]", "u=[0,-3,1]",
+               "--steps", "--no-nodes"])
+    text = "\n".join(" ".join(line.split()) for line in out.splitlines())
+    assert "ū += w̄ ∘ (ne(y, 0)) (3 ∘ 3 → 3)" in text
+    assert "v̄ += w̄ ∘ (eq(y, 0)) (3 ∘ 3 → 3)" in text
+    assert "b̄ += c̄ ∘ (step(y - b)) (3 ∘ 3 → 3)" in text
