@@ -43,13 +43,13 @@ def repeats(n: int, quick: bool) -> int:
     return {1000: 20, 10_000: 7, 100_000: 3}.get(n, 1)
 
 
-def end_to_end(source: str, env: dict[str, float], stages: list | None = None) -> str:
-    """Program text -> JSON document, as `gradcli eval --json` does in-process."""
+def end_to_end(source: str, env: dict[str, float], stages: list | None = None, nodes: bool = True) -> str:
+    """Program text -> JSON document, as `gradcli eval --json` (`--no-nodes`) does in-process."""
     t0 = time.perf_counter()
     bindings = {name: parse_argument(f"{name}={value!r}") for name, value in env.items()}
     ev = evaluate(source, bindings)
     t1 = time.perf_counter()
-    doc = to_json(ev, [])
+    doc = to_json(ev, []) if nodes else to_json(ev, [], with_nodes=False)
     t2 = time.perf_counter()
     text = dumps(doc)
     t3 = time.perf_counter()
@@ -84,13 +84,17 @@ def measure_gradcli(n: int, quick: bool) -> dict:
     t_fwd = min(f for _, f in runs)
     stages: list = []
     t_e2e, doc = best_of(lambda: end_to_end(source, env, stages), r, budget)
+    try:  # --no-nodes (gradcli versions before it have no with_nodes)
+        t_lean, _ = best_of(lambda: end_to_end(source, env, nodes=False), r, budget)
+    except TypeError:
+        t_lean = math.nan
     nodes = len(graph.nodes)
     grad = {name: adjoints[graph.names[name]] for name in env}
     assert all(map(math.isfinite, grad.values())), "non-finite gradient"
     return {
         "n": n, "nodes": nodes, "depth": depth(graph), "chars": len(source), "json_bytes": len(doc),
         "parse": t_parse, "lower": t_lower, "compile": t_compile, "forward": t_fwd, "fwd_bwd": t_fb,
-        "ratio": t_fb / t_fwd_in_best, "fwd_in_best": t_fwd_in_best, "e2e": t_e2e, "stages": min(stages, key=sum),
+        "ratio": t_fb / t_fwd_in_best, "fwd_in_best": t_fwd_in_best, "e2e": t_e2e, "lean": t_lean, "stages": min(stages, key=sum),
         "graph": graph, "env": env, "grad": grad, "value": values[graph.output],
     }
 
@@ -162,7 +166,8 @@ def run(args: argparse.Namespace) -> str:
         N = m["nodes"]
         rows.append([f"{N:,}", f"{m['depth']:,}", us(m["parse"], N), us(m["lower"], N), us(m["compile"], N),
                      us(m["forward"], N), us(m["fwd_bwd"], N), f"{m['ratio']:.2f}",
-                     us(m["e2e"], N), f"{m['e2e']:.2f}"])
+                     us(m["e2e"], N), f"{m['e2e']:.2f}", f"{m['e2e'] / m['fwd_bwd']:.1f}",
+                     us(m["lean"], N)])
         ev_t, tj_t, du_t = m["stages"]
         e2e_rows.append([f"{N:,}", us(ev_t, N), us(tj_t, N), us(du_t, N), us(sum(m["stages"]), N),
                          f"{m['json_bytes'] / 1e6:.1f}"])
@@ -187,9 +192,11 @@ def run(args: argparse.Namespace) -> str:
                "Times are µs per graph node, best of several runs, garbage collector off; "
                "*(f+b)/f* is taken within the best forward+backward run. "
                "*End to end* is program text to JSON document in-process "
-               "(`evaluate` + `report.to_json` + `report.dumps`).\n")
+               "(`evaluate` + `report.to_json` + `report.dumps`); *e2e × f+b* is its ratio to the "
+               "engine's own forward+backward in the same run; *e2e --no-nodes* is the same with "
+               "`to_json(..., with_nodes=False)` (`--json --no-nodes`).\n")
     out.append(table(["nodes", "depth", "parse", "lower", "compile", "forward", "fwd+bwd", "(f+b)/f",
-                      "end to end", "end to end s"], rows))
+                      "end to end", "end to end s", "e2e × f+b", "e2e --no-nodes"], rows))
     out.append("\nEnd to end, by stage (µs/node, the best run): *evaluate* is bindings + parse + lower + "
                "Tape compile + forward + backward + kink scan; then `to_json` and `dumps`.\n")
     out.append(table(["nodes", "evaluate", "to_json", "dumps", "total", "JSON MB"], e2e_rows))

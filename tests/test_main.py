@@ -24,6 +24,7 @@ from gradcli.cli.main import fast_eval_args
     (["eval", "x^2", "--format", "csv", "x=1"], {"args": ("x^2", "x=1"), "fmt": "csv"}),
     (["eval", "x^2", "x=1", "--format=tsv"], {"args": ("x^2", "x=1"), "fmt": "tsv"}),
     (["eval", "x", "x=[1, 2]"], {"args": ("x", "x=[1, 2]"), "fmt": "table"}),
+    (["eval", "x^2", "x=1", "--json", "--no-nodes"], {"args": ("x^2", "x=1"), "fmt": "json", "show_nodes": False}),
 ])
 def test_plain_lines_take_the_fast_path(argv, expected):
     assert fast_eval_args(argv) == expected
@@ -46,6 +47,7 @@ def test_plain_lines_take_the_fast_path(argv, expected):
     ["eval", "x", "x"],
     ["jacobian", "x", "x=1"],
     ["eval", "x", "--", "x=1"],
+    ["eval", "x", "x=1", "--no-nodes", "--no-nodes"],
 ])
 def test_everything_else_goes_to_click(argv):
     assert fast_eval_args(argv) is None
@@ -54,6 +56,7 @@ def test_everything_else_goes_to_click(argv):
 CASES = [
     ["eval", "(a+b)*(b+1)", "a=3", "b=2"],
     ["eval", "(a+b)*(b+1)", "a=3", "b=2", "--json"],
+    ["eval", "(a+b)*(b+1)", "a=3", "b=2", "--json", "--no-nodes"],
     ["eval", "c = a + b; d = b + 1; e = c * d", "a=3", "b=2", "--format", "csv"],
     ["eval", "s = dot(u, sigmoid(W@x + b))", "u=[0.3,-0.2,0.5]", "W=[[0.1,0.2],[-0.3,0.4],[0.5,-0.6]]",
      "x=[1,2]", "b=[0,0.1,-0.1]", "--json"],

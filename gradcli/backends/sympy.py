@@ -21,37 +21,71 @@ from ..core.graph import CONST, INPUT, Graph
 FORMULA_LIMIT = 400
 
 
-def sympy_backend() -> SimpleNamespace:
+class _LazyNumpy:
+    """NumPy, imported on first use (a scalar check never uses it)."""
+
+    def __getattr__(self, name: str):
+        import numpy
+
+        return getattr(numpy, name)
+
+
+_LAZY_NUMPY = _LazyNumpy()
+
+
+def sympy_backend(sp=None) -> SimpleNamespace:
     """The SymPy form of every primitive (same names as `gradcli.backends.floats.SCALAR`).
 
     Arrays are NumPy object arrays of SymPy expressions, so a matrix program becomes
-    one expression per element; elementwise functions are mapped over them.
+    one expression per element; elementwise functions are mapped over them.  `sp` is
+    the symbolic library (default SymPy); `gradcli.backends.symengine` passes SymEngine,
+    whose names are the same.  NumPy is imported only when an array shows up, so a
+    scalar check does not pay for it.
     """
-    import numpy as np
-    import sympy as sp
+    if sp is None:
+        import sympy as sp
+    np = _LAZY_NUMPY
 
     def each(f):
-        vf = np.vectorize(f, otypes=[object])
-
         def g(*xs):
-            if any(isinstance(x, np.ndarray) for x in xs):
-                return vf(*xs)
+            if any(hasattr(x, "shape") for x in xs):
+                import numpy as np
+
+                return np.vectorize(f, otypes=[object])(*xs)
             return f(*xs)
 
         return g
+
+    def np_call(name):
+        def g(*xs, **kw):
+            import numpy as np
+
+            return getattr(np, name)(*xs, **kw)
+
+        return g
+
+    def np_sum(x, axis=None, keepdims=False):
+        import numpy as np
+
+        return np.sum(x, axis=axis, keepdims=keepdims)
+
+    def ravel(x):
+        import numpy as np
+
+        return np.ravel(x)
 
     def exp_all(x):
         return each(sp.exp)(x)
 
     def softmax(x, axis=-1):
         e = exp_all(x)
-        return e / np.sum(e, axis=axis, keepdims=True)
+        return e / np_sum(e, axis=axis, keepdims=True)
 
     def log_softmax(x, axis=-1):
-        return x - each(sp.log)(np.sum(exp_all(x), axis=axis, keepdims=True))
+        return x - each(sp.log)(np_sum(exp_all(x), axis=axis, keepdims=True))
 
     def logsumexp(x, axis=None):
-        return each(sp.log)(np.sum(exp_all(x), axis=axis)) if axis is not None else sp.log(np.sum(exp_all(x)))
+        return each(sp.log)(np_sum(exp_all(x), axis=axis)) if axis is not None else sp.log(np_sum(exp_all(x)))
 
     def index(x, idx):
         from .arrays import _np_index
@@ -128,7 +162,7 @@ def sympy_backend() -> SimpleNamespace:
         var=lambda x, axis=None: reduce_each(var_of, x, axis),
         std=lambda x, axis=None: reduce_each(lambda xs: sp.sqrt(var_of(xs)), x, axis),
         reshape=lambda x, shape: np.reshape(x, shape),
-        flatten=np.ravel,
+        flatten=lambda x: np.ravel(x),
         hstack=lambda *xs: np.hstack([np.array(x, dtype=object) for x in xs]),
         vstack=lambda *xs: np.vstack([np.array(x, dtype=object) for x in xs]),
         trace=lambda x: sp.Add(*np.diagonal(x)),
@@ -136,7 +170,7 @@ def sympy_backend() -> SimpleNamespace:
         logdet=logdet,
         inv=lambda x: array(matrix(x).inv(), np.shape(x)),
         solve=solve,
-        diag=np.diag,
+        diag=lambda x: np.diag(x),
         eye=lambda shape: constant(np.eye(shape[0])),
         zeros=lambda shape: constant(np.zeros(shape)),
         ones=lambda shape: constant(np.ones(shape)),
@@ -168,21 +202,21 @@ def sympy_backend() -> SimpleNamespace:
         sign=each(sp.sign),
         eq=each(lambda x, y: sp.Piecewise((1, sp.Eq(x, y)), (0, True))),
         xlogy=each(lambda x, y: x * sp.log(y)),
-        matmul=np.dot,
-        dot=np.dot,
-        outer=np.outer,
-        transpose=np.transpose,
-        sum=lambda x, axis=None: np.sum(x, axis=axis) if axis is not None else sp.Add(*np.ravel(x)),
-        mean=lambda x, axis=None: (np.sum(x, axis=axis) / np.shape(x)[axis]) if axis is not None
-        else sp.Add(*np.ravel(x)) / np.size(x),
-        norm=lambda x: sp.sqrt(sp.Add(*[e * e for e in np.ravel(x)])),
+        matmul=np_call("dot"),
+        dot=np_call("dot"),
+        outer=np_call("outer"),
+        transpose=np_call("transpose"),
+        sum=lambda x, axis=None: np_sum(x, axis=axis) if axis is not None else sp.Add(*ravel(x)),
+        mean=lambda x, axis=None: (np_sum(x, axis=axis) / x.shape[axis]) if axis is not None
+        else sp.Add(*ravel(x)) / ravel(x).size,
+        norm=lambda x: sp.sqrt(sp.Add(*[e * e for e in ravel(x)])),
         softmax=softmax,
         log_softmax=log_softmax,
         logsumexp=logsumexp,
-        amax=lambda x: sp.Max(*np.ravel(x)),
-        amin=lambda x: sp.Min(*np.ravel(x)),
+        amax=lambda x: sp.Max(*ravel(x)),
+        amin=lambda x: sp.Min(*ravel(x)),
         index=index,
-        stack=lambda *xs: np.array(list(xs), dtype=object),
+        stack=lambda *xs: np_call("array")(list(xs), dtype=object),
     )
 
 
@@ -225,9 +259,10 @@ def round_half_even(x):
     return _ROUND(x)
 
 
-def exact_constant(text: str):
+def exact_constant(text: str, sp=None):
     """A constant's source text as an exact SymPy number: "0.1" -> 1/10, "pi" -> pi."""
-    import sympy as sp
+    if sp is None:
+        import sympy as sp
 
     negative = text.startswith("-")
     body = text[1:] if negative else text
@@ -235,10 +270,15 @@ def exact_constant(text: str):
     return -value if negative else value
 
 
-def input_symbols(graph: Graph, env: dict) -> dict[str, object]:
-    """A real SymPy symbol per input, or an object array of ``W[0,1]`` symbols."""
-    import numpy as np
-    import sympy as sp
+def input_symbols(graph: Graph, env: dict, symbol=None) -> dict[str, object]:
+    """A real SymPy symbol per input, or an object array of ``W[0,1]`` symbols.
+
+    `symbol(label)` makes one symbol (default: a real SymPy symbol)."""
+    if symbol is None:
+        import sympy as sp
+
+        def symbol(label):
+            return sp.Symbol(label, real=True)
 
     from ..core.elements import elements
 
@@ -247,24 +287,28 @@ def input_symbols(graph: Graph, env: dict) -> dict[str, object]:
         name = graph.nodes[i].name
         value = env[name]
         if getattr(value, "shape", ()):
+            import numpy as np
+
             arr = np.empty(value.shape, dtype=object)
             for label, index in elements(name, value):
-                arr[index] = sp.Symbol(label, real=True)
+                arr[index] = symbol(label)
             symbols[name] = arr  # type: ignore[index]
         else:
-            symbols[name] = sp.Symbol(name, real=True)  # type: ignore[index]
+            symbols[name] = symbol(name)  # type: ignore[index]
     return symbols
 
 
-def to_sympy(graph: Graph, symbols: dict[str, object]) -> list:
-    """SymPy expressions of every node, in evaluation order (no recursion on our side)."""
-    m = sympy_backend()
+def to_sympy(graph: Graph, symbols: dict[str, object], sp=None) -> list:
+    """SymPy expressions of every node, in evaluation order (no recursion on our side).
+
+    With `sp` = the symengine module, SymEngine expressions of the same forms."""
+    m = sympy_backend(sp)
     exprs: list = [None] * len(graph.nodes)
     for node in graph.nodes:
         if node.op == INPUT:
             exprs[node.id] = symbols[node.name]  # type: ignore[index]
         elif node.op == CONST:
-            exprs[node.id] = exact_constant(node.text)
+            exprs[node.id] = exact_constant(node.text, sp)
         else:
             f = getattr(m, node.op)
             args = [exprs[a] for a in node.args]
@@ -274,12 +318,13 @@ def to_sympy(graph: Graph, symbols: dict[str, object]) -> list:
 
 def point_of(symbols: dict, env: dict) -> dict:
     """{symbol: Float} for every input element, at 30 digits."""
-    import numpy as np
     import sympy as sp
 
     point = {}
     for name, sym in symbols.items():
-        if isinstance(sym, np.ndarray):
+        if hasattr(sym, "shape"):
+            import numpy as np
+
             for index in np.ndindex(*sym.shape):
                 point[sym[index]] = sp.Float(float(env[name][index]), 30)
         else:

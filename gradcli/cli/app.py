@@ -191,10 +191,15 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
         checks = _gradient_checks(ev, check, rtol, atol, sympy_timeout)
     elif check:
         raise UsageError("checks need a scalar output (or --seed-output); for a vector output use 'gradcli jacobian'")
-    if steps or paths or edges:
+    if steps and ev.mode == "forward" and not (paths or edges or jacobians):
+        from ..teach.forward import forward_steps
+
+        forward_steps(ev)  # refuses what it cannot explain, before anything is printed
+        ev.extras["forward_steps"] = True
+    elif steps or paths or edges:
         if not ev.adjoints:
             raise UsageError("--steps, --paths and --edges explain reverse mode: they need a scalar output "
-                             "(or --seed-output) and --mode reverse")
+                             "(or --seed-output) and --mode reverse (forward mode takes --steps alone)")
         for flag, key in ((steps, "steps"), (paths, "paths"), (edges, "edges"), (jacobians, "jacobians")):
             if flag:
                 ev.extras[key] = True
@@ -588,7 +593,7 @@ def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: 
     if fmt == "json":
         from ..output.documents import dumps, to_json
 
-        echo(dumps(to_json(ev, checks)), escape=False)
+        echo(dumps(to_json(ev, checks, with_nodes=show_nodes is not False)), escape=False)
     elif fmt in ("csv", "tsv"):
         from ..output.documents import csv_rows
 

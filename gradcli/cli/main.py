@@ -3,7 +3,7 @@
 ``gradcli eval PROGRAM NAME=VALUE ... [--json | --format F]`` is what shell loops run
 thousands of times, and importing click costs more than everything else gradcli does
 for a small program.  So that exact form -- a program that does not start with '-',
-bindings NAME=VALUE, and at most the options below -- is parsed here by a strict
+bindings NAME=VALUE, and at most the options below (``--json``, ``--format F``, ``--no-nodes``) -- is parsed here by a strict
 allow-list and sent to the same `gradcli.cli.app.run_eval` the click command calls.
 Anything else (another option, a file, --help, a typo) goes to click unchanged, so
 there is one implementation and one set of messages.
@@ -25,6 +25,7 @@ def fast_eval_args(argv: list[str]) -> Optional[dict]:
         return None
     program, rest = argv[1], argv[2:]
     fmt: Optional[str] = None
+    show_nodes: Optional[bool] = None
     bindings: list[str] = []
     i = 0
     while i < len(rest):
@@ -36,12 +37,17 @@ def fast_eval_args(argv: list[str]) -> Optional[dict]:
             i += 1
         elif a.startswith("--format=") and a[9:] in _FORMATS and fmt is None:
             fmt = a[9:]
+        elif a == "--no-nodes" and show_nodes is None:
+            show_nodes = False
         elif _BINDING.fullmatch(a) and not a.startswith("-"):
             bindings.append(a)
         else:
             return None
         i += 1
-    return {"args": (program, *bindings), "fmt": fmt or "table"}
+    plain: dict = {"args": (program, *bindings), "fmt": fmt or "table"}
+    if show_nodes is not None:
+        plain["show_nodes"] = show_nodes
+    return plain
 
 
 def run() -> None:
@@ -60,7 +66,7 @@ def run() -> None:
     try:
         install_signal_handlers()
         prepare_streams()
-        status = run_eval(plain["args"], fmt=plain["fmt"])
+        status = run_eval(plain["args"], fmt=plain["fmt"], show_nodes=plain.get("show_nodes"))
     except BaseException as exc:  # noqa: B036 - mapped to one line and an exit status
         if isinstance(exc, SystemExit):
             raise

@@ -35,7 +35,7 @@ The forward function of op ``name`` is ``backend.<name>`` in every backend;
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 Partial = Union[float, Callable[..., object]]
 
@@ -82,6 +82,14 @@ class Op:
     @property
     def variadic(self) -> bool:
         return self.arity < 0
+
+    def partials_at(self, m: Any, xs: list, out: Any) -> list:
+        """The local partials ∂out/∂x_k of an elementwise op on backend `m`, one per argument
+        (a variadic row gives them all at once; a constant partial is a float)."""
+        rule: Any = self.partials
+        if self.variadic:
+            return list(rule(m, xs, out))
+        return [p if isinstance(p, float) else p(m, *xs, out) for p in rule]
 
     @property
     def elementwise(self) -> bool:

@@ -8,12 +8,23 @@ substituting into the tree.  All of it runs under a time budget (`gradcli.oracle
 values first, then formulas, then simplified formulas; what is not done by the
 deadline is reported as skipped, and the rest of the output still comes.
 
+When SymEngine is installed (``pip install gradcli[fast]``) and has a derivative
+for every op of the graph (`gradcli.backends.symengine.supports`), the same forms are
+built, differentiated and evaluated in SymEngine instead: about a hundred times
+faster, and SymPy is imported only to print and simplify formulas short enough to
+simplify.  Any result SymEngine cannot give as a finite real number (complex,
+infinite, undefined) sends the whole check back to SymPy, so verdicts do not depend
+on which library is installed.  Either way the derivative is the library's calculus
+on the forward forms of `gradcli.backends.sympy`, never gradcli's own partials.
+
 SymPy is imported only here, only when a symbolic check is asked for.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import sys
 from typing import Optional
 
 from ..backends.sympy import input_symbols, point_of, short, to_float, to_sympy, values_at
@@ -41,9 +52,14 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
         for name in ev.wrt:
             check.results[name] = CheckResult(None, None, "skipped", "too large")
         return check
-    import sympy  # noqa: F401  (import before forking, so the child need not)
-
+    from ..backends import symengine as fast_backend
     from ..core.elements import elements, size
+
+    # import before forking, so the child need not: SymEngine when it can do this graph
+    fast = fast_backend.load() is not None and fast_backend.supports(ev.graph)
+    if not fast:
+        import sympy  # noqa: F401
+    parent = os.getpid()
 
     graph, wrt, env = ev.graph, list(ev.wrt), ev.env
     if sum(size(env[name]) for name in wrt) > ELEMENT_LIMIT:
@@ -54,26 +70,21 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
     labels = [(name, label, index) for name in wrt for label, index in elements(name, env[name])]
 
     def job(send: budget.Send) -> None:
-        import sympy as sp
-
-        symbols = input_symbols(graph, env)
-        f = to_sympy(graph, symbols)[graph.output]
-        point = point_of(symbols, env)
-        derivatives = {}
-        for name in wrt:  # one input at a time: its elements share one CSE pass
-            mine = [(label, index) for n, label, index in labels if n == name]
-            ds = []
-            for label, index in mine:
-                sym = symbols[name] if index is None else symbols[name][index]  # type: ignore[index]
-                derivatives[label] = sp.diff(f, sym)
-                ds.append(derivatives[label])
-            for (label, _), v in zip(mine, values_at(ds, point)):
-                send(("value", label, to_float(v), str(v)))
+        derivatives = _symengine_values(graph, env, wrt, labels, send) if fast else None
+        if derivatives is None:
+            derivatives = _sympy_values(graph, env, wrt, labels, send)
+        formulas = {}
         for label, d in derivatives.items():
-            send(("formula", label, short(str(d))))
+            formulas[label] = d if isinstance(d, str) else short(str(d))
+            send(("formula", label, formulas[label]))
         send(("essentials",))
+        if any(not isinstance(d, str) for d in derivatives.values()):
+            import sympy as sp
+
+            if os.getpid() != parent:  # a forked child: see _skip_units_import
+                _skip_units_import()
         for label, d in derivatives.items():
-            if sp.count_ops(d) <= 200:
+            if not isinstance(d, str) and sp.count_ops(d) <= 200:
                 send(("simplified", label, short(str(sp.simplify(d)))))
 
     outcome = budget.run(job, seconds, patience=SIMPLIFY_SECONDS)
@@ -126,3 +137,108 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
     elif outcome.error and not check.note:
         check.note = f"SymPy failed: {outcome.error}"
     return check
+
+
+#: formulas from SymEngine up to this many characters are converted to SymPy to be
+#: printed (in SymPy's term order) and simplified; longer ones are shown as SymEngine
+#: prints them (they are shortened to `FORMULA_LIMIT` characters either way)
+CONVERT_LIMIT = 4000
+
+
+def _labelled(labels: list, name: str) -> list:
+    return [(label, index) for n, label, index in labels if n == name]
+
+
+def _sympy_values(graph, env, wrt, labels, send) -> dict:
+    """SymPy's derivative for every label: send its 30-digit value; return the expressions."""
+    import sympy as sp
+
+    symbols = input_symbols(graph, env)
+    f = to_sympy(graph, symbols)[graph.output]
+    point = point_of(symbols, env)
+    derivatives = {}
+    for name in wrt:  # one input at a time: its elements share one CSE pass
+        mine = _labelled(labels, name)
+        ds = []
+        for label, index in mine:
+            sym = symbols[name] if index is None else symbols[name][index]  # type: ignore[index]
+            derivatives[label] = sp.diff(f, sym)
+            ds.append(derivatives[label])
+        for (label, _), v in zip(mine, values_at(ds, point)):
+            send(("value", label, to_float(v), str(v)))
+    return derivatives
+
+
+def _symengine_values(graph, env, wrt, labels, send) -> Optional[dict]:
+    """SymEngine's derivative for every label, or None to leave the whole check to SymPy.
+
+    All values are computed before any is sent, so a fallback starts clean.  Returns
+    SymPy expressions for short formulas and SymEngine's text for long ones."""
+    from ..backends import symengine as fast_backend
+
+    se = fast_backend.load()
+    try:
+        symbols = input_symbols(graph, env, symbol=se.Symbol)
+        f = to_sympy(graph, symbols, se)[graph.output]
+        point = {}
+        for name, sym in symbols.items():
+            if hasattr(sym, "shape"):
+                import numpy as np
+
+                for index in np.ndindex(*sym.shape):
+                    point[sym[index]] = fast_backend.number_at(env[name][index], se)
+            else:
+                point[sym] = fast_backend.number_at(env[name], se)
+        derivatives, values = {}, {}
+        for name in wrt:
+            mine = _labelled(labels, name)
+            ds = []
+            for label, index in mine:
+                sym = symbols[name] if index is None else symbols[name][index]  # type: ignore[index]
+                derivatives[label] = se.diff(f, sym)
+                ds.append(derivatives[label])
+            for (label, _), v in zip(mine, fast_backend.values_at(ds, point, se)):
+                if not fast_backend.is_real_number(v, se):
+                    return None
+                values[label] = v
+    except (RuntimeError, TypeError, ValueError, AttributeError, NotImplementedError):
+        return None  # anything SymEngine cannot build or differentiate: SymPy does it all
+    import sympy as sp
+
+    for label, v in values.items():
+        if not isinstance(v, se.RealMPFR):  # an exact Integer or Rational
+            v = v.n(fast_backend.BITS, real=True)
+        exact = sp.Float(str(v), 30)
+        send(("value", label, float(exact), str(exact)))
+    out: dict = {}
+    real = None
+    for label, d in derivatives.items():
+        text = str(d)
+        if len(text) > CONVERT_LIMIT:
+            out[label] = short(text)
+            continue
+        if real is None:  # SymEngine has no assumptions: give the formulas SymPy's real symbols back
+            real = {sp.Symbol(str(s)): sp.Symbol(str(s), real=True) for s in point}
+        out[label] = sp.sympify(d).xreplace(real)
+    return out
+
+
+def _skip_units_import() -> None:
+    """Spare a forked child the 0.3-0.6 s import of ``sympy.physics.units``.
+
+    ``sympy.simplify`` imports it only to ask ``expr.has(Quantity)``; our expressions
+    are built from our own graph and never hold a physical quantity, so a class that
+    nothing is an instance of gives the same answer.  Only ever done in the forked
+    child that runs the check (it exits right after), never in the caller's process.
+    """
+    if "sympy.physics.units" in sys.modules:
+        return
+    import types
+
+    units = types.ModuleType("sympy.physics.units")
+
+    class Quantity:  # noqa: D401 - a stand-in nothing is an instance of
+        pass
+
+    units.Quantity = Quantity  # type: ignore[attr-defined]
+    sys.modules["sympy.physics.units"] = units

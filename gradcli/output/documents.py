@@ -22,12 +22,14 @@ def overall_ok(checks: list[Check]) -> bool:
     return not any(check.failed for check in checks)
 
 
-def to_json(ev: Evaluation, checks: list[Check]) -> dict:
+def to_json(ev: Evaluation, checks: list[Check], with_nodes: bool = True) -> dict:
+    """The eval document; `with_nodes` False (``--no-nodes``) leaves ``nodes`` empty,
+    which skips the per-node work, most of the document's cost on a large graph."""
     graph, values, adjoints, live = ev.graph, ev.values, ev.adjoints, ev.tape.live
-    nodes = []
+    nodes: list = []
     scalar = ev.tape.scalar
     finite = math.isfinite
-    for node in graph.nodes:
+    for node in graph.nodes if with_nodes else ():
         i = node.id
         value = values[i]
         adjoint = adjoints[i] if live[i] and adjoints else None
@@ -83,6 +85,18 @@ def to_json(ev: Evaluation, checks: list[Check]) -> dict:
             from ..teach import explain
 
             doc[key] = getattr(explain, f"{key}_json")(ev)
+    if "forward_steps" in ev.extras:
+        from ..teach.forward import forward_steps
+
+        steps = forward_steps(ev)
+        for p in steps:  # strict JSON: non-finite numbers as strings, as everywhere
+            p["derivative"] = json_value(p["derivative"])
+            for n in p["nodes"]:
+                n["tangent"] = json_value(n["tangent"])
+                for term in n["terms"]:
+                    for key in ("partial_value", "tangent"):
+                        term[key] = None if term[key] is None else json_value(term[key])
+        doc["forward_steps"] = steps
     for check in checks:
         doc["tolerances"][check.name] = {"rtol": check.rtol, "atol": check.atol}
         entries = {}

@@ -129,13 +129,12 @@ def text_curve(c: Curve, width: int = 64, height: int = 12) -> str:
             grid[zero] = ["·"] * width
         for col, v in enumerate(ys):
             if np.isfinite(v):
-                row = int(round((hi - v) / (hi - lo) * (height - 1)))
-                grid[row][col] = mark
+                grid[int(round((hi - v) / (hi - lo) * (height - 1)))][col] = mark
         label_w = max(len(number(hi, 4)), len(number(lo, 4)))
         lines = [title]
-        for r, row in enumerate(grid):
+        for r, cells in enumerate(grid):
             label = number(hi, 4) if r == 0 else (number(lo, 4) if r == height - 1 else "")
-            lines.append(f"{label:>{label_w}} │{''.join(row)}")
+            lines.append(f"{label:>{label_w}} │{''.join(cells)}")
         lines.append(" " * label_w + " └" + "─" * width)
         left, right = number(float(c.x[0]), 4), number(float(c.x[-1]), 4)
         lines.append(" " * (label_w + 2) + left + " " * max(1, width - len(left) - len(right)) + right)
@@ -147,8 +146,7 @@ def text_curve(c: Curve, width: int = 64, height: int = 12) -> str:
 
 
 def curve_rows(c: Curve) -> list[list[str]]:
-    head = [c.name, c.output, f"d{c.output}/d{c.name}"] + (["finite_difference"] if c.fd is not None else [])
-    rows = [head]
+    rows = [[c.name, c.output, f"d{c.output}/d{c.name}"] + (["finite_difference"] if c.fd is not None else [])]
     for k in range(len(c.x)):
         row = [repr(float(c.x[k])), repr(float(c.value[k])), repr(float(c.slope[k]))]
         if c.fd is not None:

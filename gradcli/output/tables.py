@@ -179,7 +179,7 @@ def evaluation(ev: Evaluation, checks: list[Check], style: Style,
         parts += [Text(""), Text(
             f"The output has shape {shape}: its derivative is a Jacobian. Use 'gradcli jacobian' "
             "for all of it, or --seed-output for one vector-Jacobian product.", style="yellow")]
-    for key in ("steps", "paths", "edges", "exact", "latex", "latex_steps"):
+    for key in ("steps", "forward_steps", "paths", "edges", "exact", "latex", "latex_steps"):
         if key in ev.extras:
             parts += [Text(""), EXTRA_VIEWS[key](ev, style)]
     formulas = formula_lines(ev, checks)
@@ -655,7 +655,14 @@ EXTRA_VIEWS = {
     "steps": _steps_view,
     "paths": _paths_view,
     "edges": _edges_view,
+    "forward_steps": lambda ev, style: Text(_forward_steps_text(ev, style.digits)),
 }
+
+
+def _forward_steps_text(ev: Evaluation, digits: int) -> str:
+    from ..teach.forward import forward_steps_text
+
+    return forward_steps_text(ev, digits)
 
 
 def functions_table(rows: list[dict], style: Style) -> RenderableType:

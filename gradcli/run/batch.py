@@ -170,10 +170,47 @@ def write_csv(batch: Batch, out, fmt: str = "csv") -> None:
     if not cols or not len(batch.value):
         return
     table = np.column_stack(cols) + 0.0  # + 0.0 turns -0.0 into 0.0: no "-0.0" in the output
-    row_format = sep.join(["%r"] * table.shape[1])  # one formatting call per row
     for start in range(0, table.shape[0], CHUNK):
-        block = table[start:start + CHUNK].tolist()
-        out.write("\n".join([row_format % tuple(row) for row in block]) + "\n")
+        out.write(float_rows(table[start:start + CHUNK], sep))
+
+
+def float_rows(table: np.ndarray, sep: str = ",") -> str:
+    """Rows of `sep`-separated floats, one line each, every value exactly ``repr(value)``.
+
+    Float-to-text is most of a batch run's time, and ``repr`` one value at a time is
+    the fastest pure-Python way.  With orjson installed (``gradcli[fast]``) the rows are
+    written in bulk: orjson prints finite floats in [1e-4, 1e16) and zero exactly as
+    ``repr`` does (shortest round trip), so those rows go through it, and the rest
+    (non-finite values, which orjson prints as null; exponent forms, which it prints
+    as 1e-5 where repr prints 1e-05) go through ``repr``.
+    """
+    orjson = _orjson()
+    if orjson is None or not table.size:
+        columns = [list(map(repr, table[:, j].tolist())) for j in range(table.shape[1])]
+        return "".join([line + "\n" for line in map(sep.join, zip(*columns))])
+    size = np.abs(table)
+    special = (~np.isfinite(table) | ((size < 1e-4) & (table != 0)) | (size >= 1e16)).any(axis=1)
+    plain = np.ascontiguousarray(table[~special] if special.any() else table, dtype=np.float64)
+    text = orjson.dumps(plain, option=orjson.OPT_SERIALIZE_NUMPY).decode("ascii")[2:-2].replace("],[", "\n")
+    if sep != ",":
+        text = text.replace(",", sep)
+    if not special.any():
+        return text + "\n"
+    lines = np.empty(table.shape[0], dtype=object)
+    if len(plain):
+        lines[~special] = text.split("\n")
+    row_format = sep.join(["%r"] * table.shape[1])
+    lines[special] = [row_format % tuple(row) for row in table[special].tolist()]
+    return "\n".join(lines.tolist()) + "\n"
+
+
+def _orjson():
+    """The orjson module if installed (an optional speed-up), else None."""
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return orjson
 
 
 def write_json_lines(batch: Batch, out) -> None:

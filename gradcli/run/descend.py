@@ -13,7 +13,7 @@ are shuffled once per epoch by a seeded NumPy generator and taken `batch` at a t
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -54,7 +54,7 @@ def _copy(x: object) -> object:
 
 
 def _norm(grads: dict[str, object]) -> float:
-    return math.sqrt(sum(float(np.sum(np.square(g))) for g in grads.values()))
+    return math.sqrt(sum(float(np.sum(np.square(np.asarray(g, dtype=float)))) for g in grads.values()))
 
 
 def descend(source: str, bindings: dict[str, Binding], *, lr: float, steps: int, wrt: Optional[list[str]] = None,
@@ -72,8 +72,8 @@ def descend(source: str, bindings: dict[str, Binding], *, lr: float, steps: int,
         loss_and_grad, names, out = _full_batch(source, bindings, wrt, output)
     else:
         loss_and_grad, names, out = _minibatches(source, bindings, wrt, output, data, batch, seed)
-    params = {name: _copy(bindings[name].value) for name in names}
-    velocity = {name: np.zeros_like(np.asarray(params[name], dtype=float)) for name in names}
+    params: dict[str, Any] = {name: _copy(bindings[name].value) for name in names}
+    velocity: dict[str, Any] = {name: np.zeros_like(np.asarray(params[name], dtype=float)) for name in names}
     result = Descent(names, out)
     first: Optional[float] = None
     for k in range(steps + 1):
@@ -115,7 +115,7 @@ def _full_batch(source: str, bindings: dict[str, Binding], wrt: Optional[list[st
         raise UsageError("gradient descent needs a scalar output (a loss)")
     names = list(ev.wrt)
 
-    def loss_and_grad(params: dict[str, object], step: int):
+    def loss_and_grad(params: dict[str, Any], step: int):
         for name, value in params.items():
             ev.env[name] = value
         ev.warnings = []

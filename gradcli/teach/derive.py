@@ -114,10 +114,8 @@ def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
             sign = 1 if node.op == "max" else -1
             half = sp.Rational(1, 2)
             partials = [sp.Heaviside(sign * (xs[0] - xs[1]), half), sp.Heaviside(sign * (xs[1] - xs[0]), half)]
-        elif op.variadic:
-            partials = op.partials(m, xs, sym[i])
         else:
-            partials = [p if isinstance(p, float) else p(m, *xs, sym[i]) for p in op.partials]
+            partials = op.partials_at(m, xs, sym[i])
         sent: list[Contribution] = []
         for a, p in zip(node.args, partials):
             if not reaches[a]:

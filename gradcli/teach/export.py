@@ -438,7 +438,7 @@ def to_numpy(ev: Evaluation) -> str:
         shape = tuple(getattr(ev.values[i], "shape", ()))
         var[i] = Code(names[i], _ATOM, shape)
         if node.op == INPUT:
-            lines_point.append(f"{names[i]} = {_literal(ev.env[node.name])}")
+            lines_point.append(f"{names[i]} = {_literal(ev.env[node.name or ''])}")
             continue
         f = getattr(m, node.op)
         args = [var[a] for a in node.args]
@@ -455,10 +455,7 @@ def to_numpy(ev: Evaluation) -> str:
         xs = [var[a] for a in node.args]
         g = Code(dnames[i], _ATOM, var[i].shape)
         if op.partials is not None:
-            if op.variadic:
-                partials = op.partials(m, xs, var[i])
-            else:
-                partials = [p if isinstance(p, float) else p(m, *xs, var[i]) for p in op.partials]
+            partials = op.partials_at(m, xs, var[i])
             terms = [None if not live[a] else m.unbroadcast(g * code(p), var[a].shape)
                      for a, p in zip(node.args, partials)]
         else:
@@ -513,6 +510,7 @@ def to_numpy(ev: Evaluation) -> str:
 
 
 def _vjps(op: Any, n: int) -> list:
+    """One VJP rule per argument (a variadic row gives all at once)."""
     if callable(op.vjp):  # variadic structural ops give all their VJPs at once
         return [lambda m, g, xs, o, p, k=k: op.vjp(m, g, xs, o, p)[k] for k in range(n)]
     return list(op.vjp)
@@ -577,7 +575,7 @@ def _framework_line(ev: Evaluation, i: int, names: dict[int, str], target: str) 
                 f"torch.logsumexp({args[0]}, dim={p})"
         return f"jax.scipy.special.logsumexp({args[0]}, axis={p})"
     if op == "index":
-        return f"{args[0]}[{_index_text(p)}]"
+        return f"{args[0]}[{_index_text(tuple(p))}]"  # type: ignore[arg-type]
     if op == "stack":
         return f"{xp}.stack([{', '.join(_as_tensor(a, target) for a in args)}])"
     if op == "dot" and target == "torch" and any(len(getattr(ev.values[a], "shape", ())) != 1 for a in node.args):
@@ -610,7 +608,7 @@ def to_framework(ev: Evaluation, target: str) -> str:
     title = ev.source.strip().replace('"""', "'''").replace("\n", "\n    ")
     point = []
     for i in inputs:
-        value = ev.env[graph.nodes[i].name]
+        value: Any = ev.env[graph.nodes[i].name or ""]
         literal = json.dumps(value.tolist()) if getattr(value, "shape", ()) else repr(float(value))
         if target == "torch":
             point.append(f"    {names[i]} = torch.tensor({literal}, dtype=torch.float64, requires_grad=True)")

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Whole-process time of the symbolic checks on every sample, against `import sympy`.
+
+Each `samples/*.grad` runs as ``gradcli eval -f SAMPLE BINDINGS --check sympy`` and
+``--check all`` (bindings from the sample's ``#: bind`` / ``#: vars`` line), N times;
+the table gives the median wall time and its ratio to ``python -c "import sympy"`` and
+to ``python -c pass``, both measured in the same run by the same interpreter.  With
+``--both``, each check also runs with SymEngine hidden (``sys.modules["symengine"] =
+None``), i.e. the SymPy-only path of a plain install.
+
+    python benchmarks/checks.py              # 5 runs of each
+    python benchmarks/checks.py --quick      # 1 run, for a smoke test
+    python benchmarks/checks.py --both       # also the SymPy-only fallback
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import header, mark, median, table  # noqa: E402
+from startup import find_gradcli, script_interpreter  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+GOAL_SECONDS = 1.0
+#: run the CLI with SymEngine hidden, as on a plain install without the [fast] extra
+NO_SYMENGINE = ("import sys; sys.modules['symengine'] = None; sys.argv[0] = 'gradcli'; "
+                "from gradcli.cli.main import run; run()")
+
+
+def bindings(path: Path) -> list[str]:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#: bind "):
+            return line[len("#: bind "):].split()
+        if line.startswith("#: vars "):
+            return ["--vars", str(path.parent / line[len("#: vars "):].strip())]
+    return []
+
+
+def time_argv(argv: list[str], runs: int) -> tuple[float, int]:
+    times, status = [], 0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        status = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        times.append(time.perf_counter() - t0)
+    return median(times), status
+
+
+def run(args: argparse.Namespace) -> str:
+    gradcli = find_gradcli(args.gradcli)
+    python = script_interpreter(gradcli)
+    runs = 1 if args.quick else args.runs
+    bare, _ = time_argv([python, "-c", "pass"], max(runs, 3))
+    sym, _ = time_argv([python, "-c", "import sympy"], max(runs, 3))
+    files = sorted(SAMPLES.glob("*.grad"))
+    if args.samples:
+        wanted = set(args.samples.split(","))
+        files = [f for f in files if f.stem in wanted]
+    variants = [("", [gradcli])]
+    if args.both:
+        variants.append((" (SymPy only)", [python, "-c", NO_SYMENGINE]))
+    rows = []
+    worst = 0.0
+    for path in files:
+        for check in ("sympy", "all"):
+            for suffix, prefix in variants:
+                argv = [*prefix, "eval", "-f", str(path), *bindings(path), "--check", check]
+                med, status = time_argv(argv, runs)
+                worst = max(worst, med)
+                rows.append([f"`{path.name}` --check {check}{suffix}" + (f" (exit {status})" if status else ""),
+                             f"{med:.2f}", f"{med / sym:.2f}", f"{med / bare:.1f}", mark(med <= GOAL_SECONDS)])
+    out = [header("Symbolic checks", python) if not args.no_header else "## Symbolic checks\n"]
+    out.append(f"Median of {runs} runs per command; references in the same run: `python -c pass` "
+               f"{bare * 1e3:.0f} ms, `python -c \"import sympy\"` {sym * 1e3:.0f} ms. "
+               f"Goal: ≤ {GOAL_SECONDS:g} s each. Slowest: {worst:.2f} s.\n")
+    out.append(table(["command", "median s", "× import sympy", "× bare python", f"≤ {GOAL_SECONDS:g} s"], rows,
+                     align="lrrrl"))
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-n", "--runs", type=int, default=5, help="runs per command (default 5)")
+    p.add_argument("--gradcli", help="path of the gradcli console script")
+    p.add_argument("--samples", help="comma-separated sample stems (default: all)")
+    p.add_argument("--both", action="store_true", help="also time the SymPy-only path (SymEngine hidden)")
+    p.add_argument("--quick", action="store_true", help="1 run per command: a smoke test")
+    p.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
+    print(run(p.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Forward mode by hand: the tangent sweep in evaluation order ("start with 1 at b").
+
+Each pass seeds one input with tangent 1 and the others with 0; every node's tangent
+then follows from its arguments' tangents and the local partials on its edges,
+``ċ = ∂c/∂a · ȧ + ∂c/∂b · ḃ = 1 · 0 + 1 · 1 = 1``.  The partials are the edges' own
+(`gradcli.teach.edges`, from the op rows) and the tangents are the engine's
+(`Evaluation.tangents`), so the text is the computation.  Scalar programs.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from ..core.errors import UsageError
+from ..core.fmt import number
+from ..core.graph import CONST, INPUT
+from ..run.evaluate import Evaluation
+from .edges import edge_partials, is_number
+
+#: passes shown in full (one per input)
+PASS_LIMIT = 8
+
+_DOT = "\u0307"
+
+
+def dot(label: str) -> str:
+    """The lecture's tangent notation: ḃ for b (one precomposed character where one exists)."""
+    return unicodedata.normalize("NFC", label + _DOT)
+
+
+def forward_steps(ev: Evaluation) -> list[dict]:
+    """One pass per seeded input: its seed, then each node's tangent as a sum over its edges."""
+    if any(n.shape not in ((), None) for n in ev.graph.nodes):
+        raise UsageError("--mode forward --steps explains scalar programs; on vectors and matrices use "
+                         "--steps in reverse mode (the matrix rules)")
+    if ev.mode != "forward" or not ev.tangents:
+        raise UsageError("forward-mode steps need --mode forward (a tangent pass per input)")
+    graph = ev.graph
+    incoming: dict[int, list] = {}
+    for e in edge_partials(ev):
+        incoming.setdefault(e.target, []).append(e)
+    passes = []
+    for seed, tangents in ev.tangents.items():
+        nodes = []
+        for node in graph.nodes:
+            i = node.id
+            if node.op in (INPUT, CONST) or i not in incoming:
+                continue
+            terms = [{"from": e.source_label, "partial": e.symbolic, "partial_value": e.value,
+                      "tangent": float(tangents[e.source])} for e in incoming[i]]
+            nodes.append({"node": graph.label(i), "id": i, "terms": terms, "tangent": float(tangents[i])})
+        seeds = {name: (1.0 if name == seed else 0.0) for name in ev.inputs}
+        passes.append({"seed": seed, "seeds": seeds, "nodes": nodes,
+                       "derivative": float(tangents[graph.output])})
+    return passes
+
+
+def forward_steps_text(ev: Evaluation, digits: int = 10) -> str:
+    """The tangent sweeps as text, one line per node."""
+    graph = ev.graph
+    out = graph.label(graph.output)
+    lines = []
+    data = forward_steps(ev)
+    for k, p in enumerate(data[:PASS_LIMIT], 1):
+        seed = p["seed"]
+        others = ", ".join(f"{dot(n)} = 0" for n in p["seeds"] if n != seed)
+        lines.append(f"Forward pass {k} of {len(data)}: start with {dot(seed)} = 1"
+                     + (f", {others}" if others else "") + ":")
+        width = max((len(n["node"]) for n in p["nodes"]), default=1)
+        for n in p["nodes"]:
+            names = " + ".join(f"∂{n['node']}/∂{t['from']} · {dot(t['from'])}" for t in n["terms"])
+            symbolic = " + ".join(f"{_factor(t['partial'])} · {number(t['tangent'], digits)}" for t in n["terms"])
+            numeric = " + ".join(f"{number(t['partial_value'], digits)} · {number(t['tangent'], digits)}"
+                                 for t in n["terms"])
+            chain = [f"{dot(n['node']):<{width}} = {names}"]
+            if symbolic != numeric:
+                chain.append(symbolic)
+            chain.append(numeric)
+            chain.append(number(n["tangent"], digits))
+            lines.append("  " + " = ".join(chain))
+        lines.append(f"  so ∂{out}/∂{seed} = {dot(out)} = {number(p['derivative'], digits)}")
+    if len(data) > PASS_LIMIT:
+        lines.append(f"({len(data) - PASS_LIMIT} more passes not shown; --seed NAME shows one)")
+    lines.append(f"Forward mode took {len(data)} pass{'es' if len(data) != 1 else ''}, one per input; "
+                 "reverse mode gets every input's derivative in one backward pass.")
+    return "\n".join(lines)
+
+
+def _factor(text: str) -> str:
+    return text if is_number(text) or all(ch.isalnum() or ch in "_." for ch in text) else f"({text})"

@@ -1,0 +1,117 @@
+"""The symbolic check gives the same verdicts and values with SymEngine as with SymPy alone.
+
+SymEngine is an optional extra (``gradcli[fast]``); these tests compare its path with
+the SymPy-only path (SymEngine hidden from ``import``) on every sample and on programs
+it must hand back to SymPy (ops it cannot differentiate, complex or infinite values).
+Without SymEngine installed, only the hiding and fallback tests run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from clitools import run_cli, strict_json
+from gradcli.backends import symengine as fast_backend
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+HAVE_SYMENGINE = fast_backend.load() is not None
+
+
+def _bindings(path: Path) -> list[str]:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#: bind "):
+            return line[len("#: bind "):].split()
+        if line.startswith("#: vars "):
+            return ["--vars", str(path.parent / line[len("#: vars "):].strip())]
+    raise AssertionError(f"{path.name}: no bindings")
+
+
+@pytest.fixture
+def no_symengine(monkeypatch):
+    """Hide SymEngine, as on a plain install without the [fast] extra."""
+    monkeypatch.setitem(sys.modules, "symengine", None)
+    assert fast_backend.load() is None
+
+
+def _sympy_checks(argv: list[str]) -> dict:
+    result = run_cli(["eval", *argv, "--check", "sympy", "--json", "--sympy-timeout", "60"])
+    assert result.exit_code == 0, result.stderr
+    return strict_json(result.stdout)["checks"]["sympy"]
+
+
+def _compare(fast: dict, slow: dict) -> None:
+    assert fast.keys() == slow.keys()
+    for name in fast:
+        a, b = fast[name], slow[name]
+        assert a["status"] == b["status"] == "ok", (name, a, b)
+        assert a["ok"] and b["ok"]
+        est_a, est_b = json.dumps(a["estimate"]), json.dumps(b["estimate"])
+        if est_a != est_b:  # 30-digit values may round differently in the last float bit
+            flat_a = [float(x) for x in est_a.replace("[", " ").replace("]", " ").replace(",", " ").split()]
+            flat_b = [float(x) for x in est_b.replace("[", " ").replace("]", " ").replace(",", " ").split()]
+            assert all(math.isclose(x, y, rel_tol=1e-15, abs_tol=1e-300) for x, y in zip(flat_a, flat_b))
+
+
+@pytest.mark.skipif(not HAVE_SYMENGINE, reason="SymEngine (gradcli[fast]) not installed")
+@pytest.mark.parametrize("sample", ["lecture_e", "sharing", "chain", "logreg", "tiny_net", "layer", "softmax_ce"])
+def test_symengine_and_sympy_agree_on_samples(sample, monkeypatch):
+    path = SAMPLES / f"{sample}.grad"
+    argv = ["-f", str(path), *_bindings(path)]
+    fast = _sympy_checks(argv)
+    monkeypatch.setitem(sys.modules, "symengine", None)
+    slow = _sympy_checks(argv)
+    _compare(fast, slow)
+    for name in fast:  # short formulas go through SymPy's printer and simplify either way
+        if "formula" in fast[name] and len(slow[name]["formula"]) < 200:
+            assert fast[name]["formula"] == slow[name]["formula"], name
+
+
+@pytest.mark.skipif(not HAVE_SYMENGINE, reason="SymEngine (gradcli[fast]) not installed")
+def test_symengine_value_is_exact_float_point(monkeypatch):
+    # 0.1 is bound as the float 0.1000000000000000055511…; d/dx x^3 = 3x^2 there is
+    # 0.03 + 6 * 0.1 * 5.5511e-18 = 0.0300000000000000033307 (not 0.03)
+    fast = _sympy_checks(["x^3", "x=0.1"])["x"]["exact"]
+    monkeypatch.setitem(sys.modules, "symengine", None)
+    slow = _sympy_checks(["x^3", "x=0.1"])["x"]["exact"]
+    assert fast.startswith("0.03000000000000000333066907387")
+    assert slow.startswith("0.03000000000000000333066907387")
+
+
+def test_hidden_symengine_is_absent(no_symengine):
+    checks = _sympy_checks(["(a+b)*(b+1)", "a=3", "b=2"])
+    assert checks["a"]["formula"] == "b + 1"
+    assert checks["b"]["formula"] == "a + 2*b + 1"
+    assert checks["b"]["exact"] == "8.00000000000000000000000000000"
+
+
+@pytest.mark.parametrize("program, bind", [
+    ("max(x, y) * x", ["x=1", "y=2"]),          # no SymEngine derivative of Max: SymPy does it
+    ("abs(x) + relu(x)", ["x=-1.5"]),
+    ("x^y", ["x=2", "y=0.5"]),
+    ("sqrt(x) * x", ["x=4"]),
+])
+def test_programs_symengine_hands_to_sympy_agree(program, bind, monkeypatch):
+    fast = _sympy_checks([program, *bind])
+    monkeypatch.setitem(sys.modules, "symengine", None)
+    slow = _sympy_checks([program, *bind])
+    _compare(fast, slow)
+    assert fast == slow or all(fast[n]["exact"][:20] == slow[n]["exact"][:20] for n in fast)
+
+
+def test_supported_ops_are_declared():
+    from gradcli.core.ops import OPS  # the closed set of primitives
+
+    assert fast_backend.SUPPORTED - {"input", "const"} <= set(OPS)
+    assert not fast_backend.supports(_graph("relu(x) + floor(x)"))  # new ops stay with SymPy
+
+
+def _graph(program: str):
+    from gradcli.language.lower import lower
+    from gradcli.language.parser import parse
+
+    return lower(parse(program))
