@@ -191,6 +191,7 @@ def test_the_package_is_typed():
     assert (ROOT / "gradcli" / "py.typed").exists()
 
 
+@pytest.mark.slow
 def test_the_readme_autograder_example_runs(tmp_path):
     """The README's "Python API" section holds a pytest file; it runs and passes."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")

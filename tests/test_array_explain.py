@@ -31,7 +31,7 @@ SAMPLES = ROOT / "samples"
 GOLDEN = ROOT / "tests" / "golden" / "array"
 UPDATE = os.environ.get("GRADCLI_UPDATE_GOLDEN") == "1"
 WIDE = {"COLUMNS": "160"}
-ARRAY_SAMPLES = ["layer", "logreg_vec", "mlp", "softmax_ce", "rnn", "relu_layer"]
+ARRAY_SAMPLES = ["layer", "logreg_vec", "mlp", "softmax_ce", "rnn", "relu_layer", "rnn_softmax"]
 
 
 def _args(name: str) -> list[str]:
@@ -161,8 +161,9 @@ def test_shared_weights_show_each_use_and_the_sum():
 
 def test_error_signals_of_the_mlp_and_logistic_regression():
     mlp = _ok([*_args("mlp"), "--steps", "--no-nodes"])
-    assert "δ = ā = h̄ ∘ σ'(a)" in mlp
-    assert "[-0.0593413, 0.0848376, -0.0280969]   δ: the error signal of the layer a" in mlp
+    # the sample calls `hidden(W, x)`: the pre-activation is named after the call
+    assert "δ = hidden#1.ā = h̄ ∘ σ'(hidden#1.a)" in mlp
+    assert "[-0.0593413, 0.0848376, -0.0280969]   δ: the error signal of the layer hidden#1.a" in mlp
     logreg = _ok([*_args("logreg_vec"), "--steps", "--no-nodes"])
     assert "δ = z̄ = p̄ ∘ σ'(z)" in logreg
     # b is a scalar broadcast over the 4 examples: its adjoint sums over them

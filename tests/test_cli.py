@@ -486,7 +486,7 @@ def test_binding_to_an_assigned_name_warns():
     assert doc["gradient"] == {"a": 2, "b": 2}
 
 
-@pytest.mark.parametrize("arg", ["x", "=3", "1x=3", "x=", "x==3", "x=y", "x=1+", "pi=3", "exp=1", "x y=3"])
+@pytest.mark.parametrize("arg", ["x", "=3", "1x=3", "x=", "x==3", "x=y", "x=1+", "pi=3", "x y=3"])
 def test_bad_binding_syntax(arg):
     result = invoke("eval", "x*2", arg)
     assert result.exit_code == 2, result.stdout
@@ -529,7 +529,7 @@ def test_binding_too_large():
     ("x² + 1", 1, 2, ["x^2"]),
     ("x % 2", 1, 3, ["modulo"]),
     ("y = x +\n  3 $ 4", 2, 5, ["'$'"]),
-    ("exp + 1", 1, 1, ["exp(...)"]),
+    ("exp(1)\nexp = 2", 1, 1, ["also the built-in function exp(...)"]),
     ("sin(x, y)", 1, 1, ["argument"]),
     ("pi = 3", 1, 1, ["built-in"]),
 ])
@@ -726,7 +726,8 @@ SMOOTH = [
 @pytest.mark.parametrize("kind", ["fd", "sympy", "all"])
 @pytest.mark.parametrize("program, bindings", SMOOTH, ids=[p for p, _ in SMOOTH])
 def test_checks_pass(program, bindings, kind):
-    result = invoke("eval", program, *bindings, "--check", kind, "--no-nodes", "--sympy-timeout", "3")
+    # a budget, not a speed limit: the check ends when SymPy is done, and a loaded machine must not skip it
+    result = invoke("eval", program, *bindings, "--check", kind, "--no-nodes", "--sympy-timeout", "60")
     assert result.exit_code == 0, result.stdout
     assert result.stderr == ""
     assert "✓ all checks passed" in result.stdout

@@ -87,7 +87,12 @@ SMOOTH = [
 ]
 
 
-@pytest.mark.parametrize("program", SMOOTH)
+def _first_fast(programs):
+    """The first program runs in the quick loop; the rest (seconds of SymPy each) are marked slow."""
+    return [pytest.param(p, marks=() if i == 0 else pytest.mark.slow) for i, p in enumerate(programs)]
+
+
+@pytest.mark.parametrize("program", _first_fast(SMOOTH))
 def test_formulas_parse_back_and_agree_with_reverse_mode(program):
     doc = diff(program)
     inputs = [n for n in gradcli.evaluate(program, {n: 0.3 for n in _inputs(program)}).inputs]
@@ -102,7 +107,7 @@ def _inputs(program: str) -> list[str]:
     return [g.nodes[i].name for i in g.inputs]
 
 
-@pytest.mark.parametrize("program", SMOOTH[:4])
+@pytest.mark.parametrize("program", _first_fast(SMOOTH[:4]))
 def test_every_adjoint_line_of_steps_is_the_engine_s_adjoint(program):
     text = run_cli(["diff", program, "--steps"]).stdout
     section = text.split("Each adjoint, in node labels and then in the inputs:", 1)[1].split("Gradient:", 1)[0]

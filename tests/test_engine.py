@@ -272,6 +272,7 @@ def test_jvp_equals_backward_on_random_programs():
     assert checked >= 300
 
 
+@pytest.mark.slow
 def test_backward_matches_sympy_on_random_programs():
     """An independent oracle: SymPy's own diff of the translated graph."""
     for src, g, tape, env, values, adjoints in random_cases(25, seed=7):
@@ -285,6 +286,7 @@ def test_backward_matches_sympy_on_random_programs():
 
 
 # ---- scale: no recursion anywhere -----------------------------------------------------------
+@pytest.mark.slow
 def test_sum_of_100000_terms_over_100_inputs():
     n = 100_000
     src = " + ".join(f"x{k % 100}*{k}" for k in range(1, n + 1))
@@ -296,6 +298,7 @@ def test_sum_of_100000_terms_over_100_inputs():
     assert count_ops(g, "mul") == n and count_ops(g, "add") == n - 1
 
 
+@pytest.mark.slow
 def test_100000_nested_parentheses():
     n = 100_000
     src = "1.00001*(" * n + "x" + ")" * n
@@ -308,6 +311,7 @@ def test_100000_nested_parentheses():
     assert (value, grads["x"], len(g.nodes)) == (9.0, 6.0, 3)
 
 
+@pytest.mark.slow
 def test_100000_nested_function_calls():
     n = 100_000
     value, grads, g, *_ = run("relu(" * n + "x" + ")" * n, x=1.25)
@@ -315,6 +319,7 @@ def test_100000_nested_function_calls():
     assert (value, grads["x"]) == (1.25, 1.0)
 
 
+@pytest.mark.slow
 def test_chain_one_million_deep():
     n = 1_000_001  # odd: the result is -x
     src = "-" * n + "x"

@@ -18,7 +18,7 @@ import sympy as sp
 from click.testing import Result
 
 
-from clitools import run_cli, strict_json, usage_error
+from clitools import run_cli, strict_json, usage_error, watchdog
 
 LECTURE = "(a+b)*(b+1)"  # a=3 b=2: c = a+b = 5, d = b+1 = 3, e = 15; ē=1, c̄=d=3, d̄=c=5, ā=3, b̄=8
 
@@ -189,8 +189,11 @@ def test_forward_mode_needs_a_scalar_output():
     usage_error(invoke("W@x", "W=[[1,2],[3,4]]", "x=[1,2]", "--mode", "forward"), "scalar output")
 
 
-def test_steps_need_reverse_mode():
-    usage_error(invoke(LECTURE, "a=3", "b=2", "--mode", "forward", "--steps"), "--steps")
+def test_paths_and_edges_need_reverse_mode():
+    usage_error(invoke(LECTURE, "a=3", "b=2", "--mode", "forward", "--paths"), "--paths")
+    usage_error(invoke(LECTURE, "a=3", "b=2", "--mode", "forward", "--steps", "--edges"), "--edges")
+    forward = ok(LECTURE, "a=3", "b=2", "--mode", "forward", "--steps", "--no-nodes")  # tests/test_forward_steps.py
+    assert "Forward pass 1 of 2: start with ȧ = 1, ḃ = 0:" in forward
 
 
 # ---- --steps -----------------------------------------------------------------------------
@@ -331,11 +334,24 @@ def _chain_gradient(x: float, n: int) -> float:
     return g
 
 
-def test_too_many_paths_is_a_clear_message_and_fast():
-    # each statement doubles the paths: x_{i-1} → (x*x) → x_i and x_{i-1} → x_i; 2^20 in all
+def _seconds(call) -> float:
     start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def test_too_many_paths_are_counted_not_listed():
+    """The paths are counted, not enumerated: 2^10 times as many paths (10 more statements)
+    take about twice as long, not 1000 times.  A ratio measured in one run, loosely
+    bounded, so a loaded machine cannot fail it (no wall-clock limit; speed is in benchmarks/)."""
+    short = min(_seconds(lambda: ok_json(_chain(10), "x=0.001", "--paths")) for _ in range(3))
+    long = min(_seconds(lambda: ok_json(_chain(20), "x=0.001", "--paths")) for _ in range(3))
+    assert long / short < 50, (long, short)
+
+
+def test_too_many_paths_is_a_clear_message():
+    # each statement doubles the paths: x_{i-1} → (x*x) → x_i and x_{i-1} → x_i; 2^20 in all
     out = ok(_chain(20), "x=0.001", "--paths", "--no-nodes")
-    assert time.perf_counter() - start < 10
     want = _chain_gradient(0.001, 20)
     line = next(line.strip() for line in out.splitlines() if "paths are too many" in line)
     prefix = f"∂x20/∂x: {2**20} paths are too many to list (the limit is 64); their sum is "
@@ -344,10 +360,8 @@ def test_too_many_paths_is_a_clear_message_and_fast():
 
 
 def test_too_many_paths_json_counts():
-    start = time.perf_counter()
     doc = ok_json(_chain(20), "x=0.001", "--paths")
-    assert time.perf_counter() - start < 10
-    assert doc["paths"]["x"] == {"count": 2**20, "paths": []}
+    assert doc["paths"]["x"] == {"count": 2**20, "capped": False, "paths": []}
     assert doc["gradient"]["x"] == pytest.approx(_chain_gradient(0.001, 20), rel=1e-12)
     small = ok_json(_chain(3), "x=0.5", "--paths")
     assert small["paths"]["x"]["count"] == 8 and len(small["paths"]["x"]["paths"]) == 8
@@ -438,10 +452,9 @@ def test_exact_vector_input():
     assert doc["exact"]["nodes"][doc["output"]]["exact"] == "13/36"
 
 
-def test_huge_exact_power_is_refused_quickly():
-    start = time.perf_counter()
-    result = invoke("x^10000000", "x=1/3", "--exact")
-    assert time.perf_counter() - start < 10
+def test_huge_exact_power_is_refused():
+    with watchdog(120):  # a hang guard, not a speed limit: computing 3^(10^7) exactly would not end
+        result = invoke("x^10000000", "x=1/3", "--exact")
     usage_error(result, "--exact", "digits")
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import string
 import tempfile
 from contextlib import contextmanager
@@ -51,13 +52,20 @@ EXTRA = int(os.environ.get("GRADCLI_FUZZ_EXAMPLES", "0") or 0)
 
 
 def fuzz(max_examples: int):
-    return settings(
+    """Hypothesis settings for a fuzz test, which is also marked slow: `pytest -m "not slow"`
+    (the quick loop, README) leaves the fuzzers out; CI runs them."""
+    configured = settings(
         max_examples=max(max_examples, EXTRA),
         deadline=None,
         derandomize=True,
         database=None,
         suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow, HealthCheck.data_too_large],
     )
+
+    def apply(test):
+        return pytest.mark.slow(configured(test))
+
+    return apply
 
 
 # --------------------------------------------------------------------------------------
@@ -560,7 +568,30 @@ def scratch_directory():
 ENV = {"COLUMNS": "100", "NO_COLOR": None, "FORCE_COLOR": None, "GRADCLI_DEBUG": None}
 
 
+#: in-process invocations so far (printed at the end of a long local run)
+INVOCATIONS = [0]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_invocations():
+    yield
+    if EXTRA:
+        print(f"\n{INVOCATIONS[0]} in-process gradcli invocations")
+
+
+#: a long local run can write its running count to this file (GRADCLI_FUZZ_PROGRESS)
+PROGRESS = os.environ.get("GRADCLI_FUZZ_PROGRESS")
+
+
+def count_invocation() -> None:
+    INVOCATIONS[0] += 1
+    if PROGRESS and INVOCATIONS[0] % 100 == 0:
+        with open(PROGRESS, "w") as f:
+            f.write(f"{INVOCATIONS[0]}\n")
+
+
 def invoke(args: list[str], stdin=None) -> Result:
+    count_invocation()
     with watchdog(30):
         return CliRunner().invoke(main, args, input=stdin, env=ENV)
 
@@ -573,6 +604,10 @@ KNOWN_BUGS: dict[str, str] = {
 }
 
 
+#: Python's own warning lines ("...py:12: RuntimeWarning: ..."); gradcli's are "gradcli: warning: "
+PYTHON_WARNING = re.compile(r"\b[A-Z]\w*Warning: ")
+
+
 def not_a_known_bug(result: Result) -> None:
     if result.exit_code == ExitStatus.INTERNAL_ERROR:
         assume(not any(signature in result.stderr for signature in KNOWN_BUGS))
@@ -583,6 +618,7 @@ def assert_well_behaved(result: Result, args: list[str]) -> None:
     out, err, code = result.stdout, result.stderr, result.exit_code
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in err and "Traceback" not in out
+    assert not PYTHON_WARNING.search(err), f"a Python warning leaked: {err[-600:]!r}"
     assert code in (0, 1, 2, 3), f"exit {code}: {err[-500:]}"
     assert "gradcli:" not in out
     if code in (2, 3):
@@ -670,6 +706,7 @@ def run_fast_path(argv: list[str]) -> tuple[int, str, str]:
     sys.argv, sys.stdout, sys.stderr = ["gradcli", *argv], streams[0], streams[1]
     os.environ["COLUMNS"] = "100"
     code = 0
+    count_invocation()
     try:
         with watchdog(30):
             entry_point()
@@ -717,6 +754,74 @@ def test_fast_path_matches_click(argv):
     assert_well_behaved(clicked, argv)
     assert (code, out, err) == (clicked.exit_code, clicked.stdout, clicked.stderr)
     event(f"exit {code}")
+
+
+def _gradient_elements(doc: dict) -> dict[str, list[float]]:
+    """The JSON gradient as flat float lists per input ("nan"/"inf" strings included)."""
+    out = {}
+    for name, g in doc["gradient"].items():
+        flat, stack = [], [g]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
+            else:
+                flat.append(float(item))
+        out[name] = flat
+    return out
+
+
+def _modes_agree(reverse: list[float], forward: list[float], what: str) -> None:
+    """Per element: wherever either mode is finite, both are and they are close."""
+    assert len(reverse) == len(forward), what
+    for k, (r, f) in enumerate(zip(reverse, forward)):
+        if math.isfinite(r) or math.isfinite(f):
+            assert math.isfinite(r) and math.isfinite(f) and close(r, f, 1e-7, 1e-9), (
+                f"{what}[{k}]: reverse {r!r}, forward {f!r}")
+
+
+@st.composite
+def mode_lines(draw):
+    """A valid program with its bindings (scalar or array) for eval/jacobian in both modes."""
+    base = draw(st.sampled_from(["scalar", "array", "generated"]))
+    program = draw(st.sampled_from(ARRAY_PROGRAMS) if base == "array" else
+                   st.sampled_from(SCALAR_PROGRAMS) if base == "scalar" else programs().map(lambda p: p[0]))
+    arrays = base == "array"
+    if arrays:
+        bindings = [f"u={draw(st.lists(coordinates, min_size=3, max_size=3))!r}",
+                    f"v={draw(st.lists(coordinates, min_size=3, max_size=3))!r}",
+                    f"W={draw(st.lists(st.lists(coordinates, min_size=3, max_size=3), min_size=3, max_size=3))!r}",
+                    f"b={draw(st.lists(coordinates, min_size=3, max_size=3))!r}"]
+    else:
+        bindings = [f"{name}={draw(coordinates)!r}" for name in ("x", "y", "z", "a", "b")]
+    return program, bindings
+
+
+@fuzz(150)
+@given(line=mode_lines(), command=st.sampled_from(["eval", "jacobian"]))
+def test_forward_and_reverse_modes_agree(line, command):
+    """Both modes through the command line, per element, wherever either is finite."""
+    program, bindings = line
+    docs = {}
+    for mode in ("reverse", "forward"):
+        args = [command, program, *bindings, "--mode", mode, "--json"]
+        result = invoke(args)
+        note(f"{args!r} -> {result.exit_code}\n{result.stderr[:600]}")
+        not_a_known_bug(result)
+        assert_well_behaved(result, args)
+        if result.exit_code != 0:
+            # eval's forward mode needs a scalar output; a math error is the same in both modes
+            assume(False)
+        docs[mode] = json.loads(result.stdout)
+    if command == "eval":
+        reverse, forward = _gradient_elements(docs["reverse"]), _gradient_elements(docs["forward"])
+        assert reverse.keys() == forward.keys()
+        for name in reverse:
+            _modes_agree(reverse[name], forward[name], f"{program}: ∂/∂{name}")
+    else:
+        flat = [_gradient_elements({"gradient": {"J": docs[m]["jacobian"]}})["J"] for m in ("reverse", "forward")]
+        _modes_agree(flat[0], flat[1], f"{program}: J")
+    event(f"{command} agreed")
 
 
 # --------------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 clear message (README: exit codes 0-3, one-line errors, parse errors with a caret).
 
 Each test measures its wall time and prints it (``pytest -s`` shows the lines
-``[time] ...``).  The target is 2 s; the assertion allows 6 s for slow CI machines.
+``[time] ...``), but asserts no wall-clock limit: a loaded machine must not fail a
+test (speed is measured in ``benchmarks/``).  Growth is checked as a ratio of two
+sizes measured in the same run (`test_parsing_and_evaluation_grow_linearly`); a
+watchdog only stops a run that hangs.  The big inputs are marked slow.
 Most run in-process through click's CliRunner; the ones about memory run
 ``python -m gradcli`` in a child process under RLIMIT_AS = 1.5 GB.  Inputs that are
 files live in ``tests/pathological/`` (see its README); large inputs are generated.
@@ -34,7 +37,7 @@ from gradcli.cli.commands import main
 HERE = Path(__file__).parent
 DATA = HERE / "pathological"
 REPO = HERE.parent
-LIMIT_S = 6.0  # the target is 2 s: generous for CI
+HANG_S = 120  # the watchdog: not a speed limit, only a stop for a run that hangs
 MEMORY = 1536 * 2**20  # RLIMIT_AS for child processes
 N = 10**5
 
@@ -64,8 +67,8 @@ def check_contract(code: int, out: str, err: str) -> None:
             assert not error.startswith("gradcli: warning"), err[-500:]
 
 
-def cli(*args: str, input=None, limit: float = LIMIT_S, label: str = "") -> Result:
-    """Run gradcli in-process; check the contract and the time, print the time.
+def cli(*args: str, input=None, label: str = "") -> Result:
+    """Run gradcli in-process; check the contract, print the time.
 
     The garbage collector is off during the run, as in the real entry point
     (`gradcli.cli.main.run`): with it on, big graphs take several times longer.
@@ -74,7 +77,7 @@ def cli(*args: str, input=None, limit: float = LIMIT_S, label: str = "") -> Resu
     gc.disable()
     start = time.perf_counter()
     try:
-        with watchdog(int(limit * 10) + 10):
+        with watchdog(HANG_S):
             result = CliRunner().invoke(main, list(args), input=input, env=ENV)
     finally:
         elapsed = time.perf_counter() - start
@@ -83,11 +86,26 @@ def cli(*args: str, input=None, limit: float = LIMIT_S, label: str = "") -> Resu
     print(f"[time] {label or args[1][:40]!r}: {elapsed:.2f} s (exit {result.exit_code})")
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     check_contract(result.exit_code, result.stdout, result.stderr)
-    assert elapsed < limit, f"{elapsed:.1f} s"
     return result
 
 
-def child(args: list[str], stdin: Optional[bytes] = None, limit: float = LIMIT_S, label: str = ""):
+def seconds(*args: str) -> float:
+    """Wall time of one in-process run (garbage collector off, as in the entry point)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    start = time.perf_counter()
+    try:
+        with watchdog(HANG_S):
+            result = CliRunner().invoke(main, list(args), env=ENV)
+    finally:
+        elapsed = time.perf_counter() - start
+        if collecting:
+            gc.enable()
+    assert result.exit_code == 0, result.stderr[-500:]
+    return elapsed
+
+
+def child(args: list[str], stdin: Optional[bytes] = None, limit: float = HANG_S, label: str = ""):
     """`python -m gradcli ARGS` under RLIMIT_AS; (exit code, stdout, stderr, seconds)."""
 
     def limits() -> None:
@@ -129,6 +147,7 @@ def test_1e5_nested_parentheses(command):
         assert csv_gradient(result.stdout) == {"x": 1.0}
 
 
+@slow
 @pytest.mark.parametrize("program, grad", [
     ("0 + " + "-" * N + "x", 1.0),           # 10^5 unary minus in a row (even: +x)
     ("- " * (N - 1) + "x", -1.0),            # separated by blanks, at the start of the argument
@@ -140,6 +159,7 @@ def test_1e5_nested_unary_minus(program, grad):
     assert csv_gradient(result.stdout) == {"x": grad}
 
 
+@slow
 def test_1e5_unary_minus_at_the_start():
     """README: a program starting with '--' needs '--' before it (this was once read as an option)."""
     result = cli("eval", "--format", "csv", "--", "-" * N + "x", "x=2", label="10^5 leading unary minus")
@@ -148,11 +168,28 @@ def test_1e5_unary_minus_at_the_start():
     assert bare.exit_code == 2 and "no such option" in bare.stderr
 
 
+@slow
 def test_sum_of_1e5_terms():
     program = " + ".join(f"{i}*x" for i in range(N))
     result = cli("eval", program, "x=2", "--format", "csv", label="sum of 10^5 terms")
     assert result.exit_code == 0
     assert csv_gradient(result.stdout) == {"x": float(sum(range(N)))}
+
+
+@slow
+@pytest.mark.parametrize("shape", ["sum", "chain", "parentheses"])
+def test_parsing_and_evaluation_grow_linearly(shape):
+    """Four times the program takes about four times as long (quadratic would be 16):
+    both sizes measured in this run, best of three, so the ratio holds on a loaded machine."""
+    make = {
+        "sum": lambda n: " + ".join(f"{i}*x" for i in range(n)),
+        "chain": lambda n: "x" + "+1" * n,
+        "parentheses": lambda n: "(" * n + "x" + ")" * n,
+    }[shape]
+    small, large = (min(seconds("eval", make(n), "x=2", "--format", "csv") for _ in range(3))
+                    for n in (N // 8, N // 2))
+    print(f"[time] {shape}: {small:.3f} s at {N // 8}, {large:.3f} s at {N // 2}: ratio {large / small:.1f}")
+    assert large / small < 10, (small, large)
 
 
 def test_10_megabyte_program(tmp_path):
@@ -162,7 +199,7 @@ def test_10_megabyte_program(tmp_path):
     path.write_text("+".join(["x"] * 5_000_000))
     assert path.stat().st_size >= 10**7 - 1
     code, out, err, elapsed = child(["eval", "-f", str(path), "x=2", "--format", "csv"], label="10 MB program")
-    assert code in (0, 2) and elapsed < LIMIT_S
+    assert code in (0, 2)
     if code == 2:
         assert "MB" in err
 
@@ -171,11 +208,10 @@ def test_10_megabyte_program(tmp_path):
 def test_chain_1e6_deep():
     """README: 'a chain 10^6 deep ... parse, evaluate and differentiate' (allowed ~30 s)."""
     program = ("x" + "+1" * 10**6).encode()
-    code, out, err, elapsed = child(["eval", "-", "x=1", "--format", "csv"], stdin=program, limit=60,
+    code, out, err, elapsed = child(["eval", "-", "x=1", "--format", "csv"], stdin=program,
                                     label="chain 10^6 deep")
     assert code == 0, err
     assert csv_gradient(out) == {"x": 1.0}
-    assert elapsed < 30
 
 
 def test_extremely_long_name():
@@ -192,6 +228,7 @@ def test_extremely_long_cjk_name():
     assert result.exit_code == 0 and csv_gradient(result.stdout) == {name: 6.0}
 
 
+@slow
 def test_1e5_bindings_mostly_unused():
     args = [f"v{i}={i}" for i in range(N)]
     result = cli("eval", "x+1", "x=1", *args, "--format", "csv", label="10^5 bindings")
@@ -201,6 +238,7 @@ def test_1e5_bindings_mostly_unused():
     assert 1 <= warnings_ <= N
 
 
+@slow
 def test_1e5_unused_vars_entries(tmp_path):
     path = tmp_path / "many.json"
     path.write_text(json.dumps({"x": 1, **{f"v{i}": i for i in range(N)}}))
@@ -385,6 +423,7 @@ def test_vars_huge_integer(name, program):
 # --------------------------------------------------------------------------------------
 
 
+@slow
 def test_sympy_budget_on_an_exploding_derivative():
     path = str(DATA / "sympy_explodes.grad")
     result = cli("eval", "-f", path, "x=0.3", "--check", "all", "--sympy-timeout", "1", "--json",
@@ -401,6 +440,7 @@ def test_sympy_budget_on_an_exploding_derivative():
     assert "skipped" in table.stdout and "time budget" in table.stdout and "Gradient of a40" in table.stdout
 
 
+@slow
 @pytest.mark.parametrize("command", ["jacobian", "hessian"])
 def test_sympy_budget_on_matrices(command):
     result = cli(command, "-f", str(DATA / "sympy_explodes.grad"), "x=0.3", "--check", "sympy",

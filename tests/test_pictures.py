@@ -299,6 +299,7 @@ def test_mermaid_escapes_and_tensor(tensor):
 
 
 # ---- scale and imports -----------------------------------------------------------------------
+@pytest.mark.slow
 def test_large_graphs_need_no_recursion():
     deep = "sin(" * 3000 + "x" + ")" * 3000
     ev = evaluate(deep, "x=0.1")

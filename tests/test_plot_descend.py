@@ -80,6 +80,7 @@ def _image_ok(data: bytes) -> None:
     assert image.size[0] > 300 and hi - lo > 100
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["x*exp(-x^2)", "x=-2:2"], ["x^2 + 3*y^2", "x=-2:2", "y=-1:1"]])
 def test_png_and_svg_are_real_pictures(args, tmp_path):
     pytest.importorskip("matplotlib")
@@ -193,6 +194,7 @@ def test_divergence_is_a_clear_math_error():
     assert "diverged at step" in result.stderr and "smaller --lr" in result.stderr
 
 
+@pytest.mark.slow
 def test_descend_plot_files(tmp_path):
     pytest.importorskip("matplotlib")
     loss = tmp_path / "loss.png"

@@ -56,3 +56,12 @@ def test_bad_point_lines_are_clear_errors(tmp_path):
     prog.write_text("#: bind a=\na*2\n", encoding="utf-8")
     result = run_cli(["eval", "-f", str(prog)])
     assert result.exit_code == 2 and "no value after '='" in result.stderr
+
+
+def test_a_missing_vars_file_matters_only_when_a_value_is_missing(tmp_path):
+    prog = tmp_path / "p.grad"
+    prog.write_text("#: vars gone.json\nsum(x*x)\n", encoding="utf-8")
+    assert run_cli(["eval", "-f", str(prog), "x=[1,2]", "--json"]).exit_code == 0
+    result = run_cli(["eval", "-f", str(prog)])
+    assert result.exit_code == 2
+    assert "missing value for input x" in result.stderr and "'#: vars gone.json'" in result.stderr

@@ -38,3 +38,28 @@ def test_every_option_of_eval_is_in_the_readme():
             for opt in getattr(param, "opts", []):
                 if opt.startswith("--") and opt not in ("--help",):
                     assert opt in text, f"README does not mention {name} {opt}"
+
+
+def _venv(command: str) -> str:
+    match = re.search(r"python3 -m venv (\S+)", command)
+    assert match, command
+    return match.group(1)
+
+
+def test_the_run_and_test_commands_use_separate_environments():
+    """The test command's editable install must not replace the run command's wheel."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    run, test = _blocks(text[: text.index("## ")])[:2]
+    assert _venv(run) != _venv(test)
+    assert "pip install -q ." in run and "-e" not in run.split("pip install", 1)[1].split("&&")[0]
+    assert f"{_venv(test)}/bin/pip install -q -e '.[test]'" in test
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert f"rm -rf {_venv(test)}" in ci  # CI builds the test environment from nothing
+    assert f"rm -rf {_venv(run)}\n" not in ci
+
+
+def test_readme_documents_the_quick_test_loop():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert 'python -m pytest -q -m "not slow"' in text
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'markers = \["slow:', pyproject)

@@ -120,6 +120,7 @@ def test_sample_value_and_gradient(path: Path):
         assert got == pytest.approx(expected, rel=REL, abs=1e-300 if expected else 1e-15), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_sample_passes_all_checks(path: Path):
     spec = directives(path)

@@ -23,6 +23,8 @@ from gradcli.output.stepper import stepper_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
+# a browser per test: seconds each, so the quick loop (`pytest -m "not slow"`) leaves them out
+pytestmark = pytest.mark.slow
 LECTURE = ("(a+b)*(b+1)", ["a=3", "b=2"], {"a": 3, "b": 2})
 MAX = ("f = (x+y)*max(y,z)", ["x=1", "y=2", "z=0"], {"x": 1, "y": 2, "z": 0})
 LAYER_POINT = json.loads((SAMPLES / "layer.json").read_text())

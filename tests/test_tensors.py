@@ -1016,6 +1016,7 @@ def test_tensor_sample_value_and_gradient(name):
         np.testing.assert_allclose(got, np.array(expected, dtype=float), rtol=1e-9, atol=1e-15, err_msg=n)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TENSOR_SAMPLES)
 def test_tensor_sample_passes_all_checks(name):
     spec = sample_spec(name)

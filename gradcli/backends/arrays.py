@@ -64,6 +64,41 @@ def unbroadcast(g, shape):
     return g
 
 
+def times(a, b):
+    """a * b, except that a zero factor gives 0 even against inf or NaN.
+
+    A partial multiplied by a zero tangent (or cotangent) contributes nothing: an
+    unused partial that is undefined (log of a negative base in ``x^y``), or an
+    infinite one (sqrt at 0) met by a zero weight, must not turn a derivative that
+    exists into NaN.  Finite products (the usual case) cost one check.
+    """
+    c = a * b
+    if c.__class__ is float or np.ndim(c) == 0:
+        if math.isfinite(c):
+            return c
+        return 0.0 if (a == 0 or b == 0) else c
+    if np.all(np.isfinite(c)):
+        return c
+    return np.where((np.asarray(a) == 0) | (np.asarray(b) == 0), 0.0, c)
+
+
+def _matmul0(a, b):
+    """a @ b with `times` semantics in the products (for cotangents that may be inf)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:  # a scalar operand scales, as np.dot
+        return times(a, b)
+    r = np.matmul(a, b)
+    if np.all(np.isfinite(r)):
+        return r
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 1 and b.ndim == 1:
+        return np.sum(times(a, b))
+    if a.ndim == 1:
+        return np.sum(times(a[:, None], b), axis=0)
+    if b.ndim == 1:
+        return np.sum(times(a, b[None, :]), axis=1)
+    return np.sum(times(a[:, :, None], b[None, :, :]), axis=1)
+
+
 def _matmul_grad_a(g, a, b):
     """∂(a @ b)/∂a contracted with g, for every vector/matrix combination."""
     if np.ndim(a) == 0:
@@ -71,12 +106,12 @@ def _matmul_grad_a(g, a, b):
     if np.ndim(b) == 0:
         return np.multiply(g, b)
     if np.ndim(a) == 1 and np.ndim(b) == 1:
-        return g * b
+        return times(g, b)
     if np.ndim(a) == 1:  # (m,) @ (m, k) -> (k,)
-        return np.matmul(b, g)
+        return _matmul0(b, g)
     if np.ndim(b) == 1:  # (n, m) @ (m,) -> (n,)
-        return np.outer(g, b)
-    return np.matmul(g, np.transpose(b))
+        return times(np.asarray(g)[:, None], np.asarray(b)[None, :])
+    return _matmul0(g, np.transpose(b))
 
 
 def _matmul_grad_b(g, a, b):
@@ -85,12 +120,25 @@ def _matmul_grad_b(g, a, b):
     if np.ndim(a) == 0:
         return np.multiply(g, a)
     if np.ndim(a) == 1 and np.ndim(b) == 1:
-        return g * a
+        return times(g, a)
     if np.ndim(a) == 1:
-        return np.outer(a, g)
+        return times(np.asarray(a)[:, None], np.asarray(g)[None, :])
     if np.ndim(b) == 1:
-        return np.matmul(np.transpose(a), g)
-    return np.matmul(np.transpose(a), g)
+        return _matmul0(np.transpose(a), g)
+    return _matmul0(np.transpose(a), g)
+
+
+def _mean(x, axis=None):
+    """np.mean, without NumPy's Python-level "Mean of empty slice" warning (the empty
+    mean is nan, which the engine reports as a math error naming the node)."""
+    x = np.asarray(x)
+    if x.size and (axis is None or x.shape[axis]):
+        return np.mean(x, axis=axis)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.mean(x, axis=axis)
 
 
 def _logsumexp(x, axis):
@@ -119,7 +167,8 @@ def _safe_div(x, y):
 
 def _xlogy(x, y):
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
+        zero = (x == 0) | (y == 0)
+        return np.where(zero, 0.0, x * np.log(np.where(zero, 1.0, y)))
 
 
 _erf_each = np.frompyfunc(math.erf, 1, 1)
@@ -255,7 +304,7 @@ ARRAY = SimpleNamespace(
     outer=np.outer,
     transpose=np.transpose,
     sum=lambda x, axis=None: np.sum(x, axis=axis),
-    mean=lambda x, axis=None: np.mean(x, axis=axis),
+    mean=lambda x, axis=None: _mean(x, axis),
     norm=lambda x: np.sqrt(np.sum(np.square(x))),
     softmax=lambda x, axis=-1: _softmax(x, axis),
     log_softmax=lambda x, axis=-1: _log_softmax(x, axis),
@@ -289,6 +338,9 @@ ARRAY = SimpleNamespace(
     scatter=_scatter,
     unbroadcast=unbroadcast,
     safe_div=_safe_div,
+    times=times,
+    matmul0=_matmul0,
+    outer0=lambda a, b: times(np.asarray(a)[:, None], np.asarray(b)[None, :]),
     prod_others=_prod_others,
     rcumsum=_rcumsum,
     cofactor=_cofactor,

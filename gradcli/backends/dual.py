@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .arrays import ARRAY, along_last, from_last
+from .arrays import ARRAY, along_last, from_last, times
 from ..core.ops import OPS, PARAM_OPS
 
 
@@ -55,7 +55,7 @@ class Dual:
 
     def __mul__(self, other):
         ov, ot = parts(other)
-        return Dual(self.v * ov, self.t * ov + self.v * ot)
+        return Dual(times(self.v, ov), times(self.t, ov) + times(self.v, ot))
 
     __rmul__ = __mul__
 
@@ -109,7 +109,7 @@ def _elementwise(name: str):
         t = 0.0
         for x, p in zip(xs, local):
             if isinstance(x, Dual):
-                t = t + p * x.t
+                t = t + times(p, x.t)
         return Dual(out, t)
 
     return dual_f
@@ -231,6 +231,9 @@ def _build() -> SimpleNamespace:
         scatter=_linear(ARRAY.scatter),
         unbroadcast=_linear(ARRAY.unbroadcast),
         safe_div=_safe_div,
+        times=_bilinear(times, 0, 1),
+        matmul0=_bilinear(ARRAY.matmul0, 0, 1),
+        outer0=_bilinear(ARRAY.outer0, 0, 1),
         shape=lambda x: np.shape(value(x)),
     )
     return SimpleNamespace(**funcs)

@@ -49,7 +49,12 @@ def _eq(x: float, y: float) -> float:
 
 
 def _xlogy(x: float, y: float) -> float:
-    return 0.0 if x == 0.0 else x * math.log(y)
+    return 0.0 if x == 0.0 or y == 0.0 else x * math.log(y)
+
+
+def _times(x: float, y: float) -> float:
+    """x * y, and 0 when either is 0 (even against inf or nan: a zero weight wins)."""
+    return 0.0 if x == 0.0 or y == 0.0 else x * y
 
 
 def _cbrt(x: float) -> float:
@@ -105,6 +110,7 @@ SCALAR = SimpleNamespace(
     sign=_sign,
     eq=_eq,
     xlogy=_xlogy,
+    times=_times,
     lt=lambda x, y: 1.0 if x < y else 0.0,
     le=lambda x, y: 1.0 if x <= y else 0.0,
     gt=lambda x, y: 1.0 if x > y else 0.0,
@@ -156,16 +162,23 @@ class _IEEEFloat(float):
     __slots__ = ()
 
     def __truediv__(self, other):  # type: ignore[override]
+        if not isinstance(other, (float, int)):
+            return NotImplemented
         return _IEEEFloat(_ieee(operator.truediv)(float(self), float(other)))
 
     def __rtruediv__(self, other):  # type: ignore[override]
+        if not isinstance(other, (float, int)):
+            return NotImplemented
         return _IEEEFloat(_ieee(operator.truediv)(float(other), float(self)))
 
     def _wrap(name):  # type: ignore[no-untyped-def]
         base = getattr(float, name)
 
         def method(self, other):
-            return _IEEEFloat(base(self, other))
+            result = base(self, other)
+            if result is NotImplemented:  # an array operand: NumPy's IEEE arithmetic takes over
+                return result
+            return _IEEEFloat(result)
 
         return method
 
@@ -185,3 +198,4 @@ def ieee(x: float) -> float:
 
 
 IEEE = SimpleNamespace(**{name: _ieee(f) for name, f in vars(SCALAR).items()})
+IEEE.times = lambda x, y: _IEEEFloat(_times(float(x), float(y)))

@@ -202,6 +202,7 @@ def sympy_backend(sp=None) -> SimpleNamespace:
         sign=each(sp.sign),
         eq=each(lambda x, y: sp.Piecewise((1, sp.Eq(x, y)), (0, True))),
         xlogy=each(lambda x, y: x * sp.log(y)),
+        times=operator.mul,
         matmul=np_call("dot"),
         dot=np_call("dot"),
         outer=np_call("outer"),
@@ -266,8 +267,24 @@ def exact_constant(text: str, sp=None):
 
     negative = text.startswith("-")
     body = text[1:] if negative else text
-    value = sp.pi if body == "pi" else sp.Rational(*Fraction(body).as_integer_ratio())
+    value = sp.pi if body == "pi" else sp.Rational(*_exact_fraction(body).as_integer_ratio())
     return -value if negative else value
+
+
+#: literal exponents beyond this are not built exactly (Fraction("1e-999999999") would
+#: build 10^999999999): the value is then the float the program computed with
+MAX_EXACT_EXPONENT = 1000
+
+
+def _exact_fraction(body: str) -> Fraction:
+    """The decimal literal as a fraction, with absurd exponents normalised: ``0e999999999``
+    is 0, and ``1e-999999999`` is the float it rounds to (0)."""
+    mantissa, _, exponent = body.lower().partition("e")
+    if exponent and abs(int(exponent)) > MAX_EXACT_EXPONENT:
+        if not mantissa.strip("0.+-"):
+            return Fraction(0)
+        return Fraction(float(body))
+    return Fraction(body)
 
 
 def input_symbols(graph: Graph, env: dict, symbol=None) -> dict[str, object]:

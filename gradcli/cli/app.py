@@ -415,10 +415,15 @@ def _prepare(args, program_file, vars_files, output, wrt):
     for a in binding_args:
         if a.startswith("--"):
             raise UsageError(_unknown_option(a))
-    point, default_output = _program_point(source, program_file)
+    point, default_output, problems = _program_point(source, program_file)
     bound = {**point, **binding_mod.collect(binding_args, vars_files)}  # the command line wins
     wrt_names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
-    return prepare(source, bound, output or default_output, wrt_names)
+    try:
+        return prepare(source, bound, output or default_output, wrt_names)
+    except UsageError as exc:
+        if problems and exc.message.startswith("missing value"):  # why the program's point did not help
+            raise UsageError(f"{exc.message}; {problems[0]}") from None
+        raise
 
 
 def _program_point(source: str, program_file: Optional[str]):
@@ -429,7 +434,7 @@ def _program_point(source: str, program_file: Optional[str]):
     from ..run import bindings as binding_mod
 
     if program_file is None or "#:" not in source:
-        return {}, None
+        return {}, None, []
     folder = os.path.dirname(os.path.abspath(program_file)) if program_file != "-" else "."
     return binding_mod.program_point(source, folder)
 

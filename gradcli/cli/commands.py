@@ -120,7 +120,24 @@ def _usage_exit(message: str, ctx: Optional[click.Context]) -> None:
     sys.exit(int(ExitStatus.BAD_INPUT))
 
 
-@click.group(cls=GradcliGroup, context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES_EPILOG = """\b
+Exit codes:
+  0  success (warnings, kinks and skipped checks included)
+  1  a check failed
+  2  bad usage or input (options, bindings, parsing, shapes, files)
+  3  a math failure (a value outside an operation's domain, an overflow)
+  4  a bug in gradcli: please report it (GRADCLI_DEBUG=1 shows the traceback)
+
+\b
+The language: 'gradcli functions' lists every function and operator.
+Each command has examples: 'gradcli COMMAND --help'."""
+
+
+# This group is the whole command line as one click object: tools that read click
+# commands (click-man, sphinx-click) take it as ``gradcli.cli.commands:main``.  The
+# console script, ``gradcli.cli.main:run``, tries a click-free fast path first.
+@click.group(cls=GradcliGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_CODES_EPILOG)
 @click.version_option(__version__, prog_name="gradcli")
 def main() -> None:
     """gradcli: gradients of small programs by reverse-mode automatic differentiation.
@@ -145,13 +162,32 @@ SECONDS = Number(min=0.1, max=3600)
 TOLERANCE = Number(min=0)
 
 
+class FileName(click.Path):
+    """A file name, '-' for stdin or stdout: shells complete it as a file.
+
+    The command checks the file itself (gradcli's own one-line messages, and a
+    name with a NUL byte is bad input, not a crash in ``os.stat``), so conversion
+    keeps the text as given.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, allow_dash=True)
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        return value
+
+
+#: the usage line's name for the arguments: ``gradcli eval [OPTIONS] PROGRAM [NAME=VALUE]...``
+PROGRAM_ARGUMENTS = "PROGRAM [NAME=VALUE]..."
+
+
 def program_options(f):
     """The program and its inputs: PROGRAM NAME=VALUE..., -f, --vars, --output, --wrt."""
     for decorator in reversed([
-        click.argument("args", nargs=-1),
-        click.option("-f", "--file", "program_file", metavar="FILE",
+        click.argument("args", nargs=-1, metavar=PROGRAM_ARGUMENTS),
+        click.option("-f", "--file", "program_file", metavar="FILE", type=FileName(),
                      help="Read the program from FILE ('-' for stdin); all arguments are then bindings."),
-        click.option("--vars", "vars_files", metavar="FILE.json", multiple=True,
+        click.option("--vars", "vars_files", metavar="FILE.json", type=FileName(), multiple=True,
                      help="Input values from a JSON object; NAME=VALUE arguments override them."),
         click.option("--output", "output", metavar="NAME",
                      help="Differentiate this named step instead of the last statement."),
@@ -216,7 +252,7 @@ _PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_op
 @click.option("--exact", is_flag=True,
               help="Also compute with exact numbers (rationals, surds, π) via SymPy: a=1/3 stays 1/3.")
 @click.option("--latex", is_flag=True, help="Also print the derivatives as LaTeX.")
-@click.option("--points", "points_file", metavar="FILE.csv",
+@click.option("--points", "points_file", metavar="FILE.csv", type=FileName(),
               help="Evaluate at every row of a CSV (header: input names; '-' for stdin) in one vectorized "
                    "pass; prints a CSV (or JSON lines) of values and gradients.")
 def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
@@ -231,6 +267,14 @@ def eval_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     PROGRAM is an expression such as "(a+b)*(b+1)" or statements such as
     "c = a + b; d = b + 1; e = c * d" ('-' reads it from stdin).  Prints every
     node's value and adjoint and every input's gradient.
+
+    \b
+    gradcli eval "(a+b)*(b+1)" a=3 b=2
+    gradcli eval "(a+b)*(b+1)" a=3 b=2 --check all --json
+    gradcli eval -f samples/lecture_e.grad a=3 b=2 --steps --paths
+    gradcli eval "x*exp(x^2)" x=1/3 --exact --latex
+    gradcli eval "x*y + sin(x)" x=1 y=2 --mode forward --seed y
+    gradcli eval "(a+b)*(b+1)" --points points.csv > gradients.csv
     """
     from .app import run_eval
 
@@ -258,6 +302,11 @@ def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_fi
 
     Rows are output elements (y[0], y[1], ...), columns input elements (x[0], W[0,1],
     ...), inputs in --wrt order, each flattened row-major.
+
+    \b
+    gradcli jacobian "softmax(z)" z=[1,2,3]
+    gradcli jacobian "softmax(z)" z=[1,2,3] --mode both --check all
+    gradcli jacobian "[x*y, x+y]" x=1 y=2 --wrt y,x --json
     """
     from ..run.derivatives import check_matrix_size, jacobian
     from ..run.evaluate import run
@@ -269,10 +318,10 @@ def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_fi
     _warn(ev.warnings)
     matrix = jacobian(ev, "reverse" if mode == "both" else mode)
     if mode == "both":
-        import numpy as np
+        from ..run.derivatives import largest_difference
 
         other = jacobian(ev, "forward")
-        gap = float(np.max(np.abs(matrix.data - other.data))) if matrix.data.size else 0.0
+        gap = largest_difference(matrix.data, other.data)
         matrix.notes.append(
             f"reverse mode: {matrix.passes} backward pass(es); forward mode: {other.passes} tangent pass(es); "
             f"largest difference {gap:.3g}"
@@ -294,6 +343,11 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
 
     Computed by differentiating the gradient with dual numbers, not by finite
     differences; symmetric to rounding.
+
+    \b
+    gradcli hessian "x^2*y + sin(x*y)" x=1 y=2
+    gradcli hessian "x^2*y + sin(x*y)" x=1 y=2 --check all --json
+    gradcli hessian "sum(log(1 + exp(-w*x)))" w=[0.5,-1] x=[1,2] --format csv
     """
     from ..run.derivatives import check_matrix_size, hessian
     from ..run.evaluate import run
@@ -319,10 +373,10 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
               help="A student's value of the output, or of the step NAME.")
 @click.option("--expect-formula", "formulas", metavar="NAME=EXPR", multiple=True,
               help="A student's formula for ∂out/∂NAME; may use the program's step names and arrays.")
-@click.option("--answers", metavar="FILE.csv",
+@click.option("--answers", metavar="FILE.csv", type=FileName(),
               help="A class's answers (CSV, TSV or ;): an id column, then columns NAME or d/dNAME "
                    "(gradients), value or value:NAME (values), formula:NAME (formulas); other columns are kept.")
-@click.option("--out", "out_file", metavar="FILE.csv",
+@click.option("--out", "out_file", metavar="FILE.csv", type=FileName(),
               help="With --answers: write the gradebook here ('-' for stdout); never onto an input file.")
 @click.option("--strict", is_flag=True, help="With --answers: exit 1 when any answer is not right.")
 @click.option("--format", "fmt", type=click.Choice(["text", "gradescope"]), default="text", show_default=True,
@@ -371,7 +425,8 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
               help="text draws in the terminal; dot and mermaid are text for Graphviz and Markdown; svg and png "
                    "need Graphviz's dot program; html is a page that steps through backprop "
                    "[default: from the -o file's extension, else text].")
-@click.option("-o", "--out", "out_file", metavar="FILE", help="Write the picture to FILE ('-' for stdout).")
+@click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(),
+              help="Write the picture to FILE ('-' for stdout).")
 @click.option("--seed-output", metavar="VALUE", help="Cotangent of a non-scalar output (for the adjoints).")
 @click.option("--digits", type=click.IntRange(1, 17), default=None,
               help="Significant digits in the picture, array elements included [default: 6; 4 for array elements].")
@@ -432,8 +487,8 @@ def _inputs(args: tuple[str, ...], program_file: Optional[str], vars_files: tupl
 
 
 @main.command("diff", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
-@click.argument("args", nargs=-1)
-@click.option("-f", "--file", "program_file", metavar="FILE",
+@click.argument("args", nargs=-1, metavar="PROGRAM")
+@click.option("-f", "--file", "program_file", metavar="FILE", type=FileName(),
               help="Read the program from FILE ('-' for stdin).")
 @click.option("--output", "output", metavar="NAME", help="Differentiate this named step instead of the last.")
 @click.option("--wrt", metavar="A,B", help="Only these inputs (comma-separated).")
@@ -523,15 +578,18 @@ def _picture_format(fmt: Optional[str], out_file: Optional[str], allowed: tuple[
 
 
 @main.command("plot", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
-@click.argument("args", nargs=-1)
-@click.option("-f", "--file", "program_file", metavar="FILE", help="Read the program from FILE.")
-@click.option("--vars", "vars_files", metavar="FILE.json", multiple=True, help="Values of the other inputs.")
+@click.argument("args", nargs=-1, metavar="PROGRAM NAME=LOW:HIGH[:POINTS]... [NAME=VALUE]...")
+@click.option("-f", "--file", "program_file", metavar="FILE", type=FileName(),
+              help="Read the program from FILE.")
+@click.option("--vars", "vars_files", metavar="FILE.json", type=FileName(), multiple=True,
+              help="Values of the other inputs.")
 @click.option("--output", "output", metavar="NAME", help="Plot this named step instead of the last.")
 @click.option("--format", "fmt", type=click.Choice(["text", "png", "svg", "csv"]), default=None,
               help="text (the terminal), png or svg (matplotlib), csv (the sampled data); "
                    "default: from -o's extension, else text.")
 @click.option("--check", "check", type=click.Choice(["fd"]), help="Overlay finite differences (one input).")
-@click.option("-o", "--out", "out_file", metavar="FILE", help="Write the picture or data to FILE.")
+@click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(),
+              help="Write the picture or data to FILE.")
 def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                  output: Optional[str], fmt: Optional[str], check: Optional[str], out_file: Optional[str]) -> int:
     """Plot PROGRAM over one input (with its derivative) or two (contours and gradient arrows).
@@ -590,9 +648,11 @@ def _csv_text(rows: list[list[str]]) -> str:
 
 
 @main.command("descend", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
-@click.argument("args", nargs=-1)
-@click.option("-f", "--file", "program_file", metavar="FILE", help="Read the program from FILE.")
-@click.option("--vars", "vars_files", metavar="FILE.json", multiple=True, help="Starting values from JSON.")
+@click.argument("args", nargs=-1, metavar=PROGRAM_ARGUMENTS)
+@click.option("-f", "--file", "program_file", metavar="FILE", type=FileName(),
+              help="Read the program from FILE.")
+@click.option("--vars", "vars_files", metavar="FILE.json", type=FileName(), multiple=True,
+              help="Starting values from JSON.")
 @click.option("--output", "output", metavar="NAME", help="Minimize this named step instead of the last.")
 @click.option("--wrt", metavar="A,B", help="The parameters to update (default: every input that is not data).")
 @click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate.")
@@ -601,14 +661,15 @@ def _csv_text(rows: list[list[str]]) -> str:
 @click.option("--momentum", type=float, default=0.0, show_default=True, help="Momentum μ (PyTorch's SGD rule).")
 @click.option("--tol", type=float, default=0.0, show_default=True, help="Stop when the gradient norm is below this.")
 @click.option("--every", type=click.IntRange(1, None), default=1, show_default=True, help="Show every N-th step.")
-@click.option("--points", "points_file", metavar="FILE.csv",
+@click.option("--points", "points_file", metavar="FILE.csv", type=FileName(),
               help="Training data: one example per row; the loss is the mean over a (mini)batch.")
 @click.option("--batch", type=click.IntRange(1, None), help="Minibatch size (default: all rows).")
 @click.option("--seed", "seed", type=int, default=0, show_default=True, help="Seed for shuffling minibatches.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--plot", "plot_file", metavar="FILE", help="Draw the loss curve (png or svg; with two scalar "
-                                                         "parameters also the path over the contours).")
+@click.option("--plot", "plot_file", metavar="FILE", type=FileName(),
+              help="Draw the loss curve (png or svg; with two scalar "
+                   "parameters also the path over the contours).")
 def descend_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                     output: Optional[str], wrt: Optional[str], lr: float, steps: int, momentum: float, tol: float,
                     every: int, points_file: Optional[str], batch: Optional[int], seed: int, fmt: str,
@@ -713,7 +774,7 @@ def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plo
 @program_options
 @click.option("--to", "target", type=click.Choice(["numpy", "torch", "jax"]), default="numpy", show_default=True,
               help="numpy: backprop written out by hand; torch, jax: the forward pass, autograd for the rest.")
-@click.option("-o", "--out", "out_file", metavar="FILE", help="Write the script to FILE.")
+@click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(), help="Write the script to FILE.")
 def export_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                    output: Optional[str], wrt: Optional[str], target: str, out_file: Optional[str]) -> int:
     """Write PROGRAM at the point as a Python script: NumPy with backprop written out, or PyTorch/JAX.
@@ -725,7 +786,7 @@ def export_command(args: tuple[str, ...], program_file: Optional[str], vars_file
     \b
     gradcli export "(a+b)*(b+1)" a=3 b=2
     gradcli export -f samples/layer.grad --vars samples/layer.json -o layer_backprop.py
-    gradcli export -f samples/logreg.grad --to torch
+    gradcli export "sigmoid(w*x + b)" w=0.5 x=2 b=-1 --to torch
     """
     from ..run.evaluate import run
     from ..teach import export

@@ -208,16 +208,40 @@ class Tape:
                     for a, p in zip(args, local):
                         if p is not None:
                             adjoint[a] += g * p
-            except _MATH_ERRORS:
-                local = local_partials(IEEE, kind, parts, [ieee(values[a]) for a in args], ieee(values[i]))
-                for a, p in zip(args, local):
-                    if p is not None:
-                        adjoint[a] = float(adjoint[a] + ieee(g) * p)
+            except _MATH_ERRORS:  # an infinite or undefined partial: the careful walk
+                return self._backward_floats_careful(values, seed, out, code)
+        if not _isfinite(sum(adjoint)):  # an overflow (or inf - inf) on the way: the careful walk
+            return self._backward_floats_careful(values, seed, out, code)
         return adjoint
 
-    def _backward_general(self, values: Sequence, seed: object, out: int, backend) -> list:
+    def _backward_floats_careful(self, values: Sequence, seed: float, out: int, code: list) -> list:
+        """The reverse walk where a partial may be infinite or undefined (sqrt at 0).
+
+        A zero cotangent or a zero partial contributes nothing, whatever the other
+        factor: a partial nobody uses cannot poison the gradient (NaN * 0 is 0 here).
+        """
+        adjoint = [0.0] * self.n
+        adjoint[out] = seed
+        for i, kind, args, parts in code:
+            g = adjoint[i]
+            if g == 0.0:
+                continue
+            local = safe_partials(SCALAR, kind, parts, [values[a] for a in args], values[i])
+            for a, p in zip(args, local):
+                if p is not None and p != 0.0:
+                    adjoint[a] += float(g) * float(p)
+        return adjoint
+
+    def _backward_general(self, values: Sequence, seed: object, out: int, backend,
+                          careful: bool = False) -> list:
+        """The reverse walk node by node on floats, NumPy or `backend`.
+
+        Careful (always with a backend, else only when a first walk ended non-finite):
+        a zero cotangent or zero partial contributes nothing, whatever the other factor.
+        """
         import numpy as np
 
+        careful = careful or backend is not None
         array = backend or self.array
         shapes, nodes = self.shapes, self.graph.nodes
         zero = _UNTOUCHED
@@ -226,7 +250,7 @@ class Tape:
         with np.errstate(all="ignore"):
             for i, kind, args, parts in self.reverse_code:
                 g = adjoint[i]
-                if i > out or g is zero:
+                if i > out or g is zero or (careful and _all_zero(g)):
                     continue  # nothing flows back from a node the output does not use
                 xs = [values[a] for a in args]
                 if kind < 0:  # structural op: its VJP rows
@@ -242,17 +266,23 @@ class Tape:
                     continue
                 on_floats = backend is None and self._on_floats(nodes[i])
                 local = safe_partials(SCALAR if on_floats else array, kind, parts, xs, values[i])
+                if on_floats:  # plain floats (not the IEEE slow path's subclass) meet arrays below
+                    local = [None if p is None else float(p) for p in local]
                 for a, p in zip(args, local):
                     if p is None:
                         continue
                     if p.__class__ is float and (p == 1.0 or p == -1.0):
                         c = g if p == 1.0 else -g  # add, sub, neg: no multiplication
+                    elif careful:
+                        c = _times(g, p)
                     else:
                         c = g * p
                     if shapes[a] != shapes[i]:
                         c = array.unbroadcast(c, shapes[a])
                     prev = adjoint[a]
                     adjoint[a] = c if prev is zero else prev + c
+        if not careful and not all(a is zero or _all_finite(a) for a in adjoint):
+            return self._backward_general(values, seed, out, backend, careful=True)
         for k, shape in enumerate(shapes):
             a = adjoint[k]
             if a is zero:
@@ -277,7 +307,8 @@ class Tape:
             local = safe_partials(SCALAR, kind, parts, [values[a] for a in args], values[i])
             total = 0.0
             for a, p in zip(args, local):
-                if p is not None and tangent[a]:
+                # a zero tangent or a zero partial contributes nothing (not NaN * 0)
+                if p is not None and tangent[a] and p != 0.0:
                     total = total + p * tangent[a]
             tangent[i] = float(total)
         return tangent
@@ -297,6 +328,36 @@ def safe_partials(m, kind: int, parts, xs: list, out) -> list:
         return local_partials(m, kind, parts, xs, out)
     except _MATH_ERRORS:
         return local_partials(IEEE, kind, parts, [ieee(x) for x in xs], ieee(out))
+
+
+def _all_zero(x) -> bool:
+    if x.__class__ is float:
+        return x == 0.0
+    from ..backends.dual import Dual
+
+    if isinstance(x, Dual):
+        return _all_zero(x.v) and _all_zero(x.t)
+    import numpy as np
+
+    return not np.any(x)
+
+
+def _all_finite(x) -> bool:
+    if x.__class__ is float:
+        return _isfinite(x)
+    import numpy as np
+
+    return bool(np.all(np.isfinite(x)))
+
+
+def _times(g, p):
+    """g * p where a zero factor makes the product 0, even against inf or NaN."""
+    from ..backends.arrays import times
+    from ..backends.dual import Dual
+
+    if isinstance(g, Dual) or isinstance(p, Dual):
+        return g * p  # dual numbers multiply this way themselves
+    return times(g, p)
 
 
 def _with_param(f, param):

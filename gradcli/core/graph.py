@@ -31,7 +31,7 @@ class Node:
     ``param`` holds static, hashable data (constant value, index, axis).
     """
 
-    __slots__ = ("id", "op", "args", "name", "param", "text", "pos", "shape")
+    __slots__ = ("id", "op", "args", "name", "param", "text", "pos", "shape", "call")
 
     def __init__(
         self,
@@ -53,6 +53,8 @@ class Node:
         #: offset in the program source where the node was written (-1: none)
         self.pos = pos
         self.shape = shape
+        #: the inlined function call that created the node: an index into `Graph.calls`, or -1
+        self.call = -1
 
     def __repr__(self) -> str:
         return f"Node({self.id}, {self.op}, {self.args}, name={self.name!r})"
@@ -83,6 +85,12 @@ class Graph:
         self.output: int = -1
         #: the name the output is reported under
         self.output_name: str = ""
+        #: inlined function calls, in the order they were made: ``[label, parent, result]``
+        #: with label ``f#k`` (the k-th call of f), the index of the enclosing call (-1:
+        #: the program itself) and the node the call returned (-1: pruned or none)
+        self.calls: list[list] = []
+        #: the call whose body is being lowered now: new computed nodes belong to it
+        self.call = -1
         self._memo: dict[tuple, int] = {}
 
     # ---- building ---------------------------------------------------------------
@@ -93,6 +101,7 @@ class Graph:
         if found is not None:
             return found
         node = Node(len(self.nodes), op, args, param, pos=pos)
+        node.call = self.call
         self.nodes.append(node)
         self._memo[key] = node.id
         return node.id
@@ -197,6 +206,7 @@ class Graph:
                     keep[a] = True
         if all(keep) and output == len(self.nodes) - 1:
             self.output = output
+            self.call = -1
             return self
         new = Graph()
         remap: dict[int, int] = {}
@@ -209,11 +219,13 @@ class Graph:
                 node.param, node.text, node.pos, node.shape,
             )
             node_copy.name = node.name
+            node_copy.call = node.call
             new.nodes.append(node_copy)
             if node.op == INPUT:
                 new.inputs.append(node_copy.id)
         new.names = {name: remap[i] for name, i in self.names.items() if i in remap}
         new.output = remap[output]
+        new.calls = [[label, parent, remap.get(result, -1)] for label, parent, result in self.calls]
         return new
 
     def name_anonymous_nodes(self) -> None:
@@ -222,8 +234,14 @@ class Graph:
         ``(a+b)*(b+1)`` gets ``c = a + b``, ``d = b + 1``, ``e = c * d``: letters
         after the last single-letter name in use, never x, y, z (they read as inputs).
         When letters run out: t1, t2, ...
+
+        A node made inside an inlined call is named after the call instead: the value
+        the call returns is ``cell#2`` (unless a step names it), the others
+        ``cell#2.a``, ``cell#2.b``, ... in order.
         """
         anonymous = [n for n in self.nodes if n.name is None and n.op != CONST]
+        if self.calls and anonymous:
+            anonymous = self._name_call_nodes(anonymous)
         if not anonymous:
             return
         used = set(self.names)
@@ -241,3 +259,30 @@ class Graph:
                 k += 1
         for node, name in zip(anonymous, free):
             node.name = name
+
+    def _name_call_nodes(self, anonymous: list[Node]) -> list[Node]:
+        """Name the nodes of `anonymous` that inlined calls made; return the others."""
+        letters = "abcdefghijklmnopqrstuvw"
+        used = [0] * len(self.calls)
+        rest = []
+        for node in anonymous:
+            call = node.call
+            if call < 0:
+                rest.append(node)
+                continue
+            label, _, result = self.calls[call]
+            if result == node.id:
+                node.name = label
+                continue
+            k = used[call]
+            used[call] = k + 1
+            node.name = f"{label}.{letters[k] if k < len(letters) else f't{k - len(letters) + 1}'}"
+        return rest
+
+    def call_path(self, call: int) -> list[int]:
+        """The calls enclosing call index `call`, outermost first, ending with it."""
+        path = []
+        while call >= 0:
+            path.append(call)
+            call = self.calls[call][1]
+        return path[::-1]

@@ -125,11 +125,12 @@ def _tie_at(extreme: str):
 
 
 def _pow_kink(x, y):
+    # x^0 is the constant 1: its derivatives are 0 at x = 0 too (as in PyTorch and JAX)
     if isinstance(x, float) and isinstance(y, float):
-        return x == 0 and not (y.is_integer() and y >= 1)
+        return x == 0 and y != 0 and not (y.is_integer() and y >= 1)
     import numpy as np
 
-    return (x == 0) & ~((np.mod(y, 1) == 0) & (y >= 1))
+    return (x == 0) & (y != 0) & ~((np.mod(y, 1) == 0) & (y >= 1))
 
 
 OPS: dict[str, Op] = {}
@@ -152,11 +153,13 @@ DIV = _row(
 )
 POW = _row(
     "pow", 2,
-    (lambda m, x, y, o: y * m.pow(x, y - 1.0), lambda m, x, y, o: m.xlogy(o, x)),
+    # y*x^(y-1) and x^y*log(x), exact where they meet 0*inf: `times` makes 0*x^-1 = 0 at
+    # y = 0, and xlogy is 0 at x = 0, so 0^0 has both partials 0 (PyTorch, JAX, autograd)
+    (lambda m, x, y, o: m.times(y, m.pow(x, y - 1.0)), lambda m, x, y, o: m.xlogy(o, x)),
     infix="^", kink=_pow_kink,
     domain="a negative base needs an integer exponent, and 0 has no negative powers",
     doc="x ^ y (also x ** y and pow(x, y))",
-    convention="0^y has no finite derivative in x for y < 1",
+    convention="0^y is one-sided in x for y not an integer (its derivative is infinite for 0 < y < 1)",
 )
 NEG = _row("neg", 1, (-1.0,), doc="minus x")
 
@@ -431,20 +434,20 @@ MATMUL = _row(
     "matmul", 2, None, infix="@", shape=_matmul_shape,
     vjp=(lambda m, g, xs, o, p: m.matmul_grad_a(g, xs[0], xs[1]),
          lambda m, g, xs, o, p: m.matmul_grad_b(g, xs[0], xs[1])),
-    jvp=lambda m, ts, xs, o, p: m.matmul(ts[0], xs[1]) + m.matmul(xs[0], ts[1]),
+    jvp=lambda m, ts, xs, o, p: m.matmul0(ts[0], xs[1]) + m.matmul0(xs[0], ts[1]),
     doc="matrix product A @ B (matrix·vector, vector·matrix, matrix·matrix, vector·vector; "
         "a scalar operand scales, as np.dot)",
 )
 DOT = _row(
     "dot", 2, None, shape=_matmul_shape, vjp=MATMUL.vjp,
-    jvp=lambda m, ts, xs, o, p: m.dot(ts[0], xs[1]) + m.dot(xs[0], ts[1]),
+    jvp=lambda m, ts, xs, o, p: m.matmul0(ts[0], xs[1]) + m.matmul0(xs[0], ts[1]),
     doc="dot(u, v): inner product (same as u @ v; a scalar operand scales, as np.dot)",
 )
 OUTER = _row(
     "outer", 2, None, shape=_outer_shape,
     vjp=(lambda m, g, xs, o, p: m.matmul(g, xs[1]),
          lambda m, g, xs, o, p: m.matmul(m.transpose(g), xs[0])),
-    jvp=lambda m, ts, xs, o, p: m.outer(ts[0], xs[1]) + m.outer(xs[0], ts[1]),
+    jvp=lambda m, ts, xs, o, p: m.outer0(ts[0], xs[1]) + m.outer0(xs[0], ts[1]),
     doc="outer(u, v): the matrix u vᵀ",
 )
 TRANSPOSE = _row(
@@ -467,8 +470,8 @@ MEAN = _row(
 )
 NORM = _row(
     "norm", 1, None, shape=lambda shapes, p=None: (),
-    vjp=(lambda m, g, xs, o, p: g * m.safe_div(xs[0], o),),
-    jvp=lambda m, ts, xs, o, p: m.sum(m.safe_div(xs[0], o) * ts[0], None),
+    vjp=(lambda m, g, xs, o, p: m.times(g, m.safe_div(xs[0], o)),),
+    jvp=lambda m, ts, xs, o, p: m.sum(m.times(m.safe_div(xs[0], o), ts[0]), None),
     kink=lambda x: not bool((x != 0).any()) if not isinstance(x, float) else x == 0,
     doc="Euclidean (L2, Frobenius) norm; norm'(0) = 0",
     convention="norm'(0) = 0, as in PyTorch",
@@ -487,15 +490,15 @@ LOG_SOFTMAX = _row(
 )
 LOGSUMEXP = _row(
     "logsumexp", 1, None, shape=_reduce_shape,
-    vjp=(lambda m, g, xs, o, p: m.expand_to(g, m.shape(xs[0]), p)
-         * m.exp(xs[0] - m.expand_to(o, m.shape(xs[0]), p)),),
-    jvp=lambda m, ts, xs, o, p: m.sum(m.exp(xs[0] - m.expand_to(o, m.shape(xs[0]), p)) * ts[0], p),
+    vjp=(lambda m, g, xs, o, p: m.times(m.expand_to(g, m.shape(xs[0]), p),
+                                         m.exp(xs[0] - m.expand_to(o, m.shape(xs[0]), p))),),
+    jvp=lambda m, ts, xs, o, p: m.sum(m.times(m.exp(xs[0] - m.expand_to(o, m.shape(xs[0]), p)), ts[0]), p),
     doc="logsumexp(z), logsumexp(z, axis): log(sum(exp(z))), stable",
 )
 AMAX = _row(
     "amax", 1, None, shape=lambda shapes, p=None: (), user=False, kink=_amax_kink,
-    vjp=(lambda m, g, xs, o, p: g * m.eq(xs[0], o) / m.sum(m.eq(xs[0], o), None),),
-    jvp=lambda m, ts, xs, o, p: m.sum(m.eq(xs[0], o) * ts[0], None) / m.sum(m.eq(xs[0], o), None),
+    vjp=(lambda m, g, xs, o, p: m.times(g, m.eq(xs[0], o)) / m.sum(m.eq(xs[0], o), None),),
+    jvp=lambda m, ts, xs, o, p: m.sum(m.times(m.eq(xs[0], o), ts[0]), None) / m.sum(m.eq(xs[0], o), None),
     doc="max(x) with one array argument: the largest element; ties share the gradient",
 )
 AMIN = _row(
@@ -759,7 +762,7 @@ XLOGY = _row(
     "xlogy", 2,
     (lambda m, x, y, o: m.log(y), lambda m, x, y, o: x / y),
     kink=lambda x, y: x == 0, domain="log needs a positive input", user=False,
-    doc="x * log(y), and 0 where x == 0",
+    doc="x * log(y), and 0 where x == 0 or y == 0 (pow's ∂y at 0^0)",
 )
 
 #: functions a program may call, with how many arguments (-1: one or more)

@@ -32,6 +32,10 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
+#: the hint where two operands meet without an operator (``W x``, ``w·x``); when the
+#: values are bound, `gradcli.run.evaluate` narrows it to * or to @ / dot
+PRODUCT_HINT = "write * for multiplication, or @ or dot(u, v) for matrix and vector products"
+
 _NAME_CHARS = frozenset("_0123456789")
 _OPERATORS = frozenset("-+*/^@()[],:;=.<>")
 #: the comparison operators (``!`` alone stays an error)
@@ -79,8 +83,8 @@ def _bad_char_message(ch: str) -> str:
         "}": "use parentheses ( ) for grouping",
         "²": "write x^2",
         "³": "write x^3",
-        "·": "write * for multiplication",
-        "×": "write * for multiplication",
+        "·": PRODUCT_HINT,
+        "×": PRODUCT_HINT,
         "−": "write - (ASCII hyphen-minus) for minus",
         "÷": "write / for division",
     }

@@ -1,20 +1,134 @@
 """Lowering: parsed statements -> a `Graph`, by a stack machine over postfix code.
 
 Names resolve in this order: a name assigned earlier in the program, a constant
-(``pi``), otherwise an input.  A name used before a later statement assigns it, a
-name assigned twice, or a function used as a value are errors that point at the
-column.  Only ``-literal`` is folded (so ``-1`` is one constant node); every other
-operation on constants stays a node, so the graph shows exactly what was written.
+(``pi``), otherwise an input.  Built-in function names are not reserved: ``dot = ...``
+names a step and ``mean`` alone is an input; only calling such a name is an error
+(it names both meanings).  A name used before a later statement assigns it, or a
+name assigned twice, are errors that point at the column.  Only ``-literal`` is
+folded (so ``-1`` is one constant node); every other operation on constants stays a
+node, so the graph shows exactly what was written.
+
+Functions (``def f(p, q) = EXPR``, the user's own or the prelude's,
+`gradcli.language.prelude`) are inlined: a call is not a node.  Arguments are passed
+*by need*: an argument's expression is lowered where the body first uses the
+parameter, in the caller's scope, and reused after that.  So the graph, node order
+included, is exactly the one the hand-unrolled program gives (hash-consing merges
+what repeats).  Arguments the body never uses are lowered after it, so their errors
+are still reported.  A body may use its parameters, the program's inputs, constants
+and functions defined before it -- which makes recursion impossible.  Inlining runs
+on an explicit work stack, never Python recursion, so 10^4 nested calls are fine.
+Each call gets a label ``f#k`` (the k-th call of ``f``) that `Graph` keeps as the
+provenance of the nodes it creates.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, NamedTuple, Optional
 
 from ..core.errors import ParseError, UsageError
-from ..core.graph import CONST, Graph
+from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS, SHAPE_ARG_OPS
-from .parser import Program
+from . import prelude
+from .parser import Item, Program, Statement, parse
+
+#: most postfix items that inlining may run through (a guard against definitions that
+#: call each other in a way that grows exponentially, e.g. f2(x) = f1(x) + f1(x + 1))
+MAX_INLINED = 5_000_000
+
+
+class _Def:
+    """One function definition, user's or prelude's, with its code analysed once."""
+
+    __slots__ = ("name", "params", "code", "pos", "order", "line", "is_prelude", "plan", "calls")
+
+    def __init__(self, st: Statement, order: int, line: int, is_prelude: bool) -> None:
+        self.name: str = st.target  # type: ignore[assignment]
+        self.params: tuple[str, ...] = st.params  # type: ignore[assignment]
+        self.code = st.code
+        self.pos = st.target_pos
+        self.order = order
+        self.line = line
+        self.is_prelude = is_prelude
+        self.plan: Optional[_Plan] = None
+        self.calls = 0
+
+
+class _Plan(NamedTuple):
+    """A code list as a tree: the first item of each subtree, its children, and whether
+    the subtree must go through the work stack (it holds a function call or a parameter)."""
+
+    starts: list[int]
+    kids: dict[int, list[int]]
+    special: bytearray
+    root: int
+
+
+class _Thunk:
+    """A call's argument: its expression in the caller's context, lowered on first use."""
+
+    __slots__ = ("item", "ctx", "value")
+
+    def __init__(self, item: int, ctx: "_Ctx") -> None:
+        self.item = item
+        self.ctx = ctx
+        self.value: Optional[int] = None
+
+
+class _Ctx:
+    """Where code runs: the main program (fn None) or the body of one call."""
+
+    __slots__ = ("code", "plan", "env", "fn", "call", "site", "tools")
+
+    def __init__(self, code, plan, env, fn, call, site) -> None:
+        self.code: list[Item] = code
+        self.plan: Optional[_Plan] = plan
+        self.env: dict[str, _Thunk] = env
+        self.fn: Optional[_Def] = fn
+        self.call: int = call
+        #: in the prelude: where the user's program called into it (errors point there)
+        self.site: int = site
+        #: (resolve, call, fail) for `_run`, made on first use
+        self.tools: Optional[tuple] = None
+
+
+def _arity(tag: str, payload) -> int:
+    """How many values an item of postfix code takes from the stack."""
+    if tag in ("num", "name", "none"):
+        return 0
+    if tag == "bin":
+        return 2
+    if tag in ("neg", "T"):
+        return 1
+    if tag == "call":
+        return payload[1]
+    if tag == "index":
+        return int(payload) + 1
+    return int(payload)  # list, slice
+
+
+def _plan(code: list[Item], special_call: Callable[[str], bool], params: frozenset) -> _Plan:
+    starts: list[int] = []
+    kids: dict[int, list[int]] = {}
+    special = bytearray(len(code))
+    stack: list[int] = []
+    for i, (tag, payload, _) in enumerate(code):
+        n = _arity(tag, payload)
+        mark = False
+        if n:
+            children = stack[len(stack) - n :]
+            del stack[len(stack) - n :]
+            starts.append(starts[children[0]])
+            kids[i] = children
+            mark = any(special[c] for c in children)
+        else:
+            starts.append(i)
+        if tag == "call" and special_call(payload[0]):  # type: ignore[index]
+            mark = True
+        elif tag == "name" and payload in params:
+            mark = True
+        special[i] = mark
+        stack.append(i)
+    return _Plan(starts, kids, special, stack[-1])
 
 
 def lower(program: Program, output: Optional[str] = None) -> Graph:
@@ -26,72 +140,270 @@ def lower(program: Program, output: Optional[str] = None) -> Graph:
     def fail(message: str, pos: int) -> ParseError:
         return ParseError(message, source, pos)
 
+    def line_of(pos: int) -> int:
+        return source.count("\n", 0, pos) + 1
+
+    # ---- what each name is: steps, the user's functions -----------------------------
     assigned_at: dict[str, int] = {}
-    for st in program.statements:
+    user_defs: dict[str, _Def] = {}
+    steps: list[tuple[int, Statement]] = []
+    for order, st in enumerate(program.statements):
+        if st.params is not None:
+            name = str(st.target)
+            if name in CONSTANTS or name in FUNCTIONS:
+                what = "constant" if name in CONSTANTS else "function"
+                raise fail(f"{name!r} is a built-in {what}; give your function another name", st.target_pos)
+            if name in user_defs:
+                first = user_defs[name]
+                raise fail(f"function {name!r} is defined twice (first on line {first.line})", st.target_pos)
+            for p, p_pos in zip(st.params, st.param_pos):
+                if p in CONSTANTS:
+                    raise fail(f"{p!r} is a built-in constant and cannot be a parameter", p_pos)
+            user_defs[name] = _Def(st, order, line_of(st.target_pos), False)
+            continue
+        steps.append((order, st))
         if st.target is None:
             continue
         if st.target in assigned_at:
             raise fail(f"{st.target!r} is assigned twice (each name is assigned once)", st.target_pos)
-        if st.target in FUNCTIONS or st.target in CONSTANTS:
-            what = "function" if st.target in FUNCTIONS else "constant"
-            raise fail(f"{st.target!r} is a built-in {what} and cannot be assigned", st.target_pos)
+        if st.target in CONSTANTS:
+            raise fail(f"{st.target!r} is a built-in constant and cannot be assigned", st.target_pos)
         assigned_at[st.target] = st.target_pos
+    for name, d in user_defs.items():
+        if name in assigned_at:
+            raise fail(f"{name!r} is a function (defined on line {d.line}) and cannot be assigned",
+                       assigned_at[name])
+    if not steps:
+        last = program.statements[-1]
+        raise fail("the program only defines functions: add a statement that uses them", last.end)
+
+    prelude_defs: dict[str, _Def] = {}
+
+    def prelude_def(name: str) -> Optional[_Def]:
+        if name not in prelude.NAMES:
+            return None
+        if not prelude_defs:  # parsed only when a program calls into it
+            text = prelude.PRELUDE
+            for order, st in enumerate(parse(text).statements):
+                prelude_defs[str(st.target)] = _Def(st, order, text.count("\n", 0, st.target_pos) + 1, True)
+        return prelude_defs[name]
+
+    def is_function(name: str) -> bool:
+        return name in user_defs or name in prelude.NAMES
 
     g = Graph()
     defined: dict[str, int] = {}
+    inlined = [0]
+    #: the first call of each built-in/prelude function written by the user: an input of
+    #: the same name is then ambiguous (checked at the end, when all inputs are known)
+    user_calls: dict[str, int] = {}
+    memo: dict[tuple, int] = {}
+    order_now = [0]
+
+    # ---- per-context pieces: errors, names, calls -------------------------------------
+    def ctx_fail(ctx: _Ctx) -> Callable[[str, int], ParseError]:
+        fn = ctx.fn
+        if fn is not None and fn.is_prelude:
+            return lambda message, pos: ParseError(f"{message} (in the prelude's {fn.name})", source, ctx.site)
+        return fail
+
+    def resolve(ctx: _Ctx, name: str, pos: int) -> int:
+        fn = ctx.fn
+        if fn is None:
+            if name in defined:
+                return defined[name]
+            if name in assigned_at:
+                raise fail(f"{name!r} is used before the statement that assigns it", pos)
+        elif name in assigned_at and not fn.is_prelude:
+            raise fail(
+                f"{name!r} is a step of the program (line {line_of(assigned_at[name])}); a function body may "
+                f"use its parameters, the program's inputs and constants: pass {name} as a parameter",
+                pos,
+            )
+        if name in CONSTANTS:
+            return g.const(CONSTANTS[name], name, pos)
+        if name in user_defs and (fn is None or not fn.is_prelude):
+            raise fail(f"{name!r} is a function (defined on line {user_defs[name].line}): call it as {name}(...)", pos)
+        return g.input(name, pos)
+
+    def known(ctx: _Ctx, name: str) -> Optional[int]:
+        """The node `name` stands for, if that needs no new node (else None)."""
+        if name in ctx.env:
+            return ctx.env[name].value
+        if ctx.fn is None and name in defined:
+            return defined[name]
+        if name in assigned_at or name in CONSTANTS or name in user_defs:
+            return None
+        found = g.names.get(name)
+        return found if found is not None and g.nodes[found].op == INPUT else None
+
+    def callee(ctx: _Ctx, name: str, nargs: int, pos: int) -> Optional[_Def]:
+        """The function `name(...)` calls in `ctx`: a definition, or None for a built-in."""
+        fn = ctx.fn
+        in_prelude = fn is not None and fn.is_prelude
+        err = ctx_fail(ctx)
+        if name in ctx.env:
+            other = _meaning(name, user_defs, in_prelude)
+            raise err(f"{name!r} is a parameter of {fn.name!r}" + (  # type: ignore[union-attr]
+                f", not {other}: rename the parameter to call the function" if other else ", not a function"), pos)
+        if fn is None and name in assigned_at and (is_function(name) or name in FUNCTIONS):
+            raise fail(
+                f"{name!r} is a step of this program (line {line_of(assigned_at[name])}) and also "
+                f"{_meaning(name, user_defs, False)}: rename the step to call the function", pos)
+        d = None if in_prelude else user_defs.get(name)
+        if d is not None:
+            if fn is None and d.order > order_now[0]:
+                raise fail(f"function {name!r} is used before its definition on line {d.line} "
+                           "(define a function before its first use)", pos)
+            if fn is not None and d is fn:
+                raise fail(f"{name!r} calls itself: recursion is not supported (a function may only call "
+                           "functions defined before it)", pos)
+            if fn is not None and d.order > fn.order:
+                raise fail(f"{fn.name!r} calls {name!r}, which is defined after it (line {d.line}): a function "
+                           "may only call functions defined before it, so recursion, direct or mutual, "
+                           "cannot happen", pos)
+        elif name in prelude.NAMES and (not in_prelude or prelude_def(name).order < fn.order):  # type: ignore
+            d = prelude_def(name)
+        if d is None:
+            if not in_prelude and name in FUNCTIONS:
+                user_calls.setdefault(name, pos)
+            return None
+        if not in_prelude:
+            user_calls.setdefault(name, pos)
+        if nargs != len(d.params):
+            plural = "" if len(d.params) == 1 else "s"
+            raise err(f"{name}() takes {len(d.params)} argument{plural} ({', '.join(d.params)}), got {nargs}", pos)
+        if d.plan is None:
+            params = frozenset(d.params)
+            special = (lambda n: n in params or is_function(n)) if not d.is_prelude else (
+                lambda n: n in params or n in prelude.NAMES)
+            d.plan = _plan(d.code, special, params)
+        return d
+
+    def builtin(ctx: _Ctx) -> Callable:
+        err = ctx_fail(ctx)
+        in_prelude = ctx.fn is not None and ctx.fn.is_prelude
+        #: names whose call needs a closer look (an error, at least)
+        special = {*ctx.env, *assigned_at, *user_defs, *prelude.NAMES}
+
+        def call(name: str, args: tuple, pos: int) -> int:
+            if name in special:
+                callee(ctx, name, len(args), pos)  # its checks only: no definition reaches here
+            elif not in_prelude:
+                user_calls.setdefault(name, pos)
+            return _call(g, name, args, pos, err, user_defs)
+
+        return call
+
+    # ---- the machine -------------------------------------------------------------------
+    values: list = []
+
+    def run_span(ctx: _Ctx, lo: int, hi: int) -> None:
+        g.call = ctx.call
+        tools = ctx.tools
+        if tools is None:
+            if ctx.fn is None:  # the program itself: most names are steps or inputs seen before
+                def find(name: str, pos: int) -> int:
+                    found = defined.get(name)
+                    return found if found is not None else resolve(ctx, name, pos)
+            else:
+                def find(name: str, pos: int) -> int:
+                    return resolve(ctx, name, pos)
+            tools = ctx.tools = (find, builtin(ctx), ctx_fail(ctx))
+        _run(g, ctx.code, lo, hi, values, *tools)
+
+    def evaluate(ctx: _Ctx) -> int:
+        """Lower `ctx.code` (a statement) with every call inlined; returns the node."""
+        plan = ctx.plan
+        if plan is None:
+            run_span(ctx, 0, len(ctx.code) - 1)
+            return values.pop()
+        work: list[tuple] = [("eval", plan.root, ctx)]
+        while work:
+            entry = work.pop()
+            action = entry[0]
+            if action == "eval":
+                _, i, c = entry
+                p = c.plan
+                if not p.special[i]:
+                    run_span(c, p.starts[i], i)
+                    continue
+                tag, payload, pos = c.code[i]
+                if tag == "name":
+                    thunk = c.env[payload]
+                    if thunk.value is not None:
+                        values.append(thunk.value)
+                    else:
+                        work.append(("store", thunk))
+                        work.append(("eval", thunk.item, thunk.ctx))
+                    continue
+                if tag == "call":
+                    d = callee(c, payload[0], payload[1], pos)
+                    if d is not None:
+                        enter(c, i, d, work)
+                        continue
+                work.append(("apply", i, c))
+                for k in reversed(p.kids[i]):
+                    work.append(("eval", k, c))
+            elif action == "apply":
+                _, i, c = entry
+                run_span(c, i, i)
+            elif action == "store":
+                entry[1].value = values[-1]
+            elif action == "finish":
+                _, call, thunks, key = entry
+                g.calls[call][2] = values[-1]
+                if key is not None and all(t.value is not None for t in thunks):
+                    memo[(key, tuple(t.value for t in thunks))] = values[-1]
+                for t in thunks:
+                    if t.value is None:  # an argument the body ignores: lower it for its errors
+                        work.append(("drop",))
+                        work.append(("store", t))
+                        work.append(("eval", t.item, t.ctx))
+            elif action == "drop":
+                values.pop()
+            else:  # memo hit
+                values.append(entry[1])
+        return values.pop()
+
+    def enter(c: _Ctx, i: int, d: _Def, work: list) -> None:
+        kids = c.plan.kids.get(i, [])  # type: ignore[union-attr]
+        d.calls += 1
+        label = f"{d.name}#{d.calls}"
+        ids = []
+        for k in kids:
+            tag, payload, _ = c.code[k]
+            node = known(c, payload) if tag == "name" else None  # type: ignore[arg-type]
+            if node is None:
+                break
+            ids.append(node)
+        else:
+            hit = memo.get((d, tuple(ids)))
+            if hit is not None:  # the same function on the same nodes: inlining again adds nothing
+                work.append(("value", hit))
+                return
+        inlined[0] += len(d.code)
+        if inlined[0] > MAX_INLINED:
+            raise ctx_fail(c)(f"the function calls expand to over {MAX_INLINED:,} operations "
+                              f"(a definition calling another twice or more, many levels deep?)", c.code[i][2])
+        thunks = [_Thunk(k, c) for k in kids]
+        g.calls.append([label, c.call, -1])
+        site = c.site if (c.fn is not None and c.fn.is_prelude) else c.code[i][2]
+        inner = _Ctx(d.code, d.plan, dict(zip(d.params, thunks)), d, len(g.calls) - 1, site)
+        work.append(("finish", inner.call, thunks, d))
+        work.append(("eval", d.plan.root, inner))  # type: ignore[union-attr]
+
     last = -1
-    for st in program.statements:
-        stack: list = []  # node ids; inside an index also None (omitted bound) and slices
-        for tag, payload, pos in st.code:
-            if tag == "num":
-                value, text = payload  # type: ignore[misc]
-                stack.append(g.const(value, text, pos))
-            elif tag == "name":
-                stack.append(_resolve(g, str(payload), pos, defined, assigned_at, fail))
-            elif tag == "bin":
-                b = stack.pop()
-                a = stack.pop()
-                op = BINARY_OPS[str(payload)]
-                stack.append(g.add(op.name, (a, b), pos=pos))
-            elif tag == "neg":
-                a = stack.pop()
-                node = g.nodes[a]
-                if node.op == CONST and isinstance(node.param, float):
-                    text = node.text[1:] if node.text.startswith("-") else "-" + node.text
-                    stack.append(g.const(-node.param, text, pos))
-                else:
-                    stack.append(g.add("neg", (a,), pos=pos))
-            elif tag == "call":
-                name, nargs = payload  # type: ignore[misc]
-                args = tuple(stack[len(stack) - nargs :]) if nargs else ()
-                del stack[len(stack) - nargs :]
-                stack.append(_call(g, name, args, pos, fail))
-            elif tag == "list":
-                n = int(payload)  # type: ignore[arg-type]
-                items = tuple(stack[len(stack) - n :])
-                del stack[len(stack) - n :]
-                stack.append(g.add("stack", items, pos=pos))
-            elif tag == "T":
-                stack.append(g.add("transpose", (stack.pop(),), pos=pos))
-            elif tag == "none":
-                stack.append(None)
-            elif tag == "slice":
-                n = int(payload)  # type: ignore[arg-type]
-                parts = [_integer(g, p, pos, fail) for p in stack[len(stack) - n :]]
-                del stack[len(stack) - n :]
-                stack.append(("slice", *parts, *([None] * (3 - n))))
-            elif tag == "index":
-                n = int(payload)  # type: ignore[arg-type]
-                items = stack[len(stack) - n :]
-                del stack[len(stack) - n :]
-                base = stack.pop()
-                index = tuple(it if isinstance(it, tuple) else _integer(g, it, pos, fail) for it in items)
-                if any(it is None for it in index):
-                    raise fail("an index must be an integer or a slice", pos)
-                stack.append(g.add("index", (base,), param=index, pos=pos))
-            else:  # pragma: no cover - the parser emits no other tags
-                raise fail(f"unsupported syntax {tag!r}", pos)
-        (result,) = stack
+    main = _Ctx([], None, {}, None, -1, -1)  # one context for every statement of the program
+    # a statement needs the work stack only if it calls a function; skip looking when none can be
+    may_call = bool(user_defs) or any(name in source for name in prelude.NAMES)
+    for order, st in steps:
+        order_now[0] = order
+        main.code = st.code
+        main.plan = None
+        if may_call and any(tag == "call" and is_function(str(payload[0])) for tag, payload, _ in st.code):  # type: ignore
+            main.plan = _plan(st.code, is_function, frozenset())
+        result = evaluate(main)
         if st.target is not None:
             defined[st.target] = result
             g.names.setdefault(st.target, result)
@@ -99,33 +411,92 @@ def lower(program: Program, output: Optional[str] = None) -> Graph:
             if node.name is None and node.op != CONST:
                 node.name = st.target
         last = result
+    g.call = -1
+
+    for name, pos in user_calls.items():
+        found = g.names.get(name)
+        if found is not None and g.nodes[found].op == INPUT:
+            raise fail(f"{name!r} is an input of this program (line {line_of(g.nodes[found].pos)}, column "
+                       f"{g.nodes[found].pos - source.rfind(chr(10), 0, g.nodes[found].pos)}) and also "
+                       f"{_meaning(name, user_defs, False)}: rename the input to call the function", pos)
 
     if output is not None:
         if output not in defined and output not in g.names:
-            known = ", ".join(sorted(defined)) or "none"
-            raise UsageError(f"--output {output}: no statement assigns {output!r} (assigned: {known})")
+            known_names = ", ".join(sorted(defined)) or "none"
+            raise UsageError(f"--output {output}: no statement assigns {output!r} (assigned: {known_names})")
         out = defined.get(output, g.names.get(output, -1))
         out_name = output
     else:
         out = last
-        final = program.statements[-1]
-        out_name = final.target or ""
+        out_name = steps[-1][1].target or ""
     pruned = g.pruned(out)
     pruned.name_anonymous_nodes()
     pruned.output_name = out_name or pruned.label(pruned.output)
     return pruned
 
 
-def _resolve(g: Graph, name: str, pos: int, defined, assigned_at, fail) -> int:
-    if name in defined:
-        return defined[name]
-    if name in assigned_at:
-        raise fail(f"{name!r} is used before the statement that assigns it", pos)
-    if name in CONSTANTS:
-        return g.const(CONSTANTS[name], name, pos)
+def _meaning(name: str, user_defs: dict, in_prelude: bool) -> str:
+    """What `name` means as a function, in words ('' if nothing)."""
+    if not in_prelude and name in user_defs:
+        return f"the function {name}(...) defined on line {user_defs[name].line}"
+    if name in prelude.NAMES:
+        return f"the prelude function {name}(...)"
     if name in FUNCTIONS:
-        raise fail(f"{name!r} is a function: call it as {name}(...)", pos)
-    return g.input(name, pos)
+        return f"the built-in function {name}(...)"
+    return ""
+
+
+def _run(g: Graph, code: list[Item], lo: int, hi: int, stack: list, resolve, call, fail) -> None:
+    """Run postfix items ``code[lo..hi]`` (no inlined calls among them) on `stack`."""
+    for tag, payload, pos in (code if lo == 0 and hi == len(code) - 1 else code[lo : hi + 1]):
+        if tag == "num":
+            value, text = payload  # type: ignore[misc]
+            stack.append(g.const(value, text, pos))
+        elif tag == "name":
+            stack.append(resolve(payload, pos))
+        elif tag == "bin":
+            b = stack.pop()
+            a = stack.pop()
+            op = BINARY_OPS[str(payload)]
+            stack.append(g.add(op.name, (a, b), pos=pos))
+        elif tag == "neg":
+            a = stack.pop()
+            node = g.nodes[a]
+            if node.op == CONST and isinstance(node.param, float):
+                text = node.text[1:] if node.text.startswith("-") else "-" + node.text
+                stack.append(g.const(-node.param, text, pos))
+            else:
+                stack.append(g.add("neg", (a,), pos=pos))
+        elif tag == "call":
+            name, nargs = payload  # type: ignore[misc]
+            args = tuple(stack[len(stack) - nargs :]) if nargs else ()
+            del stack[len(stack) - nargs :]
+            stack.append(call(name, args, pos))
+        elif tag == "list":
+            n = int(payload)  # type: ignore[arg-type]
+            items = tuple(stack[len(stack) - n :])
+            del stack[len(stack) - n :]
+            stack.append(g.add("stack", items, pos=pos))
+        elif tag == "T":
+            stack.append(g.add("transpose", (stack.pop(),), pos=pos))
+        elif tag == "none":
+            stack.append(None)
+        elif tag == "slice":
+            n = int(payload)  # type: ignore[arg-type]
+            parts = [_integer(g, p, pos, fail) for p in stack[len(stack) - n :]]
+            del stack[len(stack) - n :]
+            stack.append(("slice", *parts, *([None] * (3 - n))))
+        elif tag == "index":
+            n = int(payload)  # type: ignore[arg-type]
+            items = stack[len(stack) - n :]
+            del stack[len(stack) - n :]
+            base = stack.pop()
+            index = tuple(it if isinstance(it, tuple) else _integer(g, it, pos, fail) for it in items)
+            if any(it is None for it in index):
+                raise fail("an index must be an integer or a slice", pos)
+            stack.append(g.add("index", (base,), param=index, pos=pos))
+        else:  # pragma: no cover - the parser emits no other tags
+            raise fail(f"unsupported syntax {tag!r}", pos)
 
 
 def _integer(g: Graph, item, pos: int, fail):
@@ -138,10 +509,10 @@ def _integer(g: Graph, item, pos: int, fail):
     return int(node.param)
 
 
-def _call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail) -> int:
+def _call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail, user_defs=None) -> int:
     op = FUNCTIONS.get(name)
     if op is None:
-        raise fail(_unknown_function(name), pos)
+        raise fail(_unknown_function(name, user_defs or {}), pos)
     if name in AXIS_OPS and len(args) == 2:
         axis = _integer(g, args[1], pos, fail)
         return g.add(op.name, args[:1], param=axis, pos=pos)
@@ -175,9 +546,16 @@ def _shape_call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail) -> i
     return g.add(name, args[:values], param=shape, pos=pos)
 
 
-def _unknown_function(name: str) -> str:
+#: names other tools use for our functions (checked case-insensitively, as ReLU is relu)
+ALIASES = {"ln": "log", "arcsin": "asin", "arccos": "acos", "arctan": "atan", "expit": "sigmoid",
+           "logistic": "sigmoid"}
+
+
+def _unknown_function(name: str, user_defs: dict) -> str:
     import difflib  # only on this error path: start-up time matters
 
-    close = difflib.get_close_matches(name, list(FUNCTIONS), n=3, cutoff=0.6)
+    names = [*FUNCTIONS, *prelude.NAMES, *user_defs]
+    alias = ALIASES.get(name.lower()) or (name.lower() if name.lower() in names else None)
+    close = [alias] if alias else difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(close)}?" if close else f" (functions: {', '.join(sorted(FUNCTIONS))})"
     return f"unknown function {name!r}{hint}"

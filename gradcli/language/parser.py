@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import NamedTuple, Optional
 
 from ..core.errors import ParseError
-from .lexer import tokenize
+from .lexer import PRODUCT_HINT, tokenize
 
 Item = tuple[str, object, int]
 
@@ -61,13 +61,17 @@ UNARY_POWER = 30
 
 
 class Statement(NamedTuple):
-    """``target = expression`` (target None for a bare expression)."""
+    """``target = expression`` (target None for a bare expression), or a definition
+    ``def target(params) = expression`` (then `params` is a tuple, maybe empty)."""
 
     target: Optional[str]
     target_pos: int
     code: list[Item]
     start: int
     end: int
+    #: a definition's parameter names and their offsets; None for a step
+    params: Optional[tuple[str, ...]] = None
+    param_pos: tuple[int, ...] = ()
 
 
 class Program(NamedTuple):
@@ -103,6 +107,16 @@ def parse(source: str) -> Program:
             break
         start = tok[2]
         target, target_pos = None, -1
+        if tok[0] == "name" and tok[1] == "def":
+            after = next_token()
+            peeked.append(after)
+            if after[0] == "name":  # `def NAME(...) = EXPR`; otherwise `def` is an ordinary name
+                target, target_pos, params, param_pos, tok = _definition_head(next_token, fail)
+                code, tok = _expression(tok, next_token, peeked, fail)
+                statements.append(Statement(target, target_pos, code, start, tok[2], params, param_pos))
+                if tok[0] == "eof":
+                    break
+                continue
         if tok[0] == "name":
             after = next_token()
             if after[1] == "=":
@@ -117,12 +131,51 @@ def parse(source: str) -> Program:
     return Program(source, statements)
 
 
+def _definition_head(next_token, fail):
+    """Read ``NAME(P1, P2, ...) =`` after ``def``; returns the name, the parameters and
+    the first token of the body."""
+    name_tok = next_token()
+    opening = next_token()
+    if opening[1] != "(":
+        raise fail(f"expected '(' after 'def {_short(name_tok[1])}': a definition reads def NAME(P1, P2) = EXPR",
+                   opening[2])
+    params: list[str] = []
+    positions: list[int] = []
+    tok = next_token()
+    if tok[1] != ")":
+        while True:
+            if tok[0] != "name":
+                raise fail(f"expected a parameter name, found {_describe(tok)}", tok[2])
+            if tok[1] in params:
+                raise fail(f"parameter {tok[1]!r} appears twice in the definition of {name_tok[1]!r}", tok[2])
+            params.append(tok[1])
+            positions.append(tok[2])
+            tok = next_token()
+            if tok[1] == ")":
+                break
+            if tok[1] != ",":
+                raise fail(f"expected ',' or ')' in the parameter list, found {_describe(tok)}", tok[2])
+            tok = next_token()
+    equals = next_token()
+    if equals[1] != "=":
+        raise fail(f"expected '=' after the parameters of {name_tok[1]!r}, found {_describe(equals)}", equals[2])
+    return name_tok[1], name_tok[2], tuple(params), tuple(positions), next_token()
+
+
 def _expression(tok, next_token, peeked, fail) -> tuple[list[Item], tuple[str, str, int]]:
     """Parse one statement's expression starting at `tok`; returns (code, end token)."""
     out: list[Item] = []
     stack: list[list] = []
     expect_operand = True
     depth = 0  # open brackets: inside them a newline is white space
+    wrapped = False  # a newline was read as white space inside an open bracket
+
+    def unclosed() -> ParseError:
+        """The innermost open bracket, named where it was opened."""
+        top = next(e for e in reversed(stack) if e[0] in ("(", "call", "[", "idx"))
+        closer = "]" if top[0] in ("[", "idx") else ")"
+        opener = "[" if closer == "]" else "("
+        return fail(f"'{opener}' is never closed: expected '{closer}'", top[1])
 
     def pop_operators() -> None:
         """Pop binary/unary operators down to the nearest bracket marker."""
@@ -177,12 +230,14 @@ def _expression(tok, next_token, peeked, fail) -> tuple[list[Item], tuple[str, s
                 expect_operand = False
                 continue  # handle the separator in operator position
             elif kind == "nl":
-                pass  # the expression continues on the next line
+                wrapped = wrapped or depth > 0  # the expression continues on the next line
             elif kind == "eof" or text == ";":
                 if out or stack:
                     raise fail("expected an expression, found the end of the statement", pos)
                 raise fail("expected an expression", pos)
             elif text == "=":
+                if wrapped and depth > 0:
+                    raise unclosed()
                 raise fail("unexpected '=': an assignment must start the statement (name = expression)", pos)
             else:
                 raise fail(f"expected an expression, found {_describe(tok)}", pos)
@@ -273,11 +328,16 @@ def _expression(tok, next_token, peeked, fail) -> tuple[list[Item], tuple[str, s
                 raise fail(f"'{opener}' is never closed: expected '{closer}'", top[1])
             return out, tok
         elif kind == "nl":
-            pass  # a newline inside brackets is just white space
+            wrapped = True  # a newline inside brackets is just white space
+        elif wrapped and depth > 0 and (text == "=" or kind in ("num", "name") or text == "("):
+            # most likely a bracket left open on an earlier line, not a missing operator
+            raise unclosed()
         elif text == "=":
             raise fail("unexpected '=': an assignment must start the statement (name = expression)", pos)
         elif kind in ("num", "name") or text == "(":
-            raise fail(f"expected an operator before {_describe(tok)} (write * for multiplication)", pos)
+            # after a number (2x) it is a multiplication; between names it may be a matrix product
+            hint = "write * for multiplication" if out and out[-1][0] == "num" else PRODUCT_HINT
+            raise fail(f"expected an operator before {_describe(tok)} ({hint})", pos)
         else:
             raise fail(f"unexpected {_describe(tok)}", pos)
         tok = next_token()
@@ -313,6 +373,51 @@ def _short(text: str, limit: int = 30) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: tokens after which a statement must go on (a newline there is white space)
+_CONTINUES = frozenset(BINARY) | {"(", "[", ",", "=", ":", ".", "-", "+"}
+
+
+def statement_texts(source: str, limit: Optional[int] = None) -> list[str]:
+    """Each statement of a (valid) program as one line of source text, comments dropped.
+
+    A statement continued on the next line (``b = a*`` newline ``2``, or a newline
+    inside brackets) stays one statement, as the parser reads it: ``b = a* 2``.
+    Stops once the texts are longer than `limit` characters in all.
+    """
+    texts: list[str] = []
+    pieces: list[str] = []
+    depth = 0
+    last = ""
+    prev_end = -1
+    broke = False  # a newline (or comment) since the previous token of this statement
+    total = 0
+    for kind, text, pos in tokenize(source):
+        if kind == "eof" or text == ";" or (kind == "nl" and not depth and last not in _CONTINUES):
+            if pieces:
+                texts.append("".join(pieces))
+                total += len(texts[-1]) + 2
+                pieces = []
+            if kind == "eof" or (limit is not None and total > limit):
+                break
+            last, broke = "", False
+            continue
+        if kind == "nl":
+            broke = True
+            continue
+        if pieces:
+            gap = source[prev_end:pos]
+            pieces.append(" " if broke or "#" in gap else gap)
+        pieces.append(text)
+        prev_end = pos + len(text)
+        broke = False
+        last = text if kind == "op" else kind
+        if text in ("(", "["):
+            depth += 1
+        elif text in (")", "]"):
+            depth = max(0, depth - 1)
+    return texts
+
+
 def sexpr(code: list[Item]) -> str:
     """The canonical S-expression of a statement's code, e.g. ``(+ a (* b c))``."""
     stack: list[str] = []
@@ -346,5 +451,8 @@ def program_sexpr(program: Program) -> str:
     parts = []
     for st in program.statements:
         body = sexpr(st.code)
-        parts.append(f"(= {st.target} {body})" if st.target else body)
+        if st.params is not None:
+            parts.append(f"(def {st.target} ({' '.join(st.params)}) {body})")
+        else:
+            parts.append(f"(= {st.target} {body})" if st.target else body)
     return "; ".join(parts)

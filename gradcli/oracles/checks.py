@@ -76,7 +76,9 @@ def agree(ad: float, estimate: float, rtol: float, atol: float, floor: float = 0
         return ad == estimate
     if math.isnan(ad) or math.isnan(estimate):
         return False
-    return abs(ad - estimate) <= atol + rtol * max(abs(ad), abs(estimate)) + floor
+    scale = max(abs(ad), abs(estimate))
+    # a zero scale allows nothing relative, even with rtol = inf (inf * 0 is not nan here)
+    return abs(ad - estimate) <= atol + (rtol * scale if scale else 0.0) + floor
 
 
 def judge(ev: Evaluation, name: str, ad: float, estimate: float, ok: bool) -> tuple[str, str]:

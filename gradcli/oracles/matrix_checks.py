@@ -52,7 +52,9 @@ def check_matrix(ev, matrix: Matrix, kind: str, rtol: Optional[float], atol: Opt
         both_inf = np.isinf(matrix.data) & (matrix.data == estimate)
         errors = np.where(both_inf, 0.0, errors)
         floor = getattr(check, "_floor", 0.0)
-        allowed = check.atol + check.rtol * np.maximum(np.abs(matrix.data), np.abs(estimate)) + floor
+        scale = np.maximum(np.abs(matrix.data), np.abs(estimate))
+        # a zero scale allows nothing relative, even with rtol = inf (inf * 0 is not nan here)
+        allowed = check.atol + np.where(scale == 0, 0.0, check.rtol * scale) + floor
     check.errors = errors
     bad = ~(errors <= allowed)
     if not bad.any():

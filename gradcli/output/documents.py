@@ -202,7 +202,45 @@ __all__ = ["to_json", "csv_rows", "overall_ok", "CONST"]
 
 
 def dumps(doc: dict) -> str:
-    """The JSON document, indented, with each node on one line (easy to read and grep)."""
+    """The JSON document, indented, with each node on one line (easy to read and grep).
+
+    Strict JSON: a non-finite float that reached the document unencoded (a tolerance
+    of inf, a NaN asymmetry) is written as its string, like every other one.
+    """
+    try:
+        return _dumps(doc)
+    except ValueError:  # a NaN/inf float somewhere: encode them all, then write
+        return _dumps(_finite_only(doc))
+
+
+def _finite_only(doc: object) -> object:
+    """A copy of `doc` with non-finite floats as ``"nan"``/``"inf"``/``"-inf"`` (no recursion)."""
+    from ..core.fmt import json_number
+
+    pending: list = []
+
+    def fix(x):
+        if isinstance(x, float):
+            return x if math.isfinite(x) else json_number(x)
+        if isinstance(x, dict):
+            copy: object = dict(x)
+        elif isinstance(x, (list, tuple)):
+            copy = list(x)
+        else:
+            return x
+        pending.append(copy)
+        return copy
+
+    root = fix(doc)
+    while pending:
+        container = pending.pop()
+        keys = container.keys() if isinstance(container, dict) else range(len(container))
+        for k in list(keys):
+            container[k] = fix(container[k])
+    return root
+
+
+def _dumps(doc: dict) -> str:
     import json
 
     def one(x: object) -> str:
@@ -249,9 +287,9 @@ def matrix_json(ev: Evaluation, matrix) -> dict:
         "ok": not any(c.status == "fail" for c in matrix.checks),
     }
     if matrix.kind == "hessian" and matrix.data.size:
-        import numpy as np
+        from ..run.derivatives import largest_difference
 
-        doc["asymmetry"] = float(np.max(np.abs(matrix.data - matrix.data.T)))
+        doc["asymmetry"] = largest_difference(matrix.data, matrix.data.T)
     if hasattr(matrix, "agreement"):
         doc["forward_reverse_difference"] = matrix.agreement
     for c in matrix.checks:

@@ -193,8 +193,9 @@ def evaluation(ev: Evaluation, checks: list[Check], style: Style,
 
 def header(ev: Evaluation, style: Style) -> RenderableType:
     text = Text()
-    statements = [line.split("#", 1)[0].strip() for line in ev.source.splitlines()]
-    source = "; ".join(st for st in statements if st)
+    from ..language.parser import statement_texts
+
+    source = "; ".join(statement_texts(ev.source, limit=200))
     if len(source) > 200:
         source = source[:199] + "…"
     text.append("program  ", style="dim")
@@ -411,9 +412,9 @@ def matrix_view(ev: Evaluation, matrix, style: Style) -> RenderableType:
     parts.append(table)
     notes = Text(how + "\n", style="dim")
     if matrix.kind == "hessian" and matrix.data.size:
-        import numpy as np
+        from ..run.derivatives import largest_difference
 
-        notes.append(f"symmetric to {float(np.max(np.abs(matrix.data - matrix.data.T))):.2g}\n", style="dim")
+        notes.append(f"symmetric to {largest_difference(matrix.data, matrix.data.T):.2g}\n", style="dim")
     for note in matrix.notes:
         notes.append(note + "\n", style="dim")
     for c in matrix.checks:

@@ -221,6 +221,7 @@ def write_json_lines(batch: Batch, out) -> None:
     in_names = list(batch.inputs)
     for k in range(len(batch.value)):
         doc = {
+            "schema": 1,  # the layout version, as in every gradcli JSON document (gradcli/schemas/points.schema.json)
             "row": k + 1,
             "inputs": {name: float(batch.inputs[name][k]) + 0.0 for name in in_names},
             "value": json_number(float(batch.value[k]) + 0.0),

@@ -102,14 +102,14 @@ def json_array(raw: list, where: str):
 
 
 def _check_name(name: str, where: str) -> None:
-    from ..core.ops import CONSTANTS, FUNCTIONS
+    from ..core.ops import CONSTANTS
 
     if not name or not (name[0].isalpha() or name[0] == "_") or not all(
         ch.isalpha() or ch in "_0123456789" for ch in name
     ):
         raise UsageError(f"{where}: {name!r} is not a valid name (letters, digits, _)")
-    if name in FUNCTIONS or name in CONSTANTS:
-        raise UsageError(f"{where}: {name!r} is a built-in and cannot be bound")
+    if name in CONSTANTS:  # function names are not reserved: an input may be called `mean`
+        raise UsageError(f"{where}: {name!r} is a built-in constant and cannot be bound")
 
 
 def parse_argument(arg: str) -> Binding:
@@ -169,18 +169,20 @@ def _finite(raw, where: str) -> float:
     return value
 
 
-def program_point(source: str, folder: str = ".") -> tuple[dict[str, Binding], Optional[str]]:
+def program_point(source: str, folder: str = ".") -> tuple[dict[str, Binding], Optional[str], list[str]]:
     """The default point a program file states, and its default output.
 
     ``#: bind a=3 b=2`` gives values, ``#: vars FILE.json`` a values file (relative to
     the program's folder), ``#: output NAME`` the step to differentiate; other ``#:``
     lines (a sample's expected answers) are not read here.  Values given on the
-    command line or with --vars override these.
+    command line or with --vars override these.  A ``#: vars`` file that cannot be
+    read is returned as a problem, not raised: it matters only if a value is missing.
     """
     import os
 
     point: dict[str, Binding] = {}
     output = None
+    problems: list[str] = []
     for line in source.splitlines():
         stripped = line.strip()
         if not stripped.startswith("#:"):
@@ -192,11 +194,16 @@ def program_point(source: str, folder: str = ".") -> tuple[dict[str, Binding], O
                 point[b.name] = Binding(b.name, b.value, b.text, "program")
         elif key == "vars" and rest.strip():
             path = os.path.join(folder, rest.strip())
-            for b in read_vars_file(path):
+            try:
+                found = read_vars_file(path)
+            except UsageError as exc:
+                problems.append(f"the program's '#: vars {rest.strip()}' line: {exc.message}")
+                continue
+            for b in found:
                 point[b.name] = Binding(b.name, b.value, b.text, "program")
         elif key == "output" and rest.strip():
             output = rest.strip()
-    return point, output
+    return point, output, problems
 
 
 def collect(arguments: Iterable[str], vars_files: Iterable[str]) -> dict[str, Binding]:

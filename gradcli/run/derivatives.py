@@ -128,3 +128,16 @@ def hessian(ev: Evaluation) -> Matrix:
     labels = [label for _, label, _ in ins]
     data = np.array(rows).reshape(len(ins), len(ins))
     return Matrix("hessian", data, labels, labels, "forward-over-reverse", len(ins))
+
+
+def largest_difference(a, b) -> float:
+    """max |a - b| over the elements where either is finite (inf where only one is);
+    equal elements, infinities included, differ by 0.  No NumPy warnings."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    if not a.size:
+        return 0.0
+    with np.errstate(all="ignore"):
+        gap = np.where(a == b, 0.0, np.abs(a - b))
+    either = np.isfinite(a) | np.isfinite(b)
+    gap = np.where(either, gap, 0.0)
+    return float(np.max(np.where(np.isnan(gap), np.inf, gap)))

@@ -8,11 +8,12 @@ points that sit on a kink, and derivatives that come out infinite.
 from __future__ import annotations
 
 import math
+import re
 from typing import Optional
 
 from .bindings import Binding
 from ..core.engine import Tape
-from ..core.errors import UsageError
+from ..core.errors import ParseError, UsageError
 from ..core.graph import CONST, INPUT, Graph
 from ..language.lower import lower
 from ..core.ops import OPS
@@ -101,7 +102,11 @@ class Evaluation:
 def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = None,
             wrt: Optional[list[str]] = None) -> Evaluation:
     """Parse, lower and bind, without evaluating: errors here are exit 2."""
-    graph = lower(parse(source), output)
+    try:
+        graph = lower(parse(source), output)
+    except ParseError as exc:
+        _narrow_product_hint(exc, bindings)
+        raise
     inputs = [graph.nodes[i].name for i in graph.inputs]
     missing = [name for name in inputs if name not in bindings]
     if missing:
@@ -109,6 +114,7 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
         raise UsageError(
             f"missing value{'s' if len(missing) > 1 else ''} for input{'s' if len(missing) > 1 else ''} "
             f"{', '.join(missing)} (give {'them' if len(missing) > 1 else 'it'} as {example})"
+            + _missing_hint(graph, missing)
         )
     if wrt:
         unknown = [name for name in wrt if name not in inputs]
@@ -136,6 +142,40 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
         shown = ", ".join(unused[:5]) + (", …" if len(unused) > 5 else "")
         ev.warnings.append(f"{len(unused)} values are not used by the program: {shown}")
     return ev
+
+
+def _narrow_product_hint(exc: ParseError, bindings: dict[str, Binding]) -> None:
+    """``W x`` or ``w·x``: now that the values are known, say * or @ / dot, not both."""
+    from ..language.lexer import PRODUCT_HINT
+
+    if PRODUCT_HINT not in exc.message:
+        return
+    before = re.search(r"([^\W\d]\w*)\s*[·×]?\s*$", exc.source[:exc.pos])
+    after = re.match(r"[·×\s]*([^\W\d]\w*)", exc.source[exc.pos:])
+    names = [m.group(1) for m in (before, after) if m is not None]
+    shapes = [getattr(bindings[n].value, "shape", ()) if n in bindings else None for n in names]
+    if any(shapes):
+        hint = "write @ or dot(u, v) for a matrix or vector product; * multiplies elementwise"
+    elif names and all(shape == () for shape in shapes):
+        hint = "write * for multiplication"
+    else:
+        return
+    exc.message = exc.message.replace(PRODUCT_HINT, hint)
+    exc.args = (exc.message,)
+
+
+def _missing_hint(graph, missing: list[str]) -> str:
+    """``w^T`` (a transpose written as a power) and ``e^x`` (Euler's number) read as inputs."""
+    for node in graph.nodes:
+        if node.op != "pow":
+            continue
+        base, exponent = (graph.nodes[a] for a in node.args)
+        if exponent.op == INPUT and exponent.name == "T" and "T" in missing:
+            return f"; for the transpose write {graph.label(base.id)}.T, not {graph.label(base.id)}^T"
+        if base.op == INPUT and base.name == "e" and "e" in missing:
+            power = graph.label(exponent.id) if exponent.op in (INPUT, CONST) else graph.definition(exponent.id)
+            return f"; for Euler's number write exp({power}), not e^…"
+    return ""
 
 
 def _short(text: str, limit: int = 40) -> str:

@@ -170,6 +170,7 @@ class SymbolicText:
     div = staticmethod(lambda a, b: _sym(a) / b)
     neg = staticmethod(lambda a: -_sym(a))
     pow = staticmethod(lambda a, b: _pow(_sym(a), _sym(b)))
+    times = mul  # 0 * inf = 0 is a numeric detail; the text is the product
 
     @staticmethod
     def xlogy(a: object, b: object) -> Sym:

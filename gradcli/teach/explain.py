@@ -234,44 +234,82 @@ def steps_latex(ev: Evaluation, digits: int = 10) -> str:
 
 
 # ---- paths --------------------------------------------------------------------------
+#: path counts saturate here: a lattice can have 2^15000 paths, and big integers that
+#: size cost time to add and cannot even be printed
+COUNT_CAP = 10**15
+#: a path longer than this is not written out factor by factor (a 10^4-node chain)
+MAX_PATH_EDGES = 60
+
+
 def paths(ev: Evaluation, name: str) -> tuple[int, list[list[Edge]]]:
-    """How many paths lead from input `name` to the output, and (if few) the paths."""
-    graph = ev.graph
-    start = graph.names[name]
+    """How many paths lead from input `name` to the output (saturating at `COUNT_CAP`),
+    and, when there are at most `MAX_PATHS`, the paths themselves."""
+    return _paths(ev, name, _outgoing(ev))
+
+
+def _outgoing(ev: Evaluation) -> dict[int, list[Edge]]:
     outgoing: dict[int, list[Edge]] = {}
     for e in edge_partials(ev):
         outgoing.setdefault(e.source, []).append(e)
+    return outgoing
+
+
+def _paths(ev: Evaluation, name: str, outgoing: dict[int, list[Edge]]) -> tuple[int, list[list[Edge]]]:
+    graph = ev.graph
+    start = graph.names[name]
     # count paths to the output from every node, in reverse order (no recursion)
     count = [0] * len(graph.nodes)
     count[graph.output] = 1
     for node in reversed(graph.nodes):
+        n = count[node.id]
         for e in outgoing.get(node.id, []):
-            count[node.id] += count[e.target]
+            n += count[e.target]
+        count[node.id] = n if n < COUNT_CAP else COUNT_CAP
     total = count[start]
     if total > MAX_PATHS:
         return total, []
     found: list[list[Edge]] = []
-    stack: list[tuple[int, list[Edge]]] = [(start, [])]
+    # each stack entry shares its prefix with its parent (a linked list): no quadratic copying
+    stack: list[tuple[int, Optional[tuple]]] = [(start, None)]
     while stack:
-        at, path = stack.pop()
+        at, link = stack.pop()
         if at == graph.output:
+            path: list[Edge] = []
+            while link is not None:
+                link, edge = link
+                path.append(edge)
+            path.reverse()
             found.append(path)
             continue
         for e in reversed(outgoing.get(at, [])):
             if count[e.target]:
-                stack.append((e.target, path + [e]))
+                stack.append((e.target, (link, e)))
     return total, found
 
 
-def _expand(ev: Evaluation, text: str, limit: int = 300) -> str:
-    """Write a local derivative in terms of the inputs: intermediate labels are replaced
-    by their definitions (repeatedly, while the text stays short): d -> (b + 1)."""
+def _count_text(total: int) -> str:
+    return "more than 1e15" if total >= COUNT_CAP else str(total)
+
+
+def _route(path: list[Edge], name: str) -> list[str]:
+    """The node labels along a path (just the input when the output is the input)."""
+    return [path[0].source_label] + [e.target_label for e in path] if path else [name]
+
+
+def _definitions(ev: Evaluation) -> dict[str, str]:
     graph = ev.graph
-    defs = {
+    return {
         graph.label(n.id): graph.definition(n.id)
         for n in graph.nodes
         if n.op not in (INPUT, CONST) and n.name is not None and n.name not in ev.inputs
     }
+
+
+def _expand(ev: Evaluation, text: str, limit: int = 300, defs: Optional[dict] = None) -> str:
+    """Write a local derivative in terms of the inputs: intermediate labels are replaced
+    by their definitions (repeatedly, while the text stays short): d -> (b + 1)."""
+    if defs is None:
+        defs = _definitions(ev)
     if not defs:
         return text
 
@@ -405,22 +443,32 @@ def _simplified(factors: list[str], shapes: list[tuple]) -> Optional[str]:
 def paths_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     out = ev.output_name
     lines = ["The chain rule as a sum over paths (each path: the product of its local derivatives):"]
+    outgoing = _outgoing(ev)
+    defs = _definitions(ev)
     for name in ev.wrt:
-        total, found = paths(ev, name)
+        total, found = _paths(ev, name, outgoing)
         g = ev.gradient.get(name)
         if total == 0:
             lines.append(f"  ∂{out}/∂{name} = 0 (no path from {name} to {out})")
             continue
         if not found:
-            lines.append(f"  ∂{out}/∂{name}: {total} paths are too many to list (the limit is {MAX_PATHS}); "
-                         f"their sum is {_num(g, digits)}")
+            lines.append(f"  ∂{out}/∂{name}: {_count_text(total)} paths are too many to list (the limit is "
+                         f"{MAX_PATHS}); their sum is {_num(g, digits)}")
+            continue
+        if found == [[]]:
+            lines.append(f"  ∂{out}/∂{name} = 1 (the output is the input {name} itself: one path with no edges)")
+            continue
+        longest = max(len(p) for p in found)
+        if longest > MAX_PATH_EDGES:
+            lines.append(f"  ∂{out}/∂{name}: {len(found)} path(s), the longest with {longest} edges, too long to "
+                         f"write out (the limit is {MAX_PATH_EDGES} edges); their sum is {_num(g, digits)}")
             continue
         if any(e.tensor is not None for p in found for e in p):
             lines += _chain_lines(ev, name, found, digits, full)
             continue
         symbolic, numeric, values = [], [], []
         for p in found:
-            factors = [_expand(ev, e.symbolic) for e in p]
+            factors = [_expand(ev, e.symbolic, defs=defs) for e in p]
             symbolic.append("·".join(f if _atomic(f) else f"({f})" for f in factors) or "1")
             v = 1.0
             for e in p:
@@ -441,12 +489,15 @@ def _atomic(text: str) -> bool:
 
 
 def paths_json(ev: Evaluation) -> dict:
+    """Per input: ``count`` (saturating at `COUNT_CAP`, then ``capped``) and, when at most
+    `MAX_PATHS`, each path."""
     result = {}
+    outgoing = _outgoing(ev)
     for name in ev.wrt:
-        total, found = paths(ev, name)
+        total, found = _paths(ev, name, outgoing)
         entries = []
         for p in found:
-            nodes = [p[0].source_label] + [e.target_label for e in p]
+            nodes = _route(p, name)
             if any(e.tensor is not None for e in p):
                 from ..core.fmt import json_value
 
@@ -458,7 +509,7 @@ def paths_json(ev: Evaluation) -> dict:
             else:
                 entries.append({"nodes": nodes, "factors": [e.symbolic for e in p],
                                 "value": None if any(e.value is None for e in p) else _product(p)})
-        result[name] = {"count": total, "paths": entries}
+        result[name] = {"count": total, "capped": total >= COUNT_CAP, "paths": entries}
     return result
 
 

@@ -335,6 +335,17 @@ class NumpyCode:
         self.helpers.add("unbroadcast")
         return Code(f"unbroadcast({g.text}, {shape!r})", _ATOM, tuple(shape))
 
+    # `times` (0 * inf = 0 in gradcli) is written as a plain product: the script reads
+    # like the textbook; it differs from gradcli only where a zero meets an inf or nan
+    def times(self, a: Code, b: Code) -> Code:
+        return code(a) * code(b)
+
+    def matmul0(self, a: Code, b: Code) -> Code:
+        return self.matmul(a, b) if len(a.shape) > 1 or len(b.shape) > 1 else self.dot(a, b)
+
+    def outer0(self, a: Code, b: Code) -> Code:
+        return self.outer(a, b)
+
     def safe_div(self, x: Code, y: Code) -> Code:
         self.helpers.add("safe_div")
         return _call("safe_div", x, y, shape=_shape(x.shape, y.shape))
@@ -346,9 +357,10 @@ _HELPERS = {
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))''',
     "xlogy": '''def xlogy(x, y):
-    """x * log(y), and 0 where x == 0."""
+    """x * log(y), and 0 where x == 0 or y == 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))''',
+        zero = (x == 0) | (y == 0)
+        return np.where(zero, 0.0, x * np.log(np.where(zero, 1.0, y)))''',
     "softmax": '''def softmax(z, axis=-1):
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)''',

@@ -243,8 +243,9 @@ def to_dot(ev, digits: int = 6, array_digits: Optional[int] = None) -> str:
         "  node [fontname=Helvetica, fontsize=11];",
         "  edge [fontname=Helvetica, fontsize=10];",
     ]
-    for v in views:
-        out.append(f"  n{v.id} [label={_dot_quote(chr(10).join(_node_lines(v)))}, {_DOT_STYLE[_style_key(v)]}];")
+    lines = {v.id: f"n{v.id} [label={_dot_quote(chr(10).join(_node_lines(v)))}, {_DOT_STYLE[_style_key(v)]}];"
+             for v in views}
+    out += _dot_clusters(graph, lines)
     for e in edge_partials(ev):
         style = ', style=dashed, color="#6b7280"' if e.kind == "structural" else ""
         out.append(f"  n{e.source} -> n{e.target} [label={_dot_quote(e.label(digits))}{style}];")
@@ -252,6 +253,41 @@ def to_dot(ev, digits: int = 6, array_digits: Optional[int] = None) -> str:
         out.append(f'  n{a} -> n{i} [style=dashed, color="#9ca3af", arrowhead=empty];')
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def _dot_clusters(graph, lines: dict[int, str]) -> list[str]:
+    """The node lines, those made by an inlined function call inside a ``cluster`` per
+    call (nested as the calls were), labelled ``cell#2``; a loop, not recursion."""
+    calls = graph.calls
+    members: list[list[int]] = [[] for _ in calls]
+    top = []
+    for node in graph.nodes:
+        (members[node.call] if node.call >= 0 else top).append(node.id)
+    children: list[list[int]] = [[] for _ in calls]
+    roots = []
+    for c, (_, parent, _) in enumerate(calls):
+        (children[parent] if parent >= 0 else roots).append(c)
+    shown = [bool(m) for m in members]
+    for c in range(len(calls) - 1, -1, -1):  # a call comes after its parent: children first
+        parent = calls[c][1]
+        if shown[c] and parent >= 0:
+            shown[parent] = True
+    out = [f"  {lines[i]}" for i in top]
+    stack: list[tuple[int, int]] = [(c, 1) for c in reversed(roots)]
+    while stack:
+        c, depth = stack.pop()
+        pad = "  " * depth
+        if c < 0:  # the end of cluster ~c
+            out.append(f"{pad}}}")
+            continue
+        if not shown[c]:
+            continue
+        out.append(f"{pad}subgraph cluster_{c} {{")
+        out.append(f"{pad}  label={_dot_quote(calls[c][0])}; style=rounded; color=\"#9ca3af\";")
+        out += [f"{pad}  {lines[i]}" for i in members[c]]
+        stack.append((-1 - c, depth))
+        stack += [(k, depth + 1) for k in reversed(children[c])]
+    return out
 
 
 # ---- Mermaid --------------------------------------------------------------------------
