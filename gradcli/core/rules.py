@@ -28,12 +28,14 @@ _SUM, _PROD, _UNARY, _ATOM = 1, 2, 3, 4
 class Expr:
     """A node of a rule: its kind, children, and (for leaves) the key it reads."""
 
-    __slots__ = ("kind", "args", "key")
+    __slots__ = ("kind", "args", "key", "data")
 
-    def __init__(self, kind: str, *args: "Expr", key: str = "") -> None:
+    def __init__(self, kind: str, *args: "Expr", key: str = "", data: object = None) -> None:
         self.kind = kind
         self.args = args
         self.key = key
+        #: what a leaf of fixed shape needs to evaluate (a slice, a shape, a matrix builder)
+        self.data = data
 
     # building rules reads like the math
     def __matmul__(self, other: "Expr") -> "Expr":
@@ -55,7 +57,8 @@ class Expr:
     @property
     def prec(self) -> int:
         return {"sub": _SUM, "mm": _PROD, "had": _PROD, "scale": _PROD, "div": _PROD, "kron": _PROD,
-                "sumto": _UNARY, "total": _UNARY, "neg": _UNARY, "T": _ATOM}.get(self.kind, _ATOM)
+                "sumto": _UNARY, "total": _UNARY, "neg": _UNARY, "T": _ATOM, "others": _UNARY,
+                "inv": _UNARY, "invT": _UNARY}.get(self.kind, _ATOM)
 
     # ---- text -------------------------------------------------------------------
     def text(self, names: dict, latex: bool = False) -> str:
@@ -112,6 +115,32 @@ class Expr:
             return "P"
         if k == "select":
             return "E"
+        if k in ("inv", "invT"):
+            sup = {("inv", False): "⁻¹", ("invT", False): "⁻ᵀ", ("inv", True): "^{-1}", ("invT", True): r"^{-\top}"}
+            return sub(a[0], _ATOM) + sup[k, latex]
+        if k == "part":  # ȳ[:, 2:5]
+            return sub(a[0], _ATOM) + self.key
+        if k in ("embed", "num"):
+            return self.key
+        if k == "diagof":
+            return (r"\operatorname{diag}" if latex else "diag") + "(" + a[0].text(names, latex) + ")"
+        if k == "vec":
+            inside = a[0].text(names, latex)
+            return rf"\operatorname{{vec}}({inside})^\top" if latex else f"vec({inside})ᵀ"
+        if k == "mean":
+            return (r"\operatorname{mean}" if latex else "mean") + "(" + a[0].text(names, latex) + ")"
+        if k == "others":  # ∏ⱼ≠ᵢ xⱼ
+            x = a[0].text(names, latex)
+            return rf"\textstyle\prod_{{j \ne i}} {{{x}}}_j" if latex else f"∏ⱼ≠ᵢ {x}ⱼ"
+        if k == "rcumsum":
+            inside = a[0].text(names, latex)
+            if latex:
+                return rf"\operatorname{{flip}}(\operatorname{{cumsum}}(\operatorname{{flip}}({inside})))"
+            return f"flip(cumsum(flip({inside})))"
+        if k == "reshape":
+            inside = a[0].text(names, latex)
+            shape = self.key.replace("×", r"\times ") if latex else self.key
+            return (r"\operatorname{reshape}" if latex else "reshape") + f"({inside}, {shape})"
         raise ValueError(f"no text for rule node {k}")
 
     # ---- numbers ----------------------------------------------------------------
@@ -174,6 +203,33 @@ class Expr:
             shape = env["arg_shape"]
             n = int(np.prod(shape))
             return np.eye(n)[np.ravel(np.arange(n).reshape(shape)[env["index"]])]
+        if k in ("inv", "invT"):
+            x = a[0].value(env)
+            if env.get("shapes_only"):  # the shapes note reads shapes only (at a singular point too)
+                return np.zeros_like(x)
+            y = np.linalg.inv(x)
+            return y if k == "inv" else y.T
+        if k == "part":
+            return a[0].value(env)[self.data]
+        if k == "embed":
+            return self.data(env)  # type: ignore[operator]
+        if k == "num":
+            return np.asarray(self.data, dtype=float)
+        if k == "diagof":
+            return np.diag(a[0].value(env))
+        if k == "vec":
+            return a[0].value(env).reshape(1, -1)
+        if k == "mean":
+            return np.mean(a[0].value(env), axis=env.get("axis"), keepdims=True)
+        if k == "others":
+            return _others(a[0].value(env), env.get("axis"), bool(env.get("shapes_only")))
+        if k == "rcumsum":
+            x, axis = a[0].value(env), env.get("axis")
+            if axis is None:
+                return np.flip(np.cumsum(np.flip(np.ravel(x)))).reshape(env["arg_shape"])
+            return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+        if k == "reshape":
+            return np.reshape(a[0].value(env), self.data)
         raise ValueError(f"no value for rule node {k}")
 
     def operands(self) -> tuple:
@@ -195,6 +251,20 @@ def _sum_to(x, shape: tuple):
         if d == 1 and x.shape[k] != 1:
             x = x.sum(axis=k, keepdims=True)
     return x
+
+
+def _others(x, axis, shapes_only: bool):
+    """Each element's product of the *other* elements (along `axis`, or of all of x),
+    written as the definition reads: the product with that element replaced by 1."""
+    import numpy as np
+
+    if shapes_only:
+        return np.ones_like(x)
+    v = np.ravel(x) if axis is None else np.moveaxis(x, axis, -1)
+    n = v.shape[-1]
+    spread = np.where(np.eye(n, dtype=bool), 1.0, v[..., None, :])  # [..., i, j]: xⱼ, or 1 where j = i
+    others = np.prod(spread, axis=-1)
+    return others.reshape(np.shape(x)) if axis is None else np.moveaxis(others, -1, axis)
 
 
 def _leaf(key: str) -> Expr:
@@ -322,7 +392,7 @@ def elementwise_rule(k: int, broadcast: object, unit: float = 0.0) -> Rule:
 
     `unit` is a constant partial of +1 or -1 (add, sub, neg): then just ``ḡ`` or ``−ḡ``.
     """
-    p = _leaf(f"p{k}")  # ∂y/∂x_k, for any argument (where has three)
+    p = _leaf(f"p{k}")  # where(c, a, b) and clip(x, lo, hi) have a third argument
     adjoint = G if unit == 1.0 else Expr("neg", G) if unit == -1.0 else G * p
     if broadcast == "scalar":  # a scalar spread over the whole output: a column
         column = Expr("col", Expr("ones") if unit else p)
@@ -337,13 +407,146 @@ def elementwise_rule(k: int, broadcast: object, unit: float = 0.0) -> Rule:
     return Rule(adjoint, diag(p), "diagonal")
 
 
+# ---- the rules of the shape and linear-algebra ops ----------------------------------------
+INV, INVT = Expr("inv", X0), Expr("invT", X0)
+
+
+def _slice_text(start: int, stop: int) -> str:
+    return str(start) if stop == start + 1 else f"{start}:{stop}"
+
+
+def _embedding(where: tuple) -> Callable:
+    """The 0/1 Jacobian of an argument copied into ``out[where]``: one 1 per argument element."""
+
+    def build(env: dict):
+        import numpy as np
+
+        rows = int(np.prod(env["out_shape"]))
+        cols = int(np.prod(env["arg_shape"]))
+        j = np.zeros((rows, cols))
+        j[np.ravel(np.arange(rows).reshape(env["out_shape"])[where]), np.arange(cols)] = 1.0
+        return j
+
+    return build
+
+
+def _join_rules(shapes: tuple, rows: bool) -> tuple:
+    """hstack (rows=False) and vstack (rows=True): each argument gets its slice of ȳ."""
+    flat = not rows and all(len(s) <= 1 for s in shapes)
+    out, start = [], 0
+    for s in shapes:
+        if flat:  # vectors (and scalars) end to end: ȳ[2:5]
+            width = (s or (1,))[0]
+            where: tuple = (slice(start, start + width),)
+            text = f"[{_slice_text(start, start + width)}]"
+        elif not rows:  # matrices side by side: ȳ[:, 2:5]
+            width = s[1]
+            where = (slice(None), slice(start, start + width))
+            text = f"[:, {_slice_text(start, start + width)}]"
+        elif len(s) == 2:  # matrices on top of each other: ȳ[2:4]
+            width = s[0]
+            where = (slice(start, start + width),)
+            text = f"[{_slice_text(start, start + width)}]"
+        else:  # a vector is one row of the result, a scalar one element: ȳ[2], ȳ[2, 0]
+            width = 1
+            where = (start,) if s else (start, 0)
+            text = f"[{start}]" if s else f"[{start}, 0]"
+        out.append(Rule(Expr("part", G, key=text, data=where), Expr("embed", key="E", data=_embedding(where)),
+                        f"sparse: 0/1, the argument placed at {text} of the result",
+                        "each argument gets its own slice of the adjoint"))
+        start += width
+    return tuple(out)
+
+
+def _reshape_rule(shapes: tuple) -> tuple:
+    shape = tuple(shapes[0])
+    back = Expr("reshape", G, key=shape_text(shape), data=shape)
+    return (Rule(back, EYE, "identity: the same elements in the same row-major order",
+                 "the adjoint read back in the shape of {arg}", eye=("arg", -1)),)
+
+
+def _diag_rules(shapes: tuple) -> tuple:
+    n = shapes[0][0]
+    on_diagonal = (tuple(range(n)), tuple(range(n)))
+    if len(shapes[0]) == 1:  # Y = diag(v): v̄ gets the diagonal of Ȳ
+        return (Rule(Expr("diagof", G), Expr("embed", key="E", data=_embedding(on_diagonal)),
+                     "sparse: 0/1, column i has its 1 at element [i, i] of the result (read row-major)", "the diagonal of the adjoint"),)
+    # y = diag(X): X̄ gets the diagonal matrix of ȳ
+    pick = Expr("embed", key="E", data=lambda env: _embedding(on_diagonal)(
+        dict(env, out_shape=env["arg_shape"], arg_shape=env["out_shape"])).T)
+    return (Rule(diag(G), pick, "sparse: 0/1, row i has its 1 at {x0}[i, i] (read row-major)",
+                 "off the diagonal {arg} gets 0"),)
+
+
+def _lower_ones(env: dict):
+    import numpy as np
+
+    n = int(np.prod(env["arg_shape"]))
+    return np.tril(np.ones((n, n)))
+
+
+def _cumsum_rule(shapes: tuple, axis) -> tuple:
+    whole = axis is None or len(shapes[0]) == 1
+    return (Rule(Expr("rcumsum", G), Expr("embed", key="L", data=_lower_ones) if whole else None,
+                 "lower triangular, all ones (L)" if whole else f"sparse: a lower triangle of ones along axis {axis}",
+                 "sums from the end: element i gets the adjoint's elements i, i+1, … added up" + ("" if axis is None or len(shapes[0]) == 1 else f" along axis {axis}")
+                 + (", over {arg} read row-major" if axis is None and len(shapes[0]) > 1 else "")),)
+
+
+_MEANX = Expr("mean", X0)
+_TWO = Expr("num", key="2", data=2.0)
+
+
+def _solve_rules(shapes: tuple) -> tuple:
+    matrix = len(shapes[1]) == 2
+    return (
+        Rule(Expr("neg", INVT @ G) @ OUT.T, kron(Expr("neg", INV), OUT.T),
+             "dense ({x0} read row-major)"),
+        Rule(INVT @ G, kron(INV, EYE) if matrix else INV, "sparse: {x0}⁻¹ ⊗ I" if matrix else "dense",
+             eye=("arg", 1) if matrix else ()),
+    )
+
+
+RULES.update({
+    "reshape": lambda shapes, p: _reshape_rule(shapes),
+    "flatten": lambda shapes, p: _reshape_rule(shapes),
+    "hstack": lambda shapes, p: _join_rules(shapes, rows=False),
+    "vstack": lambda shapes, p: _join_rules(shapes, rows=True),
+    "diag": lambda shapes, p: _diag_rules(shapes),
+    "cumsum": lambda shapes, p: _cumsum_rule(shapes, p),
+    "prod": lambda shapes, p: (
+        Rule(scale(G, Expr("others", X0)), row(Expr("others", X0)) if p is None else None,
+             "dense row" if p is None else "sparse: one dense row per reduced slice",
+             "the product of the other elements (the product ÷ {arg}ᵢ where {arg}ᵢ ≠ 0)"),),
+    "var": lambda shapes, p: (
+        Rule(scale(scale(G, _TWO), X0 - _MEANX) / N, row(scale(_TWO, X0 - _MEANX) / N) if p is None else None,
+             "dense row" if p is None else "sparse: one dense row per reduced slice", "n = the number averaged over"),),
+    "std": lambda shapes, p: (
+        Rule(scale(G, X0 - _MEANX) / scale(N, OUT), row((X0 - _MEANX) / scale(N, OUT)) if p is None else None,
+             "dense row" if p is None else "sparse: one dense row per reduced slice",
+             "n = the number averaged over; 0 where the std is 0"),),
+    "trace": lambda shapes, p: (
+        Rule(scale(G, EYE), Expr("vec", EYE), "sparse row: 1 at each diagonal element (read row-major)",
+             eye=("arg", 0)),),
+    "det": lambda shapes, p: (
+        Rule(scale(scale(G, OUT), INVT), scale(OUT, Expr("vec", INVT)), "dense row ({x0} read row-major)",
+             "det({arg}) {arg}⁻ᵀ = the cofactor matrix of {arg} (gradcli's, exact when {arg} is singular too)"),),
+    "logdet": lambda shapes, p: (
+        Rule(scale(G, INVT), Expr("vec", INVT), "dense row ({x0} read row-major)"),),
+    "inv": lambda shapes, p: (
+        Rule(Expr("neg", OUT.T) @ G @ OUT.T, kron(Expr("neg", OUT), OUT.T),
+             "dense ({x0} read row-major)", "the output is {arg}⁻¹"),),
+    "solve": lambda shapes, p: _solve_rules(shapes),
+})
+
+
 def rules_for(op: str, shapes: tuple, param: object) -> Optional[tuple]:
     """The rules of a structural op's arguments at these argument shapes, or None."""
     make = RULES.get(op)
     return None if make is None else make(tuple(shapes), param)
 
 
-REDUCTIONS_WITH_AXIS = {"sum", "mean", "logsumexp"}
+REDUCTIONS_WITH_AXIS = {"sum", "mean", "logsumexp", "prod", "var", "std"}
 
 
 def environment(op: str, k: int, xs: list, out, g, param, partials: Optional[list] = None) -> dict:
@@ -361,7 +564,9 @@ def environment(op: str, k: int, xs: list, out, g, param, partials: Optional[lis
             env["g"] = np.expand_dims(g, axis)
     if op in ("softmax", "log_softmax"):
         env["axis"] = param
-    if op == "mean":
+    if op in ("prod", "var", "std", "cumsum") and param is not None:
+        env["axis"] = param % len(arg_shape)
+    if op in ("mean", "var", "std"):
         env["n"] = float(np.prod(arg_shape) if param is None else arg_shape[param])
     if op == "index":
         env["index"] = tuple(slice(*i[1:]) if isinstance(i, tuple) else i for i in param)  # type: ignore[union-attr]
@@ -388,7 +593,7 @@ def adjoint_value(rule: Rule, env: dict):
     """The rule's adjoint contribution at these values, in the argument's shape."""
     import numpy as np
 
-    v = rule.adjoint.value(env)
+    v = rule.adjoint.value(dict(env, eye=eye_size(rule, env)))
     return np.reshape(v, env["arg_shape"])
 
 
@@ -413,6 +618,7 @@ def shapes_note(rule: Rule, env: dict) -> str:
     import numpy as np
 
     top = rule.adjoint
+    env = dict(env, eye=eye_size(rule, env), shapes_only=True)
     result = shape_text(env["arg_shape"])
     if top.kind == "mm":
         left, right = (np.shape(_column(e.value(env))) for e in top.args)
