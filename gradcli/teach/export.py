@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import keyword
+import re
 from typing import Any, Optional
 
 from ..core.errors import UsageError
@@ -390,7 +391,9 @@ def _names(ev: Evaluation) -> tuple[dict[int, str], dict[int, str]]:
     for node in graph.nodes:
         if node.op == CONST:
             continue
-        name = graph.label(node.id) or f"t{node.id}"
+        name = re.sub(r"\W", "_", graph.label(node.id)) or f"t{node.id}"  # cell#2.a -> cell_2_a
+        if name[0].isdigit():
+            name = "t" + name
         while name in _RESERVED or name in taken:
             name += "_"
         taken.add(name)
