@@ -22,6 +22,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
+#: SymPy inside hypothesis takes minutes: CI runs these, the quick loop (-m 'not slow') does not
+pytestmark = pytest.mark.slow
+
 from test_ops import CASES as OP_CASES
 from test_ops import Case, _sympy_derivatives, close, fd_partial, row_partials, sympy_value
 from test_tensors import (
