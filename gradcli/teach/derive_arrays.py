@@ -72,7 +72,7 @@ class F:
         if k == "call":
             return f"{self.value}({', '.join(x.text() for x in a)})"
         if k == "neg":
-            return "-" + _wrap(a[0], a[0].prec < _ATOM)
+            return "-" + _wrap(a[0], a[0].prec < _PROD)
         x, y = a
         product_like = x.prec == _PROD and x.kind != "matmul"
         if k == "add":
@@ -230,7 +230,7 @@ class Step:
 
     def __init__(self, label: str, definition: str) -> None:
         self.label, self.definition = label, definition
-        self.sent: list[tuple[str, F]] = []  # (argument's label, term)
+        self.sent: list[tuple[str, str, F]] = []  # (argument's label, how, term)
         self.note = ""
 
 
@@ -253,6 +253,8 @@ class ArrayDerivation:
         self.output = ""
         #: original label -> a remark printed beside its adjoint (δ)
         self.remarks: dict[str, str] = {}
+        #: (node id, argument position) -> an elementwise op's local partial, as text
+        self.partials: dict[tuple[int, int], str] = {}
 
 
 def derive_arrays(graph: Graph, wrt: Optional[list[str]] = None) -> ArrayDerivation:
@@ -299,9 +301,11 @@ def derive_arrays(graph: Graph, wrt: Optional[list[str]] = None) -> ArrayDerivat
         if not targets:
             continue
         step = Step(d.names[labels[i]], renamed.definition(i))
-        terms = _matrix_rule(d, node, g) if not OPS[node.op].elementwise else _elementwise(d, node, g)
+        elementwise = OPS[node.op].elementwise
+        terms = _matrix_rule(d, node, g) if not elementwise else _elementwise(d, node, g)
+        kind = "elementwise" if elementwise else "matrix"
         if terms is None:
-            terms = _fallback(d, node, g)
+            terms, kind = _fallback(d, node, g), "fallback"
             step.note = (f"{step.label} = {step.definition}: no matrix rule for {node.op} here, "
                          "so its arguments' adjoints are written element by element")
             d.notes.append(step.note)
@@ -309,7 +313,7 @@ def derive_arrays(graph: Graph, wrt: Optional[list[str]] = None) -> ArrayDerivat
             if a not in targets or terms[k] is None:
                 continue
             adjoint[a] = add(adjoint[a], terms[k])
-            step.sent.append((labels[a], terms[k]))
+            step.sent.append((labels[a], _explain(d, node, k, g, kind), terms[k]))
         d.steps.append(step)
     for name_ in chosen:
         i = graph.names[name_]
@@ -367,6 +371,40 @@ def _reaches(graph: Graph, sources: set[int]) -> list[bool]:
     return live
 
 
+def _explain(d: ArrayDerivation, node: Any, k: int, g: F, kind: str) -> str:
+    """How a contribution is made: ``dh · ∂h/∂z = u · h*(1 - h)``, the lecture's rule
+    ``z̄ xᵀ``, or ``Σⱼ dbⱼ ∂bⱼ/∂x``."""
+    from ..core import rules
+    from .edges import _bar
+
+    graph = d.graph
+    y, x = d.names[graph.label(node.id)], graph.label(node.args[k])
+    x = d.names.get(x, x)
+    if kind == "elementwise":
+        how = f"{g.text()} · ∂{y}/∂{x} = {g.text()} · {d.partials.get((node.id, k), '?')}"
+        if graph.nodes[node.args[k]].shape != node.shape:
+            how = f"Σ({how}) over the broadcast axes"
+        return how
+    if kind == "fallback":
+        return f"Σⱼ {g.text()}ⱼ · ∂{y}ⱼ/∂{x}, element by element"
+    names = {"g": _bar(y), "out": y, "n": "n", "k": str(k), "axes": ""}
+    for j, a in enumerate(node.args[:2]):
+        label = graph.label(a)
+        names[f"x{j}"] = d.names.get(label, label)
+    try:
+        found = rules.rules_for(node.op, tuple(graph.nodes[a].shape for a in node.args), node.param)
+        if found is None:
+            raise KeyError(node.op)
+        rule = found[k]
+        from ..core.graph import index_text
+
+        lhs = _bar(names[f"x{k}"] if k < 2 else x)
+        lhs += f"[{index_text(node.param)}] += " if rule.scatter else " += "
+        return f"{node.op}: {lhs}{rule.adjoint.text(names)}"
+    except (KeyError, IndexError, ValueError):
+        return f"{node.op}'s rule"
+
+
 def _remark_deltas(d: ArrayDerivation, graph: Graph, labels: list[str]) -> None:
     """The lecture calls a pre-activation's adjoint δ: an affine step read by one activation."""
     users: dict[int, list[int]] = {}
@@ -419,7 +457,9 @@ def _elementwise(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
             continue
         p = sp.nsimplify(p, rational=True) if not isinstance(p, float) else sp.nsimplify(p, rational=True)
         try:
-            term = mul(g, raw(p))
+            local = raw(p)
+            term = mul(g, local)
+            d.partials[node.id, len(terms)] = local.text()
         except UsageError:
             return None  # a piecewise partial gradcli cannot write: element by element
         arg_shape, out_shape = graph.nodes[a].shape, node.shape
@@ -615,9 +655,9 @@ def steps_text(d: ArrayDerivation) -> list[str]:
              f"{d.adjoint_names[d.output]} = 1 (dNAME is NAME's adjoint):"]
     for k, step in enumerate(d.steps, 1):
         head = f"{k:>3}. {step.label} = {step.definition}   "
-        for j, (to, term) in enumerate(step.sent):
+        for j, (to, how, term) in enumerate(step.sent):
             prefix = head if j == 0 else " " * len(head)
-            lines.append(f"{prefix}{d.adjoint_names[to]} += {term.text()}")
+            lines.append(f"{prefix}{d.adjoint_names[to]} += {how} = {term.text()}")
         if step.note:
             lines.append(" " * len(head) + f"(note: {step.note})")
     return lines
