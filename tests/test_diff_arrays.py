@@ -94,7 +94,8 @@ def check_round_trip(doc: dict, source: str, point: dict) -> int:
         _close(gradcli.evaluate(f"{program}\n__g = {formula}", point, output="__g").value, truth.gradient[name])
     sums: dict[str, object] = {}
     for line in doc["steps"]:
-        m = re.search(r"(\w+) \+= (.+)$", line)
+        m = re.search(r"(\w+) \+= .* = (.+)$", line)
+        assert m or " += " not in line, line
         if not m:
             continue
         value = gradcli.evaluate(f"{program}\n__t = {m[2]}", point, output="__t").value
@@ -210,3 +211,10 @@ def test_matches_the_golden_file(name):
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(result.stdout, encoding="utf-8")
     assert result.stdout == golden.read_text(encoding="utf-8")
+
+
+def test_the_readme_example_is_the_real_output():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("$ gradcli diff -f samples/layer.grad\n", 1)[1].split("```", 1)[0]
+    result = run_cli(["diff", "-f", str(SAMPLES / "layer.grad")])
+    assert result.stdout == block
