@@ -514,7 +514,7 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     gradcli diff "(a+b)*(b+1)"
     gradcli diff "f = (x+y)*max(y,z)" --steps
     gradcli diff -f samples/layer.grad
-    gradcli diff "dot(u, sigmoid(W@x))" --vars layer.json
+    gradcli diff "dot(u, sigmoid(W@x + b))" --vars samples/layer.json
     """
     from ..language.lower import lower
     from ..language.parser import parse
