@@ -138,6 +138,16 @@ def test_kinks_are_written_with_gradcli_s_conventions(program):
     agree_at_random_points(program, doc["gradient"], _inputs(program))
 
 
+@needs_comparisons
+@pytest.mark.parametrize("program", ["where(x > 0, x^2, y)", "elu(x, 0.5)*y", "where(x < y, sin(x), x*y) + elu(y)"])
+def test_piecewise_derivatives_are_written_with_where(program):
+    doc = diff(program)
+    assert all("Piecewise" not in f for f in doc["gradient"].values())
+    agree_at_random_points(program, doc["gradient"], _inputs(program))
+    steps = run_cli(["diff", program, "--steps"])
+    assert steps.exit_code == 0, steps.stderr
+
+
 def test_the_max_example_reads_like_the_notes():
     doc = diff("f = (x+y)*max(y,z)")
     assert doc["gradient"]["x"] == "max(y, z)"

@@ -36,12 +36,14 @@ FALLBACK = {
     "prod(x) + sum(x[0:2] * y)": {"x": (3,), "y": (2,)},
     "dot(sum(W, 0), y)": {"W": (3, 2), "y": (2,)},
 }
-#: more matrix rules: norm, logsumexp, mean, outer, matrix·matrix, vector·matrix, stack, X[i, j]
+#: more matrix rules: norm, logsumexp, mean, outer, matrix·matrix, vector·matrix, stack, X[i, j];
+#: piecewise partials written with where(c, a, b)
 MORE = {
     "sum(x / norm(x)) + logsumexp(x) + mean(x^2)": {"x": (3,)},
     "sum(outer(x, y) * (A @ B)) + dot(x @ A @ B, y)": {"x": (3,), "y": (2,), "A": (3, 4), "B": (4, 2)},
     "s = sum(log_softmax(x)[1] * [x[0], c, A[1, 2]]); s + c*transpose(A)[0, 1]": {
         "x": (3,), "c": (), "A": (2, 3)},
+    "sum(where(x > 0, x^2, y)) + sum(elu(x) * relu(y))": {"x": (3,), "y": (3,)},
 }
 
 

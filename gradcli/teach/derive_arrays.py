@@ -210,13 +210,13 @@ def raw(expr: Any) -> F:
     if expr.is_Rational:
         if expr < 0:
             return neg(raw(-expr))
-        return F("raw", value=(to_gradcli(expr), _PROD), latex_text=sp.latex(expr))
+        return F("raw", value=(to_gradcli(expr, pieces=True), _PROD), latex_text=sp.latex(expr))
     if expr.is_Symbol:
         return name(expr.name)
     if expr.could_extract_minus_sign() and not expr.is_Add:
         return neg(raw(-expr))
     prec = _SUM if expr.is_Add else _PROD if expr.is_Mul else _POW if expr.is_Pow else _ATOM
-    text = to_gradcli(expr)
+    text = to_gradcli(expr, pieces=True)
     if expr.is_Pow and (text.startswith("1/") or text.startswith("sqrt(")):
         prec = _PROD if text.startswith("1/") else _ATOM
     return F("raw", value=(text, prec), latex_text=sp.latex(expr))
@@ -606,7 +606,7 @@ def _fallback(d: ArrayDerivation, node: Any, g: F) -> list[Optional[F]]:
 def _element_text(expr: Any) -> str:
     from .derive import to_gradcli
 
-    return to_gradcli(expr)
+    return to_gradcli(expr, pieces=True)
 
 
 def _nested(items: Any) -> str:
