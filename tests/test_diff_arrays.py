@@ -196,6 +196,18 @@ def test_shapes_come_from_the_command_line_and_vars(tmp_path):
     assert scalar.exit_code == 0 and scalar.stdout == run_cli(["diff", "x*y"]).stdout
 
 
+def test_shapes_without_values():
+    result = run_cli(["diff", "sum(sigmoid(W@x)) + c", "--shape", "W=3x2", "--shape", "x=2", "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["shapes"] == {"W": [3, 2], "x": [2], "c": []}
+    assert doc["shapes_from"] == "--shape (c: no value, so a scalar)"
+    assert doc["gradient"]["W"].startswith("outer(") and doc["gradient"]["c"] == "1"
+    check_round_trip(doc, "sum(sigmoid(W@x)) + c", _random_point({"W": (3, 2), "x": (2,), "c": ()}, 5))
+    usage_error(run_cli(["diff", "x", "--shape", "x=3y2"]), "--shape x=3y2", "NAME=ROWSxCOLS")
+    usage_error(run_cli(["diff", "x", "--shape", "x=0"]), "sizes start at 1")
+
+
 def test_errors_are_one_line():
     usage_error(run_cli(["diff", "W@x", "W=[[1,2]]", "x=[3,4]"]), "scalar output")
     usage_error(run_cli(["diff", "sum(W@x)", "W=[[1,2]]", "x=[3,4]", "--wrt", "q"]), "not an input")

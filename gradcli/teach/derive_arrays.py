@@ -23,7 +23,6 @@ program, so every formula parses back.  SymPy is imported only here (lazily).
 
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
 from ..core.errors import UsageError
@@ -290,9 +289,10 @@ def derive_arrays(graph: Graph, wrt: Optional[list[str]] = None) -> ArrayDerivat
     adjoint[graph.output] = num(1)
     for node in reversed(graph.nodes):
         i = node.id
-        if node.op in (INPUT, CONST) or adjoint[i] is None:
+        found = adjoint[i]
+        if node.op in (INPUT, CONST) or found is None:
             continue
-        formula = adjoint[i]
+        formula: F = found
         if formula.is_num(0) and node.shape:
             formula = adjoint[i] = call("zeros", *[num(n) for n in node.shape])
         d.adjoints.append((labels[i], formula))
@@ -310,19 +310,20 @@ def derive_arrays(graph: Graph, wrt: Optional[list[str]] = None) -> ArrayDerivat
                          "so its arguments' adjoints are written element by element")
             d.notes.append(step.note)
         for k, a in enumerate(node.args):
-            if a not in targets or terms[k] is None:
+            term = terms[k]
+            if a not in targets or term is None:
                 continue
-            adjoint[a] = add(adjoint[a], terms[k])
-            step.sent.append((labels[a], _explain(d, node, k, g, kind), terms[k]))
+            adjoint[a] = add(adjoint[a], term)
+            step.sent.append((labels[a], _explain(d, node, k, g, kind), term))
         d.steps.append(step)
     for name_ in chosen:
         i = graph.names[name_]
-        formula = adjoint[i]
+        total = adjoint[i]
         shape = graph.nodes[i].shape
-        if formula is None or formula.is_num(0) and shape:
-            formula = num(0) if not shape else call("zeros", *[num(n) for n in shape])
-        d.adjoints.append((name_, formula))
-        d.gradient[name_] = formula
+        if total is None or total.is_num(0) and shape:
+            total = num(0) if not shape else call("zeros", *[num(n) for n in shape])
+        d.adjoints.append((name_, total))
+        d.gradient[name_] = total
     _remark_deltas(d, graph, labels)
     return d
 
@@ -330,19 +331,19 @@ def derive_arrays(graph: Graph, wrt: Optional[list[str]] = None) -> ArrayDerivat
 def _choose_names(d: ArrayDerivation, graph: Graph, labels: list[str]) -> None:
     """Names gradcli parses back: labels as they are where they are names, else cleaned;
     adjoints ``d`` + name, never a name already in use or a function."""
-    taken = set(FUNCTIONS) | set(CONSTANTS) | {"T"}
+    taken = set(FUNCTIONS) | set(CONSTANTS)
     for node in graph.nodes:
-        if node.op != CONST and re.fullmatch(r"[A-Za-z_]\w*", labels[node.id]):
+        if node.op != CONST and _is_name(labels[node.id]):
             taken.add(labels[node.id])
     for node in graph.nodes:
         label = labels[node.id]
         if node.op == CONST or label in d.names:
             continue
-        if re.fullmatch(r"[A-Za-z_]\w*", label):
+        if _is_name(label):
             d.names[label] = label
             continue
-        base = re.sub(r"\W", "_", label)
-        if not re.match(r"[A-Za-z_]", base):
+        base = "".join(ch if ch.isalpha() or ch in _NAME_CHARS else "_" for ch in label)
+        if not _is_name(base):
             base = "t_" + base
         n = base
         k = 1
@@ -362,6 +363,16 @@ def _choose_names(d: ArrayDerivation, graph: Graph, labels: list[str]) -> None:
             candidate = f"d{n}_{k}"
         taken.add(candidate)
         d.adjoint_names[label] = candidate
+
+
+#: characters of a name besides letters (as gradcli's lexer reads names)
+_NAME_CHARS = frozenset("_0123456789")
+
+
+def _is_name(text: str) -> bool:
+    """Does gradcli's lexer read `text` as one name?  (A letter or _, then letters, digits, _.)"""
+    return bool(text) and (text[0].isalpha() or text[0] == "_") and all(
+        ch.isalpha() or ch in _NAME_CHARS for ch in text)
 
 
 def _reaches(graph: Graph, sources: set[int]) -> list[bool]:
