@@ -197,7 +197,7 @@ def test_shapes_come_from_the_command_line_and_vars(tmp_path):
 
 
 def test_shapes_without_values():
-    result = run_cli(["diff", "sum(sigmoid(W@x)) + c", "--shape", "W=3x2", "--shape", "x=2", "--json"])
+    result = run_cli(["diff", "sum(sigmoid(W@x)) + c", "--shape", "W=3x2", "--shape", "x=2", "--json", "--steps"])
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["shapes"] == {"W": [3, 2], "x": [2], "c": []}
