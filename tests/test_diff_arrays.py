@@ -34,16 +34,20 @@ ARRAY_SAMPLES = ["layer", "mlp", "softmax_ce", "logreg_vec", "relu_layer", "rnn"
 FALLBACK = {
     "sum(cumsum(x) * w)": {"x": (3,), "w": (3,)},
     "prod(x) + sum(x[0:2] * y)": {"x": (3,), "y": (2,)},
-    "dot(sum(W, 0), y)": {"W": (3, 2), "y": (2,)},
+    "dot(diag(W), y) + sum(hstack(y, y)^2)": {"W": (2, 2), "y": (2,)},
 }
 #: more matrix rules: norm, logsumexp, mean, outer, matrix·matrix, vector·matrix, stack, X[i, j];
-#: piecewise partials written with where(c, a, b)
+#: piecewise partials written with where(c, a, b); det, logdet, inv, solve, trace, reshape, axis sums
 MORE = {
     "sum(x / norm(x)) + logsumexp(x) + mean(x^2)": {"x": (3,)},
     "sum(outer(x, y) * (A @ B)) + dot(x @ A @ B, y)": {"x": (3,), "y": (2,), "A": (3, 4), "B": (4, 2)},
     "s = sum(log_softmax(x)[1] * [x[0], c, A[1, 2]]); s + c*transpose(A)[0, 1]": {
         "x": (3,), "c": (), "A": (2, 3)},
     "sum(where(x > 0, x^2, y)) + sum(elu(x) * relu(y))": {"x": (3,), "y": (3,)},
+    "S = A @ transpose(A) + eye(2); det(A) + trace(A) + logdet(S) + sum(inv(S) @ x) + sum(solve(S, B)^2)": {
+        "A": (2, 2), "x": (2,), "B": (2, 3)},
+    "sum(sum(B, 0) * y) + sum(mean(B, 1)^2) + sum(reshape(B, 3, 2) @ x) + dot(flatten(B), flatten(B))": {
+        "B": (2, 3), "y": (3,), "x": (2,)},
 }
 
 

@@ -509,6 +509,27 @@ def _matrix_rule(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
         return [matmul(g, xs[1]), matmul(transpose(g), xs[0])]
     if op == "transpose":
         return [g if len(shapes[0]) < 2 else transpose(g)]
+    if op in ("sum", "mean") and node.param is not None and len(shapes[0]) == 2:
+        rows, cols = shapes[0]
+        axis = node.param % 2
+        spread = call("outer", call("ones", num(rows)), g) if axis == 0 else call("outer", g, call("ones", num(cols)))
+        if op == "mean":
+            spread = F("div", spread, num(rows if axis == 0 else cols))
+        return [spread]
+    if op == "trace":
+        return [mul(g, call("eye", num(shapes[0][0])))]
+    if op == "det":
+        return [mul(mul(g, out), transpose(call("inv", xs[0])))]
+    if op == "logdet":
+        return [mul(g, transpose(call("inv", xs[0])))]
+    if op == "inv":
+        return [neg(matmul(matmul(transpose(out), g), transpose(out)))]
+    if op == "solve":
+        gb = call("solve", transpose(xs[0]), g)
+        ga = neg(call("outer", gb, out)) if len(shapes[1]) == 1 else neg(matmul(gb, transpose(out)))
+        return [ga, gb]
+    if op in ("reshape", "flatten") and 1 <= len(shapes[0]) <= 2:
+        return [call("reshape", g, *[num(n) for n in shapes[0]])]
     if op in ("sum", "mean") and node.param is None:
         shape = shapes[0]
         spread = mul(g, call("ones", *[num(n) for n in shape])) if shape else g
@@ -591,8 +612,10 @@ def _fallback(d: ArrayDerivation, node: Any, g: F) -> list[Optional[F]]:
         for idx in np.ndindex(*y.shape):
             gs[idx] = sp.Symbol(f"{g.text()}[{', '.join(map(str, idx))}]", real=True)
     terms: list[Optional[F]] = []
-    for a, arr in zip(node.args, arrays):
-        if graph.nodes[a].op == CONST:
+    for k, (a, arr) in enumerate(zip(node.args, arrays)):
+        if graph.nodes[a].op == CONST or a in node.args[:k]:
+            # an argument used twice has one set of symbols: SymPy's derivative already
+            # counts every use, so only its first position carries the term
             terms.append(None)
             continue
         shape = graph.nodes[a].shape
