@@ -236,3 +236,49 @@ def test_the_readme_example_is_the_real_output():
     block = text.split("$ gradcli diff -f samples/layer.grad\n", 1)[1].split("```", 1)[0]
     result = run_cli(["diff", "-f", str(SAMPLES / "layer.grad")])
     assert result.stdout == block
+
+
+def _random_program(rng) -> str:
+    """A random scalar program over x, y (3-vectors), W (3×3) and c (a scalar): typed
+    compositions of elementwise and structural ops, a few steps deep."""
+    def vector(depth: int) -> str:
+        if depth == 0:
+            return rng.choice(["x", "y", "W[1]", "transpose(W)[0]"])
+        a, b, m, s = vector(depth - 1), vector(depth - 1), matrix(depth - 1), scalar(depth - 1)
+        return "(" + rng.choice([f"{m} @ {a}", f"{a} @ {m}", f"{a} * {b}", f"({a} + {b})", f"{s} * {a}",
+                           f"sigmoid({a})", f"tanh({a})", f"softmax({a})", f"({a} - {s})", f"sin({a})",
+                           f"relu({a})", f"log_softmax({a})", f"[{s}, ({a})[0], {s}^2]"]) + ")"
+
+    def matrix(depth: int) -> str:
+        if depth == 0:
+            return rng.choice(["W", "transpose(W)"])
+        a, b, m, s = vector(depth - 1), vector(depth - 1), matrix(depth - 1), scalar(depth - 1)
+        return "(" + rng.choice([f"outer({a}, {b})", f"{m} @ W", f"transpose({m})", f"tanh({m})", f"{s} * {m}",
+                           f"({m} + W)"]) + ")"
+
+    def scalar(depth: int) -> str:
+        if depth == 0:
+            return rng.choice(["c", "x[2]", "W[0, 1]"])
+        a, b, m, s = vector(depth - 1), vector(depth - 1), matrix(depth - 1), scalar(depth - 1)
+        return "(" + rng.choice([f"dot({a}, {b})", f"sum({a})", f"mean({a})", f"logsumexp({a})", f"({a})[1]",
+                           f"{s} * {s}", f"sum({m})", f"trace({m})", f"norm({a} + 3)", f"sum(sum({m}, 0) * {a})",
+                           f"({m})[2, 0]"]) + ")"
+
+    return scalar(rng.randint(1, 4))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**32 - 1))
+def test_random_array_programs_parse_back_and_agree(seed):
+    import random
+
+    rng = random.Random(seed)
+    program = _random_program(rng)
+    shapes = {"x": (3,), "y": (3,), "W": (3, 3), "c": ()}
+    result = run_cli(["diff", program, *_shapes_args(shapes), "--json", "--steps"])
+    assert result.exit_code == 0, (program, result.stderr)
+    doc = json.loads(result.stdout)
+    if "shapes" not in doc:
+        return  # every node a scalar: the scalar derivation (tests/test_diff.py)
+    used = {n: s for n, s in shapes.items() if n in doc["shapes"]}
+    check_round_trip(doc, program, _random_point(used, seed))
