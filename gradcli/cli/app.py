@@ -212,7 +212,12 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
             ev.extras["exact"] = run_exact(ev, sympy_timeout)
         if latex:
             ev.extras["latex"] = run_latex(ev, sympy_timeout)
-            if not ev.tape.scalar:  # arrays: the chains of local Jacobians, and the matrix rules
+            if not ev.adjoints:  # forward mode: the chains of local Jacobians (the matrix rules are reverse mode's)
+                if not ev.tape.scalar:
+                    from ..teach.explain import paths_latex
+
+                    ev.extras["latex"].update(paths_latex(ev))
+            elif not ev.tape.scalar:  # arrays: the chains of local Jacobians, and the matrix rules
                 from ..teach.explain import paths_latex, steps_latex
 
                 ev.extras["latex"].update(paths_latex(ev))
