@@ -876,9 +876,12 @@ def tangent_shapes(terms: list, env: dict) -> str:
             return shape_text(np.shape(e.value(env)))
 
     parts = []
-    for t in terms:
+    for j, t in enumerate(terms):
+        sign = " − " if t.kind == "neg" else " + "
         while t.kind == "neg":
             t = t.args[0]
+        if j:
+            parts.append(sign)
         if t.kind in ("mm", "had", "scale"):
             sym = {"mm": " · ", "had": " ∘ ", "scale": " · "}[t.kind]
             parts.append(sym.join(shape(e) for e in t.args))
@@ -887,7 +890,7 @@ def tangent_shapes(terms: list, env: dict) -> str:
         else:
             leaves = _leaves(t, "t")
             parts.append(", ".join(shape(x) for x in leaves) if leaves else shape(t))
-    return " + ".join(parts) + f" → {shape_text(tuple(env['out_shape']))}"
+    return "".join(parts) + f" → {shape_text(tuple(env['out_shape']))}"
 
 
 __all__ = ["Expr", "Rule", "RULES", "rules_for", "elementwise_rule", "environment", "adjoint_value",
