@@ -111,7 +111,7 @@ def node_rules(ev: Evaluation) -> dict[int, NodeRule]:
                     note = f"{names['p0']} = {sym.text.replace('*', ' ∘ ' if not scalar else ' · ')}"
                 else:
                     names[f"p{k}"] = sym.text if _simple(sym.text) else f"({sym.text})"
-                    tex[f"p{k}"] = names[f"p{k}"].replace("*", r" \cdot ")
+                    tex[f"p{k}"] = names[f"p{k}"].replace("*", r" \cdot ").replace("#", r"\#")
             units = tuple(unit_list)
             spread = [f"{dot(labels[k])} is broadcast from {_shape(graph.nodes[a].shape)} to {_shape(node.shape)}"
                       for k, a in enumerate(node.args) if arg_live[k] and graph.nodes[a].shape != node.shape]
