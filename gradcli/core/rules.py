@@ -717,9 +717,21 @@ def _matmul_tangent(shapes: tuple, p) -> tuple:
     return (T0 @ X1, X0 @ T1)
 
 
-def _index_tangent(shapes: tuple, p) -> tuple:
-    from .graph import index_text
+def _index_text(index: tuple) -> str:
+    """``1:3, 0`` (as `gradcli.core.graph.index_text`; this module sits below it)."""
+    parts = []
+    for item in index:
+        if isinstance(item, tuple):
+            _, start, stop, step = item
+            text = f"{'' if start is None else start}:{'' if stop is None else stop}"
+            parts.append(text + (f":{step}" if step is not None else ""))
+        else:
+            parts.append(str(item))
+    return ", ".join(parts)
 
+
+def _index_tangent(shapes: tuple, p) -> tuple:
+    index_text = _index_text
     where = tuple(slice(*i[1:]) if isinstance(i, tuple) else i for i in p)
     return (Expr("part", T0, key=f"[{index_text(p)}]", data=where),)
 

@@ -15,23 +15,12 @@ dual-number tangents (`gradcli.run.evaluate.tangent_pass`) as the numbers.
 
 from __future__ import annotations
 
-import unicodedata
-
 from ..core.errors import UsageError
 from ..core.fmt import number
 from ..core.graph import CONST, INPUT
 from ..run.evaluate import Evaluation
 from .edges import edge_partials, is_number
-
-#: passes shown in full (one per input)
-PASS_LIMIT = 8
-
-_DOT = "\u0307"
-
-
-def dot(label: str) -> str:
-    """The lecture's tangent notation: ḃ for b (one precomposed character where one exists)."""
-    return unicodedata.normalize("NFC", label + _DOT)
+from .forward_arrays import PASS_LIMIT, array_steps, array_steps_latex, array_steps_text, dot, tex_dot, tex_name
 
 
 def has_arrays(ev: Evaluation) -> bool:
@@ -47,8 +36,6 @@ def forward_steps(ev: Evaluation) -> list[dict]:
     if ev.mode != "forward":
         raise UsageError("forward-mode steps need --mode forward (a tangent pass per input)")
     if has_arrays(ev):
-        from .forward_arrays import array_steps
-
         return array_steps(ev)
     if not ev.tangents:
         raise UsageError("forward-mode steps need --mode forward (a tangent pass per input)")
@@ -75,8 +62,6 @@ def forward_steps(ev: Evaluation) -> list[dict]:
 def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     """The tangent sweeps as text, one line per node (array programs: see `array_steps_text`)."""
     if has_arrays(ev):
-        from .forward_arrays import array_steps_text
-
         return array_steps_text(ev, digits, full)
     graph = ev.graph
     out = graph.label(graph.output)
@@ -110,10 +95,7 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
 def forward_steps_latex(ev: Evaluation, digits: int = 10) -> str:
     """The tangent sweeps as LaTeX: one ``align*`` per pass shown, a comment naming its seed."""
     if has_arrays(ev):
-        from .forward_arrays import array_steps_latex
-
         return array_steps_latex(ev, digits)
-    from .forward_arrays import tex_dot, tex_name
 
     blocks = []
     data = forward_steps(ev)

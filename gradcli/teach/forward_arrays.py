@@ -30,10 +30,15 @@ from .edges import _PRIME, _TEX_PRIME, Sym, _add, _simple, _symbolic_partials
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
-def dot(label: str) -> str:
-    from .forward import dot as _dot
+#: passes shown in full (scalar programs: one per input; arrays: one per element)
+PASS_LIMIT = 8
 
-    return _dot(label)
+
+def dot(label: str) -> str:
+    """The lecture's tangent notation: ḃ for b (one precomposed character where one exists)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", label + "\u0307")
 
 
 def tex_name(label: str) -> str:
@@ -223,7 +228,6 @@ def array_steps(ev: Evaluation) -> list[dict]:
     from ..backends.dual import tangent
     from ..core import rules
     from ..run.evaluate import tangent_pass
-    from .forward import PASS_LIMIT
 
     graph = ev.graph
     rules_by_node = node_rules(ev)
@@ -303,8 +307,10 @@ def array_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> st
         name, index = every[len(data)]
         lines.append(f"({len(every) - len(data)} more passes not shown; --seed NAME[i,j] shows one, "
                      f"e.g. --seed '{seed_label(name, index)}')")
-    lines.append(f"Forward mode took {ev.passes} pass{'es' if ev.passes != 1 else ''}, one per input element; "
-                 "reverse mode gets every input's derivative in one backward pass.")
+    one = ev.wrt[0] if len(ev.wrt) == 1 and getattr(ev.env[ev.wrt[0]], "shape", ()) else None
+    lines.append(f"Forward mode took {ev.passes} pass{'es' if ev.passes != 1 else ''}, "
+                 + (f"one per element of {one}" if one else "one per input element")
+                 + "; reverse mode gets every input's derivative in one backward pass.")
     return "\n".join(lines)
 
 
