@@ -129,6 +129,61 @@ def test_every_array_node_is_the_engine_s_jvp(path):
     assert checked >= 3
 
 
+#: every structural op, broadcasting, a repeated argument, a constant argument, a scalar operand
+PROGRAMS = [
+    ("sum(hstack(x, [y, 1]) * 2)", ["x=[1,2]", "y=3"]),
+    ("sum(softmax(W, 0) * W) + sum(log_softmax(W))", ["W=[[1,2,3],[0.5,-1,2]]"]),
+    ("dot(x, x) + sum(logsumexp(W, 1)) + logsumexp(x)", ["x=[1,2,3]", "W=[[1,2,3],[0.5,-1,2]]"]),
+    ("sum(x * x + c) + c*sum(x) + sum(c*W - x)", ["x=[1,2,3]", "c=2", "W=[[1,2,3],[0.5,-1,2]]"]),
+    ("trace(inv(A) @ A.T) + det(A) + logdet(A @ A.T)", ["A=[[2,1],[0.5,3]]"]),
+    ("mean(var(W, 0)) + std(x) + prod(x) + max(x) + min(x) + mean(W, 1)[0] + sum(prod(W, 0))",
+     ["W=[[1,2,3],[0.5,-1,2]]", "x=[1,2,4]"]),
+    ("sum(cumsum(W, 1)) + sum(cumsum(W)) + sum(reshape(W, 3, 2)[1]) + norm(flatten(W))", ["W=[[1,2,3],[0.5,-1,2]]"]),
+    ("sum(solve(A, x)) + sum(solve(A, A)) + sum(outer(x, x)) + sum(diag(A)) + sum(diag(x))",
+     ["A=[[2,1],[0.5,3]]", "x=[1,2]"]),
+    ("sum(vstack(W, x)) + sum(x[0:2]) + sum(W.T @ v) + sum(W @ W.T) + sum(sum(W, 0) * x)",
+     ["W=[[1,2,3],[0.5,-1,2]]", "x=[1,2,3]", "v=[1,-1]"]),
+    ("sum(x @ W) + sum(tanh(W) / (1 + W^2))", ["x=[1,2]", "W=[[1,2,3],[0.5,-1,2]]"]),
+]
+
+
+@pytest.mark.parametrize("program, binds", PROGRAMS, ids=[p for p, _ in PROGRAMS])
+def test_every_op_s_tangent_rule_at_a_point(program, binds):
+    args = ["eval", program, *binds, "--mode", "forward", "--steps"]
+    ev = run_forward(prepare(program, collect(binds, [])))
+    rules_by_node = node_rules(ev)
+    ops = set()
+    passes = []
+    for name in ev.inputs:  # every input's passes (--seed NAME: up to 8 of them)
+        result = run_cli([*args, "--seed", name, "--json"])
+        assert result.exit_code == 0, result.stderr
+        doc = json.loads(result.stdout)
+        passes += [(p, doc) for p in doc["forward_steps"]]
+    for p, doc in passes:
+        index = None if p["index"] is None else tuple(p["index"])
+        engine = [tangent(v) for v in tangent_pass(ev, p["input"], index)]
+        for n in p["nodes"]:
+            want = np.asarray(engine[n["id"]], dtype=float)
+            assert np.allclose(np.asarray(n["tangent"], dtype=float), want, rtol=1e-12, atol=1e-15)
+            got = rule_value(ev, rules_by_node[n["id"]], engine)
+            assert np.allclose(got, want, rtol=1e-9, atol=1e-12), f"{n['node']} = {n['rule']}: {got} vs {want}"
+            ops.add(ev.graph.nodes[n["id"]].op)
+        grad = np.asarray(doc["gradient"][p["input"]], dtype=float)
+        assert p["derivative"] == pytest.approx(float(grad if index is None else grad[index]), rel=1e-9, abs=1e-12)
+    assert len(ops) >= 3
+    text = run_cli([*args, "--no-nodes"], env=WIDE)
+    assert text.exit_code == 0 and "Forward pass 1 of" in text.stdout
+
+
+def test_the_programs_cover_every_structural_op():
+    from gradcli.core import rules
+
+    seen = set()
+    for program, binds in PROGRAMS:
+        seen |= {n.op for n in prepare(program, collect(binds, [])).graph.nodes}
+    assert set(rules.RULES) <= seen, set(rules.RULES) - seen
+
+
 def _numbers(text: str) -> list[float]:
     return [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", text)]
 

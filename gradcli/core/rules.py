@@ -900,7 +900,7 @@ def tangent_shapes(terms: list, env: dict) -> str:
         elif t.kind == "leaf":
             parts.append(shape(t))
         else:
-            leaves = _leaves(t, "t")
+            leaves = list({x.key: x for x in _leaves(t, "t")}.values())  # ż − ⟨s, ż⟩ reads ż once
             parts.append(", ".join(shape(x) for x in leaves) if leaves else shape(t))
     return "".join(parts) + f" → {shape_text(tuple(env['out_shape']))}"
 

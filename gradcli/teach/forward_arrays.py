@@ -95,6 +95,7 @@ def node_rules(ev: Evaluation) -> dict[int, NodeRule]:
                 raise UsageError(f"--mode forward --steps has no tangent rule for {node.op}")
             # a join keeps every argument (a dead one's tangent is written 0)
             arg_live = tuple(live[a] for a in node.args)
+            note = _structural_note(node, labels, target, graph.nodes[node.args[0]].shape)
         else:
             try:
                 syms = _symbolic_partials(ev, node, op)
@@ -124,6 +125,21 @@ def node_rules(ev: Evaluation) -> dict[int, NodeRule]:
         found[node.id] = NodeRule(node.id, tuple(a for a, ok in zip(node.args, arg_live) if ok), arg_live, names,
                                   tex, note, op.partials is not None, scalar, units)
     return found
+
+
+def _structural_note(node, labels: list, target: str, arg_shape: tuple) -> str:
+    """What a structural rule's letters stand for: n for a mean, the output for inv and solve."""
+    if node.op in ("mean", "var", "std"):
+        shape = arg_shape
+        n = 1
+        for d in (shape if node.param is None else (shape[node.param],)):
+            n *= d
+        return f"n = {n}"
+    if node.op == "inv":
+        return f"{target} = {labels[0]}⁻¹"
+    if node.op == "solve":
+        return f"{target} solves {labels[0]} {target} = {labels[1]}"
+    return ""
 
 
 def _structural_ops() -> set:
