@@ -123,8 +123,8 @@ def test_chains_of_jacobians_add_up_to_the_gradient(name):
 def test_layer_steps_read_like_the_lecture():
     out = _ok([*_args("layer"), "--steps", "--no-nodes"])
     lines = [" ".join(line.split()) for line in out.splitlines()]
-    assert "4. v = W @ x W̄ += v̄ xᵀ (3×1 · 1×2 → 3×2)" in lines
-    assert "x̄ += Wᵀ v̄ (2×3 · 3×1 → 2)" in lines
+    assert "4. a = W @ x W̄ += ā xᵀ (3×1 · 1×2 → 3×2)" in lines
+    assert "x̄ += Wᵀ ā (2×3 · 3×1 → 2)" in lines
     assert "1. s = dot(u, h) ū += s̄ · h (scalar · 3 → 3)" in lines
     # δ = u ∘ σ'(z), the sample's hand-computed numbers
     assert "2. h = sigmoid(z) δ = z̄ = h̄ ∘ σ'(z) (3 ∘ 3 → 3) σ'(z) = h ∘ (1 - h)" in lines
@@ -141,9 +141,9 @@ def test_layer_paths_and_edges_read_like_the_lecture():
     assert "= [0.0705011, -0.0457568, 0.106955]" in lines
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
             for line in out.splitlines() if line.startswith("| ") and "→" in line}
-    assert rows["W → v"][:2] == ["∂v/∂W = I ⊗ xᵀ", "3×6"]
-    assert rows["W → v"][2].startswith("sparse: W read as a vector (row-major), row i holds xᵀ in block i")
-    assert rows["x → v"][:3] == ["∂v/∂x = W", "3×2", "dense"]
+    assert rows["W → a"][:2] == ["∂a/∂W = I ⊗ xᵀ", "3×6"]
+    assert rows["W → a"][2].startswith("sparse: W read as a vector (row-major), row i holds xᵀ in block i")
+    assert rows["x → a"][:3] == ["∂a/∂x = W", "3×2", "dense"]
     assert rows["z → h"][:3] == ["∂h/∂z = diag(σ'(z))", "3×3", "diagonal"]
     assert rows["u → s"][:2] == ["∂s/∂u = hᵀ", "1×3"]
 
@@ -174,7 +174,7 @@ def test_error_signals_of_the_mlp_and_logistic_regression():
 def test_softmax_and_indexing_rules():
     out = _ok([*_args("softmax_ce"), "--steps", "--edges", "--no-nodes"])
     assert "z̄ += p ∘ (p̄ − ⟨p̄, p⟩)  (4 ∘ 4 → 4)" in out
-    assert "p̄[2] += q̄  (→ 4)   the rest gets 0: scatter into zeros" in out
+    assert "p̄[2] += ā  (→ 4)   the rest gets 0: scatter into zeros" in out
     assert "∂p/∂z = diag(p) − p pᵀ" in out
 
 
@@ -189,7 +189,7 @@ def test_full_prints_whole_arrays():
 def test_jacobians_are_printed_when_small():
     out = _ok([*_args("layer"), "--jacobians", "--no-nodes"])
     text = "\n".join(" ".join(line.split()) for line in out.splitlines())
-    assert "∂v/∂W = I ⊗ xᵀ (3×6, sparse: W read as a vector (row-major), row i holds xᵀ in block i)\n" \
+    assert "∂a/∂W = I ⊗ xᵀ (3×6, sparse: W read as a vector (row-major), row i holds xᵀ in block i)\n" \
            "[1 2 0 0 0 0]\n[0 0 1 2 0 0]\n[0 0 0 0 1 2]" in text
     assert "∂h/∂z = diag(σ'(z)) (3×3, diagonal)\n[ 0.235 0 0]" in text
     big = _ok(["sum(W@x)", f"W={[[1.0] * 13] * 13}".replace(" ", ""), f"x={[1.0] * 13}".replace(" ", ""),
@@ -200,19 +200,19 @@ def test_jacobians_are_printed_when_small():
 
 def test_latex_gives_the_rules_and_chains():
     doc = json.loads(_ok([*_args("layer"), "--latex", "--steps", "--json"]))
-    assert r"\bar{W} &\mathrel{+}= \bar{v}\,x^\top" in doc["latex_steps"]
+    assert r"\bar{W} &\mathrel{+}= \bar{a}\,x^\top" in doc["latex_steps"]
     assert r"\delta = \bar{z} &= \bar{h} \circ \sigma'(z)" in doc["latex_steps"]
     assert doc["latex"]["b"] == r"\frac{\partial s}{\partial b} = u^\top\,\operatorname{diag}(\sigma'(z))\,I"
 
 
 def test_json_edges_and_steps_carry_rules_shapes_and_values():
     doc = json.loads(_ok([*_args("layer"), "--edges", "--steps", "--jacobians", "--json"]))
-    edge = next(e for e in doc["edges"] if (e["source"], e["target"]) == ("W", "v"))
+    edge = next(e for e in doc["edges"] if (e["source"], e["target"]) == ("W", "a"))
     assert edge["jacobian"] == "I ⊗ xᵀ" and edge["jacobian_shape"] == [3, 6]
-    assert edge["rule"] == "W̄ += v̄ xᵀ" and edge["shapes"] == "3×1 · 1×2 → 3×2"
+    assert edge["rule"] == "W̄ += ā xᵀ" and edge["shapes"] == "3×1 · 1×2 → 3×2"
     assert edge["matrix"] == [[1, 2, 0, 0, 0, 0], [0, 0, 1, 2, 0, 0], [0, 0, 0, 0, 1, 2]]
     step = next(c for s in doc["steps"] for c in s["contributions"] if c["to"] == "W")
-    assert step["rule"] == "v̄ xᵀ" and np.allclose(step["product"], doc["gradient"]["W"])
+    assert step["rule"] == "ā xᵀ" and np.allclose(step["product"], doc["gradient"]["W"])
 
 
 # ---- never "vjp" in place of a formula ----------------------------------------------------------

@@ -56,7 +56,7 @@ def test_numpy_backprop_reproduces_every_sample(path, tmp_path):
 def test_the_layer_script_reads_like_the_notes():
     root = Path(__file__).resolve().parent.parent / "samples"
     text = run_cli(["export", "-f", str(root / "layer.grad"), "--vars", str(root / "layer.json")]).stdout
-    for line in ("v = W @ x", "h = sigmoid(z)", "dz = dh * h * (1.0 - h)", "dW = np.outer(dv, x)", "dx = W.T @ dv"):
+    for line in ("a = W @ x", "h = sigmoid(z)", "dz = dh * h * (1.0 - h)", "dW = np.outer(da, x)", "dx = W.T @ da"):
         assert f"    {line}\n" in text, line
     assert "import numpy as np" in text and "def sigmoid(x):" in text
 

@@ -154,16 +154,16 @@ def test_infinite_partial_is_reported_not_raised():
 def test_tensor_edges_carry_their_rules(tensor):
     edges = by_pair(tensor)
     assert len(edges) == 7
-    for pair in [("W", "v"), ("x", "v"), ("u", "s"), ("a", "s")]:
+    for pair in [("W", "a"), ("x", "a"), ("u", "s"), ("d", "s")]:
         assert edges[pair].kind == "structural" and edges[pair].value is None
-    assert edges[("W", "v")].label() == "W̄ += v̄ xᵀ  (3×1 · 1×2 → 3×2)"
-    assert edges[("x", "v")].label() == "x̄ += Wᵀ v̄  (2×3 · 3×1 → 2)"
-    assert edges[("u", "s")].label() == "ū += s̄ · a  (scalar · 3 → 3)"
-    assert (edges[("W", "v")].symbolic, edges[("x", "v")].symbolic) == ("I ⊗ xᵀ", "W")
-    sig = edges[("w", "a")]
-    assert (sig.kind, sig.value, sig.symbolic) == ("elementwise", None, "diag(σ'(w))")
-    assert sig.label() == "w̄ += ā ∘ σ'(w)  (3 ∘ 3 → 3)"
-    assert sig.tensor.note == "σ'(w) = a ∘ (1 - a)"
+    assert edges[("W", "a")].label() == "W̄ += ā xᵀ  (3×1 · 1×2 → 3×2)"
+    assert edges[("x", "a")].label() == "x̄ += Wᵀ ā  (2×3 · 3×1 → 2)"
+    assert edges[("u", "s")].label() == "ū += s̄ · d  (scalar · 3 → 3)"
+    assert (edges[("W", "a")].symbolic, edges[("x", "a")].symbolic) == ("I ⊗ xᵀ", "W")
+    sig = edges[("c", "d")]
+    assert (sig.kind, sig.value, sig.symbolic) == ("elementwise", None, "diag(σ'(c))")
+    assert sig.label() == "c̄ += d̄ ∘ σ'(c)  (3 ∘ 3 → 3)"
+    assert sig.tensor.note == "σ'(c) = d ∘ (1 - d)"
 
 
 # ---- text -------------------------------------------------------------------------------
@@ -201,10 +201,10 @@ def test_max_text():
 
 def test_tensor_text(tensor):
     text = picture(tensor, "text")
-    assert "W̄ += v̄ xᵀ  (3×1 · 1×2 → 3×2)" in text and "x̄ += Wᵀ v̄  (2×3 · 3×1 → 2)" in text
-    assert "v = W @ x = [0.5, 0.5, -0.7]  (shape 3)" in text
+    assert "W̄ += ā xᵀ  (3×1 · 1×2 → 3×2)" in text and "x̄ += Wᵀ ā  (2×3 · 3×1 → 2)" in text
+    assert "a = W @ x = [0.5, 0.5, -0.7]  (shape 3)" in text
     assert "(shape 3×2)" in text
-    assert line_of(text, "s = dot(u, a)").split()[0] == "output"
+    assert line_of(text, "s = dot(u, d)").split()[0] == "output"
 
 
 def test_non_scalar_output_without_seed():
@@ -260,7 +260,7 @@ def test_svg_and_png(lecture, tensor):
         assert label in svg
     png = render(lecture, "png")
     assert isinstance(png, bytes) and png.startswith(b"\x89PNG\r\n\x1a\n")
-    assert "W̄ += v̄ xᵀ" in picture(tensor, "svg")
+    assert "W̄ += ā xᵀ" in picture(tensor, "svg")
 
 
 def test_images_need_graphviz(lecture, monkeypatch):
@@ -294,8 +294,8 @@ def test_lecture_mermaid(lecture):
 def test_mermaid_escapes_and_tensor(tensor):
     assert pictures._mermaid_text('a "b" <c> #d') == "a #quot;b#quot; #lt;c#gt; #35;d"
     mer = picture(tensor, "mermaid")
-    assert 'n1 -.->|"W̄ += v̄ xᵀ  (3×1 · 1×2 → 3×2)"| n3' in mer
-    assert 'n5 -->|"w̄ += ā ∘ σ\'(w)  (3 ∘ 3 → 3)"| n6' in mer
+    assert 'n1 -.->|"W̄ += ā xᵀ  (3×1 · 1×2 → 3×2)"| n3' in mer
+    assert 'n5 -->|"c̄ += d̄ ∘ σ\'(c)  (3 ∘ 3 → 3)"| n6' in mer
 
 
 # ---- scale and imports -----------------------------------------------------------------------

@@ -232,8 +232,11 @@ class Graph:
         """Give every unnamed computed node a short name, as the lecture notes do.
 
         ``(a+b)*(b+1)`` gets ``c = a + b``, ``d = b + 1``, ``e = c * d``: letters
-        after the last single-letter name in use, never x, y, z (they read as inputs).
-        When letters run out: t1, t2, ...
+        continue after the last single-letter *input* (so ``f = (x+y)*max(y,z)`` gets
+        ``a = x + y``, ``b = max(y, z)``, as in the notes, whatever the output is
+        called), and never x, y, z, which read as inputs.  A letter is skipped when it
+        is a name in use or looks like one: ``a`` beside ``A``, ``v`` or ``w`` beside
+        ``W`` (see `_look_alikes`).  When letters run out: t1, t2, ...
 
         A node made inside an inlined call is named after the call instead: the value
         the call returns is ``cell#2`` (unless a step names it), the others
@@ -244,12 +247,13 @@ class Graph:
             anonymous = self._name_call_nodes(anonymous)
         if not anonymous:
             return
-        used = set(self.names)
+        used = set(self.names) | {n.name for n in self.nodes if n.name is not None}
         letters = "abcdefghijklmnopqrstuvw"
-        singles = [name for name in used if len(name) == 1 and name in letters]
-        start = letters.index(max(singles)) + 1 if singles else 0
+        singles = [self.nodes[i].name for i in self.inputs if self.nodes[i].name in _LETTERS]
+        start = letters.index(max(singles)) + 1 if singles else 0  # type: ignore[type-var]
         ordered = letters[start:] + letters[:start]
-        free = [ch for ch in ordered if ch not in used]
+        avoid = _look_alikes(used)
+        free = [ch for ch in ordered if ch not in avoid]
         if len(free) < len(anonymous):
             free = []
             k = 1
@@ -286,3 +290,25 @@ class Graph:
             path.append(call)
             call = self.calls[call][1]
         return path[::-1]
+
+
+_LETTERS = frozenset("abcdefghijklmnopqrstuvw")
+
+#: letters that are easy to misread for one another in the notes' italics
+_CONFUSABLE = ({"v", "w"},)
+
+
+def _look_alikes(used: set[str]) -> set[str]:
+    """Every name in `used`, with the single letters that look like one of them:
+    the other case (``a`` beside ``A``) and the confusable groups (``v`` beside ``w``)."""
+    avoid = set(used)
+    for name in used:
+        if len(name) != 1:
+            continue
+        low = name.lower()
+        avoid.add(low)
+        avoid.add(name.upper())
+        for group in _CONFUSABLE:
+            if low in group:
+                avoid |= group
+    return avoid
