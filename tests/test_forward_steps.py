@@ -305,3 +305,14 @@ def test_latex_on_a_scalar_program():
     tex = json.loads(result.stdout)["latex_steps"]
     _balanced(tex)
     assert r"\dot{e} &= \frac{\partial e}{\partial c}\,\dot{c} + \frac{\partial e}{\partial d}\,\dot{d}" in tex
+
+
+def test_latex_in_forward_mode_without_steps():
+    """--latex in forward mode: the derivatives' LaTeX (chains of Jacobians on arrays), no reverse sweep."""
+    path = next(p for p in ARRAY if p.name == "layer.grad")
+    result = run_cli(["eval", "-f", str(path), *directives(path)["bind"], "--mode", "forward", "--latex", "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert "latex_steps" not in doc and doc["latex"]["W"].startswith(r"\frac{\partial s}{\partial W} = u^\top")
+    scalar = run_cli(["eval", "x*y", "x=1", "y=2", "--mode", "forward", "--latex", "--json"])
+    assert scalar.exit_code == 0 and "latex_steps" not in json.loads(scalar.stdout)

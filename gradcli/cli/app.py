@@ -215,6 +215,10 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
         if latex:
             ev.extras["latex"] = run_latex(ev, sympy_timeout)
             if ev.mode == "forward":  # the reverse sweep's LaTeX needs adjoints; forward mode has tangents
+                if not ev.tape.scalar:  # the chains of local Jacobians need values only
+                    from ..teach.explain import paths_latex
+
+                    ev.extras["latex"].update(paths_latex(ev))
                 if "forward_steps" in ev.extras:
                     from ..teach.forward import forward_steps_latex
 
