@@ -89,7 +89,7 @@ class Expr:
                 return (rf"\textstyle\sum_{{{axis}}} " if axis else r"\textstyle\sum ") + sub(a[0], _UNARY)
             return f"Σ{axis.translate(_SUBSCRIPT)} " + sub(a[0], _UNARY)
         if k == "call":  # tr(Ẋ), hstack(ȧ, ḃ), cumsum(ẋ, 0)
-            _, extra = self.data  # type: ignore[misc]
+            extra: str = self.data[1]  # type: ignore[index]
             inside = ", ".join([e.text(names, latex) for e in a] + ([extra] if extra else []))
             return (rf"\operatorname{{{self.key}}}" if latex else self.key) + f"({inside})"
         if k == "list":  # [ȧ, ḃ, ċ]
@@ -183,9 +183,9 @@ class Expr:
         if k == "add":
             return _aligned(a[0].value(env), a[1].value(env), lambda x, y: x + y)
         if k == "rsum":
-            return np.sum(a[0].value(env), axis=self.data, keepdims=True)
+            return np.sum(a[0].value(env), axis=self.data, keepdims=True)  # type: ignore[call-overload]
         if k == "call":
-            fn, _ = self.data  # type: ignore[misc]
+            fn: Callable = self.data[0]  # type: ignore[index]
             return np.asarray(fn(*(e.value(env) for e in a)), dtype=float)
         if k == "list":
             return np.stack([np.asarray(e.value(env), dtype=float) for e in a])

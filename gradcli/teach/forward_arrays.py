@@ -88,7 +88,8 @@ def node_rules(ev: Evaluation) -> dict[int, NodeRule]:
         for k, a in enumerate(node.args):
             first.setdefault(a, k)
         arg_live = tuple(live[a] and first[a] == k for k, a in enumerate(node.args))
-        note, units = "", ()
+        note = ""
+        units: tuple = ()
         scalar = node.shape == ()
         if op.partials is None:
             if node.op not in OPS or node.op not in _structural_ops():
@@ -163,7 +164,9 @@ def terms(ev: Evaluation, rule: NodeRule, live: Optional[tuple] = None) -> list:
     if rule.elementwise:
         return rules.elementwise_terms(rule.units, live, rule.scalar)
     shapes = tuple(ev.graph.nodes[a].shape for a in node.args)
-    return rules.tangent_terms(node.op, shapes, node.param, live)
+    found = rules.tangent_terms(node.op, shapes, node.param, live)
+    assert found is not None, node.op  # node_rules refuses ops without a tangent rule
+    return found
 
 
 def environment(ev: Evaluation, rule: NodeRule, tangents: Optional[list] = None) -> dict:
@@ -323,7 +326,7 @@ def array_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> st
         name, index = every[len(data)]
         lines.append(f"({len(every) - len(data)} more passes not shown; --seed NAME[i,j] shows one, "
                      f"e.g. --seed '{seed_label(name, index)}')")
-    one = ev.wrt[0] if len(ev.wrt) == 1 and getattr(ev.env[ev.wrt[0]], "shape", ()) else None
+    one = ev.wrt[0] if len(ev.wrt) == 1 and len(getattr(ev.env[ev.wrt[0]], "shape", ())) else None
     lines.append(f"Forward mode took {ev.passes} pass{'es' if ev.passes != 1 else ''}, "
                  + (f"one per element of {one}" if one else "one per input element")
                  + "; reverse mode gets every input's derivative in one backward pass.")
