@@ -7,6 +7,7 @@ import gc
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from typing import Callable, Iterable, Sequence
@@ -125,6 +126,16 @@ def best_of(fn: Callable[[], object], repeat: int, budget: float = 0.0) -> tuple
 
 def median(xs: Sequence[float]) -> float:
     return statistics.median(xs)
+
+
+def median_run(argv: list[str], runs: int) -> tuple[float, int]:
+    """Run `argv` `runs` times with its output discarded: the median wall time, the last exit status."""
+    times, status = [], 0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        status = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        times.append(time.perf_counter() - t0)
+    return median(times), status
 
 
 def mark(ok: bool) -> str:

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import header, mark, median, table  # noqa: E402
+from _common import header, mark, median_run, table  # noqa: E402
 from startup import find_gradcli, script_interpreter  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -42,21 +40,12 @@ def bindings(path: Path) -> list[str]:
     return []
 
 
-def time_argv(argv: list[str], runs: int) -> tuple[float, int]:
-    times, status = [], 0
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        status = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-        times.append(time.perf_counter() - t0)
-    return median(times), status
-
-
 def run(args: argparse.Namespace) -> str:
     gradcli = find_gradcli(args.gradcli)
     python = script_interpreter(gradcli)
     runs = 1 if args.quick else args.runs
-    bare, _ = time_argv([python, "-c", "pass"], max(runs, 3))
-    sym, _ = time_argv([python, "-c", "import sympy"], max(runs, 3))
+    bare, _ = median_run([python, "-c", "pass"], max(runs, 3))
+    sym, _ = median_run([python, "-c", "import sympy"], max(runs, 3))
     files = sorted(SAMPLES.glob("*.grad"))
     if args.samples:
         wanted = set(args.samples.split(","))
@@ -70,7 +59,7 @@ def run(args: argparse.Namespace) -> str:
         for check in ("sympy", "all"):
             for suffix, prefix in variants:
                 argv = [*prefix, "eval", "-f", str(path), *bindings(path), "--check", check]
-                med, status = time_argv(argv, runs)
+                med, status = median_run(argv, runs)
                 worst = max(worst, med)
                 rows.append([f"`{path.name}` --check {check}{suffix}" + (f" (exit {status})" if status else ""),
                              f"{med:.2f}", f"{med / sym:.2f}", f"{med / bare:.1f}", mark(med <= GOAL_SECONDS)])

@@ -19,13 +19,12 @@ import argparse
 import io
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import header, mark, median, table  # noqa: E402
+from _common import header, mark, median_run, table  # noqa: E402
 from startup import find_gradcli, script_interpreter  # noqa: E402
 
 PROGRAM = "(a+b)*(b+1)"
@@ -48,15 +47,6 @@ def make_points(path: str, rows: int, seed: int = 1) -> None:
         fh.write("a,b\n")
         fh.write("\n".join(f"{rng.uniform(-10, 10)!r},{rng.uniform(-10, 10)!r}" for _ in range(rows)))
         fh.write("\n")
-
-
-def timed(argv: list[str], runs: int) -> tuple[float, int]:
-    times, status = [], 0
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        status = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-        times.append(time.perf_counter() - t0)
-    return median(times), status
 
 
 def phases(path: str, rows: int) -> list[list[str]]:
@@ -82,9 +72,9 @@ def run(args: argparse.Namespace) -> str:
         points = os.path.join(tmp, "points.csv")
         out = os.path.join(tmp, "out.csv")
         make_points(points, rows)
-        ref, _ = timed([python, "-c", REFERENCE, points, out], runs)
+        ref, _ = median_run([python, "-c", REFERENCE, points, out], runs)
         sh = f'"$0" eval "{PROGRAM}" --points "$1" > "$2"'
-        med, status = timed(["sh", "-c", sh, gradcli, points, out], runs)
+        med, status = median_run(["sh", "-c", sh, gradcli, points, out], runs)
         rate = rows / med
         table_rows = [
             ["Python csv round trip (reference)", f"{ref:.2f}", f"{rows / ref:,.0f}", "1.00", ""],

@@ -87,6 +87,54 @@ def test_programs_with_kinks_and_structural_ops(program, args, tmp_path):
                                    rtol=1e-12, atol=1e-12, err_msg=name)
 
 
+#: programs that between them use every operation of the language (a test checks that)
+EVERY_OP = [
+    ("sum(erf(x)) + sum(gelu(x)) + sum(elu(x)) + sum(elu(x, 0.5)) + sum(leaky_relu(x, 0.2))",
+     ["x=[0.3,-1.2,2]"]),
+    ("sum(log1p(u) + expm1(u) + log2(u) + log10(u) + asinh(u) + atanh(u) + cbrt(u) + acosh(u + 1))"
+     " + sum(atan2(u, x) + hypot(u, x) + logaddexp(u, x)) + sum(floor(x) + ceil(x) + round(x) + sign(x))",
+     ["x=[0.3,-1.2,2]", "u=[0.5,0.25,0.125]"]),
+    ("sum(where(x > 0, x^2, -x) + (x < 0)*x + (x <= 0.3)*x + (x >= 2)*x + (x != 0.3)*x + (x == 2)*x)"
+     " + sum(clip(x, -1, 1)) + sum(tan(u) + asin(u) + acos(u) + atan(u) + cosh(u) + sinh(u) + abs(x))",
+     ["x=[0.3,-1.2,2]", "u=[0.5,0.25,0.125]"]),
+    ("prod(x) + sum(prod(A, 0)) + sum(prod(A, 1)) + sum(cumsum(x) * x) + sum(cumsum(A, 1) * A)"
+     " + var(x) + std(x) + sum(var(A, 0)) + sum(std(A, 1))",
+     ["x=[1,0,3]", "A=[[1,2],[0,4]]"]),
+    ("sum(reshape(y, 2, 3) @ v3) + sum(flatten(A) * flatten(A)) + sum(hstack(v, v) * hstack(v, w))"
+     " + sum(vstack(A, A) @ v) + sum(hstack(A, A) @ hstack(v, v)) + sum(vstack(v, w) @ v)",
+     ["y=[1,2,3,4,5,6]", "v3=[1,-1,0.5]", "A=[[1,2],[0,4]]", "v=[0.5,-2]", "w=[3,1]"]),
+    ("trace(A @ A) + det(A) + det(S) + logdet(B) + sum(inv(B)) + sum(solve(B, v)) + sum(solve(B, A))"
+     " + sum(diag(v) @ v) + sum(diag(A)) + sum((A + eye(2)) @ v) + sum(zeros(2) + v) + sum(ones(2, 2) @ v)",
+     ["A=[[1,2],[0,4]]", "S=[[1,2],[2,4]]", "B=[[3,1],[1,2]]", "v=[0.5,-2]"]),
+    ("sum(exp(u) + log(u) + sqrt(u) + sin(u) + cos(u) + tanh(u) + sigmoid(u) + softplus(u) + relu(x))"
+     " + max(u[0], u[1]) + min(u[0], x[0]) + mean(u) + sum(softmax(u) * log_softmax(u)) + logsumexp(u)"
+     " + norm(u) + sum(outer(u, x) @ x) + sum(transpose(outer(u, x)) @ u) + dot(u, x) - u[0] * x[1] / u[2]^2",
+     ["x=[0.3,-1.2,2]", "u=[0.5,0.25,0.125]"]),
+]
+
+
+def test_the_every_op_programs_use_every_operation():
+    from gradcli.core.ops import OPS
+    from gradcli.language.lower import lower
+    from gradcli.language.parser import parse
+
+    used = {node.op for program, _ in EVERY_OP for node in lower(parse(program))}
+    listed = {name for name, op in OPS.items() if op.user}
+    assert listed <= used, sorted(listed - used)
+
+
+@pytest.mark.parametrize("program, args", EVERY_OP)
+def test_every_operation_exports_and_agrees(program, args, tmp_path):
+    result = run_cli(["export", program, *args])
+    assert result.exit_code == 0, result.stderr
+    got = _run_script(result.stdout, tmp_path)
+    truth = _truth([program, *args])
+    assert got["value"] == pytest.approx(truth["value"], rel=1e-12, abs=1e-12)
+    for name, g in truth["gradient"].items():
+        np.testing.assert_allclose(np.asarray(got["gradient"][name], dtype=float), np.asarray(g, dtype=float),
+                                   rtol=1e-10, atol=1e-12, err_msg=name)
+
+
 @pytest.mark.parametrize("target, module", [("torch", "torch"), ("jax", "jax")])
 @pytest.mark.parametrize("path", [p for p in FILES if p.stem in ("lecture_e", "layer", "softmax_ce", "mlp")],
                          ids=lambda p: p.name)
@@ -102,6 +150,23 @@ def test_framework_scripts_compile_and_agree_where_installed(target, module, pat
     for name, g in truth["gradient"].items():
         np.testing.assert_allclose(np.asarray(got["gradient"][name], dtype=float), np.asarray(g, dtype=float),
                                    rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("target, module", [("torch", "torch"), ("jax", "jax")])
+@pytest.mark.parametrize("program, args", EVERY_OP)
+def test_every_operation_in_the_frameworks(target, module, program, args, tmp_path):
+    # PyTorch's det gradient is 0 at a singular matrix (gradcli's is the exact cofactor matrix)
+    args = ["S=[[1,2],[2,5]]" if a.startswith("S=") else a for a in args]
+    result = run_cli(["export", program, *args, "--to", target])
+    assert result.exit_code == 0, result.stderr
+    compile(result.stdout, f"every_{target}.py", "exec")
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed: the {target} script was compiled, not run")
+    got = _run_script(result.stdout, tmp_path)
+    truth = _truth([program, *args])
+    for name, g in truth["gradient"].items():
+        np.testing.assert_allclose(np.asarray(got["gradient"][name], dtype=float), np.asarray(g, dtype=float),
+                                   rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 def test_export_needs_a_scalar_output():

@@ -284,7 +284,94 @@ class NumpyCode:
     def stack(self, *xs: Code) -> Code:
         return Code(f"np.array([{', '.join(code(x).text for x in xs)}])", _ATOM, (len(xs),) + code(xs[0]).shape)
 
+    def erf(self, x: Code) -> Code:
+        self.helpers.add("erf")
+        return _call("erf", code(x), shape=code(x).shape)
+
+    def gelu(self, x: Code) -> Code:
+        self.helpers.add("gelu")
+        return _call("gelu", code(x), shape=code(x).shape)
+
+    def elu(self, x: Code, alpha: Code) -> Code:
+        x, alpha = code(x), code(alpha)
+        below = _call("np.expm1", _call("np.minimum", x, number(0.0), shape=x.shape), shape=x.shape)
+        return Code(f"np.where({x.text} > 0, {x.text}, {(alpha * below).text})", _ATOM, _shape(x.shape, alpha.shape))
+
+    # the other array operations: NumPy's function of the same meaning, the shape from the op row
+    def _row_call(self, op: str, text: str, args: tuple, param: Any = None) -> Code:
+        shape = OPS[op].shape([code(a).shape for a in args], param)
+        return Code(text, _ATOM, tuple(shape))
+
+    def _axis_call(self, op: str, x: Code, axis: Optional[int]) -> Code:
+        name = {"prod": "np.prod", "cumsum": "np.cumsum", "var": "np.var", "std": "np.std"}[op]
+        return self._row_call(op, f"{name}({x.text}, axis={axis})" if axis is not None else f"{name}({x.text})",
+                              (x,), axis)
+
+    def prod(self, x: Code, axis: Optional[int] = None) -> Code:
+        return self._axis_call("prod", x, axis)
+
+    def cumsum(self, x: Code, axis: Optional[int] = None) -> Code:
+        return self._axis_call("cumsum", x, axis)
+
+    def var(self, x: Code, axis: Optional[int] = None) -> Code:
+        return self._axis_call("var", x, axis)
+
+    def std(self, x: Code, axis: Optional[int] = None) -> Code:
+        return self._axis_call("std", x, axis)
+
+    def reshape(self, x: Code, shape: tuple) -> Code:
+        shape = tuple(shape)
+        return self._row_call("reshape", f"np.reshape({x.text}, {shape!r})", (x,), shape)
+
+    def flatten(self, x: Code) -> Code:
+        return self._row_call("flatten", f"np.ravel({x.text})", (x,))
+
+    def hstack(self, *xs: Code) -> Code:
+        return self._row_call("hstack", f"np.hstack([{', '.join(code(x).text for x in xs)}])", xs)
+
+    def vstack(self, *xs: Code) -> Code:
+        return self._row_call("vstack", f"np.vstack([{', '.join(code(x).text for x in xs)}])", xs)
+
+    def trace(self, x: Code) -> Code:
+        return _call("np.trace", x, shape=())
+
+    def det(self, x: Code) -> Code:
+        return _call("np.linalg.det", x, shape=())
+
+    def logdet(self, x: Code) -> Code:
+        return Code(f"np.linalg.slogdet({x.text})[1]", _ATOM, ())
+
+    def inv(self, x: Code) -> Code:
+        return _call("np.linalg.inv", x, shape=x.shape)
+
+    def solve(self, a: Code, b: Code) -> Code:
+        return _call("np.linalg.solve", a, b, shape=b.shape)
+
+    def diag(self, x: Code) -> Code:
+        return self._row_call("diag", f"np.diag({x.text})", (x,))
+
+    def eye(self, shape: tuple) -> Code:
+        return Code(f"np.eye({shape[0]})", _ATOM, (shape[0], shape[0]))
+
+    def zeros(self, shape: tuple) -> Code:
+        return Code(f"np.zeros({tuple(shape)!r})", _ATOM, tuple(shape))
+
+    def ones(self, shape: tuple) -> Code:
+        return Code(f"np.ones({tuple(shape)!r})", _ATOM, tuple(shape))
+
     # what the vector-Jacobian products are made of
+    def prod_others(self, x: Code, axis: Optional[int]) -> Code:
+        self.helpers.add("prod_others")
+        return Code(f"prod_others({x.text}, axis={axis})", _ATOM, x.shape)
+
+    def rcumsum(self, g: Code, shape: tuple, axis: Optional[int]) -> Code:
+        self.helpers.add("rcumsum")
+        return Code(f"rcumsum({g.text}, {tuple(shape)!r}, axis={axis})", _ATOM, tuple(shape))
+
+    def cofactor(self, x: Code) -> Code:
+        self.helpers.add("cofactor")
+        return Code(f"cofactor({x.text})", _ATOM, x.shape)
+
     def matmul_grad_a(self, g: Code, a: Code, b: Code) -> Code:
         if len(a.shape) == 1 and len(b.shape) == 1:
             return g * b
@@ -373,6 +460,29 @@ _HELPERS = {
         if d == 1 and g.shape[k] != 1:
             g = g.sum(axis=k, keepdims=True)
     return g''',
+    "erf": '''def erf(x):
+    """The error function, element by element (NumPy has none)."""
+    return np.vectorize(math.erf, otypes=[float])(x)''',
+    "gelu": '''def gelu(x):
+    """x * Phi(x) = x/2 * erfc(-x/sqrt(2))."""
+    return 0.5 * x * np.vectorize(math.erfc, otypes=[float])(-x * 0.7071067811865476)''',
+    "prod_others": '''def prod_others(x, axis=None):
+    """Each element's product of all other elements (along axis): no division, so zeros are exact."""
+    v = x.reshape(-1) if axis is None else np.moveaxis(x, axis, -1)
+    ones = np.ones(v.shape[:-1] + (1,))
+    left = np.cumprod(np.concatenate([ones, v[..., :-1]], axis=-1), axis=-1)
+    right = np.flip(np.cumprod(np.concatenate([ones, np.flip(v, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    out = left * right
+    return out.reshape(x.shape) if axis is None else np.moveaxis(out, -1, axis)''',
+    "rcumsum": '''def rcumsum(g, shape, axis=None):
+    """The adjoint of cumsum: running sums from the end."""
+    if axis is None:
+        return np.flip(np.cumsum(np.flip(g.reshape(-1)))).reshape(shape)
+    return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)''',
+    "cofactor": '''def cofactor(x):
+    """The cofactor matrix, d det(X)/dX, exact also for a singular X (through the SVD)."""
+    u, s, vt = np.linalg.svd(x)
+    return (np.linalg.det(u) * np.linalg.det(vt) * (vt.T * prod_others(s)) @ u.T).T''',
     "safe_div": '''def safe_div(x, y):
     """x / y, and 0 where y == 0 (the derivative of a norm at 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -480,13 +590,17 @@ def to_numpy(ev: Evaluation) -> str:
         f'"{graph.nodes[i].name}": ' + (f"np.asarray({dnames[i]}).tolist()" if i in assigned else "0.0")
         for i in inputs
     )
+    if "cofactor" in m.helpers:
+        m.helpers.add("prod_others")
     helpers = "\n\n\n".join(_HELPERS[h] for h in sorted(m.helpers))
+    needs_math = bool(m.helpers & {"erf", "gelu"})
     title = ev.source.strip().replace('"""', "'''")
     return "\n".join([
         '"""Backprop written out in NumPy, by gradcli export.\n\nProgram:\n\n    '
         + title.replace("\n", "\n    ") + '\n\nd<name> is the adjoint ∂' + names[out] + '/∂<name>.\n"""',
         "",
         "import json",
+        *(["import math"] if needs_math else []),
         "",
         "import numpy as np",
         *(["", "", helpers] if helpers else []),
@@ -536,6 +650,42 @@ _JAX = {
     "amax": "jnp.max", "amin": "jnp.min",
 }
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
+_COMPARE = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "ne": "!=", "eq": "=="}
+#: functions of the same name and meaning in both frameworks' numpy-like namespaces
+_SAME = ("log1p", "expm1", "log2", "log10", "floor", "ceil", "round", "sign", "hypot", "logaddexp", "trace",
+         "diag", "cos", "sin")
+#: op -> (PyTorch, JAX) templates: {0}, {1}, ... the arguments, {p} the parameter
+_TEMPLATES = {
+    "asinh": ("torch.asinh({0})", "jnp.arcsinh({0})"),
+    "acosh": ("torch.acosh({0})", "jnp.arccosh({0})"),
+    "atanh": ("torch.atanh({0})", "jnp.arctanh({0})"),
+    "cbrt": ("(torch.sign({0}) * torch.abs({0}) ** (1.0 / 3.0))", "jnp.cbrt({0})"),
+    "atan2": ("torch.atan2({0}, {1})", "jnp.arctan2({0}, {1})"),
+    "erf": ("torch.erf({0})", "jax.scipy.special.erf({0})"),
+    "gelu": ("torch.nn.functional.gelu({0})", "jax.nn.gelu({0}, approximate=False)"),
+    "elu": ("torch.where({0} > 0, {0}, {1} * torch.expm1(torch.clamp({0}, max=0.0)))",
+            "jnp.where({0} > 0, {0}, {1} * jnp.expm1(jnp.minimum({0}, 0.0)))"),
+    "leaky_relu": ("torch.where({0} > 0, {0}, {1} * {0})", "jnp.where({0} > 0, {0}, {1} * {0})"),
+    "clip": ("torch.minimum(torch.maximum({0}, {1}), {2})", "jnp.minimum(jnp.maximum({0}, {1}), {2})"),
+    "where": ("torch.where({0} != 0, {1}, {2})", "jnp.where({0} != 0, {1}, {2})"),
+    "prod": ("torch.prod({0})", "jnp.prod({0})"),
+    "prod@": ("torch.prod({0}, dim={p})", "jnp.prod({0}, axis={p})"),
+    "cumsum": ("torch.cumsum({0}.flatten(), dim=0)", "jnp.cumsum({0})"),
+    "cumsum@": ("torch.cumsum({0}, dim={p})", "jnp.cumsum({0}, axis={p})"),
+    "var": ("torch.var({0}, correction=0)", "jnp.var({0})"),
+    "var@": ("torch.var({0}, dim={p}, correction=0)", "jnp.var({0}, axis={p})"),
+    "std": ("torch.std({0}, correction=0)", "jnp.std({0})"),
+    "std@": ("torch.std({0}, dim={p}, correction=0)", "jnp.std({0}, axis={p})"),
+    "reshape": ("{0}.reshape({p})", "jnp.reshape({0}, {p})"),
+    "flatten": ("{0}.flatten()", "jnp.ravel({0})"),
+    "det": ("torch.linalg.det({0})", "jnp.linalg.det({0})"),
+    "logdet": ("torch.logdet({0})", "jnp.linalg.slogdet({0})[1]"),
+    "inv": ("torch.linalg.inv({0})", "jnp.linalg.inv({0})"),
+    "solve": ("torch.linalg.solve({0}, {1})", "jnp.linalg.solve({0}, {1})"),
+    "eye": ("torch.eye({p[0]})", "jnp.eye({p[0]})"),
+    "zeros": ("torch.zeros({p})", "jnp.zeros({p})"),
+    "ones": ("torch.ones({p})", "jnp.ones({p})"),
+}
 
 
 def _framework_line(ev: Evaluation, i: int, names: dict[int, str], target: str) -> str:
@@ -581,6 +731,18 @@ def _framework_line(ev: Evaluation, i: int, names: dict[int, str], target: str) 
         return f"{args[0]}[{index_text(tuple(p))}]"  # type: ignore[arg-type]
     if op == "stack":
         return f"{xp}.stack([{', '.join(_as_tensor(a, target) for a in args)}])"
+    if op in ("hstack", "vstack"):
+        return f"{xp}.{op}([{', '.join(_as_tensor(a, target) for a in args)}])"
+    if op in _COMPARE:  # 0.0 or 1.0, as gradcli's comparisons (no gradient flows through them)
+        compared = f"({_as_tensor(args[0], target)} {_COMPARE[op]} {args[1]})"
+        return f"{compared}.double()" if target == "torch" else f"({compared} * 1.0)"
+    if op in _SAME:
+        return f"{xp}.{op}({', '.join(_as_tensor(a, target) for a in args)})"
+    key = f"{op}@" if p is not None and f"{op}@" in _TEMPLATES else op
+    if key in _TEMPLATES:
+        template = _TEMPLATES[key][target != "torch"]
+        shape = tuple(p) if isinstance(p, (tuple, list)) else p
+        return template.format(*(_as_tensor(a, target) for a in args), p=shape)
     if op == "dot" and target == "torch" and any(len(getattr(ev.values[a], "shape", ())) != 1 for a in node.args):
         return f"({args[0]} @ {args[1]})"
     if op in table:
