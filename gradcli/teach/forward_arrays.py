@@ -62,9 +62,12 @@ class NodeRule(NamedTuple):
     names: dict
     tex: dict
     note: str
-    #: elementwise ops: the partials' positions summed per argument (x*x), for evaluating the rule
+    #: an elementwise op (terms ``p_k ∘ ṫ_k``; an argument used twice, x*x, is one term with
+    #: the partials added), else a structural one (its rule from `gradcli.core.rules`)
     elementwise: bool
+    #: the node is a scalar: ``·`` for ``∘``
     scalar: bool
+    #: elementwise ops: each argument's constant partial +1 or -1 (``v̇ + ḃ``, ``−ẋ``), else 0
     units: tuple
 
 
@@ -92,7 +95,7 @@ def node_rules(ev: Evaluation) -> dict[int, NodeRule]:
         units: tuple = ()
         scalar = node.shape == ()
         if op.partials is None:
-            if node.op not in OPS or node.op not in _structural_ops():
+            if node.op not in _structural_ops():
                 raise UsageError(f"--mode forward --steps has no tangent rule for {node.op}")
             # a join keeps every argument (a dead one's tangent is written 0)
             arg_live = tuple(live[a] for a in node.args)
@@ -131,9 +134,8 @@ def node_rules(ev: Evaluation) -> dict[int, NodeRule]:
 def _structural_note(node, labels: list, target: str, arg_shape: tuple) -> str:
     """What a structural rule's letters stand for: n for a mean, the output for inv and solve."""
     if node.op in ("mean", "var", "std"):
-        shape = arg_shape
         n = 1
-        for d in (shape if node.param is None else (shape[node.param],)):
+        for d in (arg_shape if node.param is None else (arg_shape[node.param],)):
             n *= d
         return f"n = {n}"
     if node.op == "inv":
