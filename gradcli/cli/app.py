@@ -214,12 +214,12 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
             ev.extras["exact"] = run_exact(ev, sympy_timeout)
         if latex:
             ev.extras["latex"] = run_latex(ev, sympy_timeout)
-            if ev.mode == "forward":  # the reverse sweep's LaTeX needs adjoints; forward mode has tangents
-                if not ev.tape.scalar:  # the chains of local Jacobians need values only
+            if not ev.adjoints:  # forward mode: the chains of local Jacobians (the matrix rules are reverse mode's)
+                if not ev.tape.scalar:
                     from ..teach.explain import paths_latex
 
                     ev.extras["latex"].update(paths_latex(ev))
-                if "forward_steps" in ev.extras:
+                if "forward_steps" in ev.extras:  # and the tangent passes, written out
                     from ..teach.forward import forward_steps_latex
 
                     ev.extras["latex_steps"] = forward_steps_latex(ev, 10 if digits is None else digits)
