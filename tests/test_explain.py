@@ -182,7 +182,12 @@ def test_seed_output_with_forward_mode():
 
 
 def test_seed_an_array_input():
-    usage_error(invoke("sum(W@x)", "W=[[1,2],[3,4]]", "x=[1,2]", "--seed", "x"), "--seed x", "jacobian")
+    """An array input takes one tangent pass per element: --seed x runs x's passes only."""
+    doc = ok_json("sum(W@x)", "W=[[1,2],[3,4]]", "x=[1,2]", "--seed", "x")
+    assert doc["gradient"] == {"x": [4.0, 6.0]} and doc["passes"]["forward"] == 2
+    one = ok_json("sum(W@x)", "W=[[1,2],[3,4]]", "x=[1,2]", "--seed", "x[1]")
+    assert one["gradient"] == {"x": [4.0, 6.0]}  # the element picks the pass --steps writes out
+    usage_error(invoke("sum(W@x)", "W=[[1,2],[3,4]]", "x=[1,2]", "--seed", "x[2]"), "--seed x[2]", "out of range")
 
 
 def test_forward_mode_needs_a_scalar_output():

@@ -244,3 +244,79 @@ def test_rules_print_the_lecture_notation():
     latex = rules.rules_for("matmul", [(3, 2), (2,)], None)[0].adjoint.text(
         {**_NAMES, "g": r"\bar{v}", "x1": "x"}, latex=True)
     assert latex == r"\bar{v}\,x^\top"
+
+
+# ---- tangent rules (forward mode in matrix form) ------------------------------------------
+def test_every_structural_op_has_a_tangent_rule():
+    assert set(rules.TANGENTS) | set(rules.JOINS) == set(rules.RULES)
+    assert not set(rules.TANGENTS) & set(rules.JOINS)
+
+
+def _live_subsets(n):
+    """Every argument live, and each argument alone (the others' tangents 0)."""
+    yield (True,) * n
+    if n > 1:
+        for k in range(n):
+            yield tuple(j == k for j in range(n))
+
+
+@pytest.mark.parametrize("trial", range(12))
+def test_printed_tangents_equal_the_engine_jvp(trial):
+    rng = np.random.default_rng(RNG_SEED + 200 + trial)
+    seen = set()
+    for name, shapes, param in _cases(rng):
+        xs = [_point(name, k, s, rng) for k, s in enumerate(shapes)]
+        out = _forward(name, xs, param)
+        for live in _live_subsets(len(shapes)):
+            ts = [rng.normal(size=s) if ok else np.zeros(s) for s, ok in zip(shapes, live)]
+            want = np.asarray(OPS[name].jvp(ARRAY, ts, xs, out, param), dtype=float)
+            terms = rules.tangent_terms(name, shapes, param, live)
+            env = rules.tangent_environment(name, xs, out, ts, param)
+            got = rules.tangent_value(rules.total_of(terms), env)
+            text = rules.total_of(terms).text({**_NAMES, "t0": "ẋ", "t1": "ẏ", "t2": "ż"})
+            assert got.shape == want.shape and np.allclose(got, want, rtol=1e-10, atol=1e-12), (
+                f"{name} {shapes} axis {param}, live {live}: {text} gives {got}, the engine's jvp {want}")
+            assert rules.tangent_shapes(terms, env).endswith(rules.shape_text(out.shape))
+            seen.add(name)
+    assert seen == set(rules.RULES)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE + ["max", "min"])
+def test_elementwise_tangents_with_broadcasting(name):
+    """``ẏ = Σ_k ∂y/∂x_k ∘ ẋ_k``, a broadcast argument's tangent spread like its value."""
+    rng = np.random.default_rng(zlib.crc32(name.encode()) + 1)
+    op = OPS[name]
+    arity = 2 if op.variadic else op.arity
+    cases = {1: [[(3,)], [(2, 3)]],
+             2: [[(3,)] * 2, [(2, 3), (3,)], [(2, 3), ()], [(2, 1), (1, 3)], [(), (4,)]],
+             3: [[(3,)] * 3, [(2, 3), (3,), ()], [(), (4,), ()]]}
+    for shapes in cases[arity]:
+        xs = [_domain(name, rng.uniform(0.2, 0.9, size=s)) for s in shapes]  # inside every op's domain
+        out = np.asarray(getattr(ARRAY, name)(*xs), dtype=float)
+        kind = 0 if op.variadic else arity
+        parts = safe_partials(ARRAY, kind, op.partials, xs, out)
+        units = tuple(p if isinstance(p, float) and p in (1.0, -1.0) else 0.0 for p in parts)
+        for live in _live_subsets(arity):
+            ts = [rng.normal(size=s) if ok else np.zeros(s) for s, ok in zip(shapes, live)]
+            want = sum(np.asarray(p, dtype=float) * t for p, t in zip(parts, ts)) + np.zeros(out.shape)
+            terms = rules.elementwise_terms(units, live, scalar=False)
+            env = rules.tangent_environment(name, xs, out, ts, None, parts)
+            got = rules.tangent_value(rules.total_of(terms), env)
+            assert np.allclose(got, want), f"{name} {shapes} live {live}"
+
+
+def test_tangent_rules_print_the_lecture_notation():
+    names = {**_NAMES, "x0": "W", "x1": "x", "t0": "Ẇ", "t1": "ẋ", "out": "s"}
+    text = lambda op, shapes, p=None: rules.total_of(rules.tangent_terms(op, shapes, p, (True,) * len(shapes))).text(names)  # noqa: E731
+    assert text("matmul", [(3, 2), (2,)]) == "Ẇ x + W ẋ"
+    assert text("dot", [(3,), (3,)]) == "Ẇᵀ x + Wᵀ ẋ"
+    assert text("softmax", [(3,)], -1) == "s ∘ (Ẇ − ⟨s, Ẇ⟩)"
+    assert text("sum", [(3, 2)], 0) == "Σ₀ Ẇ"
+    assert text("hstack", [(3,), (2,)]) == "hstack(Ẇ, ẋ)"
+    assert rules.total_of(rules.tangent_terms("matmul", [(3, 2), (2,)], None, (True, False))).text(names) == "Ẇ x"
+    env = rules.tangent_environment("matmul", [np.ones((3, 2)), np.ones(2)], np.ones(3), [np.ones((3, 2)), np.ones(2)], None)
+    assert rules.tangent_shapes(rules.tangent_terms("matmul", [(3, 2), (2,)], None, (True, True)), env) == \
+        "3×2 · 2 + 3×2 · 2 → 3"
+    latex = rules.total_of(rules.tangent_terms("matmul", [(3, 2), (2,)], None, (True, True))).text(
+        {**names, "t0": r"\dot{W}", "t1": r"\dot{x}"}, latex=True)
+    assert latex == r"\dot{W}\,x + W\,\dot{x}"

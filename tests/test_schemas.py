@@ -70,10 +70,23 @@ def _sample_args(path: Path) -> tuple[dict, list[str]]:
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_eval_documents_validate(path):
     spec, args = _sample_args(path)
-    for extra in ([], ["--check", "fd"], ["--mode", "forward"]):
+    for extra in ([], ["--check", "fd"], ["--mode", "forward"], ["--mode", "forward", "--steps"]):
         result = run_cli(["eval", *args, "--json", *extra])
         assert result.exit_code in (0, 1), result.stderr
         validate(strict_json(result.stdout), "eval")
+
+
+def test_forward_steps_documents_are_checked():
+    """The forward passes' nodes must carry a node, an id and a tangent; an index is integers."""
+    layer = next(p for p in FILES if p.stem == "layer")
+    spec, args = _sample_args(layer)
+    good = strict_json(run_cli(["eval", *args, "--json", "--mode", "forward", "--steps"]).stdout)
+    validate(good, "eval")
+    first = good["forward_steps"][0]
+    for bad_pass in ({**first, "index": ["0", "1"]},
+                     {**first, "nodes": [{k: v for k, v in first["nodes"][0].items() if k != "tangent"}]}):
+        with pytest.raises(jsonschema.ValidationError):
+            validate({**good, "forward_steps": [bad_pass]}, "eval")
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=() if p.stem == "lecture_e" else pytest.mark.slow)

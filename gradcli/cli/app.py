@@ -176,7 +176,9 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
         if seed_output is not None:
             raise UsageError("--seed-output is for reverse mode; forward mode seeds an input with --seed NAME")
         if seed_input is not None:
-            ev.wrt = [seed_input] if seed_input in ev.inputs else ev.wrt
+            from ..run.evaluate import parse_seed
+
+            ev.wrt = [parse_seed(ev, seed_input)[0]]
         run_forward(ev, seed_input)
     else:
         seed = None
@@ -212,7 +214,16 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
             ev.extras["exact"] = run_exact(ev, sympy_timeout)
         if latex:
             ev.extras["latex"] = run_latex(ev, sympy_timeout)
-            if not ev.tape.scalar:  # arrays: the chains of local Jacobians, and the matrix rules
+            if not ev.adjoints:  # forward mode: the chains of local Jacobians (the matrix rules are reverse mode's)
+                if not ev.tape.scalar:
+                    from ..teach.explain import paths_latex
+
+                    ev.extras["latex"].update(paths_latex(ev))
+                if "forward_steps" in ev.extras:  # and the tangent passes, written out
+                    from ..teach.forward import forward_steps_latex
+
+                    ev.extras["latex_steps"] = forward_steps_latex(ev, 10 if digits is None else digits)
+            elif not ev.tape.scalar:  # arrays: the chains of local Jacobians, and the matrix rules
                 from ..teach.explain import paths_latex, steps_latex
 
                 ev.extras["latex"].update(paths_latex(ev))

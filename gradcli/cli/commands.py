@@ -242,7 +242,8 @@ _PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_op
               help="Reverse: one backward pass; forward: one tangent pass per input "
                    "[default: reverse; forward with --seed].")
 @click.option("--seed", "seed_input", metavar="NAME",
-              help="Forward mode: a single tangent pass started with 1 at input NAME.")
+              help="Forward mode: a single tangent pass started with 1 at input NAME (an array: one per "
+                   "element; NAME[i,j] picks the pass --steps writes out).")
 @click.option("--steps", is_flag=True, help="Explain the backward pass step by step.")
 @click.option("--paths", is_flag=True, help="Explain each gradient as a sum over paths (small graphs).")
 @click.option("--edges", is_flag=True, help="Show the local derivative on every edge (arrays: the local Jacobian's "

@@ -249,8 +249,8 @@ class Graph:
             return
         used = set(self.names) | {n.name for n in self.nodes if n.name is not None}
         letters = "abcdefghijklmnopqrstuvw"
-        singles = [self.nodes[i].name for i in self.inputs if self.nodes[i].name in _LETTERS]
-        start = letters.index(max(singles)) + 1 if singles else 0  # type: ignore[type-var]
+        singles = [name for name in (self.nodes[i].name for i in self.inputs) if name and name in _LETTERS]
+        start = letters.index(max(singles)) + 1 if singles else 0
         ordered = letters[start:] + letters[:start]
         avoid = _look_alikes(used)
         free = [ch for ch in ordered if ch not in avoid]

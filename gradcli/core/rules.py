@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Callable, NamedTuple, Optional
 
 # precedence of an expression's top operator (for brackets)
+_SUBSCRIPT = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 _SUM, _PROD, _UNARY, _ATOM = 1, 2, 3, 4
 
 
@@ -56,9 +57,9 @@ class Expr:
 
     @property
     def prec(self) -> int:
-        return {"sub": _SUM, "mm": _PROD, "had": _PROD, "scale": _PROD, "div": _PROD, "kron": _PROD,
+        return {"sub": _SUM, "add": _SUM, "mm": _PROD, "had": _PROD, "scale": _PROD, "div": _PROD, "kron": _PROD,
                 "sumto": _UNARY, "total": _UNARY, "neg": _UNARY, "T": _ATOM, "others": _UNARY,
-                "inv": _UNARY, "invT": _UNARY}.get(self.kind, _ATOM)
+                "inv": _UNARY, "invT": _UNARY, "rsum": _UNARY}.get(self.kind, _ATOM)
 
     # ---- text -------------------------------------------------------------------
     def text(self, names: dict, latex: bool = False) -> str:
@@ -80,6 +81,22 @@ class Expr:
             return sub(a[0], _PROD) + sym[latex] + sub(a[1], _PROD + 1)
         if k == "sub":
             return sub(a[0], _SUM) + (" - " if latex else " − ") + sub(a[1], _SUM + 1)
+        if k == "add":
+            return sub(a[0], _SUM) + " + " + sub(a[1], _SUM + 1)
+        if k == "rsum":  # Σ ẋ, Σ₀ ẋ: a sum over all elements or along one axis
+            axis = "" if self.data is None else str(self.data)
+            if latex:
+                return (rf"\textstyle\sum_{{{axis}}} " if axis else r"\textstyle\sum ") + sub(a[0], _UNARY)
+            return f"Σ{axis.translate(_SUBSCRIPT)} " + sub(a[0], _UNARY)
+        if k == "call":  # tr(Ẋ), hstack(ȧ, ḃ), cumsum(ẋ, 0)
+            extra: str = self.data[1]  # type: ignore[index]
+            inside = ", ".join([e.text(names, latex) for e in a] + ([extra] if extra else []))
+            return (rf"\operatorname{{{self.key}}}" if latex else self.key) + f"({inside})"
+        if k == "list":  # [ȧ, ḃ, ċ]
+            inside = ", ".join(e.text(names, latex) for e in a)
+            return rf"\left[{inside}\right]" if latex else f"[{inside}]"
+        if k == "zero":
+            return "0"
         if k == "div":
             return sub(a[0], _PROD) + " / " + sub(a[1], _PROD + 1)
         if k == "inner":
@@ -162,7 +179,18 @@ class Expr:
         if k in ("had", "scale"):
             return a[0].value(env) * a[1].value(env)
         if k == "sub":
-            return a[0].value(env) - a[1].value(env)
+            return _aligned(a[0].value(env), a[1].value(env), lambda x, y: x - y)
+        if k == "add":
+            return _aligned(a[0].value(env), a[1].value(env), lambda x, y: x + y)
+        if k == "rsum":
+            return np.sum(a[0].value(env), axis=self.data, keepdims=True)  # type: ignore[call-overload]
+        if k == "call":
+            fn: Callable = self.data[0]  # type: ignore[index]
+            return np.asarray(fn(*(e.value(env) for e in a)), dtype=float)
+        if k == "list":
+            return np.stack([np.asarray(e.value(env), dtype=float) for e in a])
+        if k == "zero":
+            return np.zeros(self.data)  # type: ignore[arg-type]
         if k == "div":
             return a[0].value(env) / a[1].value(env)
         if k == "inner":
@@ -239,6 +267,16 @@ class Expr:
 
 def _column(x):
     return x.reshape(-1, 1) if x.ndim == 1 else x
+
+
+def _aligned(x, y, f):
+    """x ± y where one side is a vector and the other the same vector as a column
+    (``ḃ − Ȧ x``: products read vectors as columns)."""
+    if x.ndim == 1 and y.shape == (x.size, 1):
+        x = x.reshape(-1, 1)
+    elif y.ndim == 1 and x.shape == (y.size, 1):
+        y = y.reshape(-1, 1)
+    return f(x, y)
 
 
 def _sum_to(x, shape: tuple):
@@ -629,5 +667,244 @@ def shapes_note(rule: Rule, env: dict) -> str:
     return f"→ {result}"
 
 
+# ---- tangent rules: forward mode in matrix form ---------------------------------------------
+# The JVP of a structural op, one term per argument, as the lecture writes forward mode:
+# ``v̇ = Ẇ x + W ẋ``.  Leaves ``t0``, ``t1``, ... are the arguments' tangents (printed ``Ẇ``,
+# ``ẋ``); the other leaves are those of the adjoint rules.  ``tests/test_rules.py`` evaluates
+# every tangent rule at random shapes and points against the op row's ``jvp``.
+
+def tangent_leaf(k: int) -> Expr:
+    return _leaf(f"t{k}")
+
+
+T0, T1 = tangent_leaf(0), tangent_leaf(1)
+
+
+def _call(name: str, fn: Callable, *args: Expr, extra: str = "") -> Expr:
+    return Expr("call", *args, key=name, data=(fn, extra))
+
+
+def _rsum(a: Expr, axis) -> Expr:
+    return Expr("rsum", a, data=axis)
+
+
+def _np(name: str) -> Callable:
+    """A NumPy function looked up when the rule is evaluated (NumPy is imported lazily)."""
+
+    def f(*xs):
+        import numpy as np
+
+        return getattr(np, name)(*xs)
+
+    return f
+
+
+def _cumsum(axis) -> Callable:
+    def f(x):
+        import numpy as np
+
+        return np.cumsum(x) if axis is None else np.cumsum(x, axis)
+
+    return f
+
+
+def _matmul_tangent(shapes: tuple, p) -> tuple:
+    r0, r1 = len(shapes[0]), len(shapes[1])
+    if r0 == 0 or r1 == 0:  # a scalar operand scales (np.dot)
+        return (scale(T0, X1), scale(X0, T1))
+    if r0 == 1:  # a row on the left: ẋᵀ W + xᵀ Ẇ (and u̇ᵀ v + uᵀ v̇ for two vectors)
+        return (T0.T @ X1, X0.T @ T1)
+    return (T0 @ X1, X0 @ T1)
+
+
+def _index_text(index: tuple) -> str:
+    """``1:3, 0`` (as `gradcli.core.graph.index_text`; this module sits below it)."""
+    parts = []
+    for item in index:
+        if isinstance(item, tuple):
+            _, start, stop, step = item
+            text = f"{'' if start is None else start}:{'' if stop is None else stop}"
+            parts.append(text + (f":{step}" if step is not None else ""))
+        else:
+            parts.append(str(item))
+    return ", ".join(parts)
+
+
+def _index_tangent(shapes: tuple, p) -> tuple:
+    index_text = _index_text
+    where = tuple(slice(*i[1:]) if isinstance(i, tuple) else i for i in p)
+    return (Expr("part", T0, key=f"[{index_text(p)}]", data=where),)
+
+
+def _reshape_tangent(shapes: tuple, p) -> tuple:
+    size = 1
+    for d in shapes[0]:
+        size *= d
+    known = 1
+    for d in p:
+        known *= d if d != -1 else 1
+    shape = tuple(size // known if d == -1 else d for d in p)
+    return (Expr("reshape", T0, key=shape_text(shape), data=shape),)
+
+
+def _solve_tangent(shapes: tuple, p) -> tuple:
+    return (Expr("neg", INV @ T0 @ OUT), INV @ T1)
+
+
+#: op -> (argument shapes, param) -> one term per argument: what that argument's tangent adds
+#: to the output's.  Ops whose terms are not a sum (stack, hstack, vstack) are in `JOINS`.
+TANGENTS: dict[str, Callable[[tuple, object], tuple]] = {
+    "matmul": _matmul_tangent,
+    "dot": _matmul_tangent,
+    "outer": lambda shapes, p: (T0 @ X1.T, X0 @ T1.T),
+    "transpose": lambda shapes, p: (T0.T,),
+    "sum": lambda shapes, p: (_rsum(T0, p),),
+    "mean": lambda shapes, p: (_rsum(T0, p) / N,),
+    "norm": lambda shapes, p: (inner(X0, T0) / OUT,),
+    "softmax": lambda shapes, p: (OUT * (T0 - inner(OUT, T0)),),
+    "log_softmax": lambda shapes, p: (T0 - inner(exp(OUT), T0),),
+    "logsumexp": lambda shapes, p: (inner(exp(X0 - OUT), T0),),
+    "amax": lambda shapes, p: (inner(indicator(X0, OUT), T0) / total(indicator(X0, OUT)),),
+    "amin": lambda shapes, p: (inner(indicator(X0, OUT), T0) / total(indicator(X0, OUT)),),
+    "index": _index_tangent,
+    "reshape": _reshape_tangent,
+    "flatten": lambda shapes, p: (_call("flatten", _np("ravel"), T0),),
+    "diag": lambda shapes, p: (_call("diag", _np("diag"), T0),),
+    "trace": lambda shapes, p: (_call("tr", _np("trace"), T0),),
+    "cumsum": lambda shapes, p: (_call("cumsum", _cumsum(p), T0, extra="" if p is None else str(p)),),
+    "prod": lambda shapes, p: (inner(Expr("others", X0), T0),),
+    "var": lambda shapes, p: (scale(_TWO, inner(X0 - _MEANX, T0)) / N,),
+    "std": lambda shapes, p: (inner(X0 - _MEANX, T0) / scale(N, OUT),),
+    "det": lambda shapes, p: (scale(OUT, _call("tr", _np("trace"), INV @ T0)),),
+    "logdet": lambda shapes, p: (_call("tr", _np("trace"), INV @ T0),),
+    "inv": lambda shapes, p: (Expr("neg", OUT @ T0 @ OUT),),
+    "solve": _solve_tangent,
+}
+
+#: linear ops of several arguments: the output's tangent is the op applied to the tangents
+JOINS = {"stack": "list", "hstack": "hstack", "vstack": "vstack"}
+
+
+def _join_tangent(op: str, shapes: tuple, live: tuple) -> Expr:
+    parts = [tangent_leaf(k) if ok else Expr("zero", data=tuple(s)) for k, (s, ok) in enumerate(zip(shapes, live))]
+    if op == "stack":
+        return Expr("list", *parts)
+    return _call(op, _joined(op), *parts)
+
+
+def _joined(op: str) -> Callable:
+    def f(*xs):
+        import numpy as np
+
+        return getattr(np, op)(list(xs))
+
+    return f
+
+
+def tangent_terms(op: str, shapes: tuple, param: object, live: tuple) -> Optional[list]:
+    """A structural op's tangent as terms to add, one per live argument (a join: one term),
+    or None when the op has no tangent rule."""
+    if op in JOINS:
+        return [_join_tangent(op, tuple(shapes), tuple(live))]
+    make = TANGENTS.get(op)
+    if make is None:
+        return None
+    return [t for t, ok in zip(make(tuple(shapes), param), live) if ok]
+
+
+def elementwise_terms(units: tuple, live: tuple, scalar: bool) -> list:
+    """An elementwise op's tangent: ``σ'(z) ∘ ż``; ``v̇ + ḃ``; ``b ∘ ȧ + a ∘ ḃ``.
+
+    `units` holds each argument's constant partial (+1, -1) or 0 for a partial that
+    varies (printed from the op row's partials, leaf ``p<k>``); `scalar` writes ``·`` for ``∘``.
+    """
+    terms = []
+    for k, (unit, ok) in enumerate(zip(units, live)):
+        if not ok:
+            continue
+        t = tangent_leaf(k)
+        if unit == 1.0:
+            terms.append(t)
+        elif unit == -1.0:
+            terms.append(Expr("neg", t))
+        else:
+            terms.append(scale(_leaf(f"p{k}"), t) if scalar else _leaf(f"p{k}") * t)
+    return terms
+
+
+def total_of(terms: list) -> Expr:
+    """The terms added up (``a − b`` where a term is a negation)."""
+    if not terms:
+        return Expr("zero", data=())
+    e = terms[0]
+    for t in terms[1:]:
+        e = Expr("sub", e, t.args[0]) if t.kind == "neg" else Expr("add", e, t)
+    return e
+
+
+def tangent_environment(op: str, xs: list, out, ts: list, param, partials: Optional[list] = None) -> dict:
+    """The values a tangent rule reads: the adjoint rules' leaves plus ``t0``, ``t1``, ..."""
+    import numpy as np
+
+    env = environment(op, 0, xs, out, None, param, partials)
+    if op in REDUCTIONS_WITH_AXIS and param is not None:
+        env["axis"] = param % len(np.shape(xs[0]))
+    for k, t in enumerate(ts):
+        env[f"t{k}"] = np.asarray(t, dtype=float)
+    return env
+
+
+def tangent_value(expr: Expr, env: dict):
+    """A tangent rule evaluated, in the output's shape."""
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        v = np.asarray(expr.value(env), dtype=float)
+    shape = tuple(env["out_shape"])
+    size = 1
+    for d in shape:
+        size *= d
+    return np.reshape(v, shape) if v.size == size else np.broadcast_to(v, shape).copy()
+
+
+def _leaves(e: Expr, prefix: str) -> list:
+    found, stack = [], [e]
+    while stack:
+        x = stack.pop()
+        if x.kind == "leaf" and x.key.startswith(prefix):
+            found.append(x)
+        stack.extend(reversed(x.args))
+    return found
+
+
+def tangent_shapes(terms: list, env: dict) -> str:
+    """``3×2 · 2 + 3×2 · 2 → 3``: each term's factors' shapes (or its tangent's), and the result."""
+    import numpy as np
+
+    env = dict(env, shapes_only=True)
+
+    def shape(e: Expr) -> str:
+        with np.errstate(all="ignore"):
+            return shape_text(np.shape(e.value(env)))
+
+    parts = []
+    for j, t in enumerate(terms):
+        sign = " − " if t.kind == "neg" else " + "
+        while t.kind == "neg":
+            t = t.args[0]
+        if j:
+            parts.append(sign)
+        if t.kind in ("mm", "had", "scale"):
+            sym = {"mm": " · ", "had": " ∘ ", "scale": " · "}[t.kind]
+            parts.append(sym.join(shape(e) for e in t.args))
+        elif t.kind == "leaf":
+            parts.append(shape(t))
+        else:
+            leaves = list({x.key: x for x in _leaves(t, "t")}.values())  # ż − ⟨s, ż⟩ reads ż once
+            parts.append(", ".join(shape(x) for x in leaves) if leaves else shape(t))
+    return "".join(parts) + f" → {shape_text(tuple(env['out_shape']))}"
+
+
 __all__ = ["Expr", "Rule", "RULES", "rules_for", "elementwise_rule", "environment", "adjoint_value",
-           "jacobian_value", "shapes_note", "shape_text"]
+           "jacobian_value", "shapes_note", "shape_text", "TANGENTS", "JOINS", "tangent_terms", "elementwise_terms",
+           "total_of", "tangent_environment", "tangent_value", "tangent_shapes", "tangent_leaf"]

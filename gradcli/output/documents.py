@@ -85,7 +85,11 @@ def to_json(ev: Evaluation, checks: list[Check], with_nodes: bool = True) -> dic
             from ..teach import explain
 
             doc[key] = getattr(explain, f"{key}_json")(ev)
-    if "forward_steps" in ev.extras:
+    if "forward_steps" in ev.extras and _has_arrays(ev):
+        from ..teach.forward_arrays import array_steps_json
+
+        doc["forward_steps"] = array_steps_json(ev)
+    elif "forward_steps" in ev.extras:
         from ..teach.forward import forward_steps
 
         steps = forward_steps(ev)
@@ -116,6 +120,12 @@ def to_json(ev: Evaluation, checks: list[Check], with_nodes: bool = True) -> dic
         if check.note:
             doc.setdefault("check_notes", {})[check.name] = check.note
     return doc
+
+
+def _has_arrays(ev: Evaluation) -> bool:
+    from ..teach.forward import has_arrays
+
+    return has_arrays(ev)
 
 
 #: with --jacobians, JSON carries a local Jacobian matrix with at most this many entries

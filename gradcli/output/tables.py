@@ -656,14 +656,14 @@ EXTRA_VIEWS = {
     "steps": _steps_view,
     "paths": _paths_view,
     "edges": _edges_view,
-    "forward_steps": lambda ev, style: Text(_forward_steps_text(ev, style.digits)),
+    "forward_steps": lambda ev, style: Text(_forward_steps_text(ev, style.digits, style.full)),
 }
 
 
-def _forward_steps_text(ev: Evaluation, digits: int) -> str:
+def _forward_steps_text(ev: Evaluation, digits: int, full: bool = False) -> str:
     from ..teach.forward import forward_steps_text
 
-    return forward_steps_text(ev, digits)
+    return forward_steps_text(ev, digits, full)
 
 
 def functions_table(rows: list[dict], style: Style) -> RenderableType:

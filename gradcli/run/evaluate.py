@@ -59,6 +59,8 @@ class Evaluation:
         self.forward_gradient: dict[str, object] = {}
         #: forward mode: how many tangent passes ran
         self.passes = 0
+        #: forward mode, --seed W[0,1]: the element of the seeded array input
+        self.seed_index: Optional[tuple] = None
         #: optional results shown after the tables: "exact", "latex", "steps", ...
         self.extras: dict[str, Any] = {}
 
@@ -217,8 +219,8 @@ def run_forward(ev: Evaluation, seed: Optional[str] = None) -> Evaluation:
     """
     if ev.graph.nodes[ev.graph.output].shape != ():
         raise UsageError("forward mode in eval needs a scalar output; use 'gradcli jacobian --mode forward'")
-    if seed is not None and seed not in ev.inputs:
-        raise UsageError(f"--seed {seed}: not an input of the program (inputs: {', '.join(ev.inputs)})")
+    if seed is not None:
+        seed, ev.seed_index = parse_seed(ev, seed)
     ev.values = ev.tape.forward(ev.env)
     ev.mode = "forward"
     names = [seed] if seed is not None else list(ev.wrt)
@@ -226,9 +228,6 @@ def run_forward(ev: Evaluation, seed: Optional[str] = None) -> Evaluation:
     for name in names:
         value = ev.env[name]
         if getattr(value, "shape", ()):
-            if seed is not None:
-                raise UsageError(f"--seed {name}: an array input takes one tangent pass per element "
-                                 "(use 'gradcli jacobian --mode forward')")
             import numpy as np
 
             from ..backends.dual import tangent
@@ -252,6 +251,42 @@ def run_forward(ev: Evaluation, seed: Optional[str] = None) -> Evaluation:
     for k in ev.kinks:
         ev.warnings.append(kink_message(ev.graph, ev.values, k))
     return ev
+
+
+_SEED = re.compile(r"\s*([^\W\d][\w.#]*)\s*(?:\[([^\]]*)\]\s*)?")
+
+
+def parse_seed(ev: Evaluation, text: str) -> tuple[str, Optional[tuple]]:
+    """``--seed W`` or ``--seed 'W[0,1]'``: the input, and the element (None for all of it).
+
+    An array input's gradient takes one tangent pass per element either way; the element
+    picks the pass ``--steps`` writes out.
+    """
+    m = _SEED.fullmatch(text)
+    if m is None:
+        raise UsageError(f"--seed {text}: write an input's name, or one element of it such as W[0,1]")
+    name, inside = m.group(1), m.group(2)
+    if name not in ev.inputs:
+        raise UsageError(f"--seed {name}: not an input of the program (inputs: {', '.join(ev.inputs)})")
+    if inside is None:
+        return name, None
+    shape = tuple(getattr(ev.env[name], "shape", ()))
+    if not shape:
+        raise UsageError(f"--seed {text}: {name} is a scalar; write --seed {name}")
+    try:
+        index = tuple(int(part) for part in inside.split(","))
+    except ValueError:
+        example = ",".join("0" for _ in shape)
+        raise UsageError(f"--seed {text}: write whole-number indices, e.g. {name}[{example}]") from None
+    if len(index) != len(shape):
+        example = ",".join("0" for _ in shape)
+        raise UsageError(f"--seed {text}: {name} has shape {'×'.join(map(str, shape))}, so give "
+                         f"{len(shape)} ind{'ex' if len(shape) == 1 else 'ices'}, e.g. {name}[{example}]")
+    for i, d in zip(index, shape):
+        if not 0 <= i < d:
+            raise UsageError(f"--seed {text}: index {i} is out of range for {name} of shape "
+                             f"{'×'.join(map(str, shape))} (indices count from 0)")
+    return name, index
 
 
 def all_finite(x: Any) -> bool:

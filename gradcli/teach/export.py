@@ -299,8 +299,9 @@ class NumpyCode:
 
     # the other array operations: NumPy's function of the same meaning, the shape from the op row
     def _row_call(self, op: str, text: str, args: tuple, param: Any = None) -> Code:
-        shape = OPS[op].shape([code(a).shape for a in args], param)
-        return Code(text, _ATOM, tuple(shape))
+        rule = OPS[op].shape
+        assert rule is not None, op  # every array op has a shape rule
+        return Code(text, _ATOM, tuple(rule([code(a).shape for a in args], param)))
 
     def _axis_call(self, op: str, x: Code, axis: Optional[int]) -> Code:
         name = {"prod": "np.prod", "cumsum": "np.cumsum", "var": "np.var", "std": "np.std"}[op]

@@ -4,36 +4,40 @@ Each pass seeds one input with tangent 1 and the others with 0; every node's tan
 then follows from its arguments' tangents and the local partials on its edges,
 ``ċ = ∂c/∂a · ȧ + ∂c/∂b · ḃ = 1 · 0 + 1 · 1 = 1``.  The partials are the edges' own
 (`gradcli.teach.edges`, from the op rows) and the tangents are the engine's
-(`Evaluation.tangents`), so the text is the computation.  Scalar programs.
+(`Evaluation.tangents`), so the text is the computation.
+
+Programs with vectors and matrices take one pass per seeded *element*
+(``Ẇ = E₀₁``: 1 at W[0,1]) and write each node's tangent as the JVP in matrix form,
+``v̇ = Ẇ x + W ẋ  (3×2 · 2 + 3×2 · 2 → 3)``: the tangent rules of `gradcli.core.rules`
+(evaluated against the op rows' ``jvp`` in ``tests/test_rules.py``), with the engine's
+dual-number tangents (`gradcli.run.evaluate.tangent_pass`) as the numbers.
 """
 
 from __future__ import annotations
-
-import unicodedata
 
 from ..core.errors import UsageError
 from ..core.fmt import number
 from ..core.graph import CONST, INPUT
 from ..run.evaluate import Evaluation
 from .edges import edge_partials, is_number
-
-#: passes shown in full (one per input)
-PASS_LIMIT = 8
-
-_DOT = "\u0307"
+from .forward_arrays import PASS_LIMIT, array_steps, array_steps_latex, array_steps_text, dot, tex_dot, tex_name
 
 
-def dot(label: str) -> str:
-    """The lecture's tangent notation: ḃ for b (one precomposed character where one exists)."""
-    return unicodedata.normalize("NFC", label + _DOT)
+def has_arrays(ev: Evaluation) -> bool:
+    """Does any node hold a vector or matrix (then the passes are per element, in matrix form)?"""
+    return any(n.shape not in ((), None) for n in ev.graph.nodes)
 
 
 def forward_steps(ev: Evaluation) -> list[dict]:
-    """One pass per seeded input: its seed, then each node's tangent as a sum over its edges."""
-    if any(n.shape not in ((), None) for n in ev.graph.nodes):
-        raise UsageError("--mode forward --steps explains scalar programs; on vectors and matrices use "
-                         "--steps in reverse mode (the matrix rules)")
-    if ev.mode != "forward" or not ev.tangents:
+    """One pass per seeded input: its seed, then each node's tangent as a sum over its edges.
+
+    On a program with arrays: the first `PASS_LIMIT` passes (one per seeded element), each
+    node's tangent as its matrix-form JVP (see `array_steps`)."""
+    if ev.mode != "forward":
+        raise UsageError("forward-mode steps need --mode forward (a tangent pass per input)")
+    if has_arrays(ev):
+        return array_steps(ev)
+    if not ev.tangents:
         raise UsageError("forward-mode steps need --mode forward (a tangent pass per input)")
     graph = ev.graph
     incoming: dict[int, list] = {}
@@ -55,8 +59,10 @@ def forward_steps(ev: Evaluation) -> list[dict]:
     return passes
 
 
-def forward_steps_text(ev: Evaluation, digits: int = 10) -> str:
-    """The tangent sweeps as text, one line per node."""
+def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
+    """The tangent sweeps as text, one line per node (array programs: see `array_steps_text`)."""
+    if has_arrays(ev):
+        return array_steps_text(ev, digits, full)
     graph = ev.graph
     out = graph.label(graph.output)
     lines = []
@@ -84,6 +90,26 @@ def forward_steps_text(ev: Evaluation, digits: int = 10) -> str:
     lines.append(f"Forward mode took {len(data)} pass{'es' if len(data) != 1 else ''}, one per input; "
                  "reverse mode gets every input's derivative in one backward pass.")
     return "\n".join(lines)
+
+
+def forward_steps_latex(ev: Evaluation, digits: int = 10) -> str:
+    """The tangent sweeps as LaTeX: one ``align*`` per pass shown, a comment naming its seed."""
+    if has_arrays(ev):
+        return array_steps_latex(ev, digits)
+
+    blocks = []
+    data = forward_steps(ev)
+    for k, p in enumerate(data[:PASS_LIMIT], 1):
+        rows = [f"{tex_dot(name)} &= {number(v, digits)}" for name, v in p["seeds"].items()]
+        for n in p["nodes"]:
+            names = " + ".join(rf"\frac{{\partial {tex_name(n['node'])}}}{{\partial {tex_name(t['from'])}}}"
+                               rf"\,{tex_dot(t['from'])}" for t in n["terms"])
+            numeric = " + ".join(f"{number(t['partial_value'], digits)} \\cdot {number(t['tangent'], digits)}"
+                                 for t in n["terms"])
+            rows.append(f"{tex_dot(n['node'])} &= {names} = {numeric} = {number(n['tangent'], digits)}")
+        blocks.append(f"% Forward pass {k} of {len(data)}: seed {p['seed']}\n"
+                      "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
+    return "\n".join(blocks)
 
 
 def _factor(text: str) -> str:
