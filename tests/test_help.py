@@ -40,7 +40,7 @@ def _examples(text: str, command: str) -> list[str]:
 
 
 #: what each command's usage line says after [OPTIONS]; the rest take PROGRAM [NAME=VALUE]...
-ARGUMENTS = {"diff": "PROGRAM", "plot": "PROGRAM NAME=LOW:HIGH[:POINTS]... [NAME=VALUE]..."}
+ARGUMENTS = {"plot": "PROGRAM NAME=LOW:HIGH[:POINTS]... [NAME=VALUE]..."}
 
 
 @pytest.mark.parametrize("name", PROGRAM_COMMANDS)

@@ -178,22 +178,25 @@ def simplify(d: Derivation, seconds: float) -> None:
 
 
 # ---- formulas in gradcli's own language --------------------------------------------------
-def to_gradcli(expr: Any) -> str:
-    """`expr` written in gradcli's language, so that gradcli parses it back."""
-    return _printer().doprint(expr)
+def to_gradcli(expr: Any, pieces: bool = False) -> str:
+    """`expr` written in gradcli's language, so that gradcli parses it back.
+
+    With `pieces`, a piecewise form (where, elu, leaky_relu's branches) is written with
+    gradcli's ``where(c, a, b)``; without, it is refused (UsageError) unless it is an
+    indicator ``(x == y)``."""
+    return _printer(pieces).doprint(expr)
 
 
-_PRINTER: Any = None
+_PRINTERS: dict[bool, Any] = {}
 
 
-def _printer() -> Any:
-    global _PRINTER
-    if _PRINTER is None:
-        _PRINTER = _make_printer()
-    return _PRINTER
+def _printer(pieces: bool = False) -> Any:
+    if pieces not in _PRINTERS:
+        _PRINTERS[pieces] = _make_printer(pieces)
+    return _PRINTERS[pieces]
 
 
-def _make_printer() -> Any:
+def _make_printer(pieces: bool = False) -> Any:
     import sympy as sp
     from sympy.printing.precedence import PRECEDENCE
     from sympy.printing.str import StrPrinter
@@ -233,13 +236,31 @@ def _make_printer() -> Any:
             return f"({above} + {float(h0)!r}*{comparison(u, '==')})"
 
         def _print_Piecewise(self, expr: Any) -> str:
-            pieces = expr.args
-            if len(pieces) == 2 and pieces[1].cond == sp.true and pieces[1].expr == 0:
-                value, cond = pieces[0].expr, pieces[0].cond
+            pieces_ = expr.args
+            if len(pieces_) == 2 and pieces_[1].cond == sp.true and pieces_[1].expr == 0:
+                value, cond = pieces_[0].expr, pieces_[0].cond
                 if isinstance(cond, sp.Eq):
                     test = f"({self._print(cond.lhs)} == {self._print(cond.rhs)})"
                     return test if value == 1 else f"{self.parenthesize(value, PRECEDENCE['Mul'])}*{test}"
+            if pieces and len(pieces_) == 2 and pieces_[1].cond == sp.true and pieces_[1].expr == 0:
+                test = self._condition(pieces_[0].cond)  # an indicator: 1 where the condition holds
+                value = pieces_[0].expr
+                return test if value == 1 else f"{self.parenthesize(value, PRECEDENCE['Mul'])}*{test}"
+            if pieces and pieces_[-1].cond == sp.true:
+                # where(c1, a1, where(c2, a2, b)): built from the last piece outwards (a loop)
+                text = self._print(pieces_[-1].expr)
+                for piece in reversed(pieces_[:-1]):
+                    text = f"where({self._condition(piece.cond)}, {self._print(piece.expr)}, {text})"
+                return text
             raise UsageError("this derivative has a piecewise form gradcli cannot write in its own language")
+
+        def _condition(self, cond: Any) -> str:
+            relations = {sp.StrictGreaterThan: ">", sp.StrictLessThan: "<", sp.GreaterThan: ">=",
+                         sp.LessThan: "<=", sp.Equality: "==", sp.Unequality: "!="}
+            relation = relations.get(type(cond))
+            if relation is None:
+                raise UsageError("this derivative has a piecewise form gradcli cannot write in its own language")
+            return f"({self._print(cond.lhs)} {relation} {self._print(cond.rhs)})"
 
         def _print_Max(self, expr: Any) -> str:
             return f"max({', '.join(self._print(a) for a in expr.args)})"
@@ -278,13 +299,17 @@ def formulas(d: Derivation) -> dict[str, str]:
                 text = to_gradcli(d.simplified[name])
             except UsageError:
                 text = None
-        out[name] = text if text is not None else to_gradcli(d.in_inputs[name])
+        out[name] = text if text is not None else to_gradcli(d.in_inputs[name], pieces=True)
     return out
 
 
 def steps_text(d: Derivation) -> str:
     """The backward sweep in symbols, step by step, before any numbers."""
     graph = d.graph
+
+    def _show(expr: Any) -> str:
+        return to_gradcli(expr, pieces=True)
+
     out = graph.label(graph.output)
     lines = [f"Backward pass in symbols, in reverse evaluation order, starting from {_bar(out)} = 1:"]
     received: dict[str, list[str]] = {}
@@ -292,11 +317,11 @@ def steps_text(d: Derivation) -> str:
         head = f"{k:>3}. {label} = {definition}   "
         for j, c in enumerate(sent):
             prefix = head if j == 0 else " " * len(head)
-            local = to_gradcli(c.partial)
-            upstream = to_gradcli(d.in_labels[c.source])
+            local = _show(c.partial)
+            upstream = _show(d.in_labels[c.source])
             lines.append(f"{prefix}{_bar(c.to)} += {_bar(c.source)} · ∂{c.source}/∂{c.to} = "
-                         f"{upstream} · {local} = {to_gradcli(c.term)}")
-            received.setdefault(c.to, []).append(to_gradcli(c.term))
+                         f"{upstream} · {local} = {_show(c.term)}")
+            received.setdefault(c.to, []).append(_show(c.term))
     lines.append("Each adjoint, in node labels and then in the inputs:")
     for node in reversed(graph.nodes):
         label = graph.label(node.id)
@@ -304,8 +329,8 @@ def steps_text(d: Derivation) -> str:
             continue
         parts = received.get(label, [])
         summed = " + ".join(f"({p})" if len(parts) > 1 and (" + " in p or " - " in p) else p for p in parts)
-        in_labels = to_gradcli(d.in_labels[label])
-        in_inputs = to_gradcli(d.in_inputs[label])
+        in_labels = _show(d.in_labels[label])
+        in_inputs = _show(d.in_inputs[label])
         chain = [f"{_bar(label)}"]
         for text in (summed if len(parts) > 1 else "", in_labels, in_inputs):
             if text and _bare(text) != _bare(chain[-1]):
