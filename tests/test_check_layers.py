@@ -274,3 +274,30 @@ def test_diagnosis_fan_out_when_there_are_too_many_paths_to_list():
     d = diagnosis(program, "x=0.5", "--expect", f"x={float(np.cos(0.5))!r}")
     assert d["kind"] == "fan-out"
     assert "x is used 3 times" in d["message"] and "only the one through" in d["message"]
+
+
+# ---- --reveal on array programs: the right answer is a matrix formula, and it is right ----
+@pytest.mark.parametrize("sample, names", [
+    ("layer", ["W", "x", "b", "u", "z", "h"]),
+    ("softmax_ce", ["z", "p"]),
+    ("mlp", ["W", "x", "v", "y", "lam", "h", "yhat"]),
+    ("logreg_vec", None),
+])
+def test_revealed_matrix_formulas_are_right_when_handed_back(sample, names):
+    """--reveal shows ∂out/∂NAME as a formula over the program's names; handing that
+    formula back as the answer is judged right (so the revealed text is the derivative)."""
+    program = ["-f", str(SAMPLES / f"{sample}.grad")]
+    if names is None:  # every input
+        doc = strict_json(run_cli(["eval", *program, "--json", "--no-nodes"]).stdout)
+        names = list(doc["gradient"])
+    asked = [a for n in names for a in ("--expect-formula", f"{n}=0*{n}")]
+    doc = strict_json(run_cli(["check", *program, *asked, "--reveal", "--json"]).stdout)
+    truths = {v["question"].split(" ", 1)[1]: v.get("truth") for v in doc["verdicts"]}
+    assert set(truths) == set(names)
+    for name, truth in truths.items():
+        assert isinstance(truth, str), (name, truth)  # a formula, not only numbers
+    handed_back = [a for n, t in truths.items() for a in ("--expect-formula", f"{n}={t}")]
+    result = run_cli(["check", *program, *handed_back, "--json"])
+    verdicts = strict_json(result.stdout)["verdicts"]
+    assert result.exit_code == 0, [(v["question"], v["how"]) for v in verdicts if not v["ok"]]
+    assert all(v["ok"] for v in verdicts) and len(verdicts) == len(names)

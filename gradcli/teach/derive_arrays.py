@@ -328,6 +328,63 @@ def derive_arrays(graph: Graph, wrt: Optional[list[str]] = None) -> ArrayDerivat
     return d
 
 
+def in_steps(d: ArrayDerivation, label: str, limit: int = 200) -> Optional[F]:
+    """∂out/∂`label` as one formula over the program's names alone: every adjoint name
+    (``dz``) replaced by its own formula.  None when that formula would exceed `limit`
+    tree nodes (it can grow fast where steps feed several others).
+
+    Adjoints come in reverse evaluation order and each refers only to adjoints before
+    it, so one pass in that order inlines everything (loops, no recursion)."""
+    by_name: dict[str, F] = {}
+    found: Optional[F] = None
+    for lab, formula in d.adjoints:
+        whole = _substitute(formula, by_name)
+        if whole is None or _size(whole, {}) > limit:
+            whole = None
+        if lab in d.adjoint_names and whole is not None:
+            by_name[d.adjoint_names[lab]] = whole
+        if lab == label:
+            found = whole
+    return found
+
+
+def _substitute(f: F, by_name: dict[str, F]) -> Optional[F]:
+    """`f` with its name leaves in `by_name` replaced (an explicit stack, post-order)."""
+    done: dict[int, F] = {}
+    stack = [(f, False)]
+    while stack:
+        g, ready = stack.pop()
+        if id(g) in done:
+            continue
+        if g.kind == "name":
+            done[id(g)] = by_name.get(g.value, g)
+        elif not g.args:
+            done[id(g)] = g
+        elif ready:
+            args = [done[id(a)] for a in g.args]
+            done[id(g)] = g if all(x is y for x, y in zip(args, g.args)) else \
+                F(g.kind, *args, value=g.value, latex_text=g.latex_text)
+        else:
+            stack.append((g, True))
+            stack.extend((a, False) for a in g.args)
+    return done[id(f)]
+
+
+def _size(f: F, memo: dict[int, int]) -> int:
+    """Tree nodes of `f` as printed (a shared part counts each time it appears)."""
+    stack = [(f, False)]
+    while stack:
+        g, ready = stack.pop()
+        if id(g) in memo:
+            continue
+        if ready or not g.args:
+            memo[id(g)] = 1 + sum(memo[id(a)] for a in g.args)
+        else:
+            stack.append((g, True))
+            stack.extend((a, False) for a in g.args)
+    return memo[id(f)]
+
+
 def _choose_names(d: ArrayDerivation, graph: Graph, labels: list[str]) -> None:
     """Names gradcli parses back: labels as they are where they are names, else cleaned;
     adjoints ``d`` + name, never a name already in use or a function."""

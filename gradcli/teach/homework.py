@@ -213,9 +213,11 @@ def judge_formulas(ev: Evaluation, formulas: dict[str, str], seconds: float,
 
 def _formula_truths(ev: Evaluation, verdicts: list[Verdict], targets: dict[str, int], seconds: float) -> None:
     """The right formula, in gradcli's syntax, for answers SymPy did not get to (wrong or
-    unreadable ones), so that --reveal shows a formula, not only a number.  Scalar
-    programs; from the symbolic sweep of `gradcli diff`, under the time budget."""
-    if not verdicts or any(n.shape not in ((), None) for n in ev.graph.nodes):
+    unreadable ones), so that --reveal shows a formula, not only a number.  From the
+    symbolic sweep of `gradcli diff`, under the time budget: a scalar program's in its
+    inputs, an array program's as a matrix formula over the program's step names
+    (``outer(u * h*(1 - h), x)``)."""
+    if not verdicts:
         return
     from ..oracles import budget
     from . import derive
@@ -223,8 +225,18 @@ def _formula_truths(ev: Evaluation, verdicts: list[Verdict], targets: dict[str, 
     graph = ev.graph
     labels = {v.question: graph.label(targets[v.question.split(" ", 1)[1]]) for v in verdicts
               if v.question.startswith("formula ")}
+    arrays = any(n.shape not in ((), None) for n in graph.nodes)
 
     def job(send: budget.Send) -> None:
+        if arrays:
+            from . import derive_arrays
+
+            da = derive_arrays.derive_arrays(graph)
+            for question, label in labels.items():
+                formula = derive_arrays.in_steps(da, label)
+                if formula is not None:
+                    send((question, formula.text()))
+            return
         d = derive.derive(graph)
         for question, label in labels.items():
             if label in d.in_inputs:
