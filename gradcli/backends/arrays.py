@@ -15,6 +15,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ..core.elements import unbroadcast
+
 
 def _sigmoid(x):
     e = np.exp(-np.abs(x))
@@ -49,19 +51,6 @@ def _expand_to(g, shape, axis):
 
 def _sum_keep(x, axis):
     return np.sum(x, axis=axis, keepdims=True)
-
-
-def unbroadcast(g, shape):
-    """Sum `g` over the axes that broadcasting added or stretched, back to `shape`."""
-    g = np.asarray(g)
-    if g.shape == tuple(shape):
-        return g
-    while g.ndim > len(shape):
-        g = g.sum(axis=0)
-    for k, d in enumerate(shape):
-        if d == 1 and g.shape[k] != 1:
-            g = g.sum(axis=k, keepdims=True)
-    return g
 
 
 def times(a, b):

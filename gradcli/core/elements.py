@@ -1,8 +1,11 @@
-"""Naming array elements as a person would: ``W[0,1]``, row-major."""
+"""Array elements: naming them as a person would (``W[0,1]``, row-major), and summing a
+broadcast back to an argument's shape (the adjoint of broadcasting).
+
+NumPy is imported only when an array is met, so the ground floor stays light."""
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 
 def elements(name: str, value: object) -> Iterator[tuple[str, Optional[tuple]]]:
@@ -22,3 +25,18 @@ def size(value: object) -> int:
     for d in getattr(value, "shape", ()):
         n *= d
     return n
+
+
+def unbroadcast(g: Any, shape: tuple) -> Any:
+    """Sum `g` over the axes that broadcasting added or stretched, back to `shape`."""
+    import numpy as np
+
+    g = np.asarray(g)
+    if g.shape == tuple(shape):
+        return g
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    for k, d in enumerate(shape):
+        if d == 1 and g.shape[k] != 1:
+            g = g.sum(axis=k, keepdims=True)
+    return g

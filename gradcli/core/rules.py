@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Optional
 
+from .elements import unbroadcast
+
 # precedence of an expression's top operator (for brackets)
 _SUBSCRIPT = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 _SUM, _PROD, _UNARY, _ATOM = 1, 2, 3, 4
@@ -198,7 +200,7 @@ class Expr:
         if k == "total":
             return np.sum(a[0].value(env), axis=env.get("axis"), keepdims=True)
         if k == "sumto":
-            return _sum_to(a[0].value(env), env["arg_shape"])
+            return unbroadcast(a[0].value(env), env["arg_shape"])
         if k == "func":
             return getattr(np, self.key)(a[0].value(env))
         if k == "diag":
@@ -277,18 +279,6 @@ def _aligned(x, y, f):
     elif y.ndim == 1 and x.shape == (y.size, 1):
         y = y.reshape(-1, 1)
     return f(x, y)
-
-
-def _sum_to(x, shape: tuple):
-    import numpy as np
-
-    x = np.asarray(x)
-    while x.ndim > len(shape):
-        x = x.sum(axis=0)
-    for k, d in enumerate(shape):
-        if d == 1 and x.shape[k] != 1:
-            x = x.sum(axis=k, keepdims=True)
-    return x
 
 
 def _others(x, axis, shapes_only: bool):
