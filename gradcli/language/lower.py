@@ -283,11 +283,12 @@ def lower(program: Program, output: Optional[str] = None) -> Graph:
     def builtin(ctx: _Ctx) -> Callable:
         err = ctx_fail(ctx)
         in_prelude = ctx.fn is not None and ctx.fn.is_prelude
-        #: names whose call needs a closer look (an error, at least)
-        special = {*ctx.env, *assigned_at, *user_defs, *prelude.NAMES}
+        env = ctx.env
 
         def call(name: str, args: tuple, pos: int) -> int:
-            if name in special:
+            # names whose call needs a closer look (an error, at least); looked up where they
+            # live, not copied into one set per statement (that was quadratic in the program)
+            if name in env or name in assigned_at or name in user_defs or name in prelude.NAMES:
                 callee(ctx, name, len(args), pos)  # its checks only: no definition reaches here
             elif not in_prelude:
                 user_calls.setdefault(name, pos)
