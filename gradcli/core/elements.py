@@ -1,5 +1,6 @@
-"""Array elements: naming them as a person would (``W[0,1]``, row-major), and summing a
-broadcast back to an argument's shape (the adjoint of broadcasting).
+"""Array elements: naming them as a person would (``W[0,1]``, row-major; an index
+node's ``1:3, 0``), and summing a broadcast back to an argument's shape (the adjoint
+of broadcasting).
 
 NumPy is imported only when an array is met, so the ground floor stays light."""
 
@@ -40,3 +41,16 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
         if d == 1 and g.shape[k] != 1:
             g = g.sum(axis=k, keepdims=True)
     return g
+
+
+def index_text(index: tuple) -> str:
+    """``1:3, 0`` for the param of an index node."""
+    parts = []
+    for item in index:
+        if isinstance(item, tuple):
+            _, start, stop, step = item
+            text = f"{'' if start is None else start}:{'' if stop is None else stop}"
+            parts.append(text + (f":{step}" if step is not None else ""))
+        else:
+            parts.append(str(item))
+    return ", ".join(parts)

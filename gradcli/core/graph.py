@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Optional
 
+from .elements import index_text  # noqa: F401 - where the graph's readers find it
 from .ops import DEFAULT_AXIS, OPS
 
 INPUT = "input"
@@ -58,19 +59,6 @@ class Node:
 
     def __repr__(self) -> str:
         return f"Node({self.id}, {self.op}, {self.args}, name={self.name!r})"
-
-
-def index_text(index: tuple) -> str:
-    """``1:3, 0`` for the param of an index node."""
-    parts = []
-    for item in index:
-        if isinstance(item, tuple):
-            _, start, stop, step = item
-            text = f"{'' if start is None else start}:{'' if stop is None else stop}"
-            parts.append(text + (f":{step}" if step is not None else ""))
-        else:
-            parts.append(str(item))
-    return ", ".join(parts)
 
 
 class Graph:

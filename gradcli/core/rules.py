@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Optional
 
-from .elements import unbroadcast
+from .elements import index_text, unbroadcast
 
 # precedence of an expression's top operator (for brackets)
 _SUBSCRIPT = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
@@ -707,21 +707,7 @@ def _matmul_tangent(shapes: tuple, p) -> tuple:
     return (T0 @ X1, X0 @ T1)
 
 
-def _index_text(index: tuple) -> str:
-    """``1:3, 0`` (as `gradcli.core.graph.index_text`; this module sits below it)."""
-    parts = []
-    for item in index:
-        if isinstance(item, tuple):
-            _, start, stop, step = item
-            text = f"{'' if start is None else start}:{'' if stop is None else stop}"
-            parts.append(text + (f":{step}" if step is not None else ""))
-        else:
-            parts.append(str(item))
-    return ", ".join(parts)
-
-
 def _index_tangent(shapes: tuple, p) -> tuple:
-    index_text = _index_text
     where = tuple(slice(*i[1:]) if isinstance(i, tuple) else i for i in p)
     return (Expr("part", T0, key=f"[{index_text(p)}]", data=where),)
 
