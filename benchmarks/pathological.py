@@ -34,6 +34,9 @@ def cases(n: int, tmp: str) -> list[tuple[str, list[str]]]:
     big = os.path.join(tmp, "ten_megabytes.grad")
     with open(big, "w", encoding="utf-8") as fh:
         fh.write("+".join(["x"] * 5_000_000))
+    chain = os.path.join(tmp, "chain.grad")
+    with open(chain, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(f"x{i + 1} = sin(x{i})" for i in range(n)))
     csv = ["--format", "csv"]
     return [
         (f"{n} nested parentheses, eval", ["eval", "(" * n + "x" + ")" * n, "x=2", *csv]),
@@ -45,6 +48,10 @@ def cases(n: int, tmp: str) -> list[tuple[str, list[str]]]:
         (f"{n} bindings, mostly unused", ["eval", "x+1", "x=1", *[f"v{i}={i}" for i in range(n)], *csv]),
         (f"{n} unused --vars entries", ["eval", "x+1", "--vars", many, *csv]),
         ("10 MB program (refused)", ["eval", "-f", big, "x=2", *csv]),
+        # the explanations print a line or two per node: rich must render them in linear time
+        (f"--steps on a chain of {n} statements", ["eval", "-f", chain, "x0=1", "--steps", "--no-nodes"]),
+        (f"--mode forward --steps on a chain of {n} statements",
+         ["eval", "-f", chain, "x0=1", "--mode", "forward", "--steps", "--no-nodes"]),
     ]
 
 

@@ -181,7 +181,7 @@ def evaluation(ev: Evaluation, checks: list[Check], style: Style,
             "for all of it, or --seed-output for one vector-Jacobian product.", style="yellow")]
     for key in ("steps", "forward_steps", "paths", "edges", "exact", "latex", "latex_steps"):
         if key in ev.extras:
-            parts += [Text(""), EXTRA_VIEWS[key](ev, style)]
+            parts += [Text(""), by_lines(EXTRA_VIEWS[key](ev, style))]
     formulas = formula_lines(ev, checks)
     if formulas is not None:
         parts += [Text(""), formulas]
@@ -189,6 +189,15 @@ def evaluation(ev: Evaluation, checks: list[Check], style: Style,
     if verdict is not None:
         parts += [Text(""), verdict]
     return Group(*parts)
+
+
+def by_lines(view: RenderableType) -> RenderableType:
+    """A long Text as one Text per line.  Rendering a single Text re-partitions its
+    remaining string at every line break (quadratic: 10^5 lines of --steps took minutes);
+    line by line it is linear, and the output is the same."""
+    if isinstance(view, Text) and view.plain.count("\n") > 64:
+        return Group(*view.split("\n", allow_blank=True))
+    return view
 
 
 def header(ev: Evaluation, style: Style) -> RenderableType:
