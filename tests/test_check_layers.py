@@ -134,8 +134,10 @@ def test_array_formulas_on_the_layer(formula):
     assert result.exit_code == 0, result.stdout
     (v,) = strict_json(result.stdout)["verdicts"]
     assert v["ok"] is True
-    truth = {"W": DW, "x": DX, "b": DELTA, "z": DELTA}[formula[0]]
-    assert np.allclose(np.array(v["truth"]), truth)
+    # --reveal gives the right answer as a formula over the step names (handed back and
+    # judged right in test_revealed_matrix_formulas_are_right_when_handed_back)
+    assert v["truth"] == {"W": "outer(u * h * (1 - h), x)", "x": "transpose(W) @ (u * h * (1 - h))",
+                          "b": "u * h * (1 - h)", "z": "u * h * (1 - h)"}[formula[0]]
 
 
 def test_a_formula_right_at_the_point_only_is_wrong():

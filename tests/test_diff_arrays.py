@@ -158,14 +158,14 @@ def test_the_layer_reads_like_the_notes():
     lines = dict(line.split(" = ", 1) for line in doc["adjoints"])
     assert lines[adj["s"]] == "1" and lines[adj["h"]] == "u"
     dz = adj["z"]
-    assert lines[dz] == "u * h*(1 - h)"
+    assert lines[dz] == "u * h * (1 - h)"
     assert doc["gradient"] == {"W": f"outer({dz}, x)", "x": f"transpose(W) @ {dz}", "b": dz, "u": "h"}
     assert doc["shapes"] == {"W": [3, 2], "x": [2], "b": [3], "u": [3]}
     assert "z = " in "\n".join(doc["where"]) and "h = sigmoid(z)" in doc["where"]
     assert doc["latex"]["W"] == r"\bar{z} x^\top"
     text = run_cli(["diff", "-f", str(SAMPLES / "layer.grad")]).stdout
     assert text.startswith("Shapes from the program's #: lines: W 3×2, x 2, b 3, u 3 (only the shapes are used")
-    assert f"  {dz} = u * h*(1 - h)    # δ, the pre-activation's adjoint" in text
+    assert f"  {dz} = u * h * (1 - h)    # δ, the pre-activation's adjoint" in text
 
 
 def test_softmax_ce_and_mlp_use_the_lecture_rules():

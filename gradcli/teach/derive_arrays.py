@@ -1,7 +1,7 @@
 """Derivatives of array programs as matrix formulas: the reverse sweep in symbols, with shapes.
 
 For the layer ``z = W@x + b; h = sigmoid(z); s = dot(u, h)`` the sweep reads as the
-notes write it: ``s̄ = 1``, ``h̄ = u``, ``z̄ = u * h*(1 - h)`` (the lecture's δ),
+notes write it: ``s̄ = 1``, ``h̄ = u``, ``z̄ = u * h * (1 - h)`` (the lecture's δ),
 ``b̄ = z̄``, ``W̄ = outer(z̄, x)``, ``x̄ = transpose(W) @ z̄``, ``ū = h``.
 
 Shapes come from the program's point (only the shapes of its values are used).  Each
@@ -214,6 +214,13 @@ def raw(expr: Any) -> F:
         return name(expr.name)
     if expr.could_extract_minus_sign() and not expr.is_Add:
         return neg(raw(-expr))
+    if expr.is_Mul:  # h*(1 - h) -> h * (1 - h): factors spaced like the rest of the formula
+        coeff, factors = expr.as_coeff_mul()
+        if coeff == 1 and len(factors) > 1 and not any(f.is_Pow and f.exp.is_negative for f in factors):
+            out = raw(factors[0])
+            for factor in factors[1:]:
+                out = mul(out, raw(factor))
+            return out
     prec = _SUM if expr.is_Add else _PROD if expr.is_Mul else _POW if expr.is_Pow else _ATOM
     text = to_gradcli(expr, pieces=True)
     if expr.is_Pow and (text.startswith("1/") or text.startswith("sqrt(")):
@@ -712,7 +719,7 @@ def _shape_text(shape: tuple) -> str:
 
 # ---- the sweep as text ---------------------------------------------------------------------
 def adjoint_lines(d: ArrayDerivation) -> list[str]:
-    """``dz = u * h*(1 - h)``: the adjoint lines, as program statements."""
+    """``dz = u * h * (1 - h)``: the adjoint lines, as program statements."""
     return [f"{d.adjoint_names[label]} = {f.text()}" for label, f in d.adjoints]
 
 

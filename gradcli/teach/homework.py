@@ -216,7 +216,7 @@ def _formula_truths(ev: Evaluation, verdicts: list[Verdict], targets: dict[str, 
     unreadable ones), so that --reveal shows a formula, not only a number.  From the
     symbolic sweep of `gradcli diff`, under the time budget: a scalar program's in its
     inputs, an array program's as a matrix formula over the program's step names
-    (``outer(u * h*(1 - h), x)``)."""
+    (``outer(u * h * (1 - h), x)``)."""
     if not verdicts:
         return
     from ..oracles import budget
