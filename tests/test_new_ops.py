@@ -337,8 +337,8 @@ def test_shape_errors_exit_2(program, bindings, parts):
 
 
 @pytest.mark.parametrize("program, bindings, parts", [
-    ("logdet(A)", ["A=[[1,2],[3,4]]"], ["node a = logdet(A) (logdet)", "positive determinant"]),
-    ("sum(inv(A))", ["A=[[1,2],[2,4]]"], ["node a = inv(A) (inv)", "non-singular"]),
+    ("logdet(A)", ["A=[[1,2],[3,4]]"], ["node b = logdet(A) (logdet)", "positive determinant"]),
+    ("sum(inv(A))", ["A=[[1,2],[2,4]]"], ["node b = inv(A) (inv)", "non-singular"]),
     ("sum(solve(A, x))", ["A=[[1,2],[2,4]]", "x=[1,2]"], ["solve(A, x) (solve)", "non-singular"]),
     ("log1p(x)", ["x=-1"], ["log1p", "greater than -1"]),
     ("acosh(x)", ["x=0.5"], ["acosh", ">= 1"]),
