@@ -172,3 +172,14 @@ def test_every_operation_in_the_frameworks(target, module, program, args, tmp_pa
 def test_export_needs_a_scalar_output():
     result = run_cli(["export", "W@x", "W=[[1,2],[3,4]]", "x=[1,1]"])
     assert result.exit_code == 2 and "scalar output" in result.stderr
+
+
+@pytest.mark.parametrize("target, module", [("numpy", "numpy"), ("torch", "torch"), ("jax", "jax")])
+def test_a_constant_output_exports_with_zero_gradient(target, module, tmp_path):
+    """Was a bug (exit 4, found by the explanation fuzzer): the output node a constant."""
+    result = run_cli(["export", "t = x; t1 = x; t2 = 0", "x=0.5", "--to", target])
+    assert result.exit_code == 0, result.stderr
+    compile(result.stdout, f"constant_{target}.py", "exec")
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed: the {target} script was compiled, not run")
+    assert _run_script(result.stdout, tmp_path) == {"value": 0.0, "gradient": {"x": 0.0}}

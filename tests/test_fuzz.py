@@ -911,3 +911,31 @@ def test_nan_tolerance(option):
     result = invoke(args)
     assert_well_behaved(result, args)
     assert result.exit_code == 2, result.stdout
+
+
+#: the explanations of issue 15 and the commands around them, on mutated programs
+EXPLAIN_COMMANDS = [
+    ["diff"], ["diff", "--steps"], ["diff", "--latex", "--json"],
+    ["eval", "--mode", "forward", "--steps"], ["eval", "--mode", "forward", "--steps", "--json"],
+    ["eval", "--mode", "forward", "--steps", "--latex"], ["eval", "--steps", "--paths", "--edges"],
+    ["export"], ["export", "--to", "torch"], ["graph", "--format", "text"],
+]
+
+
+@fuzz(120)
+@given(program=mutated(valid_texts), command=st.sampled_from(EXPLAIN_COMMANDS),
+       arrays=st.booleans())
+def test_explanations_never_crash(program, command, arrays):
+    """diff (scalar and array paths), forward steps, the reverse explanations, export and
+    the text picture: one line and an exit status for anything they cannot do."""
+    point = ["x=0.5", "y=2", "z=1.5", "a=3", "b=2"]
+    if arrays:
+        point += ["u=[1,2,3]", "v=[0.5,-1,2]", "W=[[1,2,3],[4,5,6],[7,8,9]]"]
+    args = [command[0], program, *point, *command[1:]]
+    if command[0] == "diff":
+        args += ["--sympy-timeout", "2"]
+    result = invoke(args)
+    note(f"{args!r} -> {result.exit_code} {result.stderr!r}")
+    not_a_known_bug(result)
+    assert_well_behaved(result, args)
+    event(f"{command[0]}: exit {result.exit_code}")

@@ -500,9 +500,10 @@ def _names(ev: Evaluation) -> tuple[dict[int, str], dict[int, str]]:
     taken: set[str] = set()
     names: dict[int, str] = {}
     for node in graph.nodes:
-        if node.op == CONST:
+        if node.op == CONST and node.id != graph.output:  # a constant output still gets a name
             continue
-        name = re.sub(r"\W", "_", graph.label(node.id)) or f"t{node.id}"  # cell#2.a -> cell_2_a
+        label = "out" if node.op == CONST else graph.label(node.id)
+        name = re.sub(r"\W", "_", label) or f"t{node.id}"  # cell#2.a -> cell_2_a
         if name[0].isdigit():
             name = "t" + name
         while name in _RESERVED or name in taken:
@@ -559,6 +560,9 @@ def to_numpy(ev: Evaluation) -> str:
         expr = f(*args) if node.param is None else f(*args, node.param)
         lines_forward.append(f"{names[i]} = {expr.text}")
     out = graph.output
+    if graph.nodes[out].op == CONST:  # a constant output: no input reaches it, every derivative is 0
+        lines_forward.append(f"{names[out]} = {var[out].text}")
+        var[out] = Code(names[out], _ATOM, var[out].shape)
     lines_backward.append(f"{dnames[out]} = {'1.0' if not var[out].shape else f'np.ones({var[out].shape!r})'}")
     assigned = {out}
     for node in reversed(graph.nodes):
@@ -770,6 +774,10 @@ def to_framework(ev: Evaluation, target: str) -> str:
     params = ", ".join(names[i] for i in inputs)
     body = [f"    {names[n.id]} = {_framework_line(ev, n.id, names, target)}"
             for n in graph.nodes if n.op not in (INPUT, CONST)]
+    if graph.nodes[graph.output].op == CONST:  # a constant output: its gradient is 0
+        value = float(ev.values[graph.output])
+        body.append(f"    {names[graph.output]} = " + (f"torch.tensor({value!r}, requires_grad=True)"
+                                                       if target == "torch" else f"jnp.asarray({value!r})"))
     out = names[graph.output]
     title = ev.source.strip().replace('"""', "'''").replace("\n", "\n    ")
     point = []
