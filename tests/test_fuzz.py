@@ -939,3 +939,25 @@ def test_explanations_never_crash(program, command, arrays):
     not_a_known_bug(result)
     assert_well_behaved(result, args)
     event(f"{command[0]}: exit {result.exit_code}")
+
+
+_LAYER = "z = W@x + b; h = sigmoid(z); s = dot(u, h)"
+_LAYER_POINT = ["W=[[0.1,0.2],[-0.3,0.4],[0.5,-0.6]]", "x=[1,2]", "b=[0,0.1,-0.1]", "u=[0.3,-0.2,0.5]"]
+_ANSWERS = st.sampled_from(["outer(u*h*(1-h), x)", "W.T @ (u*h*(1-h))", "u*h*(1-h)", "h", "u", "x.T",
+                            "outer(x, u)", "u*sigmoid(z)", "sum(u*h)", "dot(u, h)*x"])
+
+
+@fuzz(100)
+@given(name=st.sampled_from(["W", "x", "b", "u", "z", "h", "s", "q"]), answer=mutated(_ANSWERS),
+       reveal=st.booleans())
+def test_checking_array_formulas_never_crashes(name, answer, reveal):
+    """A student's (mutated) formula for a layer's derivative: judged, never a crash;
+    --reveal answers with the matrix formula."""
+    args = ["check", _LAYER, *_LAYER_POINT, "--expect-formula", f"{name}={answer}", "--sympy-timeout", "2"]
+    if reveal:
+        args.append("--reveal")
+    result = invoke(args)
+    note(f"{args!r} -> {result.exit_code} {result.stdout[-400:]!r} {result.stderr!r}")
+    not_a_known_bug(result)
+    assert_well_behaved(result, args)
+    event(f"exit {result.exit_code}")
