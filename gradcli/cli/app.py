@@ -622,7 +622,8 @@ def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: 
         from ..output.tables import Style, evaluation
 
         console = _console()
-        console.print(evaluation(ev, checks, Style(console.is_terminal, digits), show_nodes, full))
+        # uncropped: tables fit the width and text wraps, but LaTeX lines are printed whole
+        console.print(evaluation(ev, checks, Style(console.is_terminal, digits), show_nodes, full), crop=False)
 
 
 def function_rows() -> list[dict]:

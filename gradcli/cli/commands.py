@@ -20,6 +20,7 @@ from .app import (
     _prepare, _warn,
 )
 from ..core.errors import ExitStatus, UsageError
+from ..core.fmt import tex_name
 
 _PROTECT = "\x00gradcli-arg-"
 
@@ -556,7 +557,7 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     if latex:
         click.echo()
         for name, tex in derive.latex(d).items():
-            click.echo(f"\\frac{{\\partial {out}}}{{\\partial {name}}} = {tex}")
+            click.echo(f"\\frac{{\\partial {tex_name(out)}}}{{\\partial {tex_name(name)}}} = {tex}")
     return int(ExitStatus.OK)
 
 
@@ -644,7 +645,7 @@ def _diff_arrays(graph: Any, source: str, origin: str, names: Optional[list[str]
     if latex:
         click.echo()
         for name, tex in da.latex(d).items():
-            click.echo(f"\\frac{{\\partial {d.output}}}{{\\partial {name}}} = {tex}")
+            click.echo(f"\\frac{{\\partial {tex_name(d.output)}}}{{\\partial {tex_name(name)}}} = {tex}")
     return int(ExitStatus.OK)
 
 

@@ -1,4 +1,5 @@
-"""Number formatting shared by tables, CSV and messages (JSON keeps full precision)."""
+"""Number formatting shared by tables, CSV and messages (JSON keeps full precision), and
+names as LaTeX."""
 
 from __future__ import annotations
 
@@ -73,3 +74,17 @@ def _json_nested(items):
     if isinstance(items, list):
         return [_json_nested(v) for v in items]
     return json_number(items)
+
+
+def tex_name(name: str) -> str:
+    """A node's name in LaTeX math: ``w1`` -> ``w_{1}``, ``lam`` -> ``\\mathrm{lam}``, and
+    the characters TeX reads as commands escaped (``hidden#1.a`` -> ``\\mathrm{hidden\\#1.a}``,
+    ``d_z`` -> ``\\mathrm{d\\_z}``: a bare ``_`` twice would be a double subscript)."""
+    import re
+
+    m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", name)
+    if m:
+        return f"{m.group(1)}_{{{m.group(2)}}}"
+    if len(name) > 1 and name.isascii():
+        return "\\mathrm{" + re.sub(r"([#_$%&{}])", r"\\\1", name) + "}"
+    return name

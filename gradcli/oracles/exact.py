@@ -17,6 +17,7 @@ import math
 from typing import Any, Optional
 
 from ..core.errors import UsageError
+from ..core.fmt import tex_name
 from ..run.evaluate import Evaluation
 from ..core.graph import CONST
 
@@ -206,23 +207,11 @@ def run_latex(ev: Evaluation, seconds: float) -> dict[str, str]:
     for kind, name, text in outcome.messages:
         if kind == "simplified" or name not in found:
             found[name] = text
-    out_tex = _tex_name(ev.output_name)
+    out_tex = tex_name(ev.output_name)
     return {
-        name: f"\\frac{{\\partial {out_tex}}}{{\\partial {_tex_name(name)}}} = {found[name]}"
+        name: f"\\frac{{\\partial {out_tex}}}{{\\partial {tex_name(name)}}} = {found[name]}"
         for name in names if name in found
     }
-
-
-def _tex_name(name: str) -> str:
-    """``w1`` -> ``w_{1}``; ``lam`` -> ``\\lambda``-free plain text (safe in math mode)."""
-    import re
-
-    m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", name)
-    if m:
-        return f"{m.group(1)}_{{{m.group(2)}}}"
-    if len(name) > 1 and name.isascii():
-        return f"\\mathrm{{{name}}}"
-    return name
 
 
 __all__ = ["run_exact", "run_latex", "ExactResult", "math", "Optional"]

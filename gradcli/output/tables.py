@@ -196,7 +196,10 @@ def by_lines(view: RenderableType) -> RenderableType:
     remaining string at every line break (quadratic: 10^5 lines of --steps took minutes);
     line by line it is linear, and the output is the same."""
     if isinstance(view, Text) and view.plain.count("\n") > 64:
-        return Group(*view.split("\n", allow_blank=True))
+        lines = view.split("\n", allow_blank=True)
+        for line in lines:
+            line.no_wrap, line.overflow = view.no_wrap, view.overflow
+        return Group(*lines)
     return view
 
 
@@ -556,6 +559,14 @@ def latex_view(ev: Evaluation, style: Style) -> RenderableType:
     for line in lines.values():  # type: ignore[attr-defined]
         text.append(line + "\n", style=None)
     text.rstrip()
+    return whole_lines(text)
+
+
+def whole_lines(text: Text) -> Text:
+    """LaTeX is printed one formula a line, never wrapped: folding ``\\,\\mathrm`` at the
+    screen's edge would split a command and break the TeX (the CLI prints uncropped)."""
+    text.no_wrap = True
+    text.overflow = "ignore"
     return text
 
 
@@ -661,7 +672,7 @@ def jacobians_view(ev: Evaluation, edges: list, style: Style) -> RenderableType:
 EXTRA_VIEWS = {
     "exact": exact_view,
     "latex": latex_view,
-    "latex_steps": lambda ev, style: Text(str(ev.extras["latex_steps"])),
+    "latex_steps": lambda ev, style: whole_lines(Text(str(ev.extras["latex_steps"]))),
     "steps": _steps_view,
     "paths": _paths_view,
     "edges": _edges_view,

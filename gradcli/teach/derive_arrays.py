@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..core.errors import UsageError
+from ..core.fmt import tex_name
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import CONSTANTS, FUNCTIONS, OPS
 
@@ -90,7 +91,7 @@ class F:
     def latex(self, names: dict[str, str]) -> str:
         k, a = self.kind, self.args
         if k == "name":
-            return names.get(self.value, _latex_name(self.value))
+            return names.get(self.value, tex_name(self.value))
         if k == "num":
             return _number(self.value)
         if k == "raw":
@@ -124,10 +125,6 @@ def _wrap(f: F, paren: bool) -> str:
 def _lwrap(f: F, names: dict, paren: bool) -> str:
     t = f.latex(names)
     return rf"\left({t}\right)" if paren else t
-
-
-def _latex_name(name: str) -> str:
-    return name if len(name) == 1 else r"\mathit{" + name.replace("_", r"\_") + "}"
 
 
 def _number(v: Any) -> str:
@@ -763,5 +760,5 @@ def steps_text(d: ArrayDerivation) -> list[str]:
 
 def latex(d: ArrayDerivation) -> dict[str, str]:
     """Each input's derivative as LaTeX (adjoints written with a bar: \\bar{z})."""
-    names = {adj: r"\bar{" + _latex_name(d.names[label]) + "}" for label, adj in d.adjoint_names.items()}
+    names = {adj: r"\bar{" + tex_name(d.names[label]) + "}" for label, adj in d.adjoint_names.items()}
     return {n: f.latex(names) for n, f in d.gradient.items()}

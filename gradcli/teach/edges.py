@@ -260,8 +260,9 @@ def is_number(text: str) -> bool:
     return True
 
 
-def _leaf(ev, i: int) -> Sym:
-    """Node `i` as a symbol: its label (a literal number for numeric constants)."""
+def _leaf(ev, i: int, tex: bool = False) -> Sym:
+    """Node `i` as a symbol: its label (a literal number for numeric constants); with
+    `tex`, the label as LaTeX (``\\mathrm{loss\\#3.b}``)."""
     graph = ev.graph
     node = graph.nodes[i]
     value = ev.values[i] if ev.values else None
@@ -274,6 +275,10 @@ def _leaf(ev, i: int) -> Sym:
         else:
             x = float(node.param)
             return Sym(node.text, _NEG if x < 0 else _ATOM, num=x, val=x)
+    if tex:
+        from ..core.fmt import tex_name
+
+        return Sym(tex_name(graph.label(i)), _ATOM, val=val)
     return Sym(graph.label(i), _ATOM, val=val)
 
 
@@ -284,10 +289,10 @@ def _numeric_partials(op, xs: list, out: float, live: list) -> list:
     return [None if p is None else float(p) for p in local]
 
 
-def _symbolic_partials(ev, node, op) -> list[Sym]:
+def _symbolic_partials(ev, node, op, tex: bool = False) -> list[Sym]:
     graph = ev.graph
-    xs = [_leaf(ev, a) for a in node.args]
-    out = _leaf(ev, node.id)
+    xs = [_leaf(ev, a, tex) for a in node.args]
+    out = _leaf(ev, node.id, tex)
     if op.variadic:
         if node.shape != ():
             word = "max" if node.op == "max" else "min"
@@ -299,7 +304,7 @@ def _symbolic_partials(ev, node, op) -> list[Sym]:
     own = graph.label(node.id)
     for r in result:
         s = _sym(r)
-        if s.text == own:  # ∂e/∂x of e = exp(x) reads better as exp(x) than as e
+        if s.text == own and not tex:  # ∂e/∂x of e = exp(x) reads better as exp(x) than as e
             text = graph.definition(node.id)
             s = Sym(text, _ADD if " " in text else _ATOM)
         syms.append(s)
@@ -365,7 +370,7 @@ _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
     """The rule of an array edge, rendered with the nodes' labels (see `gradcli.core.rules`)."""
     from ..core import rules
-    from ..oracles.exact import _tex_name
+    from ..core.fmt import tex_name as _tex_name
 
     graph = ev.graph
     k = positions[0]
@@ -401,7 +406,11 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
             note = f"{names['p0']} = {text.replace('*', ' ∘ ')}"
         else:
             names[f"p{k}"] = text if _simple(text) else f"({text})"
-            tex[f"p{k}"] = names[f"p{k}"].replace("*", r" \cdot ")
+            if sym is not None:  # the same partial over the labels as LaTeX
+                tex_text = _symbolic_partials(ev, node, op, tex=True)[k].text
+                tex[f"p{k}"] = (tex_text if _simple(text) else f"({tex_text})").replace("*", r" \cdot ")
+            else:
+                tex[f"p{k}"] = names[f"p{k}"].replace("*", r" \cdot ")
         if broadcast:
             axes = _broadcast_axes(arg_shape, out_shape)
             names["axes"] = ",".join(map(str, axes)).translate(_SUBSCRIPT)

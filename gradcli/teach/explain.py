@@ -207,7 +207,7 @@ def steps_json(ev: Evaluation) -> list[dict]:
 
 def steps_latex(ev: Evaluation, digits: int = 10) -> str:
     """The backward sweep as a LaTeX ``align*`` environment, for a homework write-up."""
-    from ..oracles.exact import _tex_name
+    from ..core.fmt import tex_name as _tex_name
 
     def bar(label: str) -> str:
         return f"\\bar{{{_tex_name(label)}}}"
@@ -367,7 +367,7 @@ def jacobian_chain(ev: Evaluation, path: list[Edge]) -> dict:
 
 
 def _tex_partial(e: Edge) -> str:
-    from ..oracles.exact import _tex_name
+    from ..core.fmt import tex_name as _tex_name
 
     return f"\\frac{{\\partial {_tex_name(e.target_label)}}}{{\\partial {_tex_name(e.source_label)}}}"
 
@@ -515,7 +515,7 @@ def paths_json(ev: Evaluation) -> dict:
 
 def paths_latex(ev: Evaluation) -> dict[str, str]:
     """For each array input: ``\\frac{∂s}{∂b} = u^\\top\\,\\operatorname{diag}(σ'(z))\\,I`` (the chains)."""
-    from ..oracles.exact import _tex_name
+    from ..core.fmt import tex_name as _tex_name
 
     out = {}
     for name in ev.wrt:

@@ -775,9 +775,9 @@ def to_framework(ev: Evaluation, target: str) -> str:
     body = [f"    {names[n.id]} = {_framework_line(ev, n.id, names, target)}"
             for n in graph.nodes if n.op not in (INPUT, CONST)]
     if graph.nodes[graph.output].op == CONST:  # a constant output: its gradient is 0
-        value = float(ev.values[graph.output])
-        body.append(f"    {names[graph.output]} = " + (f"torch.tensor({value!r}, requires_grad=True)"
-                                                       if target == "torch" else f"jnp.asarray({value!r})"))
+        constant = float(ev.values[graph.output])
+        body.append(f"    {names[graph.output]} = " + (f"torch.tensor({constant!r}, requires_grad=True)"
+                                                       if target == "torch" else f"jnp.asarray({constant!r})"))
     out = names[graph.output]
     title = ev.source.strip().replace('"""', "'''").replace("\n", "\n    ")
     point = []

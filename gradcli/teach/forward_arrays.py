@@ -42,9 +42,9 @@ def dot(label: str) -> str:
 
 
 def tex_name(label: str) -> str:
-    from ..oracles.exact import _tex_name
+    from ..core.fmt import tex_name as _tex_name
 
-    return _tex_name(label).replace("#", r"\#")
+    return _tex_name(label)
 
 
 def tex_dot(label: str) -> str:
