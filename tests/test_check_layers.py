@@ -303,3 +303,18 @@ def test_revealed_matrix_formulas_are_right_when_handed_back(sample, names):
     verdicts = strict_json(result.stdout)["verdicts"]
     assert result.exit_code == 0, [(v["question"], v["how"]) for v in verdicts if not v["ok"]]
     assert all(v["ok"] for v in verdicts) and len(verdicts) == len(names)
+
+
+@pytest.mark.parametrize("program, point", [
+    ("where(x > 0, x^2, -x)", "x=2"), ("where(x > 0, x^2, -x)", "x=-1.5"),
+    ("elu(x) + leaky_relu(x, 0.2)", "x=-0.5"), ("relu(x)*x + max(x, 1)", "x=0.25"),
+])
+def test_revealed_piecewise_formulas_are_gradcli_and_right(program, point):
+    """A branch is revealed as gradcli writes it (comparisons, where(c, a, b)), never
+    SymPy's Piecewise, and handing it back is judged right."""
+    doc = strict_json(run_cli(["check", program, point, "--expect-formula", "x=0", "--reveal", "--json"]).stdout)
+    (v,) = doc["verdicts"]
+    truth = v["truth"]
+    assert isinstance(truth, str) and "Piecewise" not in truth and "Heaviside" not in truth, truth
+    result = run_cli(["check", program, point, "--expect-formula", f"x={truth}", "--json"])
+    assert result.exit_code == 0, strict_json(result.stdout)["verdicts"]

@@ -452,6 +452,6 @@ def _in_our_language(expr: object) -> str:
     from .derive import to_gradcli
 
     try:
-        return to_gradcli(expr)
+        return to_gradcli(expr, pieces=True)  # a branch as where(c, a, b), as gradcli diff writes it
     except UsageError:
         return str(expr)
