@@ -30,7 +30,8 @@ def _valid(text: str, where: str) -> None:
         assert not DOUBLE_SUBSCRIPT.search(line.replace(r"\_", "")), (where, line)
 
 
-@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.stem not in ("layer", "mlp", "lecture_e")
+                                  else p for p in SAMPLES], ids=lambda p: p.stem)
 def test_diff_latex_of_every_sample(path):
     result = run_cli(["diff", "-f", str(path), "--latex"])
     assert result.exit_code == 0, result.stderr
