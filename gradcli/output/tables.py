@@ -66,8 +66,9 @@ class Table(RichTable):
         """Make every column at least as wide as its longest word, or say it cannot be done.
 
         Rich shrinks the widest columns first, below their longest word; instead, when the
-        natural widths do not fit, each column gets its minimum plus a share of the room
-        left, as a fixed width.
+        natural widths do not fit, each column gets its minimum, and the room left is
+        shared out fairly from the column that wants least: a short formula or number is
+        shown whole on one line, and the long prose of a note column is what wraps.
         """
         wide = options.update_width(10**6)
         minima, maxima = [], []
@@ -83,8 +84,12 @@ class Table(RichTable):
             return False
         spare = room - sum(minima)
         want = [hi - lo for lo, hi in zip(minima, maxima)]
-        total = sum(want) or 1
-        widths = [lo + min(w, spare * w // total) for lo, w in zip(minima, want)]
+        widths = list(minima)
+        order = sorted(range(len(want)), key=lambda k: want[k])
+        for left, k in zip(range(len(order), 0, -1), order):
+            give = min(want[k], spare // left)
+            widths[k] += give
+            spare -= give
         for k, column in enumerate(self.columns):
             column.width = widths[k] - self._get_padding_width(k)
         return True
