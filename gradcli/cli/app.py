@@ -214,24 +214,18 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
             ev.extras["exact"] = run_exact(ev, sympy_timeout)
         if latex:
             ev.extras["latex"] = run_latex(ev, sympy_timeout)
-            if not ev.adjoints:  # forward mode: the chains of local Jacobians (the matrix rules are reverse mode's)
-                if not ev.tape.scalar:
-                    from ..teach.explain import paths_latex
+            from ..teach.explain import paths_latex, steps_latex
 
-                    ev.extras["latex"].update(paths_latex(ev))
-                if "forward_steps" in ev.extras:  # and the tangent passes, written out
+            places = 10 if digits is None else digits
+            if not ev.tape.scalar:  # arrays, either mode: the chains of local Jacobians
+                ev.extras["latex"].update(paths_latex(ev))
+            if not ev.adjoints:  # forward mode: the tangent passes, written out
+                if "forward_steps" in ev.extras:
                     from ..teach.forward import forward_steps_latex
 
-                    ev.extras["latex_steps"] = forward_steps_latex(ev, 10 if digits is None else digits)
-            elif not ev.tape.scalar:  # arrays: the chains of local Jacobians, and the matrix rules
-                from ..teach.explain import paths_latex, steps_latex
-
-                ev.extras["latex"].update(paths_latex(ev))
-                ev.extras["latex_steps"] = steps_latex(ev, 10 if digits is None else digits)
-            elif steps:
-                from ..teach.explain import steps_latex
-
-                ev.extras["latex_steps"] = steps_latex(ev, 10 if digits is None else digits)
+                    ev.extras["latex_steps"] = forward_steps_latex(ev, places)
+            elif steps or not ev.tape.scalar:  # reverse mode: the sweep (on arrays, the matrix rules always)
+                ev.extras["latex_steps"] = steps_latex(ev, places)
     _emit(ev, checks, fmt, show_nodes, full, digits)
     failed = any(c.failed for c in checks)
     return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)

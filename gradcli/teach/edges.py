@@ -370,7 +370,7 @@ _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
     """The rule of an array edge, rendered with the nodes' labels (see `gradcli.core.rules`)."""
     from ..core import rules
-    from ..core.fmt import tex_name as _tex_name
+    from ..core.fmt import tex_name
 
     graph = ev.graph
     k = positions[0]
@@ -380,10 +380,10 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
     shapes = [graph.nodes[a].shape for a in node.args]
     target = graph.label(node.id)
     names = {"g": _bar(target), "out": target, "n": "n", "k": str(k), "axes": ""}
-    tex = {"g": rf"\bar{{{_tex_name(target)}}}", "out": _tex_name(target), "n": "n", "k": str(k), "axes": ""}
+    tex = {"g": rf"\bar{{{tex_name(target)}}}", "out": tex_name(target), "n": "n", "k": str(k), "axes": ""}
     for j, a in enumerate(node.args[:2]):
         names[f"x{j}"] = graph.label(a)
-        tex[f"x{j}"] = _tex_name(graph.label(a))
+        tex[f"x{j}"] = tex_name(graph.label(a))
     note = ""
     if op.partials is None:
         rule = rules.rules_for(node.op, tuple(shapes), node.param)[k]  # type: ignore[index]
@@ -402,7 +402,7 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
             prime = _PRIME.get(node.op, f"{node.op}'")
             names["p0"] = f"{prime}({graph.label(arg)})"
             tex_prime = _TEX_PRIME.get(node.op, rf"\operatorname{{{node.op}}}'")
-            tex["p0"] = f"{tex_prime}({_tex_name(graph.label(arg))})"
+            tex["p0"] = f"{tex_prime}({tex_name(graph.label(arg))})"
             note = f"{names['p0']} = {text.replace('*', ' ∘ ')}"
         else:
             names[f"p{k}"] = text if _simple(text) else f"({text})"
@@ -418,7 +418,7 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
             word = "axis" if len(axes) == 1 else "axes"
             where = f"{graph.label(arg)} is broadcast from {rules.shape_text(arg_shape)} to {rules.shape_text(out_shape)}"
             note = (note + "; " if note else "") + f"summed over {word} {', '.join(map(str, axes))}: {where}"
-    lhs, latex_lhs = _bar(graph.label(arg)), rf"\bar{{{_tex_name(graph.label(arg))}}}"
+    lhs, latex_lhs = _bar(graph.label(arg)), rf"\bar{{{tex_name(graph.label(arg))}}}"
     if rule.scatter:
         lhs += f"[{index_text(node.param)}]"
         latex_lhs += f"[{index_text(node.param)}]"

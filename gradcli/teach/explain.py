@@ -207,10 +207,10 @@ def steps_json(ev: Evaluation) -> list[dict]:
 
 def steps_latex(ev: Evaluation, digits: int = 10) -> str:
     """The backward sweep as a LaTeX ``align*`` environment, for a homework write-up."""
-    from ..core.fmt import tex_name as _tex_name
+    from ..core.fmt import tex_name
 
     def bar(label: str) -> str:
-        return f"\\bar{{{_tex_name(label)}}}"
+        return f"\\bar{{{tex_name(label)}}}"
 
     rows = []
     for step in steps(ev):
@@ -223,7 +223,7 @@ def steps_latex(ev: Evaluation, digits: int = 10) -> str:
                 continue
             if c["product"] is None:
                 continue
-            partial = f"\\frac{{\\partial {_tex_name(c['from'])}}}{{\\partial {_tex_name(c['to'])}}}"
+            partial = f"\\frac{{\\partial {tex_name(c['from'])}}}{{\\partial {tex_name(c['to'])}}}"
             sym = c["partial"].replace("*", " \\cdot ")
             up = _num(c["upstream"], digits)
             rows.append(
@@ -367,9 +367,9 @@ def jacobian_chain(ev: Evaluation, path: list[Edge]) -> dict:
 
 
 def _tex_partial(e: Edge) -> str:
-    from ..core.fmt import tex_name as _tex_name
+    from ..core.fmt import tex_name
 
-    return f"\\frac{{\\partial {_tex_name(e.target_label)}}}{{\\partial {_tex_name(e.source_label)}}}"
+    return f"\\frac{{\\partial {tex_name(e.target_label)}}}{{\\partial {tex_name(e.source_label)}}}"
 
 
 def _as_input(ev: Evaluation, name: str, value):
@@ -515,7 +515,7 @@ def paths_json(ev: Evaluation) -> dict:
 
 def paths_latex(ev: Evaluation) -> dict[str, str]:
     """For each array input: ``\\frac{∂s}{∂b} = u^\\top\\,\\operatorname{diag}(σ'(z))\\,I`` (the chains)."""
-    from ..core.fmt import tex_name as _tex_name
+    from ..core.fmt import tex_name
 
     out = {}
     for name in ev.wrt:
@@ -524,7 +524,7 @@ def paths_latex(ev: Evaluation) -> dict[str, str]:
             continue
         chains = [r"\,".join(f if " " not in f else rf"\left({f}\right)" for f in jacobian_chain(ev, p)["latex"])
                   for p in found]
-        out[name] = (f"\\frac{{\\partial {_tex_name(ev.output_name)}}}{{\\partial {_tex_name(name)}}} = "
+        out[name] = (f"\\frac{{\\partial {tex_name(ev.output_name)}}}{{\\partial {tex_name(name)}}} = "
                      + " + ".join(chains))
     return out
 
