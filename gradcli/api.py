@@ -376,17 +376,31 @@ class Verdict:
     note: str
     #: the right answer (shown to students only if you choose to)
     truth: object
+    #: the rule that found it right: "tolerance", "digits", "points" or "sympy" ("" when not right)
+    rule: str = ""
+    #: the common mistake that explains a wrong answer, by class ("transposed", "relu-mask", ...), or None
+    mistake: Optional[str] = None
+    #: that mistake in one line, in the program's own names ("" when none)
+    diagnosis: str = ""
+    #: "right", "wrong", "missing", "invalid" or "unjudged"
+    status: str = ""
 
 
 class Judgement:
     """A student's answers, judged against the program."""
 
-    def __init__(self, ev: "Evaluation", verdicts: list[Any], rtol: float, atol: float) -> None:
+    def __init__(self, ev: "Evaluation", verdicts: list[Any], rules: Any) -> None:
         self._ev = ev
         self._verdicts = verdicts
-        self.rtol = rtol
-        self.atol = atol
-        self.verdicts = [Verdict(v.question, _answer(v.answer), v.ok, v.how, _answer(v.truth)) for v in verdicts]
+        self._rules = rules
+        self.rtol = rules.rtol
+        self.atol = rules.atol
+        self.verdicts = [
+            Verdict(v.question, _answer(v.answer), v.ok, v.how, _answer(v.truth), v.rule,
+                    v.diagnosis.kind if v.diagnosis is not None else None,
+                    v.diagnosis.message if v.diagnosis is not None else "", v.status)
+            for v in verdicts
+        ]
 
     def __repr__(self) -> str:
         right = sum(1 for v in self.verdicts if v.ok)
@@ -405,7 +419,7 @@ class Judgement:
         """Exactly what ``gradcli check … --json`` prints (without the final newline)."""
         from .output.documents import dumps, verdicts_json
 
-        return dumps(verdicts_json(self._ev, self._verdicts, reveal, self.rtol, self.atol))
+        return dumps(verdicts_json(self._ev, self._verdicts, reveal, self._rules))
 
 
 def _answer(x: object) -> object:
@@ -483,25 +497,49 @@ def judge(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /
           expect_value: Optional[BindingValue] = None,
           expect_formula: Optional[Mapping[str, str]] = None,
           output: Optional[str] = None, rtol: Optional[float] = None, atol: Optional[float] = None,
-          sympy_timeout: float = 10.0, **values: BindingValue) -> Judgement:
-    """Judge a student's answers: ``gradcli check``.
+          min_digits: Optional[int] = None, data: Iterable[str] = (), prove: bool = False,
+          reveal: bool = False, sympy_timeout: float = 10.0, **values: BindingValue) -> Judgement:
+    """Judge a student's answers: ``gradcli check``, by the same path and rules.
 
-    ``expect`` maps names to their gradient ∂out/∂name, ``expect_value`` is the
-    output's value, ``expect_formula`` maps input names to a formula for the gradient
-    (in gradcli's language; judged with SymPy within ``sympy_timeout`` seconds).
+    ``expect`` maps names (inputs or steps) to their gradient ∂out/∂name, ``expect_value``
+    is the output's value, ``expect_formula`` maps names to a formula for the gradient
+    (in gradcli's language).  A number is right within ``rtol``/``atol`` or, when neither
+    is given, to the significant digits written (at least ``min_digits``, default 3; a
+    float's digits are those of its repr; a string such as ``"1.200"`` keeps its own).
+    ``data`` names inputs that are data (labels, masks), which formula tests never move
+    off their kind.  ``prove`` also asks SymPy to prove right formulas equal within
+    ``sympy_timeout`` seconds; ``reveal`` finds the right formula's text.
     """
+    from .run.bindings import constant_value
     from .run.evaluate import run
     from .teach import homework
+    from .teach.answers import Rules
 
-    r = homework.DEFAULT_RTOL if rtol is None else float(rtol)
-    a = homework.DEFAULT_ATOL if atol is None else float(atol)
-    if not (r >= 0 and a >= 0) or math.isnan(r) or math.isnan(a):
-        raise UsageError("rtol and atol must be non-negative numbers")
+    for what, tol in (("rtol", rtol), ("atol", atol)):
+        if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or math.isnan(tol)
+                                or tol < 0):
+            raise UsageError(f"{what} must be a non-negative number, got {tol!r}")
+    if min_digits is not None and (isinstance(min_digits, bool) or not isinstance(min_digits, int)
+                                   or not 1 <= min_digits <= 17):
+        raise UsageError(f"min_digits must be a whole number from 1 to 17, got {min_digits!r}")
     if not (expect or expect_formula or expect_value is not None):
         raise UsageError("nothing to judge: give expect, expect_value or expect_formula")
+    if isinstance(data, str):
+        data = [data]
     ev = run(_prepared(program, bindings, values, output, None))
-    expected = {name: _binding(name, v).value for name, v in (expect or {}).items()}
-    value = None if expect_value is None else _binding("expect_value", expect_value).value
-    verdicts = homework.judge_numbers(ev, expected, value, r, a)
-    verdicts += homework.judge_formulas(ev, dict(expect_formula or {}), sympy_timeout)
-    return Judgement(ev, verdicts, r, a)
+    request = homework.Request(rules=Rules.of(rtol, atol, min_digits), data=tuple(str(d) for d in data),
+                               prove=float(sympy_timeout) if prove else 0.0, reveal=bool(reveal))
+
+    def answer(name: str, v: object) -> "homework.Answer":
+        if isinstance(v, str):  # the text as written keeps its digits ("1.200")
+            return homework.Answer(constant_value(v, name), v.strip())
+        return homework.Answer(_binding(name, v).value, None)
+
+    request.expect = {name: answer(name, v) for name, v in (expect or {}).items()}
+    if expect_value is not None:
+        request.values = {None: answer("expect_value", expect_value)}
+    for name, text in (expect_formula or {}).items():
+        if not isinstance(text, str):
+            raise UsageError(f"expect_formula {name}: a formula is a string, got {type(text).__name__}")
+        request.formulas[name] = text
+    return Judgement(ev, homework.judge(ev, request), request.rules)

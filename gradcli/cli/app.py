@@ -233,33 +233,53 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
 
 
 def run_check(ev, expects: tuple[str, ...], expect_values: tuple[str, ...], formulas: tuple[str, ...],
-              answers: Optional[str], out_file: Optional[str], reveal: bool, rtol: Optional[float],
-              atol: Optional[float], sympy_timeout: float, as_json: bool, strict: bool = False,
-              fmt: str = "text") -> int:
+              answers: Optional[str], out_file: Optional[str], reveal: bool, rules, sympy_timeout: float,
+              as_json: bool, strict: bool = False, fmt: str = "text", data: tuple[str, ...] = (),
+              prove: bool = False) -> int:
     """`gradcli check`: one student's answers (exit 1 when any is wrong), or a class's
     (exit 0 once the gradebook is written; with --strict, 1 when any answer is not right)."""
     from ..teach import homework
-    from ..run.bindings import constant_value
 
-    rtol = homework.DEFAULT_RTOL if rtol is None else rtol
-    atol = homework.DEFAULT_ATOL if atol is None else atol
+    if prove and answers is not None:
+        raise UsageError("--prove asks SymPy about one student's formulas: leave it out with --answers")
+    request = homework.Request(rules=rules, data=tuple(data), prove=sympy_timeout if prove else 0.0, reveal=reveal)
     if answers is not None:
         if expects or formulas or expect_values:
             raise UsageError("--answers grades a whole class: leave out --expect, --expect-value and --expect-formula")
-        return _grade_class(ev, answers, out_file, rtol, atol, as_json, reveal, strict, sympy_timeout, fmt)
+        return _grade_class(ev, answers, out_file, request, as_json, strict, fmt)
     if out_file is not None or strict or fmt != "text":
         raise UsageError("--out, --strict and --format go with --answers (a class's gradebook)")
     if not (expects or formulas or expect_values):
         raise UsageError("nothing to check: give --expect NAME=VALUE, --expect-value, --expect-formula or --answers")
-    expected = {}
+    _read_answers(ev, request, expects, expect_values, formulas)
+    verdicts = homework.judge(ev, request)
+    if as_json:
+        from ..output.documents import dumps, verdicts_json
+
+        from ..output.terminal import json_visible
+
+        echo(json_visible(dumps(verdicts_json(ev, verdicts, reveal, rules))), escape=False)
+    else:
+        from ..output.tables import Style, verdict_view
+
+        console = _console()
+        console.print(verdict_view(ev, verdicts, Style(console.is_terminal), reveal, rules))
+    return int(ExitStatus.OK if all(v.ok for v in verdicts) else ExitStatus.CHECK_FAILED)
+
+
+def _read_answers(ev, request, expects: tuple[str, ...], expect_values: tuple[str, ...],
+                  formulas: tuple[str, ...]) -> None:
+    """The command line's answers into the request, with the text each was written as."""
+    from ..run.bindings import constant_value
+    from ..teach import homework
+
     for item in expects:
         name, eq, text = item.partition("=")
         if not eq or not name.strip():
             raise UsageError(f"--expect {item!r}: write NAME=VALUE, e.g. --expect b=8")
-        if name.strip() in expected:
+        if name.strip() in request.expect:
             raise UsageError(f"--expect {name.strip()} is given twice")
-        expected[name.strip()] = constant_value(text, f"--expect {name.strip()}")
-    values: dict = {}
+        request.expect[name.strip()] = homework.Answer(constant_value(text, f"--expect {name.strip()}"), text.strip())
     for item in expect_values:
         name, eq, text = item.partition("=")
         key = name.strip() if eq and homework._NAME.match(name.strip()) else None
@@ -268,44 +288,30 @@ def run_check(ev, expects: tuple[str, ...], expect_values: tuple[str, ...], form
         where = f"--expect-value {key}" if key else "--expect-value"
         if key == ev.output_name:
             key = None
-        if key in values:
+        if key in request.values:
             raise UsageError(f"{where} is given twice")
-        values[key] = constant_value(text, where)
-    parsed_formulas = {}
+        request.values[key] = homework.Answer(constant_value(text, where), text.strip())
     for item in formulas:
         name, eq, text = item.partition("=")
         if not eq or not name.strip() or not text.strip():
             raise UsageError(f"--expect-formula {item!r}: write NAME=EXPRESSION, e.g. x=2*x")
-        if name.strip() in parsed_formulas:
+        if name.strip() in request.formulas:
             raise UsageError(f"--expect-formula {name.strip()} is given twice")
-        parsed_formulas[name.strip()] = text.strip()
-    verdicts = homework.judge_numbers(ev, expected, values, rtol, atol)
-    verdicts += homework.judge_formulas(ev, parsed_formulas, sympy_timeout, rtol, atol)
-    if as_json:
-        from ..output.documents import dumps, verdicts_json
-
-        from ..output.terminal import json_visible
-
-        echo(json_visible(dumps(verdicts_json(ev, verdicts, reveal, rtol, atol))), escape=False)
-    else:
-        from ..output.tables import Style, verdict_view
-
-        console = _console()
-        console.print(verdict_view(ev, verdicts, Style(console.is_terminal), reveal, rtol, atol))
-    return int(ExitStatus.OK if all(v.ok for v in verdicts) else ExitStatus.CHECK_FAILED)
+        request.formulas[name.strip()] = text.strip()
 
 
-def _grade_class(ev, answers: str, out_file: Optional[str], rtol: float, atol: float, as_json: bool,
-                 reveal: bool, strict: bool, sympy_timeout: float, fmt: str) -> int:
+def _grade_class(ev, answers: str, out_file: Optional[str], request, as_json: bool, strict: bool,
+                 fmt: str) -> int:
     from ..output import documents
     from ..teach import gradebook
 
     from .files import write_output
 
+    reveal = request.reveal
     if fmt == "gradescope" and as_json:
         raise UsageError("--format gradescope writes Gradescope's JSON already: leave out --json")
     sheet = gradebook.read_answers(answers)
-    book = gradebook.grade(ev, sheet, rtol, atol, sympy_timeout)
+    book = gradebook.grade(ev, sheet, request)
     for problem in book.problems:
         echo(f"gradcli: warning: {answers}: {problem}", err=True)
     if fmt == "gradescope":
@@ -320,7 +326,7 @@ def _grade_class(ev, answers: str, out_file: Optional[str], rtol: float, atol: f
     if as_json:
         from ..output.terminal import json_visible
 
-        echo(json_visible(documents.dumps(documents.gradebook_json(ev, book, reveal, rtol, atol))), escape=False)
+        echo(json_visible(documents.dumps(documents.gradebook_json(ev, book, reveal, request.rules))), escape=False)
     elif not out_file or out_file == "-":
         echo(text, nl=False)
     if not as_json:

@@ -384,16 +384,26 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
 @click.option("--format", "fmt", type=click.Choice(["text", "gradescope"]), default="text", show_default=True,
               help="With --answers: the gradebook as CSV (text) or Gradescope's results.json.")
 @click.option("--reveal", is_flag=True, help="Show the right answers (with --answers: a key row).")
-@click.option("--rtol", type=TOLERANCE, default=None, help="Relative tolerance for numbers (default 1e-4).")
+@click.option("--rtol", type=TOLERANCE, default=None,
+              help="Relative tolerance for numbers (default 1e-4). Given, the tolerance alone judges numbers.")
 @click.option("--atol", type=TOLERANCE, default=None, help="Absolute tolerance for numbers (default 1e-8).")
+@click.option("--min-digits", type=click.IntRange(1, 17), default=None, metavar="N",
+              help="Fewest significant digits for a number to be right to the digits written (default 3).")
+@click.option("--data", "data", metavar="NAME", multiple=True,
+              help="An input that is data (a label, a target, a mask): formulas are never tested with it moved "
+                   "off its kind. Also '#: data NAME ...' in the program.")
+@click.option("--prove", is_flag=True,
+              help="Also ask SymPy to prove each right formula equal, within --sympy-timeout (an extra: "
+                   "formulas are judged by their values at chosen points).")
 @click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True,
-              metavar="SECONDS", help="Time budget for judging formulas.")
+              metavar="SECONDS", help="Time budget for --prove and for --reveal's formulas.")
 @click.option("--json", "as_json", is_flag=True, help="Verdicts as JSON.")
 def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                   output: Optional[str], wrt: Optional[str], expects: tuple[str, ...],
                   expect_values: tuple[str, ...], formulas: tuple[str, ...], answers: Optional[str],
                   out_file: Optional[str], strict: bool, fmt: str, reveal: bool, rtol: Optional[float],
-                  atol: Optional[float], sympy_timeout: float, as_json: bool) -> int:
+                  atol: Optional[float], min_digits: Optional[int], data: tuple[str, ...], prove: bool,
+                  sympy_timeout: float, as_json: bool) -> int:
     """Check a student's answers for PROGRAM at NAME=VALUE.
 
     \b
@@ -417,8 +427,10 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     ev = _prepare(args, program_file, vars_files, output, wrt)
     run(ev)
     _warn(ev.warnings)
-    return run_check(ev, expects, expect_values, formulas, answers, out_file, reveal, rtol, atol,
-                     sympy_timeout, as_json, strict, fmt)
+    from ..teach.answers import Rules
+
+    return run_check(ev, expects, expect_values, formulas, answers, out_file, reveal,
+                     Rules.of(rtol, atol, min_digits), sympy_timeout, as_json, strict, fmt, data, prove)
 
 
 @main.command("graph", **_PROGRAM_COMMAND)  # type: ignore[arg-type]

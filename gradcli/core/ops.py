@@ -44,7 +44,7 @@ class Op:
     """One primitive: its name, arity and derivative rules."""
 
     __slots__ = ("name", "arity", "partials", "kink", "domain", "infix", "user", "doc",
-                 "vjp", "jvp", "shape", "convention")
+                 "vjp", "jvp", "shape", "convention", "side")
 
     def __init__(
         self,
@@ -61,6 +61,7 @@ class Op:
         jvp: Optional[Callable[..., object]] = None,
         shape: Optional[Callable[..., tuple]] = None,
         convention: str = "",
+        side: Optional[Callable[..., object]] = None,
     ) -> None:
         self.name = name
         #: number of arguments; -1 means one or more (max, min)
@@ -78,6 +79,9 @@ class Op:
         self.doc = doc
         #: what gradcli does where the op is not differentiable (its kink), in words
         self.convention = convention
+        #: which piece of a piecewise op applies, elementwise, on NumPy arguments (relu: x > 0;
+        #: max: the index of the largest argument): the grader tests formulas on every side
+        self.side = side
 
     @property
     def variadic(self) -> bool:
@@ -136,6 +140,60 @@ def _pow_kink(x, y):
 OPS: dict[str, Op] = {}
 
 
+def _positive(x, *rest):
+    """The side of a kink at 0 (relu, abs, leaky_relu, elu, step): x > 0."""
+    import numpy as np
+
+    return np.asarray(x) > 0
+
+
+def _which(extreme: str):
+    """The side of max/min of several arguments: the index of the one chosen, elementwise."""
+
+    def side(*xs):
+        import numpy as np
+
+        stacked = np.stack(np.broadcast_arrays(*[np.asarray(x, dtype=float) for x in xs]))
+        return np.argmax(stacked, axis=0) if extreme == "max" else np.argmin(stacked, axis=0)
+
+    return side
+
+
+def _index_of(extreme: str):
+    """The side of amax/amin of one array: the (flat) index of the element chosen."""
+
+    def side(x):
+        import numpy as np
+
+        return np.argmax(x) if extreme == "max" else np.argmin(x)
+
+    return side
+
+
+def _clip_side(x, lo, hi):
+    import numpy as np
+
+    x = np.asarray(x)
+    return (x < lo) * 1 + (x > hi) * 2
+
+
+def _compared(op):
+    """The side of a comparison: its value."""
+
+    def side(x, y):
+        import numpy as np
+
+        return op(np.asarray(x), np.asarray(y))
+
+    return side
+
+
+def _chosen(c, a, b):
+    import numpy as np
+
+    return np.asarray(c) != 0
+
+
 def _row(*args, **kwargs) -> Op:
     op = Op(*args, **kwargs)
     OPS[op.name] = op
@@ -190,39 +248,36 @@ COSH = _row("cosh", 1, (lambda m, x, o: m.sinh(x),), doc="hyperbolic cosine")
 TANH = _row("tanh", 1, (lambda m, x, o: 1.0 - o * o,), doc="hyperbolic tangent")
 SIGMOID = _row("sigmoid", 1, (lambda m, x, o: o * (1.0 - o),), doc="1 / (1 + e^-x), overflow-free")
 RELU = _row("relu", 1, (lambda m, x, o: m.step(x),), kink=lambda x: x == 0, doc="max(x, 0); relu'(0) = 0",
-           convention="relu'(0) = 0, as in PyTorch")
+           convention="relu'(0) = 0, as in PyTorch", side=_positive)
 SOFTPLUS = _row("softplus", 1, (lambda m, x, o: m.sigmoid(x),), doc="log(1 + e^x), overflow-free")
 ABS = _row("abs", 1, (lambda m, x, o: m.sign(x),), kink=lambda x: x == 0, doc="|x|; abs'(0) = 0",
-          convention="abs'(0) = 0, as in PyTorch")
+          convention="abs'(0) = 0, as in PyTorch", side=_positive)
 MAX = _row(
     "max", -1, _max_partials, kink=_tie_at("max"),
     doc="largest argument; tied arguments share the gradient evenly",
-    convention="tied arguments share the gradient evenly, as in PyTorch",
-)
+    convention="tied arguments share the gradient evenly, as in PyTorch", side=_which("max"))
 MIN = _row(
     "min", -1, _max_partials, kink=_tie_at("min"),
     doc="smallest argument; tied arguments share the gradient evenly",
-    convention="tied arguments share the gradient evenly, as in PyTorch",
-)
+    convention="tied arguments share the gradient evenly, as in PyTorch", side=_which("min"))
 
 # ---- comparisons and selection (zero gradient; a jump where the sides are equal) ------
 _CMP = "zero gradient; flagged where x == y (the value jumps)"
 LT = _row("lt", 2, (0.0, 0.0), infix="<", kink=lambda x, y: x == y, doc="1.0 if x < y else 0.0",
-          convention=_CMP)
+          convention=_CMP, side=_compared(lambda x, y: x < y))
 LE = _row("le", 2, (0.0, 0.0), infix="<=", kink=lambda x, y: x == y, doc="1.0 if x <= y else 0.0",
-          convention=_CMP)
+          convention=_CMP, side=_compared(lambda x, y: x <= y))
 GT = _row("gt", 2, (0.0, 0.0), infix=">", kink=lambda x, y: x == y, doc="1.0 if x > y else 0.0",
-          convention=_CMP)
+          convention=_CMP, side=_compared(lambda x, y: x > y))
 GE = _row("ge", 2, (0.0, 0.0), infix=">=", kink=lambda x, y: x == y, doc="1.0 if x >= y else 0.0",
-          convention=_CMP)
+          convention=_CMP, side=_compared(lambda x, y: x >= y))
 NE = _row("ne", 2, (0.0, 0.0), infix="!=", kink=lambda x, y: x == y, doc="1.0 if x != y else 0.0",
-          convention=_CMP)
+          convention=_CMP, side=_compared(lambda x, y: x != y))
 WHERE = _row(
     "where", 3,
     (0.0, lambda m, c, a, b, o: m.ne(c, 0.0), lambda m, c, a, b, o: m.eq(c, 0.0)),
     doc="where(c, a, b): a where c is nonzero, else b",
-    convention="the gradient flows to the chosen branch only (the other gets 0), as in PyTorch",
-)
+    convention="the gradient flows to the chosen branch only (the other gets 0), as in PyTorch", side=_chosen)
 
 # ---- more elementary functions ---------------------------------------------------------
 _LN2 = 0.6931471805599453
@@ -286,7 +341,7 @@ LOGADDEXP = _row(
     "logaddexp", 2, (lambda m, a, b, o: m.sigmoid(a - b), lambda m, a, b, o: m.sigmoid(b - a)),
     doc="logaddexp(a, b): log(e^a + e^b), stable",
 )
-SIGN = _row("sign", 1, (0.0,), kink=lambda x: x == 0, doc="-1, 0 or 1", convention=_JUMP)
+SIGN = _row("sign", 1, (0.0,), kink=lambda x: x == 0, doc="-1, 0 or 1", convention=_JUMP, side=_positive)
 FLOOR = _row("floor", 1, (0.0,), kink=_whole, doc="largest whole number <= x", convention=_JUMP)
 CEIL = _row("ceil", 1, (0.0,), kink=_whole, doc="smallest whole number >= x", convention=_JUMP)
 ROUND = _row("round", 1, (0.0,), kink=_half_way, doc="nearest whole number, halves to even (NumPy)",
@@ -297,20 +352,18 @@ CLIP = _row(
      lambda m, x, lo, hi, o: m.step(lo - x),
      lambda m, x, lo, hi, o: m.step(x - hi)),
     kink=lambda x, lo, hi: (x == lo) | (x == hi), doc="clip(x, lo, hi): min(max(x, lo), hi)",
-    convention="gradient 1 to x when lo <= x <= hi (ends included), as PyTorch's clamp",
-)
+    convention="gradient 1 to x when lo <= x <= hi (ends included), as PyTorch's clamp", side=_clip_side)
 LEAKY_RELU = _row(
     "leaky_relu", 2,
     (lambda m, x, s, o: m.step(x) + s * (1.0 - m.step(x)), lambda m, x, s, o: x - m.relu(x)),
     kink=lambda x, s: x == 0, doc="leaky_relu(x[, slope=0.01]): x if x > 0 else slope*x",
-    convention="the derivative at 0 is the slope, as in PyTorch",
-)
+    convention="the derivative at 0 is the slope, as in PyTorch", side=_positive)
 ELU = _row(
     "elu", 2,
     (lambda m, x, a, o: m.step(x) + (1.0 - m.step(x)) * (o + a),
      lambda m, x, a, o: m.expm1(-m.relu(-x))),
     kink=lambda x, a: x == 0, doc="elu(x[, alpha=1]): x if x > 0 else alpha*(e^x - 1)",
-    convention="the derivative at 0 is alpha, as in PyTorch",
+    convention="the derivative at 0 is alpha, as in PyTorch", side=_positive,
 )
 GELU = _row(
     "gelu", 1,
@@ -499,13 +552,11 @@ AMAX = _row(
     "amax", 1, None, shape=lambda shapes, p=None: (), user=False, kink=_amax_kink,
     vjp=(lambda m, g, xs, o, p: m.times(g, m.eq(xs[0], o)) / m.sum(m.eq(xs[0], o), None),),
     jvp=lambda m, ts, xs, o, p: m.sum(m.times(m.eq(xs[0], o), ts[0]), None) / m.sum(m.eq(xs[0], o), None),
-    doc="max(x) with one array argument: the largest element; ties share the gradient",
-)
+    doc="max(x) with one array argument: the largest element; ties share the gradient", side=_index_of("max"))
 AMIN = _row(
     "amin", 1, None, shape=lambda shapes, p=None: (), user=False, kink=_amin_kink,
     vjp=AMAX.vjp, jvp=AMAX.jvp,
-    doc="min(x) with one array argument: the smallest element; ties share the gradient",
-)
+    doc="min(x) with one array argument: the smallest element; ties share the gradient", side=_index_of("min"))
 INDEX = _row(
     "index", 1, None, shape=_index_shape, user=False,
     vjp=(lambda m, g, xs, o, p: m.scatter(g, m.shape(xs[0]), p),),
@@ -755,9 +806,9 @@ PARAM_OPS = AXIS_OPS | set(SHAPE_ARG_OPS) | {"index"}
 DEFAULT_AXIS = {"softmax": -1, "log_softmax": -1}
 
 # ---- helpers that derivatives are made of (not callable from programs) ---------------
-STEP = _row("step", 1, (0.0,), kink=lambda x: x == 0, user=False, doc="1 if x > 0 else 0")
+STEP = _row("step", 1, (0.0,), kink=lambda x: x == 0, user=False, doc="1 if x > 0 else 0", side=_positive)
 EQ = _row("eq", 2, (0.0, 0.0), infix="==", kink=lambda x, y: x == y, user=False, doc="1.0 if x == y else 0.0",
-          convention=_CMP)
+          convention=_CMP, side=_compared(lambda x, y: x == y))
 XLOGY = _row(
     "xlogy", 2,
     (lambda m, x, y, o: m.log(y), lambda m, x, y, o: x / y),

@@ -318,6 +318,10 @@ def matrix_json(ev: Evaluation, matrix) -> dict:
 def verdict_entry(v, reveal: bool) -> dict:
     """One judged answer for JSON: the truth, and what a diagnosis would reveal, only with --reveal."""
     entry: dict = {"question": v.question, "ok": v.ok, "status": v.status, "how": v.how}
+    if getattr(v, "rule", ""):
+        entry["rule"] = v.rule
+    if getattr(v, "note", ""):
+        entry["note"] = v.note
     entry["answer"] = v.answer if isinstance(v.answer, str) else json_value(v.answer)
     if v.elements:
         entry["elements"] = [
@@ -333,14 +337,19 @@ def verdict_entry(v, reveal: bool) -> dict:
     return entry
 
 
-def verdicts_json(ev: Evaluation, verdicts: list, reveal: bool, rtol: float, atol: float) -> dict:
+def tolerance_json(rules) -> dict:
+    """The rules numbers were judged by."""
+    return {"rtol": rules.rtol, "atol": rules.atol, "min_digits": rules.min_digits, "explicit": rules.explicit}
+
+
+def verdicts_json(ev: Evaluation, verdicts: list, reveal: bool, rules) -> dict:
     """``gradcli check --json``: one entry per answer; the truth only with --reveal."""
     return {
         "schema": SCHEMA_VERSION,
         "program": ev.source,
         "output": ev.output_name,
         "verdicts": [verdict_entry(v, reveal) for v in verdicts],
-        "tolerance": {"rtol": rtol, "atol": atol},
+        "tolerance": tolerance_json(rules),
         "ok": all(v.ok for v in verdicts),
     }
 
@@ -421,7 +430,7 @@ def gradebook_csv(book, reveal: bool) -> str:
     return buf.getvalue()
 
 
-def gradebook_json(ev: Evaluation, book, reveal: bool, rtol: float, atol: float) -> dict:
+def gradebook_json(ev: Evaluation, book, reveal: bool, rules) -> dict:
     """``gradcli check --answers --json`` (gradcli/schemas/gradebook.schema.json)."""
     questions = []
     for c in book.questions:
@@ -435,7 +444,7 @@ def gradebook_json(ev: Evaluation, book, reveal: bool, rtol: float, atol: float)
         "schema": SCHEMA_VERSION,
         "program": ev.source,
         "output": ev.output_name,
-        "tolerance": {"rtol": rtol, "atol": atol},
+        "tolerance": tolerance_json(rules),
         "questions": questions,
         "students": [
             {

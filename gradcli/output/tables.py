@@ -456,8 +456,7 @@ def _edge(items: list[int]) -> list[int]:
     return items[:half] + [-1] + items[-half:]
 
 
-def verdict_view(ev: Evaluation, verdicts: list, style: Style, reveal: bool, rtol: float,
-                 atol: float) -> RenderableType:
+def verdict_view(ev: Evaluation, verdicts: list, style: Style, reveal: bool, rules) -> RenderableType:
     """The ✓/✗ table of `gradcli check`, then the wrong elements and diagnoses."""
     out = ev.output_name
     table = Table(title=Text(f"Answers for {out} = {style.num(ev.value)}"), title_justify="left", box=style.box)
@@ -480,9 +479,10 @@ def verdict_view(ev: Evaluation, verdicts: list, style: Style, reveal: bool, rto
         details += verdict_details(question, v, style, reveal)
     right = sum(1 for v in verdicts if v.ok)
     summary = Text(f"{right} of {len(verdicts)} right", style="bold green" if right == len(verdicts) else "bold red")
-    tol = Text(f"numbers are right within rtol {rtol:g}, atol {atol:g}", style="dim")
+    numbers = any(not v.question.startswith("formula ") for v in verdicts)
+    tol = [Text(f"numbers are right {rules.words}", style="dim")] if numbers else []
     hint = [] if reveal or right == len(verdicts) else [Text("(--reveal shows the right answers)", style="dim")]
-    return Group(table, *details, Text(""), summary, tol, *hint)
+    return Group(table, *details, Text(""), summary, *tol, *hint)
 
 
 def question_text(out: str, question: str) -> str:

@@ -5,8 +5,8 @@ The first column is the student's id.  Headers are stripped of spaces.  A column
 
 * ``NAME``, ``d/dNAME`` or ``∂/∂NAME``: ∂out/∂NAME, for an input or any named step;
 * ``value`` (the output's value) or ``value:NAME`` (a step's forward value);
-* ``formula:NAME``: a formula for ∂out/∂NAME (judged at the point and at random
-  points near it, as `gradcli.teach.homework` does, without the SymPy proof);
+* ``formula:NAME``: a formula for ∂out/∂NAME (judged at the point and at chosen
+  points, as `gradcli.teach.homework` does);
 * ``in:NAME``: the student's own value of the input NAME (each student may have a
   different point; the command line's values are the defaults);
 * anything else (``name``, ``email``, ...): an LMS column, kept unchanged.
@@ -188,8 +188,10 @@ class _Truths:
     """Per evaluation (the class's point, or one student's own point): each question's
     node, truth and candidate mistakes."""
 
-    def __init__(self, ev: Evaluation, columns: list[Column]) -> None:
+    def __init__(self, ev: Evaluation, columns: list[Column], data: tuple[str, ...] = ()) -> None:
         self.ev = ev
+        #: the points formulas are tested at, chosen once per evaluation
+        self.context = homework.formula_context(ev, data)
         self.node: dict[int, int] = {}
         self.truth: dict[int, object] = {}
         self.candidates: dict[int, object] = {}
@@ -203,10 +205,12 @@ class _Truths:
                 self.candidates[c.index] = mistakes_mod.mistakes(ev, self.node[c.index])
 
 
-def grade(ev: Evaluation, sheet: Sheet, rtol: float, atol: float, sympy_timeout: float = 0.0) -> Book:
-    """Every answer of every well-formed row judged; the rest reported."""
+def grade(ev: Evaluation, sheet: Sheet, request: homework.Request) -> Book:
+    """Every answer of every well-formed row judged, by the rules of `request` (its
+    answers are the sheet's); the rest reported."""
+    rules = request.rules
     columns = classify(ev, sheet.header)
-    shared = _Truths(ev, columns)
+    shared = _Truths(ev, columns, request.data)
     for c in columns:
         c.truth = shared.truth.get(c.index)
     book = Book(sheet, columns)
@@ -234,7 +238,7 @@ def grade(ev: Evaluation, sheet: Sheet, rtol: float, atol: float, sympy_timeout:
         own = {c.name: student.cells[c.index].strip() for c in inputs if student.cells[c.index].strip()}
         if own and not why:
             try:
-                truths, cache = _Truths(_at(ev, own), columns), {}
+                truths, cache = _Truths(_at(ev, own), columns, request.data), {}
             except GradcliError as exc:
                 why = f"the student's inputs: {exc.message}"
         if why:
@@ -244,7 +248,7 @@ def grade(ev: Evaluation, sheet: Sheet, rtol: float, atol: float, sympy_timeout:
                                                              False, f"invalid row: {why}", "invalid")
             continue
         for c in book.questions:
-            student.verdicts[c.index] = _judge_cell(truths, c, student.cells[c.index].strip(), rtol, atol,
+            student.verdicts[c.index] = _judge_cell(truths, c, student.cells[c.index].strip(), rules,
                                                     cache, f"line {line}, {c.title}")
     return book
 
@@ -263,7 +267,7 @@ def _at(ev: Evaluation, own: dict) -> Evaluation:
     return run(student)
 
 
-def _judge_cell(truths: _Truths, c: Column, raw: str, rtol: float, atol: float,
+def _judge_cell(truths: _Truths, c: Column, raw: str, rules: homework.Rules,
                 cache: dict, where: str) -> homework.Verdict:
     from ..run.bindings import constant_value
 
@@ -273,19 +277,19 @@ def _judge_cell(truths: _Truths, c: Column, raw: str, rtol: float, atol: float,
     if c.kind == "formula":
         key = (c.index, raw)
         if key not in cache:
-            v, _ = homework.judge_formula_at_point(truths.ev, str(c.name), truths.node[c.index], raw, rtol, atol,
-                                                   truths.candidates[c.index])
+            v, _ = homework.judge_formula(truths.context, str(c.name), truths.node[c.index], raw, rules,
+                                          truths.candidates[c.index])
             v.question = c.title
             cache[key] = v
         found = cache[key]
         copy = homework.Verdict(found.question, raw, found.truth, found.ok, found.how, found.status)
-        copy.elements, copy.diagnosis = found.elements, found.diagnosis
+        copy.elements, copy.diagnosis, copy.rule, copy.note = found.elements, found.diagnosis, found.rule, found.note
         return copy
     try:
         answer = constant_value(raw, where)
     except GradcliError as exc:  # an unreadable answer is invalid, not a crash
         return homework.Verdict(c.title, raw, truth, False, f"invalid: {exc.message}", "invalid")
     candidates = truths.candidates.get(c.index) if c.kind == "gradient" else None
-    v = homework.judge_number(c.title, answer, truth, rtol, atol, candidates)
+    v = homework.judge_number(c.title, homework.Answer(answer, raw), truth, rules, candidates)
     v.answer = raw
     return v

@@ -1,54 +1,88 @@
 """Judging a student's answers: numbers and formulas, for inputs and for any named step.
 
-* A number (``--expect b=8``, ``--expect-value 15``) is right when it is within the
-  tolerance of the true value: ``|answer - truth| <= atol + rtol·|truth|``, by
-  default rtol 1e-4 and atol 1e-8 (five significant digits, or an exact fraction).
+One request, one path: `Request` (the answers, the rules for numbers, the data inputs)
+is built by ``gradcli check``, by class gradebooks, by Gradescope output and by
+`gradcli.judge` alike, and `judge` turns it into verdicts.
+
+* A number (``--expect b=8``, ``--expect-value 15``) is judged by `gradcli.teach.answers`:
+  within the tolerance, or right to the significant digits written (at least 3).
   ``--expect NAME=…`` asks for ∂out/∂NAME, where NAME is an input *or any named step*
   of the program (``dz`` of logistic regression, the δ of a layer); ``--expect-value
   NAME=…`` asks for a step's forward value.  Arrays are judged element by element and
   the wrong elements are listed.
 * A formula (``--expect-formula "x=exp(x^2)*(1+2*x^2)"``) is parsed by gradcli's own
   parser, never by SymPy's.  It may use the program's step names (``b=d+c`` on
-  ``c = a+b; d = b+1; e = c*d``) and array operations (``W=outer(u*h*(1-h), x)``).
-  It is evaluated with the steps' values at the point (element by element) and at
-  several random points near it, and, under the time budget, SymPy is asked to
-  simplify the difference to 0 after the steps' definitions (built from our graph)
-  are substituted.  The verdict says which.
-* A wrong gradient gets a diagnosis when a common mistake explains it
-  (`gradcli.teach.mistakes`).
+  ``c = a+b; d = b+1; e = c*d``), the adjoint names ``gradcli diff`` prints (``dz1``
+  for ∂out/∂z1, of steps between the question and the output) and array operations
+  (``W=outer(dz, x)``).  It is evaluated at the point and at other points chosen by
+  `gradcli.teach.points` (data inputs keep their kind; every kink is crossed), and
+  compared there with the engine's adjoint: numeric identity testing, in milliseconds.
+  With ``prove`` seconds, SymPy is also asked to simplify the difference to 0 — an
+  extra that can only confirm a formula, never the only way to be right.
+* A wrong answer gets a diagnosis when a common mistake explains it
+  (`gradcli.teach.mistakes`), at the point or at the point where a formula failed.
 
 A class's CSV of answers is `gradcli.teach.gradebook`.
 """
 
 from __future__ import annotations
 
-import math
-import random
+import copy
 import re
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 from ..core.errors import GradcliError, UsageError
 from ..run.evaluate import Evaluation
+from . import answers as answers_mod
 from . import mistakes as mistakes_mod
+from . import points as points_mod
+from .answers import DEFAULT_ATOL, DEFAULT_MIN_DIGITS, DEFAULT_RTOL, Rules
 
-#: default tolerance for a student's number
-DEFAULT_RTOL = 1e-4
-DEFAULT_ATOL = 1e-8
-#: random points near the given one where a formula must also agree
-FORMULA_POINTS = 6
-#: how closely a formula, evaluated in floating point, must match the engine
-FORMULA_RTOL = 1e-7
-FORMULA_ATOL = 1e-10
+__all__ = ["Answer", "Request", "Rules", "Verdict", "judge", "DEFAULT_RTOL", "DEFAULT_ATOL", "DEFAULT_MIN_DIGITS"]
+
+#: how closely a formula, evaluated in floating point, must match the engine (relative;
+#: the absolute part scales with the size of the derivative)
+FORMULA_RTOL = 1e-6
+FORMULA_ATOL = 1e-9
 #: wrong elements listed per answer
 MAX_ELEMENTS = 8
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 
 
+@dataclass
+class Answer:
+    """A student's number or array, with the text it was written as (None: handed over
+    as a float, whose digits are those of its repr)."""
+
+    value: Any
+    text: Optional[str] = None
+
+
+@dataclass
+class Request:
+    """Everything one student's answers need to be judged."""
+
+    #: ∂out/∂NAME answers
+    expect: dict[str, Answer] = field(default_factory=dict)
+    #: forward values: step name (None for the output) -> answer
+    values: dict[Optional[str], Answer] = field(default_factory=dict)
+    #: NAME -> formula text for ∂out/∂NAME
+    formulas: dict[str, str] = field(default_factory=dict)
+    rules: Rules = field(default_factory=Rules)
+    #: inputs that are data (besides the program's ``#: data`` lines)
+    data: tuple[str, ...] = ()
+    #: seconds SymPy may spend proving formulas equal (0: not asked)
+    prove: float = 0.0
+    #: find the right formula text for --reveal
+    reveal: bool = False
+
+
 class Verdict:
     """One answer, judged."""
 
-    __slots__ = ("question", "answer", "truth", "ok", "how", "status", "elements", "diagnosis")
+    __slots__ = ("question", "answer", "truth", "ok", "how", "status", "elements", "diagnosis", "rule", "note")
 
     def __init__(self, question: str, answer: object, truth: object, ok: Optional[bool], how: str = "",
                  status: str = "") -> None:
@@ -66,35 +100,24 @@ class Verdict:
         self.elements: list[tuple[tuple, float, float]] = []
         #: the common mistake that explains a wrong answer (`gradcli.teach.mistakes.Mistake`)
         self.diagnosis: Optional[mistakes_mod.Mistake] = None
+        #: the rule that judged it: "tolerance", "digits", "points", "sympy", or "" (not right)
+        self.rule = ""
+        #: a note on a near miss ("close: right to 2 significant digits only"), or ""
+        self.note = ""
 
 
-def close(answer: object, truth: object, rtol: float, atol: float) -> bool:
-    """Numbers (or arrays of the same shape) within tolerance of the truth."""
-    if getattr(answer, "shape", ()) != getattr(truth, "shape", ()):
-        return False
-    if getattr(truth, "shape", ()):
-        import numpy as np
-
-        aa, tt = np.asarray(answer, dtype=float), np.asarray(truth, dtype=float)
-        with np.errstate(invalid="ignore"):
-            ok = (np.abs(aa - tt) <= atol + rtol * np.abs(tt)) | (aa == tt) | (np.isnan(aa) & np.isnan(tt))
-        return bool(np.all(ok))
-    a, t = float(answer), float(truth)  # type: ignore[arg-type]
-    if math.isinf(t) or math.isnan(t):
-        return a == t or (math.isnan(a) and math.isnan(t))
-    return abs(a - t) <= atol + rtol * abs(t)
-
-
-def wrong_elements(answer: object, truth: object, rtol: float, atol: float) -> list[tuple[tuple, float, float]]:
-    """(index, answer, truth) of each element of an array answer outside the tolerance."""
-    import numpy as np
-
-    found = []
-    a, t = np.asarray(answer, dtype=float), np.asarray(truth, dtype=float)
-    for index in np.ndindex(*t.shape):
-        if not close(float(a[index]), float(t[index]), rtol, atol):
-            found.append((tuple(int(k) for k in index), float(a[index]), float(t[index])))
-    return found
+def judge(ev: Evaluation, request: Request) -> list[Verdict]:
+    """Every answer of `request`, judged on the evaluated program `ev`."""
+    verdicts: list[Verdict] = []
+    for name, answer in request.values.items():
+        truth = value_of(ev, name, f"--expect-value {name}" if name else "--expect-value")
+        question = "value" if name is None or name == ev.output_name else f"value {name}"
+        verdicts.append(judge_number(question, answer, truth, request.rules))
+    for name, answer in request.expect.items():
+        node = adjoint_node(ev, name, f"--expect {name}")
+        verdicts.append(judge_number(name, answer, ev.adjoints[node], request.rules, mistakes_mod.mistakes(ev, node)))
+    verdicts += judge_formulas(ev, request)
+    return verdicts
 
 
 def step_names(ev: Evaluation) -> dict[str, int]:
@@ -105,11 +128,6 @@ def step_names(ev: Evaluation) -> dict[str, int]:
         if node.name is not None:
             names.setdefault(node.name, node.id)
     return names
-
-
-def gradient_of(ev: Evaluation, name: str, what: str) -> object:
-    """The true ∂out/∂name for an input or a named step, or a UsageError saying why not."""
-    return ev.adjoints[adjoint_node(ev, name, what)]
 
 
 def adjoint_node(ev: Evaluation, name: str, what: str) -> int:
@@ -144,41 +162,50 @@ def _steps(ev: Evaluation, names: dict[str, int]) -> list[str]:
     return [n for n in names if n not in ev.inputs]
 
 
-def judge_number(question: str, answer: object, truth: object, rtol: float, atol: float,
-                 candidates=None) -> Verdict:
+def _as_answer(answer: object) -> Answer:
+    return answer if isinstance(answer, Answer) else Answer(answer, None)
+
+
+def judge_number(question: str, answer: object, truth: object, rules: Rules, candidates=None) -> Verdict:
     """One number or array against the truth; arrays element by element; a diagnosis
     from `candidates` (common mistakes) when the answer is wrong."""
+    given = _as_answer(answer)
+    value = given.value
     shape = getattr(truth, "shape", ())
-    if getattr(answer, "shape", ()) != shape:
-        v = Verdict(question, answer, truth, False, f"expected shape {shape}, got {getattr(answer, 'shape', ())}")
+    written = answers_mod.digits_of(value, given.text)
+    if getattr(value, "shape", ()) != shape:
+        v = Verdict(question, value, truth, False,
+                    f"expected shape {_shape_text(shape)}, got {_shape_text(getattr(value, 'shape', ()))}")
     else:
-        v = Verdict(question, answer, truth, close(answer, truth, rtol, atol))
+        judged = answers_mod.judge_value(value, truth, rules, written)
+        v = Verdict(question, value, truth, judged.ok)
+        v.rule, v.note = judged.rule, judged.note
         if shape and not v.ok:
-            v.elements = wrong_elements(answer, truth, rtol, atol)
+            v.elements = judged.wrong or []
             n = 1
             for d in shape:
                 n *= d
             v.how = f"{len(v.elements)} of {n} elements wrong"
+        if v.note:
+            v.how = f"{v.how}; {v.note}" if v.how else v.note
+        if v.rule == "digits":
+            v.how = "right to the significant digits written"
     if not v.ok and candidates:
-        v.diagnosis = mistakes_mod.diagnose(candidates, answer, truth, lambda a, t: close(a, t, rtol, atol))
+        v.diagnosis = diagnose(candidates, value, truth, rules, written)
     return v
 
 
-def judge_numbers(ev: Evaluation, expected: dict[str, object], expected_values: object,
-                  rtol: float, atol: float) -> list[Verdict]:
-    """``--expect-value`` answers (a dict from step name, None for the output, to the
-    answer; or just the output's value, or None) and ``--expect`` answers."""
-    if not isinstance(expected_values, dict):
-        expected_values = {} if expected_values is None else {None: expected_values}
-    verdicts = []
-    for name, answer in expected_values.items():
-        truth = value_of(ev, name, f"--expect-value {name}" if name else "--expect-value")
-        question = "value" if name is None or name == ev.output_name else f"value {name}"
-        verdicts.append(judge_number(question, answer, truth, rtol, atol))
-    for name, answer in expected.items():
-        node = adjoint_node(ev, name, f"--expect {name}")
-        verdicts.append(judge_number(name, answer, ev.adjoints[node], rtol, atol, mistakes_mod.mistakes(ev, node)))
-    return verdicts
+def _shape_text(shape: tuple) -> str:
+    return "scalar" if not shape else "×".join(map(str, shape))
+
+
+def diagnose(candidates, answer: object, truth: object, rules: Rules,
+             written: Optional[list] = None) -> Optional[mistakes_mod.Mistake]:
+    """The common mistake whose number the answer is, by the same rule as a right answer
+    (however few its digits: a diagnosis only needs to tell the mistakes apart)."""
+    loose = Rules(max(rules.rtol, DEFAULT_RTOL), max(rules.atol, DEFAULT_ATOL), False, 1)
+    return mistakes_mod.diagnose(candidates, answer, truth,
+                                 lambda a, t: answers_mod.matches(a, t, loose, written if a is answer else None))
 
 
 def parse_formula(text: str):
@@ -189,34 +216,73 @@ def parse_formula(text: str):
     return lower(parse(text))
 
 
-def judge_formulas(ev: Evaluation, formulas: dict[str, str], seconds: float,
-                   rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) -> list[Verdict]:
-    """Each ``NAME -> formula text`` against ∂out/∂NAME: at the point, near it, and by SymPy."""
+class _Context:
+    """What every formula of one request shares: the points it is tested at (chosen
+    once), and the adjoints there (computed once per point)."""
+
+    def __init__(self, ev: Evaluation, data: tuple[str, ...]) -> None:
+        self.ev = ev
+        declared = tuple(points_mod.declared_data(ev.source)) + tuple(data)
+        unknown = [n for n in declared if n not in ev.inputs]
+        if unknown:
+            raise UsageError(f"--data {unknown[0]}: not an input of the program (inputs: {', '.join(ev.inputs)})")
+        self.kinds = points_mod.input_kinds(ev.env, declared)
+        self._points: Optional[list[points_mod.Point]] = None
+        self._adjoints: dict[int, list] = {}
+        self.names = step_names(ev)
+
+    @property
+    def points(self) -> list[points_mod.Point]:
+        if self._points is None:
+            self._points = points_mod.choose(self.ev, self.kinds)
+        return self._points
+
+    def adjoints(self, k: int) -> Optional[list]:
+        if k not in self._adjoints:
+            import numpy as np
+
+            try:
+                with np.errstate(all="ignore"):
+                    self._adjoints[k] = self.ev.tape.backward(self.points[k].values)
+            except (GradcliError, ArithmeticError, ValueError):
+                self._adjoints[k] = []
+        return self._adjoints[k] or None
+
+
+def formula_context(ev: Evaluation, data: tuple[str, ...] = ()) -> _Context:
+    """The points one evaluation's formulas are tested at (chosen when first needed)."""
+    return _Context(ev, data)
+
+
+def judge_formulas(ev: Evaluation, request: Request) -> list[Verdict]:
+    """Each ``NAME -> formula text`` against ∂out/∂NAME: at the point and at chosen
+    points (and, with ``request.prove``, by SymPy)."""
+    formulas = request.formulas
     if not formulas:
         return []
     targets = {name: adjoint_node(ev, name, f"--expect-formula {name}") for name in formulas}
+    context = _Context(ev, request.data)
     verdicts: dict[str, Verdict] = {}
     graphs = {}
     for name, text in formulas.items():
-        v, graph = judge_formula_at_point(ev, name, targets[name], text, rtol, atol)
+        v, graph = judge_formula(context, name, targets[name], text, request.rules)
         verdicts[name] = v
         if graph is not None:
             graphs[name] = graph
-    if graphs:
-        proved = _symbolic(ev, {n: targets[n] for n in graphs}, graphs, seconds)
+    if graphs and request.prove > 0:
+        proved = _symbolic(ev, {n: targets[n] for n in graphs}, graphs, request.prove)
         for name in graphs:
             _finish(verdicts[name], proved.get(name), bool(proved[""]))
-    _formula_truths(ev, [verdicts[n] for n in formulas if not isinstance(verdicts[n].truth, str)], targets,
-                    seconds)
+    if request.reveal:
+        _formula_truths(ev, [verdicts[n] for n in formulas if not isinstance(verdicts[n].truth, str)], targets,
+                        max(request.prove, 5.0))
     return [verdicts[name] for name in formulas]
 
 
 def _formula_truths(ev: Evaluation, verdicts: list[Verdict], targets: dict[str, int], seconds: float) -> None:
-    """The right formula, in gradcli's syntax, for answers SymPy did not get to (wrong or
-    unreadable ones), so that --reveal shows a formula, not only a number.  From the
-    symbolic sweep of `gradcli diff`, under the time budget: a scalar program's in its
-    inputs, an array program's as a matrix formula over the program's step names
-    (``outer(u * h * (1 - h), x)``)."""
+    """The right formula, in gradcli's syntax, for --reveal: a scalar program's in its
+    inputs, an array program's as `gradcli diff` writes the step (``outer(dz1, x)``),
+    under the time budget."""
     if not verdicts:
         return
     from ..oracles import budget
@@ -248,39 +314,188 @@ def _formula_truths(ev: Evaluation, verdicts: list[Verdict], targets: dict[str, 
                 v.truth = text
 
 
-def judge_formula_at_point(ev: Evaluation, name: str, node: int, text: str, rtol: float, atol: float,
-                           candidates=None):
-    """(verdict, graph): the formula evaluated with the steps' values at the point and
-    near it.  `graph` is None when nothing more can be learned (unreadable, or wrong)."""
+def _downstream(ev: Evaluation, node: int) -> list[bool]:
+    """The nodes that depend on `node` (itself excluded): their adjoints come before
+    it in the backward sweep, so a formula for ∂out/∂node may use them."""
+    graph = ev.graph
+    reach = [False] * len(graph.nodes)
+    reach[node] = True
+    for n in graph.nodes[node + 1:]:
+        if any(reach[a] for a in n.args):
+            reach[n.id] = True
+    reach[node] = False
+    return reach
+
+
+def _bind_names(context: _Context, node: int, graph) -> tuple[dict[str, tuple[str, int]], str]:
+    """How each name of a formula is bound: ("value", node) for an input or step,
+    ("adjoint", node) for ``dNAME``; or a reason the formula cannot be judged."""
+    ev, names = context.ev, context.names
+    binding: dict[str, tuple[str, int]] = {}
+    unknown: list[str] = []
+    circular: list[str] = []
+    later: Optional[list[bool]] = None
+    for i in graph.inputs:
+        name = str(graph.nodes[i].name)
+        if name in names:
+            binding[name] = ("value", names[name])
+            continue
+        target = names.get(name[1:]) if name.startswith("d") and len(name) > 1 else None
+        if target is None and name.startswith("d_") and len(name) > 2:
+            target = names.get(name[2:])
+        if target is None or not ev.tape.live[target]:
+            unknown.append(name)
+            continue
+        if later is None:
+            later = _downstream(ev, node)
+        if not later[target]:
+            circular.append(name)
+            continue
+        binding[name] = ("adjoint", target)
+    if unknown:
+        return binding, f"uses names the program does not have: {', '.join(unknown)}"
+    if circular:
+        return binding, (f"uses {', '.join(circular)}, which the backward sweep computes from this answer "
+                         "itself (only adjoints of steps between it and the output may be used)")
+    return binding, ""
+
+
+def _formula_env(binding: dict[str, tuple[str, int]], values: list, adjoints: Optional[list]) -> dict:
+    return {name: (values[i] if kind == "value" else adjoints[i]) for name, (kind, i) in binding.items()  # type: ignore[index]
+            }
+
+
+def _formula_close(got: object, truth: object, rules: Rules) -> bool:
+    """A formula's value equals the engine's, to floating-point accuracy (or to the
+    tolerance the grader gave)."""
+    import numpy as np
+
+    if getattr(got, "shape", ()) != getattr(truth, "shape", ()):
+        return False
+    g, t = np.asarray(got, dtype=float), np.asarray(truth, dtype=float)
+    if rules.explicit:
+        rtol, atol = rules.rtol, rules.atol
+    else:
+        scale = float(np.max(np.abs(t))) if t.size else 0.0
+        rtol, atol = FORMULA_RTOL, FORMULA_ATOL * max(scale, 1.0)
+    with np.errstate(invalid="ignore"):
+        ok = (np.abs(g - t) <= atol + rtol * np.abs(t)) | (g == t)
+    return bool(np.all(ok))
+
+
+def judge_formula(context: _Context, name: str, node: int, text: str, rules: Rules,
+                  candidates=None) -> tuple[Verdict, Any]:
+    """(verdict, graph): the formula evaluated at the point and at the chosen points.
+    `graph` is None when nothing more can be learned (unreadable, or wrong)."""
+    ev = context.ev
     question = f"formula {name}"
     truth = ev.adjoints[node]
     try:
         graph = parse_formula(text)
     except GradcliError as exc:  # a student's formula that does not parse is a wrong answer, not a crash
         return Verdict(question, text, truth, False, f"does not parse: {exc.message}", "invalid"), None
-    names = step_names(ev)
-    unknown = [graph.nodes[i].name for i in graph.inputs if graph.nodes[i].name not in names]
-    if unknown:
-        return Verdict(question, text, truth, False,
-                       f"uses names the program does not have: {', '.join(map(str, unknown))}", "invalid"), None
+    binding, why = _bind_names(context, node, graph)
+    if why:
+        return Verdict(question, text, truth, False, why, "invalid"), None
     try:
-        value = formula_value(graph, {graph.nodes[i].name: ev.values[names[graph.nodes[i].name]]
-                                      for i in graph.inputs})
+        value = formula_value(graph, _formula_env(binding, ev.values, ev.adjoints))
     except GradcliError as exc:
-        return Verdict(question, text, truth, False, f"cannot be evaluated at the point: {exc.message}"), None
-    at_point = judge_number(question, value, truth, rtol, atol,
-                            mistakes_mod.mistakes(ev, node) if candidates is None else candidates)
-    at_point.answer = text
-    if not at_point.ok:
-        at_point.how = "differs from the derivative at the point" + (f": {at_point.how}" if at_point.how else "")
-        return at_point, None
-    agree, tried = _near_points(ev, node, graph, names)
-    if tried and agree < tried:
-        return Verdict(question, text, truth, False,
-                       f"right at the point, but differs from the derivative at {tried - agree} of {tried} "
-                       "random points near it"), None
-    v = Verdict(question, text, truth, True, f"equal at the point and at {tried} random points near it")
+        return _unevaluable(question, text, truth, graph, exc, ev, binding), None
+    if candidates is None:
+        candidates = mistakes_mod.mistakes(ev, node)
+    if not _formula_close(value, truth, rules):
+        v = judge_number(question, value, truth, rules, None)
+        v.answer, v.ok, v.status, v.rule, v.note = text, False, "wrong", "", ""
+        v.how = "differs from the derivative at the point" + (f": {v.how}" if v.how and "elements" in v.how else "")
+        v.diagnosis = diagnose(candidates, value, truth, rules)
+        return v, None
+    agree: list[set] = []
+    disagree: list[tuple[int, object, set]] = []
+    tried = 0
+    for k, point in enumerate(context.points):
+        adjoints = context.adjoints(k)
+        if adjoints is None:
+            continue
+        there = adjoints[node]
+        if not _finite(there):
+            continue
+        try:
+            import numpy as np
+
+            with np.errstate(all="ignore"):
+                got = formula_value(graph, _formula_env(binding, point.values, adjoints))
+        except GradcliError:
+            continue
+        tried += 1
+        if _formula_close(got, there, rules):
+            agree.append(point.sides)
+        else:
+            disagree.append((k, got, point.sides))
+    kinks = points_mod.kink_nodes(ev.graph, ev.tape.live)
+    if disagree:
+        return _wrong_elsewhere(context, question, text, truth, node, tried, agree, disagree, rules), None
+    crossed = _crossed_words(ev, kinks, agree)
+    v = Verdict(question, text, truth, True, f"equal to the derivative at the point and at {tried} other points"
+                + crossed)
+    v.rule = "points"
     return v, graph
+
+
+def _finite(x: object) -> bool:
+    import numpy as np
+
+    return bool(np.all(np.isfinite(np.asarray(x, dtype=float))))
+
+
+def _crossed_words(ev: Evaluation, kinks: list[int], agree: list[set]) -> str:
+    """`` on both sides of relu(w*x)``: the kinks whose every side was tried."""
+    if not kinks or not agree:
+        return ""
+    graph = ev.graph
+    names = []
+    for i in kinks:
+        seen = {s for point in agree for (j, _, s) in point if j == i}
+        if len(seen) >= 2:
+            names.append(f"{graph.label(i)} = {graph.definition(i)}" if graph.nodes[i].name else graph.definition(i))
+    if not names:
+        return ""
+    shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+    return f", on every side of {shown}"
+
+
+def _wrong_elsewhere(context: _Context, question: str, text: str, truth: object, node: int, tried: int,
+                     agree: list[set], disagree: list[tuple[int, object, set]], rules: Rules) -> Verdict:
+    """A formula right at the point but not at others: which kink it misses, and the
+    mistake that explains its value where it fails."""
+    ev = context.ev
+    given = points_mod.sides(ev.graph, ev.values, points_mod.kink_nodes(ev.graph, ev.tape.live))
+    kink = points_mod.differing_kink(given, agree, [d for _, _, d in disagree])
+    if kink is not None:
+        words = points_mod.side_words(ev.graph, kink[0], kink[1])
+        how = (f"right at the point, but not where {words} (the other side of "
+               f"{_kink_name(ev, kink[0])}): it differs at {len(disagree)} of {tried} other points")
+    else:
+        how = f"right at the point, but differs from the derivative at {len(disagree)} of {tried} other points"
+    v = Verdict(question, text, truth, False, how)
+    k, got, _ = disagree[0]
+    there = copy.copy(ev)
+    there.values = context.points[k].values
+    there.adjoints = context.adjoints(k) or []
+    there.env = context.points[k].env
+    v.diagnosis = diagnose(mistakes_mod.mistakes(there, node), got, there.adjoints[node], rules)
+    return v
+
+
+def _kink_name(ev: Evaluation, node: int) -> str:
+    graph = ev.graph
+    return f"{graph.label(node)} = {graph.definition(node)}" if graph.nodes[node].name else graph.definition(node)
+
+
+def _unevaluable(question: str, text: str, truth: object, graph, exc: GradcliError, ev: Evaluation,
+                 binding: dict) -> Verdict:
+    """A formula that cannot be evaluated at the point (a shape that does not fit, a
+    math error): wrong, said in the formula's own terms."""
+    return Verdict(question, text, truth, False, f"cannot be evaluated at the point: {exc.message}")
 
 
 def formula_value(graph, env: dict) -> object:
@@ -293,39 +508,6 @@ def formula_value(graph, env: dict) -> object:
     return float(value) if not getattr(value, "shape", ()) else value
 
 
-def _near_points(ev: Evaluation, node: int, graph, names: dict[str, int]) -> tuple[int, int]:
-    """At how many of FORMULA_POINTS random points near the given one the formula
-    (with the steps' values there) equals the engine's adjoint there."""
-    import numpy as np
-
-    rng = random.Random(0)
-    agree = tried = 0
-    for _ in range(FORMULA_POINTS):
-        env: dict = {}
-        for name, value in ev.env.items():
-            if getattr(value, "shape", ()):
-                arr = np.asarray(value, dtype=float)
-                noise = np.array([rng.random() for _ in range(arr.size)]).reshape(arr.shape)
-                shift = np.array([rng.random() for _ in range(arr.size)]).reshape(arr.shape)
-                env[name] = arr * (1 + 0.2 * (noise - 0.5)) + 0.1 * (shift - 0.5)
-            else:
-                env[name] = value * (1 + 0.2 * (rng.random() - 0.5)) + 0.1 * (rng.random() - 0.5)
-        try:
-            with np.errstate(all="ignore"):
-                values = ev.tape.forward(env)
-                truth = ev.tape.backward(values)[node]
-                got = formula_value(graph, {graph.nodes[i].name: values[names[graph.nodes[i].name]]
-                                            for i in graph.inputs})
-        except GradcliError:
-            continue
-        if not np.all(np.isfinite(truth)):
-            continue
-        tried += 1
-        if close(got, truth, FORMULA_RTOL, FORMULA_ATOL) or close(got, truth, 1e-6, 1e-9):
-            agree += 1
-    return agree, tried
-
-
 def _finish(v: Verdict, result: Optional[tuple], timed_out: bool) -> None:
     """Fold SymPy's result (proved equal?, its form of the truth, finished?) into a verdict."""
     if result is None:
@@ -335,10 +517,9 @@ def _finish(v: Verdict, result: Optional[tuple], timed_out: bool) -> None:
     proved, truth_text, finished = result
     if truth_text is not None and not getattr(v.truth, "shape", ()):
         v.truth = truth_text
-    if not v.ok:
-        return
     if proved:
         v.how = "equivalent: SymPy simplifies the difference to 0"
+        v.rule = "sympy"
     elif finished:
         v.how += " (SymPy did not simplify the difference to 0)"
     else:
@@ -372,6 +553,8 @@ def _symbolic(ev: Evaluation, targets: dict[str, int], graphs: dict, seconds: fl
         for name, node in targets.items():
             truth = _sympy_adjoint(program, symbols, exprs, node)
             graph = graphs[name]
+            if any(graph.nodes[i].name not in names for i in graph.inputs):
+                continue  # adjoint names (dz1): the points judged it; SymPy has no expression for them
             student = to_sympy(graph, {graph.nodes[i].name: exprs[names[graph.nodes[i].name]]
                                        for i in graph.inputs})[graph.output]
             t_items = list(np.ravel(truth)) if isinstance(truth, np.ndarray) else [truth]
