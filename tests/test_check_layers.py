@@ -115,9 +115,11 @@ def test_unnamed_steps_get_the_lecture_names():
 
 # ---- 2. formulas with step names and arrays ---------------------------------------------------
 def test_step_name_formula_is_right():
-    result = invoke(LECTURE, "a=3", "b=2", "--expect-formula", "b=d+c", "--sympy-timeout", "60")
+    result = invoke(LECTURE, "a=3", "b=2", "--expect-formula", "b=d+c", "--sympy-timeout", "60", "--prove")
     assert result.exit_code == 0, result.stdout
     assert "equivalent: SymPy simplifies the difference to 0" in result.stdout
+    quick = invoke(LECTURE, "a=3", "b=2", "--expect-formula", "b=d+c")
+    assert quick.exit_code == 0 and "equal to the derivative at the point and at 12 other points" in quick.stdout
 
 
 def test_step_name_formula_for_a_step():

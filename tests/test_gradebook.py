@@ -158,7 +158,7 @@ def test_json_document(tmp_path):
     result = invoke("--answers", answers, "--json", "--sympy-timeout", "60")
     assert result.exit_code == 0
     doc = strict_json(result.stdout)
-    assert doc["schema"] == 1 and doc["tolerance"] == {"rtol": 1e-4, "atol": 1e-8} and doc["ok"] is False
+    assert doc["schema"] == 1 and doc["tolerance"] == {"rtol": 1e-4, "atol": 1e-8, "min_digits": 3, "explicit": False} and doc["ok"] is False
     students = {s["id"]: s for s in doc["students"]}
     assert students["ann"]["score"] == 3 and students["ann"]["fields"] == {"name": "Ann"}
     ben = students["ben"]["answers"]

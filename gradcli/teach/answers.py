@@ -151,7 +151,7 @@ def _digits_ok(a: float, t: float, w: Optional[Written]) -> bool:
     if off <= w.ulp / 2 + slack:
         return True
     cut = (a == 0 or (a > 0) == (t > 0)) and abs(a) <= abs(t) + slack
-    return cut and off < w.ulp + slack
+    return cut and off < w.ulp * (1 - 1e-6)
 
 
 def _agrees_to(a: float, t: float) -> int:
@@ -183,11 +183,11 @@ def judge_element(a: float, t: float, w: Optional[Written], rules: Rules) -> tup
 
 def _near(a: float, t: float, w: Optional[Written]) -> str:
     """A note for a wrong number that is close, or ""."""
-    if w is not None and math.isfinite(t) and abs(a - t) <= 2.5 * w.ulp:
+    if w is not None and w.digits >= 3 and math.isfinite(t) and abs(a - t) <= 2.5 * w.ulp:
         return ("close: off by a unit or two in the last digit written (were intermediate values "
                 "rounded?)")
     agree = _agrees_to(a, t)
-    if 2 <= agree < 17:
+    if 2 <= agree < 17 and (w is None or w.digits > agree):
         return f"close: right to {agree} significant digits only"
     return ""
 

@@ -174,8 +174,7 @@ def judge_number(question: str, answer: object, truth: object, rules: Rules, can
     shape = getattr(truth, "shape", ())
     written = answers_mod.digits_of(value, given.text)
     if getattr(value, "shape", ()) != shape:
-        v = Verdict(question, value, truth, False,
-                    f"expected shape {_shape_text(shape)}, got {_shape_text(getattr(value, 'shape', ()))}")
+        v = Verdict(question, value, truth, False, f"expected shape {shape}, got {getattr(value, 'shape', ())}")
     else:
         judged = answers_mod.judge_value(value, truth, rules, written)
         v = Verdict(question, value, truth, judged.ok)
@@ -193,10 +192,6 @@ def judge_number(question: str, answer: object, truth: object, rules: Rules, can
     if not v.ok and candidates:
         v.diagnosis = diagnose(candidates, value, truth, rules, written)
     return v
-
-
-def _shape_text(shape: tuple) -> str:
-    return "scalar" if not shape else "×".join(map(str, shape))
 
 
 def diagnose(candidates, answer: object, truth: object, rules: Rules,
