@@ -389,6 +389,15 @@ def _size(f: F, memo: dict[int, int]) -> int:
     return memo[id(f)]
 
 
+def printed_names(graph: Graph) -> tuple[dict[str, str], dict[str, str]]:
+    """The names `gradcli diff` prints for a program's steps and their adjoints:
+    (label -> name, label -> adjoint name), e.g. ``hidden#1.a`` -> ``hidden_1_a``,
+    ``dhidden_1_a``.  The grader reads formulas written in them."""
+    d = ArrayDerivation(graph)
+    _choose_names(d, graph, [graph.label(n.id) for n in graph.nodes])
+    return d.names, d.adjoint_names
+
+
 def _choose_names(d: ArrayDerivation, graph: Graph, labels: list[str]) -> None:
     """Names gradcli parses back: labels as they are where they are names, else cleaned;
     adjoints ``d`` + name, never a name already in use or a function."""

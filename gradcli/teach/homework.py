@@ -224,7 +224,21 @@ class _Context:
         self.kinds = points_mod.input_kinds(ev.env, declared)
         self._points: Optional[list[points_mod.Point]] = None
         self._adjoints: dict[int, list] = {}
+        self._printed: Optional[tuple[dict[str, int], dict[str, int]]] = None
         self.names = step_names(ev)
+
+    def printed_names(self) -> tuple[dict[str, int], dict[str, int]]:
+        """The step and adjoint names `gradcli diff` prints (``hidden_1_a``, ``dz1``),
+        each to its node."""
+        if self._printed is None:
+            from .derive_arrays import printed_names
+
+            graph = self.ev.graph
+            labels = {graph.label(n.id): n.id for n in graph.nodes}
+            steps, adjoints = printed_names(graph)
+            self._printed = ({n: labels[lab] for lab, n in steps.items() if lab in labels},
+                             {n: labels[lab] for lab, n in adjoints.items() if lab in labels})
+        return self._printed
 
     @property
     def points(self) -> list[points_mod.Point]:
@@ -293,8 +307,10 @@ def _formula_truths(ev: Evaluation, verdicts: list[Verdict], targets: dict[str, 
             from . import derive_arrays
 
             da = derive_arrays.derive_arrays(graph)
+            lines = dict(da.adjoints)
             for question, label in labels.items():
-                formula = derive_arrays.in_steps(da, label)
+                # the sweep's own line, over the adjoint names of later steps: outer(dz1, x)
+                formula = lines.get(label) or derive_arrays.in_steps(da, label)
                 if formula is not None:
                     send((question, formula.text()))
             return
@@ -330,14 +346,15 @@ def _bind_names(context: _Context, node: int, graph) -> tuple[dict[str, tuple[st
     unknown: list[str] = []
     circular: list[str] = []
     later: Optional[list[bool]] = None
+    printed, adjoint_names = context.printed_names()
     for i in graph.inputs:
         name = str(graph.nodes[i].name)
-        if name in names:
-            binding[name] = ("value", names[name])
+        if name in names or name in printed:
+            binding[name] = ("value", names[name] if name in names else printed[name])
             continue
-        target = names.get(name[1:]) if name.startswith("d") and len(name) > 1 else None
-        if target is None and name.startswith("d_") and len(name) > 2:
-            target = names.get(name[2:])
+        target = adjoint_names.get(name)
+        if target is None and name.startswith("d") and len(name) > 1:
+            target = names.get(name[1:])
         if target is None or not ev.tape.live[target]:
             unknown.append(name)
             continue
