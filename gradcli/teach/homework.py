@@ -308,9 +308,18 @@ def _formula_truths(ev: Evaluation, verdicts: list[Verdict], targets: dict[str, 
 
             da = derive_arrays.derive_arrays(graph)
             lines = dict(da.adjoints)
+            by_adjoint = {name: label for label, name in da.adjoint_names.items()}
             for question, label in labels.items():
-                # the sweep's own line, over the adjoint names of later steps: outer(dz1, x)
-                formula = lines.get(label) or derive_arrays.in_steps(da, label)
+                # the sweep's own line, over the adjoint names of later steps: outer(dz1, x);
+                # a line that only names another adjoint (db = dz) is that adjoint's line
+                formula = lines.get(label)
+                seen = {label}
+                while formula is not None and formula.kind == "name" and by_adjoint.get(formula.value) in lines \
+                        and by_adjoint[formula.value] not in seen:
+                    seen.add(by_adjoint[formula.value])
+                    formula = lines[by_adjoint[formula.value]]
+                if formula is None:
+                    formula = derive_arrays.in_steps(da, label)
                 if formula is not None:
                     send((question, formula.text()))
             return
@@ -463,12 +472,11 @@ def _crossed_words(ev: Evaluation, kinks: list[int], agree: list[set]) -> str:
     """`` on both sides of relu(w*x)``: the kinks whose every side was tried."""
     if not kinks or not agree:
         return ""
-    graph = ev.graph
     names = []
     for i in kinks:
         seen = {s for point in agree for (j, _, s) in point if j == i}
         if len(seen) >= 2:
-            names.append(f"{graph.label(i)} = {graph.definition(i)}" if graph.nodes[i].name else graph.definition(i))
+            names.append(_kink_name(ev, i))
     if not names:
         return ""
     shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
@@ -499,8 +507,14 @@ def _wrong_elsewhere(context: _Context, question: str, text: str, truth: object,
 
 
 def _kink_name(ev: Evaluation, node: int) -> str:
+    """The kink in the program's terms: ``relu(w * x)``, ``b = max(y, z)``."""
+    from ..core.graph import CONST, INPUT
+
     graph = ev.graph
-    return f"{graph.label(node)} = {graph.definition(node)}" if graph.nodes[node].name else graph.definition(node)
+    n = graph.nodes[node]
+    if n.op in ("relu", "abs", "leaky_relu", "elu", "step", "sign") and graph.nodes[n.args[0]].op not in (INPUT, CONST):
+        return f"{n.op}({graph.definition(n.args[0])})"
+    return f"{graph.label(node)} = {graph.definition(node)}"
 
 
 def _unevaluable(question: str, text: str, truth: object, graph, exc: GradcliError, ev: Evaluation,
