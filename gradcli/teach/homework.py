@@ -263,11 +263,18 @@ def judge_formula_at_point(ev: Evaluation, name: str, node: int, text: str, rtol
     if unknown:
         return Verdict(question, text, truth, False,
                        f"uses names the program does not have: {', '.join(map(str, unknown))}", "invalid"), None
+    env = {graph.nodes[i].name: ev.values[names[graph.nodes[i].name]] for i in graph.inputs}
     try:
-        value = formula_value(graph, {graph.nodes[i].name: ev.values[names[graph.nodes[i].name]]
-                                      for i in graph.inputs})
+        value = formula_value(graph, env)
     except GradcliError as exc:
-        return Verdict(question, text, truth, False, f"cannot be evaluated at the point: {exc.message}"), None
+        from .formula_shapes import explain_shapes
+
+        note = explain_shapes(text, graph, env)  # a shape error said in the formula's own words
+        v = Verdict(question, text, truth, False,
+                    f"cannot be evaluated at the point: {exc.message if note is None else note.line}")
+        if note is not None and note.transposed:
+            v.diagnosis = mistakes_mod.Mistake("transposed", note.line, None)
+        return v, None
     at_point = judge_number(question, value, truth, rtol, atol,
                             mistakes_mod.mistakes(ev, node) if candidates is None else candidates)
     at_point.answer = text
