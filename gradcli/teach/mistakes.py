@@ -32,6 +32,7 @@ number it would take to fix it (which would reveal the answer) is kept apart in
 from __future__ import annotations
 
 import copy
+import unicodedata
 from itertools import combinations
 from typing import Callable, Optional
 
@@ -558,7 +559,7 @@ def _t(label: str) -> str:
 def _adjoint_name(label: str) -> str:
     """ā for a, dz1 for z1 (as `gradcli diff` names adjoints), ∂/∂ otherwise."""
     if len(label) == 1 and label.isalpha():
-        return label + "\u0304"
+        return unicodedata.normalize("NFC", label + "\u0304")  # ā as one character where there is one
     if label.isidentifier():
         return "d" + label
     return f"the adjoint of {label}"
