@@ -92,6 +92,17 @@ def test_transposed_vector_on_the_left():
     assert "x @ W" in v.diagnosis.message
 
 
+def test_transposed_through_a_transpose_the_program_wrote():
+    # s = sum(tanh(W.T @ x)): x̄ = W ḡ; writing Wᵀ ḡ (the forward matrix again) is a transpose too many
+    ev = program("s = sum(tanh(W.T @ x))", W=W, x=X3)
+    g = 1 - np.tanh(W.T @ X3) ** 2
+    right(number(ev, "x", W @ g))
+    v = number(ev, "x", W.T @ g)
+    assert kind(v) == "transposed"
+    assert v.diagnosis.message == ("a transpose too many: the adjoint of x through W.T @ x is W ḡ, not Wᵀ ḡ "
+                                   "(ḡ: the adjoint of W.T @ x)")
+
+
 def test_transposed_upstream_of_the_question():
     # two layers: the question is W1, the transpose is forgotten at W2 (δ1 = (W2 δ2) ∘ σ'(z1))
     w1, w2, x = RNG.normal(size=(3, 2)), RNG.normal(size=(3, 3)), RNG.normal(size=2)
@@ -305,7 +316,7 @@ def test_formula_shape_error_names_the_product_and_suggests_the_transpose():
     assert kind(v) == "transposed"
     assert v.diagnosis.message == ("W2 @ (1 - tanh(z2)^2) does not fit: W2 is 3×4 and (1 - tanh(z2)^2) has 3 "
                                    "elements; did you mean transpose(W2) @ (1 - tanh(z2)^2)?")
-    assert v.how.startswith("cannot be evaluated at the point: W2 @ (1 - tanh(z2)^2) does not fit")
+    assert v.how == "cannot be evaluated at the point: the shapes of a product do not fit"
     right(formula(ev, "h", "transpose(W2) @ (1 - tanh(z2)^2)"))
 
 

@@ -40,10 +40,10 @@ def explain_shapes(text: str, graph, env: dict) -> Optional[ShapeNote]:
     """`explain`, with whether the suggested transpose fits (a ``transposed`` diagnosis)."""
     from ..language.parser import parse
 
-    shapes = _shapes_until_failure(graph, env)
-    if shapes is None:
+    found_failure = _shapes_until_failure(graph, env)
+    if found_failure is None:
         return None
-    failing, shapes = shapes
+    failing, shapes = found_failure
     node = graph.nodes[failing]
     try:
         program = parse(text)

@@ -501,7 +501,8 @@ def _transposed_message(ev, i: int, slot: int) -> str:
     named = _named(graph, i)
     g = _adjoint_name(graph.label(i)) if named else "ḡ"
     o = graph.nodes[other]
-    if o.op == "transpose":  # written W.T in the program: the plain one is W
+    flipped = o.op == "transpose" and not _named(graph, other)
+    if flipped:  # written W.T in the product: the plain one is W
         plain, transposed = _t(graph.label(o.args[0])), graph.label(o.args[0])
     else:
         plain, transposed = graph.label(other), _t(graph.label(other))
@@ -511,11 +512,13 @@ def _transposed_message(ev, i: int, slot: int) -> str:
         right, wrong, what = f"{plain} {g}", f"{transposed} {g}", "too many"
     else:  # ∂/∂A of A @ B: ḡ Bᵀ
         right, wrong, what = f"{g} {transposed}", f"{g} {plain}", "missing"
+    if flipped:  # the product's W.T: the slip is the other way round
+        what = "too many" if what == "missing" else "missing"
     head = "a transpose is missing" if what == "missing" else "a transpose too many"
     if named:
-        return (f"{head}: the adjoint of {graph.label(a)} through {graph.label(i)} = {_written(graph, i)} "
+        return (f"{head}: the adjoint of {graph.label(a)} through {graph.label(i)} = {_written(ev, i)} "
                 f"is {right}, not {wrong}")
-    product = _written(graph, i)
+    product = _written(ev, i)
     return f"{head}: the adjoint of {graph.label(a)} through {product} is {right}, not {wrong} (ḡ: the adjoint of {product})"
 
 
@@ -524,32 +527,36 @@ def _named(graph, i: int) -> bool:
     return graph.names.get(graph.nodes[i].name) == i
 
 
-def _written(graph, i: int) -> str:
+def _written(ev, i: int) -> str:
     """Node `i`'s right-hand side as the student wrote it: steps gradcli named itself
     are spelled out, one level deep (``X @ W + b``, not ``c + b``)."""
+    graph = ev.graph
     node = graph.nodes[i]
-    text = graph.definition(i)
-    if node.op in (INPUT, CONST):
-        return text
-    parts = []
-    for a in node.args:
-        if _named(graph, a) or graph.nodes[a].op in (INPUT, CONST):
-            parts.append(graph.label(a))
-        else:
-            parts.append(None)
-    if all(p is not None for p in parts):
-        return text
-    spelled = copy.copy(graph)
+    if node.op in (INPUT, CONST) or all(_plain(graph, a) for a in node.args):
+        return graph.definition(i)
+    spelled = copy.copy(graph)  # the same nodes, the unnamed arguments renamed by their text
     spelled.nodes = list(graph.nodes)
-    for a, p in zip(node.args, parts):
-        if p is None:
+    for a in node.args:
+        if not _plain(graph, a):
             inner = copy.copy(graph.nodes[a])
-            inner.name = graph.definition(a)
-            if not (graph.definition(a).isidentifier() or graph.nodes[a].op in ("index",)
-                    or graph.definition(a).endswith(")")):
-                inner.name = f"({graph.definition(a)})"
+            inner.name = _spelled(ev, a)
             spelled.nodes[a] = inner
     return spelled.definition(i)
+
+
+def _plain(graph, a: int) -> bool:
+    return _named(graph, a) or graph.nodes[a].op in (INPUT, CONST)
+
+
+def _spelled(ev, a: int) -> str:
+    """An unnamed step's text, in parentheses unless it reads as one piece (W.T, f(x))."""
+    graph, node = ev.graph, ev.graph.nodes[a]
+    text = graph.definition(a)
+    if node.op == "transpose" and ev.source[node.pos:node.pos + 1] == "T":  # written W.T
+        text = f"{graph.label(node.args[0])}.T"
+    if text.isidentifier() or text.endswith((")", "]", ".T")):
+        return text
+    return f"({text})"
 
 
 def _t(label: str) -> str:
@@ -601,7 +608,7 @@ def _broadcast_mistakes(ev, node: int) -> list[Mistake]:
                            for ax in range(len(big)))].reshape(shape)
         mean = full.mean(axis=axes).reshape(shape)
         name = graph.label(node)
-        where = f"{graph.label(i)} = {_written(graph, i)}" if _named(graph, i) else _written(graph, i)
+        where = f"{graph.label(i)} = {_written(ev, i)}" if _named(graph, i) else _written(ev, i)
         rows = "rows" if len(big) >= 2 else "elements"
         why = (f"{name} is broadcast to all {n} {rows} of {where}, so its gradient is the sum of the "
                f"{n} {rows} of that adjoint")
