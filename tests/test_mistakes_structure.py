@@ -169,6 +169,7 @@ def test_broadcast_row_bias_matrix():
     right(number(ev, "b", DZ.sum(axis=0, keepdims=True)))
     assert kind(number(ev, "b", DZ)) == "broadcast"
     assert kind(number(ev, "b", DZ[:1])) == "broadcast"
+    assert kind(formula(ev, "b", "1 - H^2")) == "broadcast"
 
 
 def test_broadcast_scalar_weight():
@@ -261,7 +262,8 @@ def test_time_steps_scalar():
 def test_time_steps_vector_bias():
     wh = _RNN["Wh"]
     c0, xs = np.array([0.1, -0.2, 0.3]), RNG.normal(size=(3, 3))
-    src = "def cell(h, x) = tanh(Wh@h + x + c); h1 = cell(h0, X[0]); h2 = cell(h1, X[1]); L = sum(cell(h2, X[2]))"
+    src = ("def cell(h, x) = tanh(Wh@h + x + c); h1 = cell(h0, X[0]); h2 = cell(h1, X[1]); h3 = cell(h2, X[2]); "
+           "L = sum(h3)")
     ev = program(src, Wh=wh, c=c0, h0=_RNN["h0"], X=xs)
     hs = [_RNN["h0"]]
     for t in range(3):
@@ -272,6 +274,7 @@ def test_time_steps_vector_bias():
     right(number(ev, "c", abar[1] + abar[2] + abar[3]))
     assert kind(number(ev, "c", abar[3])) == "time-steps"
     assert kind(number(ev, "c", abar[2] + abar[3])) == "time-steps"
+    assert kind(formula(ev, "c", "1 - h3^2")) == "time-steps"  # ā_3 alone
 
 
 def test_ordinary_fan_out_stays_fan_out():
@@ -296,11 +299,13 @@ def test_transposed_matrix_and_factor():
     ev = program("C = A @ B; s = sum(tanh(C))", A=a, B=b)
     g = 1 - np.tanh(a @ b) ** 2
     assert kind(number(ev, "A", 2 * (g @ b))) == "transposed+factor"
+    assert kind(formula(ev, "A", "2 * ((1 - tanh(C)^2) @ B)")) == "transposed+factor"
 
 
 def test_time_steps_and_sign_scalar():
     ev = program(SCALAR_RNN, **SV)
     assert kind(number(ev, "u", -_scalar_rnn()[2])) == "time-steps+sign"
+    assert kind(formula(ev, "u", "-(1 - h3^2) * h2")) == "time-steps+sign"
 
 
 def test_broadcast_and_sign():
