@@ -277,6 +277,15 @@ def test_time_steps_vector_bias():
     assert kind(formula(ev, "c", "1 - h3^2")) == "time-steps"  # ā_3 alone
 
 
+def test_time_steps_with_a_regularizer_outside_the_steps():
+    # L = h3 + lam * u^2: the regularizer's use of u is kept in every time-step candidate
+    ev = program(SCALAR_RNN.replace("L = h3", "L = h3 + lam*u^2"), lam=0.5, **SV)
+    c, reg = _scalar_rnn(), 2 * 0.5 * SV["u"]
+    right(number(ev, "u", sum(c) + reg))
+    assert kind(number(ev, "u", c[2] + reg)) == "time-steps"
+    assert kind(number(ev, "u", c[0] + c[1] + reg)) == "time-steps"
+
+
 def test_ordinary_fan_out_stays_fan_out():
     w, x = np.array([[0.5, -0.3], [0.2, 0.4]]), np.array([1.0, -2.0])
     ev = program("h1 = tanh(W@x); h2 = tanh(W@h1); s = sum(h2)", W=w, x=x)

@@ -234,9 +234,10 @@ def _fan_out_mistakes(ev, node: int) -> list[Mistake]:
     for v in sorted(uses):
         if len(uses[v]) < 2:
             continue
-        if v == node and _step_calls(ev, [ev.tape.reverse_code[pos][0] for pos, _ in uses[v]]) is not None:
-            continue  # shared weights over time steps: `_time_step_mistakes` says it in those terms
         consumers = [ev.tape.reverse_code[pos][0] for pos, _ in uses[v]]
+        steps = _step_calls(ev, consumers) if v == node else None
+        if steps is not None and steps.everything:
+            continue  # shared weights over time steps: `_time_step_mistakes` says it in those terms
         uses_text = ", ".join(f"{graph.label(c)} = {graph.definition(c)}" + (" twice" if consumers.count(c) == 2 else
                               f" {consumers.count(c)} times" if consumers.count(c) > 2 else "")
                               for c in dict.fromkeys(consumers))
@@ -332,27 +333,41 @@ def _mean_sizes(ev) -> list[int]:
 
 
 # ---- shared weights over time steps ---------------------------------------------------------
-def _step_calls(ev, consumers: list[int]) -> Optional[list[tuple[int, list[int]]]]:
-    """When every consumer lies in a call of one ``def`` (its outermost call) and at
-    least two calls are involved: [(call number k of ``f#k``, its consumers)] in call order."""
+class _Steps:
+    """The uses of a node grouped by the call of one ``def`` they lie in (time steps)."""
+
+    __slots__ = ("fn", "calls", "everything")
+
+    def __init__(self, fn: str, calls: dict[int, list[int]], everything: bool) -> None:
+        #: the def called once per step
+        self.fn = fn
+        #: k of each call ``fn#k`` -> the consumers in it, in call order
+        self.calls = dict(sorted(calls.items()))
+        #: every use lies in one of those calls (none outside, e.g. in a regularizer)
+        self.everything = everything
+
+
+def _step_calls(ev, consumers: list[int]) -> Optional[_Steps]:
+    """The consumers grouped by the outermost call ``f#k`` they lie in, for the ``def``
+    whose calls hold them most often, when at least two of its calls do; else None."""
     graph = ev.graph
     if not graph.calls:
         return None
-    groups: dict[int, list[int]] = {}
-    defs = set()
+    by_def: dict[str, dict[int, list[int]]] = {}
+    outside = 0
     for c in consumers:
         call = graph.nodes[c].call
-        if call < 0:
-            return None
-        top = graph.call_path(call)[0]
-        name, _, k = str(graph.calls[top][0]).rpartition("#")
+        name, _, k = str(graph.calls[graph.call_path(call)[0]][0]).rpartition("#") if call >= 0 else ("", "", "")
         if not k.isdigit():
-            return None
-        defs.add(name)
-        groups.setdefault(int(k), []).append(c)
-    if len(defs) != 1 or len(groups) < 2:
+            outside += 1
+            continue
+        by_def.setdefault(name, {}).setdefault(int(k), []).append(c)
+    if not by_def:
         return None
-    return sorted(groups.items())
+    fn = max(by_def, key=lambda f: len(by_def[f]))
+    if len(by_def[fn]) < 2:
+        return None
+    return _Steps(fn, by_def[fn], outside == 0 and len(by_def) == 1)
 
 
 def _uses_of(ev, node: int) -> Optional[list[tuple[int, int]]]:
@@ -385,7 +400,8 @@ def _walk_without(ev, node: int, dropped: list[tuple[int, int]]) -> object:
 
 def _time_step_mistakes(ev, node: int) -> list[Mistake]:
     """A weight shared by the calls of one ``def`` (the time steps of an unrolled RNN):
-    the last step only, or the first or the last step left out."""
+    the last step only, or the first or the last step left out.  Uses outside those
+    calls (a regularizer) are kept in each."""
     uses = _uses_of(ev, node)
     if not uses or len(uses) < 2:
         return []
@@ -393,40 +409,27 @@ def _time_step_mistakes(ev, node: int) -> list[Mistake]:
     steps = _step_calls(ev, [code[pos][0] for pos, _ in uses])
     if steps is None:
         return []
-    graph = ev.graph
-    name = graph.label(node)
-    label = str(graph.calls[graph.call_path(graph.nodes[steps[0][1][0]].call)[0]][0])
-    fn = label.rpartition("#")[0]
-    n = len(steps)
-    calls = _and_words([f"{fn}#{k}" for k, _ in steps])
-    bptt = f"backprop through time sums over all {n} steps ({name} is shared by {calls})"
-    first_k, last_k = steps[0][0], steps[-1][0]
-
-    def uses_in(keep) -> list[tuple[int, int]]:  # the uses to drop: those outside the kept calls
-        return [(pos, slot) for pos, slot in uses if _outer_step(ev, code[pos][0]) not in keep]
-
+    name, fn = ev.graph.label(node), steps.fn
+    ks = list(steps.calls)
+    first_k, last_k = ks[0], ks[-1]
+    bptt = (f"backprop through time sums over all {len(ks)} steps ({name} is shared by "
+            f"{_and_words([f'{fn}#{k}' for k in ks])})")
+    in_step = {c: k for k, cs in steps.calls.items() for c in cs}  # consumer -> its step
     wanted = [
         ({last_k}, f"only the last time step's contribution to {name}; {bptt}"),
-        ({k for k, _ in steps} - {first_k}, f"the first time step's contribution to {name} ({fn}#{first_k}) is "
-                                             f"missing; {bptt}"),
-        ({k for k, _ in steps} - {last_k}, f"the last time step's contribution to {name} ({fn}#{last_k}) is "
-                                            f"missing; {bptt}"),
+        (set(ks) - {first_k}, f"the first time step's contribution to {name} ({fn}#{first_k}) is missing; {bptt}"),
+        (set(ks) - {last_k}, f"the last time step's contribution to {name} ({fn}#{last_k}) is missing; {bptt}"),
     ]
     out: list[Mistake] = []
     for keep, message in wanted:
+        dropped = [(pos, slot) for pos, slot in uses  # a use outside the steps is always kept
+                   if code[pos][0] in in_step and in_step[code[pos][0]] not in keep]
         try:
-            value = _walk_without(ev, node, uses_in(keep))
+            value = _walk_without(ev, node, dropped)
         except Exception:  # a rerun that fails explains nothing
             continue
         out.append(Mistake("time-steps", message, value))
     return out
-
-
-def _outer_step(ev, consumer: int) -> int:
-    """k of the outermost call ``f#k`` that made node `consumer`."""
-    graph = ev.graph
-    top = graph.call_path(graph.nodes[consumer].call)[0]
-    return int(str(graph.calls[top][0]).rpartition("#")[2])
 
 
 def _and_words(words: list[str]) -> str:
