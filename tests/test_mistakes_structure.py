@@ -341,7 +341,7 @@ def test_formula_shape_error_inside_a_longer_formula():
     text = "x * (W2@dz2) + 1"
     graph = parse_formula(text)
     env = {"W2": w2, "dz2": dz2, "x": x}
-    assert explain(text, graph, env) == ("W2 @ dz2 does not fit: W2 is 3×4 and dz2 has 3 elements; "
+    assert explain(text, graph, env) == ("W2@dz2 does not fit: W2 is 3×4 and dz2 has 3 elements; "
                                         "did you mean transpose(W2) @ dz2?")
     text = "outer(dz2, W2)"  # no transpose makes outer take a matrix: no suggestion
     assert explain(text, parse_formula(text), env) == "outer(dz2, W2) does not fit: dz2 has 3 elements and W2 is 3×4"
@@ -362,10 +362,13 @@ def test_formula_shape_error_without_a_transpose_fix_is_not_diagnosed():
 @pytest.mark.parametrize("text, expected", [
     ("((W2)) @ dz2", "((W2)) @ dz2 does not fit: ((W2)) is 3×4 and dz2 has 3 elements; "
                      "did you mean transpose(W2) @ dz2?"),
-    ("dz2 @ W2.T", "dz2 @ W2.T does not fit: dz2 has 3 elements and W2.T is 4×3; did you mean dz2 @ transpose(W2.T)?"),
+    ("dz2 @ W2.T", "dz2 @ W2.T does not fit: dz2 has 3 elements and W2.T is 4×3; did you mean dz2 @ W2?"),
+    ("dz2 @ transpose(W2)", "dz2 @ transpose(W2) does not fit: dz2 has 3 elements and transpose(W2) is 4×3; "
+                            "did you mean dz2 @ W2?"),
+    ("x*(u + W2)", "u + W2 does not fit: u has 3 elements and W2 is 3×4; did you mean u + transpose(W2)?"),
 ])
 def test_formula_shape_error_keeps_the_students_text(text, expected):
     from gradcli.teach.homework import parse_formula
 
-    env = {"W2": np.zeros((3, 4)), "dz2": np.zeros(3)}
+    env = {"W2": np.zeros((3, 4)), "dz2": np.zeros(3), "u": np.zeros(3), "x": np.zeros(4)}
     assert explain(text, parse_formula(text), env) == expected

@@ -49,30 +49,30 @@ def explain_shapes(text: str, graph, env: dict) -> Optional[ShapeNote]:
         program = parse(text)
     except Exception:  # the formula was parsed once already; nothing to say if not
         return None
-    items: dict[int, tuple[str, object, list[str]]] = {}  # pos -> (tag, payload, operand texts)
+    items: dict[int, tuple[str, object, list[str], str]] = {}  # pos -> (tag, payload, operand texts, its text)
     calls: list[tuple[str, str]] = []  # (function name, call text), in order
-    for st in program.statements:
-        _spans(text, st.code, items, calls)
+    try:
+        for st in program.statements:
+            _spans(text, st.code, items, calls)
+    except (IndexError, ValueError):  # postfix code this reader does not know: say nothing more
+        return None
     if node.call >= 0:  # made inside an inlined function (the prelude's cross_entropy ...)
         return _call_note(graph, node, calls)
     found = items.get(node.pos)
     if found is None:
         return None
-    tag, payload, texts = found
-    if len(texts) < len(node.args):
+    tag, payload, texts, written = found
+    if len(texts) < len(node.args) or _written(tag, payload, texts) is None:
         return None
     texts = texts[: len(node.args)]
     arg_shapes = [shapes[a] for a in node.args]
-    written = _written(tag, payload, texts)
-    if written is None:
-        return None
     sizes = " and ".join(f"{t} {_describe(s)}" for t, s in zip(texts, arg_shapes))
     line = f"{written} does not fit: {sizes}"
     fix = _transpose_fix(node, arg_shapes)
     if fix is None:
         return ShapeNote(line, False)
     fixed = list(texts)
-    fixed[fix] = f"transpose({_unwrapped(texts[fix])})"
+    fixed[fix] = _transposed(texts[fix])
     return ShapeNote(f"{line}; did you mean {_written(tag, payload, fixed)}?", True)
 
 
@@ -139,6 +139,20 @@ def _written(tag: str, payload, texts: list[str]) -> Optional[str]:
     return None
 
 
+def _transposed(text: str) -> str:
+    """``transpose(W)``; and ``W`` for ``W.T`` or ``transpose(W)`` (never a double transpose)."""
+    inner = _unwrapped(text)
+    if inner.endswith(".T") and _is_name(inner[:-2]):
+        return inner[:-2]
+    if inner.startswith("transpose(") and _match(inner, len("transpose")) == len(inner) - 1:
+        return inner[len("transpose("):-1].strip()
+    return f"transpose({inner})"
+
+
+def _is_name(text: str) -> bool:
+    return text.isidentifier()
+
+
 def _unwrapped(text: str) -> str:
     """``(u*h)`` as ``u*h`` inside transpose(...), when the parentheses enclose all of it."""
     text = text.strip()
@@ -195,7 +209,8 @@ def _spans(source: str, code: list, items: dict, calls: list) -> None:
                 texts = [source[s:e] for s, e in (kids[1:] if tag == "index" else kids)]
                 if tag == "index":
                     texts = [source[kids[0][0]:kids[0][1]]]
-                items.setdefault(pos, (tag, payload, texts))
+                whole = _widened(source, span)
+                items.setdefault(pos, (tag, payload, texts, _unwrapped(source[whole[0]:whole[1]])))
                 if tag == "call":
                     calls.append((payload[0], source[span[0]:span[1]]))
         stack.append(_widened(source, span))

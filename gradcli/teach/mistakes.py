@@ -597,7 +597,8 @@ def _broadcast_mistakes(ev, node: int) -> list[Mistake]:
             slot = args.index(node)
             if local[slot] is None:
                 continue
-            full = np.broadcast_to(np.asarray(ev.adjoints[i], dtype=float) * local[slot], big).astype(float)
+            with np.errstate(all="ignore"):
+                full = np.broadcast_to(np.asarray(ev.adjoints[i], dtype=float) * local[slot], big).astype(float)
         except Exception:
             continue
         lead = len(big) - len(shape)
@@ -609,7 +610,8 @@ def _broadcast_mistakes(ev, node: int) -> list[Mistake]:
             n *= big[ax]
         first = full[tuple(0 if ax < lead else slice(0, 1) if ax in axes else slice(None)
                            for ax in range(len(big)))].reshape(shape)
-        mean = full.mean(axis=axes).reshape(shape)
+        with np.errstate(all="ignore"):
+            mean = full.mean(axis=axes).reshape(shape)
         name = graph.label(node)
         where = f"{graph.label(i)} = {_written(ev, i)}" if _named(graph, i) else _written(ev, i)
         rows = "rows" if len(big) >= 2 else "elements"
