@@ -372,3 +372,24 @@ def test_formula_shape_error_keeps_the_students_text(text, expected):
 
     env = {"W2": np.zeros((3, 4)), "dz2": np.zeros(3), "u": np.zeros(3), "x": np.zeros(4)}
     assert explain(text, parse_formula(text), env) == expected
+
+
+# ---- a class's gradebook carries the new kinds, within its schema ------------------------------
+def test_gradebook_json_with_structural_diagnoses_validates(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    sheet = tmp_path / "answers.csv"
+    rows = {"ann": RNN_WH[2], "ben": -RNN_WH[2], "cid": sum(RNN_WH)}
+    sheet.write_text("id;Wh\n" + "".join(f"{k};{json.dumps(v.tolist())}\n" for k, v in rows.items()),
+                     encoding="utf-8")
+    result = run_cli(["check", "-f", str(SAMPLES / "rnn.grad"), "--vars", str(SAMPLES / "rnn.json"),
+                      "--answers", str(sheet), "--json"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    doc = strict_json(result.stdout)
+    kinds = {s["id"]: s["answers"]["Wh"].get("diagnosis", {}).get("kind") for s in doc["students"]}
+    assert kinds == {"ann": "time-steps", "ben": "time-steps+sign", "cid": None}
+    schema = json.loads((SAMPLES.parent / "gradcli" / "schemas" / "gradebook.schema.json").read_text("utf-8"))
+    jsonschema.validate(doc, schema)
+    bad = json.loads(json.dumps(doc))
+    bad["students"][0]["answers"]["Wh"]["diagnosis"]["kind"] = "time-steps+bogus"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
