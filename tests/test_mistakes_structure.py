@@ -330,7 +330,7 @@ def test_formula_shape_error_names_the_product_and_suggests_the_transpose():
     assert kind(v) == "transposed"
     assert v.diagnosis.message == ("W2 @ (1 - tanh(z2)^2) does not fit: W2 is 3×4 and (1 - tanh(z2)^2) has 3 "
                                    "elements; did you mean transpose(W2) @ (1 - tanh(z2)^2)?")
-    assert v.how == "cannot be evaluated at the point: the shapes of a product do not fit"
+    assert v.how == "cannot be evaluated at the point: the shapes do not fit"
     right(formula(ev, "h", "transpose(W2) @ (1 - tanh(z2)^2)"))
 
 

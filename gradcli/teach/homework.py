@@ -274,7 +274,7 @@ def judge_formula_at_point(ev: Evaluation, name: str, node: int, text: str, rtol
                     f"cannot be evaluated at the point: {exc.message if note is None else note.line}")
         if note is not None and note.transposed:  # the diagnosis line says it: the note need not repeat it
             v.diagnosis = mistakes_mod.Mistake("transposed", note.line, None)
-            v.how = "cannot be evaluated at the point: the shapes of a product do not fit"
+            v.how = "cannot be evaluated at the point: the shapes do not fit"
         return v, None
     at_point = judge_number(question, value, truth, rtol, atol,
                             mistakes_mod.mistakes(ev, node) if candidates is None else candidates)
