@@ -418,10 +418,11 @@ def judge_formula(context: _Context, name: str, node: int, text: str, rules: Rul
     binding, why = _bind_names(context, node, graph)
     if why:
         return Verdict(question, text, truth, False, why, "invalid"), None
+    env = _formula_env(binding, ev.values, ev.adjoints)
     try:
-        value = formula_value(graph, _formula_env(binding, ev.values, ev.adjoints))
+        value = formula_value(graph, env)
     except GradcliError as exc:
-        return _unevaluable(question, text, truth, graph, exc, ev, binding), None
+        return _unevaluable(question, text, truth, graph, exc, env), None
     if candidates is None:
         candidates = mistakes_mod.mistakes(ev, node)
     if not _formula_close(value, truth, rules):
@@ -517,11 +518,18 @@ def _kink_name(ev: Evaluation, node: int) -> str:
     return f"{graph.label(node)} = {graph.definition(node)}"
 
 
-def _unevaluable(question: str, text: str, truth: object, graph, exc: GradcliError, ev: Evaluation,
-                 binding: dict) -> Verdict:
+def _unevaluable(question: str, text: str, truth: object, graph, exc: GradcliError, env: dict) -> Verdict:
     """A formula that cannot be evaluated at the point (a shape that does not fit, a
-    math error): wrong, said in the formula's own terms."""
-    return Verdict(question, text, truth, False, f"cannot be evaluated at the point: {exc.message}")
+    math error): wrong, said in the formula's own terms, with the transpose that fits."""
+    from .formula_shapes import explain_shapes
+
+    note = explain_shapes(text, graph, env)
+    v = Verdict(question, text, truth, False,
+                f"cannot be evaluated at the point: {exc.message if note is None else note.line}")
+    if note is not None and note.transposed:  # the diagnosis line says it: the note need not repeat it
+        v.diagnosis = mistakes_mod.Mistake("transposed", note.line, None)
+        v.how = "cannot be evaluated at the point: the shapes do not fit"
+    return v
 
 
 def formula_value(graph, env: dict) -> object:

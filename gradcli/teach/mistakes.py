@@ -10,9 +10,18 @@ common mistake would give:
   all but one use of a node in the reverse walk;
 * ``sigma``: σ(z) (or tanh(z)) used where its derivative σ'(z) = σ(z)(1 − σ(z))
   belongs, found by rerunning the reverse walk with that one rule changed;
-* ``transposed``: the matrix transposed (``x Wᵀ`` for ``Wᵀ x``, ``x δᵀ`` for ``δ xᵀ``);
+* ``time-steps``: shared weights of a ``def`` called once per time step (an unrolled
+  RNN): the last step's contribution only, or the first or the last step's dropped;
+* ``transposed``: for each product ``W @ x`` between NAME and the output, the reverse
+  walk rerun with the other operand transposed in that one VJP (W ā for Wᵀ ā, ā B for
+  ā Bᵀ, where the shapes allow); and the whole answer transposed (``x δᵀ`` for ``δ xᵀ``);
+* ``broadcast``: for an operand broadcast over a batch (a bias added to every row),
+  its adjoint before the sum over the batch: all rows, the first row only, or their
+  mean (a ``factor`` of 1/N);
 * ``sign``: the right magnitude with the wrong sign;
-* ``factor``: off by a factor of 2, or by the m of a mean over m examples.
+* ``factor``: off by a factor of 2, or by the m of a mean over m examples;
+* two at once: a sign or factor 2 mistake on top of a transposed, softmax, ReLU-mask,
+  broadcast or time-step one (kinds joined by ``+``: ``transposed+sign``).
 
 `diagnose` then names the first mistake whose number the answer matches (within the
 tolerance) and that differs from the truth.  A diagnosis says *which* mistake; the
@@ -23,6 +32,7 @@ number it would take to fix it (which would reveal the answer) is kept apart in
 from __future__ import annotations
 
 import copy
+import unicodedata
 from itertools import combinations
 from typing import Callable, Optional
 
@@ -37,6 +47,11 @@ MAX_PATHS = 12
 MAX_FAN_OUT = 24
 #: programs with more nodes get only the diagnoses that cost one reverse walk or none
 MAX_NODES = 5000
+
+#: at most this many "transpose on one product" reverse walks per question
+MAX_TRANSPOSED = 12
+#: the kinds a sign or factor mistake is combined with (``transposed+sign``)
+_COMBINABLE = ("transposed", "softmax", "relu-mask", "broadcast", "time-steps")
 
 #: elementwise ops whose derivative students replace by the function itself
 _SQUASHES = {"sigmoid": ("σ", "σ'(z) = σ(z)(1 − σ(z))"), "tanh": ("tanh", "tanh'(z) = 1 − tanh(z)²")}
@@ -81,6 +96,9 @@ def _candidates(ev, node: int) -> list[Mistake]:
     truth = ev.adjoints[node]
     found: list[Mistake] = []
     if len(ev.graph.nodes) <= MAX_NODES:  # paths and one-use walks are for homework-sized programs
+        found += _time_step_mistakes(ev, node)
+        found += _transposed_mistakes(ev, node)
+        found += _broadcast_mistakes(ev, node)
         path_list = _paths(ev, node)
         if path_list is not None:
             found += _path_mistakes(ev, node, path_list)
@@ -88,6 +106,7 @@ def _candidates(ev, node: int) -> list[Mistake]:
             found += _fan_out_mistakes(ev, node)
     found += _squash_mistakes(ev, node)
     found += _simple_mistakes(ev, node, truth)
+    found += _combined_mistakes(ev, found)  # last: two mistakes at once, from the single ones above
     return found
 
 
@@ -216,6 +235,9 @@ def _fan_out_mistakes(ev, node: int) -> list[Mistake]:
         if len(uses[v]) < 2:
             continue
         consumers = [ev.tape.reverse_code[pos][0] for pos, _ in uses[v]]
+        steps = _step_calls(ev, consumers) if v == node else None
+        if steps is not None and steps.everything:
+            continue  # shared weights over time steps: `_time_step_mistakes` says it in those terms
         uses_text = ", ".join(f"{graph.label(c)} = {graph.definition(c)}" + (" twice" if consumers.count(c) == 2 else
                               f" {consumers.count(c)} times" if consumers.count(c) > 2 else "")
                               for c in dict.fromkeys(consumers))
@@ -308,3 +330,312 @@ def _mean_sizes(ev) -> list[int]:
         if m > 1 and m not in sizes:
             sizes.append(m)
     return sizes
+
+
+# ---- shared weights over time steps ---------------------------------------------------------
+class _Steps:
+    """The uses of a node grouped by the call of one ``def`` they lie in (time steps)."""
+
+    __slots__ = ("fn", "calls", "everything")
+
+    def __init__(self, fn: str, calls: dict[int, list[int]], everything: bool) -> None:
+        #: the def called once per step
+        self.fn = fn
+        #: k of each call ``fn#k`` -> the consumers in it, in call order
+        self.calls = dict(sorted(calls.items()))
+        #: every use lies in one of those calls (none outside, e.g. in a regularizer)
+        self.everything = everything
+
+
+def _step_calls(ev, consumers: list[int]) -> Optional[_Steps]:
+    """The consumers grouped by the outermost call ``f#k`` they lie in, for the ``def``
+    whose calls hold them most often, when at least two of its calls do; else None."""
+    graph = ev.graph
+    if not graph.calls:
+        return None
+    by_def: dict[str, dict[int, list[int]]] = {}
+    outside = 0
+    for c in consumers:
+        call = graph.nodes[c].call
+        name, _, k = str(graph.calls[graph.call_path(call)[0]][0]).rpartition("#") if call >= 0 else ("", "", "")
+        if not k.isdigit():
+            outside += 1
+            continue
+        by_def.setdefault(name, {}).setdefault(int(k), []).append(c)
+    if not by_def:
+        return None
+    fn = max(by_def, key=lambda f: len(by_def[f]))
+    if len(by_def[fn]) < 2:
+        return None
+    return _Steps(fn, by_def[fn], outside == 0 and len(by_def) == 1)
+
+
+def _uses_of(ev, node: int) -> Optional[list[tuple[int, int]]]:
+    """(position in reverse_code, argument slot) of each use of `node` that a reverse
+    walk can leave out; None when a use cannot be left out alone (a variadic op)."""
+    found = []
+    for pos, (i, kind, args, parts) in enumerate(ev.tape.reverse_code):
+        if node not in args:
+            continue
+        if kind == 0 or callable(parts):
+            return None
+        for slot, a in enumerate(args):
+            if a == node and parts[slot] is not None:
+                found.append((pos, slot))
+    return found
+
+
+def _walk_without(ev, node: int, dropped: list[tuple[int, int]]) -> object:
+    """∂out/∂(node) by a reverse walk that leaves out the uses `dropped`."""
+    tape = copy.copy(ev.tape)
+    code = list(tape.reverse_code)
+    for pos, slot in dropped:
+        i, kind, args, parts = code[pos]
+        parts = list(parts)
+        parts[slot] = None if kind < 0 else 0.0  # a structural VJP left out; an elementwise partial 0
+        code[pos] = (i, kind, args, tuple(parts))
+    tape.reverse_code = code
+    return tape.backward(ev.values)[node]
+
+
+def _time_step_mistakes(ev, node: int) -> list[Mistake]:
+    """A weight shared by the calls of one ``def`` (the time steps of an unrolled RNN):
+    the last step only, or the first or the last step left out.  Uses outside those
+    calls (a regularizer) are kept in each."""
+    uses = _uses_of(ev, node)
+    if not uses or len(uses) < 2:
+        return []
+    code = ev.tape.reverse_code
+    steps = _step_calls(ev, [code[pos][0] for pos, _ in uses])
+    if steps is None:
+        return []
+    name, fn = ev.graph.label(node), steps.fn
+    ks = list(steps.calls)
+    first_k, last_k = ks[0], ks[-1]
+    bptt = (f"backprop through time sums over all {len(ks)} steps ({name} is shared by "
+            f"{_and_words([f'{fn}#{k}' for k in ks])})")
+    in_step = {c: k for k, cs in steps.calls.items() for c in cs}  # consumer -> its step
+    wanted = [
+        ({last_k}, f"only the last time step's contribution to {name}; {bptt}"),
+        (set(ks) - {first_k}, f"the first time step's contribution to {name} ({fn}#{first_k}) is missing; {bptt}"),
+        (set(ks) - {last_k}, f"the last time step's contribution to {name} ({fn}#{last_k}) is missing; {bptt}"),
+    ]
+    out: list[Mistake] = []
+    for keep, message in wanted:
+        dropped = [(pos, slot) for pos, slot in uses  # a use outside the steps is always kept
+                   if code[pos][0] in in_step and in_step[code[pos][0]] not in keep]
+        try:
+            value = _walk_without(ev, node, dropped)
+        except Exception:  # a rerun that fails explains nothing
+            continue
+        out.append(Mistake("time-steps", message, value))
+    return out
+
+
+def _and_words(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+# ---- a transpose missing (or extra) in one product's VJP -------------------------------------
+def _transposed_mistakes(ev, node: int) -> list[Mistake]:
+    """For each product ``a @ b`` between `node` and the output, and each operand the
+    question's adjoint flows through: the reverse walk with the *other* operand
+    transposed in that operand's VJP (W ā for Wᵀ ā), where the shapes allow it."""
+    graph = ev.graph
+    if ev.tape.scalar:
+        return []
+    reach = _reach(ev, node)
+    out: list[Mistake] = []
+    for pos, (i, kind, args, parts) in enumerate(ev.tape.reverse_code):
+        if kind >= 0 or callable(parts) or graph.nodes[i].op not in ("matmul", "dot") or not reach[i]:
+            continue
+        for slot in (0, 1):
+            a, other = args[slot], args[1 - slot]
+            if parts[slot] is None or not reach[a] or len(graph.nodes[other].shape) != 2:
+                continue
+            if len(out) >= MAX_TRANSPOSED:
+                return out
+            tape = copy.copy(ev.tape)
+            code = list(tape.reverse_code)
+            changed = list(parts)
+            changed[slot] = _other_transposed(parts[slot], slot)
+            code[pos] = (i, kind, args, tuple(changed))
+            tape.reverse_code = code
+            try:
+                value = tape.backward(ev.values)[node]
+            except Exception:  # shapes that do not allow it: no such mistake
+                continue
+            out.append(Mistake("transposed", _transposed_message(ev, i, slot), value))
+    return out
+
+
+def _reach(ev, node: int) -> list[bool]:
+    """The nodes that `node` reaches (itself included)."""
+    graph = ev.graph
+    reach = [False] * len(graph.nodes)
+    reach[node] = True
+    for n in graph.nodes[node + 1:]:
+        if any(reach[a] for a in n.args):
+            reach[n.id] = True
+    return reach
+
+
+def _other_transposed(vjp, slot: int):
+    """`vjp` of operand `slot` of a product, computed with the other operand transposed;
+    a ValueError when that does not give the operand's shape (a non-square matrix)."""
+
+    def wrong(m, g, xs, o, p):
+        import numpy as np
+
+        ys = list(xs)
+        ys[1 - slot] = m.transpose(xs[1 - slot])
+        c = vjp(m, g, ys, o, p)
+        if np.shape(c) != np.shape(xs[slot]):
+            raise ValueError("the transposed product does not fit")
+        return c
+
+    return wrong
+
+
+def _transposed_message(ev, i: int, slot: int) -> str:
+    """"a transpose is missing: the adjoint of x through a = W @ x is Wᵀ ā, not W ā"."""
+    graph = ev.graph
+    a, other = graph.nodes[i].args[slot], graph.nodes[i].args[1 - slot]
+    named = _named(graph, i)
+    g = _adjoint_name(graph.label(i)) if named else "ḡ"
+    o = graph.nodes[other]
+    flipped = o.op == "transpose" and not _named(graph, other)
+    if flipped:  # written W.T in the product: the plain one is W
+        plain, transposed = _t(graph.label(o.args[0])), graph.label(o.args[0])
+    else:
+        plain, transposed = graph.label(other), _t(graph.label(other))
+    if slot == 1:  # ∂/∂b of a @ b: aᵀ ḡ
+        right, wrong, what = f"{transposed} {g}", f"{plain} {g}", "missing"
+    elif len(graph.nodes[a].shape) == 1:  # ∂/∂x of x @ B: B ḡ
+        right, wrong, what = f"{plain} {g}", f"{transposed} {g}", "too many"
+    else:  # ∂/∂A of A @ B: ḡ Bᵀ
+        right, wrong, what = f"{g} {transposed}", f"{g} {plain}", "missing"
+    if flipped:  # the product's W.T: the slip is the other way round
+        what = "too many" if what == "missing" else "missing"
+    head = "a transpose is missing" if what == "missing" else "a transpose too many"
+    if named:
+        return (f"{head}: the adjoint of {graph.label(a)} through {graph.label(i)} = {_written(ev, i)} "
+                f"is {right}, not {wrong}")
+    product = _written(ev, i)
+    return f"{head}: the adjoint of {graph.label(a)} through {product} is {right}, not {wrong} (ḡ: the adjoint of {product})"
+
+
+def _named(graph, i: int) -> bool:
+    """Did the student name node `i` (an input or an assigned step)?"""
+    return graph.names.get(graph.nodes[i].name) == i
+
+
+def _written(ev, i: int) -> str:
+    """Node `i`'s right-hand side as the student wrote it: steps gradcli named itself
+    are spelled out, one level deep (``X @ W + b``, not ``c + b``)."""
+    graph = ev.graph
+    node = graph.nodes[i]
+    if node.op in (INPUT, CONST) or all(_plain(graph, a) for a in node.args):
+        return graph.definition(i)
+    spelled = copy.copy(graph)  # the same nodes, the unnamed arguments renamed by their text
+    spelled.nodes = list(graph.nodes)
+    for a in node.args:
+        if not _plain(graph, a):
+            inner = copy.copy(graph.nodes[a])
+            inner.name = _spelled(ev, a)
+            spelled.nodes[a] = inner
+    return spelled.definition(i)
+
+
+def _plain(graph, a: int) -> bool:
+    return _named(graph, a) or graph.nodes[a].op in (INPUT, CONST)
+
+
+def _spelled(ev, a: int) -> str:
+    """An unnamed step's text, in parentheses unless it reads as one piece (W.T, f(x))."""
+    graph, node = ev.graph, ev.graph.nodes[a]
+    text = graph.definition(a)
+    if node.op == "transpose" and ev.source[node.pos:node.pos + 1] == "T":  # written W.T
+        text = f"{graph.label(node.args[0])}.T"
+    if text.isidentifier() or text.endswith((")", "]", ".T")):
+        return text
+    return f"({text})"
+
+
+def _t(label: str) -> str:
+    return f"{label}ᵀ" if label.isidentifier() else f"({label})ᵀ"
+
+
+def _adjoint_name(label: str) -> str:
+    """ā for a, dz1 for z1 (as `gradcli diff` names adjoints), ∂/∂ otherwise."""
+    if len(label) == 1 and label.isalpha():
+        return unicodedata.normalize("NFC", label + "\u0304")  # ā as one character where there is one
+    if label.isidentifier():
+        return "d" + label
+    return f"the adjoint of {label}"
+
+
+# ---- a broadcast operand's gradient not summed over the batch --------------------------------
+def _broadcast_mistakes(ev, node: int) -> list[Mistake]:
+    """`node` broadcast by an elementwise op (a bias added to every row): its adjoint
+    there before the sum over the broadcast axes, that adjoint's first row, and the mean
+    of its rows."""
+    graph = ev.graph
+    if ev.tape.scalar:
+        return []
+    import numpy as np
+
+    shape = tuple(graph.nodes[node].shape)
+    out: list[Mistake] = []
+    for i, kind, args, parts in ev.tape.reverse_code:
+        if kind < 0 or node not in args or tuple(graph.nodes[i].shape) == shape:
+            continue
+        big = tuple(graph.nodes[i].shape)
+        xs = [ev.values[a] for a in args]
+        try:
+            local = safe_partials(ev.tape.array, kind, parts, xs, ev.values[i])
+            slot = args.index(node)
+            if local[slot] is None:
+                continue
+            with np.errstate(all="ignore"):
+                full = np.broadcast_to(np.asarray(ev.adjoints[i], dtype=float) * local[slot], big).astype(float)
+        except Exception:
+            continue
+        lead = len(big) - len(shape)
+        axes = tuple(range(lead)) + tuple(lead + j for j, d in enumerate(shape) if d == 1 and big[lead + j] != 1)
+        if not axes:
+            continue
+        n = 1
+        for ax in axes:
+            n *= big[ax]
+        first = full[tuple(0 if ax < lead else slice(0, 1) if ax in axes else slice(None)
+                           for ax in range(len(big)))].reshape(shape)
+        with np.errstate(all="ignore"):
+            mean = full.mean(axis=axes).reshape(shape)
+        name = graph.label(node)
+        where = f"{graph.label(i)} = {_written(ev, i)}" if _named(graph, i) else _written(ev, i)
+        rows = "rows" if len(big) >= 2 else "elements"
+        why = (f"{name} is broadcast to all {n} {rows} of {where}, so its gradient is the sum of the "
+               f"{n} {rows} of that adjoint")
+        out.append(Mistake("broadcast", f"the gradient of {name} is not summed over the batch: {why}", full))
+        out.append(Mistake("broadcast", f"only the first row of the gradient of {name}: {why}", first))
+        out.append(Mistake("factor", f"the {rows} of the gradient of {name} are averaged, not summed (off by a "
+                           f"factor of N = {n}): {why}", mean))
+    return out
+
+
+# ---- two mistakes at once ------------------------------------------------------------------
+def _combined_mistakes(ev, found: list[Mistake]) -> list[Mistake]:
+    """A sign or factor-2 mistake on top of each transposed, softmax, ReLU-mask,
+    broadcast or time-step candidate: its value negated, doubled or halved."""
+    out: list[Mistake] = []
+    for m in found:
+        if m.kind not in _COMBINABLE or m.value is None:
+            continue
+        v = m.value
+        out.append(Mistake(f"{m.kind}+sign", f"{m.message}; and the sign is wrong", -v))  # type: ignore[operator]
+        out.append(Mistake(f"{m.kind}+factor", f"{m.message}; and a factor 2 is missing",
+                           v / 2))  # type: ignore[operator]
+        out.append(Mistake(f"{m.kind}+factor", f"{m.message}; and there is a factor 2 too many",
+                           v * 2))  # type: ignore[operator]
+    return out
