@@ -333,22 +333,15 @@ def _said(ev, i: int) -> Optional[str]:
 
 
 def _step_text(ev, i: int) -> str:
-    """``h = relu(z)`` in the student's names; without what they never wrote."""
+    """``h = relu(z)`` in the student's names; what they never wrote (the inside of an
+    inlined call) shows as ``…``."""
     graph = ev.graph
-    node = graph.nodes[i]
-    args = [_said(ev, a) for a in node.args]
-    if all(a is not None for a in args):
-        definition = graph.definition(i)
-    else:
-        shown = [a for a in args if a is not None]
-        definition = f"{_op_word(node.op)}({', '.join(shown) if shown else '…'})"
+    definition = graph.definition(i)
+    hidden = sorted({graph.label(a) for a in graph.nodes[i].args if _said(ev, a) is None}, key=len, reverse=True)
+    for label in hidden:
+        definition = definition.replace(label, "…")
     name = _said(ev, i)
     return f"{name} = {definition}" if name else definition
-
-
-def _op_word(op: str) -> str:
-    """How the language writes an op (the max of one array is ``max``)."""
-    return {"amax": "max", "amin": "min"}.get(op, op)
 
 
 def _arg_text(ev, i: int) -> str:
@@ -548,8 +541,8 @@ def _chain_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
             p = parts[slot]
             if not reach[a] or p is None or (p.__class__ is float and p in (1.0, -1.0, 0.0)):
                 continue
-            if _is_one(ev, kind, parts, i, args, slot):
-                continue  # leaving out a factor 1 changes nothing
+            if _is_one(ev, kind, parts, i, args, slot) or _halving(ev, i, slot):
+                continue  # leaving out a factor 1 changes nothing; a 1/2 or 2 left out is a `factor`
             if len(out) >= MAX_CHAIN:
                 return out
             new = list(parts)
@@ -562,6 +555,18 @@ def _chain_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
             out.append(Mistake("chain", f"a factor of the chain is missing: {factor} at {_step_text(ev, i)}",
                                value))
     return out
+
+
+def _halving(ev, i: int, slot: int) -> bool:
+    """Is the partial in `slot` of node i a constant 2 or 1/2 (``0.5*r``, ``r/2``, ``2*r``)?"""
+    graph = ev.graph
+    n = graph.nodes[i]
+    if n.op not in ("mul", "div") or len(n.args) != 2:
+        return False
+    other = graph.nodes[n.args[1 - slot]]
+    if other.op != CONST or (n.op == "div" and slot == 1):
+        return False
+    return other.param in ((0.5, 2.0) if n.op == "mul" else (2.0,))
 
 
 def _is_one(ev, kind: int, parts, i: int, args, slot: int) -> bool:
@@ -614,9 +619,8 @@ def _squash_argument_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]
         if not steps:
             continue
         i, _, args, _ = steps[0][1]
-        h, z = _said(ev, i) or "h", _arg_text(ev, args[0])
-        if z == "its input":
-            z = "z"
+        z = _said(ev, args[0]) or "z"
+        h = _said(ev, i) or (f"σ({z})" if op == "sigmoid" else f"tanh({z})")
         step = _step_text(ev, i)
         if op == "sigmoid":
             at_output = f"σ' taken at the output: σ({h})(1 − σ({h})) for σ'({z}) = {h}(1 − {h}), at {step}"
