@@ -131,6 +131,15 @@ def test_relu_mask_on_a_batch_matrix_and_as_a_formula():
     assert d.kind == "relu-mask"
 
 
+def test_leaky_relu_mask_missing_on_vectors():
+    z, u = np.array([1.5, -2.0, 0.3, -0.1]), np.array([1.0, 2.0, -1.0, 0.5])
+    source = "h = leaky_relu(z, 0.1); L = sum(u*h)"
+    d = diagnosed(source, "z", u, z=z, u=u)  # the truth is u where z > 0, 0.1 u elsewhere
+    assert d.kind == "relu-mask" and "missing" in d.message and "slope" in d.message
+    d = diagnosed(source, "z", u * np.where(z > 0, 0.1, 1.0), z=z, u=u)
+    assert d.kind == "relu-mask" and "inverted" in d.message
+
+
 # ---- max and min routing ----------------------------------------------------------------------
 LECTURE_MAX = "f = (x+y)*max(y,z)"  # x=1 y=2 z=0: ∂f/∂z = (x+y)·1[z > y] = 0
 
@@ -164,6 +173,10 @@ def test_max_routed_on_matrices():
     C = np.array([[2.0, 3.0], [-1.0, 4.0]])
     d = diagnosed("H = min(A, B); L = sum(C*H)", "A", C * (A > B), A=A, B=B, C=C)
     assert d.kind == "max-routing" and "min(A, B)" in d.message
+    d = diagnosed("H = min(A, B); L = sum(C*H)", "B", C, A=A, B=B, C=C)  # to both
+    assert d.kind == "max-routing" and "every input (A and B)" in d.message
+    d = diagnosed("s = 2*min(A)", "A", np.full((2, 2), 2.0), A=A)  # the min of one matrix: to every element
+    assert d.kind == "max-routing" and "min routed to every element" in d.message
 
 
 # ---- softmax with cross-entropy ---------------------------------------------------------------
@@ -298,6 +311,8 @@ def test_half_left_out_on_scalars():
     assert d.kind == "factor" and "the 1/2 of L = 0.5 * " in d.message
     d = diagnosed("L = 0.5*(w*x - t)^2", "w", r * x / 2, w=w, x=x, t=t)
     assert d.kind == "factor" and "factor 2 is missing" in d.message
+    d = formula_diagnosed("L = 0.5*(w*x - t)^2", "w", "2*(w*x - t)*x", w=w, x=x, t=t)
+    assert d.kind == "factor" and "1/2" in d.message
 
 
 def test_half_left_out_on_vectors_and_matrices():

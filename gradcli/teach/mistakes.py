@@ -295,13 +295,13 @@ def _reach(ev, node: int) -> list[bool]:
     return reach
 
 
-def _on_the_way(ev, reach: list[bool], ops, limit: int) -> list[tuple[int, tuple]]:
-    """(position in the reverse code, entry) of the steps with an op in `ops` that the
-    question's node reaches, nearest the output first, at most `limit`."""
+def _on_the_way(ev, node: int, reach: list[bool], ops, limit: int) -> list[tuple[int, tuple]]:
+    """(position in the reverse code, entry) of the steps with an op in `ops` after the
+    question's node that it reaches, nearest the output first, at most `limit`."""
     nodes = ev.graph.nodes
     found = []
     for pos, entry in enumerate(ev.tape.reverse_code):
-        if reach[entry[0]] and nodes[entry[0]].op in ops:
+        if entry[0] > node and reach[entry[0]] and nodes[entry[0]].op in ops:
             found.append((pos, entry))
             if len(found) >= limit:
                 break
@@ -357,7 +357,7 @@ MAX_RULE_STEPS = 8
 
 def _relu_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
     out = []
-    for pos, (i, kind, args, parts) in _on_the_way(ev, reach, ("relu", "leaky_relu"), MAX_RULE_STEPS):
+    for pos, (i, kind, args, parts) in _on_the_way(ev, node, reach, ("relu", "leaky_relu"), MAX_RULE_STEPS):
         if parts[0] is None:
             continue
         z = _arg_text(ev, args[0])
@@ -366,13 +366,12 @@ def _relu_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
         passes = (f"{h} passes the gradient whole only where {z} > 0 (and scaled by its slope elsewhere)" if leaky
                   else f"{h} passes the gradient only where {z} > 0")
         rules = (
-            ("missing", f"the ReLU mask is missing: {passes}", 1.0),
-            ("inverted", f"the ReLU mask is inverted (1 where {z} ≤ 0): {passes}",
-             _relu_inverted if not leaky else _leaky_inverted),
-            ("output", f"the ReLU mask is taken from the output ({_said(ev, i) or 'its value'} for 1[{z} > 0]): "
-                       f"{passes}", _relu_output if not leaky else _leaky_output),
+            (f"the ReLU mask is missing: {passes}", 1.0),
+            (f"the ReLU mask is inverted (1 where {z} ≤ 0): {passes}", _leaky_inverted if leaky else _relu_inverted),
+            (f"the ReLU mask is taken from the output ({_said(ev, i) or 'its value'} for 1[{z} > 0]): {passes}",
+             _leaky_output if leaky else _relu_output),
         )
-        for _, message, rule in rules:
+        for message, rule in rules:
             value = _rerun(ev, node, {pos: (rule,) + tuple(parts[1:])})
             if value is not None:
                 out.append(Mistake("relu-mask", message, value))
@@ -399,28 +398,31 @@ def _leaky_output(m, x, s, o):
 def _max_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
     out = []
     graph = ev.graph
-    for pos, (i, kind, args, parts) in _on_the_way(ev, reach, ("max", "min", "amax", "amin"), MAX_RULE_STEPS):
+    for pos, (i, kind, args, parts) in _on_the_way(ev, node, reach, ("max", "min", "amax", "amin"), MAX_RULE_STEPS):
         op = graph.nodes[i].op
         step = _step_text(ev, i)
         word = "largest" if op in ("max", "amax") else "smallest"
+        extreme = "max" if op in ("max", "amax") else "min"
         if kind < 0:  # max of one array: the gradient goes to its largest element
             if parts[0] is None:
                 continue
             other = "smallest" if op == "amax" else "largest"
             rules = [
-                (f"max/min routed to every element: {step} passes the gradient only to its {word} element",
+                (f"{extreme} routed to every element: {step} passes the gradient only to its {word} element",
                  _spread_vjp),
-                (f"max/min routed to the wrong element: {step} passes the gradient to its {word} element, "
+                (f"{extreme} routed to the wrong element: {step} passes the gradient to its {word} element, "
                  f"not the {other}", _other_extreme_vjp(op)),
             ]
         else:
             names = [_said(ev, a) for a in args]
-            shown = " and ".join(n for n in names if n) or "its arguments"
+            said = [n for n in names if n]
+            shown = (", ".join(said[:-1]) + " and " + said[-1]) if len(said) > 1 else (said[0] if said else
+                                                                                        "its arguments")
             rules = []
             if len(args) == 2:
-                rules.append((f"max/min routed to the wrong input: {step} passes the gradient only to its "
+                rules.append((f"{extreme} routed to the wrong input: {step} passes the gradient only to its "
                               f"{word} argument", _swapped))
-            rules.append((f"max/min routed to every input ({shown}): {step} passes the gradient only to its "
+            rules.append((f"{extreme} routed to every input ({shown}): {step} passes the gradient only to its "
                           f"{word} argument", _to_all))
         for message, rule in rules:
             value = _rerun(ev, node, {pos: rule if kind == 0 else (rule,)})
@@ -459,7 +461,7 @@ def _softmax_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
 
     out = []
     graph = ev.graph
-    for pos, (i, kind, args, parts) in _on_the_way(ev, reach, ("softmax", "log_softmax"), MAX_RULE_STEPS):
+    for pos, (i, kind, args, parts) in _on_the_way(ev, node, reach, ("softmax", "log_softmax"), MAX_RULE_STEPS):
         z = args[0]
         if not reach[z] or parts[0] is None or not graph.nodes[i].shape:
             continue
@@ -486,9 +488,9 @@ def _softmax_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
         rows = np.ravel(c)
         n = round(1.0 / float(rows[0]))
         if n >= 2 and np.allclose(rows * n, 1.0, rtol=1e-9, atol=0.0):
-            wrong.append((f"{what} without the 1/N of the mean over the N = {n} rows", zbar * n))
+            wrong.append((f"{what} without the 1/N of the mean (N = {n})", zbar * n))
             wrong.append((f"{what} taken as {pname} instead of {pname} − {y}, and without the 1/N of the mean "
-                          f"over the N = {n} rows", p))
+                          f"(N = {n})", p))
         for message, zwrong in wrong:
             value = _pullback(ev, node, z, zwrong - zbar)
             if value is not None:
@@ -535,7 +537,7 @@ def _chain_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
     graph = ev.graph
     out: list[Mistake] = []
     for pos, (i, kind, args, parts) in enumerate(ev.tape.reverse_code):
-        if kind <= 0 or not reach[i] or graph.nodes[i].op in _NAMED_ELSEWHERE:
+        if kind <= 0 or i <= node or not reach[i] or graph.nodes[i].op in _NAMED_ELSEWHERE:
             continue
         for slot, a in enumerate(args):
             p = parts[slot]
@@ -614,7 +616,7 @@ def _squash_argument_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]
     the output is changed at once, as a student who learned the rule wrong would."""
     out = []
     for op, (name, _) in _SQUASHES.items():
-        steps = _on_the_way(ev, reach, (op,), len(ev.tape.reverse_code))
+        steps = _on_the_way(ev, node, reach, (op,), len(ev.tape.reverse_code))
         steps = [(pos, entry) for pos, entry in steps if entry[3][0] is not None]
         if not steps:
             continue
