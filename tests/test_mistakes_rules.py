@@ -8,11 +8,14 @@ oracle), never taken from gradcli; the test asserts which mistake gradcli names.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from clitools import run_cli, strict_json
 from gradcli.core.ops import OPS
 from gradcli.run.bindings import Binding
 from gradcli.run.evaluate import evaluate
@@ -383,3 +386,22 @@ def test_candidates_are_computed_only_as_far_as_needed():
     first = next(iter(candidates))
     assert first.kind == "relu-mask"
     assert len(candidates._found) < len(list(candidates))
+
+
+def test_a_class_sheet_names_the_new_mistakes_and_its_json_fits_the_schema(tmp_path):
+    """The gradebook's JSON accepts every mistake class (its schema listed only the first six)."""
+    sheet = tmp_path / "answers.csv"
+    sheet.write_text("id,z,y\nann,3,2\nben,0,5\n", encoding="utf-8")  # ann: x + y sent to z by the max
+    result = run_cli(["check", LECTURE_MAX, "x=1", "y=2", "z=0", "--answers", str(sheet), "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = strict_json(result.stdout)
+    students = {s["id"]: s["answers"] for s in doc["students"]}
+    assert students["ann"]["z"]["diagnosis"]["kind"] == "max-routing"
+    assert students["ben"]["z"]["status"] == "right" and "diagnosis" not in students["ben"]["z"]
+    jsonschema = pytest.importorskip("jsonschema")
+    path = Path(__file__).resolve().parent.parent / "gradcli" / "schemas" / "gradebook.schema.json"
+    jsonschema.validate(doc, json.loads(path.read_text(encoding="utf-8")))
+    broken = json.loads(json.dumps(doc))
+    broken["students"][0]["answers"]["z"]["diagnosis"]["kind"] = "max-routing+"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, json.loads(path.read_text(encoding="utf-8")))
