@@ -62,7 +62,8 @@ class Mistake:
     __slots__ = ("kind", "message", "reveal", "value")
 
     def __init__(self, kind: str, message: str, value: object, reveal: str = "") -> None:
-        #: "paths", "fan-out", "sigma", "transposed", "sign", "factor"
+        #: "relu-mask", "max-routing", "softmax", "sigma", "paths", "fan-out", "chain",
+        #: "transposed", "sign", "factor" (two at once are joined with "+")
         self.kind = kind
         #: says which mistake, without the right answer
         self.message = message
