@@ -405,3 +405,22 @@ def test_a_class_sheet_names_the_new_mistakes_and_its_json_fits_the_schema(tmp_p
     broken["students"][0]["answers"]["z"]["diagnosis"]["kind"] = "max-routing+"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, json.loads(path.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("source, name, values", [
+    ("y = sqrt(x) + relu(x)*x", "x", dict(x=0.0)),  # an infinite partial and a kink
+    ("y = sum(sqrt(v) * max(v, w))", "w", dict(v=[0.0, 1.0], w=[0.0, 2.0])),
+    ("L = cross_entropy(z, 0)", "z", dict(z=[700.0, -700.0, 0.0])),
+    ("h = sigmoid(z); L = sum(h*log(h))", "z", dict(z=[40.0, -40.0])),
+])
+def test_diagnosing_at_awkward_points_never_fails(source, name, values):
+    """Reruns that overflow or meet an infinite partial explain nothing; they never raise
+    (and, with filterwarnings = error, never warn)."""
+    ev = ev_of(source, **values)
+    node = adjoint_node(ev, name, "test")
+    truth = ev.adjoints[node]
+    candidates = list(mistakes.mistakes(ev, node))
+    assert all(isinstance(m.message, str) and m.message for m in candidates)
+    wrong = np.asarray(truth) + 0.123 if np.ndim(truth) else 0.123 + (truth if np.isfinite(truth) else 0.0)
+    v = verdict(source, name, wrong, **values)
+    assert v.ok is False

@@ -470,14 +470,15 @@ def _softmax_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
         axis = -1 if axis is None else axis
         o = np.asarray(ev.values[i], dtype=float)
         gs = np.asarray(ev.adjoints[i], dtype=float)
-        if graph.nodes[i].op == "softmax":
-            p, scaled_y = o, -gs * o
-        else:
-            p, scaled_y = np.exp(o), -gs
-        c = np.sum(scaled_y, axis=axis, keepdims=True)
-        if np.any(scaled_y < -1e-12) or not np.all(c > 0):
+        with np.errstate(all="ignore"):
+            if graph.nodes[i].op == "softmax":
+                p, scaled_y = o, -gs * o
+            else:
+                p, scaled_y = np.exp(o), -gs
+            c = np.sum(scaled_y, axis=axis, keepdims=True)
+            zbar = c * p - scaled_y  # = c (p − y), the contribution through the softmax
+        if not (np.all(np.isfinite(zbar)) and np.all(scaled_y >= -1e-12) and np.all(c > 0)):
             continue  # not a cross-entropy
-        zbar = c * p - scaled_y  # = c (p − y), the contribution through the softmax
         zname = _arg_text(ev, z) if _said(ev, z) else "the scores"
         pname = _said(ev, i) if graph.nodes[i].op == "softmax" and _said(ev, i) else f"softmax({zname})"
         what = f"softmax with cross-entropy: ∂{ev.output_name}/∂{zname}"
@@ -487,7 +488,7 @@ def _softmax_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
             (f"{what} taken as {y} − {pname} instead of {pname} − {y}", -zbar),
         ]
         rows = np.ravel(c)
-        n = round(1.0 / float(rows[0]))
+        n = round(1.0 / float(rows[0])) if rows[0] > 1e-9 else 0
         if n >= 2 and np.allclose(rows * n, 1.0, rtol=1e-9, atol=0.0):
             wrong.append((f"{what} without the 1/N of the mean (N = {n})", zbar * n))
             wrong.append((f"{what} taken as {pname} instead of {pname} − {y}, and without the 1/N of the mean "
@@ -573,17 +574,21 @@ def _halving(ev, i: int, slot: int) -> bool:
 
 
 def _is_one(ev, kind: int, parts, i: int, args, slot: int) -> bool:
+    """Is that local partial 1 everywhere at the point (so leaving it out changes nothing)?"""
     xs = [ev.values[a] for a in args]
-    m = SCALAR if all(x.__class__ is float for x in xs) else ev.tape.array
-    try:
-        p = safe_partials(m, kind, parts, xs, ev.values[i])[slot]
-    except Exception:
-        return False
-    if m is SCALAR:
-        return p == 1.0
+    if all(x.__class__ is float for x in xs):
+        try:
+            return safe_partials(SCALAR, kind, parts, xs, ev.values[i])[slot] == 1.0
+        except Exception:
+            return False
     import numpy as np
 
-    return bool(np.all(np.asarray(p) == 1.0))
+    with np.errstate(all="ignore"):
+        try:
+            p = safe_partials(ev.tape.array, kind, parts, xs, ev.values[i])[slot]
+        except Exception:
+            return False
+        return bool(np.all(np.asarray(p) == 1.0))
 
 
 # ---- σ for σ' ---------------------------------------------------------------------------
