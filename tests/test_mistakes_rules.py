@@ -143,6 +143,19 @@ def test_leaky_relu_mask_missing_on_vectors():
     assert d.kind == "relu-mask" and "inverted" in d.message
 
 
+def test_every_relu_mask_missing_in_a_two_layer_net():
+    W1 = np.array([[1.0, -2.0], [0.5, 1.0], [-1.0, 0.3]])
+    W2 = np.array([[0.3, -0.6, 1.2], [-0.8, 0.1, -0.5]])
+    x, u = np.array([0.4, 0.7]), np.array([1.0, -2.0])
+    z1 = W1 @ x
+    h1 = np.maximum(z1, 0)
+    z2 = W2 @ h1
+    assert (z1 <= 0).any() and (z2 <= 0).any()
+    no_masks = W1.T @ (W2.T @ u)  # x̄ with neither mask
+    d = diagnosed("h1 = relu(W1@x); h2 = relu(W2@h1); L = dot(u, h2)", "x", no_masks, W1=W1, W2=W2, x=x, u=u)
+    assert d.kind == "relu-mask" and d.message.startswith("every ReLU mask is missing (h2 = relu(")
+
+
 # ---- max and min routing ----------------------------------------------------------------------
 LECTURE_MAX = "f = (x+y)*max(y,z)"  # x=1 y=2 z=0: ∂f/∂z = (x+y)·1[z > y] = 0
 
@@ -297,6 +310,19 @@ def test_sigma_prime_at_the_output_on_vectors_and_matrices():
     assert d.kind == "sigma" and "σ(h)(1 − σ(h))" in d.message
     d = diagnosed(LAYER, "W", np.outer(wrong, x), **LV)
     assert d.kind == "sigma"
+
+
+def test_sigma_prime_at_the_output_in_one_layer_of_two():
+    W1 = np.array([[0.5, -0.3], [0.2, 0.4]])
+    W2 = np.array([[1.0, -1.5], [0.7, 0.2]])
+    x, u = np.array([1.0, -2.0]), np.array([1.0, 2.0])
+    h1 = sigmoid(W1 @ x)
+    h2 = sigmoid(W2 @ h1)
+    z2bar = u * h2 * (1 - h2)  # right in the top layer
+    wrong = (W2.T @ z2bar) * sigmoid(h1) * (1 - sigmoid(h1))  # σ'(h1) for σ'(z1) in the first
+    d = diagnosed("h1 = sigmoid(W1@x); h2 = sigmoid(W2@h1); L = dot(u, h2)", "x", W1.T @ wrong,
+                  W1=W1, W2=W2, x=x, u=u)
+    assert d.kind == "sigma" and "at h1 = sigmoid(" in d.message
 
 
 def test_tanh_prime_of_the_input_on_matrices():

@@ -358,9 +358,9 @@ MAX_RULE_STEPS = 8
 
 def _relu_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
     out = []
-    for pos, (i, kind, args, parts) in _on_the_way(ev, node, reach, ("relu", "leaky_relu"), MAX_RULE_STEPS):
-        if parts[0] is None:
-            continue
+    steps = [(pos, entry) for pos, entry in _on_the_way(ev, node, reach, ("relu", "leaky_relu"), MAX_RULE_STEPS)
+             if entry[3][0] is not None]
+    for pos, (i, kind, args, parts) in steps:
         z = _arg_text(ev, args[0])
         h = _step_text(ev, i)
         leaky = ev.graph.nodes[i].op == "leaky_relu"
@@ -376,6 +376,12 @@ def _relu_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
             value = _rerun(ev, node, {pos: (rule,) + tuple(parts[1:])})
             if value is not None:
                 out.append(Mistake("relu-mask", message, value))
+    if len(steps) > 1:  # every mask left out, as a student who never applies them would
+        value = _rerun(ev, node, {pos: (1.0,) + tuple(parts[1:]) for pos, (_, _, _, parts) in steps})
+        if value is not None:
+            listed = "; ".join(_step_text(ev, i) for _, (i, *_) in steps)
+            out.append(Mistake("relu-mask", f"every ReLU mask is missing ({listed}): each passes the gradient "
+                                            "only where its input is > 0", value))
     return out
 
 
@@ -619,30 +625,34 @@ def _itself(m, x, o):
 def _squash_argument_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
     """σ'(h) for σ'(z) (the derivative applied to the output h = σ(z)), and z(1 − z)
     written for h(1 − h); tanh likewise.  Every σ (or tanh) between the question and
-    the output is changed at once, as a student who learned the rule wrong would."""
+    the output changed at once, as a student who learned the rule wrong would, and
+    then (when there are several) each one alone."""
     out = []
-    for op, (name, _) in _SQUASHES.items():
+    for op in _SQUASHES:
         steps = _on_the_way(ev, node, reach, (op,), len(ev.tape.reverse_code))
         steps = [(pos, entry) for pos, entry in steps if entry[3][0] is not None]
-        if not steps:
-            continue
-        i, _, args, _ = steps[0][1]
-        z = _said(ev, args[0]) or "z"
-        h = _said(ev, i) or (f"σ({z})" if op == "sigmoid" else f"tanh({z})")
-        step = _step_text(ev, i)
-        if op == "sigmoid":
-            at_output = f"σ' taken at the output: σ({h})(1 − σ({h})) for σ'({z}) = {h}(1 − {h}), at {step}"
-            at_input = f"{z}(1 − {z}) written for {h}(1 − {h}): the derivative of {step} is {h}(1 − {h})"
-            rules = ((at_output, _sigmoid_of_output), (at_input, _sigmoid_of_input))
-        else:
-            at_output = f"tanh' taken at the output: 1 − tanh({h})² for tanh'({z}) = 1 − {h}², at {step}"
-            at_input = f"1 − {z}² written for 1 − {h}²: the derivative of {step} is 1 − {h}²"
-            rules = ((at_output, _tanh_of_output), (at_input, _tanh_of_input))
-        for message, rule in rules:
-            value = _rerun(ev, node, {pos: (rule,) for pos, _ in steps})
-            if value is not None:
-                out.append(Mistake("sigma", message, value))
+        groups = [steps] + ([[one] for one in steps[:MAX_RULE_STEPS]] if len(steps) > 1 else [])
+        for group in groups if steps else []:
+            for message, rule in _squash_argument_rules(ev, op, [entry for _, entry in group]):
+                value = _rerun(ev, node, {pos: (rule,) for pos, _ in group})
+                if value is not None:
+                    out.append(Mistake("sigma", message, value))
     return out
+
+
+def _squash_argument_rules(ev, op: str, entries: list[tuple]) -> list[tuple[str, Callable]]:
+    """The two messages and wrong rules for σ (or tanh) at the steps `entries`."""
+    i, _, args, _ = entries[0]
+    z = _said(ev, args[0]) or "z"
+    h = _said(ev, i) or (f"σ({z})" if op == "sigmoid" else f"tanh({z})")
+    step = _step_text(ev, i) + (f" (and {len(entries) - 1} more)" if len(entries) > 1 else "")
+    if op == "sigmoid":
+        return [(f"σ' taken at the output: σ({h})(1 − σ({h})) for σ'({z}) = {h}(1 − {h}), at {step}",
+                 _sigmoid_of_output),
+                (f"{z}(1 − {z}) written for {h}(1 − {h}): the derivative of {step} is {h}(1 − {h})",
+                 _sigmoid_of_input)]
+    return [(f"tanh' taken at the output: 1 − tanh({h})² for tanh'({z}) = 1 − {h}², at {step}", _tanh_of_output),
+            (f"1 − {z}² written for 1 − {h}²: the derivative of {step} is 1 − {h}²", _tanh_of_input)]
 
 
 def _sigmoid_of_output(m, x, o):
