@@ -1,8 +1,17 @@
 """Common backprop mistakes, and which one explains a wrong answer.
 
-For one question (∂out/∂NAME at the point) `mistakes` computes, once, the number each
-common mistake would give:
+For one question (∂out/∂NAME at the point) `mistakes` computes the number each common
+mistake would give, group by group and only as far as needed (most specific first):
 
+* ``relu-mask``: a ReLU (or leaky ReLU) between NAME and the output with its mask
+  missing (partial 1), inverted (1 where the input is ≤ 0) or taken from the output
+  (h for 1[z > 0]);
+* ``max-routing``: a max/min that sends the gradient to the other argument, or to all
+  of them (a max of one array: to every element, or to the smallest one);
+* ``softmax``: softmax with cross-entropy where z̄ = p − y is taken as p, as y − p,
+  or (on a batch averaged over N rows) without the 1/N;
+* ``sigma``: σ(z) (or tanh(z)) used where its derivative σ'(z) = σ(z)(1 − σ(z))
+  belongs, σ' taken at the output (σ'(h) for σ'(z)), or z(1 − z) written for h(1 − h);
 * ``paths``: only some of the paths from NAME to the output (scalar programs, up to
   `MAX_PATHS` paths; every proper subset is tried);
 * ``fan-out``: only one branch where a node feeds several others (the adjoint of a
@@ -18,15 +27,20 @@ common mistake would give:
 * ``broadcast``: for an operand broadcast over a batch (a bias added to every row),
   its adjoint before the sum over the batch: all rows, the first row only, or their
   mean (a ``factor`` of 1/N);
+* ``chain``: one local partial of the chain left out (replaced by 1);
 * ``sign``: the right magnitude with the wrong sign;
-* ``factor``: off by a factor of 2, or by the m of a mean over m examples;
+* ``factor``: off by a factor of 2 (or a 1/2 of the program left out), or by the m
+  of a mean over m examples;
 * two at once: a sign or factor 2 mistake on top of a transposed, softmax, ReLU-mask,
   broadcast or time-step one (kinds joined by ``+``: ``transposed+sign``).
 
-`diagnose` then names the first mistake whose number the answer matches (within the
-tolerance) and that differs from the truth.  A diagnosis says *which* mistake; the
-number it would take to fix it (which would reveal the answer) is kept apart in
-`Mistake.reveal`, shown only with ``--reveal``.
+Each rule mistake is found by rerunning the reverse walk with one rule changed (one
+op's partials replaced) or one adjoint overridden (softmax: z̄ replaced, then the
+walk continues from z; by linearity that is the truth plus the pullback of the
+difference).  `diagnose` then names the first mistake whose number the answer matches
+(within the tolerance) and that differs from the truth.  A diagnosis says *which*
+mistake, in the student's own names; the number it would take to fix it (which would
+reveal the answer) is kept apart in `Mistake.reveal`, shown only with ``--reveal``.
 """
 
 from __future__ import annotations
@@ -34,12 +48,14 @@ from __future__ import annotations
 import copy
 import unicodedata
 from itertools import combinations
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from ..core.engine import safe_partials
 from ..backends.floats import SCALAR
 from ..core.graph import CONST, INPUT
 from ..core.fmt import number
+from ..core.ops import OPS
+from ..run.evaluate import all_finite
 
 #: more paths than this (to the output) and subsets of paths are not tried
 MAX_PATHS = 12
@@ -63,7 +79,8 @@ class Mistake:
     __slots__ = ("kind", "message", "reveal", "value")
 
     def __init__(self, kind: str, message: str, value: object, reveal: str = "") -> None:
-        #: "paths", "fan-out", "sigma", "transposed", "sign", "factor"
+        #: "relu-mask", "max-routing", "softmax", "sigma", "paths", "fan-out", "chain",
+        #: "transposed", "sign", "factor" (two at once are joined with "+")
         self.kind = kind
         #: says which mistake, without the right answer
         self.message = message
@@ -78,36 +95,65 @@ def mistakes(ev, node: int) -> "Candidates":
 
 
 class Candidates:
-    """Every candidate mistake for one question, most specific first; computed on first
-    use, since only a wrong answer needs them."""
+    """Every candidate mistake for one question, most specific first; computed group
+    by group as `diagnose` asks for them, since only a wrong answer needs them (and a
+    match in an early group needs none of the later reruns)."""
 
     def __init__(self, ev, node: int) -> None:
         self.ev = ev
         self.node = node
-        self._found: Optional[list[Mistake]] = None
+        self._found: list[Mistake] = []
+        self._groups: Optional[Iterator[list[Mistake]]] = None
+        self._started = False
 
-    def __iter__(self):
-        if self._found is None:
-            self._found = _candidates(self.ev, self.node)
-        return iter(self._found)
+    def __iter__(self) -> Iterator[Mistake]:
+        if not self._started:
+            self._started = True
+            self._groups = _candidates(self.ev, self.node)
+        k = 0
+        while True:
+            while k < len(self._found):
+                yield self._found[k]
+                k += 1
+            if self._groups is None:
+                return
+            group = next(self._groups, None)
+            if group is None:
+                self._groups = None
+                return
+            self._found.extend(group)
 
 
-def _candidates(ev, node: int) -> list[Mistake]:
+def _candidates(ev, node: int) -> Iterator[list[Mistake]]:
+    """The groups of candidates, most specific first."""
     truth = ev.adjoints[node]
-    found: list[Mistake] = []
-    if len(ev.graph.nodes) <= MAX_NODES:  # paths and one-use walks are for homework-sized programs
-        found += _time_step_mistakes(ev, node)
-        found += _transposed_mistakes(ev, node)
-        found += _broadcast_mistakes(ev, node)
+    small = len(ev.graph.nodes) <= MAX_NODES  # reruns per node are for homework-sized programs
+    reach = _reach(ev, node) if small else None
+    singles: list[Mistake] = []
+
+    def single(group: list[Mistake]) -> list[Mistake]:
+        singles.extend(group)
+        return group
+
+    if reach is not None:
+        yield single(_relu_mistakes(ev, node, reach))
+        yield single(_max_mistakes(ev, node, reach))
+        yield single(_softmax_mistakes(ev, node, reach))
+    yield single(_squash_mistakes(ev, node))
+    if reach is not None:
+        yield single(_squash_argument_mistakes(ev, node, reach))
+    if small:
+        yield single(_time_step_mistakes(ev, node))
+        yield single(_transposed_mistakes(ev, node))
+        yield single(_broadcast_mistakes(ev, node))
         path_list = _paths(ev, node)
         if path_list is not None:
-            found += _path_mistakes(ev, node, path_list)
+            yield single(_path_mistakes(ev, node, path_list))
         else:
-            found += _fan_out_mistakes(ev, node)
-    found += _squash_mistakes(ev, node)
-    found += _simple_mistakes(ev, node, truth)
-    found += _combined_mistakes(ev, found)  # last: two mistakes at once, from the single ones above
-    return found
+            yield single(_fan_out_mistakes(ev, node))
+        yield single(_chain_mistakes(ev, node, reach))
+    yield single(_simple_mistakes(ev, node, truth, reach))
+    yield _combined_mistakes(ev, singles)  # last: two mistakes at once, from the single ones above
 
 
 def diagnose(candidates, answer: object, truth: object,
@@ -269,6 +315,319 @@ def _fan_out_mistakes(ev, node: int) -> list[Mistake]:
     return out
 
 
+# ---- reruns of the reverse walk ------------------------------------------------------------
+def _reach(ev, node: int) -> list[bool]:
+    """Which nodes `node` reaches (itself included): the steps between it and the output."""
+    graph = ev.graph
+    reach = [False] * len(graph.nodes)
+    reach[node] = True
+    for n in graph.nodes[node + 1:]:
+        if any(reach[a] for a in n.args):
+            reach[n.id] = True
+    return reach
+
+
+def _on_the_way(ev, node: int, reach: list[bool], ops, limit: int) -> list[tuple[int, tuple]]:
+    """(position in the reverse code, entry) of the steps with an op in `ops` after the
+    question's node that it reaches, nearest the output first, at most `limit`."""
+    nodes = ev.graph.nodes
+    found = []
+    for pos, entry in enumerate(ev.tape.reverse_code):
+        if entry[0] > node and reach[entry[0]] and nodes[entry[0]].op in ops:
+            found.append((pos, entry))
+            if len(found) >= limit:
+                break
+    return found
+
+
+def _rerun(ev, node: int, changes: dict[int, object]) -> Optional[object]:
+    """∂out/∂(node) from the reverse walk with the partials (or VJPs) of some entries
+    replaced (reverse-code position -> new parts); None when that walk fails or is not
+    finite (a rerun that fails explains nothing)."""
+    tape = copy.copy(ev.tape)
+    code = list(tape.reverse_code)
+    for pos, parts in changes.items():
+        i, kind, args, _ = code[pos]
+        code[pos] = (i, kind, args, parts)
+    tape.reverse_code = code
+    try:
+        value = tape.backward(ev.values)[node]
+    except Exception:
+        return None
+    return value if all_finite(value) else None
+
+
+def _said(ev, i: int) -> Optional[str]:
+    """Node i's name when the student can know it (an input, a step, a name gradcli
+    shows), None for the inside of an inlined call (``cross_entropy#1.a``)."""
+    label = ev.graph.label(i)
+    return None if "#" in label or label.startswith("%") else label
+
+
+def _step_text(ev, i: int) -> str:
+    """``h = relu(z)`` in the student's names; what they never wrote (the inside of an
+    inlined call) shows as ``…``."""
+    graph = ev.graph
+    definition = graph.definition(i)
+    hidden = sorted({graph.label(a) for a in graph.nodes[i].args if _said(ev, a) is None}, key=len, reverse=True)
+    for label in hidden:
+        definition = definition.replace(label, "…")
+    name = _said(ev, i)
+    return f"{name} = {definition}" if name else definition
+
+
+def _arg_text(ev, i: int) -> str:
+    """An argument in the student's words: its name, or its definition."""
+    name = _said(ev, i)
+    return name if name is not None else "its input"
+
+
+# ---- the ReLU mask -----------------------------------------------------------------------
+#: ReLUs, maxes and softmaxes looked at per question (nearest the output first)
+MAX_RULE_STEPS = 8
+
+
+def _relu_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
+    out = []
+    steps = [(pos, entry) for pos, entry in _on_the_way(ev, node, reach, ("relu", "leaky_relu"), MAX_RULE_STEPS)
+             if entry[3][0] is not None]
+    for pos, (i, kind, args, parts) in steps:
+        z = _arg_text(ev, args[0])
+        h = _step_text(ev, i)
+        leaky = ev.graph.nodes[i].op == "leaky_relu"
+        passes = (f"{h} passes the gradient whole only where {z} > 0 (and scaled by its slope elsewhere)" if leaky
+                  else f"{h} passes the gradient only where {z} > 0")
+        rules = (
+            (f"the ReLU mask is missing: {passes}", 1.0),
+            (f"the ReLU mask is inverted (1 where {z} ≤ 0): {passes}", _leaky_inverted if leaky else _relu_inverted),
+            (f"the ReLU mask is taken from the output ({_said(ev, i) or 'its value'} for 1[{z} > 0]): {passes}",
+             _leaky_output if leaky else _relu_output),
+        )
+        for message, rule in rules:
+            value = _rerun(ev, node, {pos: (rule,) + tuple(parts[1:])})
+            if value is not None:
+                out.append(Mistake("relu-mask", message, value))
+    if len(steps) > 1:  # every mask left out, as a student who never applies them would
+        value = _rerun(ev, node, {pos: (1.0,) + tuple(parts[1:]) for pos, (_, _, _, parts) in steps})
+        if value is not None:
+            listed = "; ".join(_step_text(ev, i) for _, (i, *_) in steps)
+            out.append(Mistake("relu-mask", f"every ReLU mask is missing ({listed}): each passes the gradient "
+                                            "only where its input is > 0", value))
+    return out
+
+
+def _relu_inverted(m, x, o):
+    return 1.0 - m.step(x)
+
+
+def _relu_output(m, x, o):
+    return o
+
+
+def _leaky_inverted(m, x, s, o):
+    return (1.0 - m.step(x)) + s * m.step(x)
+
+
+def _leaky_output(m, x, s, o):
+    return o
+
+
+# ---- max/min routing ----------------------------------------------------------------------
+def _max_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
+    out = []
+    graph = ev.graph
+    for pos, (i, kind, args, parts) in _on_the_way(ev, node, reach, ("max", "min", "amax", "amin"), MAX_RULE_STEPS):
+        op = graph.nodes[i].op
+        step = _step_text(ev, i)
+        word = "largest" if op in ("max", "amax") else "smallest"
+        extreme = "max" if op in ("max", "amax") else "min"
+        if kind < 0:  # max of one array: the gradient goes to its largest element
+            if parts[0] is None:
+                continue
+            other = "smallest" if op == "amax" else "largest"
+            rules = [
+                (f"{extreme} routed to every element: {step} passes the gradient only to its {word} element",
+                 _spread_vjp),
+                (f"{extreme} routed to the wrong element: {step} passes the gradient to its {word} element, "
+                 f"not the {other}", _other_extreme_vjp(op)),
+            ]
+        else:
+            names = [_said(ev, a) for a in args]
+            said = [n for n in names if n]
+            shown = (", ".join(said[:-1]) + " and " + said[-1]) if len(said) > 1 else (said[0] if said else
+                                                                                        "its arguments")
+            rules = []
+            if len(args) == 2:
+                rules.append((f"{extreme} routed to the wrong input: {step} passes the gradient only to its "
+                              f"{word} argument", _swapped))
+            rules.append((f"{extreme} routed to every input ({shown}): {step} passes the gradient only to its "
+                          f"{word} argument", _to_all))
+        for message, rule in rules:
+            value = _rerun(ev, node, {pos: rule if kind == 0 else (rule,)})
+            if value is not None:
+                out.append(Mistake("max-routing", message, value))
+    return out
+
+
+def _swapped(m, xs, o):
+    return list(reversed(OPS["max"].partials_at(m, xs, o)))
+
+
+def _to_all(m, xs, o):
+    return [1.0] * len(xs)
+
+
+def _spread_vjp(m, g, xs, o, p):
+    return m.expand_to(g, m.shape(xs[0]), None)
+
+
+def _other_extreme_vjp(op: str):
+    def vjp(m, g, xs, o, p):
+        x = xs[0]
+        hits = m.eq(x, m.amin(x) if op == "amax" else m.amax(x))
+        return m.times(g, hits) / m.sum(hits, None)
+
+    return vjp
+
+
+# ---- softmax with cross-entropy ------------------------------------------------------------
+def _softmax_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
+    """z̄ = c (p − y) for p = softmax(z) (or log_softmax) met by a cross-entropy loss:
+    c y is read off the adjoint of p (−p̄ ∘ p) and must be ≥ 0 with rows summing to
+    c > 0; each mistake replaces z̄ and continues the reverse walk from z."""
+    import numpy as np
+
+    out = []
+    graph = ev.graph
+    for pos, (i, kind, args, parts) in _on_the_way(ev, node, reach, ("softmax", "log_softmax"), MAX_RULE_STEPS):
+        z = args[0]
+        if not reach[z] or parts[0] is None or not graph.nodes[i].shape:
+            continue
+        axis = graph.nodes[i].param
+        axis = -1 if axis is None else axis
+        o = np.asarray(ev.values[i], dtype=float)
+        gs = np.asarray(ev.adjoints[i], dtype=float)
+        with np.errstate(all="ignore"):
+            if graph.nodes[i].op == "softmax":
+                p, scaled_y = o, -gs * o
+            else:
+                p, scaled_y = np.exp(o), -gs
+            c = np.sum(scaled_y, axis=axis, keepdims=True)
+            zbar = c * p - scaled_y  # = c (p − y), the contribution through the softmax
+        if not (np.all(np.isfinite(zbar)) and np.all(scaled_y >= -1e-12) and np.all(c > 0)):
+            continue  # not a cross-entropy
+        zname = _arg_text(ev, z) if _said(ev, z) else "the scores"
+        pname = _said(ev, i) if graph.nodes[i].op == "softmax" and _said(ev, i) else f"softmax({zname})"
+        what = f"softmax with cross-entropy: ∂{ev.output_name}/∂{zname}"
+        y = _targets(ev, i)
+        wrong = [
+            (f"{what} taken as {pname} instead of {pname} − {y} (the targets {y} left out)", c * p),
+            (f"{what} taken as {y} − {pname} instead of {pname} − {y}", -zbar),
+        ]
+        rows = np.ravel(c)
+        n = round(1.0 / float(rows[0])) if rows[0] > 1e-9 else 0
+        if n >= 2 and np.allclose(rows * n, 1.0, rtol=1e-9, atol=0.0):
+            wrong.append((f"{what} without the 1/N of the mean (N = {n})", zbar * n))
+            wrong.append((f"{what} taken as {pname} instead of {pname} − {y}, and without the 1/N of the mean "
+                          f"(N = {n})", p))
+        for message, zwrong in wrong:
+            value = _pullback(ev, node, z, zwrong - zbar)
+            if value is not None:
+                out.append(Mistake("softmax", message, value))
+    return out
+
+
+def _targets(ev, i: int) -> str:
+    """The name of the targets the log-probabilities of node i are multiplied by
+    (``y`` of ``-sum(y*log(p))``), or ``y``."""
+    graph = ev.graph
+    logs = {i} if graph.nodes[i].op == "log_softmax" else set()
+    for n in graph.nodes[i + 1:]:
+        if n.op == "log" and n.args[0] == i:
+            logs.add(n.id)
+        elif n.op == "mul" and logs & set(n.args):
+            other = [a for a in n.args if a not in logs]
+            if other and _said(ev, other[0]) and graph.nodes[other[0]].op != CONST:
+                return _said(ev, other[0])  # type: ignore[return-value]
+    return "y"
+
+
+def _pullback(ev, node: int, z: int, delta) -> Optional[object]:
+    """∂out/∂(node) had z̄ been off by `delta`: the truth plus delta pulled back from z
+    (the reverse walk is linear in its seed)."""
+    try:
+        back = ev.tape.backward(ev.values, delta, output=z)[node]
+        value = ev.adjoints[node] + back
+    except Exception:
+        return None
+    return value if all_finite(value) else None
+
+
+# ---- a missing factor of the chain ---------------------------------------------------------
+#: at most this many "one factor left out" reverse walks per question
+MAX_CHAIN = 24
+#: ops whose missing factor another class names more precisely
+_NAMED_ELSEWHERE = {"relu", "leaky_relu"}
+
+
+def _chain_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
+    """For each elementwise step between the question's node and the output, one local
+    partial replaced by 1 (a factor of the chain left out), nearest the output first."""
+    graph = ev.graph
+    out: list[Mistake] = []
+    for pos, (i, kind, args, parts) in enumerate(ev.tape.reverse_code):
+        if kind <= 0 or i <= node or not reach[i] or graph.nodes[i].op in _NAMED_ELSEWHERE:
+            continue
+        for slot, a in enumerate(args):
+            p = parts[slot]
+            if not reach[a] or p is None or (p.__class__ is float and p in (1.0, -1.0, 0.0)):
+                continue
+            if _is_one(ev, kind, parts, i, args, slot) or _halving(ev, i, slot):
+                continue  # leaving out a factor 1 changes nothing; a 1/2 or 2 left out is a `factor`
+            if len(out) >= MAX_CHAIN:
+                return out
+            new = list(parts)
+            new[slot] = 1.0
+            value = _rerun(ev, node, {pos: tuple(new)})
+            if value is None:
+                continue
+            h, z = _said(ev, i), _said(ev, a)
+            factor = f"∂{h}/∂{z}" if h and z else "the local derivative"
+            out.append(Mistake("chain", f"a factor of the chain is missing: {factor} at {_step_text(ev, i)}",
+                               value))
+    return out
+
+
+def _halving(ev, i: int, slot: int) -> bool:
+    """Is the partial in `slot` of node i a constant 2 or 1/2 (``0.5*r``, ``r/2``, ``2*r``)?"""
+    graph = ev.graph
+    n = graph.nodes[i]
+    if n.op not in ("mul", "div") or len(n.args) != 2:
+        return False
+    other = graph.nodes[n.args[1 - slot]]
+    if other.op != CONST or (n.op == "div" and slot == 1):
+        return False
+    return other.param in ((0.5, 2.0) if n.op == "mul" else (2.0,))
+
+
+def _is_one(ev, kind: int, parts, i: int, args, slot: int) -> bool:
+    """Is that local partial 1 everywhere at the point (so leaving it out changes nothing)?"""
+    xs = [ev.values[a] for a in args]
+    if all(x.__class__ is float for x in xs):
+        try:
+            return safe_partials(SCALAR, kind, parts, xs, ev.values[i])[slot] == 1.0
+        except Exception:
+            return False
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        try:
+            p = safe_partials(ev.tape.array, kind, parts, xs, ev.values[i])[slot]
+        except Exception:
+            return False
+        return bool(np.all(np.asarray(p) == 1.0))
+
+
 # ---- σ for σ' ---------------------------------------------------------------------------
 def _squash_mistakes(ev, node: int) -> list[Mistake]:
     graph = ev.graph
@@ -294,13 +653,67 @@ def _itself(m, x, o):
     return o
 
 
+def _squash_argument_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
+    """σ'(h) for σ'(z) (the derivative applied to the output h = σ(z)), and z(1 − z)
+    written for h(1 − h); tanh likewise.  Every σ (or tanh) between the question and
+    the output changed at once, as a student who learned the rule wrong would, and
+    then (when there are several) each one alone."""
+    out = []
+    for op in _SQUASHES:
+        steps = _on_the_way(ev, node, reach, (op,), len(ev.tape.reverse_code))
+        steps = [(pos, entry) for pos, entry in steps if entry[3][0] is not None]
+        groups = [steps] + ([[one] for one in steps[:MAX_RULE_STEPS]] if len(steps) > 1 else [])
+        for group in groups if steps else []:
+            for message, rule in _squash_argument_rules(ev, op, [entry for _, entry in group]):
+                value = _rerun(ev, node, {pos: (rule,) for pos, _ in group})
+                if value is not None:
+                    out.append(Mistake("sigma", message, value))
+    return out
+
+
+def _squash_argument_rules(ev, op: str, entries: list[tuple]) -> list[tuple[str, Callable]]:
+    """The two messages and wrong rules for σ (or tanh) at the steps `entries`."""
+    i, _, args, _ = entries[0]
+    z = _said(ev, args[0]) or "z"
+    h = _said(ev, i) or (f"σ({z})" if op == "sigmoid" else f"tanh({z})")
+    step = _step_text(ev, i) + (f" (and {len(entries) - 1} more)" if len(entries) > 1 else "")
+    if op == "sigmoid":
+        return [(f"σ' taken at the output: σ({h})(1 − σ({h})) for σ'({z}) = {h}(1 − {h}), at {step}",
+                 _sigmoid_of_output),
+                (f"{z}(1 − {z}) written for {h}(1 − {h}): the derivative of {step} is {h}(1 − {h})",
+                 _sigmoid_of_input)]
+    return [(f"tanh' taken at the output: 1 − tanh({h})² for tanh'({z}) = 1 − {h}², at {step}", _tanh_of_output),
+            (f"1 − {z}² written for 1 − {h}²: the derivative of {step} is 1 − {h}²", _tanh_of_input)]
+
+
+def _sigmoid_of_output(m, x, o):
+    s = m.sigmoid(o)
+    return s * (1.0 - s)
+
+
+def _sigmoid_of_input(m, x, o):
+    return x * (1.0 - x)
+
+
+def _tanh_of_output(m, x, o):
+    t = m.tanh(o)
+    return 1.0 - t * t
+
+
+def _tanh_of_input(m, x, o):
+    return 1.0 - x * x
+
+
 # ---- transposed, sign, factors ------------------------------------------------------------
-def _simple_mistakes(ev, node: int, truth: object) -> list[Mistake]:
+def _simple_mistakes(ev, node: int, truth: object, reach: Optional[list[bool]] = None) -> list[Mistake]:
     out = []
     if len(getattr(truth, "shape", ())) == 2:
         out.append(Mistake("transposed", "the matrix is transposed (e.g. x δᵀ where δ xᵀ belongs, "
                            "or W δ where Wᵀ δ belongs)", truth.T))  # type: ignore[attr-defined]
     out.append(Mistake("sign", "the sign is wrong", -truth))  # type: ignore[operator]
+    for step in _halves(ev, reach) if reach is not None else []:
+        out.append(Mistake("factor", f"off by a factor of 2: the 1/2 of {step} is left out",
+                           truth * 2))  # type: ignore[operator]
     out.append(Mistake("factor", "off by a factor of 2: a factor 2 is missing (as in d/dx x² = 2x)",
                        truth / 2))  # type: ignore[operator]
     out.append(Mistake("factor", "off by a factor of 2: there is a factor 2 too many", truth * 2))  # type: ignore[operator]
@@ -639,3 +1052,18 @@ def _combined_mistakes(ev, found: list[Mistake]) -> list[Mistake]:
         out.append(Mistake(f"{m.kind}+factor", f"{m.message}; and there is a factor 2 too many",
                            v * 2))  # type: ignore[operator]
     return out
+
+
+def _halves(ev, reach: list[bool]) -> list[str]:
+    """The steps after the question's node that halve (``0.5*r^2``, ``r^2/2``), first
+    one only: a 1/2 left out doubles the answer."""
+    graph = ev.graph
+    for n in graph.nodes:
+        if not reach[n.id] or n.op not in ("mul", "div") or len(n.args) != 2:
+            continue
+        consts = [graph.nodes[a].param for a in n.args if graph.nodes[a].op == CONST]
+        if n.op == "mul" and 0.5 in consts:
+            return [_step_text(ev, n.id)]
+        if n.op == "div" and graph.nodes[n.args[1]].op == CONST and graph.nodes[n.args[1]].param == 2.0:
+            return [_step_text(ev, n.id)]
+    return []
