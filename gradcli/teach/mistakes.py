@@ -138,7 +138,7 @@ def _candidates(ev, node: int) -> Iterator[list[Mistake]]:
     if reach is not None:
         yield single(_relu_mistakes(ev, node, reach))
         yield single(_max_mistakes(ev, node, reach))
-        yield single(_softmax_mistakes(ev, node, reach))
+        yield single(_softmax_mistakes(ev, node, reach) + _sigmoid_ce_mistakes(ev, node, reach))
     yield single(_squash_mistakes(ev, node))
     if reach is not None:
         yield single(_squash_argument_mistakes(ev, node, reach))
@@ -287,13 +287,18 @@ def _fan_out_mistakes(ev, node: int) -> list[Mistake]:
         uses_text = ", ".join(f"{graph.label(c)} = {graph.definition(c)}" + (" twice" if consumers.count(c) == 2 else
                               f" {consumers.count(c)} times" if consumers.count(c) > 2 else "")
                               for c in dict.fromkeys(consumers))
-        for keep in uses[v]:
+        distinct = list(dict.fromkeys(consumers))
+        keeps = [[use] for use in uses[v]]
+        if len(distinct) >= 2:  # every use in one consumer (dot(z, z) kept whole), the others dropped
+            keeps += [[u for u, c in zip(uses[v], consumers) if c == d] for d in distinct if consumers.count(d) > 1]
+        for kept_uses in keeps:
+            keep = kept_uses[0]
             if len(out) >= MAX_FAN_OUT:
                 return out
             tape = copy.copy(ev.tape)
             code = list(tape.reverse_code)
             for pos, slot in uses[v]:
-                if (pos, slot) == keep:
+                if (pos, slot) in kept_uses:
                     continue
                 i, kind, args, parts = code[pos]
                 parts = list(parts)
@@ -520,10 +525,9 @@ def _softmax_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
         pname = _said(ev, i) if graph.nodes[i].op == "softmax" and _said(ev, i) else f"softmax({zname})"
         what = f"softmax with cross-entropy: ∂{ev.output_name}/∂{zname}"
         y = _targets(ev, i)
-        wrong = [
-            (f"{what} taken as {pname} instead of {pname} − {y} (the targets {y} left out)", c * p),
-            (f"{what} taken as {y} − {pname} instead of {pname} − {y}", -zbar),
-        ]
+        wrong = [(f"{what} taken as {pname} instead of {pname} − {y} (the targets {y} left out)", c * p)]
+        if node == z:  # downstream, y − p is every sign flipped: the plain `sign` says it
+            wrong.append((f"{what} taken as {y} − {pname} instead of {pname} − {y}", -zbar))
         rows = np.ravel(c)
         n = round(1.0 / float(rows[0])) if rows[0] > 1e-9 else 0
         if n >= 2 and np.allclose(rows * n, 1.0, rtol=1e-9, atol=0.0):
@@ -535,6 +539,59 @@ def _softmax_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
             if value is not None:
                 out.append(Mistake("softmax", message, value))
     return out
+
+
+def _sigmoid_ce_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
+    """z̄ = c (p − t) for p = sigmoid(z) met by a binary cross-entropy
+    −(t log p + (1 − t) log(1 − p)): t is the value multiplying log(p), c is read off
+    z̄ = c (p − t); the mistakes are z̄ taken as p (the targets left out) and t − p."""
+    import numpy as np
+
+    out = []
+    graph = ev.graph
+    for pos, (i, kind, args, parts) in _on_the_way(ev, node, reach, ("sigmoid",), MAX_RULE_STEPS):
+        z = args[0]
+        if not reach[z] or parts[0] is None:
+            continue
+        t_node = _target_node(ev, i)
+        if t_node is None:
+            continue
+        with np.errstate(all="ignore"):
+            p = np.asarray(ev.values[i], dtype=float)
+            t = np.asarray(ev.values[t_node], dtype=float)
+            zbar = np.asarray(ev.adjoints[z], dtype=float)
+            gap = p - t
+            c = np.where(np.abs(gap) > 1e-12, zbar / np.where(gap == 0, 1.0, gap), np.nan)
+        known = c[np.isfinite(c)] if np.ndim(c) else (np.array([c]) if np.isfinite(c) else np.array([]))
+        if known.size == 0 or not np.allclose(known, known.flat[0], rtol=1e-9, atol=0) or known.flat[0] <= 0:
+            continue  # not a binary cross-entropy
+        c0 = float(known.flat[0])
+        zname = _arg_text(ev, z) if _said(ev, z) else "the score"
+        pname = _said(ev, i) or f"sigmoid({zname})"
+        tname = _said(ev, t_node) or "t"
+        what = f"sigmoid with cross-entropy: ∂{ev.output_name}/∂{zname}"
+        wrong = [(f"{what} taken as {pname} instead of {pname} − {tname} (the target {tname} left out)", c0 * p)]
+        if node == z:  # downstream, t − p is every sign flipped: the plain `sign` says it
+            wrong.append((f"{what} taken as {tname} − {pname} instead of {pname} − {tname}", -c0 * gap))
+        for message, zwrong in wrong:
+            value = _pullback(ev, node, z, zwrong - zbar)
+            if value is not None:
+                out.append(Mistake("softmax", message, value))
+    return out
+
+
+def _target_node(ev, i: int) -> Optional[int]:
+    """The node multiplying log(node i) in a loss (``t`` of ``t*log(p)``), if any."""
+    graph = ev.graph
+    logs = set()
+    for n in graph.nodes[i + 1:]:
+        if n.op == "log" and n.args[0] == i:
+            logs.add(n.id)
+        elif n.op == "mul" and logs & set(n.args):
+            other = [a for a in n.args if a not in logs]
+            if other and graph.nodes[other[0]].op != CONST:
+                return other[0]
+    return None
 
 
 def _targets(ev, i: int) -> str:
@@ -722,7 +779,25 @@ def _simple_mistakes(ev, node: int, truth: object, reach: Optional[list[bool]] =
                            "examples is missing", truth * m))  # type: ignore[operator]
         out.append(Mistake("factor", f"off by a factor of m = {m}: divided by m = {m} once too often",
                            truth / m))  # type: ignore[operator]
+    for n, name in _batch_sizes(ev):
+        if n in _mean_sizes(ev) or n == 2:
+            continue
+        out.append(Mistake("factor", f"off by a factor of N = {n}, the batch of {n} rows of {name}: "
+                           "a 1/N is missing", truth * n))  # type: ignore[operator]
+        out.append(Mistake("factor", f"off by a factor of N = {n}, the batch of {n} rows of {name}: "
+                           "divided by N once too often", truth / n))  # type: ignore[operator]
     return out
+
+
+def _batch_sizes(ev) -> list[tuple[int, str]]:
+    """(N, input name) for the inputs that are a batch of rows (matrices), distinct N:
+    a loss over a batch divides by N, and a forgotten 1/N is a classic."""
+    found: list[tuple[int, str]] = []
+    for name, value in ev.env.items():
+        shape = getattr(value, "shape", ())
+        if len(shape) == 2 and shape[0] > 1 and shape[0] not in [n for n, _ in found]:
+            found.append((int(shape[0]), name))
+    return found
 
 
 def _mean_sizes(ev) -> list[int]:
