@@ -633,6 +633,15 @@ def _chain_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
     graph = ev.graph
     out: list[Mistake] = []
     for pos, (i, kind, args, parts) in enumerate(ev.tape.reverse_code):
+        if kind < 0 and i > node and reach[i] and graph.nodes[i].op in _SHAPE_KEEPING and reach[args[0]] \
+                and parts[0] is not None and graph.nodes[i].shape == graph.nodes[args[0]].shape:
+            # a Jacobian left out (softmax's): the adjoint passed through unchanged
+            value = _rerun(ev, node, {pos: (_pass_through,) + tuple(parts[1:])})
+            if value is not None and len(out) < MAX_CHAIN:
+                op = graph.nodes[i].op
+                out.append(Mistake("chain", f"a factor of the chain is missing: {op}'s Jacobian at "
+                                            f"{_step_text(ev, i)}", value))
+            continue
         if kind <= 0 or i <= node or not reach[i] or graph.nodes[i].op in _NAMED_ELSEWHERE:
             continue
         for slot, a in enumerate(args):
@@ -653,6 +662,14 @@ def _chain_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
             out.append(Mistake("chain", f"a factor of the chain is missing: {factor} at {_step_text(ev, i)}",
                                value))
     return out
+
+
+#: structural ops of one array argument whose result has its shape: their Jacobian can be left out
+_SHAPE_KEEPING = {"softmax", "log_softmax", "cumsum"}
+
+
+def _pass_through(m, g, xs, o, p):
+    return g
 
 
 def _halving(ev, i: int, slot: int) -> bool:
@@ -687,22 +704,23 @@ def _is_one(ev, kind: int, parts, i: int, args, slot: int) -> bool:
 
 # ---- σ for σ' ---------------------------------------------------------------------------
 def _squash_mistakes(ev, node: int) -> list[Mistake]:
+    """σ (or tanh) itself where its derivative belongs: in every σ at once, then, where
+    there are several, in each one alone (an LSTM's tanh gate, not the tanh of its cell)."""
     graph = ev.graph
-    ops = {graph.nodes[i].op for i, *_ in ev.tape.reverse_code if i > node}
     out = []
     for op, (name, rule) in _SQUASHES.items():
-        if op not in ops:
+        where = [pos for pos, (i, *_rest) in enumerate(ev.tape.reverse_code) if i > node and graph.nodes[i].op == op]
+        if not where:
             continue
-        tape = copy.copy(ev.tape)
-        tape.reverse_code = [
-            (i, kind, args, (_itself,)) if graph.nodes[i].op == op else (i, kind, args, parts)
-            for i, kind, args, parts in tape.reverse_code
-        ]
-        try:
-            value = tape.backward(ev.values)[node]
-        except Exception:
-            continue
-        out.append(Mistake("sigma", f"{name} used where its derivative belongs: {rule}, not {name}(z)", value))
+        choices = [(where, "")] + ([([pos], _step_text(ev, ev.tape.reverse_code[pos][0])) for pos in where]
+                                   if len(where) > 1 else [])
+        for positions, step in choices[:1 + MAX_RULE_STEPS]:
+            value = _rerun(ev, node, {pos: (_itself,) for pos in positions})
+            if value is None:
+                continue
+            at = f" (at {step})" if step else ""
+            out.append(Mistake("sigma", f"{name} used where its derivative belongs{at}: {rule}, not {name}(z)",
+                               value))
     return out
 
 
