@@ -496,13 +496,15 @@ def judge(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /
           expect: Optional[Mapping[str, BindingValue]] = None,
           expect_value: Optional[BindingValue] = None,
           expect_formula: Optional[Mapping[str, str]] = None,
-          output: Optional[str] = None, rtol: Optional[float] = None, atol: Optional[float] = None,
+          output: Optional[str] = None, wrt: Union[None, str, Iterable[str]] = None,
+          rtol: Optional[float] = None, atol: Optional[float] = None,
           min_digits: Optional[int] = None, data: Iterable[str] = (), prove: bool = False,
           reveal: bool = False, sympy_timeout: float = 10.0, **values: BindingValue) -> Judgement:
     """Judge a student's answers: ``gradcli check``, by the same path and rules.
 
     ``expect`` maps names (inputs or steps) to their gradient ∂out/∂name, ``expect_value``
-    is the output's value, ``expect_formula`` maps names to a formula for the gradient
+    is the output's value (or a mapping from step names to their values, as
+    ``--expect-value NAME=VALUE``), ``expect_formula`` maps names to a formula for the gradient
     (in gradcli's language).  A number is right within ``rtol``/``atol`` or, when neither
     is given, to the significant digits written (at least ``min_digits``, default 3; a
     float's digits are those of its repr; a string such as ``"1.200"`` keeps its own).
@@ -526,7 +528,7 @@ def judge(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /
         raise UsageError("nothing to judge: give expect, expect_value or expect_formula")
     if isinstance(data, str):
         data = [data]
-    ev = run(_prepared(program, bindings, values, output, None))
+    ev = run(_prepared(program, bindings, values, output, wrt))
     request = homework.Request(rules=Rules.of(rtol, atol, min_digits), data=tuple(str(d) for d in data),
                                prove=float(sympy_timeout) if prove else 0.0, reveal=bool(reveal))
 
@@ -536,7 +538,11 @@ def judge(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /
         return homework.Answer(_binding(name, v).value, None)
 
     request.expect = {name: answer(name, v) for name, v in (expect or {}).items()}
-    if expect_value is not None:
+    if isinstance(expect_value, Mapping):
+        for name, v in expect_value.items():
+            key = None if name is None or name == ev.output_name else str(name)
+            request.values[key] = answer(f"expect_value {name}", v)
+    elif expect_value is not None:
         request.values = {None: answer("expect_value", expect_value)}
     for name, text in (expect_formula or {}).items():
         if not isinstance(text, str):
