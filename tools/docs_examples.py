@@ -205,7 +205,7 @@ def run_console(block: Block) -> list[str]:
         outputs, status = [], 0
         for command in block.commands:
             out, status = run_command(command.text, where, status)
-            outputs.append(out)
+            outputs.append(out if out.endswith("\n") or not out else out + "\n")  # the page's fence needs it
         return outputs
     finally:
         shutil.rmtree(where, ignore_errors=True)
