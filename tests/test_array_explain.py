@@ -244,7 +244,7 @@ def test_the_layer_tutorial_shows_what_gradcli_prints():
 
     page = (ROOT / "docs" / "tutorials" / "layer.md").read_text(encoding="utf-8")
     shown = {}
-    for block in re.findall(r"```console\n(.*?)```", page, re.S):
+    for block in re.findall(r"```console\n(.*?)```", page, re.DOTALL):
         command, _, output = block.partition("\n")
         if command.startswith("$ gradcli eval -f samples/layer.grad"):
             shown[command[2:]] = output

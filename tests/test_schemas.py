@@ -216,7 +216,7 @@ def _json_page() -> str:
 def _docs_schema_table() -> dict[str, str]:
     """{schema file: command} from the docs' table (the site links the package's own files)."""
     section = _json_page()
-    rows = re.findall(r"^\| (`gradcli [^|]*`) \| \[`([\w.]+)`\]\(\.\./(schemas/[\w.]+)\) \|", section, re.M)
+    rows = re.findall(r"^\| (`gradcli [^|]*`) \| \[`([\w.]+)`\]\(\.\./(schemas/[\w.]+)\) \|", section, re.MULTILINE)
     table = {}
     for command, name, link in rows:
         assert link == f"schemas/{name}", f"the docs link {link} for {name}"

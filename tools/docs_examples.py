@@ -93,7 +93,7 @@ class Block:
         return self.kind == "python" or any(SLOW.search(c.text) for c in self.commands)
 
 
-FENCE = re.compile(r"^```(console|python)[^\n]*\n(.*?)^```$", re.S | re.M)
+FENCE = re.compile(r"^```(console|python)[^\n]*\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 
 
 def blocks(page: Path) -> list[Block]:
@@ -176,7 +176,7 @@ def run_command(text: str, where: Path, last_status: int) -> tuple[str, int]:
     if not (where / ".bin").exists():
         _shims(where)
     done = subprocess.run(["bash", "-c", flat], cwd=where, env=_environment(where), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, encoding="utf-8", timeout=300)
+                          stderr=subprocess.STDOUT, text=True, encoding="utf-8", timeout=300, check=False)
     return done.stdout, done.returncode
 
 
@@ -216,12 +216,12 @@ def run_python(block: Block) -> tuple[bool, str]:
     where = workdir()
     try:
         env = _environment(where)
-        if re.search(r"^def test_", block.body, re.M):
+        if re.search(r"^def test_", block.body, re.MULTILINE):
             (where / "test_example.py").write_text(block.body, encoding="utf-8")
             argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_example.py"]
         else:
             argv = [sys.executable, "-c", block.body]
-        done = subprocess.run(argv, cwd=where, env=env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(argv, cwd=where, env=env, capture_output=True, text=True, timeout=600, check=False)
         return done.returncode == 0, done.stdout + done.stderr
     finally:
         shutil.rmtree(where, ignore_errors=True)
@@ -229,7 +229,7 @@ def run_python(block: Block) -> tuple[bool, str]:
 
 # ---- generated blocks ------------------------------------------------------------------------
 
-GENERATED = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)(<!-- end generated -->)", re.S)
+GENERATED = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)(<!-- end generated -->)", re.DOTALL)
 
 
 def generate(name: str) -> str:

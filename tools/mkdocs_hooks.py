@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -15,9 +16,18 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
 
-import docs_examples  # noqa: E402  (tools/ is not a package)
+
+def _load_docs_examples():
+    """tools/docs_examples.py (tools/ is not a package, so it is loaded from its file)."""
+    spec = importlib.util.spec_from_file_location("docs_examples", ROOT / "tools" / "docs_examples.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["docs_examples"] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+docs_examples = _load_docs_examples()
 
 
 def on_files(files, config):
