@@ -57,7 +57,7 @@ def test_there_are_examples_of_every_kind():
     assert len(CONSOLE) >= 40 and len(PYTHON) >= 3
     names = {m.group(2) for page in docs_examples.pages()
              for m in docs_examples.GENERATED.finditer(page.read_text(encoding="utf-8"))}
-    assert {"functions", "schema-eval"} <= names
+    assert {"functions", "schema-eval", "commands"} <= names
 
 
 def test_a_changed_output_is_caught():
@@ -103,4 +103,30 @@ def test_the_site_builds_offline():
     if ignore.exists():
         assert "site/" in ignore.read_text(encoding="utf-8").split()
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert re.search(r'^docs = \[.*"mkdocs>=.*"mkdocs-material>=.*"mkdocs-click>=', pyproject, re.MULTILINE)
+    assert re.search(r'^docs = \[.*"mkdocs>=.*"mkdocs-material>=', pyproject, re.MULTILINE)
+
+
+def test_the_commands_reference_is_every_commands_help():
+    import click
+
+    from gradcli.cli.commands import main
+
+    text = docs_examples.generate("commands")
+    for name in main.commands:
+        assert f"## gradcli {name}\n" in text and f"Usage: gradcli {name} [OPTIONS]" in text, name
+        for param in main.commands[name].params:
+            if isinstance(param, click.Option) and not param.hidden:
+                for opt in param.opts:
+                    assert opt in text, (name, opt)
+
+
+def test_the_commands_reference_is_what_help_prints():
+    from click.testing import CliRunner
+
+    from gradcli.cli.commands import main
+
+    text = docs_examples.generate("commands")
+    for name in ("eval", "check"):
+        shown = text.split(f"## gradcli {name}\n\n```text\n", 1)[1].split("\n```", 1)[0]
+        result = CliRunner().invoke(main, [name, "--help"], env={"COLUMNS": "100"}, prog_name="gradcli")
+        assert result.exit_code == 0 and shown + "\n" == result.output, name

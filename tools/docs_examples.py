@@ -11,8 +11,8 @@ The pages (``README.md`` and ``docs/**/*.md``) hold three kinds of executable te
 * ``python`` blocks: run as a script; a block that defines ``test_…`` functions is a pytest
   file and must pass.
 * generated blocks between ``<!-- generated: NAME -->`` and ``<!-- end generated -->``:
-  the op table (``functions``) and the JSON documents (``schemas``), written from the
-  package itself.
+  the op table (``functions``), the JSON documents (``schema-eval``, …) and every command's
+  ``--help`` (``commands``), written from the package itself.
 
 Each block runs in a fresh temporary folder that holds ``samples/`` and ``examples/``
 (``docs/examples/``), so files a command writes stay out of the repository.
@@ -241,7 +241,29 @@ def generate(name: str) -> str:
         return functions_markdown(catalogue()) + "\n"
     if name.startswith("schema-"):
         return schema_markdown(name.removeprefix("schema-"))
+    if name == "commands":
+        return commands_markdown()
     raise KeyError(f"no generator named {name!r}")
+
+
+#: the width --help is rendered at on the site
+HELP_WIDTH = 80  # what a terminal shows: click wraps help at 80 columns at most
+
+
+def commands_markdown() -> str:
+    """``gradcli --help`` and each ``gradcli COMMAND --help``, as click renders them."""
+    import click
+
+    from gradcli.cli.commands import main
+
+    width = {"terminal_width": HELP_WIDTH, "max_content_width": HELP_WIDTH}
+    top = click.Context(main, info_name="gradcli", **{**main.context_settings, **width})
+    parts = ["## gradcli\n\n```text\n" + main.get_help(top) + "\n```\n"]
+    for name in main.list_commands(top):
+        command = main.get_command(top, name)
+        ctx = click.Context(command, info_name=name, parent=top, **{**command.context_settings, **width})
+        parts.append(f"## gradcli {name}\n\n```text\n" + command.get_help(ctx) + "\n```\n")
+    return "\n".join(parts)
 
 
 def _cell(text: object) -> str:
