@@ -19,7 +19,7 @@ Each block runs in a fresh temporary folder that holds ``samples/`` and ``exampl
 
     python tools/docs_examples.py            # check: list every stale example, exit 1 if any
     python tools/docs_examples.py --update   # rewrite the outputs and generated blocks in place
-    python tools/docs_examples.py --pictures # redraw docs/img/*.svg (needs Graphviz's dot)
+    python tools/docs_examples.py --pictures # redraw docs/img/ (needs Graphviz's dot and matplotlib)
     python tools/docs_examples.py --update docs/tutorials/layer.md   # one page (--python: run its snippets)
 
 tests/test_docs.py runs the same checks, one test per block.
@@ -54,6 +54,10 @@ PICTURES = [
     ("img/lecture-e.svg", ["graph", "(a+b)*(b+1)", "a=3", "b=2", "--format", "svg"]),
     ("img/layer.svg", ["graph", "-f", "samples/layer.grad", "--format", "svg"]),
     ("img/rnn.svg", ["graph", "-f", "samples/rnn.grad", "--format", "dot"]),
+    # matplotlib (the `plot` extra) writes these itself: {out} is the picture's path
+    ("img/plot-relu.png", ["plot", "relu(x) + 0.1*x^2", "x=-2:2", "--check", "fd", "-o", "{out}"]),
+    ("img/descend-path.png", ["descend", "(x-1)^2 + 10*(y-x^2)^2", "x=-1", "y=2", "--lr", "0.01", "--steps", "200",
+                              "--every", "40", "--plot", "{out}"]),
 ]
 
 
@@ -276,7 +280,7 @@ def _type(spec: dict) -> str:
     if "const" in spec:
         return f"`{json.dumps(spec['const'])}`"
     if "enum" in spec:
-        return " \\| ".join(f"`{json.dumps(v)}`" for v in spec["enum"])
+        return " or ".join(f"`{json.dumps(v)}`" for v in spec["enum"])
     kind = spec.get("type")
     if isinstance(kind, list):
         return " or ".join(kind)
@@ -349,10 +353,14 @@ def draw_pictures() -> None:
     for name, argv in PICTURES:
         target = DOCS / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        fmt = argv[argv.index("--format") + 1]
+        writes = "{out}" in argv
+        argv = [str(target) if a == "{out}" else a for a in argv]
         out = subprocess.run([sys.executable, "-m", "gradcli", *argv], cwd=ROOT, capture_output=True,
                              env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True).stdout
-        if fmt == "dot":  # a drawing with clusters: rendered here so the page shows the calls
+        if writes:
+            print(f"drew {rel(target)}")
+            continue
+        if argv[argv.index("--format") + 1] == "dot":  # a drawing with clusters: rendered here so the page shows the calls
             out = subprocess.run(["dot", "-Tsvg"], input=out, capture_output=True, check=True).stdout
         target.write_bytes(out)
         print(f"drew {rel(target)}")
