@@ -1,5 +1,5 @@
 """The public Python API: the worked examples, every sample against the CLI's JSON,
-errors, and the autograder example of the README (run as written)."""
+errors, and the autograder example of the docs (run as written)."""
 
 from __future__ import annotations
 
@@ -192,13 +192,12 @@ def test_the_package_is_typed():
 
 
 @pytest.mark.slow
-def test_the_readme_autograder_example_runs(tmp_path):
-    """The README's "Python API" section holds a pytest file; it runs and passes."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Python API", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_autograder_example_runs(tmp_path):
+    """The how-to "pytest and notebooks" holds a pytest file; it runs and passes."""
+    section = (ROOT / "docs" / "howto" / "pytest-and-notebooks.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     grader = [b for b in blocks if "def test_" in b]
-    assert grader, "the README's Python API section has no pytest example"
+    assert grader, "the pytest how-to has no pytest example"
     (tmp_path / "test_autograder.py").write_text(grader[0], encoding="utf-8")
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
                          capture_output=True, text=True, cwd=tmp_path, env={**_env(), "PYTHONPATH": str(ROOT)})

@@ -257,19 +257,21 @@ def test_diagnosis_is_shown_in_the_table_without_the_answer():
     assert "(it adds 3)" in revealed.stdout
 
 
-def test_the_readme_worked_layer_example_is_what_gradcli_prints():
-    readme = (SAMPLES.parent / "README.md").read_text(encoding="utf-8")
-    block = readme.split("$ gradcli check -f samples/layer.grad", 1)[1].split("```", 1)[0]
-    command, _, rest = block.partition("\nAnswers for")
-    printed, _, exit_line = ("Answers for" + rest).rpartition("$ echo $?\n")
-    args = [a.strip().strip('"') for a in command.replace("\\\n", " ").split(" --")[1:]]
-    argv = []
-    for a in args:
-        option, _, value = a.partition(" ")
-        argv += [f"--{option}", value.strip().strip('"')] if value else [f"--{option}"]
-    result = run_cli(["check", *LAYER, *argv], env={"COLUMNS": "100"})
-    assert result.exit_code == int(exit_line.strip())
-    assert [line.rstrip() for line in result.stdout.splitlines()] == printed.rstrip("\n").splitlines()
+def test_the_docs_worked_layer_example_is_what_gradcli_prints():
+    """The layer check of docs/tutorials/homework.md (and docs/reference/cli.md), as written."""
+    import re
+    import shlex
+
+    for page in ("tutorials/homework.md", "reference/cli.md"):
+        text = (SAMPLES.parent / "docs" / page).read_text(encoding="utf-8")
+        block = text.split("$ gradcli check -f samples/layer.grad", 1)[1].split("```", 1)[0]
+        command, _, rest = block.partition("\nAnswers for")
+        printed, _, exit_line = ("Answers for" + rest).rpartition("$ echo $?\n")
+        argv = [a for a in shlex.split(command.replace("\\\n", " ")) if a != "--vars" and "layer.json" not in a]
+        assert re.search(r"--vars samples/layer.json", command)
+        result = run_cli(["check", *LAYER, *argv], env={"COLUMNS": "100"})
+        assert result.exit_code == int(exit_line.strip()) == 1
+        assert result.output == printed, page
 
 
 def test_diagnosis_fan_out_when_there_are_too_many_paths_to_list():

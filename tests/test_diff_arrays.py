@@ -231,8 +231,8 @@ def test_matches_the_golden_file(name):
     assert result.stdout == golden.read_text(encoding="utf-8")
 
 
-def test_the_readme_example_is_the_real_output():
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_docs_example_is_the_real_output():
+    text = (ROOT / "docs" / "howto" / "diff.md").read_text(encoding="utf-8")
     block = text.split("$ gradcli diff -f samples/layer.grad\n", 1)[1].split("```", 1)[0]
     result = run_cli(["diff", "-f", str(SAMPLES / "layer.grad")])
     assert result.stdout == block

@@ -1,4 +1,4 @@
-"""`gradcli functions` lists the op table itself, and README's reference is that list."""
+"""`gradcli functions` lists the op table itself, and the docs' language reference is that list."""
 
 from __future__ import annotations
 
@@ -30,12 +30,12 @@ def test_every_op_with_a_kink_test_states_its_convention():
             assert row["kink"], f"{name} has a kink test but no convention"
 
 
-def test_readme_reference_is_the_op_table():
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    found = re.search(r"<!-- functions: begin -->\n(.*?)\n<!-- functions: end -->", text, flags=re.S)
-    assert found, "README has no generated functions table"
+def test_docs_reference_is_the_op_table():
+    text = (ROOT / "docs" / "reference" / "language.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- generated: functions -->\n(.*?)\n<!-- end generated -->", text, flags=re.S)
+    assert found, "docs/reference/language.md has no generated functions table"
     assert found.group(1) == functions_markdown(catalogue()), (
-        "README's table differs from the op table: paste `gradcli functions --format markdown`"
+        "the docs' table differs from the op table: run `python tools/docs_examples.py --update`"
     )
 
 

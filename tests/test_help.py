@@ -87,9 +87,8 @@ def test_help_examples_run(name, tmp_path, monkeypatch):
 def test_group_epilog_lists_every_exit_code_and_the_functions_command():
     text = _help()
     epilog = text[text.index("Exit codes:"):]
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("## Exit codes"):]
-    codes = re.findall(r"^\| (\d) \|", table[: table.index("\n## ", 1)], re.M)
+    page = (ROOT / "docs" / "reference" / "exit-codes.md").read_text(encoding="utf-8")
+    codes = re.findall(r"^\| (\d) \|", page, re.M)
     assert codes == ["0", "1", "2", "3", "4"]
     for code in codes:
         assert re.search(rf"^ +{code}  \S", epilog, re.M), code
@@ -119,11 +118,11 @@ def test_every_file_option_is_a_file_name():
 @pytest.mark.parametrize("shell, marker", [("bash", "complete -o nosort -F"), ("zsh", "#compdef gradcli"),
                                            ("fish", "complete --no-files --command gradcli")])
 def test_completion_scripts_for_every_shell_in_the_readme(shell, marker):
-    """The README's set-up lines produce a script for each shell (click's completion)."""
+    """The set-up lines of the docs produce a script for each shell (click's completion)."""
     result = _as_gradcli([], env={"_GRADCLI_COMPLETE": f"{shell}_source"})
     assert result.exit_code == 0 and marker in result.stdout, result.stdout[:300]
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"_GRADCLI_COMPLETE={shell}_source gradcli" in readme
+    reference = (ROOT / "docs" / "reference" / "cli.md").read_text(encoding="utf-8")
+    assert f"_GRADCLI_COMPLETE={shell}_source gradcli" in reference
 
 
 def test_completion_offers_file_names_after_file_options():

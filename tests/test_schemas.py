@@ -1,5 +1,5 @@
 """The JSON contracts: every document gradcli prints validates against its schema in
-gradcli/schemas/, for every sample and every command, and the README's schema table
+gradcli/schemas/, for every sample and every command, and the docs' schema table
 names exactly the shipped schema files.
 
 The schemas are JSON Schema 2020-12 files shipped inside the package (package data),
@@ -205,33 +205,35 @@ def test_error_values_validate():
     validate(strict_json(inf.stdout), "eval")
 
 
-# ---- the README's table ------------------------------------------------------------------------
+# ---- the docs' table (docs/reference/json.md) --------------------------------------------------------------------
 
-def _readme_schema_table() -> dict[str, str]:
-    """{schema file: command} from the README's table under "JSON output"."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## JSON output"):]
-    section = section[: section.index("\n## ", 1)]
-    rows = re.findall(r"^\| (`gradcli [^|]*`) \| \[`([\w.]+)`\]\((gradcli/schemas/[\w.]+)\) \|", section, re.M)
+def _json_page() -> str:
+    """docs/reference/json.md up to its generated part."""
+    text = (ROOT / "docs" / "reference" / "json.md").read_text(encoding="utf-8")
+    return text[: text.index("## Every key, from the schemas")]
+
+
+def _docs_schema_table() -> dict[str, str]:
+    """{schema file: command} from the docs' table (the site links the package's own files)."""
+    section = _json_page()
+    rows = re.findall(r"^\| (`gradcli [^|]*`) \| \[`([\w.]+)`\]\(\.\./(schemas/[\w.]+)\) \|", section, re.MULTILINE)
     table = {}
     for command, name, link in rows:
-        assert link == f"gradcli/schemas/{name}", f"the README links {link} for {name}"
+        assert link == f"schemas/{name}", f"the docs link {link} for {name}"
         table[name] = command
     return table
 
 
-def test_readme_schema_table_names_every_schema_file():
-    table = _readme_schema_table()
+def test_docs_schema_table_names_every_schema_file():
+    table = _docs_schema_table()
     assert sorted(table) == _schema_files()
     for name, command in table.items():
         assert schema(name.removesuffix(".schema.json"))["title"] == command.strip("`"), name
 
 
-def test_readme_eval_key_table_matches_the_schema():
-    """Every top-level key of the eval document is in the README's key table, and back."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## JSON output"):]
-    section = section[: section.index("\n## ", 1)]
+def test_docs_eval_key_table_matches_the_schema():
+    """Every top-level key of the eval document is in the docs' key table, and back."""
+    section = _json_page()
     table = section[: section.index("`gradcli jacobian --json`")]
     documented = set(re.findall(r"`(\w+)`", "\n".join(line.split("|")[1] for line in table.splitlines()
                                                          if line.startswith("| `"))))
