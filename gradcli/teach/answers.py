@@ -60,10 +60,10 @@ class Rules:
     @property
     def words(self) -> str:
         """The rule in words, for the verdict's footer."""
-        tol = f"within rtol {self.rtol:g} / atol {self.atol:g}"
+        tol = f"within rtol {self.rtol:g}, atol {self.atol:g}"
         if self.explicit:
             return tol
-        return f"{tol}, or right to the significant digits written (at least {self.min_digits})"
+        return f"to the digits written (at least {self.min_digits}) or {tol}"
 
 
 @dataclass
