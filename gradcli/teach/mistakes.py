@@ -151,7 +151,7 @@ def _candidates(ev, node: int) -> Iterator[list[Mistake]]:
             yield single(_path_mistakes(ev, node, path_list))
         else:
             yield single(_fan_out_mistakes(ev, node))
-        yield single(_chain_mistakes(ev, node, reach))
+        yield single(_chain_mistakes(ev, node, reach or _reach(ev, node)))
     yield single(_simple_mistakes(ev, node, truth, reach))
     yield _combined_mistakes(ev, singles)  # last: two mistakes at once, from the single ones above
 
@@ -812,7 +812,7 @@ def _batch_sizes(ev) -> list[tuple[int, str]]:
     a loss over a batch divides by N, and a forgotten 1/N is a classic."""
     found: list[tuple[int, str]] = []
     for name, value in ev.env.items():
-        shape = getattr(value, "shape", ())
+        shape: tuple = tuple(getattr(value, "shape", ()))
         if len(shape) == 2 and shape[0] > 1 and shape[0] not in [n for n, _ in found]:
             found.append((int(shape[0]), name))
     return found
@@ -973,17 +973,6 @@ def _transposed_mistakes(ev, node: int) -> list[Mistake]:
                 continue
             out.append(Mistake("transposed", _transposed_message(ev, i, slot), value))
     return out
-
-
-def _reach(ev, node: int) -> list[bool]:
-    """The nodes that `node` reaches (itself included)."""
-    graph = ev.graph
-    reach = [False] * len(graph.nodes)
-    reach[node] = True
-    for n in graph.nodes[node + 1:]:
-        if any(reach[a] for a in n.args):
-            reach[n.id] = True
-    return reach
 
 
 def _other_transposed(vjp, slot: int):
