@@ -892,7 +892,7 @@ def families() -> tuple:
         _relu_unit("relu-on", 2.0, 3.0),
         _relu_unit("relu-off", -1.0, 3.0),
         _logreg("logreg-t1", 0.8, 1.5, 0.1, 1.0),
-        _logreg("logreg-t0", -0.5, 2.0, 0.3, 0.0),
+        _logreg("logreg-t0", -0.5, 1.7, 0.3, 0.0),
         _logreg_batch("logreg-batch"),
         _linear_mse("linear-mse"),
         _linear_batch("linear-batch"),
@@ -1010,6 +1010,8 @@ class Scores:
     diagnosed: int = 0
     #: (id, expected kind, kind given) of wrong answers not diagnosed with their class
     misdiagnosed: list = field(default_factory=list)
+    #: the kind of every wrong answer judged
+    kinds: list = field(default_factory=list)
 
     @property
     def diagnosed_share(self) -> float:
@@ -1020,6 +1022,20 @@ class Scores:
                 f"{len(self.rejected)} right answers judged wrong, {len(self.accepted)} wrong answers judged right, "
                 f"{self.diagnosed}/{self.wrong} wrong answers diagnosed with their class "
                 f"({100 * self.diagnosed_share:.1f} %)")
+
+    def by_kind(self) -> dict:
+        """kind -> (wrong answers of that kind diagnosed with it, wrong answers of that kind)."""
+        missed: dict = {}
+        for _id, kind, _got in self.misdiagnosed:
+            missed[kind] = missed.get(kind, 0) + 1
+        out: dict = {}
+        for kind in self.kinds:
+            out[kind] = out.get(kind, 0) + 1
+        return {kind: (n - missed.get(kind, 0), n) for kind, n in out.items()}
+
+    def kind_table(self) -> str:
+        rows = sorted(self.by_kind().items(), key=lambda kv: (-kv[1][1], kv[0]))
+        return "\n".join(f"{kind:16} {hit:3d} of {n:3d} diagnosed" for kind, (hit, n) in rows)
 
     def table(self, limit: int = 400) -> str:
         """The offending ids, one line each."""
@@ -1107,6 +1123,7 @@ def scores(items: Iterable[Answer], judge: Callable[[Answer], tuple] = judge_api
                 s.rejected.append(a.id)
         else:
             s.wrong += 1
+            s.kinds.append(a.kind)
             if ok is True:
                 s.accepted.append(a.id)
             if kind_matches(a.kind, kind):  # type: ignore[arg-type]

@@ -193,7 +193,7 @@ def _meets_goals(s) -> bool:
 @pytest.mark.slow
 def test_grader_scores_on_the_whole_corpus_api():
     s = scores(answers())
-    print("\n" + _report(s, "gradcli.judge"))
+    print("\n" + _report(s, "gradcli.judge") + "\n" + s.kind_table())
     assert _meets_goals(s), _report(s, "gradcli.judge")
 
 
@@ -212,7 +212,7 @@ def _judge_cli(a: Answer) -> tuple:
 def test_grader_scores_on_a_sample_cli():
     sample = answers()[::CLI_EVERY]
     s = scores(sample, _judge_cli)
-    print("\n" + _report(s, "gradcli check"))
+    print("\n" + _report(s, "gradcli check") + "\n" + s.kind_table())
     assert _meets_goals(s), _report(s, "gradcli check")
 
 
