@@ -307,7 +307,8 @@ def _logreg(name: str, w: float, x: float, b: float, t: float) -> Family:
 
     def bwd(v, s):
         dz = s["p"] - v["t"]
-        return {"L": 1.0, "z": dz, "w": dz * v["x"], "x": dz * v["w"], "b": dz}
+        dp = -v["t"] / s["p"] + (1 - v["t"]) / (1 - s["p"])
+        return {"L": 1.0, "p": dp, "z": dz, "w": dz * v["x"], "x": dz * v["w"], "b": dz}
 
     def dp(e):
         return -e["t"] / e["p"] + (1 - e["t"]) / (1 - e["p"])
@@ -329,6 +330,7 @@ def _logreg(name: str, w: float, x: float, b: float, t: float) -> Family:
             ("x", "factor", lambda e: 2 * e["dx"]),
         ],
         wrong_formulas=[
+            ("w", "sigma", "dp*p*x", lambda e: e["dp"] * e["p"] * e["x"]),  # σ(z) where σ'(z) belongs
             ("w", "sign", "(t - p)*x", lambda e: (e["t"] - e["p"]) * e["x"]),
             ("w", "chain", "p - t", lambda e: e["p"] - e["t"]),
         ],
@@ -695,20 +697,22 @@ L3 = loss(h3, Y[2])
 L = L1 + L2 + L3"""
 
 
-def _rnn(name: str) -> Family:
+def _rnn(name: str, bias: bool = False) -> Family:
     point = {"Wi": np.array([[0.5, -0.3], [0.2, 0.4], [-0.6, 0.1]]),
              "Wh": np.array([[0.1, -0.2, 0.3], [0.4, 0.05, -0.1], [-0.3, 0.2, 0.15]]),
              "Wo": np.array([[0.7, -0.5, 0.2], [-0.1, 0.3, 0.6]]),
              "h0": np.array([0.1, -0.2, 0.05]),
              "X": np.array([[1.0, -0.5], [0.3, 0.8], [-0.7, 0.2]]),
              "Y": np.array([[0.2, -0.1], [0.0, 0.3], [-0.4, 0.1]])}
+    if bias:
+        point["b"] = np.array([0.1, -0.05, 0.2])
 
     def fwd(v):
         s = {}
         h = v["h0"]
         total = 0.0
         for t in range(3):
-            h = np.tanh(v["Wi"] @ v["X"][t] + v["Wh"] @ h)
+            h = np.tanh(v["Wi"] @ v["X"][t] + v["Wh"] @ h + v.get("b", 0.0))
             s[f"h{t + 1}"] = h
             s[f"L{t + 1}"] = np.sum((v["Wo"] @ h - v["Y"][t]) ** 2)
             total += s[f"L{t + 1}"]
@@ -730,6 +734,8 @@ def _rnn(name: str) -> Family:
             g[f"a{t}"] = da  # the adjoint of the cell's pre-activation (for the mistakes)
             g["Wh"] = g["Wh"] + np.outer(da, hs[t - 1])
             g["Wi"] = g["Wi"] + np.outer(da, v["X"][t - 1])
+            if bias:
+                g["b"] = g.get("b", 0.0) + da
             g["X"][t - 1] = v["Wi"].T @ da
             da_next = da
         g["h0"] = v["Wh"].T @ da_next
@@ -747,9 +753,11 @@ def _rnn(name: str) -> Family:
 
     wo_all = "outer(2*(Wo@h1 - Y[0]), h1) + outer(2*(Wo@h2 - Y[1]), h2) + outer(2*(Wo@h3 - Y[2]), h3)"
     wh_all = "outer(dh1*(1 - h1^2), h0) + outer(dh2*(1 - h2^2), h1) + outer(dh3*(1 - h3^2), h2)"
-    return Family(
-        name, "CS224n / lecture notes: an RNN unrolled 3 steps (samples/rnn.grad), shared Wi, Wh, Wo",
-        RNN_PROGRAM, point, "L", fwd, bwd, ask=("Wh", "Wi", "Wo", "h0", "h1"),
+    fam = Family(
+        name, "CS224n / lecture notes: an RNN unrolled 3 steps (samples/rnn.grad), shared Wi, Wh, Wo"
+        + (" and a shared bias b" if bias else ""),
+        RNN_PROGRAM.replace("Wh@h)", "Wh@h + b)") if bias else RNN_PROGRAM, point, "L", fwd, bwd,
+        ask=("Wh", "Wi", "Wo", "h0", "h1") + (("b",) if bias else ()),
         right_formulas=[
             ("Wo", wo_all, lambda e: wo_steps(e, (1, 2, 3))),
             ("Wh", wh_all, lambda e: wh_steps(e, (1, 2, 3))),
@@ -770,6 +778,149 @@ def _rnn(name: str) -> Family:
             ("Wo", "time-steps", "outer(2*(Wo@h3 - Y[2]), h3)", lambda e: wo_steps(e, (3,))),
             ("Wh", "time-steps", "outer(dh3*(1 - h3^2), h2)", lambda e: wh_steps(e, (3,))),
             ("Wh", "time-steps", "outer(dh2*(1 - h2^2), h1) + outer(dh3*(1 - h3^2), h2)", lambda e: wh_steps(e, (2, 3))),
+        ],
+    )
+    if bias:
+        fam.right_formulas.append(("b", "dh1*(1 - h1^2) + dh2*(1 - h2^2) + dh3*(1 - h3^2)",
+                                   lambda e: sum(e[f"dh{t}"] * (1 - e[f"h{t}"] ** 2) for t in (1, 2, 3))))
+        fam.wrong_numbers += [("b", "time-steps", lambda e: e["da3"]),
+                              ("b", "time-steps", lambda e: e["da2"] + e["da3"])]
+        fam.wrong_formulas.append(("b", "time-steps", "dh3*(1 - h3^2)", lambda e: e["dh3"] * (1 - e["h3"] ** 2)))
+    return fam
+
+
+SCALAR_RNN_PROGRAM = """\
+def cell(h, x) = tanh(w*x + u*h)
+h1 = cell(h0, X[0])
+h2 = cell(h1, X[1])
+h3 = cell(h2, X[2])
+L = (h1 - Y[0])^2 + (h2 - Y[1])^2 + (h3 - Y[2])^2"""
+
+
+def _rnn_scalar(name: str) -> Family:
+    point = {"w": 0.8, "u": -0.6, "h0": 0.2, "X": np.array([1.0, -0.5, 0.7]), "Y": np.array([0.3, -0.2, 0.5])}
+
+    def fwd(v):
+        s, h, total = {}, v["h0"], 0.0
+        for t in range(3):
+            h = np.tanh(v["w"] * v["X"][t] + v["u"] * h)
+            s[f"h{t + 1}"] = h
+            total += (h - v["Y"][t]) ** 2
+        s["L"] = total
+        return s
+
+    def bwd(v, s):
+        hs = [v["h0"], s["h1"], s["h2"], s["h3"]]
+        g = {"L": 1.0, "w": 0.0, "u": 0.0, "X": np.zeros(3), "Y": np.zeros(3)}
+        da_next = 0.0
+        for t in (3, 2, 1):
+            err = 2 * (hs[t] - v["Y"][t - 1])
+            g["Y"][t - 1] = -err
+            dh = err + v["u"] * da_next
+            g[f"h{t}"] = dh
+            da = dh * (1 - hs[t] ** 2)
+            g[f"a{t}"] = da
+            g["u"] += da * hs[t - 1]
+            g["w"] += da * v["X"][t - 1]
+            g["X"][t - 1] = v["w"] * da
+            da_next = da
+        g["h0"] = v["u"] * da_next
+        return g
+
+    def u_steps(e, steps):
+        hs = [e["h0"], e["h1"], e["h2"]]
+        return sum(e[f"da{t}"] * hs[t - 1] for t in steps)
+
+    def w_steps(e, steps):
+        return sum(e[f"da{t}"] * e["X"][t - 1] for t in steps)
+
+    return Family(
+        name, "lecture notes: a scalar RNN unrolled 3 steps, shared w and u (backpropagation through time)",
+        SCALAR_RNN_PROGRAM, point, "L", fwd, bwd, ask=("u", "w", "h0", "X", "h2"),
+        right_formulas=[
+            ("u", "dh1*(1 - h1^2)*h0 + dh2*(1 - h2^2)*h1 + dh3*(1 - h3^2)*h2", lambda e: u_steps(e, (1, 2, 3))),
+            ("w", "dh1*(1 - h1^2)*X[0] + dh2*(1 - h2^2)*X[1] + dh3*(1 - h3^2)*X[2]", lambda e: w_steps(e, (1, 2, 3))),
+        ],
+        wrong_numbers=[
+            ("u", "time-steps", lambda e: u_steps(e, (3,))),
+            ("u", "time-steps", lambda e: u_steps(e, (2, 3))),
+            ("w", "time-steps", lambda e: w_steps(e, (3,))),
+            ("w", "time-steps", lambda e: w_steps(e, (1, 2))),
+            ("u", "sign", lambda e: -e["du"]),
+        ],
+        wrong_formulas=[
+            ("u", "time-steps", "dh3*(1 - h3^2)*h2", lambda e: u_steps(e, (3,))),
+            ("w", "time-steps", "dh2*(1 - h2^2)*X[1] + dh3*(1 - h3^2)*X[2]", lambda e: w_steps(e, (2, 3))),
+        ],
+    )
+
+
+def _fan_out_vector(name: str) -> Family:
+    point = {"W": np.array([[0.5, -0.2, 0.1], [0.3, 0.8, -0.4]]), "x": np.array([1.0, 0.5, -1.5]),
+             "u": np.array([0.7, -0.3])}
+
+    def fwd(v):
+        z = v["W"] @ v["x"]
+        return {"z": z, "L": z @ z + v["u"] @ z}
+
+    def bwd(v, s):
+        dz = 2 * s["z"] + v["u"]  # z feeds both terms: the uses add
+        return {"L": 1.0, "z": dz, "x": v["W"].T @ dz, "W": np.outer(dz, v["x"]), "u": s["z"]}
+
+    return Family(
+        name, "lecture notes: fan-out on vectors, z = Wx used twice", "z = W@x; L = dot(z, z) + dot(u, z)",
+        point, "L", fwd, bwd, ask=("x", "W", "z"),
+        right_formulas=[
+            ("x", "transpose(W) @ (2*z + u)", lambda e: e["W"].T @ (2 * e["z"] + e["u"])),
+            ("x", "(2*z + u) @ W", lambda e: (2 * e["z"] + e["u"]) @ e["W"]),
+            ("x", "transpose(W) @ dz", lambda e: e["W"].T @ e["dz"]),
+            ("W", "outer(2*z + u, x)", lambda e: np.outer(2 * e["z"] + e["u"], e["x"])),
+        ],
+        wrong_numbers=[
+            ("x", "fan-out", lambda e: e["W"].T @ (2 * e["z"])),
+            ("x", "fan-out", lambda e: e["W"].T @ e["u"]),
+            ("W", "fan-out", lambda e: np.outer(2 * e["z"], e["x"])),
+            ("z", "fan-out", lambda e: e["u"]),
+        ],
+        wrong_formulas=[
+            ("x", "fan-out", "transpose(W) @ (2*z)", lambda e: e["W"].T @ (2 * e["z"])),
+            ("W", "fan-out", "outer(u, x)", lambda e: np.outer(e["u"], e["x"])),
+        ],
+    )
+
+
+def _max_vector(name: str) -> Family:
+    point = {"W": np.array([[0.5, -0.2], [0.3, 0.8], [-0.6, 0.4]]), "x": np.array([1.0, -0.5]),
+             "c": np.array([0.1, 0.2, -0.3]), "u": np.array([0.7, -1.2, 0.4])}
+
+    def fwd(v):
+        z = v["W"] @ v["x"]
+        m = np.maximum(z, v["c"])
+        return {"z": z, "m": m, "L": v["u"] @ m}
+
+    def bwd(v, s):
+        zwins = (s["z"] > v["c"]).astype(float)
+        dz = v["u"] * zwins
+        return {"L": 1.0, "m": v["u"], "z": dz, "c": v["u"] * (1 - zwins), "W": np.outer(dz, v["x"]),
+                "x": v["W"].T @ dz, "u": s["m"]}
+
+    return Family(
+        name, "CS231n: an elementwise max gate on vectors (a maxout-style unit)", "z = W@x; m = max(z, c); L = dot(u, m)",
+        point, "L", fwd, bwd, ask=("W", "c", "z", "x"),
+        right_formulas=[
+            ("W", "outer(u*(z > c), x)", lambda e: np.outer(e["u"] * (e["z"] > e["c"]), e["x"])),
+            ("W", "outer(dm*(z > c), x)", lambda e: np.outer(e["dm"] * (e["z"] > e["c"]), e["x"])),
+            ("c", "u*(c > z)", lambda e: e["u"] * (e["c"] > e["z"])),
+        ],
+        wrong_numbers=[
+            ("W", "max-routing", lambda e: np.outer(e["u"] * (e["z"] < e["c"]), e["x"])),  # routed to the loser
+            ("W", "max-routing", lambda e: np.outer(e["u"], e["x"])),                      # routed to both
+            ("c", "max-routing", lambda e: e["u"] * (e["z"] > e["c"])),
+            ("z", "max-routing", lambda e: e["u"]),
+        ],
+        wrong_formulas=[
+            ("W", "max-routing", "outer(u, x)", lambda e: np.outer(e["u"], e["x"])),
+            ("c", "max-routing", "u*(z > c)", lambda e: e["u"] * (e["z"] > e["c"])),
         ],
     )
 
@@ -902,6 +1053,10 @@ def families() -> tuple:
         _softmax_ce("softmax-4", 4, 2),
         _softmax_batch("softmax-batch"),
         _rnn("rnn-3"),
+        _rnn("rnn-3-bias", bias=True),
+        _rnn_scalar("rnn-scalar"),
+        _fan_out_vector("fan-out-vec"),
+        _max_vector("max-vec"),
         _lstm("lstm-gates"),
         _attention("attention"),
     )
