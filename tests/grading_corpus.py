@@ -70,6 +70,8 @@ class Family:
     backward: Callable[[dict, dict], dict]
     #: inputs that are data (kept in kind at random points)
     data: tuple = ()
+    #: what kind of data: "0/1" (labels, masks) or "one-hot" (one 1 per row)
+    data_kind: str = "0/1"
     #: names whose gradient is asked as a number
     ask: tuple = ()
     #: the output's value is also asked
@@ -598,7 +600,7 @@ def _softmax_ce(name: str, classes: int, label: int) -> Family:
     fam = Family(
         name, "CS231n assignment 1 / CS224n: softmax with cross-entropy, one example, one-hot y",
         "#: data y\nz = W@h + b; p = softmax(z); L = -sum(y*log(p))",
-        point, "L", fwd, bwd, data=("y",), ask=("z", "W", "h", "b"),
+        point, "L", fwd, bwd, data=("y",), data_kind="one-hot", ask=("z", "W", "h", "b"),
         right_formulas=[
             ("z", "p - y", lambda e: e["p"] - e["y"]),
             ("z", "softmax(z) - y", lambda e: softmax(e["z"]) - e["y"]),
@@ -653,7 +655,7 @@ def _softmax_batch(name: str) -> Family:
     fam = Family(
         name, "CS231n assignment 1: softmax classifier on a batch of 4, mean cross-entropy, one-hot rows of Y",
         "#: data Y\nZ = X@W + b; P = softmax(Z, 1); L = -sum(Y*log(P))/4",
-        point, "L", fwd, bwd, data=("Y",), ask=("W", "b", "X", "Z"),
+        point, "L", fwd, bwd, data=("Y",), data_kind="one-hot", ask=("W", "b", "X", "Z"),
         right_formulas=[
             ("W", "transpose(X) @ (P - Y) / 4", lambda e: e["X"].T @ (e["P"] - e["Y"]) / 4),
             ("W", "transpose(X) @ dZ", lambda e: e["X"].T @ e["dZ"]),
