@@ -47,7 +47,8 @@ NUMBER_CASES = [("chain-0.7", "x"), ("mlp-relu", "W1"), ("rnn-3", "Wh")]
 #: (family, name, formula) for (b): right answers written with the program's names
 FORMULA_CASES = [
     ("mlp-relu", "W1", "outer((transpose(W2) @ (z2 - y)) * (z1 > 0), x)"),
-    ("rnn-3", "Wo", "outer(2*(Wo@h1 - Y[0]), h1) + outer(2*(Wo@h2 - Y[1]), h2) + outer(2*(Wo@h3 - Y[2]), h3)"),
+    ("rnn-3", "Wo",
+     "outer(2*(Wo@h1 - Y[0]), h1) + outer(2*(Wo@h2 - Y[1]), h2) + outer(2*(Wo@h3 - Y[2]), h3)"),
 ]
 #: the class's five questions on the MLP: (column, corpus question, name)
 CLASS_FAMILY = "mlp-relu"
@@ -82,7 +83,8 @@ def numbers(gradcli: str, tmp: str, runs: int) -> list[list[str]]:
     for name, ask in NUMBER_CASES:
         files = _write_family(tmp, name)
         plain, _ = median_run([gradcli, "eval", *files, "--json"], runs)
-        check, status = median_run([gradcli, "check", *files, "--expect", f"{ask}={_right_number(name, ask)}"], runs)
+        answer = f"{ask}={_right_number(name, ask)}"
+        check, status = median_run([gradcli, "check", *files, "--expect", answer], runs)
         ratio = check / plain
         rows.append([f"`check --expect {ask}=…` on {name}" + (f" (exit {status})" if status else ""),
                      f"{plain:.3f}", f"{check:.3f}", f"{ratio:.2f}", mark(ratio <= GOAL_NUMBER_RATIO)])
@@ -105,7 +107,8 @@ def formulas(gradcli: str, tmp: str, runs: int) -> list[list[str]]:
             times.append(time.perf_counter() - t0)
         inproc = median(times)
         judged = {True: "right", False: "WRONG", None: "unjudged"}[verdict.ok if verdict else None]
-        rows.append([f"`check --expect-formula {ask}=…` on {name} ({judged})" + (f" (exit {status})" if status else ""),
+        label = f"`check --expect-formula {ask}=…` on {name} ({judged})"
+        rows.append([label + (f" (exit {status})" if status else ""),
                      f"{whole:.2f}", f"{inproc:.2f}", mark(whole <= GOAL_FORMULA_SECONDS)])
     return rows
 
@@ -118,7 +121,8 @@ def make_class(path: str, students: int, seed: int = 20) -> None:
     rng = random.Random(seed)
     pools = []
     for _column, question, name in CLASS_COLUMNS:
-        pool = [a for a in answers() if a.family == CLASS_FAMILY and a.question == question and a.name == name]
+        pool = [a for a in answers()
+                if a.family == CLASS_FAMILY and a.question == question and a.name == name]
         pools.append([a for a in pool if a.right] * 3 + [a for a in pool if not a.right])
     with open(path, "w", encoding="utf-8", newline="") as fh:
         out = csv.writer(fh)
@@ -136,7 +140,23 @@ def gradebook(gradcli: str, tmp: str, students: int) -> list[list[str]]:
     projected = seconds * STUDENTS / students
     label = f"`check --answers` {students} students × {len(CLASS_COLUMNS)} questions on {CLASS_FAMILY}"
     return [[label + (f" (exit {status})" if status else ""), f"{seconds:.1f}",
-             f"{projected:.1f}", mark(projected <= GOAL_CLASS_SECONDS)]]
+             f"{projected:.1f}", verdict_counts(book), mark(projected <= GOAL_CLASS_SECONDS)]]
+
+
+def verdict_counts(book: str) -> str:
+    """How the gradebook's cells were judged: right, wrong, invalid, ... (a fast run that
+    judged nothing is not a fast grader)."""
+    counts: dict = {}
+    try:
+        with open(book, encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                for column, cell in row.items():
+                    if column and column.endswith(" verdict") and cell:
+                        word = cell.split(":")[0]
+                        counts[word] = counts.get(word, 0) + 1
+    except OSError:
+        return "no gradebook"
+    return ", ".join(f"{word} {n}" for word, n in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def corpus_scores() -> list[list[str]]:
@@ -148,7 +168,8 @@ def corpus_scores() -> list[list[str]]:
     return [
         ["right answers judged wrong", f"{len(s.rejected)} of {s.right}", "0", mark(not s.rejected)],
         ["wrong answers judged right", f"{len(s.accepted)} of {s.wrong}", "0", mark(not s.accepted)],
-        ["wrong answers diagnosed with their class", f"{s.diagnosed} of {s.wrong} ({100 * s.diagnosed_share:.1f} %)",
+        ["wrong answers diagnosed with their class",
+         f"{s.diagnosed} of {s.wrong} ({100 * s.diagnosed_share:.1f} %)",
          f"≥ {100 * GOAL_DIAGNOSED:.0f} %", mark(s.diagnosed_share >= GOAL_DIAGNOSED)],
         [f"(all {s.total} answers judged in process)", f"{dt:.0f} s", "", ""],
     ] + [[f"… {kind}", f"{hit} of {n}", "", ""]
@@ -162,7 +183,8 @@ def run(args: argparse.Namespace) -> str:
     students = 30 if args.quick else args.students
     out = [header("Grader", python) if not args.no_header else "## Grader\n"]
     with tempfile.TemporaryDirectory() as tmp:
-        out.append(f"(a) A numeric answer against a plain `gradcli eval --json` of the same program and point; "
+        out.append("(a) A numeric answer against a plain `gradcli eval --json` of the same program "
+                   "and point; "
                    f"subprocesses, median of {runs} runs. Goal: check ≤ {GOAL_NUMBER_RATIO:g}× eval.\n")
         out.append(table(["answer", "eval s", "check s", "check / eval", "goal"], numbers(gradcli, tmp, runs),
                          align="lrrrl"))
@@ -172,8 +194,8 @@ def run(args: argparse.Namespace) -> str:
                          align="lrrl"))
         out.append(f"\n(c) A class gradebook, numbers and formulas mixed, one run; seconds projected to "
                    f"{STUDENTS} students. Goal: ≤ {GOAL_CLASS_SECONDS:g} s for {STUDENTS} students.\n")
-        out.append(table(["gradebook", "seconds", f"for {STUDENTS} students", "goal"], gradebook(gradcli, tmp, students),
-                         align="lrrl"))
+        out.append(table(["gradebook", "seconds", f"for {STUDENTS} students", "cells judged", "goal"],
+                         gradebook(gradcli, tmp, students), align="lrrll"))
     if not (args.quick or args.no_scores):
         out.append("\n(d) Scores on the grading corpus (tests/grading_corpus.py) through `gradcli.judge`.\n")
         out.append(table(["score", "measured", "goal", ""], corpus_scores(), align="lrrl"))

@@ -108,7 +108,9 @@ class Family:
 
 
 def _arr(v: object) -> object:
-    return np.array(v, dtype=float) if isinstance(v, (list, tuple, np.ndarray)) else float(v)  # type: ignore[arg-type]
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return np.array(v, dtype=float)
+    return float(v)  # type: ignore[arg-type]
 
 
 def _near(point: dict, rng: np.random.Generator, data: Iterable[str] = ()) -> dict:
@@ -203,13 +205,15 @@ def _lecture_max(name: str, x: float, y: float, z: float, kink_formulas: bool) -
         return (e["m"] + e["q"] * (0.0 if ywins else 1.0)) if to == "y" else e["q"] * (1.0 if ywins else 0.0)
 
     fam = Family(
-        name, "lecture notes: f = (x+y)·max(y,z), the max gate routes the gradient", "q = x + y; m = max(y, z); f = q * m",
+        name, "lecture notes: f = (x+y)·max(y,z), the max gate routes the gradient",
+        "q = x + y; m = max(y, z); f = q * m",
         {"x": x, "y": y, "z": z}, "f", fwd, bwd, ask=("x", "y", "z", "m"),
         right_formulas=[
             ("x", "m", lambda e: e["m"]),
             ("x", "max(y, z)", lambda e: max(e["y"], e["z"])),
             ("y", "m + q*(y > z)", lambda e: e["m"] + e["q"] * float(e["y"] > e["z"])),
-            ("y", "max(y, z) + (x + y)*(y > z)", lambda e: max(e["y"], e["z"]) + (e["x"] + e["y"]) * float(e["y"] > e["z"])),
+            ("y", "max(y, z) + (x + y)*(y > z)",
+             lambda e: max(e["y"], e["z"]) + (e["x"] + e["y"]) * float(e["y"] > e["z"])),
             ("z", "q*(z > y)", lambda e: e["q"] * float(e["z"] > e["y"])),
             ("z", "dm*(z > y)", lambda e: e["dm"] * float(e["z"] > e["y"])),
         ],
@@ -217,7 +221,8 @@ def _lecture_max(name: str, x: float, y: float, z: float, kink_formulas: bool) -
             ("z", "max-routing", lambda e: routed_wrong(e, "z")),
             ("y", "sign", lambda e: -e["dy"]),
         ],
-        wrong_formulas=[("z", "max-routing", "q", lambda e: e["q"])] if y > z else [("y", "max-routing", "m + q", lambda e: e["m"] + e["q"])],
+        wrong_formulas=([("z", "max-routing", "q", lambda e: e["q"])] if y > z
+                        else [("y", "max-routing", "m + q", lambda e: e["m"] + e["q"])]),
     )
     if kink_formulas:
         # right at this point (y wins), wrong across the kink (z wins): the issue's `x=y`
@@ -281,7 +286,8 @@ def _relu_unit(name: str, w: float, x: float) -> Family:
             ("w", "x*(y > 0)", lambda e: e["x"] * float(e["y"] > 0)),
             ("x", "w*(w*x > 0)", lambda e: e["w"] * float(e["w"] * e["x"] > 0)),
         ],
-        wrong_formulas=[("w", "relu-mask", "x", lambda e: e["x"])],  # the mask forgotten (right only where w·x > 0)
+        # the mask forgotten (right only where w·x > 0)
+        wrong_formulas=[("w", "relu-mask", "x", lambda e: e["x"])],
     )
     if active:
         fam.wrong_numbers += [
@@ -316,12 +322,14 @@ def _logreg(name: str, w: float, x: float, b: float, t: float) -> Family:
         return -e["t"] / e["p"] + (1 - e["t"]) / (1 - e["p"])
 
     fam = Family(
-        name, "CS231n/CS229: logistic regression, one example", "#: data t\nz = w*x + b; p = sigmoid(z); L = -(t*log(p) + (1-t)*log(1-p))",
+        name, "CS231n/CS229: logistic regression, one example",
+        "#: data t\nz = w*x + b; p = sigmoid(z); L = -(t*log(p) + (1-t)*log(1-p))",
         {"w": w, "x": x, "b": b, "t": t}, "L", fwd, bwd, data=("t",), ask=("w", "x", "b", "z"),
         right_formulas=[
             ("w", "(p - t)*x", lambda e: (e["p"] - e["t"]) * e["x"]),
             ("w", "x*(sigmoid(z) - t)", lambda e: e["x"] * (sigmoid(e["z"]) - e["t"])),
-            ("w", "(sigmoid(w*x + b) - t)*x", lambda e: (sigmoid(e["w"] * e["x"] + e["b"]) - e["t"]) * e["x"]),
+            ("w", "(sigmoid(w*x + b) - t)*x",
+             lambda e: (sigmoid(e["w"] * e["x"] + e["b"]) - e["t"]) * e["x"]),
             ("w", "dz*x", lambda e: e["dz"] * e["x"]),
             ("b", "p - t", lambda e: e["p"] - e["t"]),
         ],
@@ -393,7 +401,8 @@ def _logreg_batch(name: str) -> Family:
 
 
 def _linear_mse(name: str) -> Family:
-    point = {"W": np.array([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6], [-0.7, 0.2, 0.1]]), "x": np.array([1.0, -0.5, 2.0]),
+    point = {"W": np.array([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6], [-0.7, 0.2, 0.1]]),
+             "x": np.array([1.0, -0.5, 2.0]),
              "b": np.array([0.1, -0.2, 0.3]), "y": np.array([0.5, 0.0, -1.0])}
 
     def fwd(v):
@@ -411,7 +420,8 @@ def _linear_mse(name: str) -> Family:
             ("W", "outer(2*r, x)", lambda e: np.outer(2 * e["r"], e["x"])),
             ("W", "2*outer(r, x)", lambda e: 2 * np.outer(e["r"], e["x"])),
             ("W", "outer(dr, x)", lambda e: np.outer(e["dr"], e["x"])),
-            ("W", "2*outer(W@x + b - y, x)", lambda e: 2 * np.outer(e["W"] @ e["x"] + e["b"] - e["y"], e["x"])),
+            ("W", "2*outer(W@x + b - y, x)",
+             lambda e: 2 * np.outer(e["W"] @ e["x"] + e["b"] - e["y"], e["x"])),
             ("x", "transpose(W) @ (2*r)", lambda e: e["W"].T @ (2 * e["r"])),
             ("x", "2*r @ W", lambda e: 2 * e["r"] @ e["W"]),
             ("x", "transpose(W) @ dr", lambda e: e["W"].T @ e["dr"]),
@@ -509,7 +519,8 @@ def _mlp_relu(name: str) -> Family:
              lambda e: np.outer((e["W2"].T @ (e["z2"] - e["y"])) * (e["z1"] > 0), e["x"])),
             ("W1", "outer(dz1, x)", lambda e: np.outer(e["dz1"], e["x"])),
             ("W1", "outer(dh * (z1 > 0), x)", lambda e: np.outer(e["dh"] * (e["z1"] > 0), e["x"])),
-            ("W1", "outer(((z2 - y) @ W2) * (h > 0), x)", lambda e: np.outer(((e["z2"] - e["y"]) @ e["W2"]) * (e["h"] > 0), e["x"])),
+            ("W1", "outer(((z2 - y) @ W2) * (h > 0), x)",
+             lambda e: np.outer(((e["z2"] - e["y"]) @ e["W2"]) * (e["h"] > 0), e["x"])),
             ("b1", "dh * (z1 > 0)", lambda e: e["dh"] * (e["z1"] > 0)),
             ("W2", "outer(z2 - y, h)", lambda e: np.outer(e["z2"] - e["y"], e["h"])),
             ("W2", "outer(dz2, h)", lambda e: np.outer(e["dz2"], e["h"])),
@@ -527,7 +538,8 @@ def _mlp_relu(name: str) -> Family:
             ("b2", "factor", lambda e: 2 * e["db2"]),
         ],
         wrong_formulas=[
-            ("W1", "relu-mask", "outer(transpose(W2) @ (z2 - y), x)", lambda e: np.outer(e["W2"].T @ (e["z2"] - e["y"]), e["x"])),
+            ("W1", "relu-mask", "outer(transpose(W2) @ (z2 - y), x)",
+             lambda e: np.outer(e["W2"].T @ (e["z2"] - e["y"]), e["x"])),
             ("W1", "relu-mask", "outer(dh * h, x)", lambda e: np.outer(e["dh"] * e["h"], e["x"])),
             ("b1", "relu-mask", "dh * (z1 <= 0)", lambda e: e["dh"] * (e["z1"] <= 0)),
             ("W2", "transposed", "outer(h, z2 - y)", lambda e: np.outer(e["h"], e["z2"] - e["y"])),
@@ -560,17 +572,20 @@ def _mlp_sigmoid(name: str) -> Family:
         right_formulas=[
             ("W1", "outer(dh * h * (1 - h), x)", lambda e: np.outer(e["dh"] * e["h"] * (1 - e["h"]), e["x"])),
             ("W1", "outer(dh * (h - h^2), x)", lambda e: np.outer(e["dh"] * (e["h"] - e["h"] ** 2), e["x"])),
-            ("W1", "outer(2*(s - y)*w2*h*(1 - h), x)", lambda e: np.outer(2 * (e["s"] - e["y"]) * e["w2"] * e["h"] * (1 - e["h"]), e["x"])),
+            ("W1", "outer(2*(s - y)*w2*h*(1 - h), x)",
+             lambda e: np.outer(2 * (e["s"] - e["y"]) * e["w2"] * e["h"] * (1 - e["h"]), e["x"])),
             ("W1", "outer(dz1, x)", lambda e: np.outer(e["dz1"], e["x"])),
             ("w2", "2*(s - y)*h", lambda e: 2 * (e["s"] - e["y"]) * e["h"]),
             ("w2", "ds*h", lambda e: e["ds"] * e["h"]),
             ("b1", "dh*h*(1 - h)", lambda e: e["dh"] * e["h"] * (1 - e["h"])),
         ],
         wrong_numbers=[
-            ("W1", "sigma", lambda e: np.outer(e["dh"] * e["h"], e["x"])),                          # σ for σ'
-            ("W1", "sigma", lambda e: np.outer(e["dh"] * sigmoid(e["h"]) * (1 - sigmoid(e["h"])), e["x"])),  # σ'(h)
+            ("W1", "sigma", lambda e: np.outer(e["dh"] * e["h"], e["x"])),  # σ for σ'
+            # σ'(h)
+            ("W1", "sigma", lambda e: np.outer(e["dh"] * sigmoid(e["h"]) * (1 - sigmoid(e["h"])), e["x"])),
             ("b1", "sigma", lambda e: e["dh"] * e["h"]),
-            ("W1", "chain", lambda e: np.outer(e["dh"], e["x"])),                                   # σ' left out
+            # σ' left out
+            ("W1", "chain", lambda e: np.outer(e["dh"], e["x"])),
             ("W1", "transposed", lambda e: np.outer(e["x"], e["dz1"])),
             ("w2", "factor", lambda e: (e["s"] - e["y"]) * e["h"]),
             ("w2", "sign", lambda e: -e["dw2"]),
@@ -653,7 +668,8 @@ def _softmax_batch(name: str) -> Family:
         return {"L": 1.0, "Z": dZ, "W": v["X"].T @ dZ, "b": dZ.sum(axis=0), "X": dZ @ v["W"].T}
 
     fam = Family(
-        name, "CS231n assignment 1: softmax classifier on a batch of 4, mean cross-entropy, one-hot rows of Y",
+        name, "CS231n assignment 1: softmax classifier on a batch of 4, mean cross-entropy, "
+        "one-hot rows of Y",
         "#: data Y\nZ = X@W + b; P = softmax(Z, 1); L = -sum(Y*log(P))/4",
         point, "L", fwd, bwd, data=("Y",), data_kind="one-hot", ask=("W", "b", "X", "Z"),
         right_formulas=[
@@ -723,7 +739,7 @@ def _rnn(name: str, bias: bool = False) -> Family:
 
     def bwd(v, s):
         hs = [v["h0"], s["h1"], s["h2"], s["h3"]]
-        g = {"L": 1.0, "Wi": 0 * v["Wi"], "Wh": 0 * v["Wh"], "Wo": 0 * v["Wo"], "X": 0 * v["X"], "Y": 0 * v["Y"]}
+        g = {"L": 1.0, **{k: 0 * v[k] for k in ("Wi", "Wh", "Wo", "X", "Y")}}
         da_next = np.zeros(3)
         for t in (3, 2, 1):  # the reverse walk, t = 3 down to 1
             e = 2 * (v["Wo"] @ hs[t] - v["Y"][t - 1])
@@ -779,7 +795,8 @@ def _rnn(name: str, bias: bool = False) -> Family:
         wrong_formulas=[
             ("Wo", "time-steps", "outer(2*(Wo@h3 - Y[2]), h3)", lambda e: wo_steps(e, (3,))),
             ("Wh", "time-steps", "outer(dh3*(1 - h3^2), h2)", lambda e: wh_steps(e, (3,))),
-            ("Wh", "time-steps", "outer(dh2*(1 - h2^2), h1) + outer(dh3*(1 - h3^2), h2)", lambda e: wh_steps(e, (2, 3))),
+            ("Wh", "time-steps", "outer(dh2*(1 - h2^2), h1) + outer(dh3*(1 - h3^2), h2)",
+             lambda e: wh_steps(e, (2, 3))),
         ],
     )
     if bias:
@@ -787,7 +804,8 @@ def _rnn(name: str, bias: bool = False) -> Family:
                                    lambda e: sum(e[f"dh{t}"] * (1 - e[f"h{t}"] ** 2) for t in (1, 2, 3))))
         fam.wrong_numbers += [("b", "time-steps", lambda e: e["da3"]),
                               ("b", "time-steps", lambda e: e["da2"] + e["da3"])]
-        fam.wrong_formulas.append(("b", "time-steps", "dh3*(1 - h3^2)", lambda e: e["dh3"] * (1 - e["h3"] ** 2)))
+        fam.wrong_formulas.append(("b", "time-steps", "dh3*(1 - h3^2)",
+                                   lambda e: e["dh3"] * (1 - e["h3"] ** 2)))
     return fam
 
 
@@ -840,8 +858,10 @@ def _rnn_scalar(name: str) -> Family:
         name, "lecture notes: a scalar RNN unrolled 3 steps, shared w and u (backpropagation through time)",
         SCALAR_RNN_PROGRAM, point, "L", fwd, bwd, ask=("u", "w", "h0", "X", "h2"),
         right_formulas=[
-            ("u", "dh1*(1 - h1^2)*h0 + dh2*(1 - h2^2)*h1 + dh3*(1 - h3^2)*h2", lambda e: u_steps(e, (1, 2, 3))),
-            ("w", "dh1*(1 - h1^2)*X[0] + dh2*(1 - h2^2)*X[1] + dh3*(1 - h3^2)*X[2]", lambda e: w_steps(e, (1, 2, 3))),
+            ("u", "dh1*(1 - h1^2)*h0 + dh2*(1 - h2^2)*h1 + dh3*(1 - h3^2)*h2",
+             lambda e: u_steps(e, (1, 2, 3))),
+            ("w", "dh1*(1 - h1^2)*X[0] + dh2*(1 - h2^2)*X[1] + dh3*(1 - h3^2)*X[2]",
+             lambda e: w_steps(e, (1, 2, 3))),
         ],
         wrong_numbers=[
             ("u", "time-steps", lambda e: u_steps(e, (3,))),
@@ -907,7 +927,8 @@ def _max_vector(name: str) -> Family:
                 "x": v["W"].T @ dz, "u": s["m"]}
 
     return Family(
-        name, "CS231n: an elementwise max gate on vectors (a maxout-style unit)", "z = W@x; m = max(z, c); L = dot(u, m)",
+        name, "CS231n: an elementwise max gate on vectors (a maxout-style unit)",
+        "z = W@x; m = max(z, c); L = dot(u, m)",
         point, "L", fwd, bwd, ask=("W", "c", "z", "x"),
         right_formulas=[
             ("W", "outer(u*(z > c), x)", lambda e: np.outer(e["u"] * (e["z"] > e["c"]), e["x"])),
@@ -915,7 +936,8 @@ def _max_vector(name: str) -> Family:
             ("c", "u*(c > z)", lambda e: e["u"] * (e["c"] > e["z"])),
         ],
         wrong_numbers=[
-            ("W", "max-routing", lambda e: np.outer(e["u"] * (e["z"] < e["c"]), e["x"])),  # routed to the loser
+            # routed to the loser
+            ("W", "max-routing", lambda e: np.outer(e["u"] * (e["z"] < e["c"]), e["x"])),
             ("W", "max-routing", lambda e: np.outer(e["u"], e["x"])),                      # routed to both
             ("c", "max-routing", lambda e: e["u"] * (e["z"] > e["c"])),
             ("z", "max-routing", lambda e: e["u"]),
@@ -959,26 +981,34 @@ def _lstm(name: str) -> Family:
         "h = og*tanh(c); L = dot(v, h)",
         point, "L", fwd, bwd, ask=("Wi", "Wg", "Wo", "cp", "x", "c"),
         right_formulas=[
-            ("Wi", "outer(dc*gt*ig*(1 - ig), x)", lambda e: np.outer(e["dc"] * e["gt"] * e["ig"] * (1 - e["ig"]), e["x"])),
+            ("Wi", "outer(dc*gt*ig*(1 - ig), x)",
+             lambda e: np.outer(e["dc"] * e["gt"] * e["ig"] * (1 - e["ig"]), e["x"])),
             ("Wi", "outer(v*og*(1 - tanh(c)^2)*gt*ig*(1 - ig), x)",
-             lambda e: np.outer(e["v"] * e["og"] * (1 - np.tanh(e["c"]) ** 2) * e["gt"] * e["ig"] * (1 - e["ig"]), e["x"])),
-            ("Wi", "outer(dig*(ig - ig^2), x)", lambda e: np.outer(e["dig"] * (e["ig"] - e["ig"] ** 2), e["x"])),
+             lambda e: np.outer(e["v"] * e["og"] * (1 - np.tanh(e["c"]) ** 2)
+                                * e["gt"] * e["ig"] * (1 - e["ig"]), e["x"])),
+            ("Wi", "outer(dig*(ig - ig^2), x)",
+             lambda e: np.outer(e["dig"] * (e["ig"] - e["ig"] ** 2), e["x"])),
             ("cp", "v*og*(1 - tanh(c)^2)", lambda e: e["v"] * e["og"] * (1 - np.tanh(e["c"]) ** 2)),
             ("Wg", "outer(dgt*(1 - gt^2), x)", lambda e: np.outer(e["dgt"] * (1 - e["gt"] ** 2), e["x"])),
         ],
         wrong_numbers=[
-            ("Wg", "sigma", lambda e: np.outer(e["dgt"] * e["gt"], e["x"])),                     # tanh for tanh'
+            # tanh for tanh'
+            ("Wg", "sigma", lambda e: np.outer(e["dgt"] * e["gt"], e["x"])),
             ("Wi", "sigma", lambda e: np.outer(e["dig"] * e["ig"], e["x"])),                     # σ for σ'
             ("cp", "sigma", lambda e: e["v"] * e["og"] * np.tanh(e["c"])),
-            ("Wg", "sigma", lambda e: np.outer(e["dgt"] * (1 - np.tanh(e["gt"]) ** 2), e["x"])),  # tanh'(g) for tanh'(z)
-            ("x", "paths", lambda e: e["Wi"].T @ (e["dig"] * e["ig"] * (1 - e["ig"]))),          # the input gate's path only
-            ("Wi", "chain", lambda e: np.outer(e["dc"] * e["ig"] * (1 - e["ig"]), e["x"])),      # the factor g left out
+            # tanh'(g) for tanh'(z)
+            ("Wg", "sigma", lambda e: np.outer(e["dgt"] * (1 - np.tanh(e["gt"]) ** 2), e["x"])),
+            # the input gate's path only
+            ("x", "paths", lambda e: e["Wi"].T @ (e["dig"] * e["ig"] * (1 - e["ig"]))),
+            # the factor g left out
+            ("Wi", "chain", lambda e: np.outer(e["dc"] * e["ig"] * (1 - e["ig"]), e["x"])),
             ("Wo", "sign", lambda e: -e["dWo"]),
             ("Wi", "transposed", lambda e: e["dWi"].T),
         ],
         wrong_formulas=[
             ("Wg", "sigma", "outer(dgt*gt, x)", lambda e: np.outer(e["dgt"] * e["gt"], e["x"])),
-            ("Wi", "chain", "outer(dc*ig*(1 - ig), x)", lambda e: np.outer(e["dc"] * e["ig"] * (1 - e["ig"]), e["x"])),
+            ("Wi", "chain", "outer(dc*ig*(1 - ig), x)",
+             lambda e: np.outer(e["dc"] * e["ig"] * (1 - e["ig"]), e["x"])),
             ("cp", "sigma", "v*og*tanh(c)", lambda e: e["v"] * e["og"] * np.tanh(e["c"])),
         ],
     )
@@ -1120,7 +1150,8 @@ def _numbers(fam: Family, question: str, name: str, truth: object) -> list[Answe
             continue
         seen.add(text)
         tag = "exact" if digits is None else f"{digits}sf"
-        out.append(Answer(f"{fam.name}/{question}/{name}/{tag}", fam.name, question, name, text, True, None, digits))
+        out.append(Answer(f"{fam.name}/{question}/{name}/{tag}", fam.name, question, name, text, True, None,
+                          digits))
     return out
 
 
@@ -1135,7 +1166,8 @@ def answers() -> tuple:
         if fam.ask_value:
             out += _numbers(fam, "expect-value", fam.output, env[fam.output])
         for k, (name, text, twin) in enumerate(fam.right_formulas):
-            out.append(Answer(f"{fam.name}/expect-formula/{name}/right{k}", fam.name, "expect-formula", name, text,
+            out.append(Answer(f"{fam.name}/expect-formula/{name}/right{k}", fam.name, "expect-formula", name,
+                              text,
                               True, None, None, twin))
         seen: set = set()
         for k, (name, kind, fn) in enumerate(fam.wrong_numbers):
@@ -1143,10 +1175,12 @@ def answers() -> tuple:
             if (name, text) in seen:
                 continue
             seen.add((name, text))
-            out.append(Answer(f"{fam.name}/expect/{name}/{kind}{k}", fam.name, "expect", name, text, False, kind,
+            out.append(Answer(f"{fam.name}/expect/{name}/{kind}{k}", fam.name, "expect", name, text, False,
+                              kind,
                               WRONG_DIGITS))
         for k, (name, kind, text, twin) in enumerate(fam.wrong_formulas):
-            out.append(Answer(f"{fam.name}/expect-formula/{name}/{kind}{k}", fam.name, "expect-formula", name, text,
+            out.append(Answer(f"{fam.name}/expect-formula/{name}/{kind}{k}", fam.name, "expect-formula", name,
+                              text,
                               False, kind, None, twin))
     return tuple(out)
 
@@ -1176,7 +1210,8 @@ class Scores:
 
     def summary(self) -> str:
         return (f"{self.total} answers ({self.right} right, {self.wrong} wrong): "
-                f"{len(self.rejected)} right answers judged wrong, {len(self.accepted)} wrong answers judged right, "
+                f"{len(self.rejected)} right answers judged wrong, "
+                f"{len(self.accepted)} wrong answers judged right, "
                 f"{self.diagnosed}/{self.wrong} wrong answers diagnosed with their class "
                 f"({100 * self.diagnosed_share:.1f} %)")
 

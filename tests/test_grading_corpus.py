@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 from clitools import run_cli
-from grading_corpus import KINDS, WRONG_DIGITS, Answer, answers, cli_argv, families, family, kind_matches, scores
+from grading_corpus import (KINDS, WRONG_DIGITS, Answer, answers, cli_argv, families, family, kind_matches,
+                            scores)
 
 FAMILIES = [f.name for f in families()]
 #: random points per formula twin
