@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -38,6 +39,15 @@ DIAGNOSED_GOAL = 0.95
 def _numbers(text: str) -> np.ndarray:
     """The numbers of an answer text (JSON-shaped: a number or nested lists)."""
     return np.asarray(json.loads(text), dtype=float)
+
+
+_NUMBER = re.compile(r"-?[0-9.]+(?:e[+-]?[0-9]+)?")
+
+
+def _significant_digits(token: str) -> int:
+    """Significant digits of a number as written: 0.0123 has 3, 8.00 has 3, 0.00 has 3."""
+    mantissa = token.lstrip("-").split("e")[0].replace(".", "")
+    return len(mantissa.lstrip("0")) or len(mantissa)
 
 
 def _half_unit(value: float, digits: int) -> float:
@@ -113,9 +123,8 @@ def test_right_numbers_agree_with_the_oracle_to_their_digits():
         else:
             for w, t in zip(written.flat, truth.flat):
                 assert abs(w - t) <= _half_unit(w, a.digits) * (1 + 1e-9), (a.id, w, t)
-                # and it really is written with that many digits
-                mantissa = f"{abs(w):.{a.digits - 1}e}".split("e")[0]
-                assert len(mantissa.replace(".", "")) == a.digits, a.id
+            # and it really is written with that many digits (8 to 3 digits is 8.00)
+            assert {_significant_digits(token) for token in _NUMBER.findall(a.text)} == {a.digits}, a.id
         checked += 1
     assert checked >= 150
 
@@ -214,6 +223,10 @@ def test_grader_scores_on_a_sample_cli():
     s = scores(sample, _judge_cli)
     print("\n" + _report(s, "gradcli check") + "\n" + s.kind_table())
     assert _meets_goals(s), _report(s, "gradcli check")
+
+
+def test_significant_digits_of_a_written_number():
+    assert [_significant_digits(t) for t in ("8.00", "0.0123", "0.00", "-1.235e-05", "12.3")] == [3, 3, 3, 4, 3]
 
 
 def test_kind_matching():
