@@ -30,7 +30,6 @@ Inputs that are data (one-hot labels, 0/1 targets) are declared in the program w
 from __future__ import annotations
 
 import functools
-import inspect
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
@@ -43,9 +42,6 @@ KINDS = ("transposed", "sigma", "softmax", "relu-mask", "broadcast", "time-steps
 RIGHT_DIGITS = (3, 4, 6, None)
 #: significant digits of the wrong numeric answers
 WRONG_DIGITS = 4
-#: the SymPy budget the corpus gives the grader per formula (its default is 10 s; the
-#: grader must not depend on SymPy for a verdict anyway)
-SYMPY_TIMEOUT = 1.0
 
 Env = dict  # name -> float or ndarray: the inputs, the steps, and "d" + name for ∂out/∂name
 
@@ -1245,14 +1241,6 @@ def kind_matches(want: str, got: Optional[str]) -> bool:
     return got == want or sorted(got.split("+")) == sorted(want.split("+"))
 
 
-def _judge_kwargs(judge: Callable) -> dict:
-    try:
-        params = inspect.signature(judge).parameters
-    except (TypeError, ValueError):
-        return {}
-    return {"sympy_timeout": SYMPY_TIMEOUT} if "sympy_timeout" in params else {}
-
-
 def judge_api(answer: Answer) -> tuple:
     """(ok, kind) for one answer through `gradcli.judge`; ok is None when it could not
     be judged (a UsageError, a missing verdict)."""
@@ -1260,7 +1248,7 @@ def judge_api(answer: Answer) -> tuple:
     from gradcli.core.errors import GradcliError
 
     fam = family(answer.family)
-    kwargs = _judge_kwargs(gradcli.judge)
+    kwargs: dict = {}
     if answer.question == "expect":
         kwargs["expect"] = {answer.name: answer.text}
     elif answer.question == "expect-formula":
@@ -1274,18 +1262,7 @@ def judge_api(answer: Answer) -> tuple:
     if len(judgement.verdicts) != 1:
         return None, None
     v = judgement.verdicts[0]
-    return v.ok, _kind(v, judgement)
-
-
-def _kind(v: object, judgement: object) -> Optional[str]:
-    """The mistake class of a verdict: `.mistake` (the lead's interface), else the
-    internal verdict's diagnosis (today's API does not hand it out)."""
-    if hasattr(v, "mistake"):
-        return v.mistake  # type: ignore[attr-defined,no-any-return]
-    inner = getattr(judgement, "_verdicts", None)
-    if inner and getattr(inner[0], "diagnosis", None) is not None:
-        return inner[0].diagnosis.kind  # type: ignore[no-any-return]
-    return None
+    return v.ok, v.mistake
 
 
 def _bindings(point: dict) -> dict:

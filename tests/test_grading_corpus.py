@@ -200,7 +200,6 @@ def _meets_goals(s) -> bool:
     return not s.rejected and not s.accepted and s.diagnosed_share >= DIAGNOSED_GOAL
 
 
-@pytest.mark.slow
 def test_grader_scores_on_the_whole_corpus_api():
     s = scores(answers())
     print("\n" + _report(s, "gradcli.judge") + "\n" + s.kind_table())
