@@ -283,3 +283,70 @@ def test_the_api_verdict_carries_the_rule_and_the_diagnosis():
     assert right.ok is True and right.rule == "tolerance" and right.mistake is None
     with pytest.raises(gradcli.UsageError):
         gradcli.judge("x", x=1, expect={"x": 1}, min_digits=0)
+
+
+# ---- property: a right formula is never rejected, a perturbed one never accepted -----------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+import sympy as sp  # noqa: E402
+
+_X, _Y = sp.symbols("x y", real=True)
+#: (gradcli spelling, SymPy builder) of unary and binary pieces; kinks included
+_UNARY = [("sin({})", sp.sin), ("exp({})", sp.exp), ("tanh({})", sp.tanh),
+          ("sigmoid({})", lambda e: 1 / (1 + sp.exp(-e))), ("relu({})", lambda e: sp.Max(e, 0)),
+          ("abs({})", sp.Abs), ("({})^2", lambda e: e**2)]
+_BINARY = [("({} + {})", lambda a, b: a + b), ("({} * {})", lambda a, b: a * b), ("({} - {})", lambda a, b: a - b),
+           ("max({}, {})", sp.Max)]
+
+
+@st.composite
+def _programs(draw, depth: int = 3):
+    """A random scalar program in x and y, as gradcli text and as the same SymPy expression
+    (built here, from the test's own tree: no user text is parsed by SymPy)."""
+    if depth == 0 or draw(st.integers(0, 3)) == 0:
+        leaf = draw(st.sampled_from([("x", _X), ("y", _Y), ("0.5", sp.Rational(1, 2))]))
+        return leaf
+    if draw(st.booleans()):
+        text, build = draw(st.sampled_from(_UNARY))
+        inner, expr = draw(_programs(depth - 1))
+        return text.format(inner), build(expr)
+    text, build = draw(st.sampled_from(_BINARY))
+    (a, ea), (b, eb) = draw(_programs(depth - 1)), draw(_programs(depth - 1))
+    return text.format(a, b), build(ea, eb)
+
+
+_JUDGED: list[str] = []
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(program=_programs(), x=st.floats(-2, 2), y=st.floats(-2, 2))
+def test_sympys_derivative_is_judged_right_and_a_perturbed_one_wrong(program, x, y):
+    from gradcli.core.errors import GradcliError
+    from gradcli.teach.derive import to_gradcli
+
+    text, expr = program
+    if not ({_X, _Y} & expr.free_symbols):
+        return
+    source = f"f = {text} + 0*x + 0*y"
+    point = {"x": round(x, 3), "y": round(y, 3)}
+    try:
+        truth = gradcli.evaluate(source, point)
+    except GradcliError:  # on a kink, or outside a domain: nothing to judge
+        return
+    if any("kink" in w for w in truth.warnings):
+        return
+    _JUDGED.append(source)
+    for name, symbol in (("x", _X), ("y", _Y)):
+        derivative = sp.diff(expr, symbol)
+        formula = to_gradcli(derivative, pieces=True)
+        verdict = gradcli.judge(source, point, expect_formula={name: formula}).verdicts[0]
+        assert verdict.ok is True, (source, name, formula, verdict.note)
+        wrong = gradcli.judge(source, point, expect_formula={name: f"({formula})*1.01 + 0.37 + 0.01*x"}).verdicts[0]
+        assert wrong.ok is False, (source, name, formula)
+
+
+def test_the_property_judged_enough_programs():
+    # runs after the property test (file order): most drawn programs must have been judged
+    assert len(_JUDGED) >= 30, _JUDGED
+    assert sum(1 for s in _JUDGED if any(k in s for k in ("relu", "max", "abs"))) >= 10, _JUDGED

@@ -425,7 +425,12 @@ def judge_formula(context: _Context, name: str, node: int, text: str, rules: Rul
         return _unevaluable(question, text, truth, graph, exc, env), None
     if candidates is None:
         candidates = mistakes_mod.mistakes(ev, node)
-    if not _formula_close(value, truth, rules):
+    on_kink = False
+    if not _formula_close(value, truth, rules) and ev.kinks:
+        # the point is on a kink: the derivative there is a convention (relu'(0) = 0), so
+        # the other points judge the formula
+        on_kink = True
+    elif not _formula_close(value, truth, rules):
         v = judge_number(question, value, truth, rules, None)
         v.answer, v.ok, v.status, v.rule, v.note = text, False, "wrong", "", ""
         v.how = "differs from the derivative at the point" + (f": {v.how}" if v.how and "elements" in v.how else "")
@@ -457,8 +462,12 @@ def judge_formula(context: _Context, name: str, node: int, text: str, rules: Rul
     if disagree:
         return _wrong_elsewhere(context, question, text, truth, node, tried, agree, disagree, rules), None
     crossed = _crossed_words(ev, kinks, agree)
-    v = Verdict(question, text, truth, True, f"equal to the derivative at the point and at {tried} other points"
-                + crossed)
+    if on_kink and tried < 3:
+        return Verdict(question, text, truth, None, "the point is on a kink and too few other points could be "
+                       "evaluated to judge the formula", "unjudged"), None
+    where = ("at {tried} points around it (the point itself is on a kink, where gradcli's convention "
+             "decides the derivative)" if on_kink else "at the point and at {tried} other points")
+    v = Verdict(question, text, truth, True, f"equal to the derivative {where.format(tried=tried)}" + crossed)
     v.rule = "points"
     return v, graph
 
