@@ -133,163 +133,187 @@ def _plan(code: list[Item], special_call: Callable[[str], bool], params: frozens
 
 def lower(program: Program, output: Optional[str] = None) -> Graph:
     """The DAG of `program`'s output (the last statement, or the one named `output`)."""
-    source = program.source
     if not program.statements:
-        raise ParseError("the program is empty", source, 0)
+        raise ParseError("the program is empty", program.source, 0)
+    lowering = _Lowering(program)
+    last = lowering.run()
+    return lowering.finish(last, output)
 
-    def fail(message: str, pos: int) -> ParseError:
-        return ParseError(message, source, pos)
 
-    def line_of(pos: int) -> int:
-        return source.count("\n", 0, pos) + 1
+class _Lowering:
+    """One program lowered: its names and functions, the graph built, and the work-stack
+    machine that inlines calls."""
 
-    # ---- what each name is: steps, the user's functions -----------------------------
-    assigned_at: dict[str, int] = {}
-    user_defs: dict[str, _Def] = {}
-    steps: list[tuple[int, Statement]] = []
-    for order, st in enumerate(program.statements):
-        if st.params is not None:
-            name = str(st.target)
-            if name in CONSTANTS or name in FUNCTIONS:
-                what = "constant" if name in CONSTANTS else "function"
-                raise fail(f"{name!r} is a built-in {what}; give your function another name", st.target_pos)
-            if name in user_defs:
-                first = user_defs[name]
-                raise fail(f"function {name!r} is defined twice (first on line {first.line})", st.target_pos)
-            for p, p_pos in zip(st.params, st.param_pos):
-                if p in CONSTANTS:
-                    raise fail(f"{p!r} is a built-in constant and cannot be a parameter", p_pos)
-            user_defs[name] = _Def(st, order, line_of(st.target_pos), False)
-            continue
-        steps.append((order, st))
-        if st.target is None:
-            continue
-        if st.target in assigned_at:
-            raise fail(f"{st.target!r} is assigned twice (each name is assigned once)", st.target_pos)
-        if st.target in CONSTANTS:
-            raise fail(f"{st.target!r} is a built-in constant and cannot be assigned", st.target_pos)
-        assigned_at[st.target] = st.target_pos
-    for name, d in user_defs.items():
-        if name in assigned_at:
-            raise fail(f"{name!r} is a function (defined on line {d.line}) and cannot be assigned",
-                       assigned_at[name])
-    if not steps:
-        final = program.statements[-1]
-        raise fail("the program only defines functions: add a statement that uses them", final.end)
+    def __init__(self, program: Program) -> None:
+        self.source = program.source
+        self.program = program
+        #: where each step's name is assigned, the user's functions, the statements to lower
+        self.assigned_at: dict[str, int] = {}
+        self.user_defs: dict[str, _Def] = {}
+        self.steps: list[tuple[int, Statement]] = []
+        self.prelude_defs: dict[str, _Def] = {}
+        self.g = Graph()
+        self.defined: dict[str, int] = {}
+        self.inlined = 0
+        #: the first call of each built-in/prelude function written by the user: an input of
+        #: the same name is then ambiguous (checked at the end, when all inputs are known)
+        self.user_calls: dict[str, int] = {}
+        self.memo: dict[tuple, int] = {}
+        self.order_now = 0
+        #: the machine's value stack
+        self.values: list = []
+        self._read_names()
 
-    prelude_defs: dict[str, _Def] = {}
+    # ---- errors and positions --------------------------------------------------------
+    def fail(self, message: str, pos: int) -> ParseError:
+        return ParseError(message, self.source, pos)
 
-    def prelude_def(name: str) -> Optional[_Def]:
-        if name not in prelude.NAMES:
-            return None
-        if not prelude_defs:  # parsed only when a program calls into it
-            text = prelude.PRELUDE
-            for order, st in enumerate(parse(text).statements):
-                prelude_defs[str(st.target)] = _Def(st, order, text.count("\n", 0, st.target_pos) + 1, True)
-        return prelude_defs[name]
+    def line_of(self, pos: int) -> int:
+        return self.source.count("\n", 0, pos) + 1
 
-    def is_function(name: str) -> bool:
-        return name in user_defs or name in prelude.NAMES
-
-    g = Graph()
-    defined: dict[str, int] = {}
-    inlined = [0]
-    #: the first call of each built-in/prelude function written by the user: an input of
-    #: the same name is then ambiguous (checked at the end, when all inputs are known)
-    user_calls: dict[str, int] = {}
-    memo: dict[tuple, int] = {}
-    order_now = [0]
-
-    # ---- per-context pieces: errors, names, calls -------------------------------------
-    def ctx_fail(ctx: _Ctx) -> Callable[[str, int], ParseError]:
+    def ctx_fail(self, ctx: _Ctx) -> Callable[[str, int], ParseError]:
         fn = ctx.fn
         if fn is not None and fn.is_prelude:
+            source = self.source
             return lambda message, pos: ParseError(f"{message} (in the prelude's {fn.name})", source, ctx.site)
-        return fail
+        return self.fail
 
-    def resolve(ctx: _Ctx, name: str, pos: int) -> int:
-        fn = ctx.fn
-        if fn is None:
-            if name in defined:
-                return defined[name]
+    # ---- what each name is: steps, the user's functions -----------------------------
+    def _read_names(self) -> None:
+        fail, assigned_at, user_defs = self.fail, self.assigned_at, self.user_defs
+        for order, st in enumerate(self.program.statements):
+            if st.params is not None:
+                name = str(st.target)
+                if name in CONSTANTS or name in FUNCTIONS:
+                    what = "constant" if name in CONSTANTS else "function"
+                    raise fail(f"{name!r} is a built-in {what}; give your function another name", st.target_pos)
+                if name in user_defs:
+                    first = user_defs[name]
+                    raise fail(f"function {name!r} is defined twice (first on line {first.line})", st.target_pos)
+                for p, p_pos in zip(st.params, st.param_pos):
+                    if p in CONSTANTS:
+                        raise fail(f"{p!r} is a built-in constant and cannot be a parameter", p_pos)
+                user_defs[name] = _Def(st, order, self.line_of(st.target_pos), False)
+                continue
+            self.steps.append((order, st))
+            if st.target is None:
+                continue
+            if st.target in assigned_at:
+                raise fail(f"{st.target!r} is assigned twice (each name is assigned once)", st.target_pos)
+            if st.target in CONSTANTS:
+                raise fail(f"{st.target!r} is a built-in constant and cannot be assigned", st.target_pos)
+            assigned_at[st.target] = st.target_pos
+        for name, d in user_defs.items():
             if name in assigned_at:
-                raise fail(f"{name!r} is used before the statement that assigns it", pos)
+                raise fail(f"{name!r} is a function (defined on line {d.line}) and cannot be assigned",
+                           assigned_at[name])
+        if not self.steps:
+            final = self.program.statements[-1]
+            raise fail("the program only defines functions: add a statement that uses them", final.end)
+
+    def prelude_def(self, name: str) -> Optional[_Def]:
+        if name not in prelude.NAMES:
+            return None
+        if not self.prelude_defs:  # parsed only when a program calls into it
+            text = prelude.PRELUDE
+            for order, st in enumerate(parse(text).statements):
+                self.prelude_defs[str(st.target)] = _Def(st, order, text.count("\n", 0, st.target_pos) + 1, True)
+        return self.prelude_defs[name]
+
+    def is_function(self, name: str) -> bool:
+        return name in self.user_defs or name in prelude.NAMES
+
+    # ---- per-context pieces: names and calls -------------------------------------------
+    def resolve(self, ctx: _Ctx, name: str, pos: int) -> int:
+        fn = ctx.fn
+        assigned_at = self.assigned_at
+        if fn is None:
+            if name in self.defined:
+                return self.defined[name]
+            if name in assigned_at:
+                raise self.fail(f"{name!r} is used before the statement that assigns it", pos)
         elif name in assigned_at and not fn.is_prelude:
-            raise fail(
-                f"{name!r} is a step of the program (line {line_of(assigned_at[name])}); a function body may "
+            raise self.fail(
+                f"{name!r} is a step of the program (line {self.line_of(assigned_at[name])}); a function body may "
                 f"use its parameters, the program's inputs and constants: pass {name} as a parameter",
                 pos,
             )
         if name in CONSTANTS:
-            return g.const(CONSTANTS[name], name, pos)
-        if name in user_defs and (fn is None or not fn.is_prelude):
-            raise fail(f"{name!r} is a function (defined on line {user_defs[name].line}): call it as {name}(...)", pos)
-        return g.input(name, pos)
+            return self.g.const(CONSTANTS[name], name, pos)
+        if name in self.user_defs and (fn is None or not fn.is_prelude):
+            raise self.fail(f"{name!r} is a function (defined on line {self.user_defs[name].line}): call it as "
+                            f"{name}(...)", pos)
+        return self.g.input(name, pos)
 
-    def known(ctx: _Ctx, name: str) -> Optional[int]:
+    def known(self, ctx: _Ctx, name: str) -> Optional[int]:
         """The node `name` stands for, if that needs no new node (else None)."""
         if name in ctx.env:
             return ctx.env[name].value
-        if ctx.fn is None and name in defined:
-            return defined[name]
-        if name in assigned_at or name in CONSTANTS or name in user_defs:
+        if ctx.fn is None and name in self.defined:
+            return self.defined[name]
+        if name in self.assigned_at or name in CONSTANTS or name in self.user_defs:
             return None
-        found = g.names.get(name)
-        return found if found is not None and g.nodes[found].op == INPUT else None
+        found = self.g.names.get(name)
+        return found if found is not None and self.g.nodes[found].op == INPUT else None
 
-    def callee(ctx: _Ctx, name: str, nargs: int, pos: int) -> Optional[_Def]:
+    def callee(self, ctx: _Ctx, name: str, nargs: int, pos: int) -> Optional[_Def]:
         """The function `name(...)` calls in `ctx`: a definition, or None for a built-in."""
         fn = ctx.fn
         in_prelude = fn is not None and fn.is_prelude
-        err = ctx_fail(ctx)
+        err = self.ctx_fail(ctx)
         if name in ctx.env:
-            other = _meaning(name, user_defs, in_prelude)
+            other = _meaning(name, self.user_defs, in_prelude)
             raise err(f"{name!r} is a parameter of {fn.name!r}" + (  # type: ignore[union-attr]
                 f", not {other}: rename the parameter to call the function" if other else ", not a function"), pos)
-        if fn is None and name in assigned_at and (is_function(name) or name in FUNCTIONS):
-            raise fail(
-                f"{name!r} is a step of this program (line {line_of(assigned_at[name])}) and also "
-                f"{_meaning(name, user_defs, False)}: rename the step to call the function", pos)
-        d = None if in_prelude else user_defs.get(name)
+        if fn is None and name in self.assigned_at and (self.is_function(name) or name in FUNCTIONS):
+            raise self.fail(
+                f"{name!r} is a step of this program (line {self.line_of(self.assigned_at[name])}) and also "
+                f"{_meaning(name, self.user_defs, False)}: rename the step to call the function", pos)
+        d = None if in_prelude else self.user_defs.get(name)
         if d is not None:
-            if fn is None and d.order > order_now[0]:
-                raise fail(f"function {name!r} is used before its definition on line {d.line} "
-                           "(define a function before its first use)", pos)
-            if fn is not None and d is fn:
-                raise fail(f"{name!r} calls itself: recursion is not supported (a function may only call "
-                           "functions defined before it)", pos)
-            if fn is not None and d.order > fn.order:
-                raise fail(f"{fn.name!r} calls {name!r}, which is defined after it (line {d.line}): a function "
-                           "may only call functions defined before it, so recursion, direct or mutual, "
-                           "cannot happen", pos)
-        elif name in prelude.NAMES and (not in_prelude or prelude_def(name).order < fn.order):  # type: ignore
-            d = prelude_def(name)
+            self._check_order(fn, d, name, pos)
+        elif name in prelude.NAMES and (not in_prelude or self.prelude_def(name).order < fn.order):  # type: ignore
+            d = self.prelude_def(name)
         if d is None:
             if not in_prelude and name in FUNCTIONS:
-                user_calls.setdefault(name, pos)
+                self.user_calls.setdefault(name, pos)
             return None
         if not in_prelude:
-            user_calls.setdefault(name, pos)
+            self.user_calls.setdefault(name, pos)
         if nargs != len(d.params):
             plural = "" if len(d.params) == 1 else "s"
             raise err(f"{name}() takes {len(d.params)} argument{plural} ({', '.join(d.params)}), got {nargs}", pos)
         if d.plan is None:
             params = frozenset(d.params)
-            special = (lambda n: n in params or is_function(n)) if not d.is_prelude else (
+            special = (lambda n: n in params or self.is_function(n)) if not d.is_prelude else (
                 lambda n: n in params or n in prelude.NAMES)
             d.plan = _plan(d.code, special, params)
         return d
 
-    def builtin(ctx: _Ctx) -> Callable:
-        err = ctx_fail(ctx)
+    def _check_order(self, fn: Optional[_Def], d: _Def, name: str, pos: int) -> None:
+        """A user's function is defined before it is used, and never calls itself."""
+        if fn is None and d.order > self.order_now:
+            raise self.fail(f"function {name!r} is used before its definition on line {d.line} "
+                            "(define a function before its first use)", pos)
+        if fn is not None and d is fn:
+            raise self.fail(f"{name!r} calls itself: recursion is not supported (a function may only call "
+                            "functions defined before it)", pos)
+        if fn is not None and d.order > fn.order:
+            raise self.fail(f"{fn.name!r} calls {name!r}, which is defined after it (line {d.line}): a function "
+                            "may only call functions defined before it, so recursion, direct or mutual, "
+                            "cannot happen", pos)
+
+    def builtin(self, ctx: _Ctx) -> Callable:
+        err = self.ctx_fail(ctx)
         in_prelude = ctx.fn is not None and ctx.fn.is_prelude
         env = ctx.env
+        assigned_at, user_defs, user_calls, g = self.assigned_at, self.user_defs, self.user_calls, self.g
 
         def call(name: str, args: tuple, pos: int) -> int:
             # names whose call needs a closer look (an error, at least); looked up where they
             # live, not copied into one set per statement (that was quadratic in the program)
             if name in env or name in assigned_at or name in user_defs or name in prelude.NAMES:
-                callee(ctx, name, len(args), pos)  # its checks only: no definition reaches here
+                self.callee(ctx, name, len(args), pos)  # its checks only: no definition reaches here
             elif not in_prelude:
                 user_calls.setdefault(name, pos)
             return _call(g, name, args, pos, err, user_defs)
@@ -297,143 +321,165 @@ def lower(program: Program, output: Optional[str] = None) -> Graph:
         return call
 
     # ---- the machine -------------------------------------------------------------------
-    values: list = []
-
-    def run_span(ctx: _Ctx, lo: int, hi: int) -> None:
-        g.call = ctx.call
+    def run_span(self, ctx: _Ctx, lo: int, hi: int) -> None:
+        self.g.call = ctx.call
         tools = ctx.tools
         if tools is None:
+            resolve = self.resolve
             if ctx.fn is None:  # the program itself: most names are steps or inputs seen before
+                defined = self.defined
+
                 def find(name: str, pos: int) -> int:
                     found = defined.get(name)
                     return found if found is not None else resolve(ctx, name, pos)
             else:
                 def find(name: str, pos: int) -> int:
                     return resolve(ctx, name, pos)
-            tools = ctx.tools = (find, builtin(ctx), ctx_fail(ctx))
-        _run(g, ctx.code, lo, hi, values, *tools)
+            tools = ctx.tools = (find, self.builtin(ctx), self.ctx_fail(ctx))
+        _run(self.g, ctx.code, lo, hi, self.values, *tools)
 
-    def evaluate(ctx: _Ctx) -> int:
+    def evaluate(self, ctx: _Ctx) -> int:
         """Lower `ctx.code` (a statement) with every call inlined; returns the node."""
+        values = self.values
         plan = ctx.plan
         if plan is None:
-            run_span(ctx, 0, len(ctx.code) - 1)
+            self.run_span(ctx, 0, len(ctx.code) - 1)
             return values.pop()
         work: list[tuple] = [("eval", plan.root, ctx)]
         while work:
             entry = work.pop()
             action = entry[0]
             if action == "eval":
-                _, i, c = entry
-                p = c.plan
-                if not p.special[i]:
-                    run_span(c, p.starts[i], i)
-                    continue
-                tag, payload, pos = c.code[i]
-                if tag == "name":
-                    thunk = c.env[payload]
-                    if thunk.value is not None:
-                        values.append(thunk.value)
-                    else:
-                        work.append(("store", thunk))
-                        work.append(("eval", thunk.item, thunk.ctx))
-                    continue
-                if tag == "call":
-                    d = callee(c, payload[0], payload[1], pos)
-                    if d is not None:
-                        enter(c, i, d, work)
-                        continue
-                work.append(("apply", i, c))
-                for k in reversed(p.kids[i]):
-                    work.append(("eval", k, c))
+                self._eval_item(entry[1], entry[2], work)
             elif action == "apply":
                 _, i, c = entry
-                run_span(c, i, i)
+                self.run_span(c, i, i)
             elif action == "store":
                 entry[1].value = values[-1]
             elif action == "finish":
-                _, call, thunks, key = entry
-                g.calls[call][2] = values[-1]
-                if key is not None and all(t.value is not None for t in thunks):
-                    memo[(key, tuple(t.value for t in thunks))] = values[-1]
-                for t in thunks:
-                    if t.value is None:  # an argument the body ignores: lower it for its errors
-                        work.append(("drop",))
-                        work.append(("store", t))
-                        work.append(("eval", t.item, t.ctx))
+                self._finish_call(entry, work)
             elif action == "drop":
                 values.pop()
             else:  # memo hit
                 values.append(entry[1])
         return values.pop()
 
-    def enter(c: _Ctx, i: int, d: _Def, work: list) -> None:
+    def _eval_item(self, i: int, c: _Ctx, work: list) -> None:
+        """One subtree on the work stack: run it at once, or push what it needs first."""
+        p = c.plan
+        assert p is not None
+        if not p.special[i]:
+            self.run_span(c, p.starts[i], i)
+            return
+        tag, payload, pos = c.code[i]
+        if tag == "name":
+            thunk = c.env[payload]  # type: ignore[index]
+            if thunk.value is not None:
+                self.values.append(thunk.value)
+            else:
+                work.append(("store", thunk))
+                work.append(("eval", thunk.item, thunk.ctx))
+            return
+        if tag == "call":
+            d = self.callee(c, payload[0], payload[1], pos)  # type: ignore[index]
+            if d is not None:
+                self.enter(c, i, d, work)
+                return
+        work.append(("apply", i, c))
+        for k in reversed(p.kids[i]):
+            work.append(("eval", k, c))
+
+    def _finish_call(self, entry: tuple, work: list) -> None:
+        """A call's body is lowered: record its result, memoise it, lower unused arguments."""
+        _, call, thunks, key = entry
+        values = self.values
+        self.g.calls[call][2] = values[-1]
+        if key is not None and all(t.value is not None for t in thunks):
+            self.memo[(key, tuple(t.value for t in thunks))] = values[-1]
+        for t in thunks:
+            if t.value is None:  # an argument the body ignores: lower it for its errors
+                work.append(("drop",))
+                work.append(("store", t))
+                work.append(("eval", t.item, t.ctx))
+
+    def enter(self, c: _Ctx, i: int, d: _Def, work: list) -> None:
         kids = c.plan.kids.get(i, [])  # type: ignore[union-attr]
         d.calls += 1
         label = f"{d.name}#{d.calls}"
         ids = []
         for k in kids:
             tag, payload, _ = c.code[k]
-            node = known(c, payload) if tag == "name" else None  # type: ignore[arg-type]
+            node = self.known(c, payload) if tag == "name" else None  # type: ignore[arg-type]
             if node is None:
                 break
             ids.append(node)
         else:
-            hit = memo.get((d, tuple(ids)))
+            hit = self.memo.get((d, tuple(ids)))
             if hit is not None:  # the same function on the same nodes: inlining again adds nothing
                 work.append(("value", hit))
                 return
-        inlined[0] += len(d.code)
-        if inlined[0] > MAX_INLINED:
-            raise ctx_fail(c)(f"the function calls expand to over {MAX_INLINED:,} operations "
-                              f"(a definition calling another twice or more, many levels deep?)", c.code[i][2])
+        self.inlined += len(d.code)
+        if self.inlined > MAX_INLINED:
+            raise self.ctx_fail(c)(f"the function calls expand to over {MAX_INLINED:,} operations "
+                                   f"(a definition calling another twice or more, many levels deep?)", c.code[i][2])
         thunks = [_Thunk(k, c) for k in kids]
+        g = self.g
         g.calls.append([label, c.call, -1])
         site = c.site if (c.fn is not None and c.fn.is_prelude) else c.code[i][2]
         inner = _Ctx(d.code, d.plan, dict(zip(d.params, thunks)), d, len(g.calls) - 1, site)
         work.append(("finish", inner.call, thunks, d))
         work.append(("eval", d.plan.root, inner))  # type: ignore[union-attr]
 
-    last = -1
-    main = _Ctx([], None, {}, None, -1, -1)  # one context for every statement of the program
-    # a statement needs the work stack only if it calls a function; skip looking when none can be
-    may_call = bool(user_defs) or any(name in source for name in prelude.NAMES)
-    for order, st in steps:
-        order_now[0] = order
-        main.code = st.code
-        main.plan = None
-        if may_call and any(tag == "call" and is_function(str(payload[0])) for tag, payload, _ in st.code):  # type: ignore
-            main.plan = _plan(st.code, is_function, frozenset())
-        result = evaluate(main)
-        if st.target is not None:
-            defined[st.target] = result
-            g.names.setdefault(st.target, result)
-            node = g.nodes[result]
-            if node.name is None and node.op != CONST:
-                node.name = st.target
-        last = result
-    g.call = -1
+    # ---- the program, statement by statement ------------------------------------------------
+    def run(self) -> int:
+        """Every statement lowered in order; the last one's node."""
+        last = -1
+        g, defined = self.g, self.defined
+        main = _Ctx([], None, {}, None, -1, -1)  # one context for every statement of the program
+        # a statement needs the work stack only if it calls a function; skip looking when none can be
+        may_call = bool(self.user_defs) or any(name in self.source for name in prelude.NAMES)
+        is_function = self.is_function
+        for order, st in self.steps:
+            self.order_now = order
+            main.code = st.code
+            main.plan = None
+            if may_call and any(tag == "call" and is_function(str(payload[0]))  # type: ignore[index]
+                                for tag, payload, _ in st.code):
+                main.plan = _plan(st.code, is_function, frozenset())
+            result = self.evaluate(main)
+            if st.target is not None:
+                defined[st.target] = result
+                g.names.setdefault(st.target, result)
+                node = g.nodes[result]
+                if node.name is None and node.op != CONST:
+                    node.name = st.target
+            last = result
+        g.call = -1
+        return last
 
-    for name, pos in user_calls.items():
-        found = g.names.get(name)
-        if found is not None and g.nodes[found].op == INPUT:
-            raise fail(f"{name!r} is an input of this program (line {line_of(g.nodes[found].pos)}, column "
-                       f"{g.nodes[found].pos - source.rfind(chr(10), 0, g.nodes[found].pos)}) and also "
-                       f"{_meaning(name, user_defs, False)}: rename the input to call the function", pos)
-
-    if output is not None:
-        if output not in defined and output not in g.names:
-            known_names = ", ".join(sorted(defined)) or "none"
-            raise UsageError(f"--output {output}: no statement assigns {output!r} (assigned: {known_names})")
-        out = defined.get(output, g.names.get(output, -1))
-        out_name = output
-    else:
-        out = last
-        out_name = steps[-1][1].target or ""
-    pruned = g.pruned(out)
-    pruned.name_anonymous_nodes()
-    pruned.output_name = out_name or pruned.label(pruned.output)
-    return pruned
+    def finish(self, last: int, output: Optional[str]) -> Graph:
+        """The checks that need every input known, then the output's graph, pruned."""
+        g, defined = self.g, self.defined
+        for name, pos in self.user_calls.items():
+            found = g.names.get(name)
+            if found is not None and g.nodes[found].op == INPUT:
+                raise self.fail(f"{name!r} is an input of this program (line {self.line_of(g.nodes[found].pos)}, "
+                                f"column {g.nodes[found].pos - self.source.rfind(chr(10), 0, g.nodes[found].pos)}) "
+                                f"and also {_meaning(name, self.user_defs, False)}: rename the input to call the "
+                                "function", pos)
+        if output is not None:
+            if output not in defined and output not in g.names:
+                known_names = ", ".join(sorted(defined)) or "none"
+                raise UsageError(f"--output {output}: no statement assigns {output!r} (assigned: {known_names})")
+            out = defined.get(output, g.names.get(output, -1))
+            out_name = output
+        else:
+            out = last
+            out_name = self.steps[-1][1].target or ""
+        pruned = g.pruned(out)
+        pruned.name_anonymous_nodes()
+        pruned.output_name = out_name or pruned.label(pruned.output)
+        return pruned
 
 
 def _meaning(name: str, user_defs: dict, in_prelude: bool) -> str:
