@@ -164,183 +164,239 @@ def _definition_head(next_token, fail):
 
 def _expression(tok, next_token, peeked, fail) -> tuple[list[Item], tuple[str, str, int]]:
     """Parse one statement's expression starting at `tok`; returns (code, end token)."""
-    out: list[Item] = []
-    stack: list[list] = []
-    expect_operand = True
-    depth = 0  # open brackets: inside them a newline is white space
-    wrapped = False  # a newline was read as white space inside an open bracket
+    return _Expression(next_token, peeked, fail).parse(tok)
 
-    def unclosed() -> ParseError:
+
+class _Expression:
+    """A shunting-yard over one statement's tokens: postfix code out, brackets and
+    operators on a stack; a loop, never recursion, so any size and nesting parses."""
+
+    __slots__ = ("next_token", "peeked", "fail", "out", "stack", "depth", "wrapped")
+
+    def __init__(self, next_token, peeked, fail) -> None:
+        self.next_token = next_token
+        self.peeked = peeked
+        self.fail = fail
+        self.out: list[Item] = []
+        self.stack: list[list] = []
+        self.depth = 0  # open brackets: inside them a newline is white space
+        self.wrapped = False  # a newline was read as white space inside an open bracket
+
+    def parse(self, tok) -> tuple[list[Item], tuple[str, str, int]]:
+        expect_operand = True
+        operand, operator = self.operand, self.operator
+        while True:
+            if expect_operand:
+                expect_operand, advance = operand(tok)
+                if not advance:  # a separator after an empty slice part: read it as an operator
+                    continue
+            else:
+                done, expect_operand = operator(tok)
+                if done:
+                    return self.out, tok
+            tok = self.next_token()
+
+    def unclosed(self) -> ParseError:
         """The innermost open bracket, named where it was opened."""
-        top = next(e for e in reversed(stack) if e[0] in ("(", "call", "[", "idx"))
+        top = next(e for e in reversed(self.stack) if e[0] in ("(", "call", "[", "idx"))
         closer = "]" if top[0] in ("[", "idx") else ")"
         opener = "[" if closer == "]" else "("
-        return fail(f"'{opener}' is never closed: expected '{closer}'", top[1])
+        return self.fail(f"'{opener}' is never closed: expected '{closer}'", top[1])
 
-    def pop_operators() -> None:
+    def pop_operators(self) -> None:
         """Pop binary/unary operators down to the nearest bracket marker."""
+        stack, out = self.stack, self.out
         while stack and stack[-1][0] in ("bin", "neg"):
             entry = stack.pop()
             out.append(("bin", entry[2], entry[1]) if entry[0] == "bin" else ("neg", None, entry[1]))
 
-    while True:
+    # ---- expecting an operand ------------------------------------------------------------
+    def operand(self, tok) -> tuple[bool, bool]:
+        """One token where an operand belongs: (still expecting an operand?, advance?)."""
         kind, text, pos = tok
-        if expect_operand:
-            if kind == "num":
-                value = float(text)
-                if value == float("inf"):
-                    raise fail(f"the number {_short(text)} is too large for a 64-bit float", pos)
-                out.append(("num", (value, text), pos))
-                expect_operand = False
-            elif kind == "name":
-                after = next_token()
-                if after[1] == "(":
-                    stack.append(["call", pos, text, 0])
-                    depth += 1
-                    after = next_token()
-                    if after[1] == ")":  # f()
-                        out.append(("call", (text, 0), pos))
-                        stack.pop()
-                        depth -= 1
-                        expect_operand = False
-                    else:
-                        peeked.append(after)
-                else:
-                    peeked.append(after)
-                    out.append(("name", text, pos))
-                    expect_operand = False
-            elif text == "(":
-                stack.append(["(", pos])
-                depth += 1
-            elif text == "[":
-                after = next_token()
-                if after[1] == "]":
-                    raise fail("an empty vector [] is not allowed", after[2])
-                peeked.append(after)
-                stack.append(["[", pos, 0])
-                depth += 1
-            elif text in ("-", "+"):
-                if text == "-":
-                    stack.append(["neg", pos])
-            elif text == ":" and stack and stack[-1][0] == "idx":
-                out.append(("none", None, pos))  # x[:2]
-                _colon(stack[-1], pos, fail)
-            elif (text == "," or text == "]") and stack and stack[-1][0] == "idx" and stack[-1][3]:
-                out.append(("none", None, pos))  # x[1:]
-                expect_operand = False
-                continue  # handle the separator in operator position
-            elif kind == "nl":
-                wrapped = wrapped or depth > 0  # the expression continues on the next line
-            elif kind == "eof" or text == ";":
-                if out or stack:
-                    raise fail("expected an expression, found the end of the statement", pos)
-                raise fail("expected an expression", pos)
-            elif text == "=":
-                if wrapped and depth > 0:
-                    raise unclosed()
-                raise fail("unexpected '=': an assignment must start the statement (name = expression)", pos)
-            else:
-                raise fail(f"expected an expression, found {_describe(tok)}", pos)
-            tok = next_token()
-            continue
-
-        # expecting an operator (the previous operand is complete)
-        if kind == "op" and text in BINARY:
-            power, right = BINARY[text]
-            op = "^" if text == "**" else text
-            while stack:
-                top = stack[-1]
-                if top[0] == "bin":
-                    top_power = top[3]
-                elif top[0] == "neg":
-                    top_power = UNARY_POWER
-                else:
-                    break
-                if top_power > power or (top_power == power and not right):
-                    if power == COMPARE_POWER and top_power == COMPARE_POWER:
-                        raise fail(
-                            f"chained comparison {top[2]} ... {text} is not supported "
-                            "(write (a < b) * (b < c) for 'both')", pos,
-                        )
-                    stack.pop()
-                    out.append(("bin", top[2], top[1]) if top[0] == "bin" else ("neg", None, top[1]))
-                else:
-                    break
-            stack.append(["bin", pos, op, power])
-            expect_operand = True
-        elif text == ")":
-            pop_operators()
-            if not stack:
-                raise fail("unmatched ')'", pos)
-            top = stack.pop()
-            depth -= 1
-            if top[0] == "(":
-                pass
-            elif top[0] == "call":
-                out.append(("call", (top[2], top[3] + 1), top[1]))
-            else:
-                raise fail("expected ']' to close '[', found ')'", pos)
-        elif text == "]":
-            pop_operators()
-            if not stack or stack[-1][0] not in ("[", "idx"):
-                if stack and stack[-1][0] in ("(", "call"):
-                    raise fail("expected ')' before ']'", pos)
-                raise fail("unmatched ']'", pos)
-            top = stack.pop()
-            depth -= 1
-            if top[0] == "[":
-                out.append(("list", top[2] + 1, top[1]))
-            else:
-                _end_index_item(top, out, pos)
-                out.append(("index", top[2] + 1, top[1]))
-        elif text == ",":
-            pop_operators()
-            if not stack or stack[-1][0] == "(":
-                raise fail("unexpected ','" + (" outside a function call or [ ]" if not stack else ""), pos)
-            top = stack[-1]
-            if top[0] == "idx":
-                _end_index_item(top, out, pos)
-            top[3 if top[0] == "call" else 2] += 1
-            expect_operand = True
-        elif text == ":" and stack and stack[-1][0] in ("idx", "bin", "neg"):
-            pop_operators()
-            if not stack or stack[-1][0] != "idx":
-                raise fail("':' is only allowed inside an index, as in x[1:3]", pos)
-            _colon(stack[-1], pos, fail)
-            expect_operand = True
+        out, stack, fail = self.out, self.stack, self.fail
+        if kind == "num":
+            value = float(text)
+            if value == float("inf"):
+                raise fail(f"the number {_short(text)} is too large for a 64-bit float", pos)
+            out.append(("num", (value, text), pos))
+            return False, True
+        if kind == "name":
+            return self.name(text, pos), True
+        if text == "(":
+            stack.append(["(", pos])
+            self.depth += 1
         elif text == "[":
-            stack.append(["idx", pos, 0, 0])
-            depth += 1
-            expect_operand = True
+            after = self.next_token()
+            if after[1] == "]":
+                raise fail("an empty vector [] is not allowed", after[2])
+            self.peeked.append(after)
+            stack.append(["[", pos, 0])
+            self.depth += 1
+        elif text in ("-", "+"):
+            if text == "-":
+                stack.append(["neg", pos])
+        elif text == ":" and stack and stack[-1][0] == "idx":
+            out.append(("none", None, pos))  # x[:2]
+            _colon(stack[-1], pos, fail)
+        elif (text == "," or text == "]") and stack and stack[-1][0] == "idx" and stack[-1][3]:
+            out.append(("none", None, pos))  # x[1:]
+            return False, False  # handle the separator in operator position
+        elif kind == "nl":
+            self.wrapped = self.wrapped or self.depth > 0  # the expression continues on the next line
+        elif kind == "eof" or text == ";":
+            if out or stack:
+                raise fail("expected an expression, found the end of the statement", pos)
+            raise fail("expected an expression", pos)
+        elif text == "=":
+            if self.wrapped and self.depth > 0:
+                raise self.unclosed()
+            raise fail("unexpected '=': an assignment must start the statement (name = expression)", pos)
+        else:
+            raise fail(f"expected an expression, found {_describe(tok)}", pos)
+        return True, True
+
+    def name(self, text: str, pos: int) -> bool:
+        """A name: a call ``f(`` opens, else the name is an operand.  Still expecting one?"""
+        after = self.next_token()
+        if after[1] != "(":
+            self.peeked.append(after)
+            self.out.append(("name", text, pos))
+            return False
+        self.stack.append(["call", pos, text, 0])
+        self.depth += 1
+        after = self.next_token()
+        if after[1] == ")":  # f()
+            self.out.append(("call", (text, 0), pos))
+            self.stack.pop()
+            self.depth -= 1
+            return False
+        self.peeked.append(after)
+        return True
+
+    # ---- expecting an operator (the previous operand is complete) ------------------------------
+    def operator(self, tok) -> tuple[bool, bool]:
+        """One token where an operator belongs: (the expression ended?, expecting an operand?)."""
+        kind, text, pos = tok
+        fail = self.fail
+        if kind == "op" and text in BINARY:
+            self.binary(text, pos)
+            return False, True
+        if text == ")":
+            self.close_paren(pos)
+        elif text == "]":
+            self.close_bracket(pos)
+        elif text == ",":
+            self.comma(pos)
+            return False, True
+        elif text == ":" and self.stack and self.stack[-1][0] in ("idx", "bin", "neg"):
+            self.pop_operators()
+            if not self.stack or self.stack[-1][0] != "idx":
+                raise fail("':' is only allowed inside an index, as in x[1:3]", pos)
+            _colon(self.stack[-1], pos, fail)
+            return False, True
+        elif text == "[":
+            self.stack.append(["idx", pos, 0, 0])
+            self.depth += 1
+            return False, True
         elif text == ".":
-            attr = next_token()
+            attr = self.next_token()
             if attr[0] != "name":
                 raise fail("expected an attribute name after '.'", attr[2])
             if attr[1] != "T":
                 raise fail(f"unknown attribute .{attr[1]} (only .T, the transpose, exists)", attr[2])
-            out.append(("T", None, attr[2]))
-        elif kind == "eof" or text == ";" or (kind == "nl" and not depth):
-            pop_operators()
-            if stack:
-                top = stack[-1]
-                closer = "]" if top[0] in ("[", "idx") else ")"
-                opener = "[" if closer == "]" else "("
-                raise fail(f"'{opener}' is never closed: expected '{closer}'", top[1])
-            return out, tok
+            self.out.append(("T", None, attr[2]))
+        elif kind == "eof" or text == ";" or (kind == "nl" and not self.depth):
+            self.pop_operators()
+            if self.stack:
+                raise self.unclosed_at_end()
+            return True, False
         elif kind == "nl":
-            wrapped = True  # a newline inside brackets is just white space
-        elif wrapped and depth > 0 and (text == "=" or kind in ("num", "name") or text == "("):
-            # most likely a bracket left open on an earlier line, not a missing operator
-            raise unclosed()
-        elif text == "=":
-            raise fail("unexpected '=': an assignment must start the statement (name = expression)", pos)
-        elif kind in ("num", "name") or text == "(":
-            # after a number (2x) it is a multiplication; between names it may be a matrix product
-            hint = "write * for multiplication" if out and out[-1][0] == "num" else PRODUCT_HINT
-            raise fail(f"expected an operator before {_describe(tok)} ({hint})", pos)
+            self.wrapped = True  # a newline inside brackets is just white space
         else:
-            raise fail(f"unexpected {_describe(tok)}", pos)
-        tok = next_token()
+            raise self.misplaced(tok)
+        return False, False
+
+    def binary(self, text: str, pos: int) -> None:
+        """A binary operator: pop what binds tighter, then push it (minipratt's loop)."""
+        power, right = BINARY[text]
+        op = "^" if text == "**" else text
+        stack, out = self.stack, self.out
+        while stack:
+            top = stack[-1]
+            if top[0] == "bin":
+                top_power = top[3]
+            elif top[0] == "neg":
+                top_power = UNARY_POWER
+            else:
+                break
+            if top_power > power or (top_power == power and not right):
+                if power == COMPARE_POWER and top_power == COMPARE_POWER:
+                    raise self.fail(
+                        f"chained comparison {top[2]} ... {text} is not supported "
+                        "(write (a < b) * (b < c) for 'both')", pos,
+                    )
+                stack.pop()
+                out.append(("bin", top[2], top[1]) if top[0] == "bin" else ("neg", None, top[1]))
+            else:
+                break
+        stack.append(["bin", pos, op, power])
+
+    def close_paren(self, pos: int) -> None:
+        self.pop_operators()
+        if not self.stack:
+            raise self.fail("unmatched ')'", pos)
+        top = self.stack.pop()
+        self.depth -= 1
+        if top[0] == "call":
+            self.out.append(("call", (top[2], top[3] + 1), top[1]))
+        elif top[0] != "(":
+            raise self.fail("expected ']' to close '[', found ')'", pos)
+
+    def close_bracket(self, pos: int) -> None:
+        self.pop_operators()
+        stack = self.stack
+        if not stack or stack[-1][0] not in ("[", "idx"):
+            if stack and stack[-1][0] in ("(", "call"):
+                raise self.fail("expected ')' before ']'", pos)
+            raise self.fail("unmatched ']'", pos)
+        top = stack.pop()
+        self.depth -= 1
+        if top[0] == "[":
+            self.out.append(("list", top[2] + 1, top[1]))
+        else:
+            _end_index_item(top, self.out, pos)
+            self.out.append(("index", top[2] + 1, top[1]))
+
+    def comma(self, pos: int) -> None:
+        self.pop_operators()
+        stack = self.stack
+        if not stack or stack[-1][0] == "(":
+            raise self.fail("unexpected ','" + (" outside a function call or [ ]" if not stack else ""), pos)
+        top = stack[-1]
+        if top[0] == "idx":
+            _end_index_item(top, self.out, pos)
+        top[3 if top[0] == "call" else 2] += 1
+
+    def unclosed_at_end(self) -> ParseError:
+        top = self.stack[-1]
+        closer = "]" if top[0] in ("[", "idx") else ")"
+        opener = "[" if closer == "]" else "("
+        return self.fail(f"'{opener}' is never closed: expected '{closer}'", top[1])
+
+    def misplaced(self, tok) -> ParseError:
+        """An operand, '=' or anything else where an operator belongs."""
+        kind, text, pos = tok
+        if self.wrapped and self.depth > 0 and (text == "=" or kind in ("num", "name") or text == "("):
+            # most likely a bracket left open on an earlier line, not a missing operator
+            return self.unclosed()
+        if text == "=":
+            return self.fail("unexpected '=': an assignment must start the statement (name = expression)", pos)
+        if kind in ("num", "name") or text == "(":
+            # after a number (2x) it is a multiplication; between names it may be a matrix product
+            hint = "write * for multiplication" if self.out and self.out[-1][0] == "num" else PRODUCT_HINT
+            return self.fail(f"expected an operator before {_describe(tok)} ({hint})", pos)
+        return self.fail(f"unexpected {_describe(tok)}", pos)
 
 
 def _colon(entry: list, pos: int, fail) -> None:
