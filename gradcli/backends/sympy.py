@@ -34,61 +34,54 @@ class _LazyNumpy:
 _LAZY_NUMPY = _LazyNumpy()
 
 
-def sympy_backend(sp: Any = None) -> SimpleNamespace:
-    """The SymPy form of every primitive (same names as `gradcli.backends.floats.SCALAR`).
-
-    Arrays are NumPy object arrays of SymPy expressions, so a matrix program becomes
-    one expression per element; elementwise functions are mapped over them.  `sp` is
-    the symbolic library (default SymPy); `gradcli.backends.symengine` passes SymEngine,
-    whose names are the same.  NumPy is imported only when an array shows up, so a
-    scalar check does not pay for it.
-    """
-    if sp is None:
-        import sympy
-
-        sp = sympy
-    np = _LAZY_NUMPY
-
-    def each(f):
-        def g(*xs):
-            if any(hasattr(x, "shape") for x in xs):
-                import numpy as np
-
-                return np.vectorize(f, otypes=[object])(*xs)
-            return f(*xs)
-
-        return g
-
-    def np_call(name):
-        def g(*xs, **kw):
+def _each(f):
+    def g(*xs):
+        if any(hasattr(x, "shape") for x in xs):
             import numpy as np
 
-            return getattr(np, name)(*xs, **kw)
+            return np.vectorize(f, otypes=[object])(*xs)
+        return f(*xs)
 
-        return g
+    return g
 
-    def np_sum(x, axis=None, keepdims=False):
+
+def _np_call(name):
+    def g(*xs, **kw):
         import numpy as np
 
-        return np.sum(x, axis=axis, keepdims=keepdims)
+        return getattr(np, name)(*xs, **kw)
 
-    def ravel(x):
-        import numpy as np
+    return g
 
-        return np.ravel(x)
+
+def _np_sum(x, axis=None, keepdims=False):
+    import numpy as np
+
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+def _ravel(x):
+    import numpy as np
+
+    return np.ravel(x)
+
+
+def _helpers(sp: Any) -> SimpleNamespace:
+    """The SymPy forms that need more than one line (softmax, solve, reductions...)."""
+    np = _LAZY_NUMPY
 
     def exp_all(x):
-        return each(sp.exp)(x)
+        return _each(sp.exp)(x)
 
     def softmax(x, axis=-1):
         e = exp_all(x)
-        return e / np_sum(e, axis=axis, keepdims=True)
+        return e / _np_sum(e, axis=axis, keepdims=True)
 
     def log_softmax(x, axis=-1):
-        return x - each(sp.log)(np_sum(exp_all(x), axis=axis, keepdims=True))
+        return x - _each(sp.log)(_np_sum(exp_all(x), axis=axis, keepdims=True))
 
     def logsumexp(x, axis=None):
-        return each(sp.log)(np_sum(exp_all(x), axis=axis)) if axis is not None else sp.log(np_sum(exp_all(x)))
+        return _each(sp.log)(_np_sum(exp_all(x), axis=axis)) if axis is not None else sp.log(_np_sum(exp_all(x)))
 
     def index(x, idx):
         from .arrays import _np_index
@@ -96,7 +89,7 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         return x[_np_index(idx)]
 
     def indicator(test):
-        return each(lambda x, y: sp.Piecewise((1, test(x, y)), (0, True)))
+        return _each(lambda x, y: sp.Piecewise((1, test(x, y)), (0, True)))
 
     def reduce_each(f, x, axis):
         """f over each slice along `axis` (a SymPy function of a list), or over all of x."""
@@ -134,93 +127,113 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
     def constant(value):
         return np.vectorize(sp.Integer, otypes=[object])(value.astype(int))
 
+    return SimpleNamespace(softmax=softmax, log_softmax=log_softmax, logsumexp=logsumexp, index=index,
+                           indicator=indicator, reduce_each=reduce_each, var_of=var_of, matrix=matrix,
+                           array=array, logdet=logdet, solve=solve, cumsum=cumsum, constant=constant)
+
+
+def sympy_backend(sp: Any = None) -> SimpleNamespace:
+    """The SymPy form of every primitive (same names as `gradcli.backends.floats.SCALAR`).
+
+    Arrays are NumPy object arrays of SymPy expressions, so a matrix program becomes
+    one expression per element; elementwise functions are mapped over them.  `sp` is
+    the symbolic library (default SymPy); `gradcli.backends.symengine` passes SymEngine,
+    whose names are the same.  NumPy is imported only when an array shows up, so a
+    scalar check does not pay for it.
+    """
+    if sp is None:
+        import sympy
+
+        sp = sympy
+    h = _helpers(sp)
+    np = _LAZY_NUMPY
     return SimpleNamespace(
-        lt=indicator(lambda x, y: x < y),
-        le=indicator(lambda x, y: x <= y),
-        gt=indicator(lambda x, y: x > y),
-        ge=indicator(lambda x, y: x >= y),
-        ne=indicator(lambda x, y: sp.Ne(x, y)),
-        where=each(lambda c, a, b: sp.Piecewise((a, sp.Ne(c, 0)), (b, True))),
-        log1p=each(lambda x: sp.log(1 + x)),
-        expm1=each(lambda x: sp.exp(x) - 1),
-        log2=each(lambda x: sp.log(x, 2)),
-        log10=each(lambda x: sp.log(x, 10)),
-        erf=each(sp.erf),
-        asinh=each(sp.asinh),
-        acosh=each(sp.acosh),
-        atanh=each(sp.atanh),
-        cbrt=each(lambda x: sp.sign(x) * sp.Abs(x) ** sp.Rational(1, 3)),
-        atan2=each(sp.atan2),
-        hypot=each(lambda x, y: sp.sqrt(x * x + y * y)),
-        logaddexp=each(lambda a, b: sp.log(sp.exp(a) + sp.exp(b))),
-        floor=each(flat(sp.floor)),
-        ceil=each(flat(sp.ceiling)),
-        round=each(round_half_even),
-        clip=each(lambda x, lo, hi: sp.Min(sp.Max(x, lo), hi)),
-        leaky_relu=each(lambda x, s: sp.Piecewise((x, x > 0), (s * x, True))),
-        elu=each(lambda x, a: sp.Piecewise((x, x > 0), (a * (sp.exp(x) - 1), True))),
-        gelu=each(lambda x: x * (1 + sp.erf(x / sp.sqrt(2))) / 2),
-        prod=lambda x, axis=None: reduce_each(lambda xs: sp.Mul(*xs), x, axis),
-        cumsum=cumsum,
-        var=lambda x, axis=None: reduce_each(var_of, x, axis),
-        std=lambda x, axis=None: reduce_each(lambda xs: sp.sqrt(var_of(xs)), x, axis),
+        lt=h.indicator(lambda x, y: x < y),
+        le=h.indicator(lambda x, y: x <= y),
+        gt=h.indicator(lambda x, y: x > y),
+        ge=h.indicator(lambda x, y: x >= y),
+        ne=h.indicator(lambda x, y: sp.Ne(x, y)),
+        where=_each(lambda c, a, b: sp.Piecewise((a, sp.Ne(c, 0)), (b, True))),
+        log1p=_each(lambda x: sp.log(1 + x)),
+        expm1=_each(lambda x: sp.exp(x) - 1),
+        log2=_each(lambda x: sp.log(x, 2)),
+        log10=_each(lambda x: sp.log(x, 10)),
+        erf=_each(sp.erf),
+        asinh=_each(sp.asinh),
+        acosh=_each(sp.acosh),
+        atanh=_each(sp.atanh),
+        cbrt=_each(lambda x: sp.sign(x) * sp.Abs(x) ** sp.Rational(1, 3)),
+        atan2=_each(sp.atan2),
+        hypot=_each(lambda x, y: sp.sqrt(x * x + y * y)),
+        logaddexp=_each(lambda a, b: sp.log(sp.exp(a) + sp.exp(b))),
+        floor=_each(flat(sp.floor)),
+        ceil=_each(flat(sp.ceiling)),
+        round=_each(round_half_even),
+        clip=_each(lambda x, lo, hi: sp.Min(sp.Max(x, lo), hi)),
+        leaky_relu=_each(lambda x, s: sp.Piecewise((x, x > 0), (s * x, True))),
+        elu=_each(lambda x, a: sp.Piecewise((x, x > 0), (a * (sp.exp(x) - 1), True))),
+        gelu=_each(lambda x: x * (1 + sp.erf(x / sp.sqrt(2))) / 2),
+        prod=lambda x, axis=None: h.reduce_each(lambda xs: sp.Mul(*xs), x, axis),
+        cumsum=h.cumsum,
+        var=lambda x, axis=None: h.reduce_each(h.var_of, x, axis),
+        std=lambda x, axis=None: h.reduce_each(lambda xs: sp.sqrt(h.var_of(xs)), x, axis),
         reshape=lambda x, shape: np.reshape(x, shape),
         flatten=lambda x: np.ravel(x),
         hstack=lambda *xs: np.hstack([np.array(x, dtype=object) for x in xs]),
         vstack=lambda *xs: np.vstack([np.array(x, dtype=object) for x in xs]),
         trace=lambda x: sp.Add(*np.diagonal(x)),
-        det=lambda x: matrix(x).det(),
-        logdet=logdet,
-        inv=lambda x: array(matrix(x).inv(), np.shape(x)),
-        solve=solve,
+        det=lambda x: h.matrix(x).det(),
+        logdet=h.logdet,
+        inv=lambda x: h.array(h.matrix(x).inv(), np.shape(x)),
+        solve=h.solve,
         diag=lambda x: np.diag(x),
-        eye=lambda shape: constant(np.eye(shape[0])),
-        zeros=lambda shape: constant(np.zeros(shape)),
-        ones=lambda shape: constant(np.ones(shape)),
+        eye=lambda shape: h.constant(np.eye(shape[0])),
+        zeros=lambda shape: h.constant(np.zeros(shape)),
+        ones=lambda shape: h.constant(np.ones(shape)),
         add=operator.add,
         sub=operator.sub,
         mul=operator.mul,
         div=operator.truediv,
-        pow=each(operator.pow),
+        pow=_each(operator.pow),
         neg=operator.neg,
-        exp=each(sp.exp),
-        log=each(sp.log),
-        sqrt=each(sp.sqrt),
-        sin=each(sp.sin),
-        cos=each(sp.cos),
-        tan=each(sp.tan),
-        asin=each(sp.asin),
-        acos=each(sp.acos),
-        atan=each(sp.atan),
-        sinh=each(sp.sinh),
-        cosh=each(sp.cosh),
-        tanh=each(sp.tanh),
-        sigmoid=each(lambda x: 1 / (1 + sp.exp(-x))),
-        relu=each(lambda x: sp.Max(0, x)),
-        softplus=each(lambda x: sp.log(1 + sp.exp(x))),
-        abs=each(sp.Abs),
-        max=each(lambda *xs: sp.Max(*xs)),
-        min=each(lambda *xs: sp.Min(*xs)),
-        step=each(lambda x: sp.Heaviside(x, 0)),
-        sign=each(sp.sign),
-        eq=each(lambda x, y: sp.Piecewise((1, sp.Eq(x, y)), (0, True))),
-        xlogy=each(lambda x, y: x * sp.log(y)),
+        exp=_each(sp.exp),
+        log=_each(sp.log),
+        sqrt=_each(sp.sqrt),
+        sin=_each(sp.sin),
+        cos=_each(sp.cos),
+        tan=_each(sp.tan),
+        asin=_each(sp.asin),
+        acos=_each(sp.acos),
+        atan=_each(sp.atan),
+        sinh=_each(sp.sinh),
+        cosh=_each(sp.cosh),
+        tanh=_each(sp.tanh),
+        sigmoid=_each(lambda x: 1 / (1 + sp.exp(-x))),
+        relu=_each(lambda x: sp.Max(0, x)),
+        softplus=_each(lambda x: sp.log(1 + sp.exp(x))),
+        abs=_each(sp.Abs),
+        max=_each(lambda *xs: sp.Max(*xs)),
+        min=_each(lambda *xs: sp.Min(*xs)),
+        step=_each(lambda x: sp.Heaviside(x, 0)),
+        sign=_each(sp.sign),
+        eq=_each(lambda x, y: sp.Piecewise((1, sp.Eq(x, y)), (0, True))),
+        xlogy=_each(lambda x, y: x * sp.log(y)),
         times=operator.mul,
-        matmul=np_call("dot"),
-        dot=np_call("dot"),
-        outer=np_call("outer"),
-        transpose=np_call("transpose"),
-        sum=lambda x, axis=None: np_sum(x, axis=axis) if axis is not None else sp.Add(*ravel(x)),
-        mean=lambda x, axis=None: (np_sum(x, axis=axis) / x.shape[axis]) if axis is not None
-        else sp.Add(*ravel(x)) / ravel(x).size,
-        norm=lambda x: sp.sqrt(sp.Add(*[e * e for e in ravel(x)])),
-        softmax=softmax,
-        log_softmax=log_softmax,
-        logsumexp=logsumexp,
-        amax=lambda x: sp.Max(*ravel(x)),
-        amin=lambda x: sp.Min(*ravel(x)),
-        index=index,
-        stack=lambda *xs: np_call("array")(list(xs), dtype=object),
+        matmul=_np_call("dot"),
+        dot=_np_call("dot"),
+        outer=_np_call("outer"),
+        transpose=_np_call("transpose"),
+        sum=lambda x, axis=None: _np_sum(x, axis=axis) if axis is not None else sp.Add(*_ravel(x)),
+        mean=lambda x, axis=None: (_np_sum(x, axis=axis) / x.shape[axis]) if axis is not None
+        else sp.Add(*_ravel(x)) / _ravel(x).size,
+        norm=lambda x: sp.sqrt(sp.Add(*[e * e for e in _ravel(x)])),
+        softmax=h.softmax,
+        log_softmax=h.log_softmax,
+        logsumexp=h.logsumexp,
+        amax=lambda x: sp.Max(*_ravel(x)),
+        amin=lambda x: sp.Min(*_ravel(x)),
+        index=h.index,
+        stack=lambda *xs: _np_call("h.array")(list(xs), dtype=object),
     )
 
 
