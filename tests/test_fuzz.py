@@ -698,12 +698,14 @@ def run_fast_path(argv: list[str]) -> tuple[int, str, str]:
     in-process: (exit status, stdout, stderr)."""
     import gc
     import io
+    import signal
     import sys
 
     from gradcli.cli.main import run as entry_point
 
     streams = [io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors=e) for e in ("strict", "backslashreplace")]
     saved = sys.argv, sys.stdout, sys.stderr, os.environ.get("COLUMNS"), gc.isenabled()
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
     sys.argv, sys.stdout, sys.stderr = ["gradcli", *argv], streams[0], streams[1]
     os.environ["COLUMNS"] = "100"
     code = 0
@@ -721,6 +723,8 @@ def run_fast_path(argv: list[str]) -> tuple[int, str, str]:
             os.environ["COLUMNS"] = saved[3]
         if saved[4]:
             gc.enable()  # the entry point turns the collector off for its short-lived process
+        for signum, handler in handlers.items():  # the program's handlers are not the test run's
+            signal.signal(signum, handler)
     texts = []
     for stream in streams:
         stream.flush()
