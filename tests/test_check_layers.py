@@ -19,7 +19,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 LAYER = ["-f", str(SAMPLES / "layer.grad"), "--vars", str(SAMPLES / "layer.json")]
 LOGREG = ["-f", str(SAMPLES / "logreg_vec.grad"), "--vars", str(SAMPLES / "logreg_vec.json")]
 LECTURE = "c = a+b; d = b+1; e = c*d"  # a=3 b=2: ∂e/∂b = d + c = 3 + 5 = 8 (path via c: d = 3, via d: c = 5)
-ENV = {"COLUMNS": "250"}
+COLUMNS = 250  # wide enough that no table wraps
 
 # ---- the layer, by hand -------------------------------------------------------------------
 _V = json.loads((SAMPLES / "layer.json").read_text(encoding="utf-8"))
@@ -32,7 +32,7 @@ DX = W.T @ DELTA  # Wᵀ δ
 
 
 def invoke(*args: str):
-    return run_cli(["check", *args], env=ENV)
+    return run_cli(["check", *args], columns=COLUMNS)
 
 
 def text(a) -> str:
@@ -264,7 +264,7 @@ def test_the_readme_worked_layer_example_is_what_gradcli_prints():
     for a in args:
         option, _, value = a.partition(" ")
         argv += [f"--{option}", value.strip().strip('"')] if value else [f"--{option}"]
-    result = run_cli(["check", *LAYER, *argv], env={"COLUMNS": "100"})
+    result = run_cli(["check", *LAYER, *argv], columns=100)
     assert result.exit_code == int(exit_line.strip())
     assert [line.rstrip() for line in result.stdout.splitlines()] == printed.rstrip("\n").splitlines()
 

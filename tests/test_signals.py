@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from clitools import invoke
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SESSION = '''
@@ -53,7 +55,7 @@ def _session(tmp_path: Path) -> subprocess.Popen:
     env.pop("GRADCLI_DEBUG", None)
     return subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         "-o", "addopts=", "--rootdir", str(tmp_path), str(tmp_path / "test_tiny.py")],
+         "-o", "addopts=", "--tb=line", "--rootdir", str(tmp_path), str(tmp_path / "test_tiny.py")],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -75,6 +77,7 @@ def _stop(proc: subprocess.Popen, tmp_path: Path, signum: int) -> tuple[int, str
     return proc.returncode, out, time.monotonic() - sent
 
 
+@pytest.mark.slow  # a pytest session in a subprocess
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name != "posix", reason="POSIX signals")
 def test_sigterm_stops_a_test_run_at_once(tmp_path):
     proc = _session(tmp_path)
@@ -83,6 +86,7 @@ def test_sigterm_stops_a_test_run_at_once(tmp_path):
     assert not (tmp_path / "carried_on").exists()
 
 
+@pytest.mark.slow  # a pytest session in a subprocess
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 def test_ctrl_c_stops_a_test_run_at_once(tmp_path):
     proc = _session(tmp_path)
@@ -93,14 +97,11 @@ def test_ctrl_c_stops_a_test_run_at_once(tmp_path):
 
 
 def test_importing_gradcli_and_running_commands_installs_no_handler():
-    from click.testing import CliRunner
-
     import gradcli  # noqa: F401
     from gradcli.cli.app import running_as_program
-    from gradcli.cli.commands import main
 
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    result = CliRunner().invoke(main, ["eval", "x^2", "x=3"])
+    result = invoke(["eval", "x^2", "x=3"])
     assert result.exit_code == 0, result.output
     assert {s: signal.getsignal(s) for s in before} == before
     assert not running_as_program()

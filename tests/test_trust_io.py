@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from clitools import ENV, run_cli, strict_json, usage_error
+from clitools import run_cli, strict_json, usage_error
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
