@@ -127,6 +127,7 @@ def test_step_name_formula_for_a_step():
     assert result.exit_code == 0, result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("formula", ["W=outer(u*h*(1-h), x)", "x=W.T @ (u*h*(1-h))", "b=u*h*(1-h)",
                                      "z=u*sigmoid(z)*(1-sigmoid(z))"])
 def test_array_formulas_on_the_layer(formula):
@@ -279,6 +280,7 @@ def test_diagnosis_fan_out_when_there_are_too_many_paths_to_list():
 
 
 # ---- --reveal on array programs: the right answer is a matrix formula, and it is right ----
+@pytest.mark.slow
 @pytest.mark.parametrize("sample, names", [
     ("layer", ["W", "x", "b", "u", "z", "h"]),
     ("softmax_ce", ["z", "p"]),
@@ -305,6 +307,7 @@ def test_revealed_matrix_formulas_are_right_when_handed_back(sample, names):
     assert all(v["ok"] for v in verdicts) and len(verdicts) == len(names)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("program, point", [
     ("where(x > 0, x^2, -x)", "x=2"), ("where(x > 0, x^2, -x)", "x=-1.5"),
     ("elu(x) + leaky_relu(x, 0.2)", "x=-0.5"), ("relu(x)*x + max(x, 1)", "x=0.25"),

@@ -713,7 +713,8 @@ SMOOTH = [
 ]
 
 
-@pytest.mark.parametrize("kind", ["fd", "sympy", "all"])
+@pytest.mark.parametrize("kind", ["fd", pytest.param("sympy", marks=pytest.mark.slow),
+                                  pytest.param("all", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("program, bindings", SMOOTH, ids=[p for p, _ in SMOOTH])
 def test_checks_pass(program, bindings, kind):
     # a budget, not a speed limit: the check ends when SymPy is done, and a loaded machine must not skip it

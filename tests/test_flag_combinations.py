@@ -76,6 +76,7 @@ def _contract(argv: list[str]) -> Result:
     return result
 
 
+@pytest.mark.slow
 def test_single_flags_never_crash():
     for argv in _runs(1):
         _contract(argv)

@@ -269,6 +269,7 @@ def _lattice(levels: int) -> str:
     return "\n".join(lines + [f"a{levels - 1} + b{levels - 1}"])
 
 
+@pytest.mark.slow
 def test_paths_over_a_huge_lattice_are_counted_without_big_integers():
     result = run_cli(["eval", _lattice(2000), "x=0.1", "--paths", "--no-nodes"])
     assert result.exit_code == 0, result.stderr
