@@ -63,7 +63,7 @@ def measure_gradcli(n: int, quick: bool) -> dict:
     r = repeats(n, quick)
     budget = 10.0  # stop repeating a phase after this many seconds
     t_parse, program = best_of(lambda: parse(source), r, budget)
-    t_lower, graph = best_of(lambda: lower(program), r, budget)
+    t_lower, graph = best_of(lambda: lower(program), r, budget)  # noqa: F821 - called before the del
     t_compile, tape = best_of(lambda: Tape(graph), r, budget)
     del program
     # forward and backward timed in the same runs; the best run (by forward+backward) is kept

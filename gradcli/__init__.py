@@ -12,7 +12,8 @@ Inside, programs are read by `gradcli.language` (text -> DAG), evaluated and
 differentiated by `gradcli.core` on a backend of `gradcli.backends`, run with
 bindings by `gradcli.run`, checked by `gradcli.oracles`, explained and graded by
 `gradcli.teach`, rendered by `gradcli.output`, and driven by the command line in
-`gradcli.cli`.
+`gradcli.cli`.  Beside them: `gradcli.testing` (pytest helpers for autograders),
+`gradcli._version` (the version) and `gradcli.__main__` (``python -m gradcli``).
 """
 
 from __future__ import annotations

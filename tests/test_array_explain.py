@@ -13,14 +13,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from clitools import run_cli
+from clitools import assert_golden, run_cli
 from gradcli.core import rules
 from gradcli.run.bindings import collect
 from gradcli.run.evaluate import prepare, run
@@ -29,7 +28,6 @@ from gradcli.teach.edges import contribution, edge_environment, edge_partials, l
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 GOLDEN = ROOT / "tests" / "golden" / "array"
-UPDATE = os.environ.get("GRADCLI_UPDATE_GOLDEN") == "1"
 WIDE = {"COLUMNS": "160"}
 ARRAY_SAMPLES = ["layer", "logreg_vec", "mlp", "softmax_ce", "rnn", "relu_layer", "rnn_softmax"]
 
@@ -68,12 +66,7 @@ def test_every_array_sample_is_covered():
 @pytest.mark.parametrize("flags", [("--steps", "--paths"), ("--edges",)], ids=["steps", "edges"])
 @pytest.mark.parametrize("name", ARRAY_SAMPLES)
 def test_matches_the_golden_file(name, flags):
-    got = [line.rstrip() for line in _ok([*_args(name), *flags, "--no-nodes"]).splitlines()]
-    golden = GOLDEN / f"{name}_{flags[0][2:]}.txt"
-    if UPDATE:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text("\n".join(got) + "\n", encoding="utf-8")
-    assert got == [line.rstrip() for line in golden.read_text(encoding="utf-8").splitlines()]
+    assert_golden(GOLDEN / f"{name}_{flags[0][2:]}.txt", _ok([*_args(name), *flags, "--no-nodes"]))
 
 
 # ---- the printed rules are the engine's math -------------------------------------------------

@@ -20,11 +20,10 @@ from clitools import run_cli, usage_error
 
 LECTURE = "(a+b)*(b+1)"
 
-ENV = {"COLUMNS": "100"}
 
 
 def invoke(*args: str, input=None) -> Result:
-    return run_cli(["eval", *args], input=input, env=ENV)
+    return run_cli(["eval", *args], input=input)
 
 
 def lecture(a, b):

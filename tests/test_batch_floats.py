@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from clitools import examples
 from gradcli.run.batch import float_rows
 
 EDGES = [0.0, -0.0, 1e-4, -1e-4, 9.999999999999999e-05, 1e16, 9999999999999998.0, 1e-5, 5e-324,
@@ -46,7 +47,7 @@ def test_all_special_and_one_column(writer):
         assert writer(table, ",") == _reference(table, ",")
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(hnp.arrays(np.float64, st.tuples(st.integers(1, 40), st.integers(1, 5)),
                   elements=st.floats(allow_nan=True, allow_infinity=True, width=64)))
 def test_random_tables_print_as_repr(table):

@@ -19,7 +19,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 LAYER = ["-f", str(SAMPLES / "layer.grad"), "--vars", str(SAMPLES / "layer.json")]
 LOGREG = ["-f", str(SAMPLES / "logreg_vec.grad"), "--vars", str(SAMPLES / "logreg_vec.json")]
 LECTURE = "c = a+b; d = b+1; e = c*d"  # a=3 b=2: ∂e/∂b = d + c = 3 + 5 = 8 (path via c: d = 3, via d: c = 5)
-ENV = {"COLUMNS": "250"}
+COLUMNS = 250  # wide enough that no table wraps
 
 # ---- the layer, by hand -------------------------------------------------------------------
 _V = json.loads((SAMPLES / "layer.json").read_text(encoding="utf-8"))
@@ -32,7 +32,7 @@ DX = W.T @ DELTA  # Wᵀ δ
 
 
 def invoke(*args: str):
-    return run_cli(["check", *args], env=ENV)
+    return run_cli(["check", *args], columns=COLUMNS)
 
 
 def text(a) -> str:
@@ -129,6 +129,7 @@ def test_step_name_formula_for_a_step():
     assert result.exit_code == 0, result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("formula", ["W=outer(u*h*(1-h), x)", "x=W.T @ (u*h*(1-h))", "b=u*h*(1-h)",
                                      "z=u*sigmoid(z)*(1-sigmoid(z))"])
 def test_array_formulas_on_the_layer(formula):
@@ -269,7 +270,7 @@ def test_the_docs_worked_layer_example_is_what_gradcli_prints():
         printed, _, exit_line = ("Answers for" + rest).rpartition("$ echo $?\n")
         argv = [a for a in shlex.split(command.replace("\\\n", " ")) if a != "--vars" and "layer.json" not in a]
         assert re.search(r"--vars samples/layer.json", command)
-        result = run_cli(["check", *LAYER, *argv], env={"COLUMNS": "100"})
+        result = run_cli(["check", *LAYER, *argv], columns=100)
         assert result.exit_code == int(exit_line.strip()) == 1
         assert result.output == printed, page
 
@@ -284,6 +285,7 @@ def test_diagnosis_fan_out_when_there_are_too_many_paths_to_list():
 
 
 # ---- --reveal on array programs: the right answer is a matrix formula, and it is right ----
+@pytest.mark.slow
 @pytest.mark.parametrize("sample, names", [
     ("layer", ["W", "x", "b", "u", "z", "h"]),
     ("softmax_ce", ["z", "p"]),
@@ -310,6 +312,7 @@ def test_revealed_matrix_formulas_are_right_when_handed_back(sample, names):
     assert all(v["ok"] for v in verdicts) and len(verdicts) == len(names)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("program, point", [
     ("where(x > 0, x^2, -x)", "x=2"), ("where(x > 0, x^2, -x)", "x=-1.5"),
     ("elu(x) + leaky_relu(x, 0.2)", "x=-0.5"), ("relu(x)*x + max(x, 1)", "x=0.25"),

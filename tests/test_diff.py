@@ -138,6 +138,7 @@ def test_kinks_are_written_with_gradcli_s_conventions(program):
     agree_at_random_points(program, doc["gradient"], _inputs(program))
 
 
+@pytest.mark.slow
 @needs_comparisons
 @pytest.mark.parametrize("program", ["where(x > 0, x^2, y)", "elu(x, 0.5)*y", "where(x < y, sin(x), x*y) + elu(y)"])
 def test_piecewise_derivatives_are_written_with_where(program):

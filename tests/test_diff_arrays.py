@@ -10,7 +10,6 @@ softmax-CE samples are in tests/golden/diff/ (GRADCLI_UPDATE_GOLDEN=1 rewrites t
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -20,12 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gradcli
-from clitools import run_cli, usage_error
+from clitools import assert_golden, examples, run_cli, usage_error
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 GOLDEN = ROOT / "tests" / "golden" / "diff"
-UPDATE = os.environ.get("GRADCLI_UPDATE_GOLDEN") == "1"
 
 #: the array samples; the first three are the issue's must-haves
 ARRAY_SAMPLES = ["layer", "mlp", "softmax_ce", "logreg_vec", "relu_layer", "rnn", "rnn_softmax"]
@@ -127,7 +125,7 @@ def test_samples_parse_back_and_agree_with_reverse_mode_at_random_points(name):
     shapes = _sample_shapes(doc)
     assert doc["notes"] == []  # every op of the samples has a matrix rule
 
-    @settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples(6), deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(st.integers(0, 2**32 - 1))
     def at(seed):
         assert check_round_trip(doc, source, _random_point(shapes, seed)) >= len(doc["adjoints"])
@@ -144,7 +142,7 @@ def test_fallback_and_other_rules_parse_back_and_agree(program):
     else:
         assert doc["notes"] == []
 
-    @settings(max_examples=5, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples(5), deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(st.integers(0, 2**32 - 1))
     def at(seed):
         check_round_trip(doc, program, _random_point(shapes, seed))
@@ -224,11 +222,7 @@ def test_errors_are_one_line():
 def test_matches_the_golden_file(name):
     result = run_cli(["diff", "-f", str(SAMPLES / f"{name}.grad"), "--steps", "--latex"])
     assert result.exit_code == 0, result.stderr
-    golden = GOLDEN / f"{name}.txt"
-    if UPDATE:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(result.stdout, encoding="utf-8")
-    assert result.stdout == golden.read_text(encoding="utf-8")
+    assert_golden(GOLDEN / f"{name}.txt", result.stdout, exact=True)
 
 
 def test_the_docs_example_is_the_real_output():
@@ -267,7 +261,7 @@ def _random_program(rng) -> str:
     return scalar(rng.randint(1, 4))
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(60), deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(st.integers(0, 2**32 - 1))
 def test_random_array_programs_parse_back_and_agree(seed):
     import random

@@ -22,11 +22,11 @@ from clitools import run_cli, strict_json, usage_error, watchdog
 
 LECTURE = "(a+b)*(b+1)"  # a=3 b=2: c = a+b = 5, d = b+1 = 3, e = 15; ē=1, c̄=d=3, d̄=c=5, ā=3, b̄=8
 
-ENV = {"COLUMNS": "250"}
+COLUMNS = 250  # wide enough that no table wraps
 
 
 def invoke(*args: str) -> Result:
-    return run_cli(["eval", *args], env=ENV)
+    return run_cli(["eval", *args], columns=COLUMNS)
 
 
 def ok(*args: str) -> str:

@@ -39,6 +39,7 @@ def _truth(args: list[str]) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_numpy_backprop_reproduces_every_sample(path, tmp_path):
     args = _args(path)

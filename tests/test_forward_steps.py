@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 
 import gradcli
-from clitools import run_cli, usage_error
+from clitools import assert_golden, run_cli, usage_error
 from gradcli.backends.dual import tangent
 from gradcli.run.bindings import collect
 from gradcli.run.evaluate import prepare, run_forward, tangent_pass
@@ -20,7 +19,6 @@ from gradcli.teach.forward_arrays import node_rules, rule_value
 from test_samples import FILES, directives
 
 GOLDEN = Path(__file__).parent / "golden" / "forward"
-UPDATE = os.environ.get("GRADCLI_UPDATE_GOLDEN") == "1"
 WIDE = {"COLUMNS": "300"}  # no line wrapped
 
 SCALAR = [p for p in FILES if "--vars" not in directives(p)["bind"]]
@@ -227,12 +225,7 @@ def test_the_layer_matches_the_golden_file():
     path = next(p for p in ARRAY if p.name == "layer.grad")
     result = run_cli([*_array_args(path), "--no-nodes"], env=WIDE)
     assert result.exit_code == 0 and result.stderr == ""
-    got = [line.rstrip() for line in result.stdout.splitlines()]
-    golden = GOLDEN / "layer.txt"
-    if UPDATE:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text("\n".join(got) + "\n", encoding="utf-8")
-    assert got == [line.rstrip() for line in golden.read_text(encoding="utf-8").splitlines()]
+    assert_golden(GOLDEN / "layer.txt", result.stdout)
 
 
 def test_one_element_s_pass():

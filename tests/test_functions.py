@@ -203,6 +203,7 @@ def test_prelude_errors_point_at_the_call():
 
 
 # ---- deep nesting and many calls: no recursion ---------------------------------------------
+@pytest.mark.slow
 def test_ten_thousand_nested_calls():
     n = 10_000
     g = graph_of("def f(x) = 2*x + 1\ny = " + "f(" * n + "x" + ")" * n)
@@ -210,6 +211,7 @@ def test_ten_thousand_nested_calls():
     assert sum(1 for node in g.nodes if node.op == "mul") == n
 
 
+@pytest.mark.slow
 def test_ten_thousand_definitions_deep():
     n = 10_000
     defs = ["def f0(x) = sin(x)"] + [f"def f{i + 1}(x) = f{i}(x) + 1" for i in range(n)]
@@ -217,12 +219,14 @@ def test_ten_thousand_definitions_deep():
     assert sum(1 for node in g.nodes if node.op == "add") == n
 
 
+@pytest.mark.slow
 def test_many_call_sites():
     n = 30_000  # 10^5 works too (25 s on a loaded 2-core machine); this keeps the suite quick
     g = graph_of("def f(x) = 2*x\n" + "\n".join(f"y{i + 1} = f(y{i})" for i in range(n)))
     assert len(g.nodes) == n + 2 and len(g.calls) == n
 
 
+@pytest.mark.slow
 def test_doubling_definitions_stay_linear():
     # f_{k+1}(x) = f_k(x) + f_k(x): the second call is the same function on the same node,
     # so inlining it again adds nothing; without that this would take 2^3000 steps

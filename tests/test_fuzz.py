@@ -18,7 +18,8 @@
    Plain ``eval`` lines also go through the real entry point (`gradcli.cli.main.run`,
    which skips click for them) and must print exactly what the click path prints.
 
-Bounded for CI: modest ``max_examples``, ``derandomize=True``, no example database.
+Bounded for CI: modest ``max_examples``, of which CI draws a quarter (`clitools.examples`;
+``GRADCLI_FUZZ_FULL=1`` draws them all), ``derandomize=True``, no example database.
 ``GRADCLI_FUZZ_EXAMPLES=N`` raises every test's ``max_examples`` to at least N, and
 ``GRADCLI_FUZZ_RANDOM=1`` draws new examples each run (Hypothesis prints the seed of a failure).
 Bugs found by these tests are pinned at the end of the file: strict xfails while
@@ -39,24 +40,21 @@ from typing import Optional
 
 import click
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 
-from clitools import watchdog
+from clitools import FUZZ_EXTRA as EXTRA, examples, invoke as invoke_cli, watchdog
 from gradcli.run.bindings import parse_argument
 from gradcli.cli.commands import main
 from gradcli.core.errors import ExitStatus, GradcliError, MathError
 from gradcli.run.evaluate import prepare, run
 
-EXTRA = int(os.environ.get("GRADCLI_FUZZ_EXAMPLES", "0") or 0)
-
-
 def fuzz(max_examples: int):
     """Hypothesis settings for a fuzz test, which is also marked slow: `pytest -m "not slow"`
     (the quick loop, README) leaves the fuzzers out; CI runs them."""
     configured = settings(
-        max_examples=max(max_examples, EXTRA),
+        max_examples=examples(max_examples),
         deadline=None,
         derandomize=os.environ.get("GRADCLI_FUZZ_RANDOM") != "1",
         database=None,
@@ -302,7 +300,7 @@ def test_gradient_matches_finite_differences(program, point):
     for name in ev.wrt:
         ad = float(ev.gradient[name])
         assume(math.isfinite(ad))
-        fd = stable_derivative(lambda v: ref_program(statements, {**point, name: v}), point[name])
+        fd = stable_derivative(lambda v: ref_program(statements, {**point, name: v}), point[name])  # noqa: B023
         assume(fd is not None)
         assert close(ad, fd, 1e-5, 1e-7), f"∂/∂{name}: AD {ad!r}, finite differences {fd!r}"
     event(f"compared {len(ev.wrt)} gradient(s)")
@@ -334,7 +332,7 @@ def test_sympy_check_agrees_at_smooth_points(program, point):
     for name in ev.wrt:
         ad = float(ev.gradient[name])
         assume(math.isfinite(ad))
-        fd = stable_derivative(lambda v: ref_program(statements, {**point, name: v}), point[name])
+        fd = stable_derivative(lambda v: ref_program(statements, {**point, name: v}), point[name])  # noqa: B023
         assume(fd is not None and close(ad, fd, 1e-5, 1e-7))
     check = sympy_check(ev, seconds=1.0)
     assert not check.failed, {n: (r.estimate, r.error, r.note) for n, r in check.results.items()}
@@ -376,7 +374,7 @@ def test_hessian_matches_finite_differences_of_the_gradient(program, point):
         for j, b in enumerate(names):
             h_ad = float(matrix.data[i, j])
             assume(math.isfinite(h_ad))
-            fd = stable_derivative(lambda v: grad({**point, a: v}, b), point[a], rtol=1e-4, atol=1e-6)
+            fd = stable_derivative(lambda v: grad({**point, a: v}, b), point[a], rtol=1e-4, atol=1e-6)  # noqa: B023
             assume(fd is not None)
             assert close(h_ad, fd, 1e-4, 1e-6), f"∂²/∂{a}∂{b}: Hessian {h_ad!r}, FD of gradient {fd!r}"
     event(f"compared {len(names)}x{len(names)} Hessian")
@@ -566,9 +564,6 @@ def scratch_directory():
             os.chdir(old)
 
 
-ENV = {"COLUMNS": "100", "NO_COLOR": None, "FORCE_COLOR": None, "GRADCLI_DEBUG": None}
-
-
 #: in-process invocations so far (printed at the end of a long local run)
 INVOCATIONS = [0]
 
@@ -594,7 +589,7 @@ def count_invocation() -> None:
 def invoke(args: list[str], stdin=None) -> Result:
     count_invocation()
     with watchdog(30):
-        return CliRunner().invoke(main, args, input=stdin, env=ENV)
+        return invoke_cli(args, input=stdin)
 
 
 #: stderr signatures of known bugs (each pinned by an xfail below); the fuzzers step over
@@ -698,12 +693,14 @@ def run_fast_path(argv: list[str]) -> tuple[int, str, str]:
     in-process: (exit status, stdout, stderr)."""
     import gc
     import io
+    import signal
     import sys
 
     from gradcli.cli.main import run as entry_point
 
     streams = [io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors=e) for e in ("strict", "backslashreplace")]
     saved = sys.argv, sys.stdout, sys.stderr, os.environ.get("COLUMNS"), gc.isenabled()
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
     sys.argv, sys.stdout, sys.stderr = ["gradcli", *argv], streams[0], streams[1]
     os.environ["COLUMNS"] = "100"
     code = 0
@@ -721,6 +718,8 @@ def run_fast_path(argv: list[str]) -> tuple[int, str, str]:
             os.environ["COLUMNS"] = saved[3]
         if saved[4]:
             gc.enable()  # the entry point turns the collector off for its short-lived process
+        for signum, handler in handlers.items():  # the program's handlers are not the test run's
+            signal.signal(signum, handler)
     texts = []
     for stream in streams:
         stream.flush()

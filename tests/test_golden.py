@@ -15,18 +15,13 @@ GRADCLI_UPDATE_GOLDEN=1 rewrites the golden files from the current output instea
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from gradcli.cli.commands import main
-
-from clitools import ENV
+from clitools import assert_golden, invoke
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-UPDATE = os.environ.get("GRADCLI_UPDATE_GOLDEN") == "1"
 
 LECTURE_E = ["eval", "c = a + b; d = b + 1; e = c * d", "a=3", "b=2"]
 LECTURE_MAX = ["eval", "q = x + y; m = max(y, z); f = q * m", "x=1", "y=2", "z=0"]
@@ -44,7 +39,7 @@ CASES = {
 
 
 def run(args: list[str]) -> str:
-    result = CliRunner().invoke(main, args, env=ENV)
+    result = invoke(args)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
@@ -82,18 +77,8 @@ def comparable(text: str, mask: bool) -> list[str]:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_golden(name: str):
-    path = GOLDEN / f"{name}.txt"
-    actual = run(CASES[name])
-    if UPDATE:
-        GOLDEN.mkdir(exist_ok=True)
-        path.write_text(actual, encoding="utf-8")
-    assert path.exists(), f"no golden file {path.name}: run with GRADCLI_UPDATE_GOLDEN=1"
-    expected = path.read_text(encoding="utf-8")
     mask = "--check" in CASES[name]
-    want, got = comparable(expected, mask), comparable(actual, mask)
-    for i, (w, g) in enumerate(zip(want, got), start=1):
-        assert g == w, f"{path.name} line {i} differs:\n  golden: {w!r}\n  actual: {g!r}"
-    assert len(got) == len(want), f"{path.name}: {len(want)} lines in the golden file, {len(got)} now"
+    assert_golden(GOLDEN / f"{name}.txt", run(CASES[name]), comparable=lambda text: comparable(text, mask))
 
 
 def test_no_stale_golden_files():

@@ -19,12 +19,12 @@ import pytest
 from clitools import run_cli, strict_json, usage_error
 
 LECTURE = "c = a+b; d = b+1; e = c*d"
-ENV = {"COLUMNS": "200"}
+COLUMNS = 200  # wide enough that no table wraps
 SCHEMA = Path(__file__).resolve().parent.parent / "gradcli" / "schemas" / "gradebook.schema.json"
 
 
 def invoke(*args: str, input=None):
-    return run_cli(["check", LECTURE, "a=3", "b=2", *args], input=input, env=ENV)
+    return run_cli(["check", LECTURE, "a=3", "b=2", *args], input=input, columns=COLUMNS)
 
 
 def sheet(tmp_path, text: str, name: str = "answers.csv") -> str:
@@ -147,7 +147,7 @@ def test_cells_are_neutralised_against_csv_injection(tmp_path, cell, written):
 
 
 def test_a_negative_number_answer_is_still_graded_as_a_number(tmp_path):
-    result = run_cli(["check", "y = -3*x", "x=1", "--answers", sheet(tmp_path, "id,x\ns1,-3\n")], env=ENV)
+    result = run_cli(["check", "y = -3*x", "x=1", "--answers", sheet(tmp_path, "id,x\ns1,-3\n")], columns=COLUMNS)
     assert result.exit_code == 0
     (row,) = book(result.stdout)
     assert row["x"] == "-3" and row["x verdict"] == "right"
@@ -249,7 +249,7 @@ def test_each_student_may_have_their_own_point(tmp_path):
 
 def test_a_student_point_where_the_program_is_undefined_is_reported(tmp_path):
     answers = sheet(tmp_path, "id,in:x,x\nann,2,0.5\nben,-1,1\n")
-    result = run_cli(["check", "log(x)", "x=1", "--answers", answers], env=ENV)
+    result = run_cli(["check", "log(x)", "x=1", "--answers", answers], columns=COLUMNS)
     assert result.exit_code == 0
     assert "line 3: the student's inputs:" in result.stderr
     rows = {r["id"]: r for r in book(result.stdout)}

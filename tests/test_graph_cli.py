@@ -24,13 +24,12 @@ LECTURE = "(a+b)*(b+1)"
 BINDINGS = ("a=3", "b=2")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-ENV = {"COLUMNS": "100"}
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
 
 
 def invoke(*args: str, env: Optional[dict] = None) -> Result:
-    return run_cli(["graph", *args], env={**ENV, **(env or {})})
+    return run_cli(["graph", *args], env=env)
 
 
 def test_text_picture_has_the_lecture_numbers():

@@ -11,9 +11,7 @@ from pathlib import Path
 import click
 import pytest
 
-from click.testing import CliRunner
-
-from clitools import ENV, run_cli
+from clitools import invoke, run_cli
 from gradcli.cli.commands import FileName, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +23,7 @@ FILE_OPTIONS = {"-f", "--vars", "--points", "--answers", "-o", "--out", "--plot"
 
 def _as_gradcli(argv: list[str], env: dict | None = None):
     """Run under the program name 'gradcli' (usage lines, the completion variable)."""
-    return CliRunner().invoke(main, argv, prog_name="gradcli", env={**ENV, **(env or {})})
+    return invoke(argv, env=env, prog_name="gradcli")
 
 
 def _help(*argv: str) -> str:

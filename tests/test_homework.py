@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 import pytest
 import sympy as sp
@@ -20,11 +19,11 @@ from clitools import run_cli, strict_json, usage_error
 LECTURE = "(a+b)*(b+1)"  # a=3 b=2: e = 15, ∂e/∂a = b+1 = 3, ∂e/∂b = (b+1)+(a+b) = 8
 MAXPROG = "(x+y)*max(y,z)"  # x=1 y=2 z=0: value 6, ∂x = max(y,z) = 2, ∂y = max + (x+y) = 5, ∂z = 0
 
-ENV = {"COLUMNS": "250"}
+COLUMNS = 250  # wide enough that no table wraps
 
 
 def invoke(*args: str, input=None) -> Result:
-    return run_cli(["check", *args], input=input, env=ENV)
+    return run_cli(["check", *args], input=input, columns=COLUMNS)
 
 
 def rows(text: str) -> dict[str, list[str]]:

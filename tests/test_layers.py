@@ -129,6 +129,35 @@ def test_every_package_says_what_it_is():
         assert doc and len(doc) > 40, f"{init} needs a docstring saying what the package holds"
 
 
+def unnamed_modules(package: Path) -> list[str]:
+    """The modules and subpackages of `package` its docstring does not name (`name` or `pkg.name`)."""
+    doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text(encoding="utf-8"))) or ""
+    dotted = module_name(package / "__init__.py")
+    names = [p.stem for p in package.glob("*.py") if p.stem != "__init__"]
+    names += [p.name for p in package.iterdir() if (p / "__init__.py").exists()]
+    return sorted(n for n in names if f"`{n}`" not in doc and f"`{dotted}.{n}`" not in doc)
+
+
+def test_every_module_is_named_in_its_package_docstring():
+    """A newcomer reads the package's docstring and finds every room in it."""
+    missing = {module_name(init): unnamed_modules(init.parent) for init in PACKAGE.rglob("__init__.py")}
+    assert {package: names for package, names in missing.items() if names} == {}
+
+
+def test_the_docstring_check_sees_an_unnamed_module(tmp_path):
+    package = tmp_path / "gradcli" / "core"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text('"""The ground floor: `ops` and nothing else."""\n')
+    (package / "ops.py").write_text("")
+    (package / "graph.py").write_text("")
+    global PACKAGE
+    saved, PACKAGE = PACKAGE, tmp_path / "gradcli"
+    try:
+        assert unnamed_modules(package) == ["graph"]
+    finally:
+        PACKAGE = saved
+
+
 def test_the_checker_sees_a_climb(tmp_path):
     """The rule can fail: a module of the core that imports the CLI is caught."""
     fake = tmp_path / "gradcli" / "core"

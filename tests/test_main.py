@@ -12,9 +12,8 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
-from gradcli.cli.commands import main
+from clitools import invoke
 from gradcli.cli.main import fast_eval_args
 
 
@@ -75,7 +74,7 @@ def test_fast_path_prints_what_click_prints(argv):
     env.pop("NO_COLOR", None)
     proc = subprocess.run([sys.executable, "-m", "gradcli", *argv], capture_output=True, text=True,
                           env=env, timeout=60)
-    clicked = CliRunner().invoke(main, argv, env={"COLUMNS": "100"})
+    clicked = invoke(argv)
     assert proc.returncode == clicked.exit_code
     assert proc.stdout == clicked.stdout
     assert proc.stderr == clicked.stderr

@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clitools import run_cli
+from clitools import examples, run_cli
 from gradcli.core.graph import _look_alikes
 from gradcli.language.lower import lower
 from gradcli.language.parser import parse
@@ -65,7 +65,7 @@ def test_look_alikes():
 _LETTER = st.sampled_from("abcdefghijkmnpqrsuvwABCDEFGHKMNPQRSUVWxyz")
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(_LETTER, min_size=1, max_size=6, unique=True), st.data())
 def test_automatic_names_never_look_like_user_names(inputs, data):
     """Random programs over random input letters and a few named steps."""

@@ -22,9 +22,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-#: SymPy inside hypothesis takes minutes: CI runs these, the quick loop (-m 'not slow') does not
-pytestmark = pytest.mark.slow
-
+from clitools import examples
 from test_ops import CASES as OP_CASES
 from test_ops import Case, _sympy_derivatives, close, fd_partial, row_partials, sympy_value
 from test_tensors import (
@@ -36,6 +34,9 @@ from gradcli.language.parser import parse, program_sexpr
 from gradcli.oracles.sympy_check import sympy_check
 from gradcli.run.derivatives import hessian, jacobian
 
+#: SymPy inside hypothesis takes minutes: CI runs these, the quick loop (-m 'not slow') does not
+pytestmark = pytest.mark.slow
+
 NEW_ELEMENTWISE = [
     "lt", "le", "gt", "ge", "ne", "where", "log1p", "expm1", "log2", "log10", "erf", "asinh", "acosh",
     "atanh", "cbrt", "atan2", "hypot", "logaddexp", "sign", "floor", "ceil", "round", "clip",
@@ -45,7 +46,7 @@ NEW_STRUCTURAL = [
     "prod", "cumsum", "var", "std", "reshape", "flatten", "hstack", "vstack", "trace", "det", "logdet",
     "inv", "solve", "diag", "eye", "zeros", "ones",
 ]
-SETTINGS = settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(25), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def test_the_lists_here_are_the_new_rows():
@@ -222,7 +223,7 @@ SYMPY_PROGRAMS = [
 
 
 @pytest.mark.parametrize("program, strategies", SYMPY_PROGRAMS, ids=[p[0][:30] for p in SYMPY_PROGRAMS])
-@settings(max_examples=6, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
+@settings(max_examples=examples(6), deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_array_programs_agree_with_sympy(program, strategies, data):

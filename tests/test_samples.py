@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from gradcli.cli.commands import main
+from clitools import invoke
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 FILES = sorted(SAMPLES.glob("*.grad"))
@@ -69,7 +68,7 @@ def _strict(text: str) -> dict:
 
 
 def _invoke(args: list[str]):
-    result = CliRunner().invoke(main, args)
+    result = invoke(args)
     assert "Traceback" not in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result

@@ -9,18 +9,14 @@ files from the current output; read them before committing.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from gradcli.cli.commands import main
+from clitools import assert_golden, invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "steps"
-UPDATE = os.environ.get("GRADCLI_UPDATE_GOLDEN") == "1"
-ENV = {"COLUMNS": "100", "NO_COLOR": None, "FORCE_COLOR": None, "GRADCLI_DEBUG": None}
 SAMPLES = sorted(p for p in (ROOT / "samples").glob("*.grad") if "#: bind " in p.read_text(encoding="utf-8"))
 
 
@@ -38,16 +34,10 @@ def test_there_are_scalar_samples():
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
 def test_steps_match_the_golden_file(path: Path):
     args = ["eval", "-f", str(path), *_bindings(path), "--steps", "--paths", "--no-nodes"]
-    result = CliRunner().invoke(main, args, env=ENV)
+    result = invoke(args)
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
-    got = [line.rstrip() for line in result.stdout.splitlines()]
-    golden = GOLDEN / f"{path.stem}.txt"
-    if UPDATE:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text("\n".join(got) + "\n", encoding="utf-8")
-    want = [line.rstrip() for line in golden.read_text(encoding="utf-8").splitlines()]
-    assert got == want
+    assert_golden(GOLDEN / f"{path.stem}.txt", result.stdout)
 
 
 def test_lecture_steps_are_the_worked_example():

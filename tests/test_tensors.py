@@ -18,10 +18,9 @@ from typing import Callable
 import numpy as np
 import pytest
 import sympy as sp
-from click.testing import CliRunner
 
+from clitools import invoke as invoke_cli
 from gradcli.run.bindings import Binding
-from gradcli.cli.commands import main
 from gradcli.run.derivatives import hessian, jacobian
 from gradcli.run.evaluate import prepare, run
 from gradcli.core.ops import OPS
@@ -139,7 +138,7 @@ def log_softmax(z, axis=-1):
 
 
 def invoke(*args: str):
-    result = CliRunner().invoke(main, list(args), env={"COLUMNS": "120", "GRADCLI_DEBUG": None})
+    result = invoke_cli(args, columns=120)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
     return result

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from clitools import ENV, run_cli, strict_json, usage_error
+from clitools import run_cli, strict_json, usage_error
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +59,7 @@ def _shown(x: float, digits: int) -> str:
     return number(x, digits)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("columns", ["40", "60", "80", "120"])
 @pytest.mark.parametrize("argv", [
     ["y = x*exp(x^2)", "x=0.5", "--check", "all", "--no-nodes"],
@@ -320,6 +321,7 @@ def test_full_disk_is_one_line_and_not_exit_4(argv):
     assert result.stderr.decode().splitlines() == ["gradcli: error: cannot write the output: No space left on device"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoding", ["ascii", "cp1252", "latin-1"])
 def test_narrow_encodings_fall_back_to_ascii(encoding):
     result = process("eval", "x^2", "x=1", "--check", "fd", env={"PYTHONIOENCODING": encoding, "COLUMNS": "100"})
@@ -391,6 +393,7 @@ def _children(pid: int) -> list[int]:
     return [int(c) for c in text.split()]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists() or not hasattr(os, "fork"), reason="Linux /proc")
 @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_signal_during_sympy_kills_the_child(signum, status):

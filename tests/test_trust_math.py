@@ -10,25 +10,21 @@ wherever either mode is finite.
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from clitools import ENV, run_cli, strict_json  # noqa: F401
+from clitools import ENV, examples, run_cli, strict_json  # noqa: F401
 from gradcli.core.errors import GradcliError, MathError
 from gradcli.run.bindings import parse_argument
 from gradcli.run.derivatives import jacobian
 from gradcli.run.evaluate import prepare, run, run_forward
 
-EXTRA = int(os.environ.get("GRADCLI_FUZZ_EXAMPLES", "0") or 0)
-
-
 def fuzz(max_examples: int):
     return settings(
-        max_examples=max(max_examples, EXTRA), deadline=None, derandomize=True, database=None,
+        max_examples=examples(max_examples), deadline=None, derandomize=True, database=None,
         suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow, HealthCheck.data_too_large],
     )
 
@@ -273,6 +269,7 @@ def _lattice(levels: int) -> str:
     return "\n".join(lines + [f"a{levels - 1} + b{levels - 1}"])
 
 
+@pytest.mark.slow
 def test_paths_over_a_huge_lattice_are_counted_without_big_integers():
     result = run_cli(["eval", _lattice(2000), "x=0.1", "--paths", "--no-nodes"])
     assert result.exit_code == 0, result.stderr

@@ -23,19 +23,36 @@ class Terminated(BaseException):
         self.signum = signum
 
 
-def install_signal_handlers() -> None:
-    """Turn SIGTERM and SIGHUP into `Terminated`, so ``finally`` blocks run before the exit."""
-    import signal
+def _on_signal(signum, frame):  # type: ignore[no-untyped-def]
+    raise Terminated(signum)
 
-    def handler(signum, frame):  # type: ignore[no-untyped-def]
-        raise Terminated(signum)
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM and SIGHUP into `Terminated`, so ``finally`` blocks run before the exit.
+
+    Only the program's entry points call this (`gradcli.cli.main.run`, `gradcli.cli.commands.run_cli`):
+    importing gradcli, the API, or click's CliRunner in a test process leave the signals alone,
+    so SIGTERM and Ctrl-C stop a test run as they stop any other.
+    """
+    import signal
 
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             try:
-                signal.signal(getattr(signal, name), handler)
+                signal.signal(getattr(signal, name), _on_signal)
             except (ValueError, OSError):  # not the main thread (an embedding program): leave it
                 pass
+
+
+def running_as_program() -> bool:
+    """Whether gradcli runs as the program (its handlers are installed), not inside another one.
+
+    Inside another process (a test run, an embedding program) Ctrl-C is that process's to
+    handle: gradcli passes KeyboardInterrupt on instead of turning it into exit 130.
+    """
+    import signal
+
+    return signal.getsignal(signal.SIGTERM) is _on_signal
 
 
 def prepare_streams() -> None:

@@ -15,7 +15,7 @@ import click
 
 from .._version import __version__
 from .app import (
-    PipeClosed, echo, finish, install_signal_handlers, prepare_streams, report_failure,
+    PipeClosed, echo, finish, install_signal_handlers, prepare_streams, report_failure, running_as_program,
     _console, _finish_matrix, _format, _one_stdin, run_check,
     _prepare, _warn,
 )
@@ -89,7 +89,6 @@ class GradcliGroup(click.Group):
 
         budget.new_command()
         try:
-            install_signal_handlers()
             prepare_streams()
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoSuchOption as exc:
@@ -100,13 +99,17 @@ class GradcliGroup(click.Group):
             sys.exit(finish(int(ExitStatus.OK)))
         except click.ClickException as exc:
             _usage_exit(exc.format_message(), getattr(exc, "ctx", None))
-        except click.exceptions.Abort:
+        except click.exceptions.Abort as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt) and not running_as_program():
+                raise exc.__context__ from None  # Ctrl-C in a test run stops the run, not one command
             echo("gradcli: aborted", err=True)
             sys.exit(130)
         except BaseException as exc:  # noqa: B036 - every other failure has one mapping, in app
             if isinstance(exc, SystemExit):
                 if exc.code in (0, None):  # --help, --version: their text must reach the reader
                     sys.exit(finish(0))
+                raise
+            if isinstance(exc, KeyboardInterrupt) and not running_as_program():
                 raise
             sys.exit(finish(report_failure(exc)))
         finally:
@@ -945,4 +948,5 @@ def functions_command(fmt: Optional[str], as_json: bool) -> int:
 
 def run_cli() -> None:
     """The click command line (`gradcli.cli.main.run` tries a faster path first)."""
+    install_signal_handlers()  # the program's own: never on import, nor under CliRunner
     main()

@@ -8,6 +8,7 @@
 * `elements` -- naming and walking the elements of an array value.
 * `graph` -- the DAG: an ordered list of single-assignment nodes.
 * `shapes` -- shape inference over the graph.
+* `rules` -- the matrix rules of the structural ops, as the explanations print them.
 * `engine` -- `Tape`: the forward loop and the reverse walk that accumulates adjoints,
   on any backend from `gradcli.backends`.
 

@@ -676,14 +676,6 @@ def _solve_grad_a(m, g, xs, out, param):
     return -(m.outer(gb, out) if len(m.shape(out)) == 1 else m.matmul(gb, m.transpose(out)))
 
 
-def _singular(x) -> bool:
-    if isinstance(x, float):
-        return False
-    import numpy as np
-
-    return bool(np.linalg.matrix_rank(x) < x.shape[0])
-
-
 def _std_zero(x) -> bool:
     if isinstance(x, float):
         return True

@@ -1,3 +1,4 @@
 """Program text to graph: `lexer` (tokens), `parser` (a Pratt parser with loops, never
 recursion, giving postfix code per statement) and `lower` (postfix code to the DAG of
-`gradcli.core.graph`, merging identical subexpressions)."""
+`gradcli.core.graph`, merging identical subexpressions); `prelude` (common losses
+written in the language itself, inlined when a program calls them)."""

@@ -76,7 +76,7 @@ def json_array(raw: list, where: str):
     flat: list = []
     shape: list = []
     level = [raw]
-    for d in range(depth):
+    for _ in range(depth):
         sizes = {len(x) if isinstance(x, list) else -1 for x in level}
         if len(sizes) != 1 or -1 in sizes:
             raise UsageError(f"{where}: rows of different lengths (a matrix must be rectangular)")

@@ -319,7 +319,7 @@ def find_kinks(graph: Graph, values: list, live: list[bool]) -> list[Kink]:
         if kink is not None:
             args = tuple(values[a] for a in node.args)
             hit = kink(*args)
-            if hit is True or (hit is not False and bool(getattr(hit, "any", lambda: hit)())):
+            if hit is True or (hit is not False and bool(getattr(hit, "any", lambda: hit)())):  # noqa: B023 - called at once
                 found.append(Kink(node.id, node.op, args))
     return found
 

@@ -25,7 +25,6 @@ from ..core.graph import CONST, INPUT, index_text
 from ..core.ops import OPS
 from ..run.evaluate import Evaluation
 
-TARGETS = ("numpy", "torch", "jax")
 #: precedence of the Python text an expression is written as
 _ATOM, _POW, _UNARY, _MUL, _ADD, _CMP = 6, 5, 4, 3, 2, 1
 
