@@ -396,7 +396,7 @@ def _relu_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
     out = []
     steps = [(pos, entry) for pos, entry in _on_the_way(ev, node, reach, ("relu", "leaky_relu"), MAX_RULE_STEPS)
              if entry[3][0] is not None]
-    for pos, (i, kind, args, parts) in steps:
+    for pos, (i, _kind, args, parts) in steps:
         z = _arg_text(ev, args[0])
         h = _step_text(ev, i)
         leaky = ev.graph.nodes[i].op == "leaky_relu"
@@ -504,7 +504,7 @@ def _softmax_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
 
     out = []
     graph = ev.graph
-    for pos, (i, kind, args, parts) in _on_the_way(ev, node, reach, ("softmax", "log_softmax"), MAX_RULE_STEPS):
+    for _pos, (i, _kind, args, parts) in _on_the_way(ev, node, reach, ("softmax", "log_softmax"), MAX_RULE_STEPS):
         z = args[0]
         if not reach[z] or parts[0] is None or not graph.nodes[i].shape:
             continue
@@ -548,8 +548,7 @@ def _sigmoid_ce_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
     import numpy as np
 
     out = []
-    graph = ev.graph
-    for pos, (i, kind, args, parts) in _on_the_way(ev, node, reach, ("sigmoid",), MAX_RULE_STEPS):
+    for _pos, (i, _kind, args, parts) in _on_the_way(ev, node, reach, ("sigmoid",), MAX_RULE_STEPS):
         z = args[0]
         if not reach[z] or parts[0] is None:
             continue
@@ -880,7 +879,7 @@ def _uses_of(ev, node: int) -> Optional[list[tuple[int, int]]]:
     """(position in reverse_code, argument slot) of each use of `node` that a reverse
     walk can leave out; None when a use cannot be left out alone (a variadic op)."""
     found = []
-    for pos, (i, kind, args, parts) in enumerate(ev.tape.reverse_code):
+    for pos, (_i, kind, args, parts) in enumerate(ev.tape.reverse_code):
         if node not in args:
             continue
         if kind == 0 or callable(parts):
