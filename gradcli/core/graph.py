@@ -271,6 +271,14 @@ class Graph:
             node.name = f"{label}.{letters[k] if k < len(letters) else f't{k - len(letters) + 1}'}"
         return rest
 
+    def call_path(self, call: int) -> list[int]:
+        """The calls enclosing call index `call`, outermost first, ending with it."""
+        path = []
+        while call >= 0:
+            path.append(call)
+            call = self.calls[call][1]
+        return path[::-1]
+
 
 _LETTERS = frozenset("abcdefghijklmnopqrstuvw")
 
