@@ -271,6 +271,16 @@ class Graph:
             node.name = f"{label}.{letters[k] if k < len(letters) else f't{k - len(letters) + 1}'}"
         return rest
 
+    def reached_from(self, node: int) -> list[bool]:
+        """For each node: does `node` reach it (itself included)?  The steps between a node
+        and the output, whose adjoints come before it in the backward sweep."""
+        reach = [False] * len(self.nodes)
+        reach[node] = True
+        for n in self.nodes[node + 1:]:
+            if any(reach[a] for a in n.args):
+                reach[n.id] = True
+        return reach
+
     def call_path(self, call: int) -> list[int]:
         """The calls enclosing call index `call`, outermost first, ending with it."""
         path = []

@@ -337,12 +337,7 @@ def _formula_truths(ev: Evaluation, verdicts: list[Verdict], targets: dict[str, 
 def _downstream(ev: Evaluation, node: int) -> list[bool]:
     """The nodes that depend on `node` (itself excluded): their adjoints come before
     it in the backward sweep, so a formula for ∂out/∂node may use them."""
-    graph = ev.graph
-    reach = [False] * len(graph.nodes)
-    reach[node] = True
-    for n in graph.nodes[node + 1:]:
-        if any(reach[a] for a in n.args):
-            reach[n.id] = True
+    reach = ev.graph.reached_from(node)
     reach[node] = False
     return reach
 

@@ -264,11 +264,7 @@ def _fan_out_mistakes(ev, node: int) -> list[Mistake]:
     """For each node between `node` and the output that is used more than once: the
     answer had only one of its uses been followed back."""
     graph = ev.graph
-    reach = [False] * len(graph.nodes)  # nodes that `node` reaches
-    reach[node] = True
-    for n in graph.nodes[node + 1:]:
-        if any(reach[a] for a in n.args):
-            reach[n.id] = True
+    reach = graph.reached_from(node)
     uses: dict[int, list[tuple[int, int]]] = {}  # v -> [(entry position in reverse_code, arg slot)]
     for pos, (i, kind, args, parts) in enumerate(ev.tape.reverse_code):
         if kind == 0 or callable(parts) or not reach[i]:
@@ -323,13 +319,7 @@ def _fan_out_mistakes(ev, node: int) -> list[Mistake]:
 # ---- reruns of the reverse walk ------------------------------------------------------------
 def _reach(ev, node: int) -> list[bool]:
     """Which nodes `node` reaches (itself included): the steps between it and the output."""
-    graph = ev.graph
-    reach = [False] * len(graph.nodes)
-    reach[node] = True
-    for n in graph.nodes[node + 1:]:
-        if any(reach[a] for a in n.args):
-            reach[n.id] = True
-    return reach
+    return ev.graph.reached_from(node)
 
 
 def _on_the_way(ev, node: int, reach: list[bool], ops, limit: int) -> list[tuple[int, tuple]]:
