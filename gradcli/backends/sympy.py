@@ -233,7 +233,7 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         amax=lambda x: sp.Max(*_ravel(x)),
         amin=lambda x: sp.Min(*_ravel(x)),
         index=h.index,
-        stack=lambda *xs: _np_call("h.array")(list(xs), dtype=object),
+        stack=lambda *xs: _np_call("array")(list(xs), dtype=object),
     )
 
 
