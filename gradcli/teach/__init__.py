@@ -10,9 +10,15 @@
 * `derive`, `derive_arrays` -- derivatives without a point: the reverse sweep in
   symbols, on scalars and as matrix formulas (``gradcli diff``).
 * `export` -- a program as NumPy code with backprop written out, or PyTorch/JAX code.
-* `homework` -- judging a student's numbers and formulas, and a class's CSV.
+* `homework` -- the judge: one request (a student's numbers and formulas) to verdicts,
+  for ``gradcli check``, gradebooks, Gradescope output and ``gradcli.judge``.
+* `answers` -- a student's number and the rule that judges it (tolerance, or right to
+  the significant digits written).
+* `points` -- where a formula is tested: points that keep data inputs in kind and cross
+  every kink.
 * `gradebook` -- a class's answer sheet, graded cell by cell.
 * `mistakes` -- common backprop mistakes, and which one explains a wrong answer.
+* `formula_shapes` -- a formula whose shapes do not fit, said in its own terms.
 
 Explanations return text or data; `gradcli.output` lays them out, `gradcli.cli` prints.
 """
