@@ -138,7 +138,8 @@ def echo(text: str = "", err: bool = False, nl: bool = True, escape: bool = True
     stream = sys.stderr if err else sys.stdout
     text = (visible(text) if escape else text) + ("\n" if nl else "")
     if not err:
-        stream.write(text)
+        for start in range(0, len(text), 1 << 16):  # a short write into a closed pipe must not pass silently
+            stream.write(text[start:start + (1 << 16)])
         stream.flush()
         return
     try:

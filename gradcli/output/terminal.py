@@ -71,29 +71,40 @@ class TidyStream:
         return getattr(self._stream, name)
 
 
-#: ASCII for the symbols gradcli itself prints, used when the output encoding lacks them;
-#: one character for one where the symbol sits in a table cell, so columns stay aligned
+#: ASCII for the symbols gradcli itself prints, used when the output encoding lacks them
+#: (an arrow is ``->``, never ``>``, so a shape never reads like a comparison); letters with
+#: a bar or a dot are decomposed first (``ē`` is ``e_bar``, ``ẋ`` is ``x_dot``)
 ASCII = {
-    "✓": "v", "✗": "x", "∂": "d", "…": "...", "→": ">", "←": "<", "Δ": "D", "×": "x",
+    "✓": "v", "✗": "x", "∂": "d", "…": "...", "→": "->", "←": "<-", "↦": "|->", "⇒": "=>", "Δ": "D", "×": "x",
     "—": "-", "–": "-", "·": "*", "π": "pi", "√": "sqrt", "∑": "sum", "Σ": "sum", "≈": "~",
     "≤": "<=", "≥": ">=", "≠": "!=", "∞": "inf", "\u0304": "_bar", "│": "|", "─": "-", "╭": "+",
     "╮": "+", "╰": "+", "╯": "+", "├": "+", "┤": "+", "┬": "+", "┴": "+", "┼": "+", "⋯": "...",
     "∇": "grad", "λ": "lambda", "σ": "sigma", "θ": "theta", "μ": "mu", "\ufeff": "",
+    "δ": "delta", "ε": "eps", "η": "eta", "α": "alpha", "β": "beta", "γ": "gamma", "ρ": "rho", "τ": "tau",
+    "φ": "phi", "ψ": "psi", "ω": "omega", "∘": "*", "⊙": "*", "⊗": "(x)", "ᵀ": "^T", "⁻": "^-", "¹": "1",
+    "²": "^2", "³": "^3", "\u0307": "_dot", "\u0308": "_ddot", "\u0302": "_hat", "\u0303": "_tilde",
+    "∈": " in ", "ℝ": "R", "⟨": "<", "⟩": ">", "‖": "||", "−": "-", "•": "*", "⋅": "*",
 }
+
+
+def _ascii_char(c: str) -> str:
+    """One character in ASCII: our spelling, its decomposition (``ē`` → ``e_bar``), or an escape."""
+    if c in ASCII:
+        return ASCII[c]
+    import unicodedata
+
+    parts = unicodedata.normalize("NFD", c)
+    if len(parts) > 1 and parts[0].isascii() and all(p in ASCII for p in parts[1:]):
+        return parts[0] + "".join(ASCII[p] for p in parts[1:])
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def _ascii_fallback(error: UnicodeError) -> tuple[str, int]:
     if not isinstance(error, UnicodeEncodeError):
         raise error
     text = error.object[error.start:error.end]
-    out = []
-    for c in text:
-        if c in ASCII:
-            out.append(ASCII[c])
-        else:
-            code = ord(c)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-    return "".join(out), error.end
+    return "".join(_ascii_char(c) for c in text), error.end
 
 
 codecs.register_error("gradcli-ascii", _ascii_fallback)
