@@ -787,7 +787,7 @@ def descend_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
 
     from ..run import batch as batch_mod
     from ..run import bindings as binding_mod
-    from ..run.descend import descend
+    from ..run.descend import Diverged, descend
     from .app import _program_and_bindings
 
     fmt = _format(as_json, fmt if fmt != "table" or not as_json else None)
@@ -799,8 +799,13 @@ def descend_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
     if not math.isfinite(tol) or tol < 0 or not math.isfinite(momentum):
         raise UsageError("--tol must be a non-negative number and --momentum finite")
     names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
-    run_ = descend(source, start, lr=lr, steps=steps, wrt=names, momentum=momentum, tol=tol, every=every,
-                   output=output, data=data, batch=batch, seed=seed)
+    try:
+        run_ = descend(source, start, lr=lr, steps=steps, wrt=names, momentum=momentum, tol=tol, every=every,
+                       output=output, data=data, batch=batch, seed=seed)
+    except Diverged as exc:  # the rows reached tell where it went wrong: print them, then the error
+        if exc.partial.records:
+            _show_descent(exc.partial, fmt)
+        raise
     _show_descent(run_, fmt)
     if plot_file:
         _plot_descent(run_, source, start, output, plot_file)
@@ -829,14 +834,18 @@ def _show_descent(run_: Any, fmt: str) -> None:
         return
     from rich.table import Table
 
-    table = Table(title=f"Gradient descent on {run_.output}: {run_.steps_taken} steps "
-                        f"({'stopped at --tol' if run_.stopped == 'tolerance' else 'all --steps'})",
-                  title_justify="left")
+    from ..output.tables import Style
+
+    console = _console()
+    why = {"tolerance": "stopped at --tol", "diverged": "diverged"}.get(run_.stopped, "all --steps")
+    count = f"{run_.steps_taken} step{'' if run_.steps_taken == 1 else 's'}"
+    table = Table(title=f"Gradient descent on {run_.output}: {count} ({why})",
+                  title_justify="left", box=Style(console.is_terminal).box)
     for k, head in enumerate(rows[0]):
         table.add_column(head, justify="right" if k < 3 else "left")
     for row in rows[1:]:
         table.add_row(row[0], number(float(row[1]), 10), number(float(row[2]), 4), *row[3:])
-    _console().print(table)
+    console.print(table)
 
 
 def _cell(x: Any) -> str:
@@ -849,7 +858,7 @@ def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plo
     from ..output import plots
 
     kind = _picture_format(None, plot_file, ("png", "svg"))
-    losses = [(r.step, r.loss) for r in run_.records]
+    losses = run_.losses or [(r.step, r.loss) for r in run_.records]  # every step, not only the shown rows
     scalars = [n for n in run_.wrt if not getattr(run_.final[n], "shape", ())]
     if len(run_.wrt) == 2 and len(scalars) == 2:
         from ..run import sample
