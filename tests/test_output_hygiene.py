@@ -159,3 +159,23 @@ def test_ascii_terminal_gets_words_not_escapes(tmp_path):
     assert "\\u" not in done.stdout and "\\x" not in done.stdout, done.stdout
     assert "a_bar x^T" in done.stdout
     assert "->" in done.stdout
+
+
+# ---- terminal escapes in diff -------------------------------------------------------------------
+def test_diff_json_escapes_c1_bidi_and_del():
+    result = run_cli(["diff", "x^2 # \u009b\u202e\u007f", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert not any(c in result.stdout for c in "\u009b\u202e\u007f"), repr(result.stdout)
+    assert "\\u202e" in result.stdout
+    import json
+
+    assert json.loads(result.stdout)["program"].endswith("\u009b\u202e\u007f")
+
+
+def test_diff_vars_file_name_is_shown_escaped(tmp_path):
+    vars_file = tmp_path / "w\x1b[31m.json"
+    vars_file.write_text('{"x": [1, 2]}')
+    result = run_cli(["diff", "sum(x^2)", "--vars", str(vars_file)])
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stdout
+    assert "w\\x1b[31m.json" in result.stdout

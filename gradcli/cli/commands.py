@@ -547,17 +547,17 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
             doc["steps"] = derive.steps_text(d).splitlines()
         if latex:
             doc["latex"] = derive.latex(d)
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        _echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
         return int(ExitStatus.OK)
     if steps:
-        click.echo(derive.steps_text(d))
-        click.echo()
+        echo(derive.steps_text(d))
+        echo()
     for name, formula in found.items():
-        click.echo(f"∂{out}/∂{name} = {formula}")
+        echo(f"∂{out}/∂{name} = {formula}")
     if latex:
-        click.echo()
+        echo()
         for name, tex in derive.latex(d).items():
-            click.echo(f"\\frac{{\\partial {tex_name(out)}}}{{\\partial {tex_name(name)}}} = {tex}")
+            echo(f"\\frac{{\\partial {tex_name(out)}}}{{\\partial {tex_name(name)}}} = {tex}")
     return int(ExitStatus.OK)
 
 
@@ -636,16 +636,16 @@ def _diff_arrays(graph: Any, source: str, origin: str, names: Optional[list[str]
             doc["steps"] = da.steps_text(d)
         if latex:
             doc["latex"] = da.latex(d)
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        _echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
         return int(ExitStatus.OK)
     if steps:
-        click.echo("\n".join(da.steps_text(d)))
-        click.echo()
-    click.echo("\n".join(da.text(d, origin)))
+        echo("\n".join(da.steps_text(d)))
+        echo()
+    echo("\n".join(da.text(d, origin)))
     if latex:
-        click.echo()
+        echo()
         for name, tex in da.latex(d).items():
-            click.echo(f"\\frac{{\\partial {tex_name(d.output)}}}{{\\partial {tex_name(name)}}} = {tex}")
+            echo(f"\\frac{{\\partial {tex_name(d.output)}}}{{\\partial {tex_name(name)}}} = {tex}")
     return int(ExitStatus.OK)
 
 
@@ -740,6 +740,13 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     return int(ExitStatus.OK)
 
 
+def _echo_json(text: str) -> None:
+    """A JSON document on stdout with DEL, C1 and bidi characters from user text as \\u escapes."""
+    from ..output.terminal import json_visible
+
+    echo(json_visible(text), escape=False)
+
+
 def _csv_text(rows: list[list[str]]) -> str:
     import csv
     import io
@@ -823,14 +830,14 @@ def _show_descent(run_: Any, fmt: str) -> None:
                "records": [{"step": r.step, "loss": json_value(r.loss), "grad_norm": json_value(r.grad_norm),
                             "params": {n: json_value(v) for n, v in r.params.items()}} for r in run_.records],
                "final": {n: json_value(v) for n, v in run_.final.items()}}
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        _echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     rows = [["step", run_.output, "|gradient|", *run_.wrt]]
     for r in run_.records:
         rows.append([str(r.step), repr(r.loss), repr(r.grad_norm),
                      *(number(r.params[n], 10) if fmt == "table" else _cell(r.params[n]) for n in run_.wrt)])
     if fmt == "csv":
-        click.echo(_csv_text(rows), nl=False)
+        echo(_csv_text(rows), nl=False)
         return
     from rich.table import Table
 
@@ -927,11 +934,11 @@ def functions_command(fmt: Optional[str], as_json: bool) -> int:
     if fmt == "json":
         import json
 
-        click.echo(json.dumps({"schema": 1, "functions": rows}, ensure_ascii=False, indent=2))
+        _echo_json(json.dumps({"schema": 1, "functions": rows}, ensure_ascii=False, indent=2))
     elif fmt == "markdown":
         from ..output.documents import functions_markdown
 
-        click.echo(functions_markdown(rows))
+        echo(functions_markdown(rows))
     else:
         from ..output.tables import Style, functions_table
 
