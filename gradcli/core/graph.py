@@ -224,7 +224,7 @@ class Graph:
         ``a = x + y``, ``b = max(y, z)``, as in the notes, whatever the output is
         called), and never x, y, z, which read as inputs.  A letter is skipped when it
         is a name in use or looks like one: ``a`` beside ``A``, ``v`` or ``w`` beside
-        ``W`` (see `_look_alikes`).  When letters run out: t1, t2, ...
+        ``W``, ``b`` beside ``b1`` or ``b_out`` (see `_look_alikes`).  When letters run out: t1, t2, ...
 
         A node made inside an inlined call is named after the call instead: the value
         the call returns is ``cell#2`` (unless a step names it), the others
@@ -288,9 +288,13 @@ _CONFUSABLE = ({"v", "w"},)
 
 def _look_alikes(used: set[str]) -> set[str]:
     """Every name in `used`, with the single letters that look like one of them:
-    the other case (``a`` beside ``A``) and the confusable groups (``v`` beside ``w``)."""
+    the other case (``a`` beside ``A``), the confusable groups (``v`` beside ``w``), and the
+    first letter of a name that goes on with a digit or an underscore (``b`` beside ``b1``,
+    ``W2``'s ``w``), so an automatic ``b`` never reads as a bias and ``db`` as its gradient."""
     avoid = set(used)
     for name in used:
+        if len(name) > 1 and name[0].isascii() and name[0].isalpha() and (name[1].isdigit() or name[1] == "_"):
+            name = name[0]  # b1, b_2, W2: a lone b or w would read as one of the family
         if len(name) != 1:
             continue
         low = name.lower()
