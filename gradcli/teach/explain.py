@@ -159,6 +159,8 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
             value = _num(c["partial_value"], digits)
             product = _num(c["product"], digits)
             symbolic = c["partial"]
+            if _top_level_sum(symbolic):  # 1 · ((y > z) + 0.5*(y == z)), not 1 · (y > z) + …
+                symbolic = f"({symbolic})"
             if symbolic == value or is_number(symbolic):
                 lines.append(f"{prefix}{down} += {up} · {name} = {upstream} · {value} = {product}")
             else:
@@ -484,8 +486,30 @@ def paths_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _top_level_sum(text: str) -> bool:
+    """`text` is a sum or difference outside any parentheses (``a + b``, not ``p*(1 - p)``)."""
+    depth = 0
+    for k, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0 and ch in "+-" and 0 < k < len(text) - 1 and text[k - 1] == " " and text[k + 1] == " ":
+            return True
+    return False
+
+
 def _atomic(text: str) -> bool:
-    return re.fullmatch(r"-?[\w.]+|\(.*\)|\w+\(.*\)", text) is not None
+    """A factor that needs no parentheses in a product: a name, a number, a call or one
+    parenthesised whole (not ``(y > z) + 0.5*(y == z)``, which only starts and ends with them)."""
+    if re.fullmatch(r"-?[\w.]+", text):
+        return True
+    match = re.match(r"\w*\(", text)
+    if match is None or not text.endswith(")"):
+        return False
+    depth = 0
+    for k in range(match.end() - 1, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[k], 0)
+        if depth == 0:
+            return k == len(text) - 1
+    return False
 
 
 def paths_json(ev: Evaluation) -> dict:
