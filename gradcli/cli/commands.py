@@ -475,6 +475,18 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
             raise UsageError("a PNG is binary: write it to a file with -o FILE.png")
         write_output("-", picture, "-o")
     else:
+        if fmt == "text":  # as wide as COLUMNS (or the terminal) says, continuation lines indented
+            import os
+            import shutil
+
+            from ..output.terminal import wrap_text
+            from .app import _columns
+
+            width = _columns(os.environ.get("COLUMNS"))
+            if width is None and sys.stdout.isatty():
+                width = shutil.get_terminal_size().columns
+            if width is not None:
+                picture = wrap_text(picture, width)
         echo(picture.rstrip("\n"))
     return int(ExitStatus.OK)
 

@@ -7,7 +7,7 @@ row saying how many nodes were left out (``--nodes`` shows all).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -575,16 +575,29 @@ def whole_lines(text: Text) -> Text:
     return text
 
 
+class Hanging:
+    """Explanation text wrapped to the console's width, continuation lines indented under
+    their column (`gradcli.output.terminal.wrap_text`) instead of restarting at column 0."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from ..output.terminal import wrap_text
+
+        yield Text(wrap_text(self.text, options.max_width), no_wrap=True, overflow="ignore")
+
+
 def _steps_view(ev: Evaluation, style: Style) -> RenderableType:
     from ..teach.explain import steps_text
 
-    return Text(steps_text(ev, style.digits, style.full))
+    return Hanging(steps_text(ev, style.digits, style.full))
 
 
 def _paths_view(ev: Evaluation, style: Style) -> RenderableType:
     from ..teach.explain import paths_text
 
-    return Text(paths_text(ev, style.digits, style.full))
+    return Hanging(paths_text(ev, style.digits, style.full))
 
 
 def _edges_view(ev: Evaluation, style: Style) -> RenderableType:
@@ -681,7 +694,7 @@ EXTRA_VIEWS = {
     "steps": _steps_view,
     "paths": _paths_view,
     "edges": _edges_view,
-    "forward_steps": lambda ev, style: Text(_forward_steps_text(ev, style.digits, style.full)),
+    "forward_steps": lambda ev, style: Hanging(_forward_steps_text(ev, style.digits, style.full)),
 }
 
 
