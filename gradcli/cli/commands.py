@@ -20,7 +20,7 @@ from .app import (
     _prepare, _warn,
 )
 from ..core.errors import ExitStatus, UsageError
-from ..core.fmt import tex_name
+from ..core.fmt import a_format, plural, tex_name
 
 _PROTECT = "\x00gradcli-arg-"
 
@@ -325,7 +325,7 @@ def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_fi
         other = jacobian(ev, "forward")
         gap = largest_difference(matrix.data, other.data)
         matrix.notes.append(
-            f"reverse mode: {matrix.passes} backward pass(es); forward mode: {other.passes} tangent pass(es); "
+            f"reverse mode: {plural(matrix.passes, 'backward pass')}; forward mode: {plural(other.passes, 'tangent pass')}; "
             f"largest difference {gap:.3g}"
         )
         matrix.mode = "both"
@@ -469,7 +469,7 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
         picture += "\n"
     if out_file is not None and out_file != "-":
         write_output(out_file, picture, "-o")
-        echo(f"gradcli: wrote {fmt} picture to {out_file}", err=True)
+        echo(f"gradcli: wrote {a_format(fmt, 'picture')} to {out_file}", err=True)
     elif isinstance(picture, bytes):
         if sys.stdout.isatty():
             raise UsageError("a PNG is binary: write it to a file with -o FILE.png")
@@ -738,7 +738,7 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         elif kind == "text":
             _write_or_print(plots.text_curve(curve), out_file, "the plot")
         else:
-            _write_or_print(plots.figure_curve(curve, kind), out_file, f"a {kind} plot")
+            _write_or_print(plots.figure_curve(curve, kind), out_file, a_format(kind, "plot"))
     else:
         if check:
             raise UsageError("--check fd overlays a curve: give one range")
@@ -748,7 +748,7 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         elif kind == "text":
             raise UsageError("a gradient field is drawn as png or svg (-o field.png), or given as --format csv")
         else:
-            _write_or_print(plots.figure_field(fld, kind), out_file, f"a {kind} plot")
+            _write_or_print(plots.figure_field(fld, kind), out_file, a_format(kind, "plot"))
     return int(ExitStatus.OK)
 
 
@@ -897,7 +897,7 @@ def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plo
         data = plots.figure_field(fld, kind, path)
     else:
         data = plots.figure_descent(losses, run_.output, kind)
-    _write_or_print(data, plot_file, f"a {kind} plot")
+    _write_or_print(data, plot_file, a_format(kind, "plot"))
 
 
 @main.command("export", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
@@ -924,7 +924,7 @@ def export_command(args: tuple[str, ...], program_file: Optional[str], vars_file
     ev = run(_prepare(args, program_file, vars_files, output, wrt))
     _warn(ev.warnings)
     script = export.to_numpy(ev) if target == "numpy" else export.to_framework(ev, target)
-    _write_or_print(script, out_file, f"a {target} script")
+    _write_or_print(script, out_file, a_format(target, "script"))
     return int(ExitStatus.OK)
 
 

@@ -249,7 +249,11 @@ class Graph:
                 if f"t{k}" not in used:
                     free.append(f"t{k}")
                 k += 1
-        for node, name in zip(anonymous, free):
+        names = free[:len(anonymous)]
+        last = len(anonymous) - 1
+        if anonymous[last].id == self.output and names[last] == "d" and len(free) > len(anonymous):
+            names[last] = free[len(anonymous)]  # an output called d reads as a differential: dd/dx
+        for node, name in zip(anonymous, names):
             node.name = name
 
     def _name_call_nodes(self, anonymous: list[Node]) -> list[Node]:

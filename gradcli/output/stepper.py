@@ -50,10 +50,12 @@ def stepper_steps(ev: Evaluation, digits: int = 6) -> list[dict]:
         if node.op in (INPUT, CONST):
             continue
         label = graph.label(i)
-        args = ", ".join(f"{graph.label(a)} = {_num(values[a], digits)}" for a in dict.fromkeys(node.args))
+        # the values of the arguments that are not constants already (not "1 = 1")
+        args = ", ".join(f"{graph.label(a)} = {_num(values[a], digits)}" for a in dict.fromkeys(node.args)
+                         if graph.nodes[a].op != CONST)
         out.append({
             "phase": "forward", "node": i, "edges": [[a, i] for a in dict.fromkeys(node.args)],
-            "text": f"{label} = {graph.definition(i)} = {_num(values[i], digits)}   (with {args})",
+            "text": f"{label} = {graph.definition(i)} = {_num(values[i], digits)}" + (f"   (with {args})" if args else ""),
             "set": {str(i): {"value": _num(values[i], digits), "value_number": _scalar(values[i])}},
         })
     if not ev.adjoints:
@@ -100,7 +102,8 @@ def stepper_steps(ev: Evaluation, digits: int = 6) -> list[dict]:
             if remaining[src] == 0:  # the last contribution: the engine's adjoint
                 shown = _num(total, digits)
                 if len(parts) > 1 and "…" not in parts:
-                    joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in parts)
+                    # in evaluation order, as the text steps and the paths write the same sum
+                    joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
                     shown = f"{joined} = {shown}"
                     text += f";  all of {down}'s contributions are in: {down} = {shown}"
                 cell = {"adjoint": shown, "adjoint_number": _scalar(total)}

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..core.errors import UsageError
-from ..core.fmt import tex_name
+from ..core.fmt import tex_bar, tex_name
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import CONSTANTS, FUNCTIONS, OPS
 
@@ -760,5 +760,5 @@ def steps_text(d: ArrayDerivation) -> list[str]:
 
 def latex(d: ArrayDerivation) -> dict[str, str]:
     """Each input's derivative as LaTeX (adjoints written with a bar: \\bar{z})."""
-    names = {adj: r"\bar{" + tex_name(d.names[label]) + "}" for label, adj in d.adjoint_names.items()}
+    names = {adj: tex_bar(d.names[label]) for label, adj in d.adjoint_names.items()}
     return {n: f.latex(names) for n, f in d.gradient.items()}

@@ -400,7 +400,7 @@ _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
     """The rule of an array edge, rendered with the nodes' labels (see `gradcli.core.rules`)."""
     from ..core import rules
-    from ..core.fmt import tex_name
+    from ..core.fmt import tex_bar, tex_name
 
     graph = ev.graph
     k = positions[0]
@@ -410,7 +410,7 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
     shapes = [graph.nodes[a].shape for a in node.args]
     target = graph.label(node.id)
     names = {"g": _bar(target), "out": target, "n": "n", "k": str(k), "axes": ""}
-    tex = {"g": rf"\bar{{{tex_name(target)}}}", "out": tex_name(target), "n": "n", "k": str(k), "axes": ""}
+    tex = {"g": tex_bar(target), "out": tex_name(target), "n": "n", "k": str(k), "axes": ""}
     for j, a in enumerate(node.args[:2]):
         names[f"x{j}"] = graph.label(a)
         tex[f"x{j}"] = tex_name(graph.label(a))
@@ -448,7 +448,7 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
             word = "axis" if len(axes) == 1 else "axes"
             where = f"{graph.label(arg)} is broadcast from {rules.shape_text(arg_shape)} to {rules.shape_text(out_shape)}"
             note = (note + "; " if note else "") + f"summed over {word} {', '.join(map(str, axes))}: {where}"
-    lhs, latex_lhs = _bar(graph.label(arg)), rf"\bar{{{tex_name(graph.label(arg))}}}"
+    lhs, latex_lhs = _bar(graph.label(arg)), tex_bar(graph.label(arg))
     if rule.scatter:
         lhs += f"[{index_text(node.param)}]"
         latex_lhs += f"[{index_text(node.param)}]"

@@ -209,10 +209,10 @@ def steps_json(ev: Evaluation) -> list[dict]:
 
 def steps_latex(ev: Evaluation, digits: int = 10) -> str:
     """The backward sweep as a LaTeX ``align*`` environment, for a homework write-up."""
-    from ..core.fmt import tex_name
+    from ..core.fmt import tex_bar, tex_name
 
     def bar(label: str) -> str:
-        return f"\\bar{{{tex_name(label)}}}"
+        return tex_bar(label)
 
     rows = []
     for step in steps(ev):
@@ -226,13 +226,18 @@ def steps_latex(ev: Evaluation, digits: int = 10) -> str:
             if c["product"] is None:
                 continue
             partial = f"\\frac{{\\partial {tex_name(c['from'])}}}{{\\partial {tex_name(c['to'])}}}"
-            sym = c["partial"].replace("*", " \\cdot ")
-            up = _num(c["upstream"], digits)
+            sym = _tex_factor(c["partial"]).replace("*", " \\cdot ")
+            up = _tex_factor(_num(c["upstream"], digits))
             rows.append(
                 f"{bar(c['to'])} &\\mathrel{{+}}= {bar(c['from'])} \\cdot {partial} = {up} \\cdot {sym}"
                 f" = {_num(c['product'], digits)}"
             )
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+
+
+def _tex_factor(text: str) -> str:
+    """A factor of a LaTeX product: ``1 \\cdot (-1)``, not ``1 \\cdot -1``; a sum in parentheses."""
+    return f"({text})" if text.startswith("-") or _top_level_sum(text) else text
 
 
 # ---- paths --------------------------------------------------------------------------
