@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..backends.sympy import exact_constant, sympy_backend
+from ..backends.sympy import exact_constant, exact_rational, sympy_backend
 from ..core.errors import UsageError
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import OPS
@@ -120,7 +120,7 @@ def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
         for a, p in zip(node.args, partials):
             if not reaches[a]:
                 continue
-            p = sp.nsimplify(p, rational=True)  # the rows write 1.0 and 0.5: show 1 and 1/2
+            p = exact_rational(p)  # the rows write 1.0, 0.5 and 1/ln 10: show 1, 1/2 and log(10)
             term = adjoint[i] * p
             adjoint[a] = term if adjoint[a] is None else adjoint[a] + term
             sent.append(Contribution(labels[a], labels[i], p, term))

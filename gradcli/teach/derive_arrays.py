@@ -510,7 +510,7 @@ def _elementwise(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
     """``ȳ * partial`` per argument, summed back to a broadcast argument's shape."""
     import sympy as sp
 
-    from ..backends.sympy import sympy_backend
+    from ..backends.sympy import exact_rational, sympy_backend
 
     graph = d.graph
     xs = _symbols(d, node)
@@ -527,7 +527,7 @@ def _elementwise(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
         if graph.nodes[a].op == CONST:
             terms.append(None)
             continue
-        p = sp.nsimplify(p, rational=True) if not isinstance(p, float) else sp.nsimplify(p, rational=True)
+        p = exact_rational(p)  # 1.0 is 1, 1/ln 10 is 1/log(10)
         try:
             local = raw(p)
             term = mul(g, local)
