@@ -32,3 +32,22 @@ def test_irrational_constants_are_exact(program, constant):
 
 def test_plain_decimals_stay_fractions():
     assert _formula("0.1*x^2") == "x/5"
+
+
+@pytest.mark.parametrize("program, compact", [
+    ("elu(x)", "where(x > 0, 1, exp(x))"),
+    ("elu(x, 2)", "where(x > 0, 1, 2*exp(x))"),
+    ("relu(x)*x", "2*x*(x > 0)"),
+])
+def test_piecewise_derivatives_are_compact(program, compact):
+    assert _formula(program) == compact
+
+
+@pytest.mark.parametrize("program", ["elu(x)", "elu(x, 2)", "relu(x)*x", "elu(x)*x + relu(x - 1)^2"])
+@pytest.mark.parametrize("x", ["-0.5", "0", "1", "0.7"])
+def test_compact_forms_agree_with_the_engine_at_the_kink_too(program, x):
+    formula = _formula(program)
+    at = run_cli(["eval", formula, f"x={x}", "--json"])
+    assert at.exit_code == 0, at.stderr
+    truth = json.loads(run_cli(["eval", program, f"x={x}", "--json"]).stdout)["gradient"]["x"]
+    assert json.loads(at.stdout)["value"] == pytest.approx(truth, rel=1e-12, abs=1e-15)

@@ -250,7 +250,7 @@ def _make_printer(pieces: bool = False) -> Any:
                 # where(c1, a1, where(c2, a2, b)): built from the last piece outwards (a loop)
                 text = self._print(pieces_[-1].expr)
                 for piece in reversed(pieces_[:-1]):
-                    text = f"where({self._condition(piece.cond)}, {self._print(piece.expr)}, {text})"
+                    text = f"where({self._condition(piece.cond)[1:-1]}, {self._print(piece.expr)}, {text})"
                 return text
             raise UsageError("this derivative has a piecewise form gradcli cannot write in its own language")
 
@@ -290,7 +290,8 @@ def _is_negated(x: Any) -> bool:
 # ---- the sweep as text --------------------------------------------------------------------
 def formulas(d: Derivation) -> dict[str, str]:
     """∂out/∂input for each input, simplified where SymPy finished, in gradcli's language
-    (SymPy's simplified form is used only where gradcli's language can write it)."""
+    (SymPy's simplified form is used only where gradcli's language can write it), or the
+    compact piecewise form (`compact_piecewise`) where that is shorter."""
     out = {}
     for name in d.wrt:
         text = None
@@ -299,8 +300,57 @@ def formulas(d: Derivation) -> dict[str, str]:
                 text = to_gradcli(d.simplified[name])
             except UsageError:
                 text = None
-        out[name] = text if text is not None else to_gradcli(d.in_inputs[name], pieces=True)
+        if text is None:
+            text = to_gradcli(d.in_inputs[name], pieces=True)
+        for source in (d.simplified.get(name), d.in_inputs[name]):
+            compact = None if source is None else compact_piecewise(source)
+            if compact is None:
+                continue
+            try:
+                candidate = to_gradcli(compact, pieces=True)
+            except UsageError:
+                continue
+            if len(candidate) < len(text):
+                text = candidate
+        out[name] = text
     return out
+
+
+def compact_piecewise(expr: Any) -> Any:
+    """`expr` with its one kink test ``(u > 0)`` (a Heaviside step that is 0 at 0: relu's,
+    elu's, leaky_relu's) taken out as a branch: ``where(u > 0, A, B)``, or ``A*(u > 0)`` when B
+    is 0.  A and B are `expr` with the test 1 and 0 and the pieces that test ``u > 0``
+    (elu's ``where``, ``max(0, u)``) resolved the same way, so the form agrees with `expr` at
+    every point, the kink included (there the test is 0, the same branch as u < 0).
+    None when there is not exactly one such test."""
+    import sympy as sp
+
+    steps = expr.atoms(sp.Heaviside)
+    if len(steps) != 1:
+        return None
+    step = next(iter(steps))
+    u = step.args[0]
+    if len(step.args) < 2 or step.args[1] != 0:
+        return None
+    above_zero = sp.StrictGreaterThan(u, 0)
+
+    def branch(above: bool) -> Any:
+        e = expr.xreplace({step: sp.Integer(1 if above else 0)})
+        e = e.replace(lambda p: isinstance(p, sp.Piecewise) and len(p.args) == 2 and p.args[0].cond == above_zero
+                      and p.args[1].cond == sp.true,
+                      lambda p: p.args[0].expr if above else p.args[1].expr)
+        e = e.replace(lambda p: isinstance(p, sp.Max) and set(p.args) == {sp.Integer(0), u},
+                      lambda p: u if above else sp.Integer(0))
+        return e
+
+    high, low = branch(True), branch(False)
+    if high.has(sp.Heaviside, sp.Piecewise) or low.has(sp.Heaviside, sp.Piecewise):
+        return None
+    if high == low:
+        return high
+    if low == 0:
+        return sp.Mul(high, step)
+    return sp.Piecewise((high, above_zero), (low, True))
 
 
 def steps_text(d: Derivation) -> str:
