@@ -51,3 +51,22 @@ def test_compact_forms_agree_with_the_engine_at_the_kink_too(program, x):
     assert at.exit_code == 0, at.stderr
     truth = json.loads(run_cli(["eval", program, f"x={x}", "--json"]).stdout)["gradient"]["x"]
     assert json.loads(at.stdout)["value"] == pytest.approx(truth, rel=1e-12, abs=1e-15)
+
+
+def test_scalar_programs_with_named_steps_get_formulas_in_the_steps():
+    result = run_cli(["diff", "-f", "samples/tiny_net.grad", "--wrt", "w11,x1", "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["gradient"]["w11"] == "h1*v1*x1*(1 - h1)*(o - t)"  # the notes' (o - t)*v1*h1*(1 - h1)*x1
+    assert "h1 = sigmoid(a1)" in doc["where"]
+    point = dict(p.split("=") for p in
+                 "x1=0.5 x2=-1 w11=0.15 w12=-0.25 b1=0.1 w21=0.4 w22=0.3 b2=-0.2 v1=0.7 v2=-0.5 c=0.05 t=1".split())
+    truth = json.loads(run_cli(["eval", "-f", "samples/tiny_net.grad", "--json"]).stdout)["gradient"]
+    for name in ("w11", "x1"):
+        program = "; ".join(doc["where"]) + "; " + doc["gradient"][name]
+        got = run_cli(["eval", program, *(f"{k}={v}" for k, v in point.items()), "--json"])
+        assert got.exit_code == 0, got.stderr
+        assert json.loads(got.stdout)["value"] == pytest.approx(truth[name], rel=1e-12)
+    expanded = json.loads(run_cli(["diff", "-f", "samples/tiny_net.grad", "--wrt", "w11", "--expand",
+                                   "--json"]).stdout)
+    assert "where" not in expanded and "exp(" in expanded["gradient"]["w11"]

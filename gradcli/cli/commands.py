@@ -511,13 +511,16 @@ def _inputs(args: tuple[str, ...], program_file: Optional[str], vars_files: tupl
 @click.option("--output", "output", metavar="NAME", help="Differentiate this named step instead of the last.")
 @click.option("--wrt", metavar="A,B", help="Only these inputs (comma-separated).")
 @click.option("--steps", is_flag=True, help="Show the backward sweep in symbols, step by step.")
+@click.option("--expand", is_flag=True,
+              help="Write each derivative in the inputs only (by default a program with named steps gets "
+                   "formulas in its step names, after the steps they use).")
 @click.option("--latex", is_flag=True, help="Also give each derivative as LaTeX.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
 @click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True, metavar="SECONDS",
               help="Time budget for simplifying the formulas.")
 def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
-                 shapes: tuple[str, ...], output: Optional[str], wrt: Optional[str], steps: bool, latex: bool,
-                 as_json: bool, sympy_timeout: float) -> int:
+                 shapes: tuple[str, ...], output: Optional[str], wrt: Optional[str], steps: bool, expand: bool,
+                 latex: bool, as_json: bool, sympy_timeout: float) -> int:
     """Derivatives of PROGRAM as formulas: no numbers needed.
 
     The reverse sweep runs in symbols over the program's own graph ("downstream =
@@ -529,6 +532,8 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     \b
     gradcli diff "(a+b)*(b+1)"
     gradcli diff "f = (x+y)*max(y,z)" --steps
+    gradcli diff -f samples/tiny_net.grad --wrt w11
+    gradcli diff -f samples/tiny_net.grad --wrt w11 --expand
     gradcli diff -f samples/layer.grad
     gradcli diff "dot(u, sigmoid(W@x + b))" --vars samples/layer.json
     gradcli diff "sum(sigmoid(W@x))" --shape W=3x2 --shape x=2
@@ -550,11 +555,17 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     d = derive.derive(graph, names)
     derive.simplify(d, sympy_timeout)
     found = derive.formulas(d)
+    in_steps = None if expand else derive.step_formulas(d)
+    where: list[str] = []
+    if in_steps is not None:  # the lecture's form: in the program's own steps, after them
+        where, found = in_steps
     out = graph.label(graph.output)
     if as_json:
         import json
 
         doc: dict[str, Any] = {"schema": 1, "program": source, "output": out, "gradient": found}
+        if where:
+            doc["where"] = where
         if steps:
             doc["steps"] = derive.steps_text(d).splitlines()
         if latex:
@@ -563,6 +574,11 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         return int(ExitStatus.OK)
     if steps:
         echo(derive.steps_text(d))
+        echo()
+    if where:
+        echo("where (the program's steps):")
+        for line in where:
+            echo(f"  {line}")
         echo()
     for name, formula in found.items():
         echo(f"∂{out}/∂{name} = {formula}")

@@ -16,7 +16,7 @@ the existing one (hash-consing), so ``exp(x^2)*x^2`` computes ``x^2`` once.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from .elements import index_text  # noqa: F401 - where the graph's readers find it
 from .ops import DEFAULT_AXIS, OPS
@@ -133,14 +133,15 @@ class Graph:
             return node.text
         return f"%{i}"
 
-    def definition(self, i: int) -> str:
-        """Node `i`'s right-hand side in terms of its inputs' labels: ``a + b``."""
+    def definition(self, i: int, label: Optional[Callable[[int], str]] = None) -> str:
+        """Node `i`'s right-hand side in terms of its inputs' labels: ``a + b`` (`label`
+        names the arguments another way, e.g. with automatic steps written out)."""
         node = self.nodes[i]
         if node.op == INPUT:
             return "input"
         if node.op == CONST:
             return node.text
-        labels = [self.label(a) for a in node.args]
+        labels = [(label or self.label)(a) for a in node.args]
         op = OPS[node.op]
         if op.infix and len(labels) == 2:
             return f"{labels[0]} {op.infix} {labels[1]}"

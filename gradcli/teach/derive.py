@@ -16,6 +16,8 @@ Scalar programs only; SymPy is imported only here.
 
 from __future__ import annotations
 
+import re
+
 from typing import Any, Optional
 
 from ..backends.sympy import exact_constant, exact_rational, sympy_backend
@@ -50,6 +52,14 @@ class Derivation:
         #: input -> the simplified derivative (filled by `simplify`)
         self.simplified: dict[str, Any] = {}
         self.wrt: list[str] = []
+        #: input -> its derivative in the program's own named steps (``(o - t)*v1*h1*(1 - h1)*x1``)
+        self.in_steps: dict[str, Any] = {}
+        #: the named steps, in evaluation order: (name, definition in inputs and earlier steps)
+        self.step_definitions: list[tuple[str, Any]] = []
+        #: each named step's definition as the program writes it (``h1 = sigmoid(a1)``)
+        self.step_texts: dict[str, str] = {}
+        #: input -> the simplified derivative in the steps (filled by `simplify`)
+        self.steps_simplified: dict[str, Any] = {}
 
 
 def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
@@ -127,6 +137,36 @@ def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
         if sent:
             d.steps.append((labels[i], graph.definition(i), sent))
     subs = {sym[n.id]: definition[n.id] for n in reversed(graph.nodes) if n.op not in (INPUT, CONST)}
+    named = {i for name, i in graph.names.items()
+             if graph.nodes[i].op not in (INPUT, CONST) and graph.nodes[i].name == name}
+    anonymous = {}  # an automatic node's definition in its arguments' symbols (steps stay named)
+    for node in graph.nodes:
+        if node.op in (INPUT, CONST) or node.id in named:
+            continue
+        f = getattr(m, node.op)
+        args = [sym[a] for a in node.args]
+        anonymous[sym[node.id]] = f(*args) if node.param is None else f(*args, node.param)
+    inline: dict[int, str] = {}  # each node as text: named steps and inputs by name, the rest written out
+    for node in graph.nodes:
+        if node.op == INPUT or node.id in named:
+            inline[node.id] = labels[node.id]
+        elif node.op == CONST:
+            inline[node.id] = node.text
+        else:
+            inline[node.id] = "(" + graph.definition(node.id, lambda a: inline[a]) + ")"
+    for node in graph.nodes:
+        if node.id in named:
+            f = getattr(m, node.op)
+            args = [sym[a] for a in node.args]
+            own = f(*args) if node.param is None else f(*args, node.param)
+            own = exact_rational(_substitute(own, anonymous))
+            d.step_definitions.append((labels[node.id], own))
+            texts = [graph.definition(node.id, lambda a: inline[a])]  # sigmoid(a1) stays sigmoid(a1)
+            try:
+                texts.append(to_gradcli(own, pieces=True))  # b1 + w11*x1 + w12*x2, without extra parentheses
+            except UsageError:
+                pass
+            d.step_texts[labels[node.id]] = min(texts, key=len)
     for node in graph.nodes:
         if adjoint[node.id] is None or node.op == CONST:
             continue
@@ -136,6 +176,7 @@ def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
     for name in chosen:
         if name not in d.in_inputs:  # the output does not depend on it
             d.in_labels[name] = d.in_inputs[name] = sp.Integer(0)
+        d.in_steps[name] = exact_rational(_substitute(d.in_labels[name], anonymous))
     return d
 
 
@@ -165,16 +206,21 @@ def simplify(d: Derivation, seconds: float) -> None:
     from ..oracles import budget
 
     formulas = {name: d.in_inputs[name] for name in d.wrt}
+    in_steps = {name: d.in_steps[name] for name in d.wrt if name in d.in_steps}
 
     def job(send: budget.Send) -> None:
         import sympy as sp
 
         for name, f in formulas.items():
             send((name, sp.simplify(f)))
+        for name, f in in_steps.items():  # p*(1 - p)*((1 - t)/(1 - p) - t/p) is p - t
+            send(("steps", name, sp.simplify(f)))
 
     for message in budget.run(job, seconds).messages:
         if len(message) == 2 and message[0] in formulas:
             d.simplified[message[0]] = message[1]
+        elif len(message) == 3 and message[0] == "steps" and message[1] in in_steps:
+            d.steps_simplified[message[1]] = message[2]
 
 
 # ---- formulas in gradcli's own language --------------------------------------------------
@@ -314,6 +360,33 @@ def formulas(d: Derivation) -> dict[str, str]:
                 text = candidate
         out[name] = text
     return out
+
+
+def step_formulas(d: Derivation) -> Optional[tuple[list[str], dict[str, str]]]:
+    """The derivatives in the program's own named steps, as the lecture writes them
+    (``(o - t)*v1*h1*(1 - h1)*x1`` where the inputs-only form has a hundred nodes), with the
+    steps they use as ``name = definition`` lines before them: together a gradcli program.
+    None when no formula uses a named step (then the inputs-only form is the same)."""
+    names = {name for name, _ in d.step_definitions}
+    found, used = {}, set()
+    for name in d.wrt:
+        best = d.in_steps[name]
+        texts = [to_gradcli(best, pieces=True)]
+        if name in d.steps_simplified:
+            try:
+                texts.append(to_gradcli(d.steps_simplified[name], pieces=True))
+            except UsageError:
+                pass
+        found[name] = min(texts, key=len)
+        used |= {s for s in names if re.search(rf"(?<![\w.#]){re.escape(s)}(?![\w.#])", found[name])}
+    if not used:
+        return None
+    needed = set(used)
+    for step, definition in reversed(d.step_definitions):  # the steps a used step needs, too
+        if step in needed:
+            needed |= {str(s) for s in definition.free_symbols} & names
+    where = [f"{step} = {d.step_texts[step]}" for step, _ in d.step_definitions if step in needed]
+    return where, found
 
 
 def compact_piecewise(expr: Any) -> Any:
