@@ -414,10 +414,13 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
     for j, a in enumerate(node.args[:2]):
         names[f"x{j}"] = graph.label(a)
         tex[f"x{j}"] = tex_name(graph.label(a))
+    if node.op == "index":  # the selection's Jacobian: those rows of the identity, I[2] (e₂ᵀ), not a bare E
+        where = index_text(node.param)  # type: ignore[arg-type]
+        names["select"], tex["select"] = f"I[{where}]", f"I_{{[{where}]}}"
     note = ""
     if op.partials is None:
         rule = rules.rules_for(node.op, tuple(shapes), node.param)[k]  # type: ignore[index]
-        note = rule.note.format(arg=graph.label(arg))
+        note = rule.note.format(arg=graph.label(arg), out=target)
         if node.op == "mean":
             n = 1
             for d in (arg_shape if node.param is None else (arg_shape[node.param],)):
