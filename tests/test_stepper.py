@@ -76,7 +76,8 @@ def test_the_lecture_steps_read_like_the_notes(tmp_path):
     assert texts[3] == "Start the backward pass at the output: ē = ∂e/∂e = 1"
     assert "c̄ += ē · ∂e/∂c = 1 · d = 1 · 3 = 3" in texts
     # b feeds c and d: its contributions are summed, visibly, when the last one arrives
-    assert any(t.endswith("all of b̄'s contributions are in: b̄ = 5 + 3 = 8") for t in texts)
+    # the whole sum in evaluation order, as the text steps and the paths write it
+    assert any(t.endswith("all of b̄'s contributions are in: b̄ = 3 + 5 = 8") for t in texts)
     assert any("b̄ += d̄ · ∂d/∂b = 5 · 1 = 5" in t for t in texts)
 
 
@@ -84,7 +85,7 @@ def test_running_sums_at_fan_out_are_exact(tmp_path):
     page = _page(tmp_path, "lecture").read_text(encoding="utf-8")
     steps = _embedded_steps(page)["steps"]
     b_cells = [s["set"]["1"] for s in steps if "1" in s["set"]]
-    assert [c["adjoint"] for c in b_cells] == ["5 (so far)", "5 + 3 = 8"]
+    assert [c["adjoint"] for c in b_cells] == ["5 (so far)", "3 + 5 = 8"]
     assert [c["adjoint_number"] for c in b_cells] == [5.0, 8.0]
 
 
