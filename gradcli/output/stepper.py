@@ -46,7 +46,9 @@ def _cell(key: str, x: object, digits: int) -> dict:
         import numpy as np
 
         a = np.asarray(x)
-        cell[key] = "×".join(map(str, shape)) + ": " + array(a, min(digits, 4), edge=1)
+        first = array(a[0], min(digits, 4), edge=1) if a.ndim >= 2 else ""  # a matrix: its first row, then …
+        compact = f"[{first}, …]" if a.ndim >= 2 and a.shape[0] > 1 else array(a, min(digits, 4), edge=1)
+        cell[key] = "×".join(map(str, shape)) + ": " + compact
         full = array(a, digits, full=True)
         if a.ndim == 2:
             full = full.replace("], [", "],\n [")
@@ -126,7 +128,9 @@ def stepper_steps(ev: Evaluation, digits: int = 6) -> list[dict]:
                     joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
                     shown = f"{joined} = {shown}"
                     text += f";  all of {down}'s contributions are in: {down} = {shown}"
-                cell = {**_cell("adjoint", total, digits), **({"adjoint": shown} if len(parts) > 1 else {})}
+                cell = _cell("adjoint", total, digits)
+                if len(parts) > 1 and "…" not in parts:  # a scalar sum, shown added up
+                    cell["adjoint"] = shown
             elif "…" not in parts:  # a running sum of scalars
                 running = sum(float(p) for p in parts)
                 joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in parts)
@@ -200,9 +204,9 @@ tr.now{background:var(--now)}tr.done td.num.filled{background:var(--done)}
 #graph{overflow:auto;max-height:62vh;border:1px solid var(--line);border-radius:.4rem;resize:vertical}
 #graph svg{max-width:none;height:auto;display:block}#graph svg text{fill:var(--fg)}
 .zoom{display:flex;gap:.4rem;align-items:center;margin:.4rem 0}.zoom button{padding:.1rem .6rem}
-pre.program{margin:.3rem 0;padding:.4rem .7rem;background:var(--done);border-radius:.4rem;white-space:pre-wrap;font-size:.9rem;max-height:12rem;overflow:auto}
+pre.program{margin:.3rem 0;padding:.4rem .7rem;background:var(--done);border-radius:.4rem;white-space:pre-wrap;font-size:.8rem;max-height:6.5rem;overflow:auto;resize:vertical}
 td.more{cursor:pointer;text-decoration:underline dotted}td.more.open{text-decoration:none}
-td.num{max-width:26rem;overflow-x:auto}
+td.num{font-size:.85rem}
 #graph svg .node polygon,#graph svg .node path,#graph svg .node ellipse{fill:var(--bg);stroke:var(--muted)}
 #graph svg .edge path,#graph svg .edge polygon{stroke:var(--muted)}#graph svg .edge polygon{fill:var(--muted)}
 #graph svg g.hl polygon,#graph svg g.hl path,#graph svg g.hl ellipse{stroke:var(--hl);stroke-width:3}
