@@ -55,3 +55,11 @@ def test_paths_name_the_selection_and_the_softmax():
     assert result.exit_code == 0, result.stderr
     assert "I[2]" in result.stdout
     assert not re.search(r"(?<![\w\[])E(?![\w\]])", result.stdout.split("The chain rule", 1)[1])
+
+
+def test_paths_through_the_prelude_call_show_the_fused_factor():
+    result = run_cli(["eval", "L = cross_entropy(z, 2)", "z=[1,2,0.5,-1]", "--paths", "--no-nodes"])
+    assert result.exit_code == 0, result.stderr
+    paths = result.stdout.split("The chain rule", 1)[1]
+    assert "(p − y)ᵀ" in paths and "path z → L" in paths
+    assert "#" not in paths

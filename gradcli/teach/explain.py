@@ -496,9 +496,14 @@ def _chain_lines(ev: Evaluation, name: str, found: list[list[Edge]], digits: int
     out = ev.output_name
     lines = []
     g = ev.gradient.get(name)
+    fused = [f for f in fused_losses(ev) if f.internal]
     for p in found:
         c = jacobian_chain(ev, p)
-        factors = " · ".join(f if _atomic(f) or " " not in f else f"({f})" for f in c["factors"])
+        route = [p[0].source_label] + [e.target_label for e in p]
+        for f in fused:  # a prelude cross_entropy: its insides are one factor, (p − y)ᵀ
+            c, route = _fuse_chain(ev, f, p, c, route)
+        factors = " · ".join(f if _atomic(f) or " " not in f or (f.endswith("ᵀ") and _atomic(f[:-1])) else f"({f})"
+                             for f in c["factors"])
         shapes = " · ".join(shape_text(s) for s in c["shapes"]) + " → " + shape_text(c["shape"])
         head = f"  ∂{out}/∂{name} = " if len(found) == 1 else "      "
         pad = " " * max(len(head) - 2, 8)
@@ -518,12 +523,32 @@ def _chain_lines(ev: Evaluation, name: str, found: list[list[Edge]], digits: int
             lines.append(f"{pad}= {text}" + (reread if "\n" not in text else "") )
             if reread and "\n" in text:
                 lines.append(f"{pad} {reread.strip()}")
-        lines.append("      path " + " → ".join([p[0].source_label] + [e.target_label for e in p]))
+        lines.append("      path " + " → ".join(route))
     if len(found) > 1:
         head = f"  ∂{out}/∂{name} = the sum of these {len(found)} paths = "
         lines.insert(0, f"  ∂{out}/∂{name}: {len(found)} paths")
         lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, len(head))))
     return lines
+
+
+def _fuse_chain(ev: Evaluation, f: "FusedLoss", p: list[Edge], c: dict, route: list[str]) -> tuple[dict, list[str]]:
+    """The chain `c` of path `p` with the edges inside a prelude cross_entropy call made one
+    factor, ``∂L/∂z = (p − y)ᵀ``, and the route without the call's inner nodes."""
+    inside = set(f.nodes[1:])
+    ends = inside | {f.top}
+    hit = [k for k, e in enumerate(p) if e.target in ends and (e.source in inside or e.source == f.logits)]
+    if not hit or hit != list(range(hit[0], hit[-1] + 1)):
+        return c, route
+    n = len(p)
+    first, last = n - 1 - hit[-1], n - 1 - hit[0]  # the chain lists factors from the output side
+    graph = ev.graph
+    top, z = graph.label(f.top), graph.label(f.logits)
+    c = dict(c)
+    c["names"] = c["names"][:first] + [f"∂{top}/∂{z}"] + c["names"][last + 1:]
+    c["factors"] = c["factors"][:first] + ["(p − y)ᵀ"] + c["factors"][last + 1:]
+    c["shapes"] = c["shapes"][:first] + [(1, int(f.probs.size))] + c["shapes"][last + 1:]
+    keep = [label for label in route if label not in {graph.label(i) for i in inside}]
+    return c, keep
 
 
 def _simplified(factors: list[str], shapes: list[tuple]) -> Optional[str]:
