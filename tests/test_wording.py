@@ -85,3 +85,17 @@ def test_an_invalid_gradebook_row_gives_its_reason_once(tmp_path):
 def test_descend_counts_one_step():
     result = run_cli(["descend", "x^2", "x=1", "--steps", "1"])
     assert "1 step (" in result.stdout
+
+
+@pytest.mark.parametrize("program, value, gradient", [("--x", 2.0, 1.0), ("---x", -2.0, -1.0), ("--x^2", 4.0, 4.0),
+                                                     ("--(x+1)", 3.0, 1.0)])
+def test_a_chain_of_negations_is_a_program_not_an_option(program, value, gradient):
+    result = run_cli(["eval", program, "x=2", "--exact", "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert (doc["value"], doc["gradient"]["x"]) == (value, gradient)
+
+
+def test_an_unknown_option_is_still_an_unknown_option():
+    result = run_cli(["eval", "x", "x=2", "--jsn"])
+    assert result.exit_code == 2 and "did you mean --json" in result.stderr

@@ -41,6 +41,9 @@ class ProgramCommand(click.Command):
         new_args = []
         after_dashdash = False
         previous = ""
+        known = {opt for p in self.params for opt in getattr(p, "opts", [])}
+        # "--x" with a binding x=2 is x negated twice, not an unknown option
+        bound = {a.split("=", 1)[0] for a in args if "=" in a and not a.startswith("-")}
         for a in args:
             if a == "--" and not after_dashdash:
                 after_dashdash = True
@@ -53,7 +56,8 @@ class ProgramCommand(click.Command):
                     key = f"{_PROTECT}{len(protected)}"
                     protected[key] = "\x00" + a
                     a = key
-            elif previous not in takes_value and a not in ctx.help_option_names and _looks_like_program(a, self):
+            elif previous not in takes_value and a not in ctx.help_option_names and (
+                    _looks_like_program(a, self) or (a.startswith("--") and a[2:] in bound and a not in known)):
                 key = f"{_PROTECT}{len(protected)}"
                 protected[key] = a
                 a = key
@@ -66,7 +70,11 @@ class ProgramCommand(click.Command):
 
 
 def _looks_like_program(arg: str, command: click.Command) -> bool:
-    if not arg.startswith("-") or arg == "-" or arg.startswith("--"):
+    if arg.startswith("--"):  # ---x, --x^2, --(a+b): not an option's spelling, so a program
+        from .app import looks_like_long_option
+
+        return arg != "--" and not looks_like_long_option(arg)
+    if not arg.startswith("-") or arg == "-":
         return False
     if len(arg) == 2 and arg[1].isalpha():
         known = {opt for p in command.params for opt in getattr(p, "opts", [])}
