@@ -179,3 +179,10 @@ def test_diff_vars_file_name_is_shown_escaped(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "\x1b" not in result.stdout
     assert "w\\x1b[31m.json" in result.stdout
+
+
+@pytest.mark.parametrize("symbol, spelled", [("e\u2082", "e_2"), ("\U0001d7cf", "ones"), ("\u00b1", "+-")])
+def test_ascii_fallback_spells_subscripts_and_the_ones_vector(symbol, spelled):
+    import gradcli.output.terminal  # noqa: F401 - registers the error handler
+
+    assert symbol.encode("ascii", "gradcli-ascii").decode() == spelled
