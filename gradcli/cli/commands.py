@@ -561,12 +561,14 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         if shaped is not None:
             return _diff_arrays(graph, source, shaped, names, steps, latex, as_json)
     d = derive.derive(graph, names)
-    derive.simplify(d, sympy_timeout)
-    found = derive.formulas(d)
-    in_steps = None if expand else derive.step_formulas(d)
+    stepwise = not expand and derive.step_formulas(d) is not None
+    derive.simplify(d, sympy_timeout, inputs=not stepwise)  # the inputs-only form only when it is shown
     where: list[str] = []
+    in_steps = derive.step_formulas(d) if stepwise else None
     if in_steps is not None:  # the lecture's form: in the program's own steps, after them
         where, found = in_steps
+    else:
+        found = derive.formulas(d)
     out = graph.label(graph.output)
     if as_json:
         import json
@@ -577,7 +579,7 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         if steps:
             doc["steps"] = derive.steps_text(d).splitlines()
         if latex:
-            doc["latex"] = derive.latex(d)
+            doc["latex"] = derive.latex(d, stepwise)
         _echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
         return int(ExitStatus.OK)
     if steps:
@@ -592,7 +594,7 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         echo(f"∂{out}/∂{name} = {formula}")
     if latex:
         echo()
-        for name, tex in derive.latex(d).items():
+        for name, tex in derive.latex(d, stepwise).items():
             echo(f"\\frac{{\\partial {tex_name(out)}}}{{\\partial {tex_name(name)}}} = {tex}")
     return int(ExitStatus.OK)
 

@@ -198,14 +198,14 @@ def _reaches(graph: Graph, sources: set[int]) -> list[bool]:
     return live
 
 
-def simplify(d: Derivation, seconds: float) -> None:
+def simplify(d: Derivation, seconds: float, inputs: bool = True) -> None:
     """Simplify each input's derivative within `seconds` (what does not finish stays as it is).
 
     SymPy runs in the budget's child process; expressions come back pickled.
     """
     from ..oracles import budget
 
-    formulas = {name: d.in_inputs[name] for name in d.wrt}
+    formulas = {name: d.in_inputs[name] for name in d.wrt} if inputs else {}  # the step form alone is quick
     in_steps = {name: d.in_steps[name] for name in d.wrt if name in d.in_steps}
 
     def job(send: budget.Send) -> None:
@@ -468,8 +468,15 @@ def _bare(text: str) -> str:
     return text.replace("(", "").replace(")", "").replace(" ", "")
 
 
-def latex(d: Derivation) -> dict[str, str]:
-    """Each input's derivative as LaTeX (SymPy's printer)."""
+def latex(d: Derivation, in_steps: bool = False) -> dict[str, str]:
+    """Each input's derivative as LaTeX (SymPy's printer); `in_steps`: in the named steps,
+    as the text form (`step_formulas`) writes it."""
     import sympy as sp
 
+    def shortest(name: str) -> object:
+        forms = [d.steps_simplified.get(name), d.in_steps[name]]
+        return min((f for f in forms if f is not None), key=lambda f: len(str(f)))
+
+    if in_steps:
+        return {name: sp.latex(shortest(name)) for name in d.wrt}
     return {name: sp.latex(d.simplified.get(name, d.in_inputs[name])) for name in d.wrt}
