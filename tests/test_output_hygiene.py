@@ -186,3 +186,13 @@ def test_ascii_fallback_spells_subscripts_and_the_ones_vector(symbol, spelled):
     import gradcli.output.terminal  # noqa: F401 - registers the error handler
 
     assert symbol.encode("ascii", "gradcli-ascii").decode() == spelled
+
+
+def test_descent_path_has_start_and_end_markers_and_a_clipped_colour_scale(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "d.svg"
+    result = run_cli(["descend", "x^2 + y^2", "x=1", "y=1", "--steps", "10", "--plot", str(out)])
+    assert result.exit_code == 0, result.stderr
+    svg = out.read_text(encoding="utf-8")
+    assert "<!-- start -->" in svg and "<!-- end -->" in svg and "#22c55e" in svg and "#f97316" in svg
+    assert "<!-- \u2212300 -->" not in svg and "<!-- -300 -->" not in svg  # the minimum (size 0) is not -300
