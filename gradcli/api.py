@@ -78,8 +78,48 @@ def _no_json(where: str):  # type: ignore[no-untyped-def]
     return fail
 
 
+def _mapping(x: object, where: str) -> dict[str, Any]:
+    """A mapping from names (strings) to values, or a `UsageError` saying what was given."""
+    if x is None:
+        return {}
+    if not isinstance(x, Mapping):
+        raise UsageError(f"{where} must be a mapping from names to values (a dict), got {type(x).__name__}")
+    for key in x:
+        if not isinstance(key, str):
+            raise UsageError(f"{where}: names must be strings, got {type(key).__name__} {key!r}")
+    return dict(x)
+
+
+def _text(x: object, where: str) -> str:
+    if not isinstance(x, str):
+        raise UsageError(f"{where} must be a string, got {type(x).__name__}")
+    return x
+
+
+def _tolerance(x: object, where: str) -> Optional[float]:
+    """None, or a non-negative number (rtol, atol)."""
+    if x is None:
+        return None
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x) or x < 0:
+        raise UsageError(f"{where} must be a non-negative number, got {x!r}")
+    return float(x)  # inf is allowed, as --rtol inf is
+
+
+def _timeout(x: object) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not x > 0 or math.isnan(x):
+        raise UsageError(f"sympy_timeout must be a positive number of seconds, got {x!r}")
+    return float(x)
+
+
+def _count(x: object, where: str, low: int, high: int) -> int:
+    """A whole number in [low, high] (digits, heights)."""
+    if isinstance(x, bool) or not isinstance(x, int) or not low <= x <= high:
+        raise UsageError(f"{where} must be a whole number from {low} to {high}, got {x!r}")
+    return x
+
+
 def _bindings(bindings: Optional[Mapping[str, object]], values: Mapping[str, object]) -> dict[str, "Binding"]:
-    both: dict[str, object] = dict(bindings or {})
+    both: dict[str, object] = _mapping(bindings, "bindings")
     for name, raw in values.items():
         if name in both:
             raise UsageError(f"{name} is bound twice (in bindings and as a keyword)")
@@ -90,7 +130,12 @@ def _bindings(bindings: Optional[Mapping[str, object]], values: Mapping[str, obj
 def _wrt(wrt: Union[None, str, Iterable[str]]) -> Optional[list[str]]:
     if wrt is None:
         return None
-    names = wrt.split(",") if isinstance(wrt, str) else list(wrt)
+    if isinstance(wrt, str):
+        names = wrt.split(",")
+    elif isinstance(wrt, Iterable):
+        names = [_text(n, "each name in wrt") for n in wrt]
+    else:
+        raise UsageError(f"wrt must be a name, 'a,b' or a list of names, got {type(wrt).__name__}")
     return [n.strip() for n in names if n.strip()] or None
 
 
@@ -221,6 +266,10 @@ class Result:
         Returns ``{kind: {input: CheckEntry}}``; the checks also join `to_json`.
         """
         ev = self._ev
+        rtol, atol = _tolerance(rtol, "rtol"), _tolerance(atol, "atol")
+        sympy_timeout = _timeout(sympy_timeout)
+        for kind in kinds:
+            _text(kind, "a check's kind")
         chosen = list(dict.fromkeys(kinds or ("fd",)))
         if "all" in chosen:
             chosen = ["sympy", "fd"]
@@ -267,6 +316,7 @@ class Result:
         """The graph drawn by Graphviz as SVG text, or None when Graphviz is not installed."""
         from .teach.pictures import graphviz, render
 
+        digits = _count(digits, "digits", 1, 17)
         if graphviz() is None:
             return None
         picture = render(self._ev, "svg", digits)
@@ -290,6 +340,7 @@ class Result:
         from .output.stepper import page
         from .teach.explain import steps_text
 
+        digits = _count(digits, "digits", 1, 17)
         return page(self._ev, digits, steps_text(self._ev, digits) if self._ev.adjoints else None)
 
     def show(self, height: int = 720) -> None:
@@ -300,6 +351,7 @@ class Result:
         import importlib
         from html import escape
 
+        height = _count(height, "height", 100, 100_000)
         ipython: Any = importlib.import_module("IPython.display")  # only in a notebook
         ipython.display(ipython.HTML(f'<iframe srcdoc="{escape(self.stepper(), quote=True)}" title="backprop, step by step" '
                      f'style="width:100%;height:{int(height)}px;border:0"></iframe>'))
@@ -352,8 +404,15 @@ class DerivativeMatrix:
         return int(self._matrix.passes)
 
     def __getitem__(self, key: tuple[str, str]) -> float:
-        """``J["y[0]", "x[1]"]``: one entry by its labels."""
+        """``J["y[0]", "x[1]"]``: one entry by its labels (a `UsageError` for an unknown label)."""
+        if not (isinstance(key, tuple) and len(key) == 2):
+            raise UsageError(f"index a {self.kind} by two labels, J[row, column], e.g. "
+                             f"J[{self.rows[0]!r}, {self.columns[0]!r}]; got {key!r}")
         row, col = key
+        if row not in self.rows:
+            raise UsageError(f"{row!r} is not a row of the {self.kind} (rows: {', '.join(self.rows)})")
+        if col not in self.columns:
+            raise UsageError(f"{col!r} is not a column of the {self.kind} (columns: {', '.join(self.columns)})")
         return float(self._matrix.data[self.rows.index(row)][self.columns.index(col)])
 
     def to_json(self) -> str:
@@ -455,6 +514,8 @@ def evaluate(program: str, bindings: Optional[Mapping[str, BindingValue]] = None
     if mode == "forward":
         if seed_output is not None:
             raise UsageError("seed_output is for reverse mode; forward mode seeds an input with seed=NAME")
+        if seed is not None:
+            _text(seed, "seed")
         if seed is not None and seed in ev.inputs:
             ev.wrt = [seed]
         run_forward(ev, seed)
@@ -517,13 +578,14 @@ def judge(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /
     from .teach import homework
     from .teach.answers import Rules
 
-    for what, tol in (("rtol", rtol), ("atol", atol)):
-        if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or math.isnan(tol)
-                                or tol < 0):
-            raise UsageError(f"{what} must be a non-negative number, got {tol!r}")
-    if min_digits is not None and (isinstance(min_digits, bool) or not isinstance(min_digits, int)
-                                   or not 1 <= min_digits <= 17):
-        raise UsageError(f"min_digits must be a whole number from 1 to 17, got {min_digits!r}")
+    rtol, atol = _tolerance(rtol, "rtol"), _tolerance(atol, "atol")
+    if min_digits is not None:
+        min_digits = _count(min_digits, "min_digits", 1, 17)
+    sympy_timeout = _timeout(sympy_timeout)
+    expect = _mapping(expect, "expect")
+    expect_formula = _mapping(expect_formula, "expect_formula")
+    for name, formula in expect_formula.items():
+        _text(formula, f"expect_formula[{name!r}]")
     if not (expect or expect_formula or expect_value is not None):
         raise UsageError("nothing to judge: give expect, expect_value or expect_formula")
     if isinstance(data, str):
@@ -544,8 +606,5 @@ def judge(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /
             request.values[key] = answer(f"expect_value {name}", v)
     elif expect_value is not None:
         request.values = {None: answer("expect_value", expect_value)}
-    for name, text in (expect_formula or {}).items():
-        if not isinstance(text, str):
-            raise UsageError(f"expect_formula {name}: a formula is a string, got {type(text).__name__}")
-        request.formulas[name] = text
+    request.formulas = dict(expect_formula)
     return Judgement(ev, homework.judge(ev, request), request.rules)

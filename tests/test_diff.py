@@ -35,8 +35,9 @@ def diff(*args: str) -> dict:
 
 
 def agree_at_random_points(program: str, formulas: dict[str, str], inputs: list[str], low=-2.0, high=2.0,
-                           points: int = 6, seed: int = 0) -> int:
-    """Evaluate each formula with gradcli at random points; compare with reverse mode. Returns points used."""
+                           points: int = 6, seed: int = 0, where: tuple[str, ...] = ()) -> int:
+    """Evaluate each formula with gradcli at random points (after the `where` steps it is written
+    in, if any); compare with reverse mode. Returns points used."""
     rng = random.Random(seed)
     used = 0
     for _ in range(points * 10):
@@ -48,8 +49,9 @@ def agree_at_random_points(program: str, formulas: dict[str, str], inputs: list[
         if any("not differentiable" in w for w in r.warnings):
             continue
         for name, formula in formulas.items():
-            used_names = {k: v for k, v in point.items() if re.search(rf"\b{k}\b", formula)}
-            value = gradcli.evaluate(f"0*{inputs[0]} + ({formula})", {inputs[0]: point[inputs[0]], **used_names})
+            steps = "".join(f"{line}; " for line in where)
+            used_names = {k: v for k, v in point.items() if re.search(rf"\b{k}\b", steps + formula)}
+            value = gradcli.evaluate(f"{steps}0*{inputs[0]} + ({formula})", {inputs[0]: point[inputs[0]], **used_names})
             assert value.value == pytest.approx(r.gradient[name], rel=1e-9, abs=1e-12), (name, formula, point)
         used += 1
         if used == points:
@@ -72,7 +74,11 @@ def test_steps_show_the_sweep_in_symbols():
     assert "c̄ += ē · ∂e/∂c = 1 · d = d" in text
     assert "b̄ += d̄ · ∂d/∂b = c · 1 = c" in text
     assert "     b̄ = c + d = a + 2*b + 1" in text
-    assert text.rstrip().endswith("∂e/∂b = a + 2*b + 1")
+    # the lecture's form: in the program's own steps, after them (--expand: in the inputs)
+    assert "where (the program's steps):\n  c = a + b\n  d = b + 1\n" in text
+    assert text.rstrip().endswith("∂e/∂a = d\n∂e/∂b = c + d")
+    expanded = run_cli(["diff", "c = a + b; d = b + 1; e = c * d", "--expand"]).stdout
+    assert expanded == "∂e/∂a = b + 1\n∂e/∂b = a + 2*b + 1\n"
 
 
 SMOOTH = [
@@ -96,7 +102,7 @@ def _first_fast(programs):
 def test_formulas_parse_back_and_agree_with_reverse_mode(program):
     doc = diff(program)
     inputs = [n for n in gradcli.evaluate(program, {n: 0.3 for n in _inputs(program)}).inputs]
-    agree_at_random_points(program, doc["gradient"], inputs, low=-1.5, high=1.5)
+    agree_at_random_points(program, doc["gradient"], inputs, low=-1.5, high=1.5, where=tuple(doc.get("where", ())))
 
 
 def _inputs(program: str) -> list[str]:

@@ -99,7 +99,7 @@ def test_dot_to_a_file(tmp_path):
     result = invoke(LECTURE, *BINDINGS, "--format", "dot", "-o", str(out))
     assert result.exit_code == 0
     assert result.stdout == ""
-    assert result.stderr.strip() == f"gradcli: wrote dot picture to {out}"
+    assert result.stderr.strip() == f"gradcli: wrote a DOT picture to {out}"
     text = out.read_text(encoding="utf-8")
     assert text.startswith("digraph gradcli {") and 'label="∂e/∂c = d = 3"' in text
 
@@ -110,7 +110,7 @@ def test_svg_to_a_file(tmp_path):
     result = invoke(LECTURE, *BINDINGS, "--format", "svg", "-o", str(out))
     assert result.exit_code == 0
     assert result.stdout == ""
-    assert result.stderr.strip() == f"gradcli: wrote svg picture to {out}"
+    assert result.stderr.strip() == f"gradcli: wrote an SVG picture to {out}"
     svg = out.read_text(encoding="utf-8")
     assert "<svg" in svg and svg.rstrip().endswith("</svg>")
     for label in ("∂e/∂c = d = 3", "∂e/∂d = c = 5", "value 15", "b̄ = 8", "c = a + b"):
@@ -130,7 +130,7 @@ def test_png_to_a_file(tmp_path):
     result = invoke(LECTURE, *BINDINGS, "--format", "png", "-o", str(out))
     assert result.exit_code == 0
     assert result.stdout == ""
-    assert result.stderr.strip() == f"gradcli: wrote png picture to {out}"
+    assert result.stderr.strip() == f"gradcli: wrote a PNG picture to {out}"
     data = out.read_bytes()
     assert data.startswith(PNG_SIGNATURE)
     assert len(data) > 1000

@@ -76,7 +76,8 @@ def test_the_lecture_steps_read_like_the_notes(tmp_path):
     assert texts[3] == "Start the backward pass at the output: ē = ∂e/∂e = 1"
     assert "c̄ += ē · ∂e/∂c = 1 · d = 1 · 3 = 3" in texts
     # b feeds c and d: its contributions are summed, visibly, when the last one arrives
-    assert any(t.endswith("all of b̄'s contributions are in: b̄ = 5 + 3 = 8") for t in texts)
+    # the whole sum in evaluation order, as the text steps and the paths write it
+    assert any(t.endswith("all of b̄'s contributions are in: b̄ = 3 + 5 = 8") for t in texts)
     assert any("b̄ += d̄ · ∂d/∂b = 5 · 1 = 5" in t for t in texts)
 
 
@@ -84,7 +85,7 @@ def test_running_sums_at_fan_out_are_exact(tmp_path):
     page = _page(tmp_path, "lecture").read_text(encoding="utf-8")
     steps = _embedded_steps(page)["steps"]
     b_cells = [s["set"]["1"] for s in steps if "1" in s["set"]]
-    assert [c["adjoint"] for c in b_cells] == ["5 (so far)", "5 + 3 = 8"]
+    assert [c["adjoint"] for c in b_cells] == ["5 (so far)", "3 + 5 = 8"]
     assert [c["adjoint_number"] for c in b_cells] == [5.0, 8.0]
 
 
@@ -244,3 +245,45 @@ def test_the_page_renders_non_blank(browser, tmp_path):
     assert hi - lo > 100, "the screenshot is blank"
     histogram = image.histogram()
     assert max(histogram) < 0.98 * sum(histogram), "the screenshot is one colour"
+
+
+# ---- array programs at 1200×800 (issue 22) ------------------------------------------------------
+def _mlp_page(tmp_path: Path) -> Path:
+    out = tmp_path / "mlp.html"
+    result = run_cli(["graph", "-f", str(SAMPLES / "mlp.grad"), "--vars", str(SAMPLES / "mlp.json"),
+                      "--format", "html", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+def test_array_page_keeps_the_program_s_lines_and_shows_arrays_compactly(tmp_path):
+    page = _mlp_page(tmp_path).read_text(encoding="utf-8")
+    program = re.search(r'<pre class="program"><code>(.*?)</code></pre>', page, re.S).group(1)
+    assert program.count("\n") >= 5  # the program's newlines are kept
+    cells = [cell for step in _embedded_steps(page)["steps"] for cell in step["set"].values()]
+    arrays = [c for c in cells if "value_full" in c]
+    assert arrays and all(c["value"].split(": ", 1)[0] in ("3×2", "2", "3") for c in arrays)
+    matrix = next(c for c in arrays if c["value"].startswith("3×2"))
+    assert len(matrix["value"]) < 30 and matrix["value_full"].count("\n") == 2  # full: one row a line
+
+
+def test_array_page_fits_1200_by_800_and_zooms(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1200, 800)
+    browser.get(_mlp_page(tmp_path).as_uri())
+    browser.find_element(By.ID, "last").click()
+    width = browser.execute_script("return document.documentElement.clientWidth")
+    table = browser.execute_script("return document.querySelector('table').getBoundingClientRect().right")
+    assert table <= width, (table, width)  # the adjoint column is on screen
+    cell = browser.find_element(By.ID, "adjoint-0")  # W's adjoint, a 3×2 array
+    short = cell.text
+    cell.click()
+    assert cell.text.count("\n") == 2 and cell.text != short
+    svg_width = "return document.querySelector('#graph svg').getBoundingClientRect().width"
+    before = browser.execute_script(svg_width)
+    browser.find_element(By.ID, "zoom-in").click()
+    assert browser.execute_script(svg_width) > before * 1.2
+    browser.find_element(By.ID, "zoom-fit").click()
+    assert browser.execute_script(svg_width) <= browser.execute_script(
+        "return document.getElementById('graph').clientWidth") + 1

@@ -414,3 +414,24 @@ def to_float(value) -> float:
 
 def short(text: str, limit: int = FORMULA_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def exact_rational(expr: Any) -> Any:
+    """`expr` with its floats made exact: the irrational constants the op rows write as floats
+    (``1/(x*ln 10)``, ``2/√π``, ``1/√2``, ``1/√(2π)``) become ``log(10)``, ``2/sqrt(pi)``...,
+    every other float its shortest fraction (``0.5`` is ``1/2``).  Without the first step
+    ``log10(x)'`` would print as ``108573620475813/(250000000000000*x)``."""
+    import sympy as sp
+
+    from ..core import ops
+
+    known = {
+        ops._LN2: sp.log(2), ops._LN10: sp.log(10), ops._TWO_OVER_SQRT_PI: 2 / sp.sqrt(sp.pi),
+        ops._INV_SQRT2: 1 / sp.sqrt(2), ops._INV_SQRT_2PI: 1 / sp.sqrt(2 * sp.pi), math.pi: sp.pi, math.e: sp.E,
+    }
+    known.update({1 / value: 1 / exact for value, exact in list(known.items())})  # 1.0/(x*ln 10) folds
+    known.update({-value: -exact for value, exact in list(known.items())})
+    if isinstance(expr, (int, float)):
+        expr = sp.Float(expr) if isinstance(expr, float) else sp.Integer(expr)
+    expr = expr.replace(lambda e: e.is_Float and float(e) in known, lambda e: known[float(e)])
+    return sp.nsimplify(expr, rational=True)

@@ -155,7 +155,8 @@ def echo(text: str = "", err: bool = False, nl: bool = True, escape: bool = True
     stream = sys.stderr if err else sys.stdout
     text = (visible(text) if escape else text) + ("\n" if nl else "")
     if not err:
-        stream.write(text)
+        for start in range(0, len(text), 1 << 16):  # a short write into a closed pipe must not pass silently
+            stream.write(text[start:start + (1 << 16)])
         stream.flush()
         return
     try:
@@ -492,6 +493,14 @@ def _gradient_checks(ev, check, rtol, atol, sympy_timeout) -> list:
     return checks
 
 
+def looks_like_long_option(arg: str) -> bool:
+    """``--name`` or ``--name=value``: an option's spelling.  ``---x`` and ``--x^2`` are not (no
+    option starts with three dashes or holds ``^``): they are programs, chains of negations."""
+    import re
+
+    return arg.startswith("--") and arg != "--" and re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?", arg, re.S) is not None
+
+
 def _unknown_option(arg: str) -> str:
     """'no such option' with a suggestion, or the reason an option was not read."""
     import difflib
@@ -513,8 +522,8 @@ def _program_and_bindings(args: tuple[str, ...], program_file: Optional[str]) ->
     rest = list(args)
     if rest and rest[0].startswith("\x00"):  # written after '--': a program, whatever it looks like
         rest[0] = rest[0][1:]
-    elif rest and rest[0].startswith("--") and rest[0] != "--":
-        raise UsageError(_unknown_option(rest[0]))
+    elif rest and looks_like_long_option(rest[0]) and not any(a.startswith(rest[0][2:] + "=") for a in rest[1:]):
+        raise UsageError(_unknown_option(rest[0]))  # (but "--x" with a binding x=2 is x negated twice)
     if rest and rest[0] == "--":
         rest.pop(0)
     if program_file is not None:

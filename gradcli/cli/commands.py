@@ -20,7 +20,7 @@ from .app import (
     _prepare, _warn,
 )
 from ..core.errors import ExitStatus, UsageError
-from ..core.fmt import tex_name
+from ..core.fmt import a_format, plural, tex_name
 
 _PROTECT = "\x00gradcli-arg-"
 
@@ -41,6 +41,9 @@ class ProgramCommand(click.Command):
         new_args = []
         after_dashdash = False
         previous = ""
+        known = {opt for p in self.params for opt in getattr(p, "opts", [])}
+        # "--x" with a binding x=2 is x negated twice, not an unknown option
+        bound = {a.split("=", 1)[0] for a in args if "=" in a and not a.startswith("-")}
         for a in args:
             if a == "--" and not after_dashdash:
                 after_dashdash = True
@@ -53,7 +56,8 @@ class ProgramCommand(click.Command):
                     key = f"{_PROTECT}{len(protected)}"
                     protected[key] = "\x00" + a
                     a = key
-            elif previous not in takes_value and a not in ctx.help_option_names and _looks_like_program(a, self):
+            elif previous not in takes_value and a not in ctx.help_option_names and (
+                    _looks_like_program(a, self) or (a.startswith("--") and a[2:] in bound and a not in known)):
                 key = f"{_PROTECT}{len(protected)}"
                 protected[key] = a
                 a = key
@@ -66,7 +70,11 @@ class ProgramCommand(click.Command):
 
 
 def _looks_like_program(arg: str, command: click.Command) -> bool:
-    if not arg.startswith("-") or arg == "-" or arg.startswith("--"):
+    if arg.startswith("--"):  # ---x, --x^2, --(a+b): not an option's spelling, so a program
+        from .app import looks_like_long_option
+
+        return arg != "--" and not looks_like_long_option(arg)
+    if not arg.startswith("-") or arg == "-":
         return False
     if len(arg) == 2 and arg[1].isalpha():
         known = {opt for p in command.params for opt in getattr(p, "opts", [])}
@@ -328,7 +336,7 @@ def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_fi
         other = jacobian(ev, "forward")
         gap = largest_difference(matrix.data, other.data)
         matrix.notes.append(
-            f"reverse mode: {matrix.passes} backward pass(es); forward mode: {other.passes} tangent pass(es); "
+            f"reverse mode: {plural(matrix.passes, 'backward pass')}; forward mode: {plural(other.passes, 'tangent pass')}; "
             f"largest difference {gap:.3g}"
         )
         matrix.mode = "both"
@@ -484,12 +492,24 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
         picture += "\n"
     if out_file is not None and out_file != "-":
         write_output(out_file, picture, "-o")
-        echo(f"gradcli: wrote {fmt} picture to {out_file}", err=True)
+        echo(f"gradcli: wrote {a_format(fmt, 'picture')} to {out_file}", err=True)
     elif isinstance(picture, bytes):
         if sys.stdout.isatty():
             raise UsageError("a PNG is binary: write it to a file with -o FILE.png")
         write_output("-", picture, "-o")
     else:
+        if fmt == "text":  # as wide as COLUMNS (or the terminal) says, continuation lines indented
+            import os
+            import shutil
+
+            from ..output.terminal import wrap_text
+            from .app import _columns
+
+            width = _columns(os.environ.get("COLUMNS"))
+            if width is None and sys.stdout.isatty():
+                width = shutil.get_terminal_size().columns
+            if width is not None:
+                picture = wrap_text(picture, width)
         echo(picture.rstrip("\n"))
     return int(ExitStatus.OK)
 
@@ -514,13 +534,16 @@ def _inputs(args: tuple[str, ...], program_file: Optional[str], vars_files: tupl
 @click.option("--output", "output", metavar="NAME", help="Differentiate this named step instead of the last.")
 @click.option("--wrt", metavar="A,B", help="Only these inputs (comma-separated).")
 @click.option("--steps", is_flag=True, help="Show the backward sweep in symbols, step by step.")
+@click.option("--expand", is_flag=True,
+              help="Write each derivative in the inputs only (by default a program with named steps gets "
+                   "formulas in its step names, after the steps they use).")
 @click.option("--latex", is_flag=True, help="Also give each derivative as LaTeX.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
 @click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True, metavar="SECONDS",
               help="Time budget for simplifying the formulas.")
 def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
-                 shapes: tuple[str, ...], output: Optional[str], wrt: Optional[str], steps: bool, latex: bool,
-                 as_json: bool, sympy_timeout: float) -> int:
+                 shapes: tuple[str, ...], output: Optional[str], wrt: Optional[str], steps: bool, expand: bool,
+                 latex: bool, as_json: bool, sympy_timeout: float) -> int:
     """Derivatives of PROGRAM as formulas: no numbers needed.
 
     The reverse sweep runs in symbols over the program's own graph ("downstream =
@@ -532,6 +555,8 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     \b
     gradcli diff "(a+b)*(b+1)"
     gradcli diff "f = (x+y)*max(y,z)" --steps
+    gradcli diff -f samples/tiny_net.grad --wrt w11
+    gradcli diff -f samples/tiny_net.grad --wrt w11 --expand
     gradcli diff -f samples/layer.grad
     gradcli diff "dot(u, sigmoid(W@x + b))" --vars samples/layer.json
     gradcli diff "sum(sigmoid(W@x))" --shape W=3x2 --shape x=2
@@ -551,28 +576,41 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         if shaped is not None:
             return _diff_arrays(graph, source, shaped, names, steps, latex, as_json)
     d = derive.derive(graph, names)
-    derive.simplify(d, sympy_timeout)
-    found = derive.formulas(d)
+    stepwise = not expand and derive.step_formulas(d) is not None
+    derive.simplify(d, sympy_timeout, inputs=not stepwise)  # the inputs-only form only when it is shown
+    where: list[str] = []
+    in_steps = derive.step_formulas(d) if stepwise else None
+    if in_steps is not None:  # the lecture's form: in the program's own steps, after them
+        where, found = in_steps
+    else:
+        found = derive.formulas(d)
     out = graph.label(graph.output)
     if as_json:
         import json
 
         doc: dict[str, Any] = {"schema": 1, "program": source, "output": out, "gradient": found}
+        if where:
+            doc["where"] = where
         if steps:
             doc["steps"] = derive.steps_text(d).splitlines()
         if latex:
-            doc["latex"] = derive.latex(d)
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+            doc["latex"] = derive.latex(d, stepwise)
+        _echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
         return int(ExitStatus.OK)
     if steps:
-        click.echo(derive.steps_text(d))
-        click.echo()
+        echo(derive.steps_text(d))
+        echo()
+    if where:
+        echo("where (the program's steps):")
+        for line in where:
+            echo(f"  {line}")
+        echo()
     for name, formula in found.items():
-        click.echo(f"∂{out}/∂{name} = {formula}")
+        echo(f"∂{out}/∂{name} = {formula}")
     if latex:
-        click.echo()
-        for name, tex in derive.latex(d).items():
-            click.echo(f"\\frac{{\\partial {tex_name(out)}}}{{\\partial {tex_name(name)}}} = {tex}")
+        echo()
+        for name, tex in derive.latex(d, stepwise).items():
+            echo(f"\\frac{{\\partial {tex_name(out)}}}{{\\partial {tex_name(name)}}} = {tex}")
     return int(ExitStatus.OK)
 
 
@@ -651,16 +689,16 @@ def _diff_arrays(graph: Any, source: str, origin: str, names: Optional[list[str]
             doc["steps"] = da.steps_text(d)
         if latex:
             doc["latex"] = da.latex(d)
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        _echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
         return int(ExitStatus.OK)
     if steps:
-        click.echo("\n".join(da.steps_text(d)))
-        click.echo()
-    click.echo("\n".join(da.text(d, origin)))
+        echo("\n".join(da.steps_text(d)))
+        echo()
+    echo("\n".join(da.text(d, origin)))
     if latex:
-        click.echo()
+        echo()
         for name, tex in da.latex(d).items():
-            click.echo(f"\\frac{{\\partial {tex_name(d.output)}}}{{\\partial {tex_name(name)}}} = {tex}")
+            echo(f"\\frac{{\\partial {tex_name(d.output)}}}{{\\partial {tex_name(name)}}} = {tex}")
     return int(ExitStatus.OK)
 
 
@@ -741,7 +779,7 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         elif kind == "text":
             _write_or_print(plots.text_curve(curve), out_file, "the plot")
         else:
-            _write_or_print(plots.figure_curve(curve, kind), out_file, f"a {kind} plot")
+            _write_or_print(plots.figure_curve(curve, kind), out_file, a_format(kind, "plot"))
     else:
         if check:
             raise UsageError("--check fd overlays a curve: give one range")
@@ -751,8 +789,15 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         elif kind == "text":
             raise UsageError("a gradient field is drawn as png or svg (-o field.png), or given as --format csv")
         else:
-            _write_or_print(plots.figure_field(fld, kind), out_file, f"a {kind} plot")
+            _write_or_print(plots.figure_field(fld, kind), out_file, a_format(kind, "plot"))
     return int(ExitStatus.OK)
+
+
+def _echo_json(text: str) -> None:
+    """A JSON document on stdout with DEL, C1 and bidi characters from user text as \\u escapes."""
+    from ..output.terminal import json_visible
+
+    echo(json_visible(text), escape=False)
 
 
 def _csv_text(rows: list[list[str]]) -> str:
@@ -802,7 +847,7 @@ def descend_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
 
     from ..run import batch as batch_mod
     from ..run import bindings as binding_mod
-    from ..run.descend import descend
+    from ..run.descend import Diverged, descend
     from .app import _program_and_bindings
 
     fmt = _format(as_json, fmt if fmt != "table" or not as_json else None)
@@ -814,8 +859,13 @@ def descend_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
     if not math.isfinite(tol) or tol < 0 or not math.isfinite(momentum):
         raise UsageError("--tol must be a non-negative number and --momentum finite")
     names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
-    run_ = descend(source, start, lr=lr, steps=steps, wrt=names, momentum=momentum, tol=tol, every=every,
-                   output=output, data=data, batch=batch, seed=seed)
+    try:
+        run_ = descend(source, start, lr=lr, steps=steps, wrt=names, momentum=momentum, tol=tol, every=every,
+                       output=output, data=data, batch=batch, seed=seed)
+    except Diverged as exc:  # the rows reached tell where it went wrong: print them, then the error
+        if exc.partial.records:
+            _show_descent(exc.partial, fmt)
+        raise
     _show_descent(run_, fmt)
     if plot_file:
         _plot_descent(run_, source, start, output, plot_file)
@@ -833,25 +883,29 @@ def _show_descent(run_: Any, fmt: str) -> None:
                "records": [{"step": r.step, "loss": json_value(r.loss), "grad_norm": json_value(r.grad_norm),
                             "params": {n: json_value(v) for n, v in r.params.items()}} for r in run_.records],
                "final": {n: json_value(v) for n, v in run_.final.items()}}
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        _echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     rows = [["step", run_.output, "|gradient|", *run_.wrt]]
     for r in run_.records:
         rows.append([str(r.step), repr(r.loss), repr(r.grad_norm),
                      *(number(r.params[n], 10) if fmt == "table" else _cell(r.params[n]) for n in run_.wrt)])
     if fmt == "csv":
-        click.echo(_csv_text(rows), nl=False)
+        echo(_csv_text(rows), nl=False)
         return
     from rich.table import Table
 
-    table = Table(title=f"Gradient descent on {run_.output}: {run_.steps_taken} steps "
-                        f"({'stopped at --tol' if run_.stopped == 'tolerance' else 'all --steps'})",
-                  title_justify="left")
+    from ..output.tables import Style
+
+    console = _console()
+    why = {"tolerance": "stopped at --tol", "diverged": "diverged"}.get(run_.stopped, "all --steps")
+    count = f"{run_.steps_taken} step{'' if run_.steps_taken == 1 else 's'}"
+    table = Table(title=f"Gradient descent on {run_.output}: {count} ({why})",
+                  title_justify="left", box=Style(console.is_terminal).box)
     for k, head in enumerate(rows[0]):
         table.add_column(head, justify="right" if k < 3 else "left")
     for row in rows[1:]:
         table.add_row(row[0], number(float(row[1]), 10), number(float(row[2]), 4), *row[3:])
-    _console().print(table)
+    console.print(table)
 
 
 def _cell(x: Any) -> str:
@@ -864,7 +918,7 @@ def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plo
     from ..output import plots
 
     kind = _picture_format(None, plot_file, ("png", "svg"))
-    losses = [(r.step, r.loss) for r in run_.records]
+    losses = run_.losses or [(r.step, r.loss) for r in run_.records]  # every step, not only the shown rows
     scalars = [n for n in run_.wrt if not getattr(run_.final[n], "shape", ())]
     if len(run_.wrt) == 2 and len(scalars) == 2:
         from ..run import sample
@@ -884,7 +938,7 @@ def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plo
         data = plots.figure_field(fld, kind, path)
     else:
         data = plots.figure_descent(losses, run_.output, kind)
-    _write_or_print(data, plot_file, f"a {kind} plot")
+    _write_or_print(data, plot_file, a_format(kind, "plot"))
 
 
 @main.command("export", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
@@ -911,7 +965,7 @@ def export_command(args: tuple[str, ...], program_file: Optional[str], vars_file
     ev = run(_prepare(args, program_file, vars_files, output, wrt))
     _warn(ev.warnings)
     script = export.to_numpy(ev) if target == "numpy" else export.to_framework(ev, target)
-    _write_or_print(script, out_file, f"a {target} script")
+    _write_or_print(script, out_file, a_format(target, "script"))
     return int(ExitStatus.OK)
 
 
@@ -933,11 +987,11 @@ def functions_command(fmt: Optional[str], as_json: bool) -> int:
     if fmt == "json":
         import json
 
-        click.echo(json.dumps({"schema": 1, "functions": rows}, ensure_ascii=False, indent=2))
+        _echo_json(json.dumps({"schema": 1, "functions": rows}, ensure_ascii=False, indent=2))
     elif fmt == "markdown":
         from ..output.documents import functions_markdown
 
-        click.echo(functions_markdown(rows))
+        echo(functions_markdown(rows))
     else:
         from ..output.tables import Style, functions_table
 

@@ -50,10 +50,24 @@ def fast_eval_args(argv: list[str]) -> Optional[dict]:
     return plain
 
 
+def silence_warnings() -> None:
+    """No Python warning reaches the user's stderr, even under ``PYTHONWARNINGS=error``.
+
+    gradcli reports what matters itself (kinks, domain errors, divergence) as one line;
+    a library's RuntimeWarning is noise at best and, as an error, an exit 4.  Only the
+    console script does this: an embedding program and the test suite keep their filters.
+    """
+    import warnings
+
+    warnings.resetwarnings()
+    warnings.simplefilter("ignore")
+
+
 def run() -> None:
     """Console-script entry point."""
     import gc
 
+    silence_warnings()
     gc.disable()  # a short-lived process building large acyclic graphs: GC only costs time
     plain = fast_eval_args(sys.argv[1:])
     if plain is None:

@@ -88,3 +88,36 @@ def tex_name(name: str) -> str:
     if len(name) > 1 and name.isascii():
         return "\\mathrm{" + re.sub(r"([#_$%&{}])", r"\\\1", name) + "}"
     return name
+
+
+def tex_bar(name: str) -> str:
+    """A node's adjoint in LaTeX: the bar over the letter, the subscript outside it
+    (``z2`` -> ``\\bar{z}_{2}``, not ``\\bar{z_{2}}``)."""
+    import re
+
+    m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", name)
+    if m:
+        return f"\\bar{{{m.group(1)}}}_{{{m.group(2)}}}"
+    return f"\\bar{{{tex_name(name)}}}"
+
+
+def plural(count: int, word: str, many: str = "") -> str:
+    """``1 pass``, ``2 passes``, ``1 wrong element``: a count with its noun in the right number
+    (`many` when the plural is not the word plus ``s``/``es``)."""
+    if count == 1:
+        return f"{count} {word}"
+    if not many:
+        many = word + ("es" if word.endswith(("s", "sh", "ch", "x")) else "s")
+    return f"{count} {many}"
+
+
+#: how a file format is named in prose ("an SVG plot", "an HTML picture")
+FORMAT_NAMES = {"svg": "SVG", "png": "PNG", "html": "HTML", "dot": "DOT", "pdf": "PDF", "json": "JSON",
+                "csv": "CSV", "tsv": "TSV", "text": "text", "numpy": "NumPy", "torch": "PyTorch", "jax": "JAX"}
+
+
+def a_format(fmt: str, noun: str) -> str:
+    """``an SVG plot``, ``a PNG plot``, ``an HTML picture``, ``a NumPy script``."""
+    name = FORMAT_NAMES.get(fmt, fmt)
+    article = "an" if name[:1].lower() in "aeio" or name[:1] in "FHLMNRSX" and name.isupper() else "a"
+    return f"{article} {name} {noun}"

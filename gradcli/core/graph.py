@@ -16,7 +16,7 @@ the existing one (hash-consing), so ``exp(x^2)*x^2`` computes ``x^2`` once.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from .elements import index_text  # noqa: F401 - where the graph's readers find it
 from .ops import DEFAULT_AXIS, OPS
@@ -133,14 +133,15 @@ class Graph:
             return node.text
         return f"%{i}"
 
-    def definition(self, i: int) -> str:
-        """Node `i`'s right-hand side in terms of its inputs' labels: ``a + b``."""
+    def definition(self, i: int, label: Optional[Callable[[int], str]] = None) -> str:
+        """Node `i`'s right-hand side in terms of its inputs' labels: ``a + b`` (`label`
+        names the arguments another way, e.g. with automatic steps written out)."""
         node = self.nodes[i]
         if node.op == INPUT:
             return "input"
         if node.op == CONST:
             return node.text
-        labels = [self.label(a) for a in node.args]
+        labels = [(label or self.label)(a) for a in node.args]
         op = OPS[node.op]
         if op.infix and len(labels) == 2:
             return f"{labels[0]} {op.infix} {labels[1]}"
@@ -224,7 +225,7 @@ class Graph:
         ``a = x + y``, ``b = max(y, z)``, as in the notes, whatever the output is
         called), and never x, y, z, which read as inputs.  A letter is skipped when it
         is a name in use or looks like one: ``a`` beside ``A``, ``v`` or ``w`` beside
-        ``W`` (see `_look_alikes`).  When letters run out: t1, t2, ...
+        ``W``, ``b`` beside ``b1`` or ``b_out`` (see `_look_alikes`).  When letters run out: t1, t2, ...
 
         A node made inside an inlined call is named after the call instead: the value
         the call returns is ``cell#2`` (unless a step names it), the others
@@ -249,7 +250,11 @@ class Graph:
                 if f"t{k}" not in used:
                     free.append(f"t{k}")
                 k += 1
-        for node, name in zip(anonymous, free):
+        names = free[:len(anonymous)]
+        last = len(anonymous) - 1
+        if anonymous[last].id == self.output and names[last] == "d" and len(free) > len(anonymous):
+            names[last] = free[len(anonymous)]  # an output called d reads as a differential: dd/dx
+        for node, name in zip(anonymous, names):
             node.name = name
 
     def _name_call_nodes(self, anonymous: list[Node]) -> list[Node]:
@@ -298,9 +303,13 @@ _CONFUSABLE = ({"v", "w"},)
 
 def _look_alikes(used: set[str]) -> set[str]:
     """Every name in `used`, with the single letters that look like one of them:
-    the other case (``a`` beside ``A``) and the confusable groups (``v`` beside ``w``)."""
+    the other case (``a`` beside ``A``), the confusable groups (``v`` beside ``w``), and the
+    first letter of a name that goes on with a digit or an underscore (``b`` beside ``b1``,
+    ``W2``'s ``w``), so an automatic ``b`` never reads as a bias and ``db`` as its gradient."""
     avoid = set(used)
     for name in used:
+        if len(name) > 1 and name[0].isascii() and name[0].isalpha() and (name[1].isdigit() or name[1] == "_"):
+            name = name[0]  # b1, b_2, W2: a lone b or w would read as one of the family
         if len(name) != 1:
             continue
         low = name.lower()

@@ -132,8 +132,8 @@ class Expr:
             return sub(a[0], _ATOM) + (r"^\top" if latex else "ᵀ")
         if k == "perm":
             return "P"
-        if k == "select":
-            return "E"
+        if k == "select":  # the rows of I the index picks (the renderer names them: I[2])
+            return names.get("select", r"I_{[\cdot]}" if latex else "I[·]")
         if k in ("inv", "invT"):
             sup = {("inv", False): "⁻¹", ("invT", False): "⁻ᵀ", ("inv", True): "^{-1}", ("invT", True): r"^{-\top}"}
             return sub(a[0], _ATOM) + sup[k, latex]
@@ -393,7 +393,7 @@ RULES: dict[str, Callable[[tuple, object], tuple]] = {
              "dense, symmetric" if len(shapes[0]) == 1 else "block diagonal, one block per row"),),
     "log_softmax": lambda shapes, p: (
         Rule(G - scale(exp(OUT), total(G)), EYE - ONES @ exp(OUT).T if len(shapes[0]) == 1 else None,
-             "dense" if len(shapes[0]) == 1 else "block diagonal, one block per row", "exp(s) = softmax",
+             "dense" if len(shapes[0]) == 1 else "block diagonal, one block per row", "exp({out}) = softmax({arg})",
              eye=("arg", 0)),),
     "logsumexp": lambda shapes, p: (
         Rule(scale(G, exp(X0 - OUT)), row(exp(X0 - OUT)) if p is None else None,

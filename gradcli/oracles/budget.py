@@ -21,6 +21,11 @@ from typing import Callable, Optional
 
 Send = Callable[[tuple], None]
 
+
+def ran_out(seconds: float) -> str:
+    """The one wording of a SymPy timeout, wherever it happens."""
+    return f"SymPy's time budget of {seconds:g} s ran out (--sympy-timeout)"
+
 #: the deadline shared by every SymPy job of one command (monotonic seconds), or None
 #: before the first: --sympy-timeout is the budget for all SymPy work of a command together
 _command_deadline: Optional[float] = None

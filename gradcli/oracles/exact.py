@@ -145,7 +145,9 @@ def run_exact(ev: Evaluation, seconds: float) -> ExactResult:
         else:
             result.gradient[key] = (text, decimal)
     if outcome.timed_out:
-        result.note = f"exact arithmetic stopped at the time budget of {seconds:g} s (--sympy-timeout)"
+        from .budget import ran_out
+
+        result.note = f"exact arithmetic stopped: {ran_out(seconds)}"
     elif outcome.error:
         result.note = f"exact arithmetic failed: {outcome.error}"
     return result

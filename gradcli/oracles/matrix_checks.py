@@ -140,7 +140,9 @@ def _sympy(ev, matrix: Matrix, check: MatrixCheck, seconds: float) -> Optional[n
         data[i, j] = v
     if outcome.timed_out or not outcome.finished:
         got = len(outcome.messages)
-        why = f"the time budget of {seconds:g} s ran out" if outcome.timed_out else (outcome.error or "failed")
-        check.note = f"skipped: {why} after {got} of {data.size} entries (--sympy-timeout)"
+        from .budget import ran_out
+
+        why = ran_out(seconds) if outcome.timed_out else (outcome.error or "failed")
+        check.note = f"skipped after {got} of {data.size} entries: {why}"
         return None
     return data

@@ -133,7 +133,9 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
             estimate_arr, float(errors.max()), status, "; ".join(notes), {"formulas": formulas}, errors=errors
         )
     if outcome.timed_out and not outcome.essentials:
-        check.note = f"the time budget of {seconds:g} s ran out; unfinished parts are skipped (--sympy-timeout)"
+        from .budget import ran_out
+
+        check.note = f"{ran_out(seconds)}; unfinished parts are skipped"
     elif outcome.error and not check.note:
         check.note = f"SymPy failed: {outcome.error}"
     return check

@@ -8,6 +8,7 @@ stay as they are.  JSON is strict -- non-finite numbers are the strings ``"nan"`
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Optional
 
 from ..oracles.checks import Check
@@ -355,20 +356,20 @@ def verdicts_json(ev: Evaluation, verdicts: list, reveal: bool, rules) -> dict:
 
 
 # ---- a class's gradebook ------------------------------------------------------------------
-#: what a spreadsheet may run as a formula when a cell starts with it (OWASP, CSV injection)
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: what a spreadsheet may run as a formula when a cell starts with it (OWASP, CSV injection),
+#: with the full-width forms some spreadsheets read as the same characters
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+#: a plain number, which stays as it is (``-3``, ``+1e-5``, ``-inf``); no spaces around it
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|inf|nan)", re.ASCII)
 
 
 def safe_cell(text: str) -> str:
-    """A cell a spreadsheet will not run: text starting with = + - @ tab or CR gets a
-    leading apostrophe (OWASP); a plain number such as -3 or +1e-5 is left as it is."""
-    if not text.startswith(_FORMULA_STARTS):
+    """A cell a spreadsheet will not run: text starting with = + - @ tab or CR (or a
+    full-width ＝ ＋ － ＠) gets a leading apostrophe (OWASP); a plain number such as -3 or
+    +1e-5 is left as it is."""
+    if not text.startswith(_FORMULA_STARTS) or _PLAIN_NUMBER.fullmatch(text):
         return text
-    try:
-        float(text)
-        return text
-    except ValueError:
-        return "'" + text
+    return "'" + text
 
 
 def _cell_number(x: object) -> str:

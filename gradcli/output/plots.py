@@ -71,30 +71,91 @@ def _thin(f: Field, target: int = 21) -> tuple[slice, slice]:
     return slice(None, None, sy), slice(None, None, sx)
 
 
+def _levels(value: np.ndarray, count: int = 20) -> Optional[np.ndarray]:
+    """Contour levels that show the shape: evenly spaced, or at quantiles when a few high
+    values would leave the interesting part one flat colour (Rosenbrock's valley).  None when
+    the output is undefined or constant over the whole grid."""
+    finite = value[np.isfinite(value)]
+    if finite.size == 0:
+        return None
+    lo, hi = float(finite.min()), float(finite.max())
+    if not hi > lo:
+        return None
+    even = np.linspace(lo, hi, count + 1)
+    share_in_lowest = np.mean(finite <= even[1])
+    if share_in_lowest < 0.25:  # the values spread well over the even levels
+        return even
+    quantiles = np.unique(np.quantile(finite, np.linspace(0, 1, count + 1)))
+    return quantiles if quantiles.size >= 3 else even
+
+
+def _arrow_colours(size: np.ndarray) -> tuple[np.ndarray, Optional[tuple[float, float]]]:
+    """log10 |gradient| per arrow and the colour range: the finite, non-zero sizes only, so a
+    stationary point on the grid (size 0, log −inf) does not stretch the scale to −300."""
+    useful = np.isfinite(size) & (size > 0)
+    if not useful.any():
+        return np.zeros_like(size), None
+    logs = np.log10(size[useful])
+    lo, hi = float(logs.min()), float(logs.max())
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5, hi + 0.5
+    colours = np.full(size.shape, lo)
+    colours[useful] = logs
+    return colours, (lo, hi)
+
+
 def figure_field(f: Field, fmt: str, path: Optional[list[tuple[float, float]]] = None) -> bytes:
-    """Contours of the output with the gradient as arrows (thinned to about 20 per axis)."""
+    """Contours of the output with the gradient as arrows (thinned to about 20 per axis); a
+    descent path in white with its start and end marked."""
+    from matplotlib.colors import BoundaryNorm
+
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig, ax = plt.subplots(figsize=(8, 6))
     X, Y = np.meshgrid(f.x, f.y)
-    filled = ax.contourf(X, Y, f.value, levels=20, cmap="viridis")
-    ax.contour(X, Y, f.value, levels=20, colors="k", linewidths=0.3, alpha=0.5)
-    fig.colorbar(filled, ax=ax, label=f.output)
+    levels = _levels(f.value)
+    if levels is not None:
+        norm = BoundaryNorm(levels, ncolors=256)
+        filled = ax.contourf(X, Y, f.value, levels=levels, cmap="viridis", norm=norm)
+        ax.contour(X, Y, f.value, levels=levels, colors="k", linewidths=0.3, alpha=0.5)
+        bar = fig.colorbar(filled, ax=ax, pad=0.02, fraction=0.05)
+        bar.set_label(f.output, labelpad=2)
+        bar.ax.yaxis.set_major_formatter(_short_ticks())
     rows, cols = _thin(f)
     gx, gy = f.gx[rows, cols], f.gy[rows, cols]
     size = np.hypot(gx, gy)
-    with np.errstate(invalid="ignore", divide="ignore"):  # arrows of one length: the direction reads,
-        ux, uy = np.where(size > 0, gx / size, 0.0), np.where(size > 0, gy / size, 0.0)  # colour gives size
-    arrows = ax.quiver(X[rows, cols], Y[rows, cols], ux, uy, np.log10(np.maximum(size, 1e-300)), cmap="Reds",
-                       angles="xy", pivot="mid", width=0.004)
-    fig.colorbar(arrows, ax=ax, label=f"log10 |∇{f.output}|")
+    useful = np.isfinite(size) & (size > 0)
+    ux = np.divide(gx, size, out=np.zeros_like(size), where=useful)  # arrows of one length: the direction
+    uy = np.divide(gy, size, out=np.zeros_like(size), where=useful)  # reads, colour gives the size
+    colours, span = _arrow_colours(size)
+    if span is not None:
+        from matplotlib.colors import ListedColormap
+
+        greys = ListedColormap(plt.get_cmap("Greys")(np.linspace(0.35, 1.0, 256)))  # never white on yellow
+        arrows = ax.quiver(X[rows, cols][useful], Y[rows, cols][useful], ux[useful], uy[useful], colours[useful],
+                           cmap=greys, clim=span, angles="xy", pivot="mid", width=0.004)
+        bar = fig.colorbar(arrows, ax=ax, orientation="horizontal", location="bottom", pad=0.1, fraction=0.05,
+                           aspect=40)  # below the axes: two vertical bars' labels would overlap
+        bar.set_label(f"log10 |∇{f.output}| (arrow colour)")
     if path:
         px, py = zip(*path)
-        ax.plot(px, py, "-o", color="#dc2626", ms=3, lw=1.5, label="gradient descent")
-        ax.legend(loc="best")
+        ax.plot(px, py, "-", color="white", lw=2.5, zorder=3)
+        ax.plot(px, py, "-", color="#111827", lw=1.0, zorder=4, label="gradient descent")
+        ax.plot(px[:1], py[:1], "o", ms=9, mfc="#22c55e", mec="black", zorder=5, label="start")
+        ax.plot(px[-1:], py[-1:], "*", ms=14, mfc="#f97316", mec="black", zorder=5, label="end")
+        ax.legend(loc="best", framealpha=0.9)
     ax.set_xlabel(f.names[0])
     ax.set_ylabel(f.names[1])
-    ax.set_title(f"{f.output} and its gradient (arrows)")
+    title = f"{f.output} and its gradient (arrows)"
+    if span is None:
+        title += ": the gradient is zero or undefined everywhere"
+    ax.set_title(title)
     return _save(fig, fmt)
+
+
+def _short_ticks() -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _pos: number(float(v), 3))
 
 
 def figure_descent(losses: list[tuple[int, float]], output: str, fmt: str) -> bytes:

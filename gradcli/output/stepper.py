@@ -34,6 +34,28 @@ def _num(x: object, digits: int) -> str:
     return number(x, digits)
 
 
+def _cell(key: str, x: object, digits: int) -> dict:
+    """A table cell's texts: a number as it is; an array compactly (its shape and a few
+    elements, so the adjoint column stays on screen), with the whole array one row a line
+    under ``<key>_full`` for the page to show on demand."""
+    from ..core.fmt import array
+
+    cell: dict = {key: _num(x, digits), f"{key}_number": _scalar(x)}
+    shape = tuple(getattr(x, "shape", ()))
+    if shape:
+        import numpy as np
+
+        a = np.asarray(x)
+        first = array(a[0], min(digits, 4), edge=1) if a.ndim >= 2 else ""  # a matrix: its first row, then …
+        compact = f"[{first}, …]" if a.ndim >= 2 and a.shape[0] > 1 else array(a, min(digits, 4), edge=1)
+        cell[key] = "×".join(map(str, shape)) + ": " + compact
+        full = array(a, digits, full=True)
+        if a.ndim == 2:
+            full = full.replace("], [", "],\n [")
+        cell[f"{key}_full"] = full
+    return cell
+
+
 def _scalar(x: object) -> Optional[float]:
     return float(x) if isinstance(x, float) or (hasattr(x, "shape") and x.shape == ()) else None  # type: ignore
 
@@ -50,11 +72,13 @@ def stepper_steps(ev: Evaluation, digits: int = 6) -> list[dict]:
         if node.op in (INPUT, CONST):
             continue
         label = graph.label(i)
-        args = ", ".join(f"{graph.label(a)} = {_num(values[a], digits)}" for a in dict.fromkeys(node.args))
+        # the values of the arguments that are not constants already (not "1 = 1")
+        args = ", ".join(f"{graph.label(a)} = {_num(values[a], digits)}" for a in dict.fromkeys(node.args)
+                         if graph.nodes[a].op != CONST)
         out.append({
             "phase": "forward", "node": i, "edges": [[a, i] for a in dict.fromkeys(node.args)],
-            "text": f"{label} = {graph.definition(i)} = {_num(values[i], digits)}   (with {args})",
-            "set": {str(i): {"value": _num(values[i], digits), "value_number": _scalar(values[i])}},
+            "text": f"{label} = {graph.definition(i)} = {_num(values[i], digits)}" + (f"   (with {args})" if args else ""),
+            "set": {str(i): _cell("value", values[i], digits)},
         })
     if not ev.adjoints:
         return out
@@ -64,7 +88,7 @@ def stepper_steps(ev: Evaluation, digits: int = 6) -> list[dict]:
         "phase": "backward", "node": o, "edges": [],
         "text": f"Start the backward pass at the output: {_bar(graph.label(o))} = ∂{graph.label(o)}/∂"
                 f"{graph.label(o)} = {_num(seed, digits)}",
-        "set": {str(o): {"adjoint": _num(seed, digits), "adjoint_number": _scalar(seed)}},
+        "set": {str(o): _cell("adjoint", seed, digits)},
     })
     index = {graph.label(n.id): n.id for n in graph.nodes if live[n.id]}
     received: dict[int, list[str]] = {}
@@ -100,10 +124,13 @@ def stepper_steps(ev: Evaluation, digits: int = 6) -> list[dict]:
             if remaining[src] == 0:  # the last contribution: the engine's adjoint
                 shown = _num(total, digits)
                 if len(parts) > 1 and "…" not in parts:
-                    joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in parts)
+                    # in evaluation order, as the text steps and the paths write the same sum
+                    joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
                     shown = f"{joined} = {shown}"
                     text += f";  all of {down}'s contributions are in: {down} = {shown}"
-                cell = {"adjoint": shown, "adjoint_number": _scalar(total)}
+                cell = _cell("adjoint", total, digits)
+                if len(parts) > 1 and "…" not in parts:  # a scalar sum, shown added up
+                    cell["adjoint"] = shown
             elif "…" not in parts:  # a running sum of scalars
                 running = sum(float(p) for p in parts)
                 joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in parts)
@@ -174,7 +201,12 @@ table{border-collapse:collapse;margin:.8rem 0;width:100%}
 th,td{padding:.25rem .6rem;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 td.num{text-align:right;font-family:ui-monospace,Menlo,Consolas,monospace;white-space:pre}
 tr.now{background:var(--now)}tr.done td.num.filled{background:var(--done)}
-#graph svg{max-width:100%;height:auto}#graph svg text{fill:var(--fg)}
+#graph{overflow:auto;max-height:62vh;border:1px solid var(--line);border-radius:.4rem;resize:vertical}
+#graph svg{max-width:none;height:auto;display:block}#graph svg text{fill:var(--fg)}
+.zoom{display:flex;gap:.4rem;align-items:center;margin:.4rem 0}.zoom button{padding:.1rem .6rem}
+pre.program{margin:.3rem 0;padding:.4rem .7rem;background:var(--done);border-radius:.4rem;white-space:pre-wrap;font-size:.8rem;max-height:6.5rem;overflow:auto;resize:vertical}
+td.more{cursor:pointer;text-decoration:underline dotted}td.more.open{text-decoration:none}
+td.num{font-size:.85rem}
 #graph svg .node polygon,#graph svg .node path,#graph svg .node ellipse{fill:var(--bg);stroke:var(--muted)}
 #graph svg .edge path,#graph svg .edge polygon{stroke:var(--muted)}#graph svg .edge polygon{fill:var(--muted)}
 #graph svg g.hl polygon,#graph svg g.hl path,#graph svg g.hl ellipse{stroke:var(--hl);stroke-width:3}
@@ -203,7 +235,13 @@ _JS = r"""
       var s = state[node] || {};
       ["value", "adjoint"].forEach(function(key){
         var td = cell(node, key);
-        td.textContent = s[key] === undefined ? "" : s[key];
+        var full = s[key + "_full"];
+        td.textContent = s[key] === undefined ? "" : (full && td.classList.contains("open") ? full : s[key]);
+        td.classList.toggle("more", !!full);
+        td.setAttribute("data-short", s[key] === undefined ? "" : s[key]);
+        td.setAttribute("data-full", full || "");
+        if (full) { td.title = "click to show the whole array"; td.tabIndex = 0; }
+        else { td.removeAttribute("title"); td.removeAttribute("tabindex"); td.classList.remove("open"); }
         var num = s[key + "_number"];
         td.setAttribute("data-number", num === undefined || num === null ? "" : String(num));
         td.classList.toggle("filled", s[key] !== undefined);
@@ -229,6 +267,30 @@ _JS = r"""
     slider.setAttribute("aria-valuetext", phase.textContent);
     status.textContent = phase.textContent + ". " + sentence.textContent;
     document.body.setAttribute("data-step", String(k));
+  }
+  function toggle(td){  // a compact array cell shows the whole array, one row a line, and back
+    if (!td || !td.classList.contains("more")) return;
+    var open = td.classList.toggle("open");
+    td.textContent = td.getAttribute(open ? "data-full" : "data-short");
+  }
+  document.querySelector("table").addEventListener("click", function(ev){ toggle(ev.target.closest("td.more")); });
+  document.querySelector("table").addEventListener("keydown", function(ev){
+    if (ev.key === "Enter" && ev.target.matches && ev.target.matches("td.more")) { toggle(ev.target); ev.preventDefault(); }
+  });
+  var svg = document.querySelector("#graph svg"), zoom = 1, natural = 0;
+  function setZoom(z){  // the graph at its own size (it scrolls), larger, smaller, or fitted to the width
+    if (!svg) return;
+    if (!natural) { var vb = svg.viewBox && svg.viewBox.baseVal; natural = vb && vb.width ? vb.width * 4 / 3 : svg.getBoundingClientRect().width; }
+    zoom = z === "fit" ? document.getElementById("graph").clientWidth / natural : Math.max(0.2, Math.min(5, z));
+    svg.style.width = Math.round(natural * zoom) + "px";
+    svg.style.height = "auto";
+    document.getElementById("zoom-level").textContent = Math.round(zoom * 100) + "%";
+  }
+  if (svg) {
+    document.getElementById("zoom-in").addEventListener("click", function(){ setZoom(zoom * 1.25); });
+    document.getElementById("zoom-out").addEventListener("click", function(){ setZoom(zoom / 1.25); });
+    document.getElementById("zoom-fit").addEventListener("click", function(){ setZoom("fit"); });
+    setZoom(1);
   }
   document.getElementById("next").addEventListener("click", function(){ show(k + 1); });
   document.getElementById("back").addEventListener("click", function(){ show(k - 1); });
@@ -260,8 +322,7 @@ def page(ev: Evaluation, digits: int = 6, steps_text: Optional[str] = None) -> s
     initial = []
     for node in graph.nodes:
         if node.op in (INPUT, CONST):
-            initial.append({"node": node.id, "value": _num(values[node.id], digits),
-                            "value_number": _scalar(values[node.id])})
+            initial.append({"node": node.id, **_cell("value", values[node.id], digits)})
     out = graph.label(graph.output)
     data = {
         "nodes": [n.id for n in graph.nodes],
@@ -286,6 +347,10 @@ def page(ev: Evaluation, digits: int = 6, steps_text: Optional[str] = None) -> s
     picture = svg if svg else (
         '<p class="note">The graph picture needs Graphviz (its <code>dot</code> program) when the page is '
         "made; the table and the steps below work without it.</p>")
+    zoom = ('<div class="zoom" role="group" aria-label="graph zoom"><button id="zoom-out" type="button" '
+            'aria-label="zoom out">−</button><span id="zoom-level">100%</span><button id="zoom-in" type="button" '
+            'aria-label="zoom in">+</button><button id="zoom-fit" type="button">fit to width</button></div>'
+            if svg else "")
     explanation = f"<details><summary>The whole backward sweep as text (--steps)</summary><pre>" \
                   f"{escape(steps_text)}</pre></details>" if steps_text else ""
     title = f"Backprop, step by step: {ev.source.strip()[:80]}"
@@ -301,7 +366,8 @@ def page(ev: Evaluation, digits: int = 6, steps_text: Optional[str] = None) -> s
 <body data-step="0">
 <header>
 <h1>Backprop, step by step</h1>
-<p>Program <code>{escape(ev.source.strip())}</code>; output <b>{escape(out)}</b>.</p>
+<p>Output <b>{escape(out)}</b> of the program</p>
+<pre class="program"><code>{escape(ev.source.strip())}</code></pre>
 </header>
 <main>
 <div class="controls" role="group" aria-label="step controls">
@@ -316,7 +382,7 @@ def page(ev: Evaluation, digits: int = 6, steps_text: Optional[str] = None) -> s
 <p id="phase"></p>
 <p id="sentence" aria-hidden="true"></p>
 <p id="status" class="sr" role="status" aria-live="polite"></p>
-<section id="graph" aria-label="the computational graph">{picture}</section>
+{zoom}<section id="graph" aria-label="the computational graph">{picture}</section>
 <table aria-label="nodes in evaluation order">
 <thead><tr><th scope="col">id</th><th scope="col">node</th><th scope="col">definition</th>
 <th scope="col">shape</th><th scope="col">value</th><th scope="col">adjoint ∂{escape(out)}/∂node</th></tr></thead>

@@ -7,7 +7,7 @@ row saying how many nodes were left out (``--nodes`` shows all).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -18,7 +18,7 @@ from rich.text import Text
 from ..oracles.checks import Check
 from ..run.evaluate import Evaluation
 from ..core.errors import one_line
-from ..core.fmt import array, number
+from ..core.fmt import array, number, plural
 from ..core.graph import CONST, INPUT, index_text
 
 #: with more nodes than this, the node table shows the first and last NODE_EDGE rows
@@ -340,8 +340,9 @@ def passes_note(ev: Evaluation) -> Text:
     k = ev.passes
     total = sum(size(ev.env[name]) for name in ev.inputs)
     lines = [
-        f"forward mode: {k} tangent pass{'es' if k != 1 else ''} × {ops} operations = {k * ops} steps",
-        f"reverse mode: 1 backward pass × {ops} operations = {ops} steps, for all {total} input values at once",
+        f"forward mode: {plural(k, 'tangent pass')} × {plural(ops, 'operation')} = {plural(k * ops, 'step')}",
+        f"reverse mode: 1 backward pass × {plural(ops, 'operation')} = {plural(ops, 'step')}, "
+        f"for all {plural(total, 'input value')} at once",
     ]
     return Text("\n".join(lines), style="dim")
 
@@ -408,10 +409,10 @@ def matrix_view(ev: Evaluation, matrix, style: Style) -> RenderableType:
     parts: list[RenderableType] = [header(ev, style), Text("")]
     title = {"jacobian": f"Jacobian ∂{ev.output_name}/∂inputs", "hessian": f"Hessian of {ev.output_name}"}
     how = {
-        "reverse": f"reverse mode: {matrix.passes} backward pass(es), one per output element",
-        "forward": f"forward mode: {matrix.passes} tangent pass(es), one per input element",
+        "reverse": f"reverse mode: {plural(matrix.passes, 'backward pass')}, one per output element",
+        "forward": f"forward mode: {plural(matrix.passes, 'tangent pass')}, one per input element",
         "both": "reverse and forward mode",
-        "forward-over-reverse": f"forward-over-reverse: {matrix.passes} dual-number pass(es), one per input element",
+        "forward-over-reverse": f"forward-over-reverse: {plural(matrix.passes, 'dual-number pass')}, one per input element",
     }[matrix.mode]
     table = Table(title=Text(title[matrix.kind]), title_justify="left", box=style.box)
     rows, cols = list(range(len(matrix.rows))), list(range(len(matrix.columns)))
@@ -509,7 +510,8 @@ def verdict_details(question: str, v, style: Style, reveal: bool) -> list[Render
             text = f"  {question} {where}: {number(a, 6)}" + (f", expected {number(t, 6)}" if reveal else " is wrong")
             lines.append(Text(text))
         if len(v.elements) > len(shown):
-            lines.append(Text(f"  … and {len(v.elements) - len(shown)} more wrong elements", style="dim"))
+            lines.append(Text(f"  … and {plural(len(v.elements) - len(shown), 'more wrong element', 'more wrong elements')}",
+                                 style="dim"))
     if v.diagnosis is not None:
         extra = f" ({v.diagnosis.reveal})" if reveal and v.diagnosis.reveal else ""
         lines.append(Text(f"  {question}: {v.diagnosis.message}{extra}", style="yellow"))
@@ -575,16 +577,29 @@ def whole_lines(text: Text) -> Text:
     return text
 
 
+class Hanging:
+    """Explanation text wrapped to the console's width, continuation lines indented under
+    their column (`gradcli.output.terminal.wrap_text`) instead of restarting at column 0."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from ..output.terminal import wrap_text
+
+        yield Text(wrap_text(self.text, options.max_width), no_wrap=True, overflow="ignore")
+
+
 def _steps_view(ev: Evaluation, style: Style) -> RenderableType:
     from ..teach.explain import steps_text
 
-    return Text(steps_text(ev, style.digits, style.full))
+    return Hanging(steps_text(ev, style.digits, style.full))
 
 
 def _paths_view(ev: Evaluation, style: Style) -> RenderableType:
     from ..teach.explain import paths_text
 
-    return Text(paths_text(ev, style.digits, style.full))
+    return Hanging(paths_text(ev, style.digits, style.full))
 
 
 def _edges_view(ev: Evaluation, style: Style) -> RenderableType:
@@ -681,7 +696,7 @@ EXTRA_VIEWS = {
     "steps": _steps_view,
     "paths": _paths_view,
     "edges": _edges_view,
-    "forward_steps": lambda ev, style: Text(_forward_steps_text(ev, style.digits, style.full)),
+    "forward_steps": lambda ev, style: Hanging(_forward_steps_text(ev, style.digits, style.full)),
 }
 
 

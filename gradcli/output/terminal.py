@@ -71,29 +71,42 @@ class TidyStream:
         return getattr(self._stream, name)
 
 
-#: ASCII for the symbols gradcli itself prints, used when the output encoding lacks them;
-#: one character for one where the symbol sits in a table cell, so columns stay aligned
+#: ASCII for the symbols gradcli itself prints, used when the output encoding lacks them
+#: (an arrow is ``->``, never ``>``, so a shape never reads like a comparison); letters with
+#: a bar or a dot are decomposed first (``ē`` is ``e_bar``, ``ẋ`` is ``x_dot``)
 ASCII = {
-    "✓": "v", "✗": "x", "∂": "d", "…": "...", "→": ">", "←": "<", "Δ": "D", "×": "x",
+    "✓": "v", "✗": "x", "∂": "d", "…": "...", "→": "->", "←": "<-", "↦": "|->", "⇒": "=>", "Δ": "D", "×": "x",
     "—": "-", "–": "-", "·": "*", "π": "pi", "√": "sqrt", "∑": "sum", "Σ": "sum", "≈": "~",
     "≤": "<=", "≥": ">=", "≠": "!=", "∞": "inf", "\u0304": "_bar", "│": "|", "─": "-", "╭": "+",
     "╮": "+", "╰": "+", "╯": "+", "├": "+", "┤": "+", "┬": "+", "┴": "+", "┼": "+", "⋯": "...",
     "∇": "grad", "λ": "lambda", "σ": "sigma", "θ": "theta", "μ": "mu", "\ufeff": "",
+    "δ": "delta", "ε": "eps", "η": "eta", "α": "alpha", "β": "beta", "γ": "gamma", "ρ": "rho", "τ": "tau",
+    "φ": "phi", "ψ": "psi", "ω": "omega", "∘": "*", "⊙": "*", "⊗": "(x)", "ᵀ": "^T", "⁻": "^-", "¹": "1",
+    "²": "^2", "³": "^3", "\u0307": "_dot", "\u0308": "_ddot", "\u0302": "_hat", "\u0303": "_tilde",
+    "∈": " in ", "ℝ": "R", "⟨": "<", "⟩": ">", "‖": "||", "−": "-", "•": "*", "⋅": "*",
+    "\U0001d7cf": "ones", "±": "+-", "⁴": "^4", "ᵢ": "_i", "ⱼ": "_j", "⁻¹": "^-1",
+    **{chr(0x2080 + d): f"_{d}" for d in range(10)},  # e₂, Σ₀: subscripts
 }
+
+
+def _ascii_char(c: str) -> str:
+    """One character in ASCII: our spelling, its decomposition (``ē`` → ``e_bar``), or an escape."""
+    if c in ASCII:
+        return ASCII[c]
+    import unicodedata
+
+    parts = unicodedata.normalize("NFD", c)
+    if len(parts) > 1 and parts[0].isascii() and all(p in ASCII for p in parts[1:]):
+        return parts[0] + "".join(ASCII[p] for p in parts[1:])
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def _ascii_fallback(error: UnicodeError) -> tuple[str, int]:
     if not isinstance(error, UnicodeEncodeError):
         raise error
     text = error.object[error.start:error.end]
-    out = []
-    for c in text:
-        if c in ASCII:
-            out.append(ASCII[c])
-        else:
-            code = ord(c)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-    return "".join(out), error.end
+    return "".join(_ascii_char(c) for c in text), error.end
 
 
 codecs.register_error("gradcli-ascii", _ascii_fallback)
@@ -135,3 +148,64 @@ def console(stream: TextIO, width: Any = None, no_color: Any = None):  # -> rich
     tidy: Any = TidyStream(stream)  # a text stream that strips trailing spaces (rich takes any IO[str])
     return SafeConsole(file=tidy, width=width, highlight=False, soft_wrap=False,
                        no_color=no_color, emoji=False)
+
+
+def _cells(text: str) -> int:
+    """Terminal columns `text` takes: combining marks (the adjoint's bar) take none, wide
+    characters two."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(c) else (2 if unicodedata.east_asian_width(c) in "WF" else 1)
+               for c in text)
+
+
+def hanging_indent(line: str, width: int) -> int:
+    """Where a wrapped line's continuation starts: under the line's second column (the text
+    after the first gap of two or more spaces, ``ā += …`` after ``3. a = p[2]``, when it starts
+    in the first 60% of the width), else two past ``= `` or four past its own indent; at least
+    24 columns are left for the text."""
+    lead = len(line) - len(line.lstrip(" "))
+    gap = re.search(r"\S {2,}(?=\S)", line[lead:])
+    indent = lead + (2 if line[lead:lead + 2] == "= " else 4)  # "= [1, 2," goes on under "["
+    if gap is not None and _cells(line[:lead + gap.end()]) <= 0.6 * width:  # a column, not a late aside
+        indent = _cells(line[:lead + gap.end()])
+    return max(0, min(indent, width - 24))
+
+
+def wrap_text(text: str, width: int) -> str:
+    """`text` with every line longer than `width` columns broken at spaces, the continuation
+    lines indented under their column (`hanging_indent`) instead of restarting at column 0.
+    A word longer than the room is folded."""
+    if width <= 0:
+        return text
+    out: list[str] = []
+    for line in text.split("\n"):
+        if _cells(line) <= width:
+            out.append(line)
+            continue
+        indent = hanging_indent(line, width)
+        current, first = line, True
+        while _cells(current) > width:
+            floor = 0 if first else indent + 1  # a continuation never breaks inside its own indent
+            cut = _break_at(current, width, floor)
+            out.append(current[:cut].rstrip())
+            current = " " * indent + current[cut:].lstrip(" ")
+            first = False
+        out.append(current)
+    return "\n".join(out)
+
+
+def _break_at(line: str, width: int, floor: int) -> int:
+    """The index to break `line` at: the last space that leaves at most `width` columns
+    before it, or the widest fold when no space fits."""
+    used, last_space, fold = 0, -1, len(line)
+    for k, c in enumerate(line):
+        used += _cells(c)
+        if used > width:
+            fold = max(k, floor + 1)
+            break
+        if c == " " and k > floor and line[:k].strip():
+            last_space = k
+    return last_space if last_space > 0 else fold

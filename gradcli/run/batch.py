@@ -171,7 +171,19 @@ def write_csv(batch: Batch, out, fmt: str = "csv") -> None:
         return
     table = np.column_stack(cols) + 0.0  # + 0.0 turns -0.0 into 0.0: no "-0.0" in the output
     for start in range(0, table.shape[0], CHUNK):
-        out.write(float_rows(table[start:start + CHUNK], sep))
+        _write_pieces(out, float_rows(table[start:start + CHUNK], sep))
+
+
+#: largest single write: a pipe's reader that goes away (``| head -2``) must be noticed
+PIECE = 1 << 16
+
+
+def _write_pieces(out, text: str) -> None:
+    """Write `text` a pipe's worth at a time.  One huge write into a pipe whose reader has
+    gone returns short without an error (CPython's text layer then drops the rest silently,
+    exit 0); the next small write raises BrokenPipeError, which the command line reports as 141."""
+    for start in range(0, len(text), PIECE):
+        out.write(text[start:start + PIECE])
 
 
 def float_rows(table: np.ndarray, sep: str = ",") -> str:

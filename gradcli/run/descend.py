@@ -24,6 +24,16 @@ from .bindings import Binding
 DIVERGENCE = 1e6
 #: steps whose parameters are all kept (for drawing the path)
 HISTORY = 100_000
+#: most losses kept for the loss curve (every step up to this many, then every k-th)
+LOSS_POINTS = 100_000
+
+
+class Diverged(MathError):
+    """The descent diverged; `partial` holds the rows reached before it, to print first."""
+
+    def __init__(self, message: str, partial: "Descent") -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 class Record:
@@ -47,6 +57,8 @@ class Descent:
         self.final: dict[str, object] = {}
         self.stopped = ""
         self.steps_taken = 0
+        #: (step, loss) of every step (every k-th past LOSS_POINTS steps), for the loss curve
+        self.losses: list[tuple[int, float]] = []
 
 
 def _copy(x: object) -> object:
@@ -54,7 +66,20 @@ def _copy(x: object) -> object:
 
 
 def _norm(grads: dict[str, object]) -> float:
-    return math.sqrt(sum(float(np.sum(np.square(np.asarray(g, dtype=float)))) for g in grads.values()))
+    """The Euclidean norm of all gradients together, scaled so that large finite gradients
+    (``1e200*x``) do not overflow in the squares: inf only when a gradient is."""
+    parts = [np.abs(np.asarray(g, dtype=float)).ravel() for g in grads.values()]
+    if not parts:
+        return 0.0
+    flat = np.concatenate(parts)
+    if not flat.size:
+        return 0.0
+    biggest = float(flat.max())
+    if not math.isfinite(biggest):
+        return biggest  # inf, or nan for an undefined gradient
+    if biggest == 0.0:
+        return 0.0
+    return biggest * math.sqrt(float(np.sum(np.square(flat / biggest))))
 
 
 def descend(source: str, bindings: dict[str, Binding], *, lr: float, steps: int, wrt: Optional[list[str]] = None,
@@ -76,17 +101,31 @@ def descend(source: str, bindings: dict[str, Binding], *, lr: float, steps: int,
     velocity: dict[str, Any] = {name: np.zeros_like(np.asarray(params[name], dtype=float)) for name in names}
     result = Descent(names, out)
     first: Optional[float] = None
+    loss_every = max(1, -(-(steps + 1) // LOSS_POINTS))
+
+    def diverged(k: int, message: str, loss: float = math.inf, norm: float = math.inf) -> Diverged:
+        result.records.append(Record(k, loss, norm, {n: _copy(v) for n, v in params.items()}))
+        result.final, result.steps_taken, result.stopped = params, k, "diverged"
+        return Diverged(message, result)
+
     for k in range(steps + 1):
-        loss, grads = loss_and_grad(params, k)
+        try:
+            loss, grads = loss_and_grad(params, k)
+        except MathError as exc:
+            if k == 0:  # the starting point itself: an input error, nothing reached yet
+                raise
+            raise diverged(k, f"gradient descent at step {k}: {exc.message}") from None
         norm = _norm(grads)
         if not math.isfinite(loss) or not math.isfinite(norm):
-            raise MathError(f"gradient descent diverged at step {k}: the loss is {loss!r} "
-                            f"(gradient norm {norm:.3g}); try a smaller --lr")
+            raise diverged(k, f"gradient descent diverged at step {k}: the loss is {loss!r} "
+                              f"(gradient norm {norm:.3g}); try a smaller --lr", loss, norm)
         first = loss if first is None else first
         if abs(loss) > DIVERGENCE * max(abs(first), 1e-12) and k > 0:
-            raise MathError(f"gradient descent diverged at step {k}: the loss grew from {first:.6g} to "
-                            f"{loss:.6g}; try a smaller --lr")
+            raise diverged(k, f"gradient descent diverged at step {k}: the loss grew from {first:.6g} to "
+                              f"{loss:.6g}; try a smaller --lr", loss, norm)
         last = k == steps or norm < tol
+        if k % loss_every == 0 or last:
+            result.losses.append((k, loss))
         if k < HISTORY:
             result.history.append({n: _copy(v) for n, v in params.items()})
         if k % every == 0 or last:

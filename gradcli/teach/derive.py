@@ -16,9 +16,11 @@ Scalar programs only; SymPy is imported only here.
 
 from __future__ import annotations
 
+import re
+
 from typing import Any, Optional
 
-from ..backends.sympy import exact_constant, sympy_backend
+from ..backends.sympy import exact_constant, exact_rational, sympy_backend
 from ..core.errors import UsageError
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import OPS
@@ -50,6 +52,14 @@ class Derivation:
         #: input -> the simplified derivative (filled by `simplify`)
         self.simplified: dict[str, Any] = {}
         self.wrt: list[str] = []
+        #: input -> its derivative in the program's own named steps (``(o - t)*v1*h1*(1 - h1)*x1``)
+        self.in_steps: dict[str, Any] = {}
+        #: the named steps, in evaluation order: (name, definition in inputs and earlier steps)
+        self.step_definitions: list[tuple[str, Any]] = []
+        #: each named step's definition as the program writes it (``h1 = sigmoid(a1)``)
+        self.step_texts: dict[str, str] = {}
+        #: input -> the simplified derivative in the steps (filled by `simplify`)
+        self.steps_simplified: dict[str, Any] = {}
 
 
 def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
@@ -120,13 +130,43 @@ def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
         for a, p in zip(node.args, partials):
             if not reaches[a]:
                 continue
-            p = sp.nsimplify(p, rational=True)  # the rows write 1.0 and 0.5: show 1 and 1/2
+            p = exact_rational(p)  # the rows write 1.0, 0.5 and 1/ln 10: show 1, 1/2 and log(10)
             term = adjoint[i] * p
             adjoint[a] = term if adjoint[a] is None else adjoint[a] + term
             sent.append(Contribution(labels[a], labels[i], p, term))
         if sent:
             d.steps.append((labels[i], graph.definition(i), sent))
     subs = {sym[n.id]: definition[n.id] for n in reversed(graph.nodes) if n.op not in (INPUT, CONST)}
+    named = {i for name, i in graph.names.items()
+             if graph.nodes[i].op not in (INPUT, CONST) and graph.nodes[i].name == name}
+    anonymous = {}  # an automatic node's definition in its arguments' symbols (steps stay named)
+    for node in graph.nodes:
+        if node.op in (INPUT, CONST) or node.id in named:
+            continue
+        f = getattr(m, node.op)
+        args = [sym[a] for a in node.args]
+        anonymous[sym[node.id]] = f(*args) if node.param is None else f(*args, node.param)
+    inline: dict[int, str] = {}  # each node as text: named steps and inputs by name, the rest written out
+    for node in graph.nodes:
+        if node.op == INPUT or node.id in named:
+            inline[node.id] = labels[node.id]
+        elif node.op == CONST:
+            inline[node.id] = node.text
+        else:
+            inline[node.id] = "(" + graph.definition(node.id, lambda a: inline[a]) + ")"
+    for node in graph.nodes:
+        if node.id in named:
+            f = getattr(m, node.op)
+            args = [sym[a] for a in node.args]
+            own = f(*args) if node.param is None else f(*args, node.param)
+            own = exact_rational(_substitute(own, anonymous))
+            d.step_definitions.append((labels[node.id], own))
+            texts = [graph.definition(node.id, lambda a: inline[a])]  # sigmoid(a1) stays sigmoid(a1)
+            try:
+                texts.append(to_gradcli(own, pieces=True))  # b1 + w11*x1 + w12*x2, without extra parentheses
+            except UsageError:
+                pass
+            d.step_texts[labels[node.id]] = min(texts, key=len)
     for node in graph.nodes:
         if adjoint[node.id] is None or node.op == CONST:
             continue
@@ -136,6 +176,7 @@ def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
     for name in chosen:
         if name not in d.in_inputs:  # the output does not depend on it
             d.in_labels[name] = d.in_inputs[name] = sp.Integer(0)
+        d.in_steps[name] = exact_rational(_substitute(d.in_labels[name], anonymous))
     return d
 
 
@@ -157,24 +198,29 @@ def _reaches(graph: Graph, sources: set[int]) -> list[bool]:
     return live
 
 
-def simplify(d: Derivation, seconds: float) -> None:
+def simplify(d: Derivation, seconds: float, inputs: bool = True) -> None:
     """Simplify each input's derivative within `seconds` (what does not finish stays as it is).
 
     SymPy runs in the budget's child process; expressions come back pickled.
     """
     from ..oracles import budget
 
-    formulas = {name: d.in_inputs[name] for name in d.wrt}
+    formulas = {name: d.in_inputs[name] for name in d.wrt} if inputs else {}  # the step form alone is quick
+    in_steps = {name: d.in_steps[name] for name in d.wrt if name in d.in_steps}
 
     def job(send: budget.Send) -> None:
         import sympy as sp
 
         for name, f in formulas.items():
             send((name, sp.simplify(f)))
+        for name, f in in_steps.items():  # p*(1 - p)*((1 - t)/(1 - p) - t/p) is p - t
+            send(("steps", name, sp.simplify(f)))
 
     for message in budget.run(job, seconds).messages:
         if len(message) == 2 and message[0] in formulas:
             d.simplified[message[0]] = message[1]
+        elif len(message) == 3 and message[0] == "steps" and message[1] in in_steps:
+            d.steps_simplified[message[1]] = message[2]
 
 
 # ---- formulas in gradcli's own language --------------------------------------------------
@@ -250,7 +296,7 @@ def _make_printer(pieces: bool = False) -> Any:
                 # where(c1, a1, where(c2, a2, b)): built from the last piece outwards (a loop)
                 text = self._print(pieces_[-1].expr)
                 for piece in reversed(pieces_[:-1]):
-                    text = f"where({self._condition(piece.cond)}, {self._print(piece.expr)}, {text})"
+                    text = f"where({self._condition(piece.cond)[1:-1]}, {self._print(piece.expr)}, {text})"
                 return text
             raise UsageError("this derivative has a piecewise form gradcli cannot write in its own language")
 
@@ -290,7 +336,8 @@ def _is_negated(x: Any) -> bool:
 # ---- the sweep as text --------------------------------------------------------------------
 def formulas(d: Derivation) -> dict[str, str]:
     """∂out/∂input for each input, simplified where SymPy finished, in gradcli's language
-    (SymPy's simplified form is used only where gradcli's language can write it)."""
+    (SymPy's simplified form is used only where gradcli's language can write it), or the
+    compact piecewise form (`compact_piecewise`) where that is shorter."""
     out = {}
     for name in d.wrt:
         text = None
@@ -299,8 +346,84 @@ def formulas(d: Derivation) -> dict[str, str]:
                 text = to_gradcli(d.simplified[name])
             except UsageError:
                 text = None
-        out[name] = text if text is not None else to_gradcli(d.in_inputs[name], pieces=True)
+        if text is None:
+            text = to_gradcli(d.in_inputs[name], pieces=True)
+        for source in (d.simplified.get(name), d.in_inputs[name]):
+            compact = None if source is None else compact_piecewise(source)
+            if compact is None:
+                continue
+            try:
+                candidate = to_gradcli(compact, pieces=True)
+            except UsageError:
+                continue
+            if len(candidate) < len(text):
+                text = candidate
+        out[name] = text
     return out
+
+
+def step_formulas(d: Derivation) -> Optional[tuple[list[str], dict[str, str]]]:
+    """The derivatives in the program's own named steps, as the lecture writes them
+    (``(o - t)*v1*h1*(1 - h1)*x1`` where the inputs-only form has a hundred nodes), with the
+    steps they use as ``name = definition`` lines before them: together a gradcli program.
+    None when no formula uses a named step (then the inputs-only form is the same)."""
+    names = {name for name, _ in d.step_definitions}
+    found, used = {}, set()
+    for name in d.wrt:
+        best = d.in_steps[name]
+        texts = [to_gradcli(best, pieces=True)]
+        if name in d.steps_simplified:
+            try:
+                texts.append(to_gradcli(d.steps_simplified[name], pieces=True))
+            except UsageError:
+                pass
+        found[name] = min(texts, key=len)
+        used |= {s for s in names if re.search(rf"(?<![\w.#]){re.escape(s)}(?![\w.#])", found[name])}
+    if not used:
+        return None
+    needed = set(used)
+    for step, definition in reversed(d.step_definitions):  # the steps a used step needs, too
+        if step in needed:
+            needed |= {str(s) for s in definition.free_symbols} & names
+    where = [f"{step} = {d.step_texts[step]}" for step, _ in d.step_definitions if step in needed]
+    return where, found
+
+
+def compact_piecewise(expr: Any) -> Any:
+    """`expr` with its one kink test ``(u > 0)`` (a Heaviside step that is 0 at 0: relu's,
+    elu's, leaky_relu's) taken out as a branch: ``where(u > 0, A, B)``, or ``A*(u > 0)`` when B
+    is 0.  A and B are `expr` with the test 1 and 0 and the pieces that test ``u > 0``
+    (elu's ``where``, ``max(0, u)``) resolved the same way, so the form agrees with `expr` at
+    every point, the kink included (there the test is 0, the same branch as u < 0).
+    None when there is not exactly one such test."""
+    import sympy as sp
+
+    steps = expr.atoms(sp.Heaviside)
+    if len(steps) != 1:
+        return None
+    step = next(iter(steps))
+    u = step.args[0]
+    if len(step.args) < 2 or step.args[1] != 0:
+        return None
+    above_zero = sp.StrictGreaterThan(u, 0)
+
+    def branch(above: bool) -> Any:
+        e = expr.xreplace({step: sp.Integer(1 if above else 0)})
+        e = e.replace(lambda p: isinstance(p, sp.Piecewise) and len(p.args) == 2 and p.args[0].cond == above_zero
+                      and p.args[1].cond == sp.true,
+                      lambda p: p.args[0].expr if above else p.args[1].expr)
+        e = e.replace(lambda p: isinstance(p, sp.Max) and set(p.args) == {sp.Integer(0), u},
+                      lambda p: u if above else sp.Integer(0))
+        return e
+
+    high, low = branch(True), branch(False)
+    if high.has(sp.Heaviside, sp.Piecewise) or low.has(sp.Heaviside, sp.Piecewise):
+        return None
+    if high == low:
+        return high
+    if low == 0:
+        return sp.Mul(high, step)
+    return sp.Piecewise((high, above_zero), (low, True))
 
 
 def steps_text(d: Derivation) -> str:
@@ -345,8 +468,15 @@ def _bare(text: str) -> str:
     return text.replace("(", "").replace(")", "").replace(" ", "")
 
 
-def latex(d: Derivation) -> dict[str, str]:
-    """Each input's derivative as LaTeX (SymPy's printer)."""
+def latex(d: Derivation, in_steps: bool = False) -> dict[str, str]:
+    """Each input's derivative as LaTeX (SymPy's printer); `in_steps`: in the named steps,
+    as the text form (`step_formulas`) writes it."""
     import sympy as sp
 
+    def shortest(name: str) -> object:
+        forms = [d.steps_simplified.get(name), d.in_steps[name]]
+        return min((f for f in forms if f is not None), key=lambda f: len(str(f)))
+
+    if in_steps:
+        return {name: sp.latex(shortest(name)) for name in d.wrt}
     return {name: sp.latex(d.simplified.get(name, d.in_inputs[name])) for name in d.wrt}

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..core.errors import UsageError
-from ..core.fmt import tex_name
+from ..core.fmt import tex_bar, tex_name
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import CONSTANTS, FUNCTIONS, OPS
 
@@ -519,7 +519,7 @@ def _elementwise(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
     """``ȳ * partial`` per argument, summed back to a broadcast argument's shape."""
     import sympy as sp
 
-    from ..backends.sympy import sympy_backend
+    from ..backends.sympy import exact_rational, sympy_backend
 
     graph = d.graph
     xs = _symbols(d, node)
@@ -536,7 +536,7 @@ def _elementwise(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
         if graph.nodes[a].op == CONST:
             terms.append(None)
             continue
-        p = sp.nsimplify(p, rational=True) if not isinstance(p, float) else sp.nsimplify(p, rational=True)
+        p = exact_rational(p)  # 1.0 is 1, 1/ln 10 is 1/log(10)
         try:
             local = raw(p)
             term = mul(g, local)
@@ -769,5 +769,5 @@ def steps_text(d: ArrayDerivation) -> list[str]:
 
 def latex(d: ArrayDerivation) -> dict[str, str]:
     """Each input's derivative as LaTeX (adjoints written with a bar: \\bar{z})."""
-    names = {adj: r"\bar{" + tex_name(d.names[label]) + "}" for label, adj in d.adjoint_names.items()}
+    names = {adj: tex_bar(d.names[label]) for label, adj in d.adjoint_names.items()}
     return {n: f.latex(names) for n, f in d.gradient.items()}

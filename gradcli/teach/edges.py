@@ -179,9 +179,24 @@ class SymbolicText:
     @staticmethod
     def eq(a: object, b: object) -> Sym:
         a, b = _sym(a), _sym(b)
-        if a.val is not None and b.val is not None:
-            return _lit(1.0 if a.val == b.val else 0.0)
-        return _call("eq")(a, b)
+        if a.num is not None and b.num is not None:
+            return _lit(1.0 if a.num == b.num else 0.0)
+        return Sym(f"({a.text} == {b.text})")  # as the language writes it (there is no eq())
+
+    @staticmethod
+    def ne(a: object, b: object) -> Sym:
+        a, b = _sym(a), _sym(b)
+        if a.num is not None and b.num is not None:
+            return _lit(1.0 if a.num != b.num else 0.0)
+        return Sym(f"({a.text} != {b.text})")
+
+    @staticmethod
+    def step(a: object) -> Sym:
+        """relu's derivative, as the language writes it: ``(x > 0)`` (there is no ``step``)."""
+        a = _sym(a)
+        if a.num is not None:
+            return _lit(1.0 if a.num > 0 else 0.0)
+        return Sym(f"({a.text} > 0)")
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
@@ -190,6 +205,19 @@ class SymbolicText:
 
 
 _SYMBOLIC = SymbolicText()
+
+
+def _extreme_rules(word: str, xs: list[Sym], own: str) -> list[Sym]:
+    """∂max/∂x_i as a rule in the language, not its value at the point: a tie splits evenly,
+    so for two arguments ``(y > z) + 0.5*(y == z)`` (as ``gradcli diff`` writes it), for more
+    ``(x == f)/((x == f) + (y == f) + ...)``."""
+    names = [x.text for x in xs]
+    if len(names) == 2:
+        beats = ">" if word == "max" else "<"
+        return [Sym(f"({a} {beats} {b}) + 0.5*({a} == {b})", _ADD) for a, b in (names, names[::-1])]
+    hits = [f"({a} == {own})" for a in names]
+    total = " + ".join(hits)
+    return [Sym(f"{h}/({total})", _MUL) for h in hits]
 
 
 # ---- edges --------------------------------------------------------------------------
@@ -294,9 +322,11 @@ def _symbolic_partials(ev, node, op, tex: bool = False) -> list[Sym]:
     xs = [_leaf(ev, a, tex) for a in node.args]
     out = _leaf(ev, node.id, tex)
     if op.variadic:
+        word = "max" if node.op == "max" else "min"
         if node.shape != ():
-            word = "max" if node.op == "max" else "min"
             return [Sym(f"1 where {graph.label(a)} is the {word}, else 0", _ADD) for a in node.args]
+        if node.op in ("max", "min") and not tex:
+            return _extreme_rules(word, xs, graph.label(node.id))
         result = op.partials(_SYMBOLIC, xs, out)
     else:
         result = [p if isinstance(p, float) else p(_SYMBOLIC, *xs, out) for p in op.partials]
@@ -370,7 +400,7 @@ _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
     """The rule of an array edge, rendered with the nodes' labels (see `gradcli.core.rules`)."""
     from ..core import rules
-    from ..core.fmt import tex_name
+    from ..core.fmt import tex_bar, tex_name
 
     graph = ev.graph
     k = positions[0]
@@ -380,14 +410,17 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
     shapes = [graph.nodes[a].shape for a in node.args]
     target = graph.label(node.id)
     names = {"g": _bar(target), "out": target, "n": "n", "k": str(k), "axes": ""}
-    tex = {"g": rf"\bar{{{tex_name(target)}}}", "out": tex_name(target), "n": "n", "k": str(k), "axes": ""}
+    tex = {"g": tex_bar(target), "out": tex_name(target), "n": "n", "k": str(k), "axes": ""}
     for j, a in enumerate(node.args[:2]):
         names[f"x{j}"] = graph.label(a)
         tex[f"x{j}"] = tex_name(graph.label(a))
+    if node.op == "index":  # the selection's Jacobian: those rows of the identity, I[2] (e₂ᵀ), not a bare E
+        where = index_text(node.param)  # type: ignore[arg-type]
+        names["select"], tex["select"] = f"I[{where}]", f"I_{{[{where}]}}"
     note = ""
     if op.partials is None:
         rule = rules.rules_for(node.op, tuple(shapes), node.param)[k]  # type: ignore[index]
-        note = rule.note.format(arg=graph.label(arg))
+        note = rule.note.format(arg=graph.label(arg), out=target)
         if node.op == "mean":
             n = 1
             for d in (arg_shape if node.param is None else (arg_shape[node.param],)):
@@ -418,7 +451,7 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
             word = "axis" if len(axes) == 1 else "axes"
             where = f"{graph.label(arg)} is broadcast from {rules.shape_text(arg_shape)} to {rules.shape_text(out_shape)}"
             note = (note + "; " if note else "") + f"summed over {word} {', '.join(map(str, axes))}: {where}"
-    lhs, latex_lhs = _bar(graph.label(arg)), rf"\bar{{{tex_name(graph.label(arg))}}}"
+    lhs, latex_lhs = _bar(graph.label(arg)), tex_bar(graph.label(arg))
     if rule.scatter:
         lhs += f"[{index_text(node.param)}]"
         latex_lhs += f"[{index_text(node.param)}]"
@@ -441,9 +474,19 @@ def _bare(names: dict) -> dict:
 
 
 def _simple(text: str) -> bool:
+    """A name, a number, or one parenthesised whole such as ``(z > 0)``: no more parentheses needed."""
     import re
 
-    return re.fullmatch(r"-?[\w.]+", text) is not None
+    if re.fullmatch(r"-?[\w.]+", text) is not None:
+        return True
+    if not (text.startswith("(") and text.endswith(")")):
+        return False
+    depth = 0
+    for k, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return k == len(text) - 1
+    return False
 
 
 def _broadcast_axes(arg_shape: tuple, out_shape: tuple) -> tuple:

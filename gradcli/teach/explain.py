@@ -119,6 +119,70 @@ def _array_num(x: object, digits: int, full: bool, indent: int = 0) -> str:
     return text
 
 
+class FusedLoss:
+    """Softmax followed by cross-entropy, ``-log(softmax(z)[k])`` or the prelude's
+    ``cross_entropy(z, k)`` (``-log_softmax(z)[k]``): the lecture's fused step z̄ = p − y."""
+
+    __slots__ = ("top", "logits", "label", "nodes", "internal", "probs", "onehot")
+
+    def __init__(self, top: int, logits: int, label: int, nodes: list[int], internal: bool, probs, onehot) -> None:
+        self.top, self.logits, self.label, self.nodes = top, logits, label, nodes
+        self.internal, self.probs, self.onehot = internal, probs, onehot
+
+
+def fused_losses(ev: Evaluation) -> list[FusedLoss]:
+    """Every softmax → cross-entropy chain whose inner nodes feed nothing else.
+
+    `internal` marks a chain made by a prelude call (its nodes are the call's, ``cross_entropy#1.a``):
+    the explanation shows the fused step alone there, since those names are not the user's."""
+    import numpy as np
+
+    graph, live = ev.graph, ev.tape.live
+    uses = [0] * len(graph.nodes)
+    for node in graph.nodes:
+        if live[node.id]:
+            for a in set(node.args):
+                uses[a] += 1
+
+    def single(i: int, op: str) -> bool:
+        return graph.nodes[i].op == op and uses[i] == 1
+
+    def class_index(i: int) -> Optional[int]:
+        param = graph.nodes[i].param
+        if isinstance(param, tuple) and len(param) == 1 and isinstance(param[0], int):
+            return param[0]
+        return None
+
+    found = []
+    for node in graph.nodes:
+        if node.op != "neg" or not live[node.id]:
+            continue
+        b = node.args[0]
+        chain: list[int] = []
+        if single(b, "index") and single(graph.nodes[b].args[0], "log_softmax"):
+            soft = graph.nodes[b].args[0]
+            chain, pick = [node.id, b, soft], b
+        elif single(b, "log") and single(graph.nodes[b].args[0], "index") \
+                and single(graph.nodes[graph.nodes[b].args[0]].args[0], "softmax"):
+            pick = graph.nodes[b].args[0]
+            soft = graph.nodes[pick].args[0]
+            chain = [node.id, b, pick, soft]
+        else:
+            continue
+        z = graph.nodes[soft].args[0]
+        k = class_index(pick)
+        values = np.asarray(ev.values[z], dtype=float)
+        if k is None or values.ndim != 1 or not -values.size <= k < values.size:
+            continue
+        shifted = np.exp(values - values.max())
+        probs = shifted / shifted.sum()
+        onehot = np.zeros_like(probs)
+        onehot[k] = 1.0
+        internal = all("#" in graph.label(i) for i in chain[1:])
+        found.append(FusedLoss(node.id, z, k % values.size, chain, internal, probs, onehot))
+    return found
+
+
 def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     if not ev.adjoints:
         return "--steps needs a reverse-mode gradient (a scalar output, or --seed-output)."
@@ -129,10 +193,26 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     received: dict[str, list[str]] = {}
     width = 0
     data = steps(ev)
+    fused = fused_losses(ev)
+    hidden = {i for f in fused if f.internal for i in f.nodes[1:]}  # a prelude call's insides
+    by_top = {f.top: f for f in fused}
+    by_last = {f.nodes[-1]: f for f in fused if not f.internal}
+    data = [step for step in data if step["id"] not in hidden]
     for step in data:
-        width = max(width, len(f"{step['node']} = {step['expr']}"))
+        f = by_top.get(step["id"])
+        expr = _fused_call(ev, f) if f is not None and f.internal else step["expr"]
+        width = max(width, len(f"{step['node']} = {expr}"))
     width = min(width, 40)
+    first_step: dict[int, int] = {}
     for k, step in enumerate(data, 1):
+        f = by_top.get(step["id"])
+        if f is not None:
+            first_step[f.top] = k
+        if f is not None and f.internal:
+            head = f"{k:>3}. {step['node'] + ' = ' + _fused_call(ev, f):<{width}}   "
+            lines += _fused_lines(ev, f, head, digits, full)
+            received.setdefault(graph.label(f.logits), []).append(f"(step {k})")
+            continue
         head = f"{k:>3}. {step['node'] + ' = ' + step['expr']:<{width}}   "
         for j, c in enumerate(step["contributions"]):
             prefix = head if j == 0 else " " * len(head)
@@ -159,6 +239,8 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
             value = _num(c["partial_value"], digits)
             product = _num(c["product"], digits)
             symbolic = c["partial"]
+            if _top_level_sum(symbolic):  # 1 · ((y > z) + 0.5*(y == z)), not 1 · (y > z) + …
+                symbolic = f"({symbolic})"
             if symbolic == value or is_number(symbolic):
                 lines.append(f"{prefix}{down} += {up} · {name} = {upstream} · {value} = {product}")
             else:
@@ -166,6 +248,10 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
                     f"{prefix}{down} += {up} · {name} = {upstream} · {symbolic} = {upstream} · {value} = {product}"
                 )
             received.setdefault(c["to"], []).append(product)
+        f = by_last.get(step["id"])
+        if f is not None:  # a softmax → cross-entropy the user wrote out: the fused step after it
+            head = f"     steps {first_step.get(f.top, k)}–{k} together:   "
+            lines += _fused_lines(ev, f, head, digits, full)
     sums = [(name, parts) for name, parts in received.items() if len(parts) > 1]
     if sums:
         lines.append("Nodes that feed several others add up their contributions:")
@@ -184,6 +270,22 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
             head = f"  ∂{out}/∂{name} = {_bar(name)} = "
             lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, len(head))))
     return "\n".join(lines)
+
+
+def _fused_call(ev: Evaluation, f: FusedLoss) -> str:
+    return f"cross_entropy({ev.graph.label(f.logits)}, {f.label})"
+
+
+def _fused_lines(ev: Evaluation, f: FusedLoss, head: str, digits: int, full: bool) -> list[str]:
+    """``z̄ += L̄ · (p − y)``: softmax with cross-entropy as one step (the lecture's result)."""
+    graph = ev.graph
+    z, top = graph.label(f.logits), graph.label(f.top)
+    upstream = ev.adjoints[f.top]
+    product = float(upstream) * (f.probs - f.onehot)  # type: ignore[arg-type]
+    rule = (f"{_bar(z)} += {_bar(top)} · (p − y)   p = softmax({z}), y = one-hot of class {f.label}: "
+            "softmax with cross-entropy, fused")
+    pad = " " * (len(head) + 3)
+    return [head + rule, f"{pad}= {_array_num(product, digits, full, len(pad) + 2)}"]
 
 
 def _adjoint_of(ev: Evaluation, label: str) -> object:
@@ -207,10 +309,10 @@ def steps_json(ev: Evaluation) -> list[dict]:
 
 def steps_latex(ev: Evaluation, digits: int = 10) -> str:
     """The backward sweep as a LaTeX ``align*`` environment, for a homework write-up."""
-    from ..core.fmt import tex_name
+    from ..core.fmt import tex_bar, tex_name
 
     def bar(label: str) -> str:
-        return f"\\bar{{{tex_name(label)}}}"
+        return tex_bar(label)
 
     rows = []
     for step in steps(ev):
@@ -224,13 +326,18 @@ def steps_latex(ev: Evaluation, digits: int = 10) -> str:
             if c["product"] is None:
                 continue
             partial = f"\\frac{{\\partial {tex_name(c['from'])}}}{{\\partial {tex_name(c['to'])}}}"
-            sym = c["partial"].replace("*", " \\cdot ")
-            up = _num(c["upstream"], digits)
+            sym = _tex_factor(c["partial"]).replace("*", " \\cdot ")
+            up = _tex_factor(_num(c["upstream"], digits))
             rows.append(
                 f"{bar(c['to'])} &\\mathrel{{+}}= {bar(c['from'])} \\cdot {partial} = {up} \\cdot {sym}"
                 f" = {_num(c['product'], digits)}"
             )
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+
+
+def _tex_factor(text: str) -> str:
+    """A factor of a LaTeX product: ``1 \\cdot (-1)``, not ``1 \\cdot -1``; a sum in parentheses."""
+    return f"({text})" if text.startswith("-") or _top_level_sum(text) else text
 
 
 # ---- paths --------------------------------------------------------------------------
@@ -389,9 +496,14 @@ def _chain_lines(ev: Evaluation, name: str, found: list[list[Edge]], digits: int
     out = ev.output_name
     lines = []
     g = ev.gradient.get(name)
+    fused = [f for f in fused_losses(ev) if f.internal]
     for p in found:
         c = jacobian_chain(ev, p)
-        factors = " · ".join(f if _atomic(f) or " " not in f else f"({f})" for f in c["factors"])
+        route = [p[0].source_label] + [e.target_label for e in p]
+        for f in fused:  # a prelude cross_entropy: its insides are one factor, (p − y)ᵀ
+            c, route = _fuse_chain(ev, f, p, c, route)
+        factors = " · ".join(f if _atomic(f) or " " not in f or (f.endswith("ᵀ") and _atomic(f[:-1])) else f"({f})"
+                             for f in c["factors"])
         shapes = " · ".join(shape_text(s) for s in c["shapes"]) + " → " + shape_text(c["shape"])
         head = f"  ∂{out}/∂{name} = " if len(found) == 1 else "      "
         pad = " " * max(len(head) - 2, 8)
@@ -411,12 +523,32 @@ def _chain_lines(ev: Evaluation, name: str, found: list[list[Edge]], digits: int
             lines.append(f"{pad}= {text}" + (reread if "\n" not in text else "") )
             if reread and "\n" in text:
                 lines.append(f"{pad} {reread.strip()}")
-        lines.append("      path " + " → ".join([p[0].source_label] + [e.target_label for e in p]))
+        lines.append("      path " + " → ".join(route))
     if len(found) > 1:
         head = f"  ∂{out}/∂{name} = the sum of these {len(found)} paths = "
         lines.insert(0, f"  ∂{out}/∂{name}: {len(found)} paths")
         lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, len(head))))
     return lines
+
+
+def _fuse_chain(ev: Evaluation, f: "FusedLoss", p: list[Edge], c: dict, route: list[str]) -> tuple[dict, list[str]]:
+    """The chain `c` of path `p` with the edges inside a prelude cross_entropy call made one
+    factor, ``∂L/∂z = (p − y)ᵀ``, and the route without the call's inner nodes."""
+    inside = set(f.nodes[1:])
+    ends = inside | {f.top}
+    hit = [k for k, e in enumerate(p) if e.target in ends and (e.source in inside or e.source == f.logits)]
+    if not hit or hit != list(range(hit[0], hit[-1] + 1)):
+        return c, route
+    n = len(p)
+    first, last = n - 1 - hit[-1], n - 1 - hit[0]  # the chain lists factors from the output side
+    graph = ev.graph
+    top, z = graph.label(f.top), graph.label(f.logits)
+    c = dict(c)
+    c["names"] = c["names"][:first] + [f"∂{top}/∂{z}"] + c["names"][last + 1:]
+    c["factors"] = c["factors"][:first] + ["(p − y)ᵀ"] + c["factors"][last + 1:]
+    c["shapes"] = c["shapes"][:first] + [(1, int(f.probs.size))] + c["shapes"][last + 1:]
+    keep = [label for label in route if label not in {graph.label(i) for i in inside}]
+    return c, keep
 
 
 def _simplified(factors: list[str], shapes: list[tuple]) -> Optional[str]:
@@ -435,7 +567,8 @@ def _simplified(factors: list[str], shapes: list[tuple]) -> Optional[str]:
             rest = rest[1:]
         if len(inner) > 1:
             kept = [(f"({' ∘ '.join(inner)})ᵀ", (1, shape[1]))] + rest
-    text = " · ".join(f if _atomic(f) or " " not in f or f.endswith(")ᵀ") else f"({f})" for f, _ in kept)
+    text = " · ".join(f if _atomic(f) or " " not in f or (f.endswith("ᵀ") and _atomic(f[:-1])) else f"({f})"
+                      for f, _ in kept)
     original = " · ".join(f if _atomic(f) or " " not in f else f"({f})" for f in factors)
     return None if text == original else text
 
@@ -484,8 +617,30 @@ def paths_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _top_level_sum(text: str) -> bool:
+    """`text` is a sum or difference outside any parentheses (``a + b``, not ``p*(1 - p)``)."""
+    depth = 0
+    for k, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0 and ch in "+-" and 0 < k < len(text) - 1 and text[k - 1] == " " and text[k + 1] == " ":
+            return True
+    return False
+
+
 def _atomic(text: str) -> bool:
-    return re.fullmatch(r"-?[\w.]+|\(.*\)|\w+\(.*\)", text) is not None
+    """A factor that needs no parentheses in a product: a name, a number, a call or one
+    parenthesised whole (not ``(y > z) + 0.5*(y == z)``, which only starts and ends with them)."""
+    if re.fullmatch(r"-?[\w.]+", text):
+        return True
+    match = re.match(r"\w*\(", text)
+    if match is None or not text.endswith(")"):
+        return False
+    depth = 0
+    for k in range(match.end() - 1, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[k], 0)
+        if depth == 0:
+            return k == len(text) - 1
+    return False
 
 
 def paths_json(ev: Evaluation) -> dict:

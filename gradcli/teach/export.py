@@ -493,8 +493,17 @@ _RESERVED = set(keyword.kwlist) | {"np", "json", "torch", "jax", "jnp", "print",
                                    "value", "gradient", "main"} | set(_HELPERS)
 
 
+def _key(name: str) -> str:
+    """What Python makes of an identifier: it reads them NFKC-normalised, so ``ｘ`` is ``x``,
+    ``ª`` is ``a`` and a full-width ``ｎｐ`` would be NumPy."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", name)
+
+
 def _names(ev: Evaluation) -> tuple[dict[int, str], dict[int, str]]:
-    """Python names for every non-constant node, and for its adjoint (``dW`` for ``W``)."""
+    """Python names for every non-constant node, and for its adjoint (``dW`` for ``W``); no two
+    the same to Python and none a name the script itself uses."""
     graph = ev.graph
     taken: set[str] = set()
     names: dict[int, str] = {}
@@ -503,20 +512,26 @@ def _names(ev: Evaluation) -> tuple[dict[int, str], dict[int, str]]:
             continue
         label = "out" if node.op == CONST else graph.label(node.id)
         name = re.sub(r"\W", "_", label) or f"t{node.id}"  # cell#2.a -> cell_2_a
-        if name[0].isdigit():
+        if name[0].isdigit() or not _key(name).isidentifier():
             name = "t" + name
-        while name in _RESERVED or name in taken:
+        while _key(name) in _RESERVED or _key(name) in taken:
             name += "_"
-        taken.add(name)
+        taken.add(_key(name))
         names[node.id] = name
     adjoints: dict[int, str] = {}
     for i, name in names.items():
         d = "d" + name
-        while d in taken or d in _RESERVED:
+        while _key(d) in taken or _key(d) in _RESERVED:
             d = "d" + d
-        taken.add(d)
+        taken.add(_key(d))
         adjoints[i] = d
     return names, adjoints
+
+
+def _docstring(text: str) -> str:
+    """`text` safe inside a triple-quoted docstring: backslashes doubled (``C:\\Users`` is no
+    escape), triple quotes broken."""
+    return text.replace("\\", "\\\\").replace('"""', "'''")
 
 
 def _literal(x: Any) -> str:
@@ -598,7 +613,7 @@ def to_numpy(ev: Evaluation) -> str:
         m.helpers.add("prod_others")
     helpers = "\n\n\n".join(_HELPERS[h] for h in sorted(m.helpers))
     needs_math = bool(m.helpers & {"erf", "gelu"})
-    title = ev.source.strip().replace('"""', "'''")
+    title = _docstring(ev.source.strip())
     return "\n".join([
         '"""Backprop written out in NumPy, by gradcli export.\n\nProgram:\n\n    '
         + title.replace("\n", "\n    ") + '\n\nd<name> is the adjoint ∂' + names[out] + '/∂<name>.\n"""',
@@ -778,7 +793,7 @@ def to_framework(ev: Evaluation, target: str) -> str:
         body.append(f"    {names[graph.output]} = " + (f"torch.tensor({constant!r}, requires_grad=True)"
                                                        if target == "torch" else f"jnp.asarray({constant!r})"))
     out = names[graph.output]
-    title = ev.source.strip().replace('"""', "'''").replace("\n", "\n    ")
+    title = _docstring(ev.source.strip()).replace("\n", "\n    ")
     point = []
     for i in inputs:
         value: Any = ev.env[graph.nodes[i].name or ""]
@@ -817,7 +832,11 @@ def to_framework(ev: Evaluation, target: str) -> str:
         f"    return {out}",
         "",
         "",
-        'if __name__ == "__main__":',
+        "def main():",  # the point in a function: no module-level names for forward() to pick up
         *run,
+        "",
+        "",
+        'if __name__ == "__main__":',
+        "    main()",
         "",
     ])

@@ -243,9 +243,11 @@ def grade(ev: Evaluation, sheet: Sheet, request: homework.Request) -> Book:
                 why = f"the student's inputs: {exc.message}"
         if why:
             book.problems.append(f"line {line}: {why}; every answer on it is marked invalid")
-            for c in book.questions:
+            first = book.questions[0].title if book.questions else ""
+            for k, c in enumerate(book.questions):  # the reason once, in the first column; the others point to it
+                how = f"invalid row: {why}" if k == 0 else f"invalid row (see {first})"
                 student.verdicts[c.index] = homework.Verdict(c.title, student.cells[c.index].strip(), c.truth,
-                                                             False, f"invalid row: {why}", "invalid")
+                                                             False, how, "invalid")
             continue
         for c in book.questions:
             student.verdicts[c.index] = _judge_cell(truths, c, student.cells[c.index].strip(), rules,

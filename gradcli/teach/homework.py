@@ -550,7 +550,8 @@ def _finish(v: Verdict, result: Optional[tuple], timed_out: bool) -> None:
     """Fold SymPy's result (proved equal?, its form of the truth, finished?) into a verdict."""
     if result is None:
         if v.ok:
-            v.how += " (SymPy " + ("ran out of time" if timed_out else "could not compare them") + ")"
+            v.how += " (" + ("SymPy's time budget ran out (--sympy-timeout)" if timed_out
+                             else "SymPy could not compare them") + ")"
         return
     proved, truth_text, finished = result
     if truth_text is not None and not getattr(v.truth, "shape", ()):
