@@ -878,7 +878,8 @@ def test_newline_in_user_text_stays_one_line(args):
 @pytest.mark.parametrize("args, code", [
     (["eval", "--format", "csv", "--", "--x", "x=2"], 0),
     (["eval", "--format", "csv", "--", "---x", "x=2"], 0),
-    (["eval", "--x", "x=2"], 2),  # README: a program starting with '--' needs '--' before it
+    (["eval", "--x", "x=2"], 0),  # a program over the bound names, though it starts with '--'
+    (["eval", "--y", "x=2"], 2),  # an unknown option (a program would need y): '--' before it
 ])
 def test_double_minus_program(args, code):
     result = invoke(args)
