@@ -6,7 +6,7 @@ time, its ratio to ``python -c "import sympy"`` measured in the same run by the 
 interpreter, and the length of the printed formula.  Goals (issue 24): median ≤ 1 s,
 every case ≤ 3 s, on the plain install.
 
-    python benchmarks/diff.py            # 5 runs of each
+    python benchmarks/diff.py            # 5 runs of each (-n N)
     python benchmarks/diff.py --quick    # 1 run, for a smoke test
 """
 
@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> str:
         rows.append([f"`{expr}`", f"{seconds:.2f}", f"{seconds / sym:.2f}×", longest,
                      "" if status == 0 else f"exit {status}"])
     mid, worst = median(times), max(times)
-    out = [header("gradcli diff on textbook derivatives", python),
+    title = "gradcli diff on textbook derivatives"
+    out = [f"## {title}\n" if args.no_header else header(title, python),
            f"`import sympy`: {sym:.2f} s (median of {max(runs, 3)}); each row the median of {runs} runs.", "",
            table(["expression", "seconds", "÷ import sympy", "longest formula (chars)", ""], rows, "lrrrl"), "",
            table(["goal", "measured", "", ""],
@@ -66,8 +67,9 @@ def run(args: argparse.Namespace) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gradcli", help="the gradcli executable (default: the one beside this Python)")
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("-n", "--runs", type=int, default=5, help="runs per expression (default 5)")
+    parser.add_argument("--quick", action="store_true", help="1 run per expression: a smoke test")
+    parser.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
     print(run(parser.parse_args()), end="")
 
 
