@@ -74,16 +74,28 @@ def test_fifo_is_written_into_not_replaced(tmp_path):
 
 
 def test_dev_stdout_is_written_into(tmp_path):
+    # /dev/stdout is a symlink to /proc/self/fd/1; the test writes through a copy of that symlink,
+    # so that a regression (run as root) can never replace the machine's own /dev/stdout
+    stdout = tmp_path / "stdout"
+    stdout.symlink_to("/proc/self/fd/1")
     out = tmp_path / "out.txt"
     out.write_text("before\n", encoding="utf-8")
     with open(out, "ab") as fh:
         done = subprocess.run([sys.executable, "-c", "from gradcli.cli.main import run; run()",
-                               "graph", "x*2", "x=1", "--format", "dot", "-o", "/dev/stdout"],
+                               "graph", "x*2", "x=1", "--format", "dot", "-o", str(stdout)],
                               stdout=fh, stderr=subprocess.PIPE, timeout=120,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
+    assert stdout.is_symlink()
     text = out.read_text(encoding="utf-8")
     assert text.startswith("before\n") and "digraph" in text  # appended, like >>
+
+
+def test_the_process_streams_are_never_replaced():
+    from gradcli.cli.files import _is_stream
+
+    for path in ("/dev/stdout", "/dev/stderr", "/dev/fd/1", "/proc/self/fd/1", "/dev/null"):
+        assert _is_stream(path), path
 
 
 def test_symlink_is_followed_to_its_target(tmp_path):
@@ -119,3 +131,71 @@ def test_the_programs_vars_file_is_an_input(tmp_path, argv):
     full = [a.format(p=program, v=values, a=answers) for a in argv]
     usage_error(cli(*full), "same file", "#: vars")
     assert values.read_text(encoding="utf-8") == '{"x": 3}'
+
+
+# ---- exit 4 only for bugs ---------------------------------------------------------------------
+
+def test_diff_of_a_comparison_with_an_unreal_constant_is_a_math_error():
+    one_line(cli("diff", "a < log(-1)"), 3, "log(-1)", "not a real number")
+
+
+@pytest.mark.parametrize("program", ["x + sqrt(-1)", "x*log(0)"])
+def test_diff_of_a_constant_outside_its_domain_is_a_math_error(program):
+    one_line(cli("diff", program), 3, "outside its operation's domain")
+
+
+def test_points_with_a_constant_outside_its_domain_is_a_math_error(tmp_path):
+    points = tmp_path / "p.csv"
+    points.write_text("x\n1\n2\n", encoding="utf-8")
+    result = cli("eval", "x + log(-1)", "--points", str(points))
+    one_line(result, 3, "2 of 2 rows", "log(-1)")
+    assert result.stdout.splitlines()[1] == "1.0,nan,nan"
+
+
+@pytest.mark.parametrize("ranges", [["x=0:1"], ["x=0:1", "y=0:1"]])
+def test_plot_undefined_everywhere_is_a_math_error(ranges):
+    result = cli("plot", "x + y + log(-1)", *ranges, *([] if len(ranges) == 2 else ["y=1"]), "--format", "csv")
+    one_line(result, 3, "every sampled point", "log(-1)")
+
+
+def test_descend_points_with_a_constant_outside_its_domain_is_a_math_error(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("x,y\n1,2\n2,3\n", encoding="utf-8")
+    one_line(cli("descend", "(w*x - y)^2 + log(-1)", "w=1", "--points", str(data)), 3, "log(-1)")
+
+
+def test_plot_range_wider_than_a_float_is_refused():
+    usage_error(cli("plot", "x*y", "x=-1e308:1e308", "y=0:1", "--format", "csv"), "range x", "overflows")
+
+
+# ---- every budget kept ------------------------------------------------------------------------
+
+def _chained(steps: int) -> str:
+    lines = ["a0 = x"] + [f"a{i} = tanh(a{i - 1}*y + {i})*exp(a{i - 1})" for i in range(1, steps)]
+    return "; ".join(lines)
+
+
+def test_diff_keeps_one_deadline_for_building_and_printing_too():
+    import time
+
+    start = time.monotonic()
+    result = cli("diff", _chained(8), "--sympy-timeout", "0.5")  # took 24 s before
+    took = time.monotonic() - start
+    one_line(result, 2, "--sympy-timeout")
+    assert took < 15, took  # a generous bound against a hang; the speed itself is in benchmarks/
+
+
+def test_diff_within_the_budget_still_prints_steps_and_latex():
+    result = cli("diff", "(a+b)*(b+1)", "--steps", "--latex", "--json")
+    assert result.exit_code == 0, result.stderr
+    import json
+
+    doc = json.loads(result.stdout)
+    assert doc["gradient"] == {"a": "b + 1", "b": "a + 2*b + 1"}
+    assert doc["steps"][-1] == "Gradient: ∂e/∂a = b + 1, ∂e/∂b = a + 2*b + 1"
+    assert doc["latex"]["b"] == "a + 2 b + 1"
+
+
+def test_plot_grid_is_capped():
+    usage_error(cli("plot", "x*y", "x=0:1:3000", "y=0:1:3000", "--format", "csv"), "9,000,000 points",
+                "at most 1,000,000")

@@ -535,28 +535,27 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         shaped = _diff_shapes(graph, point, rest, vars_files, shapes)
         if shaped is not None:
             return _diff_arrays(graph, source, shaped, names, steps, latex, as_json)
-    d = derive.derive(graph, names)
-    derive.simplify(d, sympy_timeout)
-    found = derive.formulas(d)
+    written = derive.derive_within(graph, names, sympy_timeout, steps, latex)  # one deadline for all of it
+    found = written.formulas
     out = graph.label(graph.output)
     if as_json:
         import json
 
         doc: dict[str, Any] = {"schema": 1, "program": source, "output": out, "gradient": found}
-        if steps:
-            doc["steps"] = derive.steps_text(d).splitlines()
-        if latex:
-            doc["latex"] = derive.latex(d)
+        if written.steps is not None:
+            doc["steps"] = written.steps.splitlines()
+        if written.latex is not None:
+            doc["latex"] = written.latex
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return int(ExitStatus.OK)
-    if steps:
-        click.echo(derive.steps_text(d))
+    if written.steps is not None:
+        click.echo(written.steps)
         click.echo()
     for name, formula in found.items():
         click.echo(f"∂{out}/∂{name} = {formula}")
-    if latex:
+    if written.latex is not None:
         click.echo()
-        for name, tex in derive.latex(d).items():
+        for name, tex in written.latex.items():
             click.echo(f"\\frac{{\\partial {tex_name(out)}}}{{\\partial {tex_name(name)}}} = {tex}")
     return int(ExitStatus.OK)
 
@@ -696,7 +695,8 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
                  output: Optional[str], fmt: Optional[str], check: Optional[str], out_file: Optional[str]) -> int:
     """Plot PROGRAM over one input (with its derivative) or two (contours and gradient arrows).
 
-    Ranges are NAME=LOW:HIGH or NAME=LOW:HIGH:POINTS; other inputs take NAME=VALUE.
+    Ranges are NAME=LOW:HIGH or NAME=LOW:HIGH:POINTS (at most 100,000 points; a 2-D grid at most
+    1,000,000, e.g. 1000×1000); other inputs take NAME=VALUE.
 
     \b
     gradcli plot "x*exp(-x^2)" x=-2:2

@@ -112,9 +112,13 @@ def _is_stream(path: str) -> bool:
     (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``), whatever they point at."""
     import stat
 
-    real = os.path.realpath(path)
-    if real.startswith("/proc/") or os.path.abspath(path).startswith(("/dev/fd/", "/dev/std", "/proc/")):
-        return True
+    hop = os.path.abspath(path)
+    for _ in range(40):  # along the chain of symlinks (a loop, bounded as the kernel bounds it)
+        if hop.startswith(("/dev/fd/", "/dev/std", "/proc/")):
+            return True
+        if not os.path.islink(hop):
+            break
+        hop = os.path.normpath(os.path.join(os.path.dirname(hop), os.readlink(hop)))
     try:
         return not stat.S_ISREG(os.stat(path).st_mode)
     except OSError:  # does not exist yet (or a dangling symlink): a new regular file

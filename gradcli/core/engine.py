@@ -154,7 +154,10 @@ class Tape:
             elif node.op == CONST:
                 values[node.id] = node.param
         for i, f, args in self.code:
-            values[i] = f(*[values[a] for a in args])
+            try:
+                values[i] = f(*[values[a] for a in args])
+            except _MATH_ERRORS:  # a constant outside its domain (scalar math raises): nan too
+                values[i] = math.nan
         return values
 
     def _forward_with(self, backend, values: list) -> list:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..backends.sympy import exact_constant, sympy_backend
-from ..core.errors import UsageError
+from ..core.errors import GradcliError, MathError, UsageError
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import OPS
 from .edges import _bar
@@ -98,6 +98,7 @@ def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
             f = getattr(m, node.op)
             args = [definition[a] for a in node.args]
             definition.append(f(*args) if node.param is None else f(*args, node.param))
+            _refuse_unreal_constant(graph, node.id, definition[-1])
     reaches = _reaches(graph, set(graph.nodes[graph.names[n]].id for n in chosen))
     d = Derivation(graph)
     d.wrt = chosen
@@ -137,6 +138,19 @@ def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
         if name not in d.in_inputs:  # the output does not depend on it
             d.in_labels[name] = d.in_inputs[name] = sp.Integer(0)
     return d
+
+
+def _refuse_unreal_constant(graph: Graph, i: int, value: Any) -> None:
+    """A MathError for a step of constants outside its operation's domain (``log(-1)`` is
+    ``I*pi`` to SymPy), as evaluation gives: gradcli's numbers are real."""
+    if value.free_symbols:
+        return
+    import sympy as sp
+
+    if value.is_extended_real is False or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+        node = graph.nodes[i]
+        raise MathError(f"node {graph.label(i)} = {graph.definition(i)} ({node.op}) is not a real number: "
+                        "a constant outside its operation's domain")
 
 
 def _substitute(expr: Any, subs: dict) -> Any:
@@ -350,3 +364,55 @@ def latex(d: Derivation) -> dict[str, str]:
     import sympy as sp
 
     return {name: sp.latex(d.simplified.get(name, d.in_inputs[name])) for name in d.wrt}
+
+
+# ---- the whole derivation under one deadline ---------------------------------------------
+class Written:
+    """What `gradcli diff` prints for a scalar program: formulas, and the sweep and LaTeX if asked."""
+
+    def __init__(self, formulas: dict[str, str], steps: Optional[str], latex: Optional[dict[str, str]]) -> None:
+        self.formulas, self.steps, self.latex = formulas, steps, latex
+
+
+def derive_within(graph: Graph, wrt: Optional[list[str]], seconds: float, steps: bool = False,
+                  tex: bool = False) -> Written:
+    """`derive`, `simplify` and the printing, all within one budget of `seconds` (--sympy-timeout).
+
+    Building and printing the expressions can take longer than simplifying them (named steps
+    substituted into each other grow exponentially), so all of it runs in the budget's child.
+    The unsimplified text is sent first, then again after each input's simplification; the last
+    text received before the deadline is printed.  A UsageError when not even the first arrived.
+    """
+    from ..oracles import budget
+
+    def job(send: budget.Send) -> None:
+        import sympy as sp
+
+        try:
+            d = derive(graph, wrt)
+        except GradcliError as exc:
+            send(("refused", type(exc).__name__, exc.message))
+            return
+
+        def write() -> None:
+            send(("written", formulas(d), steps_text(d) if steps else None, latex(d) if tex else None))
+
+        write()
+        for name in d.wrt:
+            d.simplified[name] = sp.simplify(d.in_inputs[name])
+            write()
+
+    outcome = budget.run(job, seconds)
+    written = None
+    for message in outcome.messages:
+        if message[0] == "refused":
+            kind = MathError if message[1] == "MathError" else UsageError
+            raise kind(message[2])
+        if message[0] == "written":
+            written = Written(message[1], message[2], message[3])
+    if written is not None:
+        return written
+    if outcome.error:  # the derivation itself failed: a bug in gradcli
+        raise RuntimeError(f"the symbolic derivation failed: {outcome.error}")
+    raise UsageError(f"the derivatives did not come out within the --sympy-timeout of {seconds:g} s "
+                     "(their formulas grow too large to write); give more seconds with --sympy-timeout")
