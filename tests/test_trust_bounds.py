@@ -168,6 +168,34 @@ def test_plot_range_wider_than_a_float_is_refused():
     usage_error(cli("plot", "x*y", "x=-1e308:1e308", "y=0:1", "--format", "csv"), "range x", "overflows")
 
 
+@pytest.mark.parametrize("command", [["graph", "-o", "{o}", "--format", "dot"], ["export", "-o", "{o}"]])
+def test_program_bytes_that_are_not_utf8_are_a_parse_error(tmp_path, command):
+    program = os.fsdecode(b"x + 1  # caf\xe9")  # Latin-1 in a comment, as argv hands it over
+    out = str(tmp_path / "out.txt")
+    result = cli(command[0], program, "x=1", *[a.format(o=out) for a in command[1:]])
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "not UTF-8" in result.stderr and "0xe9" in result.stderr
+    assert not os.path.exists(out)
+
+
+def test_descend_refuses_a_negative_seed(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("x,y\n1,2\n2,3\n", encoding="utf-8")
+    usage_error(cli("descend", "(w*x - y)^2", "w=1", "--points", str(data), "--batch", "1", "--seed", "-1"),
+                "--seed")
+
+
+def test_a_students_scalar_input_for_a_vector_marks_the_row_and_grading_goes_on(tmp_path):
+    answers = tmp_path / "g.csv"
+    answers.write_text('id,in:u,d/du\nann,3,1\nbob,"[1,2]","[2,2]"\n', encoding="utf-8")
+    result = cli("check", "sum(u*2)", "u=[1,2]", "--answers", str(answers), "--out", "-")
+    assert result.exit_code == 0, result.stderr
+    rows = result.stdout.splitlines()
+    assert rows[1].startswith("ann,") and "invalid row" in rows[1] and "shape" in rows[1]
+    assert rows[2].startswith("bob,") and rows[2].endswith(",1,1")
+    assert "line 2" in result.stderr
+
+
 # ---- every budget kept ------------------------------------------------------------------------
 
 def _chained(steps: int) -> str:

@@ -766,7 +766,7 @@ def _csv_text(rows: list[list[str]]) -> str:
 @click.option("--points", "points_file", metavar="FILE.csv", type=FileName(),
               help="Training data: one example per row; the loss is the mean over a (mini)batch.")
 @click.option("--batch", type=click.IntRange(1, None), help="Minibatch size (default: all rows).")
-@click.option("--seed", "seed", type=int, default=0, show_default=True, help="Seed for shuffling minibatches.")
+@click.option("--seed", "seed", type=click.IntRange(0), default=0, show_default=True, help="Seed for shuffling minibatches.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--plot", "plot_file", metavar="FILE", type=FileName(),
