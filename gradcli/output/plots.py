@@ -13,8 +13,9 @@ Nothing here prints.
 
 from __future__ import annotations
 
+import functools
 import io
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -35,6 +36,27 @@ def _pyplot() -> Any:
     return plt
 
 
+def _drawing(draw: Callable[..., bytes]) -> Callable[..., bytes]:
+    """A figure function that leaves no figure open (whatever it raises) and lets no warning of
+    NumPy's or matplotlib's reach stderr: huge ranges and flat fields are drawn as they come."""
+
+    @functools.wraps(draw)
+    def quiet(*args: Any, **kwargs: Any) -> bytes:
+        import warnings
+
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                return draw(*args, **kwargs)
+        except (ValueError, OverflowError) as exc:  # matplotlib's limits: extreme ranges and values
+            raise UsageError(f"matplotlib cannot draw this picture ({exc}); try narrower ranges, "
+                             "or --format csv for the numbers") from None
+        finally:
+            _pyplot().close("all")
+
+    return quiet
+
+
 def _save(fig: Any, fmt: str) -> bytes:
     buf = io.BytesIO()
     meta = {"Software": None} if fmt == "png" else {"Date": None}
@@ -43,6 +65,7 @@ def _save(fig: Any, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+@_drawing
 def figure_curve(c: Curve, fmt: str) -> bytes:
     """The output and its derivative over one input, in two panels sharing the x axis."""
     plt = _pyplot()
@@ -71,6 +94,7 @@ def _thin(f: Field, target: int = 21) -> tuple[slice, slice]:
     return slice(None, None, sy), slice(None, None, sx)
 
 
+@_drawing
 def figure_field(f: Field, fmt: str, path: Optional[list[tuple[float, float]]] = None) -> bytes:
     """Contours of the output with the gradient as arrows (thinned to about 20 per axis)."""
     plt = _pyplot()
@@ -97,6 +121,7 @@ def figure_field(f: Field, fmt: str, path: Optional[list[tuple[float, float]]] =
     return _save(fig, fmt)
 
 
+@_drawing
 def figure_descent(losses: list[tuple[int, float]], output: str, fmt: str) -> bytes:
     """The loss curve of a descent."""
     plt = _pyplot()
