@@ -227,3 +227,10 @@ def test_diff_within_the_budget_still_prints_steps_and_latex():
 def test_plot_grid_is_capped():
     usage_error(cli("plot", "x*y", "x=0:1:3000", "y=0:1:3000", "--format", "csv"), "9,000,000 points",
                 "at most 1,000,000")
+
+
+@pytest.mark.parametrize("program", ["x = ones(10000, 10000); sum(x)", "sum(outer(u, u))"])
+def test_the_element_limit_applies_to_every_array_the_program_makes(program):
+    result = cli("eval", program, "u=ones(2000)")
+    one_line(result, 2, "shape error", "at most 1,000,000")
+    assert result.stdout == ""
