@@ -370,6 +370,7 @@ _MATMUL = {
     (1, 1): (Rule(scale(G, X1), X1.T, "dense row"),
              Rule(scale(G, X0), X0.T, "dense row")),
 }
+_MATMUL[(0, 0)] = (Rule(scale(G, X1), X1, "scalars"), Rule(scale(G, X0), X0, "scalars"))  # dot(3, 3) = 9
 
 _REDUCE_NOTE = "broadcast back to the shape of {arg}"
 
