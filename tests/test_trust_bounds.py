@@ -243,3 +243,20 @@ def test_dot_of_two_scalars_has_its_edge_rule(tmp_path):
     result = cli("eval", "dot(u, v)*y", "u=3", "v=4", "y=2", "--edges")
     assert result.exit_code == 0, result.stderr
     assert "u → a" in result.stdout and "∂a/∂u = v" in result.stdout
+
+
+def _mlp_terms(terms: int = 400) -> str:
+    return " + ".join(f"sin(x*{i})*exp(cos(x+{i}))*atan(x^{i % 5 + 1})" for i in range(1, terms + 1))
+
+
+def test_a_check_where_nothing_ran_is_not_a_pass():
+    result = cli("eval", _mlp_terms(), "x=0.3", "--check", "sympy", "--sympy-timeout", "0.1", "--no-nodes")
+    assert result.exit_code == 0, result.stderr
+    assert "not checked: 0 of 1 checks ran" in result.stdout
+    assert "✓" not in result.stdout
+
+
+def test_skipped_checks_are_counted():
+    result = cli("eval", _mlp_terms(), "x=0.3", "--check", "all", "--sympy-timeout", "0.1", "--no-nodes")
+    assert result.exit_code == 0, result.stderr
+    assert "✓ all checks that ran passed (1 of 2 ran; 1 skipped)" in result.stdout
