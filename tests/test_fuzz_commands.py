@@ -11,7 +11,7 @@ raises them, GRADCLI_FUZZ_RANDOM=1 draws new examples (see test_fuzz.py).
 
 from __future__ import annotations
 
-from hypothesis import event, given, note
+from hypothesis import assume, event, given, note
 from hypothesis import strategies as st
 
 from test_fuzz import PYTHON_WARNING, assert_well_behaved, fuzz, invoke, not_a_known_bug, scratch_directory
@@ -111,6 +111,11 @@ def _check(draw, program: str) -> list[str]:
     return args + draw(st.sampled_from([[], ["--out", "grades.csv"], ["--json"], ["--strict"]]))
 
 
+#: stderr signatures of bugs another part of issue 22 fixes (output hygiene): stepped over here
+#: until that branch is merged, so the fuzzer keeps looking for new ones
+OTHERS_BUGS = ("overflow encountered in square",)  # descend "1e200*x": the gradient norm overflows
+
+
 BUILDERS = {"diff": _diff, "plot": _plot, "descend": _descend, "export": _export, "graph": _graph,
             "check": _check}
 
@@ -126,6 +131,7 @@ def test_every_command_keeps_the_exit_code_contract(data, command, program):
         result = invoke(args)
     note(f"exit {result.exit_code}\nstdout={result.stdout[:400]!r}\nstderr={result.stderr[:800]!r}")
     not_a_known_bug(result)
+    assume(not any(signature in result.stderr for signature in OTHERS_BUGS))
     if command == "check" and result.exit_code in (0, 1):
         _gradebook_well_behaved(result)  # its class summary goes to stderr beside the CSV on stdout
     else:

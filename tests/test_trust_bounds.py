@@ -260,3 +260,14 @@ def test_skipped_checks_are_counted():
     result = cli("eval", _mlp_terms(), "x=0.3", "--check", "all", "--sympy-timeout", "0.1", "--no-nodes")
     assert result.exit_code == 0, result.stderr
     assert "✓ all checks that ran passed (1 of 2 ran; 1 skipped)" in result.stdout
+
+
+def test_descend_keeps_only_what_it_shows():
+    usage_error(cli("descend", "x^2", "x=1", "--steps", "10000000"), "10,000,001 steps", "--every 101")
+    from gradcli.run.bindings import Binding
+    from gradcli.run.descend import descend
+
+    one = {"x": Binding("x", 1.0, "1", "argument")}
+    run_ = descend("x^2", one, lr=0.1, steps=3000, every=1000)
+    assert [r.step for r in run_.records] == [0, 1000, 2000, 3000]
+    assert run_.history == []  # a path is drawn only for two scalar parameters

@@ -762,7 +762,7 @@ def _csv_text(rows: list[list[str]]) -> str:
               help="Most updates.")
 @click.option("--momentum", type=float, default=0.0, show_default=True, help="Momentum μ (PyTorch's SGD rule).")
 @click.option("--tol", type=float, default=0.0, show_default=True, help="Stop when the gradient norm is below this.")
-@click.option("--every", type=click.IntRange(1, None), default=1, show_default=True, help="Show every N-th step.")
+@click.option("--every", type=click.IntRange(1, None), default=1, show_default=True, help="Show every N-th step (at most 100,000 steps are shown).")
 @click.option("--points", "points_file", metavar="FILE.csv", type=FileName(),
               help="Training data: one example per row; the loss is the mean over a (mini)batch.")
 @click.option("--batch", type=click.IntRange(1, None), help="Minibatch size (default: all rows).")

@@ -22,8 +22,10 @@ from .bindings import Binding
 
 #: a loss that grows by this factor over the first one is a divergence
 DIVERGENCE = 1e6
-#: steps whose parameters are all kept (for drawing the path)
+#: steps whose parameters are all kept (for drawing the path of two scalar parameters)
 HISTORY = 100_000
+#: the most steps shown (printed, written as JSON or CSV, drawn): --steps / --every is refused above it
+MAX_SHOWN = 100_000
 
 
 class Record:
@@ -68,6 +70,10 @@ def descend(source: str, bindings: dict[str, Binding], *, lr: float, steps: int,
         raise UsageError("--momentum must be in [0, 1)")
     if steps < 0 or every < 1:
         raise UsageError("--steps must be ≥ 0 and --every ≥ 1")
+    if steps // every + 1 > MAX_SHOWN:  # every shown step is kept until it is printed
+        least = -(-steps // (MAX_SHOWN - 1))
+        raise UsageError(f"--steps {steps} with --every {every} would show {steps // every + 1:,} steps; descend "
+                         f"shows at most {MAX_SHOWN:,}: give --every {least} or more")
     if data is None:
         loss_and_grad, names, out = _full_batch(source, bindings, wrt, output)
     else:
@@ -75,6 +81,7 @@ def descend(source: str, bindings: dict[str, Binding], *, lr: float, steps: int,
     params: dict[str, Any] = {name: _copy(bindings[name].value) for name in names}
     velocity: dict[str, Any] = {name: np.zeros_like(np.asarray(params[name], dtype=float)) for name in names}
     result = Descent(names, out)
+    path = len(names) == 2 and not any(getattr(params[n], "shape", ()) for n in names)  # a picture can draw it
     first: Optional[float] = None
     for k in range(steps + 1):
         loss, grads = loss_and_grad(params, k)
@@ -87,7 +94,7 @@ def descend(source: str, bindings: dict[str, Binding], *, lr: float, steps: int,
             raise MathError(f"gradient descent diverged at step {k}: the loss grew from {first:.6g} to "
                             f"{loss:.6g}; try a smaller --lr")
         last = k == steps or norm < tol
-        if k < HISTORY:
+        if k < HISTORY and path:
             result.history.append({n: _copy(v) for n, v in params.items()})
         if k % every == 0 or last:
             result.records.append(Record(k, loss, norm, {n: _copy(v) for n, v in params.items()}))
