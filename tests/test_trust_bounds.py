@@ -271,3 +271,29 @@ def test_descend_keeps_only_what_it_shows():
     run_ = descend("x^2", one, lr=0.1, steps=3000, every=1000)
     assert [r.step for r in run_.records] == [0, 1000, 2000, 3000]
     assert run_.history == []  # a path is drawn only for two scalar parameters
+
+
+def _fan_out(statements: int) -> str:
+    return "; ".join(["a0 = x"] + [f"a{i} = a{i - 1} + x*{i}" for i in range(1, statements)])
+
+
+def test_html_page_grows_linearly_with_fan_out():
+    from gradcli.output.stepper import page
+    from gradcli.run.evaluate import prepare, run
+    from gradcli.run.bindings import Binding
+
+    def size(n: int) -> int:
+        ev = prepare(_fan_out(n), {"x": Binding("x", 1.0, "1", "argument")}, None, None)
+        run(ev)
+        return len(page(ev))
+
+    small, large = size(300), size(1200)
+    assert large < 5 * small, (small, large)  # 4x the statements; quadratic text was 16x
+
+
+def test_html_page_has_a_documented_size_limit(monkeypatch, tmp_path):
+    from gradcli.output import stepper
+
+    monkeypatch.setattr(stepper, "MAX_PAGE_NODES", 50)
+    usage_error(cli("graph", _fan_out(30), "x=1", "--format", "html", "-o", str(tmp_path / "p.html")),
+                "up to 50 nodes")

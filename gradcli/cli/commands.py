@@ -425,7 +425,7 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
 @program_options
 @click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png", "html"]), default=None,
               help="text draws in the terminal; dot and mermaid are text for Graphviz and Markdown; svg and png "
-                   "need Graphviz's dot program; html is a page that steps through backprop "
+                   "need Graphviz's dot program; html is a page that steps through backprop (up to 30,000 nodes) "
                    "[default: from the -o file's extension, else text].")
 @click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(),
               help="Write the picture to FILE ('-' for stdout).")
