@@ -297,3 +297,11 @@ def test_html_page_has_a_documented_size_limit(monkeypatch, tmp_path):
     monkeypatch.setattr(stepper, "MAX_PAGE_NODES", 50)
     usage_error(cli("graph", _fan_out(30), "x=1", "--format", "html", "-o", str(tmp_path / "p.html")),
                 "up to 50 nodes")
+
+
+def test_points_dividing_by_a_constant_zero_is_a_math_error(tmp_path):
+    # found by the command fuzzer: the backward pass over rows fell back to scalar IEEE floats on arrays
+    points = tmp_path / "p.csv"
+    points.write_text("x\n0\n1\n", encoding="utf-8")
+    one_line(cli("eval", "s1 = x; s2 = s1 * 1/0; s2 + x", "--points", str(points)), 3, "2 of 2 rows",
+             "division by zero")
