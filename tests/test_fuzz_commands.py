@@ -40,7 +40,7 @@ def programs(draw) -> str:
 def bindings(draw) -> list[str]:
     found = [f"x={draw(st.sampled_from(NUMBERS))}", f"y={draw(st.sampled_from(NUMBERS))}"]
     if draw(st.booleans()):
-        found.append(draw(st.sampled_from(["u=[1,2]", "u=[0.5,-1]", "u=[3]", "u=[1e308,1e308]"])))
+        found.append(draw(st.sampled_from(["u=[1,2]", "u=[0.5,-1]", "u=3", "u=[3]", "u=[1e308,1e308]"])))
     if draw(st.booleans()):
         found.append(f"a={draw(st.sampled_from(NUMBERS))}")
     return found

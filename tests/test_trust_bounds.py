@@ -236,13 +236,15 @@ def test_the_element_limit_applies_to_every_array_the_program_makes(program):
     assert result.stdout == ""
 
 
-def test_dot_of_two_scalars_has_its_edge_rule(tmp_path):
+def test_dot_with_a_scalar_has_its_edge_rule(tmp_path):
     # found by the command fuzzer: graph --format html on dot(u, u) with a scalar u was exit 4
     result = cli("graph", "dot(u, u)*y", "y=2", "u=3", "--format", "html", "-o", str(tmp_path / "g.html"))
     assert result.exit_code == 0, result.stderr
     result = cli("eval", "dot(u, v)*y", "u=3", "v=4", "y=2", "--edges")
     assert result.exit_code == 0, result.stderr
     assert "u → a" in result.stdout and "∂a/∂u = v" in result.stdout
+    result = cli("graph", "sum(dot(s, v))", "s=3", "v=[1,2]", "--format", "html", "-o", str(tmp_path / "h.html"))
+    assert result.exit_code == 0, result.stderr
 
 
 def _mlp_terms(terms: int = 400) -> str:
