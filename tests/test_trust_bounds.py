@@ -307,3 +307,9 @@ def test_points_dividing_by_a_constant_zero_is_a_math_error(tmp_path):
     points.write_text("x\n0\n1\n", encoding="utf-8")
     one_line(cli("eval", "s1 = x; s2 = s1 * 1/0; s2 + x", "--points", str(points)), 3, "2 of 2 rows",
              "division by zero")
+
+
+def test_a_loss_curve_that_cannot_be_drawn_is_an_error_before_any_output(tmp_path):
+    # found by the command fuzzer: the table was printed, then exit 2
+    result = cli("descend", "x", "x=-1e308", "--steps", "0", "--plot", str(tmp_path / "loss.svg"))
+    usage_error(result, "cannot draw")

@@ -801,9 +801,9 @@ def descend_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
     names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
     run_ = descend(source, start, lr=lr, steps=steps, wrt=names, momentum=momentum, tol=tol, every=every,
                    output=output, data=data, batch=batch, seed=seed)
-    _show_descent(run_, fmt)
-    if plot_file:
+    if plot_file:  # drawn first: a picture that cannot be drawn is an error before anything is printed
         _plot_descent(run_, source, start, output, plot_file)
+    _show_descent(run_, fmt)
     return int(ExitStatus.OK)
 
 

@@ -49,8 +49,8 @@ def _drawing(draw: Callable[..., bytes]) -> Callable[..., bytes]:
                 warnings.simplefilter("ignore")
                 return draw(*args, **kwargs)
         except (ValueError, OverflowError) as exc:  # matplotlib's limits: extreme ranges and values
-            raise UsageError(f"matplotlib cannot draw this picture ({exc}); try narrower ranges, "
-                             "or --format csv for the numbers") from None
+            raise UsageError(f"matplotlib cannot draw this picture ({exc}): its numbers are too large "
+                             "to place on an axis; try smaller ranges or values") from None
         finally:
             _pyplot().close("all")
 
