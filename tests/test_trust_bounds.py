@@ -313,3 +313,10 @@ def test_a_loss_curve_that_cannot_be_drawn_is_an_error_before_any_output(tmp_pat
     # found by the command fuzzer: the table was printed, then exit 2
     result = cli("descend", "x", "x=-1e308", "--steps", "0", "--plot", str(tmp_path / "loss.svg"))
     usage_error(result, "cannot draw")
+
+
+def test_text_plot_of_a_flat_huge_curve(tmp_path):
+    # found by the command fuzzer: lo - 1 == hi + 1 at 1e300, then 0/0
+    result = cli("plot", "x*y", "x=0:1", "y=1e300", "--format", "text")
+    assert result.exit_code == 0, result.stderr
+    assert "*" in result.stdout and "+" in result.stdout

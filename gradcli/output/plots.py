@@ -147,14 +147,18 @@ def text_curve(c: Curve, width: int = 64, height: int = 12) -> str:
             return [f"{title}: undefined over the whole range"]
         lo, hi = float(finite.min()), float(finite.max())
         if hi == lo:
-            lo, hi = lo - 1, hi + 1
+            pad = max(1.0, abs(lo) / 2)  # ± 1 vanishes at 1e300
+            lo, hi = lo - pad, hi + pad
+
+        def row(v: float) -> int:  # halves: hi - lo may overflow where hi/2 - lo/2 does not
+            return min(height - 1, max(0, int(round((hi / 2 - v / 2) / (hi / 2 - lo / 2) * (height - 1)))))
+
         grid = [[" "] * width for _ in range(height)]
         if lo < 0 < hi:  # the zero line
-            zero = int(round((hi - 0) / (hi - lo) * (height - 1)))
-            grid[zero] = ["·"] * width
+            grid[row(0.0)] = ["·"] * width
         for col, v in enumerate(ys):
             if np.isfinite(v):
-                grid[int(round((hi - v) / (hi - lo) * (height - 1)))][col] = mark
+                grid[row(float(v))][col] = mark
         label_w = max(len(number(hi, 4)), len(number(lo, 4)))
         lines = [title]
         for r, cells in enumerate(grid):
