@@ -448,7 +448,7 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
 @program_options
 @click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png", "html"]), default=None,
               help="text draws in the terminal; dot and mermaid are text for Graphviz and Markdown; svg and png "
-                   "need Graphviz's dot program; html is a page that steps through backprop "
+                   "need Graphviz's dot program; html is a page that steps through backprop (up to 30,000 nodes) "
                    "[default: from the -o file's extension, else text].")
 @click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(),
               help="Write the picture to FILE ('-' for stdout).")
@@ -575,15 +575,8 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         shaped = _diff_shapes(graph, point, rest, vars_files, shapes)
         if shaped is not None:
             return _diff_arrays(graph, source, shaped, names, steps, latex, as_json)
-    d = derive.derive(graph, names)
-    stepwise = not expand and derive.step_formulas(d) is not None
-    derive.simplify(d, sympy_timeout, inputs=not stepwise)  # the inputs-only form only when it is shown
-    where: list[str] = []
-    in_steps = derive.step_formulas(d) if stepwise else None
-    if in_steps is not None:  # the lecture's form: in the program's own steps, after them
-        where, found = in_steps
-    else:
-        found = derive.formulas(d)
+    written = derive.derive_within(graph, names, sympy_timeout, steps, latex, expand)  # one deadline for all
+    found, where = written.formulas, written.where
     out = graph.label(graph.output)
     if as_json:
         import json
@@ -591,14 +584,14 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         doc: dict[str, Any] = {"schema": 1, "program": source, "output": out, "gradient": found}
         if where:
             doc["where"] = where
-        if steps:
-            doc["steps"] = derive.steps_text(d).splitlines()
-        if latex:
-            doc["latex"] = derive.latex(d, stepwise)
+        if written.steps is not None:
+            doc["steps"] = written.steps.splitlines()
+        if written.latex is not None:
+            doc["latex"] = written.latex
         _echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
         return int(ExitStatus.OK)
-    if steps:
-        echo(derive.steps_text(d))
+    if written.steps is not None:
+        echo(written.steps)
         echo()
     if where:
         echo("where (the program's steps):")
@@ -607,9 +600,9 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         echo()
     for name, formula in found.items():
         echo(f"∂{out}/∂{name} = {formula}")
-    if latex:
+    if written.latex is not None:
         echo()
-        for name, tex in derive.latex(d, stepwise).items():
+        for name, tex in written.latex.items():
             echo(f"\\frac{{\\partial {tex_name(out)}}}{{\\partial {tex_name(name)}}} = {tex}")
     return int(ExitStatus.OK)
 
@@ -749,7 +742,8 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
                  output: Optional[str], fmt: Optional[str], check: Optional[str], out_file: Optional[str]) -> int:
     """Plot PROGRAM over one input (with its derivative) or two (contours and gradient arrows).
 
-    Ranges are NAME=LOW:HIGH or NAME=LOW:HIGH:POINTS; other inputs take NAME=VALUE.
+    Ranges are NAME=LOW:HIGH or NAME=LOW:HIGH:POINTS (at most 100,000 points; a 2-D grid at most
+    1,000,000, e.g. 1000×1000); other inputs take NAME=VALUE.
 
     \b
     gradcli plot "x*exp(-x^2)" x=-2:2
@@ -822,11 +816,11 @@ def _csv_text(rows: list[list[str]]) -> str:
               help="Most updates.")
 @click.option("--momentum", type=float, default=0.0, show_default=True, help="Momentum μ (PyTorch's SGD rule).")
 @click.option("--tol", type=float, default=0.0, show_default=True, help="Stop when the gradient norm is below this.")
-@click.option("--every", type=click.IntRange(1, None), default=1, show_default=True, help="Show every N-th step.")
+@click.option("--every", type=click.IntRange(1, None), default=1, show_default=True, help="Show every N-th step (at most 100,000 steps are shown).")
 @click.option("--points", "points_file", metavar="FILE.csv", type=FileName(),
               help="Training data: one example per row; the loss is the mean over a (mini)batch.")
 @click.option("--batch", type=click.IntRange(1, None), help="Minibatch size (default: all rows).")
-@click.option("--seed", "seed", type=int, default=0, show_default=True, help="Seed for shuffling minibatches.")
+@click.option("--seed", "seed", type=click.IntRange(0), default=0, show_default=True, help="Seed for shuffling minibatches.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--plot", "plot_file", metavar="FILE", type=FileName(),
@@ -866,9 +860,9 @@ def descend_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
         if exc.partial.records:
             _show_descent(exc.partial, fmt)
         raise
-    _show_descent(run_, fmt)
-    if plot_file:
+    if plot_file:  # drawn first: a picture that cannot be drawn is an error before anything is printed
         _plot_descent(run_, source, start, output, plot_file)
+    _show_descent(run_, fmt)
     return int(ExitStatus.OK)
 
 

@@ -154,7 +154,10 @@ class Tape:
             elif node.op == CONST:
                 values[node.id] = node.param
         for i, f, args in self.code:
-            values[i] = f(*[values[a] for a in args])
+            try:
+                values[i] = f(*[values[a] for a in args])
+            except _MATH_ERRORS:  # a constant outside its domain (scalar math raises): nan too
+                values[i] = math.nan
         return values
 
     def _forward_with(self, backend, values: list) -> list:
@@ -327,6 +330,12 @@ def safe_partials(m, kind: int, parts, xs: list, out) -> list:
     try:
         return local_partials(m, kind, parts, xs, out)
     except _MATH_ERRORS:
+        if any(hasattr(x, "shape") for x in (*xs, out)):  # arrays beside a plain float (``u / 0``):
+            import numpy as np  # NumPy's IEEE arithmetic for the floats too
+
+            with np.errstate(all="ignore"):
+                return local_partials(m, kind, parts, [x if hasattr(x, "shape") else np.float64(x) for x in xs],
+                                      out if hasattr(out, "shape") else np.float64(out))
         return local_partials(IEEE, kind, parts, [ieee(x) for x in xs], ieee(out))
 
 
