@@ -78,6 +78,8 @@ class Tape:
                 parts = tuple(p if live[a] else None for p, a in zip(op.partials, node.args))  # type: ignore[arg-type]
                 self.reverse_code.append((node.id, len(node.args), node.args, parts))
         self.reverse_code.reverse()
+        #: `reverse_code` for the float walk, with inline kinds (`_float_code`), made on first use
+        self._float_code: Optional[list[tuple]] = None
 
     def _forward_function(self, node):
         if self._on_floats(node):
@@ -183,12 +185,48 @@ class Tape:
         adjoint = [0.0] * self.n
         adjoint[out] = seed
         m = SCALAR
-        code = self.reverse_code if out == self.graph.output else [c for c in self.reverse_code if c[0] <= out]
-        for i, kind, args, parts in code:
+        if out == self.graph.output:
+            code = self.reverse_code
+            if self._float_code is None:
+                self._float_code = _float_code(self.graph, code)
+            fast = self._float_code
+        else:
+            code = [c for c in self.reverse_code if c[0] <= out]
+            fast = _float_code(self.graph, code)
+        cos = _cos
+        # The most common ops have their partial written inline (the kernels of
+        # `_FLOAT_KERNELS`, the same expressions as their rows in gradcli.core.ops, tested
+        # against them); every other op calls its row's partials.
+        for kind, i, a, b, parts in fast:
             g = adjoint[i]
             try:
-                if kind == 2:
-                    a, b = args
+                if kind == _MUL:
+                    adjoint[a] += g * values[b]
+                    adjoint[b] += g * values[a]
+                elif kind == _ADD:
+                    adjoint[a] += g
+                    adjoint[b] += g
+                elif kind == _TANH:
+                    o = values[i]
+                    adjoint[a] += g * (1.0 - o * o)
+                elif kind == _SIGMOID:
+                    o = values[i]
+                    adjoint[a] += g * (o * (1.0 - o))
+                elif kind == _SUB:
+                    adjoint[a] += g
+                    adjoint[b] -= g
+                elif kind == _EXP:
+                    adjoint[a] += g * values[i]
+                elif kind == _SIN:
+                    adjoint[a] += g * cos(values[a])
+                elif kind == _MUL1:
+                    adjoint[a] += g * values[b]
+                elif kind == _PASS:
+                    adjoint[a] += g
+                elif kind == _NEGATE:
+                    adjoint[a] -= g
+                elif kind == 2:
+                    a, b = a
                     pa, pb = parts
                     # both partials before either is added: if one raises, nothing is added twice
                     if pa.__class__ is not float and pa is not None:
@@ -201,9 +239,10 @@ class Tape:
                         adjoint[b] += g * pb
                 elif kind == 1:
                     pa = parts[0]
-                    a = args[0]
+                    a = a[0]
                     adjoint[a] += g * (pa if pa.__class__ is float else pa(m, values[a], values[i]))
                 else:  # variadic (kind 0) or three arguments (where, clip)
+                    args = a
                     local = local_partials(m, kind, parts, [values[a] for a in args], values[i])
                     for a, p in zip(args, local):
                         if p is not None:
@@ -312,6 +351,42 @@ class Tape:
                     total = total + p * tangent[a]
             tangent[i] = float(total)
         return tangent
+
+
+# Inline kinds of the float walk: ops whose partials `Tape._backward_floats` writes out
+# (every argument live).  Each is the very expression of the op's row in
+# gradcli.core.ops, so the adjoints are the same to the bit (tests/test_engine_fast.py).
+# With one live argument, stored as a: _MUL1 (a's partial is the other argument, b),
+# _PASS (the partial is 1: add, sub's first argument), _NEGATE (-1: neg, sub's second).
+_MUL, _ADD, _SUB, _TANH, _SIGMOID, _EXP, _SIN, _MUL1, _PASS, _NEGATE = range(10, 20)
+_BINARY_KERNELS = {"mul": _MUL, "add": _ADD, "sub": _SUB}
+#: (op, which argument is live) -> kind
+_ONE_LIVE_KERNELS = {("mul", 0): _MUL1, ("mul", 1): _MUL1, ("add", 0): _PASS, ("add", 1): _PASS,
+                     ("sub", 0): _PASS, ("sub", 1): _NEGATE}
+_UNARY_KERNELS = {"tanh": _TANH, "sigmoid": _SIGMOID, "exp": _EXP, "sin": _SIN}
+_cos = math.cos
+
+
+def _float_code(graph: Graph, reverse_code: list) -> list[tuple]:
+    """`reverse_code` as (kind, node, a, b, partials) for the float walk: an inline
+    kind with its argument indices a, b where the op has a kernel and every argument
+    is live, else the instruction's own kind with a = its arguments."""
+    nodes = graph.nodes
+    code = []
+    for i, kind, args, parts in reverse_code:
+        op = nodes[i].op
+        if kind == 2 and op in _BINARY_KERNELS and None not in parts:
+            code.append((_BINARY_KERNELS[op], i, args[0], args[1], parts))
+        elif kind == 2 and op in _BINARY_KERNELS:
+            live = 0 if parts[1] is None else 1
+            code.append((_ONE_LIVE_KERNELS[op, live], i, args[live], args[1 - live], parts))
+        elif kind == 1 and op == "neg":
+            code.append((_NEGATE, i, args[0], None, parts))
+        elif kind == 1 and op in _UNARY_KERNELS and parts[0] is not None:
+            code.append((_UNARY_KERNELS[op], i, args[0], None, parts))
+        else:
+            code.append((kind, i, args, None, parts))
+    return code
 
 
 def local_partials(m, kind: int, parts, xs: list, out) -> list:
