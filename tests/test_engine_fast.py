@@ -99,3 +99,87 @@ def test_the_careful_walk_still_takes_over(source, x, grad):
     tape = Tape(graph)
     values = tape.forward({"x": x})
     assert tape.backward(values)[graph.names["x"]] == grad
+
+
+# ---- the array path ------------------------------------------------------------------------
+np = pytest.importorskip("numpy")
+EDGES = [0.0, -0.0, 1e-320, -1e-320, 0.5, -0.5, 36.0, -36.0, 709.0, -709.0, 745.0, -745.0, 800.0,
+         -800.0, 1e308, -1e308, math.inf, -math.inf, math.nan]
+
+
+def _bits(x) -> bytes:
+    return np.asarray(x, dtype=float).tobytes()
+
+
+def _sigmoid_by_the_formula(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+@pytest.mark.parametrize("x", [
+    np.array(EDGES),
+    np.random.default_rng(5).normal(size=(40, 30)) * 10.0 ** np.random.default_rng(6).integers(-8, 4, (40, 30)),
+    np.array(2.5), np.float64(-3.0), -0.0, np.array([[1.0]]), np.array([3, -4]),
+])
+def test_array_sigmoid_is_the_formula_to_the_bit(x):
+    from gradcli.backends.arrays import ARRAY
+
+    with np.errstate(all="ignore"):
+        got, want = ARRAY.sigmoid(x), _sigmoid_by_the_formula(x)
+    assert np.shape(got) == np.shape(want) and _bits(got) == _bits(want)
+
+
+def test_array_sigmoid_leaves_its_input_alone():
+    from gradcli.backends.arrays import ARRAY
+
+    x = np.linspace(-5, 5, 11)
+    before = x.copy()
+    ARRAY.sigmoid(x)
+    assert _bits(x) == _bits(before)
+
+
+def test_square_partial_is_the_pow_rows_to_the_bit():
+    from gradcli.backends.arrays import ARRAY
+    from gradcli.core.ops import OPS
+
+    x = np.concatenate([np.array(EDGES), np.random.default_rng(7).normal(size=200) * 1e150])
+    with np.errstate(all="ignore"):
+        row = OPS["pow"].partials[0](ARRAY, x, 2.0, x ** 2.0)
+        fast = engine._square_partial(ARRAY, x, 2.0, x ** 2.0)
+    assert _bits(fast) == _bits(row)
+
+
+def test_square_partial_is_used_only_for_a_constant_exponent_2():
+    for source, expected in [("sum(W^2)", 1), ("sum(W^3)", 0), ("sum(W^p)", 0), ("x^2 + sum(W)", 0)]:
+        graph = lower(parse(source))
+        env = {"W": np.ones((2, 3)), "p": 2.0, "x": 1.5}
+        from gradcli.core.shapes import infer_shapes
+
+        infer_shapes(graph, {k: v for k, v in env.items() if k in graph.names})
+        assert len(Tape(graph).array_partials) == expected, source
+
+
+@pytest.mark.parametrize("w", [np.random.default_rng(8).normal(size=(4, 5)) * 3, np.eye(3) * 1e100])
+def test_array_gradients_of_squares_agree_with_the_rows(w):
+    """The array walk with the square kernel equals the walk without it, also where sqrt's
+    infinite partial at 0 sends it down the careful walk (W with zeros)."""
+    from gradcli.core.shapes import infer_shapes
+
+    graph = lower(parse("J = sum(sqrt(W^2)) + sum(W^2) * 0.5 + sum((W @ v)^2)"))
+    env = {"W": w, "v": np.linspace(-1, 1, w.shape[1])}
+    infer_shapes(graph, env)
+    tape = Tape(graph)
+    values = tape.forward(env)
+    assert tape.array_partials
+    fast = tape.backward(values)
+    tape.array_partials = {}
+    slow = tape.backward(values)
+    assert all(_bits(a) == _bits(b) for a, b in zip(fast, slow))
+
+
+@pytest.mark.parametrize("x", [np.zeros(0), np.ones((3, 4)), np.array([1.0, math.nan]), np.array([math.inf]),
+                               np.array(-math.inf), 2.0, math.nan, np.arange(5)])
+def test_all_finite(x):
+    from gradcli.backends.arrays import all_finite
+
+    assert all_finite(x) == bool(np.all(np.isfinite(x)))

@@ -78,6 +78,13 @@ class Tape:
                 parts = tuple(p if live[a] else None for p, a in zip(op.partials, node.args))  # type: ignore[arg-type]
                 self.reverse_code.append((node.id, len(node.args), node.args, parts))
         self.reverse_code.reverse()
+        #: partials for the array walk that replace a row's where a cheaper form is exact:
+        #: x^2's is times(2, x), as the row's times(2, x^1) without the power (`_square_partial`)
+        self.array_partials: dict[int, tuple] = {} if self.scalar else {
+            node.id: _SQUARE_PARTIALS for node in nodes
+            if node.op == "pow" and live[node.id] and not live[node.args[1]] and not self._on_floats(node)
+            and nodes[node.args[1]].op == CONST and nodes[node.args[1]].param == 2.0
+        }
         #: `reverse_code` for the float walk, with inline kinds (`_float_code`), made on first use
         self._float_code: Optional[list[tuple]] = None
 
@@ -304,6 +311,8 @@ class Tape:
                             adjoint[a] = c if prev is zero else prev + c
                     continue
                 on_floats = backend is None and self._on_floats(nodes[i])
+                if backend is None and i in self.array_partials:
+                    parts = self.array_partials[i]
                 local = safe_partials(SCALAR if on_floats else array, kind, parts, xs, values[i])
                 if on_floats:  # plain floats (not the IEEE slow path's subclass) meet arrays below
                     local = [None if p is None else float(p) for p in local]
@@ -420,9 +429,9 @@ def _all_zero(x) -> bool:
 def _all_finite(x) -> bool:
     if x.__class__ is float:
         return _isfinite(x)
-    import numpy as np
+    from ..backends.arrays import all_finite
 
-    return bool(np.all(np.isfinite(x)))
+    return all_finite(x)
 
 
 def _times(g, p):
@@ -433,6 +442,15 @@ def _times(g, p):
     if isinstance(g, Dual) or isinstance(p, Dual):
         return g * p  # dual numbers multiply this way themselves
     return times(g, p)
+
+
+def _square_partial(m, x, y, o):
+    """∂(x^2)/∂x on arrays: the pow row's m.times(y, m.pow(x, y - 1)) at y = 2 without
+    the power, since x^1 is x to the bit."""
+    return m.times(2.0, x)
+
+
+_SQUARE_PARTIALS = (_square_partial, None)
 
 
 def _with_param(f, param):
@@ -461,9 +479,9 @@ def _first_non_finite(values: Sequence) -> Optional[int]:
             if not _isfinite(v):
                 return k
         elif v is not None:
-            import numpy as np
+            from ..backends.arrays import all_finite
 
-            if not np.all(np.isfinite(v)):
+            if not all_finite(v):
                 return k
     return None
 
