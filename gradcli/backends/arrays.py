@@ -20,7 +20,7 @@ from ..core.elements import unbroadcast
 
 def _sigmoid(x):
     """1/(1 + e) where x ≥ 0 and e/(1 + e) elsewhere, with e = exp(-|x|): one division
-    of the chosen numerator, in place where the temporaries are ours."""
+    of the chosen numerator, in place in arrays of our own (two new arrays in all)."""
     e = np.abs(x)
     if e.__class__ is not np.ndarray or e.dtype != np.float64:  # a scalar, or not float64
         e = np.exp(-e)
@@ -28,8 +28,8 @@ def _sigmoid(x):
     np.negative(e, out=e)
     np.exp(e, out=e)
     denominator = np.add(e, 1.0)
-    numerator = np.where(x >= 0, 1.0, e)
-    return np.divide(numerator, denominator, out=numerator)
+    np.copyto(e, 1.0, where=x >= 0)  # e becomes the numerator
+    return np.divide(e, denominator, out=e)
 
 
 def all_finite(x) -> bool:
@@ -60,11 +60,12 @@ def _scatter(g, shape, index):
 
 
 def _expand_to(g, shape, axis):
-    """Broadcast a reduced array back over the reduced axis (or all axes)."""
+    """Broadcast a reduced array back over the reduced axis (or all axes): a read-only
+    view, not a copy (the engine gives callers writable arrays, `Tape.backward`)."""
     g = np.asarray(g)
     if axis is not None:
         g = np.expand_dims(g, axis % len(shape))
-    return np.broadcast_to(g, shape).copy()
+    return np.broadcast_to(g, shape)
 
 
 def _sum_keep(x, axis):

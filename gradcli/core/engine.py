@@ -78,13 +78,19 @@ class Tape:
                 parts = tuple(p if live[a] else None for p, a in zip(op.partials, node.args))  # type: ignore[arg-type]
                 self.reverse_code.append((node.id, len(node.args), node.args, parts))
         self.reverse_code.reverse()
-        #: partials for the array walk that replace a row's where a cheaper form is exact:
-        #: x^2's is times(2, x), as the row's times(2, x^1) without the power (`_square_partial`)
-        self.array_partials: dict[int, tuple] = {} if self.scalar else {
-            node.id: _SQUARE_PARTIALS for node in nodes
-            if node.op == "pow" and live[node.id] and not live[node.args[1]] and not self._on_floats(node)
-            and nodes[node.args[1]].op == CONST and nodes[node.args[1]].param == 2.0
-        }
+        #: partials for the array walk that replace a row's by the same numbers made with
+        #: fewer new arrays (`_ARRAY_KERNELS`); each returns new arrays, which the walk
+        #: then multiplies by the cotangent in place
+        self.array_partials: dict[int, tuple] = {}
+        if not self.scalar:
+            for node in nodes:
+                if node.op in (INPUT, CONST) or not live[node.id] or self._on_floats(node):
+                    continue
+                if node.op == "sigmoid":
+                    self.array_partials[node.id] = _SIGMOID_PARTIALS
+                elif (node.op == "pow" and not live[node.args[1]] and nodes[node.args[1]].op == CONST
+                      and nodes[node.args[1]].param == 2.0):
+                    self.array_partials[node.id] = _SQUARE_PARTIALS
         #: `reverse_code` for the float walk, with inline kinds (`_float_code`), made on first use
         self._float_code: Optional[list[tuple]] = None
 
@@ -293,6 +299,9 @@ class Tape:
         zero = _UNTOUCHED
         adjoint: list = [zero] * self.n
         adjoint[out] = seed
+        #: nodes whose adjoint is an array this walk made for that node alone (a product
+        #: g * p or a sum): further contributions are added into it in place
+        own: set[int] = set()
         with np.errstate(all="ignore"):
             for i, kind, args, parts in self.reverse_code:
                 g = adjoint[i]
@@ -308,10 +317,18 @@ class Tape:
                     for a, c in zip(args, contributions):
                         if c is not None:
                             prev = adjoint[a]
-                            adjoint[a] = c if prev is zero else prev + c
+                            if prev is zero:
+                                adjoint[a] = c
+                            elif a in own and c.__class__ is not float and c.shape == prev.shape:
+                                np.add(prev, c, out=prev)
+                            else:
+                                adjoint[a] = prev + c
+                                if backend is None and adjoint[a].__class__ is np.ndarray:
+                                    own.add(a)
                     continue
                 on_floats = backend is None and self._on_floats(nodes[i])
-                if backend is None and i in self.array_partials:
+                kernel = backend is None and i in self.array_partials
+                if kernel:
                     parts = self.array_partials[i]
                 local = safe_partials(SCALAR if on_floats else array, kind, parts, xs, values[i])
                 if on_floats:  # plain floats (not the IEEE slow path's subclass) meet arrays below
@@ -319,16 +336,29 @@ class Tape:
                 for a, p in zip(args, local):
                     if p is None:
                         continue
+                    fresh = True
                     if p.__class__ is float and (p == 1.0 or p == -1.0):
                         c = g if p == 1.0 else -g  # add, sub, neg: no multiplication
+                        fresh = p == -1.0
                     elif careful:
                         c = _times(g, p)
+                    elif kernel and p.__class__ is np.ndarray and (np.ndim(g) == 0 or g.shape == p.shape):
+                        c = np.multiply(g, p, out=p)  # p is the kernel's new array
                     else:
                         c = g * p
                     if shapes[a] != shapes[i]:
                         c = array.unbroadcast(c, shapes[a])
                     prev = adjoint[a]
-                    adjoint[a] = c if prev is zero else prev + c
+                    if prev is zero:
+                        adjoint[a] = c
+                        if fresh and backend is None and c.__class__ is np.ndarray:
+                            own.add(a)
+                    elif a in own and c.__class__ is not float and c.shape == prev.shape:
+                        np.add(prev, c, out=prev)
+                    else:
+                        adjoint[a] = prev + c
+                        if backend is None and adjoint[a].__class__ is np.ndarray:
+                            own.add(a)
         if not careful and not all(a is zero or _all_finite(a) for a in adjoint):
             return self._backward_general(values, seed, out, backend, careful=True)
         for k, shape in enumerate(shapes):
@@ -340,6 +370,8 @@ class Tape:
                     adjoint[k] = float(a)
                 elif np.shape(a) != shape:
                     adjoint[k] = np.broadcast_to(a, shape).astype(float)
+                elif nodes[k].op == INPUT and not a.flags.writeable:  # a gradient is the caller's
+                    adjoint[k] = a.copy()
         return adjoint
 
     # ---- forward mode ---------------------------------------------------------------
@@ -450,7 +482,14 @@ def _square_partial(m, x, y, o):
     return m.times(2.0, x)
 
 
+def _sigmoid_partial(m, x, o):
+    """The sigmoid row's o * (1 - o) on arrays, in one new array instead of two."""
+    p = m.sub(1.0, o)
+    return m.mul(o, p, out=p)
+
+
 _SQUARE_PARTIALS = (_square_partial, None)
+_SIGMOID_PARTIALS = (_sigmoid_partial,)
 
 
 def _with_param(f, param):
