@@ -18,6 +18,12 @@ summed back over broadcast axes and structural ops use their VJP rows.  Both acc
 a *backend override* (`gradcli.backends.dual.DUAL`) that carries tangents through the very
 same walks: forward mode, and forward-over-reverse for Hessians.
 
+Both walks have a few hand-written kernels where the benchmarks showed the rows'
+generality costing time (`benchmarks/engine.py`, `benchmarks/mlp.py`): the float walk
+writes the partials of its commonest ops inline, and the array walk makes fewer new
+arrays (two partials in one array each, products and sums in place in arrays it owns).
+Each gives the rows' own numbers to the bit (tests/test_engine_fast.py).
+
 Domain errors (``log(-1)``) and overflow surface as `MathError` naming the node, its
 operation and its input values.  An *infinite derivative* (sqrt at 0) is not an
 error: the partial is recomputed with IEEE semantics and the gradient reports inf.
@@ -79,8 +85,8 @@ class Tape:
                 self.reverse_code.append((node.id, len(node.args), node.args, parts))
         self.reverse_code.reverse()
         #: partials for the array walk that replace a row's by the same numbers made with
-        #: fewer new arrays (`_ARRAY_KERNELS`); each returns new arrays, which the walk
-        #: then multiplies by the cotangent in place
+        #: fewer new arrays (`_square_partial`, `_sigmoid_partial`); each returns a new
+        #: array, which the walk then multiplies by the cotangent in place
         self.array_partials: dict[int, tuple] = {}
         if not self.scalar:
             for node in nodes:
@@ -207,9 +213,9 @@ class Tape:
             code = [c for c in self.reverse_code if c[0] <= out]
             fast = _float_code(self.graph, code)
         cos = _cos
-        # The most common ops have their partial written inline (the kernels of
-        # `_FLOAT_KERNELS`, the same expressions as their rows in gradcli.core.ops, tested
-        # against them); every other op calls its row's partials.
+        # The most common ops have their partials written inline (the inline kinds of
+        # `_float_code`: the same expressions as their rows in gradcli.core.ops, tested
+        # against them to the bit); every other op calls its row's partials.
         for kind, i, a, b, parts in fast:
             g = adjoint[i]
             try:
