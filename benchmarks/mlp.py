@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.quick:
         args.n, args.batch, args.repeat = 64, 32, 3
@@ -102,9 +103,10 @@ def main() -> None:
     def ratio(name: str, k: int) -> float:
         return statistics.median(t[k] / h[k] for t, h in zip(times[name], hand) if h[k] > 0)
 
+    print("## MLP gradient\n")
     print(f"MLP gradient, W {n}x{n}, batch {m}: {args.repeat} rounds, hand-written and gradcli in turn; "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs, "
-          f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
+          f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.\n")
     print("| implementation | best wall (ms) | median ratio, wall | median ratio, CPU | goal ≤ 1.2 |")
     print("|---|---:|---:|---:|:--|")
     print(f"| hand-written NumPy | {min(t for t, _ in hand) * 1e3:.2f} | 1.00 | 1.00 | |")

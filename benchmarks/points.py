@@ -17,6 +17,7 @@ Goals (issue 24): ≥ 10^6 rows/s end to end, and ≥ 5·10^5 on the plain insta
 
     python benchmarks/points.py                 # 200,000 rows (the README's example), 5 runs
     python benchmarks/points.py --rows 1000000 -n 3
+    python benchmarks/points.py --plain         # as without the optional orjson
 """
 
 from __future__ import annotations
@@ -88,6 +89,16 @@ def phases(path: str, rows: int, runs: int) -> list[list[str]]:
     return out
 
 
+def hide_orjson(tmp: str) -> dict:
+    """An environment, and this process, in which ``import orjson`` fails (the plain install)."""
+    folder = os.path.join(tmp, "hide")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "orjson.py"), "w", encoding="utf-8") as fh:
+        fh.write('raise ImportError("orjson hidden by benchmarks/points.py --plain")\n')
+    sys.modules["orjson"] = None  # type: ignore[assignment]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [folder, os.environ.get("PYTHONPATH")]))}
+
+
 def plain_install() -> bool:
     try:
         import orjson  # noqa: F401
@@ -101,18 +112,19 @@ def run(args: argparse.Namespace) -> str:
     python = script_interpreter(gradcli)
     runs = 1 if args.quick else args.runs
     rows = args.rows
-    plain = plain_install()
-    goal = GOAL_PLAIN_ROWS_PER_SECOND if plain else GOAL_ROWS_PER_SECOND
     with tempfile.TemporaryDirectory() as tmp:
+        env = hide_orjson(tmp) if args.plain else None
+        plain = plain_install()
+        goal = GOAL_PLAIN_ROWS_PER_SECOND if plain else GOAL_ROWS_PER_SECOND
         points = os.path.join(tmp, "points.csv")
         out = os.path.join(tmp, "out.csv")
         make_points(points, rows)
         sh = f'"$0" eval "{PROGRAM}" --points "$1" > "$2"'
         ref, ref_cpu, _ = median_run_cpu([python, "-c", REFERENCE, points, out], runs)
-        med, cpu, status = median_run_cpu(["sh", "-c", sh, gradcli, points, out], runs)
+        med, cpu, status = median_run_cpu(["sh", "-c", sh, gradcli, points, out], runs, env)
         tiny = os.path.join(tmp, "tiny.csv")
         make_points(tiny, 1)
-        start, start_cpu, _ = median_run_cpu(["sh", "-c", sh, gradcli, tiny, out], runs)
+        start, start_cpu, _ = median_run_cpu(["sh", "-c", sh, gradcli, tiny, out], runs, env)
         table_rows = [
             ["Python csv round trip (reference)", f"{ref:.2f}", f"{ref_cpu:.2f}", f"{rows / ref:,.0f}",
              f"{rows / ref_cpu:,.0f}", "1.00", ""],
@@ -139,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("-n", "--runs", type=int, default=5)
     p.add_argument("--gradcli", help="path of the gradcli console script")
     p.add_argument("--no-phases", action="store_true", help="skip the in-process phase timings")
+    p.add_argument("--plain", action="store_true", help="hide orjson: the plain install's figures")
     p.add_argument("--quick", action="store_true", help="1 run: a smoke test")
     p.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
     print(run(p.parse_args(argv)))
