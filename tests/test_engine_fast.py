@@ -251,3 +251,41 @@ def test_array_gradients_are_the_callers_own_arrays():
     assert gw.flags.writeable and gv.flags.writeable
     gw += 1.0  # the caller may update a gradient in place
     assert np.all(gv == 1.0) and np.all(gw == 2.0)
+
+
+def _swapped(tape: Tape, op: str, parts: tuple) -> Tape:
+    """A copy of `tape` whose `op` instructions have other partials (as gradcli.teach.mistakes makes)."""
+    import copy
+
+    other = copy.copy(tape)
+    nodes = tape.graph.nodes
+    other.reverse_code = [(i, kind, args, parts if nodes[i].op == op else p)
+                          for i, kind, args, p in tape.reverse_code]
+    return other
+
+
+def test_a_copy_with_other_float_partials_uses_them():
+    graph = lower(parse("y = sigmoid(x) * x + tanh(x)"))
+    tape = Tape(graph)
+    values = tape.forward({"x": 0.3})
+    tape.backward(values)  # the float code is made and kept
+    other = _swapped(tape, "sigmoid", (lambda m, x, o: 7.0,))
+    got = other.backward(values)
+    assert bits(got) == bits(reference_backward(other, values, graph.output))
+    assert got[graph.names["x"]] != tape.backward(values)[graph.names["x"]]
+
+
+def test_a_copy_with_other_array_partials_uses_them():
+    from gradcli.core.shapes import infer_shapes
+
+    graph = lower(parse("J = sum(sigmoid(W) * W) + sum(W^2)"))
+    env = {"W": np.random.default_rng(12).normal(size=(3, 4))}
+    infer_shapes(graph, env)
+    tape = Tape(graph)
+    values = tape.forward(env)
+    other = _swapped(_swapped(tape, "sigmoid", (lambda m, x, o: 7.0 * o,)), "pow", (lambda m, x, y, o: x, None))
+    got = other.backward(values)
+    want = reference_array_backward(other, values)
+    w = graph.names["W"]
+    assert _bits(got[w]) == _bits(want[w])
+    assert _bits(got[w]) != _bits(tape.backward(values)[w])

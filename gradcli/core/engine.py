@@ -88,6 +88,7 @@ class Tape:
         #: fewer new arrays (`_square_partial`, `_sigmoid_partial`); each returns a new
         #: array, which the walk then multiplies by the cotangent in place
         self.array_partials: dict[int, tuple] = {}
+        self._kernel_for: dict[int, tuple] = {}
         if not self.scalar:
             for node in nodes:
                 if node.op in (INPUT, CONST) or not live[node.id] or self._on_floats(node):
@@ -97,8 +98,11 @@ class Tape:
                 elif (node.op == "pow" and not live[node.args[1]] and nodes[node.args[1]].op == CONST
                       and nodes[node.args[1]].param == 2.0):
                     self.array_partials[node.id] = _SQUARE_PARTIALS
-        #: `reverse_code` for the float walk, with inline kinds (`_float_code`), made on first use
-        self._float_code: Optional[list[tuple]] = None
+            #: each kernel stands for the partials its instruction had here, and only for them
+            #: (gradcli.teach.mistakes reruns a copy of the tape with some partials swapped)
+            self._kernel_for = {i: parts for i, _, _, parts in self.reverse_code if i in self.array_partials}
+        #: (reverse_code, the same for the float walk with inline kinds): made on first use
+        self._float_code: Optional[tuple[list, list[tuple]]] = None
 
     def _forward_function(self, node):
         if self._on_floats(node):
@@ -206,9 +210,9 @@ class Tape:
         m = SCALAR
         if out == self.graph.output:
             code = self.reverse_code
-            if self._float_code is None:
-                self._float_code = _float_code(self.graph, code)
-            fast = self._float_code
+            if self._float_code is None or self._float_code[0] is not code:  # (a copy may swap the code)
+                self._float_code = (code, _float_code(self.graph, code))
+            fast = self._float_code[1]
         else:
             code = [c for c in self.reverse_code if c[0] <= out]
             fast = _float_code(self.graph, code)
@@ -333,7 +337,7 @@ class Tape:
                                     own.add(a)
                     continue
                 on_floats = backend is None and self._on_floats(nodes[i])
-                kernel = backend is None and i in self.array_partials
+                kernel = backend is None and i in self.array_partials and self._kernel_for[i] is parts
                 if kernel:
                     parts = self.array_partials[i]
                 local = safe_partials(SCALAR if on_floats else array, kind, parts, xs, values[i])
@@ -416,13 +420,15 @@ _cos = math.cos
 
 def _float_code(graph: Graph, reverse_code: list) -> list[tuple]:
     """`reverse_code` as (kind, node, a, b, partials) for the float walk: an inline
-    kind with its argument indices a, b where the op has a kernel and every argument
-    is live, else the instruction's own kind with a = its arguments."""
+    kind with its argument indices a, b where the op has a kernel and the instruction
+    has the row's own partials, else the instruction's own kind with a = its arguments."""
     nodes = graph.nodes
     code = []
     for i, kind, args, parts in reverse_code:
         op = nodes[i].op
-        if kind == 2 and op in _BINARY_KERNELS and None not in parts:
+        if kind > 0 and not all(p is None or p is q for p, q in zip(parts, OPS[op].partials)):  # type: ignore[arg-type]
+            code.append((kind, i, args, None, parts))  # not the row's own partials: call them
+        elif kind == 2 and op in _BINARY_KERNELS and None not in parts:
             code.append((_BINARY_KERNELS[op], i, args[0], args[1], parts))
         elif kind == 2 and op in _BINARY_KERNELS:
             live = 0 if parts[1] is None else 1
