@@ -81,8 +81,12 @@ class Tape:
             elif op.variadic:
                 self.reverse_code.append((node.id, 0, node.args, op.partials))
             else:
-                parts = tuple(p if live[a] else None for p, a in zip(op.partials, node.args))  # type: ignore[arg-type]
-                self.reverse_code.append((node.id, len(node.args), node.args, parts))
+                args = node.args
+                if len(args) == 1 or (len(args) == 2 and live[args[0]] and live[args[1]]):
+                    parts = op.partials  # the row's own tuple: the float walk knows it by identity
+                else:
+                    parts = tuple(p if live[a] else None for p, a in zip(op.partials, args))  # type: ignore[arg-type]
+                self.reverse_code.append((node.id, len(args), args, parts))
         self.reverse_code.reverse()
         #: partials for the array walk that replace a row's by the same numbers made with
         #: fewer new arrays (`_square_partial`, `_sigmoid_partial`); each returns a new
@@ -101,8 +105,6 @@ class Tape:
             #: each kernel stands for the partials its instruction had here, and only for them
             #: (gradcli.teach.mistakes reruns a copy of the tape with some partials swapped)
             self._kernel_for = {i: parts for i, _, _, parts in self.reverse_code if i in self.array_partials}
-        #: (reverse_code, the same for the float walk with inline kinds): made on first use
-        self._float_code: Optional[tuple[list, list[tuple]]] = None
 
     def _forward_function(self, node):
         if self._on_floats(node):
@@ -208,48 +210,41 @@ class Tape:
         adjoint = [0.0] * self.n
         adjoint[out] = seed
         m = SCALAR
-        if out == self.graph.output:
-            code = self.reverse_code
-            if self._float_code is None or self._float_code[0] is not code:  # (a copy may swap the code)
-                self._float_code = (code, _float_code(self.graph, code))
-            fast = self._float_code[1]
-        else:
-            code = [c for c in self.reverse_code if c[0] <= out]
-            fast = _float_code(self.graph, code)
+        code = self.reverse_code if out == self.graph.output else [c for c in self.reverse_code if c[0] <= out]
         cos = _cos
-        # The most common ops have their partials written inline (the inline kinds of
-        # `_float_code`: the same expressions as their rows in gradcli.core.ops, tested
-        # against them to the bit); every other op calls its row's partials.
-        for kind, i, a, b, parts in fast:
+        # The commonest ops have their partials written inline: an instruction holding
+        # the op row's own partials tuple (every argument live; see __init__) is known by
+        # identity, and the line for it is the row's expression (tests/test_engine_fast.py
+        # compares them to the bit).  Any other instruction calls its partials.
+        for i, kind, args, parts in code:
             g = adjoint[i]
             try:
-                if kind == _MUL:
+                if parts is _MUL:
+                    a, b = args
                     adjoint[a] += g * values[b]
                     adjoint[b] += g * values[a]
-                elif kind == _ADD:
+                elif parts is _ADD:
+                    a, b = args
                     adjoint[a] += g
                     adjoint[b] += g
-                elif kind == _TANH:
+                elif parts is _TANH:
                     o = values[i]
-                    adjoint[a] += g * (1.0 - o * o)
-                elif kind == _SIGMOID:
+                    adjoint[args[0]] += g * (1.0 - o * o)
+                elif parts is _SIGMOID:
                     o = values[i]
-                    adjoint[a] += g * (o * (1.0 - o))
-                elif kind == _SUB:
+                    adjoint[args[0]] += g * (o * (1.0 - o))
+                elif parts is _SUB:
+                    a, b = args
                     adjoint[a] += g
                     adjoint[b] -= g
-                elif kind == _EXP:
-                    adjoint[a] += g * values[i]
-                elif kind == _SIN:
-                    adjoint[a] += g * cos(values[a])
-                elif kind == _MUL1:
-                    adjoint[a] += g * values[b]
-                elif kind == _PASS:
-                    adjoint[a] += g
-                elif kind == _NEGATE:
-                    adjoint[a] -= g
+                elif parts is _EXP:
+                    adjoint[args[0]] += g * values[i]
+                elif parts is _SIN:
+                    adjoint[args[0]] += g * cos(values[args[0]])
+                elif parts is _NEG:
+                    adjoint[args[0]] -= g
                 elif kind == 2:
-                    a, b = a
+                    a, b = args
                     pa, pb = parts
                     # both partials before either is added: if one raises, nothing is added twice
                     if pa.__class__ is not float and pa is not None:
@@ -262,10 +257,9 @@ class Tape:
                         adjoint[b] += g * pb
                 elif kind == 1:
                     pa = parts[0]
-                    a = a[0]
+                    a = args[0]
                     adjoint[a] += g * (pa if pa.__class__ is float else pa(m, values[a], values[i]))
                 else:  # variadic (kind 0) or three arguments (where, clip)
-                    args = a
                     local = local_partials(m, kind, parts, [values[a] for a in args], values[i])
                     for a, p in zip(args, local):
                         if p is not None:
@@ -404,42 +398,10 @@ class Tape:
         return tangent
 
 
-# Inline kinds of the float walk: ops whose partials `Tape._backward_floats` writes out
-# (every argument live).  Each is the very expression of the op's row in
-# gradcli.core.ops, so the adjoints are the same to the bit (tests/test_engine_fast.py).
-# With one live argument, stored as a: _MUL1 (a's partial is the other argument, b),
-# _PASS (the partial is 1: add, sub's first argument), _NEGATE (-1: neg, sub's second).
-_MUL, _ADD, _SUB, _TANH, _SIGMOID, _EXP, _SIN, _MUL1, _PASS, _NEGATE = range(10, 20)
-_BINARY_KERNELS = {"mul": _MUL, "add": _ADD, "sub": _SUB}
-#: (op, which argument is live) -> kind
-_ONE_LIVE_KERNELS = {("mul", 0): _MUL1, ("mul", 1): _MUL1, ("add", 0): _PASS, ("add", 1): _PASS,
-                     ("sub", 0): _PASS, ("sub", 1): _NEGATE}
-_UNARY_KERNELS = {"tanh": _TANH, "sigmoid": _SIGMOID, "exp": _EXP, "sin": _SIN}
+# The partials tuples of the ops the float walk writes out (`Tape._backward_floats`).
+_MUL, _ADD, _SUB, _NEG = OPS["mul"].partials, OPS["add"].partials, OPS["sub"].partials, OPS["neg"].partials
+_TANH, _SIGMOID, _EXP, _SIN = OPS["tanh"].partials, OPS["sigmoid"].partials, OPS["exp"].partials, OPS["sin"].partials
 _cos = math.cos
-
-
-def _float_code(graph: Graph, reverse_code: list) -> list[tuple]:
-    """`reverse_code` as (kind, node, a, b, partials) for the float walk: an inline
-    kind with its argument indices a, b where the op has a kernel and the instruction
-    has the row's own partials, else the instruction's own kind with a = its arguments."""
-    nodes = graph.nodes
-    code = []
-    for i, kind, args, parts in reverse_code:
-        op = nodes[i].op
-        if kind > 0 and not all(p is None or p is q for p, q in zip(parts, OPS[op].partials)):  # type: ignore[arg-type]
-            code.append((kind, i, args, None, parts))  # not the row's own partials: call them
-        elif kind == 2 and op in _BINARY_KERNELS and None not in parts:
-            code.append((_BINARY_KERNELS[op], i, args[0], args[1], parts))
-        elif kind == 2 and op in _BINARY_KERNELS:
-            live = 0 if parts[1] is None else 1
-            code.append((_ONE_LIVE_KERNELS[op, live], i, args[live], args[1 - live], parts))
-        elif kind == 1 and op == "neg":
-            code.append((_NEGATE, i, args[0], None, parts))
-        elif kind == 1 and op in _UNARY_KERNELS and parts[0] is not None:
-            code.append((_UNARY_KERNELS[op], i, args[0], None, parts))
-        else:
-            code.append((kind, i, args, None, parts))
-    return code
 
 
 def local_partials(m, kind: int, parts, xs: list, out) -> list:
