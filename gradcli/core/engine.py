@@ -82,8 +82,9 @@ class Tape:
                 self.reverse_code.append((node.id, 0, node.args, op.partials))
             else:
                 args = node.args
+                parts: tuple
                 if len(args) == 1 or (len(args) == 2 and live[args[0]] and live[args[1]]):
-                    parts = op.partials  # the row's own tuple: the float walk knows it by identity
+                    parts = op.partials  # type: ignore[assignment]  # the row's own tuple, known by identity
                 else:
                     parts = tuple(p if live[a] else None for p, a in zip(op.partials, args))  # type: ignore[arg-type]
                 self.reverse_code.append((node.id, len(args), args, parts))
