@@ -178,7 +178,10 @@ def test_array_gradients_of_squares_agree_with_the_rows(w):
 
 
 @pytest.mark.parametrize("x", [np.zeros(0), np.ones((3, 4)), np.array([1.0, math.nan]), np.array([math.inf]),
-                               np.array(-math.inf), 2.0, math.nan, np.arange(5)])
+                               np.array(-math.inf), 2.0, math.nan, np.arange(5),
+                               np.broadcast_to(np.float64(math.nan), (3, 4)),
+                               np.broadcast_to(np.array([1.0, math.inf])[:, None], (2, 5)),
+                               np.broadcast_to(np.array([1.0, 2.0]), (3, 2)), np.broadcast_to(1.0, (0, 3))])
 def test_all_finite(x):
     from gradcli.backends.arrays import all_finite
 

@@ -33,10 +33,13 @@ def _sigmoid(x):
 
 
 def all_finite(x) -> bool:
-    """Is every element of `x` finite?"""
+    """Is every element of `x` finite?  A broadcast view (a stride of 0, as `_expand_to`
+    gives) is checked on the elements it holds, not on every repetition of them."""
     if x.__class__ is float:
         return math.isfinite(x)
     if x.__class__ is np.ndarray:
+        if 0 in x.strides:
+            x = x[tuple(slice(None) if stride else slice(0, 1) for stride in x.strides)]
         return bool(np.isfinite(x).all())
     return bool(np.all(np.isfinite(x)))
 
