@@ -42,3 +42,39 @@ def test_text_graph_honours_columns():
     lines = result.stdout.splitlines()
     assert all(_cells(line) <= 40 for line in lines), result.stdout
     assert "← an" in result.stdout
+
+
+# ---- the fast column counting and breaking agree with the character-by-character reference ----
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _reference_cells(text: str) -> int:
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(c) else (2 if unicodedata.east_asian_width(c) in "WF" else 1)
+               for c in text)
+
+
+def _reference_break(line: str, width: int, floor: int) -> int:
+    used, last_space, fold = 0, -1, len(line)
+    for k, c in enumerate(line):
+        used += _reference_cells(c)
+        if used > width:
+            fold = max(k, floor + 1)
+            break
+        if c == " " and k > floor and line[:k].strip():
+            last_space = k
+    return last_space if last_space > 0 else fold
+
+
+_PIECES = st.sampled_from(["a", "b", " ", "  ", "x\u0304", "\u0307", "δ", "中", "1", "=", "·", "\t", "ē̄"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(line=st.lists(_PIECES, max_size=60).map("".join), width=st.integers(1, 60), floor=st.integers(0, 30))
+def test_break_and_cells_agree_with_the_reference(line, width, floor):
+    from gradcli.output.terminal import _break_at, _cells
+
+    assert _cells(line) == _reference_cells(line)
+    assert _break_at(line, width, floor) == _reference_break(line, width, floor)

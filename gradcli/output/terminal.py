@@ -152,13 +152,28 @@ def console(stream: TextIO, width: Any = None, no_color: Any = None):  # -> rich
 
 def _cells(text: str) -> int:
     """Terminal columns `text` takes: combining marks (the adjoint's bar) take none, wide
-    characters two."""
+    characters two.  Each distinct non-ASCII character is looked up once (a line of
+    explanation has a handful), so a long line costs what `len` does."""
+    n = len(text)
     if text.isascii():
-        return len(text)
-    import unicodedata
+        return n
+    for c in set(text):
+        if c >= "\x80":
+            n += (_char_cells(c) - 1) * text.count(c)
+    return n
 
-    return sum(0 if unicodedata.combining(c) else (2 if unicodedata.east_asian_width(c) in "WF" else 1)
-               for c in text)
+
+_CHAR_CELLS: dict[str, int] = {}
+
+
+def _char_cells(c: str) -> int:
+    found = _CHAR_CELLS.get(c)
+    if found is None:
+        import unicodedata
+
+        found = _CHAR_CELLS[c] = 0 if unicodedata.combining(c) else (
+            2 if unicodedata.east_asian_width(c) in "WF" else 1)
+    return found
 
 
 def hanging_indent(line: str, width: int) -> int:
@@ -199,13 +214,28 @@ def wrap_text(text: str, width: int) -> str:
 
 def _break_at(line: str, width: int, floor: int) -> int:
     """The index to break `line` at: the last space that leaves at most `width` columns
-    before it, or the widest fold when no space fits."""
-    used, last_space, fold = 0, -1, len(line)
-    for k, c in enumerate(line):
-        used += _cells(c)
-        if used > width:
-            fold = max(k, floor + 1)
+    before it, or the widest fold when no space fits.  Only the non-ASCII characters are
+    looked at one by one (a bar takes no column, a wide character two)."""
+    shift = 0  # columns gained (wide) or lost (combining) before index k
+    stop = None  # the first index whose character no longer fits
+    for m in _NON_ASCII.finditer(line):
+        i, extra = m.start(), _char_cells(m.group()) - 1
+        if not extra:
+            continue
+        if width - shift < i:  # a plain character before this one overflows first
             break
-        if c == " " and k > floor and line[:k].strip():
-            last_space = k
-    return last_space if last_space > 0 else fold
+        if i + 1 + shift + extra > width:  # this one does not fit
+            stop = i
+            break
+        shift += extra
+    if stop is None:
+        stop = width - shift
+    if stop >= len(line):
+        stop, fold = len(line), len(line)
+    else:
+        fold = max(stop, floor + 1)
+    k = line.rfind(" ", floor + 1, stop)
+    return k if k > 0 and line[:k].strip() else fold
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
