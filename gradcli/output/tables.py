@@ -589,9 +589,16 @@ class Hanging:
         self.text = text
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.segment import Segment
+
         from ..output.terminal import wrap_text
 
-        yield Text(wrap_text(self.text, options.max_width), no_wrap=True, overflow="ignore")
+        # plain lines as segments: already wrapped, so rich need not measure, divide or
+        # crop them again (a Text of 10^5 lines took seconds; this is linear and cheap)
+        newline = Segment.line()
+        for line in wrap_text(self.text, options.max_width).split("\n"):
+            yield Segment(line)
+            yield newline
 
 
 def _steps_view(ev: Evaluation, style: Style) -> RenderableType:
