@@ -78,3 +78,12 @@ def test_break_and_cells_agree_with_the_reference(line, width, floor):
 
     assert _cells(line) == _reference_cells(line)
     assert _break_at(line, width, floor) == _reference_break(line, width, floor)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.lists(st.sampled_from(["a", " ", "  ", "\n", " \n", "\x1b[1m", "\x1b[0m", "x"]), max_size=40)
+       .map("".join))
+def test_tidy_agrees_with_the_trailing_space_pattern(text):
+    from gradcli.output import terminal
+
+    assert terminal.tidy(text) == terminal._TRAILING.sub(r"\1", text)

@@ -45,6 +45,10 @@ def json_visible(text: str) -> str:
 
 def tidy(text: str) -> str:
     """`text` without spaces at the ends of its lines (colour codes kept)."""
+    if "\x1b" not in text:  # no colour codes: string methods do it (the regex scans every space run)
+        if " \n" not in text and not text.endswith(" "):
+            return text
+        return "\n".join(line.rstrip(" ") for line in text.split("\n"))
     return _TRAILING.sub(r"\1", text)
 
 
