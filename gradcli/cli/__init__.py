@@ -2,9 +2,15 @@
 
 * `main` -- the console entry point: a click-free fast path for plain
   ``gradcli eval PROGRAM NAME=VALUE [--json]``, click for everything else.
-* `commands` -- the click group and its commands (argument parsing only).
-* `app` -- the command bodies: run the pipeline, render, print, map failures to
-  exit statuses.
+* `commands` -- the whole click group, ``gradcli.cli.commands:main``, with every command.
+* `group` -- the click group itself: one-line usage errors, programs that start with '-'.
+* `options` -- the options the commands share, and their click parameter types.
+* One module per command: `eval` (its click-free body is `evaluation`, which the fast path
+  calls), `check`, `graph`, `diff`, `jacobian` (and hessian), `export`, `plot`, `descend`,
+  `functions`.
+* `program` -- reading the program and its bindings (argument, file, stdin; size limit).
+* `printing` -- stdout and stderr, the console, warnings, CSV and JSON text.
+* `failures` -- failures, signals and exit codes: every ending becomes one line and a status.
 * `files` -- the files gradcli writes: atomically, never onto one of its inputs.
 
 This package's ``__init__`` imports nothing, so the fast path stays fast.

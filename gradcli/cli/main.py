@@ -4,7 +4,7 @@
 thousands of times, and importing click costs more than everything else gradcli does
 for a small program.  So that exact form -- a program that does not start with '-',
 bindings NAME=VALUE, and at most the options below (``--json``, ``--format F``, ``--no-nodes``) -- is parsed here by a strict
-allow-list and sent to the same `gradcli.cli.app.run_eval` the click command calls.
+allow-list and sent to the same `gradcli.cli.evaluation.run_eval` the click command calls.
 Anything else (another option, a file, --help, a typo) goes to click unchanged, so
 there is one implementation and one set of messages.
 """
@@ -75,7 +75,8 @@ def run() -> None:
 
         run_cli()
         return
-    from .app import finish, install_signal_handlers, prepare_streams, report_failure, run_eval
+    from .evaluation import run_eval
+    from .failures import finish, install_signal_handlers, prepare_streams, report_failure
 
     try:
         install_signal_handlers()

@@ -1,0 +1,188 @@
+"""``gradcli check``: one student's answers, or a class's gradebook."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+
+from ..core.errors import ExitStatus, UsageError
+from .group import _PROGRAM_COMMAND, main
+from .options import SECONDS, TOLERANCE, FileName, program_options
+from .printing import _console, _warn, echo
+from .program import _inputs, _one_stdin, _prepare
+
+
+@main.command("check", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@program_options
+@click.option("--expect", "expects", metavar="NAME=VALUE", multiple=True,
+              help="A student's ∂out/∂NAME, for an input or any named step (a number, a constant "
+                   "expression such as 1/3, or an array).")
+@click.option("--expect-value", "expect_values", metavar="[NAME=]VALUE", multiple=True,
+              help="A student's value of the output, or of the step NAME.")
+@click.option("--expect-formula", "formulas", metavar="NAME=EXPR", multiple=True,
+              help="A student's formula for ∂out/∂NAME; may use the program's step names and arrays.")
+@click.option("--answers", metavar="FILE.csv", type=FileName(),
+              help="A class's answers (CSV, TSV or ;): an id column, then columns NAME or d/dNAME "
+                   "(gradients), value or value:NAME (values), formula:NAME (formulas); other columns are kept.")
+@click.option("--out", "out_file", metavar="FILE.csv", type=FileName(),
+              help="With --answers: write the gradebook here ('-' for stdout); never onto an input file.")
+@click.option("--strict", is_flag=True, help="With --answers: exit 1 when any answer is not right.")
+@click.option("--format", "fmt", type=click.Choice(["text", "gradescope"]), default="text", show_default=True,
+              help="With --answers: the gradebook as CSV (text) or Gradescope's results.json.")
+@click.option("--reveal", is_flag=True, help="Show the right answers (with --answers: a key row).")
+@click.option("--rtol", type=TOLERANCE, default=None,
+              help="Relative tolerance for numbers (default 1e-4). Given, the tolerance alone judges numbers.")
+@click.option("--atol", type=TOLERANCE, default=None, help="Absolute tolerance for numbers (default 1e-8).")
+@click.option("--min-digits", type=click.IntRange(1, 17), default=None, metavar="N",
+              help="Fewest significant digits for a number to be right to the digits written (default 3).")
+@click.option("--data", "data", metavar="NAME", multiple=True,
+              help="An input that is data (a label, a target, a mask): formulas are never tested with it moved "
+                   "off its kind. Also '#: data NAME ...' in the program.")
+@click.option("--prove", is_flag=True,
+              help="Also ask SymPy to prove each right formula equal, within --sympy-timeout (an extra: "
+                   "formulas are judged by their values at chosen points).")
+@click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True,
+              metavar="SECONDS", help="Time budget for --prove and for --reveal's formulas.")
+@click.option("--json", "as_json", is_flag=True, help="Verdicts as JSON.")
+def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                  output: Optional[str], wrt: Optional[str], expects: tuple[str, ...],
+                  expect_values: tuple[str, ...], formulas: tuple[str, ...], answers: Optional[str],
+                  out_file: Optional[str], strict: bool, fmt: str, reveal: bool, rtol: Optional[float],
+                  atol: Optional[float], min_digits: Optional[int], data: tuple[str, ...], prove: bool,
+                  sympy_timeout: float, as_json: bool) -> int:
+    """Check a student's answers for PROGRAM at NAME=VALUE.
+
+    \b
+    gradcli check "(a+b)*(b+1)" a=3 b=2 --expect a=3 --expect b=8
+    gradcli check "c = a+b; d = b+1; e = c*d" a=3 b=2 --expect-formula "b=d+c"
+    gradcli check -f samples/layer.grad --vars samples/layer.json --expect "z=[0.0705011,-0.0457568,0.106955]"
+    gradcli check -f hw3.grad x=1 --answers answers.csv --out grades.csv
+
+    Exit 0 when every answer is right, 1 otherwise.  With --answers: exit 0 once
+    the gradebook is written (--strict: 1 when any answer is not right).
+    """
+    from ..run.evaluate import run
+    from .files import refuse_overwrite
+
+    if out_file is not None and answers is None:
+        raise UsageError("--out writes the gradebook of --answers: give --answers FILE.csv too")
+    if out_file == "-" and as_json:
+        raise UsageError("--out - and --json would both write to stdout: choose one")
+    refuse_overwrite("--out", out_file, _inputs(args, program_file, vars_files, **{"--answers": answers}))
+    _one_stdin(args, program_file, vars_files, answers=answers)
+    ev = _prepare(args, program_file, vars_files, output, wrt)
+    run(ev)
+    _warn(ev.warnings)
+    from ..teach.answers import Rules
+
+    return run_check(ev, expects, expect_values, formulas, answers, out_file, reveal,
+                     Rules.of(rtol, atol, min_digits), sympy_timeout, as_json, strict, fmt, data, prove)
+
+
+def run_check(ev, expects: tuple[str, ...], expect_values: tuple[str, ...], formulas: tuple[str, ...],
+              answers: Optional[str], out_file: Optional[str], reveal: bool, rules, sympy_timeout: float,
+              as_json: bool, strict: bool = False, fmt: str = "text", data: tuple[str, ...] = (),
+              prove: bool = False) -> int:
+    """`gradcli check`: one student's answers (exit 1 when any is wrong), or a class's
+    (exit 0 once the gradebook is written; with --strict, 1 when any answer is not right)."""
+    from ..teach import homework
+
+    if prove and answers is not None:
+        raise UsageError("--prove asks SymPy about one student's formulas: leave it out with --answers")
+    request = homework.Request(rules=rules, data=tuple(data), prove=sympy_timeout if prove else 0.0, reveal=reveal)
+    if answers is not None:
+        if expects or formulas or expect_values:
+            raise UsageError("--answers grades a whole class: leave out --expect, --expect-value and --expect-formula")
+        return _grade_class(ev, answers, out_file, request, as_json, strict, fmt)
+    if out_file is not None or strict or fmt != "text":
+        raise UsageError("--out, --strict and --format go with --answers (a class's gradebook)")
+    if not (expects or formulas or expect_values):
+        raise UsageError("nothing to check: give --expect NAME=VALUE, --expect-value, --expect-formula or --answers")
+    _read_answers(ev, request, expects, expect_values, formulas)
+    verdicts = homework.judge(ev, request)
+    if as_json:
+        from ..output.documents import dumps, verdicts_json
+
+        from ..output.terminal import json_visible
+
+        echo(json_visible(dumps(verdicts_json(ev, verdicts, reveal, rules))), escape=False)
+    else:
+        from ..output.tables import Style, verdict_view
+
+        console = _console()
+        console.print(verdict_view(ev, verdicts, Style(console.is_terminal), reveal, rules))
+    return int(ExitStatus.OK if all(v.ok for v in verdicts) else ExitStatus.CHECK_FAILED)
+
+
+def _read_answers(ev, request, expects: tuple[str, ...], expect_values: tuple[str, ...],
+                  formulas: tuple[str, ...]) -> None:
+    """The command line's answers into the request, with the text each was written as."""
+    from ..run.bindings import constant_value
+    from ..teach import homework
+
+    for item in expects:
+        name, eq, text = item.partition("=")
+        if not eq or not name.strip():
+            raise UsageError(f"--expect {item!r}: write NAME=VALUE, e.g. --expect b=8")
+        if name.strip() in request.expect:
+            raise UsageError(f"--expect {name.strip()} is given twice")
+        request.expect[name.strip()] = homework.Answer(constant_value(text, f"--expect {name.strip()}"), text.strip())
+    for item in expect_values:
+        name, eq, text = item.partition("=")
+        key = name.strip() if eq and homework._NAME.match(name.strip()) else None
+        if key is None:
+            text = item
+        where = f"--expect-value {key}" if key else "--expect-value"
+        if key == ev.output_name:
+            key = None
+        if key in request.values:
+            raise UsageError(f"{where} is given twice")
+        request.values[key] = homework.Answer(constant_value(text, where), text.strip())
+    for item in formulas:
+        name, eq, text = item.partition("=")
+        if not eq or not name.strip() or not text.strip():
+            raise UsageError(f"--expect-formula {item!r}: write NAME=EXPRESSION, e.g. x=2*x")
+        if name.strip() in request.formulas:
+            raise UsageError(f"--expect-formula {name.strip()} is given twice")
+        request.formulas[name.strip()] = text.strip()
+
+
+def _grade_class(ev, answers: str, out_file: Optional[str], request, as_json: bool, strict: bool,
+                 fmt: str) -> int:
+    from ..output import documents
+    from ..teach import gradebook
+
+    from .files import write_output
+
+    reveal = request.reveal
+    if fmt == "gradescope" and as_json:
+        raise UsageError("--format gradescope writes Gradescope's JSON already: leave out --json")
+    sheet = gradebook.read_answers(answers)
+    book = gradebook.grade(ev, sheet, request)
+    for problem in book.problems:
+        echo(f"gradcli: warning: {answers}: {problem}", err=True)
+    if fmt == "gradescope":
+        if len(book.students) != 1:
+            raise UsageError(f"--format gradescope writes one submission's results.json: {answers} has "
+                             f"{len(book.students)} students (give one row)")
+        text = documents.dumps(documents.gradescope_json(book))
+    else:
+        text = documents.gradebook_csv(book, reveal)
+    if out_file and out_file != "-":
+        write_output(out_file, text, "--out")
+    if as_json:
+        from ..output.terminal import json_visible
+
+        echo(json_visible(documents.dumps(documents.gradebook_json(ev, book, reveal, request.rules))), escape=False)
+    elif not out_file or out_file == "-":
+        echo(text, nl=False)
+    if not as_json:
+        from ..output.tables import Style, gradebook_summary
+
+        to_stdout = bool(out_file) and out_file != "-"
+        console = _console(err=not to_stdout)
+        console.print(gradebook_summary(book, Style(console.is_terminal), out_file if to_stdout else None))
+    if strict and not book.all_right:
+        return int(ExitStatus.CHECK_FAILED)
+    return int(ExitStatus.OK)

@@ -1,0 +1,147 @@
+"""``gradcli descend``: gradient descent on a program's output, with the same engine."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import click
+
+from ..core.errors import ExitStatus, UsageError
+from ..core.fmt import a_format
+from .group import _PROGRAM_COMMAND, main
+from .options import PROGRAM_ARGUMENTS, FileName
+from .printing import _console, _csv_text, _echo_json, _picture_format, _write_or_print, echo
+from .program import _format, _program_and_bindings
+
+
+@main.command("descend", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@click.argument("args", nargs=-1, metavar=PROGRAM_ARGUMENTS)
+@click.option("-f", "--file", "program_file", metavar="FILE", type=FileName(),
+              help="Read the program from FILE.")
+@click.option("--vars", "vars_files", metavar="FILE.json", type=FileName(), multiple=True,
+              help="Starting values from JSON.")
+@click.option("--output", "output", metavar="NAME", help="Minimize this named step instead of the last.")
+@click.option("--wrt", metavar="A,B", help="The parameters to update (default: every input that is not data).")
+@click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate.")
+@click.option("--steps", "steps", type=click.IntRange(0, 10_000_000), default=50, show_default=True,
+              help="Most updates.")
+@click.option("--momentum", type=float, default=0.0, show_default=True, help="Momentum μ (PyTorch's SGD rule).")
+@click.option("--tol", type=float, default=0.0, show_default=True, help="Stop when the gradient norm is below this.")
+@click.option("--every", type=click.IntRange(1, None), default=1, show_default=True, help="Show every N-th step.")
+@click.option("--points", "points_file", metavar="FILE.csv", type=FileName(),
+              help="Training data: one example per row; the loss is the mean over a (mini)batch.")
+@click.option("--batch", type=click.IntRange(1, None), help="Minibatch size (default: all rows).")
+@click.option("--seed", "seed", type=int, default=0, show_default=True, help="Seed for shuffling minibatches.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--plot", "plot_file", metavar="FILE", type=FileName(),
+              help="Draw the loss curve (png or svg; with two scalar "
+                   "parameters also the path over the contours).")
+def descend_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                    output: Optional[str], wrt: Optional[str], lr: float, steps: int, momentum: float, tol: float,
+                    every: int, points_file: Optional[str], batch: Optional[int], seed: int, fmt: str,
+                    as_json: bool, plot_file: Optional[str]) -> int:
+    """Gradient descent on PROGRAM's output: θ ← θ − lr·∇output, with the same engine.
+
+    \b
+    gradcli descend "(x-1)^2 + 10*(y-x^2)^2" x=-1 y=2 --lr 0.01 --steps 200 --every 20
+    gradcli descend "(w*x - y)^2" w=0 --points data.csv --batch 8 --lr 0.05
+    gradcli descend -f loss.grad --vars start.json --momentum 0.9 --plot loss.png
+    """
+    import math
+
+    from ..run import batch as batch_mod
+    from ..run import bindings as binding_mod
+    from ..run.descend import Diverged, descend
+
+    fmt = _format(as_json, fmt if fmt != "table" or not as_json else None)
+    source, rest = _program_and_bindings(args, program_file)
+    start = binding_mod.collect(rest, vars_files)
+    data = batch_mod.read_points(points_file) if points_file else None
+    if batch is not None and data is None:
+        raise UsageError("--batch takes minibatches of --points data")
+    if not math.isfinite(tol) or tol < 0 or not math.isfinite(momentum):
+        raise UsageError("--tol must be a non-negative number and --momentum finite")
+    names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
+    try:
+        run_ = descend(source, start, lr=lr, steps=steps, wrt=names, momentum=momentum, tol=tol, every=every,
+                       output=output, data=data, batch=batch, seed=seed)
+    except Diverged as exc:  # the rows reached tell where it went wrong: print them, then the error
+        if exc.partial.records:
+            _show_descent(exc.partial, fmt)
+        raise
+    _show_descent(run_, fmt)
+    if plot_file:
+        _plot_descent(run_, source, start, output, plot_file,
+                      [("-f", program_file), ("--points", points_file), *(("--vars", v) for v in vars_files)])
+    return int(ExitStatus.OK)
+
+
+def _show_descent(run_: Any, fmt: str) -> None:
+    from ..core.fmt import json_value, number
+
+    if fmt == "json":
+        import json
+
+        doc = {"schema": 1, "output": run_.output, "wrt": run_.wrt, "stopped": run_.stopped,
+               "steps": run_.steps_taken,
+               "records": [{"step": r.step, "loss": json_value(r.loss), "grad_norm": json_value(r.grad_norm),
+                            "params": {n: json_value(v) for n, v in r.params.items()}} for r in run_.records],
+               "final": {n: json_value(v) for n, v in run_.final.items()}}
+        _echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    rows = [["step", run_.output, "|gradient|", *run_.wrt]]
+    for r in run_.records:
+        rows.append([str(r.step), repr(r.loss), repr(r.grad_norm),
+                     *(number(r.params[n], 10) if fmt == "table" else _cell(r.params[n]) for n in run_.wrt)])
+    if fmt == "csv":
+        echo(_csv_text(rows), nl=False)
+        return
+    from rich.table import Table
+
+    from ..output.tables import Style
+
+    console = _console()
+    why = {"tolerance": "stopped at --tol", "diverged": "diverged"}.get(run_.stopped, "all --steps")
+    count = f"{run_.steps_taken} step{'' if run_.steps_taken == 1 else 's'}"
+    table = Table(title=f"Gradient descent on {run_.output}: {count} ({why})",
+                  title_justify="left", box=Style(console.is_terminal).box)
+    for k, head in enumerate(rows[0]):
+        table.add_column(head, justify="right" if k < 3 else "left")
+    for row in rows[1:]:
+        table.add_row(row[0], number(float(row[1]), 10), number(float(row[2]), 4), *row[3:])
+    console.print(table)
+
+
+def _cell(x: Any) -> str:
+    import json
+
+    return json.dumps(x.tolist()) if hasattr(x, "tolist") and bool(getattr(x, "shape", ())) else repr(float(x))
+
+
+def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plot_file: str,
+                  inputs: list[tuple[str, Optional[str]]]) -> None:
+    from ..output import plots
+
+    kind = _picture_format(None, plot_file, ("png", "svg"))
+    losses = run_.losses or [(r.step, r.loss) for r in run_.records]  # every step, not only the shown rows
+    scalars = [n for n in run_.wrt if not getattr(run_.final[n], "shape", ())]
+    if len(run_.wrt) == 2 and len(scalars) == 2:
+        from ..run import sample
+
+        path = [(float(p[scalars[0]]), float(p[scalars[1]])) for p in run_.history]  # type: ignore[arg-type]
+        xs, ys = [p[0] for p in path], [p[1] for p in path]
+
+        def span(values: list[float]) -> tuple[float, float]:
+            lo, hi = min(values), max(values)
+            pad = max(0.25 * (hi - lo), 0.5)
+            return lo - pad, hi + pad
+
+        (x0, x1), (y0, y1) = span(xs), span(ys)
+        fixed = {k: v for k, v in start.items() if k not in scalars}
+        fld = sample.field(source, sample.Range(scalars[0], x0, x1, None), sample.Range(scalars[1], y0, y1, None),
+                           fixed, output)
+        data = plots.figure_field(fld, kind, path)
+    else:
+        data = plots.figure_descent(losses, run_.output, kind)
+    _write_or_print(data, plot_file, a_format(kind, "plot"), inputs)

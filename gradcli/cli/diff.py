@@ -1,0 +1,192 @@
+"""``gradcli diff``: derivatives as formulas, scalar or matrix, without numbers."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import click
+
+from ..core.errors import ExitStatus, UsageError
+from ..core.fmt import tex_name
+from .group import _PROGRAM_COMMAND, main
+from .options import SECONDS, FileName
+from .printing import _echo_json, echo
+from .program import _one_stdin, _program_and_bindings, _program_point
+
+
+@main.command("diff", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@click.argument("args", nargs=-1, metavar="PROGRAM [NAME=VALUE]...")
+@click.option("-f", "--file", "program_file", metavar="FILE", type=FileName(),
+              help="Read the program from FILE ('-' for stdin).")
+@click.option("--vars", "vars_files", metavar="FILE.json", type=FileName(), multiple=True,
+              help="Shapes of the inputs from a JSON object (the values are not used).")
+@click.option("--shape", "shapes", metavar="NAME=RxC", multiple=True,
+              help="An input's shape without values: W=3x2, x=2 (inputs without a shape are scalars).")
+@click.option("--output", "output", metavar="NAME", help="Differentiate this named step instead of the last.")
+@click.option("--wrt", metavar="A,B", help="Only these inputs (comma-separated).")
+@click.option("--steps", is_flag=True, help="Show the backward sweep in symbols, step by step.")
+@click.option("--expand", is_flag=True,
+              help="Write each derivative in the inputs only (by default a program with named steps gets "
+                   "formulas in its step names, after the steps they use).")
+@click.option("--latex", is_flag=True, help="Also give each derivative as LaTeX.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
+@click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True, metavar="SECONDS",
+              help="Time budget for simplifying the formulas.")
+def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                 shapes: tuple[str, ...], output: Optional[str], wrt: Optional[str], steps: bool, expand: bool,
+                 latex: bool, as_json: bool, sympy_timeout: float) -> int:
+    """Derivatives of PROGRAM as formulas: no numbers needed.
+
+    The reverse sweep runs in symbols over the program's own graph ("downstream =
+    upstream × local", summed where a node feeds several others); each formula is
+    written in gradcli's language, so gradcli reads it back.  Inputs are scalars,
+    unless the program's point (its #: lines, NAME=VALUE, --vars) or --shape gives them
+    shapes: then the derivatives are matrix formulas (only the shapes of values are used).
+
+    \b
+    gradcli diff "(a+b)*(b+1)"
+    gradcli diff "f = (x+y)*max(y,z)" --steps
+    gradcli diff -f samples/tiny_net.grad --wrt w11
+    gradcli diff -f samples/tiny_net.grad --wrt w11 --expand
+    gradcli diff -f samples/layer.grad
+    gradcli diff "dot(u, sigmoid(W@x + b))" --vars samples/layer.json
+    gradcli diff "sum(sigmoid(W@x))" --shape W=3x2 --shape x=2
+    """
+    from ..language.lower import lower
+    from ..language.parser import parse
+    from ..teach import derive
+
+    _one_stdin(args, program_file, vars_files)
+    source, rest = _program_and_bindings(args, program_file)
+    point, default_output, problems = _program_point(source, program_file)
+    graph = lower(parse(source), output or (default_output if point else None))
+    names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
+    if rest or vars_files or point or shapes:
+        shaped = _diff_shapes(graph, point, rest, vars_files, shapes)
+        if shaped is not None:
+            return _diff_arrays(graph, source, shaped, names, steps, latex, as_json)
+    d = derive.derive(graph, names)
+    stepwise = not expand and derive.step_formulas(d) is not None
+    derive.simplify(d, sympy_timeout, inputs=not stepwise)  # the inputs-only form only when it is shown
+    where: list[str] = []
+    in_steps = derive.step_formulas(d) if stepwise else None
+    if in_steps is not None:  # the lecture's form: in the program's own steps, after them
+        where, found = in_steps
+    else:
+        found = derive.formulas(d)
+    out = graph.label(graph.output)
+    if as_json:
+        import json
+
+        doc: dict[str, Any] = {"schema": 1, "program": source, "output": out, "gradient": found}
+        if where:
+            doc["where"] = where
+        if steps:
+            doc["steps"] = derive.steps_text(d).splitlines()
+        if latex:
+            doc["latex"] = derive.latex(d, stepwise)
+        _echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
+        return int(ExitStatus.OK)
+    if steps:
+        echo(derive.steps_text(d))
+        echo()
+    if where:
+        echo("where (the program's steps):")
+        for line in where:
+            echo(f"  {line}")
+        echo()
+    for name, formula in found.items():
+        echo(f"∂{out}/∂{name} = {formula}")
+    if latex:
+        echo()
+        for name, tex in derive.latex(d, stepwise).items():
+            echo(f"\\frac{{\\partial {tex_name(out)}}}{{\\partial {tex_name(name)}}} = {tex}")
+    return int(ExitStatus.OK)
+
+
+def _diff_shapes(graph: Any, point: dict, rest: list[str], vars_files: tuple[str, ...],
+                 shapes: tuple[str, ...] = ()) -> Optional[str]:
+    """Set the graph's shapes from the point; where they came from, or None when every node
+    is a scalar (then the scalar derivation runs, as without a point)."""
+    from ..core.ops import OPS
+    from ..core.shapes import infer_shapes
+    from ..run import bindings as binding_mod
+
+    bound = {**point, **binding_mod.collect([a for a in rest if not a.startswith("#")], vars_files)}
+    bound.update(_shape_options(shapes))
+    env = {}
+    for i in graph.inputs:
+        name = graph.nodes[i].name
+        env[name] = bound[name].value if name in bound else 0.0
+    infer_shapes(graph, env)
+    tensor = any(n.shape not in ((), None) for n in graph.nodes) or any(
+        n.op not in ("input", "const") and not OPS[n.op].elementwise for n in graph.nodes)
+    if not tensor:
+        return None
+    origins: list[str] = []
+    missing = []
+    for i in graph.inputs:
+        b = bound.get(graph.nodes[i].name)
+        if b is None:
+            missing.append(graph.nodes[i].name)
+            continue
+        where = {"program": "the program's #: lines", "argument": "the command line"}.get(b.origin, b.origin)
+        if where not in origins:
+            origins.append(where)
+    text = " and ".join(origins) or "nowhere"
+    if missing:
+        text += f" ({', '.join(missing)}: no value, so a scalar)"
+    return text
+
+
+def _shape_options(shapes: tuple[str, ...]) -> dict:
+    """``--shape W=3x2``: a Binding of zeros of that shape per option (only shapes are used)."""
+    import re
+
+    import numpy as np
+
+    from ..run.bindings import Binding
+
+    found = {}
+    for item in shapes:
+        name, _, dims = item.partition("=")
+        if not re.fullmatch(r"[^\W\d]\w*", name.strip()) or not re.fullmatch(r"\d+([x×]\d+)?", dims.strip()):
+            raise UsageError(f"--shape {item}: write NAME=ROWSxCOLS or NAME=LENGTH, e.g. W=3x2 or x=2")
+        size = tuple(int(n) for n in re.split(r"[x×]", dims.strip()))
+        if 0 in size:
+            raise UsageError(f"--shape {item}: sizes start at 1")
+        found[name.strip()] = Binding(name.strip(), np.zeros(size), dims.strip(), "--shape")
+    return found
+
+
+def _diff_arrays(graph: Any, source: str, origin: str, names: Optional[list[str]], steps: bool, latex: bool,
+                 as_json: bool) -> int:
+    from ..teach import derive_arrays as da
+
+    d = da.derive_arrays(graph, names)
+    if as_json:
+        import json
+
+        doc: dict[str, Any] = {
+            "schema": 1, "program": source, "output": d.output,
+            "gradient": {n: f.text() for n, f in d.gradient.items()},
+            "shapes": {n: list(s) for n, s in d.shapes.items()}, "shapes_from": origin,
+            "where": da.where_lines(d), "adjoints": da.adjoint_lines(d),
+            "adjoint_names": {d.names[label]: adj for label, adj in d.adjoint_names.items()},
+            "notes": d.notes,
+        }
+        if steps:
+            doc["steps"] = da.steps_text(d)
+        if latex:
+            doc["latex"] = da.latex(d)
+        _echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
+        return int(ExitStatus.OK)
+    if steps:
+        echo("\n".join(da.steps_text(d)))
+        echo()
+    echo("\n".join(da.text(d, origin)))
+    if latex:
+        echo()
+        for name, tex in da.latex(d).items():
+            echo(f"\\frac{{\\partial {tex_name(d.output)}}}{{\\partial {tex_name(name)}}} = {tex}")
+    return int(ExitStatus.OK)

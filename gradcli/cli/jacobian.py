@@ -1,0 +1,125 @@
+"""``gradcli jacobian`` and ``gradcli hessian``: matrices of derivatives, checked and printed."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+
+from ..core.errors import ExitStatus, UsageError
+from ..core.fmt import plural
+from .evaluation import _check_kinds
+from .group import _PROGRAM_COMMAND, main
+from .options import check_options, output_options, program_options
+from .printing import _console, _warn, _write_csv, echo
+from .program import _format, _prepare
+
+
+@main.command("jacobian", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@program_options
+@check_options
+@output_options(("table", "json", "csv", "tsv"))
+@click.option("--mode", type=click.Choice(["reverse", "forward", "both"]), default="reverse", show_default=True,
+              help="Reverse: one backward pass per output element; forward: one tangent pass per input "
+                   "element; both: compute both and compare.")
+def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                     output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
+                     rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
+                     fmt: Optional[str], full: bool, digits: Optional[int], mode: str) -> int:
+    """The Jacobian of PROGRAM's output with respect to its inputs.
+
+    Rows are output elements (y[0], y[1], ...), columns input elements (x[0], W[0,1],
+    ...), inputs in --wrt order, each flattened row-major.
+
+    \b
+    gradcli jacobian "softmax(z)" z=[1,2,3]
+    gradcli jacobian "softmax(z)" z=[1,2,3] --mode both --check all
+    gradcli jacobian "[x*y, x+y]" x=1 y=2 --wrt y,x --json
+    """
+    from ..run.derivatives import check_matrix_size, jacobian
+    from ..run.evaluate import run
+
+    fmt = _format(as_json, fmt)
+    ev = _prepare(args, program_file, vars_files, output, wrt)
+    check_matrix_size(ev, "jacobian")  # before the forward pass: a size that cannot fit is refused at once
+    run(ev)
+    _warn(ev.warnings)
+    matrix = jacobian(ev, "reverse" if mode == "both" else mode)
+    if mode == "both":
+        from ..run.derivatives import largest_difference
+
+        other = jacobian(ev, "forward")
+        gap = largest_difference(matrix.data, other.data)
+        matrix.notes.append(
+            f"reverse mode: {plural(matrix.passes, 'backward pass')}; forward mode: {plural(other.passes, 'tangent pass')}; "
+            f"largest difference {gap:.3g}"
+        )
+        matrix.mode = "both"
+        matrix.agreement = gap  # type: ignore[attr-defined]
+    return _finish_matrix(ev, matrix, check, rtol, atol, sympy_timeout, fmt, full, digits)
+
+
+@main.command("hessian", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@program_options
+@check_options
+@output_options(("table", "json", "csv", "tsv"))
+def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                    output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
+                    rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
+                    fmt: Optional[str], full: bool, digits: int) -> int:
+    """Second derivatives of PROGRAM's scalar output (forward-over-reverse).
+
+    Computed by differentiating the gradient with dual numbers, not by finite
+    differences; symmetric to rounding.
+
+    \b
+    gradcli hessian "x^2*y + sin(x*y)" x=1 y=2
+    gradcli hessian "x^2*y + sin(x*y)" x=1 y=2 --check all --json
+    gradcli hessian "sum(log(1 + exp(-w*x)))" w=[0.5,-1] x=[1,2] --format csv
+    """
+    from ..run.derivatives import check_matrix_size, hessian
+    from ..run.evaluate import run
+
+    fmt = _format(as_json, fmt)
+    ev = _prepare(args, program_file, vars_files, output, wrt)
+    if ev.graph.nodes[ev.graph.output].shape != ():
+        shape = ev.graph.nodes[ev.graph.output].shape
+        raise UsageError(f"the Hessian needs a scalar output; {ev.output_name} has shape {shape}")
+    check_matrix_size(ev, "hessian")
+    run(ev)
+    _warn(ev.warnings)
+    matrix = hessian(ev)
+    return _finish_matrix(ev, matrix, check, rtol, atol, sympy_timeout, fmt, full, digits)
+
+
+def _finish_matrix(ev, matrix, check, rtol, atol, sympy_timeout, fmt, full, digits) -> int:
+    from ..oracles.matrix_checks import check_matrix
+
+    kinds = _check_kinds(check)
+    for kind in ("sympy", "fd"):
+        if kind in kinds:
+            matrix.checks.append(check_matrix(ev, matrix, kind, rtol, atol, sympy_timeout))
+    _emit_matrix(ev, matrix, fmt, full, digits)
+    failed = any(c.status == "fail" for c in matrix.checks)
+    return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)
+
+
+def _emit_matrix(ev, matrix, fmt: str, full: bool, digits: Optional[int]) -> None:
+    if fmt == "json":
+        from ..output.documents import dumps, matrix_json
+
+        echo(dumps(matrix_json(ev, matrix)), escape=False)
+    elif fmt in ("csv", "tsv"):
+        _write_csv(_matrix_rows(matrix), fmt)
+    else:
+        from ..output.tables import Style, matrix_view
+
+        console = _console()
+        console.print(matrix_view(ev, matrix, Style(console.is_terminal, digits, full)))
+
+
+def _matrix_rows(matrix) -> list[list[str]]:
+    rows = [["", *matrix.columns]]
+    for label, row in zip(matrix.rows, matrix.data):
+        rows.append([label, *(repr(float(v)) for v in row)])
+    return rows

@@ -1,0 +1,76 @@
+"""``gradcli plot``: a function and its derivative over one input, or a gradient field over two."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import click
+
+from ..core.errors import ExitStatus, UsageError
+from ..core.fmt import a_format
+from .group import _PROGRAM_COMMAND, main
+from .options import FileName
+from .printing import _csv_text, _picture_format, _write_or_print
+from .program import _inputs, _program_and_bindings
+
+
+@main.command("plot", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@click.argument("args", nargs=-1, metavar="PROGRAM NAME=LOW:HIGH[:POINTS]... [NAME=VALUE]...")
+@click.option("-f", "--file", "program_file", metavar="FILE", type=FileName(),
+              help="Read the program from FILE.")
+@click.option("--vars", "vars_files", metavar="FILE.json", type=FileName(), multiple=True,
+              help="Values of the other inputs.")
+@click.option("--output", "output", metavar="NAME", help="Plot this named step instead of the last.")
+@click.option("--format", "fmt", type=click.Choice(["text", "png", "svg", "csv"]), default=None,
+              help="text (the terminal), png or svg (matplotlib), csv (the sampled data); "
+                   "default: from -o's extension, else text.")
+@click.option("--check", "check", type=click.Choice(["fd"]), help="Overlay finite differences (one input).")
+@click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(),
+              help="Write the picture or data to FILE.")
+def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+                 output: Optional[str], fmt: Optional[str], check: Optional[str], out_file: Optional[str]) -> int:
+    """Plot PROGRAM over one input (with its derivative) or two (contours and gradient arrows).
+
+    Ranges are NAME=LOW:HIGH or NAME=LOW:HIGH:POINTS; other inputs take NAME=VALUE.
+
+    \b
+    gradcli plot "x*exp(-x^2)" x=-2:2
+    gradcli plot "relu(x) + 0.1*x^2" x=-2:2:400 --check fd -o relu.png
+    gradcli plot "(x-1)^2 + 10*(y-x^2)^2" x=-2:2 y=-1:3 -o field.svg
+    gradcli plot "w*x + b" w=-1:1 b=0.5 x=2 --format csv
+    """
+    from ..output import plots
+    from ..run import bindings as binding_mod
+    from ..run import sample
+
+    source, rest = _program_and_bindings(args, program_file)
+    written_from = _inputs(args, program_file, vars_files)
+    ranges = [sample.parse_range(a) for a in rest if sample.is_range(a)]
+    fixed = binding_mod.collect([a for a in rest if not sample.is_range(a)], vars_files)
+    if not 1 <= len(ranges) <= 2:
+        raise UsageError("give one range (NAME=LOW:HIGH) for a curve, or two for a gradient field")
+    kind = _picture_format(fmt, out_file, ("text", "png", "svg", "csv"))
+    if kind == "text" and out_file in (None, "-") and not sys.stdout.isatty() and fmt is None:
+        kind = "csv"  # piped: the data, not a drawing
+    if len(ranges) == 1:
+        curve = sample.curve(source, ranges[0], fixed, output)
+        if check == "fd":
+            sample.with_finite_differences(curve, source, fixed, output)
+        if kind == "csv":
+            _write_or_print(_csv_text(plots.curve_rows(curve)), out_file, "the sampled data", written_from)
+        elif kind == "text":
+            _write_or_print(plots.text_curve(curve), out_file, "the plot", written_from)
+        else:
+            _write_or_print(plots.figure_curve(curve, kind), out_file, a_format(kind, "plot"), written_from)
+    else:
+        if check:
+            raise UsageError("--check fd overlays a curve: give one range")
+        fld = sample.field(source, ranges[0], ranges[1], fixed, output)
+        if kind == "csv":
+            _write_or_print(_csv_text(plots.field_rows(fld)), out_file, "the sampled data", written_from)
+        elif kind == "text":
+            raise UsageError("a gradient field is drawn as png or svg (-o field.png), or given as --format csv")
+        else:
+            _write_or_print(plots.figure_field(fld, kind), out_file, a_format(kind, "plot"), written_from)
+    return int(ExitStatus.OK)
