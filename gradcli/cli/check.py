@@ -4,50 +4,20 @@ from __future__ import annotations
 
 from typing import Optional
 
-import click
 
 from ..core.errors import ExitStatus, UsageError
 from .group import _PROGRAM_COMMAND, main
-from .options import SECONDS, TOLERANCE, FileName, program_options
+from .options import declare
 from .printing import _console, _warn, echo
 from .program import _inputs, _one_stdin, _prepare
 
 
 @main.command("check", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
-@program_options
-@click.option("--expect", "expects", metavar="NAME=VALUE", multiple=True,
-              help="A student's ∂out/∂NAME, for an input or any named step (a number, a constant "
-                   "expression such as 1/3, or an array).")
-@click.option("--expect-value", "expect_values", metavar="[NAME=]VALUE", multiple=True,
-              help="A student's value of the output, or of the step NAME.")
-@click.option("--expect-formula", "formulas", metavar="NAME=EXPR", multiple=True,
-              help="A student's formula for ∂out/∂NAME; may use the program's step names and arrays.")
-@click.option("--answers", metavar="FILE.csv", type=FileName(),
-              help="A class's answers (CSV, TSV or ;): an id column, then columns NAME or d/dNAME "
-                   "(gradients), value or value:NAME (values), formula:NAME (formulas); other columns are kept.")
-@click.option("--out", "out_file", metavar="FILE.csv", type=FileName(),
-              help="With --answers: write the gradebook here ('-' for stdout); never onto an input file.")
-@click.option("--strict", is_flag=True, help="With --answers: exit 1 when any answer is not right.")
-@click.option("--format", "fmt", type=click.Choice(["text", "gradescope"]), default="text", show_default=True,
-              help="With --answers: the gradebook as CSV (text) or Gradescope's results.json.")
-@click.option("--reveal", is_flag=True, help="Show the right answers (with --answers: a key row).")
-@click.option("--rtol", type=TOLERANCE, default=None,
-              help="Relative tolerance for numbers (default 1e-4). Given, the tolerance alone judges numbers.")
-@click.option("--atol", type=TOLERANCE, default=None, help="Absolute tolerance for numbers (default 1e-8).")
-@click.option("--min-digits", type=click.IntRange(1, 17), default=None, metavar="N",
-              help="Fewest significant digits for a number to be right to the digits written (default 3).")
-@click.option("--data", "data", metavar="NAME", multiple=True,
-              help="An input that is data (a label, a target, a mask): formulas are never tested with it moved "
-                   "off its kind. Also '#: data NAME ...' in the program.")
-@click.option("--prove", is_flag=True,
-              help="Also ask SymPy to prove each right formula equal, within --sympy-timeout (an extra: "
-                   "formulas are judged by their values at chosen points).")
-@click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True,
-              metavar="SECONDS", help="Time budget for --prove and for --reveal's formulas.")
-@click.option("--json", "as_json", is_flag=True, help="Verdicts as JSON.")
+@declare("check")
 def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
-                  output: Optional[str], wrt: Optional[str], expects: tuple[str, ...],
-                  expect_values: tuple[str, ...], formulas: tuple[str, ...], answers: Optional[str],
+                  output: Optional[str], wrt: Optional[str], expects: tuple[tuple[str, str], ...],
+                  expect_values: tuple[tuple[Optional[str], str], ...],
+                  formulas: tuple[tuple[str, str], ...], answers: Optional[str],
                   out_file: Optional[str], strict: bool, fmt: str, reveal: bool, rtol: Optional[float],
                   atol: Optional[float], min_digits: Optional[int], data: tuple[str, ...], prove: bool,
                   sympy_timeout: float, as_json: bool) -> int:
@@ -80,7 +50,8 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
                      Rules.of(rtol, atol, min_digits), sympy_timeout, as_json, strict, fmt, data, prove)
 
 
-def run_check(ev, expects: tuple[str, ...], expect_values: tuple[str, ...], formulas: tuple[str, ...],
+def run_check(ev, expects: tuple[tuple[str, str], ...], expect_values: tuple[tuple[Optional[str], str], ...],
+              formulas: tuple[tuple[str, str], ...],
               answers: Optional[str], out_file: Optional[str], reveal: bool, rules, sympy_timeout: float,
               as_json: bool, strict: bool = False, fmt: str = "text", data: tuple[str, ...] = (),
               prove: bool = False) -> int:
@@ -115,37 +86,29 @@ def run_check(ev, expects: tuple[str, ...], expect_values: tuple[str, ...], form
     return int(ExitStatus.OK if all(v.ok for v in verdicts) else ExitStatus.CHECK_FAILED)
 
 
-def _read_answers(ev, request, expects: tuple[str, ...], expect_values: tuple[str, ...],
-                  formulas: tuple[str, ...]) -> None:
-    """The command line's answers into the request, with the text each was written as."""
+def _read_answers(ev, request, expects: tuple[tuple[str, str], ...],
+                  expect_values: tuple[tuple[Optional[str], str], ...],
+                  formulas: tuple[tuple[str, str], ...]) -> None:
+    """The command line's answers (pairs, from `gradcli.cli.paramtypes.NameValue`) into the
+    request, with the text each was written as."""
     from ..run.bindings import constant_value
     from ..teach import homework
 
-    for item in expects:
-        name, eq, text = item.partition("=")
-        if not eq or not name.strip():
-            raise UsageError(f"--expect {item!r}: write NAME=VALUE, e.g. --expect b=8")
-        if name.strip() in request.expect:
-            raise UsageError(f"--expect {name.strip()} is given twice")
-        request.expect[name.strip()] = homework.Answer(constant_value(text, f"--expect {name.strip()}"), text.strip())
-    for item in expect_values:
-        name, eq, text = item.partition("=")
-        key = name.strip() if eq and homework._NAME.match(name.strip()) else None
-        if key is None:
-            text = item
+    for name, text in expects:
+        if name in request.expect:
+            raise UsageError(f"--expect {name} is given twice")
+        request.expect[name] = homework.Answer(constant_value(text, f"--expect {name}"), text.strip())
+    for key, text in expect_values:
         where = f"--expect-value {key}" if key else "--expect-value"
         if key == ev.output_name:
             key = None
         if key in request.values:
             raise UsageError(f"{where} is given twice")
         request.values[key] = homework.Answer(constant_value(text, where), text.strip())
-    for item in formulas:
-        name, eq, text = item.partition("=")
-        if not eq or not name.strip() or not text.strip():
-            raise UsageError(f"--expect-formula {item!r}: write NAME=EXPRESSION, e.g. x=2*x")
-        if name.strip() in request.formulas:
-            raise UsageError(f"--expect-formula {name.strip()} is given twice")
-        request.formulas[name.strip()] = text.strip()
+    for name, text in formulas:
+        if name in request.formulas:
+            raise UsageError(f"--expect-formula {name} is given twice")
+        request.formulas[name] = text
 
 
 def _grade_class(ev, answers: str, out_file: Optional[str], request, as_json: bool, strict: bool,

@@ -10,6 +10,6 @@ from __future__ import annotations
 
 from . import check, descend, diff, eval, export, functions, graph, jacobian, plot  # noqa: F401 (registration)
 from .group import main, run_cli
-from .options import FileName
+from .paramtypes import FileName
 
 __all__ = ["FileName", "main", "run_cli"]

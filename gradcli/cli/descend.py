@@ -4,39 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import click
 
 from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import a_format
 from .group import _PROGRAM_COMMAND, main
-from .options import PROGRAM_ARGUMENTS, FileName
+from .options import declare
 from .printing import _console, _csv_text, _echo_json, _picture_format, _write_or_print, echo
 from .program import _format, _program_and_bindings
 
 
 @main.command("descend", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
-@click.argument("args", nargs=-1, metavar=PROGRAM_ARGUMENTS)
-@click.option("-f", "--file", "program_file", metavar="FILE", type=FileName(),
-              help="Read the program from FILE.")
-@click.option("--vars", "vars_files", metavar="FILE.json", type=FileName(), multiple=True,
-              help="Starting values from JSON.")
-@click.option("--output", "output", metavar="NAME", help="Minimize this named step instead of the last.")
-@click.option("--wrt", metavar="A,B", help="The parameters to update (default: every input that is not data).")
-@click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate.")
-@click.option("--steps", "steps", type=click.IntRange(0, 10_000_000), default=50, show_default=True,
-              help="Most updates.")
-@click.option("--momentum", type=float, default=0.0, show_default=True, help="Momentum μ (PyTorch's SGD rule).")
-@click.option("--tol", type=float, default=0.0, show_default=True, help="Stop when the gradient norm is below this.")
-@click.option("--every", type=click.IntRange(1, None), default=1, show_default=True, help="Show every N-th step.")
-@click.option("--points", "points_file", metavar="FILE.csv", type=FileName(),
-              help="Training data: one example per row; the loss is the mean over a (mini)batch.")
-@click.option("--batch", type=click.IntRange(1, None), help="Minibatch size (default: all rows).")
-@click.option("--seed", "seed", type=int, default=0, show_default=True, help="Seed for shuffling minibatches.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--plot", "plot_file", metavar="FILE", type=FileName(),
-              help="Draw the loss curve (png or svg; with two scalar "
-                   "parameters also the path over the contours).")
+@declare("descend")
 def descend_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                     output: Optional[str], wrt: Optional[str], lr: float, steps: int, momentum: float, tol: float,
                     every: int, points_file: Optional[str], batch: Optional[int], seed: int, fmt: str,

@@ -4,36 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import click
 
-from ..core.errors import ExitStatus, UsageError
+from ..core.errors import ExitStatus
 from ..core.fmt import tex_name
 from .group import _PROGRAM_COMMAND, main
-from .options import SECONDS, FileName
+from .options import declare
 from .printing import _echo_json, echo
 from .program import _one_stdin, _program_and_bindings, _program_point
 
 
 @main.command("diff", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
-@click.argument("args", nargs=-1, metavar="PROGRAM [NAME=VALUE]...")
-@click.option("-f", "--file", "program_file", metavar="FILE", type=FileName(),
-              help="Read the program from FILE ('-' for stdin).")
-@click.option("--vars", "vars_files", metavar="FILE.json", type=FileName(), multiple=True,
-              help="Shapes of the inputs from a JSON object (the values are not used).")
-@click.option("--shape", "shapes", metavar="NAME=RxC", multiple=True,
-              help="An input's shape without values: W=3x2, x=2 (inputs without a shape are scalars).")
-@click.option("--output", "output", metavar="NAME", help="Differentiate this named step instead of the last.")
-@click.option("--wrt", metavar="A,B", help="Only these inputs (comma-separated).")
-@click.option("--steps", is_flag=True, help="Show the backward sweep in symbols, step by step.")
-@click.option("--expand", is_flag=True,
-              help="Write each derivative in the inputs only (by default a program with named steps gets "
-                   "formulas in its step names, after the steps they use).")
-@click.option("--latex", is_flag=True, help="Also give each derivative as LaTeX.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
-@click.option("--sympy-timeout", type=SECONDS, default=10.0, show_default=True, metavar="SECONDS",
-              help="Time budget for simplifying the formulas.")
+@declare("diff")
 def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
-                 shapes: tuple[str, ...], output: Optional[str], wrt: Optional[str], steps: bool, expand: bool,
+                 shapes: tuple[tuple[str, tuple[int, ...], str], ...], output: Optional[str], wrt: Optional[str], steps: bool, expand: bool,
                  latex: bool, as_json: bool, sympy_timeout: float) -> int:
     """Derivatives of PROGRAM as formulas: no numbers needed.
 
@@ -105,7 +88,7 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
 
 
 def _diff_shapes(graph: Any, point: dict, rest: list[str], vars_files: tuple[str, ...],
-                 shapes: tuple[str, ...] = ()) -> Optional[str]:
+                 shapes: tuple[tuple[str, tuple[int, ...], str], ...] = ()) -> Optional[str]:
     """Set the graph's shapes from the point; where they came from, or None when every node
     is a scalar (then the scalar derivation runs, as without a point)."""
     from ..core.ops import OPS
@@ -139,24 +122,14 @@ def _diff_shapes(graph: Any, point: dict, rest: list[str], vars_files: tuple[str
     return text
 
 
-def _shape_options(shapes: tuple[str, ...]) -> dict:
-    """``--shape W=3x2``: a Binding of zeros of that shape per option (only shapes are used)."""
-    import re
-
+def _shape_options(shapes: tuple[tuple[str, tuple[int, ...], str], ...]) -> dict:
+    """``--shape W=3x2`` (read by `gradcli.cli.paramtypes.Shape`): a Binding of zeros of that
+    shape per option (only shapes are used)."""
     import numpy as np
 
     from ..run.bindings import Binding
 
-    found = {}
-    for item in shapes:
-        name, _, dims = item.partition("=")
-        if not re.fullmatch(r"[^\W\d]\w*", name.strip()) or not re.fullmatch(r"\d+([x×]\d+)?", dims.strip()):
-            raise UsageError(f"--shape {item}: write NAME=ROWSxCOLS or NAME=LENGTH, e.g. W=3x2 or x=2")
-        size = tuple(int(n) for n in re.split(r"[x×]", dims.strip()))
-        if 0 in size:
-            raise UsageError(f"--shape {item}: sizes start at 1")
-        found[name.strip()] = Binding(name.strip(), np.zeros(size), dims.strip(), "--shape")
-    return found
+    return {name: Binding(name, np.zeros(size), dims, "--shape") for name, size, dims in shapes}
 
 
 def _diff_arrays(graph: Any, source: str, origin: str, names: Optional[list[str]], steps: bool, latex: bool,

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from typing import Optional
 
-import click
 
 from ..core.errors import ExitStatus
 from ..core.fmt import a_format
 from .group import _PROGRAM_COMMAND, main
-from .options import FileName, program_options
+from .options import declare
 from .printing import _warn, _write_or_print
 from .program import _inputs, _prepare
 
 
 @main.command("export", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
-@program_options
-@click.option("--to", "target", type=click.Choice(["numpy", "torch", "jax"]), default="numpy", show_default=True,
-              help="numpy: backprop written out by hand; torch, jax: the forward pass, autograd for the rest.")
-@click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(), help="Write the script to FILE.")
+@declare("export")
 def export_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                    output: Optional[str], wrt: Optional[str], target: str, out_file: Optional[str]) -> int:
     """Write PROGRAM at the point as a Python script: NumPy with backprop written out, or PyTorch/JAX.

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Optional
 
-import click
 
 from ..core.errors import ExitStatus
 from .group import main
+from .options import declare
 from .printing import _console, _echo_json, echo
 from .program import _format
 
 
 @main.command("functions")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default=None,
-              help="Output format (default: table); markdown is the README's reference table.")
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@declare("functions")
 def functions_command(fmt: Optional[str], as_json: bool) -> int:
     """List every operator and function of the language, read from the op table itself.
 

@@ -5,27 +5,17 @@ from __future__ import annotations
 import sys
 from typing import Optional, Union
 
-import click
 
 from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import a_format
 from .group import _PROGRAM_COMMAND, main
-from .options import FileName, program_options
+from .options import declare
 from .printing import _warn, echo
 from .program import _inputs, _prepare
 
 
 @main.command("graph", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
-@program_options
-@click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "svg", "png", "html"]), default=None,
-              help="text draws in the terminal; dot and mermaid are text for Graphviz and Markdown; svg and png "
-                   "need Graphviz's dot program; html is a page that steps through backprop "
-                   "[default: from the -o file's extension, else text].")
-@click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(),
-              help="Write the picture to FILE ('-' for stdout).")
-@click.option("--seed-output", metavar="VALUE", help="Cotangent of a non-scalar output (for the adjoints).")
-@click.option("--digits", type=click.IntRange(1, 17), default=None,
-              help="Significant digits in the picture, array elements included [default: 6; 4 for array elements].")
+@declare("graph")
 def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                   output: Optional[str], wrt: Optional[str], fmt: Optional[str], out_file: Optional[str],
                   seed_output: Optional[str], digits: Optional[int]) -> int:

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from typing import Optional
 
-import click
 
 from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import plural
 from .evaluation import _check_kinds
 from .group import _PROGRAM_COMMAND, main
-from .options import check_options, output_options, program_options
+from .options import declare
 from .printing import _console, _warn, _write_csv, echo
 from .program import _format, _prepare
 
 
 @main.command("jacobian", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
-@program_options
-@check_options
-@output_options(("table", "json", "csv", "tsv"))
-@click.option("--mode", type=click.Choice(["reverse", "forward", "both"]), default="reverse", show_default=True,
-              help="Reverse: one backward pass per output element; forward: one tangent pass per input "
-                   "element; both: compute both and compare.")
+@declare("jacobian")
 def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                      output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
                      rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
@@ -60,9 +54,7 @@ def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_fi
 
 
 @main.command("hessian", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
-@program_options
-@check_options
-@output_options(("table", "json", "csv", "tsv"))
+@declare("hessian")
 def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                     output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
                     rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,

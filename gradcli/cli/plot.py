@@ -5,29 +5,17 @@ from __future__ import annotations
 import sys
 from typing import Optional
 
-import click
 
 from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import a_format
 from .group import _PROGRAM_COMMAND, main
-from .options import FileName
+from .options import declare
 from .printing import _csv_text, _picture_format, _write_or_print
 from .program import _inputs, _program_and_bindings
 
 
 @main.command("plot", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
-@click.argument("args", nargs=-1, metavar="PROGRAM NAME=LOW:HIGH[:POINTS]... [NAME=VALUE]...")
-@click.option("-f", "--file", "program_file", metavar="FILE", type=FileName(),
-              help="Read the program from FILE.")
-@click.option("--vars", "vars_files", metavar="FILE.json", type=FileName(), multiple=True,
-              help="Values of the other inputs.")
-@click.option("--output", "output", metavar="NAME", help="Plot this named step instead of the last.")
-@click.option("--format", "fmt", type=click.Choice(["text", "png", "svg", "csv"]), default=None,
-              help="text (the terminal), png or svg (matplotlib), csv (the sampled data); "
-                   "default: from -o's extension, else text.")
-@click.option("--check", "check", type=click.Choice(["fd"]), help="Overlay finite differences (one input).")
-@click.option("-o", "--out", "out_file", metavar="FILE", type=FileName(),
-              help="Write the picture or data to FILE.")
+@declare("plot")
 def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                  output: Optional[str], fmt: Optional[str], check: Optional[str], out_file: Optional[str]) -> int:
     """Plot PROGRAM over one input (with its derivative) or two (contours and gradient arrows).
