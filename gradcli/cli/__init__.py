@@ -9,6 +9,7 @@
 * One module per command: `eval` (its click-free body is `evaluation`, which the fast path
   calls), `check`, `graph`, `diff`, `jacobian` (and hessian), `export`, `plot`, `descend`,
   `functions`.
+* `conflicts` -- the flags that refuse each other: one table, with its messages, checked in one place.
 * `program` -- reading the program and its bindings (argument, file, stdin; size limit).
 * `printing` -- stdout and stderr, the console, warnings, CSV and JSON text.
 * `failures` -- failures, signals and exit codes: every ending becomes one line and a status.

@@ -35,10 +35,6 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     from ..run.evaluate import run
     from .files import refuse_overwrite
 
-    if out_file is not None and answers is None:
-        raise UsageError("--out writes the gradebook of --answers: give --answers FILE.csv too")
-    if out_file == "-" and as_json:
-        raise UsageError("--out - and --json would both write to stdout: choose one")
     refuse_overwrite("--out", out_file, _inputs(args, program_file, vars_files, **{"--answers": answers}))
     _one_stdin(args, program_file, vars_files, answers=answers)
     ev = _prepare(args, program_file, vars_files, output, wrt)
@@ -59,15 +55,9 @@ def run_check(ev, expects: tuple[tuple[str, str], ...], expect_values: tuple[tup
     (exit 0 once the gradebook is written; with --strict, 1 when any answer is not right)."""
     from ..teach import homework
 
-    if prove and answers is not None:
-        raise UsageError("--prove asks SymPy about one student's formulas: leave it out with --answers")
     request = homework.Request(rules=rules, data=tuple(data), prove=sympy_timeout if prove else 0.0, reveal=reveal)
-    if answers is not None:
-        if expects or formulas or expect_values:
-            raise UsageError("--answers grades a whole class: leave out --expect, --expect-value and --expect-formula")
+    if answers is not None:  # the options that do not go with it: gradcli.cli.conflicts
         return _grade_class(ev, answers, out_file, request, as_json, strict, fmt)
-    if out_file is not None or strict or fmt != "text":
-        raise UsageError("--out, --strict and --format go with --answers (a class's gradebook)")
     if not (expects or formulas or expect_values):
         raise UsageError("nothing to check: give --expect NAME=VALUE, --expect-value, --expect-formula or --answers")
     _read_answers(ev, request, expects, expect_values, formulas)
@@ -119,8 +109,6 @@ def _grade_class(ev, answers: str, out_file: Optional[str], request, as_json: bo
     from .files import write_output
 
     reveal = request.reveal
-    if fmt == "gradescope" and as_json:
-        raise UsageError("--format gradescope writes Gradescope's JSON already: leave out --json")
     sheet = gradebook.read_answers(answers)
     book = gradebook.grade(ev, sheet, request)
     for problem in book.problems:

@@ -32,12 +32,10 @@ def descend_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
     from ..run import bindings as binding_mod
     from ..run.descend import Diverged, descend
 
-    fmt = _format(as_json, fmt if fmt != "table" or not as_json else None)
+    fmt = _format(as_json, fmt)
     source, rest = _program_and_bindings(args, program_file)
     start = binding_mod.collect(rest, vars_files)
     data = batch_mod.read_points(points_file) if points_file else None
-    if batch is not None and data is None:
-        raise UsageError("--batch takes minibatches of --points data")
     if not math.isfinite(tol) or tol < 0 or not math.isfinite(momentum):
         raise UsageError("--tol must be a non-negative number and --momentum finite")
     names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None

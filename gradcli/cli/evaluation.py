@@ -11,6 +11,7 @@ import sys
 from typing import Optional
 
 from ..core.errors import ExitStatus, UsageError
+from .conflicts import REVERSE_ONLY
 from .printing import _console, _warn, _write_csv, echo
 from .program import _one_stdin, _prepare, _program_and_bindings
 
@@ -26,22 +27,12 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
     from ..run.evaluate import run, run_forward
 
     edges = edges or jacobians  # the matrices come after the edge table
-    if points_file is not None:
-        if check or mode not in (None, "reverse") or seed_output is not None or seed_input is not None:
-            raise UsageError("--points runs plain reverse mode: leave out --check, --mode, --seed and --seed-output")
-        if steps or paths or edges or exact or latex:
-            raise UsageError("--points prints values and gradients only: leave out --steps, --paths, --edges, "
-                             "--exact and --latex")
+    if points_file is not None:  # the flags it refuses: gradcli.cli.conflicts
         return _batch(args, program_file, vars_files, output, wrt, points_file, fmt)
     ev = _prepare(args, program_file, vars_files, output, wrt)
-    if seed_input is not None and mode == "reverse":
-        raise UsageError("--seed NAME starts a forward-mode tangent pass: it conflicts with --mode reverse "
-                         "(for reverse mode with a chosen cotangent use --seed-output)")
     if mode is None:
         mode = "forward" if seed_input is not None else "reverse"  # --seed only makes sense for a tangent pass
     if mode == "forward":
-        if seed_output is not None:
-            raise UsageError("--seed-output is for reverse mode; forward mode seeds an input with --seed NAME")
         if seed_input is not None:
             from ..run.evaluate import parse_seed
 
@@ -67,8 +58,7 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
         ev.extras["forward_steps"] = True
     elif steps or paths or edges:
         if not ev.adjoints:
-            raise UsageError("--steps, --paths and --edges explain reverse mode: they need a scalar output "
-                             "(or --seed-output) and --mode reverse (forward mode takes --steps alone)")
+            raise UsageError(REVERSE_ONLY)  # a vector output (the flags alone: gradcli.cli.conflicts)
         for flag, key in ((steps, "steps"), (paths, "paths"), (edges, "edges"), (jacobians, "jacobians")):
             if flag:
                 ev.extras[key] = True

@@ -6,13 +6,13 @@ from typing import Optional
 
 
 from ..core.errors import ExitStatus
-from .group import main
+from .group import GradcliCommand, main
 from .options import declare
 from .printing import _console, _echo_json, echo
 from .program import _format
 
 
-@main.command("functions")
+@main.command("functions", cls=GradcliCommand)
 @declare("functions")
 def functions_command(fmt: Optional[str], as_json: bool) -> int:
     """List every operator and function of the language, read from the op table itself.

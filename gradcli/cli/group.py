@@ -22,7 +22,18 @@ from .printing import echo
 _PROTECT = "\x00gradcli-arg-"
 
 
-class ProgramCommand(click.Command):
+class GradcliCommand(click.Command):
+    """A command whose options are refused together as `gradcli.cli.conflicts` says, in one
+    place: after click has read them, before the command runs."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from .conflicts import refuse_conflicts
+
+        refuse_conflicts(self.name or "", ctx.params)
+        return super().invoke(ctx)
+
+
+class ProgramCommand(GradcliCommand):
     """A command whose first argument is a program that may start with '-'.
 
     ``gradcli eval "-x^2" x=1`` must not read ``-x^2`` as options.  Arguments that

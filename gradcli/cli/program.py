@@ -13,11 +13,8 @@ from .printing import _warn
 
 
 def _format(as_json: bool, fmt: Optional[str]) -> str:
-    if as_json:
-        if fmt not in (None, "json"):
-            raise UsageError(f"--json and --format {fmt} disagree: choose one")
-        return "json"
-    return fmt or "table"
+    """The output format: --json is --format json (the two disagreeing: gradcli.cli.conflicts)."""
+    return "json" if as_json else fmt or "table"
 
 
 def _one_stdin(args, program_file, vars_files, **more: Optional[str]) -> None:
