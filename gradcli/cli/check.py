@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
+from typing import Any, NamedTuple, Optional
 
 from ..core.errors import ExitStatus, UsageError
 from .group import _PROGRAM_COMMAND, main
@@ -12,15 +11,34 @@ from .printing import _console, _warn, echo
 from .program import _inputs, _one_stdin, _prepare
 
 
+class CheckRequest(NamedTuple):
+    """Everything ``gradcli check`` was asked: one field per option (`gradcli.cli.options`)."""
+
+    args: tuple[str, ...]
+    program_file: Optional[str] = None
+    vars_files: tuple[str, ...] = ()
+    output: Optional[str] = None
+    wrt: Optional[str] = None
+    expects: tuple[tuple[str, str], ...] = ()  # (NAME, VALUE): gradcli.cli.paramtypes.NameValue
+    expect_values: tuple[tuple[Optional[str], str], ...] = ()
+    formulas: tuple[tuple[str, str], ...] = ()
+    answers: Optional[str] = None
+    out_file: Optional[str] = None
+    strict: bool = False
+    fmt: str = "text"
+    reveal: bool = False
+    rtol: Optional[float] = None
+    atol: Optional[float] = None
+    min_digits: Optional[int] = None
+    data: tuple[str, ...] = ()
+    prove: bool = False
+    sympy_timeout: float = 10.0
+    as_json: bool = False
+
+
 @main.command("check", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
 @declare("check")
-def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
-                  output: Optional[str], wrt: Optional[str], expects: tuple[tuple[str, str], ...],
-                  expect_values: tuple[tuple[Optional[str], str], ...],
-                  formulas: tuple[tuple[str, str], ...], answers: Optional[str],
-                  out_file: Optional[str], strict: bool, fmt: str, reveal: bool, rtol: Optional[float],
-                  atol: Optional[float], min_digits: Optional[int], data: tuple[str, ...], prove: bool,
-                  sympy_timeout: float, as_json: bool) -> int:
+def check_command(**params: Any) -> int:
     """Check a student's answers for PROGRAM at NAME=VALUE.
 
     \b
@@ -35,34 +53,32 @@ def check_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     from ..run.evaluate import run
     from .files import refuse_overwrite
 
-    refuse_overwrite("--out", out_file, _inputs(args, program_file, vars_files, **{"--answers": answers}))
-    _one_stdin(args, program_file, vars_files, answers=answers)
-    ev = _prepare(args, program_file, vars_files, output, wrt)
+    r = CheckRequest(**params)
+    refuse_overwrite("--out", r.out_file, _inputs(r.args, r.program_file, r.vars_files, **{"--answers": r.answers}))
+    _one_stdin(r.args, r.program_file, r.vars_files, answers=r.answers)
+    ev = _prepare(r.args, r.program_file, r.vars_files, r.output, r.wrt)
     run(ev)
     _warn(ev.warnings)
-    from ..teach.answers import Rules
-
-    return run_check(ev, expects, expect_values, formulas, answers, out_file, reveal,
-                     Rules.of(rtol, atol, min_digits), sympy_timeout, as_json, strict, fmt, data, prove)
+    return run_check(ev, r)
 
 
-def run_check(ev, expects: tuple[tuple[str, str], ...], expect_values: tuple[tuple[Optional[str], str], ...],
-              formulas: tuple[tuple[str, str], ...],
-              answers: Optional[str], out_file: Optional[str], reveal: bool, rules, sympy_timeout: float,
-              as_json: bool, strict: bool = False, fmt: str = "text", data: tuple[str, ...] = (),
-              prove: bool = False) -> int:
+def run_check(ev, r: CheckRequest) -> int:
     """`gradcli check`: one student's answers (exit 1 when any is wrong), or a class's
     (exit 0 once the gradebook is written; with --strict, 1 when any answer is not right)."""
     from ..teach import homework
+    from ..teach.answers import Rules
 
-    request = homework.Request(rules=rules, data=tuple(data), prove=sympy_timeout if prove else 0.0, reveal=reveal)
-    if answers is not None:  # the options that do not go with it: gradcli.cli.conflicts
-        return _grade_class(ev, answers, out_file, request, as_json, strict, fmt)
-    if not (expects or formulas or expect_values):
+    rules = Rules.of(r.rtol, r.atol, r.min_digits)
+    reveal = r.reveal
+    request = homework.Request(rules=rules, data=tuple(r.data), prove=r.sympy_timeout if r.prove else 0.0,
+                               reveal=reveal)
+    if r.answers is not None:  # the options that do not go with it: gradcli.cli.conflicts
+        return _grade_class(ev, r.answers, r.out_file, request, r.as_json, r.strict, r.fmt)
+    if not (r.expects or r.formulas or r.expect_values):
         raise UsageError("nothing to check: give --expect NAME=VALUE, --expect-value, --expect-formula or --answers")
-    _read_answers(ev, request, expects, expect_values, formulas)
+    _read_answers(ev, request, r.expects, r.expect_values, r.formulas)
     verdicts = homework.judge(ev, request)
-    if as_json:
+    if r.as_json:
         from ..output.documents import dumps, verdicts_json
 
         from ..output.terminal import json_visible

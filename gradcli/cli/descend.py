@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
-
+from typing import Any, NamedTuple, Optional
 
 from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import a_format
@@ -13,12 +12,30 @@ from .printing import _console, _csv_text, _echo_json, _picture_format, _write_o
 from .program import _format, _program_and_bindings
 
 
+class DescendRequest(NamedTuple):
+    """Everything ``gradcli descend`` was asked: one field per option (`gradcli.cli.options`)."""
+
+    args: tuple[str, ...]
+    program_file: Optional[str] = None
+    vars_files: tuple[str, ...] = ()
+    output: Optional[str] = None
+    wrt: Optional[str] = None
+    lr: float = 0.1
+    steps: int = 50  # the most updates (eval's --steps explains instead)
+    momentum: float = 0.0
+    tol: float = 0.0
+    every: int = 1
+    points_file: Optional[str] = None
+    batch: Optional[int] = None
+    seed: int = 0  # shuffles minibatches (eval's --seed names an input instead)
+    fmt: str = "table"
+    as_json: bool = False
+    plot_file: Optional[str] = None
+
+
 @main.command("descend", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
 @declare("descend")
-def descend_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
-                    output: Optional[str], wrt: Optional[str], lr: float, steps: int, momentum: float, tol: float,
-                    every: int, points_file: Optional[str], batch: Optional[int], seed: int, fmt: str,
-                    as_json: bool, plot_file: Optional[str]) -> int:
+def descend_command(**params: Any) -> int:
     """Gradient descent on PROGRAM's output: θ ← θ − lr·∇output, with the same engine.
 
     \b
@@ -32,24 +49,25 @@ def descend_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
     from ..run import bindings as binding_mod
     from ..run.descend import Diverged, descend
 
-    fmt = _format(as_json, fmt)
-    source, rest = _program_and_bindings(args, program_file)
-    start = binding_mod.collect(rest, vars_files)
-    data = batch_mod.read_points(points_file) if points_file else None
-    if not math.isfinite(tol) or tol < 0 or not math.isfinite(momentum):
+    r = DescendRequest(**params)
+    fmt = _format(r.as_json, r.fmt)
+    source, rest = _program_and_bindings(r.args, r.program_file)
+    start = binding_mod.collect(rest, r.vars_files)
+    data = batch_mod.read_points(r.points_file) if r.points_file else None
+    if not math.isfinite(r.tol) or r.tol < 0 or not math.isfinite(r.momentum):
         raise UsageError("--tol must be a non-negative number and --momentum finite")
-    names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
+    names = [w.strip() for w in r.wrt.split(",") if w.strip()] if r.wrt else None
     try:
-        run_ = descend(source, start, lr=lr, steps=steps, wrt=names, momentum=momentum, tol=tol, every=every,
-                       output=output, data=data, batch=batch, seed=seed)
+        run_ = descend(source, start, lr=r.lr, steps=r.steps, wrt=names, momentum=r.momentum, tol=r.tol,
+                       every=r.every, output=r.output, data=data, batch=r.batch, seed=r.seed)
     except Diverged as exc:  # the rows reached tell where it went wrong: print them, then the error
         if exc.partial.records:
             _show_descent(exc.partial, fmt)
         raise
     _show_descent(run_, fmt)
-    if plot_file:
-        _plot_descent(run_, source, start, output, plot_file,
-                      [("-f", program_file), ("--points", points_file), *(("--vars", v) for v in vars_files)])
+    if r.plot_file:
+        _plot_descent(run_, source, start, r.output, r.plot_file,
+                      [("-f", r.program_file), ("--points", r.points_file), *(("--vars", v) for v in r.vars_files)])
     return int(ExitStatus.OK)
 
 

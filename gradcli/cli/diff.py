@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
-
+from typing import Any, NamedTuple, Optional
 
 from ..core.errors import ExitStatus
 from ..core.fmt import tex_name
@@ -13,11 +12,25 @@ from .printing import _echo_json, echo
 from .program import _one_stdin, _program_and_bindings, _program_point
 
 
+class DiffRequest(NamedTuple):
+    """Everything ``gradcli diff`` was asked: one field per option (`gradcli.cli.options`)."""
+
+    args: tuple[str, ...]
+    program_file: Optional[str] = None
+    vars_files: tuple[str, ...] = ()
+    shapes: tuple[tuple[str, tuple[int, ...], str], ...] = ()  # gradcli.cli.paramtypes.Shape
+    output: Optional[str] = None
+    wrt: Optional[str] = None
+    steps: bool = False
+    expand: bool = False
+    latex: bool = False
+    as_json: bool = False
+    sympy_timeout: float = 10.0
+
+
 @main.command("diff", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
 @declare("diff")
-def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
-                 shapes: tuple[tuple[str, tuple[int, ...], str], ...], output: Optional[str], wrt: Optional[str], steps: bool, expand: bool,
-                 latex: bool, as_json: bool, sympy_timeout: float) -> int:
+def diff_command(**params: Any) -> int:
     """Derivatives of PROGRAM as formulas: no numbers needed.
 
     The reverse sweep runs in symbols over the program's own graph ("downstream =
@@ -39,18 +52,20 @@ def diff_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     from ..language.parser import parse
     from ..teach import derive
 
-    _one_stdin(args, program_file, vars_files)
-    source, rest = _program_and_bindings(args, program_file)
-    point, default_output, problems = _program_point(source, program_file)
-    graph = lower(parse(source), output or (default_output if point else None))
-    names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
-    if rest or vars_files or point or shapes:
-        shaped = _diff_shapes(graph, point, rest, vars_files, shapes)
+    r = DiffRequest(**params)
+    steps, latex, as_json = r.steps, r.latex, r.as_json
+    _one_stdin(r.args, r.program_file, r.vars_files)
+    source, rest = _program_and_bindings(r.args, r.program_file)
+    point, default_output, problems = _program_point(source, r.program_file)
+    graph = lower(parse(source), r.output or (default_output if point else None))
+    names = [w.strip() for w in r.wrt.split(",") if w.strip()] if r.wrt else None
+    if rest or r.vars_files or point or r.shapes:
+        shaped = _diff_shapes(graph, point, rest, r.vars_files, r.shapes)
         if shaped is not None:
             return _diff_arrays(graph, source, shaped, names, steps, latex, as_json)
     d = derive.derive(graph, names)
-    stepwise = not expand and derive.step_formulas(d) is not None
-    derive.simplify(d, sympy_timeout, inputs=not stepwise)  # the inputs-only form only when it is shown
+    stepwise = not r.expand and derive.step_formulas(d) is not None
+    derive.simplify(d, r.sympy_timeout, inputs=not stepwise)  # the inputs-only form only when it is shown
     where: list[str] = []
     in_steps = derive.step_formulas(d) if stepwise else None
     if in_steps is not None:  # the lecture's form: in the program's own steps, after them

@@ -8,49 +8,88 @@ calls it directly for the simplest command lines (so a plain ``gradcli eval PROG
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from ..core.errors import ExitStatus, UsageError
 from .conflicts import REVERSE_ONLY
 from .printing import _console, _warn, _write_csv, echo
-from .program import _one_stdin, _prepare, _program_and_bindings
+from .program import _format, _one_stdin, _prepare, _program_and_bindings
 
 
-def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_files: tuple[str, ...] = (),
-             output: Optional[str] = None, wrt: Optional[str] = None, check: tuple[str, ...] = (),
-             rtol: Optional[float] = None, atol: Optional[float] = None, sympy_timeout: float = 10.0,
-             fmt: str = "table", full: bool = False, digits: Optional[int] = None, show_nodes: Optional[bool] = None,
-             seed_output: Optional[str] = None, mode: Optional[str] = None, seed_input: Optional[str] = None,
-             steps: bool = False, paths: bool = False, edges: bool = False, exact: bool = False,
-             latex: bool = False, points_file: Optional[str] = None, jacobians: bool = False) -> int:
+class EvalRequest(NamedTuple):
+    """Everything ``gradcli eval`` was asked: one field per option (`gradcli.cli.options`).
+
+    A NamedTuple rather than a dataclass: the fast path never imports dataclasses (nor inspect).
+    """
+
+    args: tuple[str, ...]
+    program_file: Optional[str] = None
+    vars_files: tuple[str, ...] = ()
+    output: Optional[str] = None
+    wrt: Optional[str] = None
+    check: tuple[str, ...] = ()
+    rtol: Optional[float] = None
+    atol: Optional[float] = None
+    sympy_timeout: float = 10.0
+    as_json: bool = False
+    fmt: Optional[str] = None
+    full: bool = False
+    digits: Optional[int] = None
+    show_nodes: Optional[bool] = None
+    seed_output: Optional[str] = None
+    mode: Optional[str] = None
+    seed_input: Optional[str] = None
+    steps: bool = False
+    paths: bool = False
+    edges: bool = False
+    jacobians: bool = False
+    exact: bool = False
+    latex: bool = False
+    points_file: Optional[str] = None
+
+
+def run_eval(r: EvalRequest) -> int:
     """``gradcli eval``: the exit status."""
-    from ..run.evaluate import run, run_forward
-
-    edges = edges or jacobians  # the matrices come after the edge table
-    if points_file is not None:  # the flags it refuses: gradcli.cli.conflicts
-        return _batch(args, program_file, vars_files, output, wrt, points_file, fmt)
-    ev = _prepare(args, program_file, vars_files, output, wrt)
-    if mode is None:
-        mode = "forward" if seed_input is not None else "reverse"  # --seed only makes sense for a tangent pass
-    if mode == "forward":
-        if seed_input is not None:
-            from ..run.evaluate import parse_seed
-
-            ev.wrt = [parse_seed(ev, seed_input)[0]]
-        run_forward(ev, seed_input)
-    else:
-        seed = None
-        if seed_output is not None:
-            from ..run.bindings import constant_value
-
-            seed = constant_value(seed_output, "--seed-output")
-        run(ev, seed)
+    fmt = _format(r.as_json, r.fmt)
+    if r.points_file is not None:  # the flags it refuses: gradcli.cli.conflicts
+        return _batch(r, r.points_file, fmt)
+    ev = _prepare(r.args, r.program_file, r.vars_files, r.output, r.wrt)
+    _differentiate(ev, r)
     _warn(ev.warnings)
     checks = []
     if ev.has_gradient:
-        checks = _gradient_checks(ev, check, rtol, atol, sympy_timeout)
-    elif check:
+        checks = _gradient_checks(ev, r.check, r.rtol, r.atol, r.sympy_timeout)
+    elif r.check:
         raise UsageError("checks need a scalar output (or --seed-output); for a vector output use 'gradcli jacobian'")
+    _explain(ev, r)
+    _emit(ev, checks, fmt, r.show_nodes, r.full, r.digits)
+    failed = any(c.failed for c in checks)
+    return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)
+
+
+def _differentiate(ev, r: EvalRequest) -> None:
+    """The forward and the backward (or tangent) passes, as --mode, --seed and --seed-output say."""
+    from ..run.evaluate import run, run_forward
+
+    mode = r.mode or ("forward" if r.seed_input is not None else "reverse")  # --seed: a tangent pass
+    if mode == "forward":
+        if r.seed_input is not None:
+            from ..run.evaluate import parse_seed
+
+            ev.wrt = [parse_seed(ev, r.seed_input)[0]]
+        run_forward(ev, r.seed_input)
+    else:
+        seed = None
+        if r.seed_output is not None:
+            from ..run.bindings import constant_value
+
+            seed = constant_value(r.seed_output, "--seed-output")
+        run(ev, seed)
+
+
+def _explain(ev, r: EvalRequest) -> None:
+    """The explanations asked for (--steps, --paths, --edges, --jacobians, --exact, --latex), into `ev`."""
+    steps, paths, edges, jacobians = r.steps, r.paths, r.edges or r.jacobians, r.jacobians
     if steps and ev.mode == "forward" and not (paths or edges or jacobians):
         from ..teach.forward import forward_steps
 
@@ -62,18 +101,18 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
         for flag, key in ((steps, "steps"), (paths, "paths"), (edges, "edges"), (jacobians, "jacobians")):
             if flag:
                 ev.extras[key] = True
-    if exact or latex:
+    if r.exact or r.latex:
         if not ev.scalar_output:
             raise UsageError("--exact and --latex need a scalar output")
         from ..oracles.exact import run_exact, run_latex
 
-        if exact:
-            ev.extras["exact"] = run_exact(ev, sympy_timeout)
-        if latex:
-            ev.extras["latex"] = run_latex(ev, sympy_timeout)
+        if r.exact:
+            ev.extras["exact"] = run_exact(ev, r.sympy_timeout)
+        if r.latex:
+            ev.extras["latex"] = run_latex(ev, r.sympy_timeout)
             from ..teach.explain import paths_latex, steps_latex
 
-            places = 10 if digits is None else digits
+            places = 10 if r.digits is None else r.digits
             if not ev.tape.scalar:  # arrays, either mode: the chains of local Jacobians
                 ev.extras["latex"].update(paths_latex(ev))
             if not ev.adjoints:  # forward mode: the tangent passes, written out
@@ -83,9 +122,6 @@ def run_eval(args: tuple[str, ...], *, program_file: Optional[str] = None, vars_
                     ev.extras["latex_steps"] = forward_steps_latex(ev, places)
             elif steps or not ev.tape.scalar:  # reverse mode: the sweep (on arrays, the matrix rules always)
                 ev.extras["latex_steps"] = steps_latex(ev, places)
-    _emit(ev, checks, fmt, show_nodes, full, digits)
-    failed = any(c.failed for c in checks)
-    return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)
 
 
 def _check_kinds(check: tuple[str, ...]) -> set[str]:
@@ -127,18 +163,19 @@ def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: 
         console.print(evaluation(ev, checks, Style(console.is_terminal, digits), show_nodes, full), crop=False)
 
 
-def _batch(args, program_file, vars_files, output, wrt, points_file: str, fmt: str) -> int:
+def _batch(r: EvalRequest, points_file: str, fmt: str) -> int:
+    """``--points``: values and gradients at every row, in one vectorized pass."""
     from ..run import batch
     from ..run import bindings as binding_mod
 
-    _one_stdin(args, program_file, vars_files, points=points_file)
-    source, binding_args = _program_and_bindings(args, program_file)
-    fixed = binding_mod.collect(binding_args, vars_files)
+    _one_stdin(r.args, r.program_file, r.vars_files, points=points_file)
+    source, binding_args = _program_and_bindings(r.args, r.program_file)
+    fixed = binding_mod.collect(binding_args, r.vars_files)
     names, data, lines = batch.read_points_lines(points_file)
     for name in names:
         if name in fixed:
             _warn([f"{name}={fixed[name].text} is ignored: the --points column {name} gives its values"])
-    wrt_names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
+    wrt_names = [w.strip() for w in r.wrt.split(",") if w.strip()] if r.wrt else None
     n = data.shape[0]
     progress = None
     bar = None
@@ -153,7 +190,7 @@ def _batch(args, program_file, vars_files, output, wrt, points_file: str, fmt: s
             bar.advance(task, done)
 
     try:
-        result = batch.evaluate_points(source, names, data, fixed, output, wrt_names, progress, lines)
+        result = batch.evaluate_points(source, names, data, fixed, r.output, wrt_names, progress, lines)
     finally:
         if bar is not None:
             bar.stop()

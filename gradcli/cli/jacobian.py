@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
+from typing import Any, NamedTuple, Optional
 
 from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import plural
@@ -14,12 +13,28 @@ from .printing import _console, _warn, _write_csv, echo
 from .program import _format, _prepare
 
 
+class MatrixRequest(NamedTuple):
+    """Everything ``gradcli jacobian`` or ``gradcli hessian`` was asked: one field per option."""
+
+    args: tuple[str, ...]
+    program_file: Optional[str] = None
+    vars_files: tuple[str, ...] = ()
+    output: Optional[str] = None
+    wrt: Optional[str] = None
+    check: tuple[str, ...] = ()
+    rtol: Optional[float] = None
+    atol: Optional[float] = None
+    sympy_timeout: float = 10.0
+    as_json: bool = False
+    fmt: Optional[str] = None
+    full: bool = False
+    digits: Optional[int] = None
+    mode: str = "reverse"  # jacobian only
+
+
 @main.command("jacobian", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
 @declare("jacobian")
-def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
-                     output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
-                     rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
-                     fmt: Optional[str], full: bool, digits: Optional[int], mode: str) -> int:
+def jacobian_command(**params: Any) -> int:
     """The Jacobian of PROGRAM's output with respect to its inputs.
 
     Rows are output elements (y[0], y[1], ...), columns input elements (x[0], W[0,1],
@@ -33,13 +48,13 @@ def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_fi
     from ..run.derivatives import check_matrix_size, jacobian
     from ..run.evaluate import run
 
-    fmt = _format(as_json, fmt)
-    ev = _prepare(args, program_file, vars_files, output, wrt)
+    r = MatrixRequest(**params)
+    ev = _prepare(r.args, r.program_file, r.vars_files, r.output, r.wrt)
     check_matrix_size(ev, "jacobian")  # before the forward pass: a size that cannot fit is refused at once
     run(ev)
     _warn(ev.warnings)
-    matrix = jacobian(ev, "reverse" if mode == "both" else mode)
-    if mode == "both":
+    matrix = jacobian(ev, "reverse" if r.mode == "both" else r.mode)
+    if r.mode == "both":
         from ..run.derivatives import largest_difference
 
         other = jacobian(ev, "forward")
@@ -50,15 +65,12 @@ def jacobian_command(args: tuple[str, ...], program_file: Optional[str], vars_fi
         )
         matrix.mode = "both"
         matrix.agreement = gap  # type: ignore[attr-defined]
-    return _finish_matrix(ev, matrix, check, rtol, atol, sympy_timeout, fmt, full, digits)
+    return _finish_matrix(ev, matrix, r)
 
 
 @main.command("hessian", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
 @declare("hessian")
-def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
-                    output: Optional[str], wrt: Optional[str], check: tuple[str, ...],
-                    rtol: Optional[float], atol: Optional[float], sympy_timeout: float, as_json: bool,
-                    fmt: Optional[str], full: bool, digits: int) -> int:
+def hessian_command(**params: Any) -> int:
     """Second derivatives of PROGRAM's scalar output (forward-over-reverse).
 
     Computed by differentiating the gradient with dual numbers, not by finite
@@ -72,8 +84,8 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
     from ..run.derivatives import check_matrix_size, hessian
     from ..run.evaluate import run
 
-    fmt = _format(as_json, fmt)
-    ev = _prepare(args, program_file, vars_files, output, wrt)
+    r = MatrixRequest(**params)
+    ev = _prepare(r.args, r.program_file, r.vars_files, r.output, r.wrt)
     if ev.graph.nodes[ev.graph.output].shape != ():
         shape = ev.graph.nodes[ev.graph.output].shape
         raise UsageError(f"the Hessian needs a scalar output; {ev.output_name} has shape {shape}")
@@ -81,17 +93,17 @@ def hessian_command(args: tuple[str, ...], program_file: Optional[str], vars_fil
     run(ev)
     _warn(ev.warnings)
     matrix = hessian(ev)
-    return _finish_matrix(ev, matrix, check, rtol, atol, sympy_timeout, fmt, full, digits)
+    return _finish_matrix(ev, matrix, r)
 
 
-def _finish_matrix(ev, matrix, check, rtol, atol, sympy_timeout, fmt, full, digits) -> int:
+def _finish_matrix(ev, matrix, r: MatrixRequest) -> int:
     from ..oracles.matrix_checks import check_matrix
 
-    kinds = _check_kinds(check)
+    kinds = _check_kinds(r.check)
     for kind in ("sympy", "fd"):
         if kind in kinds:
-            matrix.checks.append(check_matrix(ev, matrix, kind, rtol, atol, sympy_timeout))
-    _emit_matrix(ev, matrix, fmt, full, digits)
+            matrix.checks.append(check_matrix(ev, matrix, kind, r.rtol, r.atol, r.sympy_timeout))
+    _emit_matrix(ev, matrix, _format(r.as_json, r.fmt), r.full, r.digits)
     failed = any(c.status == "fail" for c in matrix.checks)
     return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)
 
