@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Optional
 
 from ..core.errors import ExitStatus, UsageError
-from .group import _PROGRAM_COMMAND, main
+from .group import PROGRAM_COMMAND, main
 from .options import declare
-from .printing import _console, _warn, echo
-from .program import _inputs, _one_stdin, _prepare
+from .printing import make_console, warn, echo
+from .program import input_files, one_stdin, prepare_evaluation
 
 
 class CheckRequest(NamedTuple):
@@ -36,7 +36,7 @@ class CheckRequest(NamedTuple):
     as_json: bool = False
 
 
-@main.command("check", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@main.command("check", **PROGRAM_COMMAND)  # type: ignore[arg-type]
 @declare("check")
 def check_command(**params: Any) -> int:
     """Check a student's answers for PROGRAM at NAME=VALUE.
@@ -54,11 +54,11 @@ def check_command(**params: Any) -> int:
     from .files import refuse_overwrite
 
     r = CheckRequest(**params)
-    refuse_overwrite("--out", r.out_file, _inputs(r.args, r.program_file, r.vars_files, **{"--answers": r.answers}))
-    _one_stdin(r.args, r.program_file, r.vars_files, answers=r.answers)
-    ev = _prepare(r.args, r.program_file, r.vars_files, r.output, r.wrt)
+    refuse_overwrite("--out", r.out_file, input_files(r.args, r.program_file, r.vars_files, **{"--answers": r.answers}))
+    one_stdin(r.args, r.program_file, r.vars_files, answers=r.answers)
+    ev = prepare_evaluation(r.args, r.program_file, r.vars_files, r.output, r.wrt)
     run(ev)
-    _warn(ev.warnings)
+    warn(ev.warnings)
     return run_check(ev, r)
 
 
@@ -87,7 +87,7 @@ def run_check(ev, r: CheckRequest) -> int:
     else:
         from ..output.tables import Style, verdict_view
 
-        console = _console()
+        console = make_console()
         console.print(verdict_view(ev, verdicts, Style(console.is_terminal), reveal, rules))
     return int(ExitStatus.OK if all(v.ok for v in verdicts) else ExitStatus.CHECK_FAILED)
 
@@ -148,7 +148,7 @@ def _grade_class(ev, answers: str, out_file: Optional[str], request, as_json: bo
         from ..output.tables import Style, gradebook_summary
 
         to_stdout = bool(out_file) and out_file != "-"
-        console = _console(err=not to_stdout)
+        console = make_console(err=not to_stdout)
         console.print(gradebook_summary(book, Style(console.is_terminal), out_file if to_stdout else None))
     if strict and not book.all_right:
         return int(ExitStatus.CHECK_FAILED)

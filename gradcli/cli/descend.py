@@ -6,10 +6,10 @@ from typing import Any, NamedTuple, Optional
 
 from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import a_format
-from .group import _PROGRAM_COMMAND, main
+from .group import PROGRAM_COMMAND, main
 from .options import declare
-from .printing import _console, _csv_text, _echo_json, _picture_format, _write_or_print, echo
-from .program import _format, _program_and_bindings
+from .printing import make_console, csv_text, echo_json, output_kind, write_or_print, echo
+from .program import output_format, program_and_bindings
 
 
 class DescendRequest(NamedTuple):
@@ -33,7 +33,7 @@ class DescendRequest(NamedTuple):
     plot_file: Optional[str] = None
 
 
-@main.command("descend", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@main.command("descend", **PROGRAM_COMMAND)  # type: ignore[arg-type]
 @declare("descend")
 def descend_command(**params: Any) -> int:
     """Gradient descent on PROGRAM's output: θ ← θ − lr·∇output, with the same engine.
@@ -50,8 +50,8 @@ def descend_command(**params: Any) -> int:
     from ..run.descend import Diverged, descend
 
     r = DescendRequest(**params)
-    fmt = _format(r.as_json, r.fmt)
-    source, rest = _program_and_bindings(r.args, r.program_file)
+    fmt = output_format(r.as_json, r.fmt)
+    source, rest = program_and_bindings(r.args, r.program_file)
     start = binding_mod.collect(rest, r.vars_files)
     data = batch_mod.read_points(r.points_file) if r.points_file else None
     if not math.isfinite(r.tol) or r.tol < 0 or not math.isfinite(r.momentum):
@@ -82,20 +82,20 @@ def _show_descent(run_: Any, fmt: str) -> None:
                "records": [{"step": r.step, "loss": json_value(r.loss), "grad_norm": json_value(r.grad_norm),
                             "params": {n: json_value(v) for n, v in r.params.items()}} for r in run_.records],
                "final": {n: json_value(v) for n, v in run_.final.items()}}
-        _echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
+        echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     rows = [["step", run_.output, "|gradient|", *run_.wrt]]
     for r in run_.records:
         rows.append([str(r.step), repr(r.loss), repr(r.grad_norm),
                      *(number(r.params[n], 10) if fmt == "table" else _cell(r.params[n]) for n in run_.wrt)])
     if fmt == "csv":
-        echo(_csv_text(rows), nl=False)
+        echo(csv_text(rows), nl=False)
         return
     from rich.table import Table
 
     from ..output.tables import Style
 
-    console = _console()
+    console = make_console()
     why = {"tolerance": "stopped at --tol", "diverged": "diverged"}.get(run_.stopped, "all --steps")
     count = f"{run_.steps_taken} step{'' if run_.steps_taken == 1 else 's'}"
     table = Table(title=f"Gradient descent on {run_.output}: {count} ({why})",
@@ -117,7 +117,7 @@ def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plo
                   inputs: list[tuple[str, Optional[str]]]) -> None:
     from ..output import plots
 
-    kind = _picture_format(None, plot_file, ("png", "svg"))
+    kind = output_kind(None, plot_file, ("png", "svg"))
     losses = run_.losses or [(r.step, r.loss) for r in run_.records]  # every step, not only the shown rows
     scalars = [n for n in run_.wrt if not getattr(run_.final[n], "shape", ())]
     if len(run_.wrt) == 2 and len(scalars) == 2:
@@ -138,4 +138,4 @@ def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plo
         data = plots.figure_field(fld, kind, path)
     else:
         data = plots.figure_descent(losses, run_.output, kind)
-    _write_or_print(data, plot_file, a_format(kind, "plot"), inputs)
+    write_or_print(data, plot_file, a_format(kind, "plot"), inputs)

@@ -6,10 +6,10 @@ from typing import Any, NamedTuple, Optional
 
 from ..core.errors import ExitStatus
 from ..core.fmt import tex_name
-from .group import _PROGRAM_COMMAND, main
+from .group import PROGRAM_COMMAND, main
 from .options import declare
-from .printing import _echo_json, echo
-from .program import _one_stdin, _program_and_bindings, _program_point
+from .printing import echo_json, echo
+from .program import one_stdin, program_and_bindings, program_point
 
 
 class DiffRequest(NamedTuple):
@@ -28,7 +28,7 @@ class DiffRequest(NamedTuple):
     sympy_timeout: float = 10.0
 
 
-@main.command("diff", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@main.command("diff", **PROGRAM_COMMAND)  # type: ignore[arg-type]
 @declare("diff")
 def diff_command(**params: Any) -> int:
     """Derivatives of PROGRAM as formulas: no numbers needed.
@@ -54,9 +54,9 @@ def diff_command(**params: Any) -> int:
 
     r = DiffRequest(**params)
     steps, latex, as_json = r.steps, r.latex, r.as_json
-    _one_stdin(r.args, r.program_file, r.vars_files)
-    source, rest = _program_and_bindings(r.args, r.program_file)
-    point, default_output, problems = _program_point(source, r.program_file)
+    one_stdin(r.args, r.program_file, r.vars_files)
+    source, rest = program_and_bindings(r.args, r.program_file)
+    point, default_output, problems = program_point(source, r.program_file)
     graph = lower(parse(source), r.output or (default_output if point else None))
     names = [w.strip() for w in r.wrt.split(",") if w.strip()] if r.wrt else None
     if rest or r.vars_files or point or r.shapes:
@@ -83,7 +83,7 @@ def diff_command(**params: Any) -> int:
             doc["steps"] = derive.steps_text(d).splitlines()
         if latex:
             doc["latex"] = derive.latex(d, stepwise)
-        _echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
+        echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
         return int(ExitStatus.OK)
     if steps:
         echo(derive.steps_text(d))
@@ -167,7 +167,7 @@ def _diff_arrays(graph: Any, source: str, origin: str, names: Optional[list[str]
             doc["steps"] = da.steps_text(d)
         if latex:
             doc["latex"] = da.latex(d)
-        _echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
+        echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
         return int(ExitStatus.OK)
     if steps:
         echo("\n".join(da.steps_text(d)))

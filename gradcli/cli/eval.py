@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .group import _PROGRAM_COMMAND, main
+from .group import PROGRAM_COMMAND, main
 from .options import declare
 
 
-@main.command("eval", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@main.command("eval", **PROGRAM_COMMAND)  # type: ignore[arg-type]
 @declare("eval")
 def eval_command(**params: Any) -> int:
     """Evaluate PROGRAM at NAME=VALUE and backpropagate.

@@ -12,8 +12,8 @@ from typing import NamedTuple, Optional
 
 from ..core.errors import ExitStatus, UsageError
 from .conflicts import REVERSE_ONLY
-from .printing import _console, _warn, _write_csv, echo
-from .program import _format, _one_stdin, _prepare, _program_and_bindings
+from .printing import make_console, warn, write_csv, echo
+from .program import output_format, one_stdin, prepare_evaluation, program_and_bindings
 
 
 class EvalRequest(NamedTuple):
@@ -50,12 +50,12 @@ class EvalRequest(NamedTuple):
 
 def run_eval(r: EvalRequest) -> int:
     """``gradcli eval``: the exit status."""
-    fmt = _format(r.as_json, r.fmt)
+    fmt = output_format(r.as_json, r.fmt)
     if r.points_file is not None:  # the flags it refuses: gradcli.cli.conflicts
         return _batch(r, r.points_file, fmt)
-    ev = _prepare(r.args, r.program_file, r.vars_files, r.output, r.wrt)
+    ev = prepare_evaluation(r.args, r.program_file, r.vars_files, r.output, r.wrt)
     _differentiate(ev, r)
-    _warn(ev.warnings)
+    warn(ev.warnings)
     checks = []
     if ev.has_gradient:
         checks = _gradient_checks(ev, r.check, r.rtol, r.atol, r.sympy_timeout)
@@ -124,13 +124,13 @@ def _explain(ev, r: EvalRequest) -> None:
                 ev.extras["latex_steps"] = steps_latex(ev, places)
 
 
-def _check_kinds(check: tuple[str, ...]) -> set[str]:
+def check_kinds(check: tuple[str, ...]) -> set[str]:
     return {"sympy", "fd"} if "all" in check else set(check)
 
 
 def _gradient_checks(ev, check, rtol, atol, sympy_timeout) -> list:
     checks = []
-    kinds = _check_kinds(check)
+    kinds = check_kinds(check)
     if "sympy" in kinds:
         from ..oracles.sympy_check import sympy_check
 
@@ -152,13 +152,13 @@ def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: 
 
         if not ev.has_gradient and ev.mode != "forward":
             shape = ev.graph.nodes[ev.graph.output].shape
-            _warn([f"no gradient columns: the output has shape {shape}, so its derivative is a Jacobian; "
+            warn([f"no gradient columns: the output has shape {shape}, so its derivative is a Jacobian; "
                    "use 'gradcli jacobian', or --seed-output for one vector-Jacobian product"])
-        _write_csv(csv_rows(ev, checks), fmt)
+        write_csv(csv_rows(ev, checks), fmt)
     else:
         from ..output.tables import Style, evaluation
 
-        console = _console()
+        console = make_console()
         # uncropped: tables fit the width and text wraps, but LaTeX lines are printed whole
         console.print(evaluation(ev, checks, Style(console.is_terminal, digits), show_nodes, full), crop=False)
 
@@ -168,13 +168,13 @@ def _batch(r: EvalRequest, points_file: str, fmt: str) -> int:
     from ..run import batch
     from ..run import bindings as binding_mod
 
-    _one_stdin(r.args, r.program_file, r.vars_files, points=points_file)
-    source, binding_args = _program_and_bindings(r.args, r.program_file)
+    one_stdin(r.args, r.program_file, r.vars_files, points=points_file)
+    source, binding_args = program_and_bindings(r.args, r.program_file)
     fixed = binding_mod.collect(binding_args, r.vars_files)
     names, data, lines = batch.read_points_lines(points_file)
     for name in names:
         if name in fixed:
-            _warn([f"{name}={fixed[name].text} is ignored: the --points column {name} gives its values"])
+            warn([f"{name}={fixed[name].text} is ignored: the --points column {name} gives its values"])
     wrt_names = [w.strip() for w in r.wrt.split(",") if w.strip()] if r.wrt else None
     n = data.shape[0]
     progress = None
@@ -182,7 +182,7 @@ def _batch(r: EvalRequest, points_file: str, fmt: str) -> int:
     if n > 5 * batch.CHUNK and sys.stderr.isatty():
         from rich.progress import Progress
 
-        bar = Progress(transient=True, console=_console(err=True))
+        bar = Progress(transient=True, console=make_console(err=True))
         task = bar.add_task("evaluating", total=n)
         bar.start()
 

@@ -7,13 +7,13 @@ from typing import Optional
 
 from ..core.errors import ExitStatus
 from ..core.fmt import a_format
-from .group import _PROGRAM_COMMAND, main
+from .group import PROGRAM_COMMAND, main
 from .options import declare
-from .printing import _warn, _write_or_print
-from .program import _inputs, _prepare
+from .printing import warn, write_or_print
+from .program import input_files, prepare_evaluation
 
 
-@main.command("export", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@main.command("export", **PROGRAM_COMMAND)  # type: ignore[arg-type]
 @declare("export")
 def export_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                    output: Optional[str], wrt: Optional[str], target: str, out_file: Optional[str]) -> int:
@@ -31,8 +31,8 @@ def export_command(args: tuple[str, ...], program_file: Optional[str], vars_file
     from ..run.evaluate import run
     from ..teach import export
 
-    ev = run(_prepare(args, program_file, vars_files, output, wrt))
-    _warn(ev.warnings)
+    ev = run(prepare_evaluation(args, program_file, vars_files, output, wrt))
+    warn(ev.warnings)
     script = export.to_numpy(ev) if target == "numpy" else export.to_framework(ev, target)
-    _write_or_print(script, out_file, a_format(target, "script"), _inputs(args, program_file, vars_files))
+    write_or_print(script, out_file, a_format(target, "script"), input_files(args, program_file, vars_files))
     return int(ExitStatus.OK)

@@ -8,8 +8,8 @@ from typing import Optional
 from ..core.errors import ExitStatus
 from .group import GradcliCommand, main
 from .options import declare
-from .printing import _console, _echo_json, echo
-from .program import _format
+from .printing import make_console, echo_json, echo
+from .program import output_format
 
 
 @main.command("functions", cls=GradcliCommand)
@@ -22,11 +22,11 @@ def functions_command(fmt: Optional[str], as_json: bool) -> int:
     gradcli functions --format markdown
     """
     rows = function_rows()
-    fmt = _format(as_json, fmt)
+    fmt = output_format(as_json, fmt)
     if fmt == "json":
         import json
 
-        _echo_json(json.dumps({"schema": 1, "functions": rows}, ensure_ascii=False, indent=2))
+        echo_json(json.dumps({"schema": 1, "functions": rows}, ensure_ascii=False, indent=2))
     elif fmt == "markdown":
         from ..output.documents import functions_markdown
 
@@ -34,7 +34,7 @@ def functions_command(fmt: Optional[str], as_json: bool) -> int:
     else:
         from ..output.tables import Style, functions_table
 
-        console = _console()
+        console = make_console()
         console.print(functions_table(rows, Style(console.is_terminal)))
     return int(ExitStatus.OK)
 

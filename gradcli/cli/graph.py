@@ -8,13 +8,13 @@ from typing import Optional, Union
 
 from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import a_format
-from .group import _PROGRAM_COMMAND, main
+from .group import PROGRAM_COMMAND, main
 from .options import declare
-from .printing import _warn, echo
-from .program import _inputs, _prepare
+from .printing import warn, echo
+from .program import input_files, prepare_evaluation
 
 
-@main.command("graph", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@main.command("graph", **PROGRAM_COMMAND)  # type: ignore[arg-type]
 @declare("graph")
 def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                   output: Optional[str], wrt: Optional[str], fmt: Optional[str], out_file: Optional[str],
@@ -32,15 +32,15 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
     from .files import picture_format, refuse_overwrite, write_output
 
     fmt = picture_format(out_file, fmt)
-    refuse_overwrite("-o", out_file, _inputs(args, program_file, vars_files))
-    ev = _prepare(args, program_file, vars_files, output, wrt)
+    refuse_overwrite("-o", out_file, input_files(args, program_file, vars_files))
+    ev = prepare_evaluation(args, program_file, vars_files, output, wrt)
     seed = None
     if seed_output is not None:
         from ..run.bindings import constant_value
 
         seed = constant_value(seed_output, "--seed-output")
     run(ev, seed)
-    _warn(ev.warnings)
+    warn(ev.warnings)
     if fmt == "html":
         from ..output.stepper import page
         from ..teach.explain import steps_text
@@ -64,9 +64,9 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
             import shutil
 
             from ..output.terminal import wrap_text
-            from .printing import _columns
+            from .printing import terminal_columns
 
-            width = _columns(os.environ.get("COLUMNS"))
+            width = terminal_columns(os.environ.get("COLUMNS"))
             if width is None and sys.stdout.isatty():
                 width = shutil.get_terminal_size().columns
             if width is not None:

@@ -155,7 +155,7 @@ def main() -> None:
     """
 
 
-_PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_options": True})
+PROGRAM_COMMAND = dict(cls=ProgramCommand, context_settings={"ignore_unknown_options": True})
 
 
 def run_cli() -> None:

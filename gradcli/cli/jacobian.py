@@ -6,11 +6,11 @@ from typing import Any, NamedTuple, Optional
 
 from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import plural
-from .evaluation import _check_kinds
-from .group import _PROGRAM_COMMAND, main
+from .evaluation import check_kinds
+from .group import PROGRAM_COMMAND, main
 from .options import declare
-from .printing import _console, _warn, _write_csv, echo
-from .program import _format, _prepare
+from .printing import make_console, warn, write_csv, echo
+from .program import output_format, prepare_evaluation
 
 
 class MatrixRequest(NamedTuple):
@@ -32,7 +32,7 @@ class MatrixRequest(NamedTuple):
     mode: str = "reverse"  # jacobian only
 
 
-@main.command("jacobian", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@main.command("jacobian", **PROGRAM_COMMAND)  # type: ignore[arg-type]
 @declare("jacobian")
 def jacobian_command(**params: Any) -> int:
     """The Jacobian of PROGRAM's output with respect to its inputs.
@@ -49,10 +49,10 @@ def jacobian_command(**params: Any) -> int:
     from ..run.evaluate import run
 
     r = MatrixRequest(**params)
-    ev = _prepare(r.args, r.program_file, r.vars_files, r.output, r.wrt)
+    ev = prepare_evaluation(r.args, r.program_file, r.vars_files, r.output, r.wrt)
     check_matrix_size(ev, "jacobian")  # before the forward pass: a size that cannot fit is refused at once
     run(ev)
-    _warn(ev.warnings)
+    warn(ev.warnings)
     matrix = jacobian(ev, "reverse" if r.mode == "both" else r.mode)
     if r.mode == "both":
         from ..run.derivatives import largest_difference
@@ -68,7 +68,7 @@ def jacobian_command(**params: Any) -> int:
     return _finish_matrix(ev, matrix, r)
 
 
-@main.command("hessian", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@main.command("hessian", **PROGRAM_COMMAND)  # type: ignore[arg-type]
 @declare("hessian")
 def hessian_command(**params: Any) -> int:
     """Second derivatives of PROGRAM's scalar output (forward-over-reverse).
@@ -85,13 +85,13 @@ def hessian_command(**params: Any) -> int:
     from ..run.evaluate import run
 
     r = MatrixRequest(**params)
-    ev = _prepare(r.args, r.program_file, r.vars_files, r.output, r.wrt)
+    ev = prepare_evaluation(r.args, r.program_file, r.vars_files, r.output, r.wrt)
     if ev.graph.nodes[ev.graph.output].shape != ():
         shape = ev.graph.nodes[ev.graph.output].shape
         raise UsageError(f"the Hessian needs a scalar output; {ev.output_name} has shape {shape}")
     check_matrix_size(ev, "hessian")
     run(ev)
-    _warn(ev.warnings)
+    warn(ev.warnings)
     matrix = hessian(ev)
     return _finish_matrix(ev, matrix, r)
 
@@ -99,11 +99,11 @@ def hessian_command(**params: Any) -> int:
 def _finish_matrix(ev, matrix, r: MatrixRequest) -> int:
     from ..oracles.matrix_checks import check_matrix
 
-    kinds = _check_kinds(r.check)
+    kinds = check_kinds(r.check)
     for kind in ("sympy", "fd"):
         if kind in kinds:
             matrix.checks.append(check_matrix(ev, matrix, kind, r.rtol, r.atol, r.sympy_timeout))
-    _emit_matrix(ev, matrix, _format(r.as_json, r.fmt), r.full, r.digits)
+    _emit_matrix(ev, matrix, output_format(r.as_json, r.fmt), r.full, r.digits)
     failed = any(c.status == "fail" for c in matrix.checks)
     return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)
 
@@ -114,11 +114,11 @@ def _emit_matrix(ev, matrix, fmt: str, full: bool, digits: Optional[int]) -> Non
 
         echo(dumps(matrix_json(ev, matrix)), escape=False)
     elif fmt in ("csv", "tsv"):
-        _write_csv(_matrix_rows(matrix), fmt)
+        write_csv(_matrix_rows(matrix), fmt)
     else:
         from ..output.tables import Style, matrix_view
 
-        console = _console()
+        console = make_console()
         console.print(matrix_view(ev, matrix, Style(console.is_terminal, digits, full)))
 
 

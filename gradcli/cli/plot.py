@@ -8,13 +8,13 @@ from typing import Optional
 
 from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import a_format
-from .group import _PROGRAM_COMMAND, main
+from .group import PROGRAM_COMMAND, main
 from .options import declare
-from .printing import _csv_text, _picture_format, _write_or_print
-from .program import _inputs, _program_and_bindings
+from .printing import csv_text, output_kind, write_or_print
+from .program import input_files, program_and_bindings
 
 
-@main.command("plot", **_PROGRAM_COMMAND)  # type: ignore[arg-type]
+@main.command("plot", **PROGRAM_COMMAND)  # type: ignore[arg-type]
 @declare("plot")
 def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
                  output: Optional[str], fmt: Optional[str], check: Optional[str], out_file: Optional[str]) -> int:
@@ -32,13 +32,13 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     from ..run import bindings as binding_mod
     from ..run import sample
 
-    source, rest = _program_and_bindings(args, program_file)
-    written_from = _inputs(args, program_file, vars_files)
+    source, rest = program_and_bindings(args, program_file)
+    written_from = input_files(args, program_file, vars_files)
     ranges = [sample.parse_range(a) for a in rest if sample.is_range(a)]
     fixed = binding_mod.collect([a for a in rest if not sample.is_range(a)], vars_files)
     if not 1 <= len(ranges) <= 2:
         raise UsageError("give one range (NAME=LOW:HIGH) for a curve, or two for a gradient field")
-    kind = _picture_format(fmt, out_file, ("text", "png", "svg", "csv"))
+    kind = output_kind(fmt, out_file, ("text", "png", "svg", "csv"))
     if kind == "text" and out_file in (None, "-") and not sys.stdout.isatty() and fmt is None:
         kind = "csv"  # piped: the data, not a drawing
     if len(ranges) == 1:
@@ -46,19 +46,19 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         if check == "fd":
             sample.with_finite_differences(curve, source, fixed, output)
         if kind == "csv":
-            _write_or_print(_csv_text(plots.curve_rows(curve)), out_file, "the sampled data", written_from)
+            write_or_print(csv_text(plots.curve_rows(curve)), out_file, "the sampled data", written_from)
         elif kind == "text":
-            _write_or_print(plots.text_curve(curve), out_file, "the plot", written_from)
+            write_or_print(plots.text_curve(curve), out_file, "the plot", written_from)
         else:
-            _write_or_print(plots.figure_curve(curve, kind), out_file, a_format(kind, "plot"), written_from)
+            write_or_print(plots.figure_curve(curve, kind), out_file, a_format(kind, "plot"), written_from)
     else:
         if check:
             raise UsageError("--check fd overlays a curve: give one range")
         fld = sample.field(source, ranges[0], ranges[1], fixed, output)
         if kind == "csv":
-            _write_or_print(_csv_text(plots.field_rows(fld)), out_file, "the sampled data", written_from)
+            write_or_print(csv_text(plots.field_rows(fld)), out_file, "the sampled data", written_from)
         elif kind == "text":
             raise UsageError("a gradient field is drawn as png or svg (-o field.png), or given as --format csv")
         else:
-            _write_or_print(plots.figure_field(fld, kind), out_file, a_format(kind, "plot"), written_from)
+            write_or_print(plots.figure_field(fld, kind), out_file, a_format(kind, "plot"), written_from)
     return int(ExitStatus.OK)

@@ -33,21 +33,21 @@ def echo(text: str = "", err: bool = False, nl: bool = True, escape: bool = True
         pass
 
 
-def _warn(warnings: list[str]) -> None:
+def warn(warnings: list[str]) -> None:
     from ..core.errors import one_line
 
     for warning in warnings:
         echo(f"gradcli: warning: {one_line(warning)}", err=True)
 
 
-def _console(err: bool = False):
+def make_console(err: bool = False):
     import os
 
     from ..output.terminal import console
 
     out = sys.stderr if err else sys.stdout
     terminal = out.isatty()
-    width = _columns(os.environ.get("COLUMNS")) or (None if terminal else 120)
+    width = terminal_columns(os.environ.get("COLUMNS")) or (None if terminal else 120)
     return console(out, width=width, no_color=bool(os.environ.get("NO_COLOR")) or None)
 
 
@@ -55,7 +55,7 @@ def _console(err: bool = False):
 MIN_COLUMNS = 20
 
 
-def _columns(value: Optional[str]) -> Optional[int]:
+def terminal_columns(value: Optional[str]) -> Optional[int]:
     """The width COLUMNS asks for: None when unset or not a positive whole number (with a
     warning), and at least MIN_COLUMNS."""
     if value is None or not value.strip():
@@ -65,19 +65,19 @@ def _columns(value: Optional[str]) -> Optional[int]:
     except ValueError:
         columns = 0
     if columns <= 0:
-        _warn([f"COLUMNS={value!r} is not a positive whole number; it is ignored"])
+        warn([f"COLUMNS={value!r} is not a positive whole number; it is ignored"])
         return None
     return max(columns, MIN_COLUMNS)
 
 
-def _echo_json(text: str) -> None:
+def echo_json(text: str) -> None:
     """A JSON document on stdout with DEL, C1 and bidi characters from user text as \\u escapes."""
     from ..output.terminal import json_visible
 
     echo(json_visible(text), escape=False)
 
 
-def _csv_text(rows: list[list[str]]) -> str:
+def csv_text(rows: list[list[str]]) -> str:
     import csv
     import io
 
@@ -86,7 +86,7 @@ def _csv_text(rows: list[list[str]]) -> str:
     return buf.getvalue()
 
 
-def _write_csv(rows: list[list[str]], fmt: str) -> None:
+def write_csv(rows: list[list[str]], fmt: str) -> None:
     import csv
     import io
 
@@ -96,7 +96,7 @@ def _write_csv(rows: list[list[str]], fmt: str) -> None:
     echo(buf.getvalue(), nl=False)
 
 
-def _write_or_print(data: Any, out_file: Optional[str], what: str,
+def write_or_print(data: Any, out_file: Optional[str], what: str,
                     inputs: list[tuple[str, Optional[str]]]) -> None:
     """A picture or document to `out_file`, or to stdout (binary refused on a terminal)."""
     from .files import refuse_overwrite, write_output
@@ -113,7 +113,7 @@ def _write_or_print(data: Any, out_file: Optional[str], what: str,
         echo(data, nl=not data.endswith("\n"))
 
 
-def _picture_format(fmt: Optional[str], out_file: Optional[str], allowed: tuple[str, ...]) -> str:
+def output_kind(fmt: Optional[str], out_file: Optional[str], allowed: tuple[str, ...]) -> str:
     if fmt is None and out_file not in (None, "-"):
         ext = out_file.rsplit(".", 1)[-1].lower() if "." in out_file else ""
         if ext not in allowed:

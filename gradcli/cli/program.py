@@ -9,15 +9,15 @@ from __future__ import annotations
 from typing import Optional
 
 from ..core.errors import UsageError
-from .printing import _warn
+from .printing import warn
 
 
-def _format(as_json: bool, fmt: Optional[str]) -> str:
+def output_format(as_json: bool, fmt: Optional[str]) -> str:
     """The output format: --json is --format json (the two disagreeing: gradcli.cli.conflicts)."""
     return "json" if as_json else fmt or "table"
 
 
-def _one_stdin(args, program_file, vars_files, **more: Optional[str]) -> None:
+def one_stdin(args, program_file, vars_files, **more: Optional[str]) -> None:
     """Refuse two inputs that both read stdin ('-'): the program, --vars files, --answers, --points."""
     readers = []
     if program_file == "-" or (program_file is None and args and args[0] == "-"):
@@ -28,7 +28,7 @@ def _one_stdin(args, program_file, vars_files, **more: Optional[str]) -> None:
         raise UsageError(f"{' and '.join(readers)} cannot both read stdin ('-'): put one of them in a file")
 
 
-def _inputs(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
+def input_files(args: tuple[str, ...], program_file: Optional[str], vars_files: tuple[str, ...],
             **more: Optional[str]) -> list[tuple[str, Optional[str]]]:
     """The files a command reads, as (option, path) pairs, for `refuse_overwrite`."""
     found: list[tuple[str, Optional[str]]] = [("-f", program_file)]
@@ -37,16 +37,16 @@ def _inputs(args: tuple[str, ...], program_file: Optional[str], vars_files: tupl
     return found
 
 
-def _prepare(args, program_file, vars_files, output, wrt):
+def prepare_evaluation(args, program_file, vars_files, output, wrt):
     from ..run import bindings as binding_mod
     from ..run.evaluate import prepare
 
-    _one_stdin(args, program_file, vars_files)
-    source, binding_args = _program_and_bindings(args, program_file)
+    one_stdin(args, program_file, vars_files)
+    source, binding_args = program_and_bindings(args, program_file)
     for a in binding_args:
         if a.startswith("--"):
-            raise UsageError(_unknown_option(a))
-    point, default_output, problems = _program_point(source, program_file)
+            raise UsageError(unknown_option(a))
+    point, default_output, problems = program_point(source, program_file)
     bound = {**point, **binding_mod.collect(binding_args, vars_files)}  # the command line wins
     wrt_names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
     try:
@@ -57,7 +57,7 @@ def _prepare(args, program_file, vars_files, output, wrt):
         raise
 
 
-def _program_point(source: str, program_file: Optional[str]):
+def program_point(source: str, program_file: Optional[str]):
     """The point (and output) a program file states in its ``#:`` lines (README, "Programs
     that carry their point"); none for a program given on the command line."""
     import os
@@ -78,7 +78,7 @@ def looks_like_long_option(arg: str) -> bool:
     return arg.startswith("--") and arg != "--" and re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?", arg, re.S) is not None
 
 
-def _unknown_option(arg: str) -> str:
+def unknown_option(arg: str) -> str:
     """'no such option' with a suggestion, or the reason an option was not read."""
     import difflib
 
@@ -94,23 +94,23 @@ def _unknown_option(arg: str) -> str:
     return f"no such option: {name}{hint}"
 
 
-def _program_and_bindings(args: tuple[str, ...], program_file: Optional[str]) -> tuple[str, list[str]]:
+def program_and_bindings(args: tuple[str, ...], program_file: Optional[str]) -> tuple[str, list[str]]:
     """The program text (from the first argument, a file, or stdin) and the bindings."""
     rest = list(args)
     if rest and rest[0].startswith("\x00"):  # written after '--': a program, whatever it looks like
         rest[0] = rest[0][1:]
     elif rest and looks_like_long_option(rest[0]) and not any(a.startswith(rest[0][2:] + "=") for a in rest[1:]):
-        raise UsageError(_unknown_option(rest[0]))  # (but "--x" with a binding x=2 is x negated twice)
+        raise UsageError(unknown_option(rest[0]))  # (but "--x" with a binding x=2 is x negated twice)
     if rest and rest[0] == "--":
         rest.pop(0)
     if program_file is not None:
-        return _read_program(program_file), [a for a in rest if a != "--"]
+        return read_program(program_file), [a for a in rest if a != "--"]
     if not rest:
         raise UsageError("no program given: gradcli eval \"(a+b)*(b+1)\" a=3 b=2 (or -f FILE, or - for stdin)")
     first = rest.pop(0)
     rest = [a for a in rest if a != "--"]
     if first == "-":
-        return _read_program("-"), rest
+        return read_program("-"), rest
     return _program_text(first, "the program"), rest
 
 
@@ -133,7 +133,7 @@ def _size_limit() -> int:
     except ValueError:
         number = math.nan
     if not (math.isfinite(number) and number >= 1 and number == int(number)):
-        _warn([f"GRADCLI_MAX_PROGRAM_BYTES={raw!r} is not a positive whole number of bytes; "
+        warn([f"GRADCLI_MAX_PROGRAM_BYTES={raw!r} is not a positive whole number of bytes; "
                f"using the default, {MAX_PROGRAM_BYTES}"])
         return MAX_PROGRAM_BYTES
     return int(number)
@@ -158,7 +158,7 @@ def _program_text(text: str, where: str, limit: Optional[int] = None) -> str:
     return text
 
 
-def _read_program(path: str) -> str:
+def read_program(path: str) -> str:
     """The program in `path` ('-': stdin), read no further than one byte past the size limit."""
     from ..run.files import read_bytes
 
