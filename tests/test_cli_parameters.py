@@ -47,8 +47,17 @@ def test_the_parameter_count_can_fail():
     ("descend", DescendRequest), ("diff", DiffRequest),
 ])
 def test_each_record_has_exactly_its_commands_parameters(command, record):
-    assert set(record._fields) == {p.name for p in main.commands[command].params}
+    assert set(record.fields()) == {p.name for p in main.commands[command].params}
 
 
 def test_hessian_shares_the_matrix_record_without_a_mode():
-    assert set(MatrixRequest._fields) - {p.name for p in main.commands["hessian"].params} == {"mode"}
+    assert set(MatrixRequest.fields()) - {p.name for p in main.commands["hessian"].params} == {"mode"}
+
+
+def test_a_record_refuses_unknown_and_missing_fields():
+    assert EvalRequest(args=("x",)).fmt is None and EvalRequest(args=("x",), fmt="json").fmt == "json"
+    assert EvalRequest(args=("x",)) == EvalRequest(args=("x",)) != EvalRequest(args=("y",))
+    with pytest.raises(TypeError, match="no field 'colour'"):
+        EvalRequest(args=("x",), colour="red")
+    with pytest.raises(TypeError, match="needs args"):
+        EvalRequest()

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 from ..core.errors import ExitStatus, UsageError
 from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import make_console, warn, echo
 from .program import input_files, one_stdin, prepare_evaluation
+from .records import Record
 
 
-class CheckRequest(NamedTuple):
+class CheckRequest(Record):
     """Everything ``gradcli check`` was asked: one field per option (`gradcli.cli.options`)."""
 
     args: tuple[str, ...]

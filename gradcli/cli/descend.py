@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import a_format
@@ -10,9 +10,10 @@ from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import make_console, csv_text, echo_json, output_kind, write_or_print, echo
 from .program import output_format, program_and_bindings
+from .records import Record
 
 
-class DescendRequest(NamedTuple):
+class DescendRequest(Record):
     """Everything ``gradcli descend`` was asked: one field per option (`gradcli.cli.options`)."""
 
     args: tuple[str, ...]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 from ..core.errors import ExitStatus
 from ..core.fmt import tex_name
@@ -10,9 +10,10 @@ from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import echo_json, echo
 from .program import one_stdin, program_and_bindings, program_point
+from .records import Record
 
 
-class DiffRequest(NamedTuple):
+class DiffRequest(Record):
     """Everything ``gradcli diff`` was asked: one field per option (`gradcli.cli.options`)."""
 
     args: tuple[str, ...]

@@ -8,19 +8,16 @@ calls it directly for the simplest command lines (so a plain ``gradcli eval PROG
 from __future__ import annotations
 
 import sys
-from typing import NamedTuple, Optional
+from typing import Optional
 
 from ..core.errors import ExitStatus, UsageError
-from .conflicts import REVERSE_ONLY
 from .printing import make_console, warn, write_csv, echo
 from .program import output_format, one_stdin, prepare_evaluation, program_and_bindings
+from .records import Record
 
 
-class EvalRequest(NamedTuple):
-    """Everything ``gradcli eval`` was asked: one field per option (`gradcli.cli.options`).
-
-    A NamedTuple rather than a dataclass: the fast path never imports dataclasses (nor inspect).
-    """
+class EvalRequest(Record):
+    """Everything ``gradcli eval`` was asked: one field per option (`gradcli.cli.options`)."""
 
     args: tuple[str, ...]
     program_file: Optional[str] = None
@@ -97,6 +94,8 @@ def _explain(ev, r: EvalRequest) -> None:
         ev.extras["forward_steps"] = True
     elif steps or paths or edges:
         if not ev.adjoints:
+            from .conflicts import REVERSE_ONLY  # (on the error path: the fast path never loads the table)
+
             raise UsageError(REVERSE_ONLY)  # a vector output (the flags alone: gradcli.cli.conflicts)
         for flag, key in ((steps, "steps"), (paths, "paths"), (edges, "edges"), (jacobians, "jacobians")):
             if flag:

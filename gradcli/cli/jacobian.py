@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import plural
@@ -11,9 +11,10 @@ from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import make_console, warn, write_csv, echo
 from .program import output_format, prepare_evaluation
+from .records import Record
 
 
-class MatrixRequest(NamedTuple):
+class MatrixRequest(Record):
     """Everything ``gradcli jacobian`` or ``gradcli hessian`` was asked: one field per option."""
 
     args: tuple[str, ...]
