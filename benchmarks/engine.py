@@ -18,6 +18,7 @@ import argparse
 import gc
 import math
 import os
+import statistics
 import sys
 import time
 
@@ -68,20 +69,25 @@ def measure_gradcli(n: int, quick: bool) -> dict:
     del program
     # forward and backward timed in the same runs; the best run (by forward+backward) is kept
     runs = []
-    for _ in range(1 if quick else max(r, 5 if n <= 100_000 else 3)):
+    cpu_ratios = []
+    for _ in range(1 if quick else max(r, 7 if n <= 100_000 else 3)):
         gc.collect()
         gc.disable()
         try:
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             values = tape.forward(env)
-            t1 = time.perf_counter()
+            c1, t1 = time.process_time(), time.perf_counter()
             adjoints = tape.backward(values)
-            t2 = time.perf_counter()
+            c2, t2 = time.process_time(), time.perf_counter()
         finally:
             gc.enable()
         runs.append((t2 - t0, t1 - t0))
+        if c1 > c0:
+            cpu_ratios.append((c2 - c0) / (c1 - c0))
     t_fb, t_fwd_in_best = min(runs)
     t_fwd = min(f for _, f in runs)
+    median_ratio = statistics.median(fb / f for fb, f in runs)
+    cpu_ratio = statistics.median(cpu_ratios) if cpu_ratios else math.nan
     stages: list = []
     t_e2e, doc = best_of(lambda: end_to_end(source, env, stages), r, budget)
     try:  # --no-nodes (gradcli versions before it have no with_nodes)
@@ -94,7 +100,8 @@ def measure_gradcli(n: int, quick: bool) -> dict:
     return {
         "n": n, "nodes": nodes, "depth": depth(graph), "chars": len(source), "json_bytes": len(doc),
         "parse": t_parse, "lower": t_lower, "compile": t_compile, "forward": t_fwd, "fwd_bwd": t_fb,
-        "ratio": t_fb / t_fwd_in_best, "fwd_in_best": t_fwd_in_best, "e2e": t_e2e, "lean": t_lean, "stages": min(stages, key=sum),
+        "ratio": t_fb / t_fwd_in_best, "median_ratio": median_ratio, "cpu_ratio": cpu_ratio,
+        "fwd_in_best": t_fwd_in_best, "e2e": t_e2e, "lean": t_lean, "stages": min(stages, key=sum),
         "graph": graph, "env": env, "grad": grad, "value": values[graph.output],
     }
 
@@ -166,6 +173,7 @@ def run(args: argparse.Namespace) -> str:
         N = m["nodes"]
         rows.append([f"{N:,}", f"{m['depth']:,}", us(m["parse"], N), us(m["lower"], N), us(m["compile"], N),
                      us(m["forward"], N), us(m["fwd_bwd"], N), f"{m['ratio']:.2f}",
+                     f"{m['median_ratio']:.2f}", f"{m['cpu_ratio']:.2f}",
                      us(m["e2e"], N), f"{m['e2e']:.2f}", f"{m['e2e'] / m['fwd_bwd']:.1f}",
                      us(m["lean"], N)])
         ev_t, tj_t, du_t = m["stages"]
@@ -190,25 +198,32 @@ def run(args: argparse.Namespace) -> str:
     out.append("Random DAG programs (statements such as `v12 = tanh(v3 + v7)`, 16 inputs, ops "
                "+ - * tanh sigmoid sin exp, operands shared at random; output = sum of the last results). "
                "Times are µs per graph node, best of several runs, garbage collector off; "
-               "*(f+b)/f* is taken within the best forward+backward run. "
+               "*(f+b)/f* is taken within the best forward+backward run; *(f+b)/f median* is the median over "
+               "the runs of the same ratio in wall-clock time, *CPU median* in CPU time (`time.process_time`: "
+               "robust on a machine shared with other work). "
                "*End to end* is program text to JSON document in-process "
                "(`evaluate` + `report.to_json` + `report.dumps`); *e2e × f+b* is its ratio to the "
                "engine's own forward+backward in the same run; *e2e --no-nodes* is the same with "
                "`to_json(..., with_nodes=False)` (`--json --no-nodes`).\n")
     out.append(table(["nodes", "depth", "parse", "lower", "compile", "forward", "fwd+bwd", "(f+b)/f",
+                      "(f+b)/f median", "(f+b)/f CPU median",
                       "end to end", "end to end s", "e2e × f+b", "e2e --no-nodes"], rows))
     out.append("\nEnd to end, by stage (µs/node, the best run): *evaluate* is bindings + parse + lower + "
                "Tape compile + forward + backward + kink scan; then `to_json` and `dumps`.\n")
     out.append(table(["nodes", "evaluate", "to_json", "dumps", "total", "JSON MB"], e2e_rows))
     # targets
     at = next((m for m in results if m["n"] == 100_000), results[-1])
-    worst_ratio = max(m["ratio"] for m in results)
+    worst_ratio = max(m["median_ratio"] for m in results)
+    worst_cpu_ratio = max(m["cpu_ratio"] for m in results)
     worst_e2e = max(m["e2e"] / m["nodes"] for m in results)
     fb = at["fwd_bwd"] / at["nodes"] * 1e6
     out.append("")
     out.append(table(["target", "measured", "ok"], [
         [f"forward+backward ≤ {TARGET_FB_US:g} µs/node at {at['nodes']:,} nodes", f"{fb:.3f} µs", mark(fb <= TARGET_FB_US)],
-        [f"(forward+backward)/forward ≤ {TARGET_RATIO:g} (worst size)", f"{worst_ratio:.2f}", mark(worst_ratio <= TARGET_RATIO)],
+        [f"(forward+backward)/forward ≤ {TARGET_RATIO:g} (worst size, median of runs, wall)", f"{worst_ratio:.2f}",
+         mark(worst_ratio <= TARGET_RATIO)],
+        [f"(forward+backward)/forward ≤ {TARGET_RATIO:g} (worst size, median of runs, CPU)", f"{worst_cpu_ratio:.2f}",
+         mark(worst_cpu_ratio <= TARGET_RATIO)],
         [f"end to end ≤ {TARGET_E2E_US:g} µs/node (worst size)", f"{worst_e2e * 1e6:.2f} µs", mark(worst_e2e * 1e6 <= TARGET_E2E_US)],
     ], align="lrl"))
     out.append("\n### The same DAG on other engines\n")

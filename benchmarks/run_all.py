@@ -21,14 +21,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from _common import machine_lines  # noqa: E402
 
-SCRIPTS = ["startup.py", "engine.py", "depth.py", "checks.py", "points.py", "pathological.py", "grader.py"]
+SCRIPTS = ["startup.py", "engine.py", "mlp.py", "depth.py", "checks.py", "points.py", "pathological.py",
+           "grader.py", "diff.py"]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke run of every benchmark")
     p.add_argument("--gradcli", help="path of the gradcli console script (startup.py, depth.py)")
-    p.add_argument("--only", help="comma-separated subset: startup,engine,depth,checks,points,pathological,grader")
+    p.add_argument("--only", help="comma-separated subset: startup,engine,mlp,depth,checks,points,pathological,"
+                                  "grader,diff")
     args = p.parse_args(argv)
     scripts = SCRIPTS
     if args.only:
@@ -44,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, os.path.join(HERE, script), "--no-header"]
         if args.quick:
             cmd.append("--quick")
-        if args.gradcli and script != "engine.py":
+        if args.gradcli and script not in ("engine.py", "mlp.py"):
             cmd += ["--gradcli", args.gradcli]
         print(f"run_all.py: {script} ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()

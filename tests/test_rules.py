@@ -66,6 +66,9 @@ def _cases(rng):
     yield "matmul", [(m,), (m,)], None
     yield "dot", [(m,), (m,)], None
     yield "dot", [(n, m), (m,)], None
+    yield "dot", [(), ()], None  # a scalar operand scales the other, as np.dot allows
+    yield "dot", [(), (n, m)], None
+    yield "matmul", [(m,), ()], None
     yield "outer", [(n,), (m,)], None
     yield "transpose", [(n, m)], None
     yield "transpose", [(m,)], None

@@ -19,8 +19,29 @@ from ..core.elements import unbroadcast
 
 
 def _sigmoid(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    """1/(1 + e) where x ≥ 0 and e/(1 + e) elsewhere, with e = exp(-|x|): one division
+    of the chosen numerator, in place in arrays of our own (two new arrays in all)."""
+    e = np.abs(x)
+    if e.__class__ is not np.ndarray or e.dtype != np.float64:  # a scalar, or not float64
+        e = np.exp(-e)
+        return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    denominator = np.add(e, 1.0)
+    np.copyto(e, 1.0, where=x >= 0)  # e becomes the numerator
+    return np.divide(e, denominator, out=e)
+
+
+def all_finite(x) -> bool:
+    """Is every element of `x` finite?  A broadcast view (a stride of 0, as `_expand_to`
+    gives) is checked on the elements it holds, not on every repetition of them."""
+    if x.__class__ is float:
+        return math.isfinite(x)
+    if x.__class__ is np.ndarray:
+        if 0 in x.strides:
+            x = x[tuple(slice(None) if stride else slice(0, 1) for stride in x.strides)]
+        return bool(np.isfinite(x).all())
+    return bool(np.all(np.isfinite(x)))
 
 
 def _softplus(x):
@@ -42,11 +63,12 @@ def _scatter(g, shape, index):
 
 
 def _expand_to(g, shape, axis):
-    """Broadcast a reduced array back over the reduced axis (or all axes)."""
+    """Broadcast a reduced array back over the reduced axis (or all axes): a read-only
+    view, not a copy (the engine gives callers writable arrays, `Tape.backward`)."""
     g = np.asarray(g)
     if axis is not None:
         g = np.expand_dims(g, axis % len(shape))
-    return np.broadcast_to(g, shape).copy()
+    return np.broadcast_to(g, shape)
 
 
 def _sum_keep(x, axis):
@@ -66,7 +88,7 @@ def times(a, b):
         if math.isfinite(c):
             return c
         return 0.0 if (a == 0 or b == 0) else c
-    if np.all(np.isfinite(c)):
+    if all_finite(c):
         return c
     return np.where((np.asarray(a) == 0) | (np.asarray(b) == 0), 0.0, c)
 
@@ -76,7 +98,7 @@ def _matmul0(a, b):
     if np.ndim(a) == 0 or np.ndim(b) == 0:  # a scalar operand scales, as np.dot
         return times(a, b)
     r = np.matmul(a, b)
-    if np.all(np.isfinite(r)):
+    if all_finite(r):
         return r
     a, b = np.asarray(a), np.asarray(b)
     if a.ndim == 1 and b.ndim == 1:
@@ -328,6 +350,7 @@ ARRAY = SimpleNamespace(
     unbroadcast=unbroadcast,
     safe_div=_safe_div,
     times=times,
+    all_finite=all_finite,
     matmul0=_matmul0,
     outer0=lambda a, b: times(np.asarray(a)[:, None], np.asarray(b)[None, :]),
     prod_others=_prod_others,

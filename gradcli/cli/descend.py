@@ -65,10 +65,10 @@ def descend_command(**params: Any) -> int:
         if exc.partial.records:
             _show_descent(exc.partial, fmt)
         raise
-    _show_descent(run_, fmt)
-    if r.plot_file:
+    if r.plot_file:  # drawn first: a picture that cannot be drawn is an error before anything is printed
         _plot_descent(run_, source, start, r.output, r.plot_file,
                       [("-f", r.program_file), ("--points", r.points_file), *(("--vars", v) for v in r.vars_files)])
+    _show_descent(run_, fmt)
     return int(ExitStatus.OK)
 
 

@@ -64,15 +64,8 @@ def diff_command(**params: Any) -> int:
         shaped = _diff_shapes(graph, point, rest, r.vars_files, r.shapes)
         if shaped is not None:
             return _diff_arrays(graph, source, shaped, names, steps, latex, as_json)
-    d = derive.derive(graph, names)
-    stepwise = not r.expand and derive.step_formulas(d) is not None
-    derive.simplify(d, r.sympy_timeout, inputs=not stepwise)  # the inputs-only form only when it is shown
-    where: list[str] = []
-    in_steps = derive.step_formulas(d) if stepwise else None
-    if in_steps is not None:  # the lecture's form: in the program's own steps, after them
-        where, found = in_steps
-    else:
-        found = derive.formulas(d)
+    written = derive.derive_within(graph, names, r.sympy_timeout, steps, latex, r.expand)  # one deadline for all
+    found, where = written.formulas, written.where
     out = graph.label(graph.output)
     if as_json:
         import json
@@ -80,14 +73,14 @@ def diff_command(**params: Any) -> int:
         doc: dict[str, Any] = {"schema": 1, "program": source, "output": out, "gradient": found}
         if where:
             doc["where"] = where
-        if steps:
-            doc["steps"] = derive.steps_text(d).splitlines()
-        if latex:
-            doc["latex"] = derive.latex(d, stepwise)
+        if written.steps is not None:
+            doc["steps"] = written.steps.splitlines()
+        if written.latex is not None:
+            doc["latex"] = written.latex
         echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
         return int(ExitStatus.OK)
-    if steps:
-        echo(derive.steps_text(d))
+    if written.steps is not None:
+        echo(written.steps)
         echo()
     if where:
         echo("where (the program's steps):")
@@ -96,9 +89,9 @@ def diff_command(**params: Any) -> int:
         echo()
     for name, formula in found.items():
         echo(f"∂{out}/∂{name} = {formula}")
-    if latex:
+    if written.latex is not None:
         echo()
-        for name, tex in derive.latex(d, stepwise).items():
+        for name, tex in written.latex.items():
             echo(f"\\frac{{\\partial {tex_name(out)}}}{{\\partial {tex_name(name)}}} = {tex}")
     return int(ExitStatus.OK)
 

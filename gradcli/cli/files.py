@@ -2,9 +2,13 @@
 
 * `refuse_overwrite` -- an output option naming the same file as an input (the program,
   a --vars file, the answers) is refused before any work is done: a user's file is never lost.
+  The program file's own ``#: vars FILE.json`` line names an input too.
 * `write_output` -- the one way gradcli writes a file: into a temporary file in the same
   folder, flushed to disk, then renamed over the target (``os.replace``).  A full disk or
   a crash leaves the old file as it was, never a truncated one.  ``-`` writes to stdout.
+  Only regular files are replaced: a symlink is followed to its target (the file renamed
+  over is the target, in the target's folder), and a character device, a FIFO, a socket
+  or ``/dev/stdout`` is written into, as a shell's ``>>`` would, never replaced.
 """
 
 from __future__ import annotations
@@ -20,12 +24,40 @@ def refuse_overwrite(option: str, out: Optional[str], inputs: Iterable[tuple[str
     """A UsageError when `out` (given as `option`) is one of `inputs` ((option, path) pairs)."""
     if out is None or out == "-":
         return
+    inputs = list(inputs)
+    for in_option, path in list(inputs):
+        if in_option == "-f" and path is not None and path != "-":
+            inputs += [(f"-f {path}'s '#: vars' file", v) for v in program_vars_files(path)]
     for in_option, path in inputs:
         if path is None or path == "-":
             continue
         if _same_file(out, path):
             raise UsageError(f"{option} {out} is the same file as {in_option} {path}: gradcli never "
                              "overwrites its input; choose another output file")
+
+
+def program_vars_files(program_file: str) -> list[str]:
+    """The files a program file's ``#: vars FILE.json`` lines name (relative to its folder).
+
+    A program that cannot be read names none here: reading it later gives the error.
+    """
+    from ..run.files import read_text
+
+    try:
+        if not os.path.isfile(program_file):
+            return []
+        source = read_text(program_file, f"-f {program_file}")
+    except UsageError:
+        return []
+    if "#:" not in source:
+        return []
+    folder = os.path.dirname(program_file)
+    found = []
+    for line in source.splitlines():
+        key, _, rest = line.strip()[2:].strip().partition(" ") if line.strip().startswith("#:") else ("", "", "")
+        if key == "vars" and rest.strip():
+            found.append(os.path.join(folder, rest.strip()))
+    return found
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -47,10 +79,13 @@ def write_output(path: str, data: Union[str, bytes], option: str) -> None:
         return
     import tempfile
 
-    target = os.path.abspath(path)
-    folder = os.path.dirname(target)
-    if os.path.isdir(target):
+    if os.path.isdir(path):
         raise UsageError(f"{option} {path}: is a folder, not a file")
+    if _is_stream(path):
+        _write_into(path, data, option)
+        return
+    target = os.path.realpath(path)  # a symlink is followed: its target is the file replaced
+    folder = os.path.dirname(target)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
@@ -69,6 +104,35 @@ def write_output(path: str, data: Union[str, bytes], option: str) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def _is_stream(path: str) -> bool:
+    """True for what must be written into, not replaced: anything that exists and is not a
+    regular file (a character device, a FIFO, a socket), and the process's own streams
+    (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``), whatever they point at."""
+    import stat
+
+    hop = os.path.abspath(path)
+    for _ in range(40):  # along the chain of symlinks (a loop, bounded as the kernel bounds it)
+        if hop.startswith(("/dev/fd/", "/dev/std", "/proc/")):
+            return True
+        if not os.path.islink(hop):
+            break
+        hop = os.path.normpath(os.path.join(os.path.dirname(hop), os.readlink(hop)))
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # does not exist yet (or a dangling symlink): a new regular file
+        return False
+
+
+def _write_into(path: str, data: Union[str, bytes], option: str) -> None:
+    """Write into a device, FIFO or stream in place (appending, like ``>>``), never replacing it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: {exc.strerror or exc}") from None
 
 
 def _mode_for(target: str) -> int:
@@ -105,4 +169,4 @@ def picture_format(out: Optional[str], fmt: Optional[str]) -> str:
     return PICTURE_EXTENSIONS[ext]
 
 
-__all__ = ["PICTURE_EXTENSIONS", "picture_format", "refuse_overwrite", "write_output"]
+__all__ = ["PICTURE_EXTENSIONS", "picture_format", "program_vars_files", "refuse_overwrite", "write_output"]

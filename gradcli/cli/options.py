@@ -156,7 +156,7 @@ OPTIONS: dict[str, Option] = {option.dest if key is None else key: option for ke
                         help="Momentum μ (PyTorch's SGD rule).")),
     ("tol", Option("--tol", type="float", default=0.0, show_default=True,
                    help="Stop when the gradient norm is below this.")),
-    ("every", Option("--every", type="positive", default=1, show_default=True, help="Show every N-th step.")),
+    ("every", Option("--every", type="positive", default=1, show_default=True, help="Show every N-th step (at most 100,000 steps are shown).")),
     ("batch", Option("--batch", type="positive", help="Minibatch size (default: all rows).")),
     ("shuffle-seed", Option("--seed", dest="seed", type="shuffle-seed", default=0, show_default=True,
                             help="Seed for shuffling minibatches.")),
@@ -200,7 +200,8 @@ COMMANDS: dict[str, list[Use]] = {
     "graph": [*_PROGRAM,
               ("format", {"help": "text draws in the terminal; dot and mermaid are text for Graphviz and Markdown; "
                                   "svg and png need Graphviz's dot program; html is a page that steps through "
-                                  "backprop [default: from the -o file's extension, else text]."}),
+                                  "backprop (up to 30,000 nodes) [default: from the -o file's extension, else "
+                                  "text]."}),
               "out",
               ("seed-output", {"help": "Cotangent of a non-scalar output (for the adjoints)."}),
               ("digits", {"help": "Significant digits in the picture, array elements included [default: 6; 4 for "

@@ -120,7 +120,7 @@ def type_of(kind: Any, formats: tuple[str, ...] = ()) -> Any:
         "digits": lambda: click.IntRange(1, 17),
         "positive": lambda: click.IntRange(1, None),
         "updates": lambda: click.IntRange(0, 10_000_000),
-        "shuffle-seed": lambda: int,
+        "shuffle-seed": lambda: click.IntRange(0),
         "format": lambda: click.Choice(list(formats)),
         "shape": Shape,
         "seed": SeedInput,

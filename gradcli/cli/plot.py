@@ -20,7 +20,8 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
                  output: Optional[str], fmt: Optional[str], check: Optional[str], out_file: Optional[str]) -> int:
     """Plot PROGRAM over one input (with its derivative) or two (contours and gradient arrows).
 
-    Ranges are NAME=LOW:HIGH or NAME=LOW:HIGH:POINTS; other inputs take NAME=VALUE.
+    Ranges are NAME=LOW:HIGH or NAME=LOW:HIGH:POINTS (at most 100,000 points; a 2-D grid at most
+    1,000,000, e.g. 1000×1000); other inputs take NAME=VALUE.
 
     \b
     gradcli plot "x*exp(-x^2)" x=-2:2

@@ -155,6 +155,16 @@ def _program_text(text: str, where: str, limit: Optional[int] = None) -> str:
     so short texts are not encoded just to be measured)."""
     if len(text) * 4 > (limit := limit or _size_limit()):
         _check_size(where, len(text.encode("utf-8", "surrogatepass")), limit)
+    if not text.isascii():
+        import re
+
+        bad = re.search("[\ud800-\udfff]", text)  # a byte that is not UTF-8, escaped by Python
+        if bad is not None:
+            from ..core.errors import ParseError
+
+            byte = ord(bad.group()) - 0xDC00 if ord(bad.group()) >= 0xDC80 else None
+            shown = f" (byte 0x{byte:02x})" if byte is not None and byte < 0x100 else ""
+            raise ParseError(f"{where} is not UTF-8 text{shown}", text.replace(bad.group(), "?"), bad.start())
     return text
 
 

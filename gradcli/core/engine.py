@@ -18,6 +18,12 @@ summed back over broadcast axes and structural ops use their VJP rows.  Both acc
 a *backend override* (`gradcli.backends.dual.DUAL`) that carries tangents through the very
 same walks: forward mode, and forward-over-reverse for Hessians.
 
+Both walks have a few hand-written kernels where the benchmarks showed the rows'
+generality costing time (`benchmarks/engine.py`, `benchmarks/mlp.py`): the float walk
+writes the partials of its commonest ops inline, and the array walk makes fewer new
+arrays (two partials in one array each, products and sums in place in arrays it owns).
+Each gives the rows' own numbers to the bit (tests/test_engine_fast.py).
+
 Domain errors (``log(-1)``) and overflow surface as `MathError` naming the node, its
 operation and its input values.  An *infinite derivative* (sqrt at 0) is not an
 error: the partial is recomputed with IEEE semantics and the gradient reports inf.
@@ -75,9 +81,31 @@ class Tape:
             elif op.variadic:
                 self.reverse_code.append((node.id, 0, node.args, op.partials))
             else:
-                parts = tuple(p if live[a] else None for p, a in zip(op.partials, node.args))  # type: ignore[arg-type]
-                self.reverse_code.append((node.id, len(node.args), node.args, parts))
+                args = node.args
+                parts: tuple
+                if len(args) == 1 or (len(args) == 2 and live[args[0]] and live[args[1]]):
+                    parts = op.partials  # type: ignore[assignment]  # the row's own tuple, known by identity
+                else:
+                    parts = tuple(p if live[a] else None for p, a in zip(op.partials, args))  # type: ignore[arg-type]
+                self.reverse_code.append((node.id, len(args), args, parts))
         self.reverse_code.reverse()
+        #: partials for the array walk that replace a row's by the same numbers made with
+        #: fewer new arrays (`_square_partial`, `_sigmoid_partial`); each returns a new
+        #: array, which the walk then multiplies by the cotangent in place
+        self.array_partials: dict[int, tuple] = {}
+        self._kernel_for: dict[int, tuple] = {}
+        if not self.scalar:
+            for node in nodes:
+                if node.op in (INPUT, CONST) or not live[node.id] or self._on_floats(node):
+                    continue
+                if node.op == "sigmoid":
+                    self.array_partials[node.id] = _SIGMOID_PARTIALS
+                elif (node.op == "pow" and not live[node.args[1]] and nodes[node.args[1]].op == CONST
+                      and nodes[node.args[1]].param == 2.0):
+                    self.array_partials[node.id] = _SQUARE_PARTIALS
+            #: each kernel stands for the partials its instruction had here, and only for them
+            #: (gradcli.teach.mistakes reruns a copy of the tape with some partials swapped)
+            self._kernel_for = {i: parts for i, _, _, parts in self.reverse_code if i in self.array_partials}
 
     def _forward_function(self, node):
         if self._on_floats(node):
@@ -154,7 +182,10 @@ class Tape:
             elif node.op == CONST:
                 values[node.id] = node.param
         for i, f, args in self.code:
-            values[i] = f(*[values[a] for a in args])
+            try:
+                values[i] = f(*[values[a] for a in args])
+            except _MATH_ERRORS:  # a constant outside its domain (scalar math raises): nan too
+                values[i] = math.nan
         return values
 
     def _forward_with(self, backend, values: list) -> list:
@@ -184,10 +215,39 @@ class Tape:
         adjoint[out] = seed
         m = SCALAR
         code = self.reverse_code if out == self.graph.output else [c for c in self.reverse_code if c[0] <= out]
+        cos = _cos
+        # The commonest ops have their partials written inline: an instruction holding
+        # the op row's own partials tuple (every argument live; see __init__) is known by
+        # identity, and the line for it is the row's expression (tests/test_engine_fast.py
+        # compares them to the bit).  Any other instruction calls its partials.
         for i, kind, args, parts in code:
             g = adjoint[i]
             try:
-                if kind == 2:
+                if parts is _MUL:
+                    a, b = args
+                    adjoint[a] += g * values[b]
+                    adjoint[b] += g * values[a]
+                elif parts is _ADD:
+                    a, b = args
+                    adjoint[a] += g
+                    adjoint[b] += g
+                elif parts is _TANH:
+                    o = values[i]
+                    adjoint[args[0]] += g * (1.0 - o * o)
+                elif parts is _SIGMOID:
+                    o = values[i]
+                    adjoint[args[0]] += g * (o * (1.0 - o))
+                elif parts is _SUB:
+                    a, b = args
+                    adjoint[a] += g
+                    adjoint[b] -= g
+                elif parts is _EXP:
+                    adjoint[args[0]] += g * values[i]
+                elif parts is _SIN:
+                    adjoint[args[0]] += g * cos(values[args[0]])
+                elif parts is _NEG:
+                    adjoint[args[0]] -= g
+                elif kind == 2:
                     a, b = args
                     pa, pb = parts
                     # both partials before either is added: if one raises, nothing is added twice
@@ -247,6 +307,9 @@ class Tape:
         zero = _UNTOUCHED
         adjoint: list = [zero] * self.n
         adjoint[out] = seed
+        #: nodes whose adjoint is an array this walk made for that node alone (a product
+        #: g * p or a sum): further contributions are added into it in place
+        own: set[int] = set()
         with np.errstate(all="ignore"):
             for i, kind, args, parts in self.reverse_code:
                 g = adjoint[i]
@@ -262,25 +325,48 @@ class Tape:
                     for a, c in zip(args, contributions):
                         if c is not None:
                             prev = adjoint[a]
-                            adjoint[a] = c if prev is zero else prev + c
+                            if prev is zero:
+                                adjoint[a] = c
+                            elif a in own and c.__class__ is not float and c.shape == prev.shape:
+                                np.add(prev, c, out=prev)
+                            else:
+                                adjoint[a] = prev + c
+                                if backend is None and adjoint[a].__class__ is np.ndarray:
+                                    own.add(a)
                     continue
                 on_floats = backend is None and self._on_floats(nodes[i])
+                kernel = backend is None and i in self.array_partials and self._kernel_for[i] is parts
+                if kernel:
+                    parts = self.array_partials[i]
                 local = safe_partials(SCALAR if on_floats else array, kind, parts, xs, values[i])
                 if on_floats:  # plain floats (not the IEEE slow path's subclass) meet arrays below
                     local = [None if p is None else float(p) for p in local]
                 for a, p in zip(args, local):
                     if p is None:
                         continue
+                    fresh = True
                     if p.__class__ is float and (p == 1.0 or p == -1.0):
                         c = g if p == 1.0 else -g  # add, sub, neg: no multiplication
+                        fresh = p == -1.0
                     elif careful:
                         c = _times(g, p)
+                    elif kernel and p.__class__ is np.ndarray and (np.ndim(g) == 0 or g.shape == p.shape):
+                        c = np.multiply(g, p, out=p)  # p is the kernel's new array
                     else:
                         c = g * p
                     if shapes[a] != shapes[i]:
                         c = array.unbroadcast(c, shapes[a])
                     prev = adjoint[a]
-                    adjoint[a] = c if prev is zero else prev + c
+                    if prev is zero:
+                        adjoint[a] = c
+                        if fresh and backend is None and c.__class__ is np.ndarray:
+                            own.add(a)
+                    elif a in own and c.__class__ is not float and c.shape == prev.shape:
+                        np.add(prev, c, out=prev)
+                    else:
+                        adjoint[a] = prev + c
+                        if backend is None and adjoint[a].__class__ is np.ndarray:
+                            own.add(a)
         if not careful and not all(a is zero or _all_finite(a) for a in adjoint):
             return self._backward_general(values, seed, out, backend, careful=True)
         for k, shape in enumerate(shapes):
@@ -292,6 +378,8 @@ class Tape:
                     adjoint[k] = float(a)
                 elif np.shape(a) != shape:
                     adjoint[k] = np.broadcast_to(a, shape).astype(float)
+                elif nodes[k].op == INPUT and not a.flags.writeable:  # a gradient is the caller's
+                    adjoint[k] = a.copy()
         return adjoint
 
     # ---- forward mode ---------------------------------------------------------------
@@ -314,6 +402,12 @@ class Tape:
         return tangent
 
 
+# The partials tuples of the ops the float walk writes out (`Tape._backward_floats`).
+_MUL, _ADD, _SUB, _NEG = OPS["mul"].partials, OPS["add"].partials, OPS["sub"].partials, OPS["neg"].partials
+_TANH, _SIGMOID, _EXP, _SIN = OPS["tanh"].partials, OPS["sigmoid"].partials, OPS["exp"].partials, OPS["sin"].partials
+_cos = math.cos
+
+
 def local_partials(m, kind: int, parts, xs: list, out) -> list:
     """∂node/∂arg for each argument (None where no input reaches the argument)."""
     if not kind:
@@ -327,6 +421,12 @@ def safe_partials(m, kind: int, parts, xs: list, out) -> list:
     try:
         return local_partials(m, kind, parts, xs, out)
     except _MATH_ERRORS:
+        if any(hasattr(x, "shape") for x in (*xs, out)):  # arrays beside a plain float (``u / 0``):
+            import numpy as np  # NumPy's IEEE arithmetic for the floats too
+
+            with np.errstate(all="ignore"):
+                return local_partials(m, kind, parts, [x if hasattr(x, "shape") else np.float64(x) for x in xs],
+                                      out if hasattr(out, "shape") else np.float64(out))
         return local_partials(IEEE, kind, parts, [ieee(x) for x in xs], ieee(out))
 
 
@@ -345,9 +445,9 @@ def _all_zero(x) -> bool:
 def _all_finite(x) -> bool:
     if x.__class__ is float:
         return _isfinite(x)
-    import numpy as np
+    from ..backends.arrays import all_finite
 
-    return bool(np.all(np.isfinite(x)))
+    return all_finite(x)
 
 
 def _times(g, p):
@@ -358,6 +458,22 @@ def _times(g, p):
     if isinstance(g, Dual) or isinstance(p, Dual):
         return g * p  # dual numbers multiply this way themselves
     return times(g, p)
+
+
+def _square_partial(m, x, y, o):
+    """∂(x^2)/∂x on arrays: the pow row's m.times(y, m.pow(x, y - 1)) at y = 2 without
+    the power, since x^1 is x to the bit."""
+    return m.times(2.0, x)
+
+
+def _sigmoid_partial(m, x, o):
+    """The sigmoid row's o * (1 - o) on arrays, in one new array instead of two."""
+    p = m.sub(1.0, o)
+    return m.mul(o, p, out=p)
+
+
+_SQUARE_PARTIALS = (_square_partial, None)
+_SIGMOID_PARTIALS = (_sigmoid_partial,)
 
 
 def _with_param(f, param):
@@ -386,9 +502,9 @@ def _first_non_finite(values: Sequence) -> Optional[int]:
             if not _isfinite(v):
                 return k
         elif v is not None:
-            import numpy as np
+            from ..backends.arrays import all_finite
 
-            if not np.all(np.isfinite(v)):
+            if not all_finite(v):
                 return k
     return None
 

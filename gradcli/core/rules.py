@@ -370,12 +370,25 @@ _MATMUL = {
     (1, 1): (Rule(scale(G, X1), X1.T, "dense row"),
              Rule(scale(G, X0), X0.T, "dense row")),
 }
+_MATMUL[(0, 0)] = (Rule(scale(G, X1), X1, "scalars"), Rule(scale(G, X0), X0, "scalars"))  # dot(3, 3) = 9
+
+
+def _matmul_rules(shapes: tuple) -> tuple:
+    """matmul/dot by the arguments' ranks; a scalar operand scales the other (as np.dot allows)."""
+    r0, r1 = len(shapes[0]), len(shapes[1])
+    if r0 == 0 and r1:  # s · X
+        return (Rule(inner(G, X1), Expr("col", X1), "dense column", "summed over every element"),
+                Rule(scale(X0, G), scale(X0, EYE), "{x0} times the identity", eye=("arg", -1)))
+    if r1 == 0 and r0:  # X · s
+        return (Rule(scale(X1, G), scale(X1, EYE), "{x1} times the identity", eye=("arg", -1)),
+                Rule(inner(G, X0), Expr("col", X0), "dense column", "summed over every element"))
+    return _MATMUL[(r0, r1)]
 
 _REDUCE_NOTE = "broadcast back to the shape of {arg}"
 
 RULES: dict[str, Callable[[tuple, object], tuple]] = {
-    "matmul": lambda shapes, p: _MATMUL[(len(shapes[0]), len(shapes[1]))],
-    "dot": lambda shapes, p: _MATMUL[(len(shapes[0]), len(shapes[1]))],
+    "matmul": lambda shapes, p: _matmul_rules(shapes),
+    "dot": lambda shapes, p: _matmul_rules(shapes),
     "outer": lambda shapes, p: (
         Rule(G @ X1, kron(EYE, X1), "sparse: block i is the column {x1}", eye=("arg", 0)),
         Rule(G.T @ X0, kron(X0, EYE), "sparse: {x0} ⊗ I", eye=("arg", 0)),

@@ -12,6 +12,10 @@ from .errors import ShapeError
 from .graph import CONST, INPUT, Graph
 from .ops import OPS, broadcast_shapes
 
+#: the most elements of any array, an input or one the program makes (``ones(10000, 10000)``,
+#: ``outer(u, u)``): 1,000,000 float64s are 8 MB (README, "Files and limits")
+MAX_ELEMENTS = 1_000_000
+
 
 def shape_of(value: object) -> tuple:
     return tuple(getattr(value, "shape", ()))
@@ -39,3 +43,15 @@ def infer_shapes(graph: Graph, env: dict) -> None:
             raise ShapeError(
                 f"node {graph.label(node.id)} = {graph.definition(node.id)} ({node.op}): {exc} [{shown}]"
             ) from None
+        _refuse_too_large(graph, node.id, node.shape)
+
+
+def _refuse_too_large(graph: Graph, i: int, shape: tuple) -> None:
+    """A ShapeError, before any arithmetic, for a node of more than MAX_ELEMENTS elements."""
+    size = 1
+    for n in shape:
+        size *= n
+    if size > MAX_ELEMENTS:
+        raise ShapeError(f"node {graph.label(i)} = {graph.definition(i)} ({graph.nodes[i].op}) would have "
+                         f"{size:,} elements ({'x'.join(map(str, shape))}); gradcli's arrays have at most "
+                         f"{MAX_ELEMENTS:,}")

@@ -13,8 +13,9 @@ Nothing here prints.
 
 from __future__ import annotations
 
+import functools
 import io
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -35,6 +36,27 @@ def _pyplot() -> Any:
     return plt
 
 
+def _drawing(draw: Callable[..., bytes]) -> Callable[..., bytes]:
+    """A figure function that leaves no figure open (whatever it raises) and lets no warning of
+    NumPy's or matplotlib's reach stderr: huge ranges and flat fields are drawn as they come."""
+
+    @functools.wraps(draw)
+    def quiet(*args: Any, **kwargs: Any) -> bytes:
+        import warnings
+
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                return draw(*args, **kwargs)
+        except (ValueError, OverflowError) as exc:  # matplotlib's limits: extreme ranges and values
+            raise UsageError(f"matplotlib cannot draw this picture ({exc}): its numbers are too large "
+                             "to place on an axis; try smaller ranges or values") from None
+        finally:
+            _pyplot().close("all")
+
+    return quiet
+
+
 def _save(fig: Any, fmt: str) -> bytes:
     buf = io.BytesIO()
     meta = {"Software": None} if fmt == "png" else {"Date": None}
@@ -43,6 +65,7 @@ def _save(fig: Any, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+@_drawing
 def figure_curve(c: Curve, fmt: str) -> bytes:
     """The output and its derivative over one input, in two panels sharing the x axis."""
     plt = _pyplot()
@@ -104,6 +127,7 @@ def _arrow_colours(size: np.ndarray) -> tuple[np.ndarray, Optional[tuple[float, 
     return colours, (lo, hi)
 
 
+@_drawing
 def figure_field(f: Field, fmt: str, path: Optional[list[tuple[float, float]]] = None) -> bytes:
     """Contours of the output with the gradient as arrows (thinned to about 20 per axis); a
     descent path in white with its start and end marked."""
@@ -158,6 +182,7 @@ def _short_ticks() -> Any:
     return FuncFormatter(lambda v, _pos: number(float(v), 3))
 
 
+@_drawing
 def figure_descent(losses: list[tuple[int, float]], output: str, fmt: str) -> bytes:
     """The loss curve of a descent."""
     plt = _pyplot()
@@ -183,14 +208,18 @@ def text_curve(c: Curve, width: int = 64, height: int = 12) -> str:
             return [f"{title}: undefined over the whole range"]
         lo, hi = float(finite.min()), float(finite.max())
         if hi == lo:
-            lo, hi = lo - 1, hi + 1
+            pad = max(1.0, abs(lo) / 2)  # ± 1 vanishes at 1e300
+            lo, hi = lo - pad, hi + pad
+
+        def row(v: float) -> int:  # halves: hi - lo may overflow where hi/2 - lo/2 does not
+            return min(height - 1, max(0, int(round((hi / 2 - v / 2) / (hi / 2 - lo / 2) * (height - 1)))))
+
         grid = [[" "] * width for _ in range(height)]
         if lo < 0 < hi:  # the zero line
-            zero = int(round((hi - 0) / (hi - lo) * (height - 1)))
-            grid[zero] = ["·"] * width
+            grid[row(0.0)] = ["·"] * width
         for col, v in enumerate(ys):
             if np.isfinite(v):
-                grid[int(round((hi - v) / (hi - lo) * (height - 1)))][col] = mark
+                grid[row(float(v))][col] = mark
         label_w = max(len(number(hi, 4)), len(number(lo, 4)))
         lines = [title]
         for r, cells in enumerate(grid):

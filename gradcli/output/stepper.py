@@ -92,6 +92,7 @@ def stepper_steps(ev: Evaluation, digits: int = 6) -> list[dict]:
     })
     index = {graph.label(n.id): n.id for n in graph.nodes if live[n.id]}
     received: dict[int, list[str]] = {}
+    sums: dict[int, float] = {}
     remaining: dict[int, int] = {}
     data = backward_steps(ev)
     for step in data:
@@ -125,15 +126,14 @@ def stepper_steps(ev: Evaluation, digits: int = 6) -> list[dict]:
                 shown = _num(total, digits)
                 if len(parts) > 1 and "…" not in parts:
                     # in evaluation order, as the text steps and the paths write the same sum
-                    joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
-                    shown = f"{joined} = {shown}"
+                    shown = f"{_sum_text(list(reversed(parts)))} = {shown}"
                     text += f";  all of {down}'s contributions are in: {down} = {shown}"
                 cell = _cell("adjoint", total, digits)
                 if len(parts) > 1 and "…" not in parts:  # a scalar sum, shown added up
                     cell["adjoint"] = shown
             elif "…" not in parts:  # a running sum of scalars
-                running = sum(float(p) for p in parts)
-                joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in parts)
+                running = sums[src] = sums.get(src, 0.0) + float(parts[-1])  # one addition a step
+                joined = _sum_text(parts)
                 shown = joined if len(parts) == 1 else f"{joined} = {_num(running, digits)}"
                 cell = {"adjoint": f"{shown} (so far)", "adjoint_number": running}
             else:
@@ -141,6 +141,19 @@ def stepper_steps(ev: Evaluation, digits: int = 6) -> list[dict]:
             out.append({"phase": "backward", "node": src, "edges": [[src, target]], "text": text,
                         "set": {str(src): cell}})
     return out
+
+
+#: a running sum shows its first terms and its last, so a node feeding n others costs O(n) text, not O(n²)
+SUM_TERMS = 4
+#: the most nodes a page steps through (README, "Files and limits"); larger programs: --format dot
+MAX_PAGE_NODES = 30_000
+
+
+def _sum_text(parts: list[str]) -> str:
+    """``a + b + c``, or ``a + b + c + … + z (26 terms)`` for a long sum."""
+    shown = parts if len(parts) <= SUM_TERMS + 1 else parts[:SUM_TERMS] + ["…", parts[-1]]
+    text = " + ".join(p if not p.startswith("-") else f"({p})" for p in shown)
+    return text if len(parts) <= SUM_TERMS + 1 else f"{text} ({len(parts)} terms)"
 
 
 def _dot(ev: Evaluation) -> str:
@@ -318,6 +331,11 @@ _JS = r"""
 def page(ev: Evaluation, digits: int = 6, steps_text: Optional[str] = None) -> str:
     """The whole page as one HTML document."""
     graph, values = ev.graph, ev.values
+    if len(graph.nodes) > MAX_PAGE_NODES:
+        from ..core.errors import UsageError
+
+        raise UsageError(f"the html page steps through programs of up to {MAX_PAGE_NODES:,} nodes; this one has "
+                         f"{len(graph.nodes):,} (use --format dot or text)")
     steps = stepper_steps(ev, digits)
     initial = []
     for node in graph.nodes:

@@ -389,15 +389,19 @@ def verdict_lines(checks: list[Check]) -> Optional[RenderableType]:
     if failed:
         which = ", ".join(f"∂/∂{name} ({check})" for check, name in failed)
         return Group(Text(f"✗ check failed: {which}", style="bold red"), tol)
-    kinks = any(r.status == "kink" for c in checks for r in c.results.values())
-    skipped = any(r.status == "skipped" for c in checks for r in c.results.values())
+    statuses = [r.status for c in checks for r in c.results.values()]
+    ran = sum(status != "skipped" for status in statuses)
+    if statuses and not ran:  # a skipped check is not a pass
+        return Group(Text(f"– not checked: 0 of {len(statuses)} checks ran (each was skipped)", style="bold yellow"),
+                     tol)
     extra = []
-    if kinks:
+    if ran < len(statuses):
+        extra.append(f"{ran} of {len(statuses)} ran; {len(statuses) - ran} skipped")
+    if "kink" in statuses:
         extra.append("some at points that are not differentiable")
-    if skipped:
-        extra.append("some skipped")
     more = f" ({'; '.join(extra)})" if extra else ""
-    return Group(Text(f"✓ all checks passed{more}", style="bold green"), tol)
+    passed = "all checks that ran passed" if ran < len(statuses) else "all checks passed"
+    return Group(Text(f"✓ {passed}{more}", style="bold green"), tol)
 
 
 #: a matrix view shows at most this many rows and columns unless --full

@@ -59,7 +59,7 @@ def constant_value(text: str, where: str) -> object:
 #: deepest nesting accepted for an array in --vars (a matrix is 2)
 MAX_RANK = 8
 #: the most elements an input array may have (--vars and NAME=[...]; README, "Files and limits")
-MAX_ARRAY_ELEMENTS = 1_000_000
+from ..core.shapes import MAX_ELEMENTS as MAX_ARRAY_ELEMENTS  # noqa: E402 - the one limit, kept in core
 
 
 def json_array(raw: list, where: str):

@@ -22,7 +22,7 @@ from .bindings import Binding
 
 #: a loss that grows by this factor over the first one is a divergence
 DIVERGENCE = 1e6
-#: steps whose parameters are all kept (for drawing the path)
+#: steps whose parameters are all kept (for drawing the path of two scalar parameters)
 HISTORY = 100_000
 #: most losses kept for the loss curve (every step up to this many, then every k-th)
 LOSS_POINTS = 100_000
@@ -34,6 +34,8 @@ class Diverged(MathError):
     def __init__(self, message: str, partial: "Descent") -> None:
         super().__init__(message)
         self.partial = partial
+#: the most steps shown (printed, written as JSON or CSV, drawn): --steps / --every is refused above it
+MAX_SHOWN = 100_000
 
 
 class Record:
@@ -93,6 +95,10 @@ def descend(source: str, bindings: dict[str, Binding], *, lr: float, steps: int,
         raise UsageError("--momentum must be in [0, 1)")
     if steps < 0 or every < 1:
         raise UsageError("--steps must be ≥ 0 and --every ≥ 1")
+    if steps // every + 1 > MAX_SHOWN:  # every shown step is kept until it is printed
+        least = -(-steps // (MAX_SHOWN - 1))
+        raise UsageError(f"--steps {steps} with --every {every} would show {steps // every + 1:,} steps; descend "
+                         f"shows at most {MAX_SHOWN:,}: give --every {least} or more")
     if data is None:
         loss_and_grad, names, out = _full_batch(source, bindings, wrt, output)
     else:
@@ -100,6 +106,7 @@ def descend(source: str, bindings: dict[str, Binding], *, lr: float, steps: int,
     params: dict[str, Any] = {name: _copy(bindings[name].value) for name in names}
     velocity: dict[str, Any] = {name: np.zeros_like(np.asarray(params[name], dtype=float)) for name in names}
     result = Descent(names, out)
+    path = len(names) == 2 and not any(getattr(params[n], "shape", ()) for n in names)  # a picture can draw it
     first: Optional[float] = None
     loss_every = max(1, -(-(steps + 1) // LOSS_POINTS))
 
@@ -126,7 +133,7 @@ def descend(source: str, bindings: dict[str, Binding], *, lr: float, steps: int,
         last = k == steps or norm < tol
         if k % loss_every == 0 or last:
             result.losses.append((k, loss))
-        if k < HISTORY:
+        if k < HISTORY and path:
             result.history.append({n: _copy(v) for n, v in params.items()})
         if k % every == 0 or last:
             result.records.append(Record(k, loss, norm, {n: _copy(v) for n, v in params.items()}))

@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..core.errors import UsageError
+from ..core.errors import MathError, UsageError
 from .batch import evaluate_points
 from .bindings import Binding
 
@@ -24,6 +24,8 @@ DEFAULT_POINTS_1D = 400
 DEFAULT_POINTS_2D = 41
 #: most samples along one axis
 MAX_POINTS = 100_000
+#: most points of a 2-D grid (1000 × 1000, about 150 MB): a field and its contours stay within memory
+MAX_FIELD_POINTS = 1_000_000
 
 _RANGE = re.compile(r"^([^\W\d]\w*)=([^:]+):([^:]+)(?::([^:]+))?$")
 
@@ -54,6 +56,11 @@ def parse_range(arg: str) -> Range:
     high = float(constant_value(high_text, f"range {name}"))  # type: ignore[arg-type]
     if not (np.isfinite(low) and np.isfinite(high)) or not low < high:
         raise UsageError(f"range {name}: the low end must be below the high end, got {low_text}:{high_text}")
+    with np.errstate(over="ignore"):
+        width = np.float64(high) - np.float64(low)
+    if not np.isfinite(width):
+        raise UsageError(f"range {name}: {low_text}:{high_text} is wider than a 64-bit float can hold "
+                         "(HIGH - LOW overflows); choose a narrower range")
     count = None
     if count_text is not None:
         if not count_text.strip().isdigit() or not 2 <= int(count_text) <= MAX_POINTS:
@@ -93,6 +100,7 @@ def curve(source: str, r: Range, fixed: dict[str, Binding], output: Optional[str
     """Sample the output and its derivative along `r`."""
     x = r.grid(DEFAULT_POINTS_1D)
     batch = evaluate_points(source, [r.name], x[:, None], fixed, output, [r.name])
+    _defined_somewhere(source, batch)
     value = np.where(batch.failed, np.nan, batch.value)
     slope = batch.gradient[r.name]
     jumps = _branch_switches(source, {r.name: x}, fixed, output)
@@ -113,9 +121,13 @@ def field(source: str, rx: Range, ry: Range, fixed: dict[str, Binding], output: 
     if rx.name == ry.name:
         raise UsageError(f"two ranges for {rx.name}: give one range per input")
     x, y = rx.grid(DEFAULT_POINTS_2D), ry.grid(DEFAULT_POINTS_2D)
+    if len(x) * len(y) > MAX_FIELD_POINTS:
+        raise UsageError(f"a {len(x)}×{len(y)} grid has {len(x) * len(y):,} points; a gradient field has at "
+                         f"most {MAX_FIELD_POINTS:,} (e.g. {rx.name}=LOW:HIGH:1000 {ry.name}=LOW:HIGH:1000)")
     X, Y = np.meshgrid(x, y)
     data = np.column_stack([X.ravel(), Y.ravel()])
     batch = evaluate_points(source, [rx.name, ry.name], data, fixed, output, [rx.name, ry.name])
+    _defined_somewhere(source, batch)
     shape = X.shape
     value = np.where(batch.failed, np.nan, batch.value).reshape(shape)
     gx = batch.gradient[rx.name].reshape(shape)
@@ -155,6 +167,13 @@ def _branch_switches(source: str, columns: dict[str, np.ndarray], fixed: dict[st
     for node in graph.nodes:  # leave the graph as a scalar graph again
         node.shape = ()
     return jumps
+
+
+def _defined_somewhere(source: str, batch) -> None:
+    """A MathError when the program is undefined at every sample: there is nothing to draw."""
+    if len(batch.failed) and batch.failed.all():
+        raise MathError(f"the program is undefined or not finite at every sampled point; "
+                        f"first: {batch.first_error}")
 
 
 def with_gaps(x: np.ndarray, y: np.ndarray, jumps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

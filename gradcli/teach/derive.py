@@ -21,7 +21,7 @@ import re
 from typing import Any, Optional
 
 from ..backends.sympy import exact_constant, exact_rational, sympy_backend
-from ..core.errors import UsageError
+from ..core.errors import GradcliError, MathError, UsageError
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import OPS
 from .edges import _bar
@@ -108,6 +108,7 @@ def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
             f = getattr(m, node.op)
             args = [definition[a] for a in node.args]
             definition.append(f(*args) if node.param is None else f(*args, node.param))
+            _refuse_unreal_constant(graph, node.id, definition[-1])
     reaches = _reaches(graph, set(graph.nodes[graph.names[n]].id for n in chosen))
     d = Derivation(graph)
     d.wrt = chosen
@@ -178,6 +179,19 @@ def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
             d.in_labels[name] = d.in_inputs[name] = sp.Integer(0)
         d.in_steps[name] = exact_rational(_substitute(d.in_labels[name], anonymous))
     return d
+
+
+def _refuse_unreal_constant(graph: Graph, i: int, value: Any) -> None:
+    """A MathError for a step of constants outside its operation's domain (``log(-1)`` is
+    ``I*pi`` to SymPy), as evaluation gives: gradcli's numbers are real."""
+    if value.free_symbols:
+        return
+    import sympy as sp
+
+    if value.is_extended_real is False or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+        node = graph.nodes[i]
+        raise MathError(f"node {graph.label(i)} = {graph.definition(i)} ({node.op}) is not a real number: "
+                        "a constant outside its operation's domain")
 
 
 def _substitute(expr: Any, subs: dict) -> Any:
@@ -480,3 +494,65 @@ def latex(d: Derivation, in_steps: bool = False) -> dict[str, str]:
     if in_steps:
         return {name: sp.latex(shortest(name)) for name in d.wrt}
     return {name: sp.latex(d.simplified.get(name, d.in_inputs[name])) for name in d.wrt}
+
+
+# ---- the whole derivation under one deadline ---------------------------------------------
+class Written:
+    """What `gradcli diff` prints for a scalar program: the formulas (in the program's steps
+    after their `where` lines, or in the inputs), and the sweep and LaTeX if asked."""
+
+    def __init__(self, formulas: dict[str, str], where: list[str], steps: Optional[str],
+                 latex: Optional[dict[str, str]]) -> None:
+        self.formulas, self.where, self.steps, self.latex = formulas, where, steps, latex
+
+
+def derive_within(graph: Graph, wrt: Optional[list[str]], seconds: float, steps: bool = False,
+                  tex: bool = False, expand: bool = False) -> Written:
+    """`derive`, `simplify` and the printing, all within one budget of `seconds` (--sympy-timeout).
+
+    Building and printing the expressions can take longer than simplifying them (named steps
+    substituted into each other grow exponentially), so all of it runs in the budget's child.
+    The unsimplified text is sent first, then again after each simplification; the last
+    text received before the deadline is printed.  A UsageError when not even the first arrived.
+    A program with named steps gets its formulas in those steps (`step_formulas`) unless
+    `expand` asks for the inputs-only form.
+    """
+    from ..oracles import budget
+
+    def job(send: budget.Send) -> None:
+        import sympy as sp
+
+        try:
+            d = derive(graph, wrt)
+        except GradcliError as exc:
+            send(("refused", type(exc).__name__, exc.message))
+            return
+        stepwise = not expand and step_formulas(d) is not None
+
+        def write() -> None:
+            where, found = step_formulas(d) if stepwise else ([], formulas(d))  # type: ignore[misc]
+            send(("written", found, where, steps_text(d) if steps else None, latex(d, stepwise) if tex else None))
+
+        write()
+        for name in d.wrt:
+            if stepwise:  # p*(1 - p)*((1 - t)/(1 - p) - t/p) is p - t
+                if name in d.in_steps:
+                    d.steps_simplified[name] = sp.simplify(d.in_steps[name])
+            else:
+                d.simplified[name] = sp.simplify(d.in_inputs[name])
+            write()
+
+    outcome = budget.run(job, seconds)
+    written = None
+    for message in outcome.messages:
+        if message[0] == "refused":
+            kind = MathError if message[1] == "MathError" else UsageError
+            raise kind(message[2])
+        if message[0] == "written":
+            written = Written(message[1], message[2], message[3], message[4])
+    if written is not None:
+        return written
+    if outcome.error:  # the derivation itself failed: a bug in gradcli
+        raise RuntimeError(f"the symbolic derivation failed: {outcome.error}")
+    raise UsageError(f"the derivatives did not come out within the --sympy-timeout of {seconds:g} s "
+                     "(their formulas grow too large to write); give more seconds with --sympy-timeout")

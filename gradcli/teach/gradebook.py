@@ -262,11 +262,20 @@ def _at(ev: Evaluation, own: dict) -> Evaluation:
 
     bindings = dict(ev.bindings)
     for name, text in own.items():
-        bindings[name] = Binding(name, constant_value(text, f"in:{name}"), text, "answers")
+        value = constant_value(text, f"in:{name}")
+        wanted = getattr(ev.env.get(name), "shape", ())
+        if getattr(value, "shape", ()) != wanted:  # the class's shapes are the ones the answers have
+            raise UsageError(f"in:{name} = {text} has shape {_shape_text(getattr(value, 'shape', ()))}; "
+                             f"the class's {name} has shape {_shape_text(wanted)}")
+        bindings[name] = Binding(name, value, text, "answers")
     names = homework.step_names(ev)
     output = ev.output_name if ev.output_name in ev.graph.names and ev.output_name in names else None
     student = prepare(ev.source, bindings, output, list(ev.wrt))
     return run(student)
+
+
+def _shape_text(shape: tuple) -> str:
+    return "() (a scalar)" if not shape else "×".join(map(str, shape))
 
 
 def _judge_cell(truths: _Truths, c: Column, raw: str, rules: homework.Rules,
