@@ -98,7 +98,7 @@ def test_ctrl_c_stops_a_test_run_at_once(tmp_path):
 
 def test_importing_gradcli_and_running_commands_installs_no_handler():
     import gradcli  # noqa: F401
-    from gradcli.cli.app import running_as_program
+    from gradcli.cli.failures import running_as_program
 
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     result = invoke(["eval", "x^2", "x=3"])
@@ -113,7 +113,7 @@ def test_the_program_still_reports_sigterm_on_one_line():
     env.pop("GRADCLI_DEBUG", None)
     script = ("import os, signal\n"
               "from gradcli.cli.main import run\n"
-              "import gradcli.cli.app as app\n"
+              "import gradcli.cli.failures as app\n"
               "real = app.prepare_streams\n"
               "def then_stop():\n"
               "    real()\n"

@@ -3,8 +3,9 @@
 ``gradcli eval PROGRAM NAME=VALUE ... [--json | --format F]`` is what shell loops run
 thousands of times, and importing click costs more than everything else gradcli does
 for a small program.  So that exact form -- a program that does not start with '-',
-bindings NAME=VALUE, and at most the options below (``--json``, ``--format F``, ``--no-nodes``) -- is parsed here by a strict
-allow-list and sent to the same `gradcli.cli.app.run_eval` the click command calls.
+bindings NAME=VALUE, and at most the options `gradcli.cli.options.FAST_PATH` lists (``--json``,
+``--format F``, ``--no-nodes``) -- is parsed here by a strict allow-list and sent to the
+same `gradcli.cli.evaluation.run_eval` the click command calls.
 Anything else (another option, a file, --help, a typo) goes to click unchanged, so
 there is one implementation and one set of messages.
 """
@@ -15,8 +16,11 @@ import re
 import sys
 from typing import Optional
 
+from .options import FAST_PATH, FORMATS
+
 _BINDING = re.compile(r"[^\W\d]\w*=\S.*", re.DOTALL)
-_FORMATS = {"table", "json", "csv", "tsv"}
+#: the eval formats, from the one declaration of the options (`gradcli.cli.options`)
+_FORMATS = set(FORMATS["eval"])
 
 
 def fast_eval_args(argv: list[str]) -> Optional[dict]:
@@ -30,14 +34,16 @@ def fast_eval_args(argv: list[str]) -> Optional[dict]:
     i = 0
     while i < len(rest):
         a = rest[i]
-        if a == "--json" and fmt in (None, "json"):
+        spelling, eq, value = a.partition("=")
+        key = FAST_PATH.get(spelling)  # which declared option this spells, if the fast path takes it
+        if key == "json" and not eq and fmt in (None, "json"):
             fmt = "json"
-        elif a == "--format" and i + 1 < len(rest) and rest[i + 1] in _FORMATS and fmt is None:
+        elif key == "format" and not eq and i + 1 < len(rest) and rest[i + 1] in _FORMATS and fmt is None:
             fmt = rest[i + 1]
             i += 1
-        elif a.startswith("--format=") and a[9:] in _FORMATS and fmt is None:
-            fmt = a[9:]
-        elif a == "--no-nodes" and show_nodes is None:
+        elif key == "format" and eq and value in _FORMATS and fmt is None:
+            fmt = value
+        elif key == "nodes" and not eq and show_nodes is None:
             show_nodes = False
         elif _BINDING.fullmatch(a) and not a.startswith("-"):
             bindings.append(a)
@@ -75,12 +81,13 @@ def run() -> None:
 
         run_cli()
         return
-    from .app import finish, install_signal_handlers, prepare_streams, report_failure, run_eval
+    from .evaluation import EvalRequest, run_eval
+    from .failures import finish, install_signal_handlers, prepare_streams, report_failure
 
     try:
         install_signal_handlers()
         prepare_streams()
-        status = run_eval(plain["args"], fmt=plain["fmt"], show_nodes=plain.get("show_nodes"))
+        status = run_eval(EvalRequest(**plain))
     except BaseException as exc:  # noqa: B036 - mapped to one line and an exit status
         if isinstance(exc, SystemExit):
             raise
