@@ -45,9 +45,6 @@ __all__ = ["Answer", "Request", "Rules", "Verdict", "judge", "DEFAULT_RTOL", "DE
 #: the absolute part scales with the size of the derivative)
 FORMULA_RTOL = 1e-6
 FORMULA_ATOL = 1e-9
-#: wrong elements listed per answer
-MAX_ELEMENTS = 8
-
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 
 
