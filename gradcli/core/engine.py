@@ -310,6 +310,22 @@ class Tape:
         #: nodes whose adjoint is an array this walk made for that node alone (a product
         #: g * p or a sum): further contributions are added into it in place
         own: set[int] = set()
+
+        def accumulate(a: int, c: Any, mine: bool) -> None:
+            """adjoint[a] += c, in place into an array this walk owns; `mine`: c is a new
+            array no one else holds (a product), so a first contribution may be owned too."""
+            prev = adjoint[a]
+            if prev is zero:
+                adjoint[a] = c
+                if mine and backend is None and c.__class__ is np.ndarray:
+                    own.add(a)
+            elif a in own and c.__class__ is not float and c.shape == prev.shape:
+                np.add(prev, c, out=prev)
+            else:
+                adjoint[a] = prev + c
+                if backend is None and adjoint[a].__class__ is np.ndarray:
+                    own.add(a)
+
         with np.errstate(all="ignore"):
             for i, kind, args, parts in self.reverse_code:
                 g = adjoint[i]
@@ -324,15 +340,7 @@ class Tape:
                         contributions = [None if v is None else v(array, g, xs, values[i], param) for v in parts]
                     for a, c in zip(args, contributions):
                         if c is not None:
-                            prev = adjoint[a]
-                            if prev is zero:
-                                adjoint[a] = c
-                            elif a in own and c.__class__ is not float and c.shape == prev.shape:
-                                np.add(prev, c, out=prev)
-                            else:
-                                adjoint[a] = prev + c
-                                if backend is None and adjoint[a].__class__ is np.ndarray:
-                                    own.add(a)
+                            accumulate(a, c, False)  # a VJP may return a view (sum's): never owned
                     continue
                 on_floats = backend is None and self._on_floats(nodes[i])
                 kernel = backend is None and i in self.array_partials and self._kernel_for[i] is parts
@@ -356,17 +364,7 @@ class Tape:
                         c = g * p
                     if shapes[a] != shapes[i]:
                         c = array.unbroadcast(c, shapes[a])
-                    prev = adjoint[a]
-                    if prev is zero:
-                        adjoint[a] = c
-                        if fresh and backend is None and c.__class__ is np.ndarray:
-                            own.add(a)
-                    elif a in own and c.__class__ is not float and c.shape == prev.shape:
-                        np.add(prev, c, out=prev)
-                    else:
-                        adjoint[a] = prev + c
-                        if backend is None and adjoint[a].__class__ is np.ndarray:
-                            own.add(a)
+                    accumulate(a, c, fresh)
         if not careful and not all(a is zero or _all_finite(a) for a in adjoint):
             return self._backward_general(values, seed, out, backend, careful=True)
         for k, shape in enumerate(shapes):

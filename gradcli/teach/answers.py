@@ -216,13 +216,8 @@ def judge_value(answer: Any, truth: Any, rules: Rules, written: Optional[list[Op
             if note and note not in notes:
                 notes.append(note)
     if wrong:
-        return Judged(False, "", notes[0] if len(notes) == 1 and len(wrong) == 1 else
-                      ("; ".join(notes[:1]) if notes and all(_close_note(n) for n in notes) else ""), wrong)
+        return Judged(False, "", notes[0] if notes else "", wrong)  # the first element's note
     return Judged(True, "digits" if "digits" in rules_used else "tolerance")
-
-
-def _close_note(note: str) -> bool:
-    return note.startswith(("close", "too few"))
 
 
 def matches(answer: Any, value: Any, rules: Rules, written: Optional[list[Optional[Written]]] = None) -> bool:

@@ -374,8 +374,9 @@ def _bind_names(context: _Context, node: int, graph) -> tuple[dict[str, tuple[st
 
 
 def _formula_env(binding: dict[str, tuple[str, int]], values: list, adjoints: Optional[list]) -> dict:
-    return {name: (values[i] if kind == "value" else adjoints[i]) for name, (kind, i) in binding.items()  # type: ignore[index]
-            }
+    """A formula's names bound at one point: step values, and adjoints for ``dNAME``."""
+    return {name: (values[i] if kind == "value" else adjoints[i])  # type: ignore[index]
+            for name, (kind, i) in binding.items()}
 
 
 def _formula_close(got: object, truth: object, rules: Rules) -> bool:

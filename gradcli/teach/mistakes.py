@@ -781,13 +781,14 @@ def _simple_mistakes(ev, node: int, truth: object, reach: Optional[list[bool]] =
     out.append(Mistake("factor", "off by a factor of 2: a factor 2 is missing (as in d/dx x² = 2x)",
                        truth / 2))  # type: ignore[operator]
     out.append(Mistake("factor", "off by a factor of 2: there is a factor 2 too many", truth * 2))  # type: ignore[operator]
-    for m in _mean_sizes(ev):
+    means = _mean_sizes(ev)
+    for m in means:
         out.append(Mistake("factor", f"off by a factor of m = {m}: the 1/m of the mean over {m} "
                            "examples is missing", truth * m))  # type: ignore[operator]
         out.append(Mistake("factor", f"off by a factor of m = {m}: divided by m = {m} once too often",
                            truth / m))  # type: ignore[operator]
     for n, name in _batch_sizes(ev):
-        if n in _mean_sizes(ev) or n == 2:
+        if n in means or n == 2:
             continue
         out.append(Mistake("factor", f"off by a factor of N = {n}, the batch of {n} rows of {name}: "
                            "a 1/N is missing", truth * n))  # type: ignore[operator]
