@@ -1,0 +1,437 @@
+"""Tensor kernels for the deep-learning ops (issue 23): convolution, pooling, axis extremes,
+row gathers and per-row picks, each with its shape rule and its gradient.
+
+The op rows in core/ops.py call these; each row is then one line per partial.  Everything is
+vectorised NumPy: a convolution is one matrix product over strided windows (im2col by
+`numpy.lib.stride_tricks.as_strided`, no copy until the product), and the scatters back into
+an input (col2im, pooling's routing) loop over the k·k offsets of the kernel, never over
+elements.  Only the array path imports this module.
+
+Conventions, as CS231n's ``conv_forward_naive`` and PyTorch:
+
+- ``conv2d`` is a cross-correlation: ``y[n,f,i,j] = Σ_{c,p,q} x̃[n,c,i·s+p,j·s+q] w[f,c,p,q]``
+  where x̃ is x zero-padded by `pad` on each side of H and W.  Its input gradient is the full
+  cross-correlation of ḡ with the flipped kernel (a full convolution of ḡ with w), its weight
+  gradient the cross-correlation of x̃ with ḡ, summed over the batch.
+- Windows must tile exactly: ``(H + 2·pad − KH)`` must be a multiple of the stride (for pooling
+  ``H − k``), else a ValueError; PyTorch would silently drop the last rows and columns.
+- Max pooling routes each window's gradient to its first maximum in row-major order within
+  the window, as PyTorch's max_pool2d (its CPU and CUDA kernels keep the first element that
+  is strictly larger than the running maximum).  `maxpool2d_ties` says whether any window
+  has a tie, a kink.
+- ``amax``/``amin`` share the gradient evenly among tied extremes, as today's amax row and
+  PyTorch's ``torch.amax``.
+- Integer arguments (indices, labels) arrive as float64 arrays from the bindings; a value
+  that is not a whole number, or is out of range, is a ValueError naming it.
+
+Every function raises ValueError with a sentence naming the shapes; the engine turns that
+into a ShapeError or MathError for the node.  `check_elements` refuses a tensor (or an
+intermediate such as the im2col matrix) over `MAX_KERNEL_ELEMENTS`.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+#: the most elements of any tensor a kernel makes, intermediates included (5·10⁷ float64s are
+#: 400 MB): a larger one is a ValueError before any allocation, not a swap storm
+MAX_KERNEL_ELEMENTS = 50_000_000
+
+
+# ---- helpers --------------------------------------------------------------------------------
+
+def check_elements(shape: tuple, what: str) -> None:
+    """ValueError when a tensor of `shape` would have more than MAX_KERNEL_ELEMENTS elements."""
+    size = 1
+    for n in shape:
+        size *= int(n)
+    if size > MAX_KERNEL_ELEMENTS:
+        raise ValueError(f"{what} would have {size:,} elements ({'×'.join(map(str, shape))}); "
+                         f"the tensor kernels take at most {MAX_KERNEL_ELEMENTS:,}")
+
+
+def _whole(v: object, what: str, least: int) -> int:
+    """A stride, padding or size given as an int or an integer-valued float, at least `least`."""
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a whole number, got {v!r}") from None
+    if not f.is_integer() or f < least:
+        raise ValueError(f"{what} must be a whole number ≥ {least}, got {v!r}")
+    return int(f)
+
+
+def _dims(shape: tuple) -> str:
+    return "(" + ", ".join(map(str, shape)) + ")"
+
+
+def _windows(xp: np.ndarray, kh: int, kw: int, stride: int, ho: int, wo: int) -> np.ndarray:
+    """The (N, C, H', W', KH, KW) view of every window of the (N, C, H, W) array `xp` (no copy)."""
+    sn, sc, sh, sw = xp.strides
+    return as_strided(xp, shape=(xp.shape[0], xp.shape[1], ho, wo, kh, kw),
+                      strides=(sn, sc, sh * stride, sw * stride, sh, sw), writeable=False)
+
+
+def _pad2(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
+    if ph == 0 and pw == 0:
+        return np.ascontiguousarray(x, dtype=float)
+    return np.pad(np.asarray(x, dtype=float), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+def _scatter_windows(cols: np.ndarray, shape: tuple, stride: int) -> np.ndarray:
+    """col2im: add each window's (N, C, H', W', KH, KW) values back into an (N, C, H, W) array.
+
+    One strided slice per kernel offset (KH·KW of them), so overlapping windows add."""
+    out = np.zeros(shape)
+    ho, wo, kh, kw = cols.shape[2:]
+    for p in range(kh):
+        for q in range(kw):
+            out[:, :, p:p + stride * ho:stride, q:q + stride * wo:stride] += cols[:, :, :, :, p, q]
+    return out
+
+
+# ---- convolution ------------------------------------------------------------------------------
+
+def _conv_dims(xs: tuple, ws: tuple, stride: object, pad: tuple, name: str, rank: int) -> tuple:
+    """(batched, stride, (ph, pw), (N, C, H, W), (F, C, KH, KW), (H', W')) for conv1d/conv2d."""
+    s = _whole(stride, f"{name}'s stride", 1)
+    ph, pw = (_whole(p, f"{name}'s padding", 0) for p in pad)
+    spatial = "H, W" if rank == 2 else "L"
+    if len(xs) not in (rank + 1, rank + 2):
+        raise ValueError(f"{name} takes x of shape (N, C, {spatial}) or (C, {spatial}), got {_dims(xs)}")
+    if len(ws) != rank + 2:
+        k = "KH, KW" if rank == 2 else "K"
+        raise ValueError(f"{name} takes a kernel w of shape (F, C, {k}), got {_dims(ws)}")
+    batched = len(xs) == rank + 2
+    x4 = tuple(xs) if batched else (1, *xs)
+    w4 = tuple(ws)
+    if rank == 1:
+        x4, w4 = (*x4[:2], 1, x4[2]), (*w4[:2], 1, w4[2])
+    n, c, h, w = x4
+    f, cw, kh, kw = w4
+    if cw != c:
+        raise ValueError(f"{name}: x {_dims(xs)} has {c} channels but the kernel w {_dims(ws)} expects {cw}")
+    dims = []
+    for size, k, p, axis in ((h, kh, ph, "H"), (w, kw, pw, "W" if rank == 2 else "L")):
+        if k > size + 2 * p:
+            raise ValueError(f"{name}: the kernel {_dims(ws)} is larger than x {_dims(xs)} padded by {p} "
+                             f"along {axis} ({size + 2 * p} < {k})")
+        if (size + 2 * p - k) % s:
+            raise ValueError(f"{name}: stride {s} does not divide {axis} + 2·pad − kernel = "
+                             f"{size} + 2·{p} − {k} = {size + 2 * p - k} evenly (x {_dims(xs)}, w {_dims(ws)})")
+        dims.append(1 + (size + 2 * p - k) // s)
+    ho, wo = dims
+    check_elements((n, ho, wo, c, kh, kw), f"{name}'s window matrix (im2col)")
+    return batched, s, (ph, pw), (n, c, h, w), (f, c, kh, kw), (ho, wo)
+
+
+def conv2d_shape(xs: tuple, ws: tuple, stride: object = 1, pad: object = 0) -> tuple:
+    """(N, F, H', W') or (F, H', W'), H' = 1 + (H + 2·pad − KH)/stride; ValueError otherwise."""
+    batched, _, _, (n, _, _, _), (f, _, _, _), (ho, wo) = _conv_dims(xs, ws, stride, (pad, pad), "conv2d", 2)
+    return (n, f, ho, wo) if batched else (f, ho, wo)
+
+
+def conv1d_shape(xs: tuple, ws: tuple, stride: object = 1, pad: object = 0) -> tuple:
+    """(N, F, L') or (F, L'), L' = 1 + (L + 2·pad − K)/stride; ValueError otherwise."""
+    batched, _, _, (n, _, _, _), (f, _, _, _), (_, lo) = _conv_dims(xs, ws, stride, (0, pad), "conv1d", 1)
+    return (n, f, lo) if batched else (f, lo)
+
+
+def _conv_setup(x, w, stride, pad, rank: int):
+    name = "conv2d" if rank == 2 else "conv1d"
+    x, w = np.asarray(x, dtype=float), np.asarray(w, dtype=float)
+    pads = (pad, pad) if rank == 2 else (0, pad)
+    batched, s, (ph, pw), x4, w4, (ho, wo) = _conv_dims(x.shape, w.shape, stride, pads, name, rank)
+    xp = _pad2(x.reshape(x4), ph, pw)
+    return batched, s, (ph, pw), xp, w.reshape(w4), (ho, wo)
+
+
+def _conv_forward(x, w, stride, pad, rank: int) -> np.ndarray:
+    batched, s, _, xp, w4, (ho, wo) = _conv_setup(x, w, stride, pad, rank)
+    cols = _windows(xp, w4.shape[2], w4.shape[3], s, ho, wo)
+    y = np.tensordot(cols, w4, axes=([1, 4, 5], [1, 2, 3]))  # (N, H', W', F): the im2col product
+    y = np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+    if rank == 1:
+        y = y[:, :, 0, :]
+    return y if batched else y[0]
+
+
+def _conv_grad_x(g, x, w, stride, pad, rank: int) -> np.ndarray:
+    batched, s, (ph, pw), xp, w4, (ho, wo) = _conv_setup(x, w, stride, pad, rank)
+    g4 = np.asarray(g, dtype=float).reshape(xp.shape[0], w4.shape[0], ho, wo)
+    cols = np.tensordot(g4, w4, axes=([1], [0]))  # (N, H', W', C, KH, KW): each window's share
+    dxp = _scatter_windows(cols.transpose(0, 3, 1, 2, 4, 5), xp.shape, s)
+    dx = dxp[:, :, ph:xp.shape[2] - ph, pw:xp.shape[3] - pw]
+    return np.ascontiguousarray(dx).reshape(np.shape(x))
+
+
+def _conv_grad_w(g, x, w, stride, pad, rank: int) -> np.ndarray:
+    batched, s, _, xp, w4, (ho, wo) = _conv_setup(x, w, stride, pad, rank)
+    g4 = np.asarray(g, dtype=float).reshape(xp.shape[0], w4.shape[0], ho, wo)
+    cols = _windows(xp, w4.shape[2], w4.shape[3], s, ho, wo)
+    dw = np.tensordot(g4, cols, axes=([0, 2, 3], [0, 2, 3]))  # (F, C, KH, KW), summed over N
+    return dw.reshape(np.shape(w))
+
+
+def conv2d(x, w, stride=1, pad=0) -> np.ndarray:
+    """Cross-correlation of x (N, C, H, W) or (C, H, W) with w (F, C, KH, KW), zero padding `pad`."""
+    return _conv_forward(x, w, stride, pad, 2)
+
+
+def conv2d_grad_x(g, x, w, stride=1, pad=0) -> np.ndarray:
+    """x̄ for ȳ = g: the full cross-correlation of ḡ with the flipped kernel, cropped by `pad`
+    (computed as col2im of ḡ·w, which is the same sum)."""
+    return _conv_grad_x(g, x, w, stride, pad, 2)
+
+
+def conv2d_grad_w(g, x, w, stride=1, pad=0) -> np.ndarray:
+    """w̄ for ȳ = g: the cross-correlation of the padded x with ḡ, summed over the batch."""
+    return _conv_grad_w(g, x, w, stride, pad, 2)
+
+
+def conv1d(x, w, stride=1, pad=0) -> np.ndarray:
+    """Cross-correlation of x (N, C, L) or (C, L) with w (F, C, K), zero padding `pad` at both ends."""
+    return _conv_forward(x, w, stride, pad, 1)
+
+
+def conv1d_grad_x(g, x, w, stride=1, pad=0) -> np.ndarray:
+    """x̄ of conv1d: the full cross-correlation of ḡ with the flipped kernel."""
+    return _conv_grad_x(g, x, w, stride, pad, 1)
+
+
+def conv1d_grad_w(g, x, w, stride=1, pad=0) -> np.ndarray:
+    """w̄ of conv1d: the cross-correlation of x with ḡ, summed over the batch."""
+    return _conv_grad_w(g, x, w, stride, pad, 1)
+
+
+# ---- pooling ----------------------------------------------------------------------------------
+
+def _pool_dims(xs: tuple, k: object, stride: object, name: str) -> tuple:
+    kk = _whole(k, f"{name}'s window size", 1)
+    s = kk if stride is None else _whole(stride, f"{name}'s stride", 1)
+    if len(xs) not in (3, 4):
+        raise ValueError(f"{name} takes x of shape (N, C, H, W) or (C, H, W), got {_dims(xs)}")
+    h, w = xs[-2:]
+    dims = []
+    for size, axis in ((h, "H"), (w, "W")):
+        if kk > size:
+            raise ValueError(f"{name}: a {kk}×{kk} window does not fit in x {_dims(xs)} ({axis} = {size})")
+        if (size - kk) % s:
+            raise ValueError(f"{name}: stride {s} does not divide {axis} − window = {size} − {kk} = "
+                             f"{size - kk} evenly (x {_dims(xs)})")
+        dims.append(1 + (size - kk) // s)
+    return kk, s, (*xs[:-2], dims[0], dims[1])
+
+
+def pool2d_shape(xs: tuple, k: object, stride: object = None) -> tuple:
+    """(N, C, H', W') or (C, H', W') for k×k windows, H' = 1 + (H − k)/stride; ValueError otherwise."""
+    return _pool_dims(tuple(xs), k, stride, "pooling")[2]
+
+
+def _pool_windows(x, k, stride, name: str):
+    x = np.asarray(x, dtype=float)
+    kk, s, out = _pool_dims(x.shape, k, stride, name)
+    x4 = np.ascontiguousarray(x.reshape((-1, *x.shape[-3:]) if x.ndim == 4 else (1, *x.shape)))
+    return x, x4, kk, s, out, _windows(x4, kk, kk, s, out[-2], out[-1])
+
+
+def maxpool2d(x, k, stride=None) -> np.ndarray:
+    """The maximum of each k×k window (stride defaults to k)."""
+    x, _, _, _, out, win = _pool_windows(x, k, stride, "maxpool2d")
+    return win.max(axis=(4, 5)).reshape(out)
+
+
+def _first_max(win: np.ndarray) -> np.ndarray:
+    """The flat index (p·k + q) of each window's first maximum in row-major order."""
+    n, c, ho, wo, kh, kw = win.shape
+    return win.reshape(n, c, ho, wo, kh * kw).argmax(axis=4)
+
+
+def maxpool2d_grad(g, x, k, stride=None) -> np.ndarray:
+    """x̄ of maxpool2d: each window's gradient goes to its first maximum (PyTorch's choice);
+    overlapping windows (stride < k) add."""
+    x, x4, kk, s, out, win = _pool_windows(x, k, stride, "maxpool2d")
+    g4 = np.asarray(g, dtype=float).reshape(win.shape[:4])
+    chosen = _first_max(win)
+    dx = np.zeros(x4.shape)
+    ho, wo = win.shape[2:4]
+    for p in range(kk):
+        for q in range(kk):
+            dx[:, :, p:p + s * ho:s, q:q + s * wo:s] += np.where(chosen == p * kk + q, g4, 0.0)
+    return dx.reshape(x.shape)
+
+
+def maxpool2d_ties(x, k, stride=None) -> bool:
+    """Does any window have its maximum more than once (a kink of maxpool2d)?"""
+    _, _, _, _, _, win = _pool_windows(x, k, stride, "maxpool2d")
+    top = win.max(axis=(4, 5), keepdims=True)
+    return bool(((win == top).sum(axis=(4, 5)) > 1).any())
+
+
+def avgpool2d(x, k, stride=None) -> np.ndarray:
+    """The mean of each k×k window (stride defaults to k)."""
+    x, _, _, _, out, win = _pool_windows(x, k, stride, "avgpool2d")
+    return win.mean(axis=(4, 5)).reshape(out)
+
+
+def avgpool2d_grad(g, x, k, stride=None) -> np.ndarray:
+    """x̄ of avgpool2d: each window's gradient spread evenly, 1/k² to each of its elements."""
+    x, x4, kk, s, out, win = _pool_windows(x, k, stride, "avgpool2d")
+    share = np.asarray(g, dtype=float).reshape(win.shape[:4]) / (kk * kk)
+    dx = np.zeros(x4.shape)
+    ho, wo = win.shape[2:4]
+    for p in range(kk):
+        for q in range(kk):
+            dx[:, :, p:p + s * ho:s, q:q + s * wo:s] += share
+    return dx.reshape(x.shape)
+
+
+# ---- extremes along an axis ----------------------------------------------------------------
+
+def _axis(xs: tuple, axis: object, name: str) -> Optional[int]:
+    if axis is None:
+        return None
+    a = _whole(axis, f"{name}'s axis", -len(xs)) if xs else None
+    if a is None or not -len(xs) <= a < len(xs):
+        raise ValueError(f"{name}: axis {axis!r} is out of range for an array of shape {_dims(xs)}")
+    return a % len(xs)
+
+
+def amax_shape(xs: tuple, axis: object = None) -> tuple:
+    """() for all elements, else the shape without `axis`."""
+    a = _axis(tuple(xs), axis, "amax")
+    return () if a is None else tuple(d for i, d in enumerate(xs) if i != a)
+
+
+def amax(x, axis=None):
+    """The largest element, or the largest along `axis`."""
+    x = np.asarray(x, dtype=float)
+    return np.max(x, axis=_axis(x.shape, axis, "amax"))
+
+
+def amin(x, axis=None):
+    """The smallest element, or the smallest along `axis`."""
+    x = np.asarray(x, dtype=float)
+    return np.min(x, axis=_axis(x.shape, axis, "amin"))
+
+
+def _extreme_grad(g, x, axis, extreme) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    a = _axis(x.shape, axis, "amax" if extreme is np.max else "amin")
+    top = extreme(x, axis=a, keepdims=True)
+    hits = (x == top).astype(float)
+    share = hits / hits.sum(axis=a, keepdims=True)
+    gk = np.asarray(g, dtype=float) if a is None else np.expand_dims(np.asarray(g, dtype=float), a)
+    return share * gk
+
+
+def amax_grad(g, x, axis=None) -> np.ndarray:
+    """x̄ of amax: ḡ to the maximum; tied maxima share it evenly (today's amax row, torch.amax)."""
+    return _extreme_grad(g, x, axis, np.max)
+
+
+def amin_grad(g, x, axis=None) -> np.ndarray:
+    """x̄ of amin: ḡ to the minimum; tied minima share it evenly."""
+    return _extreme_grad(g, x, axis, np.min)
+
+
+def _ties(x, axis, extreme):
+    x = np.asarray(x, dtype=float)
+    a = _axis(x.shape, axis, "amax" if extreme is np.max else "amin")
+    count = (x == extreme(x, axis=a, keepdims=True)).sum(axis=a)
+    return bool(count > 1) if a is None else count > 1
+
+
+def amax_ties(x, axis=None):
+    """The kink test of amax: True (per slice along `axis`, or one bool) where the maximum is tied."""
+    return _ties(x, axis, np.max)
+
+
+def amin_ties(x, axis=None):
+    """The kink test of amin: True where the minimum is tied."""
+    return _ties(x, axis, np.min)
+
+
+# ---- integer indices: gathers, picks, one-hot -------------------------------------------------
+
+def as_indices(idx, n: int, what: str) -> np.ndarray:
+    """`idx` (whole numbers, as float64 from the bindings) as an int64 array in 0..n−1."""
+    a = np.asarray(idx)
+    if a.dtype.kind not in "iu":
+        a = np.asarray(a, dtype=float)
+        if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
+            bad = a[~(np.isfinite(a) & (a == np.round(a)))].ravel()[0]
+            raise ValueError(f"{what} must hold whole numbers, got {bad:g}")
+    a = a.astype(np.int64)
+    if a.size and (a.min() < 0 or a.max() >= n):
+        bad = a.min() if a.min() < 0 else a.max()
+        raise ValueError(f"{what} holds {bad}, outside 0…{n - 1}")
+    return a
+
+
+def gather_rows_shape(xs: tuple, idxs: tuple) -> tuple:
+    """idx's shape followed by x's shape without its first axis."""
+    if not xs:
+        raise ValueError("x[idx] needs an array x with rows, got a scalar")
+    return (*idxs, *xs[1:])
+
+
+def gather_rows(x, idx) -> np.ndarray:
+    """x[idx]: the rows of x at the integer indices idx (any shape of idx; an embedding lookup)."""
+    x = np.asarray(x, dtype=float)
+    rows = as_indices(idx, x.shape[0], f"the index of x[idx] (x has {x.shape[0]} rows)")
+    check_elements((*rows.shape, *x.shape[1:]), "x[idx]")
+    return x[rows]
+
+
+def scatter_add_rows(g, shape: tuple, idx) -> np.ndarray:
+    """x̄ of x[idx]: each ḡ row added into the row it came from; repeated indices add."""
+    out = np.zeros(shape)
+    rows = as_indices(idx, shape[0], f"the index of x[idx] (x has {shape[0]} rows)")
+    np.add.at(out, rows.ravel(), np.asarray(g, dtype=float).reshape(rows.size, *shape[1:]))
+    return out
+
+
+def pick_shape(ss: tuple, ys: tuple) -> tuple:
+    """(N,) for S of shape (N, C) and labels y of shape (N,)."""
+    if len(ss) != 2 or len(ys) != 1 or ys[0] != ss[0]:
+        raise ValueError(f"pick(S, y) takes S of shape (N, C) and labels y of shape (N,), "
+                         f"got S {_dims(ss)} and y {_dims(ys)}")
+    return (ss[0],)
+
+
+def pick(S, y) -> np.ndarray:
+    """The vector of S[i, y[i]]."""
+    S = np.asarray(S, dtype=float)
+    pick_shape(S.shape, np.shape(y))
+    labels = as_indices(y, S.shape[1], f"the labels y of pick(S, y) (S has {S.shape[1]} columns)")
+    return S[np.arange(S.shape[0]), labels]
+
+
+def pick_grad(g, S, y) -> np.ndarray:
+    """S̄ of pick(S, y): a one-hot scatter, ḡᵢ into column yᵢ of row i."""
+    S = np.asarray(S, dtype=float)
+    labels = as_indices(y, S.shape[1], f"the labels y of pick(S, y) (S has {S.shape[1]} columns)")
+    out = np.zeros(S.shape)
+    out[np.arange(S.shape[0]), labels] = g
+    return out
+
+
+def onehot_shape(ys: tuple, C: object) -> tuple:
+    """(N, C) for labels of shape (N,)."""
+    c = _whole(C, "onehot's number of classes", 1)
+    if len(ys) != 1:
+        raise ValueError(f"onehot(y, C) takes labels y of shape (N,), got {_dims(ys)}")
+    return (ys[0], c)
+
+
+def onehot(y, C) -> np.ndarray:
+    """The (N, C) matrix with a 1 in column y[i] of row i."""
+    n, c = onehot_shape(np.shape(y), C)
+    labels = as_indices(y, c, f"the labels y of onehot(y, {c})")
+    out = np.zeros((n, c))
+    out[np.arange(n), labels] = 1.0
+    return out
