@@ -65,7 +65,8 @@ def _whole(v: object, what: str, least: int) -> int:
 
 
 def _dims(shape: tuple) -> str:
-    return "(" + ", ".join(map(str, shape)) + ")"
+    """A shape as NumPy prints it: ``(2, 3)``, ``(2,)``, ``()``."""
+    return str(tuple(int(d) for d in shape))
 
 
 def _windows(xp: np.ndarray, kh: int, kw: int, stride: int, ho: int, wo: int) -> np.ndarray:
