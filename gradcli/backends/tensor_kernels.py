@@ -2,8 +2,8 @@
 row gathers and per-row picks, each with its shape rule and its gradient.
 
 The op rows in core/ops.py call these; each row is then one line per partial.  Everything is
-vectorised NumPy: a convolution is one matrix product over strided windows (im2col by
-`numpy.lib.stride_tricks.as_strided`, no copy until the product), and the scatters back into
+vectorised NumPy: a convolution is one matrix product with the column matrix of its windows
+(im2col: one copy of a `numpy.lib.stride_tricks.as_strided` view), and the scatters back into
 an input (col2im, pooling's routing) loop over the k·k offsets of the kernel, never over
 elements.  Only the array path imports this module.
 
@@ -76,22 +76,20 @@ def _windows(xp: np.ndarray, kh: int, kw: int, stride: int, ho: int, wo: int) ->
                       strides=(sn, sc, sh * stride, sw * stride, sh, sw), writeable=False)
 
 
+def _im2col(xp: np.ndarray, kh: int, kw: int, stride: int, ho: int, wo: int) -> np.ndarray:
+    """The (C·KH·KW, N·H'·W') column matrix of the (N, C, H, W) array `xp`: row (c, p, q) holds
+    x̃[n, c, i·s + p, j·s + q] for every output position (n, i, j).  One copy, from a strided view."""
+    n, c = xp.shape[:2]
+    sn, sc, sh, sw = xp.strides
+    view = as_strided(xp, shape=(c, kh, kw, n, ho, wo), strides=(sc, sh, sw, sn, sh * stride, sw * stride),
+                      writeable=False)
+    return view.reshape(c * kh * kw, n * ho * wo)
+
+
 def _pad2(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
     if ph == 0 and pw == 0:
         return np.ascontiguousarray(x, dtype=float)
     return np.pad(np.asarray(x, dtype=float), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-
-
-def _scatter_windows(cols: np.ndarray, shape: tuple, stride: int) -> np.ndarray:
-    """col2im: add each window's (N, C, H', W', KH, KW) values back into an (N, C, H, W) array.
-
-    One strided slice per kernel offset (KH·KW of them), so overlapping windows add."""
-    out = np.zeros(shape)
-    ho, wo, kh, kw = cols.shape[2:]
-    for p in range(kh):
-        for q in range(kw):
-            out[:, :, p:p + stride * ho:stride, q:q + stride * wo:stride] += cols[:, :, :, :, p, q]
-    return out
 
 
 # ---- convolution ------------------------------------------------------------------------------
@@ -152,28 +150,38 @@ def _conv_setup(x, w, stride, pad, rank: int):
 
 def _conv_forward(x, w, stride, pad, rank: int) -> np.ndarray:
     batched, s, _, xp, w4, (ho, wo) = _conv_setup(x, w, stride, pad, rank)
-    cols = _windows(xp, w4.shape[2], w4.shape[3], s, ho, wo)
-    y = np.tensordot(cols, w4, axes=([1, 4, 5], [1, 2, 3]))  # (N, H', W', F): the im2col product
-    y = np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+    f, c, kh, kw = w4.shape
+    cols = _im2col(xp, kh, kw, s, ho, wo)
+    y = (w4.reshape(f, c * kh * kw) @ cols).reshape(f, xp.shape[0], ho, wo).transpose(1, 0, 2, 3)
     if rank == 1:
         y = y[:, :, 0, :]
     return y if batched else y[0]
 
 
+def _g_matrix(g, n: int, f: int, ho: int, wo: int) -> np.ndarray:
+    """ḡ (N, F, H', W') as the (F, N·H'·W') matrix that meets the column matrix."""
+    return np.asarray(g, dtype=float).reshape(n, f, ho, wo).transpose(1, 0, 2, 3).reshape(f, n * ho * wo)
+
+
 def _conv_grad_x(g, x, w, stride, pad, rank: int) -> np.ndarray:
     batched, s, (ph, pw), xp, w4, (ho, wo) = _conv_setup(x, w, stride, pad, rank)
-    g4 = np.asarray(g, dtype=float).reshape(xp.shape[0], w4.shape[0], ho, wo)
-    cols = np.tensordot(g4, w4, axes=([1], [0]))  # (N, H', W', C, KH, KW): each window's share
-    dxp = _scatter_windows(cols.transpose(0, 3, 1, 2, 4, 5), xp.shape, s)
+    f, c, kh, kw = w4.shape
+    n = xp.shape[0]
+    # each window's share ḡ·w, as a column matrix (C, KH, KW, N, H', W'), then col2im
+    cols = (w4.reshape(f, c * kh * kw).T @ _g_matrix(g, n, f, ho, wo)).reshape(c, kh, kw, n, ho, wo)
+    dxp = np.zeros(xp.shape)
+    for p in range(kh):
+        for q in range(kw):
+            dxp[:, :, p:p + s * ho:s, q:q + s * wo:s] += cols[:, p, q].transpose(1, 0, 2, 3)
     dx = dxp[:, :, ph:xp.shape[2] - ph, pw:xp.shape[3] - pw]
     return np.ascontiguousarray(dx).reshape(np.shape(x))
 
 
 def _conv_grad_w(g, x, w, stride, pad, rank: int) -> np.ndarray:
     batched, s, _, xp, w4, (ho, wo) = _conv_setup(x, w, stride, pad, rank)
-    g4 = np.asarray(g, dtype=float).reshape(xp.shape[0], w4.shape[0], ho, wo)
-    cols = _windows(xp, w4.shape[2], w4.shape[3], s, ho, wo)
-    dw = np.tensordot(g4, cols, axes=([0, 2, 3], [0, 2, 3]))  # (F, C, KH, KW), summed over N
+    f, c, kh, kw = w4.shape
+    cols = _im2col(xp, kh, kw, s, ho, wo)
+    dw = _g_matrix(g, xp.shape[0], f, ho, wo) @ cols.T  # (F, C·KH·KW), summed over N, H', W'
     return dw.reshape(np.shape(w))
 
 
@@ -239,29 +247,43 @@ def _pool_windows(x, k, stride, name: str):
     return x, x4, kk, s, out, _windows(x4, kk, kk, s, out[-2], out[-1])
 
 
+def _offset(x4: np.ndarray, p: int, q: int, s: int, ho: int, wo: int) -> np.ndarray:
+    """Element (p, q) of every window: an (N, C, H', W') strided view."""
+    return x4[:, :, p:p + s * ho:s, q:q + s * wo:s]
+
+
+def _scan_max(x4: np.ndarray, kk: int, s: int, ho: int, wo: int) -> tuple:
+    """Each window's maximum and the offset p·k + q of its first maximum, scanning the window in
+    row-major order and keeping an element only when strictly larger (PyTorch's kernels)."""
+    best = _offset(x4, 0, 0, s, ho, wo).copy()
+    chosen = np.zeros(best.shape, dtype=np.int64)
+    for t in range(1, kk * kk):
+        here = _offset(x4, t // kk, t % kk, s, ho, wo)
+        larger = here > best
+        np.copyto(best, here, where=larger)
+        chosen[larger] = t
+    return best, chosen
+
+
 def maxpool2d(x, k, stride=None) -> np.ndarray:
     """The maximum of each k×k window (stride defaults to k)."""
-    x, _, _, _, out, win = _pool_windows(x, k, stride, "maxpool2d")
-    return win.max(axis=(4, 5)).reshape(out)
-
-
-def _first_max(win: np.ndarray) -> np.ndarray:
-    """The flat index (p·k + q) of each window's first maximum in row-major order."""
-    n, c, ho, wo, kh, kw = win.shape
-    return win.reshape(n, c, ho, wo, kh * kw).argmax(axis=4)
+    x, x4, kk, s, out, _ = _pool_windows(x, k, stride, "maxpool2d")
+    best = _offset(x4, 0, 0, s, out[-2], out[-1]).copy()
+    for t in range(1, kk * kk):
+        np.maximum(best, _offset(x4, t // kk, t % kk, s, out[-2], out[-1]), out=best)
+    return best.reshape(out)
 
 
 def maxpool2d_grad(g, x, k, stride=None) -> np.ndarray:
     """x̄ of maxpool2d: each window's gradient goes to its first maximum (PyTorch's choice);
     overlapping windows (stride < k) add."""
-    x, x4, kk, s, out, win = _pool_windows(x, k, stride, "maxpool2d")
-    g4 = np.asarray(g, dtype=float).reshape(win.shape[:4])
-    chosen = _first_max(win)
+    x, x4, kk, s, out, _ = _pool_windows(x, k, stride, "maxpool2d")
+    ho, wo = out[-2:]
+    g4 = np.asarray(g, dtype=float).reshape(x4.shape[0], x4.shape[1], ho, wo)
+    _, chosen = _scan_max(x4, kk, s, ho, wo)
     dx = np.zeros(x4.shape)
-    ho, wo = win.shape[2:4]
-    for p in range(kk):
-        for q in range(kk):
-            dx[:, :, p:p + s * ho:s, q:q + s * wo:s] += np.where(chosen == p * kk + q, g4, 0.0)
+    for t in range(kk * kk):
+        _offset(dx, t // kk, t % kk, s, ho, wo)[...] += np.where(chosen == t, g4, 0.0)
     return dx.reshape(x.shape)
 
 
@@ -280,13 +302,12 @@ def avgpool2d(x, k, stride=None) -> np.ndarray:
 
 def avgpool2d_grad(g, x, k, stride=None) -> np.ndarray:
     """x̄ of avgpool2d: each window's gradient spread evenly, 1/k² to each of its elements."""
-    x, x4, kk, s, out, win = _pool_windows(x, k, stride, "avgpool2d")
-    share = np.asarray(g, dtype=float).reshape(win.shape[:4]) / (kk * kk)
+    x, x4, kk, s, out, _ = _pool_windows(x, k, stride, "avgpool2d")
+    ho, wo = out[-2:]
+    share = np.asarray(g, dtype=float).reshape(x4.shape[0], x4.shape[1], ho, wo) / (kk * kk)
     dx = np.zeros(x4.shape)
-    ho, wo = win.shape[2:4]
-    for p in range(kk):
-        for q in range(kk):
-            dx[:, :, p:p + s * ho:s, q:q + s * wo:s] += share
+    for t in range(kk * kk):
+        _offset(dx, t // kk, t % kk, s, ho, wo)[...] += share
     return dx.reshape(x.shape)
 
 
