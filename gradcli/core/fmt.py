@@ -39,28 +39,47 @@ def json_number(x: float) -> object:
     return number(x)
 
 
-def array(x, digits: int = 10, edge: int = 3, full: bool = False) -> str:
-    """``[[1, 2], [3, 4]]``; with more than 2·edge elements on an axis, the middle is ``…``."""
+#: a tensor of rank ≥ 3 with more elements than this prints its first slice only (``array``)
+SMALL_TENSOR = 64
+
+
+def array(x, digits: int = 10, edge: int = 3, full: bool = False, lines: bool = False) -> str:
+    """``[[1, 2], [3, 4]]``; with more than 2·edge elements on an axis, the middle is ``…``.
+
+    A tensor of rank 3 or more with over SMALL_TENSOR elements is cut harder, so that a batch
+    of images stays a few lines: its outer axes (all but the last two) show their first slice
+    then ``…``, its last two axes min(edge, 2) elements at each end.  `lines` puts every row of
+    such a tensor on a line of its own, indented as NumPy prints it (tables do; rank ≤ 2 is
+    unchanged by it).
+    """
     import numpy as np
 
     a = np.asarray(x)
     if a.ndim == 0:
         return number(float(a), digits)
+    rank = a.ndim
 
-    def row(sub) -> str:
-        n = sub.shape[0]
-        idx = list(range(n)) if full or n <= 2 * edge else [*range(edge), -1, *range(n - edge, n)]
+    big = rank >= 3 and a.size > SMALL_TENSOR
+
+    def keep(n: int, axis: int) -> list:
+        if big and axis < rank - 2:
+            return list(range(n)) if full or n == 1 else [0, -1]
+        cut = min(edge, 2) if big else edge
+        return list(range(n)) if full or n <= 2 * cut else [*range(cut), -1, *range(n - cut, n)]
+
+    def row(sub, axis: int) -> str:  # depth ≤ the rank (8 at most): bounded recursion
         parts = []
-        for k in idx:
+        for k in keep(sub.shape[0], axis):
             if k < 0:
                 parts.append("…")
             elif sub.ndim == 1:
                 parts.append(number(float(sub[k]), digits))
             else:
-                parts.append(row(sub[k]))
-        return "[" + ", ".join(parts) + "]"
+                parts.append(row(sub[k], axis + 1))
+        sep = ",\n" + " " * (axis + 1) if lines and rank >= 3 and sub.ndim >= 2 else ", "
+        return "[" + sep.join(parts) + "]"
 
-    return row(a)
+    return row(a, 0)
 
 
 def json_value(x):

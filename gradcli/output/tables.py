@@ -161,7 +161,7 @@ class Style:
             return ""
         shape = getattr(x, "shape", ())
         if shape != ():
-            text = array(x, self.array_digits, full=self.full)
+            text = array(x, self.array_digits, full=self.full, lines=len(shape) >= 3)
             return text.replace("], [", "],\n [") if len(shape) == 2 else text
         return number(x, self.digits)
 

@@ -16,7 +16,7 @@ from ..core.errors import GradcliError, MathError, ParseError, UsageError
 
 class Binding(NamedTuple):
     name: str
-    #: a float, or a float64 NumPy array for vectors and matrices
+    #: a float, or a float64 NumPy array (vectors, matrices, tensors of rank 3 and 4…)
     value: object
     #: the text the value was written as (kept for exact arithmetic and messages)
     text: str
@@ -56,7 +56,7 @@ def constant_value(text: str, where: str) -> object:
     return value if hasattr(value, "shape") else float(value)
 
 
-#: deepest nesting accepted for an array in --vars (a matrix is 2)
+#: deepest nesting accepted for an array in --vars (a matrix is 2, a batch of images (N, C, H, W) 4)
 MAX_RANK = 8
 #: the most elements an input array may have (--vars and NAME=[...]; README, "Files and limits")
 from ..core.shapes import MAX_ELEMENTS as MAX_ARRAY_ELEMENTS  # noqa: E402 - the one limit, kept in core
@@ -70,8 +70,8 @@ def json_array(raw: list, where: str):
     while isinstance(probe, list):
         depth += 1
         if depth > MAX_RANK or not probe:
-            why = "too deeply nested" if probe else "an empty list"
-            raise UsageError(f"{where}: {why} is not a vector or matrix")
+            why = f"too deeply nested (more than {MAX_RANK} levels)" if probe else "an empty list"
+            raise UsageError(f"{where}: {why} is not an array")
         probe = probe[0]
     flat: list = []
     shape: list = []
@@ -79,7 +79,7 @@ def json_array(raw: list, where: str):
     for _ in range(depth):
         sizes = {len(x) if isinstance(x, list) else -1 for x in level}
         if len(sizes) != 1 or -1 in sizes:
-            raise UsageError(f"{where}: rows of different lengths (a matrix must be rectangular)")
+            raise UsageError(f"{where}: rows of different lengths (an array must be rectangular)")
         shape.append(sizes.pop())
         level = [y for x in level for y in x]
         if len(level) > MAX_ARRAY_ELEMENTS:
