@@ -465,3 +465,19 @@ def test_pick_onehot_and_the_one_hot_scatter():
         K.onehot(np.array([3.0]), 3)
     with pytest.raises(ValueError, match="S has 3 columns"):
         K.pick(S, np.array([0.0, 0.0, 0.0, 3.0]))
+
+
+def test_views_and_whole_floats_as_parameters():
+    # the engine hands kernels transposed views, and parameters as floats (2.0 for a stride)
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(6, 6, 3, 2)).transpose(3, 2, 1, 0)  # a non-contiguous (2, 3, 6, 6)
+    w = rng.normal(size=(3, 3, 3, 4)).transpose(3, 2, 1, 0)
+    np.testing.assert_allclose(K.conv2d(x, w, 1.0, 1.0), conv_forward_naive(x.copy(), w.copy(), 1, 1), atol=1e-12)
+    g = rng.normal(size=(2, 4, 6, 6)).transpose(0, 1, 3, 2)
+    dx, dw = conv_backward_naive(g.copy(), x.copy(), w.copy(), 1, 1)
+    np.testing.assert_allclose(K.conv2d_grad_x(g, x, w, 1.0, 1.0), dx, atol=1e-12)
+    np.testing.assert_allclose(K.conv2d_grad_w(g, x, w, 1.0, 1.0), dw, atol=1e-12)
+    np.testing.assert_array_equal(K.maxpool2d(x, 2.0, 2.0), pool_forward_naive(x.copy(), 2, 2, np.max))
+    np.testing.assert_array_equal(K.amax(x, 1.0), x.max(axis=1))
+    assert K.maxpool2d_shape is K.avgpool2d_shape is K.pool2d_shape and K.amin_shape is K.amax_shape
+    assert K.onehot(np.array([1]), 2.0).tolist() == [[0.0, 1.0]]  # integer labels work too

@@ -240,6 +240,10 @@ def pool2d_shape(xs: tuple, k: object, stride: object = None) -> tuple:
     return _pool_dims(tuple(xs), k, stride, "pooling")[2]
 
 
+#: the rows' names for it: max and average pooling share one shape rule
+maxpool2d_shape = avgpool2d_shape = pool2d_shape
+
+
 def _pool_windows(x, k, stride, name: str):
     x = np.asarray(x, dtype=float)
     kk, s, out = _pool_dims(x.shape, k, stride, name)
@@ -326,6 +330,10 @@ def amax_shape(xs: tuple, axis: object = None) -> tuple:
     """() for all elements, else the shape without `axis`."""
     a = _axis(tuple(xs), axis, "amax")
     return () if a is None else tuple(d for i, d in enumerate(xs) if i != a)
+
+
+#: amin's shape rule is amax's
+amin_shape = amax_shape
 
 
 def amax(x, axis=None):
