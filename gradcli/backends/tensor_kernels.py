@@ -24,6 +24,24 @@ Conventions, as CS231n's ``conv_forward_naive`` and PyTorch:
 - Integer arguments (indices, labels) arrive as float64 arrays from the bindings; a value
   that is not a whole number, or is out of range, is a ValueError naming it.
 
+How the rows will call them (``p`` the row's parameters, ``g`` the output's adjoint):
+
+==========  ===========================  ====================================  =====================
+op          forward / shape              VJP per argument                      kink
+==========  ===========================  ====================================  =====================
+conv2d      conv2d(x, w, s, pad),        conv2d_grad_x(g, x, w, s, pad),       none (linear in each)
+            conv2d_shape                 conv2d_grad_w(g, x, w, s, pad)
+conv1d      conv1d, conv1d_shape         conv1d_grad_x, conv1d_grad_w          none
+maxpool2d   maxpool2d(x, k, s),          maxpool2d_grad(g, x, k, s)            maxpool2d_ties
+            maxpool2d_shape
+avgpool2d   avgpool2d, avgpool2d_shape   avgpool2d_grad(g, x, k, s)            none
+amax, amin  amax(x, axis), amax_shape    amax_grad(g, x, axis) (amin_...)      amax_ties (amin_...)
+x[idx]      gather_rows(x, idx),         scatter_add_rows(g, x.shape, idx);    none
+            gather_rows_shape            idx is data: no partial
+pick        pick(S, y), pick_shape       pick_grad(g, S, y); y: none           none
+onehot      onehot(y, C), onehot_shape   none (y is data)                      none
+==========  ===========================  ====================================  =====================
+
 Every function raises ValueError with a sentence naming the shapes; the engine turns that
 into a ShapeError or MathError for the node.  `check_elements` refuses a tensor (or an
 intermediate such as the im2col matrix) over `MAX_KERNEL_ELEMENTS`.
