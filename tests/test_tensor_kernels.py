@@ -188,13 +188,13 @@ def test_conv2d_dot_product_test(problem):
     assert np.isclose(lhs, np.sum(K.conv2d_grad_w(g, x, w, stride, pad) * vw), rtol=1e-10, atol=1e-10)
 
 
-def test_conv2d_gradients_against_finite_differences():
+@pytest.mark.parametrize("stride, pad", [(1, 0), (1, 1), (2, 1)])
+def test_conv2d_gradients_against_finite_differences(stride, pad):
     rng = np.random.default_rng(1)
     x, w = rng.normal(size=(2, 3, 5, 5)), rng.normal(size=(2, 3, 3, 3))
-    for stride, pad in ((1, 0), (1, 1), (2, 1)):
-        g = rng.normal(size=K.conv2d_shape(x.shape, w.shape, stride, pad))
-        close(K.conv2d_grad_x(g, x, w, stride, pad), numeric_grad(lambda v: K.conv2d(v, w, stride, pad), x, g))
-        close(K.conv2d_grad_w(g, x, w, stride, pad), numeric_grad(lambda v: K.conv2d(x, v, stride, pad), w, g))
+    g = rng.normal(size=K.conv2d_shape(x.shape, w.shape, stride, pad))
+    close(K.conv2d_grad_x(g, x, w, stride, pad), numeric_grad(lambda v: K.conv2d(v, w, stride, pad), x, g))
+    close(K.conv2d_grad_w(g, x, w, stride, pad), numeric_grad(lambda v: K.conv2d(x, v, stride, pad), w, g))
 
 
 @pytest.mark.parametrize("pad", [0, 1, 2])
@@ -320,13 +320,13 @@ def test_avgpool2d_matches_the_naive_loops(problem):
     assert np.isclose(np.sum(g * K.avgpool2d(v, k, stride)), np.sum(dx * v))
 
 
-def test_pooling_gradients_against_finite_differences():
+@pytest.mark.parametrize("k, stride", [(2, None), (3, 1), (2, 2), (3, 3)])
+def test_pooling_gradients_against_finite_differences(k, stride):
     rng = np.random.default_rng(4)
     x = rng.normal(size=(2, 2, 6, 6))
-    for k, stride in ((2, None), (3, 1), (2, 2), (3, 3)):
-        g = rng.normal(size=K.pool2d_shape(x.shape, k, stride))
-        close(K.maxpool2d_grad(g, x, k, stride), numeric_grad(lambda v: K.maxpool2d(v, k, stride), x, g))
-        close(K.avgpool2d_grad(g, x, k, stride), numeric_grad(lambda v: K.avgpool2d(v, k, stride), x, g))
+    g = rng.normal(size=K.pool2d_shape(x.shape, k, stride))
+    close(K.maxpool2d_grad(g, x, k, stride), numeric_grad(lambda v: K.maxpool2d(v, k, stride), x, g))
+    close(K.avgpool2d_grad(g, x, k, stride), numeric_grad(lambda v: K.avgpool2d(v, k, stride), x, g))
 
 
 def test_pooling_of_one_image_and_the_default_stride():
