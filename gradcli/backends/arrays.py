@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import functools
 import math
-from types import SimpleNamespace
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from ..core.elements import unbroadcast
+from ..core.ops import Backend, Op
 
 
 def _sigmoid(x):
@@ -182,13 +183,18 @@ def _xlogy(x, y):
         return np.where(zero, 0.0, x * np.log(np.where(zero, 1.0, y)))
 
 
-_erf_each = np.frompyfunc(math.erf, 1, 1)
 _erfc_each = np.frompyfunc(math.erfc, 1, 1)
 
 
-def _erf(x):
-    """NumPy has no erf; math.erf element by element (exact to the last bit, like C's)."""
-    return np.asarray(_erf_each(np.asarray(x, dtype=float)), dtype=float)
+def each_element(f: Callable[..., float], nin: int = 1) -> Callable[..., Any]:
+    """A float function of `math` of `nin` arguments mapped over the elements (broadcasting):
+    what NumPy has no function for (erf), exact to the last bit like C's."""
+    mapped = np.frompyfunc(f, nin, 1)
+
+    def g(*xs: Any) -> Any:
+        return np.asarray(mapped(*[np.asarray(x, dtype=float) for x in xs]), dtype=float)
+
+    return g
 
 
 def _gelu(x):
@@ -255,7 +261,19 @@ def _matmul(a, b):
     return np.matmul(a, b)
 
 
-ARRAY = SimpleNamespace(
+class _Arrays(Backend):
+    """NumPy: a row's library function is ``np.<impl["numpy"]>``, else its ``impl["math"]``
+    function mapped over the elements."""
+
+    def library(self, op: Op) -> Optional[Callable[..., Any]]:
+        if "numpy" in op.impl:
+            return getattr(np, op.impl["numpy"])  # type: ignore[no-any-return]
+        if "math" in op.impl:
+            return each_element(getattr(math, op.impl["math"]), max(op.arity, 1))
+        return None
+
+
+ARRAY = _Arrays(
     add=np.add,
     sub=np.subtract,
     mul=np.multiply,
@@ -294,7 +312,6 @@ ARRAY = SimpleNamespace(
     expm1=np.expm1,
     log2=np.log2,
     log10=np.log10,
-    erf=_erf,
     asinh=np.arcsinh,
     acosh=np.arccosh,
     atanh=np.arctanh,

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..core.graph import CONST, INPUT, Graph
+from ..core.ops import Backend, Op
 
 #: formulas longer than this are shortened in the output
 FORMULA_LIMIT = 400
@@ -132,6 +133,23 @@ def _helpers(sp: Any) -> SimpleNamespace:
                            array=array, logdet=logdet, solve=solve, cumsum=cumsum, constant=constant)
 
 
+#: the backend class per symbolic library (sympy, symengine), made once
+_SYMBOLIC: dict[str, type] = {}
+
+
+def _symbolic(sp: Any) -> type:
+    """The backend class for the library `sp`: a row's library function is
+    ``sp.<impl["sympy"]>``, mapped over the elements of an array."""
+    if sp.__name__ not in _SYMBOLIC:
+        def library(self: Backend, op: Op) -> Any:
+            name = op.impl.get("sympy")
+            f = getattr(sp, name, None) if name else None
+            return _each(f) if f is not None else None
+
+        _SYMBOLIC[sp.__name__] = type("Symbolic", (Backend,), {"library": library})
+    return _SYMBOLIC[sp.__name__]
+
+
 def sympy_backend(sp: Any = None) -> SimpleNamespace:
     """The SymPy form of every primitive (same names as `gradcli.backends.floats.SCALAR`).
 
@@ -147,7 +165,7 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         sp = sympy
     h = _helpers(sp)
     np = _LAZY_NUMPY
-    return SimpleNamespace(
+    m = _symbolic(sp)(
         lt=h.indicator(lambda x, y: x < y),
         le=h.indicator(lambda x, y: x <= y),
         gt=h.indicator(lambda x, y: x > y),
@@ -158,7 +176,6 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         expm1=_each(lambda x: sp.exp(x) - 1),
         log2=_each(lambda x: sp.log(x, 2)),
         log10=_each(lambda x: sp.log(x, 10)),
-        erf=_each(sp.erf),
         asinh=_each(sp.asinh),
         acosh=_each(sp.acosh),
         atanh=_each(sp.atanh),
@@ -235,6 +252,7 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         index=h.index,
         stack=lambda *xs: _np_call("array")(list(xs), dtype=object),
     )
+    return m
 
 
 _FLAT: dict = {}

@@ -1,4 +1,4 @@
-"""The primitives: a closed set, one rule row per operation.
+r"""The primitives: a closed set, one rule row per operation.
 
 A row says what an operation *is* for differentiation, independent of how numbers are
 represented:
@@ -29,22 +29,46 @@ their rows give instead
 ``param`` is static data written in the program (an axis, an index).
 
 The forward function of op ``name`` is ``backend.<name>`` in every backend;
-``tests/test_ops.py`` asserts every backend implements every row.
+``tests/test_ops.py`` asserts every backend implements every row.  A row may instead
+carry its forward function itself, so that a backend needs no code for it (`Backend`,
+`row_forward`):
+
+* ``forward`` -- a composite definition against ``m`` (softsign:
+  ``lambda m, x: x / (1.0 + m.abs(x))``), for an op made of other primitives;
+* ``impl`` -- the library function of the same meaning per target: ``"math"``,
+  ``"numpy"``, ``"sympy"`` (names in those modules), ``"torch"``, ``"jax"`` (dotted names
+  as exported code writes them), ``"latex"`` (``\operatorname{erfc}``).  A NumPy backend
+  without a ``"numpy"`` name maps the ``"math"`` function over the elements.
+
+Facts the explanations need are in the row too: ``activation`` (a layer's nonlinearity,
+whose pre-activation's adjoint the lecture calls δ = u ∘ σ'(z)) and ``kink_kind`` (what
+kind of point the kink is; see `KINK_KINDS`).  `register` adds a row at run time: an
+elementwise op is one row.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional, Union
+from types import SimpleNamespace
+from typing import Any, Callable, Mapping, Optional, Union
 
 Partial = Union[float, Callable[..., object]]
+
+#: the kinds of kink a row can have (`Op.kink_kind`), and what they mean
+KINK_KINDS = {
+    "": "none, or another kind: the sign of the first argument tracks the branch",
+    "side": "the branch switches where the first argument crosses 0 (relu, abs, sign, step)",
+    "extreme": "which argument (or element) is the largest or smallest (max, min)",
+    "edge": "an edge of the domain, where the derivative is infinite or one-sided (sqrt, pow)",
+    "whole": "the value jumps at whole numbers or halves (floor, ceil, round)",
+}
 
 
 class Op:
     """One primitive: its name, arity and derivative rules."""
 
     __slots__ = ("name", "arity", "partials", "kink", "domain", "infix", "user", "doc",
-                 "vjp", "jvp", "shape", "convention", "side")
+                 "vjp", "jvp", "shape", "convention", "side", "forward", "impl", "activation", "kink_kind")
 
     def __init__(
         self,
@@ -62,6 +86,10 @@ class Op:
         shape: Optional[Callable[..., tuple]] = None,
         convention: str = "",
         side: Optional[Callable[..., object]] = None,
+        forward: Optional[Callable[..., object]] = None,
+        impl: Optional[Mapping[str, str]] = None,
+        activation: bool = False,
+        kink_kind: str = "",
     ) -> None:
         self.name = name
         #: number of arguments; -1 means one or more (max, min)
@@ -82,6 +110,18 @@ class Op:
         #: which piece of a piecewise op applies, elementwise, on NumPy arguments (relu: x > 0;
         #: max: the index of the largest argument): the grader tests formulas on every side
         self.side = side
+        #: the forward function as a composite of other primitives, ``f(m, *xs)`` on backend `m`
+        #: (for backends without a function of this name; see `row_forward`)
+        self.forward = forward
+        #: the library function of this meaning per target ("math", "numpy", "sympy", "torch",
+        #: "jax", "latex"): backends and exported code use it where they have no own form
+        self.impl: dict[str, str] = dict(impl or {})
+        #: a layer's nonlinearity: an affine step read by it is a pre-activation, its adjoint δ
+        self.activation = activation
+        if kink_kind not in KINK_KINDS:
+            raise ValueError(f"{name}: kink_kind {kink_kind!r} is not one of {sorted(KINK_KINDS)}")
+        #: what kind of point the kink is (a key of `KINK_KINDS`)
+        self.kink_kind = kink_kind
 
     @property
     def variadic(self) -> bool:
@@ -214,7 +254,7 @@ POW = _row(
     # y*x^(y-1) and x^y*log(x), exact where they meet 0*inf: `times` makes 0*x^-1 = 0 at
     # y = 0, and xlogy is 0 at x = 0, so 0^0 has both partials 0 (PyTorch, JAX, autograd)
     (lambda m, x, y, o: m.times(y, m.pow(x, y - 1.0)), lambda m, x, y, o: m.xlogy(o, x)),
-    infix="^", kink=_pow_kink,
+    infix="^", kink=_pow_kink, kink_kind="edge",
     domain="a negative base needs an integer exponent, and 0 has no negative powers",
     doc="x ^ y (also x ** y and pow(x, y))",
     convention="0^y is one-sided in x for y not an integer (its derivative is infinite for 0 < y < 1)",
@@ -226,7 +266,7 @@ EXP = _row("exp", 1, (lambda m, x, o: o,), doc="e^x")
 LOG = _row("log", 1, (lambda m, x, o: 1.0 / x,), domain="log needs a positive input", doc="natural logarithm")
 SQRT = _row(
     "sqrt", 1, (lambda m, x, o: 0.5 / o,),
-    kink=lambda x: x == 0, domain="sqrt needs a non-negative input", doc="square root",
+    kink=lambda x: x == 0, kink_kind="edge", domain="sqrt needs a non-negative input", doc="square root",
     convention="the derivative of sqrt at 0 is infinite",
 )
 SIN = _row("sin", 1, (lambda m, x, o: m.cos(x),), doc="sine")
@@ -234,32 +274,36 @@ COS = _row("cos", 1, (lambda m, x, o: -m.sin(x),), doc="cosine")
 TAN = _row("tan", 1, (lambda m, x, o: 1.0 + o * o,), doc="tangent")
 ASIN = _row(
     "asin", 1, (lambda m, x, o: 1.0 / m.sqrt(1.0 - x * x),),
-    kink=lambda x: (x == 1) | (x == -1), domain="asin needs an input in [-1, 1]", doc="arcsine",
+    kink=lambda x: (x == 1) | (x == -1), kink_kind="edge", domain="asin needs an input in [-1, 1]", doc="arcsine",
     convention="the derivative of asin at ±1 is infinite",
 )
 ACOS = _row(
     "acos", 1, (lambda m, x, o: -1.0 / m.sqrt(1.0 - x * x),),
-    kink=lambda x: (x == 1) | (x == -1), domain="acos needs an input in [-1, 1]", doc="arccosine",
+    kink=lambda x: (x == 1) | (x == -1), kink_kind="edge", domain="acos needs an input in [-1, 1]", doc="arccosine",
     convention="the derivative of acos at ±1 is infinite",
 )
 ATAN = _row("atan", 1, (lambda m, x, o: 1.0 / (1.0 + x * x),), doc="arctangent")
 SINH = _row("sinh", 1, (lambda m, x, o: m.cosh(x),), doc="hyperbolic sine")
 COSH = _row("cosh", 1, (lambda m, x, o: m.sinh(x),), doc="hyperbolic cosine")
-TANH = _row("tanh", 1, (lambda m, x, o: 1.0 - o * o,), doc="hyperbolic tangent")
-SIGMOID = _row("sigmoid", 1, (lambda m, x, o: o * (1.0 - o),), doc="1 / (1 + e^-x), overflow-free")
+TANH = _row("tanh", 1, (lambda m, x, o: 1.0 - o * o,), doc="hyperbolic tangent", activation=True)
+SIGMOID = _row("sigmoid", 1, (lambda m, x, o: o * (1.0 - o),), doc="1 / (1 + e^-x), overflow-free",
+               activation=True)
 RELU = _row("relu", 1, (lambda m, x, o: m.step(x),), kink=lambda x: x == 0, doc="max(x, 0); relu'(0) = 0",
-           convention="relu'(0) = 0, as in PyTorch", side=_positive)
-SOFTPLUS = _row("softplus", 1, (lambda m, x, o: m.sigmoid(x),), doc="log(1 + e^x), overflow-free")
+           convention="relu'(0) = 0, as in PyTorch", side=_positive, kink_kind="side", activation=True)
+SOFTPLUS = _row("softplus", 1, (lambda m, x, o: m.sigmoid(x),), doc="log(1 + e^x), overflow-free",
+                activation=True)
 ABS = _row("abs", 1, (lambda m, x, o: m.sign(x),), kink=lambda x: x == 0, doc="|x|; abs'(0) = 0",
-          convention="abs'(0) = 0, as in PyTorch", side=_positive)
+          convention="abs'(0) = 0, as in PyTorch", side=_positive, kink_kind="side")
 MAX = _row(
     "max", -1, _max_partials, kink=_tie_at("max"),
     doc="largest argument; tied arguments share the gradient evenly",
-    convention="tied arguments share the gradient evenly, as in PyTorch", side=_which("max"))
+    convention="tied arguments share the gradient evenly, as in PyTorch", side=_which("max"),
+    kink_kind="extreme")
 MIN = _row(
     "min", -1, _max_partials, kink=_tie_at("min"),
     doc="smallest argument; tied arguments share the gradient evenly",
-    convention="tied arguments share the gradient evenly, as in PyTorch", side=_which("min"))
+    convention="tied arguments share the gradient evenly, as in PyTorch", side=_which("min"),
+    kink_kind="extreme")
 
 # ---- comparisons and selection (zero gradient; a jump where the sides are equal) ------
 _CMP = "zero gradient; flagged where x == y (the value jumps)"
@@ -313,7 +357,9 @@ LOG2 = _row("log2", 1, (lambda m, x, o: 1.0 / (x * _LN2),),
             domain="log2 needs a positive input", doc="base-2 logarithm")
 LOG10 = _row("log10", 1, (lambda m, x, o: 1.0 / (x * _LN10),),
              domain="log10 needs a positive input", doc="base-10 logarithm")
-ERF = _row("erf", 1, (lambda m, x, o: _TWO_OVER_SQRT_PI * m.exp(-(x * x)),), doc="error function")
+ERF = _row("erf", 1, (lambda m, x, o: _TWO_OVER_SQRT_PI * m.exp(-(x * x)),), doc="error function",
+           impl={"math": "erf", "sympy": "erf", "torch": "torch.erf", "jax": "jax.scipy.special.erf",
+                 "latex": r"\operatorname{erf}"})
 ASINH = _row("asinh", 1, (lambda m, x, o: 1.0 / m.sqrt(x * x + 1.0),), doc="inverse hyperbolic sine")
 ACOSH = _row(
     "acosh", 1, (lambda m, x, o: 1.0 / m.sqrt(x * x - 1.0),),
@@ -341,11 +387,12 @@ LOGADDEXP = _row(
     "logaddexp", 2, (lambda m, a, b, o: m.sigmoid(a - b), lambda m, a, b, o: m.sigmoid(b - a)),
     doc="logaddexp(a, b): log(e^a + e^b), stable",
 )
-SIGN = _row("sign", 1, (0.0,), kink=lambda x: x == 0, doc="-1, 0 or 1", convention=_JUMP, side=_positive)
-FLOOR = _row("floor", 1, (0.0,), kink=_whole, doc="largest whole number <= x", convention=_JUMP)
-CEIL = _row("ceil", 1, (0.0,), kink=_whole, doc="smallest whole number >= x", convention=_JUMP)
+SIGN = _row("sign", 1, (0.0,), kink=lambda x: x == 0, doc="-1, 0 or 1", convention=_JUMP, side=_positive,
+            kink_kind="side")
+FLOOR = _row("floor", 1, (0.0,), kink=_whole, doc="largest whole number <= x", convention=_JUMP, kink_kind="whole")
+CEIL = _row("ceil", 1, (0.0,), kink=_whole, doc="smallest whole number >= x", convention=_JUMP, kink_kind="whole")
 ROUND = _row("round", 1, (0.0,), kink=_half_way, doc="nearest whole number, halves to even (NumPy)",
-             convention=_JUMP)
+             convention=_JUMP, kink_kind="whole")
 CLIP = _row(
     "clip", 3,
     (lambda m, x, lo, hi, o: 1.0 - m.step(lo - x) - m.step(x - hi),
@@ -357,18 +404,19 @@ LEAKY_RELU = _row(
     "leaky_relu", 2,
     (lambda m, x, s, o: m.step(x) + s * (1.0 - m.step(x)), lambda m, x, s, o: x - m.relu(x)),
     kink=lambda x, s: x == 0, doc="leaky_relu(x[, slope=0.01]): x if x > 0 else slope*x",
-    convention="the derivative at 0 is the slope, as in PyTorch", side=_positive)
+    convention="the derivative at 0 is the slope, as in PyTorch", side=_positive, kink_kind="side",
+    activation=True)
 ELU = _row(
     "elu", 2,
     (lambda m, x, a, o: m.step(x) + (1.0 - m.step(x)) * (o + a),
      lambda m, x, a, o: m.expm1(-m.relu(-x))),
     kink=lambda x, a: x == 0, doc="elu(x[, alpha=1]): x if x > 0 else alpha*(e^x - 1)",
-    convention="the derivative at 0 is alpha, as in PyTorch", side=_positive,
+    convention="the derivative at 0 is alpha, as in PyTorch", side=_positive, kink_kind="side", activation=True,
 )
 GELU = _row(
     "gelu", 1,
     (lambda m, x, o: 0.5 * (1.0 + m.erf(x * _INV_SQRT2)) + x * m.exp(-0.5 * (x * x)) * _INV_SQRT_2PI,),
-    doc="x * Phi(x), the exact erf form: x/2 * (1 + erf(x/sqrt(2)))",
+    doc="x * Phi(x), the exact erf form: x/2 * (1 + erf(x/sqrt(2)))", activation=True,
 )
 #: a missing trailing argument takes this default (its source text)
 DEFAULT_ARGS = {"leaky_relu": "0.01", "elu": "1"}
@@ -552,11 +600,13 @@ AMAX = _row(
     "amax", 1, None, shape=lambda shapes, p=None: (), user=False, kink=_amax_kink,
     vjp=(lambda m, g, xs, o, p: m.times(g, m.eq(xs[0], o)) / m.sum(m.eq(xs[0], o), None),),
     jvp=lambda m, ts, xs, o, p: m.sum(m.times(m.eq(xs[0], o), ts[0]), None) / m.sum(m.eq(xs[0], o), None),
-    doc="max(x) with one array argument: the largest element; ties share the gradient", side=_index_of("max"))
+    doc="max(x) with one array argument: the largest element; ties share the gradient", side=_index_of("max"),
+    kink_kind="extreme")
 AMIN = _row(
     "amin", 1, None, shape=lambda shapes, p=None: (), user=False, kink=_amin_kink,
     vjp=AMAX.vjp, jvp=AMAX.jvp,
-    doc="min(x) with one array argument: the smallest element; ties share the gradient", side=_index_of("min"))
+    doc="min(x) with one array argument: the smallest element; ties share the gradient", side=_index_of("min"),
+    kink_kind="extreme")
 INDEX = _row(
     "index", 1, None, shape=_index_shape, user=False,
     vjp=(lambda m, g, xs, o, p: m.scatter(g, m.shape(xs[0]), p),),
@@ -798,7 +848,8 @@ PARAM_OPS = AXIS_OPS | set(SHAPE_ARG_OPS) | {"index"}
 DEFAULT_AXIS = {"softmax": -1, "log_softmax": -1}
 
 # ---- helpers that derivatives are made of (not callable from programs) ---------------
-STEP = _row("step", 1, (0.0,), kink=lambda x: x == 0, user=False, doc="1 if x > 0 else 0", side=_positive)
+STEP = _row("step", 1, (0.0,), kink=lambda x: x == 0, user=False, doc="1 if x > 0 else 0", side=_positive,
+            kink_kind="side")
 EQ = _row("eq", 2, (0.0, 0.0), infix="==", kink=lambda x, y: x == y, user=False, doc="1.0 if x == y else 0.0",
           convention=_CMP, side=_compared(lambda x, y: x == y))
 XLOGY = _row(
@@ -847,3 +898,64 @@ def catalogue() -> list[dict[str, object]]:
     rows.insert(0, _entry("-", OPS["neg"], "-x"))
     rows += [_entry(name, FUNCTIONS[name]) for name in sorted(FUNCTIONS)]
     return rows
+
+
+# ---- adding a row at run time, and the backends' fallback to the rows ---------------------
+def register(op: Op) -> Op:
+    """Add the operation `op` (a new name) to the table, callable from programs by its name
+    and listed by `catalogue` when it is a user op.  An elementwise op is one row: its
+    ``partials``, and its forward function as a composite ``forward`` or as ``impl`` names
+    (at least ``"math"``, or ``"numpy"`` and ``"sympy"``), since the backends fall back to
+    those (`row_forward`).  Returns `op`; `unregister` takes it out again::
+
+        register(Op("softsign", 1, (lambda m, x, o: 1.0 / ((1.0 + m.abs(x)) * (1.0 + m.abs(x))),),
+                    forward=lambda m, x: x / (1.0 + m.abs(x)), doc="x / (1 + |x|)"))
+    """
+    if op.name in OPS or op.name in CONSTANTS or not op.name.isidentifier():
+        raise ValueError(f"cannot register {op.name!r}: the name is taken or not a name")
+    if not op.elementwise:
+        raise ValueError(f"cannot register {op.name!r}: only elementwise rows (with partials) are registered; "
+                         "a structural op needs its rule in gradcli.core.rules as well")
+    if op.forward is None and not op.impl:
+        raise ValueError(f"cannot register {op.name!r}: the row needs a composite `forward` or `impl` names")
+    OPS[op.name] = op
+    if op.user and op.infix is None:
+        FUNCTIONS[op.name] = op
+    return op
+
+
+def unregister(name: str) -> Op:
+    """Take a `register`ed operation out of the table again (tests clean up with it)."""
+    op = OPS.pop(name)
+    FUNCTIONS.pop(name, None)
+    return op
+
+
+def row_forward(m: Any, name: str, library: Optional[Callable[[Op], Optional[Callable[..., Any]]]] = None) -> Any:
+    """The forward function of op `name` on backend `m` when `m` has no function of that name:
+    ``library(op)`` (the backend's form of the library function the row names in ``impl``)
+    if it gives one, else the row's composite ``forward`` evaluated on `m` itself.
+    AttributeError when `name` is no op or the row has neither."""
+    op = OPS.get(name)
+    if op is None or name.startswith("_"):
+        raise AttributeError(name)
+    f = library(op) if library is not None else None
+    if f is not None:
+        return f
+    forward = op.forward
+    if forward is None:
+        raise AttributeError(f"{name}: this backend has no form of it, and its row no composite `forward`")
+    return lambda *xs: forward(m, *xs)
+
+
+class Backend(SimpleNamespace):
+    """A backend namespace: one forward function per primitive name.  A name it does not
+    define (a row added by `register`) comes from the row (`row_forward`): the function
+    `library` makes of the row's ``impl`` names, else the row's composite ``forward``."""
+
+    def library(self, op: Op) -> Optional[Callable[..., Any]]:
+        """This backend's function for the library name the row gives in ``impl`` (None: none)."""
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return row_forward(self, name, self.library)
