@@ -139,12 +139,19 @@ _SYMBOLIC: dict[str, type] = {}
 
 def _symbolic(sp: Any) -> type:
     """The backend class for the library `sp`: a row's library function is
-    ``sp.<impl["sympy"]>``, mapped over the elements of an array."""
+    ``sp.<impl["sympy"]>``, mapped over the elements of an array; a row's composite
+    ``forward`` has its float constants made exact in SymPy (``1.0`` is 1, as
+    `exact_rational` does for the partials), so ``--exact`` stays exact."""
     if sp.__name__ not in _SYMBOLIC:
         def library(self: Backend, op: Op) -> Any:
             name = op.impl.get("sympy")
             f = getattr(sp, name, None) if name else None
-            return _each(f) if f is not None else None
+            if f is not None:
+                return _each(f)
+            if op.forward is None or sp.__name__ != "sympy":
+                return None
+            forward = op.forward
+            return lambda *xs: _each(exact_rational)(forward(self, *xs))
 
         _SYMBOLIC[sp.__name__] = type("Symbolic", (Backend,), {"library": library})
     return _SYMBOLIC[sp.__name__]
