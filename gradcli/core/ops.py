@@ -37,8 +37,9 @@ carry its forward function itself, so that a backend needs no code for it (`Back
   ``lambda m, x: x / (1.0 + m.abs(x))``), for an op made of other primitives;
 * ``impl`` -- the library function of the same meaning per target: ``"math"``,
   ``"numpy"``, ``"sympy"`` (names in those modules), ``"torch"``, ``"jax"`` (dotted names
-  as exported code writes them), ``"latex"`` (``\operatorname{erfc}``).  A NumPy backend
-  without a ``"numpy"`` name maps the ``"math"`` function over the elements.
+  as exported code writes them), ``"latex"`` (``\operatorname{erfc}``, ``\sigma``) and
+  ``"text"`` (``σ``) for the names explanations print.  A NumPy backend without a
+  ``"numpy"`` name maps the ``"math"`` function over the elements.
 
 Facts the explanations need are in the row too: ``activation`` (a layer's nonlinearity,
 whose pre-activation's adjoint the lecture calls δ = u ∘ σ'(z)) and ``kink_kind`` (what
@@ -114,7 +115,8 @@ class Op:
         #: (for backends without a function of this name; see `row_forward`)
         self.forward = forward
         #: the library function of this meaning per target ("math", "numpy", "sympy", "torch",
-        #: "jax", "latex"): backends and exported code use it where they have no own form
+        #: "jax"): backends and exported code use it where they have no own form; and the op's
+        #: name in formulas ("latex": \sigma, "text": σ), by default its own name
         self.impl: dict[str, str] = dict(impl or {})
         #: a layer's nonlinearity: an affine step read by it is a pre-activation, its adjoint δ
         self.activation = activation
@@ -262,15 +264,16 @@ POW = _row(
 NEG = _row("neg", 1, (-1.0,), doc="minus x")
 
 # ---- elementary functions ---------------------------------------------------------
-EXP = _row("exp", 1, (lambda m, x, o: o,), doc="e^x")
-LOG = _row("log", 1, (lambda m, x, o: 1.0 / x,), domain="log needs a positive input", doc="natural logarithm")
+EXP = _row("exp", 1, (lambda m, x, o: o,), doc="e^x", impl={"latex": r"\exp"})
+LOG = _row("log", 1, (lambda m, x, o: 1.0 / x,), domain="log needs a positive input", doc="natural logarithm",
+           impl={"latex": r"\log"})
 SQRT = _row(
     "sqrt", 1, (lambda m, x, o: 0.5 / o,),
     kink=lambda x: x == 0, kink_kind="edge", domain="sqrt needs a non-negative input", doc="square root",
     convention="the derivative of sqrt at 0 is infinite",
 )
-SIN = _row("sin", 1, (lambda m, x, o: m.cos(x),), doc="sine")
-COS = _row("cos", 1, (lambda m, x, o: -m.sin(x),), doc="cosine")
+SIN = _row("sin", 1, (lambda m, x, o: m.cos(x),), doc="sine", impl={"latex": r"\sin"})
+COS = _row("cos", 1, (lambda m, x, o: -m.sin(x),), doc="cosine", impl={"latex": r"\cos"})
 TAN = _row("tan", 1, (lambda m, x, o: 1.0 + o * o,), doc="tangent")
 ASIN = _row(
     "asin", 1, (lambda m, x, o: 1.0 / m.sqrt(1.0 - x * x),),
@@ -285,9 +288,10 @@ ACOS = _row(
 ATAN = _row("atan", 1, (lambda m, x, o: 1.0 / (1.0 + x * x),), doc="arctangent")
 SINH = _row("sinh", 1, (lambda m, x, o: m.cosh(x),), doc="hyperbolic sine")
 COSH = _row("cosh", 1, (lambda m, x, o: m.sinh(x),), doc="hyperbolic cosine")
-TANH = _row("tanh", 1, (lambda m, x, o: 1.0 - o * o,), doc="hyperbolic tangent", activation=True)
+TANH = _row("tanh", 1, (lambda m, x, o: 1.0 - o * o,), doc="hyperbolic tangent", activation=True,
+            impl={"latex": r"\tanh"})
 SIGMOID = _row("sigmoid", 1, (lambda m, x, o: o * (1.0 - o),), doc="1 / (1 + e^-x), overflow-free",
-               activation=True)
+               activation=True, impl={"text": "σ", "latex": r"\sigma"})
 RELU = _row("relu", 1, (lambda m, x, o: m.step(x),), kink=lambda x: x == 0, doc="max(x, 0); relu'(0) = 0",
            convention="relu'(0) = 0, as in PyTorch", side=_positive, kink_kind="side", activation=True)
 SOFTPLUS = _row("softplus", 1, (lambda m, x, o: m.sigmoid(x),), doc="log(1 + e^x), overflow-free",
