@@ -158,7 +158,7 @@ def _branch_switches(source: str, columns: dict[str, np.ndarray], fixed: dict[st
             continue
         args = [np.broadcast_to(np.asarray(values[a], dtype=float), (n,)) for a in node.args]
         if op.variadic:  # max, min: the argument chosen (the row's side)
-            state = op.side(*args)  # type: ignore[misc]
+            state = np.asarray(op.side(*args))  # type: ignore[misc]
         elif op.kink_kind == "edge":
             continue  # an edge of the domain, not a switch of branch
         else:

@@ -801,7 +801,7 @@ def _row_line(op: str, args: list[str], target: str) -> str:
     if row is not None and target in row.impl:
         return f"{row.impl[target]}({', '.join(_as_tensor(a, target) for a in args)})"
     if row is not None and row.forward is not None:
-        return row.forward(_FrameworkText(target), *[_arg_code(a) for a in args]).text  # type: ignore[union-attr]
+        return code(row.forward(_FrameworkText(target), *[_arg_code(a) for a in args])).text
     raise UsageError(f"gradcli export --to {target} cannot write the operation {op!r} yet")
 
 
