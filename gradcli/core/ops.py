@@ -42,9 +42,9 @@ carry its forward function itself, so that a backend needs no code for it (`Back
   ``"numpy"`` name maps the ``"math"`` function over the elements.
 
 Facts the explanations need are in the row too: ``activation`` (a layer's nonlinearity,
-whose pre-activation's adjoint the lecture calls δ = u ∘ σ'(z)) and ``kink_kind`` (what
-kind of point the kink is; see `KINK_KINDS`).  `register` adds a row at run time: an
-elementwise op is one row.
+whose pre-activation's adjoint the lecture calls δ = u ∘ σ'(z)), ``kink_kind`` (what
+kind of point the kink is; see `KINK_KINDS`) and ``exact_digits`` (how exact results
+grow).  `register` adds a row at run time: an elementwise op is one row.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ class Op:
     """One primitive: its name, arity and derivative rules."""
 
     __slots__ = ("name", "arity", "partials", "kink", "domain", "infix", "user", "doc",
-                 "vjp", "jvp", "shape", "convention", "side", "forward", "impl", "activation", "kink_kind")
+                 "vjp", "jvp", "shape", "convention", "side", "forward", "impl", "activation", "kink_kind",
+                 "exact_digits")
 
     def __init__(
         self,
@@ -91,6 +92,7 @@ class Op:
         impl: Optional[Mapping[str, str]] = None,
         activation: bool = False,
         kink_kind: str = "",
+        exact_digits: str = "",
     ) -> None:
         self.name = name
         #: number of arguments; -1 means one or more (max, min)
@@ -124,6 +126,10 @@ class Op:
             raise ValueError(f"{name}: kink_kind {kink_kind!r} is not one of {sorted(KINK_KINDS)}")
         #: what kind of point the kink is (a key of `KINK_KINDS`)
         self.kink_kind = kink_kind
+        #: how an exact result's size in digits grows from its arguments' (for ``--exact``):
+        #: "sum" (a product: their sum), "power" (the base's times the exponent), "" (one more
+        #: than the largest; functions such as exp stay symbolic)
+        self.exact_digits = exact_digits
 
     @property
     def variadic(self) -> bool:
@@ -245,11 +251,11 @@ def _row(*args, **kwargs) -> Op:
 # ---- arithmetic -------------------------------------------------------------------
 ADD = _row("add", 2, (1.0, 1.0), infix="+", doc="x + y")
 SUB = _row("sub", 2, (1.0, -1.0), infix="-", doc="x - y")
-MUL = _row("mul", 2, (lambda m, x, y, o: y, lambda m, x, y, o: x), infix="*", doc="x * y")
+MUL = _row("mul", 2, (lambda m, x, y, o: y, lambda m, x, y, o: x), infix="*", doc="x * y", exact_digits="sum")
 DIV = _row(
     "div", 2,
     (lambda m, x, y, o: 1.0 / y, lambda m, x, y, o: -o / y),
-    infix="/", domain="division by zero", doc="x / y",
+    infix="/", domain="division by zero", doc="x / y", exact_digits="sum",
 )
 POW = _row(
     "pow", 2,
@@ -258,7 +264,7 @@ POW = _row(
     (lambda m, x, y, o: m.times(y, m.pow(x, y - 1.0)), lambda m, x, y, o: m.xlogy(o, x)),
     infix="^", kink=_pow_kink, kink_kind="edge",
     domain="a negative base needs an integer exponent, and 0 has no negative powers",
-    doc="x ^ y (also x ** y and pow(x, y))",
+    doc="x ^ y (also x ** y and pow(x, y))", exact_digits="power",
     convention="0^y is one-sided in x for y not an integer (its derivative is infinite for 0 < y < 1)",
 )
 NEG = _row("neg", 1, (-1.0,), doc="minus x")
@@ -542,11 +548,13 @@ MATMUL = _row(
     jvp=lambda m, ts, xs, o, p: m.matmul0(ts[0], xs[1]) + m.matmul0(xs[0], ts[1]),
     doc="matrix product A @ B (matrix·vector, vector·matrix, matrix·matrix, vector·vector; "
         "a scalar operand scales, as np.dot)",
+    exact_digits="sum",
 )
 DOT = _row(
     "dot", 2, None, shape=_matmul_shape, vjp=MATMUL.vjp,
     jvp=lambda m, ts, xs, o, p: m.matmul0(ts[0], xs[1]) + m.matmul0(xs[0], ts[1]),
     doc="dot(u, v): inner product (same as u @ v; a scalar operand scales, as np.dot)",
+    exact_digits="sum",
 )
 OUTER = _row(
     "outer", 2, None, shape=_outer_shape,
@@ -554,6 +562,7 @@ OUTER = _row(
          lambda m, g, xs, o, p: m.matmul(m.transpose(g), xs[0])),
     jvp=lambda m, ts, xs, o, p: m.outer0(ts[0], xs[1]) + m.outer0(xs[0], ts[1]),
     doc="outer(u, v): the matrix u vᵀ",
+    exact_digits="sum",
 )
 TRANSPOSE = _row(
     "transpose", 1, None, shape=lambda shapes, p=None: tuple(reversed(shapes[0])),
