@@ -20,7 +20,7 @@ import math
 import operator
 from typing import Any, Callable, Optional
 
-from ..core.ops import Backend, Op
+from ..core.ops import Backend, Op, library_functions
 
 _exp = math.exp
 _log1p = math.log1p
@@ -95,28 +95,16 @@ class _Floats(Backend):
 
 
 SCALAR = _Floats(
+    **library_functions("math", math),  # exp, log, sin, ..., abs (fabs), erf: the rows' "math" names
     add=operator.add,
     sub=operator.sub,
     mul=operator.mul,
     div=operator.truediv,
     pow=math.pow,
     neg=operator.neg,
-    exp=math.exp,
-    log=math.log,
-    sqrt=math.sqrt,
-    sin=math.sin,
-    cos=math.cos,
-    tan=math.tan,
-    asin=math.asin,
-    acos=math.acos,
-    atan=math.atan,
-    sinh=math.sinh,
-    cosh=math.cosh,
-    tanh=math.tanh,
     sigmoid=_sigmoid,
     relu=_relu,
     softplus=_softplus,
-    abs=math.fabs,
     max=max,
     min=min,
     step=_step,
@@ -130,16 +118,7 @@ SCALAR = _Floats(
     ge=lambda x, y: 1.0 if x >= y else 0.0,
     ne=lambda x, y: 1.0 if x != y else 0.0,
     where=lambda c, a, b: a if c != 0.0 else b,
-    log1p=math.log1p,
-    expm1=math.expm1,
-    log2=math.log2,
-    log10=math.log10,
-    asinh=math.asinh,
-    acosh=math.acosh,
-    atanh=math.atanh,
     cbrt=getattr(math, "cbrt", _cbrt),
-    atan2=math.atan2,
-    hypot=math.hypot,
     logaddexp=_logaddexp,
     floor=lambda x: float(math.floor(x)),
     ceil=lambda x: float(math.ceil(x)),

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..core.graph import CONST, INPUT, Graph
-from ..core.ops import Backend, Op
+from ..core.ops import Backend, Op, library_functions
 
 #: formulas longer than this are shortened in the output
 FORMULA_LIMIT = 400
@@ -173,6 +173,8 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
     h = _helpers(sp)
     np = _LAZY_NUMPY
     m = _symbolic(sp)(
+        # exp, log, sin, ..., Abs, erf: the rows' "sympy" names, mapped over arrays
+        **{name: _each(f) for name, f in library_functions("sympy", sp).items()},
         lt=h.indicator(lambda x, y: x < y),
         le=h.indicator(lambda x, y: x <= y),
         gt=h.indicator(lambda x, y: x > y),
@@ -183,11 +185,7 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         expm1=_each(lambda x: sp.exp(x) - 1),
         log2=_each(lambda x: sp.log(x, 2)),
         log10=_each(lambda x: sp.log(x, 10)),
-        asinh=_each(sp.asinh),
-        acosh=_each(sp.acosh),
-        atanh=_each(sp.atanh),
         cbrt=_each(lambda x: sp.sign(x) * sp.Abs(x) ** sp.Rational(1, 3)),
-        atan2=_each(sp.atan2),
         hypot=_each(lambda x, y: sp.sqrt(x * x + y * y)),
         logaddexp=_each(lambda a, b: sp.log(sp.exp(a) + sp.exp(b))),
         floor=_each(flat(sp.floor)),
@@ -220,26 +218,12 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         div=operator.truediv,
         pow=_each(operator.pow),
         neg=operator.neg,
-        exp=_each(sp.exp),
-        log=_each(sp.log),
-        sqrt=_each(sp.sqrt),
-        sin=_each(sp.sin),
-        cos=_each(sp.cos),
-        tan=_each(sp.tan),
-        asin=_each(sp.asin),
-        acos=_each(sp.acos),
-        atan=_each(sp.atan),
-        sinh=_each(sp.sinh),
-        cosh=_each(sp.cosh),
-        tanh=_each(sp.tanh),
         sigmoid=_each(lambda x: 1 / (1 + sp.exp(-x))),
         relu=_each(lambda x: sp.Max(0, x)),
         softplus=_each(lambda x: sp.log(1 + sp.exp(x))),
-        abs=_each(sp.Abs),
         max=_each(lambda *xs: sp.Max(*xs)),
         min=_each(lambda *xs: sp.Min(*xs)),
         step=_each(lambda x: sp.Heaviside(x, 0)),
-        sign=_each(sp.sign),
         eq=_each(lambda x, y: sp.Piecewise((1, sp.Eq(x, y)), (0, True))),
         xlogy=_each(lambda x, y: x * sp.log(y)),
         times=operator.mul,

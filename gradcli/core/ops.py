@@ -270,40 +270,62 @@ POW = _row(
 NEG = _row("neg", 1, (-1.0,), doc="minus x")
 
 # ---- elementary functions ---------------------------------------------------------
-EXP = _row("exp", 1, (lambda m, x, o: o,), doc="e^x", impl={"latex": r"\exp"})
+EXP = _row("exp", 1, (lambda m, x, o: o,), doc="e^x",
+           impl={"math": "exp", "numpy": "exp", "sympy": "exp", "torch": "torch.exp", "jax": "jnp.exp",
+                 "latex": r"\exp"})
 LOG = _row("log", 1, (lambda m, x, o: 1.0 / x,), domain="log needs a positive input", doc="natural logarithm",
-           impl={"latex": r"\log"})
+           impl={"math": "log", "numpy": "log", "sympy": "log", "torch": "torch.log", "jax": "jnp.log",
+                 "latex": r"\log"})
 SQRT = _row(
     "sqrt", 1, (lambda m, x, o: 0.5 / o,),
     kink=lambda x: x == 0, kink_kind="edge", domain="sqrt needs a non-negative input", doc="square root",
     convention="the derivative of sqrt at 0 is infinite",
+    impl={"math": "sqrt", "numpy": "sqrt", "sympy": "sqrt", "torch": "torch.sqrt", "jax": "jnp.sqrt"},
 )
-SIN = _row("sin", 1, (lambda m, x, o: m.cos(x),), doc="sine", impl={"latex": r"\sin"})
-COS = _row("cos", 1, (lambda m, x, o: -m.sin(x),), doc="cosine", impl={"latex": r"\cos"})
-TAN = _row("tan", 1, (lambda m, x, o: 1.0 + o * o,), doc="tangent")
+SIN = _row("sin", 1, (lambda m, x, o: m.cos(x),), doc="sine",
+           impl={"math": "sin", "numpy": "sin", "sympy": "sin", "torch": "torch.sin", "jax": "jnp.sin",
+                 "latex": r"\sin"})
+COS = _row("cos", 1, (lambda m, x, o: -m.sin(x),), doc="cosine",
+           impl={"math": "cos", "numpy": "cos", "sympy": "cos", "torch": "torch.cos", "jax": "jnp.cos",
+                 "latex": r"\cos"})
+TAN = _row("tan", 1, (lambda m, x, o: 1.0 + o * o,), doc="tangent",
+           impl={"math": "tan", "numpy": "tan", "sympy": "tan", "torch": "torch.tan", "jax": "jnp.tan"})
 ASIN = _row(
     "asin", 1, (lambda m, x, o: 1.0 / m.sqrt(1.0 - x * x),),
-    kink=lambda x: (x == 1) | (x == -1), kink_kind="edge", domain="asin needs an input in [-1, 1]", doc="arcsine",
+    kink=lambda x: (x == 1) | (x == -1), kink_kind="edge", domain="asin needs an input in [-1, 1]",
+    doc="arcsine",
     convention="the derivative of asin at ±1 is infinite",
+    impl={"math": "asin", "numpy": "arcsin", "sympy": "asin", "torch": "torch.asin", "jax": "jnp.arcsin"},
 )
 ACOS = _row(
     "acos", 1, (lambda m, x, o: -1.0 / m.sqrt(1.0 - x * x),),
-    kink=lambda x: (x == 1) | (x == -1), kink_kind="edge", domain="acos needs an input in [-1, 1]", doc="arccosine",
+    kink=lambda x: (x == 1) | (x == -1), kink_kind="edge", domain="acos needs an input in [-1, 1]",
+    doc="arccosine",
     convention="the derivative of acos at ±1 is infinite",
+    impl={"math": "acos", "numpy": "arccos", "sympy": "acos", "torch": "torch.acos", "jax": "jnp.arccos"},
 )
-ATAN = _row("atan", 1, (lambda m, x, o: 1.0 / (1.0 + x * x),), doc="arctangent")
-SINH = _row("sinh", 1, (lambda m, x, o: m.cosh(x),), doc="hyperbolic sine")
-COSH = _row("cosh", 1, (lambda m, x, o: m.sinh(x),), doc="hyperbolic cosine")
+ATAN = _row("atan", 1, (lambda m, x, o: 1.0 / (1.0 + x * x),), doc="arctangent",
+            impl={"math": "atan", "numpy": "arctan", "sympy": "atan", "torch": "torch.atan",
+                  "jax": "jnp.arctan"})
+SINH = _row("sinh", 1, (lambda m, x, o: m.cosh(x),), doc="hyperbolic sine",
+            impl={"math": "sinh", "numpy": "sinh", "sympy": "sinh", "torch": "torch.sinh", "jax": "jnp.sinh"})
+COSH = _row("cosh", 1, (lambda m, x, o: m.sinh(x),), doc="hyperbolic cosine",
+            impl={"math": "cosh", "numpy": "cosh", "sympy": "cosh", "torch": "torch.cosh", "jax": "jnp.cosh"})
 TANH = _row("tanh", 1, (lambda m, x, o: 1.0 - o * o,), doc="hyperbolic tangent", activation=True,
-            impl={"latex": r"\tanh"})
+            impl={"math": "tanh", "numpy": "tanh", "sympy": "tanh", "torch": "torch.tanh", "jax": "jnp.tanh",
+                  "latex": r"\tanh"})
 SIGMOID = _row("sigmoid", 1, (lambda m, x, o: o * (1.0 - o),), doc="1 / (1 + e^-x), overflow-free",
-               activation=True, impl={"text": "σ", "latex": r"\sigma"})
+               activation=True,
+                   impl={"torch": "torch.sigmoid", "jax": "jax.nn.sigmoid", "text": "σ", "latex": r"\sigma"})
 RELU = _row("relu", 1, (lambda m, x, o: m.step(x),), kink=lambda x: x == 0, doc="max(x, 0); relu'(0) = 0",
-           convention="relu'(0) = 0, as in PyTorch", side=_positive, kink_kind="side", activation=True)
+           convention="relu'(0) = 0, as in PyTorch", side=_positive, kink_kind="side", activation=True,
+           impl={"torch": "torch.relu", "jax": "jax.nn.relu"})
 SOFTPLUS = _row("softplus", 1, (lambda m, x, o: m.sigmoid(x),), doc="log(1 + e^x), overflow-free",
-                activation=True)
+                activation=True,
+                impl={"torch": "torch.nn.functional.softplus", "jax": "jax.nn.softplus"})
 ABS = _row("abs", 1, (lambda m, x, o: m.sign(x),), kink=lambda x: x == 0, doc="|x|; abs'(0) = 0",
-          convention="abs'(0) = 0, as in PyTorch", side=_positive, kink_kind="side")
+          convention="abs'(0) = 0, as in PyTorch", side=_positive, kink_kind="side",
+          impl={"math": "fabs", "numpy": "abs", "sympy": "Abs", "torch": "torch.abs", "jax": "jnp.abs"})
 MAX = _row(
     "max", -1, _max_partials, kink=_tie_at("max"),
     doc="largest argument; tied arguments share the gradient evenly",
@@ -331,7 +353,8 @@ WHERE = _row(
     "where", 3,
     (0.0, lambda m, c, a, b, o: m.ne(c, 0.0), lambda m, c, a, b, o: m.eq(c, 0.0)),
     doc="where(c, a, b): a where c is nonzero, else b",
-    convention="the gradient flows to the chosen branch only (the other gets 0), as in PyTorch", side=_chosen)
+    convention="the gradient flows to the chosen branch only (the other gets 0), as in PyTorch", side=_chosen,
+    impl={"torch": "torch.where({0} != 0, {1}, {2})", "jax": "jnp.where({0} != 0, {1}, {2})"})
 
 # ---- more elementary functions ---------------------------------------------------------
 _LN2 = 0.6931471805599453
@@ -361,72 +384,100 @@ def _half_way(x):
 
 _JUMP = "zero gradient, as in PyTorch; flagged at the jumps"
 LOG1P = _row("log1p", 1, (lambda m, x, o: 1.0 / (1.0 + x),),
-             domain="log1p needs an input greater than -1", doc="log(1 + x), accurate near 0")
-EXPM1 = _row("expm1", 1, (lambda m, x, o: m.exp(x),), doc="e^x - 1, accurate near 0")
+             domain="log1p needs an input greater than -1", doc="log(1 + x), accurate near 0",
+             impl={"math": "log1p", "numpy": "log1p", "torch": "torch.log1p", "jax": "jnp.log1p"})
+EXPM1 = _row("expm1", 1, (lambda m, x, o: m.exp(x),), doc="e^x - 1, accurate near 0",
+             impl={"math": "expm1", "numpy": "expm1", "torch": "torch.expm1", "jax": "jnp.expm1"})
 LOG2 = _row("log2", 1, (lambda m, x, o: 1.0 / (x * _LN2),),
-            domain="log2 needs a positive input", doc="base-2 logarithm")
+            domain="log2 needs a positive input", doc="base-2 logarithm",
+            impl={"math": "log2", "numpy": "log2", "torch": "torch.log2", "jax": "jnp.log2"})
 LOG10 = _row("log10", 1, (lambda m, x, o: 1.0 / (x * _LN10),),
-             domain="log10 needs a positive input", doc="base-10 logarithm")
+             domain="log10 needs a positive input", doc="base-10 logarithm",
+             impl={"math": "log10", "numpy": "log10", "torch": "torch.log10", "jax": "jnp.log10"})
 ERF = _row("erf", 1, (lambda m, x, o: _TWO_OVER_SQRT_PI * m.exp(-(x * x)),), doc="error function",
            impl={"math": "erf", "sympy": "erf", "torch": "torch.erf", "jax": "jax.scipy.special.erf",
                  "latex": r"\operatorname{erf}"})
-ASINH = _row("asinh", 1, (lambda m, x, o: 1.0 / m.sqrt(x * x + 1.0),), doc="inverse hyperbolic sine")
+ASINH = _row("asinh", 1, (lambda m, x, o: 1.0 / m.sqrt(x * x + 1.0),), doc="inverse hyperbolic sine",
+             impl={"math": "asinh", "numpy": "arcsinh", "sympy": "asinh", "torch": "torch.asinh",
+                   "jax": "jnp.arcsinh"})
 ACOSH = _row(
     "acosh", 1, (lambda m, x, o: 1.0 / m.sqrt(x * x - 1.0),),
     kink=lambda x: x == 1, domain="acosh needs an input >= 1", doc="inverse hyperbolic cosine",
     convention="the derivative of acosh at 1 is infinite",
+    impl={"math": "acosh", "numpy": "arccosh", "sympy": "acosh", "torch": "torch.acosh",
+          "jax": "jnp.arccosh"},
 )
 ATANH = _row("atanh", 1, (lambda m, x, o: 1.0 / (1.0 - x * x),),
-             domain="atanh needs an input in (-1, 1)", doc="inverse hyperbolic tangent")
+             domain="atanh needs an input in (-1, 1)", doc="inverse hyperbolic tangent",
+             impl={"math": "atanh", "numpy": "arctanh", "sympy": "atanh", "torch": "torch.atanh",
+                   "jax": "jnp.arctanh"})
 CBRT = _row(
     "cbrt", 1, (lambda m, x, o: 1.0 / (3.0 * o * o),), kink=lambda x: x == 0,
     doc="real cube root (negative for negative x)", convention="the derivative of cbrt at 0 is infinite",
+    impl={"numpy": "cbrt", "torch": "(torch.sign({0}) * torch.abs({0}) ** (1.0 / 3.0))", "jax": "jnp.cbrt"},
 )
 ATAN2 = _row(
     "atan2", 2,
     (lambda m, y, x, o: x / (x * x + y * y), lambda m, y, x, o: -y / (x * x + y * y)),
     kink=lambda y, x: (y == 0) & (x == 0), doc="atan2(y, x): the angle of the point (x, y), in (-pi, pi]",
     convention="at (0, 0) the gradient is undefined (nan), as in PyTorch",
+    impl={"math": "atan2", "numpy": "arctan2", "sympy": "atan2", "torch": "torch.atan2",
+          "jax": "jnp.arctan2"},
 )
 HYPOT = _row(
     "hypot", 2, (lambda m, x, y, o: x / o, lambda m, x, y, o: y / o),
     kink=lambda x, y: (x == 0) & (y == 0), doc="hypot(x, y): sqrt(x^2 + y^2) without overflow",
     convention="at (0, 0) the gradient is undefined (nan), as in PyTorch",
+    impl={"math": "hypot", "numpy": "hypot", "torch": "torch.hypot", "jax": "jnp.hypot"},
 )
 LOGADDEXP = _row(
     "logaddexp", 2, (lambda m, a, b, o: m.sigmoid(a - b), lambda m, a, b, o: m.sigmoid(b - a)),
     doc="logaddexp(a, b): log(e^a + e^b), stable",
+    impl={"numpy": "logaddexp", "torch": "torch.logaddexp", "jax": "jnp.logaddexp"},
 )
 SIGN = _row("sign", 1, (0.0,), kink=lambda x: x == 0, doc="-1, 0 or 1", convention=_JUMP, side=_positive,
-            kink_kind="side")
-FLOOR = _row("floor", 1, (0.0,), kink=_whole, doc="largest whole number <= x", convention=_JUMP, kink_kind="whole")
-CEIL = _row("ceil", 1, (0.0,), kink=_whole, doc="smallest whole number >= x", convention=_JUMP, kink_kind="whole")
+            kink_kind="side",
+            impl={"numpy": "sign", "sympy": "sign", "torch": "torch.sign", "jax": "jnp.sign"})
+FLOOR = _row("floor", 1, (0.0,), kink=_whole, doc="largest whole number <= x", convention=_JUMP,
+             kink_kind="whole",
+             impl={"numpy": "floor", "torch": "torch.floor", "jax": "jnp.floor"})
+CEIL = _row("ceil", 1, (0.0,), kink=_whole, doc="smallest whole number >= x", convention=_JUMP,
+            kink_kind="whole",
+            impl={"numpy": "ceil", "torch": "torch.ceil", "jax": "jnp.ceil"})
 ROUND = _row("round", 1, (0.0,), kink=_half_way, doc="nearest whole number, halves to even (NumPy)",
-             convention=_JUMP, kink_kind="whole")
+             convention=_JUMP, kink_kind="whole",
+             impl={"numpy": "round", "torch": "torch.round", "jax": "jnp.round"})
 CLIP = _row(
     "clip", 3,
     (lambda m, x, lo, hi, o: 1.0 - m.step(lo - x) - m.step(x - hi),
      lambda m, x, lo, hi, o: m.step(lo - x),
      lambda m, x, lo, hi, o: m.step(x - hi)),
     kink=lambda x, lo, hi: (x == lo) | (x == hi), doc="clip(x, lo, hi): min(max(x, lo), hi)",
-    convention="gradient 1 to x when lo <= x <= hi (ends included), as PyTorch's clamp", side=_clip_side)
+    convention="gradient 1 to x when lo <= x <= hi (ends included), as PyTorch's clamp", side=_clip_side,
+    impl={"torch": "torch.minimum(torch.maximum({0}, {1}), {2})",
+          "jax": 'jnp.minimum(jnp.maximum({0}, {1}), {2})'})
 LEAKY_RELU = _row(
     "leaky_relu", 2,
     (lambda m, x, s, o: m.step(x) + s * (1.0 - m.step(x)), lambda m, x, s, o: x - m.relu(x)),
     kink=lambda x, s: x == 0, doc="leaky_relu(x[, slope=0.01]): x if x > 0 else slope*x",
     convention="the derivative at 0 is the slope, as in PyTorch", side=_positive, kink_kind="side",
-    activation=True)
+    activation=True,
+    impl={"torch": "torch.where({0} > 0, {0}, {1} * {0})", "jax": "jnp.where({0} > 0, {0}, {1} * {0})"})
 ELU = _row(
     "elu", 2,
     (lambda m, x, a, o: m.step(x) + (1.0 - m.step(x)) * (o + a),
      lambda m, x, a, o: m.expm1(-m.relu(-x))),
     kink=lambda x, a: x == 0, doc="elu(x[, alpha=1]): x if x > 0 else alpha*(e^x - 1)",
-    convention="the derivative at 0 is alpha, as in PyTorch", side=_positive, kink_kind="side", activation=True,
+    convention="the derivative at 0 is alpha, as in PyTorch", side=_positive, kink_kind="side",
+    activation=True,
+    impl={"torch": "torch.where({0} > 0, {0}, {1} * torch.expm1(torch.clamp({0}, max=0.0)))",
+          "jax": 'jnp.where({0} > 0, {0}, {1} * jnp.expm1(jnp.minimum({0}, 0.0)))'},
 )
 GELU = _row(
     "gelu", 1,
     (lambda m, x, o: 0.5 * (1.0 + m.erf(x * _INV_SQRT2)) + x * m.exp(-0.5 * (x * x)) * _INV_SQRT_2PI,),
     doc="x * Phi(x), the exact erf form: x/2 * (1 + erf(x/sqrt(2)))", activation=True,
+    impl={"torch": "torch.nn.functional.gelu({0})", "jax": "jax.nn.gelu({0}, approximate=False)"},
 )
 #: a missing trailing argument takes this default (its source text)
 DEFAULT_ARGS = {"leaky_relu": "0.01", "elu": "1"}
@@ -942,6 +993,14 @@ def unregister(name: str) -> Op:
     op = OPS.pop(name)
     FUNCTIONS.pop(name, None)
     return op
+
+
+def library_functions(target: str, module: Any) -> dict[str, Any]:
+    """{op name: its function in `module`} for every row naming one for `target` in ``impl``
+    ("math" with the math module, "numpy" with NumPy...): a backend's table of library
+    functions, read from the rows when the backend is built."""
+    return {name: getattr(module, op.impl[target]) for name, op in OPS.items()
+            if target in op.impl and hasattr(module, op.impl[target])}
 
 
 def row_forward(m: Any, name: str, library: Optional[Callable[[Op], Optional[Callable[..., Any]]]] = None) -> Any:

@@ -158,22 +158,8 @@ class NumpyCode:
     def neg(self, a: Code) -> Code:
         return -a
 
-    def _np(self, name: str) -> Any:
-        return lambda x: _call(f"np.{name}", code(x), shape=code(x).shape)
-
     def __getattr__(self, name: str) -> Any:
-        numpy_names = {"exp": "exp", "log": "log", "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan",
-                       "asin": "arcsin", "acos": "arccos", "atan": "arctan", "sinh": "sinh", "cosh": "cosh",
-                       "tanh": "tanh", "abs": "abs", "sign": "sign", "log1p": "log1p", "expm1": "expm1",
-                       "log2": "log2", "log10": "log10", "asinh": "arcsinh", "acosh": "arccosh",
-                       "atanh": "arctanh", "cbrt": "cbrt", "floor": "floor", "ceil": "ceil", "round": "round"}
-        binary_names = {"atan2": "arctan2", "hypot": "hypot", "logaddexp": "logaddexp"}
         comparisons = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "ne": "!="}
-        if name in numpy_names:
-            return self._np(numpy_names[name])
-        if name in binary_names:
-            return lambda x, y: _call(f"np.{binary_names[name]}", code(x), code(y),
-                                      shape=_shape(code(x).shape, code(y).shape))
         if name in comparisons:
             return lambda x, y: Code(f"1.0 * ({code(x).text} {comparisons[name]} {code(y).text})", _MUL,
                                      _shape(code(x).shape, code(y).shape))
@@ -672,39 +658,21 @@ def _vjps(op: Any, n: int) -> list:
 
 
 # ---- frameworks: the forward pass, autograd does the rest ---------------------------------
+#: the tensor ops' functions; an elementwise op's are its row's ``impl`` names (`_row_line`)
 _TORCH = {
-    "exp": "torch.exp", "log": "torch.log", "sqrt": "torch.sqrt", "sin": "torch.sin", "cos": "torch.cos",
-    "tan": "torch.tan", "asin": "torch.asin", "acos": "torch.acos", "atan": "torch.atan", "sinh": "torch.sinh",
-    "cosh": "torch.cosh", "tanh": "torch.tanh", "sigmoid": "torch.sigmoid", "relu": "torch.relu",
-    "softplus": "torch.nn.functional.softplus", "abs": "torch.abs", "transpose": "{0}.T",
-    "norm": "torch.linalg.norm", "outer": "torch.outer", "dot": "torch.dot", "amax": "torch.max",
-    "amin": "torch.min",
+    "transpose": "{0}.T", "norm": "torch.linalg.norm", "outer": "torch.outer", "dot": "torch.dot",
+    "amax": "torch.max", "amin": "torch.min",
 }
 _JAX = {
-    "exp": "jnp.exp", "log": "jnp.log", "sqrt": "jnp.sqrt", "sin": "jnp.sin", "cos": "jnp.cos", "tan": "jnp.tan",
-    "asin": "jnp.arcsin", "acos": "jnp.arccos", "atan": "jnp.arctan", "sinh": "jnp.sinh", "cosh": "jnp.cosh",
-    "tanh": "jnp.tanh", "sigmoid": "jax.nn.sigmoid", "relu": "jax.nn.relu", "softplus": "jax.nn.softplus",
-    "abs": "jnp.abs", "transpose": "{0}.T", "norm": "jnp.linalg.norm", "outer": "jnp.outer", "dot": "jnp.dot",
+    "transpose": "{0}.T", "norm": "jnp.linalg.norm", "outer": "jnp.outer", "dot": "jnp.dot",
     "amax": "jnp.max", "amin": "jnp.min",
 }
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
 _COMPARE = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "ne": "!=", "eq": "=="}
 #: functions of the same name and meaning in both frameworks' numpy-like namespaces
-_SAME = ("log1p", "expm1", "log2", "log10", "floor", "ceil", "round", "sign", "hypot", "logaddexp", "trace",
-         "diag", "cos", "sin")
+_SAME = ("trace", "diag")
 #: op -> (PyTorch, JAX) templates: {0}, {1}, ... the arguments, {p} the parameter
 _TEMPLATES = {
-    "asinh": ("torch.asinh({0})", "jnp.arcsinh({0})"),
-    "acosh": ("torch.acosh({0})", "jnp.arccosh({0})"),
-    "atanh": ("torch.atanh({0})", "jnp.arctanh({0})"),
-    "cbrt": ("(torch.sign({0}) * torch.abs({0}) ** (1.0 / 3.0))", "jnp.cbrt({0})"),
-    "atan2": ("torch.atan2({0}, {1})", "jnp.arctan2({0}, {1})"),
-    "gelu": ("torch.nn.functional.gelu({0})", "jax.nn.gelu({0}, approximate=False)"),
-    "elu": ("torch.where({0} > 0, {0}, {1} * torch.expm1(torch.clamp({0}, max=0.0)))",
-            "jnp.where({0} > 0, {0}, {1} * jnp.expm1(jnp.minimum({0}, 0.0)))"),
-    "leaky_relu": ("torch.where({0} > 0, {0}, {1} * {0})", "jnp.where({0} > 0, {0}, {1} * {0})"),
-    "clip": ("torch.minimum(torch.maximum({0}, {1}), {2})", "jnp.minimum(jnp.maximum({0}, {1}), {2})"),
-    "where": ("torch.where({0} != 0, {1}, {2})", "jnp.where({0} != 0, {1}, {2})"),
     "prod": ("torch.prod({0})", "jnp.prod({0})"),
     "prod@": ("torch.prod({0}, dim={p})", "jnp.prod({0}, axis={p})"),
     "cumsum": ("torch.cumsum({0}.flatten(), dim=0)", "jnp.cumsum({0})"),
@@ -795,11 +763,13 @@ def _framework_call(op: str, args: list[str], p: Any, target: str) -> str:
 
 
 def _row_line(op: str, args: list[str], target: str) -> str:
-    """An op the tables above do not name, from its row: the ``impl`` function of `target`,
-    or the composite ``forward`` written with the framework's functions of its primitives."""
+    """An elementwise op, from its row: the ``impl`` function (or template) of `target`, or
+    the composite ``forward`` written with the framework's functions of its primitives."""
     row = OPS.get(op)
     if row is not None and target in row.impl:
-        return f"{row.impl[target]}({', '.join(_as_tensor(a, target) for a in args)})"
+        f = row.impl[target]  # a function's name, or a template of the arguments {0}, {1}, ...
+        tensors = [_as_tensor(a, target) for a in args]
+        return f.format(*tensors) if "{0}" in f else f"{f}({', '.join(tensors)})"
     if row is not None and row.forward is not None:
         return code(row.forward(_FrameworkText(target), *[_arg_code(a) for a in args])).text
     raise UsageError(f"gradcli export --to {target} cannot write the operation {op!r} yet")
