@@ -233,3 +233,35 @@ def test_a_students_formula_is_graded_against_the_row(rows, cli):
     assert right.exit_code == 0, (right.stdout, right.stderr)
     wrong = cli(["check", SCALAR_PROGRAM, *ARGS, "--expect-formula", "x=erfc(y)/(1 + abs(x))"])
     assert wrong.exit_code == 1, (wrong.stdout, wrong.stderr)
+
+
+# ---- the facts in the rows ------------------------------------------------------------------
+def test_every_library_name_in_a_row_exists_in_its_library():
+    import numpy as np
+    import sympy as sp
+
+    libraries = {"math": math, "numpy": np, "sympy": sp}
+    missing = [(name, target, op.impl[target]) for name, op in OPS.items() for target in libraries
+               if target in op.impl and not callable(getattr(libraries[target], op.impl[target], None))]
+    assert missing == []
+
+
+def test_the_backends_take_their_library_functions_from_the_rows():
+    import numpy as np
+
+    from gradcli.backends.arrays import ARRAY
+
+    assert SCALAR.exp is math.exp and SCALAR.abs is math.fabs and SCALAR.erf is math.erf
+    assert ARRAY.asin is np.arcsin and ARRAY.atan2 is np.arctan2
+    assert float(ARRAY.erf(np.array([0.5]))[0]) == math.erf(0.5)  # math's, over the elements
+
+
+def test_kink_kinds_agree_with_the_rows_sides():
+    from gradcli.core.ops import KINK_KINDS
+
+    for name, op in OPS.items():
+        assert op.kink_kind in KINK_KINDS
+        assert op.kink_kind == "" or op.kink is not None, name  # a kind only where there is a kink
+        if op.kink_kind == "side":  # the branch switches at 0: the side is x > 0
+            assert op.side is not None and bool(op.side(1.0)) and not bool(op.side(0.0)), name
+    assert {n for n, op in OPS.items() if op.kink_kind == "extreme"} == {"max", "min", "amax", "amin"}
