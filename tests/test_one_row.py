@@ -140,7 +140,7 @@ def test_hessian_by_dual_numbers_matches_finite_differences_of_the_gradient(rows
     names = list(POINT)
     for i, a in enumerate(names):
         for j, b in enumerate(names):
-            numeric = _central(lambda **p: _central(_program, p, a, 1e-5), POINT, b, 1e-5)
+            numeric = _central(lambda a=a, **p: _central(_program, p, a, 1e-5), POINT, b, 1e-5)
             assert _close(hessian[i][j], numeric, 1e-5, 1e-7), (a, b, hessian[i][j], numeric)
 
 
