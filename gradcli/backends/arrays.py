@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import functools
 import math
-from types import SimpleNamespace
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from ..core.elements import unbroadcast
+from ..core.ops import OPS, Backend, Op, library_functions
 
 
 def _sigmoid(x):
@@ -182,13 +183,18 @@ def _xlogy(x, y):
         return np.where(zero, 0.0, x * np.log(np.where(zero, 1.0, y)))
 
 
-_erf_each = np.frompyfunc(math.erf, 1, 1)
 _erfc_each = np.frompyfunc(math.erfc, 1, 1)
 
 
-def _erf(x):
-    """NumPy has no erf; math.erf element by element (exact to the last bit, like C's)."""
-    return np.asarray(_erf_each(np.asarray(x, dtype=float)), dtype=float)
+def each_element(f: Callable[..., float], nin: int = 1) -> Callable[..., Any]:
+    """A float function of `math` of `nin` arguments mapped over the elements (broadcasting):
+    what NumPy has no function for (erf), exact to the last bit like C's."""
+    mapped = np.frompyfunc(f, nin, 1)
+
+    def g(*xs: Any) -> Any:
+        return np.asarray(mapped(*[np.asarray(x, dtype=float) for x in xs]), dtype=float)
+
+    return g
 
 
 def _gelu(x):
@@ -255,33 +261,39 @@ def _matmul(a, b):
     return np.matmul(a, b)
 
 
-ARRAY = SimpleNamespace(
+def _mapped_math() -> dict[str, Any]:
+    """{op name: its "math" function over the elements} for the rows without a "numpy" name."""
+    return {name: each_element(getattr(math, op.impl["math"]), max(op.arity, 1)) for name, op in OPS.items()
+            if "math" in op.impl and "numpy" not in op.impl}
+
+
+class _Arrays(Backend):
+    """NumPy: a row's library function is ``np.<impl["numpy"]>``, else its ``impl["math"]``
+    function mapped over the elements."""
+
+    def library(self, op: Op) -> Optional[Callable[..., Any]]:
+        if "numpy" in op.impl:
+            return getattr(np, op.impl["numpy"])  # type: ignore[no-any-return]
+        if "math" in op.impl:
+            return each_element(getattr(math, op.impl["math"]), max(op.arity, 1))
+        return None
+
+
+ARRAY = _Arrays(
+    **library_functions("numpy", np),  # exp, log, sin, arcsin, ..., floor: the rows' "numpy" names
+    **_mapped_math(),  # erf: the rows' "math" functions NumPy lacks
     add=np.add,
     sub=np.subtract,
     mul=np.multiply,
     div=np.true_divide,
     pow=np.power,
     neg=np.negative,
-    exp=np.exp,
-    log=np.log,
-    sqrt=np.sqrt,
-    sin=np.sin,
-    cos=np.cos,
-    tan=np.tan,
-    asin=np.arcsin,
-    acos=np.arccos,
-    atan=np.arctan,
-    sinh=np.sinh,
-    cosh=np.cosh,
-    tanh=np.tanh,
     sigmoid=_sigmoid,
     relu=lambda x: np.where(x > 0, x, 0.0),
     softplus=_softplus,
-    abs=np.abs,
     max=lambda *xs: functools.reduce(np.maximum, xs),
     min=lambda *xs: functools.reduce(np.minimum, xs),
     step=lambda x: (np.asarray(x) > 0).astype(float),
-    sign=np.sign,
     eq=lambda x, y: (np.asarray(x) == y).astype(float),
     xlogy=_xlogy,
     lt=lambda x, y: np.less(x, y).astype(float),
@@ -290,21 +302,6 @@ ARRAY = SimpleNamespace(
     ge=lambda x, y: np.greater_equal(x, y).astype(float),
     ne=lambda x, y: np.not_equal(x, y).astype(float),
     where=_where,
-    log1p=np.log1p,
-    expm1=np.expm1,
-    log2=np.log2,
-    log10=np.log10,
-    erf=_erf,
-    asinh=np.arcsinh,
-    acosh=np.arccosh,
-    atanh=np.arctanh,
-    cbrt=np.cbrt,
-    atan2=np.arctan2,
-    hypot=np.hypot,
-    logaddexp=np.logaddexp,
-    floor=np.floor,
-    ceil=np.ceil,
-    round=np.round,
     clip=lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
     leaky_relu=lambda x, slope: np.where(np.asarray(x) > 0, x, np.multiply(slope, x)),
     elu=lambda x, alpha: np.where(np.asarray(x) > 0, x, np.multiply(alpha, np.expm1(np.minimum(x, 0.0)))),

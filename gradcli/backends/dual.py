@@ -15,6 +15,7 @@ pass (forward-over-reverse).  Nothing here is a finite difference.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -213,6 +214,16 @@ def _eq(x, y):
     return ARRAY.eq(value(x), value(y))
 
 
+class _Duals(SimpleNamespace):
+    """The dual backend; a row registered after it was built is made from its row on first use."""
+
+    def __getattr__(self, name: str) -> Any:
+        op = OPS.get(name)
+        if op is None or not op.elementwise:
+            raise AttributeError(name)
+        return _elementwise(name)
+
+
 def _build() -> SimpleNamespace:
     funcs = {}
     for name, op in OPS.items():
@@ -236,7 +247,7 @@ def _build() -> SimpleNamespace:
         outer0=_bilinear(ARRAY.outer0, 0, 1),
         shape=lambda x: np.shape(value(x)),
     )
-    return SimpleNamespace(**funcs)
+    return _Duals(**funcs)
 
 
 DUAL = _build()

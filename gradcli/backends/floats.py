@@ -8,6 +8,9 @@ those into math errors that name the node.  `IEEE` is its forgiving twin: the sa
 functions but returning inf/nan like IEEE 754, used only on the rare slow path where a
 *derivative* is infinite (sqrt at 0) so the gradient can still be reported.
 
+An op without a function here (a row added by `gradcli.core.ops.register`) is its row's
+``impl["math"]`` function, or its composite ``forward`` (`gradcli.core.ops.Backend`).
+
 The SymPy backend lives in `gradcli.backends.sympy` (SymPy is imported only for checks).
 """
 
@@ -15,8 +18,9 @@ from __future__ import annotations
 
 import math
 import operator
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, Callable, Optional
+
+from ..core.ops import Backend, Op, library_functions
 
 _exp = math.exp
 _log1p = math.log1p
@@ -82,29 +86,25 @@ def _clip(x: float, lo: float, hi: float) -> float:
     return min(max(x, lo), hi)
 
 
-SCALAR = SimpleNamespace(
+class _Floats(Backend):
+    """Floats: a row's library function is its ``impl["math"]``."""
+
+    def library(self, op: Op) -> Optional[Callable[..., Any]]:
+        name = op.impl.get("math")
+        return getattr(math, name) if name else None
+
+
+SCALAR = _Floats(
+    **library_functions("math", math),  # exp, log, sin, ..., abs (fabs), erf: the rows' "math" names
     add=operator.add,
     sub=operator.sub,
     mul=operator.mul,
     div=operator.truediv,
     pow=math.pow,
     neg=operator.neg,
-    exp=math.exp,
-    log=math.log,
-    sqrt=math.sqrt,
-    sin=math.sin,
-    cos=math.cos,
-    tan=math.tan,
-    asin=math.asin,
-    acos=math.acos,
-    atan=math.atan,
-    sinh=math.sinh,
-    cosh=math.cosh,
-    tanh=math.tanh,
     sigmoid=_sigmoid,
     relu=_relu,
     softplus=_softplus,
-    abs=math.fabs,
     max=max,
     min=min,
     step=_step,
@@ -118,17 +118,7 @@ SCALAR = SimpleNamespace(
     ge=lambda x, y: 1.0 if x >= y else 0.0,
     ne=lambda x, y: 1.0 if x != y else 0.0,
     where=lambda c, a, b: a if c != 0.0 else b,
-    log1p=math.log1p,
-    expm1=math.expm1,
-    log2=math.log2,
-    log10=math.log10,
-    erf=math.erf,
-    asinh=math.asinh,
-    acosh=math.acosh,
-    atanh=math.atanh,
     cbrt=getattr(math, "cbrt", _cbrt),
-    atan2=math.atan2,
-    hypot=math.hypot,
     logaddexp=_logaddexp,
     floor=lambda x: float(math.floor(x)),
     ceil=lambda x: float(math.ceil(x)),
@@ -199,5 +189,13 @@ def ieee(x: float) -> float:
     return _IEEEFloat(x)
 
 
-IEEE = SimpleNamespace(**{name: _ieee(f) for name, f in vars(SCALAR).items()})
+class _IEEEFloats(Backend):
+    """`SCALAR`'s functions with IEEE results; a row's ``impl["math"]`` likewise."""
+
+    def library(self, op: Op) -> Optional[Callable[..., Any]]:
+        f = SCALAR.library(op)
+        return _ieee(f) if f is not None else None
+
+
+IEEE = _IEEEFloats(**{name: _ieee(f) for name, f in vars(SCALAR).items()})
 IEEE.times = lambda x, y: _IEEEFloat(_times(float(x), float(y)))

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..core.graph import CONST, INPUT, Graph
+from ..core.ops import Backend, Op, library_functions
 
 #: formulas longer than this are shortened in the output
 FORMULA_LIMIT = 400
@@ -132,6 +133,30 @@ def _helpers(sp: Any) -> SimpleNamespace:
                            array=array, logdet=logdet, solve=solve, cumsum=cumsum, constant=constant)
 
 
+#: the backend class per symbolic library (sympy, symengine), made once
+_SYMBOLIC: dict[str, type] = {}
+
+
+def _symbolic(sp: Any) -> type:
+    """The backend class for the library `sp`: a row's library function is
+    ``sp.<impl["sympy"]>``, mapped over the elements of an array; a row's composite
+    ``forward`` has its float constants made exact in SymPy (``1.0`` is 1, as
+    `exact_rational` does for the partials), so ``--exact`` stays exact."""
+    if sp.__name__ not in _SYMBOLIC:
+        def library(self: Backend, op: Op) -> Any:
+            name = op.impl.get("sympy")
+            f = getattr(sp, name, None) if name else None
+            if f is not None:
+                return _each(f)
+            if op.forward is None or sp.__name__ != "sympy":
+                return None
+            forward = op.forward
+            return lambda *xs: _each(exact_rational)(forward(self, *xs))
+
+        _SYMBOLIC[sp.__name__] = type("Symbolic", (Backend,), {"library": library})
+    return _SYMBOLIC[sp.__name__]
+
+
 def sympy_backend(sp: Any = None) -> SimpleNamespace:
     """The SymPy form of every primitive (same names as `gradcli.backends.floats.SCALAR`).
 
@@ -147,7 +172,9 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         sp = sympy
     h = _helpers(sp)
     np = _LAZY_NUMPY
-    return SimpleNamespace(
+    m = _symbolic(sp)(
+        # exp, log, sin, ..., Abs, erf: the rows' "sympy" names, mapped over arrays
+        **{name: _each(f) for name, f in library_functions("sympy", sp).items()},
         lt=h.indicator(lambda x, y: x < y),
         le=h.indicator(lambda x, y: x <= y),
         gt=h.indicator(lambda x, y: x > y),
@@ -158,12 +185,7 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         expm1=_each(lambda x: sp.exp(x) - 1),
         log2=_each(lambda x: sp.log(x, 2)),
         log10=_each(lambda x: sp.log(x, 10)),
-        erf=_each(sp.erf),
-        asinh=_each(sp.asinh),
-        acosh=_each(sp.acosh),
-        atanh=_each(sp.atanh),
         cbrt=_each(lambda x: sp.sign(x) * sp.Abs(x) ** sp.Rational(1, 3)),
-        atan2=_each(sp.atan2),
         hypot=_each(lambda x, y: sp.sqrt(x * x + y * y)),
         logaddexp=_each(lambda a, b: sp.log(sp.exp(a) + sp.exp(b))),
         floor=_each(flat(sp.floor)),
@@ -196,26 +218,12 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         div=operator.truediv,
         pow=_each(operator.pow),
         neg=operator.neg,
-        exp=_each(sp.exp),
-        log=_each(sp.log),
-        sqrt=_each(sp.sqrt),
-        sin=_each(sp.sin),
-        cos=_each(sp.cos),
-        tan=_each(sp.tan),
-        asin=_each(sp.asin),
-        acos=_each(sp.acos),
-        atan=_each(sp.atan),
-        sinh=_each(sp.sinh),
-        cosh=_each(sp.cosh),
-        tanh=_each(sp.tanh),
         sigmoid=_each(lambda x: 1 / (1 + sp.exp(-x))),
         relu=_each(lambda x: sp.Max(0, x)),
         softplus=_each(lambda x: sp.log(1 + sp.exp(x))),
-        abs=_each(sp.Abs),
         max=_each(lambda *xs: sp.Max(*xs)),
         min=_each(lambda *xs: sp.Min(*xs)),
         step=_each(lambda x: sp.Heaviside(x, 0)),
-        sign=_each(sp.sign),
         eq=_each(lambda x, y: sp.Piecewise((1, sp.Eq(x, y)), (0, True))),
         xlogy=_each(lambda x, y: x * sp.log(y)),
         times=operator.mul,
@@ -235,6 +243,7 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         index=h.index,
         stack=lambda *xs: _np_call("array")(list(xs), dtype=object),
     )
+    return m
 
 
 _FLAT: dict = {}

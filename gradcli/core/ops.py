@@ -1,4 +1,4 @@
-"""The primitives: a closed set, one rule row per operation.
+r"""The primitives: a closed set, one rule row per operation.
 
 A row says what an operation *is* for differentiation, independent of how numbers are
 represented:
@@ -29,22 +29,48 @@ their rows give instead
 ``param`` is static data written in the program (an axis, an index).
 
 The forward function of op ``name`` is ``backend.<name>`` in every backend;
-``tests/test_ops.py`` asserts every backend implements every row.
+``tests/test_ops.py`` asserts every backend implements every row.  A row may instead
+carry its forward function itself, so that a backend needs no code for it (`Backend`,
+`row_forward`):
+
+* ``forward`` -- a composite definition against ``m`` (softsign:
+  ``lambda m, x: x / (1.0 + m.abs(x))``), for an op made of other primitives;
+* ``impl`` -- the library function of the same meaning per target: ``"math"``,
+  ``"numpy"``, ``"sympy"`` (names in those modules), ``"torch"``, ``"jax"`` (dotted names
+  as exported code writes them), ``"latex"`` (``\operatorname{erfc}``, ``\sigma``) and
+  ``"text"`` (``σ``) for the names explanations print.  A NumPy backend without a
+  ``"numpy"`` name maps the ``"math"`` function over the elements.
+
+Facts the explanations need are in the row too: ``activation`` (a layer's nonlinearity,
+whose pre-activation's adjoint the lecture calls δ = u ∘ σ'(z)), ``kink_kind`` (what
+kind of point the kink is; see `KINK_KINDS`) and ``exact_digits`` (how exact results
+grow).  `register` adds a row at run time: an elementwise op is one row.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional, Union
+from types import SimpleNamespace
+from typing import Any, Callable, Mapping, Optional, Union
 
 Partial = Union[float, Callable[..., object]]
+
+#: the kinds of kink a row can have (`Op.kink_kind`), and what they mean
+KINK_KINDS = {
+    "": "none, or another kind: the sign of the first argument tracks the branch",
+    "side": "the branch switches where the first argument crosses 0 (relu, abs, sign, step)",
+    "extreme": "which argument (or element) is the largest or smallest (max, min)",
+    "edge": "an edge of the domain, where the derivative is infinite or one-sided (sqrt, pow)",
+    "whole": "the value jumps at whole numbers or halves (floor, ceil, round)",
+}
 
 
 class Op:
     """One primitive: its name, arity and derivative rules."""
 
     __slots__ = ("name", "arity", "partials", "kink", "domain", "infix", "user", "doc",
-                 "vjp", "jvp", "shape", "convention", "side")
+                 "vjp", "jvp", "shape", "convention", "side", "forward", "impl", "activation", "kink_kind",
+                 "exact_digits")
 
     def __init__(
         self,
@@ -62,6 +88,11 @@ class Op:
         shape: Optional[Callable[..., tuple]] = None,
         convention: str = "",
         side: Optional[Callable[..., object]] = None,
+        forward: Optional[Callable[..., object]] = None,
+        impl: Optional[Mapping[str, str]] = None,
+        activation: bool = False,
+        kink_kind: str = "",
+        exact_digits: str = "",
     ) -> None:
         self.name = name
         #: number of arguments; -1 means one or more (max, min)
@@ -82,6 +113,23 @@ class Op:
         #: which piece of a piecewise op applies, elementwise, on NumPy arguments (relu: x > 0;
         #: max: the index of the largest argument): the grader tests formulas on every side
         self.side = side
+        #: the forward function as a composite of other primitives, ``f(m, *xs)`` on backend `m`
+        #: (for backends without a function of this name; see `row_forward`)
+        self.forward = forward
+        #: the library function of this meaning per target ("math", "numpy", "sympy", "torch",
+        #: "jax"): backends and exported code use it where they have no own form; and the op's
+        #: name in formulas ("latex": \sigma, "text": σ), by default its own name
+        self.impl: dict[str, str] = dict(impl or {})
+        #: a layer's nonlinearity: an affine step read by it is a pre-activation, its adjoint δ
+        self.activation = activation
+        if kink_kind not in KINK_KINDS:
+            raise ValueError(f"{name}: kink_kind {kink_kind!r} is not one of {sorted(KINK_KINDS)}")
+        #: what kind of point the kink is (a key of `KINK_KINDS`)
+        self.kink_kind = kink_kind
+        #: how an exact result's size in digits grows from its arguments' (for ``--exact``):
+        #: "sum" (a product: their sum), "power" (the base's times the exponent), "" (one more
+        #: than the largest; functions such as exp stay symbolic)
+        self.exact_digits = exact_digits
 
     @property
     def variadic(self) -> bool:
@@ -203,63 +251,91 @@ def _row(*args, **kwargs) -> Op:
 # ---- arithmetic -------------------------------------------------------------------
 ADD = _row("add", 2, (1.0, 1.0), infix="+", doc="x + y")
 SUB = _row("sub", 2, (1.0, -1.0), infix="-", doc="x - y")
-MUL = _row("mul", 2, (lambda m, x, y, o: y, lambda m, x, y, o: x), infix="*", doc="x * y")
+MUL = _row("mul", 2, (lambda m, x, y, o: y, lambda m, x, y, o: x), infix="*", doc="x * y", exact_digits="sum")
 DIV = _row(
     "div", 2,
     (lambda m, x, y, o: 1.0 / y, lambda m, x, y, o: -o / y),
-    infix="/", domain="division by zero", doc="x / y",
+    infix="/", domain="division by zero", doc="x / y", exact_digits="sum",
 )
 POW = _row(
     "pow", 2,
     # y*x^(y-1) and x^y*log(x), exact where they meet 0*inf: `times` makes 0*x^-1 = 0 at
     # y = 0, and xlogy is 0 at x = 0, so 0^0 has both partials 0 (PyTorch, JAX, autograd)
     (lambda m, x, y, o: m.times(y, m.pow(x, y - 1.0)), lambda m, x, y, o: m.xlogy(o, x)),
-    infix="^", kink=_pow_kink,
+    infix="^", kink=_pow_kink, kink_kind="edge",
     domain="a negative base needs an integer exponent, and 0 has no negative powers",
-    doc="x ^ y (also x ** y and pow(x, y))",
+    doc="x ^ y (also x ** y and pow(x, y))", exact_digits="power",
     convention="0^y is one-sided in x for y not an integer (its derivative is infinite for 0 < y < 1)",
 )
 NEG = _row("neg", 1, (-1.0,), doc="minus x")
 
 # ---- elementary functions ---------------------------------------------------------
-EXP = _row("exp", 1, (lambda m, x, o: o,), doc="e^x")
-LOG = _row("log", 1, (lambda m, x, o: 1.0 / x,), domain="log needs a positive input", doc="natural logarithm")
+EXP = _row("exp", 1, (lambda m, x, o: o,), doc="e^x",
+           impl={"math": "exp", "numpy": "exp", "sympy": "exp", "torch": "torch.exp", "jax": "jnp.exp",
+                 "latex": r"\exp"})
+LOG = _row("log", 1, (lambda m, x, o: 1.0 / x,), domain="log needs a positive input", doc="natural logarithm",
+           impl={"math": "log", "numpy": "log", "sympy": "log", "torch": "torch.log", "jax": "jnp.log",
+                 "latex": r"\log"})
 SQRT = _row(
     "sqrt", 1, (lambda m, x, o: 0.5 / o,),
-    kink=lambda x: x == 0, domain="sqrt needs a non-negative input", doc="square root",
+    kink=lambda x: x == 0, kink_kind="edge", domain="sqrt needs a non-negative input", doc="square root",
     convention="the derivative of sqrt at 0 is infinite",
+    impl={"math": "sqrt", "numpy": "sqrt", "sympy": "sqrt", "torch": "torch.sqrt", "jax": "jnp.sqrt"},
 )
-SIN = _row("sin", 1, (lambda m, x, o: m.cos(x),), doc="sine")
-COS = _row("cos", 1, (lambda m, x, o: -m.sin(x),), doc="cosine")
-TAN = _row("tan", 1, (lambda m, x, o: 1.0 + o * o,), doc="tangent")
+SIN = _row("sin", 1, (lambda m, x, o: m.cos(x),), doc="sine",
+           impl={"math": "sin", "numpy": "sin", "sympy": "sin", "torch": "torch.sin", "jax": "jnp.sin",
+                 "latex": r"\sin"})
+COS = _row("cos", 1, (lambda m, x, o: -m.sin(x),), doc="cosine",
+           impl={"math": "cos", "numpy": "cos", "sympy": "cos", "torch": "torch.cos", "jax": "jnp.cos",
+                 "latex": r"\cos"})
+TAN = _row("tan", 1, (lambda m, x, o: 1.0 + o * o,), doc="tangent",
+           impl={"math": "tan", "numpy": "tan", "sympy": "tan", "torch": "torch.tan", "jax": "jnp.tan"})
 ASIN = _row(
     "asin", 1, (lambda m, x, o: 1.0 / m.sqrt(1.0 - x * x),),
-    kink=lambda x: (x == 1) | (x == -1), domain="asin needs an input in [-1, 1]", doc="arcsine",
+    kink=lambda x: (x == 1) | (x == -1), kink_kind="edge", domain="asin needs an input in [-1, 1]",
+    doc="arcsine",
     convention="the derivative of asin at ±1 is infinite",
+    impl={"math": "asin", "numpy": "arcsin", "sympy": "asin", "torch": "torch.asin", "jax": "jnp.arcsin"},
 )
 ACOS = _row(
     "acos", 1, (lambda m, x, o: -1.0 / m.sqrt(1.0 - x * x),),
-    kink=lambda x: (x == 1) | (x == -1), domain="acos needs an input in [-1, 1]", doc="arccosine",
+    kink=lambda x: (x == 1) | (x == -1), kink_kind="edge", domain="acos needs an input in [-1, 1]",
+    doc="arccosine",
     convention="the derivative of acos at ±1 is infinite",
+    impl={"math": "acos", "numpy": "arccos", "sympy": "acos", "torch": "torch.acos", "jax": "jnp.arccos"},
 )
-ATAN = _row("atan", 1, (lambda m, x, o: 1.0 / (1.0 + x * x),), doc="arctangent")
-SINH = _row("sinh", 1, (lambda m, x, o: m.cosh(x),), doc="hyperbolic sine")
-COSH = _row("cosh", 1, (lambda m, x, o: m.sinh(x),), doc="hyperbolic cosine")
-TANH = _row("tanh", 1, (lambda m, x, o: 1.0 - o * o,), doc="hyperbolic tangent")
-SIGMOID = _row("sigmoid", 1, (lambda m, x, o: o * (1.0 - o),), doc="1 / (1 + e^-x), overflow-free")
+ATAN = _row("atan", 1, (lambda m, x, o: 1.0 / (1.0 + x * x),), doc="arctangent",
+            impl={"math": "atan", "numpy": "arctan", "sympy": "atan", "torch": "torch.atan",
+                  "jax": "jnp.arctan"})
+SINH = _row("sinh", 1, (lambda m, x, o: m.cosh(x),), doc="hyperbolic sine",
+            impl={"math": "sinh", "numpy": "sinh", "sympy": "sinh", "torch": "torch.sinh", "jax": "jnp.sinh"})
+COSH = _row("cosh", 1, (lambda m, x, o: m.sinh(x),), doc="hyperbolic cosine",
+            impl={"math": "cosh", "numpy": "cosh", "sympy": "cosh", "torch": "torch.cosh", "jax": "jnp.cosh"})
+TANH = _row("tanh", 1, (lambda m, x, o: 1.0 - o * o,), doc="hyperbolic tangent", activation=True,
+            impl={"math": "tanh", "numpy": "tanh", "sympy": "tanh", "torch": "torch.tanh", "jax": "jnp.tanh",
+                  "latex": r"\tanh"})
+SIGMOID = _row("sigmoid", 1, (lambda m, x, o: o * (1.0 - o),), doc="1 / (1 + e^-x), overflow-free",
+               activation=True,
+                   impl={"torch": "torch.sigmoid", "jax": "jax.nn.sigmoid", "text": "σ", "latex": r"\sigma"})
 RELU = _row("relu", 1, (lambda m, x, o: m.step(x),), kink=lambda x: x == 0, doc="max(x, 0); relu'(0) = 0",
-           convention="relu'(0) = 0, as in PyTorch", side=_positive)
-SOFTPLUS = _row("softplus", 1, (lambda m, x, o: m.sigmoid(x),), doc="log(1 + e^x), overflow-free")
+           convention="relu'(0) = 0, as in PyTorch", side=_positive, kink_kind="side", activation=True,
+           impl={"torch": "torch.relu", "jax": "jax.nn.relu"})
+SOFTPLUS = _row("softplus", 1, (lambda m, x, o: m.sigmoid(x),), doc="log(1 + e^x), overflow-free",
+                activation=True,
+                impl={"torch": "torch.nn.functional.softplus", "jax": "jax.nn.softplus"})
 ABS = _row("abs", 1, (lambda m, x, o: m.sign(x),), kink=lambda x: x == 0, doc="|x|; abs'(0) = 0",
-          convention="abs'(0) = 0, as in PyTorch", side=_positive)
+          convention="abs'(0) = 0, as in PyTorch", side=_positive, kink_kind="side",
+          impl={"math": "fabs", "numpy": "abs", "sympy": "Abs", "torch": "torch.abs", "jax": "jnp.abs"})
 MAX = _row(
     "max", -1, _max_partials, kink=_tie_at("max"),
     doc="largest argument; tied arguments share the gradient evenly",
-    convention="tied arguments share the gradient evenly, as in PyTorch", side=_which("max"))
+    convention="tied arguments share the gradient evenly, as in PyTorch", side=_which("max"),
+    kink_kind="extreme")
 MIN = _row(
     "min", -1, _max_partials, kink=_tie_at("min"),
     doc="smallest argument; tied arguments share the gradient evenly",
-    convention="tied arguments share the gradient evenly, as in PyTorch", side=_which("min"))
+    convention="tied arguments share the gradient evenly, as in PyTorch", side=_which("min"),
+    kink_kind="extreme")
 
 # ---- comparisons and selection (zero gradient; a jump where the sides are equal) ------
 _CMP = "zero gradient; flagged where x == y (the value jumps)"
@@ -277,7 +353,8 @@ WHERE = _row(
     "where", 3,
     (0.0, lambda m, c, a, b, o: m.ne(c, 0.0), lambda m, c, a, b, o: m.eq(c, 0.0)),
     doc="where(c, a, b): a where c is nonzero, else b",
-    convention="the gradient flows to the chosen branch only (the other gets 0), as in PyTorch", side=_chosen)
+    convention="the gradient flows to the chosen branch only (the other gets 0), as in PyTorch", side=_chosen,
+    impl={"torch": "torch.where({0} != 0, {1}, {2})", "jax": "jnp.where({0} != 0, {1}, {2})"})
 
 # ---- more elementary functions ---------------------------------------------------------
 _LN2 = 0.6931471805599453
@@ -307,68 +384,100 @@ def _half_way(x):
 
 _JUMP = "zero gradient, as in PyTorch; flagged at the jumps"
 LOG1P = _row("log1p", 1, (lambda m, x, o: 1.0 / (1.0 + x),),
-             domain="log1p needs an input greater than -1", doc="log(1 + x), accurate near 0")
-EXPM1 = _row("expm1", 1, (lambda m, x, o: m.exp(x),), doc="e^x - 1, accurate near 0")
+             domain="log1p needs an input greater than -1", doc="log(1 + x), accurate near 0",
+             impl={"math": "log1p", "numpy": "log1p", "torch": "torch.log1p", "jax": "jnp.log1p"})
+EXPM1 = _row("expm1", 1, (lambda m, x, o: m.exp(x),), doc="e^x - 1, accurate near 0",
+             impl={"math": "expm1", "numpy": "expm1", "torch": "torch.expm1", "jax": "jnp.expm1"})
 LOG2 = _row("log2", 1, (lambda m, x, o: 1.0 / (x * _LN2),),
-            domain="log2 needs a positive input", doc="base-2 logarithm")
+            domain="log2 needs a positive input", doc="base-2 logarithm",
+            impl={"math": "log2", "numpy": "log2", "torch": "torch.log2", "jax": "jnp.log2"})
 LOG10 = _row("log10", 1, (lambda m, x, o: 1.0 / (x * _LN10),),
-             domain="log10 needs a positive input", doc="base-10 logarithm")
-ERF = _row("erf", 1, (lambda m, x, o: _TWO_OVER_SQRT_PI * m.exp(-(x * x)),), doc="error function")
-ASINH = _row("asinh", 1, (lambda m, x, o: 1.0 / m.sqrt(x * x + 1.0),), doc="inverse hyperbolic sine")
+             domain="log10 needs a positive input", doc="base-10 logarithm",
+             impl={"math": "log10", "numpy": "log10", "torch": "torch.log10", "jax": "jnp.log10"})
+ERF = _row("erf", 1, (lambda m, x, o: _TWO_OVER_SQRT_PI * m.exp(-(x * x)),), doc="error function",
+           impl={"math": "erf", "sympy": "erf", "torch": "torch.erf", "jax": "jax.scipy.special.erf",
+                 "latex": r"\operatorname{erf}"})
+ASINH = _row("asinh", 1, (lambda m, x, o: 1.0 / m.sqrt(x * x + 1.0),), doc="inverse hyperbolic sine",
+             impl={"math": "asinh", "numpy": "arcsinh", "sympy": "asinh", "torch": "torch.asinh",
+                   "jax": "jnp.arcsinh"})
 ACOSH = _row(
     "acosh", 1, (lambda m, x, o: 1.0 / m.sqrt(x * x - 1.0),),
     kink=lambda x: x == 1, domain="acosh needs an input >= 1", doc="inverse hyperbolic cosine",
     convention="the derivative of acosh at 1 is infinite",
+    impl={"math": "acosh", "numpy": "arccosh", "sympy": "acosh", "torch": "torch.acosh",
+          "jax": "jnp.arccosh"},
 )
 ATANH = _row("atanh", 1, (lambda m, x, o: 1.0 / (1.0 - x * x),),
-             domain="atanh needs an input in (-1, 1)", doc="inverse hyperbolic tangent")
+             domain="atanh needs an input in (-1, 1)", doc="inverse hyperbolic tangent",
+             impl={"math": "atanh", "numpy": "arctanh", "sympy": "atanh", "torch": "torch.atanh",
+                   "jax": "jnp.arctanh"})
 CBRT = _row(
     "cbrt", 1, (lambda m, x, o: 1.0 / (3.0 * o * o),), kink=lambda x: x == 0,
     doc="real cube root (negative for negative x)", convention="the derivative of cbrt at 0 is infinite",
+    impl={"numpy": "cbrt", "torch": "(torch.sign({0}) * torch.abs({0}) ** (1.0 / 3.0))", "jax": "jnp.cbrt"},
 )
 ATAN2 = _row(
     "atan2", 2,
     (lambda m, y, x, o: x / (x * x + y * y), lambda m, y, x, o: -y / (x * x + y * y)),
     kink=lambda y, x: (y == 0) & (x == 0), doc="atan2(y, x): the angle of the point (x, y), in (-pi, pi]",
     convention="at (0, 0) the gradient is undefined (nan), as in PyTorch",
+    impl={"math": "atan2", "numpy": "arctan2", "sympy": "atan2", "torch": "torch.atan2",
+          "jax": "jnp.arctan2"},
 )
 HYPOT = _row(
     "hypot", 2, (lambda m, x, y, o: x / o, lambda m, x, y, o: y / o),
     kink=lambda x, y: (x == 0) & (y == 0), doc="hypot(x, y): sqrt(x^2 + y^2) without overflow",
     convention="at (0, 0) the gradient is undefined (nan), as in PyTorch",
+    impl={"math": "hypot", "numpy": "hypot", "torch": "torch.hypot", "jax": "jnp.hypot"},
 )
 LOGADDEXP = _row(
     "logaddexp", 2, (lambda m, a, b, o: m.sigmoid(a - b), lambda m, a, b, o: m.sigmoid(b - a)),
     doc="logaddexp(a, b): log(e^a + e^b), stable",
+    impl={"numpy": "logaddexp", "torch": "torch.logaddexp", "jax": "jnp.logaddexp"},
 )
-SIGN = _row("sign", 1, (0.0,), kink=lambda x: x == 0, doc="-1, 0 or 1", convention=_JUMP, side=_positive)
-FLOOR = _row("floor", 1, (0.0,), kink=_whole, doc="largest whole number <= x", convention=_JUMP)
-CEIL = _row("ceil", 1, (0.0,), kink=_whole, doc="smallest whole number >= x", convention=_JUMP)
+SIGN = _row("sign", 1, (0.0,), kink=lambda x: x == 0, doc="-1, 0 or 1", convention=_JUMP, side=_positive,
+            kink_kind="side",
+            impl={"numpy": "sign", "sympy": "sign", "torch": "torch.sign", "jax": "jnp.sign"})
+FLOOR = _row("floor", 1, (0.0,), kink=_whole, doc="largest whole number <= x", convention=_JUMP,
+             kink_kind="whole",
+             impl={"numpy": "floor", "torch": "torch.floor", "jax": "jnp.floor"})
+CEIL = _row("ceil", 1, (0.0,), kink=_whole, doc="smallest whole number >= x", convention=_JUMP,
+            kink_kind="whole",
+            impl={"numpy": "ceil", "torch": "torch.ceil", "jax": "jnp.ceil"})
 ROUND = _row("round", 1, (0.0,), kink=_half_way, doc="nearest whole number, halves to even (NumPy)",
-             convention=_JUMP)
+             convention=_JUMP, kink_kind="whole",
+             impl={"numpy": "round", "torch": "torch.round", "jax": "jnp.round"})
 CLIP = _row(
     "clip", 3,
     (lambda m, x, lo, hi, o: 1.0 - m.step(lo - x) - m.step(x - hi),
      lambda m, x, lo, hi, o: m.step(lo - x),
      lambda m, x, lo, hi, o: m.step(x - hi)),
     kink=lambda x, lo, hi: (x == lo) | (x == hi), doc="clip(x, lo, hi): min(max(x, lo), hi)",
-    convention="gradient 1 to x when lo <= x <= hi (ends included), as PyTorch's clamp", side=_clip_side)
+    convention="gradient 1 to x when lo <= x <= hi (ends included), as PyTorch's clamp", side=_clip_side,
+    impl={"torch": "torch.minimum(torch.maximum({0}, {1}), {2})",
+          "jax": 'jnp.minimum(jnp.maximum({0}, {1}), {2})'})
 LEAKY_RELU = _row(
     "leaky_relu", 2,
     (lambda m, x, s, o: m.step(x) + s * (1.0 - m.step(x)), lambda m, x, s, o: x - m.relu(x)),
     kink=lambda x, s: x == 0, doc="leaky_relu(x[, slope=0.01]): x if x > 0 else slope*x",
-    convention="the derivative at 0 is the slope, as in PyTorch", side=_positive)
+    convention="the derivative at 0 is the slope, as in PyTorch", side=_positive, kink_kind="side",
+    activation=True,
+    impl={"torch": "torch.where({0} > 0, {0}, {1} * {0})", "jax": "jnp.where({0} > 0, {0}, {1} * {0})"})
 ELU = _row(
     "elu", 2,
     (lambda m, x, a, o: m.step(x) + (1.0 - m.step(x)) * (o + a),
      lambda m, x, a, o: m.expm1(-m.relu(-x))),
     kink=lambda x, a: x == 0, doc="elu(x[, alpha=1]): x if x > 0 else alpha*(e^x - 1)",
-    convention="the derivative at 0 is alpha, as in PyTorch", side=_positive,
+    convention="the derivative at 0 is alpha, as in PyTorch", side=_positive, kink_kind="side",
+    activation=True,
+    impl={"torch": "torch.where({0} > 0, {0}, {1} * torch.expm1(torch.clamp({0}, max=0.0)))",
+          "jax": 'jnp.where({0} > 0, {0}, {1} * jnp.expm1(jnp.minimum({0}, 0.0)))'},
 )
 GELU = _row(
     "gelu", 1,
     (lambda m, x, o: 0.5 * (1.0 + m.erf(x * _INV_SQRT2)) + x * m.exp(-0.5 * (x * x)) * _INV_SQRT_2PI,),
-    doc="x * Phi(x), the exact erf form: x/2 * (1 + erf(x/sqrt(2)))",
+    doc="x * Phi(x), the exact erf form: x/2 * (1 + erf(x/sqrt(2)))", activation=True,
+    impl={"torch": "torch.nn.functional.gelu({0})", "jax": "jax.nn.gelu({0}, approximate=False)"},
 )
 #: a missing trailing argument takes this default (its source text)
 DEFAULT_ARGS = {"leaky_relu": "0.01", "elu": "1"}
@@ -490,11 +599,13 @@ MATMUL = _row(
     jvp=lambda m, ts, xs, o, p: m.matmul0(ts[0], xs[1]) + m.matmul0(xs[0], ts[1]),
     doc="matrix product A @ B (matrix·vector, vector·matrix, matrix·matrix, vector·vector; "
         "a scalar operand scales, as np.dot)",
+    exact_digits="sum",
 )
 DOT = _row(
     "dot", 2, None, shape=_matmul_shape, vjp=MATMUL.vjp,
     jvp=lambda m, ts, xs, o, p: m.matmul0(ts[0], xs[1]) + m.matmul0(xs[0], ts[1]),
     doc="dot(u, v): inner product (same as u @ v; a scalar operand scales, as np.dot)",
+    exact_digits="sum",
 )
 OUTER = _row(
     "outer", 2, None, shape=_outer_shape,
@@ -502,6 +613,7 @@ OUTER = _row(
          lambda m, g, xs, o, p: m.matmul(m.transpose(g), xs[0])),
     jvp=lambda m, ts, xs, o, p: m.outer0(ts[0], xs[1]) + m.outer0(xs[0], ts[1]),
     doc="outer(u, v): the matrix u vᵀ",
+    exact_digits="sum",
 )
 TRANSPOSE = _row(
     "transpose", 1, None, shape=lambda shapes, p=None: tuple(reversed(shapes[0])),
@@ -552,11 +664,13 @@ AMAX = _row(
     "amax", 1, None, shape=lambda shapes, p=None: (), user=False, kink=_amax_kink,
     vjp=(lambda m, g, xs, o, p: m.times(g, m.eq(xs[0], o)) / m.sum(m.eq(xs[0], o), None),),
     jvp=lambda m, ts, xs, o, p: m.sum(m.times(m.eq(xs[0], o), ts[0]), None) / m.sum(m.eq(xs[0], o), None),
-    doc="max(x) with one array argument: the largest element; ties share the gradient", side=_index_of("max"))
+    doc="max(x) with one array argument: the largest element; ties share the gradient", side=_index_of("max"),
+    kink_kind="extreme")
 AMIN = _row(
     "amin", 1, None, shape=lambda shapes, p=None: (), user=False, kink=_amin_kink,
     vjp=AMAX.vjp, jvp=AMAX.jvp,
-    doc="min(x) with one array argument: the smallest element; ties share the gradient", side=_index_of("min"))
+    doc="min(x) with one array argument: the smallest element; ties share the gradient", side=_index_of("min"),
+    kink_kind="extreme")
 INDEX = _row(
     "index", 1, None, shape=_index_shape, user=False,
     vjp=(lambda m, g, xs, o, p: m.scatter(g, m.shape(xs[0]), p),),
@@ -798,7 +912,8 @@ PARAM_OPS = AXIS_OPS | set(SHAPE_ARG_OPS) | {"index"}
 DEFAULT_AXIS = {"softmax": -1, "log_softmax": -1}
 
 # ---- helpers that derivatives are made of (not callable from programs) ---------------
-STEP = _row("step", 1, (0.0,), kink=lambda x: x == 0, user=False, doc="1 if x > 0 else 0", side=_positive)
+STEP = _row("step", 1, (0.0,), kink=lambda x: x == 0, user=False, doc="1 if x > 0 else 0", side=_positive,
+            kink_kind="side")
 EQ = _row("eq", 2, (0.0, 0.0), infix="==", kink=lambda x, y: x == y, user=False, doc="1.0 if x == y else 0.0",
           convention=_CMP, side=_compared(lambda x, y: x == y))
 XLOGY = _row(
@@ -847,3 +962,72 @@ def catalogue() -> list[dict[str, object]]:
     rows.insert(0, _entry("-", OPS["neg"], "-x"))
     rows += [_entry(name, FUNCTIONS[name]) for name in sorted(FUNCTIONS)]
     return rows
+
+
+# ---- adding a row at run time, and the backends' fallback to the rows ---------------------
+def register(op: Op) -> Op:
+    """Add the operation `op` (a new name) to the table, callable from programs by its name
+    and listed by `catalogue` when it is a user op.  An elementwise op is one row: its
+    ``partials``, and its forward function as a composite ``forward`` or as ``impl`` names
+    (at least ``"math"``, or ``"numpy"`` and ``"sympy"``), since the backends fall back to
+    those (`row_forward`).  Returns `op`; `unregister` takes it out again::
+
+        register(Op("softsign", 1, (lambda m, x, o: 1.0 / ((1.0 + m.abs(x)) * (1.0 + m.abs(x))),),
+                    forward=lambda m, x: x / (1.0 + m.abs(x)), doc="x / (1 + |x|)"))
+    """
+    if op.name in OPS or op.name in CONSTANTS or not op.name.isidentifier():
+        raise ValueError(f"cannot register {op.name!r}: the name is taken or not a name")
+    if not op.elementwise:
+        raise ValueError(f"cannot register {op.name!r}: only elementwise rows (with partials) are registered; "
+                         "a structural op needs its rule in gradcli.core.rules as well")
+    if op.forward is None and not op.impl:
+        raise ValueError(f"cannot register {op.name!r}: the row needs a composite `forward` or `impl` names")
+    OPS[op.name] = op
+    if op.user and op.infix is None:
+        FUNCTIONS[op.name] = op
+    return op
+
+
+def unregister(name: str) -> Op:
+    """Take a `register`ed operation out of the table again (tests clean up with it)."""
+    op = OPS.pop(name)
+    FUNCTIONS.pop(name, None)
+    return op
+
+
+def library_functions(target: str, module: Any) -> dict[str, Any]:
+    """{op name: its function in `module`} for every row naming one for `target` in ``impl``
+    ("math" with the math module, "numpy" with NumPy...): a backend's table of library
+    functions, read from the rows when the backend is built."""
+    return {name: getattr(module, op.impl[target]) for name, op in OPS.items()
+            if target in op.impl and hasattr(module, op.impl[target])}
+
+
+def row_forward(m: Any, name: str, library: Optional[Callable[[Op], Optional[Callable[..., Any]]]] = None) -> Any:
+    """The forward function of op `name` on backend `m` when `m` has no function of that name:
+    ``library(op)`` (the backend's form of the library function the row names in ``impl``)
+    if it gives one, else the row's composite ``forward`` evaluated on `m` itself.
+    AttributeError when `name` is no op or the row has neither."""
+    op = OPS.get(name)
+    if op is None or name.startswith("_"):
+        raise AttributeError(name)
+    f = library(op) if library is not None else None
+    if f is not None:
+        return f
+    forward = op.forward
+    if forward is None:
+        raise AttributeError(f"{name}: this backend has no form of it, and its row no composite `forward`")
+    return lambda *xs: forward(m, *xs)
+
+
+class Backend(SimpleNamespace):
+    """A backend namespace: one forward function per primitive name.  A name it does not
+    define (a row added by `register`) comes from the row (`row_forward`): the function
+    `library` makes of the row's ``impl`` names, else the row's composite ``forward``."""
+
+    def library(self, op: Op) -> Optional[Callable[..., Any]]:
+        """This backend's function for the library name the row gives in ``impl`` (None: none)."""
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return row_forward(self, name, self.library)

@@ -20,6 +20,7 @@ from ..core.errors import UsageError
 from ..core.fmt import tex_name
 from ..run.evaluate import Evaluation
 from ..core.graph import CONST
+from ..core.ops import OPS
 
 #: largest exact power result accepted, in decimal digits
 MAX_DIGITS = 100_000
@@ -80,11 +81,12 @@ def refuse_huge_powers(ev: Evaluation) -> None:
             size[node.id] = max(1.0, float(len(text or "1")))
             continue
         args = [size[a] for a in node.args]
-        if node.op == "pow":
+        growth = OPS[node.op].exact_digits
+        if growth == "power":
             exponent = ev.values[node.args[1]]
             k = abs(float(exponent)) if not getattr(exponent, "shape", ()) else 1.0
             size[node.id] = args[0] * max(1.0, k) + args[1]
-        elif node.op in ("mul", "div", "matmul", "dot", "outer"):
+        elif growth == "sum":
             size[node.id] = sum(args)
         else:
             size[node.id] = max(args, default=1.0) + 1.0

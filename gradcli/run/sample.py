@@ -157,12 +157,12 @@ def _branch_switches(source: str, columns: dict[str, np.ndarray], fixed: dict[st
         if op is None or op.kink is None or not node.args:
             continue
         args = [np.broadcast_to(np.asarray(values[a], dtype=float), (n,)) for a in node.args]
-        if op.variadic:
-            state = np.argmax(np.stack(args), axis=0) if node.op == "max" else np.argmin(np.stack(args), axis=0)
-        elif node.op in ("sqrt", "asin", "acos", "pow", "log"):
+        if op.variadic:  # max, min: the argument chosen (the row's side)
+            state = np.asarray(op.side(*args))  # type: ignore[misc]
+        elif op.kink_kind == "edge":
             continue  # an edge of the domain, not a switch of branch
         else:
-            state = np.floor(args[0]) if node.op in ("floor", "ceil", "round") else np.sign(args[0])
+            state = np.floor(args[0]) if op.kink_kind == "whole" else np.sign(args[0])
         jumps |= state[1:] != state[:-1]
     for node in graph.nodes:  # leave the graph as a scalar graph again
         node.shape = ()

@@ -322,10 +322,10 @@ def _symbolic_partials(ev, node, op, tex: bool = False) -> list[Sym]:
     xs = [_leaf(ev, a, tex) for a in node.args]
     out = _leaf(ev, node.id, tex)
     if op.variadic:
-        word = "max" if node.op == "max" else "min"
+        word = node.op  # max or min, the variadic rows
         if node.shape != ():
             return [Sym(f"1 where {graph.label(a)} is the {word}, else 0", _ADD) for a in node.args]
-        if node.op in ("max", "min") and not tex:
+        if op.kink_kind == "extreme" and not tex:
             return _extreme_rules(word, xs, graph.label(node.id))
         result = op.partials(_SYMBOLIC, xs, out)
     else:
@@ -389,11 +389,14 @@ def edge_partials(ev) -> list[Edge]:
     return edges
 
 
-#: how the lecture names the derivative of an elementwise function: σ'(z)
-_PRIME = {"sigmoid": "σ'", "tanh": "tanh'", "relu": "relu'", "softplus": "softplus'", "exp": "exp'",
-          "log": "log'", "sqrt": "sqrt'", "abs": "abs'", "sin": "sin'", "cos": "cos'"}
-_TEX_PRIME = {"sigmoid": r"\sigma'", "tanh": r"\tanh'", "exp": r"\exp'", "log": r"\log'", "sin": r"\sin'",
-              "cos": r"\cos'"}
+def prime_names(name: str) -> tuple[str, str]:
+    """How the lecture names the derivative of the elementwise function `name`, as text and
+    as LaTeX: ``σ'`` and ``\\sigma'``, from the row's ``impl`` names "text" and "latex"
+    (by default the op's name and ``\\operatorname{name}``)."""
+    impl = OPS[name].impl
+    return impl.get("text", name) + "'", impl.get("latex", rf"\operatorname{{{name}}}") + "'"
+
+
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
@@ -432,9 +435,8 @@ def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
         rule = rules.elementwise_rule(k, "scalar" if broadcast and not arg_shape else broadcast, unit or 0.0)
         text = sym.text if sym is not None else f"{node.op}'"
         if len(node.args) == 1 and node.op != "neg":  # an elementwise function: σ'(z)
-            prime = _PRIME.get(node.op, f"{node.op}'")
+            prime, tex_prime = prime_names(node.op)
             names["p0"] = f"{prime}({graph.label(arg)})"
-            tex_prime = _TEX_PRIME.get(node.op, rf"\operatorname{{{node.op}}}'")
             tex["p0"] = f"{tex_prime}({tex_name(graph.label(arg))})"
             note = f"{names['p0']} = {text.replace('*', ' ∘ ')}"
         else:

@@ -158,26 +158,27 @@ class NumpyCode:
     def neg(self, a: Code) -> Code:
         return -a
 
-    def _np(self, name: str) -> Any:
-        return lambda x: _call(f"np.{name}", code(x), shape=code(x).shape)
-
     def __getattr__(self, name: str) -> Any:
-        numpy_names = {"exp": "exp", "log": "log", "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan",
-                       "asin": "arcsin", "acos": "arccos", "atan": "arctan", "sinh": "sinh", "cosh": "cosh",
-                       "tanh": "tanh", "abs": "abs", "sign": "sign", "log1p": "log1p", "expm1": "expm1",
-                       "log2": "log2", "log10": "log10", "asinh": "arcsinh", "acosh": "arccosh",
-                       "atanh": "arctanh", "cbrt": "cbrt", "floor": "floor", "ceil": "ceil", "round": "round"}
-        binary_names = {"atan2": "arctan2", "hypot": "hypot", "logaddexp": "logaddexp"}
         comparisons = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "ne": "!="}
-        if name in numpy_names:
-            return self._np(numpy_names[name])
-        if name in binary_names:
-            return lambda x, y: _call(f"np.{binary_names[name]}", code(x), code(y),
-                                      shape=_shape(code(x).shape, code(y).shape))
         if name in comparisons:
             return lambda x, y: Code(f"1.0 * ({code(x).text} {comparisons[name]} {code(y).text})", _MUL,
                                      _shape(code(x).shape, code(y).shape))
+        op = OPS.get(name)
+        if op is not None and ("numpy" in op.impl or "math" in op.impl):
+            return self._library_call(name, op.impl)
+        if op is not None and op.forward is not None:
+            return lambda *xs: op.forward(self, *[code(x) for x in xs])  # type: ignore[misc]
         raise UsageError(f"gradcli export cannot write the operation {name!r} as NumPy code yet")
+
+    def _library_call(self, name: str, impl: dict[str, str]) -> Any:
+        """A row's library function: ``np.<impl["numpy"]>``, else a helper mapping the
+        ``impl["math"]`` function over the elements (`_helper_text`)."""
+        if "numpy" in impl:
+            f = f"np.{impl['numpy']}"
+        else:
+            self.helpers.add(name)
+            f = name
+        return lambda *xs: _call(f, *map(code, xs), shape=_shape(*(code(x).shape for x in xs)))
 
     def sigmoid(self, x: Code) -> Code:
         self.helpers.add("sigmoid")
@@ -282,10 +283,6 @@ class NumpyCode:
 
     def stack(self, *xs: Code) -> Code:
         return Code(f"np.array([{', '.join(code(x).text for x in xs)}])", _ATOM, (len(xs),) + code(xs[0]).shape)
-
-    def erf(self, x: Code) -> Code:
-        self.helpers.add("erf")
-        return _call("erf", code(x), shape=code(x).shape)
 
     def gelu(self, x: Code) -> Code:
         self.helpers.add("gelu")
@@ -460,9 +457,6 @@ _HELPERS = {
         if d == 1 and g.shape[k] != 1:
             g = g.sum(axis=k, keepdims=True)
     return g''',
-    "erf": '''def erf(x):
-    """The error function, element by element (NumPy has none)."""
-    return np.vectorize(math.erf, otypes=[float])(x)''',
     "gelu": '''def gelu(x):
     """x * Phi(x) = x/2 * erfc(-x/sqrt(2))."""
     return 0.5 * x * np.vectorize(math.erfc, otypes=[float])(-x * 0.7071067811865476)''',
@@ -611,8 +605,8 @@ def to_numpy(ev: Evaluation) -> str:
     )
     if "cofactor" in m.helpers:
         m.helpers.add("prod_others")
-    helpers = "\n\n\n".join(_HELPERS[h] for h in sorted(m.helpers))
-    needs_math = bool(m.helpers & {"erf", "gelu"})
+    helpers = "\n\n\n".join(_helper_text(h) for h in sorted(m.helpers))
+    needs_math = "math." in helpers
     title = _docstring(ev.source.strip())
     return "\n".join([
         '"""Backprop written out in NumPy, by gradcli export.\n\nProgram:\n\n    '
@@ -645,6 +639,17 @@ def to_numpy(ev: Evaluation) -> str:
     ])
 
 
+def _helper_text(name: str) -> str:
+    """The source of helper `name`: one of `_HELPERS`, or an op whose row names a `math`
+    function NumPy lacks (erf), mapped over the elements."""
+    if name in _HELPERS:
+        return _HELPERS[name]
+    op = OPS[name]
+    args = ", ".join("xyz"[:op.arity]) if 0 < op.arity <= 3 else "x"
+    return (f'def {name}({args}):\n    """The {op.doc}, element by element (NumPy has none)."""\n'
+            f'    return np.vectorize(math.{op.impl["math"]}, otypes=[float])({args})')
+
+
 def _vjps(op: Any, n: int) -> list:
     """One VJP rule per argument (a variadic row gives all at once)."""
     if callable(op.vjp):  # variadic structural ops give all their VJPs at once
@@ -653,40 +658,21 @@ def _vjps(op: Any, n: int) -> list:
 
 
 # ---- frameworks: the forward pass, autograd does the rest ---------------------------------
+#: the tensor ops' functions; an elementwise op's are its row's ``impl`` names (`_row_line`)
 _TORCH = {
-    "exp": "torch.exp", "log": "torch.log", "sqrt": "torch.sqrt", "sin": "torch.sin", "cos": "torch.cos",
-    "tan": "torch.tan", "asin": "torch.asin", "acos": "torch.acos", "atan": "torch.atan", "sinh": "torch.sinh",
-    "cosh": "torch.cosh", "tanh": "torch.tanh", "sigmoid": "torch.sigmoid", "relu": "torch.relu",
-    "softplus": "torch.nn.functional.softplus", "abs": "torch.abs", "transpose": "{0}.T",
-    "norm": "torch.linalg.norm", "outer": "torch.outer", "dot": "torch.dot", "amax": "torch.max",
-    "amin": "torch.min",
+    "transpose": "{0}.T", "norm": "torch.linalg.norm", "outer": "torch.outer", "dot": "torch.dot",
+    "amax": "torch.max", "amin": "torch.min",
 }
 _JAX = {
-    "exp": "jnp.exp", "log": "jnp.log", "sqrt": "jnp.sqrt", "sin": "jnp.sin", "cos": "jnp.cos", "tan": "jnp.tan",
-    "asin": "jnp.arcsin", "acos": "jnp.arccos", "atan": "jnp.arctan", "sinh": "jnp.sinh", "cosh": "jnp.cosh",
-    "tanh": "jnp.tanh", "sigmoid": "jax.nn.sigmoid", "relu": "jax.nn.relu", "softplus": "jax.nn.softplus",
-    "abs": "jnp.abs", "transpose": "{0}.T", "norm": "jnp.linalg.norm", "outer": "jnp.outer", "dot": "jnp.dot",
+    "transpose": "{0}.T", "norm": "jnp.linalg.norm", "outer": "jnp.outer", "dot": "jnp.dot",
     "amax": "jnp.max", "amin": "jnp.min",
 }
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
 _COMPARE = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "ne": "!=", "eq": "=="}
 #: functions of the same name and meaning in both frameworks' numpy-like namespaces
-_SAME = ("log1p", "expm1", "log2", "log10", "floor", "ceil", "round", "sign", "hypot", "logaddexp", "trace",
-         "diag", "cos", "sin")
+_SAME = ("trace", "diag")
 #: op -> (PyTorch, JAX) templates: {0}, {1}, ... the arguments, {p} the parameter
 _TEMPLATES = {
-    "asinh": ("torch.asinh({0})", "jnp.arcsinh({0})"),
-    "acosh": ("torch.acosh({0})", "jnp.arccosh({0})"),
-    "atanh": ("torch.atanh({0})", "jnp.arctanh({0})"),
-    "cbrt": ("(torch.sign({0}) * torch.abs({0}) ** (1.0 / 3.0))", "jnp.cbrt({0})"),
-    "atan2": ("torch.atan2({0}, {1})", "jnp.arctan2({0}, {1})"),
-    "erf": ("torch.erf({0})", "jax.scipy.special.erf({0})"),
-    "gelu": ("torch.nn.functional.gelu({0})", "jax.nn.gelu({0}, approximate=False)"),
-    "elu": ("torch.where({0} > 0, {0}, {1} * torch.expm1(torch.clamp({0}, max=0.0)))",
-            "jnp.where({0} > 0, {0}, {1} * jnp.expm1(jnp.minimum({0}, 0.0)))"),
-    "leaky_relu": ("torch.where({0} > 0, {0}, {1} * {0})", "jnp.where({0} > 0, {0}, {1} * {0})"),
-    "clip": ("torch.minimum(torch.maximum({0}, {1}), {2})", "jnp.minimum(jnp.maximum({0}, {1}), {2})"),
-    "where": ("torch.where({0} != 0, {1}, {2})", "jnp.where({0} != 0, {1}, {2})"),
     "prod": ("torch.prod({0})", "jnp.prod({0})"),
     "prod@": ("torch.prod({0}, dim={p})", "jnp.prod({0}, axis={p})"),
     "cumsum": ("torch.cumsum({0}.flatten(), dim=0)", "jnp.cumsum({0})"),
@@ -710,7 +696,6 @@ _TEMPLATES = {
 def _framework_line(ev: Evaluation, i: int, names: dict[int, str], target: str) -> str:
     graph = ev.graph
     node = graph.nodes[i]
-    table = _TORCH if target == "torch" else _JAX
     xp = "torch" if target == "torch" else "jnp"
 
     def arg(a: int) -> str:
@@ -723,7 +708,16 @@ def _framework_line(ev: Evaluation, i: int, names: dict[int, str], target: str) 
         return names[a]
 
     args = [arg(a) for a in node.args]
-    op, p = node.op, node.param
+    if node.op == "dot" and target == "torch" and any(len(getattr(ev.values[a], "shape", ())) != 1
+                                                      for a in node.args):
+        return f"({args[0]} @ {args[1]})"
+    return _framework_call(node.op, args, node.param, target)
+
+
+def _framework_call(op: str, args: list[str], p: Any, target: str) -> str:
+    """Op `op` of the arguments' texts `args` (and parameter `p`) as `target` code."""
+    table = _TORCH if target == "torch" else _JAX
+    xp = "torch" if target == "torch" else "jnp"
     if op in _INFIX:
         return f"({args[0]} {_INFIX[op]} {args[1]})"
     if op == "neg":
@@ -762,12 +756,43 @@ def _framework_line(ev: Evaluation, i: int, names: dict[int, str], target: str) 
         template = _TEMPLATES[key][target != "torch"]
         shape = tuple(p) if isinstance(p, (tuple, list)) else p
         return template.format(*(_as_tensor(a, target) for a in args), p=shape)
-    if op == "dot" and target == "torch" and any(len(getattr(ev.values[a], "shape", ())) != 1 for a in node.args):
-        return f"({args[0]} @ {args[1]})"
     if op in table:
         f = table[op]
         return f.format(*args) if "{0}" in f else f"{f}({', '.join(_as_tensor(a, target) for a in args)})"
+    return _row_line(op, args, target)
+
+
+def _row_line(op: str, args: list[str], target: str) -> str:
+    """An elementwise op, from its row: the ``impl`` function (or template) of `target`, or
+    the composite ``forward`` written with the framework's functions of its primitives."""
+    row = OPS.get(op)
+    if row is not None and target in row.impl:
+        f = row.impl[target]  # a function's name, or a template of the arguments {0}, {1}, ...
+        tensors = [_as_tensor(a, target) for a in args]
+        return f.format(*tensors) if "{0}" in f else f"{f}({', '.join(tensors)})"
+    if row is not None and row.forward is not None:
+        return code(row.forward(_FrameworkText(target), *[_arg_code(a) for a in args])).text
     raise UsageError(f"gradcli export --to {target} cannot write the operation {op!r} yet")
+
+
+def _arg_code(text: str) -> Code:
+    try:
+        return number(float(text))
+    except ValueError:
+        return Code(text)
+
+
+class _FrameworkText:
+    """The backend a row's composite ``forward`` is written on for PyTorch or JAX: each
+    primitive is the framework's call (`_framework_call`), arithmetic is Python's."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *xs: Code(_framework_call(name, [code(x).text for x in xs], None, self.target))
 
 
 def _as_tensor(text: str, target: str) -> str:

@@ -25,7 +25,7 @@ from ..core.fmt import number
 from ..core.graph import CONST, INPUT
 from ..core.ops import OPS
 from ..run.evaluate import Evaluation
-from .edges import _PRIME, _TEX_PRIME, Sym, _add, _simple, _symbolic_partials
+from .edges import Sym, _add, _simple, _symbolic_partials, prime_names
 
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
@@ -115,9 +115,9 @@ def node_rules(ev: Evaluation) -> dict[int, NodeRule]:
                 if not arg_live[k] or sym.num in (1.0, -1.0):
                     continue
                 if len(node.args) == 1 and node.op != "neg":  # an elementwise function: σ'(z)
-                    prime = _PRIME.get(node.op, f"{node.op}'")
+                    prime, tex_prime = prime_names(node.op)
                     names["p0"] = f"{prime}({labels[0]})"
-                    tex["p0"] = _TEX_PRIME.get(node.op, rf"\operatorname{{{node.op}}}'") + f"({tex_name(labels[0])})"
+                    tex["p0"] = f"{tex_prime}({tex_name(labels[0])})"
                     note = f"{names['p0']} = {sym.text.replace('*', ' ∘ ' if not scalar else ' · ')}"
                 else:
                     names[f"p{k}"] = sym.text if _simple(sym.text) else f"({sym.text})"

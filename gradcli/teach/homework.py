@@ -512,10 +512,11 @@ def _wrong_elsewhere(context: _Context, question: str, text: str, truth: object,
 def _kink_name(ev: Evaluation, node: int) -> str:
     """The kink in the program's terms: ``relu(w * x)``, ``b = max(y, z)``."""
     from ..core.graph import CONST, INPUT
+    from ..core.ops import OPS
 
     graph = ev.graph
     n = graph.nodes[node]
-    if n.op in ("relu", "abs", "leaky_relu", "elu", "step", "sign") and graph.nodes[n.args[0]].op not in (INPUT, CONST):
+    if n.op in OPS and OPS[n.op].kink_kind == "side" and graph.nodes[n.args[0]].op not in (INPUT, CONST):
         return f"{n.op}({graph.definition(n.args[0])})"
     return f"{graph.label(node)} = {graph.definition(node)}"
 

@@ -126,7 +126,7 @@ def _draw(value: Any, kind: str, rng: random.Random, far: bool) -> Any:
 def kink_nodes(graph, live: list) -> list[int]:
     """The piecewise nodes an input reaches."""
     return [n.id for n in graph.nodes
-            if n.op not in (INPUT,) and n.op in OPS and OPS[n.op].side is not None and live[n.id]]
+            if n.op in OPS and OPS[n.op].side is not None and live[n.id]]
 
 
 def sides(graph, values: list, kinks: list[int]) -> set[tuple]:
@@ -205,9 +205,10 @@ def side_words(graph, node: int, value: float) -> str:
     n = graph.nodes[node]
     arg = graph.label(n.args[0]) if n.args else "?"
     inner = graph.definition(n.args[0]) if n.args and graph.nodes[n.args[0]].op != INPUT else arg
-    if n.op in ("relu", "abs", "leaky_relu", "elu", "step", "sign"):
+    kind = OPS[n.op].kink_kind if n.op in OPS else ""
+    if kind == "side":
         return f"{inner} > 0" if value else f"{inner} <= 0"
-    if n.op in ("max", "min") and len(n.args) >= 2:
+    if kind == "extreme" and len(n.args) >= 2:
         return f"{graph.label(n.args[int(value)])} is the {'largest' if n.op == 'max' else 'smallest'}"
     return f"{graph.label(node)} = {graph.definition(node)} on its other side"
 
