@@ -8,7 +8,9 @@
 * `elements` -- naming and walking the elements of an array value.
 * `graph` -- the DAG: an ordered list of single-assignment nodes.
 * `shapes` -- shape inference over the graph.
-* `rules` -- the matrix rules of the structural ops, as the explanations print them.
+* `formula` -- the one expression tree of formulas: it renders as lecture text, LaTeX,
+  gradcli syntax and Python source, and evaluates on a backend (NumPy, dual numbers).
+* `rules` -- the matrix rules of the structural ops (formulas), as the explanations print them.
 * `engine` -- `Tape`: the forward loop and the reverse walk that accumulates adjoints,
   on any backend from `gradcli.backends`.
 
