@@ -209,12 +209,6 @@ def _cofactor(x):
     return Dual(out, dt)
 
 
-def _scatter_into(g, shape, index):
-    out = np.zeros(shape)
-    out[index] += g
-    return out
-
-
 def _eq(x, y):
     return ARRAY.eq(value(x), value(y))
 
@@ -248,7 +242,8 @@ def _build() -> SimpleNamespace:
         zeros_like=lambda x: np.zeros(np.shape(value(x))),
         ones_like=lambda x: np.ones(np.shape(value(x))),
         mean_keep=_linear(lambda x, axis: np.mean(x, axis=axis, keepdims=True)),
-        scatter_into=_linear(_scatter_into),
+        scatter_into=_linear(ARRAY.scatter_into),
+        take_at=_linear(ARRAY.take_at),
     )
     return SimpleNamespace(**funcs)
 

@@ -412,6 +412,24 @@ class Evaluate:
             y = self.m.reshape(y, (-1, 1))
         return x, y
 
+    def product(self, e: Expr):
+        """``a ∘ b``, ``a · b``; a factor 𝟏 (``ḡ · 𝟏``: the adjoint spread over the argument)
+        is a broadcast, not a product (no array of ones is made)."""
+        a, b = e.args
+        if b.kind == "ones":
+            return self.m.expand_to(self.run(a), self.env["arg_shape"], None)
+        if e.kind == "scale":  # a weight times a factor: a zero weight gives 0 even against inf
+            return self.m.times(self.run(a), self.run(b))
+        return self.run(a) * self.run(b)
+
+    def matmul(self, e: Expr):
+        """A product with vectors read as columns; a matrix times a vector is left as it is
+        (the same numbers, as one matrix-vector product)."""
+        x, y = self.args(e)
+        if len(self.m.shape(x)) == 2 and len(self.m.shape(y)) == 1:
+            return self.m.matmul(x, y)
+        return self.m.matmul(self.column(x), self.column(y))
+
     def inverse(self, e: Expr):
         x = self.run(e.args[0])
         if self.env.get("shapes_only"):  # the shapes note reads shapes only (at a singular point too)
@@ -466,10 +484,10 @@ def _rcumsum_value(v: Evaluate, e: Expr):
 _VALUE: dict[str, Callable[[Evaluate, Expr], Any]] = {
     "leaf": _leaf_value,
     "T": _t_value,
-    "mm": lambda v, e: v.m.matmul(*(v.column(x) for x in v.args(e))),
+    "mm": lambda v, e: v.matmul(e),
     "kron": lambda v, e: v.m.kron(*(v.column(x) for x in v.args(e))),
-    "had": lambda v, e: v.run(e.args[0]) * v.run(e.args[1]),
-    "scale": lambda v, e: v.run(e.args[0]) * v.run(e.args[1]),
+    "had": lambda v, e: v.product(e),
+    "scale": lambda v, e: v.product(e),
     "sub": _sub_value,
     "add": _add_value,
     "div": lambda v, e: v.run(e.args[0]) / v.run(e.args[1]),
@@ -486,7 +504,7 @@ _VALUE: dict[str, Callable[[Evaluate, Expr], Any]] = {
     "ones": lambda v, e: v.m.ones(v.env["arg_shape"]),
     "eye": lambda v, e: v.m.eye((v.env["eye"],)),
     "eq": lambda v, e: v.m.eq(v.run(e.args[0]), v.run(e.args[1])),
-    "pick": lambda v, e: v.run(e.args[0])[v.env["k"]],
+    "pick": lambda v, e: v.m.take_at(v.run(e.args[0]), v.env["k"]),
     "col": _col_value,
     "scatter": lambda v, e: v.m.scatter_into(v.run(e.args[0]), v.env["arg_shape"], v.env["index"]),
     "row": lambda v, e: v.m.reshape(v.run(e.args[0]), (1, -1)),
@@ -494,7 +512,7 @@ _VALUE: dict[str, Callable[[Evaluate, Expr], Any]] = {
     "select": lambda v, e: v.m.selection(v.env["arg_shape"], v.env["index"]),
     "inv": lambda v, e: v.inverse(e),
     "invT": lambda v, e: v.inverse(e),
-    "part": lambda v, e: v.run(e.args[0])[e.data],
+    "part": lambda v, e: v.m.take_at(v.run(e.args[0]), e.data),
     "embed": lambda v, e: e.data(v.env),  # type: ignore[misc,operator]
     "num": lambda v, e: v.m.asarray(e.data),
     "diagof": lambda v, e: v.m.diag(v.run(e.args[0])),
@@ -561,6 +579,8 @@ def _build_numpy() -> SimpleNamespace:
         permutation=permutation, selection=selection, inv=np.linalg.inv, prod_others=_others, rcumsum=rcumsum,
         trace=np.trace, flatten=np.ravel, cumsum=lambda x, axis=None: np.cumsum(x) if axis is None else np.cumsum(x, axis),
         hstack=lambda *xs: np.hstack(list(xs)), vstack=lambda *xs: np.vstack(list(xs)),
+        expand_to=lambda g, shape, axis: np.broadcast_to(g, shape), take_at=lambda x, where: x[where],
+        times=lambda a, b: a * b,
     )
 
 

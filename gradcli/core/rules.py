@@ -19,10 +19,11 @@ back.  NumPy is imported only when a rule is evaluated.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+import functools
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 from .elements import index_text
-from .formula import Expr, call
+from .formula import Expr, call, numpy_backend
 
 
 def _column(x):
@@ -324,31 +325,105 @@ def rules_for(op: str, shapes: tuple, param: object) -> Optional[tuple]:
 REDUCTIONS_WITH_AXIS = {"sum", "mean", "logsumexp", "prod", "var", "std"}
 
 
-def environment(op: str, k: int, xs: list, out, g, param, partials: Optional[list] = None) -> dict:
-    """The values a rule of argument `k` reads: ``g``, ``x0``, ``x1``, ``out``, ``p0``..."""
-    import numpy as np
+def environment(op: str, k: int, xs: list, out, g, param, partials: Optional[list] = None, m: Any = None) -> dict:
+    """The values a rule of argument `k` reads: ``g``, ``x0``, ``x1``, ``out``, ``p0``...
 
-    arg_shape = tuple(np.shape(xs[k]))
-    out_shape = tuple(np.shape(out))
+    `m` is the backend the values live on (NumPy when None; dual numbers, source code)."""
+    if m is None:
+        m = numpy_backend()
+    arg_shape = tuple(m.shape(xs[k]))
+    out_shape = tuple(m.shape(out))
     env: dict = {"x0": xs[0], "x1": xs[1] if len(xs) > 1 else 0.0, "out": out,
                  "g": 0.0 if g is None else g, "arg_shape": arg_shape, "out_shape": out_shape, "k": k}
     if op in REDUCTIONS_WITH_AXIS and param is not None:
         axis = param % len(arg_shape)
-        env["out"] = np.expand_dims(out, axis)
+        kept = out_shape[:axis] + (1,) + out_shape[axis:]  # the reduced axis kept: it broadcasts back
+        env["out"] = m.reshape(out, kept)
         if g is not None:
-            env["g"] = np.expand_dims(g, axis)
+            env["g"] = m.reshape(g, kept)
     if op in ("softmax", "log_softmax"):
         env["axis"] = param
     if op in ("prod", "var", "std", "cumsum") and param is not None:
         env["axis"] = param % len(arg_shape)
     if op in ("mean", "var", "std"):
-        env["n"] = float(np.prod(arg_shape) if param is None else arg_shape[param])
+        env["n"] = float(_size(arg_shape) if param is None else arg_shape[param])
     if op == "index":
         env["index"] = tuple(slice(*i[1:]) if isinstance(i, tuple) else i for i in param)  # type: ignore[union-attr]
-    for j, p in enumerate(partials or ()):
-        if p is not None:
-            env[f"p{j}"] = np.broadcast_to(p, out_shape)
+    if partials:
+        import numpy as np
+
+        for j, p in enumerate(partials):
+            if p is not None:
+                env[f"p{j}"] = np.broadcast_to(p, out_shape)
     return env
+
+
+def _size(shape: tuple) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+# ---- the rules as the engine's source ---------------------------------------------------------
+# An op row without a hand-tuned kernel gets its VJP and JVP from here: they evaluate the
+# rule (the same tree `--steps` prints) on the backend the engine runs (NumPy arrays, dual
+# numbers for Hessians, source code for `gradcli export`).  The rules of one op at one set
+# of argument shapes are built once and kept.
+
+@functools.lru_cache(maxsize=1024)
+def _cached_rules(op: str, shapes: tuple, param: object) -> tuple:
+    return rules_for(op, shapes, param) or ()
+
+
+def _rules_at(op: str, shapes: tuple, param: object) -> tuple:
+    try:
+        return _cached_rules(op, shapes, param)
+    except TypeError:  # a parameter that cannot be a key (a list): build the rules afresh
+        return rules_for(op, shapes, param) or ()
+
+
+def _adjoint(op: str, k: int, m: Any, g, xs: list, out, param):
+    shapes = tuple(tuple(m.shape(x)) for x in xs)
+    rule = _rules_at(op, shapes, param)[k]
+    env = environment(op, k, xs, out, g, param, m=m)
+    env["eye"] = eye_size(rule, env)
+    c = rule.adjoint.value(env, m)
+    if tuple(m.shape(c)) != env["arg_shape"]:
+        c = m.reshape(c, env["arg_shape"])
+    return m.take_at(c, ()) if not env["arg_shape"] else c  # a scalar argument gets a scalar
+
+
+def vjps_from_rules(op: str, arity: int) -> Union[tuple, Callable[..., list]]:
+    """An op row's ``vjp`` field made from its rules: one function per argument
+    ``(m, g, xs, out, param) -> cotangent``, or (variadic) one function giving them all."""
+    if arity < 0:
+        return lambda m, g, xs, out, param: [_adjoint(op, k, m, g, xs, out, param) for k in range(len(xs))]
+    return tuple(functools.partial(_vjp_of_argument, op, k) for k in range(arity))
+
+
+def _vjp_of_argument(op: str, k: int, m: Any, g, xs: list, out, param):
+    return _adjoint(op, k, m, g, xs, out, param)
+
+
+def jvp_from_rules(op: str) -> Callable[..., object]:
+    """An op row's ``jvp`` field made from its tangent rule: ``(m, ts, xs, out, param) -> tangent``."""
+    return functools.partial(_tangent_of, op)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_tangent(op: str, shapes: tuple, param: object) -> Expr:
+    return total_of(tangent_terms(op, shapes, param, (True,) * len(shapes)) or [])
+
+
+def _tangent_of(op: str, m: Any, ts: list, xs: list, out, param):
+    shapes = tuple(tuple(m.shape(x)) for x in xs)
+    try:
+        expr = _cached_tangent(op, shapes, param)
+    except TypeError:
+        expr = total_of(tangent_terms(op, shapes, param, (True,) * len(shapes)) or [])
+    env = tangent_environment(op, xs, out, ts, param, m=m)
+    return m.reshape(expr.value(env, m), env["out_shape"])
 
 
 def eye_size(rule: Rule, env: dict) -> int:
@@ -548,15 +623,16 @@ def total_of(terms: list) -> Expr:
     return e
 
 
-def tangent_environment(op: str, xs: list, out, ts: list, param, partials: Optional[list] = None) -> dict:
+def tangent_environment(op: str, xs: list, out, ts: list, param, partials: Optional[list] = None,
+                        m: Any = None) -> dict:
     """The values a tangent rule reads: the adjoint rules' leaves plus ``t0``, ``t1``, ..."""
-    import numpy as np
-
-    env = environment(op, 0, xs, out, None, param, partials)
+    if m is None:
+        m = numpy_backend()
+    env = environment(op, 0, xs, out, None, param, partials, m=m)
     if op in REDUCTIONS_WITH_AXIS and param is not None:
-        env["axis"] = param % len(np.shape(xs[0]))
+        env["axis"] = param % len(m.shape(xs[0]))
     for k, t in enumerate(ts):
-        env[f"t{k}"] = np.asarray(t, dtype=float)
+        env[f"t{k}"] = m.asarray(t)
     return env
 
 

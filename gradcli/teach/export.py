@@ -127,6 +127,17 @@ def _call(name: str, *args: Code, shape: tuple = ()) -> Code:
     return Code(f"{name}({', '.join(a.text for a in args)})", _ATOM, shape)
 
 
+def _where_text(where: Any) -> str:
+    """A NumPy index as source: ``2``, ``1:3``, ``:, 0:2``."""
+    def one(w: Any) -> str:
+        if isinstance(w, slice):
+            text = ("" if w.start is None else str(w.start)) + ":" + ("" if w.stop is None else str(w.stop))
+            return text + ("" if w.step is None else f":{w.step}")
+        return str(w)
+
+    return ", ".join(one(w) for w in where) if isinstance(where, tuple) else one(where)
+
+
 class NumpyCode:
     """The backend namespace the op rows are evaluated on: every operation returns `Code`.
 
@@ -397,7 +408,26 @@ class NumpyCode:
         return Code(f"np.broadcast_to({g.text}, {shape!r})", _ATOM, tuple(shape))
 
     def sum_keep(self, x: Code, axis: Optional[int]) -> Code:
-        return Code(f"np.sum({x.text}, axis={axis}, keepdims=True)", _ATOM, x.shape)
+        n = len(x.shape)
+        kept = tuple(1 if axis is None or k == axis % n else d for k, d in enumerate(x.shape))
+        return Code(f"np.sum({x.text}, axis={axis}, keepdims=True)", _ATOM, kept)
+
+    # what a rule (`gradcli.core.formula`) is evaluated with, beyond the ops
+    def asarray(self, x: object) -> Code:
+        return code(x)
+
+    def take_at(self, x: Code, where: Any) -> Code:
+        """x[where] for a NumPy index (an int, a slice, or a tuple of them)."""
+        if where == ():
+            return x
+        import numpy as np
+
+        shape = np.empty(x.shape)[where].shape
+        return Code(f"{x.wrap(_ATOM)}[{_where_text(where)}]", _ATOM, tuple(shape))
+
+    def scatter_into(self, g: Code, shape: tuple, where: Any) -> Code:
+        self.helpers.add("scatter")
+        return Code(f"scatter({g.text}, {tuple(shape)!r}, np.s_[{_where_text(where)}])", _ATOM, tuple(shape))
 
     def scatter(self, g: Code, shape: tuple, index: tuple) -> Code:
         self.helpers.add("scatter")
