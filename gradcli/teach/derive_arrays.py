@@ -555,6 +555,12 @@ def _elementwise(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
     return terms
 
 
+#: structural ops whose ``diff`` formula is their rule (`gradcli.core.rules`), read into `F`
+#: by `_from_rule`; the others below are written in the functions gradcli programs use
+#: (``softmax(z)`` for ``exp(z − s)``, ``solve`` for ``A⁻ᵀ``, ``outer(ones(n), ȳ)``)
+_FROM_RULES = {"matmul", "dot", "outer", "transpose", "trace", "det", "logdet", "inv"}
+
+
 def _matrix_rule(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[F]]]:
     """The lecture's matrix rule of a structural op, in gradcli syntax; None: no rule here."""
     graph = d.graph
@@ -564,21 +570,18 @@ def _matrix_rule(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
     shapes = [a.shape for a in args]
     out = name(d.names[graph.label(node.id)])
     op = node.op
-    if op in ("matmul", "dot"):
-        (sa, sb), (a, b) = shapes, xs
-        if len(sa) == 1 and len(sb) == 1:
-            return [mul(g, b), mul(g, a)]
-        if len(sa) == 2 and len(sb) == 1:
-            return [call("outer", g, b), matmul(transpose(a), g)]
-        if len(sa) == 1 and len(sb) == 2:
-            return [matmul(b, g), call("outer", a, g)]
-        if len(sa) == 2 and len(sb) == 2:
-            return [matmul(g, transpose(b)), matmul(transpose(a), g)]
-        return None
-    if op == "outer" and len(shapes[0]) == 1 and len(shapes[1]) == 1:
-        return [matmul(g, xs[1]), matmul(transpose(g), xs[0])]
-    if op == "transpose":
-        return [g if len(shapes[0]) < 2 else transpose(g)]
+    if op in _FROM_RULES or (op in ("sum", "mean") and node.param is None) or (op == "softmax" and len(shapes[0]) == 1):
+        from ..core import rules
+
+        found = rules.rules_for(op, tuple(shapes), node.param)
+        if found is None or (op in ("matmul", "dot") and 0 in (len(shapes[0]), len(shapes[1]))):
+            return None
+        count = 1
+        for n in shapes[0]:
+            count *= n
+        leaves = {"g": (g, node.shape), "out": (out, node.shape), "n": (num(count), ())}
+        leaves.update({f"x{k}": (x, s) for k, (x, s) in enumerate(zip(xs, shapes))})
+        return [_from_rule(rule.adjoint, leaves, shapes[k]) for k, rule in enumerate(found)]
     if op in ("sum", "mean") and node.param is not None and len(shapes[0]) == 2:
         rows, cols = shapes[0]
         axis = node.param % 2
@@ -586,33 +589,14 @@ def _matrix_rule(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
         if op == "mean":
             spread = F("div", spread, num(rows if axis == 0 else cols))
         return [spread]
-    if op == "trace":
-        return [mul(g, call("eye", num(shapes[0][0])))]
-    if op == "det":
-        return [mul(mul(g, out), transpose(call("inv", xs[0])))]
-    if op == "logdet":
-        return [mul(g, transpose(call("inv", xs[0])))]
-    if op == "inv":
-        return [neg(matmul(matmul(transpose(out), g), transpose(out)))]
     if op == "solve":
         gb = call("solve", transpose(xs[0]), g)
         ga = neg(call("outer", gb, out)) if len(shapes[1]) == 1 else neg(matmul(gb, transpose(out)))
         return [ga, gb]
     if op in ("reshape", "flatten") and 1 <= len(shapes[0]) <= 2:
         return [call("reshape", g, *[num(n) for n in shapes[0]])]
-    if op in ("sum", "mean") and node.param is None:
-        shape = shapes[0]
-        spread = mul(g, call("ones", *[num(n) for n in shape])) if shape else g
-        if op == "mean":
-            count = 1
-            for n in shape:
-                count *= n
-            spread = F("div", spread, num(count)) if count != 1 else spread
-        return [spread]
     if op == "norm":
         return [F("div", mul(g, xs[0]), out)]
-    if op == "softmax" and len(shapes[0]) == 1:
-        return [mul(out, sub(g, call("dot", g, out)))]
     if op == "log_softmax" and len(shapes[0]) == 1:
         return [sub(g, mul(call("softmax", xs[0]), call("sum", g)))]
     if op == "logsumexp" and node.param is None and len(shapes[0]) == 1:
@@ -623,6 +607,60 @@ def _matrix_rule(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
         return [F("raw", value=(f"{g.text()}[{k}]", _ATOM), latex_text=f"{g.latex({})}_{{{k}}}")
                 for k in range(len(xs))]
     return None
+
+
+def _from_rule(expr: Any, leaves: dict, arg_shape: tuple) -> F:
+    """A rule's formula (`gradcli.core.formula.Expr`) as gradcli syntax in `F`, whose algebra
+    simplifies it (``1 * x`` is ``x``).  In the rule a vector is a column; in gradcli it is
+    1-D, so a column times a row is ``outer`` and ``uᵀ`` alone is ``u``.  The rule trees are
+    a few nodes deep (the recursion is over the rule, never over the user's program)."""
+    def rank(e: Any) -> int:
+        if e.kind == "leaf":
+            return len(leaves[e.key][1])
+        if e.kind == "mm":
+            a, b = e.args
+            if b.kind == "T" and rank(a) <= 1 and rank(b.args[0]) == 1:
+                return 2
+            return max(rank(a) + rank(b) - 2, 0) if not (a.kind == "T" and rank(a.args[0]) == 1) else rank(b) - 1
+        if e.kind in ("inv", "invT", "eye"):
+            return 2
+        return max((rank(a) for a in e.args), default=0)
+
+    def read(e: Any) -> F:
+        k, a = e.kind, e.args
+        if k == "leaf":
+            return leaves[e.key][0]
+        if k == "T":
+            return read(a[0]) if rank(a[0]) == 1 else transpose(read(a[0]))
+        if k == "mm":
+            if a[1].kind == "T" and rank(a[0]) <= 1 and rank(a[1].args[0]) == 1:
+                return call("outer", read(a[0]), read(a[1].args[0]))
+            left = read(a[0])
+            if left.kind == "neg":  # −(Aᵀ) B is written −(Aᵀ B), as `mul` writes its signs
+                return neg(matmul(left.args[0], read(a[1])))
+            return matmul(left, read(a[1]))
+        if k in ("scale", "had"):
+            return mul(read(a[0]), read(a[1]))
+        if k == "div":
+            top, bottom = read(a[0]), read(a[1])
+            return top if bottom.is_num(1) else F("div", top, bottom)
+        if k == "sub":
+            return sub(read(a[0]), read(a[1]))
+        if k == "neg":
+            return neg(read(a[0]))
+        if k == "inner":
+            return call("dot", read(a[0]), read(a[1]))
+        if k == "inv":
+            return call("inv", read(a[0]))
+        if k == "invT":
+            return transpose(call("inv", read(a[0])))
+        if k == "eye":
+            return call("eye", num(arg_shape[0]))
+        if k == "ones":
+            return call("ones", *[num(n) for n in arg_shape]) if arg_shape else num(1)
+        raise KeyError(k)
+
+    return read(expr)
 
 
 def _index_rule(index: tuple, shape: tuple, g: F) -> Optional[list[Optional[F]]]:
