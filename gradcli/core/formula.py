@@ -28,8 +28,13 @@ from typing import Any, Callable, Optional
 
 _SUBSCRIPT = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 
-#: binding powers, lowest first: the one precedence ladder of every renderer
-SUM, PROD, UNARY, POW, ATOM = 1, 2, 3, 4, 5
+#: binding powers, lowest first: the one precedence ladder of every notation gradcli writes
+#: (the lecture's text and LaTeX here, gradcli syntax in `teach.derive_arrays` and
+#: `teach.edges`, Python in `teach.export`).  The notations place one operator differently:
+#: a leading minus binds tighter than a product in the lecture and in Python (UNARY), but
+#: looser in gradcli's language, where ``-x*y`` is ``-(x*y)`` (SIGN).  COMPARE is Python's
+#: ``<``, ``==``.
+COMPARE, SUM, SIGN, PROD, UNARY, POW, ATOM = 1, 2, 3, 4, 5, 6, 7
 
 #: node kind -> binding power of its top operator (kinds not listed are atoms)
 PREC: dict[str, int] = {
@@ -594,4 +599,4 @@ def call(name: str, fn: Callable, *args: Expr, extra: str = "") -> Expr:
 
 
 __all__ = ["Expr", "FormulaError", "PREC", "Render", "Syntax", "Evaluate", "GRADCLI", "PYTHON", "numpy_backend",
-           "leaf", "call", "SUM", "PROD", "UNARY", "POW", "ATOM"]
+           "leaf", "call", "COMPARE", "SUM", "SIGN", "PROD", "UNARY", "POW", "ATOM"]

@@ -27,6 +27,7 @@ from typing import Any, Optional
 
 from ..core.errors import UsageError
 from ..core.fmt import tex_bar, tex_name
+from ..core.formula import ATOM, POW, PROD, SUM, UNARY
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import CONSTANTS, FUNCTIONS, OPS
 
@@ -35,7 +36,6 @@ NODE_LIMIT = 400
 #: an elementwise fallback writes one formula per element: at most this many
 FALLBACK_ELEMENTS = 64
 
-_SUM, _PROD, _UNARY, _POW, _ATOM = 1, 2, 3, 4, 5
 
 
 # ---- formulas: a small expression tree that prints as gradcli and as LaTeX --------------
@@ -51,8 +51,8 @@ class F:
     def prec(self) -> int:
         if self.kind == "raw":
             return self.value[1]
-        return {"add": _SUM, "sub": _SUM, "mul": _PROD, "div": _PROD, "matmul": _PROD,
-                "neg": _UNARY}.get(self.kind, _ATOM)
+        return {"add": SUM, "sub": SUM, "mul": PROD, "div": PROD, "matmul": PROD,
+                "neg": UNARY}.get(self.kind, ATOM)
 
     @property
     def leaf(self) -> bool:
@@ -72,19 +72,19 @@ class F:
         if k == "call":
             return f"{self.value}({', '.join(x.text() for x in a)})"
         if k == "neg":
-            return "-" + _wrap(a[0], a[0].prec < _PROD)
+            return "-" + _wrap(a[0], a[0].prec < PROD)
         x, y = a
-        product_like = x.prec == _PROD and x.kind != "matmul"
+        product_like = x.prec == PROD and x.kind != "matmul"
         if k == "add":
             left, right = False, False
         elif k == "sub":
-            left, right = False, y.prec <= _SUM
+            left, right = False, y.prec <= SUM
         elif k == "mul":
-            left, right = x.prec < _PROD or x.kind == "matmul", y.prec < _PROD or y.kind == "matmul"
+            left, right = x.prec < PROD or x.kind == "matmul", y.prec < PROD or y.kind == "matmul"
         elif k == "div":
-            left, right = x.prec < _PROD or x.kind == "matmul", y.prec < _POW
+            left, right = x.prec < PROD or x.kind == "matmul", y.prec < POW
         else:  # matmul: never mixed with * or / without brackets
-            left, right = x.prec < _PROD or product_like, y.prec < _POW
+            left, right = x.prec < PROD or product_like, y.prec < POW
         sym = {"add": " + ", "sub": " - ", "mul": " * ", "div": " / ", "matmul": " @ "}[k]
         return _wrap(x, left) + sym + _wrap(y, right)
 
@@ -99,17 +99,17 @@ class F:
         if k == "call":
             inner = [x.latex(names) for x in a]
             if self.value == "transpose":
-                return _lwrap(a[0], names, a[0].prec < _ATOM) + r"^\top"
+                return _lwrap(a[0], names, a[0].prec < ATOM) + r"^\top"
             if self.value == "outer":
-                return inner[0] + " " + _lwrap(a[1], names, a[1].prec < _ATOM) + r"^\top"
+                return inner[0] + " " + _lwrap(a[1], names, a[1].prec < ATOM) + r"^\top"
             if self.value == "dot":
                 return rf"\langle {inner[0]}, {inner[1]} \rangle"
             if self.value == "sum":
-                return r"\textstyle\sum " + _lwrap(a[0], names, a[0].prec < _ATOM) + \
+                return r"\textstyle\sum " + _lwrap(a[0], names, a[0].prec < ATOM) + \
                     (f"_{{[{inner[1]}]}}" if len(a) > 1 else "")
             return rf"\operatorname{{{self.value}}}\left({', '.join(inner)}\right)"
         if k == "neg":
-            return "-" + _lwrap(a[0], names, a[0].prec <= _UNARY)
+            return "-" + _lwrap(a[0], names, a[0].prec <= UNARY)
         if k == "div":
             return rf"\frac{{{a[0].latex(names)}}}{{{a[1].latex(names)}}}"
         sym = {"add": " + ", "sub": " - ", "mul": r" \circ ", "matmul": r" \, "}[k]
@@ -206,7 +206,7 @@ def raw(expr: Any) -> F:
     if expr.is_Rational:
         if expr < 0:
             return neg(raw(-expr))
-        return F("raw", value=(to_gradcli(expr, pieces=True), _PROD), latex_text=sp.latex(expr))
+        return F("raw", value=(to_gradcli(expr, pieces=True), PROD), latex_text=sp.latex(expr))
     if expr.is_Symbol:
         return name(expr.name)
     if expr.could_extract_minus_sign() and not expr.is_Add:
@@ -218,10 +218,10 @@ def raw(expr: Any) -> F:
             for factor in factors[1:]:
                 out = mul(out, raw(factor))
             return out
-    prec = _SUM if expr.is_Add else _PROD if expr.is_Mul else _POW if expr.is_Pow else _ATOM
+    prec = SUM if expr.is_Add else PROD if expr.is_Mul else POW if expr.is_Pow else ATOM
     text = to_gradcli(expr, pieces=True)
     if expr.is_Pow and (text.startswith("1/") or text.startswith("sqrt(")):
-        prec = _PROD if text.startswith("1/") else _ATOM
+        prec = PROD if text.startswith("1/") else ATOM
     return F("raw", value=(text, prec), latex_text=sp.latex(expr))
 
 
@@ -604,7 +604,7 @@ def _matrix_rule(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
     if op == "index":
         return _index_rule(node.param, shapes[0], g)
     if op == "stack" and g.kind == "name":
-        return [F("raw", value=(f"{g.text()}[{k}]", _ATOM), latex_text=f"{g.latex({})}_{{{k}}}")
+        return [F("raw", value=(f"{g.text()}[{k}]", ATOM), latex_text=f"{g.latex({})}_{{{k}}}")
                 for k in range(len(xs))]
     return None
 
@@ -669,7 +669,7 @@ def _index_rule(index: tuple, shape: tuple, g: F) -> Optional[list[Optional[F]]]
         return None
 
     def unit(n: int, k: int) -> F:
-        return F("raw", value=(f"eye({n})[{k}]", _ATOM), latex_text=f"e_{{{k}}}")
+        return F("raw", value=(f"eye({n})[{k}]", ATOM), latex_text=f"e_{{{k}}}")
 
     if len(shape) == 1 and len(index) == 1:
         return [mul(g, unit(shape[0], index[0]))]
@@ -741,7 +741,7 @@ def _fallback(d: ArrayDerivation, node: Any, g: F) -> list[Optional[F]]:
         texts = np.empty(shape, dtype=object)
         for idx in np.ndindex(*shape):
             texts[idx] = _element_text(element(elems[idx]))
-        terms.append(F("raw", value=(_nested(texts.tolist()), _ATOM), latex_text=r"\left[\dots\right]"))
+        terms.append(F("raw", value=(_nested(texts.tolist()), ATOM), latex_text=r"\left[\dots\right]"))
     return terms
 
 
