@@ -1,7 +1,8 @@
 """The ground floor: what a program *is* and how it is differentiated.
 
 * `ops` -- the closed set of primitives, one rule row each (forward, partials or
-  VJP/JVP, shape rule, kink test, domain message).  Pure data; imports nothing.
+  matrix rule with its VJP/JVP, shape rule, kink test, domain message).  Data; imports
+  only `rules`.
 * `errors` -- the typed errors, each carrying its exit status.
 * `fmt` -- how gradcli writes a number (shared by error messages, explanations and
   tables, so a value reads the same everywhere).

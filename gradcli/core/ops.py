@@ -20,10 +20,15 @@ is ``partial * g`` summed back over broadcast axes.  *Structural* tensor ops
 (``matmul``, ``sum``, ``softmax``, indexing, ...) have no elementwise partials;
 their rows give instead
 
+* ``rule`` -- the op's matrix rules in `gradcli.core.rules` (``W̄ += v̄ xᵀ``, ``v̇ = Ẇ x + W ẋ``):
+  formulas that print themselves for the explanations and evaluate themselves;
 * ``vjp`` -- per argument, ``f(m, g, xs, out, param)``: the cotangent of that
   argument given the output's cotangent ``g`` (a vector-Jacobian product);
 * ``jvp`` -- ``f(m, ts, xs, out, param)``: the output's tangent given the arguments'
   tangents ``ts`` (forward mode);
+* ``kernel`` -- empty when ``vjp`` and ``jvp`` evaluate the rule (`_structural` makes
+  them), else what hand-tuned code replaces it and why (tests/test_rules.py compares it
+  with the rule);
 * ``shape`` -- ``f(shapes, param)``: the output shape, or `ValueError` with the reason.
 
 ``param`` is static data written in the program (an axis, an index).

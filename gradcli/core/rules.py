@@ -1,13 +1,15 @@
-"""The matrix rules of the structural ops: what `--steps`, `--edges` and `--paths` print.
+"""The matrix rules of the structural ops: what the engine runs and the explanations print.
 
-`gradcli.core.ops` gives each structural op (``matmul``, ``softmax``, ``index``, ...) a
-VJP that the engine runs.  This table, keyed by the same op names, gives the *same*
-rule as the lecture writes it -- ``W̄ += v̄ xᵀ``, ``z̄ = s ∘ (s̄ − ⟨s̄, s⟩)`` -- and the
-local Jacobian with its structure (``diag(σ'(z))``, ``I ⊗ xᵀ``).  Each rule is a small
-expression tree (`gradcli.core.formula.Expr`) that renders itself as text, LaTeX,
-gradcli syntax and Python *and evaluates itself on a backend*; ``tests/test_rules.py`` evaluates every printed rule at random
-shapes and points and compares it with the op row's VJP, so the words cannot drift
-from the math.
+Each structural op (``matmul``, ``softmax``, ``index``, ...) has its rule here, as the
+lecture writes it -- ``W̄ += v̄ xᵀ``, ``z̄ = s ∘ (s̄ − ⟨s̄, s⟩)`` -- with its local
+Jacobian and structure (``diag(σ'(z))``, ``I ⊗ xᵀ``) and its tangent rule (``v̇ = Ẇ x + W ẋ``).
+The op's row in `gradcli.core.ops` points to it: the row's VJP and JVP evaluate the rule
+(`vjps_from_rules`, `jvp_from_rules`) unless the row names a hand-tuned kernel.  Each
+rule is a small expression tree (`gradcli.core.formula.Expr`) that renders itself as
+text, LaTeX, gradcli syntax and Python *and evaluates itself on a backend*;
+``tests/test_rules.py`` evaluates every printed rule at random shapes and points against
+the op row's VJP and JVP (so a kernel cannot drift from its rule) and the rule-made ones
+against central differences.  `--steps`, `--edges`, `--paths` and ``diff`` print them.
 
 Leaves of a rule: ``G`` (the output's adjoint, printed ``v̄``), ``X0``/``X1`` (the
 arguments, printed by their labels), ``OUT`` (the output), ``P0``/``P1`` (an

@@ -557,7 +557,8 @@ def _elementwise(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
 
 #: structural ops whose ``diff`` formula is their rule (`gradcli.core.rules`), read into `F`
 #: by `_from_rule`; the others below are written in the functions gradcli programs use
-#: (``softmax(z)`` for ``exp(z − s)``, ``solve`` for ``A⁻ᵀ``, ``outer(ones(n), ȳ)``)
+#: (``softmax(z)`` for ``exp(z − s)``, ``solve`` for ``A⁻ᵀ``, ``outer(ones(n), ȳ)``); sum, mean,
+#: softmax, reshape and flatten take their rule in the cases that condition lists
 _FROM_RULES = {"matmul", "dot", "outer", "transpose", "trace", "det", "logdet", "inv"}
 
 
@@ -570,7 +571,8 @@ def _matrix_rule(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
     shapes = [a.shape for a in args]
     out = name(d.names[graph.label(node.id)])
     op = node.op
-    if op in _FROM_RULES or (op in ("sum", "mean") and node.param is None) or (op == "softmax" and len(shapes[0]) == 1):
+    if op in _FROM_RULES or (op in ("sum", "mean") and node.param is None) or (op == "softmax" and len(shapes[0]) == 1) \
+            or (op in ("reshape", "flatten") and 1 <= len(shapes[0]) <= 2):
         from ..core import rules
 
         found = rules.rules_for(op, tuple(shapes), node.param)
@@ -593,8 +595,6 @@ def _matrix_rule(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
         gb = call("solve", transpose(xs[0]), g)
         ga = neg(call("outer", gb, out)) if len(shapes[1]) == 1 else neg(matmul(gb, transpose(out)))
         return [ga, gb]
-    if op in ("reshape", "flatten") and 1 <= len(shapes[0]) <= 2:
-        return [call("reshape", g, *[num(n) for n in shapes[0]])]
     if op == "norm":
         return [F("div", mul(g, xs[0]), out)]
     if op == "log_softmax" and len(shapes[0]) == 1:
@@ -656,6 +656,8 @@ def _from_rule(expr: Any, leaves: dict, arg_shape: tuple) -> F:
             return transpose(call("inv", read(a[0])))
         if k == "eye":
             return call("eye", num(arg_shape[0]))
+        if k == "reshape":
+            return call("reshape", read(a[0]), *[num(n) for n in e.data])
         if k == "ones":
             return call("ones", *[num(n) for n in arg_shape]) if arg_shape else num(1)
         raise KeyError(k)
