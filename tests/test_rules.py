@@ -323,3 +323,62 @@ def test_tangent_rules_print_the_lecture_notation():
     latex = rules.total_of(rules.tangent_terms("matmul", [(3, 2), (2,)], None, (True, True))).text(
         {**names, "t0": r"\dot{W}", "t1": r"\dot{x}"}, latex=True)
     assert latex == r"\dot{W}\,x + W\,\dot{x}"
+
+
+# ---- the rule is the engine's source ------------------------------------------------------
+def test_every_structural_row_points_to_its_rule_and_names_its_kernels():
+    """A structural row holds its rule; its VJP and JVP come from that rule unless the row
+    names a hand-tuned kernel (which the tests above compare with the rule)."""
+    from_rules = []
+    for name in rules.RULES:
+        op = OPS[name]
+        assert op.rule is rules.RULES[name], name
+        if not op.kernel:
+            from_rules.append(name)
+    kernels = {name for name in rules.RULES if OPS[name].kernel}
+    assert kernels == {"matmul", "dot", "outer", "norm", "var", "std", "det", "solve"}, kernels
+    assert len(from_rules) == 20, from_rules
+
+
+def _numeric_vjp(name, g, xs, param, k, h=1e-6):
+    """⟨g, ∂out/∂x_k⟩ by central differences of the forward op (an oracle independent of the rules)."""
+    grad = np.zeros_like(xs[k])
+    for i in np.ndindex(xs[k].shape):
+        up, down = [x.copy() for x in xs], [x.copy() for x in xs]
+        up[k][i] += h
+        down[k][i] -= h
+        grad[i] = np.sum(g * (_forward(name, up, param) - _forward(name, down, param))) / (2 * h)
+    return grad
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_vjps_from_the_rules_equal_central_differences(trial):
+    rng = np.random.default_rng(RNG_SEED + 300 + trial)
+    seen = set()
+    for name, shapes, param in _cases(rng):
+        if OPS[name].kernel or name in ("amax", "amin"):  # amax: ties have no derivative to difference
+            continue
+        xs = [_point(name, k, s, rng) for k, s in enumerate(shapes)]
+        out = _forward(name, xs, param)
+        g = rng.normal(size=out.shape)
+        for k, got in enumerate(_vjps(name, g, xs, out, param)):
+            want = _numeric_vjp(name, g, xs, param, k)
+            assert np.allclose(got, want, rtol=1e-5, atol=1e-6), f"{name} {shapes} axis {param}: {got} vs {want}"
+        seen.add(name)
+    assert len(seen) == 18
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_jvps_from_the_rules_equal_central_differences(trial):
+    rng = np.random.default_rng(RNG_SEED + 400 + trial)
+    h = 1e-6
+    for name, shapes, param in _cases(rng):
+        if OPS[name].kernel:
+            continue
+        xs = [_point(name, k, s, rng) for k, s in enumerate(shapes)]
+        ts = [rng.normal(size=s) for s in shapes]
+        out = _forward(name, xs, param)
+        got = np.asarray(OPS[name].jvp(ARRAY, ts, xs, out, param), dtype=float)
+        up = _forward(name, [x + h * t for x, t in zip(xs, ts)], param)
+        down = _forward(name, [x - h * t for x, t in zip(xs, ts)], param)
+        assert np.allclose(got, (up - down) / (2 * h), rtol=1e-5, atol=1e-6), f"{name} {shapes} axis {param}"

@@ -63,6 +63,13 @@ def _scatter(g, shape, index):
     return out
 
 
+def _scatter_into(g, shape, where):
+    """g added into zeros of `shape` at a NumPy index (slices, not the program's tuples)."""
+    out = np.zeros(shape)
+    out[where] += g
+    return out
+
+
 def _expand_to(g, shape, axis):
     """Broadcast a reduced array back over the reduced axis (or all axes): a read-only
     view, not a copy (the engine gives callers writable arrays, `Tape.backward`)."""
@@ -354,4 +361,12 @@ ARRAY = _Arrays(
     rcumsum=_rcumsum,
     cofactor=_cofactor,
     shape=np.shape,
+    # what a formula (`gradcli.core.formula`) evaluates with, beyond the ops
+    asarray=lambda x: np.asarray(x, dtype=float),
+    zeros_like=np.zeros_like,
+    ones_like=np.ones_like,
+    mean_keep=lambda x, axis: np.mean(x, axis=axis, keepdims=True),
+    scatter_into=_scatter_into,
+    take_at=lambda x, where: np.asarray(x)[where],
+    kron=np.kron,
 )

@@ -246,6 +246,15 @@ def _build() -> SimpleNamespace:
         matmul0=_bilinear(ARRAY.matmul0, 0, 1),
         outer0=_bilinear(ARRAY.outer0, 0, 1),
         shape=lambda x: np.shape(value(x)),
+        # what a formula (`gradcli.core.formula`) evaluates with, beyond the ops
+        asarray=lambda x: x if isinstance(x, Dual) else np.asarray(x, dtype=float),
+        zeros=np.zeros,
+        ones=np.ones,
+        zeros_like=lambda x: np.zeros(np.shape(value(x))),
+        ones_like=lambda x: np.ones(np.shape(value(x))),
+        mean_keep=_linear(lambda x, axis: np.mean(x, axis=axis, keepdims=True)),
+        scatter_into=_linear(ARRAY.scatter_into),
+        take_at=_linear(ARRAY.take_at),
     )
     return _Duals(**funcs)
 

@@ -20,10 +20,15 @@ is ``partial * g`` summed back over broadcast axes.  *Structural* tensor ops
 (``matmul``, ``sum``, ``softmax``, indexing, ...) have no elementwise partials;
 their rows give instead
 
+* ``rule`` -- the op's matrix rules in `gradcli.core.rules` (``W̄ += v̄ xᵀ``, ``v̇ = Ẇ x + W ẋ``):
+  formulas that print themselves for the explanations and evaluate themselves;
 * ``vjp`` -- per argument, ``f(m, g, xs, out, param)``: the cotangent of that
   argument given the output's cotangent ``g`` (a vector-Jacobian product);
 * ``jvp`` -- ``f(m, ts, xs, out, param)``: the output's tangent given the arguments'
   tangents ``ts`` (forward mode);
+* ``kernel`` -- empty when ``vjp`` and ``jvp`` evaluate the rule (`_structural` makes
+  them), else what hand-tuned code replaces it and why (tests/test_rules.py compares it
+  with the rule);
 * ``shape`` -- ``f(shapes, param)``: the output shape, or `ValueError` with the reason.
 
 ``param`` is static data written in the program (an axis, an index).
@@ -53,6 +58,8 @@ import math
 from types import SimpleNamespace
 from typing import Any, Callable, Mapping, Optional, Union
 
+from .rules import RULES, jvp_from_rules, vjps_from_rules
+
 Partial = Union[float, Callable[..., object]]
 
 #: the kinds of kink a row can have (`Op.kink_kind`), and what they mean
@@ -70,7 +77,7 @@ class Op:
 
     __slots__ = ("name", "arity", "partials", "kink", "domain", "infix", "user", "doc",
                  "vjp", "jvp", "shape", "convention", "side", "forward", "impl", "activation", "kink_kind",
-                 "exact_digits")
+                 "exact_digits", "rule", "kernel")
 
     def __init__(
         self,
@@ -93,6 +100,8 @@ class Op:
         activation: bool = False,
         kink_kind: str = "",
         exact_digits: str = "",
+        rule: Optional[Callable[..., tuple]] = None,
+        kernel: str = "",
     ) -> None:
         self.name = name
         #: number of arguments; -1 means one or more (max, min)
@@ -130,6 +139,13 @@ class Op:
         #: "sum" (a product: their sum), "power" (the base's times the exponent), "" (one more
         #: than the largest; functions such as exp stay symbolic)
         self.exact_digits = exact_digits
+        #: a structural op's matrix rules, ``(shapes, param) -> one Rule per argument``
+        #: (`gradcli.core.rules`): what the explanations print and, unless a kernel is
+        #: named, what ``vjp`` and ``jvp`` evaluate
+        self.rule = rule
+        #: the hand-tuned kernel that replaces the rule in ``vjp``/``jvp``, and why (a benchmark,
+        #: or a convention at a kink the rule's formula does not carry); tested equal to the rule
+        self.kernel = kernel
 
     @property
     def variadic(self) -> bool:
@@ -246,6 +262,15 @@ def _row(*args, **kwargs) -> Op:
     op = Op(*args, **kwargs)
     OPS[op.name] = op
     return op
+
+
+def _structural(name: str, arity: int, *, vjp=None, jvp=None, kernel: str = "", **kwargs) -> Op:
+    """A structural op's row: its rule (`gradcli.core.rules`) is the source of its VJP and
+    JVP.  A `vjp` or `jvp` given here is a hand-tuned kernel, which `kernel` names."""
+    assert (vjp is None and jvp is None) or kernel, f"{name}: a kernel must say why it replaces the rule"
+    return _row(name, arity, None, rule=RULES[name], kernel=kernel,
+                vjp=vjp if vjp is not None else vjps_from_rules(name, arity),
+                jvp=jvp if jvp is not None else jvp_from_rules(name), **kwargs)
 
 
 # ---- arithmetic -------------------------------------------------------------------
@@ -571,10 +596,6 @@ def _count(shape: tuple, axis) -> int:
     return n
 
 
-def _stack_vjp(m, g, xs, out, param) -> list:
-    return [m.index(g, (k,)) for k in range(len(xs))]
-
-
 def _amax_kink(x):
     if isinstance(x, float):
         return False
@@ -592,94 +613,76 @@ def _amin_kink(x):
 
 
 # ---- tensor ops (structural: vector-Jacobian products instead of partials) -----------
-MATMUL = _row(
-    "matmul", 2, None, infix="@", shape=_matmul_shape,
+MATMUL = _structural(
+    "matmul", 2, infix="@", shape=_matmul_shape,
     vjp=(lambda m, g, xs, o, p: m.matmul_grad_a(g, xs[0], xs[1]),
          lambda m, g, xs, o, p: m.matmul_grad_b(g, xs[0], xs[1])),
     jvp=lambda m, ts, xs, o, p: m.matmul0(ts[0], xs[1]) + m.matmul0(xs[0], ts[1]),
+    kernel="matmul_grad_a/b and matmul0: one BLAS product per argument, no transposed copies "
+           "(benchmarks/mlp.py); 0 * inf = 0 in the products",
     doc="matrix product A @ B (matrix·vector, vector·matrix, matrix·matrix, vector·vector; "
         "a scalar operand scales, as np.dot)",
     exact_digits="sum",
 )
-DOT = _row(
-    "dot", 2, None, shape=_matmul_shape, vjp=MATMUL.vjp,
-    jvp=lambda m, ts, xs, o, p: m.matmul0(ts[0], xs[1]) + m.matmul0(xs[0], ts[1]),
+DOT = _structural(
+    "dot", 2, shape=_matmul_shape, vjp=MATMUL.vjp, jvp=MATMUL.jvp, kernel=MATMUL.kernel,
     doc="dot(u, v): inner product (same as u @ v; a scalar operand scales, as np.dot)",
     exact_digits="sum",
 )
-OUTER = _row(
-    "outer", 2, None, shape=_outer_shape,
-    vjp=(lambda m, g, xs, o, p: m.matmul(g, xs[1]),
-         lambda m, g, xs, o, p: m.matmul(m.transpose(g), xs[0])),
+OUTER = _structural(
+    "outer", 2, shape=_outer_shape,
     jvp=lambda m, ts, xs, o, p: m.outer0(ts[0], xs[1]) + m.outer0(xs[0], ts[1]),
+    kernel="jvp: outer0, 0 * inf = 0 in the products (a zero tangent against an infinite value)",
     doc="outer(u, v): the matrix u vᵀ",
     exact_digits="sum",
 )
-TRANSPOSE = _row(
-    "transpose", 1, None, shape=lambda shapes, p=None: tuple(reversed(shapes[0])),
-    vjp=(lambda m, g, xs, o, p: m.transpose(g),),
-    jvp=lambda m, ts, xs, o, p: m.transpose(ts[0]),
+TRANSPOSE = _structural(
+    "transpose", 1, shape=lambda shapes, p=None: tuple(reversed(shapes[0])),
     doc="transpose(x), also x.T",
 )
-SUM = _row(
-    "sum", 1, None, shape=_reduce_shape,
-    vjp=(lambda m, g, xs, o, p: m.expand_to(g, m.shape(xs[0]), p),),
-    jvp=lambda m, ts, xs, o, p: m.sum(ts[0], p),
+SUM = _structural(
+    "sum", 1, shape=_reduce_shape,
     doc="sum(x) of all elements, sum(x, axis) along an axis",
 )
-MEAN = _row(
-    "mean", 1, None, shape=_reduce_shape,
-    vjp=(lambda m, g, xs, o, p: m.expand_to(g, m.shape(xs[0]), p) / _count(m.shape(xs[0]), p),),
-    jvp=lambda m, ts, xs, o, p: m.mean(ts[0], p),
+MEAN = _structural(
+    "mean", 1, shape=_reduce_shape,
     doc="mean(x) of all elements, mean(x, axis) along an axis",
 )
-NORM = _row(
-    "norm", 1, None, shape=lambda shapes, p=None: (),
+NORM = _structural(
+    "norm", 1, shape=lambda shapes, p=None: (),
     vjp=(lambda m, g, xs, o, p: m.times(g, m.safe_div(xs[0], o)),),
     jvp=lambda m, ts, xs, o, p: m.sum(m.times(m.safe_div(xs[0], o), ts[0]), None),
+    kernel="safe_div: norm'(0) = 0 (the rule's x / ‖x‖ is undefined there)",
     kink=lambda x: not bool((x != 0).any()) if not isinstance(x, float) else x == 0,
     doc="Euclidean (L2, Frobenius) norm; norm'(0) = 0",
     convention="norm'(0) = 0, as in PyTorch",
 )
-SOFTMAX = _row(
-    "softmax", 1, None, shape=_same_shape,
-    vjp=(lambda m, g, xs, o, p: o * (g - m.sum_keep(g * o, p)),),
-    jvp=lambda m, ts, xs, o, p: o * (ts[0] - m.sum_keep(o * ts[0], p)),
+SOFTMAX = _structural(
+    "softmax", 1, shape=_same_shape,
     doc="softmax(z), softmax(z, axis): exp(z - max z) / sum, over the last axis by default",
 )
-LOG_SOFTMAX = _row(
-    "log_softmax", 1, None, shape=_same_shape,
-    vjp=(lambda m, g, xs, o, p: g - m.exp(o) * m.sum_keep(g, p),),
-    jvp=lambda m, ts, xs, o, p: ts[0] - m.sum_keep(m.exp(o) * ts[0], p),
+LOG_SOFTMAX = _structural(
+    "log_softmax", 1, shape=_same_shape,
     doc="log_softmax(z), log_softmax(z, axis): z - logsumexp(z), stable",
 )
-LOGSUMEXP = _row(
-    "logsumexp", 1, None, shape=_reduce_shape,
-    vjp=(lambda m, g, xs, o, p: m.times(m.expand_to(g, m.shape(xs[0]), p),
-                                         m.exp(xs[0] - m.expand_to(o, m.shape(xs[0]), p))),),
-    jvp=lambda m, ts, xs, o, p: m.sum(m.times(m.exp(xs[0] - m.expand_to(o, m.shape(xs[0]), p)), ts[0]), p),
+LOGSUMEXP = _structural(
+    "logsumexp", 1, shape=_reduce_shape,
     doc="logsumexp(z), logsumexp(z, axis): log(sum(exp(z))), stable",
 )
-AMAX = _row(
-    "amax", 1, None, shape=lambda shapes, p=None: (), user=False, kink=_amax_kink,
-    vjp=(lambda m, g, xs, o, p: m.times(g, m.eq(xs[0], o)) / m.sum(m.eq(xs[0], o), None),),
-    jvp=lambda m, ts, xs, o, p: m.sum(m.times(m.eq(xs[0], o), ts[0]), None) / m.sum(m.eq(xs[0], o), None),
+AMAX = _structural(
+    "amax", 1, shape=lambda shapes, p=None: (), user=False, kink=_amax_kink,
     doc="max(x) with one array argument: the largest element; ties share the gradient", side=_index_of("max"),
     kink_kind="extreme")
-AMIN = _row(
-    "amin", 1, None, shape=lambda shapes, p=None: (), user=False, kink=_amin_kink,
-    vjp=AMAX.vjp, jvp=AMAX.jvp,
+AMIN = _structural(
+    "amin", 1, shape=lambda shapes, p=None: (), user=False, kink=_amin_kink,
     doc="min(x) with one array argument: the smallest element; ties share the gradient", side=_index_of("min"),
     kink_kind="extreme")
-INDEX = _row(
-    "index", 1, None, shape=_index_shape, user=False,
-    vjp=(lambda m, g, xs, o, p: m.scatter(g, m.shape(xs[0]), p),),
-    jvp=lambda m, ts, xs, o, p: m.index(ts[0], p),
+INDEX = _structural(
+    "index", 1, shape=_index_shape, user=False,
     doc="x[i], W[i, j], x[1:3], x[-1]",
 )
-STACK = _row(
-    "stack", -1, None, shape=_stack_shape, user=False, vjp=_stack_vjp,
-    jvp=lambda m, ts, xs, o, p: m.stack(*ts),
+STACK = _structural(
+    "stack", -1, shape=_stack_shape, user=False,
     doc="[a, b, c]: a vector of scalars (or a matrix of vectors)",
 )
 
@@ -733,29 +736,6 @@ def _vstack_shape(shapes, param=None) -> tuple:
     return (sum(s[0] for s in rows), rows[0][1])
 
 
-def _hstack_vjp(m, g, xs, out, param) -> list:
-    shapes = [m.shape(x) for x in xs]
-    flat = all(len(s) <= 1 for s in shapes)
-    pieces, start = [], 0
-    for s in shapes:
-        width = (s or (1,))[0] if flat else s[1]
-        cut = ("slice", start, start + width, None)
-        piece = m.index(g, (cut,) if flat else (("slice", None, None, None), cut))
-        pieces.append(m.reshape(piece, s))
-        start += width
-    return pieces
-
-
-def _vstack_vjp(m, g, xs, out, param) -> list:
-    pieces, start = [], 0
-    for x in xs:
-        s = m.shape(x)
-        height = _as_row(s)[0]
-        pieces.append(m.reshape(m.index(g, (("slice", start, start + height, None),)), s))
-        start += height
-    return pieces
-
-
 def _square(shapes, param=None) -> tuple:
     s = shapes[0]
     if len(s) != 2 or s[0] != s[1]:
@@ -798,16 +778,12 @@ def _std_zero(x) -> bool:
     return bool(np.any(np.std(x) == 0))
 
 
-PROD = _row(
-    "prod", 1, None, shape=_reduce_shape,
-    vjp=(lambda m, g, xs, o, p: m.expand_to(g, m.shape(xs[0]), p) * m.prod_others(xs[0], p),),
-    jvp=lambda m, ts, xs, o, p: m.sum(m.prod_others(xs[0], p) * ts[0], p),
+PROD = _structural(
+    "prod", 1, shape=_reduce_shape,
     doc="prod(x[, axis]): product of the elements (gradient exact with zeros in x)",
 )
-CUMSUM = _row(
-    "cumsum", 1, None, shape=_cumsum_shape,
-    vjp=(lambda m, g, xs, o, p: m.rcumsum(g, m.shape(xs[0]), p),),
-    jvp=lambda m, ts, xs, o, p: m.cumsum(ts[0], p),
+CUMSUM = _structural(
+    "cumsum", 1, shape=_cumsum_shape,
     doc="cumsum(x[, axis]): running sums (of the flattened x when no axis)",
 )
 
@@ -816,79 +792,69 @@ def _centred(m, x, p):
     return x - m.expand_to(m.mean(x, p), m.shape(x), p)
 
 
-VAR = _row(
-    "var", 1, None, shape=_reduce_shape,
+VAR = _structural(
+    "var", 1, shape=_reduce_shape,
     vjp=(lambda m, g, xs, o, p: m.expand_to(g, m.shape(xs[0]), p) * _centred(m, xs[0], p)
          * (2.0 / _count(m.shape(xs[0]), p)),),
     jvp=lambda m, ts, xs, o, p: m.mean(_centred(m, xs[0], p) * ts[0], p) * 2.0,
+    kernel="the products in the order the released versions rounded them (the rule divides by n last)",
     doc="var(x[, axis]): population variance (ddof 0)",
 )
-STD = _row(
-    "std", 1, None, shape=_reduce_shape, kink=_std_zero,
+STD = _structural(
+    "std", 1, shape=_reduce_shape, kink=_std_zero,
     vjp=(lambda m, g, xs, o, p: m.expand_to(m.safe_div(g, o), m.shape(xs[0]), p) * _centred(m, xs[0], p)
          / _count(m.shape(xs[0]), p),),
     jvp=lambda m, ts, xs, o, p: m.safe_div(m.mean(_centred(m, xs[0], p) * ts[0], p), o),
+    kernel="safe_div: 0 where the std is 0 (the rule's division by it is undefined there)",
     doc="std(x[, axis]): population standard deviation (ddof 0)",
     convention="gradient 0 where all elements are equal (PyTorch gives nan there)",
 )
-RESHAPE = _row(
-    "reshape", 1, None, shape=_reshape_shape,
-    vjp=(lambda m, g, xs, o, p: m.reshape(g, m.shape(xs[0])),),
-    jvp=lambda m, ts, xs, o, p: m.reshape(ts[0], p),
+RESHAPE = _structural(
+    "reshape", 1, shape=_reshape_shape,
     doc="reshape(x, r, c) or reshape(x, n): the same elements row by row; one size may be -1",
 )
-FLATTEN = _row(
-    "flatten", 1, None, shape=lambda shapes, p=None: (_count(shapes[0], None),),
-    vjp=(lambda m, g, xs, o, p: m.reshape(g, m.shape(xs[0])),),
-    jvp=lambda m, ts, xs, o, p: m.flatten(ts[0]),
+FLATTEN = _structural(
+    "flatten", 1, shape=lambda shapes, p=None: (_count(shapes[0], None),),
     doc="flatten(x): the elements as a vector, row by row",
 )
-HSTACK = _row(
-    "hstack", -1, None, shape=_hstack_shape, vjp=_hstack_vjp,
-    jvp=lambda m, ts, xs, o, p: m.hstack(*ts),
+HSTACK = _structural(
+    "hstack", -1, shape=_hstack_shape,
     doc="hstack(a, b, ...): join vectors end to end, matrices side by side (NumPy's rules)",
 )
-VSTACK = _row(
-    "vstack", -1, None, shape=_vstack_shape, vjp=_vstack_vjp,
-    jvp=lambda m, ts, xs, o, p: m.vstack(*ts),
+VSTACK = _structural(
+    "vstack", -1, shape=_vstack_shape,
     doc="vstack(a, b, ...): stack rows; a vector is one row (NumPy's rules)",
 )
-TRACE = _row(
-    "trace", 1, None, shape=_square_to_scalar,
-    vjp=(lambda m, g, xs, o, p: g * m.eye((m.shape(xs[0])[0],)),),
-    jvp=lambda m, ts, xs, o, p: m.trace(ts[0]),
+TRACE = _structural(
+    "trace", 1, shape=_square_to_scalar,
     doc="trace(X): sum of the diagonal of a square matrix",
 )
-DET = _row(
-    "det", 1, None, shape=_square_to_scalar,
+DET = _structural(
+    "det", 1, shape=_square_to_scalar,
     vjp=(lambda m, g, xs, o, p: g * m.cofactor(xs[0]),),
     jvp=lambda m, ts, xs, o, p: m.sum(m.cofactor(xs[0]) * ts[0], None),
+    kernel="cofactor: exact at a singular X too (the rule's det(X) X⁻ᵀ needs the inverse)",
     doc="det(X): determinant of a square matrix",
     convention="exact at singular X too (the gradient is the cofactor matrix)",
 )
-LOGDET = _row(
-    "logdet", 1, None, shape=_square_to_scalar,
-    vjp=(lambda m, g, xs, o, p: g * m.transpose(m.inv(xs[0])),),
-    jvp=lambda m, ts, xs, o, p: m.trace(m.matmul(m.inv(xs[0]), ts[0])),
+LOGDET = _structural(
+    "logdet", 1, shape=_square_to_scalar,
     domain="logdet needs a matrix with a positive determinant",
     doc="logdet(X): log det X, for det X > 0",
 )
-INV = _row(
-    "inv", 1, None, shape=_square,
-    vjp=(lambda m, g, xs, o, p: -m.matmul(m.matmul(m.transpose(o), g), m.transpose(o)),),
-    jvp=lambda m, ts, xs, o, p: -m.matmul(m.matmul(o, ts[0]), o),
+INV = _structural(
+    "inv", 1, shape=_square,
     domain="inv needs a non-singular matrix", doc="inv(X): inverse of a square matrix",
 )
-SOLVE = _row(
-    "solve", 2, None, shape=_solve_shape,
+SOLVE = _structural(
+    "solve", 2, shape=_solve_shape,
     vjp=(_solve_grad_a, lambda m, g, xs, o, p: m.solve(m.transpose(xs[0]), g)),
     jvp=lambda m, ts, xs, o, p: m.solve(xs[0], ts[1] - m.matmul(ts[0], o)),
+    kernel="solve: one LU solve with Aᵀ (the rule writes A⁻ᵀ ḡ, which would form the inverse)",
     domain="solve needs a non-singular matrix A", doc="solve(A, b): x with A x = b (b a vector or a matrix)",
 )
-DIAG = _row(
-    "diag", 1, None, shape=_diag_shape,
-    vjp=(lambda m, g, xs, o, p: m.diag(g),),
-    jvp=lambda m, ts, xs, o, p: m.diag(ts[0]),
+DIAG = _structural(
+    "diag", 1, shape=_diag_shape,
     doc="diag(v): the diagonal matrix of a vector; diag(X): the diagonal of a square matrix",
 )
 def _constant_shape(shapes, p) -> tuple:

@@ -1,13 +1,15 @@
-"""The matrix rules of the structural ops: what `--steps`, `--edges` and `--paths` print.
+"""The matrix rules of the structural ops: what the engine runs and the explanations print.
 
-`gradcli.core.ops` gives each structural op (``matmul``, ``softmax``, ``index``, ...) a
-VJP that the engine runs.  This table, keyed by the same op names, gives the *same*
-rule as the lecture writes it -- ``W̄ += v̄ xᵀ``, ``z̄ = s ∘ (s̄ − ⟨s̄, s⟩)`` -- and the
-local Jacobian with its structure (``diag(σ'(z))``, ``I ⊗ xᵀ``).  Each rule is a small
-expression tree (`Expr`) that renders itself as text and as LaTeX *and evaluates
-itself on NumPy*; ``tests/test_rules.py`` evaluates every printed rule at random
-shapes and points and compares it with the op row's VJP, so the words cannot drift
-from the math.
+Each structural op (``matmul``, ``softmax``, ``index``, ...) has its rule here, as the
+lecture writes it -- ``W̄ += v̄ xᵀ``, ``z̄ = s ∘ (s̄ − ⟨s̄, s⟩)`` -- with its local
+Jacobian and structure (``diag(σ'(z))``, ``I ⊗ xᵀ``) and its tangent rule (``v̇ = Ẇ x + W ẋ``).
+The op's row in `gradcli.core.ops` points to it: the row's VJP and JVP evaluate the rule
+(`vjps_from_rules`, `jvp_from_rules`) unless the row names a hand-tuned kernel.  Each
+rule is a small expression tree (`gradcli.core.formula.Expr`) that renders itself as
+text, LaTeX, gradcli syntax and Python *and evaluates itself on a backend*;
+``tests/test_rules.py`` evaluates every printed rule at random shapes and points against
+the op row's VJP and JVP (so a kernel cannot drift from its rule) and the rule-made ones
+against central differences.  `--steps`, `--edges`, `--paths` and ``diff`` print them.
 
 Leaves of a rule: ``G`` (the output's adjoint, printed ``v̄``), ``X0``/``X1`` (the
 arguments, printed by their labels), ``OUT`` (the output), ``P0``/``P1`` (an
@@ -19,280 +21,15 @@ back.  NumPy is imported only when a rule is evaluated.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+import functools
+from typing import Any, Callable, NamedTuple, Optional, Union
 
-from .elements import index_text, unbroadcast
-
-# precedence of an expression's top operator (for brackets)
-_SUBSCRIPT = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
-_SUM, _PROD, _UNARY, _ATOM = 1, 2, 3, 4
-
-
-class Expr:
-    """A node of a rule: its kind, children, and (for leaves) the key it reads."""
-
-    __slots__ = ("kind", "args", "key", "data")
-
-    def __init__(self, kind: str, *args: "Expr", key: str = "", data: object = None) -> None:
-        self.kind = kind
-        self.args = args
-        self.key = key
-        #: what a leaf of fixed shape needs to evaluate (a slice, a shape, a matrix builder)
-        self.data = data
-
-    # building rules reads like the math
-    def __matmul__(self, other: "Expr") -> "Expr":
-        return Expr("mm", self, other)
-
-    def __mul__(self, other: "Expr") -> "Expr":
-        return Expr("had", self, other)
-
-    def __sub__(self, other: "Expr") -> "Expr":
-        return Expr("sub", self, other)
-
-    def __truediv__(self, other: "Expr") -> "Expr":
-        return Expr("div", self, other)
-
-    @property
-    def T(self) -> "Expr":  # noqa: N802 - the math's name
-        return Expr("T", self)
-
-    @property
-    def prec(self) -> int:
-        return {"sub": _SUM, "add": _SUM, "mm": _PROD, "had": _PROD, "scale": _PROD, "div": _PROD, "kron": _PROD,
-                "sumto": _UNARY, "total": _UNARY, "neg": _UNARY, "T": _ATOM, "others": _UNARY,
-                "inv": _UNARY, "invT": _UNARY, "rsum": _UNARY}.get(self.kind, _ATOM)
-
-    # ---- text -------------------------------------------------------------------
-    def text(self, names: dict, latex: bool = False) -> str:
-        """The rule in the lecture's notation; `names` maps leaf keys to labels."""
-        k, a = self.kind, self.args
-
-        def sub(e: "Expr", below: int) -> str:
-            t = e.text(names, latex)
-            return (r"\left(" + t + r"\right)" if latex else f"({t})") if e.prec < below else t
-
-        if k == "leaf":
-            return names[self.key]
-        if k == "T":
-            return sub(a[0], _ATOM) + (r"^\top" if latex else "ᵀ")
-        if k == "mm":
-            return sub(a[0], _PROD) + (r"\," if latex else " ") + sub(a[1], _PROD + 1)
-        if k in ("had", "scale", "kron"):
-            sym = {"had": (" ∘ ", r" \circ "), "scale": (" · ", r" \cdot "), "kron": (" ⊗ ", r" \otimes ")}[k]
-            return sub(a[0], _PROD) + sym[latex] + sub(a[1], _PROD + 1)
-        if k == "sub":
-            return sub(a[0], _SUM) + (" - " if latex else " − ") + sub(a[1], _SUM + 1)
-        if k == "add":
-            return sub(a[0], _SUM) + " + " + sub(a[1], _SUM + 1)
-        if k == "rsum":  # Σ ẋ, Σ₀ ẋ: a sum over all elements or along one axis
-            axis = "" if self.data is None else str(self.data)
-            if latex:
-                return (rf"\textstyle\sum_{{{axis}}} " if axis else r"\textstyle\sum ") + sub(a[0], _UNARY)
-            return f"Σ{axis.translate(_SUBSCRIPT)} " + sub(a[0], _UNARY)
-        if k == "call":  # tr(Ẋ), hstack(ȧ, ḃ), cumsum(ẋ, 0)
-            extra: str = self.data[1]  # type: ignore[index]
-            inside = ", ".join([e.text(names, latex) for e in a] + ([extra] if extra else []))
-            return (rf"\operatorname{{{self.key}}}" if latex else self.key) + f"({inside})"
-        if k == "list":  # [ȧ, ḃ, ċ]
-            inside = ", ".join(e.text(names, latex) for e in a)
-            return rf"\left[{inside}\right]" if latex else f"[{inside}]"
-        if k == "zero":
-            return "0"
-        if k == "div":
-            return sub(a[0], _PROD) + " / " + sub(a[1], _PROD + 1)
-        if k == "inner":
-            x, y = a[0].text(names, latex), a[1].text(names, latex)
-            return rf"\langle {x}, {y} \rangle" if latex else f"⟨{x}, {y}⟩"
-        if k == "total":
-            return (r"\textstyle\sum " if latex else "Σ ") + sub(a[0], _UNARY)
-        if k == "sumto":
-            axes = names.get("axes", "")
-            return (rf"\textstyle\sum_{{{axes}}} " if latex else f"Σ{axes} ") + sub(a[0], _UNARY)
-        if k == "func":
-            return (rf"\{self.key}" if latex else self.key) + "(" + a[0].text(names, latex) + ")"
-        if k == "diag":
-            return (r"\operatorname{diag}" if latex else "diag") + "(" + a[0].text(names, latex) + ")"
-        if k == "ones":
-            return r"\mathbf{1}" if latex else "𝟏"
-        if k == "eye":
-            return "I"
-        if k == "eq":
-            x, y = a[0].text(names, latex), a[1].text(names, latex)
-            return f"[{x} = {y}]"
-        if k == "pick":
-            return sub(a[0], _ATOM) + f"[{names['k']}]"
-        if k == "col":
-            return a[0].text(names, latex)
-        if k == "scatter":
-            return a[0].text(names, latex)
-        if k == "neg":
-            return "-" + sub(a[0], _UNARY) if latex else "−" + sub(a[0], _UNARY)
-        if k == "row":
-            return sub(a[0], _ATOM) + (r"^\top" if latex else "ᵀ")
-        if k == "perm":
-            return "P"
-        if k == "select":  # the rows of I the index picks (the renderer names them: I[2])
-            return names.get("select", r"I_{[\cdot]}" if latex else "I[·]")
-        if k in ("inv", "invT"):
-            sup = {("inv", False): "⁻¹", ("invT", False): "⁻ᵀ", ("inv", True): "^{-1}", ("invT", True): r"^{-\top}"}
-            return sub(a[0], _ATOM) + sup[k, latex]
-        if k == "part":  # ȳ[:, 2:5]
-            return sub(a[0], _ATOM) + self.key
-        if k in ("embed", "num"):
-            return self.key
-        if k == "diagof":
-            return (r"\operatorname{diag}" if latex else "diag") + "(" + a[0].text(names, latex) + ")"
-        if k == "vec":
-            inside = a[0].text(names, latex)
-            return rf"\operatorname{{vec}}({inside})^\top" if latex else f"vec({inside})ᵀ"
-        if k == "mean":
-            return (r"\operatorname{mean}" if latex else "mean") + "(" + a[0].text(names, latex) + ")"
-        if k == "others":  # ∏ⱼ≠ᵢ xⱼ
-            x = a[0].text(names, latex)
-            return rf"\textstyle\prod_{{j \ne i}} {{{x}}}_j" if latex else f"∏ⱼ≠ᵢ {x}ⱼ"
-        if k == "rcumsum":
-            inside = a[0].text(names, latex)
-            if latex:
-                return rf"\operatorname{{flip}}(\operatorname{{cumsum}}(\operatorname{{flip}}({inside})))"
-            return f"flip(cumsum(flip({inside})))"
-        if k == "reshape":
-            inside = a[0].text(names, latex)
-            shape = self.key.replace("×", r"\times ") if latex else self.key
-            return (r"\operatorname{reshape}" if latex else "reshape") + f"({inside}, {shape})"
-        raise ValueError(f"no text for rule node {k}")
-
-    # ---- numbers ----------------------------------------------------------------
-    def value(self, env: dict):
-        """The rule evaluated on NumPy (vectors are columns inside products)."""
-        import numpy as np
-
-        k, a = self.kind, self.args
-        if k == "leaf":
-            return np.asarray(env[self.key], dtype=float)
-        if k == "T":
-            x = a[0].value(env)
-            return x.reshape(1, -1) if x.ndim == 1 else x.T
-        if k == "mm":
-            x, y = (_column(e.value(env)) for e in a)
-            return x @ y
-        if k == "kron":
-            return np.kron(_column(a[0].value(env)), _column(a[1].value(env)))
-        if k in ("had", "scale"):
-            return a[0].value(env) * a[1].value(env)
-        if k == "sub":
-            return _aligned(a[0].value(env), a[1].value(env), lambda x, y: x - y)
-        if k == "add":
-            return _aligned(a[0].value(env), a[1].value(env), lambda x, y: x + y)
-        if k == "rsum":
-            return np.sum(a[0].value(env), axis=self.data, keepdims=True)  # type: ignore[call-overload]
-        if k == "call":
-            fn: Callable = self.data[0]  # type: ignore[index]
-            return np.asarray(fn(*(e.value(env) for e in a)), dtype=float)
-        if k == "list":
-            return np.stack([np.asarray(e.value(env), dtype=float) for e in a])
-        if k == "zero":
-            return np.zeros(self.data)  # type: ignore[arg-type]
-        if k == "div":
-            return a[0].value(env) / a[1].value(env)
-        if k == "inner":
-            return np.sum(a[0].value(env) * a[1].value(env), axis=env.get("axis"), keepdims=True)
-        if k == "total":
-            return np.sum(a[0].value(env), axis=env.get("axis"), keepdims=True)
-        if k == "sumto":
-            return unbroadcast(a[0].value(env), env["arg_shape"])
-        if k == "func":
-            return getattr(np, self.key)(a[0].value(env))
-        if k == "diag":
-            return np.diag(np.ravel(a[0].value(env)))
-        if k == "ones":
-            return np.ones(env["arg_shape"])
-        if k == "eye":
-            return np.eye(env["eye"])
-        if k == "eq":
-            return (a[0].value(env) == a[1].value(env)).astype(float)
-        if k == "pick":
-            return a[0].value(env)[env["k"]]
-        if k == "col":
-            if a[0].kind == "ones":
-                return np.ones((int(np.prod(env["out_shape"])), 1))
-            return np.reshape(a[0].value(env), (-1, 1))
-        if k == "scatter":
-            out = np.zeros(env["arg_shape"])
-            out[env["index"]] += a[0].value(env)
-            return out
-        if k == "neg":
-            return -a[0].value(env)
-        if k == "row":
-            return a[0].value(env).reshape(1, -1)
-        if k == "perm":
-            shape = env["arg_shape"]
-            n = int(np.prod(shape))
-            return np.eye(n)[np.arange(n).reshape(shape).T.ravel()]
-        if k == "select":
-            shape = env["arg_shape"]
-            n = int(np.prod(shape))
-            return np.eye(n)[np.ravel(np.arange(n).reshape(shape)[env["index"]])]
-        if k in ("inv", "invT"):
-            x = a[0].value(env)
-            if env.get("shapes_only"):  # the shapes note reads shapes only (at a singular point too)
-                return np.zeros_like(x)
-            y = np.linalg.inv(x)
-            return y if k == "inv" else y.T
-        if k == "part":
-            return a[0].value(env)[self.data]
-        if k == "embed":
-            return self.data(env)  # type: ignore[operator]
-        if k == "num":
-            return np.asarray(self.data, dtype=float)
-        if k == "diagof":
-            return np.diag(a[0].value(env))
-        if k == "vec":
-            return a[0].value(env).reshape(1, -1)
-        if k == "mean":
-            return np.mean(a[0].value(env), axis=env.get("axis"), keepdims=True)
-        if k == "others":
-            return _others(a[0].value(env), env.get("axis"), bool(env.get("shapes_only")))
-        if k == "rcumsum":
-            x, axis = a[0].value(env), env.get("axis")
-            if axis is None:
-                return np.flip(np.cumsum(np.flip(np.ravel(x)))).reshape(env["arg_shape"])
-            return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
-        if k == "reshape":
-            return np.reshape(a[0].value(env), self.data)
-        raise ValueError(f"no value for rule node {k}")
-
-    def operands(self) -> tuple:
-        """The factors of a top-level product (for the shapes note ``3×1 · 1×2 → 3×2``)."""
-        return self.args if self.kind in ("mm", "kron") else ()
+from .elements import index_text
+from .formula import Expr, call, numpy_backend
 
 
 def _column(x):
     return x.reshape(-1, 1) if x.ndim == 1 else x
-
-
-def _aligned(x, y, f):
-    """x ± y where one side is a vector and the other the same vector as a column
-    (``ḃ − Ȧ x``: products read vectors as columns)."""
-    if x.ndim == 1 and y.shape == (x.size, 1):
-        x = x.reshape(-1, 1)
-    elif y.ndim == 1 and x.shape == (y.size, 1):
-        y = y.reshape(-1, 1)
-    return f(x, y)
-
-
-def _others(x, axis, shapes_only: bool):
-    """Each element's product of the *other* elements (along `axis`, or of all of x),
-    written as the definition reads: the product with that element replaced by 1."""
-    import numpy as np
-
-    if shapes_only:
-        return np.ones_like(x)
-    v = np.ravel(x) if axis is None else np.moveaxis(x, axis, -1)
-    n = v.shape[-1]
-    spread = np.where(np.eye(n, dtype=bool), 1.0, v[..., None, :])  # [..., i, j]: xⱼ, or 1 where j = i
-    others = np.prod(spread, axis=-1)
-    return others.reshape(np.shape(x)) if axis is None else np.moveaxis(others, -1, axis)
 
 
 def _leaf(key: str) -> Expr:
@@ -590,31 +327,105 @@ def rules_for(op: str, shapes: tuple, param: object) -> Optional[tuple]:
 REDUCTIONS_WITH_AXIS = {"sum", "mean", "logsumexp", "prod", "var", "std"}
 
 
-def environment(op: str, k: int, xs: list, out, g, param, partials: Optional[list] = None) -> dict:
-    """The values a rule of argument `k` reads: ``g``, ``x0``, ``x1``, ``out``, ``p0``..."""
-    import numpy as np
+def environment(op: str, k: int, xs: list, out, g, param, partials: Optional[list] = None, m: Any = None) -> dict:
+    """The values a rule of argument `k` reads: ``g``, ``x0``, ``x1``, ``out``, ``p0``...
 
-    arg_shape = tuple(np.shape(xs[k]))
-    out_shape = tuple(np.shape(out))
+    `m` is the backend the values live on (NumPy when None; dual numbers, source code)."""
+    if m is None:
+        m = numpy_backend()
+    arg_shape = tuple(m.shape(xs[k]))
+    out_shape = tuple(m.shape(out))
     env: dict = {"x0": xs[0], "x1": xs[1] if len(xs) > 1 else 0.0, "out": out,
                  "g": 0.0 if g is None else g, "arg_shape": arg_shape, "out_shape": out_shape, "k": k}
     if op in REDUCTIONS_WITH_AXIS and param is not None:
         axis = param % len(arg_shape)
-        env["out"] = np.expand_dims(out, axis)
+        kept = out_shape[:axis] + (1,) + out_shape[axis:]  # the reduced axis kept: it broadcasts back
+        env["out"] = m.reshape(out, kept)
         if g is not None:
-            env["g"] = np.expand_dims(g, axis)
+            env["g"] = m.reshape(g, kept)
     if op in ("softmax", "log_softmax"):
         env["axis"] = param
     if op in ("prod", "var", "std", "cumsum") and param is not None:
         env["axis"] = param % len(arg_shape)
     if op in ("mean", "var", "std"):
-        env["n"] = float(np.prod(arg_shape) if param is None else arg_shape[param])
+        env["n"] = float(_size(arg_shape) if param is None else arg_shape[param])
     if op == "index":
         env["index"] = tuple(slice(*i[1:]) if isinstance(i, tuple) else i for i in param)  # type: ignore[union-attr]
-    for j, p in enumerate(partials or ()):
-        if p is not None:
-            env[f"p{j}"] = np.broadcast_to(p, out_shape)
+    if partials:
+        import numpy as np
+
+        for j, p in enumerate(partials):
+            if p is not None:
+                env[f"p{j}"] = np.broadcast_to(p, out_shape)
     return env
+
+
+def _size(shape: tuple) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+# ---- the rules as the engine's source ---------------------------------------------------------
+# An op row without a hand-tuned kernel gets its VJP and JVP from here: they evaluate the
+# rule (the same tree `--steps` prints) on the backend the engine runs (NumPy arrays, dual
+# numbers for Hessians, source code for `gradcli export`).  The rules of one op at one set
+# of argument shapes are built once and kept.
+
+@functools.lru_cache(maxsize=1024)
+def _cached_rules(op: str, shapes: tuple, param: object) -> tuple:
+    return rules_for(op, shapes, param) or ()
+
+
+def _rules_at(op: str, shapes: tuple, param: object) -> tuple:
+    try:
+        return _cached_rules(op, shapes, param)
+    except TypeError:  # a parameter that cannot be a key (a list): build the rules afresh
+        return rules_for(op, shapes, param) or ()
+
+
+def _adjoint(op: str, k: int, m: Any, g, xs: list, out, param):
+    shapes = tuple(tuple(m.shape(x)) for x in xs)
+    rule = _rules_at(op, shapes, param)[k]
+    env = environment(op, k, xs, out, g, param, m=m)
+    env["eye"] = eye_size(rule, env)
+    c = rule.adjoint.value(env, m)
+    if tuple(m.shape(c)) != env["arg_shape"]:
+        c = m.reshape(c, env["arg_shape"])
+    return m.take_at(c, ()) if not env["arg_shape"] else c  # a scalar argument gets a scalar
+
+
+def vjps_from_rules(op: str, arity: int) -> Union[tuple, Callable[..., list]]:
+    """An op row's ``vjp`` field made from its rules: one function per argument
+    ``(m, g, xs, out, param) -> cotangent``, or (variadic) one function giving them all."""
+    if arity < 0:
+        return lambda m, g, xs, out, param: [_adjoint(op, k, m, g, xs, out, param) for k in range(len(xs))]
+    return tuple(functools.partial(_vjp_of_argument, op, k) for k in range(arity))
+
+
+def _vjp_of_argument(op: str, k: int, m: Any, g, xs: list, out, param):
+    return _adjoint(op, k, m, g, xs, out, param)
+
+
+def jvp_from_rules(op: str) -> Callable[..., object]:
+    """An op row's ``jvp`` field made from its tangent rule: ``(m, ts, xs, out, param) -> tangent``."""
+    return functools.partial(_tangent_of, op)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_tangent(op: str, shapes: tuple, param: object) -> Expr:
+    return total_of(tangent_terms(op, shapes, param, (True,) * len(shapes)) or [])
+
+
+def _tangent_of(op: str, m: Any, ts: list, xs: list, out, param):
+    shapes = tuple(tuple(m.shape(x)) for x in xs)
+    try:
+        expr = _cached_tangent(op, shapes, param)
+    except TypeError:
+        expr = total_of(tangent_terms(op, shapes, param, (True,) * len(shapes)) or [])
+    env = tangent_environment(op, xs, out, ts, param, m=m)
+    return m.reshape(expr.value(env, m), env["out_shape"])
 
 
 def eye_size(rule: Rule, env: dict) -> int:
@@ -683,8 +494,7 @@ def tangent_leaf(k: int) -> Expr:
 T0, T1 = tangent_leaf(0), tangent_leaf(1)
 
 
-def _call(name: str, fn: Callable, *args: Expr, extra: str = "") -> Expr:
-    return Expr("call", *args, key=name, data=(fn, extra))
+_call = call
 
 
 def _rsum(a: Expr, axis) -> Expr:
@@ -692,23 +502,12 @@ def _rsum(a: Expr, axis) -> Expr:
 
 
 def _np(name: str) -> Callable:
-    """A NumPy function looked up when the rule is evaluated (NumPy is imported lazily)."""
-
-    def f(*xs):
-        import numpy as np
-
-        return getattr(np, name)(*xs)
-
-    return f
+    """The backend's function `name`, looked up when the rule is evaluated."""
+    return lambda m, *xs: getattr(m, name)(*xs)
 
 
 def _cumsum(axis) -> Callable:
-    def f(x):
-        import numpy as np
-
-        return np.cumsum(x) if axis is None else np.cumsum(x, axis)
-
-    return f
+    return lambda m, x: m.cumsum(x, axis)
 
 
 def _matmul_tangent(shapes: tuple, p) -> tuple:
@@ -757,7 +556,7 @@ TANGENTS: dict[str, Callable[[tuple, object], tuple]] = {
     "amin": lambda shapes, p: (inner(indicator(X0, OUT), T0) / total(indicator(X0, OUT)),),
     "index": _index_tangent,
     "reshape": _reshape_tangent,
-    "flatten": lambda shapes, p: (_call("flatten", _np("ravel"), T0),),
+    "flatten": lambda shapes, p: (_call("flatten", _np("flatten"), T0),),
     "diag": lambda shapes, p: (_call("diag", _np("diag"), T0),),
     "trace": lambda shapes, p: (_call("tr", _np("trace"), T0),),
     "cumsum": lambda shapes, p: (_call("cumsum", _cumsum(p), T0, extra="" if p is None else str(p)),),
@@ -782,12 +581,7 @@ def _join_tangent(op: str, shapes: tuple, live: tuple) -> Expr:
 
 
 def _joined(op: str) -> Callable:
-    def f(*xs):
-        import numpy as np
-
-        return getattr(np, op)(list(xs))
-
-    return f
+    return lambda m, *xs: getattr(m, op)(*xs)
 
 
 def tangent_terms(op: str, shapes: tuple, param: object, live: tuple) -> Optional[list]:
@@ -831,15 +625,16 @@ def total_of(terms: list) -> Expr:
     return e
 
 
-def tangent_environment(op: str, xs: list, out, ts: list, param, partials: Optional[list] = None) -> dict:
+def tangent_environment(op: str, xs: list, out, ts: list, param, partials: Optional[list] = None,
+                        m: Any = None) -> dict:
     """The values a tangent rule reads: the adjoint rules' leaves plus ``t0``, ``t1``, ..."""
-    import numpy as np
-
-    env = environment(op, 0, xs, out, None, param, partials)
+    if m is None:
+        m = numpy_backend()
+    env = environment(op, 0, xs, out, None, param, partials, m=m)
     if op in REDUCTIONS_WITH_AXIS and param is not None:
-        env["axis"] = param % len(np.shape(xs[0]))
+        env["axis"] = param % len(m.shape(xs[0]))
     for k, t in enumerate(ts):
-        env[f"t{k}"] = np.asarray(t, dtype=float)
+        env[f"t{k}"] = m.asarray(t)
     return env
 
 

@@ -27,6 +27,7 @@ from typing import Any, Optional
 
 from ..core.errors import UsageError
 from ..core.fmt import tex_bar, tex_name
+from ..core.formula import ATOM, POW, PROD, SUM, UNARY
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import CONSTANTS, FUNCTIONS, OPS
 
@@ -35,7 +36,6 @@ NODE_LIMIT = 400
 #: an elementwise fallback writes one formula per element: at most this many
 FALLBACK_ELEMENTS = 64
 
-_SUM, _PROD, _UNARY, _POW, _ATOM = 1, 2, 3, 4, 5
 
 
 # ---- formulas: a small expression tree that prints as gradcli and as LaTeX --------------
@@ -51,8 +51,8 @@ class F:
     def prec(self) -> int:
         if self.kind == "raw":
             return self.value[1]
-        return {"add": _SUM, "sub": _SUM, "mul": _PROD, "div": _PROD, "matmul": _PROD,
-                "neg": _UNARY}.get(self.kind, _ATOM)
+        return {"add": SUM, "sub": SUM, "mul": PROD, "div": PROD, "matmul": PROD,
+                "neg": UNARY}.get(self.kind, ATOM)
 
     @property
     def leaf(self) -> bool:
@@ -72,19 +72,19 @@ class F:
         if k == "call":
             return f"{self.value}({', '.join(x.text() for x in a)})"
         if k == "neg":
-            return "-" + _wrap(a[0], a[0].prec < _PROD)
+            return "-" + _wrap(a[0], a[0].prec < PROD)
         x, y = a
-        product_like = x.prec == _PROD and x.kind != "matmul"
+        product_like = x.prec == PROD and x.kind != "matmul"
         if k == "add":
             left, right = False, False
         elif k == "sub":
-            left, right = False, y.prec <= _SUM
+            left, right = False, y.prec <= SUM
         elif k == "mul":
-            left, right = x.prec < _PROD or x.kind == "matmul", y.prec < _PROD or y.kind == "matmul"
+            left, right = x.prec < PROD or x.kind == "matmul", y.prec < PROD or y.kind == "matmul"
         elif k == "div":
-            left, right = x.prec < _PROD or x.kind == "matmul", y.prec < _POW
+            left, right = x.prec < PROD or x.kind == "matmul", y.prec < POW
         else:  # matmul: never mixed with * or / without brackets
-            left, right = x.prec < _PROD or product_like, y.prec < _POW
+            left, right = x.prec < PROD or product_like, y.prec < POW
         sym = {"add": " + ", "sub": " - ", "mul": " * ", "div": " / ", "matmul": " @ "}[k]
         return _wrap(x, left) + sym + _wrap(y, right)
 
@@ -99,17 +99,17 @@ class F:
         if k == "call":
             inner = [x.latex(names) for x in a]
             if self.value == "transpose":
-                return _lwrap(a[0], names, a[0].prec < _ATOM) + r"^\top"
+                return _lwrap(a[0], names, a[0].prec < ATOM) + r"^\top"
             if self.value == "outer":
-                return inner[0] + " " + _lwrap(a[1], names, a[1].prec < _ATOM) + r"^\top"
+                return inner[0] + " " + _lwrap(a[1], names, a[1].prec < ATOM) + r"^\top"
             if self.value == "dot":
                 return rf"\langle {inner[0]}, {inner[1]} \rangle"
             if self.value == "sum":
-                return r"\textstyle\sum " + _lwrap(a[0], names, a[0].prec < _ATOM) + \
+                return r"\textstyle\sum " + _lwrap(a[0], names, a[0].prec < ATOM) + \
                     (f"_{{[{inner[1]}]}}" if len(a) > 1 else "")
             return rf"\operatorname{{{self.value}}}\left({', '.join(inner)}\right)"
         if k == "neg":
-            return "-" + _lwrap(a[0], names, a[0].prec <= _UNARY)
+            return "-" + _lwrap(a[0], names, a[0].prec <= UNARY)
         if k == "div":
             return rf"\frac{{{a[0].latex(names)}}}{{{a[1].latex(names)}}}"
         sym = {"add": " + ", "sub": " - ", "mul": r" \circ ", "matmul": r" \, "}[k]
@@ -206,7 +206,7 @@ def raw(expr: Any) -> F:
     if expr.is_Rational:
         if expr < 0:
             return neg(raw(-expr))
-        return F("raw", value=(to_gradcli(expr, pieces=True), _PROD), latex_text=sp.latex(expr))
+        return F("raw", value=(to_gradcli(expr, pieces=True), PROD), latex_text=sp.latex(expr))
     if expr.is_Symbol:
         return name(expr.name)
     if expr.could_extract_minus_sign() and not expr.is_Add:
@@ -218,10 +218,10 @@ def raw(expr: Any) -> F:
             for factor in factors[1:]:
                 out = mul(out, raw(factor))
             return out
-    prec = _SUM if expr.is_Add else _PROD if expr.is_Mul else _POW if expr.is_Pow else _ATOM
+    prec = SUM if expr.is_Add else PROD if expr.is_Mul else POW if expr.is_Pow else ATOM
     text = to_gradcli(expr, pieces=True)
     if expr.is_Pow and (text.startswith("1/") or text.startswith("sqrt(")):
-        prec = _PROD if text.startswith("1/") else _ATOM
+        prec = PROD if text.startswith("1/") else ATOM
     return F("raw", value=(text, prec), latex_text=sp.latex(expr))
 
 
@@ -555,6 +555,13 @@ def _elementwise(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
     return terms
 
 
+#: structural ops whose ``diff`` formula is their rule (`gradcli.core.rules`), read into `F`
+#: by `_from_rule`; the others below are written in the functions gradcli programs use
+#: (``softmax(z)`` for ``exp(z − s)``, ``solve`` for ``A⁻ᵀ``, ``outer(ones(n), ȳ)``); sum, mean,
+#: softmax, reshape and flatten take their rule in the cases that condition lists
+_FROM_RULES = {"matmul", "dot", "outer", "transpose", "trace", "det", "logdet", "inv"}
+
+
 def _matrix_rule(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[F]]]:
     """The lecture's matrix rule of a structural op, in gradcli syntax; None: no rule here."""
     graph = d.graph
@@ -564,21 +571,19 @@ def _matrix_rule(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
     shapes = [a.shape for a in args]
     out = name(d.names[graph.label(node.id)])
     op = node.op
-    if op in ("matmul", "dot"):
-        (sa, sb), (a, b) = shapes, xs
-        if len(sa) == 1 and len(sb) == 1:
-            return [mul(g, b), mul(g, a)]
-        if len(sa) == 2 and len(sb) == 1:
-            return [call("outer", g, b), matmul(transpose(a), g)]
-        if len(sa) == 1 and len(sb) == 2:
-            return [matmul(b, g), call("outer", a, g)]
-        if len(sa) == 2 and len(sb) == 2:
-            return [matmul(g, transpose(b)), matmul(transpose(a), g)]
-        return None
-    if op == "outer" and len(shapes[0]) == 1 and len(shapes[1]) == 1:
-        return [matmul(g, xs[1]), matmul(transpose(g), xs[0])]
-    if op == "transpose":
-        return [g if len(shapes[0]) < 2 else transpose(g)]
+    if op in _FROM_RULES or (op in ("sum", "mean") and node.param is None) or (op == "softmax" and len(shapes[0]) == 1) \
+            or (op in ("reshape", "flatten") and 1 <= len(shapes[0]) <= 2):
+        from ..core import rules
+
+        found = rules.rules_for(op, tuple(shapes), node.param)
+        if found is None or (op in ("matmul", "dot") and 0 in (len(shapes[0]), len(shapes[1]))):
+            return None
+        count = 1
+        for n in shapes[0]:
+            count *= n
+        leaves = {"g": (g, node.shape), "out": (out, node.shape), "n": (num(count), ())}
+        leaves.update({f"x{k}": (x, s) for k, (x, s) in enumerate(zip(xs, shapes))})
+        return [_from_rule(rule.adjoint, leaves, shapes[k]) for k, rule in enumerate(found)]
     if op in ("sum", "mean") and node.param is not None and len(shapes[0]) == 2:
         rows, cols = shapes[0]
         axis = node.param % 2
@@ -586,33 +591,12 @@ def _matrix_rule(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
         if op == "mean":
             spread = F("div", spread, num(rows if axis == 0 else cols))
         return [spread]
-    if op == "trace":
-        return [mul(g, call("eye", num(shapes[0][0])))]
-    if op == "det":
-        return [mul(mul(g, out), transpose(call("inv", xs[0])))]
-    if op == "logdet":
-        return [mul(g, transpose(call("inv", xs[0])))]
-    if op == "inv":
-        return [neg(matmul(matmul(transpose(out), g), transpose(out)))]
     if op == "solve":
         gb = call("solve", transpose(xs[0]), g)
         ga = neg(call("outer", gb, out)) if len(shapes[1]) == 1 else neg(matmul(gb, transpose(out)))
         return [ga, gb]
-    if op in ("reshape", "flatten") and 1 <= len(shapes[0]) <= 2:
-        return [call("reshape", g, *[num(n) for n in shapes[0]])]
-    if op in ("sum", "mean") and node.param is None:
-        shape = shapes[0]
-        spread = mul(g, call("ones", *[num(n) for n in shape])) if shape else g
-        if op == "mean":
-            count = 1
-            for n in shape:
-                count *= n
-            spread = F("div", spread, num(count)) if count != 1 else spread
-        return [spread]
     if op == "norm":
         return [F("div", mul(g, xs[0]), out)]
-    if op == "softmax" and len(shapes[0]) == 1:
-        return [mul(out, sub(g, call("dot", g, out)))]
     if op == "log_softmax" and len(shapes[0]) == 1:
         return [sub(g, mul(call("softmax", xs[0]), call("sum", g)))]
     if op == "logsumexp" and node.param is None and len(shapes[0]) == 1:
@@ -620,9 +604,65 @@ def _matrix_rule(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
     if op == "index":
         return _index_rule(node.param, shapes[0], g)
     if op == "stack" and g.kind == "name":
-        return [F("raw", value=(f"{g.text()}[{k}]", _ATOM), latex_text=f"{g.latex({})}_{{{k}}}")
+        return [F("raw", value=(f"{g.text()}[{k}]", ATOM), latex_text=f"{g.latex({})}_{{{k}}}")
                 for k in range(len(xs))]
     return None
+
+
+def _from_rule(expr: Any, leaves: dict, arg_shape: tuple) -> F:
+    """A rule's formula (`gradcli.core.formula.Expr`) as gradcli syntax in `F`, whose algebra
+    simplifies it (``1 * x`` is ``x``).  In the rule a vector is a column; in gradcli it is
+    1-D, so a column times a row is ``outer`` and ``uᵀ`` alone is ``u``.  The rule trees are
+    a few nodes deep (the recursion is over the rule, never over the user's program)."""
+    def rank(e: Any) -> int:
+        if e.kind == "leaf":
+            return len(leaves[e.key][1])
+        if e.kind == "mm":
+            a, b = e.args
+            if b.kind == "T" and rank(a) <= 1 and rank(b.args[0]) == 1:
+                return 2
+            return max(rank(a) + rank(b) - 2, 0) if not (a.kind == "T" and rank(a.args[0]) == 1) else rank(b) - 1
+        if e.kind in ("inv", "invT", "eye"):
+            return 2
+        return max((rank(a) for a in e.args), default=0)
+
+    def read(e: Any) -> F:
+        k, a = e.kind, e.args
+        if k == "leaf":
+            return leaves[e.key][0]
+        if k == "T":
+            return read(a[0]) if rank(a[0]) == 1 else transpose(read(a[0]))
+        if k == "mm":
+            if a[1].kind == "T" and rank(a[0]) <= 1 and rank(a[1].args[0]) == 1:
+                return call("outer", read(a[0]), read(a[1].args[0]))
+            left = read(a[0])
+            if left.kind == "neg":  # −(Aᵀ) B is written −(Aᵀ B), as `mul` writes its signs
+                return neg(matmul(left.args[0], read(a[1])))
+            return matmul(left, read(a[1]))
+        if k in ("scale", "had"):
+            return mul(read(a[0]), read(a[1]))
+        if k == "div":
+            top, bottom = read(a[0]), read(a[1])
+            return top if bottom.is_num(1) else F("div", top, bottom)
+        if k == "sub":
+            return sub(read(a[0]), read(a[1]))
+        if k == "neg":
+            return neg(read(a[0]))
+        if k == "inner":
+            return call("dot", read(a[0]), read(a[1]))
+        if k == "inv":
+            return call("inv", read(a[0]))
+        if k == "invT":
+            return transpose(call("inv", read(a[0])))
+        if k == "eye":
+            return call("eye", num(arg_shape[0]))
+        if k == "reshape":
+            return call("reshape", read(a[0]), *[num(n) for n in e.data])
+        if k == "ones":
+            return call("ones", *[num(n) for n in arg_shape]) if arg_shape else num(1)
+        raise KeyError(k)
+
+    return read(expr)
 
 
 def _index_rule(index: tuple, shape: tuple, g: F) -> Optional[list[Optional[F]]]:
@@ -631,7 +671,7 @@ def _index_rule(index: tuple, shape: tuple, g: F) -> Optional[list[Optional[F]]]
         return None
 
     def unit(n: int, k: int) -> F:
-        return F("raw", value=(f"eye({n})[{k}]", _ATOM), latex_text=f"e_{{{k}}}")
+        return F("raw", value=(f"eye({n})[{k}]", ATOM), latex_text=f"e_{{{k}}}")
 
     if len(shape) == 1 and len(index) == 1:
         return [mul(g, unit(shape[0], index[0]))]
@@ -703,7 +743,7 @@ def _fallback(d: ArrayDerivation, node: Any, g: F) -> list[Optional[F]]:
         texts = np.empty(shape, dtype=object)
         for idx in np.ndindex(*shape):
             texts[idx] = _element_text(element(elems[idx]))
-        terms.append(F("raw", value=(_nested(texts.tolist()), _ATOM), latex_text=r"\left[\dots\right]"))
+        terms.append(F("raw", value=(_nested(texts.tolist()), ATOM), latex_text=r"\left[\dots\right]"))
     return terms
 
 

@@ -19,6 +19,7 @@ from typing import NamedTuple, Optional
 from ..backends.floats import SCALAR
 from ..core.engine import safe_partials
 from ..core.fmt import number
+from ..core.formula import ATOM, POW, PROD, SIGN, SUM
 from ..core.graph import CONST, INPUT, index_text
 from ..core.ops import OPS
 
@@ -26,7 +27,7 @@ _MACRON = "\u0304"
 
 
 # ---- symbolic partials as text ------------------------------------------------------
-_ATOM, _POW, _MUL, _NEG, _ADD = 5, 4, 3, 2, 1
+# how tightly gradcli text binds: the one ladder of `gradcli.core.formula` (a leading minus at SIGN)
 
 
 class Sym:
@@ -38,7 +39,7 @@ class Sym:
 
     __slots__ = ("text", "prec", "num", "val")
 
-    def __init__(self, text: str, prec: int = _ATOM, num: Optional[float] = None,
+    def __init__(self, text: str, prec: int = ATOM, num: Optional[float] = None,
                  val: Optional[float] = None) -> None:
         self.text = text
         self.prec = prec
@@ -66,7 +67,7 @@ class Sym:
 
 def _lit(x: float) -> Sym:
     x = float(x)
-    return Sym(number(x), _NEG if x < 0 else _ATOM, num=x, val=x)
+    return Sym(number(x), SIGN if x < 0 else ATOM, num=x, val=x)
 
 
 def _sym(x: object) -> Sym:
@@ -86,9 +87,9 @@ def _add(a: Sym, b: Sym) -> Sym:
         return a
     if a.text == b.text:
         return _mul(_lit(2.0), a)
-    if b.text.startswith("-") and b.prec in (_NEG, _MUL):  # a + -b/c is a - b/c
-        return _sub(a, _neg(b) if b.prec == _NEG else Sym(b.text[1:], _MUL))
-    return Sym(f"{a.text} + {_wrap(b, _NEG)}", _ADD)
+    if b.text.startswith("-") and b.prec in (SIGN, PROD):  # a + -b/c is a - b/c
+        return _sub(a, _neg(b) if b.prec == SIGN else Sym(b.text[1:], PROD))
+    return Sym(f"{a.text} + {_wrap(b, SIGN)}", SUM)
 
 
 def _sub(a: Sym, b: Sym) -> Sym:
@@ -100,15 +101,15 @@ def _sub(a: Sym, b: Sym) -> Sym:
         return _neg(b)
     if a.text == b.text:
         return _lit(0.0)
-    return Sym(f"{a.text} - {_wrap(b, _MUL)}", _ADD)
+    return Sym(f"{a.text} - {_wrap(b, PROD)}", SUM)
 
 
 def _neg(a: Sym) -> Sym:
     if a.num is not None:
         return _lit(-a.num)
-    if a.prec == _NEG:  # --x is x
-        return Sym(a.text[1:], _MUL if a.text[1:2] != "(" else _ATOM)
-    return Sym(f"-{_wrap(a, _MUL)}", _NEG)
+    if a.prec == SIGN:  # --x is x
+        return Sym(a.text[1:], PROD if a.text[1:2] != "(" else ATOM)
+    return Sym(f"-{_wrap(a, PROD)}", SIGN)
 
 
 def _mul(a: Sym, b: Sym) -> Sym:
@@ -123,8 +124,8 @@ def _mul(a: Sym, b: Sym) -> Sym:
             return _neg(y)
     if a.text == b.text:
         return _pow(a, _lit(2.0))
-    left = a.text if a.prec >= _MUL or a.prec == _NEG else f"({a.text})"
-    return Sym(f"{left}*{_wrap(b, _MUL)}", _MUL)
+    left = a.text if a.prec >= PROD or a.prec == SIGN else f"({a.text})"
+    return Sym(f"{left}*{_wrap(b, PROD)}", PROD)
 
 
 def _div(a: Sym, b: Sym) -> Sym:
@@ -134,8 +135,8 @@ def _div(a: Sym, b: Sym) -> Sym:
         return a
     if a.num == 0:
         return _lit(0.0)
-    left = a.text if a.prec >= _MUL or a.prec == _NEG else f"({a.text})"
-    return Sym(f"{left}/{_wrap(b, _POW)}", _MUL)
+    left = a.text if a.prec >= PROD or a.prec == SIGN else f"({a.text})"
+    return Sym(f"{left}/{_wrap(b, POW)}", PROD)
 
 
 def _pow(a: Sym, b: Sym) -> Sym:
@@ -148,7 +149,7 @@ def _pow(a: Sym, b: Sym) -> Sym:
         return a
     if b.num == 0:
         return _lit(1.0)
-    return Sym(f"{_wrap(a, _ATOM)}^{_wrap(b, _POW)}", _POW)
+    return Sym(f"{_wrap(a, ATOM)}^{_wrap(b, POW)}", POW)
 
 
 def _call(name: str):
@@ -214,10 +215,10 @@ def _extreme_rules(word: str, xs: list[Sym], own: str) -> list[Sym]:
     names = [x.text for x in xs]
     if len(names) == 2:
         beats = ">" if word == "max" else "<"
-        return [Sym(f"({a} {beats} {b}) + 0.5*({a} == {b})", _ADD) for a, b in (names, names[::-1])]
+        return [Sym(f"({a} {beats} {b}) + 0.5*({a} == {b})", SUM) for a, b in (names, names[::-1])]
     hits = [f"({a} == {own})" for a in names]
     total = " + ".join(hits)
-    return [Sym(f"{h}/({total})", _MUL) for h in hits]
+    return [Sym(f"{h}/({total})", PROD) for h in hits]
 
 
 # ---- edges --------------------------------------------------------------------------
@@ -302,12 +303,12 @@ def _leaf(ev, i: int, tex: bool = False) -> Sym:
             pass
         else:
             x = float(node.param)
-            return Sym(node.text, _NEG if x < 0 else _ATOM, num=x, val=x)
+            return Sym(node.text, SIGN if x < 0 else ATOM, num=x, val=x)
     if tex:
         from ..core.fmt import tex_name
 
-        return Sym(tex_name(graph.label(i)), _ATOM, val=val)
-    return Sym(graph.label(i), _ATOM, val=val)
+        return Sym(tex_name(graph.label(i)), ATOM, val=val)
+    return Sym(graph.label(i), ATOM, val=val)
 
 
 def _numeric_partials(op, xs: list, out: float, live: list) -> list:
@@ -324,7 +325,7 @@ def _symbolic_partials(ev, node, op, tex: bool = False) -> list[Sym]:
     if op.variadic:
         word = node.op  # max or min, the variadic rows
         if node.shape != ():
-            return [Sym(f"1 where {graph.label(a)} is the {word}, else 0", _ADD) for a in node.args]
+            return [Sym(f"1 where {graph.label(a)} is the {word}, else 0", SUM) for a in node.args]
         if op.kink_kind == "extreme" and not tex:
             return _extreme_rules(word, xs, graph.label(node.id))
         result = op.partials(_SYMBOLIC, xs, out)
@@ -336,7 +337,7 @@ def _symbolic_partials(ev, node, op, tex: bool = False) -> list[Sym]:
         s = _sym(r)
         if s.text == own and not tex:  # ∂e/∂x of e = exp(x) reads better as exp(x) than as e
             text = graph.definition(node.id)
-            s = Sym(text, _ADD if " " in text else _ATOM)
+            s = Sym(text, SUM if " " in text else ATOM)
         syms.append(s)
     return syms
 

@@ -21,12 +21,12 @@ import re
 from typing import Any, Optional
 
 from ..core.errors import UsageError
+from ..core.formula import ATOM, POW, PROD, SUM, UNARY
 from ..core.graph import CONST, INPUT, index_text
 from ..core.ops import OPS
 from ..run.evaluate import Evaluation
 
-#: precedence of the Python text an expression is written as
-_ATOM, _POW, _UNARY, _MUL, _ADD, _CMP = 6, 5, 4, 3, 2, 1
+# how tightly Python text binds: the one ladder of `gradcli.core.formula` (unary minus at UNARY)
 
 
 class Code:
@@ -34,7 +34,7 @@ class Code:
 
     __slots__ = ("text", "prec", "shape", "const")
 
-    def __init__(self, text: str, prec: int = _ATOM, shape: tuple = (), const: Optional[float] = None) -> None:
+    def __init__(self, text: str, prec: int = ATOM, shape: tuple = (), const: Optional[float] = None) -> None:
         self.text, self.prec, self.shape, self.const = text, prec, shape, const
 
     def wrap(self, below: int) -> str:
@@ -68,13 +68,13 @@ class Code:
     def __neg__(self) -> "Code":
         if self.const is not None:
             return number(-self.const)
-        return Code(f"-{self.wrap(_UNARY)}", _UNARY, self.shape)
+        return Code(f"-{self.wrap(UNARY)}", UNARY, self.shape)
 
 
 def number(x: float) -> Code:
     x = float(x)
     text = repr(int(x)) + ".0" if x.is_integer() and abs(x) < 1e15 else repr(x)
-    return Code(text, _ATOM if x >= 0 else _UNARY, (), x)
+    return Code(text, ATOM if x >= 0 else UNARY, (), x)
 
 
 def code(x: object) -> Code:
@@ -118,13 +118,24 @@ def _binary(a: Code, b: Code, op: str) -> Code:
         value = {"+": a.const + b.const, "-": a.const - b.const, "*": a.const * b.const,
                  "/": a.const / b.const if b.const else float("nan")}[op]
         return number(value)
-    prec = _ADD if op in "+-" else _MUL
+    prec = SUM if op in "+-" else PROD
     right_needs = prec + 1 if op in "-/" else prec
     return Code(f"{a.wrap(prec)} {op} {b.wrap(right_needs)}", prec, shape)
 
 
 def _call(name: str, *args: Code, shape: tuple = ()) -> Code:
-    return Code(f"{name}({', '.join(a.text for a in args)})", _ATOM, shape)
+    return Code(f"{name}({', '.join(a.text for a in args)})", ATOM, shape)
+
+
+def _where_text(where: Any) -> str:
+    """A NumPy index as source: ``2``, ``1:3``, ``:, 0:2``."""
+    def one(w: Any) -> str:
+        if isinstance(w, slice):
+            text = ("" if w.start is None else str(w.start)) + ":" + ("" if w.stop is None else str(w.stop))
+            return text + ("" if w.step is None else f":{w.step}")
+        return str(w)
+
+    return ", ".join(one(w) for w in where) if isinstance(where, tuple) else one(where)
 
 
 class NumpyCode:
@@ -153,7 +164,7 @@ class NumpyCode:
         a, b = code(a), code(b)
         if b.const == 1:
             return a
-        return Code(f"{a.wrap(_POW + 1)} ** {b.wrap(_POW)}", _POW, _shape(a.shape, b.shape))
+        return Code(f"{a.wrap(POW + 1)} ** {b.wrap(POW)}", POW, _shape(a.shape, b.shape))
 
     def neg(self, a: Code) -> Code:
         return -a
@@ -161,7 +172,7 @@ class NumpyCode:
     def __getattr__(self, name: str) -> Any:
         comparisons = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "ne": "!="}
         if name in comparisons:
-            return lambda x, y: Code(f"1.0 * ({code(x).text} {comparisons[name]} {code(y).text})", _MUL,
+            return lambda x, y: Code(f"1.0 * ({code(x).text} {comparisons[name]} {code(y).text})", PROD,
                                      _shape(code(x).shape, code(y).shape))
         op = OPS.get(name)
         if op is not None and ("numpy" in op.impl or "math" in op.impl):
@@ -204,15 +215,15 @@ class NumpyCode:
 
     # comparisons as 0.0/1.0 (NumPy adds booleans as "or", so never leave them bare)
     def step(self, x: Code) -> Code:
-        return Code(f"1.0 * ({code(x).text} > 0)", _MUL, code(x).shape)
+        return Code(f"1.0 * ({code(x).text} > 0)", PROD, code(x).shape)
 
     def eq(self, x: Code, y: Code) -> Code:
         x, y = code(x), code(y)
-        return Code(f"1.0 * ({x.text} == {y.text})", _MUL, _shape(x.shape, y.shape))
+        return Code(f"1.0 * ({x.text} == {y.text})", PROD, _shape(x.shape, y.shape))
 
     def where(self, c: Code, a: Code, b: Code) -> Code:
         c, a, b = code(c), code(a), code(b)
-        return Code(f"np.where({c.text} != 0, {a.text}, {b.text})", _ATOM, _shape(c.shape, a.shape, b.shape))
+        return Code(f"np.where({c.text} != 0, {a.text}, {b.text})", ATOM, _shape(c.shape, a.shape, b.shape))
 
     def clip(self, x: Code, lo: Code, hi: Code) -> Code:
         return _call("np.clip", code(x), code(lo), code(hi), shape=_shape(code(x).shape, code(lo).shape,
@@ -220,7 +231,7 @@ class NumpyCode:
 
     def leaky_relu(self, x: Code, slope: Code) -> Code:
         x, slope = code(x), code(slope)
-        return Code(f"np.where({x.text} > 0, {x.text}, {(slope * x).text})", _ATOM, _shape(x.shape, slope.shape))
+        return Code(f"np.where({x.text} > 0, {x.text}, {(slope * x).text})", ATOM, _shape(x.shape, slope.shape))
 
     def xlogy(self, x: Code, y: Code) -> Code:
         self.helpers.add("xlogy")
@@ -230,7 +241,7 @@ class NumpyCode:
     def matmul(self, a: Code, b: Code) -> Code:
         from ..core.ops import _matmul_shape
 
-        return Code(f"{a.wrap(_MUL)} @ {b.wrap(_MUL + 1)}", _MUL, _matmul_shape([a.shape, b.shape]))
+        return Code(f"{a.wrap(PROD)} @ {b.wrap(PROD + 1)}", PROD, _matmul_shape([a.shape, b.shape]))
 
     def dot(self, a: Code, b: Code) -> Code:
         return _call("np.dot", a, b, shape=())
@@ -239,13 +250,13 @@ class NumpyCode:
         return _call("np.outer", a, b, shape=(a.shape[0], b.shape[0]))
 
     def transpose(self, x: Code) -> Code:
-        return Code(f"{x.wrap(_ATOM)}.T", _ATOM, tuple(reversed(x.shape)))
+        return Code(f"{x.wrap(ATOM)}.T", ATOM, tuple(reversed(x.shape)))
 
     def _reduce(self, name: str, x: Code, axis: Optional[int]) -> Code:
         if axis is None:
             return _call(f"np.{name}", x, shape=())
         k = axis % len(x.shape)
-        return Code(f"np.{name}({x.text}, axis={axis})", _ATOM, x.shape[:k] + x.shape[k + 1:])
+        return Code(f"np.{name}({x.text}, axis={axis})", ATOM, x.shape[:k] + x.shape[k + 1:])
 
     def sum(self, x: Code, axis: Optional[int] = None) -> Code:
         return self._reduce("sum", x, axis)
@@ -258,7 +269,7 @@ class NumpyCode:
 
     def _helper(self, name: str, x: Code, axis: Optional[int], shape: tuple) -> Code:
         self.helpers.add(name)
-        return Code(f"{name}({x.text}, axis={axis})", _ATOM, shape)
+        return Code(f"{name}({x.text}, axis={axis})", ATOM, shape)
 
     def softmax(self, x: Code, axis: int = -1) -> Code:
         return self._helper("softmax", x, axis, x.shape)
@@ -279,10 +290,10 @@ class NumpyCode:
     def index(self, x: Code, index: tuple) -> Code:
         from ..core.ops import _index_shape
 
-        return Code(f"{x.wrap(_ATOM)}[{index_text(index)}]", _ATOM, _index_shape([x.shape], index))
+        return Code(f"{x.wrap(ATOM)}[{index_text(index)}]", ATOM, _index_shape([x.shape], index))
 
     def stack(self, *xs: Code) -> Code:
-        return Code(f"np.array([{', '.join(code(x).text for x in xs)}])", _ATOM, (len(xs),) + code(xs[0]).shape)
+        return Code(f"np.array([{', '.join(code(x).text for x in xs)}])", ATOM, (len(xs),) + code(xs[0]).shape)
 
     def gelu(self, x: Code) -> Code:
         self.helpers.add("gelu")
@@ -291,13 +302,13 @@ class NumpyCode:
     def elu(self, x: Code, alpha: Code) -> Code:
         x, alpha = code(x), code(alpha)
         below = _call("np.expm1", _call("np.minimum", x, number(0.0), shape=x.shape), shape=x.shape)
-        return Code(f"np.where({x.text} > 0, {x.text}, {(alpha * below).text})", _ATOM, _shape(x.shape, alpha.shape))
+        return Code(f"np.where({x.text} > 0, {x.text}, {(alpha * below).text})", ATOM, _shape(x.shape, alpha.shape))
 
     # the other array operations: NumPy's function of the same meaning, the shape from the op row
     def _row_call(self, op: str, text: str, args: tuple, param: Any = None) -> Code:
         rule = OPS[op].shape
         assert rule is not None, op  # every array op has a shape rule
-        return Code(text, _ATOM, tuple(rule([code(a).shape for a in args], param)))
+        return Code(text, ATOM, tuple(rule([code(a).shape for a in args], param)))
 
     def _axis_call(self, op: str, x: Code, axis: Optional[int]) -> Code:
         name = {"prod": "np.prod", "cumsum": "np.cumsum", "var": "np.var", "std": "np.std"}[op]
@@ -336,7 +347,7 @@ class NumpyCode:
         return _call("np.linalg.det", x, shape=())
 
     def logdet(self, x: Code) -> Code:
-        return Code(f"np.linalg.slogdet({x.text})[1]", _ATOM, ())
+        return Code(f"np.linalg.slogdet({x.text})[1]", ATOM, ())
 
     def inv(self, x: Code) -> Code:
         return _call("np.linalg.inv", x, shape=x.shape)
@@ -348,26 +359,26 @@ class NumpyCode:
         return self._row_call("diag", f"np.diag({x.text})", (x,))
 
     def eye(self, shape: tuple) -> Code:
-        return Code(f"np.eye({shape[0]})", _ATOM, (shape[0], shape[0]))
+        return Code(f"np.eye({shape[0]})", ATOM, (shape[0], shape[0]))
 
     def zeros(self, shape: tuple) -> Code:
-        return Code(f"np.zeros({tuple(shape)!r})", _ATOM, tuple(shape))
+        return Code(f"np.zeros({tuple(shape)!r})", ATOM, tuple(shape))
 
     def ones(self, shape: tuple) -> Code:
-        return Code(f"np.ones({tuple(shape)!r})", _ATOM, tuple(shape))
+        return Code(f"np.ones({tuple(shape)!r})", ATOM, tuple(shape))
 
     # what the vector-Jacobian products are made of
     def prod_others(self, x: Code, axis: Optional[int]) -> Code:
         self.helpers.add("prod_others")
-        return Code(f"prod_others({x.text}, axis={axis})", _ATOM, x.shape)
+        return Code(f"prod_others({x.text}, axis={axis})", ATOM, x.shape)
 
     def rcumsum(self, g: Code, shape: tuple, axis: Optional[int]) -> Code:
         self.helpers.add("rcumsum")
-        return Code(f"rcumsum({g.text}, {tuple(shape)!r}, axis={axis})", _ATOM, tuple(shape))
+        return Code(f"rcumsum({g.text}, {tuple(shape)!r}, axis={axis})", ATOM, tuple(shape))
 
     def cofactor(self, x: Code) -> Code:
         self.helpers.add("cofactor")
-        return Code(f"cofactor({x.text})", _ATOM, x.shape)
+        return Code(f"cofactor({x.text})", ATOM, x.shape)
 
     def matmul_grad_a(self, g: Code, a: Code, b: Code) -> Code:
         if len(a.shape) == 1 and len(b.shape) == 1:
@@ -390,15 +401,34 @@ class NumpyCode:
 
     def expand_to(self, g: Code, shape: tuple, axis: Optional[int]) -> Code:
         if axis is not None:
-            g = Code(f"np.expand_dims({g.text}, {axis % len(shape)})", _ATOM, g.shape)
-        return Code(f"np.broadcast_to({g.text}, {shape!r})", _ATOM, tuple(shape))
+            g = Code(f"np.expand_dims({g.text}, {axis % len(shape)})", ATOM, g.shape)
+        return Code(f"np.broadcast_to({g.text}, {shape!r})", ATOM, tuple(shape))
 
     def sum_keep(self, x: Code, axis: Optional[int]) -> Code:
-        return Code(f"np.sum({x.text}, axis={axis}, keepdims=True)", _ATOM, x.shape)
+        n = len(x.shape)
+        kept = tuple(1 if axis is None or k == axis % n else d for k, d in enumerate(x.shape))
+        return Code(f"np.sum({x.text}, axis={axis}, keepdims=True)", ATOM, kept)
+
+    # what a rule (`gradcli.core.formula`) is evaluated with, beyond the ops
+    def asarray(self, x: object) -> Code:
+        return code(x)
+
+    def take_at(self, x: Code, where: Any) -> Code:
+        """x[where] for a NumPy index (an int, a slice, or a tuple of them)."""
+        if where == ():
+            return x
+        import numpy as np
+
+        shape = np.empty(x.shape)[where].shape
+        return Code(f"{x.wrap(ATOM)}[{_where_text(where)}]", ATOM, tuple(shape))
+
+    def scatter_into(self, g: Code, shape: tuple, where: Any) -> Code:
+        self.helpers.add("scatter")
+        return Code(f"scatter({g.text}, {tuple(shape)!r}, np.s_[{_where_text(where)}])", ATOM, tuple(shape))
 
     def scatter(self, g: Code, shape: tuple, index: tuple) -> Code:
         self.helpers.add("scatter")
-        return Code(f"scatter({g.text}, {shape!r}, np.s_[{index_text(index)}])", _ATOM, tuple(shape))
+        return Code(f"scatter({g.text}, {shape!r}, np.s_[{index_text(index)}])", ATOM, tuple(shape))
 
     def unbroadcast(self, g: Code, shape: tuple) -> Code:
         if tuple(g.shape) == tuple(shape):
@@ -406,7 +436,7 @@ class NumpyCode:
         if shape == ():
             return _call("np.sum", g, shape=())
         self.helpers.add("unbroadcast")
-        return Code(f"unbroadcast({g.text}, {shape!r})", _ATOM, tuple(shape))
+        return Code(f"unbroadcast({g.text}, {shape!r})", ATOM, tuple(shape))
 
     # `times` (0 * inf = 0 in gradcli) is written as a plain product: the script reads
     # like the textbook; it differs from gradcli only where a zero meets an inf or nan
@@ -538,9 +568,9 @@ def _const_code(ev: Evaluation, i: int) -> Code:
     node = ev.graph.nodes[i]
     value = ev.values[i]
     if getattr(value, "shape", ()):
-        return Code(_literal(value), _ATOM, tuple(value.shape))
+        return Code(_literal(value), ATOM, tuple(value.shape))
     if node.text == "pi":
-        return Code("np.pi", _ATOM, (), float(value))
+        return Code("np.pi", ATOM, (), float(value))
     return number(float(value))
 
 
@@ -559,7 +589,7 @@ def to_numpy(ev: Evaluation) -> str:
             var[i] = _const_code(ev, i)
             continue
         shape = tuple(getattr(ev.values[i], "shape", ()))
-        var[i] = Code(names[i], _ATOM, shape)
+        var[i] = Code(names[i], ATOM, shape)
         if node.op == INPUT:
             lines_point.append(f"{names[i]} = {_literal(ev.env[node.name or ''])}")
             continue
@@ -570,7 +600,7 @@ def to_numpy(ev: Evaluation) -> str:
     out = graph.output
     if graph.nodes[out].op == CONST:  # a constant output: no input reaches it, every derivative is 0
         lines_forward.append(f"{names[out]} = {var[out].text}")
-        var[out] = Code(names[out], _ATOM, var[out].shape)
+        var[out] = Code(names[out], ATOM, var[out].shape)
     lines_backward.append(f"{dnames[out]} = {'1.0' if not var[out].shape else f'np.ones({var[out].shape!r})'}")
     assigned = {out}
     for node in reversed(graph.nodes):
@@ -579,7 +609,7 @@ def to_numpy(ev: Evaluation) -> str:
             continue
         op = OPS[node.op]
         xs = [var[a] for a in node.args]
-        g = Code(dnames[i], _ATOM, var[i].shape)
+        g = Code(dnames[i], ATOM, var[i].shape)
         if op.partials is not None:
             partials = op.partials_at(m, xs, var[i])
             terms = [None if not live[a] else m.unbroadcast(g * code(p), var[a].shape)
@@ -591,10 +621,10 @@ def to_numpy(ev: Evaluation) -> str:
             if term is None or graph.nodes[a].op == CONST:
                 continue
             if a in assigned:
-                lines_backward.append(f"{dnames[a]} = {dnames[a]} + {term.wrap(_ADD + 1)}")
+                lines_backward.append(f"{dnames[a]} = {dnames[a]} + {term.wrap(SUM + 1)}")
             else:
                 text = term.text
-                if term.prec == _ATOM and term.text in dnames.values():  # a bare adjoint: copy, no alias
+                if term.prec == ATOM and term.text in dnames.values():  # a bare adjoint: copy, no alias
                     text = f"np.copy({term.text})" if term.shape else term.text
                 lines_backward.append(f"{dnames[a]} = {text}")
                 assigned.add(a)
