@@ -1,6 +1,7 @@
 """One expression tree for formulas, with its renderers and its evaluator.
 
-* `tree` -- `Expr`, the binding powers of the one precedence ladder, the builders;
+* `tree` -- the nodes and the binding powers of the one precedence ladder (`Expr`, here,
+  is a node with its renderers and evaluator);
 * `text` -- the lecture's Unicode text and LaTeX (`Render`);
 * `syntax` -- gradcli's language and Python source (`Syntax`, the name tables);
 * `evaluate` -- the value on a backend (`Evaluate`, `numpy_backend`).
@@ -26,10 +27,48 @@ count), ``T0``/``T1`` (tangents).  In a product a vector is a column (``v̄ xᵀ
 kept, so they broadcast back.  NumPy is imported only when a formula is evaluated.
 """
 
+from typing import Any, Callable, Optional
+
 from .evaluate import Evaluate, numpy_backend
 from .syntax import GRADCLI, PYTHON, Syntax
 from .text import Render
-from .tree import ATOM, COMPARE, POW, PREC, PROD, SIGN, SUM, UNARY, Expr, FormulaError, call, leaf
+from .tree import ATOM, COMPARE, POW, PREC, PROD, SIGN, SUM, UNARY, FormulaError, Node
 
-__all__ = ["Expr", "FormulaError", "PREC", "Render", "Syntax", "Evaluate", "GRADCLI", "PYTHON", "numpy_backend",
+
+class Expr(Node):
+    """A formula: a `Node` tree that renders itself and evaluates itself."""
+
+    __slots__ = ()
+
+    # ---- renderers --------------------------------------------------------------
+    def text(self, names: dict, latex: bool = False) -> str:
+        """The formula in the lecture's notation (or LaTeX); `names` maps leaf keys to labels."""
+        return Render(names, latex).show(self)
+
+    def gradcli(self, names: dict, shapes: Optional[dict] = None) -> str:
+        """The formula in gradcli's language (what ``gradcli diff`` prints; it parses back).
+
+        `shapes` maps leaf keys to shapes, so that a vector times a transposed vector
+        is written ``outer(a, b)``; a node with no gradcli form raises `FormulaError`."""
+        return Syntax(GRADCLI, names, shapes or {}).show(self)
+
+    def python(self, names: dict, target: str = "numpy", shapes: Optional[dict] = None) -> str:
+        """The formula as Python source for `target` (``numpy``, ``torch`` or ``jax``)."""
+        return Syntax(PYTHON[target], names, shapes or {}).show(self)
+
+    # ---- numbers ----------------------------------------------------------------
+    def value(self, env: dict, m: Any = None):
+        """The formula evaluated on backend `m` (NumPy when None); vectors are columns inside products."""
+        return Evaluate(env, numpy_backend() if m is None else m).run(self)
+
+
+def leaf(key: str) -> Expr:
+    return Expr("leaf", key=key)
+
+
+def call(name: str, fn: Callable, *args: Expr, extra: str = "") -> Expr:
+    """``name(args)``; `fn(m, *values)` evaluates it on backend `m`."""
+    return Expr("call", *args, key=name, data=(fn, extra))
+
+__all__ = ["Expr", "Node", "FormulaError", "PREC", "Render", "Syntax", "Evaluate", "GRADCLI", "PYTHON", "numpy_backend",
            "leaf", "call", "COMPARE", "SUM", "SIGN", "PROD", "UNARY", "POW", "ATOM"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from .tree import Expr
+from .tree import Node
 
 
 class Evaluate:
@@ -15,13 +15,13 @@ class Evaluate:
     def __init__(self, env: dict, m: Any) -> None:
         self.env, self.m = env, m
 
-    def run(self, e: Expr):
+    def run(self, e: Node):
         rule = _VALUE.get(e.kind)
         if rule is None:
             raise ValueError(f"no value for rule node {e.kind}")
         return rule(self, e)
 
-    def args(self, e: Expr) -> list:
+    def args(self, e: Node) -> list:
         return [self.run(a) for a in e.args]
 
     def column(self, x):
@@ -37,7 +37,7 @@ class Evaluate:
             y = self.m.reshape(y, (-1, 1))
         return x, y
 
-    def product(self, e: Expr):
+    def product(self, e: Node):
         """``a ∘ b``, ``a · b``; a factor 𝟏 (``ḡ · 𝟏``: the adjoint spread over the argument)
         is a broadcast, not a product (no array of ones is made)."""
         a, b = e.args
@@ -47,7 +47,7 @@ class Evaluate:
             return self.m.times(self.run(a), self.run(b))
         return self.run(a) * self.run(b)
 
-    def matmul(self, e: Expr):
+    def matmul(self, e: Node):
         """A product with vectors read as columns; a matrix times a vector is left as it is
         (the same numbers, as one matrix-vector product)."""
         x, y = self.args(e)
@@ -55,7 +55,7 @@ class Evaluate:
             return self.m.matmul(x, y)
         return self.m.matmul(self.column(x), self.column(y))
 
-    def inverse(self, e: Expr):
+    def inverse(self, e: Node):
         x = self.run(e.args[0])
         if self.env.get("shapes_only"):  # the shapes note reads shapes only (at a singular point too)
             return self.m.zeros_like(x)
@@ -63,27 +63,27 @@ class Evaluate:
         return y if e.kind == "inv" else self.m.transpose(y)
 
 
-def _leaf_value(v: Evaluate, e: Expr):
+def _leaf_value(v: Evaluate, e: Node):
     x = v.env[e.key]
     return x if hasattr(x, "t") else v.m.asarray(x)  # a dual number stays one
 
 
-def _t_value(v: Evaluate, e: Expr):
+def _t_value(v: Evaluate, e: Node):
     x = v.run(e.args[0])
     return v.m.reshape(x, (1, -1)) if len(v.m.shape(x)) == 1 else v.m.transpose(x)
 
 
-def _sub_value(v: Evaluate, e: Expr):
+def _sub_value(v: Evaluate, e: Node):
     x, y = v.aligned(*v.args(e))
     return x - y
 
 
-def _add_value(v: Evaluate, e: Expr):
+def _add_value(v: Evaluate, e: Node):
     x, y = v.aligned(*v.args(e))
     return x + y
 
 
-def _col_value(v: Evaluate, e: Expr):
+def _col_value(v: Evaluate, e: Node):
     if e.args[0].kind == "ones":
         size = 1
         for d in v.env["out_shape"]:
@@ -92,21 +92,21 @@ def _col_value(v: Evaluate, e: Expr):
     return v.m.reshape(v.run(e.args[0]), (-1, 1))
 
 
-def _call_value(v: Evaluate, e: Expr):
+def _call_value(v: Evaluate, e: Node):
     fn: Callable = e.data[0]  # type: ignore[index]
     return fn(v.m, *v.args(e))
 
 
-def _others_value(v: Evaluate, e: Expr):
+def _others_value(v: Evaluate, e: Node):
     x = v.run(e.args[0])
     return v.m.ones_like(x) if v.env.get("shapes_only") else v.m.prod_others(x, v.env.get("axis"))
 
 
-def _rcumsum_value(v: Evaluate, e: Expr):
+def _rcumsum_value(v: Evaluate, e: Node):
     return v.m.rcumsum(v.run(e.args[0]), v.env["arg_shape"], v.env.get("axis"))
 
 
-_VALUE: dict[str, Callable[[Evaluate, Expr], Any]] = {
+_VALUE: dict[str, Callable[[Evaluate, Node], Any]] = {
     "leaf": _leaf_value,
     "T": _t_value,
     "mm": lambda v, e: v.matmul(e),

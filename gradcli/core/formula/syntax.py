@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .tree import ATOM, PROD, SUM, UNARY, Expr, FormulaError
+from .tree import ATOM, PROD, SUM, UNARY, FormulaError, Node
 
 
 #: how each notation writes the operations a formula uses ({} are the operands)
@@ -56,7 +56,7 @@ class Syntax:
     def __init__(self, table: dict[str, str], names: dict, shapes: dict) -> None:
         self.table, self.names, self.shapes = table, names, shapes
 
-    def show(self, e: Expr) -> str:
+    def show(self, e: Node) -> str:
         rule = _SYNTAX.get(e.kind)
         if rule is None:
             raise FormulaError(f"the rule node {e.kind} has no form in this notation")
@@ -65,16 +65,16 @@ class Syntax:
     def fmt(self, what: str, *parts: str) -> str:
         return self.table[what].format(*parts)
 
-    def wrap(self, e: Expr, below: int, avoid: tuple = ()) -> str:
+    def wrap(self, e: Node, below: int, avoid: tuple = ()) -> str:
         t = self.show(e)
         prec = ATOM if e.kind in _WRITTEN_AS_CALLS else e.prec
         return f"({t})" if prec < below or e.kind in avoid else t
 
-    def infix(self, a: Expr, b: Expr, sym: str, level: int) -> str:
+    def infix(self, a: Node, b: Node, sym: str, level: int) -> str:
         avoid = ("mm",) if sym != " @ " else ("had", "scale", "div", "kron")
         return self.wrap(a, level, avoid) + sym + self.wrap(b, level + 1, avoid)
 
-    def rank(self, e: Expr) -> int:
+    def rank(self, e: Node) -> int:
         """The number of axes `e` has in this notation (vectors are 1-D)."""
         k, a = e.kind, e.args
         if k == "leaf":
@@ -89,7 +89,7 @@ class Syntax:
             return 2
         return 0
 
-    def _product(self, a: Expr, b: Expr) -> tuple[str, int]:
+    def _product(self, a: Node, b: Node) -> tuple[str, int]:
         """A matrix product in 1-D-vector notation, and its rank."""
         ra, rb = self.rank(a), self.rank(b)
         if b.kind == "T" and ra <= 1 and self.rank(b.args[0]) == 1:  # a bᵀ: an outer product
@@ -98,7 +98,7 @@ class Syntax:
             return self.infix(a.args[0], b, " @ ", PROD), rb - 1
         return self.infix(a, b, " @ ", PROD), max(ra + rb - 2, 0)
 
-    def leaf(self, e: Expr) -> str:
+    def leaf(self, e: Node) -> str:
         return str(self.names[e.key])
 
     def size(self, key: str) -> str:
@@ -107,7 +107,7 @@ class Syntax:
         return str(self.names[key])
 
 
-def _syntax_call(s: Syntax, e: Expr, *a: Expr) -> str:
+def _syntax_call(s: Syntax, e: Node, *a: Node) -> str:
     name = {"tr": "trace"}.get(e.key, e.key)
     if name in ("hstack", "vstack"):
         return s.fmt(name, ", ".join(s.show(x) for x in a))
@@ -116,17 +116,17 @@ def _syntax_call(s: Syntax, e: Expr, *a: Expr) -> str:
     return s.fmt(name, *(s.show(x) for x in a))
 
 
-def _syntax_inner(s: Syntax, e: Expr, a: Expr, b: Expr) -> str:
+def _syntax_inner(s: Syntax, e: Node, a: Node, b: Node) -> str:
     if s.rank(a) == 1 and s.rank(b) == 1:
         return s.fmt("dot", s.show(a), s.show(b))
     return s.fmt("sum", s.infix(a, b, " * ", PROD))
 
 
-def _syntax_rsum(s: Syntax, e: Expr, a: Expr) -> str:
+def _syntax_rsum(s: Syntax, e: Node, a: Node) -> str:
     return s.fmt("sum", s.show(a)) if e.data is None else s.fmt("sum_axis", s.show(a), str(e.data))
 
 
-def _syntax_transpose(s: Syntax, e: Expr, a: Expr) -> str:
+def _syntax_transpose(s: Syntax, e: Node, a: Node) -> str:
     return s.fmt("T", s.wrap(a, ATOM) if s.table["T"].startswith("{}") else s.show(a))
 
 
@@ -148,7 +148,7 @@ _SYNTAX: dict[str, Callable[..., str]] = {
     "rsum": _syntax_rsum,
     "mean": lambda s, e, a: s.fmt("mean", s.show(a)),
     "inv": lambda s, e, a: s.fmt("inv", s.show(a)),
-    "invT": lambda s, e, a: _syntax_transpose(s, e, Expr("inv", a)),
+    "invT": lambda s, e, a: _syntax_transpose(s, e, type(e)("inv", a)),
     "diag": lambda s, e, a: s.fmt("diag", s.show(a)),
     "diagof": lambda s, e, a: s.fmt("diag", s.show(a)),
     "eye": lambda s, e: s.fmt("eye", s.size("eye")),

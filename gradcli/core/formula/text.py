@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .tree import ATOM, PROD, SUM, UNARY, Expr
+from .tree import ATOM, PROD, SUM, UNARY, Node
 
 _SUBSCRIPT = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 
@@ -16,73 +16,73 @@ class Render:
     def __init__(self, names: dict, latex: bool) -> None:
         self.names, self.latex = names, latex
 
-    def show(self, e: Expr) -> str:
+    def show(self, e: Node) -> str:
         rule = _TEXT.get(e.kind)
         if rule is None:
             raise ValueError(f"no text for rule node {e.kind}")
         return rule(self, e, *e.args)
 
-    def wrap(self, e: Expr, below: int) -> str:
+    def wrap(self, e: Node, below: int) -> str:
         t = self.show(e)
         return (r"\left(" + t + r"\right)" if self.latex else f"({t})") if e.prec < below else t
 
     def pick(self, text: str, tex: str) -> str:
         return tex if self.latex else text
 
-    def fn(self, name: str, *args: Expr) -> str:
+    def fn(self, name: str, *args: Node) -> str:
         head = rf"\operatorname{{{name}}}" if self.latex else name
         return head + "(" + ", ".join(self.show(a) for a in args) + ")"
 
-    def infix(self, a: Expr, b: Expr, text: str, tex: str, level: int) -> str:
+    def infix(self, a: Node, b: Node, text: str, tex: str, level: int) -> str:
         return self.wrap(a, level) + self.pick(text, tex) + self.wrap(b, level + 1)
 
 
-def _rsum_text(r: Render, e: Expr, a: Expr) -> str:  # Σ ẋ, Σ₀ ẋ: over all elements or along one axis
+def _rsum_text(r: Render, e: Node, a: Node) -> str:  # Σ ẋ, Σ₀ ẋ: over all elements or along one axis
     axis = "" if e.data is None else str(e.data)
     if r.latex:
         return (rf"\textstyle\sum_{{{axis}}} " if axis else r"\textstyle\sum ") + r.wrap(a, UNARY)
     return f"Σ{axis.translate(_SUBSCRIPT)} " + r.wrap(a, UNARY)
 
 
-def _call_text(r: Render, e: Expr, *a: Expr) -> str:  # tr(Ẋ), hstack(ȧ, ḃ), cumsum(ẋ, 0)
+def _call_text(r: Render, e: Node, *a: Node) -> str:  # tr(Ẋ), hstack(ȧ, ḃ), cumsum(ẋ, 0)
     extra: str = e.data[1]  # type: ignore[index]
     inside = ", ".join([r.show(x) for x in a] + ([extra] if extra else []))
     return r.pick(e.key, rf"\operatorname{{{e.key}}}") + f"({inside})"
 
 
-def _sumto_text(r: Render, e: Expr, a: Expr) -> str:
+def _sumto_text(r: Render, e: Node, a: Node) -> str:
     axes = r.names.get("axes", "")
     return r.pick(f"Σ{axes} ", rf"\textstyle\sum_{{{axes}}} ") + r.wrap(a, UNARY)
 
 
-def _others_text(r: Render, e: Expr, a: Expr) -> str:  # ∏ⱼ≠ᵢ xⱼ
+def _others_text(r: Render, e: Node, a: Node) -> str:  # ∏ⱼ≠ᵢ xⱼ
     x = r.show(a)
     return rf"\textstyle\prod_{{j \ne i}} {{{x}}}_j" if r.latex else f"∏ⱼ≠ᵢ {x}ⱼ"
 
 
-def _rcumsum_text(r: Render, e: Expr, a: Expr) -> str:
+def _rcumsum_text(r: Render, e: Node, a: Node) -> str:
     inside = r.show(a)
     if r.latex:
         return rf"\operatorname{{flip}}(\operatorname{{cumsum}}(\operatorname{{flip}}({inside})))"
     return f"flip(cumsum(flip({inside})))"
 
 
-def _reshape_text(r: Render, e: Expr, a: Expr) -> str:
+def _reshape_text(r: Render, e: Node, a: Node) -> str:
     shape = e.key.replace("×", r"\times ") if r.latex else e.key
     return r.pick("reshape", r"\operatorname{reshape}") + f"({r.show(a)}, {shape})"
 
 
-def _inverse_text(r: Render, e: Expr, a: Expr) -> str:
+def _inverse_text(r: Render, e: Node, a: Node) -> str:
     sup = {("inv", False): "⁻¹", ("invT", False): "⁻ᵀ", ("inv", True): "^{-1}", ("invT", True): r"^{-\top}"}
     return r.wrap(a, ATOM) + sup[e.kind, r.latex]
 
 
-def _list_text(r: Render, e: Expr, *a: Expr) -> str:  # [ȧ, ḃ, ċ]
+def _list_text(r: Render, e: Node, *a: Node) -> str:  # [ȧ, ḃ, ċ]
     inside = ", ".join(r.show(x) for x in a)
     return rf"\left[{inside}\right]" if r.latex else f"[{inside}]"
 
 
-def _transposed(r: Render, e: Expr, a: Expr) -> str:
+def _transposed(r: Render, e: Node, a: Node) -> str:
     return r.wrap(a, ATOM) + r.pick("ᵀ", r"^\top")
 
 

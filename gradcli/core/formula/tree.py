@@ -1,8 +1,9 @@
-"""The formula tree: `Expr`, its node kinds' binding powers (`PREC`, the one ladder) and builders."""
+"""The formula tree's nodes (`Node`) and their binding powers (`PREC`, the one ladder)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import TypeVar
+
 
 #: binding powers, lowest first: the one precedence ladder of every notation gradcli writes
 #: (the lecture's text and LaTeX here, gradcli syntax in `teach.derive_arrays` and
@@ -23,34 +24,39 @@ class FormulaError(ValueError):
     """A formula has no form in the requested notation (or no value on that backend)."""
 
 
-class Expr:
-    """A node of a formula: its kind, children, and (for leaves) the key it reads."""
+_N = TypeVar("_N", bound="Node")
+
+
+class Node:
+    """A node of a formula: its kind, children, and (for leaves) the key it reads.
+
+    `gradcli.core.formula.Expr` adds the renderers and the evaluator."""
 
     __slots__ = ("kind", "args", "key", "data")
 
-    def __init__(self, kind: str, *args: "Expr", key: str = "", data: object = None) -> None:
+    def __init__(self, kind: str, *args: "Node", key: str = "", data: object = None) -> None:
         self.kind = kind
-        self.args = args
+        self.args: tuple = args  # of the same class as this node (an Expr's children are Exprs)
         self.key = key
         #: what a leaf of fixed shape needs to evaluate (a slice, a shape, a matrix builder)
         self.data = data
 
     # building formulas reads like the math
-    def __matmul__(self, other: "Expr") -> "Expr":
-        return Expr("mm", self, other)
+    def __matmul__(self: _N, other: "Node") -> _N:
+        return type(self)("mm", self, other)
 
-    def __mul__(self, other: "Expr") -> "Expr":
-        return Expr("had", self, other)
+    def __mul__(self: _N, other: "Node") -> _N:
+        return type(self)("had", self, other)
 
-    def __sub__(self, other: "Expr") -> "Expr":
-        return Expr("sub", self, other)
+    def __sub__(self: _N, other: "Node") -> _N:
+        return type(self)("sub", self, other)
 
-    def __truediv__(self, other: "Expr") -> "Expr":
-        return Expr("div", self, other)
+    def __truediv__(self: _N, other: "Node") -> _N:
+        return type(self)("div", self, other)
 
     @property
-    def T(self) -> "Expr":  # noqa: N802 - the math's name
-        return Expr("T", self)
+    def T(self: _N) -> _N:  # noqa: N802 - the math's name
+        return type(self)("T", self)
 
     @property
     def prec(self) -> int:
@@ -59,44 +65,6 @@ class Expr:
     def __repr__(self) -> str:
         return f"Expr({self.kind}{', ' + self.key if self.key else ''}{''.join(', ' + repr(a) for a in self.args)})"
 
-    # ---- renderers --------------------------------------------------------------
-    def text(self, names: dict, latex: bool = False) -> str:
-        """The formula in the lecture's notation (or LaTeX); `names` maps leaf keys to labels."""
-        from .text import Render
-
-        return Render(names, latex).show(self)
-
-    def gradcli(self, names: dict, shapes: Optional[dict] = None) -> str:
-        """The formula in gradcli's language (what ``gradcli diff`` prints; it parses back).
-
-        `shapes` maps leaf keys to shapes, so that a vector times a transposed vector
-        is written ``outer(a, b)``; a node with no gradcli form raises `FormulaError`."""
-        from .syntax import GRADCLI, Syntax
-
-        return Syntax(GRADCLI, names, shapes or {}).show(self)
-
-    def python(self, names: dict, target: str = "numpy", shapes: Optional[dict] = None) -> str:
-        """The formula as Python source for `target` (``numpy``, ``torch`` or ``jax``)."""
-        from .syntax import PYTHON, Syntax
-
-        return Syntax(PYTHON[target], names, shapes or {}).show(self)
-
-    # ---- numbers ----------------------------------------------------------------
-    def value(self, env: dict, m: Any = None):
-        """The formula evaluated on backend `m` (NumPy when None); vectors are columns inside products."""
-        from .evaluate import Evaluate, numpy_backend
-
-        return Evaluate(env, numpy_backend() if m is None else m).run(self)
-
     def operands(self) -> tuple:
         """The factors of a top-level product (for the shapes note ``3×1 · 1×2 → 3×2``)."""
         return self.args if self.kind in ("mm", "kron") else ()
-
-
-def leaf(key: str) -> Expr:
-    return Expr("leaf", key=key)
-
-
-def call(name: str, fn: Callable, *args: Expr, extra: str = "") -> Expr:
-    """``name(args)``; `fn(m, *values)` evaluates it on backend `m`."""
-    return Expr("call", *args, key=name, data=(fn, extra))
