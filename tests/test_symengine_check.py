@@ -1,9 +1,9 @@
 """The symbolic check gives the same verdicts and values with SymEngine as with SymPy alone.
 
-SymEngine is an optional extra (``gradcli[fast]``); these tests compare its path with
-the SymPy-only path (SymEngine hidden from ``import``) on every sample and on programs
-it must hand back to SymPy (ops it cannot differentiate, complex or infinite values).
-Without SymEngine installed, only the hiding and fallback tests run.
+SymEngine is a regular dependency (pyproject.toml); these tests compare its path with
+the SymPy-only path (SymEngine hidden from ``import``, the fallback when it cannot be
+loaded) on every sample and on programs it must hand back to SymPy (ops it cannot
+differentiate, complex or infinite values).
 """
 
 from __future__ import annotations
@@ -21,15 +21,18 @@ from clitools import run_cli, strict_json
 from gradcli.backends import symengine as fast_backend
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-HAVE_SYMENGINE = fast_backend.load() is not None
+
+
+def test_symengine_is_installed():
+    """A regular dependency: every install has it, so no test of its path may skip."""
+    assert fast_backend.load() is not None
 
 
 @pytest.mark.skipif(os.environ.get("GRADCLI_FAST_EXTRA") != "1",
                     reason="only where the [fast] extra is meant to be installed (.ci/run sets GRADCLI_FAST_EXTRA=1)")
-@pytest.mark.parametrize("module", ["symengine", "orjson"])
-def test_the_fast_extra_is_installed(module):
-    """.ci/run's second environment has the extra, so its tests run there instead of skipping."""
-    importlib.import_module(module)
+def test_the_fast_extra_is_installed():
+    """.ci/run's second environment has the extra (orjson), so its tests run there instead of skipping."""
+    importlib.import_module("orjson")
 
 
 def _bindings(path: Path) -> list[str]:
@@ -43,7 +46,7 @@ def _bindings(path: Path) -> list[str]:
 
 @pytest.fixture
 def no_symengine(monkeypatch):
-    """Hide SymEngine, as on a plain install without the [fast] extra."""
+    """Hide SymEngine: the SymPy-only fallback."""
     monkeypatch.setitem(sys.modules, "symengine", None)
     assert fast_backend.load() is None
 
@@ -67,7 +70,6 @@ def _compare(fast: dict, slow: dict) -> None:
             assert all(math.isclose(x, y, rel_tol=1e-15, abs_tol=1e-300) for x, y in zip(flat_a, flat_b))
 
 
-@pytest.mark.skipif(not HAVE_SYMENGINE, reason="SymEngine (gradcli[fast]) not installed")
 @pytest.mark.parametrize("sample", ["lecture_e", "sharing", "chain", "logreg", "tiny_net", "layer", "softmax_ce"])
 def test_symengine_and_sympy_agree_on_samples(sample, monkeypatch):
     path = SAMPLES / f"{sample}.grad"
@@ -81,7 +83,6 @@ def test_symengine_and_sympy_agree_on_samples(sample, monkeypatch):
             assert fast[name]["formula"] == slow[name]["formula"], name
 
 
-@pytest.mark.skipif(not HAVE_SYMENGINE, reason="SymEngine (gradcli[fast]) not installed")
 def test_symengine_value_is_exact_float_point(monkeypatch):
     # 0.1 is bound as the float 0.1000000000000000055511…; d/dx x^3 = 3x^2 there is
     # 0.03 + 6 * 0.1 * 5.5511e-18 = 0.0300000000000000033307 (not 0.03)

@@ -4,7 +4,7 @@
 * `arrays` -- NumPy arrays, with broadcasting.
 * `dual` -- dual numbers built generically from the op table (forward mode, Hessians).
 * `sympy` -- SymPy expressions built from our graph (never from user text).
-* `symengine` -- the same forms built in SymEngine, when the [fast] extra is installed.
+* `symengine` -- the same forms built in SymEngine, a regular dependency.
 
 Backends sit above `gradcli.core.ops` and below `gradcli.core.engine`.
 """
