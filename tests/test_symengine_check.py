@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -28,10 +27,8 @@ def test_symengine_is_installed():
     assert fast_backend.load() is not None
 
 
-@pytest.mark.skipif(os.environ.get("GRADCLI_FAST_EXTRA") != "1",
-                    reason="only where the [fast] extra is meant to be installed (.ci/run sets GRADCLI_FAST_EXTRA=1)")
-def test_the_fast_extra_is_installed():
-    """.ci/run's second environment has the extra (orjson), so its tests run there instead of skipping."""
+def test_orjson_is_installed():
+    """The other former extra, a regular dependency too: the --points tests of its path run everywhere."""
     importlib.import_module("orjson")
 
 
