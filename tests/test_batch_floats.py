@@ -55,7 +55,7 @@ def test_random_tables_print_as_repr(table):
     assert float_rows(table, "\t") == _reference(table, "\t")
 
 
-# ---- reading: orjson's numbers are float()'s numbers ------------------------------------------
+# ---- reading: the bulk reader's numbers are float()'s numbers ---------------------------------
 def _decimal_texts():
     digits = st.text("0123456789", min_size=1, max_size=25)
     mantissa = st.one_of(digits, st.builds(lambda a, b: f"{a}.{b}", digits, digits))
@@ -70,9 +70,7 @@ def _decimal_texts():
 @given(st.lists(st.lists(st.one_of(_decimal_texts(), st.floats(allow_nan=False, allow_infinity=False).map(repr)),
                          min_size=2, max_size=2), min_size=1, max_size=20))
 def test_bulk_reader_gives_float_of_every_cell(rows):
-    """Through orjson where it can (every cell a JSON number) and ``float`` otherwise,
-    the bulk reader's numbers are ``float`` of each cell, bit for bit (-0.0 included)."""
-    pytest.importorskip("orjson")
+    """The bulk reader's numbers are ``float`` of each cell, bit for bit (-0.0 included)."""
     from gradcli.run.batch import _parse_bulk
 
     text = "a,b\n" + "".join(",".join(r) + "\n" for r in rows)
@@ -93,15 +91,3 @@ def test_negative_zero_cells_stay_negative(cells):
     assert got is not None
     assert np.signbit(got[1][0]).tolist() == [c.startswith("-") for c in cells]
 
-
-def test_orjson_reads_plain_files(monkeypatch):
-    """The bulk reader uses orjson on a plain file (so the test above is not about the fallback)."""
-    pytest.importorskip("orjson")
-    from gradcli.run import batch
-
-    calls = []
-    real = batch._json_numbers
-    monkeypatch.setattr(batch, "_json_numbers", lambda body, k: calls.append(k) or real(body, k))
-    names, data, _ = batch._parse_bulk("a,b\n1.5,2\n3,4e-3\n")
-    assert calls == [2] and data.tolist() == [[1.5, 2.0], [3.0, 0.004]]
-    assert batch._json_numbers("1.5,2\n", 2) is not None

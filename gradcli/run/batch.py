@@ -138,50 +138,15 @@ def _parse_bulk(text: str) -> Optional[tuple[list[str], np.ndarray, np.ndarray]]
     lengths = np.diff(ends, prepend=-1) - 1  # bytes per line, at least the characters
     if lengths.max() > csv.field_size_limit() or (lengths == 0).any():
         return None
-    data = _json_numbers(body, k)
-    if data is None:
-        cells = body.replace("\n", ",").split(",")
-        cells.pop()  # after the last line's separator
-        try:
-            data = np.array(list(map(float, cells)), dtype=float).reshape(-1, k)
-        except ValueError:
-            return None
+    cells = body.replace("\n", ",").split(",")
+    cells.pop()  # after the last line's separator
+    try:
+        data = np.array(list(map(float, cells)), dtype=float).reshape(-1, k)
+    except ValueError:
+        return None
     if not np.isfinite(data).all():
         return None
     return names, data, np.arange(2, data.shape[0] + 2)
-
-
-#: a cell "-0" (or "-00"): JSON reads it as the integer 0, ``float`` as -0.0
-_NEGATIVE_INTEGER_ZERO = None
-
-
-def _json_numbers(body: str, k: int) -> Optional[np.ndarray]:
-    """The cells of `body` (lines of k comma-separated cells, each line ended by \\n) as
-    an (N, k) array, parsed by orjson as one JSON array of arrays; None when orjson is
-    missing or any cell is not a JSON number (then ``float`` reads them one by one).
-
-    Where every cell is a JSON number, ``float`` of the cell is the same number: both
-    round the decimal correctly, and JSON's grammar is a subset of ``float``'s.  The one
-    difference, an integer "-0" (JSON: 0, ``float``: -0.0), is sent to ``float``.
-    """
-    orjson = _orjson()
-    if orjson is None:
-        return None
-    global _NEGATIVE_INTEGER_ZERO
-    if _NEGATIVE_INTEGER_ZERO is None:
-        import re
-
-        _NEGATIVE_INTEGER_ZERO = re.compile(r"-0+(?=[,\s])")
-    if _NEGATIVE_INTEGER_ZERO.search(body):
-        return None
-    try:
-        rows = orjson.loads("[[" + body[:-1].replace("\n", "],[") + "]]")
-        data = np.array(rows, dtype=float)
-    except (ValueError, TypeError, OverflowError):  # orjson.JSONDecodeError is a ValueError
-        return None
-    if data.shape != (len(rows), k):
-        return None
-    return data
 
 
 def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict[str, Binding],
