@@ -8,11 +8,14 @@ meant for (so a writer that always declined could not pass).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from clitools import run_cli
 from gradcli.output import plain
 
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 #: (argv, whether the plain writer is meant to draw it at width 100)
 CASES = [
     (["eval", "(a+b)*(b+1)", "a=3", "b=2"], True),
@@ -25,7 +28,8 @@ CASES = [
     (["eval", "(a+b)*(b+1)", "a=3", "b=2", "--no-nodes"], True),
     (["eval", "(a+b)*(b+1)", "a=3", "b=2", "--nodes", "--digits", "3"], True),
     (["eval", "(a+b)*(b+1)", "a=3", "b=2", "--wrt", "a"], True),
-    (["eval", "-f", "samples/lecture_e.grad"], True),
+    (["eval", "-f", str(SAMPLES / "lecture_e.grad")], True),
+    (["eval", "y = a\t+ b; z = y*y", "a=1", "b=2"], False),                 # a tab: rich expands it
     (["eval", "sum(x*x)", "x=[1,2,3]"], False),                          # arrays: rich
     (["eval", "(a+b)*(b+1)", "a=3", "b=2", "--check", "fd"], False),      # checks: rich
     (["eval", "(a+b)*(b+1)", "a=3", "b=2", "--mode", "forward"], False),  # forward mode: rich

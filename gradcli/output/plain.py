@@ -8,7 +8,7 @@ same text rich draws (`gradcli.output.tables.evaluation` on the console of
 `gradcli.cli.printing.make_console`), byte for byte, or None whenever anything is
 outside that case: a terminal (rounded boxes, colours), forced colours, arrays, forward
 mode, checks, explanations, a cut table, a table or line wider than the console, a
-character that is not one column wide, or a control character.  Then rich draws it, as
+character that is not one column wide, a tab, or a control character.  Then rich draws it, as
 before.  tests/test_plain_tables.py holds the two renderers to the same bytes.
 """
 
@@ -73,7 +73,7 @@ def evaluation_text(ev: Any, checks: list, digits: Optional[int], show_nodes: Op
     if any(_cells(line) > width for line in lines):
         return None
     text = "\n".join(lines)
-    if _UNSAFE.search(text) or not _one_column_each(text):
+    if "\t" in text or _UNSAFE.search(text) or not _one_column_each(text):  # rich expands tabs
         return None
     return text
 
