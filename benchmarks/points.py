@@ -10,14 +10,14 @@ same file (``csv.reader``, ``float``, ``repr`` per value, ``csv.writer`` of thre
 columns), so the ratio says how gradcli compares with the least one could do in pure
 Python.  Also times gradcli's phases in process (read, evaluate, write) at the same
 size, and the floor of the write: ``repr`` of every number written, which the output
-must match byte for byte (with orjson installed most numbers skip ``repr``).
+must match byte for byte (through orjson most numbers skip ``repr`` and ``float``).
 
-Goals (issue 24): ≥ 10^6 rows/s end to end, and ≥ 5·10^5 on the plain install
-(without the optional orjson).
+Goals (issue 24): ≥ 10^6 rows/s end to end, and ≥ 5·10^5 on the plain install (whose
+dependencies now include orjson).  ``--no-orjson`` hides orjson: the fallback's figures.
 
     python benchmarks/points.py                 # 200,000 rows (the README's example), 5 runs
     python benchmarks/points.py --rows 1000000 -n 3
-    python benchmarks/points.py --plain         # as without the optional orjson
+    python benchmarks/points.py --no-orjson     # as if orjson could not be imported
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from startup import find_gradcli, script_interpreter  # noqa: E402
 
 PROGRAM = "(a+b)*(b+1)"
 GOAL_ROWS_PER_SECOND = 1e6
-GOAL_PLAIN_ROWS_PER_SECOND = 5e5  # without the optional orjson
+GOAL_PLAIN_ROWS_PER_SECOND = 5e5  # the plain install (`pip install gradcli`, orjson included)
 
 REFERENCE = r"""
 import csv, sys
@@ -90,7 +90,7 @@ def phases(path: str, rows: int, runs: int) -> list[list[str]]:
 
 
 def hide_orjson(tmp: str) -> dict:
-    """An environment, and this process, in which ``import orjson`` fails (the plain install)."""
+    """An environment, and this process, in which ``import orjson`` fails (the fallback)."""
     folder = os.path.join(tmp, "hide")
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "orjson.py"), "w", encoding="utf-8") as fh:
@@ -115,7 +115,6 @@ def run(args: argparse.Namespace) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         env = hide_orjson(tmp) if args.plain else None
         plain = plain_install()
-        goal = GOAL_PLAIN_ROWS_PER_SECOND if plain else GOAL_ROWS_PER_SECOND
         points = os.path.join(tmp, "points.csv")
         out = os.path.join(tmp, "out.csv")
         make_points(points, rows)
@@ -130,16 +129,17 @@ def run(args: argparse.Namespace) -> str:
              f"{rows / ref_cpu:,.0f}", "1.00", ""],
             [f"`gradcli eval \"{PROGRAM}\" --points`" + (f" (exit {status})" if status else ""),
              f"{med:.2f}", f"{cpu:.2f}", f"{rows / med:,.0f}", f"{rows / cpu:,.0f}", f"{ref / med:.2f}",
-             f"≥ {goal:,.0f}/s: {mark(rows / med >= goal)} (CPU: {mark(rows / cpu >= goal)})"],
+             "; ".join(f"≥ {goal:,.0f}/s: {mark(rows / med >= goal)} (CPU: {mark(rows / cpu >= goal)})"
+                       for goal in (GOAL_ROWS_PER_SECOND, GOAL_PLAIN_ROWS_PER_SECOND))],
             ["the same on 1 row (start-up)", f"{start:.2f}", f"{start_cpu:.2f}", "", "", "", ""],
         ]
         if not args.no_phases:
             table_rows += phases(points, rows, runs)
     out_lines = [header("Batch points", python) if not args.no_header else "## Batch points\n"]
     out_lines.append(f"{rows:,} rows `a,b`, output to a file; median of {runs} runs; "
-                     f"{'plain install (no orjson)' if plain else 'with orjson'}. Goal: ≥ {goal:,.0f} rows/s "
-                     f"end to end ({'plain install; ' if plain else ''}issue 24: ≥ {GOAL_ROWS_PER_SECOND:,.0f} "
-                     f"with the extras, ≥ {GOAL_PLAIN_ROWS_PER_SECOND:,.0f} on the plain install).\n")
+                     f"{'orjson hidden (the fallback)' if plain else 'with orjson (the plain install)'}. "
+                     f"Goals (issue 24): ≥ {GOAL_ROWS_PER_SECOND:,.0f} rows/s end to end, "
+                     f"≥ {GOAL_PLAIN_ROWS_PER_SECOND:,.0f} on the plain install.\n")
     out_lines.append(table(["what", "wall s", "CPU s", "rows/s (wall)", "rows/s (CPU)", "speed × reference", "goal"],
                            table_rows, align="lrrrrrl"))
     return "\n".join(out_lines) + "\n"
@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("-n", "--runs", type=int, default=5)
     p.add_argument("--gradcli", help="path of the gradcli console script")
     p.add_argument("--no-phases", action="store_true", help="skip the in-process phase timings")
-    p.add_argument("--plain", action="store_true", help="hide orjson: the plain install's figures")
+    p.add_argument("--no-orjson", "--plain", dest="plain", action="store_true",
+                   help="hide orjson: the fallback's figures (--plain: its old name)")
     p.add_argument("--quick", action="store_true", help="1 run: a smoke test")
     p.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
     print(run(p.parse_args(argv)))

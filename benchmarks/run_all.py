@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from _common import machine_lines  # noqa: E402
 
-SCRIPTS = ["startup.py", "engine.py", "mlp.py", "depth.py", "checks.py", "points.py", "pathological.py",
+SCRIPTS = ["startup.py", "engine.py", "mlp.py", "depth.py", "checks.py", "points.py", "explain.py", "pathological.py",
            "grader.py", "diff.py"]
 
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke run of every benchmark")
     p.add_argument("--gradcli", help="path of the gradcli console script (startup.py, depth.py)")
-    p.add_argument("--only", help="comma-separated subset: startup,engine,mlp,depth,checks,points,pathological,"
+    p.add_argument("--only", help="comma-separated subset: startup,engine,mlp,depth,checks,points,explain,pathological,"
                                   "grader,diff")
     args = p.parse_args(argv)
     scripts = SCRIPTS

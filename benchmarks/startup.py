@@ -25,8 +25,8 @@ from _common import header, mark, median, table  # noqa: E402
 PROGRAM = "(a+b)*(b+1)"
 #: (label, extra arguments, target ratio to bare Python or None)
 COMMANDS = [
-    ("gradcli eval … --json", ["--json"], 4.0),
-    ("gradcli eval … (table)", [], 6.0),
+    ("gradcli eval … --json", ["--json"], 2.5),   # issue 24's goals
+    ("gradcli eval … (table)", [], 4.0),
     ("gradcli eval … --check fd", ["--check", "fd"], None),
     ("gradcli eval … --check sympy", ["--check", "sympy"], None),
 ]
@@ -63,6 +63,15 @@ def script_interpreter(script: str) -> str:
     return sys.executable
 
 
+def compile_package(python: str) -> None:
+    """Write gradcli's bytecode, as an install does: an editable checkout run under
+    PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module on every start."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([python, "-c", "import compileall, os, gradcli; "
+                    "compileall.compile_dir(os.path.dirname(gradcli.__file__), quiet=1)"],
+                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
 def time_command(argv: list[str], runs: int, warmup: int = 2) -> tuple[float, float, int]:
     """(median, min) seconds over `runs` runs, and the last exit status."""
     env = dict(os.environ, COLUMNS="120")
@@ -82,6 +91,7 @@ def run(args: argparse.Namespace) -> str:
     gradcli = find_gradcli(args.gradcli)
     python = script_interpreter(gradcli)
     runs = 3 if args.quick else args.runs
+    compile_package(python)
     base_med, base_min, _ = time_command([python, "-c", "pass"], runs)
     rows = [["`python -c pass`", f"{base_med * 1e3:.1f}", f"{base_min * 1e3:.1f}", "1.00", "", ""]]
     for label, extra, target in COMMANDS:

@@ -1,7 +1,7 @@
 """Bulk float-to-text of --points output is byte-identical to ``repr`` of every value.
 
-`gradcli.run.batch.float_rows` writes rows through orjson when it is installed (an
-optional extra) and through ``repr`` otherwise; both must give exactly the text of
+`gradcli.run.batch.float_rows` writes rows through orjson (a regular dependency) and
+through ``repr`` when it cannot be imported; both must give exactly the text of
 ``"%r"`` per value, including nan, ±inf, -0.0, subnormals and exponent forms.
 """
 
@@ -53,3 +53,41 @@ def test_all_special_and_one_column(writer):
 def test_random_tables_print_as_repr(table):
     assert float_rows(table, ",") == _reference(table, ",")
     assert float_rows(table, "\t") == _reference(table, "\t")
+
+
+# ---- reading: the bulk reader's numbers are float()'s numbers ---------------------------------
+def _decimal_texts():
+    digits = st.text("0123456789", min_size=1, max_size=25)
+    mantissa = st.one_of(digits, st.builds(lambda a, b: f"{a}.{b}", digits, digits))
+    exponent = st.one_of(st.just(""), st.builds(lambda e, x: f"{e}{x}", st.sampled_from(["e", "E", "e-", "e+"]),
+                                                st.integers(0, 330)))
+    sign = st.sampled_from(["", "-"])
+    return st.builds(lambda s, m, e: f"{s}{m.lstrip('0') or '0' if '.' not in m else m}{e}", sign, mantissa,
+                     exponent)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.lists(st.one_of(_decimal_texts(), st.floats(allow_nan=False, allow_infinity=False).map(repr)),
+                         min_size=2, max_size=2), min_size=1, max_size=20))
+def test_bulk_reader_gives_float_of_every_cell(rows):
+    """The bulk reader's numbers are ``float`` of each cell, bit for bit (-0.0 included)."""
+    from gradcli.run.batch import _parse_bulk
+
+    text = "a,b\n" + "".join(",".join(r) + "\n" for r in rows)
+    expected = np.array([[float(c) for c in r] for r in rows])
+    got = _parse_bulk(text)
+    if not np.isfinite(expected).all():
+        assert got is None
+        return
+    assert got is not None
+    assert got[1].tobytes() == expected.tobytes(), (rows, got[1], expected)
+
+
+@pytest.mark.parametrize("cells", [["-0", "1"], ["-00", "2"], ["1", "-0"], ["-0.0", "-0e3"]])
+def test_negative_zero_cells_stay_negative(cells):
+    from gradcli.run.batch import _parse_bulk
+
+    got = _parse_bulk("a,b\n" + ",".join(cells) + "\n")
+    assert got is not None
+    assert np.signbit(got[1][0]).tolist() == [c.startswith("-") for c in cells]
+

@@ -73,7 +73,8 @@ def test_wheel_ships_the_package_data_and_licence(dist):
     assert not any(n.startswith(("tests/", "tools/", "benchmarks/")) for n in names)
     assert "License-Expression: MIT" in meta
     for field in ("Keywords:", "Author:", "Classifier: Programming Language :: Python :: 3.13",
-                  "Requires-Python: >=3.10", "Provides-Extra: test"):
+                  "Requires-Python: >=3.10", "Provides-Extra: test",
+                  "Requires-Dist: symengine>=0.11", "Requires-Dist: orjson>=3.9", "Provides-Extra: fast"):
         assert field in meta, field
 
 

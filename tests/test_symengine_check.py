@@ -1,9 +1,9 @@
 """The symbolic check gives the same verdicts and values with SymEngine as with SymPy alone.
 
-SymEngine is an optional extra (``gradcli[fast]``); these tests compare its path with
-the SymPy-only path (SymEngine hidden from ``import``) on every sample and on programs
-it must hand back to SymPy (ops it cannot differentiate, complex or infinite values).
-Without SymEngine installed, only the hiding and fallback tests run.
+SymEngine is a regular dependency (pyproject.toml); these tests compare its path with
+the SymPy-only path (SymEngine hidden from ``import``, the fallback when it cannot be
+loaded) on every sample and on programs it must hand back to SymPy (ops it cannot
+differentiate, complex or infinite values).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -21,15 +20,16 @@ from clitools import run_cli, strict_json
 from gradcli.backends import symengine as fast_backend
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-HAVE_SYMENGINE = fast_backend.load() is not None
 
 
-@pytest.mark.skipif(os.environ.get("GRADCLI_FAST_EXTRA") != "1",
-                    reason="only where the [fast] extra is meant to be installed (.ci/run sets GRADCLI_FAST_EXTRA=1)")
-@pytest.mark.parametrize("module", ["symengine", "orjson"])
-def test_the_fast_extra_is_installed(module):
-    """.ci/run's second environment has the extra, so its tests run there instead of skipping."""
-    importlib.import_module(module)
+def test_symengine_is_installed():
+    """A regular dependency: every install has it, so no test of its path may skip."""
+    assert fast_backend.load() is not None
+
+
+def test_orjson_is_installed():
+    """The other former extra, a regular dependency too: the --points tests of its path run everywhere."""
+    importlib.import_module("orjson")
 
 
 def _bindings(path: Path) -> list[str]:
@@ -43,7 +43,7 @@ def _bindings(path: Path) -> list[str]:
 
 @pytest.fixture
 def no_symengine(monkeypatch):
-    """Hide SymEngine, as on a plain install without the [fast] extra."""
+    """Hide SymEngine: the SymPy-only fallback."""
     monkeypatch.setitem(sys.modules, "symengine", None)
     assert fast_backend.load() is None
 
@@ -67,7 +67,6 @@ def _compare(fast: dict, slow: dict) -> None:
             assert all(math.isclose(x, y, rel_tol=1e-15, abs_tol=1e-300) for x, y in zip(flat_a, flat_b))
 
 
-@pytest.mark.skipif(not HAVE_SYMENGINE, reason="SymEngine (gradcli[fast]) not installed")
 @pytest.mark.parametrize("sample", ["lecture_e", "sharing", "chain", "logreg", "tiny_net", "layer", "softmax_ce"])
 def test_symengine_and_sympy_agree_on_samples(sample, monkeypatch):
     path = SAMPLES / f"{sample}.grad"
@@ -81,7 +80,6 @@ def test_symengine_and_sympy_agree_on_samples(sample, monkeypatch):
             assert fast[name]["formula"] == slow[name]["formula"], name
 
 
-@pytest.mark.skipif(not HAVE_SYMENGINE, reason="SymEngine (gradcli[fast]) not installed")
 def test_symengine_value_is_exact_float_point(monkeypatch):
     # 0.1 is bound as the float 0.1000000000000000055511…; d/dx x^3 = 3x^2 there is
     # 0.03 + 6 * 0.1 * 5.5511e-18 = 0.0300000000000000033307 (not 0.03)

@@ -6,7 +6,7 @@
   (vectorised, with their shape rules and gradients), for the deep-learning ops' rows.
 * `dual` -- dual numbers built generically from the op table (forward mode, Hessians).
 * `sympy` -- SymPy expressions built from our graph (never from user text).
-* `symengine` -- the same forms built in SymEngine, when the [fast] extra is installed.
+* `symengine` -- the same forms built in SymEngine, a regular dependency.
 
 Backends sit above `gradcli.core.ops` and below `gradcli.core.engine`.
 """

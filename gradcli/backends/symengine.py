@@ -1,6 +1,6 @@
 """The SymEngine backend: the SymPy forms of `gradcli.backends.sympy`, built in SymEngine.
 
-SymEngine (``pip install gradcli[fast]``) is a C++ symbolic library with SymPy's
+SymEngine (a regular dependency) is a C++ symbolic library with SymPy's
 names.  Building the same per-primitive forms with it (`sympy_backend(symengine)`),
 differentiating with its ``diff`` and evaluating through its ``cse`` at 103 bits
 (30+ digits) is about a hundred times faster than SymPy on the samples.  It has no
@@ -9,7 +9,7 @@ rule for the derivative of ``Abs``/``Max``/``Min``/``sign`` (it returns an uneva
 yet checked here, stay with SymPy (`supports`, an allow-list).  Nothing here uses gradcli's own partials (`gradcli.core.ops`): the
 derivative is SymEngine's calculus on the forward forms alone.
 
-`load()` returns the module, or None when it is not installed.
+`load()` returns the module, or None when it cannot be imported (then SymPy does it all).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ BITS = 103
 
 
 def load():
-    """The symengine module, or None if it is not installed (or hidden)."""
+    """The symengine module, or None if it cannot be imported (or is hidden)."""
     try:
         import symengine
     except ImportError:

@@ -11,7 +11,7 @@ import sys
 from typing import Optional
 
 from ..core.errors import ExitStatus, UsageError
-from .printing import make_console, warn, write_csv, echo
+from .printing import make_console, table_width, warn, write_csv, echo
 from .program import output_format, one_stdin, prepare_evaluation, program_and_bindings
 from .records import Record
 
@@ -155,6 +155,12 @@ def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: 
                    "use 'gradcli jacobian', or --seed-output for one vector-Jacobian product"])
         write_csv(csv_rows(ev, checks), fmt)
     else:
+        from ..output.plain import evaluation_text
+
+        text = evaluation_text(ev, checks, digits, show_nodes, full, *table_width())  # no rich import
+        if text is not None:
+            echo(text, escape=False)
+            return
         from ..output.tables import Style, evaluation
 
         console = make_console()

@@ -40,14 +40,21 @@ def warn(warnings: list[str]) -> None:
         echo(f"gradcli: warning: {one_line(warning)}", err=True)
 
 
+def table_width(err: bool = False) -> tuple[bool, Optional[int]]:
+    """Whether the stream is a terminal, and the width its console draws at (None: rich asks the terminal)."""
+    import os
+
+    terminal = (sys.stderr if err else sys.stdout).isatty()
+    return terminal, terminal_columns(os.environ.get("COLUMNS")) or (None if terminal else 120)
+
+
 def make_console(err: bool = False):
     import os
 
     from ..output.terminal import console
 
     out = sys.stderr if err else sys.stdout
-    terminal = out.isatty()
-    width = terminal_columns(os.environ.get("COLUMNS")) or (None if terminal else 120)
+    width = table_width(err)[1]
     return console(out, width=width, no_color=bool(os.environ.get("NO_COLOR")) or None)
 
 

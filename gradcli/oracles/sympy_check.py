@@ -8,7 +8,7 @@ substituting into the tree.  All of it runs under a time budget (`gradcli.oracle
 values first, then formulas, then simplified formulas; what is not done by the
 deadline is reported as skipped, and the rest of the output still comes.
 
-When SymEngine is installed (``pip install gradcli[fast]``) and has a derivative
+When SymEngine (a regular dependency) loads and has a derivative
 for every op of the graph (`gradcli.backends.symengine.supports`), the same forms are
 built, differentiated and evaluated in SymEngine instead: about a hundred times
 faster, and SymPy is imported only to print and simplify formulas short enough to

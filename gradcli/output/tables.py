@@ -593,12 +593,9 @@ class Hanging:
 
         from ..output.terminal import wrap_text
 
-        # plain lines as segments: already wrapped, so rich need not measure, divide or
-        # crop them again (a Text of 10^5 lines took seconds; this is linear and cheap)
-        newline = Segment.line()
-        for line in wrap_text(self.text, options.max_width).split("\n"):
-            yield Segment(line)
-            yield newline
+        # one plain segment: already wrapped, so rich need not measure, divide or crop it
+        # again (a Text of 10^5 lines took seconds; two segments a line took a second)
+        yield Segment(wrap_text(self.text, options.max_width) + "\n")
 
 
 def _steps_view(ev: Evaluation, style: Style) -> RenderableType:

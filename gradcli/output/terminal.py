@@ -199,9 +199,15 @@ def wrap_text(text: str, width: int) -> str:
     A word longer than the room is folded."""
     if width <= 0:
         return text
+    # the characters that do not take one column, looked up once for the whole text: then
+    # a line's width is its length corrected by a count or two (`_cells` per line is slower)
+    uneven = [(c, _char_cells(c) - 1) for c in set(text) if c >= "\x80" and _char_cells(c) != 1]
     out: list[str] = []
     for line in text.split("\n"):
-        if _cells(line) <= width:
+        n = len(line)
+        for c, extra in uneven:
+            n += extra * line.count(c)
+        if n <= width:
             out.append(line)
             continue
         indent = hanging_indent(line, width)

@@ -252,7 +252,7 @@ def float_rows(table: np.ndarray, sep: str = ",") -> str:
     """Rows of `sep`-separated floats, one line each, every value exactly ``repr(value)``.
 
     Float-to-text is most of a batch run's time, and ``repr`` one value at a time is
-    the fastest pure-Python way.  With orjson installed (``gradcli[fast]``) the rows are
+    the fastest pure-Python way.  With orjson (a regular dependency) the rows are
     written in bulk: orjson prints finite floats in [1e-4, 1e16) and zero exactly as
     ``repr`` does (shortest round trip), so those rows go through it, and the rest
     (non-finite values, which orjson prints as null; exponent forms, which it prints
@@ -279,7 +279,7 @@ def float_rows(table: np.ndarray, sep: str = ",") -> str:
 
 
 def _orjson():
-    """The orjson module if installed (an optional speed-up), else None."""
+    """The orjson module, or None when it cannot be imported (then ``repr`` and ``float`` do it all)."""
     try:
         import orjson
     except ImportError:

@@ -255,8 +255,11 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     sums = [(name, parts) for name, parts in received.items() if len(parts) > 1]
     if sums:
         lines.append("Nodes that feed several others add up their contributions:")
+        ids: dict[str, int] = {}  # each label's first node: one pass, not one search per sum
+        for node in graph.nodes:
+            ids.setdefault(graph.label(node.id), node.id)
         for name, parts in sums:
-            total = _adjoint_of(ev, name)
+            total = ev.adjoints[ids[name]] if name in ids else None
             joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
             head = f"     {_bar(name)} = {joined} = "
             shown = _num(total, digits) if isinstance(total, float) else _array_num(total, digits, full, len(head))
@@ -286,13 +289,6 @@ def _fused_lines(ev: Evaluation, f: FusedLoss, head: str, digits: int, full: boo
             "softmax with cross-entropy, fused")
     pad = " " * (len(head) + 3)
     return [head + rule, f"{pad}= {_array_num(product, digits, full, len(pad) + 2)}"]
-
-
-def _adjoint_of(ev: Evaluation, label: str) -> object:
-    for node in ev.graph.nodes:
-        if ev.graph.label(node.id) == label:
-            return ev.adjoints[node.id]
-    return None
 
 
 def steps_json(ev: Evaluation) -> list[dict]:

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Explanations: lines per second of ``gradcli eval … --steps`` (and ``--mode forward --steps``).
+
+A chain of N statements ``x{i} = sin(x{i-1})*0.5 + x{i-1}`` prints about five lines of
+explanation a statement.  Three figures per command, each the best of R runs:
+
+* end to end: the whole process (start-up, parse, evaluate, explain, write to a file),
+  lines written ÷ wall time;
+* explanation: the same command's wall time minus that of the command without ``--steps``
+  (so parsing and evaluating are not counted), lines ÷ that difference;
+* printing: in process, our own wrapping and writing of the explanation's text
+  (`gradcli.output.terminal.wrap_text` and one write), lines ÷ time.
+
+Goal (issue 24): explanations at ≥ 10⁵ lines/s.
+
+    python benchmarks/explain.py            # N = 20,000 statements (about 10⁵ lines)
+    python benchmarks/explain.py --quick    # N = 2,000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import header, mark, table  # noqa: E402
+from startup import compile_package, find_gradcli, script_interpreter  # noqa: E402
+
+GOAL_LINES_PER_SECOND = 1e5
+
+
+def best_wall(argv: list[str], out_path: str, runs: int) -> tuple[float, int]:
+    """Best wall time of `argv` with stdout to `out_path`, and the lines it wrote."""
+    env = dict(os.environ, COLUMNS="120")
+    best = float("inf")
+    for _ in range(runs):
+        with open(out_path, "w", encoding="utf-8") as out:
+            t0 = time.perf_counter()
+            subprocess.run(argv, stdout=out, stderr=subprocess.DEVNULL, env=env, check=False)
+            best = min(best, time.perf_counter() - t0)
+    with open(out_path, encoding="utf-8") as fh:
+        lines = sum(1 for _ in fh)
+    return best, lines
+
+
+def printing_rate(python: str, chain: str, mode: str, runs: int) -> tuple[float, int]:
+    """In process: seconds to wrap and write the explanation text, and its lines."""
+    code = f"""
+import io, os, sys, time
+from gradcli.cli.program import prepare_evaluation
+from gradcli.run.evaluate import run, run_forward
+from gradcli.output.terminal import wrap_text, TidyStream
+ev = prepare_evaluation(("x0=1",), {chain!r}, (), None, None)
+if {mode!r} == "forward":
+    run_forward(ev)
+    from gradcli.teach.forward import forward_steps_text as explain
+else:
+    run(ev)
+    from gradcli.teach.explain import steps_text as explain
+text = explain(ev, 10, False)
+best = float("inf")
+for _ in range({runs}):
+    with open(os.devnull, "w", encoding="utf-8") as sink:
+        t0 = time.perf_counter()
+        TidyStream(sink).write(wrap_text(text, 120) + "\\n")
+        best = min(best, time.perf_counter() - t0)
+print(best, text.count("\\n") + 1)
+"""
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), int(out[1])
+
+
+def run(args: argparse.Namespace) -> str:
+    gradcli = find_gradcli(args.gradcli)
+    python = script_interpreter(gradcli)
+    compile_package(python)
+    n = 2000 if args.quick else args.statements
+    runs = 1 if args.quick else args.runs
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        chain = os.path.join(tmp, "chain.grad")
+        with open(chain, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(f"x{i} = sin(x{i - 1})*0.5 + x{i - 1}" for i in range(1, n + 1)) + "\n")
+        sink = os.path.join(tmp, "out.txt")
+        for label, mode in (("--steps", []), ("--mode forward --steps", ["--mode", "forward"])):
+            base = [gradcli, "eval", "-f", chain, "x0=1", "--no-nodes", *mode]
+            total, lines = best_wall([*base, "--steps"], sink, runs)
+            without, _ = best_wall(base, sink, runs)
+            printing, text_lines = printing_rate(python, chain, "forward" if mode else "reverse", max(runs, 3))
+            for what, seconds, count in (("end to end", total, lines),
+                                         ("explanation (minus the run without it)", total - without, lines),
+                                         ("printing (wrap + write)", printing, text_lines)):
+                rate = count / seconds if seconds > 0 else float("inf")
+                rows.append([f"`{label}`: {what}", f"{seconds:.3f}", f"{count:,}", f"{rate:,.0f}",
+                             f"≥ {GOAL_LINES_PER_SECOND:,.0f}: {mark(rate >= GOAL_LINES_PER_SECOND)}"])
+    out = [header("Explanations", python) if not args.no_header else "## Explanations\n",
+           f"A chain of {n:,} statements, COLUMNS=120, output to a file; best of {runs} run(s). "
+           f"Goal: ≥ {GOAL_LINES_PER_SECOND:,.0f} lines/s.\n",
+           table(["what", "seconds", "lines", "lines/s", "goal"], rows, "lrrrl")]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-N", "--statements", type=int, default=20000, help="statements in the chain (default 20,000)")
+    p.add_argument("-n", "--runs", type=int, default=3, help="runs per command, best kept (default 3)")
+    p.add_argument("--gradcli", help="path of the gradcli console script")
+    p.add_argument("--quick", action="store_true", help="2,000 statements, 1 run: a smoke test")
+    p.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
+    print(run(p.parse_args(argv)), end="")
+
+
+if __name__ == "__main__":
+    main()
