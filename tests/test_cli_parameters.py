@@ -47,7 +47,9 @@ def test_the_parameter_count_can_fail():
     ("descend", DescendRequest), ("diff", DiffRequest),
 ])
 def test_each_record_has_exactly_its_commands_parameters(command, record):
-    assert set(record.fields()) == {p.name for p in main.commands[command].params}
+    # a deprecated spelling's hidden option is folded into its option before the record is built
+    declared = {p.name for p in main.commands[command].params if not p.name.endswith("_deprecated")}
+    assert set(record.fields()) == declared
 
 
 def test_hessian_shares_the_matrix_record_without_a_mode():

@@ -59,7 +59,7 @@ CONFLICTS: list[Conflict] = [
     Conflict(("check",), ("fmt=gradescope", "as_json"),
              "--format gradescope writes Gradescope's JSON already: leave out --json"),
     # descend
-    Conflict(("descend",), ("batch", "!points_file"), "--batch takes minibatches of --points data"),
+    Conflict(("descend",), ("batch", "!examples_file"), "--batch takes minibatches of --examples data"),
 ]
 
 

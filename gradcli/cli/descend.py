@@ -22,13 +22,13 @@ class DescendRequest(Record):
     output: Optional[str] = None
     wrt: Optional[str] = None
     lr: float = 0.1
-    steps: int = 50  # the most updates (eval's --steps explains instead)
+    updates: int = 50
     momentum: float = 0.0
     tol: float = 0.0
     every: int = 1
-    points_file: Optional[str] = None
+    examples_file: Optional[str] = None
     batch: Optional[int] = None
-    seed: int = 0  # shuffles minibatches (eval's --seed names an input instead)
+    shuffle_seed: int = 0
     fmt: str = "table"
     as_json: bool = False
     plot_file: Optional[str] = None
@@ -40,8 +40,8 @@ def descend_command(**params: Any) -> int:
     """Gradient descent on PROGRAM's output: θ ← θ − lr·∇output, with the same engine.
 
     \b
-    gradcli descend "(x-1)^2 + 10*(y-x^2)^2" x=-1 y=2 --lr 0.01 --steps 200 --every 20
-    gradcli descend "(w*x - y)^2" w=0 --points data.csv --batch 8 --lr 0.05
+    gradcli descend "(x-1)^2 + 10*(y-x^2)^2" x=-1 y=2 --lr 0.01 --updates 200 --every 20
+    gradcli descend "(w*x - y)^2" w=0 --examples data.csv --batch 8 --lr 0.05
     gradcli descend -f loss.grad --vars start.json --momentum 0.9 --plot loss.png
     """
     import math
@@ -54,20 +54,20 @@ def descend_command(**params: Any) -> int:
     fmt = output_format(r.as_json, r.fmt)
     source, rest = program_and_bindings(r.args, r.program_file)
     start = binding_mod.collect(rest, r.vars_files)
-    data = batch_mod.read_points(r.points_file) if r.points_file else None
+    data = batch_mod.read_points(r.examples_file, "--examples") if r.examples_file else None
     if not math.isfinite(r.tol) or r.tol < 0 or not math.isfinite(r.momentum):
         raise UsageError("--tol must be a non-negative number and --momentum finite")
     names = [w.strip() for w in r.wrt.split(",") if w.strip()] if r.wrt else None
     try:
-        run_ = descend(source, start, lr=r.lr, steps=r.steps, wrt=names, momentum=r.momentum, tol=r.tol,
-                       every=r.every, output=r.output, data=data, batch=r.batch, seed=r.seed)
+        run_ = descend(source, start, lr=r.lr, steps=r.updates, wrt=names, momentum=r.momentum, tol=r.tol,
+                       every=r.every, output=r.output, data=data, batch=r.batch, seed=r.shuffle_seed)
     except Diverged as exc:  # the rows reached tell where it went wrong: print them, then the error
         if exc.partial.records:
             _show_descent(exc.partial, fmt)
         raise
     if r.plot_file:  # drawn first: a picture that cannot be drawn is an error before anything is printed
         _plot_descent(run_, source, start, r.output, r.plot_file,
-                      [("-f", r.program_file), ("--points", r.points_file), *(("--vars", v) for v in r.vars_files)])
+                      [("-f", r.program_file), ("--examples", r.examples_file), *(("--vars", v) for v in r.vars_files)])
     _show_descent(run_, fmt)
     return int(ExitStatus.OK)
 
@@ -97,7 +97,7 @@ def _show_descent(run_: Any, fmt: str) -> None:
     from ..output.tables import Style
 
     console = make_console()
-    why = {"tolerance": "stopped at --tol", "diverged": "diverged"}.get(run_.stopped, "all --steps")
+    why = {"tolerance": "stopped at --tol", "diverged": "diverged"}.get(run_.stopped, "all --updates")
     count = f"{run_.steps_taken} step{'' if run_.steps_taken == 1 else 's'}"
     table = Table(title=f"Gradient descent on {run_.output}: {count} ({why})",
                   title_justify="left", box=Style(console.is_terminal).box)
