@@ -12,7 +12,9 @@
 * `conflicts` -- the flags that refuse each other: one table, with its messages, checked in one place.
 * `program` -- reading the program and its bindings (argument, file, stdin; size limit).
 * `printing` -- stdout and stderr, the console, warnings, CSV and JSON text.
-* `records` -- the typed record each command receives, one field per option.
+* Each command receives its options as one record (`EvalOptions`, `CheckOptions`, ...; a
+  `gradcli.run.requests.Record`), one field per option, and reads it into the typed request
+  the API builds too (`gradcli.run.requests`).
 * `failures` -- failures, signals and exit codes: every ending becomes one line and a status.
 * `files` -- the files gradcli writes: atomically, never onto one of its inputs.
 

@@ -10,10 +10,10 @@ from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import echo_json, echo
 from .program import one_stdin, program_and_bindings, program_point
-from .records import Record
+from ..run.requests import Record
 
 
-class DiffRequest(Record):
+class DiffOptions(Record):
     """Everything ``gradcli diff`` was asked: one field per option (`gradcli.cli.options`)."""
 
     args: tuple[str, ...]
@@ -53,7 +53,7 @@ def diff_command(**params: Any) -> int:
     from ..language.parser import parse
     from ..teach import derive
 
-    r = DiffRequest(**params)
+    r = DiffOptions(**params)
     steps, latex, as_json = r.steps, r.latex, r.as_json
     one_stdin(r.args, r.program_file, r.vars_files)
     source, rest = program_and_bindings(r.args, r.program_file)

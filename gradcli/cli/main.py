@@ -81,13 +81,13 @@ def run() -> None:
 
         run_cli()
         return
-    from .evaluation import EvalRequest, run_eval
+    from .evaluation import EvalOptions, run_eval
     from .failures import finish, install_signal_handlers, prepare_streams, report_failure
 
     try:
         install_signal_handlers()
         prepare_streams()
-        status = run_eval(EvalRequest(**plain))
+        status = run_eval(EvalOptions(**plain))
     except BaseException as exc:  # noqa: B036 - mapped to one line and an exit status
         if isinstance(exc, SystemExit):
             raise
