@@ -566,7 +566,7 @@ def exact_view(ev: Evaluation, explained: Explained, style: Style) -> Renderable
 
 
 def latex_view(ev: Evaluation, explained: Explained, style: Style) -> RenderableType:
-    lines = explained.latex
+    lines = explained.latex or {}
     text = Text("LaTeX\n", style="bold")
     for line in lines.values():  # type: ignore[attr-defined]
         text.append(line + "\n", style=None)

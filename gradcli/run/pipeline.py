@@ -167,7 +167,7 @@ def matrix(ev: "Evaluation", request: MatrixRequest) -> MatrixReport:
         found.notes.append(f"reverse mode: {plural(found.passes, 'backward pass')}; forward mode: "
                            f"{plural(other.passes, 'tangent pass')}; largest difference {gap:.3g}")
         found.mode = "both"
-        found.agreement = gap
+        found.agreement = gap  # type: ignore[attr-defined]
     for kind in request.checks.kinds:
         found.checks.append(check_matrix(ev, found, kind, request.checks.rtol, request.checks.atol,
                                          request.checks.sympy_timeout))
