@@ -24,18 +24,18 @@ from ._version import __version__
 from .core.errors import ExitStatus, GradcliError, MathError, ParseError, ShapeError, UsageError
 
 if TYPE_CHECKING:
-    from .api import (CheckEntry, DerivativeMatrix, Descent, Judgement, NodeInfo, Result, Verdict, descend,
-                      evaluate, export, hessian, jacobian, judge)
+    from .api import (CheckEntry, Derivation, DerivativeMatrix, Descent, Judgement, NodeInfo, Result, Verdict,
+                      descend, diff, evaluate, export, hessian, jacobian, judge)
 
 __all__ = [
     "__version__",
-    "evaluate", "jacobian", "hessian", "judge", "export", "descend",
-    "Result", "NodeInfo", "CheckEntry", "DerivativeMatrix", "Verdict", "Judgement", "Descent",
+    "evaluate", "jacobian", "hessian", "judge", "export", "descend", "diff",
+    "Result", "NodeInfo", "CheckEntry", "DerivativeMatrix", "Verdict", "Judgement", "Descent", "Derivation",
     "GradcliError", "ParseError", "UsageError", "ShapeError", "MathError", "ExitStatus",
 ]
 
-_API = {"evaluate", "jacobian", "hessian", "judge", "export", "descend", "Result", "NodeInfo", "CheckEntry",
-        "DerivativeMatrix", "Verdict", "Judgement", "Descent"}
+_API = {"evaluate", "jacobian", "hessian", "judge", "export", "descend", "diff", "Result", "NodeInfo",
+        "CheckEntry", "DerivativeMatrix", "Verdict", "Judgement", "Descent", "Derivation"}
 
 
 def __getattr__(name: str) -> Any:

@@ -45,8 +45,8 @@ BindingValue = Union[int, float, str, Sequence[Any], "np.ndarray"]
 Value = Union[float, "np.ndarray"]
 
 __all__ = [
-    "evaluate", "jacobian", "hessian", "judge", "export", "descend",
-    "Result", "NodeInfo", "CheckEntry", "DerivativeMatrix", "Verdict", "Judgement", "Descent",
+    "evaluate", "jacobian", "hessian", "judge", "export", "descend", "diff",
+    "Result", "NodeInfo", "CheckEntry", "DerivativeMatrix", "Verdict", "Judgement", "Descent", "Derivation",
 ]
 
 
@@ -656,3 +656,45 @@ def descend(program: str, bindings: Optional[Mapping[str, BindingValue]] = None,
                              momentum=float(momentum), tol=float(tol), every=every, examples=data, batch=batch,
                              shuffle_seed=shuffle_seed)
     return Descent(pipeline.descend(request))
+
+
+class Derivation:
+    """Derivatives as formulas in gradcli's language (``gradcli diff``)."""
+
+    def __init__(self, report: Any) -> None:
+        self._report = report
+
+    def __repr__(self) -> str:
+        return f"<gradcli.Derivation of {self._report.output}: {', '.join(self.gradient)}>"
+
+    @property
+    def gradient(self) -> dict[str, str]:
+        """∂output/∂input for each input, as a formula (matrix formulas for array inputs)."""
+        report = self._report
+        if report.arrays is not None:
+            return {name: f.text() for name, f in report.arrays.gradient.items()}
+        return dict(report.formulas.formulas)
+
+    def to_json(self) -> str:
+        """Exactly what ``gradcli diff … --json`` prints (without the final newline)."""
+        from .output.documents import diff_json, dumps_indented
+
+        return dumps_indented(diff_json(self._report))
+
+
+def diff(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /, *,
+         output: Optional[str] = None, wrt: Union[None, str, Iterable[str]] = None, steps: bool = False,
+         expand: bool = False, latex: bool = False, sympy_timeout: float = 10.0,
+         **values: BindingValue) -> Derivation:
+    """Derivatives of `program` as formulas: ``gradcli diff``.  Values, when given, are used
+    for their shapes only (an array input gets matrix formulas); none: every input a scalar."""
+    from .run import pipeline
+    from .run.requests import DiffRequest
+
+    shapes = _bindings(bindings, values) if bindings or values else None
+    if not isinstance(program, str):
+        raise UsageError(f"the program must be a string, got {type(program).__name__}")
+    request = DiffRequest(source=program, shapes=shapes, output=None if output is None else _text(output, "output"),
+                          wrt=_wrt(wrt), steps=bool(steps), expand=bool(expand), latex=bool(latex),
+                          sympy_timeout=_timeout(sympy_timeout))
+    return Derivation(pipeline.diff(request))

@@ -1,6 +1,7 @@
 """One pipeline: every command-line example of the README and the docs for eval, jacobian,
-hessian, export and descend, run through the command line and through the API
-(`gradcli.evaluate`, `.jacobian`, `.hessian`, `.export`, `.descend`), gives the same result.
+hessian, export, descend and diff, run through the command line and through the API
+(`gradcli.evaluate`, `.jacobian`, `.hessian`, `.export`, `.descend`, `.diff`), gives the
+same result.
 
 The examples are read from the pages themselves (console and sh blocks, and the commands'
 ``--help`` examples in docs/reference/commands.md), so a new example is covered as soon as
@@ -13,8 +14,11 @@ raises the error whose exit status and message the command line prints.
 What the API leaves to the command line is left out: explanations (--steps, --paths,
 --edges, --exact, --latex: the documents are compared without them), rendering options
 (--format, --digits, --full, --no-nodes), pictures (--plot, -o of export: the script is
-compared on stdout), and --points (a vectorized batch with no one-call twin).  ``check``
-examples are compared by tests/test_judge_parity.py.
+compared on stdout), and --points (a vectorized batch with no one-call twin).  diff's
+``shapes_from`` names where the shapes came from (the command line, a file, Python), so
+it is left out of the comparison.  ``check`` examples are compared by
+tests/test_judge_parity.py; ``plot`` has no API twin (its data are `gradcli.evaluate`'s
+values, tests/test_plot_descend.py).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import re
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import gradcli
@@ -35,7 +40,7 @@ from gradcli.run.bindings import program_point
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-COMMANDS = ("eval", "jacobian", "hessian", "export", "descend")
+COMMANDS = ("eval", "jacobian", "hessian", "export", "descend", "diff")
 _LINE = re.compile(r"^\s*(?:\$ )?gradcli (" + "|".join(COMMANDS) + r") ")
 #: the explanations eval adds to its document, which the API's Result does not compute
 EXPLANATIONS = ("steps", "paths", "edges", "exact", "latex", "latex_steps", "forward_steps")
@@ -141,7 +146,7 @@ def _float(text):
     return None if text is None else float(text)
 
 
-def _api(command: str, folder: Path, args: list[str], params: dict):
+def _api(command: str, folder: Path, args: list[str], params: dict, flags: set[str]):
     """The same request through the API: what it returns, printed as the command line prints it."""
     source, values, keywords = _point(folder, args, params)
     if command == "eval":
@@ -154,6 +159,13 @@ def _api(command: str, folder: Path, args: list[str], params: dict):
         mode = {"mode": params.get("mode", "reverse")} if command == "jacobian" else {}
         matrix = getattr(gradcli, command)(source, values, **mode, **keywords)
         return _checked(matrix, params).to_json()
+    if command == "diff":
+        for text in params.get("shapes", []):
+            name, _, dims = text.partition("=")
+            values[name] = np.zeros(tuple(int(d) for d in dims.split("x")))
+        asked = {key: key in flags for key in ("steps", "expand", "latex")}
+        return gradcli.diff(source, values or None, sympy_timeout=float(params.get("sympy_timeout", 10.0)),
+                            **asked, **keywords).to_json()
     if command == "export":
         return gradcli.export(source, values, to=params.get("target", "numpy"), **keywords)
     numbers = {key: float(params[key]) for key in ("lr", "momentum", "tol") if key in params}
@@ -175,7 +187,7 @@ def _cli_argv(argv: list[str]) -> list[str]:
             continue
         kept.append(a)
         k += 1
-    return kept + (["--json"] if command != "export" else [])
+    return kept + (["--json"] if command not in ("export",) else [])
 
 
 def test_the_pages_have_examples_of_every_command():
@@ -192,14 +204,14 @@ def test_every_example_gives_the_same_result_through_the_api(where, argv, tmp_pa
     (tmp_path / "data.csv").write_text("x,y\n" + "".join(f"{k / 4},{0.5 * k - 1}\n" for k in range(16)),
                                        encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    command, args, params, _ = _parse(argv)
+    command, args, params, flags = _parse(argv)
     for key in ("program_file", "vars_files", "examples_file"):
         for path in [params[key]] if isinstance(params.get(key), str) else params.get(key, []):
             if not (tmp_path / path).exists():
                 pytest.skip(f"{where}: {path} is an example's own file")
     cli = run_cli(_cli_argv(argv), env={"COLUMNS": "200"})
     try:
-        api = _api(command, tmp_path, args, params)
+        api = _api(command, tmp_path, args, params, {f.lstrip("-") for f in flags})
     except gradcli.GradcliError as exc:  # a failure: the same status and the same message
         assert cli.exit_code == int(exc.exit_status), (where, cli.stderr)
         assert cli.stderr.startswith(exc.render().splitlines()[0]), (where, cli.stderr, exc.render())
@@ -209,8 +221,9 @@ def test_every_example_gives_the_same_result_through_the_api(where, argv, tmp_pa
         assert cli.stdout.rstrip("\n") == api.rstrip("\n"), where
         return
     doc, twin = strict_json(cli.stdout), strict_json(api)
-    for key in EXPLANATIONS if command == "eval" else ():
+    for key in EXPLANATIONS if command == "eval" else ("shapes_from",) if command == "diff" else ():
         doc.pop(key, None)
+        twin.pop(key, None)
     assert twin == doc, where
     if command in ("eval", "jacobian", "hessian"):
         assert cli.exit_code == (0 if doc["ok"] else 1), where

@@ -505,3 +505,31 @@ def dumps_indented(doc: dict) -> str:
     import json
 
     return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def diff_json(report: Any) -> dict:
+    """``gradcli diff --json`` (`gradcli.run.reports.DiffReport`): scalar or matrix formulas."""
+    doc: dict[str, Any] = {"schema": 1, "program": report.source, "output": report.output}
+    if report.arrays is not None:
+        from ..teach import derive_arrays as da
+
+        d = report.arrays
+        doc.update({"output": d.output, "gradient": {n: f.text() for n, f in d.gradient.items()},
+                    "shapes": {n: list(s) for n, s in d.shapes.items()}, "shapes_from": report.shapes_from,
+                    "where": da.where_lines(d), "adjoints": da.adjoint_lines(d),
+                    "adjoint_names": {d.names[label]: adj for label, adj in d.adjoint_names.items()},
+                    "notes": d.notes})
+        if report.steps:
+            doc["steps"] = da.steps_text(d)
+        if report.latex:
+            doc["latex"] = da.latex(d)
+        return doc
+    written = report.formulas
+    doc["gradient"] = written.formulas
+    if written.where:
+        doc["where"] = written.where
+    if written.steps is not None:
+        doc["steps"] = written.steps.splitlines()
+    if written.latex is not None:
+        doc["latex"] = written.latex
+    return doc

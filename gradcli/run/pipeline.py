@@ -20,9 +20,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import UsageError
-from .reports import EvalReport, Explained, ExportReport, JudgeReport, MatrixReport
+from .reports import DiffReport, EvalReport, Explained, ExportReport, JudgeReport, MatrixReport
 from .requests import (
-    REVERSE_ONLY, Checks, DescendRequest, EvaluateRequest, Explain, ExportRequest, JudgeRequest, MatrixRequest,
+    REVERSE_ONLY, Checks, DescendRequest, DiffRequest, EvaluateRequest, Explain, ExportRequest, JudgeRequest, MatrixRequest,
     Point,
 )
 
@@ -224,3 +224,57 @@ def descend(request: DescendRequest) -> "Descent":
     return run_descent(point.source, point.bindings, lr=request.lr, steps=request.updates, wrt=point.wrt,
                        momentum=request.momentum, tol=request.tol, every=request.every, output=point.output,
                        data=request.examples, batch=request.batch, seed=request.shuffle_seed)
+
+
+# ---- diff --------------------------------------------------------------------------------------
+def diff(request: DiffRequest) -> DiffReport:
+    """Derivatives as formulas: matrix formulas when the point gives an input a shape (or an
+    op needs arrays), else scalar formulas within the SymPy time budget."""
+    from ..language.lower import lower
+    from ..language.parser import parse
+
+    graph = lower(parse(request.source), request.output)
+    report = DiffReport(source=request.source, output=graph.label(graph.output), steps=request.steps,
+                        latex=request.latex)
+    shaped = None if request.shapes is None else _shapes_from(graph, request.shapes)
+    if shaped is not None:
+        from ..teach import derive_arrays
+
+        report.arrays, report.shapes_from = derive_arrays.derive_arrays(graph, request.wrt), shaped
+        return report
+    from ..teach import derive
+
+    report.formulas = derive.derive_within(graph, request.wrt, request.sympy_timeout, request.steps,
+                                           request.latex, request.expand)  # one deadline for all
+    return report
+
+
+def _shapes_from(graph: Any, bound: dict) -> Any:
+    """Set the graph's shapes from the values `bound`; where they came from, or None when
+    every node is a scalar (then the scalar derivation runs, as without a point)."""
+    from ..core.ops import OPS
+    from ..core.shapes import infer_shapes
+
+    env = {}
+    for i in graph.inputs:
+        name = graph.nodes[i].name
+        env[name] = bound[name].value if name in bound else 0.0
+    infer_shapes(graph, env)
+    tensor = any(n.shape not in ((), None) for n in graph.nodes) or any(
+        n.op not in ("input", "const") and not OPS[n.op].elementwise for n in graph.nodes)
+    if not tensor:
+        return None
+    origins: list[str] = []
+    missing = []
+    for i in graph.inputs:
+        b = bound.get(graph.nodes[i].name)
+        if b is None:
+            missing.append(graph.nodes[i].name)
+            continue
+        where = {"program": "the program's #: lines", "argument": "the command line"}.get(b.origin, b.origin)
+        if where not in origins:
+            origins.append(where)
+    text = " and ".join(origins) or "nowhere"
+    if missing:
+        text += f" ({', '.join(missing)}: no value, so a scalar)"
+    return text

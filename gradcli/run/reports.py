@@ -86,3 +86,16 @@ class ExportReport(Record):
 
     evaluation: "Evaluation"
     script: str
+
+
+class DiffReport(Record):
+    """Derivatives as formulas: `formulas` (`gradcli.teach.derive`'s, scalars) or `arrays`
+    (`gradcli.teach.derive_arrays`'s matrix formulas, with where the shapes came from)."""
+
+    source: str
+    output: str
+    formulas: Any = None
+    arrays: Any = None
+    shapes_from: str = ""
+    steps: bool = False
+    latex: bool = False

@@ -240,3 +240,17 @@ class DescendRequest(Record):
         if not math.isfinite(self.tol) or self.tol < 0 or not math.isfinite(self.momentum):
             raise UsageError("--tol must be a non-negative number and --momentum finite")
         return self
+
+
+class DiffRequest(Record):
+    """``gradcli diff``: derivatives as formulas, without numbers.  `shapes` holds values
+    whose shapes (only) give the inputs theirs; None: no point given, every input a scalar."""
+
+    source: str
+    shapes: Optional[dict[str, "Binding"]] = None
+    output: Optional[str] = None
+    wrt: Optional[list[str]] = None
+    steps: bool = False
+    expand: bool = False
+    latex: bool = False
+    sympy_timeout: float = 10.0
