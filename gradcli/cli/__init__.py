@@ -4,7 +4,8 @@
   ``gradcli eval PROGRAM NAME=VALUE [--json]``, click for everything else.
 * `commands` -- the whole click group, ``gradcli.cli.commands:main``, with every command.
 * `group` -- the click group itself: one-line usage errors, programs that start with '-'.
-* `options` -- every option, declared once (plain data, so the fast path reads it too);
+* `options` -- every option, declared once (plain data); `formats` -- its part the fast path
+  reads: each command's ``--format`` values and the fast path's allow-list;
   `paramtypes` -- the click parameter types they use (NAME=VALUE, --shape, --seed, numbers).
 * One module per command: `eval` (its click-free body is `evaluation`, which the fast path
   calls), `check`, `graph`, `diff`, `jacobian` (and hessian), `export`, `plot`, `descend`,

@@ -10,13 +10,15 @@ through `gradcli.run.pipeline` and renders the report.
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..core.errors import ExitStatus
-from ..run.reports import EvalReport
 from ..run.requests import Checks, EvaluateRequest, Explain, Record
 from .printing import make_console, warn, write_csv, echo
 from .program import output_format, one_stdin, program_and_bindings, read_point
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..run.reports import EvalReport
 
 
 class EvalOptions(Record):
@@ -73,7 +75,7 @@ def run_eval(r: EvalOptions) -> int:
     return int(ExitStatus.CHECK_FAILED if report.failed else ExitStatus.OK)
 
 
-def _emit(report: EvalReport, fmt: str, show_nodes: Optional[bool], full: bool, digits: Optional[int]) -> None:
+def _emit(report: "EvalReport", fmt: str, show_nodes: Optional[bool], full: bool, digits: Optional[int]) -> None:
     ev = report.evaluation
     if fmt == "json":
         from ..output.documents import dumps, to_json

@@ -7,8 +7,9 @@ from JSON." in descend) or its own default is an override in that row, never a s
 declaration.  `FORMATS` is the one place that says which ``--format`` values each command
 accepts.
 
-This module is plain data and imports nothing heavy: the fast path (`gradcli.cli.main`)
-derives its allow-list from it.  `declare` turns a row into click decorators, importing
+This module is plain data and imports nothing heavy.  `FORMATS` and the fast path's
+allow-list `FAST_PATH` (keys of `OPTIONS`, tested) live in `gradcli.cli.formats`, which the
+fast path (`gradcli.cli.main`) reads without building every declaration.  `declare` turns a row into click decorators, importing
 click and `gradcli.cli.paramtypes` only when called.
 
 Each spelling has one meaning in every command that takes it: ``--steps`` explains,
@@ -23,21 +24,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Collection, Optional, Union
 
+from .formats import FAST_PATH, FORMATS  # declared there: the fast path reads them without building OPTIONS
+
 #: the usage line's name for the arguments: ``gradcli eval [OPTIONS] PROGRAM [NAME=VALUE]...``
 PROGRAM_ARGUMENTS = "PROGRAM [NAME=VALUE]..."
-
-#: the ``--format`` values of each command, the first being what a plain run prints
-FORMATS: dict[str, tuple[str, ...]] = {
-    "eval": ("table", "json", "csv", "tsv"),
-    "jacobian": ("table", "json", "csv", "tsv"),
-    "hessian": ("table", "json", "csv", "tsv"),
-    "check": ("text", "gradescope"),
-    "graph": ("text", "dot", "mermaid", "svg", "png", "html"),
-    "plot": ("text", "png", "svg", "csv"),
-    "descend": ("table", "json", "csv"),
-    "functions": ("table", "json", "markdown"),
-}
-
 
 class Option:
     """One option: its spellings (`flags`), the parameter the command receives (`dest`), its
@@ -173,11 +163,6 @@ OPTIONS: dict[str, Option] = {option.dest if key is None else key: option for ke
     ("to", Option("--to", dest="target", type=("numpy", "torch", "jax"), default="numpy", show_default=True,
                   help="numpy: backprop written out by hand; torch, jax: the forward pass, autograd for the rest.")),
 ]}
-
-#: the spellings a plain ``gradcli eval`` line may use on the click-free fast path
-#: (`gradcli.cli.main`), each with the key of the option it spells; ``--format`` takes
-#: the values FORMATS["eval"] lists
-FAST_PATH: dict[str, str] = {"--json": "json", "--format": "format", "--no-nodes": "nodes"}
 
 #: a row entry: an option's key, or its key and this command's own wording or default
 Use = Union[str, tuple[str, dict[str, Any]]]

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from ..oracles.checks import Check
 from ..run.evaluate import Evaluation
-from ..run.reports import EvalReport
+
+if TYPE_CHECKING:  # pragma: no cover - names for annotations: the fast path never imports the oracles
+    from ..oracles.checks import Check
+    from ..run.reports import EvalReport
 from ..core.fmt import json_number, json_value
 from ..core.graph import CONST, INPUT
 

@@ -16,7 +16,6 @@ compiles each annotation).  This module imports nothing heavy.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from ..core.errors import UsageError
@@ -80,15 +79,20 @@ def tolerance(x: object, where: str) -> Optional[float]:
     """None, or a non-negative number (rtol, atol); inf is allowed, as --rtol inf is."""
     if x is None:
         return None
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x) or x < 0:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or x != x or x < 0:  # x != x: NaN
         raise UsageError(f"{where} must be a non-negative number, got {x!r}")
     return float(x)
 
 
 def seconds(x: object, where: str = "sympy_timeout") -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not x > 0 or math.isnan(x):
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not x > 0 or x != x:
         raise UsageError(f"{where} must be a positive number of seconds, got {x!r}")
     return float(x)
+
+
+def _finite(x: float) -> bool:
+    """Neither NaN nor ±inf (without importing math, a shared library, on the fast path)."""
+    return x - x == 0
 
 
 def choice(x: object, choices: tuple[str, ...], where: str) -> str:
@@ -237,7 +241,7 @@ class DescendRequest(Record):
     shuffle_seed: int = 0
 
     def validated(self) -> "DescendRequest":
-        if not math.isfinite(self.tol) or self.tol < 0 or not math.isfinite(self.momentum):
+        if not _finite(self.tol) or self.tol < 0 or not _finite(self.momentum):
             raise UsageError("--tol must be a non-negative number and --momentum finite")
         return self
 
