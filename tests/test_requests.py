@@ -112,3 +112,11 @@ def test_the_new_api_functions_print_what_their_commands_print():
         gradcli.export("a", a=1, to="fortran")
     with pytest.raises(UsageError, match="updates must be a whole number"):
         gradcli.descend("x^2", x=1, updates=-1)
+
+
+def test_a_record_s_dict_and_list_defaults_are_its_own():
+    from gradcli.run.requests import JudgeRequest
+
+    one, two = JudgeRequest(point=None), JudgeRequest(point=None)
+    one.expect["a"] = (1.0, "1")
+    assert two.expect == {} and JudgeRequest.expect == {} and EvalReport(evaluation=None).checks == []

@@ -24,8 +24,12 @@ if TYPE_CHECKING:  # pragma: no cover - names for the type checker only
     from .bindings import Binding
 
 
+_MISSING = object()
+
+
 class Record:
-    """Fields are the subclass's annotations; those without a default must be given."""
+    """Fields are the subclass's annotations; those without a default must be given (a dict
+    or list default is copied for each record)."""
 
     def __init__(self, **values: Any) -> None:
         names = self.fields()
@@ -33,7 +37,15 @@ class Record:
             if name not in names:
                 raise TypeError(f"{type(self).__name__} has no field {name!r}")
             setattr(self, name, value)
-        missing = [name for name in names if not hasattr(self, name)]
+        missing = []
+        for name in names:
+            if name in values:
+                continue
+            default = getattr(type(self), name, _MISSING)
+            if default is _MISSING:
+                missing.append(name)
+            elif type(default) in (dict, list):  # each record its own, never the class's shared one
+                setattr(self, name, type(default)(default))
         if missing:
             raise TypeError(f"{type(self).__name__} needs {', '.join(missing)}")
 
