@@ -45,8 +45,9 @@ BindingValue = Union[int, float, str, Sequence[Any], "np.ndarray"]
 Value = Union[float, "np.ndarray"]
 
 __all__ = [
-    "evaluate", "jacobian", "hessian", "judge", "export", "descend", "diff",
+    "evaluate", "jacobian", "hessian", "judge", "export", "descend", "diff", "plot",
     "Result", "NodeInfo", "CheckEntry", "DerivativeMatrix", "Verdict", "Judgement", "Descent", "Derivation",
+    "Sampled",
 ]
 
 
@@ -698,3 +699,50 @@ def diff(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /,
                           wrt=_wrt(wrt), steps=bool(steps), expand=bool(expand), latex=bool(latex),
                           sympy_timeout=_timeout(sympy_timeout))
     return Derivation(pipeline.diff(request))
+
+
+class Sampled:
+    """A program sampled over one range (a curve: value and derivative) or two (a gradient field)."""
+
+    def __init__(self, sampled: Any) -> None:
+        self._sampled = sampled
+
+    def __repr__(self) -> str:
+        return f"<gradcli.Sampled {type(self._sampled).__name__.lower()} of {self._sampled.output}>"
+
+    def rows(self) -> list[list[str]]:
+        """The header and one row per sample, as ``gradcli plot --format csv`` writes them."""
+        from .output import plots
+
+        sampled = self._sampled
+        return plots.curve_rows(sampled) if hasattr(sampled, "slope") else plots.field_rows(sampled)
+
+    def to_csv(self) -> str:
+        """Exactly what ``gradcli plot … --format csv`` prints."""
+        import csv
+        import io
+
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(self.rows())
+        return buf.getvalue()
+
+
+def plot(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /, *,
+         ranges: Mapping[str, Union[str, Sequence[float]]], output: Optional[str] = None,
+         check: Optional[str] = None, **values: BindingValue) -> Sampled:
+    """Sample `program` as ``gradcli plot`` does: `ranges` maps one input (a curve) or two (a
+    gradient field) to ``"LOW:HIGH[:POINTS]"`` or ``(low, high[, points])``; the other inputs
+    take their values.  ``check="fd"`` adds finite differences to a curve."""
+    from .run import pipeline
+    from .run.requests import PlotRequest
+    from .run.sample import parse_range
+
+    spans = []
+    for name, span in _mapping(ranges, "ranges").items():
+        if not isinstance(span, str):
+            if not isinstance(span, (list, tuple)) or not 2 <= len(span) <= 3:
+                raise UsageError(f"range {name}: give (low, high) or (low, high, points), got {span!r}")
+            span = ":".join(repr(float(v)) if k < 2 else str(v) for k, v in enumerate(span))
+        spans.append(parse_range(f"{name}={span}"))
+    point = _point(program, bindings, values, output, None)
+    return Sampled(pipeline.sample(PlotRequest(point=point, ranges=spans, overlay=check)))

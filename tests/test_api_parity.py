@@ -1,7 +1,7 @@
 """One pipeline: every command-line example of the README and the docs for eval, jacobian,
-hessian, export, descend and diff, run through the command line and through the API
-(`gradcli.evaluate`, `.jacobian`, `.hessian`, `.export`, `.descend`, `.diff`), gives the
-same result.
+hessian, export, descend, diff and plot, run through the command line and through the API
+(`gradcli.evaluate`, `.jacobian`, `.hessian`, `.export`, `.descend`, `.diff`, `.plot`),
+gives the same result.
 
 The examples are read from the pages themselves (console and sh blocks, and the commands'
 ``--help`` examples in docs/reference/commands.md), so a new example is covered as soon as
@@ -16,9 +16,8 @@ What the API leaves to the command line is left out: explanations (--steps, --pa
 (--format, --digits, --full, --no-nodes), pictures (--plot, -o of export: the script is
 compared on stdout), and --points (a vectorized batch with no one-call twin).  diff's
 ``shapes_from`` names where the shapes came from (the command line, a file, Python), so
-it is left out of the comparison.  ``check`` examples are compared by
-tests/test_judge_parity.py; ``plot`` has no API twin (its data are `gradcli.evaluate`'s
-values, tests/test_plot_descend.py).
+it is left out of the comparison; plot is compared by its sampled data (``--format csv``),
+not its pictures.  ``check`` examples are compared by tests/test_judge_parity.py.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ from gradcli.run.bindings import program_point
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-COMMANDS = ("eval", "jacobian", "hessian", "export", "descend", "diff")
+COMMANDS = ("eval", "jacobian", "hessian", "export", "descend", "diff", "plot")
 _LINE = re.compile(r"^\s*(?:\$ )?gradcli (" + "|".join(COMMANDS) + r") ")
 #: the explanations eval adds to its document, which the API's Result does not compute
 EXPLANATIONS = ("steps", "paths", "edges", "exact", "latex", "latex_steps", "forward_steps")
@@ -166,6 +165,11 @@ def _api(command: str, folder: Path, args: list[str], params: dict, flags: set[s
         asked = {key: key in flags for key in ("steps", "expand", "latex")}
         return gradcli.diff(source, values or None, sympy_timeout=float(params.get("sympy_timeout", 10.0)),
                             **asked, **keywords).to_json()
+    if command == "plot":
+        spans = {a.partition("=")[0]: a.partition("=")[2] for a in args[1:] if re.fullmatch(r"\w+=[^:]+:.+", a)}
+        for name in spans:
+            values.pop(name, None)
+        return gradcli.plot(source, values, ranges=spans, check=params.get("check"), **keywords).to_csv()
     if command == "export":
         return gradcli.export(source, values, to=params.get("target", "numpy"), **keywords)
     numbers = {key: float(params[key]) for key in ("lr", "momentum", "tol") if key in params}
@@ -187,7 +191,7 @@ def _cli_argv(argv: list[str]) -> list[str]:
             continue
         kept.append(a)
         k += 1
-    return kept + (["--json"] if command not in ("export",) else [])
+    return kept + {"export": [], "plot": ["--format", "csv"]}.get(command, ["--json"])
 
 
 def test_the_pages_have_examples_of_every_command():
@@ -217,7 +221,7 @@ def test_every_example_gives_the_same_result_through_the_api(where, argv, tmp_pa
         assert cli.stderr.startswith(exc.render().splitlines()[0]), (where, cli.stderr, exc.render())
         return
     assert cli.exit_code in (0, 1), (where, cli.stderr)
-    if command == "export":
+    if command in ("export", "plot"):
         assert cli.stdout.rstrip("\n") == api.rstrip("\n"), where
         return
     doc, twin = strict_json(cli.stdout), strict_json(api)

@@ -1,12 +1,13 @@
 """Running a program: the pipeline every command and the Python API share.
 
 * `requests` -- what each command is asked, as typed records the command line and the
-  API both build (`EvaluateRequest`, `MatrixRequest`, `JudgeRequest`, `ExportRequest`,
-  `DescendRequest`; their shared `Point`, `Checks`, `Explain`), validated once.
+  API both build (`EvaluateRequest`, `MatrixRequest`, `JudgeRequest`, `DiffRequest`,
+  `ExportRequest`, `PlotRequest`, `DescendRequest`; their shared `Point`, `Checks`,
+  `Explain`), validated once.
 * `pipeline` -- runs a request into a report (it composes `gradcli.oracles` and
   `gradcli.teach`, so it sits above them in the layers).
 * `reports` -- what a request comes back as (`EvalReport` with its typed `Explained`,
-  `MatrixReport`, `JudgeReport`, `ExportReport`): all `gradcli.output` renders.
+  `MatrixReport`, `JudgeReport`, `DiffReport`, `ExportReport`): all `gradcli.output` renders.
 
 * `bindings` -- ``NAME=VALUE`` arguments and ``--vars`` files to values.
 * `files` -- reading the user's input files with a bound (a program, --vars, --answers,

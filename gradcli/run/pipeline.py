@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.errors import UsageError
 from .reports import DiffReport, EvalReport, Explained, ExportReport, JudgeReport, MatrixReport
 from .requests import (
-    REVERSE_ONLY, Checks, DescendRequest, DiffRequest, EvaluateRequest, Explain, ExportRequest, JudgeRequest, MatrixRequest,
+    REVERSE_ONLY, Checks, DescendRequest, DiffRequest, EvaluateRequest, PlotRequest, Explain, ExportRequest, JudgeRequest, MatrixRequest,
     Point,
 )
 
@@ -278,3 +278,19 @@ def _shapes_from(graph: Any, bound: dict) -> Any:
     if missing:
         text += f" ({', '.join(missing)}: no value, so a scalar)"
     return text
+
+
+# ---- plot --------------------------------------------------------------------------------------
+def sample(request: PlotRequest) -> Any:
+    """The program sampled for ``gradcli plot``: a `gradcli.run.sample.Curve` (one range, with
+    finite differences when asked) or a `gradcli.run.sample.Field` (two)."""
+    from . import sample as sampling
+
+    request.validated()
+    point = request.point
+    if len(request.ranges) == 1:
+        curve = sampling.curve(point.source, request.ranges[0], point.bindings, point.output)
+        if request.overlay == "fd":
+            sampling.with_finite_differences(curve, point.source, point.bindings, point.output)
+        return curve
+    return sampling.field(point.source, request.ranges[0], request.ranges[1], point.bindings, point.output)

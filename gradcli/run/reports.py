@@ -3,7 +3,9 @@
 `EvalReport` is one evaluation with its checks and the explanations asked for
 (`Explained`: one typed field per explanation, where the command line once passed an
 untyped ``extras`` dict from `gradcli.cli` into `gradcli.output`).  `MatrixReport` is a
-Jacobian or Hessian; `JudgeReport` a student's answers, judged; `ExportReport` a script.
+Jacobian or Hessian; `JudgeReport` a student's answers, judged; `DiffReport` formulas;
+`ExportReport` a script.  A plot is a `gradcli.run.sample.Curve` or `Field`, a descent a
+`gradcli.run.descend.Descent`: typed already, they are their own reports.
 Plain data: this module imports nothing heavy (the fast path builds an `EvalReport`).
 """
 

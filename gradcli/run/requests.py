@@ -44,8 +44,8 @@ class Record:
             default = getattr(type(self), name, _MISSING)
             if default is _MISSING:
                 missing.append(name)
-            elif type(default) in (dict, list):  # each record its own, never the class's shared one
-                setattr(self, name, type(default)(default))
+            elif isinstance(default, (dict, list)):  # each record its own, never the class's shared one
+                setattr(self, name, default.copy())
         if missing:
             raise TypeError(f"{type(self).__name__} needs {', '.join(missing)}")
 
@@ -270,3 +270,22 @@ class DiffRequest(Record):
     expand: bool = False
     latex: bool = False
     sympy_timeout: float = 10.0
+
+
+class PlotRequest(Record):
+    """``gradcli plot``: the program sampled over one range (a curve, with its derivative) or
+    two (a gradient field); the other inputs take `point`'s values.  `ranges` are
+    `gradcli.run.sample.Range`s; `overlay` "fd" adds finite differences to a curve."""
+
+    point: Point
+    ranges: list[Any]
+    overlay: Optional[str] = None
+
+    def validated(self) -> "PlotRequest":
+        if not 1 <= len(self.ranges) <= 2:
+            raise UsageError("give one range (NAME=LOW:HIGH) for a curve, or two for a gradient field")
+        if self.overlay is not None:
+            choice(self.overlay, ("fd",), "check")
+            if len(self.ranges) != 1:
+                raise UsageError("--check fd overlays a curve: give one range")
+        return self
