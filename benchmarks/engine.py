@@ -32,6 +32,7 @@ from gradcli.run.evaluate import evaluate  # noqa: E402
 from gradcli.language.lower import lower  # noqa: E402
 from gradcli.language.parser import parse  # noqa: E402
 from gradcli.output.documents import dumps, to_json  # noqa: E402
+from gradcli.run.reports import EvalReport  # noqa: E402
 
 TARGET_FB_US = 1.0  # forward+backward µs/node at 10^5
 TARGET_RATIO = 2.5  # (forward+backward)/forward
@@ -50,7 +51,7 @@ def end_to_end(source: str, env: dict[str, float], stages: list | None = None, n
     bindings = {name: parse_argument(f"{name}={value!r}") for name, value in env.items()}
     ev = evaluate(source, bindings)
     t1 = time.perf_counter()
-    doc = to_json(ev, []) if nodes else to_json(ev, [], with_nodes=False)
+    doc = to_json(EvalReport(evaluation=ev), with_nodes=nodes)
     t2 = time.perf_counter()
     text = dumps(doc)
     t3 = time.perf_counter()

@@ -24,18 +24,19 @@ from ._version import __version__
 from .core.errors import ExitStatus, GradcliError, MathError, ParseError, ShapeError, UsageError
 
 if TYPE_CHECKING:
-    from .api import (CheckEntry, DerivativeMatrix, Judgement, NodeInfo, Result, Verdict, evaluate,
-                      hessian, jacobian, judge)
+    from .api import (CheckEntry, Derivation, DerivativeMatrix, Descent, Judgement, NodeInfo, Result, Sampled,
+                      Verdict, descend, diff, evaluate, export, hessian, jacobian, judge, plot)
 
 __all__ = [
     "__version__",
-    "evaluate", "jacobian", "hessian", "judge",
-    "Result", "NodeInfo", "CheckEntry", "DerivativeMatrix", "Verdict", "Judgement",
+    "evaluate", "jacobian", "hessian", "judge", "export", "descend", "diff", "plot",
+    "Result", "NodeInfo", "CheckEntry", "DerivativeMatrix", "Verdict", "Judgement", "Descent", "Derivation",
+    "Sampled",
     "GradcliError", "ParseError", "UsageError", "ShapeError", "MathError", "ExitStatus",
 ]
 
-_API = {"evaluate", "jacobian", "hessian", "judge", "Result", "NodeInfo", "CheckEntry", "DerivativeMatrix",
-        "Verdict", "Judgement"}
+_API = {"evaluate", "jacobian", "hessian", "judge", "export", "descend", "diff", "plot", "Result", "NodeInfo",
+        "CheckEntry", "DerivativeMatrix", "Verdict", "Judgement", "Descent", "Derivation", "Sampled"}
 
 
 def __getattr__(name: str) -> Any:

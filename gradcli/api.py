@@ -1,9 +1,10 @@
 """gradcli as a library: a small, typed face for autograders, notebooks and scripts.
 
-Every function here runs the very pipeline the command line runs (`gradcli.run`,
-`gradcli.oracles`, `gradcli.teach`, `gradcli.output`), so the two can never
-disagree: `Result.to_json()` is, byte for byte, what ``gradcli eval … --json``
-prints.
+Every function here builds the very request the command line builds
+(`gradcli.run.requests`) and runs it through the one pipeline (`gradcli.run.pipeline`),
+so the two can never disagree: `Result.to_json()` is, byte for byte, what
+``gradcli eval … --json`` prints (tests/test_api_parity.py runs every command-line
+example of the README and the docs both ways).
 
 >>> import gradcli
 >>> r = gradcli.evaluate("(a+b)*(b+1)", a=3, b=2)
@@ -21,19 +22,22 @@ command line maps to exit codes (`ParseError`, `UsageError`, `ShapeError`,
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Union
 
 from .core.errors import UsageError
+from .run.requests import seconds as _timeout
+from .run.requests import tolerance as _tolerance
 
 if TYPE_CHECKING:  # pragma: no cover - names for the type checker only
     import numpy as np
 
     from .oracles.checks import Check
     from .run.bindings import Binding
-    from .run.derivatives import Matrix as _Matrix
+    from .run.descend import Descent as _Descent
     from .run.evaluate import Evaluation
+    from .run.reports import EvalReport, JudgeReport, MatrixReport
+    from .run.requests import Point
 
 #: what a value may be given as
 BindingValue = Union[int, float, str, Sequence[Any], "np.ndarray"]
@@ -41,8 +45,9 @@ BindingValue = Union[int, float, str, Sequence[Any], "np.ndarray"]
 Value = Union[float, "np.ndarray"]
 
 __all__ = [
-    "evaluate", "jacobian", "hessian", "judge",
-    "Result", "NodeInfo", "CheckEntry", "DerivativeMatrix", "Verdict", "Judgement",
+    "evaluate", "jacobian", "hessian", "judge", "export", "descend", "diff", "plot",
+    "Result", "NodeInfo", "CheckEntry", "DerivativeMatrix", "Verdict", "Judgement", "Descent", "Derivation",
+    "Sampled",
 ]
 
 
@@ -94,21 +99,6 @@ def _text(x: object, where: str) -> str:
     if not isinstance(x, str):
         raise UsageError(f"{where} must be a string, got {type(x).__name__}")
     return x
-
-
-def _tolerance(x: object, where: str) -> Optional[float]:
-    """None, or a non-negative number (rtol, atol)."""
-    if x is None:
-        return None
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or math.isnan(x) or x < 0:
-        raise UsageError(f"{where} must be a non-negative number, got {x!r}")
-    return float(x)  # inf is allowed, as --rtol inf is
-
-
-def _timeout(x: object) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not x > 0 or math.isnan(x):
-        raise UsageError(f"sympy_timeout must be a positive number of seconds, got {x!r}")
-    return float(x)
 
 
 def _count(x: object, where: str, low: int, high: int) -> int:
@@ -185,9 +175,14 @@ class CheckEntry:
 class Result:
     """One evaluation: values, adjoints and gradient, plus any checks run on it."""
 
-    def __init__(self, ev: "Evaluation") -> None:
-        self._ev = ev
-        self._checks: list["Check"] = []
+    def __init__(self, report: "EvalReport") -> None:
+        self._ev = report.evaluation
+        self._checks: list["Check"] = list(report.checks)
+
+    def _report(self) -> "EvalReport":
+        from .run.reports import EvalReport
+
+        return EvalReport(evaluation=self._ev, checks=list(self._checks))
 
     def __repr__(self) -> str:
         return f"<gradcli.Result {self.output} = {self.value!r}, gradient {self.gradient!r}>"
@@ -265,29 +260,12 @@ class Result:
 
         Returns ``{kind: {input: CheckEntry}}``; the checks also join `to_json`.
         """
-        ev = self._ev
-        rtol, atol = _tolerance(rtol, "rtol"), _tolerance(atol, "atol")
-        sympy_timeout = _timeout(sympy_timeout)
-        for kind in kinds:
-            _text(kind, "a check's kind")
-        chosen = list(dict.fromkeys(kinds or ("fd",)))
-        if "all" in chosen:
-            chosen = ["sympy", "fd"]
-        unknown = [k for k in chosen if k not in ("fd", "sympy")]
-        if unknown:
-            raise UsageError(f"unknown check {unknown[0]!r}: choose 'fd', 'sympy' or 'all'")
-        if not ev.has_gradient:
-            raise UsageError("checks need a scalar output; for a vector output use gradcli.jacobian")
+        from .run.pipeline import gradient_checks
+        from .run.requests import Checks
+
+        asked = Checks.of(kinds or ("fd",), rtol, atol, sympy_timeout)
         report: dict[str, dict[str, CheckEntry]] = {}
-        for kind in chosen:
-            if kind == "sympy":
-                from .oracles.sympy_check import sympy_check
-
-                check = sympy_check(ev, rtol, atol, sympy_timeout)
-            else:
-                from .oracles.checks import finite_differences
-
-                check = finite_differences(ev, rtol, atol)
+        for kind, check in zip(asked.kinds, gradient_checks(self._ev, asked)):
             self._checks = [c for c in self._checks if c.name != check.name] + [check]
             report[kind] = {
                 name: CheckEntry(None if r.estimate is None else _plain(r.estimate), r.error, r.ok,
@@ -309,7 +287,7 @@ class Result:
         """Exactly what ``gradcli eval … --json`` prints (without the final newline)."""
         from .output.documents import dumps, to_json
 
-        return dumps(to_json(self._ev, self._checks))
+        return dumps(to_json(self._report()))
 
     # ---- display in notebooks and rich consoles ----
     def svg(self, digits: int = 6) -> Optional[str]:
@@ -330,7 +308,7 @@ class Result:
             svg = self.svg()
         except Exception:  # noqa: BLE001 - a picture that fails must not hide the numbers
             svg = None
-        return evaluation_html(self._ev, self._checks, svg=svg)
+        return evaluation_html(self._report(), svg=svg)
 
     def stepper(self, digits: int = 6) -> str:
         """The interactive backprop page (``gradcli graph --format html``) as HTML text.
@@ -360,15 +338,15 @@ class Result:
         """What ``gradcli eval`` shows, for ``rich.print(result)``."""
         from .output.tables import Style, evaluation
 
-        return evaluation(self._ev, self._checks, Style(terminal=True))
+        return evaluation(self._report(), Style(terminal=True))
 
 
 class DerivativeMatrix:
     """A Jacobian or Hessian with its row and column labels."""
 
-    def __init__(self, ev: "Evaluation", matrix: "_Matrix") -> None:
-        self._ev = ev
-        self._matrix = matrix
+    def __init__(self, report: "MatrixReport") -> None:
+        self._ev = report.evaluation
+        self._matrix = report.matrix
 
     def __repr__(self) -> str:
         return f"<gradcli.DerivativeMatrix {self.kind} {self.data.shape[0]}×{self.data.shape[1]}>"
@@ -415,6 +393,24 @@ class DerivativeMatrix:
             raise UsageError(f"{col!r} is not a column of the {self.kind} (columns: {', '.join(self.columns)})")
         return float(self._matrix.data[self.rows.index(row)][self.columns.index(col)])
 
+    @property
+    def ok(self) -> bool:
+        """No check run so far has failed."""
+        return not any(c.status == "fail" for c in self._matrix.checks)
+
+    def check(self, *kinds: str, rtol: Optional[float] = None, atol: Optional[float] = None,
+              sympy_timeout: float = 10.0) -> "DerivativeMatrix":
+        """Check every entry against ``"fd"`` (finite differences) and/or ``"sympy"``, as
+        ``--check`` does; the checks join `to_json`.  Returns the matrix itself."""
+        from .oracles.matrix_checks import check_matrix
+        from .run.requests import Checks
+
+        asked = Checks.of(kinds or ("fd",), rtol, atol, sympy_timeout)
+        for kind in asked.kinds:
+            self._matrix.checks.append(check_matrix(self._ev, self._matrix, kind, asked.rtol, asked.atol,
+                                                    asked.sympy_timeout))
+        return self
+
     def to_json(self) -> str:
         """Exactly what ``gradcli jacobian|hessian … --json`` prints (without the final newline)."""
         from .output.documents import dumps, matrix_json
@@ -448,10 +444,10 @@ class Verdict:
 class Judgement:
     """A student's answers, judged against the program."""
 
-    def __init__(self, ev: "Evaluation", verdicts: list[Any], rules: Any) -> None:
-        self._ev = ev
-        self._verdicts = verdicts
-        self._rules = rules
+    def __init__(self, report: "JudgeReport") -> None:
+        self._ev = report.evaluation
+        self._verdicts = verdicts = report.verdicts
+        self._rules = rules = report.rules
         self.rtol = rules.rtol
         self.atol = rules.atol
         self.verdicts = [
@@ -486,13 +482,16 @@ def _answer(x: object) -> object:
 
 
 # ---- the functions ---------------------------------------------------------------------------
-def _prepared(program: str, bindings: Optional[Mapping[str, object]], values: Mapping[str, object],
-              output: Optional[str], wrt: Union[None, str, Iterable[str]]) -> "Evaluation":
-    from .run.evaluate import prepare
+def _point(program: str, bindings: Optional[Mapping[str, object]], values: Mapping[str, object],
+           output: Optional[str], wrt: Union[None, str, Iterable[str]]) -> "Point":
+    """The program and its point, as the command line reads them (`gradcli.run.requests.Point`)."""
+    from .run.requests import Point
 
     if not isinstance(program, str):
         raise UsageError(f"the program must be a string, got {type(program).__name__}")
-    return prepare(program, _bindings(bindings, values), output, _wrt(wrt))
+    if output is not None:
+        _text(output, "output")
+    return Point(source=program, bindings=_bindings(bindings, values), output=output, wrt=_wrt(wrt))
 
 
 def evaluate(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /, *,
@@ -503,54 +502,39 @@ def evaluate(program: str, bindings: Optional[Mapping[str, BindingValue]] = None
 
     Give the point as keywords (``a=3, b=2``) or as a mapping (``{"a": 3}``; needed
     for inputs called ``output``, ``wrt``, ``mode``, ``seed`` or ``seed_output``).
-    ``mode="forward"`` runs tangent passes (``seed`` picks one input);
-    ``seed_output`` differentiates a non-scalar output along that cotangent.
+    ``mode="forward"`` runs tangent passes (``seed`` picks one input, or one element
+    ``"W[0,1]"``); ``seed_output`` differentiates a non-scalar output along that cotangent.
     """
-    from .run.evaluate import run, run_forward
+    from .run import pipeline
+    from .run.requests import EvaluateRequest
 
-    ev = _prepared(program, bindings, values, output, wrt)
-    if mode not in ("reverse", "forward"):
-        raise UsageError(f"mode must be 'reverse' or 'forward', got {mode!r}")
-    if mode == "forward":
-        if seed_output is not None:
-            raise UsageError("seed_output is for reverse mode; forward mode seeds an input with seed=NAME")
-        if seed is not None:
-            _text(seed, "seed")
-        if seed is not None and seed in ev.inputs:
-            ev.wrt = [seed]
-        run_forward(ev, seed)
-    else:
-        if seed is not None:
-            raise UsageError("seed=NAME seeds an input in forward mode: add mode='forward'")
-        cotangent = None if seed_output is None else _binding("seed_output", seed_output).value
-        run(ev, cotangent)
-    return Result(ev)
+    point = _point(program, bindings, values, output, wrt)
+    cotangent = None if seed_output is None else _binding("seed_output", seed_output).value
+    request = EvaluateRequest(point=point, mode=mode, seed=seed, seed_output=cotangent)
+    return Result(pipeline.evaluate(request))
+
+
+def _matrix(kind: str, point: "Point", mode: str) -> DerivativeMatrix:
+    from .run import pipeline
+    from .run.requests import MatrixRequest
+
+    request = MatrixRequest(point=point, kind=kind, mode=mode)
+    return DerivativeMatrix(pipeline.matrix(pipeline.matrix_evaluation(request), request))
 
 
 def jacobian(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /, *,
              output: Optional[str] = None, wrt: Union[None, str, Iterable[str]] = None,
              mode: str = "reverse", **values: BindingValue) -> DerivativeMatrix:
-    """The full Jacobian of the output: ``gradcli jacobian`` (``mode`` "reverse" or "forward")."""
-    from .run.derivatives import jacobian as full_jacobian
-    from .run.evaluate import run
-
-    if mode not in ("reverse", "forward"):
-        raise UsageError(f"mode must be 'reverse' or 'forward', got {mode!r}")
-    ev = run(_prepared(program, bindings, values, output, wrt))
-    return DerivativeMatrix(ev, full_jacobian(ev, mode))
+    """The full Jacobian of the output: ``gradcli jacobian`` (``mode`` "reverse", "forward",
+    or "both": both, compared).  `DerivativeMatrix.check` checks it, as ``--check``."""
+    return _matrix("jacobian", _point(program, bindings, values, output, wrt), mode)
 
 
 def hessian(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /, *,
             output: Optional[str] = None, wrt: Union[None, str, Iterable[str]] = None,
             **values: BindingValue) -> DerivativeMatrix:
     """The Hessian of a scalar output, forward-over-reverse: ``gradcli hessian``."""
-    from .run.derivatives import hessian as full_hessian
-    from .run.evaluate import run
-
-    ev = run(_prepared(program, bindings, values, output, wrt))
-    if not ev.scalar_output:
-        raise UsageError("a Hessian needs a scalar output")
-    return DerivativeMatrix(ev, full_hessian(ev))
+    return _matrix("hessian", _point(program, bindings, values, output, wrt), "reverse")
 
 
 def judge(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /, *,
@@ -573,33 +557,30 @@ def judge(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /
     off their kind.  ``prove`` also asks SymPy to prove right formulas equal within
     ``sympy_timeout`` seconds; ``reveal`` finds the right formula's text.
     """
+    from .run import pipeline
     from .run.bindings import constant_value
-    from .run.evaluate import run
-    from .teach import homework
-    from .teach.answers import Rules
+    from .run.requests import JudgeRequest
 
-    rtol, atol = _tolerance(rtol, "rtol"), _tolerance(atol, "atol")
-    if min_digits is not None:
-        min_digits = _count(min_digits, "min_digits", 1, 17)
-    sympy_timeout = _timeout(sympy_timeout)
+    request = JudgeRequest(point=_point(program, bindings, values, output, wrt),
+                           rtol=_tolerance(rtol, "rtol"), atol=_tolerance(atol, "atol"),
+                           min_digits=None if min_digits is None else _count(min_digits, "min_digits", 1, 17),
+                           sympy_timeout=_timeout(sympy_timeout), prove=bool(prove), reveal=bool(reveal),
+                           data=tuple(str(d) for d in ([data] if isinstance(data, str) else data)))
     expect = _mapping(expect, "expect")
     expect_formula = _mapping(expect_formula, "expect_formula")
     for name, formula in expect_formula.items():
         _text(formula, f"expect_formula[{name!r}]")
     if not (expect or expect_formula or expect_value is not None):
         raise UsageError("nothing to judge: give expect, expect_value or expect_formula")
-    if isinstance(data, str):
-        data = [data]
-    ev = run(_prepared(program, bindings, values, output, wrt))
-    request = homework.Request(rules=Rules.of(rtol, atol, min_digits), data=tuple(str(d) for d in data),
-                               prove=float(sympy_timeout) if prove else 0.0, reveal=bool(reveal))
+    ev = pipeline.evaluated(request.point)
 
-    def answer(name: str, v: object) -> "homework.Answer":
+    def answer(name: str, v: object) -> tuple[object, Optional[str]]:
         if isinstance(v, str):  # the text as written keeps its digits ("1.200")
-            return homework.Answer(constant_value(v, name), v.strip())
-        return homework.Answer(_binding(name, v).value, None)
+            return constant_value(v, name), v.strip()
+        return _binding(name, v).value, None
 
-    request.expect = {name: answer(name, v) for name, v in (expect or {}).items()}
+    request.expect = {name: answer(name, v) for name, v in expect.items()}
+    request.values = {}
     if isinstance(expect_value, Mapping):
         for name, v in expect_value.items():
             key = None if name is None or name == ev.output_name else str(name)
@@ -607,4 +588,161 @@ def judge(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /
     elif expect_value is not None:
         request.values = {None: answer("expect_value", expect_value)}
     request.formulas = dict(expect_formula)
-    return Judgement(ev, homework.judge(ev, request), request.rules)
+    return Judgement(pipeline.judge(ev, request))
+
+
+def export(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /, *,
+           output: Optional[str] = None, wrt: Union[None, str, Iterable[str]] = None,
+           to: str = "numpy", **values: BindingValue) -> str:
+    """The program at its point as a Python script: ``gradcli export`` (``to`` "numpy",
+    "torch" or "jax"); exactly the text ``gradcli export`` prints."""
+    from .run import pipeline
+    from .run.requests import ExportRequest
+
+    request = ExportRequest(point=_point(program, bindings, values, output, wrt), target=to)
+    return pipeline.export(pipeline.evaluated(request.point), request).script
+
+
+class Descent:
+    """A gradient descent: the shown steps and the final parameters."""
+
+    def __init__(self, run: "_Descent") -> None:
+        self._run = run
+
+    def __repr__(self) -> str:
+        return f"<gradcli.Descent {self._run.steps_taken} steps, stopped: {self._run.stopped}>"
+
+    @property
+    def final(self) -> dict[str, Value]:
+        """The parameters after the last update."""
+        return {name: _plain(v) for name, v in self._run.final.items()}
+
+    @property
+    def losses(self) -> list[tuple[int, float]]:
+        """(step, loss) of each shown step."""
+        return [(r.step, float(r.loss)) for r in self._run.records]
+
+    @property
+    def stopped(self) -> str:
+        """Why it stopped: "steps" (all updates done) or "tolerance"."""
+        return str(self._run.stopped)
+
+    def to_json(self) -> str:
+        """Exactly what ``gradcli descend … --json`` prints (without the final newline)."""
+        from .output.documents import descent_json, dumps_indented
+
+        return dumps_indented(descent_json(self._run))
+
+
+def descend(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /, *,
+            output: Optional[str] = None, wrt: Union[None, str, Iterable[str]] = None,
+            lr: float = 0.1, updates: int = 50, momentum: float = 0.0, tol: float = 0.0, every: int = 1,
+            examples: Optional[Mapping[str, Sequence[float]]] = None, batch: Optional[int] = None,
+            shuffle_seed: int = 0, **values: BindingValue) -> Descent:
+    """Gradient descent from the point: ``gradcli descend``.  ``examples`` maps input names to
+    columns of training data (as ``--examples FILE.csv``): the loss is then their
+    (minibatch) mean, shuffled by ``shuffle_seed``."""
+    from .run import pipeline
+    from .run.requests import DescendRequest
+
+    data = None
+    if examples is not None:
+        import numpy as np
+
+        columns = _mapping(examples, "examples")
+        data = (list(columns), np.array([[float(x) for x in col] for col in columns.values()], dtype=float).T)
+    for name, x in (("updates", updates), ("every", every), ("shuffle_seed", shuffle_seed)):
+        _count(x, name, 1 if name == "every" else 0, 10**9 if name != "updates" else 10_000_000)
+    request = DescendRequest(point=_point(program, bindings, values, output, wrt), lr=float(lr), updates=updates,
+                             momentum=float(momentum), tol=float(tol), every=every, examples=data, batch=batch,
+                             shuffle_seed=shuffle_seed)
+    return Descent(pipeline.descend(request))
+
+
+class Derivation:
+    """Derivatives as formulas in gradcli's language (``gradcli diff``)."""
+
+    def __init__(self, report: Any) -> None:
+        self._report = report
+
+    def __repr__(self) -> str:
+        return f"<gradcli.Derivation of {self._report.output}: {', '.join(self.gradient)}>"
+
+    @property
+    def gradient(self) -> dict[str, str]:
+        """∂output/∂input for each input, as a formula (matrix formulas for array inputs)."""
+        report = self._report
+        if report.arrays is not None:
+            return {name: f.text() for name, f in report.arrays.gradient.items()}
+        return dict(report.formulas.formulas)
+
+    def to_json(self) -> str:
+        """Exactly what ``gradcli diff … --json`` prints (without the final newline)."""
+        from .output.documents import diff_json, dumps_indented
+
+        return dumps_indented(diff_json(self._report))
+
+
+def diff(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /, *,
+         output: Optional[str] = None, wrt: Union[None, str, Iterable[str]] = None, steps: bool = False,
+         expand: bool = False, latex: bool = False, sympy_timeout: float = 10.0,
+         **values: BindingValue) -> Derivation:
+    """Derivatives of `program` as formulas: ``gradcli diff``.  Values, when given, are used
+    for their shapes only (an array input gets matrix formulas); none: every input a scalar."""
+    from .run import pipeline
+    from .run.requests import DiffRequest
+
+    shapes = _bindings(bindings, values) if bindings or values else None
+    if not isinstance(program, str):
+        raise UsageError(f"the program must be a string, got {type(program).__name__}")
+    request = DiffRequest(source=program, shapes=shapes, output=None if output is None else _text(output, "output"),
+                          wrt=_wrt(wrt), steps=bool(steps), expand=bool(expand), latex=bool(latex),
+                          sympy_timeout=_timeout(sympy_timeout))
+    return Derivation(pipeline.diff(request))
+
+
+class Sampled:
+    """A program sampled over one range (a curve: value and derivative) or two (a gradient field)."""
+
+    def __init__(self, sampled: Any) -> None:
+        self._sampled = sampled
+
+    def __repr__(self) -> str:
+        return f"<gradcli.Sampled {type(self._sampled).__name__.lower()} of {self._sampled.output}>"
+
+    def rows(self) -> list[list[str]]:
+        """The header and one row per sample, as ``gradcli plot --format csv`` writes them."""
+        from .output import plots
+
+        sampled = self._sampled
+        return plots.curve_rows(sampled) if hasattr(sampled, "slope") else plots.field_rows(sampled)
+
+    def to_csv(self) -> str:
+        """Exactly what ``gradcli plot … --format csv`` prints."""
+        import csv
+        import io
+
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(self.rows())
+        return buf.getvalue()
+
+
+def plot(program: str, bindings: Optional[Mapping[str, BindingValue]] = None, /, *,
+         ranges: Mapping[str, Union[str, Sequence[float]]], output: Optional[str] = None,
+         check: Optional[str] = None, **values: BindingValue) -> Sampled:
+    """Sample `program` as ``gradcli plot`` does: `ranges` maps one input (a curve) or two (a
+    gradient field) to ``"LOW:HIGH[:POINTS]"`` or ``(low, high[, points])``; the other inputs
+    take their values.  ``check="fd"`` adds finite differences to a curve."""
+    from .run import pipeline
+    from .run.requests import PlotRequest
+    from .run.sample import parse_range
+
+    spans = []
+    for name, span in _mapping(ranges, "ranges").items():
+        if not isinstance(span, str):
+            if not isinstance(span, (list, tuple)) or not 2 <= len(span) <= 3:
+                raise UsageError(f"range {name}: give (low, high) or (low, high, points), got {span!r}")
+            span = ":".join(repr(float(v)) if k < 2 else str(v) for k, v in enumerate(span))
+        spans.append(parse_range(f"{name}={span}"))
+    point = _point(program, bindings, values, output, None)
+    return Sampled(pipeline.sample(PlotRequest(point=point, ranges=spans, overlay=check)))

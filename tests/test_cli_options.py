@@ -14,7 +14,9 @@ from gradcli.cli.main import fast_eval_args
 
 
 def _declared_spellings(command: str) -> set[str]:
-    return {s for option, _ in options.uses(command) for s in option.spellings()}
+    """The command's options, and the released spellings it keeps as deprecated aliases."""
+    return {s for option, _ in options.uses(command) for s in option.spellings()} | set(
+        options.DEPRECATED.get(command, {}))
 
 
 def _click_spellings(command: str) -> set[str]:

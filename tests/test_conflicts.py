@@ -33,7 +33,7 @@ CASES = [
     (C + ["--answers", "a.csv", "--expect", "a=3"], "--answers grades a whole class"),
     (C + ["--expect", "a=3", "--strict"], "--out, --strict and --format go with --answers"),
     (C + ["--answers", "a.csv", "--format", "gradescope", "--json"], "--format gradescope writes Gradescope's JSON"),
-    (D + ["--batch", "2"], "--batch takes minibatches of --points data"),
+    (D + ["--batch", "2"], "--batch takes minibatches of --examples data"),
 ]
 
 
@@ -73,6 +73,6 @@ def test_the_tests_of_a_row():
 def test_compatible_flags_pass():
     refuse_conflicts("eval", {"as_json": True, "fmt": "json", "points_file": None, "seed_input": "a",
                               "mode": "forward"})
-    refuse_conflicts("descend", {"as_json": True, "fmt": "table", "batch": None, "points_file": None})
+    refuse_conflicts("descend", {"as_json": True, "fmt": "table", "batch": None, "examples_file": None})
     with pytest.raises(UsageError, match="--batch takes"):
-        refuse_conflicts("descend", {"as_json": False, "fmt": "table", "batch": 2, "points_file": None})
+        refuse_conflicts("descend", {"as_json": False, "fmt": "table", "batch": 2, "examples_file": None})

@@ -74,7 +74,7 @@ def _plot(draw, program: str) -> list[str]:
 
 
 def _descend(draw, program: str) -> list[str]:
-    args = ["descend", program, *draw(bindings()), "--steps", draw(st.sampled_from(["0", "3", "20"]))]
+    args = ["descend", program, *draw(bindings()), "--updates", draw(st.sampled_from(["0", "3", "20"]))]
     args += ["--lr", draw(st.sampled_from(["0.1", "1e300", "-1", "0"]))]
     if draw(st.booleans()):
         args += ["--points", "data.csv", "--wrt", "y", "--batch", draw(st.sampled_from(["1", "2", "9"])),

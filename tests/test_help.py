@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = sorted(main.commands)
 PROGRAM_COMMANDS = [name for name in COMMANDS
                     if any(isinstance(p, click.Argument) and p.name == "args" for p in main.commands[name].params)]
-FILE_OPTIONS = {"-f", "--vars", "--points", "--answers", "-o", "--out", "--plot"}
+FILE_OPTIONS = {"-f", "--vars", "--points", "--examples", "--answers", "-o", "--out", "--plot"}
 
 
 def _as_gradcli(argv: list[str], env: dict | None = None):
@@ -55,7 +55,7 @@ def test_every_command_help_has_examples(name):
 def _runnable(example: str, workdir: Path) -> list[str] | None:
     """The example's arguments, run in `workdir`; None when it needs a file we lack."""
     argv = shlex.split(example.split(" > ")[0])[1:]
-    for flag in ("-f", "--vars", "--points", "--answers"):
+    for flag in ("-f", "--vars", "--points", "--examples", "--answers"):
         if flag in argv:
             name = argv[argv.index(flag) + 1]
             if not (workdir / name).exists():

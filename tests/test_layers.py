@@ -20,6 +20,7 @@ FLOORS: list[list[str]] = [
     ["gradcli", "gradcli.__main__", "gradcli.api", "gradcli.testing"],  # the faces
     ["gradcli.cli"],
     ["gradcli.output"],
+    ["gradcli.run.pipeline"],  # runs a request through teach/ and oracles/ into a report
     ["gradcli.teach"],
     ["gradcli.oracles"],
     ["gradcli.run"],

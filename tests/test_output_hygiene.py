@@ -29,7 +29,7 @@ def _gradcli(*argv: str, env: dict | None = None, cwd=None) -> subprocess.Comple
 @pytest.mark.parametrize("argv", [
     ["plot", "x*0+y*0", "x=-1:1", "y=-1:1", "-o", "f.svg"],  # a zero gradient field
     ["plot", "x*y", "x=-1e308:1e308", "y=0:1", "-o", "g.svg"],  # an overflowing range
-    ["descend", "1e200*x", "x=1", "--steps", "3"],
+    ["descend", "1e200*x", "x=1", "--updates", "3"],
 ])
 def test_no_python_warning_reaches_stderr_even_as_errors(argv, tmp_path):
     pytest.importorskip("matplotlib")
@@ -82,7 +82,7 @@ def test_descent_gradient_norm_does_not_overflow():
 
 # ---- descend shows what it reached -----------------------------------------------------------
 def test_descend_prints_the_rows_reached_before_a_divergence():
-    result = run_cli(["descend", "x^2", "x=1", "--lr", "1.5", "--steps", "30", "--every", "5"])
+    result = run_cli(["descend", "x^2", "x=1", "--lr", "1.5", "--updates", "30", "--every", "5"])
     assert result.exit_code == 3
     assert "diverged at step 10" in result.stderr
     lines = result.stdout.splitlines()
@@ -91,7 +91,7 @@ def test_descend_prints_the_rows_reached_before_a_divergence():
 
 
 def test_descend_overflow_after_the_start_is_a_divergence_with_rows():
-    result = run_cli(["descend", "1e200*x", "x=1", "--steps", "3", "--format", "csv"])
+    result = run_cli(["descend", "1e200*x", "x=1", "--updates", "3", "--format", "csv"])
     assert result.exit_code == 3
     assert "step 1" in result.stderr and "step 0" not in result.stderr
     assert result.stdout.splitlines()[1].startswith("0,1e+200,1e+200,")
@@ -105,7 +105,7 @@ def test_descend_keeps_every_loss_for_the_curve():
 
 
 def test_descend_table_is_plain_ascii_when_piped():
-    result = run_cli(["descend", "(x-1)^2", "x=0", "--steps", "2"])
+    result = run_cli(["descend", "(x-1)^2", "x=0", "--updates", "2"])
     assert result.exit_code == 0
     assert result.stdout.isascii(), result.stdout
     assert "+---" in result.stdout
@@ -191,7 +191,7 @@ def test_ascii_fallback_spells_subscripts_and_the_ones_vector(symbol, spelled):
 def test_descent_path_has_start_and_end_markers_and_a_clipped_colour_scale(tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "d.svg"
-    result = run_cli(["descend", "x^2 + y^2", "x=1", "y=1", "--steps", "10", "--plot", str(out)])
+    result = run_cli(["descend", "x^2 + y^2", "x=1", "y=1", "--updates", "10", "--plot", str(out)])
     assert result.exit_code == 0, result.stderr
     svg = out.read_text(encoding="utf-8")
     assert "<!-- start -->" in svg and "<!-- end -->" in svg and "#22c55e" in svg and "#f97316" in svg

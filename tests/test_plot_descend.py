@@ -116,7 +116,7 @@ def _descend(*args: str) -> dict:
 
 def test_full_batch_matches_a_numpy_loop_with_momentum():
     program = "(x-1)^2 + 10*(y-x^2)^2"
-    doc = _descend(program, "x=-1", "y=2", "--lr", "0.005", "--steps", "60", "--momentum", "0.9")
+    doc = _descend(program, "x=-1", "y=2", "--lr", "0.005", "--updates", "60", "--momentum", "0.9")
     x, y, vx, vy = -1.0, 2.0, 0.0, 0.0
     for _ in range(60):
         gx = 2 * (x - 1) - 40 * x * (y - x * x)
@@ -130,7 +130,7 @@ def test_full_batch_matches_a_numpy_loop_with_momentum():
 
 def test_array_parameters():
     doc = _descend("sum((W @ x - t)^2)", "W=[[0,0],[0,0]]", "x=[1,2]", "t=[1,-1]", "--wrt", "W",
-                   "--lr", "0.05", "--steps", "30")
+                   "--lr", "0.05", "--updates", "30")
     W = np.zeros((2, 2))
     x, t = np.array([1.0, 2.0]), np.array([1.0, -1.0])
     for _ in range(30):
@@ -153,8 +153,8 @@ def _logistic_data(tmp_path, n=40, seed=1):
 def test_minibatch_sgd_matches_a_numpy_loop(tmp_path):
     path, data = _logistic_data(tmp_path)
     program = "p = sigmoid(w1*x1 + w2*x2 + b); -(y*log(p) + (1 - y)*log(1 - p))"
-    doc = _descend(program, "w1=0", "w2=0", "b=0", "--points", str(path), "--batch", "8", "--seed", "0",
-                   "--lr", "0.5", "--steps", "25")
+    doc = _descend(program, "w1=0", "w2=0", "b=0", "--examples", str(path), "--batch", "8", "--shuffle-seed", "0",
+                   "--lr", "0.5", "--updates", "25")
     rng = np.random.default_rng(0)
     w1 = w2 = b = 0.0
     n, size = len(data), 8
@@ -177,19 +177,19 @@ def test_minibatch_sgd_matches_a_numpy_loop(tmp_path):
 
 
 def test_tolerance_stops_early_and_every_thins_the_table():
-    doc = _descend("(x-3)^2", "x=0", "--lr", "0.25", "--steps", "1000", "--tol", "1e-9", "--every", "10")
+    doc = _descend("(x-3)^2", "x=0", "--lr", "0.25", "--updates", "1000", "--tol", "1e-9", "--every", "10")
     assert doc["stopped"] == "tolerance" and doc["steps"] < 1000
     assert doc["final"]["x"] == pytest.approx(3.0, abs=1e-9)
     assert all(r["step"] % 10 == 0 for r in doc["records"][:-1])
-    table = run_cli(["descend", "(x-3)^2", "x=0", "--steps", "3"])
+    table = run_cli(["descend", "(x-3)^2", "x=0", "--updates", "3"])
     assert table.exit_code == 0 and "Gradient descent on" in table.stdout
-    rows = list(csv.reader(io.StringIO(run_cli(["descend", "(x-3)^2", "x=0", "--steps", "3", "--format",
+    rows = list(csv.reader(io.StringIO(run_cli(["descend", "(x-3)^2", "x=0", "--updates", "3", "--format",
                                                  "csv"]).stdout)))
     assert rows[0][0] == "step" and len(rows) == 5
 
 
 def test_divergence_is_a_clear_math_error():
-    result = run_cli(["descend", "x^2", "x=1", "--lr", "1.5", "--steps", "100"])
+    result = run_cli(["descend", "x^2", "x=1", "--lr", "1.5", "--updates", "100"])
     assert result.exit_code == 3
     assert "diverged at step" in result.stderr and "smaller --lr" in result.stderr
 
@@ -201,7 +201,7 @@ def test_descend_plot_files(tmp_path):
     assert run_cli(["descend", "sum((v - [1,2])^2)", "v=[0,0]", "--plot", str(loss)]).exit_code == 0
     _image_ok(loss.read_bytes())
     path = tmp_path / "path.svg"
-    assert run_cli(["descend", "(x-1)^2 + 3*(y+1)^2", "x=0", "y=0", "--steps", "10", "--plot",
+    assert run_cli(["descend", "(x-1)^2 + 3*(y+1)^2", "x=0", "y=0", "--updates", "10", "--plot",
                     str(path)]).exit_code == 0
     assert ET.fromstring(path.read_bytes()).tag.endswith("svg")
 
@@ -218,5 +218,57 @@ def test_descend_refuses_clearly(args, message):
 
 
 def test_no_python_warnings_or_nan_in_json():
-    doc = _descend("sqrt(x^2 + 1)", "x=2", "--steps", "5")
+    doc = _descend("sqrt(x^2 + 1)", "x=2", "--updates", "5")
     assert all(math.isfinite(r["loss"]) for r in doc["records"])
+
+
+# ---- descend's renamed options: the released spellings still work, with a warning -------
+def _examples(tmp_path) -> str:
+    path = tmp_path / "data.csv"
+    path.write_text("x,y\n1,2\n2,4\n3,6\n4,8\n", encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("new, old", [
+    (["--updates", "7"], ["--steps", "7"]),
+    (["--shuffle-seed", "3", "--batch", "2"], ["--seed", "3", "--batch", "2"]),
+    (["--examples", "DATA"], ["--points", "DATA"]),
+    (["--updates", "4", "--shuffle-seed", "1", "--batch", "3", "--examples", "DATA"],
+     ["--steps", "4", "--seed", "1", "--batch", "3", "--points", "DATA"]),
+])
+@pytest.mark.parametrize("fmt", [["--json"], ["--format", "csv"], []])
+def test_the_old_descend_spellings_give_the_same_run_and_one_warning_each(new, old, fmt, tmp_path):
+    data = _examples(tmp_path)
+    with_data = [] if "DATA" in new else ["--examples", data]
+    new = [data if a == "DATA" else a for a in new] + with_data
+    old = [data if a == "DATA" else a for a in old] + with_data
+    base = ["descend", "(w*x - y)^2", "w=0", "--lr", "0.01", *fmt]
+    current, released = run_cli([*base, *new]), run_cli([*base, *old])
+    assert current.exit_code == released.exit_code == 0, (current.stderr, released.stderr)
+    assert released.stdout == current.stdout and current.stderr == ""  # never on stdout, never in JSON
+    warnings = released.stderr.splitlines()
+    spellings = [a for a in old if a in ("--steps", "--seed", "--points")]
+    assert len(warnings) == len(spellings)
+    for line, spelling in zip(warnings, spellings):
+        assert line.startswith(f"gradcli: warning: descend {spelling} is deprecated: write --")
+
+
+def test_an_old_and_a_new_spelling_together_are_refused():
+    result = run_cli(["descend", "x^2", "x=1", "--steps", "3", "--updates", "4"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("gradcli: error: --steps is the old spelling of --updates: give --updates once")
+
+
+def test_descend_help_shows_only_the_current_spellings():
+    text = run_cli(["descend", "--help"], env={"COLUMNS": "200"}).stdout
+    for current in ("--updates", "--shuffle-seed", "--examples"):
+        assert current in text
+    for old in ("--steps", "--seed ", "--points"):
+        assert old not in text
+
+
+def test_eval_keeps_steps_seed_and_points_in_their_one_meaning():
+    steps = run_cli(["eval", "x*y", "x=2", "y=3", "--steps"])
+    seeded = run_cli(["eval", "x*y", "x=2", "y=3", "--seed", "y", "--json"])
+    assert steps.exit_code == 0 and "ȳ += ā · ∂a/∂y" in steps.stdout and steps.stderr == ""
+    assert seeded.exit_code == 0 and json.loads(seeded.stdout)["gradient"] == {"y": 2.0}

@@ -178,7 +178,7 @@ def test_descend_documents_validate(args):
 
 
 def test_descend_over_points_validates():
-    result = run_cli(["descend", "(w*x - y)^2", "w=0", "--points", "-", "--batch", "2", "--steps", "4", "--json"],
+    result = run_cli(["descend", "(w*x - y)^2", "w=0", "--examples", "-", "--batch", "2", "--updates", "4", "--json"],
                      input="x,y\n1,2\n2,4\n3,6\n")
     assert result.exit_code == 0, result.stderr
     validate(strict_json(result.stdout), "descend")

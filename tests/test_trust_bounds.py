@@ -161,7 +161,7 @@ def test_plot_undefined_everywhere_is_a_math_error(ranges):
 def test_descend_points_with_a_constant_outside_its_domain_is_a_math_error(tmp_path):
     data = tmp_path / "d.csv"
     data.write_text("x,y\n1,2\n2,3\n", encoding="utf-8")
-    one_line(cli("descend", "(w*x - y)^2 + log(-1)", "w=1", "--points", str(data)), 3, "log(-1)")
+    one_line(cli("descend", "(w*x - y)^2 + log(-1)", "w=1", "--examples", str(data)), 3, "log(-1)")
 
 
 def test_plot_range_wider_than_a_float_is_refused():
@@ -181,8 +181,8 @@ def test_program_bytes_that_are_not_utf8_are_a_parse_error(tmp_path, command):
 def test_descend_refuses_a_negative_seed(tmp_path):
     data = tmp_path / "d.csv"
     data.write_text("x,y\n1,2\n2,3\n", encoding="utf-8")
-    usage_error(cli("descend", "(w*x - y)^2", "w=1", "--points", str(data), "--batch", "1", "--seed", "-1"),
-                "--seed")
+    usage_error(cli("descend", "(w*x - y)^2", "w=1", "--examples", str(data), "--batch", "1", "--shuffle-seed", "-1"),
+                "--shuffle-seed")
 
 
 def test_a_students_scalar_input_for_a_vector_marks_the_row_and_grading_goes_on(tmp_path):
@@ -265,7 +265,7 @@ def test_skipped_checks_are_counted():
 
 
 def test_descend_keeps_only_what_it_shows():
-    usage_error(cli("descend", "x^2", "x=1", "--steps", "10000000"), "10,000,001 steps", "--every 101")
+    usage_error(cli("descend", "x^2", "x=1", "--updates", "10000000"), "10,000,001 steps", "--every 101")
     from gradcli.run.bindings import Binding
     from gradcli.run.descend import descend
 
@@ -311,7 +311,7 @@ def test_points_dividing_by_a_constant_zero_is_a_math_error(tmp_path):
 
 def test_a_loss_curve_that_cannot_be_drawn_is_an_error_before_any_output(tmp_path):
     # found by the command fuzzer: the table was printed, then exit 2
-    result = cli("descend", "x", "x=-1e308", "--steps", "0", "--plot", str(tmp_path / "loss.svg"))
+    result = cli("descend", "x", "x=-1e308", "--updates", "0", "--plot", str(tmp_path / "loss.svg"))
     usage_error(result, "cannot draw")
 
 

@@ -83,7 +83,7 @@ def test_an_invalid_gradebook_row_gives_its_reason_once(tmp_path):
 
 
 def test_descend_counts_one_step():
-    result = run_cli(["descend", "x^2", "x=1", "--steps", "1"])
+    result = run_cli(["descend", "x^2", "x=1", "--updates", "1"])
     assert "1 step (" in result.stdout
 
 

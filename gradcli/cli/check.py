@@ -8,11 +8,11 @@ from ..core.errors import ExitStatus, UsageError
 from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import make_console, warn, echo
-from .program import input_files, one_stdin, prepare_evaluation
-from .records import Record
+from .program import input_files, one_stdin, read_point
+from ..run.requests import JudgeRequest, Record
 
 
-class CheckRequest(Record):
+class CheckOptions(Record):
     """Everything ``gradcli check`` was asked: one field per option (`gradcli.cli.options`)."""
 
     args: tuple[str, ...]
@@ -51,68 +51,56 @@ def check_command(**params: Any) -> int:
     Exit 0 when every answer is right, 1 otherwise.  With --answers: exit 0 once
     the gradebook is written (--strict: 1 when any answer is not right).
     """
-    from ..run.evaluate import run
+    from ..run import pipeline
     from .files import refuse_overwrite
 
-    r = CheckRequest(**params)
+    r = CheckOptions(**params)
     refuse_overwrite("--out", r.out_file, input_files(r.args, r.program_file, r.vars_files, **{"--answers": r.answers}))
     one_stdin(r.args, r.program_file, r.vars_files, answers=r.answers)
-    ev = prepare_evaluation(r.args, r.program_file, r.vars_files, r.output, r.wrt)
-    run(ev)
+    request = JudgeRequest(point=read_point(r.args, r.program_file, r.vars_files, r.output, r.wrt),
+                           rtol=r.rtol, atol=r.atol, min_digits=r.min_digits, data=tuple(r.data), prove=r.prove,
+                           reveal=r.reveal, sympy_timeout=r.sympy_timeout)
+    ev = pipeline.evaluated(request.point)
     warn(ev.warnings)
-    return run_check(ev, r)
-
-
-def run_check(ev, r: CheckRequest) -> int:
-    """`gradcli check`: one student's answers (exit 1 when any is wrong), or a class's
-    (exit 0 once the gradebook is written; with --strict, 1 when any answer is not right)."""
-    from ..teach import homework
-    from ..teach.answers import Rules
-
-    rules = Rules.of(r.rtol, r.atol, r.min_digits)
-    reveal = r.reveal
-    request = homework.Request(rules=rules, data=tuple(r.data), prove=r.sympy_timeout if r.prove else 0.0,
-                               reveal=reveal)
     if r.answers is not None:  # the options that do not go with it: gradcli.cli.conflicts
-        return _grade_class(ev, r.answers, r.out_file, request, r.as_json, r.strict, r.fmt)
+        return _grade_class(ev, r.answers, r.out_file, pipeline.homework_request(request), r.as_json, r.strict,
+                            r.fmt)
     if not (r.expects or r.formulas or r.expect_values):
         raise UsageError("nothing to check: give --expect NAME=VALUE, --expect-value, --expect-formula or --answers")
-    _read_answers(ev, request, r.expects, r.expect_values, r.formulas)
-    verdicts = homework.judge(ev, request)
+    _read_answers(ev.output_name, request, r)
+    report = pipeline.judge(ev, request)
     if r.as_json:
         from ..output.documents import dumps, verdicts_json
 
         from ..output.terminal import json_visible
 
-        echo(json_visible(dumps(verdicts_json(ev, verdicts, reveal, rules))), escape=False)
+        echo(json_visible(dumps(verdicts_json(ev, report.verdicts, report.reveal, report.rules))), escape=False)
     else:
         from ..output.tables import Style, verdict_view
 
         console = make_console()
-        console.print(verdict_view(ev, verdicts, Style(console.is_terminal), reveal, rules))
-    return int(ExitStatus.OK if all(v.ok for v in verdicts) else ExitStatus.CHECK_FAILED)
+        console.print(verdict_view(ev, report.verdicts, Style(console.is_terminal), report.reveal, report.rules))
+    return int(ExitStatus.OK if report.ok else ExitStatus.CHECK_FAILED)
 
 
-def _read_answers(ev, request, expects: tuple[tuple[str, str], ...],
-                  expect_values: tuple[tuple[Optional[str], str], ...],
-                  formulas: tuple[tuple[str, str], ...]) -> None:
+def _read_answers(output_name: str, request: JudgeRequest, r: CheckOptions) -> None:
     """The command line's answers (pairs, from `gradcli.cli.paramtypes.NameValue`) into the
     request, with the text each was written as."""
     from ..run.bindings import constant_value
-    from ..teach import homework
 
-    for name, text in expects:
+    request.expect, request.values, request.formulas = {}, {}, {}
+    for name, text in r.expects:
         if name in request.expect:
             raise UsageError(f"--expect {name} is given twice")
-        request.expect[name] = homework.Answer(constant_value(text, f"--expect {name}"), text.strip())
-    for key, text in expect_values:
+        request.expect[name] = (constant_value(text, f"--expect {name}"), text.strip())
+    for key, text in r.expect_values:
         where = f"--expect-value {key}" if key else "--expect-value"
-        if key == ev.output_name:
+        if key == output_name:
             key = None
         if key in request.values:
             raise UsageError(f"{where} is given twice")
-        request.values[key] = homework.Answer(constant_value(text, where), text.strip())
-    for name, text in formulas:
+        request.values[key] = (constant_value(text, where), text.strip())
+    for name, text in r.formulas:
         if name in request.formulas:
             raise UsageError(f"--expect-formula {name} is given twice")
         request.formulas[name] = text

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Mapping, NamedTuple
 
 from ..core.errors import UsageError
+from ..run.requests import REVERSE_ONLY
 
 
 class Conflict(NamedTuple):
@@ -26,10 +27,6 @@ class Conflict(NamedTuple):
     message: str
 
 
-#: the reverse-mode explanations refused in forward mode; also said when the program's output
-#: has no adjoints (a vector without --seed-output), which only the program tells
-REVERSE_ONLY = ("--steps, --paths and --edges explain reverse mode: they need a scalar output "
-                "(or --seed-output) and --mode reverse (forward mode takes --steps alone)")
 
 _TABLES = ("eval", "jacobian", "hessian", "functions")
 
@@ -59,7 +56,7 @@ CONFLICTS: list[Conflict] = [
     Conflict(("check",), ("fmt=gradescope", "as_json"),
              "--format gradescope writes Gradescope's JSON already: leave out --json"),
     # descend
-    Conflict(("descend",), ("batch", "!points_file"), "--batch takes minibatches of --points data"),
+    Conflict(("descend",), ("batch", "!examples_file"), "--batch takes minibatches of --examples data"),
 ]
 
 

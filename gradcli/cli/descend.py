@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..core.errors import ExitStatus, UsageError
+from ..core.errors import ExitStatus
 from ..core.fmt import a_format
 from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import make_console, csv_text, echo_json, output_kind, write_or_print, echo
-from .program import output_format, program_and_bindings
-from .records import Record
+from .program import names_of, output_format, program_and_bindings
+from ..run.requests import DescendRequest, Point, Record
 
 
-class DescendRequest(Record):
+class DescendOptions(Record):
     """Everything ``gradcli descend`` was asked: one field per option (`gradcli.cli.options`)."""
 
     args: tuple[str, ...]
@@ -22,13 +22,13 @@ class DescendRequest(Record):
     output: Optional[str] = None
     wrt: Optional[str] = None
     lr: float = 0.1
-    steps: int = 50  # the most updates (eval's --steps explains instead)
+    updates: int = 50
     momentum: float = 0.0
     tol: float = 0.0
     every: int = 1
-    points_file: Optional[str] = None
+    examples_file: Optional[str] = None
     batch: Optional[int] = None
-    seed: int = 0  # shuffles minibatches (eval's --seed names an input instead)
+    shuffle_seed: int = 0
     fmt: str = "table"
     as_json: bool = False
     plot_file: Optional[str] = None
@@ -40,50 +40,50 @@ def descend_command(**params: Any) -> int:
     """Gradient descent on PROGRAM's output: θ ← θ − lr·∇output, with the same engine.
 
     \b
-    gradcli descend "(x-1)^2 + 10*(y-x^2)^2" x=-1 y=2 --lr 0.01 --steps 200 --every 20
-    gradcli descend "(w*x - y)^2" w=0 --points data.csv --batch 8 --lr 0.05
+    gradcli descend "(x-1)^2 + 10*(y-x^2)^2" x=-1 y=2 --lr 0.01 --updates 200 --every 20
+    gradcli descend "(w*x - y)^2" w=0 --examples data.csv --batch 8 --lr 0.05
     gradcli descend -f loss.grad --vars start.json --momentum 0.9 --plot loss.png
     """
-    import math
+    from ..run import pipeline
+    from ..run.descend import Diverged
 
-    from ..run import batch as batch_mod
-    from ..run import bindings as binding_mod
-    from ..run.descend import Diverged, descend
-
-    r = DescendRequest(**params)
+    r = DescendOptions(**params)
     fmt = output_format(r.as_json, r.fmt)
-    source, rest = program_and_bindings(r.args, r.program_file)
-    start = binding_mod.collect(rest, r.vars_files)
-    data = batch_mod.read_points(r.points_file) if r.points_file else None
-    if not math.isfinite(r.tol) or r.tol < 0 or not math.isfinite(r.momentum):
-        raise UsageError("--tol must be a non-negative number and --momentum finite")
-    names = [w.strip() for w in r.wrt.split(",") if w.strip()] if r.wrt else None
+    request = descend_request(r)
+    source, start = request.point.source, request.point.bindings
     try:
-        run_ = descend(source, start, lr=r.lr, steps=r.steps, wrt=names, momentum=r.momentum, tol=r.tol,
-                       every=r.every, output=r.output, data=data, batch=r.batch, seed=r.seed)
+        run_ = pipeline.descend(request)
     except Diverged as exc:  # the rows reached tell where it went wrong: print them, then the error
         if exc.partial.records:
             _show_descent(exc.partial, fmt)
         raise
     if r.plot_file:  # drawn first: a picture that cannot be drawn is an error before anything is printed
         _plot_descent(run_, source, start, r.output, r.plot_file,
-                      [("-f", r.program_file), ("--points", r.points_file), *(("--vars", v) for v in r.vars_files)])
+                      [("-f", r.program_file), ("--examples", r.examples_file), *(("--vars", v) for v in r.vars_files)])
     _show_descent(run_, fmt)
     return int(ExitStatus.OK)
 
 
+def descend_request(r: DescendOptions) -> DescendRequest:
+    """The typed request the options ask for (the API builds the same, `gradcli.api.descend`)."""
+    from ..run import batch as batch_mod
+    from ..run import bindings as binding_mod
+
+    source, rest = program_and_bindings(r.args, r.program_file)
+    start = binding_mod.collect(rest, r.vars_files)
+    examples = batch_mod.read_points(r.examples_file, "--examples") if r.examples_file else None
+    return DescendRequest(point=Point(source=source, bindings=start, output=r.output, wrt=names_of(r.wrt)),
+                          lr=r.lr, updates=r.updates, momentum=r.momentum, tol=r.tol, every=r.every,
+                          examples=examples, batch=r.batch, shuffle_seed=r.shuffle_seed)
+
+
 def _show_descent(run_: Any, fmt: str) -> None:
-    from ..core.fmt import json_value, number
+    from ..core.fmt import number
 
     if fmt == "json":
-        import json
+        from ..output.documents import descent_json, dumps_indented
 
-        doc = {"schema": 1, "output": run_.output, "wrt": run_.wrt, "stopped": run_.stopped,
-               "steps": run_.steps_taken,
-               "records": [{"step": r.step, "loss": json_value(r.loss), "grad_norm": json_value(r.grad_norm),
-                            "params": {n: json_value(v) for n, v in r.params.items()}} for r in run_.records],
-               "final": {n: json_value(v) for n, v in run_.final.items()}}
-        echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
+        echo_json(dumps_indented(descent_json(run_)))
         return
     rows = [["step", run_.output, "|gradient|", *run_.wrt]]
     for r in run_.records:
@@ -97,7 +97,7 @@ def _show_descent(run_: Any, fmt: str) -> None:
     from ..output.tables import Style
 
     console = make_console()
-    why = {"tolerance": "stopped at --tol", "diverged": "diverged"}.get(run_.stopped, "all --steps")
+    why = {"tolerance": "stopped at --tol", "diverged": "diverged"}.get(run_.stopped, "all --updates")
     count = f"{run_.steps_taken} step{'' if run_.steps_taken == 1 else 's'}"
     table = Table(title=f"Gradient descent on {run_.output}: {count} ({why})",
                   title_justify="left", box=Style(console.is_terminal).box)

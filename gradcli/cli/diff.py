@@ -9,11 +9,11 @@ from ..core.fmt import tex_name
 from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import echo_json, echo
-from .program import one_stdin, program_and_bindings, program_point
-from .records import Record
+from .program import names_of, one_stdin, program_and_bindings, program_point
+from ..run.requests import Record
 
 
-class DiffRequest(Record):
+class DiffOptions(Record):
     """Everything ``gradcli diff`` was asked: one field per option (`gradcli.cli.options`)."""
 
     args: tuple[str, ...]
@@ -49,86 +49,48 @@ def diff_command(**params: Any) -> int:
     gradcli diff "dot(u, sigmoid(W@x + b))" --vars samples/layer.json
     gradcli diff "sum(sigmoid(W@x))" --shape W=3x2 --shape x=2
     """
-    from ..language.lower import lower
-    from ..language.parser import parse
-    from ..teach import derive
+    from ..run import bindings as binding_mod
+    from ..run import pipeline
+    from ..run.requests import DiffRequest
 
-    r = DiffRequest(**params)
-    steps, latex, as_json = r.steps, r.latex, r.as_json
+    r = DiffOptions(**params)
     one_stdin(r.args, r.program_file, r.vars_files)
     source, rest = program_and_bindings(r.args, r.program_file)
     point, default_output, problems = program_point(source, r.program_file)
-    graph = lower(parse(source), r.output or (default_output if point else None))
-    names = [w.strip() for w in r.wrt.split(",") if w.strip()] if r.wrt else None
-    if rest or r.vars_files or point or r.shapes:
-        shaped = _diff_shapes(graph, point, rest, r.vars_files, r.shapes)
-        if shaped is not None:
-            return _diff_arrays(graph, source, shaped, names, steps, latex, as_json)
-    written = derive.derive_within(graph, names, r.sympy_timeout, steps, latex, r.expand)  # one deadline for all
-    found, where = written.formulas, written.where
-    out = graph.label(graph.output)
-    if as_json:
-        import json
+    shapes = None
+    if rest or r.vars_files or point or r.shapes:  # a point: its values give the inputs their shapes
+        shapes = {**point, **binding_mod.collect([a for a in rest if not a.startswith("#")], r.vars_files),
+                  **_shape_options(r.shapes)}
+    report = pipeline.diff(DiffRequest(source=source, shapes=shapes, output=r.output or (
+        default_output if point else None), wrt=names_of(r.wrt), steps=r.steps, expand=r.expand, latex=r.latex,
+        sympy_timeout=r.sympy_timeout))
+    if r.as_json:
+        from ..output.documents import diff_json, dumps_indented
 
-        doc: dict[str, Any] = {"schema": 1, "program": source, "output": out, "gradient": found}
-        if where:
-            doc["where"] = where
-        if written.steps is not None:
-            doc["steps"] = written.steps.splitlines()
-        if written.latex is not None:
-            doc["latex"] = written.latex
-        echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
-        return int(ExitStatus.OK)
+        echo_json(dumps_indented(diff_json(report)))
+    elif report.arrays is not None:
+        _show_arrays(report)
+    else:
+        _show_formulas(report)
+    return int(ExitStatus.OK)
+
+
+def _show_formulas(report: Any) -> None:
+    written, out = report.formulas, report.output
     if written.steps is not None:
         echo(written.steps)
         echo()
-    if where:
+    if written.where:
         echo("where (the program's steps):")
-        for line in where:
+        for line in written.where:
             echo(f"  {line}")
         echo()
-    for name, formula in found.items():
+    for name, formula in written.formulas.items():
         echo(f"∂{out}/∂{name} = {formula}")
     if written.latex is not None:
         echo()
         for name, tex in written.latex.items():
             echo(f"\\frac{{\\partial {tex_name(out)}}}{{\\partial {tex_name(name)}}} = {tex}")
-    return int(ExitStatus.OK)
-
-
-def _diff_shapes(graph: Any, point: dict, rest: list[str], vars_files: tuple[str, ...],
-                 shapes: tuple[tuple[str, tuple[int, ...], str], ...] = ()) -> Optional[str]:
-    """Set the graph's shapes from the point; where they came from, or None when every node
-    is a scalar (then the scalar derivation runs, as without a point)."""
-    from ..core.ops import OPS
-    from ..core.shapes import infer_shapes
-    from ..run import bindings as binding_mod
-
-    bound = {**point, **binding_mod.collect([a for a in rest if not a.startswith("#")], vars_files)}
-    bound.update(_shape_options(shapes))
-    env = {}
-    for i in graph.inputs:
-        name = graph.nodes[i].name
-        env[name] = bound[name].value if name in bound else 0.0
-    infer_shapes(graph, env)
-    tensor = any(n.shape not in ((), None) for n in graph.nodes) or any(
-        n.op not in ("input", "const") and not OPS[n.op].elementwise for n in graph.nodes)
-    if not tensor:
-        return None
-    origins: list[str] = []
-    missing = []
-    for i in graph.inputs:
-        b = bound.get(graph.nodes[i].name)
-        if b is None:
-            missing.append(graph.nodes[i].name)
-            continue
-        where = {"program": "the program's #: lines", "argument": "the command line"}.get(b.origin, b.origin)
-        if where not in origins:
-            origins.append(where)
-    text = " and ".join(origins) or "nowhere"
-    if missing:
-        text += f" ({', '.join(missing)}: no value, so a scalar)"
-    return text
 
 
 def _shape_options(shapes: tuple[tuple[str, tuple[int, ...], str], ...]) -> dict:
@@ -141,34 +103,15 @@ def _shape_options(shapes: tuple[tuple[str, tuple[int, ...], str], ...]) -> dict
     return {name: Binding(name, np.zeros(size), dims, "--shape") for name, size, dims in shapes}
 
 
-def _diff_arrays(graph: Any, source: str, origin: str, names: Optional[list[str]], steps: bool, latex: bool,
-                 as_json: bool) -> int:
+def _show_arrays(report: Any) -> None:
     from ..teach import derive_arrays as da
 
-    d = da.derive_arrays(graph, names)
-    if as_json:
-        import json
-
-        doc: dict[str, Any] = {
-            "schema": 1, "program": source, "output": d.output,
-            "gradient": {n: f.text() for n, f in d.gradient.items()},
-            "shapes": {n: list(s) for n, s in d.shapes.items()}, "shapes_from": origin,
-            "where": da.where_lines(d), "adjoints": da.adjoint_lines(d),
-            "adjoint_names": {d.names[label]: adj for label, adj in d.adjoint_names.items()},
-            "notes": d.notes,
-        }
-        if steps:
-            doc["steps"] = da.steps_text(d)
-        if latex:
-            doc["latex"] = da.latex(d)
-        echo_json(json.dumps(doc, indent=2, ensure_ascii=False))
-        return int(ExitStatus.OK)
-    if steps:
+    d = report.arrays
+    if report.steps:
         echo("\n".join(da.steps_text(d)))
         echo()
-    echo("\n".join(da.text(d, origin)))
-    if latex:
+    echo("\n".join(da.text(d, report.shapes_from)))
+    if report.latex:
         echo()
         for name, tex in da.latex(d).items():
             echo(f"\\frac{{\\partial {tex_name(d.output)}}}{{\\partial {tex_name(name)}}} = {tex}")
-    return int(ExitStatus.OK)

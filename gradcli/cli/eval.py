@@ -25,6 +25,6 @@ def eval_command(**params: Any) -> int:
     gradcli eval "x*y + sin(x)" x=1 y=2 --mode forward --seed y
     gradcli eval "(a+b)*(b+1)" --points points.csv > gradients.csv
     """
-    from .evaluation import EvalRequest, run_eval
+    from .evaluation import EvalOptions, run_eval
 
-    return run_eval(EvalRequest(**params))
+    return run_eval(EvalOptions(**params))

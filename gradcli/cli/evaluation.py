@@ -2,21 +2,26 @@
 
 `gradcli.cli.eval` parses the arguments with click and calls `run_eval`; `gradcli.cli.main`
 calls it directly for the simplest command lines (so a plain ``gradcli eval PROGRAM a=1
---json`` in a shell loop never pays for importing click).
+--json`` in a shell loop never pays for importing click).  `run_eval` reads the options
+into the typed request the API builds too (`gradcli.run.requests.EvaluateRequest`), runs it
+through `gradcli.run.pipeline` and renders the report.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from ..core.errors import ExitStatus, UsageError
+from ..core.errors import ExitStatus
+from ..run.requests import Checks, EvaluateRequest, Explain, Record
 from .printing import make_console, table_width, warn, write_csv, echo
-from .program import output_format, one_stdin, prepare_evaluation, program_and_bindings
-from .records import Record
+from .program import output_format, one_stdin, program_and_bindings, read_point
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..run.reports import EvalReport
 
 
-class EvalRequest(Record):
+class EvalOptions(Record):
     """Everything ``gradcli eval`` was asked: one field per option (`gradcli.cli.options`)."""
 
     args: tuple[str, ...]
@@ -45,107 +50,37 @@ class EvalRequest(Record):
     points_file: Optional[str] = None
 
 
-def run_eval(r: EvalRequest) -> int:
+def eval_request(r: EvalOptions) -> EvaluateRequest:
+    """The typed request the options ask for (the API builds the same, `gradcli.api.evaluate`)."""
+    return EvaluateRequest(
+        point=read_point(r.args, r.program_file, r.vars_files, r.output, r.wrt),
+        mode=r.mode, seed=r.seed_input, seed_output=r.seed_output,
+        checks=Checks.of(r.check, r.rtol, r.atol, r.sympy_timeout),
+        explain=Explain(steps=r.steps, paths=r.paths, edges=r.edges, jacobians=r.jacobians, exact=r.exact,
+                        latex=r.latex, digits=r.digits))
+
+
+def run_eval(r: EvalOptions) -> int:
     """``gradcli eval``: the exit status."""
+    from ..run import pipeline
+
     fmt = output_format(r.as_json, r.fmt)
     if r.points_file is not None:  # the flags it refuses: gradcli.cli.conflicts
         return _batch(r, r.points_file, fmt)
-    ev = prepare_evaluation(r.args, r.program_file, r.vars_files, r.output, r.wrt)
-    _differentiate(ev, r)
+    request = eval_request(r)
+    ev = pipeline.differentiate(request)
     warn(ev.warnings)
-    checks = []
-    if ev.has_gradient:
-        checks = _gradient_checks(ev, r.check, r.rtol, r.atol, r.sympy_timeout)
-    elif r.check:
-        raise UsageError("checks need a scalar output (or --seed-output); for a vector output use 'gradcli jacobian'")
-    _explain(ev, r)
-    _emit(ev, checks, fmt, r.show_nodes, r.full, r.digits)
-    failed = any(c.failed for c in checks)
-    return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)
+    report = pipeline.finish(ev, request)
+    _emit(report, fmt, r.show_nodes, r.full, r.digits)
+    return int(ExitStatus.CHECK_FAILED if report.failed else ExitStatus.OK)
 
 
-def _differentiate(ev, r: EvalRequest) -> None:
-    """The forward and the backward (or tangent) passes, as --mode, --seed and --seed-output say."""
-    from ..run.evaluate import run, run_forward
-
-    mode = r.mode or ("forward" if r.seed_input is not None else "reverse")  # --seed: a tangent pass
-    if mode == "forward":
-        if r.seed_input is not None:
-            from ..run.evaluate import parse_seed
-
-            ev.wrt = [parse_seed(ev, r.seed_input)[0]]
-        run_forward(ev, r.seed_input)
-    else:
-        seed = None
-        if r.seed_output is not None:
-            from ..run.bindings import constant_value
-
-            seed = constant_value(r.seed_output, "--seed-output")
-        run(ev, seed)
-
-
-def _explain(ev, r: EvalRequest) -> None:
-    """The explanations asked for (--steps, --paths, --edges, --jacobians, --exact, --latex), into `ev`."""
-    steps, paths, edges, jacobians = r.steps, r.paths, r.edges or r.jacobians, r.jacobians
-    if steps and ev.mode == "forward" and not (paths or edges or jacobians):
-        from ..teach.forward import forward_steps
-
-        forward_steps(ev)  # refuses what it cannot explain, before anything is printed
-        ev.extras["forward_steps"] = True
-    elif steps or paths or edges:
-        if not ev.adjoints:
-            from .conflicts import REVERSE_ONLY  # (on the error path: the fast path never loads the table)
-
-            raise UsageError(REVERSE_ONLY)  # a vector output (the flags alone: gradcli.cli.conflicts)
-        for flag, key in ((steps, "steps"), (paths, "paths"), (edges, "edges"), (jacobians, "jacobians")):
-            if flag:
-                ev.extras[key] = True
-    if r.exact or r.latex:
-        if not ev.scalar_output:
-            raise UsageError("--exact and --latex need a scalar output")
-        from ..oracles.exact import run_exact, run_latex
-
-        if r.exact:
-            ev.extras["exact"] = run_exact(ev, r.sympy_timeout)
-        if r.latex:
-            ev.extras["latex"] = run_latex(ev, r.sympy_timeout)
-            from ..teach.explain import paths_latex, steps_latex
-
-            places = 10 if r.digits is None else r.digits
-            if not ev.tape.scalar:  # arrays, either mode: the chains of local Jacobians
-                ev.extras["latex"].update(paths_latex(ev))
-            if not ev.adjoints:  # forward mode: the tangent passes, written out
-                if "forward_steps" in ev.extras:
-                    from ..teach.forward import forward_steps_latex
-
-                    ev.extras["latex_steps"] = forward_steps_latex(ev, places)
-            elif steps or not ev.tape.scalar:  # reverse mode: the sweep (on arrays, the matrix rules always)
-                ev.extras["latex_steps"] = steps_latex(ev, places)
-
-
-def check_kinds(check: tuple[str, ...]) -> set[str]:
-    return {"sympy", "fd"} if "all" in check else set(check)
-
-
-def _gradient_checks(ev, check, rtol, atol, sympy_timeout) -> list:
-    checks = []
-    kinds = check_kinds(check)
-    if "sympy" in kinds:
-        from ..oracles.sympy_check import sympy_check
-
-        checks.append(sympy_check(ev, rtol, atol, sympy_timeout))
-    if "fd" in kinds:
-        from ..oracles.checks import finite_differences
-
-        checks.append(finite_differences(ev, rtol, atol))
-    return checks
-
-
-def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: Optional[int]) -> None:
+def _emit(report: "EvalReport", fmt: str, show_nodes: Optional[bool], full: bool, digits: Optional[int]) -> None:
+    ev = report.evaluation
     if fmt == "json":
         from ..output.documents import dumps, to_json
 
-        echo(dumps(to_json(ev, checks, with_nodes=show_nodes is not False)), escape=False)
+        echo(dumps(to_json(report, with_nodes=show_nodes is not False)), escape=False)
     elif fmt in ("csv", "tsv"):
         from ..output.documents import csv_rows
 
@@ -153,11 +88,11 @@ def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: 
             shape = ev.graph.nodes[ev.graph.output].shape
             warn([f"no gradient columns: the output has shape {shape}, so its derivative is a Jacobian; "
                    "use 'gradcli jacobian', or --seed-output for one vector-Jacobian product"])
-        write_csv(csv_rows(ev, checks), fmt)
+        write_csv(csv_rows(report), fmt)
     else:
         from ..output.plain import evaluation_text
 
-        text = evaluation_text(ev, checks, digits, show_nodes, full, *table_width())  # no rich import
+        text = evaluation_text(report, digits, show_nodes, full, *table_width())  # no rich import
         if text is not None:
             echo(text, escape=False)
             return
@@ -165,10 +100,10 @@ def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: 
 
         console = make_console()
         # uncropped: tables fit the width and text wraps, but LaTeX lines are printed whole
-        console.print(evaluation(ev, checks, Style(console.is_terminal, digits), show_nodes, full), crop=False)
+        console.print(evaluation(report, Style(console.is_terminal, digits), show_nodes, full), crop=False)
 
 
-def _batch(r: EvalRequest, points_file: str, fmt: str) -> int:
+def _batch(r: EvalOptions, points_file: str, fmt: str) -> int:
     """``--points``: values and gradients at every row, in one vectorized pass."""
     from ..run import batch
     from ..run import bindings as binding_mod

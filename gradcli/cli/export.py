@@ -10,7 +10,7 @@ from ..core.fmt import a_format
 from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import warn, write_or_print
-from .program import input_files, prepare_evaluation
+from .program import input_files, read_point
 
 
 @main.command("export", **PROGRAM_COMMAND)  # type: ignore[arg-type]
@@ -28,11 +28,12 @@ def export_command(args: tuple[str, ...], program_file: Optional[str], vars_file
     gradcli export -f samples/layer.grad --vars samples/layer.json -o layer_backprop.py
     gradcli export "sigmoid(w*x + b)" w=0.5 x=2 b=-1 --to torch
     """
-    from ..run.evaluate import run
-    from ..teach import export
+    from ..run import pipeline
+    from ..run.requests import ExportRequest
 
-    ev = run(prepare_evaluation(args, program_file, vars_files, output, wrt))
+    request = ExportRequest(point=read_point(args, program_file, vars_files, output, wrt), target=target)
+    ev = pipeline.evaluated(request.point)
     warn(ev.warnings)
-    script = export.to_numpy(ev) if target == "numpy" else export.to_framework(ev, target)
+    script = pipeline.export(ev, request).script
     write_or_print(script, out_file, a_format(target, "script"), input_files(args, program_file, vars_files))
     return int(ExitStatus.OK)

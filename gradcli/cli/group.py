@@ -24,11 +24,17 @@ _PROTECT = "\x00gradcli-arg-"
 
 class GradcliCommand(click.Command):
     """A command whose options are refused together as `gradcli.cli.conflicts` says, in one
-    place: after click has read them, before the command runs."""
+    place: after click has read them (and deprecated spellings are folded into the options
+    they now are, `gradcli.cli.options.resolve_aliases`), before the command runs."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from .conflicts import refuse_conflicts
+        from .options import resolve_aliases
+        from .printing import warn
 
+        given = {name for name in ctx.params
+                 if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE}
+        warn(resolve_aliases(self.name or "", ctx.params, given))  # deprecated spellings: a line each, on stderr
         refuse_conflicts(self.name or "", ctx.params)
         return super().invoke(ctx)
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..core.errors import ExitStatus, UsageError
-from ..core.fmt import plural
-from .evaluation import check_kinds
+from ..core.errors import ExitStatus
+from ..run.reports import MatrixReport
+from ..run.requests import Checks, MatrixRequest, Record
 from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import make_console, warn, write_csv, echo
-from .program import output_format, prepare_evaluation
-from .records import Record
+from .program import output_format, read_point
 
 
-class MatrixRequest(Record):
+class MatrixOptions(Record):
     """Everything ``gradcli jacobian`` or ``gradcli hessian`` was asked: one field per option."""
 
     args: tuple[str, ...]
@@ -46,27 +45,7 @@ def jacobian_command(**params: Any) -> int:
     gradcli jacobian "softmax(z)" z=[1,2,3] --mode both --check all
     gradcli jacobian "[x*y, x+y]" x=1 y=2 --wrt y,x --json
     """
-    from ..run.derivatives import check_matrix_size, jacobian
-    from ..run.evaluate import run
-
-    r = MatrixRequest(**params)
-    ev = prepare_evaluation(r.args, r.program_file, r.vars_files, r.output, r.wrt)
-    check_matrix_size(ev, "jacobian")  # before the forward pass: a size that cannot fit is refused at once
-    run(ev)
-    warn(ev.warnings)
-    matrix = jacobian(ev, "reverse" if r.mode == "both" else r.mode)
-    if r.mode == "both":
-        from ..run.derivatives import largest_difference
-
-        other = jacobian(ev, "forward")
-        gap = largest_difference(matrix.data, other.data)
-        matrix.notes.append(
-            f"reverse mode: {plural(matrix.passes, 'backward pass')}; forward mode: {plural(other.passes, 'tangent pass')}; "
-            f"largest difference {gap:.3g}"
-        )
-        matrix.mode = "both"
-        matrix.agreement = gap  # type: ignore[attr-defined]
-    return _finish_matrix(ev, matrix, r)
+    return _run_matrix("jacobian", MatrixOptions(**params))
 
 
 @main.command("hessian", **PROGRAM_COMMAND)  # type: ignore[arg-type]
@@ -82,34 +61,28 @@ def hessian_command(**params: Any) -> int:
     gradcli hessian "x^2*y + sin(x*y)" x=1 y=2 --check all --json
     gradcli hessian "sum(log(1 + exp(-w*x)))" w=[0.5,-1] x=[1,2] --format csv
     """
-    from ..run.derivatives import check_matrix_size, hessian
-    from ..run.evaluate import run
+    return _run_matrix("hessian", MatrixOptions(**params))
 
-    r = MatrixRequest(**params)
-    ev = prepare_evaluation(r.args, r.program_file, r.vars_files, r.output, r.wrt)
-    if ev.graph.nodes[ev.graph.output].shape != ():
-        shape = ev.graph.nodes[ev.graph.output].shape
-        raise UsageError(f"the Hessian needs a scalar output; {ev.output_name} has shape {shape}")
-    check_matrix_size(ev, "hessian")
-    run(ev)
+
+def matrix_request(kind: str, r: MatrixOptions) -> MatrixRequest:
+    """The typed request the options ask for (the API builds the same, `gradcli.api.jacobian`)."""
+    return MatrixRequest(point=read_point(r.args, r.program_file, r.vars_files, r.output, r.wrt), kind=kind,
+                         mode=r.mode, checks=Checks.of(r.check, r.rtol, r.atol, r.sympy_timeout))
+
+
+def _run_matrix(kind: str, r: MatrixOptions) -> int:
+    from ..run import pipeline
+
+    request = matrix_request(kind, r)
+    ev = pipeline.matrix_evaluation(request)
     warn(ev.warnings)
-    matrix = hessian(ev)
-    return _finish_matrix(ev, matrix, r)
+    report = pipeline.matrix(ev, request)
+    _emit_matrix(report, output_format(r.as_json, r.fmt), r.full, r.digits)
+    return int(ExitStatus.CHECK_FAILED if report.failed else ExitStatus.OK)
 
 
-def _finish_matrix(ev, matrix, r: MatrixRequest) -> int:
-    from ..oracles.matrix_checks import check_matrix
-
-    kinds = check_kinds(r.check)
-    for kind in ("sympy", "fd"):
-        if kind in kinds:
-            matrix.checks.append(check_matrix(ev, matrix, kind, r.rtol, r.atol, r.sympy_timeout))
-    _emit_matrix(ev, matrix, output_format(r.as_json, r.fmt), r.full, r.digits)
-    failed = any(c.status == "fail" for c in matrix.checks)
-    return int(ExitStatus.CHECK_FAILED if failed else ExitStatus.OK)
-
-
-def _emit_matrix(ev, matrix, fmt: str, full: bool, digits: Optional[int]) -> None:
+def _emit_matrix(report: MatrixReport, fmt: str, full: bool, digits: Optional[int]) -> None:
+    ev, matrix = report.evaluation, report.matrix
     if fmt == "json":
         from ..output.documents import dumps, matrix_json
 

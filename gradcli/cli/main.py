@@ -3,7 +3,7 @@
 ``gradcli eval PROGRAM NAME=VALUE ... [--json | --format F]`` is what shell loops run
 thousands of times, and importing click costs more than everything else gradcli does
 for a small program.  So that exact form -- a program that does not start with '-',
-bindings NAME=VALUE, and at most the options `gradcli.cli.options.FAST_PATH` lists (``--json``,
+bindings NAME=VALUE, and at most the options `gradcli.cli.formats.FAST_PATH` lists (``--json``,
 ``--format F``, ``--no-nodes``) -- is parsed here by a strict allow-list and sent to the
 same `gradcli.cli.evaluation.run_eval` the click command calls.
 Anything else (another option, a file, --help, a typo) goes to click unchanged, so
@@ -16,7 +16,7 @@ import re
 import sys
 from typing import Optional
 
-from .options import FAST_PATH, FORMATS
+from .formats import FAST_PATH, FORMATS
 
 _BINDING = re.compile(r"[^\W\d]\w*=\S.*", re.DOTALL)
 #: the eval formats, from the one declaration of the options (`gradcli.cli.options`)
@@ -81,13 +81,13 @@ def run() -> None:
 
         run_cli()
         return
-    from .evaluation import EvalRequest, run_eval
+    from .evaluation import EvalOptions, run_eval
     from .failures import finish, install_signal_handlers, prepare_streams, report_failure
 
     try:
         install_signal_handlers()
         prepare_streams()
-        status = run_eval(EvalRequest(**plain))
+        status = run_eval(EvalOptions(**plain))
     except BaseException as exc:  # noqa: B036 - mapped to one line and an exit status
         if isinstance(exc, SystemExit):
             raise

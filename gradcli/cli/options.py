@@ -7,34 +7,27 @@ from JSON." in descend) or its own default is an override in that row, never a s
 declaration.  `FORMATS` is the one place that says which ``--format`` values each command
 accepts.
 
-This module is plain data and imports nothing heavy: the fast path (`gradcli.cli.main`)
-derives its allow-list from it.  `declare` turns a row into click decorators, importing
+This module is plain data and imports nothing heavy.  `FORMATS` and the fast path's
+allow-list `FAST_PATH` (keys of `OPTIONS`, tested) live in `gradcli.cli.formats`, which the
+fast path (`gradcli.cli.main`) reads without building every declaration.  `declare` turns a row into click decorators, importing
 click and `gradcli.cli.paramtypes` only when called.
 
-Where one spelling means two things in two commands (``--steps``: explain, in eval; a
-count of updates, in descend), the two meanings are two declarations with their own keys
-(`steps`, `updates`), so neither can drift into the other.
+Each spelling has one meaning in every command that takes it: ``--steps`` explains,
+``--seed NAME`` seeds a forward-mode input, ``--points FILE.csv`` evaluates at every row,
+``--check`` compares with an oracle.  ``gradcli descend`` once used ``--steps``, ``--seed``
+and ``--points`` for other things; its spellings are now ``--updates``, ``--shuffle-seed``
+and ``--examples``, and `DEPRECATED` keeps the old ones working as hidden aliases that
+print a one-line warning on stderr (`resolve_aliases`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Collection, Optional, Union
+
+from .formats import FAST_PATH, FORMATS  # declared there: the fast path reads them without building OPTIONS
 
 #: the usage line's name for the arguments: ``gradcli eval [OPTIONS] PROGRAM [NAME=VALUE]...``
 PROGRAM_ARGUMENTS = "PROGRAM [NAME=VALUE]..."
-
-#: the ``--format`` values of each command, the first being what a plain run prints
-FORMATS: dict[str, tuple[str, ...]] = {
-    "eval": ("table", "json", "csv", "tsv"),
-    "jacobian": ("table", "json", "csv", "tsv"),
-    "hessian": ("table", "json", "csv", "tsv"),
-    "check": ("text", "gradescope"),
-    "graph": ("text", "dot", "mermaid", "svg", "png", "html"),
-    "plot": ("text", "png", "svg", "csv"),
-    "descend": ("table", "json", "csv"),
-    "functions": ("table", "json", "markdown"),
-}
-
 
 class Option:
     """One option: its spellings (`flags`), the parameter the command receives (`dest`), its
@@ -150,7 +143,7 @@ OPTIONS: dict[str, Option] = {option.dest if key is None else key: option for ke
     ("overlay", Option("--check", dest="check", type=("fd",), help="Overlay finite differences (one input).")),
     # descend
     ("lr", Option("--lr", type="float", default=0.1, show_default=True, help="Learning rate.")),
-    ("updates", Option("--steps", dest="steps", type="updates", default=50, show_default=True,
+    ("updates", Option("--updates", dest="updates", type="updates", default=50, show_default=True,
                        help="Most updates.")),
     ("momentum", Option("--momentum", type="float", default=0.0, show_default=True,
                         help="Momentum μ (PyTorch's SGD rule).")),
@@ -158,8 +151,11 @@ OPTIONS: dict[str, Option] = {option.dest if key is None else key: option for ke
                    help="Stop when the gradient norm is below this.")),
     ("every", Option("--every", type="positive", default=1, show_default=True, help="Show every N-th step (at most 100,000 steps are shown).")),
     ("batch", Option("--batch", type="positive", help="Minibatch size (default: all rows).")),
-    ("shuffle-seed", Option("--seed", dest="seed", type="shuffle-seed", default=0, show_default=True,
-                            help="Seed for shuffling minibatches.")),
+    ("examples", Option("--examples", dest="examples_file", metavar="FILE.csv", type="file",
+                        help="Training data: one example per row (header: input names); the loss is the mean "
+                             "over a (mini)batch.")),
+    ("shuffle-seed", Option("--shuffle-seed", dest="shuffle_seed", type="shuffle-seed", default=0,
+                            show_default=True, help="Seed for shuffling minibatches.")),
     ("plot", Option("--plot", dest="plot_file", metavar="FILE", type="file",
                     help="Draw the loss curve (png or svg; with two scalar "
                          "parameters also the path over the contours).")),
@@ -167,11 +163,6 @@ OPTIONS: dict[str, Option] = {option.dest if key is None else key: option for ke
     ("to", Option("--to", dest="target", type=("numpy", "torch", "jax"), default="numpy", show_default=True,
                   help="numpy: backprop written out by hand; torch, jax: the forward pass, autograd for the rest.")),
 ]}
-
-#: the spellings a plain ``gradcli eval`` line may use on the click-free fast path
-#: (`gradcli.cli.main`), each with the key of the option it spells; ``--format`` takes
-#: the values FORMATS["eval"] lists
-FAST_PATH: dict[str, str] = {"--json": "json", "--format": "format", "--no-nodes": "nodes"}
 
 #: a row entry: an option's key, or its key and this command's own wording or default
 Use = Union[str, tuple[str, dict[str, Any]]]
@@ -228,15 +219,20 @@ COMMANDS: dict[str, list[Use]] = {
                 ("output", {"help": "Minimize this named step instead of the last."}),
                 ("wrt", {"help": "The parameters to update (default: every input that is not data)."}),
                 "lr", "updates", "momentum", "tol", "every",
-                ("points", {"help": "Training data: one example per row; the loss is the mean over a "
-                                    "(mini)batch."}),
-                "batch", "shuffle-seed",
+                "examples", "batch", "shuffle-seed",
                 ("format", {"default": "table", "show_default": True, "help": None}),
                 "json", "plot"],
     "export": [*_PROGRAM, "to", ("out", {"help": "Write the script to FILE."})],
     "functions": [("format", {"help": "Output format (default: table); markdown is the README's reference "
                                       "table."}),
                   "json"],
+}
+
+#: released spellings that changed: command -> old spelling -> the key of the option it now is.
+#: Each old spelling is a hidden option of that command (dest ``<dest>_deprecated``) that
+#: still works, with a one-line warning on stderr (never stdout, never in --json output).
+DEPRECATED: dict[str, dict[str, str]] = {
+    "descend": {"--steps": "updates", "--seed": "shuffle-seed", "--points": "examples"},
 }
 
 #: the usage line's arguments of each command that takes a program
@@ -272,6 +268,12 @@ def declare(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if help_text is not None:
             settings["help"] = help_text
         decorators.append(click.option(*option.flags, option.dest, **settings))
+    for old, key in DEPRECATED.get(command, {}).items():
+        option = OPTIONS[key]
+        settings = {k: v for k, v in option.settings.items() if k not in ("default", "show_default")}
+        if option.type is not None:
+            settings["type"] = type_of(option.type, FORMATS.get(command, ()))
+        decorators.append(click.option(old, f"{option.dest}_deprecated", hidden=True, default=None, **settings))
 
     def apply(f: Callable[..., Any]) -> Callable[..., Any]:
         for decorator in reversed(decorators):
@@ -279,3 +281,24 @@ def declare(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return f
 
     return apply
+
+
+def resolve_aliases(command: str, params: dict[str, Any], given: Collection[str]) -> list[str]:
+    """Fold each deprecated spelling given into its option, in place; the warnings to print.
+
+    `given` names the parameters the command line set; both spellings of one option at
+    once are refused (a `UsageError`)."""
+    warnings = []
+    for old, key in DEPRECATED.get(command, {}).items():
+        option = OPTIONS[key]
+        value = params.pop(f"{option.dest}_deprecated", None)
+        if value is None:
+            continue
+        new = option.flags[-1]
+        if option.dest in given:
+            from ..core.errors import UsageError
+
+            raise UsageError(f"{old} is the old spelling of {new}: give {new} once")
+        params[option.dest] = value
+        warnings.append(f"{command} {old} is deprecated: write {new} (same meaning)")
+    return warnings

@@ -31,21 +31,21 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     """
     from ..output import plots
     from ..run import bindings as binding_mod
-    from ..run import sample
+    from ..run import pipeline, sample
+    from ..run.requests import PlotRequest, Point
 
     source, rest = program_and_bindings(args, program_file)
     written_from = input_files(args, program_file, vars_files)
     ranges = [sample.parse_range(a) for a in rest if sample.is_range(a)]
     fixed = binding_mod.collect([a for a in rest if not sample.is_range(a)], vars_files)
-    if not 1 <= len(ranges) <= 2:
-        raise UsageError("give one range (NAME=LOW:HIGH) for a curve, or two for a gradient field")
+    request = PlotRequest(point=Point(source=source, bindings=fixed, output=output), ranges=ranges,
+                          overlay=check).validated()
     kind = output_kind(fmt, out_file, ("text", "png", "svg", "csv"))
     if kind == "text" and out_file in (None, "-") and not sys.stdout.isatty() and fmt is None:
         kind = "csv"  # piped: the data, not a drawing
+    sampled = pipeline.sample(request)
     if len(ranges) == 1:
-        curve = sample.curve(source, ranges[0], fixed, output)
-        if check == "fd":
-            sample.with_finite_differences(curve, source, fixed, output)
+        curve = sampled
         if kind == "csv":
             write_or_print(csv_text(plots.curve_rows(curve)), out_file, "the sampled data", written_from)
         elif kind == "text":
@@ -53,9 +53,7 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
         else:
             write_or_print(plots.figure_curve(curve, kind), out_file, a_format(kind, "plot"), written_from)
     else:
-        if check:
-            raise UsageError("--check fd overlays a curve: give one range")
-        fld = sample.field(source, ranges[0], ranges[1], fixed, output)
+        fld = sampled
         if kind == "csv":
             write_or_print(csv_text(plots.field_rows(fld)), out_file, "the sampled data", written_from)
         elif kind == "text":

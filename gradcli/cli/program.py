@@ -37,9 +37,11 @@ def input_files(args: tuple[str, ...], program_file: Optional[str], vars_files: 
     return found
 
 
-def prepare_evaluation(args, program_file, vars_files, output, wrt):
+def read_point(args, program_file, vars_files, output, wrt):  # type: ignore[no-untyped-def]
+    """The program and its bound values (`gradcli.run.requests.Point`) from the arguments,
+    a file or stdin, the --vars files and the program's own ``#:`` lines."""
     from ..run import bindings as binding_mod
-    from ..run.evaluate import prepare
+    from ..run.requests import Point
 
     one_stdin(args, program_file, vars_files)
     source, binding_args = program_and_bindings(args, program_file)
@@ -48,13 +50,20 @@ def prepare_evaluation(args, program_file, vars_files, output, wrt):
             raise UsageError(unknown_option(a))
     point, default_output, problems = program_point(source, program_file)
     bound = {**point, **binding_mod.collect(binding_args, vars_files)}  # the command line wins
-    wrt_names = [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
-    try:
-        return prepare(source, bound, output or default_output, wrt_names)
-    except UsageError as exc:
-        if problems and exc.message.startswith("missing value"):  # why the program's point did not help
-            raise UsageError(f"{exc.message}; {problems[0]}") from None
-        raise
+    return Point(source=source, bindings=bound, output=output or default_output, wrt=names_of(wrt),
+                 hints=tuple(problems))
+
+
+def names_of(wrt: Optional[str]) -> Optional[list[str]]:
+    """``--wrt A,B`` as a list of names (None: every input)."""
+    return [w.strip() for w in wrt.split(",") if w.strip()] if wrt else None
+
+
+def prepare_evaluation(args, program_file, vars_files, output, wrt):  # type: ignore[no-untyped-def]
+    """The evaluation the arguments ask for, parsed and bound, not yet run."""
+    from ..run.pipeline import prepared
+
+    return prepared(read_point(args, program_file, vars_files, output, wrt))
 
 
 def program_point(source: str, program_file: Optional[str]):

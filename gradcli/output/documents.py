@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from ..oracles.checks import Check
 from ..run.evaluate import Evaluation
+
+if TYPE_CHECKING:  # pragma: no cover - names for annotations: the fast path never imports the oracles
+    from ..oracles.checks import Check
+    from ..run.reports import EvalReport
 from ..core.fmt import json_number, json_value
 from ..core.graph import CONST, INPUT
 
@@ -23,9 +26,10 @@ def overall_ok(checks: list[Check]) -> bool:
     return not any(check.failed for check in checks)
 
 
-def to_json(ev: Evaluation, checks: list[Check], with_nodes: bool = True) -> dict:
+def to_json(report: EvalReport, with_nodes: bool = True) -> dict:
     """The eval document; `with_nodes` False (``--no-nodes``) leaves ``nodes`` empty,
     which skips the per-node work, most of the document's cost on a large graph."""
+    ev, checks, explained = report.evaluation, report.checks, report.explained
     graph, values, adjoints, live = ev.graph, ev.values, ev.adjoints, ev.tape.live
     nodes: list = []
     scalar = ev.tape.scalar
@@ -67,7 +71,7 @@ def to_json(ev: Evaluation, checks: list[Check], with_nodes: bool = True) -> dic
         "passes": {"forward": ev.passes, "reverse": 0 if ev.mode == "forward" else 1,
                    "operations_per_pass": ev.operations},
     }
-    exact: Any = ev.extras.get("exact")
+    exact: Any = explained.exact
     if exact is not None:
         doc["exact"] = {
             "nodes": {ev.graph.label(i): {"exact": t, "decimal": d} for i, (t, d) in exact.values.items()},
@@ -75,22 +79,22 @@ def to_json(ev: Evaluation, checks: list[Check], with_nodes: bool = True) -> dic
         }
         if exact.note:
             doc["exact"]["note"] = exact.note
-    if "latex" in ev.extras:
-        doc["latex"] = ev.extras["latex"]
-    if "latex_steps" in ev.extras:
-        doc["latex_steps"] = ev.extras["latex_steps"]
-    if "edges" in ev.extras:
-        doc["edges"] = edges_json(ev)
+    if explained.latex is not None:
+        doc["latex"] = explained.latex
+    if explained.latex_steps is not None:
+        doc["latex_steps"] = explained.latex_steps
+    if explained.edges:
+        doc["edges"] = edges_json(ev, explained.jacobians)
     for key in ("steps", "paths"):
-        if key in ev.extras:
+        if getattr(explained, key):
             from ..teach import explain
 
             doc[key] = getattr(explain, f"{key}_json")(ev)
-    if "forward_steps" in ev.extras and _has_arrays(ev):
+    if explained.forward_steps and _has_arrays(ev):
         from ..teach.forward_arrays import array_steps_json
 
         doc["forward_steps"] = array_steps_json(ev)
-    elif "forward_steps" in ev.extras:
+    elif explained.forward_steps:
         from ..teach.forward import forward_steps
 
         steps = forward_steps(ev)
@@ -133,7 +137,7 @@ def _has_arrays(ev: Evaluation) -> bool:
 JSON_JACOBIAN_LIMIT = 10_000
 
 
-def edges_json(ev: Evaluation) -> list[dict]:
+def edges_json(ev: Evaluation, jacobians: bool = False) -> list[dict]:
     """Every edge: its local derivative (scalars) or its local Jacobian's formula, shape,
     structure and adjoint rule (arrays); with --jacobians, the matrix itself when small."""
     from ..teach.edges import edge_partials, local_jacobian
@@ -153,7 +157,7 @@ def edges_json(ev: Evaluation) -> list[dict]:
                           "shapes": t.shapes})
             if t.note:
                 entry["note"] = t.note
-            if "jacobians" in ev.extras and rows * cols <= JSON_JACOBIAN_LIMIT:
+            if jacobians and rows * cols <= JSON_JACOBIAN_LIMIT:
                 entry["matrix"] = json_value(local_jacobian(ev, e))
         out.append(entry)
     return out
@@ -175,8 +179,9 @@ def _num(x: Optional[float]) -> object:
     return None if x is None else json_number(x)
 
 
-def csv_rows(ev: Evaluation, checks: list[Check]) -> list[list[str]]:
+def csv_rows(report: EvalReport) -> list[list[str]]:
     """Header, then one row per input (per element for arrays, ``W[0,1]``)."""
+    ev, checks = report.evaluation, report.checks
     from ..core.elements import elements
 
     header = ["input", "value", "gradient"]
@@ -487,3 +492,46 @@ def functions_markdown(rows: list[dict]) -> str:
     for row in rows:
         lines.append(f"| `{cell(row['usage'])}` | {cell(row['meaning'])} | {cell(row['kink'])} |")
     return "\n".join(lines)
+
+
+def descent_json(run: Any) -> dict:
+    """``gradcli descend --json``: the shown steps and the final parameters (`gradcli.run.descend.Descent`)."""
+    return {"schema": 1, "output": run.output, "wrt": run.wrt, "stopped": run.stopped, "steps": run.steps_taken,
+            "records": [{"step": r.step, "loss": json_value(r.loss), "grad_norm": json_value(r.grad_norm),
+                         "params": {n: json_value(v) for n, v in r.params.items()}} for r in run.records],
+            "final": {n: json_value(v) for n, v in run.final.items()}}
+
+
+def dumps_indented(doc: dict) -> str:
+    """A document as ``descend`` and ``diff`` print it: indented two spaces, one key a line."""
+    import json
+
+    return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def diff_json(report: Any) -> dict:
+    """``gradcli diff --json`` (`gradcli.run.reports.DiffReport`): scalar or matrix formulas."""
+    doc: dict[str, Any] = {"schema": 1, "program": report.source, "output": report.output}
+    if report.arrays is not None:
+        from ..teach import derive_arrays as da
+
+        d = report.arrays
+        doc.update({"output": d.output, "gradient": {n: f.text() for n, f in d.gradient.items()},
+                    "shapes": {n: list(s) for n, s in d.shapes.items()}, "shapes_from": report.shapes_from,
+                    "where": da.where_lines(d), "adjoints": da.adjoint_lines(d),
+                    "adjoint_names": {d.names[label]: adj for label, adj in d.adjoint_names.items()},
+                    "notes": d.notes})
+        if report.steps:
+            doc["steps"] = da.steps_text(d)
+        if report.latex:
+            doc["latex"] = da.latex(d)
+        return doc
+    written = report.formulas
+    doc["gradient"] = written.formulas
+    if written.where:
+        doc["where"] = written.where
+    if written.steps is not None:
+        doc["steps"] = written.steps.splitlines()
+    if written.latex is not None:
+        doc["latex"] = written.latex
+    return doc

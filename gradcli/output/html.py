@@ -14,6 +14,7 @@ from ..core.fmt import array, number
 from ..core.graph import CONST, INPUT
 from ..oracles.checks import Check
 from ..run.evaluate import Evaluation
+from ..run.reports import EvalReport
 
 #: nodes shown before the table says how many more there are
 NODE_LIMIT = 200
@@ -43,8 +44,9 @@ def _table(caption: str, head: list[str], rows: list[list[str]], numeric: set[in
     return "".join(out)
 
 
-def evaluation_html(ev: Evaluation, checks: list[Check], digits: int = 10, svg: Optional[str] = None) -> str:
+def evaluation_html(report: EvalReport, digits: int = 10, svg: Optional[str] = None) -> str:
     """The whole result as one ``<div class="gradcli">`` (values already computed)."""
+    ev, checks = report.evaluation, report.checks
     graph, values, adjoints, live = ev.graph, ev.values, ev.adjoints, ev.tape.live
     parts = [_STYLE, '<div class="gradcli">',
              f"<p><b>{escape(ev.output_name)} = {_num(ev.value, digits)}</b>"

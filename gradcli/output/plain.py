@@ -29,11 +29,13 @@ GRADIENT_LIMIT = 60
 _RICH_FORCING = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
 
 
-def evaluation_text(ev: Any, checks: list, digits: Optional[int], show_nodes: Optional[bool], full: bool,
+def evaluation_text(report: Any, digits: Optional[int], show_nodes: Optional[bool], full: bool,
                     terminal: bool, width: Optional[int]) -> Optional[str]:
-    """The default view of `ev` as rich would print it on a non-terminal console `width`
+    """The default view of `report` as rich would print it on a non-terminal console `width`
     columns wide (no trailing newline), or None when rich must draw it."""
-    if terminal or width is None or checks or ev.extras or ev.mode == "forward" or not ev.adjoints:
+    ev = report.evaluation
+    if terminal or width is None or report.checks or report.explained.shown() or ev.mode == "forward" \
+            or not ev.adjoints:
         return None
     if not ev.tape.scalar or any(os.environ.get(name) for name in _RICH_FORCING):
         return None

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from ..oracles.checks import Check
 from ..run.evaluate import Evaluation
+from ..run.reports import EvalReport, Explained
 from ..core.errors import one_line
 from ..core.fmt import array, number, plural
 from ..core.graph import CONST, INPUT, index_text
@@ -166,9 +167,10 @@ class Style:
         return number(x, self.digits)
 
 
-def evaluation(ev: Evaluation, checks: list[Check], style: Style,
+def evaluation(report: EvalReport, style: Style,
                show_nodes: Optional[bool] = None, full: bool = False) -> RenderableType:
     """Everything `gradcli eval` shows on a terminal, top to bottom."""
+    ev, checks, explained = report.evaluation, report.checks, report.explained
     parts: list[RenderableType] = [header(ev, style)]
     style.full = style.full or full
     if show_nodes is not False:
@@ -184,9 +186,8 @@ def evaluation(ev: Evaluation, checks: list[Check], style: Style,
         parts += [Text(""), Text(
             f"The output has shape {shape}: its derivative is a Jacobian. Use 'gradcli jacobian' "
             "for all of it, or --seed-output for one vector-Jacobian product.", style="yellow")]
-    for key in ("steps", "forward_steps", "paths", "edges", "exact", "latex", "latex_steps"):
-        if key in ev.extras:
-            parts += [Text(""), by_lines(EXTRA_VIEWS[key](ev, style))]
+    for key in explained.shown():
+        parts += [Text(""), by_lines(EXPLAINED_VIEWS[key](ev, explained, style))]
     formulas = formula_lines(ev, checks)
     if formulas is not None:
         parts += [Text(""), formulas]
@@ -547,8 +548,8 @@ def gradebook_summary(book, style: Style, out_file) -> RenderableType:
     return Group(*parts)
 
 
-def exact_view(ev: Evaluation, style: Style) -> RenderableType:
-    result = ev.extras["exact"]
+def exact_view(ev: Evaluation, explained: Explained, style: Style) -> RenderableType:
+    result = explained.exact
     table = Table(title=Text("Exact arithmetic"), title_justify="left", box=style.box)
     table.add_column("", style="bold")
     table.add_column("exact")
@@ -564,8 +565,8 @@ def exact_view(ev: Evaluation, style: Style) -> RenderableType:
     return Group(*parts)
 
 
-def latex_view(ev: Evaluation, style: Style) -> RenderableType:
-    lines = ev.extras["latex"]
+def latex_view(ev: Evaluation, explained: Explained, style: Style) -> RenderableType:
+    lines = explained.latex or {}
     text = Text("LaTeX\n", style="bold")
     for line in lines.values():  # type: ignore[attr-defined]
         text.append(line + "\n", style=None)
@@ -610,7 +611,7 @@ def _paths_view(ev: Evaluation, style: Style) -> RenderableType:
     return Hanging(paths_text(ev, style.digits, style.full))
 
 
-def _edges_view(ev: Evaluation, style: Style) -> RenderableType:
+def _edges_view(ev: Evaluation, style: Style, jacobians: bool = False) -> RenderableType:
     """Every edge's local derivative: symbolic in node labels, and its value."""
     from ..teach.edges import edge_partials, is_number
 
@@ -621,7 +622,7 @@ def _edges_view(ev: Evaluation, style: Style) -> RenderableType:
     table.add_column("value", justify="right")
     edges = edge_partials(ev)
     if any(e.tensor is not None for e in edges):
-        return _tensor_edges_view(ev, edges, style)
+        return _tensor_edges_view(ev, edges, style, jacobians)
     for e in edges:
         value = "" if e.value is None else number(e.value, style.digits)
         symbolic = value if is_number(e.symbolic) else e.symbolic
@@ -629,7 +630,7 @@ def _edges_view(ev: Evaluation, style: Style) -> RenderableType:
     return table
 
 
-def _tensor_edges_view(ev: Evaluation, edges: list, style: Style) -> RenderableType:
+def _tensor_edges_view(ev: Evaluation, edges: list, style: Style, jacobians: bool) -> RenderableType:
     """Array programs: each edge's local Jacobian, its shape and structure, and its rule."""
     from ..core.rules import shape_text
     from ..teach.edges import is_number
@@ -656,7 +657,7 @@ def _tensor_edges_view(ev: Evaluation, edges: list, style: Style) -> RenderableT
     parts.append(Text("A local Jacobian has one row per element of the node and one column per element of "
                       "the argument,\nboth read row-major (W as a vector: W[0,0], W[0,1], …)."
                       + "".join("\n" + n for n in notes), style="dim"))
-    if "jacobians" in ev.extras:
+    if jacobians:
         parts += [Text(""), jacobians_view(ev, edges, style)]
     return Group(*parts)
 
@@ -697,14 +698,15 @@ def jacobians_view(ev: Evaluation, edges: list, style: Style) -> RenderableType:
     return lines
 
 
-EXTRA_VIEWS = {
+#: one view per explanation of `gradcli.run.reports.Explained`
+EXPLAINED_VIEWS = {
     "exact": exact_view,
     "latex": latex_view,
-    "latex_steps": lambda ev, style: whole_lines(Text(str(ev.extras["latex_steps"]))),
-    "steps": _steps_view,
-    "paths": _paths_view,
-    "edges": _edges_view,
-    "forward_steps": lambda ev, style: Hanging(_forward_steps_text(ev, style.digits, style.full)),
+    "latex_steps": lambda ev, explained, style: whole_lines(Text(str(explained.latex_steps))),
+    "steps": lambda ev, explained, style: _steps_view(ev, style),
+    "paths": lambda ev, explained, style: _paths_view(ev, style),
+    "edges": lambda ev, explained, style: _edges_view(ev, style, explained.jacobians),
+    "forward_steps": lambda ev, explained, style: Hanging(_forward_steps_text(ev, style.digits, style.full)),
 }
 
 

@@ -33,13 +33,14 @@ class Batch:
         self.first_error = first_error
 
 
-def read_points(path: str) -> tuple[list[str], np.ndarray]:
-    """Column names and an (N, k) float array from a CSV with a header line."""
-    names, data, _ = read_points_lines(path)
+def read_points(path: str, option: str = "--points") -> tuple[list[str], np.ndarray]:
+    """Column names and an (N, k) float array from a CSV with a header line (`option` names
+    the file in messages)."""
+    names, data, _ = read_points_lines(path, option)
     return names, data
 
 
-def read_points_lines(path: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+def read_points_lines(path: str, option: str = "--points") -> tuple[list[str], np.ndarray, np.ndarray]:
     """Column names, an (N, k) float array, and the line of the file each row came from.
 
     Read with the csv module's rules, so quoted headers ("a","b") and quoted numbers work;
@@ -52,7 +53,7 @@ def read_points_lines(path: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """
     from .files import read_text
 
-    where = f"--points {path}"
+    where = f"{option} {path}"
     text = read_text(path, where)
     bulk = _parse_bulk(text)
     if bulk is not None:

@@ -4,7 +4,7 @@
 one forward and one backward pass of the same tape.  With momentum the update is
 PyTorch's SGD rule: v ← μ·v + g, θ ← θ − lr·v.
 
-With `data` (the columns of a ``--points`` CSV), the program is written for one
+With `data` (the columns of an ``--examples`` CSV), the program is written for one
 example and the loss is its mean over a minibatch, as the lecture's SGD: the rows
 are shuffled once per epoch by a seeded NumPy generator and taken `batch` at a time
 (the whole data set when `batch` is None), so a run is reproducible.
@@ -34,7 +34,7 @@ class Diverged(MathError):
     def __init__(self, message: str, partial: "Descent") -> None:
         super().__init__(message)
         self.partial = partial
-#: the most steps shown (printed, written as JSON or CSV, drawn): --steps / --every is refused above it
+#: the most steps shown (printed, written as JSON or CSV, drawn): --updates / --every is refused above it
 MAX_SHOWN = 100_000
 
 
@@ -94,10 +94,10 @@ def descend(source: str, bindings: dict[str, Binding], *, lr: float, steps: int,
     if not 0 <= momentum < 1:
         raise UsageError("--momentum must be in [0, 1)")
     if steps < 0 or every < 1:
-        raise UsageError("--steps must be ≥ 0 and --every ≥ 1")
+        raise UsageError("--updates must be ≥ 0 and --every ≥ 1")
     if steps // every + 1 > MAX_SHOWN:  # every shown step is kept until it is printed
         least = -(-steps // (MAX_SHOWN - 1))
-        raise UsageError(f"--steps {steps} with --every {every} would show {steps // every + 1:,} steps; descend "
+        raise UsageError(f"--updates {steps} with --every {every} would show {steps // every + 1:,} steps; descend "
                          f"shows at most {MAX_SHOWN:,}: give --every {least} or more")
     if data is None:
         loss_and_grad, names, out = _full_batch(source, bindings, wrt, output)
@@ -180,14 +180,14 @@ def _minibatches(source: str, bindings: dict[str, Binding], wrt: Optional[list[s
     n = table.shape[0]
     if batch is not None and not 1 <= batch <= n:
         raise UsageError(f"--batch must be between 1 and the number of rows ({n})")
-    probe = {name: Binding(name, float(table[0, k]), "", "--points") for k, name in enumerate(columns)}
+    probe = {name: Binding(name, float(table[0, k]), "", "--examples") for k, name in enumerate(columns)}
     ev = prepare(source, {**bindings, **probe}, output, wrt)
     names = [name for name in ev.wrt if name not in columns]
     if not names:
-        raise UsageError("every input is a --points column: name parameters to learn with --wrt or bind them")
+        raise UsageError("every input is an --examples column: name parameters to learn with --wrt or bind them")
     for name in names:
         if getattr(ev.env[name], "shape", ()):
-            raise UsageError(f"with --points the parameters are scalars; {name} is an array")
+            raise UsageError(f"with --examples the parameters are scalars; {name} is an array")
     rng = np.random.default_rng(seed)
     size = n if batch is None else batch
     order = np.arange(n)

@@ -61,8 +61,6 @@ class Evaluation:
         self.passes = 0
         #: forward mode, --seed W[0,1]: the element of the seeded array input
         self.seed_index: Optional[tuple] = None
-        #: optional results shown after the tables: "exact", "latex", "steps", ...
-        self.extras: dict[str, Any] = {}
 
     @property
     def output_name(self) -> str:

@@ -1,0 +1,25 @@
+"""The ``--format`` values of each command, and the options the click-free fast path takes.
+
+Part of the option declarations (`gradcli.cli.options` re-exports both), kept in a module
+of their own so that a plain ``gradcli eval … --json`` (`gradcli.cli.main`) reads them
+without building every `gradcli.cli.options.Option`.
+"""
+
+from __future__ import annotations
+
+#: the ``--format`` values of each command, the first being what a plain run prints
+FORMATS: dict[str, tuple[str, ...]] = {
+    "eval": ("table", "json", "csv", "tsv"),
+    "jacobian": ("table", "json", "csv", "tsv"),
+    "hessian": ("table", "json", "csv", "tsv"),
+    "check": ("text", "gradescope"),
+    "graph": ("text", "dot", "mermaid", "svg", "png", "html"),
+    "plot": ("text", "png", "svg", "csv"),
+    "descend": ("table", "json", "csv"),
+    "functions": ("table", "json", "markdown"),
+}
+
+#: the spellings a plain ``gradcli eval`` line may use on the click-free fast path
+#: (`gradcli.cli.main`), each with the key of the option it spells; ``--format`` takes
+#: the values FORMATS["eval"] lists
+FAST_PATH: dict[str, str] = {"--json": "json", "--format": "format", "--no-nodes": "nodes"}
