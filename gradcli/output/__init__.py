@@ -1,4 +1,5 @@
-"""Rendering results: `tables` (rich renderables; never prints) and `documents`
+"""Rendering results: `tables` (rich renderables; never prints), `plain` (the
+default table of a small scalar program written without rich, byte for byte the same), and `documents`
 (the JSON and CSV documents, their schema and number encoding); `terminal` (what reaches
 a terminal: escaped control characters, an ASCII fallback); `html` (HTML fragments for
 notebooks); `stepper` (the interactive backprop page); `plots` (matplotlib pictures of
