@@ -143,9 +143,9 @@ def _gradient_checks(ev, check, rtol, atol, sympy_timeout) -> list:
 
 def _emit(ev, checks, fmt: str, show_nodes: Optional[bool], full: bool, digits: Optional[int]) -> None:
     if fmt == "json":
-        from ..output.documents import dumps, to_json
+        from ..output.documents import write_json
 
-        echo(dumps(to_json(ev, checks, with_nodes=show_nodes is not False)), escape=False)
+        write_json(ev, checks, lambda text: echo(text, nl=False, escape=False), with_nodes=show_nodes is not False)
     elif fmt in ("csv", "tsv"):
         from ..output.documents import csv_rows
 

@@ -254,7 +254,7 @@ class _Lowering:
         if name in self.assigned_at or name in CONSTANTS or name in self.user_defs:
             return None
         found = self.g.names.get(name)
-        return found if found is not None and self.g.nodes[found].op == INPUT else None
+        return found if found is not None and self.g.ops[found] == INPUT else None
 
     def callee(self, ctx: _Ctx, name: str, nargs: int, pos: int) -> Optional[_Def]:
         """The function `name(...)` calls in `ctx`: a definition, or None for a built-in."""
@@ -450,9 +450,8 @@ class _Lowering:
             if st.target is not None:
                 defined[st.target] = result
                 g.names.setdefault(st.target, result)
-                node = g.nodes[result]
-                if node.name is None and node.op != CONST:
-                    node.name = st.target
+                if g.names_of[result] is None and g.ops[result] != CONST:
+                    g.names_of[result] = st.target
             last = result
         g.call = -1
         return last
@@ -462,9 +461,10 @@ class _Lowering:
         g, defined = self.g, self.defined
         for name, pos in self.user_calls.items():
             found = g.names.get(name)
-            if found is not None and g.nodes[found].op == INPUT:
-                raise self.fail(f"{name!r} is an input of this program (line {self.line_of(g.nodes[found].pos)}, "
-                                f"column {g.nodes[found].pos - self.source.rfind(chr(10), 0, g.nodes[found].pos)}) "
+            if found is not None and g.ops[found] == INPUT:
+                at = g.positions[found]
+                raise self.fail(f"{name!r} is an input of this program (line {self.line_of(at)}, "
+                                f"column {at - self.source.rfind(chr(10), 0, at)}) "
                                 f"and also {_meaning(name, self.user_defs, False)}: rename the input to call the "
                                 "function", pos)
         if output is not None:
@@ -508,10 +508,11 @@ def _run(g: Graph, code: list[Item], lo: int, hi: int, stack: list, resolve, cal
             stack.append(g.add(op.name, (a, b), pos=pos))
         elif tag == "neg":
             a = stack.pop()
-            node = g.nodes[a]
-            if node.op == CONST and isinstance(node.param, float):
-                text = node.text[1:] if node.text.startswith("-") else "-" + node.text
-                stack.append(g.const(-node.param, text, pos))
+            param = g.params[a]
+            if g.ops[a] == CONST and isinstance(param, float):
+                text = g.texts[a]
+                text = text[1:] if text.startswith("-") else "-" + text
+                stack.append(g.const(-param, text, pos))
             else:
                 stack.append(g.add("neg", (a,), pos=pos))
         elif tag == "call":
@@ -550,10 +551,9 @@ def _integer(g: Graph, item, pos: int, fail):
     """An index or slice bound: a literal integer (or None for an omitted bound)."""
     if item is None:
         return None
-    node = g.nodes[item] if isinstance(item, int) else None
-    if node is None or node.op != CONST or not float(node.param).is_integer():
+    if not isinstance(item, int) or g.ops[item] != CONST or not float(g.params[item]).is_integer():
         raise fail("indices and axes must be integer literals, such as x[0], x[-1] or x[1:3]", pos)
-    return int(node.param)
+    return int(g.params[item])
 
 
 def _call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail, user_defs=None) -> int:
