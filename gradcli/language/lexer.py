@@ -46,7 +46,10 @@ _BLANK = frozenset(" \t\r\f\v#")
 def tokenize(source: str) -> Iterator[Token]:
     """Yield the tokens of `source`, ending with one ``eof`` token."""
     pos = 0
-    for text in _TOKEN.findall(source):
+    #: each name's text as one string object, however often it is written (a 10^6-line
+    #: program's parse holds a fraction of the strings)
+    seen: dict[str, str] = {}
+    for text in _texts(source):
         first = text[0]
         if first in _BLANK:
             pass
@@ -62,13 +65,30 @@ def tokenize(source: str) -> Iterator[Token]:
                         raise ParseError(
                             f"{ch!r} cannot be part of a name" + (f" ({hint})" if hint else ""), source, pos + i
                         )
-            yield ("name", text, pos)
+            yield ("name", seen.setdefault(text, text), pos)
         elif first in _OPERATORS or text in _COMPARISONS:
             yield ("op", text, pos)
         else:
             raise ParseError(_bad_char_message(text), source, pos)
         pos += len(text)
     yield ("eof", "", len(source))
+
+
+#: characters scanned by one `findall` call: its list of token texts stays small (a whole
+#: 20 MB program at once would be a list of 10^7 strings, hundreds of megabytes)
+_CHUNK = 1 << 16
+
+
+def _texts(source: str) -> Iterator[str]:
+    """The texts of `_TOKEN`'s matches in `source`, found a chunk at a time.  A chunk
+    ends just after a newline, which ends every token, so the matches are the same."""
+    start, n = 0, len(source)
+    while start < n:
+        end = source.find("\n", start + _CHUNK) + 1 if start + _CHUNK < n else n
+        if end <= 0:  # no newline after this point: the rest in one piece
+            end = n
+        yield from _TOKEN.findall(source, start, end)
+        start = end
 
 
 def _bad_char_message(ch: str) -> str:

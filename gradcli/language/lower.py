@@ -131,12 +131,17 @@ def _plan(code: list[Item], special_call: Callable[[str], bool], params: frozens
     return _Plan(starts, kids, special, stack[-1])
 
 
-def lower(program: Program, output: Optional[str] = None) -> Graph:
-    """The DAG of `program`'s output (the last statement, or the one named `output`)."""
+def lower(program: Program, output: Optional[str] = None, consume: bool = False) -> Graph:
+    """The DAG of `program`'s output (the last statement, or the one named `output`).
+
+    With `consume`, each statement is dropped from `program` once it is lowered, so a
+    long program's parse is freed while its graph grows (for a caller that is done
+    with `program`: ``lower(parse(source), consume=True)``)."""
     if not program.statements:
         raise ParseError("the program is empty", program.source, 0)
     lowering = _Lowering(program)
-    last = lowering.run()
+    del program
+    last = lowering.run(consume)
     return lowering.finish(last, output)
 
 
@@ -431,15 +436,20 @@ class _Lowering:
         work.append(("eval", d.plan.root, inner))  # type: ignore[union-attr]
 
     # ---- the program, statement by statement ------------------------------------------------
-    def run(self) -> int:
-        """Every statement lowered in order; the last one's node."""
+    def run(self, consume: bool = False) -> int:
+        """Every statement lowered in order; the last one's node.  With `consume`, each
+        statement but the last is dropped once lowered (`lower`)."""
         last = -1
+        statements, steps, final = self.program.statements, self.steps, len(self.steps) - 1
         g, defined = self.g, self.defined
         main = _Ctx([], None, {}, None, -1, -1)  # one context for every statement of the program
         # a statement needs the work stack only if it calls a function; skip looking when none can be
         may_call = bool(self.user_defs) or any(name in self.source for name in prelude.NAMES)
         is_function = self.is_function
-        for order, st in self.steps:
+        for k in range(len(steps)):
+            order, st = steps[k]
+            if consume and k < final:
+                steps[k] = statements[order] = None  # type: ignore[call-overload]
             self.order_now = order
             main.code = st.code
             main.plan = None

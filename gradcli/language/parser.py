@@ -162,6 +162,20 @@ def _definition_head(next_token, fail):
     return name_tok[1], name_tok[2], tuple(params), tuple(positions), next_token()
 
 
+#: the ``(function, nargs)`` payloads made so far: one tuple for every ``sin(...)`` call
+_CALL_PAYLOADS: dict[tuple[str, int], tuple[str, int]] = {}
+
+
+def _call_payload(name: str, nargs: int) -> tuple[str, int]:
+    key = (name, nargs)
+    found = _CALL_PAYLOADS.get(key)
+    if found is None:
+        if len(_CALL_PAYLOADS) > 4096:  # unknown function names, say: never let it grow without bound
+            _CALL_PAYLOADS.clear()
+        found = _CALL_PAYLOADS[key] = key
+    return found
+
+
 def _expression(tok, next_token, peeked, fail) -> tuple[list[Item], tuple[str, str, int]]:
     """Parse one statement's expression starting at `tok`; returns (code, end token)."""
     return _Expression(next_token, peeked, fail).parse(tok)
@@ -267,7 +281,7 @@ class _Expression:
         self.depth += 1
         after = self.next_token()
         if after[1] == ")":  # f()
-            self.out.append(("call", (text, 0), pos))
+            self.out.append(("call", _call_payload(text, 0), pos))
             self.stack.pop()
             self.depth -= 1
             return False
@@ -349,7 +363,7 @@ class _Expression:
         top = self.stack.pop()
         self.depth -= 1
         if top[0] == "call":
-            self.out.append(("call", (top[2], top[3] + 1), top[1]))
+            self.out.append(("call", _call_payload(top[2], top[3] + 1), top[1]))
         elif top[0] != "(":
             raise self.fail("expected ']' to close '[', found ')'", pos)
 

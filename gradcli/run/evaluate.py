@@ -105,7 +105,7 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
             wrt: Optional[list[str]] = None) -> Evaluation:
     """Parse, lower and bind, without evaluating: errors here are exit 2."""
     try:
-        graph = lower(parse(source), output)
+        graph = lower(parse(source), output, consume=True)
     except ParseError as exc:
         _narrow_product_hint(exc, bindings)
         raise
