@@ -23,13 +23,13 @@ provenance of the nodes it creates.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Iterator, NamedTuple, Optional
 
 from ..core.errors import ParseError, UsageError
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS, SHAPE_ARG_OPS
 from . import prelude
-from .parser import Item, Program, Statement, parse
+from .parser import Item, Program, Statement, parse, statements
 
 #: most postfix items that inlining may run through (a guard against definitions that
 #: call each other in a way that grows exponentially, e.g. f2(x) = f1(x) + f1(x + 1))
@@ -142,6 +142,31 @@ def lower(program: Program, output: Optional[str] = None, consume: bool = False)
     lowering = _Lowering(program)
     del program
     last = lowering.run(consume)
+    return lowering.finish(last, output)
+
+
+#: programs at least this many characters long are lowered by `lower_source` in two
+#: passes, never holding their whole parse (about 650 bytes a statement)
+STREAM_CHARS = 8_000_000
+
+_NO_CODE: list = []
+
+
+def lower_source(source: str, output: Optional[str] = None) -> Graph:
+    """`lower(parse(source), output)`, the parse freed as the graph grows.
+
+    A long program is read twice: first its statements without their code (the names
+    each assigns and the functions, which lowering needs before it starts; every parse
+    error is found here, so errors come in the same order), then statement by statement
+    into the graph."""
+    if len(source) < STREAM_CHARS:
+        return lower(parse(source), output, consume=True)
+    light = [st if st.params is not None else st._replace(code=_NO_CODE) for st in statements(source)]
+    if not light:
+        raise ParseError("the program is empty", source, 0)
+    lowering = _Lowering(Program(source, light))
+    del light
+    last = lowering.run(True, (st.code for st in statements(source) if st.params is None))
     return lowering.finish(last, output)
 
 
@@ -436,9 +461,10 @@ class _Lowering:
         work.append(("eval", d.plan.root, inner))  # type: ignore[union-attr]
 
     # ---- the program, statement by statement ------------------------------------------------
-    def run(self, consume: bool = False) -> int:
+    def run(self, consume: bool = False, codes: Optional[Iterator[list[Item]]] = None) -> int:
         """Every statement lowered in order; the last one's node.  With `consume`, each
-        statement but the last is dropped once lowered (`lower`)."""
+        statement but the last is dropped once lowered (`lower`); `codes`, if given, yields
+        the steps' code in order (`lower_source`: the statements were read without it)."""
         last = -1
         statements, steps, final = self.program.statements, self.steps, len(self.steps) - 1
         g, defined = self.g, self.defined
@@ -451,11 +477,11 @@ class _Lowering:
             if consume and k < final:
                 steps[k] = statements[order] = None  # type: ignore[call-overload]
             self.order_now = order
-            main.code = st.code
+            main.code = st.code if codes is None else next(codes)
             main.plan = None
             if may_call and any(tag == "call" and is_function(str(payload[0]))  # type: ignore[index]
-                                for tag, payload, _ in st.code):
-                main.plan = _plan(st.code, is_function, frozenset())
+                                for tag, payload, _ in main.code):
+                main.plan = _plan(main.code, is_function, frozenset())
             result = self.evaluate(main)
             if st.target is not None:
                 defined[st.target] = result

@@ -31,7 +31,7 @@ compare those strings.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, Iterator, NamedTuple, Optional
 
 from ..core.errors import ParseError
 from .lexer import PRODUCT_HINT, tokenize
@@ -87,9 +87,14 @@ class Program(NamedTuple):
 
 def parse(source: str) -> Program:
     """Parse a whole program (statements separated by ``;`` or newlines)."""
+    return Program(source, list(statements(source)))
+
+
+def statements(source: str) -> Iterator[Statement]:
+    """The statements of `source` one at a time, as `parse` makes them (a caller that
+    lowers each at once never holds a long program's whole parse)."""
     if "\x00" in source:
         raise ParseError("the program contains a NUL character", source, source.index("\x00"))
-    statements: list[Statement] = []
     tokens = tokenize(source)
     peeked: list = []
 
@@ -113,7 +118,7 @@ def parse(source: str) -> Program:
             if after[0] == "name":  # `def NAME(...) = EXPR`; otherwise `def` is an ordinary name
                 target, target_pos, params, param_pos, tok = _definition_head(next_token, fail)
                 code, tok = _expression(tok, next_token, peeked, fail)
-                statements.append(Statement(target, target_pos, code, start, tok[2], params, param_pos))
+                yield Statement(target, target_pos, code, start, tok[2], params, param_pos)
                 if tok[0] == "eof":
                     break
                 continue
@@ -125,10 +130,9 @@ def parse(source: str) -> Program:
             else:
                 peeked.append(after)
         code, tok = _expression(tok, next_token, peeked, fail)
-        statements.append(Statement(target, target_pos, code, start, tok[2]))
+        yield Statement(target, target_pos, code, start, tok[2])
         if tok[0] == "eof":
             break
-    return Program(source, statements)
 
 
 def _definition_head(next_token, fail):

@@ -15,9 +15,8 @@ from .bindings import Binding
 from ..core.engine import Tape
 from ..core.errors import ParseError, UsageError
 from ..core.graph import CONST, INPUT, Graph
-from ..language.lower import lower
+from ..language.lower import lower_source
 from ..core.ops import OPS
-from ..language.parser import parse
 from ..core.shapes import infer_shapes
 
 
@@ -105,7 +104,7 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
             wrt: Optional[list[str]] = None) -> Evaluation:
     """Parse, lower and bind, without evaluating: errors here are exit 2."""
     try:
-        graph = lower(parse(source), output, consume=True)
+        graph = lower_source(source, output)
     except ParseError as exc:
         _narrow_product_hint(exc, bindings)
         raise
