@@ -59,22 +59,28 @@ class Tape:
             op in (INPUT, CONST) or OPS[op].elementwise for op in set(ops)
         )
         self.array = None if self.scalar else _array_backend()
-        #: forward instructions (i, f, args) for computed nodes
-        self.code: list[tuple] = []
+        #: forward instructions for computed nodes, as three lists (node ids, functions,
+        #: argument ids) rather than a tuple each: `code` zips them into (i, f, args)
+        self._ids: list[int] = []
+        self._fns: list = []
+        self._args: list[tuple[int, ...]] = []
         #: backward instructions (i, kind, args, partials) for nodes an input reaches:
         #: kind is the arity of an elementwise op, 0 for a variadic one (partials is
         #: then one function), -1 for a structural op (partials are its VJPs)
         self.reverse_code: list[tuple] = []
         live = self.live
-        code, reverse_code = self.code, self.reverse_code
-        all_args = graph.all_args()
+        ids, fns, code_args, reverse_code = self._ids, self._fns, self._args, self.reverse_code
+        node_ids = list(range(self.n))  # one int object per node, shared by every instruction
+        all_args = graph.all_args(node_ids)
         scalar = self.scalar
-        for i, name in enumerate(ops):
+        for i, name in zip(node_ids, ops):
             if name == INPUT or name == CONST:
                 continue
             op = OPS[name]
             args = all_args[i]
-            code.append((i, getattr(SCALAR, name) if scalar else self._forward_function(i), args))
+            ids.append(i)
+            fns.append(getattr(SCALAR, name) if scalar else self._forward_function(i))
+            code_args.append(args)
             if not live[i]:
                 continue
             if not op.elementwise:
@@ -110,6 +116,11 @@ class Tape:
             #: each kernel stands for the partials its instruction had here, and only for them
             #: (gradcli.teach.mistakes reruns a copy of the tape with some partials swapped)
             self._kernel_for = {i: parts for i, _, _, parts in self.reverse_code if i in self.array_partials}
+
+    @property
+    def code(self):
+        """The forward instructions ``(i, f, args)`` in evaluation order (an iterator)."""
+        return zip(self._ids, self._fns, self._args)
 
     def _forward_function(self, i: int):
         graph = self.graph

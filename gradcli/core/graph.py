@@ -238,9 +238,13 @@ class Graph:
             return (self.argv[start],)
         return tuple(self.argv[start:end])
 
-    def all_args(self) -> list[tuple[int, ...]]:
-        """Every node's argument ids, in one pass (for compiling the graph)."""
+    def all_args(self, ids: Optional[list[int]] = None) -> list[tuple[int, ...]]:
+        """Every node's argument ids, in one pass (for compiling the graph).  With `ids`
+        (``list(range(len(graph)))``), the tuples hold its int objects, one per node,
+        instead of a new int for every argument."""
         argv, out, start = self.argv, [], 0
+        if ids is not None:
+            argv = [ids[a] for a in argv]  # type: ignore[assignment]
         empty: tuple = ()
         for end in self.arg_end:
             n = end - start

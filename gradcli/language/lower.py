@@ -141,8 +141,10 @@ def lower(program: Program, output: Optional[str] = None, consume: bool = False)
         raise ParseError("the program is empty", program.source, 0)
     lowering = _Lowering(program)
     del program
-    last = lowering.run(consume)
-    return lowering.finish(last, output)
+    try:
+        return lowering.finish(lowering.run(consume), output)
+    finally:
+        lowering.release()
 
 
 #: programs at least this many characters long are lowered by `lower_source` in two
@@ -166,8 +168,10 @@ def lower_source(source: str, output: Optional[str] = None) -> Graph:
         raise ParseError("the program is empty", source, 0)
     lowering = _Lowering(Program(source, light))
     del light
-    last = lowering.run(True, (st.code for st in statements(source) if st.params is None))
-    return lowering.finish(last, output)
+    try:
+        return lowering.finish(lowering.run(True, (st.code for st in statements(source) if st.params is None)), output)
+    finally:
+        lowering.release()
 
 
 class _Lowering:
@@ -192,6 +196,8 @@ class _Lowering:
         self.order_now = 0
         #: the machine's value stack
         self.values: list = []
+        #: every context made: each one's tools refer back to it (`release`)
+        self.contexts: list[_Ctx] = []
         self._read_names()
 
     # ---- errors and positions --------------------------------------------------------
@@ -457,6 +463,7 @@ class _Lowering:
         g.calls.append([label, c.call, -1])
         site = c.site if (c.fn is not None and c.fn.is_prelude) else c.code[i][2]
         inner = _Ctx(d.code, d.plan, dict(zip(d.params, thunks)), d, len(g.calls) - 1, site)
+        self.contexts.append(inner)
         work.append(("finish", inner.call, thunks, d))
         work.append(("eval", d.plan.root, inner))  # type: ignore[union-attr]
 
@@ -469,6 +476,7 @@ class _Lowering:
         statements, steps, final = self.program.statements, self.steps, len(self.steps) - 1
         g, defined = self.g, self.defined
         main = _Ctx([], None, {}, None, -1, -1)  # one context for every statement of the program
+        self.contexts.append(main)
         # a statement needs the work stack only if it calls a function; skip looking when none can be
         may_call = bool(self.user_defs) or any(name in self.source for name in prelude.NAMES)
         is_function = self.is_function
@@ -491,6 +499,13 @@ class _Lowering:
             last = result
         g.call = -1
         return last
+
+    def release(self) -> None:
+        """Break the reference cycles between the contexts and their tools, so that the
+        lowering's tables are freed at once (the CLI runs with the garbage collector off)."""
+        for ctx in self.contexts:
+            ctx.tools = None
+        self.contexts.clear()
 
     def finish(self, last: int, output: Optional[str]) -> Graph:
         """The checks that need every input known, then the output's graph, pruned."""
