@@ -110,7 +110,7 @@ def run_cli(gradcli: str, path: str, name: str, extra: list[str]) -> tuple[float
     """(wall seconds, peak MiB of that process, exit status); output to /dev/null."""
     with open(os.devnull, "wb") as devnull, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        # the 10^6-statement program is over the CLI's default 8 MB program limit
+        # a 10^6-statement program is near the CLI's default 24 MB program limit
         env = {**os.environ, "GRADCLI_MAX_PROGRAM_BYTES": str(100_000_000)}
         proc = subprocess.Popen([gradcli, "eval", "-f", path, f"{name}={X}", *extra],
                                 stdout=devnull, stderr=err, env=env)
