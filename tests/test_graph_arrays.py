@@ -49,7 +49,7 @@ def test_a_deep_copy_has_its_own_arrays():
     assert all(name != "renamed" for name in g.names_of)
 
 
-def test_hash_consing_packs_one_and_two_argument_keys_without_collisions():
+def test_hash_consing_keys_of_one_and_two_arguments_never_collide():
     g = Graph()
     x, y = g.input("x"), g.input("y")
     nodes = {g.add(op, args) for op in ("add", "mul", "sub", "sin", "neg") for args in ((x, y), (y, x), (x,), (y,))
@@ -74,6 +74,10 @@ def test_the_lexer_reads_a_long_program_in_chunks_as_one(monkeypatch):
     whole = list(lexer.tokenize(source))
     monkeypatch.setattr(lexer, "_CHUNK", 7)
     assert list(lexer.tokenize(source)) == whole
+    shared = list(lexer.tokenize(source, share_names=True))
+    assert shared == whole
+    v5 = [text for kind, text, _ in shared if text == "v5"]
+    assert len(v5) == 2 and v5[0] is v5[1]
     assert [t[1] for t in whole if t[0] not in ("nl", "eof")] == [t for t in lexer._TOKEN.findall(source)
                                                       if t.strip() and not t.startswith("#")]
 

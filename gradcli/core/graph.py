@@ -25,10 +25,6 @@ from .ops import DEFAULT_AXIS, OPS
 INPUT = "input"
 CONST = "const"
 
-#: a small number for each op, used in the hash-consing keys (`Graph.add`)
-_OPCODE = {name: k for k, name in enumerate([INPUT, CONST, *OPS])}
-
-
 class Node:
     """A view of node `id` of a graph: reads and writes go to the graph's arrays.
 
@@ -186,17 +182,33 @@ class Graph:
 
     def add(self, op: str, args: tuple[int, ...], param: Any = None, pos: int = -1) -> int:
         """The node ``op(args)``, reusing an identical existing node."""
-        # the commonest keys (one or two arguments, no parameter) are packed in one int
-        if param is None and len(args) == 1:
-            key: Any = (args[0] << 9) | (_OPCODE[op] << 1)
-        elif param is None and len(args) == 2:
-            key = (((args[0] << 32) | args[1]) << 9) | (_OPCODE[op] << 1) | 1
+        # the commonest keys (one or two arguments, no parameter) are flat tuples, which keep
+        # no `args` tuple alive; they never equal the general keys, whose second item is a tuple
+        if param is None and len(args) == 2:
+            key: Any = (op, args[0], args[1])
+        elif param is None and len(args) == 1:
+            key = (op, args[0])
         else:
             key = (op, args, param)
         found = self._memo.get(key)
         if found is not None:
             return found
-        i = self._append(op, args, param, "", pos, self.call)
+        # `_append`, written out: this is the hot path of lowering
+        i = len(self.ops)
+        self.ops.append(op)
+        argv = self.argv
+        if len(args) == 2:
+            argv.append(args[0])
+            argv.append(args[1])
+        else:
+            argv.extend(args)
+        self.arg_end.append(len(argv))
+        self.params.append(param)
+        self.names_of.append(None)
+        self.texts.append("")
+        self.positions.append(pos)
+        self.shapes.append(())
+        self.call_of.append(self.call)
         self._memo[key] = i
         return i
 

@@ -163,13 +163,13 @@ def lower_source(source: str, output: Optional[str] = None) -> Graph:
     into the graph."""
     if len(source) < STREAM_CHARS:
         return lower(parse(source), output, consume=True)
-    light = [st if st.params is not None else st._replace(code=_NO_CODE) for st in statements(source)]
+    light = [st if st.params is not None else st._replace(code=_NO_CODE) for st in statements(source, True)]
     if not light:
         raise ParseError("the program is empty", source, 0)
     lowering = _Lowering(Program(source, light))
     del light
     try:
-        return lowering.finish(lowering.run(True, (st.code for st in statements(source) if st.params is None)), output)
+        return lowering.finish(lowering.run(True, (st.code for st in statements(source, True) if st.params is None)), output)
     finally:
         lowering.release()
 

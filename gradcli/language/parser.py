@@ -90,12 +90,13 @@ def parse(source: str) -> Program:
     return Program(source, list(statements(source)))
 
 
-def statements(source: str) -> Iterator[Statement]:
+def statements(source: str, share_names: bool = False) -> Iterator[Statement]:
     """The statements of `source` one at a time, as `parse` makes them (a caller that
-    lowers each at once never holds a long program's whole parse)."""
+    lowers each at once never holds a long program's whole parse); `share_names`: see
+    `tokenize`."""
     if "\x00" in source:
         raise ParseError("the program contains a NUL character", source, source.index("\x00"))
-    tokens = tokenize(source)
+    tokens = tokenize(source, share_names)
     peeked: list = []
 
     def next_token() -> tuple[str, str, int]:
@@ -367,7 +368,8 @@ class _Expression:
         top = self.stack.pop()
         self.depth -= 1
         if top[0] == "call":
-            self.out.append(("call", _call_payload(top[2], top[3] + 1), top[1]))
+            key = (top[2], top[3] + 1)
+            self.out.append(("call", _CALL_PAYLOADS.get(key) or _call_payload(*key), top[1]))
         elif top[0] != "(":
             raise self.fail("expected ']' to close '[', found ')'", pos)
 
