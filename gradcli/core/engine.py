@@ -52,7 +52,9 @@ class Tape:
         self.graph = graph
         ops, params = graph.ops, graph.params
         self.n = len(ops)
-        self.live = graph.depends_on_input()
+        node_ids = list(range(self.n))  # one int object per node, shared by every instruction
+        all_args = graph.all_args(node_ids)
+        self.live = graph.depends_on_input(all_args)
         self.shapes = list(graph.shapes)
         #: True when every node is a scalar and every op elementwise: the fast float-only path
         self.scalar = not any(self.shapes) and all(
@@ -70,8 +72,6 @@ class Tape:
         self.reverse_code: list[tuple] = []
         live = self.live
         ids, fns, code_args, reverse_code = self._ids, self._fns, self._args, self.reverse_code
-        node_ids = list(range(self.n))  # one int object per node, shared by every instruction
-        all_args = graph.all_args(node_ids)
         scalar = self.scalar
         for i, name in zip(node_ids, ops):
             if name == INPUT or name == CONST:

@@ -301,19 +301,18 @@ class Graph:
             labels.append(str(param))
         return f"{op_name}({', '.join(labels)})"
 
-    def depends_on_input(self) -> list[bool]:
-        """For each node: does any input reach it?  (Only those get adjoints.)"""
+    def depends_on_input(self, all_args: Optional[list[tuple[int, ...]]] = None) -> list[bool]:
+        """For each node: does any input reach it?  (Only those get adjoints.)  `all_args`:
+        `all_args()`, if the caller has it."""
         live = [False] * len(self.ops)
-        argv, start = self.argv, 0
-        for i, end in enumerate(self.arg_end):
-            if self.ops[i] == INPUT:
+        for i, (op, args) in enumerate(zip(self.ops, all_args or self.all_args())):
+            if op == INPUT:
                 live[i] = True
             else:
-                for k in range(start, end):
-                    if live[argv[k]]:
+                for a in args:
+                    if live[a]:
                         live[i] = True
                         break
-            start = end
         return live
 
     def __str__(self) -> str:
@@ -331,9 +330,21 @@ class Graph:
 
         Returns the graph itself when nothing is left out (the common case).
         """
+        argv, arg_end = self.argv, self.arg_end
+        if output == len(self.ops) - 1:
+            # every node the last one and nothing else: each other node is an argument or an
+            # input (the largest node the output did not reach would be an argument of a
+            # larger one, which it reached)
+            used = set(argv)
+            used.update(self.inputs)
+            used.add(output)
+            if len(used) == len(self.ops):
+                self.output = output
+                self.call = -1
+                self._memo = {}  # the graph is finished: hash-consing is over
+                return self
         keep = [op == INPUT for op in self.ops]  # every input stays (gradient 0 if unused)
         keep[output] = True
-        argv, arg_end = self.argv, self.arg_end
         for i in range(output, -1, -1):
             if keep[i]:
                 for k in range(arg_end[i - 1] if i else 0, arg_end[i]):
