@@ -78,9 +78,9 @@ def run_eval(r: EvalOptions) -> int:
 def _emit(report: "EvalReport", fmt: str, show_nodes: Optional[bool], full: bool, digits: Optional[int]) -> None:
     ev = report.evaluation
     if fmt == "json":
-        from ..output.documents import dumps, to_json
+        from ..output.documents import write_json
 
-        echo(dumps(to_json(report, with_nodes=show_nodes is not False)), escape=False)
+        write_json(report, lambda text: echo(text, nl=False, escape=False), with_nodes=show_nodes is not False)
     elif fmt in ("csv", "tsv"):
         from ..output.documents import csv_rows
 

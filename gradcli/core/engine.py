@@ -50,80 +50,113 @@ class Tape:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        nodes = graph.nodes
-        self.n = len(nodes)
-        self.live = graph.depends_on_input()
-        self.shapes = [node.shape for node in nodes]
+        ops, params = graph.ops, graph.params
+        self.n = len(ops)
+        node_ids = list(range(self.n))  # one int object per node, shared by every instruction
+        all_args = graph.all_args(node_ids)
+        self.live = graph.depends_on_input(all_args)
+        self.shapes = list(graph.shapes)
         #: True when every node is a scalar and every op elementwise: the fast float-only path
         self.scalar = not any(self.shapes) and all(
-            node.op in (INPUT, CONST) or OPS[node.op].elementwise for node in nodes
+            op in (INPUT, CONST) or OPS[op].elementwise for op in set(ops)
         )
         self.array = None if self.scalar else _array_backend()
-        #: forward instructions (i, f, args) for computed nodes
-        self.code: list[tuple] = []
+        #: forward instructions for computed nodes, as three lists (node ids, functions,
+        #: argument ids) rather than a tuple each: `code` zips them into (i, f, args)
+        self._ids: list[int] = []
+        self._fns: list = []
+        self._args: list[tuple[int, ...]] = []
         #: backward instructions (i, kind, args, partials) for nodes an input reaches:
         #: kind is the arity of an elementwise op, 0 for a variadic one (partials is
         #: then one function), -1 for a structural op (partials are its VJPs)
         self.reverse_code: list[tuple] = []
         live = self.live
-        for node in nodes:
-            if node.op in (INPUT, CONST):
+        ids, fns, code_args, reverse_code = self._ids, self._fns, self._args, self.reverse_code
+        scalar = self.scalar
+        for i, name in zip(node_ids, ops):
+            if name == INPUT or name == CONST:
                 continue
-            op = OPS[node.op]
-            self.code.append((node.id, self._forward_function(node), node.args))
-            if not live[node.id]:
+            op = OPS[name]
+            args = all_args[i]
+            ids.append(i)
+            fns.append(getattr(SCALAR, name) if scalar else self._forward_function(i))
+            code_args.append(args)
+            if not live[i]:
                 continue
             if not op.elementwise:
                 vjps = op.vjp if op.variadic else tuple(
-                    v if live[a] else None for v, a in zip(op.vjp, node.args)  # type: ignore[arg-type]
+                    v if live[a] else None for v, a in zip(op.vjp, args)  # type: ignore[arg-type]
                 )
-                self.reverse_code.append((node.id, -1, node.args, vjps))
+                reverse_code.append((i, -1, args, vjps))
             elif op.variadic:
-                self.reverse_code.append((node.id, 0, node.args, op.partials))
+                reverse_code.append((i, 0, args, op.partials))
             else:
-                args = node.args
                 parts: tuple
                 if len(args) == 1 or (len(args) == 2 and live[args[0]] and live[args[1]]):
                     parts = op.partials  # type: ignore[assignment]  # the row's own tuple, known by identity
                 else:
                     parts = tuple(p if live[a] else None for p, a in zip(op.partials, args))  # type: ignore[arg-type]
-                self.reverse_code.append((node.id, len(args), args, parts))
-        self.reverse_code.reverse()
+                reverse_code.append((i, len(args), args, parts))
+        reverse_code.reverse()
         #: partials for the array walk that replace a row's by the same numbers made with
         #: fewer new arrays (`_square_partial`, `_sigmoid_partial`); each returns a new
         #: array, which the walk then multiplies by the cotangent in place
         self.array_partials: dict[int, tuple] = {}
         self._kernel_for: dict[int, tuple] = {}
         if not self.scalar:
-            for node in nodes:
-                if node.op in (INPUT, CONST) or not live[node.id] or self._on_floats(node):
+            for i, name in enumerate(ops):
+                if name in (INPUT, CONST) or not live[i] or self._on_floats(i):
                     continue
-                if node.op == "sigmoid":
-                    self.array_partials[node.id] = _SIGMOID_PARTIALS
-                elif (node.op == "pow" and not live[node.args[1]] and nodes[node.args[1]].op == CONST
-                      and nodes[node.args[1]].param == 2.0):
-                    self.array_partials[node.id] = _SQUARE_PARTIALS
+                if name == "sigmoid":
+                    self.array_partials[i] = _SIGMOID_PARTIALS
+                elif name == "pow":
+                    e = all_args[i][1]
+                    if not live[e] and ops[e] == CONST and params[e] == 2.0:
+                        self.array_partials[i] = _SQUARE_PARTIALS
             #: each kernel stands for the partials its instruction had here, and only for them
             #: (gradcli.teach.mistakes reruns a copy of the tape with some partials swapped)
             self._kernel_for = {i: parts for i, _, _, parts in self.reverse_code if i in self.array_partials}
 
-    def _forward_function(self, node):
-        if self._on_floats(node):
-            return getattr(SCALAR, node.op)
-        f = getattr(self.array, node.op)
-        if node.param is not None:
-            f = _with_param(f, node.param)
-        if node.shape == ():
+    @property
+    def code(self):
+        """The forward instructions ``(i, f, args)`` in evaluation order (an iterator)."""
+        return zip(self._ids, self._fns, self._args)
+
+    def _forward_function(self, i: int):
+        graph = self.graph
+        name = graph.ops[i]
+        if self._on_floats(i):
+            return getattr(SCALAR, name)
+        f = getattr(self.array, name)
+        param = graph.params[i]
+        if param is not None:
+            f = _with_param(f, param)
+        if graph.shapes[i] == ():
             return _as_float(f)
         return f
 
-    def _on_floats(self, node) -> bool:
-        """Is this node computed on Python floats (scalar elementwise)?"""
+    def _on_floats(self, i) -> bool:
+        """Is node `i` (an id or a `Node`) computed on Python floats (scalar elementwise)?"""
         if self.scalar:
             return True
-        return OPS[node.op].elementwise and node.shape == () and all(
-            self.shapes[a] == () for a in node.args
+        if not isinstance(i, int):
+            i = i.id
+        shapes = self.shapes
+        return OPS[self.graph.ops[i]].elementwise and shapes[i] == () and all(
+            shapes[a] == () for a in self.graph.args(i)
         )
+
+    def _leaf_values(self, env: dict) -> list:
+        """A values list with the inputs (from `env`, by name) and the constants filled in."""
+        graph = self.graph
+        values: list = [None] * self.n
+        params, names = graph.params, graph.names_of
+        for i, op in enumerate(graph.ops):
+            if op == INPUT:
+                values[i] = env[names[i]]
+            elif op == CONST:
+                values[i] = params[i]
+        return values
 
     # ---- forward --------------------------------------------------------------------
     def forward(self, env: dict, backend=None) -> list:
@@ -133,12 +166,7 @@ class Tape:
         finiteness check is left to the caller.
         """
         graph = self.graph
-        values: list = [None] * self.n
-        for node in graph.nodes:
-            if node.op == INPUT:
-                values[node.id] = env[node.name]  # type: ignore[index]
-            elif node.op == CONST:
-                values[node.id] = node.param
+        values = self._leaf_values(env)
         if backend is not None:
             return self._forward_with(backend, values)
         i = -1
@@ -175,12 +203,7 @@ class Tape:
     def forward_unchecked(self, env: dict) -> list:
         """The forward pass on arrays with IEEE semantics: undefined values become nan
         instead of raising (batch evaluation reports failing rows itself)."""
-        values: list = [None] * self.n
-        for node in self.graph.nodes:
-            if node.op == INPUT:
-                values[node.id] = env[node.name]  # type: ignore[index]
-            elif node.op == CONST:
-                values[node.id] = node.param
+        values = self._leaf_values(env)
         for i, f, args in self.code:
             try:
                 values[i] = f(*[values[a] for a in args])
@@ -189,12 +212,11 @@ class Tape:
         return values
 
     def _forward_with(self, backend, values: list) -> list:
-        nodes = self.graph.nodes
+        ops, params = self.graph.ops, self.graph.params
         for i, _, args in self.code:
-            node = nodes[i]
-            f = getattr(backend, node.op)
+            f = getattr(backend, ops[i])
             xs = [values[a] for a in args]
-            values[i] = f(*xs) if node.param is None else f(*xs, node.param)
+            values[i] = f(*xs) if params[i] is None else f(*xs, params[i])
         return values
 
     # ---- reverse mode ---------------------------------------------------------------
@@ -303,7 +325,7 @@ class Tape:
 
         careful = careful or backend is not None
         array: Any = backend or self.array
-        shapes, nodes = self.shapes, self.graph.nodes
+        shapes, ops, params = self.shapes, self.graph.ops, self.graph.params
         zero = _UNTOUCHED
         adjoint: list = [zero] * self.n
         adjoint[out] = seed
@@ -333,7 +355,7 @@ class Tape:
                     continue  # nothing flows back from a node the output does not use
                 xs = [values[a] for a in args]
                 if kind < 0:  # structural op: its VJP rows
-                    param = nodes[i].param
+                    param = params[i]
                     if callable(parts):
                         contributions = parts(array, g, xs, values[i], param)
                     else:
@@ -342,7 +364,7 @@ class Tape:
                         if c is not None:
                             accumulate(a, c, False)  # a VJP may return a view (sum's): never owned
                     continue
-                on_floats = backend is None and self._on_floats(nodes[i])
+                on_floats = backend is None and self._on_floats(i)
                 kernel = backend is None and i in self.array_partials and self._kernel_for[i] is parts
                 if kernel:
                     parts = self.array_partials[i]
@@ -376,7 +398,7 @@ class Tape:
                     adjoint[k] = float(a)
                 elif np.shape(a) != shape:
                     adjoint[k] = np.broadcast_to(a, shape).astype(float)
-                elif nodes[k].op == INPUT and not a.flags.writeable:  # a gradient is the caller's
+                elif ops[k] == INPUT and not a.flags.writeable:  # a gradient is the caller's
                     adjoint[k] = a.copy()
         return adjoint
 

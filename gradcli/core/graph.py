@@ -16,6 +16,7 @@ the existing one (hash-consing), so ``exp(x^2)*x^2`` computes ``x^2`` once.
 
 from __future__ import annotations
 
+from array import array
 from typing import Any, Callable, Iterator, Optional
 
 from .elements import index_text  # noqa: F401 - where the graph's readers find it
@@ -24,48 +25,128 @@ from .ops import DEFAULT_AXIS, OPS
 INPUT = "input"
 CONST = "const"
 
-
 class Node:
-    """One single-assignment node.
+    """A view of node `id` of a graph: reads and writes go to the graph's arrays.
 
     ``op`` is a primitive name from `gradcli.core.ops.OPS`, or ``"input"``/``"const"``.
-    ``param`` holds static, hashable data (constant value, index, axis).
+    ``param`` holds static, hashable data (constant value, index, axis).  Views are made
+    on access (``graph.nodes[i]``) and compare equal when they show the same node.
     """
 
-    __slots__ = ("id", "op", "args", "name", "param", "text", "pos", "shape", "call")
+    __slots__ = ("graph", "id")
 
-    def __init__(
-        self,
-        id: int,
-        op: str,
-        args: tuple[int, ...],
-        param: Any = None,
-        text: str = "",
-        pos: int = -1,
-        shape: tuple[int, ...] = (),
-    ) -> None:
+    def __init__(self, graph: "Graph", id: int) -> None:
+        self.graph = graph
         self.id = id
-        self.op = op
-        self.args = args
-        self.name: Optional[str] = None
-        self.param = param
-        #: source text of a constant (exact for SymPy: "0.1", "pi")
-        self.text = text
-        #: offset in the program source where the node was written (-1: none)
-        self.pos = pos
-        self.shape = shape
-        #: the inlined function call that created the node: an index into `Graph.calls`, or -1
-        self.call = -1
+
+    @property
+    def op(self) -> str:
+        return self.graph.ops[self.id]
+
+    @property
+    def args(self) -> tuple[int, ...]:
+        return self.graph.args(self.id)
+
+    @property
+    def name(self) -> Optional[str]:
+        return self.graph.names_of[self.id]
+
+    @name.setter
+    def name(self, value: Optional[str]) -> None:
+        self.graph.names_of[self.id] = value
+
+    @property
+    def param(self) -> Any:
+        return self.graph.params[self.id]
+
+    @property
+    def text(self) -> str:
+        """Source text of a constant (exact for SymPy: "0.1", "pi")."""
+        return self.graph.texts[self.id]
+
+    @property
+    def pos(self) -> int:
+        """Offset in the program source where the node was written (-1: none)."""
+        return self.graph.positions[self.id]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.graph.shapes[self.id]
+
+    @shape.setter
+    def shape(self, value: tuple[int, ...]) -> None:
+        self.graph.shapes[self.id] = value
+
+    @property
+    def call(self) -> int:
+        """The inlined function call that created the node: an index into `Graph.calls`, or -1."""
+        return self.graph.call_of[self.id]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Node) and other.graph is self.graph and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash((id(self.graph), self.id))
 
     def __repr__(self) -> str:
         return f"Node({self.id}, {self.op}, {self.args}, name={self.name!r})"
 
 
+class _Nodes:
+    """``graph.nodes``: the nodes as a read-only sequence of `Node` views."""
+
+    __slots__ = ("graph",)
+
+    def __init__(self, graph: "Graph") -> None:
+        self.graph = graph
+
+    def __len__(self) -> int:
+        return len(self.graph.ops)
+
+    def __getitem__(self, i):
+        g = self.graph
+        if isinstance(i, slice):
+            return [Node(g, k) for k in range(len(g.ops))[i]]
+        if i < 0:
+            i += len(g.ops)
+        if not 0 <= i < len(g.ops):
+            raise IndexError("node index out of range")
+        return Node(g, i)
+
+    def __iter__(self) -> Iterator[Node]:
+        g = self.graph
+        return (Node(g, k) for k in range(len(g.ops)))
+
+    def __reversed__(self) -> Iterator[Node]:
+        g = self.graph
+        return (Node(g, k) for k in range(len(g.ops) - 1, -1, -1))
+
+
 class Graph:
-    """Nodes in evaluation order, plus the user's names, the inputs and the output."""
+    """Nodes in evaluation order, plus the user's names, the inputs and the output.
+
+    The nodes are stored as a structure of arrays, one entry per node in each: no
+    Python object per node (a 10^6-node graph takes about 200 bytes a node).
+    `graph.nodes[i]` is a `Node` view for readers that want one; hot loops read the
+    arrays (`ops`, `args(i)`, `params`, ...) directly.
+    """
 
     def __init__(self) -> None:
-        self.nodes: list[Node] = []
+        #: each node's op name (interned strings: one pointer a node)
+        self.ops: list[str] = []
+        #: every node's argument ids, end to end; node i's are ``argv[arg_end[i-1]:arg_end[i]]``
+        self.argv = array("i")
+        self.arg_end = array("q")
+        self.params: list[Any] = []
+        #: each node's name (None: unnamed)
+        self.names_of: list[Optional[str]] = []
+        #: source text of each constant ("" for other nodes)
+        self.texts: list[str] = []
+        #: offset in the program source where each node was written (-1: none)
+        self.positions = array("q")
+        self.shapes: list[tuple[int, ...]] = []
+        #: the inlined call that created each node (an index into `calls`, or -1)
+        self.call_of = array("i")
         #: user name -> node id (inputs, assigned names and their aliases)
         self.names: dict[str, int] = {}
         #: input node ids in order of first use
@@ -79,20 +160,57 @@ class Graph:
         self.calls: list[list] = []
         #: the call whose body is being lowered now: new computed nodes belong to it
         self.call = -1
-        self._memo: dict[tuple, int] = {}
+        self._memo: dict = {}
+
+    @property
+    def nodes(self) -> _Nodes:
+        return _Nodes(self)
 
     # ---- building ---------------------------------------------------------------
+    def _append(self, op: str, args: tuple[int, ...], param: Any, text: str, pos: int, call: int) -> int:
+        i = len(self.ops)
+        self.ops.append(op)
+        self.argv.extend(args)
+        self.arg_end.append(len(self.argv))
+        self.params.append(param)
+        self.names_of.append(None)
+        self.texts.append(text)
+        self.positions.append(pos)
+        self.shapes.append(())
+        self.call_of.append(call)
+        return i
+
     def add(self, op: str, args: tuple[int, ...], param: Any = None, pos: int = -1) -> int:
         """The node ``op(args)``, reusing an identical existing node."""
-        key = (op, args, param)
+        # the commonest keys (one or two arguments, no parameter) are flat tuples, which keep
+        # no `args` tuple alive; they never equal the general keys, whose second item is a tuple
+        if param is None and len(args) == 2:
+            key: Any = (op, args[0], args[1])
+        elif param is None and len(args) == 1:
+            key = (op, args[0])
+        else:
+            key = (op, args, param)
         found = self._memo.get(key)
         if found is not None:
             return found
-        node = Node(len(self.nodes), op, args, param, pos=pos)
-        node.call = self.call
-        self.nodes.append(node)
-        self._memo[key] = node.id
-        return node.id
+        # `_append`, written out: this is the hot path of lowering
+        i = len(self.ops)
+        self.ops.append(op)
+        argv = self.argv
+        if len(args) == 2:
+            argv.append(args[0])
+            argv.append(args[1])
+        else:
+            argv.extend(args)
+        self.arg_end.append(len(argv))
+        self.params.append(param)
+        self.names_of.append(None)
+        self.texts.append("")
+        self.positions.append(pos)
+        self.shapes.append(())
+        self.call_of.append(self.call)
+        self._memo[key] = i
+        return i
 
     def const(self, value: float, text: str, pos: int = -1) -> int:
         """A constant node; equal constants are one node (``0.0`` and ``-0.0`` are not)."""
@@ -100,85 +218,110 @@ class Graph:
         found = self._memo.get(key)
         if found is not None:
             return found
-        node = Node(len(self.nodes), CONST, (), value, text=text, pos=pos)
-        self.nodes.append(node)
-        self._memo[key] = node.id
-        return node.id
+        i = self._append(CONST, (), value, text, pos, -1)
+        self._memo[key] = i
+        return i
 
     def input(self, name: str, pos: int = -1) -> int:
         """The input node called `name`, created on first use."""
         found = self.names.get(name)
         if found is not None:
             return found
-        node = Node(len(self.nodes), INPUT, (), name, pos=pos)
-        node.name = name
-        self.nodes.append(node)
-        self.names[name] = node.id
-        self.inputs.append(node.id)
-        return node.id
+        i = self._append(INPUT, (), name, "", pos, -1)
+        self.names_of[i] = name
+        self.names[name] = i
+        self.inputs.append(i)
+        return i
 
     # ---- reading ----------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.nodes)
+        return len(self.ops)
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)
 
+    def args(self, i: int) -> tuple[int, ...]:
+        """Node `i`'s argument ids."""
+        end = self.arg_end[i]
+        start = self.arg_end[i - 1] if i else 0
+        if end == start:
+            return ()
+        if end - start == 1:
+            return (self.argv[start],)
+        return tuple(self.argv[start:end])
+
+    def all_args(self, ids: Optional[list[int]] = None) -> list[tuple[int, ...]]:
+        """Every node's argument ids, in one pass (for compiling the graph).  With `ids`
+        (``list(range(len(graph)))``), the tuples hold its int objects, one per node,
+        instead of a new int for every argument."""
+        argv, out, start = self.argv, [], 0
+        if ids is not None:
+            argv = [ids[a] for a in argv]  # type: ignore[assignment]
+        empty: tuple = ()
+        for end in self.arg_end:
+            n = end - start
+            out.append(empty if not n else (argv[start],) if n == 1 else (argv[start], argv[start + 1]) if n == 2
+                       else tuple(argv[start:end]))
+            start = end
+        return out
+
     def label(self, i: int) -> str:
         """How node `i` is referred to: its name, or a constant's text."""
-        node = self.nodes[i]
-        if node.name is not None:
-            return node.name
-        if node.op == CONST:
-            return node.text
+        name = self.names_of[i]
+        if name is not None:
+            return name
+        if self.ops[i] == CONST:
+            return self.texts[i]
         return f"%{i}"
 
     def definition(self, i: int, label: Optional[Callable[[int], str]] = None) -> str:
         """Node `i`'s right-hand side in terms of its inputs' labels: ``a + b`` (`label`
         names the arguments another way, e.g. with automatic steps written out)."""
-        node = self.nodes[i]
-        if node.op == INPUT:
+        op_name = self.ops[i]
+        if op_name == INPUT:
             return "input"
-        if node.op == CONST:
-            return node.text
-        labels = [(label or self.label)(a) for a in node.args]
-        op = OPS[node.op]
+        if op_name == CONST:
+            return self.texts[i]
+        labels = [(label or self.label)(a) for a in self.args(i)]
+        op = OPS[op_name]
         if op.infix and len(labels) == 2:
             return f"{labels[0]} {op.infix} {labels[1]}"
-        if node.op == "neg":
+        if op_name == "neg":
             return f"-{labels[0]}"
-        if node.op == "stack":
+        if op_name == "stack":
             return f"[{', '.join(labels)}]"
-        if node.op == "index":
-            return f"{labels[0]}[{index_text(node.param)}]"  # type: ignore[arg-type]
-        if node.op in ("amax", "amin"):
-            return f"{node.op[1:]}({labels[0]})"
-        if isinstance(node.param, tuple):  # reshape(x, 2, 3), zeros(2, 3)
-            labels.extend(map(str, node.param))
-        elif node.param is not None and node.param != DEFAULT_AXIS.get(node.op):
-            labels.append(str(node.param))
-        return f"{node.op}({', '.join(labels)})"
+        param = self.params[i]
+        if op_name == "index":
+            return f"{labels[0]}[{index_text(param)}]"  # type: ignore[arg-type]
+        if op_name in ("amax", "amin"):
+            return f"{op_name[1:]}({labels[0]})"
+        if isinstance(param, tuple):  # reshape(x, 2, 3), zeros(2, 3)
+            labels.extend(map(str, param))
+        elif param is not None and param != DEFAULT_AXIS.get(op_name):
+            labels.append(str(param))
+        return f"{op_name}({', '.join(labels)})"
 
-    def depends_on_input(self) -> list[bool]:
-        """For each node: does any input reach it?  (Only those get adjoints.)"""
-        live = [False] * len(self.nodes)
-        for node in self.nodes:
-            if node.op == INPUT:
-                live[node.id] = True
-            elif node.args:
-                for a in node.args:
+    def depends_on_input(self, all_args: Optional[list[tuple[int, ...]]] = None) -> list[bool]:
+        """For each node: does any input reach it?  (Only those get adjoints.)  `all_args`:
+        `all_args()`, if the caller has it."""
+        live = [False] * len(self.ops)
+        for i, (op, args) in enumerate(zip(self.ops, all_args or self.all_args())):
+            if op == INPUT:
+                live[i] = True
+            else:
+                for a in args:
                     if live[a]:
-                        live[node.id] = True
+                        live[i] = True
                         break
         return live
 
     def __str__(self) -> str:
         lines = []
-        for node in self.nodes:
-            if node.op == CONST:
+        for i, op in enumerate(self.ops):
+            if op == CONST:
                 continue
-            mark = "    # output" if node.id == self.output else ""
-            lines.append(f"{self.label(node.id)} = {self.definition(node.id)}{mark}")
+            mark = "    # output" if i == self.output else ""
+            lines.append(f"{self.label(i)} = {self.definition(i)}{mark}")
         return "\n".join(lines)
 
     # ---- finishing ----------------------------------------------------------------
@@ -187,31 +330,42 @@ class Graph:
 
         Returns the graph itself when nothing is left out (the common case).
         """
-        keep = [node.op == INPUT for node in self.nodes]  # every input stays (gradient 0 if unused)
+        argv, arg_end = self.argv, self.arg_end
+        if output == len(self.ops) - 1:
+            # every node the last one and nothing else: each other node is an argument or an
+            # input (the largest node the output did not reach would be an argument of a
+            # larger one, which it reached)
+            used = set(argv)
+            used.update(self.inputs)
+            used.add(output)
+            if len(used) == len(self.ops):
+                self.output = output
+                self.call = -1
+                self._memo = {}  # the graph is finished: hash-consing is over
+                return self
+        keep = [op == INPUT for op in self.ops]  # every input stays (gradient 0 if unused)
         keep[output] = True
-        for node in reversed(self.nodes[: output + 1]):
-            if keep[node.id]:
-                for a in node.args:
-                    keep[a] = True
-        if all(keep) and output == len(self.nodes) - 1:
+        for i in range(output, -1, -1):
+            if keep[i]:
+                for k in range(arg_end[i - 1] if i else 0, arg_end[i]):
+                    keep[argv[k]] = True
+        if all(keep) and output == len(self.ops) - 1:
             self.output = output
             self.call = -1
+            self._memo = {}  # the graph is finished: hash-consing is over
             return self
         new = Graph()
         remap: dict[int, int] = {}
-        for node in self.nodes:
-            if not keep[node.id]:
+        for i, op in enumerate(self.ops):
+            if not keep[i]:
                 continue
-            remap[node.id] = len(new.nodes)
-            node_copy = Node(
-                len(new.nodes), node.op, tuple(remap[a] for a in node.args),
-                node.param, node.text, node.pos, node.shape,
-            )
-            node_copy.name = node.name
-            node_copy.call = node.call
-            new.nodes.append(node_copy)
-            if node.op == INPUT:
-                new.inputs.append(node_copy.id)
+            j = new._append(op, tuple(remap[a] for a in self.args(i)), self.params[i], self.texts[i],
+                            self.positions[i], self.call_of[i])
+            remap[i] = j
+            new.names_of[j] = self.names_of[i]
+            new.shapes[j] = self.shapes[i]
+            if op == INPUT:
+                new.inputs.append(j)
         new.names = {name: remap[i] for name, i in self.names.items() if i in remap}
         new.output = remap[output]
         new.calls = [[label, parent, remap.get(result, -1)] for label, parent, result in self.calls]
@@ -231,14 +385,15 @@ class Graph:
         the call returns is ``cell#2`` (unless a step names it), the others
         ``cell#2.a``, ``cell#2.b``, ... in order.
         """
-        anonymous = [n for n in self.nodes if n.name is None and n.op != CONST]
+        names_of, ops = self.names_of, self.ops
+        anonymous = [i for i, name in enumerate(names_of) if name is None and ops[i] != CONST]
         if self.calls and anonymous:
             anonymous = self._name_call_nodes(anonymous)
         if not anonymous:
             return
-        used = set(self.names) | {n.name for n in self.nodes if n.name is not None}
+        used = set(self.names) | {name for name in names_of if name is not None}
         letters = "abcdefghijklmnopqrstuvw"
-        singles = [name for name in (self.nodes[i].name for i in self.inputs) if name and name in _LETTERS]
+        singles = [name for name in (names_of[i] for i in self.inputs) if name and name in _LETTERS]
         start = letters.index(max(singles)) + 1 if singles else 0
         ordered = letters[start:] + letters[:start]
         avoid = _look_alikes(used)
@@ -252,38 +407,39 @@ class Graph:
                 k += 1
         names = free[:len(anonymous)]
         last = len(anonymous) - 1
-        if anonymous[last].id == self.output and names[last] == "d" and len(free) > len(anonymous):
+        if anonymous[last] == self.output and names[last] == "d" and len(free) > len(anonymous):
             names[last] = free[len(anonymous)]  # an output called d reads as a differential: dd/dx
-        for node, name in zip(anonymous, names):
-            node.name = name
+        for i, name in zip(anonymous, names):
+            names_of[i] = name
 
-    def _name_call_nodes(self, anonymous: list[Node]) -> list[Node]:
+    def _name_call_nodes(self, anonymous: list[int]) -> list[int]:
         """Name the nodes of `anonymous` that inlined calls made; return the others."""
         letters = "abcdefghijklmnopqrstuvw"
         used = [0] * len(self.calls)
         rest = []
-        for node in anonymous:
-            call = node.call
+        names_of, call_of = self.names_of, self.call_of
+        for i in anonymous:
+            call = call_of[i]
             if call < 0:
-                rest.append(node)
+                rest.append(i)
                 continue
             label, _, result = self.calls[call]
-            if result == node.id:
-                node.name = label
+            if result == i:
+                names_of[i] = label
                 continue
             k = used[call]
             used[call] = k + 1
-            node.name = f"{label}.{letters[k] if k < len(letters) else f't{k - len(letters) + 1}'}"
+            names_of[i] = f"{label}.{letters[k] if k < len(letters) else f't{k - len(letters) + 1}'}"
         return rest
 
     def reached_from(self, node: int) -> list[bool]:
         """For each node: does `node` reach it (itself included)?  The steps between a node
         and the output, whose adjoints come before it in the backward sweep."""
-        reach = [False] * len(self.nodes)
+        reach = [False] * len(self.ops)
         reach[node] = True
-        for n in self.nodes[node + 1:]:
-            if any(reach[a] for a in n.args):
-                reach[n.id] = True
+        for i in range(node + 1, len(self.ops)):
+            if any(reach[a] for a in self.args(i)):
+                reach[i] = True
         return reach
 
     def call_path(self, call: int) -> list[int]:

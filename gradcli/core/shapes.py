@@ -23,27 +23,32 @@ def shape_of(value: object) -> tuple:
 
 def infer_shapes(graph: Graph, env: dict) -> None:
     """Set ``node.shape`` for every node of `graph`, given input values by name."""
-    nodes = graph.nodes
-    for node in nodes:
-        if node.op == INPUT:
-            node.shape = shape_of(env[node.name])
+    ops, params, names, out = graph.ops, graph.params, graph.names_of, graph.shapes
+    all_args = graph.all_args()
+    for i, name in enumerate(ops):
+        if name == INPUT:
+            out[i] = shape_of(env[names[i]])
             continue
-        if node.op == CONST:
-            node.shape = ()
+        if name == CONST:
+            out[i] = ()
             continue
-        op = OPS[node.op]
-        shapes = [nodes[a].shape for a in node.args]
+        op = OPS[name]
+        args = all_args[i]
+        shapes = [out[a] for a in args]
+        if op.shape is None and not any(shapes):
+            out[i] = ()  # scalars in, a scalar out: the common case
+            continue
         try:
             if op.shape is not None:
-                node.shape = tuple(op.shape(shapes, node.param))
+                out[i] = tuple(op.shape(shapes, params[i]))
             else:
-                node.shape = broadcast_shapes(shapes) if any(shapes) else ()
+                out[i] = broadcast_shapes(shapes)
         except ValueError as exc:
-            shown = ", ".join(f"{graph.label(a)}: {nodes[a].shape}" for a in node.args)
+            shown = ", ".join(f"{graph.label(a)}: {out[a]}" for a in args)
             raise ShapeError(
-                f"node {graph.label(node.id)} = {graph.definition(node.id)} ({node.op}): {exc} [{shown}]"
+                f"node {graph.label(i)} = {graph.definition(i)} ({name}): {exc} [{shown}]"
             ) from None
-        _refuse_too_large(graph, node.id, node.shape)
+        _refuse_too_large(graph, i, out[i])
 
 
 def _refuse_too_large(graph: Graph, i: int, shape: tuple) -> None:

@@ -9,7 +9,8 @@ Kinds: ``num``, ``name``, ``op`` (any punctuation or operator, the text says whi
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from itertools import chain, repeat
+from typing import Iterator, Optional
 
 from ..core.errors import ParseError
 
@@ -43,10 +44,14 @@ _COMPARISONS = frozenset(("<", "<=", ">", ">=", "==", "!="))
 _BLANK = frozenset(" \t\r\f\v#")
 
 
-def tokenize(source: str) -> Iterator[Token]:
-    """Yield the tokens of `source`, ending with one ``eof`` token."""
+def tokenize(source: str, share_names: bool = False) -> Iterator[Token]:
+    """Yield the tokens of `source`, ending with one ``eof`` token.  With `share_names`,
+    each name's text is one string object however often it is written (a long
+    program's parse then holds a fraction of the strings; a short one's is faster
+    without the look-up)."""
     pos = 0
-    for text in _TOKEN.findall(source):
+    seen: Optional[dict[str, str]] = {} if share_names else None
+    for text in chain.from_iterable(map(_TOKEN.findall, repeat(source), *_chunks(source))):
         first = text[0]
         if first in _BLANK:
             pass
@@ -62,13 +67,33 @@ def tokenize(source: str) -> Iterator[Token]:
                         raise ParseError(
                             f"{ch!r} cannot be part of a name" + (f" ({hint})" if hint else ""), source, pos + i
                         )
-            yield ("name", text, pos)
+            yield ("name", text if seen is None else seen.setdefault(text, text), pos)
         elif first in _OPERATORS or text in _COMPARISONS:
             yield ("op", text, pos)
         else:
             raise ParseError(_bad_char_message(text), source, pos)
         pos += len(text)
     yield ("eof", "", len(source))
+
+
+#: characters scanned by one `findall` call: its list of token texts stays small (a whole
+#: 20 MB program at once would be a list of 10^7 strings, hundreds of megabytes)
+_CHUNK = 1 << 16
+
+
+def _chunks(source: str) -> tuple[list[int], list[int]]:
+    """Where each chunk of `source` starts and ends: after about `_CHUNK` characters, just
+    after a newline, which ends every token, so the chunks' matches are the whole's."""
+    starts, ends = [], []
+    start, n = 0, len(source)
+    while start < n:
+        end = source.find("\n", start + _CHUNK) + 1 if start + _CHUNK < n else n
+        if end <= 0:  # no newline after this point: the rest in one piece
+            end = n
+        starts.append(start)
+        ends.append(end)
+        start = end
+    return starts, ends
 
 
 def _bad_char_message(ch: str) -> str:

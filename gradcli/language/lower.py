@@ -23,13 +23,13 @@ provenance of the nodes it creates.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Iterator, NamedTuple, Optional
 
 from ..core.errors import ParseError, UsageError
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS, SHAPE_ARG_OPS
 from . import prelude
-from .parser import Item, Program, Statement, parse
+from .parser import Item, Program, Statement, parse, statements
 
 #: most postfix items that inlining may run through (a guard against definitions that
 #: call each other in a way that grows exponentially, e.g. f2(x) = f1(x) + f1(x + 1))
@@ -131,13 +131,53 @@ def _plan(code: list[Item], special_call: Callable[[str], bool], params: frozens
     return _Plan(starts, kids, special, stack[-1])
 
 
-def lower(program: Program, output: Optional[str] = None) -> Graph:
-    """The DAG of `program`'s output (the last statement, or the one named `output`)."""
+def lower(program: Program, output: Optional[str] = None, consume: bool = False) -> Graph:
+    """The DAG of `program`'s output (the last statement, or the one named `output`).
+
+    With `consume`, each statement is dropped from `program` once it is lowered, so a
+    long program's parse is freed while its graph grows (for a caller that is done
+    with `program`: ``lower(parse(source), consume=True)``)."""
     if not program.statements:
         raise ParseError("the program is empty", program.source, 0)
     lowering = _Lowering(program)
-    last = lowering.run()
-    return lowering.finish(last, output)
+    del program
+    try:
+        return lowering.finish(lowering.run(consume), output)
+    finally:
+        lowering.release()
+
+
+#: programs at least this many characters long are lowered by `lower_source` in two
+#: passes, never holding their whole parse (about 650 bytes a statement)
+STREAM_CHARS = 8_000_000
+
+class _Step(NamedTuple):
+    """What the first pass of `lower_source` keeps of a step: the name it assigns (the
+    code is read again in the second pass), 80 bytes instead of a `Statement`'s 112."""
+
+    target: Optional[str]
+    target_pos: int
+    params = None  # a step, not a definition
+
+
+def lower_source(source: str, output: Optional[str] = None) -> Graph:
+    """`lower(parse(source), output)`, the parse freed as the graph grows.
+
+    A long program is read twice: first its statements without their code (the names
+    each assigns and the functions, which lowering needs before it starts; every parse
+    error is found here, so errors come in the same order), then statement by statement
+    into the graph."""
+    if len(source) < STREAM_CHARS:
+        return lower(parse(source), output, consume=True)
+    light: list = [st if st.params is not None else _Step(st.target, st.target_pos) for st in statements(source, True)]
+    if not light:
+        raise ParseError("the program is empty", source, 0)
+    lowering = _Lowering(Program(source, light))
+    del light
+    try:
+        return lowering.finish(lowering.run(True, (st.code for st in statements(source, True) if st.params is None)), output)
+    finally:
+        lowering.release()
 
 
 class _Lowering:
@@ -162,6 +202,8 @@ class _Lowering:
         self.order_now = 0
         #: the machine's value stack
         self.values: list = []
+        #: every context made: each one's tools refer back to it (`release`)
+        self.contexts: list[_Ctx] = []
         self._read_names()
 
     # ---- errors and positions --------------------------------------------------------
@@ -254,7 +296,7 @@ class _Lowering:
         if name in self.assigned_at or name in CONSTANTS or name in self.user_defs:
             return None
         found = self.g.names.get(name)
-        return found if found is not None and self.g.nodes[found].op == INPUT else None
+        return found if found is not None and self.g.ops[found] == INPUT else None
 
     def callee(self, ctx: _Ctx, name: str, nargs: int, pos: int) -> Optional[_Def]:
         """The function `name(...)` calls in `ctx`: a definition, or None for a built-in."""
@@ -427,44 +469,59 @@ class _Lowering:
         g.calls.append([label, c.call, -1])
         site = c.site if (c.fn is not None and c.fn.is_prelude) else c.code[i][2]
         inner = _Ctx(d.code, d.plan, dict(zip(d.params, thunks)), d, len(g.calls) - 1, site)
+        self.contexts.append(inner)
         work.append(("finish", inner.call, thunks, d))
         work.append(("eval", d.plan.root, inner))  # type: ignore[union-attr]
 
     # ---- the program, statement by statement ------------------------------------------------
-    def run(self) -> int:
-        """Every statement lowered in order; the last one's node."""
+    def run(self, consume: bool = False, codes: Optional[Iterator[list[Item]]] = None) -> int:
+        """Every statement lowered in order; the last one's node.  With `consume`, each
+        statement but the last is dropped once lowered (`lower`); `codes`, if given, yields
+        the steps' code in order (`lower_source`: the statements were read without it)."""
         last = -1
+        statements, steps, final = self.program.statements, self.steps, len(self.steps) - 1
         g, defined = self.g, self.defined
         main = _Ctx([], None, {}, None, -1, -1)  # one context for every statement of the program
+        self.contexts.append(main)
         # a statement needs the work stack only if it calls a function; skip looking when none can be
         may_call = bool(self.user_defs) or any(name in self.source for name in prelude.NAMES)
         is_function = self.is_function
-        for order, st in self.steps:
+        for k in range(len(steps)):
+            order, st = steps[k]
+            if consume and k < final:
+                steps[k] = statements[order] = None  # type: ignore[call-overload]
             self.order_now = order
-            main.code = st.code
+            main.code = st.code if codes is None else next(codes)
             main.plan = None
             if may_call and any(tag == "call" and is_function(str(payload[0]))  # type: ignore[index]
-                                for tag, payload, _ in st.code):
-                main.plan = _plan(st.code, is_function, frozenset())
+                                for tag, payload, _ in main.code):
+                main.plan = _plan(main.code, is_function, frozenset())
             result = self.evaluate(main)
             if st.target is not None:
                 defined[st.target] = result
                 g.names.setdefault(st.target, result)
-                node = g.nodes[result]
-                if node.name is None and node.op != CONST:
-                    node.name = st.target
+                if g.names_of[result] is None and g.ops[result] != CONST:
+                    g.names_of[result] = st.target
             last = result
         g.call = -1
         return last
+
+    def release(self) -> None:
+        """Break the reference cycles between the contexts and their tools, so that the
+        lowering's tables are freed at once (the CLI runs with the garbage collector off)."""
+        for ctx in self.contexts:
+            ctx.tools = None
+        self.contexts.clear()
 
     def finish(self, last: int, output: Optional[str]) -> Graph:
         """The checks that need every input known, then the output's graph, pruned."""
         g, defined = self.g, self.defined
         for name, pos in self.user_calls.items():
             found = g.names.get(name)
-            if found is not None and g.nodes[found].op == INPUT:
-                raise self.fail(f"{name!r} is an input of this program (line {self.line_of(g.nodes[found].pos)}, "
-                                f"column {g.nodes[found].pos - self.source.rfind(chr(10), 0, g.nodes[found].pos)}) "
+            if found is not None and g.ops[found] == INPUT:
+                at = g.positions[found]
+                raise self.fail(f"{name!r} is an input of this program (line {self.line_of(at)}, "
+                                f"column {at - self.source.rfind(chr(10), 0, at)}) "
                                 f"and also {_meaning(name, self.user_defs, False)}: rename the input to call the "
                                 "function", pos)
         if output is not None:
@@ -508,10 +565,11 @@ def _run(g: Graph, code: list[Item], lo: int, hi: int, stack: list, resolve, cal
             stack.append(g.add(op.name, (a, b), pos=pos))
         elif tag == "neg":
             a = stack.pop()
-            node = g.nodes[a]
-            if node.op == CONST and isinstance(node.param, float):
-                text = node.text[1:] if node.text.startswith("-") else "-" + node.text
-                stack.append(g.const(-node.param, text, pos))
+            param = g.params[a]
+            if g.ops[a] == CONST and isinstance(param, float):
+                text = g.texts[a]
+                text = text[1:] if text.startswith("-") else "-" + text
+                stack.append(g.const(-param, text, pos))
             else:
                 stack.append(g.add("neg", (a,), pos=pos))
         elif tag == "call":
@@ -550,10 +608,9 @@ def _integer(g: Graph, item, pos: int, fail):
     """An index or slice bound: a literal integer (or None for an omitted bound)."""
     if item is None:
         return None
-    node = g.nodes[item] if isinstance(item, int) else None
-    if node is None or node.op != CONST or not float(node.param).is_integer():
+    if not isinstance(item, int) or g.ops[item] != CONST or not float(g.params[item]).is_integer():
         raise fail("indices and axes must be integer literals, such as x[0], x[-1] or x[1:3]", pos)
-    return int(node.param)
+    return int(g.params[item])
 
 
 def _call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail, user_defs=None) -> int:

@@ -31,7 +31,7 @@ compare those strings.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, Iterator, NamedTuple, Optional
 
 from ..core.errors import ParseError
 from .lexer import PRODUCT_HINT, tokenize
@@ -87,10 +87,16 @@ class Program(NamedTuple):
 
 def parse(source: str) -> Program:
     """Parse a whole program (statements separated by ``;`` or newlines)."""
+    return Program(source, list(statements(source)))
+
+
+def statements(source: str, share_names: bool = False) -> Iterator[Statement]:
+    """The statements of `source` one at a time, as `parse` makes them (a caller that
+    lowers each at once never holds a long program's whole parse); `share_names`: see
+    `tokenize`."""
     if "\x00" in source:
         raise ParseError("the program contains a NUL character", source, source.index("\x00"))
-    statements: list[Statement] = []
-    tokens = tokenize(source)
+    tokens = tokenize(source, share_names)
     peeked: list = []
 
     def next_token() -> tuple[str, str, int]:
@@ -113,7 +119,7 @@ def parse(source: str) -> Program:
             if after[0] == "name":  # `def NAME(...) = EXPR`; otherwise `def` is an ordinary name
                 target, target_pos, params, param_pos, tok = _definition_head(next_token, fail)
                 code, tok = _expression(tok, next_token, peeked, fail)
-                statements.append(Statement(target, target_pos, code, start, tok[2], params, param_pos))
+                yield Statement(target, target_pos, code, start, tok[2], params, param_pos)
                 if tok[0] == "eof":
                     break
                 continue
@@ -125,10 +131,9 @@ def parse(source: str) -> Program:
             else:
                 peeked.append(after)
         code, tok = _expression(tok, next_token, peeked, fail)
-        statements.append(Statement(target, target_pos, code, start, tok[2]))
+        yield Statement(target, target_pos, code, start, tok[2])
         if tok[0] == "eof":
             break
-    return Program(source, statements)
 
 
 def _definition_head(next_token, fail):
@@ -160,6 +165,20 @@ def _definition_head(next_token, fail):
     if equals[1] != "=":
         raise fail(f"expected '=' after the parameters of {name_tok[1]!r}, found {_describe(equals)}", equals[2])
     return name_tok[1], name_tok[2], tuple(params), tuple(positions), next_token()
+
+
+#: the ``(function, nargs)`` payloads made so far: one tuple for every ``sin(...)`` call
+_CALL_PAYLOADS: dict[tuple[str, int], tuple[str, int]] = {}
+
+
+def _call_payload(name: str, nargs: int) -> tuple[str, int]:
+    key = (name, nargs)
+    found = _CALL_PAYLOADS.get(key)
+    if found is None:
+        if len(_CALL_PAYLOADS) > 4096:  # unknown function names, say: never let it grow without bound
+            _CALL_PAYLOADS.clear()
+        found = _CALL_PAYLOADS[key] = key
+    return found
 
 
 def _expression(tok, next_token, peeked, fail) -> tuple[list[Item], tuple[str, str, int]]:
@@ -267,7 +286,7 @@ class _Expression:
         self.depth += 1
         after = self.next_token()
         if after[1] == ")":  # f()
-            self.out.append(("call", (text, 0), pos))
+            self.out.append(("call", _call_payload(text, 0), pos))
             self.stack.pop()
             self.depth -= 1
             return False
@@ -349,7 +368,8 @@ class _Expression:
         top = self.stack.pop()
         self.depth -= 1
         if top[0] == "call":
-            self.out.append(("call", (top[2], top[3] + 1), top[1]))
+            key = (top[2], top[3] + 1)
+            self.out.append(("call", _CALL_PAYLOADS.get(key) or _call_payload(*key), top[1]))
         elif top[0] != "(":
             raise self.fail("expected ']' to close '[', found ')'", pos)
 

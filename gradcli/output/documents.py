@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any, Optional
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from ..run.evaluate import Evaluation
 
@@ -29,13 +30,21 @@ def overall_ok(checks: list[Check]) -> bool:
 def to_json(report: EvalReport, with_nodes: bool = True) -> dict:
     """The eval document; `with_nodes` False (``--no-nodes``) leaves ``nodes`` empty,
     which skips the per-node work, most of the document's cost on a large graph."""
-    ev, checks, explained = report.evaluation, report.checks, report.explained
+    doc = _document(report)
+    if with_nodes:
+        doc["nodes"] = list(node_entries(report.evaluation))
+    return doc
+
+
+def node_entries(ev: Evaluation):
+    """The ``nodes`` entries of the eval document, one dict at a time (`write_json`
+    streams them, so a 10^6-node document is never held whole)."""
     graph, values, adjoints, live = ev.graph, ev.values, ev.adjoints, ev.tape.live
-    nodes: list = []
     scalar = ev.tape.scalar
     finite = math.isfinite
-    for node in graph.nodes if with_nodes else ():
-        i = node.id
+    ops, names, shapes = graph.ops, graph.names_of, graph.shapes
+    args_of, definition, tangents = graph.args, graph.definition, ev.tangents
+    for i in range(len(graph)):
         value = values[i]
         adjoint = adjoints[i] if live[i] and adjoints else None
         if scalar:  # floats: the common, fast case
@@ -45,24 +54,30 @@ def to_json(report: EvalReport, with_nodes: bool = True) -> dict:
         else:
             value = json_value(value)
             adjoint = None if adjoint is None else json_value(adjoint)
+        op = ops[i]
         entry = {
             "id": i,
-            "name": node.name,
-            "op": node.op,
-            "expr": node.name if node.op == INPUT else graph.definition(i),
-            "inputs": list(node.args),
+            "name": names[i],
+            "op": op,
+            "expr": names[i] if op == INPUT else definition(i),
+            "inputs": list(args_of(i)),
             "value": value,
             "adjoint": adjoint,
         }
-        if node.shape:
-            entry["shape"] = list(node.shape)
-        if ev.tangents:
-            entry["tangent"] = {name: json_value(t[i]) for name, t in ev.tangents.items()}
-        nodes.append(entry)
+        if shapes[i]:
+            entry["shape"] = list(shapes[i])
+        if tangents:
+            entry["tangent"] = {name: json_value(t[i]) for name, t in tangents.items()}
+        yield entry
+
+
+def _document(report: EvalReport) -> dict:
+    """The eval document with ``nodes`` empty."""
+    ev, checks, explained = report.evaluation, report.checks, report.explained
     doc: dict = {
         **_head(ev),
         "gradient": {name: json_value(g) for name, g in ev.gradient.items()} if ev.has_gradient else None,
-        "nodes": nodes,
+        "nodes": [],
         "checks": {},
         "tolerances": {},
         "warnings": list(ev.warnings),
@@ -223,10 +238,67 @@ def dumps(doc: dict) -> str:
     Strict JSON: a non-finite float that reached the document unencoded (a tolerance
     of inf, a NaN asymmetry) is written as its string, like every other one.
     """
-    try:
-        return _dumps(doc)
-    except ValueError:  # a NaN/inf float somewhere: encode them all, then write
-        return _dumps(_finite_only(doc))
+    from .terminal import json_visible
+
+    return json_visible("".join(_chunks(doc, doc.get("nodes") or ())))
+
+
+def write_json(report: EvalReport, write, with_nodes: bool = True) -> None:
+    """`dumps(to_json(report, with_nodes))` and a newline, passed to `write` a piece
+    at a time: the node table is encoded in batches as it is made, never held whole."""
+    from .terminal import json_visible
+
+    doc = _document(report)
+    for chunk in _chunks(doc, node_entries(report.evaluation) if with_nodes else ()):
+        write(json_visible(chunk))
+    write("\n")
+
+
+#: nodes encoded by one json.dumps call when streaming
+_BATCH = 2000
+
+
+def _chunks(doc: dict, nodes) -> Iterator[str]:
+    """The pieces of `dumps`'s text; `nodes` (node entries, maybe made lazily) is written
+    in the place of ``doc["nodes"]``."""
+    import json
+
+    def one(x: object) -> str:
+        try:
+            return json.dumps(x, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+        except ValueError:  # a NaN/inf float somewhere: encode them as strings
+            return json.dumps(_finite_only(x), ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+    yield "{"
+    keys = list(doc)
+    for k, key in enumerate(keys):
+        comma = "," if k < len(keys) - 1 else ""
+        value = doc[key]
+        if key == "nodes":
+            # each batch in one encoder call, then a line break between nodes: node dicts
+            # hold no nested objects and no text with braces, so "}, {" only ever
+            # separates two nodes
+            it = iter(nodes)
+            batch = list(islice(it, _BATCH))
+            if not batch:
+                yield f"\n  {one(key)}: []{comma}"
+                continue
+            yield f"\n  {one(key)}: [\n    "
+            while batch:
+                yield one(batch)[1:-1].replace("}, {", "},\n    {")
+                batch = list(islice(it, _BATCH))
+                if batch:
+                    yield ",\n    "
+            yield f"\n  ]{comma}"
+        elif key == "checks" and value:
+            blocks = []
+            for check, entries in value.items():
+                rows = ",\n".join(f"      {one(name)}: {one(e)}" for name, e in entries.items())
+                blocks.append(f"    {one(check)}: {{\n{rows}\n    }}")
+            yield f"\n  {one(key)}: {{\n" + ",\n".join(blocks) + f"\n  }}{comma}"
+        else:
+            yield f"\n  {one(key)}: {one(value)}{comma}"
+    yield "\n}"
 
 
 def _finite_only(doc: Any) -> Any:
@@ -254,37 +326,6 @@ def _finite_only(doc: Any) -> Any:
         for k in list(keys):
             container[k] = fix(container[k])
     return root
-
-
-def _dumps(doc: dict) -> str:
-    import json
-
-    def one(x: object) -> str:
-        return json.dumps(x, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
-
-    lines = ["{"]
-    keys = list(doc)
-    for k, key in enumerate(keys):
-        comma = "," if k < len(keys) - 1 else ""
-        value = doc[key]
-        if key == "nodes" and value:
-            # one encoder call for all nodes, then a line break between them: node
-            # dicts hold no nested objects and no text with braces, so "}, {" only
-            # ever separates two nodes
-            inner = one(value)[1:-1].replace("}, {", "},\n    {")
-            lines.append(f"  {one(key)}: [\n    {inner}\n  ]{comma}")
-        elif key == "checks" and value:
-            blocks = []
-            for check, entries in value.items():
-                rows = ",\n".join(f"      {one(name)}: {one(e)}" for name, e in entries.items())
-                blocks.append(f"    {one(check)}: {{\n{rows}\n    }}")
-            lines.append(f"  {one(key)}: {{\n" + ",\n".join(blocks) + f"\n  }}{comma}")
-        else:
-            lines.append(f"  {one(key)}: {one(value)}{comma}")
-    lines.append("}")
-    from .terminal import json_visible
-
-    return json_visible("\n".join(lines))
 
 
 def matrix_json(ev: Evaluation, matrix) -> dict:

@@ -15,9 +15,8 @@ from .bindings import Binding
 from ..core.engine import Tape
 from ..core.errors import ParseError, UsageError
 from ..core.graph import CONST, INPUT, Graph
-from ..language.lower import lower
+from ..language.lower import lower_source
 from ..core.ops import OPS
-from ..language.parser import parse
 from ..core.shapes import infer_shapes
 
 
@@ -103,7 +102,7 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
             wrt: Optional[list[str]] = None) -> Evaluation:
     """Parse, lower and bind, without evaluating: errors here are exit 2."""
     try:
-        graph = lower(parse(source), output)
+        graph = lower_source(source, output)
     except ParseError as exc:
         _narrow_product_hint(exc, bindings)
         raise
@@ -309,16 +308,18 @@ def _seed_value(seed: object, shape: tuple) -> object:
 
 def find_kinks(graph: Graph, values: list, live: list[bool]) -> list[Kink]:
     """Live nodes whose arguments sit on their op's kink (relu at 0, a tie in max)."""
-    found = []
-    for node in graph.nodes:
-        if node.op in (INPUT, CONST) or not live[node.id]:
+    found: list[Kink] = []
+    ops = graph.ops
+    kinked = {op for op in set(ops) if op not in (INPUT, CONST) and OPS[op].kink is not None}
+    if not kinked:  # no op of the program has a kink (+ - * tanh exp ...): nothing to scan
+        return found
+    for i, op in enumerate(ops):
+        if op not in kinked or not live[i]:
             continue
-        kink = OPS[node.op].kink
-        if kink is not None:
-            args = tuple(values[a] for a in node.args)
-            hit = kink(*args)
-            if hit is True or (hit is not False and bool(getattr(hit, "any", lambda: hit)())):  # noqa: B023 - called at once
-                found.append(Kink(node.id, node.op, args))
+        args = tuple(values[a] for a in graph.args(i))
+        hit = OPS[op].kink(*args)  # type: ignore[misc]
+        if hit is True or (hit is not False and bool(getattr(hit, "any", lambda: hit)())):  # noqa: B023 - called at once
+            found.append(Kink(i, op, args))
     return found
 
 

@@ -1022,14 +1022,8 @@ def _written(ev, i: int) -> str:
     node = graph.nodes[i]
     if node.op in (INPUT, CONST) or all(_plain(graph, a) for a in node.args):
         return graph.definition(i)
-    spelled = copy.copy(graph)  # the same nodes, the unnamed arguments renamed by their text
-    spelled.nodes = list(graph.nodes)
-    for a in node.args:
-        if not _plain(graph, a):
-            inner = copy.copy(graph.nodes[a])
-            inner.name = _spelled(ev, a)
-            spelled.nodes[a] = inner
-    return spelled.definition(i)
+    # the unnamed arguments are written as their text
+    return graph.definition(i, lambda a: graph.label(a) if _plain(graph, a) else _spelled(ev, a))
 
 
 def _plain(graph, a: int) -> bool:
