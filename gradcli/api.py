@@ -35,7 +35,6 @@ if TYPE_CHECKING:  # pragma: no cover - names for the type checker only
     from .oracles.checks import Check
     from .run.bindings import Binding
     from .run.descend import Descent as _Descent
-    from .run.evaluate import Evaluation
     from .run.reports import EvalReport, JudgeReport, MatrixReport
     from .run.requests import Point
 

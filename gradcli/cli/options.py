@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Collection, Optional, Union
 
-from .formats import FAST_PATH, FORMATS  # declared there: the fast path reads them without building OPTIONS
+from .formats import FAST_PATH as FAST_PATH, FORMATS  # declared there: the fast path reads them without building OPTIONS
 
 #: the usage line's name for the arguments: ``gradcli eval [OPTIONS] PROGRAM [NAME=VALUE]...``
 PROGRAM_ARGUMENTS = "PROGRAM [NAME=VALUE]..."

@@ -151,13 +151,16 @@ def lower(program: Program, output: Optional[str] = None, consume: bool = False)
 #: passes, never holding their whole parse (about 650 bytes a statement)
 STREAM_CHARS = 8_000_000
 
-class _Step(NamedTuple):
+class _Step:
     """What the first pass of `lower_source` keeps of a step: the name it assigns (the
-    code is read again in the second pass), 80 bytes instead of a `Statement`'s 112."""
+    code is read again in the second pass), 56 bytes instead of a `Statement`'s 112."""
 
-    target: Optional[str]
-    target_pos: int
+    __slots__ = ("target", "target_pos")
     params = None  # a step, not a definition
+
+    def __init__(self, target: Optional[str], target_pos: int) -> None:
+        self.target = target
+        self.target_pos = target_pos
 
 
 def lower_source(source: str, output: Optional[str] = None) -> Graph:

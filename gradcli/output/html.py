@@ -12,8 +12,6 @@ from typing import Optional
 
 from ..core.fmt import array, number
 from ..core.graph import CONST, INPUT
-from ..oracles.checks import Check
-from ..run.evaluate import Evaluation
 from ..run.reports import EvalReport
 
 #: nodes shown before the table says how many more there are
