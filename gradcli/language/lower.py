@@ -538,6 +538,9 @@ def _run(g: Graph, code: list[Item], lo: int, hi: int, stack: list, resolve, cal
             picked = stack[len(stack) - n :]
             del stack[len(stack) - n :]
             base = stack.pop()
+            if n == 1 and isinstance(picked[0], int) and g.nodes[picked[0]].op != CONST:
+                stack.append(g.add("gather", (base, picked[0]), pos=pos))  # x[idx]: an integer array
+                continue
             index = tuple(it if isinstance(it, tuple) else _integer(g, it, pos, fail) for it in picked)
             if any(it is None for it in index):
                 raise fail("an index must be an integer or a slice", pos)
@@ -565,6 +568,11 @@ def _call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail, user_defs=
         return g.add(op.name, args[:1], param=axis, pos=pos)
     if name in SHAPE_ARG_OPS:
         return _shape_call(g, name, args, pos, fail)
+    if name == "onehot":
+        if len(args) != 2:
+            raise fail(f"onehot() is written onehot(y, C) with C a whole number, got {len(args)} "
+                       f"argument{'s' if len(args) != 1 else ''}", pos)
+        return g.add(name, args[:1], param=_integer(g, args[1], pos, fail), pos=pos)
     if name in DEFAULT_ARGS and len(args) == op.arity - 1:
         text = DEFAULT_ARGS[name]
         args = args + (g.const(float(text), text, pos),)
