@@ -731,6 +731,19 @@ ONEHOT = _structural(
 INTEGER_ARGS = {"gather": (1,), "pick": (1,), "onehot": (0,)}
 
 
+def integer_inputs(graph: Any) -> list[int]:
+    """The ids of the input nodes `graph` reads as integers (an index or labels): data, which
+    gets no gradient and is never perturbed (finite differences, the grader's points)."""
+    found: list[int] = []
+    nodes = graph.nodes
+    for node in nodes:
+        for k in INTEGER_ARGS.get(node.op, ()):
+            a = node.args[k]
+            if nodes[a].op == "input" and a not in found:
+                found.append(a)
+    return found
+
+
 def _cumsum_shape(shapes, axis) -> tuple:
     (s,) = shapes
     if axis is None:

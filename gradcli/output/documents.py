@@ -57,7 +57,9 @@ def to_json(ev: Evaluation, checks: list[Check], with_nodes: bool = True) -> dic
         nodes.append(entry)
     doc: dict = {
         **_head(ev),
-        "gradient": {name: json_value(g) for name, g in ev.gradient.items()} if ev.has_gradient else None,
+        "gradient": ({**{name: json_value(g) for name, g in ev.gradient.items()}, **dict.fromkeys(ev.data)}
+                     if ev.has_gradient else None),
+        **({"data": dict(ev.data)} if ev.data else {}),
         "nodes": nodes,
         "checks": {},
         "tolerances": {},

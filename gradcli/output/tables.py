@@ -329,6 +329,14 @@ def gradient_table(ev: Evaluation, checks: list[Check], style: Style,
         if checks:
             row.append(_verdict_cell(statuses))
         add_row(table, *row)
+    for name in getattr(ev, "data", {}):  # integer inputs (indices, labels): data, no gradient
+        shape = [_shape_text(getattr(ev.env[name], "shape", ()))] if tensors else []
+        row = [name, *shape, style.num(ev.env[name]), "data (integer)"]
+        for check in checks:
+            row += ["—", ""] + ([""] if check.name == "fd" else [])
+        if checks:
+            row.append("not perturbed")
+        add_row(table, *row, style="dim")
     return table
 
 

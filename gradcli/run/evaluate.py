@@ -63,6 +63,8 @@ class Evaluation:
         self.seed_index: Optional[tuple] = None
         #: optional results shown after the tables: "exact", "latex", "steps", ...
         self.extras: dict[str, Any] = {}
+        #: inputs read as integers (indices, labels): name -> what they are; data, no gradient
+        self.data: dict[str, str] = {}
 
     @property
     def output_name(self) -> str:
@@ -129,7 +131,14 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
         chosen = list(inputs)
     env: dict[str, Any] = {name: bindings[name].value for name in inputs}
     infer_shapes(graph, env)
+    data = _integer_data(graph, env)
+    if data:
+        asked = [name for name in (wrt or ()) if name in data]
+        if asked:
+            raise UsageError(f"--wrt {asked[0]}: {asked[0]} is data ({data[asked[0]]}): it has no gradient")
+        chosen = [name for name in chosen if name not in data]
     ev = Evaluation(source, graph, Tape(graph), env, bindings, chosen)  # type: ignore[arg-type]
+    ev.data = data
     assigned = set(graph.names) - set(inputs)
     unused = []
     for name, b in bindings.items():
@@ -144,6 +153,42 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
         shown = ", ".join(unused[:5]) + (", …" if len(unused) > 5 else "")
         ev.warnings.append(f"{len(unused)} values are not used by the program: {shown}")
     return ev
+
+
+def _integer_data(graph, env: dict) -> dict[str, str]:
+    """{input name: what it is} for the inputs read as integers (indices, labels): data, with no
+    gradient.  A value that is not a whole number, or out of range, is a UsageError naming it."""
+    from ..core.ops import INTEGER_ARGS, integer_inputs
+
+    ids = integer_inputs(graph)
+    if not ids:
+        return {}
+    import numpy as np
+
+    found: dict[str, str] = {}
+    nodes = graph.nodes
+    for node in nodes:
+        for k in INTEGER_ARGS.get(node.op, ()):
+            a = node.args[k]
+            if a not in ids:
+                continue
+            name = nodes[a].name or ""
+            if node.op == "gather":
+                what, top = f"integer indices of {graph.label(node.args[0])}[{name}]", nodes[node.args[0]].shape[0]
+            elif node.op == "pick":
+                what, top = f"integer labels of pick({graph.label(node.args[0])}, {name})", nodes[node.args[0]].shape[1]
+            else:
+                what, top = f"integer labels of onehot({name}, {node.param})", node.param
+            values = np.asarray(env[name], dtype=float)
+            whole = np.isfinite(values) & (values == np.round(values))
+            if not whole.all():
+                bad = values[~whole].ravel()[0]
+                raise UsageError(f"{name} holds {bad:g}, but {name} is used as {what}: it needs whole numbers")
+            if values.size and (values.min() < 0 or values.max() >= top):
+                bad = values.min() if values.min() < 0 else values.max()
+                raise UsageError(f"{name} holds {bad:g}, but {name} is used as {what}, which must be in 0…{top - 1}")
+            found.setdefault(name, what)
+    return found
 
 
 def _narrow_product_hint(exc: ParseError, bindings: dict[str, Binding]) -> None:
