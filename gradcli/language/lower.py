@@ -280,7 +280,8 @@ class _Lowering:
             return None
         if not in_prelude:
             self.user_calls.setdefault(name, pos)
-        if nargs != len(d.params):
+        if nargs != len(d.params) and not (d.is_prelude and nargs == len(d.params) - 1
+                                           and d.name in prelude.DEFAULTS):
             plural = "" if len(d.params) == 1 else "s"
             raise err(f"{name}() takes {len(d.params)} argument{plural} ({', '.join(d.params)}), got {nargs}", pos)
         if d.plan is None:
@@ -423,6 +424,11 @@ class _Lowering:
             raise self.ctx_fail(c)(f"the function calls expand to over {MAX_INLINED:,} operations "
                                    f"(a definition calling another twice or more, many levels deep?)", c.code[i][2])
         thunks = [_Thunk(k, c) for k in kids]
+        if len(thunks) < len(d.params):  # a prelude function's optional last argument (eps)
+            default = _Thunk(-1, c)
+            text = prelude.DEFAULTS[d.name]
+            default.value = self.g.const(float(text), text, c.code[i][2])
+            thunks.append(default)
         g = self.g
         g.calls.append([label, c.call, -1])
         site = c.site if (c.fn is not None and c.fn.is_prelude) else c.code[i][2]
