@@ -218,7 +218,7 @@ class _Context:
         unknown = [n for n in declared if n not in ev.inputs]
         if unknown:
             raise UsageError(f"--data {unknown[0]}: not an input of the program (inputs: {', '.join(ev.inputs)})")
-        self.kinds = points_mod.input_kinds(ev.env, declared)
+        self.kinds = points_mod.input_kinds(ev.env, declared, integers=tuple(ev.data))
         self._points: Optional[list[points_mod.Point]] = None
         self._adjoints: dict[int, list] = {}
         self._printed: Optional[tuple[dict[str, int], dict[str, int]]] = None
