@@ -59,6 +59,7 @@ def diff_command(**params: Any) -> int:
     source, rest = program_and_bindings(r.args, r.program_file)
     point, default_output, problems = program_point(source, r.program_file)
     graph = lower(parse(source), r.output or (default_output if point else None))
+    derive.refuse_integer_data(graph)
     names = [w.strip() for w in r.wrt.split(",") if w.strip()] if r.wrt else None
     if rest or r.vars_files or point or r.shapes:
         shaped = _diff_shapes(graph, point, rest, r.vars_files, r.shapes)

@@ -151,6 +151,8 @@ class Graph:
             return f"[{', '.join(labels)}]"
         if node.op == "index":
             return f"{labels[0]}[{index_text(node.param)}]"  # type: ignore[arg-type]
+        if node.op == "gather":  # x[idx]: an integer array idx
+            return f"{labels[0]}[{labels[1]}]"
         if node.op in ("amax", "amin"):
             return f"{node.op[1:]}({labels[0]})"
         if isinstance(node.param, tuple):  # reshape(x, 2, 3), zeros(2, 3)
