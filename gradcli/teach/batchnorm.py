@@ -51,7 +51,7 @@ def batchnorm_notes(ev: Any) -> list[dict]:
     β and the result, the formula (text), and x̄ by the formula (the adjoint x receives from
     this call)."""
     graph = ev.graph
-    notes = []
+    notes: list[dict] = []
     if not ev.adjoints:
         return notes
     for label, _, result in graph.calls:
