@@ -173,12 +173,16 @@ def _integer_data(graph, env: dict) -> dict[str, str]:
             if a not in ids:
                 continue
             name = nodes[a].name or ""
+            inside = graph.calls[graph.call_path(node.call)[0]][0].split("#")[0] if node.call >= 0 else ""
+            first = "S" if inside else graph.label(node.args[0])  # a prelude's steps have no names of the user's
             if node.op == "gather":
-                what, top = f"integer indices of {graph.label(node.args[0])}[{name}]", nodes[node.args[0]].shape[0]
+                what, top = f"integer indices of {'x' if inside else first}[{name}]", nodes[node.args[0]].shape[0]
             elif node.op == "pick":
-                what, top = f"integer labels of pick({graph.label(node.args[0])}, {name})", nodes[node.args[0]].shape[1]
+                what, top = f"integer labels of pick({first}, {name})", nodes[node.args[0]].shape[1]
             else:
                 what, top = f"integer labels of onehot({name}, {node.param})", node.param
+            if inside:
+                what += f" inside {inside}()"
             values = np.asarray(env[name], dtype=float)
             whole = np.isfinite(values) & (values == np.round(values))
             if not whole.all():
