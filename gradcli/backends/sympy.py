@@ -379,7 +379,8 @@ def to_sympy(graph: Graph, symbols: dict[str, object], sp=None) -> list:
 
 def is_data(sym: object) -> bool:
     """An `input_symbols` entry that is integer data (its values), not symbols."""
-    return getattr(sym, "dtype", None) is not None and getattr(sym, "dtype").kind in "iu"
+    dtype = getattr(sym, "dtype", None)
+    return dtype is not None and dtype.kind in "iu"
 
 
 def point_of(symbols: dict, env: dict) -> dict:
