@@ -203,3 +203,17 @@ def test_diff_refuses_integer_data_with_one_clear_line(cli):
         result = cli(["diff", program])
         assert result.exit_code == 2, program
         assert result.stderr.count("\n") == 1 and "integer data" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("program, args", [
+    ("E = W[idx]; L = sum(E * E * c)", ["W=[[1,2],[3,4],[5,6]]", "idx=[0,2,0]", "c=[[1,2],[3,4],[5,6]]"]),
+    ("L = sum(exp(pick(S, y))) + sum(onehot(y, 3) * S)", ["S=[[0.5,1,-1],[2,0.25,1]]", "y=[2,0]"]),
+])
+def test_symbolic_checks_read_integer_data_as_numbers(cli, program, args):
+    """SymPy's oracle (and --exact) keep the indices as their values: no symbol to index with."""
+    result = cli(["eval", program, *args, "--check", "sympy", "--json"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    checks = json.loads(result.stdout)["checks"]["sympy"]
+    assert checks and all(r["ok"] for r in checks.values()) and not {"idx", "y"} & set(checks)
+    exact = cli(["eval", program, *args, "--exact", "--no-nodes"])
+    assert exact.exit_code == 0 and "failed" not in exact.stdout, exact.stdout
