@@ -281,7 +281,7 @@ def node_table(ev: Evaluation, style: Style, limit: Optional[int] = NODE_LIMIT) 
         if node.op == "index":
             op = f"index [{index_text(node.param)}]"  # type: ignore[arg-type]
         elif node.param is not None and node.op not in (INPUT, CONST):
-            op = f"{node.op} (axis {node.param})"
+            op = f"{node.op} ({'C' if node.op == 'onehot' else 'axis'} {node.param})"
         add_row(table, str(i), name, op, inputs, *shape, style.num(values[i]), *derivs, style=row_style)
     return table
 

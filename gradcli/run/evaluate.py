@@ -317,6 +317,8 @@ def parse_seed(ev: Evaluation, text: str) -> tuple[str, Optional[tuple]]:
     name, inside = m.group(1), m.group(2)
     if name not in ev.inputs:
         raise UsageError(f"--seed {name}: not an input of the program (inputs: {', '.join(ev.inputs)})")
+    if name in ev.data:
+        raise UsageError(f"--seed {name}: {name} is data ({ev.data[name]}): it has no tangent")
     if inside is None:
         return name, None
     shape = tuple(getattr(ev.env[name], "shape", ()))
