@@ -217,3 +217,15 @@ def test_symbolic_checks_read_integer_data_as_numbers(cli, program, args):
     assert checks and all(r["ok"] for r in checks.values()) and not {"idx", "y"} & set(checks)
     exact = cli(["eval", program, *args, "--exact", "--no-nodes"])
     assert exact.exit_code == 0 and "failed" not in exact.stdout, exact.stdout
+
+
+def test_integer_data_has_no_tangent_and_no_answer_to_check(cli):
+    base = ["E = W[idx]; L = sum(E * E)", "W=[[1,2],[3,4],[5,6]]", "idx=[0,2,0]"]
+    seed = cli(["eval", *base, "--mode", "forward", "--seed", "idx"])
+    assert seed.exit_code == 2 and "idx is data" in seed.stderr and "no tangent" in seed.stderr
+    steps = cli(["eval", *base, "--mode", "forward", "--steps", "--no-nodes"])
+    assert steps.exit_code == 0 and "start with Ẇ = E₀₀ (1 at W[0,0]):" in steps.stdout
+    answer = cli(["check", *base, "--expect", "idx=[0,0,0]"])
+    assert answer.exit_code == 2 and "idx is data" in answer.stderr
+    right = cli(["check", *base, "--expect", "W=[[4,8],[0,0],[10,12]]"])
+    assert right.exit_code == 0, right.stdout + right.stderr

@@ -136,6 +136,8 @@ def adjoint_node(ev: Evaluation, name: str, what: str) -> int:
     if name not in names:
         raise UsageError(f"{what}: {name!r} is not an input or a step of the program "
                          f"(inputs: {', '.join(ev.inputs)}; steps: {', '.join(_steps(ev, names))})")
+    if name in ev.data:
+        raise UsageError(f"{what}: {name} is data ({ev.data[name]}): it has no gradient to check")
     if name in ev.inputs and name not in ev.gradient:
         raise UsageError(f"{what}: {name} is left out by --wrt")
     node = names[name]
