@@ -229,3 +229,11 @@ def test_integer_data_has_no_tangent_and_no_answer_to_check(cli):
     assert answer.exit_code == 2 and "idx is data" in answer.stderr
     right = cli(["check", *base, "--expect", "W=[[4,8],[0,0],[10,12]]"])
     assert right.exit_code == 0, right.stdout + right.stderr
+
+
+def test_csv_rows_mark_integer_data(cli):
+    result = cli(["eval", "L = sum(W[idx])", "W=[[1,2],[3,4]]", "idx=[1,1]", "--format", "csv"])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-2:] == ["idx[0],1.0,data", "idx[1],1.0,data"]
+    assert '"W[1,0]",3.0,2.0' in lines

@@ -196,6 +196,9 @@ def csv_rows(ev: Evaluation, checks: list[Check]) -> list[list[str]]:
                     err = r.errors[index] if index is not None and r.errors is not None else r.error
                     row += [_cell(_at(r.estimate, index)), _cell(err), r.status]
             rows.append(row)
+    for name in ev.data:  # integer data (indices, labels): its values, and "data" for the gradient
+        for label, index in elements(name, ev.env[name]):
+            rows.append([label, _cell(_at(ev.env[name], index)), "data", *(["", "", "data"] * len(checks))])
     return rows
 
 
