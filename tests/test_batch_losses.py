@@ -190,3 +190,10 @@ def test_the_points_module_holds_integer_data_fixed():
     env = {"y": np.array([0.0, 3.0, 1.0]), "S": np.ones((3, 4))}
     assert input_kinds(env)["y"] == "whole"
     assert input_kinds(env, integers=["y"])["y"] == "fixed"
+
+
+def test_a_user_batchnorm_gets_no_cs231n_note(cli):
+    result = cli(["eval", "def batchnorm(x, g, b) = g*x + b; L = sum(batchnorm(x, 2, 1))", "x=[[1,2],[3,5]]",
+                  "--steps", "--no-nodes"])
+    assert result.exit_code == 0, result.stderr
+    assert "CS231n" not in result.stdout and "x̄ = [[2, 2]," in result.stdout.replace("∂L/∂x = ", "")

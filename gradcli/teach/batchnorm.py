@@ -26,14 +26,19 @@ PARAMETERS = "{gammab} = Σₙ {yb} ∘ x̂,  {betab} = Σₙ {yb}"
 
 def _parts(graph: Any, result: int) -> dict[str, int]:
     """The nodes of one inlined batchnorm: its arguments x, γ, β, σ and its result, read off the
-    prelude's body ``gamma * (x - mean(x, 0)) / sqrt(var(x, 0) + eps) + beta``."""
+    prelude's body ``gamma * (x - mean(x, 0)) / sqrt(var(x, 0) + eps) + beta``.
+    A call of the user's own ``batchnorm`` (which replaces the prelude's) has another body:
+    KeyError then, and no note."""
     nodes = graph.nodes
     top = nodes[result]
-    quotient = nodes[top.args[0]]
-    product = nodes[quotient.args[0]]
-    centred = nodes[product.args[1]]
-    return {"x": centred.args[0], "gamma": product.args[0], "beta": top.args[1], "sigma": quotient.args[1],
-            "out": result}
+    quotient = nodes[top.args[0]] if top.op == "add" else None
+    product = nodes[quotient.args[0]] if quotient is not None and quotient.op == "div" else None
+    centred = nodes[product.args[1]] if product is not None and product.op == "mul" else None
+    if (centred is None or centred.op != "sub" or nodes[centred.args[1]].op != "mean"
+            or nodes[centred.args[1]].param != 0 or nodes[quotient.args[1]].op != "sqrt"):  # type: ignore[union-attr]
+        raise KeyError(result)
+    return {"x": centred.args[0], "gamma": product.args[0], "beta": top.args[1],  # type: ignore[union-attr]
+            "sigma": quotient.args[1], "out": result}  # type: ignore[union-attr]
 
 
 def compact_dx(x, gamma, sigma, g):
@@ -59,7 +64,7 @@ def batchnorm_notes(ev: Any) -> list[dict]:
             continue
         try:
             p = _parts(graph, result)
-        except (IndexError, KeyError):  # pragma: no cover - the prelude's body has this shape
+        except (IndexError, KeyError):  # not the prelude's body
             continue
         g = ev.adjoints[p["out"]]
         if g is None or not ev.tape.live[p["x"]]:
@@ -68,11 +73,15 @@ def batchnorm_notes(ev: Any) -> list[dict]:
 
         names = {k: graph.label(v) for k, v in p.items()}
         names.update({f"{k}b": _bar(names[k]) for k in ("x", "gamma", "beta")}, yb=_bar(names["out"]))
+        try:
+            value = compact_dx(ev.values[p["x"]], ev.values[p["gamma"]], ev.values[p["sigma"]], g)
+        except ValueError:  # x not a batch (N, D) the formula reads
+            continue
         notes.append({
             "call": label,
             "x": names["x"],
             "formula": FORMULA.format(**names),
             "parameters": PARAMETERS.format(**names),
-            "value": compact_dx(ev.values[p["x"]], ev.values[p["gamma"]], ev.values[p["sigma"]], g),
+            "value": value,
         })
     return notes
