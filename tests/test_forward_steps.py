@@ -142,6 +142,8 @@ PROGRAMS = [
     ("sum(vstack(W, x)) + sum(x[0:2]) + sum(W.T @ v) + sum(W @ W.T) + sum(sum(W, 0) * x)",
      ["W=[[1,2,3],[0.5,-1,2]]", "x=[1,2,3]", "v=[1,-1]"]),
     ("sum(x @ W) + sum(tanh(W) / (1 + W^2))", ["x=[1,2]", "W=[[1,2,3],[0.5,-1,2]]"]),
+    ("sum(W[idx] * W[idx]) + sum(exp(pick(W, y))) + sum(onehot(y, 3) * W)",  # idx, y: integer data
+     ["W=[[1,2,3],[0.5,-1,2]]", "idx=[1,1,0]", "y=[2,0]"]),
 ]
 
 
@@ -152,7 +154,7 @@ def test_every_op_s_tangent_rule_at_a_point(program, binds):
     rules_by_node = node_rules(ev)
     ops = set()
     passes = []
-    for name in ev.inputs:  # every input's passes (--seed NAME: up to 8 of them)
+    for name in ev.wrt:  # every input's passes (--seed NAME: up to 8 of them); integer data has none
         result = run_cli([*args, "--seed", name, "--json"])
         assert result.exit_code == 0, result.stderr
         doc = json.loads(result.stdout)

@@ -197,9 +197,11 @@ def test_an_unused_argument_is_still_checked():
 
 def test_prelude_errors_point_at_the_call():
     with pytest.raises(ParseError) as info:
-        graph_of("L = 1 + cross_entropy(z, k)")
+        graph_of("L = 1 + cross_entropy(z, 1.5)")
     assert "(in the prelude's cross_entropy)" in info.value.message
     assert info.value.line_col == (1, 9)
+    # an input k is an integer index now (x[idx], issue 23): data, not an error
+    assert "gather" in {n.op for n in graph_of("L = 1 + cross_entropy(z, k)").nodes}
 
 
 # ---- deep nesting and many calls: no recursion ---------------------------------------------
@@ -266,7 +268,7 @@ def test_a_constant_stays_reserved():
 
 # ---- the prelude ------------------------------------------------------------------------------
 def test_the_prelude_is_data_and_parses():
-    assert {"mse", "bce", "cross_entropy", "l2"} == set(NAMES)
+    assert {"mse", "bce", "cross_entropy", "l2", "batchnorm", "layernorm", "svm_loss", "softmax_loss"} == set(NAMES)
     parsed = parse(PRELUDE)
     assert [st.target for st in parsed.statements] == [f.name for f in definitions()]
     for f, st in zip(definitions(), parsed.statements):

@@ -18,7 +18,7 @@ import pytest
 from gradcli.backends.arrays import ARRAY
 from gradcli.core import rules
 from gradcli.core.engine import safe_partials
-from gradcli.core.ops import OPS
+from gradcli.core.ops import INTEGER_ARGS, OPS
 
 RNG_SEED = 20261129
 
@@ -32,7 +32,7 @@ def _forward(name, xs, param):
     f = getattr(ARRAY, name)
     if name in AXIS_OPS:
         return np.asarray(f(xs[0], param), dtype=float) if param is not None else np.asarray(f(xs[0]), dtype=float)
-    if name in ("index", "reshape"):
+    if name in ("index", "reshape", "onehot"):
         return np.asarray(f(xs[0], param), dtype=float)
     return np.asarray(f(*xs), dtype=float)
 
@@ -48,6 +48,19 @@ def _point(name, k, shape, rng):
     if name == "std":  # away from std = 0, where the rule's division has the engine's 0 instead
         return x + np.arange(x.size).reshape(shape) * 0.1
     return x
+
+
+def _points(name, shapes, param, rng):
+    """Random arguments; an integer argument (gather's idx, pick's and onehot's labels) holds
+    whole numbers in range, repeats included."""
+    tops = {"gather": lambda: shapes[0][0], "pick": lambda: shapes[0][1], "onehot": lambda: param}
+    xs = []
+    for k, s in enumerate(shapes):
+        if k in INTEGER_ARGS.get(name, ()):
+            xs.append(rng.integers(0, tops[name](), size=s).astype(float))
+        else:
+            xs.append(_point(name, k, s, rng))
+    return xs
 
 
 def _vjps(name, g, xs, out, param):
@@ -116,6 +129,11 @@ def _cases(rng):
         yield op, [(n, n)], None
     yield "solve", [(n, n), (n,)], None
     yield "solve", [(n, n), (n, k)], None
+    yield "gather", [(n, m), (k + 2,)], None  # more picks than rows: indices repeat
+    yield "gather", [(n,), (k,)], None
+    yield "gather", [(n, m), ()], None
+    yield "pick", [(n, m + 1), (n,)], None
+    yield "onehot", [(n,)], m + 1
 
 
 #: ops with no array arguments (eye, zeros, ones): constants, no adjoint to pass on, so no rule
@@ -144,7 +162,7 @@ def test_the_cases_cover_every_rule():
 def test_printed_rules_equal_the_engine_vjp(trial):
     rng = np.random.default_rng(RNG_SEED + trial)
     for name, shapes, param in _cases(rng):
-        xs = [_point(name, k, s, rng) for k, s in enumerate(shapes)]
+        xs = _points(name, shapes, param, rng)
         out = _forward(name, xs, param)
         g = rng.normal(size=out.shape)
         engine = _vjps(name, g, xs, out, param)
@@ -170,7 +188,7 @@ def test_printed_jacobians_equal_the_engine(trial):
     rng = np.random.default_rng(RNG_SEED + 100 + trial)
     seen = 0
     for name, shapes, param in _cases(rng):
-        xs = [_point(name, k, s, rng) for k, s in enumerate(shapes)]
+        xs = _points(name, shapes, param, rng)
         out = _forward(name, xs, param)
         for k, rule in enumerate(rules.rules_for(name, shapes, param)):
             env = rules.environment(name, k, xs, out, None, param)
@@ -268,7 +286,7 @@ def test_printed_tangents_equal_the_engine_jvp(trial):
     rng = np.random.default_rng(RNG_SEED + 200 + trial)
     seen = set()
     for name, shapes, param in _cases(rng):
-        xs = [_point(name, k, s, rng) for k, s in enumerate(shapes)]
+        xs = _points(name, shapes, param, rng)
         out = _forward(name, xs, param)
         for live in _live_subsets(len(shapes)):
             ts = [rng.normal(size=s) if ok else np.zeros(s) for s, ok in zip(shapes, live)]
@@ -337,7 +355,7 @@ def test_every_structural_row_points_to_its_rule_and_names_its_kernels():
             from_rules.append(name)
     kernels = {name for name in rules.RULES if OPS[name].kernel}
     assert kernels == {"matmul", "dot", "outer", "norm", "var", "std", "det", "solve"}, kernels
-    assert len(from_rules) == 20, from_rules
+    assert len(from_rules) == 23, from_rules
 
 
 def _numeric_vjp(name, g, xs, param, k, h=1e-6):
@@ -358,14 +376,17 @@ def test_vjps_from_the_rules_equal_central_differences(trial):
     for name, shapes, param in _cases(rng):
         if OPS[name].kernel or name in ("amax", "amin"):  # amax: ties have no derivative to difference
             continue
-        xs = [_point(name, k, s, rng) for k, s in enumerate(shapes)]
+        xs = _points(name, shapes, param, rng)
         out = _forward(name, xs, param)
         g = rng.normal(size=out.shape)
         for k, got in enumerate(_vjps(name, g, xs, out, param)):
+            if k in INTEGER_ARGS.get(name, ()):  # integer data: no gradient, and no step to difference
+                assert not np.any(got), name
+                continue
             want = _numeric_vjp(name, g, xs, param, k)
             assert np.allclose(got, want, rtol=1e-5, atol=1e-6), f"{name} {shapes} axis {param}: {got} vs {want}"
         seen.add(name)
-    assert len(seen) == 18
+    assert len(seen) == 21
 
 
 @pytest.mark.parametrize("trial", range(3))
@@ -375,8 +396,8 @@ def test_jvps_from_the_rules_equal_central_differences(trial):
     for name, shapes, param in _cases(rng):
         if OPS[name].kernel:
             continue
-        xs = [_point(name, k, s, rng) for k, s in enumerate(shapes)]
-        ts = [rng.normal(size=s) for s in shapes]
+        xs = _points(name, shapes, param, rng)
+        ts = [np.zeros(s) if k in INTEGER_ARGS.get(name, ()) else rng.normal(size=s) for k, s in enumerate(shapes)]
         out = _forward(name, xs, param)
         got = np.asarray(OPS[name].jvp(ARRAY, ts, xs, out, param), dtype=float)
         up = _forward(name, [x + h * t for x, t in zip(xs, ts)], param)

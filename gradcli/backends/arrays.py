@@ -369,4 +369,15 @@ ARRAY = _Arrays(
     scatter_into=_scatter_into,
     take_at=lambda x, where: np.asarray(x)[where],
     kron=np.kron,
+    # integer indices (issue 23): the kernels check whole numbers and ranges
+    gather=lambda x, idx: _kernels().gather_rows(x, idx),
+    pick=lambda S, y: _kernels().pick(S, y),
+    onehot=lambda y, classes: _kernels().onehot(y, classes),
+    scatter_add_rows=lambda g, shape, idx: _kernels().scatter_add_rows(g, shape, idx),
 )
+
+
+def _kernels():
+    from . import tensor_kernels
+
+    return tensor_kernels

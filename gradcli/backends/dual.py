@@ -255,6 +255,7 @@ def _build() -> SimpleNamespace:
         mean_keep=_linear(lambda x, axis: np.mean(x, axis=axis, keepdims=True)),
         scatter_into=_linear(ARRAY.scatter_into),
         take_at=_linear(ARRAY.take_at),
+        scatter_add_rows=lambda g, shape, idx: _linear(ARRAY.scatter_add_rows)(g, shape, value(idx)),
     )
     return _Duals(**funcs)
 

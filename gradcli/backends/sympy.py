@@ -242,6 +242,10 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         amin=lambda x: sp.Min(*_ravel(x)),
         index=h.index,
         stack=lambda *xs: _np_call("array")(list(xs), dtype=object),
+        # integer data (`input_symbols` keeps it numeric): rows, picks and one-hot rows by value
+        gather=lambda x, idx: np.asarray(x, dtype=object)[_whole(idx)],
+        pick=lambda s, y: np.asarray(s, dtype=object)[np.arange(np.size(y)), _whole(y)],
+        onehot=lambda y, classes: h.constant(np.eye(classes)[_whole(y)]),
     )
     return m
 
@@ -314,8 +318,15 @@ def _exact_fraction(body: str) -> Fraction:
     return Fraction(body)
 
 
+def _whole(idx):
+    import numpy as np
+
+    return np.asarray(idx, dtype=float).astype(np.int64)
+
+
 def input_symbols(graph: Graph, env: dict, symbol=None) -> dict[str, object]:
-    """A real SymPy symbol per input, or an object array of ``W[0,1]`` symbols.
+    """A real SymPy symbol per input, or an object array of ``W[0,1]`` symbols; an input that
+    is integer data (an index, labels) stays its values, an int64 array (no symbol: data).
 
     `symbol(label)` makes one symbol (default: a real SymPy symbol)."""
     if symbol is None:
@@ -326,10 +337,16 @@ def input_symbols(graph: Graph, env: dict, symbol=None) -> dict[str, object]:
 
     from ..core.elements import elements
 
+    from ..core.ops import integer_inputs
+
+    data = set(integer_inputs(graph))
     symbols: dict[str, object] = {}
     for i in graph.inputs:
         name = graph.nodes[i].name
         value = env[name]
+        if i in data:
+            symbols[name] = _whole(value)  # type: ignore[index]
+            continue
         if getattr(value, "shape", ()):
             import numpy as np
 
@@ -360,12 +377,20 @@ def to_sympy(graph: Graph, symbols: dict[str, object], sp=None) -> list:
     return exprs
 
 
+def is_data(sym: object) -> bool:
+    """An `input_symbols` entry that is integer data (its values), not symbols."""
+    dtype = getattr(sym, "dtype", None)
+    return dtype is not None and dtype.kind in "iu"
+
+
 def point_of(symbols: dict, env: dict) -> dict:
     """{symbol: Float} for every input element, at 30 digits."""
     import sympy as sp
 
     point = {}
     for name, sym in symbols.items():
+        if is_data(sym):
+            continue
         if hasattr(sym, "shape"):
             import numpy as np
 

@@ -37,7 +37,7 @@ from typing import Any, Optional, Sequence
 from ..backends.floats import IEEE, SCALAR, ieee
 from .errors import MathError
 from .graph import CONST, INPUT, Graph
-from .ops import OPS
+from .ops import INTEGER_ARGS, OPS, integer_inputs
 
 _isfinite = math.isfinite
 #: the adjoint of a node nothing has flowed into yet (identity-compared, never mutated)
@@ -55,6 +55,8 @@ class Tape:
         node_ids = list(range(self.n))  # one int object per node, shared by every instruction
         all_args = graph.all_args(node_ids)
         self.live = graph.depends_on_input(all_args)
+        if any(op in INTEGER_ARGS for op in ops):
+            self.live = _differentiable(graph)
         self.shapes = list(graph.shapes)
         #: True when every node is a scalar and every op elementwise: the fast float-only path
         self.scalar = not any(self.shapes) and all(
@@ -508,6 +510,20 @@ def _as_float(f):
         return float(f(*xs))
 
     return scalar
+
+
+def _differentiable(graph: Graph) -> list[bool]:
+    """`Graph.depends_on_input` where integer data (an index, labels: `INTEGER_ARGS`) carries
+    no derivative: such inputs are not live, and nothing is live through an integer argument."""
+    data = set(integer_inputs(graph))
+    live = [False] * len(graph.nodes)
+    for node in graph.nodes:
+        if node.op == INPUT:
+            live[node.id] = node.id not in data
+        elif node.args:
+            skip = INTEGER_ARGS.get(node.op, ())
+            live[node.id] = any(live[a] for k, a in enumerate(node.args) if k not in skip)
+    return live
 
 
 def _array_backend():

@@ -687,6 +687,63 @@ STACK = _structural(
 )
 
 
+# ---- integer indices: gathers, picks, one-hot (issue 23) --------------------------------------
+# Their integer argument (idx, labels y) is data: it gets no gradient (its VJP is 0, and
+# `INTEGER_ARGS` tells the bindings, tables and checks which inputs are such data).
+
+def _gather_shape(shapes, param=None) -> tuple:
+    x, idx = shapes
+    if not x:
+        raise ValueError("x[idx] needs an array x with rows, got a scalar")
+    return (*idx, *x[1:])
+
+
+def _pick_shape(shapes, param=None) -> tuple:
+    s, y = shapes
+    if len(s) != 2 or len(y) != 1 or y[0] != s[0]:
+        raise ValueError(f"pick(S, y) takes S of shape (N, C) and labels y of shape (N,), got S {s} and y {y}")
+    return (s[0],)
+
+
+def _onehot_shape(shapes, classes) -> tuple:
+    (y,) = shapes
+    if len(y) != 1:
+        raise ValueError(f"onehot(y, C) takes labels y of shape (N,), got {y}")
+    if classes is None or classes < 1:
+        raise ValueError(f"onehot(y, C) needs a number of classes C >= 1, got {classes}")
+    return (y[0], classes)
+
+
+GATHER = _structural(
+    "gather", 2, shape=_gather_shape, user=False,
+    doc="x[idx] with an integer array idx: the rows of x at idx (an embedding lookup); "
+        "a repeated index's gradients add",
+)
+PICK = _structural(
+    "pick", 2, shape=_pick_shape,
+    doc="pick(S, y): the vector of S[i, y[i]] for S (N, C) and integer labels y (N,)",
+)
+ONEHOT = _structural(
+    "onehot", 1, shape=_onehot_shape,
+    doc="onehot(y, C): the (N, C) matrix with a 1 in column y[i] of row i (y integer labels; no gradient)",
+)
+#: op -> the positions of its integer arguments: data (indices, labels), never differentiated
+INTEGER_ARGS = {"gather": (1,), "pick": (1,), "onehot": (0,)}
+
+
+def integer_inputs(graph: Any) -> list[int]:
+    """The ids of the input nodes `graph` reads as integers (an index or labels): data, which
+    gets no gradient and is never perturbed (finite differences, the grader's points)."""
+    found: list[int] = []
+    nodes = graph.nodes
+    for node in nodes:
+        for k in INTEGER_ARGS.get(node.op, ()):
+            a = node.args[k]
+            if nodes[a].op == "input" and a not in found:
+                found.append(a)
+    return found
+
+
 def _cumsum_shape(shapes, axis) -> tuple:
     (s,) = shapes
     if axis is None:
@@ -873,7 +930,7 @@ AXIS_OPS = {"sum", "mean", "softmax", "log_softmax", "logsumexp", "prod", "cumsu
 #: ops whose trailing arguments are integer literals making a shape: name -> number of value arguments
 SHAPE_ARG_OPS = {"reshape": 1, "eye": 0, "zeros": 0, "ones": 0}
 #: ops that take a static parameter (the engine passes it after the arguments)
-PARAM_OPS = AXIS_OPS | set(SHAPE_ARG_OPS) | {"index"}
+PARAM_OPS = AXIS_OPS | set(SHAPE_ARG_OPS) | {"index", "onehot"}
 #: default axis when none is written
 DEFAULT_AXIS = {"softmax": -1, "log_softmax": -1}
 

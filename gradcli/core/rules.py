@@ -318,6 +318,61 @@ RULES.update({
 })
 
 
+# ---- integer indices: gather (x[idx]), pick, onehot -----------------------------------------------
+# The integer argument is data: its rule is 0 ("no gradient"), and the tables say so.
+
+def _no_gradient(shape: tuple, what: str) -> Rule:
+    return Rule(Expr("zero", data=tuple(shape)), None, f"none: {what} is data (integers)",
+                "no gradient flows to integer data")
+
+
+def _gather_selection(env: dict):
+    """∂x[idx]/∂x: row k·D + d has its 1 at element idx[k]·D + d of x (a selection; rows repeat)."""
+    import numpy as np
+
+    shape = tuple(env["arg_shape"])
+    rows = np.asarray(env["x1"], dtype=float).astype(np.int64).ravel()
+    width = _size(shape[1:])
+    return np.kron(np.eye(shape[0])[rows], np.eye(width))
+
+
+def _gather_rules(shapes: tuple) -> tuple:
+    x, idx = (tuple(s) for s in shapes)
+    return (Rule(call("scatter_add", lambda m, g, i: m.scatter_add_rows(g, x, i), G, X1),
+                 Expr("embed", key="S", data=_gather_selection),
+                 "sparse: 0/1, the rows of I at [{x1}] (a selection; a repeated index repeats a row)",
+                 "a scatter-add: ḡ[k] is added into row idx[k] of the adjoint of {arg}, so a repeated index sums"),
+            _no_gradient(idx, "{x1}"))
+
+
+def _pick_jacobian(env: dict):
+    """∂pick(S, y)/∂S: row i has its 1 at element (i, y[i]) of S (read row-major)."""
+    import numpy as np
+
+    n, c = env["arg_shape"]
+    labels = np.asarray(env["x1"], dtype=float).astype(np.int64).ravel()
+    j = np.zeros((n, n * c))
+    j[np.arange(n), np.arange(n) * c + labels] = 1.0
+    return j
+
+
+def _pick_rules(shapes: tuple) -> tuple:
+    s, y = (tuple(v) for v in shapes)
+    classes = s[1] if len(s) == 2 else 1
+    hot = call("onehot", lambda m, labels: m.onehot(labels, classes), X1, extra=str(classes))
+    return (Rule(hot * Expr("col", G), Expr("embed", key="E", data=_pick_jacobian),
+                 "sparse: row i has one 1, at {x0}[i, {x1}[i]] (read row-major)",
+                 "a one-hot scatter: ḡᵢ goes to column yᵢ of row i of the adjoint of {arg}, the rest gets 0"),
+            _no_gradient(y, "{x1}"))
+
+
+RULES.update({
+    "gather": lambda shapes, p: _gather_rules(shapes),
+    "pick": lambda shapes, p: _pick_rules(shapes),
+    "onehot": lambda shapes, p: (_no_gradient(tuple(shapes[0]), "{x0}"),),
+})
+
+
 def rules_for(op: str, shapes: tuple, param: object) -> Optional[tuple]:
     """The rules of a structural op's arguments at these argument shapes, or None."""
     make = RULES.get(op)
@@ -567,6 +622,10 @@ TANGENTS: dict[str, Callable[[tuple, object], tuple]] = {
     "logdet": lambda shapes, p: (_call("tr", _np("trace"), INV @ T0),),
     "inv": lambda shapes, p: (Expr("neg", OUT @ T0 @ OUT),),
     "solve": _solve_tangent,
+    "gather": lambda shapes, p: (_call("gather", _np("gather"), T0, X1),
+                                 Expr("zero", data=(*shapes[1], *shapes[0][1:]))),
+    "pick": lambda shapes, p: (_call("pick", _np("pick"), T0, X1), Expr("zero", data=(shapes[0][0],))),
+    "onehot": lambda shapes, p: (Expr("zero", data=(shapes[0][0], p)),),
 }
 
 #: linear ops of several arguments: the output's tangent is the op applied to the tangents

@@ -325,7 +325,8 @@ class _Lowering:
             return None
         if not in_prelude:
             self.user_calls.setdefault(name, pos)
-        if nargs != len(d.params):
+        if nargs != len(d.params) and not (d.is_prelude and nargs == len(d.params) - 1
+                                           and d.name in prelude.DEFAULTS):
             plural = "" if len(d.params) == 1 else "s"
             raise err(f"{name}() takes {len(d.params)} argument{plural} ({', '.join(d.params)}), got {nargs}", pos)
         if d.plan is None:
@@ -468,6 +469,11 @@ class _Lowering:
             raise self.ctx_fail(c)(f"the function calls expand to over {MAX_INLINED:,} operations "
                                    f"(a definition calling another twice or more, many levels deep?)", c.code[i][2])
         thunks = [_Thunk(k, c) for k in kids]
+        if len(thunks) < len(d.params):  # a prelude function's optional last argument (eps)
+            default = _Thunk(-1, c)
+            text = prelude.DEFAULTS[d.name]
+            default.value = self.g.const(float(text), text, c.code[i][2])
+            thunks.append(default)
         g = self.g
         g.calls.append([label, c.call, -1])
         site = c.site if (c.fn is not None and c.fn.is_prelude) else c.code[i][2]
@@ -599,6 +605,9 @@ def _run(g: Graph, code: list[Item], lo: int, hi: int, stack: list, resolve, cal
             picked = stack[len(stack) - n :]
             del stack[len(stack) - n :]
             base = stack.pop()
+            if n == 1 and isinstance(picked[0], int) and g.nodes[picked[0]].op != CONST:
+                stack.append(g.add("gather", (base, picked[0]), pos=pos))  # x[idx]: an integer array
+                continue
             index = tuple(it if isinstance(it, tuple) else _integer(g, it, pos, fail) for it in picked)
             if any(it is None for it in index):
                 raise fail("an index must be an integer or a slice", pos)
@@ -625,6 +634,11 @@ def _call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail, user_defs=
         return g.add(op.name, args[:1], param=axis, pos=pos)
     if name in SHAPE_ARG_OPS:
         return _shape_call(g, name, args, pos, fail)
+    if name == "onehot":
+        if len(args) != 2:
+            raise fail(f"onehot() is written onehot(y, C) with C a whole number, got {len(args)} "
+                       f"argument{'s' if len(args) != 1 else ''}", pos)
+        return g.add(name, args[:1], param=_integer(g, args[1], pos, fail), pos=pos)
     if name in DEFAULT_ARGS and len(args) == op.arity - 1:
         text = DEFAULT_ARGS[name]
         args = args + (g.const(float(text), text, pos),)

@@ -21,7 +21,18 @@ def bce(p, y) = -mean(y*log(p) + (1 - y)*log(1 - p))
 def cross_entropy(z, k) = -log_softmax(z)[k]
 # the squared L2 norm (weight decay): the sum of the squares of every element of w
 def l2(w) = sum(w^2)
+# training-mode batch normalisation of x (N, D) over the batch (axis 0), population variance; eps defaults to 1e-5
+def batchnorm(x, gamma, beta, eps) = gamma * (x - mean(x, 0)) / sqrt(var(x, 0) + eps) + beta
+# layer normalisation of each row of x over its last axis (population variance); eps defaults to 1e-5
+def layernorm(x, gamma, beta, eps) = gamma * ((x.T - mean(x.T, 0)) / sqrt(var(x.T, 0) + eps)).T + beta
+# multiclass SVM loss of scores S (N, C), labels y (N,): mean over rows of the sum over j != y of max(0, S[i,j] - S[i,y] + 1)
+def svm_loss(S, y) = mean(sum(relu(S.T - pick(S, y) + 1), 0)) - 1
+# softmax loss of scores S (N, C), labels y (N,): mean over rows of -log softmax(S[i])[y[i]]
+def softmax_loss(S, y) = -mean(pick(log_softmax(S), y))
 """
+
+#: a prelude function's optional last parameter: its default (source text)
+DEFAULTS = {"batchnorm": "1e-5", "layernorm": "1e-5"}
 
 
 class PreludeFunction(NamedTuple):

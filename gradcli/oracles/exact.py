@@ -101,7 +101,7 @@ def run_exact(ev: Evaluation, seconds: float) -> ExactResult:
     import sympy  # noqa: F401  (before the fork)
 
     from . import budget
-    from ..backends.sympy import input_symbols, short, to_sympy
+    from ..backends.sympy import input_symbols, is_data, short, to_sympy
 
     refuse_huge_powers(ev)
     graph = ev.graph
@@ -126,6 +126,8 @@ def run_exact(ev: Evaluation, seconds: float) -> ExactResult:
         f = to_sympy(graph, symbols)[graph.output]
         point = {}
         for name, sym in symbols.items():
+            if is_data(sym):
+                continue
             if isinstance(sym, np.ndarray):
                 for index in np.ndindex(*sym.shape):
                     point[sym[index]] = exact[name][index]

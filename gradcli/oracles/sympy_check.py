@@ -27,7 +27,7 @@ import os
 import sys
 from typing import Any, Optional
 
-from ..backends.sympy import input_symbols, point_of, short, to_float, to_sympy, values_at
+from ..backends.sympy import input_symbols, is_data, point_of, short, to_float, to_sympy, values_at
 from ..run.evaluate import Evaluation
 from . import budget
 from .checks import DEFAULT_TOLERANCE, Check, CheckResult, agree, judge
@@ -184,6 +184,8 @@ def _symengine_values(graph, env, wrt, labels, send) -> Optional[dict]:
         f = to_sympy(graph, symbols, se)[graph.output]
         point = {}
         for name, sym in symbols.items():
+            if is_data(sym):
+                continue
             if hasattr(sym, "shape"):
                 import numpy as np
 

@@ -76,7 +76,9 @@ def _document(report: EvalReport) -> dict:
     ev, checks, explained = report.evaluation, report.checks, report.explained
     doc: dict = {
         **_head(ev),
-        "gradient": {name: json_value(g) for name, g in ev.gradient.items()} if ev.has_gradient else None,
+        "gradient": ({**{name: json_value(g) for name, g in ev.gradient.items()}, **dict.fromkeys(ev.data)}
+                     if ev.has_gradient else None),
+        **({"data": dict(ev.data)} if ev.data else {}),
         "nodes": [],
         "checks": {},
         "tolerances": {},
@@ -214,6 +216,9 @@ def csv_rows(report: EvalReport) -> list[list[str]]:
                     err = r.errors[index] if index is not None and r.errors is not None else r.error
                     row += [_cell(_at(r.estimate, index)), _cell(err), r.status]
             rows.append(row)
+    for name in ev.data:  # integer data (indices, labels): its values, and "data" for the gradient
+        for label, index in elements(name, ev.env[name]):
+            rows.append([label, _cell(_at(ev.env[name], index)), "data", *(["", "", "data"] * len(checks))])
     return rows
 
 

@@ -282,7 +282,7 @@ def node_table(ev: Evaluation, style: Style, limit: Optional[int] = NODE_LIMIT) 
         if node.op == "index":
             op = f"index [{index_text(node.param)}]"  # type: ignore[arg-type]
         elif node.param is not None and node.op not in (INPUT, CONST):
-            op = f"{node.op} (axis {node.param})"
+            op = f"{node.op} ({'C' if node.op == 'onehot' else 'axis'} {node.param})"
         add_row(table, str(i), name, op, inputs, *shape, style.num(values[i]), *derivs, style=row_style)
     return table
 
@@ -330,6 +330,14 @@ def gradient_table(ev: Evaluation, checks: list[Check], style: Style,
         if checks:
             row.append(_verdict_cell(statuses))
         add_row(table, *row)
+    for name in getattr(ev, "data", {}):  # integer inputs (indices, labels): data, no gradient
+        shape = [_shape_text(getattr(ev.env[name], "shape", ()))] if tensors else []
+        row = [name, *shape, style.num(ev.env[name]), "data (integer)"]
+        for check in checks:
+            row += ["—", ""] + ([""] if check.name == "fd" else [])
+        if checks:
+            row.append("not perturbed")
+        add_row(table, *row, style="dim")
     return table
 
 

@@ -60,6 +60,8 @@ class Evaluation:
         self.passes = 0
         #: forward mode, --seed W[0,1]: the element of the seeded array input
         self.seed_index: Optional[tuple] = None
+        #: inputs read as integers (indices, labels): name -> what they are; data, no gradient
+        self.data: dict[str, str] = {}
 
     @property
     def output_name(self) -> str:
@@ -126,7 +128,14 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
         chosen = list(inputs)
     env: dict[str, Any] = {name: bindings[name].value for name in inputs}
     infer_shapes(graph, env)
+    data = _integer_data(graph, env)
+    if data:
+        asked = [name for name in (wrt or ()) if name in data]
+        if asked:
+            raise UsageError(f"--wrt {asked[0]}: {asked[0]} is data ({data[asked[0]]}): it has no gradient")
+        chosen = [name for name in chosen if name not in data]
     ev = Evaluation(source, graph, Tape(graph), env, bindings, chosen)  # type: ignore[arg-type]
+    ev.data = data
     assigned = set(graph.names) - set(inputs)
     unused = []
     for name, b in bindings.items():
@@ -141,6 +150,46 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
         shown = ", ".join(unused[:5]) + (", …" if len(unused) > 5 else "")
         ev.warnings.append(f"{len(unused)} values are not used by the program: {shown}")
     return ev
+
+
+def _integer_data(graph, env: dict) -> dict[str, str]:
+    """{input name: what it is} for the inputs read as integers (indices, labels): data, with no
+    gradient.  A value that is not a whole number, or out of range, is a UsageError naming it."""
+    from ..core.ops import INTEGER_ARGS, integer_inputs
+
+    ids = integer_inputs(graph)
+    if not ids:
+        return {}
+    import numpy as np
+
+    found: dict[str, str] = {}
+    nodes = graph.nodes
+    for node in nodes:
+        for k in INTEGER_ARGS.get(node.op, ()):
+            a = node.args[k]
+            if a not in ids:
+                continue
+            name = nodes[a].name or ""
+            inside = graph.calls[graph.call_path(node.call)[0]][0].split("#")[0] if node.call >= 0 else ""
+            first = "S" if inside else graph.label(node.args[0])  # a prelude's steps have no names of the user's
+            if node.op == "gather":
+                what, top = f"integer indices of {'x' if inside else first}[{name}]", nodes[node.args[0]].shape[0]
+            elif node.op == "pick":
+                what, top = f"integer labels of pick({first}, {name})", nodes[node.args[0]].shape[1]
+            else:
+                what, top = f"integer labels of onehot({name}, {node.param})", node.param
+            if inside:
+                what += f" inside {inside}()"
+            values = np.asarray(env[name], dtype=float)
+            whole = np.isfinite(values) & (values == np.round(values))
+            if not whole.all():
+                bad = values[~whole].ravel()[0]
+                raise UsageError(f"{name} holds {bad:g}, but {name} is used as {what}: it needs whole numbers")
+            if values.size and (values.min() < 0 or values.max() >= top):
+                bad = values.min() if values.min() < 0 else values.max()
+                raise UsageError(f"{name} holds {bad:g}, but {name} is used as {what}, which must be in 0…{top - 1}")
+            found.setdefault(name, what)
+    return found
 
 
 def _narrow_product_hint(exc: ParseError, bindings: dict[str, Binding]) -> None:
@@ -265,6 +314,8 @@ def parse_seed(ev: Evaluation, text: str) -> tuple[str, Optional[tuple]]:
     name, inside = m.group(1), m.group(2)
     if name not in ev.inputs:
         raise UsageError(f"--seed {name}: not an input of the program (inputs: {', '.join(ev.inputs)})")
+    if name in ev.data:
+        raise UsageError(f"--seed {name}: {name} is data ({ev.data[name]}): it has no tangent")
     if inside is None:
         return name, None
     shape = tuple(getattr(ev.env[name], "shape", ()))

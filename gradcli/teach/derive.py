@@ -62,6 +62,19 @@ class Derivation:
         self.steps_simplified: dict[str, Any] = {}
 
 
+def refuse_integer_data(graph: Graph) -> None:
+    """x[idx], pick(S, y) and onehot(y, C) read integer data: their derivatives select rows
+    and columns by the values of idx and y, so no point-free formula exists (one clear refusal)."""
+    from ..core.ops import INTEGER_ARGS
+
+    for n in graph.nodes:
+        if n.op in INTEGER_ARGS:
+            shown = "x[idx]" if n.op == "gather" else f"{n.op}()"
+            raise UsageError(f"gradcli diff cannot write {shown} (node {graph.label(n.id)} = {graph.definition(n.id)}) "
+                             "as a formula: its derivative picks rows or columns by the values of integer data; "
+                             "use 'gradcli eval … --steps' at a point, which prints its rule")
+
+
 def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:
     """Run the reverse sweep in symbols over `graph` (scalar nodes only)."""
     import sympy as sp

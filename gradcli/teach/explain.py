@@ -183,6 +183,12 @@ def fused_losses(ev: Evaluation) -> list[FusedLoss]:
     return found
 
 
+def _batchnorm_notes(ev: Evaluation) -> list[dict]:
+    from .batchnorm import batchnorm_notes
+
+    return batchnorm_notes(ev)
+
+
 def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     if not ev.adjoints:
         return "--steps needs a reverse-mode gradient (a scalar output, or --seed-output)."
@@ -264,6 +270,13 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
             head = f"     {_bar(name)} = {joined} = "
             shown = _num(total, digits) if isinstance(total, float) else _array_num(total, digits, full, len(head))
             lines.append(head + shown)
+    for note in _batchnorm_notes(ev):  # CS231n's compact formula for the same adjoint
+        lines.append(f"{note['call']}: batch normalisation's backward pass in one formula (CS231n), from the same "
+                     f"adjoint of its result:")
+        lines.append(f"     {note['formula']}")
+        lines.append(f"     {note['parameters']}")
+        head = f"     the contribution to {_bar(note['x'])} = "
+        lines.append(head + _array_num(note["value"], digits, full, len(head)))
     if all(isinstance(g, float) for g in ev.gradient.values()):
         grads = ", ".join(f"∂{out}/∂{name} = {_bar(name)} = {_num(g, digits)}" for name, g in ev.gradient.items())
         lines.append(f"Gradient: {grads}")

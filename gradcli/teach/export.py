@@ -453,6 +453,21 @@ class NumpyCode:
         self.helpers.add("safe_div")
         return _call("safe_div", x, y, shape=_shape(x.shape, y.shape))
 
+    # integer data (issue 23): indices and labels arrive as floats, read as integers
+    def gather(self, x: Code, idx: Code) -> Code:
+        return Code(f"{x.wrap(ATOM)}[{idx.wrap(ATOM)}.astype(int)]", ATOM, (*idx.shape, *x.shape[1:]))
+
+    def pick(self, s: Code, y: Code) -> Code:
+        n = s.shape[0] if s.shape else 0
+        return Code(f"{s.wrap(ATOM)}[np.arange({n}), {y.wrap(ATOM)}.astype(int)]", ATOM, (n,))
+
+    def onehot(self, y: Code, classes: int) -> Code:
+        return Code(f"np.eye({classes})[{y.wrap(ATOM)}.astype(int)]", ATOM, (*y.shape, classes))
+
+    def scatter_add_rows(self, g: Code, shape: tuple, idx: Code) -> Code:
+        self.helpers.add("scatter_add_rows")
+        return Code(f"scatter_add_rows({g.text}, {tuple(shape)!r}, {idx.text})", ATOM, tuple(shape))
+
 
 _HELPERS = {
     "sigmoid": '''def sigmoid(x):
@@ -478,6 +493,11 @@ _HELPERS = {
     """The adjoint of indexing: g put back where it came from, zeros elsewhere."""
     out = np.zeros(shape)
     out[index] += g
+    return out''',
+    "scatter_add_rows": '''def scatter_add_rows(g, shape, idx):
+    """The adjoint of x[idx]: each row of g added into the row it came from (repeats add)."""
+    out = np.zeros(shape)
+    np.add.at(out, idx.astype(int).ravel(), g.reshape(idx.size, *shape[1:]))
     return out''',
     "unbroadcast": '''def unbroadcast(g, shape):
     """Sum g over the axes broadcasting added or stretched, back to shape."""
@@ -772,6 +792,16 @@ def _framework_call(op: str, args: list[str], p: Any, target: str) -> str:
         return f"jax.scipy.special.logsumexp({args[0]}, axis={p})"
     if op == "index":
         return f"{args[0]}[{index_text(tuple(p))}]"  # type: ignore[arg-type]
+    if op == "gather":  # x[idx]: the indices arrive as floats
+        return f"{args[0]}[{args[1]}.long()]" if target == "torch" else f"{args[0]}[{args[1]}.astype(int)]"
+    if op == "pick":
+        if target == "torch":
+            return f"{args[0]}[torch.arange({args[0]}.shape[0]), {args[1]}.long()]"
+        return f"{args[0]}[jnp.arange({args[0]}.shape[0]), {args[1]}.astype(int)]"
+    if op == "onehot":
+        if target == "torch":
+            return f"torch.nn.functional.one_hot({args[0]}.long(), {p}).double()"
+        return f"jax.nn.one_hot({args[0]}, {p}, dtype=jnp.float64)"
     if op == "stack":
         return f"{xp}.stack([{', '.join(_as_tensor(a, target) for a in args)}])"
     if op in ("hstack", "vstack"):

@@ -308,6 +308,8 @@ def array_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> st
     for p in data:
         start = []
         for n in ev.inputs:
+            if n in ev.data:  # integer data: no tangent at all
+                continue
             if n != p["input"]:
                 start.append(f"{dot(n)} = 0")
             elif p["index"] is None:

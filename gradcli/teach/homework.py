@@ -136,6 +136,8 @@ def adjoint_node(ev: Evaluation, name: str, what: str) -> int:
     if name not in names:
         raise UsageError(f"{what}: {name!r} is not an input or a step of the program "
                          f"(inputs: {', '.join(ev.inputs)}; steps: {', '.join(_steps(ev, names))})")
+    if name in ev.data:
+        raise UsageError(f"{what}: {name} is data ({ev.data[name]}): it has no gradient to check")
     if name in ev.inputs and name not in ev.gradient:
         raise UsageError(f"{what}: {name} is left out by --wrt")
     node = names[name]
@@ -218,7 +220,7 @@ class _Context:
         unknown = [n for n in declared if n not in ev.inputs]
         if unknown:
             raise UsageError(f"--data {unknown[0]}: not an input of the program (inputs: {', '.join(ev.inputs)})")
-        self.kinds = points_mod.input_kinds(ev.env, declared)
+        self.kinds = points_mod.input_kinds(ev.env, declared, integers=tuple(ev.data))
         self._points: Optional[list[points_mod.Point]] = None
         self._adjoints: dict[int, list] = {}
         self._printed: Optional[tuple[dict[str, int], dict[str, int]]] = None

@@ -9,6 +9,8 @@ points, and there compared with the engine's adjoint.  Two things make those poi
   gradient of softmax with cross-entropy only for a one-hot ``y``; moving ``y`` off that
   set would reject every textbook answer.  A program can also say it (``#: data y mask``,
   or ``--data NAME``): such an input keeps its kind when one is recognised, else its value.
+  An input read as integers (the index of ``x[idx]``, the labels of ``pick``/``onehot``)
+  keeps its value: it is data, and another whole number could fall out of range.
 * **Kinks are crossed.**  Every piecewise op (relu, max, min, abs, clip, where,
   comparisons; the op row's ``side``) is seen on every side it can take, so the forgotten
   ReLU mask (``x`` for ``relu(w*x)``), right on one side only, is found.  Candidate
@@ -71,13 +73,15 @@ def kind_of(value: Any) -> str:
     return "real"
 
 
-def input_kinds(env: dict, data: Iterable[str] = ()) -> dict[str, str]:
-    """Each input's kind; a declared data input that is plain real stays fixed."""
+def input_kinds(env: dict, data: Iterable[str] = (), integers: Iterable[str] = ()) -> dict[str, str]:
+    """Each input's kind; a declared data input that is plain real stays fixed, and so does
+    integer data (indices, labels: `Evaluation.data`), whatever it looks like."""
     declared = set(data)
+    fixed = set(integers)
     kinds = {}
     for name, value in env.items():
         kind = kind_of(value)
-        if name in declared and kind in ("real",):
+        if (name in declared and kind in ("real",)) or name in fixed:
             kind = "fixed"
         kinds[name] = kind
     return kinds

@@ -206,4 +206,13 @@ def _build_numpy() -> SimpleNamespace:
         hstack=lambda *xs: np.hstack(list(xs)), vstack=lambda *xs: np.vstack(list(xs)),
         expand_to=lambda g, shape, axis: np.broadcast_to(g, shape), take_at=lambda x, where: x[where],
         times=lambda a, b: a * b,
+        gather=lambda x, idx: _kernels().gather_rows(x, idx), pick=lambda s, y: _kernels().pick(s, y),
+        onehot=lambda y, c: _kernels().onehot(y, c),
+        scatter_add_rows=lambda g, shape, idx: _kernels().scatter_add_rows(g, shape, idx),
     )
+
+
+def _kernels():
+    from ...backends import tensor_kernels
+
+    return tensor_kernels

@@ -47,7 +47,8 @@ def _rsum_text(r: Render, e: Node, a: Node) -> str:  # Σ ẋ, Σ₀ ẋ: over a
 def _call_text(r: Render, e: Node, *a: Node) -> str:  # tr(Ẋ), hstack(ȧ, ḃ), cumsum(ẋ, 0)
     extra: str = e.data[1]  # type: ignore[index]
     inside = ", ".join([r.show(x) for x in a] + ([extra] if extra else []))
-    return r.pick(e.key, rf"\operatorname{{{e.key}}}") + f"({inside})"
+    tex_key = e.key.replace("_", "\\_")
+    return r.pick(e.key, rf"\operatorname{{{tex_key}}}") + f"({inside})"
 
 
 def _sumto_text(r: Render, e: Node, a: Node) -> str:
