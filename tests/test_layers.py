@@ -28,7 +28,8 @@ FLOORS: list[list[str]] = [
     ["gradcli.core.engine"],
     ["gradcli.backends"],
     ["gradcli.core.graph", "gradcli.core.shapes"],
-    ["gradcli._version", "gradcli.core.ops", "gradcli.core.rules", "gradcli.core.errors", "gradcli.core.fmt", "gradcli.core.elements", "gradcli.core"],
+    # tensor_kernels is a leaf (NumPy only, nothing of gradcli): the rules evaluate with it
+    ["gradcli._version", "gradcli.backends.tensor_kernels", "gradcli.core.ops", "gradcli.core.rules", "gradcli.core.errors", "gradcli.core.fmt", "gradcli.core.elements", "gradcli.core"],
 ]
 
 

@@ -18,6 +18,8 @@
   every kink.
 * `gradebook` -- a class's answer sheet, graded cell by cell.
 * `mistakes` -- common backprop mistakes, and which one explains a wrong answer.
+* `batchnorm` -- the compact backward formula of the prelude's batchnorm, printed and
+  evaluated where ``--steps`` meets a batchnorm call.
 * `formula_shapes` -- a formula whose shapes do not fit, said in its own terms.
 
 Explanations return text or data; `gradcli.output` lays them out, `gradcli.cli` prints.
