@@ -151,7 +151,7 @@ class Graph:
             return f"[{', '.join(labels)}]"
         if node.op == "index":
             return f"{labels[0]}[{index_text(node.param)}]"  # type: ignore[arg-type]
-        if node.op in ("amax", "amin"):
+        if node.op in ("amax", "amin") and node.param is None:  # max(x) of one array
             return f"{node.op[1:]}({labels[0]})"
         if isinstance(node.param, tuple):  # reshape(x, 2, 3), zeros(2, 3)
             labels.extend(map(str, node.param))

@@ -123,6 +123,17 @@ def _matmul_rules(shapes: tuple) -> tuple:
 
 _REDUCE_NOTE = "broadcast back to the shape of {arg}"
 
+
+def _extreme_rule(which: str, axis) -> tuple:
+    """amax/amin: the adjoint goes to the extreme element (of all, or of each slice along the
+    axis); tied extremes share it evenly."""
+    hits = indicator(X0, OUT)
+    if axis is None:
+        return (Rule(scale(G, hits) / total(hits), row(hits) / total(hits), f"sparse row: 1 at the {which} element",
+                     "tied elements share it evenly"),)
+    return (Rule(scale(G, hits) / total(hits), None, f"sparse: one 1 per slice along axis {axis}, at its {which} element",
+                 _REDUCE_NOTE + "; tied elements of a slice share it evenly"),)
+
 RULES: dict[str, Callable[[tuple, object], tuple]] = {
     "matmul": lambda shapes, p: _matmul_rules(shapes),
     "dot": lambda shapes, p: _matmul_rules(shapes),
@@ -130,7 +141,7 @@ RULES: dict[str, Callable[[tuple, object], tuple]] = {
         Rule(G @ X1, kron(EYE, X1), "sparse: block i is the column {x1}", eye=("arg", 0)),
         Rule(G.T @ X0, kron(X0, EYE), "sparse: {x0} ⊗ I", eye=("arg", 0)),
     ),
-    "transpose": lambda shapes, p: (Rule(G.T, PERM, "permutation"),),
+    "transpose": lambda shapes, p: _transpose_rules(shapes, p),
     "sum": lambda shapes, p: (
         Rule(scale(G, ONES), row(ONES) if p is None else None, "dense row of ones" if p is None else "sparse: 0/1",
              _REDUCE_NOTE),),
@@ -149,18 +160,49 @@ RULES: dict[str, Callable[[tuple, object], tuple]] = {
         Rule(scale(G, exp(X0 - OUT)), row(exp(X0 - OUT)) if p is None else None,
              "dense row: softmax(z)ᵀ" if p is None else "sparse: one softmax row per reduced slice",
              "exp(z − s) = softmax"),),
-    "amax": lambda shapes, p: (
-        Rule(scale(G, indicator(X0, OUT)) / total(indicator(X0, OUT)),
-             row(indicator(X0, OUT)) / total(indicator(X0, OUT)), "sparse row: 1 at the largest element"),),
-    "amin": lambda shapes, p: (
-        Rule(scale(G, indicator(X0, OUT)) / total(indicator(X0, OUT)),
-             row(indicator(X0, OUT)) / total(indicator(X0, OUT)), "sparse row: 1 at the smallest element"),),
+    "amax": lambda shapes, p: _extreme_rule("largest", p),
+    "amin": lambda shapes, p: _extreme_rule("smallest", p),
     "index": lambda shapes, p: (
         Rule(Expr("scatter", G), SELECT, "sparse: the rows of I at [{index}] (a selection)", "the rest gets 0: scatter into zeros",
              scatter=True),),
     "stack": lambda shapes, p: tuple(
         Rule(Expr("pick", G), None, "sparse: a block of I") for _ in shapes),
 }
+
+
+def _axes_of(shape: tuple, axes) -> tuple:
+    from .ops import permutation_axes  # ops imports this module: look it up when a rule is made
+
+    return permutation_axes(tuple(shape), axes)
+
+
+def _permuted(a: Expr, axes: tuple) -> Expr:
+    """``transpose(a, 1, 0, 2)``: a with its axes in the order `axes` (numpy.transpose)."""
+    return call("transpose", lambda m, x: m.transpose(x, axes), a, extra=", ".join(map(str, axes)))
+
+
+def _permutation_matrix(axes: tuple) -> Callable:
+    """The 0/1 Jacobian of ``transpose(x, *axes)``: row i has its 1 at the element of x that
+    output element i is (both read row-major)."""
+
+    def build(env: dict):
+        import numpy as np
+
+        n = int(np.prod(env["arg_shape"]))
+        return np.eye(n)[np.arange(n).reshape(env["arg_shape"]).transpose(axes).ravel()]
+
+    return build
+
+
+def _transpose_rules(shapes: tuple, axes) -> tuple:
+    """x.T, transpose(x): reverse the axes, and the adjoint reversed back; transpose(x, a0, a1, ...):
+    the adjoint is put back by the inverse order (argsort of the axes)."""
+    if axes is None:
+        return (Rule(G.T, PERM, "permutation", "" if len(shapes[0]) <= 2 else "ᵀ reverses all the axes"),)
+    order = _axes_of(shapes[0], axes)
+    back = tuple(sorted(range(len(order)), key=order.__getitem__))
+    return (Rule(_permuted(G, back), Expr("embed", key="P", data=_permutation_matrix(order)),
+                 "permutation", f"the inverse order ({', '.join(map(str, back))}) puts each axis back"),)
 
 
 def elementwise_rule(k: int, broadcast: object, unit: float = 0.0) -> Rule:
@@ -324,7 +366,7 @@ def rules_for(op: str, shapes: tuple, param: object) -> Optional[tuple]:
     return None if make is None else make(tuple(shapes), param)
 
 
-REDUCTIONS_WITH_AXIS = {"sum", "mean", "logsumexp", "prod", "var", "std"}
+REDUCTIONS_WITH_AXIS = {"sum", "mean", "logsumexp", "prod", "var", "std", "amax", "amin"}
 
 
 def environment(op: str, k: int, xs: list, out, g, param, partials: Optional[list] = None, m: Any = None) -> dict:
@@ -345,7 +387,7 @@ def environment(op: str, k: int, xs: list, out, g, param, partials: Optional[lis
             env["g"] = m.reshape(g, kept)
     if op in ("softmax", "log_softmax"):
         env["axis"] = param
-    if op in ("prod", "var", "std", "cumsum") and param is not None:
+    if op in ("prod", "var", "std", "cumsum", "amax", "amin") and param is not None:
         env["axis"] = param % len(arg_shape)
     if op in ("mean", "var", "std"):
         env["n"] = float(_size(arg_shape) if param is None else arg_shape[param])
@@ -545,7 +587,7 @@ TANGENTS: dict[str, Callable[[tuple, object], tuple]] = {
     "matmul": _matmul_tangent,
     "dot": _matmul_tangent,
     "outer": lambda shapes, p: (T0 @ X1.T, X0 @ T1.T),
-    "transpose": lambda shapes, p: (T0.T,),
+    "transpose": lambda shapes, p: (T0.T if p is None else _permuted(T0, _axes_of(shapes[0], p)),),
     "sum": lambda shapes, p: (_rsum(T0, p),),
     "mean": lambda shapes, p: (_rsum(T0, p) / N,),
     "norm": lambda shapes, p: (inner(X0, T0) / OUT,),

@@ -16,7 +16,7 @@ from ..core.engine import Tape
 from ..core.errors import ParseError, UsageError
 from ..core.graph import CONST, INPUT, Graph
 from ..language.lower import lower
-from ..core.ops import OPS
+from ..core.ops import AXIS_OPS, OPS
 from ..language.parser import parse
 from ..core.shapes import infer_shapes
 
@@ -318,7 +318,8 @@ def find_kinks(graph: Graph, values: list, live: list[bool]) -> list[Kink]:
         kink = OPS[node.op].kink
         if kink is not None:
             args = tuple(values[a] for a in node.args)
-            hit = kink(*args)
+            # along an axis (amax(x, 1), std(x, 0)) the kink is per slice
+            hit = kink(*args, node.param) if node.param is not None and node.op in AXIS_OPS else kink(*args)
             if hit is True or (hit is not False and bool(getattr(hit, "any", lambda: hit)())):  # noqa: B023 - called at once
                 found.append(Kink(node.id, node.op, args))
     return found
