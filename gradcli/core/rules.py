@@ -198,7 +198,7 @@ def _transpose_rules(shapes: tuple, axes) -> tuple:
     """x.T, transpose(x): reverse the axes, and the adjoint reversed back; transpose(x, a0, a1, ...):
     the adjoint is put back by the inverse order (argsort of the axes)."""
     if axes is None:
-        return (Rule(G.T, PERM, "permutation", "" if len(shapes[0]) <= 2 else "ᵀ reverses all the axes"),)
+        return (Rule(G.T, PERM, "permutation", "" if len(shapes[0]) <= 2 else "ᵀ reverses the order of all the axes, as NumPy's .T"),)
     order = _axes_of(shapes[0], axes)
     back = tuple(sorted(range(len(order)), key=order.__getitem__))
     return (Rule(_permuted(G, back), Expr("embed", key="P", data=_permutation_matrix(order)),
