@@ -660,6 +660,8 @@ def _from_rule(expr: Any, leaves: dict, arg_shape: tuple) -> F:
             return call("reshape", read(a[0]), *[num(n) for n in e.data])
         if k == "ones":
             return call("ones", *[num(n) for n in arg_shape]) if arg_shape else num(1)
+        if k == "call" and e.key == "transpose":  # transpose(ḡ, 1, 2, 0): the axes' order is the call's extra
+            return call("transpose", read(a[0]), *[num(int(n)) for n in e.data[1].split(", ")])
         raise KeyError(k)
 
     return read(expr)
