@@ -111,6 +111,9 @@ EVERY_OP = [
      " + max(u[0], u[1]) + min(u[0], x[0]) + mean(u) + sum(softmax(u) * log_softmax(u)) + logsumexp(u)"
      " + norm(u) + sum(outer(u, x) @ x) + sum(transpose(outer(u, x)) @ u) + dot(u, x) - u[0] * x[1] / u[2]^2",
      ["x=[0.3,-1.2,2]", "u=[0.5,0.25,0.125]"]),
+    ("amax(T) + amin(T) + sum(amax(T, 1) * amin(T, -1)) + sum(transpose(T, 2, 0, 1) * ones(2, 2, 2))"
+     " + sum(reshape(T, 4, 2, 1) * zeros(4, 1, 3))",
+     ["T=[[[1,-2],[0.5,3]],[[4,0.25],[-1,2.5]]]"]),
 ]
 
 

@@ -324,3 +324,10 @@ def test_diff_writes_transpose_with_axes_and_takes_rank_3_shapes(cli):
     r = cli(["diff", "sum(amax(y, 1))", "--shape", "y=2x2x2"])
     assert r.exit_code == 0, r.stderr
     usage_error(cli(["diff", "x", "--shape", "x=1x2x3x4x5"]), "up to 4 sizes")
+
+
+def test_the_sympy_and_finite_difference_checks_pass_at_rank_3(cli, tmp_path):
+    doc = _eval(cli, tmp_path, "sum(transpose(y, 2, 0, 1)^2 * 3) + sum(amax(y, 2)^2) + amin(y)", "--check", "all",
+                y=Y3[:, :2, :3])
+    assert doc["ok"] is True
+    assert doc["checks"]["sympy"]["y"]["ok"] is True and doc["checks"]["fd"]["y"]["ok"] is True
