@@ -212,18 +212,22 @@ def test_printed_rules_of_transpose_and_amax_evaluate_to_the_engine_adjoints():
     from gradcli.core.ops import OPS
 
     names = {"g": "ḡ", "x0": "x", "out": "s"}
+
+    def forward(name, v, param):
+        f = getattr(ARRAY, name)
+        return np.asarray(f(v, param) if param is not None else f(v))
+
     for name, x, param, text in (("transpose", X4, (2, 0, 3, 1), "transpose(ḡ, 1, 3, 0, 2)"),
                                  ("transpose", Y3, None, "ḡᵀ"),
                                  ("amax", X4, 1, "ḡ · [x = s] / Σ [x = s]"),
                                  ("amin", Y3, -1, "ḡ · [x = s] / Σ [x = s]")):
-        out = np.asarray(getattr(ARRAY, name)(x, param) if param is not None else getattr(ARRAY, name)(x))
+        out = forward(name, x, param)
         g = RNG.normal(size=out.shape)
         (rule,) = rules.rules_for(name, (x.shape,), param)
         assert rule.adjoint.text(names) == text
         got = rules.adjoint_value(rule, rules.environment(name, 0, [x], out, g, param))
         np.testing.assert_allclose(got, OPS[name].vjp[0](ARRAY, g, [x], out, param), rtol=1e-12)  # type: ignore[index]
-        want = numeric_grad(lambda v: float(np.sum(np.asarray(getattr(ARRAY, name)(v, param) if param is not None
-                                                              else getattr(ARRAY, name)(v)) * g)), x)
+        want = numeric_grad(lambda v, name=name, param=param, g=g: float(np.sum(forward(name, v, param) * g)), x)
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
 
 

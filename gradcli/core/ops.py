@@ -58,6 +58,7 @@ import math
 from types import SimpleNamespace
 from typing import Any, Callable, Mapping, Optional, Union
 
+from .elements import permutation_axes
 from .rules import RULES, jvp_from_rules, vjps_from_rules
 
 Partial = Union[float, Callable[..., object]]
@@ -587,18 +588,6 @@ def _stack_shape(shapes, param=None) -> tuple:
         if s != first:
             raise ValueError("[...] needs elements of one shape, got " + ", ".join(map(str, shapes)))
     return (len(shapes),) + first
-
-
-def permutation_axes(shape: tuple, axes) -> tuple:
-    """`axes` (as written, negative ones counted from the end) as a permutation of the axes of
-    `shape`, or ValueError; None (no axes written) reverses them, as numpy.transpose."""
-    n = len(shape)
-    if axes is None:
-        return tuple(range(n - 1, -1, -1))
-    if len(axes) != n or any(not -n <= a < n for a in axes) or sorted(a % n for a in axes) != list(range(n)):
-        raise ValueError(f"transpose axes {', '.join(map(str, axes))} are not an order of the {n} axes "
-                         f"of shape {shape} (each of 0…{n - 1} once)")
-    return tuple(a % n for a in axes)
 
 
 def _transpose_shape(shapes, axes=None) -> tuple:

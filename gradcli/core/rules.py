@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, NamedTuple, Optional, Union
 
-from .elements import index_text
+from .elements import index_text, permutation_axes
 from .formula import Expr, call, numpy_backend
 
 
@@ -124,6 +124,22 @@ def _matmul_rules(shapes: tuple) -> tuple:
 _REDUCE_NOTE = "broadcast back to the shape of {arg}"
 
 
+def _blocks(shape: tuple, axis) -> str:
+    """The Jacobian of a softmax along `axis`: one dense block per slice along it."""
+    k = (-1 if axis is None else axis) % len(shape)
+    if len(shape) == 2 and k == 1:
+        return "block diagonal, one block per row"
+    return f"sparse: one dense block per slice along axis {k}"
+
+
+def _along(shape: tuple, axis, what: str, sep: str = "") -> str:
+    """``⟨ , ⟩ along axis 1``: where a rule's inner product or sum runs, for arrays of rank ≥ 2
+    (a vector has one axis: nothing to say)."""
+    if len(shape) < 2:
+        return ""
+    return f"{sep}{what} along axis {(-1 if axis is None else axis) % len(shape)}, kept to broadcast back"
+
+
 def _extreme_rule(which: str, axis) -> tuple:
     """amax/amin: the adjoint goes to the extreme element (of all, or of each slice along the
     axis); tied extremes share it evenly."""
@@ -132,7 +148,8 @@ def _extreme_rule(which: str, axis) -> tuple:
         return (Rule(scale(G, hits) / total(hits), row(hits) / total(hits), f"sparse row: 1 at the {which} element",
                      "tied elements share it evenly"),)
     return (Rule(scale(G, hits) / total(hits), None, f"sparse: one 1 per slice along axis {axis}, at its {which} element",
-                 _REDUCE_NOTE + "; tied elements of a slice share it evenly"),)
+                 f"Σ along axis {axis}, {{out}} and the adjoint read with that axis kept, broadcast back to the "
+                 "shape of {arg}; tied elements of a slice share it evenly"),)
 
 RULES: dict[str, Callable[[tuple, object], tuple]] = {
     "matmul": lambda shapes, p: _matmul_rules(shapes),
@@ -151,11 +168,11 @@ RULES: dict[str, Callable[[tuple, object], tuple]] = {
     "norm": lambda shapes, p: (Rule(scale(G, X0 / OUT), row(X0 / OUT), "dense row"),),
     "softmax": lambda shapes, p: (
         Rule(OUT * (G - inner(G, OUT)), diag(OUT) - OUT @ OUT.T if len(shapes[0]) == 1 else None,
-             "dense, symmetric" if len(shapes[0]) == 1 else "block diagonal, one block per row"),),
+             "dense, symmetric" if len(shapes[0]) == 1 else _blocks(shapes[0], p), _along(shapes[0], p, "⟨ , ⟩")),),
     "log_softmax": lambda shapes, p: (
         Rule(G - scale(exp(OUT), total(G)), EYE - ONES @ exp(OUT).T if len(shapes[0]) == 1 else None,
-             "dense" if len(shapes[0]) == 1 else "block diagonal, one block per row", "exp({out}) = softmax({arg})",
-             eye=("arg", 0)),),
+             "dense" if len(shapes[0]) == 1 else _blocks(shapes[0], p),
+             "exp({out}) = softmax({arg})" + _along(shapes[0], p, "Σ", "; "), eye=("arg", 0)),),
     "logsumexp": lambda shapes, p: (
         Rule(scale(G, exp(X0 - OUT)), row(exp(X0 - OUT)) if p is None else None,
              "dense row: softmax(z)ᵀ" if p is None else "sparse: one softmax row per reduced slice",
@@ -171,8 +188,6 @@ RULES: dict[str, Callable[[tuple, object], tuple]] = {
 
 
 def _axes_of(shape: tuple, axes) -> tuple:
-    from .ops import permutation_axes  # ops imports this module: look it up when a rule is made
-
     return permutation_axes(tuple(shape), axes)
 
 

@@ -20,6 +20,7 @@ import keyword
 import re
 from typing import Any, Optional
 
+from ..core.elements import permutation_axes
 from ..core.errors import UsageError
 from ..core.formula import ATOM, POW, PROD, SUM, UNARY
 from ..core.graph import CONST, INPUT, index_text
@@ -250,8 +251,6 @@ class NumpyCode:
         return _call("np.outer", a, b, shape=(a.shape[0], b.shape[0]))
 
     def transpose(self, x: Code, axes: Optional[tuple] = None) -> Code:
-        from ..core.ops import permutation_axes
-
         if axes is None:
             return Code(f"{x.wrap(ATOM)}.T", ATOM, tuple(reversed(x.shape)))
         order = permutation_axes(tuple(x.shape), tuple(axes))
@@ -751,8 +750,6 @@ def _framework_line(ev: Evaluation, i: int, names: dict[int, str], target: str) 
         return f"({args[0]} @ {args[1]})"
     param = node.param
     if node.op == "transpose":  # the axes' order written out (.T of a tensor of rank 3 or 4 is not PyTorch's)
-        from ..core.ops import permutation_axes
-
         shape = tuple(getattr(ev.values[node.args[0]], "shape", ()))
         param = permutation_axes(shape, param) if param is not None or len(shape) > 2 else None
     return _framework_call(node.op, args, param, target)
