@@ -125,6 +125,43 @@ def test_bad_transpose_axes_are_one_clear_line(cli, tmp_path, axes, words):
     assert len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, r.stderr
 
 
+@settings(max_examples=examples(40), deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=3, max_size=4), st.randoms(use_true_random=False), st.booleans())
+def test_transpose_over_drawn_shapes_and_orders(shape, random, negative):
+    from clitools import run_cli
+
+    axes = list(range(len(shape)))
+    random.shuffle(axes)
+    written = [a - len(shape) if negative and a else a for a in axes]  # negative axes count from the end
+    rng = np.random.default_rng(sum(shape) * 10 + axes[0])
+    x = rng.normal(size=shape)
+    w = rng.normal(size=np.transpose(x, axes).shape)
+    r = run_cli(["eval", f"sum(transpose(x, {', '.join(map(str, written))}) * w^2)", "--vars", "-", "--json"],
+                input=json.dumps({"x": x.tolist(), "w": w.tolist()}))
+    assert r.exit_code == 0, r.stderr
+    doc = strict_json(r.stdout)
+    assert doc["value"] == pytest.approx(float(np.sum(np.transpose(x, axes) * w**2)), rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(doc["gradient"]["x"], np.transpose(w**2, np.argsort(axes)), rtol=1e-14)
+    np.testing.assert_allclose(doc["gradient"]["w"], 2 * w * np.transpose(x, axes), rtol=1e-14)
+
+
+def test_elementwise_ops_broadcast_as_numpy_at_rank_3_and_4(cli, tmp_path):
+    y = RNG.normal(size=(3, 1, 4))
+    b = RNG.normal(size=(4,))
+    doc = _eval(cli, tmp_path, "sum(sigmoid(x * y) + exp(-abs(x - b)) / (1 + y^2) + max(x, b) * relu(y))",
+                "--check", "fd", x=X4, y=y, b=b)
+
+    def f(x, y, b):
+        return float(np.sum(1 / (1 + np.exp(-x * y)) + np.exp(-np.abs(x - b)) / (1 + y**2)
+                            + np.maximum(x, b) * np.maximum(y, 0)))
+
+    assert doc["value"] == pytest.approx(f(X4, y, b), rel=1e-12)
+    assert doc["ok"] is True
+    np.testing.assert_allclose(doc["gradient"]["y"], numeric_grad(lambda v: f(X4, v, b), y), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(doc["gradient"]["b"], numeric_grad(lambda v: f(X4, y, v), b), rtol=1e-6, atol=1e-8)
+    assert np.shape(doc["gradient"]["x"]) == X4.shape
+
+
 def test_matmul_stays_at_rank_2_with_its_clear_message(cli, tmp_path):
     r = cli(["eval", "sum(y @ w)", "--vars", _vars(tmp_path, y=Y3, w=np.ones((4, 2)))])
     assert r.exit_code == 2 and "@ takes vectors and matrices, at most 2 dimensions" in r.stderr
