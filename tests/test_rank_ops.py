@@ -326,6 +326,12 @@ def test_check_grades_rank_3_answers_and_diagnoses_the_max_routing(cli, tmp_path
     spread = [[[3, 3, 3], [6, 6, 6]], [[9, 9, 9], [3, 3, 3]]]
     r = cli(["check", program, "--vars", path, "--expect", f"y={spread}"])
     assert r.exit_code == 1 and "max routed to every element" in r.stdout, r.stdout
+    r = cli(["check", program, "--vars", path,
+             "--expect-formula", "y=reshape(amax(w, 2), 2, 2, 1) * (y == reshape(a, 2, 2, 1))"])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    r = cli(["check", program, "--vars", path,
+             "--expect-formula", "y=reshape(amax(w, 2), 2, 2, 1) * (y == reshape(amin(y, 2), 2, 2, 1))"])
+    assert r.exit_code == 1 and "max routed to the wrong element" in r.stdout, r.stdout
     r = cli(["check", "t = transpose(y, 1, 0, 2); s = sum(t * w)", "--vars", path,
              "--expect-formula", "w=transpose(y, 1, 0, 2)", "--expect-formula", "y=transpose(w, 1, 0, 2)"])
     assert r.exit_code == 0, r.stdout + r.stderr
