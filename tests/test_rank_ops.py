@@ -378,3 +378,17 @@ def test_the_sympy_and_finite_difference_checks_pass_at_rank_3(cli, tmp_path):
                 y=Y3[:, :2, :3])
     assert doc["ok"] is True
     assert doc["checks"]["sympy"]["y"]["ok"] is True and doc["checks"]["fd"]["y"]["ok"] is True
+
+
+def test_diff_writes_amax_along_an_axis_as_a_formula_that_grades_right(cli, tmp_path):
+    r = cli(["diff", "a = amax(y, 2); c = sum(a * w)", "--shape", "y=2x2x3", "--shape", "w=2x2"])
+    assert r.exit_code == 0, r.stderr
+    line = next(t for t in r.stdout.splitlines() if t.startswith("∂c/∂y = "))
+    formula = line.removeprefix("∂c/∂y = ")
+    assert formula == "reshape(da, 2, 2, 1) * (y == reshape(a, 2, 2, 1)) / reshape(sum(y == reshape(a, 2, 2, 1), 2), 2, 2, 1)"
+    tied = np.array([[[1.0, 1.0, 0.0], [0.2, 0.7, 0.9]], [[1.1, -0.5, 0.3], [0.2, 0.4, -0.9]]])  # a tie in slice [0, 0]
+    r = cli(["check", "a = amax(y, 2); c = sum(a * w)", "--vars", _vars(tmp_path, y=tied, w=[[2.0, 3.0], [4.0, 5.0]]),
+             "--expect-formula", "y=" + formula.replace("da", "w")])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    r = cli(["diff", "amax(y) * 3", "--shape", "y=2x2x3"])
+    assert r.exit_code == 0 and "∂b/∂y = 3 * (y == a) / sum(y == a)" in r.stdout, r.stdout
