@@ -140,11 +140,20 @@ def _along(shape: tuple, axis, what: str, sep: str = "") -> str:
     return f"{sep}{what} along axis {(-1 if axis is None else axis) % len(shape)}, kept to broadcast back"
 
 
-def _extreme_rule(which: str, axis) -> tuple:
+def _reduced_along(shape: tuple, axis) -> str:
+    """`` (along axis 1, as mean(x))``: where var/std average, when an axis is written."""
+    if axis is None or len(shape) < 2:
+        return ""
+    return f" (along axis {axis % len(shape)}, as mean({{arg}}) is)"
+
+
+def _extreme_rule(which: str, shape: tuple, axis) -> tuple:
     """amax/amin: the adjoint goes to the extreme element (of all, or of each slice along the
     axis); tied extremes share it evenly."""
     hits = indicator(X0, OUT)
-    if axis is None:
+    if axis is not None and shape:
+        axis %= len(shape)
+    if axis is None or not shape:
         return (Rule(scale(G, hits) / total(hits), row(hits) / total(hits), f"sparse row: 1 at the {which} element",
                      "tied elements share it evenly"),)
     return (Rule(scale(G, hits) / total(hits), None, f"sparse: one 1 per slice along axis {axis}, at its {which} element",
@@ -177,8 +186,8 @@ RULES: dict[str, Callable[[tuple, object], tuple]] = {
         Rule(scale(G, exp(X0 - OUT)), row(exp(X0 - OUT)) if p is None else None,
              "dense row: softmax(z)ᵀ" if p is None else "sparse: one softmax row per reduced slice",
              "exp(z − s) = softmax"),),
-    "amax": lambda shapes, p: _extreme_rule("largest", p),
-    "amin": lambda shapes, p: _extreme_rule("smallest", p),
+    "amax": lambda shapes, p: _extreme_rule("largest", shapes[0], p),
+    "amin": lambda shapes, p: _extreme_rule("smallest", shapes[0], p),
     "index": lambda shapes, p: (
         Rule(Expr("scatter", G), SELECT, "sparse: the rows of I at [{index}] (a selection)", "the rest gets 0: scatter into zeros",
              scatter=True),),
@@ -355,11 +364,12 @@ RULES.update({
              "the product of the other elements (the product ÷ {arg}ᵢ where {arg}ᵢ ≠ 0)"),),
     "var": lambda shapes, p: (
         Rule(scale(scale(G, _TWO), X0 - _MEANX) / N, row(scale(_TWO, X0 - _MEANX) / N) if p is None else None,
-             "dense row" if p is None else "sparse: one dense row per reduced slice", "n = the number averaged over"),),
+             "dense row" if p is None else "sparse: one dense row per reduced slice",
+             "n = the number averaged over" + _reduced_along(shapes[0], p)),),
     "std": lambda shapes, p: (
         Rule(scale(G, X0 - _MEANX) / scale(N, OUT), row((X0 - _MEANX) / scale(N, OUT)) if p is None else None,
              "dense row" if p is None else "sparse: one dense row per reduced slice",
-             "n = the number averaged over; 0 where the std is 0"),),
+             "n = the number averaged over" + _reduced_along(shapes[0], p) + "; 0 where the std is 0"),),
     "trace": lambda shapes, p: (
         Rule(scale(G, EYE), Expr("vec", EYE), "sparse row: 1 at each diagonal element (read row-major)",
              eye=("arg", 0)),),
