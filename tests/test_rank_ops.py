@@ -392,3 +392,14 @@ def test_diff_writes_amax_along_an_axis_as_a_formula_that_grades_right(cli, tmp_
     assert r.exit_code == 0, r.stdout + r.stderr
     r = cli(["diff", "amax(y) * 3", "--shape", "y=2x2x3"])
     assert r.exit_code == 0 and "∂b/∂y = 3 * (y == a) / sum(y == a)" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("program, binding, words", [
+    ("transpose(x, 0)", "x=2", "a scalar has no axes to put in order"),
+    ("amax(x, 0)", "x=2", "axis 0 is out of range for shape ()"),
+    ("transpose(x, 0, 1, 2, 3, 4)", "x=[1]", "transpose() takes at most 4 axes, got 5"),
+    ("amax(x, 0, 1)", "x=[1,2]", "amax() takes 1 argument (and optionally an axis), got 3"),
+])
+def test_axes_that_do_not_fit_are_clear_errors(cli, program, binding, words):
+    r = cli(["eval", program, binding])
+    assert r.exit_code == 2 and r.stdout == "" and words in r.stderr, r.stderr

@@ -62,6 +62,8 @@ def permutation_axes(shape: tuple, axes) -> tuple:
     n = len(shape)
     if axes is None:
         return tuple(range(n - 1, -1, -1))
+    if n == 0 and axes:
+        raise ValueError("a scalar has no axes to put in order")
     if len(axes) != n or any(not -n <= a < n for a in axes) or sorted(a % n for a in axes) != list(range(n)):
         raise ValueError(f"transpose axes {', '.join(map(str, axes))} are not an order of the {n} axes "
                          f"of shape {shape} (each of 0…{n - 1} once)")
