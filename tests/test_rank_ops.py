@@ -403,3 +403,12 @@ def test_diff_writes_amax_along_an_axis_as_a_formula_that_grades_right(cli, tmp_
 def test_axes_that_do_not_fit_are_clear_errors(cli, program, binding, words):
     r = cli(["eval", program, binding])
     assert r.exit_code == 2 and r.stdout == "" and words in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("program", ["softmax(x)", "log_softmax(x)", "amax(x)", "amin(x)", "transpose(x)",
+                                     "var(x)"])
+@pytest.mark.parametrize("flag", ["--steps", "--edges"])
+def test_the_axis_notes_leave_a_scalar_argument_explained(cli, program, flag):
+    r = cli(["eval", program, "x=3", flag])
+    assert r.exit_code == 0 and r.stderr == "", r.stderr
+    assert ("x̄ += ā" if flag == "--steps" else "| x → a |") in r.stdout, r.stdout

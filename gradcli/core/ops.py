@@ -882,11 +882,11 @@ ONES = _row("ones", 0, None, shape=_constant_shape, vjp=(), jvp=None,
 AXIS_OPS = {"sum", "mean", "softmax", "log_softmax", "logsumexp", "prod", "cumsum", "var", "std", "amax", "amin"}
 #: ops whose trailing arguments are integer literals making a shape: name -> number of value arguments
 SHAPE_ARG_OPS = {"reshape": 1, "eye": 0, "zeros": 0, "ones": 0}
-#: ops that take a static parameter (the engine passes it after the arguments)
 #: ops whose trailing arguments are integer literals naming axes (an order of them)
 AXES_ARG_OPS = {"transpose"}
-#: the most dimensions an array may have (zeros, ones, reshape; inputs bind up to 8 levels of nesting)
+#: the most sizes zeros, ones and reshape take, and axes transpose takes (inputs bind deeper lists)
 MAX_RANK = 4
+#: ops that take a static parameter (the engine passes it after the arguments)
 PARAM_OPS = AXIS_OPS | set(SHAPE_ARG_OPS) | AXES_ARG_OPS | {"index"}
 #: default axis when none is written
 DEFAULT_AXIS = {"softmax": -1, "log_softmax": -1}

@@ -126,6 +126,8 @@ _REDUCE_NOTE = "broadcast back to the shape of {arg}"
 
 def _blocks(shape: tuple, axis) -> str:
     """The Jacobian of a softmax along `axis`: one dense block per slice along it."""
+    if len(shape) < 2:  # a scalar (a vector is written by the caller)
+        return "dense"
     k = (-1 if axis is None else axis) % len(shape)
     if len(shape) == 2 and k == 1:
         return "block diagonal, one block per row"
@@ -196,10 +198,6 @@ RULES: dict[str, Callable[[tuple, object], tuple]] = {
 }
 
 
-def _axes_of(shape: tuple, axes) -> tuple:
-    return permutation_axes(tuple(shape), axes)
-
-
 def _permuted(a: Expr, axes: tuple) -> Expr:
     """``transpose(a, 1, 0, 2)``: a with its axes in the order `axes` (numpy.transpose)."""
     return call("transpose", lambda m, x: m.transpose(x, axes), a, extra=", ".join(map(str, axes)))
@@ -223,7 +221,7 @@ def _transpose_rules(shapes: tuple, axes) -> tuple:
     the adjoint is put back by the inverse order (argsort of the axes)."""
     if axes is None:
         return (Rule(G.T, PERM, "permutation", "" if len(shapes[0]) <= 2 else "ᵀ reverses the order of all the axes, as NumPy's .T"),)
-    order = _axes_of(shapes[0], axes)
+    order = permutation_axes(tuple(shapes[0]), axes)
     back = tuple(sorted(range(len(order)), key=order.__getitem__))
     return (Rule(_permuted(G, back), Expr("embed", key="P", data=_permutation_matrix(order)),
                  "permutation", f"the inverse order ({', '.join(map(str, back))}) puts each axis back"),)
@@ -612,7 +610,7 @@ TANGENTS: dict[str, Callable[[tuple, object], tuple]] = {
     "matmul": _matmul_tangent,
     "dot": _matmul_tangent,
     "outer": lambda shapes, p: (T0 @ X1.T, X0 @ T1.T),
-    "transpose": lambda shapes, p: (T0.T if p is None else _permuted(T0, _axes_of(shapes[0], p)),),
+    "transpose": lambda shapes, p: (T0.T if p is None else _permuted(T0, permutation_axes(tuple(shapes[0]), p)),),
     "sum": lambda shapes, p: (_rsum(T0, p),),
     "mean": lambda shapes, p: (_rsum(T0, p) / N,),
     "norm": lambda shapes, p: (inner(X0, T0) / OUT,),
