@@ -90,7 +90,7 @@ def test_options_module_imports_no_click():
     (["check", "x^2", "x=3", "--expect-formula", "x="],
      "gradcli: error: --expect-formula 'x=': write NAME=EXPRESSION, e.g. x=2*x"),
     (["diff", "sum(W@x)", "--shape", "W=3y2"],
-     "gradcli: error: --shape W=3y2: write NAME=ROWSxCOLS or NAME=LENGTH, e.g. W=3x2 or x=2"),
+     "gradcli: error: --shape W=3y2: write NAME=ROWSxCOLS or NAME=LENGTH (up to 4 sizes), e.g. W=3x2, x=2 or X=2x3x4x4"),
     (["diff", "sum(W@x)", "--shape", "W=0x2"], "gradcli: error: --shape W=0x2: sizes start at 1"),
     (["eval", "x*y", "x=1", "y=2", "--seed", "x[0"],
      "gradcli: error: --seed x[0: write an input's name, or one element of it such as W[0,1]"),

@@ -117,6 +117,9 @@ EVERY_OP = [
      ["x=[0.3,-1.2,2]", "u=[0.5,0.25,0.125]"]),
     ("sum(exp(pick(A, y))) + sum(onehot(y, 2) * A) + sum(A[idx] ^ 2)",  # integer data: no gradient to y, idx
      ["A=[[1,2],[0,4]]", "y=[1,0]", "idx=[1,1,0]"]),
+    ("amax(T) + amin(T) + sum(amax(T, 1) * amin(T, -1)) + sum(transpose(T, 2, 0, 1) * ones(2, 2, 2))"
+     " + sum(reshape(T, 4, 2, 1) * zeros(4, 1, 3))",
+     ["T=[[[1,-2],[0.5,3]],[[4,0.25],[-1,2.5]]]"]),
 ]
 
 

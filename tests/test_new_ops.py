@@ -353,7 +353,7 @@ def test_math_errors_exit_3_naming_the_node(program, bindings, parts):
 
 
 @pytest.mark.parametrize("program, message", [
-    ("eye(n)", "integer literals"), ("zeros(2, 3, 4)", "zeros(n) or zeros(r, c)"), ("reshape(x)", "reshape(x, n)"),
+    ("eye(n)", "integer literals"), ("zeros(2, 3, 4, 5, 6)", "zeros(d0, d1, …) with 1 to 4 sizes"), ("reshape(x)", "reshape(x, d0, d1, …)"),
     ("eye(-2)", "non-negative"), ("ones(2.5)", "integer literals"),
 ])
 def test_constructor_arguments_are_integer_literals(program, message):

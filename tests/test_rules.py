@@ -23,7 +23,7 @@ from gradcli.core.ops import INTEGER_ARGS, OPS
 RNG_SEED = 20261129
 
 
-AXIS_OPS = ("sum", "mean", "softmax", "log_softmax", "logsumexp", "prod", "cumsum", "var", "std")
+AXIS_OPS = ("sum", "mean", "softmax", "log_softmax", "logsumexp", "prod", "cumsum", "var", "std", "amax", "amin")
 #: ops of square matrices, and which of their arguments is one
 SQUARE = {"det": 0, "logdet": 0, "inv": 0, "solve": 0}
 
@@ -32,7 +32,7 @@ def _forward(name, xs, param):
     f = getattr(ARRAY, name)
     if name in AXIS_OPS:
         return np.asarray(f(xs[0], param), dtype=float) if param is not None else np.asarray(f(xs[0]), dtype=float)
-    if name in ("index", "reshape", "onehot"):
+    if name in ("index", "reshape", "onehot") or (name == "transpose" and param is not None):
         return np.asarray(f(xs[0], param), dtype=float)
     return np.asarray(f(*xs), dtype=float)
 
@@ -99,6 +99,16 @@ def _cases(rng):
         yield op, [(n, m)], 0
     yield "amax", [(n, m)], None
     yield "amin", [(n,)], None
+    # rank 3 and 4 (issue 23): axes in a new order, reductions and extremes along one axis
+    yield "transpose", [(n, m, k)], (1, 0, 2)
+    yield "transpose", [(n, m, k, 2)], (3, -4, 1, 2)
+    yield "transpose", [(n, m, k)], None
+    for op in ("amax", "amin", "sum", "mean", "logsumexp", "prod", "var", "std"):
+        yield op, [(n + 1, m + 1, k + 1)], int(rng.integers(-3, 3))
+    yield "amax", [(2, n, m, k)], None
+    for op in ("softmax", "log_softmax"):
+        yield op, [(2, n, m, k)], int(rng.integers(-4, 4))
+    yield "reshape", [(n, m, k)], (k, -1, n)
     yield "index", [(n, m)], (int(rng.integers(0, n)),)
     yield "index", [(n, m)], (int(rng.integers(0, n)), int(rng.integers(0, m)))
     yield "index", [(n + 2,)], (("slice", 1, None, 2),)

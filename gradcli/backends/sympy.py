@@ -61,6 +61,19 @@ def _np_sum(x, axis=None, keepdims=False):
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
+def _extreme(f, x, axis):
+    """SymPy's Max or Min of all elements, or of each slice along `axis` (an object array)."""
+    if axis is None:
+        return f(*_ravel(x))
+    import numpy as np
+
+    moved = np.moveaxis(np.asarray(x, dtype=object), axis, -1)
+    out = np.empty(moved.shape[:-1], dtype=object)
+    for where in np.ndindex(out.shape):
+        out[where] = f(*moved[where])
+    return out
+
+
 def _ravel(x):
     import numpy as np
 
@@ -238,8 +251,8 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         softmax=h.softmax,
         log_softmax=h.log_softmax,
         logsumexp=h.logsumexp,
-        amax=lambda x: sp.Max(*_ravel(x)),
-        amin=lambda x: sp.Min(*_ravel(x)),
+        amax=lambda x, axis=None: _extreme(sp.Max, x, axis),
+        amin=lambda x, axis=None: _extreme(sp.Min, x, axis),
         index=h.index,
         stack=lambda *xs: _np_call("array")(list(xs), dtype=object),
         # integer data (`input_symbols` keeps it numeric): rows, picks and one-hot rows by value

@@ -82,8 +82,9 @@ class Shape(click.ParamType):
         if isinstance(value, tuple):
             return value
         name, _, dims = value.partition("=")
-        if not re.fullmatch(r"[^\W\d]\w*", name.strip()) or not re.fullmatch(r"\d+([x×]\d+)?", dims.strip()):
-            raise UsageError(f"--shape {value}: write NAME=ROWSxCOLS or NAME=LENGTH, e.g. W=3x2 or x=2")
+        if not re.fullmatch(r"[^\W\d]\w*", name.strip()) or not re.fullmatch(r"\d+([x×]\d+){0,3}", dims.strip()):
+            raise UsageError(f"--shape {value}: write NAME=ROWSxCOLS or NAME=LENGTH (up to 4 sizes), "
+                             "e.g. W=3x2, x=2 or X=2x3x4x4")
         size = tuple(int(n) for n in re.split(r"[x×]", dims.strip()))
         if 0 in size:
             raise UsageError(f"--shape {value}: sizes start at 1")

@@ -1,6 +1,6 @@
 """Array elements: naming them as a person would (``W[0,1]``, row-major; an index
-node's ``1:3, 0``), and summing a broadcast back to an argument's shape (the adjoint
-of broadcasting).
+node's ``1:3, 0``), summing a broadcast back to an argument's shape (the adjoint
+of broadcasting), and the order of axes a transpose writes.
 
 NumPy is imported only when an array is met, so the ground floor stays light."""
 
@@ -54,3 +54,17 @@ def index_text(index: tuple) -> str:
         else:
             parts.append(str(item))
     return ", ".join(parts)
+
+
+def permutation_axes(shape: tuple, axes) -> tuple:
+    """`axes` (as written, negative ones counted from the end) as a permutation of the axes of
+    `shape`, or ValueError; None (no axes written) reverses them, as numpy.transpose."""
+    n = len(shape)
+    if axes is None:
+        return tuple(range(n - 1, -1, -1))
+    if n == 0 and axes:
+        raise ValueError("a scalar has no axes to put in order")
+    if len(axes) != n or any(not -n <= a < n for a in axes) or sorted(a % n for a in axes) != list(range(n)):
+        raise ValueError(f"transpose axes {', '.join(map(str, axes))} are not an order of the {n} axes "
+                         f"of shape {shape} (each of 0…{n - 1} once)")
+    return tuple(a % n for a in axes)

@@ -295,7 +295,7 @@ class Graph:
             return f"{labels[0]}[{index_text(param)}]"  # type: ignore[arg-type]
         if op_name == "gather":  # x[idx]: an integer array idx
             return f"{labels[0]}[{labels[1]}]"
-        if op_name in ("amax", "amin"):
+        if op_name in ("amax", "amin") and param is None:  # max(x) of one array
             return f"{op_name[1:]}({labels[0]})"
         if isinstance(param, tuple):  # reshape(x, 2, 3), zeros(2, 3)
             labels.extend(map(str, param))

@@ -58,6 +58,7 @@ import math
 from types import SimpleNamespace
 from typing import Any, Callable, Mapping, Optional, Union
 
+from .elements import permutation_axes
 from .rules import RULES, jvp_from_rules, vjps_from_rules
 
 Partial = Union[float, Callable[..., object]]
@@ -589,6 +590,11 @@ def _stack_shape(shapes, param=None) -> tuple:
     return (len(shapes),) + first
 
 
+def _transpose_shape(shapes, axes=None) -> tuple:
+    (s,) = shapes
+    return tuple(s[a] for a in permutation_axes(s, axes))
+
+
 def _count(shape: tuple, axis) -> int:
     n = 1
     for d in shape if axis is None else (shape[axis],):
@@ -596,20 +602,21 @@ def _count(shape: tuple, axis) -> int:
     return n
 
 
-def _amax_kink(x):
-    if isinstance(x, float):
-        return False
-    import numpy as np
+def _extreme_kink(extreme: str):
+    """Kink test of amax/amin: the extreme is tied, in the whole array or in a slice along `axis`."""
 
-    return int(np.sum(x == np.max(x))) > 1
+    def tie(x, axis=None):
+        if isinstance(x, float):
+            return False
+        import numpy as np
+
+        top = np.max(x, axis=axis, keepdims=True) if extreme == "max" else np.min(x, axis=axis, keepdims=True)
+        return bool(np.any(np.sum(x == top, axis=axis) > 1))
+
+    return tie
 
 
-def _amin_kink(x):
-    if isinstance(x, float):
-        return False
-    import numpy as np
-
-    return int(np.sum(x == np.min(x))) > 1
+_amax_kink, _amin_kink = _extreme_kink("max"), _extreme_kink("min")
 
 
 # ---- tensor ops (structural: vector-Jacobian products instead of partials) -----------
@@ -637,8 +644,9 @@ OUTER = _structural(
     exact_digits="sum",
 )
 TRANSPOSE = _structural(
-    "transpose", 1, shape=lambda shapes, p=None: tuple(reversed(shapes[0])),
-    doc="transpose(x), also x.T",
+    "transpose", 1, shape=_transpose_shape,
+    doc="transpose(x[, a0, a1, ...]): x.T (the axes reversed), or the axes in the order a0, a1, ... "
+        "(numpy.transpose)",
 )
 SUM = _structural(
     "sum", 1, shape=_reduce_shape,
@@ -670,13 +678,15 @@ LOGSUMEXP = _structural(
     doc="logsumexp(z), logsumexp(z, axis): log(sum(exp(z))), stable",
 )
 AMAX = _structural(
-    "amax", 1, shape=lambda shapes, p=None: (), user=False, kink=_amax_kink,
-    doc="max(x) with one array argument: the largest element; ties share the gradient", side=_index_of("max"),
-    kink_kind="extreme")
+    "amax", 1, shape=_reduce_shape, kink=_amax_kink,
+    doc="amax(x[, axis]): the largest element, or the largest along an axis (also max(x) of one array); "
+        "ties share the gradient",
+    side=_index_of("max"), kink_kind="extreme", convention="tied maxima share the gradient evenly, as torch.amax")
 AMIN = _structural(
-    "amin", 1, shape=lambda shapes, p=None: (), user=False, kink=_amin_kink,
-    doc="min(x) with one array argument: the smallest element; ties share the gradient", side=_index_of("min"),
-    kink_kind="extreme")
+    "amin", 1, shape=_reduce_shape, kink=_amin_kink,
+    doc="amin(x[, axis]): the smallest element, or the smallest along an axis (also min(x) of one array); "
+        "ties share the gradient",
+    side=_index_of("min"), kink_kind="extreme", convention="tied minima share the gradient evenly, as torch.amin")
 INDEX = _structural(
     "index", 1, shape=_index_shape, user=False,
     doc="x[i], W[i, j], x[1:3], x[-1]",
@@ -827,12 +837,12 @@ def _solve_grad_a(m, g, xs, out, param):
     return -(m.outer(gb, out) if len(m.shape(out)) == 1 else m.matmul(gb, m.transpose(out)))
 
 
-def _std_zero(x) -> bool:
+def _std_zero(x, axis=None) -> bool:
     if isinstance(x, float):
         return True
     import numpy as np
 
-    return bool(np.any(np.std(x) == 0))
+    return bool(np.any(np.std(x, axis=axis) == 0))
 
 
 PROD = _structural(
@@ -868,7 +878,7 @@ STD = _structural(
 )
 RESHAPE = _structural(
     "reshape", 1, shape=_reshape_shape,
-    doc="reshape(x, r, c) or reshape(x, n): the same elements row by row; one size may be -1",
+    doc="reshape(x, d0[, d1, d2, d3]): the same elements in row-major order, any rank up to 4; one size may be -1",
 )
 FLATTEN = _structural(
     "flatten", 1, shape=lambda shapes, p=None: (_count(shapes[0], None),),
@@ -921,16 +931,20 @@ def _constant_shape(shapes, p) -> tuple:
 EYE = _row("eye", 0, None, shape=lambda shapes, p: (p[0], p[0]), vjp=(), jvp=None,
            doc="eye(n): the n x n identity matrix")
 ZEROS = _row("zeros", 0, None, shape=_constant_shape, vjp=(), jvp=None,
-             doc="zeros(n), zeros(r, c): a vector or matrix of zeros")
+             doc="zeros(d0[, d1, d2, d3]): an array of zeros of that shape (rank 1 to 4)")
 ONES = _row("ones", 0, None, shape=_constant_shape, vjp=(), jvp=None,
-            doc="ones(n), ones(r, c): a vector or matrix of ones")
+            doc="ones(d0[, d1, d2, d3]): an array of ones of that shape (rank 1 to 4)")
 
 #: ops whose optional last argument is an axis (a literal integer)
-AXIS_OPS = {"sum", "mean", "softmax", "log_softmax", "logsumexp", "prod", "cumsum", "var", "std"}
+AXIS_OPS = {"sum", "mean", "softmax", "log_softmax", "logsumexp", "prod", "cumsum", "var", "std", "amax", "amin"}
 #: ops whose trailing arguments are integer literals making a shape: name -> number of value arguments
 SHAPE_ARG_OPS = {"reshape": 1, "eye": 0, "zeros": 0, "ones": 0}
+#: ops whose trailing arguments are integer literals naming axes (an order of them)
+AXES_ARG_OPS = {"transpose"}
+#: the most sizes zeros, ones and reshape take, and axes transpose takes (inputs bind deeper lists)
+MAX_RANK = 4
 #: ops that take a static parameter (the engine passes it after the arguments)
-PARAM_OPS = AXIS_OPS | set(SHAPE_ARG_OPS) | {"index", "onehot"}
+PARAM_OPS = AXIS_OPS | set(SHAPE_ARG_OPS) | AXES_ARG_OPS | {"index", "onehot"}
 #: default axis when none is written
 DEFAULT_AXIS = {"softmax": -1, "log_softmax": -1}
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, NamedTuple, Optional, Union
 
-from .elements import index_text
+from .elements import index_text, permutation_axes
 from .formula import Expr, call, numpy_backend
 
 
@@ -123,6 +123,45 @@ def _matmul_rules(shapes: tuple) -> tuple:
 
 _REDUCE_NOTE = "broadcast back to the shape of {arg}"
 
+
+def _blocks(shape: tuple, axis) -> str:
+    """The Jacobian of a softmax along `axis`: one dense block per slice along it."""
+    if len(shape) < 2:  # a scalar (a vector is written by the caller)
+        return "dense"
+    k = (-1 if axis is None else axis) % len(shape)
+    if len(shape) == 2 and k == 1:
+        return "block diagonal, one block per row"
+    return f"sparse: one dense block per slice along axis {k}"
+
+
+def _along(shape: tuple, axis, what: str, sep: str = "") -> str:
+    """``⟨ , ⟩ along axis 1``: where a rule's inner product or sum runs, for arrays of rank ≥ 2
+    (a vector has one axis: nothing to say)."""
+    if len(shape) < 2:
+        return ""
+    return f"{sep}{what} along axis {(-1 if axis is None else axis) % len(shape)}, kept to broadcast back"
+
+
+def _reduced_along(shape: tuple, axis) -> str:
+    """`` (along axis 1, as mean(x))``: where var/std average, when an axis is written."""
+    if axis is None or len(shape) < 2:
+        return ""
+    return f" (along axis {axis % len(shape)}, as mean({{arg}}) is)"
+
+
+def _extreme_rule(which: str, shape: tuple, axis) -> tuple:
+    """amax/amin: the adjoint goes to the extreme element (of all, or of each slice along the
+    axis); tied extremes share it evenly."""
+    hits = indicator(X0, OUT)
+    if axis is not None and shape:
+        axis %= len(shape)
+    if axis is None or not shape:
+        return (Rule(scale(G, hits) / total(hits), row(hits) / total(hits), f"sparse row: 1 at the {which} element",
+                     "tied elements share it evenly"),)
+    return (Rule(scale(G, hits) / total(hits), None, f"sparse: one 1 per slice along axis {axis}, at its {which} element",
+                 f"Σ along axis {axis}, {{out}} and the adjoint read with that axis kept, broadcast back to the "
+                 "shape of {arg}; tied elements of a slice share it evenly"),)
+
 RULES: dict[str, Callable[[tuple, object], tuple]] = {
     "matmul": lambda shapes, p: _matmul_rules(shapes),
     "dot": lambda shapes, p: _matmul_rules(shapes),
@@ -130,7 +169,7 @@ RULES: dict[str, Callable[[tuple, object], tuple]] = {
         Rule(G @ X1, kron(EYE, X1), "sparse: block i is the column {x1}", eye=("arg", 0)),
         Rule(G.T @ X0, kron(X0, EYE), "sparse: {x0} ⊗ I", eye=("arg", 0)),
     ),
-    "transpose": lambda shapes, p: (Rule(G.T, PERM, "permutation"),),
+    "transpose": lambda shapes, p: _transpose_rules(shapes, p),
     "sum": lambda shapes, p: (
         Rule(scale(G, ONES), row(ONES) if p is None else None, "dense row of ones" if p is None else "sparse: 0/1",
              _REDUCE_NOTE),),
@@ -140,27 +179,52 @@ RULES: dict[str, Callable[[tuple, object], tuple]] = {
     "norm": lambda shapes, p: (Rule(scale(G, X0 / OUT), row(X0 / OUT), "dense row"),),
     "softmax": lambda shapes, p: (
         Rule(OUT * (G - inner(G, OUT)), diag(OUT) - OUT @ OUT.T if len(shapes[0]) == 1 else None,
-             "dense, symmetric" if len(shapes[0]) == 1 else "block diagonal, one block per row"),),
+             "dense, symmetric" if len(shapes[0]) == 1 else _blocks(shapes[0], p), _along(shapes[0], p, "⟨ , ⟩")),),
     "log_softmax": lambda shapes, p: (
         Rule(G - scale(exp(OUT), total(G)), EYE - ONES @ exp(OUT).T if len(shapes[0]) == 1 else None,
-             "dense" if len(shapes[0]) == 1 else "block diagonal, one block per row", "exp({out}) = softmax({arg})",
-             eye=("arg", 0)),),
+             "dense" if len(shapes[0]) == 1 else _blocks(shapes[0], p),
+             "exp({out}) = softmax({arg})" + _along(shapes[0], p, "Σ", "; "), eye=("arg", 0)),),
     "logsumexp": lambda shapes, p: (
         Rule(scale(G, exp(X0 - OUT)), row(exp(X0 - OUT)) if p is None else None,
              "dense row: softmax(z)ᵀ" if p is None else "sparse: one softmax row per reduced slice",
              "exp(z − s) = softmax"),),
-    "amax": lambda shapes, p: (
-        Rule(scale(G, indicator(X0, OUT)) / total(indicator(X0, OUT)),
-             row(indicator(X0, OUT)) / total(indicator(X0, OUT)), "sparse row: 1 at the largest element"),),
-    "amin": lambda shapes, p: (
-        Rule(scale(G, indicator(X0, OUT)) / total(indicator(X0, OUT)),
-             row(indicator(X0, OUT)) / total(indicator(X0, OUT)), "sparse row: 1 at the smallest element"),),
+    "amax": lambda shapes, p: _extreme_rule("largest", shapes[0], p),
+    "amin": lambda shapes, p: _extreme_rule("smallest", shapes[0], p),
     "index": lambda shapes, p: (
         Rule(Expr("scatter", G), SELECT, "sparse: the rows of I at [{index}] (a selection)", "the rest gets 0: scatter into zeros",
              scatter=True),),
     "stack": lambda shapes, p: tuple(
         Rule(Expr("pick", G), None, "sparse: a block of I") for _ in shapes),
 }
+
+
+def _permuted(a: Expr, axes: tuple) -> Expr:
+    """``transpose(a, 1, 0, 2)``: a with its axes in the order `axes` (numpy.transpose)."""
+    return call("transpose", lambda m, x: m.transpose(x, axes), a, extra=", ".join(map(str, axes)))
+
+
+def _permutation_matrix(axes: tuple) -> Callable:
+    """The 0/1 Jacobian of ``transpose(x, *axes)``: row i has its 1 at the element of x that
+    output element i is (both read row-major)."""
+
+    def build(env: dict):
+        import numpy as np
+
+        n = int(np.prod(env["arg_shape"]))
+        return np.eye(n)[np.arange(n).reshape(env["arg_shape"]).transpose(axes).ravel()]
+
+    return build
+
+
+def _transpose_rules(shapes: tuple, axes) -> tuple:
+    """x.T, transpose(x): reverse the axes, and the adjoint reversed back; transpose(x, a0, a1, ...):
+    the adjoint is put back by the inverse order (argsort of the axes)."""
+    if axes is None:
+        return (Rule(G.T, PERM, "permutation", "" if len(shapes[0]) <= 2 else "ᵀ reverses the order of all the axes, as NumPy's .T"),)
+    order = permutation_axes(tuple(shapes[0]), axes)
+    back = tuple(sorted(range(len(order)), key=order.__getitem__))
+    return (Rule(_permuted(G, back), Expr("embed", key="P", data=_permutation_matrix(order)),
+                 "permutation", f"the inverse order ({', '.join(map(str, back))}) puts each axis back"),)
 
 
 def elementwise_rule(k: int, broadcast: object, unit: float = 0.0) -> Rule:
@@ -298,11 +362,12 @@ RULES.update({
              "the product of the other elements (the product ÷ {arg}ᵢ where {arg}ᵢ ≠ 0)"),),
     "var": lambda shapes, p: (
         Rule(scale(scale(G, _TWO), X0 - _MEANX) / N, row(scale(_TWO, X0 - _MEANX) / N) if p is None else None,
-             "dense row" if p is None else "sparse: one dense row per reduced slice", "n = the number averaged over"),),
+             "dense row" if p is None else "sparse: one dense row per reduced slice",
+             "n = the number averaged over" + _reduced_along(shapes[0], p)),),
     "std": lambda shapes, p: (
         Rule(scale(G, X0 - _MEANX) / scale(N, OUT), row((X0 - _MEANX) / scale(N, OUT)) if p is None else None,
              "dense row" if p is None else "sparse: one dense row per reduced slice",
-             "n = the number averaged over; 0 where the std is 0"),),
+             "n = the number averaged over" + _reduced_along(shapes[0], p) + "; 0 where the std is 0"),),
     "trace": lambda shapes, p: (
         Rule(scale(G, EYE), Expr("vec", EYE), "sparse row: 1 at each diagonal element (read row-major)",
              eye=("arg", 0)),),
@@ -379,7 +444,7 @@ def rules_for(op: str, shapes: tuple, param: object) -> Optional[tuple]:
     return None if make is None else make(tuple(shapes), param)
 
 
-REDUCTIONS_WITH_AXIS = {"sum", "mean", "logsumexp", "prod", "var", "std"}
+REDUCTIONS_WITH_AXIS = {"sum", "mean", "logsumexp", "prod", "var", "std", "amax", "amin"}
 
 
 def environment(op: str, k: int, xs: list, out, g, param, partials: Optional[list] = None, m: Any = None) -> dict:
@@ -400,7 +465,7 @@ def environment(op: str, k: int, xs: list, out, g, param, partials: Optional[lis
             env["g"] = m.reshape(g, kept)
     if op in ("softmax", "log_softmax"):
         env["axis"] = param
-    if op in ("prod", "var", "std", "cumsum") and param is not None:
+    if op in ("prod", "var", "std", "cumsum", "amax", "amin") and param is not None:
         env["axis"] = param % len(arg_shape)
     if op in ("mean", "var", "std"):
         env["n"] = float(_size(arg_shape) if param is None else arg_shape[param])
@@ -600,7 +665,7 @@ TANGENTS: dict[str, Callable[[tuple, object], tuple]] = {
     "matmul": _matmul_tangent,
     "dot": _matmul_tangent,
     "outer": lambda shapes, p: (T0 @ X1.T, X0 @ T1.T),
-    "transpose": lambda shapes, p: (T0.T,),
+    "transpose": lambda shapes, p: (T0.T if p is None else _permuted(T0, permutation_axes(tuple(shapes[0]), p)),),
     "sum": lambda shapes, p: (_rsum(T0, p),),
     "mean": lambda shapes, p: (_rsum(T0, p) / N,),
     "norm": lambda shapes, p: (inner(X0, T0) / OUT,),

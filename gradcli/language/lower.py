@@ -27,7 +27,8 @@ from typing import Callable, Iterator, NamedTuple, Optional
 
 from ..core.errors import ParseError, UsageError
 from ..core.graph import CONST, INPUT, Graph
-from ..core.ops import AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS, SHAPE_ARG_OPS
+from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS, MAX_RANK,
+                        SHAPE_ARG_OPS)
 from . import prelude
 from .parser import Item, Program, Statement, parse, statements
 
@@ -639,6 +640,11 @@ def _call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail, user_defs=
             raise fail(f"onehot() is written onehot(y, C) with C a whole number, got {len(args)} "
                        f"argument{'s' if len(args) != 1 else ''}", pos)
         return g.add(name, args[:1], param=_integer(g, args[1], pos, fail), pos=pos)
+    if name in AXES_ARG_OPS and len(args) > 1:  # transpose(x, 1, 0, 2): the axes' new order
+        if len(args) - 1 > MAX_RANK:
+            raise fail(f"{name}() takes at most {MAX_RANK} axes, got {len(args) - 1}", pos)
+        axes = tuple(_integer(g, a, pos, fail) for a in args[1:])
+        return g.add(op.name, args[:1], param=axes, pos=pos)
     if name in DEFAULT_ARGS and len(args) == op.arity - 1:
         text = DEFAULT_ARGS[name]
         args = args + (g.const(float(text), text, pos),)
@@ -655,11 +661,12 @@ def _call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail, user_defs=
 
 
 def _shape_call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail) -> int:
-    """reshape(x, r, c), eye(n), zeros(r, c), ...: the sizes are integer literals (the node's param)."""
+    """reshape(x, d0, d1, …), eye(n), zeros(d0, …): the sizes are integer literals (the node's param)."""
     values = SHAPE_ARG_OPS[name]
     sizes = args[values:]
-    if len(args) < values or not 1 <= len(sizes) <= (1 if name == "eye" else 2):
-        shown = {"reshape": "reshape(x, n) or reshape(x, r, c)", "eye": "eye(n)"}.get(name, f"{name}(n) or {name}(r, c)")
+    if len(args) < values or not 1 <= len(sizes) <= (1 if name == "eye" else MAX_RANK):
+        shown = {"reshape": "reshape(x, d0, d1, …) with 1 to 4 sizes",
+                 "eye": "eye(n)"}.get(name, f"{name}(d0, d1, …) with 1 to 4 sizes")
         raise fail(f"{name}() is written {shown}, got {len(args)} argument{'s' if len(args) != 1 else ''}", pos)
     shape = tuple(_integer(g, a, pos, fail) for a in sizes)
     if any(d < (-1 if name == "reshape" else 0) for d in shape):

@@ -16,7 +16,7 @@ from ..core.engine import Tape
 from ..core.errors import ParseError, UsageError
 from ..core.graph import CONST, INPUT, Graph
 from ..language.lower import lower_source
-from ..core.ops import OPS
+from ..core.ops import AXIS_OPS, OPS
 from ..core.shapes import infer_shapes
 
 
@@ -368,7 +368,9 @@ def find_kinks(graph: Graph, values: list, live: list[bool]) -> list[Kink]:
         if op not in kinked or not live[i]:
             continue
         args = tuple(values[a] for a in graph.args(i))
-        hit = OPS[op].kink(*args)  # type: ignore[misc]
+        param = graph.params[i]
+        # along an axis (amax(x, 1), std(x, 0)) the kink is per slice
+        hit = OPS[op].kink(*args, param) if param is not None and op in AXIS_OPS else OPS[op].kink(*args)  # type: ignore[misc]
         if hit is True or (hit is not False and bool(getattr(hit, "any", lambda: hit)())):  # noqa: B023 - called at once
             found.append(Kink(i, op, args))
     return found

@@ -98,7 +98,7 @@ class F:
             return self.latex_text
         if k == "call":
             inner = [x.latex(names) for x in a]
-            if self.value == "transpose":
+            if self.value == "transpose" and len(a) == 1:  # with axes (rank 3, 4) it stays a call
                 return _lwrap(a[0], names, a[0].prec < ATOM) + r"^\top"
             if self.value == "outer":
                 return inner[0] + " " + _lwrap(a[1], names, a[1].prec < ATOM) + r"^\top"
@@ -603,10 +603,30 @@ def _matrix_rule(d: ArrayDerivation, node: Any, g: F) -> Optional[list[Optional[
         return [mul(g, call("softmax", xs[0]))]
     if op == "index":
         return _index_rule(node.param, shapes[0], g)
+    if op in ("amax", "amin"):
+        return [_extreme_rule(xs[0], out, g, shapes[0], node.param)]
     if op == "stack" and g.kind == "name":
         return [F("raw", value=(f"{g.text()}[{k}]", ATOM), latex_text=f"{g.latex({})}_{{{k}}}")
                 for k in range(len(xs))]
     return None
+
+
+def _extreme_rule(x: F, out: F, g: F, shape: tuple, axis: Optional[int]) -> F:
+    """amax/amin: ``dy = da * (y == a) / sum(y == a)``, the adjoint to the extreme elements, shared
+    evenly by ties; along an axis the output and its adjoint are read with that axis kept
+    (``reshape(a, 2, 3, 1)``) so that they broadcast back over it."""
+    if axis is None or not shape:
+        hits = _equal(x, out)
+        return F("div", mul(g, hits), call("sum", hits))
+    k = axis % len(shape)
+    kept = [num(1 if i == k else d) for i, d in enumerate(shape)]
+    hits = _equal(x, call("reshape", out, *kept))
+    return F("div", mul(call("reshape", g, *kept), hits), call("reshape", call("sum", hits, num(k)), *kept))
+
+
+def _equal(a: F, b: F) -> F:
+    """``(y == a)``: 1 where equal, else 0 (gradcli's comparison)."""
+    return F("raw", value=(f"{a.text()} == {b.text()}", SUM - 1), latex_text=f"[{a.latex({})} = {b.latex({})}]")
 
 
 def _from_rule(expr: Any, leaves: dict, arg_shape: tuple) -> F:
@@ -660,6 +680,8 @@ def _from_rule(expr: Any, leaves: dict, arg_shape: tuple) -> F:
             return call("reshape", read(a[0]), *[num(n) for n in e.data])
         if k == "ones":
             return call("ones", *[num(n) for n in arg_shape]) if arg_shape else num(1)
+        if k == "call" and e.key == "transpose":  # transpose(ḡ, 1, 2, 0): the axes' order is the call's extra
+            return call("transpose", read(a[0]), *[num(int(n)) for n in e.data[1].split(", ")])
         raise KeyError(k)
 
     return read(expr)

@@ -20,6 +20,7 @@ import keyword
 import re
 from typing import Any, Optional
 
+from ..core.elements import permutation_axes
 from ..core.errors import UsageError
 from ..core.formula import ATOM, POW, PROD, SUM, UNARY
 from ..core.graph import CONST, INPUT, index_text
@@ -249,8 +250,11 @@ class NumpyCode:
     def outer(self, a: Code, b: Code) -> Code:
         return _call("np.outer", a, b, shape=(a.shape[0], b.shape[0]))
 
-    def transpose(self, x: Code) -> Code:
-        return Code(f"{x.wrap(ATOM)}.T", ATOM, tuple(reversed(x.shape)))
+    def transpose(self, x: Code, axes: Optional[tuple] = None) -> Code:
+        if axes is None:
+            return Code(f"{x.wrap(ATOM)}.T", ATOM, tuple(reversed(x.shape)))
+        order = permutation_axes(tuple(x.shape), tuple(axes))
+        return Code(f"np.transpose({x.text}, {order!r})", ATOM, tuple(x.shape[a] for a in order))
 
     def _reduce(self, name: str, x: Code, axis: Optional[int]) -> Code:
         if axis is None:
@@ -281,11 +285,11 @@ class NumpyCode:
         shape = () if axis is None else x.shape[:axis % len(x.shape)] + x.shape[axis % len(x.shape) + 1:]
         return self._helper("logsumexp", x, axis, shape)
 
-    def amax(self, x: Code) -> Code:
-        return _call("np.max", x, shape=())
+    def amax(self, x: Code, axis: Optional[int] = None) -> Code:
+        return self._reduce("max", x, axis)
 
-    def amin(self, x: Code) -> Code:
-        return _call("np.min", x, shape=())
+    def amin(self, x: Code, axis: Optional[int] = None) -> Code:
+        return self._reduce("min", x, axis)
 
     def index(self, x: Code, index: tuple) -> Code:
         from ..core.ops import _index_shape
@@ -732,6 +736,9 @@ _TEMPLATES = {
     "std": ("torch.std({0}, correction=0)", "jnp.std({0})"),
     "std@": ("torch.std({0}, dim={p}, correction=0)", "jnp.std({0}, axis={p})"),
     "reshape": ("{0}.reshape({p})", "jnp.reshape({0}, {p})"),
+    "transpose@": ("{0}.permute({p})", "jnp.transpose({0}, {p})"),
+    "amax@": ("torch.amax({0}, dim={p})", "jnp.max({0}, axis={p})"),
+    "amin@": ("torch.amin({0}, dim={p})", "jnp.min({0}, axis={p})"),
     "flatten": ("{0}.flatten()", "jnp.ravel({0})"),
     "det": ("torch.linalg.det({0})", "jnp.linalg.det({0})"),
     "logdet": ("torch.logdet({0})", "jnp.linalg.slogdet({0})[1]"),
@@ -761,7 +768,11 @@ def _framework_line(ev: Evaluation, i: int, names: dict[int, str], target: str) 
     if node.op == "dot" and target == "torch" and any(len(getattr(ev.values[a], "shape", ())) != 1
                                                       for a in node.args):
         return f"({args[0]} @ {args[1]})"
-    return _framework_call(node.op, args, node.param, target)
+    param = node.param
+    if node.op == "transpose":  # the axes' order written out (.T of a tensor of rank 3 or 4 is not PyTorch's)
+        shape = tuple(getattr(ev.values[node.args[0]], "shape", ()))
+        param = permutation_axes(shape, param) if param is not None or len(shape) > 2 else None
+    return _framework_call(node.op, args, param, target)
 
 
 def _framework_call(op: str, args: list[str], p: Any, target: str) -> str:

@@ -473,14 +473,16 @@ def _to_all(m, xs, o):
 
 
 def _spread_vjp(m, g, xs, o, p):
-    return m.expand_to(g, m.shape(xs[0]), None)
+    return m.expand_to(g, m.shape(xs[0]), p)
 
 
 def _other_extreme_vjp(op: str):
     def vjp(m, g, xs, o, p):
         x = xs[0]
-        hits = m.eq(x, m.amin(x) if op == "amax" else m.amax(x))
-        return m.times(g, hits) / m.sum(hits, None)
+        shape = m.shape(x)
+        other = m.amin(x, p) if op == "amax" else m.amax(x, p)  # of all, or of each slice along axis p
+        hits = m.eq(x, m.expand_to(other, shape, p))
+        return m.times(m.expand_to(g, shape, p), hits) / m.expand_to(m.sum(hits, p), shape, p)
 
     return vjp
 
