@@ -857,6 +857,75 @@ DIAG = _structural(
     "diag", 1, shape=_diag_shape,
     doc="diag(v): the diagonal matrix of a vector; diag(X): the diagonal of a square matrix",
 )
+# ---- convolution and pooling (issue 23): the tensor kernels of gradcli.backends.tensor_kernels ----
+# ``param`` is (stride, pad) for a convolution and (k, stride) for pooling, the integer
+# literals written in the program (`INT_ARG_OPS`).  The VJPs and JVPs are the hand-tuned
+# kernels (im2col, offset loops); tests/test_conv.py compares them with the printed rules.
+def _tensor_kernels():
+    from ..backends import tensor_kernels  # NumPy: only a program with these ops imports it
+
+    return tensor_kernels
+
+
+def _conv_shape(rank: int):
+    def shape(shapes, p) -> tuple:
+        tk = _tensor_kernels()
+        f = tk.conv2d_shape if rank == 2 else tk.conv1d_shape
+        return f(tuple(shapes[0]), tuple(shapes[1]), *p)
+
+    return shape
+
+
+def _pool_shape(shapes, p) -> tuple:
+    return _tensor_kernels().pool2d_shape(tuple(shapes[0]), *p)
+
+
+def _maxpool_ties(x, p) -> bool:
+    if isinstance(x, float):
+        return False
+    return bool(_tensor_kernels().maxpool2d_ties(x, *p))
+
+
+_CONV_KERNEL = "im2col: one matrix product with the windows' column matrix (the rule's correlations loop)"
+CONV2D = _structural(
+    "conv2d", 2, shape=_conv_shape(2),
+    vjp=(lambda m, g, xs, o, p: m.conv2d_grad_x(g, xs[0], xs[1], p),
+         lambda m, g, xs, o, p: m.conv2d_grad_w(g, xs[0], xs[1], p)),
+    jvp=lambda m, ts, xs, o, p: m.conv2d(ts[0], xs[1], p) + m.conv2d(xs[0], ts[1], p),
+    kernel=_CONV_KERNEL,
+    doc="conv2d(x, w[, stride[, pad]]): cross-correlation of x (N, C, H, W) or (C, H, W) with kernels "
+        "w (F, C, KH, KW), zero padding pad; stride 1, pad 0 by default",
+)
+CONV1D = _structural(
+    "conv1d", 2, shape=_conv_shape(1),
+    vjp=(lambda m, g, xs, o, p: m.conv1d_grad_x(g, xs[0], xs[1], p),
+         lambda m, g, xs, o, p: m.conv1d_grad_w(g, xs[0], xs[1], p)),
+    jvp=lambda m, ts, xs, o, p: m.conv1d(ts[0], xs[1], p) + m.conv1d(xs[0], ts[1], p),
+    kernel=_CONV_KERNEL,
+    doc="conv1d(x, w[, stride[, pad]]): cross-correlation of x (N, C, L) or (C, L) with kernels "
+        "w (F, C, K), zero padding pad; stride 1, pad 0 by default",
+)
+MAXPOOL2D = _structural(
+    "maxpool2d", 1, shape=_pool_shape,
+    vjp=(lambda m, g, xs, o, p: m.maxpool2d_grad(g, xs[0], p),),
+    jvp=lambda m, ts, xs, o, p: m.maxpool2d_tangent(ts[0], xs[0], p),
+    kernel="offset loops over the k·k window positions (the rule's one-hot routing builds every window)",
+    kink=_maxpool_ties, kink_kind="extreme",
+    doc="maxpool2d(x, k[, stride]): the largest element of each k×k window of x (N, C, H, W) or "
+        "(C, H, W); stride k by default",
+    convention="a tie inside a window: the window's gradient goes to its first maximum (row-major), "
+               "as PyTorch's max_pool2d",
+)
+AVGPOOL2D = _structural(
+    "avgpool2d", 1, shape=_pool_shape,
+    vjp=(lambda m, g, xs, o, p: m.avgpool2d_grad(g, xs[0], p),),
+    jvp=lambda m, ts, xs, o, p: m.avgpool2d(ts[0], p),
+    kernel="offset loops over the k·k window positions (the rule spreads each window separately)",
+    doc="avgpool2d(x, k[, stride]): the mean of each k×k window of x (N, C, H, W) or (C, H, W); "
+        "stride k by default",
+)
+
+
 def _constant_shape(shapes, p) -> tuple:
     return tuple(p)
 
@@ -873,7 +942,20 @@ AXIS_OPS = {"sum", "mean", "softmax", "log_softmax", "logsumexp", "prod", "cumsu
 #: ops whose trailing arguments are integer literals making a shape: name -> number of value arguments
 SHAPE_ARG_OPS = {"reshape": 1, "eye": 0, "zeros": 0, "ones": 0}
 #: ops that take a static parameter (the engine passes it after the arguments)
-PARAM_OPS = AXIS_OPS | set(SHAPE_ARG_OPS) | {"index"}
+#: ops whose trailing arguments are integer literals with defaults (issue 23): name ->
+#: (number of array arguments, the literals' names, how many are required); the param is the
+#: full tuple, defaults filled in by `int_params`
+INT_ARG_OPS = {"conv2d": (2, ("stride", "pad"), 0), "conv1d": (2, ("stride", "pad"), 0),
+               "maxpool2d": (1, ("k", "stride"), 1), "avgpool2d": (1, ("k", "stride"), 1)}
+PARAM_OPS = AXIS_OPS | set(SHAPE_ARG_OPS) | set(INT_ARG_OPS) | {"index"}
+
+
+def int_params(name: str, given: tuple) -> tuple:
+    """The param of an `INT_ARG_OPS` call from the literals written: conv (stride, pad) with
+    defaults 1 and 0; pooling (k, stride) with the stride defaulting to k."""
+    if name in ("conv2d", "conv1d"):
+        return (given + (1, 0)[len(given):])[:2]
+    return (given[0], given[1] if len(given) > 1 else given[0])
 #: default axis when none is written
 DEFAULT_AXIS = {"softmax": -1, "log_softmax": -1}
 

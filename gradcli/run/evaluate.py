@@ -16,7 +16,7 @@ from ..core.engine import Tape
 from ..core.errors import ParseError, UsageError
 from ..core.graph import CONST, INPUT, Graph
 from ..language.lower import lower
-from ..core.ops import OPS
+from ..core.ops import INT_ARG_OPS, OPS
 from ..language.parser import parse
 from ..core.shapes import infer_shapes
 
@@ -318,7 +318,7 @@ def find_kinks(graph: Graph, values: list, live: list[bool]) -> list[Kink]:
         kink = OPS[node.op].kink
         if kink is not None:
             args = tuple(values[a] for a in node.args)
-            hit = kink(*args)
+            hit = kink(*args, node.param) if node.op in INT_ARG_OPS else kink(*args)  # maxpool2d: (k, stride)
             if hit is True or (hit is not False and bool(getattr(hit, "any", lambda: hit)())):  # noqa: B023 - called at once
                 found.append(Kink(node.id, node.op, args))
     return found

@@ -47,7 +47,7 @@ def _rsum_text(r: Render, e: Expr, a: Expr) -> str:  # Σ ẋ, Σ₀ ẋ: over a
 def _call_text(r: Render, e: Expr, *a: Expr) -> str:  # tr(Ẋ), hstack(ȧ, ḃ), cumsum(ẋ, 0)
     extra: str = e.data[1]  # type: ignore[index]
     inside = ", ".join([r.show(x) for x in a] + ([extra] if extra else []))
-    return r.pick(e.key, rf"\operatorname{{{e.key}}}") + f"({inside})"
+    return r.pick(e.key, rf"\operatorname{{{e.key.replace('_', chr(92) + '_')}}}") + f"({inside})"
 
 
 def _sumto_text(r: Render, e: Expr, a: Expr) -> str:
