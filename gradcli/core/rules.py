@@ -496,11 +496,11 @@ def _conv_rules(shapes: tuple, p, rank: int) -> tuple:
     return (
         Rule(call("full_corr", _full_corr(stride, pad, rank), G, flipped, extra=extra), None,
              "sparse: banded, each output element reads one window of {x0}",
-             "the full cross-correlation of the adjoint with the flipped kernel (a full convolution with {x1})"
+             "the full cross-correlation of the adjoint with the flipped kernel (a full convolution with the kernel)"
              + (", the adjoint dilated by the stride" if stride > 1 else "") + (", cropped by the padding" if pad else "")),
         Rule(call("corr", _corr_batch(stride, pad, rank), X0, G, extra=extra), None,
              f"dense: each {kernel} weight reads every window of {{x0}}",
-             "the cross-correlation of {x0}" + (" (zero-padded)" if pad else "")
+             "the cross-correlation of the input" + (" (zero-padded)" if pad else "")
              + " with the adjoint, summed over the batch"),
     )
 
@@ -685,7 +685,13 @@ def shapes_note(rule: Rule, env: dict) -> str:
     if top.kind in ("had", "scale"):
         sym = " ∘ " if top.kind == "had" else " · "
         return sym.join(shape_text(np.shape(e.value(env))) for e in top.args) + f" → {result}"
+    if top.kind == "call" and top.key in _SHAPED_CALLS:  # full_corr(ȳ, flip(w)): ȳ's and w's shapes
+        return ", ".join(shape_text(np.shape(e.value(env))) for e in top.args) + f" → {result}"
     return f"→ {result}"
+
+
+#: the calls of the convolution and pooling rules, whose arguments' shapes the note shows
+_SHAPED_CALLS = {"full_corr", "corr", "to_max", "spread", "conv2d", "conv1d", "at_max", "avgpool2d"}
 
 
 # ---- tangent rules: forward mode in matrix form ---------------------------------------------
