@@ -1,0 +1,271 @@
+"""conv2d, conv1d, maxpool2d and avgpool2d in programs (issue 23): values and gradients through
+the CLI against the naive CS231n loops of tests/test_tensor_kernels.py and finite differences,
+the printed rules evaluated against the row's kernels, the explanations' words, the errors,
+export, diff and the check's diagnoses."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clitools import examples, strict_json
+from gradcli.backends.arrays import ARRAY
+from gradcli.core import rules
+from gradcli.core.ops import OPS
+from test_tensor_kernels import (avg_pool_backward_naive, conv1d_naive, conv_backward_naive, conv_forward_naive,
+                                 max_pool_backward_naive, numeric_grad, pool_forward_naive)
+
+RNG = np.random.default_rng(20261205)
+X = np.round(RNG.normal(size=(2, 3, 7, 7)), 3)
+W = np.round(RNG.normal(size=(4, 3, 3, 3)), 3)
+
+
+def _vars(tmp_path, **values) -> str:
+    path = tmp_path / "vars.json"
+    path.write_text(json.dumps({k: np.asarray(v).tolist() for k, v in values.items()}), encoding="utf-8")
+    return str(path)
+
+
+def _eval(cli, tmp_path, program, *extra, **values):
+    r = cli(["eval", program, "--vars", _vars(tmp_path, **values), "--json", *extra])
+    assert r.exit_code == 0, r.stderr
+    return strict_json(r.stdout)
+
+
+# ---- values and gradients through the CLI ------------------------------------------------------
+@pytest.mark.parametrize("stride, pad", [(1, 0), (1, 1), (2, 0), (2, 1), (3, 1)])
+def test_conv2d_value_and_gradients_match_the_naive_loops(cli, tmp_path, stride, pad):
+    out = conv_forward_naive(X, W, stride, pad)
+    g = np.round(np.random.default_rng(stride * 10 + pad).normal(size=out.shape), 3)
+    doc = _eval(cli, tmp_path, f"sum(G * conv2d(x, w, {stride}, {pad}))", "--wrt", "x,w", x=X, w=W, G=g)
+    assert doc["value"] == pytest.approx(float(np.sum(g * out)), rel=1e-12)
+    dx, dw = conv_backward_naive(g, X, W, stride, pad)
+    np.testing.assert_allclose(doc["gradient"]["x"], dx, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(doc["gradient"]["w"], dw, rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_defaults_are_stride_1_pad_0_and_one_image_works(cli, tmp_path):
+    a = _eval(cli, tmp_path, "sum(conv2d(x, w)^2)", x=X, w=W)
+    b = _eval(cli, tmp_path, "sum(conv2d(x, w, 1, 0)^2)", x=X, w=W)
+    assert a["value"] == b["value"] == pytest.approx(float(np.sum(conv_forward_naive(X, W) ** 2)), rel=1e-12)
+    one = _eval(cli, tmp_path, "sum(conv2d(x, w, 1, 1)^2)", x=X[0], w=W)
+    batch = _eval(cli, tmp_path, "sum(conv2d(x, w, 1, 1)^2)", x=X[:1], w=W)
+    assert one["value"] == pytest.approx(batch["value"], rel=1e-14)
+    np.testing.assert_allclose(one["gradient"]["x"], np.asarray(batch["gradient"]["x"])[0], rtol=1e-12)
+
+
+def test_conv1d_value_and_gradients(cli, tmp_path):
+    x = np.round(RNG.normal(size=(2, 3, 9)), 3)
+    w = np.round(RNG.normal(size=(2, 3, 3)), 3)
+    doc = _eval(cli, tmp_path, "sum(conv1d(x, w, 2, 1)^2)", "--check", "fd", x=x, w=w)
+    out = conv1d_naive(x, w, 2, 1)
+    assert doc["value"] == pytest.approx(float(np.sum(out ** 2)), rel=1e-12)
+    assert doc["ok"] is True
+    want = numeric_grad(lambda v: conv1d_naive(v, w, 2, 1), x, 2 * out)
+    np.testing.assert_allclose(doc["gradient"]["x"], want, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("k, stride", [(2, 2), (3, 1), (2, 1)])
+def test_pooling_values_and_gradients_match_the_naive_loops(cli, tmp_path, k, stride):
+    x = np.random.default_rng(k + stride).normal(size=(2, 3, 6 if k == 2 else 5, 6 if k == 2 else 5))
+    spelled = f"{k}, {stride}" if stride != k else f"{k}"
+    mx = pool_forward_naive(x, k, stride, np.max)
+    av = pool_forward_naive(x, k, stride, np.mean)
+    g = np.random.default_rng(7).normal(size=mx.shape)
+    doc = _eval(cli, tmp_path, f"sum(G * maxpool2d(x, {spelled}))", "--wrt", "x", x=x, G=g)
+    assert doc["value"] == pytest.approx(float(np.sum(g * mx)), rel=1e-12)
+    np.testing.assert_allclose(doc["gradient"]["x"], max_pool_backward_naive(g, x, k, stride), rtol=1e-12)
+    doc = _eval(cli, tmp_path, f"sum(G * avgpool2d(x, {spelled}))", "--wrt", "x", x=x, G=g)
+    assert doc["value"] == pytest.approx(float(np.sum(g * av)), rel=1e-12)
+    np.testing.assert_allclose(doc["gradient"]["x"], avg_pool_backward_naive(g, x, k, stride), rtol=1e-12)
+
+
+def test_a_small_convnet_passes_the_finite_difference_check(cli, tmp_path):
+    x = np.round(RNG.normal(size=(2, 1, 6, 6)), 3)
+    w = np.round(RNG.normal(size=(2, 1, 3, 3)), 3)
+    program = "h = relu(conv2d(x, w, 1, 1)); p = maxpool2d(h, 2); q = avgpool2d(h, 3); L = sum(p^2) + sum(q^2)"
+    doc = _eval(cli, tmp_path, program, "--check", "fd", x=x, w=w)
+    assert doc["ok"] is True
+
+
+def test_forward_mode_agrees_with_reverse_mode(cli, tmp_path):
+    x = np.round(RNG.normal(size=(1, 2, 4, 4)), 3)
+    w = np.round(RNG.normal(size=(2, 2, 3, 3)), 3)
+    program = "h = conv2d(x, w, 1, 1); L = sum(maxpool2d(h, 2)^2) + sum(avgpool2d(h, 2) * h[0, 0, 0, 0])"
+    reverse = _eval(cli, tmp_path, program, x=x, w=w)
+    for name in ("x", "w"):
+        fwd = _eval(cli, tmp_path, program, "--mode", "forward", "--seed", name, x=x, w=w)
+        np.testing.assert_allclose(fwd["gradient"][name], reverse["gradient"][name], rtol=1e-10)
+
+
+# ---- the kink of max pooling ---------------------------------------------------------------------
+def test_a_tie_in_a_window_is_flagged_and_goes_to_the_first_maximum(cli, tmp_path):
+    x = np.array([[[[1.0, 3.0], [3.0, 0.0]]]])
+    r = cli(["eval", "sum(maxpool2d(x, 2))", "--vars", _vars(tmp_path, x=x), "--json"])
+    assert r.exit_code == 0
+    assert strict_json(r.stdout)["gradient"]["x"] == [[[[0.0, 1.0], [0.0, 0.0]]]]
+    assert "not differentiable here (1 window of x has a tied maximum, the first x[0, 0, 0:2, 0:2] (2 times 3))" \
+        in r.stderr
+    assert "first maximum (row-major), as PyTorch's max_pool2d" in r.stderr
+    r = cli(["eval", "sum(maxpool2d(x, 2))", "--vars", _vars(tmp_path, x=x + np.array([[0.0, 0.5], [0.0, 0.0]])), "--json"])
+    assert "not differentiable" not in r.stderr
+
+
+# ---- errors --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("program, words", [
+    ("sum(conv2d(x, w, 3))", ["node", "conv2d(x, w, 3, 0)", "stride 3 does not divide", "(2, 3, 7, 7)"]),
+    ("sum(conv2d(x, v))", ["node", "has 3 channels but the kernel w", "expects 2"]),
+    ("sum(maxpool2d(x, 4))", ["node", "maxpool2d(x, 4, 4)", "does not divide", "(2, 3, 7, 7)"]),
+    ("sum(conv2d(x, w, 1, 1, 1))", ["conv2d() is written conv2d(x, w[, stride[, pad]]), got 5 arguments"]),
+    ("sum(maxpool2d(x))", ["maxpool2d() is written maxpool2d(x, k[, stride]), got 1 argument"]),
+    ("sum(conv2d(x, w, s))", ["conv2d()'s stride must be an integer literal"]),
+    ("sum(conv2d(x, w, 1.5))", ["conv2d()'s stride must be an integer literal"]),
+    ("sum(maxpool2d(x, 0))", ["maxpool2d()'s k must be at least 1, got 0"]),
+    ("sum(conv2d(x, w, 1, -1))", ["conv2d()'s pad must be at least 0, got -1"]),
+])
+def test_errors_are_one_clear_line(cli, tmp_path, program, words):
+    r = cli(["eval", program, "--vars", _vars(tmp_path, x=X, w=W, v=np.ones((2, 2, 3, 3)), s=1.0)])
+    assert r.exit_code == 2, r.stderr
+    lines = r.stderr.strip().splitlines()  # one line (a parse error adds the program and a caret under it)
+    assert len(lines) in (1, 3) and lines[0].startswith(("gradcli: parse error", "gradcli: shape error: ")), r.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_the_element_limit_is_fifty_million_with_a_clear_error(cli):
+    from gradcli.backends.tensor_kernels import MAX_KERNEL_ELEMENTS
+    from gradcli.core.shapes import MAX_ELEMENTS
+
+    assert MAX_ELEMENTS == MAX_KERNEL_ELEMENTS == 50_000_000
+    r = cli(["eval", "sum(ones(8000, 8000))"])
+    assert r.exit_code == 2
+    assert "would have 64,000,000 elements (8000x8000); gradcli's arrays have at most 50,000,000" in r.stderr
+
+
+def test_cs231n_first_layer_is_within_the_limit():
+    """N = 50 images of 3×32×32 through 32 filters 7×7, pad 3: 1.6·10⁶ elements (over the old 10⁶)."""
+    shape = OPS["conv2d"].shape([(50, 3, 32, 32), (32, 3, 7, 7)], (1, 3))
+    assert shape == (50, 32, 32, 32) and np.prod(shape) == 1_638_400
+
+
+# ---- the printed rules are the kernels -----------------------------------------------------------
+@st.composite
+def conv_cases(draw):
+    rank = draw(st.sampled_from([1, 2]))
+    n, c, f = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    k = draw(st.integers(1, 3))
+    stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 2))
+    out = draw(st.integers(1, 3))
+    size = (out - 1) * stride + k - 2 * pad
+    if size < 1:
+        size, pad = (out - 1) * stride + k, 0
+    batched = draw(st.booleans())
+    xs = ((n,) if batched else ()) + (c,) + (size,) * rank
+    ws = (f, c) + (k,) * rank
+    return ("conv2d" if rank == 2 else "conv1d"), [xs, ws], (stride, pad), draw(st.integers(0, 2 ** 31))
+
+
+@st.composite
+def pool_cases(draw):
+    k, stride = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ho, wo = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    shape = ((draw(st.integers(1, 2)),) if draw(st.booleans()) else ()) + (
+        draw(st.integers(1, 2)), (ho - 1) * stride + k, (wo - 1) * stride + k)
+    return draw(st.sampled_from(["maxpool2d", "avgpool2d"])), [shape], (k, stride), draw(st.integers(0, 2 ** 31))
+
+
+def _rule_vs_kernel(name, shapes, param, seed):
+    rng = np.random.default_rng(seed)
+    xs = [rng.normal(size=s) for s in shapes]
+    out = np.asarray(getattr(ARRAY, name)(*xs, param))
+    assert out.shape == OPS[name].shape(shapes, param)
+    g = rng.normal(size=out.shape)
+    op = OPS[name]
+    for k, rule in enumerate(rules.rules_for(name, shapes, param)):
+        env = rules.environment(name, k, xs, out, g, param)
+        np.testing.assert_allclose(rules.adjoint_value(rule, env), op.vjp[k](ARRAY, g, xs, out, param),
+                                   rtol=1e-10, atol=1e-12, err_msg=f"{name} {shapes} {param} argument {k}")
+    ts = [rng.normal(size=s) for s in shapes]
+    terms = rules.tangent_terms(name, shapes, param, (True,) * len(shapes))
+    got = rules.tangent_value(rules.total_of(terms), rules.tangent_environment(name, xs, out, ts, param))
+    np.testing.assert_allclose(got, op.jvp(ARRAY, ts, xs, out, param), rtol=1e-10, atol=1e-12)
+    # and the dot-product test: ⟨ḡ, J ṫ⟩ = Σ_k ⟨J_kᵀ ḡ, ṫ_k⟩ (forward and reverse agree)
+    reverse = sum(np.sum(op.vjp[k](ARRAY, g, xs, out, param) * t) for k, t in enumerate(ts))
+    assert np.sum(g * got) == pytest.approx(reverse, rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=examples(60))
+@given(conv_cases())
+def test_conv_kernels_equal_their_printed_rules(case):
+    _rule_vs_kernel(*case)
+
+
+@settings(max_examples=examples(60))
+@given(pool_cases())
+def test_pooling_kernels_equal_their_printed_rules(case):
+    _rule_vs_kernel(*case)
+
+
+def test_the_rules_print_the_lecture_words():
+    names = {"g": "ȳ", "x0": "x", "x1": "w", "out": "y", "n": "n", "k": "k", "axes": ""}
+    conv = rules.rules_for("conv2d", [(2, 3, 5, 5), (4, 3, 3, 3)], (2, 1))
+    assert conv[0].adjoint.text(names) == "full_corr(ȳ, flip(w), stride 2, pad 1)"
+    assert conv[0].note.startswith("the full cross-correlation of the adjoint with the flipped kernel "
+                                   "(a full convolution with the kernel)")
+    assert conv[1].adjoint.text(names) == "corr(x, ȳ, stride 2, pad 1)"
+    assert conv[1].note.endswith("with the adjoint, summed over the batch")
+    assert conv[0].adjoint.text(names, latex=True) == \
+        r"\operatorname{full\_corr}(ȳ, \operatorname{flip}(w), \text{stride 2, pad 1})"
+    (mx,) = rules.rules_for("maxpool2d", [(1, 1, 4, 4)], (2, 2))
+    assert mx.adjoint.text(names) == "to_max(ȳ, x, 2×2)"
+    assert mx.note.startswith("each window's gradient goes to its maximum")
+    (av,) = rules.rules_for("avgpool2d", [(1, 1, 4, 4)], (2, 2))
+    assert av.adjoint.text(names) == "spread(ȳ, 2×2)"
+    assert "spreads each window's gradient evenly, 1/4 to each element" in av.note
+
+
+def test_steps_print_the_rules_with_shapes_and_numbers(cli, tmp_path):
+    x = np.round(RNG.normal(size=(1, 1, 4, 4)), 2)
+    w = np.round(RNG.normal(size=(2, 1, 3, 3)), 2)
+    r = cli(["eval", "h = conv2d(x, w, 1, 1); p = maxpool2d(h, 2); L = sum(p^2)", "--vars",
+             _vars(tmp_path, x=x, w=w), "--steps"], columns=160)
+    assert r.exit_code == 0, r.stderr
+    out = r.stdout
+    assert "x̄ += full_corr(h̄, flip(w), pad 1)  (1×2×4×4, 2×1×3×3 → 1×1×4×4)" in out
+    assert "w̄ += corr(x, h̄, pad 1)  (1×1×4×4, 1×2×4×4 → 2×1×3×3)" in out
+    assert "h̄ += to_max(p̄, h, 2×2)  (1×2×2×2, 1×2×4×4 → 1×2×4×4)   each window's gradient goes to its maximum" in out
+    # the numbers printed under a rule are the rule's evaluation: x̄ as the naive loops give it
+    h = conv_forward_naive(x, w, 1, 1)
+    hbar = max_pool_backward_naive(2 * pool_forward_naive(h, 2, 2, np.max), h, 2, 2)
+    dx, dw = conv_backward_naive(hbar, x, w, 1, 1)
+    r = cli(["eval", "h = conv2d(x, w, 1, 1); p = maxpool2d(h, 2); L = sum(p^2)", "--vars",
+             _vars(tmp_path, x=x, w=w), "--json"])
+    np.testing.assert_allclose(strict_json(r.stdout)["gradient"]["x"], dx, rtol=1e-12)
+    np.testing.assert_allclose(strict_json(r.stdout)["gradient"]["w"], dw, rtol=1e-12)
+
+
+@pytest.mark.parametrize("flag", ["--edges", "--paths", "--latex"])
+def test_the_other_explanations_name_the_rules(cli, tmp_path, flag):
+    x = np.round(RNG.normal(size=(1, 1, 4, 4)), 2)
+    w = np.round(RNG.normal(size=(1, 1, 3, 3)), 2)
+    r = cli(["eval", "h = conv2d(x, w, 1, 1); p = avgpool2d(h, 2); L = sum(p^2)", "--vars",
+             _vars(tmp_path, x=x, w=w), flag], columns=160)
+    assert r.exit_code == 0, r.stderr
+    want = {"--edges": "∂h/∂x: the full cross-correlation of the adjoint with the flipped kernel",
+            "--paths": "∂L/∂x = ∂L/∂a · ∂a/∂p · ∂p/∂h · ∂h/∂x",
+            "--latex": r"\bar{x} &\mathrel{+}= \operatorname{full\_corr}(\bar{h}, \operatorname{flip}(w), \text{pad 1})"}
+    assert want[flag] in r.stdout
+
+
+def test_functions_lists_the_new_ops(cli):
+    r = cli(["functions", "--json"])
+    assert r.exit_code == 0
+    usage = {row["name"]: row["usage"] for row in json.loads(r.stdout)["functions"]}
+    assert usage["conv2d"] == "conv2d(x, w[, stride[, pad]])"
+    assert usage["conv1d"] == "conv1d(x, w[, stride[, pad]])"
+    assert usage["maxpool2d"] == "maxpool2d(x, k[, stride])"
+    assert usage["avgpool2d"] == "avgpool2d(x, k[, stride])"
