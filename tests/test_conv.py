@@ -269,3 +269,73 @@ def test_functions_lists_the_new_ops(cli):
     assert usage["conv1d"] == "conv1d(x, w[, stride[, pad]])"
     assert usage["maxpool2d"] == "maxpool2d(x, k[, stride])"
     assert usage["avgpool2d"] == "avgpool2d(x, k[, stride])"
+
+
+# ---- diff and export -----------------------------------------------------------------------------
+@pytest.mark.parametrize("program", ["sum(conv2d(x, w, 1, 1))", "sum(maxpool2d(x[0], 2))", "sum(avgpool2d(x[0], 2))",
+                                     "sum(conv1d(v, k))"])
+def test_diff_refuses_with_one_clear_line(cli, tmp_path, program):
+    r = cli(["diff", program, "--vars", _vars(tmp_path, x=np.ones((1, 1, 4, 4)), w=np.ones((1, 1, 3, 3)),
+                                                v=np.ones((1, 2, 5)), k=np.ones((1, 2, 3)))])
+    assert r.exit_code == 2
+    assert r.stdout == ""
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith("gradcli: error: gradcli diff has no point-free formula for ")
+    assert "gradcli eval --steps prints the rule" in line
+
+
+def test_the_numpy_export_agrees_with_gradcli_and_reads_like_cs231n(cli, tmp_path):
+    import subprocess
+    import sys
+
+    x = np.round(RNG.normal(size=(2, 2, 6, 6)), 3)
+    w = np.round(RNG.normal(size=(3, 2, 3, 3)), 3)
+    program = "h = relu(conv2d(x, w, 1, 1)); p = maxpool2d(h, 2); q = avgpool2d(h, 3); L = sum(p^2) + sum(q^3)"
+    args = [program, "--vars", _vars(tmp_path, x=x, w=w)]
+    r = cli(["export", *args, "--to", "numpy"])
+    assert r.exit_code == 0, r.stderr
+    script = r.stdout
+    for line in ("dx = conv2d_grad_x(da, x, w, 1, 1)", "dw = conv2d_grad_w(da, x, w, 1, 1)",
+                 "np.lib.stride_tricks.as_strided", "def maxpool2d_grad(g, x, k, stride):"):
+        assert line in script, line
+    (tmp_path / "s.py").write_text(script, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(tmp_path / "s.py")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    truth = _eval(cli, tmp_path, *args[:1], x=x, w=w)
+    assert got["value"] == pytest.approx(truth["value"], rel=1e-12)
+    for name in ("x", "w"):
+        np.testing.assert_allclose(got["gradient"][name], truth["gradient"][name], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("target, lines", [
+    ("torch", ["torch.nn.functional.conv2d(x, w, stride=2, padding=1)", "torch.nn.functional.max_pool2d(h, 2, 2)",
+               "torch.nn.functional.avg_pool2d(h, 2, 1)", "torch.nn.functional.conv1d(v, k, stride=1, padding=0)"]),
+    ("jax", ["jax.lax.conv_general_dilated(x, w, (2, 2), [(1, 1), (1, 1)]",
+             "jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), 'VALID')",
+             "(jax.lax.reduce_window(h, 0.0, jax.lax.add, (1, 1, 2, 2), (1, 1, 1, 1), 'VALID') / 4)",
+             "jax.lax.conv_general_dilated(v[None], k, (1,), [(0, 0)]"]),
+])
+def test_the_framework_exports_call_the_library_functions(cli, tmp_path, target, lines):
+    import importlib.util
+    import subprocess
+    import sys
+
+    values = dict(x=np.round(RNG.normal(size=(1, 2, 7, 7)), 3), w=np.round(RNG.normal(size=(2, 2, 3, 3)), 3),
+                  v=np.round(RNG.normal(size=(2, 6)), 3), k=np.round(RNG.normal(size=(1, 2, 3)), 3))
+    program = ("h = conv2d(x, w, 2, 1); L = sum(maxpool2d(h, 2)) + sum(avgpool2d(h, 2, 1)^2)"
+               " + sum(conv1d(v, k)^2)")
+    r = cli(["export", program, "--vars", _vars(tmp_path, **values), "--to", target])
+    assert r.exit_code == 0, r.stderr
+    for line in lines:
+        assert line in r.stdout, line
+    compile(r.stdout, f"conv_{target}.py", "exec")
+    if importlib.util.find_spec(target) is None:
+        pytest.skip(f"{target} is not installed: the script was compiled, not run")
+    (tmp_path / "s.py").write_text(r.stdout, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(tmp_path / "s.py")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    truth = _eval(cli, tmp_path, program, **values)
+    for name in values:
+        np.testing.assert_allclose(got["gradient"][name], truth["gradient"][name], rtol=1e-9, atol=1e-12)
