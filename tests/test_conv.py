@@ -339,3 +339,79 @@ def test_the_framework_exports_call_the_library_functions(cli, tmp_path, target,
     truth = _eval(cli, tmp_path, program, **values)
     for name in values:
         np.testing.assert_allclose(got["gradient"][name], truth["gradient"][name], rtol=1e-9, atol=1e-12)
+
+
+# ---- gradcli check: answers of any rank, and the classic mistakes diagnosed -----------------------
+def _verdict(tmp_path, program, name, answer, **values):
+    from gradcli.run.bindings import Binding
+    from gradcli.run.evaluate import evaluate
+    from gradcli.teach.homework import Answer, Request, judge
+
+    bindings = {k: Binding(k, np.asarray(v, dtype=float), "", "test") for k, v in values.items()}
+    ev = evaluate(program, bindings)
+    (v,) = judge(ev, Request(expect={name: Answer(np.asarray(answer, dtype=float))}))
+    return v
+
+
+CONVNET = "h = conv2d(x, w, 1, 1); a = relu(h); p = maxpool2d(a, 2); L = sum(u * p)"
+CX = np.round(RNG.normal(size=(2, 2, 4, 4)), 3)
+CW = np.round(RNG.normal(size=(3, 2, 3, 3)), 3)
+CU = np.round(RNG.normal(size=(2, 3, 2, 2)), 3)
+
+
+def _convnet_truth():
+    h = conv_forward_naive(CX, CW, 1, 1)
+    a = np.maximum(h, 0)
+    abar = max_pool_backward_naive(CU, a, 2, 2)
+    hbar = abar * (h > 0)
+    return h, a, hbar, conv_backward_naive(hbar, CX, CW, 1, 1)
+
+
+def test_right_answers_of_rank_4_are_accepted():
+    _, _, _, (dx, dw) = _convnet_truth()
+    assert _verdict(None, CONVNET, "x", dx, x=CX, w=CW, u=CU).ok is True
+    assert _verdict(None, CONVNET, "w", dw, x=CX, w=CW, u=CU).ok is True
+
+
+def test_the_kernel_not_flipped_is_diagnosed():
+    _, _, hbar, _ = _convnet_truth()
+    wrong, _ = conv_backward_naive(hbar, CX, CW[:, :, ::-1, ::-1], 1, 1)  # x̄ correlated with w as it is
+    v = _verdict(None, CONVNET, "x", wrong, x=CX, w=CW, u=CU)
+    assert v.ok is False and v.diagnosis is not None
+    assert v.diagnosis.kind == "conv-flip"
+    assert v.diagnosis.message.startswith("the kernel is not flipped in x's adjoint: for h = conv2d(x, w, 1, 1)")
+
+
+def _pool_wrong(route):
+    """x̄ with max pooling's backward replaced by `route(window) -> the window's gradient weights`."""
+    h, a, _, _ = _convnet_truth()
+    abar = np.zeros_like(a)
+    for n, c, i, j in np.ndindex(CU.shape):
+        window = a[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2]
+        abar[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2] += CU[n, c, i, j] * route(window)
+    return conv_backward_naive(abar * (h > 0), CX, CW, 1, 1)[0]
+
+
+@pytest.mark.parametrize("route, words", [
+    (lambda win: (np.arange(4) == np.argmin(win)).reshape(2, 2), "max routed to the wrong element"),
+    (lambda win: np.eye(1, 4).reshape(2, 2), "not its top-left one"),
+    (lambda win: np.ones((2, 2)), "max spread over the whole window"),
+    (lambda win: np.full((2, 2), 0.25), "max spread evenly over the window"),
+])
+def test_max_pooling_routing_mistakes_are_diagnosed(route, words):
+    v = _verdict(None, CONVNET, "x", _pool_wrong(route), x=CX, w=CW, u=CU)
+    assert v.ok is False and v.diagnosis is not None
+    assert v.diagnosis.kind == "max-routing"
+    assert words in v.diagnosis.message
+    assert "p = maxpool2d(a, 2, 2)" in v.diagnosis.message
+
+
+def test_check_through_the_cli_judges_a_rank_4_answer(cli, tmp_path):
+    _, _, hbar, (dx, _) = _convnet_truth()
+    wrong, _ = conv_backward_naive(hbar, CX, CW[:, :, ::-1, ::-1], 1, 1)
+    vars_ = _vars(tmp_path, x=CX, w=CW, u=CU)
+    r = cli(["check", CONVNET, "--vars", vars_, "--expect", f"x={json.dumps(dx.tolist())}"])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    r = cli(["check", CONVNET, "--vars", vars_, "--expect", f"x={json.dumps(wrong.tolist())}"])
+    assert r.exit_code == 1, r.stdout + r.stderr
+    assert "the kernel is not flipped" in r.stdout
