@@ -415,3 +415,13 @@ def test_check_through_the_cli_judges_a_rank_4_answer(cli, tmp_path):
     r = cli(["check", CONVNET, "--vars", vars_, "--expect", f"x={json.dumps(wrong.tolist())}"])
     assert r.exit_code == 1, r.stdout + r.stderr
     assert "the kernel is not flipped" in r.stdout
+
+
+def test_the_sympy_check_differentiates_the_ops_symbolically_on_small_programs(cli):
+    r = cli(["eval", "sum(maxpool2d(conv2d(x, w), 2)) + sum(avgpool2d(x, 2, 1)^2) + sum(conv1d(v, k, 1, 1)^2)",
+             "x=[[[0.1,0.5,-0.3],[0.7,0.2,0.4],[-0.6,0.9,0.3]]]", "w=[[[[0.5,-1],[2,0.3]]]]", "v=[[1,2,-1,0.5]]",
+             "k=[[[0.3,-0.2]]]", "--check", "sympy", "--json"])
+    assert r.exit_code == 0, r.stderr
+    doc = strict_json(r.stdout)
+    assert doc["ok"] is True
+    assert {entry["status"] for entry in doc["checks"]["sympy"].values()} == {"ok"}
