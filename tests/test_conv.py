@@ -425,3 +425,16 @@ def test_the_sympy_check_differentiates_the_ops_symbolically_on_small_programs(c
     doc = strict_json(r.stdout)
     assert doc["ok"] is True
     assert {entry["status"] for entry in doc["checks"]["sympy"].values()} == {"ok"}
+
+
+def test_the_sympy_check_skips_a_convnet_at_once_with_a_note(cli):
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    r = cli(["eval", "-f", str(samples / "convnet.grad"), "--vars", str(samples / "convnet.json"), "--check", "all",
+             "--json"])
+    assert r.exit_code == 0, r.stderr
+    doc = strict_json(r.stdout)
+    assert doc["ok"] is True
+    assert doc["check_notes"]["sympy"].startswith("skipped: the convolutions and pooling expand to 1,440 symbolic terms")
+    assert {e["status"] for e in doc["checks"]["fd"].values()} == {"ok"}
