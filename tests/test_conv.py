@@ -438,3 +438,14 @@ def test_the_sympy_check_skips_a_convnet_at_once_with_a_note(cli):
     assert doc["ok"] is True
     assert doc["check_notes"]["sympy"].startswith("skipped: the convolutions and pooling expand to 1,440 symbolic terms")
     assert {e["status"] for e in doc["checks"]["fd"].values()} == {"ok"}
+
+
+def test_hessians_forward_over_reverse_agree_with_finite_differences(cli):
+    r = cli(["hessian", "h = conv2d(x, w, 1, 0); L = sum(maxpool2d(h, 3)^2) + sum(avgpool2d(h, 3)^2)"
+             " + sum(conv1d(v, k, 2, 1)^2)",
+             "x=[[[0.1,0.5,-0.3,0.2],[0.7,0.2,0.4,-0.1],[-0.6,0.9,0.3,0.8],[0.15,-0.25,0.35,0.45]]]",
+             "w=[[[[0.5,-1],[2,0.3]]],[[[0.1,0.2],[-0.3,0.4]]]]", "v=[[1,2,-1,0.5,0.3]]", "k=[[[0.3,-0.2,0.7]]]",
+             "--check", "fd", "--json"])
+    assert r.exit_code == 0, r.stderr
+    doc = strict_json(r.stdout)
+    assert doc["ok"] is True and doc["asymmetry"] < 1e-12
