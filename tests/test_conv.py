@@ -19,6 +19,8 @@ from gradcli.core.ops import OPS
 from test_tensor_kernels import (avg_pool_backward_naive, conv1d_naive, conv_backward_naive, conv_forward_naive,
                                  max_pool_backward_naive, numeric_grad, pool_forward_naive)
 
+#: the ops this file covers (tests/test_tensors.py leaves them to it)
+WINDOW_OPS = ("conv2d", "conv1d", "maxpool2d", "avgpool2d")
 RNG = np.random.default_rng(20261205)
 X = np.round(RNG.normal(size=(2, 3, 7, 7)), 3)
 W = np.round(RNG.normal(size=(4, 3, 3, 3)), 3)
