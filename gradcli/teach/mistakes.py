@@ -498,7 +498,7 @@ def _window_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
     out = []
     graph = ev.graph
     ops = ("conv2d", "conv1d", "maxpool2d")
-    for pos, (i, kind, args, parts) in _on_the_way(ev, node, reach, ops, MAX_RULE_STEPS):
+    for pos, (i, _kind, args, parts) in _on_the_way(ev, node, reach, ops, MAX_RULE_STEPS):
         op = graph.nodes[i].op
         step = _step_text(ev, i)
         if parts[0] is None:
