@@ -7,14 +7,16 @@ The network (CS231n assignment 2, ``ThreeLayerConvNet``), on a batch of N = 50 i
     conv 32 filters 7×7, stride 1, pad 3 (+ bias) - relu - 2×2 max pool, stride 2
     - affine to hidden 100 - relu - affine to 10 classes - softmax loss (mean over the batch)
 
-and its gradient with respect to the six parameters (W1, b1, W2, b2, W3, b3).
+and its gradient with respect to the six parameters (W1, b1, W2, b2, W3, b3) and the images x
+(CS231n's ``conv_backward_fast`` returns dx as well, by col2im; gradcli's engine computes the
+gradient of every input it is given).
 
 - **hand-written NumPy**: the reference a person writes, im2col as one matrix product of the
   (C·KH·KW, N·H′·W′) column matrix, col2im by one strided add per kernel offset, and the
-  "fast" max pool by reshape (non-overlapping 2×2 windows) with its mask backward.
+  "fast" max pool by reshape (non-overlapping 2×2 windows) with its mask backward; dx by col2im.
 - **gradcli engine**: the network as a gradcli program (`PROGRAM`, the labels as one-hot rows Y
   until ``softmax_loss(s, y)`` lands), its forward and backward passes (the tape the program
-  is parsed into once), gradients with respect to the six parameters only.
+  is parsed into once), gradients with respect to the six parameters and x.
 - **tensor kernels**: the same network written with gradcli/backends/tensor_kernels.py
   exactly as the engine's rows call them (conv2d, conv2d_grad_w, maxpool2d,
   maxpool2d_grad, pick, pick_grad); the small matrix steps in plain NumPy: what the engine
@@ -44,7 +46,7 @@ from gradcli.backends import tensor_kernels as K  # noqa: E402
 from gradcli.run.bindings import Binding  # noqa: E402
 from gradcli.run.evaluate import prepare  # noqa: E402
 
-PARAMETERS = ["W1", "b1", "W2", "b2", "W3", "b3"]
+PARAMETERS = ["W1", "b1", "W2", "b2", "W3", "b3", "x"]
 
 GOAL = 1.5
 
@@ -110,8 +112,10 @@ def by_hand(x, y, W1, b1, W2, b2, W3, b3):
     dr1 = (mask * dp1[:, :, :, None, :, None]).reshape(r1.shape)
     da1 = dr1 * (a1 > 0)
     db1 = da1.sum(axis=(0, 2, 3))
-    dW1 = (da1.transpose(1, 0, 2, 3).reshape(f, -1) @ cols.T).reshape(W1.shape)
-    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "W3": dW3, "b3": db3}
+    dout = da1.transpose(1, 0, 2, 3).reshape(f, -1)
+    dW1 = (dout @ cols.T).reshape(W1.shape)
+    dx = col2im(W1.reshape(f, -1).T @ dout, xp.shape, kh, kw, h, w)[:, :, pad:pad + h, pad:pad + w]
+    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "W3": dW3, "b3": db3, "x": dx}
 
 
 # ---- with the kernels (as the engine's rows will call them) -----------------------------------
@@ -139,7 +143,8 @@ def with_kernels(x, y, W1, b1, W2, b2, W3, b3):
     da1 = K.maxpool2d_grad(dp1, r1, 2) * (a1 > 0)
     db1 = da1.sum(axis=(0, 2, 3))
     dW1 = K.conv2d_grad_w(da1, x, W1, 1, pad)
-    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "W3": dW3, "b3": db3}
+    dx = K.conv2d_grad_x(da1, x, W1, 1, pad)
+    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "W3": dW3, "b3": db3, "x": dx}
 
 
 def problem(n: int, rng) -> tuple:
@@ -198,7 +203,7 @@ def main() -> None:
 
     print("## Three-layer convnet gradient\n")
     print(f"CS231n's three-layer convnet, N = {args.n}, 3×32×32, 32 filters 7×7 (pad 3), 2×2 max pool, "
-          f"hidden 100, 10 classes; loss and the six parameter gradients; {args.repeat} rounds in turn; "
+          f"hidden 100, 10 classes; loss and the gradients of the six parameters and x; {args.repeat} rounds in turn; "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs, "
           f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.\n")
     print(f"| implementation | best wall (ms) | median ratio, wall | median ratio, CPU | goal ≤ {GOAL} |")
