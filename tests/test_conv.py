@@ -451,3 +451,14 @@ def test_hessians_forward_over_reverse_agree_with_finite_differences(cli):
     assert r.exit_code == 0, r.stderr
     doc = strict_json(r.stdout)
     assert doc["ok"] is True and doc["asymmetry"] < 1e-12
+
+
+@pytest.mark.parametrize("formula, right", [("conv2d(u, w[:, :, ::-1, ::-1], 1, 1)", True),
+                                            ("conv2d(u, w, 1, 1)", False)])
+def test_formulas_with_conv2d_and_a_flipped_kernel_are_judged(cli, formula, right):
+    r = cli(["check", "L = sum(u * conv2d(x, w, 1, 1))", "x=[[[[0.1,0.5,-0.3],[0.7,0.2,0.4],[-0.6,0.9,0.3]]]]",
+             "w=[[[[0.5,-1,0.2],[2,0.3,-0.4],[0.1,0.6,-0.7]]]]", "u=[[[[1,2,3],[4,5,6],[7,8,9]]]]",
+             "--expect-formula", f"x={formula}"])
+    assert r.exit_code == (0 if right else 1), r.stdout + r.stderr
+    if not right:
+        assert "the kernel is not flipped in x's adjoint" in r.stdout
