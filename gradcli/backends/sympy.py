@@ -67,6 +67,10 @@ def _ravel(x):
     return np.ravel(x)
 
 
+#: the most terms (output elements × window size) a convolution or pooling is written out with
+WINDOW_TERMS = 20_000
+
+
 def _helpers(sp: Any) -> SimpleNamespace:
     """The SymPy forms that need more than one line (softmax, solve, reductions...)."""
     np = _LAZY_NUMPY
@@ -137,6 +141,9 @@ def _helpers(sp: Any) -> SimpleNamespace:
         n, c, hh, ww = x4.shape
         ho, wo = (hh - kh) // stride + 1, (ww - kw) // stride + 1
         out = np.empty(shape_of(n, c, ho, wo), dtype=object)
+        if out.size * c * kh * kw > WINDOW_TERMS:
+            raise ValueError(f"{out.size * c * kh * kw:,} terms of windows are too many for a symbolic form "
+                             f"(at most {WINDOW_TERMS:,})")
         for idx in np.ndindex(*out.shape):
             i, j = idx[2] * stride, idx[3] * stride
             out[idx] = reduce(idx, x4[idx[0], :, i:i + kh, j:j + kw])
