@@ -58,6 +58,7 @@ import math
 from types import SimpleNamespace
 from typing import Any, Callable, Mapping, Optional, Union
 
+from . import windows
 from .rules import RULES, jvp_from_rules, vjps_from_rules
 
 Partial = Union[float, Callable[..., object]]
@@ -859,31 +860,32 @@ DIAG = _structural(
 )
 # ---- convolution and pooling (issue 23): the tensor kernels of gradcli.backends.tensor_kernels ----
 # ``param`` is (stride, pad) for a convolution and (k, stride) for pooling, the integer
-# literals written in the program (`INT_ARG_OPS`).  The VJPs and JVPs are the hand-tuned
-# kernels (im2col, offset loops); tests/test_conv.py compares them with the printed rules.
-def _tensor_kernels():
-    from ..backends import tensor_kernels  # NumPy: only a program with these ops imports it
-
-    return tensor_kernels
-
-
+# literals written in the program (`INT_ARG_OPS`); the shape rules are `gradcli.core.windows`.
+# The VJPs and JVPs call the backend's kernels (im2col, offset loops: ``m.conv2d_grad_x``);
+# tests/test_conv.py compares them with the printed rules.
 def _conv_shape(rank: int):
     def shape(shapes, p) -> tuple:
-        tk = _tensor_kernels()
-        f = tk.conv2d_shape if rank == 2 else tk.conv1d_shape
+        f = windows.conv2d_shape if rank == 2 else windows.conv1d_shape
         return f(tuple(shapes[0]), tuple(shapes[1]), *p)
 
     return shape
 
 
 def _pool_shape(shapes, p) -> tuple:
-    return _tensor_kernels().pool2d_shape(tuple(shapes[0]), *p)
+    return windows.pool2d_shape(tuple(shapes[0]), *p)
 
 
 def _maxpool_ties(x, p) -> bool:
+    """Does any window have its maximum more than once (the kink of maxpool2d)?"""
     if isinstance(x, float):
         return False
-    return bool(_tensor_kernels().maxpool2d_ties(x, *p))
+    import numpy as np
+
+    from .rules import _windows_of
+
+    x = np.asarray(x, dtype=float)
+    win = _windows_of(x if x.ndim == 4 else x[None], *p)
+    return bool(((win == win.max(axis=-1, keepdims=True)).sum(axis=-1) > 1).any())
 
 
 _CONV_KERNEL = "im2col: one matrix product with the windows' column matrix (the rule's correlations loop)"

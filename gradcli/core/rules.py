@@ -398,11 +398,25 @@ def _corr_batch(stride: int, pad: int, rank: int) -> Callable:
 
 
 def _conv_of(stride: int, pad: int, rank: int) -> Callable:
-    """The convolution itself (its tangent is linear in each argument)."""
+    """The convolution itself, read off its definition: y[n,f,i,j] = Σ_{c,p,q} x̃[n,c,i·s+p,j·s+q]
+    w[f,c,p,q], one sum per kernel offset (p, q) (its tangent is linear in each argument)."""
     def value(m, x, w):
-        from ..backends import tensor_kernels as tk
+        import numpy as np
 
-        return (tk.conv2d if rank == 2 else tk.conv1d)(x, w, stride, pad)
+        x, w = np.asarray(x, dtype=float), np.asarray(w, dtype=float)
+        batched = x.ndim == rank + 2
+        x4, w4 = _as_2d(x if batched else x[None], rank), _as_2d(w, rank)
+        ph = pad if rank == 2 else 0
+        xp = np.pad(x4, ((0, 0), (0, 0), (ph, ph), (pad, pad)))
+        kh, kw = w4.shape[2:]
+        ho, wo = (xp.shape[2] - kh) // stride + 1, (xp.shape[3] - kw) // stride + 1
+        y = np.zeros((x4.shape[0], w4.shape[0], ho, wo))
+        for p in range(kh):
+            for q in range(kw):
+                window = xp[:, :, p:p + (ho - 1) * stride + 1:stride, q:q + (wo - 1) * stride + 1:stride]
+                y += np.einsum("ncij,fc->nfij", window, w4[:, :, p, q])
+        y = y if rank == 2 else y[:, :, 0, :]
+        return y if batched else y[0]
 
     return value
 
