@@ -7,16 +7,20 @@ The network (CS231n assignment 2, ``ThreeLayerConvNet``), on a batch of N = 50 i
     conv 32 filters 7×7, stride 1, pad 3 (+ bias) - relu - 2×2 max pool, stride 2
     - affine to hidden 100 - relu - affine to 10 classes - softmax loss (mean over the batch)
 
-and its gradient with respect to the six parameters (W1, b1, W2, b2, W3, b3).
+and its gradient with respect to the six parameters (W1, b1, W2, b2, W3, b3) and the images x
+(CS231n's ``conv_backward_fast`` returns dx as well, by col2im; gradcli's engine computes the
+gradient of every input it is given).
 
 - **hand-written NumPy**: the reference a person writes, im2col as one matrix product of the
   (C·KH·KW, N·H′·W′) column matrix, col2im by one strided add per kernel offset, and the
-  "fast" max pool by reshape (non-overlapping 2×2 windows) with its mask backward.
+  "fast" max pool by reshape (non-overlapping 2×2 windows) with its mask backward; dx by col2im.
+- **gradcli engine**: the network as a gradcli program (`PROGRAM`, the labels as one-hot rows Y
+  until ``softmax_loss(s, y)`` lands), its forward and backward passes (the tape the program
+  is parsed into once), gradients with respect to the six parameters and x.
 - **tensor kernels**: the same network written with gradcli/backends/tensor_kernels.py
-  exactly as the engine's rows will call them (conv2d, conv2d_grad_w, maxpool2d,
-  maxpool2d_grad, pick, pick_grad); the small matrix steps in plain NumPy as the engine's
-  existing rows do.  When the ops land in the language this row becomes the engine itself
-  (a parsed program run by gradcli.run.evaluate).
+  exactly as the engine's rows call them (conv2d, conv2d_grad_w, maxpool2d,
+  maxpool2d_grad, pick, pick_grad); the small matrix steps in plain NumPy: what the engine
+  costs without its own bookkeeping.
 
 The two run in alternation (a loaded machine slows both alike); the ratio is the median of
 the per-round ratios, in wall-clock and CPU time, beside the best times.  Goal (issue 23):
@@ -39,8 +43,25 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import mark  # noqa: E402
 
 from gradcli.backends import tensor_kernels as K  # noqa: E402
+from gradcli.run.bindings import Binding  # noqa: E402
+from gradcli.run.evaluate import prepare  # noqa: E402
+
+PARAMETERS = ["W1", "b1", "W2", "b2", "W3", "b3", "x"]
 
 GOAL = 1.5
+
+#: the network as gradcli writes it (b1 is bound as F×1×1: a rank-3 reshape of a vector is
+#: issue 23's other slice; Y holds the labels one-hot)
+PROGRAM = """
+a1 = conv2d(x, W1, 1, 3) + b1
+r1 = relu(a1)
+p1 = maxpool2d(r1, 2)
+f = reshape(p1, N, -1)
+a2 = f @ W2 + b2
+r2 = relu(a2)
+s = r2 @ W3 + b3
+L = -mean(sum(Y * log_softmax(s, 1), 1))
+"""
 
 
 # ---- by hand ------------------------------------------------------------------------------------
@@ -91,8 +112,10 @@ def by_hand(x, y, W1, b1, W2, b2, W3, b3):
     dr1 = (mask * dp1[:, :, :, None, :, None]).reshape(r1.shape)
     da1 = dr1 * (a1 > 0)
     db1 = da1.sum(axis=(0, 2, 3))
-    dW1 = (da1.transpose(1, 0, 2, 3).reshape(f, -1) @ cols.T).reshape(W1.shape)
-    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "W3": dW3, "b3": db3}
+    dout = da1.transpose(1, 0, 2, 3).reshape(f, -1)
+    dW1 = (dout @ cols.T).reshape(W1.shape)
+    dx = col2im(W1.reshape(f, -1).T @ dout, xp.shape, kh, kw, h, w)[:, :, pad:pad + h, pad:pad + w]
+    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "W3": dW3, "b3": db3, "x": dx}
 
 
 # ---- with the kernels (as the engine's rows will call them) -----------------------------------
@@ -120,7 +143,8 @@ def with_kernels(x, y, W1, b1, W2, b2, W3, b3):
     da1 = K.maxpool2d_grad(dp1, r1, 2) * (a1 > 0)
     db1 = da1.sum(axis=(0, 2, 3))
     dW1 = K.conv2d_grad_w(da1, x, W1, 1, pad)
-    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "W3": dW3, "b3": db3}
+    dx = K.conv2d_grad_x(da1, x, W1, 1, pad)
+    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2, "W3": dW3, "b3": db3, "x": dx}
 
 
 def problem(n: int, rng) -> tuple:
@@ -137,6 +161,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=50, help="images in the batch (CS231n: 50)")
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.quick:
         args.n, args.repeat = 4, 2
@@ -148,7 +173,24 @@ def main() -> None:
     assert abs(loss_h - loss_k) <= 1e-12 * abs(loss_h), (loss_h, loss_k)
     for name, g in grads_h.items():
         np.testing.assert_allclose(grads_k[name], g, rtol=1e-9, atol=1e-14, err_msg=name)
-    fs = {"hand": lambda: by_hand(*hand_args), "kernels": lambda: with_kernels(*args_)}
+    x, _, W1, b1, W2, b2, W3, b3 = args_
+    env = {"x": x, "Y": np.eye(10)[labels], "W1": W1, "b1": b1.reshape(-1, 1, 1), "W2": W2, "b2": b2, "W3": W3,
+           "b3": b3}
+    ev = prepare(PROGRAM.replace("N, -1", f"{args.n}, -1"),
+                 {k: Binding(k, v, "", "benchmark") for k, v in env.items()}, wrt=PARAMETERS)
+    tape = ev.tape
+
+    def engine():
+        values = tape.forward(ev.env)
+        return values, tape.backward(values)
+
+    values, adjoints = engine()
+    graph = ev.graph
+    assert abs(values[graph.output] - loss_h) <= 1e-12 * abs(loss_h), (values[graph.output], loss_h)
+    for name, g in grads_h.items():
+        got = np.reshape(adjoints[graph.names[name]], np.shape(g))
+        np.testing.assert_allclose(got, g, rtol=1e-9, atol=1e-14, err_msg=name)
+    fs = {"hand": lambda: by_hand(*hand_args), "engine": engine, "kernels": lambda: with_kernels(*args_)}
     times: dict = {name: [] for name in fs}
     for _ in range(args.repeat):
         for name, fn in fs.items():
@@ -156,20 +198,22 @@ def main() -> None:
             fn()
             times[name].append((time.perf_counter() - t0, time.process_time() - c0))
 
-    def ratio(k: int) -> float:
-        return statistics.median(t[k] / h[k] for t, h in zip(times["kernels"], times["hand"]) if h[k] > 0)
+    def ratio(name: str, k: int) -> float:
+        return statistics.median(t[k] / h[k] for t, h in zip(times[name], times["hand"]) if h[k] > 0)
 
     print("## Three-layer convnet gradient\n")
     print(f"CS231n's three-layer convnet, N = {args.n}, 3×32×32, 32 filters 7×7 (pad 3), 2×2 max pool, "
-          f"hidden 100, 10 classes; loss and the six parameter gradients; {args.repeat} rounds in turn; "
+          f"hidden 100, 10 classes; loss and the gradients of the six parameters and x; {args.repeat} rounds in turn; "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs, "
           f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.\n")
     print(f"| implementation | best wall (ms) | median ratio, wall | median ratio, CPU | goal ≤ {GOAL} |")
     print("|---|---:|---:|---:|:--|")
     print(f"| hand-written NumPy (im2col) | {min(t for t, _ in times['hand']) * 1e3:.1f} | 1.00 | 1.00 | |")
-    wall, cpu = ratio(0), ratio(1)
-    print(f"| gradcli tensor kernels | {min(t for t, _ in times['kernels']) * 1e3:.1f} | {wall:.2f} | "
-          f"{cpu:.2f} | {mark(wall <= GOAL)} |")
+    for name, label in (("engine", "gradcli forward+backward (engine)"),
+                        ("kernels", "gradcli tensor kernels alone")):
+        wall, cpu = ratio(name, 0), ratio(name, 1)
+        print(f"| {label} | {min(t for t, _ in times[name]) * 1e3:.1f} | {wall:.2f} | {cpu:.2f} | "
+              f"{mark(wall <= GOAL) if name == 'engine' else ''} |")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ sys.path.insert(0, HERE)
 from _common import machine_lines  # noqa: E402
 
 SCRIPTS = ["startup.py", "engine.py", "mlp.py", "depth.py", "checks.py", "points.py", "explain.py", "pathological.py",
-           "grader.py", "diff.py"]
+           "grader.py", "diff.py", "convnet.py"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="smoke run of every benchmark")
     p.add_argument("--gradcli", help="path of the gradcli console script (startup.py, depth.py)")
     p.add_argument("--only", help="comma-separated subset: startup,engine,mlp,depth,checks,points,explain,pathological,"
-                                  "grader,diff")
+                                  "grader,diff,convnet")
     args = p.parse_args(argv)
     scripts = SCRIPTS
     if args.only:

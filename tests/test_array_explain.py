@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 GOLDEN = ROOT / "tests" / "golden" / "array"
 WIDE = {"COLUMNS": "160"}
-ARRAY_SAMPLES = ["layer", "logreg_vec", "mlp", "softmax_ce", "rnn", "relu_layer", "rnn_softmax"]
+ARRAY_SAMPLES = ["layer", "logreg_vec", "mlp", "softmax_ce", "rnn", "relu_layer", "rnn_softmax", "convnet"]
 
 
 def _args(name: str) -> list[str]:

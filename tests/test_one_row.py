@@ -264,4 +264,4 @@ def test_kink_kinds_agree_with_the_rows_sides():
         assert op.kink_kind == "" or op.kink is not None, name  # a kind only where there is a kink
         if op.kink_kind == "side":  # the branch switches at 0: the side is x > 0
             assert op.side is not None and bool(op.side(1.0)) and not bool(op.side(0.0)), name
-    assert {n for n, op in OPS.items() if op.kink_kind == "extreme"} == {"max", "min", "amax", "amin"}
+    assert {n for n, op in OPS.items() if op.kink_kind == "extreme"} == {"max", "min", "amax", "amin", "maxpool2d"}

@@ -34,6 +34,8 @@ def _forward(name, xs, param):
         return np.asarray(f(xs[0], param), dtype=float) if param is not None else np.asarray(f(xs[0]), dtype=float)
     if name in ("index", "reshape", "onehot") or (name == "transpose" and param is not None):
         return np.asarray(f(xs[0], param), dtype=float)
+    if name in ("conv2d", "conv1d", "maxpool2d", "avgpool2d"):  # param: (stride, pad) or (k, stride)
+        return np.asarray(f(*xs, param), dtype=float)
     return np.asarray(f(*xs), dtype=float)
 
 
@@ -144,6 +146,11 @@ def _cases(rng):
     yield "gather", [(n, m), ()], None
     yield "pick", [(n, m + 1), (n,)], None
     yield "onehot", [(n,)], m + 1
+    yield "conv2d", [(n, 2, m + 2, k + 2), (2, 2, 3, 3)], (1, 0)
+    yield "conv2d", [(2, 2 * m + 1, 2 * m + 1), (k, 2, 3, 3)], (2, 1)
+    yield "conv1d", [(n, 2, m + 3), (k, 2, 2)], (1, 1)
+    yield "maxpool2d", [(n, 2, 2 * m, 2 * k)], (2, 2)
+    yield "avgpool2d", [(2, 2 * m + 1, 3)], (3, 2) if m > 1 else (1, 1)
 
 
 #: ops with no array arguments (eye, zeros, ones): constants, no adjoint to pass on, so no rule
@@ -364,7 +371,8 @@ def test_every_structural_row_points_to_its_rule_and_names_its_kernels():
         if not op.kernel:
             from_rules.append(name)
     kernels = {name for name in rules.RULES if OPS[name].kernel}
-    assert kernels == {"matmul", "dot", "outer", "norm", "var", "std", "det", "solve"}, kernels
+    assert kernels == {"matmul", "dot", "outer", "norm", "var", "std", "det", "solve",
+                       "conv2d", "conv1d", "maxpool2d", "avgpool2d"}, kernels
     assert len(from_rules) == 23, from_rules
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..core.elements import unbroadcast
 from ..core.ops import OPS, Backend, Op, library_functions
+from . import tensor_kernels
 
 
 def _sigmoid(x):
@@ -274,6 +275,28 @@ def _mapped_math() -> dict[str, Any]:
             if "math" in op.impl and "numpy" not in op.impl}
 
 
+def _maxpool2d_tangent(t, x, p):
+    """ẏ of maxpool2d: each window's tangent is ẋ at its first maximum (the kernel's routing)."""
+    k, stride = p
+    x4 = np.asarray(x, dtype=float)
+    t4 = np.asarray(t, dtype=float)
+    single = x4.ndim == 3
+    if single:
+        x4, t4 = x4[None], t4[None]
+    n, c, h, w = x4.shape
+    ho, wo = (h - k) // stride + 1, (w - k) // stride + 1
+    best = np.full((n, c, ho, wo), -np.inf)
+    out = np.zeros((n, c, ho, wo))
+    for i in range(k):
+        for j in range(k):
+            sl = (slice(None), slice(None), slice(i, i + (ho - 1) * stride + 1, stride),
+                  slice(j, j + (wo - 1) * stride + 1, stride))
+            better = x4[sl] > best  # strictly larger: the first maximum stays, as PyTorch
+            best = np.where(better, x4[sl], best)
+            out = np.where(better, t4[sl], out)
+    return out[0] if single else out
+
+
 class _Arrays(Backend):
     """NumPy: a row's library function is ``np.<impl["numpy"]>``, else its ``impl["math"]``
     function mapped over the elements."""
@@ -345,6 +368,18 @@ ARRAY = _Arrays(
     eye=lambda shape: np.eye(shape[0]),
     zeros=lambda shape: np.zeros(shape),
     ones=lambda shape: np.ones(shape),
+    # convolution and pooling (issue 23): p is (stride, pad) or (k, stride)
+    conv2d=lambda x, w, p: tensor_kernels.conv2d(x, w, *p),
+    conv2d_grad_x=lambda g, x, w, p: tensor_kernels.conv2d_grad_x(g, x, w, *p),
+    conv2d_grad_w=lambda g, x, w, p: tensor_kernels.conv2d_grad_w(g, x, w, *p),
+    conv1d=lambda x, w, p: tensor_kernels.conv1d(x, w, *p),
+    conv1d_grad_x=lambda g, x, w, p: tensor_kernels.conv1d_grad_x(g, x, w, *p),
+    conv1d_grad_w=lambda g, x, w, p: tensor_kernels.conv1d_grad_w(g, x, w, *p),
+    maxpool2d=lambda x, p: tensor_kernels.maxpool2d(x, *p),
+    maxpool2d_grad=lambda g, x, p: tensor_kernels.maxpool2d_grad(g, x, *p),
+    maxpool2d_tangent=_maxpool2d_tangent,
+    avgpool2d=lambda x, p: tensor_kernels.avgpool2d(x, *p),
+    avgpool2d_grad=lambda g, x, p: tensor_kernels.avgpool2d_grad(g, x, *p),
     # helpers of the VJP rules
     matmul_grad_a=_matmul_grad_a,
     matmul_grad_b=_matmul_grad_b,

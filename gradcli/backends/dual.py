@@ -256,6 +256,14 @@ def _build() -> SimpleNamespace:
         scatter_into=_linear(ARRAY.scatter_into),
         take_at=_linear(ARRAY.take_at),
         scatter_add_rows=lambda g, shape, idx: _linear(ARRAY.scatter_add_rows)(g, shape, value(idx)),
+        # convolution and pooling: the VJPs are bilinear in (ḡ, w) or (ḡ, x); pooling's routing
+        # is piecewise constant in x, so its tangent is the routing of ḡ's tangent
+        conv2d_grad_x=_bilinear(ARRAY.conv2d_grad_x, 0, 2),
+        conv2d_grad_w=_bilinear(ARRAY.conv2d_grad_w, 0, 1),
+        conv1d_grad_x=_bilinear(ARRAY.conv1d_grad_x, 0, 2),
+        conv1d_grad_w=_bilinear(ARRAY.conv1d_grad_w, 0, 1),
+        maxpool2d_grad=lambda g, x, p: _linear(ARRAY.maxpool2d_grad)(g, value(x), p),
+        avgpool2d_grad=lambda g, x, p: _linear(ARRAY.avgpool2d_grad)(g, value(x), p),
     )
     return _Duals(**funcs)
 

@@ -80,6 +80,10 @@ def _ravel(x):
     return np.ravel(x)
 
 
+#: the most terms (output elements × window size) a convolution or pooling is written out with
+WINDOW_TERMS = 20_000
+
+
 def _helpers(sp: Any) -> SimpleNamespace:
     """The SymPy forms that need more than one line (softmax, solve, reductions...)."""
     np = _LAZY_NUMPY
@@ -141,9 +145,58 @@ def _helpers(sp: Any) -> SimpleNamespace:
     def constant(value):
         return np.vectorize(sp.Integer, otypes=[object])(value.astype(int))
 
+    def windowed(x, shape_of, kh, kw, stride, reduce):
+        """reduce(window) for each kh×kw window of x (N, C, H, W) or (C, H, W): one
+        expression per output element (conv2d, maxpool2d, avgpool2d on symbols)."""
+        x = np.asarray(x, dtype=object)
+        single = x.ndim == 3
+        x4 = x[None] if single else x
+        n, c, hh, ww = x4.shape
+        ho, wo = (hh - kh) // stride + 1, (ww - kw) // stride + 1
+        out = np.empty(shape_of(n, c, ho, wo), dtype=object)
+        if out.size * c * kh * kw > WINDOW_TERMS:
+            raise ValueError(f"{out.size * c * kh * kw:,} terms of windows are too many for a symbolic form "
+                             f"(at most {WINDOW_TERMS:,})")
+        for idx in np.ndindex(*out.shape):
+            i, j = idx[2] * stride, idx[3] * stride
+            out[idx] = reduce(idx, x4[idx[0], :, i:i + kh, j:j + kw])
+        return out[0] if single else out
+
+    def padded(x, pad, axes):
+        x = np.asarray(x, dtype=object)
+        widths = [(0, 0)] * x.ndim
+        for a in axes:
+            widths[a] = (pad, pad)
+        return np.pad(x, widths, constant_values=sp.Integer(0)) if pad else x
+
+    def conv2d(x, w, p):
+        stride, pad = p
+        w = np.asarray(w, dtype=object)
+        xp = padded(x, pad, (-2, -1))
+        f = w.shape[0]
+        return windowed(xp, lambda n, c, ho, wo: (n, f, ho, wo), w.shape[2], w.shape[3], stride,
+                        lambda idx, win: sp.Add(*np.ravel(win * w[idx[1]])))
+
+    def conv1d(x, w, p):
+        stride, pad = p
+        xp = padded(x, pad, (-1,))[..., None, :]
+        return conv2d(xp, np.asarray(w, dtype=object)[..., None, :], (stride, 0))[..., 0, :]
+
+    def pool(x, p, reduce):
+        k, stride = p
+        return windowed(x, lambda n, c, ho, wo: (n, c, ho, wo), k, k, stride,
+                        lambda idx, win: reduce(list(np.ravel(win[idx[1]]))))
+
+    def maxpool2d(x, p):
+        return pool(x, p, lambda xs: sp.Max(*xs))
+
+    def avgpool2d(x, p):
+        return pool(x, p, lambda xs: sp.Add(*xs) / len(xs))
+
     return SimpleNamespace(softmax=softmax, log_softmax=log_softmax, logsumexp=logsumexp, index=index,
                            indicator=indicator, reduce_each=reduce_each, var_of=var_of, matrix=matrix,
-                           array=array, logdet=logdet, solve=solve, cumsum=cumsum, constant=constant)
+                           array=array, logdet=logdet, solve=solve, cumsum=cumsum, constant=constant,
+                           conv2d=conv2d, conv1d=conv1d, maxpool2d=maxpool2d, avgpool2d=avgpool2d)
 
 
 #: the backend class per symbolic library (sympy, symengine), made once
@@ -259,6 +312,10 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         gather=lambda x, idx: np.asarray(x, dtype=object)[_whole(idx)],
         pick=lambda s, y: np.asarray(s, dtype=object)[np.arange(np.size(y)), _whole(y)],
         onehot=lambda y, classes: h.constant(np.eye(classes)[_whole(y)]),
+        conv2d=h.conv2d,
+        conv1d=h.conv1d,
+        maxpool2d=h.maxpool2d,
+        avgpool2d=h.avgpool2d,
     )
     return m
 

@@ -2,7 +2,9 @@
 
 * `ops` -- the closed set of primitives, one rule row each (forward, partials or
   matrix rule with its VJP/JVP, shape rule, kink test, domain message).  Data; imports
-  only `rules`.
+  only `rules` and `windows`.
+* `windows` -- the shape rules of convolution and pooling (pure Python; the tensor kernels
+  in `gradcli.backends` check their arguments with them too).
 * `errors` -- the typed errors, each carrying its exit status.
 * `fmt` -- how gradcli writes a number (shared by error messages, explanations and
   tables, so a value reads the same everywhere).

@@ -59,6 +59,7 @@ from types import SimpleNamespace
 from typing import Any, Callable, Mapping, Optional, Union
 
 from .elements import permutation_axes
+from . import windows
 from .rules import RULES, jvp_from_rules, vjps_from_rules
 
 Partial = Union[float, Callable[..., object]]
@@ -924,6 +925,76 @@ DIAG = _structural(
     "diag", 1, shape=_diag_shape,
     doc="diag(v): the diagonal matrix of a vector; diag(X): the diagonal of a square matrix",
 )
+# ---- convolution and pooling (issue 23): the tensor kernels of gradcli.backends.tensor_kernels ----
+# ``param`` is (stride, pad) for a convolution and (k, stride) for pooling, the integer
+# literals written in the program (`INT_ARG_OPS`); the shape rules are `gradcli.core.windows`.
+# The VJPs and JVPs call the backend's kernels (im2col, offset loops: ``m.conv2d_grad_x``);
+# tests/test_conv.py compares them with the printed rules.
+def _conv_shape(rank: int):
+    def shape(shapes, p) -> tuple:
+        f = windows.conv2d_shape if rank == 2 else windows.conv1d_shape
+        return f(tuple(shapes[0]), tuple(shapes[1]), *p)
+
+    return shape
+
+
+def _pool_shape(shapes, p) -> tuple:
+    return windows.pool2d_shape(tuple(shapes[0]), *p)
+
+
+def _maxpool_ties(x, p) -> bool:
+    """Does any window have its maximum more than once (the kink of maxpool2d)?"""
+    if isinstance(x, float):
+        return False
+    import numpy as np
+
+    from .rules import _windows_of
+
+    x = np.asarray(x, dtype=float)
+    win = _windows_of(x if x.ndim == 4 else x[None], *p)
+    return bool(((win == win.max(axis=-1, keepdims=True)).sum(axis=-1) > 1).any())
+
+
+_CONV_KERNEL = "im2col: one matrix product with the windows' column matrix (the rule's correlations loop)"
+CONV2D = _structural(
+    "conv2d", 2, shape=_conv_shape(2),
+    vjp=(lambda m, g, xs, o, p: m.conv2d_grad_x(g, xs[0], xs[1], p),
+         lambda m, g, xs, o, p: m.conv2d_grad_w(g, xs[0], xs[1], p)),
+    jvp=lambda m, ts, xs, o, p: m.conv2d(ts[0], xs[1], p) + m.conv2d(xs[0], ts[1], p),
+    kernel=_CONV_KERNEL,
+    doc="conv2d(x, w[, stride[, pad]]): cross-correlation of x (N, C, H, W) or (C, H, W) with kernels "
+        "w (F, C, KH, KW), zero padding pad; stride 1, pad 0 by default",
+)
+CONV1D = _structural(
+    "conv1d", 2, shape=_conv_shape(1),
+    vjp=(lambda m, g, xs, o, p: m.conv1d_grad_x(g, xs[0], xs[1], p),
+         lambda m, g, xs, o, p: m.conv1d_grad_w(g, xs[0], xs[1], p)),
+    jvp=lambda m, ts, xs, o, p: m.conv1d(ts[0], xs[1], p) + m.conv1d(xs[0], ts[1], p),
+    kernel=_CONV_KERNEL,
+    doc="conv1d(x, w[, stride[, pad]]): cross-correlation of x (N, C, L) or (C, L) with kernels "
+        "w (F, C, K), zero padding pad; stride 1, pad 0 by default",
+)
+MAXPOOL2D = _structural(
+    "maxpool2d", 1, shape=_pool_shape,
+    vjp=(lambda m, g, xs, o, p: m.maxpool2d_grad(g, xs[0], p),),
+    jvp=lambda m, ts, xs, o, p: m.maxpool2d_tangent(ts[0], xs[0], p),
+    kernel="offset loops over the k·k window positions (the rule's one-hot routing builds every window)",
+    kink=_maxpool_ties, kink_kind="extreme",
+    doc="maxpool2d(x, k[, stride]): the largest element of each k×k window of x (N, C, H, W) or "
+        "(C, H, W); stride k by default",
+    convention="a tie inside a window: the window's gradient goes to its first maximum (row-major), "
+               "as PyTorch's max_pool2d",
+)
+AVGPOOL2D = _structural(
+    "avgpool2d", 1, shape=_pool_shape,
+    vjp=(lambda m, g, xs, o, p: m.avgpool2d_grad(g, xs[0], p),),
+    jvp=lambda m, ts, xs, o, p: m.avgpool2d(ts[0], p),
+    kernel="offset loops over the k·k window positions (the rule spreads each window separately)",
+    doc="avgpool2d(x, k[, stride]): the mean of each k×k window of x (N, C, H, W) or (C, H, W); "
+        "stride k by default",
+)
+
+
 def _constant_shape(shapes, p) -> tuple:
     return tuple(p)
 
@@ -944,7 +1015,20 @@ AXES_ARG_OPS = {"transpose"}
 #: the most sizes zeros, ones and reshape take, and axes transpose takes (inputs bind deeper lists)
 MAX_RANK = 4
 #: ops that take a static parameter (the engine passes it after the arguments)
-PARAM_OPS = AXIS_OPS | set(SHAPE_ARG_OPS) | AXES_ARG_OPS | {"index", "onehot"}
+#: ops whose trailing arguments are integer literals with defaults (issue 23): name ->
+#: (number of array arguments, the literals' names, how many are required); the param is the
+#: full tuple, defaults filled in by `int_params`
+INT_ARG_OPS = {"conv2d": (2, ("stride", "pad"), 0), "conv1d": (2, ("stride", "pad"), 0),
+               "maxpool2d": (1, ("k", "stride"), 1), "avgpool2d": (1, ("k", "stride"), 1)}
+PARAM_OPS = AXIS_OPS | set(SHAPE_ARG_OPS) | AXES_ARG_OPS | set(INT_ARG_OPS) | {"index", "onehot"}
+
+
+def int_params(name: str, given: tuple) -> tuple:
+    """The param of an `INT_ARG_OPS` call from the literals written: conv (stride, pad) with
+    defaults 1 and 0; pooling (k, stride) with the stride defaulting to k."""
+    if name in ("conv2d", "conv1d"):
+        return (given + (1, 0)[len(given):])[:2]
+    return (given[0], given[1] if len(given) > 1 else given[0])
 #: default axis when none is written
 DEFAULT_AXIS = {"softmax": -1, "log_softmax": -1}
 

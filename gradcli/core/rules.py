@@ -438,6 +438,227 @@ RULES.update({
 })
 
 
+# ---- convolution and pooling (issue 23) ---------------------------------------------------
+# The rules as the lecture states them, each evaluated by a direct NumPy reading of its words
+# (`_full_corr`, `_corr_batch`, `_to_max`, `_spread`), independent of the row's kernels
+# (gradcli.backends.tensor_kernels, im2col): tests/test_conv.py checks kernel == rule.
+
+def _strided_text(stride: int, pad: int, what: str = "pad") -> str:
+    """``stride 2, pad 1``: the literals the rule needs, the defaults left out."""
+    words = ([f"stride {stride}"] if stride != 1 else []) + ([f"{what} {pad}"] if pad else [])
+    return ", ".join(words)
+
+
+def _as_2d(x, rank: int):
+    """A conv1d array (…, L) read as a conv2d one (…, 1, L)."""
+    return x if rank == 2 else x[..., None, :]
+
+
+def _full_corr(stride: int, pad: int, rank: int) -> Callable:
+    """x̄ = the full cross-correlation of ȳ with the flipped kernel, cropped by `pad`: ȳ
+    dilated by the stride, padded by K − 1 on each side, correlated with flip(w) (channels
+    swapped), and the padding cut off again."""
+    def value(m, g, wf):
+        import numpy as np
+
+        g, wf = np.asarray(g, dtype=float), np.asarray(wf, dtype=float)
+        batched = g.ndim == rank + 2
+        g4 = _as_2d(g if batched else g[None], rank)
+        w4 = _as_2d(wf, rank)
+        n, f, ho, wo = g4.shape
+        kh, kw = w4.shape[2:]
+        dil = np.zeros((n, f, (ho - 1) * stride + 1, (wo - 1) * stride + 1))
+        dil[:, :, ::stride, ::stride] = g4
+        full = np.pad(dil, ((0, 0), (0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+        c = w4.shape[1]
+        hp, wp = full.shape[2] - kh + 1, full.shape[3] - kw + 1
+        x = np.zeros((n, c, hp, wp))
+        for p in range(kh):  # Σ over the kernel's offsets (p, q): the correlation
+            for q in range(kw):
+                x += np.einsum("nfij,fc->ncij", full[:, :, p:p + hp, q:q + wp], w4[:, :, p, q])
+        ph = pad if rank == 2 else 0
+        x = x[:, :, ph:hp - ph, pad:wp - pad]
+        x = x if rank == 2 else x[:, :, 0, :]
+        return x if batched else x[0]
+
+    return value
+
+
+def _flip(m, w):
+    """The kernel turned by 180° in its spatial axes: w[f, c, KH−1−p, KW−1−q]."""
+    import numpy as np
+
+    w = np.asarray(w, dtype=float)
+    return w[..., ::-1, ::-1] if w.ndim == 4 else w[..., ::-1]
+
+
+def _corr_batch(stride: int, pad: int, rank: int) -> Callable:
+    """w̄ = Σₙ the cross-correlation of the padded x with ȳ: w̄[f,c,p,q] = Σ_{n,i,j}
+    x̃[n, c, i·s + p, j·s + q] ȳ[n, f, i, j]."""
+    def value(m, x, g):
+        import numpy as np
+
+        x, g = np.asarray(x, dtype=float), np.asarray(g, dtype=float)
+        if x.ndim == rank + 1:
+            x, g = x[None], g[None]
+        x4, g4 = _as_2d(x, rank), _as_2d(g, rank)
+        ph = pad if rank == 2 else 0
+        xp = np.pad(x4, ((0, 0), (0, 0), (ph, ph), (pad, pad)))
+        ho, wo = g4.shape[2:]
+        kh = xp.shape[2] - (ho - 1) * stride
+        kw = xp.shape[3] - (wo - 1) * stride
+        w = np.zeros((g4.shape[1], x4.shape[1], kh, kw))
+        for p in range(kh):
+            for q in range(kw):
+                window = xp[:, :, p:p + (ho - 1) * stride + 1:stride, q:q + (wo - 1) * stride + 1:stride]
+                w[:, :, p, q] = np.einsum("ncij,nfij->fc", window, g4)
+        return w if rank == 2 else w[:, :, 0, :]
+
+    return value
+
+
+def _conv_of(stride: int, pad: int, rank: int) -> Callable:
+    """The convolution itself, read off its definition: y[n,f,i,j] = Σ_{c,p,q} x̃[n,c,i·s+p,j·s+q]
+    w[f,c,p,q], one sum per kernel offset (p, q) (its tangent is linear in each argument)."""
+    def value(m, x, w):
+        import numpy as np
+
+        x, w = np.asarray(x, dtype=float), np.asarray(w, dtype=float)
+        batched = x.ndim == rank + 2
+        x4, w4 = _as_2d(x if batched else x[None], rank), _as_2d(w, rank)
+        ph = pad if rank == 2 else 0
+        xp = np.pad(x4, ((0, 0), (0, 0), (ph, ph), (pad, pad)))
+        kh, kw = w4.shape[2:]
+        ho, wo = (xp.shape[2] - kh) // stride + 1, (xp.shape[3] - kw) // stride + 1
+        y = np.zeros((x4.shape[0], w4.shape[0], ho, wo))
+        for p in range(kh):
+            for q in range(kw):
+                window = xp[:, :, p:p + (ho - 1) * stride + 1:stride, q:q + (wo - 1) * stride + 1:stride]
+                y += np.einsum("ncij,fc->nfij", window, w4[:, :, p, q])
+        y = y if rank == 2 else y[:, :, 0, :]
+        return y if batched else y[0]
+
+    return value
+
+
+def _windows_of(x, k: int, stride: int):
+    """(N, C, H', W', k·k): every window of an (N, C, H, W) array, flattened row-major."""
+    import numpy as np
+
+    n, c, h, w = x.shape
+    ho, wo = (h - k) // stride + 1, (w - k) // stride + 1
+    out = np.empty((n, c, ho, wo, k * k))
+    for p in range(k):
+        for q in range(k):
+            out[..., p * k + q] = x[:, :, p:p + (ho - 1) * stride + 1:stride, q:q + (wo - 1) * stride + 1:stride]
+    return out
+
+
+def _scatter_windows(parts, shape: tuple, k: int, stride: int):
+    """The inverse of `_windows_of`: each window's k·k values added back where they came from."""
+    import numpy as np
+
+    x = np.zeros(shape)
+    ho, wo = parts.shape[2:4]
+    for p in range(k):
+        for q in range(k):
+            x[:, :, p:p + (ho - 1) * stride + 1:stride, q:q + (wo - 1) * stride + 1:stride] += parts[..., p * k + q]
+    return x
+
+
+def _batched(f: Callable) -> Callable:
+    """Run a pooling rule on (N, C, H, W), accepting (C, H, W) too."""
+    def value(m, *xs):
+        import numpy as np
+
+        xs = [np.asarray(x, dtype=float) for x in xs]
+        single = xs[-1].ndim == 3
+        out = f(*[x[None] for x in xs] if single else xs)
+        return out[0] if single else out
+
+    return value
+
+
+def _to_max(k: int, stride: int) -> Callable:
+    """x̄: each window's ȳ goes to its (first) maximum: a one-hot per window, scattered back."""
+    def value(g, x):
+        import numpy as np
+
+        win = _windows_of(x, k, stride)
+        hot = np.eye(k * k)[np.argmax(win, axis=-1)]  # argmax: the first maximum, row-major
+        return _scatter_windows(hot * g[..., None], x.shape, k, stride)
+
+    return _batched(value)
+
+
+def _at_max(k: int, stride: int) -> Callable:
+    """ẏ: each window's tangent is ẋ at its (first) maximum."""
+    def value(t, x):
+        import numpy as np
+
+        first = np.argmax(_windows_of(x, k, stride), axis=-1)[..., None]
+        return np.take_along_axis(_windows_of(t, k, stride), first, axis=-1)[..., 0]
+
+    return _batched(value)
+
+
+def _spread(k: int, stride: int, shape_of_x: tuple) -> Callable:
+    """x̄: each window's ȳ spread evenly, 1/k² to each of its k·k elements."""
+    def value(m, g):
+        import numpy as np
+
+        g = np.asarray(g, dtype=float)
+        single = g.ndim == 3
+        g4 = g[None] if single else g
+        x4 = (1, *shape_of_x) if single else shape_of_x
+        parts = np.repeat(g4[..., None], k * k, axis=-1) / (k * k)
+        x = _scatter_windows(parts, x4, k, stride)
+        return x[0] if single else x
+
+    return value
+
+
+def _window_mean(k: int, stride: int) -> Callable:
+    return _batched(lambda t: _windows_of(t, k, stride).mean(axis=-1))
+
+
+def _conv_rules(shapes: tuple, p, rank: int) -> tuple:
+    stride, pad = p
+    extra = _strided_text(stride, pad)
+    flipped = call("flip", _flip, X1)
+    kernel = "KH×KW" if rank == 2 else "K"
+    return (
+        Rule(call("full_corr", _full_corr(stride, pad, rank), G, flipped, extra=extra), None,
+             "sparse: banded, each output element reads one window of {x0}",
+             "the full cross-correlation of the adjoint with the flipped kernel (a full convolution with the kernel)"
+             + (", the adjoint dilated by the stride" if stride > 1 else "") + (", cropped by the padding" if pad else "")),
+        Rule(call("corr", _corr_batch(stride, pad, rank), X0, G, extra=extra), None,
+             f"dense: each {kernel} weight reads every window of {{x0}}",
+             "the cross-correlation of the input" + (" (zero-padded)" if pad else "")
+             + " with the adjoint, summed over the batch"),
+    )
+
+
+def _pool_rules(op: str, shapes: tuple, p) -> tuple:
+    k, stride = p
+    extra = f"{k}×{k}" + (f", stride {stride}" if stride != k else "")
+    if op == "maxpool2d":
+        return (Rule(call("to_max", lambda m, g, x: _to_max(k, stride)(m, g, x), G, X0, extra=extra), None,
+                     "sparse: one 1 per window, at its maximum",
+                     "each window's gradient goes to its maximum (the first one on a tie, as PyTorch)"),)
+    return (Rule(call("spread", _spread(k, stride, tuple(shapes[0])), G, extra=extra), None,
+                 f"sparse: 1/{k * k} at each element of the window",
+                 f"average pooling spreads each window's gradient evenly, 1/{k * k} to each element"),)
+
+
+RULES.update({
+    "conv2d": lambda shapes, p: _conv_rules(shapes, p, 2),
+    "conv1d": lambda shapes, p: _conv_rules(shapes, p, 1),
+    "maxpool2d": lambda shapes, p: _pool_rules("maxpool2d", shapes, p),
+    "avgpool2d": lambda shapes, p: _pool_rules("avgpool2d", shapes, p),
+})
+
+
 def rules_for(op: str, shapes: tuple, param: object) -> Optional[tuple]:
     """The rules of a structural op's arguments at these argument shapes, or None."""
     make = RULES.get(op)
@@ -598,7 +819,13 @@ def shapes_note(rule: Rule, env: dict) -> str:
     if top.kind in ("had", "scale"):
         sym = " ∘ " if top.kind == "had" else " · "
         return sym.join(shape_text(np.shape(e.value(env))) for e in top.args) + f" → {result}"
+    if top.kind == "call" and top.key in _SHAPED_CALLS:  # full_corr(ȳ, flip(w)): ȳ's and w's shapes
+        return ", ".join(shape_text(np.shape(e.value(env))) for e in top.args) + f" → {result}"
     return f"→ {result}"
+
+
+#: the calls of the convolution and pooling rules, whose arguments' shapes the note shows
+_SHAPED_CALLS = {"full_corr", "corr", "to_max", "spread", "conv2d", "conv1d", "at_max", "avgpool2d"}
 
 
 # ---- tangent rules: forward mode in matrix form ---------------------------------------------
@@ -692,6 +919,31 @@ TANGENTS: dict[str, Callable[[tuple, object], tuple]] = {
     "pick": lambda shapes, p: (_call("pick", _np("pick"), T0, X1), Expr("zero", data=(shapes[0][0],))),
     "onehot": lambda shapes, p: (Expr("zero", data=(shapes[0][0], p)),),
 }
+
+
+
+def _conv_tangent(shapes: tuple, p, rank: int) -> tuple:
+    stride, pad = p
+    extra = _strided_text(stride, pad)
+    name = "conv2d" if rank == 2 else "conv1d"
+    f = _conv_of(stride, pad, rank)
+    return (_call(name, f, T0, X1, extra=extra), _call(name, f, X0, T1, extra=extra))
+
+
+def _pool_tangent(op: str, shapes: tuple, p) -> tuple:
+    k, stride = p
+    extra = f"{k}×{k}" + (f", stride {stride}" if stride != k else "")
+    if op == "maxpool2d":
+        return (_call("at_max", lambda m, t, x: _at_max(k, stride)(m, t, x), T0, X0, extra=extra),)
+    return (_call("avgpool2d", lambda m, t: _window_mean(k, stride)(m, t), T0, extra=extra),)
+
+
+TANGENTS.update({
+    "conv2d": lambda shapes, p: _conv_tangent(shapes, p, 2),
+    "conv1d": lambda shapes, p: _conv_tangent(shapes, p, 1),
+    "maxpool2d": lambda shapes, p: _pool_tangent("maxpool2d", shapes, p),
+    "avgpool2d": lambda shapes, p: _pool_tangent("avgpool2d", shapes, p),
+})
 
 #: linear ops of several arguments: the output's tangent is the op applied to the tangents
 JOINS = {"stack": "list", "hstack": "hstack", "vstack": "vstack"}

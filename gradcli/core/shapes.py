@@ -13,8 +13,9 @@ from .graph import CONST, INPUT, Graph
 from .ops import OPS, broadcast_shapes
 
 #: the most elements of any array, an input or one the program makes (``ones(10000, 10000)``,
-#: ``outer(u, u)``): 1,000,000 float64s are 8 MB (README, "Files and limits")
-MAX_ELEMENTS = 1_000_000
+#: ``outer(u, u)``): 50,000,000 float64s are 400 MB, the tensor kernels' own limit
+#: (`gradcli.backends.tensor_kernels.MAX_KERNEL_ELEMENTS`; README, "Files and limits")
+MAX_ELEMENTS = 50_000_000
 
 
 def shape_of(value: object) -> tuple:

@@ -27,8 +27,8 @@ from typing import Callable, Iterator, NamedTuple, Optional
 
 from ..core.errors import ParseError, UsageError
 from ..core.graph import CONST, INPUT, Graph
-from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS, MAX_RANK,
-                        SHAPE_ARG_OPS)
+from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS,
+                        INT_ARG_OPS, MAX_RANK, SHAPE_ARG_OPS, int_params)
 from . import prelude
 from .parser import Item, Program, Statement, parse, statements
 
@@ -645,6 +645,8 @@ def _call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail, user_defs=
             raise fail(f"{name}() takes at most {MAX_RANK} axes, got {len(args) - 1}", pos)
         axes = tuple(_integer(g, a, pos, fail) for a in args[1:])
         return g.add(op.name, args[:1], param=axes, pos=pos)
+    if name in INT_ARG_OPS:
+        return _int_arg_call(g, name, args, pos, fail)
     if name in DEFAULT_ARGS and len(args) == op.arity - 1:
         text = DEFAULT_ARGS[name]
         args = args + (g.const(float(text), text, pos),)
@@ -672,6 +674,29 @@ def _shape_call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail) -> i
     if any(d < (-1 if name == "reshape" else 0) for d in shape):
         raise fail(f"{name}(): sizes must be non-negative integers" + (" (or -1)" if name == "reshape" else ""), pos)
     return g.add(name, args[:values], param=shape, pos=pos)
+
+
+def _int_arg_call(g: Graph, name: str, args: tuple[int, ...], pos: int, fail) -> int:
+    """conv2d(x, w[, stride[, pad]]), maxpool2d(x, k[, stride]): the trailing integer literals
+    are the node's param, with their defaults filled in (`int_params`)."""
+    values, names, required = INT_ARG_OPS[name]
+    given = args[values:]
+    if len(args) < values or not required <= len(given) <= len(names):
+        arrays = ", ".join(("x", "w")[:values])
+        optional = names[required:]
+        shown = ", ".join([arrays, *names[:required]]) + "".join(f"[, {n}" for n in optional) + "]" * len(optional)
+        raise fail(f"{name}() is written {name}({shown}), got {len(args)} argument{'s' if len(args) != 1 else ''}",
+                   pos)
+    ints = []
+    for n, a in zip(names, given):
+        node = g.nodes[a]
+        if node.op != CONST or not float(node.param).is_integer():
+            raise fail(f"{name}()'s {n} must be an integer literal, such as {name}(…, 2)", pos)
+        least = 0 if n == "pad" else 1
+        if int(node.param) < least:
+            raise fail(f"{name}()'s {n} must be at least {least}, got {int(node.param)}", pos)
+        ints.append(int(node.param))
+    return g.add(name, args[:values], param=int_params(name, tuple(ints)), pos=pos)
 
 
 #: names other tools use for our functions (checked case-insensitively, as ReLU is relu)

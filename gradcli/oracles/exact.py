@@ -192,6 +192,8 @@ def run_latex(ev: Evaluation, seconds: float) -> dict[str, str]:
 
     graph = ev.graph
     names = [n for n in ev.wrt if not getattr(ev.env[n], "shape", ())]
+    if not names:  # formulas are written for scalar inputs only: nothing to translate
+        return {}
 
     def job(send) -> None:
         import sympy as sp

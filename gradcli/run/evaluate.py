@@ -16,7 +16,7 @@ from ..core.engine import Tape
 from ..core.errors import ParseError, UsageError
 from ..core.graph import CONST, INPUT, Graph
 from ..language.lower import lower_source
-from ..core.ops import AXIS_OPS, OPS
+from ..core.ops import AXIS_OPS, INT_ARG_OPS, OPS
 from ..core.shapes import infer_shapes
 
 
@@ -369,8 +369,9 @@ def find_kinks(graph: Graph, values: list, live: list[bool]) -> list[Kink]:
             continue
         args = tuple(values[a] for a in graph.args(i))
         param = graph.params[i]
-        # along an axis (amax(x, 1), std(x, 0)) the kink is per slice
-        hit = OPS[op].kink(*args, param) if param is not None and op in AXIS_OPS else OPS[op].kink(*args)  # type: ignore[misc]
+        # along an axis (amax(x, 1), std(x, 0)) the kink is per slice; maxpool2d's reads (k, stride)
+        takes_param = param is not None and (op in AXIS_OPS or op in INT_ARG_OPS)
+        hit = OPS[op].kink(*args, param) if takes_param else OPS[op].kink(*args)  # type: ignore[misc]
         if hit is True or (hit is not False and bool(getattr(hit, "any", lambda: hit)())):  # noqa: B023 - called at once
             found.append(Kink(i, op, args))
     return found
@@ -380,13 +381,37 @@ def kink_message(graph: Graph, values: list, k: Kink) -> str:
     from ..core.fmt import number
 
     node = graph.nodes[k.node]
-    shown = ", ".join(
-        f"{graph.label(a)} = {number(values[a])}" for a in node.args if graph.nodes[a].op != CONST
-    )
+    if node.op == "maxpool2d":
+        shown = _window_ties(graph.label(node.args[0]), values[node.args[0]], node.param)
+    else:
+        shown = ", ".join(
+            f"{graph.label(a)} = {number(values[a])}" for a in node.args if graph.nodes[a].op != CONST
+        )
     return (
         f"node {graph.label(k.node)} = {graph.definition(k.node)} is not differentiable here "
         f"({shown}); {OPS[k.op].convention or 'its derivative is a convention'}"
     )
+
+
+def _window_ties(label: str, x, param: tuple) -> str:
+    """``2 windows of a have a tied maximum, the first a[0, 1, 0:2, 2:4] (twice 0)``."""
+    import numpy as np
+
+    from ..core.fmt import number, plural
+    from ..core.rules import _windows_of
+
+    k, stride = param
+    x4 = np.asarray(x, dtype=float)
+    x4 = x4 if x4.ndim == 4 else x4[None]
+    win = _windows_of(x4, k, stride)
+    top = win.max(axis=-1, keepdims=True)
+    counts = (win == top).sum(axis=-1)
+    tied = np.argwhere(counts > 1)
+    n, c, i, j = (int(v) for v in tied[0])
+    where = f"{n}, {c}, " if np.ndim(x) == 4 else f"{c}, "
+    where += f"{i * stride}:{i * stride + k}, {j * stride}:{j * stride + k}"
+    return (f"{plural(len(tied), 'window')} of {label} {'has' if len(tied) == 1 else 'have'} a tied maximum, "
+            f"the first {label}[{where}] ({counts[n, c, i, j]} times {number(float(top[n, c, i, j, 0]))})")
 
 
 def _non_finite_message(ev: Evaluation, names: list[str]) -> str:

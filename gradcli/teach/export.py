@@ -371,6 +371,45 @@ class NumpyCode:
     def ones(self, shape: tuple) -> Code:
         return Code(f"np.ones({tuple(shape)!r})", ATOM, tuple(shape))
 
+    # convolution and pooling (issue 23): helpers written in the script (as_strided windows,
+    # the CS231n names); p is (stride, pad) or (k, stride)
+    def _window_op(self, name: str, op: str, args: tuple, p: tuple, shape: Optional[tuple] = None) -> Code:
+        self.helpers.update(_WINDOW_HELPERS[name])
+        text = f"{name}({', '.join(code(a).text for a in args)}, {p[0]}, {p[1]})"
+        if shape is None:
+            return self._row_call(op, text, args, p)
+        return Code(text, ATOM, tuple(shape))
+
+    def conv2d(self, x: Code, w: Code, p: tuple) -> Code:
+        return self._window_op("conv2d", "conv2d", (x, w), p)
+
+    def conv1d(self, x: Code, w: Code, p: tuple) -> Code:
+        return self._window_op("conv1d", "conv1d", (x, w), p)
+
+    def maxpool2d(self, x: Code, p: tuple) -> Code:
+        return self._window_op("maxpool2d", "maxpool2d", (x,), p)
+
+    def avgpool2d(self, x: Code, p: tuple) -> Code:
+        return self._window_op("avgpool2d", "avgpool2d", (x,), p)
+
+    def conv2d_grad_x(self, g: Code, x: Code, w: Code, p: tuple) -> Code:
+        return self._window_op("conv2d_grad_x", "", (g, x, w), p, x.shape)
+
+    def conv2d_grad_w(self, g: Code, x: Code, w: Code, p: tuple) -> Code:
+        return self._window_op("conv2d_grad_w", "", (g, x, w), p, w.shape)
+
+    def conv1d_grad_x(self, g: Code, x: Code, w: Code, p: tuple) -> Code:
+        return self._window_op("conv1d_grad_x", "", (g, x, w), p, x.shape)
+
+    def conv1d_grad_w(self, g: Code, x: Code, w: Code, p: tuple) -> Code:
+        return self._window_op("conv1d_grad_w", "", (g, x, w), p, w.shape)
+
+    def maxpool2d_grad(self, g: Code, x: Code, p: tuple) -> Code:
+        return self._window_op("maxpool2d_grad", "", (g, x), p, x.shape)
+
+    def avgpool2d_grad(self, g: Code, x: Code, p: tuple) -> Code:
+        return self._window_op("avgpool2d_grad", "", (g, x), p, x.shape)
+
     # what the vector-Jacobian products are made of
     def prod_others(self, x: Code, axis: Optional[int]) -> Code:
         self.helpers.add("prod_others")
@@ -535,6 +574,96 @@ _HELPERS = {
     """x / y, and 0 where y == 0 (the derivative of a norm at 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(y == 0, 0.0, x / np.where(y == 0, 1.0, y))''',
+}
+
+_HELPERS.update({
+    "windows": '''def windows(x, kh, kw, stride):
+    """Every kh x kw window of x (N, C, H, W): an (N, C, H', W', kh, kw) view, no copy."""
+    n, c, h, w = x.shape
+    sn, sc, sh, sw = x.strides
+    ho, wo = (h - kh) // stride + 1, (w - kw) // stride + 1
+    return np.lib.stride_tricks.as_strided(x, (n, c, ho, wo, kh, kw), (sn, sc, sh * stride, sw * stride, sh, sw),
+                                           writeable=False)''',
+    "conv2d": '''def conv2d(x, w, stride=1, pad=0):
+    """Cross-correlation of x (N, C, H, W) or (C, H, W) with w (F, C, KH, KW), as CS231n's conv_forward."""
+    if x.ndim == 3:
+        return conv2d(x[None], w, stride, pad)[0]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    return np.einsum("ncijpq,fcpq->nfij", windows(xp, w.shape[2], w.shape[3], stride), w, optimize=True)''',
+    "conv2d_grad_x": '''def conv2d_grad_x(g, x, w, stride=1, pad=0):
+    """dx: each output's gradient times the kernel, added into the window it read (the full
+    cross-correlation of g with the flipped kernel), the padding cut off."""
+    if x.ndim == 3:
+        return conv2d_grad_x(g[None], x[None], w, stride, pad)[0]
+    n, c, h, wd = x.shape
+    ho, wo = g.shape[2:]
+    dxp = np.zeros((n, c, h + 2 * pad, wd + 2 * pad))
+    for p in range(w.shape[2]):
+        for q in range(w.shape[3]):
+            rows, cols = slice(p, p + stride * (ho - 1) + 1, stride), slice(q, q + stride * (wo - 1) + 1, stride)
+            dxp[:, :, rows, cols] += np.einsum("nfij,fc->ncij", g, w[:, :, p, q])
+    return dxp[:, :, pad:pad + h, pad:pad + wd]''',
+    "conv2d_grad_w": '''def conv2d_grad_w(g, x, w, stride=1, pad=0):
+    """dw: the cross-correlation of the padded x with g, summed over the batch."""
+    if x.ndim == 3:
+        x, g = x[None], g[None]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    return np.einsum("ncijpq,nfij->fcpq", windows(xp, w.shape[2], w.shape[3], stride), g, optimize=True)''',
+    "conv1d": '''def conv1d(x, w, stride=1, pad=0):
+    """conv2d on rows of height 1: x (N, C, L) or (C, L), w (F, C, K)."""
+    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)])
+    return conv2d(xp[..., None, :], w[..., None, :], stride, 0)[..., 0, :]''',
+    "conv1d_grad_x": '''def conv1d_grad_x(g, x, w, stride=1, pad=0):
+    """dx of conv1d: conv2d's on rows of height 1, the padding cut off."""
+    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)])
+    dxp = conv2d_grad_x(g[..., None, :], xp[..., None, :], w[..., None, :], stride, 0)[..., 0, :]
+    return dxp[..., pad:pad + x.shape[-1]]''',
+    "conv1d_grad_w": '''def conv1d_grad_w(g, x, w, stride=1, pad=0):
+    """dw of conv1d: conv2d's on rows of height 1."""
+    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)])
+    return conv2d_grad_w(g[..., None, :], xp[..., None, :], w[..., None, :], stride, 0)[..., 0, :]''',
+    "maxpool2d": '''def maxpool2d(x, k, stride):
+    """The largest element of each k x k window of x (N, C, H, W) or (C, H, W)."""
+    if x.ndim == 3:
+        return maxpool2d(x[None], k, stride)[0]
+    return windows(x, k, k, stride).max(axis=(4, 5))''',
+    "maxpool2d_grad": '''def maxpool2d_grad(g, x, k, stride):
+    """dx: each window's gradient goes to its maximum (the first one on a tie, as PyTorch)."""
+    if x.ndim == 3:
+        return maxpool2d_grad(g[None], x[None], k, stride)[0]
+    n, c, ho, wo = g.shape
+    first = windows(x, k, k, stride).reshape(n, c, ho, wo, k * k).argmax(axis=-1)
+    dx = np.zeros(x.shape)
+    for p in range(k):
+        for q in range(k):
+            rows, cols = slice(p, p + stride * (ho - 1) + 1, stride), slice(q, q + stride * (wo - 1) + 1, stride)
+            dx[:, :, rows, cols] += g * (first == p * k + q)
+    return dx''',
+    "avgpool2d": '''def avgpool2d(x, k, stride):
+    """The mean of each k x k window of x (N, C, H, W) or (C, H, W)."""
+    if x.ndim == 3:
+        return avgpool2d(x[None], k, stride)[0]
+    return windows(x, k, k, stride).mean(axis=(4, 5))''',
+    "avgpool2d_grad": '''def avgpool2d_grad(g, x, k, stride):
+    """dx: each window's gradient spread evenly, 1/k^2 to each of its elements."""
+    if x.ndim == 3:
+        return avgpool2d_grad(g[None], x[None], k, stride)[0]
+    ho, wo = g.shape[2:]
+    dx = np.zeros(x.shape)
+    for p in range(k):
+        for q in range(k):
+            rows, cols = slice(p, p + stride * (ho - 1) + 1, stride), slice(q, q + stride * (wo - 1) + 1, stride)
+            dx[:, :, rows, cols] += g / (k * k)
+    return dx''',
+})
+
+#: the helpers each convolution or pooling function of a script needs
+_WINDOW_HELPERS = {
+    "conv2d": {"conv2d", "windows"}, "conv2d_grad_x": {"conv2d_grad_x"}, "conv2d_grad_w": {"conv2d_grad_w", "windows"},
+    "conv1d": {"conv1d", "conv2d", "windows"}, "conv1d_grad_x": {"conv1d_grad_x", "conv2d_grad_x"},
+    "conv1d_grad_w": {"conv1d_grad_w", "conv2d_grad_w", "windows"},
+    "maxpool2d": {"maxpool2d", "windows"}, "maxpool2d_grad": {"maxpool2d_grad", "windows"},
+    "avgpool2d": {"avgpool2d", "windows"}, "avgpool2d_grad": {"avgpool2d_grad"},
 }
 
 _RESERVED = set(keyword.kwlist) | {"np", "json", "torch", "jax", "jnp", "print", "sum", "max", "min", "abs",
@@ -769,10 +898,34 @@ def _framework_line(ev: Evaluation, i: int, names: dict[int, str], target: str) 
                                                       for a in node.args):
         return f"({args[0]} @ {args[1]})"
     param = node.param
+    if node.op in ("conv2d", "conv1d", "maxpool2d", "avgpool2d"):
+        return _window_framework(node.op, args, param, target, len(getattr(ev.values[node.args[0]], "shape", ())))
     if node.op == "transpose":  # the axes' order written out (.T of a tensor of rank 3 or 4 is not PyTorch's)
         shape = tuple(getattr(ev.values[node.args[0]], "shape", ()))
         param = permutation_axes(shape, param) if param is not None or len(shape) > 2 else None
     return _framework_call(node.op, args, param, target)
+
+
+def _window_framework(op: str, args: list[str], p: tuple, target: str, ndim: int) -> str:
+    """conv2d, conv1d, maxpool2d, avgpool2d in PyTorch (torch.nn.functional, which takes one
+    image too) or JAX (jax.lax, which wants a batch: one image gets a batch axis and loses it)."""
+    if target == "torch":
+        if op in ("conv2d", "conv1d"):
+            return f"torch.nn.functional.{op}({args[0]}, {args[1]}, stride={p[0]}, padding={p[1]})"
+        return f"torch.nn.functional.{op[:3]}_pool2d({args[0]}, {p[0]}, {p[1]})"
+    batched = ndim == (3 if op == "conv1d" else 4)
+    x = args[0] if batched else f"{args[0]}[None]"
+    if op in ("conv2d", "conv1d"):
+        spatial = 2 if op == "conv2d" else 1
+        text = (f"jax.lax.conv_general_dilated({x}, {args[1]}, {(p[0],) * spatial}, {[(p[1], p[1])] * spatial}, "
+                f"precision=jax.lax.Precision.HIGHEST)")
+    else:
+        k, s = p
+        init, fn = ("-jnp.inf", "jax.lax.max") if op == "maxpool2d" else ("0.0", "jax.lax.add")
+        text = f"jax.lax.reduce_window({x}, {init}, {fn}, (1, 1, {k}, {k}), (1, 1, {s}, {s}), 'VALID')"
+        if op == "avgpool2d":
+            text = f"({text} / {k * k})"
+    return text if batched else f"{text}[0]"
 
 
 def _framework_call(op: str, args: list[str], p: Any, target: str) -> str:

@@ -8,6 +8,9 @@ mistake would give, group by group and only as far as needed (most specific firs
   (h for 1[z > 0]);
 * ``max-routing``: a max/min that sends the gradient to the other argument, or to all
   of them (a max of one array: to every element, or to the smallest one);
+* ``conv-flip``: a convolution's input adjoint with the kernel not flipped; and (kind
+  ``max-routing``) max pooling sending each window's gradient to the wrong element (its
+  minimum, its top-left one) or over the whole window (whole, or evenly as average pooling);
 * ``softmax``: softmax with cross-entropy where z̄ = p − y is taken as p, as y − p,
   or (on a batch averaged over N rows) without the 1/N;
 * ``sigma``: σ(z) (or tanh(z)) used where its derivative σ'(z) = σ(z)(1 − σ(z))
@@ -79,7 +82,7 @@ class Mistake:
     __slots__ = ("kind", "message", "reveal", "value")
 
     def __init__(self, kind: str, message: str, value: object, reveal: str = "") -> None:
-        #: "relu-mask", "max-routing", "softmax", "sigma", "paths", "fan-out", "chain",
+        #: "relu-mask", "max-routing", "conv-flip", "softmax", "sigma", "paths", "fan-out", "chain",
         #: "transposed", "sign", "factor" (two at once are joined with "+")
         self.kind = kind
         #: says which mistake, without the right answer
@@ -138,6 +141,7 @@ def _candidates(ev, node: int) -> Iterator[list[Mistake]]:
     if reach is not None:
         yield single(_relu_mistakes(ev, node, reach))
         yield single(_max_mistakes(ev, node, reach))
+        yield single(_window_mistakes(ev, node, reach))
         yield single(_softmax_mistakes(ev, node, reach) + _sigmoid_ce_mistakes(ev, node, reach))
     yield single(_squash_mistakes(ev, node))
     if reach is not None:
@@ -483,6 +487,85 @@ def _other_extreme_vjp(op: str):
         other = m.amin(x, p) if op == "amax" else m.amax(x, p)  # of all, or of each slice along axis p
         hits = m.eq(x, m.expand_to(other, shape, p))
         return m.times(m.expand_to(g, shape, p), hits) / m.expand_to(m.sum(hits, p), shape, p)
+
+    return vjp
+
+
+# ---- convolution and pooling (issue 23) -------------------------------------------------------
+def _window_mistakes(ev, node: int, reach: list[bool]) -> list[Mistake]:
+    """x̄ of a convolution with the kernel not flipped; max pooling's gradient sent to the wrong
+    element of each window (its minimum, its top-left element) or spread over the whole window."""
+    import numpy as np
+
+    out = []
+    graph = ev.graph
+    ops = ("conv2d", "conv1d", "maxpool2d")
+    for pos, (i, _kind, args, parts) in _on_the_way(ev, node, reach, ops, MAX_RULE_STEPS):
+        op = graph.nodes[i].op
+        step = _step_text(ev, i)
+        if parts[0] is None:
+            continue
+        if op in ("conv2d", "conv1d"):
+            x, w = _arg_text(ev, args[0]), _arg_text(ev, args[1])
+            rules = [("conv-flip", f"the kernel is not flipped in {x}'s adjoint: for {step}, {_adjoint_name(x)} is the full "
+                                   f"cross-correlation of the adjoint with the flipped kernel (a full convolution with "
+                                   f"{w}), not with {w} as it is", _unflipped_vjp(op))]
+        else:
+            rules = [
+                ("max-routing", f"max routed to the wrong element: {step} sends each window's gradient to its "
+                                "largest element, not its smallest", _pool_to(np.argmin)),
+                ("max-routing", f"max routed to the wrong element: {step} sends each window's gradient to its "
+                                "largest element, not its top-left one", _pool_to(None)),
+                ("max-routing", f"max spread over the whole window: {step} sends each window's gradient only "
+                                "to its largest element, not to all of them", _pool_spread(1.0)),
+                ("max-routing", f"max spread evenly over the window (as average pooling does): {step} sends each "
+                                "window's gradient only to its largest element", _pool_spread(None)),
+            ]
+        for kind_word, message, rule in rules:
+            value = _rerun(ev, node, {pos: (rule,) + tuple(parts[1:])})
+            if value is not None:
+                out.append(Mistake(kind_word, message, value))
+    return out
+
+
+def _unflipped_vjp(op: str):
+    def vjp(m, g, xs, o, p):
+        import numpy as np
+
+        w = np.asarray(xs[1])
+        flipped = w[..., ::-1, ::-1] if w.ndim == 4 else w[..., ::-1]
+        return getattr(m, f"{op}_grad_x")(g, xs[0], flipped, p)
+
+    return vjp
+
+
+def _pool_to(pick: Optional[Callable]):
+    """max pooling's VJP with each window's gradient sent to the element `pick` chooses (argmin),
+    or to its top-left element (None)."""
+    def vjp(m, g, xs, o, p):
+        import numpy as np
+
+        from ..core.rules import _scatter_windows, _windows_of
+
+        k, stride = p
+        x = np.asarray(xs[0], dtype=float)
+        g4 = np.asarray(g, dtype=float)
+        single = x.ndim == 3
+        x4, g4 = (x[None], g4[None]) if single else (x, g4)
+        win = _windows_of(x4, k, stride)
+        chosen = np.zeros(win.shape[:-1], dtype=int) if pick is None else pick(win, axis=-1)
+        dx = _scatter_windows(np.eye(k * k)[chosen] * g4[..., None], x4.shape, k, stride)
+        return dx[0] if single else dx
+
+    return vjp
+
+
+def _pool_spread(scale: Optional[float]):
+    """max pooling's VJP with each window's gradient given whole to every element (scale 1), or
+    spread evenly, 1/k² each (None: average pooling's rule)."""
+    def vjp(m, g, xs, o, p):
+        k = p[0]
+        return m.avgpool2d_grad(g, xs[0], p) * (k * k if scale is not None else 1.0)
 
     return vjp
 
