@@ -234,9 +234,9 @@ def diff(request: DiffRequest) -> DiffReport:
     from ..language.parser import parse
 
     graph = lower(parse(request.source), request.output)
-    from ..teach.derive import refuse_integer_data
+    from ..teach.derive import refuse_no_point_free
 
-    refuse_integer_data(graph)
+    refuse_no_point_free(graph)
     report = DiffReport(source=request.source, output=graph.label(graph.output), steps=request.steps,
                         latex=request.latex)
     shaped = None if request.shapes is None else _shapes_from(graph, request.shapes)

@@ -62,17 +62,26 @@ class Derivation:
         self.steps_simplified: dict[str, Any] = {}
 
 
-def refuse_integer_data(graph: Graph) -> None:
-    """x[idx], pick(S, y) and onehot(y, C) read integer data: their derivatives select rows
-    and columns by the values of idx and y, so no point-free formula exists (one clear refusal)."""
-    from ..core.ops import INTEGER_ARGS
+#: ops whose derivative has no point-free formula: windows (a correlation, a routing of whole
+#: arrays) and integer data (rows and columns picked by the values of idx and y)
+NO_POINT_FREE = {"conv2d": "its adjoint is a correlation or a routing of whole arrays",
+                 "conv1d": "its adjoint is a correlation or a routing of whole arrays",
+                 "maxpool2d": "its adjoint is a correlation or a routing of whole arrays",
+                 "avgpool2d": "its adjoint is a correlation or a routing of whole arrays",
+                 "gather": "its derivative picks rows by the values of integer data",
+                 "pick": "its derivative picks columns by the values of integer data",
+                 "onehot": "its value is made of integer data"}
 
+
+def refuse_no_point_free(graph: Graph) -> None:
+    """One clear refusal for the first op (in program order) whose derivative has no formula
+    without a point: ``gradcli eval --steps`` prints its rule with its numbers instead."""
     for n in graph.nodes:
-        if n.op in INTEGER_ARGS:
-            shown = "x[idx]" if n.op == "gather" else f"{n.op}()"
-            raise UsageError(f"gradcli diff cannot write {shown} (node {graph.label(n.id)} = {graph.definition(n.id)}) "
-                             "as a formula: its derivative picks rows or columns by the values of integer data; "
-                             "use 'gradcli eval … --steps' at a point, which prints its rule")
+        why = NO_POINT_FREE.get(n.op)
+        if why is not None:
+            shown = "x[idx]" if n.op == "gather" else n.op
+            raise UsageError(f"gradcli diff has no point-free formula for {shown} (node {graph.label(n.id)} = "
+                             f"{graph.definition(n.id)}): {why}; gradcli eval --steps prints the rule with its numbers")
 
 
 def derive(graph: Graph, wrt: Optional[list[str]] = None) -> Derivation:

@@ -30,6 +30,7 @@ from ..core.fmt import tex_bar, tex_name
 from ..core.formula import ATOM, POW, PROD, SUM, UNARY
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import CONSTANTS, FUNCTIONS, OPS
+from .derive import refuse_no_point_free
 
 #: graphs larger than this are not derived symbolically
 NODE_LIMIT = 400
@@ -260,9 +261,6 @@ class ArrayDerivation:
         self.partials: dict[tuple[int, int], str] = {}
 
 
-#: ops whose adjoints gradcli's language cannot write without the numbers (issue 23): `diff` refuses them
-_NO_POINT_FREE = ("conv2d", "conv1d", "maxpool2d", "avgpool2d")
-
 
 def derive_arrays(graph: Graph, wrt: Optional[list[str]] = None) -> ArrayDerivation:
     """The matrix sweep over `graph`, whose nodes carry shapes (`infer_shapes`)."""
@@ -278,12 +276,7 @@ def derive_arrays(graph: Graph, wrt: Optional[list[str]] = None) -> ArrayDerivat
     unknown = [n for n in chosen if n not in inputs]
     if unknown:
         raise UsageError(f"--wrt {','.join(unknown)}: not an input of the program (inputs: {', '.join(inputs) or 'none'})")
-    windowed = next((n for n in graph.nodes if n.op in _NO_POINT_FREE), None)
-    if windowed is not None:
-        raise UsageError(
-            f"gradcli diff has no point-free formula for {windowed.op} (node {graph.label(windowed.id)} = "
-            f"{graph.definition(windowed.id)}): its adjoint is a correlation or a routing of whole arrays; "
-            "gradcli eval --steps prints the rule with its numbers")
+    refuse_no_point_free(graph)
     d = ArrayDerivation(graph)
     d.wrt = chosen
     d.output = graph.label(graph.output)

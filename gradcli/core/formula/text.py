@@ -46,7 +46,8 @@ def _rsum_text(r: Render, e: Node, a: Node) -> str:  # Σ ẋ, Σ₀ ẋ: over a
 
 def _call_text(r: Render, e: Node, *a: Node) -> str:  # tr(Ẋ), hstack(ȧ, ḃ), cumsum(ẋ, 0)
     extra: str = e.data[1]  # type: ignore[index]
-    if r.latex and not extra.lstrip("-").isdigit() and extra:  # full_corr(ȳ, flip(w), \text{stride 2, pad 1})
+    numbers = extra.replace(",", " ").replace("-", " ").split()
+    if r.latex and extra and not all(n.isdigit() for n in numbers):  # full_corr(ȳ, flip(w), \text{stride 2, pad 1})
         extra = rf"\text{{{extra}}}"
     inside = ", ".join([r.show(x) for x in a] + ([extra] if extra else []))
     tex_key = e.key.replace("_", "\\_")
