@@ -75,4 +75,4 @@ def test_readme_is_one_screen_that_links_into_the_docs():
     for link in links:
         assert (ROOT / link).is_file(), link
     assert "mkdocs build --strict" in text and "pip install -q -e '.[docs]'" in text
-    assert text.count("```console") == 3  # three examples: a student, a TA, a script
+    assert text.count("```console") == 4  # four examples: a student, a TA, deep-learning homework, a script
