@@ -169,3 +169,38 @@ def test_the_tree_evaluates_on_dual_numbers(op, shapes, param):
         if isinstance(want, Dual):
             assert isinstance(got, Dual), op
             assert np.allclose(np.reshape(got.t, np.shape(xs[k])), want.t), op
+
+
+# ---- scalar formulas: the edges' partials, simplified as they are built ----------------------
+def _scalars():
+    from gradcli.core.formula import scalar
+
+    return scalar, scalar.name("x"), scalar.name("y")
+
+
+def test_scalar_partials_simplify_as_they_are_built():
+    s, x, y = _scalars()
+    assert (1 * x).text == "x" and (x * 0).text == "0" and (-1 * x).text == "-x"
+    assert (x + x).text == "2*x" and (x * x).text == "x^2" and (x - x).text == "0"
+    assert (x + -y).text == "x - y" and (x + (-2) * y).text == "x - 2*y" and (x + -y * x).text == "x - y*x"
+    assert (s.lit(2) + 3).text == "5" and (x ** 1).text == "x" and (x ** 0).text == "1" and (-(-x)).text == "x"
+    assert s.SymbolicText().step(x).text == "(x > 0)" and s.SymbolicText().step(s.lit(-1)).num == 0.0
+
+
+@pytest.mark.parametrize("build, text", [
+    (lambda s, x, y: (x + y) * (x - y), "(x + y)*(x - y)"),
+    (lambda s, x, y: -x * y, "-x*y"),
+    (lambda s, x, y: y * -x, "y*(-x)"),
+    (lambda s, x, y: x / (y * x), "x/(y*x)"),
+    (lambda s, x, y: (x + y) ** (x * y), "(x + y)^(x*y)"),
+    (lambda s, x, y: x - (y - x), "x - (y - x)"),
+    (lambda s, x, y: x + (y - x), "x + (y - x)"),
+    (lambda s, x, y: -(x + y), "-(x + y)"),
+    (lambda s, x, y: -(-(x + y)), "(x + y)"),
+    (lambda s, x, y: s.SymbolicText().xlogy(y, x), "y*log(x)"),
+    (lambda s, x, y: s.SymbolicText().eq(x, y) / s.SymbolicText().sqrt(1 - x * x), "(x == y)/sqrt(1 - x^2)"),
+])
+def test_scalar_formulas_render_with_the_compact_ladder(build, text):
+    s, x, y = _scalars()
+    e = build(s, x, y)
+    assert isinstance(e, Expr) and e.text == text
