@@ -23,6 +23,8 @@ from .tree import ATOM, POW, PROD, SIGN, SUM
 
 #: node kind -> binding power in the compact notation (kinds not listed are atoms)
 _PREC: dict[str, int] = {"add": SUM, "sub": SUM, "neg": SIGN, "mul": PROD, "div": PROD, "pow": POW}
+#: kinds whose text is their key
+_WORDS = frozenset({"leaf", "num", "text"})
 
 
 class Scalar(Expr):
@@ -33,22 +35,23 @@ class Scalar(Expr):
     ``neg``, ``mul``, ``div``, ``pow``, ``call`` (``name(args)``), ``cmp`` (``(a > b)``,
     the operator in `key`) and ``paren`` (a bracketed whole)."""
 
-    __slots__ = ("num", "_text")
+    __slots__ = ("num", "_text", "_prec")
 
     def __init__(self, kind: str, *args: "Scalar", key: str = "", data: object = None,
                  num: Optional[float] = None) -> None:
-        super().__init__(kind, *args, key=key, data=data)
-        self.num = num
-        self._text: Optional[str] = None
-        self._text = _COMPACT[kind](_RENDER, self, *args)  # children are rendered already: no deep recursion
+        self.kind, self.args, self.key, self.data, self.num = kind, args, key, data, num  # as `Node` sets them
+        if kind == "num":
+            self._prec = SIGN if num is not None and num < 0 else ATOM
+        else:
+            self._prec = data if kind == "text" else _PREC.get(kind, ATOM)  # type: ignore[assignment]
+        # rendered once, now: the children's text is already there, so no deep recursion
+        self._text: Optional[str] = key if kind in _WORDS else None
+        if self._text is None:
+            self._text = _COMPACT[kind](_RENDER, self, *args)
 
     @property
     def prec(self) -> int:
-        if self.kind == "num":
-            return SIGN if self.num is not None and self.num < 0 else ATOM
-        if self.kind == "text":
-            return self.data  # type: ignore[return-value]
-        return _PREC.get(self.kind, ATOM)
+        return self._prec
 
     @property
     def text(self) -> str:  # type: ignore[override]
@@ -263,11 +266,11 @@ class Compact:
         return e._text if e._text is not None else _COMPACT[e.kind](self, e, *e.args)
 
     def wrap(self, e: Scalar, below: int) -> str:
-        return f"({self.show(e)})" if e.prec < below else self.show(e)
+        return f"({self.show(e)})" if e._prec < below else self.show(e)
 
     def left(self, e: Scalar) -> str:
         """A product's left factor: a leading minus needs no brackets (``-x*y``)."""
-        return self.show(e) if e.prec >= PROD or e.prec == SIGN else f"({self.show(e)})"
+        return self.show(e) if e._prec >= PROD or e._prec == SIGN else f"({self.show(e)})"
 
 
 _COMPACT: dict[str, Callable[..., str]] = {
