@@ -17,7 +17,7 @@ import pytest
 
 from gradcli.backends.dual import DUAL, Dual
 from gradcli.core import rules
-from gradcli.core.formula import PREC, Expr, FormulaError, leaf
+from gradcli.core.formula import ATOM, PREC, Expr, FormulaError, leaf
 from gradcli.core.ops import OPS
 from gradcli.run.bindings import Binding
 from gradcli.run.evaluate import evaluate
@@ -204,3 +204,29 @@ def test_scalar_formulas_render_with_the_compact_ladder(build, text):
     s, x, y = _scalars()
     e = build(s, x, y)
     assert isinstance(e, Expr) and e.text == text
+
+
+# ---- Python source: the lines gradcli export writes ------------------------------------------
+@pytest.mark.parametrize("build, text", [
+    (lambda c, x, y: x * 1 + 0, "x"),
+    (lambda c, x, y: -1 * (x - y), "-(x - y)"),
+    (lambda c, x, y: x - (y - x), "x - (y - x)"),
+    (lambda c, x, y: x / (y * x), "x / (y * x)"),
+    (lambda c, x, y: c.power(x + y, c.number(2)), "(x + y) ** 2.0"),
+    (lambda c, x, y: c.Code("mm", x, y - x) * 2, "x @ (y - x) * 2.0"),
+    (lambda c, x, y: c.Code("T", x + y), "(x + y).T"),
+    (lambda c, x, y: c.call("np.sum", x * y, extra=("axis=0",)), "np.sum(x * y, axis=0)"),
+    (lambda c, x, y: c.form("{0}[{1}.astype(int)]", x + y, y, wraps=(ATOM, 0)), "(x + y)[y.astype(int)]"),
+    (lambda c, x, y: c.number(2) * 3 - c.number(-1), "7.0"),
+])
+def test_python_code_folds_constants_and_brackets_by_the_ladder(build, text):
+    from gradcli.core.formula import code as c
+
+    e = build(c, c.source("x", (2,)), c.source("y", (2,)))
+    assert isinstance(e, Expr) and e.text == text
+
+
+def test_python_code_keeps_the_broadcast_shape():
+    from gradcli.core.formula import code as c
+
+    assert (c.source("W", (3, 2)) * c.source("b", (2,))).shape == (3, 2)
