@@ -9,7 +9,9 @@
   compact text (`Scalar`, ``c*(1 - c)``): the local partials of the DAG's edges, traced by
   calling the ops' partials with a namespace of them (`SymbolicText`);
 * `code` -- Python source with array shapes, built by simplifying constructors and rendered
-  with Python's operators (`Code`, ``np.outer(dz, x)``): the lines ``gradcli export`` writes.
+  with Python's operators (`Code`, ``np.outer(dz, x)``): the lines ``gradcli export`` writes;
+* `sweep` -- the reverse sweep's formulas in gradcli's language and LaTeX (`Derived`,
+  ``transpose(W) @ dz``): what ``gradcli diff`` prints for array programs.
 
 A `Expr` is a small tree of matrix calculus -- ``W̄ += v̄ xᵀ``, ``z̄ = s ∘ (s̄ − ⟨s̄, s⟩)``,
 ``v̇ = Ẇ x + W ẋ`` -- built with Python's operators (``G @ X1.T``, ``OUT * (G - ...)``).
