@@ -230,3 +230,16 @@ def test_python_code_keeps_the_broadcast_shape():
     from gradcli.core.formula import code as c
 
     assert (c.source("W", (3, 2)) * c.source("b", (2,))).shape == (3, 2)
+
+
+# ---- the reverse sweep's formulas: what gradcli diff prints for arrays -----------------------
+def test_sweep_formulas_simplify_signs_and_render_as_gradcli_and_latex():
+    from gradcli.core.formula.sweep import Derived, add, call, matmul, mul, name, neg, num, transpose
+
+    a, b, x, w = name("a"), name("b"), name("x"), name("W")
+    e = matmul(transpose(w), add(x, mul(a, neg(b))))
+    assert isinstance(e, Expr)
+    assert e.text() == "transpose(W) @ (x - a * b)"
+    assert e.latex({"W": "W"}) == r"W^\top \, \left(x - a \circ b\right)"
+    assert mul(num(1), call("outer", name("dz"), x)).text() == "outer(dz, x)" and mul(num(-1), a).text() == "-a"
+    assert Derived("div", a, add(a, b)).text() == "a / (a + b)" and Derived("div", a, b).latex({}) == r"\frac{a}{b}"
