@@ -23,10 +23,11 @@ class Derived(Expr):
     `value` (the node's `data`) is the name, the number, the function's name, or a raw
     piece's (text, binding power); `latex_text` (its `key`) is a raw piece's LaTeX."""
 
-    __slots__ = ()
+    __slots__ = ("_text",)
 
     def __init__(self, kind: str, *args: "Derived", value: Any = None, latex_text: str = "") -> None:
         super().__init__(kind, *args, key=latex_text, data=value)
+        self._text: Optional[str] = None
 
     @property
     def value(self) -> Any:
@@ -51,7 +52,22 @@ class Derived(Expr):
         return self.kind == "num" and self.value == v
 
     def text(self) -> str:  # type: ignore[override]
-        """The formula in gradcli's language (it parses back)."""
+        """The formula in gradcli's language (it parses back); rendered once, children first
+        (a loop, no recursion)."""
+        stack = [self]
+        while stack:
+            e = stack[-1]
+            todo = [a for a in e.args if a._text is None]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            if e._text is None:
+                e._text = e._own_text()
+        return self._text  # type: ignore[return-value]
+
+    def _own_text(self) -> str:
+        """This node's text from its children's (already rendered)."""
         k, a = self.kind, self.args
         if k == "name":
             return self.value
