@@ -95,7 +95,23 @@ class Derived(Expr):
         return _wrap(x, left) + sym + _wrap(y, right)
 
     def latex(self, names: dict[str, str]) -> str:
-        """The formula as LaTeX; `names` maps names to their LaTeX."""
+        """The formula as LaTeX; `names` maps names to their LaTeX.  Children first, in a
+        loop (no recursion); a shared subformula is rendered once."""
+        done: dict[int, str] = {}
+        stack = [self]
+        while stack:
+            e = stack[-1]
+            todo = [a for a in e.args if id(a) not in done]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            if id(e) not in done:
+                done[id(e)] = e._own_latex(names, done)
+        return done[id(self)]
+
+    def _own_latex(self, names: dict[str, str], done: dict[int, str]) -> str:
+        """This node's LaTeX from its children's (`done`, by id)."""
         k, a = self.kind, self.args
         if k == "name":
             return names.get(self.value, tex_name(self.value))
@@ -103,25 +119,25 @@ class Derived(Expr):
             return _number(self.value)
         if k == "raw":
             return self.latex_text
+        inner = [done[id(x)] for x in a]
         if k == "call":
-            inner = [x.latex(names) for x in a]
             if self.value == "transpose" and len(a) == 1:  # with axes (rank 3, 4) it stays a call
-                return _lwrap(a[0], names, a[0].prec < ATOM) + r"^\top"
+                return _lwrap(inner[0], a[0].prec < ATOM) + r"^\top"
             if self.value == "outer":
-                return inner[0] + " " + _lwrap(a[1], names, a[1].prec < ATOM) + r"^\top"
+                return inner[0] + " " + _lwrap(inner[1], a[1].prec < ATOM) + r"^\top"
             if self.value == "dot":
                 return rf"\langle {inner[0]}, {inner[1]} \rangle"
             if self.value == "sum":
-                return r"\textstyle\sum " + _lwrap(a[0], names, a[0].prec < ATOM) + \
+                return r"\textstyle\sum " + _lwrap(inner[0], a[0].prec < ATOM) + \
                     (f"_{{[{inner[1]}]}}" if len(a) > 1 else "")
             return rf"\operatorname{{{self.value}}}\left({', '.join(inner)}\right)"
         if k == "neg":
-            return "-" + _lwrap(a[0], names, a[0].prec <= UNARY)
+            return "-" + _lwrap(inner[0], a[0].prec <= UNARY)
         if k == "div":
-            return rf"\frac{{{a[0].latex(names)}}}{{{a[1].latex(names)}}}"
+            return rf"\frac{{{inner[0]}}}{{{inner[1]}}}"
         sym = {"add": " + ", "sub": " - ", "mul": r" \circ ", "matmul": r" \, "}[k]
-        return _lwrap(a[0], names, a[0].prec < self.prec) + sym + \
-            _lwrap(a[1], names, a[1].prec < self.prec or (a[1].prec == self.prec and k == "sub"))
+        return _lwrap(inner[0], a[0].prec < self.prec) + sym + \
+            _lwrap(inner[1], a[1].prec < self.prec or (a[1].prec == self.prec and k == "sub"))
 
 
 def _wrap(f: Derived, paren: bool) -> str:
@@ -129,8 +145,7 @@ def _wrap(f: Derived, paren: bool) -> str:
     return f"({t})" if paren else t
 
 
-def _lwrap(f: Derived, names: dict, paren: bool) -> str:
-    t = f.latex(names)
+def _lwrap(t: str, paren: bool) -> str:
     return rf"\left({t}\right)" if paren else t
 
 
