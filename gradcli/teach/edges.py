@@ -18,7 +18,7 @@ from typing import NamedTuple, Optional
 from ..backends.floats import SCALAR
 from ..core.engine import safe_partials
 from ..core.fmt import number
-from ..core.formula import ATOM, PROD, SUM
+from ..core.formula import ATOM, SUM
 from ..core.formula.scalar import Scalar, SymbolicText, add, compare, lit, name, scalar, words
 from ..core.graph import CONST, INPUT, index_text
 from ..core.ops import OPS
@@ -29,16 +29,6 @@ _MACRON = "\u0304"
 # ---- symbolic partials as formulas --------------------------------------------------
 # a partial is a `Scalar` of the one formula tree, rendered in gradcli's compact text
 _SYMBOLIC = SymbolicText()
-
-
-def scalar_leaf(text: str, num: Optional[float] = None) -> Scalar:
-    """A leaf: a label, or a literal number written as `text`."""
-    return name(text) if num is None else lit(num, text)
-
-
-def scalar_text(text: str, prec: str = "ATOM") -> Scalar:
-    """Words bound at the named power of the ladder (``SUM``, ``PROD``, ``ATOM``)."""
-    return words(text, {"SUM": SUM, "PROD": PROD, "ATOM": ATOM}[prec])
 
 
 def _extreme_rules(word: str, xs: list[Scalar], own: str) -> list[Scalar]:
