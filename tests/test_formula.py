@@ -17,7 +17,7 @@ import pytest
 
 from gradcli.backends.dual import DUAL, Dual
 from gradcli.core import rules
-from gradcli.core.formula import PREC, Expr, FormulaError, leaf
+from gradcli.core.formula import ATOM, PREC, Expr, FormulaError, leaf
 from gradcli.core.ops import OPS
 from gradcli.run.bindings import Binding
 from gradcli.run.evaluate import evaluate
@@ -169,3 +169,77 @@ def test_the_tree_evaluates_on_dual_numbers(op, shapes, param):
         if isinstance(want, Dual):
             assert isinstance(got, Dual), op
             assert np.allclose(np.reshape(got.t, np.shape(xs[k])), want.t), op
+
+
+# ---- scalar formulas: the edges' partials, simplified as they are built ----------------------
+def _scalars():
+    from gradcli.core.formula import scalar
+
+    return scalar, scalar.name("x"), scalar.name("y")
+
+
+def test_scalar_partials_simplify_as_they_are_built():
+    s, x, y = _scalars()
+    assert (1 * x).text == "x" and (x * 0).text == "0" and (-1 * x).text == "-x"
+    assert (x + x).text == "2*x" and (x * x).text == "x^2" and (x - x).text == "0"
+    assert (x + -y).text == "x - y" and (x + (-2) * y).text == "x - 2*y" and (x + -y * x).text == "x - y*x"
+    assert (s.lit(2) + 3).text == "5" and (x ** 1).text == "x" and (x ** 0).text == "1" and s.neg(s.neg(x)).text == "x"
+    assert s.SymbolicText().step(x).text == "(x > 0)" and s.SymbolicText().step(s.lit(-1)).num == 0.0
+
+
+@pytest.mark.parametrize("build, text", [
+    (lambda s, x, y: (x + y) * (x - y), "(x + y)*(x - y)"),
+    (lambda s, x, y: -x * y, "-x*y"),
+    (lambda s, x, y: y * -x, "y*(-x)"),
+    (lambda s, x, y: x / (y * x), "x/(y*x)"),
+    (lambda s, x, y: (x + y) ** (x * y), "(x + y)^(x*y)"),
+    (lambda s, x, y: x - (y - x), "x - (y - x)"),
+    (lambda s, x, y: x + (y - x), "x + (y - x)"),
+    (lambda s, x, y: -(x + y), "-(x + y)"),
+    (lambda s, x, y: s.neg(s.neg(x + y)), "(x + y)"),
+    (lambda s, x, y: s.SymbolicText().xlogy(y, x), "y*log(x)"),
+    (lambda s, x, y: s.SymbolicText().eq(x, y) / s.SymbolicText().sqrt(1 - x * x), "(x == y)/sqrt(1 - x^2)"),
+])
+def test_scalar_formulas_render_with_the_compact_ladder(build, text):
+    s, x, y = _scalars()
+    e = build(s, x, y)
+    assert isinstance(e, Expr) and e.text == text
+
+
+# ---- Python source: the lines gradcli export writes ------------------------------------------
+@pytest.mark.parametrize("build, text", [
+    (lambda c, x, y: x * 1 + 0, "x"),
+    (lambda c, x, y: -1 * (x - y), "-(x - y)"),
+    (lambda c, x, y: x - (y - x), "x - (y - x)"),
+    (lambda c, x, y: x / (y * x), "x / (y * x)"),
+    (lambda c, x, y: c.power(x + y, c.number(2)), "(x + y) ** 2.0"),
+    (lambda c, x, y: c.Code("mm", x, y - x) * 2, "x @ (y - x) * 2.0"),
+    (lambda c, x, y: c.Code("T", x + y), "(x + y).T"),
+    (lambda c, x, y: c.call("np.sum", x * y, extra=("axis=0",)), "np.sum(x * y, axis=0)"),
+    (lambda c, x, y: c.form("{0}[{1}.astype(int)]", x + y, y, wraps=(ATOM, 0)), "(x + y)[y.astype(int)]"),
+    (lambda c, x, y: c.number(2) * 3 - c.number(-1), "7.0"),
+])
+def test_python_code_folds_constants_and_brackets_by_the_ladder(build, text):
+    from gradcli.core.formula import code as c
+
+    e = build(c, c.source("x", (2,)), c.source("y", (2,)))
+    assert isinstance(e, Expr) and e.text == text
+
+
+def test_python_code_keeps_the_broadcast_shape():
+    from gradcli.core.formula import code as c
+
+    assert (c.source("W", (3, 2)) * c.source("b", (2,))).shape == (3, 2)
+
+
+# ---- the reverse sweep's formulas: what gradcli diff prints for arrays -----------------------
+def test_sweep_formulas_simplify_signs_and_render_as_gradcli_and_latex():
+    from gradcli.core.formula.sweep import Derived, add, call, matmul, mul, name, neg, num, transpose
+
+    a, b, x, w = name("a"), name("b"), name("x"), name("W")
+    e = matmul(transpose(w), add(x, mul(a, neg(b))))
+    assert isinstance(e, Expr)
+    assert e.text() == "transpose(W) @ (x - a * b)"
+    assert e.latex({"W": "W"}) == r"W^\top \, \left(x - a \circ b\right)"
+    assert mul(num(1), call("outer", name("dz"), x)).text() == "outer(dz, x)" and mul(num(-1), a).text() == "-a"
+    assert Derived("div", a, add(a, b)).text() == "a / (a + b)" and Derived("div", a, b).latex({}) == r"\frac{a}{b}"

@@ -26,8 +26,10 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..core.errors import UsageError
-from ..core.fmt import tex_bar, tex_name
-from ..core.formula import ATOM, POW, PROD, SUM, UNARY
+from ..core.fmt import tex_bar
+from ..core.formula import ATOM, POW, PROD, SUM
+from ..core.formula.sweep import Derived as F
+from ..core.formula.sweep import add, call, matmul, mul, name, neg, num, sub, transpose
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import CONSTANTS, FUNCTIONS, OPS
 from .derive import refuse_no_point_free
@@ -39,161 +41,7 @@ FALLBACK_ELEMENTS = 64
 
 
 
-# ---- formulas: a small expression tree that prints as gradcli and as LaTeX --------------
-class F:
-    """A formula: `kind` is name, num, call, add, sub, mul, div, matmul, neg or raw."""
-
-    __slots__ = ("kind", "args", "value", "latex_text")
-
-    def __init__(self, kind: str, *args: "F", value: Any = None, latex_text: str = "") -> None:
-        self.kind, self.args, self.value, self.latex_text = kind, args, value, latex_text
-
-    @property
-    def prec(self) -> int:
-        if self.kind == "raw":
-            return self.value[1]
-        return {"add": SUM, "sub": SUM, "mul": PROD, "div": PROD, "matmul": PROD,
-                "neg": UNARY}.get(self.kind, ATOM)
-
-    @property
-    def leaf(self) -> bool:
-        return self.kind in ("name", "num")
-
-    def is_num(self, v: float) -> bool:
-        return self.kind == "num" and self.value == v
-
-    def text(self) -> str:
-        k, a = self.kind, self.args
-        if k == "name":
-            return self.value
-        if k == "num":
-            return _number(self.value)
-        if k == "raw":
-            return self.value[0]
-        if k == "call":
-            return f"{self.value}({', '.join(x.text() for x in a)})"
-        if k == "neg":
-            return "-" + _wrap(a[0], a[0].prec < PROD)
-        x, y = a
-        product_like = x.prec == PROD and x.kind != "matmul"
-        if k == "add":
-            left, right = False, False
-        elif k == "sub":
-            left, right = False, y.prec <= SUM
-        elif k == "mul":
-            left, right = x.prec < PROD or x.kind == "matmul", y.prec < PROD or y.kind == "matmul"
-        elif k == "div":
-            left, right = x.prec < PROD or x.kind == "matmul", y.prec < POW
-        else:  # matmul: never mixed with * or / without brackets
-            left, right = x.prec < PROD or product_like, y.prec < POW
-        sym = {"add": " + ", "sub": " - ", "mul": " * ", "div": " / ", "matmul": " @ "}[k]
-        return _wrap(x, left) + sym + _wrap(y, right)
-
-    def latex(self, names: dict[str, str]) -> str:
-        k, a = self.kind, self.args
-        if k == "name":
-            return names.get(self.value, tex_name(self.value))
-        if k == "num":
-            return _number(self.value)
-        if k == "raw":
-            return self.latex_text
-        if k == "call":
-            inner = [x.latex(names) for x in a]
-            if self.value == "transpose" and len(a) == 1:  # with axes (rank 3, 4) it stays a call
-                return _lwrap(a[0], names, a[0].prec < ATOM) + r"^\top"
-            if self.value == "outer":
-                return inner[0] + " " + _lwrap(a[1], names, a[1].prec < ATOM) + r"^\top"
-            if self.value == "dot":
-                return rf"\langle {inner[0]}, {inner[1]} \rangle"
-            if self.value == "sum":
-                return r"\textstyle\sum " + _lwrap(a[0], names, a[0].prec < ATOM) + \
-                    (f"_{{[{inner[1]}]}}" if len(a) > 1 else "")
-            return rf"\operatorname{{{self.value}}}\left({', '.join(inner)}\right)"
-        if k == "neg":
-            return "-" + _lwrap(a[0], names, a[0].prec <= UNARY)
-        if k == "div":
-            return rf"\frac{{{a[0].latex(names)}}}{{{a[1].latex(names)}}}"
-        sym = {"add": " + ", "sub": " - ", "mul": r" \circ ", "matmul": r" \, "}[k]
-        return _lwrap(a[0], names, a[0].prec < self.prec) + sym + \
-            _lwrap(a[1], names, a[1].prec < self.prec or (a[1].prec == self.prec and k == "sub"))
-
-
-def _wrap(f: F, paren: bool) -> str:
-    t = f.text()
-    return f"({t})" if paren else t
-
-
-def _lwrap(f: F, names: dict, paren: bool) -> str:
-    t = f.latex(names)
-    return rf"\left({t}\right)" if paren else t
-
-
-def _number(v: Any) -> str:
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return repr(v) if isinstance(v, float) else str(v)
-
-
-def name(n: str) -> F:
-    return F("name", value=n)
-
-
-def num(v: Any) -> F:
-    return F("num", value=v)
-
-
-def call(fn: str, *args: F) -> F:
-    return F("call", *args, value=fn)
-
-
-def mul(a: F, b: F) -> F:
-    if a.is_num(0) or b.is_num(0):
-        return num(0)
-    if a.is_num(1):
-        return b
-    if b.is_num(1):
-        return a
-    if a.is_num(-1):
-        return neg(b)
-    if b.is_num(-1):
-        return neg(a)
-    if b.kind == "neg":
-        return neg(mul(a, b.args[0]))
-    if a.kind == "neg":
-        return neg(mul(a.args[0], b))
-    return F("mul", a, b)
-
-
-def neg(a: F) -> F:
-    if a.kind == "neg":
-        return a.args[0]
-    if a.kind == "num":
-        return num(-a.value)
-    return F("neg", a)
-
-
-def add(a: Optional[F], b: F) -> F:
-    if a is None or a.is_num(0):
-        return b
-    if b.is_num(0):
-        return a
-    if b.kind == "neg":
-        return F("sub", a, b.args[0])
-    return F("add", a, b)
-
-
-def sub(a: F, b: F) -> F:
-    return add(a, neg(b))
-
-
-def matmul(a: F, b: F) -> F:
-    return F("matmul", a, b)
-
-
-def transpose(a: F) -> F:
-    return call("transpose", a)
-
-
+# ---- formulas: nodes of the one formula tree (`gradcli.core.formula.sweep`) --------------
 def raw(expr: Any) -> F:
     """A SymPy expression, printed in gradcli's language."""
     import sympy as sp

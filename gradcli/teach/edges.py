@@ -6,219 +6,44 @@ and evaluated at the point::
     ∂e/∂c = d = 3
 
 The symbolic text comes from the very partials of `gradcli.core.ops`, called with a
-tiny string-building namespace (`SymbolicText`) instead of numbers -- no SymPy
-needed; the numbers come from the same partials on `gradcli.backends.floats.SCALAR`.
+namespace that builds formulas (`gradcli.core.formula.scalar.SymbolicText`) instead of
+numbers -- no SymPy needed; the numbers come from the same partials on `gradcli.backends.floats.SCALAR`.
 `--steps`, `--paths`, `--edges` and the pictures all read these edges.
 """
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple, Optional
 
 from ..backends.floats import SCALAR
 from ..core.engine import safe_partials
 from ..core.fmt import number
-from ..core.formula import ATOM, POW, PROD, SIGN, SUM
+from ..core.formula import ATOM, SUM
+from ..core.formula.scalar import Scalar, SymbolicText, add, compare, lit, name, scalar, words
 from ..core.graph import CONST, INPUT, index_text
 from ..core.ops import OPS
 
 _MACRON = "\u0304"
 
 
-# ---- symbolic partials as text ------------------------------------------------------
-# how tightly gradcli text binds: the one ladder of `gradcli.core.formula` (a leading minus at SIGN)
-
-
-class Sym:
-    """An expression as text, with the precedence of its top operator.
-
-    ``num`` is set for literal numbers (folded when both sides are literal); ``val``
-    is the point's value of a leaf (lets ``eq`` fold, as max/min partials need).
-    """
-
-    __slots__ = ("text", "prec", "num", "val")
-
-    def __init__(self, text: str, prec: int = ATOM, num: Optional[float] = None,
-                 val: Optional[float] = None) -> None:
-        self.text = text
-        self.prec = prec
-        self.num = num
-        self.val = val
-
-    def __repr__(self) -> str:
-        return f"Sym({self.text!r})"
-
-    def __str__(self) -> str:
-        return self.text
-
-    __add__ = lambda self, other: _add(self, _sym(other))  # noqa: E731
-    __radd__ = lambda self, other: _add(_sym(other), self)  # noqa: E731
-    __sub__ = lambda self, other: _sub(self, _sym(other))  # noqa: E731
-    __rsub__ = lambda self, other: _sub(_sym(other), self)  # noqa: E731
-    __mul__ = lambda self, other: _mul(self, _sym(other))  # noqa: E731
-    __rmul__ = lambda self, other: _mul(_sym(other), self)  # noqa: E731
-    __truediv__ = lambda self, other: _div(self, _sym(other))  # noqa: E731
-    __rtruediv__ = lambda self, other: _div(_sym(other), self)  # noqa: E731
-    __pow__ = lambda self, other: _pow(self, _sym(other))  # noqa: E731
-    __rpow__ = lambda self, other: _pow(_sym(other), self)  # noqa: E731
-    __neg__ = lambda self: _neg(self)  # noqa: E731
-
-
-def _lit(x: float) -> Sym:
-    x = float(x)
-    return Sym(number(x), SIGN if x < 0 else ATOM, num=x, val=x)
-
-
-def _sym(x: object) -> Sym:
-    return x if isinstance(x, Sym) else _lit(x)  # type: ignore[arg-type]
-
-
-def _wrap(s: Sym, below: int) -> str:
-    return f"({s.text})" if s.prec < below else s.text
-
-
-def _add(a: Sym, b: Sym) -> Sym:
-    if a.num is not None and b.num is not None:
-        return _lit(a.num + b.num)
-    if a.num == 0:
-        return b
-    if b.num == 0:
-        return a
-    if a.text == b.text:
-        return _mul(_lit(2.0), a)
-    if b.text.startswith("-") and b.prec in (SIGN, PROD):  # a + -b/c is a - b/c
-        return _sub(a, _neg(b) if b.prec == SIGN else Sym(b.text[1:], PROD))
-    return Sym(f"{a.text} + {_wrap(b, SIGN)}", SUM)
-
-
-def _sub(a: Sym, b: Sym) -> Sym:
-    if a.num is not None and b.num is not None:
-        return _lit(a.num - b.num)
-    if b.num == 0:
-        return a
-    if a.num == 0:
-        return _neg(b)
-    if a.text == b.text:
-        return _lit(0.0)
-    return Sym(f"{a.text} - {_wrap(b, PROD)}", SUM)
-
-
-def _neg(a: Sym) -> Sym:
-    if a.num is not None:
-        return _lit(-a.num)
-    if a.prec == SIGN:  # --x is x
-        return Sym(a.text[1:], PROD if a.text[1:2] != "(" else ATOM)
-    return Sym(f"-{_wrap(a, PROD)}", SIGN)
-
-
-def _mul(a: Sym, b: Sym) -> Sym:
-    if a.num is not None and b.num is not None:
-        return _lit(a.num * b.num)
-    for x, y in ((a, b), (b, a)):
-        if x.num == 0:
-            return _lit(0.0)
-        if x.num == 1:
-            return y
-        if x.num == -1:
-            return _neg(y)
-    if a.text == b.text:
-        return _pow(a, _lit(2.0))
-    left = a.text if a.prec >= PROD or a.prec == SIGN else f"({a.text})"
-    return Sym(f"{left}*{_wrap(b, PROD)}", PROD)
-
-
-def _div(a: Sym, b: Sym) -> Sym:
-    if a.num is not None and b.num is not None and b.num != 0:
-        return _lit(a.num / b.num)
-    if b.num == 1:
-        return a
-    if a.num == 0:
-        return _lit(0.0)
-    left = a.text if a.prec >= PROD or a.prec == SIGN else f"({a.text})"
-    return Sym(f"{left}/{_wrap(b, POW)}", PROD)
-
-
-def _pow(a: Sym, b: Sym) -> Sym:
-    if a.num is not None and b.num is not None:
-        try:
-            return _lit(math.pow(a.num, b.num))
-        except (ValueError, OverflowError, ZeroDivisionError):
-            pass
-    if b.num == 1:
-        return a
-    if b.num == 0:
-        return _lit(1.0)
-    return Sym(f"{_wrap(a, ATOM)}^{_wrap(b, POW)}", POW)
-
-
-def _call(name: str):
-    def f(*args: object) -> Sym:
-        return Sym(f"{name}({', '.join(_sym(a).text for a in args)})")
-
-    return f
-
-
-class SymbolicText:
-    """A backend namespace whose 'numbers' are `Sym` texts: ``m.cos(a)`` is ``cos(a)``.
-
-    Any primitive without a rule here is written as a call, ``name(args)``.
-    """
-
-    add = staticmethod(lambda a, b: _sym(a) + b)
-    sub = staticmethod(lambda a, b: _sym(a) - b)
-    mul = staticmethod(lambda a, b: _sym(a) * b)
-    div = staticmethod(lambda a, b: _sym(a) / b)
-    neg = staticmethod(lambda a: -_sym(a))
-    pow = staticmethod(lambda a, b: _pow(_sym(a), _sym(b)))
-    times = mul  # 0 * inf = 0 is a numeric detail; the text is the product
-
-    @staticmethod
-    def xlogy(a: object, b: object) -> Sym:
-        return _mul(_sym(a), _call("log")(b))
-
-    @staticmethod
-    def eq(a: object, b: object) -> Sym:
-        a, b = _sym(a), _sym(b)
-        if a.num is not None and b.num is not None:
-            return _lit(1.0 if a.num == b.num else 0.0)
-        return Sym(f"({a.text} == {b.text})")  # as the language writes it (there is no eq())
-
-    @staticmethod
-    def ne(a: object, b: object) -> Sym:
-        a, b = _sym(a), _sym(b)
-        if a.num is not None and b.num is not None:
-            return _lit(1.0 if a.num != b.num else 0.0)
-        return Sym(f"({a.text} != {b.text})")
-
-    @staticmethod
-    def step(a: object) -> Sym:
-        """relu's derivative, as the language writes it: ``(x > 0)`` (there is no ``step``)."""
-        a = _sym(a)
-        if a.num is not None:
-            return _lit(1.0 if a.num > 0 else 0.0)
-        return Sym(f"({a.text} > 0)")
-
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return _call(name)
-
-
+# ---- symbolic partials as formulas --------------------------------------------------
+# a partial is a `Scalar` of the one formula tree, rendered in gradcli's compact text
 _SYMBOLIC = SymbolicText()
 
 
-def _extreme_rules(word: str, xs: list[Sym], own: str) -> list[Sym]:
+def _extreme_rules(word: str, xs: list[Scalar], own: str) -> list[Scalar]:
     """∂max/∂x_i as a rule in the language, not its value at the point: a tie splits evenly,
     so for two arguments ``(y > z) + 0.5*(y == z)`` (as ``gradcli diff`` writes it), for more
     ``(x == f)/((x == f) + (y == f) + ...)``."""
-    names = [x.text for x in xs]
-    if len(names) == 2:
+    if len(xs) == 2:
         beats = ">" if word == "max" else "<"
-        return [Sym(f"({a} {beats} {b}) + 0.5*({a} == {b})", SUM) for a, b in (names, names[::-1])]
-    hits = [f"({a} == {own})" for a in names]
-    total = " + ".join(hits)
-    return [Sym(f"{h}/({total})", PROD) for h in hits]
+        return [Scalar("add", compare(a, beats, b), Scalar("mul", lit(0.5), compare(a, "==", b)))
+                for a, b in (xs, xs[::-1])]
+    hits = [compare(x, "==", name(own)) for x in xs]
+    total = hits[0]
+    for h in hits[1:]:
+        total = Scalar("add", total, h)
+    return [Scalar("div", h, total) for h in hits]
 
 
 # ---- edges --------------------------------------------------------------------------
@@ -289,26 +114,23 @@ def is_number(text: str) -> bool:
     return True
 
 
-def _leaf(ev, i: int, tex: bool = False) -> Sym:
+def _leaf(ev, i: int, tex: bool = False) -> Scalar:
     """Node `i` as a symbol: its label (a literal number for numeric constants); with
     `tex`, the label as LaTeX (``\\mathrm{loss\\#3.b}``)."""
     graph = ev.graph
     node = graph.nodes[i]
-    value = ev.values[i] if ev.values else None
-    val = value if isinstance(value, float) else None
     if node.op == CONST and isinstance(node.param, (int, float)):
         try:
             float(node.text)
         except ValueError:
             pass
         else:
-            x = float(node.param)
-            return Sym(node.text, SIGN if x < 0 else ATOM, num=x, val=x)
+            return lit(float(node.param), node.text)
     if tex:
         from ..core.fmt import tex_name
 
-        return Sym(tex_name(graph.label(i)), ATOM, val=val)
-    return Sym(graph.label(i), ATOM, val=val)
+        return name(tex_name(graph.label(i)))
+    return name(graph.label(i))
 
 
 def _numeric_partials(op, xs: list, out: float, live: list) -> list:
@@ -318,14 +140,14 @@ def _numeric_partials(op, xs: list, out: float, live: list) -> list:
     return [None if p is None else float(p) for p in local]
 
 
-def _symbolic_partials(ev, node, op, tex: bool = False) -> list[Sym]:
+def _symbolic_partials(ev, node, op, tex: bool = False) -> list[Scalar]:
     graph = ev.graph
     xs = [_leaf(ev, a, tex) for a in node.args]
     out = _leaf(ev, node.id, tex)
     if op.variadic:
         word = node.op  # max or min, the variadic rows
         if node.shape != ():
-            return [Sym(f"1 where {graph.label(a)} is the {word}, else 0", SUM) for a in node.args]
+            return [words(f"1 where {graph.label(a)} is the {word}, else 0", SUM) for a in node.args]
         if op.kink_kind == "extreme" and not tex:
             return _extreme_rules(word, xs, graph.label(node.id))
         result = op.partials(_SYMBOLIC, xs, out)
@@ -334,10 +156,10 @@ def _symbolic_partials(ev, node, op, tex: bool = False) -> list[Sym]:
     syms = []
     own = graph.label(node.id)
     for r in result:
-        s = _sym(r)
+        s = scalar(r)
         if s.text == own and not tex:  # ∂e/∂x of e = exp(x) reads better as exp(x) than as e
             text = graph.definition(node.id)
-            s = Sym(text, SUM if " " in text else ATOM)
+            s = words(text, SUM if " " in text else ATOM)
         syms.append(s)
     return syms
 
@@ -366,7 +188,7 @@ def edge_partials(ev) -> list[Edge]:
         try:
             syms = _symbolic_partials(ev, node, op)
         except Exception:  # a partial the text builder cannot follow: say so, do not fail
-            syms = [Sym(f"{node.op}'") for _ in node.args]
+            syms = [words(f"{node.op}'") for _ in node.args]
         nums: list = [None] * len(node.args)
         if scalar and values:
             nums = _numeric_partials(op, [values[a] for a in node.args], values[node.id], arg_live)
@@ -376,7 +198,7 @@ def edge_partials(ev) -> list[Edge]:
                 continue
             if a in merged:  # the same argument twice: partials add up
                 entry = merged[a]
-                entry[0] = _add(entry[0], sym)
+                entry[0] = add(entry[0], sym)
                 entry[1] = None if entry[1] is None or num is None else entry[1] + num
             else:
                 merged[a] = [sym, num]
@@ -401,7 +223,7 @@ def prime_names(name: str) -> tuple[str, str]:
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
-def _tensor_rule(ev, node, positions: tuple, sym: Optional[Sym]) -> TensorRule:
+def _tensor_rule(ev, node, positions: tuple, sym: Optional[Scalar]) -> TensorRule:
     """The rule of an array edge, rendered with the nodes' labels (see `gradcli.core.rules`)."""
     from ..core import rules
     from ..core.fmt import tex_bar, tex_name

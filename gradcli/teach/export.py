@@ -8,7 +8,8 @@ several others, and finally the value and gradient as JSON.
 
 The backward lines are not templates of our own: they come from the op table's rows
 (`gradcli.core.ops`), the very partials and vector-Jacobian products the engine
-runs, evaluated on a backend whose "numbers" are NumPy source text (`Code`).  So an
+runs, evaluated on a backend whose "numbers" are NumPy source (`NumpyCode`, building
+`gradcli.core.formula.code.Code` nodes that the formula module renders).  So an
 exported script and the engine can only disagree if NumPy does, and a test runs the
 script of every sample against gradcli's gradient at 1e-12.
 """
@@ -22,110 +23,13 @@ from typing import Any, Optional
 
 from ..core.elements import permutation_axes
 from ..core.errors import UsageError
-from ..core.formula import ATOM, POW, PROD, SUM, UNARY
+from ..core.formula import ATOM, PROD, SUM
+from ..core.formula.code import Code, broadcast, call, code, form, number, power, source, verbatim
 from ..core.graph import CONST, INPUT, index_text
 from ..core.ops import OPS
 from ..run.evaluate import Evaluation
 
-# how tightly Python text binds: the one ladder of `gradcli.core.formula` (unary minus at UNARY)
-
-
-class Code:
-    """A Python expression's text, how tightly it binds, and its array shape."""
-
-    __slots__ = ("text", "prec", "shape", "const")
-
-    def __init__(self, text: str, prec: int = ATOM, shape: tuple = (), const: Optional[float] = None) -> None:
-        self.text, self.prec, self.shape, self.const = text, prec, shape, const
-
-    def wrap(self, below: int) -> str:
-        return f"({self.text})" if self.prec < below else self.text
-
-    # arithmetic builds text; constants 0 and ±1 fold away so the lines read as written by hand
-    def __add__(self, other: object) -> "Code":
-        return _binary(self, code(other), "+")
-
-    def __radd__(self, other: object) -> "Code":
-        return _binary(code(other), self, "+")
-
-    def __sub__(self, other: object) -> "Code":
-        return _binary(self, code(other), "-")
-
-    def __rsub__(self, other: object) -> "Code":
-        return _binary(code(other), self, "-")
-
-    def __mul__(self, other: object) -> "Code":
-        return _binary(self, code(other), "*")
-
-    def __rmul__(self, other: object) -> "Code":
-        return _binary(code(other), self, "*")
-
-    def __truediv__(self, other: object) -> "Code":
-        return _binary(self, code(other), "/")
-
-    def __rtruediv__(self, other: object) -> "Code":
-        return _binary(code(other), self, "/")
-
-    def __neg__(self) -> "Code":
-        if self.const is not None:
-            return number(-self.const)
-        return Code(f"-{self.wrap(UNARY)}", UNARY, self.shape)
-
-
-def number(x: float) -> Code:
-    x = float(x)
-    text = repr(int(x)) + ".0" if x.is_integer() and abs(x) < 1e15 else repr(x)
-    return Code(text, ATOM if x >= 0 else UNARY, (), x)
-
-
-def code(x: object) -> Code:
-    if isinstance(x, Code):
-        return x
-    if isinstance(x, (int, float)):
-        return number(x)
-    raise TypeError(f"cannot write {x!r} as code")
-
-
-def _shape(*shapes: tuple) -> tuple:
-    from ..core.ops import broadcast_shapes
-
-    try:
-        return tuple(broadcast_shapes(list(shapes)))
-    except ValueError:
-        return shapes[0]
-
-
-def _binary(a: Code, b: Code, op: str) -> Code:
-    shape = _shape(a.shape, b.shape)
-    if op == "+":
-        if a.const == 0:
-            return b
-        if b.const == 0:
-            return a
-    if op == "-" and b.const == 0:
-        return a
-    if op == "*":
-        if a.const == 1:
-            return b
-        if b.const == 1:
-            return a
-        if a.const == -1:
-            return -b
-        if b.const == -1:
-            return -a
-    if op == "/" and b.const == 1:
-        return a
-    if a.const is not None and b.const is not None:
-        value = {"+": a.const + b.const, "-": a.const - b.const, "*": a.const * b.const,
-                 "/": a.const / b.const if b.const else float("nan")}[op]
-        return number(value)
-    prec = SUM if op in "+-" else PROD
-    right_needs = prec + 1 if op in "-/" else prec
-    return Code(f"{a.wrap(prec)} {op} {b.wrap(right_needs)}", prec, shape)
-
-
-def _call(name: str, *args: Code, shape: tuple = ()) -> Code:
-    return Code(f"{name}({', '.join(a.text for a in args)})", ATOM, shape)
+# a line's expression is a `gradcli.core.formula.code.Code` node, rendered by the formula module
 
 
 def _where_text(where: Any) -> str:
@@ -137,6 +41,17 @@ def _where_text(where: Any) -> str:
         return str(w)
 
     return ", ".join(one(w) for w in where) if isinstance(where, tuple) else one(where)
+
+
+def _compare(x: Code, op: str, y: Code, written: str = "") -> Code:
+    """A comparison as 0.0/1.0: ``1.0 * (x > y)`` (NumPy adds booleans as "or")."""
+    return form("1.0 * ({0} " + op + " " + (written or "{1}") + ")", x, y, shape=broadcast(x.shape, y.shape), prec=PROD)
+
+
+def _listed(name: str, xs: tuple, shape: tuple = ()) -> Code:
+    """``name([x, y, ...])``."""
+    places = ", ".join(f"{{{k}}}" for k in range(len(xs)))
+    return form(name + "([" + places + "])", *map(code, xs), shape=shape)
 
 
 class NumpyCode:
@@ -162,10 +77,7 @@ class NumpyCode:
         return a / b
 
     def pow(self, a: Code, b: Code) -> Code:
-        a, b = code(a), code(b)
-        if b.const == 1:
-            return a
-        return Code(f"{a.wrap(POW + 1)} ** {b.wrap(POW)}", POW, _shape(a.shape, b.shape))
+        return power(code(a), code(b))
 
     def neg(self, a: Code) -> Code:
         return -a
@@ -173,8 +85,7 @@ class NumpyCode:
     def __getattr__(self, name: str) -> Any:
         comparisons = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "ne": "!="}
         if name in comparisons:
-            return lambda x, y: Code(f"1.0 * ({code(x).text} {comparisons[name]} {code(y).text})", PROD,
-                                     _shape(code(x).shape, code(y).shape))
+            return lambda x, y: _compare(code(x), comparisons[name], code(y))
         op = OPS.get(name)
         if op is not None and ("numpy" in op.impl or "math" in op.impl):
             return self._library_call(name, op.impl)
@@ -190,77 +101,76 @@ class NumpyCode:
         else:
             self.helpers.add(name)
             f = name
-        return lambda *xs: _call(f, *map(code, xs), shape=_shape(*(code(x).shape for x in xs)))
+        return lambda *xs: call(f, *map(code, xs), shape=broadcast(*(code(x).shape for x in xs)))
 
     def sigmoid(self, x: Code) -> Code:
         self.helpers.add("sigmoid")
-        return _call("sigmoid", x, shape=x.shape)
+        return call("sigmoid", x, shape=x.shape)
 
     def softplus(self, x: Code) -> Code:
-        return _call("np.logaddexp", number(0.0), x, shape=x.shape)
+        return call("np.logaddexp", number(0.0), x, shape=x.shape)
 
     def relu(self, x: Code) -> Code:
-        return _call("np.maximum", x, number(0.0), shape=x.shape)
+        return call("np.maximum", x, number(0.0), shape=x.shape)
 
     def max(self, *xs: Code) -> Code:
         out = xs[0]
         for x in xs[1:]:
-            out = _call("np.maximum", out, x, shape=_shape(out.shape, x.shape))
+            out = call("np.maximum", out, x, shape=broadcast(out.shape, x.shape))
         return out
 
     def min(self, *xs: Code) -> Code:
         out = xs[0]
         for x in xs[1:]:
-            out = _call("np.minimum", out, x, shape=_shape(out.shape, x.shape))
+            out = call("np.minimum", out, x, shape=broadcast(out.shape, x.shape))
         return out
 
     # comparisons as 0.0/1.0 (NumPy adds booleans as "or", so never leave them bare)
     def step(self, x: Code) -> Code:
-        return Code(f"1.0 * ({code(x).text} > 0)", PROD, code(x).shape)
+        return _compare(code(x), ">", number(0.0), "0")
 
     def eq(self, x: Code, y: Code) -> Code:
-        x, y = code(x), code(y)
-        return Code(f"1.0 * ({x.text} == {y.text})", PROD, _shape(x.shape, y.shape))
+        return _compare(code(x), "==", code(y))
 
     def where(self, c: Code, a: Code, b: Code) -> Code:
         c, a, b = code(c), code(a), code(b)
-        return Code(f"np.where({c.text} != 0, {a.text}, {b.text})", ATOM, _shape(c.shape, a.shape, b.shape))
+        return form("np.where({0} != 0, {1}, {2})", c, a, b, shape=broadcast(c.shape, a.shape, b.shape))
 
     def clip(self, x: Code, lo: Code, hi: Code) -> Code:
-        return _call("np.clip", code(x), code(lo), code(hi), shape=_shape(code(x).shape, code(lo).shape,
+        return call("np.clip", code(x), code(lo), code(hi), shape=broadcast(code(x).shape, code(lo).shape,
                                                                        code(hi).shape))
 
     def leaky_relu(self, x: Code, slope: Code) -> Code:
         x, slope = code(x), code(slope)
-        return Code(f"np.where({x.text} > 0, {x.text}, {(slope * x).text})", ATOM, _shape(x.shape, slope.shape))
+        return form("np.where({0} > 0, {0}, {1})", x, slope * x, shape=broadcast(x.shape, slope.shape))
 
     def xlogy(self, x: Code, y: Code) -> Code:
         self.helpers.add("xlogy")
-        return _call("xlogy", code(x), code(y), shape=_shape(code(x).shape, code(y).shape))
+        return call("xlogy", code(x), code(y), shape=broadcast(code(x).shape, code(y).shape))
 
     # structural
     def matmul(self, a: Code, b: Code) -> Code:
         from ..core.ops import _matmul_shape
 
-        return Code(f"{a.wrap(PROD)} @ {b.wrap(PROD + 1)}", PROD, _matmul_shape([a.shape, b.shape]))
+        return Code("mm", a, b, shape=_matmul_shape([a.shape, b.shape]))
 
     def dot(self, a: Code, b: Code) -> Code:
-        return _call("np.dot", a, b, shape=())
+        return call("np.dot", a, b, shape=())
 
     def outer(self, a: Code, b: Code) -> Code:
-        return _call("np.outer", a, b, shape=(a.shape[0], b.shape[0]))
+        return call("np.outer", a, b, shape=(a.shape[0], b.shape[0]))
 
     def transpose(self, x: Code, axes: Optional[tuple] = None) -> Code:
         if axes is None:
-            return Code(f"{x.wrap(ATOM)}.T", ATOM, tuple(reversed(x.shape)))
+            return Code("T", x, shape=tuple(reversed(x.shape)))
         order = permutation_axes(tuple(x.shape), tuple(axes))
-        return Code(f"np.transpose({x.text}, {order!r})", ATOM, tuple(x.shape[a] for a in order))
+        return call("np.transpose", x, shape=tuple(x.shape[a] for a in order), extra=(repr(order),))
 
     def _reduce(self, name: str, x: Code, axis: Optional[int]) -> Code:
         if axis is None:
-            return _call(f"np.{name}", x, shape=())
+            return call(f"np.{name}", x, shape=())
         k = axis % len(x.shape)
-        return Code(f"np.{name}({x.text}, axis={axis})", ATOM, x.shape[:k] + x.shape[k + 1:])
+        return call(f"np.{name}", x, shape=x.shape[:k] + x.shape[k + 1:], extra=(f"axis={axis}",))
 
     def sum(self, x: Code, axis: Optional[int] = None) -> Code:
         return self._reduce("sum", x, axis)
@@ -269,11 +179,11 @@ class NumpyCode:
         return self._reduce("mean", x, axis)
 
     def norm(self, x: Code) -> Code:
-        return _call("np.linalg.norm", x, shape=())
+        return call("np.linalg.norm", x, shape=())
 
     def _helper(self, name: str, x: Code, axis: Optional[int], shape: tuple) -> Code:
         self.helpers.add(name)
-        return Code(f"{name}({x.text}, axis={axis})", ATOM, shape)
+        return call(name, x, shape=shape, extra=(f"axis={axis}",))
 
     def softmax(self, x: Code, axis: int = -1) -> Code:
         return self._helper("softmax", x, axis, x.shape)
@@ -294,30 +204,32 @@ class NumpyCode:
     def index(self, x: Code, index: tuple) -> Code:
         from ..core.ops import _index_shape
 
-        return Code(f"{x.wrap(ATOM)}[{index_text(index)}]", ATOM, _index_shape([x.shape], index))
+        return form("{0}[" + verbatim(index_text(index)) + "]", x, shape=tuple(_index_shape([x.shape], index)),
+                    wraps=(ATOM,))
 
     def stack(self, *xs: Code) -> Code:
-        return Code(f"np.array([{', '.join(code(x).text for x in xs)}])", ATOM, (len(xs),) + code(xs[0]).shape)
+        return _listed("np.array", xs, (len(xs),) + code(xs[0]).shape)
 
     def gelu(self, x: Code) -> Code:
         self.helpers.add("gelu")
-        return _call("gelu", code(x), shape=code(x).shape)
+        return call("gelu", code(x), shape=code(x).shape)
 
     def elu(self, x: Code, alpha: Code) -> Code:
         x, alpha = code(x), code(alpha)
-        below = _call("np.expm1", _call("np.minimum", x, number(0.0), shape=x.shape), shape=x.shape)
-        return Code(f"np.where({x.text} > 0, {x.text}, {(alpha * below).text})", ATOM, _shape(x.shape, alpha.shape))
+        below = call("np.expm1", call("np.minimum", x, number(0.0), shape=x.shape), shape=x.shape)
+        return form("np.where({0} > 0, {0}, {1})", x, alpha * below, shape=broadcast(x.shape, alpha.shape))
 
     # the other array operations: NumPy's function of the same meaning, the shape from the op row
-    def _row_call(self, op: str, text: str, args: tuple, param: Any = None) -> Code:
+    def _row_call(self, op: str, written: Code, args: tuple, param: Any = None) -> Code:
+        """`written` with the shape the op row gives."""
         rule = OPS[op].shape
         assert rule is not None, op  # every array op has a shape rule
-        return Code(text, ATOM, tuple(rule([code(a).shape for a in args], param)))
+        written.shape = tuple(rule([code(a).shape for a in args], param))
+        return written
 
     def _axis_call(self, op: str, x: Code, axis: Optional[int]) -> Code:
         name = {"prod": "np.prod", "cumsum": "np.cumsum", "var": "np.var", "std": "np.std"}[op]
-        return self._row_call(op, f"{name}({x.text}, axis={axis})" if axis is not None else f"{name}({x.text})",
-                              (x,), axis)
+        return self._row_call(op, call(name, x, extra=(f"axis={axis}",) if axis is not None else ()), (x,), axis)
 
     def prod(self, x: Code, axis: Optional[int] = None) -> Code:
         return self._axis_call("prod", x, axis)
@@ -333,52 +245,50 @@ class NumpyCode:
 
     def reshape(self, x: Code, shape: tuple) -> Code:
         shape = tuple(shape)
-        return self._row_call("reshape", f"np.reshape({x.text}, {shape!r})", (x,), shape)
+        return self._row_call("reshape", call("np.reshape", x, extra=(repr(shape),)), (x,), shape)
 
     def flatten(self, x: Code) -> Code:
-        return self._row_call("flatten", f"np.ravel({x.text})", (x,))
+        return self._row_call("flatten", call("np.ravel", x), (x,))
 
     def hstack(self, *xs: Code) -> Code:
-        return self._row_call("hstack", f"np.hstack([{', '.join(code(x).text for x in xs)}])", xs)
+        return self._row_call("hstack", _listed("np.hstack", xs), xs)
 
     def vstack(self, *xs: Code) -> Code:
-        return self._row_call("vstack", f"np.vstack([{', '.join(code(x).text for x in xs)}])", xs)
+        return self._row_call("vstack", _listed("np.vstack", xs), xs)
 
     def trace(self, x: Code) -> Code:
-        return _call("np.trace", x, shape=())
+        return call("np.trace", x, shape=())
 
     def det(self, x: Code) -> Code:
-        return _call("np.linalg.det", x, shape=())
+        return call("np.linalg.det", x, shape=())
 
     def logdet(self, x: Code) -> Code:
-        return Code(f"np.linalg.slogdet({x.text})[1]", ATOM, ())
+        return form("np.linalg.slogdet({0})[1]", x)
 
     def inv(self, x: Code) -> Code:
-        return _call("np.linalg.inv", x, shape=x.shape)
+        return call("np.linalg.inv", x, shape=x.shape)
 
     def solve(self, a: Code, b: Code) -> Code:
-        return _call("np.linalg.solve", a, b, shape=b.shape)
+        return call("np.linalg.solve", a, b, shape=b.shape)
 
     def diag(self, x: Code) -> Code:
-        return self._row_call("diag", f"np.diag({x.text})", (x,))
+        return self._row_call("diag", call("np.diag", x), (x,))
 
     def eye(self, shape: tuple) -> Code:
-        return Code(f"np.eye({shape[0]})", ATOM, (shape[0], shape[0]))
+        return call("np.eye", shape=(shape[0], shape[0]), extra=(str(shape[0]),))
 
     def zeros(self, shape: tuple) -> Code:
-        return Code(f"np.zeros({tuple(shape)!r})", ATOM, tuple(shape))
+        return call("np.zeros", shape=tuple(shape), extra=(repr(tuple(shape)),))
 
     def ones(self, shape: tuple) -> Code:
-        return Code(f"np.ones({tuple(shape)!r})", ATOM, tuple(shape))
+        return call("np.ones", shape=tuple(shape), extra=(repr(tuple(shape)),))
 
     # convolution and pooling (issue 23): helpers written in the script (as_strided windows,
     # the CS231n names); p is (stride, pad) or (k, stride)
     def _window_op(self, name: str, op: str, args: tuple, p: tuple, shape: Optional[tuple] = None) -> Code:
         self.helpers.update(_WINDOW_HELPERS[name])
-        text = f"{name}({', '.join(code(a).text for a in args)}, {p[0]}, {p[1]})"
-        if shape is None:
-            return self._row_call(op, text, args, p)
-        return Code(text, ATOM, tuple(shape))
+        written = call(name, *map(code, args), shape=tuple(shape or ()), extra=(str(p[0]), str(p[1])))
+        return self._row_call(op, written, args, p) if shape is None else written
 
     def conv2d(self, x: Code, w: Code, p: tuple) -> Code:
         return self._window_op("conv2d", "conv2d", (x, w), p)
@@ -413,15 +323,15 @@ class NumpyCode:
     # what the vector-Jacobian products are made of
     def prod_others(self, x: Code, axis: Optional[int]) -> Code:
         self.helpers.add("prod_others")
-        return Code(f"prod_others({x.text}, axis={axis})", ATOM, x.shape)
+        return call("prod_others", x, shape=x.shape, extra=(f"axis={axis}",))
 
     def rcumsum(self, g: Code, shape: tuple, axis: Optional[int]) -> Code:
         self.helpers.add("rcumsum")
-        return Code(f"rcumsum({g.text}, {tuple(shape)!r}, axis={axis})", ATOM, tuple(shape))
+        return call("rcumsum", g, shape=tuple(shape), extra=(repr(tuple(shape)), f"axis={axis}"))
 
     def cofactor(self, x: Code) -> Code:
         self.helpers.add("cofactor")
-        return Code(f"cofactor({x.text})", ATOM, x.shape)
+        return call("cofactor", x, shape=x.shape)
 
     def matmul_grad_a(self, g: Code, a: Code, b: Code) -> Code:
         if len(a.shape) == 1 and len(b.shape) == 1:
@@ -444,13 +354,13 @@ class NumpyCode:
 
     def expand_to(self, g: Code, shape: tuple, axis: Optional[int]) -> Code:
         if axis is not None:
-            g = Code(f"np.expand_dims({g.text}, {axis % len(shape)})", ATOM, g.shape)
-        return Code(f"np.broadcast_to({g.text}, {shape!r})", ATOM, tuple(shape))
+            g = call("np.expand_dims", g, shape=g.shape, extra=(str(axis % len(shape)),))
+        return call("np.broadcast_to", g, shape=tuple(shape), extra=(repr(shape),))
 
     def sum_keep(self, x: Code, axis: Optional[int]) -> Code:
         n = len(x.shape)
         kept = tuple(1 if axis is None or k == axis % n else d for k, d in enumerate(x.shape))
-        return Code(f"np.sum({x.text}, axis={axis}, keepdims=True)", ATOM, kept)
+        return call("np.sum", x, shape=kept, extra=(f"axis={axis}", "keepdims=True"))
 
     # what a rule (`gradcli.core.formula`) is evaluated with, beyond the ops
     def asarray(self, x: object) -> Code:
@@ -463,23 +373,23 @@ class NumpyCode:
         import numpy as np
 
         shape = np.empty(x.shape)[where].shape
-        return Code(f"{x.wrap(ATOM)}[{_where_text(where)}]", ATOM, tuple(shape))
+        return form("{0}[" + verbatim(_where_text(where)) + "]", x, shape=tuple(shape), wraps=(ATOM,))
 
     def scatter_into(self, g: Code, shape: tuple, where: Any) -> Code:
         self.helpers.add("scatter")
-        return Code(f"scatter({g.text}, {tuple(shape)!r}, np.s_[{_where_text(where)}])", ATOM, tuple(shape))
+        return call("scatter", g, shape=tuple(shape), extra=(repr(tuple(shape)), f"np.s_[{_where_text(where)}]"))
 
     def scatter(self, g: Code, shape: tuple, index: tuple) -> Code:
         self.helpers.add("scatter")
-        return Code(f"scatter({g.text}, {shape!r}, np.s_[{index_text(index)}])", ATOM, tuple(shape))
+        return call("scatter", g, shape=tuple(shape), extra=(repr(shape), f"np.s_[{index_text(index)}]"))
 
     def unbroadcast(self, g: Code, shape: tuple) -> Code:
         if tuple(g.shape) == tuple(shape):
             return g
         if shape == ():
-            return _call("np.sum", g, shape=())
+            return call("np.sum", g, shape=())
         self.helpers.add("unbroadcast")
-        return Code(f"unbroadcast({g.text}, {shape!r})", ATOM, tuple(shape))
+        return call("unbroadcast", g, shape=tuple(shape), extra=(repr(shape),))
 
     # `times` (0 * inf = 0 in gradcli) is written as a plain product: the script reads
     # like the textbook; it differs from gradcli only where a zero meets an inf or nan
@@ -494,22 +404,22 @@ class NumpyCode:
 
     def safe_div(self, x: Code, y: Code) -> Code:
         self.helpers.add("safe_div")
-        return _call("safe_div", x, y, shape=_shape(x.shape, y.shape))
+        return call("safe_div", x, y, shape=broadcast(x.shape, y.shape))
 
     # integer data (issue 23): indices and labels arrive as floats, read as integers
     def gather(self, x: Code, idx: Code) -> Code:
-        return Code(f"{x.wrap(ATOM)}[{idx.wrap(ATOM)}.astype(int)]", ATOM, (*idx.shape, *x.shape[1:]))
+        return form("{0}[{1}.astype(int)]", x, idx, shape=(*idx.shape, *x.shape[1:]), wraps=(ATOM, ATOM))
 
     def pick(self, s: Code, y: Code) -> Code:
         n = s.shape[0] if s.shape else 0
-        return Code(f"{s.wrap(ATOM)}[np.arange({n}), {y.wrap(ATOM)}.astype(int)]", ATOM, (n,))
+        return form(f"{{0}}[np.arange({n}), {{1}}.astype(int)]", s, y, shape=(n,), wraps=(ATOM, ATOM))
 
     def onehot(self, y: Code, classes: int) -> Code:
-        return Code(f"np.eye({classes})[{y.wrap(ATOM)}.astype(int)]", ATOM, (*y.shape, classes))
+        return form(f"np.eye({classes})[{{0}}.astype(int)]", y, shape=(*y.shape, classes), wraps=(ATOM,))
 
     def scatter_add_rows(self, g: Code, shape: tuple, idx: Code) -> Code:
         self.helpers.add("scatter_add_rows")
-        return Code(f"scatter_add_rows({g.text}, {tuple(shape)!r}, {idx.text})", ATOM, tuple(shape))
+        return form("scatter_add_rows({0}, " + repr(tuple(shape)) + ", {1})", g, idx, shape=tuple(shape))
 
 
 _HELPERS = {
@@ -721,9 +631,9 @@ def _const_code(ev: Evaluation, i: int) -> Code:
     node = ev.graph.nodes[i]
     value = ev.values[i]
     if getattr(value, "shape", ()):
-        return Code(_literal(value), ATOM, tuple(value.shape))
+        return source(_literal(value), tuple(value.shape))
     if node.text == "pi":
-        return Code("np.pi", ATOM, (), float(value))
+        return source("np.pi", (), float(value))
     return number(float(value))
 
 
@@ -742,7 +652,7 @@ def to_numpy(ev: Evaluation) -> str:
             var[i] = _const_code(ev, i)
             continue
         shape = tuple(getattr(ev.values[i], "shape", ()))
-        var[i] = Code(names[i], ATOM, shape)
+        var[i] = source(names[i], shape)
         if node.op == INPUT:
             lines_point.append(f"{names[i]} = {_literal(ev.env[node.name or ''])}")
             continue
@@ -753,7 +663,7 @@ def to_numpy(ev: Evaluation) -> str:
     out = graph.output
     if graph.nodes[out].op == CONST:  # a constant output: no input reaches it, every derivative is 0
         lines_forward.append(f"{names[out]} = {var[out].text}")
-        var[out] = Code(names[out], ATOM, var[out].shape)
+        var[out] = source(names[out], var[out].shape)
     lines_backward.append(f"{dnames[out]} = {'1.0' if not var[out].shape else f'np.ones({var[out].shape!r})'}")
     assigned = {out}
     for node in reversed(graph.nodes):
@@ -762,7 +672,7 @@ def to_numpy(ev: Evaluation) -> str:
             continue
         op = OPS[node.op]
         xs = [var[a] for a in node.args]
-        g = Code(dnames[i], ATOM, var[i].shape)
+        g = source(dnames[i], var[i].shape)
         if op.partials is not None:
             partials = op.partials_at(m, xs, var[i])
             terms = [None if not live[a] else m.unbroadcast(g * code(p), var[a].shape)
@@ -1003,7 +913,7 @@ def _arg_code(text: str) -> Code:
     try:
         return number(float(text))
     except ValueError:
-        return Code(text)
+        return source(text)
 
 
 class _FrameworkText:
@@ -1016,7 +926,7 @@ class _FrameworkText:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        return lambda *xs: Code(_framework_call(name, [code(x).text for x in xs], None, self.target))
+        return lambda *xs: source(_framework_call(name, [code(x).text for x in xs], None, self.target))
 
 
 def _as_tensor(text: str, target: str) -> str:

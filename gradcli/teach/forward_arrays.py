@@ -25,7 +25,8 @@ from ..core.fmt import number
 from ..core.graph import CONST, INPUT
 from ..core.ops import OPS
 from ..run.evaluate import Evaluation
-from .edges import Sym, _add, _simple, _symbolic_partials, prime_names
+from ..core.formula.scalar import Scalar, add, words
+from .edges import _simple, _symbolic_partials, prime_names
 
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
@@ -104,10 +105,10 @@ def node_rules(ev: Evaluation) -> dict[int, NodeRule]:
             try:
                 syms = _symbolic_partials(ev, node, op)
             except Exception:  # a partial the text builder cannot follow: name it, do not fail
-                syms = [Sym(f"{node.op}'") for _ in node.args]
-            merged: dict[int, Sym] = {}
+                syms = [words(f"{node.op}'") for _ in node.args]
+            merged: dict[int, Scalar] = {}
             for k, a in enumerate(node.args):
-                merged[a] = syms[k] if a not in merged else _add(merged[a], syms[k])
+                merged[a] = syms[k] if a not in merged else add(merged[a], syms[k])
             unit_list = []
             for k, a in enumerate(node.args):
                 sym = merged[a]

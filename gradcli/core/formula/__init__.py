@@ -4,7 +4,14 @@
   is a node with its renderers and evaluator);
 * `text` -- the lecture's Unicode text and LaTeX (`Render`);
 * `syntax` -- gradcli's language and Python source (`Syntax`, the name tables);
-* `evaluate` -- the value on a backend (`Evaluate`, `numpy_backend`).
+* `evaluate` -- the value on a backend (`Evaluate`, `numpy_backend`);
+* `scalar` -- scalar formulas built by simplifying constructors and rendered in gradcli's
+  compact text (`Scalar`, ``c*(1 - c)``): the local partials of the DAG's edges, traced by
+  calling the ops' partials with a namespace of them (`SymbolicText`);
+* `code` -- Python source with array shapes, built by simplifying constructors and rendered
+  with Python's operators (`Code`, ``np.outer(dz, x)``): the lines ``gradcli export`` writes;
+* `sweep` -- the reverse sweep's formulas in gradcli's language and LaTeX (`Derived`,
+  ``transpose(W) @ dz``): what ``gradcli diff`` prints for array programs.
 
 A `Expr` is a small tree of matrix calculus -- ``W̄ += v̄ xᵀ``, ``z̄ = s ∘ (s̄ − ⟨s̄, s⟩)``,
 ``v̇ = Ẇ x + W ẋ`` -- built with Python's operators (``G @ X1.T``, ``OUT * (G - ...)``).
