@@ -126,7 +126,7 @@ def test_sample_value_and_gradient(path: Path):
 def test_sample_passes_all_checks(path: Path):
     spec = directives(path)
     # a generous budget: the command returns as soon as the values and formulas are in
-    # (simplification gets 2 s more at most), so this only matters on a slow machine
+    # (only small formulas are simplified, chosen by size), so this only matters on a slow machine
     # a convnet expands to one SymPy expression per window and element: far beyond the symbolic
     # check's budget at this size (tests/test_conv.py checks the SymPy forms on small programs)
     checks = ("fd",) if path.stem == "convnet" else ("sympy", "fd")

@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import math
 
+_INFINITIES = (math.inf, -math.inf)
+#: format specs by digits, built once
+_SPECS = tuple(f".{d}g" for d in range(32))
+
 
 def number(x: object, digits: int = 10) -> str:
     """A float as a person writes it: ``15``, ``0.3``, ``1.5e-07``, ``inf``, ``nan``.
 
     Arrays are shown as nested brackets, cut to a few elements per axis.
     """
+    if type(x) is float and x == x and x not in _INFINITIES:  # the common case, without the checks below
+        if x == 0:
+            return "0"
+        text = format(x, _SPECS[digits] if 0 <= digits < len(_SPECS) else f".{digits}g")
+        if "e" in text:
+            mantissa, exp = text.split("e")
+            return f"{mantissa}e{int(exp):+03d}"
+        return text
     if hasattr(x, "shape") and getattr(x, "shape", ()) != ():
         return array(x, digits)
     if isinstance(x, bool) or not isinstance(x, (int, float)):

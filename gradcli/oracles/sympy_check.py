@@ -34,7 +34,20 @@ from .checks import DEFAULT_TOLERANCE, Check, CheckResult, agree, judge
 
 #: default --sympy-timeout, seconds
 DEFAULT_BUDGET = 10.0
-#: once values and raw formulas are in, simplification gets at most this long
+#: SymPy's ``simplify`` runs on a derivative only when it is this small (``count_ops``, and
+#: characters as printed): the choice depends on the formula, never on the time or the load
+SIMPLIFY_OPS = 48
+SIMPLIFY_CHARS = 200
+#: and when it holds at most this many distinct exponentials of a compound argument
+#: (``exp(b + w*x)``): with two or more (two neurons), simplify takes 0.2-1.5 s a formula
+#: and gives back what it was given on every sample
+SIMPLIFY_EXPONENTIALS = 1
+#: and only while the operations of the formulas simplified so far add up to at most this
+SIMPLIFY_TOTAL_OPS = 240
+#: a guard only, against a simplification far slower than its size suggests: once values and
+#: raw formulas are in, the chosen simplifications get at most this long
+SIMPLIFY_GUARD_SECONDS = 8.0
+#: ``--latex``'s simplification (`gradcli.oracles.exact`) still waits at most this long
 SIMPLIFY_SECONDS = 2.0
 #: graphs larger than this are not translated at all
 NODE_LIMIT = 5000
@@ -114,11 +127,10 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
 
             if os.getpid() != parent:  # a forked child: see _skip_units_import
                 _skip_units_import()
-        for label, d in derivatives.items():
-            if not isinstance(d, str) and sp.count_ops(d) <= 200:
-                send(("simplified", label, short(str(sp.simplify(d)))))
+        for label, d in _to_simplify(derivatives):
+            send(("simplified", label, short(str(sp.simplify(d)))))
 
-    outcome = budget.run(job, seconds, patience=SIMPLIFY_SECONDS)
+    outcome = budget.run(job, seconds, patience=SIMPLIFY_GUARD_SECONDS)
     got: dict[str, dict] = {label: {} for _, label, _ in labels}
     for message in outcome.messages:
         kind, label, *rest = message
@@ -200,6 +212,27 @@ def _sympy_values(graph, env, wrt, labels, send) -> dict:
         for (label, _), v in zip(mine, values_at(ds, point)):
             send(("value", label, to_float(v), str(v)))
     return derivatives
+
+
+def _to_simplify(derivatives: dict) -> list[tuple[str, Any]]:
+    """The derivatives worth SymPy's ``simplify``, in order: small ones (`SIMPLIFY_OPS`,
+    `SIMPLIFY_CHARS`, `SIMPLIFY_EXPONENTIALS`) while their operations add up to
+    `SIMPLIFY_TOTAL_OPS`.  A size, not a clock: the same program prints the same formulas on
+    a busy machine and a quiet one."""
+    import sympy as sp
+
+    chosen, total = [], 0
+    for label, d in derivatives.items():
+        if isinstance(d, str) or len(str(d)) > SIMPLIFY_CHARS:
+            continue
+        ops = sp.count_ops(d)
+        if ops > SIMPLIFY_OPS or total + ops > SIMPLIFY_TOTAL_OPS:
+            continue
+        if sum(1 for e in d.atoms(sp.exp) if not e.args[0].is_Atom) > SIMPLIFY_EXPONENTIALS:
+            continue
+        total += ops
+        chosen.append((label, d))
+    return chosen
 
 
 def _symengine_values(graph, env, wrt, labels, send) -> Optional[dict]:

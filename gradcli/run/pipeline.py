@@ -100,9 +100,9 @@ def explain(ev: "Evaluation", asked: Explain, sympy_timeout: float) -> Explained
     steps, paths, edges, jacobians = asked.steps, asked.paths, asked.edges or asked.jacobians, asked.jacobians
     done = Explained()
     if steps and ev.mode == "forward" and not (paths or edges or jacobians):
-        from ..teach.forward import forward_steps
+        from ..teach.forward import check_forward_steps
 
-        forward_steps(ev)  # refuses what it cannot explain, before anything is printed
+        check_forward_steps(ev)  # refuses what it cannot explain, before anything is printed (kept for the text)
         done.forward_steps = True
     elif steps or paths or edges:
         if not ev.adjoints:

@@ -164,6 +164,78 @@ def _symbolic_partials(ev, node, op, tex: bool = False) -> list[Scalar]:
     return syms
 
 
+#: a scalar op's symbolic partials with its leaves as placeholders, by (op, leaf pattern):
+#: a chain of 10⁵ ``sin`` nodes builds the text of ∂sin(a)/∂a once (`_template_partials`)
+_TEMPLATES: dict[tuple, Optional[list[tuple[str, int, Optional[float], bool]]]] = {}
+_TEMPLATE_LIMIT = 4096
+
+
+def _placeholder(k: int) -> str:
+    return f"\x00{k}\x00"
+
+
+def _leaf_pattern(graph, ids) -> tuple[tuple, list[str]]:
+    """The leaves' key (a literal number by its text, a label by the first leaf with that
+    label) and the distinct labels, in order."""
+    key: list = []
+    labels: list[str] = []
+    ops, params, texts = graph.ops, graph.params, graph.texts
+    for i in ids:
+        if ops[i] == CONST and isinstance(params[i], (int, float)) and is_number(texts[i]):
+            key.append((texts[i], float(params[i])))
+            continue
+        label = graph.label(i)
+        if label not in labels:
+            labels.append(label)
+        key.append(labels.index(label))
+    return tuple(key), labels
+
+
+def _template(ev, node, op, labels: list[str]) -> Optional[list[tuple[str, int, Optional[float], bool]]]:
+    """`_symbolic_partials` on placeholder leaves, or None if the text builder cannot follow it."""
+    graph = ev.graph
+    names = {label: _placeholder(k) for k, label in enumerate(labels)}
+
+    def leaf(i: int) -> Scalar:
+        label = graph.label(i)
+        return _leaf(ev, i) if label not in names else name(names[label])
+
+    xs = [leaf(a) for a in node.args]
+    own = names[graph.label(node.id)]
+    try:
+        result = [p if isinstance(p, float) else p(_SYMBOLIC, *xs, leaf(node.id)) for p in op.partials]
+        syms = [scalar(r) for r in result]
+    except Exception:  # the caller's fallback
+        return None
+    return [(s.text, s.prec, s.num, s.text == own) for s in syms]
+
+
+def _template_partials(ev, node, op, args: tuple[int, ...]) -> list[Scalar]:
+    """`_symbolic_partials` of a scalar, fixed-arity node, from the cached text of its op on
+    the same pattern of leaves (same text as building it afresh)."""
+    graph = ev.graph
+    pattern, labels = _leaf_pattern(graph, (*args, node.id))
+    key = (node.op, pattern)
+    if key not in _TEMPLATES:
+        if len(_TEMPLATES) >= _TEMPLATE_LIMIT:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = _template(ev, node, op, labels)
+    template = _TEMPLATES[key]
+    if template is None:
+        raise ValueError(f"no symbolic partial for {node.op}")
+    syms = []
+    for text, prec, num, own in template:
+        if own:
+            definition = graph.definition(node.id)
+            syms.append(words(definition, SUM if " " in definition else ATOM))
+            continue
+        if "\x00" in text:
+            for k, label in enumerate(labels):
+                text = text.replace(_placeholder(k), label)
+        syms.append(lit(num, text) if num is not None else words(text, prec))
+    return syms
+
+
 def edge_partials(ev) -> list[Edge]:
     """Every edge ``arg -> node`` of the DAG for args an input reaches, in evaluation order.
 
@@ -171,29 +243,34 @@ def edge_partials(ev) -> list[Edge]:
     """
     graph, values, live = ev.graph, ev.values, ev.tape.live
     edges: list[Edge] = []
+    ops, shapes = graph.ops, graph.shapes
     for node in graph.nodes:
-        if node.op in (INPUT, CONST) or not live[node.id]:
+        if ops[node.id] in (INPUT, CONST) or not live[node.id]:
             continue
-        op = OPS[node.op]
-        labels = [graph.label(a) for a in node.args]
+        args = graph.args(node.id)
+        op = OPS[ops[node.id]]
+        labels = [graph.label(a) for a in args]
         target = graph.label(node.id)
-        arg_live = [live[a] for a in node.args]
+        arg_live = [live[a] for a in args]
         if op.partials is None:
-            for k, (a, label, ok) in enumerate(zip(node.args, labels, arg_live)):
+            for k, (a, label, ok) in enumerate(zip(args, labels, arg_live)):
                 if ok:
                     t = _tensor_rule(ev, node, (k,), None)
                     edges.append(Edge(a, node.id, label, target, t.jacobian, None, "structural", t))
             continue
-        scalar = node.shape == () and all(graph.nodes[a].shape == () for a in node.args)
+        scalar = shapes[node.id] == () and all(shapes[a] == () for a in args)
         try:
-            syms = _symbolic_partials(ev, node, op)
+            if scalar and not op.variadic:
+                syms = _template_partials(ev, node, op, args)
+            else:
+                syms = _symbolic_partials(ev, node, op)
         except Exception:  # a partial the text builder cannot follow: say so, do not fail
-            syms = [words(f"{node.op}'") for _ in node.args]
-        nums: list = [None] * len(node.args)
+            syms = [words(f"{node.op}'") for _ in args]
+        nums: list = [None] * len(args)
         if scalar and values:
-            nums = _numeric_partials(op, [values[a] for a in node.args], values[node.id], arg_live)
+            nums = _numeric_partials(op, [values[a] for a in args], values[node.id], arg_live)
         merged: dict[int, list] = {}
-        for a, sym, num, ok in zip(node.args, syms, nums, arg_live):
+        for a, sym, num, ok in zip(args, syms, nums, arg_live):
             if not ok:
                 continue
             if a in merged:  # the same argument twice: partials add up
@@ -206,7 +283,7 @@ def edge_partials(ev) -> list[Edge]:
             if scalar:
                 edges.append(Edge(a, node.id, graph.label(a), target, sym.text, num, "scalar"))
             else:
-                positions = tuple(k for k, b in enumerate(node.args) if b == a)
+                positions = tuple(k for k, b in enumerate(args) if b == a)
                 t = _tensor_rule(ev, node, positions, sym)
                 edges.append(Edge(a, node.id, graph.label(a), target, t.jacobian, None, "elementwise", t))
     return edges

@@ -16,6 +16,7 @@ drawn by `gradcli.output.tables`.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Optional
 
@@ -29,8 +30,9 @@ from .edges import Edge, _bar, contribution, edge_partials, is_number
 MAX_PATHS = 64
 
 
-def _num(x: object, digits: int) -> str:
-    return number(x, digits)
+_num = number
+#: `_bar` of the labels a sweep names again and again (each up to three times a step)
+_bar_of = functools.lru_cache(maxsize=1 << 16)(_bar)
 
 
 def _edges_by_target(ev: Evaluation) -> dict[int, list[Edge]]:
@@ -84,18 +86,18 @@ def error_signals(ev: Evaluation) -> set[int]:
     """Pre-activations: nodes that are an affine layer (``W@x``, ``W@x + b``) and whose
     only use is an elementwise nonlinearity (σ, tanh, relu...).  Their adjoint is the
     lecture's error signal δ."""
-    graph, live = ev.graph, ev.tape.live
+    graph, live, ops = ev.graph, ev.tape.live, ev.graph.ops
     uses: dict[int, list[int]] = {}
-    for node in graph.nodes:
-        if live[node.id]:
-            for a in set(node.args):
-                uses.setdefault(a, []).append(node.id)
-    affine = [False] * len(graph.nodes)
-    for node in graph.nodes:  # evaluation order: arguments are decided first
-        if node.op in _PRODUCTS:
-            affine[node.id] = True
-        elif node.op in ("add", "sub"):
-            affine[node.id] = any(affine[a] for a in node.args)
+    affine = [False] * len(ops)
+    for i, op_name in enumerate(ops):  # evaluation order: arguments are decided first
+        args = graph.args(i)
+        if live[i]:
+            for a in set(args):
+                uses.setdefault(a, []).append(i)
+        if op_name in _PRODUCTS:
+            affine[i] = True
+        elif op_name in ("add", "sub"):
+            affine[i] = any(affine[a] for a in args)
     found = set()
     for i, users in uses.items():
         if not affine[i] or len(users) != 1 or not graph.nodes[i].shape:
@@ -137,15 +139,17 @@ def fused_losses(ev: Evaluation) -> list[FusedLoss]:
     the explanation shows the fused step alone there, since those names are not the user's."""
     import numpy as np
 
-    graph, live = ev.graph, ev.tape.live
-    uses = [0] * len(graph.nodes)
-    for node in graph.nodes:
-        if live[node.id]:
-            for a in set(node.args):
+    graph, live, ops = ev.graph, ev.tape.live, ev.graph.ops
+    if "neg" not in ops:  # every chain ends in a negation
+        return []
+    uses = [0] * len(ops)
+    for i in range(len(ops)):
+        if live[i]:
+            for a in set(graph.args(i)):
                 uses[a] += 1
 
     def single(i: int, op: str) -> bool:
-        return graph.nodes[i].op == op and uses[i] == 1
+        return ops[i] == op and uses[i] == 1
 
     def class_index(i: int) -> Optional[int]:
         param = graph.nodes[i].param
@@ -155,7 +159,7 @@ def fused_losses(ev: Evaluation) -> list[FusedLoss]:
 
     found = []
     for node in graph.nodes:
-        if node.op != "neg" or not live[node.id]:
+        if ops[node.id] != "neg" or not live[node.id]:
             continue
         b = node.args[0]
         chain: list[int] = []
@@ -222,7 +226,7 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
         head = f"{k:>3}. {step['node'] + ' = ' + step['expr']:<{width}}   "
         for j, c in enumerate(step["contributions"]):
             prefix = head if j == 0 else " " * len(head)
-            down, up = _bar(c["to"]), _bar(c["from"])
+            down, up = _bar_of(c["to"]), _bar_of(c["from"])
             name = f"∂{c['from']}/∂{c['to']}"
             if "rule" in c:
                 if c.get("delta"):
@@ -628,11 +632,12 @@ def paths_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
 
 def _top_level_sum(text: str) -> bool:
     """`text` is a sum or difference outside any parentheses (``a + b``, not ``p*(1 - p)``)."""
-    depth = 0
-    for k, ch in enumerate(text):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if depth == 0 and ch in "+-" and 0 < k < len(text) - 1 and text[k - 1] == " " and text[k + 1] == " ":
-            return True
+    for sep in (" + ", " - "):
+        k = text.find(sep)
+        while k != -1:
+            if text.count("(", 0, k) == text.count(")", 0, k):
+                return True
+            k = text.find(sep, k + 1)
     return False
 
 

@@ -15,6 +15,8 @@ dual-number tangents (`gradcli.run.evaluate.tangent_pass`) as the numbers.
 
 from __future__ import annotations
 
+import weakref
+
 from ..core.errors import UsageError
 from ..core.fmt import number
 from ..core.graph import CONST, INPUT
@@ -28,11 +30,28 @@ def has_arrays(ev: Evaluation) -> bool:
     return any(n.shape not in ((), None) for n in ev.graph.nodes)
 
 
+#: an evaluation -> the steps `check_forward_steps` built, for the next `forward_steps` to take
+_CHECKED: "weakref.WeakKeyDictionary[Evaluation, tuple[object, list[dict]]]" = weakref.WeakKeyDictionary()
+
+
+def check_forward_steps(ev: Evaluation) -> None:
+    """Refuse what `forward_steps` cannot explain, before anything is printed; the steps it
+    built are kept for the next `forward_steps` on `ev`, so they are built once."""
+    _CHECKED[ev] = (ev.tangents, forward_steps(ev))
+
+
 def forward_steps(ev: Evaluation) -> list[dict]:
     """One pass per seeded input: its seed, then each node's tangent as a sum over its edges.
 
     On a program with arrays: the first `PASS_LIMIT` passes (one per seeded element), each
-    node's tangent as its matrix-form JVP (see `array_steps`)."""
+    node's tangent as its matrix-form JVP (see `array_steps`).  The caller owns the list."""
+    kept = _CHECKED.pop(ev, None)
+    if kept is not None and kept[0] is ev.tangents:
+        return kept[1]
+    return _build_forward_steps(ev)
+
+
+def _build_forward_steps(ev: Evaluation) -> list[dict]:
     if ev.mode != "forward":
         raise UsageError("forward-mode steps need --mode forward (a tangent pass per input)")
     if has_arrays(ev):
