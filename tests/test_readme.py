@@ -61,7 +61,7 @@ def test_the_run_and_test_commands_use_separate_environments():
 
 def test_readme_documents_the_quick_test_loop():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert 'python -m pytest -q -m "not slow"' in text
+    assert 'python -m pytest -q -m "not slow" -n 2' in text
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(r'markers = \["slow:', pyproject)
 
