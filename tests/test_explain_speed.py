@@ -81,9 +81,9 @@ def test_simplify_is_chosen_by_size_not_time():
     small = a * sp.exp(w * x + b) / (1 + sp.exp(w * x + b))
     two_neurons = sp.exp(w * x + b) * sp.exp(a * x - b) / (1 + sp.exp(a * x - b))
     huge = sum(sp.Symbol(f"v{k}") * sp.exp(sp.Symbol(f"v{k}")) for k in range(30))
-    chosen = [label for label, _ in sc._to_simplify({"s": small, "n": two_neurons, "h": huge, "t": "text"})]
+    chosen = [label for label, _ in sc.to_simplify({"s": small, "n": two_neurons, "h": huge, "t": "text"})]
     assert chosen == ["s"]
     many = {f"d{k}": small + k for k in range(40)}
-    picked = sc._to_simplify(many)
+    picked = sc.to_simplify(many)
     assert 0 < len(picked) < len(many)  # a total, so a wide program does not wait on every formula
     assert sum(sp.count_ops(d) for _, d in picked) <= sc.SIMPLIFY_TOTAL_OPS

@@ -184,7 +184,8 @@ def _decimal(v) -> str:
 
 
 def run_latex(ev: Evaluation, seconds: float) -> dict[str, str]:
-    """``\\frac{\\partial out}{\\partial x} = ...`` for each scalar input, simplified if time allows."""
+    """``\\frac{\\partial out}{\\partial x} = ...`` for each scalar input; the small ones simplified
+    (chosen by size, as ``--check sympy`` chooses them, so the text does not depend on the clock)."""
     import sympy  # noqa: F401
 
     from . import budget
@@ -204,13 +205,12 @@ def run_latex(ev: Evaluation, seconds: float) -> dict[str, str]:
         for name, d in ds.items():
             send(("raw", name, sp.latex(d)))
         send(("essentials",))
-        for name, d in ds.items():
-            if sp.count_ops(d) <= 200:
-                send(("simplified", name, sp.latex(sp.simplify(d))))
+        for name, d in to_simplify(ds):
+            send(("simplified", name, sp.latex(sp.simplify(d))))
 
-    from .sympy_check import SIMPLIFY_SECONDS
+    from .sympy_check import SIMPLIFY_GUARD_SECONDS, to_simplify
 
-    outcome = budget.run(job, seconds, patience=SIMPLIFY_SECONDS)
+    outcome = budget.run(job, seconds, patience=SIMPLIFY_GUARD_SECONDS)
     found: dict[str, str] = {}
     for kind, name, text in outcome.messages:
         if kind == "simplified" or name not in found:

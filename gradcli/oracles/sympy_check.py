@@ -47,8 +47,6 @@ SIMPLIFY_TOTAL_OPS = 240
 #: a guard only, against a simplification far slower than its size suggests: once values and
 #: raw formulas are in, the chosen simplifications get at most this long
 SIMPLIFY_GUARD_SECONDS = 8.0
-#: ``--latex``'s simplification (`gradcli.oracles.exact`) still waits at most this long
-SIMPLIFY_SECONDS = 2.0
 #: graphs larger than this are not translated at all
 NODE_LIMIT = 5000
 #: inputs with more elements than this in all are not checked symbolically
@@ -127,7 +125,7 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
 
             if os.getpid() != parent:  # a forked child: see _skip_units_import
                 _skip_units_import()
-        for label, d in _to_simplify(derivatives):
+        for label, d in to_simplify(derivatives):
             send(("simplified", label, short(str(sp.simplify(d)))))
 
     outcome = budget.run(job, seconds, patience=SIMPLIFY_GUARD_SECONDS)
@@ -214,7 +212,7 @@ def _sympy_values(graph, env, wrt, labels, send) -> dict:
     return derivatives
 
 
-def _to_simplify(derivatives: dict) -> list[tuple[str, Any]]:
+def to_simplify(derivatives: dict) -> list[tuple[str, Any]]:
     """The derivatives worth SymPy's ``simplify``, in order: small ones (`SIMPLIFY_OPS`,
     `SIMPLIFY_CHARS`, `SIMPLIFY_EXPONENTIALS`) while their operations add up to
     `SIMPLIFY_TOTAL_OPS`.  A size, not a clock: the same program prints the same formulas on
