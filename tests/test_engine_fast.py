@@ -292,3 +292,18 @@ def test_a_copy_with_other_array_partials_uses_them():
     w = graph.names["W"]
     assert _bits(got[w]) == _bits(want[w])
     assert _bits(got[w]) != _bits(tape.backward(values)[w])
+
+
+def test_all_finite_reads_the_sum_first_without_warnings():
+    """The array path's finiteness test tries the sum first: an overflowing sum of finite
+    numbers falls through to the element test, silently (pytest turns warnings into errors)."""
+    import numpy as np
+
+    from gradcli.backends.arrays import all_finite
+
+    assert all_finite(np.array([1e308, 1e308]))
+    assert all_finite(np.array([[1.0, -2.0], [3.0, 4.0]]))
+    assert not all_finite(np.array([np.inf, -np.inf]))
+    assert not all_finite(np.array([1.0, np.nan]))
+    assert not all_finite(np.array([1e308, np.inf]))
+    assert all_finite(np.broadcast_to(np.array([1e308]), (3, 4)))
