@@ -55,7 +55,7 @@ class Tape:
         node_ids = list(range(self.n))  # one int object per node, shared by every instruction
         all_args = graph.all_args(node_ids)
         self.live = graph.depends_on_input(all_args)
-        if any(op in INTEGER_ARGS for op in ops):
+        if not INTEGER_ARGS.keys().isdisjoint(ops):  # a scan in C, not a generator per node
             self.live = _differentiable(graph)
         self.shapes = list(graph.shapes)
         #: True when every node is a scalar and every op elementwise: the fast float-only path

@@ -60,7 +60,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 
 from .elements import permutation_axes
 from . import windows
-from .rules import RULES, jvp_from_rules, vjps_from_rules
+import functools
 
 Partial = Union[float, Callable[..., object]]
 
@@ -79,7 +79,7 @@ class Op:
 
     __slots__ = ("name", "arity", "partials", "kink", "domain", "infix", "user", "doc",
                  "vjp", "jvp", "shape", "convention", "side", "forward", "impl", "activation", "kink_kind",
-                 "exact_digits", "rule", "kernel")
+                 "exact_digits", "_rule", "kernel")
 
     def __init__(
         self,
@@ -141,13 +141,24 @@ class Op:
         #: "sum" (a product: their sum), "power" (the base's times the exponent), "" (one more
         #: than the largest; functions such as exp stay symbolic)
         self.exact_digits = exact_digits
-        #: a structural op's matrix rules, ``(shapes, param) -> one Rule per argument``
-        #: (`gradcli.core.rules`): what the explanations print and, unless a kernel is
-        #: named, what ``vjp`` and ``jvp`` evaluate
-        self.rule = rule
+        #: a structural op's matrix rules (the `rule` property), or `_IN_RULES` for the
+        #: entry of `gradcli.core.rules.RULES` under this name, looked up at first use
+        self._rule = rule
         #: the hand-tuned kernel that replaces the rule in ``vjp``/``jvp``, and why (a benchmark,
         #: or a convention at a kink the rule's formula does not carry); tested equal to the rule
         self.kernel = kernel
+
+    @property
+    def rule(self) -> Optional[Callable[..., tuple]]:
+        """A structural op's matrix rules, ``(shapes, param) -> one Rule per argument``
+        (`gradcli.core.rules`): what the explanations print and, unless a kernel is named,
+        what ``vjp`` and ``jvp`` evaluate.  The rules and their formula trees are imported
+        at the first use, so a plain scalar ``gradcli eval`` never loads them."""
+        if self._rule is _IN_RULES:
+            from .rules import RULES
+
+            self._rule = RULES[self.name]
+        return self._rule
 
     @property
     def variadic(self) -> bool:
@@ -268,13 +279,40 @@ def _row(*args, **kwargs) -> Op:
     return op
 
 
+#: `Op.rule` of a structural row: its entry in `gradcli.core.rules.RULES`, looked up at first use
+_IN_RULES: Any = object()
+
+
+def _rule_vjp(name: str, k: int, m: Any, g, xs: list, out, param):
+    """Argument `k`'s cotangent from the op's rule (the rules are imported at the first call)."""
+    from .rules import adjoint
+
+    return adjoint(name, k, m, g, xs, out, param)
+
+
+def _rule_vjps(name: str, m: Any, g, xs: list, out, param) -> list:
+    """Every argument's cotangent of a variadic op, from its rule."""
+    from .rules import adjoint
+
+    return [adjoint(name, k, m, g, xs, out, param) for k in range(len(xs))]
+
+
+def _rule_jvp(name: str, m: Any, ts: list, xs: list, out, param):
+    """The output's tangent from the op's tangent rule."""
+    from .rules import tangent
+
+    return tangent(name, m, ts, xs, out, param)
+
+
 def _structural(name: str, arity: int, *, vjp=None, jvp=None, kernel: str = "", **kwargs) -> Op:
     """A structural op's row: its rule (`gradcli.core.rules`) is the source of its VJP and
     JVP.  A `vjp` or `jvp` given here is a hand-tuned kernel, which `kernel` names."""
     assert (vjp is None and jvp is None) or kernel, f"{name}: a kernel must say why it replaces the rule"
-    return _row(name, arity, None, rule=RULES[name], kernel=kernel,
-                vjp=vjp if vjp is not None else vjps_from_rules(name, arity),
-                jvp=jvp if jvp is not None else jvp_from_rules(name), **kwargs)
+    if vjp is None:
+        vjp = (functools.partial(_rule_vjps, name) if arity < 0
+               else tuple(functools.partial(_rule_vjp, name, k) for k in range(arity)))
+    return _row(name, arity, None, rule=_IN_RULES, kernel=kernel, vjp=vjp,
+                jvp=jvp if jvp is not None else functools.partial(_rule_jvp, name), **kwargs)
 
 
 # ---- arithmetic -------------------------------------------------------------------

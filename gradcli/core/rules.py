@@ -4,7 +4,7 @@ Each structural op (``matmul``, ``softmax``, ``index``, ...) has its rule here, 
 lecture writes it -- ``W̄ += v̄ xᵀ``, ``z̄ = s ∘ (s̄ − ⟨s̄, s⟩)`` -- with its local
 Jacobian and structure (``diag(σ'(z))``, ``I ⊗ xᵀ``) and its tangent rule (``v̇ = Ẇ x + W ẋ``).
 The op's row in `gradcli.core.ops` points to it: the row's VJP and JVP evaluate the rule
-(`vjps_from_rules`, `jvp_from_rules`) unless the row names a hand-tuned kernel.  Each
+(`adjoint`, `tangent`; imported at their first call) unless the row names a hand-tuned kernel.  Each
 rule is a small expression tree (`gradcli.core.formula.Expr`) that renders itself as
 text, LaTeX, gradcli syntax and Python *and evaluates itself on a backend*;
 ``tests/test_rules.py`` evaluates every printed rule at random shapes and points against
@@ -22,7 +22,7 @@ back.  NumPy is imported only when a rule is evaluated.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional
 
 from .elements import index_text, permutation_axes
 from .formula import Expr, call, numpy_backend
@@ -726,7 +726,9 @@ def _rules_at(op: str, shapes: tuple, param: object) -> tuple:
         return rules_for(op, shapes, param) or ()
 
 
-def _adjoint(op: str, k: int, m: Any, g, xs: list, out, param):
+def adjoint(op: str, k: int, m: Any, g, xs: list, out, param):
+    """Argument `k`'s cotangent of `op` given the output's ``g``, from the op's rule evaluated
+    on backend `m` (NumPy, dual numbers, export's source text): a structural row's ``vjp``."""
     shapes = tuple(tuple(m.shape(x)) for x in xs)
     rule = _rules_at(op, shapes, param)[k]
     env = environment(op, k, xs, out, g, param, m=m)
@@ -737,29 +739,14 @@ def _adjoint(op: str, k: int, m: Any, g, xs: list, out, param):
     return m.take_at(c, ()) if not env["arg_shape"] else c  # a scalar argument gets a scalar
 
 
-def vjps_from_rules(op: str, arity: int) -> Union[tuple, Callable[..., list]]:
-    """An op row's ``vjp`` field made from its rules: one function per argument
-    ``(m, g, xs, out, param) -> cotangent``, or (variadic) one function giving them all."""
-    if arity < 0:
-        return lambda m, g, xs, out, param: [_adjoint(op, k, m, g, xs, out, param) for k in range(len(xs))]
-    return tuple(functools.partial(_vjp_of_argument, op, k) for k in range(arity))
-
-
-def _vjp_of_argument(op: str, k: int, m: Any, g, xs: list, out, param):
-    return _adjoint(op, k, m, g, xs, out, param)
-
-
-def jvp_from_rules(op: str) -> Callable[..., object]:
-    """An op row's ``jvp`` field made from its tangent rule: ``(m, ts, xs, out, param) -> tangent``."""
-    return functools.partial(_tangent_of, op)
-
-
 @functools.lru_cache(maxsize=1024)
 def _cached_tangent(op: str, shapes: tuple, param: object) -> Expr:
     return total_of(tangent_terms(op, shapes, param, (True,) * len(shapes)) or [])
 
 
-def _tangent_of(op: str, m: Any, ts: list, xs: list, out, param):
+def tangent(op: str, m: Any, ts: list, xs: list, out, param):
+    """The output's tangent of `op` given its arguments' tangents ``ts``, from the op's tangent
+    rule evaluated on backend `m`: a structural row's ``jvp``."""
     shapes = tuple(tuple(m.shape(x)) for x in xs)
     try:
         expr = _cached_tangent(op, shapes, param)
@@ -1067,4 +1054,4 @@ def tangent_shapes(terms: list, env: dict) -> str:
 
 __all__ = ["Expr", "Rule", "RULES", "rules_for", "elementwise_rule", "environment", "adjoint_value",
            "jacobian_value", "shapes_note", "shape_text", "TANGENTS", "JOINS", "tangent_terms", "elementwise_terms",
-           "total_of", "tangent_environment", "tangent_value", "tangent_shapes", "tangent_leaf"]
+           "total_of", "tangent_environment", "tangent_value", "tangent_shapes", "tangent_leaf", "adjoint", "tangent"]
