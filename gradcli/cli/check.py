@@ -8,18 +8,13 @@ from ..core.errors import ExitStatus, UsageError
 from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import make_console, warn, echo
-from .program import input_files, one_stdin, read_point
-from ..run.requests import JudgeRequest, Record
+from .program import ProgramOptions, input_files, one_stdin, read_point
+from ..run.requests import JudgeRequest
 
 
-class CheckOptions(Record):
+class CheckOptions(ProgramOptions):
     """Everything ``gradcli check`` was asked: one field per option (`gradcli.cli.options`)."""
 
-    args: tuple[str, ...]
-    program_file: Optional[str] = None
-    vars_files: tuple[str, ...] = ()
-    output: Optional[str] = None
-    wrt: Optional[str] = None
     expects: tuple[tuple[str, str], ...] = ()  # (NAME, VALUE): gradcli.cli.paramtypes.NameValue
     expect_values: tuple[tuple[Optional[str], str], ...] = ()
     formulas: tuple[tuple[str, str], ...] = ()

@@ -9,18 +9,13 @@ from ..core.fmt import a_format
 from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import make_console, csv_text, echo_json, output_kind, write_or_print, echo
-from .program import names_of, output_format, program_and_bindings
-from ..run.requests import DescendRequest, Point, Record
+from .program import ProgramOptions, names_of, output_format, program_and_bindings
+from ..run.requests import DescendRequest, Point
 
 
-class DescendOptions(Record):
+class DescendOptions(ProgramOptions):
     """Everything ``gradcli descend`` was asked: one field per option (`gradcli.cli.options`)."""
 
-    args: tuple[str, ...]
-    program_file: Optional[str] = None
-    vars_files: tuple[str, ...] = ()
-    output: Optional[str] = None
-    wrt: Optional[str] = None
     lr: float = 0.1
     updates: int = 50
     momentum: float = 0.0

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ..core.errors import ExitStatus
 from ..core.fmt import tex_name
 from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import echo_json, echo
-from .program import names_of, one_stdin, program_and_bindings, program_point
-from ..run.requests import Record
+from .program import ProgramOptions, names_of, one_stdin, program_and_bindings, program_point
 
 
-class DiffOptions(Record):
+class DiffOptions(ProgramOptions):
     """Everything ``gradcli diff`` was asked: one field per option (`gradcli.cli.options`)."""
 
-    args: tuple[str, ...]
-    program_file: Optional[str] = None
-    vars_files: tuple[str, ...] = ()
     shapes: tuple[tuple[str, tuple[int, ...], str], ...] = ()  # gradcli.cli.paramtypes.Shape
-    output: Optional[str] = None
-    wrt: Optional[str] = None
     steps: bool = False
     expand: bool = False
     latex: bool = False

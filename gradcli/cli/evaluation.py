@@ -13,22 +13,17 @@ import sys
 from typing import TYPE_CHECKING, Optional
 
 from ..core.errors import ExitStatus
-from ..run.requests import Checks, EvaluateRequest, Explain, Record
+from ..run.requests import Checks, EvaluateRequest, Explain
 from .printing import make_console, table_width, warn, write_csv, echo
-from .program import output_format, one_stdin, program_and_bindings, read_point
+from .program import ProgramOptions, output_format, one_stdin, program_and_bindings, read_point
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..run.reports import EvalReport
 
 
-class EvalOptions(Record):
+class EvalOptions(ProgramOptions):
     """Everything ``gradcli eval`` was asked: one field per option (`gradcli.cli.options`)."""
 
-    args: tuple[str, ...]
-    program_file: Optional[str] = None
-    vars_files: tuple[str, ...] = ()
-    output: Optional[str] = None
-    wrt: Optional[str] = None
     check: tuple[str, ...] = ()
     rtol: Optional[float] = None
     atol: Optional[float] = None

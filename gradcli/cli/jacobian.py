@@ -6,21 +6,16 @@ from typing import Any, Optional
 
 from ..core.errors import ExitStatus
 from ..run.reports import MatrixReport
-from ..run.requests import Checks, MatrixRequest, Record
+from ..run.requests import Checks, MatrixRequest
 from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import make_console, warn, write_csv, echo
-from .program import output_format, read_point
+from .program import ProgramOptions, output_format, read_point
 
 
-class MatrixOptions(Record):
+class MatrixOptions(ProgramOptions):
     """Everything ``gradcli jacobian`` or ``gradcli hessian`` was asked: one field per option."""
 
-    args: tuple[str, ...]
-    program_file: Optional[str] = None
-    vars_files: tuple[str, ...] = ()
-    output: Optional[str] = None
-    wrt: Optional[str] = None
     check: tuple[str, ...] = ()
     rtol: Optional[float] = None
     atol: Optional[float] = None

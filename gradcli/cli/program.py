@@ -9,7 +9,20 @@ from __future__ import annotations
 from typing import Optional
 
 from ..core.errors import UsageError
+from ..run.requests import Record
 from .printing import warn
+
+
+class ProgramOptions(Record):
+    """The options of every command that reads a program at a point: the program (text or
+    ``-f FILE``), the ``NAME=VALUE`` arguments and ``--vars`` files, ``--output`` and ``--wrt``.
+    Each command's record extends it with its own (`gradcli.cli.options` declares them all)."""
+
+    args: tuple[str, ...]
+    program_file: Optional[str] = None
+    vars_files: tuple[str, ...] = ()
+    output: Optional[str] = None
+    wrt: Optional[str] = None
 
 
 def output_format(as_json: bool, fmt: Optional[str]) -> str:

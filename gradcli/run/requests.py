@@ -28,8 +28,8 @@ _MISSING = object()
 
 
 class Record:
-    """Fields are the subclass's annotations; those without a default must be given (a dict
-    or list default is copied for each record)."""
+    """Fields are the annotations of the subclass and of the records it extends; those
+    without a default must be given (a dict or list default is copied for each record)."""
 
     def __init__(self, **values: Any) -> None:
         names = self.fields()
@@ -51,7 +51,15 @@ class Record:
 
     @classmethod
     def fields(cls) -> tuple[str, ...]:
-        return tuple(cls.__dict__.get("__annotations__", {}))
+        """The annotated names of the class and of the records it extends, base fields first."""
+        found = cls.__dict__.get("_fields")
+        if found is None:
+            names: dict[str, None] = {}
+            for klass in reversed(cls.__mro__):
+                names.update(dict.fromkeys(klass.__dict__.get("__annotations__", {})))
+            found = tuple(names)
+            cls._fields = found  # type: ignore[attr-defined]  # this class's own cache (read from its __dict__)
+        return found  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.fields())
