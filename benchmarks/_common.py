@@ -156,3 +156,22 @@ def median_run_cpu(argv: list[str], runs: int, env: dict | None = None) -> tuple
 
 def mark(ok: bool) -> str:
     return "✓" if ok else "✗ missed"
+
+
+#: `run_all.py --readme` names a file here; every `goal` a benchmark meets or misses is appended to it
+GOALS_ENV = "GRADCLI_BENCH_GOALS"
+
+
+def goal(what: str, measured: str, target: str, ok: bool) -> str:
+    """One of the project's performance goals beside its measured figure: ✓ or ✗ for the script's own
+    table, and a JSON line in the file `GRADCLI_BENCH_GOALS` names (the README's performance section
+    is made of those lines, see `run_all.py --readme`)."""
+    path = os.environ.get(GOALS_ENV)
+    if path:
+        import json
+
+        row = {"benchmark": os.path.basename(sys.argv[0]), "what": what, "measured": measured,
+               "goal": target, "ok": bool(ok)}
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return mark(ok)

@@ -33,7 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
-from _common import header, mark, median, median_run, table  # noqa: E402
+from _common import goal, header, median, median_run, table  # noqa: E402
 from startup import find_gradcli, script_interpreter  # noqa: E402
 
 GOAL_NUMBER_RATIO = 1.5   # "in the time of a plain gradcli eval": within 1.5× of it
@@ -87,7 +87,9 @@ def numbers(gradcli: str, tmp: str, runs: int) -> list[list[str]]:
         check, status = median_run([gradcli, "check", *files, "--expect", answer], runs)
         ratio = check / plain
         rows.append([f"`check --expect {ask}=…` on {name}" + (f" (exit {status})" if status else ""),
-                     f"{plain:.3f}", f"{check:.3f}", f"{ratio:.2f}", mark(ratio <= GOAL_NUMBER_RATIO)])
+                     f"{plain:.3f}", f"{check:.3f}", f"{ratio:.2f}",
+                     goal(f"grader: a number answer on {name}, × a plain `eval --json`", f"{ratio:.2f}×",
+                          f"≤ {GOAL_NUMBER_RATIO:g}×", ratio <= GOAL_NUMBER_RATIO)])
     return rows
 
 
@@ -109,7 +111,9 @@ def formulas(gradcli: str, tmp: str, runs: int) -> list[list[str]]:
         judged = {True: "right", False: "WRONG", None: "unjudged"}[verdict.ok if verdict else None]
         label = f"`check --expect-formula {ask}=…` on {name} ({judged})"
         rows.append([label + (f" (exit {status})" if status else ""),
-                     f"{whole:.2f}", f"{inproc:.2f}", mark(whole <= GOAL_FORMULA_SECONDS)])
+                     f"{whole:.2f}", f"{inproc:.2f}",
+                     goal(f"grader: a right formula answer on {name}", f"{whole:.2f} s",
+                          f"≤ {GOAL_FORMULA_SECONDS:g} s", whole <= GOAL_FORMULA_SECONDS)])
     return rows
 
 
@@ -140,7 +144,9 @@ def gradebook(gradcli: str, tmp: str, students: int) -> list[list[str]]:
     projected = seconds * STUDENTS / students
     label = f"`check --answers` {students} students × {len(CLASS_COLUMNS)} questions on {CLASS_FAMILY}"
     return [[label + (f" (exit {status})" if status else ""), f"{seconds:.1f}",
-             f"{projected:.1f}", verdict_counts(book), mark(projected <= GOAL_CLASS_SECONDS)]]
+             f"{projected:.1f}", verdict_counts(book),
+             goal(f"grader: a class of {STUDENTS} × {len(CLASS_COLUMNS)} answers", f"{projected:.1f} s",
+                  f"≤ {GOAL_CLASS_SECONDS:g} s", projected <= GOAL_CLASS_SECONDS)]]
 
 
 def verdict_counts(book: str) -> str:
@@ -166,11 +172,15 @@ def corpus_scores() -> list[list[str]]:
     s = scores(answers())
     dt = time.perf_counter() - t0
     return [
-        ["right answers judged wrong", f"{len(s.rejected)} of {s.right}", "0", mark(not s.rejected)],
-        ["wrong answers judged right", f"{len(s.accepted)} of {s.wrong}", "0", mark(not s.accepted)],
+        ["right answers judged wrong", f"{len(s.rejected)} of {s.right}", "0",
+         goal("grader: right answers judged wrong", f"{len(s.rejected)} of {s.right}", "0", not s.rejected)],
+        ["wrong answers judged right", f"{len(s.accepted)} of {s.wrong}", "0",
+         goal("grader: wrong answers judged right", f"{len(s.accepted)} of {s.wrong}", "0", not s.accepted)],
         ["wrong answers diagnosed with their class",
          f"{s.diagnosed} of {s.wrong} ({100 * s.diagnosed_share:.1f} %)",
-         f"≥ {100 * GOAL_DIAGNOSED:.0f} %", mark(s.diagnosed_share >= GOAL_DIAGNOSED)],
+         f"≥ {100 * GOAL_DIAGNOSED:.0f} %",
+         goal("grader: wrong answers diagnosed with their class", f"{100 * s.diagnosed_share:.1f} %",
+              f"≥ {100 * GOAL_DIAGNOSED:.0f} %", s.diagnosed_share >= GOAL_DIAGNOSED)],
         [f"(all {s.total} answers judged in process)", f"{dt:.0f} s", "", ""],
     ] + [[f"… {kind}", f"{hit} of {n}", "", ""]
          for kind, (hit, n) in sorted(s.by_kind().items(), key=lambda kv: (-kv[1][1], kv[0]))]

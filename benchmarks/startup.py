@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import header, mark, median, table  # noqa: E402
+from _common import goal, header, median, table  # noqa: E402
 
 PROGRAM = "(a+b)*(b+1)"
 #: (label, extra arguments, target ratio to bare Python or None)
@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> str:
         argv = [gradcli, "eval", PROGRAM, "a=3", "b=2", *extra]
         med, mn, status = time_command(argv, runs)
         ratio = med / base_med
-        verdict = "" if target is None else mark(ratio <= target)
+        verdict = "" if target is None else goal(f"start-up, `{label}`, × bare `python -c pass`", f"{ratio:.2f}×",
+                                                  f"≤ {target:g}×", ratio <= target)
         note = f"exit {status}" if status else ""
         rows.append([f"`{label}`" + (f" ({note})" if note else ""), f"{med * 1e3:.1f}", f"{mn * 1e3:.1f}",
                      f"{ratio:.2f}", f"≤ {target:g}×" if target else "", verdict])
