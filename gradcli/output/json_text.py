@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from itertools import chain, islice, repeat
+from bisect import bisect_left
+from itertools import chain, compress, islice, repeat
 from json.encoder import encode_basestring
-from operator import sub
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from operator import is_, is_not, itemgetter, sub
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from ..core.fmt import json_number, json_value
 from ..core.graph import CONST, INPUT, Graph
@@ -32,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..run.evaluate import Evaluation
 
 #: nodes formatted together: a batch's columns are made whole, so memory stays bounded
-BATCH = 8192
+BATCH = 4096
 #: between two nodes of the table
 ROW_SEPARATOR = ",\n    "
 #: what json.dumps escapes in a string (ensure_ascii off)
@@ -160,7 +161,7 @@ def _plain(text: str) -> str:
     return text
 
 
-def _template(op_name: str, escape=_escaped) -> Optional[str]:
+def _template(op_name: str, escape: Callable[[str], str] = _escaped) -> Optional[str]:
     """The ``expr`` of a node of `op_name` without a parameter, as a % template over its
     arguments' labels (what `Graph.definition` writes); None where the node decides."""
     op = OPS.get(op_name)
@@ -173,15 +174,21 @@ def _template(op_name: str, escape=_escaped) -> Optional[str]:
     return f"{escape(op_name).replace('%', '%%')}({', '.join(['%s'] * op.arity)})"
 
 
+def _pick(items: list, ids: Any) -> tuple:
+    """``tuple(items[i] for i in ids)``, in C."""
+    if len(ids) > 1:
+        return itemgetter(*ids)(items)  # type: ignore[no-any-return]
+    return tuple(items[i] for i in ids)
+
+
 class _Columns:
-    """What every batch of one graph's table reads: labels, templates, escaped names.
+    """What every batch of one graph's node table reads: the labels, and each op's template.
 
-    `escape` is how text goes into an expression: JSON-escaped for the table (`_escaped`),
-    as it is for `expressions` (`_plain`)."""
+    `table` True: text JSON-escaped, for the table; False: as it is (`expressions`)."""
 
-    def __init__(self, graph: Graph, escape=_escaped) -> None:
+    def __init__(self, graph: Graph, table: bool = True) -> None:
         self.graph = graph
-        self.escape = escape
+        self.escape = escape = _escaped if table else _plain
         names, ops, texts = graph.names_of, graph.ops, graph.texts
         labels = list(names)
         #: the unnamed nodes, in order (their name is null, their label a constant's text or %i)
@@ -192,28 +199,34 @@ class _Columns:
         self.labels: list[str] = labels  # type: ignore[assignment]
         joined = "".join(labels)
         #: the labels as they go into an expression
-        self.arg_labels = list(map(escape, labels)) if escape is not _plain and _NEEDS_ESCAPE.search(joined) else labels
+        self.arg_labels = list(map(escape, labels)) if table and _NEEDS_ESCAPE.search(joined) else labels
         #: user text with characters `json_visible` escapes (names, constants' source text)
         self.unsafe = bool(_UNSAFE.search(joined) or _UNSAFE.search("".join(texts)))
-        self.templates = {op: _template(op, escape) for op in set(ops)}
-        self.op_pieces = {op: f', "op": {encode(op)}, "expr": "' for op in self.templates}
+        distinct = set(ops)
+        self.templates = {op: _template(op, escape) for op in distinct}
+        #: the row's text from the name to the expression
+        self.op_pieces = {op: f', "op": {encode(op)}, "expr": "' for op in distinct}
 
     def expressions(self, start: int, stop: int, arity: list[int]) -> list[str]:
-        """The ``expr`` of nodes start..stop-1, escaped by `escape`."""
+        """The ``expr`` of nodes start..stop-1."""
         g, escape = self.graph, self.escape
         ops, params = g.ops, g.params
         templates = list(map(self.templates.__getitem__, ops[start:stop]))
-        for k, (t, p) in enumerate(zip(templates, params[start:stop])):
-            if t is None or p is not None:  # inputs, constants, parameters: the graph writes it
-                i = start + k
-                expr = g.names_of[i] if ops[i] == INPUT else g.definition(i)
-                if not isinstance(expr, str):
-                    raise _Irregular(i)
-                templates[k] = "%.0s" * arity[k] + escape(expr).replace("%", "%%")
+        # inputs, constants, nodes with a parameter: `Graph.definition` writes them
+        own: set[int] = set()
+        batch_params = params[start:stop]
+        if batch_params.count(None) < stop - start:  # (params are hashable: == None is plain)
+            own.update(compress(range(start, stop), map(is_not, batch_params, repeat(None))))
+        if None in templates:
+            own.update(compress(range(start, stop), map(is_, templates, repeat(None))))
+        for i in sorted(own):
+            expr = g.names_of[i] if ops[i] == INPUT else g.definition(i)
+            if not isinstance(expr, str):
+                raise _Irregular(i)
+            templates[i - start] = "%.0s" * arity[i - start] + escape(expr).replace("%", "%%")
         first = g.arg_end[start - 1] if start else 0
-        labels = tuple(map(self.arg_labels.__getitem__, g.argv[first:g.arg_end[stop - 1]]))
         try:
-            exprs = (_SEP.join(templates) % labels).split(_SEP)
+            exprs = (_SEP.join(templates) % _pick(self.arg_labels, g.argv[first:g.arg_end[stop - 1]])).split(_SEP)
         except (TypeError, ValueError) as e:  # an op with another argument count than its row says
             raise _Irregular(start) from e
         if len(exprs) != stop - start:  # a NUL in unescaped text
@@ -237,14 +250,17 @@ def expressions(graph: Graph, start: int = 0, stop: Optional[int] = None) -> lis
     if stop <= start:
         return []
     try:
-        return _Columns(graph, _plain).expressions(start, stop, arities(graph, start, stop))
+        return _Columns(graph, table=False).expressions(start, stop, arities(graph, start, stop))
     except _Irregular:
         return [graph.names_of[i] if graph.ops[i] == INPUT else graph.definition(i)  # type: ignore[misc]
                 for i in range(start, stop)]
 
 
 # ---- the node table -------------------------------------------------------------------------
+#: the argument list by argument count
 _ARGS = ["", "%d", "%d, %d", "%d, %d, %d"]
+#: a row's end, and the next one's separation
+_END = "}" + ROW_SEPARATOR
 
 
 def _arguments(graph: Graph, start: int, stop: int, arity: list[int]) -> list[str]:
@@ -254,6 +270,14 @@ def _arguments(graph: Graph, start: int, stop: int, arity: list[int]) -> list[st
     first = graph.arg_end[start - 1] if start else 0
     text = _SEP.join(map(_ARGS.__getitem__, arity)) % tuple(graph.argv[first:graph.arg_end[stop - 1]])
     return text.split(_SEP)
+
+
+def _ids(start: int, stop: int) -> list[str]:
+    """``str`` of start..stop-1 (orjson writes them twice as fast)."""
+    orjson = _orjson()
+    if orjson is None:
+        return list(map(str, range(start, stop)))
+    return orjson.dumps(list(range(start, stop))).decode()[1:-1].split(",")  # type: ignore[no-any-return]
 
 
 def node_rows(ev: Evaluation, batch: Optional[int] = None) -> Iterator[str]:
@@ -284,23 +308,20 @@ def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: 
     """The rows of nodes start..stop-1, joined by `ROW_SEPARATOR`."""
     graph = ev.graph
     arity = arities(graph, start, stop)
-    exprs = columns.expressions(start, stop, arity)
     names = list(map(encode_basestring, columns.labels[start:stop]))  # the unnamed ones' labels: null below
     for i in columns.unnamed[_first_at(columns.unnamed, start):_first_at(columns.unnamed, stop)]:
         names[i - start] = "null"
     values, adjoints = _numbers(ev, dead, start, stop)
     extras = _extras(ev, start, stop)
-    pieces = [repeat('{"id": '), map(str, range(start, stop)), repeat(', "name": '), names,
-              map(columns.op_pieces.__getitem__, graph.ops[start:stop]), exprs, repeat('", "inputs": ['),
-              _arguments(graph, start, stop, arity), repeat('], "value": '), values, repeat(', "adjoint": '),
-              adjoints, extras if extras is not None else repeat("}"), repeat(ROW_SEPARATOR)]
+    pieces = [repeat('{"id": '), _ids(start, stop), repeat(', "name": '), names,
+              map(columns.op_pieces.__getitem__, graph.ops[start:stop]), columns.expressions(start, stop, arity),
+              repeat('", "inputs": ['), _arguments(graph, start, stop, arity), repeat('], "value": '), values,
+              repeat(', "adjoint": '), adjoints, extras if extras is not None else repeat(_END)]
     return "".join(chain.from_iterable(zip(*pieces)))[:-len(ROW_SEPARATOR)]
 
 
 def _first_at(ids: list[int], i: int) -> int:
     """Where `i` is, or would go, in the sorted list `ids`."""
-    from bisect import bisect_left
-
     return bisect_left(ids, i)
 
 
@@ -334,5 +355,5 @@ def _extras(ev: Evaluation, start: int, stop: int) -> Optional[list[str]]:
         piece = f', "shape": {encode(list(shape))}' if shape else ""
         if tangents:
             piece += f', "tangent": {encode({name: json_value(t[start + k]) for name, t in tangents.items()})}'
-        out.append(piece + "}")
+        out.append(piece + _END)
     return out
