@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover - names for annotations: the fast path nev
     from ..run.reports import EvalReport
 from ..core.fmt import json_number, json_value
 from ..core.graph import CONST
-from .json_text import ROW_SEPARATOR, encode, expressions
+from .json_text import ROW_SEPARATOR, dict_rows, encode, expressions
 
 SCHEMA_VERSION = 1
 
@@ -266,13 +266,10 @@ _BATCH = 2000
 
 def _entry_rows(nodes: Iterable[dict]) -> Iterator[str]:
     """Node entries as the node table's text, `_BATCH` to an item (`node_rows`'s form)."""
-    from .terminal import json_visible
-
     it = iter(nodes)
     batch = list(islice(it, _BATCH))
     while batch:
-        # node dicts hold no text with braces, so "}, {" only ever separates two nodes
-        yield json_visible(encode(batch)[1:-1].replace("}, {", "}" + ROW_SEPARATOR + "{"))
+        yield dict_rows(batch)
         batch = list(islice(it, _BATCH))
 
 

@@ -298,10 +298,17 @@ def node_rows(ev: Evaluation, batch: Optional[int] = None) -> Iterator[str]:
         except _Irregular:
             from .documents import node_entries
 
-            text = encode(list(node_entries(ev, start, stop)))[1:-1].replace("}, {", "}" + ROW_SEPARATOR + "{")
-            yield json_visible(text)
+            yield dict_rows(list(node_entries(ev, start, stop)))
             continue
         yield json_visible(text) if columns.unsafe else text
+
+
+def dict_rows(entries: list[dict]) -> str:
+    """Node entries (dicts) as rows of the node table, joined by `ROW_SEPARATOR`."""
+    text = encode(entries)[1:-1]
+    if text.count("}, {") == len(entries) - 1:  # one encoder call, then a line break between nodes
+        return json_visible(text.replace("}, {", "}" + ROW_SEPARATOR + "{"))
+    return json_visible(ROW_SEPARATOR.join(map(encode, entries)))  # "}, {" in a name: one at a time
 
 
 def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: int) -> str:
