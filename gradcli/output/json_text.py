@@ -204,8 +204,11 @@ class _Columns:
         self.unsafe = bool(_UNSAFE.search(joined) or _UNSAFE.search("".join(texts)))
         distinct = set(ops)
         self.templates = {op: _template(op, escape) for op in distinct}
-        #: the row's text from the name to the expression
+        #: the row's text from the name to the expression; with the name's closing quote
         self.op_pieces = {op: f', "op": {encode(op)}, "expr": "' for op in distinct}
+        self.quoted_op_pieces = {op: '"' + piece for op, piece in self.op_pieces.items()}
+        #: no label needs a JSON escape: a name is its label in quotes
+        self.plain_names = self.arg_labels is labels
 
     def expressions(self, start: int, stop: int, arity: list[int]) -> list[str]:
         """The ``expr`` of nodes start..stop-1."""
@@ -315,13 +318,19 @@ def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: 
     """The rows of nodes start..stop-1, joined by `ROW_SEPARATOR`."""
     graph = ev.graph
     arity = arities(graph, start, stop)
-    names = list(map(encode_basestring, columns.labels[start:stop]))  # the unnamed ones' labels: null below
-    for i in columns.unnamed[_first_at(columns.unnamed, start):_first_at(columns.unnamed, stop)]:
-        names[i - start] = "null"
+    unnamed = columns.unnamed[_first_at(columns.unnamed, start):_first_at(columns.unnamed, stop)]
+    if columns.plain_names and not unnamed:  # the quotes go with the text around the names
+        names: Any = columns.labels[start:stop]
+        name_piece, op_pieces = ', "name": "', columns.quoted_op_pieces
+    else:
+        names = list(map(encode_basestring, columns.labels[start:stop]))
+        for i in unnamed:
+            names[i - start] = "null"
+        name_piece, op_pieces = ', "name": ', columns.op_pieces
     values, adjoints = _numbers(ev, dead, start, stop)
     extras = _extras(ev, start, stop)
-    pieces = [repeat('{"id": '), _ids(start, stop), repeat(', "name": '), names,
-              map(columns.op_pieces.__getitem__, graph.ops[start:stop]), columns.expressions(start, stop, arity),
+    pieces = [repeat('{"id": '), _ids(start, stop), repeat(name_piece), names,
+              map(op_pieces.__getitem__, graph.ops[start:stop]), columns.expressions(start, stop, arity),
               repeat('", "inputs": ['), _arguments(graph, start, stop, arity), repeat('], "value": '), values,
               repeat(', "adjoint": '), adjoints, extras if extras is not None else repeat(_END)]
     return "".join(chain.from_iterable(zip(*pieces)))[:-len(ROW_SEPARATOR)]
