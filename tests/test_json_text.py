@@ -148,7 +148,7 @@ def test_the_columns_write_a_regular_graph_without_the_node_dicts(monkeypatch):
     def no_dicts(*args):
         raise AssertionError("the node dicts were made")
 
-    monkeypatch.setattr("gradcli.output.documents.node_entries", no_dicts)
+    monkeypatch.setattr(json_text, "node_entries", no_dicts)
     assert _written(report) == expected
 
 

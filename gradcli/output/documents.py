@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover - names for annotations: the fast path nev
     from ..run.reports import EvalReport
 from ..core.fmt import json_number, json_value
 from ..core.graph import CONST
-from .json_text import ROW_SEPARATOR, dict_rows, encode, expressions
+from .json_text import ROW_SEPARATOR, dict_rows, encode, node_entries
 
 SCHEMA_VERSION = 1
 
@@ -35,42 +35,6 @@ def to_json(report: EvalReport, with_nodes: bool = True) -> dict:
     if with_nodes:
         doc["nodes"] = list(node_entries(report.evaluation))
     return doc
-
-
-def node_entries(ev: Evaluation, start: int = 0, stop: Optional[int] = None) -> Iterator[dict]:
-    """The ``nodes`` entries of the eval document (of nodes start..stop-1), one dict at a
-    time.  The command line writes the same text from the graph's columns without these
-    dicts (`gradcli.output.json_text.node_rows`)."""
-    graph, values, adjoints, live = ev.graph, ev.values, ev.adjoints, ev.tape.live
-    stop = len(graph) if stop is None else stop
-    scalar = ev.tape.scalar
-    finite = math.isfinite
-    ops, names, shapes = graph.ops, graph.names_of, graph.shapes
-    args_of, tangents = graph.args, ev.tangents
-    for i, expr in zip(range(start, stop), expressions(graph, start, stop)):
-        value = values[i]
-        adjoint = adjoints[i] if live[i] and adjoints else None
-        if scalar:  # floats: the common, fast case
-            value = value if finite(value) else json_number(value)
-            if adjoint is not None and not finite(adjoint):
-                adjoint = json_number(adjoint)
-        else:
-            value = json_value(value)
-            adjoint = None if adjoint is None else json_value(adjoint)
-        entry = {
-            "id": i,
-            "name": names[i],
-            "op": ops[i],
-            "expr": expr,
-            "inputs": list(args_of(i)),
-            "value": value,
-            "adjoint": adjoint,
-        }
-        if shapes[i]:
-            entry["shape"] = list(shapes[i])
-        if tangents:
-            entry["tangent"] = {name: json_value(t[i]) for name, t in tangents.items()}
-        yield entry
 
 
 def _document(report: EvalReport) -> dict:

@@ -8,6 +8,7 @@
   its text is ``repr``'s, one ``%`` over a whole batch's template for the expressions and the
   argument lists), and a batch of rows is one ``"".join``.  The text is byte for byte what
   ``json.dumps`` makes of `gradcli.output.documents.node_entries` (tests/test_json_text.py).
+* `node_entries` -- the same table as dicts, one a node (the API's `to_json`).
 * `expressions` -- the ``expr`` column alone (`Graph.definition` of each node, in bulk).
 
 No NumPy import here: ``gradcli eval ... --json`` runs this on its fast path.
@@ -190,13 +191,13 @@ class _Columns:
         self.graph = graph
         self.escape = escape = _escaped if table else _plain
         names, ops, texts = graph.names_of, graph.ops, graph.texts
-        labels = list(names)
+        labels: list = list(names)
         #: the unnamed nodes, in order (their name is null, their label a constant's text or %i)
         self.unnamed = [i for i, name in enumerate(names) if name is None]
         for i in self.unnamed:
             labels[i] = texts[i] if ops[i] == CONST else f"%{i}"
         #: each node's label (`Graph.label`)
-        self.labels: list[str] = labels  # type: ignore[assignment]
+        self.labels: list[str] = labels
         joined = "".join(labels)
         #: the labels as they go into an expression
         self.arg_labels = list(map(escape, labels)) if table and _NEEDS_ESCAPE.search(joined) else labels
@@ -214,7 +215,7 @@ class _Columns:
         """The ``expr`` of nodes start..stop-1."""
         g, escape = self.graph, self.escape
         ops, params = g.ops, g.params
-        templates = list(map(self.templates.__getitem__, ops[start:stop]))
+        templates: list = list(map(self.templates.__getitem__, ops[start:stop]))
         # inputs, constants, nodes with a parameter: `Graph.definition` writes them
         own: set[int] = set()
         batch_params = params[start:stop]
@@ -260,6 +261,42 @@ def expressions(graph: Graph, start: int = 0, stop: Optional[int] = None) -> lis
 
 
 # ---- the node table -------------------------------------------------------------------------
+def node_entries(ev: Evaluation, start: int = 0, stop: Optional[int] = None) -> Iterator[dict]:
+    """The ``nodes`` entries of the eval document (of nodes start..stop-1), one dict at a
+    time (`gradcli.output.documents.to_json`).  `node_rows` writes their text from the
+    graph's columns without them."""
+    graph, values, adjoints, live = ev.graph, ev.values, ev.adjoints, ev.tape.live
+    stop = len(graph) if stop is None else stop
+    scalar = ev.tape.scalar
+    finite = math.isfinite
+    ops, names, shapes = graph.ops, graph.names_of, graph.shapes
+    args_of, tangents = graph.args, ev.tangents
+    for i, expr in zip(range(start, stop), expressions(graph, start, stop)):
+        value = values[i]
+        adjoint = adjoints[i] if live[i] and adjoints else None
+        if scalar:  # floats: the common, fast case
+            value = value if finite(value) else json_number(value)
+            if adjoint is not None and not finite(adjoint):
+                adjoint = json_number(adjoint)
+        else:
+            value = json_value(value)
+            adjoint = None if adjoint is None else json_value(adjoint)
+        entry = {
+            "id": i,
+            "name": names[i],
+            "op": ops[i],
+            "expr": expr,
+            "inputs": list(args_of(i)),
+            "value": value,
+            "adjoint": adjoint,
+        }
+        if shapes[i]:
+            entry["shape"] = list(shapes[i])
+        if tangents:
+            entry["tangent"] = {name: json_value(t[i]) for name, t in tangents.items()}
+        yield entry
+
+
 #: the argument list by argument count
 _ARGS = ["", "%d", "%d, %d", "%d, %d, %d"]
 #: a row's end, and the next one's separation
@@ -299,8 +336,6 @@ def node_rows(ev: Evaluation, batch: Optional[int] = None) -> Iterator[str]:
         try:
             text = _rows(ev, columns, dead, start, stop)
         except _Irregular:
-            from .documents import node_entries
-
             yield dict_rows(list(node_entries(ev, start, stop)))
             continue
         yield json_visible(text) if columns.unsafe else text
