@@ -205,3 +205,16 @@ def test_eval_json_prints_the_apis_document(argv, lean):
     values = {k: json.loads(v) for k, v in (a.split("=", 1) for a in argv[1:])}
     report = _report(argv[0], **values)
     assert result.stdout == dumps(to_json(report, with_nodes=not lean)) + "\n"
+
+
+def test_a_node_with_another_argument_count_than_its_op_is_written_from_its_dict():
+    """Two nodes whose argument counts are off by one each way would still fill one batch
+    template: the column writer checks every count, and writes such a batch from its dicts."""
+    report = _report("c = a + b; d = sin(c); e = d * c", a=1.0, b=2.0)
+    graph = report.evaluation.graph
+    c, d = graph.names["c"], graph.names["d"]
+    assert graph.arg_end[c] - graph.arg_end[c - 1] == 2 and graph.arg_end[d] - graph.arg_end[d - 1] == 1
+    graph.arg_end[c] -= 1  # c = add(a), d = sin(b, c): the same arguments end to end
+    assert graph.args(c) == (graph.names["a"],) and graph.args(d) == (graph.names["b"], c)
+    expected = json_text.dict_rows(list(json_text.node_entries(report.evaluation)))
+    assert "".join(json_text.node_rows(report.evaluation)) == expected

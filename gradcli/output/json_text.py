@@ -204,7 +204,12 @@ class _Columns:
         #: user text with characters `json_visible` escapes (names, constants' source text)
         self.unsafe = bool(_UNSAFE.search(joined) or _UNSAFE.search("".join(texts)))
         distinct = set(ops)
-        self.templates = {op: _template(op, escape) for op in distinct}
+        #: after each expression: the row's text to its inputs, for the table
+        self.tail = tail = '", "inputs": [' if table else ""
+        templates = {op: _template(op, escape) for op in distinct}
+        self.templates = {op: None if t is None else t + tail for op, t in templates.items()}
+        #: how many arguments each op's template takes (-1: none, the node writes its own)
+        self.arity = {op: -1 if t is None else OPS[op].arity for op, t in templates.items()}
         #: the row's text from the name to the expression; with the name's closing quote
         self.op_pieces = {op: f', "op": {encode(op)}, "expr": "' for op in distinct}
         self.quoted_op_pieces = {op: '"' + piece for op, piece in self.op_pieces.items()}
@@ -212,7 +217,7 @@ class _Columns:
         self.plain_names = self.arg_labels is labels
 
     def expressions(self, start: int, stop: int, arity: list[int]) -> list[str]:
-        """The ``expr`` of nodes start..stop-1."""
+        """The ``expr`` of nodes start..stop-1 (then `tail`)."""
         g, escape = self.graph, self.escape
         ops, params = g.ops, g.params
         templates: list = list(map(self.templates.__getitem__, ops[start:stop]))
@@ -223,11 +228,15 @@ class _Columns:
             own.update(compress(range(start, stop), map(is_not, batch_params, repeat(None))))
         if None in templates:
             own.update(compress(range(start, stop), map(is_, templates, repeat(None))))
+        expected = list(map(self.arity.__getitem__, ops[start:stop]))
         for i in sorted(own):
             expr = g.names_of[i] if ops[i] == INPUT else g.definition(i)
             if not isinstance(expr, str):
                 raise _Irregular(i)
-            templates[i - start] = "%.0s" * arity[i - start] + escape(expr).replace("%", "%%")
+            templates[i - start] = "%.0s" * arity[i - start] + escape(expr).replace("%", "%%") + self.tail
+            expected[i - start] = arity[i - start]
+        if expected != arity:  # a node with another argument count than its op's row: never made by the rules
+            raise _Irregular(start)
         first = g.arg_end[start - 1] if start else 0
         try:
             exprs = (_SEP.join(templates) % _pick(self.arg_labels, g.argv[first:g.arg_end[stop - 1]])).split(_SEP)
@@ -298,17 +307,20 @@ def node_entries(ev: Evaluation, start: int = 0, stop: Optional[int] = None) -> 
 
 
 #: the argument list by argument count
-_ARGS = ["", "%d", "%d, %d", "%d, %d, %d"]
+#: after each argument list: the row's text to its value
+_ARGS_TAIL = '], "value": '
+_ARGS_TABLE = [args + _ARGS_TAIL for args in ("", "%d", "%d, %d", "%d, %d, %d")]
 #: a row's end, and the next one's separation
 _END = "}" + ROW_SEPARATOR
 
 
 def _arguments(graph: Graph, start: int, stop: int, arity: list[int]) -> list[str]:
-    """Each node's ``inputs`` list without its brackets: ``0, 1``."""
-    while len(_ARGS) <= max(arity):
-        _ARGS.append(", ".join(["%d"] * len(_ARGS)))
+    """Each node's ``inputs`` list without its brackets, and the row's text to its value:
+    ``0, 1], "value": ``."""
+    while len(_ARGS_TABLE) <= max(arity):
+        _ARGS_TABLE.append(", ".join(["%d"] * len(_ARGS_TABLE)) + _ARGS_TAIL)
     first = graph.arg_end[start - 1] if start else 0
-    text = _SEP.join(map(_ARGS.__getitem__, arity)) % tuple(graph.argv[first:graph.arg_end[stop - 1]])
+    text = _SEP.join(map(_ARGS_TABLE.__getitem__, arity)) % tuple(graph.argv[first:graph.arg_end[stop - 1]])
     return text.split(_SEP)
 
 
@@ -366,7 +378,7 @@ def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: 
     extras = _extras(ev, start, stop)
     pieces = [repeat('{"id": '), _ids(start, stop), repeat(name_piece), names,
               map(op_pieces.__getitem__, graph.ops[start:stop]), columns.expressions(start, stop, arity),
-              repeat('", "inputs": ['), _arguments(graph, start, stop, arity), repeat('], "value": '), values,
+              _arguments(graph, start, stop, arity), values,
               repeat(', "adjoint": '), adjoints, extras if extras is not None else repeat(_END)]
     return "".join(chain.from_iterable(zip(*pieces)))[:-len(ROW_SEPARATOR)]
 
