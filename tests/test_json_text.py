@@ -216,5 +216,7 @@ def test_a_node_with_another_argument_count_than_its_op_is_written_from_its_dict
     assert graph.arg_end[c] - graph.arg_end[c - 1] == 2 and graph.arg_end[d] - graph.arg_end[d - 1] == 1
     graph.arg_end[c] -= 1  # c = add(a), d = sin(b, c): the same arguments end to end
     assert graph.args(c) == (graph.names["a"],) and graph.args(d) == (graph.names["b"], c)
-    expected = json_text.dict_rows(list(json_text.node_entries(report.evaluation)))
-    assert "".join(json_text.node_rows(report.evaluation)) == expected
+    rows = json.loads("[" + "".join(json_text.node_rows(report.evaluation)) + "]")
+    assert [rows[c]["expr"], rows[d]["expr"]] == [graph.definition(c), graph.definition(d)] == ["add(a)", "sin(b, c)"]
+    assert json_text.expressions(graph) == [graph.names_of[i] if graph.ops[i] == "input" else graph.definition(i)
+                                            for i in range(len(graph))]
