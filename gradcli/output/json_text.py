@@ -7,7 +7,8 @@
   lists, values and adjoints are each formatted in bulk by C code (orjson for the floats where
   its text is ``repr``'s, one ``%`` over a whole batch's template for the expressions and the
   argument lists), and a batch of rows is one ``"".join``.  The text is byte for byte what
-  ``json.dumps`` makes of `gradcli.output.documents.node_entries` (tests/test_json_text.py).
+  ``json.dumps`` makes of `node_entries` (tests/test_json_text.py); a batch it cannot write
+  (a node unlike any the rules make) is written from those dicts.
 * `node_entries` -- the same table as dicts, one a node (the API's `to_json`).
 * `expressions` -- the ``expr`` column alone (`Graph.definition` of each node, in bulk).
 
@@ -306,9 +307,9 @@ def node_entries(ev: Evaluation, start: int = 0, stop: Optional[int] = None) -> 
         yield entry
 
 
-#: the argument list by argument count
 #: after each argument list: the row's text to its value
 _ARGS_TAIL = '], "value": '
+#: the argument list by argument count (grown on demand)
 _ARGS_TABLE = [args + _ARGS_TAIL for args in ("", "%d", "%d, %d", "%d, %d, %d")]
 #: a row's end, and the next one's separation
 _END = "}" + ROW_SEPARATOR
@@ -334,7 +335,7 @@ def _ids(start: int, stop: int) -> list[str]:
 
 def node_rows(ev: Evaluation, batch: Optional[int] = None) -> Iterator[str]:
     """The eval document's node table: each item the rows of up to `batch` (`BATCH`) nodes, joined by
-    `ROW_SEPARATOR`, as `encode` writes `documents.node_entries` (with DEL, C1 and bidi
+    `ROW_SEPARATOR`, as `encode` writes `node_entries` (with DEL, C1 and bidi
     characters from user text as ``\\u`` escapes, `json_visible`)."""
     graph = ev.graph
     n = len(graph)
@@ -408,8 +409,8 @@ def _numbers(ev: Evaluation, dead: list[int], start: int, stop: int) -> tuple[li
 
 
 def _extras(ev: Evaluation, start: int, stop: int) -> Optional[list[str]]:
-    """Each row's end from its adjoint on: ``"shape"`` (arrays) and ``"tangent"`` (forward
-    mode) when a node has them, and the closing brace; None when no node here has either."""
+    """Each row's end after its adjoint: ``"shape"`` (arrays) and ``"tangent"`` (forward
+    mode) when a node has them, then `_END`; None when no node here has either."""
     shapes, tangents = ev.graph.shapes[start:stop], ev.tangents
     if not tangents and not any(shapes):
         return None
