@@ -130,6 +130,7 @@ def test_the_streamed_document_is_dumps_of_to_json(monkeypatch, source, values, 
     ev = _evaluation(source, **values)
     found = [finite_differences(ev, 1e-6, 1e-9)] if checks else []
     monkeypatch.setattr("gradcli.output.documents._BATCH", 2)  # several batches even on a small graph
+    monkeypatch.setattr("gradcli.output.json_text.BATCH", 2)
     for with_nodes in (True, False):
         out = io.StringIO()
         report = EvalReport(evaluation=ev, checks=found)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional
 
 from ..run.evaluate import Evaluation
 
@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover - names for annotations: the fast path nev
     from ..oracles.checks import Check
     from ..run.reports import EvalReport
 from ..core.fmt import json_number, json_value
-from ..core.graph import CONST, INPUT
+from ..core.graph import CONST
+from .json_text import ROW_SEPARATOR, dict_rows, encode, node_entries
 
 SCHEMA_VERSION = 1
 
@@ -34,41 +35,6 @@ def to_json(report: EvalReport, with_nodes: bool = True) -> dict:
     if with_nodes:
         doc["nodes"] = list(node_entries(report.evaluation))
     return doc
-
-
-def node_entries(ev: Evaluation):
-    """The ``nodes`` entries of the eval document, one dict at a time (`write_json`
-    streams them, so a 10^6-node document is never held whole)."""
-    graph, values, adjoints, live = ev.graph, ev.values, ev.adjoints, ev.tape.live
-    scalar = ev.tape.scalar
-    finite = math.isfinite
-    ops, names, shapes = graph.ops, graph.names_of, graph.shapes
-    args_of, definition, tangents = graph.args, graph.definition, ev.tangents
-    for i in range(len(graph)):
-        value = values[i]
-        adjoint = adjoints[i] if live[i] and adjoints else None
-        if scalar:  # floats: the common, fast case
-            value = value if finite(value) else json_number(value)
-            if adjoint is not None and not finite(adjoint):
-                adjoint = json_number(adjoint)
-        else:
-            value = json_value(value)
-            adjoint = None if adjoint is None else json_value(adjoint)
-        op = ops[i]
-        entry = {
-            "id": i,
-            "name": names[i],
-            "op": op,
-            "expr": names[i] if op == INPUT else definition(i),
-            "inputs": list(args_of(i)),
-            "value": value,
-            "adjoint": adjoint,
-        }
-        if shapes[i]:
-            entry["shape"] = list(shapes[i])
-        if tangents:
-            entry["tangent"] = {name: json_value(t[i]) for name, t in tangents.items()}
-        yield entry
 
 
 def _document(report: EvalReport) -> dict:
@@ -241,38 +207,40 @@ def dumps(doc: dict) -> str:
     """The JSON document, indented, with each node on one line (easy to read and grep).
 
     Strict JSON: a non-finite float that reached the document unencoded (a tolerance
-    of inf, a NaN asymmetry) is written as its string, like every other one.
+    of inf, a NaN asymmetry) is written as its string, like every other one.  DEL, C1 and
+    bidi characters from user text are ``\\u`` escapes (`json_visible`).
     """
-    from .terminal import json_visible
-
-    return json_visible("".join(_chunks(doc, doc.get("nodes") or ())))
+    return "".join(_chunks(doc, _entry_rows(doc.get("nodes") or ())))
 
 
-def write_json(report: EvalReport, write, with_nodes: bool = True) -> None:
-    """`dumps(to_json(report, with_nodes))` and a newline, passed to `write` a piece
-    at a time: the node table is encoded in batches as it is made, never held whole."""
-    from .terminal import json_visible
+def write_json(report: EvalReport, write: Callable[[str], object], with_nodes: bool = True) -> None:
+    """`dumps(to_json(report, with_nodes))` and a newline, passed to `write` a piece at a
+    time: the node table is written from the graph's columns a batch at a time
+    (`node_rows`), with no dict per node, and never held whole."""
+    from .json_text import node_rows
 
-    doc = _document(report)
-    for chunk in _chunks(doc, node_entries(report.evaluation) if with_nodes else ()):
-        write(json_visible(chunk))
+    for chunk in _chunks(_document(report), node_rows(report.evaluation) if with_nodes else iter(())):
+        write(chunk)
     write("\n")
 
 
-#: nodes encoded by one json.dumps call when streaming
+#: nodes encoded by one json.dumps call in `dumps`
 _BATCH = 2000
 
 
-def _chunks(doc: dict, nodes) -> Iterator[str]:
-    """The pieces of `dumps`'s text; `nodes` (node entries, maybe made lazily) is written
-    in the place of ``doc["nodes"]``."""
-    import json
+def _entry_rows(nodes: Iterable[dict]) -> Iterator[str]:
+    """Node entries as the node table's text, `_BATCH` to an item (`node_rows`'s form)."""
+    it = iter(nodes)
+    batch = list(islice(it, _BATCH))
+    while batch:
+        yield dict_rows(batch)
+        batch = list(islice(it, _BATCH))
 
-    def one(x: object) -> str:
-        try:
-            return json.dumps(x, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
-        except ValueError:  # a NaN/inf float somewhere: encode them as strings
-            return json.dumps(_finite_only(x), ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+def _chunks(doc: dict, rows: Iterator[str]) -> Iterator[str]:
+    """The pieces of `dumps`'s text; `rows` (the node table's text, a batch of rows to an
+    item, `node_rows`) is written in the place of ``doc["nodes"]``."""
+    from .terminal import json_visible
 
     yield "{"
     keys = list(doc)
@@ -280,57 +248,25 @@ def _chunks(doc: dict, nodes) -> Iterator[str]:
         comma = "," if k < len(keys) - 1 else ""
         value = doc[key]
         if key == "nodes":
-            # each batch in one encoder call, then a line break between nodes: node dicts
-            # hold no nested objects and no text with braces, so "}, {" only ever
-            # separates two nodes
-            it = iter(nodes)
-            batch = list(islice(it, _BATCH))
-            if not batch:
-                yield f"\n  {one(key)}: []{comma}"
+            first = next(rows, None)
+            if first is None:
+                yield f"\n  {encode(key)}: []{comma}"
                 continue
-            yield f"\n  {one(key)}: [\n    "
-            while batch:
-                yield one(batch)[1:-1].replace("}, {", "},\n    {")
-                batch = list(islice(it, _BATCH))
-                if batch:
-                    yield ",\n    "
+            yield f"\n  {encode(key)}: [\n    "
+            yield first
+            for more in rows:
+                yield ROW_SEPARATOR
+                yield more
             yield f"\n  ]{comma}"
         elif key == "checks" and value:
             blocks = []
             for check, entries in value.items():
-                rows = ",\n".join(f"      {one(name)}: {one(e)}" for name, e in entries.items())
-                blocks.append(f"    {one(check)}: {{\n{rows}\n    }}")
-            yield f"\n  {one(key)}: {{\n" + ",\n".join(blocks) + f"\n  }}{comma}"
+                lines = ",\n".join(f"      {encode(name)}: {encode(e)}" for name, e in entries.items())
+                blocks.append(f"    {encode(check)}: {{\n{lines}\n    }}")
+            yield json_visible(f"\n  {encode(key)}: {{\n" + ",\n".join(blocks) + f"\n  }}{comma}")
         else:
-            yield f"\n  {one(key)}: {one(value)}{comma}"
+            yield json_visible(f"\n  {encode(key)}: {encode(value)}{comma}")
     yield "\n}"
-
-
-def _finite_only(doc: Any) -> Any:
-    """A copy of `doc` with non-finite floats as ``"nan"``/``"inf"``/``"-inf"`` (no recursion)."""
-    from ..core.fmt import json_number
-
-    pending: list = []
-
-    def fix(x):
-        if isinstance(x, float):
-            return x if math.isfinite(x) else json_number(x)
-        if isinstance(x, dict):
-            copy: object = dict(x)
-        elif isinstance(x, (list, tuple)):
-            copy = list(x)
-        else:
-            return x
-        pending.append(copy)
-        return copy
-
-    root = fix(doc)
-    while pending:
-        container = pending.pop()
-        keys = container.keys() if isinstance(container, dict) else range(len(container))
-        for k in list(keys):
-            container[k] = fix(container[k])
-    return root
 
 
 def matrix_json(ev: Evaluation, matrix) -> dict:
