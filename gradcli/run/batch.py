@@ -106,15 +106,14 @@ def _parse_bulk(text: str) -> Optional[tuple[list[str], np.ndarray, np.ndarray]]
     """`_parse_rows`'s result for a plain file, or None where it must decide.
 
     Plain: no quotes, no NUL, lines ended by \\n or \\r\\n, no blank line, exactly k-1
-    commas on every line, every cell a finite number for ``float``, no line longer than
+    commas on every line, every cell a finite number for ``float``, no cell longer than
     the csv module's field limit.  Then the csv module would split exactly at the commas
-    and newlines, so the cells are found by two string methods and converted by ``float``
-    (the very function the row reader uses), with one check of the separators in NumPy
-    instead of one per row.  Anything else returns None: the row reader then reads the
-    file again and reports the first bad line in its words.
+    and newlines, so the cells are found without it: the separators are checked in one
+    pass (`_plain_layout`) and the numbers read in bulk (`_bulk_numbers`), to exactly the
+    values ``float`` -- the function the row reader uses -- gives each cell.  Anything
+    else returns None: the row reader then reads the file again and reports the first bad
+    line in its words.
     """
-    import csv
-
     if '"' in text or "\0" in text:
         return None
     if "\r" in text:
@@ -125,29 +124,90 @@ def _parse_bulk(text: str) -> Optional[tuple[list[str], np.ndarray, np.ndarray]]
     names = [h.strip() for h in head.split(",")]
     if not newline or not body or any(not n for n in names) or len(set(names)) != len(names):
         return None
+    if len(head) > _field_limit():
+        return None  # a name over the csv module's field limit: the row reader's error
     if not body.endswith("\n"):
         body += "\n"
     k = len(names)
-    raw = np.frombuffer(body.encode("utf-8"), dtype=np.uint8)
-    seps = np.flatnonzero((raw == 44) | (raw == 10))  # ',' and '\n'
-    if len(seps) % k:
+    raw = body.encode("utf-8")
+    rows = _plain_layout(raw, k)
+    if rows is None:
         return None
-    ends = seps[k - 1::k]
-    grid = (raw[seps] == 10).reshape(-1, k)
-    if not grid[:, -1].all() or grid[:, :-1].any():
-        return None  # some line has more or fewer than k cells (or is blank)
-    lengths = np.diff(ends, prepend=-1) - 1  # bytes per line, at least the characters
-    if lengths.max() > csv.field_size_limit() or (lengths == 0).any():
+    data = _bulk_numbers(raw, body, rows * k)
+    if data is None or not np.isfinite(data).all():
         return None
+    return names, data.reshape(rows, k), np.arange(2, rows + 2)
+
+
+def _field_limit() -> int:
+    import csv
+
+    return csv.field_size_limit()
+
+
+#: the bytes that are not separators (everything but ',' and '\n'): deleted, they leave
+#: the separators in order
+_NOT_SEPARATORS = bytes(b for b in range(256) if b not in b",\n")
+
+
+def _plain_layout(raw: bytes, k: int) -> Optional[int]:
+    """The number of rows when every line of `raw` (which ends with a newline) has exactly
+    k cells and no cell is over the csv module's field limit; else None.
+
+    The separators alone, in order, must be k-1 commas and a newline, once per row
+    (a blank line or a short or long row breaks the pattern); and every stretch of the
+    field limit's length must hold a separator (then no cell is longer than the limit).
+    """
+    separators = raw.translate(None, _NOT_SEPARATORS)
+    rows, extra = divmod(len(separators), k)
+    if extra or separators != (b"," * (k - 1) + b"\n") * rows:
+        return None
+    stretch = max(1, _field_limit() // 2)  # a cell over the limit fills one such stretch
+    for start in range(0, len(raw), stretch):
+        if raw.find(b"\n", start, start + stretch) < 0 and raw.find(b",", start, start + stretch) < 0:
+            return None
+    return rows
+
+
+#: JSON parses numbers, commas and blanks only: every other byte becomes '!', which JSON
+#: refuses, and each newline a comma (the cells of all rows as one JSON array)
+_TO_JSON = bytes(b if b in b"0123456789.eE+-, \t" else 44 if b == 10 else 33 for b in range(256))
+
+
+def _bulk_numbers(raw: bytes, body: str, count: int) -> Optional[np.ndarray]:
+    """The `count` numbers of a body laid out plainly (`_plain_layout`), each exactly
+    ``float`` of its cell; None when a cell is not a number for ``float``.
+
+    orjson reads the cells as one JSON array, in C, where every cell is a JSON number
+    (JSON's numbers are a subset of ``float``'s texts, read with correct rounding to the
+    same double); ``float`` reads them one by one otherwise: without orjson, where a cell
+    is not JSON (``1_000``, ``.5``, ``+1``, ``inf``), and where a cell is ``-0``, which
+    JSON reads as the integer 0 and ``float`` as -0.0.
+    """
+    orjson = _orjson()
+    if orjson is not None:
+        array = bytearray(b"[")
+        array += raw.translate(_TO_JSON)  # the last newline became a comma: it closes the array
+        array[-1] = 93  # ']'
+        try:
+            data = np.array(orjson.loads(array), dtype=float)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if data.shape == (count,) and (data.all() or not _negative_zero_integer(array)):
+                return data
     cells = body.replace("\n", ",").split(",")
     cells.pop()  # after the last line's separator
     try:
-        data = np.array(list(map(float, cells)), dtype=float).reshape(-1, k)
+        return np.array(list(map(float, cells)), dtype=float)
     except ValueError:
         return None
-    if not np.isfinite(data).all():
-        return None
-    return names, data, np.arange(2, data.shape[0] + 2)
+
+
+def _negative_zero_integer(array: bytearray) -> bool:
+    """Whether the JSON array may hold ``-0`` (the integer zero for JSON, -0.0 for ``float``):
+    a cell with a zero, from a file that has one, is looked for (``1e-0,`` counts too)."""
+    return any(end in array for end in (b"-0,", b"-0]", b"-0 ", b"-0\t"))
 
 
 def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict[str, Binding],
@@ -224,7 +284,11 @@ def _row_error(source, names, row, fixed, output, index: int, line: Optional[int
 
 
 def write_csv(batch: Batch, out, fmt: str = "csv") -> None:
-    """Inputs, value and ∂/∂input per row; ``nan`` where a row failed."""
+    """Inputs, value and ∂/∂input per row; ``nan`` where a row failed.
+
+    The rows are ASCII bytes (`float_row_pieces`): where `out` is a text stream over a
+    buffered binary one (stdout), they go to the binary stream, after the text written
+    so far; else they are decoded and written as text."""
     sep = "," if fmt == "csv" else "\t"
     in_names = list(batch.inputs)
     header = [*in_names, "value", *[f"d/d{name}" for name in batch.names]]
@@ -233,50 +297,101 @@ def write_csv(batch: Batch, out, fmt: str = "csv") -> None:
     if not cols or not len(batch.value):
         return
     table = np.column_stack(cols) + 0.0  # + 0.0 turns -0.0 into 0.0: no "-0.0" in the output
+    binary = _binary_stream(out)
     for start in range(0, table.shape[0], CHUNK):
-        _write_pieces(out, float_rows(table[start:start + CHUNK], sep))
+        for piece in float_row_pieces(table[start:start + CHUNK], sep):
+            if binary is not None:
+                _write_pieces(binary, piece)
+            else:
+                _write_pieces(out, bytes(piece).decode("ascii"))
+
+
+def _binary_stream(out):
+    """The buffered binary stream under the text stream `out` (flushed: what was written
+    as text comes first), or None."""
+    import io
+
+    binary = getattr(out, "buffer", None)
+    if not isinstance(binary, io.BufferedIOBase):  # no stream, or an unbuffered one (python -u)
+        return None
+    out.flush()
+    return binary
 
 
 #: largest single write: a pipe's reader that goes away (``| head -2``) must be noticed
 PIECE = 1 << 16
 
 
-def _write_pieces(out, text: str) -> None:
-    """Write `text` a pipe's worth at a time.  One huge write into a pipe whose reader has
-    gone returns short without an error (CPython's text layer then drops the rest silently,
-    exit 0); the next small write raises BrokenPipeError, which the command line reports as 141."""
+def _write_pieces(out, text) -> None:
+    """Write `text` (a string, or bytes for a binary stream) a pipe's worth at a time.  One
+    huge write into a pipe whose reader has gone returns short without an error (CPython's
+    text layer then drops the rest silently, exit 0); the next small write raises
+    BrokenPipeError, which the command line reports as 141."""
+    if not isinstance(text, str):
+        text = memoryview(text)  # slices without copies
     for start in range(0, len(text), PIECE):
         out.write(text[start:start + PIECE])
 
 
 def float_rows(table: np.ndarray, sep: str = ",") -> str:
-    """Rows of `sep`-separated floats, one line each, every value exactly ``repr(value)``.
+    """Rows of `sep`-separated floats, one line each, every value exactly ``repr(value)``."""
+    return b"".join(float_row_pieces(table, sep)).decode("ascii")
+
+
+#: at most this share of rows printed by ``repr`` one at a time between orjson's blocks
+_SPECIAL_SHARE = 1 / 64
+
+
+def float_row_pieces(table: np.ndarray, sep: str = ",") -> list:
+    """`float_rows` as ASCII pieces (bytes-like, in order) to write or join.
 
     Float-to-text is most of a batch run's time, and ``repr`` one value at a time is
     the fastest pure-Python way.  With orjson (a regular dependency) the rows are
     written in bulk: orjson prints finite floats in [1e-4, 1e16) and zero exactly as
     ``repr`` does (shortest round trip), so those rows go through it, and the rest
     (non-finite values, which orjson prints as null; exponent forms, which it prints
-    as 1e-5 where repr prints 1e-05) go through ``repr``.
+    as 1e-5 where repr prints 1e-05) go through ``repr``: between blocks of orjson rows
+    where such rows are few, else all its rows split into lines.
     """
     orjson = _orjson()
     if orjson is None or not table.size:
         columns = [list(map(repr, table[:, j].tolist())) for j in range(table.shape[1])]
-        return "".join([line + "\n" for line in map(sep.join, zip(*columns))])
+        return ["".join([line + "\n" for line in map(sep.join, zip(*columns))]).encode("ascii")]
     size = np.abs(table)
-    special = (~np.isfinite(table) | ((size < 1e-4) & (table != 0)) | (size >= 1e16)).any(axis=1)
-    plain = np.ascontiguousarray(table[~special] if special.any() else table, dtype=np.float64)
-    text = orjson.dumps(plain, option=orjson.OPT_SERIALIZE_NUMPY).decode("ascii")[2:-2].replace("],[", "\n")
+    special = np.flatnonzero((~np.isfinite(table) | ((size < 1e-4) & (table != 0)) | (size >= 1e16)).any(axis=1))
+    row_format = sep.join(["%r"] * table.shape[1]) + "\n"
+    if len(special) > _SPECIAL_SHARE * table.shape[0]:
+        return [_interleaved(orjson, table, special, row_format, sep)]
+    pieces: list = []
+    start = 0
+    for row in special.tolist() + [table.shape[0]]:
+        if row > start:
+            pieces += _json_rows(orjson, table[start:row], sep)
+        if row < table.shape[0]:
+            pieces.append((row_format % tuple(table[row].tolist())).encode("ascii"))
+        start = row + 1
+    return pieces
+
+
+def _json_rows(orjson, block: np.ndarray, sep: str) -> list:
+    """Rows of floats that orjson prints as ``repr`` does: its JSON ``[[a,b],[c,d]]`` with
+    each ``],[`` a newline, the brackets at both ends left out (a view, no copy)."""
+    text = orjson.dumps(np.ascontiguousarray(block, dtype=np.float64), option=orjson.OPT_SERIALIZE_NUMPY)
+    text = text.replace(b"],[", b"\n")
     if sep != ",":
-        text = text.replace(",", sep)
-    if not special.any():
-        return text + "\n"
+        text = text.replace(b",", sep.encode("ascii"))
+    return [memoryview(text)[2:-2], b"\n"]
+
+
+def _interleaved(orjson, table: np.ndarray, special: np.ndarray, row_format: str, sep: str) -> bytes:
+    """Every row, the `special` ones by ``repr`` and the others by orjson, split into lines."""
+    mask = np.zeros(table.shape[0], dtype=bool)
+    mask[special] = True
     lines = np.empty(table.shape[0], dtype=object)
-    if len(plain):
-        lines[~special] = text.split("\n")
-    row_format = sep.join(["%r"] * table.shape[1])
-    lines[special] = [row_format % tuple(row) for row in table[special].tolist()]
-    return "\n".join(lines.tolist()) + "\n"
+    if not mask.all():
+        lines[~mask] = bytes(b"".join(_json_rows(orjson, table[~mask], sep))).split(b"\n")[:-1]
+    lines[mask] = [(row_format % tuple(row))[:-1].encode("ascii") for row in table[mask].tolist()]
+    return b"\n".join(lines.tolist()) + b"\n"
 
 
 def _orjson():
