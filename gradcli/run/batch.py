@@ -287,8 +287,8 @@ def write_csv(batch: Batch, out, fmt: str = "csv") -> None:
     """Inputs, value and ∂/∂input per row; ``nan`` where a row failed.
 
     The rows are ASCII bytes (`float_row_pieces`): where `out` is a text stream over a
-    buffered binary one (stdout), they go to the binary stream, after the text written
-    so far; else they are decoded and written as text."""
+    binary one (stdout), they go to the binary stream, after the text written so far;
+    else they are decoded and written as text."""
     sep = "," if fmt == "csv" else "\t"
     in_names = list(batch.inputs)
     header = [*in_names, "value", *[f"d/d{name}" for name in batch.names]]
@@ -307,12 +307,12 @@ def write_csv(batch: Batch, out, fmt: str = "csv") -> None:
 
 
 def _binary_stream(out):
-    """The buffered binary stream under the text stream `out` (flushed: what was written
-    as text comes first), or None."""
+    """The binary stream under the text stream `out` (flushed: what was written as text
+    comes first), or None.  It is buffered, or raw under ``python -u``/PYTHONUNBUFFERED."""
     import io
 
     binary = getattr(out, "buffer", None)
-    if not isinstance(binary, io.BufferedIOBase):  # no stream, or an unbuffered one (python -u)
+    if not isinstance(binary, (io.BufferedIOBase, io.RawIOBase)):
         return None
     out.flush()
     return binary
@@ -330,7 +330,11 @@ def _write_pieces(out, text) -> None:
     if not isinstance(text, str):
         text = memoryview(text)  # slices without copies
     for start in range(0, len(text), PIECE):
-        out.write(text[start:start + PIECE])
+        piece = text[start:start + PIECE]
+        done = out.write(piece)
+        while isinstance(done, int) and 0 < done < len(piece):  # a raw stream writes what it can
+            piece = piece[done:]
+            done = out.write(piece)
 
 
 def float_rows(table: np.ndarray, sep: str = ",") -> str:
