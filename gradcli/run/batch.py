@@ -378,13 +378,22 @@ def float_row_pieces(table: np.ndarray, sep: str = ",") -> list:
 
 
 def _json_rows(orjson, block: np.ndarray, sep: str) -> list:
-    """Rows of floats that orjson prints as ``repr`` does: its JSON ``[[a,b],[c,d]]`` with
-    each ``],[`` a newline, the brackets at both ends left out (a view, no copy)."""
-    text = orjson.dumps(np.ascontiguousarray(block, dtype=np.float64), option=orjson.OPT_SERIALIZE_NUMPY)
-    text = text.replace(b"],[", b"\n")
+    """Rows of floats that orjson prints as ``repr`` does, ended by newlines.
+
+    orjson writes the block as one flat JSON array, ``[a,b,c,d]`` (a flat array is twice
+    as fast for it as rows of arrays); then every k-th comma becomes a newline, in place
+    in NumPy, the closing bracket the last newline, and the opening one is left out
+    (a view, no copy)."""
+    k = block.shape[1]
+    text = bytearray(orjson.dumps(np.ascontiguousarray(block, dtype=np.float64).ravel(),
+                                  option=orjson.OPT_SERIALIZE_NUMPY))
+    chars = np.frombuffer(text, dtype=np.uint8)
+    commas = np.flatnonzero(chars == 44)  # ','
+    chars[commas[k - 1::k]] = 10  # '\n'
+    chars[-1] = 10
     if sep != ",":
-        text = text.replace(b",", sep.encode("ascii"))
-    return [memoryview(text)[2:-2], b"\n"]
+        chars[commas] = np.where(chars[commas] == 44, ord(sep), 10).astype(np.uint8)
+    return [memoryview(text)[1:]]
 
 
 def _interleaved(orjson, table: np.ndarray, special: np.ndarray, row_format: str, sep: str) -> bytes:
