@@ -288,3 +288,50 @@ def test_console_script_output_is_the_same_unbuffered_or_not(tmp_path, unbuffere
     clicked = invoke(["eval", "a*b", "--points", str(points)])
     assert proc.stdout.decode("ascii") == clicked.stdout
     assert len(clicked.stdout.splitlines()) == 20_001
+
+
+# ---- JSON lines ---------------------------------------------------------------------------------
+def _json_lines_reference(result: batch.Batch) -> str:
+    """The documents one ``json.dumps`` at a time: what `write_json_lines` must write."""
+    import json
+
+    from gradcli.core.fmt import json_number
+
+    lines = []
+    for k in range(len(result.value)):
+        doc = {
+            "schema": 1, "row": k + 1,
+            "inputs": {name: json_number(float(column[k]) + 0.0) for name, column in result.inputs.items()},
+            "value": json_number(float(result.value[k]) + 0.0),
+            "gradient": {name: json_number(float(result.gradient[name][k]) + 0.0) for name in result.names},
+        }
+        lines.append(json.dumps(doc, allow_nan=False) + "\n")
+    return "".join(lines)
+
+
+VALUES = st.one_of(st.floats(width=64), st.sampled_from([0.0, -0.0, 1e-5, 1e16, 5e-324, np.nan, np.inf, -np.inf]))
+
+
+@settings(max_examples=examples(120), deadline=None)
+@given(n=st.integers(0, 30), names=st.lists(st.sampled_from(["a", "b", "x_1", "α", "w%d"]), min_size=1, max_size=3,
+                                            unique=True),
+       wrt=st.integers(0, 3), data=st.data())
+def test_json_lines_are_json_dumps_of_every_row(n, names, wrt, data):
+    def column():
+        return np.array(data.draw(st.lists(VALUES, min_size=n, max_size=n)), dtype=float)
+
+    gradient_names = names[:wrt]
+    result = batch.Batch(gradient_names, {name: column() for name in names}, column(),
+                         {name: column() for name in gradient_names}, np.zeros(n, bool), "")
+    out = io.StringIO()
+    batch.write_json_lines(result, out)
+    assert out.getvalue() == _json_lines_reference(result)
+
+
+def test_json_lines_with_few_special_rows_in_many():
+    result = _result(3000)
+    result.value[[0, 7, 2999]] = (np.nan, -np.inf, 1e-300)
+    binary = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    batch.write_json_lines(result, binary)
+    binary.flush()
+    assert binary.buffer.getvalue().decode("utf-8") == _json_lines_reference(result)
