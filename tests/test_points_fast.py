@@ -235,6 +235,23 @@ def test_few_special_rows_between_orjson_blocks(rows):
         assert batch.float_rows(table, sep) == _reference(table, sep)
 
 
+SPECIALS = st.sampled_from([np.nan, np.inf, -np.inf, 1e-5, -3.5e-7, 5e-324, 1e16, -2.5e300, 9.999999999999999e-05])
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(shape=st.tuples(st.integers(1, 30), st.integers(1, 5)), data=st.data())
+def test_special_cells_among_plain_ones_print_as_repr(shape, data):
+    """Cells orjson cannot print as repr, anywhere (first, last, side by side, whole rows),
+    replaced in orjson's text; and above the share, repr everywhere."""
+    table = np.random.default_rng(data.draw(st.integers(0, 99))).uniform(-1e3, 1e3, size=shape)
+    table[0, 0] = data.draw(st.sampled_from([0.0, -0.0, 1e-4, 123.0]))
+    cells = data.draw(st.lists(st.integers(0, table.size - 1), max_size=table.size))
+    for cell in cells:
+        table.flat[cell] = data.draw(SPECIALS)
+    for sep in (",", "\t"):
+        assert batch.float_rows(table, sep) == _reference(table, sep)
+
+
 class _TrickleRaw(io.RawIOBase):
     """A raw stream that takes at most 1000 bytes a call, as a pipe may."""
 

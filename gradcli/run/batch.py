@@ -343,69 +343,64 @@ def float_rows(table: np.ndarray, sep: str = ",") -> str:
     return b"".join(float_row_pieces(table, sep)).decode("ascii")
 
 
-#: at most this share of rows printed by ``repr`` one at a time between orjson's blocks
-_SPECIAL_SHARE = 1 / 64
+#: above this share of values that orjson cannot print as ``repr`` does, ``repr`` prints them all
+_SPECIAL_SHARE = 1 / 4
 
 
 def float_row_pieces(table: np.ndarray, sep: str = ",") -> list:
     """`float_rows` as ASCII pieces (bytes-like, in order) to write or join.
 
     Float-to-text is most of a batch run's time, and ``repr`` one value at a time is
-    the fastest pure-Python way.  With orjson (a regular dependency) the rows are
+    the fastest pure-Python way.  With orjson (a regular dependency) the values are
     written in bulk: orjson prints finite floats in [1e-4, 1e16) and zero exactly as
-    ``repr`` does (shortest round trip), so those rows go through it, and the rest
-    (non-finite values, which orjson prints as null; exponent forms, which it prints
-    as 1e-5 where repr prints 1e-05) go through ``repr``: between blocks of orjson rows
-    where such rows are few, else all its rows split into lines.
+    ``repr`` does (shortest round trip), so those go through it (`_json_rows`), and the
+    rest (non-finite values, which orjson prints as null; exponent forms, which it
+    prints as 1e-5 or 0.00001 where repr prints 1e-05) through ``repr``, cell by cell;
+    where those are many, ``repr`` prints every value.
     """
     orjson = _orjson()
-    if orjson is None or not table.size:
-        columns = [list(map(repr, table[:, j].tolist())) for j in range(table.shape[1])]
-        return ["".join([line + "\n" for line in map(sep.join, zip(*columns))]).encode("ascii")]
-    size = np.abs(table)
-    special = np.flatnonzero((~np.isfinite(table) | ((size < 1e-4) & (table != 0)) | (size >= 1e16)).any(axis=1))
-    row_format = sep.join(["%r"] * table.shape[1]) + "\n"
-    if len(special) > _SPECIAL_SHARE * table.shape[0]:
-        return [_interleaved(orjson, table, special, row_format, sep)]
-    pieces: list = []
-    start = 0
-    for row in special.tolist() + [table.shape[0]]:
-        if row > start:
-            pieces += _json_rows(orjson, table[start:row], sep)
-        if row < table.shape[0]:
-            pieces.append((row_format % tuple(table[row].tolist())).encode("ascii"))
-        start = row + 1
-    return pieces
+    values = np.ascontiguousarray(table, dtype=np.float64).ravel()
+    if orjson is not None and values.size:
+        size = np.abs(values)
+        special = np.flatnonzero(~np.isfinite(values) | ((size < 1e-4) & (values != 0)) | (size >= 1e16))
+        if len(special) <= _SPECIAL_SHARE * values.size:
+            return _json_rows(orjson, values, table.shape[1], special, sep)
+    columns = [list(map(repr, table[:, j].tolist())) for j in range(table.shape[1])]
+    return ["".join([line + "\n" for line in map(sep.join, zip(*columns))]).encode("ascii")]
 
 
-def _json_rows(orjson, block: np.ndarray, sep: str) -> list:
-    """Rows of floats that orjson prints as ``repr`` does, ended by newlines.
+def _json_rows(orjson, values: np.ndarray, k: int, special: np.ndarray, sep: str) -> list:
+    """Rows of k `values` each, the `special` ones (flat indices) printed by ``repr`` and
+    the others by orjson.
 
-    orjson writes the block as one flat JSON array, ``[a,b,c,d]`` (a flat array is twice
-    as fast for it as rows of arrays); then every k-th comma becomes a newline, in place
-    in NumPy, the closing bracket the last newline, and the opening one is left out
-    (a view, no copy)."""
-    k = block.shape[1]
-    text = bytearray(orjson.dumps(np.ascontiguousarray(block, dtype=np.float64).ravel(),
-                                  option=orjson.OPT_SERIALIZE_NUMPY))
+    orjson writes all values as one flat JSON array, ``[a,b,c,d]`` (a flat array is twice
+    as fast for it as rows of arrays), each special value as a stand-in 0.0; every k-th
+    comma becomes a newline, in place in NumPy, the closing bracket the last newline, and
+    the opening one is left out (a view, no copy).  Then each stand-in's cell, found
+    between its separators, is replaced by ``repr`` of its value."""
+    written = values
+    if len(special):
+        written = values.copy()
+        written[special] = 0.0
+    text = bytearray(orjson.dumps(written, option=orjson.OPT_SERIALIZE_NUMPY))
     chars = np.frombuffer(text, dtype=np.uint8)
     commas = np.flatnonzero(chars == 44)  # ','
     chars[commas[k - 1::k]] = 10  # '\n'
     chars[-1] = 10
     if sep != ",":
         chars[commas] = np.where(chars[commas] == 44, ord(sep), 10).astype(np.uint8)
-    return [memoryview(text)[1:]]
-
-
-def _interleaved(orjson, table: np.ndarray, special: np.ndarray, row_format: str, sep: str) -> bytes:
-    """Every row, the `special` ones by ``repr`` and the others by orjson, split into lines."""
-    mask = np.zeros(table.shape[0], dtype=bool)
-    mask[special] = True
-    lines = np.empty(table.shape[0], dtype=object)
-    if not mask.all():
-        lines[~mask] = bytes(b"".join(_json_rows(orjson, table[~mask], sep))).split(b"\n")[:-1]
-    lines[mask] = [(row_format % tuple(row))[:-1].encode("ascii") for row in table[mask].tolist()]
-    return b"\n".join(lines.tolist()) + b"\n"
+    view = memoryview(text)
+    if not len(special):
+        return [view[1:]]
+    bounds = np.concatenate(([0], commas, [len(text) - 1]))  # cell i lies between bounds[i] and bounds[i + 1]
+    pieces: list = []
+    at = 1
+    for start, stop, number in zip((bounds[special] + 1).tolist(), bounds[special + 1].tolist(),
+                                   values[special].tolist()):
+        pieces += (view[at:start], repr(number).encode("ascii"))
+        at = stop
+    pieces.append(view[at:])
+    return [b"".join(pieces)]
 
 
 def _orjson():
