@@ -156,8 +156,9 @@ def _plain_layout(raw: bytes, k: int) -> Optional[int]:
     k cells and no cell is over the csv module's field limit; else None.
 
     The separators alone, in order, must be k-1 commas and a newline, once per row
-    (a blank line or a short or long row breaks the pattern); and every stretch of the
-    field limit's length must hold a separator (then no cell is longer than the limit).
+    (a blank line or a short or long row breaks the pattern); and every stretch of half
+    the field limit must hold a separator (then no cell is longer than the limit: a
+    longer one would cover a whole stretch).
     """
     separators = raw.translate(None, _NOT_SEPARATORS)
     rows, extra = divmod(len(separators), k)
@@ -192,7 +193,7 @@ def _bulk_numbers(raw: bytes, body: str, count: int) -> Optional[np.ndarray]:
         array[-1] = 93  # ']'
         try:
             data = np.array(orjson.loads(array), dtype=float)
-        except orjson.JSONDecodeError:
+        except (orjson.JSONDecodeError, OverflowError):
             pass
         else:
             if data.shape == (count,) and (data.all() or not _negative_zero_integer(array)):
@@ -206,8 +207,9 @@ def _bulk_numbers(raw: bytes, body: str, count: int) -> Optional[np.ndarray]:
 
 
 def _negative_zero_integer(array: bytearray) -> bool:
-    """Whether the JSON array may hold ``-0`` (the integer zero for JSON, -0.0 for ``float``):
-    a cell with a zero, from a file that has one, is looked for (``1e-0,`` counts too)."""
+    """Whether the JSON array may hold the cell ``-0`` (the integer 0 for JSON, -0.0 for
+    ``float``).  Looked for only where some value read is zero; ``1e-0,`` counts too (then
+    ``float`` reads the file: slower, never wrong)."""
     return any(end in array for end in (b"-0,", b"-0]", b"-0 ", b"-0\t"))
 
 
