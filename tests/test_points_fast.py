@@ -166,6 +166,20 @@ def test_fast_path_prints_what_click_prints_for_any_csv(folder, text, program, t
     event(f"exit {fast[0]}")
 
 
+@pytest.mark.parametrize("argv", [
+    ["eval", "s = a*b; s + a", "a=2", "b=3", "--output", "s"],
+    ["eval", "s = a*b; s + a", "a=2", "b=3", "--output=s", "--json"],
+    ["eval", "s = a*b; s + a", "a=2", "b=3", "--output", "nope"],
+    ["eval", "a*b + c", "a=2", "b=3", "c=1", "--wrt", "a,c", "--format", "csv"],
+    ["eval", "a*b", "a=2", "b=3", "--wrt", "z"],
+    ["eval", "a*b", "a=2", "b=3", "--points", "missing.csv"],
+])
+def test_valued_options_print_what_click_prints(argv):
+    assert fast_eval_args(argv) is not None
+    clicked = invoke(argv)
+    assert run_entry_point(argv) == (clicked.exit_code, clicked.stdout, clicked.stderr)
+
+
 def test_points_from_stdin_on_both_paths():
     argv = ["eval", "a*b", "--points", "-", "--format", "csv"]
     fast = run_entry_point(argv, b"a,b\n1,2\n0.5,-3e-5\n")
