@@ -379,7 +379,8 @@ def _json_rows(orjson, values: np.ndarray, k: int, special: np.ndarray, sep: str
     as fast for it as rows of arrays), each special value as a stand-in 0.0; every k-th
     comma becomes a newline, in place in NumPy, the closing bracket the last newline, and
     the opening one is left out (a view, no copy).  Then each stand-in's cell, found
-    between its separators, is replaced by ``repr`` of its value."""
+    between its separators, is replaced by ``repr`` of its value: the pieces between are
+    views too, joined only where they are many."""
     written = values
     if len(special):
         written = values.copy()
@@ -402,7 +403,11 @@ def _json_rows(orjson, values: np.ndarray, k: int, special: np.ndarray, sep: str
         pieces += (view[at:start], repr(number).encode("ascii"))
         at = stop
     pieces.append(view[at:])
-    return [b"".join(pieces)]
+    return pieces if len(pieces) <= _FEW_PIECES else [b"".join(pieces)]
+
+
+#: up to this many pieces are written one by one (views: no copy); more are joined first
+_FEW_PIECES = 256
 
 
 def _orjson():
