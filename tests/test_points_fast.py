@@ -366,3 +366,14 @@ def test_json_lines_with_few_special_rows_in_many():
     batch.write_json_lines(result, binary)
     binary.flush()
     assert binary.buffer.getvalue().decode("utf-8") == _json_lines_reference(result)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "latin-1", "utf-8"])
+def test_rows_follow_the_text_streams_encoding(encoding):
+    result = _result(50)
+    text = io.StringIO()
+    batch.write_csv(result, text)
+    stream = io.TextIOWrapper(io.BytesIO(), encoding=encoding)
+    batch.write_csv(result, stream)
+    stream.flush()
+    assert stream.buffer.getvalue().decode(encoding) == text.getvalue()

@@ -311,14 +311,26 @@ def write_csv(batch: Batch, out, fmt: str = "csv") -> None:
 
 def _binary_stream(out):
     """The binary stream under the text stream `out` (flushed: what was written as text
-    comes first), or None.  It is buffered, or raw under ``python -u``/PYTHONUNBUFFERED."""
+    comes first), or None.  It is buffered, or raw under ``python -u``/PYTHONUNBUFFERED.
+    None too where the text stream would write the rows' characters otherwise than
+    ASCII does: another encoding (UTF-16), or newlines translated (Windows)."""
     import io
+    import os
 
     binary = getattr(out, "buffer", None)
-    if not isinstance(binary, (io.BufferedIOBase, io.RawIOBase)):
+    if not isinstance(binary, (io.BufferedIOBase, io.RawIOBase)) or os.linesep != "\n":
+        return None
+    try:
+        if _ROW_CHARACTERS.encode(getattr(out, "encoding", None) or "ascii") != _ROW_CHARACTERS.encode("ascii"):
+            return None
+    except (LookupError, UnicodeError):
         return None
     out.flush()
     return binary
+
+
+#: every character a row of numbers can hold
+_ROW_CHARACTERS = "0123456789.,-+eE\t\nnaif"
 
 
 #: largest single write: a pipe's reader that goes away (``| head -2``) must be noticed
