@@ -137,6 +137,8 @@ def run(args: argparse.Namespace) -> str:
         make_points(tiny, 1)
         start, start_cpu, _ = median_run_cpu(["sh", "-c", sh, gradcli, tiny, out], runs, env)
         floor, floor_cpu, _ = median_run_cpu([python, "-c", "import numpy"], runs, env)
+        lines, lines_cpu, lines_status = median_run_cpu(["sh", "-c", sh.replace(" > ", " --json > "), gradcli,
+                                                         points, out], runs, env)
         table_rows = [
             ["Python csv round trip (reference)", f"{ref:.2f}", f"{ref_cpu:.2f}", f"{rows / ref:,.0f}",
              f"{rows / ref_cpu:,.0f}", "1.00", ""],
@@ -144,6 +146,9 @@ def run(args: argparse.Namespace) -> str:
              f"{med:.2f}", f"{cpu:.2f}", f"{rows / med:,.0f}", f"{rows / cpu:,.0f}", f"{ref / med:.2f}",
              "; ".join(f"≥ {goal:,.0f}/s: {mark(rows / med >= goal)} (CPU: {mark(rows / cpu >= goal)})"
                        for goal in (GOAL_ROWS_PER_SECOND, GOAL_PLAIN_ROWS_PER_SECOND))],
+            ["the same with `--json` (JSON lines out)" + (f" (exit {lines_status})" if lines_status else ""),
+             f"{lines:.2f}", f"{lines_cpu:.2f}", f"{rows / lines:,.0f}", f"{rows / lines_cpu:,.0f}",
+             f"{ref / lines:.2f}", ""],
             ["the same on 1 row (start-up)", f"{start:.2f}", f"{start_cpu:.2f}", "", "", "", ""],
             ["`python -c \"import numpy\"` (start-up floor)", f"{floor:.2f}", f"{floor_cpu:.2f}", "", "", "", ""],
         ]
