@@ -266,6 +266,24 @@ def test_special_cells_among_plain_ones_print_as_repr(shape, data):
         assert batch.float_rows(table, sep) == _reference(table, sep)
 
 
+@pytest.mark.parametrize("plain, answered", [
+    ([1234567.8901234567], True),                                       # a value is the first stand-in: the next
+    ([1234567.8901234567, 2345678.9012345676, 98765.43210987654], False),  # every stand-in is a value
+    ([-1234567.8901234567], False),                                     # a value's text holds the stand-in's
+    ([11234567.890123457, 0.5], True),
+])
+def test_special_cells_around_values_like_the_stand_ins(plain, answered):
+    """Where no stand-in marks the special cells unmistakably, orjson's route declines
+    and ``repr`` prints every value: the text is the same either way."""
+    orjson = pytest.importorskip("orjson")
+    table = np.array([[*plain, 1e-9, np.nan], [*plain, 2.5, -np.inf]] * 3)
+    values = table.ravel()
+    special = np.flatnonzero(~np.isfinite(values) | (np.abs(values) < 1e-4))
+    assert (batch._json_rows(orjson, values, table.shape[1], special, ",") is not None) == answered
+    for sep in (",", "\t"):
+        assert batch.float_rows(table, sep) == _reference(table, sep)
+
+
 class _TrickleRaw(io.RawIOBase):
     """A raw stream that takes at most 1000 bytes a call, as a pipe may."""
 

@@ -357,10 +357,6 @@ def float_rows(table: np.ndarray, sep: str = ",") -> str:
     return b"".join(float_row_pieces(table, sep)).decode("ascii")
 
 
-#: above this share of values that orjson cannot print as ``repr`` does, ``repr`` prints them all
-_SPECIAL_SHARE = 1 / 4
-
-
 def float_row_pieces(table: np.ndarray, sep: str = ",") -> list:
     """`float_rows` as ASCII pieces (bytes-like, in order) to write or join.
 
@@ -370,33 +366,48 @@ def float_row_pieces(table: np.ndarray, sep: str = ",") -> list:
     ``repr`` does (shortest round trip), so those go through it (`_json_rows`), and the
     rest (non-finite values, which orjson prints as null; exponent forms, which it
     prints as 1e-5 or 0.00001 where repr prints 1e-05) through ``repr``, cell by cell;
-    where those are many, ``repr`` prints every value.
+    where those are over half the values, ``repr`` prints every value.
     """
     orjson = _orjson()
     values = np.ascontiguousarray(table, dtype=np.float64).ravel()
     if orjson is not None and values.size:
         size = np.abs(values)
         special = np.flatnonzero(~np.isfinite(values) | ((size < 1e-4) & (values != 0)) | (size >= 1e16))
-        if len(special) <= _SPECIAL_SHARE * values.size:
-            return _json_rows(orjson, values, table.shape[1], special, sep)
+        pieces = None if len(special) > _SPECIAL_SHARE * values.size else _json_rows(
+            orjson, values, table.shape[1], special, sep)
+        if pieces is not None:
+            return pieces
     columns = [list(map(repr, table[:, j].tolist())) for j in range(table.shape[1])]
     return ["".join([line + "\n" for line in map(sep.join, zip(*columns))]).encode("ascii")]
 
 
-def _json_rows(orjson, values: np.ndarray, k: int, special: np.ndarray, sep: str) -> list:
+#: above this share of values that orjson cannot print as ``repr`` does, ``repr`` prints
+#: every value (measured: the same time at about this share)
+_SPECIAL_SHARE = 1 / 2
+
+
+#: stand-ins for the values orjson cannot print as ``repr`` does: plain floats whose
+#: text marks their cells (the first that no value written equals)
+_STAND_INS = (1234567.8901234567, 2345678.9012345676, 98765.43210987654)
+
+
+def _json_rows(orjson, values: np.ndarray, k: int, special: np.ndarray, sep: str) -> Optional[list]:
     """Rows of k `values` each, the `special` ones (flat indices) printed by ``repr`` and
-    the others by orjson.
+    the others by orjson; None where no stand-in marks the special cells unmistakably.
 
     orjson writes all values as one flat JSON array, ``[a,b,c,d]`` (a flat array is twice
-    as fast for it as rows of arrays), each special value as a stand-in 0.0; every k-th
-    comma becomes a newline, in place in NumPy, the closing bracket the last newline, and
-    the opening one is left out (a view, no copy).  Then each stand-in's cell, found
-    between its separators, is replaced by ``repr`` of its value: the pieces between are
-    views too, joined only where they are many."""
+    as fast for it as rows of arrays), each special value as a stand-in; every k-th comma
+    becomes a newline, in place in NumPy, the closing bracket the last newline, and the
+    opening one is left out (a view, no copy).  Then the text is split at the stand-ins'
+    cells and joined again with ``repr`` of each special value between the parts (the
+    stand-in's text appears exactly once per special value, or this returns None)."""
     written = values
     if len(special):
+        stand_in = next((s for s in _STAND_INS if not (values == s).any()), None)
+        if stand_in is None:
+            return None
         written = values.copy()
-        written[special] = 0.0
+        written[special] = stand_in
     text = bytearray(orjson.dumps(written, option=orjson.OPT_SERIALIZE_NUMPY))
     chars = np.frombuffer(text, dtype=np.uint8)
     commas = np.flatnonzero(chars == 44)  # ','
@@ -404,22 +415,17 @@ def _json_rows(orjson, values: np.ndarray, k: int, special: np.ndarray, sep: str
     chars[-1] = 10
     if sep != ",":
         chars[commas] = np.where(chars[commas] == 44, ord(sep), 10).astype(np.uint8)
-    view = memoryview(text)
     if not len(special):
-        return [view[1:]]
-    bounds = np.concatenate(([0], commas, [len(text) - 1]))  # cell i lies between bounds[i] and bounds[i + 1]
-    pieces: list = []
-    at = 1
-    for start, stop, number in zip((bounds[special] + 1).tolist(), bounds[special + 1].tolist(),
-                                   values[special].tolist()):
-        pieces += (view[at:start], repr(number).encode("ascii"))
-        at = stop
-    pieces.append(view[at:])
-    return pieces if len(pieces) <= _FEW_PIECES else [b"".join(pieces)]
-
-
-#: up to this many pieces are written one by one (views: no copy); more are joined first
-_FEW_PIECES = 256
+        return [memoryview(text)[1:]]
+    del chars  # releases the text's buffer, which may now be split
+    marker = repr(stand_in).encode("ascii")  # as orjson prints it: a plain float
+    if text.count(marker) != len(special):
+        return None  # some other value's text holds the marker
+    pieces: list = [None] * (2 * len(special) + 1)
+    pieces[0::2] = text.split(marker)
+    pieces[0] = pieces[0][1:]
+    pieces[1::2] = "\0".join(map(repr, values[special].tolist())).encode("ascii").split(b"\0")
+    return [b"".join(pieces)]
 
 
 def _orjson():
