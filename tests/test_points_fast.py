@@ -395,3 +395,18 @@ def test_rows_follow_the_text_streams_encoding(encoding):
     batch.write_csv(result, stream)
     stream.flush()
     assert stream.buffer.getvalue().decode(encoding) == text.getvalue()
+
+
+def test_without_orjson_the_same_numbers_and_text(monkeypatch):
+    """orjson is a regular dependency, but an environment without it reads and writes
+    the same: ``float`` of every cell, ``repr`` of every value."""
+    text = "a,b\n1.5,-0\n1e-7,2\n-3,4.25e300\n"
+    with_orjson = batch._parse_bulk(text)
+    table = np.array([[1.5, -0.0, np.nan], [1e-7, 2.0, 0.1], [-3.0, 4.25e300, 7.0]])
+    written = batch.float_rows(table)
+    monkeypatch.setitem(sys.modules, "orjson", None)
+    assert batch._orjson() is None
+    without = batch._parse_bulk(text)
+    assert with_orjson is not None and without is not None
+    assert without[1].tobytes() == with_orjson[1].tobytes()
+    assert batch.float_rows(table) == written == _reference(table)
