@@ -266,20 +266,40 @@ def test_special_cells_among_plain_ones_print_as_repr(shape, data):
         assert batch.float_rows(table, sep) == _reference(table, sep)
 
 
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("share", [0.1, 0.45, 0.55])
+def test_many_special_cells_anywhere_print_as_repr(seed, share):
+    rng = np.random.default_rng(seed)
+    k = 1 + seed % 4
+    table = rng.uniform(-1e3, 1e3, size=(4000 // k, k))
+    cells = rng.random(table.shape) < share
+    table[cells] = rng.choice([np.nan, np.inf, -np.inf, 1e-5, -3.5e-7, 5e-324, 1e16, 2.5e300], size=cells.sum())
+    if seed % 2:
+        table[0, 0] = table[-1, -1] = np.nan  # first and last cells too
+    else:
+        table[0, 0] = table[-1, -1] = 1.5
+    for sep in (",", "\t"):
+        assert batch.float_rows(table, sep) == _reference(table, sep)
+
+
 @pytest.mark.parametrize("plain, answered", [
     ([1234567.8901234567], True),                                       # a value is the first stand-in: the next
     ([1234567.8901234567, 2345678.9012345676, 98765.43210987654], False),  # every stand-in is a value
     ([-1234567.8901234567], False),                                     # a value's text holds the stand-in's
     ([11234567.890123457, 0.5], True),
 ])
-def test_special_cells_around_values_like_the_stand_ins(plain, answered):
-    """Where no stand-in marks the special cells unmistakably, orjson's route declines
-    and ``repr`` prints every value: the text is the same either way."""
+@pytest.mark.parametrize("many", [False, True])
+def test_special_cells_around_values_like_the_stand_ins(plain, answered, many):
+    """Where no stand-in marks many special cells unmistakably, orjson's route declines
+    and ``repr`` prints every value (a few are placed by position); the text is the same
+    either way."""
     orjson = pytest.importorskip("orjson")
-    table = np.array([[*plain, 1e-9, np.nan], [*plain, 2.5, -np.inf]] * 3)
+    rows = batch._FEW_SPECIAL if many else 3
+    table = np.array([[*plain, 1e-9, np.nan], [*plain, 2.5, -np.inf]] * rows)
     values = table.ravel()
     special = np.flatnonzero(~np.isfinite(values) | (np.abs(values) < 1e-4))
-    assert (batch._json_rows(orjson, values, table.shape[1], special, ",") is not None) == answered
+    by_orjson = batch._json_rows(orjson, values, table.shape[1], special, ",") is not None
+    assert by_orjson == (answered or (not many and len(plain) < 3))
     for sep in (",", "\t"):
         assert batch.float_rows(table, sep) == _reference(table, sep)
 

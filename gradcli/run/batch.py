@@ -386,6 +386,11 @@ def float_row_pieces(table: np.ndarray, sep: str = ",") -> list:
 _SPECIAL_SHARE = 1 / 2
 
 
+#: up to this many special values are put in between views of orjson's text; more, by
+#: splitting the text at the stand-ins (a few passes over it, but no Python loop)
+_FEW_SPECIAL = 1000
+
+
 #: stand-ins for the values orjson cannot print as ``repr`` does: plain floats whose
 #: text marks their cells (the first that no value written equals)
 _STAND_INS = (1234567.8901234567, 2345678.9012345676, 98765.43210987654)
@@ -398,9 +403,10 @@ def _json_rows(orjson, values: np.ndarray, k: int, special: np.ndarray, sep: str
     orjson writes all values as one flat JSON array, ``[a,b,c,d]`` (a flat array is twice
     as fast for it as rows of arrays), each special value as a stand-in; every k-th comma
     becomes a newline, in place in NumPy, the closing bracket the last newline, and the
-    opening one is left out (a view, no copy).  Then the text is split at the stand-ins'
-    cells and joined again with ``repr`` of each special value between the parts (the
-    stand-in's text appears exactly once per special value, or this returns None)."""
+    opening one is left out (a view, no copy).  Then ``repr`` of each special value takes
+    its stand-in's place: between views of the text where they are few, else by splitting
+    the text at the stand-ins' cells and joining the parts with them (the stand-in's text
+    must appear exactly once per special value, or this returns None)."""
     written = values
     if len(special):
         stand_in = next((s for s in _STAND_INS if not (values == s).any()), None)
@@ -417,11 +423,22 @@ def _json_rows(orjson, values: np.ndarray, k: int, special: np.ndarray, sep: str
         chars[commas] = np.where(chars[commas] == 44, ord(sep), 10).astype(np.uint8)
     if not len(special):
         return [memoryview(text)[1:]]
+    if len(special) <= _FEW_SPECIAL:  # the text as views between the stand-ins' cells: no pass over it
+        bounds = np.concatenate(([0], commas, [len(text) - 1]))  # cell i lies between bounds[i] and bounds[i + 1]
+        view = memoryview(text)
+        pieces: list = []
+        at = 1
+        for start, stop, number in zip((bounds[special] + 1).tolist(), bounds[special + 1].tolist(),
+                                       values[special].tolist()):
+            pieces += (view[at:start], repr(number).encode("ascii"))
+            at = stop
+        pieces.append(view[at:])
+        return pieces
     del chars  # releases the text's buffer, which may now be split
     marker = repr(stand_in).encode("ascii")  # as orjson prints it: a plain float
     if text.count(marker) != len(special):
         return None  # some other value's text holds the marker
-    pieces: list = [None] * (2 * len(special) + 1)
+    pieces = [None] * (2 * len(special) + 1)
     pieces[0::2] = text.split(marker)
     pieces[0] = pieces[0][1:]
     pieces[1::2] = "\0".join(map(repr, values[special].tolist())).encode("ascii").split(b"\0")
