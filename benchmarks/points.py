@@ -73,7 +73,7 @@ def phases(path: str, rows: int, runs: int) -> list[list[str]]:
         t1 = time.process_time()
         result = batch.evaluate_points(PROGRAM, names, data, {})
         t2 = time.process_time()
-        batch.write_csv(result, io.StringIO())
+        batch.write_csv(result, io.TextIOWrapper(io.BytesIO(), encoding="utf-8"))  # as stdout: bytes underneath
         t3 = time.process_time()
         table_ = np.column_stack([data, result.value, *result.gradient.values()])
         t4 = time.process_time()
@@ -107,6 +107,18 @@ def plain_install() -> bool:
     return False
 
 
+def bytecode_cached(python: str) -> bool:
+    """Whether `python` finds gradcli's modules compiled (``__pycache__``): where it does not
+    (PYTHONDONTWRITEBYTECODE and no compiled files), every run compiles them again, which
+    adds tens of milliseconds of start-up that an installed package does not pay."""
+    code = ("import importlib.util, os, gradcli.cli.main as m; "
+            "print(os.path.exists(importlib.util.cache_from_source(m.__file__)))")
+    import subprocess
+
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    return done.stdout.strip() == "True"
+
+
 def run(args: argparse.Namespace) -> str:
     gradcli = find_gradcli(args.gradcli)
     python = script_interpreter(gradcli)
@@ -124,6 +136,9 @@ def run(args: argparse.Namespace) -> str:
         tiny = os.path.join(tmp, "tiny.csv")
         make_points(tiny, 1)
         start, start_cpu, _ = median_run_cpu(["sh", "-c", sh, gradcli, tiny, out], runs, env)
+        floor, floor_cpu, _ = median_run_cpu([python, "-c", "import numpy"], runs, env)
+        lines, lines_cpu, lines_status = median_run_cpu(["sh", "-c", sh.replace(" > ", " --json > "), gradcli,
+                                                         points, out], runs, env)
         table_rows = [
             ["Python csv round trip (reference)", f"{ref:.2f}", f"{ref_cpu:.2f}", f"{rows / ref:,.0f}",
              f"{rows / ref_cpu:,.0f}", "1.00", ""],
@@ -131,7 +146,11 @@ def run(args: argparse.Namespace) -> str:
              f"{med:.2f}", f"{cpu:.2f}", f"{rows / med:,.0f}", f"{rows / cpu:,.0f}", f"{ref / med:.2f}",
              "; ".join(f"≥ {goal:,.0f}/s: {mark(rows / med >= goal)} (CPU: {mark(rows / cpu >= goal)})"
                        for goal in (GOAL_ROWS_PER_SECOND, GOAL_PLAIN_ROWS_PER_SECOND))],
+            ["the same with `--json` (JSON lines out)" + (f" (exit {lines_status})" if lines_status else ""),
+             f"{lines:.2f}", f"{lines_cpu:.2f}", f"{rows / lines:,.0f}", f"{rows / lines_cpu:,.0f}",
+             f"{ref / lines:.2f}", ""],
             ["the same on 1 row (start-up)", f"{start:.2f}", f"{start_cpu:.2f}", "", "", "", ""],
+            ["`python -c \"import numpy\"` (start-up floor)", f"{floor:.2f}", f"{floor_cpu:.2f}", "", "", "", ""],
         ]
         if not args.no_phases:
             table_rows += phases(points, rows, runs)
@@ -139,7 +158,10 @@ def run(args: argparse.Namespace) -> str:
     out_lines.append(f"{rows:,} rows `a,b`, output to a file; median of {runs} runs; "
                      f"{'orjson hidden (the fallback)' if plain else 'with orjson (the plain install)'}. "
                      f"Goals (issue 24): ≥ {GOAL_ROWS_PER_SECOND:,.0f} rows/s end to end, "
-                     f"≥ {GOAL_PLAIN_ROWS_PER_SECOND:,.0f} on the plain install.\n")
+                     f"≥ {GOAL_PLAIN_ROWS_PER_SECOND:,.0f} on the plain install. "
+                     + ("gradcli's bytecode is cached." if bytecode_cached(python) else
+                        "gradcli's bytecode is NOT cached (PYTHONDONTWRITEBYTECODE?): every run compiles its modules; "
+                        "`python -m compileall` the package for an installed package's figures.") + "\n")
     out_lines.append(table(["what", "wall s", "CPU s", "rows/s (wall)", "rows/s (CPU)", "speed × reference", "goal"],
                            table_rows, align="lrrrrrl"))
     return "\n".join(out_lines) + "\n"

@@ -21,5 +21,11 @@ FORMATS: dict[str, tuple[str, ...]] = {
 
 #: the spellings a plain ``gradcli eval`` line may use on the click-free fast path
 #: (`gradcli.cli.main`), each with the key of the option it spells; ``--format`` takes
-#: the values FORMATS["eval"] lists
-FAST_PATH: dict[str, str] = {"--json": "json", "--format": "format", "--no-nodes": "nodes"}
+#: the values FORMATS["eval"] lists, the keys of FAST_PATH_VALUES one value each
+FAST_PATH: dict[str, str] = {"--json": "json", "--format": "format", "--no-nodes": "nodes",
+                             "--points": "points", "--output": "output", "--wrt": "wrt"}
+
+#: the fast path's options that take one value (a file name, a step name, a list of
+#: names), each with the parameter it sets: the option's ``dest`` (tested against
+#: `gradcli.cli.options.OPTIONS`)
+FAST_PATH_VALUES: dict[str, str] = {"points": "points_file", "output": "output", "wrt": "wrt"}

@@ -2,12 +2,15 @@
 
 ``gradcli eval PROGRAM NAME=VALUE ... [--json | --format F]`` is what shell loops run
 thousands of times, and importing click costs more than everything else gradcli does
-for a small program.  So that exact form -- a program that does not start with '-',
-bindings NAME=VALUE, and at most the options `gradcli.cli.formats.FAST_PATH` lists (``--json``,
-``--format F``, ``--no-nodes``) -- is parsed here by a strict allow-list and sent to the
-same `gradcli.cli.evaluation.run_eval` the click command calls.
-Anything else (another option, a file, --help, a typo) goes to click unchanged, so
-there is one implementation and one set of messages.
+for a small program; ``gradcli eval PROGRAM --points FILE.csv`` is a batch whose
+start-up is a good part of its time.  So those forms -- a program that does not start
+with '-', bindings NAME=VALUE, and at most the options `gradcli.cli.formats.FAST_PATH`
+lists (``--json``, ``--format F``, ``--no-nodes``, ``--points FILE``, ``--output NAME``,
+``--wrt A,B``), each at most once -- are parsed here by a strict allow-list and sent to
+the same `gradcli.cli.evaluation.run_eval` the click command calls.
+Anything else (another option, a file, --help, a typo, an option given twice, a value
+that starts with '-') goes to click unchanged, so there is one implementation and one
+set of messages.
 """
 
 from __future__ import annotations
@@ -16,11 +19,17 @@ import re
 import sys
 from typing import Optional
 
-from .formats import FAST_PATH, FORMATS
+from .formats import FAST_PATH, FAST_PATH_VALUES, FORMATS
 
 _BINDING = re.compile(r"[^\W\d]\w*=\S.*", re.DOTALL)
 #: the eval formats, from the one declaration of the options (`gradcli.cli.options`)
 _FORMATS = set(FORMATS["eval"])
+
+
+def _plain_value(key: str, value: str) -> bool:
+    """A value the fast path passes on as click would: not empty, and not starting with '-'
+    (which click might read as an option), except ``--points -`` (stdin)."""
+    return bool(value) and (not value.startswith("-") or (key == "points" and value == "-"))
 
 
 def fast_eval_args(argv: list[str]) -> Optional[dict]:
@@ -30,6 +39,7 @@ def fast_eval_args(argv: list[str]) -> Optional[dict]:
     program, rest = argv[1], argv[2:]
     fmt: Optional[str] = None
     show_nodes: Optional[bool] = None
+    values: dict[str, str] = {}
     bindings: list[str] = []
     i = 0
     while i < len(rest):
@@ -45,12 +55,21 @@ def fast_eval_args(argv: list[str]) -> Optional[dict]:
             fmt = value
         elif key == "nodes" and not eq and show_nodes is None:
             show_nodes = False
+        elif key in FAST_PATH_VALUES and FAST_PATH_VALUES[key] not in values:
+            if not eq:
+                if i + 1 >= len(rest):
+                    return None
+                i += 1
+                value = rest[i]
+            if not _plain_value(key, value):
+                return None
+            values[FAST_PATH_VALUES[key]] = value
         elif _BINDING.fullmatch(a) and not a.startswith("-"):
             bindings.append(a)
         else:
             return None
         i += 1
-    plain: dict = {"args": (program, *bindings), "fmt": fmt or "table"}
+    plain: dict = {"args": (program, *bindings), "fmt": fmt or "table", **values}
     if show_nodes is not None:
         plain["show_nodes"] = show_nodes
     return plain

@@ -8,6 +8,7 @@ Rows where an operation is undefined get ``nan`` and are counted, not fatal.
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Optional
 
 import numpy as np
@@ -106,15 +107,14 @@ def _parse_bulk(text: str) -> Optional[tuple[list[str], np.ndarray, np.ndarray]]
     """`_parse_rows`'s result for a plain file, or None where it must decide.
 
     Plain: no quotes, no NUL, lines ended by \\n or \\r\\n, no blank line, exactly k-1
-    commas on every line, every cell a finite number for ``float``, no line longer than
+    commas on every line, every cell a finite number for ``float``, no cell longer than
     the csv module's field limit.  Then the csv module would split exactly at the commas
-    and newlines, so the cells are found by two string methods and converted by ``float``
-    (the very function the row reader uses), with one check of the separators in NumPy
-    instead of one per row.  Anything else returns None: the row reader then reads the
-    file again and reports the first bad line in its words.
+    and newlines, so the cells are found without it: the separators are checked in one
+    pass (`_plain_layout`) and the numbers read in bulk (`_bulk_numbers`), to exactly the
+    values ``float`` -- the function the row reader uses -- gives each cell.  Anything
+    else returns None: the row reader then reads the file again and reports the first bad
+    line in its words.
     """
-    import csv
-
     if '"' in text or "\0" in text:
         return None
     if "\r" in text:
@@ -125,29 +125,92 @@ def _parse_bulk(text: str) -> Optional[tuple[list[str], np.ndarray, np.ndarray]]
     names = [h.strip() for h in head.split(",")]
     if not newline or not body or any(not n for n in names) or len(set(names)) != len(names):
         return None
+    if len(head) > _field_limit():
+        return None  # a name over the csv module's field limit: the row reader's error
     if not body.endswith("\n"):
         body += "\n"
     k = len(names)
-    raw = np.frombuffer(body.encode("utf-8"), dtype=np.uint8)
-    seps = np.flatnonzero((raw == 44) | (raw == 10))  # ',' and '\n'
-    if len(seps) % k:
+    raw = body.encode("utf-8")
+    rows = _plain_layout(raw, k)
+    if rows is None:
         return None
-    ends = seps[k - 1::k]
-    grid = (raw[seps] == 10).reshape(-1, k)
-    if not grid[:, -1].all() or grid[:, :-1].any():
-        return None  # some line has more or fewer than k cells (or is blank)
-    lengths = np.diff(ends, prepend=-1) - 1  # bytes per line, at least the characters
-    if lengths.max() > csv.field_size_limit() or (lengths == 0).any():
+    data = _bulk_numbers(raw, body, rows * k)
+    if data is None or not np.isfinite(data).all():
         return None
+    return names, data.reshape(rows, k), np.arange(2, rows + 2)
+
+
+def _field_limit() -> int:
+    import csv
+
+    return csv.field_size_limit()
+
+
+#: the bytes that are not separators (everything but ',' and '\n'): deleted, they leave
+#: the separators in order
+_NOT_SEPARATORS = bytes(b for b in range(256) if b not in b",\n")
+
+
+def _plain_layout(raw: bytes, k: int) -> Optional[int]:
+    """The number of rows when every line of `raw` (which ends with a newline) has exactly
+    k cells and no cell is over the csv module's field limit; else None.
+
+    The separators alone, in order, must be k-1 commas and a newline, once per row
+    (a blank line or a short or long row breaks the pattern); and every stretch of half
+    the field limit must hold a separator (then no cell is longer than the limit: a
+    longer one would cover a whole stretch).
+    """
+    separators = raw.translate(None, _NOT_SEPARATORS)
+    rows, extra = divmod(len(separators), k)
+    if extra or separators != (b"," * (k - 1) + b"\n") * rows:
+        return None
+    stretch = max(1, _field_limit() // 2)  # a cell over the limit fills one such stretch
+    for start in range(0, len(raw), stretch):
+        if raw.find(b"\n", start, start + stretch) < 0 and raw.find(b",", start, start + stretch) < 0:
+            return None
+    return rows
+
+
+#: JSON parses numbers, commas and blanks only: every other byte becomes '!', which JSON
+#: refuses, and each newline a comma (the cells of all rows as one JSON array)
+_TO_JSON = bytes(b if b in b"0123456789.eE+-, \t" else 44 if b == 10 else 33 for b in range(256))
+
+
+def _bulk_numbers(raw: bytes, body: str, count: int) -> Optional[np.ndarray]:
+    """The `count` numbers of a body laid out plainly (`_plain_layout`), each exactly
+    ``float`` of its cell; None when a cell is not a number for ``float``.
+
+    orjson reads the cells as one JSON array, in C, where every cell is a JSON number
+    (JSON's numbers are a subset of ``float``'s texts, read with correct rounding to the
+    same double); ``float`` reads them one by one otherwise: without orjson, where a cell
+    is not JSON (``1_000``, ``.5``, ``+1``, ``inf``), and where a cell is ``-0``, which
+    JSON reads as the integer 0 and ``float`` as -0.0.
+    """
+    orjson = _orjson()
+    if orjson is not None:
+        array = bytearray(b"[")
+        array += raw.translate(_TO_JSON)  # the last newline became a comma: it closes the array
+        array[-1] = 93  # ']'
+        try:
+            data = np.array(orjson.loads(array), dtype=float)
+        except (orjson.JSONDecodeError, OverflowError):
+            pass
+        else:
+            if data.shape == (count,) and (data.all() or not _negative_zero_integer(array)):
+                return data
     cells = body.replace("\n", ",").split(",")
     cells.pop()  # after the last line's separator
     try:
-        data = np.array(list(map(float, cells)), dtype=float).reshape(-1, k)
+        return np.array(list(map(float, cells)), dtype=float)
     except ValueError:
         return None
-    if not np.isfinite(data).all():
-        return None
-    return names, data, np.arange(2, data.shape[0] + 2)
+
+
+def _negative_zero_integer(array: bytearray) -> bool:
+    """Whether the JSON array may hold the cell ``-0`` (the integer 0 for JSON, -0.0 for
+    ``float``).  Looked for only where some value read is zero; ``1e-0,`` counts too (then
+    ``float`` reads the file: slower, never wrong)."""
+    return any(end in array for end in (b"-0,", b"-0]", b"-0 ", b"-0\t"))
 
 
 def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict[str, Binding],
@@ -224,7 +287,11 @@ def _row_error(source, names, row, fixed, output, index: int, line: Optional[int
 
 
 def write_csv(batch: Batch, out, fmt: str = "csv") -> None:
-    """Inputs, value and ∂/∂input per row; ``nan`` where a row failed."""
+    """Inputs, value and ∂/∂input per row; ``nan`` where a row failed.
+
+    The rows are ASCII bytes (`float_row_pieces`): where `out` is a text stream over a
+    binary one (stdout), they go to the binary stream, after the text written so far;
+    else they are decoded and written as text."""
     sep = "," if fmt == "csv" else "\t"
     in_names = list(batch.inputs)
     header = [*in_names, "value", *[f"d/d{name}" for name in batch.names]]
@@ -233,50 +300,149 @@ def write_csv(batch: Batch, out, fmt: str = "csv") -> None:
     if not cols or not len(batch.value):
         return
     table = np.column_stack(cols) + 0.0  # + 0.0 turns -0.0 into 0.0: no "-0.0" in the output
+    binary = _binary_stream(out)
     for start in range(0, table.shape[0], CHUNK):
-        _write_pieces(out, float_rows(table[start:start + CHUNK], sep))
+        for piece in float_row_pieces(table[start:start + CHUNK], sep):
+            if binary is not None:
+                _write_pieces(binary, piece)
+            else:
+                _write_pieces(out, bytes(piece).decode("ascii"))
+
+
+def _binary_stream(out):
+    """The binary stream under the text stream `out` (flushed: what was written as text
+    comes first), or None.  It is buffered, or raw under ``python -u``/PYTHONUNBUFFERED.
+    None too where the text stream would write the rows' characters otherwise than
+    ASCII does: another encoding (UTF-16), or newlines translated (Windows)."""
+    import io
+    import os
+
+    binary = getattr(out, "buffer", None)
+    if not isinstance(binary, (io.BufferedIOBase, io.RawIOBase)) or os.linesep != "\n":
+        return None
+    try:
+        if _ROW_CHARACTERS.encode(getattr(out, "encoding", None) or "ascii") != _ROW_CHARACTERS.encode("ascii"):
+            return None
+    except (LookupError, UnicodeError):
+        return None
+    out.flush()
+    return binary
+
+
+#: every character a row of numbers can hold
+_ROW_CHARACTERS = "0123456789.,-+eE\t\nnaif"
 
 
 #: largest single write: a pipe's reader that goes away (``| head -2``) must be noticed
 PIECE = 1 << 16
 
 
-def _write_pieces(out, text: str) -> None:
-    """Write `text` a pipe's worth at a time.  One huge write into a pipe whose reader has
-    gone returns short without an error (CPython's text layer then drops the rest silently,
-    exit 0); the next small write raises BrokenPipeError, which the command line reports as 141."""
+def _write_pieces(out, text) -> None:
+    """Write `text` (a string, or bytes for a binary stream) a pipe's worth at a time.  One
+    huge write into a pipe whose reader has gone returns short without an error (CPython's
+    text layer then drops the rest silently, exit 0); the next small write raises
+    BrokenPipeError, which the command line reports as 141."""
+    if not isinstance(text, str):
+        text = memoryview(text)  # slices without copies
     for start in range(0, len(text), PIECE):
-        out.write(text[start:start + PIECE])
+        piece = text[start:start + PIECE]
+        done = out.write(piece)
+        while isinstance(done, int) and 0 < done < len(piece):  # a raw stream writes what it can
+            piece = piece[done:]
+            done = out.write(piece)
 
 
 def float_rows(table: np.ndarray, sep: str = ",") -> str:
-    """Rows of `sep`-separated floats, one line each, every value exactly ``repr(value)``.
+    """Rows of `sep`-separated floats, one line each, every value exactly ``repr(value)``."""
+    return b"".join(float_row_pieces(table, sep)).decode("ascii")
+
+
+def float_row_pieces(table: np.ndarray, sep: str = ",") -> list:
+    """`float_rows` as ASCII pieces (bytes-like, in order) to write or join.
 
     Float-to-text is most of a batch run's time, and ``repr`` one value at a time is
-    the fastest pure-Python way.  With orjson (a regular dependency) the rows are
+    the fastest pure-Python way.  With orjson (a regular dependency) the values are
     written in bulk: orjson prints finite floats in [1e-4, 1e16) and zero exactly as
-    ``repr`` does (shortest round trip), so those rows go through it, and the rest
-    (non-finite values, which orjson prints as null; exponent forms, which it prints
-    as 1e-5 where repr prints 1e-05) go through ``repr``.
+    ``repr`` does (shortest round trip), so those go through it (`_json_rows`), and the
+    rest (non-finite values, which orjson prints as null; exponent forms, which it
+    prints as 1e-5 or 0.00001 where repr prints 1e-05) through ``repr``, cell by cell;
+    where those are over half the values, ``repr`` prints every value.
     """
     orjson = _orjson()
-    if orjson is None or not table.size:
-        columns = [list(map(repr, table[:, j].tolist())) for j in range(table.shape[1])]
-        return "".join([line + "\n" for line in map(sep.join, zip(*columns))])
-    size = np.abs(table)
-    special = (~np.isfinite(table) | ((size < 1e-4) & (table != 0)) | (size >= 1e16)).any(axis=1)
-    plain = np.ascontiguousarray(table[~special] if special.any() else table, dtype=np.float64)
-    text = orjson.dumps(plain, option=orjson.OPT_SERIALIZE_NUMPY).decode("ascii")[2:-2].replace("],[", "\n")
+    values = np.ascontiguousarray(table, dtype=np.float64).ravel()
+    if orjson is not None and values.size:
+        size = np.abs(values)
+        special = np.flatnonzero(~np.isfinite(values) | ((size < 1e-4) & (values != 0)) | (size >= 1e16))
+        pieces = None if len(special) > _SPECIAL_SHARE * values.size else _json_rows(
+            orjson, values, table.shape[1], special, sep)
+        if pieces is not None:
+            return pieces
+    columns = [list(map(repr, table[:, j].tolist())) for j in range(table.shape[1])]
+    return ["".join([line + "\n" for line in map(sep.join, zip(*columns))]).encode("ascii")]
+
+
+#: above this share of values that orjson cannot print as ``repr`` does, ``repr`` prints
+#: every value (measured: the same time at about this share)
+_SPECIAL_SHARE = 1 / 2
+
+
+#: up to this many special values are put in between views of orjson's text; more, by
+#: splitting the text at the stand-ins (a few passes over it, but no Python loop)
+_FEW_SPECIAL = 1000
+
+
+#: stand-ins for the values orjson cannot print as ``repr`` does: plain floats whose
+#: text marks their cells (the first that no value written equals)
+_STAND_INS = (1234567.8901234567, 2345678.9012345676, 98765.43210987654)
+
+
+def _json_rows(orjson, values: np.ndarray, k: int, special: np.ndarray, sep: str) -> Optional[list]:
+    """Rows of k `values` each, the `special` ones (flat indices) printed by ``repr`` and
+    the others by orjson; None where no stand-in marks the special cells unmistakably.
+
+    orjson writes all values as one flat JSON array, ``[a,b,c,d]`` (a flat array is twice
+    as fast for it as rows of arrays), each special value as a stand-in; every k-th comma
+    becomes a newline, in place in NumPy, the closing bracket the last newline, and the
+    opening one is left out (a view, no copy).  Then ``repr`` of each special value takes
+    its stand-in's place: between views of the text where they are few, else by splitting
+    the text at the stand-ins' cells and joining the parts with them (the stand-in's text
+    must appear exactly once per special value, or this returns None)."""
+    written = values
+    if len(special):
+        stand_in = next((s for s in _STAND_INS if not (values == s).any()), None)
+        if stand_in is None:
+            return None
+        written = values.copy()
+        written[special] = stand_in
+    text = bytearray(orjson.dumps(written, option=orjson.OPT_SERIALIZE_NUMPY))
+    chars = np.frombuffer(text, dtype=np.uint8)
+    commas = np.flatnonzero(chars == 44)  # ','
+    chars[commas[k - 1::k]] = 10  # '\n'
+    chars[-1] = 10
     if sep != ",":
-        text = text.replace(",", sep)
-    if not special.any():
-        return text + "\n"
-    lines = np.empty(table.shape[0], dtype=object)
-    if len(plain):
-        lines[~special] = text.split("\n")
-    row_format = sep.join(["%r"] * table.shape[1])
-    lines[special] = [row_format % tuple(row) for row in table[special].tolist()]
-    return "\n".join(lines.tolist()) + "\n"
+        chars[commas] = np.where(chars[commas] == 44, ord(sep), 10).astype(np.uint8)
+    if not len(special):
+        return [memoryview(text)[1:]]
+    if len(special) <= _FEW_SPECIAL:  # the text as views between the stand-ins' cells: no pass over it
+        bounds = np.concatenate(([0], commas, [len(text) - 1]))  # cell i lies between bounds[i] and bounds[i + 1]
+        view = memoryview(text)
+        pieces: list = []
+        at = 1
+        for start, stop, number in zip((bounds[special] + 1).tolist(), bounds[special + 1].tolist(),
+                                       values[special].tolist()):
+            pieces += (view[at:start], repr(number).encode("ascii"))
+            at = stop
+        pieces.append(view[at:])
+        return pieces
+    del chars  # releases the text's buffer, which may now be split
+    marker = repr(stand_in).encode("ascii")  # as orjson prints it: a plain float
+    if text.count(marker) != len(special):
+        return None  # some other value's text holds the marker
+    pieces = [None] * (2 * len(special) + 1)
+    pieces[0::2] = text.split(marker)
+    pieces[0] = pieces[0][1:]
+    pieces[1::2] = "\0".join(map(repr, values[special].tolist())).encode("ascii").split(b"\0")
+    return [b"".join(pieces)]
 
 
 def _orjson():
@@ -289,17 +455,35 @@ def _orjson():
 
 
 def write_json_lines(batch: Batch, out) -> None:
+    """One JSON document per row (gradcli/schemas/points.schema.json): each line exactly
+    ``json.dumps`` of ``{"schema": 1, "row": k, "inputs": {…}, "value": v, "gradient": {…}}``,
+    non-finite numbers written "nan", "inf", "-inf" (`gradcli.core.fmt.json_number`).
+
+    ``json.dumps`` writes a float as ``repr`` does, so the numbers are `float_row_pieces`'
+    text (in bulk), and each row is one line template filled in."""
     import json
 
-    from ..core.fmt import json_number
+    def members(names: list[str]) -> str:
+        return ", ".join(json.dumps(name).replace("%", "%%") + ": %s" for name in names)
 
-    in_names = list(batch.inputs)
-    for k in range(len(batch.value)):
-        doc = {
-            "schema": 1,  # the layout version, as in every gradcli JSON document (gradcli/schemas/points.schema.json)
-            "row": k + 1,
-            "inputs": {name: float(batch.inputs[name][k]) + 0.0 for name in in_names},
-            "value": json_number(float(batch.value[k]) + 0.0),
-            "gradient": {name: json_number(float(batch.gradient[name][k]) + 0.0) for name in batch.names},
-        }
-        out.write(json.dumps(doc, allow_nan=False) + "\n")
+    # "schema": the layout version, as in every gradcli JSON document
+    template = ('{"schema": 1, "row": %d, "inputs": {' + members(list(batch.inputs)) + '}, "value": %s, '
+                '"gradient": {' + members(batch.names) + "}}\n")
+    cols = [*batch.inputs.values(), batch.value, *(batch.gradient[name] for name in batch.names)]
+    if not len(batch.value):
+        return
+    table = np.column_stack(cols) + 0.0  # + 0.0 turns -0.0 into 0.0, as json_number(x + 0.0) did
+    width = table.shape[1]
+    for start in range(0, table.shape[0], CHUNK):
+        chunk = table[start:start + CHUNK]
+        text = b"".join(float_row_pieces(chunk)).decode("ascii")
+        if not np.isfinite(chunk).all():
+            text = _NON_FINITE_CELL.sub(r'"\1"', text)
+        cells = text.replace("\n", ",").split(",")
+        cells.pop()  # after the last row's newline
+        columns = [cells[j::width] for j in range(width)]
+        _write_pieces(out, "".join(map(template.__mod__, zip(range(start + 1, start + len(chunk) + 1), *columns))))
+
+
+#: a cell ``repr`` writes for a non-finite number, which JSON writes as a string
+_NON_FINITE_CELL = re.compile(r"(?<![^,\n])(nan|-?inf)(?![^,\n])")
