@@ -57,11 +57,11 @@ def eval_request(r: EvalOptions) -> EvaluateRequest:
 
 def run_eval(r: EvalOptions) -> int:
     """``gradcli eval``: the exit status."""
-    from ..run import pipeline
-
     fmt = output_format(r.as_json, r.fmt)
     if r.points_file is not None:  # the flags it refuses: gradcli.cli.conflicts
         return _batch(r, r.points_file, fmt)
+    from ..run import pipeline  # after --points, which never needs it
+
     request = eval_request(r)
     ev = pipeline.differentiate(request)
     warn(ev.warnings)
