@@ -30,6 +30,7 @@ from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS,
                         INT_ARG_OPS, MAX_RANK, SHAPE_ARG_OPS, int_params)
 from . import prelude
+from .fastlane import lower_fast
 from .parser import Item, Program, Statement, parse, statements
 
 #: most postfix items that inlining may run through (a guard against definitions that
@@ -171,6 +172,9 @@ def lower_source(source: str, output: Optional[str] = None) -> Graph:
     each assigns and the functions, which lowering needs before it starts; every parse
     error is found here, so errors come in the same order), then statement by statement
     into the graph."""
+    fast = lower_fast(source, output)
+    if fast is not None:
+        return fast
     if len(source) < STREAM_CHARS:
         return lower(parse(source), output, consume=True)
     light: list = [st if st.params is not None else _Step(st.target, st.target_pos) for st in statements(source, True)]
@@ -525,28 +529,37 @@ class _Lowering:
 
     def finish(self, last: int, output: Optional[str]) -> Graph:
         """The checks that need every input known, then the output's graph, pruned."""
-        g, defined = self.g, self.defined
-        for name, pos in self.user_calls.items():
-            found = g.names.get(name)
-            if found is not None and g.ops[found] == INPUT:
-                at = g.positions[found]
-                raise self.fail(f"{name!r} is an input of this program (line {self.line_of(at)}, "
-                                f"column {at - self.source.rfind(chr(10), 0, at)}) "
-                                f"and also {_meaning(name, self.user_defs, False)}: rename the input to call the "
-                                "function", pos)
-        if output is not None:
-            if output not in defined and output not in g.names:
-                known_names = ", ".join(sorted(defined)) or "none"
-                raise UsageError(f"--output {output}: no statement assigns {output!r} (assigned: {known_names})")
-            out = defined.get(output, g.names.get(output, -1))
-            out_name = output
-        else:
-            out = last
-            out_name = self.steps[-1][1].target or ""
-        pruned = g.pruned(out)
-        pruned.name_anonymous_nodes()
-        pruned.output_name = out_name or pruned.label(pruned.output)
-        return pruned
+        return finish_graph(self.g, self.defined, self.user_calls, self.source, self.user_defs, last,
+                            self.steps[-1][1].target or "", output)
+
+
+def finish_graph(g: Graph, defined: dict[str, int], user_calls: dict[str, int], source: str, user_defs: dict,
+                 last: int, last_target: str, output: Optional[str]) -> Graph:
+    """A lowered program's end: the checks that need every input known (a function called
+    that is also an input), then the output's graph, pruned and its steps named.
+    `defined`: step name -> node; `last`: the last statement's node, `last_target` its
+    name ("" for none)."""
+    for name, pos in user_calls.items():
+        found = g.names.get(name)
+        if found is not None and g.ops[found] == INPUT:
+            at = g.positions[found]
+            raise ParseError(f"{name!r} is an input of this program (line {source.count(chr(10), 0, at) + 1}, "
+                             f"column {at - source.rfind(chr(10), 0, at)}) "
+                             f"and also {_meaning(name, user_defs, False)}: rename the input to call the "
+                             "function", source, pos)
+    if output is not None:
+        if output not in defined and output not in g.names:
+            known_names = ", ".join(sorted(defined)) or "none"
+            raise UsageError(f"--output {output}: no statement assigns {output!r} (assigned: {known_names})")
+        out = defined.get(output, g.names.get(output, -1))
+        out_name = output
+    else:
+        out = last
+        out_name = last_target
+    pruned = g.pruned(out)
+    pruned.name_anonymous_nodes()
+    pruned.output_name = out_name or pruned.label(pruned.output)
+    return pruned
 
 
 def _meaning(name: str, user_defs: dict, in_prelude: bool) -> str:

@@ -1,0 +1,297 @@
+"""The fast lane of parsing and lowering: text straight to graph nodes, in one pass.
+
+Most programs are lines of ``name = expression`` over names, numbers, the arithmetic
+and comparison operators, parentheses and built-in function calls.  For those,
+`lower_fast` runs the parser's shunting-yard and lowering's stack machine as one
+loop over the lexer's token texts (one compiled regular expression, C speed): each
+operand and operator becomes its graph node the moment the parser would have
+emitted its postfix item, so the nodes, their order, ids, positions, names and
+hash-consing are exactly those of ``lower(parse(source))``.  No statement, token or
+postfix object is made, and the only name table is the graph's own.
+
+It is a lane of the same road, not another road: anything it does not handle -- a
+``def``, a prelude call, brackets, ``.T``, a non-ASCII character -- and every error
+of any kind returns None, and the caller runs the general path
+(`gradcli.language.lower.lower_source`), which then reports exactly the error it
+always has.  Checks that need the whole program (a name used before the statement
+that assigns it, a name assigned twice, a function name that is also a step or an
+input) are made at the end, from the graph's names, and also return None.
+tests/test_fastlane.py compares both paths on random programs (Hypothesis).
+"""
+
+from __future__ import annotations
+
+from itertools import chain, repeat
+from typing import Any, Optional
+
+from ..core.graph import CONST, Graph
+from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS,
+                        INT_ARG_OPS, SHAPE_ARG_OPS)
+from . import prelude
+from .lexer import _TOKEN, _chunks
+from .parser import BINARY, COMPARE_POWER, UNARY_POWER
+
+# token classes, by the token's first character (the lexer's own classification)
+_BLANK, _NL, _NUM, _NAME, _OP, _OTHER = range(6)
+_FIRST: dict[str, int] = {}
+for _c in " \t\r\f\v#":
+    _FIRST[_c] = _BLANK
+_FIRST["\n"] = _NL
+for _c in "0123456789":
+    _FIRST[_c] = _NUM
+for _c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_":
+    _FIRST[_c] = _NAME
+for _c in "-+*/^@()=<>!,;":
+    _FIRST[_c] = _OP
+_FIRST["."] = _NUM  # .5; a "." alone (x.T) fails float() and so falls back
+# brackets, ":" and anything else: _OTHER
+
+#: binary operator text -> (binding power, right associative, the graph op's name)
+_BINARY = {text: (power, right, BINARY_OPS["^" if text == "**" else text].name)
+           for text, (power, right) in BINARY.items()}
+
+#: op-stack markers (an operator's entry holds its binding power, >= 0, first)
+_PAREN = -1
+_CALL = -2
+
+
+class _Fallback(Exception):
+    """The fast lane does not handle this program: the general path will."""
+
+
+def _plain_call(name: str, nargs: int) -> Optional[tuple[str, Any]]:
+    """(op name, param) when `_call` would add ``op(args)`` directly, with no constant,
+    integer argument or error on the way (its last line); None otherwise."""
+    op = FUNCTIONS.get(name)
+    if op is None or name in prelude.NAMES:
+        return None
+    if (name in AXIS_OPS and nargs == 2) or name in SHAPE_ARG_OPS or name == "onehot" or name in INT_ARG_OPS:
+        return None
+    if name in AXES_ARG_OPS and nargs > 1:
+        return None
+    if name in DEFAULT_ARGS and nargs == op.arity - 1:
+        return None
+    if op.variadic:
+        if nargs == 0 or (nargs == 1 and name in ("max", "min")):
+            return None
+    elif nargs != op.arity:
+        return None
+    return op.name, DEFAULT_AXIS.get(name)
+
+
+#: (function, number of arguments) -> `_plain_call`'s answer, filled on first use
+_PLAIN: dict[tuple[str, int], Optional[tuple[str, Any]]] = {}
+
+
+def lower_fast(source: str, output: Optional[str] = None) -> Optional[Graph]:
+    """``lower(parse(source), output)`` for a program the fast lane handles, else None."""
+    if not source.isascii() or "\x00" in source:
+        return None
+    try:
+        return _lower(source, output)
+    except Exception:  # noqa: BLE001 - any error at all: the general path reports it, as it always has
+        return None
+
+
+def _lower(source: str, output: Optional[str]) -> Graph:
+    from .lower import _call, finish_graph
+
+    g = Graph()
+    ops, params, texts, names_of, names = g.ops, g.params, g.texts, g.names_of, g.names
+    add, const, new_input = g.add, g.const, g.input
+    names_get = names.get
+    first_of = _FIRST.get
+    binary_of = _BINARY.get
+    plain_cache = _PLAIN
+    user_calls: dict[str, int] = {}
+    values: list[int] = []  # the machine's value stack
+    stack: list = []  # the shunting-yard's operator stack: (power, pos, op name) or markers
+    expect = True  # expecting an operand (else an operator)
+    pending: Optional[str] = None  # a name read, not yet known to be a call, a target or an operand
+    pending_pos = 0
+    first = False  # the pending name is the statement's first token
+    start = True  # nothing of the current statement read yet
+    target: Optional[str] = None
+    depth = 0
+    last = -1
+    last_target: Optional[str] = None
+    pos = 0
+
+    def apply(entry: tuple) -> None:
+        """An operator popped from the stack: its node, as lowering's stack machine makes it."""
+        _, p, name = entry
+        if name is None:  # unary minus: -literal is folded into one constant
+            a = values.pop()
+            param = params[a]
+            if ops[a] == CONST and isinstance(param, float):
+                text = texts[a]
+                values.append(const(-param, text[1:] if text.startswith("-") else "-" + text, p))
+            else:
+                values.append(add("neg", (a,), None, p))
+        else:
+            b = values.pop()
+            values.append(add(name, (values.pop(), b), None, p))
+
+    def pop_operators() -> None:
+        while stack and stack[-1][0] >= 0:
+            apply(stack.pop())
+
+    def operand_name(name: str, p: int) -> None:
+        node = names.get(name)
+        if node is None:
+            value = CONSTANTS.get(name)
+            node = const(value, name, p) if value is not None else new_input(name, p)
+        values.append(node)
+
+    for text in chain.from_iterable(map(_TOKEN.findall, repeat(source), *_chunks(source))):
+        p = pos
+        pos += len(text)
+        kind = first_of(text[0], _OTHER)
+        if kind == _BLANK:
+            continue
+        if expect:
+            if kind == _NAME:
+                if start and text == "def":
+                    raise _Fallback  # a definition (or a step of that name: rare)
+                pending, pending_pos, first, start = text, p, start, False
+                expect = False
+            elif kind == _NUM:
+                value = float(text)
+                if value == _INF:
+                    raise _Fallback
+                values.append(const(value, text, p))
+                expect = start = False
+            elif text == "(":
+                stack.append((_PAREN, p, None))
+                depth += 1
+                start = False
+            elif text == "-":
+                stack.append((UNARY_POWER, p, None))
+                start = False
+            elif text == "+":
+                start = False
+            elif kind == _NL or (text == ";" and start):
+                pass
+            else:
+                raise _Fallback
+            continue
+        # expecting an operator
+        if pending is not None:
+            if text == "(":
+                stack.append([_CALL, pending_pos, pending, 0])
+                pending = None
+                depth += 1
+                expect = True
+                continue
+            if text == "=" and first:
+                target = pending
+                pending = None
+                expect = True
+                continue
+            node = names_get(pending)
+            if node is None:
+                value = CONSTANTS.get(pending)
+                node = const(value, pending, pending_pos) if value is not None else new_input(pending, pending_pos)
+            values.append(node)
+            pending = None
+        if kind == _OP:
+            found = binary_of(text)
+            if found is not None:
+                power, right, name = found
+                while stack:
+                    top_power = stack[-1][0]
+                    if top_power > power or (top_power == power and not right):
+                        if power == COMPARE_POWER and top_power == COMPARE_POWER:
+                            raise _Fallback  # a chained comparison: an error
+                        entry = stack.pop()
+                        if entry[2] is None:
+                            apply(entry)
+                        else:
+                            b = values.pop()
+                            values.append(add(entry[2], (values.pop(), b), None, entry[1]))
+                    else:
+                        break
+                stack.append((power, p, name))
+                expect = True
+                continue
+            if text == ")":
+                pop_operators()
+                if not stack:
+                    raise _Fallback
+                top = stack.pop()
+                depth -= 1
+                if top[0] == _CALL:
+                    name, nargs = top[2], top[3] + 1
+                    args = tuple(values[len(values) - nargs:])
+                    del values[len(values) - nargs:]
+                    if name not in user_calls:
+                        user_calls[name] = top[1]
+                    key = (name, nargs)
+                    plain = plain_cache.get(key, False)
+                    if plain is False:
+                        plain = plain_cache[key] = _plain_call(name, nargs)
+                    if plain is not None:
+                        values.append(add(plain[0], args, plain[1], top[1]))
+                    else:
+                        if name in prelude.NAMES:
+                            raise _Fallback
+                        values.append(_call(g, name, args, top[1], _fail, {}))
+                continue
+            if text == ",":
+                pop_operators()
+                if not stack or stack[-1][0] != _CALL:
+                    raise _Fallback
+                stack[-1][3] += 1
+                expect = True
+                continue
+            if text == ";":
+                last, last_target = _end(pop_operators, stack, values, target, names, names_of, ops)
+                target = None
+                expect = start = True
+                continue
+            raise _Fallback
+        if kind == _NL:
+            if depth:
+                continue  # a newline inside brackets is white space
+            last, last_target = _end(pop_operators, stack, values, target, names, names_of, ops)
+            target = None
+            expect = start = True
+            continue
+        raise _Fallback
+    if not expect:
+        if pending is not None:
+            operand_name(pending, pending_pos)
+        last, last_target = _end(pop_operators, stack, values, target, names, names_of, ops)
+    elif not start:
+        raise _Fallback  # the program ends inside a statement
+    if last < 0:
+        raise _Fallback  # no statement: an empty program
+    for name in user_calls:
+        if name in names:  # a called function that is also an input or a step: an error
+            raise _Fallback
+    if output is not None and output not in names:
+        raise _Fallback
+    g.call = -1
+    return finish_graph(g, names, user_calls, source, {}, last, last_target or "", output)
+
+
+def _end(pop_operators, stack, values, target, names, names_of, ops) -> tuple[int, Optional[str]]:
+    """One statement ends: its node, named after its target."""
+    pop_operators()
+    if stack or len(values) != 1:
+        raise _Fallback  # a bracket left open
+    result = values.pop()
+    if target is not None:
+        if target in names or target in CONSTANTS:
+            raise _Fallback  # assigned twice, used before it is assigned, or a constant
+        names[target] = result
+        if names_of[result] is None and ops[result] != CONST:
+            names_of[result] = target
+    return result, target
+
+
+def _fail(message: str, pos: int) -> _Fallback:
+    return _Fallback(message)
+
+
+_INF = float("inf")
