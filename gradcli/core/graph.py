@@ -16,6 +16,7 @@ the existing one (hash-consing), so ``exp(x^2)*x^2`` computes ``x^2`` once.
 
 from __future__ import annotations
 
+import operator
 from array import array
 from typing import Any, Callable, Iterator, Optional
 
@@ -393,12 +394,14 @@ class Graph:
             anonymous = self._name_call_nodes(anonymous)
         if not anonymous:
             return
-        used = set(self.names) | {name for name in names_of if name is not None}
+        used = set(names_of)  # a set made in C, not a comprehension over every node
+        used.discard(None)
+        used.update(self.names)
         letters = "abcdefghijklmnopqrstuvw"
         singles = [name for name in (names_of[i] for i in self.inputs) if name and name in _LETTERS]
         start = letters.index(max(singles)) + 1 if singles else 0
         ordered = letters[start:] + letters[:start]
-        avoid = _look_alikes(used)
+        avoid = _avoided_letters(used)
         free = [ch for ch in ordered if ch not in avoid]
         if len(free) < len(anonymous):
             free = []
@@ -457,6 +460,19 @@ _LETTERS = frozenset("abcdefghijklmnopqrstuvw")
 
 #: letters that are easy to misread for one another in the notes' italics
 _CONFUSABLE = ({"v", "w"},)
+
+
+def _avoided_letters(used: set) -> set[str]:
+    """The letters a-w of ``_look_alikes(used)``, without a Python loop over every name:
+    what makes a name look like a letter is in its first two characters, and a long
+    program's names have few distinct ones (``v1``, ``v2``, ... all begin ``v``)."""
+    heads = set(map(_FIRST_TWO, used))
+    keys = {head[0] for head in heads
+            if len(head) == 1 or (head[0].isascii() and head[0].isalpha() and (head[1].isdigit() or head[1] == "_"))}
+    return (used & _LETTERS) | (_look_alikes(keys) & _LETTERS)
+
+
+_FIRST_TWO = operator.itemgetter(slice(0, 2))
 
 
 def _look_alikes(used: set[str]) -> set[str]:

@@ -21,6 +21,7 @@ tests/test_fastlane.py compares both paths on random programs (Hypothesis).
 
 from __future__ import annotations
 
+import re
 from itertools import chain, repeat
 from typing import Any, Optional
 
@@ -28,7 +29,7 @@ from ..core.graph import CONST, Graph
 from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS,
                         INT_ARG_OPS, SHAPE_ARG_OPS)
 from . import prelude
-from .lexer import _TOKEN, _chunks
+from .lexer import _chunks
 from .parser import BINARY, COMPARE_POWER, UNARY_POWER
 
 # token classes, by the token's first character (the lexer's own classification)
@@ -45,6 +46,27 @@ for _c in "-+*/^@()=<>!,;":
     _FIRST[_c] = _OP
 _FIRST["."] = _NUM  # .5; a "." alone (x.T) fails float() and so falls back
 # brackets, ":" and anything else: _OTHER
+
+#: the fast lane's tokens: the lexer's, on ASCII text, with the blanks after a name, a number or an
+#: operator kept in its token (fewer matches; `_lower` strips them)
+_FAST_TOKEN = re.compile(
+    r"""
+    (?:[A-Za-z_][A-Za-z0-9_]*
+      | [-+/^(),;@]
+      | \*\*?
+      | [<>=!]=?
+      | (?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
+    )[ \t]*
+  | [ \t\r\f\v]+
+  | \n
+  | \#[^\n]*
+  | .
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+#: an operator token, with or without one blank after it -> the operator
+_OP_TEXT = {t + blank: t for t in ("-", "+", "/", "^", "(", ")", ",", ";", "@", "*", "**", "<", ">", "=", "!", "<=",
+                                   ">=", "==", "!=") for blank in ("", " ")}
 
 #: binary operator text -> (binding power, right associative, the graph op's name)
 _BINARY = {text: (power, right, BINARY_OPS["^" if text == "**" else text].name)
@@ -101,10 +123,12 @@ def _lower(source: str, output: Optional[str]) -> Graph:
     add, const, new_input = g.add, g.const, g.input
     names_get = names.get
     first_of = _FIRST.get
+    op_of = _OP_TEXT.get
     binary_of = _BINARY.get
     plain_cache = _PLAIN
     user_calls: dict[str, int] = {}
     values: list[int] = []  # the machine's value stack
+    push, pop = values.append, values.pop
     stack: list = []  # the shunting-yard's operator stack: (power, pos, op name) or markers
     expect = True  # expecting an operand (else an operator)
     pending: Optional[str] = None  # a name read, not yet known to be a call, a target or an operand
@@ -121,33 +145,26 @@ def _lower(source: str, output: Optional[str]) -> Graph:
         """An operator popped from the stack: its node, as lowering's stack machine makes it."""
         _, p, name = entry
         if name is None:  # unary minus: -literal is folded into one constant
-            a = values.pop()
+            a = pop()
             param = params[a]
             if ops[a] == CONST and isinstance(param, float):
                 text = texts[a]
-                values.append(const(-param, text[1:] if text.startswith("-") else "-" + text, p))
+                push(const(-param, text[1:] if text.startswith("-") else "-" + text, p))
             else:
-                values.append(add("neg", (a,), None, p))
+                push(add("neg", (a,), None, p))
         else:
-            b = values.pop()
-            values.append(add(name, (values.pop(), b), None, p))
+            b = pop()
+            push(add(name, (pop(), b), None, p))
 
-    def pop_operators() -> None:
-        while stack and stack[-1][0] >= 0:
-            apply(stack.pop())
-
-    def operand_name(name: str, p: int) -> None:
-        node = names.get(name)
-        if node is None:
-            value = CONSTANTS.get(name)
-            node = const(value, name, p) if value is not None else new_input(name, p)
-        values.append(node)
-
-    for text in chain.from_iterable(map(_TOKEN.findall, repeat(source), *_chunks(source))):
+    for text in chain.from_iterable(map(_FAST_TOKEN.findall, repeat(source), *_chunks(source))):
         p = pos
         pos += len(text)
         kind = first_of(text[0], _OTHER)
-        if kind == _BLANK:
+        if kind == _OP:
+            text = op_of(text) or text.rstrip(" \t")
+        elif kind == _NAME or kind == _NUM:
+            text = text.rstrip(" \t")
+        elif kind == _BLANK:
             continue
         if expect:
             if kind == _NAME:
@@ -159,7 +176,7 @@ def _lower(source: str, output: Optional[str]) -> Graph:
                 value = float(text)
                 if value == _INF:
                     raise _Fallback
-                values.append(const(value, text, p))
+                push(const(value, text, p))
                 expect = start = False
             elif text == "(":
                 stack.append((_PAREN, p, None))
@@ -192,7 +209,7 @@ def _lower(source: str, output: Optional[str]) -> Graph:
             if node is None:
                 value = CONSTANTS.get(pending)
                 node = const(value, pending, pending_pos) if value is not None else new_input(pending, pending_pos)
-            values.append(node)
+            push(node)
             pending = None
         if kind == _OP:
             found = binary_of(text)
@@ -207,23 +224,27 @@ def _lower(source: str, output: Optional[str]) -> Graph:
                         if entry[2] is None:
                             apply(entry)
                         else:
-                            b = values.pop()
-                            values.append(add(entry[2], (values.pop(), b), None, entry[1]))
+                            b = pop()
+                            push(add(entry[2], (pop(), b), None, entry[1]))
                     else:
                         break
                 stack.append((power, p, name))
                 expect = True
                 continue
             if text == ")":
-                pop_operators()
+                while stack and stack[-1][0] >= 0:
+                    apply(stack.pop())
                 if not stack:
                     raise _Fallback
                 top = stack.pop()
                 depth -= 1
                 if top[0] == _CALL:
                     name, nargs = top[2], top[3] + 1
-                    args = tuple(values[len(values) - nargs:])
-                    del values[len(values) - nargs:]
+                    if nargs == 1:
+                        args: tuple = (pop(),)
+                    else:
+                        args = tuple(values[len(values) - nargs:])
+                        del values[len(values) - nargs:]
                     if name not in user_calls:
                         user_calls[name] = top[1]
                     key = (name, nargs)
@@ -231,37 +252,51 @@ def _lower(source: str, output: Optional[str]) -> Graph:
                     if plain is False:
                         plain = plain_cache[key] = _plain_call(name, nargs)
                     if plain is not None:
-                        values.append(add(plain[0], args, plain[1], top[1]))
+                        push(add(plain[0], args, plain[1], top[1]))
                     else:
                         if name in prelude.NAMES:
                             raise _Fallback
-                        values.append(_call(g, name, args, top[1], _fail, {}))
+                        push(_call(g, name, args, top[1], _fail, {}))
                 continue
             if text == ",":
-                pop_operators()
+                while stack and stack[-1][0] >= 0:
+                    apply(stack.pop())
                 if not stack or stack[-1][0] != _CALL:
                     raise _Fallback
                 stack[-1][3] += 1
                 expect = True
                 continue
-            if text == ";":
-                last, last_target = _end(pop_operators, stack, values, target, names, names_of, ops)
-                target = None
-                expect = start = True
-                continue
+            if text != ";":
+                raise _Fallback
+        elif kind != _NL:
             raise _Fallback
-        if kind == _NL:
-            if depth:
-                continue  # a newline inside brackets is white space
-            last, last_target = _end(pop_operators, stack, values, target, names, names_of, ops)
-            target = None
-            expect = start = True
-            continue
-        raise _Fallback
+        elif depth:
+            continue  # a newline inside brackets is white space
+        # the statement ends (a newline outside brackets, or ";")
+        while stack:
+            if stack[-1][0] < 0:
+                raise _Fallback  # a bracket left open
+            apply(stack.pop())
+        last = pop()
+        if values:
+            raise _Fallback
+        if target is not None:
+            if target in names or target in CONSTANTS:
+                raise _Fallback  # assigned twice, used before it is assigned, or a constant
+            names[target] = last
+            if names_of[last] is None and ops[last] != CONST:
+                names_of[last] = target
+        last_target = target
+        target = None
+        expect = start = True
     if not expect:
         if pending is not None:
-            operand_name(pending, pending_pos)
-        last, last_target = _end(pop_operators, stack, values, target, names, names_of, ops)
+            node = names_get(pending)
+            if node is None:
+                value = CONSTANTS.get(pending)
+                node = const(value, pending, pending_pos) if value is not None else new_input(pending, pending_pos)
+            push(node)
+        last, last_target = _end(apply, stack, values, target, names, names_of, ops)
     elif not start:
         raise _Fallback  # the program ends inside a statement
     if last < 0:
@@ -275,11 +310,14 @@ def _lower(source: str, output: Optional[str]) -> Graph:
     return finish_graph(g, names, user_calls, source, {}, last, last_target or "", output)
 
 
-def _end(pop_operators, stack, values, target, names, names_of, ops) -> tuple[int, Optional[str]]:
-    """One statement ends: its node, named after its target."""
-    pop_operators()
-    if stack or len(values) != 1:
-        raise _Fallback  # a bracket left open
+def _end(apply, stack, values, target, names, names_of, ops) -> tuple[int, Optional[str]]:
+    """The last statement ends (at the end of the program): its node, named after its target."""
+    while stack:
+        if stack[-1][0] < 0:
+            raise _Fallback  # a bracket left open
+        apply(stack.pop())
+    if len(values) != 1:
+        raise _Fallback
     result = values.pop()
     if target is not None:
         if target in names or target in CONSTANTS:
