@@ -53,6 +53,8 @@ class Tape:
         ops, params = graph.ops, graph.params
         self.n = len(ops)
         node_ids = list(range(self.n))  # one int object per node, shared by every instruction
+        for i in graph.names.values():  # the ints the graph's name table holds already (a chain's every step)
+            node_ids[i] = i
         all_args = graph.all_args(node_ids)
         self.live = graph.depends_on_input(all_args)
         if not INTEGER_ARGS.keys().isdisjoint(ops):  # a scan in C, not a generator per node

@@ -26,6 +26,10 @@ from .ops import DEFAULT_AXIS, OPS
 INPUT = "input"
 CONST = "const"
 
+#: op name -> a small code for the hash-consing keys of `Graph.add` (ten bits)
+_OPCODE = {name: k for k, name in enumerate(OPS)}
+assert len(_OPCODE) < 1024
+
 class Node:
     """A view of node `id` of a graph: reads and writes go to the graph's arrays.
 
@@ -183,12 +187,16 @@ class Graph:
 
     def add(self, op: str, args: tuple[int, ...], param: Any = None, pos: int = -1) -> int:
         """The node ``op(args)``, reusing an identical existing node."""
-        # the commonest keys (one or two arguments, no parameter) are flat tuples, which keep
-        # no `args` tuple alive; they never equal the general keys, whose second item is a tuple
-        if param is None and len(args) == 2:
-            key: Any = (op, args[0], args[1])
-        elif param is None and len(args) == 1:
-            key = (op, args[0])
+        # the commonest keys (one or two arguments, no parameter) are ints packing the op's
+        # code and the argument ids (node ids are below 2^31: `argv` is an array of C ints),
+        # odd for two arguments and even for one; the others are tuples, never equal to an int.
+        # An int is 32 or 36 bytes where a tuple is 56 or 64, and once the graph is finished
+        # its memory is reused by the floats of the evaluation
+        code = _OPCODE.get(op) if param is None else None
+        if code is not None and len(args) == 2:
+            key: Any = (args[0] << 42 | args[1] << 11 | code << 1) | 1
+        elif code is not None and len(args) == 1:
+            key = args[0] << 11 | code << 1
         else:
             key = (op, args, param)
         found = self._memo.get(key)
@@ -331,20 +339,24 @@ class Graph:
     def pruned(self, output: int) -> "Graph":
         """A copy holding only `output`, the nodes it depends on and the inputs, renumbered.
 
-        Returns the graph itself when nothing is left out (the common case).
+        Returns the graph itself when nothing is left out (the common case).  Either way
+        this graph's hash-consing ends: nodes are no longer added to it.
         """
         argv, arg_end = self.argv, self.arg_end
+        self._memo = {}  # the graph is finished: hash-consing is over (freed first: a long program's is large)
         if output == len(self.ops) - 1:
             # every node the last one and nothing else: each other node is an argument or an
             # input (the largest node the output did not reach would be an argument of a
-            # larger one, which it reached)
-            used = set(argv)
-            used.update(self.inputs)
-            used.add(output)
-            if len(used) == len(self.ops):
+            # larger one, which it reached).  A byte a node, not a set of ints.
+            used = bytearray(len(self.ops))
+            for a in argv:
+                used[a] = 1
+            for a in self.inputs:
+                used[a] = 1
+            used[output] = 1
+            if used.count(0) == 0:
                 self.output = output
                 self.call = -1
-                self._memo = {}  # the graph is finished: hash-consing is over
                 return self
         keep = [op == INPUT for op in self.ops]  # every input stays (gradient 0 if unused)
         keep[output] = True
@@ -355,7 +367,6 @@ class Graph:
         if all(keep) and output == len(self.ops) - 1:
             self.output = output
             self.call = -1
-            self._memo = {}  # the graph is finished: hash-consing is over
             return self
         new = Graph()
         remap: dict[int, int] = {}

@@ -137,10 +137,10 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
         chosen = [name for name in chosen if name not in data]
     ev = Evaluation(source, graph, Tape(graph), env, bindings, chosen)  # type: ignore[arg-type]
     ev.data = data
-    assigned = set(graph.names) - set(inputs)
+    names, input_names = graph.names, set(inputs)
     unused = []
     for name, b in bindings.items():
-        if name in assigned:
+        if name in names and name not in input_names:  # assigned by the program (no set of every name)
             ev.warnings.append(f"{name} is computed by the program; the value {name}={_short(b.text)} is ignored")
         elif name not in env:
             unused.append(name)
