@@ -34,12 +34,18 @@ from __future__ import annotations
 import math
 from typing import Any, Optional, Sequence
 
+from itertools import compress, repeat
+from operator import itemgetter
+
 from ..backends.floats import IEEE, SCALAR, ieee
 from .errors import MathError
 from .graph import CONST, INPUT, Graph
 from .ops import INTEGER_ARGS, OPS, integer_inputs
 
 _isfinite = math.isfinite
+#: an op name -> is it a computed node (with a default of True: not an input or a constant)
+_COMPUTED = {INPUT: False, CONST: False}
+_float_function = itemgetter(1)  # a compile row -> its float function
 #: the adjoint of a node nothing has flowed into yet (identity-compared, never mutated)
 _UNTOUCHED = 0.0
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError, ArithmeticError)
@@ -90,28 +96,29 @@ class Tape:
         #: op name -> (its row, its float function or None, elementwise and not variadic): looked up
         #: once per op, not once per node
         rows: dict[str, tuple] = {}
-        append_id, append_fn, append_args = ids.append, fns.append, code_args.append
 
         def append_reverse(entry: tuple) -> None:
             rev_ids.append(entry[0])
             rev_kinds.append(entry[1])
             rev_args.append(entry[2])
             rev_parts.append(entry[3])
-        for i, name in zip(node_ids, ops):
-            if name == INPUT or name == CONST:
-                continue
-            row = rows.get(name)
-            if row is None:
-                op = OPS[name]
-                row = rows[name] = (op, getattr(SCALAR, name) if scalar else None, op.elementwise and not op.variadic,
-                                    op.partials)
-            op, f, plain, partials = row
-            args = all_args[i]
-            append_id(i)
-            append_fn(f if scalar else self._forward_function(i))
-            append_args(args)
+
+        # the forward lists are picked out in C: the computed nodes (not inputs or constants)
+        computed = list(map(_COMPUTED.get, ops, repeat(True)))
+        ids.extend(compress(node_ids, computed))
+        code_args.extend(compress(all_args, computed))
+        computed_ops = list(compress(ops, computed))
+        for name in set(computed_ops):
+            op = OPS[name]
+            rows[name] = (op, getattr(SCALAR, name) if scalar else None, op.elementwise and not op.variadic, op.partials)
+        if scalar:
+            fns.extend(map(_float_function, map(rows.__getitem__, computed_ops)))
+        else:
+            fns.extend(map(self._forward_function, ids))
+        for i, name, args in zip(ids, computed_ops, code_args):
             if not live[i]:
                 continue
+            op, _, plain, partials = rows[name]
             if plain:
                 n = len(args)
                 if n == 1 or (n == 2 and live[args[0]] and live[args[1]]):
