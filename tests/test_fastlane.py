@@ -266,6 +266,7 @@ def test_fallback_is_taken_on_any_internal_error(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
+    monkeypatch.setattr(fastlane, "_lower_lines", broken)
     monkeypatch.setattr(fastlane, "_lower", broken)
     source = "y = a * b\n"
     assert lower_fast(source) is None
@@ -284,3 +285,68 @@ def test_random_spacing_and_separators_agree():
         fast = lower_fast(source)
         assert fast is not None, source
         assert ("ok", _tables(fast)) == _general(source), source
+
+
+# ---- line templates ------------------------------------------------------------------------
+def _both_lanes(source: str):
+    """The template lane's and the token lane's graphs (each None where it steps aside)."""
+    def run(lane):
+        try:
+            return lane(source, None)
+        except Exception:  # noqa: BLE001 - the lanes signal "not mine" by raising
+            return None
+    return run(fastlane._lower_lines), run(fastlane._lower)
+
+
+def test_lines_with_one_skeleton_share_a_template_and_keep_their_own_names_and_positions():
+    rng = random.Random(11)
+    lines = []
+    for k in range(12000):
+        a, b = rng.choice(["x1", "x22", "y"] + [f"s{j}" for j in range(max(0, k - 5), k)]), rng.choice(["x1", "y"])
+        number = rng.choice(["1", "2.5", "1e-3", "7E2", ".5"])
+        lines.append(rng.choice([f"s{k} = tanh({a} + {b})", f"s{k} = {number} * ({a} - {b})",
+                                 f"s{k} = -{a} ^ 2 # c{k}", f"s{k}={a}*{b};t{k} = -{number}",
+                                 f"s{k} = max({a}, {b}, {number})\r"]))
+    source = "\n".join(lines) + "\n\n  \nout = s11999 + s11998 + x1"
+    assert len(source) > 3 * 65536  # several chunks of the lexer
+    by_lines, by_tokens = _both_lanes(source)
+    assert by_lines is not None and by_tokens is not None
+    general = _general(source)
+    assert general == ("ok", _tables(by_lines)) == ("ok", _tables(by_tokens))
+
+
+@pytest.mark.parametrize("source", [
+    "y = a +\n b",  # a statement that goes on past its line: the token lane reads it
+    "y = (a\n + b)",
+    "y = sin(\na)",
+])
+def test_lines_that_are_not_whole_statements_go_to_the_token_lane(source):
+    by_lines, by_tokens = _both_lanes(source)
+    assert by_lines is None and by_tokens is not None
+    assert ("ok", _tables(by_tokens)) == _general(source)
+
+
+@pytest.mark.parametrize("source", [
+    "y = 1e5 * a\nz = x1e5 * a",  # e in a number and in a name: different skeletons
+    "y = 1x", "y = x1 + 1e-5\nz = ab-c", "dex = 1\ndef = 2", "y = a.T", "y = .5 + 5.", "y = 1e5e",
+    "a = 1; b = a; c = b; a", "y = x # sin(\nz = y",
+])
+def test_template_lane_agrees_with_the_general_path(source):
+    by_lines, _ = _both_lanes(source)
+    general = _general(source)
+    if by_lines is not None:
+        assert general == ("ok", _tables(by_lines)), source
+    assert _through_lower_source(source) == general
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_program(clean=True), min_size=1, max_size=4))
+def test_template_lane_on_repeated_shapes(programs):
+    """Programs made of a few shapes, renamed: the templates are shared and reused."""
+    source = "\n".join(p.replace("s", f"r{k}_") for k, p in enumerate(programs))
+    source = source + "\n" + source.replace("r", "q")
+    by_lines, by_tokens = _both_lanes(source)
+    general = _general(source)
+    for lane in (by_lines, by_tokens):
+        if lane is not None:
+            assert general == ("ok", _tables(lane)), source

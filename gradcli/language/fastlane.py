@@ -9,6 +9,12 @@ emitted its postfix item, so the nodes, their order, ids, positions, names and
 hash-consing are exactly those of ``lower(parse(source))``.  No statement, token or
 postfix object is made, and the only name table is the graph's own.
 
+Two lanes, tried in turn: `_lower_lines` compiles each distinct line *skeleton* (the
+line with letters and digits replaced by their class) once into a template of postfix
+steps and replays it for every line of that shape, taking the names and numbers from one
+`findall`; `_lower` reads any program of the language token by token (statements that
+go on past a line end, say).
+
 It is a lane of the same road, not another road: anything it does not handle -- a
 ``def``, a prelude call, brackets, ``.T``, a non-ASCII character -- and every error
 of any kind returns None, and the caller runs the general path
@@ -110,13 +116,14 @@ def lower_fast(source: str, output: Optional[str] = None) -> Optional[Graph]:
     if not source.isascii() or "\x00" in source:
         return None
     try:
-        return _lower(source, output)
+        graph = _lower_lines(source, output)
+        return graph if graph is not None else _lower(source, output)
     except Exception:  # noqa: BLE001 - any error at all: the general path reports it, as it always has
         return None
 
 
 def _lower(source: str, output: Optional[str]) -> Graph:
-    from .lower import _call, finish_graph
+    from .lower import _call
 
     g = Graph()
     ops, params, texts, names_of, names = g.ops, g.params, g.texts, g.names_of, g.names
@@ -299,6 +306,15 @@ def _lower(source: str, output: Optional[str]) -> Graph:
         last, last_target = _end(apply, stack, values, target, names, names_of, ops)
     elif not start:
         raise _Fallback  # the program ends inside a statement
+    return _finish(g, user_calls, source, last, last_target, output)
+
+
+def _finish(g: Graph, user_calls: dict[str, int], source: str, last: int, last_target: Optional[str],
+            output: Optional[str]) -> Graph:
+    """The whole-program checks the fast lane leaves to the end, then `finish_graph`."""
+    from .lower import finish_graph
+
+    names = g.names
     if last < 0:
         raise _Fallback  # no statement: an empty program
     for name in user_calls:
@@ -333,3 +349,247 @@ def _fail(message: str, pos: int) -> _Fallback:
 
 
 _INF = float("inf")
+
+
+# ---- lines as templates ------------------------------------------------------------------
+#
+# The token structure of a line (which tokens are names, numbers, operators, where each
+# starts) depends only on its characters' classes: letters, the letter e (exponents),
+# digits, and every other character as itself.  So a line's *skeleton* -- the line with
+# each letter written n (e and E written e) and each digit d -- decides its postfix
+# code entirely, and lines with the same skeleton (``v12 = tanh(v3 + v7)`` and
+# ``v40 = tanh(v9 + v31)``) share one compiled template: what varies is only the text
+# of their names and numbers, taken in order from one `findall` over the text.  A
+# template runs the same steps as `_lower` does for the line's tokens, with the
+# positions at the same offsets from the line's start (the skeleton keeps every length).
+
+_CLASSES = str.maketrans({**{c: "n" for c in "abcdfghijklmnopqrstuvwxyzABCDFGHIJKLMNOPQRSTUVWXYZ_"},
+                          "e": "e", "E": "e", **{c: "d" for c in "0123456789"}})
+#: the names and numbers of a text (the lexer's tokens of those kinds, in order, once
+#: comments are removed)
+_RUN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_COMMENT = re.compile(r"#[^\n]*")
+
+# template instructions: (kind, ...), kinds:
+_T_NAME, _T_NUM, _T_BIN, _T_NEG, _T_CALL, _T_END = range(6)
+
+
+def _compile_line(line: str) -> Optional[tuple[int, tuple]]:
+    """(how many names and numbers the line has, its instructions), or None when the line is
+    not a whole number of complete statements of the fast lane's language."""
+    code: list[tuple] = []
+    stack: list = []
+    runs = 0
+    expect, start, first, depth = True, True, False, 0
+    pending = -1  # the run index of a name read, not yet known to be a call, a target or an operand
+    pending_pos = 0
+    target = -1
+    pos = 0
+
+    def apply(entry) -> None:
+        code.append((_T_NEG, entry[1]) if entry[2] is None else (_T_BIN, entry[2], entry[1]))
+
+    for text in _FAST_TOKEN.findall(line):
+        p = pos
+        pos += len(text)
+        kind = _FIRST.get(text[0], _OTHER)
+        if kind == _OP:
+            text = _OP_TEXT.get(text) or text.rstrip(" \t")
+        elif kind == _NAME or kind == _NUM:
+            text = text.rstrip(" \t")
+        elif kind == _BLANK:
+            continue
+        if expect:
+            if kind == _NAME:
+                if start and text == "def":
+                    return None
+                pending, pending_pos, first, start = runs, p, start, False
+                runs += 1
+                expect = False
+            elif kind == _NUM:
+                if text == ".":
+                    return None
+                code.append((_T_NUM, runs, p))
+                runs += 1
+                expect = start = False
+            elif text == "(":
+                stack.append((_PAREN, p, None))
+                depth += 1
+                start = False
+            elif text == "-":
+                stack.append((UNARY_POWER, p, None))
+                start = False
+            elif text == "+":
+                start = False
+            elif text == ";" and start:
+                pass
+            else:
+                return None
+            continue
+        if pending >= 0:
+            if text == "(":
+                stack.append([_CALL, pending_pos, pending, 0])
+                pending = -1
+                depth += 1
+                expect = True
+                continue
+            if text == "=" and first:
+                target = pending
+                pending = -1
+                expect = True
+                continue
+            code.append((_T_NAME, pending, pending_pos))
+            pending = -1
+        if kind != _OP:
+            return None
+        found = _BINARY.get(text)
+        if found is not None:
+            power, right, name = found
+            while stack:
+                top_power = stack[-1][0]
+                if top_power > power or (top_power == power and not right):
+                    if power == COMPARE_POWER and top_power == COMPARE_POWER:
+                        return None
+                    apply(stack.pop())
+                else:
+                    break
+            stack.append((power, p, name))
+            expect = True
+        elif text == ")":
+            while stack and stack[-1][0] >= 0:
+                apply(stack.pop())
+            if not stack:
+                return None
+            top = stack.pop()
+            depth -= 1
+            if top[0] == _CALL:
+                code.append((_T_CALL, top[2], top[3] + 1, top[1]))
+        elif text == ",":
+            while stack and stack[-1][0] >= 0:
+                apply(stack.pop())
+            if not stack or stack[-1][0] != _CALL:
+                return None
+            stack[-1][3] += 1
+            expect = True
+        elif text == ";":
+            while stack:
+                if stack[-1][0] < 0:
+                    return None
+                apply(stack.pop())
+            code.append((_T_END, target))
+            target = -1
+            expect = start = True
+        else:
+            return None
+    if expect:
+        return (runs, tuple(code)) if start else None  # else the statement goes on past the line
+    if pending >= 0:
+        code.append((_T_NAME, pending, pending_pos))
+    while stack:
+        if stack[-1][0] < 0:
+            return None  # a bracket open at the end of the line
+        apply(stack.pop())
+    code.append((_T_END, target))
+    return runs, tuple(code)
+
+
+def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
+    """`_lower` by line templates; None when a line is not one (`_lower` then reads the text)."""
+    from .lower import _call
+
+    g = Graph()
+    ops, params, texts, names_of, names = g.ops, g.params, g.texts, g.names_of, g.names
+    add, const, new_input = g.add, g.const, g.input
+    names_get = names.get
+    plain_cache = _PLAIN
+    user_calls: dict[str, int] = {}
+    values: list[int] = []
+    push, pop = values.append, values.pop
+    templates: dict[str, Optional[tuple[int, tuple]]] = {}
+    last = -1
+    last_target: Optional[str] = None
+    for chunk_start, chunk_end in zip(*_chunks(source)):
+        text = source[chunk_start:chunk_end]
+        bare = _COMMENT.sub("", text) if "#" in text else text
+        skeletons = bare.translate(_CLASSES).split("\n")
+        lengths = list(map(len, text.split("\n"))) if bare is not text else list(map(len, skeletons))
+        if text.endswith("\n"):  # the chunk ends its last line
+            del skeletons[-1], lengths[-1]
+        runs = _RUN.findall(bare)
+        r = 0
+        line_start = chunk_start
+        bare_start = 0  # where the line starts in `bare` (earlier comments removed)
+        for skeleton, length in zip(skeletons, lengths):
+            start = line_start
+            line_start += length + 1
+            template = templates.get(skeleton)
+            if template is None:
+                if skeleton in templates:
+                    return None
+                template = templates[skeleton] = _compile_line(bare[bare_start:bare_start + len(skeleton)])
+                if template is None:
+                    return None
+            bare_start += len(skeleton) + 1
+            n, code = template
+            for ins in code:
+                kind = ins[0]
+                if kind == _T_NAME:
+                    name = runs[r + ins[1]]
+                    node = names_get(name)
+                    if node is None:
+                        value = CONSTANTS.get(name)
+                        node = const(value, name, start + ins[2]) if value is not None else new_input(name, start + ins[2])
+                    push(node)
+                elif kind == _T_BIN:
+                    b = pop()
+                    push(add(ins[1], (pop(), b), None, start + ins[2]))
+                elif kind == _T_CALL:
+                    name, nargs, at = runs[r + ins[1]], ins[2], start + ins[3]
+                    if nargs == 1:
+                        args: tuple = (pop(),)
+                    else:
+                        args = tuple(values[len(values) - nargs:])
+                        del values[len(values) - nargs:]
+                    if name not in user_calls:
+                        user_calls[name] = at
+                    key = (name, nargs)
+                    plain = plain_cache.get(key, False)
+                    if plain is False:
+                        plain = plain_cache[key] = _plain_call(name, nargs)
+                    if plain is not None:
+                        push(add(plain[0], args, plain[1], at))
+                    else:
+                        if name in prelude.NAMES:
+                            raise _Fallback
+                        push(_call(g, name, args, at, _fail, {}))
+                elif kind == _T_NUM:
+                    number = runs[r + ins[1]]
+                    value = float(number)
+                    if value == _INF:
+                        raise _Fallback
+                    push(const(value, number, start + ins[2]))
+                elif kind == _T_NEG:
+                    a = pop()
+                    param = params[a]
+                    if ops[a] == CONST and isinstance(param, float):
+                        minus = texts[a]
+                        push(const(-param, minus[1:] if minus.startswith("-") else "-" + minus, start + ins[1]))
+                    else:
+                        push(add("neg", (a,), None, start + ins[1]))
+                else:  # the statement ends
+                    last = pop()
+                    if values:
+                        raise _Fallback
+                    target = runs[r + ins[1]] if ins[1] >= 0 else None
+                    if target is not None:
+                        if target in names or target in CONSTANTS:
+                            raise _Fallback  # assigned twice, used before it is assigned, or a constant
+                        names[target] = last
+                        if names_of[last] is None and ops[last] != CONST:
+                            names_of[last] = target
+                    last_target = target
+            r += n
+        if r != len(runs):
+            raise _Fallback  # cannot happen: the templates read every name and number
+    return _finish(g, user_calls, source, last, last_target, output)
+
