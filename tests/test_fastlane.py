@@ -350,3 +350,10 @@ def test_template_lane_on_repeated_shapes(programs):
     for lane in (by_lines, by_tokens):
         if lane is not None:
             assert general == ("ok", _tables(lane)), source
+
+
+def test_a_long_line_is_read_by_the_token_lane():
+    source = "y = " + " + ".join(f"x{k % 7}" for k in range(1000))
+    by_lines, by_tokens = _both_lanes(source)
+    assert by_lines is None and by_tokens is not None
+    assert ("ok", _tables(by_tokens)) == _general(source)

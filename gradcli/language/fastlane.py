@@ -370,6 +370,10 @@ _CLASSES = str.maketrans({**{c: "n" for c in "abcdfghijklmnopqrstuvwxyzABCDFGHIJ
 _RUN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _COMMENT = re.compile(r"#[^\n]*")
 
+#: a longer line (a 10^6-term sum on one line, say) is read by the token lane: its template
+#: would be as large as its graph and used once
+_LONGEST_TEMPLATE = 2000
+
 # template instructions: (kind, ...), kinds:
 _T_NAME, _T_NUM, _T_BIN, _T_NEG, _T_CALL, _T_END = range(6)
 
@@ -515,6 +519,8 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
         lengths = list(map(len, text.split("\n"))) if bare is not text else list(map(len, skeletons))
         if text.endswith("\n"):  # the chunk ends its last line
             del skeletons[-1], lengths[-1]
+        if skeletons and max(map(len, skeletons)) > _LONGEST_TEMPLATE:
+            return None
         runs = _RUN.findall(bare)
         r = 0
         line_start = chunk_start
