@@ -107,8 +107,8 @@ def _plain_call(name: str, nargs: int) -> Optional[tuple[str, Any]]:
     return op.name, DEFAULT_AXIS.get(name)
 
 
-#: (function, number of arguments) -> `_plain_call`'s answer, filled on first use
-_PLAIN: dict[tuple[str, int], Optional[tuple[str, Any]]] = {}
+#: (function, number of arguments) -> `_plain_call`'s answer (() for None), filled on first use
+_PLAIN: dict[tuple[str, int], tuple] = {}
 
 
 def lower_fast(source: str, output: Optional[str] = None) -> Optional[Graph]:
@@ -214,8 +214,9 @@ def _lower(source: str, output: Optional[str]) -> Graph:
                 continue
             node = names_get(pending)
             if node is None:
-                value = CONSTANTS.get(pending)
-                node = const(value, pending, pending_pos) if value is not None else new_input(pending, pending_pos)
+                constant = CONSTANTS.get(pending)
+                node = const(constant, pending, pending_pos) if constant is not None else new_input(pending,
+                                                                                                   pending_pos)
             push(node)
             pending = None
         if kind == _OP:
@@ -255,10 +256,10 @@ def _lower(source: str, output: Optional[str]) -> Graph:
                     if name not in user_calls:
                         user_calls[name] = top[1]
                     key = (name, nargs)
-                    plain = plain_cache.get(key, False)
-                    if plain is False:
-                        plain = plain_cache[key] = _plain_call(name, nargs)
-                    if plain is not None:
+                    plain = plain_cache.get(key)
+                    if plain is None:
+                        plain = plain_cache[key] = _plain_call(name, nargs) or ()
+                    if plain:
                         push(add(plain[0], args, plain[1], top[1]))
                     else:
                         if name in prelude.NAMES:
@@ -300,8 +301,9 @@ def _lower(source: str, output: Optional[str]) -> Graph:
         if pending is not None:
             node = names_get(pending)
             if node is None:
-                value = CONSTANTS.get(pending)
-                node = const(value, pending, pending_pos) if value is not None else new_input(pending, pending_pos)
+                constant = CONSTANTS.get(pending)
+                node = const(constant, pending, pending_pos) if constant is not None else new_input(pending,
+                                                                                                   pending_pos)
             push(node)
         last, last_target = _end(apply, stack, values, target, names, names_of, ops)
     elif not start:
@@ -543,8 +545,9 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
                     name = runs[r + ins[1]]
                     node = names_get(name)
                     if node is None:
-                        value = CONSTANTS.get(name)
-                        node = const(value, name, start + ins[2]) if value is not None else new_input(name, start + ins[2])
+                        constant = CONSTANTS.get(name)
+                        node = const(constant, name, start + ins[2]) if constant is not None else \
+                            new_input(name, start + ins[2])
                     push(node)
                 elif kind == _T_BIN:
                     b = pop()
@@ -559,10 +562,10 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
                     if name not in user_calls:
                         user_calls[name] = at
                     key = (name, nargs)
-                    plain = plain_cache.get(key, False)
-                    if plain is False:
-                        plain = plain_cache[key] = _plain_call(name, nargs)
-                    if plain is not None:
+                    plain = plain_cache.get(key)
+                    if plain is None:
+                        plain = plain_cache[key] = _plain_call(name, nargs) or ()
+                    if plain:
                         push(add(plain[0], args, plain[1], at))
                     else:
                         if name in prelude.NAMES:
