@@ -140,15 +140,16 @@ class Graph:
         #: each node's op name (interned strings: one pointer a node)
         self.ops: list[str] = []
         #: every node's argument ids, end to end; node i's are ``argv[arg_end[i-1]:arg_end[i]]``
+        #: (C ints: a program is far below 2^31 nodes, arguments and characters)
         self.argv = array("i")
-        self.arg_end = array("q")
+        self.arg_end = array("i")
         self.params: list[Any] = []
         #: each node's name (None: unnamed)
         self.names_of: list[Optional[str]] = []
         #: source text of each constant ("" for other nodes)
         self.texts: list[str] = []
         #: offset in the program source where each node was written (-1: none)
-        self.positions = array("q")
+        self.positions = array("i")
         self.shapes: list[tuple[int, ...]] = []
         #: the inlined call that created each node (an index into `calls`, or -1)
         self.call_of = array("i")
