@@ -22,6 +22,7 @@ from gradcli.core.graph import _LETTERS, Graph, _avoided_letters, _look_alikes
 from gradcli.core.ops import FUNCTIONS
 from gradcli.core.shapes import infer_shapes
 from gradcli.language import fastlane
+from gradcli.language import lower as lowering
 from gradcli.language.fastlane import _plain_call, lower_fast
 from gradcli.language.lower import _call, lower, lower_source
 from gradcli.language.parser import parse
@@ -45,10 +46,15 @@ def _general(source: str, output=None):
 
 
 def _through_lower_source(source: str, output=None):
+    """`lower_source`'s graph tables or error, with the fast lane tried at any length."""
+    saved = lowering.FAST_LANE_CHARS
+    lowering.FAST_LANE_CHARS = 0
     try:
         return "ok", _tables(lower_source(source, output))
     except GradcliError as exc:
         return "error", (type(exc).__name__, str(exc), getattr(exc, "pos", None))
+    finally:
+        lowering.FAST_LANE_CHARS = saved
 
 
 # ---- random programs: mostly the fast lane's language, sometimes anything else -------------
@@ -357,3 +363,15 @@ def test_a_long_line_is_read_by_the_token_lane():
     by_lines, by_tokens = _both_lanes(source)
     assert by_lines is None and by_tokens is not None
     assert ("ok", _tables(by_tokens)) == _general(source)
+
+
+def test_short_programs_skip_the_fast_lane_and_long_ones_take_it(monkeypatch):
+    calls = []
+    real = fastlane.lower_fast
+    monkeypatch.setattr(fastlane, "lower_fast", lambda source, output=None: calls.append(source) or real(source, output))
+    short = "y = a * b\n"
+    long = "".join(f"s{k} = sin(a) * s{k - 1}\n" if k else "s0 = a\n" for k in range(200))
+    assert len(short) < lowering.FAST_LANE_CHARS <= len(long)
+    assert _tables(lower_source(short)) == _tables(lower(parse(short)))
+    assert _tables(lower_source(long)) == _tables(lower(parse(long)))
+    assert calls == [long]

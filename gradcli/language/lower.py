@@ -30,7 +30,6 @@ from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS,
                         INT_ARG_OPS, MAX_RANK, SHAPE_ARG_OPS, int_params)
 from . import prelude
-from .fastlane import lower_fast
 from .parser import Item, Program, Statement, parse, statements
 
 #: most postfix items that inlining may run through (a guard against definitions that
@@ -152,6 +151,9 @@ def lower(program: Program, output: Optional[str] = None, consume: bool = False)
 #: programs at least this many characters long are lowered by `lower_source` in two
 #: passes, never holding their whole parse (about 650 bytes a statement)
 STREAM_CHARS = 8_000_000
+#: programs at least this many characters long try the fast lane first
+#: (`gradcli.language.fastlane`); a shorter one is lowered faster than the lane is imported
+FAST_LANE_CHARS = 2_000
 
 class _Step:
     """What the first pass of `lower_source` keeps of a step: the name it assigns (the
@@ -168,13 +170,18 @@ class _Step:
 def lower_source(source: str, output: Optional[str] = None) -> Graph:
     """`lower(parse(source), output)`, the parse freed as the graph grows.
 
-    A long program is read twice: first its statements without their code (the names
+    A program of `FAST_LANE_CHARS` or more goes through the fast lane
+    (`gradcli.language.fastlane`: the same graph, made in one pass without a parse), unless
+    it is one the lane leaves to this general path.  A long program is read twice: first its statements without their code (the names
     each assigns and the functions, which lowering needs before it starts; every parse
     error is found here, so errors come in the same order), then statement by statement
     into the graph."""
-    fast = lower_fast(source, output)
-    if fast is not None:
-        return fast
+    if len(source) >= FAST_LANE_CHARS:
+        from .fastlane import lower_fast  # imported here: its regular expressions cost start-up time
+
+        fast = lower_fast(source, output)
+        if fast is not None:
+            return fast
     if len(source) < STREAM_CHARS:
         return lower(parse(source), output, consume=True)
     light: list = [st if st.params is not None else _Step(st.target, st.target_pos) for st in statements(source, True)]
