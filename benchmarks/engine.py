@@ -29,7 +29,7 @@ from dag import compile_for, depth, micrograd_ops, random_program, run_forward, 
 from gradcli.run.bindings import parse_argument  # noqa: E402
 from gradcli.core.engine import Tape  # noqa: E402
 from gradcli.run.evaluate import evaluate  # noqa: E402
-from gradcli.language.lower import lower  # noqa: E402
+from gradcli.language.lower import lower, lower_source  # noqa: E402
 from gradcli.language.parser import parse  # noqa: E402
 from gradcli.output.documents import write_json  # noqa: E402
 from gradcli.run.reports import EvalReport  # noqa: E402
@@ -38,6 +38,7 @@ TARGET_FB_US = 1.0  # forward+backward µs/node at 10^5
 TARGET_RATIO = 2.5  # (forward+backward)/forward
 TARGET_E2E_US = 5.0  # end to end µs/node
 TARGET_E2E_MICROGRAD = 1.0  # end to end at 10^5 nodes / micrograd's forward+backward on the same DAG
+TARGET_EVALUATE_US = 2.5  # `evaluate` (text and bindings to gradient) µs/node at 10^5: its share of the above
 
 
 def repeats(n: int, quick: bool) -> int:
@@ -70,6 +71,7 @@ def measure_gradcli(n: int, quick: bool) -> dict:
     t_lower, graph = best_of(lambda: lower(program), r, budget)  # noqa: F821 - called before the del
     t_compile, tape = best_of(lambda: Tape(graph), r, budget)
     del program
+    t_text, _ = best_of(lambda: lower_source(source), r, budget)  # what evaluate runs: the fast lane
     # forward and backward timed in the same runs; the best run (by forward+backward) is kept
     runs = []
     cpu_ratios = []
@@ -102,7 +104,7 @@ def measure_gradcli(n: int, quick: bool) -> dict:
     assert all(map(math.isfinite, grad.values())), "non-finite gradient"
     return {
         "n": n, "nodes": nodes, "depth": depth(graph), "chars": len(source), "json_bytes": len(doc),
-        "parse": t_parse, "lower": t_lower, "compile": t_compile, "forward": t_fwd, "fwd_bwd": t_fb,
+        "parse": t_parse, "lower": t_lower, "text": t_text, "compile": t_compile, "forward": t_fwd, "fwd_bwd": t_fb,
         "ratio": t_fb / t_fwd_in_best, "median_ratio": median_ratio, "cpu_ratio": cpu_ratio,
         "fwd_in_best": t_fwd_in_best, "e2e": t_e2e, "lean": t_lean, "stages": min(stages, key=sum),
         "graph": graph, "env": env, "grad": grad, "value": values[graph.output],
@@ -174,7 +176,8 @@ def run(args: argparse.Namespace) -> str:
         m = measure_gradcli(n, args.quick)
         results.append(m)
         N = m["nodes"]
-        rows.append([f"{N:,}", f"{m['depth']:,}", us(m["parse"], N), us(m["lower"], N), us(m["compile"], N),
+        rows.append([f"{N:,}", f"{m['depth']:,}", us(m["parse"], N), us(m["lower"], N), us(m["text"], N),
+                     us(m["compile"], N),
                      us(m["forward"], N), us(m["fwd_bwd"], N), f"{m['ratio']:.2f}",
                      f"{m['median_ratio']:.2f}", f"{m['cpu_ratio']:.2f}",
                      us(m["e2e"], N), f"{m['e2e']:.2f}", f"{m['e2e'] / m['fwd_bwd']:.1f}",
@@ -201,7 +204,9 @@ def run(args: argparse.Namespace) -> str:
     out.append(header("Engine") if not args.no_header else "## Engine\n")
     out.append("Random DAG programs (statements such as `v12 = tanh(v3 + v7)`, 16 inputs, ops "
                "+ - * tanh sigmoid sin exp, operands shared at random; output = sum of the last results). "
-               "Times are µs per graph node, best of several runs, garbage collector off; "
+               "Times are µs per graph node, best of several runs, garbage collector off; *parse* and *lower* "
+               "are the general path (`parse`, `lower`), *text → graph* is `lower_source`, which `evaluate` runs "
+               "(the fast lane of `gradcli.language.fastlane` where the program allows, else the general path); "
                "*(f+b)/f* is taken within the best forward+backward run; *(f+b)/f median* is the median over "
                "the runs of the same ratio in wall-clock time, *CPU median* in CPU time (`time.process_time`: "
                "robust on a machine shared with other work). "
@@ -209,7 +214,7 @@ def run(args: argparse.Namespace) -> str:
                "(`evaluate` + `write_json`, the CLI's writer); *e2e × f+b* is its ratio to the "
                "engine's own forward+backward in the same run; *e2e --no-nodes* is the same with "
                "`write_json(..., with_nodes=False)` (`--json --no-nodes`).\n")
-    out.append(table(["nodes", "depth", "parse", "lower", "compile", "forward", "fwd+bwd", "(f+b)/f",
+    out.append(table(["nodes", "depth", "parse", "lower", "text → graph", "compile", "forward", "fwd+bwd", "(f+b)/f",
                       "(f+b)/f median", "(f+b)/f CPU median",
                       "end to end", "end to end s", "e2e × f+b", "e2e --no-nodes"], rows))
     out.append("\nEnd to end, by stage (µs/node, the best run): *evaluate* is bindings + parse + lower + "
@@ -229,6 +234,8 @@ def run(args: argparse.Namespace) -> str:
          mark(worst_ratio <= TARGET_RATIO)],
         [f"(forward+backward)/forward ≤ {TARGET_RATIO:g} (worst size, median of runs, CPU)", f"{worst_cpu_ratio:.2f}",
          mark(worst_cpu_ratio <= TARGET_RATIO)],
+        [f"evaluate (text → gradient) ≤ {TARGET_EVALUATE_US:g} µs/node at {at['nodes']:,} nodes",
+         f"{at['stages'][0] / at['nodes'] * 1e6:.2f} µs", mark(at["stages"][0] / at["nodes"] * 1e6 <= TARGET_EVALUATE_US)],
         [f"end to end ≤ {TARGET_E2E_US:g} µs/node (worst size)", f"{worst_e2e * 1e6:.2f} µs", mark(worst_e2e * 1e6 <= TARGET_E2E_US)],
         [f"end to end ≤ {TARGET_E2E_MICROGRAD:g}× micrograd's forward+backward at {at['nodes']:,} nodes",
          f"{at['e2e'] / at['micrograd_fb']:.2f}×" if "micrograd_fb" in at else "micrograd not run",

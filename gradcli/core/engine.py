@@ -34,12 +34,18 @@ from __future__ import annotations
 import math
 from typing import Any, Optional, Sequence
 
+from itertools import compress, repeat
+from operator import itemgetter
+
 from ..backends.floats import IEEE, SCALAR, ieee
 from .errors import MathError
 from .graph import CONST, INPUT, Graph
 from .ops import INTEGER_ARGS, OPS, integer_inputs
 
 _isfinite = math.isfinite
+#: an op name -> is it a computed node (with a default of True: not an input or a constant)
+_COMPUTED = {INPUT: False, CONST: False}
+_float_function = itemgetter(1)  # a compile row -> its float function
 #: the adjoint of a node nothing has flowed into yet (identity-compared, never mutated)
 _UNTOUCHED = 0.0
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError, ArithmeticError)
@@ -53,6 +59,8 @@ class Tape:
         ops, params = graph.ops, graph.params
         self.n = len(ops)
         node_ids = list(range(self.n))  # one int object per node, shared by every instruction
+        for i in graph.names.values():  # the ints the graph's name table holds already (a chain's every step)
+            node_ids[i] = i
         all_args = graph.all_args(node_ids)
         self.live = graph.depends_on_input(all_args)
         if not INTEGER_ARGS.keys().isdisjoint(ops):  # a scan in C, not a generator per node
@@ -70,36 +78,65 @@ class Tape:
         self._args: list[tuple[int, ...]] = []
         #: backward instructions (i, kind, args, partials) for nodes an input reaches:
         #: kind is the arity of an elementwise op, 0 for a variadic one (partials is
-        #: then one function), -1 for a structural op (partials are its VJPs)
-        self.reverse_code: list[tuple] = []
+        #: then one function), -1 for a structural op (partials are its VJPs).  Kept as
+        #: four lists in evaluation order, walked backwards (`reverse_code` makes the
+        #: tuples on demand): a tuple per node would be 80 bytes, the lists are 32, and 16
+        #: when every computed node is live (the ids and arguments are then the forward ones)
+        self._rev_ids: list[int] = []
+        self._rev_kinds: list[int] = []
+        self._rev_args: list[tuple[int, ...]] = []
+        self._rev_parts: list = []
+        #: the tuples, once asked for or set (`gradcli.teach.mistakes` reruns a copy with
+        #: some partials swapped); the walks then follow them
+        self._reverse_code: Optional[list[tuple]] = None
         live = self.live
-        ids, fns, code_args, reverse_code = self._ids, self._fns, self._args, self.reverse_code
+        ids, fns, code_args = self._ids, self._fns, self._args
+        rev_ids, rev_kinds, rev_args, rev_parts = self._rev_ids, self._rev_kinds, self._rev_args, self._rev_parts
         scalar = self.scalar
-        for i, name in zip(node_ids, ops):
-            if name == INPUT or name == CONST:
-                continue
+        #: op name -> (its row, its float function or None, elementwise and not variadic): looked up
+        #: once per op, not once per node
+        rows: dict[str, tuple] = {}
+
+        def append_reverse(entry: tuple) -> None:
+            rev_ids.append(entry[0])
+            rev_kinds.append(entry[1])
+            rev_args.append(entry[2])
+            rev_parts.append(entry[3])
+
+        # the forward lists are picked out in C: the computed nodes (not inputs or constants)
+        computed = list(map(_COMPUTED.get, ops, repeat(True)))
+        ids.extend(compress(node_ids, computed))
+        code_args.extend(compress(all_args, computed))
+        computed_ops = list(compress(ops, computed))
+        for name in set(computed_ops):
             op = OPS[name]
-            args = all_args[i]
-            ids.append(i)
-            fns.append(getattr(SCALAR, name) if scalar else self._forward_function(i))
-            code_args.append(args)
+            rows[name] = (op, getattr(SCALAR, name) if scalar else None, op.elementwise and not op.variadic, op.partials)
+        if scalar:
+            fns.extend(map(_float_function, map(rows.__getitem__, computed_ops)))
+        else:
+            fns.extend(map(self._forward_function, ids))
+        for i, name, args in zip(ids, computed_ops, code_args):
             if not live[i]:
                 continue
-            if not op.elementwise:
+            op, _, plain, partials = rows[name]
+            if plain:
+                n = len(args)
+                if n == 1 or (n == 2 and live[args[0]] and live[args[1]]):
+                    rev_ids.append(i)  # `append_reverse` written out: the commonest case
+                    rev_kinds.append(n)
+                    rev_args.append(args)
+                    rev_parts.append(partials)  # the row's own tuple, known by identity
+                else:
+                    append_reverse((i, n, args, tuple(p if live[a] else None for p, a in zip(partials, args))))
+            elif not op.elementwise:
                 vjps = op.vjp if op.variadic else tuple(
                     v if live[a] else None for v, a in zip(op.vjp, args)  # type: ignore[arg-type]
                 )
-                reverse_code.append((i, -1, args, vjps))
-            elif op.variadic:
-                reverse_code.append((i, 0, args, op.partials))
-            else:
-                parts: tuple
-                if len(args) == 1 or (len(args) == 2 and live[args[0]] and live[args[1]]):
-                    parts = op.partials  # type: ignore[assignment]  # the row's own tuple, known by identity
-                else:
-                    parts = tuple(p if live[a] else None for p, a in zip(op.partials, args))  # type: ignore[arg-type]
-                reverse_code.append((i, len(args), args, parts))
-        reverse_code.reverse()
+                append_reverse((i, -1, args, vjps))
+            else:  # elementwise and variadic
+                append_reverse((i, 0, args, op.partials))
+        if len(rev_ids) == len(ids):  # every computed node is live: share the forward lists
+            self._rev_ids, self._rev_args = ids, code_args
         #: partials for the array walk that replace a row's by the same numbers made with
         #: fewer new arrays (`_square_partial`, `_sigmoid_partial`); each returns a new
         #: array, which the walk then multiplies by the cotangent in place
@@ -117,7 +154,36 @@ class Tape:
                         self.array_partials[i] = _SQUARE_PARTIALS
             #: each kernel stands for the partials its instruction had here, and only for them
             #: (gradcli.teach.mistakes reruns a copy of the tape with some partials swapped)
-            self._kernel_for = {i: parts for i, _, _, parts in self.reverse_code if i in self.array_partials}
+            self._kernel_for = {i: parts for i, _, _, parts in self._reverse() if i in self.array_partials}
+
+    @property
+    def reverse_code(self) -> list[tuple]:
+        """The backward instructions ``(i, kind, args, partials)``, last node first."""
+        if self._reverse_code is None:
+            self._reverse_code = list(self._reverse())
+        return self._reverse_code
+
+    @reverse_code.setter
+    def reverse_code(self, code: list[tuple]) -> None:
+        self._reverse_code = code
+
+    @property
+    def reverse_length(self) -> int:
+        """How many backward instructions there are (without making them)."""
+        return len(self._rev_kinds) if self._reverse_code is None else len(self._reverse_code)
+
+    def _reverse(self):
+        """The backward instructions, last node first (an iterator: ask again to walk again)."""
+        if self._reverse_code is not None:
+            return iter(self._reverse_code)
+        return zip(reversed(self._rev_ids), reversed(self._rev_kinds), reversed(self._rev_args),
+                   reversed(self._rev_parts))
+
+    def _forward_order(self):
+        """The backward instructions, first node first (the tangent walk's order)."""
+        if self._reverse_code is not None:
+            return reversed(self._reverse_code)
+        return zip(self._rev_ids, self._rev_kinds, self._rev_args, self._rev_parts)
 
     @property
     def code(self):
@@ -238,7 +304,8 @@ class Tape:
         adjoint = [0.0] * self.n
         adjoint[out] = seed
         m = SCALAR
-        code = self.reverse_code if out == self.graph.output else [c for c in self.reverse_code if c[0] <= out]
+        whole = out == self.graph.output
+        code = self._reverse() if whole else [c for c in self._reverse() if c[0] <= out]
         cos = _cos
         # The commonest ops have their partials written inline: an instruction holding
         # the op row's own partials tuple (every argument live; see __init__) is known by
@@ -293,12 +360,12 @@ class Tape:
                         if p is not None:
                             adjoint[a] += g * p
             except _MATH_ERRORS:  # an infinite or undefined partial: the careful walk
-                return self._backward_floats_careful(values, seed, out, code)
+                return self._backward_floats_careful(values, seed, out, self._reverse() if whole else code)
         if not _isfinite(sum(adjoint)):  # an overflow (or inf - inf) on the way: the careful walk
-            return self._backward_floats_careful(values, seed, out, code)
+            return self._backward_floats_careful(values, seed, out, self._reverse() if whole else code)
         return adjoint
 
-    def _backward_floats_careful(self, values: Sequence, seed: float, out: int, code: list) -> list:
+    def _backward_floats_careful(self, values: Sequence, seed: float, out: int, code) -> list:
         """The reverse walk where a partial may be infinite or undefined (sqrt at 0).
 
         A zero cotangent or a zero partial contributes nothing, whatever the other
@@ -351,7 +418,7 @@ class Tape:
                     own.add(a)
 
         with np.errstate(all="ignore"):
-            for i, kind, args, parts in self.reverse_code:
+            for i, kind, args, parts in self._reverse():
                 g = adjoint[i]
                 if i > out or g is zero or (careful and _all_zero(g)):
                     continue  # nothing flows back from a node the output does not use
@@ -413,7 +480,7 @@ class Tape:
         tangent = [0.0] * self.n
         for k, t in seeds.items():
             tangent[k] = t
-        for i, kind, args, parts in reversed(self.reverse_code):
+        for i, kind, args, parts in self._forward_order():
             local = safe_partials(SCALAR, kind, parts, [values[a] for a in args], values[i])
             total = 0.0
             for a, p in zip(args, local):

@@ -16,6 +16,7 @@ the existing one (hash-consing), so ``exp(x^2)*x^2`` computes ``x^2`` once.
 
 from __future__ import annotations
 
+import operator
 from array import array
 from typing import Any, Callable, Iterator, Optional
 
@@ -24,6 +25,10 @@ from .ops import DEFAULT_AXIS, OPS
 
 INPUT = "input"
 CONST = "const"
+
+#: op name -> a small code for the hash-consing keys of `Graph.add` (ten bits)
+_OPCODE = {name: k for k, name in enumerate(OPS)}
+assert len(_OPCODE) < 1024
 
 class Node:
     """A view of node `id` of a graph: reads and writes go to the graph's arrays.
@@ -135,15 +140,16 @@ class Graph:
         #: each node's op name (interned strings: one pointer a node)
         self.ops: list[str] = []
         #: every node's argument ids, end to end; node i's are ``argv[arg_end[i-1]:arg_end[i]]``
+        #: (C ints: a program is far below 2^31 nodes, arguments and characters)
         self.argv = array("i")
-        self.arg_end = array("q")
+        self.arg_end = array("i")
         self.params: list[Any] = []
         #: each node's name (None: unnamed)
         self.names_of: list[Optional[str]] = []
         #: source text of each constant ("" for other nodes)
         self.texts: list[str] = []
         #: offset in the program source where each node was written (-1: none)
-        self.positions = array("q")
+        self.positions = array("i")
         self.shapes: list[tuple[int, ...]] = []
         #: the inlined call that created each node (an index into `calls`, or -1)
         self.call_of = array("i")
@@ -182,12 +188,16 @@ class Graph:
 
     def add(self, op: str, args: tuple[int, ...], param: Any = None, pos: int = -1) -> int:
         """The node ``op(args)``, reusing an identical existing node."""
-        # the commonest keys (one or two arguments, no parameter) are flat tuples, which keep
-        # no `args` tuple alive; they never equal the general keys, whose second item is a tuple
-        if param is None and len(args) == 2:
-            key: Any = (op, args[0], args[1])
-        elif param is None and len(args) == 1:
-            key = (op, args[0])
+        # the commonest keys (one or two arguments, no parameter) are ints packing the op's
+        # code and the argument ids (node ids are below 2^31: `argv` is an array of C ints),
+        # odd for two arguments and even for one; the others are tuples, never equal to an int.
+        # An int is 32 or 36 bytes where a tuple is 56 or 64, and once the graph is finished
+        # its memory is reused by the floats of the evaluation
+        code = _OPCODE.get(op) if param is None else None
+        if code is not None and len(args) == 2:
+            key: Any = (args[0] << 42 | args[1] << 11 | code << 1) | 1
+        elif code is not None and len(args) == 1:
+            key = args[0] << 11 | code << 1
         else:
             key = (op, args, param)
         found = self._memo.get(key)
@@ -330,20 +340,24 @@ class Graph:
     def pruned(self, output: int) -> "Graph":
         """A copy holding only `output`, the nodes it depends on and the inputs, renumbered.
 
-        Returns the graph itself when nothing is left out (the common case).
+        Returns the graph itself when nothing is left out (the common case).  Either way
+        this graph's hash-consing ends: nodes are no longer added to it.
         """
         argv, arg_end = self.argv, self.arg_end
+        self._memo = {}  # the graph is finished: hash-consing is over (freed first: a long program's is large)
         if output == len(self.ops) - 1:
             # every node the last one and nothing else: each other node is an argument or an
             # input (the largest node the output did not reach would be an argument of a
-            # larger one, which it reached)
-            used = set(argv)
-            used.update(self.inputs)
-            used.add(output)
-            if len(used) == len(self.ops):
+            # larger one, which it reached).  A byte a node, not a set of ints.
+            used = bytearray(len(self.ops))
+            for a in argv:
+                used[a] = 1
+            for a in self.inputs:
+                used[a] = 1
+            used[output] = 1
+            if used.count(0) == 0:
                 self.output = output
                 self.call = -1
-                self._memo = {}  # the graph is finished: hash-consing is over
                 return self
         keep = [op == INPUT for op in self.ops]  # every input stays (gradient 0 if unused)
         keep[output] = True
@@ -354,7 +368,6 @@ class Graph:
         if all(keep) and output == len(self.ops) - 1:
             self.output = output
             self.call = -1
-            self._memo = {}  # the graph is finished: hash-consing is over
             return self
         new = Graph()
         remap: dict[int, int] = {}
@@ -393,12 +406,14 @@ class Graph:
             anonymous = self._name_call_nodes(anonymous)
         if not anonymous:
             return
-        used = set(self.names) | {name for name in names_of if name is not None}
+        used = set(names_of)  # a set made in C, not a comprehension over every node
+        used.discard(None)
+        used.update(self.names)
         letters = "abcdefghijklmnopqrstuvw"
         singles = [name for name in (names_of[i] for i in self.inputs) if name and name in _LETTERS]
         start = letters.index(max(singles)) + 1 if singles else 0
         ordered = letters[start:] + letters[:start]
-        avoid = _look_alikes(used)
+        avoid = _avoided_letters(used)
         free = [ch for ch in ordered if ch not in avoid]
         if len(free) < len(anonymous):
             free = []
@@ -457,6 +472,19 @@ _LETTERS = frozenset("abcdefghijklmnopqrstuvw")
 
 #: letters that are easy to misread for one another in the notes' italics
 _CONFUSABLE = ({"v", "w"},)
+
+
+def _avoided_letters(used: set) -> set[str]:
+    """The letters a-w of ``_look_alikes(used)``, without a Python loop over every name:
+    what makes a name look like a letter is in its first two characters, and a long
+    program's names have few distinct ones (``v1``, ``v2``, ... all begin ``v``)."""
+    heads = set(map(_FIRST_TWO, used))
+    keys = {head[0] for head in heads
+            if len(head) == 1 or (head[0].isascii() and head[0].isalpha() and (head[1].isdigit() or head[1] == "_"))}
+    return (used & _LETTERS) | (_look_alikes(keys) & _LETTERS)
+
+
+_FIRST_TWO = operator.itemgetter(slice(0, 2))
 
 
 def _look_alikes(used: set[str]) -> set[str]:

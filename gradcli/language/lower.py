@@ -151,6 +151,9 @@ def lower(program: Program, output: Optional[str] = None, consume: bool = False)
 #: programs at least this many characters long are lowered by `lower_source` in two
 #: passes, never holding their whole parse (about 650 bytes a statement)
 STREAM_CHARS = 8_000_000
+#: programs at least this many characters long try the fast lane first
+#: (`gradcli.language.fastlane`); a shorter one is lowered faster than the lane is imported
+FAST_LANE_CHARS = 2_000
 
 class _Step:
     """What the first pass of `lower_source` keeps of a step: the name it assigns (the
@@ -167,10 +170,18 @@ class _Step:
 def lower_source(source: str, output: Optional[str] = None) -> Graph:
     """`lower(parse(source), output)`, the parse freed as the graph grows.
 
-    A long program is read twice: first its statements without their code (the names
+    A program of `FAST_LANE_CHARS` or more goes through the fast lane
+    (`gradcli.language.fastlane`: the same graph, made in one pass without a parse), unless
+    it is one the lane leaves to this general path.  A long program is read twice: first its statements without their code (the names
     each assigns and the functions, which lowering needs before it starts; every parse
     error is found here, so errors come in the same order), then statement by statement
     into the graph."""
+    if len(source) >= FAST_LANE_CHARS:
+        from .fastlane import lower_fast  # imported here: its regular expressions cost start-up time
+
+        fast = lower_fast(source, output)
+        if fast is not None:
+            return fast
     if len(source) < STREAM_CHARS:
         return lower(parse(source), output, consume=True)
     light: list = [st if st.params is not None else _Step(st.target, st.target_pos) for st in statements(source, True)]
@@ -525,28 +536,37 @@ class _Lowering:
 
     def finish(self, last: int, output: Optional[str]) -> Graph:
         """The checks that need every input known, then the output's graph, pruned."""
-        g, defined = self.g, self.defined
-        for name, pos in self.user_calls.items():
-            found = g.names.get(name)
-            if found is not None and g.ops[found] == INPUT:
-                at = g.positions[found]
-                raise self.fail(f"{name!r} is an input of this program (line {self.line_of(at)}, "
-                                f"column {at - self.source.rfind(chr(10), 0, at)}) "
-                                f"and also {_meaning(name, self.user_defs, False)}: rename the input to call the "
-                                "function", pos)
-        if output is not None:
-            if output not in defined and output not in g.names:
-                known_names = ", ".join(sorted(defined)) or "none"
-                raise UsageError(f"--output {output}: no statement assigns {output!r} (assigned: {known_names})")
-            out = defined.get(output, g.names.get(output, -1))
-            out_name = output
-        else:
-            out = last
-            out_name = self.steps[-1][1].target or ""
-        pruned = g.pruned(out)
-        pruned.name_anonymous_nodes()
-        pruned.output_name = out_name or pruned.label(pruned.output)
-        return pruned
+        return finish_graph(self.g, self.defined, self.user_calls, self.source, self.user_defs, last,
+                            self.steps[-1][1].target or "", output)
+
+
+def finish_graph(g: Graph, defined: dict[str, int], user_calls: dict[str, int], source: str, user_defs: dict,
+                 last: int, last_target: str, output: Optional[str]) -> Graph:
+    """A lowered program's end: the checks that need every input known (a function called
+    that is also an input), then the output's graph, pruned and its steps named.
+    `defined`: step name -> node; `last`: the last statement's node, `last_target` its
+    name ("" for none)."""
+    for name, pos in user_calls.items():
+        found = g.names.get(name)
+        if found is not None and g.ops[found] == INPUT:
+            at = g.positions[found]
+            raise ParseError(f"{name!r} is an input of this program (line {source.count(chr(10), 0, at) + 1}, "
+                             f"column {at - source.rfind(chr(10), 0, at)}) "
+                             f"and also {_meaning(name, user_defs, False)}: rename the input to call the "
+                             "function", source, pos)
+    if output is not None:
+        if output not in defined and output not in g.names:
+            known_names = ", ".join(sorted(defined)) or "none"
+            raise UsageError(f"--output {output}: no statement assigns {output!r} (assigned: {known_names})")
+        out = defined.get(output, g.names.get(output, -1))
+        out_name = output
+    else:
+        out = last
+        out_name = last_target
+    pruned = g.pruned(out)
+    pruned.name_anonymous_nodes()
+    pruned.output_name = out_name or pruned.label(pruned.output)
+    return pruned
 
 
 def _meaning(name: str, user_defs: dict, in_prelude: bool) -> str:

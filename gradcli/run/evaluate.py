@@ -94,7 +94,7 @@ class Evaluation:
     @property
     def operations(self) -> int:
         """Operations an input reaches: the work of one tangent or one backward pass."""
-        return len(self.tape.reverse_code)
+        return self.tape.reverse_length
 
     def input_id(self, name: str) -> int:
         return self.graph.names[name]
@@ -127,7 +127,8 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
     else:
         chosen = list(inputs)
     env: dict[str, Any] = {name: bindings[name].value for name in inputs}
-    infer_shapes(graph, env)
+    if not _all_scalar(graph, env):
+        infer_shapes(graph, env)
     data = _integer_data(graph, env)
     if data:
         asked = [name for name in (wrt or ()) if name in data]
@@ -136,10 +137,10 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
         chosen = [name for name in chosen if name not in data]
     ev = Evaluation(source, graph, Tape(graph), env, bindings, chosen)  # type: ignore[arg-type]
     ev.data = data
-    assigned = set(graph.names) - set(inputs)
+    names, input_names = graph.names, set(inputs)
     unused = []
     for name, b in bindings.items():
-        if name in assigned:
+        if name in names and name not in input_names:  # assigned by the program (no set of every name)
             ev.warnings.append(f"{name} is computed by the program; the value {name}={_short(b.text)} is ignored")
         elif name not in env:
             unused.append(name)
@@ -152,11 +153,21 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
     return ev
 
 
+def _all_scalar(graph: Graph, env: dict) -> bool:
+    """Every input a scalar, every op elementwise by broadcasting (no shape rule) and every
+    node's shape still (): then `infer_shapes` would set () everywhere, which is already there."""
+    if any(graph.shapes) or any(getattr(value, "shape", ()) for value in env.values()):
+        return False
+    return all(op in (INPUT, CONST) or OPS[op].shape is None for op in set(graph.ops))
+
+
 def _integer_data(graph, env: dict) -> dict[str, str]:
     """{input name: what it is} for the inputs read as integers (indices, labels): data, with no
     gradient.  A value that is not a whole number, or out of range, is a UsageError naming it."""
     from ..core.ops import INTEGER_ARGS, integer_inputs
 
+    if INTEGER_ARGS.keys().isdisjoint(graph.ops):  # no op reads an integer argument: a scan in C
+        return {}
     ids = integer_inputs(graph)
     if not ids:
         return {}

@@ -1,0 +1,604 @@
+"""The fast lane of parsing and lowering: text straight to graph nodes, in one pass.
+
+Most programs are lines of ``name = expression`` over names, numbers, the arithmetic
+and comparison operators, parentheses and built-in function calls.  For those,
+`lower_fast` runs the parser's shunting-yard and lowering's stack machine as one
+loop over the lexer's token texts (one compiled regular expression, C speed): each
+operand and operator becomes its graph node the moment the parser would have
+emitted its postfix item, so the nodes, their order, ids, positions, names and
+hash-consing are exactly those of ``lower(parse(source))``.  No statement, token or
+postfix object is made, and the only name table is the graph's own.
+
+Two lanes, tried in turn: `_lower_lines` compiles each distinct line *skeleton* (the
+line with letters and digits replaced by their class) once into a template of postfix
+steps and replays it for every line of that shape, taking the names and numbers from one
+`findall`; `_lower` reads any program of the language token by token (statements that
+go on past a line end, say).
+
+It is a lane of the same road, not another road: anything it does not handle -- a
+``def``, a prelude call, brackets, ``.T``, a non-ASCII character -- and every error
+of any kind returns None, and the caller runs the general path
+(`gradcli.language.lower.lower_source`), which then reports exactly the error it
+always has.  Checks that need the whole program (a name used before the statement
+that assigns it, a name assigned twice, a function name that is also a step or an
+input) are made at the end, from the graph's names, and also return None.
+tests/test_fastlane.py compares both paths on random programs (Hypothesis).
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import chain, repeat
+from typing import Any, Optional
+
+from ..core.graph import CONST, Graph
+from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS,
+                        INT_ARG_OPS, SHAPE_ARG_OPS)
+from . import prelude
+from .lexer import _chunks
+from .parser import BINARY, COMPARE_POWER, UNARY_POWER
+
+# token classes, by the token's first character (the lexer's own classification)
+_BLANK, _NL, _NUM, _NAME, _OP, _OTHER = range(6)
+_FIRST: dict[str, int] = {}
+for _c in " \t\r\f\v#":
+    _FIRST[_c] = _BLANK
+_FIRST["\n"] = _NL
+for _c in "0123456789":
+    _FIRST[_c] = _NUM
+for _c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_":
+    _FIRST[_c] = _NAME
+for _c in "-+*/^@()=<>!,;":
+    _FIRST[_c] = _OP
+_FIRST["."] = _NUM  # .5; a "." alone (x.T) fails float() and so falls back
+# brackets, ":" and anything else: _OTHER
+
+#: the fast lane's tokens: the lexer's, on ASCII text, with the blanks after a name, a number or an
+#: operator kept in its token (fewer matches; `_lower` strips them)
+_FAST_TOKEN = re.compile(
+    r"""
+    (?:[A-Za-z_][A-Za-z0-9_]*
+      | [-+/^(),;@]
+      | \*\*?
+      | [<>=!]=?
+      | (?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
+    )[ \t]*
+  | [ \t\r\f\v]+
+  | \n
+  | \#[^\n]*
+  | .
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+#: an operator token, with or without one blank after it -> the operator
+_OP_TEXT = {t + blank: t for t in ("-", "+", "/", "^", "(", ")", ",", ";", "@", "*", "**", "<", ">", "=", "!", "<=",
+                                   ">=", "==", "!=") for blank in ("", " ")}
+
+#: binary operator text -> (binding power, right associative, the graph op's name)
+_BINARY = {text: (power, right, BINARY_OPS["^" if text == "**" else text].name)
+           for text, (power, right) in BINARY.items()}
+
+#: op-stack markers (an operator's entry holds its binding power, >= 0, first)
+_PAREN = -1
+_CALL = -2
+
+
+class _Fallback(Exception):
+    """The fast lane does not handle this program: the general path will."""
+
+
+def _plain_call(name: str, nargs: int) -> Optional[tuple[str, Any]]:
+    """(op name, param) when `_call` would add ``op(args)`` directly, with no constant,
+    integer argument or error on the way (its last line); None otherwise."""
+    op = FUNCTIONS.get(name)
+    if op is None or name in prelude.NAMES:
+        return None
+    if (name in AXIS_OPS and nargs == 2) or name in SHAPE_ARG_OPS or name == "onehot" or name in INT_ARG_OPS:
+        return None
+    if name in AXES_ARG_OPS and nargs > 1:
+        return None
+    if name in DEFAULT_ARGS and nargs == op.arity - 1:
+        return None
+    if op.variadic:
+        if nargs == 0 or (nargs == 1 and name in ("max", "min")):
+            return None
+    elif nargs != op.arity:
+        return None
+    return op.name, DEFAULT_AXIS.get(name)
+
+
+#: (function, number of arguments) -> `_plain_call`'s answer (() for None), filled on first use
+_PLAIN: dict[tuple[str, int], tuple] = {}
+
+
+def lower_fast(source: str, output: Optional[str] = None) -> Optional[Graph]:
+    """``lower(parse(source), output)`` for a program the fast lane handles, else None."""
+    if not source.isascii() or "\x00" in source:
+        return None
+    try:
+        graph = _lower_lines(source, output)
+        return graph if graph is not None else _lower(source, output)
+    except Exception:  # noqa: BLE001 - any error at all: the general path reports it, as it always has
+        return None
+
+
+def _lower(source: str, output: Optional[str]) -> Graph:
+    from .lower import _call
+
+    g = Graph()
+    ops, params, texts, names_of, names = g.ops, g.params, g.texts, g.names_of, g.names
+    add, const, new_input = g.add, g.const, g.input
+    names_get = names.get
+    first_of = _FIRST.get
+    op_of = _OP_TEXT.get
+    binary_of = _BINARY.get
+    plain_cache = _PLAIN
+    user_calls: dict[str, int] = {}
+    values: list[int] = []  # the machine's value stack
+    push, pop = values.append, values.pop
+    stack: list = []  # the shunting-yard's operator stack: (power, pos, op name) or markers
+    expect = True  # expecting an operand (else an operator)
+    pending: Optional[str] = None  # a name read, not yet known to be a call, a target or an operand
+    pending_pos = 0
+    first = False  # the pending name is the statement's first token
+    start = True  # nothing of the current statement read yet
+    target: Optional[str] = None
+    depth = 0
+    last = -1
+    last_target: Optional[str] = None
+    pos = 0
+
+    def apply(entry: tuple) -> None:
+        """An operator popped from the stack: its node, as lowering's stack machine makes it."""
+        _, p, name = entry
+        if name is None:  # unary minus: -literal is folded into one constant
+            a = pop()
+            param = params[a]
+            if ops[a] == CONST and isinstance(param, float):
+                text = texts[a]
+                push(const(-param, text[1:] if text.startswith("-") else "-" + text, p))
+            else:
+                push(add("neg", (a,), None, p))
+        else:
+            b = pop()
+            push(add(name, (pop(), b), None, p))
+
+    for text in chain.from_iterable(map(_FAST_TOKEN.findall, repeat(source), *_chunks(source))):
+        p = pos
+        pos += len(text)
+        kind = first_of(text[0], _OTHER)
+        if kind == _OP:
+            text = op_of(text) or text.rstrip(" \t")
+        elif kind == _NAME or kind == _NUM:
+            text = text.rstrip(" \t")
+        elif kind == _BLANK:
+            continue
+        if expect:
+            if kind == _NAME:
+                if start and text == "def":
+                    raise _Fallback  # a definition (or a step of that name: rare)
+                pending, pending_pos, first, start = text, p, start, False
+                expect = False
+            elif kind == _NUM:
+                value = float(text)
+                if value == _INF:
+                    raise _Fallback
+                push(const(value, text, p))
+                expect = start = False
+            elif text == "(":
+                stack.append((_PAREN, p, None))
+                depth += 1
+                start = False
+            elif text == "-":
+                stack.append((UNARY_POWER, p, None))
+                start = False
+            elif text == "+":
+                start = False
+            elif kind == _NL or (text == ";" and start):
+                pass
+            else:
+                raise _Fallback
+            continue
+        # expecting an operator
+        if pending is not None:
+            if text == "(":
+                stack.append([_CALL, pending_pos, pending, 0])
+                pending = None
+                depth += 1
+                expect = True
+                continue
+            if text == "=" and first:
+                target = pending
+                pending = None
+                expect = True
+                continue
+            node = names_get(pending)
+            if node is None:
+                constant = CONSTANTS.get(pending)
+                node = const(constant, pending, pending_pos) if constant is not None else new_input(pending,
+                                                                                                   pending_pos)
+            push(node)
+            pending = None
+        if kind == _OP:
+            found = binary_of(text)
+            if found is not None:
+                power, right, name = found
+                while stack:
+                    top_power = stack[-1][0]
+                    if top_power > power or (top_power == power and not right):
+                        if power == COMPARE_POWER and top_power == COMPARE_POWER:
+                            raise _Fallback  # a chained comparison: an error
+                        entry = stack.pop()
+                        if entry[2] is None:
+                            apply(entry)
+                        else:
+                            b = pop()
+                            push(add(entry[2], (pop(), b), None, entry[1]))
+                    else:
+                        break
+                stack.append((power, p, name))
+                expect = True
+                continue
+            if text == ")":
+                while stack and stack[-1][0] >= 0:
+                    apply(stack.pop())
+                if not stack:
+                    raise _Fallback
+                top = stack.pop()
+                depth -= 1
+                if top[0] == _CALL:
+                    name, nargs = top[2], top[3] + 1
+                    if nargs == 1:
+                        args: tuple = (pop(),)
+                    else:
+                        args = tuple(values[len(values) - nargs:])
+                        del values[len(values) - nargs:]
+                    if name not in user_calls:
+                        user_calls[name] = top[1]
+                    key = (name, nargs)
+                    plain = plain_cache.get(key)
+                    if plain is None:
+                        plain = plain_cache[key] = _plain_call(name, nargs) or ()
+                    if plain:
+                        push(add(plain[0], args, plain[1], top[1]))
+                    else:
+                        if name in prelude.NAMES:
+                            raise _Fallback
+                        push(_call(g, name, args, top[1], _fail, {}))
+                continue
+            if text == ",":
+                while stack and stack[-1][0] >= 0:
+                    apply(stack.pop())
+                if not stack or stack[-1][0] != _CALL:
+                    raise _Fallback
+                stack[-1][3] += 1
+                expect = True
+                continue
+            if text != ";":
+                raise _Fallback
+        elif kind != _NL:
+            raise _Fallback
+        elif depth:
+            continue  # a newline inside brackets is white space
+        # the statement ends (a newline outside brackets, or ";")
+        while stack:
+            if stack[-1][0] < 0:
+                raise _Fallback  # a bracket left open
+            apply(stack.pop())
+        last = pop()
+        if values:
+            raise _Fallback
+        if target is not None:
+            if target in names or target in CONSTANTS:
+                raise _Fallback  # assigned twice, used before it is assigned, or a constant
+            names[target] = last
+            if names_of[last] is None and ops[last] != CONST:
+                names_of[last] = target
+        last_target = target
+        target = None
+        expect = start = True
+    if not expect:
+        if pending is not None:
+            node = names_get(pending)
+            if node is None:
+                constant = CONSTANTS.get(pending)
+                node = const(constant, pending, pending_pos) if constant is not None else new_input(pending,
+                                                                                                   pending_pos)
+            push(node)
+        last, last_target = _end(apply, stack, values, target, names, names_of, ops)
+    elif not start:
+        raise _Fallback  # the program ends inside a statement
+    return _finish(g, user_calls, source, last, last_target, output)
+
+
+def _finish(g: Graph, user_calls: dict[str, int], source: str, last: int, last_target: Optional[str],
+            output: Optional[str]) -> Graph:
+    """The whole-program checks the fast lane leaves to the end, then `finish_graph`."""
+    from .lower import finish_graph
+
+    names = g.names
+    if last < 0:
+        raise _Fallback  # no statement: an empty program
+    for name in user_calls:
+        if name in names:  # a called function that is also an input or a step: an error
+            raise _Fallback
+    if output is not None and output not in names:
+        raise _Fallback
+    g.call = -1
+    return finish_graph(g, names, user_calls, source, {}, last, last_target or "", output)
+
+
+def _end(apply, stack, values, target, names, names_of, ops) -> tuple[int, Optional[str]]:
+    """The last statement ends (at the end of the program): its node, named after its target."""
+    while stack:
+        if stack[-1][0] < 0:
+            raise _Fallback  # a bracket left open
+        apply(stack.pop())
+    if len(values) != 1:
+        raise _Fallback
+    result = values.pop()
+    if target is not None:
+        if target in names or target in CONSTANTS:
+            raise _Fallback  # assigned twice, used before it is assigned, or a constant
+        names[target] = result
+        if names_of[result] is None and ops[result] != CONST:
+            names_of[result] = target
+    return result, target
+
+
+def _fail(message: str, pos: int) -> _Fallback:
+    return _Fallback(message)
+
+
+_INF = float("inf")
+
+
+# ---- lines as templates ------------------------------------------------------------------
+#
+# The token structure of a line (which tokens are names, numbers, operators, where each
+# starts) depends only on its characters' classes: letters, the letter e (exponents),
+# digits, and every other character as itself.  So a line's *skeleton* -- the line with
+# each letter written n (e and E written e) and each digit d -- decides its postfix
+# code entirely, and lines with the same skeleton (``v12 = tanh(v3 + v7)`` and
+# ``v40 = tanh(v9 + v31)``) share one compiled template: what varies is only the text
+# of their names and numbers, taken in order from one `findall` over the text.  A
+# template runs the same steps as `_lower` does for the line's tokens, with the
+# positions at the same offsets from the line's start (the skeleton keeps every length).
+
+_CLASSES = str.maketrans({**{c: "n" for c in "abcdfghijklmnopqrstuvwxyzABCDFGHIJKLMNOPQRSTUVWXYZ_"},
+                          "e": "e", "E": "e", **{c: "d" for c in "0123456789"}})
+#: the names and numbers of a text (the lexer's tokens of those kinds, in order, once
+#: comments are removed)
+_RUN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_COMMENT = re.compile(r"#[^\n]*")
+
+#: a longer line (a 10^6-term sum on one line, say) is read by the token lane: its template
+#: would be as large as its graph and used once
+_LONGEST_TEMPLATE = 2000
+
+# template instructions: (kind, ...), kinds:
+_T_NAME, _T_NUM, _T_BIN, _T_NEG, _T_CALL, _T_END = range(6)
+
+
+def _compile_line(line: str) -> Optional[tuple[int, tuple]]:
+    """(how many names and numbers the line has, its instructions), or None when the line is
+    not a whole number of complete statements of the fast lane's language."""
+    code: list[tuple] = []
+    stack: list = []
+    runs = 0
+    expect, start, first, depth = True, True, False, 0
+    pending = -1  # the run index of a name read, not yet known to be a call, a target or an operand
+    pending_pos = 0
+    target = -1
+    pos = 0
+
+    def apply(entry) -> None:
+        code.append((_T_NEG, entry[1]) if entry[2] is None else (_T_BIN, entry[2], entry[1]))
+
+    for text in _FAST_TOKEN.findall(line):
+        p = pos
+        pos += len(text)
+        kind = _FIRST.get(text[0], _OTHER)
+        if kind == _OP:
+            text = _OP_TEXT.get(text) or text.rstrip(" \t")
+        elif kind == _NAME or kind == _NUM:
+            text = text.rstrip(" \t")
+        elif kind == _BLANK:
+            continue
+        if expect:
+            if kind == _NAME:
+                if start and text == "def":
+                    return None
+                pending, pending_pos, first, start = runs, p, start, False
+                runs += 1
+                expect = False
+            elif kind == _NUM:
+                if text == ".":
+                    return None
+                code.append((_T_NUM, runs, p))
+                runs += 1
+                expect = start = False
+            elif text == "(":
+                stack.append((_PAREN, p, None))
+                depth += 1
+                start = False
+            elif text == "-":
+                stack.append((UNARY_POWER, p, None))
+                start = False
+            elif text == "+":
+                start = False
+            elif text == ";" and start:
+                pass
+            else:
+                return None
+            continue
+        if pending >= 0:
+            if text == "(":
+                stack.append([_CALL, pending_pos, pending, 0])
+                pending = -1
+                depth += 1
+                expect = True
+                continue
+            if text == "=" and first:
+                target = pending
+                pending = -1
+                expect = True
+                continue
+            code.append((_T_NAME, pending, pending_pos))
+            pending = -1
+        if kind != _OP:
+            return None
+        found = _BINARY.get(text)
+        if found is not None:
+            power, right, name = found
+            while stack:
+                top_power = stack[-1][0]
+                if top_power > power or (top_power == power and not right):
+                    if power == COMPARE_POWER and top_power == COMPARE_POWER:
+                        return None
+                    apply(stack.pop())
+                else:
+                    break
+            stack.append((power, p, name))
+            expect = True
+        elif text == ")":
+            while stack and stack[-1][0] >= 0:
+                apply(stack.pop())
+            if not stack:
+                return None
+            top = stack.pop()
+            depth -= 1
+            if top[0] == _CALL:
+                code.append((_T_CALL, top[2], top[3] + 1, top[1]))
+        elif text == ",":
+            while stack and stack[-1][0] >= 0:
+                apply(stack.pop())
+            if not stack or stack[-1][0] != _CALL:
+                return None
+            stack[-1][3] += 1
+            expect = True
+        elif text == ";":
+            while stack:
+                if stack[-1][0] < 0:
+                    return None
+                apply(stack.pop())
+            code.append((_T_END, target))
+            target = -1
+            expect = start = True
+        else:
+            return None
+    if expect:
+        return (runs, tuple(code)) if start else None  # else the statement goes on past the line
+    if pending >= 0:
+        code.append((_T_NAME, pending, pending_pos))
+    while stack:
+        if stack[-1][0] < 0:
+            return None  # a bracket open at the end of the line
+        apply(stack.pop())
+    code.append((_T_END, target))
+    return runs, tuple(code)
+
+
+def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
+    """`_lower` by line templates; None when a line is not one (`_lower` then reads the text)."""
+    from .lower import _call
+
+    g = Graph()
+    ops, params, texts, names_of, names = g.ops, g.params, g.texts, g.names_of, g.names
+    add, const, new_input = g.add, g.const, g.input
+    names_get = names.get
+    plain_cache = _PLAIN
+    user_calls: dict[str, int] = {}
+    values: list[int] = []
+    push, pop = values.append, values.pop
+    templates: dict[str, Optional[tuple[int, tuple]]] = {}
+    last = -1
+    last_target: Optional[str] = None
+    for chunk_start, chunk_end in zip(*_chunks(source)):
+        text = source[chunk_start:chunk_end]
+        bare = _COMMENT.sub("", text) if "#" in text else text
+        skeletons = bare.translate(_CLASSES).split("\n")
+        lengths = list(map(len, text.split("\n"))) if bare is not text else list(map(len, skeletons))
+        if text.endswith("\n"):  # the chunk ends its last line
+            del skeletons[-1], lengths[-1]
+        if skeletons and max(map(len, skeletons)) > _LONGEST_TEMPLATE:
+            return None
+        runs = _RUN.findall(bare)
+        r = 0
+        line_start = chunk_start
+        bare_start = 0  # where the line starts in `bare` (earlier comments removed)
+        for skeleton, length in zip(skeletons, lengths):
+            start = line_start
+            line_start += length + 1
+            template = templates.get(skeleton)
+            if template is None:
+                if skeleton in templates:
+                    return None
+                template = templates[skeleton] = _compile_line(bare[bare_start:bare_start + len(skeleton)])
+                if template is None:
+                    return None
+            bare_start += len(skeleton) + 1
+            n, code = template
+            for ins in code:
+                kind = ins[0]
+                if kind == _T_NAME:
+                    name = runs[r + ins[1]]
+                    node = names_get(name)
+                    if node is None:
+                        constant = CONSTANTS.get(name)
+                        node = const(constant, name, start + ins[2]) if constant is not None else \
+                            new_input(name, start + ins[2])
+                    push(node)
+                elif kind == _T_BIN:
+                    b = pop()
+                    push(add(ins[1], (pop(), b), None, start + ins[2]))
+                elif kind == _T_CALL:
+                    name, nargs, at = runs[r + ins[1]], ins[2], start + ins[3]
+                    if nargs == 1:
+                        args: tuple = (pop(),)
+                    else:
+                        args = tuple(values[len(values) - nargs:])
+                        del values[len(values) - nargs:]
+                    if name not in user_calls:
+                        user_calls[name] = at
+                    key = (name, nargs)
+                    plain = plain_cache.get(key)
+                    if plain is None:
+                        plain = plain_cache[key] = _plain_call(name, nargs) or ()
+                    if plain:
+                        push(add(plain[0], args, plain[1], at))
+                    else:
+                        if name in prelude.NAMES:
+                            raise _Fallback
+                        push(_call(g, name, args, at, _fail, {}))
+                elif kind == _T_NUM:
+                    number = runs[r + ins[1]]
+                    value = float(number)
+                    if value == _INF:
+                        raise _Fallback
+                    push(const(value, number, start + ins[2]))
+                elif kind == _T_NEG:
+                    a = pop()
+                    param = params[a]
+                    if ops[a] == CONST and isinstance(param, float):
+                        minus = texts[a]
+                        push(const(-param, minus[1:] if minus.startswith("-") else "-" + minus, start + ins[1]))
+                    else:
+                        push(add("neg", (a,), None, start + ins[1]))
+                else:  # the statement ends
+                    last = pop()
+                    if values:
+                        raise _Fallback
+                    target = runs[r + ins[1]] if ins[1] >= 0 else None
+                    if target is not None:
+                        if target in names or target in CONSTANTS:
+                            raise _Fallback  # assigned twice, used before it is assigned, or a constant
+                        names[target] = last
+                        if names_of[last] is None and ops[last] != CONST:
+                            names_of[last] = target
+                    last_target = target
+            r += n
+        if r != len(runs):
+            raise _Fallback  # cannot happen: the templates read every name and number
+    return _finish(g, user_calls, source, last, last_target, output)
+
