@@ -21,7 +21,7 @@ import re
 from typing import Optional
 
 from ..run.evaluate import Evaluation
-from ..core.fmt import number
+from ..core.fmt import number, number_formatter
 from ..core.graph import CONST, INPUT
 from ..core.ops import OPS
 from .edges import Edge, _bar, contribution, edge_partials, is_number
@@ -35,22 +35,23 @@ _num = number
 _bar_of = functools.lru_cache(maxsize=1 << 16)(_bar)
 
 
-def _edges_by_target(ev: Evaluation) -> dict[int, list[Edge]]:
+def _edges_by_target(edges: list[Edge]) -> dict[int, list[Edge]]:
     grouped: dict[int, list[Edge]] = {}
-    for e in edge_partials(ev):
+    for e in edges:
         grouped.setdefault(e.target, []).append(e)
     return grouped
 
 
-def steps(ev: Evaluation) -> list[dict]:
+def steps(ev: Evaluation, edges: Optional[list[Edge]] = None) -> list[dict]:
     """The backward sweep as data: one step per node, one contribution per live argument.
 
     An array edge's contribution carries its matrix rule (``W̄ += v̄ xᵀ``, from
     `gradcli.core.rules` via the edge), the shapes it multiplies, and its value --
     the engine's own VJP of that edge.  ``delta`` marks a layer's error signal.
+    `edges`: `edge_partials(ev)`, if the caller has them.
     """
     graph, adj = ev.graph, ev.adjoints
-    grouped = _edges_by_target(ev)
+    grouped = _edges_by_target(edge_partials(ev) if edges is None else edges)
     deltas = error_signals(ev)
     out: list[dict] = []
     for node in reversed(graph.nodes):
@@ -140,7 +141,7 @@ def fused_losses(ev: Evaluation) -> list[FusedLoss]:
     import numpy as np
 
     graph, live, ops = ev.graph, ev.tape.live, ev.graph.ops
-    if "neg" not in ops:  # every chain ends in a negation
+    if "neg" not in ops or ("softmax" not in ops and "log_softmax" not in ops):  # every chain has both
         return []
     uses = [0] * len(ops)
     for i in range(len(ops)):
@@ -200,10 +201,49 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     out = ev.output_name
     seed = ev.adjoints[graph.output]
     lines = [f"Backward pass, in reverse evaluation order, starting from {_bar(out)} = {_num(seed, digits)}:"]
+    fused = fused_losses(ev)
+    edges = edge_partials(ev)
+    if not fused and all(e.tensor is None for e in edges):
+        received = _scalar_steps_lines(ev, edges, digits, lines)
+    else:
+        received = _steps_lines(ev, edges, fused, digits, full, lines)
+    sums = [(name, parts) for name, parts in received.items() if len(parts) > 1]
+    if sums:
+        lines.append("Nodes that feed several others add up their contributions:")
+        ids: dict[str, int] = {}  # each label's first node: one pass, not one search per sum
+        for i in range(len(graph)):
+            ids.setdefault(graph.label(i), i)
+        for name, parts in sums:
+            total = ev.adjoints[ids[name]] if name in ids else None
+            joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
+            head = f"     {_bar(name)} = {joined} = "
+            shown = _num(total, digits) if isinstance(total, float) else _array_num(total, digits, full, len(head))
+            lines.append(head + shown)
+    for note in _batchnorm_notes(ev):  # CS231n's compact formula for the same adjoint
+        lines.append(f"{note['call']}: batch normalisation's backward pass in one formula (CS231n), from the same "
+                     f"adjoint of its result:")
+        lines.append(f"     {note['formula']}")
+        lines.append(f"     {note['parameters']}")
+        head = f"     the contribution to {_bar(note['x'])} = "
+        lines.append(head + _array_num(note["value"], digits, full, len(head)))
+    if all(isinstance(g, float) for g in ev.gradient.values()):
+        grads = ", ".join(f"∂{out}/∂{name} = {_bar(name)} = {_num(g, digits)}" for name, g in ev.gradient.items())
+        lines.append(f"Gradient: {grads}")
+    else:
+        lines.append("Gradient:")
+        for name, g in ev.gradient.items():
+            head = f"  ∂{out}/∂{name} = {_bar(name)} = "
+            lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, len(head))))
+    return "\n".join(lines)
+
+
+def _steps_lines(ev: Evaluation, edges: list[Edge], fused: list["FusedLoss"], digits: int, full: bool,
+                 lines: list[str]) -> dict[str, list[str]]:
+    """The numbered steps, appended to `lines`; each label's contributions, as written."""
+    graph = ev.graph
     received: dict[str, list[str]] = {}
     width = 0
-    data = steps(ev)
-    fused = fused_losses(ev)
+    data = steps(ev, edges)
     hidden = {i for f in fused if f.internal for i in f.nodes[1:]}  # a prelude call's insides
     by_top = {f.top: f for f in fused}
     by_last = {f.nodes[-1]: f for f in fused if not f.internal}
@@ -262,34 +302,60 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
         if f is not None:  # a softmax → cross-entropy the user wrote out: the fused step after it
             head = f"     steps {first_step.get(f.top, k)}–{k} together:   "
             lines += _fused_lines(ev, f, head, digits, full)
-    sums = [(name, parts) for name, parts in received.items() if len(parts) > 1]
-    if sums:
-        lines.append("Nodes that feed several others add up their contributions:")
-        ids: dict[str, int] = {}  # each label's first node: one pass, not one search per sum
-        for node in graph.nodes:
-            ids.setdefault(graph.label(node.id), node.id)
-        for name, parts in sums:
-            total = ev.adjoints[ids[name]] if name in ids else None
-            joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
-            head = f"     {_bar(name)} = {joined} = "
-            shown = _num(total, digits) if isinstance(total, float) else _array_num(total, digits, full, len(head))
-            lines.append(head + shown)
-    for note in _batchnorm_notes(ev):  # CS231n's compact formula for the same adjoint
-        lines.append(f"{note['call']}: batch normalisation's backward pass in one formula (CS231n), from the same "
-                     f"adjoint of its result:")
-        lines.append(f"     {note['formula']}")
-        lines.append(f"     {note['parameters']}")
-        head = f"     the contribution to {_bar(note['x'])} = "
-        lines.append(head + _array_num(note["value"], digits, full, len(head)))
-    if all(isinstance(g, float) for g in ev.gradient.values()):
-        grads = ", ".join(f"∂{out}/∂{name} = {_bar(name)} = {_num(g, digits)}" for name, g in ev.gradient.items())
-        lines.append(f"Gradient: {grads}")
-    else:
-        lines.append("Gradient:")
-        for name, g in ev.gradient.items():
-            head = f"  ∂{out}/∂{name} = {_bar(name)} = "
-            lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, len(head))))
-    return "\n".join(lines)
+    return received
+
+
+def _scalar_steps_lines(ev: Evaluation, edges: list[Edge], digits: int, lines: list[str]) -> dict[str, list[str]]:
+    """`_steps_lines` for a program of scalars (no array edge, no fused loss), straight from
+    the edges: no step data, each value formatted once (`number_formatter`)."""
+    graph, adj = ev.graph, ev.adjoints
+    num = number_formatter(digits)
+    bar = _bar_of
+    append = lines.append
+    # the steps: runs of edges into one node (edge_partials lists them node by node), last node first
+    runs: list[tuple[int, int]] = []
+    hi = len(edges)
+    while hi:
+        lo, target = hi - 1, edges[hi - 1].target
+        while lo and edges[lo - 1].target == target:
+            lo -= 1
+        runs.append((lo, hi))
+        hi = lo
+    heads = [f"{edges[lo].target_label} = {graph.definition(edges[lo].target)}" for lo, _ in runs]
+    width = min(max((len(h) for h in heads), default=0), 40)
+    received: dict[str, list[str]] = {}
+    for k, ((lo, hi), text) in enumerate(zip(runs, heads), 1):
+        head = f"{k:>3}. {text:<{width}}   "
+        upstream = adj[edges[lo].target]
+        scaled = isinstance(upstream, float)
+        up = bar(edges[lo].target_label)
+        prefix = head
+        for e in edges[lo:hi]:
+            to = e.source_label
+            down = bar(to)
+            name = f"∂{e.target_label}/∂{to}"
+            value = e.value
+            if value is None or not scaled:
+                append(f"{prefix}{down} += {up} ∘ {name} = {up} ∘ ({e.symbolic})  (elementwise)")
+                shown = "…"
+            else:
+                shown = num(upstream * value)
+                upstream_text, value_text = num(upstream), num(value)
+                symbolic = e.symbolic
+                if (" + " in symbolic or " - " in symbolic) and _top_level_sum(symbolic):
+                    symbolic = f"({symbolic})"
+                if symbolic == value_text or is_number(symbolic):
+                    append(f"{prefix}{down} += {up} · {name} = {upstream_text} · {value_text} = {shown}")
+                else:
+                    append(f"{prefix}{down} += {up} · {name} = {upstream_text} · {symbolic} = {upstream_text} · "
+                           f"{value_text} = {shown}")
+            parts = received.get(to)
+            if parts is None:
+                received[to] = [shown]
+            else:
+                parts.append(shown)
+            prefix = " " * len(head)
+    return received
 
 
 def _fused_call(ev: Evaluation, f: FusedLoss) -> str:
