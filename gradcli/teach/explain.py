@@ -138,11 +138,11 @@ def fused_losses(ev: Evaluation) -> list[FusedLoss]:
 
     `internal` marks a chain made by a prelude call (its nodes are the call's, ``cross_entropy#1.a``):
     the explanation shows the fused step alone there, since those names are not the user's."""
-    import numpy as np
-
     graph, live, ops = ev.graph, ev.tape.live, ev.graph.ops
     if "neg" not in ops or ("softmax" not in ops and "log_softmax" not in ops):  # every chain has both
-        return []
+        return []  # (before importing NumPy: a scalar program's steps never need it)
+    import numpy as np
+
     uses = [0] * len(ops)
     for i in range(len(ops)):
         if live[i]:
