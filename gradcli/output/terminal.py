@@ -199,17 +199,28 @@ def wrap_text(text: str, width: int) -> str:
     A word longer than the room is folded."""
     if width <= 0:
         return text
-    # the characters that do not take one column, looked up once for the whole text: then
-    # a line's width is its length corrected by a count or two (`_cells` per line is slower)
-    uneven = [(c, _char_cells(c) - 1) for c in set(text) if c >= "\x80" and _char_cells(c) != 1]
+    lines = text.split("\n")
+    narrow = not _has_wide(text)
+    if narrow and max(map(len, lines)) <= width:
+        return text
+    # without wide characters a line is at most as wide as it is long (a bar takes no column),
+    # so only the lines longer than `width` have their columns counted; with them, the
+    # characters that do not take one column are looked up once for the whole text, and a
+    # line's width is its length corrected by a count or two
+    uneven = [] if narrow else [(c, _char_cells(c) - 1) for c in set(text) if c >= "\x80" and _char_cells(c) != 1]
     out: list[str] = []
-    for line in text.split("\n"):
+    for line in lines:
         n = len(line)
-        for c, extra in uneven:
-            n += extra * line.count(c)
-        if n <= width:
-            out.append(line)
-            continue
+        if narrow:
+            if n <= width or _cells(line) <= width:
+                out.append(line)
+                continue
+        else:
+            for c, extra in uneven:
+                n += extra * line.count(c)
+            if n <= width:
+                out.append(line)
+                continue
         indent = hanging_indent(line, width)
         current, first = line, True
         while _cells(current) > width:
@@ -220,6 +231,31 @@ def wrap_text(text: str, width: int) -> str:
             first = False
         out.append(current)
     return "\n".join(out)
+
+
+#: characters that may take two columns: none below U+1100 does (`_char_cells`)
+_MAYBE_WIDE = "\u1100-\U0010ffff"
+
+
+def _has_wide(text: str) -> bool:
+    """Does `text` hold a character two columns wide?  Each distinct candidate (a character
+    from U+1100 up: ∂, →, ∘...) is looked up once, the search going on past it, so a 10⁶-line
+    explanation is scanned about once instead of being made into a set of its characters."""
+    seen: list[str] = []
+    pattern = re.compile(f"[{_MAYBE_WIDE}]")
+    start = 0
+    while True:
+        match = pattern.search(text, start)
+        if match is None:
+            return False
+        c = match.group()
+        if _char_cells(c) == 2:
+            return True
+        seen.append(c)
+        if len(seen) > 32:  # many distinct characters (a script of its own): one pass over them all
+            return any(_char_cells(c) == 2 for c in set(text[start:]))
+        start = match.end()
+        pattern = re.compile(f"[^\\x00-\u10ff{''.join(seen)}]")
 
 
 def _break_at(line: str, width: int, floor: int) -> int:
