@@ -316,45 +316,49 @@ def _scalar_steps_lines(ev: Evaluation, edges: list[Edge], digits: int, lines: l
     runs: list[tuple[int, int]] = []
     hi = len(edges)
     while hi:
-        lo, target = hi - 1, edges[hi - 1].target
+        lo = hi - 1
+        target = edges[lo].target
         while lo and edges[lo - 1].target == target:
             lo -= 1
         runs.append((lo, hi))
         hi = lo
-    heads = [f"{edges[lo].target_label} = {graph.definition(edges[lo].target)}" for lo, _ in runs]
-    width = min(max((len(h) for h in heads), default=0), 40)
+    definition = graph.definition
+    heads = [f"{edges[lo].target_label} = {definition(edges[lo].target)}" for lo, _ in runs]
+    width = min(max(map(len, heads), default=0), 40)
     received: dict[str, list[str]] = {}
+    get = received.get
     for k, ((lo, hi), text) in enumerate(zip(runs, heads), 1):
-        head = f"{k:>3}. {text:<{width}}   "
-        upstream = adj[edges[lo].target]
+        head = prefix = f"{k:>3}. {text:<{width}}   "
+        _, target, _, target_label, _, _, _, _ = edges[lo]
+        upstream = adj[target]
         scaled = isinstance(upstream, float)
-        up = bar(edges[lo].target_label)
-        prefix = head
-        for e in edges[lo:hi]:
-            to = e.source_label
-            down = bar(to)
-            name = f"∂{e.target_label}/∂{to}"
-            value = e.value
+        up = bar(target_label)
+        upstream_text = None
+        for j in range(lo, hi):
+            _, _, to, _, symbolic, value, _, _ = edges[j]
+            if j > lo:
+                prefix = " " * len(head)
             if value is None or not scaled:
-                append(f"{prefix}{down} += {up} ∘ {name} = {up} ∘ ({e.symbolic})  (elementwise)")
+                append(f"{prefix}{bar(to)} += {up} ∘ ∂{target_label}/∂{to} = {up} ∘ ({symbolic})  (elementwise)")
                 shown = "…"
             else:
                 shown = num(upstream * value)
-                upstream_text, value_text = num(upstream), num(value)
-                symbolic = e.symbolic
+                if upstream_text is None:
+                    upstream_text = num(upstream)
+                value_text = num(value)
                 if (" + " in symbolic or " - " in symbolic) and _top_level_sum(symbolic):
-                    symbolic = f"({symbolic})"
+                    symbolic = f"({symbolic})"  # 1 · ((y > z) + 0.5*(y == z)), not 1 · (y > z) + …
                 if symbolic == value_text or is_number(symbolic):
-                    append(f"{prefix}{down} += {up} · {name} = {upstream_text} · {value_text} = {shown}")
+                    append(f"{prefix}{bar(to)} += {up} · ∂{target_label}/∂{to} = {upstream_text} · {value_text} = "
+                           f"{shown}")
                 else:
-                    append(f"{prefix}{down} += {up} · {name} = {upstream_text} · {symbolic} = {upstream_text} · "
-                           f"{value_text} = {shown}")
-            parts = received.get(to)
+                    append(f"{prefix}{bar(to)} += {up} · ∂{target_label}/∂{to} = {upstream_text} · {symbolic} = "
+                           f"{upstream_text} · {value_text} = {shown}")
+            parts = get(to)
             if parts is None:
                 received[to] = [shown]
             else:
                 parts.append(shown)
-            prefix = " " * len(head)
     return received
 
 
