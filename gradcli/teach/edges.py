@@ -287,13 +287,14 @@ def edge_partials(ev) -> list[Edge]:
         op, short = row
         if n == 1:
             args: tuple[int, ...] = (argv[first],)
+            short = short and shapes[args[0]] == ()
         elif n == 2:
             args = (argv[first], argv[first + 1])
-            short = short and args[0] != args[1]  # x*x: the partials add up as formulas
+            short = short and args[0] != args[1] and shapes[args[0]] == () and shapes[args[1]] == ()  # not x*x
         else:
             args = tuple(argv[first:end])
-            short = short and len(set(args)) == n
-        if not short or shapes[i] != () or any(shapes[a] != () for a in args):
+            short = short and len(set(args)) == n and all(shapes[a] == () for a in args)
+        if not short or shapes[i] != ():
             _general_edges(ev, i, op, args, edges)
             continue
         key: list = [op_name]
@@ -329,9 +330,13 @@ def edge_partials(ev) -> list[Edge]:
         out = values[i]
         try:
             if n == 1:
-                x = values[args[0]]
                 p = op.partials[0]
-                nums: list = [p if p.__class__ is float else p(SCALAR, x, out)]
+                nums: list = [p if p.__class__ is float else p(SCALAR, values[args[0]], out)]
+            elif n == 2 and live[args[0]] and live[args[1]]:
+                x, y = values[args[0]], values[args[1]]
+                p, q = op.partials
+                nums = [p if p.__class__ is float else p(SCALAR, x, y, out),
+                        q if q.__class__ is float else q(SCALAR, x, y, out)]
             else:
                 xs = [values[a] for a in args]
                 nums = [None if p is None or not live[a] else (p if p.__class__ is float else p(SCALAR, *xs, out))
@@ -356,8 +361,11 @@ def edge_partials(ev) -> list[Edge]:
             if num is not None and num.__class__ is not float:
                 num = float(num)
             source = names_of[a]
-            append(Edge(a, i, label(a) if source is None else source, target, text, num, "scalar"))
+            append(_new(Edge, (a, i, label(a) if source is None else source, target, text, num, "scalar", None)))
     return edges
+
+
+_new = tuple.__new__  # an Edge from its fields, without the keyword-reading constructor
 
 
 _MISSING = object()
