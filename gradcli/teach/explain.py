@@ -210,9 +210,17 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     sums = [(name, parts) for name, parts in received.items() if len(parts) > 1]
     if sums:
         lines.append("Nodes that feed several others add up their contributions:")
-        ids: dict[str, int] = {}  # each label's first node: one pass, not one search per sum
+        ids: dict[str, int] = {}  # each summed label's first node: one pass, not one search per sum
+        wanted = {name for name, _ in sums}
+        names_of, label = graph.names_of, graph.label
         for i in range(len(graph)):
-            ids.setdefault(graph.label(i), i)
+            name = names_of[i]
+            if name is None:
+                name = label(i)
+            if name in wanted and name not in ids:
+                ids[name] = i
+                if len(ids) == len(wanted):
+                    break
         for name, parts in sums:
             total = ev.adjoints[ids[name]] if name in ids else None
             joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
