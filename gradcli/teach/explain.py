@@ -203,11 +203,12 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     lines = [f"Backward pass, in reverse evaluation order, starting from {_bar(out)} = {_num(seed, digits)}:"]
     fused = fused_losses(ev)
     edges = edge_partials(ev)
+    received: dict[str, "str | list[str]"]
     if not fused and all(e.tensor is None for e in edges):
         received = _scalar_steps_lines(ev, edges, digits, lines)
     else:
-        received = _steps_lines(ev, edges, fused, digits, full, lines)
-    sums = [(name, parts) for name, parts in received.items() if len(parts) > 1]
+        received = dict(_steps_lines(ev, edges, fused, digits, full, lines))
+    sums = [(name, parts) for name, parts in received.items() if parts.__class__ is not str and len(parts) > 1]
     if sums:
         lines.append("Nodes that feed several others add up their contributions:")
         ids: dict[str, int] = {}  # each summed label's first node: one pass, not one search per sum
@@ -224,7 +225,7 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
         for name, parts in sums:
             total = ev.adjoints[ids[name]] if name in ids else None
             joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
-            head = f"     {_bar(name)} = {joined} = "
+            head = f"     {_bar_of(name)} = {joined} = "
             shown = _num(total, digits) if isinstance(total, float) else _array_num(total, digits, full, len(head))
             lines.append(head + shown)
     for note in _batchnorm_notes(ev):  # CS231n's compact formula for the same adjoint
@@ -313,9 +314,11 @@ def _steps_lines(ev: Evaluation, edges: list[Edge], fused: list["FusedLoss"], di
     return received
 
 
-def _scalar_steps_lines(ev: Evaluation, edges: list[Edge], digits: int, lines: list[str]) -> dict[str, list[str]]:
+def _scalar_steps_lines(ev: Evaluation, edges: list[Edge], digits: int,
+                        lines: list[str]) -> dict[str, "str | list[str]"]:
     """`_steps_lines` for a program of scalars (no array edge, no fused loss), straight from
-    the edges: no step data, each value formatted once (`number_formatter`)."""
+    the edges: no step data, each value formatted once (`number_formatter`).  A label with a
+    single contribution maps to its text, not to a list of one (most labels of a long chain)."""
     graph, adj = ev.graph, ev.adjoints
     num = number_formatter(digits)
     bar = _bar_of
@@ -333,7 +336,7 @@ def _scalar_steps_lines(ev: Evaluation, edges: list[Edge], digits: int, lines: l
     definition = graph.definition
     heads = [f"{edges[lo].target_label} = {definition(edges[lo].target)}" for lo, _ in runs]
     width = min(max(map(len, heads), default=0), 40)
-    received: dict[str, list[str]] = {}
+    received: dict[str, "str | list[str]"] = {}
     get = received.get
     for k, ((lo, hi), text) in enumerate(zip(runs, heads), 1):
         head = prefix = f"{k:>3}. {text:<{width}}   "
@@ -364,7 +367,9 @@ def _scalar_steps_lines(ev: Evaluation, edges: list[Edge], digits: int, lines: l
                            f"{upstream_text} · {value_text} = {shown}")
             parts = get(to)
             if parts is None:
-                received[to] = [shown]
+                received[to] = shown  # a label's one contribution is its text, a list from the second
+            elif isinstance(parts, str):
+                received[to] = [parts, shown]
             else:
                 parts.append(shown)
     return received
