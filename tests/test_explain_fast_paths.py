@@ -247,3 +247,19 @@ def test_every_single_character_is_bare_as_isalnum_says():
         assert bool(bare.fullmatch(c)) == (c.isalnum() or c in "_."), hex(code)
     assert unicodedata.combining("\u0304") and not forward._BARE.fullmatch("x\u0304")
     assert math.isnan(float("nan"))
+
+
+@settings(max_examples=examples(2000), deadline=None)
+@given(st.text(min_size=1, max_size=8) | st.from_regex(r"[A-Za-z_%][A-Za-z0-9_.#]{0,6}", fullmatch=True))
+def test_a_bar_is_the_macron_composed(label):
+    from gradcli.teach.edges import _bar
+
+    assert _bar(label) == unicodedata.normalize("NFC", label + "\u0304")
+
+
+def test_every_ascii_character_takes_its_bar_as_nfc_composes_it():
+    from gradcli.teach.edges import _bar
+
+    for code in range(1, 128):
+        label = "x" + chr(code)
+        assert _bar(label) == unicodedata.normalize("NFC", label + "\u0304"), code

@@ -627,6 +627,19 @@ def local_jacobian(ev, edge: Edge):
 
 def _bar(label: str) -> str:
     """The lecture's adjoint notation: ē for e (one precomposed character where one exists)."""
+    if label.isascii() and label:  # NFC composes the macron with the last letter only: look that up
+        last = _BARRED.get(label[-1])
+        if last is None:
+            last = _BARRED[label[-1]] = _compose(label[-1] + _MACRON)
+        return label[:-1] + last
+    return _compose(label + _MACRON)
+
+
+#: an ASCII character with the macron, composed (``e`` -> ``ē``, ``1`` -> ``1̄``)
+_BARRED: dict[str, str] = {}
+
+
+def _compose(text: str) -> str:
     import unicodedata
 
-    return unicodedata.normalize("NFC", label + _MACRON)
+    return unicodedata.normalize("NFC", text)

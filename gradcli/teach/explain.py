@@ -16,7 +16,6 @@ drawn by `gradcli.output.tables`.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Optional
 
@@ -31,8 +30,8 @@ MAX_PATHS = 64
 
 
 _num = number
-#: `_bar` of the labels a sweep names again and again (each up to three times a step)
-_bar_of = functools.lru_cache(maxsize=1 << 16)(_bar)
+#: the bar of a label (a name for the loops that call it for every line)
+_bar_of = _bar
 
 
 def _edges_by_target(edges: list[Edge]) -> dict[int, list[Edge]]:
