@@ -263,3 +263,10 @@ def test_every_ascii_character_takes_its_bar_as_nfc_composes_it():
     for code in range(1, 128):
         label = "x" + chr(code)
         assert _bar(label) == unicodedata.normalize("NFC", label + "\u0304"), code
+
+
+@settings(max_examples=examples(2000), deadline=None)
+@given(st.text(min_size=1, max_size=8) | st.from_regex(r"[A-Za-z_%][A-Za-z0-9_.#]{0,6}", fullmatch=True))
+def test_a_dot_is_the_dot_above_composed(label):
+    assert forward._dot(label) == unicodedata.normalize("NFC", label + "\u0307")
+    assert forward._dot("x" + label[-1]) == unicodedata.normalize("NFC", "x" + label[-1] + "\u0307")

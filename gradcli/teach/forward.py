@@ -15,7 +15,6 @@ dual-number tangents (`gradcli.run.evaluate.tangent_pass`) as the numbers.
 
 from __future__ import annotations
 
-import functools
 import re
 import weakref
 
@@ -121,22 +120,23 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
         lines.append(f"Forward pass {k} of {len(passes)}: start with {_dot(seed)} = 1"
                      + (f", {others}" if others else "") + ":")
         for lo, hi in runs:
-            first = edges[lo]
-            node = first.target_label
-            names, symbolic, numeric = [], [], []
-            for e in edges[lo:hi]:
-                source = e.source_label
-                tangent = num(float(tangents[e.source]))
-                names.append(f"∂{node}/∂{source} · {_dot(source)}")
-                symbolic.append(f"{_factor(e.symbolic)} · {tangent}")
-                numeric.append(f"{num(e.value)} · {tangent}")
-            symbolic_text, numeric_text = " + ".join(symbolic), " + ".join(numeric)
+            source_id, target, source, node, partial, value, _, _ = edges[lo]
+            tangent = num(float(tangents[source_id]))
+            names_text = f"∂{node}/∂{source} · {_dot(source)}"
+            symbolic_text = f"{_factor(partial)} · {tangent}"
+            numeric_text = f"{num(value)} · {tangent}"
+            for j in range(lo + 1, hi):  # a node with several arguments: a sum of terms
+                source_id, _, source, _, partial, value, _, _ = edges[j]
+                tangent = num(float(tangents[source_id]))
+                names_text += f" + ∂{node}/∂{source} · {_dot(source)}"
+                symbolic_text += f" + {_factor(partial)} · {tangent}"
+                numeric_text += f" + {num(value)} · {tangent}"
             if symbolic_text != numeric_text:
-                lines.append(f"  {_dot(node):<{width}} = {' + '.join(names)} = {symbolic_text} = {numeric_text} = "
-                             f"{num(float(tangents[first.target]))}")
+                lines.append(f"  {_dot(node):<{width}} = {names_text} = {symbolic_text} = {numeric_text} = "
+                             f"{num(float(tangents[target]))}")
             else:
-                lines.append(f"  {_dot(node):<{width}} = {' + '.join(names)} = {numeric_text} = "
-                             f"{num(float(tangents[first.target]))}")
+                lines.append(f"  {_dot(node):<{width}} = {names_text} = {numeric_text} = "
+                             f"{num(float(tangents[target]))}")
         lines.append(f"  so ∂{out}/∂{seed} = {_dot(out)} = {num(float(tangents[graph.output]))}")
     if len(passes) > PASS_LIMIT:
         lines.append(f"({len(passes) - PASS_LIMIT} more passes not shown; --seed NAME shows one)")
@@ -145,8 +145,19 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
     return "\n".join(lines)
 
 
-#: `dot` of the labels a sweep names again and again
-_dot = functools.lru_cache(maxsize=1 << 16)(dot)
+def _dot(label: str) -> str:
+    """`dot`: an ASCII label takes its last character's composed dot from a table (NFC composes
+    the dot with that character only), anything else is normalised."""
+    if label.isascii() and label:
+        last = _DOTTED.get(label[-1])
+        if last is None:
+            last = _DOTTED[label[-1]] = dot(label[-1])
+        return label[:-1] + last
+    return dot(label)
+
+
+#: an ASCII character with the dot above, composed (``x`` -> ``ẋ``)
+_DOTTED: dict[str, str] = {}
 
 
 def forward_steps_latex(ev: Evaluation, digits: int = 10) -> str:
