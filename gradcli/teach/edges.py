@@ -170,7 +170,7 @@ def _symbolic_partials(ev, node, op, tex: bool = False) -> list[Scalar]:
     return syms
 
 
-#: a scalar op's symbolic partials with its leaves as placeholders, by (op, leaf pattern):
+#: a scalar op's symbolic partials with its leaves as placeholders, by (op, *leaf pattern):
 #: a chain of 10⁵ ``sin`` nodes builds the text of ∂sin(a)/∂a once (`_template_partials`)
 _TEMPLATES: dict[tuple, Optional[list[tuple[str, int, Optional[float], bool, Optional[str]]]]] = {}
 _TEMPLATE_LIMIT = 4096
@@ -232,7 +232,7 @@ def _template_partials(ev, node, op, args: tuple[int, ...]) -> list[Scalar]:
     the same pattern of leaves (same text as building it afresh)."""
     graph = ev.graph
     pattern, labels = _leaf_pattern(graph, (*args, node.id))
-    key = (node.op, pattern)
+    key = (node.op, *pattern)  # as `edge_partials` keys them
     if key not in _TEMPLATES:
         if len(_TEMPLATES) >= _TEMPLATE_LIMIT:
             _TEMPLATES.clear()
@@ -318,15 +318,15 @@ def edge_partials(ev) -> list[Edge]:
                 key.append(len(labels))
                 labels.append(name)
         pattern = tuple(key)
-        template = _FAST_TEMPLATES.get(pattern, _MISSING)
+        template = _TEMPLATES.get(pattern, _MISSING)  # type: ignore[call-overload]
         if template is _MISSING:
             if any("\x00" in name for name in labels):  # a placeholder's character: the general path
                 _general_edges(ev, i, op, args, edges)
                 continue
             template = _template(ev, graph.nodes[i], op, labels)
-            if len(_FAST_TEMPLATES) >= _TEMPLATE_LIMIT:
-                _FAST_TEMPLATES.clear()
-            _FAST_TEMPLATES[pattern] = template
+            if len(_TEMPLATES) >= _TEMPLATE_LIMIT:
+                _TEMPLATES.clear()
+            _TEMPLATES[pattern] = template  # type: ignore[assignment]
         out = values[i]
         try:
             if n == 1:
@@ -369,8 +369,6 @@ _new = tuple.__new__  # an Edge from its fields, without the keyword-reading con
 
 
 _MISSING = object()
-#: `_template` by the whole pattern key (the op's name first), as `edge_partials` reads them
-_FAST_TEMPLATES: dict[tuple, object] = {}
 
 
 def _general_edges(ev, i: int, op, args: tuple[int, ...], edges: list[Edge]) -> None:
