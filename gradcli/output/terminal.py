@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import Any, TextIO
+from typing import Any, Optional, TextIO
 
 #: C0 controls except tab and newline, DEL, C1 controls, and the bidirectional overrides
 #: that can make text read differently from what it is
@@ -212,7 +212,7 @@ def wrap_text(text: str, width: int) -> str:
     for line in lines:
         n = len(line)
         if narrow:
-            if n <= width or _cells(line) <= width:
+            if n <= width:
                 out.append(line)
                 continue
         else:
@@ -221,16 +221,62 @@ def wrap_text(text: str, width: int) -> str:
             if n <= width:
                 out.append(line)
                 continue
-        indent = hanging_indent(line, width)
-        current, first = line, True
-        while _cells(current) > width:
-            floor = 0 if first else indent + 1  # a continuation never breaks inside its own indent
-            cut = _break_at(current, width, floor)
-            out.append(current[:cut].rstrip())
-            current = " " * indent + current[cut:].lstrip(" ")
-            first = False
-        out.append(current)
+        _wrap_line(line, width, out)
     return "\n".join(out)
+
+
+def _wrap_line(line: str, width: int, out: list[str]) -> None:
+    """`line`, wider than `width`, broken into `out` (`wrap_text`).  The characters of the line
+    that do not take one column are found once; each piece's width is then its length
+    corrected by their counts, and the breaks look at those characters only."""
+    uneven = _uneven(line)
+    pattern = indent = None
+    current, first = line, True
+    while True:
+        n = len(current)
+        for c, extra in uneven:
+            n += extra * current.count(c)
+        if n <= width:
+            break
+        if indent is None:  # a line that is long only for its bars fits as it is
+            pattern, indent = _uneven_pattern(uneven), hanging_indent(line, width)
+        floor = 0 if first else indent + 1  # a continuation never breaks inside its own indent
+        cut = _break_at(current, width, floor, pattern)
+        out.append(current[:cut].rstrip())
+        current = " " * indent + current[cut:].lstrip(" ")
+        first = False
+    out.append(current)
+
+
+def _uneven(line: str) -> tuple[tuple[str, int], ...]:
+    """The characters of `line` that take no column or two, with their columns minus one."""
+    if line.isascii():
+        return ()
+    chars = frozenset(_NON_ASCII.findall(line))
+    found = _UNEVEN.get(chars)
+    if found is None:
+        if len(_UNEVEN) > 1024:
+            _UNEVEN.clear()
+        found = _UNEVEN[chars] = tuple(sorted((c, _char_cells(c) - 1) for c in chars if _char_cells(c) != 1))
+    return found
+
+
+#: `_uneven` by a line's non-ASCII characters (the lines of an explanation share a handful)
+_UNEVEN: dict[frozenset, tuple[tuple[str, int], ...]] = {}
+
+
+_PATTERNS: dict[tuple, "re.Pattern[str]"] = {}
+
+
+def _uneven_pattern(uneven: tuple[tuple[str, int], ...]) -> "re.Pattern[str]":
+    """A pattern matching the characters of `uneven` (every other is one column)."""
+    found = _PATTERNS.get(uneven)
+    if found is None:
+        if len(_PATTERNS) > 256:
+            _PATTERNS.clear()
+        found = _PATTERNS[uneven] = re.compile("[" + "".join(re.escape(c) for c, _ in uneven) + "]") if uneven \
+            else re.compile("(?!)")
+    return found
 
 
 #: characters that may take two columns: none below U+1100 does (`_char_cells`)
@@ -258,13 +304,14 @@ def _has_wide(text: str) -> bool:
         pattern = re.compile(f"[^\\x00-\u10ff{''.join(seen)}]")
 
 
-def _break_at(line: str, width: int, floor: int) -> int:
+def _break_at(line: str, width: int, floor: int, uneven: Optional["re.Pattern[str]"] = None) -> int:
     """The index to break `line` at: the last space that leaves at most `width` columns
-    before it, or the widest fold when no space fits.  Only the non-ASCII characters are
-    looked at one by one (a bar takes no column, a wide character two)."""
+    before it, or the widest fold when no space fits.  Only the non-ASCII characters (or
+    those `uneven` matches, a superset of the line's characters that are not one column
+    wide) are looked at one by one (a bar takes no column, a wide character two)."""
     shift = 0  # columns gained (wide) or lost (combining) before index k
     stop = None  # the first index whose character no longer fits
-    for m in _NON_ASCII.finditer(line):
+    for m in (uneven or _NON_ASCII).finditer(line):
         i, extra = m.start(), _char_cells(m.group()) - 1
         if not extra:
             continue
