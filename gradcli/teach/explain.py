@@ -221,11 +221,16 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
                 ids[name] = i
                 if len(ids) == len(wanted):
                     break
+        num = number_formatter(digits)
         for name, parts in sums:
             total = ev.adjoints[ids[name]] if name in ids else None
-            joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
+            if len(parts) == 2:  # the commonest sum, written without a generator
+                a, b = parts
+                joined = f"{b if b[:1] != '-' else f'({b})'} + {a if a[:1] != '-' else f'({a})'}"
+            else:
+                joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
             head = f"     {_bar_of(name)} = {joined} = "
-            shown = _num(total, digits) if isinstance(total, float) else _array_num(total, digits, full, len(head))
+            shown = num(total) if isinstance(total, float) else _array_num(total, digits, full, len(head))
             lines.append(head + shown)
     for note in _batchnorm_notes(ev):  # CS231n's compact formula for the same adjoint
         lines.append(f"{note['call']}: batch normalisation's backward pass in one formula (CS231n), from the same "
