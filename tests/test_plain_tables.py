@@ -127,3 +127,13 @@ def test_a_header_wraps_as_rich_wraps_it():
             console.print(Text("\n".join(text)))
             theirs = "\n".join(line.rstrip(" ") for line in console.file.getvalue().rstrip("\n").split("\n"))
             assert plain._rich_lines(text, width) == theirs, width
+
+
+def test_a_long_node_table_is_rich_byte_for_byte(monkeypatch):
+    """--nodes on a few hundred nodes (rich takes seconds for 10^4 rows; the writer is linear)."""
+    program = "; ".join(f"v{i} = tanh(v{i - 1})*w + 1e-{i % 300 + 1}" for i in range(1, 101))
+    for columns in (80, 200):
+        mine, theirs, drawn = _both(["eval", program, "v0=0.25", "w=-1.5", "--nodes", "--steps"], columns,
+                                    monkeypatch)
+        assert mine == theirs, columns
+        assert drawn == 1 and "| 400 |" in mine
