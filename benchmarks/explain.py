@@ -8,6 +8,10 @@ explanation a statement.  Three figures per command, each the best of R runs:
   lines written ÷ wall time;
 * explanation: the same command's wall time minus that of the command without ``--steps``
   (so parsing and evaluating are not counted), lines ÷ that difference;
+* in process: building the explanation's text, wrapping and writing it, timed inside one
+  process with the garbage collector off, as the command runs (so neither start-up nor the
+  machine's other jobs between two processes weigh in), lines ÷ time; and the same as CPU
+  time (`time.process_time`), what the figure would be on a machine of our own;
 * printing: in process, our own wrapping and writing of the explanation's text
   (`gradcli.output.terminal.wrap_text` and one write), lines ÷ time.
 
@@ -47,31 +51,36 @@ def best_wall(argv: list[str], out_path: str, runs: int) -> tuple[float, int]:
     return best, lines
 
 
-def printing_rate(python: str, chain: str, mode: str, runs: int) -> tuple[float, int]:
-    """In process: seconds to wrap and write the explanation text, and its lines."""
+def printing_rate(python: str, chain: str, mode: str, runs: int) -> tuple[float, float, float, int]:
+    """In process: seconds to build, wrap and write the explanation text (wall and CPU), seconds
+    to wrap and write it, and its lines."""
     code = f"""
-import io, os, sys, time
-from gradcli.cli.program import prepare_evaluation
-from gradcli.run.evaluate import run, run_forward
+import gc, io, os, sys, time
+from gradcli.cli.program import read_point
+from gradcli.run import pipeline
+from gradcli.run.requests import EvaluateRequest
 from gradcli.output.terminal import wrap_text, TidyStream
-ev = prepare_evaluation(("x0=1",), {chain!r}, (), None, None)
-if {mode!r} == "forward":
-    run_forward(ev)
+mode = {mode!r}
+gc.disable()  # as the command line runs (gradcli.cli.main)
+ev = pipeline.differentiate(EvaluateRequest(point=read_point(("x0=1",), {chain!r}, (), None, None),
+                                            mode="forward" if mode == "forward" else None))
+if mode == "forward":
     from gradcli.teach.forward import forward_steps_text as explain
 else:
-    run(ev)
     from gradcli.teach.explain import steps_text as explain
-text = explain(ev, 10, False)
-best = float("inf")
+whole = cpu = printing = float("inf")
 for _ in range({runs}):
     with open(os.devnull, "w", encoding="utf-8") as sink:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
+        text = explain(ev, 10, False)
+        t1 = time.perf_counter()
         TidyStream(sink).write(wrap_text(text, 120) + "\\n")
-        best = min(best, time.perf_counter() - t0)
-print(best, text.count("\\n") + 1)
+        t2, c2 = time.perf_counter(), time.process_time()
+    whole, cpu, printing = min(whole, t2 - t0), min(cpu, c2 - c0), min(printing, t2 - t1)
+print(whole, cpu, printing, text.count("\\n") + 1)
 """
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    return float(out[0]), int(out[1])
+    return float(out[0]), float(out[1]), float(out[2]), int(out[3])
 
 
 def run(args: argparse.Namespace) -> str:
@@ -90,9 +99,12 @@ def run(args: argparse.Namespace) -> str:
             base = [gradcli, "eval", "-f", chain, "x0=1", "--no-nodes", *mode]
             total, lines = best_wall([*base, "--steps"], sink, runs)
             without, _ = best_wall(base, sink, runs)
-            printing, text_lines = printing_rate(python, chain, "forward" if mode else "reverse", max(runs, 3))
+            whole, cpu, printing, text_lines = printing_rate(python, chain, "forward" if mode else "reverse",
+                                                             max(runs, 3))
             for what, seconds, count in (("end to end", total, lines),
                                          ("explanation (minus the run without it)", total - without, lines),
+                                         ("explanation in process (build + wrap + write)", whole, text_lines),
+                                         ("the same, CPU time", cpu, text_lines),
                                          ("printing (wrap + write)", printing, text_lines)):
                 rate = count / seconds if seconds > 0 else float("inf")
                 rows.append([f"`{label}`: {what}", f"{seconds:.3f}", f"{count:,}", f"{rate:,.0f}",

@@ -46,16 +46,18 @@ def test_same_op_on_other_labels_does_not_reuse_the_labels():
     assert texts[("q", "r")] == "p"
 
 
-def test_forward_steps_checked_then_taken_once(monkeypatch):
+def test_forward_steps_of_scalars_are_written_without_their_data(monkeypatch):
     ev = run_forward(prepare("y = x*x + sin(x)", collect(["x=0.5"], [])))
     built = []
     real = forward._build_forward_steps
     monkeypatch.setattr(forward, "_build_forward_steps", lambda e: built.append(1) or real(e))
     forward.check_forward_steps(ev)
     text = forward.forward_steps_text(ev)
+    assert built == []  # checked, then written straight from the edges
+    assert text == forward.forward_steps_text(ev)
+    steps = forward.forward_steps(ev)  # the data (--json) is built when asked, once
     assert len(built) == 1
-    assert text == forward.forward_steps_text(ev)  # built afresh: the same text
-    assert len(built) == 2
+    assert steps[0]["derivative"] == pytest.approx(2 * 0.5 + math.cos(0.5), rel=1e-12)
 
 
 @pytest.mark.parametrize("x", [0.1, 1.0, -2.5, 1e-7, 123456789.123, -0.0, 0.0, 1e300, 3, True, 2**70])

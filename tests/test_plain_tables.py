@@ -32,9 +32,15 @@ CASES = [
     (["eval", "y = a\t+ b; z = y*y", "a=1", "b=2"], False),                 # a tab: rich expands it
     (["eval", "sum(x*x)", "x=[1,2,3]"], False),                          # arrays: rich
     (["eval", "(a+b)*(b+1)", "a=3", "b=2", "--check", "fd"], False),      # checks: rich
-    (["eval", "(a+b)*(b+1)", "a=3", "b=2", "--mode", "forward"], False),  # forward mode: rich
-    (["eval", "(a+b)*(b+1)", "a=3", "b=2", "--steps"], False),            # explanations: rich
-    (["eval", " + ".join(f"x{i}" for i in range(70)), *[f"x{i}={i}" for i in range(70)]], False),  # cut tables
+    (["eval", "(a+b)*(b+1)", "a=3", "b=2", "--mode", "forward"], True),
+    (["eval", "(a+b)*(b+1)", "a=3", "b=2", "--steps"], True),
+    (["eval", "(a+b)*(b+1)", "a=3", "b=2", "--steps", "--paths", "--no-nodes"], True),
+    (["eval", "(a+b)*(b+1)", "a=3", "b=2", "--steps", "--mode", "forward"], True),
+    (["eval", "(a+b)*(b+1)", "a=3", "b=2", "--edges"], False),            # a table of edges: rich
+    (["eval", "(a+b)*(b+1)", "a=3", "b=2", "--latex"], False),            # LaTeX: rich
+    (["eval", " + ".join(f"x{i}" for i in range(70)), *[f"x{i}={i}" for i in range(70)]], False),  # cut gradient
+    (["eval", "; ".join(f"x{i} = sin(x{i - 1})*0.5 + x{i - 1}" for i in range(1, 40)), "x0=1", "--digits", "4"],
+     True),  # a cut node table
 ]
 WIDTHS = [20, 40, 60, 80, 100, 120]
 REAL = plain.evaluation_text
@@ -80,3 +86,82 @@ def test_wide_characters_leave_it_to_rich(monkeypatch):
     mine, theirs, drawn = _both(["eval", "变量 = x*2; y = 变量 + 1", "x=1"], 100, monkeypatch)
     assert mine == theirs and "变量" in mine
     assert drawn == 0
+
+
+#: a long program (its header wraps), many nodes (the node table is cut), forward and reverse
+#: steps, names beyond ASCII, 17 digits, a word longer than the console (rich folds it)
+CHAIN = "; ".join(f"θ{i} = sin(θ{i - 1})*0.5 + θ{i - 1}/3 - 1e-300" for i in range(1, 30))
+LONG_NAME = "a_name_much_longer_than_forty_columns_of_any_console_at_all"
+#: (drawn here at every width from 40, since its tables are narrow: the header and steps wrap)
+NARROW = ["eval", CHAIN, "θ0=0.3", "--steps", "--no-nodes"]
+WIDE_CASES = [
+    NARROW,
+    ["eval", CHAIN, "θ0=0.3", "--steps"],
+    ["eval", CHAIN, "θ0=0.3", "--steps", "--mode", "forward", "--digits", "17"],
+    ["eval", CHAIN, "θ0=0.3", "--nodes", "--steps", "--paths"],
+    ["eval", f"{LONG_NAME} = x*y; z = {LONG_NAME}^2 + y", "x=1.5", "y=-2", "--steps"],
+    ["eval", "ǎ = x*y; b = ǎ*ǎ + max(x, y) + w + v + u", "x=1", "y=1", "w=2", "v=3", "u=4", "--mode", "forward",
+     "--steps"],
+    ["eval", "x*y*z + exp(x)*1e200", "x=100", "y=1e-300", "z=-0.0", "--steps", "--digits", "17"],
+]
+
+
+@pytest.mark.parametrize("argv", WIDE_CASES, ids=[" ".join(a)[:40] for a in WIDE_CASES])
+def test_explanations_and_long_views_are_rich_byte_for_byte(argv, monkeypatch):
+    for columns in (40, 47, 61, 80, 99, 120, 157, 200):
+        mine, theirs, drawn = _both(argv, columns, monkeypatch)
+        assert mine == theirs, (columns, mine, theirs)
+        if columns == 200 or argv is NARROW:  # else a table may be too wide: then rich draws it all
+            assert drawn == 1, (argv, columns)
+
+
+def test_a_header_wraps_as_rich_wraps_it():
+    lines = ["program  " + "; ".join(f"x{i} = sin(x{i - 1})" for i in range(1, 12)), "output   y = 1"]
+    folded = ["program  " + "a" * 130 + " b  c", "output"]
+    from rich.console import Console
+    from rich.text import Text
+
+    for width in range(20, 140, 3):
+        for text in (lines, folded):
+            console = Console(width=width, file=__import__("io").StringIO(), color_system=None, highlight=False)
+            console.print(Text("\n".join(text)))
+            theirs = "\n".join(line.rstrip(" ") for line in console.file.getvalue().rstrip("\n").split("\n"))
+            assert plain._rich_lines(text, width) == theirs, width
+
+
+def test_a_long_node_table_is_rich_byte_for_byte(monkeypatch):
+    """--nodes on a few hundred nodes (rich takes seconds for 10^4 rows; the writer is linear)."""
+    program = "; ".join(f"v{i} = tanh(v{i - 1})*w + 1e-{i % 300 + 1}" for i in range(1, 101))
+    for columns in (80, 200):
+        mine, theirs, drawn = _both(["eval", program, "v0=0.25", "w=-1.5", "--nodes", "--steps"], columns,
+                                    monkeypatch)
+        assert mine == theirs, columns
+        assert drawn == 1 and "| 400 |" in mine
+
+
+_BROKEN = """
+import io, os, sys
+class Broken(io.TextIOWrapper):
+    def write(self, s):
+        raise BrokenPipeError(32, "Broken pipe")
+sys.stdout = Broken(open(os.devnull, "wb"), encoding="utf-8")
+sys.argv = ["gradcli", *sys.argv[1:]]
+from gradcli.cli.main import run
+run()
+"""
+
+
+@pytest.mark.parametrize("extra", [["--steps"], ["--steps", "--mode", "forward"], ["--nodes"]])
+def test_a_closed_pipe_under_the_plain_writer_exits_141_silently(extra):
+    """``gradcli eval … --steps | head``: docs/reference/exit-codes.md's 141, no message."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k != "GRADCLI_DEBUG"}
+    env["PYTHONPATH"] = str(root)
+    result = subprocess.run([sys.executable, "-c", _BROKEN, "eval", "(a+b)*(b+1)", "a=3", "b=2", *extra], env=env,
+                            capture_output=True, timeout=120)
+    assert result.returncode == 141, result.stderr
+    assert result.stderr == b""

@@ -4,8 +4,8 @@ names as LaTeX."""
 from __future__ import annotations
 
 import math
+from typing import Callable
 
-_INFINITIES = (math.inf, -math.inf)
 #: format specs by digits, built once
 _SPECS = tuple(f".{d}g" for d in range(32))
 
@@ -15,14 +15,10 @@ def number(x: object, digits: int = 10) -> str:
 
     Arrays are shown as nested brackets, cut to a few elements per axis.
     """
-    if type(x) is float and x == x and x not in _INFINITIES:  # the common case, without the checks below
+    if type(x) is float:  # the common case: Python's ``g`` already writes inf, nan, 1e-07, 1e+300
         if x == 0:
-            return "0"
-        text = format(x, _SPECS[digits] if 0 <= digits < len(_SPECS) else f".{digits}g")
-        if "e" in text:
-            mantissa, exp = text.split("e")
-            return f"{mantissa}e{int(exp):+03d}"
-        return text
+            return "0"  # -0.0 too
+        return format(x, _SPECS[digits] if 0 <= digits < len(_SPECS) else f".{digits}g")
     if hasattr(x, "shape") and getattr(x, "shape", ()) != ():
         return array(x, digits)
     if isinstance(x, bool) or not isinstance(x, (int, float)):
@@ -42,6 +38,30 @@ def number(x: object, digits: int = 10) -> str:
         mantissa, exp = text.split("e")
         return f"{mantissa}e{int(exp):+03d}"
     return text
+
+
+#: `number_formatter` keeps at most this many values
+FORMATTER_LIMIT = 1 << 16
+
+
+def number_formatter(digits: int = 10) -> Callable[[object], str]:
+    """`number` at `digits`, remembering each float it formatted (up to `FORMATTER_LIMIT`):
+    for an explanation that writes the same values again and again (an adjoint is the
+    upstream factor of every edge into its node).  0.0 and -0.0 share an entry: both are "0"."""
+    cache: dict[float, str] = {}
+    get = cache.get
+
+    def fmt(x: object) -> str:
+        if type(x) is float:
+            text = get(x)  # type: ignore[call-overload]
+            if text is None:
+                text = number(x, digits)
+                if len(cache) < FORMATTER_LIMIT:
+                    cache[x] = text  # type: ignore[index]
+            return text
+        return number(x, digits)
+
+    return fmt
 
 
 def json_number(x: float) -> object:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import Any, TextIO
+from typing import Any, Optional, TextIO
 
 #: C0 controls except tab and newline, DEL, C1 controls, and the bidirectional overrides
 #: that can make text read differently from what it is
@@ -199,36 +199,119 @@ def wrap_text(text: str, width: int) -> str:
     A word longer than the room is folded."""
     if width <= 0:
         return text
-    # the characters that do not take one column, looked up once for the whole text: then
-    # a line's width is its length corrected by a count or two (`_cells` per line is slower)
-    uneven = [(c, _char_cells(c) - 1) for c in set(text) if c >= "\x80" and _char_cells(c) != 1]
+    lines = text.split("\n")
+    narrow = not _has_wide(text)
+    if narrow and max(map(len, lines)) <= width:
+        return text
+    # without wide characters a line is at most as wide as it is long (a bar takes no column),
+    # so only the lines longer than `width` have their columns counted; with them, the
+    # characters that do not take one column are looked up once for the whole text, and a
+    # line's width is its length corrected by a count or two
+    uneven = [] if narrow else [(c, _char_cells(c) - 1) for c in set(text) if c >= "\x80" and _char_cells(c) != 1]
     out: list[str] = []
-    for line in text.split("\n"):
+    for line in lines:
         n = len(line)
-        for c, extra in uneven:
-            n += extra * line.count(c)
-        if n <= width:
-            out.append(line)
-            continue
-        indent = hanging_indent(line, width)
-        current, first = line, True
-        while _cells(current) > width:
-            floor = 0 if first else indent + 1  # a continuation never breaks inside its own indent
-            cut = _break_at(current, width, floor)
-            out.append(current[:cut].rstrip())
-            current = " " * indent + current[cut:].lstrip(" ")
-            first = False
-        out.append(current)
+        if narrow:
+            if n <= width:
+                out.append(line)
+                continue
+        else:
+            for c, extra in uneven:
+                n += extra * line.count(c)
+            if n <= width:
+                out.append(line)
+                continue
+        _wrap_line(line, width, out)
     return "\n".join(out)
 
 
-def _break_at(line: str, width: int, floor: int) -> int:
+def _wrap_line(line: str, width: int, out: list[str]) -> None:
+    """`line`, wider than `width`, broken into `out` (`wrap_text`).  The characters of the line
+    that do not take one column are found once; each piece's width is then its length
+    corrected by their counts, and the breaks look at those characters only."""
+    uneven = _uneven(line)
+    pattern = indent = None
+    current, first = line, True
+    while True:
+        n = len(current)
+        for c, extra in uneven:
+            n += extra * current.count(c)
+        if n <= width:
+            break
+        if indent is None:  # a line that is long only for its bars fits as it is
+            pattern, indent = _uneven_pattern(uneven), hanging_indent(line, width)
+        floor = 0 if first else indent + 1  # a continuation never breaks inside its own indent
+        cut = _break_at(current, width, floor, pattern)
+        out.append(current[:cut].rstrip())
+        current = " " * indent + current[cut:].lstrip(" ")
+        first = False
+    out.append(current)
+
+
+def _uneven(line: str) -> tuple[tuple[str, int], ...]:
+    """The characters of `line` that take no column or two, with their columns minus one."""
+    if line.isascii():
+        return ()
+    chars = frozenset(_NON_ASCII.findall(line))
+    found = _UNEVEN.get(chars)
+    if found is None:
+        if len(_UNEVEN) > 1024:
+            _UNEVEN.clear()
+        found = _UNEVEN[chars] = tuple(sorted((c, _char_cells(c) - 1) for c in chars if _char_cells(c) != 1))
+    return found
+
+
+#: `_uneven` by a line's non-ASCII characters (the lines of an explanation share a handful)
+_UNEVEN: dict[frozenset, tuple[tuple[str, int], ...]] = {}
+
+
+_PATTERNS: dict[tuple, "re.Pattern[str]"] = {}
+
+
+def _uneven_pattern(uneven: tuple[tuple[str, int], ...]) -> "re.Pattern[str]":
+    """A pattern matching the characters of `uneven` (every other is one column)."""
+    found = _PATTERNS.get(uneven)
+    if found is None:
+        if len(_PATTERNS) > 256:
+            _PATTERNS.clear()
+        found = _PATTERNS[uneven] = re.compile("[" + "".join(re.escape(c) for c, _ in uneven) + "]") if uneven \
+            else re.compile("(?!)")
+    return found
+
+
+#: characters that may take two columns: none below U+1100 does (`_char_cells`)
+_MAYBE_WIDE = "\u1100-\U0010ffff"
+
+
+def _has_wide(text: str) -> bool:
+    """Does `text` hold a character two columns wide?  Each distinct candidate (a character
+    from U+1100 up: ∂, →, ∘...) is looked up once, the search going on past it, so a 10⁶-line
+    explanation is scanned about once instead of being made into a set of its characters."""
+    seen: list[str] = []
+    pattern = re.compile(f"[{_MAYBE_WIDE}]")
+    start = 0
+    while True:
+        match = pattern.search(text, start)
+        if match is None:
+            return False
+        c = match.group()
+        if _char_cells(c) == 2:
+            return True
+        seen.append(c)
+        if len(seen) > 32:  # many distinct characters (a script of its own): one pass over them all
+            return any(_char_cells(c) == 2 for c in set(text[start:]))
+        start = match.end()
+        pattern = re.compile(f"[^\\x00-\u10ff{''.join(seen)}]")
+
+
+def _break_at(line: str, width: int, floor: int, uneven: Optional["re.Pattern[str]"] = None) -> int:
     """The index to break `line` at: the last space that leaves at most `width` columns
-    before it, or the widest fold when no space fits.  Only the non-ASCII characters are
-    looked at one by one (a bar takes no column, a wide character two)."""
+    before it, or the widest fold when no space fits.  Only the non-ASCII characters (or
+    those `uneven` matches, a superset of the line's characters that are not one column
+    wide) are looked at one by one (a bar takes no column, a wide character two)."""
     shift = 0  # columns gained (wide) or lost (combining) before index k
     stop = None  # the first index whose character no longer fits
-    for m in _NON_ASCII.finditer(line):
+    for m in (uneven or _NON_ASCII).finditer(line):
         i, extra = m.start(), _char_cells(m.group()) - 1
         if not extra:
             continue

@@ -105,8 +105,14 @@ class Edge(NamedTuple):
         return f"{self.name} = {self.symbolic} = {shown}"
 
 
+#: the ASCII characters a text `float` accepts can start with (after a sign: digits, ".", inf, nan)
+_NUMBER_START = frozenset("+-.0123456789iInN" + "".join(c for c in map(chr, range(128)) if c.isspace()))
+
+
 def is_number(text: str) -> bool:
     """Is a symbolic partial just a number (a folded constant such as 1/3)?"""
+    if text and ((text[0] < "\x80" and text[0] not in _NUMBER_START) or "(" in text):
+        return False  # what `float` refuses for sure, without raising (a label, a call)
     try:
         float(text)
     except ValueError:
@@ -164,9 +170,9 @@ def _symbolic_partials(ev, node, op, tex: bool = False) -> list[Scalar]:
     return syms
 
 
-#: a scalar op's symbolic partials with its leaves as placeholders, by (op, leaf pattern):
+#: a scalar op's symbolic partials with its leaves as placeholders, by (op, *leaf pattern):
 #: a chain of 10⁵ ``sin`` nodes builds the text of ∂sin(a)/∂a once (`_template_partials`)
-_TEMPLATES: dict[tuple, Optional[list[tuple[str, int, Optional[float], bool]]]] = {}
+_TEMPLATES: dict[tuple, Optional[list[tuple[str, int, Optional[float], bool, Optional[str]]]]] = {}
 _TEMPLATE_LIMIT = 4096
 
 
@@ -191,7 +197,8 @@ def _leaf_pattern(graph, ids) -> tuple[tuple, list[str]]:
     return tuple(key), labels
 
 
-def _template(ev, node, op, labels: list[str]) -> Optional[list[tuple[str, int, Optional[float], bool]]]:
+def _template(ev, node, op, labels: list[str]) -> Optional[list[tuple[str, int, Optional[float], bool,
+                                                                      Optional[str]]]]:
     """`_symbolic_partials` on placeholder leaves, or None if the text builder cannot follow it."""
     graph = ev.graph
     names = {label: _placeholder(k) for k, label in enumerate(labels)}
@@ -207,7 +214,17 @@ def _template(ev, node, op, labels: list[str]) -> Optional[list[tuple[str, int, 
         syms = [scalar(r) for r in result]
     except Exception:  # the caller's fallback
         return None
-    return [(s.text, s.prec, s.num, s.text == own) for s in syms]
+    return [(s.text, s.prec, s.num, s.text == own, _format_string(s.text)) for s in syms]
+
+
+def _format_string(text: str) -> Optional[str]:
+    """A template text as a `str.format` string over the labels (None: no placeholder):
+    ``cos(\\x000\\x00)`` -> ``cos({0})``."""
+    if "\x00" not in text:
+        return None
+    import re
+
+    return re.sub("\x00([0-9]+)\x00", r"{\1}", text.replace("{", "{{").replace("}", "}}"))
 
 
 def _template_partials(ev, node, op, args: tuple[int, ...]) -> list[Scalar]:
@@ -215,7 +232,7 @@ def _template_partials(ev, node, op, args: tuple[int, ...]) -> list[Scalar]:
     the same pattern of leaves (same text as building it afresh)."""
     graph = ev.graph
     pattern, labels = _leaf_pattern(graph, (*args, node.id))
-    key = (node.op, pattern)
+    key = (node.op, *pattern)  # as `edge_partials` keys them
     if key not in _TEMPLATES:
         if len(_TEMPLATES) >= _TEMPLATE_LIMIT:
             _TEMPLATES.clear()
@@ -224,7 +241,7 @@ def _template_partials(ev, node, op, args: tuple[int, ...]) -> list[Scalar]:
     if template is None:
         raise ValueError(f"no symbolic partial for {node.op}")
     syms = []
-    for text, prec, num, own in template:
+    for text, prec, num, own, _ in template:
         if own:
             definition = graph.definition(node.id)
             syms.append(words(definition, SUM if " " in definition else ATOM))
@@ -240,53 +257,161 @@ def edge_partials(ev) -> list[Edge]:
     """Every edge ``arg -> node`` of the DAG for args an input reaches, in evaluation order.
 
     An argument used twice by one node (``x*x``) is one edge with the summed partial.
+
+    Scalar nodes of a fixed-arity op with distinct arguments (the bulk of a long chain) take a
+    short road with the same result: each partial's text is its op's template (`_template`,
+    built once per pattern of leaves, as `_template_partials` builds it) filled in with the
+    labels, and its value the op row's partial called directly, without a formula object.
     """
     graph, values, live = ev.graph, ev.values, ev.tape.live
     edges: list[Edge] = []
-    ops, shapes = graph.ops, graph.shapes
-    for node in graph.nodes:
-        if ops[node.id] in (INPUT, CONST) or not live[node.id]:
+    ops, shapes, names_of, params, texts = graph.ops, graph.shapes, graph.names_of, graph.params, graph.texts
+    argv, arg_end = graph.argv, graph.arg_end
+    label, definition = graph.label, graph.definition
+    append = edges.append
+    #: op name -> (its row, whether the short road may take it)
+    rows: dict[str, tuple] = {}
+    #: constant id -> its key in a leaf pattern if it is a literal number (`_leaf_pattern`), else None
+    literals: dict[int, Optional[tuple]] = {}
+    start = 0
+    for i, op_name in enumerate(ops):
+        end = arg_end[i]
+        n, first = end - start, start
+        start = end
+        if op_name in (INPUT, CONST) or not live[i]:
             continue
-        args = graph.args(node.id)
-        op = OPS[ops[node.id]]
-        labels = [graph.label(a) for a in args]
-        target = graph.label(node.id)
-        arg_live = [live[a] for a in args]
-        if op.partials is None:
-            for k, (a, label, ok) in enumerate(zip(args, labels, arg_live)):
-                if ok:
-                    t = _tensor_rule(ev, node, (k,), None)
-                    edges.append(Edge(a, node.id, label, target, t.jacobian, None, "structural", t))
+        row = rows.get(op_name)
+        if row is None:
+            op = OPS[op_name]
+            row = rows[op_name] = (op, bool(values) and op.partials is not None and not op.variadic)
+        op, short = row
+        if n == 1:
+            args: tuple[int, ...] = (argv[first],)
+            short = short and shapes[args[0]] == ()
+        elif n == 2:
+            args = (argv[first], argv[first + 1])
+            short = short and args[0] != args[1] and shapes[args[0]] == () and shapes[args[1]] == ()  # not x*x
+        else:
+            args = tuple(argv[first:end])
+            short = short and len(set(args)) == n and all(shapes[a] == () for a in args)
+        if not short or shapes[i] != ():
+            _general_edges(ev, i, op, args, edges)
             continue
-        scalar = shapes[node.id] == () and all(shapes[a] == () for a in args)
-        try:
-            if scalar and not op.variadic:
-                syms = _template_partials(ev, node, op, args)
+        key: list = [op_name]
+        labels: list[str] = []  # the distinct labels, in order
+        for j in (*args, i):
+            if ops[j] == CONST:
+                literal = literals.get(j, _MISSING)
+                if literal is _MISSING:
+                    param, text = params[j], texts[j]
+                    literal = literals[j] = (text, float(param)) \
+                        if isinstance(param, (int, float)) and is_number(text) else None
+                if literal is not None:
+                    key.append(literal)
+                    continue
+            name = names_of[j]
+            if name is None:
+                name = label(j)
+            if name in labels:
+                key.append(labels.index(name))
             else:
-                syms = _symbolic_partials(ev, node, op)
-        except Exception:  # a partial the text builder cannot follow: say so, do not fail
-            syms = [words(f"{node.op}'") for _ in args]
-        nums: list = [None] * len(args)
-        if scalar and values:
-            nums = _numeric_partials(op, [values[a] for a in args], values[node.id], arg_live)
-        merged: dict[int, list] = {}
-        for a, sym, num, ok in zip(args, syms, nums, arg_live):
-            if not ok:
+                key.append(len(labels))
+                labels.append(name)
+        pattern = tuple(key)
+        template = _TEMPLATES.get(pattern, _MISSING)  # type: ignore[call-overload]
+        if template is _MISSING:
+            if any("\x00" in name for name in labels):  # a placeholder's character: the general path
+                _general_edges(ev, i, op, args, edges)
                 continue
-            if a in merged:  # the same argument twice: partials add up
-                entry = merged[a]
-                entry[0] = add(entry[0], sym)
-                entry[1] = None if entry[1] is None or num is None else entry[1] + num
+            template = _template(ev, graph.nodes[i], op, labels)
+            if len(_TEMPLATES) >= _TEMPLATE_LIMIT:
+                _TEMPLATES.clear()
+            _TEMPLATES[pattern] = template  # type: ignore[assignment]
+        out = values[i]
+        try:
+            if n == 1:
+                p = op.partials[0]
+                nums: list = [p if p.__class__ is float else p(SCALAR, values[args[0]], out)]
+            elif n == 2 and live[args[0]] and live[args[1]]:
+                x, y = values[args[0]], values[args[1]]
+                p, q = op.partials
+                nums = [p if p.__class__ is float else p(SCALAR, x, y, out),
+                        q if q.__class__ is float else q(SCALAR, x, y, out)]
             else:
-                merged[a] = [sym, num]
-        for a, (sym, num) in merged.items():
-            if scalar:
-                edges.append(Edge(a, node.id, graph.label(a), target, sym.text, num, "scalar"))
+                xs = [values[a] for a in args]
+                nums = [None if p is None or not live[a] else (p if p.__class__ is float else p(SCALAR, *xs, out))
+                        for a, p in zip(args, op.partials)]
+        except Exception:  # a math error: the general path's IEEE recomputation (or the error itself)
+            nums = _numeric_partials(op, [values[a] for a in args], out, [live[a] for a in args])
+        target = names_of[i]
+        if target is None:
+            target = label(i)
+        for k, a in enumerate(args):
+            if not live[a]:
+                continue
+            if template is None:  # a partial the text builder cannot follow (`_general_edges`)
+                text = f"{op_name}'"
             else:
-                positions = tuple(k for k, b in enumerate(args) if b == a)
-                t = _tensor_rule(ev, node, positions, sym)
-                edges.append(Edge(a, node.id, graph.label(a), target, t.jacobian, None, "elementwise", t))
+                text, _, _, own, fmt = template[k]  # type: ignore[index]
+                if own:
+                    text = definition(i)
+                elif fmt is not None:
+                    text = fmt.format(*labels)
+            num = nums[k]
+            if num is not None and num.__class__ is not float:
+                num = float(num)
+            source = names_of[a]
+            append(_new(Edge, (a, i, label(a) if source is None else source, target, text, num, "scalar", None)))
     return edges
+
+
+_new = tuple.__new__  # an Edge from its fields, without the keyword-reading constructor
+
+
+_MISSING = object()
+
+
+def _general_edges(ev, i: int, op, args: tuple[int, ...], edges: list[Edge]) -> None:
+    """Node i's edges, appended to `edges`: array nodes, variadic and structural ops, ``x*x``."""
+    graph, values, live, shapes = ev.graph, ev.values, ev.tape.live, ev.graph.shapes
+    node = graph.nodes[i]
+    label = graph.label
+    target = label(i)
+    arg_live = [live[a] for a in args]
+    if op.partials is None:
+        for k, (a, ok) in enumerate(zip(args, arg_live)):
+            if ok:
+                t = _tensor_rule(ev, node, (k,), None)
+                edges.append(Edge(a, i, label(a), target, t.jacobian, None, "structural", t))
+        return
+    scalar = shapes[i] == () and all(shapes[a] == () for a in args)
+    try:
+        if scalar and not op.variadic:
+            syms = _template_partials(ev, node, op, args)
+        else:
+            syms = _symbolic_partials(ev, node, op)
+    except Exception:  # a partial the text builder cannot follow: say so, do not fail
+        syms = [words(f"{node.op}'") for _ in args]
+    nums: list = [None] * len(args)
+    if scalar and values:
+        nums = _numeric_partials(op, [values[a] for a in args], values[i], arg_live)
+    merged: dict[int, list] = {}
+    for a, sym, num, ok in zip(args, syms, nums, arg_live):
+        if not ok:
+            continue
+        if a in merged:  # the same argument twice: partials add up
+            entry = merged[a]
+            entry[0] = add(entry[0], sym)
+            entry[1] = None if entry[1] is None or num is None else entry[1] + num
+        else:
+            merged[a] = [sym, num]
+    for a, (sym, num) in merged.items():
+        if scalar:
+            edges.append(Edge(a, i, label(a), target, sym.text, num, "scalar"))
+        else:
+            positions = tuple(k for k, b in enumerate(args) if b == a)
+            t = _tensor_rule(ev, node, positions, sym)
+            edges.append(Edge(a, i, label(a), target, t.jacobian, None, "elementwise", t))
 
 
 def prime_names(name: str) -> tuple[str, str]:
@@ -500,6 +625,19 @@ def local_jacobian(ev, edge: Edge):
 
 def _bar(label: str) -> str:
     """The lecture's adjoint notation: ē for e (one precomposed character where one exists)."""
+    if label.isascii() and label:  # NFC composes the macron with the last letter only: look that up
+        last = _BARRED.get(label[-1])
+        if last is None:
+            last = _BARRED[label[-1]] = _compose(label[-1] + _MACRON)
+        return label[:-1] + last
+    return _compose(label + _MACRON)
+
+
+#: an ASCII character with the macron, composed (``e`` -> ``ē``, ``1`` -> ``1̄``)
+_BARRED: dict[str, str] = {}
+
+
+def _compose(text: str) -> str:
     import unicodedata
 
-    return unicodedata.normalize("NFC", label + _MACRON)
+    return unicodedata.normalize("NFC", text)

@@ -16,12 +16,11 @@ drawn by `gradcli.output.tables`.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Optional
 
 from ..run.evaluate import Evaluation
-from ..core.fmt import number
+from ..core.fmt import number, number_formatter
 from ..core.graph import CONST, INPUT
 from ..core.ops import OPS
 from .edges import Edge, _bar, contribution, edge_partials, is_number
@@ -31,26 +30,27 @@ MAX_PATHS = 64
 
 
 _num = number
-#: `_bar` of the labels a sweep names again and again (each up to three times a step)
-_bar_of = functools.lru_cache(maxsize=1 << 16)(_bar)
+#: the bar of a label (a name for the loops that call it for every line)
+_bar_of = _bar
 
 
-def _edges_by_target(ev: Evaluation) -> dict[int, list[Edge]]:
+def _edges_by_target(edges: list[Edge]) -> dict[int, list[Edge]]:
     grouped: dict[int, list[Edge]] = {}
-    for e in edge_partials(ev):
+    for e in edges:
         grouped.setdefault(e.target, []).append(e)
     return grouped
 
 
-def steps(ev: Evaluation) -> list[dict]:
+def steps(ev: Evaluation, edges: Optional[list[Edge]] = None) -> list[dict]:
     """The backward sweep as data: one step per node, one contribution per live argument.
 
     An array edge's contribution carries its matrix rule (``W̄ += v̄ xᵀ``, from
     `gradcli.core.rules` via the edge), the shapes it multiplies, and its value --
     the engine's own VJP of that edge.  ``delta`` marks a layer's error signal.
+    `edges`: `edge_partials(ev)`, if the caller has them.
     """
     graph, adj = ev.graph, ev.adjoints
-    grouped = _edges_by_target(ev)
+    grouped = _edges_by_target(edge_partials(ev) if edges is None else edges)
     deltas = error_signals(ev)
     out: list[dict] = []
     for node in reversed(graph.nodes):
@@ -137,11 +137,11 @@ def fused_losses(ev: Evaluation) -> list[FusedLoss]:
 
     `internal` marks a chain made by a prelude call (its nodes are the call's, ``cross_entropy#1.a``):
     the explanation shows the fused step alone there, since those names are not the user's."""
+    graph, live, ops = ev.graph, ev.tape.live, ev.graph.ops
+    if "neg" not in ops or ("softmax" not in ops and "log_softmax" not in ops):  # every chain has both
+        return []  # (before importing NumPy: a scalar program's steps never need it)
     import numpy as np
 
-    graph, live, ops = ev.graph, ev.tape.live, ev.graph.ops
-    if "neg" not in ops:  # every chain ends in a negation
-        return []
     uses = [0] * len(ops)
     for i in range(len(ops)):
         if live[i]:
@@ -200,10 +200,63 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     out = ev.output_name
     seed = ev.adjoints[graph.output]
     lines = [f"Backward pass, in reverse evaluation order, starting from {_bar(out)} = {_num(seed, digits)}:"]
+    fused = fused_losses(ev)
+    edges = edge_partials(ev)
+    received: dict[str, "str | list[str]"]
+    if not fused and all(e.tensor is None for e in edges):
+        received = _scalar_steps_lines(ev, edges, digits, lines)
+    else:
+        received = dict(_steps_lines(ev, edges, fused, digits, full, lines))
+    sums = [(name, parts) for name, parts in received.items() if parts.__class__ is not str and len(parts) > 1]
+    if sums:
+        lines.append("Nodes that feed several others add up their contributions:")
+        ids: dict[str, int] = {}  # each summed label's first node: one pass, not one search per sum
+        wanted = {name for name, _ in sums}
+        names_of, label = graph.names_of, graph.label
+        for i in range(len(graph)):
+            name = names_of[i]
+            if name is None:
+                name = label(i)
+            if name in wanted and name not in ids:
+                ids[name] = i
+                if len(ids) == len(wanted):
+                    break
+        num = number_formatter(digits)
+        for name, parts in sums:
+            total = ev.adjoints[ids[name]] if name in ids else None
+            if len(parts) == 2:  # the commonest sum, written without a generator
+                a, b = parts
+                joined = f"{b if b[:1] != '-' else f'({b})'} + {a if a[:1] != '-' else f'({a})'}"
+            else:
+                joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
+            head = f"     {_bar_of(name)} = {joined} = "
+            shown = num(total) if isinstance(total, float) else _array_num(total, digits, full, len(head))
+            lines.append(head + shown)
+    for note in _batchnorm_notes(ev):  # CS231n's compact formula for the same adjoint
+        lines.append(f"{note['call']}: batch normalisation's backward pass in one formula (CS231n), from the same "
+                     f"adjoint of its result:")
+        lines.append(f"     {note['formula']}")
+        lines.append(f"     {note['parameters']}")
+        head = f"     the contribution to {_bar(note['x'])} = "
+        lines.append(head + _array_num(note["value"], digits, full, len(head)))
+    if all(isinstance(g, float) for g in ev.gradient.values()):
+        grads = ", ".join(f"∂{out}/∂{name} = {_bar(name)} = {_num(g, digits)}" for name, g in ev.gradient.items())
+        lines.append(f"Gradient: {grads}")
+    else:
+        lines.append("Gradient:")
+        for name, g in ev.gradient.items():
+            head = f"  ∂{out}/∂{name} = {_bar(name)} = "
+            lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, len(head))))
+    return "\n".join(lines)
+
+
+def _steps_lines(ev: Evaluation, edges: list[Edge], fused: list["FusedLoss"], digits: int, full: bool,
+                 lines: list[str]) -> dict[str, list[str]]:
+    """The numbered steps, appended to `lines`; each label's contributions, as written."""
+    graph = ev.graph
     received: dict[str, list[str]] = {}
     width = 0
-    data = steps(ev)
-    fused = fused_losses(ev)
+    data = steps(ev, edges)
     hidden = {i for f in fused if f.internal for i in f.nodes[1:]}  # a prelude call's insides
     by_top = {f.top: f for f in fused}
     by_last = {f.nodes[-1]: f for f in fused if not f.internal}
@@ -262,34 +315,68 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
         if f is not None:  # a softmax → cross-entropy the user wrote out: the fused step after it
             head = f"     steps {first_step.get(f.top, k)}–{k} together:   "
             lines += _fused_lines(ev, f, head, digits, full)
-    sums = [(name, parts) for name, parts in received.items() if len(parts) > 1]
-    if sums:
-        lines.append("Nodes that feed several others add up their contributions:")
-        ids: dict[str, int] = {}  # each label's first node: one pass, not one search per sum
-        for node in graph.nodes:
-            ids.setdefault(graph.label(node.id), node.id)
-        for name, parts in sums:
-            total = ev.adjoints[ids[name]] if name in ids else None
-            joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
-            head = f"     {_bar(name)} = {joined} = "
-            shown = _num(total, digits) if isinstance(total, float) else _array_num(total, digits, full, len(head))
-            lines.append(head + shown)
-    for note in _batchnorm_notes(ev):  # CS231n's compact formula for the same adjoint
-        lines.append(f"{note['call']}: batch normalisation's backward pass in one formula (CS231n), from the same "
-                     f"adjoint of its result:")
-        lines.append(f"     {note['formula']}")
-        lines.append(f"     {note['parameters']}")
-        head = f"     the contribution to {_bar(note['x'])} = "
-        lines.append(head + _array_num(note["value"], digits, full, len(head)))
-    if all(isinstance(g, float) for g in ev.gradient.values()):
-        grads = ", ".join(f"∂{out}/∂{name} = {_bar(name)} = {_num(g, digits)}" for name, g in ev.gradient.items())
-        lines.append(f"Gradient: {grads}")
-    else:
-        lines.append("Gradient:")
-        for name, g in ev.gradient.items():
-            head = f"  ∂{out}/∂{name} = {_bar(name)} = "
-            lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, len(head))))
-    return "\n".join(lines)
+    return received
+
+
+def _scalar_steps_lines(ev: Evaluation, edges: list[Edge], digits: int,
+                        lines: list[str]) -> dict[str, "str | list[str]"]:
+    """`_steps_lines` for a program of scalars (no array edge, no fused loss), straight from
+    the edges: no step data, each value formatted once (`number_formatter`).  A label with a
+    single contribution maps to its text, not to a list of one (most labels of a long chain)."""
+    graph, adj = ev.graph, ev.adjoints
+    num = number_formatter(digits)
+    bar = _bar_of
+    append = lines.append
+    # the steps: runs of edges into one node (edge_partials lists them node by node), last node first
+    runs: list[tuple[int, int]] = []
+    hi = len(edges)
+    while hi:
+        lo = hi - 1
+        target = edges[lo].target
+        while lo and edges[lo - 1].target == target:
+            lo -= 1
+        runs.append((lo, hi))
+        hi = lo
+    definition = graph.definition
+    heads = [f"{edges[lo].target_label} = {definition(edges[lo].target)}" for lo, _ in runs]
+    width = min(max(map(len, heads), default=0), 40)
+    received: dict[str, "str | list[str]"] = {}
+    get = received.get
+    for k, ((lo, hi), text) in enumerate(zip(runs, heads), 1):
+        head = prefix = f"{k:>3}. {text:<{width}}   "
+        _, target, _, target_label, _, _, _, _ = edges[lo]
+        upstream = adj[target]
+        scaled = isinstance(upstream, float)
+        up = bar(target_label)
+        upstream_text = None
+        for j in range(lo, hi):
+            _, _, to, _, symbolic, value, _, _ = edges[j]
+            if j > lo:
+                prefix = " " * len(head)
+            if value is None or not scaled:
+                append(f"{prefix}{bar(to)} += {up} ∘ ∂{target_label}/∂{to} = {up} ∘ ({symbolic})  (elementwise)")
+                shown = "…"
+            else:
+                shown = num(upstream * value)
+                if upstream_text is None:
+                    upstream_text = num(upstream)
+                value_text = num(value)
+                if (" + " in symbolic or " - " in symbolic) and _top_level_sum(symbolic):
+                    symbolic = f"({symbolic})"  # 1 · ((y > z) + 0.5*(y == z)), not 1 · (y > z) + …
+                if symbolic == value_text or is_number(symbolic):
+                    append(f"{prefix}{bar(to)} += {up} · ∂{target_label}/∂{to} = {upstream_text} · {value_text} = "
+                           f"{shown}")
+                else:
+                    append(f"{prefix}{bar(to)} += {up} · ∂{target_label}/∂{to} = {upstream_text} · {symbolic} = "
+                           f"{upstream_text} · {value_text} = {shown}")
+            parts = get(to)
+            if parts is None:
+                received[to] = shown  # a label's one contribution is its text, a list from the second
+            elif isinstance(parts, str):
+                received[to] = [parts, shown]
+            else:
+                parts.append(shown)
+    return received
 
 
 def _fused_call(ev: Evaluation, f: FusedLoss) -> str:

@@ -15,10 +15,11 @@ dual-number tangents (`gradcli.run.evaluate.tangent_pass`) as the numbers.
 
 from __future__ import annotations
 
+import re
 import weakref
 
 from ..core.errors import UsageError
-from ..core.fmt import number
+from ..core.fmt import number, number_formatter
 from ..core.graph import CONST, INPUT
 from ..run.evaluate import Evaluation
 from .edges import edge_partials, is_number
@@ -27,7 +28,8 @@ from .forward_arrays import PASS_LIMIT, array_steps, array_steps_latex, array_st
 
 def has_arrays(ev: Evaluation) -> bool:
     """Does any node hold a vector or matrix (then the passes are per element, in matrix form)?"""
-    return any(n.shape not in ((), None) for n in ev.graph.nodes)
+    shapes = ev.graph.shapes
+    return shapes.count(()) + shapes.count(None) != len(shapes)  # type: ignore[arg-type]
 
 
 #: an evaluation -> the steps `check_forward_steps` built, for the next `forward_steps` to take
@@ -35,9 +37,20 @@ _CHECKED: "weakref.WeakKeyDictionary[Evaluation, tuple[object, list[dict]]]" = w
 
 
 def check_forward_steps(ev: Evaluation) -> None:
-    """Refuse what `forward_steps` cannot explain, before anything is printed; the steps it
-    built are kept for the next `forward_steps` on `ev`, so they are built once."""
+    """Refuse what `forward_steps` cannot explain, before anything is printed.  On a program
+    with arrays the steps it built are kept for the next `forward_steps` on `ev`, so they are
+    built once; a scalar program's steps are written straight from the edges (`forward_steps_text`),
+    so only what they need is checked."""
+    if not has_arrays(ev):
+        _check_scalar(ev)
+        return
     _CHECKED[ev] = (ev.tangents, forward_steps(ev))
+
+
+def _check_scalar(ev: Evaluation) -> None:
+    """What `_build_forward_steps` refuses on a program of scalars."""
+    if ev.mode != "forward" or not ev.tangents:
+        raise UsageError("forward-mode steps need --mode forward (a tangent pass per input)")
 
 
 def forward_steps(ev: Evaluation) -> list[dict]:
@@ -56,8 +69,7 @@ def _build_forward_steps(ev: Evaluation) -> list[dict]:
         raise UsageError("forward-mode steps need --mode forward (a tangent pass per input)")
     if has_arrays(ev):
         return array_steps(ev)
-    if not ev.tangents:
-        raise UsageError("forward-mode steps need --mode forward (a tangent pass per input)")
+    _check_scalar(ev)
     graph = ev.graph
     incoming: dict[int, list] = {}
     for e in edge_partials(ev):
@@ -79,36 +91,73 @@ def _build_forward_steps(ev: Evaluation) -> list[dict]:
 
 
 def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
-    """The tangent sweeps as text, one line per node (array programs: see `array_steps_text`)."""
+    """The tangent sweeps as text, one line per node (array programs: see `array_steps_text`).
+
+    Written straight from the edges and the engine's tangents, as `forward_steps` has them, with
+    each value formatted once (`number_formatter`)."""
     if has_arrays(ev):
         return array_steps_text(ev, digits, full)
+    _check_scalar(ev)
     graph = ev.graph
     out = graph.label(graph.output)
+    num = number_formatter(digits)
+    edges = edge_partials(ev)
+    # each node's edges in a run (edge_partials lists them node by node), in evaluation order
+    runs: list[tuple[int, int]] = []
+    lo = 0
+    while lo < len(edges):
+        hi, target = lo + 1, edges[lo].target
+        while hi < len(edges) and edges[hi].target == target:
+            hi += 1
+        runs.append((lo, hi))
+        lo = hi
+    width = max((len(edges[lo].target_label) for lo, _ in runs), default=1)
+    inputs = list(dict.fromkeys(ev.inputs))
+    passes = list(ev.tangents.items())
     lines = []
-    data = forward_steps(ev)
-    for k, p in enumerate(data[:PASS_LIMIT], 1):
-        seed = p["seed"]
-        others = ", ".join(f"{dot(n)} = 0" for n in p["seeds"] if n != seed)
-        lines.append(f"Forward pass {k} of {len(data)}: start with {dot(seed)} = 1"
+    for k, (seed, tangents) in enumerate(passes[:PASS_LIMIT], 1):
+        others = ", ".join(f"{_dot(n)} = 0" for n in inputs if n != seed)
+        lines.append(f"Forward pass {k} of {len(passes)}: start with {_dot(seed)} = 1"
                      + (f", {others}" if others else "") + ":")
-        width = max((len(n["node"]) for n in p["nodes"]), default=1)
-        for n in p["nodes"]:
-            names = " + ".join(f"∂{n['node']}/∂{t['from']} · {dot(t['from'])}" for t in n["terms"])
-            symbolic = " + ".join(f"{_factor(t['partial'])} · {number(t['tangent'], digits)}" for t in n["terms"])
-            numeric = " + ".join(f"{number(t['partial_value'], digits)} · {number(t['tangent'], digits)}"
-                                 for t in n["terms"])
-            chain = [f"{dot(n['node']):<{width}} = {names}"]
-            if symbolic != numeric:
-                chain.append(symbolic)
-            chain.append(numeric)
-            chain.append(number(n["tangent"], digits))
-            lines.append("  " + " = ".join(chain))
-        lines.append(f"  so ∂{out}/∂{seed} = {dot(out)} = {number(p['derivative'], digits)}")
-    if len(data) > PASS_LIMIT:
-        lines.append(f"({len(data) - PASS_LIMIT} more passes not shown; --seed NAME shows one)")
-    lines.append(f"Forward mode took {len(data)} pass{'es' if len(data) != 1 else ''}, one per input; "
+        for lo, hi in runs:
+            source_id, target, source, node, partial, value, _, _ = edges[lo]
+            tangent = num(float(tangents[source_id]))
+            names_text = f"∂{node}/∂{source} · {_dot(source)}"
+            symbolic_text = f"{_factor(partial)} · {tangent}"
+            numeric_text = f"{num(value)} · {tangent}"
+            for j in range(lo + 1, hi):  # a node with several arguments: a sum of terms
+                source_id, _, source, _, partial, value, _, _ = edges[j]
+                tangent = num(float(tangents[source_id]))
+                names_text += f" + ∂{node}/∂{source} · {_dot(source)}"
+                symbolic_text += f" + {_factor(partial)} · {tangent}"
+                numeric_text += f" + {num(value)} · {tangent}"
+            if symbolic_text != numeric_text:
+                lines.append(f"  {_dot(node):<{width}} = {names_text} = {symbolic_text} = {numeric_text} = "
+                             f"{num(float(tangents[target]))}")
+            else:
+                lines.append(f"  {_dot(node):<{width}} = {names_text} = {numeric_text} = "
+                             f"{num(float(tangents[target]))}")
+        lines.append(f"  so ∂{out}/∂{seed} = {_dot(out)} = {num(float(tangents[graph.output]))}")
+    if len(passes) > PASS_LIMIT:
+        lines.append(f"({len(passes) - PASS_LIMIT} more passes not shown; --seed NAME shows one)")
+    lines.append(f"Forward mode took {len(passes)} pass{'es' if len(passes) != 1 else ''}, one per input; "
                  "reverse mode gets every input's derivative in one backward pass.")
     return "\n".join(lines)
+
+
+def _dot(label: str) -> str:
+    """`dot`: an ASCII label takes its last character's composed dot from a table (NFC composes
+    the dot with that character only), anything else is normalised."""
+    if label.isascii() and label:
+        last = _DOTTED.get(label[-1])
+        if last is None:
+            last = _DOTTED[label[-1]] = dot(label[-1])
+        return label[:-1] + last
+    return dot(label)
+
+
+#: an ASCII character with the dot above, composed (``x`` -> ``ẋ``)
+_DOTTED: dict[str, str] = {}
 
 
 def forward_steps_latex(ev: Evaluation, digits: int = 10) -> str:
@@ -131,5 +180,9 @@ def forward_steps_latex(ev: Evaluation, digits: int = 10) -> str:
     return "\n".join(blocks)
 
 
+#: a factor that needs no brackets: letters, digits (any script's, as `str.isalnum`), "_" and "."
+_BARE = re.compile(r"[\w.]*")
+
+
 def _factor(text: str) -> str:
-    return text if is_number(text) or all(ch.isalnum() or ch in "_." for ch in text) else f"({text})"
+    return text if _BARE.fullmatch(text) or is_number(text) else f"({text})"
