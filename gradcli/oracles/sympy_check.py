@@ -5,14 +5,19 @@ input -- SymPy's own calculus, not our rules -- and evaluates the derivative at 
 point to 30 significant digits.  To keep the cost linear in the graph, values are
 computed through common-subexpression elimination (``sympy.cse``) rather than by
 substituting into the tree.  All of it runs under a time budget (`gradcli.oracles.budget`):
-values first, then formulas, then simplified formulas; what is not done by the
+the values (the verdict) first, then the printed formulas; what is not done by the
 deadline is reported as skipped, and the rest of the output still comes.
+
+The verdict never waits for a formula: every value is sent before any formula is
+printed, and no formula goes through SymPy's ``simplify`` (0.2-1.5 s a formula).  The
+printed form is the shortest of a few cheap deterministic rewrites
+(`gradcli.oracles.short_form.shortest`), chosen by the formula alone.
 
 When SymEngine (a regular dependency) loads and has a derivative
 for every op of the graph (`gradcli.backends.symengine.supports`), the same forms are
 built, differentiated and evaluated in SymEngine instead: about a hundred times
-faster, and SymPy is imported only to print and simplify formulas short enough to
-simplify.  Any result SymEngine cannot give as a finite real number (complex,
+faster, and SymPy is imported only to print the formulas.  Any result SymEngine cannot
+give as a finite real number (complex,
 infinite, undefined) sends the whole check back to SymPy, so verdicts do not depend
 on which library is installed.  Either way the derivative is the library's calculus
 on the forward forms of `gradcli.backends.sympy`, never gradcli's own partials.
@@ -23,8 +28,6 @@ SymPy is imported only here, only when a symbolic check is asked for.
 from __future__ import annotations
 
 import math
-import os
-import sys
 from typing import Any, Optional
 
 from ..backends.sympy import input_symbols, is_data, point_of, short, to_float, to_sympy, values_at
@@ -34,8 +37,9 @@ from .checks import DEFAULT_TOLERANCE, Check, CheckResult, agree, judge
 
 #: default --sympy-timeout, seconds
 DEFAULT_BUDGET = 10.0
-#: SymPy's ``simplify`` runs on a derivative only when it is this small (``count_ops``, and
-#: characters as printed): the choice depends on the formula, never on the time or the load
+#: the LaTeX formulas of `gradcli.oracles.exact.run_latex` (not this check's, see
+#: `printed_formula`) go through SymPy's ``simplify`` only when this small (``count_ops``,
+#: and characters as printed): the choice depends on the formula, never on the time or the load
 SIMPLIFY_OPS = 48
 SIMPLIFY_CHARS = 200
 #: and when it holds at most this many distinct exponentials of a compound argument
@@ -47,6 +51,10 @@ SIMPLIFY_TOTAL_OPS = 240
 #: a guard only, against a simplification far slower than its size suggests: once values and
 #: raw formulas are in, the chosen simplifications get at most this long
 SIMPLIFY_GUARD_SECONDS = 8.0
+#: a guard only, against a formula far slower to print than its size suggests: once the
+#: values are in, the printed formulas get at most this long (on the samples they take
+#: milliseconds; a formula not printed by then is left out, the verdict stands)
+FORMULA_GUARD_SECONDS = 8.0
 #: graphs larger than this are not translated at all
 NODE_LIMIT = 5000
 #: inputs with more elements than this in all are not checked symbolically
@@ -101,7 +109,6 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
     fast = fast_backend.load() is not None and fast_backend.supports(ev.graph)
     if not fast:
         import sympy  # noqa: F401
-    parent = os.getpid()
 
     graph, wrt, env = ev.graph, list(ev.wrt), ev.env
     if sum(size(env[name]) for name in wrt) > ELEMENT_LIMIT:
@@ -115,20 +122,11 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
         derivatives = _symengine_values(graph, env, wrt, labels, send) if fast else None
         if derivatives is None:
             derivatives = _sympy_values(graph, env, wrt, labels, send)
-        formulas = {}
+        send(("essentials",))  # every value is in: the verdict does not wait for the formulas
         for label, d in derivatives.items():
-            formulas[label] = d if isinstance(d, str) else short(str(d))
-            send(("formula", label, formulas[label]))
-        send(("essentials",))
-        if any(not isinstance(d, str) for d in derivatives.values()):
-            import sympy as sp
+            send(("formula", label, printed_formula(d)))
 
-            if os.getpid() != parent:  # a forked child: see _skip_units_import
-                _skip_units_import()
-        for label, d in to_simplify(derivatives):
-            send(("simplified", label, short(str(sp.simplify(d)))))
-
-    outcome = budget.run(job, seconds, patience=SIMPLIFY_GUARD_SECONDS)
+    outcome = budget.run(job, seconds, patience=FORMULA_GUARD_SECONDS)
     got: dict[str, dict] = {label: {} for _, label, _ in labels}
     for message in outcome.messages:
         kind, label, *rest = message
@@ -148,7 +146,7 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
             estimate = entry["value"]
             ok = agree(ad, estimate, check.rtol, check.atol)
             status, note = judge(ev, name, ad, estimate, ok)
-            formula = entry.get("simplified") or entry.get("formula") or ""
+            formula = entry.get("formula") or ""
             error = 0.0 if (math.isinf(ad) and ad == estimate) else abs(ad - estimate)
             check.results[name] = CheckResult(
                 estimate, error, status, note, {"formula": formula, "exact": entry["exact"]}
@@ -168,7 +166,7 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
             statuses.append(status)
             if note and note not in notes:
                 notes.append(note)
-            formulas[label] = got[label].get("simplified") or got[label].get("formula") or ""
+            formulas[label] = got[label].get("formula") or ""
         status = "fail" if "fail" in statuses else ("kink" if "kink" in statuses else "ok")
         check.results[name] = CheckResult(
             estimate_arr, float(errors.max()), status, "; ".join(notes), {"formulas": formulas}, errors=errors
@@ -183,7 +181,7 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
 
 
 #: formulas from SymEngine up to this many characters are converted to SymPy to be
-#: printed (in SymPy's term order) and simplified; longer ones are shown as SymEngine
+#: printed (in SymPy's term order, in their shortest form); longer ones are shown as SymEngine
 #: prints them (they are shortened to `FORMULA_LIMIT` characters either way)
 CONVERT_LIMIT = 4000
 
@@ -212,8 +210,35 @@ def _sympy_values(graph, env, wrt, labels, send) -> dict:
     return derivatives
 
 
+def printed_formula(derivative: Any) -> str:
+    """The text shown for a derivative: SymEngine's text as it is (a formula too long to
+    convert), else the shortest form of `gradcli.oracles.short_form`, cut to `FORMULA_LIMIT`."""
+    if isinstance(derivative, str):
+        return derivative
+    from .short_form import shortest
+
+    return short(shortest(derivative)[1])
+
+
+def symbolic_derivatives(ev: Evaluation) -> dict[str, Any]:
+    """Each element label's derivative as the check computes it, without a budget or a
+    fork: SymPy expressions (SymEngine's text for very long ones).  For tests and tools."""
+    from ..backends import symengine as fast_backend
+    from ..core.elements import elements
+
+    labels = [(name, label, index) for name in ev.wrt for label, index in elements(name, ev.env[name])]
+    wrt = list(ev.wrt)
+    derivatives = None
+    if fast_backend.load() is not None and fast_backend.supports(ev.graph):
+        derivatives = _symengine_values(ev.graph, ev.env, wrt, labels, lambda message: None)
+    if derivatives is None:
+        derivatives = _sympy_values(ev.graph, ev.env, wrt, labels, lambda message: None)
+    return derivatives
+
+
 def to_simplify(derivatives: dict) -> list[tuple[str, Any]]:
-    """The derivatives worth SymPy's ``simplify``, in order: small ones (`SIMPLIFY_OPS`,
+    """The derivatives worth SymPy's ``simplify`` in the LaTeX output (`gradcli.oracles.exact`;
+    the check's printed formulas use `printed_formula` instead), in order: small ones (`SIMPLIFY_OPS`,
     `SIMPLIFY_CHARS`, `SIMPLIFY_EXPONENTIALS`) while their operations add up to
     `SIMPLIFY_TOTAL_OPS`.  A size, not a clock: the same program prints the same formulas on
     a busy machine and a quiet one."""
@@ -287,24 +312,3 @@ def _symengine_values(graph, env, wrt, labels, send) -> Optional[dict]:
             real = {sp.Symbol(str(s)): sp.Symbol(str(s), real=True) for s in point}
         out[label] = sp.sympify(d).xreplace(real)
     return out
-
-
-def _skip_units_import() -> None:
-    """Spare a forked child the 0.3-0.6 s import of ``sympy.physics.units``.
-
-    ``sympy.simplify`` imports it only to ask ``expr.has(Quantity)``; our expressions
-    are built from our own graph and never hold a physical quantity, so a class that
-    nothing is an instance of gives the same answer.  Only ever done in the forked
-    child that runs the check (it exits right after), never in the caller's process.
-    """
-    if "sympy.physics.units" in sys.modules:
-        return
-    import types
-
-    units = types.ModuleType("sympy.physics.units")
-
-    class Quantity:  # noqa: D401 - a stand-in nothing is an instance of
-        pass
-
-    units.Quantity = Quantity  # type: ignore[attr-defined]
-    sys.modules["sympy.physics.units"] = units
