@@ -7,8 +7,10 @@ that prints in the fewest characters:
 
 1. the derivative as the library gives it (always a candidate, so a formula is never
    printed longer than that);
-2. for a formula of at most `SMALL_OPS` operations and `SMALL_CHARS` characters:
-   ``together`` (one fraction), and the *exponential form*: every ``exp(A)`` of a
+2. for a formula of at most `SMALL_OPS` operations, `SMALL_CHARS` characters and
+   `SMALL_EXPONENTIALS` distinct exponentials of a compound argument (``exp(b + w*x)``
+   and ``exp(-b - w*x)`` count once) left after step 3: without one, ``together`` (one
+   fraction); with one, the *exponential form*: every ``exp(A)`` of a
    compound ``A`` becomes one positive symbol ``E`` (``exp(-A)`` is ``1/E``), the
    argument of each ``log`` is put over one denominator and the log expanded (exact:
    SymPy expands a log only over positive factors), ``together`` makes one rational
@@ -32,9 +34,13 @@ from __future__ import annotations
 from typing import Any
 
 #: the rewrites of step 2 run on formulas at most this large (``count_ops``, and
-#: characters as printed): on larger ones they cost more than they save
+#: characters as printed) ...
 SMALL_OPS = 48
 SMALL_CHARS = 200
+#: ... with at most this many distinct compound exponentials: with two or more (two
+#: neurons) the rational function in them is longer than the formula on every sample,
+#: and building it is most of the cost
+SMALL_EXPONENTIALS = 1
 
 
 def shortest(expr: Any) -> tuple[Any, str]:
@@ -43,23 +49,38 @@ def shortest(expr: Any) -> tuple[Any, str]:
 
     text = str(expr)
     candidates = [expr]
-    if len(text) <= SMALL_CHARS and sp.count_ops(expr) <= SMALL_OPS:
-        candidates.append(sp.together(expr))
-        exponential = exponential_form(expr)
-        if exponential is not None:
-            candidates.append(exponential)
-    for form in list(candidates):
-        rewritten = cosh_form(form)
-        if rewritten != form:
-            candidates.append(rewritten)
+    sigmoid = cosh_form(expr)
+    if sigmoid != expr:
+        candidates.append(sigmoid)
+    exponentials = _exponentials(sigmoid)
+    if len(text) <= SMALL_CHARS and len(exponentials) <= SMALL_EXPONENTIALS and sp.count_ops(expr) <= SMALL_OPS:
+        rational = exponential_form(expr) if exponentials else sp.together(expr)
+        candidates.append(rational)
+        candidates.append(cosh_form(rational))
     printed = {expr: text}
     for form in candidates:
         if form not in printed:
             printed[form] = str(form)
-    if len(printed) == 1:
-        return expr, text
-    best = min(printed, key=lambda form: (len(printed[form]), sp.count_ops(form)))  # first of equals wins
+    fewest = min(len(t) for t in printed.values())
+    ties = [form for form in printed if len(printed[form]) == fewest]  # in the order tried
+    best = ties[0] if len(ties) == 1 else min(ties, key=sp.count_ops)  # min keeps the first of equals
     return best, printed[best]
+
+
+def _exponentials(expr: Any) -> list:
+    """The compound exponents ``A`` of `expr`'s ``exp(A)``, one sign of each (``A`` and ``-A``
+    are one), in SymPy's canonical order."""
+    import sympy as sp
+
+    found: list = []
+    for power in sorted(expr.atoms(sp.exp), key=sp.default_sort_key):
+        argument = power.args[0]
+        if argument.is_Atom:
+            continue
+        key = -argument if argument.could_extract_minus_sign() else argument
+        if key not in found:
+            found.append(key)
+    return found
 
 
 def exponential_form(expr: Any) -> Any:
@@ -68,13 +89,7 @@ def exponential_form(expr: Any) -> Any:
     import sympy as sp
 
     forward, back = {}, {}
-    for power in sorted(expr.atoms(sp.exp), key=sp.default_sort_key):
-        argument = power.args[0]
-        if argument.is_Atom:
-            continue
-        key = -argument if argument.could_extract_minus_sign() else argument
-        if sp.exp(key) in forward:
-            continue
+    for key in _exponentials(expr):
         # a name no gradcli input can have ('#'), so the order of terms is the same in every run
         e = sp.Symbol(f"exp#{len(back)}", positive=True)
         forward[sp.exp(key)], forward[sp.exp(-key)] = e, 1 / e

@@ -28,6 +28,8 @@ SymPy is imported only here, only when a symbolic check is asked for.
 from __future__ import annotations
 
 import math
+import os
+import sys
 from typing import Any, Optional
 
 from ..backends.sympy import input_symbols, is_data, point_of, short, to_float, to_sympy, values_at
@@ -110,6 +112,7 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
     if not fast:
         import sympy  # noqa: F401
 
+    parent = os.getpid()
     graph, wrt, env = ev.graph, list(ev.wrt), ev.env
     if sum(size(env[name]) for name in wrt) > ELEMENT_LIMIT:
         check.note = f"skipped: more than {ELEMENT_LIMIT} input elements for a symbolic check"
@@ -119,6 +122,8 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
     labels = [(name, label, index) for name in wrt for label, index in elements(name, env[name])]
 
     def job(send: budget.Send) -> None:
+        if os.getpid() != parent:  # a forked child: see _spare_tensor_import
+            _spare_tensor_import()
         derivatives = _symengine_values(graph, env, wrt, labels, send) if fast else None
         if derivatives is None:
             derivatives = _sympy_values(graph, env, wrt, labels, send)
@@ -312,3 +317,38 @@ def _symengine_values(graph, env, wrt, labels, send) -> Optional[dict]:
             real = {sp.Symbol(str(s)): sp.Symbol(str(s), real=True) for s in point}
         out[label] = sp.sympify(d).xreplace(real)
     return out
+
+
+def _spare_tensor_import() -> None:
+    """Spare a forked child the 0.05-0.15 s import of ``sympy.tensor.tensor`` (and with it
+    ``sympy.combinatorics``).
+
+    SymPy's ``Add.flatten`` imports it at the first sum it builds, only to ask whether a
+    term is a ``TensExpr``; our expressions are built from our own graph and never hold a
+    tensor expression, so classes that nothing is an instance of give the same answer.
+    Any other name asked of the module loads the real one.  Only ever done in the forked
+    child that runs the check (it exits right after), never in the caller's process.
+    """
+    name = "sympy.tensor.tensor"
+    if name in sys.modules:
+        return
+    import types
+
+    stand_in = types.ModuleType(name)
+
+    class TensExpr:  # noqa: D401 - stand-ins nothing is an instance of
+        pass
+
+    class TensAdd:
+        pass
+
+    def real(attribute: str) -> Any:
+        import importlib
+
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]
+        return getattr(importlib.import_module(name), attribute)
+
+    stand_in.TensExpr, stand_in.TensAdd = TensExpr, TensAdd  # type: ignore[attr-defined]
+    stand_in.__getattr__ = real  # type: ignore[method-assign]
+    sys.modules[name] = stand_in
