@@ -75,9 +75,13 @@ def test_symengine_and_sympy_agree_on_samples(sample, monkeypatch):
     monkeypatch.setitem(sys.modules, "symengine", None)
     slow = _sympy_checks(argv)
     _compare(fast, slow)
-    for name in fast:  # short formulas go through SymPy's printer and simplify either way
-        if "formula" in fast[name] and len(slow[name]["formula"]) < 200:
-            assert fast[name]["formula"] == slow[name]["formula"], name
+    for name in fast:
+        # both paths print the shortest form of their library's derivative
+        # (gradcli.oracles.short_form); the two derivatives can differ in structure
+        # (tiny_net: a factor 1/2 inside or outside a sum), so the texts may too, but the
+        # default path's is never the longer one
+        if "formula" in fast[name]:
+            assert len(fast[name]["formula"]) <= len(slow[name]["formula"]), name
 
 
 def test_symengine_value_is_exact_float_point(monkeypatch):
