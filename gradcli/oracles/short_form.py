@@ -88,7 +88,8 @@ def exponential_form(expr: Any) -> Any:
     doc), or None when it has none."""
     import sympy as sp
 
-    forward, back = {}, {}
+    forward: dict[Any, Any] = {}
+    back: dict[Any, Any] = {}
     for key in _exponentials(expr):
         # a name no gradcli input can have ('#'), so the order of terms is the same in every run
         e = sp.Symbol(f"exp#{len(back)}", positive=True)
