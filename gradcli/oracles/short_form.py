@@ -2,29 +2,33 @@
 
 SymPy's ``simplify`` gave short formulas but took 0.2-1.5 s each, more than the
 verdict itself.  `shortest` instead tries a fixed list of cheap, deterministic
-rewrites of the derivative (each a few milliseconds on the samples) and keeps the one
-that prints in the fewest characters:
+rewrites of the derivative (milliseconds each on the samples) and keeps the one that
+prints in the fewest characters:
 
 1. the derivative as the library gives it (always a candidate, so a formula is never
    printed longer than that);
-2. for a formula of at most `SMALL_OPS` operations, `SMALL_CHARS` characters and
-   `SMALL_EXPONENTIALS` distinct exponentials of a compound argument (``exp(b + w*x)``
-   and ``exp(-b - w*x)`` count once) left after step 3: without one, ``together`` (one
-   fraction); with one, the *exponential form*: every ``exp(A)`` of a
-   compound ``A`` becomes one positive symbol ``E`` (``exp(-A)`` is ``1/E``), the
+2. the same with the sigmoid's derivative ``exp(A)/(exp(A) + 1)**2`` written
+   ``1/(4*cosh(A/2)**2)`` wherever it occurs (`cosh_form`: one copy of ``A`` fewer);
+3. for a formula of at most `SMALL_OPS` operations and `SMALL_CHARS` characters, with
+   at most `SMALL_EXPONENTIALS` distinct exponentials of a compound argument left after
+   step 2 (``exp(b + w*x)`` and ``exp(-b - w*x)`` count once): without one,
+   ``together`` (one fraction); with one, the *exponential form* (`exponential_form`):
+   every ``exp(A)`` becomes one positive symbol ``E`` (``exp(-A)`` is ``1/E``), the
    argument of each ``log`` is put over one denominator and the log expanded (exact:
    SymPy expands a log only over positive factors), ``together`` makes one rational
-   function of the ``E``'s, and the exponentials go back (``log(exp(-z))`` is ``-z``
-   for real ``z``) -- this is what turns the sigmoid's ``1 - 1/(exp(-z) + 1)`` into
-   ``exp(-z)/(exp(-z) + 1)``, then cancels it;
-3. each of the above with the sigmoid's derivative ``exp(A)/(exp(A) + 1)**2`` written
-   ``1/(4*cosh(A/2)**2)``, where it occurs.
+   function of ``E``, and the exponential goes back (``log(exp(-z))`` is ``-z`` for real
+   ``z``).  This is what turns the sigmoid's ``1 - 1/(exp(-z) + 1)`` into
+   ``exp(-z)/(exp(-z) + 1)`` and cancels it against the rest, and the cross-entropy's
+   ``log(1 - s) - log(s)`` into ``-z``; and that form again through step 2.
 
 The fewest characters win, then the fewest operations (``count_ops``), then the
-earlier candidate in the order above.  The choice depends on the formula alone, never
-on the clock or the load: a program prints the same formulas on a busy machine.
-Every rewrite is an identity for real inputs, and the tests evaluate each printed
-formula at the sample's point against the engine's gradient.
+earlier candidate in the order above.  Characters first, because the text is what a
+reader sees (on tiny_net, ``factor_terms`` saves operations and adds characters).  The
+choice depends on the formula alone, never on the clock or the load: a program prints
+the same formulas on a busy machine.  Every rewrite is an identity for real inputs;
+the tests evaluate each printed formula at each sample's point against the engine's
+gradient, and hold every sample's formulas to the length and operation count of the
+ones ``simplify`` gave (tests/golden/sympy_formulas.json).
 
 SymPy is imported by the caller (the symbolic check) before any of this runs.
 """
