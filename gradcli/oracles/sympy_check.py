@@ -107,8 +107,9 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
     from ..backends import symengine as fast_backend
     from ..core.elements import elements, size
 
-    # import before forking, so the child need not: SymEngine when it can do this graph
-    fast = fast_backend.load() is not None and fast_backend.supports(ev.graph)
+    # import before forking, so the child need not: SymEngine when it can do this graph (and
+    # only then: a graph it cannot do is spared the 0.07 s import)
+    fast = fast_backend.supports(ev.graph) and fast_backend.load() is not None
     if not fast:
         import sympy  # noqa: F401
 
@@ -234,7 +235,7 @@ def symbolic_derivatives(ev: Evaluation) -> dict[str, Any]:
     labels = [(name, label, index) for name in ev.wrt for label, index in elements(name, ev.env[name])]
     wrt = list(ev.wrt)
     derivatives = None
-    if fast_backend.load() is not None and fast_backend.supports(ev.graph):
+    if fast_backend.supports(ev.graph) and fast_backend.load() is not None:
         derivatives = _symengine_values(ev.graph, ev.env, wrt, labels, lambda message: None)
     if derivatives is None:
         derivatives = _sympy_values(ev.graph, ev.env, wrt, labels, lambda message: None)
@@ -345,6 +346,8 @@ def _spare_tensor_import() -> None:
     def real(attribute: str) -> Any:
         import importlib
 
+        if attribute.startswith("__"):  # the import system's own questions (__path__...)
+            raise AttributeError(attribute)
         if sys.modules.get(name) is stand_in:
             del sys.modules[name]
         return getattr(importlib.import_module(name), attribute)
