@@ -107,11 +107,16 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
     from ..backends import symengine as fast_backend
     from ..core.elements import elements, size
 
-    # import before forking, so the child need not: SymEngine when it can do this graph (and
-    # only then: a graph it cannot do is spared the 0.07 s import)
-    fast = fast_backend.supports(ev.graph) and fast_backend.load() is not None
-    if not fast:
-        import sympy  # noqa: F401
+    # SymEngine when it can do this graph (a graph it cannot do is spared its import).  A
+    # long-lived caller (the Python API) imports the libraries once, here, and every later
+    # check's child inherits them; a command runs one check and exits, so its child imports
+    # them itself: then the child does not copy the parent's pages of SymPy as it touches
+    # them, and the parent has no SymPy to tear down at exit (0.1 s of a 0.6 s check)
+    fast = fast_backend.supports(ev.graph)
+    if not budget.in_command():
+        fast = fast and fast_backend.load() is not None
+        if not fast:
+            import sympy  # noqa: F401
 
     parent = os.getpid()
     graph, wrt, env = ev.graph, list(ev.wrt), ev.env
@@ -125,7 +130,7 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
     def job(send: budget.Send) -> None:
         if os.getpid() != parent:  # a forked child: see _spare_tensor_import
             _spare_tensor_import()
-        derivatives = _symengine_values(graph, env, wrt, labels, send) if fast else None
+        derivatives = _symengine_values(graph, env, wrt, labels, send) if fast and fast_backend.load() else None
         if derivatives is None:
             derivatives = _sympy_values(graph, env, wrt, labels, send)
         send(("essentials",))  # every value is in: the verdict does not wait for the formulas
