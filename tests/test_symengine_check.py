@@ -127,3 +127,26 @@ def _graph(program: str):
     from gradcli.language.parser import parse
 
     return lower(parse(program))
+
+
+def test_symengine_builds_array_programs_without_sympy():
+    """`1 - p` with p an array of SymEngine expressions: SymEngine's own operator would import
+    all of SymPy (0.2 s) trying to convert the array; the backend hands it to NumPy first."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from gradcli.core.elements import elements\n"
+        "from gradcli.oracles import sympy_check as sc\n"
+        "from gradcli.run.bindings import collect\n"
+        "from gradcli.run.evaluate import evaluate\n"
+        f"path = Path({str(SAMPLES / 'logreg_vec.grad')!r})\n"
+        "ev = evaluate(path.read_text(), collect([], [str(path.parent / 'logreg_vec.json')]))\n"
+        "labels = [(n, l, i) for n in ev.wrt for l, i in elements(n, ev.env[n])]\n"
+        "found = sc._symengine_derivatives(ev.graph, ev.env, list(ev.wrt), labels)\n"
+        "assert found is not None and len(found[0]) == len(labels)\n"
+        "print('sympy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr

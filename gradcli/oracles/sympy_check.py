@@ -274,6 +274,36 @@ def _symengine_values(graph, env, wrt, labels, send) -> Optional[dict]:
 
     All values are computed before any is sent, so a fallback starts clean.  Returns
     SymPy expressions for short formulas and SymEngine's text for long ones."""
+    found = _symengine_derivatives(graph, env, wrt, labels)  # SymEngine alone: SymPy from here on
+    if found is None:
+        return None
+    derivatives, values, names = found
+    from ..backends import symengine as fast_backend
+
+    se = fast_backend.load()
+    import sympy as sp
+
+    for label, v in values.items():
+        if not isinstance(v, se.RealMPFR):  # an exact Integer or Rational
+            v = v.n(fast_backend.BITS, real=True)
+        exact = sp.Float(str(v), 30)
+        send(("value", label, float(exact), str(exact)))
+    out: dict = {}
+    real = None
+    for label, d in derivatives.items():
+        text = str(d)
+        if len(text) > CONVERT_LIMIT:
+            out[label] = short(text)
+            continue
+        if real is None:  # SymEngine has no assumptions: give the formulas SymPy's real symbols back
+            real = {sp.Symbol(name): sp.Symbol(name, real=True) for name in names}
+        out[label] = sp.sympify(d).xreplace(real)
+    return out
+
+
+def _symengine_derivatives(graph, env, wrt, labels) -> Optional[tuple[dict, dict, list[str]]]:
+    """SymEngine alone (no SymPy): each label's derivative and its value at the point (103
+    bits), and the names of the point's symbols; None when SymEngine cannot do it all."""
     from ..backends import symengine as fast_backend
 
     se = fast_backend.load()
@@ -305,24 +335,7 @@ def _symengine_values(graph, env, wrt, labels, send) -> Optional[dict]:
                 values[label] = v
     except (RuntimeError, TypeError, ValueError, AttributeError, NotImplementedError):
         return None  # anything SymEngine cannot build or differentiate: SymPy does it all
-    import sympy as sp
-
-    for label, v in values.items():
-        if not isinstance(v, se.RealMPFR):  # an exact Integer or Rational
-            v = v.n(fast_backend.BITS, real=True)
-        exact = sp.Float(str(v), 30)
-        send(("value", label, float(exact), str(exact)))
-    out: dict = {}
-    real = None
-    for label, d in derivatives.items():
-        text = str(d)
-        if len(text) > CONVERT_LIMIT:
-            out[label] = short(text)
-            continue
-        if real is None:  # SymEngine has no assumptions: give the formulas SymPy's real symbols back
-            real = {sp.Symbol(str(s)): sp.Symbol(str(s), real=True) for s in point}
-        out[label] = sp.sympify(d).xreplace(real)
-    return out
+    return derivatives, values, [str(s) for s in point]
 
 
 def _spare_tensor_import() -> None:
