@@ -150,3 +150,19 @@ def test_symengine_builds_array_programs_without_sympy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_scalar_check_in_a_fresh_command_spares_numpy():
+    """A command's forked check loads SymEngine without NumPy for a scalar program
+    (`load(spare_numpy=True)`); its values and formulas are the same as anywhere else."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "gradcli", "eval", "sigmoid(w*x)", "w=0.5", "x=0.1", "--check",
+                          "sympy", "--json"], capture_output=True, text=True, check=True)
+    checks = json.loads(out.stdout)["checks"]["sympy"]
+    assert checks["w"]["status"] == checks["x"]["status"] == "ok"
+    assert checks["w"]["exact"].startswith("0.0249843815")  # x*s*(1 - s) at w*x = 0.05
+    assert checks["w"]["formula"] == "x/(4*cosh(w*x/2)**2)"
+    code = "import sys; from gradcli.backends import symengine as b; b.load(spare_numpy=True); print('numpy' in sys.modules)"
+    spared = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert spared.stdout.strip() == "False"

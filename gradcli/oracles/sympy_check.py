@@ -128,9 +128,12 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
     labels = [(name, label, index) for name in wrt for label, index in elements(name, env[name])]
 
     def job(send: budget.Send) -> None:
-        if os.getpid() != parent:  # a forked child: see _spare_tensor_import
+        forked = os.getpid() != parent
+        if forked:  # a forked child, which exits after the check: see _spare_tensor_import
             _spare_tensor_import()
-        derivatives = _symengine_values(graph, env, wrt, labels, send) if fast and fast_backend.load() else None
+        derivatives = None
+        if fast and fast_backend.load(spare_numpy=forked):
+            derivatives = _symengine_values(graph, env, wrt, labels, send)
         if derivatives is None:
             derivatives = _sympy_values(graph, env, wrt, labels, send)
         send(("essentials",))  # every value is in: the verdict does not wait for the formulas
