@@ -75,9 +75,13 @@ def test_symengine_and_sympy_agree_on_samples(sample, monkeypatch):
     monkeypatch.setitem(sys.modules, "symengine", None)
     slow = _sympy_checks(argv)
     _compare(fast, slow)
-    for name in fast:  # short formulas go through SymPy's printer and simplify either way
-        if "formula" in fast[name] and len(slow[name]["formula"]) < 200:
-            assert fast[name]["formula"] == slow[name]["formula"], name
+    for name in fast:
+        # both paths print the shortest form of their library's derivative
+        # (gradcli.oracles.short_form); the two derivatives can differ in structure
+        # (tiny_net: a factor 1/2 inside or outside a sum), so the texts may too, but the
+        # default path's is never the longer one
+        if "formula" in fast[name]:
+            assert len(fast[name]["formula"]) <= len(slow[name]["formula"]), name
 
 
 def test_symengine_value_is_exact_float_point(monkeypatch):
@@ -123,3 +127,42 @@ def _graph(program: str):
     from gradcli.language.parser import parse
 
     return lower(parse(program))
+
+
+def test_symengine_builds_array_programs_without_sympy():
+    """`1 - p` with p an array of SymEngine expressions: SymEngine's own operator would import
+    all of SymPy (0.2 s) trying to convert the array; the backend hands it to NumPy first."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from gradcli.core.elements import elements\n"
+        "from gradcli.oracles import sympy_check as sc\n"
+        "from gradcli.run.bindings import collect\n"
+        "from gradcli.run.evaluate import evaluate\n"
+        f"path = Path({str(SAMPLES / 'logreg_vec.grad')!r})\n"
+        "ev = evaluate(path.read_text(), collect([], [str(path.parent / 'logreg_vec.json')]))\n"
+        "labels = [(n, l, i) for n in ev.wrt for l, i in elements(n, ev.env[n])]\n"
+        "found = sc._symengine_derivatives(ev.graph, ev.env, list(ev.wrt), labels)\n"
+        "assert found is not None and len(found[0]) == len(labels)\n"
+        "print('sympy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_scalar_check_in_a_fresh_command_spares_numpy():
+    """A command's forked check loads SymEngine without NumPy for a scalar program
+    (`load(spare_numpy=True)`); its values and formulas are the same as anywhere else."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "gradcli", "eval", "sigmoid(w*x)", "w=0.5", "x=0.1", "--check",
+                          "sympy", "--json"], capture_output=True, text=True, check=True)
+    checks = json.loads(out.stdout)["checks"]["sympy"]
+    assert checks["w"]["status"] == checks["x"]["status"] == "ok"
+    assert checks["w"]["exact"].startswith("0.0249843815")  # x*s*(1 - s) at w*x = 0.05
+    assert checks["w"]["formula"] == "x/(4*cosh(w*x/2)**2)"
+    code = "import sys; from gradcli.backends import symengine as b; b.load(spare_numpy=True); print('numpy' in sys.modules)"
+    spared = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert spared.stdout.strip() == "False"

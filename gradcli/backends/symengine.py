@@ -27,8 +27,25 @@ SUPPORTED = frozenset({
 BITS = 103
 
 
-def load():
-    """The symengine module, or None if it cannot be imported (or is hidden)."""
+def load(spare_numpy: bool = False):
+    """The symengine module, or None if it cannot be imported (or is hidden).
+
+    With `spare_numpy`, a first import does not import NumPy too (0.07-0.17 s of a scalar
+    check): NumPy is hidden while SymEngine loads, where it is not loaded already.  Only
+    for a forked check that exits after it: SymEngine then never meets a NumPy object
+    (a scalar program's numbers are SymEngine's own, `number_at`), and an array program
+    has NumPy loaded before, so nothing is hidden."""
+    import sys
+
+    if spare_numpy and "symengine" not in sys.modules and "numpy" not in sys.modules:
+        sys.modules["numpy"] = None  # type: ignore[assignment]
+        try:
+            import symengine
+        except ImportError:
+            return None
+        finally:
+            del sys.modules["numpy"]
+        return symengine
     try:
         import symengine
     except ImportError:

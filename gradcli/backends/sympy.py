@@ -223,6 +223,26 @@ def _symbolic(sp: Any) -> type:
     return _SYMBOLIC[sp.__name__]
 
 
+def _same(op):
+    return op
+
+
+def _scalar_beside_array(op):
+    """`op` for SymEngine, with a scalar on the left of an array made a 0-d object array
+    first, so NumPy maps `op` over the elements at once: SymEngine's own operator would
+    first try to convert the array, importing all of SymPy (0.2 s) to fail at it."""
+    def apply(a, b):
+        if getattr(b, "ndim", 0) and not hasattr(a, "shape"):
+            import numpy as np
+
+            scalar = np.empty((), dtype=object)
+            scalar[()] = a
+            return op(scalar, b)
+        return op(a, b)
+
+    return apply
+
+
 def sympy_backend(sp: Any = None) -> SimpleNamespace:
     """The SymPy form of every primitive (same names as `gradcli.backends.floats.SCALAR`).
 
@@ -238,6 +258,7 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         sp = sympy
     h = _helpers(sp)
     np = _LAZY_NUMPY
+    arithmetic = _scalar_beside_array if getattr(sp, "__name__", "") == "symengine" else _same
     m = _symbolic(sp)(
         # exp, log, sin, ..., Abs, erf: the rows' "sympy" names, mapped over arrays
         **{name: _each(f) for name, f in library_functions("sympy", sp).items()},
@@ -278,10 +299,10 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         eye=lambda shape: h.constant(np.eye(shape[0])),
         zeros=lambda shape: h.constant(np.zeros(shape)),
         ones=lambda shape: h.constant(np.ones(shape)),
-        add=operator.add,
-        sub=operator.sub,
-        mul=operator.mul,
-        div=operator.truediv,
+        add=arithmetic(operator.add),
+        sub=arithmetic(operator.sub),
+        mul=arithmetic(operator.mul),
+        div=arithmetic(operator.truediv),
         pow=_each(operator.pow),
         neg=operator.neg,
         sigmoid=_each(lambda x: 1 / (1 + sp.exp(-x))),
@@ -292,7 +313,7 @@ def sympy_backend(sp: Any = None) -> SimpleNamespace:
         step=_each(lambda x: sp.Heaviside(x, 0)),
         eq=_each(lambda x, y: sp.Piecewise((1, sp.Eq(x, y)), (0, True))),
         xlogy=_each(lambda x, y: x * sp.log(y)),
-        times=operator.mul,
+        times=arithmetic(operator.mul),
         matmul=_np_call("dot"),
         dot=_np_call("dot"),
         outer=_np_call("outer"),

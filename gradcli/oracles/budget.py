@@ -44,6 +44,11 @@ def end_command() -> None:
     _command_deadline, _in_command = None, False
 
 
+def in_command() -> bool:
+    """Whether a command is running (a process that exits after it), not a long-lived caller."""
+    return _in_command
+
+
 def _shared_deadline(seconds: float) -> float:
     """The deadline of a job given `seconds`: in a command, the command's, started by its first job."""
     global _command_deadline

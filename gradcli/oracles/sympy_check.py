@@ -5,14 +5,19 @@ input -- SymPy's own calculus, not our rules -- and evaluates the derivative at 
 point to 30 significant digits.  To keep the cost linear in the graph, values are
 computed through common-subexpression elimination (``sympy.cse``) rather than by
 substituting into the tree.  All of it runs under a time budget (`gradcli.oracles.budget`):
-values first, then formulas, then simplified formulas; what is not done by the
+the values (the verdict) first, then the printed formulas; what is not done by the
 deadline is reported as skipped, and the rest of the output still comes.
+
+The verdict never waits for a formula: every value is sent before any formula is
+printed, and no formula goes through SymPy's ``simplify`` (0.2-1.5 s a formula).  The
+printed form is the shortest of a few cheap deterministic rewrites
+(`gradcli.oracles.short_form.shortest`), chosen by the formula alone.
 
 When SymEngine (a regular dependency) loads and has a derivative
 for every op of the graph (`gradcli.backends.symengine.supports`), the same forms are
 built, differentiated and evaluated in SymEngine instead: about a hundred times
-faster, and SymPy is imported only to print and simplify formulas short enough to
-simplify.  Any result SymEngine cannot give as a finite real number (complex,
+faster, and SymPy is imported only to print the formulas.  Any result SymEngine cannot
+give as a finite real number (complex,
 infinite, undefined) sends the whole check back to SymPy, so verdicts do not depend
 on which library is installed.  Either way the derivative is the library's calculus
 on the forward forms of `gradcli.backends.sympy`, never gradcli's own partials.
@@ -34,8 +39,9 @@ from .checks import DEFAULT_TOLERANCE, Check, CheckResult, agree, judge
 
 #: default --sympy-timeout, seconds
 DEFAULT_BUDGET = 10.0
-#: SymPy's ``simplify`` runs on a derivative only when it is this small (``count_ops``, and
-#: characters as printed): the choice depends on the formula, never on the time or the load
+#: the LaTeX formulas of `gradcli.oracles.exact.run_latex` (not this check's, see
+#: `printed_formula`) go through SymPy's ``simplify`` only when this small (``count_ops``,
+#: and characters as printed): the choice depends on the formula, never on the time or the load
 SIMPLIFY_OPS = 48
 SIMPLIFY_CHARS = 200
 #: and when it holds at most this many distinct exponentials of a compound argument
@@ -47,6 +53,10 @@ SIMPLIFY_TOTAL_OPS = 240
 #: a guard only, against a simplification far slower than its size suggests: once values and
 #: raw formulas are in, the chosen simplifications get at most this long
 SIMPLIFY_GUARD_SECONDS = 8.0
+#: a guard only, against a formula far slower to print than its size suggests: once the
+#: values are in, the printed formulas get at most this long (on the samples they take
+#: milliseconds; a formula not printed by then is left out, the verdict stands)
+FORMULA_GUARD_SECONDS = 8.0
 #: graphs larger than this are not translated at all
 NODE_LIMIT = 5000
 #: inputs with more elements than this in all are not checked symbolically
@@ -97,12 +107,18 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
     from ..backends import symengine as fast_backend
     from ..core.elements import elements, size
 
-    # import before forking, so the child need not: SymEngine when it can do this graph
-    fast = fast_backend.load() is not None and fast_backend.supports(ev.graph)
-    if not fast:
-        import sympy  # noqa: F401
-    parent = os.getpid()
+    # SymEngine when it can do this graph (a graph it cannot do is spared its import).  A
+    # long-lived caller (the Python API) imports the libraries once, here, and every later
+    # check's child inherits them; a command runs one check and exits, so its child imports
+    # them itself: then the child does not copy the parent's pages of SymPy as it touches
+    # them, and the parent has no SymPy to tear down at exit (0.1 s of a 0.6 s check)
+    fast = fast_backend.supports(ev.graph)
+    if not budget.in_command():
+        fast = fast and fast_backend.load() is not None
+        if not fast:
+            import sympy  # noqa: F401
 
+    parent = os.getpid()
     graph, wrt, env = ev.graph, list(ev.wrt), ev.env
     if sum(size(env[name]) for name in wrt) > ELEMENT_LIMIT:
         check.note = f"skipped: more than {ELEMENT_LIMIT} input elements for a symbolic check"
@@ -112,23 +128,19 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
     labels = [(name, label, index) for name in wrt for label, index in elements(name, env[name])]
 
     def job(send: budget.Send) -> None:
-        derivatives = _symengine_values(graph, env, wrt, labels, send) if fast else None
+        forked = os.getpid() != parent
+        if forked:  # a forked child, which exits after the check: see _spare_tensor_import
+            _spare_tensor_import()
+        derivatives = None
+        if fast and fast_backend.load(spare_numpy=forked):
+            derivatives = _symengine_values(graph, env, wrt, labels, send)
         if derivatives is None:
             derivatives = _sympy_values(graph, env, wrt, labels, send)
-        formulas = {}
+        send(("essentials",))  # every value is in: the verdict does not wait for the formulas
         for label, d in derivatives.items():
-            formulas[label] = d if isinstance(d, str) else short(str(d))
-            send(("formula", label, formulas[label]))
-        send(("essentials",))
-        if any(not isinstance(d, str) for d in derivatives.values()):
-            import sympy as sp
+            send(("formula", label, printed_formula(d)))
 
-            if os.getpid() != parent:  # a forked child: see _skip_units_import
-                _skip_units_import()
-        for label, d in to_simplify(derivatives):
-            send(("simplified", label, short(str(sp.simplify(d)))))
-
-    outcome = budget.run(job, seconds, patience=SIMPLIFY_GUARD_SECONDS)
+    outcome = budget.run(job, seconds, patience=FORMULA_GUARD_SECONDS)
     got: dict[str, dict] = {label: {} for _, label, _ in labels}
     for message in outcome.messages:
         kind, label, *rest = message
@@ -148,7 +160,7 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
             estimate = entry["value"]
             ok = agree(ad, estimate, check.rtol, check.atol)
             status, note = judge(ev, name, ad, estimate, ok)
-            formula = entry.get("simplified") or entry.get("formula") or ""
+            formula = entry.get("formula") or ""
             error = 0.0 if (math.isinf(ad) and ad == estimate) else abs(ad - estimate)
             check.results[name] = CheckResult(
                 estimate, error, status, note, {"formula": formula, "exact": entry["exact"]}
@@ -168,7 +180,7 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
             statuses.append(status)
             if note and note not in notes:
                 notes.append(note)
-            formulas[label] = got[label].get("simplified") or got[label].get("formula") or ""
+            formulas[label] = got[label].get("formula") or ""
         status = "fail" if "fail" in statuses else ("kink" if "kink" in statuses else "ok")
         check.results[name] = CheckResult(
             estimate_arr, float(errors.max()), status, "; ".join(notes), {"formulas": formulas}, errors=errors
@@ -183,7 +195,7 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
 
 
 #: formulas from SymEngine up to this many characters are converted to SymPy to be
-#: printed (in SymPy's term order) and simplified; longer ones are shown as SymEngine
+#: printed (in SymPy's term order, in their shortest form); longer ones are shown as SymEngine
 #: prints them (they are shortened to `FORMULA_LIMIT` characters either way)
 CONVERT_LIMIT = 4000
 
@@ -212,8 +224,35 @@ def _sympy_values(graph, env, wrt, labels, send) -> dict:
     return derivatives
 
 
+def printed_formula(derivative: Any) -> str:
+    """The text shown for a derivative: SymEngine's text as it is (a formula too long to
+    convert), else the shortest form of `gradcli.oracles.short_form`, cut to `FORMULA_LIMIT`."""
+    if isinstance(derivative, str):
+        return derivative
+    from .short_form import shortest
+
+    return short(shortest(derivative)[1])
+
+
+def symbolic_derivatives(ev: Evaluation) -> dict[str, Any]:
+    """Each element label's derivative as the check computes it, without a budget or a
+    fork: SymPy expressions (SymEngine's text for very long ones).  For tests and tools."""
+    from ..backends import symengine as fast_backend
+    from ..core.elements import elements
+
+    labels = [(name, label, index) for name in ev.wrt for label, index in elements(name, ev.env[name])]
+    wrt = list(ev.wrt)
+    derivatives = None
+    if fast_backend.supports(ev.graph) and fast_backend.load() is not None:
+        derivatives = _symengine_values(ev.graph, ev.env, wrt, labels, lambda message: None)
+    if derivatives is None:
+        derivatives = _sympy_values(ev.graph, ev.env, wrt, labels, lambda message: None)
+    return derivatives
+
+
 def to_simplify(derivatives: dict) -> list[tuple[str, Any]]:
-    """The derivatives worth SymPy's ``simplify``, in order: small ones (`SIMPLIFY_OPS`,
+    """The derivatives worth SymPy's ``simplify`` in the LaTeX output (`gradcli.oracles.exact`;
+    the check's printed formulas use `printed_formula` instead), in order: small ones (`SIMPLIFY_OPS`,
     `SIMPLIFY_CHARS`, `SIMPLIFY_EXPONENTIALS`) while their operations add up to
     `SIMPLIFY_TOTAL_OPS`.  A size, not a clock: the same program prints the same formulas on
     a busy machine and a quiet one."""
@@ -238,6 +277,36 @@ def _symengine_values(graph, env, wrt, labels, send) -> Optional[dict]:
 
     All values are computed before any is sent, so a fallback starts clean.  Returns
     SymPy expressions for short formulas and SymEngine's text for long ones."""
+    found = _symengine_derivatives(graph, env, wrt, labels)  # SymEngine alone: SymPy from here on
+    if found is None:
+        return None
+    derivatives, values, names = found
+    from ..backends import symengine as fast_backend
+
+    se = fast_backend.load()
+    import sympy as sp
+
+    for label, v in values.items():
+        if not isinstance(v, se.RealMPFR):  # an exact Integer or Rational
+            v = v.n(fast_backend.BITS, real=True)
+        exact = sp.Float(str(v), 30)
+        send(("value", label, float(exact), str(exact)))
+    out: dict = {}
+    real = None
+    for label, d in derivatives.items():
+        text = str(d)
+        if len(text) > CONVERT_LIMIT:
+            out[label] = short(text)
+            continue
+        if real is None:  # SymEngine has no assumptions: give the formulas SymPy's real symbols back
+            real = {sp.Symbol(name): sp.Symbol(name, real=True) for name in names}
+        out[label] = sp.sympify(d).xreplace(real)
+    return out
+
+
+def _symengine_derivatives(graph, env, wrt, labels) -> Optional[tuple[dict, dict, list[str]]]:
+    """SymEngine alone (no SymPy): each label's derivative and its value at the point (103
+    bits), and the names of the point's symbols; None when SymEngine cannot do it all."""
     from ..backends import symengine as fast_backend
 
     se = fast_backend.load()
@@ -269,42 +338,41 @@ def _symengine_values(graph, env, wrt, labels, send) -> Optional[dict]:
                 values[label] = v
     except (RuntimeError, TypeError, ValueError, AttributeError, NotImplementedError):
         return None  # anything SymEngine cannot build or differentiate: SymPy does it all
-    import sympy as sp
-
-    for label, v in values.items():
-        if not isinstance(v, se.RealMPFR):  # an exact Integer or Rational
-            v = v.n(fast_backend.BITS, real=True)
-        exact = sp.Float(str(v), 30)
-        send(("value", label, float(exact), str(exact)))
-    out: dict = {}
-    real = None
-    for label, d in derivatives.items():
-        text = str(d)
-        if len(text) > CONVERT_LIMIT:
-            out[label] = short(text)
-            continue
-        if real is None:  # SymEngine has no assumptions: give the formulas SymPy's real symbols back
-            real = {sp.Symbol(str(s)): sp.Symbol(str(s), real=True) for s in point}
-        out[label] = sp.sympify(d).xreplace(real)
-    return out
+    return derivatives, values, [str(s) for s in point]
 
 
-def _skip_units_import() -> None:
-    """Spare a forked child the 0.3-0.6 s import of ``sympy.physics.units``.
+def _spare_tensor_import() -> None:
+    """Spare a forked child the 0.05-0.15 s import of ``sympy.tensor.tensor`` (and with it
+    ``sympy.combinatorics``).
 
-    ``sympy.simplify`` imports it only to ask ``expr.has(Quantity)``; our expressions
-    are built from our own graph and never hold a physical quantity, so a class that
-    nothing is an instance of gives the same answer.  Only ever done in the forked
+    SymPy's ``Add.flatten`` imports it at the first sum it builds, only to ask whether a
+    term is a ``TensExpr``; our expressions are built from our own graph and never hold a
+    tensor expression, so classes that nothing is an instance of give the same answer.
+    Any other name asked of the module loads the real one.  Only ever done in the forked
     child that runs the check (it exits right after), never in the caller's process.
     """
-    if "sympy.physics.units" in sys.modules:
+    name = "sympy.tensor.tensor"
+    if name in sys.modules:
         return
     import types
 
-    units = types.ModuleType("sympy.physics.units")
+    stand_in = types.ModuleType(name)
 
-    class Quantity:  # noqa: D401 - a stand-in nothing is an instance of
+    class TensExpr:  # noqa: D401 - stand-ins nothing is an instance of
         pass
 
-    units.Quantity = Quantity  # type: ignore[attr-defined]
-    sys.modules["sympy.physics.units"] = units
+    class TensAdd:
+        pass
+
+    def real(attribute: str) -> Any:
+        import importlib
+
+        if attribute.startswith("__"):  # the import system's own questions (__path__...)
+            raise AttributeError(attribute)
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]
+        return getattr(importlib.import_module(name), attribute)
+
+    stand_in.TensExpr, stand_in.TensAdd = TensExpr, TensAdd  # type: ignore[attr-defined]
+    stand_in.__getattr__ = real  # type: ignore[method-assign]
+    sys.modules[name] = stand_in
