@@ -59,10 +59,12 @@ def test_the_fast_path_allow_list_is_derived_from_the_declarations():
     allowed = set()
     for option, _ in options.uses("eval"):
         for spelling in option.spellings():
-            tails = [[spelling]] if option.is_flag else [[spelling, v] for v in options.FORMATS["eval"]]
+            values = list(options.FORMATS["eval"]) + list(option.type if isinstance(option.type, tuple) else ())
+            tails = [[spelling]] if option.is_flag else [[spelling, v] for v in values]
             if option.dest == "fmt":
                 tails += [[f"{spelling}={v}"] for v in options.FORMATS["eval"]]
-            if any(_fast_path_takes(tail) for tail in tails):
+            first = fast_eval_args(["eval", spelling, "prog.grad", "x=1"]) is not None  # -f FILE comes first
+            if any(_fast_path_takes(tail) for tail in tails) or first:
                 allowed.add(spelling)
     assert allowed == set(options.FAST_PATH)
     for value in options.FORMATS["eval"]:  # every eval format, and nothing else

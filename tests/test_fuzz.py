@@ -729,14 +729,17 @@ def run_fast_path(argv: list[str]) -> tuple[int, str, str]:
 
 @st.composite
 def plain_eval_lines(draw):
-    """Command lines of the form the fast path takes: eval PROGRAM NAME=VALUE... [--json|--format F]."""
+    """Command lines of the form the fast path takes: eval PROGRAM NAME=VALUE... [--json|--format F]
+    [--steps|--paths|--mode M]."""
     program = draw(st.one_of(valid_texts, mutated(valid_texts), st.text(GARBAGE_ALPHABET, min_size=1, max_size=30)))
     arrays = any(program.startswith(p) for p in ARRAY_PROGRAMS)
     bindings = [b for b in (ARRAY_BINDINGS if arrays else SCALAR_BINDINGS) if draw(st.integers(0, 24)) != 24]
     if draw(st.integers(0, 3)) == 3:
         bindings.append(draw(st.one_of(st.sampled_from(BAD_BINDINGS), binding_args)))
     fmt = draw(st.sampled_from([[], ["--json"], ["--format", "csv"], ["--format=tsv"], ["--format", "table"]]))
-    return ["eval", program, *bindings, *fmt]
+    explain = draw(st.sampled_from([[], [], ["--steps"], ["--paths"], ["--mode", "forward"], ["--mode=reverse"],
+                                    ["--mode", "forward", "--steps"], ["--no-nodes", "--steps"]]))
+    return ["eval", program, *bindings, *fmt, *explain]
 
 
 @fuzz(120)

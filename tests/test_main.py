@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,12 @@ from gradcli.cli.main import fast_eval_args
     (["eval", "x^2", "x=1", "--format=tsv"], {"args": ("x^2", "x=1"), "fmt": "tsv"}),
     (["eval", "x", "x=[1, 2]"], {"args": ("x", "x=[1, 2]"), "fmt": "table"}),
     (["eval", "x^2", "x=1", "--json", "--no-nodes"], {"args": ("x^2", "x=1"), "fmt": "json", "show_nodes": False}),
+    (["eval", "-f", "p.grad", "x=1", "--steps"], {"program_file": "p.grad", "args": ("x=1",), "fmt": "table",
+                                                  "steps": True}),
+    (["eval", "x^2", "x=1", "--mode", "forward", "--steps"], {"args": ("x^2", "x=1"), "fmt": "table",
+                                                              "mode": "forward", "steps": True}),
+    (["eval", "x^2", "x=1", "--paths", "--mode=reverse"], {"args": ("x^2", "x=1"), "fmt": "table",
+                                                           "paths": True, "mode": "reverse"}),
 ])
 def test_plain_lines_take_the_fast_path(argv, expected):
     assert fast_eval_args(argv) == expected
@@ -35,7 +42,13 @@ def test_plain_lines_take_the_fast_path(argv, expected):
     ["--help"],
     ["eval", "--help"],
     ["eval", "-x^2", "x=1"],            # program starting with '-': click's protection
-    ["eval", "-f", "prog.grad", "x=1"],
+    ["eval", "-f", "-", "x=1"],          # the program from stdin
+    ["eval", "x=1", "-f", "prog.grad"],  # -f anywhere but first
+    ["eval", "-f", "prog.grad", "x"],    # with -f every argument is a binding
+    ["eval", "x", "x=1", "--mode", "both"],
+    ["eval", "x", "x=1", "--steps", "--steps"],
+    ["eval", "x", "x=1", "--paths", "--mode", "forward"],   # they refuse each other: click says why
+    ["eval", "x", "x=1", "--steps", "--points", "p.csv"],
     ["eval", "-", "x=1"],
     ["eval", "x", "x=1", "--check", "all"],
     ["eval", "x", "x=1", "--json", "--format", "csv"],
@@ -52,6 +65,8 @@ def test_everything_else_goes_to_click(argv):
     assert fast_eval_args(argv) is None
 
 
+LECTURE_E = str(Path(__file__).resolve().parent.parent / "samples" / "lecture_e.grad")
+
 CASES = [
     ["eval", "(a+b)*(b+1)", "a=3", "b=2"],
     ["eval", "(a+b)*(b+1)", "a=3", "b=2", "--json"],
@@ -64,6 +79,14 @@ CASES = [
     ["eval", "x*y", "x=1"],               # missing binding, exit 2
     ["eval", "x", "x=1", "y=2"],          # unused binding warning
     ["eval", "sqrt(x)", "x=0", "--json"],  # infinite gradient warning
+    ["eval", "-f", LECTURE_E, "a=3", "b=2", "--steps"],
+    ["eval", "-f", LECTURE_E, "a=3", "b=2", "--steps", "--json"],
+    ["eval", "-f", LECTURE_E, "a=3", "--paths"],               # missing binding, exit 2
+    ["eval", "-f", LECTURE_E + ".missing", "a=3", "b=2"],       # no such file, exit 2
+    ["eval", "(a+b)*(b+1)", "a=3", "b=2", "--paths", "--no-nodes"],
+    ["eval", "(a+b)*(b+1)", "a=3", "b=2", "--mode", "forward", "--steps"],
+    ["eval", "(x+y)*max(y,z)", "x=1", "y=2", "z=2", "--steps"],  # a tie: the kink's warning
+    ["eval", "c = a + b; e = c*c", "a=1", "b=2", "--mode=forward", "--format", "csv"],
 ]
 
 

@@ -207,7 +207,8 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
         received = _scalar_steps_lines(ev, edges, digits, lines)
     else:
         received = dict(_steps_lines(ev, edges, fused, digits, full, lines))
-    sums = [(name, parts) for name, parts in received.items() if parts.__class__ is not str and len(parts) > 1]
+    # a str is one contribution (the scalar writer's shortcut), a list several
+    sums = [(name, parts) for name, parts in received.items() if not isinstance(parts, str) and len(parts) > 1]
     if sums:
         lines.append("Nodes that feed several others add up their contributions:")
         ids: dict[str, int] = {}  # each summed label's first node: one pass, not one search per sum
