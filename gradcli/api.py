@@ -283,10 +283,13 @@ class Result:
         return json.loads(self.to_json())  # type: ignore[no-any-return]
 
     def to_json(self) -> str:
-        """Exactly what ``gradcli eval … --json`` prints (without the final newline)."""
-        from .output.documents import dumps, to_json
+        """Exactly what ``gradcli eval … --json`` prints (without the final newline): the same
+        writer (`gradcli.output.documents.write_json`), its pieces joined."""
+        from .output.documents import write_json
 
-        return dumps(to_json(self._report()))
+        pieces: list[str] = []
+        write_json(self._report(), pieces.append)
+        return "".join(pieces)[:-1]
 
     # ---- display in notebooks and rich consoles ----
     def svg(self, digits: int = 6) -> Optional[str]:
