@@ -66,7 +66,8 @@ class Tape:
         self.live = graph.depends_on_input(all_args)
         if not INTEGER_ARGS.keys().isdisjoint(ops):  # a scan in C, not a generator per node
             self.live = _differentiable(graph)
-        self.shapes = list(graph.shapes)
+        #: the graph's own list when no node has a shape yet (a scalar program: 8 bytes a node saved)
+        self.shapes = graph.shapes if not any(graph.shapes) else list(graph.shapes)
         #: True when every node is a scalar and every op elementwise: the fast float-only path
         self.scalar = not any(self.shapes) and all(
             op in (INPUT, CONST) or OPS[op].elementwise for op in set(ops)
@@ -600,11 +601,11 @@ def _as_float(f):
     return scalar
 
 
-def _differentiable(graph: Graph) -> list[bool]:
+def _differentiable(graph: Graph) -> bytearray:
     """`Graph.depends_on_input` where integer data (an index, labels: `INTEGER_ARGS`) carries
     no derivative: such inputs are not live, and nothing is live through an integer argument."""
     data = set(integer_inputs(graph))
-    live = [False] * len(graph.nodes)
+    live = bytearray(len(graph.nodes))
     for node in graph.nodes:
         if node.op == INPUT:
             live[node.id] = node.id not in data
