@@ -85,7 +85,7 @@ class Tape:
         #: tuples on demand): a tuple per node would be 80 bytes, the lists are 32, and 16
         #: when every computed node is live (the ids and arguments are then the forward ones)
         self._rev_ids: list[int] = []
-        self._rev_kinds: list[int] = []
+        self._rev_kinds = array("b")  # -1 to 3: a byte each
         self._rev_args: list[tuple[int, ...]] = []
         self._rev_parts: list = []
         #: the tuples, once asked for or set (`gradcli.teach.mistakes` reruns a copy with
@@ -106,10 +106,12 @@ class Tape:
             rev_parts.append(entry[3])
 
         # the forward lists are picked out in C: the computed nodes (not inputs or constants)
-        computed = list(map(_COMPUTED.get, ops, repeat(True)))
+        computed = bytearray(map(_COMPUTED.get, ops, repeat(True)))
         ids.extend(compress(node_ids, computed))
+        del node_ids  # the ids' ints live on in `ids` and the argument tuples (a long program's list is large)
         code_args.extend(compress(all_args, computed))
         computed_ops = list(compress(ops, computed))
+        del computed
         for name in set(computed_ops):
             op = OPS[name]
             rows[name] = (op, getattr(SCALAR, name) if scalar else None, op.elementwise and not op.variadic, op.partials)
@@ -137,6 +139,9 @@ class Tape:
                 append_reverse((i, -1, args, vjps))
             else:  # elementwise and variadic
                 append_reverse((i, 0, args, op.partials))
+        del computed_ops
+        if scalar:
+            del all_args  # the computed nodes' tuples are in `code_args`; only the array walk reads the rest
         if len(rev_ids) == len(ids):  # every computed node is live: share the forward lists
             self._rev_ids, self._rev_args = ids, code_args
         #: partials for the array walk that replace a row's by the same numbers made with
