@@ -50,6 +50,8 @@ _float_function = itemgetter(1)  # a compile row -> its float function
 #: the adjoint of a node nothing has flowed into yet (identity-compared, never mutated)
 _UNTOUCHED = 0.0
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError, ArithmeticError)
+#: graphs of this many nodes or more are compiled compactly (`Tape.compact`)
+COMPACT_FROM = 1 << 17
 
 
 class Tape:
@@ -63,7 +65,11 @@ class Tape:
         for i in graph.names.values():  # the ints the graph's name table holds already (a chain's every step)
             node_ids[i] = i
         all_args = graph.all_args(node_ids)
-        self.live = graph.depends_on_input(all_args)
+        #: a long program's compiled forms are compact (bytes, C doubles): each read then makes
+        #: an int or a float, which costs more time than memory below this size (benchmarks/engine.py)
+        self.compact = compact = self.n >= COMPACT_FROM
+        #: for each node: does an input reach it (True or 1) or not (False or 0)?
+        self.live: Any = graph.depends_on_input(all_args, compact)
         if not INTEGER_ARGS.keys().isdisjoint(ops):  # a scan in C, not a generator per node
             self.live = _differentiable(graph)
         #: the graph's own list when no node has a shape yet (a scalar program: 8 bytes a node saved)
@@ -85,7 +91,7 @@ class Tape:
         #: tuples on demand): a tuple per node would be 80 bytes, the lists are 32, and 16
         #: when every computed node is live (the ids and arguments are then the forward ones)
         self._rev_ids: list[int] = []
-        self._rev_kinds = array("b")  # -1 to 3: a byte each
+        self._rev_kinds: Any = array("b") if compact else []  # -1 to 3: a byte each
         self._rev_args: list[tuple[int, ...]] = []
         self._rev_parts: list = []
         #: the tuples, once asked for or set (`gradcli.teach.mistakes` reruns a copy with
@@ -261,7 +267,7 @@ class Tape:
         graph = self.graph
         if backend is not None:
             return self._forward_with(backend, self._leaf_values(env))
-        values = self._float_leaf_values(env) if self.scalar else self._leaf_values(env)
+        values = self._float_leaf_values(env) if self.scalar and self.compact else self._leaf_values(env)
         i = -1
         try:
             if self.scalar:
@@ -328,7 +334,7 @@ class Tape:
     def _backward_floats(self, values: Sequence, seed: float, out: int) -> Any:
         # C doubles: 8 bytes a node where a list of floats takes 32 (each read makes a float,
         # as a list's `+=` does anyway)
-        adjoint: Any = array("d", bytes(8 * self.n)) if seed.__class__ is float else [0.0] * self.n
+        adjoint: Any = array("d", bytes(8 * self.n)) if self.compact and seed.__class__ is float else [0.0] * self.n
         adjoint[out] = seed
         m = SCALAR
         whole = out == self.graph.output
@@ -606,11 +612,11 @@ def _as_float(f):
     return scalar
 
 
-def _differentiable(graph: Graph) -> bytearray:
+def _differentiable(graph: Graph) -> list[bool]:
     """`Graph.depends_on_input` where integer data (an index, labels: `INTEGER_ARGS`) carries
     no derivative: such inputs are not live, and nothing is live through an integer argument."""
     data = set(integer_inputs(graph))
-    live = bytearray(len(graph.nodes))
+    live = [False] * len(graph.nodes)
     for node in graph.nodes:
         if node.op == INPUT:
             live[node.id] = node.id not in data

@@ -313,17 +313,19 @@ class Graph:
             labels.append(str(param))
         return f"{op_name}({', '.join(labels)})"
 
-    def depends_on_input(self, all_args: Optional[list[tuple[int, ...]]] = None) -> bytearray:
-        """For each node: does any input reach it (1) or not (0)?  (Only those get adjoints.)
-        A byte a node, not a list's pointer.  `all_args`: `all_args()`, if the caller has it."""
-        live = bytearray(len(self.ops))
+    def depends_on_input(self, all_args: Optional[list[tuple[int, ...]]] = None,
+                         compact: bool = False) -> Any:
+        """For each node: does any input reach it?  (Only those get adjoints.)  `all_args`:
+        `all_args()`, if the caller has it.  A list of bools, or with `compact` a bytearray
+        of 0 and 1 (a byte a node, not a pointer; slower to fill and read)."""
+        live: Any = bytearray(len(self.ops)) if compact else [False] * len(self.ops)
         for i, (op, args) in enumerate(zip(self.ops, all_args or self.all_args())):
             if op == INPUT:
-                live[i] = 1
+                live[i] = True
             else:
                 for a in args:
                     if live[a]:
-                        live[i] = 1
+                        live[i] = True
                         break
         return live
 
