@@ -53,6 +53,14 @@ def test_compact_values_and_adjoints_are_the_lists_to_the_bit(monkeypatch, sourc
     assert _bits(c.adjoints) == _bits(p.adjoints)
     assert list(map(bool, c.tape.live)) == list(map(bool, p.tape.live))
     assert list(c.tape.reverse_code) == list(p.tape.reverse_code)
+    assert list(c.tape.code) == list(p.tape.code)
+
+
+def test_a_chain_of_statements_keeps_its_node_ids_as_a_range(monkeypatch):
+    plain, compact = _both(monkeypatch, *PROGRAMS[0])
+    tape = compact._report().evaluation.tape
+    assert tape._ids == range(1, 4) and tape._rev_ids is tape._ids
+    assert list(tape._ids) == plain._report().evaluation.tape._ids
 
 
 @pytest.mark.parametrize("source, values", PROGRAMS)

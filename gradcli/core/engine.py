@@ -81,7 +81,7 @@ class Tape:
         self.array = None if self.scalar else _array_backend()
         #: forward instructions for computed nodes, as three lists (node ids, functions,
         #: argument ids) rather than a tuple each: `code` zips them into (i, f, args)
-        self._ids: list[int] = []
+        self._ids: Any = []
         self._fns: list = []
         self._args: list[tuple[int, ...]] = []
         #: backward instructions (i, kind, args, partials) for nodes an input reaches:
@@ -98,7 +98,8 @@ class Tape:
         #: some partials swapped); the walks then follow them
         self._reverse_code: Optional[list[tuple]] = None
         live = self.live
-        ids, fns, code_args = self._ids, self._fns, self._args
+        ids: Any = self._ids
+        fns, code_args = self._fns, self._args
         rev_ids, rev_kinds, rev_args, rev_parts = self._rev_ids, self._rev_kinds, self._rev_args, self._rev_parts
         scalar = self.scalar
         #: op name -> (its row, its float function or None, elementwise and not variadic): looked up
@@ -115,6 +116,9 @@ class Tape:
         computed = bytearray(map(_COMPUTED.get, ops, repeat(True)))
         ids.extend(compress(node_ids, computed))
         del node_ids  # the ids' ints live on in `ids` and the argument tuples (a long program's list is large)
+        if compact and ids and ids[-1] - ids[0] + 1 == len(ids):
+            # the computed nodes are one run (a chain of statements): a range, not 8 bytes a node
+            ids = self._ids = range(ids[0], ids[-1] + 1)
         code_args.extend(compress(all_args, computed))
         computed_ops = list(compress(ops, computed))
         del computed
