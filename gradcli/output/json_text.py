@@ -204,7 +204,7 @@ class _Columns:
         #: the labels as they go into an expression
         self.arg_labels = list(map(escape, labels)) if table and _NEEDS_ESCAPE.search(joined) else labels
         #: user text with characters `json_visible` escapes (names, constants' source text)
-        self.unsafe = bool(_UNSAFE.search(joined) or _UNSAFE.search("".join(texts)))
+        self.unsafe = bool(_UNSAFE.search(joined) or _UNSAFE.search("".join(texts.values())))
         distinct = set(ops)
         #: after each expression: the row's text to its inputs, for the table
         self.tail = tail = '", "inputs": [' if table else ""
