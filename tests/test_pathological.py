@@ -185,7 +185,7 @@ def test_parsing_and_evaluation_grow_linearly(shape):
 
 def test_30_megabyte_program(tmp_path):
     """Was a bug: 10 MB took ~115 s and 7.6 GB (under 1.5 GB: 'out of memory' only after
-    ~10 s).  Now programs over 24 MB are refused at once; a result would do as well."""
+    ~10 s).  Now programs over 28 MB are refused at once; a result would do as well."""
     path = tmp_path / "thirty_megabytes.grad"
     path.write_text("+".join(["x"] * 15_000_000))
     assert path.stat().st_size >= 3 * 10**7 - 1

@@ -137,9 +137,11 @@ def program_and_bindings(args: tuple[str, ...], program_file: Optional[str]) -> 
 
 
 #: programs larger than this are refused at once (GRADCLI_MAX_PROGRAM_BYTES overrides):
-#: each node costs about 500 bytes, and the densest program (``x+x+…``, two bytes a node)
-#: of 24 MB takes about 3 GB, what 8 MB took before the graph became a structure of arrays
-MAX_PROGRAM_BYTES = 24_000_000
+#: each node costs 300 to 550 bytes at peak (10^6 nodes: ``x+x+…`` 330 MiB, a chain of
+#: statements ``x1 = sin(x0)`` 378 MiB, or 539 MiB when the fast lane cannot take it), so the
+#: densest program (``x+x+…``, two bytes a node) of 28 MB takes about 4.4 GB: no more than
+#: 24 MB took at 420 bytes a node
+MAX_PROGRAM_BYTES = 28_000_000
 
 
 def _size_limit() -> int:
@@ -170,7 +172,7 @@ def _check_size(where: str, size: int, limit: int) -> None:
 
 def _too_large(where: str, size: str, limit: int) -> str:
     return (f"{where} is {size}; gradcli takes programs up to {limit / 1e6:.1f} MB "
-            "(set GRADCLI_MAX_PROGRAM_BYTES to allow more, and expect about 500 bytes of memory per node)")
+            "(set GRADCLI_MAX_PROGRAM_BYTES to allow more, and expect 300 to 550 bytes of memory per node)")
 
 
 def _program_text(text: str, where: str, limit: Optional[int] = None) -> str:

@@ -32,6 +32,7 @@ error: the partial is recomputed with IEEE semantics and the gradient reports in
 from __future__ import annotations
 
 import math
+from array import array
 from typing import Any, Optional, Sequence
 
 from itertools import compress, repeat
@@ -49,6 +50,8 @@ _float_function = itemgetter(1)  # a compile row -> its float function
 #: the adjoint of a node nothing has flowed into yet (identity-compared, never mutated)
 _UNTOUCHED = 0.0
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError, ArithmeticError)
+#: graphs of this many nodes or more are compiled compactly (`Tape.compact`)
+COMPACT_FROM = 1 << 17
 
 
 class Tape:
@@ -62,10 +65,15 @@ class Tape:
         for i in graph.names.values():  # the ints the graph's name table holds already (a chain's every step)
             node_ids[i] = i
         all_args = graph.all_args(node_ids)
-        self.live = graph.depends_on_input(all_args)
+        #: a long program's compiled forms are compact (bytes, C doubles): each read then makes
+        #: an int or a float, which costs more time than memory below this size (benchmarks/engine.py)
+        self.compact = compact = self.n >= COMPACT_FROM
+        #: for each node: does an input reach it (True or 1) or not (False or 0)?
+        self.live: Any = graph.depends_on_input(all_args, compact)
         if not INTEGER_ARGS.keys().isdisjoint(ops):  # a scan in C, not a generator per node
             self.live = _differentiable(graph)
-        self.shapes = list(graph.shapes)
+        #: the graph's own list when no node has a shape yet (a scalar program: 8 bytes a node saved)
+        self.shapes = graph.shapes if not any(graph.shapes) else list(graph.shapes)
         #: True when every node is a scalar and every op elementwise: the fast float-only path
         self.scalar = not any(self.shapes) and all(
             op in (INPUT, CONST) or OPS[op].elementwise for op in set(ops)
@@ -73,7 +81,7 @@ class Tape:
         self.array = None if self.scalar else _array_backend()
         #: forward instructions for computed nodes, as three lists (node ids, functions,
         #: argument ids) rather than a tuple each: `code` zips them into (i, f, args)
-        self._ids: list[int] = []
+        self._ids: Any = []
         self._fns: list = []
         self._args: list[tuple[int, ...]] = []
         #: backward instructions (i, kind, args, partials) for nodes an input reaches:
@@ -83,14 +91,15 @@ class Tape:
         #: tuples on demand): a tuple per node would be 80 bytes, the lists are 32, and 16
         #: when every computed node is live (the ids and arguments are then the forward ones)
         self._rev_ids: list[int] = []
-        self._rev_kinds: list[int] = []
+        self._rev_kinds: Any = array("b") if compact else []  # -1 to 3: a byte each
         self._rev_args: list[tuple[int, ...]] = []
         self._rev_parts: list = []
         #: the tuples, once asked for or set (`gradcli.teach.mistakes` reruns a copy with
         #: some partials swapped); the walks then follow them
         self._reverse_code: Optional[list[tuple]] = None
         live = self.live
-        ids, fns, code_args = self._ids, self._fns, self._args
+        ids: Any = self._ids
+        fns, code_args = self._fns, self._args
         rev_ids, rev_kinds, rev_args, rev_parts = self._rev_ids, self._rev_kinds, self._rev_args, self._rev_parts
         scalar = self.scalar
         #: op name -> (its row, its float function or None, elementwise and not variadic): looked up
@@ -104,10 +113,15 @@ class Tape:
             rev_parts.append(entry[3])
 
         # the forward lists are picked out in C: the computed nodes (not inputs or constants)
-        computed = list(map(_COMPUTED.get, ops, repeat(True)))
+        computed = bytearray(map(_COMPUTED.get, ops, repeat(True)))
         ids.extend(compress(node_ids, computed))
+        del node_ids  # the ids' ints live on in `ids` and the argument tuples (a long program's list is large)
+        if compact and ids and ids[-1] - ids[0] + 1 == len(ids):
+            # the computed nodes are one run (a chain of statements): a range, not 8 bytes a node
+            ids = self._ids = range(ids[0], ids[-1] + 1)
         code_args.extend(compress(all_args, computed))
         computed_ops = list(compress(ops, computed))
+        del computed
         for name in set(computed_ops):
             op = OPS[name]
             rows[name] = (op, getattr(SCALAR, name) if scalar else None, op.elementwise and not op.variadic, op.partials)
@@ -135,6 +149,9 @@ class Tape:
                 append_reverse((i, -1, args, vjps))
             else:  # elementwise and variadic
                 append_reverse((i, 0, args, op.partials))
+        del computed_ops
+        if scalar:
+            del all_args  # the computed nodes' tuples are in `code_args`; only the array walk reads the rest
         if len(rev_ids) == len(ids):  # every computed node is live: share the forward lists
             self._rev_ids, self._rev_args = ids, code_args
         #: partials for the array walk that replace a row's by the same numbers made with
@@ -226,6 +243,24 @@ class Tape:
                 values[i] = params[i]
         return values
 
+    def _float_leaf_values(self, env: dict) -> Any:
+        """`_leaf_values` of a scalar graph as an array of C doubles (8 bytes a node, not a
+        float object and a pointer: 32), or that list when an input is not a float."""
+        if not all(v.__class__ is float for v in env.values()):
+            return self._leaf_values(env)
+        graph = self.graph
+        values = array("d", bytes(8 * self.n))
+        params, names = graph.params, graph.names_of
+        for i in graph.inputs:
+            values[i] = env[names[i]]
+        for i, op in enumerate(graph.ops):
+            if op == CONST:
+                param = params[i]
+                if param.__class__ is not float:
+                    return self._leaf_values(env)
+                values[i] = param
+        return values
+
     # ---- forward --------------------------------------------------------------------
     def forward(self, env: dict, backend=None) -> list:
         """Values of every node, given input values by name.
@@ -234,9 +269,9 @@ class Tape:
         finiteness check is left to the caller.
         """
         graph = self.graph
-        values = self._leaf_values(env)
         if backend is not None:
-            return self._forward_with(backend, values)
+            return self._forward_with(backend, self._leaf_values(env))
+        values = self._float_leaf_values(env) if self.scalar and self.compact else self._leaf_values(env)
         i = -1
         try:
             if self.scalar:
@@ -300,8 +335,10 @@ class Tape:
             return self._backward_floats(values, seed, out)  # type: ignore[arg-type]
         return self._backward_general(values, seed, out, backend)
 
-    def _backward_floats(self, values: Sequence, seed: float, out: int) -> list:
-        adjoint = [0.0] * self.n
+    def _backward_floats(self, values: Sequence, seed: float, out: int) -> Any:
+        # C doubles: 8 bytes a node where a list of floats takes 32 (each read makes a float,
+        # as a list's `+=` does anyway)
+        adjoint: Any = array("d", bytes(8 * self.n)) if self.compact and seed.__class__ is float else [0.0] * self.n
         adjoint[out] = seed
         m = SCALAR
         whole = out == self.graph.output

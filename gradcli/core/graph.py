@@ -30,6 +30,16 @@ CONST = "const"
 _OPCODE = {name: k for k, name in enumerate(OPS)}
 assert len(_OPCODE) < 1024
 
+class ConstTexts(dict):
+    """`Graph.texts`: node id -> a constant's source text, and "" for any other node.  A dict of
+    the constants, not a list with an entry a node (8 bytes a node, nearly all "")."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: int) -> str:
+        return ""
+
+
 class Node:
     """A view of node `id` of a graph: reads and writes go to the graph's arrays.
 
@@ -146,8 +156,8 @@ class Graph:
         self.params: list[Any] = []
         #: each node's name (None: unnamed)
         self.names_of: list[Optional[str]] = []
-        #: source text of each constant ("" for other nodes)
-        self.texts: list[str] = []
+        #: source text of each constant, by node id ("" for other nodes: only constants are stored)
+        self.texts: ConstTexts = ConstTexts()
         #: offset in the program source where each node was written (-1: none)
         self.positions = array("i")
         self.shapes: list[tuple[int, ...]] = []
@@ -180,7 +190,8 @@ class Graph:
         self.arg_end.append(len(self.argv))
         self.params.append(param)
         self.names_of.append(None)
-        self.texts.append(text)
+        if text:
+            self.texts[i] = text
         self.positions.append(pos)
         self.shapes.append(())
         self.call_of.append(call)
@@ -215,7 +226,6 @@ class Graph:
         self.arg_end.append(len(argv))
         self.params.append(param)
         self.names_of.append(None)
-        self.texts.append("")
         self.positions.append(pos)
         self.shapes.append(())
         self.call_of.append(self.call)
@@ -313,10 +323,12 @@ class Graph:
             labels.append(str(param))
         return f"{op_name}({', '.join(labels)})"
 
-    def depends_on_input(self, all_args: Optional[list[tuple[int, ...]]] = None) -> list[bool]:
+    def depends_on_input(self, all_args: Optional[list[tuple[int, ...]]] = None,
+                         compact: bool = False) -> Any:
         """For each node: does any input reach it?  (Only those get adjoints.)  `all_args`:
-        `all_args()`, if the caller has it."""
-        live = [False] * len(self.ops)
+        `all_args()`, if the caller has it.  A list of bools, or with `compact` a bytearray
+        of 0 and 1 (a byte a node, not a pointer; slower to fill and read)."""
+        live: Any = bytearray(len(self.ops)) if compact else [False] * len(self.ops)
         for i, (op, args) in enumerate(zip(self.ops, all_args or self.all_args())):
             if op == INPUT:
                 live[i] = True

@@ -264,9 +264,20 @@ def _chunks(doc: dict, rows: Iterator[str]) -> Iterator[str]:
                 lines = ",\n".join(f"      {encode(name)}: {encode(e)}" for name, e in entries.items())
                 blocks.append(f"    {encode(check)}: {{\n{lines}\n    }}")
             yield json_visible(f"\n  {encode(key)}: {{\n" + ",\n".join(blocks) + f"\n  }}{comma}")
+        elif isinstance(value, str) and len(value) > _PIECE:
+            # a long program's text, encoded a piece at a time (JSON escapes one character at a
+            # time, and so does json_visible): never two whole copies of it at once
+            yield f"\n  {encode(key)}: \""
+            for start in range(0, len(value), _PIECE):
+                yield json_visible(encode(value[start:start + _PIECE])[1:-1])
+            yield f"\"{comma}"
         else:
             yield json_visible(f"\n  {encode(key)}: {encode(value)}{comma}")
     yield "\n}"
+
+
+#: characters of a long string value encoded at a time by `_chunks`
+_PIECE = 1 << 18
 
 
 def matrix_json(ev: Evaluation, matrix) -> dict:

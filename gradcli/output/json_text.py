@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from array import array
 from bisect import bisect_left
 from itertools import chain, compress, islice, repeat
 from json.encoder import encode_basestring
@@ -203,7 +204,7 @@ class _Columns:
         #: the labels as they go into an expression
         self.arg_labels = list(map(escape, labels)) if table and _NEEDS_ESCAPE.search(joined) else labels
         #: user text with characters `json_visible` escapes (names, constants' source text)
-        self.unsafe = bool(_UNSAFE.search(joined) or _UNSAFE.search("".join(texts)))
+        self.unsafe = bool(_UNSAFE.search(joined) or _UNSAFE.search("".join(texts.values())))
         distinct = set(ops)
         #: after each expression: the row's text to its inputs, for the table
         self.tail = tail = '", "inputs": [' if table else ""
@@ -399,6 +400,10 @@ def _numbers(ev: Evaluation, dead: list[int], start: int, stop: int) -> tuple[li
         if adjoints is None:
             return value_text, repeat("null")
         return value_text, [encode(json_value(a)) if live[start + k] else "null" for k, a in enumerate(adjoints)]
+    if values.__class__ is array:  # C doubles (`Tape.forward`): orjson reads lists
+        values = values.tolist()
+    if adjoints.__class__ is array:
+        adjoints = adjoints.tolist()
     value_text = scalars_text(values)  # floats: the common, fast case
     if adjoints is None:
         return value_text, repeat("null")
