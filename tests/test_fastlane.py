@@ -24,7 +24,8 @@ from gradcli.core.shapes import infer_shapes
 from gradcli.language import fastlane
 from gradcli.language import lower as lowering
 from gradcli.language.fastlane import _plain_call, lower_fast
-from gradcli.language.lower import _call, lower, lower_source
+from gradcli.language.calls import call as _call
+from gradcli.language.lower import lower, lower_source
 from gradcli.language.parser import parse
 from gradcli.run.bindings import parse_argument
 from gradcli.run.evaluate import evaluate

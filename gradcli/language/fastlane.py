@@ -28,13 +28,14 @@ tests/test_fastlane.py compares both paths on random programs (Hypothesis).
 from __future__ import annotations
 
 import re
+from functools import partial
 from itertools import chain, repeat
 from typing import Any, Optional
 
 from ..core.graph import CONST, Graph
 from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS,
                         INT_ARG_OPS, SHAPE_ARG_OPS)
-from . import prelude
+from . import calls, prelude
 from .lexer import _chunks
 from .parser import BINARY, COMPARE_POWER, UNARY_POWER
 
@@ -88,7 +89,7 @@ class _Fallback(Exception):
 
 
 def _plain_call(name: str, nargs: int) -> Optional[tuple[str, Any]]:
-    """(op name, param) when `_call` would add ``op(args)`` directly, with no constant,
+    """(op name, param) when `calls.call` would add ``op(args)`` directly, with no constant,
     integer argument or error on the way (its last line); None otherwise."""
     op = FUNCTIONS.get(name)
     if op is None or name in prelude.NAMES:
@@ -123,19 +124,17 @@ def lower_fast(source: str, output: Optional[str] = None) -> Optional[Graph]:
 
 
 def _lower(source: str, output: Optional[str]) -> Graph:
-    from .lower import _call
-
+    """The token lane: shunting-yard and stack machine in one loop, where lines won't do."""
     g = Graph()
-    ops, params, texts, names_of, names = g.ops, g.params, g.texts, g.names_of, g.names
-    add, const, new_input = g.add, g.const, g.input
+    ops, names_of, names = g.ops, g.names_of, g.names
+    const = g.const
     names_get = names.get
     first_of = _FIRST.get
     op_of = _OP_TEXT.get
     binary_of = _BINARY.get
-    plain_cache = _PLAIN
     user_calls: dict[str, int] = {}
     values: list[int] = []  # the machine's value stack
-    push, pop = values.append, values.pop
+    push = values.append
     stack: list = []  # the shunting-yard's operator stack: (power, pos, op name) or markers
     expect = True  # expecting an operand (else an operator)
     pending: Optional[str] = None  # a name read, not yet known to be a call, a target or an operand
@@ -148,20 +147,7 @@ def _lower(source: str, output: Optional[str]) -> Graph:
     last_target: Optional[str] = None
     pos = 0
 
-    def apply(entry: tuple) -> None:
-        """An operator popped from the stack: its node, as lowering's stack machine makes it."""
-        _, p, name = entry
-        if name is None:  # unary minus: -literal is folded into one constant
-            a = pop()
-            param = params[a]
-            if ops[a] == CONST and isinstance(param, float):
-                text = texts[a]
-                push(const(-param, text[1:] if text.startswith("-") else "-" + text, p))
-            else:
-                push(add("neg", (a,), None, p))
-        else:
-            b = pop()
-            push(add(name, (pop(), b), None, p))
+    apply = partial(_apply, g, values)
 
     for text in chain.from_iterable(map(_FAST_TOKEN.findall, repeat(source), *_chunks(source))):
         p = pos
@@ -213,30 +199,12 @@ def _lower(source: str, output: Optional[str]) -> Graph:
                 expect = True
                 continue
             node = names_get(pending)
-            if node is None:
-                constant = CONSTANTS.get(pending)
-                node = const(constant, pending, pending_pos) if constant is not None else new_input(pending,
-                                                                                                   pending_pos)
-            push(node)
+            push(node if node is not None else _operand(g, pending, pending_pos))
             pending = None
         if kind == _OP:
             found = binary_of(text)
             if found is not None:
-                power, right, name = found
-                while stack:
-                    top_power = stack[-1][0]
-                    if top_power > power or (top_power == power and not right):
-                        if power == COMPARE_POWER and top_power == COMPARE_POWER:
-                            raise _Fallback  # a chained comparison: an error
-                        entry = stack.pop()
-                        if entry[2] is None:
-                            apply(entry)
-                        else:
-                            b = pop()
-                            push(add(entry[2], (pop(), b), None, entry[1]))
-                    else:
-                        break
-                stack.append((power, p, name))
+                _push_operator(stack, apply, found, p)
                 expect = True
                 continue
             if text == ")":
@@ -247,24 +215,7 @@ def _lower(source: str, output: Optional[str]) -> Graph:
                 top = stack.pop()
                 depth -= 1
                 if top[0] == _CALL:
-                    name, nargs = top[2], top[3] + 1
-                    if nargs == 1:
-                        args: tuple = (pop(),)
-                    else:
-                        args = tuple(values[len(values) - nargs:])
-                        del values[len(values) - nargs:]
-                    if name not in user_calls:
-                        user_calls[name] = top[1]
-                    key = (name, nargs)
-                    plain = plain_cache.get(key)
-                    if plain is None:
-                        plain = plain_cache[key] = _plain_call(name, nargs) or ()
-                    if plain:
-                        push(add(plain[0], args, plain[1], top[1]))
-                    else:
-                        if name in prelude.NAMES:
-                            raise _Fallback
-                        push(_call(g, name, args, top[1], _fail, {}))
+                    push(_close_call(g, top, values, user_calls))
                 continue
             if text == ",":
                 while stack and stack[-1][0] >= 0:
@@ -281,30 +232,13 @@ def _lower(source: str, output: Optional[str]) -> Graph:
         elif depth:
             continue  # a newline inside brackets is white space
         # the statement ends (a newline outside brackets, or ";")
-        while stack:
-            if stack[-1][0] < 0:
-                raise _Fallback  # a bracket left open
-            apply(stack.pop())
-        last = pop()
-        if values:
-            raise _Fallback
-        if target is not None:
-            if target in names or target in CONSTANTS:
-                raise _Fallback  # assigned twice, used before it is assigned, or a constant
-            names[target] = last
-            if names_of[last] is None and ops[last] != CONST:
-                names_of[last] = target
-        last_target = target
+        last, last_target = _end(apply, stack, values, target, names, names_of, ops)
         target = None
         expect = start = True
     if not expect:
         if pending is not None:
             node = names_get(pending)
-            if node is None:
-                constant = CONSTANTS.get(pending)
-                node = const(constant, pending, pending_pos) if constant is not None else new_input(pending,
-                                                                                                   pending_pos)
-            push(node)
+            push(node if node is not None else _operand(g, pending, pending_pos))
         last, last_target = _end(apply, stack, values, target, names, names_of, ops)
     elif not start:
         raise _Fallback  # the program ends inside a statement
@@ -314,7 +248,6 @@ def _lower(source: str, output: Optional[str]) -> Graph:
 def _finish(g: Graph, user_calls: dict[str, int], source: str, last: int, last_target: Optional[str],
             output: Optional[str]) -> Graph:
     """The whole-program checks the fast lane leaves to the end, then `finish_graph`."""
-    from .lower import finish_graph
 
     names = g.names
     if last < 0:
@@ -325,7 +258,64 @@ def _finish(g: Graph, user_calls: dict[str, int], source: str, last: int, last_t
     if output is not None and output not in names:
         raise _Fallback
     g.call = -1
-    return finish_graph(g, names, user_calls, source, {}, last, last_target or "", output)
+    return calls.finish_graph(g, names, user_calls, source, {}, last, last_target or "", output)
+
+
+def _push_operator(stack: list, apply, found: tuple, pos: int) -> None:
+    """A binary operator read: the shunting-yard applies the operators on the stack that bind
+    at least as tightly (`found` is its power, whether it groups to the right, its op name)."""
+    power, right, name = found
+    while stack:
+        top_power = stack[-1][0]
+        if top_power > power or (top_power == power and not right):
+            if power == COMPARE_POWER and top_power == COMPARE_POWER:
+                raise _Fallback  # a chained comparison: an error
+            apply(stack.pop())
+        else:
+            break
+    stack.append((power, pos, name))
+
+
+def _apply(g: Graph, values: list[int], entry: tuple) -> None:
+    """An operator popped from the shunting-yard's stack: its node on the value stack, as
+    lowering's stack machine makes it."""
+    _, p, name = entry
+    if name is None:  # unary minus: -literal is folded into one constant
+        a = values.pop()
+        param = g.params[a]
+        if g.ops[a] == CONST and isinstance(param, float):
+            text = g.texts[a]
+            values.append(g.const(-param, text[1:] if text.startswith("-") else "-" + text, p))
+        else:
+            values.append(g.add("neg", (a,), None, p))
+    else:
+        b = values.pop()
+        values.append(g.add(name, (values.pop(), b), None, p))
+
+
+def _operand(g: Graph, name: str, pos: int) -> int:
+    """A name met for the first time as an operand: a constant (``pi``) or a new input."""
+    constant = CONSTANTS.get(name)
+    return g.const(constant, name, pos) if constant is not None else g.input(name, pos)
+
+
+def _close_call(g: Graph, top: list, values: list[int], user_calls: dict[str, int]) -> int:
+    """The node of a call whose ``)`` was just read: `top` is its stack entry ``[_CALL, pos,
+    name, commas]``, its arguments the last values."""
+    name, nargs, pos = top[2], top[3] + 1, top[1]
+    args = tuple(values[len(values) - nargs:])
+    del values[len(values) - nargs:]
+    if name not in user_calls:
+        user_calls[name] = pos
+    key = (name, nargs)
+    plain = _PLAIN.get(key)
+    if plain is None:
+        plain = _PLAIN[key] = _plain_call(name, nargs) or ()
+    if plain:
+        return g.add(plain[0], args, plain[1], pos)
+    if name in prelude.NAMES:
+        raise _Fallback
+    return calls.call(g, name, args, pos, _fail, {})
 
 
 def _end(apply, stack, values, target, names, names_of, ops) -> tuple[int, Optional[str]]:
@@ -501,7 +491,6 @@ def _compile_line(line: str) -> Optional[tuple[int, tuple]]:
 
 def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
     """`_lower` by line templates; None when a line is not one (`_lower` then reads the text)."""
-    from .lower import _call
 
     g = Graph()
     ops, params, texts, names_of, names = g.ops, g.params, g.texts, g.names_of, g.names
@@ -570,7 +559,7 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
                     else:
                         if name in prelude.NAMES:
                             raise _Fallback
-                        push(_call(g, name, args, at, _fail, {}))
+                        push(calls.call(g, name, args, at, _fail, {}))
                 elif kind == _T_NUM:
                     number = runs[r + ins[1]]
                     value = float(number)
