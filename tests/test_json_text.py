@@ -38,11 +38,13 @@ def _report(source: str, mode: str = "reverse", **values):
 
 @pytest.fixture(params=["orjson", "plain"])
 def orjson_or_not(request, monkeypatch):
-    """Each test twice: with orjson, and as if it were not installed."""
+    """Each test twice: with orjson (for any count of numbers, however few), and as if it were
+    not installed."""
     if request.param == "plain":
         monkeypatch.setitem(sys.modules, "orjson", None)
     else:
         pytest.importorskip("orjson")
+        monkeypatch.setattr(json_text, "ORJSON_FROM", 0)
     return request.param
 
 

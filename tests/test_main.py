@@ -113,3 +113,15 @@ def test_fast_path_does_not_import_click():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stderr.strip().splitlines()[-1] == "False False False False 0"
     assert '"value": 6.0' in proc.stdout
+
+
+def test_a_small_json_document_does_not_import_orjson():
+    """orjson imports dataclasses, uuid, pathlib, … (about 10 ms, half of Python's own start):
+    only a node table of `json_text.ORJSON_FROM` numbers or more is worth it."""
+    code = ("import sys; sys.argv = ['gradcli', 'eval', 'c = a + b; c*c', 'a=2', 'b=3', '--json']\n"
+            "from gradcli.cli.main import run\n"
+            "try:\n    run()\nexcept SystemExit as e:\n    code = e.code\n"
+            "print('orjson' in sys.modules, code, file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stderr.strip().splitlines()[-1] == "False 0"
+    assert '"value": 25.0' in proc.stdout

@@ -82,7 +82,16 @@ def finite_only(doc: Any) -> Any:
 
 
 # ---- numbers ---------------------------------------------------------------------------
-def _orjson() -> Any:
+#: orjson writes this many numbers or more: fewer are written by ``repr`` faster than orjson
+#: is imported (about 10 ms: it imports dataclasses, uuid, pathlib, … for the types it can
+#: write), which a plain ``gradcli eval … --json`` in a shell loop must not pay
+ORJSON_FROM = 2048
+
+
+def _orjson(count: int) -> Any:
+    """The orjson module for writing `count` numbers, or None (too few, or not installed)."""
+    if count < ORJSON_FROM:
+        return None
     try:
         import orjson
     except ImportError:
@@ -130,7 +139,7 @@ def scalars_text(xs: list) -> list[str]:
     text.  NaN and inf (orjson's ``null``) are written one at a time, as is everything when
     orjson is missing or refuses an item (an int past 64 bits, a NumPy scalar).
     """
-    orjson = _orjson()
+    orjson = _orjson(len(xs))
     text = None
     if orjson is not None and xs:
         try:
@@ -328,7 +337,7 @@ def _arguments(graph: Graph, start: int, stop: int, arity: list[int]) -> list[st
 
 def _ids(start: int, stop: int) -> list[str]:
     """``str`` of start..stop-1 (orjson writes them twice as fast)."""
-    orjson = _orjson()
+    orjson = _orjson(stop - start)
     if orjson is None:
         return list(map(str, range(start, stop)))
     return orjson.dumps(list(range(start, stop))).decode()[1:-1].split(",")  # type: ignore[no-any-return]
