@@ -31,9 +31,9 @@ def cases(n: int, tmp: str) -> list[tuple[str, list[str]]]:
     many = os.path.join(tmp, "many.json")
     with open(many, "w", encoding="utf-8") as fh:
         json.dump({"x": 1, **{f"v{i}": i for i in range(n)}}, fh)
-    big = os.path.join(tmp, "ten_megabytes.grad")
+    big = os.path.join(tmp, "thirty_megabytes.grad")  # over the 28 MB program limit
     with open(big, "w", encoding="utf-8") as fh:
-        fh.write("+".join(["x"] * 5_000_000))
+        fh.write("+".join(["x"] * 15_000_000))
     chain = os.path.join(tmp, "chain.grad")
     with open(chain, "w", encoding="utf-8") as fh:
         fh.write("\n".join(f"x{i + 1} = sin(x{i})" for i in range(n)))
@@ -47,7 +47,7 @@ def cases(n: int, tmp: str) -> list[tuple[str, list[str]]]:
         (f"{n}-character name", ["eval", f"{'a' * n}^2 + 1", f"{'a' * n}=3", *csv]),
         (f"{n} bindings, mostly unused", ["eval", "x+1", "x=1", *[f"v{i}={i}" for i in range(n)], *csv]),
         (f"{n} unused --vars entries", ["eval", "x+1", "--vars", many, *csv]),
-        ("10 MB program (refused)", ["eval", "-f", big, "x=2", *csv]),
+        ("30 MB program (refused)", ["eval", "-f", big, "x=2", *csv]),
         # the explanations print a line or two per node: rich must render them in linear time
         (f"--steps on a chain of {n} statements", ["eval", "-f", chain, "x0=1", "--steps", "--no-nodes"]),
         (f"--mode forward --steps on a chain of {n} statements",
