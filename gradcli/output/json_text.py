@@ -28,7 +28,7 @@ from operator import is_, is_not, itemgetter, sub
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from ..core.fmt import json_number, json_value
-from ..core.graph import CONST, INPUT, Graph
+from ..core.graph import INPUT, Graph
 from ..core.ops import OPS
 from .terminal import _UNSAFE, json_visible
 
@@ -201,12 +201,12 @@ class _Columns:
     def __init__(self, graph: Graph, table: bool = True) -> None:
         self.graph = graph
         self.escape = escape = _escaped if table else _plain
-        names, ops, texts = graph.names_of, graph.ops, graph.texts
+        names, ops, texts, label = graph.names_of, graph.ops, graph.texts, graph.label
         labels: list = list(names)
         #: the unnamed nodes, in order (their name is null, their label a constant's text or %i)
         self.unnamed = [i for i, name in enumerate(names) if name is None]
         for i in self.unnamed:
-            labels[i] = texts[i] if ops[i] == CONST else f"%{i}"
+            labels[i] = label(i)
         #: each node's label (`Graph.label`)
         self.labels: list[str] = labels
         joined = "".join(labels)
