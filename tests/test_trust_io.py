@@ -349,6 +349,10 @@ run()
     ["eval", "x*2", "x=1", "--check", "fd"],  # click, rich's console
     ["check", "x*2", "x=1", "--expect", "x=3"],  # a failing check must not say 1
     ["graph", "x*2", "x=1"],
+    # the plain writer (no rich): ``gradcli eval … --steps | head``, docs/reference/exit-codes.md's 141
+    ["eval", "(a+b)*(b+1)", "a=3", "b=2", "--steps"],
+    ["eval", "(a+b)*(b+1)", "a=3", "b=2", "--steps", "--mode", "forward"],
+    ["eval", "(a+b)*(b+1)", "a=3", "b=2", "--nodes"],
 ])
 def test_broken_pipe_is_silent_with_141(argv):
     """The reader of stdout went away (`gradcli ... | head`).
