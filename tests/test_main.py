@@ -104,24 +104,27 @@ def test_fast_path_prints_what_click_prints(argv):
     assert "Traceback" not in proc.stderr
 
 
-def test_fast_path_does_not_import_click():
-    code = ("import sys; sys.argv = ['gradcli', 'eval', 'x*y', 'x=2', 'y=3', '--json']\n"
+def _run_and_list_modules(argv: list[str], modules: list[str]) -> tuple[str, str]:
+    """Run ``gradcli ARGV`` through the console entry point in a fresh interpreter: its stdout,
+    and one line saying which of `modules` it imported (True/False each) and its exit status."""
+    code = (f"import sys; sys.argv = ['gradcli', *{argv!r}]\n"
             "from gradcli.cli.main import run\n"
             "try:\n    run()\nexcept SystemExit as e:\n    code = e.code\n"
-            "print('click' in sys.modules, 'rich' in sys.modules, 'numpy' in sys.modules, 'sympy' in sys.modules,"
-            " code, file=sys.stderr)")
+            f"print(*(m in sys.modules for m in {modules!r}), code, file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert proc.stderr.strip().splitlines()[-1] == "False False False False 0"
-    assert '"value": 6.0' in proc.stdout
+    return proc.stdout, proc.stderr.strip().splitlines()[-1]
+
+
+def test_fast_path_does_not_import_click():
+    stdout, imported = _run_and_list_modules(["eval", "x*y", "x=2", "y=3", "--json"],
+                                             ["click", "rich", "numpy", "sympy"])
+    assert imported == "False False False False 0"
+    assert '"value": 6.0' in stdout
 
 
 def test_a_small_json_document_does_not_import_orjson():
     """orjson imports dataclasses, uuid, pathlib, … (about 10 ms, half of Python's own start):
     only a node table of `json_text.ORJSON_FROM` numbers or more is worth it."""
-    code = ("import sys; sys.argv = ['gradcli', 'eval', 'c = a + b; c*c', 'a=2', 'b=3', '--json']\n"
-            "from gradcli.cli.main import run\n"
-            "try:\n    run()\nexcept SystemExit as e:\n    code = e.code\n"
-            "print('orjson' in sys.modules, code, file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert proc.stderr.strip().splitlines()[-1] == "False 0"
-    assert '"value": 25.0' in proc.stdout
+    stdout, imported = _run_and_list_modules(["eval", "c = a + b; c*c", "a=2", "b=3", "--json"], ["orjson"])
+    assert imported == "False 0"
+    assert '"value": 25.0' in stdout
