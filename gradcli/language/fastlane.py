@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from itertools import chain, repeat
+from itertools import accumulate, chain, islice, repeat
 from typing import Any, Optional
 
-from ..core.graph import CONST, Graph
+from ..core.graph import CONST, INPUT, Graph, key_tail
 from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS,
                         INT_ARG_OPS, SHAPE_ARG_OPS)
 from . import calls, prelude
@@ -360,6 +360,11 @@ _CLASSES = str.maketrans({**{c: "n" for c in "abcdfghijklmnopqrstuvwxyzABCDFGHIJ
 #: the names and numbers of a text (the lexer's tokens of those kinds, in order, once
 #: comments are removed)
 _RUN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: the same, faster, for a text whose lines are all templates: there a name or a number ends at
+#: a blank, an operator or the line's end, so splitting at those finds them, unless a number
+#: has a signed exponent (1e-3: `_SIGNED_EXPONENT` in the skeleton), whose sign would split it
+_SEPARATORS = str.maketrans(dict.fromkeys("-+*/^@()=<>!,;", " "))
+_SIGNED_EXPONENT = re.compile(r"[d.]e[-+]")
 _COMMENT = re.compile(r"#[^\n]*")
 
 #: a longer line (a 10^6-term sum on one line, say) is read by the token lane: its template
@@ -383,7 +388,7 @@ def _compile_line(line: str) -> Optional[tuple[int, tuple]]:
     pos = 0
 
     def apply(entry) -> None:
-        code.append((_T_NEG, entry[1]) if entry[2] is None else (_T_BIN, entry[2], entry[1]))
+        code.append((_T_NEG, entry[1]) if entry[2] is None else (_T_BIN, entry[2], entry[1], key_tail(entry[2], 2)))
 
     for text in _FAST_TOKEN.findall(line):
         p = pos
@@ -489,37 +494,205 @@ def _compile_line(line: str) -> Optional[tuple[int, tuple]]:
     return runs, tuple(code)
 
 
+class _Columns:
+    """The graph's columns while `_lower_lines` makes the nodes itself.  The hot loop appends
+    each node's op to the graph, and its argument tuple, whether an input reaches it and its
+    position to three lists here; the rest is the same for nearly every node (param None,
+    unnamed, shape (), no call), so only the exceptions are kept, by node: a constant's or an
+    input's param, a name (None for a constant, which is never named).  `sync` brings the
+    graph's own columns up to date -- at the end, and before `calls.call` adds nodes its own
+    way -- and `absorb` takes in the nodes such a call made."""
+
+    __slots__ = ("g", "args_of", "reached", "positions", "params_at", "named", "synced")
+
+    def __init__(self, g: Graph) -> None:
+        self.g = g
+        #: every node's argument tuple, and whether an input reaches it (the graph keeps both
+        #: for compiling: `Graph.arg_tuples`, `Graph.reached`)
+        self.args_of: list[tuple[int, ...]] = []
+        self.reached: list[bool] = []
+        #: the positions of the nodes from `synced` on
+        self.positions: list[int] = []
+        self.params_at: dict[int, Any] = {}
+        #: node -> its name: an input's, or the first step's that assigns it (None: a constant)
+        self.named: dict[int, Optional[str]] = {}
+        #: how many nodes the graph's own columns cover
+        self.synced = 0
+
+    def sync(self) -> None:
+        g, k = self.g, self.synced
+        n = len(g.ops)
+        new = self.args_of if k == 0 else self.args_of[k:]
+        start = len(g.argv)
+        g.argv.extend(chain.from_iterable(new))
+        g.arg_end.extend(islice(accumulate(map(len, new), initial=start), 1, None))
+        g.positions.extend(self.positions)
+        self.positions.clear()
+        params = g.params
+        params.extend(repeat(None, n - len(params)))
+        for i, param in self.params_at.items():
+            params[i] = param
+        self.params_at.clear()
+        g.names_of.extend(repeat(None, n - len(g.names_of)))
+        g.shapes.extend(repeat((), n - len(g.shapes)))
+        g.call_of.extend(repeat(-1, n - len(g.call_of)))
+        self.synced = n
+
+    def absorb(self) -> None:
+        """Take in the nodes `calls.call` added since the last `sync` (no inputs among them)."""
+        g, reached = self.g, self.reached
+        for j in range(self.synced, len(g.ops)):
+            args = g.args(j)
+            self.args_of.append(args)
+            reached.append(any(reached[a] for a in args))
+            if g.ops[j] == CONST:
+                self.named[j] = None
+        self.synced = len(g.ops)
+
+    def finish(self) -> None:
+        self.sync()
+        g = self.g
+        g.names_of[:] = map(self.named.get, range(len(g.ops)))
+        g.arg_tuples, g.reached = self.args_of, self.reached
+
+
 def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
-    """`_lower` by line templates; None when a line is not one (`_lower` then reads the text)."""
+    """`_lower` by line templates; None when a line is not one (`_lower` then reads the text).
+
+    The nodes are made here, not by `Graph.add`: its hash-consing keys (`key_tail`) in the
+    graph's own table, and the columns kept by `_Columns`."""
 
     g = Graph()
-    ops, params, texts, names_of, names = g.ops, g.params, g.texts, g.names_of, g.names
-    add, const, new_input = g.add, g.const, g.input
-    names_get = names.get
-    plain_cache = _PLAIN
+    cols = _Columns(g)
+    ops, memo, names, texts = g.ops, g._memo, g.names, g.texts
+    args_of, reached, positions, params_at, named = cols.args_of, cols.reached, cols.positions, cols.params_at, \
+        cols.named
+    ops_append, args_append, reached_append, pos_append = ops.append, args_of.append, reached.append, \
+        positions.append
+    memo_get, names_get = memo.get, names.get
     user_calls: dict[str, int] = {}
     values: list[int] = []
     push, pop = values.append, values.pop
     templates: dict[str, Optional[tuple[int, tuple]]] = {}
+    templates_get = templates.get
+    #: a constant's text -> its node; a function's name -> its 1-argument call's (op, param, key
+    #: tail or None), or () when `calls.call` makes it
+    const_nodes: dict[str, int] = {}
+    const_get = const_nodes.get
+    unary: dict[str, tuple] = {}
+    unary_get = unary.get
     last = -1
     last_target: Optional[str] = None
+
+    def make(op: str, args: tuple[int, ...], param: Any, pos: int) -> int:
+        """`Graph.add`, into the lane's columns."""
+        if param is None and len(args) == 2:
+            key: Any = args[0] << 42 | args[1] << 11 | key_tail(op, 2)
+        elif param is None and len(args) == 1:
+            key = args[0] << 11 | key_tail(op, 1)
+        else:
+            key = (op, args, param)
+        node = memo_get(key)
+        if node is None:
+            node = memo[key] = len(ops)
+            ops_append(op)
+            args_append(args)
+            reached_append(any(reached[a] for a in args))
+            pos_append(pos)
+            if param is not None:
+                params_at[node] = param
+        return node
+
+    def constant(value: float, text: str, pos: int) -> int:
+        """`Graph.const`, into the lane's columns."""
+        key = (CONST, (), value.hex())
+        node = memo_get(key)
+        if node is None:
+            node = memo[key] = len(ops)
+            ops_append(CONST)
+            args_append(())
+            reached_append(False)
+            pos_append(pos)
+            params_at[node] = value
+            texts[node] = text
+            named[node] = None
+        return node
+
+    def operand(name: str, pos: int) -> int:
+        """A name met for the first time as an operand: a constant (``pi``) or a new input."""
+        value = CONSTANTS.get(name)
+        if value is not None:
+            return constant(value, name, pos)
+        node = names[name] = len(ops)
+        ops_append(INPUT)
+        args_append(())
+        reached_append(True)
+        pos_append(pos)
+        params_at[node] = name
+        named[node] = name
+        g.inputs.append(node)
+        return node
+
+    def number(text: str, pos: int) -> int:
+        value = float(text)
+        if value == _INF:
+            raise _Fallback
+        node = const_nodes[text] = constant(value, text, pos)
+        return node
+
+    def negate(a: int, pos: int) -> int:
+        """Unary minus: -literal is folded into one constant."""
+        param = params_at.get(a) if a >= cols.synced else g.params[a]
+        if ops[a] == CONST and isinstance(param, float):
+            text = texts[a]
+            return constant(-param, text[1:] if text.startswith("-") else "-" + text, pos)
+        return make("neg", (a,), None, pos)
+
+    def first_call(name: str, nargs: int, pos: int) -> tuple:
+        """A function's first call with `nargs` arguments: (op, param, key tail or None) when the
+        lane makes its node, () when `calls.call` does."""
+        if name not in user_calls:
+            user_calls[name] = pos
+        key = (name, nargs)
+        plain = _PLAIN.get(key)
+        if plain is None:
+            plain = _PLAIN[key] = _plain_call(name, nargs) or ()
+        if not plain:
+            return ()
+        return plain[0], plain[1], key_tail(plain[0], 1) if plain[1] is None and nargs == 1 else None
+
+    def call(name: str, nargs: int, pos: int) -> int:
+        """A call's node, its arguments the last `nargs` values (popped)."""
+        args = tuple(values[len(values) - nargs:])
+        del values[len(values) - nargs:]
+        info = first_call(name, nargs, pos)
+        if info:
+            return make(info[0], args, info[1], pos)
+        if name in prelude.NAMES:
+            raise _Fallback
+        cols.sync()
+        node = calls.call(g, name, args, pos, _fail, {})
+        cols.absorb()
+        return node
+
     for chunk_start, chunk_end in zip(*_chunks(source)):
         text = source[chunk_start:chunk_end]
         bare = _COMMENT.sub("", text) if "#" in text else text
-        skeletons = bare.translate(_CLASSES).split("\n")
+        classes = bare.translate(_CLASSES)
+        skeletons = classes.split("\n")
         lengths = list(map(len, text.split("\n"))) if bare is not text else list(map(len, skeletons))
         if text.endswith("\n"):  # the chunk ends its last line
             del skeletons[-1], lengths[-1]
         if skeletons and max(map(len, skeletons)) > _LONGEST_TEMPLATE:
             return None
-        runs = _RUN.findall(bare)
+        runs = _RUN.findall(bare) if _SIGNED_EXPONENT.search(classes) else bare.translate(_SEPARATORS).split()
         r = 0
         line_start = chunk_start
         bare_start = 0  # where the line starts in `bare` (earlier comments removed)
         for skeleton, length in zip(skeletons, lengths):
             start = line_start
             line_start += length + 1
-            template = templates.get(skeleton)
+            template = templates_get(skeleton)
             if template is None:
                 if skeleton in templates:
                     return None
@@ -533,61 +706,65 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
                 if kind == _T_NAME:
                     name = runs[r + ins[1]]
                     node = names_get(name)
-                    if node is None:
-                        constant = CONSTANTS.get(name)
-                        node = const(constant, name, start + ins[2]) if constant is not None else \
-                            new_input(name, start + ins[2])
-                    push(node)
-                elif kind == _T_BIN:
+                    push(node if node is not None else operand(name, start + ins[2]))
+                elif kind == _T_BIN:  # (kind, op, position, key tail)
                     b = pop()
-                    push(add(ins[1], (pop(), b), None, start + ins[2]))
-                elif kind == _T_CALL:
-                    name, nargs, at = runs[r + ins[1]], ins[2], start + ins[3]
-                    if nargs == 1:
-                        args: tuple = (pop(),)
-                    else:
-                        args = tuple(values[len(values) - nargs:])
-                        del values[len(values) - nargs:]
-                    if name not in user_calls:
-                        user_calls[name] = at
-                    key = (name, nargs)
-                    plain = plain_cache.get(key)
-                    if plain is None:
-                        plain = plain_cache[key] = _plain_call(name, nargs) or ()
-                    if plain:
-                        push(add(plain[0], args, plain[1], at))
-                    else:
-                        if name in prelude.NAMES:
-                            raise _Fallback
-                        push(calls.call(g, name, args, at, _fail, {}))
+                    a = values[-1]
+                    key = a << 42 | b << 11 | ins[3]
+                    node = memo_get(key)
+                    if node is None:
+                        node = memo[key] = len(ops)
+                        ops_append(ins[1])
+                        args_append((a, b))
+                        reached_append(reached[a] or reached[b])
+                        pos_append(start + ins[2])
+                    values[-1] = node
+                elif kind == _T_CALL:  # (kind, the name's run, number of arguments, position)
+                    name = runs[r + ins[1]]
+                    if ins[2] == 1:
+                        info = unary_get(name)
+                        if info is None:
+                            info = unary[name] = first_call(name, 1, start + ins[3])
+                        if info:
+                            a = values[-1]
+                            tail = info[2]
+                            key = a << 11 | tail if tail is not None else (info[0], (a,), info[1])
+                            node = memo_get(key)
+                            if node is None:
+                                node = memo[key] = len(ops)
+                                ops_append(info[0])
+                                args_append((a,))
+                                reached_append(reached[a])
+                                pos_append(start + ins[3])
+                                if info[1] is not None:
+                                    params_at[node] = info[1]
+                            values[-1] = node
+                            continue
+                    push(call(name, ins[2], start + ins[3]))
                 elif kind == _T_NUM:
-                    number = runs[r + ins[1]]
-                    value = float(number)
-                    if value == _INF:
-                        raise _Fallback
-                    push(const(value, number, start + ins[2]))
+                    number_text = runs[r + ins[1]]
+                    node = const_get(number_text)
+                    push(node if node is not None else number(number_text, start + ins[2]))
                 elif kind == _T_NEG:
-                    a = pop()
-                    param = params[a]
-                    if ops[a] == CONST and isinstance(param, float):
-                        minus = texts[a]
-                        push(const(-param, minus[1:] if minus.startswith("-") else "-" + minus, start + ins[1]))
-                    else:
-                        push(add("neg", (a,), None, start + ins[1]))
+                    values[-1] = negate(values[-1], start + ins[1])
                 else:  # the statement ends
                     last = pop()
                     if values:
                         raise _Fallback
-                    target = runs[r + ins[1]] if ins[1] >= 0 else None
-                    if target is not None:
-                        if target in names or target in CONSTANTS:
-                            raise _Fallback  # assigned twice, used before it is assigned, or a constant
-                        names[target] = last
-                        if names_of[last] is None and ops[last] != CONST:
-                            names_of[last] = target
-                    last_target = target
+                    t = ins[1]
+                    if t >= 0:
+                        last_target = runs[r + t]
+                        if last_target in names:
+                            raise _Fallback  # assigned twice, or used before it is assigned
+                        names[last_target] = last
+                        if last not in named:
+                            named[last] = last_target
+                    else:
+                        last_target = None
             r += n
         if r != len(runs):
             raise _Fallback  # cannot happen: the templates read every name and number
+    if not CONSTANTS.keys().isdisjoint(names):
+        raise _Fallback  # a constant assigned
+    cols.finish()
     return _finish(g, user_calls, source, last, last_target, output)
-
