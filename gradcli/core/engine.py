@@ -35,12 +35,14 @@ import math
 from array import array
 from typing import Any, Optional, Sequence
 
-from itertools import compress, repeat
+import operator
+from bisect import bisect
+from itertools import compress, count, repeat
 from operator import itemgetter
 
 from ..backends.floats import IEEE, SCALAR, ieee
 from .errors import MathError
-from .graph import CONST, INPUT, Graph
+from .graph import CONST, INPUT, Graph, Kept
 from .ops import INTEGER_ARGS, OPS, integer_inputs
 
 _isfinite = math.isfinite
@@ -61,9 +63,14 @@ class Tape:
         self.graph = graph
         ops, params = graph.ops, graph.params
         self.n = len(ops)
-        node_ids = list(range(self.n))  # one int object per node, shared by every instruction
-        for i in graph.names.values():  # the ints the graph's name table holds already (a chain's every step)
-            node_ids[i] = i
+        node_ids: Sequence[int]
+        kept = graph.kept_for_compiling()
+        if kept is not None:
+            node_ids = range(self.n)  # the builder's tuples hold its own ints already
+        else:
+            node_ids = list(range(self.n))  # one int object per node, shared by every instruction
+            for i in graph.names.values():  # the ints the graph's name table holds already (a chain's every step)
+                node_ids[i] = i
         all_args = graph.all_args(node_ids)
         #: a long program's compiled forms are compact (bytes, C doubles): each read then makes
         #: an int or a float, which costs more time than memory below this size (benchmarks/engine.py)
@@ -121,7 +128,6 @@ class Tape:
             ids = self._ids = range(ids[0], ids[-1] + 1)
         code_args.extend(compress(all_args, computed))
         computed_ops = list(compress(ops, computed))
-        del computed
         for name in set(computed_ops):
             op = OPS[name]
             rows[name] = (op, getattr(SCALAR, name) if scalar else None, op.elementwise and not op.variadic, op.partials)
@@ -129,7 +135,9 @@ class Tape:
             fns.extend(map(_float_function, map(rows.__getitem__, computed_ops)))
         else:
             fns.extend(map(self._forward_function, ids))
-        for i, name, args in zip(ids, computed_ops, code_args):
+        bulk = scalar and self._reverse_in_bulk(rows, computed, computed_ops, ids, code_args, kept)
+        del computed
+        for i, name, args in zip(() if bulk else ids, computed_ops, code_args):
             if not live[i]:
                 continue
             op, _, plain, partials = rows[name]
@@ -172,6 +180,34 @@ class Tape:
             #: each kernel stands for the partials its instruction had here, and only for them
             #: (gradcli.teach.mistakes reruns a copy of the tape with some partials swapped)
             self._kernel_for = {i: parts for i, _, _, parts in self._reverse() if i in self.array_partials}
+
+    def _reverse_in_bulk(self, rows: dict, computed: bytearray, computed_ops: list[str], ids: Sequence[int],
+                         code_args: list[tuple[int, ...]], kept: Optional[Kept]) -> bool:
+        """The backward lists of a scalar graph made in C, not node by node, where they are the
+        forward lists with each node's arity and its row's partials: every computed node live,
+        of an elementwise op that is not variadic, with one or two arguments.  A binary node
+        with a constant argument (no input reaches it) has None for that partial, as in the
+        loop.  False (nothing made) for any other graph."""
+        live = self.live
+        if not all(row[2] for row in rows.values()) or not all(compress(live, computed)):
+            return False
+        kinds = list(map(len, code_args))
+        if not {1, 2}.issuperset(kinds):
+            return False
+        parts = list(map(_PARTIALS_OF.__getitem__, computed_ops))
+        # the binary nodes with a dead argument (their two arguments' reach differ), by index in `ids`
+        if kept is not None:  # the builder listed them: a node's index is its id less the leaves before it
+            leaves = list(compress(count(), map(operator.not_, computed)))
+            half: Any = [i - bisect(leaves, i) for i in kept.half_reached]
+        else:
+            reach = live.__getitem__
+            half = compress(count(), map(_ne, map(reach, map(_first, code_args)), map(reach, map(_last, code_args))))
+        for k in half:
+            pa, pb = parts[k]
+            parts[k] = (pa, None) if live[code_args[k][0]] else (None, pb)
+        self._rev_ids, self._rev_args, self._rev_parts = ids, code_args, parts
+        self._rev_kinds = array("b", kinds) if self.compact else kinds
+        return True
 
     @property
     def reverse_code(self) -> list[tuple]:
@@ -527,6 +563,11 @@ class Tape:
             tangent[i] = float(total)
         return tangent
 
+
+#: op name -> its row's partials
+_PARTIALS_OF = {name: op.partials for name, op in OPS.items()}
+_first, _last = itemgetter(0), itemgetter(-1)
+_ne = operator.ne
 
 # The partials tuples of the ops the float walk writes out (`Tape._backward_floats`).
 _MUL, _ADD, _SUB, _NEG = OPS["mul"].partials, OPS["add"].partials, OPS["sub"].partials, OPS["neg"].partials

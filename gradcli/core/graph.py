@@ -20,7 +20,7 @@ import operator
 from array import array
 from collections import deque
 from itertools import filterfalse
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, NamedTuple, Optional
 
 from .elements import index_text  # noqa: F401 - where the graph's readers find it
 from .ops import DEFAULT_AXIS, OPS
@@ -38,6 +38,17 @@ def key_tail(op: str, arity: int) -> int:
     parameter: the key is ``a << 42 | b << 11 | key_tail(op, 2)`` or ``a << 11 | key_tail(op, 1)``
     (the fast lane makes the keys itself, into the same table)."""
     return _OPCODE[op] << 1 | (arity == 2)
+
+class Kept(NamedTuple):
+    """What a graph's builder kept for compiling it, having made it anyway (`Graph.kept`)."""
+
+    #: every node's argument tuple (`Graph.all_args`)
+    args: list[tuple[int, ...]]
+    #: does an input reach each node (`Graph.depends_on_input`)
+    reached: list[bool]
+    #: the nodes of two arguments an input reaches one of only, in order
+    half_reached: list[int]
+
 
 class ConstTexts(dict):
     """`Graph.texts`: node id -> a constant's source text, and "" for any other node.  A dict of
@@ -186,11 +197,9 @@ class Graph:
         #: the call whose body is being lowered now: new computed nodes belong to it
         self.call = -1
         self._memo: dict = {}
-        #: what a builder that made them anyway keeps for compiling the graph (the fast lane
-        #: does): every node's argument tuple (`all_args`) and whether an input reaches it
-        #: (`depends_on_input`); read only while they cover every node, dropped by `pruned`
-        self.arg_tuples: Optional[list[tuple[int, ...]]] = None
-        self.reached: Optional[list[bool]] = None
+        #: what the builder kept for compiling, when it made it anyway (the fast lane does); read
+        #: only while it covers every node (`kept_for_compiling`), dropped by `pruned`
+        self.kept: Optional[Kept] = None
 
     @property
     def nodes(self) -> _Nodes:
@@ -289,9 +298,9 @@ class Graph:
         """Every node's argument ids, in one pass (for compiling the graph).  With `ids`
         (``list(range(len(graph)))``), the tuples hold its int objects, one per node,
         instead of a new int for every argument."""
-        kept = self.arg_tuples
-        if kept is not None and len(kept) == len(self.ops):
-            return kept
+        kept = self.kept_for_compiling()
+        if kept is not None:
+            return kept.args
         argv, out, start = self.argv, [], 0
         if ids is not None:
             argv = [ids[a] for a in argv]  # type: ignore[assignment]
@@ -302,6 +311,11 @@ class Graph:
                        else tuple(argv[start:end]))
             start = end
         return out
+
+    def kept_for_compiling(self) -> Optional["Kept"]:
+        """`kept`, if it covers every node (no node was added after it)."""
+        kept = self.kept
+        return kept if kept is not None and len(kept.args) == len(self.ops) else None
 
     def label(self, i: int) -> str:
         """How node `i` is referred to: its name, or a constant's text."""
@@ -346,9 +360,9 @@ class Graph:
         """For each node: does any input reach it?  (Only those get adjoints.)  `all_args`:
         `all_args()`, if the caller has it.  A list of bools, or with `compact` a bytearray
         of 0 and 1 (a byte a node, not a pointer; slower to fill and read)."""
-        kept = self.reached
-        if kept is not None and len(kept) == len(self.ops):
-            return bytearray(kept) if compact else kept
+        kept = self.kept_for_compiling()
+        if kept is not None:
+            return bytearray(kept.reached) if compact else kept.reached
         live: Any = bytearray(len(self.ops)) if compact else [False] * len(self.ops)
         for i, (op, args) in enumerate(zip(self.ops, all_args or self.all_args())):
             if op == INPUT:
@@ -402,7 +416,7 @@ class Graph:
             self.output = output
             self.call = -1
             return self
-        self.arg_tuples = self.reached = None  # the ids are renumbered (and this graph is dropped)
+        self.kept = None  # the ids are renumbered (and this graph is dropped)
         new = Graph()
         remap: dict[int, int] = {}
         for i, op in enumerate(self.ops):

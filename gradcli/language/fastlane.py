@@ -32,7 +32,7 @@ from functools import partial
 from itertools import accumulate, chain, islice, repeat
 from typing import Any, Optional
 
-from ..core.graph import CONST, INPUT, Graph, key_tail
+from ..core.graph import CONST, INPUT, Graph, Kept, key_tail
 from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS,
                         INT_ARG_OPS, SHAPE_ARG_OPS)
 from . import calls, prelude
@@ -503,7 +503,7 @@ class _Columns:
     graph's own columns up to date -- at the end, and before `calls.call` adds nodes its own
     way -- and `absorb` takes in the nodes such a call made."""
 
-    __slots__ = ("g", "args_of", "reached", "positions", "params_at", "named", "synced")
+    __slots__ = ("g", "args_of", "reached", "half_reached", "positions", "params_at", "named", "synced")
 
     def __init__(self, g: Graph) -> None:
         self.g = g
@@ -511,6 +511,8 @@ class _Columns:
         #: for compiling: `Graph.arg_tuples`, `Graph.reached`)
         self.args_of: list[tuple[int, ...]] = []
         self.reached: list[bool] = []
+        #: the nodes of two arguments an input reaches one of only
+        self.half_reached: list[int] = []
         #: the positions of the nodes from `synced` on
         self.positions: list[int] = []
         self.params_at: dict[int, Any] = {}
@@ -545,6 +547,8 @@ class _Columns:
             args = g.args(j)
             self.args_of.append(args)
             reached.append(any(reached[a] for a in args))
+            if len(args) == 2 and reached[args[0]] is not reached[args[1]]:
+                self.half_reached.append(j)
             if g.ops[j] == CONST:
                 self.named[j] = None
         self.synced = len(g.ops)
@@ -553,7 +557,7 @@ class _Columns:
         self.sync()
         g = self.g
         g.names_of[:] = map(self.named.get, range(len(g.ops)))
-        g.arg_tuples, g.reached = self.args_of, self.reached
+        g.kept = Kept(self.args_of, self.reached, self.half_reached)
 
 
 def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
@@ -569,6 +573,7 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
         cols.named
     ops_append, args_append, reached_append, pos_append = ops.append, args_of.append, reached.append, \
         positions.append
+    half_append = cols.half_reached.append
     memo_get, names_get = memo.get, names.get
     user_calls: dict[str, int] = {}
     values: list[int] = []
@@ -599,6 +604,8 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
             args_append(args)
             reached_append(any(reached[a] for a in args))
             pos_append(pos)
+            if len(args) == 2 and reached[args[0]] is not reached[args[1]]:
+                half_append(node)
             if param is not None:
                 params_at[node] = param
         return node
@@ -716,7 +723,11 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
                         node = memo[key] = len(ops)
                         ops_append(ins[1])
                         args_append((a, b))
-                        reached_append(reached[a] or reached[b])
+                        reach = reached[a]
+                        if reach is not reached[b]:
+                            half_append(node)
+                            reach = True
+                        reached_append(reach)
                         pos_append(start + ins[2])
                     values[-1] = node
                 elif kind == _T_CALL:  # (kind, the name's run, number of arguments, position)
