@@ -376,3 +376,22 @@ def test_short_programs_skip_the_fast_lane_and_long_ones_take_it(monkeypatch):
     assert _tables(lower_source(short)) == _tables(lower(parse(short)))
     assert _tables(lower_source(long)) == _tables(lower(parse(long)))
     assert calls == [long]
+
+
+# ---- bindings: a plain number needs no graph ---------------------------------------------------
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(r"[ \t]?[-+]?(?:[0-9]{1,4}(?:\.[0-9]{0,3})?|\.[0-9]{1,3})(?:[eE][-+]?[0-9]{1,3})?[ \t]?",
+                     fullmatch=True))
+def test_a_plain_number_binding_is_the_expression_s_value(text):
+    from gradcli.run.bindings import constant_value, graph_value
+
+    try:
+        general = graph_value(text, "binding x")
+    except GradcliError as exc:  # 1e999: the general path's own message, which the shortcut leaves to it
+        with pytest.raises(type(exc)) as raised:
+            constant_value(text, "binding x")
+        assert str(raised.value) == str(exc)
+        return
+    value = constant_value(text, "binding x")
+    assert value.__class__ is float and math.copysign(1.0, value) == math.copysign(1.0, general)
+    assert value == general, text

@@ -28,6 +28,7 @@ tests/test_fastlane.py compares both paths on random programs (Hypothesis).
 from __future__ import annotations
 
 import re
+from collections import deque
 from functools import partial
 from itertools import accumulate, chain, islice, repeat
 from typing import Any, Optional
@@ -373,11 +374,35 @@ _LONGEST_TEMPLATE = 2000
 
 # template instructions: (kind, ...), kinds:
 _T_NAME, _T_NUM, _T_BIN, _T_NEG, _T_CALL, _T_END = range(6)
+# and the commonest runs of them as one instruction (`_fuse`): two names and a binary
+# operator, a name and a binary operator, a name and a call of one argument
+_T_BIN_NAMES, _T_BIN_NAME, _T_CALL_NAME = range(6, 9)
 
 
-def _compile_line(line: str) -> Optional[tuple[int, tuple]]:
-    """(how many names and numbers the line has, its instructions), or None when the line is
-    not a whole number of complete statements of the fast lane's language."""
+def _fuse(code: list[tuple]) -> list[tuple]:
+    """`code` with its commonest runs of instructions as one (fewer steps to dispatch)."""
+    out: list[tuple] = []
+    for ins in code:
+        kind = ins[0]
+        if kind == _T_BIN and out and out[-1][0] == _T_NAME:  # (kind, op, position, key tail)
+            b = out.pop()
+            if out and out[-1][0] == _T_NAME:
+                a = out.pop()
+                out.append((_T_BIN_NAMES, a[1], a[2], b[1], b[2], *ins[1:]))
+            else:
+                out.append((_T_BIN_NAME, b[1], b[2], *ins[1:]))
+        elif kind == _T_CALL and ins[2] == 1 and out and out[-1][0] == _T_NAME:
+            a = out.pop()
+            out.append((_T_CALL_NAME, a[1], a[2], ins[1], ins[3]))
+        else:
+            out.append(ins)
+    return out
+
+
+def _compile_line(line: str) -> Optional[tuple[int, tuple, Optional[int]]]:
+    """(how many names and numbers the line has, its instructions, the target of the statement
+    that ends with the line: its run, -1 for none, None when no statement does), or None when
+    the line is not a whole number of complete statements of the fast lane's language."""
     code: list[tuple] = []
     stack: list = []
     runs = 0
@@ -483,27 +508,28 @@ def _compile_line(line: str) -> Optional[tuple[int, tuple]]:
         else:
             return None
     if expect:
-        return (runs, tuple(code)) if start else None  # else the statement goes on past the line
+        # else the statement goes on past the line
+        return (runs, tuple(_fuse(code)), None) if start else None
     if pending >= 0:
         code.append((_T_NAME, pending, pending_pos))
     while stack:
         if stack[-1][0] < 0:
             return None  # a bracket open at the end of the line
         apply(stack.pop())
-    code.append((_T_END, target))
-    return runs, tuple(code)
+    return runs, tuple(_fuse(code)), target
 
 
 class _Columns:
     """The graph's columns while `_lower_lines` makes the nodes itself.  The hot loop appends
     each node's op to the graph, and its argument tuple, whether an input reaches it and its
     position to three lists here; the rest is the same for nearly every node (param None,
-    unnamed, shape (), no call), so only the exceptions are kept, by node: a constant's or an
-    input's param, a name (None for a constant, which is never named).  `sync` brings the
+    unnamed, shape (), no call), so only the exceptions are kept: a constant's or an input's
+    param by node, and the constants (never named; the names come from the name table at the
+    end).  `sync` brings the
     graph's own columns up to date -- at the end, and before `calls.call` adds nodes its own
     way -- and `absorb` takes in the nodes such a call made."""
 
-    __slots__ = ("g", "args_of", "reached", "half_reached", "positions", "params_at", "named", "synced")
+    __slots__ = ("g", "args_of", "reached", "half_reached", "positions", "params_at", "constants", "synced")
 
     def __init__(self, g: Graph) -> None:
         self.g = g
@@ -516,8 +542,7 @@ class _Columns:
         #: the positions of the nodes from `synced` on
         self.positions: list[int] = []
         self.params_at: dict[int, Any] = {}
-        #: node -> its name: an input's, or the first step's that assigns it (None: a constant)
-        self.named: dict[int, Optional[str]] = {}
+        self.constants: list[int] = []
         #: how many nodes the graph's own columns cover
         self.synced = 0
 
@@ -550,13 +575,18 @@ class _Columns:
             if len(args) == 2 and reached[args[0]] is not reached[args[1]]:
                 self.half_reached.append(j)
             if g.ops[j] == CONST:
-                self.named[j] = None
+                self.constants.append(j)
         self.synced = len(g.ops)
 
     def finish(self) -> None:
         self.sync()
         g = self.g
-        g.names_of[:] = map(self.named.get, range(len(g.ops)))
+        # each node's name is the first in the name table that stands for it: an input's own, else
+        # the first step's that assigns it (names_of[node] = name, in C, the first written last)
+        names_of = g.names_of
+        deque(map(names_of.__setitem__, reversed(g.names.values()), reversed(g.names.keys())), maxlen=0)
+        for i in self.constants:  # never named (``c = 0.5``)
+            names_of[i] = None
         g.kept = Kept(self.args_of, self.reached, self.half_reached)
 
 
@@ -569,8 +599,7 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
     g = Graph()
     cols = _Columns(g)
     ops, memo, names, texts = g.ops, g._memo, g.names, g.texts
-    args_of, reached, positions, params_at, named = cols.args_of, cols.reached, cols.positions, cols.params_at, \
-        cols.named
+    args_of, reached, positions, params_at = cols.args_of, cols.reached, cols.positions, cols.params_at
     ops_append, args_append, reached_append, pos_append = ops.append, args_of.append, reached.append, \
         positions.append
     half_append = cols.half_reached.append
@@ -578,7 +607,7 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
     user_calls: dict[str, int] = {}
     values: list[int] = []
     push, pop = values.append, values.pop
-    templates: dict[str, Optional[tuple[int, tuple]]] = {}
+    templates: dict[str, Optional[tuple[int, tuple, Optional[int]]]] = {}
     templates_get = templates.get
     #: a constant's text -> its node; a function's name -> its 1-argument call's (op, param, key
     #: tail or None), or () when `calls.call` makes it
@@ -622,7 +651,7 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
             pos_append(pos)
             params_at[node] = value
             texts[node] = text
-            named[node] = None
+            cols.constants.append(node)
         return node
 
     def operand(name: str, pos: int) -> int:
@@ -636,7 +665,6 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
         reached_append(True)
         pos_append(pos)
         params_at[node] = name
-        named[node] = name
         g.inputs.append(node)
         return node
 
@@ -682,6 +710,18 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
         cols.absorb()
         return node
 
+    def end(name: Optional[str]) -> tuple[int, Optional[str]]:
+        """A statement ends: its node, named after its target `name` (if any)."""
+        last = pop()
+        if values:
+            raise _Fallback
+        if name is None:
+            return last, None
+        if name in names:
+            raise _Fallback  # assigned twice, or used before it is assigned
+        names[name] = last
+        return last, name
+
     for chunk_start, chunk_end in zip(*_chunks(source)):
         text = source[chunk_start:chunk_end]
         bare = _COMMENT.sub("", text) if "#" in text else text
@@ -707,15 +747,71 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
                 if template is None:
                     return None
             bare_start += len(skeleton) + 1
-            n, code = template
+            n, code, final = template
             for ins in code:
                 kind = ins[0]
-                if kind == _T_NAME:
+                if kind == _T_BIN_NAMES:  # (kind, run a, position a, run b, position b, op, position, key tail)
                     name = runs[r + ins[1]]
-                    node = names_get(name)
-                    push(node if node is not None else operand(name, start + ins[2]))
-                elif kind == _T_BIN:  # (kind, op, position, key tail)
-                    b = pop()
+                    a = names_get(name)
+                    if a is None:
+                        a = operand(name, start + ins[2])
+                    name = runs[r + ins[3]]
+                    b = names_get(name)
+                    if b is None:
+                        b = operand(name, start + ins[4])
+                    key = a << 42 | b << 11 | ins[7]
+                    node = memo_get(key)
+                    if node is None:
+                        node = memo[key] = len(ops)
+                        ops_append(ins[5])
+                        args_append((a, b))
+                        reach = reached[a]
+                        if reach is not reached[b]:
+                            half_append(node)
+                            reach = True
+                        reached_append(reach)
+                        pos_append(start + ins[6])
+                    push(node)
+                elif kind == _T_CALL or kind == _T_CALL_NAME:
+                    # (kind, the name's run, number of arguments, position), or
+                    # (kind, the argument's run, its position, the name's run, position)
+                    if kind == _T_CALL_NAME:
+                        name = runs[r + ins[1]]
+                        a = names_get(name)
+                        push(a if a is not None else operand(name, start + ins[2]))
+                        name, nargs, at = runs[r + ins[3]], 1, start + ins[4]
+                    else:
+                        name, nargs, at = runs[r + ins[1]], ins[2], start + ins[3]
+                    if nargs == 1:
+                        info = unary_get(name)
+                        if info is None:
+                            info = unary[name] = first_call(name, 1, at)
+                        if info:
+                            a = values[-1]
+                            tail = info[2]
+                            key = a << 11 | tail if tail is not None else (info[0], (a,), info[1])
+                            node = memo_get(key)
+                            if node is None:
+                                node = memo[key] = len(ops)
+                                ops_append(info[0])
+                                args_append((a,))
+                                reached_append(reached[a])
+                                pos_append(at)
+                                if info[1] is not None:
+                                    params_at[node] = info[1]
+                            values[-1] = node
+                            continue
+                    push(call(name, nargs, at))
+                elif kind == _T_BIN or kind == _T_BIN_NAME:  # (kind, op, position, key tail), or
+                    # (kind, run b, position b, op, position, key tail)
+                    if kind == _T_BIN:
+                        b = pop()
+                    else:
+                        name = runs[r + ins[1]]
+                        b = names_get(name)
+                        if b is None:
+                            b = operand(name, start + ins[2])
+                        ins = ins[2:]
                     a = values[-1]
                     key = a << 42 | b << 11 | ins[3]
                     node = memo_get(key)
@@ -730,48 +826,29 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
                         reached_append(reach)
                         pos_append(start + ins[2])
                     values[-1] = node
-                elif kind == _T_CALL:  # (kind, the name's run, number of arguments, position)
+                elif kind == _T_NAME:
                     name = runs[r + ins[1]]
-                    if ins[2] == 1:
-                        info = unary_get(name)
-                        if info is None:
-                            info = unary[name] = first_call(name, 1, start + ins[3])
-                        if info:
-                            a = values[-1]
-                            tail = info[2]
-                            key = a << 11 | tail if tail is not None else (info[0], (a,), info[1])
-                            node = memo_get(key)
-                            if node is None:
-                                node = memo[key] = len(ops)
-                                ops_append(info[0])
-                                args_append((a,))
-                                reached_append(reached[a])
-                                pos_append(start + ins[3])
-                                if info[1] is not None:
-                                    params_at[node] = info[1]
-                            values[-1] = node
-                            continue
-                    push(call(name, ins[2], start + ins[3]))
+                    node = names_get(name)
+                    push(node if node is not None else operand(name, start + ins[2]))
                 elif kind == _T_NUM:
                     number_text = runs[r + ins[1]]
                     node = const_get(number_text)
                     push(node if node is not None else number(number_text, start + ins[2]))
                 elif kind == _T_NEG:
                     values[-1] = negate(values[-1], start + ins[1])
-                else:  # the statement ends
-                    last = pop()
-                    if values:
-                        raise _Fallback
-                    t = ins[1]
-                    if t >= 0:
-                        last_target = runs[r + t]
-                        if last_target in names:
-                            raise _Fallback  # assigned twice, or used before it is assigned
-                        names[last_target] = last
-                        if last not in named:
-                            named[last] = last_target
-                    else:
-                        last_target = None
+                else:  # a statement ends before the line does (``;``)
+                    last, last_target = end(runs[r + ins[1]] if ins[1] >= 0 else None)
+            if final is not None:  # the line ends a statement: `end`, written out
+                last = pop()
+                if values:
+                    raise _Fallback
+                if final >= 0:
+                    last_target = runs[r + final]
+                    if last_target in names:
+                        raise _Fallback  # assigned twice, or used before it is assigned
+                    names[last_target] = last
+                else:
+                    last_target = None
             r += n
         if r != len(runs):
             raise _Fallback  # cannot happen: the templates read every name and number
