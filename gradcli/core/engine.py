@@ -37,7 +37,7 @@ from typing import Any, Optional, Sequence
 
 import operator
 from bisect import bisect
-from itertools import compress, count, repeat
+from itertools import compress, count as _count, repeat
 from operator import itemgetter
 
 from ..backends.floats import IEEE, SCALAR, ieee
@@ -63,12 +63,10 @@ class Tape:
         self.graph = graph
         ops, params = graph.ops, graph.params
         self.n = len(ops)
-        node_ids: Sequence[int]
         kept = graph.kept_for_compiling()
-        if kept is not None:
-            node_ids = range(self.n)  # the builder's tuples hold its own ints already
-        else:
-            node_ids = list(range(self.n))  # one int object per node, shared by every instruction
+        node_ids: Sequence[int] = range(self.n)  # with `kept`: the builder's tuples hold its own ints already
+        if kept is None:
+            node_ids = list(node_ids)  # one int object per node, shared by every instruction
             for i in graph.names.values():  # the ints the graph's name table holds already (a chain's every step)
                 node_ids[i] = i
         all_args = graph.all_args(node_ids)
@@ -181,7 +179,7 @@ class Tape:
             #: (gradcli.teach.mistakes reruns a copy of the tape with some partials swapped)
             self._kernel_for = {i: parts for i, _, _, parts in self._reverse() if i in self.array_partials}
 
-    def _reverse_in_bulk(self, rows: dict, computed: bytearray, computed_ops: list[str], ids: Sequence[int],
+    def _reverse_in_bulk(self, rows: dict, computed: bytearray, computed_ops: list[str], ids: Any,
                          code_args: list[tuple[int, ...]], kept: Optional[Kept]) -> bool:
         """The backward lists of a scalar graph made in C, not node by node, where they are the
         forward lists with each node's arity and its row's partials: every computed node live,
@@ -197,11 +195,11 @@ class Tape:
         parts = list(map(_PARTIALS_OF.__getitem__, computed_ops))
         # the binary nodes with a dead argument (their two arguments' reach differ), by index in `ids`
         if kept is not None:  # the builder listed them: a node's index is its id less the leaves before it
-            leaves = list(compress(count(), map(operator.not_, computed)))
+            leaves = list(compress(_count(), map(operator.not_, computed)))
             half: Any = [i - bisect(leaves, i) for i in kept.half_reached]
         else:
             reach = live.__getitem__
-            half = compress(count(), map(_ne, map(reach, map(_first, code_args)), map(reach, map(_last, code_args))))
+            half = compress(_count(), map(_ne, map(reach, map(_first, code_args)), map(reach, map(_last, code_args))))
         for k in half:
             pa, pb = parts[k]
             parts[k] = (pa, None) if live[code_args[k][0]] else (None, pb)
@@ -272,12 +270,15 @@ class Tape:
         graph = self.graph
         values: list = [None] * self.n
         params, names = graph.params, graph.names_of
-        for i, op in enumerate(graph.ops):
-            if op == INPUT:
-                values[i] = env[names[i]]
-            elif op == CONST:
-                values[i] = params[i]
+        for i in graph.inputs:
+            values[i] = env[names[i]]
+        for i in self._constants():
+            values[i] = params[i]
         return values
+
+    def _constants(self) -> list[int]:
+        """The constant nodes' ids (picked out in C)."""
+        return list(compress(_count(), map(CONST.__eq__, self.graph.ops)))
 
     def _float_leaf_values(self, env: dict) -> Any:
         """`_leaf_values` of a scalar graph as an array of C doubles (8 bytes a node, not a
@@ -289,12 +290,11 @@ class Tape:
         params, names = graph.params, graph.names_of
         for i in graph.inputs:
             values[i] = env[names[i]]
-        for i, op in enumerate(graph.ops):
-            if op == CONST:
-                param = params[i]
-                if param.__class__ is not float:
-                    return self._leaf_values(env)
-                values[i] = param
+        for i in self._constants():
+            param = params[i]
+            if param.__class__ is not float:
+                return self._leaf_values(env)
+            values[i] = param
         return values
 
     # ---- forward --------------------------------------------------------------------

@@ -20,7 +20,7 @@ import operator
 from array import array
 from collections import deque
 from itertools import filterfalse
-from typing import Any, Callable, Iterator, NamedTuple, Optional
+from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence
 
 from .elements import index_text  # noqa: F401 - where the graph's readers find it
 from .ops import DEFAULT_AXIS, OPS
@@ -294,7 +294,7 @@ class Graph:
             return (self.argv[start],)
         return tuple(self.argv[start:end])
 
-    def all_args(self, ids: Optional[list[int]] = None) -> list[tuple[int, ...]]:
+    def all_args(self, ids: Optional[Sequence[int]] = None) -> list[tuple[int, ...]]:
         """Every node's argument ids, in one pass (for compiling the graph).  With `ids`
         (``list(range(len(graph)))``), the tuples hold its int objects, one per node,
         instead of a new int for every argument."""

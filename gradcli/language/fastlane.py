@@ -384,16 +384,16 @@ def _fuse(code: list[tuple]) -> list[tuple]:
     out: list[tuple] = []
     for ins in code:
         kind = ins[0]
-        if kind == _T_BIN and out and out[-1][0] == _T_NAME:  # (kind, op, position, key tail)
+        if kind == _T_BIN and out and out[-1][0] == _T_NAME:  # the operands' (run, position) after the BIN's
             b = out.pop()
             if out and out[-1][0] == _T_NAME:
                 a = out.pop()
-                out.append((_T_BIN_NAMES, a[1], a[2], b[1], b[2], *ins[1:]))
+                out.append((_T_BIN_NAMES, *ins[1:], a[1], a[2], b[1], b[2]))
             else:
-                out.append((_T_BIN_NAME, b[1], b[2], *ins[1:]))
+                out.append((_T_BIN_NAME, *ins[1:], b[1], b[2]))
         elif kind == _T_CALL and ins[2] == 1 and out and out[-1][0] == _T_NAME:
             a = out.pop()
-            out.append((_T_CALL_NAME, a[1], a[2], ins[1], ins[3]))
+            out.append((_T_CALL_NAME, *ins[1:], a[1], a[2]))
         else:
             out.append(ins)
     return out
@@ -595,133 +595,7 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
 
     The nodes are made here, not by `Graph.add`: its hash-consing keys (`key_tail`) in the
     graph's own table, and the columns kept by `_Columns`."""
-
-    g = Graph()
-    cols = _Columns(g)
-    ops, memo, names, texts = g.ops, g._memo, g.names, g.texts
-    args_of, reached, positions, params_at = cols.args_of, cols.reached, cols.positions, cols.params_at
-    ops_append, args_append, reached_append, pos_append = ops.append, args_of.append, reached.append, \
-        positions.append
-    half_append = cols.half_reached.append
-    memo_get, names_get = memo.get, names.get
-    user_calls: dict[str, int] = {}
-    values: list[int] = []
-    push, pop = values.append, values.pop
-    templates: dict[str, Optional[tuple[int, tuple, Optional[int]]]] = {}
-    templates_get = templates.get
-    #: a constant's text -> its node; a function's name -> its 1-argument call's (op, param, key
-    #: tail or None), or () when `calls.call` makes it
-    const_nodes: dict[str, int] = {}
-    const_get = const_nodes.get
-    unary: dict[str, tuple] = {}
-    unary_get = unary.get
-    last = -1
-    last_target: Optional[str] = None
-
-    def make(op: str, args: tuple[int, ...], param: Any, pos: int) -> int:
-        """`Graph.add`, into the lane's columns."""
-        if param is None and len(args) == 2:
-            key: Any = args[0] << 42 | args[1] << 11 | key_tail(op, 2)
-        elif param is None and len(args) == 1:
-            key = args[0] << 11 | key_tail(op, 1)
-        else:
-            key = (op, args, param)
-        node = memo_get(key)
-        if node is None:
-            node = memo[key] = len(ops)
-            ops_append(op)
-            args_append(args)
-            reached_append(any(reached[a] for a in args))
-            pos_append(pos)
-            if len(args) == 2 and reached[args[0]] is not reached[args[1]]:
-                half_append(node)
-            if param is not None:
-                params_at[node] = param
-        return node
-
-    def constant(value: float, text: str, pos: int) -> int:
-        """`Graph.const`, into the lane's columns."""
-        key = (CONST, (), value.hex())
-        node = memo_get(key)
-        if node is None:
-            node = memo[key] = len(ops)
-            ops_append(CONST)
-            args_append(())
-            reached_append(False)
-            pos_append(pos)
-            params_at[node] = value
-            texts[node] = text
-            cols.constants.append(node)
-        return node
-
-    def operand(name: str, pos: int) -> int:
-        """A name met for the first time as an operand: a constant (``pi``) or a new input."""
-        value = CONSTANTS.get(name)
-        if value is not None:
-            return constant(value, name, pos)
-        node = names[name] = len(ops)
-        ops_append(INPUT)
-        args_append(())
-        reached_append(True)
-        pos_append(pos)
-        params_at[node] = name
-        g.inputs.append(node)
-        return node
-
-    def number(text: str, pos: int) -> int:
-        value = float(text)
-        if value == _INF:
-            raise _Fallback
-        node = const_nodes[text] = constant(value, text, pos)
-        return node
-
-    def negate(a: int, pos: int) -> int:
-        """Unary minus: -literal is folded into one constant."""
-        param = params_at.get(a) if a >= cols.synced else g.params[a]
-        if ops[a] == CONST and isinstance(param, float):
-            text = texts[a]
-            return constant(-param, text[1:] if text.startswith("-") else "-" + text, pos)
-        return make("neg", (a,), None, pos)
-
-    def first_call(name: str, nargs: int, pos: int) -> tuple:
-        """A function's first call with `nargs` arguments: (op, param, key tail or None) when the
-        lane makes its node, () when `calls.call` does."""
-        if name not in user_calls:
-            user_calls[name] = pos
-        key = (name, nargs)
-        plain = _PLAIN.get(key)
-        if plain is None:
-            plain = _PLAIN[key] = _plain_call(name, nargs) or ()
-        if not plain:
-            return ()
-        return plain[0], plain[1], key_tail(plain[0], 1) if plain[1] is None and nargs == 1 else None
-
-    def call(name: str, nargs: int, pos: int) -> int:
-        """A call's node, its arguments the last `nargs` values (popped)."""
-        args = tuple(values[len(values) - nargs:])
-        del values[len(values) - nargs:]
-        info = first_call(name, nargs, pos)
-        if info:
-            return make(info[0], args, info[1], pos)
-        if name in prelude.NAMES:
-            raise _Fallback
-        cols.sync()
-        node = calls.call(g, name, args, pos, _fail, {})
-        cols.absorb()
-        return node
-
-    def end(name: Optional[str]) -> tuple[int, Optional[str]]:
-        """A statement ends: its node, named after its target `name` (if any)."""
-        last = pop()
-        if values:
-            raise _Fallback
-        if name is None:
-            return last, None
-        if name in names:
-            raise _Fallback  # assigned twice, or used before it is assigned
-        names[name] = last
-        return last, name
-
+    lane = _LineLane()
     for chunk_start, chunk_end in zip(*_chunks(source)):
         text = source[chunk_start:chunk_end]
         bare = _COMMENT.sub("", text) if "#" in text else text
@@ -733,6 +607,157 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
         if skeletons and max(map(len, skeletons)) > _LONGEST_TEMPLATE:
             return None
         runs = _RUN.findall(bare) if _SIGNED_EXPONENT.search(classes) else bare.translate(_SEPARATORS).split()
+        if not lane.lines(chunk_start, bare, skeletons, lengths, runs):
+            return None
+    if not CONSTANTS.keys().isdisjoint(lane.g.names):
+        raise _Fallback  # a constant assigned
+    lane.cols.finish()
+    return _finish(lane.g, lane.user_calls, source, lane.last, lane.last_target, output)
+
+
+class _LineLane:
+    """`_lower_lines`' graph and state, the rare steps as methods (a new input or constant, a
+    call `calls.call` makes, a statement ending before its line does) and the hot loop over a
+    chunk's lines (`lines`)."""
+
+    def __init__(self) -> None:
+        self.g = g = Graph()
+        self.cols = _Columns(g)
+        self.values: list[int] = []
+        self.user_calls: dict[str, int] = {}
+        self.templates: dict[str, Optional[tuple[int, tuple, Optional[int]]]] = {}
+        #: a constant's text -> its node; a function's name -> its 1-argument call's (op, param,
+        #: key tail or None), or () when `calls.call` makes it
+        self.const_nodes: dict[str, int] = {}
+        self.unary: dict[str, tuple] = {}
+        self.last = -1
+        self.last_target: Optional[str] = None
+
+    def make(self, op: str, args: tuple[int, ...], param: Any, pos: int) -> int:
+        """`Graph.add`, into the lane's columns."""
+        if param is None and len(args) == 2:
+            key: Any = args[0] << 42 | args[1] << 11 | key_tail(op, 2)
+        elif param is None and len(args) == 1:
+            key = args[0] << 11 | key_tail(op, 1)
+        else:
+            key = (op, args, param)
+        g, cols = self.g, self.cols
+        node = g._memo.get(key)
+        if node is None:
+            node = g._memo[key] = len(g.ops)
+            g.ops.append(op)
+            cols.args_of.append(args)
+            reached = cols.reached
+            reached.append(any(reached[a] for a in args))
+            cols.positions.append(pos)
+            if param is not None:
+                cols.params_at[node] = param
+            if len(args) == 2 and reached[args[0]] is not reached[args[1]]:
+                cols.half_reached.append(node)
+        return node
+
+    def constant(self, value: float, text: str, pos: int) -> int:
+        """`Graph.const`, into the lane's columns."""
+        key = (CONST, (), value.hex())
+        g, cols = self.g, self.cols
+        node = g._memo.get(key)
+        if node is None:
+            node = g._memo[key] = len(g.ops)
+            g.ops.append(CONST)
+            cols.args_of.append(())
+            cols.reached.append(False)
+            cols.positions.append(pos)
+            cols.params_at[node] = value
+            g.texts[node] = text
+            cols.constants.append(node)
+        return node
+
+    def operand(self, name: str, pos: int) -> int:
+        """A name met for the first time as an operand: a constant (``pi``) or a new input."""
+        value = CONSTANTS.get(name)
+        if value is not None:
+            return self.constant(value, name, pos)
+        g, cols = self.g, self.cols
+        node = g.names[name] = len(g.ops)
+        g.ops.append(INPUT)
+        cols.args_of.append(())
+        cols.reached.append(True)
+        cols.positions.append(pos)
+        cols.params_at[node] = name
+        g.inputs.append(node)
+        return node
+
+    def number(self, text: str, pos: int) -> int:
+        value = float(text)
+        if value == _INF:
+            raise _Fallback
+        node = self.const_nodes[text] = self.constant(value, text, pos)
+        return node
+
+    def negate(self, a: int, pos: int) -> int:
+        """Unary minus: -literal is folded into one constant."""
+        g = self.g
+        param = self.cols.params_at.get(a) if a >= self.cols.synced else g.params[a]
+        if g.ops[a] == CONST and isinstance(param, float):
+            text = g.texts[a]
+            return self.constant(-param, text[1:] if text.startswith("-") else "-" + text, pos)
+        return self.make("neg", (a,), None, pos)
+
+    def first_call(self, name: str, nargs: int, pos: int) -> tuple:
+        """A function's first call with `nargs` arguments: (op, param, key tail or None) when the
+        lane makes its node, () when `calls.call` does."""
+        if name not in self.user_calls:
+            self.user_calls[name] = pos
+        key = (name, nargs)
+        plain = _PLAIN.get(key)
+        if plain is None:
+            plain = _PLAIN[key] = _plain_call(name, nargs) or ()
+        if not plain:
+            return ()
+        return plain[0], plain[1], key_tail(plain[0], 1) if plain[1] is None and nargs == 1 else None
+
+    def call(self, name: str, nargs: int, pos: int) -> int:
+        """A call's node, its arguments the last `nargs` values (popped)."""
+        values = self.values
+        args = tuple(values[len(values) - nargs:])
+        del values[len(values) - nargs:]
+        info = self.first_call(name, nargs, pos)
+        if info:
+            return self.make(info[0], args, info[1], pos)
+        if name in prelude.NAMES:
+            raise _Fallback
+        self.cols.sync()
+        node = calls.call(self.g, name, args, pos, _fail, {})
+        self.cols.absorb()
+        return node
+
+    def end(self, name: Optional[str]) -> tuple[int, Optional[str]]:
+        """A statement ends: its node, named after its target `name` (if any)."""
+        last = self.values.pop()
+        if self.values:
+            raise _Fallback
+        if name is None:
+            return last, None
+        if name in self.g.names:
+            raise _Fallback  # assigned twice, or used before it is assigned
+        self.g.names[name] = last
+        return last, name
+
+    def lines(self, chunk_start: int, bare: str, skeletons: list[str], lengths: list[int], runs: list[str]) -> bool:
+        """The nodes of a chunk's lines (`bare`: its text without comments, `runs`: its names and
+        numbers); False when a line is not a template."""
+        g, cols, values = self.g, self.cols, self.values
+        ops, memo, names = g.ops, g._memo, g.names
+        reached, params_at = cols.reached, cols.params_at
+        ops_append, args_append, reached_append, pos_append = ops.append, cols.args_of.append, reached.append, \
+            cols.positions.append
+        half_append = cols.half_reached.append
+        memo_get, names_get = memo.get, names.get
+        push, pop = values.append, values.pop
+        templates = self.templates
+        templates_get, const_get, unary, operand = templates.get, self.const_nodes.get, self.unary, self.operand
+        unary_get = unary.get
+        last, last_target = self.last, self.last_target
         r = 0
         line_start = chunk_start
         bare_start = 0  # where the line starts in `bare` (earlier comments removed)
@@ -742,50 +767,53 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
             template = templates_get(skeleton)
             if template is None:
                 if skeleton in templates:
-                    return None
+                    return False
                 template = templates[skeleton] = _compile_line(bare[bare_start:bare_start + len(skeleton)])
                 if template is None:
-                    return None
+                    return False
             bare_start += len(skeleton) + 1
             n, code, final = template
             for ins in code:
                 kind = ins[0]
-                if kind == _T_BIN_NAMES:  # (kind, run a, position a, run b, position b, op, position, key tail)
-                    name = runs[r + ins[1]]
-                    a = names_get(name)
-                    if a is None:
-                        a = operand(name, start + ins[2])
-                    name = runs[r + ins[3]]
-                    b = names_get(name)
-                    if b is None:
-                        b = operand(name, start + ins[4])
-                    key = a << 42 | b << 11 | ins[7]
+                if kind == _T_BIN_NAMES or kind == _T_BIN_NAME or kind == _T_BIN:
+                    # (kind, op, position, key tail), then the second operand's (run, position) for
+                    # _T_BIN_NAME, the first's and the second's for _T_BIN_NAMES
+                    if kind == _T_BIN:
+                        b = pop()
+                    else:
+                        if kind == _T_BIN_NAMES:
+                            name = runs[r + ins[4]]
+                            a = names_get(name)
+                            push(a if a is not None else operand(name, start + ins[5]))
+                        name = runs[r + ins[-2]]
+                        found = names_get(name)
+                        b = found if found is not None else operand(name, start + ins[-1])
+                    a = values[-1]
+                    key = a << 42 | b << 11 | ins[3]
                     node = memo_get(key)
                     if node is None:
                         node = memo[key] = len(ops)
-                        ops_append(ins[5])
+                        ops_append(ins[1])
                         args_append((a, b))
                         reach = reached[a]
                         if reach is not reached[b]:
                             half_append(node)
                             reach = True
                         reached_append(reach)
-                        pos_append(start + ins[6])
-                    push(node)
+                        pos_append(start + ins[2])
+                    values[-1] = node
                 elif kind == _T_CALL or kind == _T_CALL_NAME:
-                    # (kind, the name's run, number of arguments, position), or
-                    # (kind, the argument's run, its position, the name's run, position)
+                    # (kind, the name's run, number of arguments, position), then the argument's
+                    # (run, position) for _T_CALL_NAME
                     if kind == _T_CALL_NAME:
-                        name = runs[r + ins[1]]
+                        name = runs[r + ins[4]]
                         a = names_get(name)
-                        push(a if a is not None else operand(name, start + ins[2]))
-                        name, nargs, at = runs[r + ins[3]], 1, start + ins[4]
-                    else:
-                        name, nargs, at = runs[r + ins[1]], ins[2], start + ins[3]
-                    if nargs == 1:
+                        push(a if a is not None else operand(name, start + ins[5]))
+                    name, at = runs[r + ins[1]], start + ins[3]
+                    if ins[2] == 1:
                         info = unary_get(name)
                         if info is None:
-                            info = unary[name] = first_call(name, 1, at)
+                            info = unary[name] = self.first_call(name, 1, at)
                         if info:
                             a = values[-1]
                             tail = info[2]
@@ -801,31 +829,7 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
                                     params_at[node] = info[1]
                             values[-1] = node
                             continue
-                    push(call(name, nargs, at))
-                elif kind == _T_BIN or kind == _T_BIN_NAME:  # (kind, op, position, key tail), or
-                    # (kind, run b, position b, op, position, key tail)
-                    if kind == _T_BIN:
-                        b = pop()
-                    else:
-                        name = runs[r + ins[1]]
-                        b = names_get(name)
-                        if b is None:
-                            b = operand(name, start + ins[2])
-                        ins = ins[2:]
-                    a = values[-1]
-                    key = a << 42 | b << 11 | ins[3]
-                    node = memo_get(key)
-                    if node is None:
-                        node = memo[key] = len(ops)
-                        ops_append(ins[1])
-                        args_append((a, b))
-                        reach = reached[a]
-                        if reach is not reached[b]:
-                            half_append(node)
-                            reach = True
-                        reached_append(reach)
-                        pos_append(start + ins[2])
-                    values[-1] = node
+                    push(self.call(name, ins[2], at))
                 elif kind == _T_NAME:
                     name = runs[r + ins[1]]
                     node = names_get(name)
@@ -833,11 +837,11 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
                 elif kind == _T_NUM:
                     number_text = runs[r + ins[1]]
                     node = const_get(number_text)
-                    push(node if node is not None else number(number_text, start + ins[2]))
+                    push(node if node is not None else self.number(number_text, start + ins[2]))
                 elif kind == _T_NEG:
-                    values[-1] = negate(values[-1], start + ins[1])
+                    values[-1] = self.negate(values[-1], start + ins[1])
                 else:  # a statement ends before the line does (``;``)
-                    last, last_target = end(runs[r + ins[1]] if ins[1] >= 0 else None)
+                    last, last_target = self.end(runs[r + ins[1]] if ins[1] >= 0 else None)
             if final is not None:  # the line ends a statement: `end`, written out
                 last = pop()
                 if values:
@@ -852,7 +856,5 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
             r += n
         if r != len(runs):
             raise _Fallback  # cannot happen: the templates read every name and number
-    if not CONSTANTS.keys().isdisjoint(names):
-        raise _Fallback  # a constant assigned
-    cols.finish()
-    return _finish(g, user_calls, source, last, last_target, output)
+        self.last, self.last_target = last, last_target
+        return True
