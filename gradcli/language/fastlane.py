@@ -30,7 +30,8 @@ from __future__ import annotations
 import re
 from collections import deque
 from functools import partial
-from itertools import accumulate, chain, islice, repeat
+from array import array
+from itertools import accumulate, chain, repeat
 from typing import Any, Optional
 
 from ..core.graph import CONST, INPUT, Graph, Kept, key_tail
@@ -521,15 +522,14 @@ def _compile_line(line: str) -> Optional[tuple[int, tuple, Optional[int]]]:
 
 class _Columns:
     """The graph's columns while `_lower_lines` makes the nodes itself.  The hot loop appends
-    each node's op to the graph, and its argument tuple, whether an input reaches it and its
-    position to three lists here; the rest is the same for nearly every node (param None,
+    each node's op and position to the graph, and its argument tuple and whether an input
+    reaches it to two lists here; the rest is the same for nearly every node (param None,
     unnamed, shape (), no call), so only the exceptions are kept: a constant's or an input's
     param by node, and the constants (never named; the names come from the name table at the
-    end).  `sync` brings the
-    graph's own columns up to date -- at the end, and before `calls.call` adds nodes its own
-    way -- and `absorb` takes in the nodes such a call made."""
+    end).  `sync` brings the graph's other columns up to date -- at the end, and before
+    `calls.call` adds nodes its own way -- and `absorb` takes in the nodes such a call made."""
 
-    __slots__ = ("g", "args_of", "reached", "half_reached", "positions", "params_at", "constants", "synced")
+    __slots__ = ("g", "args_of", "reached", "half_reached", "params_at", "constants", "synced")
 
     def __init__(self, g: Graph) -> None:
         self.g = g
@@ -539,8 +539,6 @@ class _Columns:
         self.reached: list[bool] = []
         #: the nodes of two arguments an input reaches one of only
         self.half_reached: list[int] = []
-        #: the positions of the nodes from `synced` on
-        self.positions: list[int] = []
         self.params_at: dict[int, Any] = {}
         self.constants: list[int] = []
         #: how many nodes the graph's own columns cover
@@ -550,11 +548,11 @@ class _Columns:
         g, k = self.g, self.synced
         n = len(g.ops)
         new = self.args_of if k == 0 else self.args_of[k:]
-        start = len(g.argv)
-        g.argv.extend(chain.from_iterable(new))
-        g.arg_end.extend(islice(accumulate(map(len, new), initial=start), 1, None))
-        g.positions.extend(self.positions)
-        self.positions.clear()
+        # (arrays filled from lists: `fromlist` is the fastest way in)
+        ends = list(accumulate(map(len, new), initial=len(g.argv)))
+        del ends[0]
+        g.argv.fromlist(list(chain.from_iterable(new)))
+        g.arg_end.fromlist(ends)
         params = g.params
         params.extend(repeat(None, n - len(params)))
         for i, param in self.params_at.items():
@@ -562,7 +560,7 @@ class _Columns:
         self.params_at.clear()
         g.names_of.extend(repeat(None, n - len(g.names_of)))
         g.shapes.extend(repeat((), n - len(g.shapes)))
-        g.call_of.extend(repeat(-1, n - len(g.call_of)))
+        g.call_of.extend(array("i", [-1]) * (n - len(g.call_of)))
         self.synced = n
 
     def absorb(self) -> None:
@@ -649,7 +647,7 @@ class _LineLane:
             cols.args_of.append(args)
             reached = cols.reached
             reached.append(any(reached[a] for a in args))
-            cols.positions.append(pos)
+            g.positions.append(pos)
             if param is not None:
                 cols.params_at[node] = param
             if len(args) == 2 and reached[args[0]] is not reached[args[1]]:
@@ -666,7 +664,7 @@ class _LineLane:
             g.ops.append(CONST)
             cols.args_of.append(())
             cols.reached.append(False)
-            cols.positions.append(pos)
+            g.positions.append(pos)
             cols.params_at[node] = value
             g.texts[node] = text
             cols.constants.append(node)
@@ -682,7 +680,7 @@ class _LineLane:
         g.ops.append(INPUT)
         cols.args_of.append(())
         cols.reached.append(True)
-        cols.positions.append(pos)
+        g.positions.append(pos)
         cols.params_at[node] = name
         g.inputs.append(node)
         return node
@@ -750,7 +748,7 @@ class _LineLane:
         ops, memo, names = g.ops, g._memo, g.names
         reached, params_at = cols.reached, cols.params_at
         ops_append, args_append, reached_append, pos_append = ops.append, cols.args_of.append, reached.append, \
-            cols.positions.append
+            g.positions.append
         half_append = cols.half_reached.append
         memo_get, names_get = memo.get, names.get
         push, pop = values.append, values.pop
