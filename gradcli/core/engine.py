@@ -156,6 +156,7 @@ class Tape:
             else:  # elementwise and variadic
                 append_reverse((i, 0, args, op.partials))
         del computed_ops
+        graph.kept = kept = None  # compiled: its lists are ours now, or dropped
         if scalar:
             del all_args  # the computed nodes' tuples are in `code_args`; only the array walk reads the rest
         if len(rev_ids) == len(ids):  # every computed node is live: share the forward lists

@@ -198,7 +198,8 @@ class Graph:
         self.call = -1
         self._memo: dict = {}
         #: what the builder kept for compiling, when it made it anyway (the fast lane does); read
-        #: only while it covers every node (`kept_for_compiling`), dropped by `pruned`
+        #: only while it covers every node (`kept_for_compiling`), dropped by `pruned` and by the
+        #: `Tape` that compiles the graph (a long program's lists are large; another Tape makes its own)
         self.kept: Optional[Kept] = None
 
     @property

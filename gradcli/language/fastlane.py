@@ -520,6 +520,10 @@ def _compile_line(line: str) -> Optional[tuple[int, tuple, Optional[int]]]:
     return runs, tuple(_fuse(code)), target
 
 
+#: nodes whose columns `_Columns.sync` fills at a time
+_BLOCK = 1 << 14
+
+
 class _Columns:
     """The graph's columns while `_lower_lines` makes the nodes itself.  The hot loop appends
     each node's op and position to the graph, and its argument tuple and whether an input
@@ -547,12 +551,13 @@ class _Columns:
     def sync(self) -> None:
         g, k = self.g, self.synced
         n = len(g.ops)
-        new = self.args_of if k == 0 else self.args_of[k:]
-        # (arrays filled from lists: `fromlist` is the fastest way in)
-        ends = list(accumulate(map(len, new), initial=len(g.argv)))
-        del ends[0]
-        g.argv.fromlist(list(chain.from_iterable(new)))
-        g.arg_end.fromlist(ends)
+        args_of = self.args_of
+        for block in range(k, n, _BLOCK):  # `fromlist` is the fastest way into an array; a block's
+            new = args_of[block:block + _BLOCK]  # lists at a time (a long program's would be large)
+            ends = list(accumulate(map(len, new), initial=len(g.argv)))
+            del ends[0]
+            g.argv.fromlist(list(chain.from_iterable(new)))
+            g.arg_end.fromlist(ends)
         params = g.params
         params.extend(repeat(None, n - len(params)))
         for i, param in self.params_at.items():
@@ -577,8 +582,9 @@ class _Columns:
         self.synced = len(g.ops)
 
     def finish(self) -> None:
-        self.sync()
         g = self.g
+        g._memo = {}  # no node is added now (freed before the columns are filled: a long program's is large)
+        self.sync()
         # each node's name is the first in the name table that stands for it: an input's own, else
         # the first step's that assigns it (names_of[node] = name, in C, the first written last)
         names_of = g.names_of
