@@ -364,9 +364,15 @@ _CLASSES = str.maketrans({**{c: "n" for c in "abcdfghijklmnopqrstuvwxyzABCDFGHIJ
 _RUN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 #: the same, faster, for a text whose lines are all templates: there a name or a number ends at
 #: a blank, an operator or the line's end, so splitting at those finds them, unless a number
-#: has a signed exponent (1e-3: `_SIGNED_EXPONENT` in the skeleton), whose sign would split it
+#: has a signed exponent (1e-3: `_signed_exponent` of the skeleton), whose sign would split it
 _SEPARATORS = str.maketrans(dict.fromkeys("-+*/^@()=<>!,;", " "))
-_SIGNED_EXPONENT = re.compile(r"[d.]e[-+]")
+_SIGNED_EXPONENTS = ("de-", "de+", ".e-", ".e+")
+
+
+def _signed_exponent(classes: str) -> bool:
+    """Does a skeleton hold a signed exponent (or a name ending in e, then + or -)?  Four string
+    searches, much faster than a regular expression that starts with a class of characters."""
+    return any(map(classes.__contains__, _SIGNED_EXPONENTS))
 _COMMENT = re.compile(r"#[^\n]*")
 
 #: a longer line (a 10^6-term sum on one line, say) is read by the token lane: its template
@@ -610,7 +616,7 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
             del skeletons[-1], lengths[-1]
         if skeletons and max(map(len, skeletons)) > _LONGEST_TEMPLATE:
             return None
-        runs = _RUN.findall(bare) if _SIGNED_EXPONENT.search(classes) else bare.translate(_SEPARATORS).split()
+        runs = _RUN.findall(bare) if _signed_exponent(classes) else bare.translate(_SEPARATORS).split()
         if not lane.lines(chunk_start, bare, skeletons, lengths, runs):
             return None
     if not CONSTANTS.keys().isdisjoint(lane.g.names):
