@@ -39,6 +39,7 @@ def key_tail(op: str, arity: int) -> int:
     (the fast lane makes the keys itself, into the same table)."""
     return _OPCODE[op] << 1 | (arity == 2)
 
+
 class Kept(NamedTuple):
     """What a graph's builder kept for compiling it, having made it anyway (`Graph.kept`)."""
 

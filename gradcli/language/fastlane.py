@@ -11,9 +11,12 @@ postfix object is made, and the only name table is the graph's own.
 
 Two lanes, tried in turn: `_lower_lines` compiles each distinct line *skeleton* (the
 line with letters and digits replaced by their class) once into a template of postfix
-steps and replays it for every line of that shape, taking the names and numbers from one
-`findall`; `_lower` reads any program of the language token by token (statements that
-go on past a line end, say).
+steps (the commonest runs fused into one) and replays it for every line of that shape,
+taking the names and numbers from one split of the text; it makes the nodes itself,
+with `Graph.add`'s hash-consing keys, and fills the graph's columns in bulk at the end
+(`_Columns`), keeping what compiling needs (`Graph.kept`: the argument tuples and which
+nodes an input reaches) so that `Tape` has little left to do.  `_lower` reads any
+program of the language token by token (statements that go on past a line end, say).
 
 It is a lane of the same road, not another road: anything it does not handle -- a
 ``def``, a prelude call, brackets, ``.T``, a non-ASCII character -- and every error
