@@ -77,6 +77,7 @@ class Tape:
         self.live: Any = graph.depends_on_input(all_args, compact)
         if not INTEGER_ARGS.keys().isdisjoint(ops):  # a scan in C, not a generator per node
             self.live = _differentiable(graph)
+            kept = None  # its half-reached nodes are by input reach, which this is not
         #: the graph's own list when no node has a shape yet (a scalar program: 8 bytes a node saved)
         self.shapes = graph.shapes if not any(graph.shapes) else list(graph.shapes)
         #: True when every node is a scalar and every op elementwise: the fast float-only path
