@@ -148,7 +148,8 @@ class Tape:
                     rev_args.append(args)
                     rev_parts.append(partials)  # the row's own tuple, known by identity
                 else:
-                    append_reverse((i, n, args, tuple(p if live[a] else None for p, a in zip(partials, args))))
+                    append_reverse((i, n, args, _half(partials, live[args[0]]) if n == 2 else
+                                    tuple(p if live[a] else None for p, a in zip(partials, args))))
             elif not op.elementwise:
                 vjps = op.vjp if op.variadic else tuple(
                     v if live[a] else None for v, a in zip(op.vjp, args)  # type: ignore[arg-type]
@@ -203,8 +204,7 @@ class Tape:
             reach = live.__getitem__
             half = compress(_count(), map(_ne, map(reach, map(_first, code_args)), map(reach, map(_last, code_args))))
         for k in half:
-            pa, pb = parts[k]
-            parts[k] = (pa, None) if live[code_args[k][0]] else (None, pb)
+            parts[k] = _half(parts[k], live[code_args[k][0]])
         self._rev_ids, self._rev_args, self._rev_parts = ids, code_args, parts
         self._rev_kinds = array("b", kinds) if self.compact else kinds
         return True
@@ -419,6 +419,14 @@ class Tape:
                     adjoint[args[0]] += g * cos(values[args[0]])
                 elif parts is _NEG:
                     adjoint[args[0]] -= g
+                elif parts is _MUL_SECOND:  # 0.5 * x: the first argument a constant
+                    adjoint[args[1]] += g * values[args[0]]
+                elif parts is _SUB_FIRST or parts is _ADD_FIRST:  # x - 1, x + 1
+                    adjoint[args[0]] += g
+                elif parts is _MUL_FIRST:
+                    adjoint[args[0]] += g * values[args[1]]
+                elif parts is _ADD_SECOND:
+                    adjoint[args[1]] += g
                 elif kind == 2:
                     a, b = args
                     pa, pb = parts
@@ -577,10 +585,26 @@ _PARTIALS_OF = {name: op.partials for name, op in OPS.items()}
 _first, _last = itemgetter(0), itemgetter(-1)
 _ne = operator.ne
 
+#: (a row's partials of two arguments, is the first argument the live one) -> the partials
+#: with None for the other (one tuple for each: the float walk knows the commonest by identity)
+_HALVES: dict[tuple, tuple] = {}
+
+
+def _half(partials: tuple, first_live: Any) -> tuple:
+    """The partials of a binary node that an input reaches through one argument only."""
+    key = (partials, bool(first_live))
+    found = _HALVES.get(key)
+    if found is None:
+        found = _HALVES[key] = (partials[0], None) if first_live else (None, partials[1])
+    return found
+
+
 # The partials tuples of the ops the float walk writes out (`Tape._backward_floats`).
 _MUL, _ADD, _SUB, _NEG = OPS["mul"].partials, OPS["add"].partials, OPS["sub"].partials, OPS["neg"].partials
 _TANH, _SIGMOID, _EXP, _SIN = OPS["tanh"].partials, OPS["sigmoid"].partials, OPS["exp"].partials, OPS["sin"].partials
 _cos = math.cos
+_MUL_FIRST, _MUL_SECOND = _half(_MUL, True), _half(_MUL, False)
+_ADD_FIRST, _ADD_SECOND, _SUB_FIRST = _half(_ADD, True), _half(_ADD, False), _half(_SUB, True)
 
 
 def local_partials(m, kind: int, parts, xs: list, out) -> list:
