@@ -590,7 +590,7 @@ _ne = operator.ne
 _HALVES: dict[tuple, tuple] = {}
 
 
-def _half(partials: tuple, first_live: Any) -> tuple:
+def _half(partials: Any, first_live: Any) -> tuple:
     """The partials of a binary node that an input reaches through one argument only."""
     key = (partials, bool(first_live))
     found = _HALVES.get(key)
