@@ -130,10 +130,8 @@ class Tape:
         for name in set(computed_ops):
             op = OPS[name]
             rows[name] = (op, getattr(SCALAR, name) if scalar else None, op.elementwise and not op.variadic, op.partials)
-        if scalar:
-            fns.extend(map(_float_function, map(rows.__getitem__, computed_ops)))
-        else:
-            fns.extend(map(self._forward_function, ids))
+        fns.extend(map(_float_function, map(rows.__getitem__, computed_ops)) if scalar else
+                   map(self._forward_function, ids))
         bulk = scalar and self._reverse_in_bulk(rows, computed, computed_ops, ids, code_args, kept)
         del computed
         for i, name, args in zip(() if bulk else ids, computed_ops, code_args):
