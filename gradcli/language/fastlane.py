@@ -548,7 +548,7 @@ class _Columns:
     def __init__(self, g: Graph) -> None:
         self.g = g
         #: every node's argument tuple, and whether an input reaches it (the graph keeps both
-        #: for compiling: `Graph.arg_tuples`, `Graph.reached`)
+        #: for compiling: `Graph.kept`)
         self.args_of: list[tuple[int, ...]] = []
         self.reached: list[bool] = []
         #: the nodes of two arguments an input reaches one of only
@@ -559,6 +559,7 @@ class _Columns:
         self.synced = 0
 
     def sync(self) -> None:
+        """The graph's columns for every node made so far."""
         g, k = self.g, self.synced
         n = len(g.ops)
         args_of = self.args_of
@@ -592,6 +593,7 @@ class _Columns:
         self.synced = len(g.ops)
 
     def finish(self) -> None:
+        """The graph's columns complete, its names set, what compiling needs kept."""
         g = self.g
         g._memo = {}  # no node is added now (freed before the columns are filled: a long program's is large)
         self.sync()
