@@ -472,3 +472,14 @@ def test_a_plain_number_binding_is_the_expression_s_value(text):
     value = constant_value(text, "binding x")
     assert value.__class__ is float and math.copysign(1.0, value) == math.copysign(1.0, general)
     assert value == general, text
+
+
+def test_op_names_follow_the_nodes_added():
+    g = Graph()
+    assert g.op_names() == frozenset()
+    x = g.input("x")
+    assert g.op_names() == {"input"}
+    g.add("sin", (x,))
+    g.const(2.0, "2")
+    assert g.op_names() == {"input", "sin", "const"}
+    assert g.op_names() is g.op_names()  # kept while no node is added

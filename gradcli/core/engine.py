@@ -75,14 +75,14 @@ class Tape:
         self.compact = compact = self.n >= COMPACT_FROM
         #: for each node: does an input reach it (True or 1) or not (False or 0)?
         self.live: Any = graph.depends_on_input(all_args, compact)
-        if not INTEGER_ARGS.keys().isdisjoint(ops):  # a scan in C, not a generator per node
+        if not INTEGER_ARGS.keys().isdisjoint(graph.op_names()):
             self.live = _differentiable(graph)
             kept = None  # its half-reached nodes are by input reach, which this is not
         #: the graph's own list when no node has a shape yet (a scalar program: 8 bytes a node saved)
         self.shapes = graph.shapes if not any(graph.shapes) else list(graph.shapes)
         #: True when every node is a scalar and every op elementwise: the fast float-only path
         self.scalar = not any(self.shapes) and all(
-            op in (INPUT, CONST) or OPS[op].elementwise for op in set(ops)
+            op in (INPUT, CONST) or OPS[op].elementwise for op in graph.op_names()
         )
         self.array = None if self.scalar else _array_backend()
         #: forward instructions for computed nodes, as three lists (node ids, functions,

@@ -202,6 +202,7 @@ class Graph:
         #: only while it covers every node (`kept_for_compiling`), dropped by `pruned` and by the
         #: `Tape` that compiles the graph (a long program's lists are large; another Tape makes its own)
         self.kept: Optional[Kept] = None
+        self._op_names: tuple[int, frozenset[str]] = (0, frozenset())
 
     @property
     def nodes(self) -> _Nodes:
@@ -313,6 +314,13 @@ class Graph:
                        else tuple(argv[start:end]))
             start = end
         return out
+
+    def op_names(self) -> frozenset[str]:
+        """The distinct ops of the nodes (one scan, kept until a node is added: several readers
+        ask, and a long program's scan is not free)."""
+        if self._op_names[0] != len(self.ops):
+            self._op_names = (len(self.ops), frozenset(self.ops))
+        return self._op_names[1]
 
     def kept_for_compiling(self) -> Optional["Kept"]:
         """`kept`, if it covers every node (no node was added after it)."""

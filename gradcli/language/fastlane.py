@@ -625,7 +625,7 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
         runs = _RUN.findall(bare) if _signed_exponent(classes) else bare.translate(_SEPARATORS).split()
         if not lane.lines(chunk_start, bare, skeletons, lengths, runs):
             return None
-    if not CONSTANTS.keys().isdisjoint(lane.g.names):
+    if not lane.g.names.keys().isdisjoint(CONSTANTS.keys()):  # (the views: the shorter is read)
         raise _Fallback  # a constant assigned
     lane.cols.finish()
     return _finish(lane.g, lane.user_calls, source, lane.last, lane.last_target, output)
