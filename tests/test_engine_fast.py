@@ -27,7 +27,7 @@ TEMPLATES = [
     "max({a}, {b})", "({a})^2", "where({a} > 0, {a}, {b})", "clip({a}, -0.5, 0.5)",
 ]
 INLINE = [engine._MUL, engine._ADD, engine._SUB, engine._NEG, engine._TANH, engine._SIGMOID, engine._EXP,
-          engine._SIN]
+          engine._SIN, engine._MUL_FIRST, engine._MUL_SECOND, engine._ADD_FIRST, engine._ADD_SECOND, engine._SUB_FIRST]
 
 
 def random_program(seed: int, statements: int = 60) -> tuple[str, dict[str, float]]:

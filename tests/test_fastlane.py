@@ -129,8 +129,85 @@ def test_fast_lane_on_valid_programs(source, output):
     if general[0] == "ok":
         assert fast is not None, source  # the fast lane's own language: it takes them all
         assert general == ("ok", _tables(fast)), source
+        _assert_kept_is_the_graph_s(fast)
+        _assert_same_tape(Tape(fast), Tape(lower(parse(source), output)))
     else:
         assert fast is None, source
+
+
+def _assert_kept_is_the_graph_s(g: Graph) -> None:
+    """What the fast lane keeps for compiling (`Graph.kept`) is what the columns say."""
+    kept = g.kept_for_compiling()
+    if kept is None:  # pruned to a new graph: nothing kept
+        assert g.kept is None
+        return
+    g.kept = None
+    try:
+        args, reached = g.all_args(), g.depends_on_input()
+    finally:
+        g.kept = kept
+    assert kept.args == args and kept.reached == reached
+    assert all(type(a) is bool for a in kept.reached)
+    assert kept.half_reached == [i for i, a in enumerate(args) if len(a) == 2 and reached[a[0]] != reached[a[1]]]
+
+
+def _assert_same_tape(a: Tape, b: Tape) -> None:
+    """Two tapes with the same forward and backward instructions (the partials by identity)."""
+    assert list(a.code) == list(b.code) and a.live == b.live
+    assert [(i, k, args, [id(p) for p in (parts if isinstance(parts, tuple) else (parts,))])
+            for i, k, args, parts in a._reverse()] == \
+        [(i, k, args, [id(p) for p in (parts if isinstance(parts, tuple) else (parts,))])
+         for i, k, args, parts in b._reverse()]
+
+
+def test_the_backward_lists_made_in_bulk_are_the_loop_s(monkeypatch):
+    """`Tape._reverse_in_bulk` (with the lane's kept lists, and from the columns alone) makes the
+    instructions the node-by-node loop makes, dead arguments (constants) and all."""
+    from dag import random_program
+
+    source, _ = random_program(3000, seed=3)
+    source += "c = 2\nk = c * out + 0.5 * (pi - out) + leaky_relu(out) + out ^ 2 + exp(-out)\n"
+    bulk = []
+    real = Tape._reverse_in_bulk
+
+    def spy(*args):
+        bulk.append(real(*args))
+        return bulk[-1]
+
+    with monkeypatch.context() as m:
+        m.setattr(Tape, "_reverse_in_bulk", lambda *args: False)
+        loop = Tape(lower(parse(source)))
+    monkeypatch.setattr(Tape, "_reverse_in_bulk", spy)
+    fast = lower_fast(source)
+    assert fast is not None and fast.kept_for_compiling() is not None
+    _assert_same_tape(Tape(fast), loop)
+    assert fast.kept is None  # the tape took it
+    _assert_same_tape(Tape(fast), loop)  # and compiles again without it, from the columns
+    _assert_same_tape(Tape(lower(parse(source))), loop)
+    assert bulk == [True, True, True]
+    Tape(lower(parse("y = max(x, 1) * x")))  # a variadic op: the loop's
+    Tape(lower(parse("c = 2 * 3\ny = c * x")))  # a computed node no input reaches: the loop's
+    assert bulk[3:] == [False, False]
+
+
+def test_the_lane_s_constants_and_calls_share_the_graph_s_hash_consing():
+    """Nodes the lane makes and nodes `calls.call` makes the general way (a default argument's
+    constant) are one table: equal nodes are one node, whoever made them."""
+    source = ("a = leaky_relu(x) + 0.01 * leaky_relu(x, 0.01)\nb = 0.01 + elu(x) * elu(x, 1) - 1\n"
+              "c = -0.01 + max(x, 0.01) + leaky_relu(a)\nd = a * b * c\n")
+    fast = lower_fast(source)
+    assert fast is not None and _tables(fast) == _tables(lower(parse(source)))
+    assert fast.ops.count("const") == len(set(fast.params[i] for i, op in enumerate(fast.ops) if op == "const"))
+
+
+@pytest.mark.parametrize("source", [
+    "y = 1e-3 * x + 2.5E+2 * x\nz = y - .5e-1",  # signed exponents: the runs by the regular expression
+    "v1e = x\ny = v1e-2*x",  # a name ending in e, then minus: the same
+    "y = x\t*\t2.\nz = y*.5 # 1e-3\nw = z*007",
+])
+def test_runs_of_lines_with_signed_exponents_and_odd_numbers(source):
+    fast = lower_fast(source)
+    assert fast is not None and _tables(fast) == _tables(lower(parse(source)))
 
 
 def test_the_fast_lane_takes_plain_programs():
@@ -376,3 +453,33 @@ def test_short_programs_skip_the_fast_lane_and_long_ones_take_it(monkeypatch):
     assert _tables(lower_source(short)) == _tables(lower(parse(short)))
     assert _tables(lower_source(long)) == _tables(lower(parse(long)))
     assert calls == [long]
+
+
+# ---- bindings: a plain number needs no graph ---------------------------------------------------
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(r"[ \t]?[-+]?(?:[0-9]{1,4}(?:\.[0-9]{0,3})?|\.[0-9]{1,3})(?:[eE][-+]?[0-9]{1,3})?[ \t]?",
+                     fullmatch=True))
+def test_a_plain_number_binding_is_the_expression_s_value(text):
+    from gradcli.run.bindings import constant_value, graph_value
+
+    try:
+        general = graph_value(text, "binding x")
+    except GradcliError as exc:  # 1e999: the general path's own message, which the shortcut leaves to it
+        with pytest.raises(type(exc)) as raised:
+            constant_value(text, "binding x")
+        assert str(raised.value) == str(exc)
+        return
+    value = constant_value(text, "binding x")
+    assert value.__class__ is float and math.copysign(1.0, value) == math.copysign(1.0, general)
+    assert value == general, text
+
+
+def test_op_names_follow_the_nodes_added():
+    g = Graph()
+    assert g.op_names() == frozenset()
+    x = g.input("x")
+    assert g.op_names() == {"input"}
+    g.add("sin", (x,))
+    g.const(2.0, "2")
+    assert g.op_names() == {"input", "sin", "const"}
+    assert g.op_names() is g.op_names()  # kept while no node is added

@@ -35,12 +35,14 @@ import math
 from array import array
 from typing import Any, Optional, Sequence
 
-from itertools import compress, repeat
+import operator
+from bisect import bisect
+from itertools import compress, count as _count, repeat
 from operator import itemgetter
 
 from ..backends.floats import IEEE, SCALAR, ieee
 from .errors import MathError
-from .graph import CONST, INPUT, Graph
+from .graph import CONST, INPUT, Graph, Kept
 from .ops import INTEGER_ARGS, OPS, integer_inputs
 
 _isfinite = math.isfinite
@@ -61,22 +63,26 @@ class Tape:
         self.graph = graph
         ops, params = graph.ops, graph.params
         self.n = len(ops)
-        node_ids = list(range(self.n))  # one int object per node, shared by every instruction
-        for i in graph.names.values():  # the ints the graph's name table holds already (a chain's every step)
-            node_ids[i] = i
+        kept = graph.kept_for_compiling()
+        node_ids: Sequence[int] = range(self.n)  # with `kept`: the builder's tuples hold its own ints already
+        if kept is None:
+            node_ids = list(node_ids)  # one int object per node, shared by every instruction
+            for i in graph.names.values():  # the ints the graph's name table holds already (a chain's every step)
+                node_ids[i] = i
         all_args = graph.all_args(node_ids)
         #: a long program's compiled forms are compact (bytes, C doubles): each read then makes
         #: an int or a float, which costs more time than memory below this size (benchmarks/engine.py)
         self.compact = compact = self.n >= COMPACT_FROM
         #: for each node: does an input reach it (True or 1) or not (False or 0)?
         self.live: Any = graph.depends_on_input(all_args, compact)
-        if not INTEGER_ARGS.keys().isdisjoint(ops):  # a scan in C, not a generator per node
+        if not INTEGER_ARGS.keys().isdisjoint(graph.op_names()):
             self.live = _differentiable(graph)
+            kept = None  # its half-reached nodes are by input reach, which this is not
         #: the graph's own list when no node has a shape yet (a scalar program: 8 bytes a node saved)
         self.shapes = graph.shapes if not any(graph.shapes) else list(graph.shapes)
         #: True when every node is a scalar and every op elementwise: the fast float-only path
         self.scalar = not any(self.shapes) and all(
-            op in (INPUT, CONST) or OPS[op].elementwise for op in set(ops)
+            op in (INPUT, CONST) or OPS[op].elementwise for op in graph.op_names()
         )
         self.array = None if self.scalar else _array_backend()
         #: forward instructions for computed nodes, as three lists (node ids, functions,
@@ -121,15 +127,14 @@ class Tape:
             ids = self._ids = range(ids[0], ids[-1] + 1)
         code_args.extend(compress(all_args, computed))
         computed_ops = list(compress(ops, computed))
-        del computed
         for name in set(computed_ops):
             op = OPS[name]
             rows[name] = (op, getattr(SCALAR, name) if scalar else None, op.elementwise and not op.variadic, op.partials)
-        if scalar:
-            fns.extend(map(_float_function, map(rows.__getitem__, computed_ops)))
-        else:
-            fns.extend(map(self._forward_function, ids))
-        for i, name, args in zip(ids, computed_ops, code_args):
+        fns.extend(map(_float_function, map(rows.__getitem__, computed_ops)) if scalar else
+                   map(self._forward_function, ids))
+        bulk = scalar and self._reverse_in_bulk(rows, computed, computed_ops, ids, code_args, kept)
+        del computed
+        for i, name, args in zip(() if bulk else ids, computed_ops, code_args):
             if not live[i]:
                 continue
             op, _, plain, partials = rows[name]
@@ -141,7 +146,8 @@ class Tape:
                     rev_args.append(args)
                     rev_parts.append(partials)  # the row's own tuple, known by identity
                 else:
-                    append_reverse((i, n, args, tuple(p if live[a] else None for p, a in zip(partials, args))))
+                    append_reverse((i, n, args, _half(partials, live[args[0]]) if n == 2 else
+                                    tuple(p if live[a] else None for p, a in zip(partials, args))))
             elif not op.elementwise:
                 vjps = op.vjp if op.variadic else tuple(
                     v if live[a] else None for v, a in zip(op.vjp, args)  # type: ignore[arg-type]
@@ -150,6 +156,7 @@ class Tape:
             else:  # elementwise and variadic
                 append_reverse((i, 0, args, op.partials))
         del computed_ops
+        graph.kept = kept = None  # compiled: its lists are ours now, or dropped
         if scalar:
             del all_args  # the computed nodes' tuples are in `code_args`; only the array walk reads the rest
         if len(rev_ids) == len(ids):  # every computed node is live: share the forward lists
@@ -172,6 +179,33 @@ class Tape:
             #: each kernel stands for the partials its instruction had here, and only for them
             #: (gradcli.teach.mistakes reruns a copy of the tape with some partials swapped)
             self._kernel_for = {i: parts for i, _, _, parts in self._reverse() if i in self.array_partials}
+
+    def _reverse_in_bulk(self, rows: dict, computed: bytearray, computed_ops: list[str], ids: Any,
+                         code_args: list[tuple[int, ...]], kept: Optional[Kept]) -> bool:
+        """The backward lists of a scalar graph made in C, not node by node, where they are the
+        forward lists with each node's arity and its row's partials: every computed node live,
+        of an elementwise op that is not variadic, with one or two arguments.  A binary node
+        with a constant argument (no input reaches it) has None for that partial, as in the
+        loop.  False (nothing made) for any other graph."""
+        live = self.live
+        if not all(row[2] for row in rows.values()) or not all(compress(live, computed)):
+            return False
+        kinds = list(map(len, code_args))
+        if not {1, 2}.issuperset(kinds):
+            return False
+        parts = list(map(_PARTIALS_OF.__getitem__, computed_ops))
+        # the binary nodes with a dead argument (their two arguments' reach differ), by index in `ids`
+        if kept is not None:  # the builder listed them: a node's index is its id less the leaves before it
+            leaves = list(compress(_count(), map(operator.not_, computed)))
+            half: Any = [i - bisect(leaves, i) for i in kept.half_reached]
+        else:
+            reach = live.__getitem__
+            half = compress(_count(), map(_ne, map(reach, map(_first, code_args)), map(reach, map(_last, code_args))))
+        for k in half:
+            parts[k] = _half(parts[k], live[code_args[k][0]])
+        self._rev_ids, self._rev_args, self._rev_parts = ids, code_args, parts
+        self._rev_kinds = array("b", kinds) if self.compact else kinds
+        return True
 
     @property
     def reverse_code(self) -> list[tuple]:
@@ -236,12 +270,21 @@ class Tape:
         graph = self.graph
         values: list = [None] * self.n
         params, names = graph.params, graph.names_of
-        for i, op in enumerate(graph.ops):
-            if op == INPUT:
-                values[i] = env[names[i]]
-            elif op == CONST:
-                values[i] = params[i]
+        for i in graph.inputs:
+            values[i] = env[names[i]]
+        for i in self._constants():
+            values[i] = params[i]
         return values
+
+    def _constants(self) -> list[int]:
+        """The constant nodes' ids (found by `list.index`: a scan in C, and a program has few)."""
+        ops, found, i = self.graph.ops, [], -1
+        try:
+            while True:
+                i = ops.index(CONST, i + 1)
+                found.append(i)
+        except ValueError:
+            return found
 
     def _float_leaf_values(self, env: dict) -> Any:
         """`_leaf_values` of a scalar graph as an array of C doubles (8 bytes a node, not a
@@ -253,12 +296,11 @@ class Tape:
         params, names = graph.params, graph.names_of
         for i in graph.inputs:
             values[i] = env[names[i]]
-        for i, op in enumerate(graph.ops):
-            if op == CONST:
-                param = params[i]
-                if param.__class__ is not float:
-                    return self._leaf_values(env)
-                values[i] = param
+        for i in self._constants():
+            param = params[i]
+            if param.__class__ is not float:
+                return self._leaf_values(env)
+            values[i] = param
         return values
 
     # ---- forward --------------------------------------------------------------------
@@ -375,6 +417,14 @@ class Tape:
                     adjoint[args[0]] += g * cos(values[args[0]])
                 elif parts is _NEG:
                     adjoint[args[0]] -= g
+                elif parts is _MUL_SECOND:  # 0.5 * x: the first argument a constant
+                    adjoint[args[1]] += g * values[args[0]]
+                elif parts is _SUB_FIRST or parts is _ADD_FIRST:  # x - 1, x + 1
+                    adjoint[args[0]] += g
+                elif parts is _MUL_FIRST:
+                    adjoint[args[0]] += g * values[args[1]]
+                elif parts is _ADD_SECOND:
+                    adjoint[args[1]] += g
                 elif kind == 2:
                     a, b = args
                     pa, pb = parts
@@ -528,10 +578,31 @@ class Tape:
         return tangent
 
 
+#: op name -> its row's partials
+_PARTIALS_OF = {name: op.partials for name, op in OPS.items()}
+_first, _last = itemgetter(0), itemgetter(-1)
+_ne = operator.ne
+
+#: (a row's partials of two arguments, is the first argument the live one) -> the partials
+#: with None for the other (one tuple for each: the float walk knows the commonest by identity)
+_HALVES: dict[tuple, tuple] = {}
+
+
+def _half(partials: Any, first_live: Any) -> tuple:
+    """The partials of a binary node that an input reaches through one argument only."""
+    key = (partials, bool(first_live))
+    found = _HALVES.get(key)
+    if found is None:
+        found = _HALVES[key] = (partials[0], None) if first_live else (None, partials[1])
+    return found
+
+
 # The partials tuples of the ops the float walk writes out (`Tape._backward_floats`).
 _MUL, _ADD, _SUB, _NEG = OPS["mul"].partials, OPS["add"].partials, OPS["sub"].partials, OPS["neg"].partials
 _TANH, _SIGMOID, _EXP, _SIN = OPS["tanh"].partials, OPS["sigmoid"].partials, OPS["exp"].partials, OPS["sin"].partials
 _cos = math.cos
+_MUL_FIRST, _MUL_SECOND = _half(_MUL, True), _half(_MUL, False)
+_ADD_FIRST, _ADD_SECOND, _SUB_FIRST = _half(_ADD, True), _half(_ADD, False), _half(_SUB, True)
 
 
 def local_partials(m, kind: int, parts, xs: list, out) -> list:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import operator
 from array import array
-from typing import Any, Callable, Iterator, Optional
+from collections import deque
+from itertools import filterfalse
+from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence
 
 from .elements import index_text  # noqa: F401 - where the graph's readers find it
 from .ops import DEFAULT_AXIS, OPS
@@ -29,6 +31,25 @@ CONST = "const"
 #: op name -> a small code for the hash-consing keys of `Graph.add` (ten bits)
 _OPCODE = {name: k for k, name in enumerate(OPS)}
 assert len(_OPCODE) < 1024
+
+
+def key_tail(op: str, arity: int) -> int:
+    """The low bits of `Graph.add`'s hash-consing key of ``op`` with one or two arguments and no
+    parameter: the key is ``a << 42 | b << 11 | key_tail(op, 2)`` or ``a << 11 | key_tail(op, 1)``
+    (the fast lane makes the keys itself, into the same table)."""
+    return _OPCODE[op] << 1 | (arity == 2)
+
+
+class Kept(NamedTuple):
+    """What a graph's builder kept for compiling it, having made it anyway (`Graph.kept`)."""
+
+    #: every node's argument tuple (`Graph.all_args`)
+    args: list[tuple[int, ...]]
+    #: does an input reach each node (`Graph.depends_on_input`)
+    reached: list[bool]
+    #: the nodes of two arguments an input reaches one of only, in order
+    half_reached: list[int]
+
 
 class ConstTexts(dict):
     """`Graph.texts`: node id -> a constant's source text, and "" for any other node.  A dict of
@@ -177,6 +198,11 @@ class Graph:
         #: the call whose body is being lowered now: new computed nodes belong to it
         self.call = -1
         self._memo: dict = {}
+        #: what the builder kept for compiling, when it made it anyway (the fast lane does); read
+        #: only while it covers every node (`kept_for_compiling`), dropped by `pruned` and by the
+        #: `Tape` that compiles the graph (a long program's lists are large; another Tape makes its own)
+        self.kept: Optional[Kept] = None
+        self._op_names: tuple[int, frozenset[str]] = (0, frozenset())
 
     @property
     def nodes(self) -> _Nodes:
@@ -204,6 +230,7 @@ class Graph:
         # odd for two arguments and even for one; the others are tuples, never equal to an int.
         # An int is 32 or 36 bytes where a tuple is 56 or 64, and once the graph is finished
         # its memory is reused by the floats of the evaluation
+        # (`key_tail` says the same, for the fast lane)
         code = _OPCODE.get(op) if param is None else None
         if code is not None and len(args) == 2:
             key: Any = (args[0] << 42 | args[1] << 11 | code << 1) | 1
@@ -270,10 +297,13 @@ class Graph:
             return (self.argv[start],)
         return tuple(self.argv[start:end])
 
-    def all_args(self, ids: Optional[list[int]] = None) -> list[tuple[int, ...]]:
+    def all_args(self, ids: Optional[Sequence[int]] = None) -> list[tuple[int, ...]]:
         """Every node's argument ids, in one pass (for compiling the graph).  With `ids`
         (``list(range(len(graph)))``), the tuples hold its int objects, one per node,
         instead of a new int for every argument."""
+        kept = self.kept_for_compiling()
+        if kept is not None:
+            return kept.args
         argv, out, start = self.argv, [], 0
         if ids is not None:
             argv = [ids[a] for a in argv]  # type: ignore[assignment]
@@ -284,6 +314,18 @@ class Graph:
                        else tuple(argv[start:end]))
             start = end
         return out
+
+    def op_names(self) -> frozenset[str]:
+        """The distinct ops of the nodes (one scan, kept until a node is added: several readers
+        ask, and a long program's scan is not free)."""
+        if self._op_names[0] != len(self.ops):
+            self._op_names = (len(self.ops), frozenset(self.ops))
+        return self._op_names[1]
+
+    def kept_for_compiling(self) -> Optional["Kept"]:
+        """`kept`, if it covers every node (no node was added after it)."""
+        kept = self.kept
+        return kept if kept is not None and len(kept.args) == len(self.ops) else None
 
     def label(self, i: int) -> str:
         """How node `i` is referred to: its name, or a constant's text."""
@@ -328,6 +370,9 @@ class Graph:
         """For each node: does any input reach it?  (Only those get adjoints.)  `all_args`:
         `all_args()`, if the caller has it.  A list of bools, or with `compact` a bytearray
         of 0 and 1 (a byte a node, not a pointer; slower to fill and read)."""
+        kept = self.kept_for_compiling()
+        if kept is not None:
+            return bytearray(kept.reached) if compact else kept.reached
         live: Any = bytearray(len(self.ops)) if compact else [False] * len(self.ops)
         for i, (op, args) in enumerate(zip(self.ops, all_args or self.all_args())):
             if op == INPUT:
@@ -381,6 +426,7 @@ class Graph:
             self.output = output
             self.call = -1
             return self
+        self.kept = None  # the ids are renumbered (and this graph is dropped)
         new = Graph()
         remap: dict[int, int] = {}
         for i, op in enumerate(self.ops):
@@ -422,24 +468,25 @@ class Graph:
         used.discard(None)
         used.update(self.names)
         letters = "abcdefghijklmnopqrstuvw"
-        singles = [name for name in (names_of[i] for i in self.inputs) if name and name in _LETTERS]
-        start = letters.index(max(singles)) + 1 if singles else 0
-        ordered = letters[start:] + letters[:start]
-        avoid = _avoided_letters(used)
-        free = [ch for ch in ordered if ch not in avoid]
+        free = []
+        if len(anonymous) <= len(letters):  # else the letters cannot do
+            singles = [name for name in (names_of[i] for i in self.inputs) if name and name in _LETTERS]
+            start = letters.index(max(singles)) + 1 if singles else 0
+            ordered = letters[start:] + letters[:start]
+            avoid = _avoided_letters(used)
+            free = [ch for ch in ordered if ch not in avoid]
         if len(free) < len(anonymous):
             free = []
             k = 1
-            while len(free) < len(anonymous):
-                if f"t{k}" not in used:
-                    free.append(f"t{k}")
-                k += 1
+            while len(free) < len(anonymous):  # t1, t2, ... in bulk (in C), the used ones left out
+                more = len(anonymous) - len(free)
+                free.extend(filterfalse(used.__contains__, [f"t{j}" for j in range(k, k + more)]))
+                k += more
         names = free[:len(anonymous)]
         last = len(anonymous) - 1
         if anonymous[last] == self.output and names[last] == "d" and len(free) > len(anonymous):
             names[last] = free[len(anonymous)]  # an output called d reads as a differential: dd/dx
-        for i, name in zip(anonymous, names):
-            names_of[i] = name
+        deque(map(names_of.__setitem__, anonymous, names), maxlen=0)  # names_of[i] = name, in C
 
     def _name_call_nodes(self, anonymous: list[int]) -> list[int]:
         """Name the nodes of `anonymous` that inlined calls made; return the others."""

@@ -11,9 +11,12 @@ postfix object is made, and the only name table is the graph's own.
 
 Two lanes, tried in turn: `_lower_lines` compiles each distinct line *skeleton* (the
 line with letters and digits replaced by their class) once into a template of postfix
-steps and replays it for every line of that shape, taking the names and numbers from one
-`findall`; `_lower` reads any program of the language token by token (statements that
-go on past a line end, say).
+steps (the commonest runs fused into one) and replays it for every line of that shape,
+taking the names and numbers from one split of the text; it makes the nodes itself,
+with `Graph.add`'s hash-consing keys, and fills the graph's columns in bulk at the end
+(`_Columns`), keeping what compiling needs (`Graph.kept`: the argument tuples and which
+nodes an input reaches) so that `Tape` has little left to do.  `_lower` reads any
+program of the language token by token (statements that go on past a line end, say).
 
 It is a lane of the same road, not another road: anything it does not handle -- a
 ``def``, a prelude call, brackets, ``.T``, a non-ASCII character -- and every error
@@ -28,11 +31,13 @@ tests/test_fastlane.py compares both paths on random programs (Hypothesis).
 from __future__ import annotations
 
 import re
+from collections import deque
 from functools import partial
-from itertools import chain, repeat
+from array import array
+from itertools import accumulate, chain, repeat
 from typing import Any, Optional
 
-from ..core.graph import CONST, Graph
+from ..core.graph import CONST, INPUT, Graph, Kept, key_tail
 from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS,
                         INT_ARG_OPS, SHAPE_ARG_OPS)
 from . import calls, prelude
@@ -360,6 +365,18 @@ _CLASSES = str.maketrans({**{c: "n" for c in "abcdfghijklmnopqrstuvwxyzABCDFGHIJ
 #: the names and numbers of a text (the lexer's tokens of those kinds, in order, once
 #: comments are removed)
 _RUN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: the same, faster, for a text whose lines are all templates: there a name or a number ends at
+#: a blank, an operator or the line's end, so splitting at those finds them, unless a number
+#: has a signed exponent (1e-3: `_signed_exponent` of the skeleton), whose sign would split it
+_SEPARATORS = str.maketrans(dict.fromkeys("-+*/^@()=<>!,;", " "))
+
+
+def _signed_exponent(classes: str) -> bool:
+    """Does a skeleton hold a signed exponent (or a name ending in e, then + or -)?  Two string
+    searches, much faster than a regular expression that starts with a class of characters."""
+    return "e-" in classes or "e+" in classes
+
+
 _COMMENT = re.compile(r"#[^\n]*")
 
 #: a longer line (a 10^6-term sum on one line, say) is read by the token lane: its template
@@ -368,11 +385,35 @@ _LONGEST_TEMPLATE = 2000
 
 # template instructions: (kind, ...), kinds:
 _T_NAME, _T_NUM, _T_BIN, _T_NEG, _T_CALL, _T_END = range(6)
+# and the commonest runs of them as one instruction (`_fuse`): two names and a binary
+# operator, a name and a binary operator, a name and a call of one argument
+_T_BIN_NAMES, _T_BIN_NAME, _T_CALL_NAME = range(6, 9)
 
 
-def _compile_line(line: str) -> Optional[tuple[int, tuple]]:
-    """(how many names and numbers the line has, its instructions), or None when the line is
-    not a whole number of complete statements of the fast lane's language."""
+def _fuse(code: list[tuple]) -> list[tuple]:
+    """`code` with its commonest runs of instructions as one (fewer steps to dispatch)."""
+    out: list[tuple] = []
+    for ins in code:
+        kind = ins[0]
+        if kind == _T_BIN and out and out[-1][0] == _T_NAME:  # the operands' (run, position) after the BIN's
+            b = out.pop()
+            if out and out[-1][0] == _T_NAME:
+                a = out.pop()
+                out.append((_T_BIN_NAMES, *ins[1:], a[1], a[2], b[1], b[2]))
+            else:
+                out.append((_T_BIN_NAME, *ins[1:], b[1], b[2]))
+        elif kind == _T_CALL and ins[2] == 1 and out and out[-1][0] == _T_NAME:
+            a = out.pop()
+            out.append((_T_CALL_NAME, *ins[1:], a[1], a[2]))
+        else:
+            out.append(ins)
+    return out
+
+
+def _compile_line(line: str) -> Optional[tuple[int, tuple, Optional[int]]]:
+    """(how many names and numbers the line has, its instructions, the target of the statement
+    that ends with the line: its run, -1 for none, None when no statement does), or None when
+    the line is not a whole number of complete statements of the fast lane's language."""
     code: list[tuple] = []
     stack: list = []
     runs = 0
@@ -383,7 +424,7 @@ def _compile_line(line: str) -> Optional[tuple[int, tuple]]:
     pos = 0
 
     def apply(entry) -> None:
-        code.append((_T_NEG, entry[1]) if entry[2] is None else (_T_BIN, entry[2], entry[1]))
+        code.append((_T_NEG, entry[1]) if entry[2] is None else (_T_BIN, entry[2], entry[1], key_tail(entry[2], 2)))
 
     for text in _FAST_TOKEN.findall(line):
         p = pos
@@ -478,116 +519,358 @@ def _compile_line(line: str) -> Optional[tuple[int, tuple]]:
         else:
             return None
     if expect:
-        return (runs, tuple(code)) if start else None  # else the statement goes on past the line
+        # else the statement goes on past the line
+        return (runs, tuple(_fuse(code)), None) if start else None
     if pending >= 0:
         code.append((_T_NAME, pending, pending_pos))
     while stack:
         if stack[-1][0] < 0:
             return None  # a bracket open at the end of the line
         apply(stack.pop())
-    code.append((_T_END, target))
-    return runs, tuple(code)
+    return runs, tuple(_fuse(code)), target
+
+
+#: nodes whose columns `_Columns.sync` fills at a time
+_BLOCK = 1 << 14
+
+
+class _Columns:
+    """The graph's columns while `_lower_lines` makes the nodes itself.  The hot loop appends
+    each node's op and position to the graph, and its argument tuple and whether an input
+    reaches it to two lists here; the rest is the same for nearly every node (param None,
+    unnamed, shape (), no call), so only the exceptions are kept: a constant's or an input's
+    param by node, and the constants (never named; the names come from the name table at the
+    end).  `sync` brings the graph's other columns up to date -- at the end, and before
+    `calls.call` adds nodes its own way -- and `absorb` takes in the nodes such a call made."""
+
+    __slots__ = ("g", "args_of", "reached", "half_reached", "params_at", "constants", "synced")
+
+    def __init__(self, g: Graph) -> None:
+        self.g = g
+        #: every node's argument tuple, and whether an input reaches it (the graph keeps both
+        #: for compiling: `Graph.kept`)
+        self.args_of: list[tuple[int, ...]] = []
+        self.reached: list[bool] = []
+        #: the nodes of two arguments an input reaches one of only
+        self.half_reached: list[int] = []
+        self.params_at: dict[int, Any] = {}
+        self.constants: list[int] = []
+        #: how many nodes the graph's own columns cover
+        self.synced = 0
+
+    def sync(self) -> None:
+        """The graph's columns for every node made so far."""
+        g, k = self.g, self.synced
+        n = len(g.ops)
+        args_of = self.args_of
+        for block in range(k, n, _BLOCK):  # `fromlist` is the fastest way into an array; a block's
+            new = args_of[block:block + _BLOCK]  # lists at a time (a long program's would be large)
+            ends = list(accumulate(map(len, new), initial=len(g.argv)))
+            del ends[0]
+            g.argv.fromlist(list(chain.from_iterable(new)))
+            g.arg_end.fromlist(ends)
+        params = g.params
+        params.extend(repeat(None, n - len(params)))
+        for i, param in self.params_at.items():
+            params[i] = param
+        self.params_at.clear()
+        g.names_of.extend(repeat(None, n - len(g.names_of)))
+        g.shapes.extend(repeat((), n - len(g.shapes)))
+        g.call_of.extend(array("i", [-1]) * (n - len(g.call_of)))
+        self.synced = n
+
+    def absorb(self) -> None:
+        """Take in the nodes `calls.call` added since the last `sync` (no inputs among them)."""
+        g, reached = self.g, self.reached
+        for j in range(self.synced, len(g.ops)):
+            args = g.args(j)
+            self.args_of.append(args)
+            reached.append(any(reached[a] for a in args))
+            if len(args) == 2 and reached[args[0]] is not reached[args[1]]:
+                self.half_reached.append(j)
+            if g.ops[j] == CONST:
+                self.constants.append(j)
+        self.synced = len(g.ops)
+
+    def finish(self) -> None:
+        """The graph's columns complete, its names set, what compiling needs kept."""
+        g = self.g
+        g._memo = {}  # no node is added now (freed before the columns are filled: a long program's is large)
+        self.sync()
+        # each node's name is the first in the name table that stands for it: an input's own, else
+        # the first step's that assigns it (names_of[node] = name, in C, the first written last)
+        names_of = g.names_of
+        deque(map(names_of.__setitem__, reversed(g.names.values()), reversed(g.names.keys())), maxlen=0)
+        for i in self.constants:  # never named (``c = 0.5``)
+            names_of[i] = None
+        g.kept = Kept(self.args_of, self.reached, self.half_reached)
 
 
 def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
-    """`_lower` by line templates; None when a line is not one (`_lower` then reads the text)."""
+    """`_lower` by line templates; None when a line is not one (`_lower` then reads the text).
 
-    g = Graph()
-    ops, params, texts, names_of, names = g.ops, g.params, g.texts, g.names_of, g.names
-    add, const, new_input = g.add, g.const, g.input
-    names_get = names.get
-    plain_cache = _PLAIN
-    user_calls: dict[str, int] = {}
-    values: list[int] = []
-    push, pop = values.append, values.pop
-    templates: dict[str, Optional[tuple[int, tuple]]] = {}
-    last = -1
-    last_target: Optional[str] = None
+    The nodes are made here, not by `Graph.add`: its hash-consing keys (`key_tail`) in the
+    graph's own table, and the columns kept by `_Columns`."""
+    lane = _LineLane()
     for chunk_start, chunk_end in zip(*_chunks(source)):
         text = source[chunk_start:chunk_end]
         bare = _COMMENT.sub("", text) if "#" in text else text
-        skeletons = bare.translate(_CLASSES).split("\n")
+        classes = bare.translate(_CLASSES)
+        skeletons = classes.split("\n")
         lengths = list(map(len, text.split("\n"))) if bare is not text else list(map(len, skeletons))
         if text.endswith("\n"):  # the chunk ends its last line
             del skeletons[-1], lengths[-1]
         if skeletons and max(map(len, skeletons)) > _LONGEST_TEMPLATE:
             return None
-        runs = _RUN.findall(bare)
+        runs = _RUN.findall(bare) if _signed_exponent(classes) else bare.translate(_SEPARATORS).split()
+        if not lane.lines(chunk_start, bare, skeletons, lengths, runs):
+            return None
+    if not lane.g.names.keys().isdisjoint(CONSTANTS.keys()):  # (the views: the shorter is read)
+        raise _Fallback  # a constant assigned
+    lane.cols.finish()
+    return _finish(lane.g, lane.user_calls, source, lane.last, lane.last_target, output)
+
+
+class _LineLane:
+    """`_lower_lines`' graph and state, the rare steps as methods (a new input or constant, a
+    call `calls.call` makes, a statement ending before its line does) and the hot loop over a
+    chunk's lines (`lines`)."""
+
+    def __init__(self) -> None:
+        self.g = g = Graph()
+        self.cols = _Columns(g)
+        self.values: list[int] = []
+        self.user_calls: dict[str, int] = {}
+        self.templates: dict[str, Optional[tuple[int, tuple, Optional[int]]]] = {}
+        #: a constant's text -> its node; a function's name -> its 1-argument call's (op, param,
+        #: key tail or None), or () when `calls.call` makes it
+        self.const_nodes: dict[str, int] = {}
+        self.unary: dict[str, tuple] = {}
+        self.last = -1
+        self.last_target: Optional[str] = None
+
+    def make(self, op: str, args: tuple[int, ...], param: Any, pos: int) -> int:
+        """`Graph.add`, into the lane's columns."""
+        if param is None and len(args) == 2:
+            key: Any = args[0] << 42 | args[1] << 11 | key_tail(op, 2)
+        elif param is None and len(args) == 1:
+            key = args[0] << 11 | key_tail(op, 1)
+        else:
+            key = (op, args, param)
+        g, cols = self.g, self.cols
+        node = g._memo.get(key)
+        if node is None:
+            node = g._memo[key] = len(g.ops)
+            g.ops.append(op)
+            cols.args_of.append(args)
+            reached = cols.reached
+            reached.append(any(reached[a] for a in args))
+            g.positions.append(pos)
+            if param is not None:
+                cols.params_at[node] = param
+            if len(args) == 2 and reached[args[0]] is not reached[args[1]]:
+                cols.half_reached.append(node)
+        return node
+
+    def constant(self, value: float, text: str, pos: int) -> int:
+        """`Graph.const`, into the lane's columns."""
+        key = (CONST, (), value.hex())
+        g, cols = self.g, self.cols
+        node = g._memo.get(key)
+        if node is None:
+            node = g._memo[key] = len(g.ops)
+            g.ops.append(CONST)
+            cols.args_of.append(())
+            cols.reached.append(False)
+            g.positions.append(pos)
+            cols.params_at[node] = value
+            g.texts[node] = text
+            cols.constants.append(node)
+        return node
+
+    def operand(self, name: str, pos: int) -> int:
+        """A name met for the first time as an operand: a constant (``pi``) or a new input."""
+        value = CONSTANTS.get(name)
+        if value is not None:
+            return self.constant(value, name, pos)
+        g, cols = self.g, self.cols
+        node = g.names[name] = len(g.ops)
+        g.ops.append(INPUT)
+        cols.args_of.append(())
+        cols.reached.append(True)
+        g.positions.append(pos)
+        cols.params_at[node] = name
+        g.inputs.append(node)
+        return node
+
+    def number(self, text: str, pos: int) -> int:
+        value = float(text)
+        if value == _INF:
+            raise _Fallback
+        node = self.const_nodes[text] = self.constant(value, text, pos)
+        return node
+
+    def negate(self, a: int, pos: int) -> int:
+        """Unary minus: -literal is folded into one constant."""
+        g = self.g
+        param = self.cols.params_at.get(a) if a >= self.cols.synced else g.params[a]
+        if g.ops[a] == CONST and isinstance(param, float):
+            text = g.texts[a]
+            return self.constant(-param, text[1:] if text.startswith("-") else "-" + text, pos)
+        return self.make("neg", (a,), None, pos)
+
+    def first_call(self, name: str, nargs: int, pos: int) -> tuple:
+        """A function's first call with `nargs` arguments: (op, param, key tail or None) when the
+        lane makes its node, () when `calls.call` does."""
+        if name not in self.user_calls:
+            self.user_calls[name] = pos
+        key = (name, nargs)
+        plain = _PLAIN.get(key)
+        if plain is None:
+            plain = _PLAIN[key] = _plain_call(name, nargs) or ()
+        if not plain:
+            return ()
+        return plain[0], plain[1], key_tail(plain[0], 1) if plain[1] is None and nargs == 1 else None
+
+    def call(self, name: str, nargs: int, pos: int) -> int:
+        """A call's node, its arguments the last `nargs` values (popped)."""
+        values = self.values
+        args = tuple(values[len(values) - nargs:])
+        del values[len(values) - nargs:]
+        info = self.first_call(name, nargs, pos)
+        if info:
+            return self.make(info[0], args, info[1], pos)
+        if name in prelude.NAMES:
+            raise _Fallback
+        self.cols.sync()
+        node = calls.call(self.g, name, args, pos, _fail, {})
+        self.cols.absorb()
+        return node
+
+    def end(self, name: Optional[str]) -> tuple[int, Optional[str]]:
+        """A statement ends: its node, named after its target `name` (if any)."""
+        last = self.values.pop()
+        if self.values:
+            raise _Fallback
+        if name is None:
+            return last, None
+        if name in self.g.names:
+            raise _Fallback  # assigned twice, or used before it is assigned
+        self.g.names[name] = last
+        return last, name
+
+    def lines(self, chunk_start: int, bare: str, skeletons: list[str], lengths: list[int], runs: list[str]) -> bool:
+        """The nodes of a chunk's lines (`bare`: its text without comments, `runs`: its names and
+        numbers); False when a line is not a template."""
+        g, cols, values = self.g, self.cols, self.values
+        ops, memo, names = g.ops, g._memo, g.names
+        reached, params_at = cols.reached, cols.params_at
+        ops_append, args_append, reached_append, pos_append = ops.append, cols.args_of.append, reached.append, \
+            g.positions.append
+        half_append = cols.half_reached.append
+        memo_get, names_get = memo.get, names.get
+        push, pop = values.append, values.pop
+        templates = self.templates
+        templates_get, const_get, unary, operand = templates.get, self.const_nodes.get, self.unary, self.operand
+        unary_get = unary.get
+        last, last_target = self.last, self.last_target
         r = 0
         line_start = chunk_start
         bare_start = 0  # where the line starts in `bare` (earlier comments removed)
         for skeleton, length in zip(skeletons, lengths):
             start = line_start
             line_start += length + 1
-            template = templates.get(skeleton)
+            template = templates_get(skeleton)
             if template is None:
                 if skeleton in templates:
-                    return None
+                    return False
                 template = templates[skeleton] = _compile_line(bare[bare_start:bare_start + len(skeleton)])
                 if template is None:
-                    return None
+                    return False
             bare_start += len(skeleton) + 1
-            n, code = template
+            n, code, final = template
             for ins in code:
                 kind = ins[0]
-                if kind == _T_NAME:
+                if kind == _T_BIN_NAMES or kind == _T_BIN_NAME or kind == _T_BIN:
+                    # (kind, op, position, key tail), then the second operand's (run, position) for
+                    # _T_BIN_NAME, the first's and the second's for _T_BIN_NAMES
+                    if kind == _T_BIN:
+                        b = pop()
+                    else:
+                        if kind == _T_BIN_NAMES:
+                            name = runs[r + ins[4]]
+                            a = names_get(name)
+                            push(a if a is not None else operand(name, start + ins[5]))
+                        name = runs[r + ins[-2]]
+                        found = names_get(name)
+                        b = found if found is not None else operand(name, start + ins[-1])
+                    a = values[-1]
+                    key = a << 42 | b << 11 | ins[3]
+                    node = memo_get(key)
+                    if node is None:
+                        node = memo[key] = len(ops)
+                        ops_append(ins[1])
+                        args_append((a, b))
+                        reach = reached[a]
+                        if reach is not reached[b]:
+                            half_append(node)
+                            reach = True
+                        reached_append(reach)
+                        pos_append(start + ins[2])
+                    values[-1] = node
+                elif kind == _T_CALL or kind == _T_CALL_NAME:
+                    # (kind, the name's run, number of arguments, position), then the argument's
+                    # (run, position) for _T_CALL_NAME
+                    if kind == _T_CALL_NAME:
+                        name = runs[r + ins[4]]
+                        a = names_get(name)
+                        push(a if a is not None else operand(name, start + ins[5]))
+                    name, at = runs[r + ins[1]], start + ins[3]
+                    if ins[2] == 1:
+                        info = unary_get(name)
+                        if info is None:
+                            info = unary[name] = self.first_call(name, 1, at)
+                        if info:
+                            a = values[-1]
+                            tail = info[2]
+                            key = a << 11 | tail if tail is not None else (info[0], (a,), info[1])
+                            node = memo_get(key)
+                            if node is None:
+                                node = memo[key] = len(ops)
+                                ops_append(info[0])
+                                args_append((a,))
+                                reached_append(reached[a])
+                                pos_append(at)
+                                if info[1] is not None:
+                                    params_at[node] = info[1]
+                            values[-1] = node
+                            continue
+                    push(self.call(name, ins[2], at))
+                elif kind == _T_NAME:
                     name = runs[r + ins[1]]
                     node = names_get(name)
-                    if node is None:
-                        constant = CONSTANTS.get(name)
-                        node = const(constant, name, start + ins[2]) if constant is not None else \
-                            new_input(name, start + ins[2])
-                    push(node)
-                elif kind == _T_BIN:
-                    b = pop()
-                    push(add(ins[1], (pop(), b), None, start + ins[2]))
-                elif kind == _T_CALL:
-                    name, nargs, at = runs[r + ins[1]], ins[2], start + ins[3]
-                    if nargs == 1:
-                        args: tuple = (pop(),)
-                    else:
-                        args = tuple(values[len(values) - nargs:])
-                        del values[len(values) - nargs:]
-                    if name not in user_calls:
-                        user_calls[name] = at
-                    key = (name, nargs)
-                    plain = plain_cache.get(key)
-                    if plain is None:
-                        plain = plain_cache[key] = _plain_call(name, nargs) or ()
-                    if plain:
-                        push(add(plain[0], args, plain[1], at))
-                    else:
-                        if name in prelude.NAMES:
-                            raise _Fallback
-                        push(calls.call(g, name, args, at, _fail, {}))
+                    push(node if node is not None else operand(name, start + ins[2]))
                 elif kind == _T_NUM:
-                    number = runs[r + ins[1]]
-                    value = float(number)
-                    if value == _INF:
-                        raise _Fallback
-                    push(const(value, number, start + ins[2]))
+                    number_text = runs[r + ins[1]]
+                    node = const_get(number_text)
+                    push(node if node is not None else self.number(number_text, start + ins[2]))
                 elif kind == _T_NEG:
-                    a = pop()
-                    param = params[a]
-                    if ops[a] == CONST and isinstance(param, float):
-                        minus = texts[a]
-                        push(const(-param, minus[1:] if minus.startswith("-") else "-" + minus, start + ins[1]))
-                    else:
-                        push(add("neg", (a,), None, start + ins[1]))
-                else:  # the statement ends
-                    last = pop()
-                    if values:
-                        raise _Fallback
-                    target = runs[r + ins[1]] if ins[1] >= 0 else None
-                    if target is not None:
-                        if target in names or target in CONSTANTS:
-                            raise _Fallback  # assigned twice, used before it is assigned, or a constant
-                        names[target] = last
-                        if names_of[last] is None and ops[last] != CONST:
-                            names_of[last] = target
-                    last_target = target
+                    values[-1] = self.negate(values[-1], start + ins[1])
+                else:  # a statement ends before the line does (``;``)
+                    last, last_target = self.end(runs[r + ins[1]] if ins[1] >= 0 else None)
+            if final is not None:  # the line ends a statement: `end`, written out
+                last = pop()
+                if values:
+                    raise _Fallback
+                if final >= 0:
+                    last_target = runs[r + final]
+                    if last_target in names:
+                        raise _Fallback  # assigned twice, or used before it is assigned
+                    names[last_target] = last
+                else:
+                    last_target = None
             r += n
         if r != len(runs):
             raise _Fallback  # cannot happen: the templates read every name and number
-    return _finish(g, user_calls, source, last, last_target, output)
-
+        self.last, self.last_target = last, last_target
+        return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Iterable, NamedTuple, Optional
 
 from ..core.errors import GradcliError, MathError, ParseError, UsageError
@@ -24,8 +25,21 @@ class Binding(NamedTuple):
     origin: str
 
 
+#: a plain decimal number (``3``, ``-2.5e-3``, ``.5``): its value is `float`'s, as the language reads it
+_PLAIN_NUMBER = re.compile(r"[ \t]*[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?[ \t]*")
+
+
 def constant_value(text: str, where: str) -> object:
     """Evaluate a constant expression such as ``1/3``, ``-pi/4`` or ``[1, 2/3]``."""
+    if _PLAIN_NUMBER.fullmatch(text):  # a number needs no graph (unless it overflows: the graph's message)
+        value = float(text)
+        if math.isfinite(value):
+            return value
+    return graph_value(text, where)
+
+
+def graph_value(text: str, where: str) -> object:
+    """`constant_value` by parsing, lowering and evaluating the expression."""
     from ..core.engine import Tape
     from ..core.errors import ShapeError
     from ..language.lower import lower

@@ -158,7 +158,7 @@ def _all_scalar(graph: Graph, env: dict) -> bool:
     node's shape still (): then `infer_shapes` would set () everywhere, which is already there."""
     if any(graph.shapes) or any(getattr(value, "shape", ()) for value in env.values()):
         return False
-    return all(op in (INPUT, CONST) or OPS[op].shape is None for op in set(graph.ops))
+    return all(op in (INPUT, CONST) or OPS[op].shape is None for op in graph.op_names())
 
 
 def _integer_data(graph, env: dict) -> dict[str, str]:
@@ -166,7 +166,7 @@ def _integer_data(graph, env: dict) -> dict[str, str]:
     gradient.  A value that is not a whole number, or out of range, is a UsageError naming it."""
     from ..core.ops import INTEGER_ARGS, integer_inputs
 
-    if INTEGER_ARGS.keys().isdisjoint(graph.ops):  # no op reads an integer argument: a scan in C
+    if INTEGER_ARGS.keys().isdisjoint(graph.op_names()):  # no op reads an integer argument
         return {}
     ids = integer_inputs(graph)
     if not ids:
@@ -372,7 +372,7 @@ def find_kinks(graph: Graph, values: list, live: list[bool]) -> list[Kink]:
     """Live nodes whose arguments sit on their op's kink (relu at 0, a tie in max)."""
     found: list[Kink] = []
     ops = graph.ops
-    kinked = {op for op in set(ops) if op not in (INPUT, CONST) and OPS[op].kink is not None}
+    kinked = {op for op in graph.op_names() if op not in (INPUT, CONST) and OPS[op].kink is not None}
     if not kinked:  # no op of the program has a kink (+ - * tanh exp ...): nothing to scan
         return found
     for i, op in enumerate(ops):
