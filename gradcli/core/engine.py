@@ -509,23 +509,54 @@ class Tape:
         return adjoint
 
     # ---- forward mode ---------------------------------------------------------------
-    def jvp(self, values: Sequence, seeds: dict[int, float]) -> list:
+    def jvp(self, values: Sequence, seeds: dict[int, float], partials: Optional[list] = None) -> list:
         """Tangents ∂node/∂(seeded direction) of every node: one forward-mode pass.
+
+        `partials`, a list with an entry per node, holds each node's local partials ∂node/∂arg
+        (one per argument, None where no input reaches it): an entry that is None is computed
+        and stored, one already there is used.  So the passes of several inputs, and the
+        explanation of the sweep (`gradcli.teach.edges.edge_partials`), share one computation.
 
         Scalar graphs only; `gradcli.backends.dual` does forward mode for arrays.
         """
         tangent = [0.0] * self.n
         for k, t in seeds.items():
             tangent[k] = t
+        if partials is None:
+            partials = [None] * self.n
         for i, kind, args, parts in self._forward_order():
-            local = safe_partials(SCALAR, kind, parts, [values[a] for a in args], values[i])
+            local = partials[i]
+            if local is None:
+                local = partials[i] = _float_partials(kind, parts, args, values, i)
+            # a zero tangent or a zero partial contributes nothing (not NaN * 0); the sum
+            # starts at 0.0, as the general loop's, so -0.0 comes out as 0.0 here too
+            if kind == 1:
+                t, p = tangent[args[0]], local[0]
+                tangent[i] = float(0.0 + p * t) if t and p is not None and p != 0.0 else 0.0
+                continue
             total = 0.0
             for a, p in zip(args, local):
-                # a zero tangent or a zero partial contributes nothing (not NaN * 0)
                 if p is not None and tangent[a] and p != 0.0:
                     total = total + p * tangent[a]
             tangent[i] = float(total)
         return tangent
+
+
+def _float_partials(kind: int, parts, args: tuple, values: Sequence, i: int) -> list:
+    """`safe_partials` on floats of node `i`, its commonest cases (one or two arguments)
+    written out."""
+    try:
+        if kind == 1:
+            p = parts[0]
+            return [p if p is None or p.__class__ is float else p(SCALAR, values[args[0]], values[i])]
+        if kind == 2:
+            p, q = parts
+            x, y, out = values[args[0]], values[args[1]], values[i]
+            return [p if p is None or p.__class__ is float else p(SCALAR, x, y, out),
+                    q if q is None or q.__class__ is float else q(SCALAR, x, y, out)]
+    except _MATH_ERRORS:
+        pass  # recomputed with IEEE arithmetic below
+    return safe_partials(SCALAR, kind, parts, [values[a] for a in args], values[i])
 
 
 # The partials tuples of the ops the float walk writes out (`Tape._backward_floats`).

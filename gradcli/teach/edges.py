@@ -264,6 +264,8 @@ def edge_partials(ev) -> list[Edge]:
     labels, and its value the op row's partial called directly, without a formula object.
     """
     graph, values, live = ev.graph, ev.values, ev.tape.live
+    shared = getattr(ev, "partials", None)  # forward mode: the partials the tangent passes computed
+    partials = shared[1] if shared is not None and shared[0] is values else None
     edges: list[Edge] = []
     ops, shapes, names_of, params, texts = graph.ops, graph.shapes, graph.names_of, graph.params, graph.texts
     argv, arg_end = graph.argv, graph.arg_end
@@ -328,21 +330,23 @@ def edge_partials(ev) -> list[Edge]:
                 _TEMPLATES.clear()
             _TEMPLATES[pattern] = template  # type: ignore[assignment]
         out = values[i]
-        try:
-            if n == 1:
-                p = op.partials[0]
-                nums: list = [p if p.__class__ is float else p(SCALAR, values[args[0]], out)]
-            elif n == 2 and live[args[0]] and live[args[1]]:
-                x, y = values[args[0]], values[args[1]]
-                p, q = op.partials
-                nums = [p if p.__class__ is float else p(SCALAR, x, y, out),
-                        q if q.__class__ is float else q(SCALAR, x, y, out)]
-            else:
-                xs = [values[a] for a in args]
-                nums = [None if p is None or not live[a] else (p if p.__class__ is float else p(SCALAR, *xs, out))
-                        for a, p in zip(args, op.partials)]
-        except Exception:  # a math error: the general path's IEEE recomputation (or the error itself)
-            nums = _numeric_partials(op, [values[a] for a in args], out, [live[a] for a in args])
+        nums = None if partials is None else partials[i]  # the tangent sweep's own (`Tape.jvp`)
+        if nums is None:
+            try:
+                if n == 1:
+                    p = op.partials[0]
+                    nums = [p if p.__class__ is float else p(SCALAR, values[args[0]], out)]
+                elif n == 2 and live[args[0]] and live[args[1]]:
+                    x, y = values[args[0]], values[args[1]]
+                    p, q = op.partials
+                    nums = [p if p.__class__ is float else p(SCALAR, x, y, out),
+                            q if q.__class__ is float else q(SCALAR, x, y, out)]
+                else:
+                    xs = [values[a] for a in args]
+                    nums = [None if p is None or not live[a] else (p if p.__class__ is float else p(SCALAR, *xs, out))
+                            for a, p in zip(args, op.partials)]
+            except Exception:  # a math error: the general path's IEEE recomputation (or the error itself)
+                nums = _numeric_partials(op, [values[a] for a in args], out, [live[a] for a in args])
         target = names_of[i]
         if target is None:
             target = label(i)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from operator import itemgetter
 
 from ..core.errors import UsageError
 from ..core.fmt import number, number_formatter
@@ -93,8 +94,10 @@ def _build_forward_steps(ev: Evaluation) -> list[dict]:
 def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     """The tangent sweeps as text, one line per node (array programs: see `array_steps_text`).
 
-    Written straight from the edges and the engine's tangents, as `forward_steps` has them, with
-    each value formatted once (`number_formatter`)."""
+    Written straight from the edges and the engine's tangents, as `forward_steps` has them, each
+    thing made once: a node's dotted label and its tangent as text when it is written, then
+    reused where the node is an argument; each partial's text as a factor once per distinct text;
+    a node of one argument (most of a chain) in one f-string, without the sums' pieces."""
     if has_arrays(ev):
         return array_steps_text(ev, digits, full)
     _check_scalar(ev)
@@ -102,47 +105,74 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
     out = graph.label(graph.output)
     num = number_formatter(digits)
     edges = edge_partials(ev)
-    # each node's edges in a run (edge_partials lists them node by node), in evaluation order
-    runs: list[tuple[int, int]] = []
-    lo = 0
-    while lo < len(edges):
-        hi, target = lo + 1, edges[lo].target
-        while hi < len(edges) and edges[hi].target == target:
-            hi += 1
-        runs.append((lo, hi))
-        lo = hi
-    width = max((len(edges[lo].target_label) for lo, _ in runs), default=1)
+    m = len(edges)
+    width = max(map(len, map(_TARGET_LABEL, edges)), default=1)
     inputs = list(dict.fromkeys(ev.inputs))
     passes = list(ev.tangents.items())
+    dotted: list = [None] * len(graph.ops)  # node id -> its dotted label, once written
+    factors: dict[str, str] = {}  # a partial's text -> it as a factor (`_factor`)
     lines = []
+    append = lines.append
     for k, (seed, tangents) in enumerate(passes[:PASS_LIMIT], 1):
         others = ", ".join(f"{_dot(n)} = 0" for n in inputs if n != seed)
-        lines.append(f"Forward pass {k} of {len(passes)}: start with {_dot(seed)} = 1"
-                     + (f", {others}" if others else "") + ":")
-        for lo, hi in runs:
-            source_id, target, source, node, partial, value, _, _ = edges[lo]
-            tangent = num(float(tangents[source_id]))
-            names_text = f"∂{node}/∂{source} · {_dot(source)}"
-            symbolic_text = f"{_factor(partial)} · {tangent}"
-            numeric_text = f"{num(value)} · {tangent}"
-            for j in range(lo + 1, hi):  # a node with several arguments: a sum of terms
+        append(f"Forward pass {k} of {len(passes)}: start with {_dot(seed)} = 1" + (f", {others}" if others else "")
+               + ":")
+        shown: list = [None] * len(dotted)  # node id -> its tangent as text, once written
+        j = 0
+        while j < m:
+            source_id, target, source, node, partial, value, _, _ = edges[j]
+            j += 1
+            t = shown[source_id]
+            if t is None:
+                t = shown[source_id] = num(float(tangents[source_id]))
+            d, ds = dotted[target], dotted[source_id]
+            if d is None:
+                d = dotted[target] = _dot(node)
+            if ds is None:
+                ds = dotted[source_id] = _dot(source)
+            f = factors.get(partial)
+            if f is None:
+                f = factors[partial] = _factor(partial)
+            v = num(value)
+            if j == m or edges[j][1] != target:  # one argument (a chain's commonest node)
+                tangent = shown[target] = num(float(tangents[target]))
+                if f == v:
+                    append(f"  {d:<{width}} = ∂{node}/∂{source} · {ds} = {v} · {t} = {tangent}")
+                else:
+                    append(f"  {d:<{width}} = ∂{node}/∂{source} · {ds} = {f} · {t} = {v} · {t} = {tangent}")
+                continue
+            names_text = f"∂{node}/∂{source} · {ds}"
+            symbolic_text = f"{f} · {t}"
+            numeric_text = f"{v} · {t}"
+            while j < m and edges[j][1] == target:  # a node with several arguments: a sum of terms
                 source_id, _, source, _, partial, value, _, _ = edges[j]
-                tangent = num(float(tangents[source_id]))
-                names_text += f" + ∂{node}/∂{source} · {_dot(source)}"
-                symbolic_text += f" + {_factor(partial)} · {tangent}"
-                numeric_text += f" + {num(value)} · {tangent}"
+                j += 1
+                t = shown[source_id]
+                if t is None:
+                    t = shown[source_id] = num(float(tangents[source_id]))
+                ds = dotted[source_id]
+                if ds is None:
+                    ds = dotted[source_id] = _dot(source)
+                f = factors.get(partial)
+                if f is None:
+                    f = factors[partial] = _factor(partial)
+                names_text += f" + ∂{node}/∂{source} · {ds}"
+                symbolic_text += f" + {f} · {t}"
+                numeric_text += f" + {num(value)} · {t}"
+            tangent = shown[target] = num(float(tangents[target]))
             if symbolic_text != numeric_text:
-                lines.append(f"  {_dot(node):<{width}} = {names_text} = {symbolic_text} = {numeric_text} = "
-                             f"{num(float(tangents[target]))}")
+                append(f"  {d:<{width}} = {names_text} = {symbolic_text} = {numeric_text} = {tangent}")
             else:
-                lines.append(f"  {_dot(node):<{width}} = {names_text} = {numeric_text} = "
-                             f"{num(float(tangents[target]))}")
-        lines.append(f"  so ∂{out}/∂{seed} = {_dot(out)} = {num(float(tangents[graph.output]))}")
+                append(f"  {d:<{width}} = {names_text} = {numeric_text} = {tangent}")
+        append(f"  so ∂{out}/∂{seed} = {_dot(out)} = {num(float(tangents[graph.output]))}")
     if len(passes) > PASS_LIMIT:
-        lines.append(f"({len(passes) - PASS_LIMIT} more passes not shown; --seed NAME shows one)")
-    lines.append(f"Forward mode took {len(passes)} pass{'es' if len(passes) != 1 else ''}, one per input; "
-                 "reverse mode gets every input's derivative in one backward pass.")
+        append(f"({len(passes) - PASS_LIMIT} more passes not shown; --seed NAME shows one)")
+    append(f"Forward mode took {len(passes)} pass{'es' if len(passes) != 1 else ''}, one per input; "
+           "reverse mode gets every input's derivative in one backward pass.")
     return "\n".join(lines)
+
+
+_TARGET_LABEL = itemgetter(3)  # an edge -> its node's label
 
 
 def _dot(label: str) -> str:
