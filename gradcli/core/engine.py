@@ -526,14 +526,25 @@ class Tape:
             partials = [None] * self.n
         for i, kind, args, parts in self._forward_order():
             local = partials[i]
-            if local is None:
-                local = partials[i] = _float_partials(kind, parts, args, values, i)
-            # a zero tangent or a zero partial contributes nothing (not NaN * 0); the sum
-            # starts at 0.0, as the general loop's, so -0.0 comes out as 0.0 here too
-            if kind == 1:
-                t, p = tangent[args[0]], local[0]
+            if kind == 1:  # one argument, written out: the commonest node
+                a = args[0]
+                if local is None:
+                    p = parts[0]
+                    if p is not None and p.__class__ is not float:
+                        try:
+                            p = p(SCALAR, values[a], values[i])
+                        except _MATH_ERRORS:
+                            p = safe_partials(SCALAR, kind, parts, [values[a]], values[i])[0]
+                    partials[i] = [p]
+                else:
+                    p = local[0]
+                # a zero tangent or a zero partial contributes nothing (not NaN * 0); the sum
+                # starts at 0.0, as the general loop's, so -0.0 comes out as 0.0 here too
+                t = tangent[a]
                 tangent[i] = float(0.0 + p * t) if t and p is not None and p != 0.0 else 0.0
                 continue
+            if local is None:
+                local = partials[i] = _float_partials(kind, parts, args, values, i)
             total = 0.0
             for a, p in zip(args, local):
                 if p is not None and tangent[a] and p != 0.0:
@@ -543,12 +554,8 @@ class Tape:
 
 
 def _float_partials(kind: int, parts, args: tuple, values: Sequence, i: int) -> list:
-    """`safe_partials` on floats of node `i`, its commonest cases (one or two arguments)
-    written out."""
+    """`safe_partials` on floats of node `i`, with two arguments (a common case) written out."""
     try:
-        if kind == 1:
-            p = parts[0]
-            return [p if p is None or p.__class__ is float else p(SCALAR, values[args[0]], values[i])]
         if kind == 2:
             p, q = parts
             x, y, out = values[args[0]], values[args[1]], values[i]

@@ -275,6 +275,7 @@ def edge_partials(ev) -> list[Edge]:
     rows: dict[str, tuple] = {}
     #: constant id -> its key in a leaf pattern if it is a literal number (`_leaf_pattern`), else None
     literals: dict[int, Optional[tuple]] = {}
+    scalars = not any(shapes)  # every node a scalar (each shape is ()): no shape to look at
     start = 0
     for i, op_name in enumerate(ops):
         end = arg_end[i]
@@ -289,37 +290,25 @@ def edge_partials(ev) -> list[Edge]:
         op, short = row
         if n == 1:
             args: tuple[int, ...] = (argv[first],)
-            short = short and shapes[args[0]] == ()
+            short = short and (scalars or shapes[args[0]] == ())
         elif n == 2:
             args = (argv[first], argv[first + 1])
-            short = short and args[0] != args[1] and shapes[args[0]] == () and shapes[args[1]] == ()  # not x*x
+            short = short and args[0] != args[1] and (scalars or shapes[args[0]] == () == shapes[args[1]])  # not x*x
         else:
             args = tuple(argv[first:end])
-            short = short and len(set(args)) == n and all(shapes[a] == () for a in args)
-        if not short or shapes[i] != ():
+            short = short and len(set(args)) == n and (scalars or all(shapes[a] == () for a in args))
+        if not short or not (scalars or shapes[i] == ()):
             _general_edges(ev, i, op, args, edges)
             continue
-        key: list = [op_name]
-        labels: list[str] = []  # the distinct labels, in order
-        for j in (*args, i):
-            if ops[j] == CONST:
-                literal = literals.get(j, _MISSING)
-                if literal is _MISSING:
-                    param, text = params[j], texts[j]
-                    literal = literals[j] = (text, float(param)) \
-                        if isinstance(param, (int, float)) and is_number(text) else None
-                if literal is not None:
-                    key.append(literal)
-                    continue
-            name = names_of[j]
-            if name is None:
-                name = label(j)
-            if name in labels:
-                key.append(labels.index(name))
+        source, target = names_of[args[0]], names_of[i]
+        if n == 1 and source is not None and target is not None:
+            # one named argument (not a constant: an input reaches it): its pattern written out
+            if source != target:
+                pattern, labels = (op_name, 0, 1), [source, target]
             else:
-                key.append(len(labels))
-                labels.append(name)
-        pattern = tuple(key)
+                pattern, labels = (op_name, 0, 0), [source]
+        else:
+            pattern, labels = _short_pattern(op_name, args, i, ops, names_of, params, texts, label, literals)
         template = _TEMPLATES.get(pattern, _MISSING)  # type: ignore[call-overload]
         if template is _MISSING:
             if any("\x00" in name for name in labels):  # a placeholder's character: the general path
@@ -367,6 +356,33 @@ def edge_partials(ev) -> list[Edge]:
             source = names_of[a]
             append(_new(Edge, (a, i, label(a) if source is None else source, target, text, num, "scalar", None)))
     return edges
+
+
+def _short_pattern(op_name: str, args: tuple[int, ...], i: int, ops, names_of, params, texts, label,
+                   literals: dict) -> tuple[tuple, list[str]]:
+    """A short-road node's leaf pattern, keyed as `_leaf_pattern` keys it, and its distinct labels
+    (`literals` remembers each constant's key)."""
+    key: list = [op_name]
+    labels: list[str] = []  # the distinct labels, in order
+    for j in (*args, i):
+        if ops[j] == CONST:
+            literal = literals.get(j, _MISSING)
+            if literal is _MISSING:
+                param, text = params[j], texts[j]
+                literal = literals[j] = (text, float(param)) \
+                    if isinstance(param, (int, float)) and is_number(text) else None
+            if literal is not None:
+                key.append(literal)
+                continue
+        name = names_of[j]
+        if name is None:
+            name = label(j)
+        if name in labels:
+            key.append(labels.index(name))
+        else:
+            key.append(len(labels))
+            labels.append(name)
+    return tuple(key), labels
 
 
 _new = tuple.__new__  # an Edge from its fields, without the keyword-reading constructor
