@@ -300,14 +300,26 @@ def edge_partials(ev) -> list[Edge]:
         if not short or not (scalars or shapes[i] == ()):
             _general_edges(ev, i, op, args, edges)
             continue
+        # the commonest patterns written out, as `_short_pattern` keys them: one named argument
+        # (not a constant: an input reaches it), or a named one and a second named one or a number
+        pattern = None
         source, target = names_of[args[0]], names_of[i]
-        if n == 1 and source is not None and target is not None:
-            # one named argument (not a constant: an input reaches it): its pattern written out
-            if source != target:
+        if source is not None and target is not None and source != target:
+            if n == 1:
                 pattern, labels = (op_name, 0, 1), [source, target]
-            else:
-                pattern, labels = (op_name, 0, 0), [source]
-        else:
+            elif n == 2 and ops[args[0]] != CONST:
+                b = args[1]
+                other = names_of[b]
+                if ops[b] != CONST:
+                    if other is not None and other != source and other != target:
+                        pattern, labels = (op_name, 0, 1, 2), [source, other, target]
+                else:
+                    literal = literals.get(b, _MISSING)
+                    if literal is _MISSING:
+                        literal = literals[b] = _literal(params[b], texts[b])
+                    if literal is not None:
+                        pattern, labels = (op_name, 0, literal, 1), [source, target]
+        if pattern is None:
             pattern, labels = _short_pattern(op_name, args, i, ops, names_of, params, texts, label, literals)
         template = _TEMPLATES.get(pattern, _MISSING)  # type: ignore[call-overload]
         if template is _MISSING:
@@ -368,9 +380,7 @@ def _short_pattern(op_name: str, args: tuple[int, ...], i: int, ops, names_of, p
         if ops[j] == CONST:
             literal = literals.get(j, _MISSING)
             if literal is _MISSING:
-                param, text = params[j], texts[j]
-                literal = literals[j] = (text, float(param)) \
-                    if isinstance(param, (int, float)) and is_number(text) else None
+                literal = literals[j] = _literal(params[j], texts[j])
             if literal is not None:
                 key.append(literal)
                 continue
@@ -383,6 +393,11 @@ def _short_pattern(op_name: str, args: tuple[int, ...], i: int, ops, names_of, p
             key.append(len(labels))
             labels.append(name)
     return tuple(key), labels
+
+
+def _literal(param, text: str) -> Optional[tuple]:
+    """A constant's key in a leaf pattern if it is a literal number (`_leaf_pattern`), else None."""
+    return (text, float(param)) if isinstance(param, (int, float)) and is_number(text) else None
 
 
 _new = tuple.__new__  # an Edge from its fields, without the keyword-reading constructor

@@ -105,8 +105,11 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
     out = graph.label(graph.output)
     num = number_formatter(digits)
     edges = edge_partials(ev)
-    m = len(edges)
     width = max(map(len, map(_TARGET_LABEL, edges)), default=1)
+    values = list(map(num, map(_VALUE, edges)))  # each partial as a number, for every pass
+    after = list(map(_TARGET, edges))  # the next edge's node: where a node's terms end
+    after.append(-1)
+    del after[0]
     inputs = list(dict.fromkeys(ev.inputs))
     passes = list(ev.tangents.items())
     dotted: list = [None] * len(graph.ops)  # node id -> its dotted label, once written
@@ -117,53 +120,41 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
         others = ", ".join(f"{_dot(n)} = 0" for n in inputs if n != seed)
         append(f"Forward pass {k} of {len(passes)}: start with {_dot(seed)} = 1" + (f", {others}" if others else "")
                + ":")
-        shown: list = [None] * len(dotted)  # node id -> its tangent as text, once written
-        j = 0
-        while j < m:
-            source_id, target, source, node, partial, value, _, _ = edges[j]
-            j += 1
+        shown = list(map(num, map(float, tangents)))  # node id -> its tangent as text
+        summing = False  # inside a node with several arguments
+        d = names_text = symbolic_text = numeric_text = ""
+        for (source_id, target, source, node, partial, _, _, _), v, next_target in zip(edges, values, after):
             t = shown[source_id]
-            if t is None:
-                t = shown[source_id] = num(float(tangents[source_id]))
-            d, ds = dotted[target], dotted[source_id]
-            if d is None:
-                d = dotted[target] = _dot(node)
+            ds = dotted[source_id]
             if ds is None:
                 ds = dotted[source_id] = _dot(source)
             f = factors.get(partial)
             if f is None:
                 f = factors[partial] = _factor(partial)
-            v = num(value)
-            if j == m or edges[j][1] != target:  # one argument (a chain's commonest node)
-                tangent = shown[target] = num(float(tangents[target]))
-                if f == v:
-                    append(f"  {d:<{width}} = ∂{node}/∂{source} · {ds} = {v} · {t} = {tangent}")
-                else:
-                    append(f"  {d:<{width}} = ∂{node}/∂{source} · {ds} = {f} · {t} = {v} · {t} = {tangent}")
+            if not summing:
+                d = dotted[target]
+                if d is None:
+                    d = dotted[target] = _dot(node)
+                if next_target != target:  # one argument (a chain's commonest node)
+                    if f == v:
+                        append(f"  {d:<{width}} = ∂{node}/∂{source} · {ds} = {v} · {t} = {shown[target]}")
+                    else:
+                        append(f"  {d:<{width}} = ∂{node}/∂{source} · {ds} = {f} · {t} = {v} · {t} = "
+                               f"{shown[target]}")
+                    continue
+                summing = True  # the first term of a sum
+                names_text, symbolic_text, numeric_text = f"∂{node}/∂{source} · {ds}", f"{f} · {t}", f"{v} · {t}"
                 continue
-            names_text = f"∂{node}/∂{source} · {ds}"
-            symbolic_text = f"{f} · {t}"
-            numeric_text = f"{v} · {t}"
-            while j < m and edges[j][1] == target:  # a node with several arguments: a sum of terms
-                source_id, _, source, _, partial, value, _, _ = edges[j]
-                j += 1
-                t = shown[source_id]
-                if t is None:
-                    t = shown[source_id] = num(float(tangents[source_id]))
-                ds = dotted[source_id]
-                if ds is None:
-                    ds = dotted[source_id] = _dot(source)
-                f = factors.get(partial)
-                if f is None:
-                    f = factors[partial] = _factor(partial)
-                names_text += f" + ∂{node}/∂{source} · {ds}"
-                symbolic_text += f" + {f} · {t}"
-                numeric_text += f" + {num(value)} · {t}"
-            tangent = shown[target] = num(float(tangents[target]))
+            names_text += f" + ∂{node}/∂{source} · {ds}"
+            symbolic_text += f" + {f} · {t}"
+            numeric_text += f" + {v} · {t}"
+            if next_target == target:
+                continue
+            summing = False  # the sum's last term
             if symbolic_text != numeric_text:
-                append(f"  {d:<{width}} = {names_text} = {symbolic_text} = {numeric_text} = {tangent}")
+                append(f"  {d:<{width}} = {names_text} = {symbolic_text} = {numeric_text} = {shown[target]}")
             else:
-                append(f"  {d:<{width}} = {names_text} = {numeric_text} = {tangent}")
+                append(f"  {d:<{width}} = {names_text} = {numeric_text} = {shown[target]}")
         append(f"  so ∂{out}/∂{seed} = {_dot(out)} = {num(float(tangents[graph.output]))}")
     if len(passes) > PASS_LIMIT:
         append(f"({len(passes) - PASS_LIMIT} more passes not shown; --seed NAME shows one)")
@@ -172,7 +163,8 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
     return "\n".join(lines)
 
 
-_TARGET_LABEL = itemgetter(3)  # an edge -> its node's label
+#: an edge -> its node, its node's label, its partial's value
+_TARGET, _TARGET_LABEL, _VALUE = itemgetter(1), itemgetter(3), itemgetter(5)
 
 
 def _dot(label: str) -> str:
