@@ -543,6 +543,24 @@ class Tape:
                 t = tangent[a]
                 tangent[i] = float(0.0 + p * t) if t and p is not None and p != 0.0 else 0.0
                 continue
+            if kind == 2:  # two arguments, written out
+                a, b = args
+                if local is not None:
+                    p, q = local
+                elif parts is _MUL:  # the row's own partials (every argument live): y and x
+                    p, q = values[b], values[a]
+                    partials[i] = [p, q]
+                else:
+                    p, q = partials[i] = _float_partials(kind, parts, args, values, i)
+                total = 0.0
+                t = tangent[a]
+                if t and p is not None and p != 0.0:
+                    total = total + p * t
+                t = tangent[b]
+                if t and q is not None and q != 0.0:
+                    total = total + q * t
+                tangent[i] = float(total)
+                continue
             if local is None:
                 local = partials[i] = _float_partials(kind, parts, args, values, i)
             total = 0.0
