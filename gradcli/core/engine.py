@@ -513,9 +513,10 @@ class Tape:
         """Tangents ∂node/∂(seeded direction) of every node: one forward-mode pass.
 
         `partials`, a list with an entry per node, holds each node's local partials ∂node/∂arg
-        (one per argument, None where no input reaches it): an entry that is None is computed
-        and stored, one already there is used.  So the passes of several inputs, and the
-        explanation of the sweep (`gradcli.teach.edges.edge_partials`), share one computation.
+        (one per argument, None where no input reaches it; a tuple, the smaller, where the walk
+        writes them out): an entry that is None is computed and stored, one already there is
+        used.  So the passes of several inputs, and the explanation of the sweep
+        (`gradcli.teach.edges.edge_partials`), share one computation of them.
 
         Scalar graphs only; `gradcli.backends.dual` does forward mode for arrays.
         """
@@ -535,7 +536,7 @@ class Tape:
                             p = p(SCALAR, values[a], values[i])
                         except _MATH_ERRORS:
                             p = safe_partials(SCALAR, kind, parts, [values[a]], values[i])[0]
-                    partials[i] = [p]
+                    partials[i] = (p,)
                 else:
                     p = local[0]
                 # a zero tangent or a zero partial contributes nothing (not NaN * 0); the sum
@@ -549,7 +550,7 @@ class Tape:
                     p, q = local
                 elif parts is _MUL:  # the row's own partials (every argument live): y and x
                     p, q = values[b], values[a]
-                    partials[i] = [p, q]
+                    partials[i] = (p, q)
                 else:
                     p, q = partials[i] = _float_partials(kind, parts, args, values, i)
                 total = 0.0
@@ -571,14 +572,14 @@ class Tape:
         return tangent
 
 
-def _float_partials(kind: int, parts, args: tuple, values: Sequence, i: int) -> list:
+def _float_partials(kind: int, parts, args: tuple, values: Sequence, i: int) -> Sequence:
     """`safe_partials` on floats of node `i`, with two arguments (a common case) written out."""
     try:
         if kind == 2:
             p, q = parts
             x, y, out = values[args[0]], values[args[1]], values[i]
-            return [p if p is None or p.__class__ is float else p(SCALAR, x, y, out),
-                    q if q is None or q.__class__ is float else q(SCALAR, x, y, out)]
+            return (p if p is None or p.__class__ is float else p(SCALAR, x, y, out),
+                    q if q is None or q.__class__ is float else q(SCALAR, x, y, out))
     except _MATH_ERRORS:
         pass  # recomputed with IEEE arithmetic below
     return safe_partials(SCALAR, kind, parts, [values[a] for a in args], values[i])

@@ -302,7 +302,7 @@ def edge_partials(ev) -> list[Edge]:
             continue
         # the commonest patterns written out, as `_short_pattern` keys them: one named argument
         # (not a constant: an input reaches it), or a named one and a second named one or a number
-        pattern = None
+        pattern: Optional[tuple] = None
         source, target = names_of[args[0]], names_of[i]
         if source is not None and target is not None and source != target:
             if n == 1:

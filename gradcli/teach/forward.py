@@ -114,7 +114,7 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
     passes = list(ev.tangents.items())
     dotted: list = [None] * len(graph.ops)  # node id -> its dotted label, once written
     factors: dict[str, str] = {}  # a partial's text -> it as a factor (`_factor`)
-    lines = []
+    lines: list[str] = []
     append = lines.append
     for k, (seed, tangents) in enumerate(passes[:PASS_LIMIT], 1):
         others = ", ".join(f"{_dot(n)} = 0" for n in inputs if n != seed)
