@@ -13,6 +13,7 @@ numbers -- no SymPy needed; the numbers come from the same partials on `gradcli.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple, Optional
 
 from ..backends.floats import SCALAR
@@ -257,16 +258,28 @@ def edge_partials(ev) -> list[Edge]:
     """Every edge ``arg -> node`` of the DAG for args an input reaches, in evaluation order.
 
     An argument used twice by one node (``x*x``) is one edge with the summed partial.
+    The edges are `edge_rows` made `Edge` objects.
+    """
+    return list(map(_EDGE, edge_rows(ev)))
+
+
+_EDGE = partial(tuple.__new__, Edge)  # an Edge from its fields, without the keyword-reading constructor
+
+
+def edge_rows(ev) -> list[tuple]:
+    """`edge_partials`' edges as tuples of `Edge`'s fields (an edge of the general path is an
+    `Edge` already), for a writer that reads each edge once (`gradcli.teach.forward`).
 
     Scalar nodes of a fixed-arity op with distinct arguments (the bulk of a long chain) take a
     short road with the same result: each partial's text is its op's template (`_template`,
     built once per pattern of leaves, as `_template_partials` builds it) filled in with the
-    labels, and its value the op row's partial called directly, without a formula object.
+    labels, and its value the op row's partial called directly, without a formula object (or,
+    in forward mode, the very partial the tangent passes used: `Evaluation.partials`).
     """
     graph, values, live = ev.graph, ev.values, ev.tape.live
     shared = getattr(ev, "partials", None)  # forward mode: the partials the tangent passes computed
     partials = shared[1] if shared is not None and shared[0] is values else None
-    edges: list[Edge] = []
+    edges: list = []
     ops, shapes, names_of, params, texts = graph.ops, graph.shapes, graph.names_of, graph.params, graph.texts
     argv, arg_end = graph.argv, graph.arg_end
     label, definition = graph.label, graph.definition
@@ -366,7 +379,7 @@ def edge_partials(ev) -> list[Edge]:
             if num is not None and num.__class__ is not float:
                 num = float(num)
             source = names_of[a]
-            append(_new(Edge, (a, i, label(a) if source is None else source, target, text, num, "scalar", None)))
+            append((a, i, label(a) if source is None else source, target, text, num, "scalar", None))
     return edges
 
 
@@ -398,9 +411,6 @@ def _short_pattern(op_name: str, args: tuple[int, ...], i: int, ops, names_of, p
 def _literal(param, text: str) -> Optional[tuple]:
     """A constant's key in a leaf pattern if it is a literal number (`_leaf_pattern`), else None."""
     return (text, float(param)) if isinstance(param, (int, float)) and is_number(text) else None
-
-
-_new = tuple.__new__  # an Edge from its fields, without the keyword-reading constructor
 
 
 _MISSING = object()

@@ -23,7 +23,7 @@ from ..core.errors import UsageError
 from ..core.fmt import number, number_formatter
 from ..core.graph import CONST, INPUT
 from ..run.evaluate import Evaluation
-from .edges import edge_partials, is_number
+from .edges import edge_partials, edge_rows, is_number
 from .forward_arrays import PASS_LIMIT, array_steps, array_steps_latex, array_steps_text, dot, tex_dot, tex_name
 
 
@@ -94,17 +94,18 @@ def _build_forward_steps(ev: Evaluation) -> list[dict]:
 def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     """The tangent sweeps as text, one line per node (array programs: see `array_steps_text`).
 
-    Written straight from the edges and the engine's tangents, as `forward_steps` has them, each
-    thing made once: a node's dotted label and its tangent as text when it is written, then
-    reused where the node is an argument; each partial's text as a factor once per distinct text;
-    a node of one argument (most of a chain) in one f-string, without the sums' pieces."""
+    Written straight from the edges (as tuples, `edge_rows`) and the engine's tangents, as
+    `forward_steps` has them, each thing made once: every tangent and every partial's value as
+    text, in bulk, before the lines; a node's dotted label when it is written, then reused where
+    the node is an argument; a partial's factor once per distinct text; a node of one argument
+    (most of a chain) in one f-string, without the sums' pieces."""
     if has_arrays(ev):
         return array_steps_text(ev, digits, full)
     _check_scalar(ev)
     graph = ev.graph
     out = graph.label(graph.output)
     num = number_formatter(digits)
-    edges = edge_partials(ev)
+    edges = edge_rows(ev)
     width = max(map(len, map(_TARGET_LABEL, edges)), default=1)
     values = list(map(num, map(_VALUE, edges)))  # each partial as a number, for every pass
     after = list(map(_TARGET, edges))  # the next edge's node: where a node's terms end
