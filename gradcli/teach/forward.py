@@ -115,6 +115,7 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
     passes = list(ev.tangents.items())
     dotted: list = [None] * len(graph.ops)  # node id -> its dotted label, once written
     factors: dict[str, str] = {}  # a partial's text -> it as a factor (`_factor`)
+    dots = _DOTTED
     lines: list[str] = []
     append = lines.append
     for k, (seed, tangents) in enumerate(passes[:PASS_LIMIT], 1):
@@ -134,8 +135,9 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
                 f = factors[partial] = _factor(partial)
             if not summing:
                 d = dotted[target]
-                if d is None:
-                    d = dotted[target] = _dot(node)
+                if d is None:  # `_dot` written out for an ASCII label whose last character's dot is known
+                    last = dots.get(node[-1:]) if node.isascii() else None
+                    d = dotted[target] = node[:-1] + last if last is not None else _dot(node)
                 if next_target != target:  # one argument (a chain's commonest node)
                     if f == v:
                         append(f"  {d:<{width}} = ∂{node}/∂{source} · {ds} = {v} · {t} = {shown[target]}")
