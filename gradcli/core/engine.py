@@ -552,7 +552,19 @@ class Tape:
                     p, q = values[b], values[a]
                     partials[i] = (p, q)
                 else:
-                    p, q = partials[i] = _float_partials(kind, parts, args, values, i)
+                    p, q = parts
+                    if (p is None or p.__class__ is float) and (q is None or q.__class__ is float):
+                        partials[i] = parts  # numbers (add, sub): the row's own tuple
+                    else:
+                        x, y, o = values[a], values[b], values[i]
+                        try:
+                            if p is not None and p.__class__ is not float:
+                                p = p(SCALAR, x, y, o)
+                            if q is not None and q.__class__ is not float:
+                                q = q(SCALAR, x, y, o)
+                        except _MATH_ERRORS:  # recomputed with IEEE arithmetic
+                            p, q = safe_partials(SCALAR, kind, parts, [x, y], o)
+                        partials[i] = (p, q)
                 total = 0.0
                 t = tangent[a]
                 if t and p is not None and p != 0.0:
@@ -563,26 +575,13 @@ class Tape:
                 tangent[i] = float(total)
                 continue
             if local is None:
-                local = partials[i] = _float_partials(kind, parts, args, values, i)
+                local = partials[i] = safe_partials(SCALAR, kind, parts, [values[a] for a in args], values[i])
             total = 0.0
             for a, p in zip(args, local):
                 if p is not None and tangent[a] and p != 0.0:
                     total = total + p * tangent[a]
             tangent[i] = float(total)
         return tangent
-
-
-def _float_partials(kind: int, parts, args: tuple, values: Sequence, i: int) -> Sequence:
-    """`safe_partials` on floats of node `i`, with two arguments (a common case) written out."""
-    try:
-        if kind == 2:
-            p, q = parts
-            x, y, out = values[args[0]], values[args[1]], values[i]
-            return (p if p is None or p.__class__ is float else p(SCALAR, x, y, out),
-                    q if q is None or q.__class__ is float else q(SCALAR, x, y, out))
-    except _MATH_ERRORS:
-        pass  # recomputed with IEEE arithmetic below
-    return safe_partials(SCALAR, kind, parts, [values[a] for a in args], values[i])
 
 
 # The partials tuples of the ops the float walk writes out (`Tape._backward_floats`).
