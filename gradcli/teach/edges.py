@@ -260,10 +260,10 @@ def edge_partials(ev) -> list[Edge]:
     An argument used twice by one node (``x*x``) is one edge with the summed partial.
     The edges are `edge_rows` made `Edge` objects.
     """
-    return list(map(_EDGE, edge_rows(ev)))
+    return list(map(as_edge, edge_rows(ev)))
 
 
-_EDGE = partial(tuple.__new__, Edge)  # an Edge from its fields, without the keyword-reading constructor
+as_edge = partial(tuple.__new__, Edge)  # an Edge from its fields, without the keyword-reading constructor
 
 
 def edge_rows(ev) -> list[tuple]:

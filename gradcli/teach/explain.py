@@ -23,7 +23,7 @@ from ..run.evaluate import Evaluation
 from ..core.fmt import number, number_formatter
 from ..core.graph import CONST, INPUT
 from ..core.ops import OPS
-from .edges import _EDGE, Edge, _bar, contribution, edge_partials, edge_rows, is_number
+from .edges import Edge, _bar, as_edge, contribution, edge_partials, edge_rows, is_number
 
 #: --paths lists at most this many paths per input
 MAX_PATHS = 64
@@ -206,7 +206,7 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     if not fused and all(row[7] is None for row in rows):  # no array edge (no tensor rule)
         received = _scalar_steps_lines(ev, rows, digits, lines)
     else:
-        received = dict(_steps_lines(ev, list(map(_EDGE, rows)), fused, digits, full, lines))
+        received = dict(_steps_lines(ev, list(map(as_edge, rows)), fused, digits, full, lines))
     # a str is one contribution (the scalar writer's shortcut), a list several
     sums = [(name, parts) for name, parts in received.items() if not isinstance(parts, str) and len(parts) > 1]
     if sums:
