@@ -345,7 +345,7 @@ def _scalar_steps_lines(ev: Evaluation, edges: list[tuple], digits: int,
     received: dict[str, "str | list[str]"] = {}
     get = received.get
     for k, ((lo, hi), text) in enumerate(zip(runs, heads), 1):
-        head = prefix = f"{k:>3}. {text:<{width}}   "
+        head = prefix = f"{k:>3}. {text.ljust(width)}   "  # as {text:<{width}}, without a spec made each time
         _, target, _, target_label, _, _, _, _ = edges[lo]
         upstream = adj[target]
         scaled = isinstance(upstream, float)

@@ -138,11 +138,12 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
                 if d is None:  # `_dot` written out for an ASCII label whose last character's dot is known
                     last = dots.get(node[-1:]) if node.isascii() else None
                     d = dotted[target] = node[:-1] + last if last is not None else _dot(node)
+                d = d.ljust(width)  # as a "<width" format pads it, without making the spec each time
                 if next_target != target:  # one argument (a chain's commonest node)
                     if f == v:
-                        append(f"  {d:<{width}} = ∂{node}/∂{source} · {ds} = {v} · {t} = {shown[target]}")
+                        append(f"  {d} = ∂{node}/∂{source} · {ds} = {v} · {t} = {shown[target]}")
                     else:
-                        append(f"  {d:<{width}} = ∂{node}/∂{source} · {ds} = {f} · {t} = {v} · {t} = "
+                        append(f"  {d} = ∂{node}/∂{source} · {ds} = {f} · {t} = {v} · {t} = "
                                f"{shown[target]}")
                     continue
                 summing = True  # the first term of a sum
@@ -155,9 +156,9 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
                 continue
             summing = False  # the sum's last term
             if symbolic_text != numeric_text:
-                append(f"  {d:<{width}} = {names_text} = {symbolic_text} = {numeric_text} = {shown[target]}")
+                append(f"  {d} = {names_text} = {symbolic_text} = {numeric_text} = {shown[target]}")
             else:
-                append(f"  {d:<{width}} = {names_text} = {numeric_text} = {shown[target]}")
+                append(f"  {d} = {names_text} = {numeric_text} = {shown[target]}")
         append(f"  so ∂{out}/∂{seed} = {_dot(out)} = {num(float(tangents[graph.output]))}")
     if len(passes) > PASS_LIMIT:
         append(f"({len(passes) - PASS_LIMIT} more passes not shown; --seed NAME shows one)")
