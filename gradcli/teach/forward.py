@@ -130,9 +130,12 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
             ds = dotted[source_id]
             if ds is None:
                 ds = dotted[source_id] = _dot(source)
-            f = factors.get(partial)
-            if f is None:
-                f = factors[partial] = _factor(partial)
+            if "(" in partial:  # a call such as cos(x) (each its own text): neither bare nor a number
+                f = f"({partial})"
+            else:
+                f = factors.get(partial)
+                if f is None:
+                    f = factors[partial] = _factor(partial)
             if not summing:
                 d = dotted[target]
                 if d is None:  # `_dot` written out for an ASCII label whose last character's dot is known
