@@ -288,7 +288,7 @@ def edge_rows(ev) -> list[tuple]:
     rows: dict[str, tuple] = {}
     #: constant id -> its key in a leaf pattern if it is a literal number (`_leaf_pattern`), else None
     literals: dict[int, Optional[tuple]] = {}
-    scalars = not any(shapes)  # every node a scalar (each shape is ()): no shape to look at
+    scalars = shapes.count(()) == len(shapes)  # every node's shape is (): no shape to look at
     start = 0
     for i, op_name in enumerate(ops):
         end = arg_end[i]
