@@ -133,9 +133,10 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
             if "(" in partial:  # a call such as cos(x) (each its own text): neither bare nor a number
                 f = f"({partial})"
             else:
-                f = factors.get(partial)
-                if f is None:
-                    f = factors[partial] = _factor(partial)
+                known = factors.get(partial)
+                if known is None:
+                    known = factors[partial] = _factor(partial)
+                f = known
             if not summing:
                 d = dotted[target]
                 if d is None:  # `_dot` written out for an ASCII label whose last character's dot is known
