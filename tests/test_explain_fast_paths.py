@@ -240,6 +240,14 @@ def test_a_bare_factor_is_letters_digits_underscores_and_dots(text):
     assert forward._factor(text) == (text if bare else f"({text})")
 
 
+@settings(max_examples=examples(500), deadline=None)
+@given(st.text(max_size=6), st.text(max_size=6))
+def test_a_text_with_a_bracket_is_a_bracketed_factor(before, after):
+    # forward_steps_text brackets such a partial without asking `_factor`
+    text = f"{before}({after}"
+    assert forward._factor(text) == f"({text})"
+
+
 def test_every_single_character_is_bare_as_isalnum_says():
     bare = re.compile(r"[\w.]*")
     for code in range(0x110000):

@@ -559,19 +559,75 @@ class Tape:
         return adjoint
 
     # ---- forward mode ---------------------------------------------------------------
-    def jvp(self, values: Sequence, seeds: dict[int, float]) -> list:
+    def jvp(self, values: Sequence, seeds: dict[int, float], partials: Optional[list] = None) -> list:
         """Tangents ∂node/∂(seeded direction) of every node: one forward-mode pass.
+
+        `partials`, a list with an entry per node, holds each node's local partials ∂node/∂arg
+        (one per argument, None where no input reaches it; a tuple, the smaller, where the walk
+        writes them out): an entry that is None is computed and stored, one already there is
+        used.  So the passes of several inputs, and the explanation of the sweep
+        (`gradcli.teach.edges.edge_partials`), share one computation of them.
 
         Scalar graphs only; `gradcli.backends.dual` does forward mode for arrays.
         """
         tangent = [0.0] * self.n
         for k, t in seeds.items():
             tangent[k] = t
+        if partials is None:
+            partials = [None] * self.n
         for i, kind, args, parts in self._forward_order():
-            local = safe_partials(SCALAR, kind, parts, [values[a] for a in args], values[i])
+            local = partials[i]
+            if kind == 1:  # one argument, written out: the commonest node
+                a = args[0]
+                if local is None:
+                    p = parts[0]
+                    if p is not None and p.__class__ is not float:
+                        try:
+                            p = p(SCALAR, values[a], values[i])
+                        except _MATH_ERRORS:
+                            p = safe_partials(SCALAR, kind, parts, [values[a]], values[i])[0]
+                    partials[i] = (p,)
+                else:
+                    p = local[0]
+                # a zero tangent or a zero partial contributes nothing (not NaN * 0); the sum
+                # starts at 0.0, as the general loop's, so -0.0 comes out as 0.0 here too
+                t = tangent[a]
+                tangent[i] = float(0.0 + p * t) if t and p is not None and p != 0.0 else 0.0
+                continue
+            if kind == 2:  # two arguments, written out
+                a, b = args
+                if local is not None:
+                    p, q = local
+                elif parts is _MUL:  # the row's own partials (every argument live): y and x
+                    p, q = values[b], values[a]
+                    partials[i] = (p, q)
+                else:
+                    p, q = parts
+                    if (p is None or p.__class__ is float) and (q is None or q.__class__ is float):
+                        partials[i] = parts  # numbers (add, sub): the row's own tuple
+                    else:
+                        x, y, o = values[a], values[b], values[i]
+                        try:
+                            if p is not None and p.__class__ is not float:
+                                p = p(SCALAR, x, y, o)
+                            if q is not None and q.__class__ is not float:
+                                q = q(SCALAR, x, y, o)
+                        except _MATH_ERRORS:  # recomputed with IEEE arithmetic
+                            p, q = safe_partials(SCALAR, kind, parts, [x, y], o)
+                        partials[i] = (p, q)
+                total = 0.0
+                t = tangent[a]
+                if t and p is not None and p != 0.0:
+                    total = total + p * t
+                t = tangent[b]
+                if t and q is not None and q != 0.0:
+                    total = total + q * t
+                tangent[i] = float(total)
+                continue
+            if local is None:
+                local = partials[i] = safe_partials(SCALAR, kind, parts, [values[a] for a in args], values[i])
             total = 0.0
             for a, p in zip(args, local):
-                # a zero tangent or a zero partial contributes nothing (not NaN * 0)
                 if p is not None and tangent[a] and p != 0.0:
                     total = total + p * tangent[a]
             tangent[i] = float(total)

@@ -54,6 +54,10 @@ class Evaluation:
         #: forward mode: input name -> the tangent ∂node/∂input of every node
         #: (scalar inputs; an array input takes one pass per element)
         self.tangents: dict[str, list] = {}
+        #: forward mode on scalars: the values, and node id -> its local partials ∂node/∂arg
+        #: at them, as the tangent passes computed them (`Tape.jvp`), for the explanation to
+        #: show (None otherwise; a copy with other values does not use them)
+        self.partials: Optional[tuple[list, list]] = None
         #: forward mode: input name -> ∂output/∂input
         self.forward_gradient: dict[str, object] = {}
         #: forward mode: how many tangent passes ran
@@ -297,7 +301,9 @@ def run_forward(ev: Evaluation, seed: Optional[str] = None) -> Evaluation:
             ev.forward_gradient[name] = grad
             continue
         if ev.tape.scalar:
-            ev.tangents[name] = ev.tape.jvp(ev.values, {ev.graph.names[name]: 1.0})
+            if ev.partials is None or ev.partials[0] is not ev.values:
+                ev.partials = (ev.values, [None] * len(ev.values))
+            ev.tangents[name] = ev.tape.jvp(ev.values, {ev.graph.names[name]: 1.0}, ev.partials[1])
         else:
             from ..backends.dual import tangent
 

@@ -13,6 +13,7 @@ numbers -- no SymPy needed; the numbers come from the same partials on `gradcli.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple, Optional
 
 from ..backends.floats import SCALAR
@@ -257,14 +258,28 @@ def edge_partials(ev) -> list[Edge]:
     """Every edge ``arg -> node`` of the DAG for args an input reaches, in evaluation order.
 
     An argument used twice by one node (``x*x``) is one edge with the summed partial.
+    The edges are `edge_rows` made `Edge` objects.
+    """
+    return list(map(as_edge, edge_rows(ev)))
+
+
+as_edge = partial(tuple.__new__, Edge)  # an Edge from its fields, without the keyword-reading constructor
+
+
+def edge_rows(ev) -> list[tuple]:
+    """`edge_partials`' edges as tuples of `Edge`'s fields (an edge of the general path is an
+    `Edge` already), for a writer that reads each edge once (`gradcli.teach.forward`).
 
     Scalar nodes of a fixed-arity op with distinct arguments (the bulk of a long chain) take a
     short road with the same result: each partial's text is its op's template (`_template`,
     built once per pattern of leaves, as `_template_partials` builds it) filled in with the
-    labels, and its value the op row's partial called directly, without a formula object.
+    labels, and its value the op row's partial called directly, without a formula object (or,
+    in forward mode, the very partial the tangent passes used: `Evaluation.partials`).
     """
     graph, values, live = ev.graph, ev.values, ev.tape.live
-    edges: list[Edge] = []
+    shared = getattr(ev, "partials", None)  # forward mode: the partials the tangent passes computed
+    partials = shared[1] if shared is not None and shared[0] is values else None
+    edges: list = []
     ops, shapes, names_of, params, texts = graph.ops, graph.shapes, graph.names_of, graph.params, graph.texts
     argv, arg_end = graph.argv, graph.arg_end
     label, definition = graph.label, graph.definition
@@ -273,6 +288,7 @@ def edge_partials(ev) -> list[Edge]:
     rows: dict[str, tuple] = {}
     #: constant id -> its key in a leaf pattern if it is a literal number (`_leaf_pattern`), else None
     literals: dict[int, Optional[tuple]] = {}
+    scalars = shapes.count(()) == len(shapes)  # every node's shape is (): no shape to look at
     start = 0
     for i, op_name in enumerate(ops):
         end = arg_end[i]
@@ -287,37 +303,37 @@ def edge_partials(ev) -> list[Edge]:
         op, short = row
         if n == 1:
             args: tuple[int, ...] = (argv[first],)
-            short = short and shapes[args[0]] == ()
+            short = short and (scalars or shapes[args[0]] == ())
         elif n == 2:
             args = (argv[first], argv[first + 1])
-            short = short and args[0] != args[1] and shapes[args[0]] == () and shapes[args[1]] == ()  # not x*x
+            short = short and args[0] != args[1] and (scalars or shapes[args[0]] == () == shapes[args[1]])  # not x*x
         else:
             args = tuple(argv[first:end])
-            short = short and len(set(args)) == n and all(shapes[a] == () for a in args)
-        if not short or shapes[i] != ():
+            short = short and len(set(args)) == n and (scalars or all(shapes[a] == () for a in args))
+        if not short or not (scalars or shapes[i] == ()):
             _general_edges(ev, i, op, args, edges)
             continue
-        key: list = [op_name]
-        labels: list[str] = []  # the distinct labels, in order
-        for j in (*args, i):
-            if ops[j] == CONST:
-                literal = literals.get(j, _MISSING)
-                if literal is _MISSING:
-                    param, text = params[j], texts[j]
-                    literal = literals[j] = (text, float(param)) \
-                        if isinstance(param, (int, float)) and is_number(text) else None
-                if literal is not None:
-                    key.append(literal)
-                    continue
-            name = names_of[j]
-            if name is None:
-                name = label(j)
-            if name in labels:
-                key.append(labels.index(name))
-            else:
-                key.append(len(labels))
-                labels.append(name)
-        pattern = tuple(key)
+        # the commonest patterns written out, as `_short_pattern` keys them: one named argument
+        # (not a constant: an input reaches it), or a named one and a second named one or a number
+        pattern: Optional[tuple] = None
+        source, target = names_of[args[0]], names_of[i]
+        if source is not None and target is not None and source != target:
+            if n == 1:
+                pattern, labels = (op_name, 0, 1), [source, target]
+            elif n == 2 and ops[args[0]] != CONST:
+                b = args[1]
+                other = names_of[b]
+                if ops[b] != CONST:
+                    if other is not None and other != source and other != target:
+                        pattern, labels = (op_name, 0, 1, 2), [source, other, target]
+                else:
+                    literal = literals.get(b, _MISSING)
+                    if literal is _MISSING:
+                        literal = literals[b] = _literal(params[b], texts[b])
+                    if literal is not None:
+                        pattern, labels = (op_name, 0, literal, 1), [source, target]
+        if pattern is None:
+            pattern, labels = _short_pattern(op_name, args, i, ops, names_of, params, texts, label, literals)
         template = _TEMPLATES.get(pattern, _MISSING)  # type: ignore[call-overload]
         if template is _MISSING:
             if any("\x00" in name for name in labels):  # a placeholder's character: the general path
@@ -328,21 +344,23 @@ def edge_partials(ev) -> list[Edge]:
                 _TEMPLATES.clear()
             _TEMPLATES[pattern] = template  # type: ignore[assignment]
         out = values[i]
-        try:
-            if n == 1:
-                p = op.partials[0]
-                nums: list = [p if p.__class__ is float else p(SCALAR, values[args[0]], out)]
-            elif n == 2 and live[args[0]] and live[args[1]]:
-                x, y = values[args[0]], values[args[1]]
-                p, q = op.partials
-                nums = [p if p.__class__ is float else p(SCALAR, x, y, out),
-                        q if q.__class__ is float else q(SCALAR, x, y, out)]
-            else:
-                xs = [values[a] for a in args]
-                nums = [None if p is None or not live[a] else (p if p.__class__ is float else p(SCALAR, *xs, out))
-                        for a, p in zip(args, op.partials)]
-        except Exception:  # a math error: the general path's IEEE recomputation (or the error itself)
-            nums = _numeric_partials(op, [values[a] for a in args], out, [live[a] for a in args])
+        nums = None if partials is None else partials[i]  # the tangent sweep's own (`Tape.jvp`)
+        if nums is None:
+            try:
+                if n == 1:
+                    p = op.partials[0]
+                    nums = [p if p.__class__ is float else p(SCALAR, values[args[0]], out)]
+                elif n == 2 and live[args[0]] and live[args[1]]:
+                    x, y = values[args[0]], values[args[1]]
+                    p, q = op.partials
+                    nums = [p if p.__class__ is float else p(SCALAR, x, y, out),
+                            q if q.__class__ is float else q(SCALAR, x, y, out)]
+                else:
+                    xs = [values[a] for a in args]
+                    nums = [None if p is None or not live[a] else (p if p.__class__ is float else p(SCALAR, *xs, out))
+                            for a, p in zip(args, op.partials)]
+            except Exception:  # a math error: the general path's IEEE recomputation (or the error itself)
+                nums = _numeric_partials(op, [values[a] for a in args], out, [live[a] for a in args])
         target = names_of[i]
         if target is None:
             target = label(i)
@@ -361,11 +379,38 @@ def edge_partials(ev) -> list[Edge]:
             if num is not None and num.__class__ is not float:
                 num = float(num)
             source = names_of[a]
-            append(_new(Edge, (a, i, label(a) if source is None else source, target, text, num, "scalar", None)))
+            append((a, i, label(a) if source is None else source, target, text, num, "scalar", None))
     return edges
 
 
-_new = tuple.__new__  # an Edge from its fields, without the keyword-reading constructor
+def _short_pattern(op_name: str, args: tuple[int, ...], i: int, ops, names_of, params, texts, label,
+                   literals: dict) -> tuple[tuple, list[str]]:
+    """A short-road node's leaf pattern, keyed as `_leaf_pattern` keys it, and its distinct labels
+    (`literals` remembers each constant's key)."""
+    key: list = [op_name]
+    labels: list[str] = []  # the distinct labels, in order
+    for j in (*args, i):
+        if ops[j] == CONST:
+            literal = literals.get(j, _MISSING)
+            if literal is _MISSING:
+                literal = literals[j] = _literal(params[j], texts[j])
+            if literal is not None:
+                key.append(literal)
+                continue
+        name = names_of[j]
+        if name is None:
+            name = label(j)
+        if name in labels:
+            key.append(labels.index(name))
+        else:
+            key.append(len(labels))
+            labels.append(name)
+    return tuple(key), labels
+
+
+def _literal(param, text: str) -> Optional[tuple]:
+    """A constant's key in a leaf pattern if it is a literal number (`_leaf_pattern`), else None."""
+    return (text, float(param)) if isinstance(param, (int, float)) and is_number(text) else None
 
 
 _MISSING = object()

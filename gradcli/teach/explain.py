@@ -23,7 +23,7 @@ from ..run.evaluate import Evaluation
 from ..core.fmt import number, number_formatter
 from ..core.graph import CONST, INPUT
 from ..core.ops import OPS
-from .edges import Edge, _bar, contribution, edge_partials, is_number
+from .edges import Edge, _bar, as_edge, contribution, edge_partials, edge_rows, is_number
 
 #: --paths lists at most this many paths per input
 MAX_PATHS = 64
@@ -201,12 +201,12 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     seed = ev.adjoints[graph.output]
     lines = [f"Backward pass, in reverse evaluation order, starting from {_bar(out)} = {_num(seed, digits)}:"]
     fused = fused_losses(ev)
-    edges = edge_partials(ev)
+    rows = edge_rows(ev)  # the edges as tuples: the scalar writer reads each once
     received: dict[str, "str | list[str]"]
-    if not fused and all(e.tensor is None for e in edges):
-        received = _scalar_steps_lines(ev, edges, digits, lines)
+    if not fused and all(row[7] is None for row in rows):  # no array edge (no tensor rule)
+        received = _scalar_steps_lines(ev, rows, digits, lines)
     else:
-        received = dict(_steps_lines(ev, edges, fused, digits, full, lines))
+        received = dict(_steps_lines(ev, list(map(as_edge, rows)), fused, digits, full, lines))
     # a str is one contribution (the scalar writer's shortcut), a list several
     sums = [(name, parts) for name, parts in received.items() if not isinstance(parts, str) and len(parts) > 1]
     if sums:
@@ -319,11 +319,12 @@ def _steps_lines(ev: Evaluation, edges: list[Edge], fused: list["FusedLoss"], di
     return received
 
 
-def _scalar_steps_lines(ev: Evaluation, edges: list[Edge], digits: int,
+def _scalar_steps_lines(ev: Evaluation, edges: list[tuple], digits: int,
                         lines: list[str]) -> dict[str, "str | list[str]"]:
     """`_steps_lines` for a program of scalars (no array edge, no fused loss), straight from
-    the edges: no step data, each value formatted once (`number_formatter`).  A label with a
-    single contribution maps to its text, not to a list of one (most labels of a long chain)."""
+    the edges (`Edge` objects or `edge_rows`' tuples of their fields): no step data, each value
+    formatted once (`number_formatter`).  A label with a single contribution maps to its text,
+    not to a list of one (most labels of a long chain)."""
     graph, adj = ev.graph, ev.adjoints
     num = number_formatter(digits)
     bar = _bar_of
@@ -333,18 +334,18 @@ def _scalar_steps_lines(ev: Evaluation, edges: list[Edge], digits: int,
     hi = len(edges)
     while hi:
         lo = hi - 1
-        target = edges[lo].target
-        while lo and edges[lo - 1].target == target:
+        target = edges[lo][1]
+        while lo and edges[lo - 1][1] == target:
             lo -= 1
         runs.append((lo, hi))
         hi = lo
     definition = graph.definition
-    heads = [f"{edges[lo].target_label} = {definition(edges[lo].target)}" for lo, _ in runs]
+    heads = [f"{edges[lo][3]} = {definition(edges[lo][1])}" for lo, _ in runs]  # target label = its definition
     width = min(max(map(len, heads), default=0), 40)
     received: dict[str, "str | list[str]"] = {}
     get = received.get
     for k, ((lo, hi), text) in enumerate(zip(runs, heads), 1):
-        head = prefix = f"{k:>3}. {text:<{width}}   "
+        head = prefix = f"{k:>3}. {text.ljust(width)}   "  # as {text:<{width}}, without a spec made each time
         _, target, _, target_label, _, _, _, _ = edges[lo]
         upstream = adj[target]
         scaled = isinstance(upstream, float)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import re
 import weakref
+from operator import itemgetter
 
 from ..core.errors import UsageError
 from ..core.fmt import number, number_formatter
 from ..core.graph import CONST, INPUT
 from ..run.evaluate import Evaluation
-from .edges import edge_partials, is_number
+from .edges import edge_partials, edge_rows, is_number
 from .forward_arrays import PASS_LIMIT, array_steps, array_steps_latex, array_steps_text, dot, tex_dot, tex_name
 
 
@@ -93,56 +94,85 @@ def _build_forward_steps(ev: Evaluation) -> list[dict]:
 def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     """The tangent sweeps as text, one line per node (array programs: see `array_steps_text`).
 
-    Written straight from the edges and the engine's tangents, as `forward_steps` has them, with
-    each value formatted once (`number_formatter`)."""
+    Written straight from the edges (as tuples, `edge_rows`) and the engine's tangents, as
+    `forward_steps` has them, each thing made once: every tangent and every partial's value as
+    text, in bulk, before the lines; a node's dotted label when it is written, then reused where
+    the node is an argument; a partial's factor once per distinct text; a node of one argument
+    (most of a chain) in one f-string, without the sums' pieces."""
     if has_arrays(ev):
         return array_steps_text(ev, digits, full)
     _check_scalar(ev)
     graph = ev.graph
     out = graph.label(graph.output)
     num = number_formatter(digits)
-    edges = edge_partials(ev)
-    # each node's edges in a run (edge_partials lists them node by node), in evaluation order
-    runs: list[tuple[int, int]] = []
-    lo = 0
-    while lo < len(edges):
-        hi, target = lo + 1, edges[lo].target
-        while hi < len(edges) and edges[hi].target == target:
-            hi += 1
-        runs.append((lo, hi))
-        lo = hi
-    width = max((len(edges[lo].target_label) for lo, _ in runs), default=1)
+    edges = edge_rows(ev)
+    width = max(map(len, map(_TARGET_LABEL, edges)), default=1)
+    values = list(map(num, map(_VALUE, edges)))  # each partial as a number, for every pass
+    after = list(map(_TARGET, edges))  # the next edge's node: where a node's terms end
+    after.append(-1)
+    del after[0]
     inputs = list(dict.fromkeys(ev.inputs))
     passes = list(ev.tangents.items())
-    lines = []
+    dotted: list = [None] * len(graph.ops)  # node id -> its dotted label, once written
+    factors: dict[str, str] = {}  # a partial's text -> it as a factor (`_factor`)
+    dots = _DOTTED
+    lines: list[str] = []
+    append = lines.append
     for k, (seed, tangents) in enumerate(passes[:PASS_LIMIT], 1):
         others = ", ".join(f"{_dot(n)} = 0" for n in inputs if n != seed)
-        lines.append(f"Forward pass {k} of {len(passes)}: start with {_dot(seed)} = 1"
-                     + (f", {others}" if others else "") + ":")
-        for lo, hi in runs:
-            source_id, target, source, node, partial, value, _, _ = edges[lo]
-            tangent = num(float(tangents[source_id]))
-            names_text = f"∂{node}/∂{source} · {_dot(source)}"
-            symbolic_text = f"{_factor(partial)} · {tangent}"
-            numeric_text = f"{num(value)} · {tangent}"
-            for j in range(lo + 1, hi):  # a node with several arguments: a sum of terms
-                source_id, _, source, _, partial, value, _, _ = edges[j]
-                tangent = num(float(tangents[source_id]))
-                names_text += f" + ∂{node}/∂{source} · {_dot(source)}"
-                symbolic_text += f" + {_factor(partial)} · {tangent}"
-                numeric_text += f" + {num(value)} · {tangent}"
-            if symbolic_text != numeric_text:
-                lines.append(f"  {_dot(node):<{width}} = {names_text} = {symbolic_text} = {numeric_text} = "
-                             f"{num(float(tangents[target]))}")
+        append(f"Forward pass {k} of {len(passes)}: start with {_dot(seed)} = 1" + (f", {others}" if others else "")
+               + ":")
+        shown = list(map(num, map(float, tangents)))  # node id -> its tangent as text
+        summing = False  # inside a node with several arguments
+        d = names_text = symbolic_text = numeric_text = ""
+        for (source_id, target, source, node, partial, _, _, _), v, next_target in zip(edges, values, after):
+            t = shown[source_id]
+            ds = dotted[source_id]
+            if ds is None:
+                ds = dotted[source_id] = _dot(source)
+            if "(" in partial:  # a call such as cos(x) (each its own text): neither bare nor a number
+                f = f"({partial})"
             else:
-                lines.append(f"  {_dot(node):<{width}} = {names_text} = {numeric_text} = "
-                             f"{num(float(tangents[target]))}")
-        lines.append(f"  so ∂{out}/∂{seed} = {_dot(out)} = {num(float(tangents[graph.output]))}")
+                known = factors.get(partial)
+                if known is None:
+                    known = factors[partial] = _factor(partial)
+                f = known
+            if not summing:
+                d = dotted[target]
+                if d is None:  # `_dot` written out for an ASCII label whose last character's dot is known
+                    last = dots.get(node[-1:]) if node.isascii() else None
+                    d = dotted[target] = node[:-1] + last if last is not None else _dot(node)
+                d = d.ljust(width)  # as a "<width" format pads it, without making the spec each time
+                if next_target != target:  # one argument (a chain's commonest node)
+                    if f == v:
+                        append(f"  {d} = ∂{node}/∂{source} · {ds} = {v} · {t} = {shown[target]}")
+                    else:
+                        append(f"  {d} = ∂{node}/∂{source} · {ds} = {f} · {t} = {v} · {t} = "
+                               f"{shown[target]}")
+                    continue
+                summing = True  # the first term of a sum
+                names_text, symbolic_text, numeric_text = f"∂{node}/∂{source} · {ds}", f"{f} · {t}", f"{v} · {t}"
+                continue
+            names_text += f" + ∂{node}/∂{source} · {ds}"
+            symbolic_text += f" + {f} · {t}"
+            numeric_text += f" + {v} · {t}"
+            if next_target == target:
+                continue
+            summing = False  # the sum's last term
+            if symbolic_text != numeric_text:
+                append(f"  {d} = {names_text} = {symbolic_text} = {numeric_text} = {shown[target]}")
+            else:
+                append(f"  {d} = {names_text} = {numeric_text} = {shown[target]}")
+        append(f"  so ∂{out}/∂{seed} = {_dot(out)} = {num(float(tangents[graph.output]))}")
     if len(passes) > PASS_LIMIT:
-        lines.append(f"({len(passes) - PASS_LIMIT} more passes not shown; --seed NAME shows one)")
-    lines.append(f"Forward mode took {len(passes)} pass{'es' if len(passes) != 1 else ''}, one per input; "
-                 "reverse mode gets every input's derivative in one backward pass.")
+        append(f"({len(passes) - PASS_LIMIT} more passes not shown; --seed NAME shows one)")
+    append(f"Forward mode took {len(passes)} pass{'es' if len(passes) != 1 else ''}, one per input; "
+           "reverse mode gets every input's derivative in one backward pass.")
     return "\n".join(lines)
+
+
+#: an edge -> its node, its node's label, its partial's value
+_TARGET, _TARGET_LABEL, _VALUE = itemgetter(1), itemgetter(3), itemgetter(5)
 
 
 def _dot(label: str) -> str:
