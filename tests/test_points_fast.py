@@ -101,6 +101,7 @@ def run_entry_point(argv: list[str], stdin: bytes = b"") -> tuple[int, str, str]
         sys.argv, sys.stdin, sys.stdout, sys.stderr = saved[:4]
         if saved[4]:
             gc.enable()
+        gc.unfreeze()  # a --points run freezes what is left before it exits
         if saved[5] is None:
             os.environ.pop("COLUMNS", None)
         else:

@@ -250,8 +250,8 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
     from ..core.shapes import infer_shapes
     from ..core.engine import Tape
 
-    value = np.empty(n)
-    gradient = {name: np.empty(n) for name in ev.wrt}
+    values_parts: list[np.ndarray] = []
+    gradient_parts: dict[str, list[np.ndarray]] = {name: [] for name in ev.wrt}
     failed = np.zeros(n, dtype=bool)
     first_error = ""
     graph = ev.graph
@@ -267,11 +267,13 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
             seed = np.ones(stop - start) if graph.nodes[graph.output].shape else 1.0
             adjoint = tape.backward(values, seed)
         bad = ~np.isfinite(out)
-        value[start:stop] = np.where(bad, np.nan, out)
+        failing = bad.any()
+        # the pass's own arrays where every row is finite (no copy), else nan in the failed rows
+        values_parts.append(np.where(bad, np.nan, out) if failing else np.ascontiguousarray(out))
         for name in ev.wrt:
             g = np.broadcast_to(adjoint[graph.names[name]], (stop - start,))
-            gradient[name][start:stop] = np.where(bad, np.nan, g)  # no gradient where the value failed
-        if bad.any():
+            gradient_parts[name].append(np.where(bad, np.nan, g) if failing else np.ascontiguousarray(g, dtype=np.float64))
+        if failing:
             failed[start:stop] = bad
             if not first_error:
                 row = start + int(np.argmax(bad))
@@ -279,9 +281,18 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
                 first_error = _row_error(source, names, data[row], fixed, output, row, line)
         if progress is not None:
             progress(stop - start)
+    value = _joined(values_parts)
+    gradient = {name: _joined(parts) for name, parts in gradient_parts.items()}
     for node in graph.nodes:  # leave the graph as a scalar graph again
         node.shape = ()
     return Batch(list(ev.wrt), columns, value, gradient, failed, first_error)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """One array of the passes' parts (the part itself where there is one pass)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def _row_error(source, names, row, fixed, output, index: int, line: Optional[int] = None) -> str:
