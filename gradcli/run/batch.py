@@ -9,6 +9,7 @@ Rows where an operation is undefined get ``nan`` and are counted, not fatal.
 from __future__ import annotations
 
 import re
+import sys
 from typing import Callable, Optional
 
 import numpy as np
@@ -119,7 +120,7 @@ def _parse_bulk(raw: "bytes | str") -> Optional[tuple[list[str], np.ndarray, np.
     """
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
-    if b'"' in raw or b"\0" in raw or raw.startswith(_BOM):
+    if raw.startswith(_BOM):
         return None
     if b"\r" in raw:
         if raw.count(b"\r") != raw.count(b"\r\n"):
@@ -128,8 +129,11 @@ def _parse_bulk(raw: "bytes | str") -> Optional[tuple[list[str], np.ndarray, np.
     end = raw.find(b"\n")
     if end < 0 or end + 1 == len(raw) or end > _field_limit():
         return None  # no rows, or a name over the csv module's field limit: the row reader's error
+    head = raw[:end]
+    if b'"' in head or b"\0" in head:
+        return None  # quotes: the csv module's rules (in the rows `_plain_layout` lets neither through)
     try:
-        names = [h.strip() for h in raw[:end].decode("utf-8").split(",")]
+        names = [h.strip() for h in head.decode("utf-8").split(",")]
     except UnicodeDecodeError:
         return None
     if any(not n for n in names) or len(set(names)) != len(names):
@@ -148,9 +152,14 @@ _BOM = "\ufeff".encode("utf-8")
 
 
 def _field_limit() -> int:
-    import csv
+    """The csv module's field limit.  Where the module was never imported, nothing changed
+    it from its default (and importing it costs a batch a millisecond)."""
+    csv = sys.modules.get("csv")
+    return _CSV_FIELD_LIMIT if csv is None else csv.field_size_limit()
 
-    return csv.field_size_limit()
+
+#: the csv module's default field limit (``_csv.c``: 128 KiB)
+_CSV_FIELD_LIMIT = 128 * 1024
 
 
 #: the bytes a number's cell may hold (``float`` strips the blanks and reads ``1_000``): deleted, they
@@ -199,30 +208,55 @@ def _bulk_numbers(raw: bytes, end: int, count: int) -> Optional[np.ndarray]:
     ``1e``), and where a cell is ``-0``, which JSON reads as the integer 0 and ``float``
     as -0.0.
     """
-    body = raw.replace(b"\n", b",")  # every newline a comma: the cells of all rows, in order
-    stop = len(body) - body.endswith(b",")  # the last line's newline, if any, is not a cell's
     orjson = _orjson()
     if orjson is not None:
-        array = b"".join((b"[", memoryview(body)[end + 1:stop], b"]"))
+        text, first, last = _json_array(raw, end)
         try:
-            cells = orjson.loads(array)
+            cells = orjson.loads(memoryview(text)[first:last])
             data = np.fromiter(cells, dtype=np.float64, count=len(cells))
         except (orjson.JSONDecodeError, OverflowError):
             pass
         else:
-            if data.shape == (count,) and (data.all() or not _negative_zero_integer(array)):
+            if data.shape == (count,) and (data.all() or not _negative_zero_integer(text, first, last)):
                 return data
+        del text
+    stop = len(raw) - raw.endswith(b"\n")  # the last line's newline, if any, is not a cell's
     try:
-        return np.array(list(map(float, body[end + 1:stop].split(b","))), dtype=np.float64)
+        return np.array(list(map(float, raw[end + 1:stop].replace(b"\n", b",").split(b","))), dtype=np.float64)
     except ValueError:
         return None
 
 
-def _negative_zero_integer(array: bytes) -> bool:
-    """Whether the JSON array may hold the cell ``-0`` (the integer 0 for JSON, -0.0 for
-    ``float``).  Looked for only where some value read is zero; ``1e-0,`` counts too (then
-    ``float`` reads the file: slower, never wrong)."""
-    return any(end in array for end in (b"-0,", b"-0]", b"-0 ", b"-0\t"))
+#: bytes changed in place at a time (`_json_array`): the stretch and its mask stay in cache
+_STRETCH = 1 << 18
+
+
+def _json_array(raw: bytes, end: int) -> tuple[bytearray, int, int]:
+    """The rows after the header line (which ends at `end`) as the text of one JSON array,
+    text[first:last]: '[', the cells with every newline a comma, and ']' for the last
+    newline.  One copy of the file, changed in place a stretch at a time (no temporaries
+    the size of the file: in a fresh process each costs its page faults)."""
+    text = bytearray(raw)
+    if not raw.endswith(b"\n"):
+        text.append(10)  # the last line's newline: it becomes the ']'
+    size = len(text)
+    chars = np.frombuffer(text, dtype=np.uint8)
+    newline = np.empty(min(size, _STRETCH), dtype=bool)
+    for start in range(end + 1, size, _STRETCH):
+        part = chars[start:start + _STRETCH]
+        hit = newline[:len(part)]
+        np.equal(part, 10, out=hit)
+        np.copyto(part, 44, where=hit)  # ','
+    text[end] = 91  # '['
+    text[-1] = 93  # ']'
+    return text, end, size
+
+
+def _negative_zero_integer(text: bytearray, first: int, last: int) -> bool:
+    """Whether the JSON array text[first:last] may hold the cell ``-0`` (the integer 0 for
+    JSON, -0.0 for ``float``).  Looked for only where some value read is zero; ``1e-0,``
+    counts too (then ``float`` reads the file: slower, never wrong)."""
+    return any(text.find(end, first, last) >= 0 for end in (b"-0,", b"-0]", b"-0 ", b"-0\t"))
 
 
 def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict[str, Binding],
