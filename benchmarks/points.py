@@ -15,6 +15,14 @@ must match byte for byte (through orjson most numbers skip ``repr`` and ``float`
 Goals (issue 24): ≥ 10^6 rows/s end to end, and ≥ 5·10^5 on the plain install (whose
 dependencies now include orjson).  ``--no-orjson`` hides orjson: the fallback's figures.
 
+Where a fresh process's time goes besides the phases (measured 2026-12-05 on the 2-core
+machine, 200,000 rows): the interpreter ~20 ms, NumPy's import ~52 ms (and, before
+--points kept BLAS to one thread, as much CPU again in the threads it started), gradcli's
+other imports ~20 ms, the collection at exit ~8 ms (now skipped: `gc.freeze`), and page
+faults: every array or text the size of the file costs ~0.5 ms a megabyte the first time
+it is touched, which is why the in-process phases (run again and again in one process)
+are faster than the same work in a fresh one, and why the writer works in blocks.
+
     python benchmarks/points.py                 # 200,000 rows (the README's example), 5 runs
     python benchmarks/points.py --rows 1000000 -n 3
     python benchmarks/points.py --no-orjson     # as if orjson could not be imported
@@ -136,7 +144,9 @@ def run(args: argparse.Namespace) -> str:
         tiny = os.path.join(tmp, "tiny.csv")
         make_points(tiny, 1)
         start, start_cpu, _ = median_run_cpu(["sh", "-c", sh, gradcli, tiny, out], runs, env)
-        floor, floor_cpu, _ = median_run_cpu([python, "-c", "import numpy"], runs, env)
+        one_thread = {**(env or os.environ), "OPENBLAS_NUM_THREADS": "1"}  # as --points runs it
+        floor, floor_cpu, _ = median_run_cpu([python, "-c", "import numpy"], runs, one_thread)
+        bare, bare_cpu, _ = median_run_cpu([python, "-c", "pass"], runs, env)
         lines, lines_cpu, lines_status = median_run_cpu(["sh", "-c", sh.replace(" > ", " --json > "), gradcli,
                                                          points, out], runs, env)
         table_rows = [
@@ -154,7 +164,8 @@ def run(args: argparse.Namespace) -> str:
              f"{lines:.2f}", f"{lines_cpu:.2f}", f"{rows / lines:,.0f}", f"{rows / lines_cpu:,.0f}",
              f"{ref / lines:.2f}", ""],
             ["the same on 1 row (start-up)", f"{start:.2f}", f"{start_cpu:.2f}", "", "", "", ""],
-            ["`python -c \"import numpy\"` (start-up floor)", f"{floor:.2f}", f"{floor_cpu:.2f}", "", "", "", ""],
+            ["`python -c \"import numpy\"`, one BLAS thread (start-up floor)", f"{floor:.2f}", f"{floor_cpu:.2f}", "", "", "", ""],
+            ["`python -c pass` (the interpreter alone)", f"{bare:.2f}", f"{bare_cpu:.2f}", "", "", "", ""],
         ]
         if not args.no_phases:
             table_rows += phases(points, rows, runs)
