@@ -280,3 +280,21 @@ def test_points_run_freezes_what_is_left_before_exit(tmp_path):
         if saved[2]:
             gc.enable()
     assert done.value.code == 0 and frozen > 0
+
+
+def test_rows_go_to_a_file_in_whole_blocks_and_to_a_pipe_in_pieces(tmp_path):
+    """A regular file takes each block in one write (no reader can go away); a pipe a
+    `PIECE` at a time, so a reader that went away is noticed.  The text is the same."""
+    result = batch.Batch(["a"], {"a": np.arange(3000.0), "b": np.ones(3000)}, np.arange(3000.0) / 7,
+                         {"a": np.ones(3000)}, np.zeros(3000, bool), "")
+    expected = io.StringIO()
+    batch.write_csv(result, expected)
+    path = tmp_path / "out.csv"
+    with open(path, "w", encoding="utf-8") as fh:
+        assert batch._largest_write(fh.buffer) > 10**9
+        batch.write_csv(result, fh)
+    assert path.read_text(encoding="utf-8") == expected.getvalue()
+    read, write = os.pipe()
+    with os.fdopen(read, "rb"), os.fdopen(write, "wb") as w:
+        assert batch._largest_write(w) == batch.PIECE
+    assert batch._largest_write(io.BytesIO()) == batch.PIECE
