@@ -219,7 +219,7 @@ def _bulk_numbers(raw: bytes, end: int, count: int) -> Optional[np.ndarray]:
         else:
             if data.shape == (count,) and (data.all() or not _negative_zero_integer(text, first, last)):
                 return data
-        del text
+        del text  # a copy of the file: not kept while ``float`` reads it
     stop = len(raw) - raw.endswith(b"\n")  # the last line's newline, if any, is not a cell's
     try:
         return np.array(list(map(float, raw[end + 1:stop].replace(b"\n", b",").split(b","))), dtype=np.float64)
@@ -306,7 +306,8 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
         values_parts.append(np.where(bad, np.nan, out) if failing else np.ascontiguousarray(out))
         for name in ev.wrt:
             g = np.broadcast_to(adjoint[graph.names[name]], (stop - start,))
-            gradient_parts[name].append(np.where(bad, np.nan, g) if failing else np.ascontiguousarray(g, dtype=np.float64))
+            gradient_parts[name].append(
+                np.where(bad, np.nan, g) if failing else np.ascontiguousarray(g, dtype=np.float64))
         if failing:
             failed[start:stop] = bad
             if not first_error:
@@ -473,6 +474,7 @@ def float_row_pieces(table: np.ndarray, sep: str = ",") -> list:
     return ["".join([line + "\n" for line in map(sep.join, zip(*columns))]).encode("ascii")]
 
 
+#: no special values (the indices `float_row_pieces` finds in most blocks)
 _NONE = np.empty(0, dtype=np.intp)
 
 
