@@ -116,11 +116,14 @@ def plain_install() -> bool:
 
 
 def bytecode_cached(python: str) -> bool:
-    """Whether `python` finds gradcli's modules compiled (``__pycache__``): where it does not
-    (PYTHONDONTWRITEBYTECODE and no compiled files), every run compiles them again, which
-    adds tens of milliseconds of start-up that an installed package does not pay."""
-    code = ("import importlib.util, os, gradcli.cli.main as m; "
-            "print(os.path.exists(importlib.util.cache_from_source(m.__file__)))")
+    """Whether `python` finds every gradcli module compiled (``__pycache__``) and no older
+    than its source: where it does not (PYTHONDONTWRITEBYTECODE and no compiled files, or a
+    module edited since), every run compiles those modules again, which adds milliseconds
+    of start-up that an installed package does not pay."""
+    code = ("import importlib.util as u, os, gradcli; root = os.path.dirname(gradcli.__file__); "
+            "paths = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f.endswith('.py')]; "
+            "print(all(os.path.exists(u.cache_from_source(p)) "
+            "and os.path.getmtime(u.cache_from_source(p)) >= os.path.getmtime(p) for p in paths))")
     import subprocess
 
     done = subprocess.run([python, "-c", code], capture_output=True, text=True)
@@ -175,7 +178,8 @@ def run(args: argparse.Namespace) -> str:
                      f"Goals (issue 24): ≥ {GOAL_ROWS_PER_SECOND:,.0f} rows/s end to end, "
                      f"≥ {GOAL_PLAIN_ROWS_PER_SECOND:,.0f} on the plain install. "
                      + ("gradcli's bytecode is cached." if bytecode_cached(python) else
-                        "gradcli's bytecode is NOT cached (PYTHONDONTWRITEBYTECODE?): every run compiles its modules; "
+                        "gradcli's bytecode is NOT cached or is stale (PYTHONDONTWRITEBYTECODE?): every run compiles "
+                        "those modules; "
                         "`python -m compileall` the package for an installed package's figures.") + "\n")
     out_lines.append(table(["what", "wall s", "CPU s", "rows/s (wall)", "rows/s (CPU)", "speed × reference", "goal"],
                            table_rows, align="lrrrrrl"))
