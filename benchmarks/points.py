@@ -15,6 +15,14 @@ must match byte for byte (through orjson most numbers skip ``repr`` and ``float`
 Goals (issue 24): ≥ 10^6 rows/s end to end, and ≥ 5·10^5 on the plain install (whose
 dependencies now include orjson).  ``--no-orjson`` hides orjson: the fallback's figures.
 
+Where a fresh process's time goes besides the phases (measured 2026-12-05 on the 2-core
+machine, 200,000 rows): the interpreter ~20 ms, NumPy's import ~52 ms (and, before
+--points kept BLAS to one thread, as much CPU again in the threads it started), gradcli's
+other imports ~20 ms, the collection at exit ~8 ms (now skipped: `gc.freeze`), and page
+faults: every array or text the size of the file costs ~0.5 ms a megabyte the first time
+it is touched, which is why the in-process phases (run again and again in one process)
+are faster than the same work in a fresh one, and why the writer works in blocks.
+
     python benchmarks/points.py                 # 200,000 rows (the README's example), 5 runs
     python benchmarks/points.py --rows 1000000 -n 3
     python benchmarks/points.py --no-orjson     # as if orjson could not be imported
@@ -108,11 +116,14 @@ def plain_install() -> bool:
 
 
 def bytecode_cached(python: str) -> bool:
-    """Whether `python` finds gradcli's modules compiled (``__pycache__``): where it does not
-    (PYTHONDONTWRITEBYTECODE and no compiled files), every run compiles them again, which
-    adds tens of milliseconds of start-up that an installed package does not pay."""
-    code = ("import importlib.util, os, gradcli.cli.main as m; "
-            "print(os.path.exists(importlib.util.cache_from_source(m.__file__)))")
+    """Whether `python` finds every gradcli module compiled (``__pycache__``) and no older
+    than its source: where it does not (PYTHONDONTWRITEBYTECODE and no compiled files, or a
+    module edited since), every run compiles those modules again, which adds milliseconds
+    of start-up that an installed package does not pay."""
+    code = ("import importlib.util as u, os, gradcli; root = os.path.dirname(gradcli.__file__); "
+            "paths = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f.endswith('.py')]; "
+            "print(all(os.path.exists(u.cache_from_source(p)) "
+            "and os.path.getmtime(u.cache_from_source(p)) >= os.path.getmtime(p) for p in paths))")
     import subprocess
 
     done = subprocess.run([python, "-c", code], capture_output=True, text=True)
@@ -136,7 +147,9 @@ def run(args: argparse.Namespace) -> str:
         tiny = os.path.join(tmp, "tiny.csv")
         make_points(tiny, 1)
         start, start_cpu, _ = median_run_cpu(["sh", "-c", sh, gradcli, tiny, out], runs, env)
-        floor, floor_cpu, _ = median_run_cpu([python, "-c", "import numpy"], runs, env)
+        one_thread = {**(env or os.environ), "OPENBLAS_NUM_THREADS": "1"}  # as --points runs it
+        floor, floor_cpu, _ = median_run_cpu([python, "-c", "import numpy"], runs, one_thread)
+        bare, bare_cpu, _ = median_run_cpu([python, "-c", "pass"], runs, env)
         lines, lines_cpu, lines_status = median_run_cpu(["sh", "-c", sh.replace(" > ", " --json > "), gradcli,
                                                          points, out], runs, env)
         table_rows = [
@@ -154,7 +167,8 @@ def run(args: argparse.Namespace) -> str:
              f"{lines:.2f}", f"{lines_cpu:.2f}", f"{rows / lines:,.0f}", f"{rows / lines_cpu:,.0f}",
              f"{ref / lines:.2f}", ""],
             ["the same on 1 row (start-up)", f"{start:.2f}", f"{start_cpu:.2f}", "", "", "", ""],
-            ["`python -c \"import numpy\"` (start-up floor)", f"{floor:.2f}", f"{floor_cpu:.2f}", "", "", "", ""],
+            ["`python -c \"import numpy\"`, one BLAS thread (start-up floor)", f"{floor:.2f}", f"{floor_cpu:.2f}", "", "", "", ""],
+            ["`python -c pass` (the interpreter alone)", f"{bare:.2f}", f"{bare_cpu:.2f}", "", "", "", ""],
         ]
         if not args.no_phases:
             table_rows += phases(points, rows, runs)
@@ -164,7 +178,8 @@ def run(args: argparse.Namespace) -> str:
                      f"Goals (issue 24): ≥ {GOAL_ROWS_PER_SECOND:,.0f} rows/s end to end, "
                      f"≥ {GOAL_PLAIN_ROWS_PER_SECOND:,.0f} on the plain install. "
                      + ("gradcli's bytecode is cached." if bytecode_cached(python) else
-                        "gradcli's bytecode is NOT cached (PYTHONDONTWRITEBYTECODE?): every run compiles its modules; "
+                        "gradcli's bytecode is NOT cached or is stale (PYTHONDONTWRITEBYTECODE?): every run compiles "
+                        "those modules; "
                         "`python -m compileall` the package for an installed package's figures.") + "\n")
     out_lines.append(table(["what", "wall s", "CPU s", "rows/s (wall)", "rows/s (CPU)", "speed × reference", "goal"],
                            table_rows, align="lrrrrrl"))

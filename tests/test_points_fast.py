@@ -101,6 +101,7 @@ def run_entry_point(argv: list[str], stdin: bytes = b"") -> tuple[int, str, str]
         sys.argv, sys.stdin, sys.stdout, sys.stderr = saved[:4]
         if saved[4]:
             gc.enable()
+        gc.unfreeze()  # a --points run freezes what is left before it exits
         if saved[5] is None:
             os.environ.pop("COLUMNS", None)
         else:
@@ -189,11 +190,16 @@ def test_points_from_stdin_on_both_paths():
 
 
 # ---- the bulk reader ------------------------------------------------------------------------------
-def test_plain_cells_are_read_by_orjson():
-    """The JSON route answers by itself: the body text (only the fallback reads it) is not used."""
+def test_plain_cells_are_read_by_orjson(monkeypatch):
+    """The JSON route answers by itself: ``float`` (only the fallback calls it) is not used."""
     pytest.importorskip("orjson")
-    raw = b"1.5,-2e-3\n0.25,7\n"
-    data = batch._bulk_numbers(raw, "not, numbers\n", 4)
+
+    def no_float(cell):
+        raise AssertionError(f"float({cell!r}) called")
+
+    monkeypatch.setattr(batch, "float", no_float, raising=False)
+    raw = b"a,b\n1.5,-2e-3\n0.25,7\n"
+    data = batch._bulk_numbers(raw, raw.index(b"\n"), 4)
     assert data is not None and data.tolist() == [1.5, -0.002, 0.25, 7.0]
 
 

@@ -9,6 +9,7 @@ Rows where an operation is undefined get ``nan`` and are counted, not fatal.
 from __future__ import annotations
 
 import re
+import sys
 from typing import Callable, Optional
 
 import numpy as np
@@ -47,19 +48,20 @@ def read_points_lines(path: str, option: str = "--points") -> tuple[list[str], n
     Read with the csv module's rules, so quoted headers ("a","b") and quoted numbers work;
     blank lines are skipped.  At most `MAX_INPUT_BYTES` are read ('-': stdin).
 
-    Most files are plain numbers and commas: those are parsed in bulk (`_parse_bulk`).
-    A file the bulk parse does not accept -- quotes, blank lines, a malformed or
-    non-finite row -- is read again row by row (`_parse_rows`), which names the line at
-    fault; both give the same result wherever both apply.
+    Most files are plain numbers and commas: those are parsed in bulk, from the bytes
+    read (`_parse_bulk`).  A file the bulk parse does not accept -- quotes, blank lines, a
+    byte-order mark, a malformed or non-finite row -- is decoded and read again row by row
+    (`_parse_rows`), which names the line at fault; both give the same result wherever
+    both apply.
     """
-    from .files import read_text
+    from .files import MAX_INPUT_BYTES, decode_text, read_bytes
 
     where = f"{option} {path}"
-    text = read_text(path, where)
-    bulk = _parse_bulk(text)
+    raw = read_bytes(path, MAX_INPUT_BYTES, where)
+    bulk = _parse_bulk(raw)
     if bulk is not None:
         return bulk
-    return _parse_rows(text, where)
+    return _parse_rows(decode_text(raw, where), where)
 
 
 def _parse_rows(text: str, where: str) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -103,114 +105,158 @@ def _parse_rows(text: str, where: str) -> tuple[list[str], np.ndarray, np.ndarra
     return names, data, np.array(lines)
 
 
-def _parse_bulk(text: str) -> Optional[tuple[list[str], np.ndarray, np.ndarray]]:
-    """`_parse_rows`'s result for a plain file, or None where it must decide.
+def _parse_bulk(raw: "bytes | str") -> Optional[tuple[list[str], np.ndarray, np.ndarray]]:
+    """`_parse_rows`'s result for a plain file (its UTF-8 bytes), or None where it must decide.
 
-    Plain: no quotes, no NUL, lines ended by \\n or \\r\\n, no blank line, exactly k-1
-    commas on every line, every cell a finite number for ``float``, no cell longer than
-    the csv module's field limit.  Then the csv module would split exactly at the commas
-    and newlines, so the cells are found without it: the separators are checked in one
+    Plain: no quotes, no NUL, no byte-order mark, lines ended by \\n or \\r\\n, no blank
+    line, exactly k-1 commas on every line, nothing but number characters, blanks and
+    commas after the header line, every cell a finite number for ``float``, no cell longer
+    than the csv module's field limit.  Then the csv module would split exactly at the
+    commas and newlines, so the cells are found without it: the layout is checked in one
     pass (`_plain_layout`) and the numbers read in bulk (`_bulk_numbers`), to exactly the
     values ``float`` -- the function the row reader uses -- gives each cell.  Anything
     else returns None: the row reader then reads the file again and reports the first bad
     line in its words.
     """
-    if '"' in text or "\0" in text:
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    if raw.startswith(_BOM):
         return None
-    if "\r" in text:
-        if text.count("\r") != text.count("\r\n"):
+    if b"\r" in raw:
+        if raw.count(b"\r") != raw.count(b"\r\n"):
             return None  # a lone \r ends a csv row too: the row reader decides
-        text = text.replace("\r\n", "\n")
-    head, newline, body = text.partition("\n")
-    names = [h.strip() for h in head.split(",")]
-    if not newline or not body or any(not n for n in names) or len(set(names)) != len(names):
+        raw = raw.replace(b"\r\n", b"\n")
+    end = raw.find(b"\n")
+    if end < 0 or end + 1 == len(raw) or end > _field_limit():
+        return None  # no rows, or a name over the csv module's field limit: the row reader's error
+    head = raw[:end]
+    if b'"' in head or b"\0" in head:
+        return None  # quotes: the csv module's rules (in the rows `_plain_layout` lets neither through)
+    try:
+        names = [h.strip() for h in head.decode("utf-8").split(",")]
+    except UnicodeDecodeError:
         return None
-    if len(head) > _field_limit():
-        return None  # a name over the csv module's field limit: the row reader's error
-    if not body.endswith("\n"):
-        body += "\n"
+    if any(not n for n in names) or len(set(names)) != len(names):
+        return None
     k = len(names)
-    raw = body.encode("utf-8")
-    rows = _plain_layout(raw, k)
+    rows = _plain_layout(raw, end, k)
     if rows is None:
         return None
-    data = _bulk_numbers(raw, body, rows * k)
+    data = _bulk_numbers(raw, end, rows * k)
     if data is None or not np.isfinite(data).all():
         return None
     return names, data.reshape(rows, k), np.arange(2, rows + 2)
 
 
+_BOM = "\ufeff".encode("utf-8")
+
+
 def _field_limit() -> int:
-    import csv
-
-    return csv.field_size_limit()
-
-
-#: the bytes that are not separators (everything but ',' and '\n'): deleted, they leave
-#: the separators in order
-_NOT_SEPARATORS = bytes(b for b in range(256) if b not in b",\n")
+    """The csv module's field limit.  Where the module was never imported, nothing changed
+    it from its default (and importing it costs a batch a millisecond)."""
+    csv = sys.modules.get("csv")
+    return _CSV_FIELD_LIMIT if csv is None else csv.field_size_limit()
 
 
-def _plain_layout(raw: bytes, k: int) -> Optional[int]:
-    """The number of rows when every line of `raw` (which ends with a newline) has exactly
-    k cells and no cell is over the csv module's field limit; else None.
+#: the csv module's default field limit (``_csv.c``: 128 KiB)
+_CSV_FIELD_LIMIT = 128 * 1024
 
-    The separators alone, in order, must be k-1 commas and a newline, once per row
-    (a blank line or a short or long row breaks the pattern); and every stretch of half
-    the field limit must hold a separator (then no cell is longer than the limit: a
-    longer one would cover a whole stretch).
+
+#: the bytes a number's cell may hold (``float`` strips the blanks and reads ``1_000``): deleted, they
+#: leave the separators, in order, and any other byte
+_NUMBER_BYTES = b"0123456789.eE+-_\t "
+
+
+def _plain_layout(raw: bytes, end: int, k: int) -> Optional[int]:
+    """The number of rows after the header line (which ends at `end`) when every line
+    has exactly k cells of number bytes and no cell is over the csv module's field limit;
+    else None.
+
+    With the number bytes deleted, what is left of the rows must be k-1 commas and a
+    newline, once per row (the last newline may be missing): a blank line, a short or long
+    row, or any other byte breaks the pattern; and every stretch of half the field limit
+    must hold a separator (then no cell is longer than the limit: a longer one would cover
+    a whole stretch).
     """
-    separators = raw.translate(None, _NOT_SEPARATORS)
-    rows, extra = divmod(len(separators), k)
-    if extra or separators != (b"," * (k - 1) + b"\n") * rows:
+    separators = raw.translate(None, _NUMBER_BYTES)
+    head = len(raw[:end].translate(None, _NUMBER_BYTES)) + 1  # the header line's separators and newline
+    ended = raw.endswith(b"\n")
+    rows, extra = divmod(len(separators) - head + (not ended), k)
+    if extra or not rows:
+        return None
+    pattern = (b"," * (k - 1) + b"\n") * rows
+    if len(separators) - head != len(pattern) - (not ended) or not pattern.startswith(
+            memoryview(separators)[head:]):
         return None
     stretch = max(1, _field_limit() // 2)  # a cell over the limit fills one such stretch
-    for start in range(0, len(raw), stretch):
+    for start in range(end, len(raw), stretch):
         if raw.find(b"\n", start, start + stretch) < 0 and raw.find(b",", start, start + stretch) < 0:
             return None
     return rows
 
 
-#: JSON parses numbers, commas and blanks only: every other byte becomes '!', which JSON
-#: refuses, and each newline a comma (the cells of all rows as one JSON array)
-_TO_JSON = bytes(b if b in b"0123456789.eE+-, \t" else 44 if b == 10 else 33 for b in range(256))
-
-
-def _bulk_numbers(raw: bytes, body: str, count: int) -> Optional[np.ndarray]:
-    """The `count` numbers of a body laid out plainly (`_plain_layout`), each exactly
-    ``float`` of its cell; None when a cell is not a number for ``float``.
+def _bulk_numbers(raw: bytes, end: int, count: int) -> Optional[np.ndarray]:
+    """The `count` numbers of the rows after the header line (which ends at `end`), laid
+    out plainly (`_plain_layout`), each exactly ``float`` of its cell; None when a cell
+    is not a number for ``float``.
 
     orjson reads the cells as one JSON array, in C, where every cell is a JSON number
     (JSON's numbers are a subset of ``float``'s texts, read with correct rounding to the
-    same double); ``float`` reads them one by one otherwise: without orjson, where a cell
-    is not JSON (``1_000``, ``.5``, ``+1``, ``inf``), and where a cell is ``-0``, which
-    JSON reads as the integer 0 and ``float`` as -0.0.
+    same double; the layout let through only number bytes, blanks and separators, so
+    nothing else, no string or ``null``, can be in the array); ``float`` reads them one by
+    one otherwise: without orjson, where a cell is not JSON (``1_000``, ``.5``, ``+1``,
+    ``1e``), and where a cell is ``-0``, which JSON reads as the integer 0 and ``float``
+    as -0.0.
     """
     orjson = _orjson()
     if orjson is not None:
-        array = bytearray(b"[")
-        array += raw.translate(_TO_JSON)  # the last newline became a comma: it closes the array
-        array[-1] = 93  # ']'
+        text, first, last = _json_array(raw, end)
         try:
-            data = np.array(orjson.loads(array), dtype=float)
+            cells = orjson.loads(memoryview(text)[first:last])
+            data = np.fromiter(cells, dtype=np.float64, count=len(cells))
         except (orjson.JSONDecodeError, OverflowError):
             pass
         else:
-            if data.shape == (count,) and (data.all() or not _negative_zero_integer(array)):
+            if data.shape == (count,) and (data.all() or not _negative_zero_integer(text, first, last)):
                 return data
-    cells = body.replace("\n", ",").split(",")
-    cells.pop()  # after the last line's separator
+        del text  # a copy of the file: not kept while ``float`` reads it
+    stop = len(raw) - raw.endswith(b"\n")  # the last line's newline, if any, is not a cell's
     try:
-        return np.array(list(map(float, cells)), dtype=float)
+        return np.array(list(map(float, raw[end + 1:stop].replace(b"\n", b",").split(b","))), dtype=np.float64)
     except ValueError:
         return None
 
 
-def _negative_zero_integer(array: bytearray) -> bool:
-    """Whether the JSON array may hold the cell ``-0`` (the integer 0 for JSON, -0.0 for
-    ``float``).  Looked for only where some value read is zero; ``1e-0,`` counts too (then
-    ``float`` reads the file: slower, never wrong)."""
-    return any(end in array for end in (b"-0,", b"-0]", b"-0 ", b"-0\t"))
+#: bytes changed in place at a time (`_json_array`): the stretch and its mask stay in cache
+_STRETCH = 1 << 18
+
+
+def _json_array(raw: bytes, end: int) -> tuple[bytearray, int, int]:
+    """The rows after the header line (which ends at `end`) as the text of one JSON array,
+    text[first:last]: '[', the cells with every newline a comma, and ']' for the last
+    newline.  One copy of the file, changed in place a stretch at a time (no temporaries
+    the size of the file: in a fresh process each costs its page faults)."""
+    text = bytearray(raw)
+    if not raw.endswith(b"\n"):
+        text.append(10)  # the last line's newline: it becomes the ']'
+    size = len(text)
+    chars = np.frombuffer(text, dtype=np.uint8)
+    newline = np.empty(min(size, _STRETCH), dtype=bool)
+    for start in range(end + 1, size, _STRETCH):
+        part = chars[start:start + _STRETCH]
+        hit = newline[:len(part)]
+        np.equal(part, 10, out=hit)
+        np.copyto(part, 44, where=hit)  # ','
+    text[end] = 91  # '['
+    text[-1] = 93  # ']'
+    return text, end, size
+
+
+def _negative_zero_integer(text: bytearray, first: int, last: int) -> bool:
+    """Whether the JSON array text[first:last] may hold the cell ``-0`` (the integer 0 for
+    JSON, -0.0 for ``float``).  Looked for only where some value read is zero; ``1e-0,``
+    counts too (then ``float`` reads the file: slower, never wrong)."""
+    return any(text.find(end, first, last) >= 0 for end in (b"-0,", b"-0]", b"-0 ", b"-0\t"))
 
 
 def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict[str, Binding],
@@ -238,8 +284,8 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
     from ..core.shapes import infer_shapes
     from ..core.engine import Tape
 
-    value = np.empty(n)
-    gradient = {name: np.empty(n) for name in ev.wrt}
+    values_parts: list[np.ndarray] = []
+    gradient_parts: dict[str, list[np.ndarray]] = {name: [] for name in ev.wrt}
     failed = np.zeros(n, dtype=bool)
     first_error = ""
     graph = ev.graph
@@ -255,11 +301,14 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
             seed = np.ones(stop - start) if graph.nodes[graph.output].shape else 1.0
             adjoint = tape.backward(values, seed)
         bad = ~np.isfinite(out)
-        value[start:stop] = np.where(bad, np.nan, out)
+        failing = bad.any()
+        # the pass's own arrays where every row is finite (no copy), else nan in the failed rows
+        values_parts.append(np.where(bad, np.nan, out) if failing else np.ascontiguousarray(out))
         for name in ev.wrt:
             g = np.broadcast_to(adjoint[graph.names[name]], (stop - start,))
-            gradient[name][start:stop] = np.where(bad, np.nan, g)  # no gradient where the value failed
-        if bad.any():
+            gradient_parts[name].append(
+                np.where(bad, np.nan, g) if failing else np.ascontiguousarray(g, dtype=np.float64))
+        if failing:
             failed[start:stop] = bad
             if not first_error:
                 row = start + int(np.argmax(bad))
@@ -267,9 +316,18 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
                 first_error = _row_error(source, names, data[row], fixed, output, row, line)
         if progress is not None:
             progress(stop - start)
+    value = _joined(values_parts)
+    gradient = {name: _joined(parts) for name, parts in gradient_parts.items()}
     for node in graph.nodes:  # leave the graph as a scalar graph again
         node.shape = ()
     return Batch(list(ev.wrt), columns, value, gradient, failed, first_error)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """One array of the passes' parts (the part itself where there is one pass)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def _row_error(source, names, row, fixed, output, index: int, line: Optional[int] = None) -> str:
@@ -299,14 +357,34 @@ def write_csv(batch: Batch, out, fmt: str = "csv") -> None:
     cols = [batch.inputs[name] for name in in_names] + [batch.value] + [batch.gradient[n] for n in batch.names]
     if not cols or not len(batch.value):
         return
-    table = np.column_stack(cols) + 0.0  # + 0.0 turns -0.0 into 0.0: no "-0.0" in the output
     binary = _binary_stream(out)
-    for start in range(0, table.shape[0], CHUNK):
-        for piece in float_row_pieces(table[start:start + CHUNK], sep):
+    most = _largest_write(binary)
+    for _, block in _row_blocks(cols):
+        for piece in float_row_pieces(block, sep):
             if binary is not None:
-                _write_pieces(binary, piece)
+                _write_pieces(binary, piece, most)
             else:
                 _write_pieces(out, bytes(piece).decode("ascii"))
+
+
+#: rows turned into text at a time: a block's numbers, its text and the temporaries of
+#: both stay in the processor's cache and in memory already mapped (200,000 rows at once
+#: took twice as long in a fresh process; measured in benchmarks/points.py)
+BLOCK_ROWS = 8192
+
+
+def _row_blocks(cols: list):
+    """(first row, block): the rows of `cols` (equal-length columns), `BLOCK_ROWS` at a
+    time, as (m, k) arrays with -0.0 turned into 0.0 (no "-0.0" in the output).  One
+    buffer serves every block: each is used before the next is made."""
+    n = len(cols[0])
+    buffer = np.empty((min(n, BLOCK_ROWS), len(cols)))
+    for start in range(0, n, BLOCK_ROWS):
+        stop = min(n, start + BLOCK_ROWS)
+        block = buffer[:stop - start]
+        for j, col in enumerate(cols):
+            np.add(col[start:stop], 0.0, out=block[:, j])  # + 0.0 turns -0.0 into 0.0
+        yield start, block
 
 
 def _binary_stream(out):
@@ -337,15 +415,29 @@ _ROW_CHARACTERS = "0123456789.,-+eE\t\nnaif"
 PIECE = 1 << 16
 
 
-def _write_pieces(out, text) -> None:
-    """Write `text` (a string, or bytes for a binary stream) a pipe's worth at a time.  One
-    huge write into a pipe whose reader has gone returns short without an error (CPython's
-    text layer then drops the rest silently, exit 0); the next small write raises
-    BrokenPipeError, which the command line reports as 141."""
+def _largest_write(stream) -> int:
+    """`PIECE`, or no limit where `stream` writes to a regular file: no reader can go
+    away, and each write call costs a system call (a 20 MB batch made 300 of them)."""
+    import os
+    import stat
+
+    try:
+        regular = stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, AttributeError, ValueError):  # io.UnsupportedOperation is an OSError
+        regular = False
+    return 1 << 62 if regular else PIECE
+
+
+def _write_pieces(out, text, most: int = PIECE) -> None:
+    """Write `text` (a string, or bytes for a binary stream) at most `most` characters a
+    call: a pipe's worth by default.  One huge write into a pipe whose reader has gone
+    returns short without an error (CPython's text layer then drops the rest silently,
+    exit 0); the next small write raises BrokenPipeError, which the command line reports
+    as 141."""
     if not isinstance(text, str):
         text = memoryview(text)  # slices without copies
-    for start in range(0, len(text), PIECE):
-        piece = text[start:start + PIECE]
+    for start in range(0, len(text), most):
+        piece = text[start:start + most]
         done = out.write(piece)
         while isinstance(done, int) and 0 < done < len(piece):  # a raw stream writes what it can
             piece = piece[done:]
@@ -372,13 +464,18 @@ def float_row_pieces(table: np.ndarray, sep: str = ",") -> list:
     values = np.ascontiguousarray(table, dtype=np.float64).ravel()
     if orjson is not None and values.size:
         size = np.abs(values)
-        special = np.flatnonzero(~np.isfinite(values) | ((size < 1e-4) & (values != 0)) | (size >= 1e16))
+        plain = (size >= 1e-4) & (size < 1e16)  # False for nan too
+        special = _NONE if plain.all() else np.flatnonzero(~plain & (values != 0))
         pieces = None if len(special) > _SPECIAL_SHARE * values.size else _json_rows(
             orjson, values, table.shape[1], special, sep)
         if pieces is not None:
             return pieces
     columns = [list(map(repr, table[:, j].tolist())) for j in range(table.shape[1])]
     return ["".join([line + "\n" for line in map(sep.join, zip(*columns))]).encode("ascii")]
+
+
+#: no special values (the indices `float_row_pieces` finds in most blocks)
+_NONE = np.empty(0, dtype=np.intp)
 
 
 #: above this share of values that orjson cannot print as ``repr`` does, ``repr`` prints
@@ -472,17 +569,15 @@ def write_json_lines(batch: Batch, out) -> None:
     cols = [*batch.inputs.values(), batch.value, *(batch.gradient[name] for name in batch.names)]
     if not len(batch.value):
         return
-    table = np.column_stack(cols) + 0.0  # + 0.0 turns -0.0 into 0.0, as json_number(x + 0.0) did
-    width = table.shape[1]
-    for start in range(0, table.shape[0], CHUNK):
-        chunk = table[start:start + CHUNK]
-        text = b"".join(float_row_pieces(chunk)).decode("ascii")
-        if not np.isfinite(chunk).all():
+    width = len(cols)
+    for start, block in _row_blocks(cols):  # + 0.0 done: as json_number(x + 0.0) did
+        text = b"".join(float_row_pieces(block)).decode("ascii")
+        if not np.isfinite(block).all():
             text = _NON_FINITE_CELL.sub(r'"\1"', text)
         cells = text.replace("\n", ",").split(",")
         cells.pop()  # after the last row's newline
         columns = [cells[j::width] for j in range(width)]
-        _write_pieces(out, "".join(map(template.__mod__, zip(range(start + 1, start + len(chunk) + 1), *columns))))
+        _write_pieces(out, "".join(map(template.__mod__, zip(range(start + 1, start + len(block) + 1), *columns))))
 
 
 #: a cell ``repr`` writes for a non-finite number, which JSON writes as a string

@@ -46,11 +46,19 @@ def read_bytes(path: str, limit: int, what: str) -> bytes:
 
 
 def _read_at_most(stream, limit: int) -> bytes:
-    """Up to limit + 1 bytes: enough to know the input is too large, never more."""
+    """Up to limit + 1 bytes: enough to know the input is too large, never more.
+
+    A regular file is read in one call (its size known: no chunks to join, one copy
+    less of a large --points file); a pipe a megabyte at a time."""
     chunks = []
     left = limit + 1
+    try:
+        size = os.fstat(stream.fileno()).st_size
+    except (OSError, AttributeError, ValueError):  # io.UnsupportedOperation is an OSError
+        size = 0
+    step = max(1 << 20, size + 1)
     while left > 0:
-        chunk = stream.read(min(left, 1 << 20))
+        chunk = stream.read(min(left, step))
         if not chunk:
             break
         chunks.append(chunk)
@@ -60,7 +68,11 @@ def _read_at_most(stream, limit: int) -> bytes:
 
 def read_text(path: str, what: str, limit: int = MAX_INPUT_BYTES) -> str:
     """UTF-8 text of `path` ('-': stdin), bounded by `limit` bytes, without a byte-order mark."""
-    data = read_bytes(path, limit, what)
+    return decode_text(read_bytes(path, limit, what), what)
+
+
+def decode_text(data: bytes, what: str) -> str:
+    """`read_text` of bytes already read: UTF-8, without a byte-order mark."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -68,4 +80,4 @@ def read_text(path: str, what: str, limit: int = MAX_INPUT_BYTES) -> str:
     return text.lstrip("\ufeff")
 
 
-__all__ = ["MAX_INPUT_BYTES", "read_bytes", "read_text"]
+__all__ = ["MAX_INPUT_BYTES", "decode_text", "read_bytes", "read_text"]
