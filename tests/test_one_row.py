@@ -117,6 +117,34 @@ def test_eval_value_and_gradient_match_finite_differences(rows, cli, mode):
         assert _close(doc["gradient"][name], _central(_program, POINT, name)), (name, doc["gradient"])
 
 
+def test_a_long_program_takes_the_fast_lane_with_the_rows_and_without_them(cli):
+    """A program of 2,000 characters and more is lowered by the fast lane, which caches what
+    it learns of each function: the cache follows `register` and `unregister`."""
+    from gradcli.language.fastlane import lower_fast
+
+    lines = [f"t{k} = softsign(x*{k + 1}) * erfc(y) + t{k - 1}" if k else "t0 = softsign(x) * erfc(y)"
+             for k in range(60)]
+    source = "\n".join(lines) + "\n"
+    assert len(source) >= 2000
+
+    def f(x: float, y: float) -> float:
+        return sum(_softsign(x * (k + 1)) for k in range(60)) * math.erfc(y)
+
+    for _ in range(2):  # known, unknown, known again, unknown again: never a stale answer
+        added = [register(softsign_row()), register(erfc_row())]
+        try:
+            assert lower_fast(source) is not None  # the lane took it
+            doc = _eval_json(cli, source, *ARGS)
+        finally:
+            for op in added:
+                unregister(op.name)
+        assert _close(doc["value"], f(**POINT), 1e-13, 0.0)
+        for name in POINT:
+            assert _close(doc["gradient"][name], _central(f, POINT, name), 1e-6), (name, doc["gradient"])
+        unknown = cli(["eval", source, *ARGS])
+        assert unknown.exit_code == 2 and "unknown function 'softsign'" in unknown.stderr
+
+
 def test_array_program_matches_finite_differences(rows, cli):
     """On NumPy: softsign through ARRAY.abs, erfc as math.erfc over the elements."""
     w, v = [[1.0, 2.0], [3.0, -4.0]], [0.5, -0.75]  # W@v = [-1, 4.5]: away from the kink of abs

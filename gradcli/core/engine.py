@@ -193,7 +193,8 @@ class Tape:
         kinds = list(map(len, code_args))
         if not {1, 2}.issuperset(kinds):
             return False
-        parts = list(map(_PARTIALS_OF.__getitem__, computed_ops))
+        partials_of = {name: row[3] for name, row in rows.items()}  # (rows read OPS now: `register` adds to it)
+        parts = list(map(partials_of.__getitem__, computed_ops))
         # the binary nodes with a dead argument (their two arguments' reach differ), by index in `ids`
         if kept is not None:  # the builder listed them: a node's index is its id less the leaves before it
             leaves = list(compress(_count(), map(operator.not_, computed)))
@@ -634,8 +635,6 @@ class Tape:
         return tangent
 
 
-#: op name -> its row's partials
-_PARTIALS_OF = {name: op.partials for name, op in OPS.items()}
 _first, _last = itemgetter(0), itemgetter(-1)
 _ne = operator.ne
 

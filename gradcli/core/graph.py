@@ -28,8 +28,19 @@ from .ops import DEFAULT_AXIS, OPS
 INPUT = "input"
 CONST = "const"
 
-#: op name -> a small code for the hash-consing keys of `Graph.add` (ten bits)
-_OPCODE = {name: k for k, name in enumerate(OPS)}
+class _OpCodes(dict):
+    """Op name -> a small code for the hash-consing keys of `Graph.add` (ten bits).  An op
+    `register`ed after this import gets the next code when first asked for by name; a name's
+    code never changes."""
+
+    def __missing__(self, op: str) -> int:
+        if op not in OPS or len(self) >= 1023:
+            raise KeyError(op)
+        code = self[op] = len(self)
+        return code
+
+
+_OPCODE = _OpCodes((name, k) for k, name in enumerate(OPS))
 assert len(_OPCODE) < 1024
 
 
@@ -232,6 +243,8 @@ class Graph:
         # its memory is reused by the floats of the evaluation
         # (`key_tail` says the same, for the fast lane)
         code = _OPCODE.get(op) if param is None else None
+        if code is None and param is None and op in OPS:  # `register`ed after this import
+            code = _OPCODE[op]
         if code is not None and len(args) == 2:
             key: Any = (args[0] << 42 | args[1] << 11 | code << 1) | 1
         elif code is not None and len(args) == 1:

@@ -1146,6 +1146,7 @@ def register(op: Op) -> Op:
     OPS[op.name] = op
     if op.user and op.infix is None:
         FUNCTIONS[op.name] = op
+    _CHANGES[0] += 1
     return op
 
 
@@ -1153,7 +1154,18 @@ def unregister(name: str) -> Op:
     """Take a `register`ed operation out of the table again (tests clean up with it)."""
     op = OPS.pop(name)
     FUNCTIONS.pop(name, None)
+    _CHANGES[0] += 1
     return op
+
+
+#: how many times `register` and `unregister` changed the table (`table_changes`)
+_CHANGES = [0]
+
+
+def table_changes() -> int:
+    """A count that changes whenever `register` or `unregister` changes the op table: what a
+    cache of facts read from it (the fast lane's) compares to know it is still true."""
+    return _CHANGES[0]
 
 
 def library_functions(target: str, module: Any) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from typing import Any, Optional
 
 from ..core.graph import CONST, INPUT, Graph, Kept, key_tail
 from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS,
-                        INT_ARG_OPS, SHAPE_ARG_OPS)
+                        INT_ARG_OPS, SHAPE_ARG_OPS, table_changes)
 from . import calls, prelude
 from .lexer import _chunks
 from .parser import BINARY, COMPARE_POWER, UNARY_POWER
@@ -114,13 +114,18 @@ def _plain_call(name: str, nargs: int) -> Optional[tuple[str, Any]]:
 
 
 #: (function, number of arguments) -> `_plain_call`'s answer (() for None), filled on first use
+#: and emptied when `register`/`unregister` change the op table (`_PLAIN_OF` says when it was filled)
 _PLAIN: dict[tuple[str, int], tuple] = {}
+_PLAIN_OF = [table_changes()]
 
 
 def lower_fast(source: str, output: Optional[str] = None) -> Optional[Graph]:
     """``lower(parse(source), output)`` for a program the fast lane handles, else None."""
     if not source.isascii() or "\x00" in source:
         return None
+    if _PLAIN_OF[0] != table_changes():
+        _PLAIN.clear()
+        _PLAIN_OF[0] = table_changes()
     try:
         graph = _lower_lines(source, output)
         return graph if graph is not None else _lower(source, output)
