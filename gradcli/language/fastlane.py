@@ -680,17 +680,11 @@ class _LineLane:
     def constant(self, value: float, text: str, pos: int) -> int:
         """`Graph.const`, into the lane's columns."""
         key = (CONST, (), value.hex())
-        g, cols = self.g, self.cols
-        node = g._memo.get(key)
+        node = self.g._memo.get(key)
         if node is None:
-            node = g._memo[key] = len(g.ops)
-            g.ops.append(CONST)
-            cols.args_of.append(())
-            cols.reached.append(False)
-            g.positions.append(pos)
-            cols.params_at[node] = value
-            g.texts[node] = text
-            cols.constants.append(node)
+            node = self.g._memo[key] = self._leaf(CONST, False, value, pos)
+            self.g.texts[node] = text
+            self.cols.constants.append(node)
         return node
 
     def operand(self, name: str, pos: int) -> int:
@@ -698,14 +692,19 @@ class _LineLane:
         value = CONSTANTS.get(name)
         if value is not None:
             return self.constant(value, name, pos)
+        node = self.g.names[name] = self._leaf(INPUT, True, name, pos)
+        self.g.inputs.append(node)
+        return node
+
+    def _leaf(self, op: str, reached: bool, param: Any, pos: int) -> int:
+        """A new input or constant node in the lane's columns (`reached`: an input reaches it)."""
         g, cols = self.g, self.cols
-        node = g.names[name] = len(g.ops)
-        g.ops.append(INPUT)
+        node = len(g.ops)
+        g.ops.append(op)
         cols.args_of.append(())
-        cols.reached.append(True)
+        cols.reached.append(reached)
         g.positions.append(pos)
-        cols.params_at[node] = name
-        g.inputs.append(node)
+        cols.params_at[node] = param
         return node
 
     def number(self, text: str, pos: int) -> int:
