@@ -24,6 +24,8 @@ from gradcli.core.errors import GradcliError
 from gradcli.core.fmt import json_number
 from gradcli.output import json_text
 from gradcli.output.documents import dumps, to_json, write_json
+from gradcli.output.json_text import encode
+from gradcli.output.terminal import json_visible
 
 
 def _written(report, with_nodes: bool = True) -> str:
@@ -222,3 +224,20 @@ def test_a_node_with_another_argument_count_than_its_op_is_written_from_its_dict
     assert [rows[c]["expr"], rows[d]["expr"]] == [graph.definition(c), graph.definition(d)] == ["add(a)", "sin(b, c)"]
     assert json_text.expressions(graph) == [graph.names_of[i] if graph.ops[i] == "input" else graph.definition(i)
                                             for i in range(len(graph))]
+
+
+# ---- strings --------------------------------------------------------------------------------
+@settings(max_examples=examples(300), deadline=None)
+@given(st.one_of(st.text(), st.text(alphabet=st.sampled_from('ab1 =+*()\n\t"\\\x00\x1f\x7f\x85\u202e θ')),
+                 st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e))))
+def test_a_strings_inside_is_json_visible_of_json_dumps(text):
+    reference = json_visible(encode(text))[1:-1]
+    assert json_text.string_inside(text) == reference
+    assert json_text.printable_ascii(text) == (reference == text and text.isascii())
+
+
+def test_a_programs_text_is_written_with_its_newlines_escaped():
+    program = "c = a + b\nd = c * 2\n" * 3
+    assert json_text.string_inside(program) == program.replace("\n", "\\n")
+    assert json_text.string_inside('y = "x"\t\x7f') == 'y = \\"x\\"\\t\\u007f'
+    assert json_text.printable_ascii("c = a + b") and not json_text.printable_ascii("c\n")
