@@ -44,6 +44,8 @@ ROW_SEPARATOR = ",\n    "
 _NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f]')
 #: between the pieces of a batch's template; JSON-escaped text never holds a raw NUL
 _SEP = "\x00"
+#: the template of an op whose nodes write their own expression (`_Columns.templates`)
+_OWN = "\x00own"
 #: ops whose expression a node's parameter or argument count shapes (`Graph.definition`)
 _OWN_FORM = frozenset({"stack", "index", "gather", "amax", "amin"})
 
@@ -249,7 +251,7 @@ class _Columns:
         #: after each expression: the row's text to its inputs, for the table
         self.tail = tail = '", "inputs": [' if table else ""
         templates = {op: _template(op, escape) for op in distinct}
-        self.templates = {op: None if t is None else t + tail for op, t in templates.items()}
+        self.templates = {op: _OWN if t is None else t + tail for op, t in templates.items()}
         #: how many arguments each op's template takes (-1: none, the node writes its own)
         self.arity = {op: -1 if t is None else OPS[op].arity for op, t in templates.items()}
         #: the row's text from the name to the expression; with the name's closing quote
@@ -262,15 +264,16 @@ class _Columns:
         """The ``expr`` of nodes start..stop-1 (then `tail`)."""
         g, escape = self.graph, self.escape
         ops, params = g.ops, g.params
-        templates: list = list(map(self.templates.__getitem__, ops[start:stop]))
+        batch_ops = ops[start:stop]
+        templates: list = list(map(self.templates.__getitem__, batch_ops))
         # inputs, constants, nodes with a parameter: `Graph.definition` writes them
         own: set[int] = set()
         batch_params = params[start:stop]
         if batch_params.count(None) < stop - start:  # (params are hashable: == None is plain)
             own.update(compress(range(start, stop), map(is_not, batch_params, repeat(None))))
-        if None in templates:
-            own.update(compress(range(start, stop), map(is_, templates, repeat(None))))
-        expected = list(map(self.arity.__getitem__, ops[start:stop]))
+        if _OWN in templates:  # (a str: str == str is quick where None == str is not)
+            own.update(compress(range(start, stop), map(is_, templates, repeat(_OWN))))
+        expected = list(map(self.arity.__getitem__, batch_ops))
         for i in sorted(own):
             expr = g.names_of[i] if ops[i] == INPUT else g.definition(i)
             if not isinstance(expr, str):
