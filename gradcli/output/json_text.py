@@ -204,17 +204,18 @@ def _plain(text: str) -> str:
     return text
 
 
-def _template(op_name: str, escape: Callable[[str], str] = _escaped) -> Optional[str]:
+def _template(op_name: str, escape: Callable[[str], str] = _escaped, percent: str = "%%") -> Optional[str]:
     """The ``expr`` of a node of `op_name` without a parameter, as a % template over its
-    arguments' labels (what `Graph.definition` writes); None where the node decides."""
+    arguments' labels (what `Graph.definition` writes), with a literal % as `percent`; None
+    where the node decides."""
     op = OPS.get(op_name)
     if op is None or op.arity <= 0 or op_name in _OWN_FORM:
         return None
     if op.infix and op.arity == 2:
-        return f"%s {escape(op.infix).replace('%', '%%')} %s"
+        return f"%s {escape(op.infix).replace('%', percent)} %s"
     if op_name == "neg":
         return "-%s"
-    return f"{escape(op_name).replace('%', '%%')}({', '.join(['%s'] * op.arity)})"
+    return f"{escape(op_name).replace('%', percent)}({', '.join(['%s'] * op.arity)})"
 
 
 def _pick(items: list, ids: Any) -> tuple:
@@ -227,11 +228,18 @@ def _pick(items: list, ids: Any) -> tuple:
 class _Columns:
     """What every batch of one graph's node table reads: the labels, and each op's template.
 
-    `table` True: text JSON-escaped, for the table; False: as it is (`expressions`)."""
+    `table` True: text JSON-escaped, for the table; False: as it is (`expressions`).
+
+    For the table, a node's template is its expression, then the row's text to its inputs, its
+    argument list and the row's text to its value: ``%s * %s", "inputs": [%%d, %%d], "value": ``.
+    A batch's templates are filled twice, in order each time: with the arguments' labels
+    (escaped ``%%``), then with the argument ids; the labels and ids of a node need no
+    interleaving, and one split makes the column."""
 
     def __init__(self, graph: Graph, table: bool = True) -> None:
         self.graph = graph
         self.escape = escape = _escaped if table else _plain
+        self.table = table
         names, ops, texts, label = graph.names_of, graph.ops, graph.texts, graph.label
         labels: list = list(names)
         #: the unnamed nodes, in order (their name is null, their label a constant's text or %i)
@@ -245,13 +253,16 @@ class _Columns:
         #: the labels as they go into an expression
         self.arg_labels = list(map(escape, labels)) if table and not plain and _NEEDS_ESCAPE.search(joined) \
             else labels
+        #: the labels as the first fill takes them: a % doubled for the second (table)
+        self.fill_labels = [t.replace("%", "%%") for t in self.arg_labels] if table and "%" in joined \
+            else self.arg_labels
         #: user text with characters `json_visible` escapes (names, constants' source text)
         self.unsafe = not plain and bool(_UNSAFE.search(joined)) or bool(_UNSAFE.search("".join(texts.values())))
         distinct = set(ops)
-        #: after each expression: the row's text to its inputs, for the table
-        self.tail = tail = '", "inputs": [' if table else ""
-        templates = {op: _template(op, escape) for op in distinct}
-        self.templates = {op: _OWN if t is None else t + tail for op, t in templates.items()}
+        #: a literal % in a template: for one fill (`expressions`), or two (table)
+        self.percent = "%%%%" if table else "%%"
+        templates = {op: _template(op, escape, self.percent) for op in distinct}
+        self.templates = {op: _OWN if t is None else t + self.tail(OPS[op].arity) for op, t in templates.items()}
         #: how many arguments each op's template takes (-1: none, the node writes its own)
         self.arity = {op: -1 if t is None else OPS[op].arity for op, t in templates.items()}
         #: the row's text from the name to the expression; with the name's closing quote
@@ -260,8 +271,13 @@ class _Columns:
         #: no label needs a JSON escape: a name is its label in quotes
         self.plain_names = self.arg_labels is labels
 
+    def tail(self, arity: int) -> str:
+        """What follows the expression in a template: for the table, the row's text to its inputs,
+        the argument list (for the second fill), the row's text to its value; else nothing."""
+        return f'", "inputs": [{", ".join(["%%d"] * arity)}], "value": ' if self.table else ""
+
     def expressions(self, start: int, stop: int, arity: list[int]) -> list[str]:
-        """The ``expr`` of nodes start..stop-1 (then `tail`)."""
+        """The ``expr`` of nodes start..stop-1 (for the table: then `tail`, filled)."""
         g, escape = self.graph, self.escape
         ops, params = g.ops, g.params
         batch_ops = ops[start:stop]
@@ -278,15 +294,20 @@ class _Columns:
             expr = g.names_of[i] if ops[i] == INPUT else g.definition(i)
             if not isinstance(expr, str):
                 raise _Irregular(i)
-            templates[i - start] = "%.0s" * arity[i - start] + escape(expr).replace("%", "%%") + self.tail
+            templates[i - start] = ("%.0s" * arity[i - start] + escape(expr).replace("%", self.percent)
+                                    + self.tail(arity[i - start]))
             expected[i - start] = arity[i - start]
         if expected != arity:  # a node with another argument count than its op's row: never made by the rules
             raise _Irregular(start)
         first = g.arg_end[start - 1] if start else 0
+        argv = g.argv[first:g.arg_end[stop - 1]]
         try:
-            exprs = (_SEP.join(templates) % _pick(self.arg_labels, g.argv[first:g.arg_end[stop - 1]])).split(_SEP)
+            text = _SEP.join(templates) % _pick(self.fill_labels, argv)
+            if self.table:
+                text %= tuple(argv)
         except (TypeError, ValueError) as e:  # an op with another argument count than its row says
             raise _Irregular(start) from e
+        exprs = text.split(_SEP)
         if len(exprs) != stop - start:  # a NUL in unescaped text
             raise _Irregular(start)
         return exprs
@@ -351,22 +372,8 @@ def node_entries(ev: Evaluation, start: int = 0, stop: Optional[int] = None) -> 
         yield entry
 
 
-#: after each argument list: the row's text to its value
-_ARGS_TAIL = '], "value": '
-#: the argument list by argument count (grown on demand)
-_ARGS_TABLE = [args + _ARGS_TAIL for args in ("", "%d", "%d, %d", "%d, %d, %d")]
 #: a row's end, and the next one's separation
 _END = "}" + ROW_SEPARATOR
-
-
-def _arguments(graph: Graph, start: int, stop: int, arity: list[int]) -> list[str]:
-    """Each node's ``inputs`` list without its brackets, and the row's text to its value:
-    ``0, 1], "value": ``."""
-    while len(_ARGS_TABLE) <= max(arity):
-        _ARGS_TABLE.append(", ".join(["%d"] * len(_ARGS_TABLE)) + _ARGS_TAIL)
-    first = graph.arg_end[start - 1] if start else 0
-    text = _SEP.join(map(_ARGS_TABLE.__getitem__, arity)) % tuple(graph.argv[first:graph.arg_end[stop - 1]])
-    return text.split(_SEP)
 
 
 def _ids(start: int, stop: int) -> list[str]:
@@ -423,7 +430,7 @@ def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: 
     extras = _extras(ev, start, stop)
     rows = _interleaved(['{"id": ', _ids(start, stop), name_piece, names,
                          list(map(op_pieces.__getitem__, graph.ops[start:stop])),
-                         columns.expressions(start, stop, arity), _arguments(graph, start, stop, arity), values,
+                         columns.expressions(start, stop, arity), values,
                          ', "adjoint": ', adjoints, extras if extras is not None else _END], stop - start)
     rows[-1] = rows[-1][:-len(ROW_SEPARATOR)]  # the last row's end: no separation after it
     return "".join(rows)
