@@ -138,6 +138,8 @@ def test_written_document_is_dumps_of_to_json(program, mode, batch):
     ("v2 = [a, b] * 2", {"a": 1.0, "b": 2.0}, "reverse"),  # no gradient: every adjoint null
     ("y = a * b + sin(a)", {"a": 1e-5, "b": 3e17}, "forward"),  # tangents
     ("c = a + b; d = b + 1; e = c * d", {"a": 3.0, "b": 2.0}, "reverse"),
+    # three arguments (clip, where), any number (max), comparisons, a power
+    ("y = clip(x, 0, 1) + where(x > 0, x, -x) + max(x, 2, x*x) + x^2", {"x": 0.5}, "reverse"),
 ])
 def test_examples_are_dumps_of_to_json(orjson_or_not, source, values, mode):
     report = _report(source, mode=mode, **values)
@@ -241,3 +243,19 @@ def test_a_programs_text_is_written_with_its_newlines_escaped():
     assert json_text.string_inside(program) == program.replace("\n", "\\n")
     assert json_text.string_inside('y = "x"\t\x7f') == 'y = \\"x\\"\\t\\u007f'
     assert json_text.printable_ascii("c = a + b") and not json_text.printable_ascii("c\n")
+
+
+def test_labels_and_op_text_with_a_percent_sign_survive_both_fills():
+    """A node's template is filled twice (labels, then argument ids): a % in a label, in a
+    node's own expression or in an op's text must come out as one %."""
+    report = _report("c = a + b; d = c * 2; e = sin(d) / 3", a=1.0, b=2.0)
+    graph = report.evaluation.graph
+    graph.names_of[graph.names["c"]] = "p%d"
+    graph.names_of[graph.names["a"]] = "%%s"
+    graph.texts[graph.ops.index("const")] = "2%"
+    expected = dumps(to_json(report)) + "\n"
+    assert _written(report) == expected
+    assert '"expr": "p%d * 2%"' in expected and '"expr": "%%s + b"' in expected
+    # an op's own text with a % in it: doubled once for each fill
+    assert json_text._template("add", lambda t: t + "%", "%%%%") == "%s +%%%% %s"
+    assert json_text._template("add", lambda t: t + "%") % ("a", "b") == "a +% b"
