@@ -300,11 +300,11 @@ class _Columns:
         if expected != arity:  # a node with another argument count than its op's row: never made by the rules
             raise _Irregular(start)
         first = g.arg_end[start - 1] if start else 0
-        argv = g.argv[first:g.arg_end[stop - 1]]
+        argv = tuple(g.argv[first:g.arg_end[stop - 1]])  # (the ints made once, for both fills)
         try:
             text = _SEP.join(templates) % _pick(self.fill_labels, argv)
             if self.table:
-                text %= tuple(argv)
+                text %= argv
         except (TypeError, ValueError) as e:  # an op with another argument count than its row says
             raise _Irregular(start) from e
         exprs = text.split(_SEP)
