@@ -243,7 +243,7 @@ class _Columns:
         names, ops, texts, label = graph.names_of, graph.ops, graph.texts, graph.label
         labels: list = list(names)
         #: the unnamed nodes, in order (their name is null, their label a constant's text or %i)
-        self.unnamed = [i for i, name in enumerate(names) if name is None]
+        self.unnamed = _positions(names, None)
         for i in self.unnamed:
             labels[i] = label(i)
         #: each node's label (`Graph.label`)
@@ -450,7 +450,7 @@ def _interleaved(columns: list, count: int) -> list[str]:
 
 def _positions(items: Any, value: Any) -> list[int]:
     """Where `value` is in `items`, in order: ``list.index`` in a loop, which runs at C speed
-    where `value` is rare (a dead node: one no input reaches)."""
+    where `value` is rare (a dead node: one no input reaches; an unnamed node)."""
     out: list[int] = []
     at = -1
     try:
