@@ -162,7 +162,7 @@ def test_a_batch_the_columns_cannot_write_is_written_from_its_dicts(monkeypatch)
     report = _report("c = a + b; d = c * sin(b); e = d / 3", a=1.0, b=2.0)
     expected = dumps(to_json(report)) + "\n"
 
-    def irregular(self, start, stop, arity):
+    def irregular(self, start, stop):
         raise json_text._Irregular(start)
 
     monkeypatch.setattr(json_text._Columns, "expressions", irregular)

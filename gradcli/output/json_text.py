@@ -23,9 +23,9 @@ import re
 import sys
 from array import array
 from bisect import bisect_left
-from itertools import chain, compress, islice, repeat
+from itertools import accumulate, compress, islice, repeat
 from json.encoder import encode_basestring
-from operator import is_, is_not, itemgetter, sub
+from operator import is_, is_not, itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from ..core.fmt import json_number, json_value
@@ -276,7 +276,7 @@ class _Columns:
         the argument list (for the second fill), the row's text to its value; else nothing."""
         return f'", "inputs": [{", ".join(["%%d"] * arity)}], "value": ' if self.table else ""
 
-    def expressions(self, start: int, stop: int, arity: list[int]) -> list[str]:
+    def expressions(self, start: int, stop: int) -> list[str]:
         """The ``expr`` of nodes start..stop-1 (for the table: then `tail`, filled)."""
         g, escape = self.graph, self.escape
         ops, params = g.ops, g.params
@@ -290,16 +290,19 @@ class _Columns:
         if _OWN in templates:  # (a str: str == str is quick where None == str is not)
             own.update(compress(range(start, stop), map(is_, templates, repeat(_OWN))))
         expected = list(map(self.arity.__getitem__, batch_ops))
+        arg_end = g.arg_end
         for i in sorted(own):
             expr = g.names_of[i] if ops[i] == INPUT else g.definition(i)
             if not isinstance(expr, str):
                 raise _Irregular(i)
-            templates[i - start] = ("%.0s" * arity[i - start] + escape(expr).replace("%", self.percent)
-                                    + self.tail(arity[i - start]))
-            expected[i - start] = arity[i - start]
-        if expected != arity:  # a node with another argument count than its op's row: never made by the rules
+            arity = arg_end[i] - (arg_end[i - 1] if i else 0)
+            templates[i - start] = "%.0s" * arity + escape(expr).replace("%", self.percent) + self.tail(arity)
+            expected[i - start] = arity
+        first = arg_end[start - 1] if start else 0
+        ends = arg_end[start:stop]
+        if list(accumulate(expected, initial=first))[1:] != (ends.tolist() if ends.__class__ is array else ends):
+            # a node with another argument count than its op's row: never made by the rules
             raise _Irregular(start)
-        first = g.arg_end[start - 1] if start else 0
         argv = tuple(g.argv[first:g.arg_end[stop - 1]])  # (the ints made once, for both fills)
         try:
             text = _SEP.join(templates) % _pick(self.fill_labels, argv)
@@ -317,19 +320,13 @@ class _Irregular(Exception):
     """A batch the columns cannot write (a node unlike any the rules make): it is written from its dicts."""
 
 
-def arities(graph: Graph, start: int, stop: int) -> list[int]:
-    """How many arguments each of nodes start..stop-1 has."""
-    ends = graph.arg_end[start:stop]
-    return list(map(sub, ends, chain((graph.arg_end[start - 1] if start else 0,), ends)))
-
-
 def expressions(graph: Graph, start: int = 0, stop: Optional[int] = None) -> list[str]:
     """``Graph.definition`` of nodes start..stop-1 (an input's is its name), in bulk."""
     stop = len(graph) if stop is None else stop
     if stop <= start:
         return []
     try:
-        return _Columns(graph, table=False).expressions(start, stop, arities(graph, start, stop))
+        return _Columns(graph, table=False).expressions(start, stop)
     except _Irregular:
         return [graph.names_of[i] if graph.ops[i] == INPUT else graph.definition(i)  # type: ignore[misc]
                 for i in range(start, stop)]
@@ -416,7 +413,6 @@ def dict_rows(entries: list[dict]) -> str:
 def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: int) -> str:
     """The rows of nodes start..stop-1, joined by `ROW_SEPARATOR`."""
     graph = ev.graph
-    arity = arities(graph, start, stop)
     unnamed = columns.unnamed[_first_at(columns.unnamed, start):_first_at(columns.unnamed, stop)]
     if columns.plain_names and not unnamed:  # the quotes go with the text around the names
         names: Any = columns.labels[start:stop]
@@ -430,7 +426,7 @@ def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: 
     extras = _extras(ev, start, stop)
     rows = _interleaved(['{"id": ', _ids(start, stop), name_piece, names,
                          list(map(op_pieces.__getitem__, graph.ops[start:stop])),
-                         columns.expressions(start, stop, arity), values,
+                         columns.expressions(start, stop), values,
                          ', "adjoint": ', adjoints, extras if extras is not None else _END], stop - start)
     rows[-1] = rows[-1][:-len(ROW_SEPARATOR)]  # the last row's end: no separation after it
     return "".join(rows)
