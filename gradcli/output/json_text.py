@@ -3,14 +3,20 @@
 * `encode` -- one value as the eval document writes it (``", "`` and ``": "`` between items,
   non-ASCII kept, a stray NaN/inf written as its string).
 * `node_rows` -- the eval document's node table, one line per node, built column by column
-  from the graph's arrays instead of a dict per node: ids, names, ops, expressions, argument
-  lists, values and adjoints are each formatted in bulk by C code (orjson for the floats where
-  its text is ``repr``'s, one ``%`` over a whole batch's template for the expressions and the
-  argument lists), and a batch of rows is one ``"".join``.  The text is byte for byte what
+  from the graph's arrays instead of a dict per node: ids, names, ops, expressions with their
+  argument lists, values and adjoints are each formatted in bulk by C code (one orjson text
+  for a batch's values and adjoints, where its text is ``repr``'s; a batch's templates filled
+  by ``%`` twice, with the arguments' labels, then their ids), and a batch of rows is placed
+  by slice assignment into one list for one ``"".join``.  The text is byte for byte what
   ``json.dumps`` makes of `node_entries` (tests/test_json_text.py); a batch it cannot write
   (a node unlike any the rules make) is written from those dicts.
 * `node_entries` -- the same table as dicts, one a node (the API's `to_json`).
 * `expressions` -- the ``expr`` column alone (`Graph.definition` of each node, in bulk).
+* `string_inside` -- a string value (the program's text) as the document writes it.
+
+Measured at 10^5 nodes and not kept: a whole row as one ``%`` template (a fill costs about a
+nanosecond a template character, where a join copies constant text for almost nothing), and
+zipping the columns (slice assignment is twice as fast).
 
 No NumPy import here: ``gradcli eval ... --json`` runs this on its fast path.
 """
@@ -414,7 +420,7 @@ def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: 
     """The rows of nodes start..stop-1, joined by `ROW_SEPARATOR`."""
     graph = ev.graph
     unnamed = columns.unnamed[_first_at(columns.unnamed, start):_first_at(columns.unnamed, stop)]
-    if columns.plain_names and not unnamed:  # the quotes go with the text around the names
+    if columns.plain_names:  # the quotes go with the text around the names
         names: Any = columns.labels[start:stop]
         name_piece, op_pieces = ', "name": "', columns.quoted_op_pieces
     else:
@@ -424,10 +430,15 @@ def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: 
         name_piece, op_pieces = ', "name": ', columns.op_pieces
     values, adjoints = _numbers(ev, dead, start, stop)
     extras = _extras(ev, start, stop)
-    rows = _interleaved(['{"id": ', _ids(start, stop), name_piece, names,
-                         list(map(op_pieces.__getitem__, graph.ops[start:stop])),
-                         columns.expressions(start, stop), values,
-                         ', "adjoint": ', adjoints, extras if extras is not None else _END], stop - start)
+    pieces = ['{"id": ', _ids(start, stop), name_piece, names, list(map(op_pieces.__getitem__, graph.ops[start:stop])),
+              columns.expressions(start, stop), values, ', "adjoint": ', adjoints,
+              extras if extras is not None else _END]
+    rows = _interleaved(pieces, stop - start)
+    if columns.plain_names:  # an unnamed node's name is null, without the quotes
+        width = len(pieces)
+        for i in unnamed:
+            at = (i - start) * width + 2  # its pieces 2..4: name_piece, names, op_pieces
+            rows[at:at + 3] = [', "name": ', "null", columns.op_pieces[graph.ops[i]]]
     rows[-1] = rows[-1][:-len(ROW_SEPARATOR)]  # the last row's end: no separation after it
     return "".join(rows)
 
