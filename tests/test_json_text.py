@@ -259,3 +259,14 @@ def test_labels_and_op_text_with_a_percent_sign_survive_both_fills():
     # an op's own text with a % in it: doubled once for each fill
     assert json_text._template("add", lambda t: t + "%", "%%%%") == "%s +%%%% %s"
     assert json_text._template("add", lambda t: t + "%") % ("a", "b") == "a +% b"
+
+
+def test_orjson_is_weighed_by_the_node_count(monkeypatch):
+    """Values and adjoints are one orjson text, but the import (`ORJSON_FROM`) is weighed as
+    before: by how many nodes the table has, not how many numbers."""
+    asked = []
+    real = json_text._orjson
+    monkeypatch.setattr(json_text, "_orjson", lambda count: asked.append(count) or real(count))
+    report = _report("c = a + b; d = c * 2; e = d / 3", a=1.0, b=2.0)
+    assert _written(report) == dumps(to_json(report)) + "\n"
+    assert asked and max(asked) == len(report.evaluation.graph)

@@ -144,7 +144,7 @@ def _small_decimals(text: str) -> str:
     return "".join(out)
 
 
-def scalars_text(xs: list) -> list[str]:
+def scalars_text(xs: list, count: Optional[int] = None) -> list[str]:
     """`scalar_text` of each of `xs`, in bulk.
 
     orjson writes a list of floats several times faster than ``repr`` one at a time, with the
@@ -152,9 +152,10 @@ def scalars_text(xs: list) -> list[str]:
     a one-digit negative exponent (orjson ``4.6e-6``, repr ``4.6e-06``) and numbers in
     [1e-5, 1e-4) written out (``0.000012``, repr ``1.2e-05``); both are rewritten in the
     text.  NaN and inf (orjson's ``null``) are written one at a time, as is everything when
-    orjson is missing or refuses an item (an int past 64 bits, a NumPy scalar).
+    orjson is missing or refuses an item (an int past 64 bits, a NumPy scalar).  `count`: how
+    many nodes the numbers are of, for `ORJSON_FROM` (by default, one a number).
     """
-    orjson = _orjson(len(xs))
+    orjson = _orjson(len(xs) if count is None else count)
     text = None
     if orjson is not None and xs:
         try:
@@ -396,6 +397,7 @@ def node_rows(ev: Evaluation, batch: Optional[int] = None) -> Iterator[str]:
     if not n:
         return
     batch = batch or BATCH
+    _orjson(n)  # a table of ORJSON_FROM nodes or more: orjson for every batch, however short
     columns = _Columns(graph)
     dead = _positions(ev.tape.live, False)
     for start in range(0, n, batch):
@@ -490,7 +492,7 @@ def _numbers(ev: Evaluation, dead: list[int], start: int, stop: int) -> tuple[li
     if adjoints is None:  # floats: the common, fast case
         return scalars_text(values), "null"  # every row's
     count = stop - start
-    text = scalars_text(values + adjoints)  # one call for both: one orjson text, one regex pass, one split
+    text = scalars_text(values + adjoints, count)  # one call for both: one orjson text, one regex pass, one split
     for i in dead[_first_at(dead, start):_first_at(dead, stop)]:
         text[count + i - start] = "null"
     return text[:count], text[count:]
