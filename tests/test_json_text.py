@@ -72,7 +72,14 @@ def test_edge_numbers_are_written_as_json_dumps_writes_them(orjson_or_not):
 @given(st.lists(st.one_of(st.floats(width=64), st.floats(-1e-3, 1e-3), st.floats(1e15, 1e17), st.none(),
                           st.integers(-2**70, 2**70)), max_size=60))
 def test_random_numbers_are_written_as_json_dumps_writes_them(xs):
-    assert json_text.scalars_text(xs) == [_reference_number(x) for x in xs]
+    expected = [_reference_number(x) for x in xs]
+    for orjson in (True, False):  # (the `orjson_or_not` fixture, inside: Hypothesis runs the body many times)
+        with pytest.MonkeyPatch.context() as patch:
+            if orjson:
+                patch.setattr(json_text, "ORJSON_FROM", 0)
+            else:
+                patch.setitem(sys.modules, "orjson", None)
+            assert json_text.scalars_text(xs) == expected
 
 
 # ---- random programs ----------------------------------------------------------------------
