@@ -24,6 +24,8 @@ from gradcli.core.errors import GradcliError
 from gradcli.core.fmt import json_number
 from gradcli.output import json_text
 from gradcli.output.documents import dumps, to_json, write_json
+from gradcli.output.json_text import encode
+from gradcli.output.terminal import json_visible
 
 
 def _written(report, with_nodes: bool = True) -> str:
@@ -70,7 +72,14 @@ def test_edge_numbers_are_written_as_json_dumps_writes_them(orjson_or_not):
 @given(st.lists(st.one_of(st.floats(width=64), st.floats(-1e-3, 1e-3), st.floats(1e15, 1e17), st.none(),
                           st.integers(-2**70, 2**70)), max_size=60))
 def test_random_numbers_are_written_as_json_dumps_writes_them(xs):
-    assert json_text.scalars_text(xs) == [_reference_number(x) for x in xs]
+    expected = [_reference_number(x) for x in xs]
+    for orjson in (True, False):  # (the `orjson_or_not` fixture, inside: Hypothesis runs the body many times)
+        with pytest.MonkeyPatch.context() as patch:
+            if orjson:
+                patch.setattr(json_text, "ORJSON_FROM", 0)
+            else:
+                patch.setitem(sys.modules, "orjson", None)
+            assert json_text.scalars_text(xs) == expected
 
 
 # ---- random programs ----------------------------------------------------------------------
@@ -136,6 +145,8 @@ def test_written_document_is_dumps_of_to_json(program, mode, batch):
     ("v2 = [a, b] * 2", {"a": 1.0, "b": 2.0}, "reverse"),  # no gradient: every adjoint null
     ("y = a * b + sin(a)", {"a": 1e-5, "b": 3e17}, "forward"),  # tangents
     ("c = a + b; d = b + 1; e = c * d", {"a": 3.0, "b": 2.0}, "reverse"),
+    # three arguments (clip, where), any number (max), comparisons, a power
+    ("y = clip(x, 0, 1) + where(x > 0, x, -x) + max(x, 2, x*x) + x^2", {"x": 0.5}, "reverse"),
 ])
 def test_examples_are_dumps_of_to_json(orjson_or_not, source, values, mode):
     report = _report(source, mode=mode, **values)
@@ -158,7 +169,7 @@ def test_a_batch_the_columns_cannot_write_is_written_from_its_dicts(monkeypatch)
     report = _report("c = a + b; d = c * sin(b); e = d / 3", a=1.0, b=2.0)
     expected = dumps(to_json(report)) + "\n"
 
-    def irregular(self, start, stop, arity):
+    def irregular(self, start, stop):
         raise json_text._Irregular(start)
 
     monkeypatch.setattr(json_text._Columns, "expressions", irregular)
@@ -222,3 +233,47 @@ def test_a_node_with_another_argument_count_than_its_op_is_written_from_its_dict
     assert [rows[c]["expr"], rows[d]["expr"]] == [graph.definition(c), graph.definition(d)] == ["add(a)", "sin(b, c)"]
     assert json_text.expressions(graph) == [graph.names_of[i] if graph.ops[i] == "input" else graph.definition(i)
                                             for i in range(len(graph))]
+
+
+# ---- strings --------------------------------------------------------------------------------
+@settings(max_examples=examples(300), deadline=None)
+@given(st.one_of(st.text(), st.text(alphabet=st.sampled_from('ab1 =+*()\n\t"\\\x00\x1f\x7f\x85\u202e θ')),
+                 st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e))))
+def test_a_strings_inside_is_json_visible_of_json_dumps(text):
+    reference = json_visible(encode(text))[1:-1]
+    assert json_text.string_inside(text) == reference
+    assert json_text.printable_ascii(text) == (reference == text and text.isascii())
+
+
+def test_a_programs_text_is_written_with_its_newlines_escaped():
+    program = "c = a + b\nd = c * 2\n" * 3
+    assert json_text.string_inside(program) == program.replace("\n", "\\n")
+    assert json_text.string_inside('y = "x"\t\x7f') == 'y = \\"x\\"\\t\\u007f'
+    assert json_text.printable_ascii("c = a + b") and not json_text.printable_ascii("c\n")
+
+
+def test_labels_and_op_text_with_a_percent_sign_survive_both_fills():
+    """A node's template is filled twice (labels, then argument ids): a % in a label, in a
+    node's own expression or in an op's text must come out as one %."""
+    report = _report("c = a + b; d = c * 2; e = sin(d) / 3", a=1.0, b=2.0)
+    graph = report.evaluation.graph
+    graph.names_of[graph.names["c"]] = "p%d"
+    graph.names_of[graph.names["a"]] = "%%s"
+    graph.texts[graph.ops.index("const")] = "2%"
+    expected = dumps(to_json(report)) + "\n"
+    assert _written(report) == expected
+    assert '"expr": "p%d * 2%"' in expected and '"expr": "%%s + b"' in expected
+    # an op's own text with a % in it: doubled once for each fill
+    assert json_text._template("add", lambda t: t + "%", "%%%%") == "%s +%%%% %s"
+    assert json_text._template("add", lambda t: t + "%") % ("a", "b") == "a +% b"
+
+
+def test_orjson_is_weighed_by_the_node_count(monkeypatch):
+    """Values and adjoints are one orjson text, but the import (`ORJSON_FROM`) is weighed as
+    before: by how many nodes the table has, not how many numbers."""
+    asked = []
+    real = json_text._orjson
+    monkeypatch.setattr(json_text, "_orjson", lambda count: asked.append(count) or real(count))
+    report = _report("c = a + b; d = c * 2; e = d / 3", a=1.0, b=2.0)
+    assert _written(report) == dumps(to_json(report)) + "\n"
+    assert asked and max(asked) == len(report.evaluation.graph)

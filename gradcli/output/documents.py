@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover - names for annotations: the fast path nev
     from ..run.reports import EvalReport
 from ..core.fmt import json_number, json_value
 from ..core.graph import CONST
-from .json_text import ROW_SEPARATOR, dict_rows, encode, node_entries
+from .json_text import ROW_SEPARATOR, dict_rows, encode, node_entries, string_inside
 
 SCHEMA_VERSION = 1
 
@@ -264,12 +264,11 @@ def _chunks(doc: dict, rows: Iterator[str]) -> Iterator[str]:
                 lines = ",\n".join(f"      {encode(name)}: {encode(e)}" for name, e in entries.items())
                 blocks.append(f"    {encode(check)}: {{\n{lines}\n    }}")
             yield json_visible(f"\n  {encode(key)}: {{\n" + ",\n".join(blocks) + f"\n  }}{comma}")
-        elif isinstance(value, str) and len(value) > _PIECE:
-            # a long program's text, encoded a piece at a time (JSON escapes one character at a
-            # time, and so does json_visible): never two whole copies of it at once
+        elif isinstance(value, str):
+            # a program's text, encoded a piece at a time: never two whole copies of a long one at once
             yield f"\n  {encode(key)}: \""
             for start in range(0, len(value), _PIECE):
-                yield json_visible(encode(value[start:start + _PIECE])[1:-1])
+                yield string_inside(value[start:start + _PIECE])
             yield f"\"{comma}"
         else:
             yield json_visible(f"\n  {encode(key)}: {encode(value)}{comma}")

@@ -3,14 +3,20 @@
 * `encode` -- one value as the eval document writes it (``", "`` and ``": "`` between items,
   non-ASCII kept, a stray NaN/inf written as its string).
 * `node_rows` -- the eval document's node table, one line per node, built column by column
-  from the graph's arrays instead of a dict per node: ids, names, ops, expressions, argument
-  lists, values and adjoints are each formatted in bulk by C code (orjson for the floats where
-  its text is ``repr``'s, one ``%`` over a whole batch's template for the expressions and the
-  argument lists), and a batch of rows is one ``"".join``.  The text is byte for byte what
+  from the graph's arrays instead of a dict per node: ids, names, ops, expressions with their
+  argument lists, values and adjoints are each formatted in bulk by C code (one orjson text
+  for a batch's values and adjoints, where its text is ``repr``'s; a batch's templates filled
+  by ``%`` twice, with the arguments' labels, then their ids), and a batch of rows is placed
+  by slice assignment into one list for one ``"".join``.  The text is byte for byte what
   ``json.dumps`` makes of `node_entries` (tests/test_json_text.py); a batch it cannot write
   (a node unlike any the rules make) is written from those dicts.
 * `node_entries` -- the same table as dicts, one a node (the API's `to_json`).
 * `expressions` -- the ``expr`` column alone (`Graph.definition` of each node, in bulk).
+* `string_inside` -- a string value (the program's text) as the document writes it.
+
+Measured at 10^5 nodes and not kept: a whole row as one ``%`` template (a fill costs about a
+nanosecond a template character, where a join copies constant text for almost nothing), and
+zipping the columns (slice assignment is twice as fast).
 
 No NumPy import here: ``gradcli eval ... --json`` runs this on its fast path.
 """
@@ -20,11 +26,12 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from array import array
 from bisect import bisect_left
-from itertools import chain, compress, islice, repeat
+from itertools import accumulate, compress, islice, repeat
 from json.encoder import encode_basestring
-from operator import is_, is_not, itemgetter, sub
+from operator import is_, is_not, itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from ..core.fmt import json_number, json_value
@@ -43,6 +50,8 @@ ROW_SEPARATOR = ",\n    "
 _NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f]')
 #: between the pieces of a batch's template; JSON-escaped text never holds a raw NUL
 _SEP = "\x00"
+#: the template of an op whose nodes write their own expression (`_Columns.templates`)
+_OWN = "\x00own"
 #: ops whose expression a node's parameter or argument count shapes (`Graph.definition`)
 _OWN_FORM = frozenset({"stack", "index", "gather", "amax", "amin"})
 
@@ -89,7 +98,11 @@ ORJSON_FROM = 2048
 
 
 def _orjson(count: int) -> Any:
-    """The orjson module for writing `count` numbers, or None (too few, or not installed)."""
+    """The orjson module for writing `count` numbers, or None (too few, and not imported yet;
+    or not installed)."""
+    module = sys.modules.get("orjson")
+    if module is not None:  # imported already (for an earlier batch): the last, short batch uses it too
+        return module
     if count < ORJSON_FROM:
         return None
     try:
@@ -115,6 +128,8 @@ def _small_decimals(text: str) -> str:
     """orjson's list text with its numbers in [1e-5, 1e-4) as repr writes them: ``0.000012``
     is ``1.2e-05`` (such a number is ``0.0000`` and a digit from 1 to 9, then digits)."""
     pieces = text.split("0.0000")
+    if len(pieces) == 1:
+        return text
     out = [pieces[0]]
     for piece in islice(pieces, 1, None):
         if out[-1][-1:] in _DIGITS:  # inside a bigger number (10.00001): as it is
@@ -129,7 +144,7 @@ def _small_decimals(text: str) -> str:
     return "".join(out)
 
 
-def scalars_text(xs: list) -> list[str]:
+def scalars_text(xs: list, count: Optional[int] = None) -> list[str]:
     """`scalar_text` of each of `xs`, in bulk.
 
     orjson writes a list of floats several times faster than ``repr`` one at a time, with the
@@ -137,9 +152,10 @@ def scalars_text(xs: list) -> list[str]:
     a one-digit negative exponent (orjson ``4.6e-6``, repr ``4.6e-06``) and numbers in
     [1e-5, 1e-4) written out (``0.000012``, repr ``1.2e-05``); both are rewritten in the
     text.  NaN and inf (orjson's ``null``) are written one at a time, as is everything when
-    orjson is missing or refuses an item (an int past 64 bits, a NumPy scalar).
+    orjson is missing or refuses an item (an int past 64 bits, a NumPy scalar).  `count`: how
+    many nodes the numbers are of, for `ORJSON_FROM` (by default, one a number).
     """
-    orjson = _orjson(len(xs))
+    orjson = _orjson(len(xs) if count is None else count)
     text = None
     if orjson is not None and xs:
         try:
@@ -153,14 +169,36 @@ def scalars_text(xs: list) -> list[str]:
         except TypeError:  # not all floats
             pass
         return [scalar_text(x) for x in xs]
-    if "e-" in text:
-        text = _SHORT_EXPONENT.sub("e-0", text)
-    if "0.0000" in text:
-        text = _small_decimals(text)
+    # (each check below scans the text once: no "x in text" first, which would scan it twice)
+    text = _small_decimals(_SHORT_EXPONENT.sub("e-0", text))
     parts = text[1:-1].split(",")
-    if "null" in text:
+    try:  # a sum in C, faster than a scan of the text: finite when no item is NaN, inf (or None)
+        finite = math.isfinite(sum(xs))
+    except TypeError:
+        finite = False
+    if not finite and "null" in text:
         parts = [scalar_text(x) if p == "null" else p for p, x in zip(parts, xs)]
     return parts
+
+
+# ---- strings ---------------------------------------------------------------------------
+#: printable ASCII but ``"`` and ``\``: text of these alone is the same inside a JSON string
+_PLAIN_ASCII = bytes(c for c in range(0x20, 0x7f) if chr(c) not in '"\\')
+
+
+def printable_ascii(text: str) -> bool:
+    """Is `text` printable ASCII without ``"`` or ``\\`` (nothing that `encode` or `json_visible`
+    escapes)?  Checked in C a byte at a time, several times faster than a regular expression."""
+    return text.isascii() and not text.encode("ascii").translate(None, _PLAIN_ASCII)
+
+
+def string_inside(text: str) -> str:
+    """`text` as the inside of the document's JSON string: ``json_visible(encode(text))``
+    without its quotes.  Printable ASCII lines (a program's text) by string methods, which run
+    in C twice as fast."""
+    if text.isascii() and not text.encode("ascii").translate(None, _PLAIN_ASCII).strip(b"\n"):
+        return text.replace("\n", "\\n")
+    return json_visible(encode(text)[1:-1])
 
 
 # ---- expressions ----------------------------------------------------------------------
@@ -173,17 +211,18 @@ def _plain(text: str) -> str:
     return text
 
 
-def _template(op_name: str, escape: Callable[[str], str] = _escaped) -> Optional[str]:
+def _template(op_name: str, escape: Callable[[str], str] = _escaped, percent: str = "%%") -> Optional[str]:
     """The ``expr`` of a node of `op_name` without a parameter, as a % template over its
-    arguments' labels (what `Graph.definition` writes); None where the node decides."""
+    arguments' labels (what `Graph.definition` writes), with a literal % as `percent`; None
+    where the node decides."""
     op = OPS.get(op_name)
     if op is None or op.arity <= 0 or op_name in _OWN_FORM:
         return None
     if op.infix and op.arity == 2:
-        return f"%s {escape(op.infix).replace('%', '%%')} %s"
+        return f"%s {escape(op.infix).replace('%', percent)} %s"
     if op_name == "neg":
         return "-%s"
-    return f"{escape(op_name).replace('%', '%%')}({', '.join(['%s'] * op.arity)})"
+    return f"{escape(op_name).replace('%', percent)}({', '.join(['%s'] * op.arity)})"
 
 
 def _pick(items: list, ids: Any) -> tuple:
@@ -196,29 +235,41 @@ def _pick(items: list, ids: Any) -> tuple:
 class _Columns:
     """What every batch of one graph's node table reads: the labels, and each op's template.
 
-    `table` True: text JSON-escaped, for the table; False: as it is (`expressions`)."""
+    `table` True: text JSON-escaped, for the table; False: as it is (`expressions`).
+
+    For the table, a node's template is its expression, then the row's text to its inputs, its
+    argument list and the row's text to its value: ``%s * %s", "inputs": [%%d, %%d], "value": ``.
+    A batch's templates are filled twice, in order each time: with the arguments' labels
+    (escaped ``%%``), then with the argument ids; the labels and ids of a node need no
+    interleaving, and one split makes the column."""
 
     def __init__(self, graph: Graph, table: bool = True) -> None:
         self.graph = graph
         self.escape = escape = _escaped if table else _plain
+        self.table = table
         names, ops, texts, label = graph.names_of, graph.ops, graph.texts, graph.label
         labels: list = list(names)
         #: the unnamed nodes, in order (their name is null, their label a constant's text or %i)
-        self.unnamed = [i for i, name in enumerate(names) if name is None]
+        self.unnamed = _positions(names, None)
         for i in self.unnamed:
             labels[i] = label(i)
         #: each node's label (`Graph.label`)
         self.labels: list[str] = labels
         joined = "".join(labels)
+        plain = printable_ascii(joined)  # the common case, checked in C a byte at a time: no regex scan
         #: the labels as they go into an expression
-        self.arg_labels = list(map(escape, labels)) if table and _NEEDS_ESCAPE.search(joined) else labels
+        self.arg_labels = list(map(escape, labels)) if table and not plain and _NEEDS_ESCAPE.search(joined) \
+            else labels
+        #: the labels as the first fill takes them: a % doubled for the second (table)
+        self.fill_labels = [t.replace("%", "%%") for t in self.arg_labels] if table and "%" in joined \
+            else self.arg_labels
         #: user text with characters `json_visible` escapes (names, constants' source text)
-        self.unsafe = bool(_UNSAFE.search(joined) or _UNSAFE.search("".join(texts.values())))
+        self.unsafe = not plain and bool(_UNSAFE.search(joined)) or bool(_UNSAFE.search("".join(texts.values())))
         distinct = set(ops)
-        #: after each expression: the row's text to its inputs, for the table
-        self.tail = tail = '", "inputs": [' if table else ""
-        templates = {op: _template(op, escape) for op in distinct}
-        self.templates = {op: None if t is None else t + tail for op, t in templates.items()}
+        #: a literal % in a template: for one fill (`expressions`), or two (table)
+        self.percent = "%%%%" if table else "%%"
+        templates = {op: _template(op, escape, self.percent) for op in distinct}
+        self.templates = {op: _OWN if t is None else t + self.tail(OPS[op].arity) for op, t in templates.items()}
         #: how many arguments each op's template takes (-1: none, the node writes its own)
         self.arity = {op: -1 if t is None else OPS[op].arity for op, t in templates.items()}
         #: the row's text from the name to the expression; with the name's closing quote
@@ -227,32 +278,46 @@ class _Columns:
         #: no label needs a JSON escape: a name is its label in quotes
         self.plain_names = self.arg_labels is labels
 
-    def expressions(self, start: int, stop: int, arity: list[int]) -> list[str]:
-        """The ``expr`` of nodes start..stop-1 (then `tail`)."""
+    def tail(self, arity: int) -> str:
+        """What follows the expression in a template: for the table, the row's text to its inputs,
+        the argument list (for the second fill), the row's text to its value; else nothing."""
+        return f'", "inputs": [{", ".join(["%%d"] * arity)}], "value": ' if self.table else ""
+
+    def expressions(self, start: int, stop: int) -> list[str]:
+        """The ``expr`` of nodes start..stop-1 (for the table: then `tail`, filled)."""
         g, escape = self.graph, self.escape
         ops, params = g.ops, g.params
-        templates: list = list(map(self.templates.__getitem__, ops[start:stop]))
+        batch_ops = ops[start:stop]
+        templates: list = list(map(self.templates.__getitem__, batch_ops))
         # inputs, constants, nodes with a parameter: `Graph.definition` writes them
         own: set[int] = set()
         batch_params = params[start:stop]
         if batch_params.count(None) < stop - start:  # (params are hashable: == None is plain)
             own.update(compress(range(start, stop), map(is_not, batch_params, repeat(None))))
-        if None in templates:
-            own.update(compress(range(start, stop), map(is_, templates, repeat(None))))
-        expected = list(map(self.arity.__getitem__, ops[start:stop]))
+        if _OWN in templates:  # (a str: str == str is quick where None == str is not)
+            own.update(compress(range(start, stop), map(is_, templates, repeat(_OWN))))
+        expected = list(map(self.arity.__getitem__, batch_ops))
+        arg_end = g.arg_end
         for i in sorted(own):
             expr = g.names_of[i] if ops[i] == INPUT else g.definition(i)
             if not isinstance(expr, str):
                 raise _Irregular(i)
-            templates[i - start] = "%.0s" * arity[i - start] + escape(expr).replace("%", "%%") + self.tail
-            expected[i - start] = arity[i - start]
-        if expected != arity:  # a node with another argument count than its op's row: never made by the rules
+            arity = arg_end[i] - (arg_end[i - 1] if i else 0)
+            templates[i - start] = "%.0s" * arity + escape(expr).replace("%", self.percent) + self.tail(arity)
+            expected[i - start] = arity
+        first = arg_end[start - 1] if start else 0
+        ends = arg_end[start:stop]
+        if list(accumulate(expected, initial=first))[1:] != (ends.tolist() if ends.__class__ is array else ends):
+            # a node with another argument count than its op's row: never made by the rules
             raise _Irregular(start)
-        first = g.arg_end[start - 1] if start else 0
+        argv = tuple(g.argv[first:g.arg_end[stop - 1]])  # (the ints made once, for both fills)
         try:
-            exprs = (_SEP.join(templates) % _pick(self.arg_labels, g.argv[first:g.arg_end[stop - 1]])).split(_SEP)
+            text = _SEP.join(templates) % _pick(self.fill_labels, argv)
+            if self.table:
+                text %= argv
         except (TypeError, ValueError) as e:  # an op with another argument count than its row says
             raise _Irregular(start) from e
+        exprs = text.split(_SEP)
         if len(exprs) != stop - start:  # a NUL in unescaped text
             raise _Irregular(start)
         return exprs
@@ -262,19 +327,13 @@ class _Irregular(Exception):
     """A batch the columns cannot write (a node unlike any the rules make): it is written from its dicts."""
 
 
-def arities(graph: Graph, start: int, stop: int) -> list[int]:
-    """How many arguments each of nodes start..stop-1 has."""
-    ends = graph.arg_end[start:stop]
-    return list(map(sub, ends, chain((graph.arg_end[start - 1] if start else 0,), ends)))
-
-
 def expressions(graph: Graph, start: int = 0, stop: Optional[int] = None) -> list[str]:
     """``Graph.definition`` of nodes start..stop-1 (an input's is its name), in bulk."""
     stop = len(graph) if stop is None else stop
     if stop <= start:
         return []
     try:
-        return _Columns(graph, table=False).expressions(start, stop, arities(graph, start, stop))
+        return _Columns(graph, table=False).expressions(start, stop)
     except _Irregular:
         return [graph.names_of[i] if graph.ops[i] == INPUT else graph.definition(i)  # type: ignore[misc]
                 for i in range(start, stop)]
@@ -317,22 +376,8 @@ def node_entries(ev: Evaluation, start: int = 0, stop: Optional[int] = None) -> 
         yield entry
 
 
-#: after each argument list: the row's text to its value
-_ARGS_TAIL = '], "value": '
-#: the argument list by argument count (grown on demand)
-_ARGS_TABLE = [args + _ARGS_TAIL for args in ("", "%d", "%d, %d", "%d, %d, %d")]
 #: a row's end, and the next one's separation
 _END = "}" + ROW_SEPARATOR
-
-
-def _arguments(graph: Graph, start: int, stop: int, arity: list[int]) -> list[str]:
-    """Each node's ``inputs`` list without its brackets, and the row's text to its value:
-    ``0, 1], "value": ``."""
-    while len(_ARGS_TABLE) <= max(arity):
-        _ARGS_TABLE.append(", ".join(["%d"] * len(_ARGS_TABLE)) + _ARGS_TAIL)
-    first = graph.arg_end[start - 1] if start else 0
-    text = _SEP.join(map(_ARGS_TABLE.__getitem__, arity)) % tuple(graph.argv[first:graph.arg_end[stop - 1]])
-    return text.split(_SEP)
 
 
 def _ids(start: int, stop: int) -> list[str]:
@@ -352,8 +397,9 @@ def node_rows(ev: Evaluation, batch: Optional[int] = None) -> Iterator[str]:
     if not n:
         return
     batch = batch or BATCH
+    _orjson(n)  # a table of ORJSON_FROM nodes or more: orjson for every batch, however short
     columns = _Columns(graph)
-    dead = [i for i, live in enumerate(ev.tape.live) if not live]
+    dead = _positions(ev.tape.live, False)
     for start in range(0, n, batch):
         stop = min(start + batch, n)
         try:
@@ -375,9 +421,8 @@ def dict_rows(entries: list[dict]) -> str:
 def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: int) -> str:
     """The rows of nodes start..stop-1, joined by `ROW_SEPARATOR`."""
     graph = ev.graph
-    arity = arities(graph, start, stop)
     unnamed = columns.unnamed[_first_at(columns.unnamed, start):_first_at(columns.unnamed, stop)]
-    if columns.plain_names and not unnamed:  # the quotes go with the text around the names
+    if columns.plain_names:  # the quotes go with the text around the names
         names: Any = columns.labels[start:stop]
         name_piece, op_pieces = ', "name": "', columns.quoted_op_pieces
     else:
@@ -387,11 +432,42 @@ def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: 
         name_piece, op_pieces = ', "name": ', columns.op_pieces
     values, adjoints = _numbers(ev, dead, start, stop)
     extras = _extras(ev, start, stop)
-    pieces = [repeat('{"id": '), _ids(start, stop), repeat(name_piece), names,
-              map(op_pieces.__getitem__, graph.ops[start:stop]), columns.expressions(start, stop, arity),
-              _arguments(graph, start, stop, arity), values,
-              repeat(', "adjoint": '), adjoints, extras if extras is not None else repeat(_END)]
-    return "".join(chain.from_iterable(zip(*pieces)))[:-len(ROW_SEPARATOR)]
+    pieces = ['{"id": ', _ids(start, stop), name_piece, names, list(map(op_pieces.__getitem__, graph.ops[start:stop])),
+              columns.expressions(start, stop), values, ', "adjoint": ', adjoints,
+              extras if extras is not None else _END]
+    rows = _interleaved(pieces, stop - start)
+    if columns.plain_names:  # an unnamed node's name is null, without the quotes
+        width = len(pieces)
+        for i in unnamed:
+            at = (i - start) * width + 2  # its pieces 2..4: name_piece, names, op_pieces
+            rows[at:at + 3] = [', "name": ', "null", columns.op_pieces[graph.ops[i]]]
+    rows[-1] = rows[-1][:-len(ROW_SEPARATOR)]  # the last row's end: no separation after it
+    return "".join(rows)
+
+
+def _interleaved(columns: list, count: int) -> list[str]:
+    """The pieces of `count` rows, row by row: each of `columns` is a piece every row has (a
+    str) or a list of one piece a row.  Made by slice assignment, in C: twice as fast as
+    zipping the columns."""
+    width = len(columns)
+    out = [c if c.__class__ is str else "" for c in columns] * count
+    for k, column in enumerate(columns):
+        if column.__class__ is not str:
+            out[k::width] = column
+    return out
+
+
+def _positions(items: Any, value: Any) -> list[int]:
+    """Where `value` is in `items`, in order: ``list.index`` in a loop, which runs at C speed
+    where `value` is rare (a dead node: one no input reaches; an unnamed node)."""
+    out: list[int] = []
+    at = -1
+    try:
+        while True:
+            at = items.index(value, at + 1)
+            out.append(at)
+    except ValueError:
+        return out
 
 
 def _first_at(ids: list[int], i: int) -> int:
@@ -407,19 +483,19 @@ def _numbers(ev: Evaluation, dead: list[int], start: int, stop: int) -> tuple[li
         live = ev.tape.live
         value_text = [encode(json_value(v)) for v in values]
         if adjoints is None:
-            return value_text, repeat("null")
+            return value_text, "null"  # every row's
         return value_text, [encode(json_value(a)) if live[start + k] else "null" for k, a in enumerate(adjoints)]
     if values.__class__ is array:  # C doubles (`Tape.forward`): orjson reads lists
         values = values.tolist()
     if adjoints.__class__ is array:
         adjoints = adjoints.tolist()
-    value_text = scalars_text(values)  # floats: the common, fast case
-    if adjoints is None:
-        return value_text, repeat("null")
-    adjoint_text = scalars_text(adjoints)
+    if adjoints is None:  # floats: the common, fast case
+        return scalars_text(values), "null"  # every row's
+    count = stop - start
+    text = scalars_text(values + adjoints, count)  # one call for both: one orjson text, one regex pass, one split
     for i in dead[_first_at(dead, start):_first_at(dead, stop)]:
-        adjoint_text[i - start] = "null"
-    return value_text, adjoint_text
+        text[count + i - start] = "null"
+    return text[:count], text[count:]
 
 
 def _extras(ev: Evaluation, start: int, stop: int) -> Optional[list[str]]:
