@@ -43,10 +43,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..run.evaluate import Evaluation
 
 #: nodes formatted together: a batch's columns are made whole, so memory stays bounded.
-#: Small enough that a batch's texts (about 200 bytes a node) stay in the CPU's cache between
-#: the passes over them: 10^5 nodes took 10% less time a node by 1024 than by 4096 (512 is as
-#: fast; 256 pays the per-batch calls)
-BATCH = 1024
+#: Small enough that a batch's texts (about 200 bytes a node, several passes each) stay in the
+#: CPU's cache: `node_rows` at 10^4 and 10^5 nodes took 1.01 µs a node by 512, 1.07 by 1024,
+#: 1.08-1.11 by 4096 (CPU time, best of 9; 256 no faster than 512)
+BATCH = 512
 #: between two nodes of the table
 ROW_SEPARATOR = ",\n    "
 #: what json.dumps escapes in a string (ensure_ascii off)
@@ -242,8 +242,9 @@ class _Columns:
 
     `table` True: text JSON-escaped, for the table; False: as it is (`expressions`).
 
-    For the table, a node's template is its expression, then the row's text to its inputs, its
-    argument list and the row's text to its value: ``%s * %s", "inputs": [%%d, %%d], "value": ``.
+    For the table, a node's template is the row's text from its name to its expression (`heads`),
+    the expression, then the row's text to its inputs, its argument list and the row's text to its
+    value: ``", "op": "mul", "expr": "%s * %s", "inputs": [%%d, %%d], "value": ``.
     A batch's templates are filled twice, in order each time: with the arguments' labels
     (escaped ``%%``), then with the argument ids; the labels and ids of a node need no
     interleaving, and one split makes the column."""
@@ -274,14 +275,19 @@ class _Columns:
         #: a literal % in a template: for one fill (`expressions`), or two (table)
         self.percent = "%%%%" if table else "%%"
         templates = {op: _template(op, escape, self.percent) for op in distinct}
-        self.templates = {op: _OWN if t is None else t + self.tail(OPS[op].arity) for op, t in templates.items()}
-        #: how many arguments each op's template takes (-1: none, the node writes its own)
-        self.arity = {op: -1 if t is None else OPS[op].arity for op, t in templates.items()}
-        #: the row's text from the name to the expression; with the name's closing quote
-        self.op_pieces = {op: f', "op": {encode(op)}, "expr": "' for op in distinct}
-        self.quoted_op_pieces = {op: '"' + piece for op, piece in self.op_pieces.items()}
         #: no label needs a JSON escape: a name is its label in quotes
         self.plain_names = self.arg_labels is labels
+        #: the row's text from the name to the expression (after the name's closing quote, if any)
+        self.op_pieces = {op: f', "op": {encode(op)}, "expr": "' for op in distinct}
+        #: what a template starts with (table): the row's text from the name to the expression, the
+        #: op's piece, filled with the rest, where a column of its own would cost a piece a row in
+        #: the rows' list and its join (and a look-up a node): about 10 ns a node at 10^5
+        self.heads = {op: ('"' + piece if self.plain_names else piece).replace("%", self.percent) if table else ""
+                      for op, piece in self.op_pieces.items()}
+        self.templates = {op: _OWN if t is None else self.heads[op] + t + self.tail(OPS[op].arity)
+                          for op, t in templates.items()}
+        #: how many arguments each op's template takes (-1: none, the node writes its own)
+        self.arity = {op: -1 if t is None else OPS[op].arity for op, t in templates.items()}
 
     def tail(self, arity: int) -> str:
         """What follows the expression in a template: for the table, the row's text to its inputs,
@@ -308,7 +314,7 @@ class _Columns:
             if not isinstance(expr, str):
                 raise _Irregular(i)
             arity = arg_end[i] - (arg_end[i - 1] if i else 0)
-            templates[i - start] = "%.0s" * arity + escape(expr).replace("%", self.percent) + self.tail(arity)
+            templates[i - start] = self.heads[ops[i]] + "%.0s" * arity + escape(expr).replace("%", self.percent) + self.tail(arity)
             expected[i - start] = arity
         first = arg_end[start - 1] if start else 0
         ends = arg_end[start:stop]
@@ -432,23 +438,23 @@ def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: 
     unnamed = columns.unnamed[_first_at(columns.unnamed, start):_first_at(columns.unnamed, stop)]
     if columns.plain_names:  # the quotes go with the text around the names
         names: Any = columns.labels[start:stop]
-        name_piece, op_pieces = ', "name": "', columns.quoted_op_pieces
+        name_piece = ', "name": "'
     else:
         names = list(map(encode_basestring, columns.labels[start:stop]))
         for i in unnamed:
             names[i - start] = "null"
-        name_piece, op_pieces = ', "name": ', columns.op_pieces
+        name_piece = ', "name": '
     values, adjoints = _numbers(ev, dead, start, stop)
     extras = _extras(ev, start, stop)
-    pieces = [_ids(start, stop), name_piece, names, list(map(op_pieces.__getitem__, graph.ops[start:stop])),
+    pieces = [_ids(start, stop), name_piece, names,
               columns.expressions(start, stop), values, ', "adjoint": ', adjoints,
               extras if extras is not None else _END]
     rows = _interleaved(pieces, stop - start)
     if columns.plain_names:  # an unnamed node's name is null, without the quotes
         width = len(pieces)
         for i in unnamed:
-            at = (i - start) * width + 1  # its pieces 1..3: name_piece, names, op_pieces
-            rows[at:at + 3] = [', "name": ', "null", columns.op_pieces[graph.ops[i]]]
+            at = (i - start) * width + 1  # its pieces 1..3: name_piece, names, expression (from the op on)
+            rows[at:at + 3] = [', "name": ', "null", rows[at + 2][1:]]  # (the expression's piece without the quote)
     rows[0] = _HEAD + rows[0]  # the first row's start (its id: a short copy)
     rows[-1] = rows[-1][:1 - len(_END)]  # the last row's end: its "}" alone
     return "".join(rows)
