@@ -434,7 +434,6 @@ def dict_rows(entries: list[dict]) -> str:
 
 def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: int) -> str:
     """The rows of nodes start..stop-1, joined by `ROW_SEPARATOR`."""
-    graph = ev.graph
     unnamed = columns.unnamed[_first_at(columns.unnamed, start):_first_at(columns.unnamed, stop)]
     if columns.plain_names:  # the quotes go with the text around the names
         names: Any = columns.labels[start:stop]
