@@ -313,7 +313,9 @@ class _Columns:
             own.update(compress(range(start, stop), map(is_not, batch_params, repeat(None))))
         if _OWN in templates:  # (a str: str == str is quick where None == str is not)
             own.update(compress(range(start, stop), map(is_, templates, repeat(_OWN))))
-        expected = list(map(self.arity.__getitem__, batch_ops))
+        arity_of = self.arity.__getitem__
+        # (a list only where a node's own count replaces its op's: else the counts are summed as mapped)
+        expected: Any = list(map(arity_of, batch_ops)) if own else map(arity_of, batch_ops)
         arg_end = g.arg_end
         for i in sorted(own):
             expr = g.names_of[i] if ops[i] == INPUT else g.definition(i)
@@ -323,8 +325,8 @@ class _Columns:
             templates[i - start] = self.heads[ops[i]] + "%.0s" * arity + escape(expr).replace("%", self.percent) + self.tail(arity)
             expected[i - start] = arity
         first = arg_end[start - 1] if start else 0
-        ends = arg_end[start:stop]
-        if list(accumulate(expected, initial=first))[1:] != (ends.tolist() if ends.__class__ is array else ends):
+        ends = arg_end[start - 1:stop] if start else [0, *arg_end[:stop]]  # the ends from the one before
+        if list(accumulate(expected, initial=first)) != (ends.tolist() if ends.__class__ is array else list(ends)):
             # a node with another argument count than its op's row: never made by the rules
             raise _Irregular(start)
         argv = tuple(g.argv[first:g.arg_end[stop - 1]])  # (the ints made once, for both fills)
