@@ -281,9 +281,9 @@ def test_orjson_is_weighed_by_the_node_count(monkeypatch):
 
 @pytest.mark.parametrize("batch", [1, 2, 3, 5, 512])
 def test_unnamed_nodes_at_a_batchs_edges_are_written_null(monkeypatch, batch):
-    """A row's op and expression are one piece after the name's closing quote (the op's text
-    starts the node's template), and a row's start is the previous row's end: a node without a
-    name (null, no quotes), first or last in its batch, is written as json.dumps writes it."""
+    """A row's start is one piece with the previous row's end, and a node without a name is
+    null without quotes (its pieces replaced after the rows are placed): such a node, first or
+    last in its batch, is written as json.dumps writes it."""
     report = _report("e = (a + 2) * (b + 3) - sin(a * b); f = e * (a - 1)", a=1.5, b=-2.0)
     graph = report.evaluation.graph
     assert graph.names_of.count(None) >= 3  # several unnamed nodes (a + 2, b + 3, ...)

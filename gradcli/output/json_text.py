@@ -18,11 +18,13 @@ Measured at 10^5 nodes and not kept: a whole row as one ``%`` template (a fill c
 nanosecond a template character, where a join copies constant text for almost nothing), and
 zipping the columns (slice assignment is twice as fast).  Nor (issue 24, second wave; ns a
 node): the fills as splits at markers with the labels and ids placed by slice assignment and
-joined (355 against 262: a ``%`` fill's cost is its directives, about 30 ns each, not its
-text), the ids by ``str.format`` after the labels' ``%`` (365), the expression and the inputs
-as two columns of short templates (no faster), one-digit exponents by ``str.replace`` (four
-passes, each slower than the regular expression's one), the regular expressions on orjson's
-bytes before decoding (as fast), ``float.__repr__`` of each number (1,160 against orjson's 300).
+joined (355 against 262: a ``%`` fill costs about 30 ns a directive and half a nanosecond a
+character), the ids by ``str.format`` after the labels' ``%`` (365), the expression and the
+inputs as two columns of short templates (no faster: one more split), the op's text in the
+template instead of a column (as fast: the fills' longer text costs what the column saves),
+one-digit exponents by ``str.replace`` (four passes, each slower than the regular expression's
+one), the regular expressions on orjson's bytes before decoding (as fast), ``float.__repr__``
+of each number (1,160 against orjson's 300).
 
 No NumPy import here: ``gradcli eval ... --json`` runs this on its fast path.
 """
@@ -248,9 +250,8 @@ class _Columns:
 
     `table` True: text JSON-escaped, for the table; False: as it is (`expressions`).
 
-    For the table, a node's template is the row's text from its name to its expression (`heads`),
-    the expression, then the row's text to its inputs, its argument list and the row's text to its
-    value: ``", "op": "mul", "expr": "%s * %s", "inputs": [%%d, %%d], "value": ``.
+    For the table, a node's template is its expression, then the row's text to its inputs, its
+    argument list and the row's text to its value: ``%s * %s", "inputs": [%%d, %%d], "value": ``.
     A batch's templates are filled twice, in order each time: with the arguments' labels
     (escaped ``%%``), then with the argument ids; the labels and ids of a node need no
     interleaving, and one split makes the column."""
@@ -281,19 +282,14 @@ class _Columns:
         #: a literal % in a template: for one fill (`expressions`), or two (table)
         self.percent = "%%%%" if table else "%%"
         templates = {op: _template(op, escape, self.percent) for op in distinct}
-        #: no label needs a JSON escape: a name is its label in quotes
-        self.plain_names = self.arg_labels is labels
-        #: the row's text from the name to the expression (after the name's closing quote, if any)
-        self.op_pieces = {op: f', "op": {encode(op)}, "expr": "' for op in distinct}
-        #: what a template starts with (table): the row's text from the name to the expression, the
-        #: op's piece, filled with the rest, where a column of its own would cost a piece a row in
-        #: the rows' list and its join (and a look-up a node): about 10 ns a node at 10^5
-        self.heads = {op: ('"' + piece if self.plain_names else piece).replace("%", self.percent) if table else ""
-                      for op, piece in self.op_pieces.items()}
-        self.templates = {op: _OWN if t is None else self.heads[op] + t + self.tail(OPS[op].arity)
-                          for op, t in templates.items()}
+        self.templates = {op: _OWN if t is None else t + self.tail(OPS[op].arity) for op, t in templates.items()}
         #: how many arguments each op's template takes (-1: none, the node writes its own)
         self.arity = {op: -1 if t is None else OPS[op].arity for op, t in templates.items()}
+        #: the row's text from the name to the expression; with the name's closing quote
+        self.op_pieces = {op: f', "op": {encode(op)}, "expr": "' for op in distinct}
+        self.quoted_op_pieces = {op: '"' + piece for op, piece in self.op_pieces.items()}
+        #: no label needs a JSON escape: a name is its label in quotes
+        self.plain_names = self.arg_labels is labels
 
     def tail(self, arity: int) -> str:
         """What follows the expression in a template: for the table, the row's text to its inputs,
@@ -322,7 +318,7 @@ class _Columns:
             if not isinstance(expr, str):
                 raise _Irregular(i)
             arity = arg_end[i] - (arg_end[i - 1] if i else 0)
-            templates[i - start] = self.heads[ops[i]] + "%.0s" * arity + escape(expr).replace("%", self.percent) + self.tail(arity)
+            templates[i - start] = "%.0s" * arity + escape(expr).replace("%", self.percent) + self.tail(arity)
             expected[i - start] = arity
         first = arg_end[start - 1] if start else 0
         ends = arg_end[start - 1:stop] if start else [0, *arg_end[:stop]]  # the ends from the one before
@@ -442,26 +438,27 @@ def dict_rows(entries: list[dict]) -> str:
 
 def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: int) -> str:
     """The rows of nodes start..stop-1, joined by `ROW_SEPARATOR`."""
+    graph = ev.graph
     unnamed = columns.unnamed[_first_at(columns.unnamed, start):_first_at(columns.unnamed, stop)]
     if columns.plain_names:  # the quotes go with the text around the names
         names: Any = columns.labels[start:stop]
-        name_piece = ', "name": "'
+        name_piece, op_pieces = ', "name": "', columns.quoted_op_pieces
     else:
         names = list(map(encode_basestring, columns.labels[start:stop]))
         for i in unnamed:
             names[i - start] = "null"
-        name_piece = ', "name": '
+        name_piece, op_pieces = ', "name": ', columns.op_pieces
     values, adjoints = _numbers(ev, dead, start, stop)
     extras = _extras(ev, start, stop)
-    pieces = [_ids(start, stop), name_piece, names,
+    pieces = [_ids(start, stop), name_piece, names, list(map(op_pieces.__getitem__, graph.ops[start:stop])),
               columns.expressions(start, stop), values, ', "adjoint": ', adjoints,
               extras if extras is not None else _END]
     rows = _interleaved(pieces, stop - start)
     if columns.plain_names:  # an unnamed node's name is null, without the quotes
         width = len(pieces)
         for i in unnamed:
-            at = (i - start) * width + 1  # its pieces 1..3: name_piece, names, expression (from the op on)
-            rows[at:at + 3] = [', "name": ', "null", rows[at + 2][1:]]  # (the expression's piece without the quote)
+            at = (i - start) * width + 1  # its pieces 1..3: name_piece, names, op_pieces
+            rows[at:at + 3] = [', "name": ', "null", columns.op_pieces[graph.ops[i]]]
     rows[0] = _HEAD + rows[0]  # the first row's start (its id: a short copy)
     rows[-1] = rows[-1][:1 - len(_END)]  # the last row's end: its "}" alone
     return "".join(rows)
