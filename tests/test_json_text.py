@@ -277,3 +277,19 @@ def test_orjson_is_weighed_by_the_node_count(monkeypatch):
     report = _report("c = a + b; d = c * 2; e = d / 3", a=1.0, b=2.0)
     assert _written(report) == dumps(to_json(report)) + "\n"
     assert asked and max(asked) == len(report.evaluation.graph)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 5, 512])
+def test_unnamed_nodes_at_a_batchs_edges_are_written_null(monkeypatch, batch):
+    """A row's start is one piece with the previous row's end, and a node without a name is
+    null without quotes (its pieces replaced after the rows are placed): such a node, first or
+    last in its batch, is written as json.dumps writes it."""
+    report = _report("e = (a + 2) * (b + 3) - sin(a * b); f = e * (a - 1)", a=1.5, b=-2.0)
+    graph = report.evaluation.graph
+    assert graph.names_of.count(None) >= 3  # several unnamed nodes (a + 2, b + 3, ...)
+    monkeypatch.setattr(json_text, "BATCH", batch)
+    text = _written(report)
+    assert text == dumps(to_json(report)) + "\n"
+    rows = [json.loads(line.rstrip(",")) for line in text.splitlines() if line.startswith('    {"id": ')]
+    assert [row["id"] for row in rows] == list(range(len(graph)))
+    assert [row["name"] for row in rows] == graph.names_of

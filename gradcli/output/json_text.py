@@ -16,7 +16,15 @@
 
 Measured at 10^5 nodes and not kept: a whole row as one ``%`` template (a fill costs about a
 nanosecond a template character, where a join copies constant text for almost nothing), and
-zipping the columns (slice assignment is twice as fast).
+zipping the columns (slice assignment is twice as fast).  Nor (issue 24, second wave; ns a
+node): the fills as splits at markers with the labels and ids placed by slice assignment and
+joined (355 against 262: a ``%`` fill costs about 30 ns a directive and half a nanosecond a
+character), the ids by ``str.format`` after the labels' ``%`` (365), the expression and the
+inputs as two columns of short templates (no faster: one more split), the op's text in the
+template instead of a column (as fast: the fills' longer text costs what the column saves),
+one-digit exponents by ``str.replace`` (four passes, each slower than the regular expression's
+one), the regular expressions on orjson's bytes before decoding (as fast), ``float.__repr__``
+of each number (1,160 against orjson's 300).
 
 No NumPy import here: ``gradcli eval ... --json`` runs this on its fast path.
 """
@@ -42,8 +50,11 @@ from .terminal import _UNSAFE, json_visible
 if TYPE_CHECKING:  # pragma: no cover
     from ..run.evaluate import Evaluation
 
-#: nodes formatted together: a batch's columns are made whole, so memory stays bounded
-BATCH = 4096
+#: nodes formatted together: a batch's columns are made whole, so memory stays bounded.
+#: Small enough that a batch's texts (about 200 bytes a node, several passes each) stay in the
+#: CPU's cache: `node_rows` at 10^4 and 10^5 nodes took 1.01 µs a node by 512, 1.07 by 1024,
+#: 1.08-1.11 by 4096 (CPU time, best of 9; 256 no faster than 512)
+BATCH = 512
 #: between two nodes of the table
 ROW_SEPARATOR = ",\n    "
 #: what json.dumps escapes in a string (ensure_ascii off)
@@ -171,7 +182,9 @@ def scalars_text(xs: list, count: Optional[int] = None) -> list[str]:
         return [scalar_text(x) for x in xs]
     # (each check below scans the text once: no "x in text" first, which would scan it twice)
     text = _small_decimals(_SHORT_EXPONENT.sub("e-0", text))
-    parts = text[1:-1].split(",")
+    parts = text.split(",")  # then the brackets off the first and last: no copy of the text without them
+    parts[0] = parts[0][1:]
+    parts[-1] = parts[-1][:-1]
     try:  # a sum in C, faster than a scan of the text: finite when no item is NaN, inf (or None)
         finite = math.isfinite(sum(xs))
     except TypeError:
@@ -296,7 +309,9 @@ class _Columns:
             own.update(compress(range(start, stop), map(is_not, batch_params, repeat(None))))
         if _OWN in templates:  # (a str: str == str is quick where None == str is not)
             own.update(compress(range(start, stop), map(is_, templates, repeat(_OWN))))
-        expected = list(map(self.arity.__getitem__, batch_ops))
+        arity_of = self.arity.__getitem__
+        # (a list only where a node's own count replaces its op's: else the counts are summed as mapped)
+        expected: Any = list(map(arity_of, batch_ops)) if own else map(arity_of, batch_ops)
         arg_end = g.arg_end
         for i in sorted(own):
             expr = g.names_of[i] if ops[i] == INPUT else g.definition(i)
@@ -306,8 +321,8 @@ class _Columns:
             templates[i - start] = "%.0s" * arity + escape(expr).replace("%", self.percent) + self.tail(arity)
             expected[i - start] = arity
         first = arg_end[start - 1] if start else 0
-        ends = arg_end[start:stop]
-        if list(accumulate(expected, initial=first))[1:] != (ends.tolist() if ends.__class__ is array else ends):
+        ends = arg_end[start - 1:stop] if start else [0, *arg_end[:stop]]  # the ends from the one before
+        if list(accumulate(expected, initial=first)) != (ends.tolist() if ends.__class__ is array else list(ends)):
             # a node with another argument count than its op's row: never made by the rules
             raise _Irregular(start)
         argv = tuple(g.argv[first:g.arg_end[stop - 1]])  # (the ints made once, for both fills)
@@ -376,8 +391,11 @@ def node_entries(ev: Evaluation, start: int = 0, stop: Optional[int] = None) -> 
         yield entry
 
 
-#: a row's end, and the next one's separation
-_END = "}" + ROW_SEPARATOR
+#: the start of a row, before its id
+_HEAD = '{"id": '
+#: a row's end, the next one's separation and start: one piece between a row's last column and
+#: the next row's first, not three (a piece costs a slot in the rows' list and in its join)
+_END = "}" + ROW_SEPARATOR + _HEAD
 
 
 def _ids(start: int, stop: int) -> list[str]:
@@ -432,16 +450,17 @@ def _rows(ev: Evaluation, columns: _Columns, dead: list[int], start: int, stop: 
         name_piece, op_pieces = ', "name": ', columns.op_pieces
     values, adjoints = _numbers(ev, dead, start, stop)
     extras = _extras(ev, start, stop)
-    pieces = ['{"id": ', _ids(start, stop), name_piece, names, list(map(op_pieces.__getitem__, graph.ops[start:stop])),
+    pieces = [_ids(start, stop), name_piece, names, list(map(op_pieces.__getitem__, graph.ops[start:stop])),
               columns.expressions(start, stop), values, ', "adjoint": ', adjoints,
               extras if extras is not None else _END]
     rows = _interleaved(pieces, stop - start)
     if columns.plain_names:  # an unnamed node's name is null, without the quotes
         width = len(pieces)
         for i in unnamed:
-            at = (i - start) * width + 2  # its pieces 2..4: name_piece, names, op_pieces
+            at = (i - start) * width + 1  # its pieces 1..3: name_piece, names, op_pieces
             rows[at:at + 3] = [', "name": ', "null", columns.op_pieces[graph.ops[i]]]
-    rows[-1] = rows[-1][:-len(ROW_SEPARATOR)]  # the last row's end: no separation after it
+    rows[0] = _HEAD + rows[0]  # the first row's start (its id: a short copy)
+    rows[-1] = rows[-1][:1 - len(_END)]  # the last row's end: its "}" alone
     return "".join(rows)
 
 
