@@ -772,7 +772,7 @@ class _LineLane:
         ops_append, args_append, reached_append, pos_append = ops.append, cols.args_of.append, reached.append, \
             g.positions.append
         half_append = cols.half_reached.append
-        memo_get, names_get = memo.get, names.get
+        memo_setdefault, names_get = memo.setdefault, names.get
         push, pop = values.append, values.pop
         templates = self.templates
         templates_get, const_get, unary, operand = templates.get, self.const_nodes.get, self.unary, self.operand
@@ -809,10 +809,9 @@ class _LineLane:
                         found = names_get(name)
                         b = found if found is not None else operand(name, start + ins[-1])
                     a = values[-1]
-                    key = a << 42 | b << 11 | ins[3]
-                    node = memo_get(key)
-                    if node is None:
-                        node = memo[key] = len(ops)
+                    new = len(ops)  # the node's id if it is new (one look-up in the hash-consing table)
+                    node = memo_setdefault(a << 42 | b << 11 | ins[3], new)
+                    if node == new:
                         ops_append(ins[1])
                         args_append((a, b))
                         reach = reached[a]
@@ -837,10 +836,9 @@ class _LineLane:
                         if info:
                             a = values[-1]
                             tail = info[2]
-                            key = a << 11 | tail if tail is not None else (info[0], (a,), info[1])
-                            node = memo_get(key)
-                            if node is None:
-                                node = memo[key] = len(ops)
+                            new = len(ops)
+                            node = memo_setdefault(a << 11 | tail if tail is not None else (info[0], (a,), info[1]), new)
+                            if node == new:
                                 ops_append(info[0])
                                 args_append((a,))
                                 reached_append(reached[a])
