@@ -388,11 +388,11 @@ _COMMENT = re.compile(r"#[^\n]*")
 #: would be as large as its graph and used once
 _LONGEST_TEMPLATE = 2000
 
-# template instructions: (kind, ...), kinds:
-_T_NAME, _T_NUM, _T_BIN, _T_NEG, _T_CALL, _T_END = range(6)
-# and the commonest runs of them as one instruction (`_fuse`): two names and a binary
-# operator, a name and a binary operator, a name and a call of one argument
-_T_BIN_NAMES, _T_BIN_NAME, _T_CALL_NAME = range(6, 9)
+# template instructions: (kind, ...), kinds numbered so that `lines` tells the groups apart with
+# one comparison each (a binary node: kind <= _T_BIN; a call: kind <= _T_CALL), the commonest first:
+# two names and a binary operator, a name and a binary operator (`_fuse` makes those two), a binary
+# operator on the last two values; a name and a call of one argument (`_fuse`), a call; the rest.
+_T_BIN_NAMES, _T_BIN_NAME, _T_BIN, _T_CALL_NAME, _T_CALL, _T_NAME, _T_NUM, _T_NEG, _T_END = range(9)
 
 
 def _fuse(code: list[tuple]) -> list[tuple]:
@@ -795,20 +795,25 @@ class _LineLane:
             n, code, final = template
             for ins in code:
                 kind = ins[0]
-                if kind == _T_BIN_NAMES or kind == _T_BIN_NAME or kind == _T_BIN:
+                if kind <= _T_BIN:
                     # (kind, op, position, key tail), then the second operand's (run, position) for
-                    # _T_BIN_NAME, the first's and the second's for _T_BIN_NAMES
+                    # _T_BIN_NAME, the first's and the second's for _T_BIN_NAMES; the others from
+                    # the value stack
                     if kind == _T_BIN:
                         b = pop()
+                        a = pop()
                     else:
                         if kind == _T_BIN_NAMES:
                             name = runs[r + ins[4]]
                             a = names_get(name)
-                            push(a if a is not None else operand(name, start + ins[5]))
+                            if a is None:
+                                a = operand(name, start + ins[5])
+                        else:
+                            a = pop()
                         name = runs[r + ins[-2]]
-                        found = names_get(name)
-                        b = found if found is not None else operand(name, start + ins[-1])
-                    a = values[-1]
+                        b = names_get(name)
+                        if b is None:
+                            b = operand(name, start + ins[-1])
                     new = len(ops)  # the node's id if it is new (one look-up in the hash-consing table)
                     node = memo_setdefault(a << 42 | b << 11 | ins[3], new)
                     if node == new:
@@ -820,34 +825,39 @@ class _LineLane:
                             reach = True
                         reached_append(reach)
                         pos_append(start + ins[2])
-                    values[-1] = node
-                elif kind == _T_CALL or kind == _T_CALL_NAME:
+                    push(node)
+                elif kind <= _T_CALL:
                     # (kind, the name's run, number of arguments, position), then the argument's
-                    # (run, position) for _T_CALL_NAME
-                    if kind == _T_CALL_NAME:
-                        name = runs[r + ins[4]]
-                        a = names_get(name)
-                        push(a if a is not None else operand(name, start + ins[5]))
+                    # (run, position) for _T_CALL_NAME; the arguments of _T_CALL from the value stack
                     name, at = runs[r + ins[1]], start + ins[3]
-                    if ins[2] == 1:
-                        info = unary_get(name)
-                        if info is None:
-                            info = unary[name] = self.first_call(name, 1, at)
-                        if info:
-                            a = values[-1]
-                            tail = info[2]
-                            new = len(ops)
-                            node = memo_setdefault(a << 11 | tail if tail is not None else (info[0], (a,), info[1]), new)
-                            if node == new:
-                                ops_append(info[0])
-                                args_append((a,))
-                                reached_append(reached[a])
-                                pos_append(at)
-                                if info[1] is not None:
-                                    params_at[node] = info[1]
-                            values[-1] = node
-                            continue
-                    push(self.call(name, ins[2], at))
+                    if kind == _T_CALL_NAME:
+                        argument = runs[r + ins[4]]
+                        a = names_get(argument)
+                        if a is None:
+                            a = operand(argument, start + ins[5])
+                    elif ins[2] == 1:
+                        a = pop()
+                    else:
+                        push(self.call(name, ins[2], at))
+                        continue
+                    info = unary_get(name)
+                    if info is None:
+                        info = unary[name] = self.first_call(name, 1, at)
+                    if not info:  # `calls.call` makes it
+                        push(a)
+                        push(self.call(name, 1, at))
+                        continue
+                    tail = info[2]
+                    new = len(ops)
+                    node = memo_setdefault(a << 11 | tail if tail is not None else (info[0], (a,), info[1]), new)
+                    if node == new:
+                        ops_append(info[0])
+                        args_append((a,))
+                        reached_append(reached[a])
+                        pos_append(at)
+                        if info[1] is not None:
+                            params_at[node] = info[1]
+                    push(node)
                 elif kind == _T_NAME:
                     name = runs[r + ins[1]]
                     node = names_get(name)
