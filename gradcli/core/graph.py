@@ -44,11 +44,11 @@ _OPCODE = _OpCodes((name, k) for k, name in enumerate(OPS))
 assert len(_OPCODE) < 1024
 
 
-def key_tail(op: str, arity: int) -> int:
-    """The low bits of `Graph.add`'s hash-consing key of ``op`` with one or two arguments and no
-    parameter: the key is ``a << 42 | b << 11 | key_tail(op, 2)`` or ``a << 11 | key_tail(op, 1)``
-    (the fast lane makes the keys itself, into the same table)."""
-    return _OPCODE[op] << 1 | (arity == 2)
+def key_op(op: str, arity: int) -> int:
+    """The op's bits of `Graph.add`'s hash-consing key of ``op`` with one or two arguments and no
+    parameter: the key is ``a << 42 | key_op(op, 2) | b`` or ``key_op(op, 1) | a`` (the fast
+    lane makes the keys itself, into the same table)."""
+    return (_OPCODE[op] << 1 | 1) << 31 if arity == 2 else _OPCODE[op] << 32
 
 
 class Kept(NamedTuple):
@@ -237,18 +237,21 @@ class Graph:
     def add(self, op: str, args: tuple[int, ...], param: Any = None, pos: int = -1) -> int:
         """The node ``op(args)``, reusing an identical existing node."""
         # the commonest keys (one or two arguments, no parameter) are ints packing the op's
-        # code and the argument ids (node ids are below 2^31: `argv` is an array of C ints),
-        # odd for two arguments and even for one; the others are tuples, never equal to an int.
+        # code and the argument ids (node ids are below 2^31: `argv` is an array of C ints):
+        # ``a << 42 | (code << 1 | 1) << 31 | b`` for two arguments (bit 31 set) and
+        # ``code << 32 | a`` for one (bit 31 clear); the others are tuples, never equal to an int.
+        # An id is the low bits, which pick a key's slot in the table (the op's code there
+        # would put every key of one op in the same few slots).
         # An int is 32 or 36 bytes where a tuple is 56 or 64, and once the graph is finished
         # its memory is reused by the floats of the evaluation
-        # (`key_tail` says the same, for the fast lane)
+        # (`key_op` says the same, for the fast lane)
         code = _OPCODE.get(op) if param is None else None
         if code is None and param is None and op in OPS:  # `register`ed after this import
             code = _OPCODE[op]
         if code is not None and len(args) == 2:
-            key: Any = (args[0] << 42 | args[1] << 11 | code << 1) | 1
+            key: Any = args[0] << 42 | (code << 1 | 1) << 31 | args[1]
         elif code is not None and len(args) == 1:
-            key = args[0] << 11 | code << 1
+            key = code << 32 | args[0]
         else:
             key = (op, args, param)
         found = self._memo.get(key)

@@ -37,7 +37,7 @@ from array import array
 from itertools import accumulate, chain, repeat
 from typing import Any, Optional
 
-from ..core.graph import CONST, INPUT, Graph, Kept, key_tail
+from ..core.graph import CONST, INPUT, Graph, Kept, key_op
 from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS,
                         INT_ARG_OPS, SHAPE_ARG_OPS, table_changes)
 from . import calls, prelude
@@ -429,7 +429,7 @@ def _compile_line(line: str) -> Optional[tuple[int, tuple, Optional[int]]]:
     pos = 0
 
     def apply(entry) -> None:
-        code.append((_T_NEG, entry[1]) if entry[2] is None else (_T_BIN, entry[2], entry[1], key_tail(entry[2], 2)))
+        code.append((_T_NEG, entry[1]) if entry[2] is None else (_T_BIN, entry[2], entry[1], key_op(entry[2], 2)))
 
     for text in _FAST_TOKEN.findall(line):
         p = pos
@@ -614,7 +614,7 @@ class _Columns:
 def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
     """`_lower` by line templates; None when a line is not one (`_lower` then reads the text).
 
-    The nodes are made here, not by `Graph.add`: its hash-consing keys (`key_tail`) in the
+    The nodes are made here, not by `Graph.add`: its hash-consing keys (`key_op`) in the
     graph's own table, and the columns kept by `_Columns`."""
     lane = _LineLane()
     for chunk_start, chunk_end in zip(*_chunks(source)):
@@ -648,7 +648,7 @@ class _LineLane:
         self.user_calls: dict[str, int] = {}
         self.templates: dict[str, Optional[tuple[int, tuple, Optional[int]]]] = {}
         #: a constant's text -> its node; a function's name -> its 1-argument call's (op, param,
-        #: key tail or None), or () when `calls.call` makes it
+        #: key op bits or None), or () when `calls.call` makes it
         self.const_nodes: dict[str, int] = {}
         self.unary: dict[str, tuple] = {}
         self.last = -1
@@ -657,9 +657,9 @@ class _LineLane:
     def make(self, op: str, args: tuple[int, ...], param: Any, pos: int) -> int:
         """`Graph.add`, into the lane's columns."""
         if param is None and len(args) == 2:
-            key: Any = args[0] << 42 | args[1] << 11 | key_tail(op, 2)
+            key: Any = args[0] << 42 | key_op(op, 2) | args[1]
         elif param is None and len(args) == 1:
-            key = args[0] << 11 | key_tail(op, 1)
+            key = key_op(op, 1) | args[0]
         else:
             key = (op, args, param)
         g, cols = self.g, self.cols
@@ -724,7 +724,7 @@ class _LineLane:
         return self.make("neg", (a,), None, pos)
 
     def first_call(self, name: str, nargs: int, pos: int) -> tuple:
-        """A function's first call with `nargs` arguments: (op, param, key tail or None) when the
+        """A function's first call with `nargs` arguments: (op, param, key op bits or None) when the
         lane makes its node, () when `calls.call` does."""
         if name not in self.user_calls:
             self.user_calls[name] = pos
@@ -734,7 +734,7 @@ class _LineLane:
             plain = _PLAIN[key] = _plain_call(name, nargs) or ()
         if not plain:
             return ()
-        return plain[0], plain[1], key_tail(plain[0], 1) if plain[1] is None and nargs == 1 else None
+        return plain[0], plain[1], key_op(plain[0], 1) if plain[1] is None and nargs == 1 else None
 
     def call(self, name: str, nargs: int, pos: int) -> int:
         """A call's node, its arguments the last `nargs` values (popped)."""
@@ -796,7 +796,7 @@ class _LineLane:
             for ins in code:
                 kind = ins[0]
                 if kind <= _T_BIN:
-                    # (kind, op, position, key tail), then the second operand's (run, position) for
+                    # (kind, op, position, key op bits), then the second operand's (run, position) for
                     # _T_BIN_NAME, the first's and the second's for _T_BIN_NAMES; the others from
                     # the value stack
                     if kind == _T_BIN:
@@ -815,7 +815,7 @@ class _LineLane:
                         if b is None:
                             b = operand(name, start + ins[-1])
                     new = len(ops)  # the node's id if it is new (one look-up in the hash-consing table)
-                    node = memo_setdefault(a << 42 | b << 11 | ins[3], new)
+                    node = memo_setdefault(a << 42 | ins[3] | b, new)
                     if node == new:
                         ops_append(ins[1])
                         args_append((a, b))
@@ -847,9 +847,9 @@ class _LineLane:
                         push(a)
                         push(self.call(name, 1, at))
                         continue
-                    tail = info[2]
+                    op_bits = info[2]
                     new = len(ops)
-                    node = memo_setdefault(a << 11 | tail if tail is not None else (info[0], (a,), info[1]), new)
+                    node = memo_setdefault(op_bits | a if op_bits is not None else (info[0], (a,), info[1]), new)
                     if node == new:
                         ops_append(info[0])
                         args_append((a,))
