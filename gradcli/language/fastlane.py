@@ -37,7 +37,7 @@ from array import array
 from itertools import accumulate, chain, repeat
 from typing import Any, Optional
 
-from ..core.graph import CONST, INPUT, Graph, Kept, key_op
+from ..core.graph import CONST, INPUT, Graph, Kept
 from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS,
                         INT_ARG_OPS, SHAPE_ARG_OPS, table_changes)
 from . import calls, prelude
@@ -415,10 +415,11 @@ def _fuse(code: list[tuple]) -> list[tuple]:
     return out
 
 
-def _compile_line(line: str) -> Optional[tuple[int, tuple, Optional[int]]]:
+def _compile_line(line: str, plain_table) -> Optional[tuple[int, tuple, Optional[int]]]:
     """(how many names and numbers the line has, its instructions, the target of the statement
     that ends with the line: its run, -1 for none, None when no statement does), or None when
-    the line is not a whole number of complete statements of the fast lane's language."""
+    the line is not a whole number of complete statements of the fast lane's language.
+    `plain_table`: `Graph.plain_table` of the graph the template's nodes go to."""
     code: list[tuple] = []
     stack: list = []
     runs = 0
@@ -429,7 +430,7 @@ def _compile_line(line: str) -> Optional[tuple[int, tuple, Optional[int]]]:
     pos = 0
 
     def apply(entry) -> None:
-        code.append((_T_NEG, entry[1]) if entry[2] is None else (_T_BIN, entry[2], entry[1], key_op(entry[2], 2)))
+        code.append((_T_NEG, entry[1]) if entry[2] is None else (_T_BIN, entry[2], entry[1], plain_table(entry[2])))
 
     for text in _FAST_TOKEN.findall(line):
         p = pos
@@ -600,7 +601,8 @@ class _Columns:
     def finish(self) -> None:
         """The graph's columns complete, its names set, what compiling needs kept."""
         g = self.g
-        g._memo = {}  # no node is added now (freed before the columns are filled: a long program's is large)
+        g._memo, g._plain = {}, {}  # no node is added now (freed before the columns are filled: a long
+        # program's is large)
         self.sync()
         # each node's name is the first in the name table that stands for it: an input's own, else
         # the first step's that assigns it (names_of[node] = name, in C, the first written last)
@@ -614,8 +616,8 @@ class _Columns:
 def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
     """`_lower` by line templates; None when a line is not one (`_lower` then reads the text).
 
-    The nodes are made here, not by `Graph.add`: its hash-consing keys (`key_op`) in the
-    graph's own table, and the columns kept by `_Columns`."""
+    The nodes are made here, not by `Graph.add`: its hash-consing keys in the graph's own
+    tables (`Graph.plain_table`), and the columns kept by `_Columns`."""
     lane = _LineLane()
     for chunk_start, chunk_end in zip(*_chunks(source)):
         text = source[chunk_start:chunk_end]
@@ -648,7 +650,8 @@ class _LineLane:
         self.user_calls: dict[str, int] = {}
         self.templates: dict[str, Optional[tuple[int, tuple, Optional[int]]]] = {}
         #: a constant's text -> its node; a function's name -> its 1-argument call's (op, param,
-        #: key op bits or None), or () when `calls.call` makes it
+        #: its hash-consing table, `Graph.plain_table`, or None for a param), or () when `calls.call`
+        #: makes it
         self.const_nodes: dict[str, int] = {}
         self.unary: dict[str, tuple] = {}
         self.last = -1
@@ -656,16 +659,13 @@ class _LineLane:
 
     def make(self, op: str, args: tuple[int, ...], param: Any, pos: int) -> int:
         """`Graph.add`, into the lane's columns."""
-        if param is None and len(args) == 2:
-            key: Any = args[0] << 42 | key_op(op, 2) | args[1]
-        elif param is None and len(args) == 1:
-            key = key_op(op, 1) | args[0]
-        else:
-            key = (op, args, param)
         g, cols = self.g, self.cols
-        node = g._memo.get(key)
-        if node is None:
-            node = g._memo[key] = len(g.ops)
+        new = len(g.ops)
+        if param is None:
+            node = g.plain_table(op).setdefault(args, new)
+        else:
+            node = g._memo.setdefault((op, args, param), new)
+        if node == new:
             g.ops.append(op)
             cols.args_of.append(args)
             reached = cols.reached
@@ -724,7 +724,7 @@ class _LineLane:
         return self.make("neg", (a,), None, pos)
 
     def first_call(self, name: str, nargs: int, pos: int) -> tuple:
-        """A function's first call with `nargs` arguments: (op, param, key op bits or None) when the
+        """A function's first call with `nargs` arguments: (op, param, its hash-consing table or None) when the
         lane makes its node, () when `calls.call` does."""
         if name not in self.user_calls:
             self.user_calls[name] = pos
@@ -734,7 +734,7 @@ class _LineLane:
             plain = _PLAIN[key] = _plain_call(name, nargs) or ()
         if not plain:
             return ()
-        return plain[0], plain[1], key_op(plain[0], 1) if plain[1] is None and nargs == 1 else None
+        return plain[0], plain[1], self.g.plain_table(plain[0]) if plain[1] is None else None
 
     def call(self, name: str, nargs: int, pos: int) -> int:
         """A call's node, its arguments the last `nargs` values (popped)."""
@@ -788,7 +788,8 @@ class _LineLane:
             if template is None:
                 if skeleton in templates:
                     return False
-                template = templates[skeleton] = _compile_line(bare[bare_start:bare_start + len(skeleton)])
+                template = templates[skeleton] = _compile_line(bare[bare_start:bare_start + len(skeleton)],
+                                                               g.plain_table)
                 if template is None:
                     return False
             bare_start += len(skeleton) + 1
@@ -796,7 +797,7 @@ class _LineLane:
             for ins in code:
                 kind = ins[0]
                 if kind <= _T_BIN:
-                    # (kind, op, position, key op bits), then the second operand's (run, position) for
+                    # (kind, op, position, the op's hash-consing table), then the second operand's (run, position) for
                     # _T_BIN_NAME, the first's and the second's for _T_BIN_NAMES; the others from
                     # the value stack
                     if kind == _T_BIN:
@@ -815,10 +816,11 @@ class _LineLane:
                         if b is None:
                             b = operand(name, start + ins[-1])
                     new = len(ops)  # the node's id if it is new (one look-up in the hash-consing table)
-                    node = memo_setdefault(a << 42 | ins[3] | b, new)
+                    args = (a, b)
+                    node = ins[3].setdefault(args, new)
                     if node == new:
                         ops_append(ins[1])
-                        args_append((a, b))
+                        args_append(args)
                         reach = reached[a]
                         if reach is not reached[b]:
                             half_append(node)
@@ -847,12 +849,14 @@ class _LineLane:
                         push(a)
                         push(self.call(name, 1, at))
                         continue
-                    op_bits = info[2]
+                    table = info[2]
                     new = len(ops)
-                    node = memo_setdefault(op_bits | a if op_bits is not None else (info[0], (a,), info[1]), new)
+                    args = (a,)
+                    node = table.setdefault(args, new) if table is not None else memo_setdefault((info[0], args, info[1]),
+                                                                                                new)
                     if node == new:
                         ops_append(info[0])
-                        args_append((a,))
+                        args_append(args)
                         reached_append(reached[a])
                         pos_append(at)
                         if info[1] is not None:
