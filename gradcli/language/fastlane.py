@@ -806,17 +806,15 @@ class _LineLane:
                     else:
                         if kind == _T_BIN_NAMES:
                             name = runs[r + ins[4]]
-                            a = names_get(name)
-                            if a is None:
-                                a = operand(name, start + ins[5])
+                            found = names_get(name)
+                            a = found if found is not None else operand(name, start + ins[5])
                         else:
                             a = pop()
                         name = runs[r + ins[-2]]
-                        b = names_get(name)
-                        if b is None:
-                            b = operand(name, start + ins[-1])
+                        found = names_get(name)
+                        b = found if found is not None else operand(name, start + ins[-1])
                     new = len(ops)  # the node's id if it is new (one look-up in the hash-consing table)
-                    args = (a, b)
+                    args: tuple[int, ...] = (a, b)
                     node = ins[3].setdefault(args, new)
                     if node == new:
                         ops_append(ins[1])
@@ -834,9 +832,8 @@ class _LineLane:
                     name, at = runs[r + ins[1]], start + ins[3]
                     if kind == _T_CALL_NAME:
                         argument = runs[r + ins[4]]
-                        a = names_get(argument)
-                        if a is None:
-                            a = operand(argument, start + ins[5])
+                        found = names_get(argument)
+                        a = found if found is not None else operand(argument, start + ins[5])
                     elif ins[2] == 1:
                         a = pop()
                     else:
