@@ -767,12 +767,11 @@ class _LineLane:
         """The nodes of a chunk's lines (`bare`: its text without comments, `runs`: its names and
         numbers); False when a line is not a template."""
         g, cols, values = self.g, self.cols, self.values
-        ops, memo, names = g.ops, g._memo, g.names
-        reached, params_at = cols.reached, cols.params_at
+        ops, names, reached = g.ops, g.names, cols.reached
         ops_append, args_append, reached_append, pos_append = ops.append, cols.args_of.append, reached.append, \
             g.positions.append
         half_append = cols.half_reached.append
-        memo_setdefault, names_get = memo.setdefault, names.get
+        names_get = names.get
         push, pop = values.append, values.pop
         templates = self.templates
         templates_get, const_get, unary, operand = templates.get, self.const_nodes.get, self.unary, self.operand
@@ -842,22 +841,18 @@ class _LineLane:
                     info = unary_get(name)
                     if info is None:
                         info = unary[name] = self.first_call(name, 1, at)
-                    if not info:  # `calls.call` makes it
+                    if not info or info[2] is None:  # `calls.call` makes it, or its node has a param
                         push(a)
                         push(self.call(name, 1, at))
                         continue
-                    table = info[2]
                     new = len(ops)
                     args = (a,)
-                    node = table.setdefault(args, new) if table is not None else memo_setdefault((info[0], args, info[1]),
-                                                                                                new)
+                    node = info[2].setdefault(args, new)
                     if node == new:
                         ops_append(info[0])
                         args_append(args)
                         reached_append(reached[a])
                         pos_append(at)
-                        if info[1] is not None:
-                            params_at[node] = info[1]
                     push(node)
                 elif kind == _T_NAME:
                     name = runs[r + ins[1]]
