@@ -627,7 +627,7 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
         lengths = list(map(len, text.split("\n"))) if bare is not text else list(map(len, skeletons))
         if text.endswith("\n"):  # the chunk ends its last line
             del skeletons[-1], lengths[-1]
-        if skeletons and max(map(len, skeletons)) > _LONGEST_TEMPLATE:
+        if skeletons and max(lengths if bare is text else map(len, skeletons)) > _LONGEST_TEMPLATE:
             return None
         runs = _RUN.findall(bare) if _signed_exponent(classes) else bare.translate(_SEPARATORS).split()
         if not lane.lines(chunk_start, bare, skeletons, lengths, runs):
