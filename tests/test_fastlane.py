@@ -1,8 +1,8 @@
 """The fast lane of parsing and lowering (`gradcli.language.fastlane`) against the general
 path: on random programs it builds the very same graph (every table: ids, ops, arguments,
 names, constants' texts, positions) or steps aside, and it never accepts a program the
-general path rejects.  Also the pieces that keep a long program small: the packed
-hash-consing keys, the tape's lists, the look-alike letters."""
+general path rejects.  Also the pieces that keep a long program small: the
+hash-consing tables by argument tuple, the tape's lists, the look-alike letters."""
 
 from __future__ import annotations
 

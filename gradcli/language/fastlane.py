@@ -13,7 +13,8 @@ Two lanes, tried in turn: `_lower_lines` compiles each distinct line *skeleton* 
 line with letters and digits replaced by their class) once into a template of postfix
 steps (the commonest runs fused into one) and replays it for every line of that shape,
 taking the names and numbers from one split of the text; it makes the nodes itself,
-with `Graph.add`'s hash-consing keys, and fills the graph's columns in bulk at the end
+into `Graph.add`'s hash-consing tables (by op, keyed by the argument tuple the lane
+keeps anyway), and fills the graph's columns in bulk at the end
 (`_Columns`), keeping what compiling needs (`Graph.kept`: the argument tuples and which
 nodes an input reaches) so that `Tape` has little left to do.  `_lower` reads any
 program of the language token by token (statements that go on past a line end, say).
