@@ -401,11 +401,12 @@ def _fuse(code: list[tuple]) -> list[tuple]:
     out: list[tuple] = []
     for ins in code:
         kind = ins[0]
-        if kind == _T_BIN and out and out[-1][0] == _T_NAME:  # the operands' (run, position) after the BIN's
+        if kind == _T_BIN and out and out[-1][0] == _T_NAME:  # the operands' (run, position) after the BIN's,
+            # the second's first (at the same place in both: `lines` reads them with positive indices, faster)
             b = out.pop()
             if out and out[-1][0] == _T_NAME:
                 a = out.pop()
-                out.append((_T_BIN_NAMES, *ins[1:], a[1], a[2], b[1], b[2]))
+                out.append((_T_BIN_NAMES, *ins[1:], b[1], b[2], a[1], a[2]))
             else:
                 out.append((_T_BIN_NAME, *ins[1:], b[1], b[2]))
         elif kind == _T_CALL and ins[2] == 1 and out and out[-1][0] == _T_NAME:
@@ -797,22 +798,22 @@ class _LineLane:
             for ins in code:
                 kind = ins[0]
                 if kind <= _T_BIN:
-                    # (kind, op, position, the op's hash-consing table), then the second operand's (run, position) for
-                    # _T_BIN_NAME, the first's and the second's for _T_BIN_NAMES; the others from
-                    # the value stack
+                    # (kind, op, position, the op's hash-consing table), then the second operand's (run,
+                    # position) for _T_BIN_NAME, the second's and the first's for _T_BIN_NAMES; the
+                    # others from the value stack
                     if kind == _T_BIN:
                         b = pop()
                         a = pop()
                     else:
                         if kind == _T_BIN_NAMES:
-                            name = runs[r + ins[4]]
+                            name = runs[r + ins[6]]
                             found = names_get(name)
-                            a = found if found is not None else operand(name, start + ins[5])
+                            a = found if found is not None else operand(name, start + ins[7])
                         else:
                             a = pop()
-                        name = runs[r + ins[-2]]
+                        name = runs[r + ins[4]]
                         found = names_get(name)
-                        b = found if found is not None else operand(name, start + ins[-1])
+                        b = found if found is not None else operand(name, start + ins[5])
                     new = len(ops)  # the node's id if it is new (one look-up in the hash-consing table)
                     args: tuple[int, ...] = (a, b)
                     node = ins[3].setdefault(args, new)
