@@ -1,8 +1,8 @@
 """The fast lane of parsing and lowering (`gradcli.language.fastlane`) against the general
 path: on random programs it builds the very same graph (every table: ids, ops, arguments,
 names, constants' texts, positions) or steps aside, and it never accepts a program the
-general path rejects.  Also the pieces that keep a long program small: the packed
-hash-consing keys, the tape's lists, the look-alike letters."""
+general path rejects.  Also the pieces that keep a long program small: the
+hash-consing tables by argument tuple, the tape's lists, the look-alike letters."""
 
 from __future__ import annotations
 
@@ -257,7 +257,7 @@ def test_plain_calls_are_the_general_calls():
             assert _tables(general) == _tables(fast), (name, nargs)
 
 
-# ---- the graph's packed hash-consing keys ----------------------------------------------------
+# ---- the graph's hash-consing tables (one an op, by argument tuple) -------------------------
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["add", "mul", "sin", "neg", "sum", "index"]),
                           st.lists(st.integers(0, 40), min_size=1, max_size=3),
@@ -272,6 +272,15 @@ def test_hash_consing_merges_exactly_the_equal_nodes(calls):
         key = (op, tuple(args), param)
         assert node == seen.setdefault(key, node)
     assert len(g) == 41 + len(seen)
+
+
+def test_hash_consing_takes_the_arguments_in_any_sequence():
+    """`Graph.add`'s table is keyed by the argument tuple: a list of the same ids is the same node."""
+    g = Graph()
+    x, y = g.input("x"), g.input("y")
+    node = g.add("mul", [x, y])
+    assert g.add("mul", (x, y)) == node and g.add("mul", (y, x)) != node
+    assert g.add("max", [x, y]) != node and g.add("max", (x, y, x)) != g.add("max", (x, y))
 
 
 def test_hash_consing_keys_of_large_ids_stay_apart():

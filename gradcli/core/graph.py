@@ -28,29 +28,6 @@ from .ops import DEFAULT_AXIS, OPS
 INPUT = "input"
 CONST = "const"
 
-class _OpCodes(dict):
-    """Op name -> a small code for the hash-consing keys of `Graph.add` (ten bits).  An op
-    `register`ed after this import gets the next code when first asked for by name; a name's
-    code never changes."""
-
-    def __missing__(self, op: str) -> int:
-        if op not in OPS or len(self) >= 1023:
-            raise KeyError(op)
-        code = self[op] = len(self)
-        return code
-
-
-_OPCODE = _OpCodes((name, k) for k, name in enumerate(OPS))
-assert len(_OPCODE) < 1024
-
-
-def key_tail(op: str, arity: int) -> int:
-    """The low bits of `Graph.add`'s hash-consing key of ``op`` with one or two arguments and no
-    parameter: the key is ``a << 42 | b << 11 | key_tail(op, 2)`` or ``a << 11 | key_tail(op, 1)``
-    (the fast lane makes the keys itself, into the same table)."""
-    return _OPCODE[op] << 1 | (arity == 2)
-
-
 class Kept(NamedTuple):
     """What a graph's builder kept for compiling it, having made it anyway (`Graph.kept`)."""
 
@@ -208,6 +185,10 @@ class Graph:
         self.calls: list[list] = []
         #: the call whose body is being lowered now: new computed nodes belong to it
         self.call = -1
+        #: hash-consing: op -> its nodes of no parameter by argument tuple (the tuple is the one
+        #: the node's arguments are kept in: a key costs no memory of its own), and the other
+        #: nodes (constants, nodes with a parameter) by ``(op, args, param)``
+        self._plain: dict[str, dict[tuple[int, ...], int]] = {}
         self._memo: dict = {}
         #: what the builder kept for compiling, when it made it anyway (the fast lane does); read
         #: only while it covers every node (`kept_for_compiling`), dropped by `pruned` and by the
@@ -236,22 +217,17 @@ class Graph:
 
     def add(self, op: str, args: tuple[int, ...], param: Any = None, pos: int = -1) -> int:
         """The node ``op(args)``, reusing an identical existing node."""
-        # the commonest keys (one or two arguments, no parameter) are ints packing the op's
-        # code and the argument ids (node ids are below 2^31: `argv` is an array of C ints),
-        # odd for two arguments and even for one; the others are tuples, never equal to an int.
-        # An int is 32 or 36 bytes where a tuple is 56 or 64, and once the graph is finished
-        # its memory is reused by the floats of the evaluation
-        # (`key_tail` says the same, for the fast lane)
-        code = _OPCODE.get(op) if param is None else None
-        if code is None and param is None and op in OPS:  # `register`ed after this import
-            code = _OPCODE[op]
-        if code is not None and len(args) == 2:
-            key: Any = (args[0] << 42 | args[1] << 11 | code << 1) | 1
-        elif code is not None and len(args) == 1:
-            key = args[0] << 11 | code << 1
+        if param is None:
+            if type(args) is not tuple:
+                args = tuple(args)
+            memo = self._plain.get(op)
+            if memo is None:
+                memo = self._plain[op] = {}
+            key: Any = args
         else:
+            memo = self._memo
             key = (op, args, param)
-        found = self._memo.get(key)
+        found = memo.get(key)
         if found is not None:
             return found
         # `_append`, written out: this is the hot path of lowering
@@ -269,8 +245,16 @@ class Graph:
         self.positions.append(pos)
         self.shapes.append(())
         self.call_of.append(self.call)
-        self._memo[key] = i
+        memo[key] = i
         return i
+
+    def plain_table(self, op: str) -> dict[tuple[int, ...], int]:
+        """`op`'s hash-consing table of nodes of no parameter: argument tuple -> node (the fast
+        lane makes nodes into it too)."""
+        memo = self._plain.get(op)
+        if memo is None:
+            memo = self._plain[op] = {}
+        return memo
 
     def const(self, value: float, text: str, pos: int = -1) -> int:
         """A constant node; equal constants are one node (``0.0`` and ``-0.0`` are not)."""
@@ -414,7 +398,8 @@ class Graph:
         this graph's hash-consing ends: nodes are no longer added to it.
         """
         argv, arg_end = self.argv, self.arg_end
-        self._memo = {}  # the graph is finished: hash-consing is over (freed first: a long program's is large)
+        self._memo, self._plain = {}, {}  # the graph is finished: hash-consing is over (freed first: a long
+        # program's is large)
         if output == len(self.ops) - 1:
             # every node the last one and nothing else: each other node is an argument or an
             # input (the largest node the output did not reach would be an argument of a

@@ -13,7 +13,8 @@ Two lanes, tried in turn: `_lower_lines` compiles each distinct line *skeleton* 
 line with letters and digits replaced by their class) once into a template of postfix
 steps (the commonest runs fused into one) and replays it for every line of that shape,
 taking the names and numbers from one split of the text; it makes the nodes itself,
-with `Graph.add`'s hash-consing keys, and fills the graph's columns in bulk at the end
+into `Graph.add`'s hash-consing tables (by op, keyed by the argument tuple the lane
+keeps anyway), and fills the graph's columns in bulk at the end
 (`_Columns`), keeping what compiling needs (`Graph.kept`: the argument tuples and which
 nodes an input reaches) so that `Tape` has little left to do.  `_lower` reads any
 program of the language token by token (statements that go on past a line end, say).
@@ -37,7 +38,7 @@ from array import array
 from itertools import accumulate, chain, repeat
 from typing import Any, Optional
 
-from ..core.graph import CONST, INPUT, Graph, Kept, key_tail
+from ..core.graph import CONST, INPUT, Graph, Kept
 from ..core.ops import (AXES_ARG_OPS, AXIS_OPS, BINARY_OPS, CONSTANTS, DEFAULT_ARGS, DEFAULT_AXIS, FUNCTIONS,
                         INT_ARG_OPS, SHAPE_ARG_OPS, table_changes)
 from . import calls, prelude
@@ -388,11 +389,11 @@ _COMMENT = re.compile(r"#[^\n]*")
 #: would be as large as its graph and used once
 _LONGEST_TEMPLATE = 2000
 
-# template instructions: (kind, ...), kinds:
-_T_NAME, _T_NUM, _T_BIN, _T_NEG, _T_CALL, _T_END = range(6)
-# and the commonest runs of them as one instruction (`_fuse`): two names and a binary
-# operator, a name and a binary operator, a name and a call of one argument
-_T_BIN_NAMES, _T_BIN_NAME, _T_CALL_NAME = range(6, 9)
+# template instructions: (kind, ...), kinds numbered so that `lines` tells the groups apart with
+# one comparison each (a binary node: kind <= _T_BIN; a call: kind <= _T_CALL), the commonest first:
+# two names and a binary operator, a name and a binary operator (`_fuse` makes those two), a binary
+# operator on the last two values; a name and a call of one argument (`_fuse`), a call; the rest.
+_T_BIN_NAMES, _T_BIN_NAME, _T_BIN, _T_CALL_NAME, _T_CALL, _T_NAME, _T_NUM, _T_NEG, _T_END = range(9)
 
 
 def _fuse(code: list[tuple]) -> list[tuple]:
@@ -400,11 +401,12 @@ def _fuse(code: list[tuple]) -> list[tuple]:
     out: list[tuple] = []
     for ins in code:
         kind = ins[0]
-        if kind == _T_BIN and out and out[-1][0] == _T_NAME:  # the operands' (run, position) after the BIN's
+        if kind == _T_BIN and out and out[-1][0] == _T_NAME:  # the operands' (run, position) after the BIN's,
+            # the second's first (at the same place in both: `lines` reads them with positive indices, faster)
             b = out.pop()
             if out and out[-1][0] == _T_NAME:
                 a = out.pop()
-                out.append((_T_BIN_NAMES, *ins[1:], a[1], a[2], b[1], b[2]))
+                out.append((_T_BIN_NAMES, *ins[1:], b[1], b[2], a[1], a[2]))
             else:
                 out.append((_T_BIN_NAME, *ins[1:], b[1], b[2]))
         elif kind == _T_CALL and ins[2] == 1 and out and out[-1][0] == _T_NAME:
@@ -415,10 +417,11 @@ def _fuse(code: list[tuple]) -> list[tuple]:
     return out
 
 
-def _compile_line(line: str) -> Optional[tuple[int, tuple, Optional[int]]]:
+def _compile_line(line: str, plain_table) -> Optional[tuple[int, tuple, Optional[int]]]:
     """(how many names and numbers the line has, its instructions, the target of the statement
     that ends with the line: its run, -1 for none, None when no statement does), or None when
-    the line is not a whole number of complete statements of the fast lane's language."""
+    the line is not a whole number of complete statements of the fast lane's language.
+    `plain_table`: `Graph.plain_table` of the graph the template's nodes go to."""
     code: list[tuple] = []
     stack: list = []
     runs = 0
@@ -429,7 +432,7 @@ def _compile_line(line: str) -> Optional[tuple[int, tuple, Optional[int]]]:
     pos = 0
 
     def apply(entry) -> None:
-        code.append((_T_NEG, entry[1]) if entry[2] is None else (_T_BIN, entry[2], entry[1], key_tail(entry[2], 2)))
+        code.append((_T_NEG, entry[1]) if entry[2] is None else (_T_BIN, entry[2], entry[1], plain_table(entry[2])))
 
     for text in _FAST_TOKEN.findall(line):
         p = pos
@@ -600,7 +603,8 @@ class _Columns:
     def finish(self) -> None:
         """The graph's columns complete, its names set, what compiling needs kept."""
         g = self.g
-        g._memo = {}  # no node is added now (freed before the columns are filled: a long program's is large)
+        g._memo, g._plain = {}, {}  # no node is added now (freed before the columns are filled: a long
+        # program's is large)
         self.sync()
         # each node's name is the first in the name table that stands for it: an input's own, else
         # the first step's that assigns it (names_of[node] = name, in C, the first written last)
@@ -614,8 +618,8 @@ class _Columns:
 def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
     """`_lower` by line templates; None when a line is not one (`_lower` then reads the text).
 
-    The nodes are made here, not by `Graph.add`: its hash-consing keys (`key_tail`) in the
-    graph's own table, and the columns kept by `_Columns`."""
+    The nodes are made here, not by `Graph.add`: its hash-consing keys in the graph's own
+    tables (`Graph.plain_table`), and the columns kept by `_Columns`."""
     lane = _LineLane()
     for chunk_start, chunk_end in zip(*_chunks(source)):
         text = source[chunk_start:chunk_end]
@@ -625,7 +629,7 @@ def _lower_lines(source: str, output: Optional[str]) -> Optional[Graph]:
         lengths = list(map(len, text.split("\n"))) if bare is not text else list(map(len, skeletons))
         if text.endswith("\n"):  # the chunk ends its last line
             del skeletons[-1], lengths[-1]
-        if skeletons and max(map(len, skeletons)) > _LONGEST_TEMPLATE:
+        if skeletons and max(lengths if bare is text else map(len, skeletons)) > _LONGEST_TEMPLATE:
             return None
         runs = _RUN.findall(bare) if _signed_exponent(classes) else bare.translate(_SEPARATORS).split()
         if not lane.lines(chunk_start, bare, skeletons, lengths, runs):
@@ -648,7 +652,8 @@ class _LineLane:
         self.user_calls: dict[str, int] = {}
         self.templates: dict[str, Optional[tuple[int, tuple, Optional[int]]]] = {}
         #: a constant's text -> its node; a function's name -> its 1-argument call's (op, param,
-        #: key tail or None), or () when `calls.call` makes it
+        #: its hash-consing table, `Graph.plain_table`, or None for a param), or () when `calls.call`
+        #: makes it
         self.const_nodes: dict[str, int] = {}
         self.unary: dict[str, tuple] = {}
         self.last = -1
@@ -656,16 +661,13 @@ class _LineLane:
 
     def make(self, op: str, args: tuple[int, ...], param: Any, pos: int) -> int:
         """`Graph.add`, into the lane's columns."""
-        if param is None and len(args) == 2:
-            key: Any = args[0] << 42 | args[1] << 11 | key_tail(op, 2)
-        elif param is None and len(args) == 1:
-            key = args[0] << 11 | key_tail(op, 1)
-        else:
-            key = (op, args, param)
         g, cols = self.g, self.cols
-        node = g._memo.get(key)
-        if node is None:
-            node = g._memo[key] = len(g.ops)
+        new = len(g.ops)
+        if param is None:
+            node = g.plain_table(op).setdefault(args, new)
+        else:
+            node = g._memo.setdefault((op, args, param), new)
+        if node == new:
             g.ops.append(op)
             cols.args_of.append(args)
             reached = cols.reached
@@ -724,7 +726,7 @@ class _LineLane:
         return self.make("neg", (a,), None, pos)
 
     def first_call(self, name: str, nargs: int, pos: int) -> tuple:
-        """A function's first call with `nargs` arguments: (op, param, key tail or None) when the
+        """A function's first call with `nargs` arguments: (op, param, its hash-consing table or None) when the
         lane makes its node, () when `calls.call` does."""
         if name not in self.user_calls:
             self.user_calls[name] = pos
@@ -734,7 +736,7 @@ class _LineLane:
             plain = _PLAIN[key] = _plain_call(name, nargs) or ()
         if not plain:
             return ()
-        return plain[0], plain[1], key_tail(plain[0], 1) if plain[1] is None and nargs == 1 else None
+        return plain[0], plain[1], self.g.plain_table(plain[0]) if plain[1] is None else None
 
     def call(self, name: str, nargs: int, pos: int) -> int:
         """A call's node, its arguments the last `nargs` values (popped)."""
@@ -767,12 +769,11 @@ class _LineLane:
         """The nodes of a chunk's lines (`bare`: its text without comments, `runs`: its names and
         numbers); False when a line is not a template."""
         g, cols, values = self.g, self.cols, self.values
-        ops, memo, names = g.ops, g._memo, g.names
-        reached, params_at = cols.reached, cols.params_at
+        ops, names, reached = g.ops, g.names, cols.reached
         ops_append, args_append, reached_append, pos_append = ops.append, cols.args_of.append, reached.append, \
             g.positions.append
         half_append = cols.half_reached.append
-        memo_get, names_get = memo.get, names.get
+        names_get = names.get
         push, pop = values.append, values.pop
         templates = self.templates
         templates_get, const_get, unary, operand = templates.get, self.const_nodes.get, self.unary, self.operand
@@ -788,68 +789,73 @@ class _LineLane:
             if template is None:
                 if skeleton in templates:
                     return False
-                template = templates[skeleton] = _compile_line(bare[bare_start:bare_start + len(skeleton)])
+                template = templates[skeleton] = _compile_line(bare[bare_start:bare_start + len(skeleton)],
+                                                               g.plain_table)
                 if template is None:
                     return False
             bare_start += len(skeleton) + 1
             n, code, final = template
             for ins in code:
                 kind = ins[0]
-                if kind == _T_BIN_NAMES or kind == _T_BIN_NAME or kind == _T_BIN:
-                    # (kind, op, position, key tail), then the second operand's (run, position) for
-                    # _T_BIN_NAME, the first's and the second's for _T_BIN_NAMES
+                if kind <= _T_BIN:
+                    # (kind, op, position, the op's hash-consing table), then the second operand's (run,
+                    # position) for _T_BIN_NAME, the second's and the first's for _T_BIN_NAMES; the
+                    # others from the value stack
                     if kind == _T_BIN:
                         b = pop()
+                        a = pop()
                     else:
                         if kind == _T_BIN_NAMES:
-                            name = runs[r + ins[4]]
-                            a = names_get(name)
-                            push(a if a is not None else operand(name, start + ins[5]))
-                        name = runs[r + ins[-2]]
+                            name = runs[r + ins[6]]
+                            found = names_get(name)
+                            a = found if found is not None else operand(name, start + ins[7])
+                        else:
+                            a = pop()
+                        name = runs[r + ins[4]]
                         found = names_get(name)
-                        b = found if found is not None else operand(name, start + ins[-1])
-                    a = values[-1]
-                    key = a << 42 | b << 11 | ins[3]
-                    node = memo_get(key)
-                    if node is None:
-                        node = memo[key] = len(ops)
+                        b = found if found is not None else operand(name, start + ins[5])
+                    new = len(ops)  # the node's id if it is new (one look-up in the hash-consing table)
+                    args: tuple[int, ...] = (a, b)
+                    node = ins[3].setdefault(args, new)
+                    if node == new:
                         ops_append(ins[1])
-                        args_append((a, b))
+                        args_append(args)
                         reach = reached[a]
                         if reach is not reached[b]:
                             half_append(node)
                             reach = True
                         reached_append(reach)
                         pos_append(start + ins[2])
-                    values[-1] = node
-                elif kind == _T_CALL or kind == _T_CALL_NAME:
+                    push(node)
+                elif kind <= _T_CALL:
                     # (kind, the name's run, number of arguments, position), then the argument's
-                    # (run, position) for _T_CALL_NAME
-                    if kind == _T_CALL_NAME:
-                        name = runs[r + ins[4]]
-                        a = names_get(name)
-                        push(a if a is not None else operand(name, start + ins[5]))
+                    # (run, position) for _T_CALL_NAME; the arguments of _T_CALL from the value stack
                     name, at = runs[r + ins[1]], start + ins[3]
-                    if ins[2] == 1:
-                        info = unary_get(name)
-                        if info is None:
-                            info = unary[name] = self.first_call(name, 1, at)
-                        if info:
-                            a = values[-1]
-                            tail = info[2]
-                            key = a << 11 | tail if tail is not None else (info[0], (a,), info[1])
-                            node = memo_get(key)
-                            if node is None:
-                                node = memo[key] = len(ops)
-                                ops_append(info[0])
-                                args_append((a,))
-                                reached_append(reached[a])
-                                pos_append(at)
-                                if info[1] is not None:
-                                    params_at[node] = info[1]
-                            values[-1] = node
-                            continue
-                    push(self.call(name, ins[2], at))
+                    if kind == _T_CALL_NAME:
+                        argument = runs[r + ins[4]]
+                        found = names_get(argument)
+                        a = found if found is not None else operand(argument, start + ins[5])
+                    elif ins[2] == 1:
+                        a = pop()
+                    else:
+                        push(self.call(name, ins[2], at))
+                        continue
+                    info = unary_get(name)
+                    if info is None:
+                        info = unary[name] = self.first_call(name, 1, at)
+                    if not info or info[2] is None:  # `calls.call` makes it, or its node has a param
+                        push(a)
+                        push(self.call(name, 1, at))
+                        continue
+                    new = len(ops)
+                    args = (a,)
+                    node = info[2].setdefault(args, new)
+                    if node == new:
+                        ops_append(info[0])
+                        args_append(args)
+                        reached_append(reached[a])
+                        pos_append(at)
+                    push(node)
                 elif kind == _T_NAME:
                     name = runs[r + ins[1]]
                     node = names_get(name)
