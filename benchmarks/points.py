@@ -40,7 +40,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import goal, header, mark, median_run_cpu, table  # noqa: E402
-from startup import find_gradcli, script_interpreter  # noqa: E402
+from startup import compile_package, find_gradcli, script_interpreter  # noqa: E402
 
 PROGRAM = "(a+b)*(b+1)"
 GOAL_ROWS_PER_SECOND = 1e6
@@ -130,9 +130,27 @@ def bytecode_cached(python: str) -> bool:
     return done.stdout.strip() == "True"
 
 
+def editable_hook_seconds(python: str, runs: int = 5) -> float:
+    """The start-up time of an editable install's import hook (setuptools'
+    ``__editable___gradcli_…_finder``, loaded by a .pth file at every start of `python`,
+    with pathlib and urllib.parse behind it), median of `runs`; 0.0 where gradcli is
+    installed as a package (a normal install has no hook)."""
+    import statistics
+    import subprocess
+
+    spent = []
+    for _ in range(runs):
+        done = subprocess.run([python, "-X", "importtime", "-c", "pass"], capture_output=True, text=True)
+        hooks = [line.split("|") for line in done.stderr.splitlines() if "__editable__" in line and "gradcli" in line]
+        spent.append(max([int(cells[1]) for cells in hooks if len(cells) == 3 and cells[1].strip().isdigit()],
+                         default=0) / 1e6)  # the hook's own line: its imports' time included
+    return statistics.median(spent)
+
+
 def run(args: argparse.Namespace) -> str:
     gradcli = find_gradcli(args.gradcli)
     python = script_interpreter(gradcli)
+    compile_package(python)  # bytecode written, as an install writes it
     runs = 1 if args.quick else args.runs
     rows = args.rows
     with tempfile.TemporaryDirectory() as tmp:
@@ -172,6 +190,7 @@ def run(args: argparse.Namespace) -> str:
         ]
         if not args.no_phases:
             table_rows += phases(points, rows, runs)
+    hook = editable_hook_seconds(python)
     out_lines = [header("Batch points", python) if not args.no_header else "## Batch points\n"]
     out_lines.append(f"{rows:,} rows `a,b`, output to a file; median of {runs} runs; "
                      f"{'orjson hidden (the fallback)' if plain else 'with orjson (the plain install)'}. "
@@ -180,7 +199,9 @@ def run(args: argparse.Namespace) -> str:
                      + ("gradcli's bytecode is cached." if bytecode_cached(python) else
                         "gradcli's bytecode is NOT cached or is stale (PYTHONDONTWRITEBYTECODE?): every run compiles "
                         "those modules; "
-                        "`python -m compileall` the package for an installed package's figures.") + "\n")
+                        "`python -m compileall` the package for an installed package's figures.")
+                     + (f" gradcli is an editable install: its import hook costs {hook * 1e3:.0f} ms of every start, "
+                        "which an installed package does not pay." if hook else "") + "\n")
     out_lines.append(table(["what", "wall s", "CPU s", "rows/s (wall)", "rows/s (CPU)", "speed × reference", "goal"],
                            table_rows, align="lrrrrrl"))
     return "\n".join(out_lines) + "\n"
