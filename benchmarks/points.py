@@ -18,7 +18,10 @@ dependencies now include orjson).  ``--no-orjson`` hides orjson: the fallback's 
 Where a fresh process's time goes besides the phases (measured 2026-12-05 on the 2-core
 machine, 200,000 rows): the interpreter ~20 ms, NumPy's import ~52 ms (and, before
 --points kept BLAS to one thread, as much CPU again in the threads it started), gradcli's
-other imports ~20 ms, the collection at exit ~8 ms (now skipped: `gc.freeze`), and page
+other imports ~20 ms (~10 ms of them gradcli's own modules), the collection at exit ~8 ms
+(skipped: `gc.freeze`) and the rest of the interpreter's teardown ~5 ms (skipped: the
+console script ends in ``os._exit`` once its output is flushed), an editable install's import
+hook ~10 ms (reported in the header; an installed package has none), and page
 faults: every array or text the size of the file costs ~0.5 ms a megabyte the first time
 it is touched, which is why the in-process phases (run again and again in one process)
 are faster than the same work in a fresh one, and why the writer works in blocks.
@@ -200,8 +203,9 @@ def run(args: argparse.Namespace) -> str:
                         "gradcli's bytecode is NOT cached or is stale (PYTHONDONTWRITEBYTECODE?): every run compiles "
                         "those modules; "
                         "`python -m compileall` the package for an installed package's figures.")
-                     + (f" gradcli is an editable install: its import hook costs {hook * 1e3:.0f} ms of every start, "
-                        "which an installed package does not pay." if hook else "") + "\n")
+                     + (f" gradcli is an editable install: its import hook costs about {hook * 1e3:.0f} ms of every "
+                        "start (by `-X importtime`, which adds to it), which an installed package does not pay."
+                        if hook else "") + "\n")
     out_lines.append(table(["what", "wall s", "CPU s", "rows/s (wall)", "rows/s (CPU)", "speed × reference", "goal"],
                            table_rows, align="lrrrrrl"))
     return "\n".join(out_lines) + "\n"
