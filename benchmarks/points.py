@@ -16,12 +16,12 @@ Goals (issue 24): ≥ 10^6 rows/s end to end, and ≥ 5·10^5 on the plain insta
 dependencies now include orjson).  ``--no-orjson`` hides orjson: the fallback's figures.
 
 Where a fresh process's time goes besides the phases (measured 2026-12-05 on the 2-core
-machine, 200,000 rows): the interpreter ~20 ms, NumPy's import ~52 ms (and, before
+machine, 200,000 rows): the interpreter ~20 ms (~10 ms of it an editable install's import hook,
+reported in the header; an installed package has none), NumPy's import ~52 ms (and, before
 --points kept BLAS to one thread, as much CPU again in the threads it started), gradcli's
 other imports ~20 ms (~10 ms of them gradcli's own modules), the collection at exit ~8 ms
 (skipped: `gc.freeze`) and the rest of the interpreter's teardown ~5 ms (skipped: the
-console script ends in ``os._exit`` once its output is flushed), an editable install's import
-hook ~10 ms (reported in the header; an installed package has none), and page
+console script ends in ``os._exit`` once its output is flushed), and page
 faults: every array or text the size of the file costs ~0.5 ms a megabyte the first time
 it is touched, which is why the in-process phases (run again and again in one process)
 are faster than the same work in a fresh one, and why the writer works in blocks.
