@@ -16,8 +16,9 @@ Goals (issue 24): ≥ 10^6 rows/s end to end, and ≥ 5·10^5 on the plain insta
 dependencies now include orjson).  ``--no-orjson`` hides orjson: the fallback's figures.
 
 Where a fresh process's time goes besides the phases (measured 2026-12-05 on the 2-core
-machine, 200,000 rows): the interpreter ~20 ms (~10 ms of it an editable install's import hook,
-reported in the header; an installed package has none), NumPy's import ~52 ms (and, before
+machine, 200,000 rows): the interpreter ~20 ms (~11 ms of it an editable install's import hook,
+said in the header; an installed package has none, but then imports ~7 ms of what the hook
+imported later itself: ~4 ms net), NumPy's import ~52 ms (and, before
 --points kept BLAS to one thread, as much CPU again in the threads it started), gradcli's
 other imports ~20 ms (~10 ms of them gradcli's own modules), the collection at exit ~8 ms
 (skipped: `gc.freeze`) and the rest of the interpreter's teardown ~5 ms (skipped: the
@@ -133,21 +134,14 @@ def bytecode_cached(python: str) -> bool:
     return done.stdout.strip() == "True"
 
 
-def editable_hook_seconds(python: str, runs: int = 5) -> float:
-    """The start-up time of an editable install's import hook (setuptools'
-    ``__editable___gradcli_…_finder``, loaded by a .pth file at every start of `python`,
-    with pathlib and urllib.parse behind it), median of `runs`; 0.0 where gradcli is
-    installed as a package (a normal install has no hook)."""
-    import statistics
+def editable_install(python: str) -> bool:
+    """Whether `python` has gradcli as an editable install: setuptools' import hook
+    (``__editable___gradcli_…_finder``, with pathlib and urllib.parse behind it) then loads
+    at every start, which an installed package does not."""
     import subprocess
 
-    spent = []
-    for _ in range(runs):
-        done = subprocess.run([python, "-X", "importtime", "-c", "pass"], capture_output=True, text=True)
-        hooks = [line.split("|") for line in done.stderr.splitlines() if "__editable__" in line and "gradcli" in line]
-        spent.append(max([int(cells[1]) for cells in hooks if len(cells) == 3 and cells[1].strip().isdigit()],
-                         default=0) / 1e6)  # the hook's own line: its imports' time included
-    return statistics.median(spent)
+    code = "import sys; print(any(m.startswith('__editable__') and 'gradcli' in m for m in sys.modules))"
+    return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.strip() == "True"
 
 
 def run(args: argparse.Namespace) -> str:
@@ -193,7 +187,7 @@ def run(args: argparse.Namespace) -> str:
         ]
         if not args.no_phases:
             table_rows += phases(points, rows, runs)
-    hook = editable_hook_seconds(python)
+    editable = editable_install(python)
     out_lines = [header("Batch points", python) if not args.no_header else "## Batch points\n"]
     out_lines.append(f"{rows:,} rows `a,b`, output to a file; median of {runs} runs; "
                      f"{'orjson hidden (the fallback)' if plain else 'with orjson (the plain install)'}. "
@@ -203,9 +197,8 @@ def run(args: argparse.Namespace) -> str:
                         "gradcli's bytecode is NOT cached or is stale (PYTHONDONTWRITEBYTECODE?): every run compiles "
                         "those modules; "
                         "`python -m compileall` the package for an installed package's figures.")
-                     + (f" gradcli is an editable install: its import hook costs about {hook * 1e3:.0f} ms of every "
-                        "start (by `-X importtime`, which adds to it), which an installed package does not pay."
-                        if hook else "") + "\n")
+                     + (" gradcli is an editable install: its import hook is in every start (measured 2026-12-05: "
+                        "an installed package's batch ran ~4 ms sooner)." if editable else "") + "\n")
     out_lines.append(table(["what", "wall s", "CPU s", "rows/s (wall)", "rows/s (CPU)", "speed × reference", "goal"],
                            table_rows, align="lrrrrrl"))
     return "\n".join(out_lines) + "\n"
