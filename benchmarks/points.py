@@ -21,8 +21,7 @@ said in the header; an installed package has none, but then imports ~7 ms of wha
 imported later itself: ~4 ms net), NumPy's import ~52 ms (and, before
 --points kept BLAS to one thread, as much CPU again in the threads it started), gradcli's
 other imports ~20 ms (~10 ms of them gradcli's own modules), the collection at exit ~8 ms
-(skipped: `gc.freeze`) and the rest of the interpreter's teardown ~5 ms (skipped: the
-console script ends in ``os._exit`` once its output is flushed), and page
+(skipped: `gc.freeze`) and the rest of the interpreter's teardown ~5 ms, and page
 faults: every array or text the size of the file costs ~0.5 ms a megabyte the first time
 it is touched, which is why the in-process phases (run again and again in one process)
 are faster than the same work in a fresh one, and why the writer works in blocks.
