@@ -258,6 +258,7 @@ def test_points_runs_start_no_blas_threads(tmp_path):
         return proc.stderr.split()[-3:]
 
     assert run("--points", str(points)) == ["1", "1", "0"]
+    assert run("--points", str(points), "--digits", "4") == ["1", "1", "0"]  # through click too
     assert run("--points", str(points), OPENBLAS_NUM_THREADS="3")[0] == "3"  # the user's choice stands
     assert run("a=1", "b=2", "--json")[0] == "None"  # other lines leave the environment alone
 

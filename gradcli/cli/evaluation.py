@@ -100,6 +100,7 @@ def _emit(report: "EvalReport", fmt: str, show_nodes: Optional[bool], full: bool
 
 def _batch(r: EvalOptions, points_file: str, fmt: str) -> int:
     """``--points``: values and gradients at every row, in one vectorized pass."""
+    _single_threaded_blas()
     from ..run import batch
     from ..run import bindings as binding_mod
 
@@ -143,3 +144,15 @@ def _batch(r: EvalOptions, points_file: str, fmt: str) -> int:
                    err=True)
         return int(ExitStatus.MATH_ERROR)
     return int(ExitStatus.OK)
+
+
+def _single_threaded_blas() -> None:
+    """``--points`` evaluates a scalar program elementwise: NumPy's BLAS is never called,
+    but its import starts a thread per core that spins for a while, more CPU time than the
+    import itself (worst on a busy machine).  One thread unless the user chose a number;
+    set only before NumPy's import (the one time it counts), so a process that has NumPy
+    already (a test's, a notebook's) keeps its environment as it is."""
+    import os
+
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

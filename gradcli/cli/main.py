@@ -121,8 +121,6 @@ def run() -> None:
     from .evaluation import EvalOptions, run_eval
     from .failures import finish, install_signal_handlers, prepare_streams, report_failure
 
-    if "points_file" in plain:
-        _single_threaded_blas()
     try:
         install_signal_handlers()
         prepare_streams()
@@ -137,13 +135,3 @@ def run() -> None:
         # (NumPy's too) to find nothing: 5-8 ms of a 200 ms batch.  Frozen, it skips them.
         gc.freeze()
     sys.exit(status)
-
-
-def _single_threaded_blas() -> None:
-    """``--points`` evaluates a scalar program elementwise: NumPy's BLAS is never called,
-    but its import starts a thread per core that spins for a while, more CPU time than the
-    import itself (worst on a busy machine).  One thread unless the user chose a number.
-    Called before NumPy is imported; only this process and no child sees it."""
-    import os
-
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
