@@ -42,7 +42,7 @@ from operator import itemgetter
 
 from ..backends.floats import IEEE, SCALAR, ieee
 from .errors import MathError
-from .graph import CONST, INPUT, Graph, Kept
+from .graph import CONST, INPUT, Graph, Kept, positions
 from .ops import INTEGER_ARGS, OPS, integer_inputs
 
 _isfinite = math.isfinite
@@ -279,13 +279,7 @@ class Tape:
 
     def _constants(self) -> list[int]:
         """The constant nodes' ids (found by `list.index`: a scan in C, and a program has few)."""
-        ops, found, i = self.graph.ops, [], -1
-        try:
-            while True:
-                i = ops.index(CONST, i + 1)
-                found.append(i)
-        except ValueError:
-            return found
+        return positions(self.graph.ops, CONST)
 
     def _float_leaf_values(self, env: dict) -> Any:
         """`_leaf_values` of a scalar graph as an array of C doubles (8 bytes a node, not a

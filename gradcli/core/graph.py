@@ -39,6 +39,19 @@ class Kept(NamedTuple):
     half_reached: list[int]
 
 
+def positions(items: Any, value: Any) -> list[int]:
+    """Where `value` is in `items`, in order: ``list.index`` in a loop, which runs at C speed
+    where `value` is rare (the constants among the nodes, a dead node, an unnamed one)."""
+    out: list[int] = []
+    at = -1
+    try:
+        while True:
+            at = items.index(value, at + 1)
+            out.append(at)
+    except ValueError:
+        return out
+
+
 class ConstTexts(dict):
     """`Graph.texts`: node id -> a constant's source text, and "" for any other node.  A dict of
     the constants, not a list with an entry a node (8 bytes a node, nearly all "")."""

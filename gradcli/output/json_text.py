@@ -43,7 +43,7 @@ from operator import is_, is_not, itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from ..core.fmt import json_number, json_value
-from ..core.graph import INPUT, Graph
+from ..core.graph import INPUT, Graph, positions
 from ..core.ops import OPS
 from .terminal import _UNSAFE, json_visible
 
@@ -263,7 +263,7 @@ class _Columns:
         names, ops, texts, label = graph.names_of, graph.ops, graph.texts, graph.label
         labels: list = list(names)
         #: the unnamed nodes, in order (their name is null, their label a constant's text or %i)
-        self.unnamed = _positions(names, None)
+        self.unnamed = positions(names, None)
         for i in self.unnamed:
             labels[i] = label(i)
         #: each node's label (`Graph.label`)
@@ -417,7 +417,7 @@ def node_rows(ev: Evaluation, batch: Optional[int] = None) -> Iterator[str]:
     batch = batch or BATCH
     _orjson(n)  # a table of ORJSON_FROM nodes or more: orjson for every batch, however short
     columns = _Columns(graph)
-    dead = _positions(ev.tape.live, False)
+    dead = positions(ev.tape.live, False)
     for start in range(0, n, batch):
         stop = min(start + batch, n)
         try:
@@ -474,19 +474,6 @@ def _interleaved(columns: list, count: int) -> list[str]:
         if column.__class__ is not str:
             out[k::width] = column
     return out
-
-
-def _positions(items: Any, value: Any) -> list[int]:
-    """Where `value` is in `items`, in order: ``list.index`` in a loop, which runs at C speed
-    where `value` is rare (a dead node: one no input reaches; an unnamed node)."""
-    out: list[int] = []
-    at = -1
-    try:
-        while True:
-            at = items.index(value, at + 1)
-            out.append(at)
-    except ValueError:
-        return out
 
 
 def _first_at(ids: list[int], i: int) -> int:
