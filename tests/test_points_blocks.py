@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import io
 import os
+import signal
 import subprocess
 import sys
 
@@ -269,6 +270,7 @@ def test_points_run_freezes_what_is_left_before_exit(tmp_path):
     points = tmp_path / "p.csv"
     points.write_text("a,b\n1,2\n", encoding="utf-8")
     saved = sys.argv, sys.stdout, gc.isenabled()
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
     sys.argv, sys.stdout = ["gradcli", "eval", "a*b", "--points", str(points)], io.StringIO()
     gc.unfreeze()
     try:
@@ -280,6 +282,8 @@ def test_points_run_freezes_what_is_left_before_exit(tmp_path):
         sys.argv, sys.stdout = saved[:2]
         if saved[2]:
             gc.enable()
+        for signum, handler in handlers.items():  # the entry point installs the program's own
+            signal.signal(signum, handler)
     assert done.value.code == 0 and frozen > 0
 
 
