@@ -21,23 +21,11 @@ def number(x: object, digits: int = 10) -> str:
         return format(x, _SPECS[digits] if 0 <= digits < len(_SPECS) else f".{digits}g")
     if hasattr(x, "shape") and getattr(x, "shape", ()) != ():
         return array(x, digits)
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        try:
-            x = float(x)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return str(x)
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if x == 0:
-        return "0"
-    text = format(x, f".{digits}g")
-    if "e" in text:
-        mantissa, exp = text.split("e")
-        return f"{mantissa}e{int(exp):+03d}"
-    return text
+    try:
+        x = float(x)  # type: ignore[arg-type]  # (an int, a bool, a NumPy scalar)
+    except (TypeError, ValueError):
+        return str(x)
+    return number(x, digits)  # now a float: the case above
 
 
 #: `number_formatter` keeps at most this many values
