@@ -120,6 +120,15 @@ _PLAIN: dict[tuple[str, int], tuple] = {}
 _PLAIN_OF = [table_changes()]
 
 
+def _plain_cached(name: str, nargs: int) -> tuple:
+    """`_plain_call`'s answer, () for None, remembered in `_PLAIN`."""
+    key = (name, nargs)
+    plain = _PLAIN.get(key)
+    if plain is None:
+        plain = _PLAIN[key] = _plain_call(name, nargs) or ()
+    return plain
+
+
 def lower_fast(source: str, output: Optional[str] = None) -> Optional[Graph]:
     """``lower(parse(source), output)`` for a program the fast lane handles, else None."""
     if not source.isascii() or "\x00" in source:
@@ -318,10 +327,7 @@ def _close_call(g: Graph, top: list, values: list[int], user_calls: dict[str, in
     del values[len(values) - nargs:]
     if name not in user_calls:
         user_calls[name] = pos
-    key = (name, nargs)
-    plain = _PLAIN.get(key)
-    if plain is None:
-        plain = _PLAIN[key] = _plain_call(name, nargs) or ()
+    plain = _plain_cached(name, nargs)
     if plain:
         return g.add(plain[0], args, plain[1], pos)
     if name in prelude.NAMES:
@@ -730,10 +736,7 @@ class _LineLane:
         lane makes its node, () when `calls.call` does."""
         if name not in self.user_calls:
             self.user_calls[name] = pos
-        key = (name, nargs)
-        plain = _PLAIN.get(key)
-        if plain is None:
-            plain = _PLAIN[key] = _plain_call(name, nargs) or ()
+        plain = _plain_cached(name, nargs)
         if not plain:
             return ()
         return plain[0], plain[1], self.g.plain_table(plain[0]) if plain[1] is None else None
