@@ -129,7 +129,7 @@ def measure_other(name: str, ops_factory, m: dict, quick: bool) -> dict:
     graph, env = m["graph"], m["env"]
     ops, make = ops_factory()
     code = compile_for(graph, ops)
-    r = max(1, repeats(m["n"], quick) // 2)
+    r = repeats(m["n"], quick)  # as many runs as gradcli's end to end: best against best
     fwd, bwd = [], []
     err = None
     grads = {}
@@ -278,6 +278,8 @@ def run(args: argparse.Namespace) -> str:
                  "graph by a recursive DFS, which at the default recursion limit fails once a DFS path passes about "
                  "1,000 nodes (always on a chain, see depth.py; on these DAGs depending on its visiting order): "
                  "here it runs with the limit raised, so its time is always measured. "
+                 "Each engine's forward and backward are the best of as many runs as gradcli's end to end "
+                 "at that size. "
                  "*× gradcli* compares forward+backward; *max rel. err* is the gradient's largest relative "
                  "difference from gradcli's.")
     out.append(" ".join(notes) + "\n")
