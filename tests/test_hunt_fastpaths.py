@@ -135,6 +135,33 @@ def test_a_long_line_and_a_chunk_boundary_inside_a_statement():
         assert _assert_lanes_agree(source)[0] == "ok"
 
 
+def test_a_registered_op_in_both_lanes_and_after_it_is_taken_out():
+    """A row added with `register` is called by its name in the template lane (one argument:
+    its fused instruction; two: the general call) and in the token lane, with the graph the
+    general path builds; taken out again, every lane steps aside and the general path's error
+    is reported (the lane's cache of function facts follows the op table)."""
+    from gradcli.core.ops import Op, register, unregister
+
+    lines = [f"s{k} = softsign(x) + softsign(s{k - 1} * 2) + mulsign(s{k - 1}, x)" if k else "s0 = softsign(x)"
+             for k in range(40)]
+    source = "\n".join(lines) + "\ny = (softsign(\n s39) + s38)\n"  # the last statement: the token lane's
+    for _ in range(2):
+        register(Op("softsign", 1, (lambda m, x, o: 1.0 / ((1.0 + m.abs(x)) * (1.0 + m.abs(x))),),
+                    forward=lambda m, x: x / (1.0 + m.abs(x)), doc="x / (1 + |x|)"))
+        register(Op("mulsign", 2, (lambda m, x, y, o: y, lambda m, x, y, o: x), forward=lambda m, x, y: x * y,
+                    doc="x * y"))
+        try:
+            assert lower_fast(source) is not None and fastlane._lower(source, None) is not None
+            assert fastlane._lower_lines("\n".join(lines), None) is not None
+            assert _assert_lanes_agree(source)[0] == "ok"
+            assert _assert_lanes_agree("\n".join(lines))[0] == "ok"
+        finally:
+            unregister("softsign")
+            unregister("mulsign")
+        assert lower_fast(source) is None
+        assert _assert_lanes_agree(source)[0] == "error"
+
+
 # ---- random programs of the corners' pieces ------------------------------------------------------
 _ATOMS = ["x", "y", "e", "be", "x1e", "E", "ee", "pi", "def", "sin", "0", "2", "0.5", ".5", "2.", "1e-3", "2E+5",
           "1e5", "007", "1.e2", "0.0", "1e-400", "4.9e-324", "3.141592653589793", "0.01", "1e400"]
