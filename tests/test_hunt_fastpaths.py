@@ -310,7 +310,8 @@ def test_node_tables_around_the_batch_and_orjson_bounds_are_dumps_of_the_dicts(m
     graph = report.evaluation.graph
     assert len(graph) == nodes
     odd = ['q"uote', "back\\slash", "per%cent%s", "ünï", "bidi\u202e", "c1\x85", "}, {"]
-    for k, i in enumerate(range(0, nodes, 511)):  # at the batches' edges
+    edges = sorted({i for i in (0, 511, 512, 1023, 1024, 2047, 2048, nodes - 1) if i < nodes})
+    for k, i in enumerate(edges):  # first and last in their batch
         graph.names_of[i] = odd[k % len(odd)] + str(k)
     written = io.StringIO()
     write_json(report, written.write)
