@@ -172,6 +172,22 @@ def test_diff_json_escapes_c1_bidi_and_del():
     assert json.loads(result.stdout)["program"].endswith("\u009b\u202e\u007f")
 
 
+@pytest.mark.parametrize("mark", ["\u200e", "\u200f", "\u061c"])
+def test_the_implicit_bidi_marks_are_escaped_in_json_and_on_a_terminal(mark):
+    """Left-to-right, right-to-left and Arabic letter marks reorder what a reader sees as the
+    overrides do: a comment holding one is shown escaped, in the JSON document and on a terminal."""
+    import json
+
+    source = f"y = x * 2 # a{mark}b"
+    result = run_cli(["eval", source, "x=1", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert mark not in result.stdout and f"\\u{ord(mark):04x}" in result.stdout
+    assert json.loads(result.stdout)["program"] == source
+    from gradcli.output.terminal import visible
+
+    assert visible(source) == source.replace(mark, f"\\u{ord(mark):04x}")
+
+
 def test_diff_vars_file_name_is_shown_escaped(tmp_path):
     vars_file = tmp_path / "w\x1b[31m.json"
     vars_file.write_text('{"x": [1, 2]}')

@@ -20,9 +20,10 @@ import codecs
 import re
 from typing import Any, Optional, TextIO
 
-#: C0 controls except tab and newline, DEL, C1 controls, and the bidirectional overrides
-#: that can make text read differently from what it is
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: C0 controls except tab and newline, DEL, C1 controls, and the bidirectional controls
+#: that can make text read differently from what it is: the embeddings, overrides and isolates,
+#: and the implicit marks (left-to-right, right-to-left, Arabic letter: U+200E, U+200F, U+061C)
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 #: an SGR colour/style sequence, which rich itself writes when colours are on
 _SGR = r"(?:\x1b\[[0-9;]*m)*"
 _TRAILING = re.compile(rf"[ ]+({_SGR})(?=\n|$)")
