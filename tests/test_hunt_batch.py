@@ -1,0 +1,56 @@
+"""Differential hunt on the --points fast paths (issue 24): each fast lane against the
+general path it replaced, in the corners the existing property tests do not reach.
+
+- The bulk reader (`gradcli.run.batch._parse_bulk`, orjson) against ``float`` of every
+  cell: numbers of hundreds of digits, exactly halfway between two doubles.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, localcontext
+
+import numpy as np
+import pytest
+
+from gradcli.run import batch
+
+
+def _halfway(x: float, zeros: int = 0, tail: str = "") -> str:
+    """The exact decimal text of the point halfway between `x` and the next double up,
+    then `zeros` zeros and `tail` after the digits (a decimal point first if it has none)."""
+    with localcontext() as ctx:
+        ctx.prec = 2000
+        text = format((Decimal(x) + Decimal(float(np.nextafter(x, np.inf)))) / 2, "f")
+    return text + ("" if "." in text or not zeros + len(tail) else ".") + "0" * zeros + tail
+
+
+# ---- the reader: long numbers --------------------------------------------------------------------
+@pytest.mark.parametrize("x", [1.0, 0.1, 3.0e300, 5e-324, 2.2250738585072014e-308])
+@pytest.mark.parametrize("zeros", [0, 700, 714, 715, 716, 2000])
+@pytest.mark.parametrize("tail", ["", "1"])
+def test_long_numbers_read_as_float_reads_them(x, zeros, tail):
+    """orjson reads a number of over 768 significant digits as if the digits it drops
+    were not all zeros (``1.000…0003`` halfway, padded with zeros, became 1.0000000000000002
+    where ``float`` rounds to even, 1.0): the bulk reader must still give ``float``'s value."""
+    cell = _halfway(x, zeros, tail)
+    if len(cell) > batch._CSV_FIELD_LIMIT // 2:
+        pytest.skip("over the csv module's field limit")
+    raw = f"a,b\n{cell},1\n2,{cell}\n".encode("ascii")
+    bulk = batch._parse_bulk(raw)
+    assert bulk is not None
+    assert bulk[1].tolist() == [[float(cell), 1.0], [2.0, float(cell)]]
+    assert bulk[1].tobytes() == batch._parse_rows(raw.decode("ascii"), "--points p.csv")[1].tobytes()
+
+
+def test_a_long_cell_among_many_short_ones():
+    """One long cell anywhere in a large file (any stretch, either column) is found."""
+    cell = _halfway(1.0, 1000)
+    rng = np.random.default_rng(11)
+    body = [f"{a!r},{b!r}" for a, b in rng.uniform(-1, 1, (30_000, 2)).tolist()]
+    for at in (0, 12_345, len(body) - 1):
+        rows = list(body)
+        rows[at] = f"{cell},0.5" if at % 2 else f"0.5,{cell}"
+        raw = ("a,b\n" + "\n".join(rows)).encode("ascii")
+        bulk = batch._parse_bulk(raw)
+        assert bulk is not None
+        assert bulk[1][at].tolist() == ([1.0, 0.5] if at % 2 else [0.5, 1.0])
