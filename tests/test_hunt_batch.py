@@ -3,6 +3,8 @@ general path it replaced, in the corners the existing property tests do not reac
 
 - The bulk reader (`gradcli.run.batch._parse_bulk`, orjson) against ``float`` of every
   cell: numbers of hundreds of digits, exactly halfway between two doubles.
+- ``gradcli eval … --points`` on both entry paths (the click-free fast path and click):
+  a fixed binding beside the file is warned about as a plain evaluation warns about it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from decimal import Decimal, localcontext
 import numpy as np
 import pytest
 
+from clitools import invoke
+from gradcli.cli.main import fast_eval_args
 from gradcli.run import batch
+from test_points_fast import run_entry_point
 
 
 def _halfway(x: float, zeros: int = 0, tail: str = "") -> str:
@@ -54,3 +59,26 @@ def test_a_long_cell_among_many_short_ones():
         bulk = batch._parse_bulk(raw)
         assert bulk is not None
         assert bulk[1][at].tolist() == ([1.0, 0.5] if at % 2 else [0.5, 1.0])
+
+
+# ---- the command line: fixed bindings beside the file --------------------------------------------
+@pytest.mark.parametrize("program, bindings, warning, rows", [
+    ("x = 1; a*x", ["x=2"], "gradcli: warning: x is computed by the program; the value x=2 is ignored\n",
+     ["1.0,1.0,1.0", "-2.0,-2.0,1.0"]),
+    ("a*2", ["c=5"], "gradcli: warning: c=5 is not used by the program (a typo?)\n", ["1.0,2.0,2.0", "-2.0,-4.0,2.0"]),
+    ("a*c", ["c=5"], "", ["1.0,5.0,5.0,1.0", "-2.0,-10.0,5.0,-2.0"]),
+])
+def test_fixed_bindings_are_warned_about_as_in_a_plain_evaluation(tmp_path, program, bindings, warning, rows):
+    """A binding the program computes itself, or does not use, is ignored with a warning,
+    with --points as without (it was ignored silently)."""
+    path = tmp_path / "p.csv"
+    path.write_text("a\n1\n-2\n", encoding="ascii")
+    plain = invoke(["eval", program, "a=1", *bindings, "--format", "csv"])
+    assert plain.exit_code == 0 and warning in plain.stderr  # the plain evaluation's words
+    argv = ["eval", program, "--points", str(path), *bindings]
+    assert fast_eval_args(argv) is not None
+    fast = run_entry_point(argv)
+    clicked = invoke(argv)
+    assert fast == (clicked.exit_code, clicked.stdout, clicked.stderr)
+    assert fast[0] == 0 and fast[2] == warning
+    assert fast[1].splitlines()[1:] == rows

@@ -26,13 +26,16 @@ class Batch:
     """Inputs, values and gradients for every row."""
 
     def __init__(self, names: list[str], inputs: dict[str, np.ndarray], value: np.ndarray,
-                 gradient: dict[str, np.ndarray], failed: np.ndarray, first_error: str) -> None:
+                 gradient: dict[str, np.ndarray], failed: np.ndarray, first_error: str,
+                 warnings: Optional[list[str]] = None) -> None:
         self.names = names
         self.inputs = inputs
         self.value = value
         self.gradient = gradient
         self.failed = failed
         self.first_error = first_error
+        #: what the evaluation says about the fixed bindings (one computed by the program, or unused)
+        self.warnings = warnings or []
 
 
 def read_points(path: str, option: str = "--points") -> tuple[list[str], np.ndarray]:
@@ -349,7 +352,7 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
     gradient = {name: _joined(parts) for name, parts in gradient_parts.items()}
     for node in graph.nodes:  # leave the graph as a scalar graph again
         node.shape = ()
-    return Batch(list(ev.wrt), columns, value, gradient, failed, first_error)
+    return Batch(list(ev.wrt), columns, value, gradient, failed, first_error, ev.warnings)
 
 
 def _joined(parts: list[np.ndarray]) -> np.ndarray:
