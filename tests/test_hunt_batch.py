@@ -9,6 +9,7 @@ general path it replaced, in the corners the existing property tests do not reac
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal, localcontext
 
 import numpy as np
@@ -82,3 +83,25 @@ def test_fixed_bindings_are_warned_about_as_in_a_plain_evaluation(tmp_path, prog
     assert fast == (clicked.exit_code, clicked.stdout, clicked.stderr)
     assert fast[0] == 0 and fast[2] == warning
     assert fast[1].splitlines()[1:] == rows
+
+
+# ---- forward mode: a program no input reaches ------------------------------------------------------
+@pytest.mark.parametrize("tail", [[], ["--json"]])
+@pytest.mark.parametrize("program", ["v0 = exp(0.5)", "relu(0) + 2"])
+def test_forward_steps_of_a_program_without_inputs_take_no_pass(program, tail):
+    """--mode forward --steps on a program of constants: no tangent pass, exit 0, as
+    --steps in reverse mode and as forward steps of a program of arrays (it said
+    "forward-mode steps need --mode forward" though --mode forward was given)."""
+    argv = ["eval", program, "x=1", "--mode", "forward", "--steps", *tail]
+    assert fast_eval_args(argv) is not None
+    fast = run_entry_point(argv)
+    clicked = invoke(argv)
+    assert fast == (clicked.exit_code, clicked.stdout, clicked.stderr)
+    assert fast[0] == invoke(["eval", program, "x=1", "--steps", *tail]).exit_code == 0
+    assert fast[2] == "gradcli: warning: x=1 is not used by the program (a typo?)\n"
+    if tail:
+        document = json.loads(fast[1])
+        assert document["forward_steps"] == [] and document["gradient"] == {}
+        assert document["passes"]["forward"] == 0
+    else:
+        assert "Forward mode took 0 passes, one per input;" in fast[1]
