@@ -105,3 +105,17 @@ def test_forward_steps_of_a_program_without_inputs_take_no_pass(program, tail):
         assert document["passes"]["forward"] == 0
     else:
         assert "Forward mode took 0 passes, one per input;" in fast[1]
+
+
+@pytest.mark.parametrize("program, inputs", [("2", "none"), ("exp(1) + 3", "none"), ("c*2", "c")])
+def test_an_unused_column_names_the_inputs_or_none(tmp_path, program, inputs):
+    """The refusal lists the program's inputs as --wrt's does, "none" where it has none
+    (it printed "(inputs: )")."""
+    path = tmp_path / "p.csv"
+    path.write_text("a\n1\n", encoding="ascii")
+    argv = ["eval", program, "--points", str(path), "c=1"]
+    fast = run_entry_point(argv)
+    clicked = invoke(argv)
+    assert fast == (clicked.exit_code, clicked.stdout, clicked.stderr)
+    assert fast[0] == 2 and fast[1] == ""
+    assert fast[2].endswith(f"gradcli: error: --points: column a is not an input of the program (inputs: {inputs})\n")

@@ -310,7 +310,7 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
     if unused:
         raise UsageError(f"--points: column{'s' if len(unused) > 1 else ''} {', '.join(unused)} "
                          f"{'are' if len(unused) > 1 else 'is'} not an input of the program "
-                         f"(inputs: {', '.join(ev.inputs)})")
+                         f"(inputs: {', '.join(ev.inputs) or 'none'})")
     if any(getattr(ev.env[name], "shape", ()) for name in ev.inputs) or not ev.tape.scalar:
         raise UsageError("--points evaluates scalar programs; this one has vectors or matrices")
     from ..core.shapes import infer_shapes
