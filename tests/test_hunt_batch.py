@@ -4,20 +4,29 @@ general path it replaced, in the corners the existing property tests do not reac
 - The bulk reader (`gradcli.run.batch._parse_bulk`, orjson) against ``float`` of every
   cell: numbers of hundreds of digits, exactly halfway between two doubles.
 - ``gradcli eval … --points`` on both entry paths (the click-free fast path and click):
-  a fixed binding beside the file is warned about as a plain evaluation warns about it.
+  a fixed binding beside the file is warned about as a plain evaluation warns about it;
+  an unused column's refusal names the inputs, or none.
+- Forward mode over every scalar op (the partials `Tape.jvp` writes out against
+  `safe_partials`, to the bit; the gradient against reverse mode's), and its steps on a
+  program no input reaches.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from clitools import invoke
+from clitools import examples, invoke
 from gradcli.cli.main import fast_eval_args
 from gradcli.run import batch
+from test_explain_fast_paths import evaluate
+from test_jvp_partials import check_passes
 from test_points_fast import run_entry_point
 
 
@@ -119,3 +128,72 @@ def test_an_unused_column_names_the_inputs_or_none(tmp_path, program, inputs):
     assert fast == (clicked.exit_code, clicked.stdout, clicked.stderr)
     assert fast[0] == 2 and fast[1] == ""
     assert fast[2].endswith(f"gradcli: error: --points: column a is not an input of the program (inputs: {inputs})\n")
+
+
+# ---- forward mode over every scalar op ---------------------------------------------------------------
+#: the elementwise ops as the language spells them (the comparisons and `where` take the
+#: partials' zero roads; tan, acosh, the roundings and the rest the general `safe_partials` one)
+UNARY = ("-", "exp", "log", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+         "sigmoid", "relu", "softplus", "abs", "log1p", "expm1", "log2", "log10", "erf", "asinh", "acosh",
+         "atanh", "cbrt", "sign", "floor", "ceil", "round", "gelu")
+BINARY = ("+", "-", "*", "/", "^", "<", "<=", ">", ">=", "!=", "==",
+          "atan2", "hypot", "logaddexp", "leaky_relu", "elu", "max", "min")
+TERNARY = ("where", "clip", "max", "min")
+
+
+@st.composite
+def every_op_programs(draw) -> tuple[str, list[str]]:
+    """A program of 1-6 statements over x, y, z drawing from every scalar op, repeated
+    arguments and kinks included, and a point on the ops' edges (0, ±1, tiny, huge)."""
+    names = ["x", "y", "z"]
+    statements = []
+    for k in range(draw(st.integers(1, 6))):
+        arg = st.one_of(st.sampled_from(names), st.sampled_from(["0", "1", "-1", "0.5", "2"]))
+        arity = draw(st.sampled_from([1, 1, 2, 2, 3]))
+        if arity == 1:
+            op, a = draw(st.sampled_from(UNARY)), draw(arg)
+            expr = f"-{a}" if op == "-" else f"{op}({a})"
+        elif arity == 2:
+            op, a = draw(st.sampled_from(BINARY)), draw(st.sampled_from(names))
+            b = a if draw(st.integers(0, 5)) == 0 else draw(arg)
+            expr = f"{a} {op} {b}" if not op.isalpha() else f"{op}({a}, {b})"
+        else:
+            op, a, b, c = draw(st.sampled_from(TERNARY)), draw(arg), draw(arg), draw(arg)
+            expr = f"where({a} > {b}, {b}, {c})" if op == "where" else f"{op}({a}, {b}, {c})"
+        statements.append(f"v{k} = {expr}")
+        names.append(f"v{k}")
+    point = [f"{n}={draw(st.sampled_from(['0', '1', '-1', '0.5', '2', '-0.3', '1e-300', '1e300']))}"
+             for n in ("x", "y", "z")]
+    return "; ".join(statements), point
+
+
+SETTINGS = settings(max_examples=examples(400), deadline=None,
+                    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(every_op_programs())
+def test_forward_passes_over_every_op_are_the_general_walk(case):
+    """Every input's pass (alone, and sharing one list of partials) is `safe_partials`'
+    walk to the bit, whichever road `Tape.jvp` takes for the op."""
+    check_passes(evaluate(*case, mode="forward"))
+
+
+@SETTINGS
+@given(every_op_programs())
+def test_forward_gradients_over_every_op_are_reverse_modes(case):
+    """Forward mode's gradient is reverse mode's, to rounding, but where the two walks
+    part by design: each skips a zero (0 · nan and 0 · inf contribute nothing), and a
+    sum of two paths that cancel is zero in one walk only.  ``sqrt(x - x)``: the tangent
+    of x - x is 0, so forward mode gives 0 while reverse mode's inf - inf gives nan;
+    ``atan2(c, c)`` after a nan partial: its adjoints cancel to 0 in reverse mode while
+    the nan tangent goes on.  Both happen only at a point that is not differentiable,
+    which both modes report (a kink)."""
+    forward_ev = evaluate(*case, mode="forward")
+    forward, reverse = forward_ev.gradient, evaluate(*case).gradient
+    assert forward.keys() == reverse.keys()
+    for name, r in reverse.items():
+        f = forward[name]
+        if math.isclose(f, r, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(f) and math.isnan(r)):
+            continue
+        assert sorted(map(repr, (f, r))) == ["0.0", "nan"] and forward_ev.kinks, (name, f, r)
