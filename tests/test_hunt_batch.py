@@ -2,7 +2,11 @@
 general path it replaced, in the corners the existing property tests do not reach.
 
 - The bulk reader (`gradcli.run.batch._parse_bulk`, orjson) against ``float`` of every
-  cell: numbers of hundreds of digits, exactly halfway between two doubles.
+  cell and the row reader: numbers of hundreds of digits, exactly halfway between two
+  doubles; integers past 2**53; bytes dropped anywhere that the csv module, ``str.strip``
+  or UTF-8 read their own way (Unicode blanks and line ends, NUL, quotes, a BOM), under
+  any csv field limit.
+- `gradcli.core.fmt.number` of NumPy scalars of every kind against its definition.
 - ``gradcli eval … --points`` on both entry paths (the click-free fast path and click):
   a fixed binding beside the file is warned about as a plain evaluation warns about it;
   an unused column's refusal names the inputs, or none.
@@ -24,8 +28,12 @@ from hypothesis import strategies as st
 
 from clitools import examples, invoke
 from gradcli.cli.main import fast_eval_args
+from gradcli.core.errors import UsageError
+from gradcli.core.fmt import number
 from gradcli.run import batch
+from gradcli.run.files import decode_text
 from test_explain_fast_paths import evaluate
+from test_fmt_fast import reference_number
 from test_jvp_partials import check_passes
 from test_points_fast import run_entry_point
 
@@ -69,6 +77,68 @@ def test_a_long_cell_among_many_short_ones():
         bulk = batch._parse_bulk(raw)
         assert bulk is not None
         assert bulk[1][at].tolist() == ([1.0, 0.5] if at % 2 else [0.5, 1.0])
+
+
+
+@pytest.mark.parametrize("cell", [
+    "9007199254740993", "-9007199254740993",  # 2**53 + 1: halfway, to even
+    "9223372036854775807", "-9223372036854775808", "9223372036854776833",  # int64's ends; past them
+    "18446744073709551615", "18446744073709551616", "36893488147419103231",  # uint64's end; past it
+    "123456789012345678901234567890", "-0000", "00012", "1" + "0" * 308,
+])
+def test_integer_cells_read_as_float_reads_them(cell):
+    """orjson reads integers as ints (exact to 64 bits), then floats: the double must be
+    ``float``'s of the text, halfway cases rounded to even."""
+    raw = f"a,b\n{cell},1\n".encode("ascii")
+    bulk = batch._parse_bulk(raw)
+    assert bulk is not None and bulk[1].tobytes() == np.array([[float(cell), 1.0]]).tobytes()
+
+
+def _row_reader(raw: bytes):
+    try:
+        names, data, lines = batch._parse_rows(decode_text(raw, "--points p.csv"), "--points p.csv")
+    except UsageError as exc:
+        return exc.message
+    return names, data.tobytes(), lines.tolist()
+
+
+#: bytes each of which some reader reads its own way: line ends (csv: \r; str.splitlines:
+#: \x0b \x0c \x1c-\x1e \x85 \u2028), blanks for ``str.strip`` (\xa0), NUL, a quote, a BOM,
+#: bytes that are not UTF-8, and number characters that are not JSON
+ODD_BYTES = [b"\r", b"\n", b"\r\n", b",", b" ", b"\t", b"\x00", b'"', b"\xef\xbb\xbf", b"\xff", b"\xc2\x85",
+             b"\xc2\xa0", b"\xe2\x80\xa8", b"\x0b", b"\x0c", b"\x1c", b"\x1e", b"_", b"-", b"+", b".", b"e", b"-0"]
+
+
+@settings(max_examples=examples(1200), deadline=None)
+@given(st.integers(1, 3).flatmap(lambda k: st.tuples(
+    st.permutations(["a", "b", "c", "θ"]).map(lambda names: ",".join(names[:k])),
+    st.lists(st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False).map(repr),
+                                st.integers(-10**20, 10**20).map(str),
+                                st.sampled_from(["-0", "0", "-0.0", "1e-0", " 2 "])),
+                      min_size=k, max_size=k).map(",".join), min_size=1, max_size=5),
+    st.sampled_from(["\n", "\r\n"]), st.booleans(),
+    st.lists(st.tuples(st.floats(0, 1), st.sampled_from(ODD_BYTES)), max_size=3),
+    st.sampled_from([131072, 131072, 4, 9, 24]),
+)))
+def test_odd_bytes_anywhere_read_as_the_row_reader_reads_them(case):
+    """Wherever the bulk reader answers, it answers what the row reader does, under the
+    csv module's default field limit and under small ones (a header or cell longer
+    than the limit is the row reader's to refuse)."""
+    import csv
+
+    header, rows, newline, ended, inserts, limit = case
+    raw = (header + newline + newline.join(rows) + (newline if ended else "")).encode("utf-8")
+    for at, odd in inserts:
+        cut = int(at * len(raw))
+        raw = raw[:cut] + odd + raw[cut:]
+    saved = csv.field_size_limit(limit)
+    try:
+        bulk = batch._parse_bulk(raw)
+        expected = _row_reader(raw)
+    finally:
+        csv.field_size_limit(saved)
+    if bulk is not None:
+        assert (bulk[0], bulk[1].tobytes(), bulk[2].tolist()) == expected
 
 
 # ---- the command line: fixed bindings beside the file --------------------------------------------
@@ -197,3 +267,20 @@ def test_forward_gradients_over_every_op_are_reverse_modes(case):
         if math.isclose(f, r, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(f) and math.isnan(r)):
             continue
         assert sorted(map(repr, (f, r))) == ["0.0", "nan"] and forward_ev.kinks, (name, f, r)
+
+
+
+# ---- number formatting -----------------------------------------------------------------------------
+@settings(max_examples=examples(800), deadline=None)
+@given(st.one_of(
+    st.floats().map(np.float64), st.floats(width=32).map(np.float32), st.floats(width=16).map(np.float16),
+    st.floats().map(np.longdouble),
+    st.integers(-2**63, 2**63 - 1).flatmap(lambda n: st.sampled_from([np.int64(n), np.int32(n & 0x7FFFFFFF)])),
+    st.integers(0, 2**64 - 1).map(np.uint64),
+    st.booleans().map(np.bool_),
+), st.integers(1, 40))
+def test_number_of_any_numpy_scalar_is_its_definition(x, digits):
+    """`number` of a NumPy scalar takes its float's case (float16 and float32 widened
+    exactly, longdouble rounded, integers and booleans converted): as the definition."""
+    with np.errstate(all="ignore"):
+        assert number(x, digits) == reference_number(x, digits)
