@@ -186,6 +186,36 @@ def test_forward_steps_of_a_program_without_inputs_take_no_pass(program, tail):
         assert "Forward mode took 0 passes, one per input;" in fast[1]
 
 
+
+@pytest.mark.parametrize("program, cells, failed, message", [
+    ("tanh(log(x))", ["0", "2", "-1"], [True, False, True], "line 2 (row 1): node a = log(x) (log) with x = 0: log needs a positive input"),
+    ("v = x*x; atan(1/(v - v))", ["1", "3"], [True, True], "line 2 (row 1): node b = 1 / a (div) with 1, a = 0: division by zero"),
+    ("clip(-1, x^y, -1)", ["-2,1e300", "2,3"], [True, False], "line 2 (row 1): node a = x ^ y (pow)"),
+    ("exp(-exp(x))", ["1000", "1"], [True, False], "line 2 (row 1): node a = exp(x) (exp)"),
+    ("v0 = log(x); x*2", ["-1", "2"], [False, False], ""),  # a statement the output does not use
+])
+def test_a_row_fails_where_evaluating_it_alone_fails(tmp_path, program, cells, failed, message):
+    """A row where some node the output uses is undefined or overflows is a failed row
+    (nan, counted, exit 3), as ``gradcli eval`` of that row alone is a math error, even
+    where a later node maps the nan or inf back to a finite number (``tanh(-inf)`` is -1:
+    the row was written as a value)."""
+    names = "x" if program.count("y") == 0 else "x,y"
+    path = tmp_path / "p.csv"
+    path.write_text(names + "\n" + "\n".join(cells) + "\n", encoding="ascii")
+    for cell, bad in zip(cells, failed):
+        point = [f"{n}={v}" for n, v in zip(names.split(","), cell.split(","))]
+        assert invoke(["eval", program, *point, "--format", "csv"]).exit_code == (3 if bad else 0)
+    argv = ["eval", program, "--points", str(path)]
+    fast = run_entry_point(argv)
+    clicked = invoke(argv)
+    assert fast == (clicked.exit_code, clicked.stdout, clicked.stderr)
+    rows = [line.split(",") for line in fast[1].splitlines()[1:]]
+    assert [row[len(names.split(","))] == "nan" for row in rows] == failed
+    assert all(set(row[len(names.split(",")):]) == {"nan"} for row, bad in zip(rows, failed) if bad)
+    assert fast[0] == (3 if any(failed) else 0)
+    assert message in fast[2] and (fast[2] == "") == (not any(failed))
+
+
 @pytest.mark.parametrize("program, inputs", [("2", "none"), ("exp(1) + 3", "none"), ("c*2", "c")])
 def test_an_unused_column_names_the_inputs_or_none(tmp_path, program, inputs):
     """The refusal lists the program's inputs as --wrt's does, "none" where it has none

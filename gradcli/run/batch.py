@@ -297,9 +297,10 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
                     lines: Optional[np.ndarray] = None) -> Batch:
     """Values and gradients of `source` at every row of `data` (columns `names`).
 
-    A row whose value is not finite -- undefined (nan) or overflowing (±inf) -- failed: its
-    value and gradient are both written as nan, one rule for both.  `lines` (the line of
-    the file each row came from) names the first failing row in the message.
+    A row where some node's value is not finite -- undefined (nan) or overflowing (±inf) --
+    failed, as evaluating it alone is a math error (`_failed_rows`): its value and gradient
+    are both written as nan, one rule for both.  `lines` (the line of the file each row came
+    from) names the first failing row in the message.
     """
     n = data.shape[0]
     columns = {name: data[:, k] for k, name in enumerate(names)}
@@ -332,7 +333,7 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
             out = np.broadcast_to(np.asarray(values[graph.output], dtype=float), (stop - start,))
             seed = np.ones(stop - start) if graph.nodes[graph.output].shape else 1.0
             adjoint = tape.backward(values, seed)
-        bad = ~np.isfinite(out)
+        bad = _failed_rows(values, tape, stop - start)
         failing = bad.any()
         # the pass's own arrays where every row is finite (no copy), else nan in the failed rows
         values_parts.append(np.where(bad, np.nan, out) if failing else np.ascontiguousarray(out))
@@ -353,6 +354,21 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
     for node in graph.nodes:  # leave the graph as a scalar graph again
         node.shape = ()
     return Batch(list(ev.wrt), columns, value, gradient, failed, first_error, ev.warnings)
+
+
+def _failed_rows(values: list, tape, rows: int) -> np.ndarray:
+    """The rows where some computed node's value is not finite: where `Tape.forward` of the
+    row alone raises a math error, also where a later node maps the nan or inf back to a
+    finite number (``tanh(log(0))`` is -1; ``clip`` and ``1 / inf`` too), so the output
+    alone would not show it.  (The inputs are finite: the reader and the bindings check.)"""
+    bad = None
+    for i, _, _ in tape.code:
+        finite = np.isfinite(values[i])
+        if not finite.all():
+            bad = ~finite if bad is None else bad | ~finite
+    if bad is None:
+        return np.zeros(rows, dtype=bool)
+    return np.broadcast_to(bad, (rows,))  # a node of constants alone: every row
 
 
 def _joined(parts: list[np.ndarray]) -> np.ndarray:
