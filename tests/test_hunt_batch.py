@@ -300,6 +300,36 @@ def test_forward_gradients_over_every_op_are_reverse_modes(case):
 
 
 
+
+@settings(SETTINGS, max_examples=examples(1600))  # a gradient that is not finite: one program in a few hundred
+@given(every_op_programs())
+def test_forward_mode_warns_as_reverse_mode_does(case):
+    """The warnings (unused values, kinks, a gradient that is not finite and the node that
+    made it so) are reverse mode's wherever the two gradients agree; forward mode said
+    nothing about a nan or inf gradient."""
+    forward, reverse = evaluate(*case, mode="forward"), evaluate(*case)
+    if all(repr(forward.gradient[n]) == repr(reverse.gradient[n]) or math.isclose(forward.gradient[n], reverse.gradient[n])
+           for n in reverse.gradient):
+        assert forward.warnings == reverse.warnings
+    assert any("is not finite" in w for w in forward.warnings) == (
+        not all(math.isfinite(g) for g in forward.gradient.values()))
+
+
+@pytest.mark.parametrize("program, point, warning", [
+    ("v2 = x ^ z; v2 / (-x)", ["x=-1", "z=0"],
+     "∂b/∂z = nan: the derivative of pow at node v2 = x ^ z is not finite (x = -1, z = 0)"),
+    ("sqrt(x) * y", ["x=0", "y=2"], "∂b/∂x = inf: the derivative of sqrt at node a = sqrt(x) is not finite (x = 0)"),
+])
+def test_forward_mode_names_the_node_of_a_gradient_that_is_not_finite(program, point, warning):
+    for tail in ([], ["--json"]):
+        argv = ["eval", program, *point, "--mode", "forward", *tail]
+        fast = run_entry_point(argv)
+        clicked = invoke(argv)
+        assert fast == (clicked.exit_code, clicked.stdout, clicked.stderr)
+        assert fast[0] == 0 and f"gradcli: warning: {warning}\n" in fast[2]
+        assert invoke(["eval", program, *point, *tail]).stderr == fast[2]
+
+
 # ---- number formatting -----------------------------------------------------------------------------
 @settings(max_examples=examples(800), deadline=None)
 @given(st.one_of(
