@@ -10,7 +10,8 @@ general path it replaced, in the corners the existing property tests do not reac
 - ``gradcli eval … --points`` on both entry paths (the click-free fast path and click):
   a fixed binding beside the file is warned about as a plain evaluation warns about it;
   a row fails where evaluating it alone fails (a nan or inf inside, made finite again
-  later); an unused column's refusal names the inputs, or none.
+  later); an unused column's refusal names the inputs, or none; a reduction of a scalar
+  column is refused for what it is.
 - Forward mode over every scalar op (the partials `Tape.jvp` writes out against
   `safe_partials`, to the bit; the gradient against reverse mode's), and its steps on a
   program no input reaches.
@@ -162,6 +163,26 @@ def test_fixed_bindings_are_warned_about_as_in_a_plain_evaluation(tmp_path, prog
     assert fast == (clicked.exit_code, clicked.stdout, clicked.stderr)
     assert fast[0] == 0 and fast[2] == warning
     assert fast[1].splitlines()[1:] == rows
+
+
+
+@pytest.mark.parametrize("program, bindings, message", [
+    ("sum(a)", [], "--points evaluates scalar programs a row at a time; sum is for vectors and matrices"),
+    ("mean(a) * logsumexp(a)", [], "a row at a time; logsumexp, mean are for vectors and matrices"),
+    ("[a, a]", [], "--points evaluates scalar programs; this one has vectors or matrices"),
+    ("a * c", ["c=[1,2]"], "--points evaluates scalar programs; this one has vectors or matrices"),
+])
+def test_a_program_that_is_not_elementwise_is_refused_in_one_true_line(tmp_path, program, bindings, message):
+    """A reduction of a scalar column would run across the rows: refused, saying so (it
+    said "this one has vectors or matrices" of a program with neither)."""
+    path = tmp_path / "p.csv"
+    path.write_text("a\n1\n2\n", encoding="ascii")
+    argv = ["eval", program, "--points", str(path), *bindings]
+    fast = run_entry_point(argv)
+    clicked = invoke(argv)
+    assert fast == (clicked.exit_code, clicked.stdout, clicked.stderr)
+    assert fast[0] == 2 and fast[1] == ""
+    assert fast[2].count("\n") == 1 and fast[2].startswith("gradcli: error: ") and message in fast[2]
 
 
 # ---- forward mode: a program no input reaches ------------------------------------------------------

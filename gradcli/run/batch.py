@@ -313,8 +313,14 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
         raise UsageError(f"--points: column{'s' if len(unused) > 1 else ''} {', '.join(unused)} "
                          f"{'are' if len(unused) > 1 else 'is'} not an input of the program "
                          f"(inputs: {', '.join(ev.inputs) or 'none'})")
-    if any(getattr(ev.env[name], "shape", ()) for name in ev.inputs) or not ev.tape.scalar:
+    if any(getattr(ev.env[name], "shape", ()) for name in ev.inputs) or any(ev.tape.shapes):
         raise UsageError("--points evaluates scalar programs; this one has vectors or matrices")
+    if not ev.tape.scalar:  # scalars only, but an op that would run across the rows (sum of a scalar)
+        from ..core.ops import OPS
+
+        ops = sorted(op for op in ev.graph.op_names() if op in OPS and not OPS[op].elementwise)
+        raise UsageError(f"--points evaluates scalar programs a row at a time; {', '.join(ops)} "
+                         f"{'is' if len(ops) == 1 else 'are'} for vectors and matrices")
     from ..core.shapes import infer_shapes
     from ..core.engine import Tape
 
