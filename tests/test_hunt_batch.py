@@ -12,6 +12,7 @@ general path it replaced, in the corners the existing property tests do not reac
   a row fails where evaluating it alone fails (a nan or inf inside, made finite again
   later); an unused column's refusal names the inputs, or none; a reduction of a scalar
   column is refused for what it is.
+- `evaluate_points` against an evaluation of each row alone, over every scalar op.
 - Forward mode over every scalar op (the partials `Tape.jvp` writes out against
   `safe_partials`, to the bit; the gradient against reverse mode's), and its steps on a
   program no input reaches.
@@ -25,15 +26,19 @@ from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from clitools import examples, invoke
 from gradcli.cli.main import fast_eval_args
-from gradcli.core.errors import UsageError
+from gradcli.cli.program import read_point
+from gradcli.core.errors import MathError, UsageError
 from gradcli.core.fmt import number
-from gradcli.run import batch
+from gradcli.run import batch, pipeline
+from gradcli.run.bindings import Binding
+from gradcli.run.evaluate import prepare
 from gradcli.run.files import decode_text
+from gradcli.run.requests import EvaluateRequest
 from test_explain_fast_paths import evaluate
 from test_fmt_fast import reference_number
 from test_jvp_partials import check_passes
@@ -277,7 +282,7 @@ def every_op_programs(draw) -> tuple[str, list[str]]:
         elif arity == 2:
             op, a = draw(st.sampled_from(BINARY)), draw(st.sampled_from(names))
             b = a if draw(st.integers(0, 5)) == 0 else draw(arg)
-            expr = f"{a} {op} {b}" if not op.isalpha() else f"{op}({a}, {b})"
+            expr = f"{op}({a}, {b})" if op[0].isalpha() else f"{a} {op} {b}"
         else:
             op, a, b, c = draw(st.sampled_from(TERNARY)), draw(arg), draw(arg), draw(arg)
             expr = f"where({a} > {b}, {b}, {c})" if op == "where" else f"{op}({a}, {b}, {c})"
@@ -349,6 +354,35 @@ def test_forward_mode_names_the_node_of_a_gradient_that_is_not_finite(program, p
         assert fast == (clicked.exit_code, clicked.stdout, clicked.stderr)
         assert fast[0] == 0 and f"gradcli: warning: {warning}\n" in fast[2]
         assert invoke(["eval", program, *point, *tail]).stderr == fast[2]
+
+
+
+# ---- a batch against an evaluation per row ------------------------------------------------------------
+@settings(SETTINGS, max_examples=examples(400))
+@given(every_op_programs(), st.lists(st.tuples(*[st.sampled_from(
+    [0.0, 1.0, -1.0, 0.5, 2.0, -0.3, 1e-300, 1e300, -2.0, 3.0, 710.0, -745.0, 1e-8])] * 3), min_size=2, max_size=6))
+def test_a_batch_is_an_evaluation_per_row(case, rows):
+    """Every row of `evaluate_points` is what evaluating that row alone gives: failed
+    exactly where the evaluation is a math error, else the same value and gradient (to
+    rounding: NumPy's functions against ``math``'s)."""
+    program, _ = case
+    inputs = prepare(program, {name: Binding(name, 1.0, "1", "--points") for name in "xyz"}).inputs
+    used = [k for k, name in enumerate("xyz") if name in inputs]
+    names = ["xyz"[k] for k in used]
+    result = batch.evaluate_points(program, names, np.array(rows)[:, used], {}, None, None)
+    event(f"{int(result.failed.sum())} of {len(rows)} rows failed")
+    for k, row in enumerate(rows):
+        try:
+            ev = pipeline.differentiate(EvaluateRequest(point=read_point(
+                (program, *(f"{n}={row[j]!r}" for n, j in zip(names, used))), None, (), None, None)))
+        except MathError:
+            assert result.failed[k], (k, row)
+            continue
+        assert not result.failed[k], (k, row, result.first_error)
+        assert math.isclose(result.value[k], ev.values[ev.graph.output], rel_tol=1e-12)
+        for name, g in ev.gradient.items():
+            b = float(result.gradient[name][k])
+            assert repr(b) == repr(float(g)) or math.isclose(b, g, rel_tol=1e-9, abs_tol=1e-300), (name, b, g)
 
 
 # ---- number formatting -----------------------------------------------------------------------------
