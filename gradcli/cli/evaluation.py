@@ -130,6 +130,7 @@ def _batch(r: EvalOptions, points_file: str, fmt: str) -> int:
     finally:
         if bar is not None:
             bar.stop()
+    warn(result.warnings)
     out = sys.stdout
     if fmt == "json":
         batch.write_json_lines(result, out)

@@ -26,13 +26,16 @@ class Batch:
     """Inputs, values and gradients for every row."""
 
     def __init__(self, names: list[str], inputs: dict[str, np.ndarray], value: np.ndarray,
-                 gradient: dict[str, np.ndarray], failed: np.ndarray, first_error: str) -> None:
+                 gradient: dict[str, np.ndarray], failed: np.ndarray, first_error: str,
+                 warnings: Optional[list[str]] = None) -> None:
         self.names = names
         self.inputs = inputs
         self.value = value
         self.gradient = gradient
         self.failed = failed
         self.first_error = first_error
+        #: what the evaluation says about the fixed bindings (one computed by the program, or unused)
+        self.warnings = warnings or []
 
 
 def read_points(path: str, option: str = "--points") -> tuple[list[str], np.ndarray]:
@@ -205,14 +208,15 @@ def _bulk_numbers(raw: bytes, end: int, count: int) -> Optional[np.ndarray]:
     same double; the layout let through only number bytes, blanks and separators, so
     nothing else, no string or ``null``, can be in the array); ``float`` reads them one by
     one otherwise: without orjson, where a cell is not JSON (``1_000``, ``.5``, ``+1``,
-    ``1e``), and where a cell is ``-0``, which JSON reads as the integer 0 and ``float``
-    as -0.0.
+    ``1e``), where a cell is ``-0``, which JSON reads as the integer 0 and ``float``
+    as -0.0, and where a cell may be too long for orjson to round as ``float`` does
+    (`_short_cells`).
     """
     orjson = _orjson()
     if orjson is not None:
         text, first, last = _json_array(raw, end)
-        try:
-            cells = orjson.loads(memoryview(text)[first:last])
+        try:  # no cells read where some may be too long: then ``float`` reads the file
+            cells = orjson.loads(memoryview(text)[first:last]) if _short_cells(text, first, last) else []
             data = np.fromiter(cells, dtype=np.float64, count=len(cells))
         except (orjson.JSONDecodeError, OverflowError):
             pass
@@ -252,6 +256,35 @@ def _json_array(raw: bytes, end: int) -> tuple[bytearray, int, int]:
     return text, end, size
 
 
+#: orjson reads a number of up to this many significant digits exactly as ``float`` does;
+#: past them it rounds as if the digits it drops were not all zeros (measured, orjson 3.13:
+#: 1.00000000000000011102230246251565404236316680908203125, halfway between 1 and the next
+#: double, followed by 715 zeros read as 1.0000000000000002; ``float`` rounds it to even, 1.0)
+_JSON_DIGITS = 768
+
+#: the windows `_short_cells` looks for a comma in: a cell over `_JSON_DIGITS` bytes (two
+#: windows less one, or more) covers a whole one; `_SHORT_STEP` bytes (a multiple) at a time
+_WINDOW = 256
+_SHORT_STEP = _WINDOW << 10
+
+
+def _short_cells(text: bytearray, first: int, last: int) -> bool:
+    """Whether every cell of the JSON array text[first:last] is short enough for orjson
+    (`_JSON_DIGITS`): every aligned window of `_WINDOW` bytes after the '[' holds a comma.
+    A cell of 2·`_WINDOW` - 1 bytes or more leaves some window without one, and then
+    ``float`` reads the file (for a cell of 511 to 768 bytes too: slower, never wrong).
+    In NumPy, a cached step at a time with one mask for all."""
+    chars = np.frombuffer(text, dtype=np.uint8)[first + 1:last]
+    whole = len(chars) // _WINDOW * _WINDOW  # a longer cell that reaches the rest still fills the last window
+    comma = np.empty(min(whole, _SHORT_STEP), dtype=bool)
+    for start in range(0, whole, _SHORT_STEP):
+        hit = comma[:min(_SHORT_STEP, whole - start)]
+        np.equal(chars[start:start + len(hit)], 44, out=hit)
+        if not hit.reshape(-1, _WINDOW).any(axis=1).all():
+            return False
+    return True
+
+
 def _negative_zero_integer(text: bytearray, first: int, last: int) -> bool:
     """Whether the JSON array text[first:last] may hold the cell ``-0`` (the integer 0 for
     JSON, -0.0 for ``float``).  Looked for only where some value read is zero; ``1e-0,``
@@ -265,9 +298,10 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
                     lines: Optional[np.ndarray] = None) -> Batch:
     """Values and gradients of `source` at every row of `data` (columns `names`).
 
-    A row whose value is not finite -- undefined (nan) or overflowing (±inf) -- failed: its
-    value and gradient are both written as nan, one rule for both.  `lines` (the line of
-    the file each row came from) names the first failing row in the message.
+    A row where some node's value is not finite -- undefined (nan) or overflowing (±inf) --
+    failed, as evaluating it alone is a math error (`_failed_rows`): its value and gradient
+    are both written as nan, one rule for both.  `lines` (the line of the file each row came
+    from) names the first failing row in the message.
     """
     n = data.shape[0]
     columns = {name: data[:, k] for k, name in enumerate(names)}
@@ -278,9 +312,15 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
     if unused:
         raise UsageError(f"--points: column{'s' if len(unused) > 1 else ''} {', '.join(unused)} "
                          f"{'are' if len(unused) > 1 else 'is'} not an input of the program "
-                         f"(inputs: {', '.join(ev.inputs)})")
-    if any(getattr(ev.env[name], "shape", ()) for name in ev.inputs) or not ev.tape.scalar:
+                         f"(inputs: {', '.join(ev.inputs) or 'none'})")
+    if any(getattr(ev.env[name], "shape", ()) for name in ev.inputs) or any(ev.tape.shapes):
         raise UsageError("--points evaluates scalar programs; this one has vectors or matrices")
+    if not ev.tape.scalar:  # scalars only, but an op that would run across the rows (sum of a scalar)
+        from ..core.ops import OPS
+
+        ops = sorted(op for op in ev.graph.op_names() if op in OPS and not OPS[op].elementwise)
+        raise UsageError(f"--points evaluates scalar programs a row at a time; {', '.join(ops)} "
+                         f"{'is' if len(ops) == 1 else 'are'} for vectors and matrices")
     from ..core.shapes import infer_shapes
     from ..core.engine import Tape
 
@@ -300,7 +340,7 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
             out = np.broadcast_to(np.asarray(values[graph.output], dtype=float), (stop - start,))
             seed = np.ones(stop - start) if graph.nodes[graph.output].shape else 1.0
             adjoint = tape.backward(values, seed)
-        bad = ~np.isfinite(out)
+        bad = _failed_rows(values, tape, stop - start)
         failing = bad.any()
         # the pass's own arrays where every row is finite (no copy), else nan in the failed rows
         values_parts.append(np.where(bad, np.nan, out) if failing else np.ascontiguousarray(out))
@@ -320,7 +360,22 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
     gradient = {name: _joined(parts) for name, parts in gradient_parts.items()}
     for node in graph.nodes:  # leave the graph as a scalar graph again
         node.shape = ()
-    return Batch(list(ev.wrt), columns, value, gradient, failed, first_error)
+    return Batch(list(ev.wrt), columns, value, gradient, failed, first_error, ev.warnings)
+
+
+def _failed_rows(values: list, tape, rows: int) -> np.ndarray:
+    """The rows where some computed node's value is not finite: where `Tape.forward` of the
+    row alone raises a math error, also where a later node maps the nan or inf back to a
+    finite number (``tanh(log(0))`` is -1; ``clip`` and ``1 / inf`` too), so the output
+    alone would not show it.  (The inputs are finite: the reader and the bindings check.)"""
+    bad = None
+    for i, _, _ in tape.code:
+        finite = np.isfinite(values[i])
+        if not finite.all():
+            bad = ~finite if bad is None else bad | ~finite
+    if bad is None:
+        return np.zeros(rows, dtype=bool)
+    return np.broadcast_to(bad, (rows,))  # a node of constants alone: every row
 
 
 def _joined(parts: list[np.ndarray]) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any, Optional
 from .bindings import Binding
 from ..core.engine import Tape
 from ..core.errors import ParseError, UsageError
-from ..core.graph import CONST, INPUT, Graph
+from ..core.graph import CONST, INPUT, Graph, Node
 from ..language.lower import lower_source
 from ..core.ops import AXIS_OPS, INT_ARG_OPS, OPS
 from ..core.shapes import infer_shapes
@@ -313,6 +313,9 @@ def run_forward(ev: Evaluation, seed: Optional[str] = None) -> Evaluation:
     ev.kinks = find_kinks(ev.graph, ev.values, ev.tape.live)
     for k in ev.kinks:
         ev.warnings.append(kink_message(ev.graph, ev.values, k))
+    bad = [name for name, g in ev.gradient.items() if not all_finite(g)]
+    if bad:  # as reverse mode says it (`run`)
+        ev.warnings.append(_non_finite_message(ev, bad))
     return ev
 
 
@@ -435,15 +438,8 @@ def _non_finite_message(ev: Evaluation, names: list[str]) -> str:
     """Say which node's derivative made the gradient infinite or undefined."""
     from ..core.fmt import number
 
-    graph, adj, values = ev.graph, ev.adjoints, ev.values
-    adj_finite = [all_finite(a) for a in adj]
-    source = None
-    for node in reversed(graph.nodes):
-        if node.args and adj_finite[node.id] and any(
-            ev.tape.live[a] and not adj_finite[a] for a in node.args
-        ):
-            source = node
-            break
+    graph, values = ev.graph, ev.values
+    source = _non_finite_source(ev, names[0])
     grads = ", ".join(f"∂{ev.output_name}/∂{n} = {number(ev.gradient[n])}" for n in names)
     if source is None:
         return f"{grads}: the gradient is not finite"
@@ -454,6 +450,24 @@ def _non_finite_message(ev: Evaluation, names: list[str]) -> str:
         f"{grads}: the derivative of {source.op} at node {graph.label(source.id)} = "
         f"{graph.definition(source.id)} is not finite ({shown})"
     )
+
+
+def _non_finite_source(ev: Evaluation, name: str) -> Optional[Node]:
+    """The node whose derivative made the gradient (∂output/∂`name`) infinite or undefined:
+    in reverse mode the last node whose adjoint is finite while a live argument's is not;
+    in forward mode the first whose tangent is not finite while its arguments' are (None
+    where the passes kept no tangents: an array input's, one pass per element)."""
+    graph = ev.graph
+    if ev.mode == "forward":
+        tangents = ev.tangents.get(name)
+        if tangents is None:
+            return None
+        finite = [all_finite(t) for t in tangents]
+        return next((node for node in graph.nodes
+                     if node.args and not finite[node.id] and all(finite[a] for a in node.args)), None)
+    adj_finite = [all_finite(a) for a in ev.adjoints]
+    return next((node for node in reversed(graph.nodes) if node.args and adj_finite[node.id] and any(
+        ev.tape.live[a] and not adj_finite[a] for a in node.args)), None)
 
 
 def dual_inputs(ev: Evaluation, seeded: str, index) -> dict:

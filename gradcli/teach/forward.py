@@ -49,8 +49,10 @@ def check_forward_steps(ev: Evaluation) -> None:
 
 
 def _check_scalar(ev: Evaluation) -> None:
-    """What `_build_forward_steps` refuses on a program of scalars."""
-    if ev.mode != "forward" or not ev.tangents:
+    """What `_build_forward_steps` refuses on a program of scalars: an evaluation not in
+    forward mode.  A program no input reaches took no pass, and its steps are none (as a
+    program of arrays' are)."""
+    if ev.mode != "forward":
         raise UsageError("forward-mode steps need --mode forward (a tangent pass per input)")
 
 
