@@ -467,3 +467,28 @@ def test_max_of_one_scalar_is_itself(src):
     v, g = run(src, x=2.5)
     assert v == 2.5
     assert g == {"x": 1.0}
+
+
+@pytest.mark.parametrize("a, b", [(0.5, -0.0), (-0.5, -0.0), (0.5, 0.0), (-0.5, 0.0), (0.0, -0.0), (math.nan, 0.0),
+                                  (math.inf, -0.0)])
+def test_ieee_division_by_a_signed_zero_is_numpys(a, b):
+    """Off the domain, the IEEE backend gives what NumPy gives (the batch path's numbers): the
+    sign of a zero divisor counts, and nan or 0 over 0 is nan."""
+    import numpy as np
+
+    from gradcli.backends.floats import ieee
+
+    with np.errstate(all="ignore"):
+        want = float(np.divide(a, b))
+    for got in (IEEE.div(a, b), ieee(a) / b, a / ieee(b)):
+        assert (math.isnan(got) and math.isnan(want)) or (got == want and math.copysign(1, got) == math.copysign(1, want))
+
+
+@pytest.mark.parametrize("x, y", [(-0.0, -1.0), (0.0, -1.0), (-0.0, -2.0), (-0.0, -0.5), (0.0, -3.0), (-0.0, -3.0)])
+def test_ieee_power_of_a_signed_zero_is_numpys(x, y):
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        want = float(np.power(x, y))
+    got = IEEE.pow(x, y)
+    assert got == want and math.copysign(1, got) == math.copysign(1, want)

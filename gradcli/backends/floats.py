@@ -136,12 +136,16 @@ def _ieee(f):
             return _IEEEFloat(f(*args))
         except ZeroDivisionError:
             num = args[0] if len(args) > 1 else 1.0
-            return _IEEEFloat(math.copysign(math.inf, num) if num else math.nan)
+            if num != num or not num:  # nan / 0 and 0 / 0
+                return _IEEEFloat(math.nan)
+            den = args[1] if f is operator.truediv else 1.0  # the sign of the zero divided by counts too
+            return _IEEEFloat(math.copysign(math.inf, num) * math.copysign(1.0, den))
         except OverflowError:
             return _IEEEFloat(math.inf)
         except ValueError:
-            if f is math.pow and args[0] == 0.0:
-                return _IEEEFloat(math.inf)
+            if f is math.pow and args[0] == 0.0:  # 0 to a negative power: -0.0 to an odd one is -inf
+                odd = float(args[1]).is_integer() and abs(args[1]) % 2 == 1
+                return _IEEEFloat(math.copysign(math.inf, args[0]) if odd else math.inf)
             return _IEEEFloat(math.nan)
 
     return g
