@@ -7,7 +7,10 @@ Each regression test names the bug it pins; the property tests draw bounded exam
 
 from __future__ import annotations
 
+import json
+
 import gradcli
+from clitools import run_cli, strict_json
 
 
 def _judge(program: str, **kwargs):
@@ -27,3 +30,21 @@ def test_a_step_using_its_argument_twice_is_not_diagnosed_as_a_path_missing_from
     v = _judge("x*x + sin(x)", x=3, expect={"x": 6})
     assert v.mistake == "fan-out"
     assert "only the paths x → a → c twice; the path x → b → c is missing" in v.diagnosis
+
+
+# ---- formulas that do not parse --------------------------------------------------------------
+def test_a_formula_that_does_not_parse_says_where_through_every_door(tmp_path):
+    """The parse error's column was dropped: "does not parse: unmatched ')'" alone."""
+    v = _judge("x*x", x=3, expect_formula={"x": "2*x )"})
+    assert (v.ok, v.status, v.note) == (False, "invalid", "does not parse at column 5: unmatched ')'")
+    v = _judge("x*x", x=3, expect_formula={"x": "2*x\n)"})
+    assert v.note.startswith("does not parse at line 2, column 1: ")
+    result = run_cli(["check", "x*x", "x=3", "--expect-formula", "x=2*x )", "--json"])
+    assert result.exit_code == 1 and result.stderr == ""
+    assert strict_json(result.stdout)["verdicts"][0]["how"] == "does not parse at column 5: unmatched ')'"
+    sheet = tmp_path / "class.csv"
+    sheet.write_text('id,formula:x\ns1,"2*x )"\n', encoding="utf-8")
+    result = run_cli(["check", "x*x", "x=3", "--answers", str(sheet), "--json"])
+    assert result.exit_code == 0, result.stderr
+    [row] = strict_json(result.stdout)["students"]
+    assert "does not parse at column 5: unmatched ')'" in json.dumps(row, ensure_ascii=False)

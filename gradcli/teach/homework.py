@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..core.errors import GradcliError, UsageError
+from ..core.errors import GradcliError, ParseError, UsageError
 from ..run.evaluate import Evaluation
 from . import answers as answers_mod
 from . import mistakes as mistakes_mod
@@ -409,7 +409,11 @@ def judge_formula(context: _Context, name: str, node: int, text: str, rules: Rul
     try:
         graph = parse_formula(text)
     except GradcliError as exc:  # a student's formula that does not parse is a wrong answer, not a crash
-        return Verdict(question, text, truth, False, f"does not parse: {exc.message}", "invalid"), None
+        where = ""
+        if isinstance(exc, ParseError):  # where, as a parse error of a program says it
+            line, column = exc.line_col
+            where = f" at line {line}, column {column}" if "\n" in exc.source else f" at column {column}"
+        return Verdict(question, text, truth, False, f"does not parse{where}: {exc.message}", "invalid"), None
     binding, why = _bind_names(context, node, graph)
     if why:
         return Verdict(question, text, truth, False, why, "invalid"), None
