@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 
+import sympy as sp
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
 import gradcli
-from clitools import run_cli, strict_json
+from clitools import examples, run_cli, strict_json
 
 
 def _judge(program: str, **kwargs):
@@ -48,3 +52,67 @@ def test_a_formula_that_does_not_parse_says_where_through_every_door(tmp_path):
     assert result.exit_code == 0, result.stderr
     [row] = strict_json(result.stdout)["students"]
     assert "does not parse at column 5: unmatched ')'" in json.dumps(row, ensure_ascii=False)
+
+
+# ---- numbers through every door --------------------------------------------------------------
+#: scalar programs (gradcli text, the same function built in SymPy here) and the input asked about
+_X, _Y = sp.symbols("x y", real=True)
+PROGRAMS = [
+    ("x^3*y + sin(x*y)", _X**3 * _Y + sp.sin(_X * _Y)),
+    ("exp(x)/(1 + exp(x)) * y", sp.exp(_X) / (1 + sp.exp(_X)) * _Y),
+    ("log(1 + x^2) - y*tanh(x)", sp.log(1 + _X**2) - _Y * sp.tanh(_X)),
+    ("relu(x*y - 1) + abs(x - y)", sp.Max(_X * _Y - 1, 0) + sp.Abs(_X - _Y)),
+    ("max(x, y)*x + min(x, 2*y)", sp.Max(_X, _Y) * _X + sp.Min(_X, 2 * _Y)),
+    ("sqrt(x^2 + y^2)*1e5", sp.sqrt(_X**2 + _Y**2) * 10**5),
+    ("x*exp(-30*y^2)", _X * sp.exp(-30 * _Y**2)),
+]
+
+
+def _sig(value: float, digits: int) -> str:
+    """`value` rounded to `digits` significant digits, written in one of the ways students do."""
+    text = f"{value:.{digits - 1}e}"
+    mantissa, exponent = text.split("e")
+    e = int(exponent)
+    if -4 <= e < digits + 2:  # plain decimals where they are short (trailing zeros are digits)
+        return f"{value:#.{digits}g}".rstrip(".") if e < digits - 1 else f"{value:.{max(digits - 1 - e, 0)}f}"
+    return f"{mantissa}e{e}"
+
+
+@settings(max_examples=examples(40), deadline=None)
+@given(which=st.integers(0, len(PROGRAMS) - 1),
+       x=st.floats(-3, 3).filter(lambda v: abs(v) > 1e-3), y=st.floats(-3, 3).filter(lambda v: abs(v) > 1e-3),
+       digits=st.integers(1, 6), wrt=st.sampled_from("xy"))
+def test_numbers_judged_alike_by_the_api_the_command_line_and_a_gradebook(tmp_path_factory, which, x, y, digits,
+                                                                        wrt):
+    program, expr = PROGRAMS[which]
+    symbol = {"x": _X, "y": _Y}[wrt]
+    at = {_X: sp.Rational(repr(x)), _Y: sp.Rational(repr(y))}
+    if expr.has(sp.Max, sp.Min, sp.Abs):  # keep off the kinks: the answer key is then one-sided
+        assume(all(abs(float(arg.subs(at))) > 1e-6 for f in expr.atoms(sp.Max, sp.Min, sp.Abs)
+                   for arg in ([f.args[0] - f.args[1]] if len(f.args) == 2 else f.args)))
+    truth = float(sp.diff(expr, symbol).subs(at).evalf(30))
+    assume(abs(truth) > 1e-6)  # the default atol (1e-8) would make every small answer right
+    answers = {
+        "rounded": _sig(truth, digits),
+        "double": _sig(2 * truth, max(digits, 3)),
+        "half": _sig(truth / 2, max(digits, 3)),
+        "sign": _sig(-truth, max(digits, 3)),
+    }
+    exact = abs(float(answers["rounded"]) - truth) <= 1e-8 + 1e-4 * abs(truth)  # few digits, but within tolerance
+    expected = {"rounded": digits >= 3 or exact, "double": False, "half": False, "sign": False}
+    point = [f"x={x!r}", f"y={y!r}"]
+    sheet = tmp_path_factory.mktemp("sheet") / "class.csv"
+    sheet.write_text("id," + wrt + "\n" + "".join(f"{k},{v}\n" for k, v in answers.items()), encoding="utf-8")
+    book = run_cli(["check", program, *point, "--answers", str(sheet), "--json"])
+    assert book.exit_code == 0, book.stderr
+    rows = {s["id"]: s for s in strict_json(book.stdout)["students"]}
+    for kind, text in answers.items():
+        api = _judge(program, x=x, y=y, expect={wrt: text})
+        assert api.ok is expected[kind], (kind, text, truth, api.note)
+        cli = run_cli(["check", program, *point, "--expect", f"{wrt}={text}", "--json"])
+        [verdict] = strict_json(cli.stdout)["verdicts"]
+        assert cli.exit_code == (0 if api.ok else 1), cli.stderr
+        assert (verdict["ok"], verdict.get("rule", ""), verdict["how"]) == (api.ok, api.rule, api.note)
+        assert rows[kind]["score"] == int(bool(api.ok)), rows[kind]
+        if api.mistake is not None:
+            assert api.diagnosis in json.dumps(rows[kind], ensure_ascii=False)
