@@ -116,3 +116,22 @@ def test_numbers_judged_alike_by_the_api_the_command_line_and_a_gradebook(tmp_pa
         assert rows[kind]["score"] == int(bool(api.ok)), rows[kind]
         if api.mistake is not None:
             assert api.diagnosis in json.dumps(rows[kind], ensure_ascii=False)
+
+
+# ---- formulas right on one piece only -------------------------------------------------------
+def test_a_formula_wrong_only_on_a_combination_of_kink_sides_is_wrong():
+    """The points covered each kink's sides one at a time and then stayed near the point,
+    so a formula wrong only where two kinks take one pair of sides passed: x > y for
+    ∂/∂x of max(max(x, y), z) (wrong where z is the largest and x > y)."""
+    wrong = [("max(max(x, y), z)", "x>y", {"x": 0.7, "y": 0.3, "z": -0.2}),
+             ("relu(x) + relu(y) + relu(x-y)", "(x>0)+(x>y)*(x>0)", {"x": 0.7, "y": 0.3}),
+             ("relu(x) + relu(y) + relu(x-y)", "(x>0)+(x>y)*(y<0)", {"x": 0.7, "y": -0.3})]
+    for program, formula, point in wrong:
+        v = _judge(program, expect_formula={"x": formula}, **point)
+        assert v.ok is False and v.note.startswith("right at the point, but not where "), (program, formula, v.note)
+    right = [("max(max(x, y), z)", "(x>y)*(x>z)", {"x": 0.7, "y": 0.3, "z": -0.2}),
+             ("relu(x) + relu(y) + relu(x-y)", "(x>0)+(x>y)", {"x": 0.7, "y": 0.3}),
+             ("relu(x) + relu(y) + relu(x-y)", "where(x>0, 1, 0) + where(x-y>0, 1, 0)", {"x": 0.7, "y": -0.3})]
+    for program, formula, point in right:
+        v = _judge(program, expect_formula={"x": formula}, **point)
+        assert v.ok is True and "on every side of" in v.note, (program, formula, v.note)

@@ -15,7 +15,9 @@ points, and there compared with the engine's adjoint.  Two things make those poi
   comparisons; the op row's ``side``) is seen on every side it can take, so the forgotten
   ReLU mask (``x`` for ``relu(w*x)``), right on one side only, is found.  Candidate
   points are drawn near the point and far from it, and chosen greedily to cover the
-  sides not yet seen.
+  sides not yet seen, then the combinations of sides not yet seen (``x > y`` for
+  ∂/∂x of ``max(max(x, y), z)`` is wrong only where z is the largest and x > y), then
+  near and far by turns.
 
 The candidate points are evaluated with the engine itself (one forward pass each); the
 chosen ones also get a backward pass.
@@ -195,9 +197,18 @@ def choose(ev, kinds: dict[str, str], count: int = POINTS, seed: int = 0) -> lis
             break
         covered |= gain
         chosen.append(pool.pop(best))
-    near = [p for p in pool if not p.far]
-    rest = [p for p in pool if p.far]
-    for p in near + rest:
+    # then every combination of sides the candidates show: y > x > z is a piece of
+    # max(x, max(y, z)) that no kink's sides alone ask for, and ``x > z`` is wrong only there
+    patterns = {frozenset((i, s) for i, _, s in given)} | {frozenset((i, s) for i, _, s in p.sides) for p in chosen}
+    rest = []
+    for p in pool:
+        pattern = frozenset((i, s) for i, _, s in p.sides)
+        if len(chosen) < count and pattern not in patterns:
+            patterns.add(pattern)
+            chosen.append(p)
+        else:
+            rest.append(p)
+    for p in rest:  # in the order drawn: near and far by turns
         if len(chosen) >= count:
             break
         chosen.append(p)
@@ -224,9 +235,12 @@ def differing_kink(given: set, agree: list[set], disagree: list[set]) -> Optiona
         return None
     common = set.intersection(*[{(i, s) for i, _, s in d} for d in disagree])
     own = {(i, s) for i, _, s in given}
+    seen = set(own)
     for ok in agree:
-        own |= {(i, s) for i, _, s in ok}
-    for node, side in sorted(common - own):
+        seen |= {(i, s) for i, _, s in ok}
+    # a side no agreeing point has; else one the given point lacks (a point on that side
+    # may agree by chance: max(y,z) + x + y for ∂/∂y of (x+y)*max(y,z) where x + y = 0)
+    for node, side in sorted(common - seen) or sorted(common - own):
         return node, side
     return None
 
