@@ -135,3 +135,26 @@ def test_a_formula_wrong_only_on_a_combination_of_kink_sides_is_wrong():
     for program, formula, point in right:
         v = _judge(program, expect_formula={"x": formula}, **point)
         assert v.ok is True and "on every side of" in v.note, (program, formula, v.note)
+
+
+def test_a_formula_with_kinks_of_its_own_is_tried_on_each_of_their_sides(tmp_path):
+    """A program without kinks was tested only near its point, so 2*abs(x) for the
+    derivative of x^2 at x = 3 (wrong wherever x < 0) was judged right."""
+    wrong = [("x^2", "2*abs(x)", {"x": 3}), ("x^2", "2*relu(x)", {"x": 3}), ("x^3", "3*x*abs(x)", {"x": 0.5}),
+             ("exp(x)", "max(exp(x), 1)", {"x": 1.5}), ("sin(x)", "abs(cos(x))", {"x": 0.3}),
+             ("x*y", "where(x > 0, y, 0)", {"x": 1.5, "y": -2.0})]
+    for program, formula, point in wrong:
+        v = _judge(program, expect_formula={"x": formula}, **point)
+        assert v.ok is False and v.note.startswith("right at the point, but differs"), (program, formula, v.note)
+    right = [("x^2", "2*abs(x)*sign(x)", {"x": 3}), ("x^2", "where(x > 0, 2*x, x + x)", {"x": 3}),
+             ("abs(x)", "x/abs(x)", {"x": -2}), ("log(x)", "1/abs(x)", {"x": 2}),  # log: x > 0 at every point
+             ("x*y", "where(x > 0, y, y)", {"x": 1.5, "y": -2.0})]
+    for program, formula, point in right:
+        v = _judge(program, expect_formula={"x": formula}, **point)
+        assert v.ok is True, (program, formula, v.note)
+    # the same verdict in a gradebook, whichever formulas the class wrote before
+    sheet = tmp_path / "class.csv"
+    sheet.write_text("id,formula:x\ns1,2*x\ns2,2*abs(x)\ns3,x+x\ns4,2*relu(x)\n", encoding="utf-8")
+    result = run_cli(["check", "x^2", "x=3", "--answers", str(sheet), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert [s["score"] for s in strict_json(result.stdout)["students"]] == [1, 0, 1, 0]

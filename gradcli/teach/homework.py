@@ -45,6 +45,8 @@ __all__ = ["Answer", "Request", "Rules", "Verdict", "judge", "DEFAULT_RTOL", "DE
 #: the absolute part scales with the size of the derivative)
 FORMULA_RTOL = 1e-6
 FORMULA_ATOL = 1e-9
+#: at most this many more points for a formula with kinks of its own (`_own_kink_points`)
+OWN_KINK_POINTS = 12
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 
 
@@ -222,6 +224,7 @@ class _Context:
             raise UsageError(f"--data {unknown[0]}: not an input of the program (inputs: {', '.join(ev.inputs)})")
         self.kinds = points_mod.input_kinds(ev.env, declared, integers=tuple(ev.data))
         self._points: Optional[list[points_mod.Point]] = None
+        self._spare: Optional[list[points_mod.Point]] = None
         self._adjoints: dict[int, list] = {}
         self._printed: Optional[tuple[dict[str, int], dict[str, int]]] = None
         self.names = step_names(ev)
@@ -245,13 +248,25 @@ class _Context:
             self._points = points_mod.choose(self.ev, self.kinds)
         return self._points
 
+    @property
+    def spare(self) -> list[points_mod.Point]:
+        """More points, for formulas with kinks of their own (drawn when one first asks)."""
+        if self._spare is None:
+            self._spare = points_mod.spare(self.ev, self.kinds)
+        return self._spare
+
+    def point(self, k: int) -> points_mod.Point:
+        """Point k: the chosen points, then the spare ones."""
+        chosen = self.points
+        return chosen[k] if k < len(chosen) else self.spare[k - len(chosen)]
+
     def adjoints(self, k: int) -> Optional[list]:
         if k not in self._adjoints:
             import numpy as np
 
             try:
                 with np.errstate(all="ignore"):
-                    self._adjoints[k] = self.ev.tape.backward(self.points[k].values)
+                    self._adjoints[k] = self.ev.tape.backward(self.point(k).values)
             except (GradcliError, ArithmeticError, ValueError):
                 self._adjoints[k] = []
         return self._adjoints[k] or None
@@ -437,38 +452,90 @@ def judge_formula(context: _Context, name: str, node: int, text: str, rules: Rul
         return v, None
     agree: list[set] = []
     disagree: list[tuple[int, object, set]] = []
-    tried = 0
-    for k, point in enumerate(context.points):
+    tried: list[int] = []
+
+    def compare(k: int) -> None:
         adjoints = context.adjoints(k)
         if adjoints is None:
-            continue
+            return
         there = adjoints[node]
         if not _finite(there):
-            continue
+            return
+        point = context.point(k)
         try:
             import numpy as np
 
             with np.errstate(all="ignore"):
                 got = formula_value(graph, _formula_env(binding, point.values, adjoints))
         except GradcliError:
-            continue
-        tried += 1
+            return
+        tried.append(k)
         if _formula_close(got, there, rules):
             agree.append(point.sides)
         else:
             disagree.append((k, got, point.sides))
+
+    for k in range(len(context.points)):
+        compare(k)
+    if not disagree:  # abs, relu, comparisons of the formula's own: each of their sides tried too
+        for k in _own_kink_points(context, graph, binding, tried):
+            compare(k)
     kinks = points_mod.kink_nodes(ev.graph, ev.tape.live)
     if disagree:
-        return _wrong_elsewhere(context, question, text, truth, node, tried, agree, disagree, rules), None
+        return _wrong_elsewhere(context, question, text, truth, node, len(tried), agree, disagree, rules), None
     crossed = _crossed_words(ev, kinks, agree)
-    if on_kink and tried < 3:
+    if on_kink and len(tried) < 3:
         return Verdict(question, text, truth, None, "the point is on a kink and too few other points could be "
                        "evaluated to judge the formula", "unjudged"), None
     where = ("at {tried} points around it (the point itself is on a kink, where gradcli's convention "
              "decides the derivative)" if on_kink else "at the point and at {tried} other points")
-    v = Verdict(question, text, truth, True, f"equal to the derivative {where.format(tried=tried)}" + crossed)
+    v = Verdict(question, text, truth, True, f"equal to the derivative {where.format(tried=len(tried))}" + crossed)
     v.rule = "points"
     return v, graph
+
+
+def _own_kink_points(context: _Context, graph, binding: dict[str, tuple[str, int]], tried: list[int]) -> list[int]:
+    """Spare points (`_Context.point` indices) where a formula with kinks of its own
+    (``2*abs(x)`` for the derivative of ``x^2``, ``x > z`` for one of ``max(x, max(y, z))``)
+    takes a combination of its sides and the program's that no point tried took.  A
+    formula of adjoint names (``dz * (z > 0)``) is left to the chosen points: its sides
+    would need a backward sweep at every candidate."""
+    import numpy as np
+
+    from ..core.engine import Tape
+    from ..core.shapes import infer_shapes
+    from ..run.evaluate import find_kinks
+
+    live = [True] * len(graph.nodes)
+    own = points_mod.kink_nodes(graph, live)
+    if not own or any(kind == "adjoint" for kind, _ in binding.values()):
+        return []
+
+    def pattern(values: list, program_sides: set) -> Optional[frozenset]:
+        env = _formula_env(binding, values, None)
+        try:
+            with np.errstate(all="ignore"):
+                infer_shapes(graph, env)
+                formula_values = Tape(graph).forward(env)
+            if find_kinks(graph, formula_values, live):
+                return None  # on its own kink (abs at 0): on no side, so none is seen there
+        except (GradcliError, ArithmeticError, ValueError):
+            return None
+        return frozenset(program_sides) | frozenset(("formula", *s) for s in points_mod.sides(graph, formula_values, own))
+
+    ev = context.ev
+    seen = {pattern(ev.values, points_mod.sides(ev.graph, ev.values, points_mod.kink_nodes(ev.graph, ev.tape.live)))}
+    seen |= {pattern(context.point(k).values, context.point(k).sides) for k in tried}
+    found: list[int] = []
+    first = len(context.points)
+    for j, p in enumerate(context.spare):
+        if len(found) >= OWN_KINK_POINTS:
+            break
+        key = pattern(p.values, p.sides)
+        if key is not None and key not in seen:
+            seen.add(key)
+            found.append(first + j)
+    return found
 
 
 def _finite(x: object) -> bool:
@@ -508,9 +575,9 @@ def _wrong_elsewhere(context: _Context, question: str, text: str, truth: object,
     v = Verdict(question, text, truth, False, how)
     k, got, _ = disagree[0]
     there = copy.copy(ev)
-    there.values = context.points[k].values
+    there.values = context.point(k).values
     there.adjoints = context.adjoints(k) or []
-    there.env = context.points[k].env
+    there.env = context.point(k).env
     v.diagnosis = diagnose(mistakes_mod.mistakes(there, node), got, there.adjoints[node], rules)
     return v
 

@@ -165,29 +165,16 @@ class Point:
 
 def choose(ev, kinds: dict[str, str], count: int = POINTS, seed: int = 0) -> list[Point]:
     """Up to `count` points (besides ev's own) where the program evaluates, chosen to
-    cover every side of every kink; the rest are near the given point."""
-    import numpy as np
-
+    cover every side of every kink and every combination of sides; the rest are near
+    and far by turns (near only, when the program has no kinks)."""
     rng = random.Random(seed)
     graph, tape = ev.graph, ev.tape
     kinks = kink_nodes(graph, tape.live)
     given = sides(graph, ev.values, kinks)
     if ev.kinks:  # the given point sits on a kink: every side is still to be seen
         given = set()
-    pool: list[Point] = []
-    for k in range(CANDIDATES if kinks else count * 2):
-        far = bool(kinks) and k % 2 == 1
-        env = {name: _draw(value, kinds.get(name, "real"), rng, far) for name, value in ev.env.items()}
-        try:
-            with np.errstate(all="ignore"):
-                values = tape.forward(env)
-            if find_kinks(graph, values, tape.live):
-                continue  # on a kink itself: the derivative there is a convention, not a side
-        except (GradcliError, ArithmeticError, ValueError):
-            continue
-        pool.append(Point(env, values, sides(graph, values, kinks) if kinks else set(), far))
-        if not kinks and len(pool) >= count:
-            break
+    pool = _candidates(ev, kinds, rng, CANDIDATES if kinks else count * 2, bool(kinks),
+                       None if kinks else count)
     chosen: list[Point] = []
     covered = set(given)
     while pool and len(chosen) < count:
@@ -213,6 +200,38 @@ def choose(ev, kinds: dict[str, str], count: int = POINTS, seed: int = 0) -> lis
             break
         chosen.append(p)
     return chosen
+
+
+def _candidates(ev, kinds: dict[str, str], rng: random.Random, draws: int, far_too: bool,
+                enough: Optional[int]) -> list[Point]:
+    """Points drawn near the given one (and, `far_too`, far from it by turns) where the
+    program evaluates off its kinks; at most `enough` of them (None: all that evaluate)."""
+    import numpy as np
+
+    graph, tape = ev.graph, ev.tape
+    kinks = kink_nodes(graph, tape.live)
+    pool: list[Point] = []
+    for k in range(draws):
+        far = far_too and k % 2 == 1
+        env = {name: _draw(value, kinds.get(name, "real"), rng, far) for name, value in ev.env.items()}
+        try:
+            with np.errstate(all="ignore"):
+                values = tape.forward(env)
+            if find_kinks(graph, values, tape.live):
+                continue  # on a kink itself: the derivative there is a convention, not a side
+        except (GradcliError, ArithmeticError, ValueError):
+            continue
+        pool.append(Point(env, values, sides(graph, values, kinks) if kinks else set(), far))
+        if enough is not None and len(pool) >= enough:
+            break
+    return pool
+
+
+def spare(ev, kinds: dict[str, str], seed: int = 1) -> list[Point]:
+    """More points, near and far by turns, for a formula with kinks of its own
+    (``2*abs(x)`` for the derivative of ``x^2``, right only where x > 0): drawn whether or
+    not the program has kinks, and only when such a formula asks."""
+    return _candidates(ev, kinds, random.Random(seed), CANDIDATES, True, None)
 
 
 def side_words(graph, node: int, value: float) -> str:
