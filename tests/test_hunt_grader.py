@@ -158,3 +158,22 @@ def test_a_formula_with_kinks_of_its_own_is_tried_on_each_of_their_sides(tmp_pat
     result = run_cli(["check", "x^2", "x=3", "--answers", str(sheet), "--json"])
     assert result.exit_code == 0, result.stderr
     assert [s["score"] for s in strict_json(result.stdout)["students"]] == [1, 0, 1, 0]
+
+
+# ---- gradebooks ----------------------------------------------------------------------------
+def test_a_gradescope_submission_with_an_empty_id_is_graded(tmp_path):
+    """docs/howto/gradescope.md: "the id is ignored"; an empty one made the row ungraded,
+    then exit 2 (0 students), and run_autograder gave the student 0 points."""
+    sheet = tmp_path / "answers.csv"
+    sheet.write_text("id,a,b\n,3,5\n", encoding="utf-8")
+    result = run_cli(["check", "c = a+b; d = b+1; e = c*d", "a=3", "b=2", "--answers", str(sheet),
+                      "--format", "gradescope"])
+    assert result.exit_code == 0, result.stderr
+    assert "warning" not in result.stderr
+    doc = strict_json(result.stdout)
+    assert doc["score"] == 1.0
+    assert [(t["name"], t["status"]) for t in doc["tests"]] == [("a", "passed"), ("b", "failed")]
+    # the same row in a class gradebook: an empty id is still not graded, as documented
+    result = run_cli(["check", "c = a+b; d = b+1; e = c*d", "a=3", "b=2", "--answers", str(sheet), "--json"])
+    assert result.exit_code == 0 and strict_json(result.stdout)["students"] == []
+    assert "line 2: the id is empty; the row is not graded" in result.stderr
