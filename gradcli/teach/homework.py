@@ -47,6 +47,8 @@ FORMULA_RTOL = 1e-6
 FORMULA_ATOL = 1e-9
 #: at most this many more points for a formula with kinks of its own (`_own_kink_points`)
 OWN_KINK_POINTS = 12
+#: sides (the program's and the formula's, per element) up to which every combination is tried
+FEW_SIDES = 16
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 
 
@@ -496,10 +498,11 @@ def judge_formula(context: _Context, name: str, node: int, text: str, rules: Rul
 
 def _own_kink_points(context: _Context, graph, binding: dict[str, tuple[str, int]], tried: list[int]) -> list[int]:
     """Spare points (`_Context.point` indices) where a formula with kinks of its own
-    (``2*abs(x)`` for the derivative of ``x^2``, ``x > z`` for one of ``max(x, max(y, z))``)
-    takes a combination of its sides and the program's that no point tried took.  A
-    formula of adjoint names (``dz * (z > 0)``) is left to the chosen points: its sides
-    would need a backward sweep at every candidate."""
+    (``2*abs(x)`` for the derivative of ``x^2``) takes a side of them that no point tried
+    took, or, when the program and the formula have few sides in all (scalars), a
+    combination of its sides and the program's (``x > z`` for ∂/∂x of ``max(x, max(y,
+    z))``).  A formula of adjoint names (``dz * (z > 0)``) is left to the chosen points:
+    its sides would need a backward sweep at every candidate."""
     import numpy as np
 
     from ..core.engine import Tape
@@ -511,7 +514,7 @@ def _own_kink_points(context: _Context, graph, binding: dict[str, tuple[str, int
     if not own or any(kind == "adjoint" for kind, _ in binding.values()):
         return []
 
-    def pattern(values: list, program_sides: set) -> Optional[frozenset]:
+    def formula_sides(values: list) -> Optional[set]:
         env = _formula_env(binding, values, None)
         try:
             with np.errstate(all="ignore"):
@@ -521,19 +524,29 @@ def _own_kink_points(context: _Context, graph, binding: dict[str, tuple[str, int
                 return None  # on its own kink (abs at 0): on no side, so none is seen there
         except (GradcliError, ArithmeticError, ValueError):
             return None
-        return frozenset(program_sides) | frozenset(("formula", *s) for s in points_mod.sides(graph, formula_values, own))
+        return {("formula", *s) for s in points_mod.sides(graph, formula_values, own)}
 
     ev = context.ev
-    seen = {pattern(ev.values, points_mod.sides(ev.graph, ev.values, points_mod.kink_nodes(ev.graph, ev.tape.live)))}
-    seen |= {pattern(context.point(k).values, context.point(k).sides) for k in tried}
+    seen: set = set()
+    patterns: set[frozenset] = set()
+    given = points_mod.sides(ev.graph, ev.values, points_mod.kink_nodes(ev.graph, ev.tape.live))
+    for values, sides in [(ev.values, given)] + [(context.point(k).values, context.point(k).sides) for k in tried]:
+        mine = formula_sides(values)
+        if mine is not None:
+            seen |= mine
+            patterns.add(frozenset(sides | mine))
     found: list[int] = []
     first = len(context.points)
     for j, p in enumerate(context.spare):
         if len(found) >= OWN_KINK_POINTS:
             break
-        key = pattern(p.values, p.sides)
-        if key is not None and key not in seen:
-            seen.add(key)
+        mine = formula_sides(p.values)
+        if mine is None:
+            continue
+        pattern = frozenset(p.sides | mine)
+        if mine - seen or (len(pattern) <= FEW_SIDES and pattern not in patterns):
+            seen |= mine
+            patterns.add(pattern)
             found.append(first + j)
     return found
 
