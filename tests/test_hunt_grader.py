@@ -239,3 +239,55 @@ def test_sympys_derivative_is_right_and_twice_it_wrong_through_every_door(expr, 
         cli = run_cli(["check", program, f"x={x!r}", f"y={y!r}", "--expect-formula", f"x={answer}", "--json"])
         [verdict] = strict_json(cli.stdout)["verdicts"]
         assert (cli.exit_code, verdict["ok"], verdict["how"]) == (0 if right else 1, api.ok, api.note), cli.stderr
+
+
+#: (program, point, question, answers a class might give: right, wrong, one-sided, unreadable)
+CLASS_QUESTIONS = [
+    ("c = a+b; d = b+1; e = c*d", ["a=3", "b=2"], "b",
+     ["d+c", "a+2*b+1", "d", "c", "max(d,c)", "2*b+a+1", "d+c )", "q+1", "8", "8.00", "7.99", "5", "-8", "1/0"]),
+    ("(x+y)*max(y,z)", ["x=1.5", "y=2.25", "z=0.5"], "y",
+     ["max(y,z)+(x+y)*(y>z)", "max(y,z)+x+y", "y+x+y", "max(y,z)", "(x+y)*(y>z)", "6.00", "6", "3.75", "6.0001"]),
+    ("y = relu(w*x); L = (y - t)^2", ["w=0.5", "x=2", "t=0.3"], "w",
+     ["2*(y-t)*x*(w*x>0)", "2*(y-t)*x", "2*(y-t)*(w*x>0)", "2*(relu(w*x)-t)*x*(x*w > 0)", "1.40", "1.4", "-1.40", "2.80"]),
+]
+
+
+@settings(max_examples=examples(24), deadline=None)
+@given(which=st.integers(0, len(CLASS_QUESTIONS) - 1), picks=st.lists(st.integers(0, 13), min_size=1, max_size=6),
+       bom=st.booleans(), newline=st.sampled_from(["\n", "\r\n"]), delimiter=st.sampled_from([",", ";", "\t"]))
+def test_a_gradebook_row_is_the_single_check_of_the_same_answer(tmp_path_factory, which, picks, bom, newline,
+                                                                delimiter):
+    program, point, name, pool = CLASS_QUESTIONS[which]
+    answers = [pool[k % len(pool)] for k in picks]
+    kinds = ["formula" if any(ch.isalpha() for ch in a) or ")" in a else "number" for a in answers]
+
+    def cell(text: str) -> str:  # quoted as a spreadsheet does
+        return '"' + text.replace('"', '""') + '"' if (delimiter in text or '"' in text) else text
+
+    header = delimiter.join(["id", "email", f"formula:{name}", f"d/d{name}"])
+    rows = [delimiter.join([f"s{k}", cell(f"s{k}@uni, dept"), cell(a if kind == "formula" else ""),
+                            cell(a if kind == "number" else "")])
+            for k, (a, kind) in enumerate(zip(answers, kinds))]
+    sheet = tmp_path_factory.mktemp("sheet") / "class.csv"
+    sheet.write_bytes((("\ufeff" if bom else "") + newline.join([header, *rows]) + newline).encode("utf-8"))
+    book = run_cli(["check", program, *point, "--answers", str(sheet), "--json"])
+    assert book.exit_code == 0, book.stderr
+    doc = strict_json(book.stdout)
+    assert doc["problems"] == []
+    students = {s["id"]: s for s in doc["students"]}
+    for k, (answer, kind) in enumerate(zip(answers, kinds)):
+        row = students[f"s{k}"]
+        assert row["fields"] == {"email": f"s{k}@uni, dept"}
+        column = f"formula:{name}" if kind == "formula" else f"d/d{name}"
+        graded = row["answers"][column]
+        option = ["--expect-formula", f"{name}={answer}"] if kind == "formula" else ["--expect", f"{name}={answer}"]
+        single = run_cli(["check", program, *point, *option, "--json"])
+        if single.exit_code == 2 or single.exit_code == 3:  # an unreadable number: invalid in a gradebook
+            assert graded["status"] == "invalid", graded
+            continue
+        [verdict] = strict_json(single.stdout)["verdicts"]
+        for key in ("question", "answer"):  # the gradebook's names the column, and keeps the cell's text
+            verdict.pop(key)
+            graded.pop(key)
+        assert graded == verdict, (answer, graded, verdict)
+        assert row["score"] == int(bool(verdict["ok"])) and single.exit_code == (0 if verdict["ok"] else 1)
