@@ -291,3 +291,28 @@ def test_a_gradebook_row_is_the_single_check_of_the_same_answer(tmp_path_factory
             graded.pop(key)
         assert graded == verdict, (answer, graded, verdict)
         assert row["score"] == int(bool(verdict["ok"])) and single.exit_code == (0 if verdict["ok"] else 1)
+
+
+# ---- numbers: digits -----------------------------------------------------------------------
+def test_a_whole_number_rounded_to_three_digits_keeps_its_trailing_zeros_as_places(tmp_path):
+    """343000 for 343470 (rounded to 3 digits, written out) counted 6 digits and was wrong;
+    trailing zeros written without a point may be places.  With a point they are digits,
+    and a wrong number stays wrong."""
+    program = "1000*x^3"  # ∂/∂x at x = 10.7: 3000·x² = 343470
+    cases = [("343000", True), ("343500", True), ("3.43e5", True), ("340000", False), ("343000.", False),
+             ("344000", False), ("-343000", False)]
+    for text, right in cases:
+        v = _judge(program, x=10.7, expect={"x": text})
+        assert v.ok is right, (text, v.note)
+    assert _judge(program, x=10.7, expect={"x": "343000"}).rule == "digits"
+    # fewer than --min-digits digits are still too few, however the zeros are read
+    assert _judge("x*y", x=299.7, y=1, expect={"y": "300"}).ok is True
+    assert _judge("x*y", x=304, y=1, expect={"y": "300"}).ok is False
+    assert _judge(program, x=10.7, expect={"x": "343000"}, min_digits=4).ok is False
+    # the same through the command line and a gradebook
+    result = run_cli(["check", program, "x=10.7", "--expect", "x=343000", "--json"])
+    assert result.exit_code == 0 and strict_json(result.stdout)["verdicts"][0]["rule"] == "digits"
+    sheet = tmp_path / "class.csv"
+    sheet.write_text("id,x\ns1,343000\ns2,340000\n", encoding="utf-8")
+    result = run_cli(["check", program, "x=10.7", "--answers", str(sheet), "--json"])
+    assert [s["score"] for s in strict_json(result.stdout)["students"]] == [1, 0]
