@@ -316,3 +316,20 @@ def test_a_whole_number_rounded_to_three_digits_keeps_its_trailing_zeros_as_plac
     sheet.write_text("id,x\ns1,343000\ns2,340000\n", encoding="utf-8")
     result = run_cli(["check", program, "x=10.7", "--answers", str(sheet), "--json"])
     assert [s["score"] for s in strict_json(result.stdout)["students"]] == [1, 0]
+
+
+def test_the_installed_command_gives_the_verdicts_of_the_api():
+    """The real entry point (a subprocess: gradcli.__main__, not CliRunner) and gradcli.judge."""
+    import subprocess
+    import sys
+
+    program, formula = "(x+y)*max(y,z)", "max(y,z)+x+y"  # right at y > z only
+    done = subprocess.run([sys.executable, "-m", "gradcli", "check", program, "x=1.5", "y=2.25", "z=0.5",
+                           "--expect", "y=6.00", "--expect-formula", f"y={formula}", "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr == ""
+    verdicts = strict_json(done.stdout)["verdicts"]
+    api = gradcli.judge(program, x=1.5, y=2.25, z=0.5, expect={"y": "6.00"}, expect_formula={"y": formula})
+    assert [(v["ok"], v["how"], v.get("diagnosis", {}).get("kind")) for v in verdicts] == \
+        [(v.ok, v.note, v.mistake) for v in api.verdicts]
+    assert [v.ok for v in api.verdicts] == [True, False]
