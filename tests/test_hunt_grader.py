@@ -333,3 +333,34 @@ def test_the_installed_command_gives_the_verdicts_of_the_api():
     assert [(v["ok"], v["how"], v.get("diagnosis", {}).get("kind")) for v in verdicts] == \
         [(v.ok, v.note, v.mistake) for v in api.verdicts]
     assert [v.ok for v in api.verdicts] == [True, False]
+
+
+# ---- formulas at a singular point, or on a kink ------------------------------------------------
+def test_a_formula_at_a_point_where_the_derivative_is_infinite_is_judged_around_it():
+    """sqrt(x) at x = 0: ∂ is inf (a value, with a warning), and the right 1/(2*sqrt(x))
+    "cannot be evaluated at the point: division by zero" was judged wrong."""
+    for program, formula, point in (("sqrt(x)", "1/(2*sqrt(x))", 0), ("sqrt(x)", "0.5*x^(-0.5)", 0),
+                                    ("asin(x)", "1/sqrt(1 - x^2)", 1), ("cbrt(x)", "1/(3*cbrt(x)^2)", 0)):
+        v = _judge(program, x=point, expect_formula={"x": formula})
+        assert v.ok is True and "(the point itself is a singularity, where the derivative is not finite)" in v.note, \
+            (program, formula, v.note)
+    v = _judge("sqrt(x)", x=0, expect_formula={"x": "1/sqrt(x)"})
+    assert v.ok is False and v.note.startswith("differs from the derivative at "), v.note
+    result = run_cli(["check", "sqrt(x)", "x=0", "--expect-formula", "x=1/(2*sqrt(x))", "--json"])
+    assert result.exit_code == 0 and strict_json(result.stdout)["verdicts"][0]["rule"] == "points"
+    assert "∂a/∂x = inf" in result.stderr  # the warning stays
+    # a formula that cannot be evaluated where the derivative is finite stays wrong
+    v = _judge("sqrt(x + 1)", x=0, expect_formula={"x": "1/(2*sqrt(x))"})
+    assert v.ok is False and v.note.startswith("cannot be evaluated at the point"), v.note
+
+
+def test_a_formula_wrong_around_a_kink_point_does_not_say_it_is_right_at_the_point():
+    """relu(x) at x = 0 with 1: the point is on the kink (relu'(0) = 0 by convention) and
+    the formula is 1 there; the note said "right at the point, but not where x <= 0"."""
+    v = _judge("relu(x)", x=0, expect_formula={"x": "1"})
+    assert v.ok is False and v.mistake == "relu-mask"
+    assert v.note.startswith("wrong where x <= 0 (one side of a = relu(x)): it differs at "), v.note
+    assert "(the point itself is on a kink, where gradcli's convention decides the derivative)" in v.note
+    assert "right at the point" not in v.note
+    v = _judge("relu(x)", x=0, expect_formula={"x": "x >= 0"})  # 1 at the kink, the convention's 0 aside
+    assert v.ok is True and "on every side of a = relu(x)" in v.note

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..core.errors import GradcliError, ParseError, UsageError
+from ..core.errors import GradcliError, MathError, ParseError, UsageError
 from ..run.evaluate import Evaluation
 from . import answers as answers_mod
 from . import mistakes as mistakes_mod
@@ -438,14 +438,19 @@ def judge_formula(context: _Context, name: str, node: int, text: str, rules: Rul
     try:
         value = formula_value(graph, env)
     except GradcliError as exc:
-        return _unevaluable(question, text, truth, graph, exc, env), None
+        if not isinstance(exc, MathError) or _finite(truth):
+            return _unevaluable(question, text, truth, graph, exc, env), None
+        value = None  # 1/(2*sqrt(x)) at x = 0, where the derivative is infinite too: the other points judge
     if candidates is None:
         candidates = mistakes_mod.mistakes(ev, node)
-    on_kink = False
-    if not _formula_close(value, truth, rules) and ev.kinks:
+    # why the point itself cannot judge the formula, if it cannot
+    aside = ""
+    if value is None:
+        aside = "a singularity, where the derivative is not finite"
+    elif not _formula_close(value, truth, rules) and ev.kinks:
         # the point is on a kink: the derivative there is a convention (relu'(0) = 0), so
         # the other points judge the formula
-        on_kink = True
+        aside = "on a kink, where gradcli's convention decides the derivative"
     elif not _formula_close(value, truth, rules):
         v = judge_number(question, value, truth, rules, None)
         v.answer, v.ok, v.status, v.rule, v.note = text, False, "wrong", "", ""
@@ -484,13 +489,14 @@ def judge_formula(context: _Context, name: str, node: int, text: str, rules: Rul
             compare(k)
     kinks = points_mod.kink_nodes(ev.graph, ev.tape.live)
     if disagree:
-        return _wrong_elsewhere(context, question, text, truth, node, len(tried), agree, disagree, rules), None
+        return _wrong_elsewhere(context, question, text, truth, node, len(tried), agree, disagree, rules,
+                                aside), None
     crossed = _crossed_words(ev, kinks, agree)
-    if on_kink and len(tried) < 3:
-        return Verdict(question, text, truth, None, "the point is on a kink and too few other points could be "
+    if aside and len(tried) < 3:
+        return Verdict(question, text, truth, None, f"the point is {aside}, and too few other points could be "
                        "evaluated to judge the formula", "unjudged"), None
-    where = ("at {tried} points around it (the point itself is on a kink, where gradcli's convention "
-             "decides the derivative)" if on_kink else "at the point and at {tried} other points")
+    where = (f"at {{tried}} points around it (the point itself is {aside})" if aside
+             else "at the point and at {tried} other points")
     v = Verdict(question, text, truth, True, f"equal to the derivative {where.format(tried=len(tried))}" + crossed)
     v.rule = "points"
     return v, graph
@@ -573,18 +579,25 @@ def _crossed_words(ev: Evaluation, kinks: list[int], agree: list[set]) -> str:
 
 
 def _wrong_elsewhere(context: _Context, question: str, text: str, truth: object, node: int, tried: int,
-                     agree: list[set], disagree: list[tuple[int, object, set]], rules: Rules) -> Verdict:
-    """A formula right at the point but not at others: which kink it misses, and the
-    mistake that explains its value where it fails."""
+                     agree: list[set], disagree: list[tuple[int, object, set]], rules: Rules,
+                     aside: str = "") -> Verdict:
+    """A formula right at the point (or `aside`: the point cannot judge it, being on a
+    kink) but not at others: which kink it misses, and the mistake that explains its
+    value where it fails."""
     ev = context.ev
     given = points_mod.sides(ev.graph, ev.values, points_mod.kink_nodes(ev.graph, ev.tape.live))
-    kink = points_mod.differing_kink(given, agree, [d for _, _, d in disagree])
+    kink = points_mod.differing_kink(set() if aside else given, agree, [d for _, _, d in disagree])
+    if aside:  # nothing to say about the point itself
+        counted = f"{len(disagree)} of {tried} points around the point (the point itself is {aside})"
+    else:
+        counted = f"{len(disagree)} of {tried} other points"
     if kink is not None:
         words = points_mod.side_words(ev.graph, kink[0], kink[1])
-        how = (f"right at the point, but not where {words} (the other side of "
-               f"{_kink_name(ev, kink[0])}): it differs at {len(disagree)} of {tried} other points")
+        how = (f"wrong where {words} (one side of {_kink_name(ev, kink[0])})" if aside else
+               f"right at the point, but not where {words} (the other side of {_kink_name(ev, kink[0])})")
+        how += f": it differs at {counted}"
     else:
-        how = f"right at the point, but differs from the derivative at {len(disagree)} of {tried} other points"
+        how = ("" if aside else "right at the point, but ") + f"differs from the derivative at {counted}"
     v = Verdict(question, text, truth, False, how)
     k, got, _ = disagree[0]
     there = copy.copy(ev)
