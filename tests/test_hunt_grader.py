@@ -352,6 +352,17 @@ def test_a_formula_at_a_point_where_the_derivative_is_infinite_is_judged_around_
     # a formula that cannot be evaluated where the derivative is finite stays wrong
     v = _judge("sqrt(x + 1)", x=0, expect_formula={"x": "1/(2*sqrt(x))"})
     assert v.ok is False and v.note.startswith("cannot be evaluated at the point"), v.note
+    # an infinite derivative is matched only by itself: rtol·inf made 0 "right at the point"
+    v = _judge("sqrt(x)", x=0, expect_formula={"x": "0"})
+    assert v.ok is False and "right at the point" not in v.note, v.note
+    # on a kink of sqrt(x^2) (= |x|) at 0, x/sqrt(x^2) cannot be evaluated: the points around judge
+    v = _judge("sqrt(x^2)", x=0, expect_formula={"x": "x/sqrt(x^2)"})
+    assert v.ok is True and "(the point itself is on a kink" in v.note, v.note
+    # an array with one infinite element
+    v = _judge("sum(sqrt(x))", x=[0.0, 4.0], expect_formula={"x": "0.5/sqrt(x)"})
+    assert v.ok is True and "singularity" in v.note, v.note
+    v = _judge("sum(sqrt(x))", x=[0.0, 4.0], expect_formula={"x": "1/sqrt(x)"})
+    assert v.ok is False, v.note
 
 
 def test_a_formula_wrong_around_a_kink_point_does_not_say_it_is_right_at_the_point():

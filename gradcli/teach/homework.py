@@ -409,10 +409,12 @@ def _formula_close(got: object, truth: object, rules: Rules) -> bool:
     if rules.explicit:
         rtol, atol = rules.rtol, rules.atol
     else:
-        scale = float(np.max(np.abs(t))) if t.size else 0.0
+        finite = t[np.isfinite(t)]
+        scale = float(np.max(np.abs(finite))) if finite.size else 0.0
         rtol, atol = FORMULA_RTOL, FORMULA_ATOL * max(scale, 1.0)
     with np.errstate(invalid="ignore"):
-        ok = (np.abs(g - t) <= atol + rtol * np.abs(t)) | (g == t)
+        # an infinite truth is matched only by itself: rtol·inf would let every number near it
+        ok = np.where(np.isfinite(t), np.abs(g - t) <= atol + rtol * np.abs(t), False) | (g == t)
     return bool(np.all(ok))
 
 
@@ -438,15 +440,17 @@ def judge_formula(context: _Context, name: str, node: int, text: str, rules: Rul
     try:
         value = formula_value(graph, env)
     except GradcliError as exc:
-        if not isinstance(exc, MathError) or _finite(truth):
+        if not isinstance(exc, MathError) or (_finite(truth) and not ev.kinks):
             return _unevaluable(question, text, truth, graph, exc, env), None
         value = None  # 1/(2*sqrt(x)) at x = 0, where the derivative is infinite too: the other points judge
     if candidates is None:
         candidates = mistakes_mod.mistakes(ev, node)
     # why the point itself cannot judge the formula, if it cannot
     aside = ""
-    if value is None:
+    if not _finite(truth) and (value is None or not _formula_close(value, truth, rules)):
         aside = "a singularity, where the derivative is not finite"
+    elif value is None:
+        aside = "on a kink, where gradcli's convention decides the derivative"
     elif not _formula_close(value, truth, rules) and ev.kinks:
         # the point is on a kink: the derivative there is a convention (relu'(0) = 0), so
         # the other points judge the formula
