@@ -49,6 +49,9 @@ FORMULA_ATOL = 1e-9
 OWN_KINK_POINTS = 12
 #: sides (the program's and the formula's, per element) up to which every combination is tried
 FEW_SIDES = 16
+#: a formula with more nodes than this is tried at the chosen points only (each more point
+#: evaluates it about a hundred times; homework formulas have tens of nodes)
+MAX_OWN_KINK_NODES = 5_000
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 
 
@@ -521,22 +524,23 @@ def _own_kink_points(context: _Context, graph, binding: dict[str, tuple[str, int
 
     live = [True] * len(graph.nodes)
     own = points_mod.kink_nodes(graph, live)
-    if not own or any(kind == "adjoint" for kind, _ in binding.values()):
+    if not own or len(graph.nodes) > MAX_OWN_KINK_NODES or any(kind == "adjoint" for kind, _ in binding.values()):
         return []
+    ev = context.ev
+    infer_shapes(graph, _formula_env(binding, ev.values, None))  # the inputs' shapes are the same at every point
+    tape = Tape(graph)
 
     def formula_sides(values: list) -> Optional[set]:
         env = _formula_env(binding, values, None)
         try:
             with np.errstate(all="ignore"):
-                infer_shapes(graph, env)
-                formula_values = Tape(graph).forward(env)
+                formula_values = tape.forward(env)
             if find_kinks(graph, formula_values, live):
                 return None  # on its own kink (abs at 0): on no side, so none is seen there
         except (GradcliError, ArithmeticError, ValueError):
             return None
         return {("formula", *s) for s in points_mod.sides(graph, formula_values, own)}
 
-    ev = context.ev
     seen: set = set()
     patterns: set[frozenset] = set()
     given = points_mod.sides(ev.graph, ev.values, points_mod.kink_nodes(ev.graph, ev.tape.live))
