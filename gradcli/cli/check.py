@@ -110,6 +110,8 @@ def _grade_class(ev, answers: str, out_file: Optional[str], request, as_json: bo
 
     reveal = request.reveal
     sheet = gradebook.read_answers(answers)
+    if fmt == "gradescope":  # one student's submission: the id is ignored
+        sheet = gradebook.one_submission(sheet)
     book = gradebook.grade(ev, sheet, request)
     for problem in book.problems:
         echo(f"gradcli: warning: {answers}: {problem}", err=True)

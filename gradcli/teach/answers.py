@@ -16,8 +16,10 @@ with the digits written for it.  A wrong number that is nevertheless close (righ
 significant digits, or off by a unit or two in the last digit written, as rounding the
 intermediate values gives) carries a note saying so.
 
-The digits come from the text the student wrote (``1.200`` has four); a number handed
-to the API as a float has the digits of its shortest representation (``repr``).
+The digits come from the text the student wrote (``1.200`` has four; the trailing zeros
+of a whole number written without a point may be places: ``343000`` is right for 343470,
+rounded to 3 digits); a number handed to the API as a float has the digits of its
+shortest representation (``repr``).
 """
 
 from __future__ import annotations
@@ -74,6 +76,14 @@ class Written:
 
     digits: int
     ulp: float
+    #: trailing zeros of a whole number written without a point (``343000``: 3), which may
+    #: be places kept rather than digits: 343000 is 343470 rounded to 3 digits
+    places: int = 0
+
+    def readings(self) -> list["Written"]:
+        """Every way the digits can be read, most digits first (``343000``: 6 down to 3)."""
+        return [Written(self.digits - k, self.ulp * 10.0 ** k) for k in range(self.places + 1)
+                if self.digits - k >= 1]
 
 
 def literal_digits(text: str) -> Optional[Written]:
@@ -87,7 +97,8 @@ def literal_digits(text: str) -> Optional[Written]:
     figures = (whole + frac).lstrip("0")
     if not figures:  # 0, 0.000: a zero; judged by the tolerance
         return None
-    return Written(len(figures), 10.0 ** (exponent - len(frac)))
+    places = len(figures) - len(figures.rstrip("0")) if "." not in mantissa else 0
+    return Written(len(figures), 10.0 ** (exponent - len(frac)), places)
 
 
 def written_digits(text: str, size: int) -> Optional[list[Optional[Written]]]:
@@ -178,6 +189,8 @@ def judge_element(a: float, t: float, w: Optional[Written], rules: Rules) -> tup
             return True, "digits", ""
         return False, "", (f"too few digits: {w.digits} significant digit{'s' if w.digits > 1 else ''} "
                            f"written, at least {rules.min_digits} needed")
+    if w is not None and any(r.digits >= rules.min_digits and _digits_ok(a, t, r) for r in w.readings()[1:]):
+        return True, "digits", ""  # 343000 for 343470: its trailing zeros are places
     return False, "", _near(a, t, w)
 
 

@@ -145,6 +145,15 @@ def read_answers(path: str) -> Sheet:
     return Sheet(path, delimiter, header, rows)
 
 
+def one_submission(sheet: Sheet) -> Sheet:
+    """The sheet of one submission (Gradescope's results.json), whose id is ignored: the
+    one row's empty id is graded as ``submission`` rather than skipped."""
+    if len(sheet.rows) != 1 or sheet.rows[0][1][0].strip():
+        return sheet
+    line, fields = sheet.rows[0]
+    return Sheet(sheet.path, sheet.delimiter, sheet.header, [(line, ["submission", *fields[1:]])])
+
+
 def classify(ev: Evaluation, header: list[str]) -> list[Column]:
     """What each column asks; UsageError for a column that names no step."""
     names = homework.step_names(ev)

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..core.errors import GradcliError, UsageError
+from ..core.errors import GradcliError, MathError, ParseError, UsageError
 from ..run.evaluate import Evaluation
 from . import answers as answers_mod
 from . import mistakes as mistakes_mod
@@ -45,6 +45,13 @@ __all__ = ["Answer", "Request", "Rules", "Verdict", "judge", "DEFAULT_RTOL", "DE
 #: the absolute part scales with the size of the derivative)
 FORMULA_RTOL = 1e-6
 FORMULA_ATOL = 1e-9
+#: at most this many more points for a formula with kinks of its own (`_own_kink_points`)
+OWN_KINK_POINTS = 12
+#: sides (the program's and the formula's, per element) up to which every combination is tried
+FEW_SIDES = 16
+#: a formula with more nodes than this is tried at the chosen points only (each more point
+#: evaluates it about a hundred times; homework formulas have tens of nodes)
+MAX_OWN_KINK_NODES = 5_000
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 
 
@@ -222,6 +229,7 @@ class _Context:
             raise UsageError(f"--data {unknown[0]}: not an input of the program (inputs: {', '.join(ev.inputs)})")
         self.kinds = points_mod.input_kinds(ev.env, declared, integers=tuple(ev.data))
         self._points: Optional[list[points_mod.Point]] = None
+        self._spare: Optional[list[points_mod.Point]] = None
         self._adjoints: dict[int, list] = {}
         self._printed: Optional[tuple[dict[str, int], dict[str, int]]] = None
         self.names = step_names(ev)
@@ -245,13 +253,25 @@ class _Context:
             self._points = points_mod.choose(self.ev, self.kinds)
         return self._points
 
+    @property
+    def spare(self) -> list[points_mod.Point]:
+        """More points, for formulas with kinks of their own (drawn when one first asks)."""
+        if self._spare is None:
+            self._spare = points_mod.spare(self.ev, self.kinds)
+        return self._spare
+
+    def point(self, k: int) -> points_mod.Point:
+        """Point k: the chosen points, then the spare ones."""
+        chosen = self.points
+        return chosen[k] if k < len(chosen) else self.spare[k - len(chosen)]
+
     def adjoints(self, k: int) -> Optional[list]:
         if k not in self._adjoints:
             import numpy as np
 
             try:
                 with np.errstate(all="ignore"):
-                    self._adjoints[k] = self.ev.tape.backward(self.points[k].values)
+                    self._adjoints[k] = self.ev.tape.backward(self.point(k).values)
             except (GradcliError, ArithmeticError, ValueError):
                 self._adjoints[k] = []
         return self._adjoints[k] or None
@@ -392,10 +412,12 @@ def _formula_close(got: object, truth: object, rules: Rules) -> bool:
     if rules.explicit:
         rtol, atol = rules.rtol, rules.atol
     else:
-        scale = float(np.max(np.abs(t))) if t.size else 0.0
+        finite = t[np.isfinite(t)]
+        scale = float(np.max(np.abs(finite))) if finite.size else 0.0
         rtol, atol = FORMULA_RTOL, FORMULA_ATOL * max(scale, 1.0)
     with np.errstate(invalid="ignore"):
-        ok = (np.abs(g - t) <= atol + rtol * np.abs(t)) | (g == t)
+        # an infinite truth is matched only by itself: rtol·inf would let every number near it
+        ok = np.where(np.isfinite(t), np.abs(g - t) <= atol + rtol * np.abs(t), False) | (g == t)
     return bool(np.all(ok))
 
 
@@ -409,7 +431,11 @@ def judge_formula(context: _Context, name: str, node: int, text: str, rules: Rul
     try:
         graph = parse_formula(text)
     except GradcliError as exc:  # a student's formula that does not parse is a wrong answer, not a crash
-        return Verdict(question, text, truth, False, f"does not parse: {exc.message}", "invalid"), None
+        where = ""
+        if isinstance(exc, ParseError):  # where, as a parse error of a program says it
+            line, column = exc.line_col
+            where = f" at line {line}, column {column}" if "\n" in exc.source else f" at column {column}"
+        return Verdict(question, text, truth, False, f"does not parse{where}: {exc.message}", "invalid"), None
     binding, why = _bind_names(context, node, graph)
     if why:
         return Verdict(question, text, truth, False, why, "invalid"), None
@@ -417,14 +443,21 @@ def judge_formula(context: _Context, name: str, node: int, text: str, rules: Rul
     try:
         value = formula_value(graph, env)
     except GradcliError as exc:
-        return _unevaluable(question, text, truth, graph, exc, env), None
+        if not isinstance(exc, MathError) or (_finite(truth) and not ev.kinks):
+            return _unevaluable(question, text, truth, graph, exc, env), None
+        value = None  # 1/(2*sqrt(x)) at x = 0, where the derivative is infinite too: the other points judge
     if candidates is None:
         candidates = mistakes_mod.mistakes(ev, node)
-    on_kink = False
-    if not _formula_close(value, truth, rules) and ev.kinks:
+    # why the point itself cannot judge the formula, if it cannot
+    aside = ""
+    if not _finite(truth) and (value is None or not _formula_close(value, truth, rules)):
+        aside = "a singularity, where the derivative is not finite"
+    elif value is None:
+        aside = "on a kink, where gradcli's convention decides the derivative"
+    elif not _formula_close(value, truth, rules) and ev.kinks:
         # the point is on a kink: the derivative there is a convention (relu'(0) = 0), so
         # the other points judge the formula
-        on_kink = True
+        aside = "on a kink, where gradcli's convention decides the derivative"
     elif not _formula_close(value, truth, rules):
         v = judge_number(question, value, truth, rules, None)
         v.answer, v.ok, v.status, v.rule, v.note = text, False, "wrong", "", ""
@@ -433,38 +466,103 @@ def judge_formula(context: _Context, name: str, node: int, text: str, rules: Rul
         return v, None
     agree: list[set] = []
     disagree: list[tuple[int, object, set]] = []
-    tried = 0
-    for k, point in enumerate(context.points):
+    tried: list[int] = []
+
+    def compare(k: int) -> None:
         adjoints = context.adjoints(k)
         if adjoints is None:
-            continue
+            return
         there = adjoints[node]
         if not _finite(there):
-            continue
+            return
+        point = context.point(k)
         try:
             import numpy as np
 
             with np.errstate(all="ignore"):
                 got = formula_value(graph, _formula_env(binding, point.values, adjoints))
         except GradcliError:
-            continue
-        tried += 1
+            return
+        tried.append(k)
         if _formula_close(got, there, rules):
             agree.append(point.sides)
         else:
             disagree.append((k, got, point.sides))
+
+    for k in range(len(context.points)):
+        compare(k)
+    if not disagree:  # abs, relu, comparisons of the formula's own: each of their sides tried too
+        for k in _own_kink_points(context, graph, binding, tried):
+            compare(k)
     kinks = points_mod.kink_nodes(ev.graph, ev.tape.live)
     if disagree:
-        return _wrong_elsewhere(context, question, text, truth, node, tried, agree, disagree, rules), None
+        return _wrong_elsewhere(context, question, text, truth, node, len(tried), agree, disagree, rules,
+                                aside), None
     crossed = _crossed_words(ev, kinks, agree)
-    if on_kink and tried < 3:
-        return Verdict(question, text, truth, None, "the point is on a kink and too few other points could be "
+    if aside and len(tried) < 3:
+        return Verdict(question, text, truth, None, f"the point is {aside}, and too few other points could be "
                        "evaluated to judge the formula", "unjudged"), None
-    where = ("at {tried} points around it (the point itself is on a kink, where gradcli's convention "
-             "decides the derivative)" if on_kink else "at the point and at {tried} other points")
-    v = Verdict(question, text, truth, True, f"equal to the derivative {where.format(tried=tried)}" + crossed)
+    where = (f"at {{tried}} points around it (the point itself is {aside})" if aside
+             else "at the point and at {tried} other points")
+    v = Verdict(question, text, truth, True, f"equal to the derivative {where.format(tried=len(tried))}" + crossed)
     v.rule = "points"
     return v, graph
+
+
+def _own_kink_points(context: _Context, graph, binding: dict[str, tuple[str, int]], tried: list[int]) -> list[int]:
+    """Spare points (`_Context.point` indices) where a formula with kinks of its own
+    (``2*abs(x)`` for the derivative of ``x^2``) takes a side of them that no point tried
+    took, or, when the program and the formula have few sides in all (scalars), a
+    combination of its sides and the program's (``x > z`` for ∂/∂x of ``max(x, max(y,
+    z))``).  A formula of adjoint names (``dz * (z > 0)``) is left to the chosen points:
+    its sides would need a backward sweep at every candidate."""
+    import numpy as np
+
+    from ..core.engine import Tape
+    from ..core.shapes import infer_shapes
+    from ..run.evaluate import find_kinks
+
+    live = [True] * len(graph.nodes)
+    own = points_mod.kink_nodes(graph, live)
+    if not own or len(graph.nodes) > MAX_OWN_KINK_NODES or any(kind == "adjoint" for kind, _ in binding.values()):
+        return []
+    ev = context.ev
+    infer_shapes(graph, _formula_env(binding, ev.values, None))  # the inputs' shapes are the same at every point
+    tape = Tape(graph)
+
+    def formula_sides(values: list) -> Optional[set]:
+        env = _formula_env(binding, values, None)
+        try:
+            with np.errstate(all="ignore"):
+                formula_values = tape.forward(env)
+            if find_kinks(graph, formula_values, live):
+                return None  # on its own kink (abs at 0): on no side, so none is seen there
+        except (GradcliError, ArithmeticError, ValueError):
+            return None
+        return {("formula", *s) for s in points_mod.sides(graph, formula_values, own)}
+
+    seen: set = set()
+    patterns: set[frozenset] = set()
+    given = points_mod.sides(ev.graph, ev.values, points_mod.kink_nodes(ev.graph, ev.tape.live))
+    for values, sides in [(ev.values, given)] + [(context.point(k).values, context.point(k).sides) for k in tried]:
+        mine = formula_sides(values)
+        if mine is not None:
+            seen |= mine
+            patterns.add(frozenset(sides | mine))
+    found: list[int] = []
+    first = len(context.points)
+    for j, p in enumerate(context.spare):
+        if len(found) >= OWN_KINK_POINTS:
+            break
+        mine = formula_sides(p.values)
+        if mine is None:
+            continue
+        pattern = frozenset(p.sides | mine)
+        if mine - seen or (len(pattern) <= FEW_SIDES and pattern not in patterns):
+            seen |= mine
+            patterns.add(pattern)
+            found.append(first + j)
+    return found
 
 
 def _finite(x: object) -> bool:
@@ -489,24 +587,31 @@ def _crossed_words(ev: Evaluation, kinks: list[int], agree: list[set]) -> str:
 
 
 def _wrong_elsewhere(context: _Context, question: str, text: str, truth: object, node: int, tried: int,
-                     agree: list[set], disagree: list[tuple[int, object, set]], rules: Rules) -> Verdict:
-    """A formula right at the point but not at others: which kink it misses, and the
-    mistake that explains its value where it fails."""
+                     agree: list[set], disagree: list[tuple[int, object, set]], rules: Rules,
+                     aside: str = "") -> Verdict:
+    """A formula right at the point (or `aside`: the point cannot judge it, being on a
+    kink) but not at others: which kink it misses, and the mistake that explains its
+    value where it fails."""
     ev = context.ev
     given = points_mod.sides(ev.graph, ev.values, points_mod.kink_nodes(ev.graph, ev.tape.live))
-    kink = points_mod.differing_kink(given, agree, [d for _, _, d in disagree])
+    kink = points_mod.differing_kink(set() if aside else given, agree, [d for _, _, d in disagree])
+    if aside:  # nothing to say about the point itself
+        counted = f"{len(disagree)} of {tried} points around the point (the point itself is {aside})"
+    else:
+        counted = f"{len(disagree)} of {tried} other points"
     if kink is not None:
         words = points_mod.side_words(ev.graph, kink[0], kink[1])
-        how = (f"right at the point, but not where {words} (the other side of "
-               f"{_kink_name(ev, kink[0])}): it differs at {len(disagree)} of {tried} other points")
+        how = (f"wrong where {words} (one side of {_kink_name(ev, kink[0])})" if aside else
+               f"right at the point, but not where {words} (the other side of {_kink_name(ev, kink[0])})")
+        how += f": it differs at {counted}"
     else:
-        how = f"right at the point, but differs from the derivative at {len(disagree)} of {tried} other points"
+        how = ("" if aside else "right at the point, but ") + f"differs from the derivative at {counted}"
     v = Verdict(question, text, truth, False, how)
     k, got, _ = disagree[0]
     there = copy.copy(ev)
-    there.values = context.points[k].values
+    there.values = context.point(k).values
     there.adjoints = context.adjoints(k) or []
-    there.env = context.points[k].env
+    there.env = context.point(k).env
     v.diagnosis = diagnose(mistakes_mod.mistakes(there, node), got, there.adjoints[node], rules)
     return v
 

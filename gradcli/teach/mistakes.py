@@ -153,7 +153,9 @@ def _candidates(ev, node: int) -> Iterator[list[Mistake]]:
         path_list = _paths(ev, node)
         if path_list is not None:
             yield single(_path_mistakes(ev, node, path_list))
-        else:
+        if path_list is None or len({tuple(p) for p, _ in path_list}) < len(path_list):
+            # arrays, too many paths, or a step that uses an argument twice (x*x: two paths
+            # through the same steps, which only the uses tell apart)
             yield single(_fan_out_mistakes(ev, node))
         yield single(_chain_mistakes(ev, node, reach or _reach(ev, node)))
     yield single(_simple_mistakes(ev, node, truth, reach))
@@ -218,10 +220,12 @@ def _path_mistakes(ev, node: int, path_list: list[tuple[list[int], float]]) -> l
     for size in range(1, n):
         for kept in combinations(range(n), size):
             missing = [k for k in range(n) if k not in kept]
+            if {texts[k] for k in kept} & {texts[k] for k in missing}:
+                continue  # x*x: the same steps kept and missing, which words cannot tell apart
             value = sum(path_list[k][1] for k in kept)
             lost = sum(path_list[k][1] for k in missing)
-            have = "; ".join(texts[k] for k in kept)
-            lack = "; ".join(texts[k] for k in missing)
+            have = _listed([texts[k] for k in kept])
+            lack = _listed([texts[k] for k in missing])
             plural_have = "s" if len(kept) > 1 else ""
             plural_lack = ("s " + lack + " are") if len(missing) > 1 else (" " + lack + " is")
             message = f"you have only the path{plural_have} {have}; the path{plural_lack} missing"
@@ -236,6 +240,14 @@ def _path_mistakes(ev, node: int, path_list: list[tuple[list[int], float]]) -> l
             adds = "they add" if len(missing) > 1 else "it adds"
             out.append(Mistake(kind, message, value, f"{adds} {number(lost, 6)}"))
     return out
+
+
+def _listed(texts: list[str]) -> str:
+    """Paths joined by "; ", a path through the same steps twice said once (``x → a → c twice``)."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        counts[text] = counts.get(text, 0) + 1
+    return "; ".join(text + ("" if k == 1 else " twice" if k == 2 else f" {k} times") for text, k in counts.items())
 
 
 def _single_branch(ev, path_list, kept) -> Optional[tuple[int, list[int], int]]:

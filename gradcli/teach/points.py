@@ -15,7 +15,9 @@ points, and there compared with the engine's adjoint.  Two things make those poi
   comparisons; the op row's ``side``) is seen on every side it can take, so the forgotten
   ReLU mask (``x`` for ``relu(w*x)``), right on one side only, is found.  Candidate
   points are drawn near the point and far from it, and chosen greedily to cover the
-  sides not yet seen.
+  sides not yet seen, then the combinations of sides not yet seen (``x > y`` for
+  ∂/∂x of ``max(max(x, y), z)`` is wrong only where z is the largest and x > y), then
+  near and far by turns.
 
 The candidate points are evaluated with the engine itself (one forward pass each); the
 chosen ones also get a backward pass.
@@ -163,29 +165,16 @@ class Point:
 
 def choose(ev, kinds: dict[str, str], count: int = POINTS, seed: int = 0) -> list[Point]:
     """Up to `count` points (besides ev's own) where the program evaluates, chosen to
-    cover every side of every kink; the rest are near the given point."""
-    import numpy as np
-
+    cover every side of every kink and every combination of sides; the rest are near
+    and far by turns (near only, when the program has no kinks)."""
     rng = random.Random(seed)
     graph, tape = ev.graph, ev.tape
     kinks = kink_nodes(graph, tape.live)
     given = sides(graph, ev.values, kinks)
     if ev.kinks:  # the given point sits on a kink: every side is still to be seen
         given = set()
-    pool: list[Point] = []
-    for k in range(CANDIDATES if kinks else count * 2):
-        far = bool(kinks) and k % 2 == 1
-        env = {name: _draw(value, kinds.get(name, "real"), rng, far) for name, value in ev.env.items()}
-        try:
-            with np.errstate(all="ignore"):
-                values = tape.forward(env)
-            if find_kinks(graph, values, tape.live):
-                continue  # on a kink itself: the derivative there is a convention, not a side
-        except (GradcliError, ArithmeticError, ValueError):
-            continue
-        pool.append(Point(env, values, sides(graph, values, kinks) if kinks else set(), far))
-        if not kinks and len(pool) >= count:
-            break
+    pool = _candidates(ev, kinds, rng, CANDIDATES if kinks else count * 2, bool(kinks),
+                       None if kinks else count)
     chosen: list[Point] = []
     covered = set(given)
     while pool and len(chosen) < count:
@@ -195,13 +184,54 @@ def choose(ev, kinds: dict[str, str], count: int = POINTS, seed: int = 0) -> lis
             break
         covered |= gain
         chosen.append(pool.pop(best))
-    near = [p for p in pool if not p.far]
-    rest = [p for p in pool if p.far]
-    for p in near + rest:
+    # then every combination of sides the candidates show: y > x > z is a piece of
+    # max(x, max(y, z)) that no kink's sides alone ask for, and ``x > z`` is wrong only there
+    patterns = {frozenset((i, s) for i, _, s in given)} | {frozenset((i, s) for i, _, s in p.sides) for p in chosen}
+    rest = []
+    for p in pool:
+        pattern = frozenset((i, s) for i, _, s in p.sides)
+        if len(chosen) < count and pattern not in patterns:
+            patterns.add(pattern)
+            chosen.append(p)
+        else:
+            rest.append(p)
+    for p in rest:  # in the order drawn: near and far by turns
         if len(chosen) >= count:
             break
         chosen.append(p)
     return chosen
+
+
+def _candidates(ev, kinds: dict[str, str], rng: random.Random, draws: int, far_too: bool,
+                enough: Optional[int]) -> list[Point]:
+    """Points drawn near the given one (and, `far_too`, far from it by turns) where the
+    program evaluates off its kinks; at most `enough` of them (None: all that evaluate)."""
+    import numpy as np
+
+    graph, tape = ev.graph, ev.tape
+    kinks = kink_nodes(graph, tape.live)
+    pool: list[Point] = []
+    for k in range(draws):
+        far = far_too and k % 2 == 1
+        env = {name: _draw(value, kinds.get(name, "real"), rng, far) for name, value in ev.env.items()}
+        try:
+            with np.errstate(all="ignore"):
+                values = tape.forward(env)
+            if find_kinks(graph, values, tape.live):
+                continue  # on a kink itself: the derivative there is a convention, not a side
+        except (GradcliError, ArithmeticError, ValueError):
+            continue
+        pool.append(Point(env, values, sides(graph, values, kinks) if kinks else set(), far))
+        if enough is not None and len(pool) >= enough:
+            break
+    return pool
+
+
+def spare(ev, kinds: dict[str, str], seed: int = 1) -> list[Point]:
+    """More points, near and far by turns, for a formula with kinks of its own
+    (``2*abs(x)`` for the derivative of ``x^2``, right only where x > 0): drawn whether or
+    not the program has kinks, and only when such a formula asks."""
+    return _candidates(ev, kinds, random.Random(seed), CANDIDATES, True, None)
 
 
 def side_words(graph, node: int, value: float) -> str:
@@ -224,9 +254,12 @@ def differing_kink(given: set, agree: list[set], disagree: list[set]) -> Optiona
         return None
     common = set.intersection(*[{(i, s) for i, _, s in d} for d in disagree])
     own = {(i, s) for i, _, s in given}
+    seen = set(own)
     for ok in agree:
-        own |= {(i, s) for i, _, s in ok}
-    for node, side in sorted(common - own):
+        seen |= {(i, s) for i, _, s in ok}
+    # a side no agreeing point has; else one the given point lacks (a point on that side
+    # may agree by chance: max(y,z) + x + y for ∂/∂y of (x+y)*max(y,z) where x + y = 0)
+    for node, side in sorted(common - seen) or sorted(common - own):
         return node, side
     return None
 
