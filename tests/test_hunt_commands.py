@@ -47,3 +47,49 @@ def test_matrix_check_with_only_nan_errors_warns_nothing(kind, program, point):
     entry = doc["checks"]["sympy"]
     assert entry["status"] == "kink"
     assert entry["error"] == "nan"
+
+
+def test_descend_plot_to_stdout_is_refused(cli):
+    """regression: ``descend --plot -`` wrote the PNG's bytes to stdout and then the table
+    after them, so neither could be read."""
+    result = cli(["descend", "x^2", "x=1", "--updates", "2", "--plot", "-"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("gradcli: error: --plot -: ") and result.stderr.count("\n") == 1
+
+
+def test_descend_plot_errors_name_the_plot_option(cli, tmp_path):
+    """regression: a --plot file of another extension was told "-o FILE: give --format (png,
+    svg)", but descend has no -o and its --format does not take png or svg."""
+    result = cli(["descend", "x^2", "x=1", "--updates", "2", "--plot", str(tmp_path / "loss.pdf")])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "--plot " in result.stderr and "-o " not in result.stderr and "--format" not in result.stderr
+    (tmp_path / "folder.png").mkdir()
+    result = cli(["descend", "x^2", "x=1", "--updates", "2", "--plot", str(tmp_path / "folder.png")])
+    assert result.exit_code == 2
+    assert result.stderr == f"gradcli: error: --plot {tmp_path / 'folder.png'}: is a folder, not a file\n"
+
+
+def test_descend_plot_onto_an_input_is_refused_before_the_run(cli, tmp_path):
+    """regression: --plot naming an input file was refused only after the whole descent had run
+    (the docs: "refused with exit 2 before any work is done"); a descent that diverges showed
+    its steps and exit 3 instead."""
+    start = tmp_path / "start.svg"
+    start.write_text('{"x": 1}')
+    result = cli(["descend", "exp(x)", "--vars", str(start), "--lr", "1e300", "--plot", str(start)])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "--plot" in result.stderr and "is the same file as --vars" in result.stderr
+    assert start.read_text() == '{"x": 1}'
+
+
+def test_plot_onto_an_input_is_refused_before_sampling(cli, tmp_path):
+    """regression: ``plot -o`` naming an input was refused only after sampling (a program
+    undefined everywhere gave its math error, exit 3, instead)."""
+    values = tmp_path / "v.json"
+    values.write_text('{"y": 1}')
+    result = cli(["plot", "log(x) + y", "x=-2:-1", "--vars", str(values), "--format", "csv", "-o", str(values)])
+    assert result.exit_code == 2
+    assert "is the same file as --vars" in result.stderr
+    assert values.read_text() == '{"y": 1}'

@@ -10,6 +10,7 @@ from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import a_format
 from .group import PROGRAM_COMMAND, main
 from .options import declare
+from .files import refuse_overwrite
 from .printing import csv_text, output_kind, write_or_print
 from .program import input_files, program_and_bindings
 
@@ -41,6 +42,7 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     request = PlotRequest(point=Point(source=source, bindings=fixed, output=output), ranges=ranges,
                           overlay=check).validated()
     kind = output_kind(fmt, out_file, ("text", "png", "svg", "csv"))
+    refuse_overwrite("-o", out_file, written_from)  # before the sampling, as every output
     if kind == "text" and out_file in (None, "-") and not sys.stdout.isatty() and fmt is None:
         kind = "csv"  # piped: the data, not a drawing
     sampled = pipeline.sample(request)
