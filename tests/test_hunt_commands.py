@@ -93,3 +93,22 @@ def test_plot_onto_an_input_is_refused_before_sampling(cli, tmp_path):
     assert result.exit_code == 2
     assert "is the same file as --vars" in result.stderr
     assert values.read_text() == '{"y": 1}'
+
+
+@pytest.mark.parametrize("program, piece", [
+    ("round(x)", np.round),                                  # jumps at the halves
+    ("ceil(x)", np.ceil),                                    # just after the whole numbers
+    ("clip(x, 0.25, 0.75)", lambda x: (x < 0.25) * 1 + (x > 0.75) * 2),
+    ("x > 0.3", lambda x: x > 0.3),
+    ("2 * (x <= -0.45) + x", lambda x: x <= -0.45),
+    ("floor(x) + relu(x - 0.3)", lambda x: np.floor(x) + 10 * (x > 0.3)),
+])
+def test_plot_gaps_where_the_branch_switches(program, piece):
+    """regression: plot's gaps (`sample.curve(...).jumps`) came from the first argument's sign
+    or floor for every op, so round(x) got them at whole numbers instead of halves, ceil one
+    sample late, and clip(x, lo, hi) and comparisons at 0 instead of at lo, hi or 0.3."""
+    from gradcli.run import sample
+
+    c = sample.curve(program, sample.parse_range("x=-1.3:1.3:27"), {})
+    state = piece(c.x)
+    assert c.jumps.tolist() == (state[1:] != state[:-1]).tolist()

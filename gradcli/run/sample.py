@@ -157,12 +157,16 @@ def _branch_switches(source: str, columns: dict[str, np.ndarray], fixed: dict[st
         if op is None or op.kink is None or not node.args:
             continue
         args = [np.broadcast_to(np.asarray(values[a], dtype=float), (n,)) for a in node.args]
-        if op.variadic:  # max, min: the argument chosen (the row's side)
-            state = np.asarray(op.side(*args))  # type: ignore[misc]
-        elif op.kink_kind == "edge":
+        if op.kink_kind == "edge":
             continue  # an edge of the domain, not a switch of branch
+        if op.kink_kind == "whole":  # floor, ceil, round: the value itself steps where it jumps
+            state = np.broadcast_to(np.asarray(values[node.id], dtype=float), (n,))
+        elif op.side is not None and op.kink_kind != "side":
+            # the row's own side: max's winner, clip's piece, a comparison's outcome (clip and
+            # x > 0.3 switch away from 0, where the first argument's sign would put the gap)
+            state = np.asarray(op.side(*args))
         else:
-            state = np.floor(args[0]) if op.kink_kind == "whole" else np.sign(args[0])
+            state = np.sign(args[0])
         jumps |= state[1:] != state[:-1]
     for node in graph.nodes:  # leave the graph as a scalar graph again
         node.shape = ()
