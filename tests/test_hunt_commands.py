@@ -112,3 +112,40 @@ def test_plot_gaps_where_the_branch_switches(program, piece):
     c = sample.curve(program, sample.parse_range("x=-1.3:1.3:27"), {})
     state = piece(c.x)
     assert c.jumps.tolist() == (state[1:] != state[:-1]).tolist()
+
+
+def _run_export(program: str, point: dict) -> dict:
+    """`gradcli export`'s NumPy script for `program` at `point`, run with python -I: its JSON."""
+    script = gradcli.export(program, point)
+    ran = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    return json.loads(ran.stdout)
+
+
+@pytest.mark.parametrize("program, point", [
+    ("sum(2 @ v) + dot(3, v)[1] + sum(v @ s)", {"v": [3.0, 4.0], "s": 0.5}),
+    ("sum(dot(A, v)) + sum(dot(v, A)) + dot(s, A)[0, 1]", {"A": [[1.0, 2.0], [3.0, 4.0]], "v": [1.0, -2.0], "s": 2.0}),
+    ("x^0.5 + y", {"x": 0.0, "y": 1.0}),        # ∂x is inf
+    ("x^y", {"x": 0.0, "y": 0.5}),
+])
+def test_export_script_runs_where_eval_does(program, point):
+    """regression: the exported NumPy script crashed where eval gives an answer: a scalar
+    operand of @ or dot was written as `2.0 @ v` (ValueError) and its adjoint as `2.0.T @ da`
+    (AttributeError); a scalar input was a Python float, so a partial 0.0 ** -0.5 raised
+    ZeroDivisionError where gradcli says inf."""
+    r = gradcli.evaluate(program, point)
+    doc = _run_export(program, point)
+    assert doc["value"] == pytest.approx(r.value, rel=1e-12)
+    for name, g in r.gradient.items():
+        np.testing.assert_allclose(np.asarray(doc["gradient"][name], float), np.asarray(g, float), rtol=1e-12)
+
+
+@pytest.mark.parametrize("to", ["torch", "jax"])
+def test_export_frameworks_scale_by_a_scalar_operand(to):
+    """regression: `2 @ v` and `dot(v, 3)` were written `(2.0 @ v)`, which PyTorch and JAX
+    refuse (matmul needs at least one dimension); a scalar operand scales, as np.dot."""
+    script = gradcli.export("sum(2 @ v) + dot(v, s)[0]", {"v": [3.0, 4.0], "s": 3.0}, to=to)
+    compile(script, f"<{to}>", "exec")
+    assert "    a = (2.0 * v)\n" in script
+    assert "(v * s)" in script
+    assert " @ " not in script.split("def forward", 1)[1]
