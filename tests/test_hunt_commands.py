@@ -149,3 +149,21 @@ def test_export_frameworks_scale_by_a_scalar_operand(to):
     assert "    a = (2.0 * v)\n" in script
     assert "(v * s)" in script
     assert " @ " not in script.split("def forward", 1)[1]
+
+
+@pytest.mark.parametrize("program", ["cbrt(x)", "cbrt(x)*y", "cbrt(x*y)", "x*cbrt(x)", "cbrt(x)/(1 + x^2)"])
+@pytest.mark.parametrize("expand", [True, False])
+def test_diff_formulas_of_cbrt_hold_at_negative_inputs(program, expand):
+    """regression: diff wrote cbrt's derivative 1/(3|x|^(2/3)) as 1/(3*abs(x^(2/3))): read
+    back by gradcli, x^(2/3) of a negative x is a math error (a negative base needs an
+    integer exponent), though the derivative exists there.  The formula is evaluated by
+    gradcli at points of either sign against eval's gradient."""
+    d = gradcli.diff(program, expand=expand)
+    where = json.loads(d.to_json()).get("where", [])
+    for point in ({"x": -1.7, "y": -0.3}, {"x": -0.2, "y": 1.5}, {"x": 0.8, "y": 2.0}):
+        point = {k: v for k, v in point.items() if k in program}
+        r = gradcli.evaluate(program, point)
+        for name, formula in d.gradient.items():
+            text = "\n".join([*where, f"grad_ = {formula} + 0*({' + '.join(point)})"])
+            got = gradcli.evaluate(text, point, output="grad_").value
+            assert got == pytest.approx(r.gradient[name], rel=1e-9), (formula, point)

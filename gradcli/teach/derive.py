@@ -351,7 +351,12 @@ def _make_printer(pieces: bool = False) -> Any:
             return f"min({', '.join(self._print(a) for a in expr.args)})"
 
         def _print_Abs(self, expr: Any) -> str:
-            return f"abs({self._print(expr.args[0])})"
+            inner = expr.args[0]
+            if inner.is_Pow and not inner.exp.is_integer:
+                # |b^e| = |b|^e for real b (SymPy writes cbrt's |x|^(2/3) as |x^(2/3)|); in
+                # gradcli's language b^e is an error for b < 0, so the abs goes on the base
+                return self._print(sp.Pow(sp.Abs(inner.base), inner.exp, evaluate=False))
+            return f"abs({self._print(inner)})"
 
         def _print_Exp1(self, expr: Any) -> str:
             return "exp(1)"
