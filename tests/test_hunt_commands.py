@@ -167,3 +167,34 @@ def test_diff_formulas_of_cbrt_hold_at_negative_inputs(program, expand):
             text = "\n".join([*where, f"grad_ = {formula} + 0*({' + '.join(point)})"])
             got = gradcli.evaluate(text, point, output="grad_").value
             assert got == pytest.approx(r.gradient[name], rel=1e-9), (formula, point)
+
+
+@pytest.mark.parametrize("program", ["where(elu(x) > 0.2, x, 1)", "where(elu(x) > 0.2, elu(x)^2, 1)",
+                                     "where(leaky_relu(x) < -0.001, x^2, x)"])
+@pytest.mark.parametrize("expand", [True, False])
+def test_diff_writes_conditions_joined_by_and_or_ite(program, expand):
+    """regression: a where() whose condition goes through a piecewise op (elu, leaky_relu)
+    has a derivative whose condition SymPy writes with And/Or (expanded) or ITE (in steps);
+    diff refused the first and crashed on the second with exit 4 (an internal error).  The
+    formulas are now read back by gradcli and compared with eval's gradient."""
+    d = gradcli.diff(program, expand=expand)
+    where = json.loads(d.to_json()).get("where", [])
+    for x in (-2.0, -0.5, -0.05, 0.1, 0.15, 0.3, 1.7):
+        r = gradcli.evaluate(program, {"x": x})
+        text = "\n".join([*where, f"grad_ = {d.gradient['x']} + 0*x"])
+        assert gradcli.evaluate(text, {"x": x}, output="grad_").value == pytest.approx(r.gradient["x"]), x
+
+
+def test_diff_refuses_an_unwritable_form_with_one_line(cli, monkeypatch):
+    """regression: a formula the printer cannot write, met while writing the first formulas,
+    escaped the derivation's worker as an internal error (exit 4); it is a usage error."""
+    from gradcli.teach import derive
+
+    def unwritable(*args, **kwargs):
+        raise gradcli.UsageError("this derivative has a piecewise form gradcli cannot write in its own language")
+
+    monkeypatch.setattr(derive, "formulas", unwritable)
+    monkeypatch.setattr(derive, "step_formulas", unwritable)
+    result = cli(["diff", "x^2", "--sympy-timeout", "30"])
+    assert result.exit_code == 2
+    assert result.stderr == "gradcli: error: this derivative has a piecewise form gradcli cannot write in its own language\n"
