@@ -198,3 +198,27 @@ def test_diff_refuses_an_unwritable_form_with_one_line(cli, monkeypatch):
     result = cli(["diff", "x^2", "--sympy-timeout", "30"])
     assert result.exit_code == 2
     assert result.stderr == "gradcli: error: this derivative has a piecewise form gradcli cannot write in its own language\n"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["plot", "sum(x)", "x=0:1"], "plot evaluates scalar programs a row at a time; sum is for vectors and matrices"),
+    (["plot", "[x, x]", "x=0:1"], "plot evaluates scalar programs; this one has vectors or matrices"),
+    (["plot", "x^2", "x=1", "y=0:1"], "range y: not an input of the program (inputs: x)"),
+    (["plot", "x^2", "x=0:1", "y=0:1", "--format", "csv"], "range y: not an input of the program (inputs: x)"),
+])
+def test_plot_errors_name_plot_and_its_ranges(cli, argv, message):
+    """regression: plot's errors named options it does not have: '--points evaluates scalar
+    programs', '--wrt y: not an input' for a range over a name the program does not use."""
+    result = cli(argv)
+    assert result.exit_code == 2
+    assert result.stderr == f"gradcli: error: {message}\n"
+
+
+def test_descend_examples_column_error_names_examples(cli, tmp_path):
+    """regression: an --examples column that is not an input was refused as '--points: column
+    q is not an input' (descend has no --points)."""
+    data = tmp_path / "data.csv"
+    data.write_text("x,y,q\n1,2,3\n2,3,4\n")
+    result = cli(["descend", "(w*x - y)^2", "w=0", "--examples", str(data)])
+    assert result.exit_code == 2
+    assert result.stderr == "gradcli: error: --examples: column q is not an input of the program (inputs: w, x, y)\n"
