@@ -222,3 +222,24 @@ def test_descend_examples_column_error_names_examples(cli, tmp_path):
     result = cli(["descend", "(w*x - y)^2", "w=0", "--examples", str(data)])
     assert result.exit_code == 2
     assert result.stderr == "gradcli: error: --examples: column q is not an input of the program (inputs: w, x, y)\n"
+
+
+def _schema(name: str) -> dict:
+    from importlib.resources import files
+
+    return json.loads((files("gradcli") / "schemas" / f"{name}.schema.json").read_text(encoding="utf-8"))
+
+
+def test_hessian_json_with_an_infinite_asymmetry_meets_its_schema(cli):
+    """regression: `asymmetry` is "inf" where one of H[i,j], H[j,i] is finite and the other
+    not (x^y at x = 0, y = 2: ∂²/∂x∂y is nan one way, 0 the other), written as the string
+    the strict encoding uses; the schema allowed only a JSON number.  The same for
+    jacobian's forward_reverse_difference."""
+    jsonschema = pytest.importorskip("jsonschema")
+    result = cli(["hessian", "x^y", "x=0", "y=2", "--json"])
+    doc = json.loads(result.stdout)
+    assert doc["asymmetry"] == "inf"
+    jsonschema.validate(doc, _schema("hessian"))
+    jacobian = _schema("jacobian")
+    assert jacobian["properties"]["forward_reverse_difference"] == {
+        **jacobian["properties"]["forward_reverse_difference"], "$ref": "#/$defs/number"}
