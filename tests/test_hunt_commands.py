@@ -243,3 +243,136 @@ def test_hessian_json_with_an_infinite_asymmetry_meets_its_schema(cli):
     jacobian = _schema("jacobian")
     assert jacobian["properties"]["forward_reverse_difference"] == {
         **jacobian["properties"]["forward_reverse_difference"], "$ref": "#/$defs/number"}
+
+
+# ---- conv, pooling, embeddings against explicit loops ------------------------------------------------
+
+def _conv2d_loop(x, w, stride, pad, g):
+    """CS231n's conv_forward_naive and its backward, written as loops: (out, dx, dw) for the
+    upstream gradient g."""
+    n_, c_, h_, w_ = x.shape
+    f_, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    ho, wo = 1 + (h_ + 2 * pad - kh) // stride, 1 + (w_ + 2 * pad - kw) // stride
+    out = np.zeros((n_, f_, ho, wo))
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for n in range(n_):
+        for f in range(f_):
+            for i in range(ho):
+                for j in range(wo):
+                    window = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+                    out[n, f, i, j] = np.sum(window * w[f])
+                    dxp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw] += g[n, f, i, j] * w[f]
+                    dw[f] += g[n, f, i, j] * window
+    return out, dxp[:, :, pad:pad + h_, pad:pad + w_], dw
+
+
+def _conv_cases(rank: int, count: int, seed: int):
+    """Random conv shapes whose windows tile: kernel = input, stride > kernel, pad > kernel."""
+    rng = np.random.default_rng(seed)
+    found = []
+    while len(found) < count:
+        k = [int(rng.integers(1, 4)) for _ in range(rank)]
+        stride, pad = int(rng.integers(1, 4)), int(rng.integers(0, 4))
+        outs = [int(rng.integers(1, 4)) for _ in range(rank)]
+        sizes = [(o - 1) * stride + kk - 2 * pad for o, kk in zip(outs, k)]
+        if min(sizes) < 1:
+            continue
+        n, c, f = (int(v) for v in rng.integers(1, 3, size=3))
+        found.append((n, c, f, tuple(sizes), tuple(k), stride, pad, int(rng.integers(0, 2**31))))
+    return found
+
+
+@pytest.mark.parametrize("n, c, f, sizes, k, stride, pad, seed", _conv_cases(2, 12, 11))
+def test_conv2d_against_an_explicit_loop(n, c, f, sizes, k, stride, pad, seed):
+    rng = np.random.default_rng(seed)
+    x, w = rng.normal(size=(n, c, *sizes)), rng.normal(size=(f, c, *k))
+    g = rng.normal(size=(n, f, *(1 + (s + 2 * pad - kk) // stride for s, kk in zip(sizes, k))))
+    out, dx, dw = _conv2d_loop(x, w, stride, pad, g)
+    r = gradcli.evaluate(f"sum(g * conv2d(x, w, {stride}, {pad}))", x=x, w=w, g=g)
+    assert r.value == pytest.approx(float(np.sum(g * out)), rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(r.gradient["x"], dx, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(r.gradient["w"], dw, rtol=1e-10, atol=1e-12)
+    one = gradcli.evaluate(f"sum(g * conv2d(x, w, {stride}, {pad}))", x=x[0], w=w, g=g[0])  # one image (C, H, W)
+    np.testing.assert_allclose(one.gradient["x"], _conv2d_loop(x[:1], w, stride, pad, g[:1])[1][0], atol=1e-12)
+
+
+@pytest.mark.parametrize("n, c, f, sizes, k, stride, pad, seed", _conv_cases(1, 8, 12))
+def test_conv1d_against_an_explicit_loop(n, c, f, sizes, k, stride, pad, seed):
+    rng = np.random.default_rng(seed)
+    x, w = rng.normal(size=(n, c, *sizes)), rng.normal(size=(f, c, *k))
+    lo = 1 + (sizes[0] + 2 * pad - k[0]) // stride
+    g = rng.normal(size=(n, f, lo))
+    out, dx, dw = _conv1d_padded(x, w, stride, pad, g)
+    r = gradcli.evaluate(f"sum(g * conv1d(x, w, {stride}, {pad}))", x=x, w=w, g=g)
+    assert r.value == pytest.approx(float(np.sum(g * out.reshape(g.shape))), rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(r.gradient["x"], dx.reshape(x.shape), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(r.gradient["w"], dw.reshape(w.shape), rtol=1e-10, atol=1e-12)
+
+
+def _conv1d_padded(x, w, stride, pad, g):
+    """conv1d as the loop's conv2d over a height of 1, the padding along the length only."""
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad)))
+    out, dxp, dw = _conv2d_loop(xp[:, :, None, :], w[:, :, None, :], stride, 0, g[:, :, None, :])
+    return out, dxp[:, :, 0, pad:pad + x.shape[2]], dw
+
+
+def _pool_loop(x, k, stride, g, kind):
+    n_, c_, h_, w_ = x.shape
+    ho, wo = 1 + (h_ - k) // stride, 1 + (w_ - k) // stride
+    out, dx = np.zeros((n_, c_, ho, wo)), np.zeros_like(x)
+    for n in range(n_):
+        for c in range(c_):
+            for i in range(ho):
+                for j in range(wo):
+                    window = x[n, c, i * stride:i * stride + k, j * stride:j * stride + k]
+                    if kind == "max":
+                        out[n, c, i, j] = window.max()
+                        first = int(np.argmax(window))  # the first maximum, row-major (PyTorch)
+                        dx[n, c, i * stride + first // k, j * stride + first % k] += g[n, c, i, j]
+                    else:
+                        out[n, c, i, j] = window.mean()
+                        dx[n, c, i * stride:i * stride + k, j * stride:j * stride + k] += g[n, c, i, j] / k ** 2
+    return out, dx
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("seed", range(6))
+def test_pooling_against_an_explicit_loop_with_ties(kind, seed):
+    """Overlapping windows (stride < k), gaps (stride > k), a window the size of the input;
+    integer values make ties in max pooling, whose gradient goes to the first maximum."""
+    rng = np.random.default_rng(100 + seed)
+    k, stride = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    ho, wo = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    x = rng.integers(0, 3, size=(2, 2, (ho - 1) * stride + k, (wo - 1) * stride + k)).astype(float)
+    g = rng.normal(size=(2, 2, ho, wo))
+    out, dx = _pool_loop(x, k, stride, g, kind)
+    program = f"sum(g * {kind}pool2d(x, {k}, {stride}))"
+    r = gradcli.evaluate(program, x=x, g=g)
+    assert r.value == pytest.approx(float(np.sum(g * out)), rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(r.gradient["x"], dx, rtol=1e-12, atol=1e-12)
+    doc = _run_export(program, {"x": x, "g": g})
+    np.testing.assert_allclose(doc["gradient"]["x"], dx, rtol=1e-12, atol=1e-12)
+
+
+def test_embedding_gradient_is_a_scatter_add():
+    rng = np.random.default_rng(7)
+    E, idx = rng.normal(size=(5, 3)), np.array([[4, 0, 4], [2, 4, 0]])
+    g = rng.normal(size=(2, 3, 3))
+    expected = np.zeros_like(E)
+    for i in range(2):
+        for j in range(3):
+            expected[idx[i, j]] += g[i, j]
+    r = gradcli.evaluate("sum(g * E[idx])", E=E, idx=idx, g=g)
+    np.testing.assert_allclose(r.gradient["E"], expected, rtol=1e-12)
+    assert r.gradient.get("idx") is None  # data: no gradient
+    np.testing.assert_allclose(_run_export("sum(g * E[idx])", {"E": E, "idx": idx, "g": g})["gradient"]["E"], expected)
+
+
+@pytest.mark.parametrize("command", ["eval", "jacobian", "hessian", "export", "graph", "descend"])
+@pytest.mark.parametrize("idx", ["[0,3]", "[0,-1]", "[0,1.5]"])
+def test_embedding_index_out_of_range_is_one_line(cli, command, idx):
+    result = cli([command, "sum(E[idx]^2)", "E=[[1,2],[3,4],[5,6]]", f"idx={idx}"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("gradcli: error: idx ") and result.stderr.count("\n") == 1
