@@ -376,3 +376,134 @@ def test_embedding_index_out_of_range_is_one_line(cli, command, idx):
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith("gradcli: error: idx ") and result.stderr.count("\n") == 1
+
+
+# ---- the commands against each other --------------------------------------------------------------
+
+_R = np.random.default_rng(2026)
+#: array programs of every rank, with a point: jacobian's rows against eval --seed-output
+ARRAY_PROGRAMS = [
+    ("conv2d(x, w, 2, 3)", {"x": _R.normal(size=(2, 1, 2, 2)), "w": _R.normal(size=(1, 1, 2, 2))}),
+    ("maxpool2d(x, 2, 1)", {"x": _R.normal(size=(2, 3, 3))}),
+    ("avgpool2d(x, 1, 3)", {"x": _R.normal(size=(1, 1, 4, 4))}),
+    ("E[idx] * 2", {"E": _R.normal(size=(4, 3)), "idx": np.array([[0, 1], [3, 3]])}),
+    ("softmax(x, 1)", {"x": _R.normal(size=(2, 3, 2))}),
+    ("transpose(x, 2, 0, 1) * y", {"x": _R.normal(size=(2, 3, 2)), "y": _R.normal(size=(3,))}),
+    ("cumsum(x, 1) + amax(x, 1)[0, 0]", {"x": _R.normal(size=(2, 3, 2))}),
+    ("x + y", {"x": _R.normal(size=(1, 2, 1, 3)), "y": _R.normal(size=(2, 1, 1))}),
+    ("batchnorm(x, g, b)", {"x": _R.normal(size=(4, 2)), "g": _R.normal(size=2), "b": _R.normal(size=2)}),
+    ("svm_loss(S*S, y)", {"S": _R.normal(size=(3, 4)), "y": np.array([0, 3, 1])}),
+    ("[x, 2*x, x]", {"x": np.float64(0.5)}),
+]
+
+
+def _gradient_row(r, names):
+    return np.concatenate([np.ravel(np.asarray(r.gradient[n], dtype=float)) for n in names])
+
+
+@pytest.mark.parametrize("program, point", ARRAY_PROGRAMS, ids=[p for p, _ in ARRAY_PROGRAMS])
+def test_jacobian_rows_are_eval_vector_jacobian_products(program, point):
+    """Row i of `jacobian` (reverse and forward mode) is eval's gradient with --seed-output eᵢ."""
+    J = gradcli.jacobian(program, point)
+    forward = gradcli.jacobian(program, point, mode="forward")
+    np.testing.assert_allclose(forward.data, J.data, rtol=1e-12, atol=1e-14)
+    names = list(dict.fromkeys(c.split("[")[0] for c in J.columns))
+    value = np.asarray(gradcli.evaluate(program, point).value)
+    assert J.data.shape[0] == max(value.size, 1)
+    for i in range(value.size):
+        seed = np.zeros(value.shape)
+        seed[np.unravel_index(i, value.shape)] = 1.0
+        r = gradcli.evaluate(program, point, seed_output=seed if value.shape else 1.0)
+        np.testing.assert_allclose(_gradient_row(r, names), J.data[i], rtol=1e-12, atol=1e-14)
+
+
+#: scalar losses for hessian, export and descend
+LOSSES = [
+    ("x^2*y + sin(x*y)", {"x": 0.7, "y": -1.3}),
+    ("sum(conv2d(x, w, 1, 1)^2)", {"x": _R.normal(size=(1, 1, 2, 2)), "w": _R.normal(size=(1, 1, 2, 2))}),
+    ("sum(avgpool2d(x, 2)^3)", {"x": _R.normal(size=(1, 2, 2))}),
+    ("softmax_loss(S, y) + l2(S)", {"S": _R.normal(size=(2, 3)), "y": np.array([0, 2])}),
+    ("sum(softmax(x, 1)^2 * c)", {"x": _R.normal(size=(2, 2, 2)), "c": _R.normal(size=(2, 2, 2))}),
+    ("sum(E[idx]^3)", {"E": _R.normal(size=(3, 2)), "idx": np.array([0, 2, 0])}),
+    ("logdet(A) + sum(solve(A, b)^2)", {"A": _R.normal(size=(2, 2)) + 3 * np.eye(2), "b": _R.normal(size=2)}),
+    ("cbrt(x) * atan2(y, x) + hypot(x, y)", {"x": -0.8, "y": 0.4}),
+]
+
+
+@pytest.mark.parametrize("program, point", LOSSES, ids=[p for p, _ in LOSSES])
+def test_hessian_is_the_derivative_of_evals_gradient(program, point):
+    """`hessian` against central differences of eval's gradient, and symmetric to rounding."""
+    H = gradcli.hessian(program, point)
+    names = list(dict.fromkeys(c.split("[")[0] for c in H.columns))
+    columns, h = [], 1e-5
+    for name in names:
+        base = np.asarray(point[name], dtype=float)
+        for index in np.ndindex(base.shape):
+            up, down = base.copy(), base.copy()
+            up[index] += h
+            down[index] -= h
+            g_up = _gradient_row(gradcli.evaluate(program, {**point, name: up}), names)
+            g_down = _gradient_row(gradcli.evaluate(program, {**point, name: down}), names)
+            columns.append((g_up - g_down) / (2 * h))
+    np.testing.assert_allclose(H.data, np.array(columns).T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(H.data, H.data.T, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("program, point", LOSSES, ids=[p for p, _ in LOSSES])
+def test_export_numpy_script_agrees_with_eval(program, point):
+    r = gradcli.evaluate(program, point)
+    doc = _run_export(program, point)
+    assert doc["value"] == pytest.approx(r.value, rel=1e-12, abs=1e-14)
+    for name, g in r.gradient.items():
+        if g is not None:
+            np.testing.assert_allclose(np.asarray(doc["gradient"][name], float), np.asarray(g, float),
+                                       rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("program, point", LOSSES[:5], ids=[p for p, _ in LOSSES[:5]])
+def test_descend_first_step_is_theta_minus_lr_gradient(program, point):
+    lr = 0.01
+    run = json.loads(gradcli.descend(program, point, lr=lr, updates=1).to_json())
+    r = gradcli.evaluate(program, point)
+    first = run["records"][1]["params"]
+    for name in run["wrt"]:
+        np.testing.assert_allclose(np.asarray(first[name], float),
+                                   np.asarray(point[name], float) - lr * np.asarray(r.gradient[name]),
+                                   rtol=1e-12, atol=1e-15)
+
+
+DIFF_PROGRAMS = ["x*exp(-x^2*y)", "c = x*y; d = c + sin(c); d*c", "max(x, y)*x + relu(x - y)",
+                 "logaddexp(x, y) + atan2(y, x)", "where(x > y, x^2, y^3) + clip(x, -0.5, 0.5)*y"]
+
+
+@pytest.mark.parametrize("program", DIFF_PROGRAMS)
+def test_diff_formulas_read_back_agree_with_eval(program):
+    """diff's formulas (in steps, and expanded), read back by gradcli itself at random points
+    off the kinks, against eval's gradient."""
+    rng = np.random.default_rng(len(program))
+    for expand in (False, True):
+        d = gradcli.diff(program, expand=expand)
+        where = json.loads(d.to_json()).get("where", [])
+        for _ in range(4):
+            point = {"x": float(rng.uniform(-2, 2)), "y": float(rng.uniform(-2, 2))}
+            r = gradcli.evaluate(program, point)
+            for name, formula in d.gradient.items():
+                text = "\n".join([*where, f"grad_ = {formula} + 0*(x + y)"])
+                got = gradcli.evaluate(text, point, output="grad_").value
+                assert got == pytest.approx(r.gradient[name], rel=1e-9, abs=1e-12), (formula, point)
+
+
+@pytest.mark.parametrize("kind, argv", [
+    ("jacobian", ["jacobian", "sqrt(x)", "x=0", "--mode", "both", "--check", "all", "--json"]),
+    ("jacobian", ["jacobian", "maxpool2d(x, 2)", "x=ones(1,1,2,2)", "--check", "all", "--json"]),
+    ("hessian", ["hessian", "softmax_loss(S, y)", "S=[[1,2],[3,4]]", "y=[1,0]", "--check", "all", "--json"]),
+    ("diff", ["diff", "where(elu(x) > 0.2, x, 1)", "--json", "--latex", "--steps"]),
+    ("diff", ["diff", "sum(softmax(x, 1) * x)", "--shape", "x=2x2x2", "--json"]),
+    ("descend", ["descend", "log(x)", "x=1", "--lr", "10", "--json"]),
+    ("descend", ["descend", "sum(E[idx]^2)", "E=[[1,2],[3,4]]", "idx=[0,0,1]", "--updates", "3", "--json"]),
+])
+def test_json_documents_meet_their_schemas(cli, kind, argv):
+    jsonschema = pytest.importorskip("jsonschema")
+    result = cli(argv)
+    assert result.exit_code in (0, 3), result.stderr
+    jsonschema.validate(json.loads(result.stdout), _schema(kind))
