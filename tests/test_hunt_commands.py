@@ -507,3 +507,21 @@ def test_json_documents_meet_their_schemas(cli, kind, argv):
     result = cli(argv)
     assert result.exit_code in (0, 3), result.stderr
     jsonschema.validate(json.loads(result.stdout), _schema(kind))
+
+
+@pytest.mark.parametrize("argv", [["x=0:1:3", "x=2"], ["x=2", "x=0:1:3"]])
+def test_plot_refuses_a_range_and_a_value_for_one_input(cli, argv):
+    """regression: `plot "x^2" x=0:1 x=2` plotted the range and dropped x=2 silently, where
+    eval refuses a name bound twice on the command line."""
+    result = cli(["plot", "x^2", *argv, "--format", "csv"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == "gradcli: error: x is bound twice on the command line (a range and a value)\n"
+
+
+def test_plot_range_overrides_a_vars_value(cli, tmp_path):
+    values = tmp_path / "v.json"
+    values.write_text('{"x": 5, "y": 2}')
+    result = cli(["plot", "x^2*y", "x=0:1:3", "--vars", str(values), "--format", "csv"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == ["0.0,0.0,0.0", "0.5,0.5,2.0", "1.0,2.0,4.0"]

@@ -39,6 +39,9 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     written_from = input_files(args, program_file, vars_files)
     ranges = [sample.parse_range(a) for a in rest if sample.is_range(a)]
     fixed = binding_mod.collect([a for a in rest if not sample.is_range(a)], vars_files)
+    for r in ranges:  # a range overrides a --vars value, as any argument does, but not another argument
+        if r.name in fixed and fixed[r.name].origin == "argument":
+            raise UsageError(f"{r.name} is bound twice on the command line (a range and a value)")
     request = PlotRequest(point=Point(source=source, bindings=fixed, output=output), ranges=ranges,
                           overlay=check).validated()
     kind = output_kind(fmt, out_file, ("text", "png", "svg", "csv"))
