@@ -525,3 +525,42 @@ def test_plot_range_overrides_a_vars_value(cli, tmp_path):
     result = cli(["plot", "x^2*y", "x=0:1:3", "--vars", str(values), "--format", "csv"])
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[1:] == ["0.0,0.0,0.0", "0.5,0.5,2.0", "1.0,2.0,4.0"]
+
+
+def test_jacobian_fd_check_of_an_empty_output(cli):
+    """regression: `jacobian "x * zeros(0)" x=1 --check fd` was an internal error (exit 4): the
+    finite differences took the largest spread of an empty array."""
+    result = cli(["jacobian", "x * zeros(0)", "x=1", "--check", "all", "--mode", "both", "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["jacobian"] == [] and doc["ok"] is True
+    assert {kind: entry["status"] for kind, entry in doc["checks"].items()} == {"sympy": "ok", "fd": "ok"}
+
+
+@pytest.mark.parametrize("program, point, seed", [
+    ("x*[1, 2]", {"x": 1.0}, [3.0, 5.0]),                                      # was exit 4 (fd), skipped (sympy)
+    ("sin(W@x)", {"W": [[1.0, 2.0], [3.0, 4.0]], "x": [0.5, -1.0]}, [0.5, -2.0]),
+    ("x^2", {"x": 3.0}, 2.0),                                                 # fd checked 6 against 12: a false failure
+    ("x*zeros(0)", {"x": 1.0}, "zeros(0)"),
+])
+def test_checks_of_a_vector_jacobian_product(program, point, seed):
+    """regression: with --seed-output the gradient is of ⟨seed, output⟩, but the checks
+    differentiated the output itself: finite differences crashed on a vector output (exit 4) or
+    failed a scalar one scaled by its seed, and SymPy skipped with a SympifyError.  Both now
+    check ⟨seed, output⟩, here against finite differences of it taken in the test."""
+    r = gradcli.evaluate(program, point, seed_output=seed)
+    report = r.check("fd", "sympy")
+    for kind in ("fd", "sympy"):
+        assert {name: e.status for name, e in report[kind].items()} == {name: "ok" for name in r.gradient}
+    seed = np.zeros(0) if seed == "zeros(0)" else seed
+    for name, g in r.gradient.items():  # the gradient itself, by central differences of ⟨seed, output⟩
+        base = np.asarray(point[name], dtype=float)
+        estimate = np.zeros(base.shape)
+        for index in np.ndindex(base.shape):
+            up, down = base.copy(), base.copy()
+            up[index] += 1e-6
+            down[index] -= 1e-6
+            f = [float(np.sum(np.multiply(seed, gradcli.evaluate(program, {**point, name: v}).value)))
+                 for v in (up, down)]
+            estimate[index] = (f[0] - f[1]) / 2e-6
+        np.testing.assert_allclose(g, estimate, rtol=1e-6, atol=1e-8)
