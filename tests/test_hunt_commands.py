@@ -564,3 +564,18 @@ def test_checks_of_a_vector_jacobian_product(program, point, seed):
                  for v in (up, down)]
             estimate[index] = (f[0] - f[1]) / 2e-6
         np.testing.assert_allclose(g, estimate, rtol=1e-6, atol=1e-8)
+
+
+def test_checks_of_an_empty_input(cli):
+    """regression: an input bound to an empty array (x=zeros(0)) made eval's checks an internal
+    error (exit 4): finite differences took np.nanmax of no errors, SymPy indexed the first of
+    no elements.  An empty input has nothing to disagree about."""
+    jsonschema = pytest.importorskip("jsonschema")
+    result = cli(["eval", "sum(x^2) + y", "x=zeros(0)", "y=1", "--check", "all", "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, _schema("eval"))
+    for kind in ("sympy", "fd"):
+        assert doc["checks"][kind]["x"]["status"] == "ok" and doc["checks"][kind]["x"]["estimate"] == []
+        assert doc["checks"][kind]["y"]["estimate"] == 1.0
+    assert doc["ok"] is True

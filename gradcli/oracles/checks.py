@@ -152,8 +152,8 @@ def _fd_one(ev: Evaluation, name: str, check: Check) -> CheckResult:
     if skipped and not statuses:
         return CheckResult(None, None, "skipped", skipped[0])
     status = "fail" if "fail" in statuses else ("kink" if "kink" in statuses else "ok")
-    return CheckResult(estimate, float(np.nanmax(errors)), status, "; ".join(notes + skipped[:1]),
-                       errors=errors)
+    largest = float(np.nanmax(errors)) if errors.size else 0.0  # an empty input (zeros(0)): nothing differs
+    return CheckResult(estimate, largest, status, "; ".join(notes + skipped[:1]), errors=errors)
 
 
 def _fd_element(ev: Evaluation, name: str, index, check: Check) -> CheckResult:
