@@ -579,3 +579,18 @@ def test_checks_of_an_empty_input(cli):
         assert doc["checks"][kind]["x"]["status"] == "ok" and doc["checks"][kind]["x"]["estimate"] == []
         assert doc["checks"][kind]["y"]["estimate"] == 1.0
     assert doc["ok"] is True
+
+
+@pytest.mark.parametrize("argv, readers", [
+    (["plot", "-f", "-", "--vars", "-", "x=0:1:3", "--format", "csv"], "-f and --vars"),
+    (["plot", "-", "x=0:1:3", "--vars", "-", "--format", "csv"], "the program and --vars"),
+    (["descend", "-f", "-", "--vars", "-", "--updates", "1"], "-f and --vars"),
+    (["descend", "(w*x - y)^2", "--vars", "-", "--examples", "-", "--updates", "1"], "--vars and --examples"),
+])
+def test_plot_and_descend_refuse_two_readers_of_stdin(cli, argv, readers):
+    """regression: plot and descend let two options read stdin: the first took it all and the
+    second failed on nothing ('--vars -: not valid JSON', '--examples -: the first line must
+    name the inputs'), where every other command names the two readers."""
+    result = cli(argv, input='{"w": 1}\n')
+    assert result.exit_code == 2
+    assert result.stderr == f"gradcli: error: {readers} cannot both read stdin ('-'): put one of them in a file\n"

@@ -9,7 +9,7 @@ from ..core.fmt import a_format
 from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import make_console, csv_text, echo_json, output_kind, write_or_print, echo
-from .program import ProgramOptions, names_of, output_format, program_and_bindings
+from .program import ProgramOptions, names_of, one_stdin, output_format, program_and_bindings
 from ..run.requests import DescendRequest, Point
 
 
@@ -66,6 +66,7 @@ def descend_request(r: DescendOptions) -> DescendRequest:
     from ..run import batch as batch_mod
     from ..run import bindings as binding_mod
 
+    one_stdin(r.args, r.program_file, r.vars_files, examples=r.examples_file)
     source, rest = program_and_bindings(r.args, r.program_file)
     start = binding_mod.collect(rest, r.vars_files)
     examples = batch_mod.read_points(r.examples_file, "--examples") if r.examples_file else None

@@ -12,7 +12,7 @@ from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .files import refuse_overwrite
 from .printing import csv_text, output_kind, write_or_print
-from .program import input_files, program_and_bindings
+from .program import input_files, one_stdin, program_and_bindings
 
 
 @main.command("plot", **PROGRAM_COMMAND)  # type: ignore[arg-type]
@@ -35,6 +35,7 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     from ..run import pipeline, sample
     from ..run.requests import PlotRequest, Point
 
+    one_stdin(args, program_file, vars_files)
     source, rest = program_and_bindings(args, program_file)
     written_from = input_files(args, program_file, vars_files)
     ranges = [sample.parse_range(a) for a in rest if sample.is_range(a)]
