@@ -19,7 +19,6 @@ Regressions found by this hunt are marked "regression:" with what was wrong.
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 import warnings

@@ -166,7 +166,7 @@ def _fd_element(ev: Evaluation, name: str, index, check: Check) -> CheckResult:
     if not math.isfinite(ad):
         return CheckResult(None, None, "skipped", "the AD derivative is not finite: no finite difference to compare")
 
-    seed = ev.seed_output
+    seed: Any = ev.seed_output
     if seed is not None:
         import numpy as np
 

@@ -210,7 +210,7 @@ def _labelled(labels: list, name: str) -> list:
     return [(label, index) for n, label, index in labels if n == name]
 
 
-def _seeded(f: Any, seed: object, number: Any) -> Any:
+def _seeded(f: Any, seed: Any, number: Any) -> Any:
     """The output `f` the check differentiates: ⟨seed, f⟩ with --seed-output (the gradient is
     a vector-Jacobian product), else `f`; `number` makes a float the library's exact number."""
     if seed is None:
