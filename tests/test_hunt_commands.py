@@ -593,3 +593,14 @@ def test_plot_and_descend_refuse_two_readers_of_stdin(cli, argv, readers):
     result = cli(argv, input='{"w": 1}\n')
     assert result.exit_code == 2
     assert result.stderr == f"gradcli: error: {readers} cannot both read stdin ('-'): put one of them in a file\n"
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pooling_of_an_input_without_channels(kind):
+    """regression: pooling an input with no elements (0 channels) was a math error quoting
+    NumPy ('cannot reshape array of size 0 into shape (0,2,2)', exit 3), where conv2d of the
+    same input works: the windows were gathered with reshape(-1, …)."""
+    r = gradcli.evaluate(f"sum({kind}pool2d(x, 1)) + y", {"x": "zeros(1, 0, 2, 2)", "y": 1.0})
+    assert r.value == 1.0
+    assert np.shape(r.gradient["x"]) == (1, 0, 2, 2)
+    assert np.shape(gradcli.evaluate(f"{kind}pool2d(x, 2)", {"x": "zeros(0, 2, 2)"}).value) == (0, 1, 1)
