@@ -167,7 +167,7 @@ def conv1d_grad_w(g, x, w, stride=1, pad=0) -> np.ndarray:
 def _pool_windows(x, k, stride, name: str):
     x = np.asarray(x, dtype=float)
     kk, s, out = _pool_dims(x.shape, k, stride, name)
-    x4 = np.ascontiguousarray(x.reshape((-1, *x.shape[-3:]) if x.ndim == 4 else (1, *x.shape)))
+    x4 = np.ascontiguousarray(x if x.ndim == 4 else x[None])  # (not reshape(-1, …): x may have no elements)
     return x, x4, kk, s, out, _windows(x4, kk, kk, s, out[-2], out[-1])
 
 

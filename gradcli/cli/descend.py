@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..core.errors import ExitStatus
+from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import a_format
 from .group import PROGRAM_COMMAND, main
 from .options import declare
 from .printing import make_console, csv_text, echo_json, output_kind, write_or_print, echo
-from .program import ProgramOptions, names_of, output_format, program_and_bindings
+from .program import ProgramOptions, names_of, one_stdin, output_format, program_and_bindings
 from ..run.requests import DescendRequest, Point
 
 
@@ -44,6 +44,9 @@ def descend_command(**params: Any) -> int:
 
     r = DescendOptions(**params)
     fmt = output_format(r.as_json, r.fmt)
+    plot_inputs = [("-f", r.program_file), ("--examples", r.examples_file), *(("--vars", v) for v in r.vars_files)]
+    if r.plot_file:  # before the run, as every output: a picture that cannot be written is refused first
+        _plot_target(r.plot_file, plot_inputs)
     request = descend_request(r)
     source, start = request.point.source, request.point.bindings
     try:
@@ -53,8 +56,7 @@ def descend_command(**params: Any) -> int:
             _show_descent(exc.partial, fmt)
         raise
     if r.plot_file:  # drawn first: a picture that cannot be drawn is an error before anything is printed
-        _plot_descent(run_, source, start, r.output, r.plot_file,
-                      [("-f", r.program_file), ("--examples", r.examples_file), *(("--vars", v) for v in r.vars_files)])
+        _plot_descent(run_, source, start, r.output, r.plot_file, plot_inputs)
     _show_descent(run_, fmt)
     return int(ExitStatus.OK)
 
@@ -64,6 +66,7 @@ def descend_request(r: DescendOptions) -> DescendRequest:
     from ..run import batch as batch_mod
     from ..run import bindings as binding_mod
 
+    one_stdin(r.args, r.program_file, r.vars_files, examples=r.examples_file)
     source, rest = program_and_bindings(r.args, r.program_file)
     start = binding_mod.collect(rest, r.vars_files)
     examples = batch_mod.read_points(r.examples_file, "--examples") if r.examples_file else None
@@ -109,11 +112,28 @@ def _cell(x: Any) -> str:
     return json.dumps(x.tolist()) if hasattr(x, "tolist") and bool(getattr(x, "shape", ())) else repr(float(x))
 
 
+def _plot_target(plot_file: str, inputs: list[tuple[str, Optional[str]]]) -> str:
+    """The picture's format for --plot FILE; a UsageError for stdout (the table goes there),
+    another extension, a folder or an input file."""
+    import os
+
+    from .files import refuse_overwrite
+
+    if plot_file == "-":
+        raise UsageError("--plot -: the steps are printed on stdout; write the picture to a file "
+                         "(--plot loss.png or loss.svg)")
+    kind = output_kind(None, plot_file, ("png", "svg"), "--plot")
+    if os.path.isdir(plot_file):
+        raise UsageError(f"--plot {plot_file}: is a folder, not a file")
+    refuse_overwrite("--plot", plot_file, inputs)
+    return kind
+
+
 def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plot_file: str,
                   inputs: list[tuple[str, Optional[str]]]) -> None:
     from ..output import plots
 
-    kind = output_kind(None, plot_file, ("png", "svg"))
+    kind = _plot_target(plot_file, inputs)
     losses = run_.losses or [(r.step, r.loss) for r in run_.records]  # every step, not only the shown rows
     scalars = [n for n in run_.wrt if not getattr(run_.final[n], "shape", ())]
     if len(run_.wrt) == 2 and len(scalars) == 2:
@@ -134,4 +154,4 @@ def _plot_descent(run_: Any, source: str, start: Any, output: Optional[str], plo
         data = plots.figure_field(fld, kind, path)
     else:
         data = plots.figure_descent(losses, run_.output, kind)
-    write_or_print(data, plot_file, a_format(kind, "plot"), inputs)
+    write_or_print(data, plot_file, a_format(kind, "plot"), inputs, "--plot")

@@ -10,8 +10,9 @@ from ..core.errors import ExitStatus, UsageError
 from ..core.fmt import a_format
 from .group import PROGRAM_COMMAND, main
 from .options import declare
+from .files import refuse_overwrite
 from .printing import csv_text, output_kind, write_or_print
-from .program import input_files, program_and_bindings
+from .program import input_files, one_stdin, program_and_bindings
 
 
 @main.command("plot", **PROGRAM_COMMAND)  # type: ignore[arg-type]
@@ -34,13 +35,18 @@ def plot_command(args: tuple[str, ...], program_file: Optional[str], vars_files:
     from ..run import pipeline, sample
     from ..run.requests import PlotRequest, Point
 
+    one_stdin(args, program_file, vars_files)
     source, rest = program_and_bindings(args, program_file)
     written_from = input_files(args, program_file, vars_files)
     ranges = [sample.parse_range(a) for a in rest if sample.is_range(a)]
     fixed = binding_mod.collect([a for a in rest if not sample.is_range(a)], vars_files)
+    for r in ranges:  # a range overrides a --vars value, as any argument does, but not another argument
+        if r.name in fixed and fixed[r.name].origin == "argument":
+            raise UsageError(f"{r.name} is bound twice on the command line (a range and a value)")
     request = PlotRequest(point=Point(source=source, bindings=fixed, output=output), ranges=ranges,
                           overlay=check).validated()
     kind = output_kind(fmt, out_file, ("text", "png", "svg", "csv"))
+    refuse_overwrite("-o", out_file, written_from)  # before the sampling, as every output
     if kind == "text" and out_file in (None, "-") and not sys.stdout.isatty() and fmt is None:
         kind = "csv"  # piped: the data, not a drawing
     sampled = pipeline.sample(request)

@@ -104,13 +104,14 @@ def write_csv(rows: list[list[str]], fmt: str) -> None:
 
 
 def write_or_print(data: Any, out_file: Optional[str], what: str,
-                    inputs: list[tuple[str, Optional[str]]]) -> None:
-    """A picture or document to `out_file`, or to stdout (binary refused on a terminal)."""
+                    inputs: list[tuple[str, Optional[str]]], option: str = "-o") -> None:
+    """A picture or document to `out_file` (given as `option`), or to stdout (binary refused
+    on a terminal)."""
     from .files import refuse_overwrite, write_output
 
     if out_file is not None and out_file != "-":
-        refuse_overwrite("-o", out_file, inputs)  # never onto an input file
-        write_output(out_file, data, "-o")  # atomic: a full disk keeps the old file
+        refuse_overwrite(option, out_file, inputs)  # never onto an input file
+        write_output(out_file, data, option)  # atomic: a full disk keeps the old file
         echo(f"gradcli: wrote {what} to {out_file}", err=True)
     elif isinstance(data, bytes):
         if sys.stdout.isatty():
@@ -120,11 +121,16 @@ def write_or_print(data: Any, out_file: Optional[str], what: str,
         echo(data, nl=not data.endswith("\n"))
 
 
-def output_kind(fmt: Optional[str], out_file: Optional[str], allowed: tuple[str, ...]) -> str:
+def output_kind(fmt: Optional[str], out_file: Optional[str], allowed: tuple[str, ...],
+                option: str = "-o") -> str:
+    """The format to write: `fmt`, else from the extension of `out_file` (given as `option`;
+    only -o goes with a --format that could name it instead), else the first allowed."""
     if fmt is None and out_file not in (None, "-"):
         ext = out_file.rsplit(".", 1)[-1].lower() if "." in out_file else ""
         if ext not in allowed:
-            raise UsageError(f"-o {out_file}: give --format ({', '.join(allowed)}) or a file ending in "
-                             + ", ".join(f".{a}" for a in allowed if a not in ("text", "table")))
+            endings = ", ".join(f".{a}" for a in allowed if a not in ("text", "table"))
+            if option != "-o":
+                raise UsageError(f"{option} {out_file}: give a file ending in {endings}")
+            raise UsageError(f"-o {out_file}: give --format ({', '.join(allowed)}) or a file ending in {endings}")
         return ext
     return fmt or allowed[0]

@@ -152,8 +152,8 @@ def _fd_one(ev: Evaluation, name: str, check: Check) -> CheckResult:
     if skipped and not statuses:
         return CheckResult(None, None, "skipped", skipped[0])
     status = "fail" if "fail" in statuses else ("kink" if "kink" in statuses else "ok")
-    return CheckResult(estimate, float(np.nanmax(errors)), status, "; ".join(notes + skipped[:1]),
-                       errors=errors)
+    largest = float(np.nanmax(errors)) if errors.size else 0.0  # an empty input (zeros(0)): nothing differs
+    return CheckResult(estimate, largest, status, "; ".join(notes + skipped[:1]), errors=errors)
 
 
 def _fd_element(ev: Evaluation, name: str, index, check: Check) -> CheckResult:
@@ -166,6 +166,10 @@ def _fd_element(ev: Evaluation, name: str, index, check: Check) -> CheckResult:
     if not math.isfinite(ad):
         return CheckResult(None, None, "skipped", "the AD derivative is not finite: no finite difference to compare")
 
+    seed: Any = ev.seed_output
+    if seed is not None:
+        import numpy as np
+
     def f(at: float) -> float:
         env = dict(ev.env)
         if index is None:
@@ -174,7 +178,9 @@ def _fd_element(ev: Evaluation, name: str, index, check: Check) -> CheckResult:
             moved = base.copy()
             moved[index] = at
             env[name] = moved
-        return tape.forward(env)[out]
+        value = tape.forward(env)[out]
+        # with --seed-output the gradient is of ⟨seed, output⟩: differences of that number
+        return value if seed is None else float(np.sum(np.multiply(seed, value)))
 
     found = derivative_estimate(f, x)
     if found is None:
@@ -214,7 +220,8 @@ def derivative_estimate(f, x: float):
             continue
         with np.errstate(all="ignore"):
             estimate = (4.0 * d2 - d1) / 3.0  # Richardson: cancels the h^2 error term
-            spread = float(np.max(np.abs(d1 - d2) / np.maximum(np.abs(d2), 1e-300)))
+            # initial=0: an empty output (x * zeros(0)) has nothing to disagree about
+            spread = float(np.max(np.abs(d1 - d2) / np.maximum(np.abs(d2), 1e-300), initial=0.0))
         estimate = np.where(np.isfinite(estimate), estimate, d2)
         with np.errstate(all="ignore"):
             floor = 10.0 * EPS * np.maximum(scale, scale2) / (width2 / 2)

@@ -119,7 +119,7 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
             import sympy  # noqa: F401
 
     parent = os.getpid()
-    graph, wrt, env = ev.graph, list(ev.wrt), ev.env
+    graph, wrt, env, seed = ev.graph, list(ev.wrt), ev.env, ev.seed_output
     if sum(size(env[name]) for name in wrt) > ELEMENT_LIMIT:
         check.note = f"skipped: more than {ELEMENT_LIMIT} input elements for a symbolic check"
         for name in ev.wrt:
@@ -133,9 +133,9 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
             _spare_tensor_import()
         derivatives = None
         if fast and fast_backend.load(spare_numpy=forked):
-            derivatives = _symengine_values(graph, env, wrt, labels, send)
+            derivatives = _symengine_values(graph, env, wrt, labels, send, seed)
         if derivatives is None:
-            derivatives = _sympy_values(graph, env, wrt, labels, send)
+            derivatives = _sympy_values(graph, env, wrt, labels, send, seed)
         send(("essentials",))  # every value is in: the verdict does not wait for the formulas
         for label, d in derivatives.items():
             send(("formula", label, printed_formula(d)))
@@ -155,6 +155,12 @@ def sympy_check(ev: Evaluation, rtol: Optional[float] = None, atol: Optional[flo
             check.results[name] = CheckResult(None, None, "skipped", why)
             continue
         ad = ev.gradient[name]
+        if not mine:  # an empty input (zeros(0)): no element to check, nothing disagrees
+            import numpy as np
+
+            check.results[name] = CheckResult(np.zeros(np.shape(ad)), 0.0, "ok", "", {"formulas": {}},
+                                              errors=np.zeros(np.shape(ad)))
+            continue
         if mine[0][1] is None:
             entry = got[name]
             estimate = entry["value"]
@@ -204,12 +210,29 @@ def _labelled(labels: list, name: str) -> list:
     return [(label, index) for n, label, index in labels if n == name]
 
 
-def _sympy_values(graph, env, wrt, labels, send) -> dict:
+def _seeded(f: Any, seed: Any, number: Any) -> Any:
+    """The output `f` the check differentiates: ⟨seed, f⟩ with --seed-output (the gradient is
+    a vector-Jacobian product), else `f`; `number` makes a float the library's exact number."""
+    if seed is None:
+        return f
+    import numpy as np
+
+    if not np.shape(seed):
+        return number(float(seed)) * f  # type: ignore[arg-type]
+    total = number(0.0)
+    for index in np.ndindex(*np.shape(seed)):
+        weight = float(np.asarray(seed)[index])
+        if weight:
+            total = total + number(weight) * f[index]
+    return total
+
+
+def _sympy_values(graph, env, wrt, labels, send, seed: object = None) -> dict:
     """SymPy's derivative for every label: send its 30-digit value; return the expressions."""
     import sympy as sp
 
     symbols = input_symbols(graph, env)
-    f = to_sympy(graph, symbols)[graph.output]
+    f = _seeded(to_sympy(graph, symbols)[graph.output], seed, sp.Rational)
     point = point_of(symbols, env)
     derivatives = {}
     for name in wrt:  # one input at a time: its elements share one CSE pass
@@ -244,9 +267,9 @@ def symbolic_derivatives(ev: Evaluation) -> dict[str, Any]:
     wrt = list(ev.wrt)
     derivatives = None
     if fast_backend.supports(ev.graph) and fast_backend.load() is not None:
-        derivatives = _symengine_values(ev.graph, ev.env, wrt, labels, lambda message: None)
+        derivatives = _symengine_values(ev.graph, ev.env, wrt, labels, lambda message: None, ev.seed_output)
     if derivatives is None:
-        derivatives = _sympy_values(ev.graph, ev.env, wrt, labels, lambda message: None)
+        derivatives = _sympy_values(ev.graph, ev.env, wrt, labels, lambda message: None, ev.seed_output)
     return derivatives
 
 
@@ -272,12 +295,12 @@ def to_simplify(derivatives: dict) -> list[tuple[str, Any]]:
     return chosen
 
 
-def _symengine_values(graph, env, wrt, labels, send) -> Optional[dict]:
+def _symengine_values(graph, env, wrt, labels, send, seed: object = None) -> Optional[dict]:
     """SymEngine's derivative for every label, or None to leave the whole check to SymPy.
 
     All values are computed before any is sent, so a fallback starts clean.  Returns
     SymPy expressions for short formulas and SymEngine's text for long ones."""
-    found = _symengine_derivatives(graph, env, wrt, labels)  # SymEngine alone: SymPy from here on
+    found = _symengine_derivatives(graph, env, wrt, labels, seed)  # SymEngine alone: SymPy from here on
     if found is None:
         return None
     derivatives, values, names = found
@@ -304,7 +327,7 @@ def _symengine_values(graph, env, wrt, labels, send) -> Optional[dict]:
     return out
 
 
-def _symengine_derivatives(graph, env, wrt, labels) -> Optional[tuple[dict, dict, list[str]]]:
+def _symengine_derivatives(graph, env, wrt, labels, seed: object = None) -> Optional[tuple[dict, dict, list[str]]]:
     """SymEngine alone (no SymPy): each label's derivative and its value at the point (103
     bits), and the names of the point's symbols; None when SymEngine cannot do it all."""
     from ..backends import symengine as fast_backend
@@ -312,7 +335,8 @@ def _symengine_derivatives(graph, env, wrt, labels) -> Optional[tuple[dict, dict
     se = fast_backend.load()
     try:
         symbols: dict[str, Any] = input_symbols(graph, env, symbol=se.Symbol)
-        f = to_sympy(graph, symbols, se)[graph.output]
+        f = _seeded(to_sympy(graph, symbols, se)[graph.output], seed,
+                    lambda v: se.Integer(int(v)) if v.is_integer() else fast_backend.number_at(v, se))
         point = {}
         for name, sym in symbols.items():
             if is_data(sym):

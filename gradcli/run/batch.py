@@ -295,8 +295,11 @@ def _negative_zero_integer(text: bytearray, first: int, last: int) -> bool:
 def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict[str, Binding],
                     output: Optional[str] = None, wrt: Optional[list[str]] = None,
                     progress: Optional[Callable[[int], None]] = None,
-                    lines: Optional[np.ndarray] = None) -> Batch:
+                    lines: Optional[np.ndarray] = None, option: str = "--points") -> Batch:
     """Values and gradients of `source` at every row of `data` (columns `names`).
+
+    `option` names where the columns came from in the messages (``--points``, descend's
+    ``--examples``, ``plot``'s ranges).
 
     A row where some node's value is not finite -- undefined (nan) or overflowing (±inf) --
     failed, as evaluating it alone is a math error (`_failed_rows`): its value and gradient
@@ -310,16 +313,16 @@ def evaluate_points(source: str, names: list[str], data: np.ndarray, fixed: dict
     ev = prepare(source, bindings, output, wrt)
     unused = [name for name in names if name not in ev.inputs]
     if unused:
-        raise UsageError(f"--points: column{'s' if len(unused) > 1 else ''} {', '.join(unused)} "
+        raise UsageError(f"{option}: column{'s' if len(unused) > 1 else ''} {', '.join(unused)} "
                          f"{'are' if len(unused) > 1 else 'is'} not an input of the program "
                          f"(inputs: {', '.join(ev.inputs) or 'none'})")
     if any(getattr(ev.env[name], "shape", ()) for name in ev.inputs) or any(ev.tape.shapes):
-        raise UsageError("--points evaluates scalar programs; this one has vectors or matrices")
+        raise UsageError(f"{option} evaluates scalar programs; this one has vectors or matrices")
     if not ev.tape.scalar:  # scalars only, but an op that would run across the rows (sum of a scalar)
         from ..core.ops import OPS
 
         ops = sorted(op for op in ev.graph.op_names() if op in OPS and not OPS[op].elementwise)
-        raise UsageError(f"--points evaluates scalar programs a row at a time; {', '.join(ops)} "
+        raise UsageError(f"{option} evaluates scalar programs a row at a time; {', '.join(ops)} "
                          f"{'is' if len(ops) == 1 else 'are'} for vectors and matrices")
     from ..core.shapes import infer_shapes
     from ..core.engine import Tape

@@ -201,7 +201,7 @@ def _minibatches(source: str, bindings: dict[str, Binding], wrt: Optional[list[s
         rows = order[k * size:(k + 1) * size] if batch is not None else order
         fixed = {**bindings, **{name: Binding(name, float(v), repr(float(v)), "descend")  # type: ignore[arg-type]
                                 for name, v in params.items()}}
-        result = evaluate_points(source, columns, table[rows], fixed, output, names)
+        result = evaluate_points(source, columns, table[rows], fixed, output, names, option="--examples")
         if result.failed.any():
             row = int(rows[int(np.argmax(result.failed))])
             raise MathError(f"gradient descent at step {step}: row {row + 1} of the data is undefined "

@@ -64,6 +64,8 @@ class Evaluation:
         self.passes = 0
         #: forward mode, --seed W[0,1]: the element of the seeded array input
         self.seed_index: Optional[tuple] = None
+        #: reverse mode, --seed-output: the output's cotangent (the gradient is of ⟨seed, output⟩)
+        self.seed_output: object = None
         #: inputs read as integers (indices, labels): name -> what they are; data, no gradient
         self.data: dict[str, str] = {}
 
@@ -254,7 +256,7 @@ def run(ev: Evaluation, seed: object = None) -> Evaluation:
     ev.values = ev.tape.forward(ev.env)
     out_shape = ev.graph.nodes[ev.graph.output].shape
     if seed is not None:
-        seed = _seed_value(seed, out_shape)
+        seed = ev.seed_output = _seed_value(seed, out_shape)
         ev.adjoints = ev.tape.backward(ev.values, seed)
     elif out_shape == ():
         ev.adjoints = ev.tape.backward(ev.values)

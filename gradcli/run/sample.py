@@ -96,10 +96,23 @@ def _output_name(source: str, output: Optional[str]) -> str:
     return lower(parse(source), output).output_name
 
 
+def _inputs_swept(source: str, output: Optional[str], ranges: list[Range]) -> None:
+    """A UsageError naming the range when a range's name is not an input of the program."""
+    from ..language.lower import lower
+    from ..language.parser import parse
+
+    graph = lower(parse(source), output)
+    inputs = [graph.nodes[i].name or "" for i in graph.inputs]
+    for r in ranges:
+        if r.name not in inputs:
+            raise UsageError(f"range {r.name}: not an input of the program (inputs: {', '.join(inputs) or 'none'})")
+
+
 def curve(source: str, r: Range, fixed: dict[str, Binding], output: Optional[str] = None) -> Curve:
     """Sample the output and its derivative along `r`."""
+    _inputs_swept(source, output, [r])
     x = r.grid(DEFAULT_POINTS_1D)
-    batch = evaluate_points(source, [r.name], x[:, None], fixed, output, [r.name])
+    batch = evaluate_points(source, [r.name], x[:, None], fixed, output, [r.name], option="plot")
     _defined_somewhere(source, batch)
     value = np.where(batch.failed, np.nan, batch.value)
     slope = batch.gradient[r.name]
@@ -111,7 +124,7 @@ def with_finite_differences(c: Curve, source: str, fixed: dict[str, Binding], ou
     """Central differences at every sample, from the same vectorized evaluation."""
     h = 1e-6 * np.maximum(1.0, np.abs(c.x))
     both = np.concatenate([c.x + h, c.x - h])
-    batch = evaluate_points(source, [c.name], both[:, None], fixed, output, [c.name])
+    batch = evaluate_points(source, [c.name], both[:, None], fixed, output, [c.name], option="plot")
     up, down = np.split(np.where(batch.failed, np.nan, batch.value), 2)
     c.fd = (up - down) / (2 * h)
 
@@ -120,13 +133,15 @@ def field(source: str, rx: Range, ry: Range, fixed: dict[str, Binding], output: 
     """Sample the output and its gradient over the grid `rx` × `ry`."""
     if rx.name == ry.name:
         raise UsageError(f"two ranges for {rx.name}: give one range per input")
+    _inputs_swept(source, output, [rx, ry])
     x, y = rx.grid(DEFAULT_POINTS_2D), ry.grid(DEFAULT_POINTS_2D)
     if len(x) * len(y) > MAX_FIELD_POINTS:
         raise UsageError(f"a {len(x)}×{len(y)} grid has {len(x) * len(y):,} points; a gradient field has at "
                          f"most {MAX_FIELD_POINTS:,} (e.g. {rx.name}=LOW:HIGH:1000 {ry.name}=LOW:HIGH:1000)")
     X, Y = np.meshgrid(x, y)
     data = np.column_stack([X.ravel(), Y.ravel()])
-    batch = evaluate_points(source, [rx.name, ry.name], data, fixed, output, [rx.name, ry.name])
+    batch = evaluate_points(source, [rx.name, ry.name], data, fixed, output, [rx.name, ry.name],
+                            option="plot")
     _defined_somewhere(source, batch)
     shape = X.shape
     value = np.where(batch.failed, np.nan, batch.value).reshape(shape)
@@ -157,12 +172,16 @@ def _branch_switches(source: str, columns: dict[str, np.ndarray], fixed: dict[st
         if op is None or op.kink is None or not node.args:
             continue
         args = [np.broadcast_to(np.asarray(values[a], dtype=float), (n,)) for a in node.args]
-        if op.variadic:  # max, min: the argument chosen (the row's side)
-            state = np.asarray(op.side(*args))  # type: ignore[misc]
-        elif op.kink_kind == "edge":
+        if op.kink_kind == "edge":
             continue  # an edge of the domain, not a switch of branch
+        if op.kink_kind == "whole":  # floor, ceil, round: the value itself steps where it jumps
+            state = np.broadcast_to(np.asarray(values[node.id], dtype=float), (n,))
+        elif op.side is not None and op.kink_kind != "side":
+            # the row's own side: max's winner, clip's piece, a comparison's outcome (clip and
+            # x > 0.3 switch away from 0, where the first argument's sign would put the gap)
+            state = np.asarray(op.side(*args))
         else:
-            state = np.floor(args[0]) if op.kink_kind == "whole" else np.sign(args[0])
+            state = np.sign(args[0])
         jumps |= state[1:] != state[:-1]
     for node in graph.nodes:  # leave the graph as a scalar graph again
         node.shape = ()

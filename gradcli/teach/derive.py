@@ -337,6 +337,16 @@ def _make_printer(pieces: bool = False) -> Any:
             raise UsageError("this derivative has a piecewise form gradcli cannot write in its own language")
 
         def _condition(self, cond: Any) -> str:
+            # SymPy joins the conditions of nested pieces with And/Or/Not/ITE (where(elu(x) > 0.2,
+            # ...)); as indicators (1 or 0) they are a product, a max, 1 minus and a where
+            if isinstance(cond, sp.ITE):
+                test, then, other = (self._condition(c) for c in cond.args)
+                return f"(where({test[1:-1]}, {then}, {other}))"
+            if isinstance(cond, (sp.And, sp.Or)):
+                parts = [self._condition(c) for c in cond.args]
+                return f"({'*'.join(parts)})" if isinstance(cond, sp.And) else f"(max({', '.join(parts)}))"
+            if isinstance(cond, sp.Not):
+                return f"(1 - {self._condition(cond.args[0])})"
             relations = {sp.StrictGreaterThan: ">", sp.StrictLessThan: "<", sp.GreaterThan: ">=",
                          sp.LessThan: "<=", sp.Equality: "==", sp.Unequality: "!="}
             relation = relations.get(type(cond))
@@ -351,7 +361,12 @@ def _make_printer(pieces: bool = False) -> Any:
             return f"min({', '.join(self._print(a) for a in expr.args)})"
 
         def _print_Abs(self, expr: Any) -> str:
-            return f"abs({self._print(expr.args[0])})"
+            inner = expr.args[0]
+            if inner.is_Pow and not inner.exp.is_integer:
+                # |b^e| = |b|^e for real b (SymPy writes cbrt's |x|^(2/3) as |x^(2/3)|); in
+                # gradcli's language b^e is an error for b < 0, so the abs goes on the base
+                return self._print(sp.Pow(sp.Abs(inner.base), inner.exp, evaluate=False))
+            return f"abs({self._print(inner)})"
 
         def _print_Exp1(self, expr: Any) -> str:
             return "exp(1)"
@@ -549,13 +564,17 @@ def derive_within(graph: Graph, wrt: Optional[list[str]], seconds: float, steps:
         except GradcliError as exc:
             send(("refused", type(exc).__name__, exc.message))
             return
-        stepwise = not expand and step_formulas(d) is not None
 
         def write() -> None:
             where, found = step_formulas(d) if stepwise else ([], formulas(d))  # type: ignore[misc]
             send(("written", found, where, steps_text(d) if steps else None, latex(d, stepwise) if tex else None))
 
-        write()
+        try:
+            stepwise = not expand and step_formulas(d) is not None
+            write()
+        except GradcliError as exc:  # a form the language cannot write: one line, not a crash
+            send(("refused", type(exc).__name__, exc.message))
+            return
         for name in d.wrt:
             if stepwise:  # p*(1 - p)*((1 - t)/(1 - p) - t/p) is p - t
                 if name in d.in_steps:

@@ -152,10 +152,16 @@ class NumpyCode:
     def matmul(self, a: Code, b: Code) -> Code:
         from ..core.ops import _matmul_shape
 
+        if a.shape == () or b.shape == ():  # a scalar operand scales, as np.dot (`@` refuses it)
+            return code(a) * code(b)
         return Code("mm", a, b, shape=_matmul_shape([a.shape, b.shape]))
 
     def dot(self, a: Code, b: Code) -> Code:
-        return call("np.dot", a, b, shape=())
+        from ..core.ops import _matmul_shape
+
+        if a.shape == () or b.shape == ():
+            return code(a) * code(b)
+        return call("np.dot", a, b, shape=_matmul_shape([a.shape, b.shape]))
 
     def outer(self, a: Code, b: Code) -> Code:
         return call("np.outer", a, b, shape=(a.shape[0], b.shape[0]))
@@ -334,6 +340,10 @@ class NumpyCode:
         return call("cofactor", x, shape=x.shape)
 
     def matmul_grad_a(self, g: Code, a: Code, b: Code) -> Code:
+        if a.shape == ():  # a scalar that scaled b
+            return call("np.sum", g * b, shape=())
+        if b.shape == ():
+            return g * b
         if len(a.shape) == 1 and len(b.shape) == 1:
             return g * b
         if len(a.shape) == 1:
@@ -343,6 +353,10 @@ class NumpyCode:
         return self.matmul(g, self.transpose(b))
 
     def matmul_grad_b(self, g: Code, a: Code, b: Code) -> Code:
+        if b.shape == ():
+            return call("np.sum", g * a, shape=())
+        if a.shape == ():
+            return g * a
         if len(a.shape) == 1 and len(b.shape) == 1:
             return g * a
         if len(a.shape) == 1:
@@ -622,9 +636,12 @@ def _docstring(text: str) -> str:
 
 
 def _literal(x: Any) -> str:
+    """An input's value as NumPy source.  A scalar is a NumPy float too: Python's own floats
+    raise ZeroDivisionError at 0.0 ** -0.5 (a partial of x^0.5 or x^y at x = 0), where NumPy
+    gives inf, as gradcli does."""
     if getattr(x, "shape", ()):
         return f"np.array({json.dumps(x.tolist())})"
-    return repr(float(x))
+    return f"np.float64({float(x)!r})"
 
 
 def _const_code(ev: Evaluation, i: int) -> Code:
@@ -804,6 +821,8 @@ def _framework_line(ev: Evaluation, i: int, names: dict[int, str], target: str) 
         return names[a]
 
     args = [arg(a) for a in node.args]
+    if node.op in ("matmul", "dot") and any(not getattr(ev.values[a], "shape", ()) for a in node.args):
+        return f"({args[0]} * {args[1]})"  # a scalar operand scales, as np.dot (`@` refuses it)
     if node.op == "dot" and target == "torch" and any(len(getattr(ev.values[a], "shape", ())) != 1
                                                       for a in node.args):
         return f"({args[0]} @ {args[1]})"
