@@ -59,6 +59,22 @@ def json_number(x: float) -> object:
     return number(x)
 
 
+def columns(text: str) -> int:
+    """Terminal columns `text` takes: combining marks (an adjoint's bar, a tangent's dot) take
+    none, East Asian wide characters two.  Explanations line up their continuation lines by it."""
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(ch) else (2 if unicodedata.east_asian_width(ch) in "WF" else 1)
+               for ch in text)
+
+
+def pad_to(text: str, width: int) -> str:
+    """`text` with spaces after it to take `width` terminal columns (as str.ljust, by `columns`)."""
+    return text + " " * (width - columns(text))
+
+
 #: a tensor of rank ≥ 3 with more elements than this prints its first slice only (``array``)
 SMALL_TENSOR = 64
 

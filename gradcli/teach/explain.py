@@ -20,7 +20,7 @@ import re
 from typing import Optional
 
 from ..run.evaluate import Evaluation
-from ..core.fmt import number, number_formatter
+from ..core.fmt import columns, number, number_formatter, pad_to
 from ..core.graph import CONST, INPUT
 from ..core.ops import OPS
 from .edges import Edge, _bar, as_edge, contribution, edge_partials, edge_rows, is_number
@@ -231,7 +231,7 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
             else:
                 joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
             head = f"     {_bar_of(name)} = {joined} = "
-            shown = num(total) if isinstance(total, float) else _array_num(total, digits, full, len(head))
+            shown = num(total) if isinstance(total, float) else _array_num(total, digits, full, columns(head))
             lines.append(head + shown)
     for note in _batchnorm_notes(ev):  # CS231n's compact formula for the same adjoint
         lines.append(f"{note['call']}: batch normalisation's backward pass in one formula (CS231n), from the same "
@@ -239,7 +239,7 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
         lines.append(f"     {note['formula']}")
         lines.append(f"     {note['parameters']}")
         head = f"     the contribution to {_bar(note['x'])} = "
-        lines.append(head + _array_num(note["value"], digits, full, len(head)))
+        lines.append(head + _array_num(note["value"], digits, full, columns(head)))
     if all(isinstance(g, float) for g in ev.gradient.values()):
         grads = ", ".join(f"∂{out}/∂{name} = {_bar(name)} = {_num(g, digits)}" for name, g in ev.gradient.items())
         lines.append(f"Gradient: {grads}")
@@ -247,7 +247,7 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
         lines.append("Gradient:")
         for name, g in ev.gradient.items():
             head = f"  ∂{out}/∂{name} = {_bar(name)} = "
-            lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, len(head))))
+            lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, columns(head))))
     return "\n".join(lines)
 
 
@@ -265,7 +265,7 @@ def _steps_lines(ev: Evaluation, edges: list[Edge], fused: list["FusedLoss"], di
     for step in data:
         f = by_top.get(step["id"])
         expr = _fused_call(ev, f) if f is not None and f.internal else step["expr"]
-        width = max(width, len(f"{step['node']} = {expr}"))
+        width = max(width, columns(f"{step['node']} = {expr}"))
     width = min(width, 40)
     first_step: dict[int, int] = {}
     for k, step in enumerate(data, 1):
@@ -273,13 +273,13 @@ def _steps_lines(ev: Evaluation, edges: list[Edge], fused: list["FusedLoss"], di
         if f is not None:
             first_step[f.top] = k
         if f is not None and f.internal:
-            head = f"{k:>3}. {step['node'] + ' = ' + _fused_call(ev, f):<{width}}   "
+            head = f"{k:>3}. {pad_to(step['node'] + ' = ' + _fused_call(ev, f), width)}   "
             lines += _fused_lines(ev, f, head, digits, full)
             received.setdefault(graph.label(f.logits), []).append(f"(step {k})")
             continue
-        head = f"{k:>3}. {step['node'] + ' = ' + step['expr']:<{width}}   "
+        head = f"{k:>3}. {pad_to(step['node'] + ' = ' + step['expr'], width)}   "
         for j, c in enumerate(step["contributions"]):
-            prefix = head if j == 0 else " " * len(head)
+            prefix = head if j == 0 else " " * columns(head)
             down, up = _bar_of(c["to"]), _bar_of(c["from"])
             name = f"∂{c['from']}/∂{c['to']}"
             if "rule" in c:
@@ -288,7 +288,7 @@ def _steps_lines(ev: Evaluation, edges: list[Edge], fused: list["FusedLoss"], di
                 else:
                     rule = f"{c['lhs']} += {c['rule']}"
                 lines.append(f"{prefix}{rule}  ({c['shapes']})" + (f"   {c['note']}" if c["note"] else ""))
-                pad = " " * (len(head) + 3)
+                pad = " " * (columns(head) + 3)
                 value = _array_num(c["product"], digits, full, len(pad) + 2)
                 tail = f"   δ: the error signal of the layer {c['to']}" if c.get("delta") else ""
                 lines.append(f"{pad}= {value}{tail}")
@@ -341,11 +341,11 @@ def _scalar_steps_lines(ev: Evaluation, edges: list[tuple], digits: int,
         hi = lo
     definition = graph.definition
     heads = [f"{edges[lo][3]} = {definition(edges[lo][1])}" for lo, _ in runs]  # target label = its definition
-    width = min(max(map(len, heads), default=0), 40)
+    width = min(max(map(columns, heads), default=0), 40)
     received: dict[str, "str | list[str]"] = {}
     get = received.get
     for k, ((lo, hi), text) in enumerate(zip(runs, heads), 1):
-        head = prefix = f"{k:>3}. {text.ljust(width)}   "  # as {text:<{width}}, without a spec made each time
+        head = prefix = f"{k:>3}. {pad_to(text, width)}   "  # padded to `width` terminal columns
         _, target, _, target_label, _, _, _, _ = edges[lo]
         upstream = adj[target]
         scaled = isinstance(upstream, float)
@@ -354,7 +354,7 @@ def _scalar_steps_lines(ev: Evaluation, edges: list[tuple], digits: int,
         for j in range(lo, hi):
             _, _, to, _, symbolic, value, _, _ = edges[j]
             if j > lo:
-                prefix = " " * len(head)
+                prefix = " " * columns(head)
             if value is None or not scaled:
                 append(f"{prefix}{bar(to)} += {up} ∘ ∂{target_label}/∂{to} = {up} ∘ ({symbolic})  (elementwise)")
                 shown = "…"
@@ -393,7 +393,7 @@ def _fused_lines(ev: Evaluation, f: FusedLoss, head: str, digits: int, full: boo
     product = float(upstream) * (f.probs - f.onehot)  # type: ignore[arg-type]
     rule = (f"{_bar(z)} += {_bar(top)} · (p − y)   p = softmax({z}), y = one-hot of class {f.label}: "
             "softmax with cross-entropy, fused")
-    pad = " " * (len(head) + 3)
+    pad = " " * (columns(head) + 3)
     return [head + rule, f"{pad}= {_array_num(product, digits, full, len(pad) + 2)}"]
 
 
@@ -608,7 +608,7 @@ def _chain_lines(ev: Evaluation, name: str, found: list[list[Edge]], digits: int
                              for f in c["factors"])
         shapes = " · ".join(shape_text(s) for s in c["shapes"]) + " → " + shape_text(c["shape"])
         head = f"  ∂{out}/∂{name} = " if len(found) == 1 else "      "
-        pad = " " * max(len(head) - 2, 8)
+        pad = " " * max(columns(head) - 2, 8)
         lines.append(f"{head}{' · '.join(c['names'])}")
         lines.append(f"{pad}= {factors}   ({shapes})")
         short = _simplified(c["factors"], c["shapes"])
@@ -629,7 +629,7 @@ def _chain_lines(ev: Evaluation, name: str, found: list[list[Edge]], digits: int
     if len(found) > 1:
         head = f"  ∂{out}/∂{name} = the sum of these {len(found)} paths = "
         lines.insert(0, f"  ∂{out}/∂{name}: {len(found)} paths")
-        lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, len(head))))
+        lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, columns(head))))
     return lines
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import NamedTuple, Optional
 
 from ..core.errors import UsageError
-from ..core.fmt import number
+from ..core.fmt import columns, number
 from ..core.graph import CONST, INPUT
 from ..core.ops import OPS
 from ..run.evaluate import Evaluation
@@ -287,13 +287,6 @@ def array_steps(ev: Evaluation) -> list[dict]:
     return passes
 
 
-def _width(text: str) -> int:
-    """Columns on a terminal: a combining dot (u̇) takes none."""
-    import unicodedata
-
-    return sum(1 for ch in text if not unicodedata.combining(ch))
-
-
 def _value(x: object, digits: int, full: bool, indent: int) -> str:
     from .explain import _array_num
 
@@ -320,7 +313,7 @@ def array_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> st
         lines.append(f"Forward pass {p['pass']} of {p['passes']}: start with {', '.join(start)}:")
         for n in p["nodes"]:
             head = f"  {dot(n['node'])} = "
-            pad = " " * (_width(head) - 2)
+            pad = " " * (columns(head) - 2)
             lines.append(f"{head}{n['rule']}  ({n['shapes']})" + (f"   {n['note']}" if n["note"] else ""))
             if "active" in n:
                 zero = ", ".join(f"{dot(z)}" for z in n["zero"])

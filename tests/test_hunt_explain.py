@@ -1,0 +1,136 @@
+"""Bug hunt on the explanations: what they print must agree with the engine and line up.
+
+Each test reads an explanation back: the products ``upstream · local`` of `gradcli diff
+--steps` are evaluated as written (by gradcli's own parser) and compared with the term
+they are said to equal; the continuation rows of arrays and steps must start in the column
+their first row sets, counted in terminal columns (a name's adjoint bar takes none, a
+Chinese character two).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+import pytest
+
+from clitools import run_cli
+
+
+def _cols(text: str) -> int:
+    """Terminal columns of `text` (the test's own count: combining marks 0, wide characters 2)."""
+    return sum(0 if unicodedata.combining(ch) else (2 if unicodedata.east_asian_width(ch) in "WF" else 1)
+               for ch in text)
+
+
+# ---- continuation rows line up, in terminal columns --------------------------------------------
+def _matrix_blocks_line_up(text: str) -> int:
+    """Every matrix written over several lines (``[[a, b],`` then ``[c, d]]``) has each row's
+    ``[`` under the first row's inner ``[``; returns how many matrices were checked."""
+    lines = text.splitlines()
+    checked = 0
+    for i, line in enumerate(lines):
+        k = line.find("[[")
+        if k == -1 or not line.endswith("],"):
+            continue
+        column = _cols(line[:k]) + 1
+        j = i + 1
+        while j < len(lines):
+            row = lines[j]
+            assert len(row) - len(row.lstrip(" ")) == column and row.lstrip(" ")[0] == "[", (line, row)
+            if not row.endswith("],"):
+                break
+            j += 1
+        checked += 1
+    return checked
+
+
+ARRAY_CASES = [
+    (["sum(inv(N))", "N=[[0.5,-1],[2,0.25]]"], 2),
+    (["s = dot(u, sigmoid(W@x + b))", "W=[[0.1,0.2],[-0.3,0.4],[0.5,-0.6]]", "x=[1,2]", "b=[0,0.1,-0.1]",
+      "u=[0.3,-0.2,0.5]"], 2),
+    (["变量 = W@x; z = sum(变量*变量)", "W=[[1,2],[3,4]]", "x=[1,2]"], 2),
+    (["θ = M*2; s = sum(θ@M)", "M=[[1,2],[3,4]]"], 2),
+]
+
+
+@pytest.mark.parametrize("argv, at_least", ARRAY_CASES, ids=[a[0] for a, _ in ARRAY_CASES])
+def test_matrix_rows_line_up_in_steps_and_paths(argv, at_least):
+    """Before the fix the Gradient block's rows sat one column right of their matrix: its
+    head ``∂s/∂W = W̄ = `` was measured in characters, the bar being one."""
+    result = run_cli(["eval", *argv, "--steps", "--paths", "--no-nodes"], columns=200)
+    assert result.exit_code == 0, result.stderr
+    gradient = result.stdout[result.stdout.index("\nGradient:\n"):]
+    assert _matrix_blocks_line_up(gradient) >= 1
+    assert _matrix_blocks_line_up(result.stdout) >= at_least
+
+
+def test_forward_array_steps_line_up_with_a_wide_name():
+    result = run_cli(["eval", "变量 = M@N; z = sum(变量)", "M=[[1,2],[3,4]]", "N=[[0.5,-1],[2,0.25]]",
+                      "--steps", "--mode", "forward", "--seed", "M[0,1]", "--no-nodes"], columns=200)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    head = next(line for line in lines if line.startswith("  变量̇ = "))
+    rows = lines[lines.index(head) + 1:lines.index(head) + 3]
+    assert all(row.index("=") == _cols("  变量̇ ") for row in rows), (head, rows)
+    assert _matrix_blocks_line_up(result.stdout) >= 1
+
+
+def _contribution_columns(text: str) -> list[int]:
+    """The column where each contribution (``x̄ += …``) of the backward steps starts."""
+    found = []
+    for line in text.splitlines():
+        if "+=" not in line:
+            continue
+        step = re.match(r" *\d+\. .*?   (?=\S)", line)
+        found.append(_cols(step.group(0)) if step else len(line) - len(line.lstrip(" ")))
+    return found
+
+
+@pytest.mark.parametrize("argv", [
+    ["变量 = x*y; z = 变量*x", "x=2", "y=3"],
+    ["变量 = x*y; zz = 变量*x + y", "x=2", "y=3"],
+    ["变量 = W@x; z = sum(变量*变量)", "W=[[1,2],[3,4]]", "x=[1,2]"],
+    ["ǎ = x*y; b = ǎ*ǎ + x", "x=1", "y=2"],
+], ids=["scalar", "scalar-longer", "arrays", "precomposed"])
+def test_steps_contributions_start_in_one_column(argv):
+    """Before the fix a step whose line held a wide character (变量) put its own and the
+    next contributions two columns off the others'."""
+    result = run_cli(["eval", *argv, "--steps", "--no-nodes"], columns=200)
+    assert result.exit_code == 0, result.stderr
+    starts = _contribution_columns(result.stdout)
+    assert len(starts) >= 3 and len(set(starts)) == 1, (starts, result.stdout)
+
+
+# ---- the numbers still agree with the engine -------------------------------------------------
+def test_the_layer_gradient_block_is_the_engine_gradient():
+    """The lecture's sigmoid layer: δ = u∘σ'(z), ∂s/∂W = δxᵀ, ∂s/∂x = Wᵀδ, written with NumPy."""
+    W = np.array([[0.1, 0.2], [-0.3, 0.4], [0.5, -0.6]])
+    x, b, u = np.array([1.0, 2.0]), np.array([0.0, 0.1, -0.1]), np.array([0.3, -0.2, 0.5])
+    h = 1 / (1 + np.exp(-(W @ x + b)))
+    delta = u * h * (1 - h)
+    result = run_cli(["eval", "z = W@x + b; h = sigmoid(z); s = dot(u, h)", f"W={W.tolist()}", f"x={x.tolist()}",
+                      f"b={b.tolist()}", f"u={u.tolist()}", "--steps", "--no-nodes"], columns=200)
+    assert result.exit_code == 0, result.stderr
+    block = result.stdout[result.stdout.index("\nGradient:\n") + len("\nGradient:\n"):]
+    shown: dict[str, str] = {}
+    name = ""
+    for line in block.splitlines():
+        match = re.match(r"  ∂s/∂(\w+) = \S+ = (.*)$", line)
+        if match:
+            name, text = match.groups()
+            shown[name] = text
+        else:
+            shown[name] += line.strip()
+    expected = {"W": np.outer(delta, x), "x": W.T @ delta, "b": delta, "u": h}
+    assert set(shown) == set(expected)
+    for key, value in expected.items():
+        assert np.allclose(np.array(_read_array(shown[key])), value, rtol=1e-5, atol=1e-7), key
+
+
+def _read_array(text: str) -> list:
+    """A printed array (``[[1, 2], [3, 4]]``) as nested lists, read as JSON."""
+    import json
+
+    return json.loads(text)
