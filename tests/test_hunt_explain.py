@@ -15,6 +15,7 @@ import unicodedata
 import numpy as np
 import pytest
 
+import gradcli
 from clitools import run_cli
 
 
@@ -22,6 +23,43 @@ def _cols(text: str) -> int:
     """Terminal columns of `text` (the test's own count: combining marks 0, wide characters 2)."""
     return sum(0 if unicodedata.combining(ch) else (2 if unicodedata.east_asian_width(ch) in "WF" else 1)
                for ch in text)
+
+
+# ---- diff --steps: "upstream · local = term" reads as it is meant ----------------------------
+DIFF_PROGRAMS = [
+    ("c = x*y; a = c*x; b = sin(c); z = a + b", {"x": 0.7, "y": -1.3}),
+    ("c = x + y; a = c*c; z = a - c", {"x": 0.4, "y": 2.0}),
+    ("c = x - y; a = exp(c); b = a + c; z = b*x", {"x": 1.1, "y": 0.3}),
+    ("c = x*x + y; d = c*y - x; z = d*c", {"x": -0.6, "y": 1.7}),
+]
+#: ``x̄ += c̄ · ∂c/∂x = UPSTREAM · LOCAL = TERM``
+PRODUCT = re.compile(r"\+= \S+ · ∂\S+/∂\S+ = (.+?) · (.+) = (.+)$")
+
+
+@pytest.mark.parametrize("program, point", DIFF_PROGRAMS, ids=[p for p, _ in DIFF_PROGRAMS])
+def test_diff_steps_products_mean_what_they_say(program, point):
+    """Before the fix, an upstream sum was written bare: ``x + cos(c) · y`` for (x + cos(c))·y."""
+    result = run_cli(["diff", program, "--steps"])
+    assert result.exit_code == 0, result.stderr
+    bindings = [f"{k}={v}" for k, v in point.items()]
+    seen = 0
+    for line in result.stdout.splitlines():
+        match = PRODUCT.search(line)
+        if match is None:
+            continue
+        upstream, local, term = match.groups()
+        written = f"{program}; __w = {upstream}*{local}".replace(" · ", "*")
+        meant = f"{program}; __t = {term}"
+        got = gradcli.evaluate(written, **point).value
+        want = gradcli.evaluate(meant, **point).value
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-12), (line, bindings)
+        seen += 1
+    assert seen >= 3, result.stdout
+
+
+def test_diff_steps_bracket_an_upstream_sum():
+    text = run_cli(["diff", "c = x*y; z = c*x + sin(c)", "--steps"]).stdout
+    assert "x̄ += c̄ · ∂c/∂x = (x + cos(c)) · y = y*(x + cos(c))" in text
 
 
 # ---- continuation rows line up, in terminal columns --------------------------------------------

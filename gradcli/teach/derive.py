@@ -491,8 +491,8 @@ def steps_text(d: Derivation) -> str:
         head = f"{k:>3}. {label} = {definition}   "
         for j, c in enumerate(sent):
             prefix = head if j == 0 else " " * len(head)
-            local = _show(c.partial)
-            upstream = _show(d.in_labels[c.source])
+            local = _factor(_show(c.partial))
+            upstream = _factor(_show(d.in_labels[c.source]))
             lines.append(f"{prefix}{_bar(c.to)} += {_bar(c.source)} · ∂{c.source}/∂{c.to} = "
                          f"{upstream} · {local} = {_show(c.term)}")
             received.setdefault(c.to, []).append(_show(c.term))
@@ -513,6 +513,14 @@ def steps_text(d: Derivation) -> str:
     final = formulas(d)
     lines.append("Gradient: " + ", ".join(f"∂{out}/∂{name} = {f}" for name, f in final.items()))
     return "\n".join(lines)
+
+
+def _factor(text: str) -> str:
+    """`text` as a factor of ``upstream · local``: a sum in parentheses (``(x + cos(c)) · y``,
+    not ``x + cos(c) · y``, which reads as another formula)."""
+    from .explain import _top_level_sum
+
+    return f"({text})" if _top_level_sum(text) else text
 
 
 def _bare(text: str) -> str:
