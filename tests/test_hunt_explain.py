@@ -172,3 +172,60 @@ def _read_array(text: str) -> list:
     import json
 
     return json.loads(text)
+
+
+# ---- --digits reaches the array elements of the explanations, as it does the tables' -------
+def _arrays_after(text: str, marker: str) -> list[list]:
+    """Every array printed on a line after `marker` (``= [..]``, rows joined), as nested lists."""
+    import json
+
+    found, pending = [], ""
+    for line in text[text.index(marker):].splitlines():
+        part = pending + line.strip() if pending else line[line.find("= [") + 2:] if "= [" in line else ""
+        if not part:
+            continue
+        if part.count("[") == part.count("]"):
+            found.append(json.loads(part))
+            pending = ""
+        else:
+            pending = part
+    return found
+
+
+@pytest.mark.parametrize("extra, marker", [
+    (["--steps"], "\nGradient:\n"),
+    (["--paths"], "The chain rule"),
+], ids=["steps", "paths"])
+def test_digits_reach_the_array_elements_of_explanations(extra, marker):
+    """Before the fix the array elements of --steps and --paths had at most 6 significant
+    digits whatever --digits said (the tables had them all): with 17 they are the engine's
+    (to 1e-13: 6 digits are 1e-6 off)."""
+    import json
+
+    argv = ["eval", "sum(inv(N))", "N=[[0.3,-1.1],[2.7,0.25]]"]
+    engine = np.array(json.loads(run_cli([*argv, "--json"]).stdout)["gradient"]["N"])
+    result = run_cli([*argv, *extra, "--no-nodes", "--digits", "17"], columns=200)
+    assert result.exit_code == 0, result.stderr
+    shown = _arrays_after(result.stdout, marker)
+    # the paths multiply Jacobians: the engine's numbers up to rounding, not bit for bit
+    assert shown and np.allclose(np.array(shown[-1]), engine, rtol=1e-13, atol=0), (shown, engine)
+
+
+def test_digits_reach_the_tangent_matrices_of_forward_steps():
+    """Forward mode through inv: pass (i, j) has the tangent −N⁻¹ Eᵢⱼ N⁻¹ (NumPy here)."""
+    N = np.array([[0.3, -1.1], [2.7, 0.25]])
+    inverse = np.linalg.inv(N)
+    result = run_cli(["eval", "a = inv(N); s = sum(a)", f"N={N.tolist()}", "--steps", "--mode", "forward",
+                      "--seed", "N[1,0]", "--no-nodes", "--digits", "17"], columns=200)
+    assert result.exit_code == 0, result.stderr
+    unit = np.zeros((2, 2))
+    unit[1, 0] = 1
+    tangent = np.array(_arrays_after(result.stdout, "Forward pass")[-1])
+    assert tangent.shape == (2, 2)
+    assert np.allclose(tangent, -inverse @ unit @ inverse, rtol=1e-14, atol=0), tangent
+    assert not np.allclose(tangent, np.round(tangent, 5), rtol=1e-9, atol=0)  # not cut to 6 digits
+
+
+def test_default_digits_of_array_elements_stay_six():
+    result = run_cli(["eval", "sum(inv(N))", "N=[[0.3,-1.1],[2.7,0.25]]", "--steps", "--no-nodes"], columns=200)
+    assert "∂b/∂N = N̄ = [[0.356718, -0.634166]," in result.stdout, result.stdout

@@ -610,13 +610,13 @@ class Hanging:
 def _steps_view(ev: Evaluation, style: Style) -> RenderableType:
     from ..teach.explain import steps_text
 
-    return Hanging(steps_text(ev, style.digits, style.full))
+    return Hanging(steps_text(ev, style.digits, style.full, style.array_digits))
 
 
 def _paths_view(ev: Evaluation, style: Style) -> RenderableType:
     from ..teach.explain import paths_text
 
-    return Hanging(paths_text(ev, style.digits, style.full))
+    return Hanging(paths_text(ev, style.digits, style.full, style.array_digits))
 
 
 def _edges_view(ev: Evaluation, style: Style, jacobians: bool = False) -> RenderableType:
@@ -714,14 +714,15 @@ EXPLAINED_VIEWS = {
     "steps": lambda ev, explained, style: _steps_view(ev, style),
     "paths": lambda ev, explained, style: _paths_view(ev, style),
     "edges": lambda ev, explained, style: _edges_view(ev, style, explained.jacobians),
-    "forward_steps": lambda ev, explained, style: Hanging(_forward_steps_text(ev, style.digits, style.full)),
+    "forward_steps": lambda ev, explained, style: Hanging(_forward_steps_text(ev, style.digits, style.full,
+                                                                              style.array_digits)),
 }
 
 
-def _forward_steps_text(ev: Evaluation, digits: int, full: bool = False) -> str:
+def _forward_steps_text(ev: Evaluation, digits: int, full: bool = False, array_digits: Optional[int] = None) -> str:
     from ..teach.forward import forward_steps_text
 
-    return forward_steps_text(ev, digits, full)
+    return forward_steps_text(ev, digits, full, array_digits)
 
 
 def functions_table(rows: list[dict], style: Style) -> RenderableType:

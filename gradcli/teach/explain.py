@@ -109,13 +109,14 @@ def error_signals(ev: Evaluation) -> set[int]:
     return found
 
 
-def _array_num(x: object, digits: int, full: bool, indent: int = 0) -> str:
-    """An array, compact (first and last elements) unless `full`; a matrix one row a line."""
+def _array_num(x: object, digits: int, full: bool, indent: int = 0, array_digits: Optional[int] = None) -> str:
+    """An array, compact (first and last elements) unless `full`; a matrix one row a line.
+    Its elements get `array_digits` significant digits (by default `digits`, at most 6)."""
     from ..core.fmt import array
 
     if getattr(x, "shape", ()) == ():
         return _num(float(x), digits)  # type: ignore[arg-type]
-    text = array(x, min(digits, 6), full=full)
+    text = array(x, min(digits, 6) if array_digits is None else array_digits, full=full)
     if len(getattr(x, "shape", ())) == 2:
         text = text.replace("], [", "],\n" + " " * (indent + 1) + "[")
     return text
@@ -193,7 +194,7 @@ def _batchnorm_notes(ev: Evaluation) -> list[dict]:
     return batchnorm_notes(ev)
 
 
-def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
+def steps_text(ev: Evaluation, digits: int = 10, full: bool = False, array_digits: Optional[int] = None) -> str:
     if not ev.adjoints:
         return "--steps needs a reverse-mode gradient (a scalar output, or --seed-output)."
     graph = ev.graph
@@ -206,7 +207,7 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
     if not fused and all(row[7] is None for row in rows):  # no array edge (no tensor rule)
         received = _scalar_steps_lines(ev, rows, digits, lines)
     else:
-        received = dict(_steps_lines(ev, list(map(as_edge, rows)), fused, digits, full, lines))
+        received = dict(_steps_lines(ev, list(map(as_edge, rows)), fused, digits, full, lines, array_digits))
     # a str is one contribution (the scalar writer's shortcut), a list several
     sums = [(name, parts) for name, parts in received.items() if not isinstance(parts, str) and len(parts) > 1]
     if sums:
@@ -231,7 +232,8 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
             else:
                 joined = " + ".join(p if not p.startswith("-") else f"({p})" for p in reversed(parts))
             head = f"     {_bar_of(name)} = {joined} = "
-            shown = num(total) if isinstance(total, float) else _array_num(total, digits, full, columns(head))
+            shown = num(total) if isinstance(total, float) else _array_num(total, digits, full, columns(head),
+                                                                           array_digits)
             lines.append(head + shown)
     for note in _batchnorm_notes(ev):  # CS231n's compact formula for the same adjoint
         lines.append(f"{note['call']}: batch normalisation's backward pass in one formula (CS231n), from the same "
@@ -239,7 +241,7 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
         lines.append(f"     {note['formula']}")
         lines.append(f"     {note['parameters']}")
         head = f"     the contribution to {_bar(note['x'])} = "
-        lines.append(head + _array_num(note["value"], digits, full, columns(head)))
+        lines.append(head + _array_num(note["value"], digits, full, columns(head), array_digits))
     if all(isinstance(g, float) for g in ev.gradient.values()):
         grads = ", ".join(f"∂{out}/∂{name} = {_bar(name)} = {_num(g, digits)}" for name, g in ev.gradient.items())
         lines.append(f"Gradient: {grads}")
@@ -247,12 +249,13 @@ def steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
         lines.append("Gradient:")
         for name, g in ev.gradient.items():
             head = f"  ∂{out}/∂{name} = {_bar(name)} = "
-            lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, columns(head))))
+            lines.append(head + (_num(g, digits) if isinstance(g, float)
+                                 else _array_num(g, digits, full, columns(head), array_digits)))
     return "\n".join(lines)
 
 
 def _steps_lines(ev: Evaluation, edges: list[Edge], fused: list["FusedLoss"], digits: int, full: bool,
-                 lines: list[str]) -> dict[str, list[str]]:
+                 lines: list[str], array_digits: Optional[int] = None) -> dict[str, list[str]]:
     """The numbered steps, appended to `lines`; each label's contributions, as written."""
     graph = ev.graph
     received: dict[str, list[str]] = {}
@@ -274,7 +277,7 @@ def _steps_lines(ev: Evaluation, edges: list[Edge], fused: list["FusedLoss"], di
             first_step[f.top] = k
         if f is not None and f.internal:
             head = f"{k:>3}. {pad_to(step['node'] + ' = ' + _fused_call(ev, f), width)}   "
-            lines += _fused_lines(ev, f, head, digits, full)
+            lines += _fused_lines(ev, f, head, digits, full, array_digits)
             received.setdefault(graph.label(f.logits), []).append(f"(step {k})")
             continue
         head = f"{k:>3}. {pad_to(step['node'] + ' = ' + step['expr'], width)}   "
@@ -289,7 +292,7 @@ def _steps_lines(ev: Evaluation, edges: list[Edge], fused: list["FusedLoss"], di
                     rule = f"{c['lhs']} += {c['rule']}"
                 lines.append(f"{prefix}{rule}  ({c['shapes']})" + (f"   {c['note']}" if c["note"] else ""))
                 pad = " " * (columns(head) + 3)
-                value = _array_num(c["product"], digits, full, len(pad) + 2)
+                value = _array_num(c["product"], digits, full, len(pad) + 2, array_digits)
                 tail = f"   δ: the error signal of the layer {c['to']}" if c.get("delta") else ""
                 lines.append(f"{pad}= {value}{tail}")
                 twice = sum(1 for d in step["contributions"] if d["to"] == c["to"]) > 1
@@ -315,7 +318,7 @@ def _steps_lines(ev: Evaluation, edges: list[Edge], fused: list["FusedLoss"], di
         f = by_last.get(step["id"])
         if f is not None:  # a softmax → cross-entropy the user wrote out: the fused step after it
             head = f"     steps {first_step.get(f.top, k)}–{k} together:   "
-            lines += _fused_lines(ev, f, head, digits, full)
+            lines += _fused_lines(ev, f, head, digits, full, array_digits)
     return received
 
 
@@ -385,7 +388,8 @@ def _fused_call(ev: Evaluation, f: FusedLoss) -> str:
     return f"cross_entropy({ev.graph.label(f.logits)}, {f.label})"
 
 
-def _fused_lines(ev: Evaluation, f: FusedLoss, head: str, digits: int, full: bool) -> list[str]:
+def _fused_lines(ev: Evaluation, f: FusedLoss, head: str, digits: int, full: bool,
+                 array_digits: Optional[int] = None) -> list[str]:
     """``z̄ += L̄ · (p − y)``: softmax with cross-entropy as one step (the lecture's result)."""
     graph = ev.graph
     z, top = graph.label(f.logits), graph.label(f.top)
@@ -394,7 +398,7 @@ def _fused_lines(ev: Evaluation, f: FusedLoss, head: str, digits: int, full: boo
     rule = (f"{_bar(z)} += {_bar(top)} · (p − y)   p = softmax({z}), y = one-hot of class {f.label}: "
             "softmax with cross-entropy, fused")
     pad = " " * (columns(head) + 3)
-    return [head + rule, f"{pad}= {_array_num(product, digits, full, len(pad) + 2)}"]
+    return [head + rule, f"{pad}= {_array_num(product, digits, full, len(pad) + 2, array_digits)}"]
 
 
 def steps_json(ev: Evaluation) -> list[dict]:
@@ -591,7 +595,8 @@ def _as_input(ev: Evaluation, name: str, value):
     return value
 
 
-def _chain_lines(ev: Evaluation, name: str, found: list[list[Edge]], digits: int, full: bool) -> list[str]:
+def _chain_lines(ev: Evaluation, name: str, found: list[list[Edge]], digits: int, full: bool,
+                 array_digits: Optional[int] = None) -> list[str]:
     from .edges import Edge  # noqa: F401
     from ..core.rules import shape_text
 
@@ -621,7 +626,7 @@ def _chain_lines(ev: Evaluation, name: str, found: list[list[Edge]], digits: int
             reread = ""
             if getattr(value, "ndim", 0) == 2 and c["shape"][0] == 1:
                 reread = f"   (the 1×{c['shape'][1]} row read in the shape of {name})"
-            text = _array_num(value, digits, full, len(pad) + 2)
+            text = _array_num(value, digits, full, len(pad) + 2, array_digits)
             lines.append(f"{pad}= {text}" + (reread if "\n" not in text else "") )
             if reread and "\n" in text:
                 lines.append(f"{pad} {reread.strip()}")
@@ -629,7 +634,8 @@ def _chain_lines(ev: Evaluation, name: str, found: list[list[Edge]], digits: int
     if len(found) > 1:
         head = f"  ∂{out}/∂{name} = the sum of these {len(found)} paths = "
         lines.insert(0, f"  ∂{out}/∂{name}: {len(found)} paths")
-        lines.append(head + (_num(g, digits) if isinstance(g, float) else _array_num(g, digits, full, columns(head))))
+        lines.append(head + (_num(g, digits) if isinstance(g, float)
+                             else _array_num(g, digits, full, columns(head), array_digits)))
     return lines
 
 
@@ -675,7 +681,7 @@ def _simplified(factors: list[str], shapes: list[tuple]) -> Optional[str]:
     return None if text == original else text
 
 
-def paths_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
+def paths_text(ev: Evaluation, digits: int = 10, full: bool = False, array_digits: Optional[int] = None) -> str:
     out = ev.output_name
     lines = ["The chain rule as a sum over paths (each path: the product of its local derivatives):"]
     outgoing = _outgoing(ev)
@@ -699,7 +705,7 @@ def paths_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
                          f"write out (the limit is {MAX_PATH_EDGES} edges); their sum is {_num(g, digits)}")
             continue
         if any(e.tensor is not None for p in found for e in p):
-            lines += _chain_lines(ev, name, found, digits, full)
+            lines += _chain_lines(ev, name, found, digits, full, array_digits)
             continue
         symbolic, numeric, values = [], [], []
         for p in found:

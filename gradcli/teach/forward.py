@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import weakref
 from operator import itemgetter
+from typing import Optional
 
 from ..core.errors import UsageError
 from ..core.fmt import number, number_formatter
@@ -93,7 +94,8 @@ def _build_forward_steps(ev: Evaluation) -> list[dict]:
     return passes
 
 
-def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
+def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False,
+                       array_digits: Optional[int] = None) -> str:
     """The tangent sweeps as text, one line per node (array programs: see `array_steps_text`).
 
     Written straight from the edges (as tuples, `edge_rows`) and the engine's tangents, as
@@ -102,7 +104,7 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> 
     the node is an argument; a partial's factor once per distinct text; a node of one argument
     (most of a chain) in one f-string, without the sums' pieces."""
     if has_arrays(ev):
-        return array_steps_text(ev, digits, full)
+        return array_steps_text(ev, digits, full, array_digits)
     _check_scalar(ev)
     graph = ev.graph
     out = graph.label(graph.output)

@@ -287,13 +287,13 @@ def array_steps(ev: Evaluation) -> list[dict]:
     return passes
 
 
-def _value(x: object, digits: int, full: bool, indent: int) -> str:
+def _value(x: object, digits: int, full: bool, indent: int, array_digits: Optional[int] = None) -> str:
     from .explain import _array_num
 
-    return _array_num(x, digits, full, indent)
+    return _array_num(x, digits, full, indent, array_digits)
 
 
-def array_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> str:
+def array_steps_text(ev: Evaluation, digits: int = 10, full: bool = False, array_digits: Optional[int] = None) -> str:
     out = ev.output_name
     every = seeds(ev)
     data = array_steps(ev)
@@ -318,8 +318,9 @@ def array_steps_text(ev: Evaluation, digits: int = 10, full: bool = False) -> st
             if "active" in n:
                 zero = ", ".join(f"{dot(z)}" for z in n["zero"])
                 lines.append(f"{pad}= {n['active']}   ({zero} = 0 in this pass)")
-            lines.append(f"{pad}= {_value(n['tangent'], digits, full, len(pad) + 2)}")
-        lines.append(f"  so ∂{out}/∂{p['seed']} = {dot(out)} = {_value(p['derivative'], digits, full, 0)}")
+            lines.append(f"{pad}= {_value(n['tangent'], digits, full, len(pad) + 2, array_digits)}")
+        lines.append(f"  so ∂{out}/∂{p['seed']} = {dot(out)} = "
+                     f"{_value(p['derivative'], digits, full, 0, array_digits)}")
     if ev.seed_index is None and len(every) > len(data):
         name, index = every[len(data)]
         lines.append(f"({len(every) - len(data)} more passes not shown; --seed NAME[i,j] shows one, "
