@@ -229,3 +229,24 @@ def test_digits_reach_the_tangent_matrices_of_forward_steps():
 def test_default_digits_of_array_elements_stay_six():
     result = run_cli(["eval", "sum(inv(N))", "N=[[0.3,-1.1],[2.7,0.25]]", "--steps", "--no-nodes"], columns=200)
     assert "∂b/∂N = N̄ = [[0.356718, -0.634166]," in result.stdout, result.stdout
+
+
+def test_digits_reach_the_local_jacobians():
+    """--jacobians wrote 4 significant digits whatever --digits said (the tables' array
+    elements follow it).  ∂(N⁻¹)ᵢⱼ/∂Nₖₗ = −(N⁻¹)ᵢₖ (N⁻¹)ₗⱼ, rows and columns row-major (NumPy here)."""
+    N = np.array([[0.3, -1.1], [2.7, 0.25]])
+    inverse = np.linalg.inv(N)
+    expected = -np.einsum("ik,lj->ijkl", inverse, inverse).reshape(4, 4)
+    result = run_cli(["eval", "a = inv(N); s = sum(a)", f"N={N.tolist()}", "--jacobians", "--no-nodes",
+                      "--digits", "17"], columns=200)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith("∂a/∂N = "))
+    shown = np.array([[float(v) for v in line.strip(" []").split()] for line in lines[start + 1:start + 5]])
+    assert np.allclose(shown, expected, rtol=1e-14, atol=0), shown
+
+
+def test_local_jacobians_keep_four_digits_by_default():
+    result = run_cli(["eval", "a = inv(N); s = sum(a)", "N=[[0.3,-1.1],[2.7,0.25]]", "--jacobians", "--no-nodes"],
+                     columns=200)
+    assert "  [-0.006741    0.0728  -0.02966    0.3203]" in result.stdout, result.stdout

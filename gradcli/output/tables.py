@@ -154,6 +154,8 @@ class Style:
         #: significant digits of numbers, and of array elements (fewer by default, all when asked)
         self.digits = 10 if digits is None else digits
         self.array_digits = 6 if digits is None else digits
+        #: digits of a local Jacobian's entries (4 by default: a matrix of them stays narrow)
+        self.jacobian_digits = 4 if digits is None else digits
         #: show whole arrays instead of their first and last elements
         self.full = full
 
@@ -697,7 +699,7 @@ def jacobians_view(ev: Evaluation, edges: list, style: Style) -> RenderableType:
                          f"{JACOBIAN_LIMIT}: not printed (--full prints it)\n", style="dim")
             continue
         j = local_jacobian(ev, e)
-        cells = [[number(float(v), min(style.digits, 4)) for v in row] for row in j]
+        cells = [[number(float(v), style.jacobian_digits) for v in row] for row in j]
         width = max((len(c) for row in cells for c in row), default=1)
         lines.append(f"{title}   ({shape_text(t.jacobian_shape)}, {t.structure})\n", style="bold")
         for row in cells:
