@@ -321,7 +321,7 @@ class Result:
         from .teach.explain import steps_text
 
         digits = _count(digits, "digits", 1, 17)
-        return page(self._ev, digits, steps_text(self._ev, digits) if self._ev.adjoints else None)
+        return page(self._ev, digits, steps_text(self._ev, digits, array_digits=digits) if self._ev.adjoints else None)
 
     def show(self, height: int = 720) -> None:
         """Display the interactive page inline in a notebook (needs IPython).

@@ -250,3 +250,18 @@ def test_local_jacobians_keep_four_digits_by_default():
     result = run_cli(["eval", "a = inv(N); s = sum(a)", "N=[[0.3,-1.1],[2.7,0.25]]", "--jacobians", "--no-nodes"],
                      columns=200)
     assert "  [-0.006741    0.0728  -0.02966    0.3203]" in result.stdout, result.stdout
+
+
+def test_graph_html_steps_follow_digits_for_arrays():
+    """The page's written-out backward pass cut array elements to 6 digits under --digits 10,
+    while its table cells had 10; now both have 10 (the default stays 6)."""
+    argv = ["graph", "sum(inv(N))", "N=[[0.3,-1.1],[2.7,0.25]]", "--format", "html", "-o", "-"]
+    ten = run_cli([*argv, "--digits", "10"]).stdout
+    assert "∂b/∂N = N̄ = [[0.3567181926, -0.6341656758]," in _page_steps(ten)
+    assert "∂b/∂N = N̄ = [[0.356718, -0.634166]," in _page_steps(run_cli(argv).stdout)
+
+
+def _page_steps(page: str) -> str:
+    """The page's backward sweep as text (its --steps block)."""
+    start = page.index("<pre>Backward pass, in reverse evaluation order")
+    return page[start:page.index("</pre>", start)]

@@ -46,7 +46,7 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
         from ..teach.explain import steps_text
 
         shown = 6 if digits is None else digits
-        picture: Union[str, bytes] = page(ev, shown, steps_text(ev, shown) if ev.adjoints else None)
+        picture: Union[str, bytes] = page(ev, shown, steps_text(ev, shown, array_digits=digits) if ev.adjoints else None)
     else:
         picture = render(ev, fmt, digits)
     if isinstance(picture, str) and not picture.endswith("\n"):
