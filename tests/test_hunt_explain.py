@@ -265,3 +265,22 @@ def _page_steps(page: str) -> str:
     """The page's backward sweep as text (its --steps block)."""
     start = page.index("<pre>Backward pass, in reverse evaluation order")
     return page[start:page.index("</pre>", start)]
+
+
+@pytest.mark.parametrize("argv", [
+    ["diff", "变量 = x*y; z = 变量*x + sin(变量)", "--steps"],
+    ["diff", "变量 = W@x; z = sum(变量*变量)", "--shape", "W=2x2", "--shape", "x=2", "--steps"],
+], ids=["scalars", "arrays"])
+def test_diff_steps_second_contributions_sit_under_the_first(argv):
+    """A step's second contribution started two columns left of its first when the step's
+    head held a wide character (its indent was counted in characters)."""
+    result = run_cli(argv, columns=200)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    pairs = 0
+    for first, second in zip(lines, lines[1:]):
+        step = re.match(r" *\d+\. .*?   (?=\S)", first)
+        if step and "+=" in first and "+=" in second and not re.match(r" *\d+\.", second):
+            assert len(second) - len(second.lstrip(" ")) == _cols(step.group(0)), (first, second)
+            pairs += 1
+    assert pairs >= 2, result.stdout

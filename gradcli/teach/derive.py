@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from ..backends.sympy import exact_constant, exact_rational, sympy_backend
 from ..core.errors import GradcliError, MathError, UsageError
+from ..core.fmt import columns
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import OPS
 from .edges import _bar
@@ -490,7 +491,7 @@ def steps_text(d: Derivation) -> str:
     for k, (label, definition, sent) in enumerate(d.steps, 1):
         head = f"{k:>3}. {label} = {definition}   "
         for j, c in enumerate(sent):
-            prefix = head if j == 0 else " " * len(head)
+            prefix = head if j == 0 else " " * columns(head)
             local = _factor(_show(c.partial))
             upstream = _factor(_show(d.in_labels[c.source]))
             lines.append(f"{prefix}{_bar(c.to)} += {_bar(c.source)} · ∂{c.source}/∂{c.to} = "

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..core.errors import UsageError
-from ..core.fmt import tex_bar
+from ..core.fmt import columns, tex_bar
 from ..core.formula import ATOM, POW, PROD, SUM
 from ..core.formula.sweep import Derived as F
 from ..core.formula.sweep import add, call, matmul, mul, name, neg, num, sub, transpose
@@ -673,10 +673,10 @@ def steps_text(d: ArrayDerivation) -> list[str]:
     for k, step in enumerate(d.steps, 1):
         head = f"{k:>3}. {step.label} = {step.definition}   "
         for j, (to, how, term) in enumerate(step.sent):
-            prefix = head if j == 0 else " " * len(head)
+            prefix = head if j == 0 else " " * columns(head)
             lines.append(f"{prefix}{d.adjoint_names[to]} += {how} = {term.text()}")
         if step.note:
-            lines.append(" " * len(head) + f"(note: {step.note})")
+            lines.append(" " * columns(head) + f"(note: {step.note})")
     return lines
 
 
