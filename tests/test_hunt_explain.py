@@ -284,3 +284,14 @@ def test_diff_steps_second_contributions_sit_under_the_first(argv):
             assert len(second) - len(second.lstrip(" ")) == _cols(step.group(0)), (first, second)
             pairs += 1
     assert pairs >= 2, result.stdout
+
+
+def test_forward_steps_equals_line_up_with_a_wide_name():
+    """Forward --steps pads each dotted label to the widest; 变量 was counted as 2 columns, not 4."""
+    result = run_cli(["eval", "变量 = x*y; z = 变量*x + y", "x=2", "y=3", "--steps", "--mode", "forward",
+                      "--no-nodes"], columns=200)
+    assert result.exit_code == 0, result.stderr
+    block = result.stdout[result.stdout.index("Forward pass 1 of 2"):result.stdout.index("  so ∂z/∂x")]
+    rows = [line for line in block.splitlines() if line.startswith("  ")]
+    assert len(rows) == 3
+    assert len({_cols(row[:row.index(" = ")]) for row in rows}) == 1, rows

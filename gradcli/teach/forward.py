@@ -21,7 +21,7 @@ from operator import itemgetter
 from typing import Optional
 
 from ..core.errors import UsageError
-from ..core.fmt import number, number_formatter
+from ..core.fmt import columns, number, number_formatter, pad_to
 from ..core.graph import CONST, INPUT
 from ..run.evaluate import Evaluation
 from .edges import edge_partials, edge_rows, is_number
@@ -110,7 +110,7 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False,
     out = graph.label(graph.output)
     num = number_formatter(digits)
     edges = edge_rows(ev)
-    width = max(map(len, map(_TARGET_LABEL, edges)), default=1)
+    width = max(map(columns, map(_TARGET_LABEL, edges)), default=1)  # terminal columns (变量 takes 4)
     values = list(map(num, map(_VALUE, edges)))  # each partial as a number, for every pass
     after = list(map(_TARGET, edges))  # the next edge's node: where a node's terms end
     after.append(-1)
@@ -118,6 +118,7 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False,
     inputs = list(dict.fromkeys(ev.inputs))
     passes = list(ev.tangents.items())
     dotted: list = [None] * len(graph.ops)  # node id -> its dotted label, once written
+    padded: list = [None] * len(graph.ops)  # node id -> its dotted label padded to `width` columns
     factors: dict[str, str] = {}  # a partial's text -> it as a factor (`_factor`)
     dots = _DOTTED
     lines: list[str] = []
@@ -142,11 +143,13 @@ def forward_steps_text(ev: Evaluation, digits: int = 10, full: bool = False,
                     known = factors[partial] = _factor(partial)
                 f = known
             if not summing:
-                d = dotted[target]
-                if d is None:  # `_dot` written out for an ASCII label whose last character's dot is known
-                    last = dots.get(node[-1:]) if node.isascii() else None
-                    d = dotted[target] = node[:-1] + last if last is not None else _dot(node)
-                d = d.ljust(width)  # as a "<width" format pads it, without making the spec each time
+                d = padded[target]
+                if d is None:
+                    d = dotted[target]
+                    if d is None:  # `_dot` written out for an ASCII label whose last character's dot is known
+                        last = dots.get(node[-1:]) if node.isascii() else None
+                        d = dotted[target] = node[:-1] + last if last is not None else _dot(node)
+                    d = padded[target] = pad_to(d, width)
                 if next_target != target:  # one argument (a chain's commonest node)
                     if f == v:
                         append(f"  {d} = ∂{node}/∂{source} · {ds} = {v} · {t} = {shown[target]}")
