@@ -344,11 +344,12 @@ def _scalar_steps_lines(ev: Evaluation, edges: list[tuple], digits: int,
         hi = lo
     definition = graph.definition
     heads = [f"{edges[lo][3]} = {definition(edges[lo][1])}" for lo, _ in runs]  # target label = its definition
-    width = min(max(map(columns, heads), default=0), 40)
+    spans = list(map(columns, heads))  # terminal columns (变量 takes 4, a bar none)
+    width = min(max(spans, default=0), 40)
     received: dict[str, "str | list[str]"] = {}
     get = received.get
-    for k, ((lo, hi), text) in enumerate(zip(runs, heads), 1):
-        head = prefix = f"{k:>3}. {pad_to(text, width)}   "  # padded to `width` terminal columns
+    for k, ((lo, hi), text, span) in enumerate(zip(runs, heads, spans), 1):
+        prefix = f"{k:>3}. {text}{' ' * (width - span)}   "  # padded to `width` terminal columns
         _, target, _, target_label, _, _, _, _ = edges[lo]
         upstream = adj[target]
         scaled = isinstance(upstream, float)
@@ -356,8 +357,8 @@ def _scalar_steps_lines(ev: Evaluation, edges: list[tuple], digits: int,
         upstream_text = None
         for j in range(lo, hi):
             _, _, to, _, symbolic, value, _, _ = edges[j]
-            if j > lo:
-                prefix = " " * columns(head)
+            if j == lo + 1:  # the next contributions: under the first, in terminal columns
+                prefix = " " * (len(prefix) - len(text) + span)
             if value is None or not scaled:
                 append(f"{prefix}{bar(to)} += {up} ∘ ∂{target_label}/∂{to} = {up} ∘ ({symbolic})  (elementwise)")
                 shown = "…"
