@@ -1,0 +1,119 @@
+"""Bug hunt on input, output and the environment: program text, bindings, files, output
+paths, environment variables and broken streams, through every command and the API.
+
+The standards under test: bad input is one clear line and an exit code, never a traceback;
+exit 4 is a gradcli bug and nothing else; an output never overwrites an input and writes
+are atomic; user text (file names included) is shown escaped.
+
+Regressions found by this hunt are marked "regression:" with what was wrong.  Tests that
+need a real process (encodings, environment read at start-up, closed streams) run gradcli
+in a subprocess; the rest use click's CliRunner (`clitools.run_cli`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clitools import run_cli, usage_error
+
+PYTHON = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*argv: str, input=None, env=None):
+    return run_cli(list(argv), input=input, env=env)
+
+
+def process(*argv: str, env=None, stdin=None, stdout=subprocess.PIPE, timeout=120, input=None, cwd=None):
+    """gradcli in its own process (the console-script entry point, fast path included)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "GRADCLI_DEBUG", "NO_COLOR")}
+    full_env.update({"PYTHONPATH": str(ROOT)})
+    for key, value in (env or {}).items():
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = value
+    return subprocess.run([PYTHON, "-c", "from gradcli.cli.main import run; run()", *argv],
+                          env=full_env, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                          timeout=timeout, input=input, cwd=cwd)
+
+
+def assert_clean(result: subprocess.CompletedProcess, statuses=(0, 1, 2, 3, 141)) -> str:
+    """No traceback, no internal error, a documented status; the stderr text."""
+    err = result.stderr.decode("utf-8", "replace")
+    assert result.returncode in statuses, (result.returncode, err)
+    assert "Traceback" not in err and "internal error" not in err, err
+    return err
+
+
+# ---- outputs never overwrite inputs ----------------------------------------------------------------
+
+WRITERS = [
+    ("graph", ["--format", "text"]),
+    ("export", []),
+    ("plot", ["--format", "csv"]),
+]
+
+
+@pytest.mark.parametrize("command, extra", WRITERS)
+def test_out_through_a_symlink_written_as_a_folder_is_refused(tmp_path, command, extra):
+    """regression: ``-o link/``, where link is a symlink to the program file, replaced the
+    program: os.path.samefile failed on the trailing '/' (ENOTDIR), the fallback compared
+    the paths unresolved, and the atomic write's realpath then followed the link."""
+    program = tmp_path / "p.txt"
+    program.write_text("x*y\n", encoding="utf-8")
+    link = tmp_path / "link.txt"
+    link.symlink_to(program)
+    args = [command, "-f", str(program), "x=0:1" if command == "plot" else "x=1", "y=2", *extra]
+    usage_error(cli(*args, "-o", f"{link}/"), "same file as -f")
+    assert program.read_text(encoding="utf-8") == "x*y\n"
+
+
+@pytest.mark.parametrize("command, extra", WRITERS)
+def test_out_written_as_a_folder_is_refused(tmp_path, command, extra):
+    """regression: ``-o notes.txt/`` replaced notes.txt (and ``-o new.txt/`` created new.txt),
+    where a shell's ``> notes.txt/`` refuses: the name says a folder."""
+    other = tmp_path / "notes.txt"
+    other.write_text("keep\n", encoding="utf-8")
+    point = "x=0:1" if command == "plot" else "x=1"
+    for target in (other, tmp_path / "new.txt"):
+        usage_error(cli(command, "x*2", point, *extra, "-o", f"{target}/"), "not a folder")
+    assert other.read_text(encoding="utf-8") == "keep\n"
+    assert not (tmp_path / "new.txt").exists()
+
+
+def test_gradebook_through_a_symlink_written_as_a_folder_is_refused(tmp_path):
+    answers = tmp_path / "answers.csv"
+    answers.write_text("id,x\ns1,2\n", encoding="utf-8")
+    link = tmp_path / "link.csv"
+    link.symlink_to(answers)
+    usage_error(cli("check", "x^2", "x=1", "--answers", str(answers), "--out", f"{link}/"), "same file")
+    assert answers.read_text(encoding="utf-8") == "id,x\ns1,2\n"
+
+
+# ---- file names are shown escaped ------------------------------------------------------------------
+
+@pytest.mark.parametrize("command, extra", WRITERS)
+def test_wrote_message_shows_a_newline_in_the_file_name_escaped(tmp_path, command, extra):
+    """regression: "gradcli: wrote … to FILE" printed a newline in FILE as a line break (one
+    message split over two lines; error messages already escaped it)."""
+    target = tmp_path / "out\nx.txt"
+    result = cli(command, "x*2", "x=0:1" if command == "plot" else "x=1", *extra, "-o", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("\n") == 1 and "out\\nx.txt" in result.stderr
+    assert target.exists()
+
+
+def test_gradebook_summary_shows_a_newline_in_the_file_name_escaped(tmp_path):
+    answers = tmp_path / "answers.csv"
+    answers.write_text("id,x\ns1,2\n", encoding="utf-8")
+    target = tmp_path / "grades\nx.csv"
+    result = cli("check", "x^2", "x=1", "--answers", str(answers), "--out", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert "grades\\nx.csv" in result.stdout + result.stderr
+    assert target.exists()
