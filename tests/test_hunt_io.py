@@ -117,3 +117,39 @@ def test_gradebook_summary_shows_a_newline_in_the_file_name_escaped(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "grades\\nx.csv" in result.stdout + result.stderr
     assert target.exists()
+
+
+# ---- --vars files ----------------------------------------------------------------------------------
+
+def test_vars_file_with_a_name_given_twice_is_refused(tmp_path):
+    """regression: ``{"a": 1, "a": 2}`` silently took the last value, where ``a=1 a=2`` on the
+    command line is refused: two values for one name, and gradcli chose one."""
+    values = tmp_path / "v.json"
+    values.write_text('{"a": 1, "b": 2, "a": 5}', encoding="utf-8")
+    usage_error(cli("eval", "a+b", "--vars", str(values)), "'a' is given twice")
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('{"a": 1,', "not valid JSON"),
+    ("\ufeff{\"a\": 1, \"b\": 2}", None),  # a byte-order mark is skipped
+    ('[1, 2]', "JSON object"),
+    ('{"a": null, "b": 2}', "got null"),
+    ('{"a": true, "b": 2}', "got bool"),
+    ('{"a": {"x": 1}, "b": 2}', "got an object"),
+    ('{"a": NaN, "b": 2}', "NaN"),
+    ('{"a": 1e999, "b": 2}', "too large"),
+    ('{"a": [1, [2]], "b": 2}', "not a number"),
+    ('{"a": [], "b": 2}', "empty list"),
+    ('{"a b": 1, "a": 1, "b": 2}', "not a valid name"),
+    ('{"a": "__import__(\\"os\\")", "b": 2}', "strings are not supported"),
+    ('{"a": 1' + "0" * 5000 + ', "b": 2}', "not valid JSON"),
+    ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
+])
+def test_vars_files_of_every_kind_are_one_line(tmp_path, text, fragment):
+    values = tmp_path / "v.json"
+    values.write_text(text, encoding="utf-8")
+    result = cli("eval", "a+b", "--vars", str(values), "--json")
+    if fragment is None:
+        assert result.exit_code == 0, result.stderr
+    else:
+        usage_error(result, fragment)
