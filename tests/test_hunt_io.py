@@ -153,3 +153,42 @@ def test_vars_files_of_every_kind_are_one_line(tmp_path, text, fragment):
         assert result.exit_code == 0, result.stderr
     else:
         usage_error(result, fragment)
+
+
+# ---- the environment -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env, fragment", [
+    ({"_GRADCLI_COMPLETE": "junk"}, "expected bash_source"),
+    ({"_GRADCLI_COMPLETE": "bash_junk"}, "expected bash_source"),
+    ({"_GRADCLI_COMPLETE": "bash_complete", "COMP_WORDS": None, "COMP_CWORD": None}, "completion script"),
+    ({"_GRADCLI_COMPLETE": "zsh_complete", "COMP_WORDS": "gradcli ev", "COMP_CWORD": "x"}, "completion script"),
+    ({"_GRADCLI_COMPLETE": "fish_complete", "COMP_WORDS": "gradcli ev", "COMP_CWORD": None}, "completion script"),
+])
+def test_a_completion_request_set_by_hand_is_one_line(env, fragment):
+    """regression: ``_GRADCLI_COMPLETE=bash_complete`` without COMP_WORDS (the completion
+    script sets it) was click's KeyError, exit 4; an unknown instruction exited 1 silently."""
+    from clitools import invoke
+
+    result = invoke(["functions"], env=env, prog_name="gradcli")
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gradcli: error: _GRADCLI_COMPLETE=") and fragment in lines[0]
+
+
+def test_a_completion_request_from_the_script_still_completes():
+    from clitools import invoke
+
+    result = invoke([], env={"_GRADCLI_COMPLETE": "bash_complete", "COMP_WORDS": "gradcli ev", "COMP_CWORD": "1"},
+                    prog_name="gradcli")
+    assert result.exit_code == 0 and result.stdout.strip() == "plain,eval", result.stderr
+
+
+@pytest.mark.slow
+def test_an_unknown_matplotlib_backend_does_not_stop_a_picture(tmp_path):
+    """regression: ``MPLBACKEND=junk gradcli plot … -o p.png`` was exit 4 (matplotlib validates
+    the variable on import), though gradcli always draws with Agg."""
+    picture = tmp_path / "p.png"
+    result = process("plot", "x^2", "x=0:1", "-o", str(picture), env={"MPLBACKEND": "junk"})
+    assert_clean(result, statuses=(0,))
+    assert picture.read_bytes().startswith(b"\x89PNG")
