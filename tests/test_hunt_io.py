@@ -192,3 +192,59 @@ def test_an_unknown_matplotlib_backend_does_not_stop_a_picture(tmp_path):
     result = process("plot", "x^2", "x=0:1", "-o", str(picture), env={"MPLBACKEND": "junk"})
     assert_clean(result, statuses=(0,))
     assert picture.read_bytes().startswith(b"\x89PNG")
+
+
+# ---- standard streams the process was started without ----------------------------------------------
+
+def started_without(fd: int, *argv: str) -> subprocess.CompletedProcess:
+    """gradcli in a process started with descriptor `fd` closed (``gradcli … >&-``): Python
+    then sets that sys stream to None.  The other streams are piped (stdin: /dev/null)."""
+    streams = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    streams.pop(("stdin", "stdout", "stderr")[fd])
+    env = {k: v for k, v in os.environ.items() if k != "GRADCLI_DEBUG"}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([PYTHON, "-c", "from gradcli.cli.main import run; run()", *argv], env=env,
+                          preexec_fn=lambda: os.close(fd), timeout=120, **streams)
+
+
+@pytest.mark.parametrize("argv", [
+    ["eval", "x^2", "x=1", "--json"],  # the fast path
+    ["eval", "x^2", "x=1", "--check", "fd"],  # click and rich
+    ["graph", "x^2", "x=1"],
+    ["export", "x^2", "x=1"],
+    ["--help"],
+])
+def test_closed_stdout_is_one_line_and_not_exit_4(argv):
+    """regression: ``gradcli … >&-`` left sys.stdout None (Python's doing): an AttributeError,
+    exit 4.  Now as a write to a closed descriptor: "cannot write the output", exit 2."""
+    result = started_without(1, *argv)
+    err = assert_clean(result, statuses=(2,))
+    assert err.splitlines() == ["gradcli: error: cannot write the output: Bad file descriptor"]
+
+
+def test_closed_stdout_does_not_stop_a_command_that_writes_a_file(tmp_path):
+    target = tmp_path / "g.txt"
+    result = started_without(1, "graph", "x^2", "x=1", "-o", str(target))
+    assert_clean(result, statuses=(0,))
+    assert "x^2" in target.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("argv, status", [
+    (["eval", "x +* 1"], 2),  # the fast path: a parse error
+    (["eval", "log(x)", "x=-1", "--json"], 3),
+    (["graph", "x +* 1"], 2),  # click
+    (["eval", "x^2", "x=1", "--json"], 0),
+])
+def test_closed_stderr_keeps_the_exit_status(argv, status):
+    """regression: with stderr closed, the error message's write raised AttributeError inside
+    the failure handler: Python's exit 1 ("a check failed") for a parse error."""
+    result = started_without(2, *argv)
+    assert result.returncode == status
+
+
+@pytest.mark.parametrize("argv", [["eval", "-f", "-", "x=1"], ["eval", "x", "--points", "-"]])
+def test_closed_stdin_is_a_read_error(argv):
+    """regression: ``gradcli eval -f - <&-`` was exit 4 (sys.stdin None)."""
+    result = started_without(0, *argv)
+    err = assert_clean(result, statuses=(2,))
+    assert len(err.splitlines()) == 1 and "Bad file descriptor" in err
