@@ -248,3 +248,41 @@ def test_closed_stdin_is_a_read_error(argv):
     result = started_without(0, *argv)
     err = assert_clean(result, statuses=(2,))
     assert len(err.splitlines()) == 1 and "Bad file descriptor" in err
+
+
+# ---- parse errors: the source line and its caret ---------------------------------------------------
+
+def _rendered(source: str) -> list[str]:
+    from gradcli.core.errors import ParseError
+    from gradcli.language.parser import parse
+
+    with pytest.raises(ParseError) as info:
+        parse(source)
+    return info.value.render().splitlines()
+
+
+def test_a_crlf_line_is_shown_without_its_carriage_return():
+    """regression: every parse error in a file with Windows line ends showed the line with a
+    '?' at its end (the \\r, unprintable)."""
+    assert _rendered("x = a\r\ny = x +* 2\r\n")[1:] == ["  y = x +* 2", "         ^"]
+
+
+def test_a_combining_accent_is_named_and_the_caret_sits_under_its_letter():
+    """regression: ``e\\u0301`` (é typed as e + a combining accent, as macOS may write it) was
+    "unexpected character '́'", the accent drawn over the quote, and the caret one column
+    right of the letter."""
+    lines = _rendered("a = 1; e\u0301 + 2")
+    assert "U+0301" in lines[0] and "combining accent" in lines[0]
+    assert lines[2] == "  " + " " * 7 + "^"  # under the e, the 8th column
+
+
+def test_the_caret_counts_wide_characters_twice():  # held already: the wide-character case
+    assert _rendered("日本 = a; 日本 +* b")[2] == "  " + " " * 16 + "^"
+
+
+def test_parse_error_in_a_crlf_file_through_the_command_line(tmp_path):
+    program = tmp_path / "p.grad"
+    program.write_bytes(b"x = a\r\ny = x +* 2\r\n")
+    result = cli("eval", "-f", str(program), "a=1")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[1:] == ["  y = x +* 2", "         ^"]
