@@ -286,3 +286,27 @@ def test_parse_error_in_a_crlf_file_through_the_command_line(tmp_path):
     result = cli("eval", "-f", str(program), "a=1")
     assert result.exit_code == 2
     assert result.stderr.splitlines()[1:] == ["  y = x +* 2", "         ^"]
+
+
+# ---- user-sized programs through every command ------------------------------------------------------
+
+@pytest.mark.slow
+def test_export_of_a_long_sum_grows_linearly():
+    """regression: ``gradcli export`` of a 10^5-term sum took 72 s (a 10^5-term chain 2 s): each
+    backward line looked its term up in ``dnames.values()``, a linear scan.  Four times the
+    terms take about four times as long (quadratic: sixteen), both measured in this run."""
+    import time
+
+    def seconds(n: int) -> float:
+        program = "+".join(["x"] * n)
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            result = cli("export", program, "x=1")
+            best = min(best, time.perf_counter() - start)
+            assert result.exit_code == 0
+        return best
+
+    small, large = seconds(5_000), seconds(20_000)
+    print(f"[time] export of a sum: {small:.3f} s at 5000, {large:.3f} s at 20000: ratio {large / small:.1f}")
+    assert large / small < 10, (small, large)
