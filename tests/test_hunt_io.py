@@ -310,3 +310,19 @@ def test_export_of_a_long_sum_grows_linearly():
     small, large = seconds(5_000), seconds(20_000)
     print(f"[time] export of a sum: {small:.3f} s at 5000, {large:.3f} s at 20000: ratio {large / small:.1f}")
     assert large / small < 10, (small, large)
+
+
+def test_one_long_answer_does_not_stop_the_class_gradebook(tmp_path):
+    """regression: an answer over csv's 128 KiB field limit (a formula of 10^5 nested
+    brackets) stopped the whole gradebook with exit 2; the docs promise the gradebook is
+    written whatever the students' answers.  Now that row is graded, and the others."""
+    import csv
+
+    answers = tmp_path / "answers.csv"
+    answers.write_text("id,formula:x\ns1," + "(" * 100_000 + "2" + ")" * 100_000 + "\ns2,3\n", encoding="utf-8")
+    limit = csv.field_size_limit()
+    result = cli("check", "2*x", "x=1", "--answers", str(answers))
+    assert result.exit_code == 0, result.stderr
+    rows = [line.split(",", 1)[0] + "," + line.rsplit(",", 3)[1] for line in result.stdout.splitlines()[1:]]
+    assert rows == ["s1,right", "s2,wrong: differs from the derivative at the point"]
+    assert csv.field_size_limit() == limit  # the module's setting is put back
