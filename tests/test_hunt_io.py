@@ -326,3 +326,20 @@ def test_one_long_answer_does_not_stop_the_class_gradebook(tmp_path):
     rows = [line.split(",", 1)[0] + "," + line.rsplit(",", 3)[1] for line in result.stdout.splitlines()[1:]]
     assert rows == ["s1,right", "s2,wrong: differs from the derivative at the point"]
     assert csv.field_size_limit() == limit  # the module's setting is put back
+
+
+def test_out_onto_a_loop_of_symlinks_is_refused(tmp_path):
+    """regression: ``-o a`` where a -> b -> a replaced the link a with a regular file
+    (realpath gives a loop back unresolved); a shell's ``> a`` refuses it."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    usage_error(cli("graph", "x", "x=1", "--format", "text", "-o", str(a)), "loop of symbolic links")
+    assert a.is_symlink() and b.is_symlink()
+
+
+def test_out_through_a_dangling_symlink_creates_its_target(tmp_path):  # held: as a shell's > does
+    link = tmp_path / "link.txt"
+    link.symlink_to(tmp_path / "new.txt")
+    result = cli("graph", "x", "x=1", "--format", "text", "-o", str(link))
+    assert result.exit_code == 0 and link.is_symlink() and (tmp_path / "new.txt").read_text().startswith("program")

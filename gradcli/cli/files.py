@@ -88,6 +88,8 @@ def write_output(path: str, data: Union[str, bytes], option: str) -> None:
         _write_into(path, data, option)
         return
     target = os.path.realpath(path)  # a symlink is followed: its target is the file replaced
+    if os.path.islink(target):  # still a link: a loop (realpath gives up), which a shell's > refuses too
+        raise UsageError(f"{option} {path}: a loop of symbolic links")
     folder = os.path.dirname(target)
     tmp = None
     try:
