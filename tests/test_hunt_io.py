@@ -343,3 +343,43 @@ def test_out_through_a_dangling_symlink_creates_its_target(tmp_path):  # held: a
     link.symlink_to(tmp_path / "new.txt")
     result = cli("graph", "x", "x=1", "--format", "text", "-o", str(link))
     assert result.exit_code == 0 and link.is_symlink() and (tmp_path / "new.txt").read_text().startswith("program")
+
+
+# ---- what held: every command, odd bindings and environments: one line, a documented status ----------
+
+COMMANDS = {
+    "eval": ["eval", "(a+b)*(b+1)"],
+    "check": ["check", "(a+b)*(b+1)", "--expect", "a=3"],
+    "jacobian": ["jacobian", "(a+b)*(b+1)"],
+    "hessian": ["hessian", "(a+b)*(b+1)"],
+    "graph": ["graph", "(a+b)*(b+1)"],
+    "export": ["export", "(a+b)*(b+1)"],
+    "descend": ["descend", "(a+b)*(b+1)", "--updates", "2"],
+}
+BAD_BINDINGS = ["a=", "=3", "a=1e999", "a=nan", "a=0x10", "a=[1,2", "a=[[1,2],[3]]", "a=\udcff", "a=1 a=2"]
+
+
+@pytest.mark.parametrize("binding", BAD_BINDINGS)
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_bad_binding_is_one_line_with_exit_2(command, binding):
+    result = cli(*COMMANDS[command], "b=2", *binding.split(" "))
+    usage_error(result)
+
+
+@pytest.mark.parametrize("columns", ["0", "1", "-5", "abc", "1000000", ""])
+@pytest.mark.parametrize("command", ["eval", "check", "graph", "descend"])
+def test_odd_columns_never_fail(command, columns):
+    result = run_cli([*COMMANDS[command], "a=1", "b=2"], env={"COLUMNS": columns})
+    assert result.exit_code in (0, 1), result.stderr
+
+
+@pytest.mark.parametrize("env", [{"PYTHONIOENCODING": "ascii"}, {"PYTHONIOENCODING": "utf-16"},
+                                 {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}, {"HOME": None},
+                                 {"TERM": "dumb", "FORCE_COLOR": "1"}, {"GRADCLI_MAX_PROGRAM_BYTES": "nan"}])
+@pytest.mark.parametrize("argv", [["eval", "é*x # \udcff ∂", "é=1", "x=2", "--json"],  # the fast path
+                                  ["eval", "x +* é", "x=1"],
+                                  ["graph", "log(x)", "x=-1"],
+                                  ["check", "x^2", "x=1", "--expect", "x=3"]])
+def test_odd_environments_keep_one_line_and_the_status(argv, env):
+    result = process(*argv, env=env)
+    assert_clean(result)
