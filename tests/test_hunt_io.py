@@ -383,3 +383,20 @@ def test_odd_columns_never_fail(command, columns):
 def test_odd_environments_keep_one_line_and_the_status(argv, env):
     result = process(*argv, env=env)
     assert_clean(result)
+
+
+@pytest.mark.parametrize("depth", [33, 65, 20_000])
+def test_an_array_literal_nested_too_deep_is_one_line(depth):
+    """regression: ``x=[[[…2…]]]`` 65 levels deep was NumPy's IndexError (exit 4), and 10^5
+    levels built shape tuples of 10^10 entries (the process died); in a program as in a
+    binding.  Now at most 32 dimensions (NumPy 1's limit), a shape error naming the node."""
+    literal = "[" * depth + "2" + "]" * depth
+    usage_error(cli("eval", "x", f"x={literal}"), "at most 32 dimensions")
+    result = cli("eval", literal.replace("2", "x"), "x=1")
+    assert result.exit_code == 2 and result.stderr.startswith("gradcli: shape error:")
+    assert "at most 32 dimensions" in result.stderr
+
+
+def test_an_array_literal_32_deep_still_evaluates():
+    result = cli("eval", "sum(" + "[" * 32 + "x" + "]" * 32 + ")", "x=2", "--json")
+    assert result.exit_code == 0, result.stderr

@@ -63,7 +63,7 @@ def graph_value(text: str, where: str) -> object:
     except MathError as exc:
         raise MathError(f"{where}: {exc.message}") from None
     except ShapeError as exc:
-        if "(stack)" in exc.message:
+        if "(stack)" in exc.message and "one shape" in exc.message:
             raise UsageError(f"{where}: {text!r} is not a rectangular array (rows of different lengths)") from None
         raise UsageError(f"{where}: {exc.message}") from None
     value = values[graph.output]
