@@ -107,6 +107,22 @@ def _count(x: object, where: str, low: int, high: int) -> int:
     return x
 
 
+def _real(x: object, where: str) -> float:
+    """A real number as a float (lr, momentum, a training example): not a string, None or a list."""
+    import numbers
+
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise UsageError(f"{where} must be a number, got {x!r}")
+    return float(x)
+
+
+def _column(x: object, name: str) -> Iterable[object]:
+    """A column of training data: a sequence or a 1-D array of numbers."""
+    if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
+        raise UsageError(f"examples[{name!r}] must be a sequence of numbers, got {type(x).__name__}")
+    return x
+
+
 def _bindings(bindings: Optional[Mapping[str, object]], values: Mapping[str, object]) -> dict[str, "Binding"]:
     both: dict[str, object] = _mapping(bindings, "bindings")
     for name, raw in values.items():
@@ -652,11 +668,13 @@ def descend(program: str, bindings: Optional[Mapping[str, BindingValue]] = None,
         import numpy as np
 
         columns = _mapping(examples, "examples")
-        data = (list(columns), np.array([[float(x) for x in col] for col in columns.values()], dtype=float).T)
+        data = (list(columns), np.array([[_real(x, f"examples[{name!r}]") for x in _column(col, name)]
+                                         for name, col in columns.items()], dtype=float).T)
     for name, x in (("updates", updates), ("every", every), ("shuffle_seed", shuffle_seed)):
         _count(x, name, 1 if name == "every" else 0, 10**9 if name != "updates" else 10_000_000)
-    request = DescendRequest(point=_point(program, bindings, values, output, wrt), lr=float(lr), updates=updates,
-                             momentum=float(momentum), tol=float(tol), every=every, examples=data, batch=batch,
+    request = DescendRequest(point=_point(program, bindings, values, output, wrt), lr=_real(lr, "lr"),
+                             updates=updates, momentum=_real(momentum, "momentum"), tol=_real(tol, "tol"),
+                             every=every, examples=data, batch=batch,
                              shuffle_seed=shuffle_seed)
     return Descent(pipeline.descend(request))
 

@@ -27,6 +27,13 @@ MISUSE = {
     "judge rtol a string": lambda: gradcli.judge("x", x=1, expect={"x": 1}, rtol="a"),
     "judge timeout a string": lambda: gradcli.judge("x", x=1, expect_formula={"x": "1"}, sympy_timeout="a"),
     "judge timeout negative": lambda: gradcli.judge("x", x=1, expect_formula={"x": "1"}, sympy_timeout=-1),
+    # regression (the input/output hunt): these were float()'s bare ValueError or TypeError
+    "descend lr a string": lambda: gradcli.descend("(x-3)^2", x=0, lr="x"),
+    "descend momentum None": lambda: gradcli.descend("(x-3)^2", x=0, momentum=None),
+    "descend tol a list": lambda: gradcli.descend("(x-3)^2", x=0, tol=[0]),
+    "descend examples a string column": lambda: gradcli.descend("(w-y)^2", w=0, examples={"y": "12"}),
+    "descend examples a word": lambda: gradcli.descend("(w-y)^2", w=0, examples={"y": [1, "x"]}),
+    "descend examples nested": lambda: gradcli.descend("(w-y)^2", w=0, examples={"y": [[1], [2]]}),
 }
 
 
@@ -36,6 +43,13 @@ def test_misuse_raises_a_usage_error(call):
         call()
     assert info.value.message
     assert "\n" not in info.value.message
+
+
+def test_descend_takes_numbers_of_any_real_type():
+    import numpy as np
+
+    run = gradcli.descend("(w-y)^2", w=0, lr=np.float32(0.25), updates=2, examples={"y": np.array([2.0, 4.0])})
+    assert run.final["w"] == pytest.approx(2.25)
 
 
 def test_matrix_entries_by_label_still_work():

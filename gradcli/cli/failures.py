@@ -7,7 +7,9 @@ statuses the README lists under "Exit codes".  No click import here: the fast pa
 
 from __future__ import annotations
 
+import io
 import sys
+from typing import Any
 
 from ..core.errors import ExitStatus
 from .printing import echo
@@ -54,11 +56,46 @@ def running_as_program() -> bool:
 
 
 def prepare_streams() -> None:
-    """Streams that can print our symbols in any encoding (ASCII words where they cannot)."""
+    """Streams that can print our symbols in any encoding (ASCII words where they cannot),
+    and a `ClosedStream` for each standard stream the process was started without."""
     from ..output.terminal import fit_encoding
 
+    for name in ("stdin", "stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, ClosedStream(f"<{name}>"))
     fit_encoding(sys.stdout)
     fit_encoding(sys.stderr)
+
+
+class ClosedStream(io.TextIOBase):
+    """A standard stream the process was started without (``gradcli … >&-``), which Python
+    leaves as None: reading or writing fails as on a closed descriptor (EBADF), so stdout
+    is "cannot write the output" (exit 2), stdin a read error of ``-``, and a message to
+    stderr is dropped; a command that never uses the stream runs as usual."""
+
+    encoding = "utf-8"
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def _closed(self, *args: object) -> Any:
+        import errno
+        import os
+
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    write = read = readline = fileno = _closed  # type: ignore[assignment]
+
+    @property
+    def buffer(self) -> "ClosedStream":
+        return self
+
+    def isatty(self) -> bool:
+        return False
+
+    def flush(self) -> None:  # nothing written, nothing to flush
+        pass
 
 
 class PipeClosed(Exception):

@@ -63,8 +63,9 @@ def program_vars_files(program_file: str) -> list[str]:
 def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet): then they are not the same file
-        return os.path.abspath(a) == os.path.abspath(b)
+    except OSError:  # one of them does not exist (yet), or is a file written as a folder
+        # (``link/``): the same file when both paths, symlinks followed, name one place
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def write_output(path: str, data: Union[str, bytes], option: str) -> None:
@@ -81,10 +82,14 @@ def write_output(path: str, data: Union[str, bytes], option: str) -> None:
 
     if os.path.isdir(path):
         raise UsageError(f"{option} {path}: is a folder, not a file")
+    if path.endswith(("/", os.sep)):  # names a folder that is not one: the OS refuses it, so do we
+        raise UsageError(f"{option} {path}: not a folder (a file name cannot end in '/')")
     if _is_stream(path):
         _write_into(path, data, option)
         return
     target = os.path.realpath(path)  # a symlink is followed: its target is the file replaced
+    if os.path.islink(target):  # still a link: a loop (realpath gives up), which a shell's > refuses too
+        raise UsageError(f"{option} {path}: a loop of symbolic links")
     folder = os.path.dirname(target)
     tmp = None
     try:

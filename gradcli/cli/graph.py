@@ -6,7 +6,7 @@ import sys
 from typing import Optional, Union
 
 
-from ..core.errors import ExitStatus, UsageError
+from ..core.errors import ExitStatus, UsageError, one_line
 from ..core.fmt import a_format
 from .group import PROGRAM_COMMAND, main
 from .options import declare
@@ -53,7 +53,7 @@ def graph_command(args: tuple[str, ...], program_file: Optional[str], vars_files
         picture += "\n"
     if out_file is not None and out_file != "-":
         write_output(out_file, picture, "-o")
-        echo(f"gradcli: wrote {a_format(fmt, 'picture')} to {out_file}", err=True)
+        echo(f"gradcli: wrote {a_format(fmt, 'picture')} to {one_line(out_file)}", err=True)
     elif isinstance(picture, bytes):
         if sys.stdout.isatty():
             raise UsageError("a PNG is binary: write it to a file with -o FILE.png")

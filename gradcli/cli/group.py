@@ -139,6 +139,30 @@ class GradcliGroup(click.Group):
         sys.exit(finish(rv if isinstance(rv, int) else 0))
 
 
+    def _main_shell_completion(self, ctx_args: Any, prog_name: str, complete_var: Optional[str] = None) -> None:
+        """click's completion protocol, its environment checked first: an instruction set by
+        hand (``_GRADCLI_COMPLETE=junk``, or ``bash_complete`` outside the shell's script,
+        without COMP_WORDS and COMP_CWORD) is one line and exit 2, not click's silent exit 1
+        or a KeyError."""
+        import os
+
+        from click.shell_completion import get_completion_class
+
+        var = complete_var or f"_{prog_name.replace('-', '_').replace('.', '_')}_COMPLETE".upper()
+        instruction = os.environ.get(var)
+        if instruction:
+            shell, _, kind = instruction.partition("_")
+            if get_completion_class(shell) is None or kind not in ("source", "complete"):
+                _usage_exit(f"{var}={instruction!r}: expected bash_source, zsh_source or fish_source "
+                            "(the completion script's set-up)", None)
+            words, cword = os.environ.get("COMP_WORDS"), os.environ.get("COMP_CWORD")
+            if kind == "complete" and (words is None or cword is None
+                                       or (shell != "fish" and not cword.strip().isdigit())):
+                _usage_exit(f"{var}={instruction}: only the completion script asks this (it sets COMP_WORDS and "
+                            f"COMP_CWORD); to set completion up, use {shell}_source", None)
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
+
+
 def _usage_exit(message: str, ctx: Optional[click.Context]) -> None:
     where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
     message = message[0].lower() + message[1:] if message else message

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Optional
 
-from ..core.errors import UsageError
+from ..core.errors import UsageError, one_line
 
 
 def echo(text: str = "", err: bool = False, nl: bool = True, escape: bool = True) -> None:
@@ -34,8 +34,6 @@ def echo(text: str = "", err: bool = False, nl: bool = True, escape: bool = True
 
 
 def warn(warnings: list[str]) -> None:
-    from ..core.errors import one_line
-
     for warning in warnings:
         echo(f"gradcli: warning: {one_line(warning)}", err=True)
 
@@ -112,7 +110,7 @@ def write_or_print(data: Any, out_file: Optional[str], what: str,
     if out_file is not None and out_file != "-":
         refuse_overwrite(option, out_file, inputs)  # never onto an input file
         write_output(out_file, data, option)  # atomic: a full disk keeps the old file
-        echo(f"gradcli: wrote {what} to {out_file}", err=True)
+        echo(f"gradcli: wrote {what} to {one_line(out_file)}", err=True)
     elif isinstance(data, bytes):
         if sys.stdout.isatty():
             raise UsageError("a picture is binary: write it to a file with -o FILE")

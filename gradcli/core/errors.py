@@ -60,12 +60,14 @@ class ParseError(GradcliError):
         start = self.source.rfind("\n", 0, self.pos) + 1
         end = self.source.find("\n", self.pos)
         text = self.source[start : end if end >= 0 else len(self.source)]
+        if text.endswith("\r") and self.pos != start + len(text) - 1:  # a CRLF line: its \r is no character
+            text = text[:-1]
         shown, caret_col = _window(text, col - 1, 100)
         where = f"line {line}, column {col}" if "\n" in self.source else f"column {col}"
         return (
             f"gradcli: {self.kind} at {where}: {one_line(self.message)}\n"
             f"  {shown}\n"
-            f"  {' ' * _display_width(shown[:caret_col])}^"
+            f"  {' ' * _caret_indent(shown, caret_col)}^"
         )
 
 
@@ -100,6 +102,17 @@ def _window(text: str, col: int, width: int) -> tuple[str, int]:
     prefix = "…" if start > 0 else ""
     suffix = "…" if start + width < len(text) else ""
     return prefix + shown + suffix, col - start + len(prefix)
+
+
+def _caret_indent(shown: str, col: int) -> int:
+    """Terminal columns before the caret under `shown[col]`; a combining mark has no column
+    of its own, so the caret goes under the letter it sits on."""
+    if 0 < col < len(shown) and not shown.isascii():
+        import unicodedata
+
+        if unicodedata.combining(shown[col]):
+            return _display_width(shown[: col - 1])
+    return _display_width(shown[:col])
 
 
 def _display_width(text: str) -> int:

@@ -623,11 +623,19 @@ def _index_shape(shapes, index) -> tuple:
     return tuple(out) + s[len(index):]
 
 
+#: the most dimensions an array literal may nest (NumPy 1's limit; NumPy 2 stops at 64): deeper,
+#: ``[[[…]]]`` 65 levels was NumPy's IndexError (exit 4), 10^5 levels shape tuples of 10^10 entries
+MAX_DIMENSIONS = 32
+
+
 def _stack_shape(shapes, param=None) -> tuple:
     first = shapes[0]
     for s in shapes[1:]:
         if s != first:
             raise ValueError("[...] needs elements of one shape, got " + ", ".join(map(str, shapes)))
+    if len(first) >= MAX_DIMENSIONS:
+        raise ValueError(f"[...] nested more than {MAX_DIMENSIONS} deep: an array has at most "
+                         f"{MAX_DIMENSIONS} dimensions")
     return (len(shapes),) + first
 
 

@@ -113,6 +113,10 @@ def _bad_char_message(ch: str) -> str:
         "−": "write - (ASCII hyphen-minus) for minus",
         "÷": "write / for division",
     }
-    shown = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
-    hint = hints.get(ch)
+    import unicodedata
+
+    combining = unicodedata.combining(ch) != 0  # shown alone it would sit on the quote
+    shown = repr(ch) if ch.isprintable() and not combining else f"U+{ord(ch):04X}"
+    hint = hints.get(ch) or ("a combining accent: write the accented letter as one character, "
+                             "or a name without it" if combining else None)
     return f"unexpected character {shown}" + (f" ({hint})" if hint else "")

@@ -25,6 +25,11 @@ from ..run.sample import Curve, Field, with_gaps
 
 
 def _pyplot() -> Any:
+    import os
+
+    # gradcli always draws with Agg, so the user's MPLBACKEND is not read: matplotlib's import
+    # validates it, and a name it does not know (MPLBACKEND=junk) would fail every picture
+    backend = os.environ.pop("MPLBACKEND", None)
     try:
         import matplotlib
 
@@ -33,6 +38,9 @@ def _pyplot() -> Any:
     except ImportError:
         raise UsageError("pictures of gradients need matplotlib: pip install 'gradcli[plot]' "
                          "(or use --format csv, or the terminal plot)") from None
+    finally:
+        if backend is not None:
+            os.environ["MPLBACKEND"] = backend
     return plt
 
 

@@ -554,7 +554,7 @@ def gradebook_summary(book, style: Style, out_file) -> RenderableType:
         parts.append(Text(f"{len(book.problems)} row{'s' if len(book.problems) != 1 else ''} with problems "
                           "(see the warnings)", style="yellow"))
     if out_file:
-        parts.append(Text(f"gradebook written to {out_file}", style="dim"))
+        parts.append(Text(f"gradebook written to {one_line(out_file)}", style="dim"))
     return Group(*parts)
 
 

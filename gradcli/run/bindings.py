@@ -63,7 +63,7 @@ def graph_value(text: str, where: str) -> object:
     except MathError as exc:
         raise MathError(f"{where}: {exc.message}") from None
     except ShapeError as exc:
-        if "(stack)" in exc.message:
+        if "(stack)" in exc.message and "one shape" in exc.message:
             raise UsageError(f"{where}: {text!r} is not a rectangular array (rows of different lengths)") from None
         raise UsageError(f"{where}: {exc.message}") from None
     value = values[graph.output]
@@ -144,9 +144,11 @@ def read_vars_file(path: str) -> list[Binding]:
 
     text = read_text(path, f"--vars {path}")
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_object_once)
+    except _Repeated as exc:  # two values for one name: which one was meant is the user's to say
+        raise UsageError(f"--vars {path}: {exc.args[0]!r} is given twice; keep one value") from None
     except (ValueError, RecursionError) as exc:
-        raise UsageError(f"--vars {path}: not valid JSON ({str(exc)[:120]})") from None
+        raise UsageError(f"--vars {path}: not valid JSON ({_cut(str(exc), 120)})") from None
     if not isinstance(data, dict):
         raise UsageError(f"--vars {path}: expected a JSON object of name: value pairs")
     out = []
@@ -167,6 +169,24 @@ def read_vars_file(path: str) -> list[Binding]:
             text = repr(raw) if isinstance(raw, float) else str(raw)
         out.append(Binding(name, value, text, path))
     return out
+
+
+class _Repeated(Exception):
+    """A JSON object with a key given twice (json.loads would keep the last silently)."""
+
+
+def _object_once(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object's pairs as a dict, refusing a repeated key."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Repeated(key)
+        out[key] = value
+    return out
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _finite(raw, where: str) -> float:

@@ -683,6 +683,7 @@ def to_numpy(ev: Evaluation) -> str:
         var[out] = source(names[out], var[out].shape)
     lines_backward.append(f"{dnames[out]} = {'1.0' if not var[out].shape else f'np.ones({var[out].shape!r})'}")
     assigned = {out}
+    adjoint_names = set(dnames.values())  # a set: dnames.values() is a linear scan per node (10^5 terms: minutes)
     for node in reversed(graph.nodes):
         i = node.id
         if node.op in (INPUT, CONST) or not live[i] or i not in assigned:
@@ -704,7 +705,7 @@ def to_numpy(ev: Evaluation) -> str:
                 lines_backward.append(f"{dnames[a]} = {dnames[a]} + {term.wrap(SUM + 1)}")
             else:
                 text = term.text
-                if term.prec == ATOM and term.text in dnames.values():  # a bare adjoint: copy, no alias
+                if term.prec == ATOM and term.text in adjoint_names:  # a bare adjoint: copy, no alias
                     text = f"np.copy({term.text})" if term.shape else term.text
                 lines_backward.append(f"{dnames[a]} = {text}")
                 assigned.add(a)

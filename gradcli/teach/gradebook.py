@@ -127,6 +127,9 @@ def read_answers(path: str) -> Sheet:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[tuple[int, list[str]]] = []
     header: list[str] = []
+    # a field is bounded by the file's own limit, not csv's 128 KiB: one student's long answer
+    # is that row's verdict, not an error that stops the whole class's gradebook
+    field_limit = csv.field_size_limit(MAX_ANSWERS_BYTES)
     try:
         line = 1
         for fields in reader:
@@ -137,6 +140,8 @@ def read_answers(path: str) -> Sheet:
             line = reader.line_num + 1
     except csv.Error as exc:
         raise UsageError(f"--answers {path}: line {reader.line_num}: {exc}") from None
+    finally:
+        csv.field_size_limit(field_limit)
     if len(header) < 2:
         raise UsageError(f"--answers {path}: expected an id column and at least one answer column")
     duplicates = sorted({h for h in header if header.count(h) > 1})
