@@ -157,7 +157,7 @@ def test_undefined_rows_in_json_lines(tmp_path):
 # ---- bad input ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("text, fragment", [
     ("a,b\n3,x\n", "--points"),  # not a number
-    ("a,b\n3,2,1\n", "3 values per row but 2 column names"),
+    ("a,b\n3,2,1\n", "3 values in the row but 2 column names"),
     ("a,b\n3\n", "--points"),
     ("a,b\n1,2\n3\n", "--points"),  # a short row later on
     ("a,b\n3,inf\n", "finite"),

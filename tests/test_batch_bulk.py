@@ -71,8 +71,8 @@ def test_other_files_are_left_to_the_row_reader(text):
 
 
 @pytest.mark.parametrize("text, fragment", [
-    ("a,b\n1,2\n3\n", "line 3: 1 values per row but 2 column names"),
-    ("a,b\n1,2\n3,4,5\n", "line 3: 3 values per row"),
+    ("a,b\n1,2\n3\n", "line 3: 1 value in the row but 2 column names"),
+    ("a,b\n1,2\n3,4,5\n", "line 3: 3 values in the row"),
     ("a,b\n1,2\n3,x\n", "line 3: 'x' is not a number"),
     ("a,b\n1,2\n\n3,inf\n", "line 4: every value must be a finite number"),
     ("a,b\n1,2\n3,1e999\n", "line 3: every value must be a finite number"),

@@ -332,6 +332,18 @@ def test_narrow_encodings_fall_back_to_ascii(encoding):
         assert out.isascii()
 
 
+@pytest.mark.parametrize("argv, status", [(["eval", "x^2", "x=1"], 0), (["eval", "x^2", "x=1", "--json"], 0),
+                                          (["functions"], 0), (["eval", "log(x)", "x=-1"], 3)])
+def test_an_encoding_that_refuses_everything_falls_back_to_ascii(argv, status):
+    """regression: PYTHONIOENCODING=undefined (a codec that refuses every character, ASCII
+    too) was exit 4 with no message; now the streams write ASCII and the status is the run's."""
+    result = process(*argv, env={"PYTHONIOENCODING": "undefined", "COLUMNS": "100"})
+    assert result.returncode == status, result.stderr
+    out = result.stdout.decode("ascii") + result.stderr.decode("ascii")
+    assert "Traceback" not in out and "internal error" not in out
+    assert ("log needs a positive input" in out) if status else ("x" in result.stdout.decode("ascii"))
+
+
 _BROKEN = """
 import io, os, sys
 class Broken(io.TextIOWrapper):

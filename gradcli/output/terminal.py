@@ -118,18 +118,25 @@ codecs.register_error("gradcli-ascii", _ascii_fallback)
 
 
 def fit_encoding(stream: TextIO) -> None:
-    """Let `stream` print gradcli's symbols in any encoding: ASCII words where they cannot be encoded."""
+    """Let `stream` print gradcli's symbols in any encoding: ASCII words where they cannot be
+    encoded.  An encoding that cannot write even ASCII (``PYTHONIOENCODING=undefined``, whose
+    codec refuses everything) is replaced by ASCII, so the output and the messages still print."""
     encoding = getattr(stream, "encoding", None) or "utf-8"
     try:
         "✓∂…→│".encode(encoding)
         return
-    except (UnicodeEncodeError, LookupError):
+    except (UnicodeError, LookupError):  # (UnicodeError: the undefined codec's own error)
         pass
+    changes = {"errors": "gradcli-ascii"}
+    try:
+        "gradcli: error".encode(encoding)
+    except (UnicodeError, LookupError):
+        changes["encoding"] = "ascii"
     reconfigure = getattr(stream, "reconfigure", None)
     if reconfigure is not None:
         try:
-            reconfigure(errors="gradcli-ascii")
-        except (ValueError, OSError):  # a stream that cannot be reconfigured keeps its errors
+            reconfigure(**changes)
+        except (ValueError, OSError, LookupError):  # a stream that cannot be reconfigured keeps its errors
             pass
 
 

@@ -88,7 +88,8 @@ def _parse_rows(text: str, where: str) -> tuple[list[str], np.ndarray, np.ndarra
                 continue
             line = reader.line_num
             if len(cells) != len(names):
-                raise UsageError(f"{where}: line {line}: {len(cells)} values per row but {len(names)} column names")
+                raise UsageError(f"{where}: line {line}: {_count(len(cells), 'value')} in the row but "
+                                 f"{_count(len(names), 'column name')}")
             row = []
             for cell in cells:
                 try:
@@ -106,6 +107,11 @@ def _parse_rows(text: str, where: str) -> tuple[list[str], np.ndarray, np.ndarra
         bad = int(np.argmax(~np.all(np.isfinite(data), axis=1)))
         raise UsageError(f"{where}: line {lines[bad]}: every value must be a finite number")
     return names, data, np.array(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 value``, ``2 values``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _parse_bulk(raw: "bytes | str") -> Optional[tuple[list[str], np.ndarray, np.ndarray]]:
