@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from .fmt import char_columns, columns
+
 
 class ExitStatus(IntEnum):
     """The documented exit codes (README, "Exit codes")."""
@@ -107,21 +109,6 @@ def _window(text: str, col: int, width: int) -> tuple[str, int]:
 def _caret_indent(shown: str, col: int) -> int:
     """Terminal columns before the caret under `shown[col]`; a combining mark has no column
     of its own, so the caret goes under the letter it sits on."""
-    if 0 < col < len(shown) and not shown.isascii():
-        import unicodedata
-
-        if unicodedata.combining(shown[col]):
-            return _display_width(shown[: col - 1])
-    return _display_width(shown[:col])
-
-
-def _display_width(text: str) -> int:
-    """Terminal columns taken by `text`: East Asian wide characters take two."""
-    if text.isascii():
-        return len(text)
-    import unicodedata
-
-    return sum(
-        0 if unicodedata.combining(ch) else (2 if unicodedata.east_asian_width(ch) in "WF" else 1)
-        for ch in text
-    )
+    if 0 < col < len(shown) and shown[col] >= "\x80" and char_columns(shown[col]) == 0:
+        return columns(shown[: col - 1])
+    return columns(shown[:col])

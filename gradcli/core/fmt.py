@@ -61,13 +61,30 @@ def json_number(x: float) -> object:
 
 def columns(text: str) -> int:
     """Terminal columns `text` takes: combining marks (an adjoint's bar, a tangent's dot) take
-    none, East Asian wide characters two.  Explanations line up their continuation lines by it."""
+    none, East Asian wide characters two.  Explanations line up their continuation lines by it,
+    a parse error its caret, the terminal's wrapping its lines.  Each distinct non-ASCII
+    character is looked up once (a line has a handful), so a long line costs what `len` does."""
+    n = len(text)
     if text.isascii():
-        return len(text)
-    import unicodedata
+        return n
+    for c in set(text):
+        if c >= "\x80":
+            n += (char_columns(c) - 1) * text.count(c)
+    return n
 
-    return sum(0 if unicodedata.combining(ch) else (2 if unicodedata.east_asian_width(ch) in "WF" else 1)
-               for ch in text)
+
+_CHAR_COLUMNS: dict[str, int] = {}
+
+
+def char_columns(c: str) -> int:
+    """Terminal columns of the character `c` (`columns`)."""
+    found = _CHAR_COLUMNS.get(c)
+    if found is None:
+        import unicodedata
+
+        found = _CHAR_COLUMNS[c] = 0 if unicodedata.combining(c) else (
+            2 if unicodedata.east_asian_width(c) in "WF" else 1)
+    return found
 
 
 def pad_to(text: str, width: int) -> str:

@@ -20,6 +20,8 @@ import codecs
 import re
 from typing import Any, Optional, TextIO
 
+from ..core.fmt import char_columns, columns
+
 #: C0 controls except tab and newline, DEL, C1 controls, and the bidirectional controls
 #: that can make text read differently from what it is: the embeddings, overrides and isolates,
 #: and the implicit marks (left-to-right, right-to-left, Arabic letter: U+200E, U+200F, U+061C)
@@ -162,30 +164,8 @@ def console(stream: TextIO, width: Any = None, no_color: Any = None):  # -> rich
                        no_color=no_color, emoji=False)
 
 
-def _cells(text: str) -> int:
-    """Terminal columns `text` takes: combining marks (the adjoint's bar) take none, wide
-    characters two.  Each distinct non-ASCII character is looked up once (a line of
-    explanation has a handful), so a long line costs what `len` does."""
-    n = len(text)
-    if text.isascii():
-        return n
-    for c in set(text):
-        if c >= "\x80":
-            n += (_char_cells(c) - 1) * text.count(c)
-    return n
-
-
-_CHAR_CELLS: dict[str, int] = {}
-
-
-def _char_cells(c: str) -> int:
-    found = _CHAR_CELLS.get(c)
-    if found is None:
-        import unicodedata
-
-        found = _CHAR_CELLS[c] = 0 if unicodedata.combining(c) else (
-            2 if unicodedata.east_asian_width(c) in "WF" else 1)
-    return found
+#: terminal columns of a text and of one character (wide characters two, combining marks none)
+_cells, _char_cells = columns, char_columns
 
 
 def hanging_indent(line: str, width: int) -> int:
