@@ -16,6 +16,7 @@ from fractions import Fraction
 from types import SimpleNamespace
 from typing import Any
 
+from ..core.fmt import shorten
 from ..core.graph import CONST, INPUT, Graph
 from ..core.ops import Backend, Op, library_functions
 
@@ -538,7 +539,7 @@ def to_float(value) -> float:
 
 
 def short(text: str, limit: int = FORMULA_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(text, limit)
 
 
 def exact_rational(expr: Any) -> Any:

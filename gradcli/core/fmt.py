@@ -173,6 +173,12 @@ def tex_bar(name: str) -> str:
     return f"\\bar{{{tex_name(name)}}}"
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text`, cut to `limit` characters with an ellipsis where it is longer (a value quoted in
+    a message)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def plural(count: int, word: str, many: str = "") -> str:
     """``1 pass``, ``2 passes``, ``1 wrong element``: a count with its noun in the right number
     (`many` when the plural is not the word plus ``s``/``es``)."""

@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import Any, Iterator, NamedTuple, Optional
 
 from ..core.errors import ParseError
+from ..core.fmt import shorten
 from .lexer import PRODUCT_HINT, tokenize
 
 Item = tuple[str, Any, int]  # (tag, payload, position): the payload depends on the tag
@@ -142,7 +143,7 @@ def _definition_head(next_token, fail):
     name_tok = next_token()
     opening = next_token()
     if opening[1] != "(":
-        raise fail(f"expected '(' after 'def {_short(name_tok[1])}': a definition reads def NAME(P1, P2) = EXPR",
+        raise fail(f"expected '(' after 'def {shorten(name_tok[1], 30)}': a definition reads def NAME(P1, P2) = EXPR",
                    opening[2])
     params: list[str] = []
     positions: list[int] = []
@@ -237,7 +238,7 @@ class _Expression:
         if kind == "num":
             value = float(text)
             if value == float("inf"):
-                raise fail(f"the number {_short(text)} is too large for a 64-bit float", pos)
+                raise fail(f"the number {shorten(text, 30)} is too large for a 64-bit float", pos)
             out.append(("num", (value, text), pos))
             return False, True
         if kind == "name":
@@ -439,14 +440,10 @@ def _describe(tok: tuple[str, str, int]) -> str:
     if kind == "nl":
         return "the end of the line"
     if kind == "num":
-        return f"the number {_short(text)}"
+        return f"the number {shorten(text, 30)}"
     if kind == "name":
-        return f"the name {_short(text)!r}"
+        return f"the name {shorten(text, 30)!r}"
     return f"'{text}'"
-
-
-def _short(text: str, limit: int = 30) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 #: tokens after which a statement must go on (a newline there is white space)

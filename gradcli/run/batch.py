@@ -16,6 +16,7 @@ import numpy as np
 
 from .bindings import Binding
 from ..core.errors import UsageError
+from ..core.fmt import plural
 from .evaluate import prepare
 
 #: rows per vectorized pass (bounds memory: a few arrays of this length per node)
@@ -88,8 +89,8 @@ def _parse_rows(text: str, where: str) -> tuple[list[str], np.ndarray, np.ndarra
                 continue
             line = reader.line_num
             if len(cells) != len(names):
-                raise UsageError(f"{where}: line {line}: {_count(len(cells), 'value')} in the row but "
-                                 f"{_count(len(names), 'column name')}")
+                raise UsageError(f"{where}: line {line}: {plural(len(cells), 'value')} in the row but "
+                                 f"{plural(len(names), 'column name')}")
             row = []
             for cell in cells:
                 try:
@@ -107,11 +108,6 @@ def _parse_rows(text: str, where: str) -> tuple[list[str], np.ndarray, np.ndarra
         bad = int(np.argmax(~np.all(np.isfinite(data), axis=1)))
         raise UsageError(f"{where}: line {lines[bad]}: every value must be a finite number")
     return names, data, np.array(lines)
-
-
-def _count(n: int, noun: str) -> str:
-    """``1 value``, ``2 values``."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _parse_bulk(raw: "bytes | str") -> Optional[tuple[list[str], np.ndarray, np.ndarray]]:

@@ -13,6 +13,7 @@ import re
 from typing import Iterable, NamedTuple, Optional
 
 from ..core.errors import GradcliError, MathError, ParseError, UsageError
+from ..core.fmt import shorten
 
 
 class Binding(NamedTuple):
@@ -148,7 +149,7 @@ def read_vars_file(path: str) -> list[Binding]:
     except _Repeated as exc:  # two values for one name: which one was meant is the user's to say
         raise UsageError(f"--vars {path}: {exc.args[0]!r} is given twice; keep one value") from None
     except (ValueError, RecursionError) as exc:
-        raise UsageError(f"--vars {path}: not valid JSON ({_cut(str(exc), 120)})") from None
+        raise UsageError(f"--vars {path}: not valid JSON ({shorten(str(exc), 120)})") from None
     if not isinstance(data, dict):
         raise UsageError(f"--vars {path}: expected a JSON object of name: value pairs")
     out = []
@@ -183,10 +184,6 @@ def _object_once(pairs: list[tuple[str, object]]) -> dict:
             raise _Repeated(key)
         out[key] = value
     return out
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _finite(raw, where: str) -> float:

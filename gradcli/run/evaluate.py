@@ -14,6 +14,7 @@ from typing import Any, Optional
 from .bindings import Binding
 from ..core.engine import Tape
 from ..core.errors import ParseError, UsageError
+from ..core.fmt import shorten
 from ..core.graph import CONST, INPUT, Graph, Node
 from ..language.lower import lower_source
 from ..core.ops import AXIS_OPS, INT_ARG_OPS, OPS
@@ -147,12 +148,12 @@ def prepare(source: str, bindings: dict[str, Binding], output: Optional[str] = N
     unused = []
     for name, b in bindings.items():
         if name in names and name not in input_names:  # assigned by the program (no set of every name)
-            ev.warnings.append(f"{name} is computed by the program; the value {name}={_short(b.text)} is ignored")
+            ev.warnings.append(f"{name} is computed by the program; the value {name}={shorten(b.text, 40)} is ignored")
         elif name not in env:
             unused.append(name)
     if len(unused) <= 3:
         for name in unused:
-            ev.warnings.append(f"{name}={_short(bindings[name].text)} is not used by the program (a typo?)")
+            ev.warnings.append(f"{name}={shorten(bindings[name].text, 40)} is not used by the program (a typo?)")
     else:  # one line, not thousands
         shown = ", ".join(unused[:5]) + (", …" if len(unused) > 5 else "")
         ev.warnings.append(f"{len(unused)} values are not used by the program: {shown}")
@@ -241,10 +242,6 @@ def _missing_hint(graph, missing: list[str]) -> str:
             power = graph.label(exponent.id) if exponent.op in (INPUT, CONST) else graph.definition(exponent.id)
             return f"; for Euler's number write exp({power}), not e^…"
     return ""
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def run(ev: Evaluation, seed: object = None) -> Evaluation:

@@ -20,9 +20,9 @@ from typing import NamedTuple, Optional, Union
 
 from ..core.errors import UsageError
 from ..core.fmt import array as _array_text
-from ..core.fmt import number
+from ..core.fmt import columns, number, pad_to, plural, shorten
 from ..core.graph import CONST, INPUT
-from .edges import _MACRON, Edge, _bar, edge_partials
+from .edges import Edge, _bar, edge_partials
 
 #: formats `render` knows
 FORMATS = ("text", "dot", "mermaid", "svg", "png")
@@ -107,7 +107,7 @@ def _context_edges(ev) -> list[tuple[int, int]]:
 
 def _source_line(ev, limit: int = 80) -> str:
     text = "; ".join(line.strip() for line in ev.source.strip().splitlines() if line.strip())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(text, limit)
 
 
 def _large_note(n: int) -> str:
@@ -116,26 +116,6 @@ def _large_note(n: int) -> str:
 
 
 # ---- text -----------------------------------------------------------------------------
-def _width(text: str) -> int:
-    if text.isascii():
-        return len(text)
-    bars = text.count(_MACRON)
-    if bars and text.replace(_MACRON, "").isascii():  # the adjoint bars: zero width
-        return len(text) - bars
-    import unicodedata
-
-    return sum(0 if unicodedata.combining(ch) else (2 if unicodedata.east_asian_width(ch) in "WF" else 1)
-               for ch in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * max(0, width - _width(text))
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def to_text(ev, digits: int = 6, array_digits: Optional[int] = None) -> str:
     """One line per node in evaluation order, its incoming edges beneath it."""
     graph = ev.graph
@@ -157,7 +137,7 @@ def to_text(ev, digits: int = 6, array_digits: Optional[int] = None) -> str:
     n = len(views)
     out_label = graph.label(graph.output)
     lines = [f"program  {_source_line(ev)}",
-             f"output   {out_label}   ({_plural(n, 'node')}, {_plural(len(edges), 'derivative edge')}; "
+             f"output   {out_label}   ({plural(n, 'node')}, {plural(len(edges), 'derivative edge')}; "
              f"adjoint {_bar('v')} = ∂{out_label}/∂v; ← an argument with ∂node/∂arg)"]
     if not ev.adjoints:
         lines.append(f"(no adjoints: the output {out_label} is not a scalar; give --seed-output)")
@@ -168,13 +148,13 @@ def to_text(ev, digits: int = 6, array_digits: Optional[int] = None) -> str:
 
     tag_w = max((len(" ".join(v.tags)) for v in views), default=0)
     heads = [f"{v.head} = {v.value}" if v.value and "const" not in v.tags else v.head for v in views]
-    head_w = min(max((_width(h) for h in heads), default=0), 48)
-    adj_w = min(max((_width(v.adjoint) for v in views), default=0), 40)
+    head_w = min(max((columns(h) for h in heads), default=0), 48)
+    adj_w = min(max((columns(v.adjoint) for v in views), default=0), 40)
     indent = " " * (tag_w + 6)
     for v, head in zip(views, heads):
-        line = f"  {_pad(' '.join(v.tags), tag_w)}  {_pad(head, head_w)}"
+        line = f"  {pad_to(' '.join(v.tags), tag_w)}  {pad_to(head, head_w)}"
         if v.adjoint:
-            line += f"   {_pad(v.adjoint, adj_w)}"
+            line += f"   {pad_to(v.adjoint, adj_w)}"
         used = users.get(v.id)
         if used:
             shown = ", ".join(used[:USES_SHOWN])
@@ -186,9 +166,9 @@ def to_text(ev, digits: int = 6, array_digits: Optional[int] = None) -> str:
         lines.append(line.rstrip())
         args = incoming.get(v.id, [])
         if args:
-            arg_w = max(_width(graph.label(a)) for a, _ in args)
+            arg_w = max(columns(graph.label(a)) for a, _ in args)
             for a, text in args:
-                lines.append(f"{indent}← {_pad(graph.label(a), arg_w)}   {text}")
+                lines.append(f"{indent}← {pad_to(graph.label(a), arg_w)}   {text}")
     return "\n".join(lines) + "\n"
 
 
