@@ -32,16 +32,16 @@ from hypothesis import strategies as st
 from clitools import examples, invoke
 from gradcli.cli.main import fast_eval_args
 from gradcli.cli.program import read_point
-from gradcli.core.errors import MathError, UsageError
+from gradcli.core.errors import MathError
 from gradcli.core.fmt import number
 from gradcli.run import batch, pipeline
 from gradcli.run.bindings import Binding
 from gradcli.run.evaluate import prepare
-from gradcli.run.files import decode_text
 from gradcli.run.requests import EvaluateRequest
 from test_explain_fast_paths import evaluate
 from test_fmt_fast import reference_number
 from test_jvp_partials import check_passes
+from test_points_blocks import _row_reader
 from test_points_fast import run_entry_point
 
 
@@ -98,14 +98,6 @@ def test_integer_cells_read_as_float_reads_them(cell):
     raw = f"a,b\n{cell},1\n".encode("ascii")
     bulk = batch._parse_bulk(raw)
     assert bulk is not None and bulk[1].tobytes() == np.array([[float(cell), 1.0]]).tobytes()
-
-
-def _row_reader(raw: bytes):
-    try:
-        names, data, lines = batch._parse_rows(decode_text(raw, "--points p.csv"), "--points p.csv")
-    except UsageError as exc:
-        return exc.message
-    return names, data.tobytes(), lines.tolist()
 
 
 #: bytes each of which some reader reads its own way: line ends (csv: \r; str.splitlines:
